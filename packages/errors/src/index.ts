@@ -1,0 +1,31 @@
+export {
+  ERROR_CODES,
+  type EhmiErrorCode,
+  type ErrorDefinition,
+  EXIT,
+  type ExitCode,
+  type FhirIssueType,
+  isEhmiErrorCode,
+} from './codes.ts';
+export {
+  EBMS_ERRORS,
+  type EbmsCategory,
+  type EbmsErrorCode,
+  type EbmsErrorInfo,
+  type EbmsSeverity,
+  isEbmsErrorCode,
+} from './ebms.ts';
+export {
+  asEhmiError,
+  EHMI_ERROR_CODE_SYSTEM,
+  type EbmsErrorSignal,
+  EhmiError,
+  type EhmiErrorOptions,
+  isEhmiError,
+  type OperationOutcome,
+  type OperationOutcomeIssue,
+  toCliExit,
+  toEbmsError,
+  toHttpStatus,
+  toOperationOutcome,
+} from './error.ts';

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EhmiError } from '@ehmi/errors';
+import { childElement, excC14n, parseXml, rootElement } from '../src/index.ts';
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof EhmiError ? err.code : `not EhmiError: ${String(err)}`;
+  }
+  return undefined;
+}
+
+describe('parseXml', () => {
+  it('parses a namespaced document', () => {
+    const doc = parseXml('<a:r xmlns:a="urn:a"><a:c>x</a:c></a:r>');
+    assert.equal(childElement(rootElement(doc), 'urn:a', 'c')?.textContent, 'x');
+  });
+
+  it('refuses an internal DTD with entity expansion (billion laughs) before parsing', () => {
+    const bomb =
+      '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><r>&lol2;</r>';
+    assert.equal(
+      code(() => parseXml(bomb)),
+      'EHMI_XML_DOCTYPE_FORBIDDEN',
+    );
+  });
+
+  it('refuses an external entity (XXE)', () => {
+    const xxe = '<!doctype r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>';
+    assert.equal(
+      code(() => parseXml(xxe)),
+      'EHMI_XML_DOCTYPE_FORBIDDEN',
+    );
+  });
+
+  it('treats an undefined entity reference as malformed', () => {
+    assert.equal(
+      code(() => parseXml('<r>&undefined;</r>')),
+      'EHMI_XML_MALFORMED',
+    );
+  });
+
+  it('treats unclosed tags, garbage and empty input as malformed', () => {
+    assert.equal(
+      code(() => parseXml('<r><a></r>')),
+      'EHMI_XML_MALFORMED',
+    );
+    assert.equal(
+      code(() => parseXml('not xml at all')),
+      'EHMI_XML_MALFORMED',
+    );
+    assert.equal(
+      code(() => parseXml('')),
+      'EHMI_XML_MALFORMED',
+    );
+  });
+
+  it('refuses a document over the size limit', () => {
+    assert.equal(
+      code(() => parseXml(`<r>${'x'.repeat(100)}</r>`, { maxBytes: 50 })),
+      'EHMI_TOO_LARGE',
+    );
+  });
+
+  it('names the source in the error message', () => {
+    assert.throws(() => parseXml('<r>', { source: 'env.xml' }), /env\.xml is not well-formed XML/);
+  });
+});
+
+describe('excC14n', () => {
+  it('renders only visibly used namespaces, taken from ancestors when declared there', () => {
+    const doc = parseXml(
+      '<s:E xmlns:s="urn:s" xmlns:eb="urn:eb" xmlns:u="urn:u"><s:H><eb:M  b="2" a="1"><eb:X/></eb:M></s:H></s:E>',
+    );
+    const m = doc.getElementsByTagNameNS('urn:eb', 'M').item(0)!;
+    assert.equal(excC14n(m), '<eb:M xmlns:eb="urn:eb" a="1" b="2"><eb:X></eb:X></eb:M>');
+  });
+
+  it('keeps an ancestor namespace listed in the InclusiveNamespaces PrefixList', () => {
+    const doc = parseXml('<s:E xmlns:s="urn:s" xmlns:u="urn:u"><s:B/></s:E>');
+    const b = doc.getElementsByTagNameNS('urn:s', 'B').item(0)!;
+    assert.equal(excC14n(b, { inclusivePrefixes: ['u'] }), '<s:B xmlns:s="urn:s" xmlns:u="urn:u"></s:B>');
+  });
+});

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Runs every package's tests (packages/*/test/**/*.test.ts) with node:test through tsx.
+// Usage: node scripts/test.mjs [path-filter...]  e.g. `node scripts/test.mjs store` runs files whose path contains "store".
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const filters = process.argv.slice(2);
+
+function walk(dir, out) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name === 'fixtures') continue;
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) walk(full, out);
+    else if (name.endsWith('.test.ts')) out.push(full);
+  }
+  return out;
+}
+
+const files = [];
+for (const pkg of readdirSync(join(root, 'packages'))) {
+  const testDir = join(root, 'packages', pkg, 'test');
+  try {
+    if (statSync(testDir).isDirectory()) walk(testDir, files);
+  } catch {
+    // a package without tests yet
+  }
+}
+const selected = files
+  .map((f) => relative(root, f))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+if (selected.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const concurrency = process.env.EHMI_TEST_CONCURRENCY ?? '2';
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...selected],
+  { cwd: root, stdio: 'inherit', env: process.env },
+);
+process.exit(result.status ?? 1);
