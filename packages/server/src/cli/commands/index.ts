@@ -1,0 +1,6 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context.ts';
+import { registerUp } from './up.ts';
+
+/** Every `ehmi` subcommand. A command lives in its own file and registers itself on the program. */
+export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] = [registerUp];
