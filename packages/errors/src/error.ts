@@ -1,4 +1,4 @@
-import { ERROR_CODES, type EhmiErrorCode, type ErrorDefinition, EXIT, type FhirIssueType } from './codes.ts';
+import { type EhmiErrorCode, ERROR_CODES, type ErrorDefinition, EXIT, type FhirIssueType } from './codes.ts';
 import { EBMS_ERRORS, type EbmsErrorCode, type EbmsErrorInfo } from './ebms.ts';
 
 export interface EhmiErrorOptions {

@@ -1,6 +1,6 @@
 export {
-  ERROR_CODES,
   type EhmiErrorCode,
+  ERROR_CODES,
   type ErrorDefinition,
   EXIT,
   type ExitCode,
@@ -17,8 +17,8 @@ export {
 } from './ebms.ts';
 export {
   asEhmiError,
-  EHMI_ERROR_CODE_SYSTEM,
   type EbmsErrorSignal,
+  EHMI_ERROR_CODE_SYSTEM,
   EhmiError,
   type EhmiErrorOptions,
   isEhmiError,

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   EBMS_ERRORS,
-  ERROR_CODES,
   EhmiError,
+  ERROR_CODES,
   toCliExit,
   toEbmsError,
   toHttpStatus,

@@ -64,7 +64,9 @@ export async function validateXsd(documents: readonly string[], set: SchemaSet):
   return names.map((name) => {
     const issues = result.errors
       .filter((e) => e.loc?.fileName === name)
-      .map((e) => (e.loc ? { message: e.message.trim(), line: e.loc.lineNumber } : { message: e.message.trim() }));
+      .map((e) =>
+        e.loc ? { message: e.message.trim(), line: e.loc.lineNumber } : { message: e.message.trim() },
+      );
     // An error xmllint could not attach to a file (a schema that fails to compile) fails every document.
     const unlocated = result.errors.filter((e) => !e.loc).map((e) => ({ message: e.message.trim() }));
     const all = [...issues, ...unlocated];

@@ -22,7 +22,10 @@ describe('validateXsd', () => {
        </xs:schema>`,
     );
     const set = await loadSchemaSet(dir, 'main.xsd');
-    const [ok, bad] = await validateXsd(['<r xmlns="urn:t"><n>1</n></r>', '<r xmlns="urn:t"><n>x</n></r>'], set);
+    const [ok, bad] = await validateXsd(
+      ['<r xmlns="urn:t"><n>1</n></r>', '<r xmlns="urn:t"><n>x</n></r>'],
+      set,
+    );
     assert.equal(ok?.valid, true);
     assert.equal(ok?.schema, 'main.xsd');
     assert.equal(bad?.valid, false);

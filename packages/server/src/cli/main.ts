@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { EXIT, EhmiError, toCliExit } from '@ehmi/errors';
+import { EhmiError, EXIT, toCliExit } from '@ehmi/errors';
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands/index.ts';
 import { type CliContext, writeLine } from './context.ts';
@@ -14,7 +14,9 @@ export const VERSION: string = pkg.version;
 /** Builds the `ehmi` program; each command registers itself from `commands/`. */
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('ehmi')
-    .description('EHMI node: MedCom messages over eDelivery AS4 (MSH, access point, registers, delivery status)')
+    .description(
+      'EHMI node: MedCom messages over eDelivery AS4 (MSH, access point, registers, delivery status)',
+    )
     .version(VERSION, '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError(false)
@@ -60,7 +62,8 @@ export async function main(argv: readonly string[], ctx: CliContext): Promise<nu
     }
     const { exitCode, message } = toCliExit(err);
     writeLine(ctx.stderr, message);
-    if (!(err instanceof EhmiError) && ctx.env.EHMI_DEBUG) ctx.stderr.write(`${String((err as Error)?.stack)}\n`);
+    if (!(err instanceof EhmiError) && ctx.env.EHMI_DEBUG)
+      ctx.stderr.write(`${String((err as Error)?.stack)}\n`);
     return exitCode;
   }
 }
