@@ -1,0 +1,311 @@
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { EhmiError } from '@ehmi/errors';
+import * as Multipasta from 'multipasta';
+import { type As4Limits, resolveLimits } from '../limits.ts';
+import type { As4Attachment } from '../model/attachment.ts';
+import { parseMediaType, stripAngles } from './content-type.ts';
+import { type AttachmentSink, type SinkTarget, tempFileSink } from './sink.ts';
+
+/** The raw result of reading a SOAP-with-Attachments message: the root part's bytes and the attachments. */
+export interface MimeMessage {
+  /** The SOAP envelope (root part) bytes. */
+  envelope: Buffer;
+  /** Headers of the root part (lower-case names); for a single-part message, just `content-type`. */
+  envelopeHeaders: Record<string, string>;
+  /** Attachment parts in document order; bodies live in the sink. */
+  attachments: As4Attachment[];
+}
+
+export interface ReadMimeOptions {
+  /** The HTTP `Content-Type` of the body (`multipart/related; …` or `application/soap+xml`). */
+  contentType: string;
+  limits?: Partial<As4Limits>;
+  /** Where attachment bodies go; default: temporary files ({@link tempFileSink}). */
+  sink?: AttachmentSink;
+}
+
+/**
+ * Read an AS4 message body as a stream (SOAP 1.2 with Attachments: RFC 2387 `multipart/related`, AS4 Profile
+ * §2.1.1; eDelivery AS4 1.15 §2.2.3.1 puts payloads in MIME parts only). The envelope is held in memory up to
+ * `maxEnvelopeBytes`; every attachment streams into the sink with back-pressure, so memory stays bounded.
+ *
+ * Errors: a limit exceeded → EHMI_TOO_LARGE (EBMS:0004); a broken MIME structure, a part without Content-ID,
+ * a duplicate Content-ID or an unknown transfer encoding → EBMS:0007 MimeInconsistency.
+ *
+ * @example
+ * const mime = await readMimeMessage(request, { contentType: request.headers['content-type']! });
+ * const env = parseEnvelope(mime.envelope);
+ */
+export async function readMimeMessage(
+  body: AsyncIterable<Uint8Array>,
+  options: ReadMimeOptions,
+): Promise<MimeMessage> {
+  const limits = resolveLimits(options.limits);
+  const media = parseMediaType(options.contentType);
+  if (media.type === 'application/soap+xml' || media.type === 'text/xml') {
+    const envelope = await readCapped(body, Math.min(limits.maxEnvelopeBytes, limits.maxTotalBytes));
+    return { envelope, envelopeHeaders: { 'content-type': options.contentType }, attachments: [] };
+  }
+  if (media.type !== 'multipart/related') {
+    throw new EhmiError(
+      'EHMI_AS4_MIME_INCONSISTENCY',
+      `Content-Type ${media.type} is not multipart/related or application/soap+xml`,
+      { details: { contentType: options.contentType } },
+    );
+  }
+  const boundary = media.parameters.boundary;
+  if (!boundary || boundary.length > 70) {
+    // RFC 2046 §5.1.1: 1–70 characters.
+    throw new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'multipart/related without a valid boundary parameter');
+  }
+  const start = media.parameters.start === undefined ? undefined : stripAngles(media.parameters.start);
+  const sink = options.sink ?? tempFileSink();
+  return readMultipart(body, boundary, start, limits, sink);
+}
+
+interface PartState {
+  headers: Record<string, string>;
+  contentId: string | undefined;
+  root: boolean;
+  chunks: Buffer[];
+  size: number;
+  target?: SinkTarget;
+  decoder?: Base64Decoder;
+}
+
+const CRLF = new Uint8Array([13, 10]);
+
+async function readMultipart(
+  body: AsyncIterable<Uint8Array>,
+  boundary: string,
+  start: string | undefined,
+  limits: As4Limits,
+  sink: AttachmentSink,
+): Promise<MimeMessage> {
+  let failure: EhmiError | undefined;
+  let done = false;
+  let rootSeen = false;
+  let envelope: Buffer | undefined;
+  let envelopeHeaders: Record<string, string> = {};
+  const attachments: As4Attachment[] = [];
+  const finishing: Promise<void>[] = [];
+  const targets: SinkTarget[] = [];
+  const contentIds = new Set<string>();
+  let drain: Promise<unknown> | undefined;
+  let partCount = 0;
+
+  const fail = (err: EhmiError): void => {
+    failure ??= err;
+  };
+
+  const parser = Multipasta.make({
+    headers: { 'content-type': `multipart/related; boundary="${boundary}"` },
+    isFile: () => true,
+    maxParts: limits.maxParts,
+    maxTotalSize: limits.maxTotalBytes,
+    onField: () => {},
+    onDone: () => {
+      done = true;
+    },
+    onError: (error) => fail(multipartError(error, limits)),
+    onFile: (info) => {
+      partCount++;
+      if (failure) return () => {};
+      const headers = flattenHeaders(info.headers);
+      const headerBytes = Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 2);
+      if (headerBytes > limits.maxPartHeaderBytes) {
+        fail(
+          new EhmiError(
+            'EHMI_TOO_LARGE',
+            `MIME part ${partCount} has ${headerBytes} octets of headers; the limit is ${limits.maxPartHeaderBytes}`,
+            { details: { limit: 'maxPartHeaderBytes', headerBytes, max: limits.maxPartHeaderBytes } },
+          ),
+        );
+        return () => {};
+      }
+      const contentId = headers['content-id'] === undefined ? undefined : stripAngles(headers['content-id']);
+      // RFC 2387 §3.2: the root is the part named by `start`, else the first part.
+      const root = !rootSeen && (start === undefined || contentId === start);
+      const state: PartState = { headers, contentId, root, chunks: [], size: 0 };
+      const cte = (headers['content-transfer-encoding'] ?? 'binary').trim().toLowerCase();
+      if (!['binary', '8bit', '7bit', 'base64'].includes(cte)) {
+        fail(new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', `Content-Transfer-Encoding ${cte} is not supported`));
+        return () => {};
+      }
+      if (cte === 'base64') state.decoder = new Base64Decoder();
+      if (root) {
+        rootSeen = true;
+        envelopeHeaders = headers;
+      } else {
+        if (contentId === undefined || contentId === '') {
+          // SwA / ebMS3 Core §5.2.2.13: attachments are referenced by cid:, so each needs a Content-ID.
+          fail(new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', `MIME part ${partCount} has no Content-ID`));
+          return () => {};
+        }
+        if (contentIds.has(contentId)) {
+          fail(new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', `Content-ID <${contentId}> occurs twice`));
+          return () => {};
+        }
+        contentIds.add(contentId);
+        try {
+          state.target = sink.create({ contentId, headers, index: attachments.length + 1 });
+        } catch (err) {
+          fail(new EhmiError('EHMI_INTERNAL', 'the attachment sink failed', { cause: err }));
+          return () => {};
+        }
+        targets.push(state.target);
+        const target = state.target;
+        const attachment: As4Attachment = { contentId, headers, open: () => target.open(), size: 0 };
+        attachments.push(attachment);
+        finishing.push(
+          finished(target.writable).catch((err: unknown) => {
+            fail(new EhmiError('EHMI_INTERNAL', 'writing an attachment failed', { cause: err }));
+          }),
+        );
+        return (chunk) => onChunk(state, chunk, attachment);
+      }
+      return (chunk) => onChunk(state, chunk, undefined);
+    },
+  });
+
+  const onChunk = (state: PartState, raw: Uint8Array | null, attachment: As4Attachment | undefined): void => {
+    if (failure) return;
+    if (raw === null) {
+      const tail = state.decoder?.end();
+      if (state.decoder && tail === undefined) {
+        fail(new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'a base64 MIME part is not valid base64'));
+        return;
+      }
+      if (tail && tail.length > 0) write(state, tail, attachment);
+      if (state.root) envelope = Buffer.concat(state.chunks);
+      else state.target?.writable.end();
+      return;
+    }
+    const chunk = state.decoder ? state.decoder.write(raw) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (chunk === undefined) {
+      fail(new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'a base64 MIME part is not valid base64'));
+      return;
+    }
+    if (chunk.length > 0) write(state, chunk, attachment);
+  };
+
+  const write = (state: PartState, chunk: Buffer, attachment: As4Attachment | undefined): void => {
+    state.size += chunk.length;
+    if (state.root) {
+      if (state.size > limits.maxEnvelopeBytes) {
+        fail(
+          new EhmiError('EHMI_TOO_LARGE', `the SOAP envelope exceeds ${limits.maxEnvelopeBytes} octets`, {
+            details: { limit: 'maxEnvelopeBytes', max: limits.maxEnvelopeBytes },
+          }),
+        );
+        return;
+      }
+      // Copy: multipasta reuses nothing, but the input chunk may be a view of a caller's buffer.
+      state.chunks.push(Buffer.from(chunk));
+      return;
+    }
+    if (attachment) attachment.size = state.size;
+    if (!state.target!.writable.write(chunk)) drain ??= once(state.target!.writable, 'drain');
+  };
+
+  try {
+    // RFC 2046 §5.1.1: the boundary delimiter is CRLF "--" boundary; a body that starts directly with the first
+    // delimiter has no CRLF before it, so one is supplied (it becomes an empty preamble).
+    parser.write(CRLF);
+    for await (const chunk of body) {
+      if (failure) break;
+      parser.write(chunk instanceof Uint8Array ? chunk : Buffer.from(chunk as string));
+      if (drain) {
+        await drain;
+        drain = undefined;
+      }
+    }
+    if (!failure) parser.end();
+    if (!failure && !done) fail(new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'the multipart body has no closing boundary'));
+    if (!failure && envelope === undefined) {
+      fail(
+        new EhmiError(
+          'EHMI_AS4_MIME_INCONSISTENCY',
+          start === undefined ? 'the multipart body has no parts' : `no MIME part has the start Content-ID <${start}>`,
+        ),
+      );
+    }
+    if (!failure) await Promise.all(finishing);
+  } catch (err) {
+    fail(err instanceof EhmiError ? err : new EhmiError('EHMI_AS4_CONNECTION_FAILURE', 'reading the body failed', { cause: err }));
+  }
+  if (failure) {
+    for (const t of targets) t.writable.destroy();
+    await sink.dispose().catch(() => {});
+    throw failure;
+  }
+  return { envelope: envelope!, envelopeHeaders, attachments };
+}
+
+function flattenHeaders(headers: Record<string, string | string[]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+function multipartError(error: Multipasta.MultipartError, limits: As4Limits): EhmiError {
+  switch (error._tag) {
+    case 'ReachedLimit':
+      if (error.limit === 'MaxParts') {
+        return new EhmiError('EHMI_TOO_LARGE', `the message has more than ${limits.maxParts} MIME parts`, {
+          details: { limit: 'maxParts', max: limits.maxParts },
+        });
+      }
+      return new EhmiError('EHMI_TOO_LARGE', `the message exceeds ${limits.maxTotalBytes} octets`, {
+        details: { limit: 'maxTotalBytes', max: limits.maxTotalBytes },
+      });
+    case 'BadHeaders':
+      if (error.error.reason === 'HeaderTooLarge' || error.error.reason === 'TooManyHeaders') {
+        return new EhmiError('EHMI_TOO_LARGE', `a MIME part header block is too large (${error.error.reason})`, {
+          details: { limit: 'maxPartHeaderBytes', max: limits.maxPartHeaderBytes },
+        });
+      }
+      return new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', `a MIME part has a malformed header (${error.error.reason})`);
+    case 'EndNotReached':
+      return new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'the multipart body ends inside a part');
+    default:
+      return new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', `the multipart body is malformed (${error._tag})`);
+  }
+}
+
+async function readCapped(body: AsyncIterable<Uint8Array>, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) {
+      throw new EhmiError('EHMI_TOO_LARGE', `the SOAP envelope exceeds ${max} octets`, {
+        details: { limit: 'maxEnvelopeBytes', max },
+      });
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Streaming base64 decoder (RFC 2045 §6.8): whitespace ignored, anything else outside the alphabet is an error. */
+class Base64Decoder {
+  #carry = '';
+  #ended = false;
+  write(chunk: Uint8Array): Buffer | undefined {
+    const text = this.#carry + Buffer.from(chunk).toString('latin1').replace(/[\r\n\t ]+/g, '');
+    if (text === '') return Buffer.alloc(0);
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || this.#ended) return undefined;
+    if (text.includes('=')) this.#ended = true;
+    const usable = this.#ended ? text.length : text.length - (text.length % 4);
+    this.#carry = text.slice(usable);
+    return Buffer.from(text.slice(0, usable), 'base64');
+  }
+  end(): Buffer | undefined {
+    if (this.#carry.length % 4 === 1) return undefined;
+    const out = Buffer.from(this.#carry, 'base64');
+    this.#carry = '';
+    return out;
+  }
+}

@@ -1,0 +1,169 @@
+import type { X509Certificate } from 'node:crypto';
+import { EhmiError } from '@ehmi/errors';
+import { childElement, childElements, type Element, textOf } from '@ehmi/xml';
+import {
+  decodePkiPath,
+  encodePkiPath,
+  issuerSerialOf,
+  matchesIssuerSerial,
+  subjectKeyIdentifier,
+  toCertificate,
+} from './certificates.ts';
+import { append } from './envelope.ts';
+import { newId } from './ids.ts';
+import { NS, TOKEN } from './ns.ts';
+
+/**
+ * How a signature or EncryptedKey points at its certificate (WSS X.509 Token Profile 1.1 §3.2): a
+ * BinarySecurityToken in the header, the issuer and serial number, or the subject key identifier.
+ * eDelivery AS4 1.15 §2.2.6.2.1: implementations SHOULD support all three, and SHOULD use the BinarySecurityToken.
+ */
+export type TokenReference = 'BinarySecurityToken' | 'IssuerSerial' | 'SKI';
+
+/** BinarySecurityToken value type: a single X509v3 certificate, or the whole path (Dynamic Receiver §1.5.3). */
+export type BstValueType = 'X509v3' | 'X509PKIPathv1';
+
+/** Appends a wsse:BinarySecurityToken carrying the certificate (or the path) and returns its wsu:Id. */
+export function appendBinarySecurityToken(
+  security: Element,
+  chainSignerFirst: readonly X509Certificate[],
+  valueType: BstValueType,
+  before: Element | null = null,
+): { element: Element; id: string } {
+  const doc = security.ownerDocument!;
+  const bst = doc.createElementNS(NS.wsse, 'wsse:BinarySecurityToken');
+  bst.setAttribute('EncodingType', TOKEN.base64Binary);
+  bst.setAttribute('ValueType', valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1);
+  const id = newId('X509');
+  bst.setAttributeNS(NS.wsu, 'wsu:Id', id);
+  const der = valueType === 'X509v3' ? chainSignerFirst[0]!.raw : encodePkiPath(chainSignerFirst);
+  bst.appendChild(doc.createTextNode(der.toString('base64')));
+  security.insertBefore(bst, before);
+  return { element: bst, id };
+}
+
+/** Builds a wsse:SecurityTokenReference for the certificate, inside `parent` (a ds:KeyInfo or xenc:RecipientKeyInfo). */
+export function appendTokenReference(
+  parent: Element,
+  kind: TokenReference,
+  cert: X509Certificate,
+  bst?: { id: string; valueType: BstValueType },
+): Element {
+  const doc = parent.ownerDocument!;
+  const str = append(parent, NS.wsse, 'wsse:SecurityTokenReference');
+  if (kind === 'BinarySecurityToken') {
+    if (!bst) throw new EhmiError('EHMI_INTERNAL', 'a BinarySecurityToken reference needs the token');
+    const ref = append(str, NS.wsse, 'wsse:Reference');
+    ref.setAttribute('URI', `#${bst.id}`);
+    ref.setAttribute('ValueType', bst.valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1);
+  } else if (kind === 'IssuerSerial') {
+    const { issuerName, serialNumber } = issuerSerialOf(cert);
+    const data = append(str, NS.ds, 'ds:X509Data');
+    const is = append(data, NS.ds, 'ds:X509IssuerSerial');
+    append(is, NS.ds, 'ds:X509IssuerName', issuerName);
+    append(is, NS.ds, 'ds:X509SerialNumber', serialNumber);
+  } else {
+    const ki = append(str, NS.wsse, 'wsse:KeyIdentifier', subjectKeyIdentifier(cert).toString('base64'));
+    ki.setAttribute('EncodingType', TOKEN.base64Binary);
+    ki.setAttribute('ValueType', TOKEN.x509Ski);
+  }
+  void doc;
+  return str;
+}
+
+/** The certificate a key reference resolved to, with the path when the token carried one (signer first). */
+export interface ResolvedToken {
+  certificate: X509Certificate;
+  chain: X509Certificate[];
+  reference: TokenReference;
+}
+
+function decodeBst(bst: Element): X509Certificate[] {
+  const encoding = bst.getAttribute('EncodingType');
+  if (encoding && encoding !== TOKEN.base64Binary) {
+    throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', `unsupported token encoding ${encoding}`);
+  }
+  const der = Buffer.from((bst.textContent ?? '').replace(/\s+/g, ''), 'base64');
+  const valueType = bst.getAttribute('ValueType');
+  if (valueType === TOKEN.x509PkiPathV1) return decodePkiPath(der).reverse();
+  if (valueType === TOKEN.x509v3 || !valueType) return [toCertificate(der)];
+  throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', `unsupported BinarySecurityToken ValueType ${valueType}`);
+}
+
+/** Every certificate carried in BinarySecurityTokens of the Security header (candidates for SKI/IssuerSerial). */
+function headerCertificates(security: Element): X509Certificate[][] {
+  return childElements(security, NS.wsse, 'BinarySecurityToken').flatMap((bst) => {
+    try {
+      return [decodeBst(bst)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export interface ResolveContext {
+  idMap: Map<string, Element>;
+  security: Element;
+  /** Partner certificates known out of band (P-Mode, SMP), for IssuerSerial and SKI references. */
+  knownCertificates?: readonly X509Certificate[];
+}
+
+/**
+ * Resolves a ds:KeyInfo (or xenc:RecipientKeyInfo) to a certificate. A direct reference must point at a
+ * wsse:BinarySecurityToken that is a child of this Security header (the element processed is the element referenced).
+ */
+export function resolveKeyInfo(keyInfo: Element, ctx: ResolveContext): ResolvedToken {
+  const fail = (msg: string) =>
+    new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', msg, { details: { reason: 'key-info' } });
+  const str = childElement(keyInfo, NS.wsse, 'SecurityTokenReference');
+  if (!str) {
+    const x509Data = childElement(keyInfo, NS.ds, 'X509Data');
+    const certEl = x509Data && childElement(x509Data, NS.ds, 'X509Certificate');
+    if (certEl) {
+      const cert = toCertificate(Buffer.from((certEl.textContent ?? '').replace(/\s+/g, ''), 'base64'));
+      return { certificate: cert, chain: [cert], reference: 'BinarySecurityToken' };
+    }
+    throw fail('the KeyInfo has no SecurityTokenReference');
+  }
+  const ref = childElement(str, NS.wsse, 'Reference');
+  if (ref) {
+    const uri = ref.getAttribute('URI') ?? '';
+    if (!uri.startsWith('#')) throw fail(`unsupported token reference ${uri}`);
+    const target = ctx.idMap.get(uri.slice(1));
+    if (
+      !target ||
+      target.namespaceURI !== NS.wsse ||
+      target.localName !== 'BinarySecurityToken' ||
+      target.parentNode !== ctx.security
+    ) {
+      throw fail(`the token reference ${uri} does not point at a BinarySecurityToken of this Security header`);
+    }
+    const chain = decodeBst(target);
+    return { certificate: chain[0]!, chain, reference: 'BinarySecurityToken' };
+  }
+  const candidates: X509Certificate[][] = [
+    ...headerCertificates(ctx.security),
+    ...(ctx.knownCertificates ?? []).map((c) => [c]),
+  ];
+  const keyId = childElement(str, NS.wsse, 'KeyIdentifier');
+  if (keyId) {
+    if (keyId.getAttribute('ValueType') !== TOKEN.x509Ski) {
+      throw fail(`unsupported KeyIdentifier ValueType ${keyId.getAttribute('ValueType')}`);
+    }
+    const ski = Buffer.from(textOf(keyId) ?? '', 'base64');
+    const found = candidates.find((chain) => subjectKeyIdentifier(chain[0]!).equals(ski));
+    if (!found) throw fail('no known certificate matches the X509SubjectKeyIdentifier');
+    return { certificate: found[0]!, chain: found, reference: 'SKI' };
+  }
+  const data = childElement(str, NS.ds, 'X509Data');
+  const is = data && childElement(data, NS.ds, 'X509IssuerSerial');
+  if (is) {
+    const name = textOf(childElement(is, NS.ds, 'X509IssuerName')) ?? '';
+    const serial = textOf(childElement(is, NS.ds, 'X509SerialNumber')) ?? '';
+    const found = candidates.find((chain) => matchesIssuerSerial(chain[0]!, name, serial));
+    if (!found) throw fail('no known certificate matches the X509IssuerSerial');
+    return { certificate: found[0]!, chain: found, reference: 'IssuerSerial' };
+  }
+  throw fail('unsupported SecurityTokenReference');
+}
+
