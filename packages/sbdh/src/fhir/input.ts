@@ -1,0 +1,83 @@
+import { EhmiError } from '@ehmi/errors';
+import { parseXml, rootElement } from '@ehmi/xml';
+import type { Json } from './resolve.ts';
+
+const FHIR_NS = 'http://hl7.org/fhir';
+
+/** A FHIR message as received: its exact bytes (the payload that is base64-encoded) and its JSON form. */
+export interface FhirMessageInput {
+  format: 'json' | 'xml';
+  /** `application/fhir+json` or `application/fhir+xml`: the BinaryContent mimeType. */
+  mimeType: 'application/fhir+json' | 'application/fhir+xml';
+  bytes: Buffer;
+  resource: Json;
+}
+
+export type MessageSource = string | Uint8Array | Record<string, unknown>;
+
+/**
+ * Read a MedCom FHIR message given as JSON or XML text/bytes, or as a parsed JSON object.
+ * XML goes through {@link fhirXmlToJson}; bad input gives a specific error (malformed JSON/XML, DOCTYPE, namespace).
+ */
+export async function readFhirMessage(source: MessageSource, name = 'the message'): Promise<FhirMessageInput> {
+  if (!(typeof source === 'string' || source instanceof Uint8Array)) {
+    return {
+      format: 'json',
+      mimeType: 'application/fhir+json',
+      bytes: Buffer.from(JSON.stringify(source, null, 2), 'utf8'),
+      resource: source,
+    };
+  }
+  const bytes = Buffer.isBuffer(source)
+    ? source
+    : typeof source === 'string'
+      ? Buffer.from(source, 'utf8')
+      : Buffer.from(source);
+  let text = bytes.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const first = text.trimStart()[0];
+  if (first === '{') {
+    let resource: unknown;
+    try {
+      resource = JSON.parse(text);
+    } catch (err) {
+      throw new EhmiError('EHMI_VALIDATION_FAILED', `${name} is not valid JSON: ${(err as Error).message}`, {
+        expression: ['Bundle'],
+        cause: err,
+      });
+    }
+    return { format: 'json', mimeType: 'application/fhir+json', bytes, resource: resource as Json };
+  }
+  if (first === '<') {
+    const doc = parseXml(text, { source: name });
+    const root = rootElement(doc);
+    if (root.namespaceURI !== FHIR_NS) {
+      throw new EhmiError(
+        'EHMI_XML_SCHEMA_INVALID',
+        `${name}: root element ${root.localName} is in namespace '${root.namespaceURI ?? ''}', not ${FHIR_NS}`,
+        { expression: [root.nodeName] },
+      );
+    }
+    return { format: 'xml', mimeType: 'application/fhir+xml', bytes, resource: await fhirXmlToJson(text) };
+  }
+  throw new EhmiError('EHMI_UNSUPPORTED_MEDIA_TYPE', `${name} is neither FHIR JSON nor FHIR XML`);
+}
+
+/**
+ * FHIR XML → FHIR JSON. The one place where XML input is converted: `@ehmi/fhir`'s converter, loaded on first use
+ * so the JSON path does not depend on it.
+ */
+export async function fhirXmlToJson(xml: string): Promise<Json> {
+  let mod: { xmlToJson?: (xml: string) => Record<string, unknown> };
+  try {
+    mod = (await import('@ehmi/fhir')) as typeof mod;
+  } catch (err) {
+    throw new EhmiError('EHMI_NOT_SUPPORTED', 'FHIR XML input needs the @ehmi/fhir converter, which failed to load', {
+      cause: err,
+    });
+  }
+  if (typeof mod.xmlToJson !== 'function') {
+    throw new EhmiError('EHMI_NOT_SUPPORTED', 'FHIR XML input needs @ehmi/fhir xmlToJson, which is not available');
+  }
+  return mod.xmlToJson(xml);
+}

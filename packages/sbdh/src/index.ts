@@ -1,0 +1,19 @@
+export * from './constants.ts';
+export { fhirDocumentId, RECEIPT_DOCUMENT_ID } from './document-id.ts';
+export type { EnvelopeMetadata, EnvelopeStamp, OriginalReference } from './build/envelope.ts';
+export { serializeEnvelope } from './build/serialize.ts';
+export { type MedComMessageFacts, type PatientId, readMessageFacts } from './fhir/message.ts';
+export type { MessageSource } from './fhir/input.ts';
+export {
+  type BinaryContent,
+  type BusinessService,
+  type CorrelationInformation,
+  type DocumentIdentification,
+  type EhmiEnvelope,
+  type EnvelopeIssue,
+  findScope,
+  type PartyIdentifier,
+  type Scope,
+  scopeValue,
+} from './model.ts';
+export { wrap, type WrapOptions, type WrapResult, wrapMessage } from './wrap.ts';
