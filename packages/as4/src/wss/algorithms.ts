@@ -72,8 +72,12 @@ export function checkAlgorithm(kind: 'signature' | 'digest', uri: string, policy
   }
   const allowed = kind === 'signature' ? policy.signature : policy.digest;
   if (!allowed.includes(uri)) {
-    throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', `${kind} algorithm ${uri} is not allowed by the profile`, {
-      details: { algorithm: uri, allowed },
-    });
+    throw new EhmiError(
+      'EHMI_AS4_POLICY_NONCOMPLIANCE',
+      `${kind} algorithm ${uri} is not allowed by the profile`,
+      {
+        details: { algorithm: uri, allowed },
+      },
+    );
   }
 }

@@ -11,7 +11,8 @@ export async function digestAttachment(
   const h = createHash(hash);
   // SwA Profile 1.1 §5.3.2: Attachment-Complete covers the canonical MIME headers, then the content;
   // Attachment-Content (§5.3.1) covers the content only.
-  if (transform === SWA.completeSignatureTransform) h.update(canonicalMimeHeaders(attachment.headers), 'utf8');
+  if (transform === SWA.completeSignatureTransform)
+    h.update(canonicalMimeHeaders(attachment.headers), 'utf8');
   for await (const chunk of attachment.open()) h.update(chunk as Buffer);
   return h.digest();
 }

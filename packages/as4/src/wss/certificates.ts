@@ -67,7 +67,9 @@ export function decodePkiPath(der: Uint8Array): X509Certificate[] {
     if (outer.tag !== 0x30) throw new Error('not a SEQUENCE');
     return children(der, outer).map((c) => new X509Certificate(Buffer.from(der.subarray(c.offset, c.end))));
   } catch (err) {
-    throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', 'the X509PKIPathv1 token cannot be decoded', { cause: err });
+    throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', 'the X509PKIPathv1 token cannot be decoded', {
+      cause: err,
+    });
   }
 }
 

@@ -15,7 +15,7 @@ export interface EnvelopeParts {
 /** Locates Envelope, Header, Body and eb:Messaging as direct children, never by search (wrapping defence). */
 export function envelopeParts(doc: Document): EnvelopeParts {
   const envelope = doc.documentElement;
-  if (!envelope || envelope.localName !== 'Envelope' || !isSoapNs(envelope.namespaceURI)) {
+  if (envelope?.localName !== 'Envelope' || !isSoapNs(envelope.namespaceURI)) {
     throw new EhmiError('EHMI_AS4_INVALID_HEADER', 'the document is not a SOAP envelope');
   }
   const soapNs = envelope.namespaceURI!;
@@ -41,9 +41,13 @@ export function findSecurityHeader(parts: EnvelopeParts): Element | undefined {
     return !role || role === 'http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver';
   });
   if (blocks.length > 1) {
-    throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', 'more than one wsse:Security header for this node', {
-      details: { reason: 'duplicate-security-header' },
-    });
+    throw new EhmiError(
+      'EHMI_AS4_FAILED_AUTHENTICATION',
+      'more than one wsse:Security header for this node',
+      {
+        details: { reason: 'duplicate-security-header' },
+      },
+    );
   }
   return blocks[0];
 }

@@ -24,9 +24,13 @@ export function buildIdMap(doc: Document): Map<string, Element> {
         if (!isId) continue;
         const prior = map.get(attr.value);
         if (prior && prior !== el) {
-          throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', `duplicate id "${attr.value}" in the envelope`, {
-            details: { id: attr.value, reason: 'duplicate-id' },
-          });
+          throw new EhmiError(
+            'EHMI_AS4_FAILED_AUTHENTICATION',
+            `duplicate id "${attr.value}" in the envelope`,
+            {
+              details: { id: attr.value, reason: 'duplicate-id' },
+            },
+          );
         }
         map.set(attr.value, el);
       }

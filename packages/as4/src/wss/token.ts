@@ -87,7 +87,10 @@ function decodeBst(bst: Element): X509Certificate[] {
   const valueType = bst.getAttribute('ValueType');
   if (valueType === TOKEN.x509PkiPathV1) return decodePkiPath(der).reverse();
   if (valueType === TOKEN.x509v3 || !valueType) return [toCertificate(der)];
-  throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', `unsupported BinarySecurityToken ValueType ${valueType}`);
+  throw new EhmiError(
+    'EHMI_AS4_FAILED_AUTHENTICATION',
+    `unsupported BinarySecurityToken ValueType ${valueType}`,
+  );
 }
 
 /** Every certificate carried in BinarySecurityTokens of the Security header (candidates for SKI/IssuerSerial). */
@@ -136,7 +139,9 @@ export function resolveKeyInfo(keyInfo: Element, ctx: ResolveContext): ResolvedT
       target.localName !== 'BinarySecurityToken' ||
       target.parentNode !== ctx.security
     ) {
-      throw fail(`the token reference ${uri} does not point at a BinarySecurityToken of this Security header`);
+      throw fail(
+        `the token reference ${uri} does not point at a BinarySecurityToken of this Security header`,
+      );
     }
     const chain = decodeBst(target);
     return { certificate: chain[0]!, chain, reference: 'BinarySecurityToken' };
@@ -166,4 +171,3 @@ export function resolveKeyInfo(keyInfo: Element, ctx: ResolveContext): ResolvedT
   }
   throw fail('unsupported SecurityTokenReference');
 }
-

@@ -1,0 +1,306 @@
+import { createHash, timingSafeEqual, type X509Certificate } from 'node:crypto';
+import { EhmiError } from '@ehmi/errors';
+import { childElement, childElements, type Document, type Element } from '@ehmi/xml';
+import type { As4Attachment } from '../model/attachment.ts';
+import {
+  ALG,
+  type AlgorithmPolicy,
+  checkAlgorithm,
+  digestName,
+  PROFILES,
+  type SecurityProfile,
+} from './algorithms.ts';
+import { digestAttachment } from './attachment-digest.ts';
+import { canonicalize } from './c14n.ts';
+import { type CertificateInput, toCertificate } from './certificates.ts';
+import { envelopeParts, findSecurityHeader } from './envelope.ts';
+import { buildIdMap } from './ids.ts';
+import { NS, SWA } from './ns.ts';
+import { inclusivePrefixesOf, parseReference, type SignatureReference } from './references.ts';
+import { verifyBytes } from './signature-algorithms.ts';
+import { checkTimestamp } from './timestamp.ts';
+import { resolveKeyInfo, type TokenReference } from './token.ts';
+
+/** What a verified reference points at. */
+export type ReferenceTarget = 'Messaging' | 'Body' | 'Timestamp' | 'BinarySecurityToken' | 'attachment';
+
+export interface VerifiedReference extends SignatureReference {
+  target: ReferenceTarget;
+  /** The signed element (for `attachment`: undefined). */
+  signedElement?: Element;
+  /** The attachment's Content-ID for `cid:` references. */
+  contentId?: string;
+  /** False only for attachment digests deferred with `deferAttachmentDigests` and not yet checked. */
+  digestVerified: boolean;
+}
+
+export interface VerifyOptions {
+  /**
+   * Decides whether the signer is trusted (chain to a trust anchor, the partner's certificate from the P-Mode or SMP,
+   * validity period, revocation). Required: there is no default trust. `chain` is signer first.
+   */
+  trust: (chain: X509Certificate[]) => boolean | Promise<boolean>;
+  /** Algorithm policy. Default `edelivery-1.15`. */
+  profile?: SecurityProfile | AlgorithmPolicy;
+  /** Certificates known out of band, to resolve IssuerSerial and SKI references. */
+  knownCertificates?: readonly CertificateInput[];
+  clock?: () => Date;
+  /** Clock skew for the wsu:Timestamp check, in seconds. */
+  skewSeconds?: number;
+  /** Require a wsu:Timestamp. Default false (eDelivery AS4 1.15 leaves it to the P-Mode). */
+  requireTimestamp?: boolean;
+  /**
+   * Check `cid:` digests later with {@link verifyAttachmentReferences}, e.g. when the attachments are still encrypted
+   * (sign-then-encrypt: the digests are over the plaintext). Default false: every digest is checked here.
+   */
+  deferAttachmentDigests?: boolean;
+  /**
+   * Require eb:Messaging to be signed when present. Default true (eDelivery AS4 1.15 §2.2.6.2 signs the ebMS header);
+   * false only to check old producers that signed the Body alone.
+   */
+  requireSignedMessaging?: boolean;
+}
+
+export interface VerifyResult {
+  certificate: X509Certificate;
+  /** The signer's chain as carried (X509PKIPathv1) or resolved; signer first. */
+  chain: X509Certificate[];
+  tokenReference: TokenReference;
+  signatureMethod: string;
+  /** Every ds:Reference in SignedInfo order, for the receipt's NonRepudiationInformation. */
+  references: VerifiedReference[];
+  signature: Element;
+}
+
+const authError = (message: string, reason: string, details: Record<string, unknown> = {}) =>
+  new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', message, { details: { reason, ...details } });
+
+/**
+ * Verifies the WS-Security signature of an AS4 envelope (WSS 1.1.1 SOAP Message Security §8, XML Signature 1.1
+ * §3.2 core validation, SwA Profile 1.1 §5 for `cid:` references) and returns the signer and the references.
+ *
+ * Signature-wrapping defences: ids are unique in the whole document; each same-document reference must resolve to
+ * the eb:Messaging header block, the SOAP Body, or the wsu:Timestamp / BinarySecurityToken of this Security header —
+ * at their expected places, found by structure and not by search; eb:Messaging and Body must be signed, and so must
+ * every attachment passed in. Failures map to EBMS:0101 FailedAuthentication (a signature or digest that does not
+ * verify, an unknown algorithm, an untrusted signer) or EBMS:0103 PolicyNoncompliance (no signature, a known but
+ * disallowed algorithm such as RSA-SHA1, a required part left unsigned).
+ *
+ * @example
+ * const result = await verifyEnvelope(doc, attachments, {
+ *   trust: (chain) => chain[0].checkIssued(partnerCa) && chain[0].verify(partnerCa.publicKey),
+ *   skewSeconds: 300,
+ * });
+ * result.references; // echo in the receipt's ebbp:NonRepudiationInformation
+ */
+export async function verifyEnvelope(
+  doc: Document,
+  attachments: readonly As4Attachment[],
+  options: VerifyOptions,
+): Promise<VerifyResult> {
+  if (typeof options?.trust !== 'function') {
+    throw new EhmiError('EHMI_CONFIG_INVALID', 'verifyEnvelope: the trust hook is not configured');
+  }
+  const policy =
+    typeof options.profile === 'object' ? options.profile : PROFILES[options.profile ?? 'edelivery-1.15'];
+  const parts = envelopeParts(doc);
+  const security = findSecurityHeader(parts);
+  const signatures = security ? childElements(security, NS.ds, 'Signature') : [];
+  if (signatures.length === 0) {
+    throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', 'the message is not signed', {
+      details: { reason: 'unsigned' },
+    });
+  }
+  if (signatures.length > 1)
+    throw authError('more than one ds:Signature in the Security header', 'signatures');
+  const sig = signatures[0]!;
+  const idMap = buildIdMap(doc);
+  const ctx = { security: security!, parts };
+
+  // XML Signature 1.1 §4.4: SignedInfo, c14n and signature method; check the algorithms before any crypto.
+  const signedInfo = childElement(sig, NS.ds, 'SignedInfo');
+  const sigValueEl = childElement(sig, NS.ds, 'SignatureValue');
+  const keyInfo = childElement(sig, NS.ds, 'KeyInfo');
+  if (!signedInfo || !sigValueEl || !keyInfo) throw authError('the ds:Signature is incomplete', 'structure');
+  const c14nEl = childElement(signedInfo, NS.ds, 'CanonicalizationMethod');
+  if (c14nEl?.getAttribute('Algorithm') !== ALG.excC14n) {
+    throw authError(`unsupported CanonicalizationMethod ${c14nEl?.getAttribute('Algorithm')}`, 'algorithm');
+  }
+  const method = childElement(signedInfo, NS.ds, 'SignatureMethod')?.getAttribute('Algorithm') ?? '';
+  checkAlgorithm('signature', method, policy);
+  const refs = childElements(signedInfo, NS.ds, 'Reference').map(parseReference);
+  if (refs.length === 0) throw authError('SignedInfo has no reference', 'structure');
+  for (const r of refs) checkAlgorithm('digest', r.digestMethod, policy);
+
+  // WSS 1.1.1 §8.3 / X.509 Token Profile §3.2: the key.
+  const token = resolveKeyInfo(keyInfo, {
+    idMap,
+    security: security!,
+    knownCertificates: (options.knownCertificates ?? []).map(toCertificate),
+  });
+  const signedInfoBytes = Buffer.from(canonicalize(signedInfo, inclusivePrefixesOf(c14nEl)), 'utf8');
+  const sigValue = Buffer.from((sigValueEl.textContent ?? '').replace(/\s+/g, ''), 'base64');
+  if (!verifyBytes(method, token.certificate.publicKey, signedInfoBytes, sigValue)) {
+    throw authError('the SignatureValue does not verify', 'signature-value');
+  }
+
+  // XML Signature 1.1 §3.2.1 reference validation.
+  const references: VerifiedReference[] = [];
+  for (const r of refs) {
+    if (r.uri.startsWith('cid:')) {
+      references.push(attachmentReference(r));
+      continue;
+    }
+    references.push(elementReference(r, idMap, ctx));
+  }
+  if (
+    parts.messaging &&
+    options.requireSignedMessaging !== false &&
+    !references.some((r) => r.target === 'Messaging')
+  ) {
+    throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', 'eb:Messaging is not signed', {
+      details: { reason: 'messaging-unsigned' },
+    });
+  }
+  if (!references.some((r) => r.target === 'Body')) {
+    throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', 'the SOAP Body is not signed', {
+      details: { reason: 'body-unsigned' },
+    });
+  }
+  const result: VerifyResult = {
+    certificate: token.certificate,
+    chain: token.chain,
+    tokenReference: token.reference,
+    signatureMethod: method,
+    references,
+    signature: sig,
+  };
+  if (!options.deferAttachmentDigests) await verifyAttachmentReferences(result, attachments);
+
+  const ts = checkTimestamp(doc, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.skewSeconds !== undefined ? { skewSeconds: options.skewSeconds } : {}),
+    required: options.requireTimestamp ?? false,
+  });
+  if (ts && !references.some((r) => r.signedElement === ts)) {
+    throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', 'the wsu:Timestamp is not signed', {
+      details: { reason: 'timestamp-unsigned' },
+    });
+  }
+  if (!(await options.trust(token.chain))) {
+    throw authError('the signer certificate is not trusted', 'untrusted', {
+      subject: token.certificate.subject,
+    });
+  }
+  return result;
+}
+
+function attachmentReference(r: SignatureReference): VerifiedReference {
+  const t = r.transforms;
+  if (
+    t.length !== 1 ||
+    (t[0]!.algorithm !== SWA.contentSignatureTransform && t[0]!.algorithm !== SWA.completeSignatureTransform)
+  ) {
+    throw authError(`unsupported transforms on ${r.uri}`, 'transform', { uri: r.uri });
+  }
+  let contentId: string;
+  try {
+    contentId = decodeURIComponent(r.uri.slice(4));
+  } catch {
+    throw authError(`malformed reference ${r.uri}`, 'reference');
+  }
+  return { ...r, target: 'attachment', contentId, digestVerified: false };
+}
+
+function elementReference(
+  r: SignatureReference,
+  idMap: Map<string, Element>,
+  ctx: { security: Element; parts: ReturnType<typeof envelopeParts> },
+): VerifiedReference {
+  // Only shorthand XPointers (`#id`): no whole-document or XPath references, so there is nothing to wrap.
+  if (!/^#[^\s#()]+$/.test(r.uri)) throw authError(`unsupported reference URI "${r.uri}"`, 'reference');
+  for (const t of r.transforms) {
+    if (t.algorithm !== ALG.excC14n) throw authError(`unsupported transform ${t.algorithm}`, 'transform');
+  }
+  if (r.transforms.length > 1) throw authError(`too many transforms on ${r.uri}`, 'transform');
+  const el = idMap.get(r.uri.slice(1));
+  if (!el) throw authError(`reference ${r.uri} resolves to no element`, 'reference-missing', { uri: r.uri });
+  const { parts, security } = ctx;
+  let target: ReferenceTarget;
+  if (el === parts.messaging) target = 'Messaging';
+  else if (el === parts.body) target = 'Body';
+  else if (el.parentNode === security && el.namespaceURI === NS.wsu && el.localName === 'Timestamp') {
+    target = 'Timestamp';
+  } else if (
+    el.parentNode === security &&
+    el.namespaceURI === NS.wsse &&
+    el.localName === 'BinarySecurityToken'
+  ) {
+    target = 'BinarySecurityToken';
+  } else {
+    // The signed element is not where the processor reads from: the classic wrapping attack.
+    throw authError(
+      `reference ${r.uri} points at an element outside its expected place`,
+      'reference-misplaced',
+      {
+        uri: r.uri,
+      },
+    );
+  }
+  const bytes = canonicalize(el, r.transforms[0]?.inclusivePrefixes);
+  const digest = createHash(digestName(r.digestMethod)).update(bytes, 'utf8').digest();
+  if (!sameDigest(digest, r.digestValue)) {
+    throw authError(`the digest of ${r.uri} (${target}) does not match`, 'digest', { uri: r.uri, target });
+  }
+  return { ...r, target, signedElement: el, digestVerified: true };
+}
+
+function sameDigest(actual: Buffer, expectedB64: string): boolean {
+  const expected = Buffer.from(expectedB64, 'base64');
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+/**
+ * Checks the `cid:` references of a verified signature against the attachments (SwA Profile 1.1 §5.3), streaming
+ * each body. A referenced attachment that is missing, or a digest that differs, is EBMS:0101; an attachment that no
+ * reference covers is EBMS:0103 (AS4 1.15 §2.2.6.2: all payload parts are signed). Called by
+ * {@link verifyEnvelope} unless `deferAttachmentDigests` is set; then call it after decryption.
+ *
+ * @example
+ * const result = await verifyEnvelope(doc, encrypted, { trust, deferAttachmentDigests: true });
+ * const { attachments } = await decryptAttachments(doc, encrypted, { privateKey });
+ * await verifyAttachmentReferences(result, attachments);
+ */
+export async function verifyAttachmentReferences(
+  result: VerifyResult,
+  attachments: readonly As4Attachment[],
+): Promise<void> {
+  const byId = new Map<string, As4Attachment>();
+  for (const a of attachments) {
+    if (byId.has(a.contentId)) {
+      throw authError(`two attachments with Content-ID ${a.contentId}`, 'duplicate-content-id');
+    }
+    byId.set(a.contentId, a);
+  }
+  const covered = new Set<string>();
+  for (const r of result.references) {
+    if (r.target !== 'attachment') continue;
+    const att = byId.get(r.contentId!);
+    if (!att) {
+      throw authError(`the signed attachment ${r.uri} is missing`, 'attachment-missing', { uri: r.uri });
+    }
+    const digest = await digestAttachment(att, r.transforms[0]!.algorithm, digestName(r.digestMethod));
+    if (!sameDigest(digest, r.digestValue)) {
+      throw authError(`the digest of attachment ${r.uri} does not match`, 'digest', { uri: r.uri });
+    }
+    r.digestVerified = true;
+    covered.add(att.contentId);
+  }
+  for (const a of attachments) {
+    if (!covered.has(a.contentId)) {
+      throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', `attachment cid:${a.contentId} is not signed`, {
+        details: { reason: 'attachment-unsigned', contentId: a.contentId },
+      });
+    }
+  }
+}
