@@ -49,7 +49,10 @@ export function resolveLimits(partial: Partial<As4Limits> = {}): As4Limits {
   const limits = { ...DEFAULT_AS4_LIMITS, ...partial };
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new EhmiError('EHMI_CONFIG_INVALID', `AS4 limit ${name} must be a positive integer, got ${value}`);
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        `AS4 limit ${name} must be a positive integer, got ${value}`,
+      );
     }
   }
   return limits;

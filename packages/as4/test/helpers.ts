@@ -19,7 +19,8 @@ export interface Vector {
  */
 export function readVector(name: string): Vector {
   const raw = readFileSync(AS4_FIXTURES + name);
-  if (!/\.(mime|as4in)$/.test(name)) return { name, contentType: 'application/soap+xml; charset=UTF-8', body: raw };
+  if (!/\.(mime|as4in)$/.test(name))
+    return { name, contentType: 'application/soap+xml; charset=UTF-8', body: raw };
   let sep = raw.indexOf('\r\n\r\n');
   let sepLen = 4;
   const lf = raw.indexOf('\n\n');
@@ -27,7 +28,10 @@ export function readVector(name: string): Vector {
     sep = lf;
     sepLen = 2;
   }
-  const head = raw.subarray(0, sep).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
+  const head = raw
+    .subarray(0, sep)
+    .toString('latin1')
+    .replace(/\r?\n[ \t]+/g, ' ');
   const contentType = /^content-type:\s*(.*)$/im.exec(head)?.[1]?.trim() ?? 'application/soap+xml';
   let body = raw.subarray(sep + sepLen);
   // Files saved with bare LF line ends (no CR anywhere) are text; MIME needs CRLF (RFC 2046 §5.1.1).

@@ -13,9 +13,9 @@ import type {
   AgreementRef,
   CollaborationInfo,
   MessageInfo,
+  PartInfo,
   Party,
   PartyId,
-  PartInfo,
   Property,
   Service,
   UserMessage,
@@ -35,7 +35,11 @@ export function parseMessaging(messaging: Element): Messaging {
     throw new EhmiError('EHMI_AS4_INVALID_HEADER', `expected eb:Messaging, found ${messaging.nodeName}`);
   }
   for (const child of childElements(messaging)) {
-    if (child.namespaceURI === NS.EB && child.localName !== 'UserMessage' && child.localName !== 'SignalMessage') {
+    if (
+      child.namespaceURI === NS.EB &&
+      child.localName !== 'UserMessage' &&
+      child.localName !== 'SignalMessage'
+    ) {
       throw new EhmiError('EHMI_AS4_INVALID_HEADER', `unexpected ${child.nodeName} in eb:Messaging`, {
         expression: [pathOf(child)],
       });
@@ -45,10 +49,14 @@ export function parseMessaging(messaging: Element): Messaging {
   const signals = ebChildren(messaging, 'SignalMessage');
   const id = idOf(messaging);
   if (users.length > 1) {
-    throw new EhmiError('EHMI_AS4_VALUE_INCONSISTENT', `eb:Messaging has ${users.length} UserMessages; AS4 allows one`, {
-      expression: [pathOf(messaging)],
-      details: { userMessages: users.length },
-    });
+    throw new EhmiError(
+      'EHMI_AS4_VALUE_INCONSISTENT',
+      `eb:Messaging has ${users.length} UserMessages; AS4 allows one`,
+      {
+        expression: [pathOf(messaging)],
+        details: { userMessages: users.length },
+      },
+    );
   }
   if (users.length === 1) {
     // Bundling a signal with a UserMessage only happens with pull (AS4 Profile §2.2), which we do not support.
@@ -65,9 +73,13 @@ export function parseMessaging(messaging: Element): Messaging {
       : { kind: 'user', userMessage, signalMessages: [], id };
   }
   if (signals.length === 0) {
-    throw new EhmiError('EHMI_AS4_INVALID_HEADER', 'eb:Messaging has neither a UserMessage nor a SignalMessage', {
-      expression: [pathOf(messaging)],
-    });
+    throw new EhmiError(
+      'EHMI_AS4_INVALID_HEADER',
+      'eb:Messaging has neither a UserMessage nor a SignalMessage',
+      {
+        expression: [pathOf(messaging)],
+      },
+    );
   }
   const signalMessages = signals.map(parseSignalMessage);
   return id === undefined ? { kind: 'signal', signalMessages } : { kind: 'signal', signalMessages, id };
@@ -196,7 +208,10 @@ export function parseSignalMessage(el: Element): SignalMessage {
       });
     }
   }
-  if (pull) signal.pullRequest = { mpc: attr(pull, 'mpc') ?? 'http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/defaultMPC' };
+  if (pull)
+    signal.pullRequest = {
+      mpc: attr(pull, 'mpc') ?? 'http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/defaultMPC',
+    };
   signal.errors = errors.map(parseError);
   return signal;
 }
@@ -239,15 +254,21 @@ export function parseReceipt(el: Element): Receipt {
   }
   const receipt: Receipt = { userMessageEcho: echo.length > 0 };
   if (nri[0]) {
-    receipt.nonRepudiationInformation = childElements(nri[0], NS.EBBP, 'MessagePartNRInformation').map((part) => {
-      const refs = childElements(part, NS.DS, 'Reference');
-      if (refs.length !== 1) {
-        throw new EhmiError('EHMI_AS4_INVALID_HEADER', 'ebbp:MessagePartNRInformation needs one ds:Reference', {
-          expression: [pathOf(part)],
-        });
-      }
-      return parseDsReference(refs[0]!);
-    });
+    receipt.nonRepudiationInformation = childElements(nri[0], NS.EBBP, 'MessagePartNRInformation').map(
+      (part) => {
+        const refs = childElements(part, NS.DS, 'Reference');
+        if (refs.length !== 1) {
+          throw new EhmiError(
+            'EHMI_AS4_INVALID_HEADER',
+            'ebbp:MessagePartNRInformation needs one ds:Reference',
+            {
+              expression: [pathOf(part)],
+            },
+          );
+        }
+        return parseDsReference(refs[0]!);
+      },
+    );
   }
   return receipt;
 }

@@ -11,7 +11,11 @@ export function ebChildren(parent: Element, localName: string): Element[] {
  * The single ebMS child `localName` of `parent`. Absent or repeated → EBMS:0009 InvalidHeader
  * (ebMS3 Core §6.7.1: "the ebMS header is … invalid").
  */
-export function ebOne(parent: Element, localName: string, code: EhmiErrorCode = 'EHMI_AS4_INVALID_HEADER'): Element {
+export function ebOne(
+  parent: Element,
+  localName: string,
+  code: EhmiErrorCode = 'EHMI_AS4_INVALID_HEADER',
+): Element {
   const found = ebChildren(parent, localName);
   if (found.length !== 1) {
     const what = found.length === 0 ? 'missing' : `repeated ${found.length} times`;

@@ -21,7 +21,11 @@ export function parseMediaType(value: string): MediaType {
   while (i < text.length) {
     const eq = text.indexOf('=', i);
     if (eq < 0) break;
-    const name = text.slice(i, eq).replace(/^[\s;]+/, '').trim().toLowerCase();
+    const name = text
+      .slice(i, eq)
+      .replace(/^[\s;]+/, '')
+      .trim()
+      .toLowerCase();
     let j = eq + 1;
     while (text[j] === ' ' || text[j] === '\t') j++;
     let val = '';

@@ -57,7 +57,10 @@ export async function readMimeMessage(
   const boundary = media.parameters.boundary;
   if (!boundary || boundary.length > 70) {
     // RFC 2046 §5.1.1: 1–70 characters.
-    throw new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'multipart/related without a valid boundary parameter');
+    throw new EhmiError(
+      'EHMI_AS4_MIME_INCONSISTENCY',
+      'multipart/related without a valid boundary parameter',
+    );
   }
   const start = media.parameters.start === undefined ? undefined : stripAngles(media.parameters.start);
   const sink = options.sink ?? tempFileSink();
@@ -130,7 +133,9 @@ async function readMultipart(
       const state: PartState = { headers, contentId, root, chunks: [], size: 0 };
       const cte = (headers['content-transfer-encoding'] ?? 'binary').trim().toLowerCase();
       if (!['binary', '8bit', '7bit', 'base64'].includes(cte)) {
-        fail(new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', `Content-Transfer-Encoding ${cte} is not supported`));
+        fail(
+          new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', `Content-Transfer-Encoding ${cte} is not supported`),
+        );
         return () => {};
       }
       if (cte === 'base64') state.decoder = new Base64Decoder();
@@ -182,7 +187,9 @@ async function readMultipart(
       else state.target?.writable.end();
       return;
     }
-    const chunk = state.decoder ? state.decoder.write(raw) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    const chunk = state.decoder
+      ? state.decoder.write(raw)
+      : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     if (chunk === undefined) {
       fail(new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'a base64 MIME part is not valid base64'));
       return;
@@ -222,18 +229,25 @@ async function readMultipart(
       }
     }
     if (!failure) parser.end();
-    if (!failure && !done) fail(new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'the multipart body has no closing boundary'));
+    if (!failure && !done)
+      fail(new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'the multipart body has no closing boundary'));
     if (!failure && envelope === undefined) {
       fail(
         new EhmiError(
           'EHMI_AS4_MIME_INCONSISTENCY',
-          start === undefined ? 'the multipart body has no parts' : `no MIME part has the start Content-ID <${start}>`,
+          start === undefined
+            ? 'the multipart body has no parts'
+            : `no MIME part has the start Content-ID <${start}>`,
         ),
       );
     }
     if (!failure) await Promise.all(finishing);
   } catch (err) {
-    fail(err instanceof EhmiError ? err : new EhmiError('EHMI_AS4_CONNECTION_FAILURE', 'reading the body failed', { cause: err }));
+    fail(
+      err instanceof EhmiError
+        ? err
+        : new EhmiError('EHMI_AS4_CONNECTION_FAILURE', 'reading the body failed', { cause: err }),
+    );
   }
   if (failure) {
     for (const t of targets) t.writable.destroy();
@@ -262,11 +276,18 @@ function multipartError(error: Multipasta.MultipartError, limits: As4Limits): Eh
       });
     case 'BadHeaders':
       if (error.error.reason === 'HeaderTooLarge' || error.error.reason === 'TooManyHeaders') {
-        return new EhmiError('EHMI_TOO_LARGE', `a MIME part header block is too large (${error.error.reason})`, {
-          details: { limit: 'maxPartHeaderBytes', max: limits.maxPartHeaderBytes },
-        });
+        return new EhmiError(
+          'EHMI_TOO_LARGE',
+          `a MIME part header block is too large (${error.error.reason})`,
+          {
+            details: { limit: 'maxPartHeaderBytes', max: limits.maxPartHeaderBytes },
+          },
+        );
       }
-      return new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', `a MIME part has a malformed header (${error.error.reason})`);
+      return new EhmiError(
+        'EHMI_AS4_MIME_INCONSISTENCY',
+        `a MIME part has a malformed header (${error.error.reason})`,
+      );
     case 'EndNotReached':
       return new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'the multipart body ends inside a part');
     default:
@@ -294,7 +315,11 @@ class Base64Decoder {
   #carry = '';
   #ended = false;
   write(chunk: Uint8Array): Buffer | undefined {
-    const text = this.#carry + Buffer.from(chunk).toString('latin1').replace(/[\r\n\t ]+/g, '');
+    const text =
+      this.#carry +
+      Buffer.from(chunk)
+        .toString('latin1')
+        .replace(/[\r\n\t ]+/g, '');
     if (text === '') return Buffer.alloc(0);
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || this.#ended) return undefined;
     if (text.includes('=')) this.#ended = true;

@@ -49,9 +49,13 @@ export function checkEnvelope(document: Document): As4Envelope {
   if (envelope.localName === 'Envelope' && envelope.namespaceURI === NS.S12) soapVersion = '1.2';
   else if (envelope.localName === 'Envelope' && envelope.namespaceURI === NS.S11) soapVersion = '1.1';
   else {
-    throw new EhmiError('EHMI_AS4_INVALID_HEADER', `the root element ${envelope.nodeName} is not a SOAP Envelope`, {
-      expression: [pathOf(envelope)],
-    });
+    throw new EhmiError(
+      'EHMI_AS4_INVALID_HEADER',
+      `the root element ${envelope.nodeName} is not a SOAP Envelope`,
+      {
+        expression: [pathOf(envelope)],
+      },
+    );
   }
   const soapNs = soapVersion === '1.2' ? NS.S12 : NS.S11;
   const children = childElements(envelope);
@@ -80,11 +84,17 @@ export function checkEnvelope(document: Document): As4Envelope {
   const securities = childElements(header, NS.WSSE, 'Security');
   if (securities.length > 1) {
     // WSS 1.1 §6.1 allows one Security header per actor/role; AS4 uses a single one for the ultimate receiver.
-    const roles = new Set(securities.map((s) => s.getAttributeNS(soapNs, soapVersion === '1.2' ? 'role' : 'actor') ?? ''));
+    const roles = new Set(
+      securities.map((s) => s.getAttributeNS(soapNs, soapVersion === '1.2' ? 'role' : 'actor') ?? ''),
+    );
     if (roles.size !== securities.length) {
-      throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', 'more than one wsse:Security header for the same role', {
-        expression: securities.map((s) => pathOf(s)),
-      });
+      throw new EhmiError(
+        'EHMI_AS4_POLICY_NONCOMPLIANCE',
+        'more than one wsse:Security header for the same role',
+        {
+          expression: securities.map((s) => pathOf(s)),
+        },
+      );
     }
   }
   const result: As4Envelope = {
@@ -96,7 +106,9 @@ export function checkEnvelope(document: Document): As4Envelope {
     messaging: allMessaging[0]!,
     ids: collectIds(envelope),
   };
-  const security = securities.find((s) => !s.hasAttributeNS(soapNs, soapVersion === '1.2' ? 'role' : 'actor'));
+  const security = securities.find(
+    (s) => !s.hasAttributeNS(soapNs, soapVersion === '1.2' ? 'role' : 'actor'),
+  );
   if (security ?? securities[0]) result.security = security ?? securities[0]!;
   return result;
 }

@@ -1,0 +1,112 @@
+// @ehmi/as4 — ebMS 3.0 / AS4 message layer (eDelivery AS4 1.15 default, 2.0 optional). No server, no I/O policy.
+
+// Compression (AS4 Profile §3.1)
+export {
+  checkCompressionProperties,
+  compressAttachment,
+  decompressAttachment,
+  GZIP,
+} from './compression/gzip.ts';
+export { errorXml, newMessageId, signalMessageXml, userMessageXml } from './ebms/build.ts';
+export {
+  parseDsReference,
+  parseMessaging,
+  parseReceipt,
+  parseSignalMessage,
+  parseUserMessage,
+} from './ebms/parse.ts';
+// Limits
+export { type As4Limits, DEFAULT_AS4_LIMITS, resolveLimits } from './limits.ts';
+// Composition points for the access point
+export { type BuiltUserMessage, buildUserMessage, type UserMessageInput } from './message/build.ts';
+export { type ParseAs4MessageOptions, type ParsedAs4Message, parseAs4Message } from './message/parse.ts';
+// MIME (SOAP with Attachments, streaming)
+export { formatMediaType, type MediaType, parseMediaType } from './mime/content-type.ts';
+export { type MimeMessage, type ReadMimeOptions, readMimeMessage } from './mime/parse.ts';
+export {
+  type AttachmentSink,
+  memorySink,
+  type PartDescriptor,
+  type SinkTarget,
+  tempFileSink,
+} from './mime/sink.ts';
+export { type WrittenMessage, writeAs4Message } from './mime/write.ts';
+// Model (ebMS3 Core §5.2)
+export type { As4Attachment } from './model/attachment.ts';
+export type { Messaging } from './model/messaging.ts';
+export type {
+  EbmsErrorElement,
+  MessagePartReference,
+  PullRequest,
+  Receipt,
+  SignalMessage,
+} from './model/signal-message.ts';
+export {
+  type AgreementRef,
+  type CollaborationInfo,
+  contentIdOfHref,
+  finalRecipient,
+  type MessageInfo,
+  originalSender,
+  type PartInfo,
+  type Party,
+  type PartyId,
+  type PartyInfo,
+  type Property,
+  propertyValue,
+  type Service,
+  type UserMessage,
+} from './model/user-message.ts';
+// P-Modes
+export type { As4ProfileId, PMode, PModeInput, PModeLeg, PModeParty, PModeSecurity } from './pmode/pmode.ts';
+export {
+  ALGORITHMS,
+  createPMode,
+  DEFAULT_PROFILE,
+  EDELIVERY_AS4_20_NIST_SECURITY,
+  EDELIVERY_AS4_20_SECURITY,
+  EDELIVERY_AS4_115_SECURITY,
+} from './pmode/profiles.ts';
+export {
+  type BuildReceiptOptions,
+  type BuiltReceipt,
+  buildReceipt,
+  type ReceivedReference,
+  signedInfoReferences,
+} from './receipt/build.ts';
+export { checkReceiptNri } from './receipt/check.ts';
+export { signReceipt } from './receipt/sign.ts';
+export { type VerifyReceiptResult, verifyReceipt } from './receipt/verify.ts';
+// Receive pipeline steps
+export { checkPayloadReferences } from './receive/check-payloads.ts';
+export { checkPMode } from './receive/check-pmode.ts';
+export { decompressStep } from './receive/decompress.ts';
+export {
+  type ReceivedSignals,
+  type ReceivedUserMessage,
+  type ReceiveOptions,
+  receiveAs4Message,
+} from './receive/pipeline.ts';
+export {
+  checkSignedCoverage,
+  type DecryptAttachments,
+  decryptStep,
+  isEncrypted,
+  verifySignatureStep,
+} from './receive/security.ts';
+// Signals: errors (ebMS3 Core §6) and receipts (AS4 Profile §5.1.8)
+export {
+  type BuildErrorSignalOptions,
+  type BuiltErrorSignal,
+  buildErrorSignal,
+  ebmsErrorElement,
+} from './signals/error.ts';
+// SOAP envelope and ebMS header
+export { type BuiltEnvelope, buildEnvelope } from './soap/build.ts';
+export {
+  type As4Envelope,
+  checkEnvelope,
+  collectIds,
+  type ParseEnvelopeOptions,
+  parseEnvelope,
+} from './soap/envelope.ts';

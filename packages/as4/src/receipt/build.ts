@@ -1,0 +1,119 @@
+import { EhmiError } from '@ehmi/errors';
+import { childElements, type Element, serializeXml } from '@ehmi/xml';
+import { newMessageId, signalMessageXml, timestampOf } from '../ebms/build.ts';
+import { NS } from '../lib/ns.ts';
+import { attrs, textElement } from '../lib/xml-text.ts';
+import type { MessagePartReference, SignalMessage } from '../model/signal-message.ts';
+import { type BuiltEnvelope, buildEnvelope } from '../soap/build.ts';
+
+/**
+ * A reference of the received signature, as the wss module's `verifyEnvelope` returns it
+ * (`VerifyResult.references`). When `element` is given it is copied verbatim.
+ */
+export interface ReceivedReference extends MessagePartReference {
+  element?: Element;
+}
+
+export interface BuildReceiptOptions {
+  /** The MessageId of the UserMessage acknowledged (eb:RefToMessageId, ebMS3 Core §5.2.3.3). */
+  refToMessageId: string;
+  /**
+   * Every `ds:Reference` of the verified signature of the received message, in SignedInfo order. Given → a
+   * non-repudiation receipt (AS4 Profile §5.1.8, eDelivery AS4 1.15 §2.2.7 NonRepudiation=true).
+   */
+  references?: readonly ReceivedReference[];
+  /** Without references: the received eb:UserMessage, echoed for a reception-awareness receipt (AS4 Profile §5.1.8). */
+  userMessage?: Element;
+  messageId?: string;
+  timestamp?: Date | string;
+}
+
+/** A receipt envelope ready to be signed with the wss module's `signEnvelope` (see {@link signReceipt}). */
+export interface BuiltReceipt extends BuiltEnvelope {
+  signal: SignalMessage;
+}
+
+/**
+ * Build an eb:Receipt signal. With `references`, it carries `ebbp:NonRepudiationInformation` with one
+ * `ebbp:MessagePartNRInformation` per reference of the received signature — eb:Messaging, Body and every `cid:`
+ * attachment — so the sender can prove what was received (AS4 Profile §5.1.8; ebBP signals 2.0). A non-repudiation
+ * receipt must then be signed (eDelivery AS4 1.15 §2.2.7); an empty reference list is refused (EBMS:0103), since
+ * a receipt with no references proves nothing.
+ *
+ * @example
+ * const verified = await verifyEnvelope(env.document, attachments, { trust });
+ * const receipt = buildReceipt({ refToMessageId: um.messageInfo.messageId, references: verified.references });
+ * await signReceipt(receipt, { privateKey, certificate });
+ */
+export function buildReceipt(options: BuildReceiptOptions): BuiltReceipt {
+  const signal: SignalMessage = {
+    messageInfo: {
+      timestamp: timestampOf(options.timestamp),
+      messageId: options.messageId ?? newMessageId(),
+      refToMessageId: options.refToMessageId,
+    },
+    errors: [],
+  };
+  let receiptXml: string;
+  if (options.references !== undefined) {
+    if (options.references.length === 0) {
+      throw new EhmiError(
+        'EHMI_AS4_POLICY_NONCOMPLIANCE',
+        'a non-repudiation receipt needs the signed references',
+      );
+    }
+    const parts = options.references.map(
+      (r) => `<ebbp:MessagePartNRInformation>${referenceXml(r)}</ebbp:MessagePartNRInformation>`,
+    );
+    receiptXml =
+      `<eb:Receipt><ebbp:NonRepudiationInformation xmlns:ebbp="${NS.EBBP}" xmlns:ds="${NS.DS}">` +
+      parts.join('') +
+      '</ebbp:NonRepudiationInformation></eb:Receipt>';
+    signal.receipt = {
+      userMessageEcho: false,
+      nonRepudiationInformation: options.references.map(({ uri, transforms, digestMethod, digestValue }) => ({
+        uri,
+        transforms,
+        digestMethod,
+        digestValue,
+      })),
+    };
+  } else if (options.userMessage) {
+    receiptXml = `<eb:Receipt>${serializeXml(options.userMessage)}</eb:Receipt>`;
+    signal.receipt = { userMessageEcho: true };
+  } else {
+    throw new EhmiError(
+      'EHMI_INTERNAL',
+      'buildReceipt needs the signed references or the received UserMessage',
+    );
+  }
+  const built = buildEnvelope(signalMessageXml(signal, receiptXml));
+  return { ...built, signal };
+}
+
+/** The ds:Reference, verbatim when the element is known (its digest text exactly as received), else rebuilt. */
+function referenceXml(r: ReceivedReference): string {
+  if (r.element) return serializeXml(r.element);
+  const transforms = r.transforms
+    .map((t) => {
+      const inclusive = t.inclusivePrefixes
+        ? `<ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#"${attrs({ PrefixList: t.inclusivePrefixes.join(' ') })}/>`
+        : '';
+      return `<ds:Transform${attrs({ Algorithm: t.algorithm })}>${inclusive}</ds:Transform>`;
+    })
+    .join('');
+  return (
+    `<ds:Reference${attrs({ URI: r.uri })}>` +
+    (transforms === '' ? '' : `<ds:Transforms>${transforms}</ds:Transforms>`) +
+    `<ds:DigestMethod${attrs({ Algorithm: r.digestMethod })}/>` +
+    textElement('ds:DigestValue', r.digestValue) +
+    '</ds:Reference>'
+  );
+}
+
+/** The `ds:Reference` elements of the first ds:Signature in a wsse:Security header, in SignedInfo order. */
+export function signedInfoReferences(security: Element): Element[] {
+  const signature = childElements(security, NS.DS, 'Signature')[0];
+  const signedInfo = signature ? childElements(signature, NS.DS, 'SignedInfo')[0] : undefined;
+  return signedInfo ? childElements(signedInfo, NS.DS, 'Reference') : [];
+}

@@ -1,0 +1,37 @@
+import { decompressAttachment } from '../compression/gzip.ts';
+import type { As4Limits } from '../limits.ts';
+import type { AttachmentSink } from '../mime/sink.ts';
+import type { As4Attachment } from '../model/attachment.ts';
+import { contentIdOfHref, type UserMessage } from '../model/user-message.ts';
+
+/**
+ * Receive step: decompress each gzip payload into the sink (AS4 Profile §3.1; eDelivery AS4 1.15 §2.2.3.3).
+ * Done eagerly, before any receipt, so a corrupt stream or a decompression bomb is answered with EBMS:0303
+ * DecompressionFailure instead of failing later in delivery. Uncompressed parts pass through.
+ *
+ * @example
+ * const payloads = await decompressStep(userMessage, plain, sink, limits);
+ */
+export async function decompressStep(
+  um: UserMessage,
+  attachments: readonly As4Attachment[],
+  sink: AttachmentSink,
+  limits: Pick<As4Limits, 'maxDecompressedBytes'>,
+): Promise<As4Attachment[]> {
+  const byId = new Map(attachments.map((a) => [a.contentId, a]));
+  const out: As4Attachment[] = [];
+  let index = 1000;
+  for (const part of um.payloadInfo) {
+    const cid = contentIdOfHref(part.href);
+    const att = cid === undefined ? undefined : byId.get(cid);
+    if (!att) continue;
+    out.push(
+      await decompressAttachment(att, part, {
+        sink,
+        maxDecompressedBytes: limits.maxDecompressedBytes,
+        index: index++,
+      }),
+    );
+  }
+  return out;
+}

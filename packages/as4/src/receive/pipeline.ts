@@ -1,0 +1,113 @@
+import { EhmiError } from '@ehmi/errors';
+import { type As4Limits, resolveLimits } from '../limits.ts';
+import { type ParsedAs4Message, parseAs4Message, withMessageId } from '../message/parse.ts';
+import type { AttachmentSink } from '../mime/sink.ts';
+import type { As4Attachment } from '../model/attachment.ts';
+import type { SignalMessage } from '../model/signal-message.ts';
+import type { UserMessage } from '../model/user-message.ts';
+import type { PMode } from '../pmode/pmode.ts';
+import { type BuiltReceipt, buildReceipt } from '../receipt/build.ts';
+import type { VerifyOptions, VerifyResult } from '../wss/verify.ts';
+import { checkPMode } from './check-pmode.ts';
+import { decompressStep } from './decompress.ts';
+import { type DecryptAttachments, decryptStep, verifySignatureStep } from './security.ts';
+
+export interface ReceiveOptions {
+  /** The HTTP Content-Type of the request. */
+  contentType: string;
+  limits?: Partial<As4Limits>;
+  sink?: AttachmentSink;
+  /**
+   * Finds the P-Mode of a UserMessage (AgreementRef and its `@pmode`, Service, Action, parties; eDelivery AS4 1.15
+   * §2.2.2). None → EBMS:0010 ProcessingModeMismatch.
+   */
+  selectPMode: (um: UserMessage) => PMode | undefined | Promise<PMode | undefined>;
+  /** Signature verification options for the wss module (trust hook, profile, clock). */
+  verify: VerifyOptions;
+  /** Decryption by the wss module; required for encrypted messages (else EBMS:0102). */
+  decrypt?: DecryptAttachments;
+}
+
+/** A UserMessage that passed every receive step: ready for duplicate detection, commit, then the receipt. */
+export interface ReceivedUserMessage {
+  kind: 'user';
+  message: ParsedAs4Message;
+  userMessage: UserMessage;
+  pmode: PMode;
+  verified: VerifyResult;
+  /** Payloads decrypted and decompressed, in PayloadInfo order. */
+  payloads: As4Attachment[];
+  /**
+   * The non-repudiation receipt echoing every reference of the verified signature (AS4 Profile §5.1.8).
+   * Sign it with `signReceipt` and send it only after the message is committed (DESIGN.md: durability).
+   */
+  receipt: BuiltReceipt;
+  dispose(): Promise<void>;
+}
+
+export interface ReceivedSignals {
+  kind: 'signal';
+  message: ParsedAs4Message;
+  signalMessages: SignalMessage[];
+  dispose(): Promise<void>;
+}
+
+/**
+ * The AS4 receive pipeline as small steps (STYLE.md, after node-oidc-provider): parse MIME → check envelope →
+ * read header → check payload references → select P-Mode → check P-Mode → verify signature → decrypt →
+ * verify attachment digests → decompress → build receipt. Duplicate detection and the durable commit belong to the
+ * caller (the access point), between this and sending the receipt. Any failure throws an EhmiError whose
+ * `ebmsCode` is the ebMS error to answer with (see `buildErrorSignal`), carrying the MessageId in
+ * `details.messageId` once it is known; attachment storage is released on failure.
+ *
+ * @example
+ * try {
+ *   const rx = await receiveAs4Message(req.raw, { contentType, selectPMode, verify: { trust } });
+ *   if (rx.kind === 'user') {
+ *     await store.commit(rx.userMessage, rx.payloads);
+ *     await signReceipt(rx.receipt, signOptions);
+ *     reply(writeAs4Message(rx.receipt.document, []));
+ *   }
+ * } catch (err) {
+ *   reply(writeAs4Message(buildErrorSignal(err).document, []));
+ * }
+ */
+export async function receiveAs4Message(
+  body: AsyncIterable<Uint8Array>,
+  options: ReceiveOptions,
+): Promise<ReceivedUserMessage | ReceivedSignals> {
+  const limits = resolveLimits(options.limits);
+  const message = await parseAs4Message(body, {
+    contentType: options.contentType,
+    limits,
+    ...(options.sink ? { sink: options.sink } : {}),
+  });
+  const dispose = () => message.dispose();
+  if (message.messaging.kind === 'signal') {
+    return { kind: 'signal', message, signalMessages: message.messaging.signalMessages, dispose };
+  }
+  const userMessage = message.messaging.userMessage;
+  try {
+    const pmode = await options.selectPMode(userMessage);
+    if (!pmode) {
+      throw new EhmiError('EHMI_AS4_PMODE_MISMATCH', 'no P-Mode matches the message', {
+        details: {
+          service: userMessage.collaborationInfo.service.value,
+          action: userMessage.collaborationInfo.action,
+        },
+      });
+    }
+    checkPMode(userMessage, message.envelope, pmode);
+    const verified = await verifySignatureStep(message.envelope, message.attachments, pmode, options.verify);
+    const plain = await decryptStep(message.envelope, message.attachments, verified, pmode, options.decrypt);
+    const payloads = await decompressStep(userMessage, plain, message.sink, limits);
+    const receipt = buildReceipt({
+      refToMessageId: userMessage.messageInfo.messageId,
+      references: verified.references,
+    });
+    return { kind: 'user', message, userMessage, pmode, verified, payloads, receipt, dispose };
+  } catch (err) {
+    await dispose().catch(() => {});
+    throw withMessageId(err, userMessage.messageInfo.messageId);
+  }
+}
