@@ -17,3 +17,7 @@ export {
   scopeValue,
 } from './model.ts';
 export { wrap, type WrapOptions, type WrapResult, wrapMessage } from './wrap.ts';
+export { type LoadedEnvelope, loadEnvelope, type ParsedEnvelope, parse, payloadOf } from './parse.ts';
+export { type EnvelopeKind, isGln, kindOf } from './validate/rules.ts';
+export { type ValidateInput, type ValidationResult, validate, validateMany } from './validate/validate.ts';
+export { readSignal, RECEIPT_EXCEPTION_CATEGORIES, type ReceiptExceptionCategory, type Signal, signalXml } from './receipt/signal.ts';

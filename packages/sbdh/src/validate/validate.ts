@@ -1,0 +1,125 @@
+import { asEhmiError, type EhmiErrorCode } from '@ehmi/errors';
+import { serializeXml, validateXsd, type XsdIssue } from '@ehmi/xml';
+import { type EnvelopeProfile, SCHEMA_NAMES } from '../constants.ts';
+import type { EhmiEnvelope, EnvelopeIssue } from '../model.ts';
+import { type LoadedEnvelope, loadEnvelope } from '../parse.ts';
+import { checkRules, type EnvelopeKind, kindOf } from './rules.ts';
+import { schemaSet } from './schemas.ts';
+
+/** The outcome of {@link validate}: valid when there is no error; warnings name accepted variants. */
+export interface ValidationResult {
+  valid: boolean;
+  /** False when the document is not a StandardBusinessDocument at all (the CLI's exit 2). */
+  recognised: boolean;
+  /** The schema applied: the IG's XSD set or the GS1/PEPPOL base. */
+  schema?: string;
+  profile?: EnvelopeProfile;
+  kind?: EnvelopeKind;
+  errors: EnvelopeIssue[];
+  warnings: EnvelopeIssue[];
+  envelope?: EhmiEnvelope;
+  /** The error code of a document that could not be loaded (malformed, DOCTYPE, namespace, unrecognised). */
+  code?: EhmiErrorCode;
+}
+
+export interface ValidateInput {
+  xml: string | Uint8Array;
+  /** Name used in messages (a file name). */
+  source?: string;
+}
+
+/**
+ * Validate an ehmiSBDH: the IG's XSD set (or the GS1/PEPPOL base for Standards the pilot XSD does not list) after
+ * lenient normalisation of MedCom's known variants, then the IG's rules the XSD cannot express.
+ * Never throws for bad input: every problem is an error in the result.
+ *
+ * @example
+ * const r = await validate(xml);
+ * if (!r.valid) for (const e of r.errors) console.log(`${e.element}: ${e.message}`);
+ * r.schema; // 'ehmiSBDH 2.0.1 (ehmiStandardBusinessDocumentHeader.xsd)'
+ */
+export async function validate(xml: string | Uint8Array, source?: string): Promise<ValidationResult> {
+  const [result] = await validateMany([source === undefined ? { xml } : { xml, source }]);
+  return result!;
+}
+
+/** {@link validate} for many documents, with one XSD run per schema set (each run costs a WebAssembly start). */
+export async function validateMany(inputs: readonly ValidateInput[]): Promise<ValidationResult[]> {
+  const loaded: (LoadedEnvelope | ValidationResult)[] = inputs.map((input) => {
+    try {
+      return loadEnvelope(input.xml, input.source);
+    } catch (err) {
+      const e = asEhmiError(err);
+      if (e.code === 'EHMI_INTERNAL') throw err;
+      const recognised = e.code !== 'EHMI_INPUT_UNREADABLE';
+      const element = e.expression[0] ?? (e.code === 'EHMI_XML_DOCTYPE_FORBIDDEN' ? 'DOCTYPE' : 'document');
+      return {
+        valid: false,
+        recognised,
+        code: e.code,
+        errors: [{ severity: 'error', rule: ruleOf(e.code), element, message: e.message }],
+        warnings: [],
+      } satisfies ValidationResult;
+    }
+  });
+
+  const xsdResults = new Map<number, XsdIssue[]>();
+  for (const profile of ['ehmi', 'gs1'] as const) {
+    const batch = loaded.flatMap((l, i) => ('doc' in l && l.errors.length === 0 && l.envelope.profile === profile ? [i] : []));
+    if (batch.length === 0) continue;
+    const results = await validateXsd(
+      batch.map((i) => serializeXml((loaded[i] as LoadedEnvelope).doc)),
+      await schemaSet(profile),
+    );
+    batch.forEach((i, k) => xsdResults.set(i, results[k]!.issues));
+  }
+
+  return loaded.map((l, i) => {
+    if (!('doc' in l)) return l;
+    const profile = l.envelope.profile;
+    const errors: EnvelopeIssue[] = [...l.errors];
+    const warnings: EnvelopeIssue[] = [...l.warnings];
+    if (l.errors.length === 0) {
+      for (const x of xsdResults.get(i) ?? []) errors.push(xsdIssue(x));
+      for (const issue of checkRules(l.envelope)) (issue.severity === 'error' ? errors : warnings).push(issue);
+    }
+    return {
+      valid: errors.length === 0,
+      recognised: true,
+      schema: SCHEMA_NAMES[profile],
+      profile,
+      kind: kindOf(l.envelope),
+      errors,
+      warnings,
+      envelope: l.envelope,
+    };
+  });
+}
+
+function ruleOf(code: EhmiErrorCode): string {
+  switch (code) {
+    case 'EHMI_XML_MALFORMED':
+      return 'well-formed';
+    case 'EHMI_XML_DOCTYPE_FORBIDDEN':
+      return 'doctype';
+    case 'EHMI_XML_SCHEMA_INVALID':
+      return 'namespace';
+    case 'EHMI_INPUT_UNREADABLE':
+      return 'kind';
+    default:
+      return 'load';
+  }
+}
+
+/** An xmllint message as an issue: namespaces dropped, the element it names as `element`. */
+function xsdIssue(x: XsdIssue): EnvelopeIssue {
+  const message = x.message
+    .replace(/^.*?Schemas validity error\s*:\s*/, '')
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const element = /Element '([^']+)'/.exec(message)?.[1] ?? 'document';
+  const issue: EnvelopeIssue = { severity: 'error', rule: 'xsd', element, message };
+  if (x.line !== undefined) issue.line = x.line;
+  return issue;
+}
