@@ -21,3 +21,5 @@ export { type LoadedEnvelope, loadEnvelope, type ParsedEnvelope, parse, payloadO
 export { type EnvelopeKind, isGln, kindOf } from './validate/rules.ts';
 export { type ValidateInput, type ValidationResult, validate, validateMany } from './validate/validate.ts';
 export { readSignal, RECEIPT_EXCEPTION_CATEGORIES, type ReceiptExceptionCategory, type Signal, signalXml } from './receipt/signal.ts';
+export { type ReceiptOptions, type ReceiptOutcome, receiptEnvelope, receiptFor } from './receipt/receipt-for.ts';
+export { type Correlation, correlateReceipt, type ParsedReceipt, parseReceipt, type ReceiptReference } from './receipt/parse-receipt.ts';
