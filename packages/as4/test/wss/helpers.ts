@@ -1,8 +1,11 @@
 import 'reflect-metadata';
+import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, type KeyObject, webcrypto, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { EhmiError } from '@ehmi/errors';
+import { type Document, parseXml, serializeXml } from '@ehmi/xml';
 import * as x509 from '@peculiar/x509';
 import type { As4Attachment } from '../../src/model/attachment.ts';
 
@@ -164,4 +167,22 @@ export function userMessageXml(bodyText = ''): string {
     '<eb:PayloadInfo><eb:PartInfo href="cid:payload-1@test"/></eb:PayloadInfo></eb:UserMessage></eb:Messaging>' +
     `</S12:Header><S12:Body>${bodyText}</S12:Body></S12:Envelope>`
   );
+}
+
+/** Serialise and parse again, as the wire does: a signature must survive it. */
+export function reparse(doc: Document): Document {
+  return parseXml(serializeXml(doc));
+}
+
+/** Asserts a promise rejects with an EhmiError of the ebMS code (and the details.reason when given). */
+export async function rejectsWith(p: Promise<unknown>, ebms: string, reason?: string): Promise<EhmiError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof EhmiError, `not an EhmiError: ${String(err)}`);
+    assert.equal(err.ebmsCode, ebms, `${err.code}: ${err.message}`);
+    if (reason !== undefined) assert.equal(err.details.reason, reason, err.message);
+    return err;
+  }
+  assert.fail(`expected a rejection with ${ebms}`);
 }
