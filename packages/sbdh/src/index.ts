@@ -23,3 +23,4 @@ export { type ValidateInput, type ValidationResult, validate, validateMany } fro
 export { readSignal, RECEIPT_EXCEPTION_CATEGORIES, type ReceiptExceptionCategory, type Signal, signalXml } from './receipt/signal.ts';
 export { type ReceiptOptions, type ReceiptOutcome, receiptEnvelope, receiptFor } from './receipt/receipt-for.ts';
 export { type Correlation, correlateReceipt, type ParsedReceipt, parseReceipt, type ReceiptReference } from './receipt/parse-receipt.ts';
+export { PAYLOAD_MIME_TYPES, type PayloadKind, type PayloadMetadata, payloadEnvelope, wrapPayload } from './wrap-payload.ts';

@@ -18,6 +18,8 @@ export interface WrapOptions extends EnvelopeStamp {
   statisticalPostfix?: string;
   /** Add the EHMI-ReceiptAcknowledgement Request scope (default true). */
   requestReceipt?: boolean;
+  /** TypeVersion when `MessageHeader.definition` carries none (the Acknowledgement defaults to 2.0). */
+  typeVersion?: string;
 }
 
 /** A built envelope: its XML, its typed form and the message facts it was mapped from. */
@@ -42,7 +44,7 @@ export async function wrap(message: MessageSource, options: WrapOptions = {}): P
 /** {@link wrap}, returning the typed envelope and the mapped facts as well. */
 export async function wrapMessage(message: MessageSource, options: WrapOptions = {}): Promise<WrapResult> {
   const input = await readFhirMessage(message);
-  const facts = readMessageFacts(input.resource);
+  const facts = readMessageFacts(input.resource, options.typeVersion);
   const meta = messageMetadata(facts, input.mimeType, options);
   const envelope = buildEnvelope(meta, input.bytes);
   return { xml: serializeEnvelope(envelope), envelope, facts };

@@ -57,7 +57,7 @@ function fail(message: string, expression: string): never {
  * const facts = readMessageFacts(JSON.parse(text));
  * facts.senderGln; // '5790000123117'
  */
-export function readMessageFacts(bundle: unknown): MedComMessageFacts {
+export function readMessageFacts(bundle: unknown, defaultVersion?: string): MedComMessageFacts {
   if (!isObject(bundle) || bundle.resourceType !== 'Bundle') {
     fail('the message is not a FHIR Bundle', 'Bundle');
   }
@@ -82,12 +82,12 @@ export function readMessageFacts(bundle: unknown): MedComMessageFacts {
 
   const definition = str(header.definition);
   const suffix = definition?.includes('|') ? str(definition.slice(definition.lastIndexOf('|') + 1)) : undefined;
-  const fallback = DEFAULT_EVENT_VERSIONS[eventCode];
+  const fallback = defaultVersion ?? DEFAULT_EVENT_VERSIONS[eventCode];
   const version =
     suffix ??
     fallback ??
     fail(
-      `MessageHeader.definition has no version suffix ('…|<version>') and ${eventCode} has no default version`,
+      `MessageHeader.definition has no version suffix ('…|<version>') and ${eventCode} has no default version: give the TypeVersion explicitly`,
       'MessageHeader.definition',
     );
 
