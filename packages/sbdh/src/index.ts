@@ -24,3 +24,5 @@ export { readSignal, RECEIPT_EXCEPTION_CATEGORIES, type ReceiptExceptionCategory
 export { type ReceiptOptions, type ReceiptOutcome, receiptEnvelope, receiptFor } from './receipt/receipt-for.ts';
 export { type Correlation, correlateReceipt, type ParsedReceipt, parseReceipt, type ReceiptReference } from './receipt/parse-receipt.ts';
 export { PAYLOAD_MIME_TYPES, type PayloadKind, type PayloadMetadata, payloadEnvelope, wrapPayload } from './wrap-payload.ts';
+export { type DocumentReferenceOptions, documentReferenceFor } from './archive/document-reference.ts';
+export { type ArchiveOptions, wrapForArchive, wrapMessageForArchive } from './archive/wrap-for-archive.ts';
