@@ -1,5 +1,5 @@
 import { EhmiError } from '@ehmi/errors';
-import { childElements, type Element, pathOf } from '@ehmi/xml';
+import { childElements, descendantElements, type Element, pathOf } from '@ehmi/xml';
 import { attr, ebChildren, ebOne, ebOptional, idOf, requiredText } from '../lib/dom.ts';
 import { NS } from '../lib/ns.ts';
 import type { Messaging } from '../model/messaging.ts';
@@ -239,11 +239,13 @@ function parseError(el: Element): EbmsErrorElement {
 /** ebMS3 Core §5.2.3.3; the NRI content follows ebBP signals 2.0 (AS4 Profile §5.1.8). */
 export function parseReceipt(el: Element): Receipt {
   const nri = childElements(el, NS.EBBP, 'NonRepudiationInformation');
-  const echo = ebChildren(el, 'UserMessage');
-  if (nri.length + echo.length === 0) {
+  // ebMS3 Core §5.2.3.3: the content is open (xsd:any); AS4 §5.1.8 uses NRI, or a copy of the UserMessage
+  // (phase4 once copied the whole received envelope).
+  const echo = descendantElements(el, NS.EB, 'UserMessage');
+  if (nri.length === 0 && echo.length === 0) {
     throw new EhmiError(
       'EHMI_AS4_INVALID_HEADER',
-      'eb:Receipt carries neither ebbp:NonRepudiationInformation nor eb:UserMessage',
+      'eb:Receipt carries neither ebbp:NonRepudiationInformation nor a copy of the eb:UserMessage',
       { expression: [pathOf(el)] },
     );
   }
@@ -252,7 +254,7 @@ export function parseReceipt(el: Element): Receipt {
       expression: [pathOf(el)],
     });
   }
-  const receipt: Receipt = { userMessageEcho: echo.length > 0 };
+  const receipt: Receipt = { userMessageEcho: nri.length === 0 };
   if (nri[0]) {
     receipt.nonRepudiationInformation = childElements(nri[0], NS.EBBP, 'MessagePartNRInformation').map(
       (part) => {

@@ -1,5 +1,5 @@
 import { EhmiError } from '@ehmi/errors';
-import { childElements, type Document, descendantElements, type Element, parseXml, pathOf } from '@ehmi/xml';
+import { childElements, type Document, type Element, parseXml, pathOf } from '@ehmi/xml';
 import { NS } from '../lib/ns.ts';
 
 /** A parsed SOAP envelope with the elements AS4 processing needs, located once. */
@@ -30,7 +30,8 @@ export interface ParseEnvelopeOptions {
  * Parse and check a SOAP envelope carrying an ebMS3 header. Hardening (signature-wrapping defences):
  * - any DOCTYPE is refused and no entity is expanded (SOAP 1.2 Part 1 §5; `parseXml`) → EBMS:0103;
  * - exactly one `Header`, one `Body`, and exactly one `eb:Messaging` in the whole document, as a direct child of
- *   the Header (ebMS3 Core §5.2.1; a second copy elsewhere is how wrapping attacks hide the signed one) → EBMS:0009;
+ *   the Header (ebMS3 Core §5.2.1; a second copy elsewhere is how wrapping attacks hide the signed one) → EBMS:0009.
+ *   The only exception is the open content of an `eb:Receipt`, which may echo the received message;
  * - every `wsu:Id`/`Id`/`id` value unique in the document (WSS 1.1 §4; XML Signature wrapping) → EBMS:0101.
  *
  * @example
@@ -71,7 +72,7 @@ export function checkEnvelope(document: Document): As4Envelope {
   }
   const header = headers[0]!;
   const body = bodies[0]!;
-  const allMessaging = descendantElements(document, NS.EB, 'Messaging');
+  const allMessaging = messagingElements(envelope);
   if (allMessaging.length !== 1 || allMessaging[0]!.parentNode !== header) {
     throw new EhmiError(
       'EHMI_AS4_INVALID_HEADER',
@@ -146,4 +147,21 @@ function idValues(el: Element): string[] {
   if (el.hasAttribute('Id')) out.add(el.getAttribute('Id') ?? '');
   if (el.hasAttribute('id')) out.add(el.getAttribute('id') ?? '');
   return [...out];
+}
+
+/**
+ * Every eb:Messaging in the document except inside the open content of an eb:Receipt (ebMS3 Core §5.2.3.3), where
+ * a receipt may echo the received message — phase4 copies the whole envelope there.
+ */
+function messagingElements(root: Element): Element[] {
+  const out: Element[] = [];
+  const walk = (el: Element): void => {
+    for (const child of childElements(el)) {
+      if (child.namespaceURI === NS.EB && child.localName === 'Receipt') continue;
+      if (child.namespaceURI === NS.EB && child.localName === 'Messaging') out.push(child);
+      walk(child);
+    }
+  };
+  walk(root);
+  return out;
 }

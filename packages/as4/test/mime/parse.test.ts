@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { Readable, Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { readMimeMessage } from '../../src/mime/parse.ts';
+import { type AttachmentSink, memorySink, tempFileSink } from '../../src/mime/sink.ts';
+import { chunked, ebmsCodeOf, multipart, readVector, userMessageEnvelope } from '../helpers.ts';
+
+const root = { headers: { 'Content-Type': 'application/soap+xml; charset=UTF-8' }, body: userMessageEnvelope(['p1@x']) };
+const att = (id: string, body: string | Buffer = 'payload') => ({
+  headers: { 'Content-Type': 'application/octet-stream', 'Content-ID': `<${id}>` },
+  body,
+});
+
+async function text(r: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of r) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+describe('readMimeMessage', () => {
+  it('reads the root part and streams an attachment into the sink', async () => {
+    const m = multipart([root, att('p1@x', 'hello')]);
+    const msg = await readMimeMessage(chunked(m.body, 7), { contentType: m.contentType, sink: memorySink() });
+    assert.match(msg.envelope.toString(), /^<S12:Envelope/);
+    assert.equal(msg.attachments.length, 1);
+    assert.equal(msg.attachments[0]?.contentId, 'p1@x');
+    assert.equal(msg.attachments[0]?.headers['content-type'], 'application/octet-stream');
+    assert.equal(msg.attachments[0]?.size, 5);
+    assert.equal(await text(msg.attachments[0]!.open()), 'hello');
+  });
+
+  it('lets open() be called again (re-readable bodies)', async () => {
+    const m = multipart([root, att('p1@x', 'again')]);
+    const msg = await readMimeMessage(Readable.from([m.body]), { contentType: m.contentType, sink: memorySink() });
+    assert.equal(await text(msg.attachments[0]!.open()), 'again');
+    assert.equal(await text(msg.attachments[0]!.open()), 'again');
+  });
+
+  it('writes attachments to temporary files by default and removes them on dispose', async () => {
+    const sink = tempFileSink();
+    const m = multipart([root, att('p1@x', 'on disk')]);
+    const msg = await readMimeMessage(Readable.from([m.body]), { contentType: m.contentType, sink });
+    assert.equal(await text(msg.attachments[0]!.open()), 'on disk');
+    await sink.dispose();
+    assert.throws(() => msg.attachments[0]!.open());
+  });
+
+  it('picks the root part named by the start parameter (RFC 2387 §3.2)', async () => {
+    const m = multipart([att('p1@x', 'first'), { ...root, headers: { ...root.headers, 'Content-ID': '<root@x>' } }]);
+    const msg = await readMimeMessage(Readable.from([m.body]), {
+      contentType: `${m.contentType}; start="<root@x>"`,
+      sink: memorySink(),
+    });
+    assert.match(msg.envelope.toString(), /^<S12:Envelope/);
+    assert.equal(msg.attachments[0]?.contentId, 'p1@x');
+  });
+
+  it('decodes a base64 Content-Transfer-Encoding part', async () => {
+    const m = multipart([
+      root,
+      {
+        headers: { 'Content-ID': '<p1@x>', 'Content-Transfer-Encoding': 'base64' },
+        body: Buffer.from('decoded body').toString('base64').replace(/(.{8})/g, '$1\r\n'),
+      },
+    ]);
+    const msg = await readMimeMessage(chunked(m.body, 5), { contentType: m.contentType, sink: memorySink() });
+    assert.equal(await text(msg.attachments[0]!.open()), 'decoded body');
+  });
+
+  it('reads a single-part application/soap+xml body as the envelope', async () => {
+    const msg = await readMimeMessage(Readable.from([Buffer.from('<x/>')]), {
+      contentType: 'application/soap+xml; charset=UTF-8',
+    });
+    assert.equal(msg.envelope.toString(), '<x/>');
+    assert.deepEqual(msg.attachments, []);
+  });
+
+  it('keeps memory bounded: waits for a slow sink instead of buffering (back-pressure)', async () => {
+    let written = 0;
+    let maxAhead = 0;
+    let produced = 0;
+    const slow: AttachmentSink = {
+      create() {
+        const writable = new Writable({
+          highWaterMark: 1024,
+          write(chunk: Buffer, _e, cb) {
+            written += chunk.length;
+            setImmediate(cb);
+          },
+        });
+        return { writable, open: () => Readable.from([]) };
+      },
+      async dispose() {},
+    };
+    const head = multipart([root]).body.subarray(0, -`--MIME_boundary_test--\r\n`.length);
+    async function* source() {
+      yield head;
+      yield Buffer.from('--MIME_boundary_test\r\nContent-ID: <p1@x>\r\n\r\n');
+      for (let i = 0; i < 2000; i++) {
+        produced += 1024;
+        maxAhead = Math.max(maxAhead, produced - written);
+        yield Buffer.alloc(1024, 0x61);
+      }
+      yield Buffer.from('\r\n--MIME_boundary_test--\r\n');
+    }
+    const msg = await readMimeMessage(source(), { contentType: multipart([]).contentType, sink: slow });
+    assert.equal(msg.attachments[0]?.size, 2000 * 1024);
+    assert.ok(maxAhead < 256 * 1024, `producer ran ${maxAhead} bytes ahead of the sink`);
+  });
+
+  it('parses the phase4 signed+encrypted MIME vector (root + one binary part)', async () => {
+    const v = readVector('phase4-peppol-usermessage-signed-encrypted.mime');
+    const msg = await readMimeMessage(chunked(v.body, 333), { contentType: v.contentType, sink: memorySink() });
+    assert.match(msg.envelope.toString('utf8'), /<S12:Envelope/);
+    assert.equal(msg.attachments.length, 1);
+    assert.equal(msg.attachments[0]?.contentId, 'phase4-att-ff0f8ad5-f982-48ba-b8e2-26997600f496@cid');
+    assert.equal(msg.attachments[0]?.headers['content-description'], 'Attachment');
+  });
+});
+
+describe('readMimeMessage limits (one over → an ebMS error)', () => {
+  const contentType = multipart([]).contentType;
+
+  it('maxParts: accepts exactly the limit', async () => {
+    const m = multipart([root, att('a@x'), att('b@x')]);
+    const msg = await readMimeMessage(Readable.from([m.body]), { contentType, sink: memorySink(), limits: { maxParts: 3 } });
+    assert.equal(msg.attachments.length, 2);
+  });
+
+  it('maxParts: one part over → EHMI_TOO_LARGE (EBMS:0004)', async () => {
+    const m = multipart([root, att('a@x'), att('b@x'), att('c@x')]);
+    await assert.rejects(
+      readMimeMessage(Readable.from([m.body]), { contentType, sink: memorySink(), limits: { maxParts: 3 } }),
+      (err: { code: string; ebmsCode: string; details: { limit: string } }) =>
+        err.code === 'EHMI_TOO_LARGE' && err.ebmsCode === 'EBMS:0004' && err.details.limit === 'maxParts',
+    );
+  });
+
+  it('maxPartHeaderBytes: one octet over → EHMI_TOO_LARGE', async () => {
+    // header block size = sum(name + value + 4) + 2 (RFC 5322: "name: value\r\n" lines, then a blank line)
+    const headers = { 'Content-ID': '<p1@x>', 'X-Pad': '' };
+    const base = 2 + ('content-id'.length + '<p1@x>'.length + 4) + ('x-pad'.length + 4);
+    const limit = 200;
+    const ok = multipart([root, { headers: { ...headers, 'X-Pad': 'a'.repeat(limit - base) }, body: 'b' }]);
+    const over = multipart([root, { headers: { ...headers, 'X-Pad': 'a'.repeat(limit - base + 1) }, body: 'b' }]);
+    const limits = { maxPartHeaderBytes: limit };
+    await readMimeMessage(Readable.from([ok.body]), { contentType, sink: memorySink(), limits });
+    await assert.rejects(
+      readMimeMessage(Readable.from([over.body]), { contentType, sink: memorySink(), limits }),
+      (err: { code: string; details: { limit: string } }) =>
+        err.code === 'EHMI_TOO_LARGE' && err.details.limit === 'maxPartHeaderBytes',
+    );
+  });
+
+  it('maxTotalBytes: one octet over → EHMI_TOO_LARGE', async () => {
+    const m = multipart([root, att('p1@x', 'x'.repeat(100))]);
+    // The parser is fed one CRLF of its own before the body (an empty preamble).
+    const exact = m.body.length + 2;
+    await readMimeMessage(Readable.from([m.body]), { contentType, sink: memorySink(), limits: { maxTotalBytes: exact } });
+    await assert.rejects(
+      readMimeMessage(Readable.from([m.body]), { contentType, sink: memorySink(), limits: { maxTotalBytes: exact - 1 } }),
+      (err: { code: string; details: { limit: string } }) =>
+        err.code === 'EHMI_TOO_LARGE' && err.details.limit === 'maxTotalBytes',
+    );
+  });
+
+  it('maxEnvelopeBytes: one octet over → EHMI_TOO_LARGE', async () => {
+    const size = Buffer.byteLength(root.body);
+    const m = multipart([root]);
+    await readMimeMessage(Readable.from([m.body]), { contentType, limits: { maxEnvelopeBytes: size } });
+    await assert.rejects(
+      readMimeMessage(Readable.from([m.body]), { contentType, limits: { maxEnvelopeBytes: size - 1 } }),
+      (err: { code: string; details: { limit: string } }) =>
+        err.code === 'EHMI_TOO_LARGE' && err.details.limit === 'maxEnvelopeBytes',
+    );
+  });
+
+  it('maxEnvelopeBytes applies to a single-part body too', async () => {
+    const code = await ebmsCodeOf(() =>
+      readMimeMessage(Readable.from([Buffer.from('<x>12345</x>')]), {
+        contentType: 'application/soap+xml',
+        limits: { maxEnvelopeBytes: 11 },
+      }),
+    );
+    assert.equal(code, 'EBMS:0004');
+  });
+});
+
+describe('readMimeMessage structure errors → EBMS:0007 MimeInconsistency', () => {
+  const contentType = multipart([]).contentType;
+  const read = (body: Buffer, ct = contentType) =>
+    ebmsCodeOf(() => readMimeMessage(Readable.from([body]), { contentType: ct, sink: memorySink() }));
+
+  it('EBMS:0007 when the closing boundary is missing', async () => {
+    assert.equal(await read(multipart([root, att('p1@x')], { close: false }).body), 'EBMS:0007');
+  });
+
+  it('EBMS:0007 when an attachment has no Content-ID', async () => {
+    assert.equal(await read(multipart([root, { headers: { 'Content-Type': 'text/plain' }, body: 'x' }]).body), 'EBMS:0007');
+  });
+
+  it('EBMS:0007 when two parts share a Content-ID', async () => {
+    assert.equal(await read(multipart([root, att('p1@x'), att('p1@x')]).body), 'EBMS:0007');
+  });
+
+  it('EBMS:0007 for an unsupported Content-Transfer-Encoding', async () => {
+    const part = { headers: { 'Content-ID': '<p1@x>', 'Content-Transfer-Encoding': 'quoted-printable' }, body: 'x' };
+    assert.equal(await read(multipart([root, part]).body), 'EBMS:0007');
+  });
+
+  it('EBMS:0007 for base64 that is not base64', async () => {
+    const part = { headers: { 'Content-ID': '<p1@x>', 'Content-Transfer-Encoding': 'base64' }, body: '!!notbase64!!' };
+    assert.equal(await read(multipart([root, part]).body), 'EBMS:0007');
+  });
+
+  it('EBMS:0007 for multipart/form-data or another media type', async () => {
+    assert.equal(await read(Buffer.from('x'), 'multipart/form-data; boundary=x'), 'EBMS:0007');
+  });
+
+  it('EBMS:0007 when the boundary parameter is missing', async () => {
+    assert.equal(await read(Buffer.from('x'), 'multipart/related; type="application/soap+xml"'), 'EBMS:0007');
+  });
+
+  it('EBMS:0007 when the start parameter names no part', async () => {
+    const m = multipart([root]);
+    assert.equal(await read(m.body, `${m.contentType}; start="<nowhere@x>"`), 'EBMS:0007');
+  });
+});
