@@ -64,7 +64,11 @@ describe('decompressAttachment', () => {
 
   it('passes an uncompressed part through unchanged (receivers MUST accept them)', async () => {
     const plain = attachment(Buffer.from('x'));
-    const out = await decompressAttachment(plain, { href: 'cid:p1@x', partProperties: [] }, { sink: memorySink() });
+    const out = await decompressAttachment(
+      plain,
+      { href: 'cid:p1@x', partProperties: [] },
+      { sink: memorySink() },
+    );
     assert.equal(out, plain);
   });
 
@@ -79,7 +83,9 @@ describe('decompressAttachment', () => {
 
   it('EBMS:0303 for data that is not gzip at all', async () => {
     assert.equal(
-      await ebmsCodeOf(() => decompressAttachment(attachment(Buffer.from('plain')), gzPart, { sink: memorySink() })),
+      await ebmsCodeOf(() =>
+        decompressAttachment(attachment(Buffer.from('plain')), gzPart, { sink: memorySink() }),
+      ),
       'EBMS:0303',
     );
   });
@@ -120,9 +126,12 @@ describe('checkCompressionProperties', () => {
   });
 
   it('EBMS:0009 for CompressionType without MimeType (AS4 Profile §3.1)', () => {
-    assert.throws(() => checkCompressionProperties({ partProperties: [{ name: 'CompressionType', value: GZIP }] }), {
-      ebmsCode: 'EBMS:0009',
-    });
+    assert.throws(
+      () => checkCompressionProperties({ partProperties: [{ name: 'CompressionType', value: GZIP }] }),
+      {
+        ebmsCode: 'EBMS:0009',
+      },
+    );
   });
 
   it('false for a part without CompressionType', () => {

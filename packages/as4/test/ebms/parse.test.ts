@@ -23,10 +23,16 @@ describe('parseMessaging: UserMessage (ebMS3 Core §5.2.2)', () => {
   });
 
   it('reads AgreementRef with @type and @pmode', () => {
-    const m = parse(replace('<eb:Service>', '<eb:AgreementRef type="t" pmode="p">urn:ag</eb:AgreementRef><eb:Service>'));
+    const m = parse(
+      replace('<eb:Service>', '<eb:AgreementRef type="t" pmode="p">urn:ag</eb:AgreementRef><eb:Service>'),
+    );
     assert.equal(m.kind, 'user');
     if (m.kind === 'user') {
-      assert.deepEqual(m.userMessage.collaborationInfo.agreementRef, { value: 'urn:ag', type: 't', pmode: 'p' });
+      assert.deepEqual(m.userMessage.collaborationInfo.agreementRef, {
+        value: 'urn:ag',
+        type: 't',
+        pmode: 'p',
+      });
     }
   });
 
@@ -46,7 +52,9 @@ describe('parseMessaging: UserMessage (ebMS3 Core §5.2.2)', () => {
   });
 
   it('EBMS:0009 when eb:PartyId is missing', () => {
-    assert.throws(() => parse(replace('<eb:PartyId type="urn:t">a</eb:PartyId>', '')), { ebmsCode: 'EBMS:0009' });
+    assert.throws(() => parse(replace('<eb:PartyId type="urn:t">a</eb:PartyId>', '')), {
+      ebmsCode: 'EBMS:0009',
+    });
   });
 
   it('EBMS:0009 when eb:Action is missing', () => {
@@ -63,12 +71,16 @@ describe('parseMessaging: UserMessage (ebMS3 Core §5.2.2)', () => {
 
   it('EBMS:0009 when eb:ConversationId is repeated', () => {
     const dup = '<eb:ConversationId>c1</eb:ConversationId><eb:ConversationId>c2</eb:ConversationId>';
-    assert.throws(() => parse(replace('<eb:ConversationId>c1</eb:ConversationId>', dup)), { ebmsCode: 'EBMS:0009' });
+    assert.throws(() => parse(replace('<eb:ConversationId>c1</eb:ConversationId>', dup)), {
+      ebmsCode: 'EBMS:0009',
+    });
   });
 
   it('EBMS:0009 for an eb:Property without a name', () => {
     const props = '<eb:MessageProperties><eb:Property>x</eb:Property></eb:MessageProperties>';
-    assert.throws(() => parse(replace('<eb:PayloadInfo>', `${props}<eb:PayloadInfo>`)), { ebmsCode: 'EBMS:0009' });
+    assert.throws(() => parse(replace('<eb:PayloadInfo>', `${props}<eb:PayloadInfo>`)), {
+      ebmsCode: 'EBMS:0009',
+    });
   });
 
   it('EBMS:0003 for two UserMessages (AS4: one per message)', () => {

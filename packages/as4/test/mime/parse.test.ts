@@ -5,7 +5,10 @@ import { readMimeMessage } from '../../src/mime/parse.ts';
 import { type AttachmentSink, memorySink, tempFileSink } from '../../src/mime/sink.ts';
 import { chunked, ebmsCodeOf, multipart, readVector, userMessageEnvelope } from '../helpers.ts';
 
-const root = { headers: { 'Content-Type': 'application/soap+xml; charset=UTF-8' }, body: userMessageEnvelope(['p1@x']) };
+const root = {
+  headers: { 'Content-Type': 'application/soap+xml; charset=UTF-8' },
+  body: userMessageEnvelope(['p1@x']),
+};
 const att = (id: string, body: string | Buffer = 'payload') => ({
   headers: { 'Content-Type': 'application/octet-stream', 'Content-ID': `<${id}>` },
   body,
@@ -31,7 +34,10 @@ describe('readMimeMessage', () => {
 
   it('lets open() be called again (re-readable bodies)', async () => {
     const m = multipart([root, att('p1@x', 'again')]);
-    const msg = await readMimeMessage(Readable.from([m.body]), { contentType: m.contentType, sink: memorySink() });
+    const msg = await readMimeMessage(Readable.from([m.body]), {
+      contentType: m.contentType,
+      sink: memorySink(),
+    });
     assert.equal(await text(msg.attachments[0]!.open()), 'again');
     assert.equal(await text(msg.attachments[0]!.open()), 'again');
   });
@@ -46,7 +52,10 @@ describe('readMimeMessage', () => {
   });
 
   it('picks the root part named by the start parameter (RFC 2387 §3.2)', async () => {
-    const m = multipart([att('p1@x', 'first'), { ...root, headers: { ...root.headers, 'Content-ID': '<root@x>' } }]);
+    const m = multipart([
+      att('p1@x', 'first'),
+      { ...root, headers: { ...root.headers, 'Content-ID': '<root@x>' } },
+    ]);
     const msg = await readMimeMessage(Readable.from([m.body]), {
       contentType: `${m.contentType}; start="<root@x>"`,
       sink: memorySink(),
@@ -60,7 +69,9 @@ describe('readMimeMessage', () => {
       root,
       {
         headers: { 'Content-ID': '<p1@x>', 'Content-Transfer-Encoding': 'base64' },
-        body: Buffer.from('decoded body').toString('base64').replace(/(.{8})/g, '$1\r\n'),
+        body: Buffer.from('decoded body')
+          .toString('base64')
+          .replace(/(.{8})/g, '$1\r\n'),
       },
     ]);
     const msg = await readMimeMessage(chunked(m.body, 5), { contentType: m.contentType, sink: memorySink() });
@@ -110,7 +121,10 @@ describe('readMimeMessage', () => {
 
   it('parses the phase4 signed+encrypted MIME vector (root + one binary part)', async () => {
     const v = readVector('phase4-peppol-usermessage-signed-encrypted.mime');
-    const msg = await readMimeMessage(chunked(v.body, 333), { contentType: v.contentType, sink: memorySink() });
+    const msg = await readMimeMessage(chunked(v.body, 333), {
+      contentType: v.contentType,
+      sink: memorySink(),
+    });
     assert.match(msg.envelope.toString('utf8'), /<S12:Envelope/);
     assert.equal(msg.attachments.length, 1);
     assert.equal(msg.attachments[0]?.contentId, 'phase4-att-ff0f8ad5-f982-48ba-b8e2-26997600f496@cid');
@@ -123,7 +137,11 @@ describe('readMimeMessage limits (one over → an ebMS error)', () => {
 
   it('maxParts: accepts exactly the limit', async () => {
     const m = multipart([root, att('a@x'), att('b@x')]);
-    const msg = await readMimeMessage(Readable.from([m.body]), { contentType, sink: memorySink(), limits: { maxParts: 3 } });
+    const msg = await readMimeMessage(Readable.from([m.body]), {
+      contentType,
+      sink: memorySink(),
+      limits: { maxParts: 3 },
+    });
     assert.equal(msg.attachments.length, 2);
   });
 
@@ -142,7 +160,10 @@ describe('readMimeMessage limits (one over → an ebMS error)', () => {
     const base = 2 + ('content-id'.length + '<p1@x>'.length + 4) + ('x-pad'.length + 4);
     const limit = 200;
     const ok = multipart([root, { headers: { ...headers, 'X-Pad': 'a'.repeat(limit - base) }, body: 'b' }]);
-    const over = multipart([root, { headers: { ...headers, 'X-Pad': 'a'.repeat(limit - base + 1) }, body: 'b' }]);
+    const over = multipart([
+      root,
+      { headers: { ...headers, 'X-Pad': 'a'.repeat(limit - base + 1) }, body: 'b' },
+    ]);
     const limits = { maxPartHeaderBytes: limit };
     await readMimeMessage(Readable.from([ok.body]), { contentType, sink: memorySink(), limits });
     await assert.rejects(
@@ -156,9 +177,17 @@ describe('readMimeMessage limits (one over → an ebMS error)', () => {
     const m = multipart([root, att('p1@x', 'x'.repeat(100))]);
     // The parser is fed one CRLF of its own before the body (an empty preamble).
     const exact = m.body.length + 2;
-    await readMimeMessage(Readable.from([m.body]), { contentType, sink: memorySink(), limits: { maxTotalBytes: exact } });
+    await readMimeMessage(Readable.from([m.body]), {
+      contentType,
+      sink: memorySink(),
+      limits: { maxTotalBytes: exact },
+    });
     await assert.rejects(
-      readMimeMessage(Readable.from([m.body]), { contentType, sink: memorySink(), limits: { maxTotalBytes: exact - 1 } }),
+      readMimeMessage(Readable.from([m.body]), {
+        contentType,
+        sink: memorySink(),
+        limits: { maxTotalBytes: exact - 1 },
+      }),
       (err: { code: string; details: { limit: string } }) =>
         err.code === 'EHMI_TOO_LARGE' && err.details.limit === 'maxTotalBytes',
     );
@@ -196,7 +225,10 @@ describe('readMimeMessage structure errors → EBMS:0007 MimeInconsistency', () 
   });
 
   it('EBMS:0007 when an attachment has no Content-ID', async () => {
-    assert.equal(await read(multipart([root, { headers: { 'Content-Type': 'text/plain' }, body: 'x' }]).body), 'EBMS:0007');
+    assert.equal(
+      await read(multipart([root, { headers: { 'Content-Type': 'text/plain' }, body: 'x' }]).body),
+      'EBMS:0007',
+    );
   });
 
   it('EBMS:0007 when two parts share a Content-ID', async () => {
@@ -204,12 +236,18 @@ describe('readMimeMessage structure errors → EBMS:0007 MimeInconsistency', () 
   });
 
   it('EBMS:0007 for an unsupported Content-Transfer-Encoding', async () => {
-    const part = { headers: { 'Content-ID': '<p1@x>', 'Content-Transfer-Encoding': 'quoted-printable' }, body: 'x' };
+    const part = {
+      headers: { 'Content-ID': '<p1@x>', 'Content-Transfer-Encoding': 'quoted-printable' },
+      body: 'x',
+    };
     assert.equal(await read(multipart([root, part]).body), 'EBMS:0007');
   });
 
   it('EBMS:0007 for base64 that is not base64', async () => {
-    const part = { headers: { 'Content-ID': '<p1@x>', 'Content-Transfer-Encoding': 'base64' }, body: '!!notbase64!!' };
+    const part = {
+      headers: { 'Content-ID': '<p1@x>', 'Content-Transfer-Encoding': 'base64' },
+      body: '!!notbase64!!',
+    };
     assert.equal(await read(multipart([root, part]).body), 'EBMS:0007');
   });
 

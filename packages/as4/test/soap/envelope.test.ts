@@ -49,7 +49,9 @@ describe('parseEnvelope', () => {
   });
 
   it('EBMS:0009 without a SOAP Header', () => {
-    assert.throws(() => parseEnvelope(`<S12:Envelope ${S12}><S12:Body/></S12:Envelope>`), { ebmsCode: 'EBMS:0009' });
+    assert.throws(() => parseEnvelope(`<S12:Envelope ${S12}><S12:Body/></S12:Envelope>`), {
+      ebmsCode: 'EBMS:0009',
+    });
   });
 
   it('EBMS:0009 when the root is not a SOAP Envelope', () => {
@@ -60,7 +62,10 @@ describe('parseEnvelope', () => {
     const xml = userMessageEnvelope()
       .replace('<eb:Messaging ', `<eb:Messaging ${WSU} wsu:Id="dup" `)
       .replace('<S12:Body/>', `<S12:Body ${WSU} wsu:Id="dup"/>`);
-    assert.throws(() => parseEnvelope(xml), { code: 'EHMI_AS4_FAILED_AUTHENTICATION', ebmsCode: 'EBMS:0101' });
+    assert.throws(() => parseEnvelope(xml), {
+      code: 'EHMI_AS4_FAILED_AUTHENTICATION',
+      ebmsCode: 'EBMS:0101',
+    });
   });
 
   it('EBMS:0101 when a wsu:Id and a plain Id collide', () => {

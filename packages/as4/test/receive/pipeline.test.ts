@@ -1,0 +1,313 @@
+import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import {
+  type As4Attachment,
+  buildErrorSignal,
+  buildUserMessage,
+  compressAttachment,
+  createPMode,
+  type DecryptAttachments,
+  memorySink,
+  type PMode,
+  parseAs4Message,
+  type ReceiveOptions,
+  receiveAs4Message,
+  signReceipt,
+  verifyReceipt,
+  writeAs4Message,
+} from '../../src/index.ts';
+import { decryptAttachments } from '../../src/wss/decrypt.ts';
+import { encryptAttachments } from '../../src/wss/encrypt.ts';
+import { signEnvelope } from '../../src/wss/sign.ts';
+import { AS4_FIXTURES, ebmsCodeOf } from '../helpers.ts';
+
+const key = createPrivateKey(readFileSync(`${AS4_FIXTURES}keys/phase4-ph-as4.key.pem`));
+const cert = readFileSync(`${AS4_FIXTURES}keys/phase4-ph-as4.cert.pem`, 'utf8');
+const GLN = 'urn:oasis:names:tc:ebcore:partyid-type:iso6523:0088';
+
+const pmodeFor = (encrypt: boolean): PMode => {
+  const p = createPMode({
+    id: 'test',
+    initiator: { partyIds: [{ value: '5790000000001', type: GLN }] },
+    responder: { partyIds: [{ value: '5790000000002', type: GLN }] },
+    service: { value: 'urn:ehmi:test-service' },
+    action: 'urn:ehmi:test-action',
+  });
+  p.leg.security.x509.encryption.required = encrypt;
+  return p;
+};
+
+const payload = (id: string, body = '<Bundle xmlns="http://hl7.org/fhir"/>'): As4Attachment => ({
+  contentId: id,
+  headers: { 'content-type': 'application/xml' },
+  open: () => Readable.from([Buffer.from(body)]),
+});
+
+const fourCorner = [
+  { name: 'originalSender', value: '0088:5790000000001', type: 'iso6523-actorid-upis' },
+  { name: 'finalRecipient', value: '0088:5790000000002', type: 'iso6523-actorid-upis' },
+];
+
+interface SendOptions {
+  encrypt?: boolean;
+  sign?: boolean;
+  attachments?: As4Attachment[];
+  /** Attachments to sign (default: all). */
+  signed?: (a: As4Attachment[]) => As4Attachment[];
+  /** Attachments actually sent (default: all). */
+  sent?: (a: As4Attachment[]) => As4Attachment[];
+  properties?: typeof fourCorner;
+  partProperties?: (i: number) => { name: string; value: string }[];
+  compress?: boolean;
+  tamper?: (xml: string) => string;
+}
+
+async function send(options: SendOptions = {}) {
+  const pmode = pmodeFor(options.encrypt ?? false);
+  const sources = options.attachments ?? [payload('payload-1@ehmi.test')];
+  const parts =
+    options.compress === false
+      ? sources.map((a) => ({
+          attachment: a,
+          partProperties: [{ name: 'MimeType', value: 'application/xml' }],
+        }))
+      : sources.map((a) => compressAttachment(a, { mimeType: 'application/xml', characterSet: 'utf-8' }));
+  const built = buildUserMessage(
+    {
+      messageProperties: options.properties ?? fourCorner,
+      payloadInfo: parts.map((p, i) => ({
+        href: `cid:${p.attachment.contentId}`,
+        partProperties: options.partProperties?.(i) ?? p.partProperties,
+      })),
+    },
+    pmode,
+  );
+  let attachments = parts.map((p) => p.attachment);
+  let signResult: Awaited<ReturnType<typeof signEnvelope>> | undefined;
+  if (options.sign !== false) {
+    signResult = await signEnvelope(
+      built.document,
+      options.signed ? options.signed(attachments) : attachments,
+      {
+        privateKey: key,
+        certificate: cert,
+      },
+    );
+  }
+  if (options.encrypt) {
+    attachments = (await encryptAttachments(built.document, attachments, { recipientCertificate: cert }))
+      .attachments;
+  }
+  const toSend = options.sent ? options.sent(attachments) : attachments;
+  let written = writeAs4Message(built.document, toSend);
+  if (options.tamper) {
+    const xml = options.tamper((await collect(written.body)).toString('utf8'));
+    written = { contentType: written.contentType, body: Readable.from([Buffer.from(xml)]) };
+  }
+  return { built, pmode, signResult, contentType: written.contentType, body: await collect(written.body) };
+}
+
+async function collect(r: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of r) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+const decrypt: DecryptAttachments = async (env, atts) =>
+  (await decryptAttachments(env.document, atts, { privateKey: key, sink: memorySink() })).attachments;
+
+function receiveOptions(
+  sent: { contentType: string; pmode: PMode },
+  extra: Partial<ReceiveOptions> = {},
+): ReceiveOptions {
+  return {
+    contentType: sent.contentType,
+    sink: memorySink(),
+    selectPMode: (um) =>
+      um.collaborationInfo.service.value === sent.pmode.leg.businessInfo.service.value
+        ? sent.pmode
+        : undefined,
+    verify: { trust: () => true },
+    decrypt,
+    ...extra,
+  };
+}
+
+async function receive(sent: Awaited<ReturnType<typeof send>>, extra: Partial<ReceiveOptions> = {}) {
+  return receiveAs4Message(Readable.from([sent.body]), receiveOptions(sent, extra));
+}
+
+describe('receive pipeline: a good message', () => {
+  it('signed, encrypted and compressed: decrypts, verifies, decompresses and yields an NRR receipt', async () => {
+    const sent = await send({ encrypt: true });
+    const rx = await receive(sent);
+    assert.equal(rx.kind, 'user');
+    if (rx.kind !== 'user') return;
+    assert.equal(rx.userMessage.messageInfo.messageId, sent.built.userMessage.messageInfo.messageId);
+    assert.equal((await collect(rx.payloads[0]!.open())).toString(), '<Bundle xmlns="http://hl7.org/fhir"/>');
+    assert.equal(rx.payloads[0]?.headers['content-type'], 'application/xml; charset=utf-8');
+    // The receipt echoes every reference of the received signature (Messaging, Body, cid:).
+    assert.deepEqual(
+      rx.receipt.signal.receipt?.nonRepudiationInformation?.map((r) => r.uri),
+      sent.signResult!.references.map((r) => r.uri),
+    );
+    await rx.dispose();
+  });
+
+  it('the signed receipt verifies at the sender and matches what was sent', async () => {
+    const sent = await send({ encrypt: true });
+    const rx = await receive(sent);
+    assert.equal(rx.kind, 'user');
+    if (rx.kind !== 'user') return;
+    await signReceipt(rx.receipt, { privateKey: key, certificate: cert });
+    const response = writeAs4Message(rx.receipt.document, []);
+    assert.match(response.contentType, /^application\/soap\+xml/);
+    const { signal } = await verifyReceipt(
+      await collect(response.body),
+      { messageId: sent.built.userMessage.messageInfo.messageId, references: sent.signResult!.references },
+      { trust: () => true },
+    );
+    assert.equal(signal.messageInfo.refToMessageId, sent.built.userMessage.messageInfo.messageId);
+  });
+
+  it('a signal message passes through as signals', async () => {
+    const err = buildErrorSignal(new Error('x'), { refToMessageInError: 'm1@x' });
+    const w = writeAs4Message(err.document, []);
+    const rx = await receiveAs4Message(w.body, {
+      contentType: w.contentType,
+      selectPMode: () => undefined,
+      verify: { trust: () => true },
+    });
+    assert.equal(rx.kind, 'signal');
+  });
+});
+
+describe('receive pipeline: each failure gives its ebMS error', () => {
+  it('EBMS:0010 when no P-Mode matches', async () => {
+    const sent = await send();
+    assert.equal(await ebmsCodeOf(() => receive(sent, { selectPMode: () => undefined })), 'EBMS:0010');
+  });
+
+  it('EBMS:0010 when the Action differs from the P-Mode', async () => {
+    const sent = await send();
+    const other = pmodeFor(false);
+    other.leg.businessInfo.action = 'urn:other';
+    assert.equal(await ebmsCodeOf(() => receive(sent, { selectPMode: () => other })), 'EBMS:0010');
+  });
+
+  it('EBMS:0010 when finalRecipient is missing (Four Corner, eDelivery AS4 1.15 §2.6.1)', async () => {
+    const sent = await send({ properties: fourCorner.slice(0, 1) });
+    assert.equal(await ebmsCodeOf(() => receive(sent)), 'EBMS:0010');
+  });
+
+  it('EBMS:0103 when the message is not signed', async () => {
+    const sent = await send({ sign: false });
+    assert.equal(await ebmsCodeOf(() => receive(sent)), 'EBMS:0103');
+  });
+
+  it('EBMS:0103 when the P-Mode requires encryption and the payload is not encrypted', async () => {
+    const sent = await send();
+    const strict = pmodeFor(true);
+    assert.equal(await ebmsCodeOf(() => receive(sent, { selectPMode: () => strict })), 'EBMS:0103');
+  });
+
+  it('EBMS:0101 when eb:Messaging was changed after signing', async () => {
+    const sent = await send({ tamper: (xml) => xml.replace('urn:ehmi:test-action', 'urn:ehmi:test-actioN') });
+    const p = pmodeFor(false);
+    p.leg.businessInfo.action = 'urn:ehmi:test-actioN';
+    assert.equal(await ebmsCodeOf(() => receive(sent, { selectPMode: () => p })), 'EBMS:0101');
+  });
+
+  it('EBMS:0101 when an attachment body was changed after signing', async () => {
+    const sent = await send({ compress: false });
+    const body = Buffer.from(sent.body.toString('latin1').replace('<Bundle', '<Bundlx'), 'latin1');
+    assert.equal(await ebmsCodeOf(() => receive({ ...sent, body })), 'EBMS:0101');
+  });
+
+  it('EBMS:0103 when an attachment is present but not signed', async () => {
+    const sent = await send({
+      attachments: [payload('a@ehmi.test'), payload('b@ehmi.test')],
+      signed: (a) => a.slice(0, 1),
+    });
+    assert.equal(await ebmsCodeOf(() => receive(sent)), 'EBMS:0103');
+  });
+
+  it('EBMS:0011 when a PartInfo references an attachment that is missing', async () => {
+    const sent = await send({ sent: () => [] });
+    assert.equal(await ebmsCodeOf(() => receive(sent)), 'EBMS:0011');
+  });
+
+  it('EBMS:0102 when the payload is encrypted and no decryption is configured', async () => {
+    const sent = await send({ encrypt: true });
+    const opts = receiveOptions(sent);
+    delete opts.decrypt;
+    assert.equal(await ebmsCodeOf(() => receiveAs4Message(Readable.from([sent.body]), opts)), 'EBMS:0102');
+  });
+
+  it('EBMS:0102 when the decryption key is wrong', async () => {
+    const sent = await send({ encrypt: true });
+    const wrong = createPrivateKey(readFileSync(`${AS4_FIXTURES}keys/domibus-blue_gw.key.pem`));
+    const badDecrypt: DecryptAttachments = async (env, atts) =>
+      (await decryptAttachments(env.document, atts, { privateKey: wrong, sink: memorySink() })).attachments;
+    assert.equal(await ebmsCodeOf(() => receive(sent, { decrypt: badDecrypt })), 'EBMS:0102');
+  });
+
+  it('EBMS:0303 when a part marked gzip is not gzip data', async () => {
+    const sent = await send({
+      compress: false,
+      partProperties: () => [
+        { name: 'MimeType', value: 'application/xml' },
+        { name: 'CompressionType', value: 'application/gzip' },
+      ],
+    });
+    assert.equal(await ebmsCodeOf(() => receive(sent)), 'EBMS:0303');
+  });
+
+  it('EBMS:0303 when the decompressed payload exceeds maxDecompressedBytes', async () => {
+    const sent = await send({ attachments: [payload('big@ehmi.test', 'x'.repeat(5000))] });
+    assert.equal(
+      await ebmsCodeOf(() => receive(sent, { limits: { maxDecompressedBytes: 4999 } })),
+      'EBMS:0303',
+    );
+  });
+
+  it('EBMS:0004 (EHMI_TOO_LARGE) when the message has more parts than maxParts', async () => {
+    const sent = await send({ attachments: [payload('a@ehmi.test'), payload('b@ehmi.test')] });
+    assert.equal(await ebmsCodeOf(() => receive(sent, { limits: { maxParts: 2 } })), 'EBMS:0004');
+  });
+
+  it('a failure after the header was read carries the MessageId for RefToMessageInError', async () => {
+    const sent = await send({ sign: false });
+    let caught: unknown;
+    try {
+      await receive(sent);
+    } catch (err) {
+      caught = err;
+    }
+    const signal = buildErrorSignal(caught);
+    const id = sent.built.userMessage.messageInfo.messageId;
+    assert.equal(signal.signal.messageInfo.refToMessageId, id);
+    assert.equal(signal.signal.errors[0]?.refToMessageInError, id);
+    assert.equal(signal.signal.errors[0]?.errorCode, 'EBMS:0103');
+  });
+});
+
+describe('parseAs4Message', () => {
+  it('EBMS:0007 when a MIME part is not referenced by any PartInfo', async () => {
+    const sent = await send({ attachments: [payload('a@ehmi.test'), payload('b@ehmi.test')] });
+    // Drop b's PartInfo from the (unsigned view of the) header: parseAs4Message checks structure before security.
+    const xml = sent.body
+      .toString('latin1')
+      .replace(/<eb:PartInfo href="cid:b@ehmi.test">.*?<\/eb:PartInfo>/, '');
+    await assert.rejects(
+      parseAs4Message(Readable.from([Buffer.from(xml, 'latin1')]), {
+        contentType: sent.contentType,
+        sink: memorySink(),
+      }),
+      { ebmsCode: 'EBMS:0007' },
+    );
+  });
+});
