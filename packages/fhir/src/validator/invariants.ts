@@ -1,0 +1,161 @@
+import fhirpath, { type UserInvocationTable } from 'fhirpath';
+import r4 from 'fhirpath/fhir-context/r4';
+import type { Constraint, Json } from '../conformance/types.ts';
+import type { Issue } from './issues.ts';
+
+/** What FHIRPath functions need from the validator while an invariant is evaluated. */
+export interface InvariantHost {
+  /** `conformsTo(url)`: whether the resource validates against the profile. */
+  conformsTo(resource: Json, url: string): boolean;
+  /** `resolve()`: a reference inside the Bundle (or contained), from the holder resource. */
+  resolve(reference: string, holder: Json | undefined): Json | undefined;
+  /** `memberOf(url)`: true/false, or a string naming what is missing. */
+  memberOf(value: unknown, valueSet: string): boolean | string;
+}
+
+interface Frame {
+  host: InvariantHost;
+  holder: Json | undefined;
+  unknown?: string;
+}
+
+// Evaluation is synchronous, so the active host is a stack: conformsTo() validates another resource, whose
+// own invariants push their frame and pop it before the outer expression continues.
+const stack: Frame[] = [];
+const top = (): Frame => {
+  const f = stack[stack.length - 1];
+  if (!f) throw new Error('FHIRPath function used outside validation');
+  return f;
+};
+
+type Node = { constructor: { makeResNode: (...a: unknown[]) => unknown } };
+
+const userInvocationTable: UserInvocationTable = {
+  // FHIR R4 fhirpath.html §2.1.9.1.4 conformsTo(structure): true if the resource conforms to the profile.
+  conformsTo: {
+    fn: (inputs: unknown[], url: string) =>
+      inputs.map((i) => {
+        const r = fhirpath.util.valData(i) as Json | undefined;
+        return typeof r === 'object' && r !== null && top().host.conformsTo(r, url);
+      }),
+    arity: { 1: ['String'] },
+  },
+  // §2.1.9.1.2 resolve(): here only inside the Bundle or the resource (no server is ever asked).
+  resolve: {
+    // ResourceNode inputs: their class makes the typed node for the resolved resource (ofType() needs it).
+    internalStructures: true,
+    arity: { 0: [] },
+    fn: function (this: unknown, inputs: unknown[]) {
+      const out: unknown[] = [];
+      for (const i of inputs) {
+        const v = fhirpath.util.valData(i) as unknown;
+        const ref = typeof v === 'string' ? v : (v as { reference?: unknown } | undefined)?.reference;
+        if (typeof ref !== 'string') continue;
+        const r = top().host.resolve(ref, top().holder);
+        if (r) out.push((i as Node).constructor.makeResNode(this, r, null, null, null, null));
+      }
+      return out;
+    },
+  },
+  // §2.1.9.1.3 memberOf(valueset), against the loaded ValueSets.
+  memberOf: {
+    fn: (inputs: unknown[], url: string) =>
+      inputs.map((i) => {
+        const r = top().host.memberOf(fhirpath.util.valData(i), url);
+        if (typeof r === 'string') {
+          top().unknown = r;
+          return false;
+        }
+        return r;
+      }),
+    arity: { 1: ['String'] },
+  },
+};
+
+type Compiled = (resource: unknown, env?: Record<string, unknown>) => unknown[];
+const compiled = new Map<string, Compiled | Error>();
+
+function compile(base: string, expression: string): Compiled | Error {
+  const key = `${base}\u0000${expression}`;
+  let fn = compiled.get(key);
+  if (!fn) {
+    try {
+      fn = fhirpath.compile({ base, expression }, r4, {
+        userInvocationTable,
+        traceFn: () => {},
+      }) as unknown as Compiled;
+    } catch (e) {
+      fn = e instanceof Error ? e : new Error(String(e));
+    }
+    compiled.set(key, fn);
+  }
+  return fn;
+}
+
+// Checked natively by the walker (ele-1, ext-1) or not expressible in fhirpath.js (txt-1/2 use htmlChecks()).
+const NATIVE = new Set(['ele-1', 'ext-1', 'txt-1', 'txt-2']);
+
+export interface InvariantTarget {
+  value: unknown;
+  /** FHIRPath type context for the model, e.g. `MessageHeader.destination` or `Coding`. */
+  base: string;
+  expression: string;
+  resource: Json | undefined;
+  root: Json | undefined;
+}
+
+/**
+ * Evaluates the element's invariants on one value (R4 conformance-rules §"Constraints": the expression SHALL
+ * evaluate to true). Best-practice rules such as dom-6 are warnings, as in the HL7 validator.
+ */
+export function checkInvariants(
+  constraints: readonly Constraint[],
+  t: InvariantTarget,
+  host: InvariantHost,
+): Issue[] {
+  const issues: Issue[] = [];
+  const primitive = t.value === null || typeof t.value !== 'object';
+  for (const c of constraints) {
+    if (!c.expression || NATIVE.has(c.key)) continue;
+    // The HL7 FHIRPath engine gives primitives a `value` child, so profiles write `value.matches(…)` on a
+    // primitive element (dk-core x-ecpr, MedCom medcom-uuidv4 2.4.0); fhirpath.js reads that as `$this`.
+    const expr = primitive ? c.expression.replace(/^value\./, '$this.') : c.expression;
+    const fn = compile(t.base, expr);
+    const frame: Frame = { host, holder: t.resource };
+    let ok: boolean;
+    let error: string | undefined;
+    if (fn instanceof Error) {
+      ok = false;
+      error = fn.message;
+    } else {
+      stack.push(frame);
+      try {
+        const r = fn(t.value, { resource: t.resource, rootResource: t.root });
+        ok = r.length > 0 && r.every((x) => x === true);
+      } catch (e) {
+        ok = false;
+        error = e instanceof Error ? e.message : String(e);
+      } finally {
+        stack.pop();
+      }
+    }
+    if (ok) continue;
+    const best = c.bestPractice || c.key === 'dom-6';
+    if (error !== undefined || frame.unknown) {
+      issues.push({
+        severity: 'warning',
+        code: 'invariant',
+        expression: t.expression,
+        message: `Invariant ${c.key} could not be evaluated (${error ?? frame.unknown}): ${c.human ?? c.expression}`,
+      });
+      continue;
+    }
+    issues.push({
+      severity: best || c.severity === 'warning' ? 'warning' : 'error',
+      code: 'invariant',
+      expression: t.expression,
+      message: `Invariant ${c.key} failed: ${c.human ?? c.expression}`,
+    });
+  }
+  return issues;
+}

@@ -1,0 +1,92 @@
+// FHIR R4 primitive types and their lexical rules (https://hl7.org/fhir/R4/datatypes.html#primitive).
+
+const RE: Record<string, RegExp> = {
+  id: /^[A-Za-z0-9\-.]{1,64}$/,
+  code: /^[^\s]+( [^\s]+)*$/,
+  oid: /^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$/,
+  uuid: /^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+  date: /^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$/,
+  dateTime:
+    /^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$/,
+  instant:
+    /^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$/,
+  time: /^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?$/,
+  base64Binary: /^(\s*([0-9a-zA-Z+/=]){4}\s*)+$/,
+  uri: /^\S*$/,
+  url: /^\S*$/,
+  canonical: /^\S*$/,
+};
+
+const STRINGS = new Set([
+  'string',
+  'markdown',
+  'code',
+  'id',
+  'uri',
+  'url',
+  'canonical',
+  'oid',
+  'uuid',
+  'date',
+  'dateTime',
+  'instant',
+  'time',
+  'base64Binary',
+  'xhtml',
+]);
+const INTEGERS: Record<string, number> = { integer: -2147483648, unsignedInt: 0, positiveInt: 1 };
+
+/** Whether a type code names a FHIR primitive (`string`, `dateTime`, …) or a FHIRPath system type. */
+export function isPrimitiveType(code: string): boolean {
+  return (
+    STRINGS.has(code) ||
+    code in INTEGERS ||
+    code === 'boolean' ||
+    code === 'decimal' ||
+    code.startsWith('http://hl7.org/fhirpath/System.')
+  );
+}
+
+/** A problem with a JSON primitive value, or undefined when it is valid for `type` (R4 JSON §2.6.2). */
+export function checkPrimitive(value: unknown, type: string): string | undefined {
+  if (type.startsWith('http://hl7.org/fhirpath/System.')) {
+    const sys = type.slice('http://hl7.org/fhirpath/System.'.length);
+    if (sys === 'String') return typeof value === 'string' ? undefined : `must be a string`;
+    if (sys === 'Boolean') return typeof value === 'boolean' ? undefined : 'must be a boolean';
+    if (sys === 'Integer' || sys === 'Decimal')
+      return typeof value === 'number' ? undefined : 'must be a number';
+    return undefined;
+  }
+  if (type === 'boolean') return typeof value === 'boolean' ? undefined : `${show(value)} is not a boolean`;
+  if (type === 'decimal') {
+    return typeof value === 'number' && Number.isFinite(value)
+      ? undefined
+      : `${show(value)} is not a decimal number`;
+  }
+  if (type in INTEGERS) {
+    const min = INTEGERS[type] ?? 0;
+    if (typeof value !== 'number' || !Number.isInteger(value)) return `${show(value)} is not an integer`;
+    if (value < min || value > 2147483647) return `${value} is out of range for ${type}`;
+    return undefined;
+  }
+  if (STRINGS.has(type)) {
+    if (typeof value !== 'string') return `${show(value)} is not a JSON string (FHIR ${type})`;
+    if (type !== 'xhtml' && value.trim() === '' && value.length > 0)
+      return `${type} must not be only whitespace`;
+    if (value === '') return `${type} must not be empty (R4 JSON: empty strings are not allowed)`;
+    const re = RE[type];
+    if (re && !re.test(value)) return `${show(value)} is not a valid ${type}`;
+  }
+  return undefined;
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** The type named by a choice property suffix: `valueDateTime` → `dateTime`, `valueCoding` → `Coding`. */
+export function typeOfChoiceSuffix(suffix: string): string {
+  const lower = suffix.charAt(0).toLowerCase() + suffix.slice(1);
+  return isPrimitiveType(lower) ? lower : suffix;
+}

@@ -1,0 +1,165 @@
+import type { Json, TypeRef } from '../conformance/types.ts';
+import type { Issue } from './issues.ts';
+
+export interface BundleEntry {
+  index: number;
+  fullUrl?: string;
+  resource: Json;
+}
+
+/** Resources of a Bundle by `fullUrl` and by `Type/id`, for resolving references inside it. */
+export interface BundleIndex {
+  bundle: Json;
+  type: string | undefined;
+  entries: BundleEntry[];
+  byFullUrl: Map<string, BundleEntry>;
+  byTypeId: Map<string, BundleEntry[]>;
+  byResource: Map<Json, BundleEntry>;
+}
+
+const RESTFUL = /^(.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+export function indexBundle(bundle: Json): BundleIndex {
+  const idx: BundleIndex = {
+    bundle,
+    type: typeof bundle.type === 'string' ? bundle.type : undefined,
+    entries: [],
+    byFullUrl: new Map(),
+    byTypeId: new Map(),
+    byResource: new Map(),
+  };
+  const entries = Array.isArray(bundle.entry) ? (bundle.entry as Json[]) : [];
+  entries.forEach((e, index) => {
+    const resource = e?.resource as Json | undefined;
+    if (!resource || typeof resource !== 'object') return;
+    const entry: BundleEntry = { index, resource };
+    if (typeof e.fullUrl === 'string') {
+      entry.fullUrl = e.fullUrl;
+      idx.byFullUrl.set(e.fullUrl, entry);
+    }
+    if (typeof resource.resourceType === 'string' && typeof resource.id === 'string') {
+      const key = `${resource.resourceType}/${resource.id}`;
+      idx.byTypeId.set(key, [...(idx.byTypeId.get(key) ?? []), entry]);
+    }
+    idx.byResource.set(resource, entry);
+    idx.entries.push(entry);
+  });
+  return idx;
+}
+
+/** The resource type a reference string names (`Patient/1`, `http://x/fhir/Patient/1`), if it is RESTful. */
+export function referenceTargetType(reference: string): string | undefined {
+  if (reference.startsWith('#') || reference.startsWith('urn:')) return undefined;
+  return RESTFUL.exec(reference)?.[2];
+}
+
+/**
+ * Resolves a reference from `from` (the resource holding it) following R4 bundle.html §2.36.4.1: contained
+ * (`#id`), absolute (matched to `fullUrl`), relative against the RESTful base of the holder's `fullUrl`, and —
+ * like the HL7 validator — a unique `Type/id` match when the holder's fullUrl is not RESTful.
+ */
+export function resolveReference(
+  reference: string,
+  from: Json | undefined,
+  bundle: BundleIndex | undefined,
+): Json | undefined {
+  if (reference.startsWith('#')) {
+    const contained = (from?.contained as Json[] | undefined) ?? [];
+    return reference === '#' ? from : contained.find((c) => `#${c.id}` === reference);
+  }
+  if (!bundle) return undefined;
+  const direct = bundle.byFullUrl.get(reference);
+  if (direct) return direct.resource;
+  const m = RESTFUL.exec(reference);
+  if (!m || m[1]) return undefined; // absolute and not in the Bundle
+  const holder = from ? bundle.byResource.get(from) : undefined;
+  const base = holder?.fullUrl ? RESTFUL.exec(holder.fullUrl)?.[1] : undefined;
+  if (base) {
+    const viaBase = bundle.byFullUrl.get(`${base}${m[2]}/${m[3]}`);
+    if (viaBase) return viaBase.resource;
+  }
+  const byId = bundle.byTypeId.get(`${m[2]}/${m[3]}`);
+  return byId?.length === 1 ? byId[0]?.resource : undefined;
+}
+
+export interface ReferenceCheck {
+  /** The resource holding the reference (for contained and relative resolution). */
+  holder: Json | undefined;
+  bundle: BundleIndex | undefined;
+  expression: string;
+  /** Type of a canonical profile URL (`…/StructureDefinition/medcom-core-patient` → `Patient`). */
+  typeOfProfile: (url: string) => string | undefined;
+  /** Whether `resource` conforms to `profile`; returns the first error when it does not. */
+  conforms: (resource: Json, profile: string) => string | undefined;
+  isBaseProfile: (url: string) => boolean;
+}
+
+/**
+ * Checks one Reference value: its target type against `targetProfile` (R4 references.html §2.3.0.1), that it
+ * resolves inside a message or document Bundle (bundle.html §2.36.4: "resources referenced … SHALL be
+ * included"; MedCom references are `aggregation = bundled`), and that a bundled target conforms to a target
+ * profile.
+ */
+export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): Issue[] {
+  const issues: Issue[] = [];
+  const ref = value.reference;
+  if (typeof ref !== 'string') return issues;
+  const targets = type.targetProfile ?? [];
+  const target = resolveReference(ref, c.holder, c.bundle);
+  // aggregation = bundled: "the reference is a reference to a resource in the same bundle" (R4
+  // ElementDefinition.type.aggregation). Other references in a message may legitimately point outside it
+  // (MedCom Provenance.entity.what names the previous message's MessageHeader): a warning.
+  const bundled = type.aggregation?.includes('bundled') === true;
+  const inMessage = c.bundle?.type === 'message' || c.bundle?.type === 'document';
+  if (!target && !ref.startsWith('#') && (bundled || (c.bundle && inMessage))) {
+    issues.push({
+      severity: bundled ? 'error' : 'warning',
+      code: 'not-found',
+      expression: `${c.expression}.reference`,
+      message: bundled
+        ? `Reference '${ref}' must resolve inside the Bundle (aggregation bundled) but matches no entry`
+        : `Reference '${ref}' does not resolve to an entry of the ${c.bundle?.type} Bundle`,
+    });
+  }
+  if (ref.startsWith('#') && !target) {
+    issues.push({
+      severity: 'error',
+      code: 'not-found',
+      expression: `${c.expression}.reference`,
+      message: `Contained resource '${ref}' not found`,
+    });
+  }
+  const actualType =
+    (target?.resourceType as string | undefined) ??
+    referenceTargetType(ref) ??
+    (typeof value.type === 'string' ? value.type : undefined);
+  if (targets.length === 0 || !actualType) return issues;
+  const allowed = targets.map((t) => ({ url: t, type: c.typeOfProfile(t) }));
+  const typeOk = allowed.filter(
+    (a) => a.type === undefined || a.type === actualType || a.type === 'Resource',
+  );
+  if (typeOk.length === 0) {
+    issues.push({
+      severity: 'error',
+      code: 'structure',
+      expression: `${c.expression}.reference`,
+      message: `Reference to a ${actualType}, but only ${[...new Set(allowed.map((a) => a.type))].join(', ')} allowed`,
+    });
+    return issues;
+  }
+  if (target && !typeOk.some((a) => c.isBaseProfile(a.url))) {
+    const failures: string[] = [];
+    for (const a of typeOk) {
+      const err = c.conforms(target, a.url);
+      if (err === undefined) return issues;
+      failures.push(`${a.url}: ${err}`);
+    }
+    issues.push({
+      severity: 'error',
+      code: 'structure',
+      expression: c.expression,
+      message: `The ${actualType} referenced by '${ref}' does not conform to ${failures.join('; or ')}`,
+    });
+  }
+  return issues;
+}

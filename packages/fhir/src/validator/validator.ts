@@ -1,0 +1,100 @@
+import type { OperationOutcome } from '@ehmi/errors';
+import type { Conformance } from '../conformance/conformance.ts';
+import { shippedConformance } from '../conformance/load.ts';
+import type { Json } from '../conformance/types.ts';
+import { type Issue, IssueList, toOutcome } from './issues.ts';
+import { impliedMessageProfile } from './message-profiles.ts';
+import { Terminology } from './terminology.ts';
+import { Run } from './walker.ts';
+
+export interface ValidateOptions {
+  /**
+   * Profile(s) to validate the resource against instead of the ones it claims in `meta.profile` and the one
+   * its message event implies. The base definition is always checked.
+   */
+  profile?: string | readonly string[];
+}
+
+export interface Validator {
+  readonly conformance: Conformance;
+  /** Validates a resource or message Bundle; see {@link createValidator}. */
+  validate(resource: unknown, options?: ValidateOptions): OperationOutcome;
+  /** The same findings as plain issues (severity, FHIRPath expression, message, profile). */
+  issues(resource: unknown, options?: ValidateOptions): Issue[];
+}
+
+/**
+ * A validator over a set of conformance resources. It checks the base definition, every profile the resource
+ * claims (`meta.profile`) and, for a message Bundle, the profile its event implies: cardinality, types and
+ * choice types, fixed and pattern values, slicing, extensions, required and extensible bindings, invariants
+ * (FHIRPath, with `conformsTo()`, `resolve()` and `memberOf()`) and references inside the Bundle.
+ *
+ * @example
+ * import { createValidator, loadConformance } from '@ehmi/fhir';
+ * const validator = createValidator(loadConformance(['./my-profiles']));
+ * const outcome = validator.validate(bundle);
+ * const ok = !outcome.issue.some((i) => i.severity === 'error' || i.severity === 'fatal');
+ */
+export function createValidator(conformance: Conformance): Validator {
+  const terminology = new Terminology(conformance);
+  const issues = (resource: unknown, options: ValidateOptions = {}): Issue[] => {
+    const list = new IssueList();
+    if (resource === null || typeof resource !== 'object' || Array.isArray(resource)) {
+      list.add({
+        severity: 'error',
+        code: 'structure',
+        expression: '$this',
+        message: 'Not a FHIR resource (expected a JSON object)',
+      });
+      return list.items;
+    }
+    const r = resource as Json;
+    const type = typeof r.resourceType === 'string' ? r.resourceType : 'Resource';
+    const forced = options.profile === undefined ? undefined : [options.profile].flat();
+    const profiles: string[] = [];
+    if (forced) profiles.push(...forced);
+    else {
+      const implied = impliedMessageProfile(r, conformance);
+      list.addAll(implied.issues);
+      if (implied.profile) profiles.push(implied.profile);
+    }
+    const run = new Run(conformance, terminology);
+    const out: Issue[] = [];
+    const subject = forced ? { ...r, meta: { ...((r.meta as Json) ?? {}), profile: undefined } } : r;
+    if (forced && subject.meta && Object.values(subject.meta).every((v) => v === undefined))
+      delete subject.meta;
+    run.resource(subject, type, { root: subject, resource: subject, bundle: undefined }, profiles, out);
+    for (const i of out) list.add(i.profile === '' ? withoutProfile(i) : i);
+    return list.items;
+  };
+  return {
+    conformance,
+    issues,
+    validate: (resource, options) => toOutcome(issues(resource, options)),
+  };
+}
+
+function withoutProfile(i: Issue): Issue {
+  const { profile: _p, ...rest } = i;
+  return rest;
+}
+
+let shipped: Validator | undefined;
+
+/**
+ * Validates with the conformance resources shipped in `@ehmi/fhir` (R4, MedCom HomeCareObservation 1.2.1,
+ * acknowledgement 2.0.3, messaging 3.0.0, core 2.4.0, dk-core 3.4.0, EHMI EDS/EER/EAS). Loads them on first use.
+ *
+ * @example
+ * import { validateResource } from '@ehmi/fhir';
+ * const outcome = validateResource(JSON.parse(text));
+ */
+export function validateResource(resource: unknown, options?: ValidateOptions): OperationOutcome {
+  shipped ??= createValidator(shippedConformance());
+  return shipped.validate(resource, options);
+}
+
+/** True when the outcome has no error or fatal issue (warnings allowed). */
+export function isValid(outcome: OperationOutcome): boolean {
+  return !outcome.issue.some((i) => i.severity === 'error' || i.severity === 'fatal');
+}

@@ -1,0 +1,494 @@
+import type { Conformance } from '../conformance/conformance.ts';
+import { type ElementNode, elementTree, findNode } from '../conformance/tree.ts';
+import type { Json, TypeRef } from '../conformance/types.ts';
+import { checkBinding } from './bindings.ts';
+import { cardinalityIssues, shapeIssue } from './cardinality.ts';
+import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts';
+import { checkInvariants, type InvariantHost } from './invariants.ts';
+import type { Issue } from './issues.ts';
+import { checkPrimitive, isPrimitiveType } from './primitives.ts';
+import { type BundleIndex, checkReference, indexBundle, resolveReference } from './references.ts';
+import { assignSlices, checkSlicing, type SliceHost, type Typed } from './slicing.ts';
+import type { Terminology } from './terminology.ts';
+
+/** Where a resource sits: the outermost resource, the resource itself and the Bundle around it. */
+export interface Env {
+  root: Json;
+  resource: Json;
+  bundle: BundleIndex | undefined;
+}
+
+const FHIR_TYPE_EXT = 'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type';
+
+/** The FHIR type code of a type reference (`id` for the System.String-typed `Resource.id`). */
+export function typeCode(t: TypeRef): string {
+  const ext = t.extension?.find((e) => e.url === FHIR_TYPE_EXT)?.valueUrl;
+  return typeof ext === 'string' ? ext : t.code;
+}
+
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/**
+ * One validation run: walks instances against element trees, holding the caches that make a Bundle cheap
+ * (each resource is validated against each profile once, whether by meta.profile, conformsTo() or a slice).
+ */
+export class Run {
+  readonly #results = new Map<Json, Map<string, Issue[] | null>>();
+  readonly #bundles = new Map<Json, BundleIndex>();
+  readonly #where = new Map<Json, { expression: string; env: Env }>();
+  readonly #children = new WeakMap<ElementNode, Map<string, ElementNode[]>>();
+
+  constructor(
+    readonly conformance: Conformance,
+    readonly terminology: Terminology,
+  ) {}
+
+  /** Validates a resource against its base definition and `profiles`, recording where it sits. */
+  resource(resource: Json, expression: string, env: Env, profiles: readonly string[], out: Issue[]): void {
+    const type = resource.resourceType;
+    if (typeof type !== 'string') {
+      out.push({ severity: 'error', code: 'structure', expression, message: 'Missing resourceType' });
+      return;
+    }
+    this.#where.set(resource, { expression, env });
+    const base = this.conformance.typeDefinition(type);
+    if (base?.kind !== 'resource') {
+      out.push({
+        severity: 'error',
+        code: 'structure',
+        expression,
+        message: `Unknown resource type '${type}'`,
+      });
+      return;
+    }
+    // Copies: a cached result is shared, and the caller may tag issues with its own profile.
+    const nested = (list: Issue[]) => list.map((i) => ({ ...i, profile: i.profile ?? '' }));
+    const claimed = ((resource.meta as Json | undefined)?.profile as unknown[] | undefined) ?? [];
+    const wanted = [...new Set([...claimed, ...profiles])];
+    // A profile's snapshot carries every rule of the base, and may rebind an extensible binding: the base
+    // definition is walked on its own only when no loaded profile applies (as the HL7 validator does).
+    const loaded = wanted.filter((p) => typeof p === 'string' && this.conformance.structureDefinition(p));
+    if (loaded.length === 0) out.push(...nested(this.against(resource, base.url)));
+    for (const p of wanted) {
+      if (typeof p !== 'string') continue;
+      if (!this.conformance.structureDefinition(p)) {
+        out.push({
+          severity: 'warning',
+          code: 'not-supported',
+          expression: `${expression}.meta.profile`,
+          message: `Profile ${p} is not loaded; the ${type} was not checked against it`,
+        });
+        continue;
+      }
+      out.push(...nested(this.against(resource, p)));
+    }
+  }
+
+  /** The issues of one resource against one profile (cached; a cycle counts as conforming). */
+  against(resource: Json, url: string): Issue[] {
+    const cached = this.#results.get(resource)?.get(url);
+    if (cached !== undefined) return cached ?? [];
+    const m = this.#results.get(resource) ?? new Map<string, Issue[] | null>();
+    this.#results.set(resource, m);
+    m.set(url, null);
+    const sd = this.conformance.structureDefinition(url);
+    const where = this.#where.get(resource) ?? {
+      expression: String(resource.resourceType),
+      env: { root: resource, resource, bundle: undefined },
+    };
+    const issues: Issue[] = [];
+    if (!sd) {
+      issues.push({
+        severity: 'error',
+        code: 'not-found',
+        expression: where.expression,
+        message: `Profile ${url} is not loaded`,
+      });
+    } else if (sd.type !== resource.resourceType) {
+      issues.push({
+        severity: 'error',
+        code: 'structure',
+        expression: where.expression,
+        message: `Profile ${url} is for ${sd.type}, not ${String(resource.resourceType)}`,
+      });
+    } else {
+      const env: Env = { ...where.env, resource };
+      if (resource.resourceType === 'Bundle') {
+        env.bundle = this.#bundle(resource);
+        // Entries are known before they are walked: conformsTo() and slices may reach them first.
+        for (const e of env.bundle.entries) {
+          if (this.#where.has(e.resource)) continue;
+          this.#where.set(e.resource, {
+            expression: `${where.expression}.entry[${e.index}].resource`,
+            env: { root: env.root, resource: e.resource, bundle: env.bundle },
+          });
+        }
+      }
+      const root = elementTree(sd);
+      this.#complex(resource, root.children, where.expression, env, issues);
+      this.#checks({ value: resource, type: sd.type }, root, where.expression, env, issues);
+      const profile = sd.derivation === 'constraint' ? url : undefined;
+      if (profile) for (const i of issues) i.profile ??= profile;
+    }
+    m.set(url, issues);
+    return issues;
+  }
+
+  /** The first error of the resource against the profile, or undefined when it conforms. */
+  conforms(resource: Json, url: string): string | undefined {
+    const err = this.against(resource, url).find((i) => i.severity === 'error');
+    return err ? `${err.message} (at ${err.expression})` : undefined;
+  }
+
+  #bundle(bundle: Json): BundleIndex {
+    let idx = this.#bundles.get(bundle);
+    if (!idx) {
+      idx = indexBundle(bundle);
+      this.#bundles.set(bundle, idx);
+    }
+    return idx;
+  }
+
+  /** Child element definitions for a value of `type` at `node` (snapshot, content reference, profile, type). */
+  childrenOf(node: ElementNode, type?: string): ElementNode[] {
+    if (node.children.length > 0) return node.children;
+    const key = type ?? '';
+    const hit = this.#children.get(node)?.get(key);
+    if (hit) return hit;
+    let out: ElementNode[] = [];
+    if (node.def.contentReference) {
+      out = findNode(node.sd, node.def.contentReference.replace(/^.*#/, ''))?.children ?? [];
+    } else {
+      const t = node.def.type?.find((x) => typeCode(x) === type) ?? node.def.type?.[0];
+      const code = type ?? (t ? typeCode(t) : undefined);
+      const profile =
+        t?.profile?.length === 1 ? this.conformance.structureDefinition(t.profile[0] as string) : undefined;
+      const sd = profile ?? (code ? this.conformance.typeDefinition(code) : undefined);
+      if (sd) out = elementTree(sd).children;
+    }
+    const m = this.#children.get(node) ?? new Map<string, ElementNode[]>();
+    m.set(key, out);
+    this.#children.set(node, m);
+    return out;
+  }
+
+  /** Validates the properties of a JSON object against the child definitions. */
+  #complex(obj: Json, children: ElementNode[], expression: string, env: Env, out: Issue[]): void {
+    const groups = new Map<ElementNode, { key: string; type: string | undefined }[]>();
+    for (const key of Object.keys(obj)) {
+      if (key === 'resourceType' || key === 'fhir_comments') continue;
+      const name = key.startsWith('_') ? key.slice(1) : key;
+      if (key.startsWith('_') && name in obj) continue;
+      let found: ElementNode | undefined;
+      let type: string | undefined;
+      for (const c of children) {
+        if (c.name === name) {
+          found = c;
+          break;
+        }
+        if (c.name.endsWith('[x]') && name.startsWith(c.name.slice(0, -3))) {
+          const suffix = name.slice(c.name.length - 3);
+          const t = c.def.type?.find((x) => cap(typeCode(x)) === suffix);
+          if (t) {
+            found = c;
+            type = typeCode(t);
+            break;
+          }
+        }
+      }
+      if (!found) {
+        const choice = children.find((c) => c.name.endsWith('[x]') && name.startsWith(c.name.slice(0, -3)));
+        out.push({
+          severity: 'error',
+          code: 'structure',
+          expression: `${expression}.${name}`,
+          message: choice
+            ? `Type '${name.slice(choice.name.length - 3)}' is not allowed for ${choice.def.path} (allowed: ${(choice.def.type ?? []).map(typeCode).join(', ')})`
+            : `Unknown element '${name}'`,
+        });
+        continue;
+      }
+      const list = groups.get(found) ?? [];
+      list.push({ key: name, type });
+      groups.set(found, list);
+    }
+    for (const child of children) {
+      const keys = groups.get(child) ?? [];
+      if (keys.length > 1) {
+        out.push({
+          severity: 'error',
+          code: 'structure',
+          expression: `${expression}.${keys[1]?.key}`,
+          message: `Only one of ${keys.map((k) => k.key).join(', ')} is allowed (${child.def.path})`,
+        });
+      }
+      const items: { item: Typed; ext: unknown; expression: string }[] = [];
+      for (const { key, type } of keys) {
+        const shape = shapeIssue(obj[key], obj[`_${key}`], child, `${expression}.${key}`);
+        if (shape) out.push(shape);
+        const values = obj[key];
+        const exts = obj[`_${key}`];
+        const arr = Array.isArray(values) ? values : values === undefined ? [] : [values];
+        const extArr = Array.isArray(exts) ? exts : exts === undefined ? [] : [exts];
+        const repeating = Array.isArray(values) || Array.isArray(exts);
+        const n = Math.max(arr.length, extArr.length);
+        for (let i = 0; i < n; i++) {
+          const t =
+            type ?? (child.def.type?.length === 1 ? typeCode(child.def.type[0] as TypeRef) : undefined);
+          items.push({
+            item: { value: arr[i] ?? undefined, type: t },
+            ext: extArr[i] ?? undefined,
+            expression: `${expression}.${key}${repeating ? `[${i}]` : ''}`,
+          });
+        }
+      }
+      out.push(...cardinalityIssues(items.length, child, expression));
+      for (const it of items) this.#item(it.item, it.ext, child, it.expression, env, out);
+      if (
+        child.slices.length > 0 &&
+        items.length + (child.slices.some((s) => (s.def.min ?? 0) > 0) ? 1 : 0) > 0
+      ) {
+        const assigned = assignSlices(
+          items.map((i) => i.item),
+          child,
+          this.#sliceHost(env),
+        );
+        assigned.forEach((slice, i) => {
+          const it = items[i];
+          if (slice && it) this.#item(it.item, it.ext, slice, it.expression, env, out);
+        });
+        out.push(...checkSlicing(child, assigned, (i) => items[i]?.expression ?? expression, expression));
+      }
+    }
+  }
+
+  /** Validates one value (plus its `_x` primitive extension object) against an element definition. */
+  #item(item: Typed, ext: unknown, node: ElementNode, expression: string, env: Env, out: Issue[]): void {
+    const { value } = item;
+    let type = item.type;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && 'resourceType' in value) {
+      const r = value as Json;
+      const t = node.def.type?.find((x) => typeCode(x) === r.resourceType) ?? node.def.type?.[0];
+      const profiles = t?.profile ?? [];
+      this.resource(r, expression, { ...env, resource: r }, profiles, out);
+      return;
+    }
+    if (value === null) {
+      out.push({ severity: 'error', code: 'structure', expression, message: 'null is not allowed here' });
+      return;
+    }
+    if (type === undefined && node.def.type && node.def.type.length > 1) {
+      out.push({
+        severity: 'error',
+        code: 'structure',
+        expression,
+        message: `Cannot tell the type of ${node.def.path}`,
+      });
+      return;
+    }
+    type ??= node.def.type?.[0] ? typeCode(node.def.type[0]) : 'BackboneElement';
+    if (isPrimitiveType(type)) {
+      if (value !== undefined) {
+        const problem = checkPrimitive(value, type);
+        if (problem) out.push({ severity: 'error', code: 'value', expression, message: problem });
+        const max = node.def.maxLength;
+        if (typeof value === 'string' && max !== undefined && value.length > max) {
+          out.push({
+            severity: 'error',
+            code: 'too-long',
+            expression,
+            message: `Longer than maxLength ${max} (${value.length} characters)`,
+          });
+        }
+      }
+      if (ext !== undefined) {
+        if (typeof ext !== 'object' || ext === null) {
+          out.push({
+            severity: 'error',
+            code: 'structure',
+            expression: `${expression}`,
+            message: 'The _ companion of a primitive must be an object',
+          });
+        } else {
+          const elementChildren = this.childrenOf(node, type).filter(
+            (c) => c.name === 'id' || c.name === 'extension',
+          );
+          this.#complex(ext as Json, elementChildren, expression, env, out);
+        }
+      }
+      if (value === undefined && (ext === undefined || Object.keys(ext as object).length === 0)) {
+        out.push({
+          severity: 'error',
+          code: 'invariant',
+          expression,
+          message: 'ele-1: the element has neither a value nor extensions',
+        });
+      }
+    } else if (typeof value !== 'object' || Array.isArray(value)) {
+      out.push({
+        severity: 'error',
+        code: 'structure',
+        expression,
+        message: `Expected a ${type} object, found ${JSON.stringify(value)?.slice(0, 40)}`,
+      });
+      return;
+    } else {
+      const obj = value as Json;
+      if (Object.keys(obj).length === 0) {
+        out.push({
+          severity: 'error',
+          code: 'invariant',
+          expression,
+          message: 'ele-1: the element has neither a value nor children',
+        });
+      }
+      let children = this.childrenOf(node, type);
+      if (type === 'Extension' || type === 'modifierExtension')
+        children = this.#extensionChildren(obj, node, children, expression, out);
+      this.#complex(obj, children, expression, env, out);
+      if (
+        type === 'Extension' &&
+        obj.extension !== undefined &&
+        Object.keys(obj).some((k) => k.startsWith('value'))
+      ) {
+        out.push({
+          severity: 'error',
+          code: 'invariant',
+          expression,
+          message: 'ext-1: an extension has either extensions or a value[x], not both',
+        });
+      }
+      if (type === 'Reference') {
+        const t = node.def.type?.find((x) => x.code === 'Reference') as TypeRef;
+        out.push(...checkReference(obj, t, this.#referenceCheck(env, expression)));
+      }
+      if (type === 'Coding' && typeof obj.system === 'string' && typeof obj.code === 'string') {
+        const m = this.terminology.codeInSystem(obj.system, obj.code);
+        if (m.result === 'no') {
+          out.push({
+            severity: 'error',
+            code: 'code-invalid',
+            expression,
+            message: `Unknown code '${obj.code}' in CodeSystem ${obj.system}`,
+          });
+        }
+      }
+    }
+    this.#checks({ value, type }, node, expression, env, out);
+  }
+
+  /** An extension is checked against the definition its `url` names when the slice did not already say. */
+  #extensionChildren(
+    obj: Json,
+    node: ElementNode,
+    children: ElementNode[],
+    expression: string,
+    out: Issue[],
+  ): ElementNode[] {
+    const declared = node.def.type?.some((t) => t.profile?.length);
+    if (declared || typeof obj.url !== 'string') return children;
+    const sd = this.conformance.structureDefinition(obj.url);
+    if (!sd) {
+      out.push({
+        severity: 'warning',
+        code: 'not-supported',
+        expression,
+        message: `Unknown extension ${obj.url}; its content was not checked`,
+      });
+      return children;
+    }
+    const root = elementTree(sd);
+    return root.children;
+  }
+
+  /** fixed/pattern, binding and invariants of the node, for a value of the given type. */
+  #checks(item: Typed, node: ElementNode, expression: string, env: Env, out: Issue[]): void {
+    const { value, type } = item;
+    if (value === undefined) return;
+    const fp = fixedOrPattern(node.def);
+    if (fp && !satisfies(value, fp)) {
+      out.push({
+        severity: 'error',
+        code: 'value',
+        expression,
+        message: `Value ${JSON.stringify(value)?.slice(0, 80)} does not match the ${fp.kind === 'fixed' ? 'fixed value' : 'pattern'} ${describeExpected(fp)}`,
+      });
+    }
+    if (type && node.def.binding)
+      out.push(...checkBinding(value, type, node.def, this.terminology, expression));
+    if (node.def.constraint?.length) {
+      const base =
+        !type || type === 'BackboneElement' || type === 'Element'
+          ? (node.def.base?.path ?? node.def.path)
+          : type;
+      out.push(
+        ...checkInvariants(
+          node.def.constraint,
+          { value, base, expression, resource: env.resource, root: env.root },
+          this.#invariantHost(env),
+        ),
+      );
+    }
+  }
+
+  #invariantHost(env: Env): InvariantHost {
+    return {
+      conformsTo: (resource, url) => this.conforms(resource, url) === undefined,
+      resolve: (reference, holder) => resolveReference(reference, holder ?? env.resource, env.bundle),
+      memberOf: (value, vs) => {
+        const m = this.#memberOf(value, undefined, vs);
+        return m === 'unknown' ? `ValueSet ${vs} could not be checked` : m;
+      },
+    };
+  }
+
+  #memberOf(value: unknown, type: string | undefined, vs: string): boolean | 'unknown' {
+    const codings: { system?: string; code?: string }[] =
+      typeof value === 'string'
+        ? [{ code: value }]
+        : Array.isArray((value as Json)?.coding)
+          ? ((value as Json).coding as Json[])
+          : [value as Json];
+    let unknown = false;
+    for (const c of codings) {
+      if (typeof c?.code !== 'string') continue;
+      const m = this.terminology.inValueSet(vs, typeof c.system === 'string' ? c.system : undefined, c.code);
+      if (m.result === 'yes') return true;
+      if (m.result === 'unknown') unknown = true;
+    }
+    void type;
+    return unknown ? 'unknown' : false;
+  }
+
+  #sliceHost(env: Env): SliceHost {
+    return {
+      childrenOf: (node, type) => this.childrenOf(node, type),
+      rootOf: (url) => {
+        const sd = this.conformance.structureDefinition(url);
+        return sd ? elementTree(sd) : undefined;
+      },
+      conforms: (resource, url) => typeof resource === 'object' && this.conforms(resource, url) === undefined,
+      resolve: (reference) => resolveReference(reference, env.resource, env.bundle),
+      inValueSet: (value, type, vs) => this.#memberOf(value, type, vs) === true,
+      matchesNode: (item, slice) => {
+        const issues: Issue[] = [];
+        this.#item(item, undefined, slice, '$slice', env, issues);
+        return !issues.some((i) => i.severity === 'error');
+      },
+    };
+  }
+
+  #referenceCheck(env: Env, expression: string) {
+    return {
+      holder: env.resource,
+      bundle: env.bundle,
+      expression,
+      typeOfProfile: (url: string) => this.conformance.structureDefinition(url)?.type,
+      conforms: (resource: Json, url: string) => this.conforms(resource, url),
+      isBaseProfile: (url: string) => {
+        const sd = this.conformance.structureDefinition(url);
+        return sd?.derivation !== 'constraint';
+      },
+    };
+  }
+}
