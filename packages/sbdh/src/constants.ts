@@ -18,7 +18,11 @@ export const PARTY_AUTHORITY = 'iso6523-actorid-upis';
 export const GLN_PREFIX = '0088:';
 
 /** `ehmiDocumentIdentification.xsd` DocumentInformationStandardType: the Standards the pilot XSD knows. */
-export const IG_STANDARDS = ['homecareobservation-message', 'acknowledgement-message', 'ehmisbdh-acknowledgement'] as const;
+export const IG_STANDARDS = [
+  'homecareobservation-message',
+  'acknowledgement-message',
+  'ehmisbdh-acknowledgement',
+] as const;
 export const RECEIPT_STANDARD = 'ehmisbdh-acknowledgement';
 export const FHIR_ACK_STANDARD = 'acknowledgement-message';
 /** "TypeVersion … [bpssignal version]" for an EnvelopeReceipt. */

@@ -45,7 +45,10 @@ export function checkDocumentId(value: string, standard: string, typeVersion: st
   if (value === fhirDocumentId(standard, typeVersion)) return { form: 'current' };
   const parsed = parseFhirDocumentId(value);
   if (!parsed) return { form: 'mismatch' };
-  if (parsed.code.toLowerCase() !== code || (parsed.version !== undefined && parsed.version !== typeVersion)) {
+  if (
+    parsed.code.toLowerCase() !== code ||
+    (parsed.version !== undefined && parsed.version !== typeVersion)
+  ) {
     return { form: 'mismatch' };
   }
   if (parsed.form === 'current') return { form: 'current' };
@@ -60,15 +63,19 @@ interface ParsedDocumentId {
 
 /** Event code and version of a MedCom FHIR DOCUMENTID in any known form, or undefined. */
 export function parseFhirDocumentId(value: string): ParsedDocumentId | undefined {
-  let m = /^urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::([^#:]+)##urn:dk:medcom:fhir:([^#:]+)::(.+)$/.exec(
-    value,
-  );
+  let m =
+    /^urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::([^#:]+)##urn:dk:medcom:fhir:([^#:]+)::(.+)$/.exec(
+      value,
+    );
   if (m && m[1] === m[2]) return { code: m[1]!, version: m[3]!, form: 'current' };
-  m = /^urn:dk:healthcare:(?:prod:)?(?:medcom:messaging|messaging:medcom):fhir:structuredefinition:([^#:]+)#urn:dk:medcom:fhir:([^#:]+):(.+)$/.exec(
+  m =
+    /^urn:dk:healthcare:(?:prod:)?(?:medcom:messaging|messaging:medcom):fhir:structuredefinition:([^#:]+)#urn:dk:medcom:fhir:([^#:]+):(.+)$/.exec(
+      value,
+    );
+  if (m) return { code: m[1]!, version: m[3]!, form: 'SMP 2024 single-hash' };
+  m = /^urn:dk:healthcare:(?:prod:)?medcom:messaging:fhir:structuredefinition:([^#:]+):([0-9][^#:]*)$/.exec(
     value,
   );
-  if (m) return { code: m[1]!, version: m[3]!, form: 'SMP 2024 single-hash' };
-  m = /^urn:dk:healthcare:(?:prod:)?medcom:messaging:fhir:structuredefinition:([^#:]+):([0-9][^#:]*)$/.exec(value);
   if (m) return { code: m[1]!, version: m[2]!, form: 'older single-colon' };
   return undefined;
 }

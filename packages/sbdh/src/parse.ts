@@ -32,7 +32,10 @@ export function loadEnvelope(xml: string | Uint8Array, source = 'the envelope'):
     throw new EhmiError(
       'EHMI_INPUT_UNREADABLE',
       `${source} is not an ehmiSBDH: its root element is ${root.localName} {${root.namespaceURI ?? ''}}`,
-      { expression: [root.nodeName], details: { kind: 'unrecognised', root: root.localName, namespace: root.namespaceURI } },
+      {
+        expression: [root.nodeName],
+        details: { kind: 'unrecognised', root: root.localName, namespace: root.namespaceURI },
+      },
     );
   }
   if (root.namespaceURI !== NS.sbdh) {
@@ -49,7 +52,8 @@ export function loadEnvelope(xml: string | Uint8Array, source = 'the envelope'):
       severity: 'error',
       rule: 'base64',
       element: 'BinaryContent',
-      message: envelope.binaryContent.base64 === '' ? 'BinaryContent is empty' : 'BinaryContent is not valid base64',
+      message:
+        envelope.binaryContent.base64 === '' ? 'BinaryContent is empty' : 'BinaryContent is not valid base64',
     });
   }
   return { doc, root, envelope, warnings, errors };
@@ -80,7 +84,9 @@ export function parse(xml: string | Uint8Array, source?: string): ParsedEnvelope
 export function payloadOf(envelope: Pick<EhmiEnvelope, 'binaryContent'>): Buffer {
   const bytes = decodeBase64(envelope.binaryContent.base64);
   if (!bytes) {
-    throw new EhmiError('EHMI_VALIDATION_FAILED', 'BinaryContent is not valid base64', { expression: ['BinaryContent'] });
+    throw new EhmiError('EHMI_VALIDATION_FAILED', 'BinaryContent is not valid base64', {
+      expression: ['BinaryContent'],
+    });
   }
   return bytes;
 }

@@ -42,9 +42,13 @@ export function hasOffset(value: string): boolean {
  */
 export function addMinutes(value: string, minutes: number): string {
   const m = DATE_TIME.exec(value);
-  if (!m || !m[3]) throw new EhmiError('EHMI_VALIDATION_FAILED', `'${value}' is not an xs:dateTime with an offset`);
+  if (!m?.[3])
+    throw new EhmiError('EHMI_VALIDATION_FAILED', `'${value}' is not an xs:dateTime with an offset`);
   const zone = m[3];
-  const offsetMinutes = zone === 'Z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  const offsetMinutes =
+    zone === 'Z'
+      ? 0
+      : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
   const utc = Date.parse(value.replace(/(\.\d{3})\d+/, '$1')) + minutes * 60_000;
   const local = new Date(utc + offsetMinutes * 60_000).toISOString().slice(0, 19);
   return `${local}${m[2] ?? ''}${zone}`;

@@ -1,6 +1,11 @@
 import { EhmiError } from '@ehmi/errors';
 import { parseXml, rootElement } from '@ehmi/xml';
-import { buildEnvelope, type EnvelopeMetadata, type EnvelopeStamp, type OriginalReference } from './build/envelope.ts';
+import {
+  buildEnvelope,
+  type EnvelopeMetadata,
+  type EnvelopeStamp,
+  type OriginalReference,
+} from './build/envelope.ts';
 import { serializeEnvelope } from './build/serialize.ts';
 import { fhirDocumentId } from './document-id.ts';
 import type { EhmiEnvelope } from './model.ts';
@@ -62,13 +67,17 @@ export function wrapPayload(payload: string | Uint8Array, metadata: PayloadMetad
 /** {@link wrapPayload}, returning the typed envelope. */
 export function payloadEnvelope(payload: string | Uint8Array, metadata: PayloadMetadata): EhmiEnvelope {
   const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
-  if (bytes.length === 0) throw new EhmiError('EHMI_VALIDATION_FAILED', 'the payload is empty', { expression: ['BinaryContent'] });
+  if (bytes.length === 0)
+    throw new EhmiError('EHMI_VALIDATION_FAILED', 'the payload is empty', { expression: ['BinaryContent'] });
   const fhir = metadata.kind === 'fhir-json' || metadata.kind === 'fhir-xml';
   const documentId =
     metadata.documentId ??
     (fhir
       ? fhirDocumentId(metadata.standard, metadata.typeVersion)
-      : required('documentId', `a ${metadata.kind} payload needs an explicit DOCUMENTID (its SMP document type)`));
+      : required(
+          'documentId',
+          `a ${metadata.kind} payload needs an explicit DOCUMENTID (its SMP document type)`,
+        ));
   const meta: EnvelopeMetadata = {
     sender: metadata.sender,
     receiver: metadata.receiver,
@@ -106,8 +115,10 @@ function required(name: string, message: string): never {
 function defaultType(kind: PayloadKind, bytes: Buffer): string {
   if (kind === 'fhir-json' || kind === 'fhir-xml') return 'Bundle';
   if (kind === 'oioxml' || kind === 'cda') {
-    const text = bytes.toString(/encoding=["']iso-8859-1["']/i.test(bytes.subarray(0, 200).toString('latin1')) ? 'latin1' : 'utf8');
-    return rootElement(parseXml(text, { source: `the ${kind} payload` })).localName;
+    const text = bytes.toString(
+      /encoding=["']iso-8859-1["']/i.test(bytes.subarray(0, 200).toString('latin1')) ? 'latin1' : 'utf8',
+    );
+    return rootElement(parseXml(text, { source: `the ${kind} payload` })).localName ?? 'unknown';
   }
   if (kind === 'edifact') {
     const m = /UNH\+[^+']*\+([A-Z0-9]+)/.exec(bytes.toString('latin1'));

@@ -1,7 +1,12 @@
+import {
+  buildEnvelope,
+  type EnvelopeMetadata,
+  type EnvelopeStamp,
+  type OriginalReference,
+} from './build/envelope.ts';
+import { serializeEnvelope } from './build/serialize.ts';
 import { FHIR_ACK_STANDARD } from './constants.ts';
 import { fhirDocumentId } from './document-id.ts';
-import { buildEnvelope, type EnvelopeMetadata, type EnvelopeStamp, type OriginalReference } from './build/envelope.ts';
-import { serializeEnvelope } from './build/serialize.ts';
 import { type MessageSource, readFhirMessage } from './fhir/input.ts';
 import { type MedComMessageFacts, readMessageFacts } from './fhir/message.ts';
 import type { EhmiEnvelope } from './model.ts';

@@ -13,9 +13,14 @@ interface XdsProfile {
 
 const XDS: Readonly<Record<string, XdsProfile>> = {
   'homecareobservation-message': {
-    profile: 'https://medcomfhir.dk/ig/xdsdocuments/StructureDefinition/homecare-observation-documentreference',
+    profile:
+      'https://medcomfhir.dk/ig/xdsdocuments/StructureDefinition/homecare-observation-documentreference',
     type: { system: 'urn:oid:1.2.208.184.100.1', code: 'HCOM', display: 'HomeCareObservation message' },
-    format: (v) => ({ system: 'urn:oid:1.2.208.184.100.10', code: `urn:ad:dk:medcom:hcom-v${v}:full`, display: 'DK HomeCareObservation message' }),
+    format: (v) => ({
+      system: 'urn:oid:1.2.208.184.100.10',
+      code: `urn:ad:dk:medcom:hcom-v${v}:full`,
+      display: 'DK HomeCareObservation message',
+    }),
     title: 'Kommunale prøvesvar',
   },
 };
@@ -50,7 +55,9 @@ export function documentReferenceFor(
         resourceType: 'Patient',
         id: str(patient.id) ?? 'patient',
         meta: { profile: ['http://medcomfhir.dk/ig/document/StructureDefinition/medcom-document-patient'] },
-        identifier: facts.patient ? [{ system: facts.patient.system, value: facts.patient.value }] : undefined,
+        identifier: facts.patient
+          ? [{ system: facts.patient.system, value: facts.patient.value }]
+          : undefined,
         name: patient.name,
         gender: patient.gender,
         birthDate: patient.birthDate,
@@ -62,7 +69,9 @@ export function documentReferenceFor(
       compact({
         resourceType: 'Organization',
         id: str(sender.id) ?? 'author',
-        meta: { profile: ['http://medcomfhir.dk/ig/document/StructureDefinition/medcom-document-organization'] },
+        meta: {
+          profile: ['http://medcomfhir.dk/ig/document/StructureDefinition/medcom-document-organization'],
+        },
         identifier: [{ system: SYSTEM.sor, value: facts.senderSor }],
         name: sender.name,
       }),
@@ -74,7 +83,9 @@ export function documentReferenceFor(
       compact({
         resourceType: 'Practitioner',
         id: str(practitioner.id) ?? 'authenticator',
-        meta: { profile: ['http://medcomfhir.dk/ig/document/StructureDefinition/medcom-document-practitioner'] },
+        meta: {
+          profile: ['http://medcomfhir.dk/ig/document/StructureDefinition/medcom-document-practitioner'],
+        },
         name: practitioner.name,
       }),
     );
@@ -82,7 +93,8 @@ export function documentReferenceFor(
   const ref = (r: Json | undefined): Json | undefined => (r ? { reference: `#${String(r.id)}` } : undefined);
   const containedOf = (type: string): Json | undefined => contained.find((c) => c.resourceType === type);
   const created = str(facts.provenance?.recorded) ?? facts.timestamp;
-  const isUuid = (v: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
+  const isUuid = (v: string): boolean =>
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
   return compact({
     resourceType: 'DocumentReference',
     id,
@@ -94,7 +106,8 @@ export function documentReferenceFor(
         valueCoding: {
           system: 'urn:oid:1.2.208.176.8.1',
           code: '1.2.208.176.8.1',
-          display: 'Common Danish IHE XDS domain. Integrating the Healthcare Enterprise (IHE) cross[X]-enterprise Document Sharing (XDS) domain',
+          display:
+            'Common Danish IHE XDS domain. Integrating the Healthcare Enterprise (IHE) cross[X]-enterprise Document Sharing (XDS) domain',
         },
       },
     ],
@@ -128,10 +141,15 @@ export function documentReferenceFor(
       },
     ],
     context: compact({
-      facilityType: options.facilityType ?? (xds ? homeCare('550621000005101', 'hjemmesygeplejeenhed') : undefined),
-      practiceSetting: options.practiceSetting ?? (xds ? homeCare('658161000005107', 'hjemmesygepleje') : undefined),
+      facilityType:
+        options.facilityType ?? (xds ? homeCare('550621000005101', 'hjemmesygeplejeenhed') : undefined),
+      practiceSetting:
+        options.practiceSetting ?? (xds ? homeCare('658161000005107', 'hjemmesygepleje') : undefined),
       sourcePatientInfo: containedOf('Patient')
-        ? compact({ ...ref(containedOf('Patient')), identifier: facts.patient ? { value: facts.patient.value } : undefined })
+        ? compact({
+            ...ref(containedOf('Patient')),
+            identifier: facts.patient ? { value: facts.patient.value } : undefined,
+          })
         : undefined,
     }),
   });
@@ -139,14 +157,20 @@ export function documentReferenceFor(
 
 function homeCare(code: string, display: string): Json {
   return {
-    coding: [{ system: 'http://snomed.info/sct', version: 'http://snomed.info/sct/554471000005108', code, display }],
+    coding: [
+      { system: 'http://snomed.info/sct', version: 'http://snomed.info/sct/554471000005108', code, display },
+    ],
   };
 }
 
 /** Drop undefined members and empty arrays/objects (a FHIR resource has no empty elements). */
 function compact<T extends Json>(o: T): T {
   for (const [k, v] of Object.entries(o)) {
-    if (v === undefined || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0)) {
+    if (
+      v === undefined ||
+      (Array.isArray(v) && v.length === 0) ||
+      (isObject(v) && Object.keys(v).length === 0)
+    ) {
       delete o[k];
     }
   }

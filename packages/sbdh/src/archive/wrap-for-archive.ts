@@ -23,7 +23,10 @@ export async function wrapForArchive(message: MessageSource, options: ArchiveOpt
 }
 
 /** {@link wrapForArchive}, returning the typed envelope and the mapped facts as well. */
-export async function wrapMessageForArchive(message: MessageSource, options: ArchiveOptions = {}): Promise<WrapResult> {
+export async function wrapMessageForArchive(
+  message: MessageSource,
+  options: ArchiveOptions = {},
+): Promise<WrapResult> {
   const input = await readFhirMessage(message);
   const facts = readMessageFacts(input.resource, options.typeVersion);
   const meta = messageMetadata(facts, input.mimeType, options);

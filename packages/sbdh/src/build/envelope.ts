@@ -73,7 +73,8 @@ export interface EnvelopeMetadata extends EnvelopeStamp {
 /** `0088:<GLN>` from a GLN or an already prefixed value. */
 export function partyValue(gln: string, role: string): string {
   const v = gln.trim();
-  if (v === '') throw new EhmiError('EHMI_VALIDATION_FAILED', `the ${role} GLN is empty`, { expression: [role] });
+  if (v === '')
+    throw new EhmiError('EHMI_VALIDATION_FAILED', `the ${role} GLN is empty`, { expression: [role] });
   return v.includes(':') ? v : `${GLN_PREFIX}${v}`;
 }
 
@@ -82,7 +83,11 @@ export function partyValue(gln: string, role: string): string {
  * mimeType/encoding, else the GS1/PEPPOL base ("none of which is breaking to a validation against the original
  * specification with the PEPPOL extensions", ehmiSBDH IG index).
  */
-export function profileFor(standard: string, mimeType: string, encoding: string | undefined): EnvelopeProfile {
+export function profileFor(
+  standard: string,
+  mimeType: string,
+  encoding: string | undefined,
+): EnvelopeProfile {
   return (IG_STANDARDS as readonly string[]).includes(standard) &&
     (IG_MIME_TYPES as readonly string[]).includes(mimeType) &&
     (encoding === undefined || (IG_ENCODINGS as readonly string[]).includes(encoding))
@@ -91,11 +96,16 @@ export function profileFor(standard: string, mimeType: string, encoding: string 
 }
 
 export function stampOf(stamp: EnvelopeStamp): { instanceIdentifier: string; creationDateAndTime: string } {
-  const creationDateAndTime = stamp.creationDateAndTime ?? formatDateTime(stamp.now ?? new Date(), stamp.timeZone);
+  const creationDateAndTime =
+    stamp.creationDateAndTime ?? formatDateTime(stamp.now ?? new Date(), stamp.timeZone);
   if (!isXsdDateTime(creationDateAndTime)) {
-    throw new EhmiError('EHMI_VALIDATION_FAILED', `creation time '${creationDateAndTime}' is not an xs:dateTime`, {
-      expression: ['DocumentIdentification/CreationDateAndTime'],
-    });
+    throw new EhmiError(
+      'EHMI_VALIDATION_FAILED',
+      `creation time '${creationDateAndTime}' is not an xs:dateTime`,
+      {
+        expression: ['DocumentIdentification/CreationDateAndTime'],
+      },
+    );
   }
   return { instanceIdentifier: stamp.instanceIdentifier ?? randomUUID(), creationDateAndTime };
 }
@@ -115,7 +125,10 @@ export function requestScope(instanceIdentifier: string, creationDateAndTime: st
     },
     businessService: {
       businessServiceName: BUSINESS_SERVICE_REQUEST,
-      serviceTransaction: { TypeOfServiceTransaction: 'RequestingServiceTransaction', ...SERVICE_TRANSACTION_FIXED },
+      serviceTransaction: {
+        TypeOfServiceTransaction: 'RequestingServiceTransaction',
+        ...SERVICE_TRANSACTION_FIXED,
+      },
     },
   };
 }
@@ -123,7 +136,10 @@ export function requestScope(instanceIdentifier: string, creationDateAndTime: st
 /** Build the typed envelope (scopes in the order of the IG's examples) around a payload. */
 export function buildEnvelope(meta: EnvelopeMetadata, payload: Uint8Array): EhmiEnvelope {
   const { instanceIdentifier, creationDateAndTime } = stampOf(meta);
-  const scopes: Scope[] = [scope('DOCUMENTID', meta.documentId), scope('PROCESSID', meta.processId ?? PROCESS_ID)];
+  const scopes: Scope[] = [
+    scope('DOCUMENTID', meta.documentId),
+    scope('PROCESSID', meta.processId ?? PROCESS_ID),
+  ];
   if (meta.patientId !== undefined) scopes.push(scope('PATIENTID', meta.patientId));
   if (meta.senderId !== undefined) scopes.push(scope('SENDERID', meta.senderId));
   if (meta.receiverId !== undefined) scopes.push(scope('RECEIVERID', meta.receiverId));
@@ -133,17 +149,20 @@ export function buildEnvelope(meta: EnvelopeMetadata, payload: Uint8Array): Ehmi
   }
   const o = meta.original;
   if (o) {
-    if (o.messageIdentifier !== undefined) scopes.push(scope('ORIGINALMESSAGEIDENTIFIER', o.messageIdentifier));
+    if (o.messageIdentifier !== undefined)
+      scopes.push(scope('ORIGINALMESSAGEIDENTIFIER', o.messageIdentifier));
     if (o.messageEnvelopeIdentifier !== undefined) {
       scopes.push(scope('ORIGINALMESSAGEENVELOPEIDENTIFIER', o.messageEnvelopeIdentifier));
     }
     if (o.standard !== undefined) scopes.push(scope('ORIGINALMESSAGESTANDARD', o.standard));
     if (o.version !== undefined) scopes.push(scope('ORIGINALMESSAGEVERSION', o.version));
-    if (o.envelopeIdentifier !== undefined) scopes.push(scope('ORIGINALENVELOPEIDENTIFIER', o.envelopeIdentifier));
+    if (o.envelopeIdentifier !== undefined)
+      scopes.push(scope('ORIGINALENVELOPEIDENTIFIER', o.envelopeIdentifier));
   }
   scopes.push(scope('StatisticalInformation', meta.statisticalInformation ?? `MCM:${meta.standard}`));
   // "XDS-Metadata": Identifier dk-medcom-DocumentReference (the prose; the examples' dk-medcom-messaging is accepted).
-  if (meta.xdsMetadata !== undefined) scopes.push(scope('XDS-METADATA', meta.xdsMetadata, XDS_SCOPE_IDENTIFIER));
+  if (meta.xdsMetadata !== undefined)
+    scopes.push(scope('XDS-METADATA', meta.xdsMetadata, XDS_SCOPE_IDENTIFIER));
   if (meta.requestReceipt !== false) scopes.push(requestScope(instanceIdentifier, creationDateAndTime));
   const encoding = meta.encoding ?? 'UTF-8';
   const profile = profileFor(meta.standard, meta.mimeType, encoding);

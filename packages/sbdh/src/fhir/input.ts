@@ -19,7 +19,10 @@ export type MessageSource = string | Uint8Array | Record<string, unknown>;
  * Read a MedCom FHIR message given as JSON or XML text/bytes, or as a parsed JSON object.
  * XML goes through {@link fhirXmlToJson}; bad input gives a specific error (malformed JSON/XML, DOCTYPE, namespace).
  */
-export async function readFhirMessage(source: MessageSource, name = 'the message'): Promise<FhirMessageInput> {
+export async function readFhirMessage(
+  source: MessageSource,
+  name = 'the message',
+): Promise<FhirMessageInput> {
   if (!(typeof source === 'string' || source instanceof Uint8Array)) {
     return {
       format: 'json',
@@ -72,12 +75,19 @@ export async function fhirXmlToJson(xml: string): Promise<Json> {
   try {
     mod = (await import('@ehmi/fhir')) as typeof mod;
   } catch (err) {
-    throw new EhmiError('EHMI_NOT_SUPPORTED', 'FHIR XML input needs the @ehmi/fhir converter, which failed to load', {
-      cause: err,
-    });
+    throw new EhmiError(
+      'EHMI_NOT_SUPPORTED',
+      'FHIR XML input needs the @ehmi/fhir converter, which failed to load',
+      {
+        cause: err,
+      },
+    );
   }
   if (typeof mod.xmlToJson !== 'function') {
-    throw new EhmiError('EHMI_NOT_SUPPORTED', 'FHIR XML input needs @ehmi/fhir xmlToJson, which is not available');
+    throw new EhmiError(
+      'EHMI_NOT_SUPPORTED',
+      'FHIR XML input needs @ehmi/fhir xmlToJson, which is not available',
+    );
   }
   return mod.xmlToJson(xml);
 }

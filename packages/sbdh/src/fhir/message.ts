@@ -40,6 +40,8 @@ export interface MedComMessageFacts {
  */
 export const DEFAULT_EVENT_VERSIONS: Readonly<Record<string, string>> = {
   'acknowledgement-message': '2.0',
+  // The IG's own HomeCareObservation sample payloads carry no definition; its envelopes for them say 1.2.
+  'homecareobservation-message': '1.2',
 };
 
 /** Events that carry no patient: no PATIENTID scope. */
@@ -61,12 +63,13 @@ export function readMessageFacts(bundle: unknown, defaultVersion?: string): MedC
   if (!isObject(bundle) || bundle.resourceType !== 'Bundle') {
     fail('the message is not a FHIR Bundle', 'Bundle');
   }
-  if (bundle.type !== 'message') fail(`Bundle.type is '${String(bundle.type)}', not 'message'`, 'Bundle.type');
+  if (bundle.type !== 'message')
+    fail(`Bundle.type is '${String(bundle.type)}', not 'message'`, 'Bundle.type');
   const bundleId = str(bundle.id) ?? fail('Bundle.id is missing', 'Bundle.id');
   const first = arr(bundle.entry)[0];
   const header = isObject(first) && isObject(first.resource) ? first.resource : undefined;
   // medcom-messaging-1: "entry[0].resource.conformsTo(…medcom-messaging-messageHeader)": the MessageHeader is first.
-  if (!header || header.resourceType !== 'MessageHeader') {
+  if (header?.resourceType !== 'MessageHeader') {
     const found = entries(bundle).find((e) => e.resource.resourceType === 'MessageHeader');
     fail(
       found
@@ -75,13 +78,16 @@ export function readMessageFacts(bundle: unknown, defaultVersion?: string): MedC
       'Bundle.entry[0].resource',
     );
   }
-  const messageHeaderId = str(header.id) ?? fail('MessageHeader.id is missing', 'Bundle.entry[0].resource.id');
+  const messageHeaderId =
+    str(header.id) ?? fail('MessageHeader.id is missing', 'Bundle.entry[0].resource.id');
   const eventCode =
     (isObject(header.eventCoding) ? str(header.eventCoding.code) : undefined) ??
     fail('MessageHeader.eventCoding.code is missing', 'MessageHeader.eventCoding.code');
 
   const definition = str(header.definition);
-  const suffix = definition?.includes('|') ? str(definition.slice(definition.lastIndexOf('|') + 1)) : undefined;
+  const suffix = definition?.includes('|')
+    ? str(definition.slice(definition.lastIndexOf('|') + 1))
+    : undefined;
   const fallback = defaultVersion ?? DEFAULT_EVENT_VERSIONS[eventCode];
   const version =
     suffix ??
@@ -92,7 +98,8 @@ export function readMessageFacts(bundle: unknown, defaultVersion?: string): MedC
     );
 
   const sender = resolveReference(bundle, header.sender);
-  if (!sender) fail('MessageHeader.sender does not resolve to an entry of the Bundle', 'MessageHeader.sender');
+  if (!sender)
+    fail('MessageHeader.sender does not resolve to an entry of the Bundle', 'MessageHeader.sender');
   const destination = primaryDestination(header);
   const receiver = destination ? resolveReference(bundle, destination.receiver) : undefined;
   if (!receiver) {
@@ -103,7 +110,10 @@ export function readMessageFacts(bundle: unknown, defaultVersion?: string): MedC
   }
   const org = (o: Json, system: string, role: string, path: string): string =>
     identifierValue(o, system) ??
-    fail(`the ${role} organisation has no identifier with system ${system}`, `${path}.resolve().identifier.where(system='${system}').value`);
+    fail(
+      `the ${role} organisation has no identifier with system ${system}`,
+      `${path}.resolve().identifier.where(system='${system}').value`,
+    );
 
   const facts: MedComMessageFacts = {
     bundleId,
@@ -142,9 +152,7 @@ export function readMessageFacts(bundle: unknown, defaultVersion?: string): MedC
 function primaryDestination(header: Json): Json | undefined {
   const all = arr(header.destination).filter(isObject);
   const primary = all.find((d) =>
-    arr(d.extension).some(
-      (x) => isObject(x) && isObject(x.valueCoding) && x.valueCoding.code === 'primary',
-    ),
+    arr(d.extension).some((x) => isObject(x) && isObject(x.valueCoding) && x.valueCoding.code === 'primary'),
   );
   return primary ?? all[0];
 }
@@ -158,7 +166,10 @@ function readPatient(bundle: Json, eventCode: string): PatientId | undefined {
   const patients = entries(bundle).filter((e) => e.resource.resourceType === 'Patient');
   if (patients.length === 0) {
     if (EVENTS_WITHOUT_PATIENT.has(eventCode)) return undefined;
-    fail(`a ${eventCode} needs a Patient for PATIENTID, and the Bundle has none`, 'Bundle.entry.resource.ofType(Patient)');
+    fail(
+      `a ${eventCode} needs a Patient for PATIENTID, and the Bundle has none`,
+      'Bundle.entry.resource.ofType(Patient)',
+    );
   }
   for (const p of patients) {
     const cpr = identifierValue(p.resource, SYSTEM.cpr);

@@ -1,6 +1,12 @@
 import type { Document, Element } from '@ehmi/xml';
 import { childElement, childElements, pathOf } from '@ehmi/xml';
-import { IG_STANDARDS, NS, RECEIPT_SCOPE, RESPONSE_TIME_MINUTES, SERVICE_TRANSACTION_FIXED } from '../constants.ts';
+import {
+  IG_STANDARDS,
+  NS,
+  RECEIPT_SCOPE,
+  RESPONSE_TIME_MINUTES,
+  SERVICE_TRANSACTION_FIXED,
+} from '../constants.ts';
 import type { EnvelopeIssue } from '../model.ts';
 import { addMinutes, isXsdDateTime } from '../time.ts';
 
@@ -31,13 +37,17 @@ export function normalizeVariants(doc: Document): EnvelopeIssue[] {
     'BusinessServiceName',
   ]);
   for (const el of allElements(root)) {
-    if (el.namespaceURI !== NS.sbdh || !TRIMMED.has(el.localName)) continue;
+    if (el.namespaceURI !== NS.sbdh || !TRIMMED.has(el.localName ?? '')) continue;
     if (childElements(el).length > 0) continue;
     const text = el.textContent ?? '';
     const trimmed = text.trim();
     if (text === trimmed || trimmed === '') continue;
     setText(el, trimmed, text);
-    warn('variant-whitespace', el, `value '${trimmed}' is written with surrounding whitespace; read as trimmed`);
+    warn(
+      'variant-whitespace',
+      el,
+      `value '${trimmed}' is written with surrounding whitespace; read as trimmed`,
+    );
   }
 
   const header = childElement(root, NS.sbdh, 'StandardBusinessDocumentHeader');
@@ -47,7 +57,11 @@ export function normalizeVariants(doc: Document): EnvelopeIssue[] {
   const known = IG_STANDARDS.find((s) => s.toLowerCase() === standard.toLowerCase());
   if (standardEl && known && known !== standard) {
     setText(standardEl, known, standard);
-    warn('variant-standard-case', standardEl, `Standard '${standard}' differs in case from '${known}'; read as '${known}'`);
+    warn(
+      'variant-standard-case',
+      standardEl,
+      `Standard '${standard}' differs in case from '${known}'; read as '${known}'`,
+    );
   }
 
   const scope = header ? childElement(header, NS.sbdh, 'BusinessScope') : undefined;
@@ -55,19 +69,32 @@ export function normalizeVariants(doc: Document): EnvelopeIssue[] {
     const typeEl = childElement(s, NS.sbdh, 'Type');
     if (typeEl && typeEl.textContent === 'XDS_METADATA') {
       setText(typeEl, 'XDS-METADATA', 'XDS_METADATA');
-      warn('variant-xds-metadata-spelling', typeEl, "Scope Type 'XDS_METADATA' is the known misspelling of 'XDS-METADATA'");
+      warn(
+        'variant-xds-metadata-spelling',
+        typeEl,
+        "Scope Type 'XDS_METADATA' is the known misspelling of 'XDS-METADATA'",
+      );
     }
     if (typeEl?.textContent !== RECEIPT_SCOPE) continue;
-    const isResponse = (childElement(s, NS.sbdh, 'InstanceIdentifier')?.textContent ?? '').trim() === 'Response';
+    const isResponse =
+      (childElement(s, NS.sbdh, 'InstanceIdentifier')?.textContent ?? '').trim() === 'Response';
     const ci = childElement(s, NS.sbdh, 'CorrelationInformation');
     if (ci && !childElement(ci, NS.sbdh, 'ExpectedResponseDateTime')) {
       // §2.4 conflict: the prose omits ExpectedResponseDateTime on a Response, the XSD requires it.
-      const created = childElement(ci, NS.sbdh, 'RequestingDocumentCreationDateTime')?.textContent?.trim() ?? '';
+      const created =
+        childElement(ci, NS.sbdh, 'RequestingDocumentCreationDateTime')?.textContent?.trim() ?? '';
       if (isResponse && isXsdDateTime(created) && /(Z|[+-]\d{2}:\d{2})$/.test(created)) {
-        const added = doc.createElementNS(NS.sbdh, ci.prefix ? `${ci.prefix}:ExpectedResponseDateTime` : 'ExpectedResponseDateTime');
+        const added = doc.createElementNS(
+          NS.sbdh,
+          ci.prefix ? `${ci.prefix}:ExpectedResponseDateTime` : 'ExpectedResponseDateTime',
+        );
         added.appendChild(doc.createTextNode(addMinutes(created, RESPONSE_TIME_MINUTES)));
         ci.appendChild(added);
-        warn('variant-response-without-expected', ci, 'Response CorrelationInformation omits ExpectedResponseDateTime (IG prose form); accepted');
+        warn(
+          'variant-response-without-expected',
+          ci,
+          'Response CorrelationInformation omits ExpectedResponseDateTime (IG prose form); accepted',
+        );
       }
     }
     const bs = childElement(s, NS.sbdh, 'BusinessService');
@@ -78,10 +105,18 @@ export function normalizeVariants(doc: Document): EnvelopeIssue[] {
       if (value === null || value === fixed) continue;
       if (value.trim() === fixed) {
         st.setAttribute(name, fixed);
-        warn('variant-whitespace', st, `attribute ${name}='${value}' has surrounding whitespace; read as '${fixed}'`);
+        warn(
+          'variant-whitespace',
+          st,
+          `attribute ${name}='${value}' has surrounding whitespace; read as '${fixed}'`,
+        );
       } else if (isResponse && name === 'TimeToAcknowledgeReceipt' && value.trim() === '0') {
         st.setAttribute(name, fixed);
-        warn('variant-response-ttar', st, `Response with TimeToAcknowledgeReceipt='0' (IG prose form; the XSD fixes ${fixed}); accepted`);
+        warn(
+          'variant-response-ttar',
+          st,
+          `Response with TimeToAcknowledgeReceipt='0' (IG prose form; the XSD fixes ${fixed}); accepted`,
+        );
       }
     }
   }
@@ -97,7 +132,11 @@ export function normalizeVariants(doc: Document): EnvelopeIssue[] {
     }
     while (bc.firstChild) moved.appendChild(bc.firstChild);
     root.replaceChild(moved, bc);
-    warn('variant-binarycontent-namespace', moved, `BinaryContent is in the PEPPOL namespace; the IG XSD declares it in the SBDH namespace`);
+    warn(
+      'variant-binarycontent-namespace',
+      moved,
+      `BinaryContent is in the PEPPOL namespace; the IG XSD declares it in the SBDH namespace`,
+    );
   }
   return warnings;
 }

@@ -67,10 +67,14 @@ export function readEnvelope(root: Element): ReadResult {
   const multiple = di ? childElement(di, NS.sbdh, 'MultipleType') : undefined;
   if (multiple) documentIdentification.multipleType = text(multiple) === 'true' || text(multiple) === '1';
 
-  const profile = (IG_STANDARDS as readonly string[]).includes(documentIdentification.standard) ? 'ehmi' : 'gs1';
+  const profile = (IG_STANDARDS as readonly string[]).includes(documentIdentification.standard)
+    ? 'ehmi'
+    : 'gs1';
   const businessScope = header ? childElement(header, NS.sbdh, 'BusinessScope') : undefined;
   if (header && !businessScope && profile === 'ehmi') missing(header, 'BusinessScope');
-  const scopes = businessScope ? childElements(businessScope, NS.sbdh, 'Scope').map((s) => readScope(s, req)) : [];
+  const scopes = businessScope
+    ? childElements(businessScope, NS.sbdh, 'Scope').map((s) => readScope(s, req))
+    : [];
 
   const bcEl = childElement(root, NS.sbdh, 'BinaryContent') ?? childElement(root, NS.peppol, 'BinaryContent');
   if (!bcEl) missing(root, 'BinaryContent');
@@ -97,7 +101,10 @@ export function readEnvelope(root: Element): ReadResult {
   };
 }
 
-function readScope(s: Element, req: (parent: Element | undefined, name: string) => Element | undefined): Scope {
+function readScope(
+  s: Element,
+  req: (parent: Element | undefined, name: string) => Element | undefined,
+): Scope {
   const scope: Scope = {
     type: text(req(s, 'Type')),
     // The XDS-METADATA value is JSON in CDATA: keep it as written, trimmed.
@@ -108,8 +115,12 @@ function readScope(s: Element, req: (parent: Element | undefined, name: string) 
   const ci = childElement(s, NS.sbdh, 'CorrelationInformation');
   if (ci) {
     const c: CorrelationInformation = {
-      requestingDocumentCreationDateTime: text(childElement(ci, NS.sbdh, 'RequestingDocumentCreationDateTime')),
-      requestingDocumentInstanceIdentifier: text(childElement(ci, NS.sbdh, 'RequestingDocumentInstanceIdentifier')),
+      requestingDocumentCreationDateTime: text(
+        childElement(ci, NS.sbdh, 'RequestingDocumentCreationDateTime'),
+      ),
+      requestingDocumentInstanceIdentifier: text(
+        childElement(ci, NS.sbdh, 'RequestingDocumentInstanceIdentifier'),
+      ),
     };
     const expected = childElement(ci, NS.sbdh, 'ExpectedResponseDateTime');
     if (expected) c.expectedResponseDateTime = text(expected);

@@ -47,12 +47,19 @@ export function parseReceipt(
   const envelope = parse(xml, 'the receipt');
   const di = envelope.documentIdentification;
   if (di.standard !== RECEIPT_STANDARD) {
-    throw new EhmiError('EHMI_VALIDATION_FAILED', `Standard is '${di.standard}', not ${RECEIPT_STANDARD}: not an EnvelopeReceipt`, {
-      expression: ['StandardBusinessDocumentHeader/DocumentIdentification/Standard'],
-    });
+    throw new EhmiError(
+      'EHMI_VALIDATION_FAILED',
+      `Standard is '${di.standard}', not ${RECEIPT_STANDARD}: not an EnvelopeReceipt`,
+      {
+        expression: ['StandardBusinessDocumentHeader/DocumentIdentification/Standard'],
+      },
+    );
   }
   const { signal } = readSignal(payloadOf(envelope));
-  const kind = di.type === 'ReceiptException' || signal?.kind === 'Exception' ? 'ReceiptException' : 'ReceiptAcknowledgement';
+  const kind =
+    di.type === 'ReceiptException' || signal?.kind === 'Exception'
+      ? 'ReceiptException'
+      : 'ReceiptAcknowledgement';
   const ref: ReceiptReference = {};
   const set = (key: keyof ReceiptReference, value: string | undefined): void => {
     if (value !== undefined && value !== '') ref[key] = value;
@@ -62,7 +69,10 @@ export function parseReceipt(
   set('messageEnvelopeIdentifier', scopeValue(envelope, 'ORIGINALMESSAGEENVELOPEIDENTIFIER'));
   set('standard', scopeValue(envelope, 'ORIGINALMESSAGESTANDARD'));
   set('version', scopeValue(envelope, 'ORIGINALMESSAGEVERSION'));
-  set('requestingDocumentInstanceIdentifier', findScope(envelope, RECEIPT_SCOPE)?.correlationInformation?.requestingDocumentInstanceIdentifier);
+  set(
+    'requestingDocumentInstanceIdentifier',
+    findScope(envelope, RECEIPT_SCOPE)?.correlationInformation?.requestingDocumentInstanceIdentifier,
+  );
   const result: ParsedReceipt & { correlation?: Correlation } = { envelope, kind, original: ref };
   if (signal) result.signal = signal;
   if (signal?.exception) result.exception = signal.exception;
@@ -74,7 +84,10 @@ export function parseReceipt(
  * Does a receipt answer this envelope? Every ORIGINAL* value present must equal the original's; at least one of
  * ORIGINALENVELOPEIDENTIFIER and ORIGINALMESSAGEIDENTIFIER must be present; the parties must be swapped.
  */
-export function correlateReceipt(receipt: Pick<ParsedReceipt, 'original' | 'envelope'>, original: EhmiEnvelope): Correlation {
+export function correlateReceipt(
+  receipt: Pick<ParsedReceipt, 'original' | 'envelope'>,
+  original: EhmiEnvelope,
+): Correlation {
   const mismatches: string[] = [];
   const od = original.documentIdentification;
   const check = (name: string, got: string | undefined, want: string | undefined): void => {
@@ -83,10 +96,18 @@ export function correlateReceipt(receipt: Pick<ParsedReceipt, 'original' | 'enve
   const r = receipt.original;
   check('ORIGINALENVELOPEIDENTIFIER', r.envelopeIdentifier, od.instanceIdentifier);
   check('ORIGINALMESSAGEIDENTIFIER', r.messageIdentifier, scopeValue(original, 'MESSAGEIDENTIFIER'));
-  check('ORIGINALMESSAGEENVELOPEIDENTIFIER', r.messageEnvelopeIdentifier, scopeValue(original, 'MESSAGEENVELOPEIDENTIFIER'));
+  check(
+    'ORIGINALMESSAGEENVELOPEIDENTIFIER',
+    r.messageEnvelopeIdentifier,
+    scopeValue(original, 'MESSAGEENVELOPEIDENTIFIER'),
+  );
   check('ORIGINALMESSAGESTANDARD', r.standard, od.standard);
   check('ORIGINALMESSAGEVERSION', r.version, od.typeVersion);
-  check('RequestingDocumentInstanceIdentifier', r.requestingDocumentInstanceIdentifier, od.instanceIdentifier);
+  check(
+    'RequestingDocumentInstanceIdentifier',
+    r.requestingDocumentInstanceIdentifier,
+    od.instanceIdentifier,
+  );
   if (r.envelopeIdentifier === undefined && r.messageIdentifier === undefined) {
     mismatches.push('the receipt has neither ORIGINALENVELOPEIDENTIFIER nor ORIGINALMESSAGEIDENTIFIER');
   }

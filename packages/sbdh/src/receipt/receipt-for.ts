@@ -1,4 +1,6 @@
 import { EhmiError } from '@ehmi/errors';
+import { type EnvelopeStamp, stampOf } from '../build/envelope.ts';
+import { serializeEnvelope } from '../build/serialize.ts';
 import {
   BUSINESS_SERVICE_RESPONSE,
   HEADER_VERSION,
@@ -12,8 +14,6 @@ import {
   SERVICE_TRANSACTION_FIXED,
 } from '../constants.ts';
 import { RECEIPT_DOCUMENT_ID } from '../document-id.ts';
-import { type EnvelopeStamp, stampOf } from '../build/envelope.ts';
-import { serializeEnvelope } from '../build/serialize.ts';
 import type { EhmiEnvelope, Scope } from '../model.ts';
 import { findScope, scopeValue } from '../model.ts';
 import { parse } from '../parse.ts';
@@ -39,7 +39,11 @@ export interface ReceiptOptions extends EnvelopeStamp {
  * const ok = receiptFor(envelopeXml, { kind: 'acknowledgement' });
  * const ko = receiptFor(envelopeXml, { kind: 'exception', category: 'Syntax', reason: 'XSD validation failed' });
  */
-export function receiptFor(original: EhmiEnvelope | string | Uint8Array, outcome: ReceiptOutcome, options: ReceiptOptions = {}): string {
+export function receiptFor(
+  original: EhmiEnvelope | string | Uint8Array,
+  outcome: ReceiptOutcome,
+  options: ReceiptOptions = {},
+): string {
   return serializeEnvelope(receiptEnvelope(original, outcome, options));
 }
 
@@ -59,11 +63,19 @@ export function receiptEnvelope(
   }
   const category = outcome.kind === 'exception' ? (outcome.category ?? 'Syntax') : undefined;
   if (category && !(RECEIPT_EXCEPTION_CATEGORIES as readonly string[]).includes(category)) {
-    throw new EhmiError('EHMI_USAGE', `ReceiptException category '${category}' is not one of ${RECEIPT_EXCEPTION_CATEGORIES.join(', ')}`);
+    throw new EhmiError(
+      'EHMI_USAGE',
+      `ReceiptException category '${category}' is not one of ${RECEIPT_EXCEPTION_CATEGORIES.join(', ')}`,
+    );
   }
   const { instanceIdentifier, creationDateAndTime } = stampOf(options);
-  const scope = (type: string, value: string): Scope => ({ type, instanceIdentifier: value, identifier: SCOPE_IDENTIFIER });
-  const opt = (type: string, value: string | undefined): Scope[] => (value === undefined ? [] : [scope(type, value)]);
+  const scope = (type: string, value: string): Scope => ({
+    type,
+    instanceIdentifier: value,
+    identifier: SCOPE_IDENTIFIER,
+  });
+  const opt = (type: string, value: string | undefined): Scope[] =>
+    value === undefined ? [] : [scope(type, value)];
 
   const request = findScope(env, RECEIPT_SCOPE)?.correlationInformation;
   const requestedAt = request?.requestingDocumentCreationDateTime || di.creationDateAndTime;
@@ -99,7 +111,10 @@ export function receiptEnvelope(
       },
       businessService: {
         businessServiceName: BUSINESS_SERVICE_RESPONSE,
-        serviceTransaction: { TypeOfServiceTransaction: 'RespondingServiceTransaction', ...SERVICE_TRANSACTION_FIXED },
+        serviceTransaction: {
+          TypeOfServiceTransaction: 'RespondingServiceTransaction',
+          ...SERVICE_TRANSACTION_FIXED,
+        },
       },
     },
   ];

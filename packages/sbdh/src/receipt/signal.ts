@@ -1,7 +1,7 @@
 import type { Element } from '@ehmi/xml';
 import { childElement, childElements, parseXml, rootElement } from '@ehmi/xml';
-import { NS } from '../constants.ts';
 import { escapeXml } from '../build/serialize.ts';
+import { NS } from '../constants.ts';
 import type { EnvelopeIssue } from '../model.ts';
 import { isXsdDateTime } from '../time.ts';
 
@@ -45,10 +45,12 @@ const SEQUENCE = [
  */
 export function signalXml(signal: Signal): string {
   const name = signal.kind;
-  const el = (n: string, v: string, attrs = ''): string => `  <bpssignal:${n}${attrs}>${escapeXml(v)}</bpssignal:${n}>\n`;
+  const el = (n: string, v: string, attrs = ''): string =>
+    `  <bpssignal:${n}${attrs}>${escapeXml(v)}</bpssignal:${n}>\n`;
   let out = `<?xml version="1.0" encoding="UTF-8"?>\n<bpssignal:${name} xmlns:bpssignal="${NS.bpssignal}">\n`;
   out += el('OriginalMessageIdentifier', signal.originalMessageIdentifier);
-  if (signal.originalDocumentIdentifier) out += el('OriginalDocumentIdentifier', signal.originalDocumentIdentifier);
+  if (signal.originalDocumentIdentifier)
+    out += el('OriginalDocumentIdentifier', signal.originalDocumentIdentifier);
   out += el('OriginalMessageDateTime', signal.originalMessageDateTime);
   out += el('ThisMessageDateTime', signal.thisMessageDateTime);
   for (const [n, p] of [
@@ -87,22 +89,32 @@ export function readSignal(bytes: Uint8Array, where = 'BinaryContent'): SignalCh
     issue('error', 'bpssignal', `the embedded signal is not well-formed XML: ${(err as Error).message}`);
     return { issues };
   }
-  if (root.namespaceURI !== NS.bpssignal || !['ReceiptAcknowledgement', 'Exception'].includes(root.localName)) {
-    issue('error', root.localName, `expected bpssignal:ReceiptAcknowledgement or bpssignal:Exception, found ${root.localName} {${root.namespaceURI ?? ''}}`);
+  const rootName = root.localName ?? '';
+  if (root.namespaceURI !== NS.bpssignal || !['ReceiptAcknowledgement', 'Exception'].includes(rootName)) {
+    issue(
+      'error',
+      rootName,
+      `expected bpssignal:ReceiptAcknowledgement or bpssignal:Exception, found ${root.localName} {${root.namespaceURI ?? ''}}`,
+    );
     return { issues };
   }
-  const kind = root.localName as Signal['kind'];
+  const kind = rootName as Signal['kind'];
   const kids = childElements(root);
   let pos = 0;
   for (const k of kids) {
-    const idx = k.namespaceURI === NS.bpssignal ? SEQUENCE.indexOf(k.localName) : -1;
+    const local = k.localName ?? '';
+    const idx = k.namespaceURI === NS.bpssignal ? SEQUENCE.indexOf(local) : -1;
     if (idx === -1) {
-      if (!['ExceptionType', 'Reason', 'ExceptionMessage', 'NonRepudiationInformation', 'Signature'].includes(k.localName)) {
-        issue('warning', k.localName, `element ${k.localName} is not part of the ebBP signal schema; ignored`);
+      if (
+        !['ExceptionType', 'Reason', 'ExceptionMessage', 'NonRepudiationInformation', 'Signature'].includes(
+          local,
+        )
+      ) {
+        issue('warning', local, `element ${local} is not part of the ebBP signal schema; ignored`);
       }
       continue;
     }
-    if (idx < pos) issue('error', k.localName, `element ${k.localName} is out of the schema's order`);
+    if (idx < pos) issue('error', local, `element ${local} is out of the schema's order`);
     pos = idx;
   }
   const t = (n: string): string | undefined => {
@@ -135,7 +147,9 @@ export function readSignal(bytes: Uint8Array, where = 'BinaryContent'): SignalCh
     const el = childElement(root, NS.bpssignal, n);
     if (!el) continue;
     const type = el.getAttribute('type');
-    signal[key] = type ? { type, value: (el.textContent ?? '').trim() } : { value: (el.textContent ?? '').trim() };
+    signal[key] = type
+      ? { type, value: (el.textContent ?? '').trim() }
+      : { value: (el.textContent ?? '').trim() };
   }
   if (kind === 'Exception') {
     const et = childElement(root, NS.bpssignal, 'ExceptionType');
@@ -143,7 +157,11 @@ export function readSignal(bytes: Uint8Array, where = 'BinaryContent'): SignalCh
     const category = (re?.textContent ?? '').trim();
     if (!re) issue('error', 'ExceptionType', 'Exception has no ExceptionType/ReceiptException');
     else if (!(RECEIPT_EXCEPTION_CATEGORIES as readonly string[]).includes(category)) {
-      issue('warning', 'ExceptionType/ReceiptException', `category '${category}' is not one of ${RECEIPT_EXCEPTION_CATEGORIES.join(', ')}`);
+      issue(
+        'warning',
+        'ExceptionType/ReceiptException',
+        `category '${category}' is not one of ${RECEIPT_EXCEPTION_CATEGORIES.join(', ')}`,
+      );
     }
     const reason = required('Reason');
     const message = t('ExceptionMessage');

@@ -21,7 +21,11 @@ export function checkPayload(envelope: EhmiEnvelope, bytes: Buffer): EnvelopeIss
       error(`BinaryContent does not decode to JSON, as its mimeType ${mime} says`);
       return issues;
     }
-    const r = resource as { resourceType?: unknown; id?: unknown; entry?: { resource?: { resourceType?: unknown; id?: unknown } }[] };
+    const r = resource as {
+      resourceType?: unknown;
+      id?: unknown;
+      entry?: { resource?: { resourceType?: unknown; id?: unknown } }[];
+    };
     if (mime === 'application/fhir+json' && typeof r?.resourceType !== 'string') {
       error('BinaryContent holds JSON without a resourceType, not a FHIR resource');
       return issues;
@@ -31,7 +35,9 @@ export function checkPayload(envelope: EhmiEnvelope, bytes: Buffer): EnvelopeIss
   }
   if (mime.endsWith('xml')) {
     try {
-      const root = rootElement(parseXml(decodeText(bytes, envelope.binaryContent.encoding), { source: 'the BinaryContent payload' }));
+      const root = rootElement(
+        parseXml(decodeText(bytes, envelope.binaryContent.encoding), { source: 'the BinaryContent payload' }),
+      );
       if (mime === 'application/fhir+xml' && root.namespaceURI !== 'http://hl7.org/fhir') {
         // MedCom's 2025 samples label an OIOXML Emessage as application/fhir+xml: a mislabel, not a broken payload.
         issues.push({

@@ -52,17 +52,29 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
   // The GS1 schema leaves these free; the IG fixes them for every EHMI envelope (checked by the IG XSD otherwise).
   if (!ig) {
     if (envelope.headerVersion !== HEADER_VERSION) {
-      error('header-version', `${H}/HeaderVersion`, `HeaderVersion is '${envelope.headerVersion}', not ${HEADER_VERSION}`);
+      error(
+        'header-version',
+        `${H}/HeaderVersion`,
+        `HeaderVersion is '${envelope.headerVersion}', not ${HEADER_VERSION}`,
+      );
     }
     for (const [name, p] of [
       ['Sender', envelope.sender],
       ['Receiver', envelope.receiver],
     ] as const) {
       if (p.authority !== PARTY_AUTHORITY) {
-        error('party-authority', `${H}/${name}/Identifier/@Authority`, `Authority is '${p.authority}', not ${PARTY_AUTHORITY}`);
+        error(
+          'party-authority',
+          `${H}/${name}/Identifier/@Authority`,
+          `Authority is '${p.authority}', not ${PARTY_AUTHORITY}`,
+        );
       }
     }
-    warning('standard-unlisted', `${H}/DocumentIdentification/Standard`, `Standard '${di.standard}' is not listed by the ehmiSBDH 2.0.1 XSD; checked against the GS1/PEPPOL base schema`);
+    warning(
+      'standard-unlisted',
+      `${H}/DocumentIdentification/Standard`,
+      `Standard '${di.standard}' is not listed by the ehmiSBDH 2.0.1 XSD; checked against the GS1/PEPPOL base schema`,
+    );
   }
   for (const [name, p] of [
     ['Sender', envelope.sender],
@@ -70,12 +82,23 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
   ] as const) {
     // "The value 0088: reflects that the type is GLN. The value after 0088: reflects the GLN number."
     const m = /^(\d{4}):(.+)$/.exec(p.value);
-    if (!m) error('party-identifier', `${H}/${name}/Identifier`, `'${p.value}' is not an ISO 6523 participant id (<scheme>:<id>)`);
-    else if (m[1] !== '0088') warning('party-scheme', `${H}/${name}/Identifier`, `scheme ${m[1]} is not GLN (0088)`);
-    else if (!isGln(m[2]!)) warning('party-gln', `${H}/${name}/Identifier`, `'${m[2]}' is not a valid 13-digit GLN`);
+    if (!m)
+      error(
+        'party-identifier',
+        `${H}/${name}/Identifier`,
+        `'${p.value}' is not an ISO 6523 participant id (<scheme>:<id>)`,
+      );
+    else if (m[1] !== '0088')
+      warning('party-scheme', `${H}/${name}/Identifier`, `scheme ${m[1]} is not GLN (0088)`);
+    else if (!isGln(m[2]!))
+      warning('party-gln', `${H}/${name}/Identifier`, `'${m[2]}' is not a valid 13-digit GLN`);
   }
   if (!hasOffset(di.creationDateAndTime)) {
-    warning('datetime-offset', `${H}/DocumentIdentification/CreationDateAndTime`, 'CreationDateAndTime has no UTC offset');
+    warning(
+      'datetime-offset',
+      `${H}/DocumentIdentification/CreationDateAndTime`,
+      'CreationDateAndTime has no UTC offset',
+    );
   }
 
   // Scopes: known types, each at most once.
@@ -88,10 +111,19 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
     seen.set(s.type, s);
   }
   const has = (t: string): boolean => seen.has(t);
-  for (const t of ['DOCUMENTID', 'PROCESSID', 'SENDERID', 'RECEIVERID', 'MESSAGEIDENTIFIER', 'MESSAGEENVELOPEIDENTIFIER', 'StatisticalInformation']) {
+  for (const t of [
+    'DOCUMENTID',
+    'PROCESSID',
+    'SENDERID',
+    'RECEIVERID',
+    'MESSAGEIDENTIFIER',
+    'MESSAGEENVELOPEIDENTIFIER',
+    'StatisticalInformation',
+  ]) {
     if (has(t)) continue;
     // A receipt has no Bundle: its MESSAGEENVELOPEIDENTIFIER is only a generated id, and IG examples omit it.
-    if (kind === 'receipt' && t === 'MESSAGEENVELOPEIDENTIFIER') warning('scope-missing', at(t), `Scope ${t} is missing`);
+    if (kind === 'receipt' && t === 'MESSAGEENVELOPEIDENTIFIER')
+      warning('scope-missing', at(t), `Scope ${t} is missing`);
     else error('scope-missing', at(t), `required Scope ${t} is missing`);
   }
 
@@ -101,33 +133,56 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
     const c = checkDocumentId(documentId, di.standard, di.typeVersion);
     if (c.form === 'legacy') warning('variant-documentid', at('DOCUMENTID'), `${c.variant}: '${documentId}'`);
     if (c.form === 'mismatch') {
-      error('documentid', at('DOCUMENTID'), `'${documentId}' does not identify ${di.standard} ${di.typeVersion}`);
+      error(
+        'documentid',
+        at('DOCUMENTID'),
+        `'${documentId}' does not identify ${di.standard} ${di.typeVersion}`,
+      );
     }
   }
   const processId = seen.get('PROCESSID')?.instanceIdentifier;
   if (processId !== undefined && processId !== PROCESS_ID) {
-    if (processId === 'sdn-emergence') warning('variant-processid', at('PROCESSID'), `PROCESSID 'sdn-emergence' in its older form (now ${PROCESS_ID})`);
-    else (ig ? error : warning)('processid', at('PROCESSID'), `PROCESSID is '${processId}', not ${PROCESS_ID}`);
+    if (processId === 'sdn-emergence')
+      warning(
+        'variant-processid',
+        at('PROCESSID'),
+        `PROCESSID 'sdn-emergence' in its older form (now ${PROCESS_ID})`,
+      );
+    else
+      (ig ? error : warning)('processid', at('PROCESSID'), `PROCESSID is '${processId}', not ${PROCESS_ID}`);
   }
 
   // PATIENTID: "In message: yes, in receipt: no"; a MedCom Acknowledgement has no Patient.
   const patient = seen.get('PATIENTID');
-  if (kind === 'receipt' && patient) error('patientid-receipt', at('PATIENTID'), 'PATIENTID does not apply to an EnvelopeReceipt');
+  if (kind === 'receipt' && patient)
+    error('patientid-receipt', at('PATIENTID'), 'PATIENTID does not apply to an EnvelopeReceipt');
   if (kind === 'message' && !patient && !EVENTS_WITHOUT_PATIENT.has(di.standard)) {
     error('patientid-missing', at('PATIENTID'), `a ${di.standard} envelope needs PATIENTID`);
   }
   if (patient && !/^\d{6}[0-9A-Za-z]{4}$/.test(patient.instanceIdentifier)) {
-    warning('patientid-format', at('PATIENTID'), `'${patient.instanceIdentifier}' is neither a CPR nor an eCPR (10 characters)`);
+    warning(
+      'patientid-format',
+      at('PATIENTID'),
+      `'${patient.instanceIdentifier}' is neither a CPR nor an eCPR (10 characters)`,
+    );
   }
 
   // ORIGINAL*: "Is only relevant when … Standard = ebbp-signals / acknowledgement-message".
   const originals = ORIGINAL_SCOPES.filter(has);
   if (kind === 'message') {
-    for (const t of originals) error('original-in-message', at(t), `${t} only applies to acknowledgements and EnvelopeReceipts`);
+    for (const t of originals)
+      error('original-in-message', at(t), `${t} only applies to acknowledgements and EnvelopeReceipts`);
   } else {
-    const expected = kind === 'receipt' ? ORIGINAL_SCOPES : ORIGINAL_SCOPES.filter((t) => t !== 'ORIGINALENVELOPEIDENTIFIER');
+    const expected =
+      kind === 'receipt'
+        ? ORIGINAL_SCOPES
+        : ORIGINAL_SCOPES.filter((t) => t !== 'ORIGINALENVELOPEIDENTIFIER');
     if (kind === 'receipt' && !has('ORIGINALMESSAGEIDENTIFIER')) {
-      error('original-missing', at('ORIGINALMESSAGEIDENTIFIER'), 'an EnvelopeReceipt needs ORIGINALMESSAGEIDENTIFIER to correlate to its original');
+      error(
+        'original-missing',
+        at('ORIGINALMESSAGEIDENTIFIER'),
+        'an EnvelopeReceipt needs ORIGINALMESSAGEIDENTIFIER to correlate to its original',
+      );
     }
     for (const t of expected) {
       if (!has(t) && !(kind === 'receipt' && t === 'ORIGINALMESSAGEIDENTIFIER')) {
@@ -135,7 +190,11 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
       }
     }
     if (kind === 'acknowledgement' && has('ORIGINALENVELOPEIDENTIFIER')) {
-      warning('original-envelope-in-ack', at('ORIGINALENVELOPEIDENTIFIER'), 'ORIGINALENVELOPEIDENTIFIER is only relevant for EnvelopeReceipts');
+      warning(
+        'original-envelope-in-ack',
+        at('ORIGINALENVELOPEIDENTIFIER'),
+        'ORIGINALENVELOPEIDENTIFIER is only relevant for EnvelopeReceipts',
+      );
     }
   }
 
@@ -144,18 +203,45 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
   if (xds) checkXds(xds, kind, error, warning);
 
   const stat = seen.get('StatisticalInformation')?.instanceIdentifier;
-  if (stat !== undefined && kind !== 'receipt' && !stat.toLowerCase().startsWith(`mcm:${di.standard.toLowerCase()}`)) {
-    warning('statistical-information', at('StatisticalInformation'), `'${stat}' is not "MCM:${di.standard}[#postfix]"`);
+  if (
+    stat !== undefined &&
+    kind !== 'receipt' &&
+    !stat.toLowerCase().startsWith(`mcm:${di.standard.toLowerCase()}`)
+  ) {
+    warning(
+      'statistical-information',
+      at('StatisticalInformation'),
+      `'${stat}' is not "MCM:${di.standard}[#postfix]"`,
+    );
   }
 
   if (kind === 'receipt') {
     if (!(RECEIPT_TYPES as readonly string[]).includes(di.type)) {
-      if (di.type === 'SBDHReceiptAcknowledgement') warning('variant-receipt-type', `${H}/DocumentIdentification/Type`, `Type '${di.type}' read as ReceiptAcknowledgement`);
-      else if (di.type === 'AcceptanceAcknowledgement') warning('receipt-type', `${H}/DocumentIdentification/Type`, 'AcceptanceAcknowledgement is not used in the Production Pilot');
-      else error('receipt-type', `${H}/DocumentIdentification/Type`, `Type '${di.type}' is not ReceiptAcknowledgement or ReceiptException`);
+      if (di.type === 'SBDHReceiptAcknowledgement')
+        warning(
+          'variant-receipt-type',
+          `${H}/DocumentIdentification/Type`,
+          `Type '${di.type}' read as ReceiptAcknowledgement`,
+        );
+      else if (di.type === 'AcceptanceAcknowledgement')
+        warning(
+          'receipt-type',
+          `${H}/DocumentIdentification/Type`,
+          'AcceptanceAcknowledgement is not used in the Production Pilot',
+        );
+      else
+        error(
+          'receipt-type',
+          `${H}/DocumentIdentification/Type`,
+          `Type '${di.type}' is not ReceiptAcknowledgement or ReceiptException`,
+        );
     }
     if (di.typeVersion !== RECEIPT_TYPE_VERSION) {
-      error('receipt-version', `${H}/DocumentIdentification/TypeVersion`, `TypeVersion is '${di.typeVersion}', not ${RECEIPT_TYPE_VERSION}`);
+      error(
+        'receipt-version',
+        `${H}/DocumentIdentification/TypeVersion`,
+        `TypeVersion is '${di.typeVersion}', not ${RECEIPT_TYPE_VERSION}`,
+      );
     }
   } else if (ig && di.type !== 'Bundle') {
     error('type', `${H}/DocumentIdentification/Type`, `Type is '${di.type}', not Bundle, for a FHIR message`);
@@ -169,25 +255,44 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
 type Report = (rule: string, element: string, message: string) => void;
 
 function checkXds(xds: Scope, kind: EnvelopeKind, error: Report, warning: Report): void {
-  if (kind === 'receipt') error('xds-in-receipt', at('XDS-METADATA'), 'XDS-METADATA does not apply to EnvelopeReceipts');
-  if (kind === 'acknowledgement') warning('xds-in-ack', at('XDS-METADATA'), 'XDS-METADATA only applies to MedCom messages, not receipts');
+  if (kind === 'receipt')
+    error('xds-in-receipt', at('XDS-METADATA'), 'XDS-METADATA does not apply to EnvelopeReceipts');
+  if (kind === 'acknowledgement')
+    warning('xds-in-ack', at('XDS-METADATA'), 'XDS-METADATA only applies to MedCom messages, not receipts');
   if (xds.instanceIdentifier === '') {
     warning('xds-empty', at('XDS-METADATA'), 'XDS-METADATA is an empty placeholder');
     return;
   }
   try {
     const doc = JSON.parse(xds.instanceIdentifier) as { resourceType?: unknown };
-    if (doc.resourceType !== 'DocumentReference') error('xds-content', at('XDS-METADATA'), 'XDS-METADATA is not a DocumentReference');
+    if (doc.resourceType !== 'DocumentReference')
+      error('xds-content', at('XDS-METADATA'), 'XDS-METADATA is not a DocumentReference');
   } catch {
     error('xds-content', at('XDS-METADATA'), 'XDS-METADATA is not DocumentReference JSON');
   }
 }
 
-function checkReliableMessaging(envelope: EhmiEnvelope, kind: EnvelopeKind, s: Scope | undefined, error: Report, warning: Report): void {
+function checkReliableMessaging(
+  envelope: EhmiEnvelope,
+  kind: EnvelopeKind,
+  s: Scope | undefined,
+  error: Report,
+  warning: Report,
+): void {
   const where = at(RECEIPT_SCOPE);
   if (!s) {
-    if (kind === 'receipt') error('receipt-scope-missing', where, 'an EnvelopeReceipt needs the EHMI-ReceiptAcknowledgement Response scope');
-    else warning('receipt-scope-missing', where, 'no EHMI-ReceiptAcknowledgement Request: reliable messaging is off');
+    if (kind === 'receipt')
+      error(
+        'receipt-scope-missing',
+        where,
+        'an EnvelopeReceipt needs the EHMI-ReceiptAcknowledgement Response scope',
+      );
+    else
+      warning(
+        'receipt-scope-missing',
+        where,
+        'no EHMI-ReceiptAcknowledgement Request: reliable messaging is off',
+      );
     return;
   }
   const di = envelope.documentIdentification;
@@ -196,44 +301,97 @@ function checkReliableMessaging(envelope: EhmiEnvelope, kind: EnvelopeKind, s: S
     error('receipt-scope', where, `InstanceIdentifier is '${mode}', not Request or Response`);
     return;
   }
-  if (kind === 'receipt' && mode === 'Request') error('receipt-scope', where, 'An ehmiSBDH EnvelopeReceipt is never acknowledged: it cannot carry a Request');
-  if (kind !== 'receipt' && mode === 'Response') warning('variant-response-on-message', where, `a ${di.standard} envelope carries Response where the IG uses Request`);
+  if (kind === 'receipt' && mode === 'Request')
+    error(
+      'receipt-scope',
+      where,
+      'An ehmiSBDH EnvelopeReceipt is never acknowledged: it cannot carry a Request',
+    );
+  if (kind !== 'receipt' && mode === 'Response')
+    warning(
+      'variant-response-on-message',
+      where,
+      `a ${di.standard} envelope carries Response where the IG uses Request`,
+    );
   const ci = s.correlationInformation;
-  if (!ci) error('correlation-missing', `${where}/CorrelationInformation`, 'CorrelationInformation is missing');
+  if (!ci)
+    error('correlation-missing', `${where}/CorrelationInformation`, 'CorrelationInformation is missing');
   const name = s.businessService?.businessServiceName;
   const expectedName = mode === 'Request' ? BUSINESS_SERVICE_REQUEST : BUSINESS_SERVICE_RESPONSE;
-  if (!s.businessService) error('business-service-missing', `${where}/BusinessService`, 'BusinessService is missing');
-  else if (name !== expectedName) warning('business-service-name', `${where}/BusinessService/BusinessServiceName`, `'${name}' on a ${mode}; expected ${expectedName}`);
+  if (!s.businessService)
+    error('business-service-missing', `${where}/BusinessService`, 'BusinessService is missing');
+  else if (name !== expectedName)
+    warning(
+      'business-service-name',
+      `${where}/BusinessService/BusinessServiceName`,
+      `'${name}' on a ${mode}; expected ${expectedName}`,
+    );
   const tst = s.businessService?.serviceTransaction.TypeOfServiceTransaction;
   const expectedTst = mode === 'Request' ? 'RequestingServiceTransaction' : 'RespondingServiceTransaction';
   if (tst !== undefined && tst !== expectedTst) {
-    warning('service-transaction', `${where}/BusinessService/ServiceTransaction/@TypeOfServiceTransaction`, `'${tst}' on a ${mode}; expected ${expectedTst}`);
+    warning(
+      'service-transaction',
+      `${where}/BusinessService/ServiceTransaction/@TypeOfServiceTransaction`,
+      `'${tst}' on a ${mode}; expected ${expectedTst}`,
+    );
   }
   if (ci && mode === 'Request') {
     // "RequestingDocumentInstanceIdentifier is the original envelope's identifier = DocumentIdentification/InstanceIdentifier".
     if (ci.requestingDocumentInstanceIdentifier !== di.instanceIdentifier) {
-      warning('correlation-instance', `${where}/CorrelationInformation/RequestingDocumentInstanceIdentifier`, `'${ci.requestingDocumentInstanceIdentifier}' differs from the envelope's InstanceIdentifier '${di.instanceIdentifier}'`);
+      warning(
+        'correlation-instance',
+        `${where}/CorrelationInformation/RequestingDocumentInstanceIdentifier`,
+        `'${ci.requestingDocumentInstanceIdentifier}' differs from the envelope's InstanceIdentifier '${di.instanceIdentifier}'`,
+      );
     }
     if (Date.parse(ci.requestingDocumentCreationDateTime) !== Date.parse(di.creationDateAndTime)) {
-      warning('correlation-time', `${where}/CorrelationInformation/RequestingDocumentCreationDateTime`, `'${ci.requestingDocumentCreationDateTime}' differs from CreationDateAndTime '${di.creationDateAndTime}'`);
+      warning(
+        'correlation-time',
+        `${where}/CorrelationInformation/RequestingDocumentCreationDateTime`,
+        `'${ci.requestingDocumentCreationDateTime}' differs from CreationDateAndTime '${di.creationDateAndTime}'`,
+      );
     }
     const expected = ci.expectedResponseDateTime;
-    if (expected && hasOffset(ci.requestingDocumentCreationDateTime) && Date.parse(expected) !== Date.parse(addMinutes(ci.requestingDocumentCreationDateTime, RESPONSE_TIME_MINUTES))) {
-      warning('correlation-expected', `${where}/CorrelationInformation/ExpectedResponseDateTime`, `'${expected}' is not RequestingDocumentCreationDateTime + ${RESPONSE_TIME_MINUTES} min (Production Pilot)`);
+    if (
+      expected &&
+      hasOffset(ci.requestingDocumentCreationDateTime) &&
+      Date.parse(expected) !==
+        Date.parse(addMinutes(ci.requestingDocumentCreationDateTime, RESPONSE_TIME_MINUTES))
+    ) {
+      warning(
+        'correlation-expected',
+        `${where}/CorrelationInformation/ExpectedResponseDateTime`,
+        `'${expected}' is not RequestingDocumentCreationDateTime + ${RESPONSE_TIME_MINUTES} min (Production Pilot)`,
+      );
     }
   }
 }
 
-function checkBinaryContent(envelope: EhmiEnvelope, kind: EnvelopeKind, error: Report, warning: Report, issues: EnvelopeIssue[]): void {
+function checkBinaryContent(
+  envelope: EhmiEnvelope,
+  kind: EnvelopeKind,
+  error: Report,
+  warning: Report,
+  issues: EnvelopeIssue[],
+): void {
   const bc = envelope.binaryContent;
   const bytes = decodeBase64(bc.base64);
   if (!bytes) {
-    error('base64', 'BinaryContent', bc.base64 === '' ? 'BinaryContent is empty' : 'BinaryContent is not valid base64');
+    error(
+      'base64',
+      'BinaryContent',
+      bc.base64 === '' ? 'BinaryContent is empty' : 'BinaryContent is not valid base64',
+    );
     return;
   }
   if (kind === 'receipt') {
     // "Receipt BinaryContent = base64 of the bpssignal … with mimeType application/xml".
-    if (bc.mimeType !== 'application/xml') error('mimetype', 'BinaryContent/@mimeType', `an EnvelopeReceipt carries application/xml, not ${bc.mimeType}`);
+    if (bc.mimeType !== 'application/xml')
+      error(
+        'mimetype',
+        'BinaryContent/@mimeType',
+        `an EnvelopeReceipt carries application/xml, not ${bc.mimeType}`,
+      );
     // The embedded signal "in principle contains the same information, but … does not need to be checked when it
     // is a ReceiptAcknowledgement" (ehmiSBDHEnvelopeReceipt): its deviations are warnings.
     const { signal, issues: signalIssues } = readSignal(bytes);
@@ -243,7 +401,11 @@ function checkBinaryContent(envelope: EhmiEnvelope, kind: EnvelopeKind, error: R
       error('signal-type', 'BinaryContent', `the signal is an Exception but Type is '${type}'`);
     }
     if (signal && signal.kind === 'ReceiptAcknowledgement' && type === 'ReceiptException') {
-      error('signal-type', 'BinaryContent', 'the signal is a ReceiptAcknowledgement but Type is ReceiptException');
+      error(
+        'signal-type',
+        'BinaryContent',
+        'the signal is a ReceiptAcknowledgement but Type is ReceiptException',
+      );
     }
     return;
   }

@@ -65,13 +65,15 @@ export async function validateMany(inputs: readonly ValidateInput[]): Promise<Va
 
   const xsdResults = new Map<number, XsdIssue[]>();
   for (const profile of ['ehmi', 'gs1'] as const) {
-    const batch = loaded.flatMap((l, i) => ('doc' in l && l.errors.length === 0 && l.envelope.profile === profile ? [i] : []));
+    const batch = loaded.flatMap((l, i) =>
+      'doc' in l && l.errors.length === 0 && l.envelope.profile === profile ? [i] : [],
+    );
     if (batch.length === 0) continue;
     const results = await validateXsd(
       batch.map((i) => serializeXml((loaded[i] as LoadedEnvelope).doc)),
       await schemaSet(profile),
     );
-    batch.forEach((i, k) => xsdResults.set(i, results[k]!.issues));
+    for (const [k, i] of batch.entries()) xsdResults.set(i, results[k]!.issues);
   }
 
   return loaded.map((l, i) => {
@@ -81,7 +83,8 @@ export async function validateMany(inputs: readonly ValidateInput[]): Promise<Va
     const warnings: EnvelopeIssue[] = [...l.warnings];
     if (l.errors.length === 0) {
       for (const x of xsdResults.get(i) ?? []) errors.push(xsdIssue(x));
-      for (const issue of checkRules(l.envelope)) (issue.severity === 'error' ? errors : warnings).push(issue);
+      for (const issue of checkRules(l.envelope))
+        (issue.severity === 'error' ? errors : warnings).push(issue);
     }
     return {
       valid: errors.length === 0,

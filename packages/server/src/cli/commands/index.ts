@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
+import { registerSbdh } from './sbdh.ts';
 import { registerUp } from './up.ts';
+import { registerValidate } from './validate.ts';
 
 /** Every `ehmi` subcommand. A command lives in its own file and registers itself on the program. */
-export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] = [registerUp];
+export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] = [
+  registerUp,
+  registerSbdh,
+  registerValidate,
+];

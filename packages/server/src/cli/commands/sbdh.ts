@@ -1,0 +1,103 @@
+import { EhmiError } from '@ehmi/errors';
+import {
+  type PayloadMetadata,
+  parse,
+  RECEIPT_EXCEPTION_CATEGORIES,
+  type ReceiptExceptionCategory,
+  receiptFor,
+  wrap,
+  wrapForArchive,
+  wrapPayload,
+} from '@ehmi/sbdh';
+import type { Command } from 'commander';
+import type { CliContext } from '../context.ts';
+import { readInputFile } from './read-input.ts';
+
+interface WrapFlags {
+  archive?: boolean;
+  archiveReceiver?: string;
+  typeVersion?: string;
+  metadata?: string;
+}
+
+interface ReceiptFlags {
+  exception?: string;
+  category?: string;
+  message?: string;
+}
+
+/** `ehmi sbdh wrap FILE` and `ehmi sbdh receipt FILE`: build ehmiSBDH envelopes on stdout. */
+export function registerSbdh(program: Command, ctx: CliContext): void {
+  const sbdh = program
+    .command('sbdh')
+    .description('ehmiSBDH envelopes: wrap a message, build an EnvelopeReceipt');
+
+  sbdh
+    .command('wrap')
+    .description('wrap a MedCom FHIR message (JSON or XML) in an ehmiSBDH and print it')
+    .argument('<file>', 'the MedCom FHIR message, or any payload with --metadata')
+    .option('--archive', 'the copy for the document archive, with XDS-METADATA (a DocumentReference)')
+    .option(
+      '--archive-receiver <gln>',
+      'GLN of the archive access point (with --archive; default the receiver)',
+    )
+    .option('--type-version <version>', 'TypeVersion when MessageHeader.definition carries none')
+    .option(
+      '--metadata <file>',
+      'JSON metadata for a payload the pilot XSD does not list (OIOXML, EDIFACT, CDA, …)',
+    )
+    .action(async (file: string, flags: WrapFlags) => {
+      const input = await readInputFile(ctx, file);
+      let xml: string;
+      if (flags.metadata) {
+        const text = (await readInputFile(ctx, flags.metadata)).toString('utf8');
+        let metadata: PayloadMetadata;
+        try {
+          metadata = JSON.parse(text) as PayloadMetadata;
+        } catch (err) {
+          throw new EhmiError('EHMI_USAGE', `--metadata ${flags.metadata} is not valid JSON`, { cause: err });
+        }
+        xml = wrapPayload(input, metadata);
+      } else {
+        const options = flags.typeVersion ? { typeVersion: flags.typeVersion } : {};
+        xml = flags.archive
+          ? await wrapForArchive(
+              input,
+              flags.archiveReceiver ? { ...options, archiveReceiver: flags.archiveReceiver } : options,
+            )
+          : await wrap(input, options);
+      }
+      ctx.stdout.write(xml);
+    });
+
+  sbdh
+    .command('receipt')
+    .description(
+      'print the EnvelopeReceipt (ReceiptAcknowledgement, or ReceiptException with --exception) for an envelope',
+    )
+    .argument('<file>', 'the received ehmiSBDH')
+    .option('--exception <reason>', 'build a ReceiptException with this Reason')
+    .option(
+      '--category <category>',
+      `ReceiptException category: ${RECEIPT_EXCEPTION_CATEGORIES.join(', ')}`,
+      'Syntax',
+    )
+    .option('--message <text>', 'ReceiptException ExceptionMessage')
+    .action(async (file: string, flags: ReceiptFlags) => {
+      const category = flags.category as ReceiptExceptionCategory;
+      if (!(RECEIPT_EXCEPTION_CATEGORIES as readonly string[]).includes(category)) {
+        throw new EhmiError(
+          'EHMI_USAGE',
+          `--category must be one of ${RECEIPT_EXCEPTION_CATEGORIES.join(', ')}`,
+        );
+      }
+      const envelope = parse(await readInputFile(ctx, file), file);
+      const outcome =
+        flags.exception === undefined
+          ? ({ kind: 'acknowledgement' } as const)
+          : flags.message
+            ? ({ kind: 'exception', category, reason: flags.exception, message: flags.message } as const)
+            : ({ kind: 'exception', category, reason: flags.exception } as const);
+      ctx.stdout.write(receiptFor(envelope, outcome));
+    });
+}
