@@ -204,7 +204,8 @@ function describe(
   return { attachment, key: keyFor(ek) };
 }
 
-function unwrapContentKey(
+/** @internal Unwraps the content-encryption key of one xenc:EncryptedKey (exported for the interop tests). */
+export function unwrapContentKey(
   ek: Element,
   privateKey: KeyObject,
   policy: AlgorithmPolicy,

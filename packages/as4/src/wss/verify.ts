@@ -141,7 +141,9 @@ export async function verifyEnvelope(
   const signedInfoBytes = Buffer.from(canonicalize(signedInfo, inclusivePrefixesOf(c14nEl)), 'utf8');
   const sigValue = Buffer.from((sigValueEl.textContent ?? '').replace(/\s+/g, ''), 'base64');
   if (!verifyBytes(method, token.certificate.publicKey, signedInfoBytes, sigValue)) {
-    throw authError('the SignatureValue does not verify', 'signature-value');
+    throw authError('the SignatureValue does not verify', 'signature-value', {
+      subject: token.certificate.subject,
+    });
   }
 
   // XML Signature 1.1 §3.2.1 reference validation.
