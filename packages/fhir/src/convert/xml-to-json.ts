@@ -12,6 +12,9 @@ import { parsePrimitive, rememberDecimal } from './primitives.ts';
 
 type Json = Record<string, unknown>;
 
+// `xsi:schemaLocation` on a resource is common in published FHIR XML and carries no FHIR content.
+const XSI_NS = 'http://www.w3.org/2001/XMLSchema-instance';
+
 /** One element name's values while its siblings are read (FHIR XML repeats an element; JSON uses an array). */
 interface Collected {
   info: ChildInfo;
@@ -78,7 +81,7 @@ function readAttributes(el: Element, type: TypeInfo, out: Json, path: string, al
   const attrs = el.attributes;
   for (let i = 0; i < attrs.length; i++) {
     const attr = attrs.item(i);
-    if (!attr || isNamespaceDeclaration(attr.name)) continue;
+    if (!attr || isNamespaceDeclaration(attr.name) || attr.namespaceURI === XSI_NS) continue;
     const child = type.children.get(attr.name);
     if (!allowXmlAttr || !child?.element.xmlAttr || attr.namespaceURI) {
       throw invalid(`${path}/@${attr.name}`, `attribute ${attr.name} is not defined here`);

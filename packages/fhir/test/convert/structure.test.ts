@@ -184,3 +184,15 @@ test('XML comments are dropped, as FHIR JSON has none', () => {
     active: true,
   });
 });
+
+test('xsi:schemaLocation on a resource is ignored, as it carries no FHIR content', () => {
+  const xml = `<Patient ${NS} xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://hl7.org/fhir fhir-all.xsd"><active value="true"/></Patient>`;
+  assert.deepEqual(xmlToJson(xml), { resourceType: 'Patient', active: true });
+});
+
+test('any other attribute on a resource element is refused', () => {
+  assert.throws(
+    () => xmlToJson(`<Patient ${NS} id="x"><active value="true"/></Patient>`),
+    (err: Coded) => err.code === 'EHMI_VALIDATION_FAILED' && err.expression?.[0] === 'Patient/@id',
+  );
+});
