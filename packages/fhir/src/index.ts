@@ -36,11 +36,18 @@ export { generateSnapshot } from './conformance/snapshot.ts';
 export type { ElementDefinition, StructureDefinition } from './conformance/types.ts';
 export { jsonToXml } from './convert/json-to-xml.ts';
 export { elementToJson, xmlToJson } from './convert/xml-to-json.ts';
+export {
+  type DocumentResult,
+  detectFhir,
+  type FhirFormat,
+  validateFhirDocument,
+} from './validator/document.ts';
 export type { Issue } from './validator/issues.ts';
 export { impliedMessageProfile } from './validator/message-profiles.ts';
 export {
   createValidator,
   isValid,
+  shippedValidator,
   type ValidateOptions,
   type Validator,
   validateResource,

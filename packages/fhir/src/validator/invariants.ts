@@ -52,6 +52,8 @@ const userInvocationTable: UserInvocationTable = {
         const ref = typeof v === 'string' ? v : (v as { reference?: unknown } | undefined)?.reference;
         if (typeof ref !== 'string') continue;
         const r = top().host.resolve(ref, top().holder);
+        // Unresolvable: the invariant cannot be decided here (a warning, not a false error).
+        if (!r) top().unknown = `reference '${ref}' cannot be resolved`;
         if (r) out.push((i as Node).constructor.makeResNode(this, r, null, null, null, null));
       }
       return out;
@@ -93,7 +95,35 @@ function compile(base: string, expression: string): Compiled | Error {
 }
 
 // Checked natively by the walker (ele-1, ext-1) or not expressible in fhirpath.js (txt-1/2 use htmlChecks()).
-const NATIVE = new Set(['ele-1', 'ext-1', 'txt-1', 'txt-2']);
+// dom-3 (contained resources are referenced) fails in fhirpath.js on `as()` over many nodes: checked natively.
+const NATIVE = new Set(['ele-1', 'ext-1', 'txt-1', 'txt-2', 'dom-3']);
+
+/** dom-3: every contained resource is referenced from the rest of the resource (or references the container). */
+export function checkContainedReferenced(resource: Json, expression: string): Issue[] {
+  const contained = resource.contained;
+  if (!Array.isArray(contained) || contained.length === 0) return [];
+  const refs = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') {
+      if (v.startsWith('#')) refs.add(v);
+    } else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') for (const x of Object.values(v)) walk(x);
+  };
+  for (const [k, v] of Object.entries(resource)) if (k !== 'contained') walk(v);
+  const issues: Issue[] = [];
+  contained.forEach((c: Json, i: number) => {
+    if (refs.has(`#${String(c?.id)}`)) return;
+    // "or the contained resource references the container" (R4 dom-3, reference = '#').
+    if (JSON.stringify(c).includes('"#"')) return;
+    issues.push({
+      severity: 'error',
+      code: 'invariant',
+      expression: `${expression}.contained[${i}]`,
+      message: `Invariant dom-3 failed: contained resource #${String(c?.id)} is not referenced from the containing resource`,
+    });
+  });
+  return issues;
+}
 
 export interface InvariantTarget {
   value: unknown;

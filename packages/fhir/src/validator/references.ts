@@ -111,7 +111,8 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
   // (MedCom Provenance.entity.what names the previous message's MessageHeader): a warning.
   const bundled = type.aggregation?.includes('bundled') === true;
   const inMessage = c.bundle?.type === 'message' || c.bundle?.type === 'document';
-  if (!target && !ref.startsWith('#') && (bundled || (c.bundle && inMessage))) {
+  // Outside any Bundle there is nothing to resolve against: aggregation applies to Bundle content only.
+  if (!target && !ref.startsWith('#') && c.bundle && (bundled || inMessage)) {
     issues.push({
       severity: bundled ? 'error' : 'warning',
       code: 'not-found',

@@ -208,11 +208,14 @@ export function inSlice(
   slice: ElementNode,
   discriminators: readonly Discriminator[],
   host: SliceHost,
-): boolean {
+): boolean | 'unknown' {
   if (discriminators.length === 0) return host.matchesNode(item, slice);
   for (const d of discriminators) {
     const e = expectation(slice, d, host);
     const found = evaluate(item, d.path, host);
+    // A discriminator through resolve() on a reference that does not resolve (a resource validated on its
+    // own, outside its Bundle): membership cannot be decided.
+    if (found.length === 0 && d.path.includes('resolve()')) return 'unknown';
     switch (e.kind) {
       case 'value':
         if (!found.some((f) => satisfies(f.value, e.fp))) return false;
@@ -239,33 +242,48 @@ export function inSlice(
 }
 
 /** The slice each value belongs to (first match in definition order), or undefined. */
-export function assignSlices(
-  items: readonly Typed[],
-  entry: ElementNode,
-  host: SliceHost,
-): (ElementNode | undefined)[] {
+export type Assignment = ElementNode | undefined | 'unknown';
+
+export function assignSlices(items: readonly Typed[], entry: ElementNode, host: SliceHost): Assignment[] {
   const discriminators =
     entry.def.slicing?.discriminator ??
     (entry.name === 'extension' || entry.name === 'modifierExtension'
       ? [{ type: 'value' as const, path: 'url' }]
       : []);
-  return items.map((item) => entry.slices.find((s) => inSlice(item, s, discriminators, host)));
+  return items.map((item) => {
+    let unknown = false;
+    for (const s of entry.slices) {
+      const r = inSlice(item, s, discriminators, host);
+      if (r === true) return s;
+      if (r === 'unknown') unknown = true;
+    }
+    return unknown ? 'unknown' : undefined;
+  });
 }
 
 /** Slice cardinality, closed and ordered slicing (R4 ElementDefinition.slicing.rules / ordered). */
 export function checkSlicing(
   entry: ElementNode,
-  assigned: readonly (ElementNode | undefined)[],
+  assigned: readonly Assignment[],
   expressionOf: (i: number) => string,
   parentExpression: string,
 ): Issue[] {
   const issues: Issue[] = [];
   const rules = entry.def.slicing?.rules ?? 'open';
+  const undecided = assigned.filter((a) => a === 'unknown').length;
+  if (undecided > 0) {
+    issues.push({
+      severity: 'warning',
+      code: 'incomplete',
+      expression: parentExpression,
+      message: `${undecided} value(s) of ${entry.def.path} could not be matched to slices: their references do not resolve here`,
+    });
+  }
   for (const s of entry.slices) {
     const n = assigned.filter((a) => a === s).length;
     const min = s.def.min ?? 0;
     const max = s.def.max ?? '*';
-    if (n < min) {
+    if (n + undecided < min) {
       issues.push({
         severity: 'error',
         code: 'required',
@@ -283,7 +301,7 @@ export function checkSlicing(
     }
   }
   assigned.forEach((a, i) => {
-    if (a === undefined && rules === 'closed') {
+    if (a === undefined && rules === 'closed' && undecided === 0) {
       issues.push({
         severity: 'error',
         code: 'structure',
@@ -296,7 +314,7 @@ export function checkSlicing(
     let last = -1;
     let sawUnmatched = false;
     assigned.forEach((a, i) => {
-      if (a === undefined) {
+      if (a === undefined || a === 'unknown') {
         sawUnmatched = true;
         return;
       }

@@ -1,5 +1,11 @@
 import type { Conformance } from '../conformance/conformance.ts';
-import type { CodeSystem, Concept, ExpansionContains, ValueSet, ValueSetInclude } from '../conformance/types.ts';
+import type {
+  CodeSystem,
+  Concept,
+  ExpansionContains,
+  ValueSet,
+  ValueSetInclude,
+} from '../conformance/types.ts';
 
 /** yes / no, or unknown when the value set or a code system it draws on is not loaded (never a silent pass). */
 export interface Membership {

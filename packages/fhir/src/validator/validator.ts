@@ -90,8 +90,13 @@ let shipped: Validator | undefined;
  * const outcome = validateResource(JSON.parse(text));
  */
 export function validateResource(resource: unknown, options?: ValidateOptions): OperationOutcome {
+  return shippedValidator().validate(resource, options);
+}
+
+/** The validator over the shipped conformance resources, created on first use. */
+export function shippedValidator(): Validator {
   shipped ??= createValidator(shippedConformance());
-  return shipped.validate(resource, options);
+  return shipped;
 }
 
 /** True when the outcome has no error or fatal issue (warnings allowed). */

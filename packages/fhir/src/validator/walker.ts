@@ -4,7 +4,7 @@ import type { Json, TypeRef } from '../conformance/types.ts';
 import { checkBinding } from './bindings.ts';
 import { cardinalityIssues, shapeIssue } from './cardinality.ts';
 import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts';
-import { checkInvariants, type InvariantHost } from './invariants.ts';
+import { checkContainedReferenced, checkInvariants, type InvariantHost } from './invariants.ts';
 import type { Issue } from './issues.ts';
 import { checkPrimitive, isPrimitiveType } from './primitives.ts';
 import { type BundleIndex, checkReference, indexBundle, resolveReference } from './references.ts';
@@ -127,6 +127,8 @@ export class Run {
       const root = elementTree(sd);
       this.#complex(resource, root.children, where.expression, env, issues);
       this.#checks({ value: resource, type: sd.type }, root, where.expression, env, issues);
+      if (sd.derivation !== 'constraint')
+        issues.push(...checkContainedReferenced(resource, where.expression));
       const profile = sd.derivation === 'constraint' ? url : undefined;
       if (profile) for (const i of issues) i.profile ??= profile;
     }
@@ -255,7 +257,7 @@ export class Run {
         );
         assigned.forEach((slice, i) => {
           const it = items[i];
-          if (slice && it) this.#item(it.item, it.ext, slice, it.expression, env, out);
+          if (slice && slice !== 'unknown' && it) this.#item(it.item, it.ext, slice, it.expression, env, out);
         });
         out.push(...checkSlicing(child, assigned, (i) => items[i]?.expression ?? expression, expression));
       }
