@@ -118,7 +118,7 @@ function ruleOf(code: EhmiErrorCode): string {
 function xsdIssue(x: XsdIssue): EnvelopeIssue {
   const message = x.message
     .replace(/^.*?Schemas validity error\s*:\s*/, '')
-    .replace(/\{[^}]*\}/g, '')
+    .replace(/\{(?:https?|urn):[^}]*\}/g, '')
     .replace(/\s+/g, ' ')
     .trim();
   const element = /Element '([^']+)'/.exec(message)?.[1] ?? 'document';
