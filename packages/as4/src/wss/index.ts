@@ -1,5 +1,7 @@
+// WS-Security 1.1.1 for AS4 (eDelivery AS4 1.15 and 2.0): sign, verify, encrypt, decrypt, timestamp.
 export { ALG, type AlgorithmPolicy, PROFILES, type SecurityProfile } from './algorithms.ts';
 export { canonicalMimeHeaders } from './attachment-digest.ts';
+export { canonicalize } from './c14n.ts';
 export {
   type CertificateInput,
   decodePkiPath,
@@ -7,6 +9,8 @@ export {
   subjectKeyIdentifier,
   toCertificate,
 } from './certificates.ts';
+export { type DecryptOptions, type DecryptResult, decryptAttachments } from './decrypt.ts';
+export { type EncryptOptions, type EncryptResult, encryptAttachments } from './encrypt.ts';
 export type { ReferenceTransform, SignatureReference } from './references.ts';
 export { type SignOptions, type SignResult, signEnvelope } from './sign.ts';
 export {
