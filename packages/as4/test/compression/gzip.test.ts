@@ -74,7 +74,7 @@ describe('decompressAttachment', () => {
 
   it('EBMS:0303 for a corrupt gzip stream', async () => {
     const corrupt = gzipSync('hello world, hello world');
-    corrupt[corrupt.length - 6] ^= 0xff; // CRC32 trailer
+    corrupt.writeUInt8(corrupt.readUInt8(corrupt.length - 6) ^ 0xff, corrupt.length - 6); // CRC32 trailer
     assert.equal(
       await ebmsCodeOf(() => decompressAttachment(attachment(corrupt), gzPart, { sink: memorySink() })),
       'EBMS:0303',
