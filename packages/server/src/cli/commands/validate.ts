@@ -1,4 +1,5 @@
 import { asEhmiError, EXIT } from '@ehmi/errors';
+import { detectFhir, validateFhirDocument } from '@ehmi/fhir';
 import { type EnvelopeIssue, type ValidateInput, validateMany } from '@ehmi/sbdh';
 import type { Command } from 'commander';
 import { type CliContext, writeLine } from '../context.ts';
@@ -12,9 +13,12 @@ import { readInputFile } from './read-input.ts';
 export function registerValidate(program: Command, ctx: CliContext): void {
   program
     .command('validate')
-    .description('validate ehmiSBDH files (IG XSD + IG rules; known MedCom variants accepted with warnings)')
-    .argument('<files...>', 'envelopes to validate')
-    .action(async (files: string[]) => {
+    .description(
+      'validate ehmiSBDH files (IG XSD + IG rules; known MedCom variants accepted with warnings) and FHIR resources (JSON or XML, against the MedCom/EHMI profiles)',
+    )
+    .argument('<files...>', 'envelopes or FHIR resources to validate')
+    .option('--profile <url>', 'validate FHIR resources against this profile instead of the claimed/implied ones')
+    .action(async (files: string[], opts: { profile?: string }) => {
       let worst: number = EXIT.ok;
       const raise = (code: number): void => {
         worst = Math.max(worst, code);
@@ -30,6 +34,11 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       }
       // Not XML at all (JSON, binary) is not a kind we recognise; a .xml file that fails to parse is malformed.
       const xmlInputs = inputs.filter((i) => {
+        // FHIR resources (JSON with resourceType, XML in the FHIR namespace) go to the profile validator.
+        if (detectFhir(i.xml as Uint8Array)) {
+          raise(validateFhir(ctx, i.source, i.xml as Uint8Array, opts.profile));
+          return false;
+        }
         const head = Buffer.from(i.xml as Uint8Array)
           .subarray(0, 64)
           .toString('utf8')
@@ -60,6 +69,24 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       });
       ctx.exitCode = worst;
     });
+}
+
+/** Validates one FHIR document; one line per error and warning on stderr, the verdict on stdout. */
+function validateFhir(ctx: CliContext, file: string, bytes: Uint8Array, profile: string | undefined): number {
+  const r = validateFhirDocument(bytes, profile ? { profile } : {});
+  for (const i of r.issues) {
+    if (i.severity === 'information') continue;
+    writeLine(ctx.stderr, `${file}: ${i.severity}: ${i.expression}: ${i.message.replace(/\s*\n\s*/g, ' ')}`);
+  }
+  const what = `FHIR ${r.format.toUpperCase()} ${String(r.resource?.resourceType ?? 'resource')}`;
+  const errors = r.issues.filter((i) => i.severity === 'error').length;
+  const warnings = r.issues.filter((i) => i.severity === 'warning').length;
+  if (r.valid) {
+    writeLine(ctx.stdout, `${file}: valid ${what}${warnings > 0 ? ` with ${warnings} warning(s)` : ''}`);
+    return EXIT.ok;
+  }
+  writeLine(ctx.stdout, `${file}: invalid ${what}: ${errors} error(s)`);
+  return EXIT.failed;
 }
 
 function line(file: string, severity: string, issue: EnvelopeIssue): string {
