@@ -17,7 +17,10 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       'validate ehmiSBDH files (IG XSD + IG rules; known MedCom variants accepted with warnings) and FHIR resources (JSON or XML, against the MedCom/EHMI profiles)',
     )
     .argument('<files...>', 'envelopes or FHIR resources to validate')
-    .option('--profile <url>', 'validate FHIR resources against this profile instead of the claimed/implied ones')
+    .option(
+      '--profile <url>',
+      'validate FHIR resources against this profile instead of the claimed/implied ones',
+    )
     .action(async (files: string[], opts: { profile?: string }) => {
       let worst: number = EXIT.ok;
       const raise = (code: number): void => {
