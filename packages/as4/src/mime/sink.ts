@@ -47,6 +47,7 @@ export function tempFileSink(options: { dir?: string } = {}): AttachmentSink {
   let created: Promise<string> | undefined;
   const base = options.dir ?? tmpdir();
   let disposed = false;
+  let counter = 0;
   const ensureDir = (): Promise<string> => {
     created ??= mkdtemp(join(base, 'ehmi-as4-')).then((d) => {
       dirPath = d;
@@ -56,7 +57,9 @@ export function tempFileSink(options: { dir?: string } = {}): AttachmentSink {
   };
   return {
     create(part) {
-      const name = `part-${part.index}`;
+      // A counter, not part.index: several steps (MIME, decryption, decompression) may share one sink.
+      void part;
+      const name = `part-${++counter}`;
       const pathPromise = ensureDir().then((d) => join(d, name));
       // A Writable that opens the file on first use, since mkdtemp is asynchronous.
       let file: ReturnType<typeof createWriteStream> | undefined;

@@ -20,7 +20,7 @@ export async function decompressStep(
 ): Promise<As4Attachment[]> {
   const byId = new Map(attachments.map((a) => [a.contentId, a]));
   const out: As4Attachment[] = [];
-  let index = 1000;
+  let index = 0;
   for (const part of um.payloadInfo) {
     const cid = contentIdOfHref(part.href);
     const att = cid === undefined ? undefined : byId.get(cid);
@@ -29,7 +29,7 @@ export async function decompressStep(
       await decompressAttachment(att, part, {
         sink,
         maxDecompressedBytes: limits.maxDecompressedBytes,
-        index: index++,
+        index: ++index,
       }),
     );
   }

@@ -2,6 +2,14 @@ import { EhmiError } from '@ehmi/errors';
 import { childElements, type Document, type Element, parseXml, pathOf } from '@ehmi/xml';
 import { NS } from '../lib/ns.ts';
 
+/** Roles this node plays: none given (= ultimate receiver), ultimateReceiver, next (SOAP 1.2 Part 1 §2.2; SOAP 1.1 §4.2.2). */
+const OUR_ROLES = new Set([
+  '',
+  'http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver',
+  'http://www.w3.org/2003/05/soap-envelope/role/next',
+  'http://schemas.xmlsoap.org/soap/actor/next',
+]);
+
 /** A parsed SOAP envelope with the elements AS4 processing needs, located once. */
 export interface As4Envelope {
   document: Document;
@@ -32,7 +40,8 @@ export interface ParseEnvelopeOptions {
  * - exactly one `Header`, one `Body`, and exactly one `eb:Messaging` in the whole document, as a direct child of
  *   the Header (ebMS3 Core §5.2.1; a second copy elsewhere is how wrapping attacks hide the signed one) → EBMS:0009.
  *   The only exception is the open content of an `eb:Receipt`, which may echo the received message;
- * - every `wsu:Id`/`Id`/`id` value unique in the document (WSS 1.1 §4; XML Signature wrapping) → EBMS:0101.
+ * - every `wsu:Id`/`Id`/`id` value unique in the document (WSS 1.1 §4; XML Signature wrapping) → EBMS:0101;
+ * - no header block marked `mustUnderstand` other than eb:Messaging and wsse:Security (SOAP 1.2 §5.2.3) → EBMS:0008.
  *
  * @example
  * const env = parseEnvelope(await readFile('message.xml'));
@@ -81,6 +90,23 @@ export function checkEnvelope(document: Document): As4Envelope {
         : `expected one eb:Messaging directly in the SOAP Header, found ${allMessaging.length} in the document`,
       { expression: allMessaging.map((m) => pathOf(m)), details: { messagingCount: allMessaging.length } },
     );
+  }
+  // SOAP 1.2 Part 1 §5.2.3: a header block marked mustUnderstand that we do not process must not be ignored.
+  for (const block of childElements(header)) {
+    const known =
+      (block.namespaceURI === NS.EB && block.localName === 'Messaging') ||
+      (block.namespaceURI === NS.WSSE && block.localName === 'Security');
+    const mu = block.getAttributeNS(soapNs, 'mustUnderstand');
+    const role = block.getAttributeNS(soapNs, soapVersion === '1.2' ? 'role' : 'actor') ?? '';
+    if (!known && (mu === 'true' || mu === '1') && OUR_ROLES.has(role)) {
+      throw new EhmiError(
+        'EHMI_AS4_UNPACKAGING_NOT_SUPPORTED',
+        `header block ${block.nodeName} must be understood`,
+        {
+          expression: [pathOf(block)],
+        },
+      );
+    }
   }
   const securities = childElements(header, NS.WSSE, 'Security');
   if (securities.length > 1) {

@@ -85,3 +85,31 @@ describe('parseEnvelope', () => {
     assert.throws(() => parseEnvelope(userMessageEnvelope(), { maxBytes: 100 }), { code: 'EHMI_TOO_LARGE' });
   });
 });
+
+describe('parseEnvelope: mustUnderstand (SOAP 1.2 Part 1 §5.2.3)', () => {
+  it('EBMS:0008 for an unknown header block marked mustUnderstand="true"', () => {
+    const xml = userMessageEnvelope([], '<x:Other xmlns:x="urn:x" S12:mustUnderstand="true"/>');
+    assert.throws(() => parseEnvelope(xml), { ebmsCode: 'EBMS:0008' });
+  });
+
+  it('ignores an unknown header block that need not be understood', () => {
+    parseEnvelope(userMessageEnvelope([], '<x:Other xmlns:x="urn:x" S12:mustUnderstand="false"/>'));
+  });
+});
+
+describe('parseEnvelope: mustUnderstand for other roles', () => {
+  it('ignores a mustUnderstand header block addressed to another role', () => {
+    parseEnvelope(
+      userMessageEnvelope(
+        [],
+        '<x:Other xmlns:x="urn:x" S12:role="urn:someone-else" S12:mustUnderstand="true"/>',
+      ),
+    );
+  });
+
+  it('EBMS:0008 for one addressed to the ultimate receiver', () => {
+    const block =
+      '<x:Other xmlns:x="urn:x" S12:role="http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver" S12:mustUnderstand="1"/>';
+    assert.throws(() => parseEnvelope(userMessageEnvelope([], block)), { ebmsCode: 'EBMS:0008' });
+  });
+});
