@@ -12,6 +12,7 @@ import type {
 import { messageHeaderOf, requireInBundle, resolveInBundle } from './bundle.ts';
 import { type BuildContext, entry, instant, invalidInput, ref, resolveContext } from './common.ts';
 import { ACKNOWLEDGEMENT_FULLURL_BASE, EXTENSION, PROFILE, SYSTEM } from './medcom.ts';
+import { addNarratives } from './narrative.ts';
 import { resendMessage } from './resend.ts';
 
 /** `MessageHeader.response.code` (R4 response-code): ok = AA, fatal-error = AE, transient-error = AR. */
@@ -59,6 +60,11 @@ export interface AcknowledgementOptions extends BuildContext {
   previous?: Bundle;
   /** Base of the entries' `fullUrl`; default the base of the received MessageHeader's fullUrl, else MedCom's. */
   fullUrlBase?: string;
+  /**
+   * Add a generated `text` narrative to the resources the acknowledgement creates (MessageHeader, Provenance,
+   * OperationOutcome); carried-over resources keep theirs. Default true.
+   */
+  narrative?: boolean;
 }
 
 /**
@@ -180,6 +186,9 @@ export function buildAcknowledgement(received: Bundle, options: AcknowledgementO
 
   const resources: Resource[] = [ackHeader, ...copied, ackProvenance, ...organizations.values()];
   if (outcome) resources.push(outcome);
+  if (options.narrative !== false) {
+    addNarratives(outcome ? [ackHeader, ackProvenance, outcome] : [ackHeader, ackProvenance], resources);
+  }
   return {
     resourceType: 'Bundle',
     id: newId(),

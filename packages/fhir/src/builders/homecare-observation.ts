@@ -29,6 +29,7 @@ import {
   SYSTEM,
   sorEndpoint,
 } from './medcom.ts';
+import { addNarratives } from './narrative.ts';
 
 /** An organisation as MedCom messaging identifies it: SOR and GLN are both required (MedComMessagingOrganization). */
 export interface MessagingOrganizationInput {
@@ -124,6 +125,8 @@ export interface HomeCareObservationInput {
 export interface HomeCareObservationOptions extends BuildContext {
   /** Base of the entries' `fullUrl`; default `http://medcomfhir.dk/ig/homecareobservation` as in the examples. */
   fullUrlBase?: string;
+  /** Add a generated `text` narrative to every resource (MedCom: "SHALL always be included"). Default true. */
+  narrative?: boolean;
 }
 
 /**
@@ -133,7 +136,8 @@ export interface HomeCareObservationOptions extends BuildContext {
  * Bundle.id and timestamp: use {@link resendMessage} for that, not this function.
  *
  * Entries in the order of the MedCom examples: MessageHeader, Patient, DiagnosticReport, PractitionerRole,
- * Practitioner, Organization (receiver), Organization (sender), Provenance (`new-message`), Observations.
+ * Practitioner, Organization (receiver), Organization (sender), Provenance (`new-message`), Observations. Each
+ * resource gets a generated narrative unless `narrative: false`.
  *
  * @throws EhmiError `EHMI_VALIDATION_FAILED` naming the input field that is missing or malformed.
  * @example
@@ -219,15 +223,25 @@ export function buildHomeCareObservationMessage(
     agent: [{ who: ref(sender) }],
   };
 
+  const resources = [
+    header,
+    patient,
+    report,
+    role,
+    practitioner,
+    receiver,
+    sender,
+    provenance,
+    ...observations,
+  ];
+  if (options.narrative !== false) addNarratives(resources);
   return {
     resourceType: 'Bundle',
     id: newId(),
     meta: { profile: [PROFILE.homeCareMessage] },
     type: 'message',
     timestamp,
-    entry: [header, patient, report, role, practitioner, receiver, sender, provenance, ...observations].map(
-      (r) => entry(base, r),
-    ),
+    entry: resources.map((r) => entry(base, r)),
   };
 }
 

@@ -71,6 +71,7 @@ test('the acknowledgement MessageHeader and Provenance have exactly the elements
   const ack = buildAcknowledgement(received(), {
     code: 'fatal-error',
     issues: [{ severity: 'error', code: 'structure', details: 'MSG_VALUESET_VALUE_UNKNOWN' }],
+    narrative: false,
   });
   assert.deepEqual(shape(header(ack)), shape(header(ACK_FATAL())));
   assert.deepEqual(shape(ofType(ack, 'Provenance')[1]), shape(ofType(ACK_FATAL(), 'Provenance')[1]));
@@ -304,4 +305,18 @@ test('duplicate cases follow the MedCom 043 table', () => {
     classifyReceivedMessage({ bundleIdSeen: true, messageHeaderIdSeen: false }),
     'bundle-id-reused',
   );
+});
+
+test('the acknowledgement narrates what it creates and leaves carried-over resources as they were', () => {
+  const msg = buildHomeCareObservationMessage(sampleInput(), { narrative: false });
+  const ack = buildAcknowledgement(msg, FATAL);
+  assert.match(header(ack).text?.div ?? '', /fatal-error/);
+  assert.match(
+    ofType<OperationOutcome>(ack, 'OperationOutcome')[0]?.text?.div ?? '',
+    /MSG_VALUESET_VALUE_UNKNOWN/,
+  );
+  const [copied, own] = ofType<Provenance>(ack, 'Provenance');
+  assert.equal(copied?.text, undefined);
+  assert.match(own?.text?.div ?? '', /acknowledgement/);
+  assert.ok(ofType<Organization>(ack, 'Organization').every((o) => o.text === undefined));
 });

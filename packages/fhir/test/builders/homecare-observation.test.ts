@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parseXml } from '@ehmi/xml';
 import type {
   Bundle,
   DiagnosticReport,
@@ -47,11 +48,14 @@ test('the Bundle and every resource claim the profiles the MedCom example claims
   assert.deepEqual(claimed(built), claimed(HOMECARE_401()));
 });
 
+// The generated examples have no narrative (SUSHI writes none), so these comparisons build without one.
+const bare = () => buildHomeCareObservationMessage(sampleInput(), { ...fixedContext(), narrative: false });
+
 test('MessageHeader and Provenance have exactly the elements of the MedCom example', () => {
   for (const type of ['MessageHeader', 'Provenance'] as const) {
-    assert.deepEqual(shape(ofType(build(), type)[0]), shape(ofType(HOMECARE_401(), type)[0]), type);
+    assert.deepEqual(shape(ofType(bare(), type)[0]), shape(ofType(HOMECARE_401(), type)[0]), type);
   }
-  assert.deepEqual(shape({ ...build(), entry: [] }), shape({ ...HOMECARE_401(), entry: [] }));
+  assert.deepEqual(shape({ ...bare(), entry: [] }), shape({ ...HOMECARE_401(), entry: [] }));
 });
 
 test('no resource uses an element that no MedCom HomeCare example uses', () => {
@@ -69,7 +73,7 @@ test('no resource uses an element that no MedCom HomeCare example uses', () => {
   const extra = new Set(['contact.extension', 'contact.extension.url', 'contact.extension.valueCode']);
   const input = sampleInput();
   input.receiver.requesterInitials = undefined;
-  for (const b of [build(), buildHomeCareObservationMessage(input)]) {
+  for (const b of [bare(), buildHomeCareObservationMessage(input, { narrative: false })]) {
     for (const r of resources(b)) {
       for (const p of shape(r)) {
         assert.ok(known.get(r.resourceType)?.has(p) || extra.has(p), `${r.resourceType}.${p}`);
@@ -330,4 +334,30 @@ test('a patient with an eCPR identifier keeps its system and use', () => {
   assert.deepEqual(patient?.identifier, [
     { use: 'temp', system: 'urn:oid:1.2.208.176.1.6.1.1', value: '0703921VJ5' },
   ]);
+});
+
+test('every resource carries a generated XHTML narrative stating its key facts', () => {
+  const bundle = build();
+  for (const r of resources(bundle)) {
+    const text = (r as { text?: { status?: string; div?: string } }).text;
+    assert.equal(text?.status, 'generated', r.resourceType);
+    const div = parseXml(text?.div ?? '').documentElement;
+    assert.equal(div?.namespaceURI, 'http://www.w3.org/1999/xhtml');
+    assert.equal(div?.localName, 'div');
+  }
+  const [crp] = ofType<Observation>(bundle, 'Observation');
+  assert.match(crp?.text?.div ?? '', /26 mg\/L/);
+  assert.match(ofType<MessageHeader>(bundle, 'MessageHeader')[0]?.text?.div ?? '', /Skødstrup Lægepraksis/);
+});
+
+test('narrative text is escaped, never markup from the input', () => {
+  const input = sampleInput();
+  input.conclusion = '<script>alert(1)</script> & "x"';
+  const report = ofType<DiagnosticReport>(buildHomeCareObservationMessage(input), 'DiagnosticReport')[0];
+  assert.ok(report?.text?.div.includes('&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;'));
+  assert.ok(!report?.text?.div.includes('<script>'));
+});
+
+test('narrative: false leaves the narrative out', () => {
+  assert.ok(resources(bare()).every((r) => !('text' in r)));
 });
