@@ -10,7 +10,10 @@ const ex = (name: string): Buffer => readFileSync(join(SBDH, name));
 const fails = (xml: string | Buffer, code: string, expression?: string): void => {
   assert.throws(
     () => parse(xml),
-    (e: unknown) => e instanceof EhmiError && e.code === code && (expression === undefined || e.expression[0] === expression),
+    (e: unknown) =>
+      e instanceof EhmiError &&
+      e.code === code &&
+      (expression === undefined || e.expression[0] === expression),
   );
 };
 
@@ -39,13 +42,18 @@ describe('parse: typed envelope, lenient', () => {
     assert.equal(doc.resourceType, 'DocumentReference');
   });
 
-  it('throws EHMI_XML_MALFORMED for malformed XML', () => fails('<StandardBusinessDocument', 'EHMI_XML_MALFORMED'));
+  it('throws EHMI_XML_MALFORMED for malformed XML', () =>
+    fails('<StandardBusinessDocument', 'EHMI_XML_MALFORMED'));
 
   it('throws EHMI_XML_DOCTYPE_FORBIDDEN for a DOCTYPE', () =>
     fails('<!DOCTYPE a [<!ENTITY b "c">]><StandardBusinessDocument/>', 'EHMI_XML_DOCTYPE_FORBIDDEN'));
 
   it('throws EHMI_XML_SCHEMA_INVALID for the wrong namespace', () =>
-    fails('<StandardBusinessDocument xmlns="urn:x"/>', 'EHMI_XML_SCHEMA_INVALID', 'StandardBusinessDocument'));
+    fails(
+      '<StandardBusinessDocument xmlns="urn:x"/>',
+      'EHMI_XML_SCHEMA_INVALID',
+      'StandardBusinessDocument',
+    ));
 
   it('throws EHMI_INPUT_UNREADABLE for a document that is not an envelope', () =>
     fails(ex('examples/ehmiMessage.xml'), 'EHMI_INPUT_UNREADABLE'));

@@ -16,11 +16,23 @@ import {
 } from '../src/index.ts';
 import { HCO, IG_XSD, SBDH, xmllint } from './fixtures.ts';
 
-const original = await wrapMessage(readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')), {
-  creationDateAndTime: '2025-04-01T16:19:00+01:00',
+const original = await wrapMessage(
+  readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')),
+  {
+    creationDateAndTime: '2025-04-01T16:19:00+01:00',
+  },
+);
+const ack = receiptFor(
+  original.xml,
+  { kind: 'acknowledgement' },
+  { creationDateAndTime: '2025-04-01T16:20:00+01:00' },
+);
+const exc = receiptFor(original.envelope, {
+  kind: 'exception',
+  category: 'Syntax',
+  reason: 'XSD validation failed',
+  message: 'line 4',
 });
-const ack = receiptFor(original.xml, { kind: 'acknowledgement' }, { creationDateAndTime: '2025-04-01T16:20:00+01:00' });
-const exc = receiptFor(original.envelope, { kind: 'exception', category: 'Syntax', reason: 'XSD validation failed', message: 'line 4' });
 
 describe('receiptFor: ehmiSBDH EnvelopeReceipt (ehmiSBDHEnvelopeReceipt)', () => {
   it('swaps Sender and Receiver and the SOR scopes', () => {
@@ -46,7 +58,10 @@ describe('receiptFor: ehmiSBDH EnvelopeReceipt (ehmiSBDHEnvelopeReceipt)', () =>
     const r = parse(ack);
     const o = original.envelope;
     assert.equal(scopeValue(r, 'ORIGINALMESSAGEIDENTIFIER'), scopeValue(o, 'MESSAGEIDENTIFIER'));
-    assert.equal(scopeValue(r, 'ORIGINALMESSAGEENVELOPEIDENTIFIER'), scopeValue(o, 'MESSAGEENVELOPEIDENTIFIER'));
+    assert.equal(
+      scopeValue(r, 'ORIGINALMESSAGEENVELOPEIDENTIFIER'),
+      scopeValue(o, 'MESSAGEENVELOPEIDENTIFIER'),
+    );
     assert.equal(scopeValue(r, 'ORIGINALMESSAGESTANDARD'), 'homecareobservation-message');
     assert.equal(scopeValue(r, 'ORIGINALMESSAGEVERSION'), '1.1');
     assert.equal(scopeValue(r, 'ORIGINALENVELOPEIDENTIFIER'), o.documentIdentification.instanceIdentifier);
@@ -56,9 +71,15 @@ describe('receiptFor: ehmiSBDH EnvelopeReceipt (ehmiSBDHEnvelopeReceipt)', () =>
   it('answers with a Response that correlates to the original envelope', () => {
     const s = parse(ack).scopes.find((x) => x.type === 'EHMI-ReceiptAcknowledgement')!;
     assert.equal(s.instanceIdentifier, 'Response');
-    assert.equal(s.correlationInformation?.requestingDocumentInstanceIdentifier, original.envelope.documentIdentification.instanceIdentifier);
+    assert.equal(
+      s.correlationInformation?.requestingDocumentInstanceIdentifier,
+      original.envelope.documentIdentification.instanceIdentifier,
+    );
     assert.equal(s.correlationInformation?.requestingDocumentCreationDateTime, '2025-04-01T16:19:00+01:00');
-    assert.equal(s.businessService?.serviceTransaction.TypeOfServiceTransaction, 'RespondingServiceTransaction');
+    assert.equal(
+      s.businessService?.serviceTransaction.TypeOfServiceTransaction,
+      'RespondingServiceTransaction',
+    );
   });
 
   it('embeds a bpssignal:ReceiptAcknowledgement as application/xml', () => {
@@ -67,7 +88,10 @@ describe('receiptFor: ehmiSBDH EnvelopeReceipt (ehmiSBDHEnvelopeReceipt)', () =>
     const { signal, issues } = readSignal(payloadOf(r));
     assert.deepEqual(issues, []);
     assert.equal(signal?.kind, 'ReceiptAcknowledgement');
-    assert.equal(signal?.originalMessageIdentifier, original.envelope.documentIdentification.instanceIdentifier);
+    assert.equal(
+      signal?.originalMessageIdentifier,
+      original.envelope.documentIdentification.instanceIdentifier,
+    );
     assert.equal(signal?.originalMessageDateTime, '2025-04-01T16:19:00+01:00');
     assert.equal(signal?.thisMessageDateTime, '2025-04-01T16:20:00+01:00');
     assert.equal(signal?.fromPartyInfo?.value, original.envelope.receiver.value);
@@ -77,7 +101,11 @@ describe('receiptFor: ehmiSBDH EnvelopeReceipt (ehmiSBDHEnvelopeReceipt)', () =>
     const r = parse(exc);
     assert.equal(r.documentIdentification.type, 'ReceiptException');
     const { signal } = readSignal(payloadOf(r));
-    assert.deepEqual(signal?.exception, { category: 'Syntax', reason: 'XSD validation failed', message: 'line 4' });
+    assert.deepEqual(signal?.exception, {
+      category: 'Syntax',
+      reason: 'XSD validation failed',
+      message: 'line 4',
+    });
   });
 
   it('builds receipts that are valid against the IG XSD', async () => {
@@ -124,23 +152,34 @@ describe('parseReceipt: correlation by the ORIGINAL* scopes', () => {
   });
 
   it('does not correlate a receipt to another envelope', async () => {
-    const other = await wrapMessage(readFileSync(join(HCO, 'Bundle-faa0c104-0ebf-49cb-bad1-9e0f59436e18.json')));
+    const other = await wrapMessage(
+      readFileSync(join(HCO, 'Bundle-faa0c104-0ebf-49cb-bad1-9e0f59436e18.json')),
+    );
     const c = parseReceipt(ack, other.envelope).correlation!;
     assert.equal(c.matches, false);
     assert.ok(c.mismatches.some((m) => m.startsWith('ORIGINALENVELOPEIDENTIFIER')));
   });
 
   it('correlates the IG receipt example by its ORIGINALMESSAGEIDENTIFIER', () => {
-    const r = parseReceipt(readFileSync(join(SBDH, 'examples/ehmiSBDH_9a6ff822_ReceiptAcknowledgement_full.xml')));
+    const r = parseReceipt(
+      readFileSync(join(SBDH, 'examples/ehmiSBDH_9a6ff822_ReceiptAcknowledgement_full.xml')),
+    );
     assert.equal(r.original.messageIdentifier, '489de4f2-0d8d-4de2-a7ce-ccb93568799f');
     assert.equal(r.original.envelopeIdentifier, '9a6ff822-08de-5a6f-9670-9fa4b9d2f0dc');
     const igOriginal = parse(readFileSync(join(SBDH, 'examples/ehmiSBDH_9a6ff822_HCO_full.xml')));
     const c = correlateReceipt(r, igOriginal);
     // The IG's two examples disagree on the parties and the version; the identifiers match.
-    assert.ok(!c.mismatches.some((m) => m.startsWith('ORIGINALMESSAGEIDENTIFIER') || m.startsWith('ORIGINALENVELOPEIDENTIFIER')));
+    assert.ok(
+      !c.mismatches.some(
+        (m) => m.startsWith('ORIGINALMESSAGEIDENTIFIER') || m.startsWith('ORIGINALENVELOPEIDENTIFIER'),
+      ),
+    );
   });
 
   it('refuses an envelope that is not a receipt', () => {
-    assert.throws(() => parseReceipt(original.xml), (e: unknown) => e instanceof EhmiError && e.code === 'EHMI_VALIDATION_FAILED');
+    assert.throws(
+      () => parseReceipt(original.xml),
+      (e: unknown) => e instanceof EhmiError && e.code === 'EHMI_VALIDATION_FAILED',
+    );
   });
 });

@@ -11,7 +11,11 @@ const rules = (r: { errors: { rule: string }[] }): string[] => r.errors.map((e) 
 
 describe('validate: MedCom examples (specs/ehmi-core.md §2.9)', () => {
   it('accepts the XSD-valid examples, naming the IG schema it applied', async () => {
-    const files = ['examples/ehmiSBDH_9a6ff822_ReceiptAcknowledgement_full.xml', 'pages/TestExampleEmbeddedHCO.xml', 'pages/TestExampleXDSEmbeddedHCO.xml'];
+    const files = [
+      'examples/ehmiSBDH_9a6ff822_ReceiptAcknowledgement_full.xml',
+      'pages/TestExampleEmbeddedHCO.xml',
+      'pages/TestExampleXDSEmbeddedHCO.xml',
+    ];
     const results = await validateMany(files.map((f) => ({ xml: ex(f), source: f })));
     for (const [i, r] of results.entries()) {
       assert.equal(r.valid, true, `${files[i]}: ${JSON.stringify(r.errors)}`);
@@ -42,7 +46,11 @@ describe('validate: MedCom examples (specs/ehmi-core.md §2.9)', () => {
 
   it('names pretty-printed dateTimes as a variant', async () => {
     const r = await validate(ex('examples/ehmisbdh_fullsample.xml'));
-    assert.ok(r.warnings.some((w) => w.rule === 'variant-whitespace' && w.element.endsWith('ExpectedResponseDateTime')));
+    assert.ok(
+      r.warnings.some(
+        (w) => w.rule === 'variant-whitespace' && w.element.endsWith('ExpectedResponseDateTime'),
+      ),
+    );
   });
 
   it('names the XDS_METADATA misspelling as a variant', async () => {
@@ -105,12 +113,16 @@ describe('validate: invalid envelopes', () => {
   });
 
   it('rejects truncated base64', async () => {
-    const r = await validate(base.replace(/(<BinaryContent[^>]*>)([^<]*)/, (_m, a: string, b: string) => a + b.slice(0, -2)));
+    const r = await validate(
+      base.replace(/(<BinaryContent[^>]*>)([^<]*)/, (_m, a: string, b: string) => a + b.slice(0, -2)),
+    );
     assert.deepEqual(rules(r), ['base64']);
   });
 
   it('rejects BinaryContent whose payload is not the mimeType it claims', async () => {
-    const r = await validate(base.replace(/(<BinaryContent[^>]*>)[^<]*/, `$1${Buffer.from('not json').toString('base64')}`));
+    const r = await validate(
+      base.replace(/(<BinaryContent[^>]*>)[^<]*/, `$1${Buffer.from('not json').toString('base64')}`),
+    );
     assert.deepEqual(rules(r), ['payload']);
   });
 
@@ -125,7 +137,9 @@ describe('validate: invalid envelopes', () => {
   });
 
   it('rejects a StandardBusinessDocument in the wrong namespace, naming it', async () => {
-    const r = await validate(base.replaceAll('http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader', 'urn:wrong'));
+    const r = await validate(
+      base.replaceAll('http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader', 'urn:wrong'),
+    );
     assert.deepEqual(rules(r), ['namespace']);
     assert.equal(r.errors[0]?.element, 'StandardBusinessDocument');
   });
@@ -136,13 +150,19 @@ describe('validate: invalid envelopes', () => {
   });
 
   it('rejects ORIGINAL* scopes on a primary message', async () => {
-    const extra = '<Scope><Type>ORIGINALENVELOPEIDENTIFIER</Type><InstanceIdentifier>x</InstanceIdentifier><Identifier>dk-medcom-messaging</Identifier></Scope>';
+    const extra =
+      '<Scope><Type>ORIGINALENVELOPEIDENTIFIER</Type><InstanceIdentifier>x</InstanceIdentifier><Identifier>dk-medcom-messaging</Identifier></Scope>';
     const r = await validate(base.replace('<BusinessScope>', `<BusinessScope>${extra}`));
     assert.deepEqual(rules(r), ['original-in-message']);
   });
 
   it('rejects a DOCUMENTID that names another message type', async () => {
-    const r = await validate(base.replace('homecareobservation-message##urn:dk:medcom:fhir:homecareobservation-message::1.1', 'acknowledgement-message##urn:dk:medcom:fhir:acknowledgement-message::2.0'));
+    const r = await validate(
+      base.replace(
+        'homecareobservation-message##urn:dk:medcom:fhir:homecareobservation-message::1.1',
+        'acknowledgement-message##urn:dk:medcom:fhir:acknowledgement-message::2.0',
+      ),
+    );
     assert.deepEqual(rules(r), ['documentid']);
   });
 

@@ -6,15 +6,23 @@ import { EhmiError } from '@ehmi/errors';
 import { findScope, parse, payloadOf, scopeValue, validateMany, wrap, wrapMessage } from '../src/index.ts';
 import { ACK, HCO, IG_XSD, json, NOW, SBDH, xmllint } from './fixtures.ts';
 
-const hcoBundles = readdirSync(HCO).filter((f) => f.startsWith('Bundle-')).map((f) => join(HCO, f));
+const hcoBundles = readdirSync(HCO)
+  .filter((f) => f.startsWith('Bundle-'))
+  .map((f) => join(HCO, f));
 const ackBundles = readdirSync(ACK)
   .filter((f) => f.startsWith('Bundle-'))
   .map((f) => join(ACK, f))
-  .filter((f) => (json(f).entry as { resource: { eventCoding?: { code?: string } } }[])[0]!.resource.eventCoding?.code === 'acknowledgement-message');
+  .filter(
+    (f) =>
+      (json(f).entry as { resource: { eventCoding?: { code?: string } } }[])[0]!.resource.eventCoding
+        ?.code === 'acknowledgement-message',
+  );
 
 describe('wrap: MedCom FHIR message → ehmiSBDH (ehmiSBDH IG "If the MedCom Message is of type FHIR")', () => {
   it('maps Sender/Receiver to 0088:<GLN> of MessageHeader.sender and destination.receiver', async () => {
-    const env = parse(await wrap(readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json'))));
+    const env = parse(
+      await wrap(readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json'))),
+    );
     assert.deepEqual(env.sender, { authority: 'iso6523-actorid-upis', value: '0088:5790000123117' });
     assert.deepEqual(env.receiver, { authority: 'iso6523-actorid-upis', value: '0088:5790000127092' });
   });
@@ -37,11 +45,21 @@ describe('wrap: MedCom FHIR message → ehmiSBDH (ehmiSBDH IG "If the MedCom Mes
   });
 
   it('maps every BusinessScope of a HomeCareObservation', async () => {
-    const env = parse(await wrap(readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json'))));
+    const env = parse(
+      await wrap(readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json'))),
+    );
     assert.deepEqual(
-      env.scopes.map((s) => [s.type, s.type === 'EHMI-ReceiptAcknowledgement' ? s.instanceIdentifier : s.instanceIdentifier, s.identifier]),
+      env.scopes.map((s) => [
+        s.type,
+        s.type === 'EHMI-ReceiptAcknowledgement' ? s.instanceIdentifier : s.instanceIdentifier,
+        s.identifier,
+      ]),
       [
-        ['DOCUMENTID', 'urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::homecareobservation-message##urn:dk:medcom:fhir:homecareobservation-message::1.1', 'dk-medcom-messaging'],
+        [
+          'DOCUMENTID',
+          'urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::homecareobservation-message##urn:dk:medcom:fhir:homecareobservation-message::1.1',
+          'dk-medcom-messaging',
+        ],
         ['PROCESSID', 'urn:ehmi:sdn-emergence', 'dk-medcom-messaging'],
         ['PATIENTID', '2509479989', 'dk-medcom-messaging'],
         ['SENDERID', '1144561000016002', 'dk-medcom-messaging'],
@@ -55,7 +73,11 @@ describe('wrap: MedCom FHIR message → ehmiSBDH (ehmiSBDH IG "If the MedCom Mes
   });
 
   it('asks for a receipt with the 10-minute ExpectedResponseDateTime and the fixed ServiceTransaction', async () => {
-    const env = parse(await wrap(readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')), { creationDateAndTime: '2025-04-01T16:19:00+01:00' }));
+    const env = parse(
+      await wrap(readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')), {
+        creationDateAndTime: '2025-04-01T16:19:00+01:00',
+      }),
+    );
     const s = findScope(env, 'EHMI-ReceiptAcknowledgement')!;
     assert.deepEqual(s.correlationInformation, {
       requestingDocumentCreationDateTime: '2025-04-01T16:19:00+01:00',
@@ -63,7 +85,10 @@ describe('wrap: MedCom FHIR message → ehmiSBDH (ehmiSBDH IG "If the MedCom Mes
       expectedResponseDateTime: '2025-04-01T16:29:00+01:00',
     });
     assert.equal(s.businessService?.businessServiceName, 'EHMI-ReceiptAcknowledgement-Request');
-    assert.equal(s.businessService?.serviceTransaction.TypeOfServiceTransaction, 'RequestingServiceTransaction');
+    assert.equal(
+      s.businessService?.serviceTransaction.TypeOfServiceTransaction,
+      'RequestingServiceTransaction',
+    );
     assert.equal(s.businessService?.serviceTransaction.TimeToAcknowledgeReceipt, '600000');
   });
 
@@ -81,14 +106,21 @@ describe('wrap: MedCom FHIR message → ehmiSBDH (ehmiSBDH IG "If the MedCom Mes
   });
 
   it('prefers the CPR when the patient has both a CPR and an eCPR', async () => {
-    const bundle = json(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')) as { entry: { resource: { resourceType: string; identifier?: unknown[] } }[] };
+    const bundle = json(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')) as {
+      entry: { resource: { resourceType: string; identifier?: unknown[] } }[];
+    };
     const patient = bundle.entry.find((e) => e.resource.resourceType === 'Patient')!.resource;
-    patient.identifier = [{ system: 'urn:oid:1.2.208.176.1.6.1.1', value: '0703921VJ5' }, ...(patient.identifier ?? [])];
+    patient.identifier = [
+      { system: 'urn:oid:1.2.208.176.1.6.1.1', value: '0703921VJ5' },
+      ...(patient.identifier ?? []),
+    ];
     assert.equal(scopeValue(parse(await wrap(bundle)), 'PATIENTID'), '2509479989');
   });
 
   it('gives an acknowledgement ORIGINAL* scopes and no PATIENTID', async () => {
-    const env = parse(await wrap(readFileSync(join(ACK, 'Bundle-a8c041b8-c65a-4fde-a90f-962076918834.json'))));
+    const env = parse(
+      await wrap(readFileSync(join(ACK, 'Bundle-a8c041b8-c65a-4fde-a90f-962076918834.json'))),
+    );
     assert.equal(env.documentIdentification.standard, 'acknowledgement-message');
     assert.equal(env.documentIdentification.typeVersion, '2.0');
     assert.equal(scopeValue(env, 'PATIENTID'), undefined);
@@ -98,9 +130,16 @@ describe('wrap: MedCom FHIR message → ehmiSBDH (ehmiSBDH IG "If the MedCom Mes
   });
 
   it('takes an acknowledgement’s ORIGINAL* values from the original envelope when given', async () => {
-    const original = parse(await wrap(readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json'))));
-    const env = parse(await wrap(readFileSync(join(ACK, 'Bundle-a8c041b8-c65a-4fde-a90f-962076918834.json')), { original }));
-    assert.equal(scopeValue(env, 'ORIGINALMESSAGEENVELOPEIDENTIFIER'), '401cbc36-db1e-4fe0-bf90-6df331dde179');
+    const original = parse(
+      await wrap(readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json'))),
+    );
+    const env = parse(
+      await wrap(readFileSync(join(ACK, 'Bundle-a8c041b8-c65a-4fde-a90f-962076918834.json')), { original }),
+    );
+    assert.equal(
+      scopeValue(env, 'ORIGINALMESSAGEENVELOPEIDENTIFIER'),
+      '401cbc36-db1e-4fe0-bf90-6df331dde179',
+    );
     assert.equal(scopeValue(env, 'ORIGINALMESSAGESTANDARD'), 'homecareobservation-message');
     assert.equal(scopeValue(env, 'ORIGINALMESSAGEVERSION'), '1.1');
   });
@@ -143,7 +182,9 @@ describe('wrap: bad input gives a specific error naming the element', () => {
   };
 
   it('rejects a Bundle whose MessageHeader is not the first entry (medcom-messaging-1)', async () => {
-    const bundle = json(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')) as { entry: unknown[] };
+    const bundle = json(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')) as {
+      entry: unknown[];
+    };
     bundle.entry.push(bundle.entry.shift());
     const err = await code(bundle);
     assert.equal(err.code, 'EHMI_VALIDATION_FAILED');
@@ -155,7 +196,9 @@ describe('wrap: bad input gives a specific error naming the element', () => {
   });
 
   it('rejects FHIR XML with a DOCTYPE', async () => {
-    const err = await code('<?xml version="1.0"?><!DOCTYPE b [<!ENTITY x "y">]><Bundle xmlns="http://hl7.org/fhir"/>');
+    const err = await code(
+      '<?xml version="1.0"?><!DOCTYPE b [<!ENTITY x "y">]><Bundle xmlns="http://hl7.org/fhir"/>',
+    );
     assert.equal(err.code, 'EHMI_XML_DOCTYPE_FORBIDDEN');
   });
 
@@ -166,21 +209,32 @@ describe('wrap: bad input gives a specific error naming the element', () => {
   });
 
   it('rejects a sender without a GLN, naming the identifier', async () => {
-    const bundle = json(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')) as { entry: { resource: { id: string; identifier?: { system: string }[] } }[] };
-    const sender = bundle.entry.find((e) => e.resource.id === 'a0330c62-fe29-4719-83fa-a94959084f29')!.resource;
+    const bundle = json(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')) as {
+      entry: { resource: { id: string; identifier?: { system: string }[] } }[];
+    };
+    const sender = bundle.entry.find(
+      (e) => e.resource.id === 'a0330c62-fe29-4719-83fa-a94959084f29',
+    )!.resource;
     sender.identifier = sender.identifier!.filter((i) => i.system !== 'https://www.gs1.org/gln');
     const err = await code(bundle);
-    assert.match(err.expression[0]!, /^MessageHeader\.sender\.resolve\(\)\.identifier\.where\(system='https:\/\/www\.gs1\.org\/gln'\)/);
+    assert.match(
+      err.expression[0]!,
+      /^MessageHeader\.sender\.resolve\(\)\.identifier\.where\(system='https:\/\/www\.gs1\.org\/gln'\)/,
+    );
   });
 
   it('rejects a HomeCareObservation without a Patient (PATIENTID is required)', async () => {
-    const bundle = json(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')) as { entry: { resource: { resourceType: string } }[] };
+    const bundle = json(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')) as {
+      entry: { resource: { resourceType: string } }[];
+    };
     bundle.entry = bundle.entry.filter((e) => e.resource.resourceType !== 'Patient');
     assert.deepEqual((await code(bundle)).expression, ['Bundle.entry.resource.ofType(Patient)']);
   });
 
   it('rejects a message without a version when none is known', async () => {
-    const err = await code(readFileSync(join(HCO, '../medcom-messaging-4.0.1/Bundle-eb26be85-fdb7-454d-a980-95cba6d1745b.json')));
+    const err = await code(
+      readFileSync(join(HCO, '../medcom-messaging-4.0.1/Bundle-eb26be85-fdb7-454d-a980-95cba6d1745b.json')),
+    );
     assert.deepEqual(err.expression, ['MessageHeader.definition']);
   });
 
