@@ -1,0 +1,168 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { EhmiError } from '@ehmi/errors';
+import SqliteDatabase from 'better-sqlite3';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+  sql,
+  type Transaction,
+} from 'kysely';
+import pg from 'pg';
+import { BlobStore } from './blobs.ts';
+import { migrateToLatest } from './migrations.ts';
+import type { Database } from './types.ts';
+
+export type Engine = 'sqlite' | 'postgres';
+
+export interface StoreOptions {
+  /** Folder for `ehmi.sqlite` (SQLite only) and `blobs/`. */
+  dataDir: string;
+  /** PostgreSQL URL; SQLite in `dataDir` when absent. */
+  databaseUrl?: string | undefined;
+  /** PostgreSQL schema holding this node's tables; created when missing. Default `public`. */
+  schema?: string;
+  busyTimeoutMs?: number;
+  poolSize?: number;
+}
+
+/** A database handle of the node: the tables, the blob store, and a transaction helper. */
+export interface Store {
+  readonly engine: Engine;
+  readonly db: Kysely<Database>;
+  readonly blobs: BlobStore;
+  /** Run `fn` in one transaction (IMMEDIATE on SQLite, so a writer never fails half-way on a lock upgrade). */
+  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
+  /** Cheap liveness check of the database, for `/health`. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// Kysely's SQLite driver opens transactions with a plain (deferred) BEGIN. A deferred transaction that reads and
+// then writes can fail with SQLITE_BUSY when another process wrote in between, and the busy timeout does not help
+// (https://www.sqlite.org/lang_transaction.html). BEGIN IMMEDIATE takes the write lock up front and waits for it.
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #cfg: SqliteDialectConfig;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#cfg = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#cfg);
+  }
+}
+
+function openSqlite(path: string, busyTimeoutMs: number): SqliteDatabase.Database {
+  const db = new SqliteDatabase(path, { timeout: busyTimeoutMs });
+  // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL on every commit, so an accepted
+  // message survives a power loss (https://www.sqlite.org/pragma.html#pragma_synchronous).
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+  db.pragma('foreign_keys = ON');
+  return db;
+}
+
+const INT8_OID = 20;
+
+function postgresPool(url: string, schema: string, max: number): pg.Pool {
+  return new pg.Pool({
+    connectionString: url,
+    max,
+    // Every connection sees this node's schema first, so one database can hold several nodes.
+    options: `-c search_path=${schema}`,
+    // Our bigint columns hold epoch milliseconds and sizes, all far below 2^53.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as never,
+    },
+  });
+}
+
+async function ensureSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } catch (err) {
+    // Two processes creating the same schema at once: one of them gets a unique violation; the schema exists.
+    if ((err as { code?: string }).code !== '23505') throw err;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Open the node's store: PostgreSQL when `databaseUrl` is given, SQLite in `dataDir` otherwise, migrated to the
+ * latest schema.
+ *
+ * @example
+ * const store = await openStore({ dataDir: '.ehmi', databaseUrl: process.env.DATABASE_URL });
+ * await store.transaction(async (trx) => queue.enqueue(trx, { queue: 'send', payload: { id } }));
+ */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  mkdirSync(options.dataDir, { recursive: true });
+  const blobs = new BlobStore(join(options.dataDir, 'blobs'));
+  await blobs.init();
+  let db: Kysely<Database>;
+  let engine: Engine;
+  try {
+    if (options.databaseUrl) {
+      engine = 'postgres';
+      const schema = options.schema ?? 'public';
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+        throw new EhmiError(
+          'EHMI_CONFIG_INVALID',
+          `database schema "${schema}" is not a lower-case SQL identifier`,
+        );
+      }
+      await ensureSchema(options.databaseUrl, schema);
+      db = new Kysely<Database>({
+        dialect: new PostgresDialect({
+          pool: postgresPool(options.databaseUrl, schema, options.poolSize ?? 10),
+        }),
+      });
+    } else {
+      engine = 'sqlite';
+      const file = join(options.dataDir, 'ehmi.sqlite');
+      db = new Kysely<Database>({
+        dialect: new ImmediateSqliteDialect({ database: openSqlite(file, options.busyTimeoutMs ?? 5000) }),
+      });
+    }
+  } catch (err) {
+    if (err instanceof EhmiError) throw err;
+    throw new EhmiError('EHMI_STORE_UNAVAILABLE', `cannot open the database: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  try {
+    await migrateToLatest(db as Kysely<unknown>);
+  } catch (err) {
+    await db.destroy();
+    throw new EhmiError('EHMI_STORE_UNAVAILABLE', `cannot migrate the database: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return {
+    engine,
+    db,
+    blobs,
+    transaction: (fn) => db.transaction().execute(fn),
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}

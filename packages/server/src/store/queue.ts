@@ -1,0 +1,280 @@
+import { randomUUID } from 'node:crypto';
+import { EhmiError } from '@ehmi/errors';
+import type { Kysely, Selectable } from 'kysely';
+import type { Store } from './db.ts';
+import type { Database, JobsTable } from './types.ts';
+
+export interface QueueOptions {
+  /** How long a claim reserves a job for its worker. A worker that dies loses the job to another after this. */
+  leaseMs: number;
+  /** Tries before a job is dead-lettered (a default; each job may set its own). */
+  maxAttempts: number;
+  /** Delay before the first retry; doubles per try. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Random spread of each delay, as a fraction (0.1 = ±10%), so failed jobs do not retry in lock-step. */
+  jitter?: number;
+  /** Clock in epoch milliseconds (tests freeze it). */
+  now?: () => number;
+}
+
+export interface EnqueueOptions {
+  queue: string;
+  /** Arguments of the job, stored as JSON. */
+  payload: unknown;
+  /** Earliest time to run (epoch ms); now when absent. */
+  runAt?: number;
+  maxAttempts?: number;
+  /** Caller-chosen id, e.g. to make enqueueing idempotent; a UUID when absent. */
+  id?: string;
+}
+
+/** A job held by a worker under a lease. */
+export interface Job<P = unknown> {
+  id: string;
+  queue: string;
+  payload: P;
+  /** This try's number, from 1. */
+  attempt: number;
+  maxAttempts: number;
+  leaseToken: string;
+  leaseUntil: number;
+  createdAt: number;
+  lastError: string | null;
+}
+
+export type JobStatus = JobsTable['status'];
+
+function toJob<P>(row: Selectable<JobsTable>): Job<P> {
+  return {
+    id: row.id,
+    queue: row.queue,
+    payload: JSON.parse(row.payload) as P,
+    attempt: row.attempts,
+    maxAttempts: row.max_attempts,
+    leaseToken: row.lease_token!,
+    leaseUntil: row.lease_until!,
+    createdAt: row.created_at,
+    lastError: row.last_error,
+  };
+}
+
+/**
+ * A durable job queue on the node's store: the outbox for sending, retries and status reporting.
+ *
+ * Jobs are enqueued in the caller's transaction (they exist only if it commits), claimed under a lease (on
+ * PostgreSQL with `FOR UPDATE SKIP LOCKED`, on SQLite by one `UPDATE … RETURNING` under the single write lock),
+ * completed or failed with exponential back-off, dead-lettered after their last try, and claimed again when a
+ * worker's lease expires (the worker crashed or hung).
+ *
+ * @example
+ * await store.transaction(async (trx) => {
+ *   await trx.insertInto('messages').values(row).execute();
+ *   await queue.enqueue(trx, { queue: 'as4-send', payload: { messageId: row.id } });
+ * });
+ */
+export class JobQueue {
+  readonly store: Store;
+  readonly options: Required<QueueOptions>;
+
+  constructor(store: Store, options: QueueOptions) {
+    this.store = store;
+    this.options = { jitter: 0.1, now: Date.now, ...options };
+  }
+
+  /** Add a job in the caller's transaction (or on its own when given the plain database handle). */
+  async enqueue(trx: Kysely<Database>, job: EnqueueOptions): Promise<string> {
+    const now = this.options.now();
+    const id = job.id ?? randomUUID();
+    await trx
+      .insertInto('jobs')
+      .values({
+        id,
+        queue: job.queue,
+        payload: JSON.stringify(job.payload ?? null),
+        status: 'ready',
+        attempts: 0,
+        max_attempts: job.maxAttempts ?? this.options.maxAttempts,
+        run_at: job.runAt ?? now,
+        lease_until: null,
+        lease_token: null,
+        locked_by: null,
+        last_error: null,
+        created_at: now,
+        updated_at: now,
+        finished_at: null,
+      })
+      .execute();
+    return id;
+  }
+
+  /**
+   * Claim up to `limit` due jobs of `queue` for `workerId`. A job is due when it is ready and its time has come, or
+   * when it is running under a lease that has expired. No other claim can take a job while its lease holds.
+   */
+  async claim<P = unknown>(queue: string, workerId: string, limit = 1): Promise<Job<P>[]> {
+    const now = this.options.now();
+    const db = this.store.db;
+    // A job whose worker died on its last try will not be tried again: dead-letter it.
+    await db
+      .updateTable('jobs')
+      .set({
+        status: 'dead',
+        lease_token: null,
+        lease_until: null,
+        finished_at: now,
+        updated_at: now,
+        last_error: 'lease expired on the last attempt (the worker stopped or hung)',
+      })
+      .where('queue', '=', queue)
+      .where('status', '=', 'running')
+      .where('lease_until', '<=', now)
+      .whereRef('attempts', '>=', 'max_attempts')
+      .execute();
+
+    const token = randomUUID();
+    let candidates = db
+      .selectFrom('jobs')
+      .select('id')
+      .where('queue', '=', queue)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', 'ready'), eb('run_at', '<=', now)]),
+          eb.and([eb('status', '=', 'running'), eb('lease_until', '<=', now)]),
+        ]),
+      )
+      .orderBy('run_at')
+      .orderBy('id')
+      .limit(limit);
+    // PostgreSQL: lock the chosen rows and skip rows another claim has locked, so concurrent claims never pick the
+    // same job and never wait on each other. SQLite has one writer at a time, which gives the same guarantee.
+    if (this.store.engine === 'postgres') candidates = candidates.forUpdate().skipLocked();
+    const rows = await db
+      .updateTable('jobs')
+      .set((eb) => ({
+        status: 'running',
+        attempts: eb('attempts', '+', 1),
+        lease_until: now + this.options.leaseMs,
+        lease_token: token,
+        locked_by: workerId,
+        updated_at: now,
+      }))
+      .where('id', 'in', candidates)
+      // Checked again on the row being updated: a job claimed meanwhile no longer qualifies.
+      .where((eb) =>
+        eb.or([
+          eb('status', '=', 'ready'),
+          eb.and([eb('status', '=', 'running'), eb('lease_until', '<=', now)]),
+        ]),
+      )
+      .returningAll()
+      .execute();
+    return rows.sort((a, b) => a.run_at - b.run_at || a.id.localeCompare(b.id)).map((r) => toJob<P>(r));
+  }
+
+  /**
+   * Mark a job done, in the caller's transaction when given one (so the job's effects and its completion commit
+   * together). Throws EHMI_QUEUE_LEASE_LOST if the lease expired and another worker may have taken the job.
+   */
+  async complete(job: Job, trx: Kysely<Database> = this.store.db): Promise<void> {
+    const now = this.options.now();
+    const result = await trx
+      .updateTable('jobs')
+      .set({ status: 'done', lease_token: null, lease_until: null, finished_at: now, updated_at: now })
+      .where('id', '=', job.id)
+      .where('lease_token', '=', job.leaseToken)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) throw leaseLost(job);
+  }
+
+  /**
+   * Record a failed try. The job is retried after an exponential back-off unless it has used its tries or the
+   * failure is permanent, in which case it is dead-lettered.
+   */
+  async fail(job: Job, error: unknown, options: { permanent?: boolean } = {}): Promise<'retry' | 'dead'> {
+    const now = this.options.now();
+    const message = (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(
+      0,
+      4000,
+    );
+    const dead = options.permanent === true || job.attempt >= job.maxAttempts;
+    const result = await this.store.db
+      .updateTable('jobs')
+      .set(
+        dead
+          ? {
+              status: 'dead',
+              lease_token: null,
+              lease_until: null,
+              last_error: message,
+              finished_at: now,
+              updated_at: now,
+            }
+          : {
+              status: 'ready',
+              lease_token: null,
+              lease_until: null,
+              last_error: message,
+              run_at: now + this.backoff(job.attempt),
+              updated_at: now,
+            },
+      )
+      .where('id', '=', job.id)
+      .where('lease_token', '=', job.leaseToken)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) throw leaseLost(job);
+    return dead ? 'dead' : 'retry';
+  }
+
+  /** Extend a held lease (a heartbeat for long jobs). False when the lease was already lost. */
+  async extendLease(job: Job): Promise<boolean> {
+    const now = this.options.now();
+    const until = now + this.options.leaseMs;
+    const result = await this.store.db
+      .updateTable('jobs')
+      .set({ lease_until: until, updated_at: now })
+      .where('id', '=', job.id)
+      .where('lease_token', '=', job.leaseToken)
+      .where('status', '=', 'running')
+      .where('lease_until', '>', now)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) return false;
+    job.leaseUntil = until;
+    return true;
+  }
+
+  /** The delay before try `attempt + 1`: base · 2^(attempt−1), capped, with jitter. */
+  backoff(attempt: number): number {
+    const { backoffBaseMs, backoffMaxMs, jitter } = this.options;
+    const raw = Math.min(backoffMaxMs, backoffBaseMs * 2 ** Math.max(0, attempt - 1));
+    const spread = raw * jitter * (Math.random() * 2 - 1);
+    return Math.max(0, Math.round(Math.min(backoffMaxMs, raw + spread)));
+  }
+
+  /** Number of jobs per status, for metrics and tests. */
+  async counts(queue?: string): Promise<Record<JobStatus, number>> {
+    let q = this.store.db.selectFrom('jobs').select(['status', (eb) => eb.fn.countAll<number>().as('n')]);
+    if (queue) q = q.where('queue', '=', queue);
+    const rows = await q.groupBy('status').execute();
+    const out: Record<JobStatus, number> = { ready: 0, running: 0, done: 0, dead: 0 };
+    for (const r of rows) out[r.status] = Number(r.n);
+    return out;
+  }
+
+  /** One job's row, for tests and operators. */
+  async get(id: string): Promise<Selectable<JobsTable> | undefined> {
+    return this.store.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+}
+
+function leaseLost(job: Job): EhmiError {
+  return new EhmiError(
+    'EHMI_QUEUE_LEASE_LOST',
+    `the lease on job ${job.id} expired; another worker may hold it`,
+    {
+      details: { jobId: job.id },
+    },
+  );
+}

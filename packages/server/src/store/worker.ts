@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { EhmiError } from '@ehmi/errors';
+import type { Logger } from 'pino';
+import type { Job, JobQueue } from './queue.ts';
+
+export type JobHandler<P = unknown> = (job: Job<P>, context: { signal: AbortSignal }) => Promise<void>;
+
+export interface WorkerOptions {
+  /** Jobs run at once by this worker. */
+  concurrency?: number;
+  /** How often an idle worker looks for due jobs. */
+  pollIntervalMs?: number;
+  /** Names the worker in `jobs.locked_by`; host, pid and a random part by default. */
+  workerId?: string;
+  logger?: Logger;
+  /**
+   * Whether a failure is final. Default: an EhmiError whose code is not transient is permanent (bad input will not
+   * get better), anything else (network, database, a bug) is retried.
+   */
+  isPermanent?: (error: unknown) => boolean;
+}
+
+function defaultIsPermanent(error: unknown): boolean {
+  return error instanceof EhmiError && !error.transient && error.code !== 'EHMI_INTERNAL';
+}
+
+/**
+ * Runs one queue's jobs with a handler: claims due jobs, keeps their leases alive while the handler runs, completes
+ * or fails them. `stop()` waits for running jobs to finish.
+ */
+export class Worker<P = unknown> {
+  readonly id: string;
+  readonly #queue: JobQueue;
+  readonly #name: string;
+  readonly #handler: JobHandler<P>;
+  readonly #concurrency: number;
+  readonly #pollMs: number;
+  readonly #logger: Logger | undefined;
+  readonly #isPermanent: (error: unknown) => boolean;
+  readonly #running = new Set<Promise<void>>();
+  #stopped = true;
+  #timer: NodeJS.Timeout | undefined;
+  #wakeUp: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(queue: JobQueue, name: string, handler: JobHandler<P>, options: WorkerOptions = {}) {
+    this.#queue = queue;
+    this.#name = name;
+    this.#handler = handler;
+    this.#concurrency = options.concurrency ?? 1;
+    this.#pollMs = options.pollIntervalMs ?? 250;
+    this.#logger = options.logger;
+    this.#isPermanent = options.isPermanent ?? defaultIsPermanent;
+    this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#loop = this.#run();
+  }
+
+  /** Look for jobs now instead of at the next poll (after a local enqueue has committed). */
+  wake(): void {
+    this.#wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.wake();
+    await this.#loop;
+    await Promise.allSettled([...this.#running]);
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      const free = this.#concurrency - this.#running.size;
+      let claimed: Job<P>[] = [];
+      if (free > 0) {
+        try {
+          claimed = await this.#queue.claim<P>(this.#name, this.id, free);
+        } catch (err) {
+          this.#logger?.error({ err, queue: this.#name }, 'claiming jobs failed');
+        }
+      }
+      for (const job of claimed) {
+        const p = this.#execute(job).finally(() => {
+          this.#running.delete(p);
+          this.wake();
+        });
+        this.#running.add(p);
+      }
+      if (claimed.length === 0 || this.#running.size >= this.#concurrency) await this.#sleep();
+    }
+  }
+
+  #sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wakeUp = () => {
+        clearTimeout(this.#timer);
+        this.#wakeUp = undefined;
+        resolve();
+      };
+      this.#timer = setTimeout(() => this.#wakeUp?.(), this.#pollMs);
+    });
+  }
+
+  async #execute(job: Job<P>): Promise<void> {
+    const abort = new AbortController();
+    const leaseMs = this.#queue.options.leaseMs;
+    // Renew the lease at a third of its length, so one missed beat does not lose the job.
+    const heartbeat = setInterval(
+      () => {
+        this.#queue.extendLease(job).then(
+          (held) => {
+            if (!held) abort.abort(new EhmiError('EHMI_QUEUE_LEASE_LOST', `lease on job ${job.id} lost`));
+          },
+          (err) => this.#logger?.warn({ err, jobId: job.id }, 'lease renewal failed'),
+        );
+      },
+      Math.max(10, Math.floor(leaseMs / 3)),
+    );
+    try {
+      await this.#handler(job, { signal: abort.signal });
+      clearInterval(heartbeat);
+      await this.#queue.complete(job);
+    } catch (err) {
+      clearInterval(heartbeat);
+      try {
+        const outcome = await this.#queue.fail(job, err, { permanent: this.#isPermanent(err) });
+        this.#logger?.warn(
+          { err, jobId: job.id, queue: this.#name, attempt: job.attempt, outcome },
+          'job failed',
+        );
+      } catch (failErr) {
+        this.#logger?.warn({ err: failErr, jobId: job.id }, 'could not record the failure (lease lost)');
+      }
+    }
+  }
+}

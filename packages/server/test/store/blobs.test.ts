@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { EhmiError } from '@ehmi/errors';
+import { recordBlob } from '../../src/store/index.ts';
+import { engines, type TestStore } from '../helpers/engines.ts';
+
+const isCode = (code: string) => (err: unknown) => err instanceof EhmiError && err.code === code;
+
+// The blob store is on disk whatever the engine; the sqlite case suffices for it.
+const [sqlite] = engines();
+
+describe('blob store', () => {
+  let t: TestStore;
+  before(async () => {
+    t = await sqlite!.open();
+  });
+  after(async () => {
+    await t?.cleanup();
+  });
+
+  it('stores content under its SHA-256 and reads it back', async () => {
+    const ref = await t.store.blobs.put('hello EHMI');
+    assert.equal(ref.hash, `sha256:${createHash('sha256').update('hello EHMI').digest('hex')}`);
+    assert.equal(ref.size, 10);
+    assert.equal((await t.store.blobs.read(ref)).toString(), 'hello EHMI');
+  });
+
+  it('streams a large payload in and out without holding it whole', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    const hash = createHash('sha256');
+    async function* source() {
+      for (let i = 0; i < 24; i++) {
+        hash.update(chunk);
+        yield chunk;
+      }
+    }
+    const ref = await t.store.blobs.put(Readable.from(source()));
+    assert.equal(ref.size, 24 * 1024 * 1024);
+    assert.equal(ref.hash, `sha256:${hash.digest('hex')}`);
+    let size = 0;
+    for await (const c of t.store.blobs.open(ref)) size += (c as Buffer).length;
+    assert.equal(size, ref.size);
+  });
+
+  it('stores the same content once', async () => {
+    const a = await t.store.blobs.put('same');
+    const b = await t.store.blobs.put(Buffer.from('same'));
+    assert.deepEqual(a, b);
+  });
+
+  it('fails a read whose bytes on disk no longer match the hash', async () => {
+    const ref = await t.store.blobs.put('original content');
+    await writeFile(t.store.blobs.path(ref.hash), 'tampered content');
+    await assert.rejects(t.store.blobs.read(ref), isCode('EHMI_BLOB_CORRUPT'));
+  });
+
+  it('refuses content over the size limit and leaves no file behind', async () => {
+    await assert.rejects(t.store.blobs.put('x'.repeat(101), { maxBytes: 100 }), isCode('EHMI_TOO_LARGE'));
+    assert.deepEqual(await readdir(join(t.store.blobs.dir, 'tmp')), []);
+  });
+
+  it('reports a missing blob as not found', async () => {
+    await assert.rejects(t.store.blobs.read(`sha256:${'0'.repeat(64)}`), isCode('EHMI_BLOB_NOT_FOUND'));
+    assert.throws(() => t.store.blobs.path('md5:abc'), isCode('EHMI_BLOB_NOT_FOUND'));
+  });
+
+  it('records a blob row idempotently in a transaction', async () => {
+    const ref = await t.store.blobs.put('recorded');
+    await t.store.transaction(async (trx) => {
+      await recordBlob(trx, ref);
+      await recordBlob(trx, ref);
+    });
+    const rows = await t.store.db.selectFrom('blobs').selectAll().where('hash', '=', ref.hash).execute();
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]?.size, ref.size);
+  });
+});

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { openStore } from '../../src/store/index.ts';
+import { engines, type TestStore } from '../helpers/engines.ts';
+
+for (const engine of engines()) {
+  describe(`store on ${engine.name}`, { skip: engine.skip }, () => {
+    let t: TestStore;
+    before(async () => {
+      t = await engine.open();
+    });
+    after(async () => {
+      await t?.cleanup();
+    });
+
+    it('opens on the expected engine with the tables migrated', async () => {
+      assert.equal(t.store.engine, engine.name);
+      await t.store.ping();
+      assert.deepEqual(await t.store.db.selectFrom('jobs').selectAll().execute(), []);
+    });
+
+    it('migrates once: opening the same database again applies nothing and keeps the data', async () => {
+      await t.store.db
+        .insertInto('blobs')
+        .values({ hash: `sha256:${'a'.repeat(64)}`, size: 1, created_at: 1 })
+        .execute();
+      const again = await openStore({ ...t.connection, dataDir: t.dataDir });
+      try {
+        const rows = await again.db.selectFrom('blobs').selectAll().execute();
+        assert.equal(rows.length, 1);
+        assert.equal(rows[0]?.created_at, 1, 'bigint columns come back as numbers');
+      } finally {
+        await again.close();
+      }
+    });
+
+    it('rolls a failed transaction back completely', async () => {
+      const hash = `sha256:${'b'.repeat(64)}`;
+      await assert.rejects(
+        t.store.transaction(async (trx) => {
+          await trx.insertInto('blobs').values({ hash, size: 1, created_at: 1 }).execute();
+          throw new Error('abort');
+        }),
+      );
+      assert.equal(
+        await t.store.db.selectFrom('blobs').selectAll().where('hash', '=', hash).executeTakeFirst(),
+        undefined,
+      );
+    });
+
+    if (engine.name === 'sqlite') {
+      it('runs SQLite in WAL mode with synchronous=FULL', async () => {
+        const mode = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(t.store.db);
+        const sync = await sql<{ synchronous: number }>`pragma synchronous`.execute(t.store.db);
+        assert.equal(mode.rows[0]?.journal_mode, 'wal');
+        assert.equal(sync.rows[0]?.synchronous, 2, '2 = FULL');
+      });
+    } else {
+      it('keeps this node in its own PostgreSQL schema', async () => {
+        const r = await sql<{ s: string }>`select current_schema() as s`.execute(t.store.db);
+        assert.equal(r.rows[0]?.s, t.connection.schema);
+      });
+    }
+  });
+}

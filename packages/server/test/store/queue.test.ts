@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EhmiError } from '@ehmi/errors';
+import { type Job, JobQueue, type QueueOptions, Worker } from '../../src/store/index.ts';
+import { engines, type TestStore } from '../helpers/engines.ts';
+import { spawnWorker } from '../helpers/spawn.ts';
+
+const base: QueueOptions = {
+  leaseMs: 1000,
+  maxAttempts: 3,
+  backoffBaseMs: 100,
+  backoffMaxMs: 1000,
+  jitter: 0,
+};
+
+for (const engine of engines()) {
+  describe(`job queue on ${engine.name}`, { skip: engine.skip }, () => {
+    let t: TestStore;
+    let clock = 1_700_000_000_000;
+    const now = (): number => clock;
+    let n = 0;
+    const q = (): string => `q${++n}`;
+
+    before(async () => {
+      t = await engine.open();
+    });
+    after(async () => {
+      await t?.cleanup();
+    });
+
+    it('runs nothing enqueued in a transaction that rolled back', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      await assert.rejects(
+        t.store.transaction(async (trx) => {
+          await queue.enqueue(trx, { queue: name, payload: { a: 1 } });
+          throw new Error('caller fails after enqueueing');
+        }),
+        /caller fails/,
+      );
+      assert.deepEqual(await queue.claim(name, 'w1', 10), []);
+      assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 0, dead: 0 });
+    });
+
+    it('runs a job enqueued in a committed transaction, with its payload', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      const id = await t.store.transaction((trx) =>
+        queue.enqueue(trx, { queue: name, payload: { msg: 'x', n: 2 } }),
+      );
+      const [job] = await queue.claim<{ msg: string; n: number }>(name, 'w1');
+      assert.equal(job?.id, id);
+      assert.deepEqual(job?.payload, { msg: 'x', n: 2 });
+      assert.equal(job?.attempt, 1);
+      await queue.complete(job!);
+      assert.equal((await queue.get(id))?.status, 'done');
+    });
+
+    it('gives a claimed job to no other worker while its lease holds, and to another once it expires', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      await queue.enqueue(t.store.db, { queue: name, payload: 1 });
+      const [a] = await queue.claim(name, 'worker-a');
+      assert.ok(a);
+      clock += base.leaseMs - 1;
+      assert.deepEqual(await queue.claim(name, 'worker-b'), [], 'lease still holds');
+      clock += 1;
+      const [b] = await queue.claim(name, 'worker-b');
+      assert.equal(b?.id, a.id, 're-claimed after the lease expired');
+      assert.equal(b?.attempt, 2);
+      await assert.rejects(queue.complete(a), (err: unknown) => {
+        return err instanceof EhmiError && err.code === 'EHMI_QUEUE_LEASE_LOST';
+      });
+      await queue.complete(b!);
+    });
+
+    it('does not run a job before its time', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      await queue.enqueue(t.store.db, { queue: name, payload: 1, runAt: clock + 500 });
+      assert.deepEqual(await queue.claim(name, 'w'), []);
+      clock += 500;
+      assert.equal((await queue.claim(name, 'w')).length, 1);
+    });
+
+    it('retries a failed job after an exponential back-off, then dead-letters it after the last try', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      const id = await queue.enqueue(t.store.db, { queue: name, payload: null });
+      const delays: number[] = [];
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const [job] = await queue.claim(name, 'w');
+        assert.equal(job?.attempt, attempt);
+        const outcome = await queue.fail(job!, new Error(`boom ${attempt}`));
+        if (attempt < 3) {
+          assert.equal(outcome, 'retry');
+          const row = await queue.get(id);
+          delays.push(row!.run_at - clock);
+          assert.deepEqual(await queue.claim(name, 'w'), [], 'not before its back-off');
+          clock = row!.run_at;
+        } else {
+          assert.equal(outcome, 'dead');
+        }
+      }
+      assert.deepEqual(delays, [100, 200]);
+      const row = await queue.get(id);
+      assert.equal(row?.status, 'dead');
+      assert.equal(row?.last_error, 'Error: boom 3');
+      clock += 10_000;
+      assert.deepEqual(await queue.claim(name, 'w'), []);
+    });
+
+    it('dead-letters a permanent failure at once', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      await queue.enqueue(t.store.db, { queue: name, payload: null });
+      const [job] = await queue.claim(name, 'w');
+      assert.equal(await queue.fail(job!, new Error('bad input'), { permanent: true }), 'dead');
+    });
+
+    it('dead-letters a job whose worker died on its last try', async () => {
+      const queue = new JobQueue(t.store, { ...base, now, maxAttempts: 1 });
+      const name = q();
+      const id = await queue.enqueue(t.store.db, { queue: name, payload: null });
+      assert.equal((await queue.claim(name, 'w')).length, 1);
+      clock += base.leaseMs;
+      assert.deepEqual(await queue.claim(name, 'w'), []);
+      assert.equal((await queue.get(id))?.status, 'dead');
+    });
+
+    it('extends a held lease, and reports a lost one', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      await queue.enqueue(t.store.db, { queue: name, payload: null });
+      const [job] = await queue.claim(name, 'w');
+      clock += 900;
+      assert.equal(await queue.extendLease(job!), true);
+      clock += 900;
+      assert.deepEqual(await queue.claim(name, 'other'), [], 'the extended lease still holds');
+      clock += 200;
+      assert.equal(await queue.extendLease(job!), false);
+    });
+
+    it('claims due jobs oldest first, at most the limit', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      for (let i = 0; i < 5; i++)
+        await queue.enqueue(t.store.db, { queue: name, payload: i, runAt: clock - 10 + i });
+      const jobs = await queue.claim<number>(name, 'w', 3);
+      assert.deepEqual(
+        jobs.map((j) => j.payload),
+        [0, 1, 2],
+      );
+    });
+
+    it('keeps queues apart', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const a = q();
+      const b = q();
+      await queue.enqueue(t.store.db, { queue: a, payload: 'a' });
+      assert.deepEqual(await queue.claim(b, 'w'), []);
+      assert.equal((await queue.claim(a, 'w')).length, 1);
+    });
+
+    it('a Worker runs jobs to completion and retries a failure', async () => {
+      const queue = new JobQueue(t.store, { ...base, backoffBaseMs: 20 });
+      const name = q();
+      const seen: string[] = [];
+      const worker = new Worker<string>(
+        queue,
+        name,
+        async (job: Job<string>) => {
+          seen.push(`${job.payload}#${job.attempt}`);
+          if (job.payload === 'flaky' && job.attempt === 1) throw new Error('transient');
+        },
+        { pollIntervalMs: 10, concurrency: 2 },
+      );
+      await queue.enqueue(t.store.db, { queue: name, payload: 'ok' });
+      await queue.enqueue(t.store.db, { queue: name, payload: 'flaky' });
+      worker.start();
+      for (let i = 0; i < 300 && (await queue.counts(name)).done < 2; i++) await sleep(10);
+      await worker.stop();
+      assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 2, dead: 0 });
+      assert.deepEqual([...seen].sort(), ['flaky#1', 'flaky#2', 'ok#1']);
+    });
+
+    it('two worker processes never run one job twice', { timeout: 120_000 }, async () => {
+      const queue = new JobQueue(t.store, base);
+      const name = q();
+      const total = 80;
+      const workers = ['p1', 'p2'].map((workerId) =>
+        spawnWorker({ ...t.connection, mode: 'drain', queue: name, leaseMs: 30_000, jobMs: 3, workerId }),
+      );
+      await Promise.all(workers.map((w) => w.waitFor('ready')));
+      await t.store.transaction(async (trx) => {
+        for (let i = 0; i < total; i++) await queue.enqueue(trx, { queue: name, payload: i });
+      });
+      for (const w of workers) w.child.stdin!.write('go\n');
+      const codes = await Promise.all(workers.map((w) => w.exited));
+      assert.deepEqual(codes, [0, 0]);
+      const runs = workers.map((w) => w.lines.filter((l) => l.startsWith('ran ')).map((l) => l.slice(4)));
+      const all = runs.flat();
+      assert.equal(new Set(all).size, total, 'every job ran');
+      assert.equal(all.length, total, 'no job ran twice');
+      assert.ok(
+        runs.every((r) => r.length > 0),
+        `both workers took jobs (${runs.map((r) => r.length)})`,
+      );
+      assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: total, dead: 0 });
+    });
+
+    it('re-runs the job of a worker killed with SIGKILL once its lease expires', {
+      timeout: 60_000,
+    }, async () => {
+      const leaseMs = 1500;
+      const queue = new JobQueue(t.store, { ...base, leaseMs });
+      const name = q();
+      const id = await queue.enqueue(t.store.db, { queue: name, payload: 'survive' });
+      const doomed = spawnWorker({ ...t.connection, mode: 'hold', queue: name, leaseMs, workerId: 'doomed' });
+      await doomed.waitFor('ready');
+      doomed.child.stdin!.write('go\n');
+      assert.equal(await doomed.waitFor('claimed'), `claimed ${id}`);
+      const killedAt = Date.now();
+      doomed.child.kill('SIGKILL');
+      await doomed.exited;
+      assert.deepEqual(await queue.claim(name, 'survivor'), [], 'the dead worker still holds the lease');
+      let job: Job | undefined;
+      while (!job && Date.now() - killedAt < 10_000) {
+        [job] = await queue.claim(name, 'survivor');
+        if (!job) await sleep(50);
+      }
+      assert.equal(job?.id, id);
+      assert.equal(job?.attempt, 2);
+      assert.ok(Date.now() - killedAt >= leaseMs - 200, 'not re-run before the lease expired');
+      await queue.complete(job!);
+      assert.equal((await queue.get(id))?.status, 'done');
+    });
+  });
+}
