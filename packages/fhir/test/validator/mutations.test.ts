@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { type Issue, shippedValidator } from '../../src/index.ts';
 import { FIXTURES } from './corpus.ts';
 
-type J = Record<string, any>; // biome-ignore lint/suspicious/noExplicitAny: test fixtures are untyped JSON
+// biome-ignore lint/suspicious/noExplicitAny: test fixtures are untyped JSON, mutated freely
+type J = Record<string, any>;
 
 const read = (rel: string): J => JSON.parse(readFileSync(join(FIXTURES, 'fhir/examples', rel), 'utf8')) as J;
 const HOMECARE = 'medcom-homecareobservation-1.2.1/Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json';
