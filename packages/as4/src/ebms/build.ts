@@ -15,13 +15,18 @@ export function newMessageId(domain = 'ehmi'): string {
   return `${randomUUID()}@${domain}`;
 }
 
-/** ebMS3 Core §5.2.2.2: xsd:dateTime in UTC with the `Z` designator. */
+/** ebMS3 Core §5.2.2.2: xsd:dateTime in UTC with the `Z` designator. Internal. */
 export function timestampOf(value: Date | string | undefined): string {
   if (typeof value === 'string') return value;
   return (value ?? new Date()).toISOString();
 }
 
-/** `eb:UserMessage` as XML text (prefix `eb`, declared by the enclosing eb:Messaging). */
+/**
+ * `eb:UserMessage` as XML text (prefix `eb`, declared by the enclosing eb:Messaging). Values are escaped.
+ *
+ * @example
+ * const { document } = buildEnvelope(userMessageXml(userMessage));
+ */
 export function userMessageXml(um: UserMessage): string {
   const ci = um.collaborationInfo;
   const required: [string, string][] = [
@@ -75,6 +80,9 @@ export function userMessageXml(um: UserMessage): string {
 /**
  * `eb:SignalMessage` as XML text. A receipt's content is passed as ready XML (`receiptXml`), since its
  * NonRepudiationInformation copies `ds:Reference` elements verbatim (see receipt/build.ts).
+ *
+ * @example
+ * const xml = signalMessageXml({ messageInfo, errors: [ebmsErrorElement(err, refId)] });
  */
 export function signalMessageXml(signal: SignalMessage, receiptXml?: string): string {
   const parts = ['<eb:SignalMessage>', messageInfoXml(signal.messageInfo)];
@@ -85,7 +93,12 @@ export function signalMessageXml(signal: SignalMessage, receiptXml?: string): st
   return parts.join('');
 }
 
-/** `eb:Error` (ebMS3 Core §6.2). */
+/**
+ * `eb:Error` (ebMS3 Core §6.2) as XML text.
+ *
+ * @example
+ * errorXml({ errorCode: 'EBMS:0303', severity: 'failure', shortDescription: 'DecompressionFailure' });
+ */
 export function errorXml(e: EbmsErrorElement): string {
   const inner =
     (e.description !== undefined ? textElement('eb:Description', e.description, { 'xml:lang': 'en' }) : '') +

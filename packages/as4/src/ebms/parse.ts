@@ -85,7 +85,12 @@ export function parseMessaging(messaging: Element): Messaging {
   return id === undefined ? { kind: 'signal', signalMessages } : { kind: 'signal', signalMessages, id };
 }
 
-/** ebMS3 Core §5.2.2: one `eb:UserMessage` element. */
+/**
+ * ebMS3 Core §5.2.2: one `eb:UserMessage` element (same checks as {@link parseMessaging}).
+ *
+ * @example
+ * const um = parseUserMessage(userMessageElement);
+ */
 export function parseUserMessage(el: Element): UserMessage {
   const um: UserMessage = {
     messageInfo: parseMessageInfo(ebOne(el, 'MessageInfo')),
@@ -185,7 +190,13 @@ function parsePartInfo(el: Element): PartInfo {
   return part;
 }
 
-/** ebMS3 Core §5.2.3: one `eb:SignalMessage` element. */
+/**
+ * ebMS3 Core §5.2.3: one `eb:SignalMessage` element, carrying exactly one of Receipt, Error(s) or PullRequest.
+ *
+ * @example
+ * const signal = parseSignalMessage(signalMessageElement);
+ * if (signal.errors.length > 0) console.log(signal.errors[0].errorCode);
+ */
 export function parseSignalMessage(el: Element): SignalMessage {
   const signal: SignalMessage = { messageInfo: parseMessageInfo(ebOne(el, 'MessageInfo')), errors: [] };
   const receipt = ebOptional(el, 'Receipt');
@@ -236,7 +247,12 @@ function parseError(el: Element): EbmsErrorElement {
   return out;
 }
 
-/** ebMS3 Core §5.2.3.3; the NRI content follows ebBP signals 2.0 (AS4 Profile §5.1.8). */
+/**
+ * `eb:Receipt` (ebMS3 Core §5.2.3.3); the NRI content follows ebBP signals 2.0 (AS4 Profile §5.1.8).
+ *
+ * @example
+ * const nri = parseReceipt(receiptElement).nonRepudiationInformation ?? [];
+ */
 export function parseReceipt(el: Element): Receipt {
   const nri = childElements(el, NS.EBBP, 'NonRepudiationInformation');
   // ebMS3 Core §5.2.3.3: the content is open (xsd:any); AS4 §5.1.8 uses NRI, or a copy of the UserMessage
@@ -275,7 +291,12 @@ export function parseReceipt(el: Element): Receipt {
   return receipt;
 }
 
-/** A `ds:Reference` (XML Signature §4.4.3) as data: URI, transforms, digest method and value. */
+/**
+ * A `ds:Reference` (XML Signature §4.4.3) as data: URI, transforms, digest method and value.
+ *
+ * @example
+ * const { uri, digestValue } = parseDsReference(referenceElement);
+ */
 export function parseDsReference(ref: Element): MessagePartReference {
   const uri = ref.getAttribute('URI') ?? '';
   const transforms = childElements(ref, NS.DS, 'Transforms').flatMap((t) =>

@@ -1,4 +1,9 @@
-/** A parsed MIME header value such as `multipart/related; boundary="x"; type="application/soap+xml"` (RFC 2045 §5.1). */
+/**
+ * A parsed MIME header value such as `multipart/related; boundary="x"; type="application/soap+xml"` (RFC 2045 §5.1).
+ *
+ * @example
+ * const { type, parameters } = parseMediaType(contentType);
+ */
 export interface MediaType {
   /** Lower-case `type/subtype`. */
   type: string;
@@ -49,7 +54,13 @@ export function parseMediaType(value: string): MediaType {
   return { type, parameters };
 }
 
-/** Format a media type with parameters, quoting every value (RFC 2045 §5.1). */
+/**
+ * Format a media type with parameters, quoting every value (RFC 2045 §5.1).
+ *
+ * @example
+ * formatMediaType('multipart/related', { boundary: 'b1', type: 'application/soap+xml' });
+ * // 'multipart/related; boundary="b1"; type="application/soap+xml"'
+ */
 export function formatMediaType(type: string, parameters: Record<string, string>): string {
   const params = Object.entries(parameters).map(([k, v]) => `; ${k}="${v.replace(/(["\\])/g, '\\$1')}"`);
   return type + params.join('');

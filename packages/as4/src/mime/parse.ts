@@ -106,7 +106,8 @@ async function readMultipart(
     headers: { 'content-type': `multipart/related; boundary="${boundary}"` },
     isFile: () => true,
     maxParts: limits.maxParts,
-    maxTotalSize: limits.maxTotalBytes,
+    // + 2: the CRLF supplied before the body (see below) is ours, not the sender's.
+    maxTotalSize: limits.maxTotalBytes + CRLF.length,
     onField: () => {},
     onDone: () => {
       done = true;

@@ -111,7 +111,12 @@ function referenceXml(r: ReceivedReference): string {
   );
 }
 
-/** The `ds:Reference` elements of the first ds:Signature in a wsse:Security header, in SignedInfo order. */
+/**
+ * The `ds:Reference` elements of the first ds:Signature in a wsse:Security header, in SignedInfo order.
+ *
+ * @example
+ * const refs = signedInfoReferences(env.security!);
+ */
 export function signedInfoReferences(security: Element): Element[] {
   const signature = childElements(security, NS.DS, 'Signature')[0];
   const signedInfo = signature ? childElements(signature, NS.DS, 'SignedInfo')[0] : undefined;

@@ -52,7 +52,12 @@ export function parseEnvelope(xml: string | Uint8Array, options: ParseEnvelopeOp
   return checkEnvelope(document);
 }
 
-/** The checks of {@link parseEnvelope} on a document that is already parsed (e.g. one just built). */
+/**
+ * The checks of {@link parseEnvelope} on a document that is already parsed (e.g. one just built).
+ *
+ * @example
+ * const env = checkEnvelope(buildUserMessage(input, pmode).document);
+ */
 export function checkEnvelope(document: Document): As4Envelope {
   const envelope = document.documentElement!;
   let soapVersion: '1.1' | '1.2';
