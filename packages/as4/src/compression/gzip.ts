@@ -102,6 +102,12 @@ export async function decompressAttachment(
     await pipeline(attachment.open(), createGunzip(), counter, target.writable);
   } catch (err) {
     if (err instanceof EhmiError) throw err;
+    if (!isZlibError(err)) {
+      // Reading the stored part or writing to the sink failed: our problem, not the sender's data.
+      throw new EhmiError('EHMI_INTERNAL', `decompressing attachment ${attachment.contentId} failed`, {
+        cause: err,
+      });
+    }
     throw new EhmiError(
       'EHMI_AS4_DECOMPRESSION_FAILURE',
       `attachment ${attachment.contentId} is not valid gzip data`,
@@ -137,4 +143,10 @@ class SizeCap extends Transform {
     }
     cb(null, chunk);
   }
+}
+
+/** zlib reports bad or truncated data with `Z_*` error codes (Z_DATA_ERROR; Z_BUF_ERROR for a truncated stream). */
+function isZlibError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR_ZLIB'));
 }

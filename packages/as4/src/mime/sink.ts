@@ -61,13 +61,22 @@ export function tempFileSink(options: { dir?: string } = {}): AttachmentSink {
       void part;
       const name = `part-${++counter}`;
       const pathPromise = ensureDir().then((d) => join(d, name));
+      pathPromise.catch(() => {}); // reported through the Writable, not as an unhandled rejection
       // A Writable that opens the file on first use, since mkdtemp is asynchronous.
       let file: ReturnType<typeof createWriteStream> | undefined;
-      const writable = new Writable({
+      const openFile = async () => {
+        if (!file) {
+          file = createWriteStream(await pathPromise);
+          // A disk error (ENOSPC, EACCES) must fail this part, not crash the process with an unhandled 'error'.
+          file.on('error', (err) => writable.destroy(err));
+        }
+        return file;
+      };
+      const writable: Writable = new Writable({
         async write(chunk: Buffer, _enc, cb) {
           try {
-            file ??= createWriteStream(await pathPromise);
-            if (!file.write(chunk)) file.once('drain', () => cb());
+            const f = await openFile();
+            if (!f.write(chunk)) f.once('drain', () => cb());
             else cb();
           } catch (err) {
             cb(err as Error);
@@ -75,8 +84,8 @@ export function tempFileSink(options: { dir?: string } = {}): AttachmentSink {
         },
         async final(cb) {
           try {
-            file ??= createWriteStream(await pathPromise);
-            file.end(() => cb());
+            const f = await openFile();
+            f.end(() => cb());
           } catch (err) {
             cb(err as Error);
           }
@@ -113,7 +122,7 @@ export function memorySink(): AttachmentSink {
       const chunks: Buffer[] = [];
       const writable = new Writable({
         write(chunk: Buffer, _enc, cb) {
-          chunks.push(chunk);
+          chunks.push(Buffer.from(chunk));
           cb();
         },
       });

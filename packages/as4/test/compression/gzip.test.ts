@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -136,5 +137,32 @@ describe('checkCompressionProperties', () => {
 
   it('false for a part without CompressionType', () => {
     assert.equal(checkCompressionProperties({ partProperties: [{ name: 'MimeType', value: 'a/b' }] }), false);
+  });
+});
+
+describe("decompressAttachment: failures that are not the sender's", () => {
+  it('EBMS:0303 for a truncated gzip stream', async () => {
+    const full = gzipSync(randomBytes(10_000));
+    const truncated = full.subarray(0, full.length - 100);
+    assert.equal(
+      await ebmsCodeOf(() => decompressAttachment(attachment(truncated), gzPart, { sink: memorySink() })),
+      'EBMS:0303',
+    );
+  });
+
+  it('EHMI_INTERNAL (not EBMS:0303) when reading the stored part fails', async () => {
+    const broken: As4Attachment = {
+      contentId: 'p1@x',
+      headers: {},
+      open: () =>
+        new Readable({
+          read() {
+            this.destroy(Object.assign(new Error('EIO'), { code: 'EIO' }));
+          },
+        }),
+    };
+    await assert.rejects(decompressAttachment(broken, gzPart, { sink: memorySink() }), {
+      code: 'EHMI_INTERNAL',
+    });
   });
 });

@@ -263,3 +263,11 @@ describe('readMimeMessage structure errors → EBMS:0007 MimeInconsistency', () 
     assert.equal(await read(m.body, `${m.contentType}; start="<nowhere@x>"`), 'EBMS:0007');
   });
 });
+
+describe('tempFileSink', () => {
+  it('fails the part instead of crashing when the directory cannot be written', async () => {
+    const sink = tempFileSink({ dir: '/proc/definitely-not-writable' });
+    const m = multipart([root, att('p1@x', 'x')]);
+    await assert.rejects(readMimeMessage(Readable.from([m.body]), { contentType: m.contentType, sink }));
+  });
+});
