@@ -9,8 +9,15 @@ import {
 } from './definitions.ts';
 import { FHIR_NS, XHTML_NS } from './namespaces.ts';
 import { parsePrimitive, rememberDecimal } from './primitives.ts';
+import { SourceText } from './source-text.ts';
 
 type Json = Record<string, unknown>;
+
+interface Ctx {
+  index: TypeIndex;
+  /** The XML text, when converting a whole document: narrative divs are copied from it verbatim. */
+  source?: SourceText;
+}
 
 // `xsi:schemaLocation` on a resource is common in published FHIR XML and carries no FHIR content.
 const XSI_NS = 'http://www.w3.org/2001/XMLSchema-instance';
@@ -31,7 +38,7 @@ interface Collected {
  * Convert a FHIR R4 resource in XML to FHIR JSON, with the JSON types the R4 definitions give each primitive
  * (R4 §2.6.2): numbers for `integer`/`decimal`/`positiveInt`/`unsignedInt`, booleans for `boolean`, strings
  * otherwise; repeating elements as arrays, primitive `id`/`extension` as `_name`, the narrative `div` as a string
- * of XHTML. Decimals keep their written form for a later {@link jsonToXml} of the same object (see
+ * of XHTML, copied from the XML text as written. Decimals keep their written form for a later {@link jsonToXml} of the same object (see
  * `primitives.ts`). XML comments are dropped, as FHIR JSON has none.
  *
  * @throws EhmiError `EHMI_XML_MALFORMED` / `EHMI_XML_DOCTYPE_FORBIDDEN` from parsing, and
@@ -42,11 +49,13 @@ interface Collected {
  * // { resourceType: 'Bundle', type: 'message' }
  */
 export function xmlToJson(xml: string): Record<string, unknown> {
-  const root = rootElement(parseXml(xml, { source: 'FHIR XML' }));
+  // Without a BOM, so that positions in the parsed document are positions in `text` (see SourceText).
+  const text = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
+  const root = rootElement(parseXml(text, { source: 'FHIR XML' }));
   if (root.namespaceURI !== FHIR_NS) {
     throw invalid(root.localName ?? '', `root element is not in the FHIR namespace ${FHIR_NS}`);
   }
-  return readResource(typeIndex(), root, root.localName ?? '');
+  return readResource({ index: typeIndex(), source: new SourceText(text) }, root, root.localName ?? '');
 }
 
 /** Convert an already parsed FHIR resource element (for example one inside an SBDH envelope). */
@@ -54,25 +63,25 @@ export function elementToJson(element: Element): Record<string, unknown> {
   if (element.namespaceURI !== FHIR_NS) {
     throw invalid(element.localName ?? '', `element is not in the FHIR namespace ${FHIR_NS}`);
   }
-  return readResource(typeIndex(), element, element.localName ?? '');
+  return readResource({ index: typeIndex() }, element, element.localName ?? '');
 }
 
-function readResource(index: TypeIndex, el: Element, path: string): Json {
+function readResource(ctx: Ctx, el: Element, path: string): Json {
   const name = el.localName ?? '';
-  const type = index.types.get(name);
+  const type = ctx.index.types.get(name);
   if (!type?.isResource) throw invalid(path, `${name} is not a FHIR R4 resource type`);
   const out: Json = { resourceType: name };
   readAttributes(el, type, out, path, false);
-  readChildren(index, el, type, out, path);
+  readChildren(ctx, el, type, out, path);
   return out;
 }
 
-function readComplex(index: TypeIndex, el: Element, typeName: string, path: string): Json {
-  const type = index.types.get(typeName);
+function readComplex(ctx: Ctx, el: Element, typeName: string, path: string): Json {
+  const type = ctx.index.types.get(typeName);
   if (!type) throw invalid(path, `unknown type ${typeName}`);
   const out: Json = {};
   readAttributes(el, type, out, path, true);
-  readChildren(index, el, type, out, path);
+  readChildren(ctx, el, type, out, path);
   return out;
 }
 
@@ -94,7 +103,7 @@ function isNamespaceDeclaration(name: string): boolean {
   return name === 'xmlns' || name.startsWith('xmlns:');
 }
 
-function readChildren(index: TypeIndex, el: Element, type: TypeInfo, out: Json, path: string): void {
+function readChildren(ctx: Ctx, el: Element, type: TypeInfo, out: Json, path: string): void {
   const collected = new Map<string, Collected>();
   const choiceUsed = new Map<string, string>();
   for (let n = el.firstChild; n; n = n.nextSibling) {
@@ -107,7 +116,7 @@ function readChildren(index: TypeIndex, el: Element, type: TypeInfo, out: Json, 
     const name = child.localName ?? '';
     const info = type.children.get(name);
     if (!info || info.element.xmlAttr) throw invalid(`${path}.${name}`, `unknown element ${name}`);
-    const kind = index.primitives.get(info.type);
+    const kind = ctx.index.primitives.get(info.type);
     const expectedNs = kind === 'xhtml' ? XHTML_NS : FHIR_NS;
     if (child.namespaceURI !== expectedNs) {
       throw invalid(`${path}.${name}`, `element ${name} must be in namespace ${expectedNs}`);
@@ -135,17 +144,17 @@ function readChildren(index: TypeIndex, el: Element, type: TypeInfo, out: Json, 
     if (i > 0 && !info.element.array) throw invalid(`${path}.${name}`, `${name} may occur only once`);
     const childPath = info.element.array ? `${path}.${name}[${i}]` : `${path}.${name}`;
     if (kind === 'xhtml') {
-      entry.values.push(serializeXml(child));
+      entry.values.push(ctx.source?.xhtmlDiv(child) ?? serializeXml(child));
       entry.extras.push(null);
     } else if (kind !== undefined) {
-      const { value, lexical, extra } = readPrimitive(index, child, kind, childPath);
+      const { value, lexical, extra } = readPrimitive(ctx, child, kind, childPath);
       entry.values.push(value);
       entry.extras.push(extra);
       if (lexical !== undefined) entry.decimals.set(i, lexical);
     } else if (info.type === 'Resource') {
-      entry.values.push(readNestedResource(index, child, childPath));
+      entry.values.push(readNestedResource(ctx, child, childPath));
     } else {
-      entry.values.push(readComplex(index, child, info.type, childPath));
+      entry.values.push(readComplex(ctx, child, info.type, childPath));
     }
   }
   const entries = [...collected.entries()].sort((a, b) => a[1].order - b[1].order);
@@ -166,7 +175,7 @@ function assign(out: Json, name: string, entry: Collected): void {
 }
 
 function readPrimitive(
-  index: TypeIndex,
+  ctx: Ctx,
   el: Element,
   kind: PrimitiveKind,
   path: string,
@@ -198,7 +207,7 @@ function readPrimitive(
     if (child.localName !== 'extension' || child.namespaceURI !== FHIR_NS) {
       throw invalid(`${path}.${child.localName}`, `unknown element ${child.localName} on a primitive`);
     }
-    extensions.push(readComplex(index, child, 'Extension', `${path}.extension[${extensions.length}]`));
+    extensions.push(readComplex(ctx, child, 'Extension', `${path}.extension[${extensions.length}]`));
   }
   if (extensions.length > 0) extra.extension = extensions;
   if (value === null && extensions.length === 0 && extra.id === undefined) {
@@ -208,7 +217,7 @@ function readPrimitive(
 }
 
 /** `<resource><Patient>…</Patient></resource>`: the wrapper holds exactly one resource (R4 §2.6.1). */
-function readNestedResource(index: TypeIndex, wrapper: Element, path: string): Json {
+function readNestedResource(ctx: Ctx, wrapper: Element, path: string): Json {
   let found: Element | undefined;
   for (let n = wrapper.firstChild; n; n = n.nextSibling) {
     if (n.nodeType === 3 || n.nodeType === 4) {
@@ -221,7 +230,7 @@ function readNestedResource(index: TypeIndex, wrapper: Element, path: string): J
   }
   if (!found) throw invalid(path, 'holds no resource');
   if (found.namespaceURI !== FHIR_NS) throw invalid(path, `the resource is not in namespace ${FHIR_NS}`);
-  return readResource(index, found, path);
+  return readResource(ctx, found, path);
 }
 
 function invalid(path: string, message: string): EhmiError {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseXml } from '@ehmi/xml';
 import { jsonToXml, xmlToJson } from '../../src/index.ts';
 
 const NS = 'xmlns="http://hl7.org/fhir"';
@@ -195,4 +196,27 @@ test('any other attribute on a resource element is refused', () => {
     () => xmlToJson(`<Patient ${NS} id="x"><active value="true"/></Patient>`),
     (err: Coded) => err.code === 'EHMI_VALIDATION_FAILED' && err.expression?.[0] === 'Patient/@id',
   );
+});
+
+test('a JSON narrative comes back exactly as written: quotes, line breaks, empty elements', () => {
+  const div =
+    "<div xmlns='http://www.w3.org/1999/xhtml'>\r\n  <p class='x'>a &amp; b<br/>c</p>\n\t<a name=\"n\"> </a>\r\n</div>";
+  const resource = { resourceType: 'Basic', text: { status: 'generated', div }, code: { text: 'x' } };
+  assert.deepEqual(xmlToJson(jsonToXml(resource)), resource);
+});
+
+test('an XML narrative is copied to JSON as written in the document, CRLF line ends included', () => {
+  const div =
+    '<div xmlns="http://www.w3.org/1999/xhtml">\r\n<p>x &#228; <!-- c --><![CDATA[<y>]]></p>\r\n</div>';
+  const xml = `<Basic ${NS}>\r\n<text><status value="generated"/>${div}</text><code><text value="x"/></code></Basic>`;
+  assert.equal((xmlToJson(xml).text as { div: string }).div, div);
+});
+
+test('a narrative in a prefixed XHTML namespace declared on an ancestor becomes a self-contained div', () => {
+  const xml = `<Basic ${NS} xmlns:h="http://www.w3.org/1999/xhtml"><text><status value="generated"/><h:div><h:p>x</h:p></h:div></text><code><text value="x"/></code></Basic>`;
+  const div = (xmlToJson(xml).text as { div: string }).div;
+  const el = parseXml(div).documentElement;
+  assert.equal(el?.namespaceURI, 'http://www.w3.org/1999/xhtml');
+  assert.equal(el?.localName, 'div');
+  assert.equal(el?.textContent, 'x');
 });
