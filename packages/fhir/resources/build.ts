@@ -158,11 +158,17 @@ const igs: [string, string][] = [
   ['eas/json', 'ehmi/eas-2.0.0'],
 ];
 for (const [from, to] of igs) {
-  const resources = readdirSync(join(fixtures, from))
+  const raw = readdirSync(join(fixtures, from))
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => strip(JSON.parse(readFileSync(join(fixtures, from, f), 'utf8')) as Json))
-    .filter((r): r is Json => r !== undefined);
+    .map((f) => JSON.parse(readFileSync(join(fixtures, from, f), 'utf8')) as Json);
+  // SUSHI leaves StructureDefinition.version unset: take the IG's (or the version in the folder name).
+  const igVersion = raw.find((r) => r.resourceType === 'ImplementationGuide')?.version;
+  const version = typeof igVersion === 'string' ? igVersion : /-(\d+\.\d+\.\d+[^/]*)$/.exec(to)?.[1];
+  const resources = raw
+    .map(strip)
+    .filter((r): r is Json => r !== undefined)
+    .map((r) => (r.version === undefined && version ? { ...r, version } : r));
   mkdirSync(join(here, dirname(to)), { recursive: true });
   writeFileSync(join(here, `${to}.json`), JSON.stringify(bundleOf(resources)));
 }

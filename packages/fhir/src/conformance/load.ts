@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EhmiError } from '@ehmi/errors';
 import { Conformance } from './conformance.ts';
@@ -28,7 +28,12 @@ export interface LoadOptions {
 }
 
 function* jsonFiles(path: string): Iterable<string> {
-  const st = statSync(path);
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch (cause) {
+    throw new EhmiError('EHMI_INPUT_UNREADABLE', `Cannot read conformance path ${path}`, { cause });
+  }
   if (st.isFile()) {
     if (path.endsWith('.json')) yield path;
     return;
@@ -47,18 +52,45 @@ function* resourcesIn(json: Json): Iterable<Json> {
   }
 }
 
-/** Adds every conformance resource found under `path` (a file, or a folder searched recursively) to `into`. */
+function readJson(file: string): Json {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Json;
+  } catch (cause) {
+    throw new EhmiError('EHMI_INPUT_UNREADABLE', `Cannot read conformance file ${file}`, { cause });
+  }
+}
+
+/**
+ * Adds every conformance resource found under `path` (a file, or a folder searched recursively) to `into`.
+ * Resources without a `version` take their package's: the ImplementationGuide or `package.json` in the same
+ * folder (SUSHI leaves `StructureDefinition.version` unset; the IG Publisher fills it from the IG).
+ */
 export function addFromPath(into: Conformance, path: string): number {
-  let n = 0;
+  const byDir = new Map<string, Json[]>();
+  const packageVersion = new Map<string, string>();
   for (const file of jsonFiles(path)) {
-    let json: Json;
-    try {
-      json = JSON.parse(readFileSync(file, 'utf8')) as Json;
-    } catch (cause) {
-      throw new EhmiError('EHMI_INPUT_UNREADABLE', `Cannot read conformance file ${file}`, { cause });
-    }
+    const dir = dirname(file);
+    const json = readJson(file);
     if (typeof json !== 'object' || json === null) continue;
-    for (const r of resourcesIn(json)) if (into.add(r)) n++;
+    if (basename(file) === 'package.json' && typeof json.version === 'string') {
+      packageVersion.set(dir, json.version);
+      continue;
+    }
+    const list = byDir.get(dir) ?? [];
+    for (const r of resourcesIn(json)) {
+      if (r.resourceType === 'ImplementationGuide' && typeof r.version === 'string')
+        packageVersion.set(dir, r.version);
+      list.push(r);
+    }
+    byDir.set(dir, list);
+  }
+  let n = 0;
+  for (const [dir, list] of byDir) {
+    const version = packageVersion.get(dir);
+    for (const r of list) {
+      const withVersion = r.version === undefined && version !== undefined ? { ...r, version } : r;
+      if (into.add(withVersion)) n++;
+    }
   }
   return n;
 }

@@ -58,39 +58,61 @@ export function generateSnapshot(sd: StructureDefinition, conformance: Conforman
   }
   const elements: ElementDefinition[] = base.snapshot.element.map((e) => ({ ...e }));
   const indexOf = (id: string) => elements.findIndex((e) => (e.id ?? e.path) === id);
+  const lastDescendant = (id: string): number => {
+    let at = indexOf(id);
+    for (let i = at + 1; i < elements.length; i++) {
+      const other = elements[i]?.id ?? '';
+      if (other.startsWith(`${id}.`) || other.startsWith(`${id}:`)) at = i;
+      else break;
+    }
+    return at;
+  };
+  // Unfold the children of `id` (a slice, or an element of a datatype the base does not expand) so that a
+  // differential element under it has all its siblings, as snapshots list them (R4 profiling §5.1.0.13).
+  const expand = (id: string): boolean => {
+    const at = indexOf(id);
+    if (at < 0) {
+      const parent = parentId(id);
+      if (!parent || !expand(parent)) return false;
+      return indexOf(id) >= 0 && expand(id);
+    }
+    if ((elements[at + 1]?.id ?? '').startsWith(`${id}.`)) return true;
+    const el = elements[at] as ElementDefinition;
+    const plain = withoutLastSlice(id);
+    let children: ElementDefinition[] = [];
+    if (plain !== undefined && plain !== id && indexOf(plain) >= 0) {
+      const from = indexOf(plain);
+      for (let i = from + 1; i < elements.length; i++) {
+        const e = elements[i] as ElementDefinition;
+        if (!(e.id ?? '').startsWith(`${plain}.`)) break;
+        if ((e.id ?? '').slice(plain.length + 1).includes(':')) continue;
+        children.push(rebase(e, plain, id, el.path));
+      }
+    }
+    if (children.length === 0) {
+      const code = el.type?.[0]?.code;
+      const typeSd = code ? conformance.typeDefinition(code) : undefined;
+      if (!typeSd?.snapshot) return false;
+      children = typeSd.snapshot.element.slice(1).map((e) => rebase(e, typeSd.type, id, el.path));
+    }
+    elements.splice(at + 1, 0, ...children);
+    return true;
+  };
   for (const diff of sd.differential?.element ?? []) {
     const id = diff.id ?? diff.path;
-    const at = indexOf(id);
+    let at = indexOf(id);
+    if (at < 0 && !diff.sliceName && expand(parentId(id))) at = indexOf(id);
     if (at >= 0) {
       elements[at] = merge(elements[at] as ElementDefinition, diff);
       continue;
     }
-    let template: ElementDefinition | undefined;
     const plain = withoutLastSlice(id);
-    if (plain !== undefined) {
-      const t = elements[indexOf(plain)];
-      if (t) template = { ...t };
-    }
-    if (!template) {
-      // Inside a datatype the base snapshot does not expand (R4 snapshots stop at complex types).
-      const parent = elements[indexOf(parentId(id))];
-      const typeCode = parent?.type?.[0]?.code;
-      const typeSd = typeCode ? conformance.typeDefinition(typeCode) : undefined;
-      const name = id.slice(parentId(id).length + 1).split(':')[0] ?? '';
-      const t = typeSd?.snapshot?.element.find((e) => e.path === `${typeSd.type}.${name}`);
-      if (t && parent) template = rebase(t, typeSd?.type ?? '', parentId(id), parent.path);
-    }
-    if (!template)
+    const template = plain !== undefined ? elements[indexOf(plain)] : undefined;
+    if (!template || !diff.sliceName || plain === undefined) {
       throw new EhmiError('EHMI_NOT_SUPPORTED', `Cannot place differential element ${id} of ${sd.url}`);
-    // Insert after the last element under the same parent (children and earlier slices).
-    const prefix = diff.sliceName && plain !== undefined ? plain : parentId(id);
-    let insertAt = indexOf(prefix);
-    for (let i = insertAt + 1; i < elements.length; i++) {
-      const other = elements[i]?.id ?? '';
-      if (other.startsWith(`${prefix}.`) || other.startsWith(`${prefix}:`)) insertAt = i;
-      else if (insertAt >= 0) break;
     }
-    elements.splice(insertAt + 1, 0, merge(template, diff));
+    // A new slice goes after the slicing element's children and earlier slices.
+    elements.splice(lastDescendant(plain) + 1, 0, merge({ ...template, slicing: undefined }, diff));
   }
   sd.snapshot = { element: elements };
 }

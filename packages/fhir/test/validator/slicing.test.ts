@@ -1,0 +1,147 @@
+// Slicing rules on a small differential-only profile (its snapshot is generated): discriminators value,
+// pattern, exists and type; closed and ordered slicing (R4 profiling §5.1.0.4).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createValidator, type Issue, loadConformance, type StructureDefinition } from '../../src/index.ts';
+
+const URL = 'http://example.org/StructureDefinition/sliced-patient';
+
+const profile: StructureDefinition = {
+  resourceType: 'StructureDefinition',
+  url: URL,
+  version: '1.0.0',
+  name: 'SlicedPatient',
+  kind: 'resource',
+  abstract: false,
+  type: 'Patient',
+  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Patient',
+  derivation: 'constraint',
+  differential: {
+    element: [
+      {
+        id: 'Patient.identifier',
+        path: 'Patient.identifier',
+        slicing: { discriminator: [{ type: 'value', path: 'system' }], ordered: true, rules: 'closed' },
+        min: 1,
+      },
+      { id: 'Patient.identifier:cpr', path: 'Patient.identifier', sliceName: 'cpr', min: 1, max: '1' },
+      {
+        id: 'Patient.identifier:cpr.system',
+        path: 'Patient.identifier.system',
+        min: 1,
+        fixedUri: 'urn:oid:1.2.208.176.1.2',
+      },
+      { id: 'Patient.identifier:local', path: 'Patient.identifier', sliceName: 'local', min: 0, max: '*' },
+      {
+        id: 'Patient.identifier:local.system',
+        path: 'Patient.identifier.system',
+        min: 1,
+        patternUri: 'urn:example:local',
+      },
+      {
+        id: 'Patient.telecom',
+        path: 'Patient.telecom',
+        slicing: { discriminator: [{ type: 'exists', path: 'period' }], rules: 'open' },
+      },
+      { id: 'Patient.telecom:dated', path: 'Patient.telecom', sliceName: 'dated', min: 1, max: '*' },
+      { id: 'Patient.telecom:dated.period', path: 'Patient.telecom.period', min: 1 },
+      {
+        id: 'Patient.deceased[x]',
+        path: 'Patient.deceased[x]',
+        slicing: { discriminator: [{ type: 'type', path: '$this' }], rules: 'open' },
+      },
+      {
+        id: 'Patient.deceased[x]:deceasedBoolean',
+        path: 'Patient.deceased[x]',
+        sliceName: 'deceasedBoolean',
+        max: '0',
+        type: [{ code: 'boolean' }],
+      },
+      { id: 'Patient.gender', path: 'Patient.gender', min: 1, patternCode: 'female' },
+    ],
+  },
+};
+
+const conformance = loadConformance([]);
+conformance.add(structuredClone(profile) as unknown as Record<string, unknown>);
+const validator = createValidator(conformance);
+
+const valid = () => ({
+  resourceType: 'Patient',
+  meta: { profile: [URL] },
+  identifier: [
+    { system: 'urn:oid:1.2.208.176.1.2', value: '0101011234' },
+    { system: 'urn:example:local', value: 'x1' },
+  ],
+  telecom: [{ system: 'phone', value: '12345678', period: { start: '2020-01-01' } }],
+  gender: 'female',
+  deceasedDateTime: '2024-01-01T10:00:00+01:00',
+});
+
+const errors = (r: unknown): Issue[] => validator.issues(r).filter((i) => i.severity === 'error');
+const messages = (r: unknown) => errors(r).map((e) => `${e.expression}: ${e.message}`);
+
+test('a snapshot is generated for a differential-only profile', () => {
+  const sd = conformance.structureDefinition(URL);
+  assert.ok(sd?.snapshot);
+  assert.ok(sd.snapshot.element.some((e) => e.id === 'Patient.identifier:cpr.system'));
+});
+
+test('an instance meeting every slice is valid', () => {
+  assert.deepEqual(messages(valid()), []);
+});
+
+test('value discriminator: a missing required slice is reported', () => {
+  const p = valid();
+  p.identifier = [{ system: 'urn:example:local', value: 'x1' }];
+  assert.ok(messages(p).some((m) => m.startsWith('Patient: ') && m.includes("Slice 'cpr'")));
+});
+
+test('closed slicing: a value matching no slice is reported at the value', () => {
+  const p = valid();
+  p.identifier.push({ system: 'urn:other', value: 'y' });
+  assert.ok(
+    messages(p).some(
+      (m) => m.startsWith('Patient.identifier[2]: ') && m.includes('matches none of the slices'),
+    ),
+  );
+});
+
+test('ordered slicing: slices out of definition order are reported', () => {
+  const p = valid();
+  p.identifier.reverse();
+  assert.ok(messages(p).some((m) => m.includes("Slice 'cpr' is out of order")));
+});
+
+test('exists discriminator: a telecom without period does not fill the dated slice', () => {
+  const p = valid();
+  delete (p.telecom[0] as { period?: unknown }).period;
+  assert.ok(messages(p).some((m) => m.includes("Slice 'dated' of Patient.telecom needs at least 1")));
+});
+
+test('type discriminator: deceasedBoolean is excluded by a max 0 type slice', () => {
+  const p: Record<string, unknown> = valid();
+  delete p.deceasedDateTime;
+  p.deceasedBoolean = false;
+  assert.ok(
+    messages(p).some((m) => m.includes("Slice 'deceasedBoolean' of Patient.deceased[x] allows at most 0")),
+  );
+});
+
+test('pattern on a primitive: another gender is reported at Patient.gender', () => {
+  const p = valid();
+  p.gender = 'male';
+  assert.ok(messages(p).some((m) => m.startsWith('Patient.gender: ') && m.includes('pattern "female"')));
+});
+
+test('--profile style forcing: the profile is applied even when meta.profile does not claim it', () => {
+  const p: Record<string, unknown> = valid();
+  delete p.meta;
+  p.gender = 'male';
+  assert.equal(errors(p).length, 0);
+  assert.ok(
+    validator
+      .issues(p, { profile: URL })
+      .some((i) => i.severity === 'error' && i.expression === 'Patient.gender'),
+  );
+});
