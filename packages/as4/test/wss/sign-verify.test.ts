@@ -230,3 +230,22 @@ describe('sign → verify round trips (WSS 1.1.1 §8, eDelivery AS4 1.15 §2.2.6
     );
   });
 });
+
+describe('SOAP 1.1 envelopes', () => {
+  it('a SOAP 1.1 envelope is signed with mustUnderstand="1" and verifies', async () => {
+    const pki = await testPki();
+    const xml = userMessageXml()
+      .replaceAll('http://www.w3.org/2003/05/soap-envelope', 'http://schemas.xmlsoap.org/soap/envelope/')
+      .replaceAll('S12:', 'S11:')
+      .replace('xmlns:S12', 'xmlns:S11');
+    const doc = parseXml(xml);
+    await signEnvelope(doc, [payload()], { privateKey: pki.rsa.key, certificate: pki.rsa.certificate });
+    const signed = reparse(doc);
+    const sec = signed.getElementsByTagNameNS(
+      'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd',
+      'Security',
+    )[0]!;
+    assert.equal(sec.getAttributeNS('http://schemas.xmlsoap.org/soap/envelope/', 'mustUnderstand'), '1');
+    await verifyEnvelope(signed, [payload()], { trust: trustRoot(pki.root) });
+  });
+});

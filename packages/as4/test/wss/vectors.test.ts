@@ -63,6 +63,18 @@ describe('interop vectors (fixtures/as4, SOURCES-as4-smp.md)', () => {
     );
   });
 
+  it('EBMS:0101 for the phase4 receipt when one NonRepudiationInformation digest is altered', async () => {
+    const { doc, attachments } = await vector('phase4-receipt-helger-POP000306.as4in');
+    const nri = doc.getElementsByTagNameNS(
+      'http://docs.oasis-open.org/ebxml-bp/ebbp-signals-2.0',
+      'MessagePartNRInformation',
+    )[0] as Element;
+    const dv = nri.getElementsByTagNameNS(NS.ds, 'DigestValue')[0]!;
+    dv.textContent = `A${dv.textContent!.slice(1)}`;
+    const err = await rejects(verifyEnvelope(doc, attachments, { trust: trustAll }), 'EBMS:0101', 'digest');
+    assert.equal(err.details.target, 'Messaging');
+  });
+
   it('Dataport receipt with the quirky mustUnderstand prefix verifies', async () => {
     const { doc, attachments } = await vector('dataport-receipt-PDE000357.as4in');
     const r = await verifyEnvelope(doc, attachments, { trust: trustAll });
