@@ -105,6 +105,15 @@ describe('wrap: MedCom FHIR message → ehmiSBDH (ehmiSBDH IG "If the MedCom Mes
     assert.equal(scopeValue(env, 'PATIENTID'), '0703921VJ5');
   });
 
+  it('reads an eCPR issued under another replacement arc (urn:oid:1.2.208.176.1.6.*)', async () => {
+    const bundle = json(join(HCO, 'Bundle-ReceiveTestExample3.json')) as {
+      entry: { resource: { resourceType: string; identifier?: unknown[] } }[];
+    };
+    const patient = bundle.entry.find((e) => e.resource.resourceType === 'Patient')!.resource;
+    patient.identifier = [{ system: 'urn:oid:1.2.208.176.1.6.1.3', value: '0703921AB1' }];
+    assert.equal(scopeValue(parse(await wrap(bundle)), 'PATIENTID'), '0703921AB1');
+  });
+
   it('prefers the CPR when the patient has both a CPR and an eCPR', async () => {
     const bundle = json(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')) as {
       entry: { resource: { resourceType: string; identifier?: unknown[] } }[];

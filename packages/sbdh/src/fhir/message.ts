@@ -47,6 +47,8 @@ export const DEFAULT_EVENT_VERSIONS: Readonly<Record<string, string>> = {
 /** Events that carry no patient: no PATIENTID scope. */
 export const EVENTS_WITHOUT_PATIENT = new Set(['acknowledgement-message', 'empty-message']);
 
+const ECPR_ARC = 'urn:oid:1.2.208.176.1.6.';
+
 function fail(message: string, expression: string): never {
   throw new EhmiError('EHMI_VALIDATION_FAILED', message, { expression: [expression] });
 }
@@ -178,6 +180,14 @@ function readPatient(bundle: Json, eventCode: string): PatientId | undefined {
   for (const p of patients) {
     const ecpr = identifierValue(p.resource, SYSTEM.ecpr);
     if (ecpr) return { kind: 'ecpr', system: SYSTEM.ecpr, value: ecpr };
+  }
+  // Other replacement-CPR systems under the same arc (urn:oid:1.2.208.176.1.6.*, issued per region/municipality).
+  for (const p of patients) {
+    for (const id of arr(p.resource.identifier)) {
+      const system = isObject(id) ? str(id.system) : undefined;
+      const value = isObject(id) ? str(id.value) : undefined;
+      if (system?.startsWith(ECPR_ARC) && value) return { kind: 'ecpr', system, value };
+    }
   }
   return fail(
     `the Patient has neither a CPR (${SYSTEM.cpr}) nor a replacement CPR (${SYSTEM.ecpr})`,

@@ -52,12 +52,17 @@ export async function validateMany(inputs: readonly ValidateInput[]): Promise<Va
       const e = asEhmiError(err);
       if (e.code === 'EHMI_INTERNAL') throw err;
       const recognised = e.code !== 'EHMI_INPUT_UNREADABLE';
-      const element = e.expression[0] ?? (e.code === 'EHMI_XML_DOCTYPE_FORBIDDEN' ? 'DOCTYPE' : 'document');
+      const message = cleanMessage(e.message);
+      const element =
+        e.expression[0] ??
+        (e.code === 'EHMI_XML_DOCTYPE_FORBIDDEN'
+          ? 'DOCTYPE'
+          : (/mismatch: "([^"]+)"/.exec(message)?.[1] ?? 'document'));
       return {
         valid: false,
         recognised,
         code: e.code,
-        errors: [{ severity: 'error', rule: ruleOf(e.code), element, message: e.message }],
+        errors: [{ severity: 'error', rule: ruleOf(e.code), element, message }],
         warnings: [],
       } satisfies ValidationResult;
     }
@@ -97,6 +102,13 @@ export async function validateMany(inputs: readonly ValidateInput[]): Promise<Va
       envelope: l.envelope,
     };
   });
+}
+
+/** The parser's wrapped message, once (`… caused EhmiError: <the message>`). */
+function cleanMessage(message: string): string {
+  const marker = 'caused EhmiError: ';
+  const i = message.lastIndexOf(marker);
+  return i === -1 ? message : message.slice(i + marker.length);
 }
 
 function ruleOf(code: EhmiErrorCode): string {
