@@ -1,0 +1,1 @@
+export { createHttpServer, FHIR_JSON, type HttpServerOptions } from './server.ts';

@@ -1,0 +1,113 @@
+import { EhmiError, toOperationOutcome } from '@ehmi/errors';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify';
+import type { Logger } from 'pino';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+export interface HttpServerOptions {
+  /** Names the server in logs and in the `service` label of its metrics. */
+  service: string;
+  logger: Logger;
+  /** Largest request body accepted by the generic parsers (REST/FHIR); larger gets 413. */
+  bodyLimitBytes: number;
+  /** Resolves when the server can do its work; rejects (or throws) with the reason when it cannot. */
+  readiness?: () => Promise<void>;
+}
+
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+/** Fastify's own errors for bad requests, as our stable codes. */
+function fromFastifyError(err: FastifyError): EhmiError {
+  const status = err.statusCode ?? 500;
+  if (status === 413) return new EhmiError('EHMI_TOO_LARGE', 'request body is too large', { cause: err });
+  if (status === 415) return new EhmiError('EHMI_UNSUPPORTED_MEDIA_TYPE', err.message, { cause: err });
+  if (status === 404) return new EhmiError('EHMI_NOT_FOUND', err.message, { cause: err });
+  if (status === 406) return new EhmiError('EHMI_NOT_ACCEPTABLE', err.message, { cause: err });
+  if (err.validation) return new EhmiError('EHMI_VALIDATION_FAILED', err.message, { cause: err });
+  if (status >= 400 && status < 500)
+    return new EhmiError('EHMI_INPUT_UNREADABLE', err.message, { cause: err });
+  return new EhmiError('EHMI_INTERNAL', err.message, { cause: err });
+}
+
+/**
+ * A fastify server with what every server of the node has: `GET /health` (200 when ready, 503 otherwise),
+ * `GET /metrics` (Prometheus text format), request metrics, and errors as FHIR OperationOutcome with the status of
+ * their code. Roles register their routes as plugins on it.
+ */
+export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ service: options.service }) as FastifyBaseLogger,
+    bodyLimit: options.bodyLimitBytes,
+    // Secure defaults (fastify's own advice): reject prototype-poisoning JSON instead of stripping it.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Probes hit /health and /metrics every few seconds; logging each would drown the useful lines.
+    logController: new LogController({
+      disableRequestLogging: (request) => request.url === '/health' || request.url === '/metrics',
+    }),
+    return503OnClosing: true,
+  });
+
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: options.service });
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: 'ehmi_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'ehmi_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  app.decorate('metrics', registry);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error: FastifyError | EhmiError, request, reply) => {
+    const err = error instanceof EhmiError ? error : fromFastifyError(error);
+    if (err.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: err.code, msg: err.message }, 'request refused');
+    return reply.status(err.status).type(FHIR_JSON).send(toOperationOutcome(err));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const err = new EhmiError(
+      'EHMI_NOT_FOUND',
+      `no route for ${request.method} ${request.url.split('?')[0]}`,
+    );
+    return reply.status(404).type(FHIR_JSON).send(toOperationOutcome(err));
+  });
+
+  app.get('/health', async (_request, reply) => {
+    try {
+      await options.readiness?.();
+      return reply.send({ status: 'ok', service: options.service });
+    } catch (err) {
+      return reply
+        .status(503)
+        .send({ status: 'unavailable', service: options.service, reason: (err as Error).message });
+    }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This server's Prometheus registry; roles add their own metrics to it. */
+    metrics: Registry;
+  }
+}
