@@ -3,6 +3,8 @@
 # Needs Debian's postgresql package (apt-get install -y postgresql). Usage: export DATABASE_URL=$(scripts/postgres-test-cluster.sh)
 set -euo pipefail
 port="${EHMI_TEST_PG_PORT:-55432}"
+# Take the next free port if a cluster (ours from an earlier run, or another) listens there already.
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$bin" ]; then
   echo "postgres-test-cluster: no PostgreSQL server found (apt-get install -y postgresql)" >&2
