@@ -57,6 +57,7 @@ export {
   type Service,
   type UserMessage,
 } from './model/user-message.ts';
+export { findPMode } from './pmode/match.ts';
 // P-Modes
 export type { As4ProfileId, PMode, PModeInput, PModeLeg, PModeParty, PModeSecurity } from './pmode/pmode.ts';
 export {

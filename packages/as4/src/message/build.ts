@@ -1,3 +1,4 @@
+import { EhmiError } from '@ehmi/errors';
 import { newMessageId, timestampOf, userMessageXml } from '../ebms/build.ts';
 import { EBMS_URI } from '../lib/ns.ts';
 import type { AgreementRef, PartInfo, Party, Property, Service, UserMessage } from '../model/user-message.ts';
@@ -68,6 +69,15 @@ export function buildUserMessage(input: UserMessageInput, pmode?: PMode): BuiltU
     messageProperties: input.messageProperties ?? [],
     payloadInfo: input.payloadInfo ?? [],
   };
+  for (const name of pmode?.leg.businessInfo.requiredProperties ?? []) {
+    // Four Corner enhancement (eDelivery AS4 1.15 §2.6.1): refuse to send what the receiver answers with EBMS:0010.
+    if (!userMessage.messageProperties.some((p) => p.name === name && p.value !== '')) {
+      throw new EhmiError(
+        'EHMI_VALIDATION_FAILED',
+        `the P-Mode ${pmode!.id} requires the message property ${name}`,
+      );
+    }
+  }
   if (input.refToMessageId !== undefined) userMessage.messageInfo.refToMessageId = input.refToMessageId;
   const agreementRef = input.agreementRef ?? pmode?.agreement;
   if (agreementRef) userMessage.collaborationInfo.agreementRef = agreementRef;

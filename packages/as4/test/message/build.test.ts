@@ -17,6 +17,7 @@ const pmode = createPMode({
   },
   service: { value: 'urn:ehmi:service' },
   action: 'urn:ehmi:action',
+  fourCorner: false,
 });
 
 describe('buildUserMessage', () => {
@@ -82,6 +83,26 @@ describe('buildUserMessage', () => {
     assert.deepEqual(m.kind === 'user' && m.userMessage.messageProperties, [
       { name: 'a"b', value: '</eb:Property><x/>' },
     ]);
+  });
+
+  it('refuses a message without the properties the P-Mode requires (four corner)', () => {
+    const strict = createPMode({ id: 's', service: { value: 'urn:s' }, action: 'urn:a' });
+    const party = { partyIds: [{ value: 'a', type: 'urn:t' }], role: 'urn:r' };
+    const input = { from: party, to: party };
+    assert.throws(() => buildUserMessage(input, strict), {
+      code: 'EHMI_VALIDATION_FAILED',
+      message: /originalSender/,
+    });
+    buildUserMessage(
+      {
+        ...input,
+        messageProperties: [
+          { name: 'originalSender', value: '0088:1' },
+          { name: 'finalRecipient', value: '0088:2' },
+        ],
+      },
+      strict,
+    );
   });
 
   it('refuses an empty Action', () => {

@@ -63,6 +63,8 @@ interface SendOptions {
   partProperties?: (i: number) => { name: string; value: string }[];
   compress?: boolean;
   tamper?: (xml: string) => string;
+  /** Build without the P-Mode's required-property check (to send what a careless sender would). */
+  careless?: boolean;
 }
 
 async function send(options: SendOptions = {}) {
@@ -83,7 +85,12 @@ async function send(options: SendOptions = {}) {
         partProperties: options.partProperties?.(i) ?? p.partProperties,
       })),
     },
-    pmode,
+    options.careless
+      ? {
+          ...pmode,
+          leg: { ...pmode.leg, businessInfo: { ...pmode.leg.businessInfo, requiredProperties: [] } },
+        }
+      : pmode,
   );
   let attachments = parts.map((p) => p.attachment);
   let signResult: Awaited<ReturnType<typeof signEnvelope>> | undefined;
@@ -199,7 +206,7 @@ describe('receive pipeline: each failure gives its ebMS error', () => {
   });
 
   it('EBMS:0010 when finalRecipient is missing (Four Corner, eDelivery AS4 1.15 §2.6.1)', async () => {
-    const sent = await send({ properties: fourCorner.slice(0, 1) });
+    const sent = await send({ properties: fourCorner.slice(0, 1), careless: true });
     assert.equal(await ebmsCodeOf(() => receive(sent)), 'EBMS:0010');
   });
 
