@@ -1,6 +1,11 @@
 import { EhmiError } from '@ehmi/errors';
 
-/** Algorithm identifiers (XML Signature 1.1 §6, XML Encryption 1.1 §5, RFC 9231). */
+/**
+ * Algorithm identifiers (XML Signature 1.1 §6, XML Encryption 1.1 §5, RFC 9231).
+ *
+ * @example
+ * result.signatureMethod === ALG.rsaSha256;
+ */
 export const ALG = {
   excC14n: 'http://www.w3.org/2001/10/xml-exc-c14n#',
   sha256: 'http://www.w3.org/2001/04/xmlenc#sha256',
@@ -24,6 +29,9 @@ export const ALG = {
  * An algorithm profile. `edelivery-1.15`: eDelivery AS4 1.15 §2.2 (RSA-SHA256, SHA-256, AES-128-GCM, RSA-OAEP with
  * MGF1-SHA256). `edelivery-2.0`: eDelivery AS4 2.0 Common Usage Profile (Ed25519, X25519 + HKDF + AES-128 key wrap)
  * with the alternative EC enhancement's ECDSA P-256 signatures accepted.
+ *
+ * @example
+ * await verifyEnvelope(doc, attachments, { trust, profile: 'edelivery-2.0' });
  */
 export type SecurityProfile = 'edelivery-1.15' | 'edelivery-2.0';
 
@@ -34,6 +42,12 @@ export interface AlgorithmPolicy {
   keyTransport: readonly string[];
 }
 
+/**
+ * The algorithm policy of each profile; pass one (or your own {@link AlgorithmPolicy}) as `profile`.
+ *
+ * @example
+ * const legacy = { ...PROFILES['edelivery-1.15'], signature: [ALG.rsaSha256, ALG.rsaSha1] };
+ */
 export const PROFILES: Readonly<Record<SecurityProfile, AlgorithmPolicy>> = {
   'edelivery-1.15': {
     signature: [ALG.rsaSha256],

@@ -89,6 +89,10 @@ function canonicalParams(v: string): string {
  * MIME header canonicalisation of SwA Profile 1.1 §5.4.1: only the five Content-* headers, sorted by name, unfolded,
  * comments removed, leading whitespace removed, Content-Type defaulted to `text/plain;charset="us-ascii"`, each line
  * `Name:value` CRLF. (Non-ASCII RFC 2047 words and RFC 2184 continuations are not decoded; AS4 parts do not use them.)
+ *
+ * @example
+ * canonicalMimeHeaders({ 'content-type': 'Application/XML; Charset=UTF-8', 'content-id': '<p1@x>' });
+ * // 'Content-ID:<p1@x>\r\nContent-Type:application/xml;charset="utf-8"\r\n'
  */
 export function canonicalMimeHeaders(headers: Record<string, string>): string {
   const out = new Map<string, string>();

@@ -4,7 +4,13 @@ import { EhmiError } from '@ehmi/errors';
 /** A certificate as accepted by the API: a node:crypto X509Certificate, PEM text, or DER bytes. */
 export type CertificateInput = X509Certificate | string | Uint8Array;
 
-/** Normalises a certificate input to node:crypto's X509Certificate (which also parses RSA-PSS-signed OCES3 certs). */
+/**
+ * Normalises a certificate input to node:crypto's X509Certificate (which also parses RSA-PSS-signed OCES3 certs).
+ * Unreadable input is EBMS:0101 (a token that cannot be read cannot authenticate anything).
+ *
+ * @example
+ * const cert = toCertificate(readFileSync('partner.pem', 'utf8'));
+ */
 export function toCertificate(input: CertificateInput): X509Certificate {
   if (input instanceof X509Certificate) return input;
   try {
@@ -60,6 +66,10 @@ function derLength(n: number): Buffer {
 /**
  * Decodes a WSS X.509 Token Profile 1.1 §3.1 `X509PKIPathv1` token: an ASN.1 `SEQUENCE OF Certificate` ordered from
  * the trust anchor side to the signer, so the signer is the LAST element.
+ *
+ * @example
+ * const path = decodePkiPath(Buffer.from(bst.textContent, 'base64'));
+ * const signer = path[path.length - 1];
  */
 export function decodePkiPath(der: Uint8Array): X509Certificate[] {
   try {
@@ -73,7 +83,12 @@ export function decodePkiPath(der: Uint8Array): X509Certificate[] {
   }
 }
 
-/** Encodes a chain (signer first, as callers usually hold it) as `X509PKIPathv1` (signer last). */
+/**
+ * Encodes a chain (signer first, as callers usually hold it) as `X509PKIPathv1` (signer last).
+ *
+ * @example
+ * const der = encodePkiPath([apCert, intermediateCa]);
+ */
 export function encodePkiPath(chainSignerFirst: readonly X509Certificate[]): Buffer {
   const certs = [...chainSignerFirst].reverse().map((c) => c.raw);
   const body = Buffer.concat(certs);
@@ -85,6 +100,9 @@ const SKI_OID = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x0e]);
 /**
  * The subject key identifier (RFC 5280 §4.2.1.2) used by the WSS `X509SubjectKeyIdentifier` reference: the SKI
  * extension value, or when absent the SHA-1 of the subjectPublicKey bits (RFC 5280 method 1, as WSS4J does).
+ *
+ * @example
+ * subjectKeyIdentifier(cert).toString('base64'); // the wsse:KeyIdentifier text
  */
 export function subjectKeyIdentifier(cert: X509Certificate): Buffer {
   const der = cert.raw;

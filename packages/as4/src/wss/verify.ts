@@ -221,10 +221,11 @@ function elementReference(
 ): VerifiedReference {
   // Only shorthand XPointers (`#id`): no whole-document or XPath references, so there is nothing to wrap.
   if (!/^#[^\s#()]+$/.test(r.uri)) throw authError(`unsupported reference URI "${r.uri}"`, 'reference');
-  for (const t of r.transforms) {
-    if (t.algorithm !== ALG.excC14n) throw authError(`unsupported transform ${t.algorithm}`, 'transform');
+  // Exactly one exclusive c14n transform (eDelivery AS4 1.15 §2.2.6.2); no transform would mean inclusive C14N 1.0
+  // (XML Signature 1.1 §4.4.3.2), which AS4 does not use.
+  if (r.transforms.length !== 1 || r.transforms[0]!.algorithm !== ALG.excC14n) {
+    throw authError(`unsupported transforms on ${r.uri}`, 'transform', { uri: r.uri });
   }
-  if (r.transforms.length > 1) throw authError(`too many transforms on ${r.uri}`, 'transform');
   const el = idMap.get(r.uri.slice(1));
   if (!el) throw authError(`reference ${r.uri} resolves to no element`, 'reference-missing', { uri: r.uri });
   const { parts, security } = ctx;

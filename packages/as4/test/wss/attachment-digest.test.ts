@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { canonicalMimeHeaders, digestAttachment } from '../../src/wss/attachment-digest.ts';
+import { SWA } from '../../src/wss/ns.ts';
+import { memoryAttachment } from './helpers.ts';
+
+describe('SwA Profile 1.1 attachment transforms', () => {
+  it('MIME header canonicalisation: listed headers only, sorted, values lower-cased and parameters quoted', () => {
+    assert.equal(
+      canonicalMimeHeaders({
+        'content-type': 'Application/XML; Charset=UTF-8',
+        'content-id': '<p1@x>',
+        'content-transfer-encoding': 'binary',
+      }),
+      'Content-ID:<p1@x>\r\nContent-Type:application/xml;charset="utf-8"\r\n',
+    );
+  });
+
+  it('MIME header canonicalisation removes comments and unfolds, and defaults Content-Type (§5.4.1)', () => {
+    assert.equal(
+      canonicalMimeHeaders({ 'content-description': 'a\r\n (note) b' }),
+      'Content-Description:a  b\r\nContent-Type:text/plain;charset="us-ascii"\r\n',
+    );
+  });
+
+  it('Attachment-Content-Signature-Transform digests the content octets only', async () => {
+    const body = Buffer.from('hello');
+    const att = memoryAttachment('a@x', body);
+    const digest = await digestAttachment(att, SWA.contentSignatureTransform, 'sha256');
+    assert.deepEqual(digest, createHash('sha256').update(body).digest());
+  });
+
+  it('Attachment-Complete-Signature-Transform digests the canonical headers, then the content', async () => {
+    const body = Buffer.from('hello');
+    const att = memoryAttachment('a@x', body, { 'content-type': 'text/plain' });
+    const digest = await digestAttachment(att, SWA.completeSignatureTransform, 'sha256');
+    const expected = createHash('sha256')
+      .update(`${canonicalMimeHeaders(att.headers)}`)
+      .update(body)
+      .digest();
+    assert.deepEqual(digest, expected);
+    assert.notDeepEqual(digest, createHash('sha256').update(body).digest());
+  });
+});
