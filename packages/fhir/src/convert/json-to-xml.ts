@@ -1,5 +1,6 @@
 import { EhmiError } from '@ehmi/errors';
 import { parseXml, rootElement } from '@ehmi/xml';
+import type { Resource } from '@medplum/fhirtypes';
 import {
   type ElementInfo,
   type PrimitiveKind,
@@ -25,9 +26,12 @@ type Json = Record<string, unknown>;
  * jsonToXml({ resourceType: 'Observation', status: 'final', valueQuantity: { value: 26 } });
  * // '<Observation xmlns="http://hl7.org/fhir"><status value="final"/><valueQuantity><value value="26"/>…'
  */
-export function jsonToXml(resource: Record<string, unknown>): string {
+export function jsonToXml(resource: Record<string, unknown>): string;
+/** The same for a typed resource (`@medplum/fhirtypes`), such as a Bundle from the builders. */
+export function jsonToXml(resource: Resource): string;
+export function jsonToXml(resource: Record<string, unknown> | Resource): string {
   const out: string[] = [];
-  const rt = typeof resource.resourceType === 'string' ? resource.resourceType : '';
+  const rt = typeof resource?.resourceType === 'string' ? resource.resourceType : '';
   writeResource(typeIndex(), resource, rt || 'resource', out, true);
   return out.join('');
 }

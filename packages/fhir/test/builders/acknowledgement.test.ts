@@ -293,7 +293,7 @@ test('invariant medcom-acknowledgement-1 holds for ok and error acknowledgements
 });
 
 test('the acknowledgement survives JSON→XML→JSON', () => {
-  const ack = buildAcknowledgement(received(), FATAL) as unknown as Record<string, unknown>;
+  const ack = buildAcknowledgement(received(), FATAL);
   assert.deepEqual(xmlToJson(jsonToXml(ack)), ack);
 });
 
