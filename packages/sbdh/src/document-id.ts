@@ -44,38 +44,46 @@ export function checkDocumentId(value: string, standard: string, typeVersion: st
   }
   if (value === fhirDocumentId(standard, typeVersion)) return { form: 'current' };
   const parsed = parseFhirDocumentId(value);
-  if (!parsed) return { form: 'mismatch' };
-  if (
-    parsed.code.toLowerCase() !== code ||
-    (parsed.version !== undefined && parsed.version !== typeVersion)
-  ) {
-    return { form: 'mismatch' };
-  }
-  if (parsed.form === 'current') return { form: 'current' };
-  return { form: 'legacy', variant: `DOCUMENTID in the ${parsed.form} form` };
+  if (!parsed || baseCode(parsed.code) !== baseCode(code)) return { form: 'mismatch' };
+  // The 2024 SMP form numbers versions differently (`…homecareobservation:3.0`); elsewhere the version must agree.
+  if (parsed.form !== 'SMP 2024 single-hash' && parsed.version !== typeVersion) return { form: 'mismatch' };
+  if (parsed.form === 'current' && parsed.code === standard) return { form: 'current' };
+  return {
+    form: 'legacy',
+    variant: `DOCUMENTID in the ${parsed.form === 'current' ? 'current form with another spelling' : parsed.form} form`,
+  };
+}
+
+/** Event codes compare without case and without the `-message` suffix older identifiers leave out. */
+function baseCode(code: string): string {
+  return code.toLowerCase().replace(/-message$/, '');
 }
 
 interface ParsedDocumentId {
   code: string;
-  version?: string;
-  form: 'current' | 'older single-colon' | 'SMP 2024 single-hash';
+  version: string;
+  form: 'current' | 'prose template' | 'older single-colon' | 'SMP 2024 single-hash';
 }
 
 /** Event code and version of a MedCom FHIR DOCUMENTID in any known form, or undefined. */
 export function parseFhirDocumentId(value: string): ParsedDocumentId | undefined {
   let m =
-    /^urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::([^#:]+)##urn:dk:medcom:fhir:([^#:]+)::(.+)$/.exec(
+    /^urn:dk:healthcare:(prod:)?(medcom:messaging|messaging:medcom):fhir:structuredefinition::([^#:]+)##urn:dk:medcom:fhir:([^#:]+)::(.+)$/i.exec(
       value,
     );
-  if (m && m[1] === m[2]) return { code: m[1]!, version: m[3]!, form: 'current' };
+  if (m && m[3] === m[4]) {
+    const current = m[1] === undefined && m[2] === 'medcom:messaging';
+    return { code: m[3]!, version: m[5]!, form: current ? 'current' : 'prose template' };
+  }
   m =
-    /^urn:dk:healthcare:(?:prod:)?(?:medcom:messaging|messaging:medcom):fhir:structuredefinition:([^#:]+)#urn:dk:medcom:fhir:([^#:]+):(.+)$/.exec(
+    /^urn:dk:healthcare:(?:prod:)?(?:medcom:messaging|messaging:medcom):fhir:structuredefinition:([^#:]+)#urn:dk:medcom:fhir:([^#:]+):(.+)$/i.exec(
       value,
     );
   if (m) return { code: m[1]!, version: m[3]!, form: 'SMP 2024 single-hash' };
-  m = /^urn:dk:healthcare:(?:prod:)?medcom:messaging:fhir:structuredefinition:([^#:]+):([0-9][^#:]*)$/.exec(
-    value,
-  );
+  m =
+    /^urn:dk:healthcare:(?:prod:)?(?:medcom:messaging|messaging:medcom):fhir:structuredefinition:([^#:]+):([0-9][^#:]*)$/i.exec(
+      value,
+    );
   if (m) return { code: m[1]!, version: m[2]!, form: 'older single-colon' };
   return undefined;
 }
