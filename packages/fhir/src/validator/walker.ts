@@ -391,11 +391,15 @@ export class Run {
     if (declared || typeof obj.url !== 'string') return children;
     const sd = this.conformance.structureDefinition(obj.url);
     if (!sd) {
+      // R4 extensibility §2.4.1: a modifier extension the receiver does not know cannot be safely ignored.
+      const modifier = node.name === 'modifierExtension';
       out.push({
-        severity: 'warning',
+        severity: modifier ? 'error' : 'warning',
         code: 'not-supported',
         expression,
-        message: `Unknown extension ${obj.url}; its content was not checked`,
+        message: modifier
+          ? `Unknown modifier extension ${obj.url}: it may change the meaning of the element, so it cannot be ignored`
+          : `Unknown extension ${obj.url}; its content was not checked`,
       });
       return children;
     }

@@ -1,0 +1,47 @@
+// Profile validation speed: load (cold), first validation (compiles element trees and FHIRPath), then warm
+// validations of MedCom messages with the shipped conformance resources.
+// Target: a warm HomeCareObservation message in well under 50 ms (DESIGN.md "Scale": 2.5 messages/s on average
+// for all of Denmark, so validation must never be the bottleneck of a node).
+// Run: node --import tsx packages/fhir/bench/validate.bench.ts [iterations, default 200]
+
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { shippedConformance, shippedValidator } from '../src/index.ts';
+
+const iterations = Number(process.argv[2] ?? 200);
+const examples = fileURLToPath(new URL('../../../../shared/fixtures/fhir/examples/', import.meta.url));
+const messages: Record<string, string> = {
+  'HomeCareObservation (14 entries)':
+    'medcom-homecareobservation-1.2.1/Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json',
+  'HomeCareObservation with Media (19 entries)':
+    'medcom-homecareobservation-1.2.1/Bundle-add5e7e2-0c0f-4a4a-bfff-f6f984fa7e3c.json',
+  'Acknowledgement fatal-error':
+    'medcom-acknowledgement-2.0.3/Bundle-bc9535ef-ed94-4060-a928-7baddec7ee71.json',
+};
+
+let t = performance.now();
+shippedConformance();
+console.log(`load shipped conformance: ${(performance.now() - t).toFixed(0)} ms`);
+
+const validator = shippedValidator();
+for (const [name, file] of Object.entries(messages)) {
+  const text = readFileSync(examples + file, 'utf8');
+  t = performance.now();
+  validator.issues(JSON.parse(text));
+  const first = performance.now() - t;
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const resource = JSON.parse(text); // a fresh object each time, as a received message would be
+    const s = performance.now();
+    validator.issues(resource);
+    times.push(performance.now() - s);
+  }
+  times.sort((a, b) => a - b);
+  const pct = (p: number) =>
+    (times[Math.min(times.length - 1, Math.floor(p * times.length))] ?? 0).toFixed(1);
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  console.log(
+    `${name}: first ${first.toFixed(0)} ms; warm mean ${mean.toFixed(1)} ms, p50 ${pct(0.5)} ms, p95 ${pct(0.95)} ms, ${(1000 / mean).toFixed(0)} msg/s`,
+  );
+}

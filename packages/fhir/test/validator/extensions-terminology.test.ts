@@ -1,0 +1,81 @@
+// Extensions by URL and bindings whose ValueSet is missing: never a silent pass.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createValidator, loadConformance, shippedValidator } from '../../src/index.ts';
+import { FIXTURES } from './corpus.ts';
+
+const patient = (extra: Record<string, unknown>) => ({ resourceType: 'Patient', gender: 'female', ...extra });
+const issues = (r: unknown) => shippedValidator().issues(r);
+
+test('an extension is checked against the definition its url names (value type)', () => {
+  const r = patient({
+    extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace', valueString: 'Aarhus' }],
+  });
+  assert.ok(
+    issues(r).some((i) => i.severity === 'error' && i.expression === 'Patient.extension[0].valueString'),
+  );
+});
+
+test('an extension with an unknown url is a warning naming it', () => {
+  const r = patient({ extension: [{ url: 'http://example.org/ext/unknown', valueString: 'x' }] });
+  const w = issues(r).find((i) => i.message.includes('http://example.org/ext/unknown'));
+  assert.equal(w?.severity, 'warning');
+});
+
+test('an unknown modifierExtension is an error', () => {
+  const r = patient({
+    modifierExtension: [{ url: 'http://example.org/ext/unknown-modifier', valueBoolean: true }],
+  });
+  const e = issues(r).find((i) => i.message.includes('unknown-modifier'));
+  assert.equal(e?.severity, 'error');
+});
+
+test('ext-1: an extension with both a value and extensions is an error', () => {
+  const r = patient({
+    extension: [
+      { url: 'http://example.org/ext/x', valueString: 'a', extension: [{ url: 'b', valueString: 'c' }] },
+    ],
+  });
+  assert.ok(issues(r).some((i) => i.severity === 'error' && i.message.startsWith('ext-1')));
+});
+
+test('a required binding to a ValueSet that is not loaded is a warning naming the ValueSet', () => {
+  // HomeCare Observation without the MedCom terminology package: medcom-core-observation-status is unknown.
+  const P = (ig: string) => join(FIXTURES, 'fhir/profiles', ig);
+  const c = loadConformance([
+    P('dk-core-3.4.0'),
+    P('medcom-core-2.4.0'),
+    P('medcom-messaging-3.0.0'),
+    P('medcom-homecareobservation-1.2.1'),
+  ]);
+  const obs = JSON.parse(
+    readFileSync(
+      join(
+        FIXTURES,
+        'fhir/examples/medcom-homecareobservation-1.2.1/Observation-3fd3835d-1758-4d22-8547-000182752817.json',
+      ),
+      'utf8',
+    ),
+  );
+  const w = createValidator(c)
+    .issues(obs)
+    .find(
+      (i) => i.expression === 'Observation.status' && i.message.includes('medcom-core-observation-status'),
+    );
+  assert.equal(w?.severity, 'warning');
+  assert.match(w?.message ?? '', /is not loaded/);
+});
+
+test('a code outside an extensible binding (data-absent-reason) is a warning, not an error', () => {
+  const r = {
+    resourceType: 'Observation',
+    status: 'final',
+    code: { text: 'x' },
+    dataAbsentReason: { coding: [{ system: 'http://snomed.info/sct', code: '12345' }] },
+  };
+  const found = issues(r).filter((i) => i.expression === 'Observation.dataAbsentReason');
+  assert.ok(found.length > 0);
+  assert.ok(found.every((i) => i.severity === 'warning'));
+});
