@@ -131,13 +131,14 @@ const r4: Record<string, string[]> = {
   'types.json': ['profiles-types.json'],
   'resources.json': ['profiles-resources.json'],
   'extensions.json': ['extension-definitions.json'],
-  'terminology.json': ['valuesets.json', 'v3-codesystems.json'],
 };
+const shippedSds: Json[] = [];
 for (const [out, sources] of Object.entries(r4)) {
   const resources = sources
     .flatMap(readBundle)
     .map(strip)
     .filter((r): r is Json => r !== undefined);
+  shippedSds.push(...resources);
   writeFileSync(join(here, 'r4', out), JSON.stringify(bundleOf(resources)));
 }
 
@@ -157,6 +158,7 @@ const igs: [string, string][] = [
   ['eer/json', 'ehmi/eer-2.0.1-draft'],
   ['eas/json', 'ehmi/eas-2.0.0'],
 ];
+const igResources: Json[] = [];
 for (const [from, to] of igs) {
   const raw = readdirSync(join(fixtures, from))
     .filter((f) => f.endsWith('.json'))
@@ -169,6 +171,45 @@ for (const [from, to] of igs) {
     .map(strip)
     .filter((r): r is Json => r !== undefined)
     .map((r) => (r.version === undefined && version ? { ...r, version } : r));
+  igResources.push(...resources);
   mkdirSync(join(here, dirname(to)), { recursive: true });
   writeFileSync(join(here, `${to}.json`), JSON.stringify(bundleOf(resources)));
 }
+
+// R4 terminology: only the ValueSets some shipped definition binds to or names in an invariant (memberOf),
+// what they import, and the CodeSystems they draw on; the rest of the 1,500 R4 value sets is never consulted.
+const terminology = ['valuesets.json', 'v3-codesystems.json'].flatMap(readBundle);
+const valueSets = new Map(
+  terminology.filter((r) => r.resourceType === 'ValueSet').map((r) => [r.url as string, r]),
+);
+const codeSystems = new Map(
+  terminology.filter((r) => r.resourceType === 'CodeSystem').map((r) => [r.url as string, r]),
+);
+const wantedVs = new Set<string>();
+const wantedCs = new Set<string>();
+const text = JSON.stringify([...shippedSds, ...igResources]);
+for (const m of text.matchAll(/"valueSet":"([^"|]+)/g)) wantedVs.add(m[1] as string);
+for (const m of text.matchAll(/memberOf\(\\?'([^'\\]+)/g)) wantedVs.add(m[1] as string);
+for (const m of text.matchAll(/"system":"([^"]+)"/g)) wantedCs.add(m[1] as string);
+const queue = [...wantedVs];
+while (queue.length > 0) {
+  const vs = valueSets.get(queue.pop() as string);
+  const compose = vs?.compose as { include?: Json[]; exclude?: Json[] } | undefined;
+  for (const inc of [...(compose?.include ?? []), ...(compose?.exclude ?? [])]) {
+    if (typeof inc.system === 'string') wantedCs.add(inc.system);
+    for (const v of (inc.valueSet as string[] | undefined) ?? []) {
+      const url = v.split('|')[0] as string;
+      if (!wantedVs.has(url)) {
+        wantedVs.add(url);
+        queue.push(url);
+      }
+    }
+  }
+}
+for (const cs of codeSystems.values())
+  if (typeof cs.valueSet === 'string' && wantedVs.has(cs.valueSet)) wantedCs.add(cs.url as string);
+const kept = [...[...wantedVs].map((u) => valueSets.get(u)), ...[...wantedCs].map((u) => codeSystems.get(u))]
+  .filter((r): r is Json => r !== undefined)
+  .map(strip)
+  .filter((r): r is Json => r !== undefined);
+writeFileSync(join(here, 'r4', 'terminology.json'), JSON.stringify(bundleOf(kept)));
