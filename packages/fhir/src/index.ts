@@ -7,6 +7,7 @@ export {
 } from './builders/acknowledgement.ts';
 export type { BuildContext } from './builders/common.ts';
 export { classifyReceivedMessage, type ReceivedMessageCase } from './builders/duplicates.ts';
+export { acknowledgementFor } from './builders/from-error.ts';
 export {
   buildHomeCareObservationMessage,
   type HomeCareObservationInput,

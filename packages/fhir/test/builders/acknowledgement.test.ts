@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { EhmiError } from '@ehmi/errors';
 import type { Bundle, MessageHeader, OperationOutcome, Organization, Provenance } from '@medplum/fhirtypes';
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 import {
+  acknowledgementFor,
   buildAcknowledgement,
   buildHomeCareObservationMessage,
   classifyReceivedMessage,
@@ -319,4 +321,37 @@ test('the acknowledgement narrates what it creates and leaves carried-over resou
   assert.equal(copied?.text, undefined);
   assert.match(own?.text?.div ?? '', /acknowledgement/);
   assert.ok(ofType<Organization>(ack, 'Organization').every((o) => o.text === undefined));
+});
+
+test('a content error becomes fatal-error with the error as the issue', () => {
+  const err = new EhmiError('EHMI_VALIDATION_FAILED', 'Observation.status is "bogus"', {
+    expression: ['Bundle.entry[3].resource.status'],
+  });
+  const options = acknowledgementFor(err);
+  assert.equal(options.code, 'fatal-error');
+  assert.deepEqual(options.issues, [
+    {
+      severity: 'error',
+      code: 'invalid',
+      text: 'Observation.status is "bogus"',
+      expression: ['Bundle.entry[3].resource.status'],
+    },
+  ]);
+  assert.equal(header(buildAcknowledgement(received(), options)).response?.code, 'fatal-error');
+});
+
+test('unreadable XML is fatal-error with MSG_BAD_SYNTAX', () => {
+  const options = acknowledgementFor(new EhmiError('EHMI_XML_MALFORMED', 'not well-formed'));
+  assert.equal(options.code, 'fatal-error');
+  assert.equal(options.issues[0]?.details, 'MSG_BAD_SYNTAX');
+});
+
+test('a receiver-side problem is transient-error; an internal error does not disclose its message', () => {
+  assert.equal(
+    acknowledgementFor(new EhmiError('EHMI_STORE_UNAVAILABLE', 'db down')).code,
+    'transient-error',
+  );
+  const internal = acknowledgementFor(new Error('secret stack detail'));
+  assert.equal(internal.code, 'transient-error');
+  assert.deepEqual(internal.issues, [{ severity: 'fatal', code: 'exception', text: 'Internal error' }]);
 });
