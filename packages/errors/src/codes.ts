@@ -99,6 +99,14 @@ export const ERROR_CODES = {
   EHMI_BLOB_CORRUPT: def(500, 'exception', EXIT.failed),
   EHMI_QUEUE_LEASE_LOST: def(409, 'conflict', EXIT.failed, undefined, true),
 
+  // SMP and dynamic discovery (OASIS BDXR SMP 1.0, Peppol SMP 1.x, BDXL 1.0, Peppol SML)
+  EHMI_SMP_IDENTIFIER_INVALID: def(400, 'value', EXIT.usage),
+  EHMI_SMP_NOT_REGISTERED: def(404, 'not-found', EXIT.failed),
+  EHMI_SMP_LOOKUP_FAILED: def(502, 'transient', EXIT.unavailable, 'EBMS:0005', true),
+  EHMI_SMP_RESPONSE_INVALID: def(502, 'structure', EXIT.failed),
+  EHMI_SMP_SIGNATURE_INVALID: def(502, 'security', EXIT.failed),
+  EHMI_SMP_CERTIFICATE_UNTRUSTED: def(502, 'security', EXIT.failed),
+
   // AS4 (ebMS 3.0 Core §6.7, AS4 Profile §3.5): one code per ebMS error
   EHMI_AS4_VALUE_NOT_RECOGNIZED: def(400, 'value', EXIT.failed, 'EBMS:0001'),
   EHMI_AS4_FEATURE_NOT_SUPPORTED: def(400, 'not-supported', EXIT.failed, 'EBMS:0002'),
