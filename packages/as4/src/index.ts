@@ -67,6 +67,7 @@ export {
   EDELIVERY_AS4_20_NIST_SECURITY,
   EDELIVERY_AS4_20_SECURITY,
   EDELIVERY_AS4_115_SECURITY,
+  securityProfileOf,
 } from './pmode/profiles.ts';
 export {
   type BuildReceiptOptions,

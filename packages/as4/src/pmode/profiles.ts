@@ -1,5 +1,6 @@
 import { EhmiError } from '@ehmi/errors';
 import { EBMS_URI } from '../lib/ns.ts';
+import type { SecurityProfile } from '../wss/algorithms.ts';
 import type { As4ProfileId, PMode, PModeInput, PModeSecurity } from './pmode.ts';
 
 /** Algorithm URIs (specs/as4-smp.md §1.1, §1.2; XML Signature 1.1, XML Encryption 1.1, RFC 9231). */
@@ -130,4 +131,15 @@ export function createPMode(input: PModeInput): PMode {
   };
   if (input.agreement) pmode.agreement = input.agreement;
   return pmode;
+}
+
+/**
+ * The wss module's algorithm profile for a P-Mode, so that signing, verification and decryption follow the P-Mode's
+ * profile (eDelivery AS4 1.15 §2.2 / 2.0).
+ *
+ * @example
+ * await verifyEnvelope(doc, attachments, { trust, profile: securityProfileOf(pmode) });
+ */
+export function securityProfileOf(pmode: Pick<PMode, 'profile'>): SecurityProfile {
+  return pmode.profile === 'edelivery-as4-2.0' ? 'edelivery-2.0' : 'edelivery-1.15';
 }

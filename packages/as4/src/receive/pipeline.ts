@@ -6,6 +6,7 @@ import type { As4Attachment } from '../model/attachment.ts';
 import type { SignalMessage } from '../model/signal-message.ts';
 import type { UserMessage } from '../model/user-message.ts';
 import type { PMode } from '../pmode/pmode.ts';
+import { securityProfileOf } from '../pmode/profiles.ts';
 import { type BuiltReceipt, buildReceipt } from '../receipt/build.ts';
 import type { VerifyOptions, VerifyResult } from '../wss/verify.ts';
 import { checkPMode } from './check-pmode.ts';
@@ -22,7 +23,7 @@ export interface ReceiveOptions {
    * §2.2.2). None → EBMS:0010 ProcessingModeMismatch.
    */
   selectPMode: (um: UserMessage) => PMode | undefined | Promise<PMode | undefined>;
-  /** Signature verification options for the wss module (trust hook, profile, clock). */
+  /** Signature verification options for the wss module (trust hook, clock); `profile` defaults to the P-Mode's. */
   verify: VerifyOptions;
   /** Decryption by the wss module; required for encrypted messages (else EBMS:0102). */
   decrypt?: DecryptAttachments;
@@ -98,7 +99,9 @@ export async function receiveAs4Message(
       });
     }
     checkPMode(userMessage, message.envelope, pmode);
-    const verified = await verifySignatureStep(message.envelope, message.attachments, pmode, options.verify);
+    // The algorithm policy follows the P-Mode's profile unless the caller fixed one.
+    const verify = { ...options.verify, profile: options.verify.profile ?? securityProfileOf(pmode) };
+    const verified = await verifySignatureStep(message.envelope, message.attachments, pmode, verify);
     const plain = await decryptStep(message.envelope, message.attachments, verified, pmode, options.decrypt);
     const payloads = await decompressStep(userMessage, plain, message.sink, limits);
     const receipt = buildReceipt({

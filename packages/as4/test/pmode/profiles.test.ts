@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ALGORITHMS, createPMode } from '../../src/pmode/profiles.ts';
+import { ALGORITHMS, createPMode, securityProfileOf } from '../../src/pmode/profiles.ts';
 
 const base = { id: 'p', service: { value: 'urn:s' }, action: 'urn:a' };
 
@@ -65,5 +65,12 @@ describe('createPMode', () => {
 
   it('refuses a P-Mode without Service or Action (eDelivery AS4 1.15 Table 1)', () => {
     assert.throws(() => createPMode({ ...base, action: '' }), { code: 'EHMI_CONFIG_INVALID' });
+  });
+});
+
+describe('securityProfileOf', () => {
+  it('maps the P-Mode profile to the wss algorithm profile', () => {
+    assert.equal(securityProfileOf(createPMode(base)), 'edelivery-1.15');
+    assert.equal(securityProfileOf(createPMode({ ...base, profile: 'edelivery-as4-2.0' })), 'edelivery-2.0');
   });
 });

@@ -318,3 +318,11 @@ describe('parseAs4Message', () => {
     );
   });
 });
+
+describe('receive pipeline: algorithm policy from the P-Mode', () => {
+  it('EBMS:0103 for an RSA-signed message matched to an eDelivery AS4 2.0 P-Mode (a known algorithm outside the profile)', async () => {
+    const sent = await send();
+    const p2: PMode = { ...sent.pmode, profile: 'edelivery-as4-2.0' };
+    assert.equal(await ebmsCodeOf(() => receive(sent, { selectPMode: () => p2 })), 'EBMS:0103');
+  });
+});
