@@ -26,7 +26,12 @@ async function run(label: string, databaseUrl: string | undefined, workers: numb
   const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-bench-'));
   const schema = databaseUrl ? `bench_${randomBytes(4).toString('hex')}` : 'public';
   const store = await openStore({ dataDir, databaseUrl, schema, poolSize: workers + 2 });
-  const queue = new JobQueue(store, { leaseMs: 30_000, maxAttempts: 5, backoffBaseMs: 100, backoffMaxMs: 1000 });
+  const queue = new JobQueue(store, {
+    leaseMs: 30_000,
+    maxAttempts: 5,
+    backoffBaseMs: 100,
+    backoffMaxMs: 1000,
+  });
   const start = process.hrtime.bigint();
   let next = 0;
   await Promise.all(
@@ -35,7 +40,9 @@ async function run(label: string, databaseUrl: string | undefined, workers: numb
     }),
   );
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  console.log(`${label.padEnd(28)} ${N} cycles in ${seconds.toFixed(2)} s = ${(N / seconds).toFixed(0)} cycles/s`);
+  console.log(
+    `${label.padEnd(28)} ${N} cycles in ${seconds.toFixed(2)} s = ${(N / seconds).toFixed(0)} cycles/s`,
+  );
   await store.close();
   if (databaseUrl) {
     const c = new pg.Client({ connectionString: databaseUrl });
