@@ -177,6 +177,9 @@ export async function verifyEnvelope(
     references,
     signature: sig,
   };
+  // Coverage (which parts are signed, which signed parts are present) needs no plaintext: checked now even when
+  // the digests wait for decryption, so a smuggled unsigned part never depends on a later call.
+  checkAttachmentCoverage(result, attachments);
   if (!options.deferAttachmentDigests) await verifyAttachmentReferences(result, attachments);
 
   const ts = checkTimestamp(doc, {
@@ -278,6 +281,26 @@ export async function verifyAttachmentReferences(
   result: VerifyResult,
   attachments: readonly As4Attachment[],
 ): Promise<void> {
+  const byId = checkAttachmentCoverage(result, attachments);
+  for (const r of result.references) {
+    if (r.target !== 'attachment') continue;
+    const att = byId.get(r.contentId!)!;
+    const digest = await digestAttachment(att, r.transforms[0]!.algorithm, digestName(r.digestMethod));
+    if (!sameDigest(digest, r.digestValue)) {
+      throw authError(`the digest of attachment ${r.uri} does not match`, 'digest', { uri: r.uri });
+    }
+    r.digestVerified = true;
+  }
+}
+
+/**
+ * Every `cid:` reference has its attachment (else EBMS:0101) and every attachment is referenced (else EBMS:0103);
+ * Content-IDs are unique. Returns the attachments by Content-ID.
+ */
+function checkAttachmentCoverage(
+  result: VerifyResult,
+  attachments: readonly As4Attachment[],
+): Map<string, As4Attachment> {
   const byId = new Map<string, As4Attachment>();
   for (const a of attachments) {
     if (byId.has(a.contentId)) {
@@ -288,16 +311,10 @@ export async function verifyAttachmentReferences(
   const covered = new Set<string>();
   for (const r of result.references) {
     if (r.target !== 'attachment') continue;
-    const att = byId.get(r.contentId!);
-    if (!att) {
+    if (!byId.has(r.contentId!)) {
       throw authError(`the signed attachment ${r.uri} is missing`, 'attachment-missing', { uri: r.uri });
     }
-    const digest = await digestAttachment(att, r.transforms[0]!.algorithm, digestName(r.digestMethod));
-    if (!sameDigest(digest, r.digestValue)) {
-      throw authError(`the digest of attachment ${r.uri} does not match`, 'digest', { uri: r.uri });
-    }
-    r.digestVerified = true;
-    covered.add(att.contentId);
+    covered.add(r.contentId!);
   }
   for (const a of attachments) {
     if (!covered.has(a.contentId)) {
@@ -306,4 +323,5 @@ export async function verifyAttachmentReferences(
       });
     }
   }
+  return byId;
 }

@@ -128,6 +128,34 @@ describe('hardening: tampering and signature wrapping (EBMS:0101 / EBMS:0103)', 
     await rejectsWith(verifyEnvelope(doc, [payload(), extra], { trust }), 'EBMS:0103', 'attachment-unsigned');
   });
 
+  it('EBMS:0103 for an unsigned attachment even when the digests are deferred', async () => {
+    const { doc, trust } = await signed();
+    const extra = payload(Buffer.from('smuggled'), 'extra@test');
+    await rejectsWith(
+      verifyEnvelope(doc, [payload(), extra], { trust, deferAttachmentDigests: true }),
+      'EBMS:0103',
+      'attachment-unsigned',
+    );
+  });
+
+  it('EBMS:0101 for a missing signed attachment even when the digests are deferred', async () => {
+    const { doc, trust } = await signed();
+    await rejectsWith(
+      verifyEnvelope(doc, [], { trust, deferAttachmentDigests: true }),
+      'EBMS:0101',
+      'attachment-missing',
+    );
+  });
+
+  it('EBMS:0101 for two attachments with the same Content-ID', async () => {
+    const { doc, trust } = await signed();
+    await rejectsWith(
+      verifyEnvelope(doc, [payload(), payload()], { trust }),
+      'EBMS:0101',
+      'duplicate-content-id',
+    );
+  });
+
   it('EBMS:0103 when the message carries no signature at all', async () => {
     const { trust } = await signed();
     await rejectsWith(verifyEnvelope(parseXml(userMessageXml()), [], { trust }), 'EBMS:0103', 'unsigned');
