@@ -2,12 +2,19 @@
 // attachment through the MIME reader and gzip decompression with bounded memory.
 // Targets (specs/as4-smp.md §5): ≥150 msg/s for small messages on one node; constant memory for large payloads.
 // Run: node --expose-gc --import tsx packages/as4/bench/mime.bench.ts [MiB, default 256]
-import { Readable } from 'node:stream';
+
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { decompressStep } from '../src/receive/decompress.ts';
-import { buildUserMessage, memorySink, parseAs4Message, tempFileSink, writeAs4Message } from '../src/index.ts';
+import {
+  buildUserMessage,
+  memorySink,
+  parseAs4Message,
+  tempFileSink,
+  writeAs4Message,
+} from '../src/index.ts';
 import type { As4Attachment } from '../src/model/attachment.ts';
+import { decompressStep } from '../src/receive/decompress.ts';
 
 const MIB = 1024 * 1024;
 const largeMiB = Number(process.argv[2] ?? 256);
@@ -42,7 +49,10 @@ async function small(): Promise<void> {
   for await (const c of w.body) chunks.push(c as Buffer);
   const bytes = Buffer.concat(chunks);
   const once = async () => {
-    const m = await parseAs4Message(Readable.from([bytes]), { contentType: w.contentType, sink: memorySink() });
+    const m = await parseAs4Message(Readable.from([bytes]), {
+      contentType: w.contentType,
+      sink: memorySink(),
+    });
     await m.dispose();
   };
   for (let i = 0; i < 50; i++) await once();
