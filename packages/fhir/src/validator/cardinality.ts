@@ -12,6 +12,7 @@ export function cardinalityIssues(count: number, node: ElementNode, parentExpres
         severity: 'error',
         code: 'required',
         expression: where,
+        related: [parentExpression],
         message:
           count === 0
             ? `${node.def.path} is required (minimum ${min}) but missing`

@@ -9,6 +9,8 @@ export interface Issue {
   /** FHIRPath to the element, e.g. `Bundle.entry[0].resource.destination[0].receiver`. */
   expression: string;
   message: string;
+  /** Further FHIRPaths for the same finding (the containing element of a missing one, the Reference of a target). */
+  related?: string[];
   /** The profile (canonical URL) whose rule produced the issue; '' or absent for the base definition. */
   profile?: string;
 }
@@ -43,7 +45,7 @@ export function toOutcome(issues: readonly Issue[]): OperationOutcome {
     code: i.code as unknown as OperationOutcomeIssue['code'],
     diagnostics: i.profile ? `${i.message} (profile ${i.profile})` : i.message,
     details: { text: i.message },
-    expression: [i.expression],
+    expression: [i.expression, ...(i.related ?? [])],
   }));
   if (out.length === 0) {
     out.push({ severity: 'information', code: 'informational', diagnostics: 'No issues detected' });

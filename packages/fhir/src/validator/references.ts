@@ -117,6 +117,7 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
       severity: bundled ? 'error' : 'warning',
       code: 'not-found',
       expression: `${c.expression}.reference`,
+      related: [c.expression],
       message: bundled
         ? `Reference '${ref}' must resolve inside the Bundle (aggregation bundled) but matches no entry`
         : `Reference '${ref}' does not resolve to an entry of the ${c.bundle?.type} Bundle`,
@@ -127,6 +128,7 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
       severity: 'error',
       code: 'not-found',
       expression: `${c.expression}.reference`,
+      related: [c.expression],
       message: `Contained resource '${ref}' not found`,
     });
   }
@@ -144,6 +146,7 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
       severity: 'error',
       code: 'structure',
       expression: `${c.expression}.reference`,
+      related: [c.expression],
       message: `Reference to a ${actualType}, but only ${[...new Set(allowed.map((a) => a.type))].join(', ')} allowed`,
     });
     return issues;

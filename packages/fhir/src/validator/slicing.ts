@@ -269,13 +269,17 @@ export function checkSlicing(
   parentExpression: string,
 ): Issue[] {
   const issues: Issue[] = [];
+  // Slice counts are reported at the sliced element (`….identifier`), with its parent as related path.
+  const at = `${parentExpression}.${entry.name.replace('[x]', '')}`;
+  const related = [parentExpression];
   const rules = entry.def.slicing?.rules ?? 'open';
   const undecided = assigned.filter((a) => a === 'unknown').length;
   if (undecided > 0) {
     issues.push({
       severity: 'warning',
       code: 'incomplete',
-      expression: parentExpression,
+      expression: at,
+      related,
       message: `${undecided} value(s) of ${entry.def.path} could not be matched to slices: their references do not resolve here`,
     });
   }
@@ -287,7 +291,8 @@ export function checkSlicing(
       issues.push({
         severity: 'error',
         code: 'required',
-        expression: parentExpression,
+        expression: at,
+        related,
         message: `Slice '${s.def.sliceName}' of ${entry.def.path} needs at least ${min} value(s), found ${n}`,
       });
     }
@@ -295,7 +300,8 @@ export function checkSlicing(
       issues.push({
         severity: 'error',
         code: 'structure',
-        expression: parentExpression,
+        expression: at,
+        related,
         message: `Slice '${s.def.sliceName}' of ${entry.def.path} allows at most ${max} value(s), found ${n}`,
       });
     }

@@ -69,7 +69,7 @@ test('required slice: removing the SOR identifier from the sender is reported (i
   sender.identifier = sender.identifier.filter((i: J) => i.system !== 'urn:oid:1.2.208.176.1.1');
   assertError(
     b,
-    `Bundle.entry[${indexOf(b, sender)}].resource`,
+    `Bundle.entry[${indexOf(b, sender)}].resource.identifier`,
     /Slice 'SOR-ID' of Organization\.identifier needs at least 1/,
   );
 });
@@ -79,7 +79,7 @@ test('extension-based slicing: destination without the primary use extension mis
   entry(b, 'MessageHeader').destination[0].extension[0].valueCoding.code = 'cc';
   assertError(
     b,
-    'Bundle.entry[0].resource',
+    'Bundle.entry[0].resource.destination',
     /Slice 'primary' of MessageHeader\.destination needs at least 1/,
   );
 });

@@ -94,7 +94,7 @@ test('an instance meeting every slice is valid', () => {
 test('value discriminator: a missing required slice is reported', () => {
   const p = valid();
   p.identifier = [{ system: 'urn:example:local', value: 'x1' }];
-  assert.ok(messages(p).some((m) => m.startsWith('Patient: ') && m.includes("Slice 'cpr'")));
+  assert.ok(messages(p).some((m) => m.startsWith('Patient.identifier: ') && m.includes("Slice 'cpr'")));
 });
 
 test('closed slicing: a value matching no slice is reported at the value', () => {
