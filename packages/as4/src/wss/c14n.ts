@@ -61,7 +61,7 @@ function walk(
   const nsPrefixes: string[] = [el.prefix ?? ''];
   const nsUris: string[] = [el.namespaceURI ?? ''];
   const list = el.attributes as unknown as ArrayLike<Attr>;
-  let attrs: Attr[] | undefined;
+  const attrs: Attr[] = [];
   for (let i = 0; i < list.length; i++) {
     const a = list[i]!;
     if (a.namespaceURI === NS.xmlns) continue;
@@ -70,7 +70,7 @@ function walk(
       nsPrefixes.push(prefix);
       nsUris.push(a.namespaceURI ?? '');
     }
-    (attrs ??= []).push(a);
+    attrs.push(a);
   }
   for (const p of inclusive) {
     if (!nsPrefixes.includes(p) && scope.has(p)) {
@@ -78,19 +78,19 @@ function walk(
       nsUris.push(scope.get(p)!);
     }
   }
-  let decls: number[] | undefined;
+  const decls: number[] = [];
   for (let i = 0; i < nsPrefixes.length; i++) {
     const prefix = nsPrefixes[i]!;
     const uri = nsUris[i]!;
     if (prefix !== '' && uri === '') continue;
     const current = parentRendered.get(prefix);
     if (current === uri || (current === undefined && prefix === '' && uri === '')) continue;
-    (decls ??= []).push(i);
+    decls.push(i);
   }
   const name = el.prefix ? `${el.prefix}:${el.localName}` : (el.localName ?? el.nodeName);
   let head = `<${name}`;
   let rendered = parentRendered;
-  if (decls) {
+  if (decls.length > 0) {
     rendered = new Map(parentRendered);
     if (decls.length > 1) decls.sort((a, b) => cmp(nsPrefixes[a]!, nsPrefixes[b]!));
     for (const i of decls) {
@@ -99,7 +99,7 @@ function walk(
       head += `${prefix === '' ? ' xmlns="' : ` xmlns:${prefix}="`}${escapeAttr(nsUris[i]!)}"`;
     }
   }
-  if (attrs) {
+  if (attrs.length > 0) {
     if (attrs.length > 1) {
       attrs.sort(
         (a, b) =>
