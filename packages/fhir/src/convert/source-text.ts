@@ -21,7 +21,8 @@ export class SourceText {
   #lineStarts: number[] | undefined;
 
   constructor(text: string) {
-    this.#text = text;
+    // parseXml drops a byte-order mark before parsing, so positions count from after it.
+    this.#text = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   }
 
   /** The element's source text, or undefined when it cannot be cut out safely (use the serialiser then). */

@@ -58,12 +58,25 @@ export function xmlToJson(xml: string): Record<string, unknown> {
   return readResource({ index: typeIndex(), source: new SourceText(text) }, root, root.localName ?? '');
 }
 
-/** Convert an already parsed FHIR resource element (for example one inside an SBDH envelope). */
-export function elementToJson(element: Element): Record<string, unknown> {
+/**
+ * Convert an already parsed FHIR resource element, for example the Bundle inside an SBDH envelope, as
+ * {@link xmlToJson} does. Pass `xml`, the exact text the element's document was parsed from, to copy narratives
+ * verbatim; without it they are re-serialised (same content, possibly other quoting and whitespace).
+ *
+ * @example
+ * const doc = parseXml(envelopeText);
+ * const bundle = elementToJson(childElement(payload, 'http://hl7.org/fhir', 'Bundle')!, envelopeText);
+ */
+export function elementToJson(element: Element, xml?: string): Record<string, unknown> {
   if (element.namespaceURI !== FHIR_NS) {
     throw invalid(element.localName ?? '', `element is not in the FHIR namespace ${FHIR_NS}`);
   }
-  return readResource({ index: typeIndex() }, element, element.localName ?? '');
+  const source = xml === undefined ? undefined : new SourceText(xml);
+  return readResource(
+    { index: typeIndex(), ...(source ? { source } : {}) },
+    element,
+    element.localName ?? '',
+  );
 }
 
 function readResource(ctx: Ctx, el: Element, path: string): Json {

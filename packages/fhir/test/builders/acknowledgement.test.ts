@@ -355,3 +355,12 @@ test('a receiver-side problem is transient-error; an internal error does not dis
   assert.equal(internal.code, 'transient-error');
   assert.deepEqual(internal.issues, [{ severity: 'fatal', code: 'exception', text: 'Internal error' }]);
 });
+
+test('a message whose sender is not in the Bundle is refused, naming MessageHeader.sender', () => {
+  const msg = received();
+  msg.entry = msg.entry?.filter((e) => `Organization/${e.resource?.id}` !== header(msg).sender?.reference);
+  assert.throws(
+    () => buildAcknowledgement(msg, { code: 'ok' }),
+    (err: Coded) => err.code === 'EHMI_VALIDATION_FAILED' && err.expression?.[0] === 'MessageHeader.sender',
+  );
+});

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { jsonToXml, xmlToJson } from '../../src/index.ts';
+import { childElements, parseXml, rootElement } from '@ehmi/xml';
+import { elementToJson, jsonToXml, xmlToJson } from '../../src/index.ts';
 import { FIXTURES, normaliseNarratives, normaliseXml, xmlExamples } from './fixtures.ts';
 
 const examples = xmlExamples();
@@ -55,3 +56,17 @@ for (const [xmlName, jsonName, drop] of PAIRS) {
     );
   });
 }
+
+test('a resource inside another XML document converts like the document on its own', () => {
+  const [name, xml] = examples.find(([n]) => n.endsWith('ehmiMessage_401cbc36_HCO_bundle.xml')) ?? [];
+  assert.ok(name && xml);
+  const inner = xml.replace(/^<\?xml[^>]*\?>\s*/, '');
+  const envelope = `\uFEFF<Envelope xmlns="urn:example:envelope">\r\n  <Payload>${inner}</Payload>\r\n</Envelope>`;
+  const bundle = childElements(
+    childElements(rootElement(parseXml(envelope)))[0] ?? rootElement(parseXml(xml)),
+  )[0];
+  assert.ok(bundle);
+  assert.deepEqual(elementToJson(bundle, envelope), xmlToJson(xml));
+  // without the text, narratives are re-serialised: same content
+  assert.deepEqual(normaliseNarratives(elementToJson(bundle)), normaliseNarratives(xmlToJson(xml)));
+});
