@@ -3,7 +3,13 @@ export { type ArchiveOptions, wrapForArchive, wrapMessageForArchive } from './ar
 export type { EnvelopeMetadata, EnvelopeStamp, OriginalReference } from './build/envelope.ts';
 export { serializeEnvelope } from './build/serialize.ts';
 export * from './constants.ts';
-export { fhirDocumentId, RECEIPT_DOCUMENT_ID } from './document-id.ts';
+export {
+  checkDocumentId,
+  type DocumentIdCheck,
+  fhirDocumentId,
+  parseFhirDocumentId,
+  RECEIPT_DOCUMENT_ID,
+} from './document-id.ts';
 export type { MessageSource } from './fhir/input.ts';
 export { type MedComMessageFacts, type PatientId, readMessageFacts } from './fhir/message.ts';
 export {

@@ -77,7 +77,12 @@ export interface EnvelopeIssue {
   line?: number;
 }
 
-/** The value of the first scope of a type, or undefined. */
+/**
+ * The value of the first scope of a type, or undefined.
+ *
+ * @example
+ * scopeValue(parse(xml), 'MESSAGEIDENTIFIER'); // '489de4f2-0d8d-4de2-a7ce-ccb93568799f'
+ */
 export function scopeValue(envelope: Pick<EhmiEnvelope, 'scopes'>, type: string): string | undefined {
   return envelope.scopes.find((s) => s.type === type)?.instanceIdentifier;
 }

@@ -46,7 +46,13 @@ export async function wrap(message: MessageSource, options: WrapOptions = {}): P
   return (await wrapMessage(message, options)).xml;
 }
 
-/** {@link wrap}, returning the typed envelope and the mapped facts as well. */
+/**
+ * {@link wrap}, returning the typed envelope and the mapped facts as well.
+ *
+ * @example
+ * const { envelope, facts } = await wrapMessage(bundleJson);
+ * scopeValue(envelope, 'PATIENTID') === facts.patient?.value; // true
+ */
 export async function wrapMessage(message: MessageSource, options: WrapOptions = {}): Promise<WrapResult> {
   const input = await readFhirMessage(message);
   const facts = readMessageFacts(input.resource, options.typeVersion);

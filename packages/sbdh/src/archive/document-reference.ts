@@ -36,6 +36,9 @@ export interface DocumentReferenceOptions {
 /**
  * The MedCom DocumentReference for the archive copy (XDS-METADATA), built from the message: the patient, the author
  * organisation (sender) and the authenticating practitioner become contained resources, as in the IG example.
+ *
+ * @example
+ * const docRef = documentReferenceFor(readMessageFacts(bundle), { bytes, mimeType: 'application/fhir+json' });
  */
 export function documentReferenceFor(
   facts: MedComMessageFacts,

@@ -83,6 +83,9 @@ export function parseReceipt(
 /**
  * Does a receipt answer this envelope? Every ORIGINAL* value present must equal the original's; at least one of
  * ORIGINALENVELOPEIDENTIFIER and ORIGINALMESSAGEIDENTIFIER must be present; the parties must be swapped.
+ *
+ * @example
+ * correlateReceipt(parseReceipt(receiptXml), sentEnvelope).matches; // true when it answers sentEnvelope
  */
 export function correlateReceipt(
   receipt: Pick<ParsedReceipt, 'original' | 'envelope'>,

@@ -76,6 +76,9 @@ export interface SignalCheck {
 /**
  * Read and check a signal the way ebbp-signals-2.0.4.xsd would (required children, order, dateTimes, exception
  * category). Elements the schema does not know (the IG example's `RequestionField`) are warnings.
+ *
+ * @example
+ * const { signal, issues } = readSignal(payloadOf(parse(receiptXml)));
  */
 export function readSignal(bytes: Uint8Array, where = 'BinaryContent'): SignalCheck {
   const issues: EnvelopeIssue[] = [];

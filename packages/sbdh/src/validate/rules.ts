@@ -1,6 +1,4 @@
 import {
-  BUSINESS_SERVICE_REQUEST,
-  BUSINESS_SERVICE_RESPONSE,
   FHIR_ACK_STANDARD,
   HEADER_VERSION,
   IG_STANDARDS,
@@ -11,27 +9,22 @@ import {
   RECEIPT_STANDARD,
   RECEIPT_TYPE_VERSION,
   RECEIPT_TYPES,
-  RESPONSE_TIME_MINUTES,
   SCOPE_TYPES,
 } from '../constants.ts';
 import { checkDocumentId } from '../document-id.ts';
 import { EVENTS_WITHOUT_PATIENT } from '../fhir/message.ts';
 import type { EhmiEnvelope, EnvelopeIssue, Scope } from '../model.ts';
-import { decodeBase64 } from '../parse/base64.ts';
-import { readSignal } from '../receipt/signal.ts';
-import { addMinutes, hasOffset } from '../time.ts';
-import { checkPayload } from './payload.ts';
+import { hasOffset } from '../time.ts';
+import { at, type EnvelopeKind, H, type Report } from './report.ts';
+import { checkBinaryContent } from './rules-binary.ts';
+import { checkReliableMessaging } from './rules-reliable.ts';
 
-/** What an envelope carries, which decides the rules for PATIENTID and the ORIGINAL* scopes. */
-export type EnvelopeKind = 'message' | 'acknowledgement' | 'receipt';
+export type { EnvelopeKind } from './report.ts';
 
 export function kindOf(envelope: EhmiEnvelope): EnvelopeKind {
   const s = envelope.documentIdentification.standard;
   return s === RECEIPT_STANDARD ? 'receipt' : s === FHIR_ACK_STANDARD ? 'acknowledgement' : 'message';
 }
-
-const H = 'StandardBusinessDocumentHeader';
-const at = (type: string): string => `${H}/BusinessScope/Scope[${type}]`;
 
 /**
  * The ehmiSBDH IG's rules that the XSD cannot express, per kind of envelope. Errors make the envelope invalid;
@@ -248,11 +241,9 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
   }
 
   checkReliableMessaging(envelope, kind, seen.get(RECEIPT_SCOPE), error, warning);
-  checkBinaryContent(envelope, kind, error, warning, issues);
+  checkBinaryContent(envelope, kind, error, issues);
   return issues;
 }
-
-type Report = (rule: string, element: string, message: string) => void;
 
 function checkXds(xds: Scope, kind: EnvelopeKind, error: Report, warning: Report): void {
   if (kind === 'receipt')
@@ -270,147 +261,6 @@ function checkXds(xds: Scope, kind: EnvelopeKind, error: Report, warning: Report
   } catch {
     error('xds-content', at('XDS-METADATA'), 'XDS-METADATA is not DocumentReference JSON');
   }
-}
-
-function checkReliableMessaging(
-  envelope: EhmiEnvelope,
-  kind: EnvelopeKind,
-  s: Scope | undefined,
-  error: Report,
-  warning: Report,
-): void {
-  const where = at(RECEIPT_SCOPE);
-  if (!s) {
-    if (kind === 'receipt')
-      error(
-        'receipt-scope-missing',
-        where,
-        'an EnvelopeReceipt needs the EHMI-ReceiptAcknowledgement Response scope',
-      );
-    else
-      warning(
-        'receipt-scope-missing',
-        where,
-        'no EHMI-ReceiptAcknowledgement Request: reliable messaging is off',
-      );
-    return;
-  }
-  const di = envelope.documentIdentification;
-  const mode = s.instanceIdentifier;
-  if (mode !== 'Request' && mode !== 'Response') {
-    error('receipt-scope', where, `InstanceIdentifier is '${mode}', not Request or Response`);
-    return;
-  }
-  if (kind === 'receipt' && mode === 'Request')
-    error(
-      'receipt-scope',
-      where,
-      'An ehmiSBDH EnvelopeReceipt is never acknowledged: it cannot carry a Request',
-    );
-  if (kind !== 'receipt' && mode === 'Response')
-    warning(
-      'variant-response-on-message',
-      where,
-      `a ${di.standard} envelope carries Response where the IG uses Request`,
-    );
-  const ci = s.correlationInformation;
-  if (!ci)
-    error('correlation-missing', `${where}/CorrelationInformation`, 'CorrelationInformation is missing');
-  const name = s.businessService?.businessServiceName;
-  const expectedName = mode === 'Request' ? BUSINESS_SERVICE_REQUEST : BUSINESS_SERVICE_RESPONSE;
-  if (!s.businessService)
-    error('business-service-missing', `${where}/BusinessService`, 'BusinessService is missing');
-  else if (name !== expectedName)
-    warning(
-      'business-service-name',
-      `${where}/BusinessService/BusinessServiceName`,
-      `'${name}' on a ${mode}; expected ${expectedName}`,
-    );
-  const tst = s.businessService?.serviceTransaction.TypeOfServiceTransaction;
-  const expectedTst = mode === 'Request' ? 'RequestingServiceTransaction' : 'RespondingServiceTransaction';
-  if (tst !== undefined && tst !== expectedTst) {
-    warning(
-      'service-transaction',
-      `${where}/BusinessService/ServiceTransaction/@TypeOfServiceTransaction`,
-      `'${tst}' on a ${mode}; expected ${expectedTst}`,
-    );
-  }
-  if (ci && mode === 'Request') {
-    // "RequestingDocumentInstanceIdentifier is the original envelope's identifier = DocumentIdentification/InstanceIdentifier".
-    if (ci.requestingDocumentInstanceIdentifier !== di.instanceIdentifier) {
-      warning(
-        'correlation-instance',
-        `${where}/CorrelationInformation/RequestingDocumentInstanceIdentifier`,
-        `'${ci.requestingDocumentInstanceIdentifier}' differs from the envelope's InstanceIdentifier '${di.instanceIdentifier}'`,
-      );
-    }
-    if (Date.parse(ci.requestingDocumentCreationDateTime) !== Date.parse(di.creationDateAndTime)) {
-      warning(
-        'correlation-time',
-        `${where}/CorrelationInformation/RequestingDocumentCreationDateTime`,
-        `'${ci.requestingDocumentCreationDateTime}' differs from CreationDateAndTime '${di.creationDateAndTime}'`,
-      );
-    }
-    const expected = ci.expectedResponseDateTime;
-    if (
-      expected &&
-      hasOffset(ci.requestingDocumentCreationDateTime) &&
-      Date.parse(expected) !==
-        Date.parse(addMinutes(ci.requestingDocumentCreationDateTime, RESPONSE_TIME_MINUTES))
-    ) {
-      warning(
-        'correlation-expected',
-        `${where}/CorrelationInformation/ExpectedResponseDateTime`,
-        `'${expected}' is not RequestingDocumentCreationDateTime + ${RESPONSE_TIME_MINUTES} min (Production Pilot)`,
-      );
-    }
-  }
-}
-
-function checkBinaryContent(
-  envelope: EhmiEnvelope,
-  kind: EnvelopeKind,
-  error: Report,
-  warning: Report,
-  issues: EnvelopeIssue[],
-): void {
-  const bc = envelope.binaryContent;
-  const bytes = decodeBase64(bc.base64);
-  if (!bytes) {
-    error(
-      'base64',
-      'BinaryContent',
-      bc.base64 === '' ? 'BinaryContent is empty' : 'BinaryContent is not valid base64',
-    );
-    return;
-  }
-  if (kind === 'receipt') {
-    // "Receipt BinaryContent = base64 of the bpssignal … with mimeType application/xml".
-    if (bc.mimeType !== 'application/xml')
-      error(
-        'mimetype',
-        'BinaryContent/@mimeType',
-        `an EnvelopeReceipt carries application/xml, not ${bc.mimeType}`,
-      );
-    // The embedded signal "in principle contains the same information, but … does not need to be checked when it
-    // is a ReceiptAcknowledgement" (ehmiSBDHEnvelopeReceipt): its deviations are warnings.
-    const { signal, issues: signalIssues } = readSignal(bytes);
-    for (const i of signalIssues) issues.push({ ...i, severity: 'warning' });
-    const type = envelope.documentIdentification.type;
-    if (signal && signal.kind === 'Exception' && type !== 'ReceiptException') {
-      error('signal-type', 'BinaryContent', `the signal is an Exception but Type is '${type}'`);
-    }
-    if (signal && signal.kind === 'ReceiptAcknowledgement' && type === 'ReceiptException') {
-      error(
-        'signal-type',
-        'BinaryContent',
-        'the signal is a ReceiptAcknowledgement but Type is ReceiptException',
-      );
-    }
-    return;
-  }
-  issues.push(...checkPayload(envelope, bytes));
-  void warning;
 }
 
 /** GS1 GLN: 13 digits with a mod-10 check digit. */

@@ -43,7 +43,12 @@ export async function validate(xml: string | Uint8Array, source?: string): Promi
   return result!;
 }
 
-/** {@link validate} for many documents, with one XSD run per schema set (each run costs a WebAssembly start). */
+/**
+ * {@link validate} for many documents, with one XSD run per schema set (each run costs a WebAssembly start).
+ *
+ * @example
+ * const results = await validateMany(files.map((f) => ({ xml: readFileSync(f), source: f })));
+ */
 export async function validateMany(inputs: readonly ValidateInput[]): Promise<ValidationResult[]> {
   const loaded: (LoadedEnvelope | ValidationResult)[] = inputs.map((input) => {
     try {
