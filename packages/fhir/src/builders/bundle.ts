@@ -28,10 +28,10 @@ export function requireInBundle<T extends Resource>(
   path: string,
 ): T {
   const resource = resolveInBundle(bundle, reference)?.resource;
-  if (!resource || resource.resourceType !== resourceType) {
+  if (!resource || resource.resourceType !== resourceType || !resource.id) {
     throw invalidInput(
       path,
-      `does not resolve to a ${resourceType} in the Bundle (${reference?.reference ?? 'none'})`,
+      `does not resolve to a ${resourceType} with an id in the Bundle (${reference?.reference ?? 'none'})`,
     );
   }
   return resource as T;
