@@ -116,10 +116,24 @@ function parseMessageInfo(el: Element): MessageInfo {
       expression: [`${pathOf(el)}/eb:Timestamp`],
     });
   }
-  const info: MessageInfo = { timestamp, messageId: requiredText(ebOne(el, 'MessageId')) };
+  const info: MessageInfo = { timestamp, messageId: messageIdText(ebOne(el, 'MessageId')) };
   const ref = ebOptional(el, 'RefToMessageId');
-  if (ref) info.refToMessageId = requiredText(ref);
+  if (ref) info.refToMessageId = messageIdText(ref);
   return info;
+}
+
+/**
+ * ebMS3 Core §5.2.2.1: a MessageId is an RFC 2822 msg-id without the angle brackets — no whitespace, no `<` `>`
+ * (which also keeps ids safe to log and to use as keys).
+ */
+function messageIdText(el: Element): string {
+  const id = requiredText(el);
+  if (!/^[^\s<>]+$/.test(id)) {
+    throw new EhmiError('EHMI_AS4_INVALID_HEADER', `${el.nodeName} "${id.slice(0, 80)}" is not a msg-id`, {
+      expression: [pathOf(el)],
+    });
+  }
+  return id;
 }
 
 function parsePartyInfo(el: Element): { from: Party; to: Party } {

@@ -56,9 +56,8 @@ export function tempFileSink(options: { dir?: string } = {}): AttachmentSink {
     return created;
   };
   return {
-    create(part) {
+    create() {
       // A counter, not part.index: several steps (MIME, decryption, decompression) may share one sink.
-      void part;
       const name = `part-${++counter}`;
       const pathPromise = ensureDir().then((d) => join(d, name));
       pathPromise.catch(() => {}); // reported through the Writable, not as an unhandled rejection

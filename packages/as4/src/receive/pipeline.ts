@@ -6,7 +6,6 @@ import type { As4Attachment } from '../model/attachment.ts';
 import type { SignalMessage } from '../model/signal-message.ts';
 import type { UserMessage } from '../model/user-message.ts';
 import type { PMode } from '../pmode/pmode.ts';
-import { securityProfileOf } from '../pmode/profiles.ts';
 import { type BuiltReceipt, buildReceipt } from '../receipt/build.ts';
 import type { VerifyOptions, VerifyResult } from '../wss/verify.ts';
 import { checkPMode } from './check-pmode.ts';
@@ -99,9 +98,7 @@ export async function receiveAs4Message(
       });
     }
     checkPMode(userMessage, message.envelope, pmode);
-    // The algorithm policy follows the P-Mode's profile unless the caller fixed one.
-    const verify = { ...options.verify, profile: options.verify.profile ?? securityProfileOf(pmode) };
-    const verified = await verifySignatureStep(message.envelope, message.attachments, pmode, verify);
+    const verified = await verifySignatureStep(message.envelope, message.attachments, pmode, options.verify);
     const plain = await decryptStep(message.envelope, message.attachments, verified, pmode, options.decrypt);
     const payloads = await decompressStep(userMessage, plain, message.sink, limits);
     const receipt = buildReceipt({

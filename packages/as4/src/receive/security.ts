@@ -3,6 +3,7 @@ import { childElements } from '@ehmi/xml';
 import { NS } from '../lib/ns.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import type { PMode } from '../pmode/pmode.ts';
+import { securityProfileOf } from '../pmode/profiles.ts';
 import type { As4Envelope } from '../soap/envelope.ts';
 import {
   type VerifyOptions,
@@ -47,9 +48,11 @@ export async function verifySignatureStep(
   options: VerifyOptions,
 ): Promise<VerifyResult> {
   // eDelivery AS4 1.15 §2.2.6: signing is mandatory in both profiles; wss answers an unsigned message with EBMS:0103.
-  void pmode;
+  // The algorithm policy follows the P-Mode's profile unless the caller fixed one.
+  const profile = options.profile ?? (pmode ? securityProfileOf(pmode) : undefined);
   const verified = await verifyEnvelope(env.document, attachments, {
     ...options,
+    ...(profile ? { profile } : {}),
     deferAttachmentDigests: options.deferAttachmentDigests ?? isEncrypted(env),
   });
   checkSignedCoverage(env, verified);

@@ -148,3 +148,11 @@ describe('parseMessaging: SignalMessage (ebMS3 Core §5.2.3)', () => {
     assert.throws(() => parse(signal('<eb:Error severity="failure"/>')), { ebmsCode: 'EBMS:0009' });
   });
 });
+
+describe('parseMessaging: MessageId (ebMS3 Core §5.2.2.1)', () => {
+  it('EBMS:0009 for a MessageId with whitespace or angle brackets', () => {
+    const xml = userMessageEnvelope();
+    assert.throws(() => parse(xml.replace('m1@test', 'm1 @test')), { ebmsCode: 'EBMS:0009' });
+    assert.throws(() => parse(xml.replace('m1@test', '&lt;m1@test&gt;')), { ebmsCode: 'EBMS:0009' });
+  });
+});
