@@ -35,6 +35,7 @@ export {
 } from './conformance/load.ts';
 export { generateSnapshot } from './conformance/snapshot.ts';
 export type { ElementDefinition, StructureDefinition } from './conformance/types.ts';
+export { parseFhirJson, stringifyFhirJson } from './convert/json-text.ts';
 export { jsonToXml } from './convert/json-to-xml.ts';
 export { elementToJson, xmlToJson } from './convert/xml-to-json.ts';
 export {
