@@ -61,8 +61,10 @@ export function agreeX25519(keyInfo: Element, recipient: KeyObject): { kek: Buff
   hp.setAttributeNS(NS.xmlns, 'xmlns:dsig-more', NS.dsigMore);
   append(hp, NS.dsigMore, 'dsig-more:PRF').setAttribute('Algorithm', ALG.hmacSha256);
   append(hp, NS.dsigMore, 'dsig-more:Salt', params.salt.toString('base64'));
-  append(hp, NS.dsigMore, 'dsig-more:Info', params.info.toString('base64'));
-  append(hp, NS.dsigMore, 'dsig-more:KeyLength', String(params.keyLengthBytes * 8));
+  // As Apache Santuario (the XML security library under WSS4J, phase4 and Domibus) writes them: Salt base64,
+  // Info hexBinary, KeyLength in octets.
+  append(hp, NS.dsigMore, 'dsig-more:Info', params.info.toString('hex'));
+  append(hp, NS.dsigMore, 'dsig-more:KeyLength', String(params.keyLengthBytes));
   const oki = append(agreement, NS.xenc, 'xenc:OriginatorKeyInfo');
   const der = append(
     oki,
@@ -93,25 +95,42 @@ export function deriveX25519(agreement: Element, privateKey: KeyObject): Buffer 
   if (!hp || prf !== ALG.hmacSha256)
     throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', 'HKDF PRF must be hmac-sha256');
   const salt = Buffer.from(textOf(childElement(hp, NS.dsigMore, 'Salt')) ?? '', 'base64');
-  const info = Buffer.from(textOf(childElement(hp, NS.dsigMore, 'Info')) ?? '', 'base64');
-  // KeyLength is written in bits (128); a small value is read as octets, for producers that write 16.
-  const declared = Number(textOf(childElement(hp, NS.dsigMore, 'KeyLength')) ?? '128');
-  const keyLengthBytes = declared > 32 ? declared / 8 : declared;
+  const infoText = textOf(childElement(hp, NS.dsigMore, 'Info')) ?? '';
+  const info = /^([0-9a-fA-F]{2})*$/.test(infoText)
+    ? Buffer.from(infoText, 'hex')
+    : Buffer.from(infoText, 'base64');
+  // KeyLength in octets (Santuario); a value in bits (128) is accepted too.
+  const declared = Number(textOf(childElement(hp, NS.dsigMore, 'KeyLength')) ?? '16');
+  const keyLengthBytes = declared === 128 ? 16 : declared;
   if (keyLengthBytes !== 16) throw fail(`unsupported HKDF key length ${declared}`);
-  const oki = childElement(agreement, NS.xenc, 'OriginatorKeyInfo');
-  const derEl = oki && childElement(oki, NS.dsig11, 'DEREncodedKeyValue');
-  if (!derEl) throw fail('the key agreement has no originator key (dsig11:DEREncodedKeyValue)');
-  let originator: KeyObject;
-  try {
-    originator = createPublicKey({
-      key: Buffer.from(textOf(derEl) ?? '', 'base64'),
-      format: 'der',
-      type: 'spki',
-    });
-  } catch (err) {
-    throw new EhmiError('EHMI_AS4_FAILED_DECRYPTION', 'the originator key cannot be read', { cause: err });
-  }
+  const originator = originatorKey(childElement(agreement, NS.xenc, 'OriginatorKeyInfo'));
   if (originator.asymmetricKeyType !== 'x25519') throw fail('the originator key is not X25519');
   const shared = diffieHellman({ privateKey, publicKey: originator });
   return Buffer.from(hkdfSync('sha256', shared, salt, info, keyLengthBytes));
+}
+
+// RFC 8410 §4: SubjectPublicKeyInfo prefix of an X25519 key (OID 1.3.101.110), followed by the 32 raw octets.
+const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+
+/**
+ * The ephemeral key of the originator: `dsig11:DEREncodedKeyValue` (SPKI, what we write) or
+ * `ds:KeyValue/dsig11:ECKeyValue` with the raw 32-octet public key (XML Signature 1.1 §4.5.2.3 shape).
+ */
+function originatorKey(oki: Element | undefined): KeyObject {
+  const fail = (msg: string, cause?: unknown) =>
+    new EhmiError('EHMI_AS4_FAILED_DECRYPTION', msg, cause === undefined ? {} : { cause });
+  if (!oki) throw fail('the key agreement has no OriginatorKeyInfo');
+  let der: Buffer | undefined;
+  const derEl = childElement(oki, NS.dsig11, 'DEREncodedKeyValue');
+  if (derEl) der = Buffer.from(textOf(derEl) ?? '', 'base64');
+  const kv = childElement(oki, NS.ds, 'KeyValue');
+  const ec = kv && childElement(kv, NS.dsig11, 'ECKeyValue');
+  const pub = ec && childElement(ec, NS.dsig11, 'PublicKey');
+  if (!der && pub) der = Buffer.concat([X25519_SPKI_PREFIX, Buffer.from(textOf(pub) ?? '', 'base64')]);
+  if (!der) throw fail('the originator key is neither a DEREncodedKeyValue nor an ECKeyValue');
+  try {
+    return createPublicKey({ key: der, format: 'der', type: 'spki' });
+  } catch (err) {
+    throw fail('the originator key cannot be read', err);
+  }
 }

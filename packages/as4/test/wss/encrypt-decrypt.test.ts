@@ -103,6 +103,30 @@ describe('encrypt → decrypt (eDelivery AS4 1.15 §2.2.6.3, SwA Profile 1.1 §5
     assert.deepEqual(await readAll(dec.attachments[0]!), PLAIN);
   });
 
+  it('2.0: the originator key is also read as ds:KeyValue/dsig11:ECKeyValue, and KeyLength in bits', async () => {
+    const pki = await testPki();
+    const doc = parseXml(userMessageXml());
+    const enc = await encryptAttachments(doc, [payload()], { recipientCertificate: pki.x25519.certificate });
+    const d = reparse(doc);
+    const derEl = first(d, NS.dsig11, 'DEREncodedKeyValue');
+    const raw = Buffer.from(derEl.textContent!, 'base64').subarray(12);
+    const oki = derEl.parentNode as Element;
+    oki.removeChild(derEl);
+    const kv = d.createElementNS(NS.ds, 'ds:KeyValue');
+    const ec = d.createElementNS(NS.dsig11, 'dsig11:ECKeyValue');
+    const pub = d.createElementNS(NS.dsig11, 'dsig11:PublicKey');
+    pub.appendChild(d.createTextNode(raw.toString('base64')));
+    ec.appendChild(pub);
+    kv.appendChild(ec);
+    oki.appendChild(kv);
+    first(d, NS.dsigMore, 'KeyLength').textContent = '128';
+    const dec = await decryptAttachments(reparse(d), [await materialise(enc.attachments[0]!)], {
+      privateKey: pki.x25519.key,
+      sink: memorySink(),
+    });
+    assert.deepEqual(await readAll(dec.attachments[0]!), PLAIN);
+  });
+
   it('EBMS:0102 FailedDecryption when one ciphertext byte changes, and no plaintext is handed over', async () => {
     const pki = await testPki();
     const doc = parseXml(userMessageXml());
