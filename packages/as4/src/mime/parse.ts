@@ -225,7 +225,11 @@ async function readMultipart(
       if (failure) break;
       parser.write(chunk instanceof Uint8Array ? chunk : Buffer.from(chunk as string));
       if (drain) {
-        await drain;
+        try {
+          await drain;
+        } catch (err) {
+          fail(new EhmiError('EHMI_INTERNAL', 'writing an attachment failed', { cause: err }));
+        }
         drain = undefined;
       }
     }

@@ -82,7 +82,10 @@ export async function receiveAs4Message(
     limits,
     ...(options.sink ? { sink: options.sink } : {}),
   });
-  const dispose = () => message.dispose();
+  const disposers: (() => Promise<void>)[] = [() => message.dispose()];
+  const dispose = async () => {
+    await Promise.all(disposers.map((d) => d().catch(() => {})));
+  };
   if (message.messaging.kind === 'signal') {
     return { kind: 'signal', message, signalMessages: message.messaging.signalMessages, dispose };
   }
@@ -99,8 +102,16 @@ export async function receiveAs4Message(
     }
     checkPMode(userMessage, message.envelope, pmode);
     const verified = await verifySignatureStep(message.envelope, message.attachments, pmode, options.verify);
-    const plain = await decryptStep(message.envelope, message.attachments, verified, pmode, options.decrypt);
-    const payloads = await decompressStep(userMessage, plain, message.sink, limits);
+    const plain = await decryptStep(
+      message.envelope,
+      message.attachments,
+      verified,
+      pmode,
+      options.decrypt,
+      message.sink,
+    );
+    if (plain.dispose) disposers.push(plain.dispose);
+    const payloads = await decompressStep(userMessage, plain.attachments, message.sink, limits);
     const receipt = buildReceipt({
       refToMessageId: userMessage.messageInfo.messageId,
       references: verified.references,

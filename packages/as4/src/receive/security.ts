@@ -1,6 +1,7 @@
 import { EhmiError } from '@ehmi/errors';
 import { childElements } from '@ehmi/xml';
 import { NS } from '../lib/ns.ts';
+import type { AttachmentSink } from '../mime/sink.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import type { PMode } from '../pmode/pmode.ts';
 import { securityProfileOf } from '../pmode/profiles.ts';
@@ -14,12 +15,15 @@ import {
 
 /**
  * Decrypts the attachments of a verified envelope (XML Encryption 1.1 + SwA Profile 1.1 §5.4). Supplied by the
- * wss module; kept as a hook so this package's receive steps do not fix its signature before it exists.
+ * caller from the wss module; `sink` is the message's own sink, so plaintext copies are freed with the message:
+ * `(env, atts, sink) => decryptAttachments(env.document, atts, { privateKey, sink })`. May return the attachments, or
+ * the wss `DecryptResult` (whose `dispose` is then called with the message's).
  */
 export type DecryptAttachments = (
   envelope: As4Envelope,
   attachments: readonly As4Attachment[],
-) => Promise<As4Attachment[]>;
+  sink: AttachmentSink,
+) => Promise<As4Attachment[] | { attachments: As4Attachment[]; dispose?: () => Promise<void> }>;
 
 /** True when the wsse:Security header carries encryption (xenc:EncryptedKey / xenc:EncryptedData, WSS 1.1 §9). */
 export function isEncrypted(env: As4Envelope): boolean {
@@ -84,7 +88,7 @@ export function checkSignedCoverage(env: As4Envelope, verified: VerifyResult): v
  * are not encrypted → EBMS:0103 PolicyNoncompliance (eDelivery AS4 1.15 §2.2.6.3: all payload parts encrypted).
  *
  * @example
- * const plain = await decryptStep(env, attachments, verified, pmode, decryptAttachments);
+ * const { attachments: plain } = await decryptStep(env, attachments, verified, pmode, decrypt, sink);
  */
 export async function decryptStep(
   env: As4Envelope,
@@ -92,7 +96,8 @@ export async function decryptStep(
   verified: VerifyResult,
   pmode: PMode | undefined,
   decrypt: DecryptAttachments | undefined,
-): Promise<As4Attachment[]> {
+  sink: AttachmentSink,
+): Promise<{ attachments: As4Attachment[]; dispose?: () => Promise<void> }> {
   const encrypted = isEncrypted(env);
   if (!encrypted) {
     if (attachments.length > 0 && pmode?.leg.security.x509.encryption.required) {
@@ -101,7 +106,7 @@ export async function decryptStep(
         'the payloads are not encrypted, as the P-Mode requires',
       );
     }
-    return [...attachments];
+    return { attachments: [...attachments] };
   }
   if (!decrypt) {
     throw new EhmiError(
@@ -109,15 +114,21 @@ export async function decryptStep(
       'the message is encrypted and no decryption is configured',
     );
   }
-  let plain: As4Attachment[];
+  let result: Awaited<ReturnType<DecryptAttachments>>;
   try {
-    plain = await decrypt(env, attachments);
+    result = await decrypt(env, attachments, sink);
   } catch (err) {
     if (err instanceof EhmiError) throw err;
     throw new EhmiError('EHMI_AS4_FAILED_DECRYPTION', 'the payloads could not be decrypted', { cause: err });
   }
-  if (verified.references.some((r) => r.target === 'attachment' && !r.digestVerified)) {
-    await verifyAttachmentReferences(verified, plain);
+  const out = Array.isArray(result) ? { attachments: result } : result;
+  try {
+    if (verified.references.some((r) => r.target === 'attachment' && !r.digestVerified)) {
+      await verifyAttachmentReferences(verified, out.attachments);
+    }
+  } catch (err) {
+    await out.dispose?.().catch(() => {});
+    throw err;
   }
-  return plain;
+  return out;
 }

@@ -123,8 +123,9 @@ async function collect(r: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const decrypt: DecryptAttachments = async (env, atts) =>
-  (await decryptAttachments(env.document, atts, { privateKey: key, sink: memorySink() })).attachments;
+// As an access point wires it: the wss DecryptResult returned as is, plaintext in the message's sink.
+const decrypt: DecryptAttachments = (env, atts, sink) =>
+  decryptAttachments(env.document, atts, { privateKey: key, sink });
 
 function receiveOptions(
   sent: { contentType: string; pmode: PMode },
@@ -178,6 +179,18 @@ describe('receive pipeline: a good message', () => {
       { trust: () => true },
     );
     assert.equal(signal.messageInfo.refToMessageId, sent.built.userMessage.messageInfo.messageId);
+  });
+
+  it('keeps payloads in temporary files (default sink) until dispose()', async () => {
+    const sent = await send({ encrypt: true });
+    const opts = receiveOptions(sent);
+    delete opts.sink;
+    const rx = await receiveAs4Message(Readable.from([sent.body]), opts);
+    assert.equal(rx.kind, 'user');
+    if (rx.kind !== 'user') return;
+    assert.equal((await collect(rx.payloads[0]!.open())).toString(), '<Bundle xmlns="http://hl7.org/fhir"/>');
+    await rx.dispose();
+    assert.throws(() => rx.payloads[0]!.open());
   });
 
   it('a signal message passes through as signals', async () => {
