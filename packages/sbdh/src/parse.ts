@@ -26,7 +26,21 @@ export interface LoadedEnvelope {
  * not a StandardBusinessDocument at all.
  */
 export function loadEnvelope(xml: string | Uint8Array, source = 'the envelope'): LoadedEnvelope {
-  const doc = parseXml(xml, { source });
+  let doc: Document;
+  try {
+    doc = parseXml(xml, { source });
+  } catch (err) {
+    // The parser's message repeats itself (`… caused EhmiError: <message>`): keep the last one.
+    if (err instanceof EhmiError && err.message.includes('caused EhmiError: ')) {
+      const message = err.message.slice(err.message.lastIndexOf('caused EhmiError: ') + 18);
+      throw new EhmiError(err.code, message, {
+        cause: err,
+        expression: [...err.expression],
+        details: err.details,
+      });
+    }
+    throw err;
+  }
   const root = rootElement(doc);
   if (root.localName !== 'StandardBusinessDocument') {
     throw new EhmiError(

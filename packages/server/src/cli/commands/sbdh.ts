@@ -91,7 +91,16 @@ export function registerSbdh(program: Command, ctx: CliContext): void {
           `--category must be one of ${RECEIPT_EXCEPTION_CATEGORIES.join(', ')}`,
         );
       }
-      const envelope = parse(await readInputFile(ctx, file), file);
+      const bytes = await readInputFile(ctx, file);
+      const head = bytes
+        .subarray(0, 64)
+        .toString('utf8')
+        .replace(/^\uFEFF/, '')
+        .trimStart();
+      if (!head.startsWith('<') && !file.toLowerCase().endsWith('.xml')) {
+        throw new EhmiError('EHMI_INPUT_UNREADABLE', `${file} is not an XML document, so not an ehmiSBDH`);
+      }
+      const envelope = parse(bytes, file);
       const outcome =
         flags.exception === undefined
           ? ({ kind: 'acknowledgement' } as const)
