@@ -156,3 +156,17 @@ describe('ebMS3 header schema', () => {
     );
   });
 });
+
+describe('SOAP 1.2 envelope schema', () => {
+  const soapSet: SchemaSet = { ...SET, entry: 'soap12-envelope.xsd' };
+
+  it('accepts the envelopes we build, and rejects one with two Bodies (so the check can fail)', async () => {
+    const party = { partyIds: [{ value: 'a', type: 'urn:t' }], role: 'urn:r' };
+    const um = buildUserMessage({ from: party, to: party, service: { value: 'urn:s' }, action: 'urn:a' });
+    const ok = serializeXml(um.document);
+    const bad = ok.replace(/(<S12:Body[^>]*\/>)/, '$1$1');
+    const [good, wrong] = await validateXsd([ok, bad], soapSet);
+    assert.deepEqual(good?.issues, []);
+    assert.equal(wrong?.valid, false);
+  });
+});
