@@ -11,6 +11,7 @@ import {
   buildHomeCareObservationMessage,
   classifyReceivedMessage,
   jsonToXml,
+  resendMessage,
   xmlToJson,
 } from '../../src/index.ts';
 import {
@@ -363,4 +364,25 @@ test('a message whose sender is not in the Bundle is refused, naming MessageHead
     () => buildAcknowledgement(msg, { code: 'ok' }),
     (err: Coded) => err.code === 'EHMI_VALIDATION_FAILED' && err.expression?.[0] === 'MessageHeader.sender',
   );
+});
+
+test('a resent message keeps its MessageHeader.id and gets a new Bundle.id and timestamp (MR7.R)', () => {
+  const msg = received();
+  const before = structuredClone(msg);
+  const again = resendMessage(msg, { now: () => new Date('2026-11-25T11:30:00Z') });
+  assert.deepEqual(msg, before, 'the original is not modified');
+  assert.notEqual(again.id, msg.id);
+  assert.match(again.id ?? '', UUID_V4);
+  assert.equal(again.timestamp, '2026-11-25T11:30:00Z');
+  assert.deepEqual(again.entry, msg.entry);
+});
+
+test('a resent message (new Bundle.id, same MessageHeader.id) is acknowledged exactly as the first time', () => {
+  const msg = received();
+  const firstAck = buildAcknowledgement(msg, { code: 'ok' });
+  const resent = resendMessage(msg);
+  assert.equal(classifyReceivedMessage({ bundleIdSeen: false, messageHeaderIdSeen: true }), 'resent');
+  const secondAck = buildAcknowledgement(resent, { code: 'ok', previous: firstAck });
+  assert.deepEqual(secondAck.entry, firstAck.entry);
+  assert.notEqual(secondAck.id, firstAck.id);
 });
