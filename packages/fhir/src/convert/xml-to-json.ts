@@ -38,8 +38,8 @@ interface Collected {
  * Convert a FHIR R4 resource in XML to FHIR JSON, with the JSON types the R4 definitions give each primitive
  * (R4 §2.6.2): numbers for `integer`/`decimal`/`positiveInt`/`unsignedInt`, booleans for `boolean`, strings
  * otherwise; repeating elements as arrays, primitive `id`/`extension` as `_name`, the narrative `div` as a string
- * of XHTML, copied from the XML text as written. Decimals keep their written form for a later {@link jsonToXml} of the same object (see
- * `primitives.ts`). XML comments are dropped, as FHIR JSON has none.
+ * of XHTML, copied from the XML text as written. Decimals keep their written form for a later {@link jsonToXml}
+ * or `stringifyFhirJson` of the same object (see `primitives.ts`). XML comments are dropped: FHIR JSON has none.
  *
  * @throws EhmiError `EHMI_XML_MALFORMED` / `EHMI_XML_DOCTYPE_FORBIDDEN` from parsing, and
  *   `EHMI_VALIDATION_FAILED` naming the path (`Bundle.entry[1].resource.foo`) for an element, attribute or value
