@@ -1,0 +1,14 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** /work/shared/fixtures resolved from this file (packages/smp/test/helpers → repo root → ../shared). */
+export const FIXTURES = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url));
+export const SMP_FIXTURES = `${FIXTURES}smp/`;
+
+if (!existsSync(`${SMP_FIXTURES}peppol-signed-service-metadata2.xml`)) {
+  throw new Error(`SMP fixtures not found at ${SMP_FIXTURES}`);
+}
+
+export function smpFixture(name: string): string {
+  return readFileSync(`${SMP_FIXTURES}${name}`, 'utf8');
+}

@@ -1,0 +1,120 @@
+import 'reflect-metadata';
+import { createPrivateKey, type KeyObject, webcrypto, X509Certificate } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+type CryptoKey = webcrypto.CryptoKey;
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+export interface TestParty {
+  key: KeyObject;
+  certificate: X509Certificate;
+}
+
+export interface TestPki {
+  /** The trust anchor: a root CA. */
+  root: X509Certificate;
+  /** An intermediate CA under the root. */
+  intermediate: X509Certificate;
+  /** The SMP's signing certificate, issued by the root. */
+  smp: TestParty;
+  /** An SMP certificate issued by the intermediate (the path needs the intermediate). */
+  smpViaIntermediate: TestParty;
+  /** An SMP certificate under the root that expired in 2021. */
+  expiredSmp: TestParty;
+  /** An SMP certificate from a CA nobody trusts. */
+  rogueSmp: TestParty;
+  /** A receiving access point's certificate, published in the SMP. */
+  ap: TestParty;
+}
+
+const NOT_BEFORE = new Date('2025-01-01T00:00:00Z');
+const NOT_AFTER = new Date('2035-01-01T00:00:00Z');
+const RSA = {
+  name: 'RSASSA-PKCS1-v1_5',
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: 'SHA-256',
+};
+
+const keyPair = async () =>
+  (await webcrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as CryptoKeyPair;
+
+async function selfSigned(name: string): Promise<{ cert: x509.X509Certificate; key: CryptoKey }> {
+  const keys = await keyPair();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name,
+    notBefore: NOT_BEFORE,
+    notAfter: NOT_AFTER,
+    keys,
+    signingAlgorithm: RSA,
+    extensions: [new x509.BasicConstraintsExtension(true, 2, true)],
+  });
+  return { cert, key: keys.privateKey };
+}
+
+async function issue(
+  name: string,
+  serial: string,
+  ca: { cert: x509.X509Certificate; key: CryptoKey },
+  options: { isCa?: boolean; notBefore?: Date; notAfter?: Date } = {},
+): Promise<{ cert: x509.X509Certificate; key: CryptoKey; party: TestParty }> {
+  const keys = await keyPair();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial,
+    subject: name,
+    issuer: ca.cert.subject,
+    notBefore: options.notBefore ?? NOT_BEFORE,
+    notAfter: options.notAfter ?? NOT_AFTER,
+    publicKey: keys.publicKey as never,
+    signingKey: ca.key as never,
+    signingAlgorithm: RSA,
+    extensions: [
+      new x509.BasicConstraintsExtension(options.isCa === true, options.isCa ? 0 : undefined, true),
+    ],
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return {
+    cert,
+    key: keys.privateKey,
+    party: {
+      key: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }),
+      certificate: new X509Certificate(Buffer.from(cert.rawData)),
+    },
+  };
+}
+
+const node = (c: x509.X509Certificate) => new X509Certificate(Buffer.from(c.rawData));
+
+let pki: Promise<TestPki> | undefined;
+
+/** A small test PKI (root CA → SMP certificate, and the variants the trust tests need), made once per process. */
+export function testPki(): Promise<TestPki> {
+  pki ??= (async () => {
+    const root = await selfSigned('CN=EHMI Test SMP Root CA, O=EHMI Test, C=DK');
+    const rogue = await selfSigned('CN=Rogue CA, O=Nobody, C=XX');
+    const intermediate = await issue('CN=EHMI Test SMP Issuing CA, O=EHMI Test, C=DK', '02', root, {
+      isCa: true,
+    });
+    const smp = await issue('CN=SMP ehmi-test, O=EHMI Test, C=DK', '10', root);
+    const smpViaIntermediate = await issue('CN=SMP ehmi-test 2, O=EHMI Test, C=DK', '11', intermediate);
+    const expiredSmp = await issue('CN=SMP expired, O=EHMI Test, C=DK', '12', root, {
+      notBefore: new Date('2020-01-01T00:00:00Z'),
+      notAfter: new Date('2021-01-01T00:00:00Z'),
+    });
+    const rogueSmp = await issue('CN=SMP ehmi-test, O=EHMI Test, C=DK', '13', rogue);
+    const ap = await issue('CN=AP 5790000121526, O=EHMI Test, C=DK', '20', root);
+    return {
+      root: node(root.cert),
+      intermediate: node(intermediate.cert),
+      smp: smp.party,
+      smpViaIntermediate: smpViaIntermediate.party,
+      expiredSmp: expiredSmp.party,
+      rogueSmp: rogueSmp.party,
+      ap: ap.party,
+    };
+  })();
+  return pki;
+}
