@@ -36,7 +36,7 @@ export function canonicalize(
 /** A deep copy of `el` without parent, carrying the ancestors' namespace declarations named by `prefixes`. */
 function detached(el: Element, prefixes: readonly string[] | 'all'): Element {
   const copy = el.cloneNode(true) as Element;
-  if (!el.parentNode || el.parentNode.nodeType !== 1) return copy;
+  if (el.parentNode?.nodeType !== 1) return copy;
   for (const { prefix, namespaceURI } of ancestorNamespaceDeclarations(el)) {
     const listed = prefix === '' ? '#default' : prefix;
     if (prefixes !== 'all' && !prefixes.includes(listed)) continue;
