@@ -9,6 +9,7 @@ import { FHIR_ACK_STANDARD } from './constants.ts';
 import { fhirDocumentId } from './document-id.ts';
 import { type MessageSource, readFhirMessage } from './fhir/input.ts';
 import { type MedComMessageFacts, readMessageFacts } from './fhir/message.ts';
+import { arr, entries, isObject, str } from './fhir/resolve.ts';
 import type { EhmiEnvelope } from './model.ts';
 import { scopeValue } from './model.ts';
 
@@ -67,7 +68,8 @@ export function messageMetadata(
   mimeType: string,
   options: WrapOptions = {},
 ): EnvelopeMetadata {
-  const stat = `MCM:${facts.eventCode}${options.statisticalPostfix ? `#${options.statisticalPostfix}` : ''}`;
+  const postfix = options.statisticalPostfix ?? designatedPostfix(facts);
+  const stat = `MCM:${facts.eventCode}${postfix ? `#${postfix}` : ''}`;
   const meta: EnvelopeMetadata = {
     sender: facts.senderGln,
     receiver: facts.receiverGln,
@@ -117,4 +119,24 @@ function ackOriginal(
     standard: fromEnvelope?.standard ?? 'unknown',
     version: fromEnvelope?.version ?? 'unknown',
   };
+}
+
+/**
+ * StatisticalInformation's "designated postfix" (FHIRMessages_NetworkEnvelopes: CareCommunication → the category,
+ * HospitalNotification → the message activity). HomeCareObservation and Acknowledgement have none in EHMI: every IG
+ * example writes plain `MCM:<Standard>`.
+ */
+export function designatedPostfix(facts: MedComMessageFacts): string | undefined {
+  const code = (v: unknown): string | undefined => {
+    const coding = isObject(v) ? arr(v.coding)[0] : undefined;
+    return isObject(coding) ? str(coding.code) : undefined;
+  };
+  if (/^care-?communication/.test(facts.eventCode)) {
+    const communication = entries(facts.bundle).find(
+      (e) => e.resource.resourceType === 'Communication',
+    )?.resource;
+    return communication ? code(arr(communication.category)[0]) : undefined;
+  }
+  if (/^hospital-?notification/.test(facts.eventCode)) return code(facts.provenance?.activity);
+  return undefined;
 }

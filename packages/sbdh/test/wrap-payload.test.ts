@@ -110,3 +110,29 @@ describe('wrapPayload: payloads the pilot XSD does not list, from explicit metad
     );
   });
 });
+
+describe('StatisticalInformation designated postfix', () => {
+  it('appends the CareCommunication category ("MCM:carecommunication-message#carecoordination")', async () => {
+    const bundle = JSON.parse(
+      readFileSync(
+        join(HCO, '../medcom-messaging-4.0.1/Bundle-eb26be85-fdb7-454d-a980-95cba6d1745b.json'),
+        'utf8',
+      ),
+    ) as {
+      entry: { resource: Record<string, unknown> }[];
+    };
+    (bundle.entry[0]!.resource.eventCoding as { code: string }).code = 'care-communication-message';
+    bundle.entry.push({
+      resource: {
+        resourceType: 'Communication',
+        id: 'c1',
+        category: [{ coding: [{ code: 'carecoordination' }] }],
+      },
+    });
+    const env = parse(await wrap(bundle, { typeVersion: '4.0' }));
+    assert.equal(
+      scopeValue(env, 'StatisticalInformation'),
+      'MCM:care-communication-message#carecoordination',
+    );
+  });
+});
