@@ -120,11 +120,12 @@ export async function decryptAttachments(
       const mimeType = ed.getAttribute('MimeType');
       const headers = { ...attachment.headers, ...(mimeType ? { 'content-type': mimeType } : {}) };
       const target = sink.create({ contentId: attachment.contentId, headers, index });
-      await decryptGcm(attachment.open(), key, target.writable, attachment.contentId);
+      const size = await decryptGcm(attachment.open(), key, target.writable, attachment.contentId);
       replaced.set(attachment.contentId, {
         contentId: attachment.contentId,
         headers,
         open: () => target.open(),
+        size,
       });
     }
   } catch (err) {
@@ -279,12 +280,14 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /** AES-GCM over a stream: IV first, tag last (XML Encryption 1.1 §5.2.4); the tag is checked before returning. */
-async function decryptGcm(source: Readable, key: Buffer, out: Writable, contentId: string): Promise<void> {
+async function decryptGcm(source: Readable, key: Buffer, out: Writable, contentId: string): Promise<number> {
   if (key.length !== 16) throw failed('the content-encryption key is not 128 bits', { reason: 'key' });
   let head: Buffer = Buffer.alloc(0);
   let tail: Buffer = Buffer.alloc(0);
   let decipher: DecipherGCM | undefined;
+  let size = 0;
   const write = async (buf: Buffer) => {
+    size += buf.length;
     if (buf.length > 0 && !out.write(buf)) await once(out, 'drain');
   };
   try {
@@ -313,6 +316,7 @@ async function decryptGcm(source: Readable, key: Buffer, out: Writable, contentI
     await write(last);
     out.end();
     await finished(out);
+    return size;
   } catch (err) {
     out.destroy();
     throw err;

@@ -49,6 +49,7 @@ describe('encrypt → decrypt (eDelivery AS4 1.15 §2.2.6.3, SwA Profile 1.1 §5
     });
     assert.deepEqual(await readAll(dec.attachments[0]!), PLAIN);
     assert.equal(dec.attachments[0]!.headers['content-type'], 'application/gzip');
+    assert.equal(dec.attachments[0]!.size, PLAIN.length);
     assert.deepEqual(dec.decrypted, ['payload-1@test']);
   });
 
