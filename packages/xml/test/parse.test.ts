@@ -84,3 +84,25 @@ describe('excC14n', () => {
     assert.equal(excC14n(b, { inclusivePrefixes: ['u'] }), '<s:B xmlns:s="urn:s" xmlns:u="urn:u"></s:B>');
   });
 });
+
+describe('excC14n ordering', () => {
+  it('orders namespace declarations by code point (upper case before lower case), as Canonical XML 1.0 §2.2 says', () => {
+    const doc = parseXml('<S12:E xmlns:S12="urn:s" xmlns:ds="urn:d" ds:a="1"><S12:B/></S12:E>');
+    assert.equal(
+      excC14n(rootElement(doc)),
+      '<S12:E xmlns:S12="urn:s" xmlns:ds="urn:d" ds:a="1"><S12:B></S12:B></S12:E>',
+    );
+  });
+
+  it('escapes text and attribute values as Canonical XML 1.0 §2.3, and drops comments', () => {
+    const doc = parseXml('<r a="x&#9;&quot;&lt;">a&amp;b&gt;<!-- gone --><![CDATA[<c>]]></r>');
+    assert.equal(excC14n(rootElement(doc)), '<r a="x&#x9;&quot;&lt;">a&amp;b&gt;&lt;c&gt;</r>');
+  });
+});
+
+describe('excC14n with comments', () => {
+  it('keeps comments inside the element in the #WithComments variant', () => {
+    const doc = parseXml('<r><!-- kept --><a/></r>');
+    assert.equal(excC14n(rootElement(doc), { withComments: true }), '<r><!-- kept --><a></a></r>');
+  });
+});
