@@ -87,6 +87,8 @@ export interface ReferenceCheck {
   holder: Json | undefined;
   bundle: BundleIndex | undefined;
   expression: string;
+  /** The element's path in its base resource, e.g. `MessageHeader.focus`. */
+  path?: string;
   /** Type of a canonical profile URL (`…/StructureDefinition/medcom-core-patient` → `Patient`). */
   typeOfProfile: (url: string) => string | undefined;
   /** Whether `resource` conforms to `profile`; returns the first error when it does not. */
@@ -109,7 +111,10 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
   // aggregation = bundled: "the reference is a reference to a resource in the same bundle" (R4
   // ElementDefinition.type.aggregation). Other references in a message may legitimately point outside it
   // (MedCom Provenance.entity.what names the previous message's MessageHeader): a warning.
-  const bundled = type.aggregation?.includes('bundled') === true;
+  // R4 messaging.html §4.4.1.1 (and the HL7 validator's message check): the focus of a message is carried in it.
+  const bundled =
+    type.aggregation?.includes('bundled') === true ||
+    (c.path === 'MessageHeader.focus' && c.bundle?.type === 'message');
   const inMessage = c.bundle?.type === 'message' || c.bundle?.type === 'document';
   // Outside any Bundle there is nothing to resolve against: aggregation applies to Bundle content only.
   if (!target && !ref.startsWith('#') && c.bundle && (bundled || inMessage)) {
@@ -119,7 +124,7 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
       expression: `${c.expression}.reference`,
       related: [c.expression],
       message: bundled
-        ? `Reference '${ref}' must resolve inside the Bundle (aggregation bundled) but matches no entry`
+        ? `Reference '${ref}' must resolve inside the Bundle (${c.path === 'MessageHeader.focus' ? 'the focus of a message' : 'aggregation bundled'}) but matches no entry`
         : `Reference '${ref}' does not resolve to an entry of the ${c.bundle?.type} Bundle`,
     });
   }
@@ -166,4 +171,20 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
     });
   }
   return issues;
+}
+
+/** A message Bundle starts with its MessageHeader (R4 messaging.html §4.4.1: "the first resource … SHALL be a MessageHeader"). */
+export function checkMessageBundle(bundle: Json, expression: string): Issue[] {
+  if (bundle.type !== 'message') return [];
+  const first = (bundle.entry as Json[] | undefined)?.[0]?.resource as Json | undefined;
+  if (first?.resourceType === 'MessageHeader') return [];
+  return [
+    {
+      severity: 'error',
+      code: 'structure',
+      expression: `${expression}.entry[0]`,
+      related: [expression],
+      message: `A message Bundle must start with a MessageHeader entry, found ${String(first?.resourceType ?? 'none')}`,
+    },
+  ];
 }

@@ -7,7 +7,13 @@ import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts'
 import { checkContainedReferenced, checkInvariants, type InvariantHost } from './invariants.ts';
 import type { Issue } from './issues.ts';
 import { checkPrimitive, isPrimitiveType } from './primitives.ts';
-import { type BundleIndex, checkReference, indexBundle, resolveReference } from './references.ts';
+import {
+  type BundleIndex,
+  checkMessageBundle,
+  checkReference,
+  indexBundle,
+  resolveReference,
+} from './references.ts';
 import { assignSlices, checkSlicing, type SliceHost, type Typed } from './slicing.ts';
 import type { Terminology } from './terminology.ts';
 
@@ -127,8 +133,9 @@ export class Run {
       const root = elementTree(sd);
       this.#complex(resource, root.children, where.expression, env, issues);
       this.#checks({ value: resource, type: sd.type }, root, where.expression, env, issues);
-      if (sd.derivation !== 'constraint')
-        issues.push(...checkContainedReferenced(resource, where.expression));
+      // Rules of the resource itself, whichever definition is walked (duplicates collapse in the IssueList).
+      issues.push(...checkContainedReferenced(resource, where.expression));
+      if (resource.resourceType === 'Bundle') issues.push(...checkMessageBundle(resource, where.expression));
       const profile = sd.derivation === 'constraint' ? url : undefined;
       if (profile) for (const i of issues) i.profile ??= profile;
     }
@@ -362,7 +369,8 @@ export class Run {
       }
       if (type === 'Reference') {
         const t = node.def.type?.find((x) => x.code === 'Reference') as TypeRef;
-        out.push(...checkReference(obj, t, this.#referenceCheck(env, expression)));
+        const path = node.def.base?.path ?? node.def.path;
+        out.push(...checkReference(obj, t, this.#referenceCheck(env, expression, path)));
       }
       if (type === 'Coding' && typeof obj.system === 'string' && typeof obj.code === 'string') {
         const m = this.terminology.codeInSystem(obj.system, obj.code);
@@ -484,11 +492,12 @@ export class Run {
     };
   }
 
-  #referenceCheck(env: Env, expression: string) {
+  #referenceCheck(env: Env, expression: string, path: string) {
     return {
       holder: env.resource,
       bundle: env.bundle,
       expression,
+      path,
       typeOfProfile: (url: string) => this.conformance.structureDefinition(url)?.type,
       conforms: (resource: Json, url: string) => this.conforms(resource, url),
       isBaseProfile: (url: string) => {

@@ -221,3 +221,26 @@ test('dom-6 (narrative) is a warning, not an error', () => {
   assert.ok(dom6.length > 0);
   assert.ok(dom6.every((i) => i.severity === 'warning'));
 });
+
+test('broken reference: a MessageHeader.focus that matches no entry is an error (the focus travels in the message)', () => {
+  const b = homecare();
+  entry(b, 'MessageHeader').focus[0].reference = 'DiagnosticReport/not-here';
+  assertError(b, 'Bundle.entry[0].resource.focus[0].reference', /must resolve inside the Bundle/);
+});
+
+test('a message Bundle whose first entry is not the MessageHeader is reported at entry[0]', () => {
+  const b = homecare();
+  b.entry.push(b.entry.shift());
+  assertError(b, 'Bundle.entry[0]', /must start with a MessageHeader/);
+});
+
+test('broken reference: a DiagnosticReport.result (aggregation bundled) that matches no entry is an error', () => {
+  const b = homecare();
+  const dr = entry(b, 'DiagnosticReport');
+  dr.result[0].reference = 'Observation/not-here';
+  assertError(
+    b,
+    `Bundle.entry[${indexOf(b, dr)}].resource.result[0].reference`,
+    /must resolve inside the Bundle/,
+  );
+});
