@@ -4,7 +4,6 @@ import { EhmiError } from '@ehmi/errors';
 /** Algorithm identifiers (XML Signature 1.1 §6; RFC 6931). */
 export const DSIG = {
   excC14n: 'http://www.w3.org/2001/10/xml-exc-c14n#',
-  excC14nWithComments: 'http://www.w3.org/2001/10/xml-exc-c14n#WithComments',
   c14n10: 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315',
   c14n11: 'http://www.w3.org/2006/12/xml-c14n11',
   envelopedSignature: 'http://www.w3.org/2000/09/xmldsig#enveloped-signature',
@@ -24,12 +23,7 @@ const DIGESTS: Record<string, 'sha1' | 'sha256' | 'sha512'> = {
 };
 
 /** Canonicalization algorithms we compute, for SignedInfo and as the reference's last transform. */
-export const C14N_ALGORITHMS: readonly string[] = [
-  DSIG.excC14n,
-  DSIG.excC14nWithComments,
-  DSIG.c14n10,
-  DSIG.c14n11,
-];
+export const C14N_ALGORITHMS: readonly string[] = [DSIG.excC14n, DSIG.c14n10, DSIG.c14n11];
 
 /** The node hash name of a DigestMethod, or undefined when we do not compute it. */
 export function digestName(uri: string): 'sha1' | 'sha256' | 'sha512' | undefined {

@@ -41,7 +41,7 @@ export function buildSignedServiceMetadata(md: ServiceMetadata, options: SignOpt
   // The enveloped-signature transform removes the Signature again, so the digest is that of the document as it
   // is before the Signature is appended.
   const digest = createHash('sha256')
-    .update(canonicalize(rootElement(parseXml(unsigned)), DSIG.excC14n, { documentReference: true }), 'utf8')
+    .update(canonicalize(rootElement(parseXml(unsigned)), DSIG.excC14n), 'utf8')
     .digest('base64');
   const signedInfo =
     '<SignedInfo>' +

@@ -106,7 +106,6 @@ export function verifyEnvelopedSignature(doc: Document): EnvelopedSignatureResul
   copy.removeChild(sigCopy);
   const refTransform = transforms[1];
   const bytes = canonicalize(copy, refC14n, {
-    documentReference: true,
     inclusivePrefixes: refTransform ? inclusivePrefixesOf(refTransform) : [],
   });
   const digest = createHash(hash).update(bytes, 'utf8').digest();

@@ -12,3 +12,7 @@ if (!existsSync(`${SMP_FIXTURES}peppol-signed-service-metadata2.xml`)) {
 export function smpFixture(name: string): string {
   return readFileSync(`${SMP_FIXTURES}${name}`, 'utf8');
 }
+
+export function smpFixtureBytes(name: string): Buffer {
+  return readFileSync(`${SMP_FIXTURES}${name}`);
+}
