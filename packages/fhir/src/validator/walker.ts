@@ -481,7 +481,18 @@ export class Run {
         const sd = this.conformance.structureDefinition(url);
         return sd ? elementTree(sd) : undefined;
       },
-      conforms: (resource, url) => typeof resource === 'object' && this.conforms(resource, url) === undefined,
+      conforms: (value, url) => {
+        if (!value || typeof value !== 'object') return false;
+        if ('resourceType' in value) return this.conforms(value, url) === undefined;
+        // A datatype profile (an Identifier slice `type = profile` on $this): walk the value against it.
+        const sd = this.conformance.structureDefinition(url);
+        if (!sd) return false;
+        const root = elementTree(sd);
+        const issues: Issue[] = [];
+        this.#complex(value, root.children, '$slice', env, issues);
+        this.#checks({ value, type: sd.type }, root, '$slice', env, issues);
+        return !issues.some((i) => i.severity === 'error');
+      },
       resolve: (reference) => resolveReference(reference, env.resource, env.bundle),
       inValueSet: (value, type, vs) => this.#memberOf(value, type, vs) === true,
       matchesNode: (item, slice) => {

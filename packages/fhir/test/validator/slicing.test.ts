@@ -1,8 +1,10 @@
 // Slicing rules on a small differential-only profile (its snapshot is generated): discriminators value,
 // pattern, exists and type; closed and ordered slicing (R4 profiling §5.1.0.4).
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { createValidator, type Issue, loadConformance, type StructureDefinition } from '../../src/index.ts';
+import { FIXTURES } from './corpus.ts';
 
 const URL = 'http://example.org/StructureDefinition/sliced-patient';
 
@@ -143,5 +145,68 @@ test('--profile style forcing: the profile is applied even when meta.profile doe
     validator
       .issues(p, { profile: URL })
       .some((i) => i.severity === 'error' && i.expression === 'Patient.gender'),
+  );
+});
+
+test('profile discriminator on a datatype: an Identifier slice is matched by its Identifier profile', () => {
+  const url = 'http://example.org/StructureDefinition/profiled-identifiers';
+  const c = loadConformance([]);
+  c.add({
+    resourceType: 'StructureDefinition',
+    url,
+    name: 'ProfiledIdentifiers',
+    kind: 'resource',
+    abstract: false,
+    type: 'Patient',
+    baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Patient',
+    derivation: 'constraint',
+    differential: {
+      element: [
+        {
+          id: 'Patient.identifier',
+          path: 'Patient.identifier',
+          slicing: { discriminator: [{ type: 'profile', path: '$this' }], rules: 'closed' },
+        },
+        {
+          id: 'Patient.identifier:sor',
+          path: 'Patient.identifier',
+          sliceName: 'sor',
+          min: 1,
+          max: '1',
+          type: [
+            {
+              code: 'Identifier',
+              profile: ['http://hl7.dk/fhir/core/StructureDefinition/dk-core-sor-identifier'],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  for (const dir of ['dk-core-3.4.0']) {
+    for (const r of loadConformance([join(FIXTURES, 'fhir/profiles', dir)], { r4: false }).all()) {
+      c.add(r as Record<string, unknown>);
+    }
+  }
+  const v = createValidator(c);
+  const ok = {
+    resourceType: 'Patient',
+    meta: { profile: [url] },
+    identifier: [{ system: 'urn:oid:1.2.208.176.1.1', value: '52581000016005' }],
+  };
+  const bad = {
+    resourceType: 'Patient',
+    meta: { profile: [url] },
+    identifier: [{ system: 'urn:x', value: '123' }],
+  };
+  assert.deepEqual(
+    v
+      .issues(ok)
+      .filter((i) => i.severity === 'error')
+      .map((i) => i.message),
+    [],
+  );
+  assert.ok(
+    v.issues(bad).some((i) => i.severity === 'error' && i.message.includes('matches none of the slices')),
   );
 });
