@@ -129,6 +129,13 @@ describe('StatisticalInformation designated postfix', () => {
         category: [{ coding: [{ code: 'carecoordination' }] }],
       },
     });
+    bundle.entry.push({
+      resource: {
+        resourceType: 'Patient',
+        id: 'p1',
+        identifier: [{ system: 'urn:oid:1.2.208.176.1.2', value: '0101010227' }],
+      },
+    });
     const env = parse(await wrap(bundle, { typeVersion: '4.0' }));
     assert.equal(
       scopeValue(env, 'StatisticalInformation'),
