@@ -2,7 +2,12 @@ import { EhmiError } from '@ehmi/errors';
 import { generateSnapshot } from './snapshot.ts';
 import type { CanonicalResource, CodeSystem, Json, StructureDefinition, ValueSet } from './types.ts';
 
-/** Compares FHIR business versions: numeric parts numerically, the rest as text; `undefined` sorts first. */
+/**
+ * Compares FHIR business versions: numeric parts numerically, the rest as text; `undefined` sorts first.
+ *
+ * @example
+ * compareVersions('2.10.0', '2.9.1'); // > 0
+ */
 export function compareVersions(a: string | undefined, b: string | undefined): number {
   if (a === b) return 0;
   if (a === undefined) return -1;

@@ -64,6 +64,10 @@ function readJson(file: string): Json {
  * Adds every conformance resource found under `path` (a file, or a folder searched recursively) to `into`.
  * Resources without a `version` take their package's: the ImplementationGuide or `package.json` in the same
  * folder (SUSHI leaves `StructureDefinition.version` unset; the IG Publisher fills it from the IG).
+ *
+ * @example
+ * const c = loadConformance([]);
+ * addFromPath(c, './profiles/my-ig'); // number of resources added
  */
 export function addFromPath(into: Conformance, path: string): number {
   const byDir = new Map<string, Json[]>();
@@ -114,7 +118,12 @@ export function loadConformance(dirs: readonly string[], options: LoadOptions = 
 
 let shipped: Conformance | undefined;
 
-/** The conformance resources shipped with the package (R4, MedCom, EHMI), loaded once on first use. */
+/**
+ * The conformance resources shipped with the package (R4, MedCom, EHMI), loaded once on first use.
+ *
+ * @example
+ * shippedConformance().structureDefinition('http://medcomfhir.dk/ig/core/StructureDefinition/medcom-core-patient');
+ */
 export function shippedConformance(): Conformance {
   shipped ??= loadConformance([MEDCOM_DIR, EHMI_DIR]);
   return shipped;

@@ -84,6 +84,10 @@ export function messageProfiles(conformance: Conformance): Map<string, string> {
  * The message profile a message Bundle's event implies: MessageHeader.eventCoding, or the eventCoding of the
  * MessageDefinition named by MessageHeader.definition (FHIR R4 messaging.html §2.4.1: "the event … identifies
  * the content"). Issues explain an event or definition the loaded resources do not know.
+ *
+ * @example
+ * impliedMessageProfile(bundle, shippedConformance()).profile;
+ * // 'http://medcomfhir.dk/ig/homecareobservation/StructureDefinition/medcom-homecareobservation-message'
  */
 export function impliedMessageProfile(
   bundle: Json,

@@ -93,13 +93,23 @@ export function validateResource(resource: unknown, options?: ValidateOptions): 
   return shippedValidator().validate(resource, options);
 }
 
-/** The validator over the shipped conformance resources, created on first use. */
+/**
+ * The validator over the shipped conformance resources, created on first use.
+ *
+ * @example
+ * const errors = shippedValidator().issues(bundle).filter((i) => i.severity === 'error');
+ */
 export function shippedValidator(): Validator {
   shipped ??= createValidator(shippedConformance());
   return shipped;
 }
 
-/** True when the outcome has no error or fatal issue (warnings allowed). */
+/**
+ * True when the outcome has no error or fatal issue (warnings allowed).
+ *
+ * @example
+ * if (!isValid(validateResource(bundle))) reply('fatal-error');
+ */
 export function isValid(outcome: OperationOutcome): boolean {
   return !outcome.issue.some((i) => i.severity === 'error' || i.severity === 'fatal');
 }
