@@ -47,6 +47,7 @@ export {
 export type { Issue } from './validator/issues.ts';
 export { impliedMessageProfile } from './validator/message-profiles.ts';
 export {
+  assertValid,
   createValidator,
   isValid,
   shippedValidator,

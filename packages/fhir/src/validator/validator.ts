@@ -1,4 +1,4 @@
-import type { OperationOutcome } from '@ehmi/errors';
+import { EhmiError, type OperationOutcome } from '@ehmi/errors';
 import type { Conformance } from '../conformance/conformance.ts';
 import { shippedConformance } from '../conformance/load.ts';
 import type { Json } from '../conformance/types.ts';
@@ -112,4 +112,35 @@ export function shippedValidator(): Validator {
  */
 export function isValid(outcome: OperationOutcome): boolean {
   return !outcome.issue.some((i) => i.severity === 'error' || i.severity === 'fatal');
+}
+
+/**
+ * Throws `EHMI_VALIDATION_FAILED` when the resource has errors (MedCom KR5.R: a profile failure is answered with
+ * a negative acknowledgement). The error names the first problem; `expression` lists every error's FHIRPath and
+ * `details.outcome` carries the whole OperationOutcome. Returns the outcome (warnings) otherwise.
+ *
+ * @example
+ * try {
+ *   assertValid(bundle);
+ * } catch (e) {
+ *   if (isEhmiError(e) && e.code === 'EHMI_VALIDATION_FAILED') sendAck('fatal-error', e.details.outcome);
+ * }
+ */
+export function assertValid(
+  resource: unknown,
+  options?: ValidateOptions & { validator?: Validator },
+): OperationOutcome {
+  const v = options?.validator ?? shippedValidator();
+  const issues = v.issues(resource, options);
+  const outcome = toOutcome(issues);
+  const errors = issues.filter((i) => i.severity === 'error');
+  const first = errors[0];
+  if (first) {
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more error(s))` : '';
+    throw new EhmiError('EHMI_VALIDATION_FAILED', `${first.expression}: ${first.message}${more}`, {
+      expression: errors.map((e) => e.expression),
+      details: { outcome },
+    });
+  }
+  return outcome;
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { detectFhir, jsonToXml, validateFhirDocument } from '../../src/index.ts';
+import { isEhmiError } from '@ehmi/errors';
+import { assertValid, detectFhir, jsonToXml, validateFhirDocument } from '../../src/index.ts';
 import { FIXTURES } from './corpus.ts';
 
 const json = readFileSync(
@@ -77,4 +78,22 @@ test('options.profile forces a profile on the document', () => {
   });
   assert.equal(r.valid, false);
   assert.ok(r.issues.some((i) => i.profile?.endsWith('medcom-core-patient')));
+});
+
+test('assertValid throws EHMI_VALIDATION_FAILED naming the first error and carrying the OperationOutcome', () => {
+  const bundle = JSON.parse(json);
+  bundle.type = 'collection';
+  assert.throws(
+    () => assertValid(bundle),
+    (e: unknown) =>
+      isEhmiError(e) &&
+      e.code === 'EHMI_VALIDATION_FAILED' &&
+      e.expression.includes('Bundle.type') &&
+      (e.details.outcome as { resourceType?: string }).resourceType === 'OperationOutcome',
+  );
+});
+
+test('assertValid returns the outcome (with its warnings) for a valid message', () => {
+  const outcome = assertValid(JSON.parse(json));
+  assert.ok(outcome.issue.every((i) => i.severity !== 'error'));
 });
