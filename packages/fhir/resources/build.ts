@@ -131,6 +131,8 @@ const r4: Record<string, string[]> = {
   'types.json': ['profiles-types.json'],
   'resources.json': ['profiles-resources.json'],
   'extensions.json': ['extension-definitions.json'],
+  // The R4 core profiles (vitalsigns, bodyweight, heartrate, …) that dk-core and MedCom instances claim.
+  'profiles.json': ['profiles-others.json'],
 };
 const shippedSds: Json[] = [];
 for (const [out, sources] of Object.entries(r4)) {

@@ -38,8 +38,19 @@ const EAS_ENDPOINT: Known = {
   ],
 };
 
+// dk-core's Continua example: two Observations claim R4 vital-signs profiles, whose Observation.derivedFrom only
+// allows vitalsigns Observations; they derive from the coincident-timestamp Observation, which has no category.
+const VITALSIGNS_DERIVED_FROM: Known = {
+  reason:
+    'derivedFrom points at the coincident-timestamp Observation, which does not conform to R4 vitalsigns (no category) as the claimed vital-signs profiles require',
+  explains: [
+    /^The Observation referenced by '[^']+' does not conform to http:\/\/hl7\.org\/fhir\/StructureDefinition\/vitalsigns: Observation\.category is required/,
+  ],
+};
+
 function known(folder: string, file: string, resource: Record<string, unknown>): Known | undefined {
   if (folder === 'eas/json' && file.startsWith('Endpoint-')) return EAS_ENDPOINT;
+  if (file === 'Bundle-ContinuaBundleWithDevice.json') return VITALSIGNS_DERIVED_FROM;
   const narrativeFolders = [
     'fhir/examples/medcom-core-4.0.0',
     'fhir/examples/medcom-messaging-4.0.1',
