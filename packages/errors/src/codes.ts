@@ -93,6 +93,10 @@ export const ERROR_CODES = {
   EHMI_XML_DOCTYPE_FORBIDDEN: def(400, 'security', EXIT.failed, 'EBMS:0103'),
   EHMI_XML_SCHEMA_INVALID: def(422, 'structure', EXIT.failed, 'EBMS:0004'),
 
+  // Certificates (packages/pki); protocols may throw their own codes instead (errorCode option)
+  EHMI_CERTIFICATE_INVALID: def(400, 'security', EXIT.failed, 'EBMS:0101'),
+  EHMI_CERTIFICATE_UNTRUSTED: def(403, 'security', EXIT.failed, 'EBMS:0101'),
+
   // Store and queue
   EHMI_STORE_UNAVAILABLE: def(503, 'transient', EXIT.unavailable, 'EBMS:0004', true),
   EHMI_BLOB_NOT_FOUND: def(404, 'not-found', EXIT.failed),

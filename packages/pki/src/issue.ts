@@ -1,0 +1,240 @@
+import 'reflect-metadata';
+import { createPrivateKey, type KeyObject, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as never);
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+/** Key types our profiles use: RSA for eDelivery AS4 1.15 and TLS, Ed25519/X25519/P-256 for the AS4 2.0 profile. */
+export type KeyType = 'rsa-2048' | 'rsa-3072' | 'ed25519' | 'p-256' | 'x25519';
+
+/** What a certificate is for; decides its KeyUsage and ExtendedKeyUsage (RFC 5280 §4.2.1.3, §4.2.1.12). */
+export type Purpose = 'signing' | 'encryption' | 'tls-server' | 'tls-client';
+
+/** A certificate with its private key. */
+export interface Credential {
+  certificate: X509Certificate;
+  privateKey: KeyObject;
+  /** Leaf first, then the issuers up to and including the root. */
+  chain: X509Certificate[];
+  certificatePem: string;
+  privateKeyPem: string;
+  keyType: KeyType;
+}
+
+/** A CA that can issue certificates. */
+export type CertificateAuthority = Credential;
+
+export interface IssueOptions {
+  /** Distinguished name, e.g. `CN=ap.gp-practice, O=Lægehuset, C=DK`. */
+  subject: string;
+  keyType?: KeyType;
+  purposes: readonly Purpose[];
+  dnsNames?: readonly string[];
+  ipAddresses?: readonly string[];
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+export interface CaOptions {
+  subject: string;
+  keyType?: Exclude<KeyType, 'x25519'>;
+  notBefore?: Date;
+  notAfter?: Date;
+  /** How many intermediate CAs may follow (basicConstraints pathLenConstraint). Default 0. */
+  pathLength?: number;
+}
+
+const DAY = 86_400_000;
+
+type Algorithm = webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams | { name: string };
+
+function keyAlgorithm(type: KeyType): Algorithm {
+  switch (type) {
+    case 'rsa-2048':
+    case 'rsa-3072':
+      return {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: type === 'rsa-2048' ? 2048 : 3072,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      };
+    case 'p-256':
+      return { name: 'ECDSA', namedCurve: 'P-256' };
+    case 'ed25519':
+      return { name: 'Ed25519' };
+    case 'x25519':
+      return { name: 'X25519' };
+  }
+}
+
+/** The algorithm a CA with this key type signs certificates with. */
+function signingAlgorithm(type: KeyType): Algorithm {
+  if (type === 'p-256') return { name: 'ECDSA', hash: 'SHA-256' } as Algorithm;
+  if (type === 'ed25519') return { name: 'Ed25519' };
+  if (type === 'x25519') throw new Error('an X25519 key cannot sign certificates');
+  return keyAlgorithm(type);
+}
+
+async function generate(type: KeyType): Promise<CryptoKeyPair> {
+  const usages: webcrypto.KeyUsage[] = type === 'x25519' ? ['deriveBits'] : ['sign', 'verify'];
+  return (await webcrypto.subtle.generateKey(keyAlgorithm(type) as never, true, usages)) as CryptoKeyPair;
+}
+
+/** A positive 128-bit serial number (RFC 5280 §4.1.2.2: at most 20 octets, positive). */
+function serialNumber(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = bytes[0]! & 0x7f;
+  return bytes.toString('hex');
+}
+
+async function signerKey(ca: CertificateAuthority): Promise<CryptoKey> {
+  const der = ca.privateKey.export({ format: 'der', type: 'pkcs8' });
+  return webcrypto.subtle.importKey('pkcs8', der, keyAlgorithm(ca.keyType) as never, false, ['sign']);
+}
+
+async function toCredential(
+  cert: x509.X509Certificate,
+  keys: CryptoKeyPair,
+  keyType: KeyType,
+  issuerChain: readonly X509Certificate[],
+): Promise<Credential> {
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  const certificate = new X509Certificate(Buffer.from(cert.rawData));
+  return {
+    certificate,
+    privateKey,
+    chain: [certificate, ...issuerChain],
+    certificatePem: cert.toString('pem'),
+    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    keyType,
+  };
+}
+
+/**
+ * Create a self-signed root CA, e.g. the trust anchor of a local EHMI test network.
+ *
+ * @example
+ * const root = await createCertificateAuthority({ subject: 'CN=EHMI Local Root CA, O=EHMI, C=DK' });
+ */
+export async function createCertificateAuthority(options: CaOptions): Promise<CertificateAuthority> {
+  const keyType = options.keyType ?? 'rsa-2048';
+  const keys = await generate(keyType);
+  const notBefore = options.notBefore ?? new Date(Date.now() - DAY);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serialNumber(),
+    name: options.subject,
+    notBefore,
+    notAfter: options.notAfter ?? new Date(notBefore.getTime() + 3650 * DAY),
+    keys,
+    signingAlgorithm: signingAlgorithm(keyType) as never,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, options.pathLength ?? 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return toCredential(cert, keys, keyType, []);
+}
+
+function usageFlags(purposes: readonly Purpose[], keyType: KeyType): number {
+  let flags = 0;
+  for (const p of purposes) {
+    if (p === 'signing') flags |= x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation;
+    if (p === 'encryption') {
+      flags |= keyType === 'x25519' ? x509.KeyUsageFlags.keyAgreement : x509.KeyUsageFlags.keyEncipherment;
+    }
+    if (p === 'tls-server' || p === 'tls-client') {
+      flags |= x509.KeyUsageFlags.digitalSignature;
+      if (keyType.startsWith('rsa')) flags |= x509.KeyUsageFlags.keyEncipherment;
+    }
+  }
+  return flags;
+}
+
+/**
+ * Issue an end-entity certificate from a CA: an access point's signing or encryption certificate, or a TLS
+ * server/client certificate with its subjectAltNames.
+ *
+ * @example
+ * const ap = await issueCertificate(root, {
+ *   subject: 'CN=ap.gp, O=Lægehuset, C=DK', purposes: ['signing', 'encryption'],
+ * });
+ */
+export async function issueCertificate(ca: CertificateAuthority, options: IssueOptions): Promise<Credential> {
+  const keyType = options.keyType ?? 'rsa-2048';
+  if (keyType === 'x25519' && options.purposes.some((p) => p !== 'encryption')) {
+    throw new Error('an X25519 key can only serve encryption (key agreement)');
+  }
+  const keys = await generate(keyType);
+  const notBefore = options.notBefore ?? new Date(Date.now() - DAY);
+  const eku: string[] = [];
+  if (options.purposes.includes('tls-server')) eku.push(x509.ExtendedKeyUsage.serverAuth);
+  if (options.purposes.includes('tls-client')) eku.push(x509.ExtendedKeyUsage.clientAuth);
+  const san = [
+    ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+  ];
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(usageFlags(options.purposes, keyType), true),
+    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    await x509.AuthorityKeyIdentifierExtension.create(
+      await webcrypto.subtle.importKey(
+        'spki',
+        ca.certificate.publicKey.export({ format: 'der', type: 'spki' }),
+        keyAlgorithm(ca.keyType) as never,
+        true,
+        ['verify'],
+      ),
+    ),
+  ];
+  if (eku.length > 0) extensions.push(new x509.ExtendedKeyUsageExtension(eku, false));
+  if (san.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(san, false));
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serialNumber(),
+    subject: options.subject,
+    issuer: new x509.X509Certificate(ca.certificate.raw).subject,
+    notBefore,
+    notAfter: options.notAfter ?? new Date(notBefore.getTime() + 825 * DAY),
+    publicKey: keys.publicKey as never,
+    signingKey: await signerKey(ca),
+    signingAlgorithm: signingAlgorithm(ca.keyType) as never,
+    extensions,
+  });
+  return toCredential(cert, keys, keyType, ca.chain);
+}
+
+/**
+ * Read a credential back from PEM (a certificate, or a chain leaf first, and a PKCS#8 private key).
+ *
+ * @example
+ * const ap = loadCredential(readFileSync('ap.pem', 'utf8'), readFileSync('ap.key', 'utf8'));
+ */
+export function loadCredential(certificatePem: string, privateKeyPem: string, keyType?: KeyType): Credential {
+  const pems = certificatePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (pems.length === 0) throw new Error('no PEM certificate found');
+  const chain = pems.map((p) => new X509Certificate(p));
+  const privateKey = createPrivateKey(privateKeyPem);
+  return {
+    certificate: chain[0]!,
+    privateKey,
+    chain,
+    certificatePem: pems[0]!,
+    privateKeyPem,
+    keyType: keyType ?? detectKeyType(privateKey),
+  };
+}
+
+function detectKeyType(key: KeyObject): KeyType {
+  const type = key.asymmetricKeyType;
+  if (type === 'rsa')
+    return (key.asymmetricKeyDetails?.modulusLength ?? 2048) >= 3072 ? 'rsa-3072' : 'rsa-2048';
+  if (type === 'ed25519') return 'ed25519';
+  if (type === 'x25519') return 'x25519';
+  if (type === 'ec') return 'p-256';
+  throw new Error(`unsupported key type ${type}`);
+}

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { createPublicKey, createSign, createVerify, diffieHellman, generateKeyPairSync } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { EhmiError } from '@ehmi/errors';
+import {
+  checkCertificateTrust,
+  createCertificateAuthority,
+  issueCertificate,
+  loadCredential,
+  toCertificate,
+} from '../src/index.ts';
+
+const isCode = (code: string) => (err: unknown) => err instanceof EhmiError && err.code === code;
+
+describe('issuing certificates', () => {
+  it('issues an RSA signing certificate that chains to its root and whose key signs', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Test Root, O=EHMI, C=DK' });
+    assert.equal(root.certificate.ca, true);
+    const ap = await issueCertificate(root, {
+      subject: 'CN=ap.gp, O=GP, C=DK',
+      purposes: ['signing', 'encryption'],
+    });
+    assert.equal(ap.certificate.ca, false);
+    assert.ok(ap.certificate.checkIssued(root.certificate));
+    assert.ok(ap.certificate.verify(root.certificate.publicKey));
+    assert.deepEqual(ap.chain, [ap.certificate, root.certificate]);
+    assert.equal(ap.certificate.publicKey.asymmetricKeyType, 'rsa');
+    const sig = createSign('sha256').update('x').sign(ap.privateKey);
+    assert.ok(createVerify('sha256').update('x').verify(ap.certificate.publicKey, sig));
+    assert.deepEqual(checkCertificateTrust(ap.certificate, { trustAnchors: [root.certificate] }), [
+      ap.certificate,
+      root.certificate,
+    ]);
+  });
+
+  it('issues a TLS server certificate with its DNS and IP subjectAltNames and serverAuth', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Test Root' });
+    const tls = await issueCertificate(root, {
+      subject: 'CN=localhost',
+      purposes: ['tls-server', 'tls-client'],
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
+    assert.match(tls.certificate.subjectAltName ?? '', /DNS:localhost/);
+    assert.match(tls.certificate.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
+    assert.deepEqual([...(tls.certificate.keyUsage ?? [])].sort(), [
+      '1.3.6.1.5.5.7.3.1',
+      '1.3.6.1.5.5.7.3.2',
+    ]);
+    assert.ok(tls.certificate.checkHost('localhost'));
+    assert.ok(tls.certificate.checkIP('127.0.0.1'));
+  });
+
+  it('issues Ed25519 and X25519 certificates for the AS4 2.0 profile from an Ed25519 CA', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Ed Root', keyType: 'ed25519' });
+    const sign = await issueCertificate(root, {
+      subject: 'CN=ed',
+      keyType: 'ed25519',
+      purposes: ['signing'],
+    });
+    const enc = await issueCertificate(root, {
+      subject: 'CN=x',
+      keyType: 'x25519',
+      purposes: ['encryption'],
+    });
+    assert.equal(sign.certificate.publicKey.asymmetricKeyType, 'ed25519');
+    assert.equal(enc.certificate.publicKey.asymmetricKeyType, 'x25519');
+    assert.ok(enc.certificate.verify(root.certificate.publicKey));
+    const peer = generateKeyPairSync('x25519');
+    const a = diffieHellman({ privateKey: enc.privateKey, publicKey: peer.publicKey });
+    const b = diffieHellman({ privateKey: peer.privateKey, publicKey: enc.certificate.publicKey });
+    assert.deepEqual(a, b);
+  });
+
+  it('refuses an X25519 key for signing', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Root' });
+    await assert.rejects(
+      issueCertificate(root, { subject: 'CN=x', keyType: 'x25519', purposes: ['signing'] }),
+    );
+  });
+
+  it('reads a credential back from its PEM texts', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Root', keyType: 'p-256' });
+    const ap = await issueCertificate(root, { subject: 'CN=ap', keyType: 'p-256', purposes: ['signing'] });
+    const again = loadCredential(ap.certificatePem + root.certificatePem, ap.privateKeyPem);
+    assert.equal(again.keyType, 'p-256');
+    assert.equal(again.chain.length, 2);
+    assert.ok(again.certificate.raw.equals(ap.certificate.raw));
+    assert.ok(createPublicKey(again.privateKey).equals(ap.certificate.publicKey));
+  });
+});
+
+describe('checkCertificateTrust', () => {
+  it('refuses a certificate from another CA, naming it, with the caller’s error code', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Good Root' });
+    const other = await createCertificateAuthority({ subject: 'CN=Other Root' });
+    const stranger = await issueCertificate(other, { subject: 'CN=stranger', purposes: ['signing'] });
+    assert.throws(
+      () =>
+        checkCertificateTrust(stranger.certificate, {
+          trustAnchors: [root.certificate],
+          what: 'signing certificate',
+        }),
+      (err: unknown) =>
+        isCode('EHMI_CERTIFICATE_UNTRUSTED')(err) &&
+        /signing certificate "CN=stranger" \(issuer "CN=Other Root"\) does not chain/.test(
+          (err as Error).message,
+        ),
+    );
+    assert.throws(
+      () =>
+        checkCertificateTrust(stranger.certificate, {
+          trustAnchors: [root.certificate],
+          errorCode: 'EHMI_AS4_FAILED_AUTHENTICATION',
+        }),
+      isCode('EHMI_AS4_FAILED_AUTHENTICATION'),
+    );
+  });
+
+  it('refuses a certificate outside its validity', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Root' });
+    const old = await issueCertificate(root, {
+      subject: 'CN=old',
+      purposes: ['signing'],
+      notBefore: new Date('2020-01-01T00:00:00Z'),
+      notAfter: new Date('2021-01-01T00:00:00Z'),
+    });
+    assert.throws(
+      () => checkCertificateTrust(old.certificate, { trustAnchors: [root.certificate] }),
+      /is not valid at/,
+    );
+  });
+
+  it('builds a path through an intermediate CA, and not without it', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Root', pathLength: 1 });
+    const intermediateCa = await issueCertificate(root, {
+      subject: 'CN=Intermediate',
+      purposes: ['signing'],
+    });
+    // An end-entity certificate is no CA: a path through it must not be built.
+    const fake = await issueCertificate(intermediateCa as never, {
+      subject: 'CN=leaf',
+      purposes: ['signing'],
+    });
+    assert.throws(
+      () =>
+        checkCertificateTrust(fake.certificate, {
+          trustAnchors: [root.certificate],
+          intermediates: [intermediateCa.certificate],
+        }),
+      isCode('EHMI_CERTIFICATE_UNTRUSTED'),
+    );
+  });
+
+  it('accepts a pinned certificate as its own anchor', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Root' });
+    const ap = await issueCertificate(root, { subject: 'CN=ap', purposes: ['signing'] });
+    assert.equal(checkCertificateTrust(ap.certificate, { trustAnchors: [ap.certificatePem] }).length, 1);
+  });
+
+  it('needs trust anchors: none configured is a configuration error', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Root' });
+    assert.throws(
+      () => checkCertificateTrust(root.certificate, { trustAnchors: [] }),
+      isCode('EHMI_CONFIG_INVALID'),
+    );
+  });
+
+  it('reports unreadable certificate input with the caller’s wording', () => {
+    assert.throws(
+      () => toCertificate('not a cert', { what: 'trust anchor' }),
+      /the trust anchor is not an X\.509/,
+    );
+  });
+});
