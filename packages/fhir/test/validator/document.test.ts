@@ -4,7 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isEhmiError } from '@ehmi/errors';
-import { assertValid, detectFhir, jsonToXml, validateFhirDocument } from '../../src/index.ts';
+import {
+  assertValid,
+  detectFhir,
+  jsonToXml,
+  validateFhirDocument,
+  validateResource,
+} from '../../src/index.ts';
 import { FIXTURES } from './corpus.ts';
 
 const json = readFileSync(
@@ -96,4 +102,17 @@ test('assertValid throws EHMI_VALIDATION_FAILED naming the first error and carry
 test('assertValid returns the outcome (with its warnings) for a valid message', () => {
   const outcome = assertValid(JSON.parse(json));
   assert.ok(outcome.issue.every((i) => i.severity !== 'error'));
+});
+
+test('the OperationOutcome the validator returns is itself a valid R4 OperationOutcome', () => {
+  const bundle = JSON.parse(json);
+  bundle.type = 'collection';
+  bundle.entry[0].resource.sender.reference = 'Organization/nowhere';
+  const outcome = validateResource(bundle);
+  assert.ok(outcome.issue.some((i) => i.severity === 'error' && i.expression?.length));
+  const again = validateResource(outcome);
+  assert.deepEqual(
+    again.issue.filter((i) => i.severity === 'error').map((i) => i.diagnostics),
+    [],
+  );
 });
