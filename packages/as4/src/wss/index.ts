@@ -1,7 +1,6 @@
 // WS-Security 1.1.1 for AS4 (eDelivery AS4 1.15 and 2.0): sign, verify, encrypt, decrypt, timestamp.
 export { ALG, type AlgorithmPolicy, PROFILES, type SecurityProfile } from './algorithms.ts';
 export { canonicalMimeHeaders } from './attachment-digest.ts';
-export { canonicalize } from './c14n.ts';
 export {
   type CertificateInput,
   decodePkiPath,

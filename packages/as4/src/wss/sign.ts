@@ -1,10 +1,9 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { childElement, type Document, type Element } from '@ehmi/xml';
+import { childElement, type Document, type Element, excC14n } from '@ehmi/xml';
 import type { As4Attachment } from '../model/attachment.ts';
 import { ALG, PROFILES, type SecurityProfile } from './algorithms.ts';
 import { digestAttachment } from './attachment-digest.ts';
-import { canonicalize } from './c14n.ts';
 import { type CertificateInput, toCertificate } from './certificates.ts';
 import { append, ensureSecurityHeader, envelopeParts } from './envelope.ts';
 import { ensureWsuId, newId } from './ids.ts';
@@ -97,7 +96,7 @@ export async function signEnvelope(
   };
   const addElementRef = (el: Element, idPrefix: string): void => {
     const id = ensureWsuId(el, idPrefix);
-    addRef(`#${id}`, ALG.excC14n, createHash('sha256').update(canonicalize(el), 'utf8').digest());
+    addRef(`#${id}`, ALG.excC14n, createHash('sha256').update(excC14n(el), 'utf8').digest());
   };
 
   if (parts.messaging) addElementRef(parts.messaging, 'msg');
@@ -119,7 +118,7 @@ export async function signEnvelope(
   const bst =
     kind === 'BinarySecurityToken' ? appendBinarySecurityToken(security, chain, valueType) : undefined;
   security.appendChild(sig);
-  const signatureValue = signBytes(method, options.privateKey, Buffer.from(canonicalize(signedInfo), 'utf8'));
+  const signatureValue = signBytes(method, options.privateKey, Buffer.from(excC14n(signedInfo), 'utf8'));
   append(sig, NS.ds, 'ds:SignatureValue', signatureValue.toString('base64'));
   const keyInfo = append(sig, NS.ds, 'ds:KeyInfo');
   keyInfo.setAttribute('Id', newId('KI'));

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual, type X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { childElement, childElements, type Document, type Element } from '@ehmi/xml';
+import { childElement, childElements, type Document, type Element, excC14n } from '@ehmi/xml';
 import type { As4Attachment } from '../model/attachment.ts';
 import {
   ALG,
@@ -11,7 +11,6 @@ import {
   type SecurityProfile,
 } from './algorithms.ts';
 import { digestAttachment } from './attachment-digest.ts';
-import { canonicalize } from './c14n.ts';
 import { type CertificateInput, toCertificate } from './certificates.ts';
 import { envelopeParts, findSecurityHeader } from './envelope.ts';
 import { buildIdMap } from './ids.ts';
@@ -138,7 +137,10 @@ export async function verifyEnvelope(
     security: security!,
     knownCertificates: (options.knownCertificates ?? []).map(toCertificate),
   });
-  const signedInfoBytes = Buffer.from(canonicalize(signedInfo, inclusivePrefixesOf(c14nEl)), 'utf8');
+  const signedInfoBytes = Buffer.from(
+    excC14n(signedInfo, { inclusivePrefixes: inclusivePrefixesOf(c14nEl) ?? [] }),
+    'utf8',
+  );
   const sigValue = Buffer.from((sigValueEl.textContent ?? '').replace(/\s+/g, ''), 'base64');
   if (!verifyBytes(method, token.certificate.publicKey, signedInfoBytes, sigValue)) {
     throw authError('the SignatureValue does not verify', 'signature-value', {
@@ -253,7 +255,7 @@ function elementReference(
       },
     );
   }
-  const bytes = canonicalize(el, r.transforms[0]?.inclusivePrefixes);
+  const bytes = excC14n(el, { inclusivePrefixes: r.transforms[0]?.inclusivePrefixes ?? [] });
   const digest = createHash(digestName(r.digestMethod)).update(bytes, 'utf8').digest();
   if (!sameDigest(digest, r.digestValue)) {
     throw authError(`the digest of ${r.uri} (${target}) does not match`, 'digest', { uri: r.uri, target });
