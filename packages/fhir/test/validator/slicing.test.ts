@@ -210,3 +210,55 @@ test('profile discriminator on a datatype: an Identifier slice is matched by its
     v.issues(bad).some((i) => i.severity === 'error' && i.message.includes('matches none of the slices')),
   );
 });
+
+test('type discriminator on Bundle.entry.resource: entries are matched by resource type (closed)', () => {
+  const url = 'http://example.org/StructureDefinition/typed-entries';
+  const c = loadConformance([]);
+  c.add({
+    resourceType: 'StructureDefinition',
+    url,
+    name: 'TypedEntries',
+    kind: 'resource',
+    abstract: false,
+    type: 'Bundle',
+    baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Bundle',
+    derivation: 'constraint',
+    differential: {
+      element: [
+        {
+          id: 'Bundle.entry',
+          path: 'Bundle.entry',
+          slicing: { discriminator: [{ type: 'type', path: 'resource' }], rules: 'closed' },
+        },
+        { id: 'Bundle.entry:patient', path: 'Bundle.entry', sliceName: 'patient', min: 1, max: '1' },
+        { id: 'Bundle.entry:patient.resource', path: 'Bundle.entry.resource', type: [{ code: 'Patient' }] },
+      ],
+    },
+  });
+  const v = createValidator(c);
+  const bundle = (types: string[]) => ({
+    resourceType: 'Bundle',
+    meta: { profile: [url] },
+    type: 'collection',
+    entry: types.map((t, i) => ({
+      fullUrl: `urn:uuid:00000000-0000-4000-8000-00000000000${i}`,
+      resource: { resourceType: t },
+    })),
+  });
+  const errs = (b: unknown) =>
+    v
+      .issues(b)
+      .filter((i) => i.severity === 'error')
+      .map((i) => `${i.expression}: ${i.message}`);
+  assert.deepEqual(errs(bundle(['Patient'])), []);
+  assert.ok(
+    errs(bundle(['Patient', 'Organization'])).some(
+      (m) => m.startsWith('Bundle.entry[1]: ') && m.includes('matches none'),
+    ),
+  );
+  assert.ok(
+    errs(bundle(['Organization'])).some((m) =>
+      m.includes("Slice 'patient' of Bundle.entry needs at least 1"),
+    ),
+  );
+});
