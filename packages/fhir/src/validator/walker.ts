@@ -73,7 +73,9 @@ export class Run {
     const wanted = [...new Set([...claimed, ...profiles])];
     // A profile's snapshot carries every rule of the base, and may rebind an extensible binding: the base
     // definition is walked on its own only when no loaded profile applies (as the HL7 validator does).
-    const loaded = wanted.filter((p) => typeof p === 'string' && this.conformance.structureDefinition(p));
+    const loaded = wanted.filter(
+      (p) => typeof p === 'string' && this.conformance.structureDefinition(p)?.type === type,
+    );
     if (loaded.length === 0) out.push(...nested(this.against(resource, base.url)));
     for (const p of wanted) {
       if (typeof p !== 'string') continue;
