@@ -41,8 +41,10 @@ const RSA = {
 const keyPair = async () =>
   (await webcrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as CryptoKeyPair;
 
-async function selfSigned(name: string): Promise<{ cert: x509.X509Certificate; key: CryptoKey }> {
-  const keys = await keyPair();
+async function selfSigned(
+  name: string,
+  keys: CryptoKeyPair,
+): Promise<{ cert: x509.X509Certificate; key: CryptoKey }> {
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name,
@@ -59,9 +61,9 @@ async function issue(
   name: string,
   serial: string,
   ca: { cert: x509.X509Certificate; key: CryptoKey },
+  keys: CryptoKeyPair,
   options: { isCa?: boolean; notBefore?: Date; notAfter?: Date } = {},
 ): Promise<{ cert: x509.X509Certificate; key: CryptoKey; party: TestParty }> {
-  const keys = await keyPair();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial,
     subject: name,
@@ -93,19 +95,26 @@ let pki: Promise<TestPki> | undefined;
 /** A small test PKI (root CA → SMP certificate, and the variants the trust tests need), made once per process. */
 export function testPki(): Promise<TestPki> {
   pki ??= (async () => {
-    const root = await selfSigned('CN=EHMI Test SMP Root CA, O=EHMI Test, C=DK');
-    const rogue = await selfSigned('CN=Rogue CA, O=Nobody, C=XX');
-    const intermediate = await issue('CN=EHMI Test SMP Issuing CA, O=EHMI Test, C=DK', '02', root, {
+    // RSA key generation dominates; the thread pool makes the keys in parallel.
+    const k = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(keyPair));
+    const root = await selfSigned('CN=EHMI Test SMP Root CA, O=EHMI Test, C=DK', k[0]!);
+    const rogue = await selfSigned('CN=Rogue CA, O=Nobody, C=XX', k[1]!);
+    const intermediate = await issue('CN=EHMI Test SMP Issuing CA, O=EHMI Test, C=DK', '02', root, k[2]!, {
       isCa: true,
     });
-    const smp = await issue('CN=SMP ehmi-test, O=EHMI Test, C=DK', '10', root);
-    const smpViaIntermediate = await issue('CN=SMP ehmi-test 2, O=EHMI Test, C=DK', '11', intermediate);
-    const expiredSmp = await issue('CN=SMP expired, O=EHMI Test, C=DK', '12', root, {
+    const smp = await issue('CN=SMP ehmi-test, O=EHMI Test, C=DK', '10', root, k[3]!);
+    const smpViaIntermediate = await issue(
+      'CN=SMP ehmi-test 2, O=EHMI Test, C=DK',
+      '11',
+      intermediate,
+      k[4]!,
+    );
+    const expiredSmp = await issue('CN=SMP expired, O=EHMI Test, C=DK', '12', root, k[5]!, {
       notBefore: new Date('2020-01-01T00:00:00Z'),
       notAfter: new Date('2021-01-01T00:00:00Z'),
     });
-    const rogueSmp = await issue('CN=SMP ehmi-test, O=EHMI Test, C=DK', '13', rogue);
-    const ap = await issue('CN=AP 5790000121526, O=EHMI Test, C=DK', '20', root);
+    const rogueSmp = await issue('CN=SMP ehmi-test, O=EHMI Test, C=DK', '13', rogue, k[6]!);
+    const ap = await issue('CN=AP 5790000121526, O=EHMI Test, C=DK', '20', root, k[7]!);
     return {
       root: node(root.cert),
       intermediate: node(intermediate.cert),
