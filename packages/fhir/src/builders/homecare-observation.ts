@@ -120,6 +120,12 @@ export interface HomeCareObservationInput {
   issued?: string;
   /** The patient refused consent to share the results: `DiagnosticReport.meta.security` = R (Restricted). */
   restricted?: boolean;
+  /**
+   * This message modifies or retracts an earlier one: its Provenance gets activity `modified-message` with
+   * `entity.role` revision, or `retract-message` with role removal, and `entity.what` = the earlier
+   * MessageHeader (MedComMessagingProvenance intro; MedCom examples 73996cdc and 5f341feb).
+   */
+  replaces?: { messageHeaderId: string; change: 'modified' | 'retracted' };
 }
 
 export interface HomeCareObservationOptions extends BuildContext {
@@ -219,9 +225,14 @@ export function buildHomeCareObservationMessage(
     target: [ref(header)],
     occurredDateTime: timestamp,
     recorded: timestamp,
-    activity: { coding: [{ system: SYSTEM.activityCodes, code: 'new-message' }] },
+    activity: { coding: [{ system: SYSTEM.activityCodes, code: activityOf(input.replaces) }] },
     agent: [{ who: ref(sender) }],
   };
+  if (input.replaces) {
+    const what = requireText(input.replaces.messageHeaderId, 'replaces.messageHeaderId');
+    const role = input.replaces.change === 'retracted' ? 'removal' : 'revision';
+    provenance.entity = [{ role, what: { reference: `MessageHeader/${what}` } }];
+  }
 
   const resources = [
     header,
@@ -243,6 +254,13 @@ export function buildHomeCareObservationMessage(
     timestamp,
     entry: resources.map((r) => entry(base, r)),
   };
+}
+
+function activityOf(replaces: HomeCareObservationInput['replaces']): string {
+  if (!replaces) return 'new-message';
+  if (replaces.change === 'modified') return 'modified-message';
+  if (replaces.change === 'retracted') return 'retract-message';
+  throw invalidInput('replaces.change', 'must be modified or retracted');
 }
 
 function organizationIdentifiers(org: MessagingOrganizationInput, path: string): Identifier[] {

@@ -17,6 +17,7 @@ import r4 from 'fhirpath/fhir-context/r4';
 import { buildHomeCareObservationMessage, jsonToXml, xmlToJson } from '../../src/index.ts';
 import {
   EXAMPLES,
+  example,
   HOMECARE_401,
   INSTANT,
   ofType,
@@ -29,6 +30,8 @@ import {
 import { fixedContext, sampleInput } from './input.ts';
 
 type Coded = Error & { code?: string; expression?: string[] };
+const example73996 = () =>
+  example('medcom-homecareobservation-1.2.1', 'Bundle-73996cdc-3192-4d15-bd16-c365ef0085e7.json');
 const build = () => buildHomeCareObservationMessage(sampleInput(), fixedContext());
 
 test('entries come in the order of MedCom example 401cbc36: MessageHeader first, Observations last', () => {
@@ -360,4 +363,19 @@ test('narrative text is escaped, never markup from the input', () => {
 
 test('narrative: false leaves the narrative out', () => {
   assert.ok(resources(bare()).every((r) => !('text' in r)));
+});
+
+test('a modifying message names the earlier MessageHeader as a revision (example 73996cdc)', () => {
+  const input = { ...sampleInput(), replaces: { messageHeaderId: 'aaaa', change: 'modified' as const } };
+  const provenance = ofType<Provenance>(buildHomeCareObservationMessage(input), 'Provenance')[0];
+  const example = ofType<Provenance>(example73996(), 'Provenance')[0];
+  assert.deepEqual(provenance?.activity, example?.activity);
+  assert.deepEqual(provenance?.entity, [{ role: 'revision', what: { reference: 'MessageHeader/aaaa' } }]);
+});
+
+test('a retracting message names the earlier MessageHeader as a removal (example 5f341feb)', () => {
+  const input = { ...sampleInput(), replaces: { messageHeaderId: 'bbbb', change: 'retracted' as const } };
+  const provenance = ofType<Provenance>(buildHomeCareObservationMessage(input), 'Provenance')[0];
+  assert.equal(provenance?.activity?.coding?.[0]?.code, 'retract-message');
+  assert.deepEqual(provenance?.entity, [{ role: 'removal', what: { reference: 'MessageHeader/bbbb' } }]);
 });

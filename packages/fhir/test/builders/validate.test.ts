@@ -41,3 +41,10 @@ test('the validator cross-check can fail: a message without its sender Organizat
   );
   assert.notDeepEqual(errors(msg), []);
 });
+
+test('built modifying and retracting messages pass the validator (HomeCare messaging activities)', () => {
+  for (const change of ['modified', 'retracted'] as const) {
+    const input = { ...sampleInput(), replaces: { messageHeaderId: crypto.randomUUID(), change } };
+    assert.deepEqual(errors(buildHomeCareObservationMessage(input)), [], change);
+  }
+});
