@@ -142,7 +142,8 @@ export interface HomeCareObservationOptions extends BuildContext {
  * Bundle.id and timestamp: use {@link resendMessage} for that, not this function.
  *
  * Entries in the order of the MedCom examples: MessageHeader, Patient, DiagnosticReport, PractitionerRole,
- * Practitioner, Organization (receiver), Organization (sender), Provenance (`new-message`), Observations. Each
+ * Practitioner, Organization (receiver), Organization (sender), Provenance (`new-message`, or `modified-message`
+ * / `retract-message` with `replaces`), Observations. Each
  * resource gets a generated narrative unless `narrative: false`.
  *
  * @throws EhmiError `EHMI_VALIDATION_FAILED` naming the input field that is missing or malformed.
