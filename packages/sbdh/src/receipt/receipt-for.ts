@@ -17,7 +17,7 @@ import { RECEIPT_DOCUMENT_ID } from '../document-id.ts';
 import type { EhmiEnvelope, Scope } from '../model.ts';
 import { findScope, scopeValue } from '../model.ts';
 import { parse } from '../parse.ts';
-import { addMinutes, hasOffset } from '../time.ts';
+import { addMinutes, hasOffset, isXsdDateTime } from '../time.ts';
 import { RECEIPT_EXCEPTION_CATEGORIES, type ReceiptExceptionCategory, signalXml } from './signal.ts';
 
 /** What the receiving MSH concluded about the envelope. */
@@ -77,11 +77,18 @@ export function receiptEnvelope(
   const opt = (type: string, value: string | undefined): Scope[] =>
     value === undefined ? [] : [scope(type, value)];
 
-  const request = findScope(env, RECEIPT_SCOPE)?.correlationInformation;
-  const requestedAt = request?.requestingDocumentCreationDateTime || di.creationDateAndTime;
-  const expected =
-    request?.expectedResponseDateTime ||
-    (hasOffset(requestedAt) ? addMinutes(requestedAt, RESPONSE_TIME_MINUTES) : requestedAt);
+  const requestScope = findScope(env, RECEIPT_SCOPE);
+  const request =
+    requestScope?.instanceIdentifier === 'Request' ? requestScope.correlationInformation : undefined;
+  // Copy the original's times when they are xs:dateTime values (lenient input may carry the prose's `16-19-00`).
+  const dateTime = (...values: (string | undefined)[]): string =>
+    values.find((v): v is string => v !== undefined && isXsdDateTime(v)) ?? creationDateAndTime;
+  const requestedAt = dateTime(request?.requestingDocumentCreationDateTime, di.creationDateAndTime);
+  const expected = dateTime(
+    request?.expectedResponseDateTime,
+    hasOffset(requestedAt) ? addMinutes(requestedAt, RESPONSE_TIME_MINUTES) : requestedAt,
+  );
+  const originalAt = dateTime(di.creationDateAndTime);
   const messageIdentifier = options.messageIdentifier ?? instanceIdentifier;
 
   const scopes: Scope[] = [
@@ -123,7 +130,7 @@ export function receiptEnvelope(
     kind: outcome.kind === 'exception' ? 'Exception' : 'ReceiptAcknowledgement',
     originalMessageIdentifier: di.instanceIdentifier,
     ...(scopeValue(env, 'DOCUMENTID') ? { originalDocumentIdentifier: scopeValue(env, 'DOCUMENTID')! } : {}),
-    originalMessageDateTime: di.creationDateAndTime,
+    originalMessageDateTime: originalAt,
     thisMessageDateTime: creationDateAndTime,
     fromPartyInfo: { type: env.receiver.authority, value: env.receiver.value },
     toPartyInfo: { type: env.sender.authority, value: env.sender.value },
