@@ -122,6 +122,14 @@ describe('receiptFor: ehmiSBDH EnvelopeReceipt (ehmiSBDHEnvelopeReceipt)', () =>
     assert.equal(r.ok, true, r.output);
   });
 
+  it('builds a valid, correlating receipt for a known-variant IG example', async () => {
+    const igOriginal = parse(readFileSync(join(SBDH, 'examples/ehmisbdh_fullsample.xml')));
+    const receipt = receiptFor(igOriginal, { kind: 'acknowledgement' });
+    const [r] = await validateMany([{ xml: receipt }]);
+    assert.equal(r?.valid, true, JSON.stringify(r?.errors));
+    assert.equal(parseReceipt(receipt, igOriginal).correlation?.matches, true);
+  });
+
   it('never acknowledges an EnvelopeReceipt', () => {
     assert.throws(
       () => receiptFor(ack, { kind: 'acknowledgement' }),
