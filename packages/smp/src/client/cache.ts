@@ -1,6 +1,10 @@
 /**
  * A small TTL cache with in-flight sharing: concurrent `get`s of one key run the loader once. Failures are not
  * cached. Entries are dropped lazily and when the cache is over `maxEntries` (oldest first).
+ *
+ * @example
+ * const cache = new TtlCache<string>(60_000);
+ * const url = await cache.get(key, () => discover(participant));
  */
 export class TtlCache<T> {
   readonly #entries = new Map<string, { value: T; expires: number }>();

@@ -29,7 +29,12 @@ import {
 } from './dns.ts';
 import { fetchHttpGet, type HttpGet, type HttpResponse, nodeHttpGet } from './http.ts';
 
-/** Transport profiles we can send with, preferred first (eDelivery AS4 1.15 in OASIS SMP; Peppol AS4 2.0). */
+/**
+ * Transport profiles we can send with, preferred first (eDelivery AS4 1.15 in OASIS SMP; Peppol AS4 2.0).
+ *
+ * @example
+ * new SmpClient({ smpUrl, trustAnchors, transportProfiles: [DEFAULT_TRANSPORT_PROFILES[0]] });
+ */
 export const DEFAULT_TRANSPORT_PROFILES = [
   'bdxr-transport-ebms3-as4-v1p0',
   'peppol-transport-as4-v2_0',

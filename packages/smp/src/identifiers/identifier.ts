@@ -1,9 +1,14 @@
 import { EhmiError } from '@ehmi/errors';
 
-/** What an identifier identifies (OASIS BDXR SMP 1.0 §2.3 / Peppol SMP 1.x §3.2: three identifier types). */
+/** What an identifier identifies (OASIS BDXR SMP 1.0 and Peppol SMP 1.x: three identifier types). */
 export type IdentifierKind = 'participant' | 'document' | 'process';
 
-/** Participant scheme of EHMI and Peppol: ISO 6523 `ICD:value` (Peppol Policy for use of Identifiers 4.x POLICY 4). */
+/**
+ * Participant scheme of EHMI and Peppol: ISO 6523 `ICD:value` (Peppol Policy for use of Identifiers 4.x POLICY 4).
+ *
+ * @example
+ * participantId({ scheme: PARTICIPANT_SCHEME, value: '0088:5790000121526' });
+ */
 export const PARTICIPANT_SCHEME = 'iso6523-actorid-upis';
 /**
  * Scheme we give MedCom document type identifiers when the caller names none: the `Identifier` that ehmiSBDH puts
@@ -44,7 +49,7 @@ export class SmpIdentifier {
     this.value = value;
   }
 
-  /** `scheme::value`, the form used in SMP URLs before encoding (OASIS BDXR SMP 1.0 §3.1, Peppol SMP 1.x §3.2). */
+  /** `scheme::value`, the form used in SMP URLs before encoding (OASIS BDXR SMP 1.0 and Peppol SMP 1.x REST bindings). */
   toString(): string {
     return `${this.scheme}::${this.value}`;
   }
@@ -55,7 +60,7 @@ export class SmpIdentifier {
 
   /**
    * The identifier as one URL path segment: `scheme::value` percent-encoded as a URI component, so `:` becomes
-   * `%3A`, `#` becomes `%23` (a raw `#` would start the fragment) and `/` becomes `%2F` (Peppol SMP 1.x §3.2;
+   * `%3A`, `#` becomes `%23` (a raw `#` would start the fragment) and `/` becomes `%2F` (Peppol SMP 1.x REST binding;
    * peppol-commons' `getURIEncoded`). Servers must also accept a raw `::` ({@link identifierFromUrlPath}).
    *
    * @example
@@ -163,7 +168,12 @@ function checkIso6523(value: string, shown: string, lenient: boolean): void {
   }
 }
 
-/** GS1 General Specifications §7.9: weights 3 and 1 alternating from the right, check = (10 − sum mod 10) mod 10. */
+/**
+ * GS1 General Specifications §7.9: weights 3 and 1 alternating from the right, check = (10 − sum mod 10) mod 10.
+ *
+ * @example
+ * gs1CheckDigit('579000012152'); // 6 (GLN 5790000121526)
+ */
 export function gs1CheckDigit(digits: string): number {
   let sum = 0;
   for (let i = 0; i < digits.length; i++) {
@@ -209,7 +219,7 @@ export function processId(input: IdentifierInput, options: IdentifierOptions = {
 
 /**
  * Reads an identifier from one SMP URL path segment (the `{participant}` or `{document}` of
- * `/{participant}/services/{document}`), percent-encoded or with a raw `::` (OASIS BDXR SMP 1.0 §3.1; phoss-smp
+ * `/{participant}/services/{document}`), percent-encoded or with a raw `::` (OASIS BDXR SMP 1.0 REST binding; phoss-smp
  * serves both). The scheme is required here.
  *
  * @example

@@ -1,4 +1,9 @@
-/** XML namespaces of the SMP documents we read and write. */
+/**
+ * XML namespaces of the SMP documents we read and write.
+ *
+ * @example
+ * childElement(root, NS.ds, 'Signature');
+ */
 export const NS = {
   /** OASIS BDXR SMP 1.0 (one namespace for everything, identifiers included). */
   bdxr: 'http://docs.oasis-open.org/bdxr/ns/SMP/2016/05',

@@ -47,7 +47,13 @@ export function serviceMetadataUrl(
   return `${baseUrl.replace(/\/+$/, '')}/${participant.toUrlPath()}/services/${documentType.toUrlPath()}`;
 }
 
-/** The ServiceGroup URL of a participant: `{base}/{participant}`. */
+/**
+ * The ServiceGroup URL of a participant: `{base}/{participant}`.
+ *
+ * @example
+ * serviceGroupUrl('https://smp.example/', participantId('0088:5790000121526'));
+ * // 'https://smp.example/iso6523-actorid-upis%3A%3A0088%3A5790000121526'
+ */
 export function serviceGroupUrl(baseUrl: string, participant: SmpIdentifier): string {
   return `${baseUrl.replace(/\/+$/, '')}/${participant.toUrlPath()}`;
 }

@@ -28,7 +28,12 @@ import type {
   ServiceMetadataReference,
 } from './types.ts';
 
-/** Largest SMP response we parse: a ServiceMetadata with a few endpoints and certificates is a few KB. */
+/**
+ * Largest SMP response we parse: a ServiceMetadata with a few endpoints and certificates is a few KB.
+ *
+ * @example
+ * if (body.length > MAX_SMP_RESPONSE_BYTES) throw new Error('too large');
+ */
 export const MAX_SMP_RESPONSE_BYTES = 1024 * 1024;
 
 const bad = (message: string, el?: Element) =>
@@ -97,7 +102,7 @@ function booleanOf(el: Element | undefined): boolean {
 }
 
 /**
- * Parses a ServiceGroup response (OASIS BDXR SMP 1.0 §2.1.1 or Peppol SMP 1.x §3.3.1).
+ * Parses a ServiceGroup response (OASIS BDXR SMP 1.0 XSD `ServiceGroupType`, or Peppol SMP 1.x).
  *
  * @example
  * const group = parseServiceGroup(await res.text());
@@ -125,7 +130,12 @@ export function parseServiceGroup(input: string | Uint8Array | Document): Servic
   return { flavour, participant, references };
 }
 
-/** The document type in the last path segment of a ServiceMetadataReference href, when readable. */
+/**
+ * The document type in the last path segment of a ServiceMetadataReference href, when readable.
+ *
+ * @example
+ * documentTypeOfHref('https://smp.example/iso6523-actorid-upis%3A%3A0088%3A579…/services/busdox-docid-qns%3A%3Aurn%3Ax');
+ */
 export function documentTypeOfHref(href: string): SmpIdentifier | undefined {
   const path = href.replace(/[?#].*$/, '');
   const i = path.lastIndexOf('/services/');
@@ -138,8 +148,8 @@ export function documentTypeOfHref(href: string): SmpIdentifier | undefined {
 }
 
 /**
- * Parses a ServiceMetadata, bare or inside a SignedServiceMetadata (OASIS BDXR SMP 1.0 §2.1.2, Peppol SMP 1.x
- * §3.3.2). The signature is not checked here: use {@link verifySignedServiceMetadata} (the client always does).
+ * Parses a ServiceMetadata, bare or inside a SignedServiceMetadata (OASIS BDXR SMP 1.0 XSD
+ * `ServiceMetadataType`, or Peppol SMP 1.x). The signature is not checked here: use {@link verifySignedServiceMetadata} (the client always does).
  *
  * @example
  * const md = parseServiceMetadata(xml);
@@ -158,7 +168,7 @@ export function parseServiceMetadata(input: string | Uint8Array | Document): Ser
 
 /**
  * Parses a SignedServiceMetadata response; a bare ServiceMetadata is refused (an SMP signs what it serves:
- * OASIS BDXR SMP 1.0 §3.6.2, Peppol SMP 1.x §3.4).
+ * OASIS BDXR SMP 1.0 and Peppol SMP 1.x, `SignedServiceMetadataType`).
  *
  * @example
  * const md = parseSignedServiceMetadata(xml);

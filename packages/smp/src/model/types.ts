@@ -4,7 +4,7 @@ import type { SmpFlavour } from '../lib/ns.ts';
 export type { SmpFlavour } from '../lib/ns.ts';
 
 /**
- * A ServiceGroup (OASIS BDXR SMP 1.0 §2.1.1 / Peppol SMP 1.x §3.3.1): the participant and links to its
+ * A ServiceGroup (OASIS BDXR SMP 1.0 XSD `ServiceGroupType`; Peppol SMP 1.x): the participant and links to its
  * ServiceMetadata, one per document type.
  */
 export interface ServiceGroup {
@@ -20,7 +20,7 @@ export interface ServiceMetadataReference {
   documentType?: SmpIdentifier;
 }
 
-/** ServiceMetadata (OASIS BDXR SMP 1.0 §2.1.2): either the service information or a redirect to another SMP. */
+/** ServiceMetadata (OASIS BDXR SMP 1.0 XSD `ServiceMetadataType`): either the service information or a redirect to another SMP. */
 export interface ServiceMetadata {
   flavour: SmpFlavour;
   serviceInformation?: ServiceInformation;
@@ -38,7 +38,7 @@ export interface Process {
   endpoints: Endpoint[];
 }
 
-/** One endpoint (OASIS BDXR SMP 1.0 §2.1.2 EndpointType; Peppol SMP 1.x §3.3.2, `wsa:EndpointReference`). */
+/** One endpoint (OASIS BDXR SMP 1.0 XSD `EndpointType`; Peppol SMP 1.x uses `wsa:EndpointReference`). */
 export interface Endpoint {
   /** `bdxr-transport-ebms3-as4-v1p0` (eDelivery AS4), `peppol-transport-as4-v2_0`, … */
   transportProfile: string;
@@ -55,7 +55,7 @@ export interface Endpoint {
   technicalInformationUrl?: string;
 }
 
-/** A Redirect (OASIS BDXR SMP 1.0 §2.1.2 RedirectType): ask `href`, whose signer has CertificateUID `certificateUid`. */
+/** A Redirect (OASIS BDXR SMP 1.0 XSD `RedirectType`): ask `href`, whose signer has CertificateUID `certificateUid`. */
 export interface Redirect {
   href: string;
   certificateUid: string;

@@ -4,7 +4,12 @@ import { normalizeZone } from './sml.ts';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 
-/** RFC 4648 §6 base32, lower case, without padding (as BDXL and Peppol POLICY 7 use it in DNS labels). */
+/**
+ * RFC 4648 §6 base32, lower case, without padding (as BDXL and Peppol POLICY 7 use it in DNS labels).
+ *
+ * @example
+ * base32(Buffer.from('foobar')); // 'mzxw6ytboi'
+ */
 export function base32(bytes: Uint8Array): string {
   let out = '';
   let buffer = 0;
@@ -31,7 +36,7 @@ export interface BdxlNameOptions {
 }
 
 /**
- * The BDXL / Peppol NAPTR domain name of a participant (OASIS BDXL 1.0 §3; Peppol Policy for use of Identifiers
+ * The BDXL / Peppol NAPTR domain name of a participant (OASIS BDXL 1.0 naming; Peppol Policy for use of Identifiers
  * 4.4 POLICY 7): base32(SHA-256(lower-case value)) without padding + `.` + scheme + `.` + zone. Query it for
  * U-NAPTR records with service `Meta:SMP` ({@link smpUrlFromNaptr}).
  *

@@ -8,7 +8,12 @@ export interface NaptrRecord {
   preference: number;
 }
 
-/** The U-NAPTR service of an SMP (OASIS BDXL 1.0 §3.2; Peppol SML 1.x). */
+/**
+ * The U-NAPTR service of an SMP (OASIS BDXL 1.0 U-NAPTR service; Peppol SML 1.x).
+ *
+ * @example
+ * smpUrlFromNaptr(records, name, SMP_NAPTR_SERVICE);
+ */
 export const SMP_NAPTR_SERVICE = 'Meta:SMP';
 
 /**
@@ -38,6 +43,9 @@ export function smpUrlFromNaptr(
 /**
  * Applies a NAPTR substitution expression `<delim>ere<delim>replacement<delim>[i]` (RFC 3402 §3.2) to a string;
  * undefined when it is malformed or does not match.
+ *
+ * @example
+ * applyNaptrRegexp('!^.*$!https://smp.example/!', 'abc.zone'); // 'https://smp.example/'
  */
 export function applyNaptrRegexp(expression: string, input: string): string | undefined {
   if (expression.length < 3) return undefined;

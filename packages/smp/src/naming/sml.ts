@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { SmpIdentifier } from '../identifiers/identifier.ts';
 
-/** Drops a trailing dot and lower-cases a DNS zone (`edelivery.tech.ec.europa.eu.` → `edelivery.tech.ec.europa.eu`). */
+/**
+ * Drops a trailing dot and lower-cases a DNS zone.
+ *
+ * @example
+ * normalizeZone('Edelivery.Tech.EC.Europa.EU.'); // 'edelivery.tech.ec.europa.eu'
+ */
 export function normalizeZone(zone: string): string {
   return zone.trim().replace(/\.+$/, '').toLowerCase();
 }

@@ -1,7 +1,12 @@
 import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 
-/** Algorithm identifiers (XML Signature 1.1 §6; RFC 6931). */
+/**
+ * Algorithm identifiers (XML Signature 1.1 §6; RFC 6931).
+ *
+ * @example
+ * verified.signatureMethod === DSIG.rsaSha256;
+ */
 export const DSIG = {
   excC14n: 'http://www.w3.org/2001/10/xml-exc-c14n#',
   c14n10: 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315',

@@ -15,7 +15,7 @@ import { DSIG } from './algorithms.ts';
  * `xmlns="…"` off the apex, which broke every `<Signature xmlns="http://www.w3.org/2000/09/xmldsig#">` SignedInfo
  * (the Peppol form); the peppol-signed-service-metadata2.xml test keeps that case.
  *
- * Canonical XML 1.1 differs from 1.0 only in how `xml:id` / `xml:base` of ancestors are inherited (C14N 1.1 §2.4);
+ * Canonical XML 1.1 differs from 1.0 only in how `xml:id` / `xml:base` of ancestors are inherited (Canonical XML 1.1);
  * SMP signatures sign the whole document or a SignedInfo whose ancestors carry no `xml:` attributes, so 1.0's
  * output is 1.1's there. The "WithComments" variants are not accepted (no SMP uses them).
  */
