@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import type { Config } from './config/index.ts';
 import { createHttpServer } from './http/index.ts';
 import { JobQueue, openStore, type Store } from './store/index.ts';
@@ -45,6 +46,16 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     readiness: async () => {
       if (closing) throw new Error('shutting down');
       await store.ping();
+    },
+  });
+  new Gauge({
+    name: 'ehmi_queue_jobs',
+    help: 'Jobs waiting (ready), running, or dead-lettered, by queue',
+    labelNames: ['queue', 'status'] as const,
+    registers: [http.metrics],
+    async collect() {
+      this.reset();
+      for (const c of await queue.countsByQueue()) this.set({ queue: c.queue, status: c.status }, c.n);
     },
   });
   try {

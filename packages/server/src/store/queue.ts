@@ -263,6 +263,30 @@ export class JobQueue {
     return out;
   }
 
+  /**
+   * Delete finished jobs (done and dead) that finished before `before` (epoch ms), so the outbox does not grow
+   * without end. Dead jobs are kept as long as done ones: they are what an operator investigates.
+   */
+  async purgeFinished(before: number): Promise<number> {
+    const result = await this.store.db
+      .deleteFrom('jobs')
+      .where('status', 'in', ['done', 'dead'])
+      .where('finished_at', '<', before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /** Number of jobs per queue and status, for the `/metrics` gauge. */
+  async countsByQueue(): Promise<{ queue: string; status: JobStatus; n: number }[]> {
+    const rows = await this.store.db
+      .selectFrom('jobs')
+      .select(['queue', 'status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('status', 'in', ['ready', 'running', 'dead'])
+      .groupBy(['queue', 'status'])
+      .execute();
+    return rows.map((r) => ({ queue: r.queue, status: r.status, n: Number(r.n) }));
+  }
+
   /** One job's row, for tests and operators. */
   async get(id: string): Promise<Selectable<JobsTable> | undefined> {
     return this.store.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();

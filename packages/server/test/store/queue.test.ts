@@ -163,6 +163,28 @@ for (const engine of engines()) {
       assert.equal((await queue.claim(a, 'w')).length, 1);
     });
 
+    it('purges finished jobs older than the cut-off and keeps the rest', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      const done = await queue.enqueue(t.store.db, { queue: name, payload: 'done' });
+      const [job] = await queue.claim(name, 'w');
+      await queue.complete(job!);
+      const waiting = await queue.enqueue(t.store.db, {
+        queue: name,
+        payload: 'waiting',
+        runAt: clock + 1e6,
+      });
+      assert.equal(await queue.purgeFinished(clock), 0, 'not before the cut-off');
+      assert.equal(await queue.purgeFinished(clock + 1), 1);
+      assert.equal(await queue.get(done), undefined);
+      assert.ok(await queue.get(waiting));
+      const counts = await queue.countsByQueue();
+      assert.deepEqual(
+        counts.filter((c) => c.queue === name),
+        [{ queue: name, status: 'ready', n: 1 }],
+      );
+    });
+
     it('a Worker runs jobs to completion and retries a failure', async () => {
       const queue = new JobQueue(t.store, { ...base, backoffBaseMs: 20 });
       const name = q();
