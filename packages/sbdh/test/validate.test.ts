@@ -172,3 +172,23 @@ describe('validate: invalid envelopes', () => {
     assert.equal(typeof r.errors[0]?.line, 'number');
   });
 });
+
+describe('validate: XDS-METADATA content', () => {
+  const withXds = (value: string): string =>
+    base.replace(
+      '<Scope>\n        <Type>EHMI-ReceiptAcknowledgement',
+      `<Scope><Type>XDS-METADATA</Type><InstanceIdentifier><![CDATA[${value}]]></InstanceIdentifier><Identifier>dk-medcom-DocumentReference</Identifier></Scope>\n      <Scope>\n        <Type>EHMI-ReceiptAcknowledgement`,
+    );
+
+  it('accepts a DocumentReference as XML in the CDATA', async () => {
+    const r = await validate(
+      withXds('<DocumentReference xmlns="http://hl7.org/fhir"><status value="current"/></DocumentReference>'),
+    );
+    assert.equal(r.valid, true, JSON.stringify(r.errors));
+  });
+
+  it('rejects XDS-METADATA that is not a DocumentReference', async () => {
+    const r = await validate(withXds('{"resourceType":"Patient"}'));
+    assert.deepEqual(rules(r), ['xds-content']);
+  });
+});

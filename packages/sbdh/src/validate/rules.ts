@@ -1,3 +1,4 @@
+import { parseXml, rootElement } from '@ehmi/xml';
 import {
   FHIR_ACK_STANDARD,
   HEADER_VERSION,
@@ -254,12 +255,33 @@ function checkXds(xds: Scope, kind: EnvelopeKind, error: Report, warning: Report
     warning('xds-empty', at('XDS-METADATA'), 'XDS-METADATA is an empty placeholder');
     return;
   }
+  const value = xds.instanceIdentifier;
+  // JSON in the examples; the prose also shows `<DocumentReference>` XML in the CDATA.
+  if (value.startsWith('<')) {
+    try {
+      const root = rootElement(parseXml(value, { source: 'XDS-METADATA' }));
+      if (root.localName !== 'DocumentReference' || root.namespaceURI !== 'http://hl7.org/fhir') {
+        error(
+          'xds-content',
+          at('XDS-METADATA'),
+          `XDS-METADATA holds ${root.localName}, not a FHIR DocumentReference`,
+        );
+      }
+    } catch (err) {
+      error(
+        'xds-content',
+        at('XDS-METADATA'),
+        `XDS-METADATA is not well-formed XML: ${(err as Error).message}`,
+      );
+    }
+    return;
+  }
   try {
-    const doc = JSON.parse(xds.instanceIdentifier) as { resourceType?: unknown };
+    const doc = JSON.parse(value) as { resourceType?: unknown };
     if (doc.resourceType !== 'DocumentReference')
       error('xds-content', at('XDS-METADATA'), 'XDS-METADATA is not a DocumentReference');
   } catch {
-    error('xds-content', at('XDS-METADATA'), 'XDS-METADATA is not DocumentReference JSON');
+    error('xds-content', at('XDS-METADATA'), 'XDS-METADATA is neither DocumentReference JSON nor XML');
   }
 }
 
