@@ -44,6 +44,20 @@ describe('ehmi sbdh wrap', () => {
     assert.equal(parse(r.stdout).profile, 'gs1');
   });
 
+  it('fills an acknowledgement’s ORIGINAL* scopes from --original', async () => {
+    const original = tempFile('orig.xml', (await ehmi('sbdh', 'wrap', HCO)).stdout);
+    const ack = join(
+      FIXTURES,
+      'fhir/examples/medcom-acknowledgement-2.0.3/Bundle-a8c041b8-c65a-4fde-a90f-962076918834.json',
+    );
+    const r = await ehmi('sbdh', 'wrap', '--original', original, ack);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      scopeValue(parse(r.stdout), 'ORIGINALMESSAGEENVELOPEIDENTIFIER'),
+      '401cbc36-db1e-4fe0-bf90-6df331dde179',
+    );
+  });
+
   it('exits 2 for a file it cannot read', async () => {
     const r = await ehmi('sbdh', 'wrap', '/nonexistent/message.json');
     assert.equal(r.code, 2);

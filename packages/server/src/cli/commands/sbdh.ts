@@ -5,6 +5,7 @@ import {
   RECEIPT_EXCEPTION_CATEGORIES,
   type ReceiptExceptionCategory,
   receiptFor,
+  type WrapOptions,
   wrap,
   wrapForArchive,
   wrapPayload,
@@ -14,6 +15,7 @@ import type { CliContext } from '../context.ts';
 import { readInputFile } from './read-input.ts';
 
 interface WrapFlags {
+  original?: string;
   archive?: boolean;
   archiveReceiver?: string;
   typeVersion?: string;
@@ -43,6 +45,10 @@ export function registerSbdh(program: Command, ctx: CliContext): void {
     )
     .option('--type-version <version>', 'TypeVersion when MessageHeader.definition carries none')
     .option(
+      '--original <envelope>',
+      'for an acknowledgement: the envelope of the acknowledged message (ORIGINAL* scopes)',
+    )
+    .option(
       '--metadata <file>',
       'JSON metadata for a payload the pilot XSD does not list (OIOXML, EDIFACT, CDA, …)',
     )
@@ -59,7 +65,9 @@ export function registerSbdh(program: Command, ctx: CliContext): void {
         }
         xml = wrapPayload(input, metadata);
       } else {
-        const options = flags.typeVersion ? { typeVersion: flags.typeVersion } : {};
+        const options: WrapOptions = flags.typeVersion ? { typeVersion: flags.typeVersion } : {};
+        if (flags.original)
+          options.original = parse(await readInputFile(ctx, flags.original), flags.original);
         xml = flags.archive
           ? await wrapForArchive(
               input,
