@@ -3,18 +3,14 @@ import { type ElementNode, elementTree, findNode } from '../conformance/tree.ts'
 import type { Json, TypeRef } from '../conformance/types.ts';
 import { checkBinding } from './bindings.ts';
 import { cardinalityIssues, shapeIssue } from './cardinality.ts';
+import { extensionChildren } from './extensions.ts';
 import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts';
-import { checkContainedReferenced, checkInvariants, type InvariantHost } from './invariants.ts';
+import { invariantHost, referenceCheck, sliceHost } from './hosts.ts';
+import { checkContainedReferenced, checkInvariants } from './invariants.ts';
 import type { Issue } from './issues.ts';
 import { checkPrimitive, isPrimitiveType } from './primitives.ts';
-import {
-  type BundleIndex,
-  checkMessageBundle,
-  checkReference,
-  indexBundle,
-  resolveReference,
-} from './references.ts';
-import { assignSlices, checkSlicing, type SliceHost, type Typed } from './slicing.ts';
+import { type BundleIndex, checkMessageBundle, checkReference, indexBundle } from './references.ts';
+import { assignSlices, checkSlicing, type Typed } from './slicing.ts';
 import type { Terminology } from './terminology.ts';
 
 /** Where a resource sits: the outermost resource, the resource itself and the Bundle around it. */
@@ -133,8 +129,8 @@ export class Run {
         }
       }
       const root = elementTree(sd);
-      this.#complex(resource, root.children, where.expression, env, issues);
-      this.#checks({ value: resource, type: sd.type }, root, where.expression, env, issues);
+      this.complex(resource, root.children, where.expression, env, issues);
+      this.checks({ value: resource, type: sd.type }, root, where.expression, env, issues);
       // Rules of the resource itself, whichever definition is walked (duplicates collapse in the IssueList).
       issues.push(...checkContainedReferenced(resource, where.expression));
       if (resource.resourceType === 'Bundle') issues.push(...checkMessageBundle(resource, where.expression));
@@ -183,8 +179,8 @@ export class Run {
     return out;
   }
 
-  /** Validates the properties of a JSON object against the child definitions. */
-  #complex(obj: Json, children: ElementNode[], expression: string, env: Env, out: Issue[]): void {
+  /** Validates the properties of a JSON object against the child definitions. @internal */
+  complex(obj: Json, children: ElementNode[], expression: string, env: Env, out: Issue[]): void {
     const groups = new Map<ElementNode, { key: string; type: string | undefined }[]>();
     for (const key of Object.keys(obj)) {
       if (key === 'resourceType' || key === 'fhir_comments') continue;
@@ -254,7 +250,7 @@ export class Run {
         }
       }
       out.push(...cardinalityIssues(items.length, child, expression));
-      for (const it of items) this.#item(it.item, it.ext, child, it.expression, env, out);
+      for (const it of items) this.item(it.item, it.ext, child, it.expression, env, out);
       if (
         child.slices.length > 0 &&
         items.length + (child.slices.some((s) => (s.def.min ?? 0) > 0) ? 1 : 0) > 0
@@ -262,19 +258,19 @@ export class Run {
         const assigned = assignSlices(
           items.map((i) => i.item),
           child,
-          this.#sliceHost(env),
+          sliceHost(this, env),
         );
         assigned.forEach((slice, i) => {
           const it = items[i];
-          if (slice && slice !== 'unknown' && it) this.#item(it.item, it.ext, slice, it.expression, env, out);
+          if (slice && slice !== 'unknown' && it) this.item(it.item, it.ext, slice, it.expression, env, out);
         });
         out.push(...checkSlicing(child, assigned, (i) => items[i]?.expression ?? expression, expression));
       }
     }
   }
 
-  /** Validates one value (plus its `_x` primitive extension object) against an element definition. */
-  #item(item: Typed, ext: unknown, node: ElementNode, expression: string, env: Env, out: Issue[]): void {
+  /** Validates one value (plus its `_x` primitive extension object) against an element definition. @internal */
+  item(item: Typed, ext: unknown, node: ElementNode, expression: string, env: Env, out: Issue[]): void {
     const { value } = item;
     let type = item.type;
     if (value !== null && typeof value === 'object' && !Array.isArray(value) && 'resourceType' in value) {
@@ -324,7 +320,7 @@ export class Run {
           const elementChildren = this.childrenOf(node, type).filter(
             (c) => c.name === 'id' || c.name === 'extension',
           );
-          this.#complex(ext as Json, elementChildren, expression, env, out);
+          this.complex(ext as Json, elementChildren, expression, env, out);
         }
       }
       if (value === undefined && (ext === undefined || Object.keys(ext as object).length === 0)) {
@@ -355,8 +351,8 @@ export class Run {
       }
       let children = this.childrenOf(node, type);
       if (type === 'Extension' || type === 'modifierExtension')
-        children = this.#extensionChildren(obj, node, children, expression, out);
-      this.#complex(obj, children, expression, env, out);
+        children = extensionChildren(this.conformance, obj, node, children, expression, out);
+      this.complex(obj, children, expression, env, out);
       if (
         type === 'Extension' &&
         obj.extension !== undefined &&
@@ -372,7 +368,7 @@ export class Run {
       if (type === 'Reference') {
         const t = node.def.type?.find((x) => x.code === 'Reference') as TypeRef;
         const path = node.def.base?.path ?? node.def.path;
-        out.push(...checkReference(obj, t, this.#referenceCheck(env, expression, path)));
+        out.push(...checkReference(obj, t, referenceCheck(this, env, expression, path)));
       }
       if (type === 'Coding' && typeof obj.system === 'string' && typeof obj.code === 'string') {
         const m = this.terminology.codeInSystem(obj.system, obj.code);
@@ -386,39 +382,11 @@ export class Run {
         }
       }
     }
-    this.#checks({ value, type }, node, expression, env, out);
+    this.checks({ value, type }, node, expression, env, out);
   }
 
-  /** An extension is checked against the definition its `url` names when the slice did not already say. */
-  #extensionChildren(
-    obj: Json,
-    node: ElementNode,
-    children: ElementNode[],
-    expression: string,
-    out: Issue[],
-  ): ElementNode[] {
-    const declared = node.def.type?.some((t) => t.profile?.length);
-    if (declared || typeof obj.url !== 'string') return children;
-    const sd = this.conformance.structureDefinition(obj.url);
-    if (!sd) {
-      // R4 extensibility §2.4.1: a modifier extension the receiver does not know cannot be safely ignored.
-      const modifier = node.name === 'modifierExtension';
-      out.push({
-        severity: modifier ? 'error' : 'warning',
-        code: 'not-supported',
-        expression,
-        message: modifier
-          ? `Unknown modifier extension ${obj.url}: it may change the meaning of the element, so it cannot be ignored`
-          : `Unknown extension ${obj.url}; its content was not checked`,
-      });
-      return children;
-    }
-    const root = elementTree(sd);
-    return root.children;
-  }
-
-  /** fixed/pattern, binding and invariants of the node, for a value of the given type. */
-  #checks(item: Typed, node: ElementNode, expression: string, env: Env, out: Issue[]): void {
+  /** fixed/pattern, binding and invariants of the node, for a value of the given type. @internal */
+  checks(item: Typed, node: ElementNode, expression: string, env: Env, out: Issue[]): void {
     const { value, type } = item;
     if (value === undefined) return;
     const fp = fixedOrPattern(node.def);
@@ -441,82 +409,9 @@ export class Run {
         ...checkInvariants(
           node.def.constraint,
           { value, base, expression, resource: env.resource, root: env.root },
-          this.#invariantHost(env),
+          invariantHost(this, env),
         ),
       );
     }
-  }
-
-  #invariantHost(env: Env): InvariantHost {
-    return {
-      conformsTo: (resource, url) => this.conforms(resource, url) === undefined,
-      resolve: (reference, holder) => resolveReference(reference, holder ?? env.resource, env.bundle),
-      memberOf: (value, vs) => {
-        const m = this.#memberOf(value, undefined, vs);
-        return m === 'unknown' ? `ValueSet ${vs} could not be checked` : m;
-      },
-    };
-  }
-
-  #memberOf(value: unknown, type: string | undefined, vs: string): boolean | 'unknown' {
-    const codings: { system?: string; code?: string }[] =
-      typeof value === 'string'
-        ? [{ code: value }]
-        : Array.isArray((value as Json)?.coding)
-          ? ((value as Json).coding as Json[])
-          : [value as Json];
-    let unknown = false;
-    for (const c of codings) {
-      if (typeof c?.code !== 'string') continue;
-      const m = this.terminology.inValueSet(vs, typeof c.system === 'string' ? c.system : undefined, c.code);
-      if (m.result === 'yes') return true;
-      if (m.result === 'unknown') unknown = true;
-    }
-    void type;
-    return unknown ? 'unknown' : false;
-  }
-
-  #sliceHost(env: Env): SliceHost {
-    return {
-      childrenOf: (node, type) => this.childrenOf(node, type),
-      rootOf: (url) => {
-        const sd = this.conformance.structureDefinition(url);
-        return sd ? elementTree(sd) : undefined;
-      },
-      conforms: (value, url) => {
-        if (!value || typeof value !== 'object') return false;
-        if ('resourceType' in value) return this.conforms(value, url) === undefined;
-        // A datatype profile (an Identifier slice `type = profile` on $this): walk the value against it.
-        const sd = this.conformance.structureDefinition(url);
-        if (!sd) return false;
-        const root = elementTree(sd);
-        const issues: Issue[] = [];
-        this.#complex(value, root.children, '$slice', env, issues);
-        this.#checks({ value, type: sd.type }, root, '$slice', env, issues);
-        return !issues.some((i) => i.severity === 'error');
-      },
-      resolve: (reference) => resolveReference(reference, env.resource, env.bundle),
-      inValueSet: (value, type, vs) => this.#memberOf(value, type, vs) === true,
-      matchesNode: (item, slice) => {
-        const issues: Issue[] = [];
-        this.#item(item, undefined, slice, '$slice', env, issues);
-        return !issues.some((i) => i.severity === 'error');
-      },
-    };
-  }
-
-  #referenceCheck(env: Env, expression: string, path: string) {
-    return {
-      holder: env.resource,
-      bundle: env.bundle,
-      expression,
-      path,
-      typeOfProfile: (url: string) => this.conformance.structureDefinition(url)?.type,
-      conforms: (resource: Json, url: string) => this.conforms(resource, url),
-      isBaseProfile: (url: string) => {
-        const sd = this.conformance.structureDefinition(url);
-        return sd?.derivation !== 'constraint';
-      },
-    };
   }
 }
