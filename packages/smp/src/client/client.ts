@@ -24,6 +24,7 @@ import {
   type DnsResolver,
   type DnsServerOptions,
   isAbsent,
+  isResolver,
   lookupFailed,
   lookupVia,
 } from './dns.ts';
@@ -58,9 +59,12 @@ export interface SmpClientOptions {
   smpUrl?: string;
   /** Discovery through SML/BDXL DNS names. Either this or `smpUrl`. */
   sml?: SmlOptions;
-  /** The DNS server(s) to ask, instead of the system's. Also resolves the SMP host name. */
-  dns?: DnsServerOptions & DnsOptions;
-  /** A resolver of your own (takes precedence over `dns`). */
+  /**
+   * The DNS server(s) to ask instead of the system's (also for the SMP's host name, falling back to the system
+   * resolver for hosts that DNS does not know), or a resolver of your own.
+   */
+  dns?: (DnsServerOptions & DnsOptions) | DnsResolver;
+  /** A resolver of your own (same as passing it as `dns`; takes precedence). */
   resolver?: DnsResolver;
   /** CA certificates (or pinned SMP certificates) an SMP's signing certificate must chain to. Required. */
   trustAnchors: readonly CertificateInput[];
@@ -151,9 +155,10 @@ export class SmpClient {
     }
     this.#options = options;
     this.#profiles = options.transportProfiles ?? DEFAULT_TRANSPORT_PROFILES;
+    const dns = options.dns;
     this.#resolver =
       options.resolver ??
-      (options.dns ? createResolver(options.dns, options.dns) : options.sml ? new Resolver() : undefined);
+      (isResolver(dns) ? dns : dns ? createResolver(dns, dns) : options.sml ? new Resolver() : undefined);
     const timeoutMs = options.timeoutMs ?? 10_000;
     const maxBytes = MAX_SMP_RESPONSE_BYTES;
     this.#get = options.fetch
@@ -446,18 +451,14 @@ export class SmpClient {
       return await this.#get(url);
     } catch (err) {
       if (err instanceof EhmiError) throw err;
-      const code =
-        (err as { code?: string; cause?: { code?: string } })?.code ??
-        (err as { cause?: { code?: string } })?.cause?.code;
-      return Promise.reject(
-        new EhmiError(
-          'EHMI_SMP_LOOKUP_FAILED',
-          `the SMP request to ${url} failed: ${(err as Error)?.message ?? err}`,
-          {
-            cause: err,
-            details: { url, code },
-          },
-        ),
+      const e = err as { code?: string; message?: string; cause?: { code?: string } };
+      throw new EhmiError(
+        'EHMI_SMP_LOOKUP_FAILED',
+        `the SMP request to ${url} failed: ${e?.message ?? err}`,
+        {
+          cause: err,
+          details: { url, code: e?.code ?? e?.cause?.code },
+        },
       );
     }
   }

@@ -1,4 +1,4 @@
-import type { LookupAddress } from 'node:dns';
+import { type LookupAddress, lookup as systemLookup } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import { EhmiError } from '@ehmi/errors';
 import type { NaptrRecord } from '../naming/naptr.ts';
@@ -11,8 +11,16 @@ export interface DnsResolver {
   resolve6(name: string): Promise<string[]>;
 }
 
-/** Where to send DNS queries: one server (`host`, default port 53) or several `host[:port]` strings. */
-export type DnsServerOptions = { host: string; port?: number } | { servers: readonly string[] };
+/**
+ * Where to send DNS queries: one server (`host` or `server`, default port 53) or several `host[:port]` strings.
+ *
+ * @example
+ * const dns: DnsServerOptions = { host: '127.0.0.1', port: 5353 };
+ */
+export type DnsServerOptions =
+  | { host: string; port?: number }
+  | { server: string; port?: number }
+  | { servers: readonly string[] };
 
 export interface DnsOptions {
   timeoutMs?: number;
@@ -28,14 +36,12 @@ export interface DnsOptions {
  */
 export function createResolver(server: DnsServerOptions, options: DnsOptions = {}): DnsResolver {
   const r = new Resolver({ timeout: options.timeoutMs ?? 3000, tries: options.tries ?? 2 });
-  const servers =
-    'servers' in server
-      ? [...server.servers]
-      : [
-          server.host.includes(':')
-            ? `[${server.host}]:${server.port ?? 53}`
-            : `${server.host}:${server.port ?? 53}`,
-        ];
+  let servers: string[];
+  if ('servers' in server) servers = [...server.servers];
+  else {
+    const host = 'host' in server ? server.host : server.server;
+    servers = [host.includes(':') ? `[${host}]:${server.port ?? 53}` : `${host}:${server.port ?? 53}`];
+  }
   r.setServers(servers);
   return r;
 }
@@ -57,9 +63,15 @@ export function lookupFailed(name: string, type: string, err: unknown): EhmiErro
   });
 }
 
+/** True for an object that can answer the discovery queries itself. */
+export function isResolver(value: unknown): value is DnsResolver {
+  return typeof (value as DnsResolver)?.resolveNaptr === 'function';
+}
+
 /**
  * A `lookup` for node:http that resolves host names through the resolver (A, then AAAA), so the SMP host is
- * found in the same DNS as its registration.
+ * found in the same DNS as its registration; when that DNS does not know the host (an SML zone's authoritative
+ * server knows only its zone), the system resolver is asked.
  */
 export function lookupVia(resolver: DnsResolver) {
   return (
@@ -91,7 +103,13 @@ export function lookupVia(resolver: DnsResolver) {
     };
     run().then(
       (list) => (options?.all ? callback(null, list) : callback(null, list[0]!.address, list[0]!.family)),
-      (err: NodeJS.ErrnoException) => callback(err, ''),
+      () =>
+        systemLookup(hostname, { all: true, family }, (err, list) => {
+          if (err || list.length === 0)
+            callback(err ?? Object.assign(new Error(`ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '');
+          else if (options?.all) callback(null, list);
+          else callback(null, list[0]!.address, list[0]!.family);
+        }),
     );
   };
 }

@@ -332,6 +332,56 @@ describe('SmpClient discovery through DNS', () => {
     assert.equal((await client.lookup(CNAME_ONLY, HCO_CURRENT)).endpointUrl, 'https://ap.ehmi.test/as4');
   });
 
+  it('takes the DNS server as { server, port } too', async () => {
+    const client = new SmpClient({
+      sml: { zone: ZONE },
+      dns: { server: '127.0.0.1', port: dns.port, timeoutMs: 500, tries: 1 },
+      trustAnchors: [pki.root],
+    });
+    assert.equal(await client.smpUrlOf(RECEIVER), `http://${SMP_HOST}:${smp.port}/`);
+  });
+
+  it('takes a resolver of its own as dns', async () => {
+    const asked: string[] = [];
+    const resolver = {
+      resolveNaptr: async (name: string) => {
+        asked.push(name);
+        return [
+          {
+            flags: 'U',
+            service: 'Meta:SMP',
+            regexp: `!^.*$!http://127.0.0.1:${smp.port}/!`,
+            replacement: '',
+            order: 1,
+            preference: 1,
+          },
+        ];
+      },
+      resolveCname: async () => [],
+      resolve4: async () => ['127.0.0.1'],
+      resolve6: async () => [],
+    };
+    const client = new SmpClient({ sml: { zone: ZONE }, dns: resolver, trustAnchors: [pki.root] });
+    assert.equal((await client.lookup(RECEIVER, HCO_CURRENT)).endpointUrl, 'https://ap.ehmi.test/as4');
+    assert.deepEqual(asked, [bdxlHostname(participantId(RECEIVER), ZONE)]);
+  });
+
+  it('resolves an SMP host its DNS server does not know through the system resolver', async () => {
+    const p = gln('579000000020');
+    publish(smp, p, md({ participant: p }));
+    const name = bdxlHostname(participantId(p), ZONE);
+    dns.zone.naptr![name] = [
+      {
+        order: 1,
+        preference: 1,
+        flags: 'U',
+        service: 'Meta:SMP',
+        regexp: `!^.*$!http://localhost:${smp.port}/!`,
+      },
+    ];
+    assert.equal((await viaDns().lookup(p, HCO_CURRENT)).smpUrl, `http://localhost:${smp.port}/`);
+  });
+
   it('tells a participant without NAPTR name (NXDOMAIN) as not registered', async () => {
     await assert.rejects(
       viaDns().lookup(UNKNOWN, HCO_CURRENT),

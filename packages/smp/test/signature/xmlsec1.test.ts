@@ -61,6 +61,41 @@ describe('interoperability with xmlsec1 (Debian xmlsec1 1.2.x)', () => {
     assert.ok(r.ok, r.out);
   });
 
+  it('we verify a Peppol response xmlsec1 signed with a ds: prefix and InclusiveNamespaces', { skip }, () => {
+    const unsigned = buildSignedServiceMetadata(
+      sampleMetadata(pki.ap.certificate.raw, { flavour: 'peppol' }),
+      {
+        key: pki.smp.key,
+        certificate: pki.smp.certificate,
+      },
+    ).replace(/<Signature [\s\S]*<\/Signature>/, '');
+    const ec = 'http://www.w3.org/2001/10/xml-exc-c14n#';
+    const template = unsigned.replace(
+      '</SignedServiceMetadata>',
+      `<ds:Signature xmlns:ds="${NS.ds}"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="${DSIG.excC14n}">` +
+        `<ec:InclusiveNamespaces xmlns:ec="${ec}" PrefixList="ids"/></ds:CanonicalizationMethod>` +
+        `<ds:SignatureMethod Algorithm="${DSIG.rsaSha256}"/><ds:Reference URI=""><ds:Transforms>` +
+        `<ds:Transform Algorithm="${DSIG.envelopedSignature}"/><ds:Transform Algorithm="${DSIG.excC14n}">` +
+        `<ec:InclusiveNamespaces xmlns:ec="${ec}" PrefixList="wsa"/></ds:Transform></ds:Transforms>` +
+        `<ds:DigestMethod Algorithm="${DSIG.sha256}"/><ds:DigestValue/></ds:Reference></ds:SignedInfo>` +
+        '<ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature></SignedServiceMetadata>',
+    );
+    const tpl = join(dir, 'template-ds.xml');
+    const out = join(dir, 'xmlsec-signed-ds.xml');
+    writeFileSync(tpl, template);
+    const r = xmlsec([
+      '--sign',
+      '--privkey-pem',
+      `${join(dir, 'smp.key')},${join(dir, 'smp.pem')}`,
+      '--output',
+      out,
+      tpl,
+    ]);
+    assert.ok(r.ok, r.out);
+    const result = verifySignedServiceMetadata(readFileSync(out, 'utf8'), { trustAnchors: [pki.root] });
+    assert.equal(result.serviceMetadata.flavour, 'peppol');
+  });
+
   it('we verify a response xmlsec1 signed with inclusive Canonical XML 1.0 (the Domibus form)', {
     skip,
   }, () => {
