@@ -139,6 +139,50 @@ export function testPki(): Promise<TestPki> {
   return pki;
 }
 
+/**
+ * An OCES3-like party: a 3072-bit RSA key in a certificate that the root signs with RSASSA-PSS (SHA-256,
+ * MGF1-SHA-256, salt 32), as the Danish OCES3 test CA does (specs/as4-smp.md §0.3).
+ */
+export async function psSignedParty(): Promise<TestParty> {
+  const pssRoot = (await webcrypto.subtle.generateKey(
+    { name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+    true,
+    ['sign', 'verify'],
+  )) as CryptoKeyPair;
+  const signingAlgorithm = { name: 'RSA-PSS', hash: 'SHA-256', saltLength: 32 };
+  const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '0a',
+    name: 'CN=Den Danske Stat OCES udstedende-CA 1 (test), O=Test, C=DK',
+    notBefore: NOT_BEFORE,
+    notAfter: NOT_AFTER,
+    keys: pssRoot,
+    signingAlgorithm,
+    extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
+  });
+  const keys = (await webcrypto.subtle.generateKey(
+    {
+      name: 'RSASSA-PKCS1-v1_5',
+      modulusLength: 3072,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: 'SHA-256',
+    },
+    true,
+    ['sign', 'verify'],
+  )) as CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: '0b',
+    subject: 'CN=EHMI AP (funktionscertifikat), O=Test, C=DK',
+    issuer: rootCert.subject,
+    notBefore: NOT_BEFORE,
+    notAfter: NOT_AFTER,
+    publicKey: keys.publicKey as never,
+    signingKey: pssRoot.privateKey as never,
+    signingAlgorithm,
+    extensions: [await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never)],
+  });
+  return party(cert, keys, new X509Certificate(Buffer.from(rootCert.rawData)));
+}
+
 /** A trust hook for the test PKI: the signer was issued by the root and its signature verifies. */
 export function trustRoot(root: X509Certificate) {
   return (chain: X509Certificate[]) => chain[0]!.checkIssued(root) && chain[0]!.verify(root.publicKey);

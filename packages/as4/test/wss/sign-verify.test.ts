@@ -5,7 +5,15 @@ import { ALG } from '../../src/wss/algorithms.ts';
 import { SWA } from '../../src/wss/ns.ts';
 import { signEnvelope } from '../../src/wss/sign.ts';
 import { verifyEnvelope } from '../../src/wss/verify.ts';
-import { memoryAttachment, rejectsWith, reparse, testPki, trustRoot, userMessageXml } from './helpers.ts';
+import {
+  memoryAttachment,
+  psSignedParty,
+  rejectsWith,
+  reparse,
+  testPki,
+  trustRoot,
+  userMessageXml,
+} from './helpers.ts';
 
 const payload = () =>
   memoryAttachment('payload-1@test', Buffer.from('<Bundle xmlns="http://hl7.org/fhir"/>'), {
@@ -247,5 +255,26 @@ describe('SOAP 1.1 envelopes', () => {
     )[0]!;
     assert.equal(sec.getAttributeNS('http://schemas.xmlsoap.org/soap/envelope/', 'mustUnderstand'), '1');
     await verifyEnvelope(signed, [payload()], { trust: trustRoot(pki.root) });
+  });
+});
+
+describe('OCES3-style certificates', () => {
+  it('a certificate signed with RSASSA-PSS by its CA carries an RSA key that signs and verifies, via SKI too', async () => {
+    const oces = await psSignedParty();
+    const root = oces.chain[1]!;
+    assert.equal(oces.certificate.publicKey.asymmetricKeyDetails?.modulusLength, 3072);
+    // signatureAlgorithm id-RSASSA-PSS (1.2.840.113549.1.1.10)
+    assert.ok(oces.certificate.raw.includes(Buffer.from('06092a864886f70d01010a', 'hex')));
+    const doc = parseXml(userMessageXml());
+    await signEnvelope(doc, [payload()], {
+      privateKey: oces.key,
+      certificate: oces.certificate,
+      tokenReference: 'SKI',
+    });
+    const r = await verifyEnvelope(reparse(doc), [payload()], {
+      trust: trustRoot(root),
+      knownCertificates: [oces.certificate],
+    });
+    assert.match(r.certificate.subject, /funktionscertifikat/);
   });
 });
