@@ -66,7 +66,8 @@ export class Terminology {
     if (typeof exp === 'string') return { result: 'unknown', reason: exp };
     if (system !== undefined) {
       if (exp.codes.get(system)?.has(code)) return { result: 'yes' };
-      const why = exp.unknown.get(system);
+      // '*': an imported value set we do not have may hold any system.
+      const why = exp.unknown.get(system) ?? exp.unknown.get('*');
       if (why) {
         const g = GRAMMARS[system];
         if (g) return { result: g.test(code) ? 'yes' : 'no' };

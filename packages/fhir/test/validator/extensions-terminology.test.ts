@@ -79,3 +79,17 @@ test('a code outside an extensible binding (data-absent-reason) is a warning, no
   assert.ok(found.length > 0);
   assert.ok(found.every((i) => i.severity === 'warning'));
 });
+
+test('a ValueSet importing a ValueSet that is not loaded answers unknown (a warning), not no', async () => {
+  const { Terminology } = await import('../../src/validator/terminology.ts');
+  const c = loadConformance([], { r4: false });
+  c.add({
+    resourceType: 'ValueSet',
+    url: 'http://example.org/ValueSet/outer',
+    compose: { include: [{ valueSet: ['http://example.org/ValueSet/missing'] }] },
+  });
+  const t = new Terminology(c);
+  const m = t.inValueSet('http://example.org/ValueSet/outer', 'http://example.org/cs', 'x');
+  assert.equal(m.result, 'unknown');
+  assert.match(m.reason ?? '', /ValueSet http:\/\/example\.org\/ValueSet\/missing is not loaded/);
+});
