@@ -16,7 +16,8 @@ for (const pkg of readdirSync(join(root, 'packages'))) {
   } catch {
     continue;
   }
-  for (const name of readdirSync(dir)) if (name.endsWith('.bench.ts')) files.push(relative(root, join(dir, name)));
+  for (const name of readdirSync(dir))
+    if (name.endsWith('.bench.ts')) files.push(relative(root, join(dir, name)));
 }
 let failed = 0;
 for (const file of files.sort()) {
