@@ -43,6 +43,7 @@ export class Terminology {
   readonly #conformance: Conformance;
   readonly #expansions = new Map<string, Expansion | string>();
   readonly #systems = new Map<string, FlatSystem | undefined>();
+  #implicit: Map<string, ValueSet> | undefined;
 
   constructor(conformance: Conformance) {
     this.#conformance = conformance;
@@ -89,7 +90,26 @@ export class Terminology {
   }
 
   #valueSet(url: string): ValueSet | undefined {
-    return this.#conformance.valueSet(url) ?? this.#conformance.valueSet(url.split('|')[0] ?? url);
+    const found = this.#conformance.valueSet(url) ?? this.#conformance.valueSet(url.split('|')[0] ?? url);
+    if (found) return found;
+    // The implicit value set of a CodeSystem (R4 codesystem.html: CodeSystem.valueSet = "all codes").
+    if (!this.#implicit) {
+      this.#implicit = new Map();
+      for (const r of this.#conformance.all()) {
+        if (
+          r.resourceType === 'CodeSystem' &&
+          typeof r.valueSet === 'string' &&
+          !this.#implicit.has(r.valueSet)
+        ) {
+          this.#implicit.set(r.valueSet, {
+            resourceType: 'ValueSet',
+            url: r.valueSet,
+            compose: { include: [{ system: r.url }] },
+          });
+        }
+      }
+    }
+    return this.#implicit.get(url.split('|')[0] ?? url);
   }
 
   #system(url: string): FlatSystem | undefined {

@@ -93,3 +93,18 @@ test('a ValueSet importing a ValueSet that is not loaded answers unknown (a warn
   assert.equal(m.result, 'unknown');
   assert.match(m.reason ?? '', /ValueSet http:\/\/example\.org\/ValueSet\/missing is not loaded/);
 });
+
+test("a binding to a CodeSystem's implicit ValueSet (CodeSystem.valueSet) is checked against the CodeSystem", async () => {
+  const { Terminology } = await import('../../src/validator/terminology.ts');
+  const c = loadConformance([], { r4: false });
+  c.add({
+    resourceType: 'CodeSystem',
+    url: 'http://example.org/cs',
+    valueSet: 'http://example.org/vs-all',
+    content: 'complete',
+    concept: [{ code: 'a' }],
+  });
+  const t = new Terminology(c);
+  assert.equal(t.inValueSet('http://example.org/vs-all', 'http://example.org/cs', 'a').result, 'yes');
+  assert.equal(t.inValueSet('http://example.org/vs-all', 'http://example.org/cs', 'b').result, 'no');
+});
