@@ -135,6 +135,8 @@ export class SmpClient {
   readonly #results: TtlCache<SmpLookupResult>;
   readonly #smpUrls: TtlCache<string>;
   readonly #profiles: readonly string[];
+  readonly #anchors: X509Certificate[];
+  readonly #intermediates: X509Certificate[];
 
   constructor(options: SmpClientOptions) {
     if (!options || !Array.isArray(options.trustAnchors) || options.trustAnchors.length === 0) {
@@ -143,7 +145,14 @@ export class SmpClient {
         'SmpClient: trustAnchors is not configured (no default trust)',
       );
     }
-    for (const a of options.trustAnchors) toCertificate(a, 'trust anchor');
+    let anchors: X509Certificate[];
+    let intermediates: X509Certificate[];
+    try {
+      anchors = options.trustAnchors.map((c) => toCertificate(c, 'trust anchor'));
+      intermediates = (options.intermediates ?? []).map((c) => toCertificate(c, 'intermediate certificate'));
+    } catch (err) {
+      throw new EhmiError('EHMI_CONFIG_INVALID', `SmpClient: ${(err as Error).message}`, { cause: err });
+    }
     if (!options.smpUrl && !options.sml?.zone) {
       throw new EhmiError('EHMI_CONFIG_INVALID', 'SmpClient: configure smpUrl or sml.zone');
     }
@@ -154,6 +163,8 @@ export class SmpClient {
       );
     }
     this.#options = options;
+    this.#anchors = anchors;
+    this.#intermediates = intermediates;
     this.#profiles = options.transportProfiles ?? DEFAULT_TRANSPORT_PROFILES;
     const dns = options.dns;
     this.#resolver =
@@ -346,8 +357,8 @@ export class SmpClient {
     mayRedirect: boolean,
   ): Promise<VerifiedServiceMetadata> {
     const verified = verifySignedServiceMetadata(body, {
-      trustAnchors: this.#options.trustAnchors,
-      ...(this.#options.intermediates ? { intermediates: this.#options.intermediates } : {}),
+      trustAnchors: this.#anchors,
+      intermediates: this.#intermediates,
       at: this.#now(),
       ...(this.#options.allowSha1 !== undefined ? { allowSha1: this.#options.allowSha1 } : {}),
     });

@@ -9,6 +9,7 @@ import {
   buildSignedServiceMetadata,
   documentId,
   gs1CheckDigit,
+  MAX_SMP_RESPONSE_BYTES,
   participantId,
   processId,
   type ServiceMetadata,
@@ -263,6 +264,28 @@ describe('SmpClient with a configured SMP URL', () => {
     );
   });
 
+  it('refuses a response over the 1 MiB limit', async () => {
+    const p = gln('579000000021');
+    smp.routes.set(path(p, HCO_CURRENT), { body: `<x>${'a'.repeat(MAX_SMP_RESPONSE_BYTES)}</x>` });
+    await assert.rejects(
+      direct().lookup(p, HCO_CURRENT),
+      rejects('EHMI_SMP_RESPONSE_INVALID', undefined, (err) =>
+        assert.match(err.message, /larger than 1048576 bytes/),
+      ),
+    );
+  });
+
+  it('gives up on an SMP that does not answer within timeoutMs', async () => {
+    const p = gln('579000000022');
+    smp.routes.set(path(p, HCO_CURRENT), { body: sign(md({ participant: p })), delayMs: 5_000 });
+    const started = Date.now();
+    await assert.rejects(
+      direct({ timeoutMs: 200 }).lookup(p, HCO_CURRENT),
+      rejects('EHMI_SMP_LOOKUP_FAILED'),
+    );
+    assert.ok(Date.now() - started < 4_000);
+  });
+
   it('follows a signed Redirect to the SMP whose certificate it names', async () => {
     const p = gln('579000000017');
     const target = serviceMetadataUrl(
@@ -488,6 +511,13 @@ describe('SmpClient configuration', () => {
   it('needs trust anchors', () => {
     assert.throws(
       () => new SmpClient({ smpUrl: 'http://127.0.0.1:1', trustAnchors: [] }),
+      rejects('EHMI_CONFIG_INVALID'),
+    );
+  });
+
+  it('refuses a trust anchor that is not a certificate', () => {
+    assert.throws(
+      () => new SmpClient({ smpUrl: 'http://127.0.0.1:1', trustAnchors: ['not a certificate'] }),
       rejects('EHMI_CONFIG_INVALID'),
     );
   });

@@ -6,7 +6,7 @@ export interface SmpServer {
   /** Requests seen, as raw request paths. */
   hits: string[];
   /** Responses by decoded path (`/iso6523-actorid-upis::0088:…/services/…`); anything else is 404. */
-  routes: Map<string, { status?: number; body: string }>;
+  routes: Map<string, { status?: number; body: string; delayMs?: number }>;
   close(): Promise<void>;
 }
 
@@ -18,7 +18,7 @@ export const NOT_FOUND_BODY = '<Error><Message>Unknown participant in this SMP</
  * an encoded and a raw `::` reach the same resource (as phoss-smp does).
  */
 export async function startSmpServer(): Promise<SmpServer> {
-  const routes = new Map<string, { status?: number; body: string }>();
+  const routes = new Map<string, { status?: number; body: string; delayMs?: number }>();
   const hits: string[] = [];
   const server = http.createServer((req, res) => {
     hits.push(req.url ?? '');
@@ -28,7 +28,11 @@ export async function startSmpServer(): Promise<SmpServer> {
       res.writeHead(404, { 'content-type': 'application/xml' }).end(NOT_FOUND_BODY);
       return;
     }
-    res.writeHead(r.status ?? 200, { 'content-type': 'application/xml' }).end(r.body);
+    const send = () => {
+      if (!res.destroyed) res.writeHead(r.status ?? 200, { 'content-type': 'application/xml' }).end(r.body);
+    };
+    if (r.delayMs) setTimeout(send, r.delayMs).unref();
+    else send();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
