@@ -71,6 +71,13 @@ export interface VerifyResult {
   signature: Element;
 }
 
+/**
+ * Most ds:Reference elements accepted in one SignedInfo: eb:Messaging, Body, Timestamp, token and one per
+ * attachment, with the MIME layer's 101-part limit (limits.ts) — more can only be an attempt to make us
+ * canonicalise and hash the same bytes over and over.
+ */
+export const MAX_SIGNATURE_REFERENCES = 128;
+
 const authError = (message: string, reason: string, details: Record<string, unknown> = {}) =>
   new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', message, { details: { reason, ...details } });
 
@@ -129,6 +136,19 @@ export async function verifyEnvelope(
   checkAlgorithm('signature', method, policy);
   const refs = childElements(signedInfo, NS.ds, 'Reference').map(parseReference);
   if (refs.length === 0) throw authError('SignedInfo has no reference', 'structure');
+  if (refs.length > MAX_SIGNATURE_REFERENCES) {
+    throw authError(
+      `SignedInfo has ${refs.length} references (limit ${MAX_SIGNATURE_REFERENCES})`,
+      'too-many-references',
+    );
+  }
+  // Each part is signed once; a repeated URI adds no assurance and multiplies the digest work.
+  const uris = new Set<string>();
+  for (const r of refs) {
+    if (uris.has(r.uri))
+      throw authError(`${r.uri} is referenced twice`, 'duplicate-reference', { uri: r.uri });
+    uris.add(r.uri);
+  }
   for (const r of refs) checkAlgorithm('digest', r.digestMethod, policy);
 
   // WSS 1.1.1 §8.3 / X.509 Token Profile §3.2: the key.

@@ -4,7 +4,7 @@ import { childElement, type Document, type Element, excC14n, parseXml } from '@e
 import { ALG } from '../../src/wss/algorithms.ts';
 import { NS } from '../../src/wss/ns.ts';
 import { signEnvelope } from '../../src/wss/sign.ts';
-import { verifyEnvelope } from '../../src/wss/verify.ts';
+import { MAX_SIGNATURE_REFERENCES, verifyEnvelope } from '../../src/wss/verify.ts';
 import { memoryAttachment, rejectsWith, reparse, testPki, trustRoot, userMessageXml } from './helpers.ts';
 
 const LEGACY = {
@@ -201,6 +201,43 @@ describe('hardening: tampering and signature wrapping (EBMS:0101 / EBMS:0103)', 
       'EBMS:0101',
       'reference-misplaced',
     );
+  });
+
+  it('EBMS:0101 when SignedInfo references the same part twice', async () => {
+    const pki = await testPki();
+    const { doc, trust } = await signed();
+    const ref = el(doc, NS.ds, 'Reference');
+    ref.parentNode!.appendChild(ref.cloneNode(true));
+    resign(doc, pki.rsa.key);
+    await rejectsWith(verifyEnvelope(doc, [payload()], { trust }), 'EBMS:0101', 'duplicate-reference');
+  });
+
+  it('EBMS:0101 when SignedInfo has more references than MAX_SIGNATURE_REFERENCES (one over)', async () => {
+    const pki = await testPki();
+    const { doc, trust } = await signed();
+    const ref = el(doc, NS.ds, 'Reference');
+    const count = doc.getElementsByTagNameNS(NS.ds, 'Reference').length;
+    for (let i = count; i < MAX_SIGNATURE_REFERENCES + 1; i++) {
+      const copy = ref.cloneNode(true) as Element;
+      copy.setAttribute('URI', `cid:extra-${i}@test`);
+      ref.parentNode!.appendChild(copy);
+    }
+    resign(doc, pki.rsa.key);
+    await rejectsWith(verifyEnvelope(doc, [payload()], { trust }), 'EBMS:0101', 'too-many-references');
+  });
+
+  it('exactly MAX_SIGNATURE_REFERENCES references pass the count check (they fail later, on the missing parts)', async () => {
+    const pki = await testPki();
+    const { doc, trust } = await signed();
+    const ref = el(doc, NS.ds, 'Reference');
+    const count = doc.getElementsByTagNameNS(NS.ds, 'Reference').length;
+    for (let i = count; i < MAX_SIGNATURE_REFERENCES; i++) {
+      const copy = ref.cloneNode(true) as Element;
+      copy.setAttribute('URI', `cid:extra-${i}@test`);
+      ref.parentNode!.appendChild(copy);
+    }
+    resign(doc, pki.rsa.key);
+    await rejectsWith(verifyEnvelope(doc, [payload()], { trust }), 'EBMS:0101', 'transform');
   });
 
   it('EBMS:0101 for an XPath-style reference URI', async () => {
