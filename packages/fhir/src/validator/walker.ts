@@ -241,7 +241,13 @@ export class Run {
         const n = Math.max(arr.length, extArr.length);
         for (let i = 0; i < n; i++) {
           const t =
-            type ?? (child.def.type?.length === 1 ? typeCode(child.def.type[0] as TypeRef) : undefined);
+            type ??
+            // R4 4.0.1 types Resource.id as System.String/"string"; its definition says id (the HL7 validator agrees).
+            (child.def.base?.path === 'Resource.id'
+              ? 'id'
+              : child.def.type?.length === 1
+                ? typeCode(child.def.type[0] as TypeRef)
+                : undefined);
           items.push({
             item: { value: arr[i] ?? undefined, type: t },
             ext: extArr[i] ?? undefined,

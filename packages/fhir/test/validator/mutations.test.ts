@@ -244,3 +244,9 @@ test('broken reference: a DiagnosticReport.result (aggregation bundled) that mat
     /must resolve inside the Bundle/,
   );
 });
+
+test('types: a resource id that is not an R4 id is reported (Resource.id is id, whatever the 4.0.1 snapshot says)', () => {
+  const b = homecare();
+  entry(b, 'MessageHeader').id = 'not a valid id!';
+  assertError(b, 'Bundle.entry[0].resource.id', /is not a valid id/);
+});
