@@ -27,6 +27,9 @@ export interface TestPki {
   rogueSmp: TestParty;
   /** A receiving access point's certificate, published in the SMP. */
   ap: TestParty;
+  /** A root CA that signs with RSASSA-PSS (as the Danish OCES3 CAs do), and an SMP certificate it issued. */
+  pssRoot: X509Certificate;
+  smpUnderPss: TestParty;
 }
 
 const NOT_BEFORE = new Date('2025-01-01T00:00:00Z');
@@ -38,12 +41,21 @@ const RSA = {
   hash: 'SHA-256',
 };
 
+const PSS = {
+  name: 'RSA-PSS',
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: 'SHA-256',
+};
+const PSS_SIGN = { name: 'RSA-PSS', saltLength: 32, hash: 'SHA-256' };
+
 const keyPair = async () =>
   (await webcrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as CryptoKeyPair;
 
 async function selfSigned(
   name: string,
   keys: CryptoKeyPair,
+  signingAlgorithm: object = RSA,
 ): Promise<{ cert: x509.X509Certificate; key: CryptoKey }> {
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
@@ -51,7 +63,7 @@ async function selfSigned(
     notBefore: NOT_BEFORE,
     notAfter: NOT_AFTER,
     keys,
-    signingAlgorithm: RSA,
+    signingAlgorithm: signingAlgorithm as never,
     extensions: [new x509.BasicConstraintsExtension(true, 2, true)],
   });
   return { cert, key: keys.privateKey };
@@ -62,7 +74,7 @@ async function issue(
   serial: string,
   ca: { cert: x509.X509Certificate; key: CryptoKey },
   keys: CryptoKeyPair,
-  options: { isCa?: boolean; notBefore?: Date; notAfter?: Date } = {},
+  options: { isCa?: boolean; notBefore?: Date; notAfter?: Date; signingAlgorithm?: object } = {},
 ): Promise<{ cert: x509.X509Certificate; key: CryptoKey; party: TestParty }> {
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial,
@@ -72,7 +84,7 @@ async function issue(
     notAfter: options.notAfter ?? NOT_AFTER,
     publicKey: keys.publicKey as never,
     signingKey: ca.key as never,
-    signingAlgorithm: RSA,
+    signingAlgorithm: (options.signingAlgorithm ?? RSA) as never,
     extensions: [
       new x509.BasicConstraintsExtension(options.isCa === true, options.isCa ? 0 : undefined, true),
     ],
@@ -115,6 +127,17 @@ export function testPki(): Promise<TestPki> {
     });
     const rogueSmp = await issue('CN=SMP ehmi-test, O=EHMI Test, C=DK', '13', rogue, k[6]!);
     const ap = await issue('CN=AP 5790000121526, O=EHMI Test, C=DK', '20', root, k[7]!);
+    const pssKeys = (await webcrypto.subtle.generateKey(PSS, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const pssRoot = await selfSigned('CN=EHMI Test PSS Root CA, O=EHMI Test, C=DK', pssKeys, PSS_SIGN);
+    const smpUnderPss = await issue(
+      'CN=SMP ehmi-test PSS, O=EHMI Test, C=DK',
+      '30',
+      pssRoot,
+      await keyPair(),
+      {
+        signingAlgorithm: PSS_SIGN,
+      },
+    );
     return {
       root: node(root.cert),
       intermediate: node(intermediate.cert),
@@ -123,6 +146,8 @@ export function testPki(): Promise<TestPki> {
       expiredSmp: expiredSmp.party,
       rogueSmp: rogueSmp.party,
       ap: ap.party,
+      pssRoot: node(pssRoot.cert),
+      smpUnderPss: smpUnderPss.party,
     };
   })();
   return pki;

@@ -196,6 +196,13 @@ describe('SMP certificate trust', () => {
     );
   });
 
+  it('follows a chain signed with RSASSA-PSS (as OCES3 certificates are)', () => {
+    // id-RSASSA-PSS (1.2.840.113549.1.1.10) as the certificate's signature algorithm
+    assert.ok(pki.smpUnderPss.certificate.raw.includes(Buffer.from('06092a864886f70d01010a', 'hex')));
+    const r = verifySignedServiceMetadata(sign(pki.smpUnderPss), { trustAnchors: [pki.pssRoot] });
+    assert.equal(r.path.length, 2);
+  });
+
   it('follows an intermediate CA carried in KeyInfo', () => {
     const xml = sign(pki.smpViaIntermediate, [pki.smpViaIntermediate.certificate, pki.intermediate]);
     assert.equal(verifySignedServiceMetadata(xml, anchors()).path.length, 3);
