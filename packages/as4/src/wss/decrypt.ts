@@ -20,6 +20,7 @@ import { buildIdMap } from './ids.ts';
 import { deriveX25519, unwrapKey } from './key-agreement.ts';
 import { NS, SWA } from './ns.ts';
 import { resolveKeyInfo } from './token.ts';
+import { attachmentFor } from './verify.ts';
 
 export interface DecryptOptions {
   /** Our decryption key: RSA (1.15) or X25519 (2.0). */
@@ -181,8 +182,7 @@ function describe(
   if (tList.length !== 1 || tList[0]!.getAttribute('Algorithm') !== SWA.ciphertextTransform) {
     throw failed(`unsupported CipherReference transforms on ${uri}`, { reason: 'transform' });
   }
-  const contentId = decodeURIComponent(uri.slice(4));
-  const attachment = byId.get(contentId);
+  const attachment = attachmentFor(byId, uri);
   if (!attachment)
     throw failed(`the encrypted attachment ${uri} is missing`, { reason: 'attachment-missing' });
   // The key: the EncryptedKey the EncryptedData's KeyInfo references, or the one whose ReferenceList lists it.

@@ -230,13 +230,7 @@ function attachmentReference(r: SignatureReference): VerifiedReference {
   ) {
     throw authError(`unsupported transforms on ${r.uri}`, 'transform', { uri: r.uri });
   }
-  let contentId: string;
-  try {
-    contentId = decodeURIComponent(r.uri.slice(4));
-  } catch {
-    throw authError(`malformed reference ${r.uri}`, 'reference');
-  }
-  return { ...r, target: 'attachment', contentId, digestVerified: false };
+  return { ...r, target: 'attachment', contentId: r.uri.slice(4), digestVerified: false };
 }
 
 function elementReference(
@@ -333,10 +327,12 @@ function checkAttachmentCoverage(
   const covered = new Set<string>();
   for (const r of result.references) {
     if (r.target !== 'attachment') continue;
-    if (!byId.has(r.contentId!)) {
+    const att = attachmentFor(byId, r.uri);
+    if (!att)
       throw authError(`the signed attachment ${r.uri} is missing`, 'attachment-missing', { uri: r.uri });
-    }
-    covered.add(r.contentId!);
+    if (covered.has(att.contentId)) throw authError(`${r.uri} is referenced twice`, 'duplicate-reference');
+    r.contentId = att.contentId;
+    covered.add(att.contentId);
   }
   for (const a of attachments) {
     if (!covered.has(a.contentId)) {
@@ -346,4 +342,22 @@ function checkAttachmentCoverage(
     }
   }
   return byId;
+}
+
+/**
+ * The attachment a `cid:` URI names. RFC 2392 says the Content-ID is URL-encoded in the URI; producers (phase4,
+ * WSS4J) write it raw. Look it up as written, then decoded.
+ */
+export function attachmentFor(
+  byId: ReadonlyMap<string, As4Attachment>,
+  uri: string,
+): As4Attachment | undefined {
+  const raw = uri.slice(4);
+  const found = byId.get(raw);
+  if (found) return found;
+  try {
+    return byId.get(decodeURIComponent(raw));
+  } catch {
+    return undefined;
+  }
 }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { canonicalMimeHeaders, digestAttachment } from '../../src/wss/attachment-digest.ts';
 import { SWA } from '../../src/wss/ns.ts';
+import { attachmentFor } from '../../src/wss/verify.ts';
 import { memoryAttachment } from './helpers.ts';
 
 describe('SwA Profile 1.1 attachment transforms', () => {
@@ -41,5 +42,15 @@ describe('SwA Profile 1.1 attachment transforms', () => {
       .digest();
     assert.deepEqual(digest, expected);
     assert.notDeepEqual(digest, createHash('sha256').update(body).digest());
+  });
+});
+
+describe('cid: URIs (RFC 2392)', () => {
+  it('a URL-encoded cid: reference finds the attachment by its Content-ID', () => {
+    const att = memoryAttachment('part 1@x', Buffer.from('a'));
+    const byId = new Map([[att.contentId, att]]);
+    assert.equal(attachmentFor(byId, 'cid:part%201@x'), att);
+    assert.equal(attachmentFor(byId, 'cid:part 1@x'), att);
+    assert.equal(attachmentFor(byId, 'cid:part%2@x'), undefined);
   });
 });
