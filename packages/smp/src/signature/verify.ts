@@ -129,6 +129,8 @@ export function verifyEnvelopedSignature(doc: Document): EnvelopedSignatureResul
   };
 }
 
+const MAX_KEYINFO_CERTIFICATES = 8;
+
 function certificatesOf(keyInfo: Element | undefined): X509Certificate[] {
   const out: X509Certificate[] = [];
   for (const data of keyInfo ? childElements(keyInfo, NS.ds, 'X509Data') : []) {
@@ -143,6 +145,13 @@ function certificatesOf(keyInfo: Element | undefined): X509Certificate[] {
   }
   // OASIS BDXR SMP 1.0 and Peppol SMP 1.x put the SMP certificate in KeyInfo; without it there is no key.
   if (out.length === 0) throw invalid('ds:KeyInfo carries no ds:X509Certificate', 'key-info');
+  // A signer and its chain are a handful; each candidate costs a public-key operation.
+  if (out.length > MAX_KEYINFO_CERTIFICATES) {
+    throw invalid(
+      `ds:KeyInfo carries ${out.length} certificates; at most ${MAX_KEYINFO_CERTIFICATES} are read`,
+      'key-info',
+    );
+  }
   return out;
 }
 

@@ -159,6 +159,15 @@ describe('tampered or misplaced signatures', () => {
     assert.throws(() => verifySignedServiceMetadata(xml, anchors()), fails('EHMI_SMP_SIGNATURE_INVALID'));
   });
 
+  it('refuses a KeyInfo stuffed with certificates (at most 8 are read)', () => {
+    const one = `<X509Certificate>${pki.smp.certificate.raw.toString('base64')}</X509Certificate>`;
+    const xml = signed.replace(/<X509Certificate>[^<]+<\/X509Certificate>/, one.repeat(9));
+    assert.throws(
+      () => verifySignedServiceMetadata(xml, anchors()),
+      fails('EHMI_SMP_SIGNATURE_INVALID', 'key-info'),
+    );
+  });
+
   it('refuses a DOCTYPE before looking at the signature', () => {
     assert.throws(
       () => verifySignedServiceMetadata(`<!DOCTYPE x>${signed}`, anchors()),
