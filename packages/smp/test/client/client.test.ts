@@ -264,6 +264,14 @@ describe('SmpClient with a configured SMP URL', () => {
     );
   });
 
+  it('reads a Peppol SMP (busdox) response the same way', async () => {
+    const p = gln('579000000023');
+    publish(smp, p, md({ participant: p, flavour: 'peppol', transportProfile: 'peppol-transport-as4-v2_0' }));
+    const r = await direct().lookup(p, HCO_CURRENT);
+    assert.equal(r.transportProfile, 'peppol-transport-as4-v2_0');
+    assert.equal(r.endpointUrl, 'https://ap.ehmi.test/as4');
+  });
+
   it('refuses a response over the 1 MiB limit', async () => {
     const p = gln('579000000021');
     smp.routes.set(path(p, HCO_CURRENT), { body: `<x>${'a'.repeat(MAX_SMP_RESPONSE_BYTES)}</x>` });
