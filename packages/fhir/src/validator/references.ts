@@ -173,6 +173,29 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
   return issues;
 }
 
+/**
+ * `Bundle.entry.fullUrl` "SHALL NOT disagree with the id in the resource" (R4 Bundle.entry.fullUrl): a RESTful
+ * fullUrl ends with the resource's type and id.
+ */
+export function checkFullUrls(bundle: BundleIndex, expression: string): Issue[] {
+  const issues: Issue[] = [];
+  for (const e of bundle.entries) {
+    if (!e.fullUrl || e.fullUrl.startsWith('urn:')) continue;
+    const m = RESTFUL.exec(e.fullUrl);
+    if (!m) continue;
+    const { resourceType, id } = e.resource;
+    if (m[2] !== resourceType || (typeof id === 'string' && m[3] !== id)) {
+      issues.push({
+        severity: 'error',
+        code: 'invalid',
+        expression: `${expression}.entry[${e.index}].fullUrl`,
+        message: `fullUrl ${e.fullUrl} disagrees with the resource (${String(resourceType)}/${String(id)})`,
+      });
+    }
+  }
+  return issues;
+}
+
 /** A message Bundle starts with its MessageHeader (R4 messaging.html §4.4.1: "the first resource … SHALL be a MessageHeader"). */
 export function checkMessageBundle(bundle: Json, expression: string): Issue[] {
   if (bundle.type !== 'message') return [];

@@ -9,7 +9,13 @@ import { invariantHost, referenceCheck, sliceHost } from './hosts.ts';
 import { checkContainedReferenced, checkInvariants } from './invariants.ts';
 import type { Issue } from './issues.ts';
 import { checkPrimitive, isPrimitiveType } from './primitives.ts';
-import { type BundleIndex, checkMessageBundle, checkReference, indexBundle } from './references.ts';
+import {
+  type BundleIndex,
+  checkFullUrls,
+  checkMessageBundle,
+  checkReference,
+  indexBundle,
+} from './references.ts';
 import { assignSlices, checkSlicing, type Typed } from './slicing.ts';
 import type { Terminology } from './terminology.ts';
 
@@ -133,7 +139,10 @@ export class Run {
       this.checks({ value: resource, type: sd.type }, root, where.expression, env, issues);
       // Rules of the resource itself, whichever definition is walked (duplicates collapse in the IssueList).
       issues.push(...checkContainedReferenced(resource, where.expression));
-      if (resource.resourceType === 'Bundle') issues.push(...checkMessageBundle(resource, where.expression));
+      if (resource.resourceType === 'Bundle' && env.bundle) {
+        issues.push(...checkMessageBundle(resource, where.expression));
+        issues.push(...checkFullUrls(env.bundle, where.expression));
+      }
       const profile = sd.derivation === 'constraint' ? url : undefined;
       if (profile) for (const i of issues) i.profile ??= profile;
     }

@@ -250,3 +250,9 @@ test('types: a resource id that is not an R4 id is reported (Resource.id is id, 
   entry(b, 'MessageHeader').id = 'not a valid id!';
   assertError(b, 'Bundle.entry[0].resource.id', /is not a valid id/);
 });
+
+test('Bundle: a fullUrl that disagrees with the resource id is reported at the fullUrl', () => {
+  const b = homecare();
+  b.entry[1].resource.id = 'another-id';
+  assertError(b, 'Bundle.entry[1].fullUrl', /disagrees with the resource/);
+});
