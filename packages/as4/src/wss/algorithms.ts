@@ -20,6 +20,7 @@ export const ALG = {
   rsaOaepMgf1p: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
   mgf1sha256: 'http://www.w3.org/2009/xmlenc11#mgf1sha256',
   x25519: 'http://www.w3.org/2021/04/xmldsig-more#x25519',
+  ecdhEs: 'http://www.w3.org/2009/xmlenc11#ECDH-ES',
   hkdf: 'http://www.w3.org/2021/04/xmldsig-more#hkdf',
   hmacSha256: 'http://www.w3.org/2001/04/xmldsig-more#hmac-sha256',
   kwAes128: 'http://www.w3.org/2001/04/xmlenc#kw-aes128',

@@ -17,7 +17,7 @@ import { ALG, type AlgorithmPolicy, PROFILES, type SecurityProfile } from './alg
 import { type CertificateInput, toCertificate } from './certificates.ts';
 import { envelopeParts, findSecurityHeader } from './envelope.ts';
 import { buildIdMap } from './ids.ts';
-import { deriveX25519, unwrapKey } from './key-agreement.ts';
+import { deriveKek, unwrapKey } from './key-agreement.ts';
 import { NS, SWA } from './ns.ts';
 import { resolveKeyInfo } from './token.ts';
 import { attachmentFor } from './verify.ts';
@@ -228,7 +228,7 @@ export function unwrapContentKey(
     if (!agreement) throw failed('kw-aes128 without an xenc:AgreementMethod', { reason: 'structure' });
     checkRecipient(childElement(agreement, NS.xenc, 'RecipientKeyInfo'), ctx);
     try {
-      return unwrapKey(deriveX25519(agreement, privateKey), wrapped);
+      return unwrapKey(deriveKek(agreement, privateKey), wrapped);
     } catch (err) {
       if (err instanceof EhmiError) throw err;
       throw failed('the content-encryption key cannot be unwrapped', { reason: 'unwrap' }, err);

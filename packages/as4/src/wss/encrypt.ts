@@ -7,7 +7,7 @@ import { ALG, type SecurityProfile } from './algorithms.ts';
 import { type CertificateInput, toCertificate } from './certificates.ts';
 import { append, ensureSecurityHeader, envelopeParts } from './envelope.ts';
 import { newId } from './ids.ts';
-import { agreeX25519, wrapKey } from './key-agreement.ts';
+import { agreeKey, wrapKey } from './key-agreement.ts';
 import { NS, SWA, TOKEN } from './ns.ts';
 import {
   appendBinarySecurityToken,
@@ -17,9 +17,9 @@ import {
 } from './token.ts';
 
 export interface EncryptOptions {
-  /** The receiver's encryption certificate (from the P-Mode or SMP): RSA for 1.15, X25519 for 2.0. */
+  /** The receiver's encryption certificate (from the P-Mode or SMP): RSA for 1.15; X25519 (or P-256) for 2.0. */
   recipientCertificate: CertificateInput;
-  /** Default: `edelivery-1.15` for an RSA certificate, `edelivery-2.0` for an X25519 one. */
+  /** Default: `edelivery-1.15` for an RSA certificate, `edelivery-2.0` for an X25519 or P-256 one. */
   profile?: SecurityProfile;
   /** How the EncryptedKey names the recipient certificate. Default `BinarySecurityToken` (as phase4 and WSS4J do). */
   tokenReference?: TokenReference;
@@ -40,8 +40,8 @@ const GCM_TAG_BYTES = 16;
  * Body are never encrypted), after signing. Each part gets an xenc:EncryptedData of type
  * `Attachment-Content-Only` (SwA Profile 1.1 §5.4.2) with a CipherReference to its `cid:` and AES-128-GCM
  * (XML Encryption 1.1 §5.2.4: IV ‖ ciphertext ‖ 128-bit tag). One content-encryption key for the message is
- * transported in an xenc:EncryptedKey: RSA-OAEP with SHA-256 and MGF1-SHA256 (1.15), or X25519 key agreement,
- * HKDF-SHA256 and AES-128 key wrap (2.0).
+ * transported in an xenc:EncryptedKey: RSA-OAEP with SHA-256 and MGF1-SHA256 (1.15), or X25519 key agreement
+ * (ECDH-ES on P-256 for the EC enhancement), HKDF-SHA256 and AES-128 key wrap (2.0).
  *
  * Streaming: the returned attachments encrypt on every `open()` with the same key and IV, so the source's
  * `open()` must yield the same bytes each time (the As4Attachment contract); nothing is buffered whole.
@@ -57,13 +57,11 @@ export async function encryptAttachments(
 ): Promise<EncryptResult> {
   const recipient = toCertificate(options.recipientCertificate);
   const keyType = recipient.publicKey.asymmetricKeyType;
-  const profile = options.profile ?? (keyType === 'x25519' ? 'edelivery-2.0' : 'edelivery-1.15');
-  if (
-    (profile === 'edelivery-1.15') !== (keyType === 'rsa') ||
-    (profile === 'edelivery-2.0' && keyType !== 'x25519')
-  ) {
+  const profile = options.profile ?? (keyType === 'rsa' ? 'edelivery-1.15' : 'edelivery-2.0');
+  // 1.15: RSA key transport; 2.0: X25519 (Common Usage) or P-256 ECDH-ES (alternative EC enhancement).
+  const fits = profile === 'edelivery-1.15' ? keyType === 'rsa' : keyType === 'x25519' || keyType === 'ec';
+  if (!fits)
     throw new EhmiError('EHMI_USAGE', `profile ${profile} cannot encrypt to a ${keyType} certificate`);
-  }
   if (attachments.length === 0) throw new EhmiError('EHMI_USAGE', 'there are no attachments to encrypt');
   const parts = envelopeParts(doc);
   const security = ensureSecurityHeader(doc, parts);
@@ -107,7 +105,7 @@ export async function encryptAttachments(
   } else {
     method.setAttribute('Algorithm', ALG.kwAes128);
     ek.appendChild(keyInfo);
-    const { kek, agreement } = agreeX25519(keyInfo, recipient.publicKey);
+    const { kek, agreement } = agreeKey(keyInfo, recipient.publicKey);
     const rki = append(agreement, NS.xenc, 'xenc:RecipientKeyInfo');
     appendTokenReference(rki, kind, recipient, bst ? { id: bst.id, valueType } : undefined);
     wrapped = wrapKey(kek, cek);

@@ -34,16 +34,24 @@ interface HkdfParams {
   keyLengthBytes: number;
 }
 
+const P256_OID_URN = 'urn:oid:1.2.840.10045.3.1.7';
+
 /**
- * eDelivery AS4 2.0 key agreement: an ephemeral X25519 key pair with the recipient's static X25519 key (RFC 9231
- * §2.6.x `x25519`), HKDF-SHA256 (RFC 9231 `hkdf`, PRF hmac-sha256) to a 128-bit key-encryption key. Writes the
+ * eDelivery AS4 2.0 key agreement: an ephemeral key pair with the recipient's static key — X25519 (RFC 9231
+ * `x25519`, Common Usage Profile) or ECDH-ES on P-256 (XML Encryption 1.1 §5.6.2, the alternative EC profile
+ * enhancement) — then HKDF-SHA256 (RFC 9231 `hkdf`, PRF hmac-sha256) to a 128-bit key-encryption key. Writes the
  * xenc:AgreementMethod into `keyInfo` and returns the KEK.
  */
-export function agreeX25519(keyInfo: Element, recipient: KeyObject): { kek: Buffer; agreement: Element } {
-  if (recipient.asymmetricKeyType !== 'x25519') {
-    throw new EhmiError('EHMI_USAGE', `the recipient key is ${recipient.asymmetricKeyType}, not X25519`);
+export function agreeKey(keyInfo: Element, recipient: KeyObject): { kek: Buffer; agreement: Element } {
+  const x25519 = recipient.asymmetricKeyType === 'x25519';
+  const p256 =
+    recipient.asymmetricKeyType === 'ec' && recipient.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  if (!x25519 && !p256) {
+    throw new EhmiError('EHMI_USAGE', `no key agreement for a ${recipient.asymmetricKeyType} recipient key`);
   }
-  const eph = generateKeyPairSync('x25519');
+  const eph = x25519
+    ? generateKeyPairSync('x25519')
+    : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: recipient });
   const params: HkdfParams = {
     salt: randomBytes(32),
@@ -53,7 +61,7 @@ export function agreeX25519(keyInfo: Element, recipient: KeyObject): { kek: Buff
   const kek = Buffer.from(hkdfSync('sha256', shared, params.salt, params.info, params.keyLengthBytes));
   const agreement = append(keyInfo, NS.xenc, 'xenc:AgreementMethod');
   agreement.setAttributeNS(NS.xmlns, 'xmlns:xenc', NS.xenc);
-  agreement.setAttribute('Algorithm', ALG.x25519);
+  agreement.setAttribute('Algorithm', x25519 ? ALG.x25519 : ALG.ecdhEs);
   const kdm = append(agreement, NS.xenc11, 'xenc11:KeyDerivationMethod');
   kdm.setAttributeNS(NS.xmlns, 'xmlns:xenc11', NS.xenc11);
   kdm.setAttribute('Algorithm', ALG.hkdf);
@@ -66,34 +74,55 @@ export function agreeX25519(keyInfo: Element, recipient: KeyObject): { kek: Buff
   append(hp, NS.dsigMore, 'dsig-more:Info', params.info.toString('hex'));
   append(hp, NS.dsigMore, 'dsig-more:KeyLength', String(params.keyLengthBytes));
   const oki = append(agreement, NS.xenc, 'xenc:OriginatorKeyInfo');
-  const der = append(
-    oki,
-    NS.dsig11,
-    'dsig11:DEREncodedKeyValue',
-    eph.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
-  );
-  der.setAttributeNS(NS.xmlns, 'xmlns:dsig11', NS.dsig11);
+  if (x25519) {
+    const der = append(
+      oki,
+      NS.dsig11,
+      'dsig11:DEREncodedKeyValue',
+      eph.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+    );
+    der.setAttributeNS(NS.xmlns, 'xmlns:dsig11', NS.dsig11);
+  } else {
+    // XML Signature 1.1 §4.5.2.3 ECKeyValue: named curve and the uncompressed point (X9.62 04 ‖ x ‖ y).
+    const jwk = eph.publicKey.export({ format: 'jwk' });
+    const point = Buffer.concat([
+      Buffer.from([4]),
+      Buffer.from(jwk.x!, 'base64url'),
+      Buffer.from(jwk.y!, 'base64url'),
+    ]);
+    const kv = append(oki, NS.ds, 'ds:KeyValue');
+    kv.setAttributeNS(NS.xmlns, 'xmlns:ds', NS.ds);
+    const ec = append(kv, NS.dsig11, 'dsig11:ECKeyValue');
+    ec.setAttributeNS(NS.xmlns, 'xmlns:dsig11', NS.dsig11);
+    append(ec, NS.dsig11, 'dsig11:NamedCurve').setAttribute('URI', P256_OID_URN);
+    append(ec, NS.dsig11, 'dsig11:PublicKey', point.toString('base64'));
+  }
   return { kek, agreement };
 }
 
-/** The receiving side of {@link agreeX25519}: derives the KEK from an xenc:AgreementMethod and our private key. */
-export function deriveX25519(agreement: Element, privateKey: KeyObject): Buffer {
+/** The receiving side of {@link agreeKey}: derives the KEK from an xenc:AgreementMethod and our private key. */
+export function deriveKek(agreement: Element, privateKey: KeyObject): Buffer {
   const fail = (msg: string) => new EhmiError('EHMI_AS4_FAILED_DECRYPTION', msg);
-  if (agreement.getAttribute('Algorithm') !== ALG.x25519) {
-    throw new EhmiError(
-      'EHMI_AS4_POLICY_NONCOMPLIANCE',
-      `unsupported key agreement ${agreement.getAttribute('Algorithm')}`,
-    );
+  const algorithm = agreement.getAttribute('Algorithm');
+  if (algorithm !== ALG.x25519 && algorithm !== ALG.ecdhEs) {
+    throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', `unsupported key agreement ${algorithm}`);
   }
-  if (privateKey.asymmetricKeyType !== 'x25519') throw fail('the decryption key is not an X25519 key');
+  const curve = algorithm === ALG.x25519 ? 'x25519' : 'p256';
+  if (curve === 'x25519' && privateKey.asymmetricKeyType !== 'x25519') {
+    throw fail('the decryption key is not an X25519 key');
+  }
+  if (curve === 'p256' && privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw fail('the decryption key is not a P-256 key');
+  }
   const kdm = childElement(agreement, NS.xenc11, 'KeyDerivationMethod');
   if (kdm?.getAttribute('Algorithm') !== ALG.hkdf) {
     throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', 'the key agreement does not use HKDF');
   }
   const hp = childElement(kdm, NS.dsigMore, 'HKDFParams');
   const prf = hp && childElement(hp, NS.dsigMore, 'PRF')?.getAttribute('Algorithm');
-  if (!hp || prf !== ALG.hmacSha256)
+  if (!hp || prf !== ALG.hmacSha256) {
     throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', 'HKDF PRF must be hmac-sha256');
+  }
   const salt = Buffer.from(textOf(childElement(hp, NS.dsigMore, 'Salt')) ?? '', 'base64');
   const infoText = textOf(childElement(hp, NS.dsigMore, 'Info')) ?? '';
   const info = /^([0-9a-fA-F]{2})*$/.test(infoText)
@@ -103,8 +132,7 @@ export function deriveX25519(agreement: Element, privateKey: KeyObject): Buffer 
   const declared = Number(textOf(childElement(hp, NS.dsigMore, 'KeyLength')) ?? '16');
   const keyLengthBytes = declared === 128 ? 16 : declared;
   if (keyLengthBytes !== 16) throw fail(`unsupported HKDF key length ${declared}`);
-  const originator = originatorKey(childElement(agreement, NS.xenc, 'OriginatorKeyInfo'));
-  if (originator.asymmetricKeyType !== 'x25519') throw fail('the originator key is not X25519');
+  const originator = originatorKey(childElement(agreement, NS.xenc, 'OriginatorKeyInfo'), curve);
   const shared = diffieHellman({ privateKey, publicKey: originator });
   return Buffer.from(hkdfSync('sha256', shared, salt, info, keyLengthBytes));
 }
@@ -113,24 +141,44 @@ export function deriveX25519(agreement: Element, privateKey: KeyObject): Buffer 
 const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 /**
- * The ephemeral key of the originator: `dsig11:DEREncodedKeyValue` (SPKI, what we write) or
- * `ds:KeyValue/dsig11:ECKeyValue` with the raw 32-octet public key (XML Signature 1.1 §4.5.2.3 shape).
+ * The ephemeral key of the originator: `dsig11:DEREncodedKeyValue` (SPKI) or `ds:KeyValue/dsig11:ECKeyValue` (raw
+ * X25519 key, or the uncompressed P-256 point), checked to be on the agreed curve.
  */
-function originatorKey(oki: Element | undefined): KeyObject {
+function originatorKey(oki: Element | undefined, curve: 'x25519' | 'p256'): KeyObject {
   const fail = (msg: string, cause?: unknown) =>
     new EhmiError('EHMI_AS4_FAILED_DECRYPTION', msg, cause === undefined ? {} : { cause });
   if (!oki) throw fail('the key agreement has no OriginatorKeyInfo');
-  let der: Buffer | undefined;
-  const derEl = childElement(oki, NS.dsig11, 'DEREncodedKeyValue');
-  if (derEl) der = Buffer.from(textOf(derEl) ?? '', 'base64');
-  const kv = childElement(oki, NS.ds, 'KeyValue');
-  const ec = kv && childElement(kv, NS.dsig11, 'ECKeyValue');
-  const pub = ec && childElement(ec, NS.dsig11, 'PublicKey');
-  if (!der && pub) der = Buffer.concat([X25519_SPKI_PREFIX, Buffer.from(textOf(pub) ?? '', 'base64')]);
-  if (!der) throw fail('the originator key is neither a DEREncodedKeyValue nor an ECKeyValue');
+  let key: KeyObject;
   try {
-    return createPublicKey({ key: der, format: 'der', type: 'spki' });
+    const derEl = childElement(oki, NS.dsig11, 'DEREncodedKeyValue');
+    const kv = childElement(oki, NS.ds, 'KeyValue');
+    const ec = kv && childElement(kv, NS.dsig11, 'ECKeyValue');
+    const pub = ec && childElement(ec, NS.dsig11, 'PublicKey');
+    if (derEl) {
+      key = createPublicKey({ key: Buffer.from(textOf(derEl) ?? '', 'base64'), format: 'der', type: 'spki' });
+    } else if (pub && curve === 'x25519') {
+      const raw = Buffer.from(textOf(pub) ?? '', 'base64');
+      key = createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    } else if (pub) {
+      const point = Buffer.from(textOf(pub) ?? '', 'base64');
+      if (point.length !== 65 || point[0] !== 4) throw new Error('not an uncompressed P-256 point');
+      const jwk = {
+        kty: 'EC',
+        crv: 'P-256',
+        x: point.subarray(1, 33).toString('base64url'),
+        y: point.subarray(33).toString('base64url'),
+      };
+      key = createPublicKey({ key: jwk, format: 'jwk' });
+    } else {
+      throw new Error('neither a DEREncodedKeyValue nor an ECKeyValue');
+    }
   } catch (err) {
     throw fail('the originator key cannot be read', err);
   }
+  const ok =
+    curve === 'x25519'
+      ? key.asymmetricKeyType === 'x25519'
+      : key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  if (!ok) throw fail(`the originator key is not on the agreed curve (${curve})`);
+  return key;
 }

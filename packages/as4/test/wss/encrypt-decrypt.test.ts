@@ -104,6 +104,33 @@ describe('encrypt → decrypt (eDelivery AS4 1.15 §2.2.6.3, SwA Profile 1.1 §5
     assert.deepEqual(await readAll(dec.attachments[0]!), PLAIN);
   });
 
+  it('eDelivery AS4 2.0 EC enhancement: ECDH-ES (P-256) + HKDF + AES-128 key wrap round trip', async () => {
+    const pki = await testPki();
+    const doc = parseXml(userMessageXml());
+    const enc = await encryptAttachments(doc, [payload()], { recipientCertificate: pki.ecdsa.certificate });
+    const d = reparse(doc);
+    assert.equal(first(d, NS.xenc, 'AgreementMethod').getAttribute('Algorithm'), ALG.ecdhEs);
+    assert.equal(first(d, NS.dsig11, 'NamedCurve').getAttribute('URI'), 'urn:oid:1.2.840.10045.3.1.7');
+    const dec = await decryptAttachments(d, [await materialise(enc.attachments[0]!)], {
+      privateKey: pki.ecdsa.key,
+      certificate: pki.ecdsa.certificate,
+      sink: memorySink(),
+    });
+    assert.deepEqual(await readAll(dec.attachments[0]!), PLAIN);
+  });
+
+  it('EBMS:0102 when an ECDH-ES message is decrypted with an X25519 key', async () => {
+    const pki = await testPki();
+    const doc = parseXml(userMessageXml());
+    const enc = await encryptAttachments(doc, [payload()], { recipientCertificate: pki.ecdsa.certificate });
+    await rejectsWith(
+      decryptAttachments(reparse(doc), [await materialise(enc.attachments[0]!)], {
+        privateKey: pki.x25519.key,
+      }),
+      'EBMS:0102',
+    );
+  });
+
   it('2.0: the originator key is also read as ds:KeyValue/dsig11:ECKeyValue, and KeyLength in bits', async () => {
     const pki = await testPki();
     const doc = parseXml(userMessageXml());
