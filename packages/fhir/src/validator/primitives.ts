@@ -90,3 +90,24 @@ export function typeOfChoiceSuffix(suffix: string): string {
   const lower = suffix.charAt(0).toLowerCase() + suffix.slice(1);
   return isPrimitiveType(lower) ? lower : suffix;
 }
+
+// Narrative (R4 narrative.html §2.4.0.1, txt-1/txt-2): an XHTML div with content, no active content. fhirpath.js
+// has no htmlChecks(), so the essentials are checked here.
+const ACTIVE =
+  /<\s*(script|object|applet|embed|iframe|form|input|button|frame|frameset|link|meta|style)\b|\son\w+\s*=|javascript:/i;
+
+/** Problems with a Narrative.div value (txt-1: XHTML div without active content; txt-2: some content). */
+export function checkNarrativeDiv(div: string): string | undefined {
+  if (!/^\s*<div[\s>]/.test(div) || !/xmlns\s*=\s*["']http:\/\/www\.w3\.org\/1999\/xhtml["']/.test(div)) {
+    return 'txt-1: the narrative must be a <div> in the XHTML namespace';
+  }
+  if (ACTIVE.test(div))
+    return 'txt-1: the narrative must not contain scripts, forms, event handlers or other active content';
+  const text = div
+    .replace(/<[^>]*>/g, '')
+    .replace(/&[a-z#0-9]+;/gi, 'x')
+    .trim();
+  if (text === '' && !/<img\b/i.test(div))
+    return 'txt-2: the narrative must have some non-whitespace content';
+  return undefined;
+}

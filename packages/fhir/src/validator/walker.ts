@@ -8,7 +8,7 @@ import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts'
 import { invariantHost, referenceCheck, sliceHost } from './hosts.ts';
 import { checkContainedReferenced, checkInvariants } from './invariants.ts';
 import type { Issue } from './issues.ts';
-import { checkPrimitive, isPrimitiveType } from './primitives.ts';
+import { checkNarrativeDiv, checkPrimitive, isPrimitiveType } from './primitives.ts';
 import {
   type BundleIndex,
   checkFullUrls,
@@ -313,6 +313,9 @@ export class Run {
       if (value !== undefined) {
         const problem = checkPrimitive(value, type);
         if (problem) out.push({ severity: 'error', code: 'value', expression, message: problem });
+        const narrative =
+          type === 'xhtml' && typeof value === 'string' ? checkNarrativeDiv(value) : undefined;
+        if (narrative) out.push({ severity: 'error', code: 'invariant', expression, message: narrative });
         const max = node.def.maxLength;
         if (typeof value === 'string' && max !== undefined && value.length > max) {
           out.push({

@@ -108,3 +108,28 @@ test("a binding to a CodeSystem's implicit ValueSet (CodeSystem.valueSet) is che
   assert.equal(t.inValueSet('http://example.org/vs-all', 'http://example.org/cs', 'a').result, 'yes');
   assert.equal(t.inValueSet('http://example.org/vs-all', 'http://example.org/cs', 'b').result, 'no');
 });
+
+test('txt-1: a narrative with a script is an error at Patient.text.div', () => {
+  const r = patient({
+    text: {
+      status: 'generated',
+      div: '<div xmlns="http://www.w3.org/1999/xhtml"><script>x()</script>Hi</div>',
+    },
+  });
+  assert.ok(
+    issues(r).some(
+      (i) => i.severity === 'error' && i.expression === 'Patient.text.div' && i.message.startsWith('txt-1'),
+    ),
+  );
+});
+
+test('txt-2: an empty narrative div is an error; a div with text is fine', () => {
+  const empty = patient({
+    text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml"> </div>' },
+  });
+  assert.ok(issues(empty).some((i) => i.severity === 'error' && i.message.startsWith('txt-2')));
+  const ok = patient({
+    text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml"><p>Else</p></div>' },
+  });
+  assert.ok(!issues(ok).some((i) => i.severity === 'error'));
+});
