@@ -94,7 +94,7 @@ function compile(base: string, expression: string): Compiled | Error {
   return fn;
 }
 
-// Checked natively by the walker (ele-1, ext-1) or not expressible in fhirpath.js (txt-1/2 use htmlChecks()).
+// Checked natively: ele-1, ext-1 (walker), txt-1/2 (primitives.ts; fhirpath.js has no htmlChecks()), dom-3 (below).
 // dom-3 (contained resources are referenced) fails in fhirpath.js on `as()` over many nodes: checked natively.
 const NATIVE = new Set(['ele-1', 'ext-1', 'txt-1', 'txt-2', 'dom-3']);
 
