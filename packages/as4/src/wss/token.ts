@@ -49,7 +49,6 @@ export function appendTokenReference(
   cert: X509Certificate,
   bst?: { id: string; valueType: BstValueType },
 ): Element {
-  const doc = parent.ownerDocument!;
   const str = append(parent, NS.wsse, 'wsse:SecurityTokenReference');
   if (kind === 'BinarySecurityToken') {
     if (!bst) throw new EhmiError('EHMI_INTERNAL', 'a BinarySecurityToken reference needs the token');
@@ -67,7 +66,6 @@ export function appendTokenReference(
     ki.setAttribute('EncodingType', TOKEN.base64Binary);
     ki.setAttribute('ValueType', TOKEN.x509Ski);
   }
-  void doc;
   return str;
 }
 
