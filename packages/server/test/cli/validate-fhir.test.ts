@@ -53,6 +53,15 @@ describe('ehmi validate (FHIR)', () => {
     assert.match(r.stderr, /error: Patient\.identifier: /);
   });
 
+  it('exits 2 when --profile names a profile that is not loaded', async () => {
+    const r = await ehmi('validate', '--profile', 'http://example.org/StructureDefinition/nope', HOMECARE);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /http:\/\/example\.org\/StructureDefinition\/nope is not a loaded StructureDefinition/,
+    );
+  });
+
   it('exits 2 for JSON that is not FHIR', async () => {
     const r = await ehmi('validate', tempFile('x.json', '{"a":1}'));
     assert.equal(r.code, 2);

@@ -1,5 +1,5 @@
 import { asEhmiError, EXIT } from '@ehmi/errors';
-import { detectFhir, validateFhirDocument } from '@ehmi/fhir';
+import { detectFhir, shippedConformance, validateFhirDocument } from '@ehmi/fhir';
 import { type EnvelopeIssue, type ValidateInput, validateMany } from '@ehmi/sbdh';
 import type { Command } from 'commander';
 import { type CliContext, writeLine } from '../context.ts';
@@ -76,6 +76,10 @@ export function registerValidate(program: Command, ctx: CliContext): void {
 
 /** Validates one FHIR document; one line per error and warning on stderr, the verdict on stdout. */
 function validateFhir(ctx: CliContext, file: string, bytes: Uint8Array, profile: string | undefined): number {
+  if (profile && !shippedConformance().structureDefinition(profile)) {
+    writeLine(ctx.stderr, `${file}: error: --profile ${profile} is not a loaded StructureDefinition`);
+    return EXIT.usage;
+  }
   const r = validateFhirDocument(bytes, profile ? { profile } : {});
   for (const i of r.issues) {
     if (i.severity === 'information') continue;
