@@ -33,12 +33,19 @@ function isSoapNs(ns: string | null): boolean {
   return ns === NS.soap11 || ns === NS.soap12;
 }
 
+const OUR_ROLES = new Set([
+  'http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver',
+  'http://www.w3.org/2003/05/soap-envelope/role/next',
+  'http://schemas.xmlsoap.org/soap/actor/next',
+]);
+
 /** The wsse:Security header block addressed to us (no actor/role, or the default role), if any. */
 export function findSecurityHeader(parts: EnvelopeParts): Element | undefined {
   if (!parts.header) return undefined;
   const blocks = childElements(parts.header, NS.wsse, 'Security').filter((el) => {
     const role = el.getAttributeNS(parts.soapNs, parts.soapNs === NS.soap12 ? 'role' : 'actor');
-    return !role || role === 'http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver';
+    // SOAP 1.2 Part 1 §2.2 / SOAP 1.1 §4.2.2: no role, ultimateReceiver or next all address this node.
+    return !role || OUR_ROLES.has(role);
   });
   if (blocks.length > 1) {
     throw new EhmiError(

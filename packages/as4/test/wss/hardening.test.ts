@@ -155,6 +155,20 @@ describe('hardening: tampering and signature wrapping (EBMS:0101 / EBMS:0103)', 
     );
   });
 
+  it('EBMS:0103 when the only signature sits in a Security header for another SOAP role', async () => {
+    const { doc, trust } = await signed();
+    const sec = el(doc, NS.wsse, 'Security');
+    sec.setAttributeNS(NS.soap12, 'S12:role', 'urn:some-intermediary');
+    await rejectsWith(verifyEnvelope(reparse(doc), [payload()], { trust }), 'EBMS:0103', 'unsigned');
+  });
+
+  it('a Security header for the role "next" is processed', async () => {
+    const { doc, trust } = await signed();
+    const sec = el(doc, NS.wsse, 'Security');
+    sec.setAttributeNS(NS.soap12, 'S12:role', 'http://www.w3.org/2003/05/soap-envelope/role/next');
+    await verifyEnvelope(reparse(doc), [payload()], { trust });
+  });
+
   it('EBMS:0103 when the message carries no signature at all', async () => {
     const { trust } = await signed();
     await rejectsWith(verifyEnvelope(parseXml(userMessageXml()), [], { trust }), 'EBMS:0103', 'unsigned');
