@@ -1,8 +1,8 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
+import { type CertificateInput, toCertificate as toPkiCertificate } from '@ehmi/pki';
 
-/** A certificate as accepted by the API: a node:crypto X509Certificate, PEM text, or DER bytes. */
-export type CertificateInput = X509Certificate | string | Uint8Array;
+export type { CertificateInput };
 
 /**
  * Normalises a certificate input to node:crypto's X509Certificate (which also parses RSA-PSS-signed OCES3 certs).
@@ -12,14 +12,7 @@ export type CertificateInput = X509Certificate | string | Uint8Array;
  * const cert = toCertificate(readFileSync('partner.pem', 'utf8'));
  */
 export function toCertificate(input: CertificateInput): X509Certificate {
-  if (input instanceof X509Certificate) return input;
-  try {
-    return new X509Certificate(typeof input === 'string' ? input : Buffer.from(input));
-  } catch (err) {
-    throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', 'the security token is not an X.509 certificate', {
-      cause: err,
-    });
-  }
+  return toPkiCertificate(input, { what: 'security token', errorCode: 'EHMI_AS4_FAILED_AUTHENTICATION' });
 }
 
 interface Tlv {
