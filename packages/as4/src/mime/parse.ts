@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { EhmiError } from '@ehmi/errors';
 import * as Multipasta from 'multipasta';
@@ -214,7 +214,7 @@ async function readMultipart(
       return;
     }
     if (attachment) attachment.size = state.size;
-    if (!state.target!.writable.write(chunk)) drain ??= once(state.target!.writable, 'drain');
+    if (!state.target!.writable.write(chunk)) drain ??= drained(state.target!.writable);
   };
 
   try {
@@ -260,6 +260,22 @@ async function readMultipart(
     throw failure;
   }
   return { envelope: envelope!, envelopeHeaders, attachments };
+}
+
+/**
+ * Resolves when a Writable that refused a write can take more: 'drain', or 'finish' — a Writable that is ended
+ * before its buffer empties never emits 'drain' (the last body chunk and the closing boundary arrive in one read).
+ */
+function drained(writable: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      writable.off('drain', ok).off('finish', ok).off('close', ok).off('error', done);
+      if (err) reject(err);
+      else resolve();
+    };
+    const ok = () => done();
+    writable.once('drain', ok).once('finish', ok).once('close', ok).once('error', done);
+  });
 }
 
 function flattenHeaders(headers: Record<string, string | string[]>): Record<string, string> {

@@ -51,6 +51,19 @@ describe('readMimeMessage', () => {
     assert.throws(() => msg.attachments[0]!.open());
   });
 
+  it('does not hang when a part over the high-water mark ends in the same input chunk (temp-file sink)', async () => {
+    // The part's last write is refused (back-pressure) and the part is ended before the file sink drains: an ended
+    // Writable never emits 'drain', so waiting for 'drain' alone hung for ever (every one-chunk body > 16 KiB).
+    const big = Buffer.alloc(200_000, 7);
+    const sink = tempFileSink();
+    const m = multipart([root, att('p1@x', big), att('p2@x', big)]);
+    for (const body of [Readable.from([m.body]), chunked(m.body, 65_536)]) {
+      const msg = await readMimeMessage(body, { contentType: m.contentType, sink });
+      assert.equal((await text(msg.attachments[1]!.open())).length, big.length);
+    }
+    await sink.dispose();
+  });
+
   it('picks the root part named by the start parameter (RFC 2387 §3.2)', async () => {
     const m = multipart([
       att('p1@x', 'first'),
