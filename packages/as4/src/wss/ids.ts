@@ -1,5 +1,5 @@
 import { EhmiError } from '@ehmi/errors';
-import type { Document, Element, Node } from '@xmldom/xmldom';
+import type { Document, Element, Node } from '@ehmi/xml';
 import { NS } from './ns.ts';
 
 /**
