@@ -2,6 +2,7 @@ import { EhmiError } from '@ehmi/errors';
 import { childElements, type Element } from '@ehmi/xml';
 import type { As4Attachment } from '../model/attachment.ts';
 import { contentIdOfHref, type UserMessage } from '../model/user-message.ts';
+import { attachmentFor } from '../wss/verify.ts';
 
 /**
  * Receive step: the PayloadInfo and the MIME parts must agree (ebMS3 Core §5.2.2.13; SwA):
@@ -40,7 +41,9 @@ export function checkPayloadReferences(
         },
       );
     }
-    if (!byId.has(cid)) {
+    // As written, then URL-decoded (RFC 2392): the same lookup as the signature and decryption references.
+    const attachment = attachmentFor(byId, href);
+    if (!attachment) {
       throw new EhmiError(
         'EHMI_AS4_EXTERNAL_PAYLOAD',
         `PartInfo ${href} references a MIME part that is not in the message`,
@@ -49,12 +52,12 @@ export function checkPayloadReferences(
         },
       );
     }
-    if (referenced.has(cid)) {
+    if (referenced.has(attachment.contentId)) {
       throw new EhmiError('EHMI_AS4_INVALID_HEADER', `two PartInfo elements reference ${href}`, {
         details: { href },
       });
     }
-    referenced.add(cid);
+    referenced.add(attachment.contentId);
   }
   for (const a of attachments) {
     if (!referenced.has(a.contentId)) {

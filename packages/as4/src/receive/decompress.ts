@@ -3,6 +3,7 @@ import type { As4Limits } from '../limits.ts';
 import type { AttachmentSink } from '../mime/sink.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import { contentIdOfHref, type UserMessage } from '../model/user-message.ts';
+import { attachmentFor } from '../wss/verify.ts';
 
 /**
  * Receive step: decompress each gzip payload into the sink (AS4 Profile §3.1; eDelivery AS4 1.15 §2.2.3.3).
@@ -22,8 +23,7 @@ export async function decompressStep(
   const out: As4Attachment[] = [];
   let index = 0;
   for (const part of um.payloadInfo) {
-    const cid = contentIdOfHref(part.href);
-    const att = cid === undefined ? undefined : byId.get(cid);
+    const att = contentIdOfHref(part.href) === undefined ? undefined : attachmentFor(byId, part.href!);
     if (!att) continue;
     out.push(
       await decompressAttachment(att, part, {

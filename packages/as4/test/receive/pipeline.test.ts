@@ -165,6 +165,17 @@ describe('receive pipeline: a good message', () => {
     await rx.dispose();
   });
 
+  it('a Content-ID with a literal %xx, written raw in href and signature (as WSS4J does), resolves everywhere', async () => {
+    // PartInfo lookup used to URL-decode only (pay%41load → payAload: EBMS:0011) while the signature and
+    // decryption references try the Content-ID as written first.
+    const sent = await send({ encrypt: true, attachments: [payload('pay%41load@ehmi.test')] });
+    const rx = await receive(sent);
+    assert.equal(rx.kind, 'user');
+    if (rx.kind !== 'user') return;
+    assert.equal((await collect(rx.payloads[0]!.open())).toString(), '<Bundle xmlns="http://hl7.org/fhir"/>');
+    await rx.dispose();
+  });
+
   it('the signed receipt verifies at the sender and matches what was sent', async () => {
     const sent = await send({ encrypt: true });
     const rx = await receive(sent);
