@@ -76,8 +76,20 @@ export function checkPrimitive(value: unknown, type: string): string | undefined
     if (value === '') return `${type} must not be empty (R4 JSON: empty strings are not allowed)`;
     const re = RE[type];
     if (re && !re.test(value)) return `${show(value)} is not a valid ${type}`;
+    if ((type === 'date' || type === 'dateTime' || type === 'instant') && !realDay(value))
+      return `${show(value)} is not a valid ${type}: no such day`;
   }
   return undefined;
+}
+
+/** Whether the day of a `YYYY-MM-DD…` value exists in its month (the lexical pattern allows 2023-02-30). */
+function realDay(value: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
+  if (!m) return true;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const days = mo === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(mo) ? 30 : 31;
+  return d <= days;
 }
 
 function show(v: unknown): string {

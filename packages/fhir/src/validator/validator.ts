@@ -63,7 +63,18 @@ export function createValidator(conformance: Conformance): Validator {
     const subject = forced ? { ...r, meta: { ...((r.meta as Json) ?? {}), profile: undefined } } : r;
     if (forced && subject.meta && Object.values(subject.meta).every((v) => v === undefined))
       delete subject.meta;
-    run.resource(subject, type, { root: subject, resource: subject, bundle: undefined }, profiles, out);
+    try {
+      run.resource(subject, type, { root: subject, resource: subject, bundle: undefined }, profiles, out);
+    } catch (e) {
+      // The walk stops at MAX_DEPTH; this catches what still exhausts the stack (FHIRPath over hostile input).
+      if (!(e instanceof RangeError)) throw e;
+      out.push({
+        severity: 'error',
+        code: 'too-costly',
+        expression: type,
+        message: `The ${type} is nested too deeply to validate (${e.message})`,
+      });
+    }
     for (const i of out) list.add(i.profile === '' ? withoutProfile(i) : i);
     return list.items;
   };

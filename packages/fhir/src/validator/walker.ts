@@ -37,6 +37,12 @@ export function typeCode(t: TypeRef): string {
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /**
+ * How deeply objects may nest (resources, elements, extensions): deeper content is reported, not walked. Real FHIR
+ * stays far below (a Questionnaire's nested items are the deepest); hostile input must not exhaust the stack.
+ */
+export const MAX_DEPTH = 200;
+
+/**
  * One validation run: walks instances against element trees, holding the caches that make a Bundle cheap
  * (each resource is validated against each profile once, whether by meta.profile, conformsTo() or a slice).
  */
@@ -45,6 +51,7 @@ export class Run {
   readonly #bundles = new Map<Json, BundleIndex>();
   readonly #where = new Map<Json, { expression: string; env: Env }>();
   readonly #children = new WeakMap<ElementNode, Map<string, ElementNode[]>>();
+  #depth = 0;
 
   constructor(
     readonly conformance: Conformance,
@@ -71,7 +78,9 @@ export class Run {
     }
     // Copies: a cached result is shared, and the caller may tag issues with its own profile.
     const nested = (list: Issue[]) => list.map((i) => ({ ...i, profile: i.profile ?? '' }));
-    const claimed = ((resource.meta as Json | undefined)?.profile as unknown[] | undefined) ?? [];
+    // A malformed meta.profile (not an array) is reported by the walk; it claims nothing.
+    const metaProfile = (resource.meta as Json | undefined)?.profile;
+    const claimed = Array.isArray(metaProfile) ? (metaProfile as unknown[]) : [];
     const wanted = [...new Set([...claimed, ...profiles])];
     // A profile's snapshot carries every rule of the base, and may rebind an extensible binding: the base
     // definition is walked on its own only when no loaded profile applies (as the HL7 validator does).
@@ -190,6 +199,24 @@ export class Run {
 
   /** Validates the properties of a JSON object against the child definitions. @internal */
   complex(obj: Json, children: ElementNode[], expression: string, env: Env, out: Issue[]): void {
+    if (this.#depth >= MAX_DEPTH) {
+      out.push({
+        severity: 'error',
+        code: 'too-costly',
+        expression,
+        message: `Nested more than ${MAX_DEPTH} levels deep; the content below was not checked`,
+      });
+      return;
+    }
+    this.#depth++;
+    try {
+      this.#complex(obj, children, expression, env, out);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #complex(obj: Json, children: ElementNode[], expression: string, env: Env, out: Issue[]): void {
     const groups = new Map<ElementNode, { key: string; type: string | undefined }[]>();
     for (const key of Object.keys(obj)) {
       if (key === 'resourceType' || key === 'fhir_comments') continue;
