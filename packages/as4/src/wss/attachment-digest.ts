@@ -1,8 +1,16 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { EhmiError } from '@ehmi/errors';
+import { DEFAULT_MAX_XML_BYTES, excC14n, parseXml } from '@ehmi/xml';
 import type { As4Attachment } from '../model/attachment.ts';
 import { SWA } from './ns.ts';
 
-/** Streams an attachment body through a hash; the body is never held whole in memory. */
+/**
+ * Streams an attachment body through a hash. SwA Profile 1.1 §5.4.2 (both attachment transforms): the content of
+ * an XML type (`text/xml`, `application/xml`, `…/…+xml`) is digested in its Exclusive XML Canonical form, that of
+ * another `text/*` type with CRLF line ends, anything else as is. WSS4J (under phase4, Domibus, Holodeck) does the
+ * same, so an uncompressed XML payload with an XML declaration or LF line ends only verifies this way. Only an XML
+ * part is read whole (it has to be parsed; at most `DEFAULT_MAX_XML_BYTES`); every other body is streamed.
+ */
 export async function digestAttachment(
   attachment: As4Attachment,
   transform: string,
@@ -13,8 +21,67 @@ export async function digestAttachment(
   // Attachment-Content (§5.3.1) covers the content only.
   if (transform === SWA.completeSignatureTransform)
     h.update(canonicalMimeHeaders(attachment.headers), 'utf8');
-  for await (const chunk of attachment.open()) h.update(chunk as Buffer);
+  const type = (attachment.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (/^(text|application)\/xml$|^(application|image)\/[^/]+\+xml$/.test(type))
+    await digestXml(attachment, h);
+  else if (type.startsWith('text/')) await digestText(attachment, h);
+  else for await (const chunk of attachment.open()) h.update(chunk as Buffer);
   return h.digest();
+}
+
+/** Exclusive c14n without comments of a whole document: PIs before/after the root on their own lines (C14N §2.1). */
+async function digestXml(attachment: As4Attachment, h: Hash): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of attachment.open()) {
+    size += (chunk as Buffer).length;
+    if (size > DEFAULT_MAX_XML_BYTES) {
+      throw new EhmiError(
+        'EHMI_TOO_LARGE',
+        `XML attachment ${attachment.contentId} is over ${DEFAULT_MAX_XML_BYTES} octets; it cannot be canonicalised`,
+        { details: { contentId: attachment.contentId, max: DEFAULT_MAX_XML_BYTES } },
+      );
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const doc = parseXml(Buffer.concat(chunks), { source: `attachment ${attachment.contentId}` });
+  let afterRoot = false;
+  for (let n = doc.firstChild; n; n = n.nextSibling) {
+    if (n.nodeType === 1) {
+      h.update(excC14n(n as never), 'utf8');
+      afterRoot = true;
+    } else if (n.nodeType === 7 && n.nodeName !== 'xml') {
+      const data = (n as unknown as { data: string }).data;
+      const pi = `<?${n.nodeName}${data ? ` ${data}` : ''}?>`;
+      h.update(afterRoot ? `\n${pi}` : `${pi}\n`, 'utf8');
+    }
+  }
+}
+
+/** `text/*`: every CR, LF and CRLF becomes CRLF (SwA Profile 1.1 §5.4.2; RFC 2046 §4.1.1). */
+async function digestText(attachment: As4Attachment, h: Hash): Promise<void> {
+  let pendingCr = false;
+  for await (const chunk of attachment.open()) {
+    const buf = chunk as Buffer;
+    let start = 0;
+    for (let i = 0; i < buf.length; i++) {
+      const b = buf[i]!;
+      if (pendingCr) {
+        pendingCr = false;
+        if (b === 0x0a) {
+          start = i + 1;
+          continue;
+        }
+      }
+      if (b === 0x0d || b === 0x0a) {
+        h.update(buf.subarray(start, i));
+        h.update('\r\n');
+        pendingCr = b === 0x0d;
+        start = i + 1;
+      }
+    }
+    h.update(buf.subarray(start));
+  }
 }
 
 const SIGNED_HEADERS: Record<string, string> = {

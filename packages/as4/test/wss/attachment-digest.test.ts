@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { canonicalMimeHeaders, digestAttachment } from '../../src/wss/attachment-digest.ts';
 import { SWA } from '../../src/wss/ns.ts';
@@ -42,6 +43,30 @@ describe('SwA Profile 1.1 attachment transforms', () => {
       .digest();
     assert.deepEqual(digest, expected);
     assert.notDeepEqual(digest, createHash('sha256').update(body).digest());
+  });
+
+  it('§5.4.2: XML content is digested in Exclusive XML Canonical form, as WSS4J does', async () => {
+    // Declaration dropped, PI on its own line, attributes normalised, xmlns:b pushed down, comment removed
+    // (cross-checked with `xmllint --exc-c14n`, which keeps comments).
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<?pi  x?>\n<r xmlns:b="urn:b" a='1'   xmlns="urn:a"><b:x/><!--c--></r>\n`;
+    const canonical = '<?pi x?>\n<r xmlns="urn:a" a="1"><b:x xmlns:b="urn:b"></b:x></r>';
+    for (const type of ['application/xml', 'text/xml; charset=UTF-8', 'application/fhir+xml']) {
+      const att = memoryAttachment('x@x', Buffer.from(xml), { 'content-type': type });
+      const digest = await digestAttachment(att, SWA.contentSignatureTransform, 'sha256');
+      assert.deepEqual(digest, createHash('sha256').update(canonical).digest(), type);
+    }
+    // Compressed (octet-stream) parts, the usual AS4 case, stay raw octets.
+    const raw = memoryAttachment('x@x', Buffer.from(xml));
+    const digest = await digestAttachment(raw, SWA.contentSignatureTransform, 'sha256');
+    assert.deepEqual(digest, createHash('sha256').update(xml).digest());
+  });
+  it('§5.4.2: other text/* content is digested with CRLF line ends, also across chunk boundaries', async () => {
+    const att = {
+      ...memoryAttachment('t@x', Buffer.alloc(0), { 'content-type': 'text/plain' }),
+      open: () => Readable.from([Buffer.from('a\nb\r'), Buffer.from('\nc\rd\r')]),
+    };
+    const digest = await digestAttachment(att, SWA.contentSignatureTransform, 'sha256');
+    assert.deepEqual(digest, createHash('sha256').update('a\r\nb\r\nc\r\nd\r\n').digest());
   });
 });
 
