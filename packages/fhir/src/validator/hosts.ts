@@ -50,7 +50,8 @@ export function sliceHost(run: Run, env: Env): SliceHost {
       if (!sd) return false;
       const root = elementTree(sd);
       const issues: Issue[] = [];
-      run.complex(value, root.children, '$slice', env, issues);
+      const host = { type: sd.type, path: sd.type, expression: '$slice', resourceType: undefined };
+      run.withHost(host, () => run.complex(value, root.children, '$slice', env, issues));
       run.checks({ value, type: sd.type }, root, '$slice', env, issues);
       return !issues.some((i) => i.severity === 'error');
     },

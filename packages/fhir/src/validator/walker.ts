@@ -3,7 +3,7 @@ import { type ElementNode, elementTree, findNode } from '../conformance/tree.ts'
 import type { Json, TypeRef } from '../conformance/types.ts';
 import { checkBinding } from './bindings.ts';
 import { cardinalityIssues, shapeIssue } from './cardinality.ts';
-import { extensionChildren } from './extensions.ts';
+import { type ExtensionHost, extensionChildren } from './extensions.ts';
 import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts';
 import { invariantHost, referenceCheck, sliceHost } from './hosts.ts';
 import { checkContainedReferenced, checkInvariants } from './invariants.ts';
@@ -52,6 +52,8 @@ export class Run {
   readonly #where = new Map<Json, { expression: string; env: Env }>();
   readonly #children = new WeakMap<ElementNode, Map<string, ElementNode[]>>();
   #depth = 0;
+  /** The element whose properties are being walked: the host of the extensions met there. */
+  #host: ExtensionHost | undefined;
 
   constructor(
     readonly conformance: Conformance,
@@ -144,7 +146,8 @@ export class Run {
         }
       }
       const root = elementTree(sd);
-      this.complex(resource, root.children, where.expression, env, issues);
+      const host = { type: sd.type, path: sd.type, expression: where.expression, resourceType: sd.type };
+      this.withHost(host, () => this.complex(resource, root.children, where.expression, env, issues));
       this.checks({ value: resource, type: sd.type }, root, where.expression, env, issues);
       // Rules of the resource itself, whichever definition is walked (duplicates collapse in the IssueList).
       issues.push(...checkContainedReferenced(resource, where.expression));
@@ -195,6 +198,27 @@ export class Run {
     m.set(key, out);
     this.#children.set(node, m);
     return out;
+  }
+
+  /** Runs `fn` with `host` as the element whose extensions are met (for extension contexts). @internal */
+  withHost(host: ExtensionHost, fn: () => void): void {
+    const outer = this.#host;
+    this.#host = host;
+    try {
+      fn();
+    } finally {
+      this.#host = outer;
+    }
+  }
+
+  #hostOf(type: string, node: ElementNode, expression: string, env: Env, url?: unknown): ExtensionHost {
+    return {
+      type,
+      path: node.def.base?.path ?? node.def.path,
+      expression,
+      resourceType: typeof env.resource.resourceType === 'string' ? env.resource.resourceType : undefined,
+      ...(typeof url === 'string' ? { url } : {}),
+    };
   }
 
   /** Validates the properties of a JSON object against the child definitions. @internal */
@@ -365,7 +389,9 @@ export class Run {
           const elementChildren = this.childrenOf(node, type).filter(
             (c) => c.name === 'id' || c.name === 'extension',
           );
-          this.complex(ext as Json, elementChildren, expression, env, out);
+          this.withHost(this.#hostOf(type, node, expression, env), () =>
+            this.complex(ext as Json, elementChildren, expression, env, out),
+          );
         }
       }
       if (value === undefined && (ext === undefined || Object.keys(ext as object).length === 0)) {
@@ -396,8 +422,10 @@ export class Run {
       }
       let children = this.childrenOf(node, type);
       if (type === 'Extension' || type === 'modifierExtension')
-        children = extensionChildren(this.conformance, obj, node, children, expression, out);
-      this.complex(obj, children, expression, env, out);
+        children = extensionChildren(this.conformance, obj, node, children, expression, out, this.#host);
+      this.withHost(this.#hostOf(type, node, expression, env, obj.url), () =>
+        this.complex(obj, children, expression, env, out),
+      );
       if (
         type === 'Extension' &&
         obj.extension !== undefined &&
