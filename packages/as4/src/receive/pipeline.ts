@@ -45,6 +45,11 @@ export interface ReceivedUserMessage {
   dispose(): Promise<void>;
 }
 
+/**
+ * Signal messages (an asynchronous receipt, an error, a pull request), parsed but **not authenticated**: no P-Mode
+ * is selected and no signature is checked here. Check a receipt with `verifyReceipt` (signature → EBMS:0101, NRI →
+ * EBMS:0302) before acting on it, and treat an unsigned error signal as a hint only.
+ */
 export interface ReceivedSignals {
   kind: 'signal';
   message: ParsedAs4Message;
