@@ -92,7 +92,12 @@ export interface PartInfo {
   partProperties: Property[];
 }
 
-/** The value of the first property with `name`, or undefined. */
+/**
+ * The value of the first property with `name`, or undefined.
+ *
+ * @example
+ * const mimeType = propertyValue(partInfo.partProperties, 'MimeType'); // 'application/xml'
+ */
 export function propertyValue(properties: readonly Property[], name: string): string | undefined {
   return properties.find((p) => p.name === name)?.value;
 }
@@ -117,7 +122,14 @@ export function finalRecipient(um: UserMessage): Property | undefined {
   return um.messageProperties.find((p) => p.name === 'finalRecipient');
 }
 
-/** The content-id a `cid:` href points to (RFC 2392: URL-decoded), or undefined for another kind of href. */
+/**
+ * The content-id a `cid:` href points to (RFC 2392: URL-decoded), or undefined for another kind of href. The receive
+ * steps look a part up by the href as written first (phase4/WSS4J write Content-IDs raw), then by this value.
+ *
+ * @example
+ * contentIdOfHref('cid:payload%40ehmi.dk'); // 'payload@ehmi.dk'
+ * contentIdOfHref('#body-1'); // undefined
+ */
 export function contentIdOfHref(href: string | undefined): string | undefined {
   if (href === undefined || !/^cid:/i.test(href)) return undefined;
   try {

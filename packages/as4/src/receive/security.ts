@@ -25,7 +25,13 @@ export type DecryptAttachments = (
   sink: AttachmentSink,
 ) => Promise<As4Attachment[] | { attachments: As4Attachment[]; dispose?: () => Promise<void> }>;
 
-/** True when the wsse:Security header carries encryption (xenc:EncryptedKey / xenc:EncryptedData, WSS 1.1 §9). */
+/**
+ * True when the wsse:Security header carries encryption (xenc:EncryptedKey / xenc:EncryptedData, WSS 1.1 §9).
+ *
+ * @example
+ * const msg = await parseAs4Message(body, { contentType });
+ * if (isEncrypted(msg.envelope)) await decryptStep(msg.envelope, msg.attachments, verified, pmode, decrypt, msg.sink);
+ */
 export function isEncrypted(env: As4Envelope): boolean {
   if (!env.security) return false;
   return childElements(env.security).some(
