@@ -106,7 +106,7 @@ async function readMultipart(
     headers: { 'content-type': `multipart/related; boundary="${boundary}"` },
     isFile: () => true,
     maxParts: limits.maxParts,
-    // + 2: the CRLF supplied before the body (see below) is ours, not the sender's.
+    // + 2: the CRLF supplied before the body (unfoldPartHeaders) is ours, not the sender's.
     maxTotalSize: limits.maxTotalBytes + CRLF.length,
     onField: () => {},
     onDone: () => {
@@ -218,10 +218,7 @@ async function readMultipart(
   };
 
   try {
-    // RFC 2046 §5.1.1: the boundary delimiter is CRLF "--" boundary; a body that starts directly with the first
-    // delimiter has no CRLF before it, so one is supplied (it becomes an empty preamble).
-    parser.write(CRLF);
-    for await (const chunk of body) {
+    for await (const chunk of unfoldPartHeaders(body, boundary)) {
       if (failure) break;
       parser.write(chunk instanceof Uint8Array ? chunk : Buffer.from(chunk as string));
       if (drain) {
@@ -260,6 +257,103 @@ async function readMultipart(
     throw failure;
   }
   return { envelope: envelope!, envelopeHeaders, attachments };
+}
+
+const CR = 13;
+const LF = 10;
+
+/**
+ * The body as multipasta needs it. RFC 2046 §5.1.1: the boundary delimiter is CRLF "--" boundary; a body that
+ * starts directly with the first delimiter has no CRLF before it, so one is supplied (an empty preamble).
+ * RFC 2045 §3 / RFC 5322 §2.2.3: a part header may be folded (CRLF followed by a space or tab); multipasta refuses
+ * such a line, so within each part's header block a CRLF before whitespace is dropped (unfolding). Bodies pass
+ * through unchanged, found with `indexOf`; only header bytes are looked at one by one.
+ */
+async function* unfoldPartHeaders(
+  body: AsyncIterable<Uint8Array>,
+  boundary: string,
+): AsyncGenerator<Uint8Array> {
+  const delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
+  let mode: 'body' | 'delimiter-line' | 'headers' = 'body';
+  let lineStart = true; // in 'headers': at the start of a header line
+  let carry: Buffer = Buffer.from(CRLF);
+  for await (const input of body) {
+    let buf: Buffer = Buffer.concat([carry, Buffer.from(input.buffer, input.byteOffset, input.byteLength)]);
+    carry = Buffer.alloc(0);
+    const out: Buffer[] = [];
+    while (buf.length > 0) {
+      if (mode === 'body') {
+        const at = buf.indexOf(delimiter);
+        if (at < 0) {
+          // Keep what could be the start of a delimiter split across reads.
+          const keep = Math.min(buf.length, delimiter.length - 1);
+          out.push(buf.subarray(0, buf.length - keep));
+          carry = buf.subarray(buf.length - keep);
+          break;
+        }
+        out.push(buf.subarray(0, at + delimiter.length));
+        buf = buf.subarray(at + delimiter.length);
+        mode = 'delimiter-line';
+      } else if (mode === 'delimiter-line') {
+        // "--" of the close delimiter, transport padding, up to the line end.
+        const at = buf.indexOf(LF);
+        if (at < 0) {
+          out.push(buf);
+          break;
+        }
+        out.push(buf.subarray(0, at + 1));
+        buf = buf.subarray(at + 1);
+        mode = 'headers';
+        lineStart = true;
+      } else {
+        let i = 0;
+        let from = 0;
+        let done = false;
+        while (i < buf.length) {
+          if (buf[i] !== CR) {
+            lineStart = false;
+            i++;
+            continue;
+          }
+          if (i + 2 >= buf.length && !(i + 1 < buf.length && buf[i + 1] !== LF)) break; // need the next bytes
+          if (buf[i + 1] !== LF) {
+            lineStart = false;
+            i++;
+            continue;
+          }
+          if (lineStart) {
+            // The empty line: the header block ends, the part body begins.
+            i += 2;
+            done = true;
+            break;
+          }
+          const next = buf[i + 2];
+          if (next === 0x20 || next === 0x09) {
+            out.push(buf.subarray(from, i)); // a folded line: drop the CRLF, keep the whitespace
+            i += 2;
+            from = i;
+          } else {
+            i += 2;
+            lineStart = true;
+          }
+        }
+        out.push(buf.subarray(from, i));
+        buf = buf.subarray(i);
+        if (done) {
+          mode = 'body';
+          // The CRLF ending the header block may also begin the next delimiter (an empty body).
+          const back = out.pop()!;
+          out.push(back.subarray(0, back.length - 2));
+          buf = Buffer.concat([CRLF, buf]);
+        } else {
+          carry = buf;
+          break;
+        }
+      }
+    }
+    for (const b of out) if (b.length > 0) yield b;
+  }
+  if (carry.length > 0) yield carry;
 }
 
 /**

@@ -51,6 +51,32 @@ describe('readMimeMessage', () => {
     assert.throws(() => msg.attachments[0]!.open());
   });
 
+  it('unfolds folded part headers (RFC 5322 §2.2.3) and leaves bodies alone, however the input is split', async () => {
+    const body = Buffer.from('line 1\r\n folded-looking body line\r\n\r\n\tmore\r\n');
+    const m = multipart([
+      {
+        headers: { 'Content-Type': 'application/soap+xml;\r\n\tcharset=UTF-8' },
+        body: userMessageEnvelope(['p1@x', 'p2@x']),
+      },
+      { headers: { 'Content-Type': 'application/octet-stream', 'Content-ID': '\r\n <p1@x>' }, body },
+      { headers: { 'Content-ID': '<p2@x>', 'Content-Description': 'a\r\n  b' }, body: '' },
+    ]);
+    for (const size of [1, 2, 3, 7, m.body.length]) {
+      const msg = await readMimeMessage(chunked(m.body, size), {
+        contentType: m.contentType,
+        sink: memorySink(),
+      });
+      assert.equal(msg.envelopeHeaders['content-type'], 'application/soap+xml;\tcharset=UTF-8');
+      assert.deepEqual(
+        msg.attachments.map((a) => a.contentId),
+        ['p1@x', 'p2@x'],
+      );
+      assert.equal(msg.attachments[1]?.headers['content-description'], 'a  b');
+      assert.equal(await text(msg.attachments[0]!.open()), body.toString());
+      assert.equal(await text(msg.attachments[1]!.open()), '');
+    }
+  });
+
   it('does not hang when a part over the high-water mark ends in the same input chunk (temp-file sink)', async () => {
     // The part's last write is refused (back-pressure) and the part is ended before the file sink drains: an ended
     // Writable never emits 'drain', so waiting for 'drain' alone hung for ever (every one-chunk body > 16 KiB).
