@@ -278,15 +278,16 @@ async function* unfoldPartHeaders(
   let lineStart = true; // in 'headers': at the start of a header line
   let carry: Buffer = Buffer.from(CRLF);
   for await (const input of body) {
-    let buf: Buffer = Buffer.concat([carry, Buffer.from(input.buffer, input.byteOffset, input.byteLength)]);
+    const view = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    let buf: Buffer = carry.length > 0 ? Buffer.concat([carry, view]) : view;
     carry = Buffer.alloc(0);
     const out: Buffer[] = [];
     while (buf.length > 0) {
       if (mode === 'body') {
         const at = buf.indexOf(delimiter);
         if (at < 0) {
-          // Keep what could be the start of a delimiter split across reads.
-          const keep = Math.min(buf.length, delimiter.length - 1);
+          // Keep what could be the start of a delimiter split across reads (usually nothing: no copy).
+          const keep = partialDelimiter(buf, delimiter);
           out.push(buf.subarray(0, buf.length - keep));
           carry = buf.subarray(buf.length - keep);
           break;
@@ -354,6 +355,14 @@ async function* unfoldPartHeaders(
     for (const b of out) if (b.length > 0) yield b;
   }
   if (carry.length > 0) yield carry;
+}
+
+/** The length of the longest tail of `buf` that is a proper prefix of `delimiter` (which starts with CR). */
+function partialDelimiter(buf: Buffer, delimiter: Buffer): number {
+  for (let k = Math.min(buf.length, delimiter.length - 1); k > 0; k--) {
+    if (buf[buf.length - k] === CR && buf.subarray(buf.length - k).equals(delimiter.subarray(0, k))) return k;
+  }
+  return 0;
 }
 
 /**
