@@ -117,9 +117,13 @@ export function impliedMessageProfile(
   const profile =
     map.get(`${ev.system ?? ''}|${ev.code}`) ?? (ev.system ? undefined : map.get(`|${ev.code}`));
   if (!profile || !conformance.structureDefinition(profile)) {
+    // A profile the event implies but that is not loaded, or an unknown MedCom event: the message was not checked
+    // against what its event requires, so say so (a warning is printed; information is not). A foreign event
+    // implies no profile we could know of.
+    const unchecked = profile !== undefined || ev.system === MEDCOM_EVENTS;
     issues.push({
-      severity: 'information',
-      code: 'informational',
+      severity: unchecked ? 'warning' : 'information',
+      code: unchecked ? 'not-supported' : 'informational',
       expression: 'Bundle.entry[0].resource.eventCoding',
       message: profile
         ? `The message profile ${profile} of event ${ev.code} is not loaded; only claimed profiles were checked`

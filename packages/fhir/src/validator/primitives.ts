@@ -34,6 +34,7 @@ const STRINGS = new Set([
   'base64Binary',
   'xhtml',
 ]);
+const MAX_STRING = 1024 * 1024;
 const INTEGERS: Record<string, number> = { integer: -2147483648, unsignedInt: 0, positiveInt: 1 };
 
 /** Whether a type code names a FHIR primitive (`string`, `dateTime`, …) or a FHIRPath system type. */
@@ -74,6 +75,9 @@ export function checkPrimitive(value: unknown, type: string): string | undefined
     if (type !== 'xhtml' && value.trim() === '' && value.length > 0)
       return `${type} must not be only whitespace`;
     if (value === '') return `${type} must not be empty (R4 JSON: empty strings are not allowed)`;
+    // R4 datatypes §2.24.0.1 string: "Strings SHALL NOT exceed 1MB (1024*1024 characters) in size".
+    if ((type === 'string' || type === 'markdown') && value.length > MAX_STRING)
+      return `${type} is ${value.length} characters long; FHIR strings may not exceed 1 MB (${MAX_STRING} characters)`;
     const re = RE[type];
     if (re && !re.test(value)) return `${show(value)} is not a valid ${type}`;
     if ((type === 'date' || type === 'dateTime' || type === 'instant') && !realDay(value))

@@ -137,10 +137,23 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
       message: `Contained resource '${ref}' not found`,
     });
   }
-  const actualType =
-    (target?.resourceType as string | undefined) ??
-    referenceTargetType(ref) ??
-    (typeof value.type === 'string' ? value.type : undefined);
+  const literalType = (target?.resourceType as string | undefined) ?? referenceTargetType(ref);
+  // Reference.type "SHALL" be the type of the target when both are given (R4 Reference.type); logical-model
+  // URLs are left alone.
+  const declared =
+    typeof value.type === 'string'
+      ? value.type.replace(/^http:\/\/hl7\.org\/fhir\/StructureDefinition\//, '')
+      : undefined;
+  if (declared && !declared.includes(':') && literalType && declared !== literalType) {
+    issues.push({
+      severity: 'error',
+      code: 'structure',
+      expression: `${c.expression}.type`,
+      related: [c.expression],
+      message: `Reference.type is '${declared}' but '${ref}' refers to a ${literalType}`,
+    });
+  }
+  const actualType = literalType ?? (typeof value.type === 'string' ? value.type : undefined);
   if (targets.length === 0 || !actualType) return issues;
   const allowed = targets.map((t) => ({ url: t, type: c.typeOfProfile(t) }));
   const typeOk = allowed.filter(

@@ -350,6 +350,21 @@ export class Run {
       out.push({ severity: 'error', code: 'structure', expression, message: 'null is not allowed here' });
       return;
     }
+    // A resource element (contained, Bundle.entry.resource, Parameters.parameter.resource) needs a resourceType:
+    // without one it would pass as an empty Resource.
+    if (
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      node.def.type?.some((t) => this.conformance.typeDefinition(typeCode(t))?.kind === 'resource')
+    ) {
+      out.push({
+        severity: 'error',
+        code: 'structure',
+        expression,
+        message: `Missing resourceType: ${node.def.path} holds a resource`,
+      });
+      return;
+    }
     if (type === undefined && node.def.type && node.def.type.length > 1) {
       out.push({
         severity: 'error',
@@ -468,7 +483,7 @@ export class Run {
         severity: 'error',
         code: 'value',
         expression,
-        message: `Value ${JSON.stringify(value)?.slice(0, 80)} does not match the ${fp.kind === 'fixed' ? 'fixed value' : 'pattern'} ${describeExpected(fp)}`,
+        message: `Value ${describeExpected({ ...fp, value })} does not match the ${fp.kind === 'fixed' ? 'fixed value' : 'pattern'} ${describeExpected(fp)}`,
       });
     }
     if (type && node.def.binding)
