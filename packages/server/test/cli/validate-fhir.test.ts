@@ -67,6 +67,35 @@ describe('ehmi validate (FHIR)', () => {
     assert.equal(r.code, 2);
   });
 
+  it('says why JSON is not FHIR: malformed, or without a resourceType (exit 2)', async () => {
+    const malformed = tempFile('malformed.json', '{"resourceType":"Patient",');
+    const r = await ehmi('validate', malformed);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, new RegExp(`^${malformed}: error: not FHIR: malformed JSON \\(`, 'm'));
+    const plain = tempFile('plain.json', '{"a":1}');
+    assert.match(
+      (await ehmi('validate', plain)).stderr,
+      new RegExp(`^${plain}: error: not FHIR: JSON without a resourceType`, 'm'),
+    );
+  });
+
+  it('warns on stderr when the event implies a message profile that is not loaded (no silent pass)', async () => {
+    const b = bundle();
+    delete b.meta;
+    for (const e of b.entry) delete e.resource.meta;
+    b.entry[0].resource.eventCoding.code = 'care-communication-message';
+    const file = tempFile('carecommunication.json', JSON.stringify(b));
+    const r = await ehmi('validate', file);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^${file}: warning: Bundle\\.entry\\[0\\]\\.resource\\.eventCoding: The message profile \\S+medcom-careCommunication-message of event care-communication-message is not loaded`,
+        'm',
+      ),
+    );
+  });
+
   it('exits 1 when one of several files is invalid and 2 when one cannot be read', async () => {
     const b = bundle();
     b.type = 'collection';

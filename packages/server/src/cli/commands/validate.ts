@@ -48,7 +48,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
           .replace(/^\uFEFF/, '')
           .trimStart();
         if (head.startsWith('<') || i.source.toLowerCase().endsWith('.xml')) return true;
-        writeLine(ctx.stderr, `${i.source}: error: not an XML document, so not an ehmiSBDH`);
+        writeLine(ctx.stderr, `${i.source}: error: ${notRecognised(i.xml as Uint8Array, head)}`);
         raise(EXIT.usage);
         return false;
       });
@@ -94,6 +94,21 @@ function validateFhir(ctx: CliContext, file: string, bytes: Uint8Array, profile:
   }
   writeLine(ctx.stdout, `${file}: invalid ${what}: ${errors} error(s)`);
   return EXIT.failed;
+}
+
+/** Why a file that is not XML is neither FHIR nor an ehmiSBDH: JSON that does not parse or lacks resourceType. */
+function notRecognised(bytes: Uint8Array, head: string): string {
+  if (!head.startsWith('{') && !head.startsWith('[')) return 'not an XML document, so not an ehmiSBDH';
+  try {
+    JSON.parse(
+      Buffer.from(bytes)
+        .toString('utf8')
+        .replace(/^\uFEFF/, ''),
+    );
+  } catch (err) {
+    return `not FHIR: malformed JSON (${(err as Error).message}), and not an ehmiSBDH`;
+  }
+  return 'not FHIR: JSON without a resourceType, and not an ehmiSBDH';
 }
 
 function line(file: string, severity: string, issue: EnvelopeIssue): string {
