@@ -141,14 +141,34 @@ function normalizeAttr(pair: string): string {
   let type = pair.slice(0, eq).trim().toUpperCase();
   if (type.startsWith('OID.')) type = type.slice(4);
   type = ATTR_ALIASES[type] ?? type;
-  const value = pair
-    .slice(eq + 1)
-    .trim()
+  const value = hexValue(pair.slice(eq + 1).trim())
     .replace(/^"(.*)"$/, '$1')
     .replace(/\\(.)/g, '$1')
     .replace(/\s+/g, ' ')
     .toLowerCase();
   return `${type}=${value}`;
+}
+
+/**
+ * RFC 4514 §2.4: a value written `#` + hex is the BER of the attribute value. Java's `X500Principal.getName()` (so
+ * WSS4J's X509IssuerName, e.g. from Domibus) writes every attribute type it has no keyword for that way:
+ * emailAddress, serialNumber, organizationIdentifier. The string types are decoded; anything else stays as written.
+ */
+function hexValue(value: string): string {
+  if (!/^#([0-9a-fA-F]{2})+$/.test(value)) return value;
+  const der = Buffer.from(value.slice(1), 'hex');
+  try {
+    const tlv = readTlv(der, 0);
+    if (tlv.end !== der.length) return value;
+    const content = der.subarray(tlv.start, tlv.end);
+    if (tlv.tag === 0x1e) return content.swap16().toString('utf16le'); // BMPString
+    // UTF8String; PrintableString, TeletexString, IA5String (ASCII in practice).
+    if ([0x0c, 0x13, 0x14, 0x16].includes(tlv.tag))
+      return content.toString(tlv.tag === 0x0c ? 'utf8' : 'latin1');
+  } catch {
+    // not BER: compared as written
+  }
+  return value;
 }
 
 /** Splits an RFC 2253/4514 distinguished name on unescaped `,` `;` and `+`. */
