@@ -15,6 +15,7 @@ export {
   parseSignalMessage,
   parseUserMessage,
 } from './ebms/parse.ts';
+export { EBMS_URI } from './lib/ns.ts';
 // Limits
 export { type As4Limits, DEFAULT_AS4_LIMITS, resolveLimits } from './limits.ts';
 // Composition points for the access point

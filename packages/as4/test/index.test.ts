@@ -37,6 +37,11 @@ describe('@ehmi/as4 public API', () => {
     ] as const) {
       assert.equal(typeof as4[name], 'function', name);
     }
+    // The test Service/Action a connectivity-test P-Mode needs (AS4 Profile §5.1.5).
+    assert.equal(
+      as4.EBMS_URI.testAction,
+      'http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/test',
+    );
   });
 
   it('builds, writes and parses back a UserMessage with an attachment, with no server involved', async () => {

@@ -11,7 +11,13 @@ export const NS = {
   XMLNS: 'http://www.w3.org/2000/xmlns/',
 } as const;
 
-/** ebMS3 Core §5.2.2.3: the default roles, MEP and MPC values. */
+/**
+ * ebMS3 Core §5.2.2.3: the default roles, MEP and MPC values, and the test Service/Action (exported: a P-Mode for
+ * connectivity tests, e.g. Domibus' connection monitoring or the eDelivery conformance test bed, names them).
+ *
+ * @example
+ * const ping = createPMode({ ...partners, service: { value: EBMS_URI.testService }, action: EBMS_URI.testAction });
+ */
 export const EBMS_URI = {
   defaultMpc: 'http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/defaultMPC',
   defaultFrom: 'http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/initiator',
