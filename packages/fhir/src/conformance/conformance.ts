@@ -40,6 +40,7 @@ export class Conformance {
   readonly #byUrl = new Map<string, CanonicalResource[]>();
   readonly #byType = new Map<string, StructureDefinition>();
   #messageProfiles: Map<string, string> | undefined;
+  readonly #problems = new WeakMap<StructureDefinition, string>();
 
   /** Adds a resource with a `url`; resources without one are ignored. Returns whether it was indexed. */
   add(resource: Json): boolean {
@@ -75,11 +76,28 @@ export class Conformance {
     );
   }
 
-  /** A StructureDefinition with a snapshot (generated from the differential when missing). */
+  /**
+   * A StructureDefinition with a snapshot (generated from the differential when missing). One whose snapshot
+   * cannot be generated is treated as not loaded; {@link problem} says why.
+   */
   structureDefinition(canonical: string): StructureDefinition | undefined {
     const sd = this.resolve(canonical, 'StructureDefinition') as StructureDefinition | undefined;
-    if (sd && !sd.snapshot) generateSnapshot(sd, this);
+    if (sd && !sd.snapshot) {
+      if (this.#problems.has(sd)) return undefined;
+      try {
+        generateSnapshot(sd, this);
+      } catch (e) {
+        this.#problems.set(sd, e instanceof Error ? e.message : String(e));
+        return undefined;
+      }
+    }
     return sd;
+  }
+
+  /** Why a loaded StructureDefinition cannot be used (its snapshot could not be generated), if it cannot. */
+  problem(canonical: string): string | undefined {
+    const sd = this.resolve(canonical, 'StructureDefinition') as StructureDefinition | undefined;
+    return sd ? this.#problems.get(sd) : undefined;
   }
 
   /** The base (specialization) StructureDefinition of a FHIR type, e.g. `Patient` or `Coding`. */

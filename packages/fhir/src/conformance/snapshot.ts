@@ -54,7 +54,13 @@ export function generateSnapshot(sd: StructureDefinition, conformance: Conforman
     throw new EhmiError('EHMI_NOT_SUPPORTED', `${sd.url} has neither snapshot nor base`);
   const base = conformance.structureDefinition(sd.baseDefinition);
   if (!base?.snapshot) {
-    throw new EhmiError('EHMI_NOT_FOUND', `Base ${sd.baseDefinition} of ${sd.url} is not loaded`);
+    const why = conformance.problem(sd.baseDefinition);
+    throw new EhmiError(
+      'EHMI_NOT_FOUND',
+      why
+        ? `Base ${sd.baseDefinition} of ${sd.url} cannot be used: ${why}`
+        : `Base ${sd.baseDefinition} of ${sd.url} is not loaded`,
+    );
   }
   const elements: ElementDefinition[] = base.snapshot.element.map((e) => ({ ...e }));
   const indexOf = (id: string) => elements.findIndex((e) => (e.id ?? e.path) === id);
@@ -91,7 +97,11 @@ export function generateSnapshot(sd: StructureDefinition, conformance: Conforman
     }
     if (children.length === 0) {
       const code = el.type?.[0]?.code;
-      const typeSd = code ? conformance.typeDefinition(code) : undefined;
+      // An element typed with one profile (an extension slice) takes its children from that profile.
+      const profile = el.type?.length === 1 ? el.type[0]?.profile : undefined;
+      const typeSd =
+        (profile?.length === 1 ? conformance.structureDefinition(profile[0] as string) : undefined) ??
+        (code ? conformance.typeDefinition(code) : undefined);
       if (!typeSd?.snapshot) return false;
       children = typeSd.snapshot.element.slice(1).map((e) => rebase(e, typeSd.type, id, el.path));
     }
@@ -107,6 +117,8 @@ export function generateSnapshot(sd: StructureDefinition, conformance: Conforman
       continue;
     }
     const plain = withoutLastSlice(id);
+    // A slice of an element inside a datatype the base does not expand (`Patient.address.extension:x`).
+    if (plain !== undefined && indexOf(plain) < 0) expand(parentId(plain));
     const template = plain !== undefined ? elements[indexOf(plain)] : undefined;
     if (!template || !diff.sliceName || plain === undefined) {
       throw new EhmiError('EHMI_NOT_SUPPORTED', `Cannot place differential element ${id} of ${sd.url}`);

@@ -97,7 +97,9 @@ export class Run {
           severity: 'warning',
           code: 'not-supported',
           expression: `${expression}.meta.profile`,
-          message: `Profile ${p} is not loaded; the ${type} was not checked against it`,
+          message: this.conformance.problem(p)
+            ? `Profile ${p} cannot be used (${this.conformance.problem(p)}); the ${type} was not checked against it`
+            : `Profile ${p} is not loaded; the ${type} was not checked against it`,
         });
         continue;
       }
@@ -123,7 +125,9 @@ export class Run {
         severity: 'error',
         code: 'not-found',
         expression: where.expression,
-        message: `Profile ${url} is not loaded`,
+        message: this.conformance.problem(url)
+          ? `Profile ${url} cannot be used: ${this.conformance.problem(url)}`
+          : `Profile ${url} is not loaded`,
       });
     } else if (sd.type !== resource.resourceType) {
       issues.push({
