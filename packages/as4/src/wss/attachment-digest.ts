@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { DEFAULT_MAX_XML_BYTES, excC14n, parseXml } from '@ehmi/xml';
+import { DEFAULT_MAX_XML_BYTES, type Element, excC14n, parseXml } from '@ehmi/xml';
 import type { As4Attachment } from '../model/attachment.ts';
 import { SWA } from './ns.ts';
 
@@ -48,7 +48,7 @@ async function digestXml(attachment: As4Attachment, h: Hash): Promise<void> {
   let afterRoot = false;
   for (let n = doc.firstChild; n; n = n.nextSibling) {
     if (n.nodeType === 1) {
-      h.update(excC14n(n as never), 'utf8');
+      h.update(excC14n(n as Element), 'utf8');
       afterRoot = true;
     } else if (n.nodeType === 7 && n.nodeName !== 'xml') {
       const data = (n as unknown as { data: string }).data;
