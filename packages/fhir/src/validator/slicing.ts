@@ -159,8 +159,10 @@ function expectation(slice: ElementNode, d: Discriminator, host: SliceHost): Exp
 /** Evaluates a discriminator path on an instance value (the subset of FHIRPath R4 allows there). */
 function evaluate(item: Typed, path: string, host: SliceHost): Typed[] {
   let cur: Typed[] = [item];
-  for (const seg of splitPath(path)) {
-    if (seg === '$this') continue;
+  for (const part of splitPath(path)) {
+    if (part === '$this') continue;
+    // `value[x]` (element-id style, common in discriminators) names the choice element like `value`.
+    const seg = part.endsWith('[x]') ? part.slice(0, -3) : part;
     const next: Typed[] = [];
     const url = fnArg(seg, 'extension');
     const ofType = fnArg(seg, 'ofType');

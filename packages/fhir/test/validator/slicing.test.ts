@@ -262,3 +262,58 @@ test('type discriminator on Bundle.entry.resource: entries are matched by resour
     ),
   );
 });
+
+test('an exists discriminator on a choice element works with the path written value or value[x]', () => {
+  for (const path of ['value', 'value[x]']) {
+    const c = loadConformance([]);
+    c.add({
+      resourceType: 'StructureDefinition',
+      url: 'http://example.org/StructureDefinition/components',
+      name: 'Components',
+      kind: 'resource',
+      type: 'Observation',
+      baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Observation',
+      derivation: 'constraint',
+      differential: {
+        element: [
+          {
+            id: 'Observation.component',
+            path: 'Observation.component',
+            slicing: { discriminator: [{ type: 'exists', path }], rules: 'closed' },
+          },
+          {
+            id: 'Observation.component:withValue',
+            path: 'Observation.component',
+            sliceName: 'withValue',
+            min: 1,
+            max: '1',
+          },
+          { id: 'Observation.component:withValue.value[x]', path: 'Observation.component.value[x]', min: 1 },
+          { id: 'Observation.component:noValue', path: 'Observation.component', sliceName: 'noValue' },
+          { id: 'Observation.component:noValue.value[x]', path: 'Observation.component.value[x]', max: '0' },
+        ],
+      },
+    });
+    const obs = (component: unknown[]) => ({
+      resourceType: 'Observation',
+      meta: { profile: ['http://example.org/StructureDefinition/components'] },
+      status: 'final',
+      code: { text: 'bp' },
+      component,
+    });
+    const errs = (r: unknown) =>
+      createValidator(c)
+        .issues(r)
+        .filter((i) => i.severity === 'error')
+        .map((i) => `${i.expression}: ${i.message}`);
+    const withValue = { code: { text: 'a' }, valueQuantity: { value: 1 } };
+    assert.deepEqual(errs(obs([withValue, { code: { text: 'b' } }])), [], path);
+    assert.deepEqual(
+      errs(obs([{ code: { text: 'b' } }])),
+      [
+        "Observation.component: Slice 'withValue' of Observation.component needs at least 1 value(s), found 0",
+      ],
+      path,
+    );
+  }
+});
