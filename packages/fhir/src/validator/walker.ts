@@ -216,9 +216,12 @@ export class Run {
   }
 
   #hostOf(type: string, node: ElementNode, expression: string, env: Env, url?: unknown): ExtensionHost {
+    // An element defined by reference (`QuestionnaireResponse.item.answer.item` → `#QuestionnaireResponse.item`)
+    // is that element for extension contexts.
+    const ref = node.def.contentReference?.replace(/^.*#/, '');
     return {
       type,
-      path: node.def.base?.path ?? node.def.path,
+      path: ref ?? node.def.base?.path ?? node.def.path,
       expression,
       resourceType: typeof env.resource.resourceType === 'string' ? env.resource.resourceType : undefined,
       ...(typeof url === 'string' ? { url } : {}),

@@ -70,3 +70,21 @@ test('the parts of a complex extension are checked against their slices, not rep
   const unknownPart = issues(nationality({ url: 'bogus', valueString: 'x' }));
   assert.ok(unknownPart.some((i) => i.severity === 'warning' && /Unknown extension bogus/.test(i.message)));
 });
+
+test('an element defined by contentReference takes the context of the element it refers to', () => {
+  const author = {
+    url: 'http://hl7.org/fhir/StructureDefinition/questionnaireresponse-author',
+    valueReference: { display: 'Nurse' },
+  };
+  const qr = {
+    resourceType: 'QuestionnaireResponse',
+    status: 'completed',
+    item: [
+      {
+        linkId: '1',
+        answer: [{ valueString: 'x', item: [{ linkId: '1.1', extension: [author] }] }],
+      },
+    ],
+  };
+  assert.deepEqual(errors(qr), []);
+});
