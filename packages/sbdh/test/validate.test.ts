@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { validate, validateMany, wrap } from '../src/index.ts';
+import { receiptFor, validate, validateMany, wrap } from '../src/index.ts';
 import { HCO, SBDH } from './fixtures.ts';
 
 const ex = (name: string): Buffer => readFileSync(join(SBDH, name));
@@ -65,7 +65,10 @@ describe('validate: MedCom examples (specs/ehmi-core.md §2.9)', () => {
 
   it('names the older DOCUMENTID and PROCESSID forms as variants', async () => {
     const r = await validate(ex('pages/TestExampleEmbeddedHCO.xml'));
-    assert.deepEqual(r.warnings.map((w) => w.rule).sort(), ['variant-documentid', 'variant-processid']);
+    const variants = r.warnings.map((w) => w.rule).filter((rule) => rule.startsWith('variant'));
+    assert.deepEqual(variants.sort(), ['variant-documentid', 'variant-processid']);
+    // Its Sender/Receiver GLNs are not its payload's organisations' GLNs: named, not fatal.
+    assert.ok(r.warnings.some((w) => w.rule === 'payload-metadata' && w.element.includes('Sender')));
   });
 
   it('names a Response without ExpectedResponseDateTime as a variant', async () => {
@@ -190,5 +193,72 @@ describe('validate: XDS-METADATA content', () => {
   it('rejects XDS-METADATA that is not a DocumentReference', async () => {
     const r = await validate(withXds('{"resourceType":"Patient"}'));
     assert.deepEqual(rules(r), ['xds-content']);
+  });
+});
+
+describe('validate: values the XSD lets through', () => {
+  const b64 = (payload: string | Buffer): string =>
+    base.replace(/(<BinaryContent[^>]*>)[^<]*/, `$1${Buffer.from(payload).toString('base64')}`);
+
+  it('rejects an empty EnvelopeIdentifier (DocumentIdentification/InstanceIdentifier)', async () => {
+    const r = await validate(
+      base.replace(/(<DocumentIdentification>[\s\S]*?<InstanceIdentifier>)[^<]*/, '$1'),
+    );
+    assert.equal(r.valid, false);
+    assert.ok(
+      r.errors.some(
+        (e) => e.element === 'StandardBusinessDocumentHeader/DocumentIdentification/InstanceIdentifier',
+      ),
+    );
+  });
+
+  for (const type of ['SENDERID', 'RECEIVERID', 'MESSAGEIDENTIFIER', 'PATIENTID', 'StatisticalInformation']) {
+    it(`rejects an empty ${type}`, async () => {
+      const r = await validate(
+        base.replace(new RegExp(`(<Type>${type}</Type>\\s*<InstanceIdentifier>)[^<]*`), '$1'),
+      );
+      assert.deepEqual(rules(r), ['scope-empty']);
+      assert.equal(
+        r.errors[0]?.element,
+        `StandardBusinessDocumentHeader/BusinessScope/Scope[${type}]/InstanceIdentifier`,
+      );
+    });
+  }
+
+  it('rejects a FHIR payload that is not a Bundle although Type says Bundle', async () => {
+    const r = await validate(b64('{"resourceType":"Patient","id":"p"}'));
+    assert.deepEqual(rules(r), ['payload']);
+  });
+
+  it('rejects a payload whose MessageHeader is another message than the Standard', async () => {
+    const ack = readFileSync(
+      join(HCO, '../medcom-acknowledgement-2.0.3/Bundle-a8c041b8-c65a-4fde-a90f-962076918834.json'),
+    );
+    const r = await validate(b64(ack));
+    assert.ok(rules(r).includes('payload-standard'), JSON.stringify(r.errors));
+    assert.equal(r.valid, false);
+  });
+
+  it('rejects a JSON payload that is not UTF-8', async () => {
+    const r = await validate(b64(Buffer.from('{"resourceType":"Bundle","id":"\xff\xfe"}', 'latin1')));
+    assert.deepEqual(rules(r), ['payload']);
+    assert.match(r.errors[0]?.message ?? '', /UTF-8/);
+  });
+
+  it('warns when PATIENTID is not the payload’s patient', async () => {
+    const r = await validate(base.replace('>2509479989<', '>0101010227<'));
+    assert.equal(r.valid, true, JSON.stringify(r.errors));
+    assert.ok(
+      r.warnings.some((w) => w.rule === 'payload-metadata' && w.element.endsWith('Scope[PATIENTID]')),
+    );
+  });
+
+  it('rejects a ReceiptException whose signal cannot be read', async () => {
+    const receipt = receiptFor(base, { kind: 'exception', reason: 'x' });
+    const r = await validate(
+      receipt.replace(/(<BinaryContent[^>]*>)[^<]*/, `$1${Buffer.from('not xml').toString('base64')}`),
+    );
+    assert.equal(r.valid, false);
+    assert.deepEqual(rules(r), ['signal']);
   });
 });

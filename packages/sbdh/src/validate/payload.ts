@@ -1,4 +1,6 @@
 import { parseXml, rootElement } from '@ehmi/xml';
+import { GLN_PREFIX } from '../constants.ts';
+import { type MedComMessageFacts, readMessageFacts } from '../fhir/message.ts';
 import type { EhmiEnvelope, EnvelopeIssue } from '../model.ts';
 import { scopeValue } from '../model.ts';
 
@@ -14,9 +16,20 @@ export function checkPayload(envelope: EhmiEnvelope, bytes: Buffer): EnvelopeIss
   };
   const mime = envelope.binaryContent.mimeType;
   if (mime === 'application/fhir+json' || mime.endsWith('+json') || mime === 'application/json') {
+    let text: string;
+    try {
+      // FHIR JSON is UTF-8 (RFC 8259 §8.1): bytes that are not would be read as U+FFFD and pass unnoticed.
+      text =
+        envelope.binaryContent.encoding === 'ISO-8859-1'
+          ? bytes.toString('latin1')
+          : new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      error('BinaryContent is not valid UTF-8, as its encoding says');
+      return issues;
+    }
     let resource: unknown;
     try {
-      resource = JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, ''));
+      resource = JSON.parse(text.replace(/^\uFEFF/, ''));
     } catch {
       error(`BinaryContent does not decode to JSON, as its mimeType ${mime} says`);
       return issues;
@@ -31,6 +44,9 @@ export function checkPayload(envelope: EhmiEnvelope, bytes: Buffer): EnvelopeIss
       return issues;
     }
     if (r.resourceType === 'Bundle') compareIds(envelope, r, issues);
+    else if (envelope.documentIdentification.type === 'Bundle' && typeof r?.resourceType === 'string') {
+      error(`BinaryContent holds a ${r.resourceType}, but Type says Bundle (a MedCom message is a Bundle)`);
+    }
     return issues;
   }
   if (mime.endsWith('xml')) {
@@ -38,6 +54,13 @@ export function checkPayload(envelope: EhmiEnvelope, bytes: Buffer): EnvelopeIss
       const root = rootElement(
         parseXml(decodeText(bytes, envelope.binaryContent.encoding), { source: 'the BinaryContent payload' }),
       );
+      if (
+        root.namespaceURI === 'http://hl7.org/fhir' &&
+        envelope.documentIdentification.type === 'Bundle' &&
+        root.localName !== 'Bundle'
+      ) {
+        error(`BinaryContent holds a ${root.localName}, but Type says Bundle (a MedCom message is a Bundle)`);
+      }
       if (mime === 'application/fhir+xml' && root.namespaceURI !== 'http://hl7.org/fhir') {
         // MedCom's 2025 samples label an OIOXML Emessage as application/fhir+xml: a mislabel, not a broken payload.
         issues.push({
@@ -59,7 +82,22 @@ function compareIds(
   bundle: { id?: unknown; entry?: { resource?: { resourceType?: unknown; id?: unknown } }[] },
   issues: EnvelopeIssue[],
 ): void {
-  const header = bundle.entry?.[0]?.resource;
+  const header = bundle.entry?.[0]?.resource as
+    | { resourceType?: unknown; id?: unknown; eventCoding?: { code?: unknown } }
+    | undefined;
+  // The Standard is the message's event code (ehmiSBDH IG: MessageHeader.eventCoding.code): an envelope that names
+  // another message kind than it carries would be routed and receipted as the wrong message.
+  const event = header?.resourceType === 'MessageHeader' ? header.eventCoding?.code : undefined;
+  const standard = envelope.documentIdentification.standard;
+  if (typeof event === 'string' && baseCode(event) !== baseCode(standard)) {
+    issues.push({
+      severity: 'error',
+      rule: 'payload-standard',
+      element: 'StandardBusinessDocumentHeader/DocumentIdentification/Standard',
+      message: `Standard '${standard}' differs from the payload's MessageHeader.eventCoding.code '${event}'`,
+    });
+  }
+  compareFacts(envelope, bundle, issues);
   const pairs: [string, unknown][] = [
     ['MESSAGEENVELOPEIDENTIFIER', bundle.id],
     ['MESSAGEIDENTIFIER', header?.resourceType === 'MessageHeader' ? header.id : undefined],
@@ -75,6 +113,58 @@ function compareIds(
       });
     }
   }
+}
+
+/** Event codes compare without case and without the `-message` suffix older identifiers leave out. */
+function baseCode(code: string): string {
+  return code.toLowerCase().replace(/-message$/, '');
+}
+
+/**
+ * The header values the IG maps from the message (PATIENTID, SENDERID, RECEIVERID, the GLNs, TypeVersion) against
+ * the payload. Warnings: MedCom's own examples carry envelope values that their payloads do not.
+ */
+function compareFacts(envelope: EhmiEnvelope, bundle: unknown, issues: EnvelopeIssue[]): void {
+  let facts: MedComMessageFacts;
+  try {
+    facts = readMessageFacts(bundle, envelope.documentIdentification.typeVersion);
+  } catch {
+    return; // not a complete MedCom message: the FHIR validator's business, not the envelope's
+  }
+  const warn = (
+    element: string,
+    what: string,
+    value: string | undefined,
+    actual: string | undefined,
+  ): void => {
+    if (value === undefined || value === '' || actual === undefined || value === actual) return;
+    issues.push({
+      severity: 'warning',
+      rule: 'payload-metadata',
+      element,
+      message: `'${value}' differs from the payload's ${what} '${actual}'`,
+    });
+  };
+  const H = 'StandardBusinessDocumentHeader';
+  const scope = (t: string): string => `${H}/BusinessScope/Scope[${t}]`;
+  if (facts.versionSource === 'definition') {
+    warn(
+      `${H}/DocumentIdentification/TypeVersion`,
+      'MessageHeader.definition version',
+      envelope.documentIdentification.typeVersion,
+      facts.version,
+    );
+  }
+  warn(`${H}/Sender/Identifier`, 'sender GLN', envelope.sender.value, `${GLN_PREFIX}${facts.senderGln}`);
+  warn(
+    `${H}/Receiver/Identifier`,
+    'receiver GLN',
+    envelope.receiver.value,
+    `${GLN_PREFIX}${facts.receiverGln}`,
+  );
+  warn(scope('SENDERID'), 'sender SOR id', scopeValue(envelope, 'SENDERID'), facts.senderSor);
+  warn(scope('RECEIVERID'), 'receiver SOR id', scopeValue(envelope, 'RECEIVERID'), facts.receiverSor);
+  warn(scope('PATIENTID'), 'Patient identifier', scopeValue(envelope, 'PATIENTID'), facts.patient?.value);
 }
 
 /**

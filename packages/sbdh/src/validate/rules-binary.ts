@@ -31,9 +31,13 @@ export function checkBinaryContent(
       );
     // The embedded signal "in principle contains the same information, but … does not need to be checked when it
     // is a ReceiptAcknowledgement" (ehmiSBDHEnvelopeReceipt): its deviations are warnings.
-    const { signal, issues: signalIssues } = readSignal(bytes);
-    for (const i of signalIssues) issues.push({ ...i, severity: 'warning' });
+    // A ReceiptException's signal carries the reason the business transaction ends: one that cannot be read at all
+    // (not XML, another root) is a broken BinaryContent there. MedCom's own ReceiptAcknowledgement samples embed a
+    // signal that is not well-formed, so for those it stays a warning.
     const type = envelope.documentIdentification.type;
+    const { signal, issues: signalIssues } = readSignal(bytes);
+    for (const i of signalIssues)
+      issues.push(!signal && type === 'ReceiptException' ? i : { ...i, severity: 'warning' });
     if (signal && signal.kind === 'Exception' && type !== 'ReceiptException') {
       error('signal-type', 'BinaryContent', `the signal is an Exception but Type is '${type}'`);
     }

@@ -87,6 +87,16 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
     else if (!isGln(m[2]!))
       warning('party-gln', `${H}/${name}/Identifier`, `'${m[2]}' is not a valid 13-digit GLN`);
   }
+  // The XSD types these as xs:string, so an empty value passes it; the IG gives each a value (the InstanceIdentifier
+  // is the EnvelopeIdentifier that duplicate detection and receipts key on).
+  for (const [name, value] of [
+    ['Standard', di.standard],
+    ['TypeVersion', di.typeVersion],
+    ['InstanceIdentifier', di.instanceIdentifier],
+    ['Type', di.type],
+  ] as const) {
+    if (value === '') error('empty', `${H}/DocumentIdentification/${name}`, `${name} is empty`);
+  }
   if (!hasOffset(di.creationDateAndTime)) {
     warning(
       'datetime-offset',
@@ -102,6 +112,14 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
       error('scope-type', at(s.type), `unknown Scope Type '${s.type}'`);
     }
     if (seen.has(s.type)) error('scope-duplicate', at(s.type), `Scope ${s.type} occurs more than once`);
+    // XDS-METADATA has its own placeholder rule (checkXds); every other scope is a name with a value.
+    if (s.instanceIdentifier === '' && s.type !== 'XDS-METADATA') {
+      error(
+        'scope-empty',
+        `${at(s.type)}/InstanceIdentifier`,
+        `Scope ${s.type} has an empty InstanceIdentifier`,
+      );
+    }
     seen.set(s.type, s);
   }
   const has = (t: string): boolean => seen.has(t);
@@ -123,7 +141,11 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
 
   // DOCUMENTID: keep the identifier format as data and accept the known older forms (DESIGN.md "Identifiers").
   const documentId = seen.get('DOCUMENTID')?.instanceIdentifier;
-  if (documentId !== undefined && (IG_STANDARDS as readonly string[]).includes(di.standard)) {
+  if (
+    documentId !== undefined &&
+    documentId !== '' &&
+    (IG_STANDARDS as readonly string[]).includes(di.standard)
+  ) {
     const c = checkDocumentId(documentId, di.standard, di.typeVersion);
     if (c.form === 'legacy') warning('variant-documentid', at('DOCUMENTID'), `${c.variant}: '${documentId}'`);
     if (c.form === 'mismatch') {
@@ -153,7 +175,11 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
   if (kind === 'message' && !patient && !EVENTS_WITHOUT_PATIENT.has(di.standard)) {
     error('patientid-missing', at('PATIENTID'), `a ${di.standard} envelope needs PATIENTID`);
   }
-  if (patient && !/^\d{6}[0-9A-Za-z]{4}$/.test(patient.instanceIdentifier)) {
+  if (
+    patient &&
+    patient.instanceIdentifier !== '' &&
+    !/^\d{6}[0-9A-Za-z]{4}$/.test(patient.instanceIdentifier)
+  ) {
     warning(
       'patientid-format',
       at('PATIENTID'),
@@ -199,6 +225,7 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
   const stat = seen.get('StatisticalInformation')?.instanceIdentifier;
   if (
     stat !== undefined &&
+    stat !== '' &&
     kind !== 'receipt' &&
     !stat.toLowerCase().startsWith(`mcm:${di.standard.toLowerCase()}`)
   ) {
