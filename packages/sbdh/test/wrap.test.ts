@@ -211,6 +211,13 @@ describe('wrap: bad input gives a specific error naming the element', () => {
     assert.equal(err.code, 'EHMI_XML_DOCTYPE_FORBIDDEN');
   });
 
+  it('rejects malformed FHIR XML with one message naming the elements', async () => {
+    const err = await code('<Bundle xmlns="http://hl7.org/fhir"><id value="x"/></Bundl>');
+    assert.equal(err.code, 'EHMI_XML_MALFORMED');
+    assert.match(err.message, /Bundle/);
+    assert.doesNotMatch(err.message, /caused EhmiError/);
+  });
+
   it('rejects XML outside the FHIR namespace, naming the root', async () => {
     const err = await code('<Bundle xmlns="urn:not-fhir"/>');
     assert.equal(err.code, 'EHMI_XML_SCHEMA_INVALID');

@@ -52,7 +52,20 @@ export async function readFhirMessage(
     return { format: 'json', mimeType: 'application/fhir+json', bytes, resource: resource as Json };
   }
   if (first === '<') {
-    const doc = parseXml(text, { source: name });
+    let doc: ReturnType<typeof parseXml>;
+    try {
+      doc = parseXml(text, { source: name });
+    } catch (err) {
+      // The parser's message repeats itself (`… caused EhmiError: <message>`): keep the last one.
+      const marker = 'caused EhmiError: ';
+      if (err instanceof EhmiError && err.message.includes(marker)) {
+        throw new EhmiError(err.code, err.message.slice(err.message.lastIndexOf(marker) + marker.length), {
+          cause: err,
+          expression: [...err.expression],
+        });
+      }
+      throw err;
+    }
     const root = rootElement(doc);
     if (root.namespaceURI !== FHIR_NS) {
       throw new EhmiError(
