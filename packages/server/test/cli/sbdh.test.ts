@@ -110,6 +110,29 @@ describe('ehmi sbdh receipt', () => {
     assert.deepEqual(receipt.exception, { category: 'Syntax', reason: 'schema invalid' });
   });
 
+  it('refuses a ReceiptAcknowledgement for an invalid envelope, naming file and element', async () => {
+    const envelope = (await ehmi('sbdh', 'wrap', HCO)).stdout.replace(
+      '<HeaderVersion>1.0<',
+      '<HeaderVersion>1.1<',
+    );
+    const file = tempFile('bad.xml', envelope);
+    const r = await ehmi('sbdh', 'receipt', file);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /bad\.xml:\d+: error: HeaderVersion/);
+    assert.match(r.stderr, /--exception/);
+  });
+
+  it('answers an envelope with a broken BinaryContent with a ReceiptException', async () => {
+    const envelope = (await ehmi('sbdh', 'wrap', HCO)).stdout;
+    const broken = envelope.replace(/(<BinaryContent[^>]*>)[^<]*/, '$1%%%');
+    const r = await ehmi('sbdh', 'receipt', tempFile('broken.xml', broken), '--exception', 'bad base64');
+    assert.equal(r.code, 0, r.stderr);
+    const receipt = parseReceipt(r.stdout, parse(envelope));
+    assert.equal(receipt.kind, 'ReceiptException');
+    assert.equal(receipt.correlation?.matches, true);
+  });
+
   it('exits 2 for an unknown --category', async () => {
     const envelope = (await ehmi('sbdh', 'wrap', HCO)).stdout;
     const r = await ehmi(

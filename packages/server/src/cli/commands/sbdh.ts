@@ -1,17 +1,19 @@
 import { EhmiError } from '@ehmi/errors';
 import {
+  loadEnvelope,
   type PayloadMetadata,
   parse,
   RECEIPT_EXCEPTION_CATEGORIES,
   type ReceiptExceptionCategory,
   receiptFor,
+  validate,
   type WrapOptions,
   wrap,
   wrapForArchive,
   wrapPayload,
 } from '@ehmi/sbdh';
 import type { Command } from 'commander';
-import type { CliContext } from '../context.ts';
+import { type CliContext, writeLine } from '../context.ts';
 import { readInputFile } from './read-input.ts';
 
 interface WrapFlags {
@@ -108,7 +110,30 @@ export function registerSbdh(program: Command, ctx: CliContext): void {
       if (!head.startsWith('<') && !file.toLowerCase().endsWith('.xml')) {
         throw new EhmiError('EHMI_INPUT_UNREADABLE', `${file} is not an XML document, so not an ehmiSBDH`);
       }
-      const envelope = parse(bytes, file);
+      // A ReceiptAcknowledgement says the envelope "passed structure/schema validity check": refuse to write one for
+      // an envelope that does not (known MedCom variants pass with warnings). A ReceiptException is always possible.
+      if (flags.exception === undefined) {
+        const checked = await validate(bytes, file);
+        if (!checked.valid) {
+          for (const e of checked.errors) {
+            writeLine(
+              ctx.stderr,
+              `${file}${e.line !== undefined ? `:${e.line}` : ''}: error: ${e.element}: ${e.message}`,
+            );
+          }
+          throw new EhmiError(
+            'EHMI_VALIDATION_FAILED',
+            `${file} is not a valid ehmiSBDH: no ReceiptAcknowledgement for it (give --exception REASON for a ReceiptException)`,
+            { expression: [checked.errors[0]?.element ?? 'StandardBusinessDocument'] },
+          );
+        }
+      }
+      // The receiver answers a readable header whose payload is broken with a ReceiptException: only the header
+      // is needed for that, so BinaryContent problems do not stop --exception.
+      const loaded = flags.exception === undefined ? undefined : loadEnvelope(bytes, file);
+      const envelope = loaded?.errors.every((e) => e.element.startsWith('BinaryContent'))
+        ? loaded.envelope
+        : parse(bytes, file);
       const outcome =
         flags.exception === undefined
           ? ({ kind: 'acknowledgement' } as const)
