@@ -16,6 +16,14 @@ export interface ExtensionHost {
   url?: string;
 }
 
+// R4 4.0.1's own snapshots (copied by the IG Publisher and SUSHI into every profile) put structuredefinition-fhir-type
+// (context ElementDefinition.type.code) and regex (context ElementDefinition, Questionnaire.item) on
+// ElementDefinition.type; later versions of these extensions allow it, and the HL7 validator accepts that use.
+const CONTEXT_ERRATA: Record<string, string[]> = {
+  'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type': ['ElementDefinition.type'],
+  'http://hl7.org/fhir/StructureDefinition/regex': ['ElementDefinition.type'],
+};
+
 /** The type and its ancestors (`Age` → `Quantity` → `Element`), by baseDefinition. */
 function typeChain(conformance: Conformance, type: string): string[] {
   const out: string[] = [];
@@ -33,7 +41,10 @@ function typeChain(conformance: Conformance, type: string): string[] {
  * contexts are not evaluated here and allow the use.
  */
 function contextAllows(conformance: Conformance, sd: StructureDefinition, host: ExtensionHost): boolean {
-  const contexts = (sd as { context?: { type?: string; expression?: string }[] }).context ?? [];
+  const contexts = [
+    ...((sd as { context?: { type?: string; expression?: string }[] }).context ?? []),
+    ...(CONTEXT_ERRATA[sd.url] ?? []).map((expression) => ({ type: 'element', expression })),
+  ];
   if (contexts.length === 0) return true;
   const chain = typeChain(conformance, host.type);
   // The instance path without indices, from the resource down: `Bundle.entry[1].resource.address[0]` → `address`.

@@ -1,8 +1,11 @@
 // Extensions may only be used where their definition's context allows (R4 StructureDefinition.context), and the
 // parts of a complex extension are checked against their slices, not reported as unknown extensions.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Issue, shippedValidator } from '../../src/index.ts';
+import { FIXTURES } from './corpus.ts';
 
 const issues = (r: unknown): Issue[] => shippedValidator().issues(r);
 const errors = (r: unknown): string[] =>
@@ -87,4 +90,24 @@ test('an element defined by contentReference takes the context of the element it
     ],
   };
   assert.deepEqual(errors(qr), []);
+});
+
+test('StructureDefinitions with structuredefinition-fhir-type or regex on ElementDefinition.type are valid (R4 context errata)', () => {
+  const sd = JSON.parse(
+    readFileSync(join(FIXTURES, 'eds/json/StructureDefinition-EdsBasicDeliveryStatus.json'), 'utf8'),
+  );
+  assert.deepEqual(errors(sd), []);
+  const withRegex = JSON.parse(
+    readFileSync(
+      join(
+        FIXTURES,
+        'fhir/profiles/medcom-messaging-3.0.0/StructureDefinition-medcom-messaging-messagedefinition.json',
+      ),
+      'utf8',
+    ),
+  );
+  assert.deepEqual(
+    errors(withRegex).filter((e) => /is not allowed on/.test(e)),
+    [],
+  );
 });
