@@ -16,6 +16,12 @@ interface Known {
 // resource ("the narrative SHALL always be included"); SUSHI generates no narrative, so these examples lack a
 // required element. Errors that follow from it: a reference target or a conformsTo() that fails only because the
 // referenced resource has no text.
+// The rule is real: each medcom-core 4.0.0 profile's *differential* sets `"min": 1` on <Type>.text (CareTeam,
+// DiagnosticReport, Encounter, Media, Observation, Organization, Patient, Practitioner, PractitionerRole; the
+// messaging 4.0.1 Organization profiles inherit it), unlike core 2.4.0 (0..1). The HL7 validator reports a
+// cardinality violation as an error too ("minimum required = 1, but only found 0"). MedCom's published examples
+// pass because the IG Publisher generates their narrative; the SUSHI builds in fixtures have none (see
+// fixtures/SOURCES-medcom-fhir.md). dom-6 is a separate, best-practice rule and stays a warning.
 const NARRATIVE: Known = {
   reason:
     'text is 1..1 in MedCom core 4.0.0 / messaging 4.0.1 and the SUSHI-generated example has no narrative',
