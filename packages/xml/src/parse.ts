@@ -30,26 +30,33 @@ export function parseXml(input: string | Uint8Array, options: ParseXmlOptions = 
       details: { size, maxBytes },
     });
   }
-  let text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: false }).decode(input);
+  let text = typeof input === 'string' ? input : decode(input, source);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (DOCTYPE.test(text)) {
     throw new EhmiError('EHMI_XML_DOCTYPE_FORBIDDEN', `${source} contains a DOCTYPE, which is not allowed`);
   }
   if (text.trim() === '') throw new EhmiError('EHMI_XML_MALFORMED', `${source} is empty`);
+  checkCharacters(text, source);
+  let first: EhmiError | undefined;
   const parser = new DOMParser({
-    onError: (level, message) => {
-      throw new EhmiError('EHMI_XML_MALFORMED', `${source} is not well-formed XML: ${clean(message)}`, {
-        details: { level },
-      });
+    onError: (level, message, context) => {
+      const at = locate(context);
+      first ??= new EhmiError(
+        'EHMI_XML_MALFORMED',
+        `${source} is not well-formed XML${at}: ${clean(message)}`,
+        {
+          details: { level },
+        },
+      );
+      throw first;
     },
   });
   let doc: Document;
   try {
     doc = parser.parseFromString(text, MIME_TYPE.XML_APPLICATION);
   } catch (err) {
+    if (first) throw first;
     if (err instanceof EhmiError) throw err;
-    const inner = err instanceof Error && err.cause instanceof EhmiError ? err.cause : undefined;
-    if (inner) throw inner;
     throw new EhmiError('EHMI_XML_MALFORMED', `${source} is not well-formed XML: ${clean(String(err))}`, {
       cause: err,
     });
@@ -61,9 +68,68 @@ export function parseXml(input: string | Uint8Array, options: ParseXmlOptions = 
   return doc;
 }
 
+function locate(context: unknown): string {
+  const loc = (context as { locator?: { lineNumber?: number; columnNumber?: number } } | undefined)?.locator;
+  return loc?.lineNumber ? ` at line ${loc.lineNumber}, column ${loc.columnNumber ?? 0}` : '';
+}
+
+// XML 1.0 §2.2: characters a document may not contain at all (xmldom drops them silently).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const FORBIDDEN_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+// XML 1.0 §4.1: `&` starts an entity or character reference; anything else is not well-formed (xmldom keeps it as
+// text). CDATA sections, comments and processing instructions are blanked first: `&` is literal there.
+const LITERAL_SECTIONS = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
+const BARE_AMPERSAND = /&(?!(?:[A-Za-z_:][\w.:-]*|#[0-9]+|#x[0-9A-Fa-f]+);)/;
+
+function checkCharacters(text: string, source: string): void {
+  const bad = FORBIDDEN_CHAR.exec(text);
+  if (bad) {
+    throw new EhmiError(
+      'EHMI_XML_MALFORMED',
+      `${source} is not well-formed XML: character U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at offset ${bad.index} is not allowed in XML`,
+    );
+  }
+  const amp = BARE_AMPERSAND.exec(text.replace(LITERAL_SECTIONS, (m) => ' '.repeat(m.length)));
+  if (amp) {
+    throw new EhmiError(
+      'EHMI_XML_MALFORMED',
+      `${source} is not well-formed XML: "&" at offset ${amp.index} does not start an entity or character reference`,
+    );
+  }
+}
+
+const DECLARED_ENCODING = /^<\?xml[^>]*\sencoding\s*=\s*["']([A-Za-z][\w.-]*)["']/;
+
+/**
+ * Bytes to text by the document's own declaration (XML 1.0 §4.3.3, Appendix F): a BOM, else the `encoding` of the
+ * XML declaration, else UTF-8. Bytes that are not valid in that encoding are an error, not replacement characters.
+ */
+function decode(bytes: Uint8Array, source: string): string {
+  let encoding = 'utf-8';
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) encoding = 'utf-16be';
+  else if (bytes[0] === 0xff && bytes[1] === 0xfe) encoding = 'utf-16le';
+  else {
+    const head = new TextDecoder('latin1').decode(bytes.subarray(0, 200));
+    const declared = DECLARED_ENCODING.exec(head)?.[1];
+    if (declared) encoding = declared.toLowerCase();
+  }
+  let decoder: InstanceType<typeof TextDecoder>;
+  try {
+    decoder = new TextDecoder(encoding, { fatal: true });
+  } catch {
+    throw new EhmiError('EHMI_XML_MALFORMED', `${source} declares the unsupported encoding "${encoding}"`);
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch (err) {
+    throw new EhmiError('EHMI_XML_MALFORMED', `${source} is not valid ${encoding}`, { cause: err });
+  }
+}
+
 function clean(message: string): string {
   return message
     .replace(/^\[xmldom [a-z]+\]\s*/i, '')
+    .replace(/\s*\n?@#\[line:\d+,col:\d+\]\s*$/, '')
     .replace(/\s+/g, ' ')
     .trim();
 }

@@ -106,3 +106,41 @@ describe('excC14n with comments', () => {
     assert.equal(excC14n(rootElement(doc), { withComments: true }), '<r><!-- kept --><a></a></r>');
   });
 });
+
+describe('parseXml strictness beyond the DOM parser', () => {
+  it('refuses a bare "&" in text, and accepts it inside CDATA and comments', () => {
+    assert.equal(
+      code(() => parseXml('<r>a & b</r>')),
+      'EHMI_XML_MALFORMED',
+    );
+    assert.equal(parseXml('<r><![CDATA[a & b]]><!-- & --></r>').documentElement?.textContent, 'a & b');
+    assert.equal(parseXml('<r a="&amp;&#38;&#x26;"/>').documentElement?.getAttribute('a'), '&&&');
+  });
+
+  it('refuses control characters XML 1.0 does not allow, naming the code point', () => {
+    assert.throws(() => parseXml('<r>a\u0001b</r>'), /U\+0001 at offset 4/);
+  });
+
+  it('reports where a well-formedness error is', () => {
+    assert.throws(
+      () => parseXml('<r>\n<a></r>', { source: 'x.xml' }),
+      /x\.xml is not well-formed XML at line 2/,
+    );
+  });
+
+  it('decodes bytes in the encoding the XML declaration names', () => {
+    const latin1 = Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><r>\xe6</r>', 'latin1');
+    assert.equal(parseXml(latin1).documentElement?.textContent, 'æ');
+  });
+
+  it('refuses bytes that are not valid in the document encoding, and unknown encodings', () => {
+    assert.throws(
+      () => parseXml(Buffer.from([0x3c, 0x72, 0x3e, 0xff, 0x3c, 0x2f, 0x72, 0x3e])),
+      /not valid utf-8/,
+    );
+    assert.throws(
+      () => parseXml(Buffer.from('<?xml version="1.0" encoding="klingon"?><r/>')),
+      /unsupported encoding "klingon"/,
+    );
+  });
+});
