@@ -69,6 +69,23 @@ describe('wrapPayload: payloads the pilot XSD does not list, from explicit metad
     }
   });
 
+  it('validates an envelope built from the minimum metadata (no SOR ids, no message ids): named, not refused', async () => {
+    const { senderSor, receiverSor, messageIdentifier, messageEnvelopeIdentifier, ...minimum } = common;
+    const xml = wrapPayload(OIOXML, {
+      ...minimum,
+      kind: 'oioxml',
+      standard: 'XDIS01',
+      typeVersion: 'XD0131',
+      documentId: 'urn:dk:medcom:oioxml:XDIS01',
+    });
+    const [r] = await validateMany([{ xml }]);
+    assert.equal(r?.valid, true, JSON.stringify(r?.errors));
+    assert.deepEqual(
+      r?.warnings.filter((w) => w.rule === 'scope-missing').map((w) => w.element.replace(/.*\[|\]/g, '')),
+      ['SENDERID', 'RECEIVERID', 'MESSAGEIDENTIFIER', 'MESSAGEENVELOPEIDENTIFIER'],
+    );
+  });
+
   it('is accepted by an independent xmllint with the GS1 schema', (t) => {
     const r = xmllint(edi, GS1_XSD);
     if (!r) return t.skip('xmllint is not installed');

@@ -123,6 +123,7 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
     seen.set(s.type, s);
   }
   const has = (t: string): boolean => seen.has(t);
+  const fhirPayload = /^application\/fhir\+(json|xml)$/.test(envelope.binaryContent.mimeType);
   for (const t of [
     'DOCUMENTID',
     'PROCESSID',
@@ -136,6 +137,14 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
     // A receipt has no Bundle: its MESSAGEENVELOPEIDENTIFIER is only a generated id, and IG examples omit it.
     if (kind === 'receipt' && t === 'MESSAGEENVELOPEIDENTIFIER')
       warning('scope-missing', at(t), `Scope ${t} is missing`);
+    // The IG maps the MedCom-messaging scopes from a FHIR message only; for OIOXML, EDIFACT or CDA payloads
+    // (wrapPayload) that mapping is "described in a later version", so their absence is named, not fatal.
+    else if (!ig && !fhirPayload && !['DOCUMENTID', 'PROCESSID', 'StatisticalInformation'].includes(t))
+      warning(
+        'scope-missing',
+        at(t),
+        `Scope ${t} is missing (no IG mapping for a ${envelope.binaryContent.mimeType} payload yet)`,
+      );
     else error('scope-missing', at(t), `required Scope ${t} is missing`);
   }
 
