@@ -83,6 +83,19 @@ describe('validate: MedCom examples (specs/ehmi-core.md §2.9)', () => {
     assert.equal(r.valid, false);
   });
 
+  it('checks a bare ebBP signal (the receipt payload) instead of refusing it as unknown', async () => {
+    const ok = await validate(ex('pages/TestExample_ehmiMessage_SBDHAck.xml'));
+    assert.equal(ok.recognised, true);
+    assert.equal(ok.valid, true, JSON.stringify(ok.errors));
+    assert.match(ok.schema ?? '', /ebBP signals/);
+    // MedCom's RA sample lacks OriginalMessageDateTime (its value sits in a non-schema RequestionField).
+    const ra = await validate(ex('examples/ehmiSbdhRA_401cbc36_HCO_RA.xml'));
+    assert.equal(ra.recognised, true);
+    assert.equal(ra.valid, false);
+    assert.equal(ra.errors[0]?.element, 'bpssignal/OriginalMessageDateTime');
+    assert.ok(ra.warnings.some((w) => w.element === 'bpssignal/RequestionField'));
+  });
+
   it('rejects the examples that are not well-formed', async () => {
     const r = await validate(ex('pages/ehmiSBDH_example.xml'));
     assert.equal(r.recognised, true);

@@ -1,10 +1,14 @@
-import { asEhmiError, type EhmiErrorCode } from '@ehmi/errors';
+import { asEhmiError, type EhmiError, type EhmiErrorCode } from '@ehmi/errors';
 import { serializeXml, validateXsd, type XsdIssue } from '@ehmi/xml';
-import { type EnvelopeProfile, SCHEMA_NAMES } from '../constants.ts';
+import { type EnvelopeProfile, NS, SCHEMA_NAMES } from '../constants.ts';
 import type { EhmiEnvelope, EnvelopeIssue } from '../model.ts';
 import { type LoadedEnvelope, loadEnvelope } from '../parse.ts';
+import { readSignal } from '../receipt/signal.ts';
 import { checkRules, type EnvelopeKind, kindOf } from './rules.ts';
 import { schemaSet } from './schemas.ts';
+
+/** What a bare ebBP signal is checked against (structurally: the schema imports xmldsig/xlink by URL). */
+export const SIGNAL_SCHEMA = 'ebBP signals 2.0.4 (ebbp-signals-2.0.4.xsd structure)';
 
 /** The outcome of {@link validate}: valid when there is no error; warnings name accepted variants. */
 export interface ValidationResult {
@@ -56,6 +60,8 @@ export async function validateMany(inputs: readonly ValidateInput[]): Promise<Va
     } catch (err) {
       const e = asEhmiError(err);
       if (e.code === 'EHMI_INTERNAL') throw err;
+      const signal = bareSignal(e, input.xml);
+      if (signal) return signal;
       const recognised = e.code !== 'EHMI_INPUT_UNREADABLE';
       const message = cleanMessage(e.message);
       const element =
@@ -107,6 +113,32 @@ export async function validateMany(inputs: readonly ValidateInput[]): Promise<Va
       envelope: l.envelope,
     };
   });
+}
+
+/**
+ * A bare ebBP signal (`bpssignal:ReceiptAcknowledgement` / `bpssignal:Exception`, the BinaryContent of an
+ * EnvelopeReceipt, as in MedCom's `ehmiSbdhRA_…` example): checked the way ebbp-signals-2.0.4.xsd would, rather
+ * than refused as an unknown kind.
+ */
+function bareSignal(e: EhmiError, xml: string | Uint8Array): ValidationResult | undefined {
+  const details = e.details as { root?: unknown; namespace?: unknown } | undefined;
+  if (
+    e.code !== 'EHMI_INPUT_UNREADABLE' ||
+    details?.namespace !== NS.bpssignal ||
+    !['ReceiptAcknowledgement', 'Exception'].includes(String(details.root))
+  ) {
+    return undefined;
+  }
+  const { issues } = readSignal(typeof xml === 'string' ? Buffer.from(xml, 'utf8') : xml, 'bpssignal');
+  const errors = issues.filter((i) => i.severity === 'error');
+  return {
+    valid: errors.length === 0,
+    recognised: true,
+    schema: SIGNAL_SCHEMA,
+    kind: 'receipt',
+    errors,
+    warnings: issues.filter((i) => i.severity !== 'error'),
+  };
 }
 
 /** The parser's wrapped message, once (`… caused EhmiError: <the message>`). */
