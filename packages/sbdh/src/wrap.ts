@@ -57,7 +57,7 @@ export async function wrap(message: MessageSource, options: WrapOptions = {}): P
 export async function wrapMessage(message: MessageSource, options: WrapOptions = {}): Promise<WrapResult> {
   const input = await readFhirMessage(message);
   const facts = readMessageFacts(input.resource, options.typeVersion);
-  const meta = messageMetadata(facts, input.mimeType, options);
+  const meta = { ...messageMetadata(facts, input.mimeType, options), encoding: input.encoding };
   const envelope = buildEnvelope(meta, input.bytes);
   return { xml: serializeEnvelope(envelope), envelope, facts };
 }

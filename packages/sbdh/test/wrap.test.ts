@@ -3,7 +3,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
-import { findScope, parse, payloadOf, scopeValue, validateMany, wrap, wrapMessage } from '../src/index.ts';
+import { jsonToXml } from '@ehmi/fhir';
+import {
+  findScope,
+  parse,
+  payloadOf,
+  scopeValue,
+  validate,
+  validateMany,
+  wrap,
+  wrapMessage,
+} from '../src/index.ts';
 import { ACK, HCO, IG_XSD, json, NOW, SBDH, xmllint } from './fixtures.ts';
 
 const hcoBundles = readdirSync(HCO)
@@ -209,6 +219,20 @@ describe('wrap: bad input gives a specific error naming the element', () => {
       '<?xml version="1.0"?><!DOCTYPE b [<!ENTITY x "y">]><Bundle xmlns="http://hl7.org/fhir"/>',
     );
     assert.equal(err.code, 'EHMI_XML_DOCTYPE_FORBIDDEN');
+  });
+
+  it('wraps ISO-8859-1 FHIR XML as written, with BinaryContent@encoding ISO-8859-1', async () => {
+    // Characters outside Latin-1 become character references, as an ISO-8859-1 writer does.
+    const text = jsonToXml(json(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json'))).replace(
+      /[^\t\n\r\u0020-\u00ff]/gu,
+      (c) => `&#${c.codePointAt(0)};`,
+    );
+    const xml = Buffer.from(`<?xml version="1.0" encoding="ISO-8859-1"?>\n<!-- Ærø -->${text}`, 'latin1');
+    const out = await wrap(xml);
+    const env = parse(out);
+    assert.equal(env.binaryContent.encoding, 'ISO-8859-1');
+    assert.deepEqual(payloadOf(env), xml);
+    assert.equal((await validate(out)).valid, true);
   });
 
   it('rejects malformed FHIR XML with one message naming the elements', async () => {

@@ -29,7 +29,7 @@ export async function wrapMessageForArchive(
 ): Promise<WrapResult> {
   const input = await readFhirMessage(message);
   const facts = readMessageFacts(input.resource, options.typeVersion);
-  const meta = messageMetadata(facts, input.mimeType, options);
+  const meta = { ...messageMetadata(facts, input.mimeType, options), encoding: input.encoding };
   if (options.archiveReceiver !== undefined) meta.receiver = options.archiveReceiver;
   const docRef = documentReferenceFor(facts, { bytes: input.bytes, mimeType: input.mimeType }, options);
   meta.xdsMetadata = JSON.stringify(docRef, null, 2);

@@ -1,5 +1,6 @@
 import { EhmiError } from '@ehmi/errors';
 import { parseXml, rootElement } from '@ehmi/xml';
+import { decodeText } from '../validate/payload.ts';
 import type { Json } from './resolve.ts';
 
 const FHIR_NS = 'http://hl7.org/fhir';
@@ -11,6 +12,8 @@ export interface FhirMessageInput {
   mimeType: 'application/fhir+json' | 'application/fhir+xml';
   bytes: Buffer;
   resource: Json;
+  /** BinaryContent@encoding: the XML declaration's ISO-8859-1 when it says so, else UTF-8. */
+  encoding: 'UTF-8' | 'ISO-8859-1';
 }
 
 export type MessageSource = string | Uint8Array | Record<string, unknown>;
@@ -29,6 +32,7 @@ export async function readFhirMessage(
       mimeType: 'application/fhir+json',
       bytes: Buffer.from(JSON.stringify(source, null, 2), 'utf8'),
       resource: source,
+      encoding: 'UTF-8',
     };
   }
   const bytes = Buffer.isBuffer(source)
@@ -36,7 +40,14 @@ export async function readFhirMessage(
     : typeof source === 'string'
       ? Buffer.from(source, 'utf8')
       : Buffer.from(source);
-  let text = bytes.toString('utf8');
+  // FHIR XML may be ISO-8859-1 (BinaryContentType allows it; MedCom's samples carry it): read it as declared.
+  const encoding = /^(iso-?8859-?1|latin-?1)$/i.test(
+    /^\s*<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']/i.exec(bytes.subarray(0, 200).toString('latin1'))?.[1] ??
+      '',
+  )
+    ? 'ISO-8859-1'
+    : 'UTF-8';
+  let text = decodeText(bytes, encoding);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const first = text.trimStart()[0];
   if (first === '{') {
@@ -49,7 +60,13 @@ export async function readFhirMessage(
         cause: err,
       });
     }
-    return { format: 'json', mimeType: 'application/fhir+json', bytes, resource: resource as Json };
+    return {
+      format: 'json',
+      mimeType: 'application/fhir+json',
+      bytes,
+      resource: resource as Json,
+      encoding: 'UTF-8',
+    };
   }
   if (first === '<') {
     let doc: ReturnType<typeof parseXml>;
@@ -74,7 +91,13 @@ export async function readFhirMessage(
         { expression: [root.nodeName] },
       );
     }
-    return { format: 'xml', mimeType: 'application/fhir+xml', bytes, resource: await fhirXmlToJson(text) };
+    return {
+      format: 'xml',
+      mimeType: 'application/fhir+xml',
+      bytes,
+      resource: await fhirXmlToJson(text),
+      encoding,
+    };
   }
   throw new EhmiError('EHMI_UNSUPPORTED_MEDIA_TYPE', `${name} is neither FHIR JSON nor FHIR XML`);
 }
