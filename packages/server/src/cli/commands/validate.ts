@@ -1,6 +1,5 @@
 import { asEhmiError, EXIT } from '@ehmi/errors';
-import { detectFhir, shippedConformance, validateFhirDocument } from '@ehmi/fhir';
-import { type EnvelopeIssue, type ValidateInput, validateMany } from '@ehmi/sbdh';
+import type { EnvelopeIssue, ValidateInput } from '@ehmi/sbdh';
 import type { Command } from 'commander';
 import { type CliContext, writeLine } from '../context.ts';
 import { readInputFile } from './read-input.ts';
@@ -22,6 +21,9 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       'validate FHIR resources against this profile instead of the claimed/implied ones',
     )
     .action(async (files: string[], opts: { profile?: string }) => {
+      // Loaded here, not at the top: `ehmi --help` should not pay for the validators.
+      const fhir = await import('@ehmi/fhir');
+      const { validateMany } = await import('@ehmi/sbdh');
       let worst: number = EXIT.ok;
       const raise = (code: number): void => {
         worst = Math.max(worst, code);
@@ -38,8 +40,8 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       // Not XML at all (JSON, binary) is not a kind we recognise; a .xml file that fails to parse is malformed.
       const xmlInputs = inputs.filter((i) => {
         // FHIR resources (JSON with resourceType, XML in the FHIR namespace) go to the profile validator.
-        if (detectFhir(i.xml as Uint8Array)) {
-          raise(validateFhir(ctx, i.source, i.xml as Uint8Array, opts.profile));
+        if (fhir.detectFhir(i.xml as Uint8Array)) {
+          raise(validateFhir(fhir, ctx, i.source, i.xml as Uint8Array, opts.profile));
           return false;
         }
         const head = Buffer.from(i.xml as Uint8Array)
@@ -75,12 +77,18 @@ export function registerValidate(program: Command, ctx: CliContext): void {
 }
 
 /** Validates one FHIR document; one line per error and warning on stderr, the verdict on stdout. */
-function validateFhir(ctx: CliContext, file: string, bytes: Uint8Array, profile: string | undefined): number {
-  if (profile && !shippedConformance().structureDefinition(profile)) {
+function validateFhir(
+  fhir: typeof import('@ehmi/fhir'),
+  ctx: CliContext,
+  file: string,
+  bytes: Uint8Array,
+  profile: string | undefined,
+): number {
+  if (profile && !fhir.shippedConformance().structureDefinition(profile)) {
     writeLine(ctx.stderr, `${file}: error: --profile ${profile} is not a loaded StructureDefinition`);
     return EXIT.usage;
   }
-  const r = validateFhirDocument(bytes, profile ? { profile } : {});
+  const r = fhir.validateFhirDocument(bytes, profile ? { profile } : {});
   for (const i of r.issues) {
     if (i.severity === 'information') continue;
     writeLine(ctx.stderr, `${file}: ${i.severity}: ${i.expression}: ${i.message.replace(/\s*\n\s*/g, ' ')}`);
