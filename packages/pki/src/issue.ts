@@ -7,8 +7,11 @@ x509.cryptoProvider.set(webcrypto as never);
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
-/** Key types our profiles use: RSA for eDelivery AS4 1.15 and TLS, Ed25519/X25519/P-256 for the AS4 2.0 profile. */
-export type KeyType = 'rsa-2048' | 'rsa-3072' | 'ed25519' | 'p-256' | 'x25519';
+/**
+ * Key types our profiles use: RSA for eDelivery AS4 1.15 and TLS, Ed25519/X25519/P-256 for the AS4 2.0 profile.
+ * `rsa-pss-2048` is an RSA key that signs with RSASSA-PSS, as the Danish OCES3 CAs do.
+ */
+export type KeyType = 'rsa-2048' | 'rsa-3072' | 'rsa-pss-2048' | 'ed25519' | 'p-256' | 'x25519';
 
 /** What a certificate is for; decides its KeyUsage and ExtendedKeyUsage (RFC 5280 §4.2.1.3, §4.2.1.12). */
 export type Purpose = 'signing' | 'encryption' | 'tls-server' | 'tls-client';
@@ -36,6 +39,8 @@ export interface IssueOptions {
   ipAddresses?: readonly string[];
   notBefore?: Date;
   notAfter?: Date;
+  /** Issue an intermediate CA instead of an end-entity certificate; `purposes` may then be empty. */
+  ca?: { pathLength?: number };
 }
 
 export interface CaOptions {
@@ -61,6 +66,13 @@ function keyAlgorithm(type: KeyType): Algorithm {
         publicExponent: new Uint8Array([1, 0, 1]),
         hash: 'SHA-256',
       };
+    case 'rsa-pss-2048':
+      return {
+        name: 'RSA-PSS',
+        modulusLength: 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      };
     case 'p-256':
       return { name: 'ECDSA', namedCurve: 'P-256' };
     case 'ed25519':
@@ -73,6 +85,8 @@ function keyAlgorithm(type: KeyType): Algorithm {
 /** The algorithm a CA with this key type signs certificates with. */
 function signingAlgorithm(type: KeyType): Algorithm {
   if (type === 'p-256') return { name: 'ECDSA', hash: 'SHA-256' } as Algorithm;
+  // RFC 4055 §3.1 with SHA-256: the salt is as long as the hash.
+  if (type === 'rsa-pss-2048') return { name: 'RSA-PSS', saltLength: 32, hash: 'SHA-256' } as Algorithm;
   if (type === 'ed25519') return { name: 'Ed25519' };
   if (type === 'x25519') throw new Error('an X25519 key cannot sign certificates');
   return keyAlgorithm(type);
@@ -178,9 +192,14 @@ export async function issueCertificate(ca: CertificateAuthority, options: IssueO
     ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
+  const flags = options.ca
+    ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | usageFlags(options.purposes, keyType)
+    : usageFlags(options.purposes, keyType);
   const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(usageFlags(options.purposes, keyType), true),
+    options.ca
+      ? new x509.BasicConstraintsExtension(true, options.ca.pathLength ?? 0, true)
+      : new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(flags, true),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     await x509.AuthorityKeyIdentifierExtension.create(
       await webcrypto.subtle.importKey(

@@ -152,6 +152,33 @@ describe('checkCertificateTrust', () => {
     );
   });
 
+  it('builds a path through an intermediate CA given as intermediate, and not without it', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Root', pathLength: 1 });
+    const issuing = await issueCertificate(root, { subject: 'CN=Issuing CA', purposes: [], ca: {} });
+    assert.equal(issuing.certificate.ca, true);
+    const leaf = await issueCertificate(issuing, { subject: 'CN=leaf', purposes: ['signing'] });
+    assert.equal(leaf.chain.length, 3);
+    const path = checkCertificateTrust(leaf.certificate, {
+      trustAnchors: [root.certificate],
+      intermediates: [issuing.certificate],
+    });
+    assert.deepEqual(
+      path.map((c) => c.subject),
+      ['CN=leaf', 'CN=Issuing CA', 'CN=Root'],
+    );
+    assert.throws(
+      () => checkCertificateTrust(leaf.certificate, { trustAnchors: [root.certificate] }),
+      isCode('EHMI_CERTIFICATE_UNTRUSTED'),
+    );
+  });
+
+  it('issues from a CA that signs with RSASSA-PSS, as OCES3 CAs do', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=PSS Root', keyType: 'rsa-pss-2048' });
+    const leaf = await issueCertificate(root, { subject: 'CN=leaf', purposes: ['signing'] });
+    assert.ok(leaf.certificate.verify(root.certificate.publicKey));
+    assert.equal(checkCertificateTrust(leaf.certificate, { trustAnchors: [root.certificate] }).length, 2);
+  });
+
   it('accepts a pinned certificate as its own anchor', async () => {
     const root = await createCertificateAuthority({ subject: 'CN=Root' });
     const ap = await issueCertificate(root, { subject: 'CN=ap', purposes: ['signing'] });

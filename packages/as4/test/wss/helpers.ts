@@ -1,19 +1,18 @@
-import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey, type KeyObject, webcrypto, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { EhmiError } from '@ehmi/errors';
+import {
+  type Credential,
+  createCertificateAuthority,
+  issueCertificate,
+  type KeyType,
+  type Purpose,
+} from '@ehmi/pki';
 import { type Document, parseXml, serializeXml } from '@ehmi/xml';
-import * as x509 from '@peculiar/x509';
 import type { As4Attachment } from '../../src/model/attachment.ts';
-
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
-type CryptoKey = webcrypto.CryptoKey;
-type GenParams = Parameters<typeof webcrypto.subtle.generateKey>[0];
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 /** /work/shared/fixtures resolved from this file (packages/as4/test/wss → repo root → ../shared). */
 export const FIXTURES = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url));
@@ -55,43 +54,11 @@ export interface TestPki {
   x25519: TestParty;
 }
 
-const NOT_BEFORE = new Date('2025-01-01T00:00:00Z');
-const NOT_AFTER = new Date('2035-01-01T00:00:00Z');
+const notBefore = new Date('2025-01-01T00:00:00Z');
+const notAfter = new Date('2035-01-01T00:00:00Z');
 
-async function issue(
-  name: string,
-  serial: string,
-  keys: CryptoKeyPair,
-  ca: { cert: x509.X509Certificate; key: CryptoKey },
-): Promise<x509.X509Certificate> {
-  return x509.X509CertificateGenerator.create({
-    serialNumber: serial,
-    subject: name,
-    issuer: ca.cert.subject,
-    notBefore: NOT_BEFORE,
-    notAfter: NOT_AFTER,
-    publicKey: keys.publicKey as never,
-    signingKey: ca.key as never,
-    signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-}
-
-async function party(
-  cert: x509.X509Certificate,
-  keys: CryptoKeyPair,
-  root: X509Certificate,
-): Promise<TestParty> {
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const certificate = new X509Certificate(Buffer.from(cert.rawData));
-  return {
-    key: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }),
-    certificate,
-    chain: [certificate, root],
-  };
+function party(c: Credential): TestParty {
+  return { key: c.privateKey, certificate: c.certificate, chain: c.chain };
 }
 
 let pki: Promise<TestPki> | undefined;
@@ -99,88 +66,42 @@ let pki: Promise<TestPki> | undefined;
 /** A small test PKI: an RSA root CA issuing AP certificates with RSA 2048, Ed25519, ECDSA P-256 and X25519 keys. */
 export function testPki(): Promise<TestPki> {
   pki ??= (async () => {
-    const rsaAlg = {
-      name: 'RSASSA-PKCS1-v1_5',
-      modulusLength: 2048,
-      publicExponent: new Uint8Array([1, 0, 1]),
-      hash: 'SHA-256',
-    };
-    const rootKeys = (await webcrypto.subtle.generateKey(rsaAlg, true, ['sign', 'verify'])) as CryptoKeyPair;
-    const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: '01',
-      name: 'CN=EHMI Test Root CA, O=EHMI Test, C=DK',
-      notBefore: NOT_BEFORE,
-      notAfter: NOT_AFTER,
-      keys: rootKeys,
-      signingAlgorithm: rsaAlg,
-      extensions: [new x509.BasicConstraintsExtension(true, 1, true)],
+    const root = await createCertificateAuthority({
+      subject: 'CN=EHMI Test Root CA, O=EHMI Test, C=DK',
+      notBefore,
+      notAfter,
+      pathLength: 1,
     });
-    const ca = { cert: rootCert, key: rootKeys.privateKey };
-    const root = new X509Certificate(Buffer.from(rootCert.rawData));
-    const gen = (alg: Parameters<typeof webcrypto.subtle.generateKey>[0], usages: webcrypto.KeyUsage[]) =>
-      webcrypto.subtle.generateKey(alg as GenParams, true, usages) as Promise<CryptoKeyPair>;
-    const rsaKeys = await gen(rsaAlg, ['sign', 'verify']);
-    const rsa2Keys = await gen(rsaAlg, ['sign', 'verify']);
-    const edKeys = await gen({ name: 'Ed25519' } as unknown as GenParams, ['sign', 'verify']);
-    const ecKeys = await gen({ name: 'ECDSA', namedCurve: 'P-256' } as unknown as GenParams, [
-      'sign',
-      'verify',
+    const ap = (subject: string, keyType: KeyType, purposes: Purpose[]) =>
+      issueCertificate(root, { subject, keyType, purposes, notBefore, notAfter }).then(party);
+    const [rsa, rsa2, ed25519, ecdsa, x25519] = await Promise.all([
+      ap('CN=AP RSA, O=EHMI Test, C=DK', 'rsa-2048', ['signing', 'encryption']),
+      ap('CN=AP RSA 2, O=EHMI Test, C=DK', 'rsa-2048', ['signing', 'encryption']),
+      ap('CN=AP Ed25519, O=EHMI Test, C=DK', 'ed25519', ['signing']),
+      ap('CN=AP P-256, O=EHMI Test, C=DK', 'p-256', ['signing']),
+      ap('CN=AP X25519, O=EHMI Test, C=DK', 'x25519', ['encryption']),
     ]);
-    const xKeys = await gen({ name: 'X25519' } as unknown as GenParams, ['deriveBits']);
-    return {
-      root,
-      rsa: await party(await issue('CN=AP RSA, O=EHMI Test, C=DK', '1001', rsaKeys, ca), rsaKeys, root),
-      rsa2: await party(await issue('CN=AP RSA 2, O=EHMI Test, C=DK', '1002', rsa2Keys, ca), rsa2Keys, root),
-      ed25519: await party(await issue('CN=AP Ed25519, O=EHMI Test, C=DK', '1003', edKeys, ca), edKeys, root),
-      ecdsa: await party(await issue('CN=AP P-256, O=EHMI Test, C=DK', '1004', ecKeys, ca), ecKeys, root),
-      x25519: await party(await issue('CN=AP X25519, O=EHMI Test, C=DK', '1005', xKeys, ca), xKeys, root),
-    };
+    return { root: root.certificate, rsa, rsa2, ed25519, ecdsa, x25519 };
   })();
   return pki;
 }
 
-/**
- * An OCES3-like party: a 3072-bit RSA key in a certificate that the root signs with RSASSA-PSS (SHA-256,
- * MGF1-SHA-256, salt 32), as the Danish OCES3 test CA does (specs/as4-smp.md §0.3).
- */
+/** An OCES3-like party: a 3072-bit RSA function certificate issued by a CA that signs with RSASSA-PSS. */
 export async function psSignedParty(): Promise<TestParty> {
-  const pssRoot = (await webcrypto.subtle.generateKey(
-    { name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-    true,
-    ['sign', 'verify'],
-  )) as CryptoKeyPair;
-  const signingAlgorithm = { name: 'RSA-PSS', hash: 'SHA-256', saltLength: 32 };
-  const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '0a',
-    name: 'CN=Den Danske Stat OCES udstedende-CA 1 (test), O=Test, C=DK',
-    notBefore: NOT_BEFORE,
-    notAfter: NOT_AFTER,
-    keys: pssRoot,
-    signingAlgorithm,
-    extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
+  const root = await createCertificateAuthority({
+    subject: 'CN=Den Danske Stat OCES udstedende-CA 1 (test), O=Test, C=DK',
+    keyType: 'rsa-pss-2048',
+    notBefore,
+    notAfter,
   });
-  const keys = (await webcrypto.subtle.generateKey(
-    {
-      name: 'RSASSA-PKCS1-v1_5',
-      modulusLength: 3072,
-      publicExponent: new Uint8Array([1, 0, 1]),
-      hash: 'SHA-256',
-    },
-    true,
-    ['sign', 'verify'],
-  )) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: '0b',
+  const ap = await issueCertificate(root, {
     subject: 'CN=EHMI AP (funktionscertifikat), O=Test, C=DK',
-    issuer: rootCert.subject,
-    notBefore: NOT_BEFORE,
-    notAfter: NOT_AFTER,
-    publicKey: keys.publicKey as never,
-    signingKey: pssRoot.privateKey as never,
-    signingAlgorithm,
-    extensions: [await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never)],
+    keyType: 'rsa-3072',
+    purposes: ['signing', 'encryption'],
+    notBefore,
+    notAfter,
   });
-  return party(cert, keys, new X509Certificate(Buffer.from(rootCert.rawData)));
+  return party(ap);
 }
 
 /** A trust hook for the test PKI: the signer was issued by the root and its signature verifies. */
