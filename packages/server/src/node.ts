@@ -1,8 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Gauge } from 'prom-client';
+import type { MshBackend } from './ap/contract.ts';
+import { type AccessPoint, createAccessPoint } from './ap/index.ts';
 import type { Config } from './config/index.ts';
 import { createHttpServer } from './http/index.ts';
+import { createMsh, type MessageServiceHandler } from './msh/index.ts';
+import type { Role, RoleContext } from './roles.ts';
 import { JobQueue, openStore, type Store } from './store/index.ts';
 
 export interface RunningNode {
@@ -12,6 +18,10 @@ export interface RunningNode {
   queue: JobQueue;
   http: FastifyInstance;
   logger: Logger;
+  /** The roles this node runs, by service name (`ap`, `msh`, …). */
+  roles: Record<string, Role>;
+  accessPoint?: AccessPoint;
+  msh?: MessageServiceHandler;
   /** Stop accepting requests, let running work finish, close the database. */
   close(): Promise<void>;
 }
@@ -20,9 +30,68 @@ export function createLogger(config: Config, destination: NodeJS.WritableStream 
   return pino({ level: config.log.level, base: { pid: process.pid } }, destination as pino.DestinationStream);
 }
 
+function readPem(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new EhmiError('EHMI_CONFIG_INVALID', `cannot read ${what} ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** An MSH reached through a late-bound reference: the AP is created before the MSH it delivers to. */
+function lateBackend(get: () => MshBackend | undefined): MshBackend {
+  const need = (): MshBackend => {
+    const b = get();
+    if (!b)
+      throw new EhmiError('EHMI_UNAVAILABLE', 'this node runs no message service handler to deliver to');
+    return b;
+  };
+  return {
+    deliver: (inbound) => need().deliver(inbound),
+    outcome: (outcome) => need().outcome(outcome),
+  };
+}
+
 /**
- * Start one EHMI node: its store (SQLite in `dataDir`, or PostgreSQL), its job queue and its HTTP server.
- * Roles (MSH, AP, registers) join as plugins in their issues.
+ * Create the roles the config enables. The MSH hands envelopes to this node's AP (ehmi-core §1.1) and the AP
+ * delivers to this node's MSH, both through the contract in `ap/contract.ts`.
+ */
+async function createRoles(
+  ctx: RoleContext,
+): Promise<{ roles: Role[]; ap?: AccessPoint; msh?: MessageServiceHandler }> {
+  const { config } = ctx;
+  if ((config.ap.enabled || config.msh.enabled) && !config.organisation) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      'organisation: the msh and ap roles need organisation.name, .gln and .sor',
+    );
+  }
+  if (config.msh.enabled && !config.ap.enabled) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      'msh.enabled: the message service handler needs ap.enabled on the same node',
+    );
+  }
+  const roles: Role[] = [];
+  let msh: MessageServiceHandler | undefined;
+  let ap: AccessPoint | undefined;
+  if (config.ap.enabled) {
+    ap = await createAccessPoint(ctx, { backend: lateBackend(() => msh?.backend) });
+    roles.push(ap);
+  }
+  if (config.msh.enabled && ap) {
+    msh = await createMsh(ctx, { accessPoint: ap.gateway });
+    roles.push(msh);
+  }
+  // Central roles (smp, eer, eas) are added here by their issue.
+  return { roles, ...(ap ? { ap } : {}), ...(msh ? { msh } : {}) };
+}
+
+/**
+ * Start one EHMI node: its store (SQLite in `dataDir`, or PostgreSQL), its job queue, its HTTP server (health,
+ * metrics) and the roles its config enables, each on its own server.
  */
 export async function startNode(config: Config, logger: Logger = createLogger(config)): Promise<RunningNode> {
   const store = await openStore({
@@ -38,6 +107,21 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     backoffBaseMs: config.queue.backoffBaseMs,
     backoffMaxMs: config.queue.backoffMaxMs,
   });
+  const ctx: RoleContext = { config, store, queue, logger };
+  if (config.tls) {
+    ctx.tls = {
+      key: readPem(config.tls.key, 'tls.key'),
+      cert: readPem(config.tls.cert, 'tls.cert'),
+      ca: config.tls.ca.map((f) => readPem(f, 'tls.ca')),
+    };
+  }
+  let created: Awaited<ReturnType<typeof createRoles>>;
+  try {
+    created = await createRoles(ctx);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   let closing = false;
   const http = await createHttpServer({
     service: 'node',
@@ -58,9 +142,16 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       for (const c of await queue.countsByQueue()) this.set({ queue: c.queue, status: c.status }, c.n);
     },
   });
+  const started: Role[] = [];
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
+    for (const role of created.roles) {
+      await role.start();
+      started.push(role);
+    }
   } catch (err) {
+    for (const role of started.reverse()) await role.close().catch(() => {});
+    await http.close().catch(() => {});
     await store.close();
     throw err;
   }
@@ -68,14 +159,25 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
   logger.info({ store: store.engine, port }, 'node started');
+  const urls: Record<string, string> = { node: `http://${host}:${port}` };
+  const roles: Record<string, Role> = {};
+  for (const role of created.roles) {
+    urls[role.name] = role.url;
+    roles[role.name] = role;
+  }
   return {
-    urls: { node: `http://${host}:${port}` },
+    urls,
     store,
     queue,
     http,
     logger,
+    roles,
+    ...(created.ap ? { accessPoint: created.ap } : {}),
+    ...(created.msh ? { msh: created.msh } : {}),
     async close() {
       closing = true;
+      // Servers stop taking requests and workers finish their jobs before the database closes.
+      for (const role of [...created.roles].reverse()) await role.close();
       await http.close();
       await store.close();
       logger.info('node stopped');

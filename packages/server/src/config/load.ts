@@ -66,6 +66,15 @@ function coerce(leaf: Leaf, raw: string, name: string): unknown {
       details: { key: leaf.path.join('.') },
     });
   }
+  if (leaf.schema instanceof z.ZodArray || leaf.schema instanceof z.ZodRecord) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      throw new EhmiError('EHMI_CONFIG_INVALID', `${name}: expected JSON (a list or an object)`, {
+        details: { key: leaf.path.join('.') },
+      });
+    }
+  }
   return raw;
 }
 

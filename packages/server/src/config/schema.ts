@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import { apConfigSchema } from '../ap/config.ts';
+import { easConfigSchema } from '../eas/config.ts';
+import { eerConfigSchema } from '../eer/config.ts';
+import { mshConfigSchema } from '../msh/config.ts';
+import { smpConfigSchema } from '../smp/config.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().positive();
@@ -45,6 +50,33 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The organisation this node serves (needed by the MSH and AP roles). */
+    organisation: z
+      .object({
+        /** Short name without spaces (logs, CLI). */
+        name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a short name without spaces'),
+        /** GLN (13 digits, GS1 check digit): the eDelivery participant `0088:<GLN>`. */
+        gln: z.string().regex(/^\d{13}$/, 'expected a 13-digit GLN'),
+        /** SOR code of the organisation (SOR: urn:oid:1.2.208.176.1.1). */
+        sor: z.string().regex(/^\d{1,18}$/, 'expected a SOR code (digits)'),
+      })
+      .strict()
+      .optional(),
+    /** TLS of the role servers (MSH, AP): PEM certificate (chain after it) and key. Without it they speak HTTP. */
+    tls: z
+      .object({
+        cert: z.string().min(1),
+        key: z.string().min(1),
+        /** PEM files of CAs trusted when this node is a TLS client (calling other access points). */
+        ca: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .optional(),
+    msh: mshConfigSchema,
+    ap: apConfigSchema,
+    smp: smpConfigSchema,
+    eer: eerConfigSchema,
+    eas: easConfigSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -16,6 +16,21 @@ export interface HttpServerOptions {
   bodyLimitBytes: number;
   /** Resolves when the server can do its work; rejects (or throws) with the reason when it cannot. */
   readiness?: () => Promise<void>;
+  /** Serve HTTPS with this key and certificate (PEM); plain HTTP without. */
+  tls?: HttpsOptions;
+}
+
+export interface HttpsOptions {
+  /** PEM private key. */
+  key: string | Buffer;
+  /** PEM certificate, followed by its intermediates. */
+  cert: string | Buffer;
+  /** CAs (PEM) that client certificates must chain to, when `requestCert` is set. */
+  ca?: (string | Buffer)[];
+  /** Ask for a client certificate (mTLS). */
+  requestCert?: boolean;
+  /** Refuse the TLS handshake when the client has no certificate that chains to `ca`. */
+  rejectUnauthorized?: boolean;
 }
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -40,6 +55,18 @@ function fromFastifyError(err: FastifyError): EhmiError {
  */
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(options.tls
+      ? {
+          https: {
+            key: options.tls.key,
+            cert: options.tls.cert,
+            ...(options.tls.ca ? { ca: options.tls.ca } : {}),
+            requestCert: options.tls.requestCert ?? false,
+            rejectUnauthorized: options.tls.rejectUnauthorized ?? false,
+            minVersion: 'TLSv1.2' as const, // eDelivery AS4 1.15: TLS 1.2 MUST, 1.3 MAY
+          },
+        }
+      : {}),
     loggerInstance: options.logger.child({ service: options.service }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimitBytes,
     // Secure defaults (fastify's own advice): reject prototype-poisoning JSON instead of stripping it.
@@ -50,7 +77,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       disableRequestLogging: (request) => request.url === '/health' || request.url === '/metrics',
     }),
     return503OnClosing: true,
-  });
+  }) as unknown as FastifyInstance;
 
   const registry = new Registry();
   registry.setDefaultLabels({ service: options.service });

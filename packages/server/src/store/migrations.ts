@@ -1,4 +1,9 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { apMigrations } from '../ap/migrations.ts';
+import { easMigrations } from '../eas/migrations.ts';
+import { eerMigrations } from '../eer/migrations.ts';
+import { mshMigrations } from '../msh/migrations.ts';
+import { smpMigrations } from '../smp/migrations.ts';
 
 // One set of migrations for both engines: only types that mean the same on SQLite and PostgreSQL
 // (text, integer, bigint), and no engine-specific defaults. Never edit a published migration; add one.
@@ -41,7 +46,15 @@ const migrations: Record<string, Migration> = {
 
 class InCodeProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return migrations;
+    // Each role keeps its migrations beside its code, under its own name prefix (0002_ap_…, 0003_msh_…, 0004_smp_…, 0005_eer_…, 0006_eas_…).
+    return {
+      ...migrations,
+      ...apMigrations,
+      ...mshMigrations,
+      ...smpMigrations,
+      ...eerMigrations,
+      ...easMigrations,
+    };
   }
 }
 

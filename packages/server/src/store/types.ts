@@ -1,3 +1,9 @@
+import type { ApTables } from '../ap/tables.ts';
+import type { EasTables } from '../eas/tables.ts';
+import type { EerTables } from '../eer/tables.ts';
+import type { MshTables } from '../msh/tables.ts';
+import type { SmpTables } from '../smp/tables.ts';
+
 /** Times are milliseconds since the epoch (bigint on PostgreSQL, integer on SQLite) so one schema fits both. */
 export interface JobsTable {
   id: string;
@@ -24,8 +30,10 @@ export interface BlobsTable {
   created_at: number;
 }
 
-/** Every table of the node. Later roles add theirs here, and a migration for each. */
-export interface Database {
+export interface CoreTables {
   jobs: JobsTable;
   blobs: BlobsTable;
 }
+
+/** Every table of the node: the core ones and each role's (declared in the role's `tables.ts`). */
+export type Database = CoreTables & ApTables & MshTables & SmpTables & EerTables & EasTables;

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+const positiveMs = z.number().int().positive();
+
+/** A PEM file pair: certificate (with its chain after it, if any) and private key. */
+export const credentialFiles = z
+  .object({
+    cert: z.string().min(1),
+    key: z.string().min(1),
+  })
+  .strict();
+
+/** One participant the static discovery map knows (until the SMP and DNS replace it). */
+const staticEndpoint = z
+  .object({
+    /** The receiving access point's AS4 URL. */
+    url: z.string().url(),
+    /** PEM file of the receiving AP's certificate (encryption and receipt signatures). */
+    certificate: z.string().min(1),
+    transportProfile: z.string().default('bdxr-transport-ebms3-as4-v1p0'),
+  })
+  .strict();
+
+/** The access point role (ehmiAP): AS4 over HTTPS to other access points. */
+export const apConfigSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    host: z.string().min(1).default('127.0.0.1'),
+    /** HTTPS port of the AS4 endpoint (`POST /as4`); 0 picks a free one. */
+    port: z.number().int().min(0).max(65535).default(8711),
+    /** Base URL others reach this AP at, when it differs from https://host:port (a proxy, a DNS name). */
+    publicUrl: z.string().url().optional(),
+    /** Key and certificate that sign outgoing messages and receipts, and decrypt incoming payloads. */
+    signing: credentialFiles.optional(),
+    /** Separate encryption key pair; by default the signing one. */
+    encryption: credentialFiles.optional(),
+    /** PEM files of the CAs a sender's signing certificate must chain to. */
+    trustAnchors: z.array(z.string().min(1)).default([]),
+    /** Ask peers for a TLS client certificate on the AS4 endpoint (eDelivery AS4 1.15: configurable). */
+    requireClientCertificate: z.boolean().default(false),
+    /** eDelivery AS4 profile of the P-Modes. */
+    profile: z.enum(['1.15', '2.0']).default('1.15'),
+    send: z
+      .object({
+        /** Reception awareness: sends (the first and the retries) before EBMS:0301 MissingReceipt. */
+        maxAttempts: z.number().int().min(1).max(100).default(8),
+        backoffBaseMs: positiveMs.default(2000),
+        backoffMaxMs: positiveMs.default(300_000),
+        /** Time for one HTTPS exchange (connect, request, synchronous receipt). */
+        timeoutMs: positiveMs.default(60_000),
+        concurrency: z.number().int().min(1).max(64).default(4),
+      })
+      .strict()
+      .prefault({}),
+    discovery: z
+      .object({
+        /** Static map: participant (`0088:<GLN>`) → endpoint. Used when no SMP is configured. */
+        static: z.record(z.string(), staticEndpoint).default({}),
+      })
+      .strict()
+      .prefault({}),
+    /** Days a received AS4 MessageId (and its receipt) is kept for duplicate elimination. */
+    duplicateRetentionDays: z.number().int().min(1).default(30),
+  })
+  .strict()
+  .prefault({});
+
+export type ApConfig = z.infer<typeof apConfigSchema>;

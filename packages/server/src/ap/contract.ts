@@ -1,0 +1,97 @@
+import type { Readable } from 'node:stream';
+import type { X509Certificate } from '@peculiar/x509';
+
+/**
+ * The contract between a message service handler and its access point (ehmi-core §1.1: "MSH … talks to AP over a
+ * secured interface"). Both directions are durable hand-overs: a call resolves only after the receiving side has
+ * committed what it was given, and every call is idempotent on its key, so the caller may repeat it after a crash
+ * (at-least-once calls, exactly-once effect). In one process the calls are direct; nothing in them assumes that.
+ */
+
+/** Bytes that can be read more than once (a stored blob, a file, a buffer). */
+export interface ByteSource {
+  /** Octets, when known up front. */
+  size?: number;
+  open(): Readable;
+}
+
+/** What the MSH hands to its AP to send: one ehmiSBDH envelope for one receiver. */
+export interface OutboundSubmission {
+  /** Idempotency key chosen by the MSH (unique per envelope): a repeated submit returns the first result. */
+  submissionId: string;
+  /** `0088:<GLN>` (iso6523-actorid-upis) of the sending organisation: the AS4 `originalSender`. */
+  sender: string;
+  /** `0088:<GLN>` of the receiving organisation: the AS4 `finalRecipient` and the SMP participant. */
+  receiver: string;
+  /** SBDH DOCUMENTID scope: the SMP document type, and the AS4 Action. */
+  documentType: string;
+  /** SBDH PROCESSID scope: the SMP process, and the AS4 Service. */
+  process: string;
+  /** The whole ehmiSBDH document (XML), sent as the one AS4 payload. */
+  envelope: ByteSource;
+  /** Optional AS4 `trackingIdentifier` message property (eDelivery AS4 1.15 §2.6.1). */
+  trackingIdentifier?: string;
+}
+
+export interface SubmissionAccepted {
+  submissionId: string;
+  /** The AS4 MessageId, fixed now and kept across every retry (DESIGN.md: durability). */
+  as4MessageId: string;
+}
+
+/** The MSH side of the contract as the AP sees it. */
+export interface AccessPointGateway {
+  /** Durably queue an envelope for sending; idempotent on `submissionId`. */
+  submit(submission: OutboundSubmission): Promise<SubmissionAccepted>;
+}
+
+/** An envelope the AP received, verified, decrypted, committed and receipted: for the MSH to take over. */
+export interface InboundEnvelope {
+  /** AS4 MessageId: the idempotency key of `deliver`. */
+  as4MessageId: string;
+  /** AS4 `originalSender` / `finalRecipient` properties (`0088:<GLN>`), as received. */
+  sender: string;
+  receiver: string;
+  /** AS4 Service (process) and Action (document type). */
+  process: string;
+  documentType: string;
+  receivedAt: number;
+  envelope: ByteSource;
+}
+
+/** What became of a submission at the AP (reception awareness, eDelivery AS4 1.15 §3.3). */
+export interface OutboundOutcome {
+  submissionId: string;
+  as4MessageId: string;
+  /** `sent`: the receiving AP's signed AS4 receipt verified. `failed`: final, no more retries. */
+  status: 'sent' | 'failed';
+  at: number;
+  /** For `failed`: the ebMS error code (EBMS:0301 MissingReceipt after the retries, or the receiver's error). */
+  ebmsCode?: string;
+  reason?: string;
+  /** The receiving access point's URL, as discovered. */
+  endpointUrl?: string;
+}
+
+/** The MSH as its AP sees it. Both calls are idempotent and resolve only after the MSH committed. */
+export interface MshBackend {
+  deliver(inbound: InboundEnvelope): Promise<void>;
+  outcome(outcome: OutboundOutcome): Promise<void>;
+}
+
+/** Where to send a document type to a participant (the SMP lookup; ehmi-core §1.2 step 3). */
+export interface DiscoveredEndpoint {
+  endpointUrl: string;
+  /** The receiving AP's certificate: encrypt to it, and check its receipts' signatures with it. */
+  certificate: X509Certificate;
+  transportProfile: string;
+}
+
+/**
+ * Dynamic discovery as the AP needs it; `SmpClient` from @ehmi/smp satisfies it, and so does the static map used
+ * until the registers run. Errors: `EHMI_SMP_NOT_REGISTERED` (permanent: the receiver cannot be reached) and
+ * `EHMI_SMP_LOOKUP_FAILED` (transient).
+ */
+export interface ReceiverDiscovery {
+  lookup(participant: string, documentType: string, process?: string): Promise<DiscoveredEndpoint>;
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+const positiveMs = z.number().int().positive();
+
+/** The message service handler role (ehmiMSH): the REST/FHIR API for EUAs, and the ehmiSBDH layer. */
+export const mshConfigSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    host: z.string().min(1).default('127.0.0.1'),
+    /** HTTPS port of the EUA API; 0 picks a free one. */
+    port: z.number().int().min(0).max(65535).default(8710),
+    publicUrl: z.string().url().optional(),
+    /** Largest message an EUA may submit. */
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(32 * 1024 * 1024),
+    /** PEM files of the CAs whose client certificates may use the EUA API (mTLS); empty: no client check. */
+    clientTrustAnchors: z.array(z.string().min(1)).default([]),
+    /** ehmiSBDH ExpectedResponseDateTime: creation + 10 minutes (ehmi-core §2.4, §6.1). */
+    receiptTimeoutMs: positiveMs.default(600_000),
+    /** MedCom: no acknowledgement within 30 minutes marks the message for resending (020 §1.1, KR6.S). */
+    acknowledgementTimeoutMs: positiveMs.default(1_800_000),
+    /** MedCom: a message is resent at most twice (020 §1.1). */
+    maxResends: z.number().int().min(0).max(10).default(2),
+    /** Validate submitted FHIR messages against the MedCom profiles. */
+    validateProfiles: z.boolean().default(true),
+    /** Acknowledged inbox items, payloads and duplicate caches are purged after this many days. */
+    retentionDays: z.number().int().min(1).default(30),
+    /** How often deadlines and retention are checked. */
+    sweepIntervalMs: positiveMs.default(30_000),
+    archive: z
+      .object({
+        /** `0088:<GLN>` of the document archive's participant; no copies when absent. */
+        participant: z.string().optional(),
+        /** MedCom message types (MessageHeader.eventCoding codes) that are copied to the archive. */
+        messageTypes: z.array(z.string()).default([]),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
+export type MshConfig = z.infer<typeof mshConfigSchema>;
