@@ -102,6 +102,9 @@ export const ERROR_CODES = {
   EHMI_BLOB_NOT_FOUND: def(404, 'not-found', EXIT.failed),
   EHMI_BLOB_CORRUPT: def(500, 'exception', EXIT.failed),
   EHMI_QUEUE_LEASE_LOST: def(409, 'conflict', EXIT.failed, undefined, true),
+  // FHIR REST (R4 http.html §3.1.0.3: read of a deleted resource → 410; If-Match mismatch → 412)
+  EHMI_GONE: def(410, 'not-found', EXIT.failed),
+  EHMI_PRECONDITION_FAILED: def(412, 'conflict', EXIT.failed),
 
   // SMP and dynamic discovery (OASIS BDXR SMP 1.0, Peppol SMP 1.x, BDXL 1.0, Peppol SML)
   EHMI_SMP_IDENTIFIER_INVALID: def(400, 'value', EXIT.usage),
