@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
+import { registerAck } from './ack.ts';
+import { registerInbox } from './inbox.ts';
+import { registerResend } from './resend.ts';
 import { registerSbdh } from './sbdh.ts';
+import { registerSend } from './send.ts';
+import { registerTrack } from './track.ts';
 import { registerUp } from './up.ts';
 import { registerValidate } from './validate.ts';
 
@@ -9,4 +14,9 @@ export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] 
   registerUp,
   registerSbdh,
   registerValidate,
+  registerSend,
+  registerInbox,
+  registerAck,
+  registerTrack,
+  registerResend,
 ];

@@ -1,3 +1,4 @@
+import { relative, resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import type { Command } from 'commander';
 import { type CliContext, writeLine } from '../context.ts';
@@ -7,45 +8,117 @@ interface UpOptions {
   data?: string;
   host?: string;
   port?: string;
+  portBase?: string;
 }
 
-function parsePort(value: string): number {
+function parsePort(value: string, flag: string, max = 65535): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535)
-    throw new EhmiError('EHMI_USAGE', `--port expects 0–65535, got "${value}"`);
+  if (!/^\d+$/.test(value) || n > max)
+    throw new EhmiError('EHMI_USAGE', `${flag} expects 0–${max}, got "${value}"`);
   return n;
+}
+
+/** Resolves when the user asks to stop (Ctrl-C, SIGTERM). */
+function stopped(ctx: CliContext): Promise<void> {
+  if (ctx.stopSignal.aborted) return Promise.resolve();
+  return new Promise((resolve) => ctx.stopSignal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** One node as the config says (`--config` or `--port`): what `ehmi up` ran before the local network. */
+async function upNode(opts: UpOptions, ctx: CliContext): Promise<void> {
+  const overrides: Record<string, unknown> = {};
+  if (opts.data) overrides.dataDir = opts.data;
+  const http: Record<string, unknown> = {};
+  if (opts.host) http.host = opts.host;
+  if (opts.port !== undefined) http.port = parsePort(opts.port, '--port');
+  if (Object.keys(http).length > 0) overrides.http = http;
+  // Loaded here, not at the top: `ehmi --help` should not pay for the server's dependencies.
+  const { loadConfig } = await import('../../config/index.ts');
+  const { startNode } = await import('../../node.ts');
+  const config = loadConfig({ file: opts.config, env: ctx.env, cwd: ctx.cwd, overrides });
+  const node = await startNode(config);
+  for (const [service, url] of Object.entries(node.urls)) {
+    writeLine(ctx.stdout, `${service.padEnd(8)} ${url}   try: curl ${url}/health`);
+  }
+  writeLine(ctx.stdout, `ready: store ${node.store.engine}, data in ${config.dataDir} (Ctrl-C stops)`);
+  await stopped(ctx);
+  await node.close();
+  writeLine(ctx.stdout, 'stopped');
+}
+
+/** The local network: three organisations, each a node with its MSH and access point (issue 6). */
+async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
+  const portBase = opts.portBase === undefined ? undefined : parsePort(opts.portBase, '--port-base');
+  const { loadConfig } = await import('../../config/index.ts');
+  const { createLogger } = await import('../../node.ts');
+  const { startNetwork, DEFAULT_PORT_BASE } = await import('../../network/index.ts');
+  // EHMI_* variables (log level, timings) apply to every node; the network sets the rest.
+  const base = loadConfig({ env: ctx.env, cwd: ctx.cwd });
+  const dataDir = resolve(ctx.cwd, opts.data ?? ctx.env.EHMI_DATA_DIR ?? '.ehmi');
+  const logger = createLogger(base);
+  const started = Date.now();
+  const net = await startNetwork({
+    dataDir,
+    portBase: portBase ?? DEFAULT_PORT_BASE,
+    ...(base.database.url ? { databaseUrl: base.database.url } : {}),
+    logger,
+    ...(opts.host ? { host: opts.host } : {}),
+    base,
+  });
+  const dataFlag =
+    dataDir === resolve(ctx.cwd, '.ehmi') ? '' : ` --data ${relative(ctx.cwd, dataDir) || '.'}`;
+  const orgs = net.plan.organisations;
+  const width = Math.max(...orgs.map((o) => o.spec.name.length));
+  const receiver = orgs.find((o) => o.spec.role === 'gp')?.spec.name ?? orgs[1]?.spec.name ?? 'ORG';
+  const cacert = relative(ctx.cwd, net.manifest.trustAnchor) || net.manifest.trustAnchor;
+  for (const o of orgs) {
+    const n = o.spec.name;
+    const example =
+      o.spec.role === 'municipality'
+        ? `ehmi send homecareobservation --from ${n} --to ${receiver}${dataFlag}`
+        : `ehmi inbox ${n}${dataFlag}`;
+    const name = n.padEnd(width);
+    writeLine(ctx.stdout, `${name}  msh   ${o.urls.msh}   try: ${example}`);
+    writeLine(ctx.stdout, `${name}  ap    ${o.urls.ap}   try: curl --cacert ${cacert} ${o.urls.ap}/health`);
+    writeLine(ctx.stdout, `${name}  node  ${o.urls.node}    try: curl ${o.urls.node}/metrics`);
+  }
+  for (const [service, url] of Object.entries(net.manifest.services)) {
+    writeLine(ctx.stdout, `${service.padEnd(width)}  ${url}`);
+  }
+  const engine = Object.values(net.nodes)[0]?.store.engine ?? 'sqlite';
+  writeLine(
+    ctx.stdout,
+    `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${orgs.length} organisations (${orgs.map((o) => o.spec.name).join(', ')}), store ${engine}, ${net.manifestFile} (Ctrl-C stops)`,
+  );
+  await stopped(ctx);
+  await net.close();
+  writeLine(ctx.stdout, 'stopped');
 }
 
 export function registerUp(program: Command, ctx: CliContext): void {
   program
     .command('up')
-    .description('start the EHMI node and run until Ctrl-C (what `npm start` runs)')
-    .option('-c, --config <file>', 'configuration file (JSON); EHMI_* environment variables override it')
-    .option('--data <dir>', 'data folder (database, blobs, keys)')
-    .option('--host <host>', 'address to listen on')
-    .option('--port <port>', 'port to listen on (0 picks a free one)')
+    .description(
+      'start the local EHMI network (municipality, gp, hospital: an MSH and an access point each) and run until Ctrl-C; with --config or --port, one node as configured',
+    )
+    .option('--data <dir>', 'data folder (keys, databases, network.json); default ./.ehmi')
+    .option('--port-base <n>', 'first of the 50 consecutive ports the network uses (default 8700)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('-c, --config <file>', 'run one node from this configuration file (JSON) instead of the network')
+    .option(
+      '--port <port>',
+      'run one node listening on this port (0 picks a free one) instead of the network',
+    )
     .action(async (opts: UpOptions) => {
-      const overrides: Record<string, unknown> = {};
-      if (opts.data) overrides.dataDir = opts.data;
-      const http: Record<string, unknown> = {};
-      if (opts.host) http.host = opts.host;
-      if (opts.port !== undefined) http.port = parsePort(opts.port);
-      if (Object.keys(http).length > 0) overrides.http = http;
-      // Loaded here, not at the top: `ehmi --help` should not pay for the server's dependencies.
-      const { loadConfig } = await import('../../config/index.ts');
-      const { startNode } = await import('../../node.ts');
-      const config = loadConfig({ file: opts.config, env: ctx.env, cwd: ctx.cwd, overrides });
-      const node = await startNode(config);
-      for (const [service, url] of Object.entries(node.urls)) {
-        writeLine(ctx.stdout, `${service.padEnd(8)} ${url}   try: curl ${url}/health`);
+      if (opts.config !== undefined || opts.port !== undefined || ctx.env.EHMI_CONFIG) {
+        if (opts.portBase !== undefined)
+          throw new EhmiError(
+            'EHMI_USAGE',
+            '--port-base is for the local network, not with --config or --port',
+          );
+        await upNode(opts, ctx);
+        return;
       }
-      writeLine(ctx.stdout, `ready: store ${node.store.engine}, data in ${config.dataDir} (Ctrl-C stops)`);
-      if (!ctx.stopSignal.aborted) {
-        await new Promise<void>((resolve) =>
-          ctx.stopSignal.addEventListener('abort', () => resolve(), { once: true }),
-        );
-      }
-      await node.close();
-      writeLine(ctx.stdout, 'stopped');
+      await upNetwork(opts, ctx);
     });
 }

@@ -1,0 +1,250 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { EhmiError } from '@ehmi/errors';
+import { Agent, request } from 'undici';
+import { type ManifestOrganisation, type NetworkManifest, readNetworkManifest } from './manifest.ts';
+
+/** An answer from an MSH: its status and its body, parsed when it is JSON. */
+export interface MshResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON body, or undefined. */
+  json: unknown;
+  text: string;
+}
+
+/** One issue of an OperationOutcome, as the CLI prints it. */
+export interface OutcomeIssue {
+  severity: string;
+  code: string;
+  diagnostics: string;
+  expression: string[];
+}
+
+/**
+ * The network as the CLI commands see it: its manifest and an HTTPS client per organisation that trusts the
+ * network's root CA and presents the organisation's TLS certificate (its EUA's client certificate, mTLS).
+ *
+ * @example
+ * const net = NetworkClient.open('.ehmi');
+ * const res = await net.call('gp', 'GET', '/inbox');
+ * await net.close();
+ */
+export class NetworkClient {
+  readonly dataDir: string;
+  readonly manifest: NetworkManifest;
+  readonly #agents = new Map<string, Agent>();
+  readonly #ca: string;
+
+  private constructor(dataDir: string, manifest: NetworkManifest) {
+    this.dataDir = dataDir;
+    this.manifest = manifest;
+    try {
+      this.#ca = readFileSync(manifest.trustAnchor, 'utf8');
+    } catch (err) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        `cannot read the network's trust anchor ${manifest.trustAnchor}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** Read `<dataDir>/network.json`; no manifest → `EHMI_UNAVAILABLE` (exit 4). */
+  static open(dataDir: string): NetworkClient {
+    const dir = resolve(dataDir);
+    return new NetworkClient(dir, readNetworkManifest(dir));
+  }
+
+  /** The organisation called `name`; an unknown name is a usage error naming the known ones (exit 2). */
+  organisation(name: string): ManifestOrganisation {
+    const org = this.manifest.organisations.find((o) => o.name === name);
+    if (!org) {
+      throw new EhmiError(
+        'EHMI_USAGE',
+        `unknown organisation "${name}" (known: ${this.manifest.organisations.map((o) => o.name).join(', ')})`,
+      );
+    }
+    return org;
+  }
+
+  /** The organisation whose participant identifier is `0088:<GLN>`, if it is in the network. */
+  byParticipant(participant: string): ManifestOrganisation | undefined {
+    return this.manifest.organisations.find((o) => `0088:${o.gln}` === participant);
+  }
+
+  #agent(org: ManifestOrganisation): Agent {
+    let agent = this.#agents.get(org.name);
+    if (!agent) {
+      let cert: string;
+      let key: string;
+      try {
+        cert = readFileSync(org.tls.cert, 'utf8');
+        key = readFileSync(org.tls.key, 'utf8');
+      } catch (err) {
+        throw new EhmiError(
+          'EHMI_CONFIG_INVALID',
+          `cannot read ${org.name}'s TLS credential: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      agent = new Agent({
+        connect: { ca: this.#ca, cert, key, timeout: 5_000 },
+        headersTimeout: 120_000,
+        bodyTimeout: 120_000,
+      });
+      this.#agents.set(org.name, agent);
+    }
+    return agent;
+  }
+
+  /**
+   * Call an organisation's MSH. A refused or failed connection is `EHMI_UNAVAILABLE` (exit 4) naming the URL;
+   * every HTTP answer, error or not, is returned.
+   */
+  async call(
+    orgName: string,
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body?: { bytes: Uint8Array | string; contentType: string },
+    accept = 'application/fhir+json, application/json',
+  ): Promise<MshResponse> {
+    const org = this.organisation(orgName);
+    const url = `${org.msh}${path}`;
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(url, {
+        method,
+        dispatcher: this.#agent(org),
+        headers: { accept, ...(body ? { 'content-type': body.contentType } : {}) },
+        ...(body ? { body: body.bytes } : {}),
+      });
+    } catch (err) {
+      throw unreachable(org, url, err, this.dataDir);
+    }
+    const text = await res.body.text();
+    let json: unknown;
+    const type = String(res.headers['content-type'] ?? '');
+    if (/json/.test(type) && text.length > 0) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+    }
+    return { status: res.statusCode, headers: res.headers, json, text };
+  }
+
+  /**
+   * Ask every organisation's MSH for a sent message (`GET /messages/{id}`) and return the first that knows it.
+   * None knows it → `EHMI_NOT_FOUND` (exit 1); none answered at all, or none that answered knows it while some did
+   * not answer → `EHMI_UNAVAILABLE` (exit 4).
+   */
+  async findMessage(id: string): Promise<{ organisation: ManifestOrganisation; message: unknown }> {
+    const path = `/messages/${encodeURIComponent(id)}`;
+    const answers = await Promise.allSettled(
+      this.manifest.organisations.map(async (o) => ({ o, res: await this.call(o.name, 'GET', path) })),
+    );
+    const down: string[] = [];
+    let firstDown: unknown;
+    for (const a of answers) {
+      if (a.status === 'rejected') {
+        firstDown ??= a.reason;
+        continue;
+      }
+      if (a.value.res.status === 200) return { organisation: a.value.o, message: a.value.res.json };
+    }
+    answers.forEach((a, i) => {
+      if (a.status === 'rejected') down.push(this.manifest.organisations[i]!.name);
+    });
+    if (down.length === this.manifest.organisations.length) throw firstDown;
+    if (down.length > 0) {
+      throw new EhmiError(
+        'EHMI_UNAVAILABLE',
+        `message ${id} is unknown to the MSHs that answered; ${down.join(', ')} did not answer`,
+      );
+    }
+    throw new EhmiError(
+      'EHMI_NOT_FOUND',
+      `no organisation's MSH knows message ${id} (asked ${this.manifest.organisations.map((o) => o.name).join(', ')})`,
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#agents.values()].map((a) => a.close()));
+    this.#agents.clear();
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  let e = err as { code?: string; cause?: unknown } | undefined;
+  for (let i = 0; e && i < 5; i++) {
+    if (e.code && e.code !== 'UND_ERR_SOCKET' && e.code !== 'UND_ERR') return e.code;
+    e = e.cause as typeof e;
+  }
+  return (err as { code?: string })?.code;
+}
+
+function unreachable(org: ManifestOrganisation, url: string, err: unknown, dataDir: string): EhmiError {
+  const code = errorCode(err);
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new EhmiError(
+      'EHMI_UNAVAILABLE',
+      `the local network in ${dataDir} is not running (${org.name}'s MSH at ${url} ${code === 'ECONNREFUSED' ? 'refuses connections' : 'does not answer'}): start it with 'ehmi up --data ${dataDir}'`,
+      { cause: err },
+    );
+  }
+  return new EhmiError(
+    'EHMI_UNAVAILABLE',
+    `cannot reach ${org.name}'s MSH at ${url}: ${(err as Error).message}${code ? ` (${code})` : ''}`,
+    { cause: err },
+  );
+}
+
+/** The issues of an OperationOutcome body; one synthetic issue when the body is something else. */
+export function outcomeIssues(res: MshResponse): OutcomeIssue[] {
+  const oo = res.json as
+    | {
+        resourceType?: string;
+        issue?: { severity?: string; code?: string; diagnostics?: string; expression?: string[] }[];
+      }
+    | undefined;
+  if (oo?.resourceType === 'OperationOutcome' && Array.isArray(oo.issue) && oo.issue.length > 0) {
+    return oo.issue.map((i) => ({
+      severity: i.severity ?? 'error',
+      code: i.code ?? 'unknown',
+      diagnostics: i.diagnostics ?? '',
+      expression: i.expression ?? [],
+    }));
+  }
+  return [
+    {
+      severity: 'error',
+      code: 'unknown',
+      diagnostics: `HTTP ${res.status}${res.text ? `: ${res.text.slice(0, 200)}` : ''}`,
+      expression: [],
+    },
+  ];
+}
+
+/** CLI exit code for an MSH error answer (DESIGN-NOTES: 1 failed/invalid, 2 unreadable input, 4 unavailable). */
+export function exitCodeForStatus(status: number): number {
+  if (status === 400 || status === 415 || status === 406) return 2;
+  if (status === 502 || status === 503 || status === 504) return 4;
+  return 1;
+}
+
+/** Print an MSH error answer on stderr (a summary line, then each OperationOutcome issue) and return its exit code. */
+export function writeFailure(stderr: NodeJS.WritableStream, what: string, res: MshResponse): number {
+  stderr.write(`ehmi: ${what} failed: HTTP ${res.status}\n`);
+  for (const i of outcomeIssues(res)) {
+    const at = i.expression.length > 0 ? ` (at ${i.expression.join(', ')})` : '';
+    stderr.write(`  ${i.severity} ${i.code}: ${i.diagnostics}${at}\n`);
+  }
+  return exitCodeForStatus(res.status);
+}
+
+/** The data folder a command looks in: `--data`, else `EHMI_DATA_DIR`, else `./.ehmi`. */
+export function networkDataDir(option: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string {
+  return resolve(cwd, option ?? env.EHMI_DATA_DIR ?? '.ehmi');
+}

@@ -1,0 +1,81 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EhmiError } from '@ehmi/errors';
+import { z } from 'zod';
+
+/** File name of the manifest in the data folder. */
+export const MANIFEST_FILE = 'network.json';
+
+const organisationEntry = z.object({
+  name: z.string().min(1),
+  role: z.enum(['municipality', 'gp', 'hospital']),
+  gln: z.string().regex(/^\d{13}$/),
+  sor: z.string().min(1),
+  msh: z.string().url(),
+  ap: z.string().url(),
+  clientId: z.string().min(1),
+  tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }),
+});
+
+/**
+ * `<data>/network.json`, written by `ehmi up` when the network is ready: what scripts, tests and the CLI commands
+ * need to reach it. Paths are absolute.
+ */
+export const networkManifestSchema = z.object({
+  /** Central services by name → base URL (`auth`, `eer`, `eas`, `smp`, `eds`, `archive`, `console` as they come). */
+  services: z.record(z.string(), z.string().url()),
+  /** PEM file of the root CA every server certificate of the network chains to. */
+  trustAnchor: z.string().min(1),
+  organisations: z.array(organisationEntry),
+});
+
+export type NetworkManifest = z.infer<typeof networkManifestSchema>;
+export type ManifestOrganisation = z.infer<typeof organisationEntry>;
+
+/** Write the manifest atomically (a reader never sees half a file). */
+export function writeNetworkManifest(dataDir: string, manifest: NetworkManifest): string {
+  const file = join(dataDir, MANIFEST_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`);
+  renameSync(tmp, file);
+  return file;
+}
+
+/**
+ * Read `<dataDir>/network.json`. No file → `EHMI_UNAVAILABLE` (no network was started there); a file that is not a
+ * manifest → `EHMI_CONFIG_INVALID`.
+ */
+export function readNetworkManifest(dataDir: string): NetworkManifest {
+  const file = join(dataDir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new EhmiError(
+        'EHMI_UNAVAILABLE',
+        `no local network in ${dataDir} (no ${MANIFEST_FILE}): start one with 'ehmi up --data ${dataDir}'`,
+      );
+    }
+    throw new EhmiError('EHMI_CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new EhmiError('EHMI_CONFIG_INVALID', `${file} is not JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const result = networkManifestSchema.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      `${file} is not a network manifest: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
+  }
+  return result.data;
+}

@@ -1,0 +1,65 @@
+/** The role an organisation plays in the local network (network.json `organisations[].role`). */
+export type OrganisationRole = 'municipality' | 'gp' | 'hospital';
+
+/** One organisation of the local network: who it is in MedCom messages and in eDelivery addressing. */
+export interface OrganisationSpec {
+  /** Short name without spaces; the ORG of the CLI commands. */
+  name: string;
+  role: OrganisationRole;
+  /** GLN (13 digits, GS1 check digit): the eDelivery participant `0088:<GLN>`. */
+  gln: string;
+  /** SOR code (`urn:oid:1.2.208.176.1.1`). */
+  sor: string;
+  /** The organisation's name in the FHIR messages it sends and receives. */
+  title: string;
+  /** Ydernummer (`urn:oid:1.2.208.176.1.4`) of a GP practice: MedComRequesterOrganization requires it. */
+  ydernummer?: string;
+}
+
+/**
+ * The three organisations of `ehmi up`. GLN and SOR codes are those of the MedCom examples, so the messages built
+ * with them look like MedCom's own: the municipal acute team "Pleje og Rehabilitering" and the GP practice
+ * "Skødstrup Lægepraksis" of the HomeCareObservation 1.2.1 examples (Organization-72cc3a2c…, -1ab9c2d9…), and the
+ * receiver organisation of the Acknowledgement 2.0.3 examples as the hospital. Names are the roles' own words.
+ */
+export const LOCAL_ORGANISATIONS: readonly OrganisationSpec[] = [
+  {
+    name: 'municipality',
+    role: 'municipality',
+    gln: '5790000123117',
+    sor: '1144561000016002',
+    title: 'Pleje og Rehabilitering',
+  },
+  {
+    name: 'gp',
+    role: 'gp',
+    gln: '5790000127092',
+    sor: '52581000016005',
+    title: 'Skødstrup Lægepraksis',
+    ydernummer: '061654',
+  },
+  {
+    name: 'hospital',
+    role: 'hospital',
+    gln: '5790000209354',
+    sor: '265161000016000',
+    title: 'Hospital',
+  },
+];
+
+/** GS1 check digit of a GLN (GS1 General Specifications §7.9: weights 3 and 1 from the right). */
+export function isValidGln(gln: string): boolean {
+  if (!/^\d{13}$/.test(gln)) return false;
+  const digits = [...gln].map(Number);
+  const check = digits.pop()!;
+  let sum = 0;
+  digits.reverse().forEach((d, i) => {
+    sum += d * (i % 2 === 0 ? 3 : 1);
+  });
+  return (10 - (sum % 10)) % 10 === check;
+}
+
+/** The eDelivery participant identifier of an organisation (iso6523-actorid-upis, ICD 0088 = GLN). */
+export function participantOf(org: { gln: string }): string {
+  return `0088:${org.gln}`;
+}
