@@ -9,6 +9,7 @@ import type { Config } from './config/index.ts';
 import { createHttpServer } from './http/index.ts';
 import { createMsh, type MessageServiceHandler } from './msh/index.ts';
 import type { Role, RoleContext } from './roles.ts';
+import { createSmpRole } from './smp/index.ts';
 import { JobQueue, openStore, type Store } from './store/index.ts';
 
 export interface RunningNode {
@@ -86,6 +87,7 @@ async function createRoles(
     roles.push(msh);
   }
   // Central roles (smp, eer, eas) are added here by their issue.
+  if (config.smp.enabled) roles.push(await createSmpRole(ctx));
   return { roles, ...(ap ? { ap } : {}), ...(msh ? { msh } : {}) };
 }
 

@@ -1,3 +1,30 @@
 /** Tables of the smp role (times in epoch milliseconds, as in store/types.ts). Migrations: ./migrations.ts. */
-// biome-ignore lint/complexity/noBannedTypes: filled in as the role's tables are added
-export type SmpTables = {};
+
+/** One row per published participant (a ServiceGroup; OASIS BDXR SMP 1.0 `ServiceGroupType`). */
+export interface SmpServiceGroupsTable {
+  /** `SmpIdentifier.key()`: scheme and value lower-cased (participant values are case-insensitive, POLICY 2). */
+  participant_key: string;
+  /** Scheme and value as published (served back as written). */
+  participant_scheme: string;
+  participant_value: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One row per participant and document type (a ServiceMetadata; OASIS BDXR SMP 1.0 `ServiceMetadataType`). */
+export interface SmpServiceMetadataTable {
+  participant_key: string;
+  /** `SmpIdentifier.key()` of the document type: scheme lower-cased, value as written (case-sensitive). */
+  document_key: string;
+  document_scheme: string;
+  document_value: string;
+  /** The unsigned ServiceMetadata, re-serialised from the published body; signed when served. */
+  xml: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export type SmpTables = {
+  smp_service_groups: SmpServiceGroupsTable;
+  smp_service_metadata: SmpServiceMetadataTable;
+};

@@ -1,0 +1,162 @@
+import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import { EhmiError } from '@ehmi/errors';
+import { toCertificate } from '@ehmi/smp';
+import type { FastifyInstance } from 'fastify';
+import { createHttpServer } from '../http/index.ts';
+import type { Role, RoleContext } from '../roles.ts';
+import type { SmpConfig } from './config.ts';
+import { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
+import { SmpRepository } from './repository.ts';
+import { registerSmpRoutes } from './routes.ts';
+
+export {
+  type PublishServiceMetadataInput,
+  SmpAdminClient,
+  type SmpAdminClientOptions,
+} from './admin-client.ts';
+export { smpDiscovery } from './discovery.ts';
+export { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
+export { SMP_ERROR_NS, smpErrorBody } from './errors.ts';
+export { SmpRepository } from './repository.ts';
+
+/** The smp role as the node and tests see it. */
+export interface SmpRole extends Role {
+  readonly repository: SmpRepository;
+  /** The local SML/BDXL zone and its server, when `smp.dns.enabled` (after `start()`). */
+  readonly dns: { zone: SmpDnsZone; host: string; port: number } | undefined;
+}
+
+function readFile(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new EhmiError('EHMI_CONFIG_INVALID', `cannot read ${what} ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** The SMP's signing key and certificate chain (signer first), checked to belong together. */
+function loadSigning(config: SmpConfig): { key: KeyObject; chain: X509Certificate[] } {
+  if (!config.signing) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      'smp.signing: the SMP needs a certificate and key (PEM files) to sign ServiceMetadata',
+    );
+  }
+  const certPem = readFile(config.signing.cert, 'smp.signing.cert');
+  const keyPem = readFile(config.signing.key, 'smp.signing.key');
+  const blocks = certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  let chain: X509Certificate[];
+  let key: KeyObject;
+  try {
+    if (blocks.length === 0) throw new Error('no PEM certificate in the file');
+    chain = blocks.map((b) => toCertificate(b, 'smp.signing.cert'));
+    key = createPrivateKey(keyPem);
+  } catch (err) {
+    throw new EhmiError('EHMI_CONFIG_INVALID', `smp.signing: ${(err as Error).message}`, { cause: err });
+  }
+  if (!chain[0]!.checkPrivateKey(key)) {
+    throw new EhmiError('EHMI_CONFIG_INVALID', 'smp.signing: the key does not belong to the certificate');
+  }
+  return { key, chain };
+}
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * The smp role: an SMP (OASIS BDXR SMP 1.0 by default, or Peppol SMP 1.x) on its own plain-HTTP server, with the
+ * admin API and, when `smp.dns.enabled`, the local SML/BDXL zone on a DNS server started and stopped with it.
+ * Everything is in the smp_* tables; the zone is rebuilt from them at start.
+ *
+ * @example
+ * const smp = await createSmpRole(ctx);
+ * await smp.start();
+ * smp.url; smp.dns?.port;
+ */
+export async function createSmpRole(ctx: RoleContext): Promise<SmpRole> {
+  const config = ctx.config.smp;
+  const signing = loadSigning(config);
+  if (config.adminToken === undefined) {
+    ctx.logger.warn('smp.adminToken is not set: the SMP admin API refuses every write');
+  }
+  const repository = new SmpRepository(ctx.store);
+  const app: FastifyInstance = await createHttpServer({
+    service: 'smp',
+    logger: ctx.logger,
+    bodyLimitBytes: ctx.config.http.bodyLimitBytes,
+    readiness: () => ctx.store.ping(),
+  });
+  let url = '';
+  let zone: SmpDnsZone | undefined;
+  let dnsServer: SmpDnsServer | undefined;
+  const publicUrl = () => (config.publicUrl ?? url).replace(/\/+$/, '');
+
+  await registerSmpRoutes(app, {
+    repository,
+    flavour: config.flavour === 'peppol' ? 'peppol' : 'oasis-bdxr-1',
+    publicUrl,
+    signing,
+    adminToken: config.adminToken,
+    onServiceGroup: (participant, present) => {
+      if (!zone) return;
+      if (present) zone.add(participant);
+      else zone.remove(participant);
+    },
+  });
+
+  return {
+    name: 'smp',
+    app,
+    repository,
+    get url() {
+      return url;
+    },
+    get dns() {
+      return zone && dnsServer ? { zone, host: dnsServer.host, port: dnsServer.port } : undefined;
+    },
+    async start() {
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      url = `http://${hostForUrl(config.host)}:${port}`;
+      if (!config.dns.enabled) return;
+      const smpUrl = publicUrl();
+      const publicHost = new URL(smpUrl).hostname;
+      const addresses =
+        config.dns.smpAddresses.length > 0
+          ? config.dns.smpAddresses
+          : isIPv4(publicHost)
+            ? [publicHost]
+            : ['127.0.0.1'];
+      zone = new SmpDnsZone({
+        zone: config.dns.zone,
+        smpUrl,
+        ...(config.dns.smpHostname ? { smpHostname: config.dns.smpHostname } : {}),
+        smpAddresses: addresses,
+        ttlSeconds: config.dns.ttlSeconds,
+      });
+      for (const participant of await repository.participants()) zone.add(participant);
+      try {
+        dnsServer = await startSmpDnsServer(zone, {
+          host: config.dns.host,
+          port: config.dns.port,
+          logger: ctx.logger,
+        });
+      } catch (err) {
+        await app.close();
+        throw err;
+      }
+    },
+    async close() {
+      await app.close();
+      await dnsServer?.close();
+    },
+  };
+}
