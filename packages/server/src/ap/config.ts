@@ -61,6 +61,37 @@ export const apConfigSchema = z
       .prefault({}),
     /** Days a received AS4 MessageId (and its receipt) is kept for duplicate elimination. */
     duplicateRetentionDays: z.number().int().min(1).default(30),
+    /** Days a finished outbound message (sent or failed, its outcome handed to the MSH) is kept. */
+    outboundRetentionDays: z.number().int().min(1).default(30),
+    /** How often the retention sweep runs. */
+    retentionIntervalMs: positiveMs.default(3_600_000),
+    /**
+     * ebMS `eb:Service/@type` of outgoing messages (the Service value is the SBDH PROCESSID). ebMS3 Core §5.2.2.8:
+     * without a type the value must be a URI, which `sdn-emergence` is not; `dk-medcom-messaging` is the scheme
+     * ehmiSBDH writes beside PROCESSID (as Peppol types the Service with its process scheme).
+     */
+    serviceType: z.string().min(1).default('dk-medcom-messaging'),
+    /** Hand-over of received envelopes and send outcomes to the MSH (`ap.deliver`, `ap.outcome` jobs). */
+    handover: z
+      .object({
+        /** Tries while the MSH is unavailable before the job is dead-lettered (visible in /metrics). */
+        maxAttempts: z.number().int().min(1).max(1000).default(200),
+        backoffBaseMs: positiveMs.default(1000),
+        backoffMaxMs: positiveMs.default(300_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Overrides of the AS4 receive limits (packages/as4/src/limits.ts); the server's body limit does not apply. */
+    limits: z
+      .object({
+        maxParts: z.number().int().positive().optional(),
+        maxPartHeaderBytes: z.number().int().positive().optional(),
+        maxTotalBytes: z.number().int().positive().optional(),
+        maxEnvelopeBytes: z.number().int().positive().optional(),
+        maxDecompressedBytes: z.number().int().positive().optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .prefault({});

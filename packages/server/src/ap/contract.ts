@@ -82,8 +82,11 @@ export interface MshBackend {
 /** Where to send a document type to a participant (the SMP lookup; ehmi-core §1.2 step 3). */
 export interface DiscoveredEndpoint {
   endpointUrl: string;
-  /** The receiving AP's certificate: encrypt to it, and check its receipts' signatures with it. */
-  certificate: X509Certificate;
+  /**
+   * The receiving AP's certificate: encrypt to it, and check its receipts' signatures with it. node:crypto's
+   * certificate (what `SmpClient` returns) is accepted beside @peculiar/x509's.
+   */
+  certificate: X509Certificate | import('node:crypto').X509Certificate;
   transportProfile: string;
 }
 

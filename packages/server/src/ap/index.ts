@@ -1,12 +1,40 @@
+import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { As4ProfileId } from '@ehmi/as4';
 import { EhmiError } from '@ehmi/errors';
+import { Agent } from 'undici';
+import { createHttpServer } from '../http/index.ts';
 import type { Role, RoleContext } from '../roles.ts';
-import type { AccessPointGateway, MshBackend, ReceiverDiscovery } from './contract.ts';
+import { JobQueue, recordBlob, Worker } from '../store/index.ts';
+import type { ApConfig } from './config.ts';
+import type {
+  AccessPointGateway,
+  MshBackend,
+  OutboundSubmission,
+  ReceiverDiscovery,
+  SubmissionAccepted,
+} from './contract.ts';
+import { staticDiscovery } from './discovery.ts';
+import { deliverHandler, outcomeHandler } from './handover.ts';
+import type { SigningCredential } from './message.ts';
+import { DELIVER_QUEUE, registerReceiveRoute } from './receive.ts';
+import { sweepRetention } from './retention.ts';
+import { failOrphans, OUTCOME_QUEUE, SEND_QUEUE, type SendContext, sendHandler, sendJobId } from './send.ts';
 
 export * from './contract.ts';
+export { normaliseParticipant, staticDiscovery } from './discovery.ts';
+export { buildOutboundMessage, GLN_PARTY_TYPE, type OutboundMessageInput } from './message.ts';
 
 export interface AccessPoint extends Role {
   /** Where the MSH submits envelopes. */
   readonly gateway: AccessPointGateway;
+  /** Our participant, `0088:<GLN>`. */
+  readonly participant: string;
+  /** The AS4 endpoint others post to (`<url>/as4`); valid after `start()`. */
+  readonly as4Url: string;
+  /** Run the retention sweep now (it also runs on its timer). */
+  sweep(now?: number): Promise<{ received: number; outbound: number; orphans: number }>;
 }
 
 export interface AccessPointDeps {
@@ -16,7 +44,301 @@ export interface AccessPointDeps {
   discovery?: ReceiverDiscovery;
 }
 
-/** The access point role (ehmiAP). */
-export async function createAccessPoint(_ctx: RoleContext, _deps: AccessPointDeps): Promise<AccessPoint> {
-  throw new EhmiError('EHMI_CONFIG_INVALID', 'the access point role is not built yet');
+const DAY = 86_400_000;
+
+function readFile(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new EhmiError('EHMI_CONFIG_INVALID', `${what}: cannot read ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+function loadCredential(files: { cert: string; key: string }, what: string): SigningCredential {
+  const pem = readFile(files.cert, `${what}.cert`);
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
+    throw new EhmiError('EHMI_CONFIG_INVALID', `${what}.cert: ${files.cert} holds no PEM certificate`);
+  }
+  try {
+    return {
+      chain: blocks.map((b) => new X509Certificate(b)),
+      privateKey: createPrivateKey(readFile(files.key, `${what}.key`)),
+    };
+  } catch (err) {
+    if (err instanceof EhmiError) throw err;
+    throw new EhmiError('EHMI_CONFIG_INVALID', `${what}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * The longest time a sender keeps retrying one message with this back-off: the duplicate cache must outlive it
+ * (DESIGN.md: the duplicate caches are never shorter than the messages they guard).
+ */
+function retryWindowMs(send: ApConfig['send']): number {
+  let total = 0;
+  for (let i = 1; i < send.maxAttempts; i++)
+    total += Math.min(send.backoffMaxMs, send.backoffBaseMs * 2 ** (i - 1));
+  return total + send.maxAttempts * send.timeoutMs;
+}
+
+/**
+ * The access point role (ehmiAP): `POST /as4` receives AS4 messages from other access points (verify, decrypt,
+ * decompress, duplicate check, durable commit, signed receipt), `gateway.submit` queues envelopes from the MSH, and
+ * workers send them (`ap.send`, reception awareness), hand received envelopes to the MSH (`ap.deliver`) and report
+ * outcomes (`ap.outcome`). eDelivery AS4 1.15 (default) or 2.0 (config `ap.profile`).
+ *
+ * @example
+ * const ap = await createAccessPoint(ctx, { backend: msh.backend });
+ * await ap.start();
+ * const { as4MessageId } = await ap.gateway.submit({ submissionId, sender, receiver, documentType, process, envelope });
+ */
+export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps): Promise<AccessPoint> {
+  const { config, store, logger: nodeLogger } = ctx;
+  const ap = config.ap;
+  const logger = nodeLogger.child({ role: 'ap' });
+  if (!config.organisation) {
+    throw new EhmiError('EHMI_CONFIG_INVALID', 'organisation: the access point needs organisation.gln');
+  }
+  if (!ap.signing) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      'ap.signing: the access point needs a signing key and certificate',
+    );
+  }
+  if (ap.trustAnchors.length === 0) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      'ap.trustAnchors: the access point needs the CA certificates senders must chain to',
+    );
+  }
+  if (ap.duplicateRetentionDays * DAY < retryWindowMs(ap.send)) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      'ap.duplicateRetentionDays is shorter than the retry window of ap.send: duplicates could pass',
+    );
+  }
+  const signing = loadCredential(ap.signing, 'ap.signing');
+  const encryption = ap.encryption ? loadCredential(ap.encryption, 'ap.encryption') : signing;
+  const trustAnchors = ap.trustAnchors.map((f) => {
+    try {
+      return new X509Certificate(readFile(f, 'ap.trustAnchors'));
+    } catch (err) {
+      if (err instanceof EhmiError) throw err;
+      throw new EhmiError('EHMI_CONFIG_INVALID', `ap.trustAnchors: ${f} is not a PEM certificate`, {
+        cause: err,
+      });
+    }
+  });
+  const discovery = deps.discovery ?? staticDiscovery(ap.discovery.static);
+  const participant = `0088:${config.organisation.gln}`;
+  const profile: As4ProfileId = ap.profile === '2.0' ? 'edelivery-as4-2.0' : 'edelivery-as4-1.15';
+
+  // Reception awareness (eDelivery AS4 1.15 §3.3: retry parameters configurable): the send jobs use ap.send's
+  // attempts and back-off, the hand-over jobs ap.handover's; both on the node's store and lease.
+  const sendQueue = new JobQueue(store, {
+    ...ctx.queue.options,
+    maxAttempts: ap.send.maxAttempts,
+    backoffBaseMs: ap.send.backoffBaseMs,
+    backoffMaxMs: ap.send.backoffMaxMs,
+  });
+  const handoverQueue = new JobQueue(store, {
+    ...ctx.queue.options,
+    maxAttempts: ap.handover.maxAttempts,
+    backoffBaseMs: ap.handover.backoffBaseMs,
+    backoffMaxMs: ap.handover.backoffMaxMs,
+  });
+
+  const tls = ctx.tls;
+  const app = await createHttpServer({
+    service: 'ap',
+    logger,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    readiness: () => store.ping(),
+    ...(tls
+      ? {
+          tls: {
+            key: tls.key,
+            cert: tls.cert,
+            ca: tls.ca,
+            // eDelivery AS4 1.15 §2.1: TLS client authentication MUST be configurable.
+            requestCert: ap.requireClientCertificate,
+            rejectUnauthorized: ap.requireClientCertificate,
+          },
+        }
+      : {}),
+  });
+  // The client side of TLS: trust the node's CAs, present the node's certificate (mutual TLS when asked).
+  const dispatcher = new Agent({
+    connect: tls
+      ? { ...(tls.ca.length > 0 ? { ca: tls.ca } : {}), cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }
+      : {},
+    connections: ap.send.concurrency * 2,
+  });
+
+  const pollIntervalMs = config.queue.pollIntervalMs;
+  let deliverWorker: Worker<{ messageId: string }> | undefined;
+  let outcomeWorker: Worker<{ submissionId: string }> | undefined;
+  let sendWorker: Worker<{ submissionId: string }> | undefined;
+
+  registerReceiveRoute(app, {
+    store,
+    queue: handoverQueue,
+    logger,
+    participant,
+    profile,
+    trustAnchors,
+    signing,
+    decryption: { privateKey: encryption.privateKey, certificate: encryption.chain[0]! },
+    limits: Object.fromEntries(Object.entries(ap.limits).filter(([, v]) => v !== undefined)),
+    tmpDir: join(config.dataDir, 'tmp', 'as4'),
+    onCommitted: () => deliverWorker?.wake(),
+  });
+
+  const sendContext: SendContext = {
+    store,
+    handoverQueue,
+    logger,
+    discovery,
+    signing,
+    trustAnchors,
+    dispatcher,
+    timeoutMs: ap.send.timeoutMs,
+    serviceType: ap.serviceType,
+    profile,
+    onOutcome: () => outcomeWorker?.wake(),
+  };
+  // The send handler decides itself when a failure is final (it records the outcome and returns), so the queue
+  // only ever sees retryable failures.
+  sendWorker = new Worker(sendQueue, SEND_QUEUE, sendHandler(sendContext), {
+    concurrency: ap.send.concurrency,
+    pollIntervalMs,
+    logger,
+    isPermanent: () => false,
+  });
+  deliverWorker = new Worker(handoverQueue, DELIVER_QUEUE, deliverHandler(store, deps.backend, logger), {
+    pollIntervalMs,
+    logger,
+  });
+  outcomeWorker = new Worker(handoverQueue, OUTCOME_QUEUE, outcomeHandler(store, deps.backend), {
+    pollIntervalMs,
+    logger,
+  });
+
+  const gateway: AccessPointGateway = {
+    async submit(submission: OutboundSubmission): Promise<SubmissionAccepted> {
+      for (const key of ['submissionId', 'sender', 'receiver', 'documentType', 'process'] as const) {
+        if (typeof submission[key] !== 'string' || submission[key].trim() === '') {
+          throw new EhmiError('EHMI_VALIDATION_FAILED', `submit: ${key} is required`);
+        }
+      }
+      const existing = await store.db
+        .selectFrom('ap_outbound')
+        .select(['submission_id', 'as4_message_id'])
+        .where('submission_id', '=', submission.submissionId)
+        .executeTakeFirst();
+      if (existing) return { submissionId: existing.submission_id, as4MessageId: existing.as4_message_id };
+      const blob = await store.blobs.put(submission.envelope.open());
+      // DESIGN.md durability: the AS4 MessageId is fixed here and never changes across retries. RFC 2822 msg-id
+      // with a UUID (eDelivery AS4 1.15 §2.2.3.2 RECOMMENDED).
+      const as4MessageId = `${randomUUID()}@${config.organisation!.gln}.ehmi`;
+      const now = Date.now();
+      const accepted = await store.transaction(async (trx) => {
+        await recordBlob(trx, blob, now);
+        const inserted = await trx
+          .insertInto('ap_outbound')
+          .values({
+            submission_id: submission.submissionId,
+            as4_message_id: as4MessageId,
+            status: 'pending',
+            sender: submission.sender,
+            receiver: submission.receiver,
+            document_type: submission.documentType,
+            process: submission.process,
+            tracking_identifier: submission.trackingIdentifier ?? null,
+            blob_hash: blob.hash,
+            blob_size: blob.size,
+            attempts: 0,
+            sent_references: '[]',
+            endpoint_url: null,
+            receipt: null,
+            ebms_code: null,
+            reason: null,
+            last_error: null,
+            created_at: now,
+            updated_at: now,
+            finished_at: null,
+            outcome_at: null,
+          })
+          .onConflict((oc) => oc.column('submission_id').doNothing())
+          .returning('submission_id')
+          .executeTakeFirst();
+        if (!inserted) {
+          const row = await trx
+            .selectFrom('ap_outbound')
+            .select(['submission_id', 'as4_message_id'])
+            .where('submission_id', '=', submission.submissionId)
+            .executeTakeFirstOrThrow();
+          return { submissionId: row.submission_id, as4MessageId: row.as4_message_id, fresh: false };
+        }
+        await sendQueue.enqueue(trx, {
+          id: sendJobId(submission.submissionId),
+          queue: SEND_QUEUE,
+          payload: { submissionId: submission.submissionId },
+        });
+        return { submissionId: submission.submissionId, as4MessageId, fresh: true };
+      });
+      if (accepted.fresh) sendWorker?.wake();
+      return { submissionId: accepted.submissionId, as4MessageId: accepted.as4MessageId };
+    },
+  };
+
+  const sweep = async (now = Date.now()) => {
+    const purged = await sweepRetention(store, {
+      now,
+      duplicateRetentionMs: ap.duplicateRetentionDays * DAY,
+      outboundRetentionMs: ap.outboundRetentionDays * DAY,
+    });
+    const orphans = await failOrphans(sendContext);
+    return { ...purged, orphans };
+  };
+
+  let url = '';
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    name: 'ap',
+    app,
+    participant,
+    get url() {
+      return url;
+    },
+    get as4Url() {
+      return `${url}/as4`;
+    },
+    gateway,
+    sweep,
+    async start() {
+      await app.listen({ host: ap.host, port: ap.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : ap.port;
+      const host = ap.host.includes(':') ? `[${ap.host}]` : ap.host;
+      url = (ap.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`).replace(/\/$/, '');
+      sendWorker?.start();
+      deliverWorker?.start();
+      outcomeWorker?.start();
+      timer = setInterval(() => {
+        sweep().catch((err) => logger.warn({ err }, 'AP retention sweep failed'));
+      }, ap.retentionIntervalMs);
+      timer.unref();
+      logger.info({ url, participant, profile }, 'access point started');
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      await app.close();
+      await Promise.all([sendWorker?.stop(), deliverWorker?.stop(), outcomeWorker?.stop()]);
+      await dispatcher.close();
+    },
+  };
 }

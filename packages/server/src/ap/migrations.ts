@@ -1,4 +1,63 @@
-import type { Migration } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
 
 /** The ap role's migrations, named `0002_ap_…` (Kysely runs all roles' migrations in name order). */
-export const apMigrations: Record<string, Migration> = {};
+export const apMigrations: Record<string, Migration> = {
+  '0002_ap_received_and_outbound': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('ap_received')
+        // The primary key is the duplicate check shared by every instance on one database (DESIGN.md durability).
+        .addColumn('message_id', 'text', (c) => c.primaryKey())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('sender', 'text', (c) => c.notNull())
+        .addColumn('receiver', 'text', (c) => c.notNull())
+        .addColumn('process', 'text', (c) => c.notNull())
+        .addColumn('document_type', 'text', (c) => c.notNull())
+        .addColumn('conversation_id', 'text', (c) => c.notNull())
+        .addColumn('blob_hash', 'text')
+        .addColumn('blob_size', 'bigint')
+        .addColumn('receipt', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addColumn('delivered_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('ap_received_retention')
+        .on('ap_received')
+        .columns(['status', 'received_at'])
+        .execute();
+      await db.schema
+        .createTable('ap_outbound')
+        .addColumn('submission_id', 'text', (c) => c.primaryKey())
+        .addColumn('as4_message_id', 'text', (c) => c.notNull().unique())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('sender', 'text', (c) => c.notNull())
+        .addColumn('receiver', 'text', (c) => c.notNull())
+        .addColumn('document_type', 'text', (c) => c.notNull())
+        .addColumn('process', 'text', (c) => c.notNull())
+        .addColumn('tracking_identifier', 'text')
+        .addColumn('blob_hash', 'text', (c) => c.notNull())
+        .addColumn('blob_size', 'bigint', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('sent_references', 'text', (c) => c.notNull())
+        .addColumn('endpoint_url', 'text')
+        .addColumn('receipt', 'text')
+        .addColumn('ebms_code', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addColumn('outcome_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('ap_outbound_retention')
+        .on('ap_outbound')
+        .columns(['status', 'finished_at'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('ap_outbound').execute();
+      await db.schema.dropTable('ap_received').execute();
+    },
+  },
+};

@@ -1,3 +1,66 @@
 /** Tables of the ap role (times in epoch milliseconds, as in store/types.ts). Migrations: ./migrations.ts. */
-// biome-ignore lint/complexity/noBannedTypes: filled in as the role's tables are added
-export type ApTables = {};
+
+/**
+ * One received AS4 UserMessage: the persisted duplicate-detection record (eDelivery AS4 1.15 §3.3
+ * DuplicateDetection) keyed on the AS4 MessageId, the signed receipt returned for it (again for every duplicate),
+ * and the hand-over state to the MSH.
+ */
+export interface ApReceivedTable {
+  /** eb:MessageId: unique, so concurrent receptions on several instances insert it once. */
+  message_id: string;
+  /** `received` (committed, waiting for the MSH), `delivered` (the MSH committed it), `test` (AS4 test service). */
+  status: 'received' | 'delivered' | 'test';
+  /** AS4 `originalSender` / `finalRecipient` (`0088:<GLN>`), eb:Service (process) and eb:Action (document type). */
+  sender: string;
+  receiver: string;
+  process: string;
+  document_type: string;
+  conversation_id: string;
+  /** The payload (the ehmiSBDH envelope) in the blob store; null for the test service. */
+  blob_hash: string | null;
+  blob_size: number | null;
+  /** The signed receipt exactly as sent (UTF-8 XML of the application/soap+xml response). */
+  receipt: string;
+  received_at: number;
+  delivered_at: number | null;
+}
+
+/** One envelope the MSH submitted for sending (reception awareness: one MessageId for every attempt). */
+export interface ApOutboundTable {
+  /** The MSH's idempotency key. */
+  submission_id: string;
+  /** eb:MessageId, fixed at submission (unique). */
+  as4_message_id: string;
+  /** `pending` (queued or being retried), `sent` (a valid receipt arrived), `failed` (final). */
+  status: 'pending' | 'sent' | 'failed';
+  sender: string;
+  receiver: string;
+  document_type: string;
+  process: string;
+  tracking_identifier: string | null;
+  blob_hash: string;
+  blob_size: number;
+  /** Sends tried so far. */
+  attempts: number;
+  /**
+   * JSON: the signed references of each attempt (`MessagePartReference[][]`). A duplicate's receipt carries the
+   * NonRepudiationInformation of the attempt the receiver committed first, so a receipt may match any of them.
+   */
+  sent_references: string;
+  endpoint_url: string | null;
+  /** The verified receipt (NRR evidence), as received. */
+  receipt: string | null;
+  ebms_code: string | null;
+  reason: string | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+  /** When the MSH took the outcome (`MshBackend.outcome` resolved); retention waits for it. */
+  outcome_at: number | null;
+}
+
+export type ApTables = {
+  ap_received: ApReceivedTable;
+  ap_outbound: ApOutboundTable;
+};

@@ -1,0 +1,79 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { EhmiError } from '@ehmi/errors';
+import type { ApConfig } from './config.ts';
+import type { DiscoveredEndpoint, ReceiverDiscovery } from './contract.ts';
+
+/** `iso6523-actorid-upis::0088:x`, `0088:X` → `0088:x`: participant values compare case-insensitively (POLICY 2). */
+export function normaliseParticipant(value: string): string {
+  return value
+    .trim()
+    .replace(/^iso6523-actorid-upis::/i, '')
+    .toLowerCase();
+}
+
+/**
+ * Normalise whatever certificate type a discovery returns to node:crypto's (the contract accepts @peculiar/x509's
+ * too, which carries its DER in `rawData`).
+ */
+export function endpointCertificate(endpoint: DiscoveredEndpoint): X509Certificate {
+  const c = endpoint.certificate as unknown;
+  if (c instanceof X509Certificate) return c;
+  const raw = (c as { rawData?: ArrayBuffer } | undefined)?.rawData;
+  if (raw) return new X509Certificate(Buffer.from(raw));
+  throw new EhmiError('EHMI_SMP_RESPONSE_INVALID', 'the discovered endpoint has no usable certificate');
+}
+
+/**
+ * The static map that stands in for SML/SMP discovery until the registers run (ehmi-core §1.2 step 3):
+ * `config.ap.discovery.static`, participant → AS4 URL, certificate file, transport profile. Certificates are read
+ * once, at creation, so a missing file is a configuration error at start-up. The document type and process are
+ * not checked: the static map registers a participant for everything.
+ *
+ * @example
+ * const discovery = staticDiscovery(config.ap.discovery.static);
+ * const { endpointUrl } = await discovery.lookup('0088:5790000000002', documentType, process);
+ */
+export function staticDiscovery(entries: ApConfig['discovery']['static']): ReceiverDiscovery {
+  const map = new Map<string, DiscoveredEndpoint>();
+  for (const [participant, entry] of Object.entries(entries)) {
+    let pem: string;
+    try {
+      pem = readFileSync(entry.certificate, 'utf8');
+    } catch (err) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        `ap.discovery.static["${participant}"].certificate: cannot read ${entry.certificate}`,
+        { cause: err },
+      );
+    }
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(pem);
+    } catch (err) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        `ap.discovery.static["${participant}"].certificate: ${entry.certificate} is not a PEM certificate`,
+        { cause: err },
+      );
+    }
+    map.set(normaliseParticipant(participant), {
+      endpointUrl: entry.url,
+      certificate,
+      transportProfile: entry.transportProfile,
+    });
+  }
+  return {
+    async lookup(participant: string, documentType: string, process?: string): Promise<DiscoveredEndpoint> {
+      const found = map.get(normaliseParticipant(participant));
+      if (!found) {
+        throw new EhmiError(
+          'EHMI_SMP_NOT_REGISTERED',
+          `participant ${participant} is not in the static discovery map (ap.discovery.static)`,
+          { details: { participant, documentType, process } },
+        );
+      }
+      return found;
+    },
+  };
+}

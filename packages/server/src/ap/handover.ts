@@ -1,0 +1,62 @@
+import type { Logger } from 'pino';
+import type { Job, Store } from '../store/index.ts';
+import type { MshBackend } from './contract.ts';
+
+/**
+ * The `ap.deliver` job: hand a committed envelope to the MSH (ehmi-core §1.2 step 4: the receiving AP forwards the
+ * SBD to its MSH). At-least-once call, exactly-once effect: `deliver` is idempotent on the AS4 MessageId, and the
+ * row is marked delivered only after it resolved. While the MSH is unavailable the job is retried (ap.handover).
+ */
+export function deliverHandler(store: Store, backend: MshBackend, logger: Logger) {
+  return async (job: Job<{ messageId: string }>): Promise<void> => {
+    const row = await store.db
+      .selectFrom('ap_received')
+      .selectAll()
+      .where('message_id', '=', job.payload.messageId)
+      .executeTakeFirst();
+    if (!row || row.status !== 'received' || row.blob_hash === null) return;
+    const blob = { hash: row.blob_hash, size: row.blob_size ?? 0 };
+    await backend.deliver({
+      as4MessageId: row.message_id,
+      sender: row.sender,
+      receiver: row.receiver,
+      process: row.process,
+      documentType: row.document_type,
+      receivedAt: row.received_at,
+      envelope: { size: blob.size, open: () => store.blobs.open(blob) },
+    });
+    await store.db
+      .updateTable('ap_received')
+      .set({ status: 'delivered', delivered_at: Date.now() })
+      .where('message_id', '=', row.message_id)
+      .where('status', '=', 'received')
+      .execute();
+    logger.info({ messageId: row.message_id }, 'AS4 message delivered to the MSH');
+  };
+}
+
+/** The `ap.outcome` job: tell the MSH what became of a submission (`sent` / `failed`), once it is final. */
+export function outcomeHandler(store: Store, backend: MshBackend) {
+  return async (job: Job<{ submissionId: string }>): Promise<void> => {
+    const row = await store.db
+      .selectFrom('ap_outbound')
+      .selectAll()
+      .where('submission_id', '=', job.payload.submissionId)
+      .executeTakeFirst();
+    if (!row || row.status === 'pending' || row.outcome_at !== null) return;
+    await backend.outcome({
+      submissionId: row.submission_id,
+      as4MessageId: row.as4_message_id,
+      status: row.status,
+      at: row.finished_at ?? row.updated_at,
+      ...(row.ebms_code ? { ebmsCode: row.ebms_code } : {}),
+      ...(row.reason ? { reason: row.reason } : {}),
+      ...(row.endpoint_url ? { endpointUrl: row.endpoint_url } : {}),
+    });
+    await store.db
+      .updateTable('ap_outbound')
+      .set({ outcome_at: Date.now() })
+      .where('submission_id', '=', row.submission_id)
+      .execute();
+  };
+}

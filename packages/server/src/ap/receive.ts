@@ -1,0 +1,271 @@
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import {
+  type As4Limits,
+  type As4ProfileId,
+  buildErrorSignal,
+  createPMode,
+  decryptAttachments,
+  EBMS_URI,
+  finalRecipient,
+  originalSender,
+  type PMode,
+  type ReceivedSignals,
+  type ReceivedUserMessage,
+  receiveAs4Message,
+  signReceipt,
+  tempFileSink,
+  type UserMessage,
+  writeAs4Message,
+} from '@ehmi/as4';
+import { asEhmiError, EhmiError } from '@ehmi/errors';
+import { checkCertificateTrust } from '@ehmi/pki';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { type JobQueue, recordBlob, type Store } from '../store/index.ts';
+import { normaliseParticipant } from './discovery.ts';
+import { GLN_PARTY_TYPE, type SigningCredential } from './message.ts';
+
+export const DELIVER_QUEUE = 'ap.deliver';
+
+export interface ReceiveContext {
+  store: Store;
+  /** The queue `ap.deliver` jobs are enqueued on. */
+  queue: JobQueue;
+  logger: Logger;
+  /** Our participant, `0088:<GLN>`. */
+  participant: string;
+  profile: As4ProfileId;
+  /** A sender's signing certificate must chain to one of these (config `ap.trustAnchors`). */
+  trustAnchors: readonly X509Certificate[];
+  /** Signs receipts. */
+  signing: SigningCredential;
+  /** Decrypts payloads. */
+  decryption: { privateKey: KeyObject; certificate: X509Certificate };
+  limits: Partial<As4Limits>;
+  /** Folder for attachment bodies while a message is processed (on the data disk, not a RAM-backed /tmp). */
+  tmpDir: string;
+  /** Called after a delivery job committed, so the local worker starts at once. */
+  onCommitted: () => void;
+}
+
+/** ebMS3 Core §5.2.2.9 / AS4 Profile §5.1.5: the test service and action. */
+export function isTestMessage(um: UserMessage): boolean {
+  return (
+    um.collaborationInfo.service.value === EBMS_URI.testService &&
+    um.collaborationInfo.action === EBMS_URI.testAction
+  );
+}
+
+const mismatch = (message: string, details: Record<string, unknown> = {}) =>
+  new EhmiError('EHMI_AS4_PMODE_MISMATCH', message, { details });
+
+/**
+ * P-Mode selection for a received UserMessage (eDelivery AS4 1.15 §2.2.2, Dynamic Receiver §1.5.3: the P-Mode
+ * comes from the message, not from a per-partner table). Any Service (SBDH PROCESSID) and Action (SBDH DOCUMENTID)
+ * is accepted — which document types an organisation takes is the MSH's business — but the message must be for us:
+ * `finalRecipient` (Four Corner §2.6.1) is our participant, a GLN-typed eb:To/PartyId is our GLN, and the SBDH
+ * enhancement's one payload is there. The test service needs no four-corner properties. Else EBMS:0010.
+ */
+export function receivingPMode(um: UserMessage, rc: Pick<ReceiveContext, 'participant' | 'profile'>): PMode {
+  const test = isTestMessage(um);
+  const ourGln = rc.participant.replace(/^0088:/, '');
+  const toGlns = um.partyInfo.to.partyIds.filter((p) => p.type === GLN_PARTY_TYPE).map((p) => p.value);
+  if (toGlns.length > 0 && !toGlns.includes(ourGln)) {
+    throw mismatch(`the message is for party ${toGlns.join(', ')}, not ${ourGln}`, { to: toGlns });
+  }
+  if (!test) {
+    const recipient = finalRecipient(um)?.value;
+    if (recipient === undefined || recipient === '') {
+      throw mismatch('the message property finalRecipient is required', { property: 'finalRecipient' });
+    }
+    if (normaliseParticipant(recipient) !== normaliseParticipant(rc.participant)) {
+      throw mismatch(`finalRecipient ${recipient} is not served by this access point`, {
+        finalRecipient: recipient,
+      });
+    }
+    if (um.payloadInfo.length !== 1) {
+      // AS4 SBDH enhancement: one payload, the business envelope.
+      throw mismatch(`expected one payload (the ehmiSBDH envelope), got ${um.payloadInfo.length}`);
+    }
+  }
+  return createPMode({
+    id: test ? 'ehmi-test-service' : 'ehmi-receive',
+    profile: rc.profile,
+    service: um.collaborationInfo.service,
+    action: um.collaborationInfo.action,
+    fourCorner: !test,
+  });
+}
+
+async function text(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const SOAP_XML = 'application/soap+xml; charset=UTF-8';
+
+/**
+ * `POST /as4`: the receiving endpoint (eDelivery AS4 1.15 §2.2: One-Way/Push, the receipt or the error in the HTTP
+ * response, ReplyPattern=Response). The request body is streamed straight into the receive pipeline; only the AS4
+ * limits apply, not the server's body limit (the route has its own content-type parser).
+ */
+export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): void {
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    // The raw stream, whatever its type: receiveAs4Message checks the media type and answers with an ebMS error.
+    scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    scope.post('/as4', async (request, reply) => {
+      const contentType = request.headers['content-type'] ?? '';
+      const body = (request.body ?? request.raw) as AsyncIterable<Uint8Array>;
+      let rx: ReceivedUserMessage | ReceivedSignals | undefined;
+      try {
+        await mkdir(rc.tmpDir, { recursive: true });
+        rx = await receiveAs4Message(body, {
+          contentType,
+          limits: rc.limits,
+          sink: tempFileSink({ dir: rc.tmpDir }),
+          selectPMode: (um) => receivingPMode(um, rc),
+          verify: {
+            // The sender's signing certificate must chain to a configured trust anchor (issue 6; full validation
+            // with revocation comes with the security issue). Untrusted → EBMS:0101 FailedAuthentication.
+            trust: (chain) => {
+              checkCertificateTrust(chain[0]!, {
+                trustAnchors: rc.trustAnchors,
+                intermediates: chain.slice(1),
+                what: "sender's signing certificate",
+                errorCode: 'EHMI_AS4_FAILED_AUTHENTICATION',
+              });
+              return true;
+            },
+          },
+          decrypt: (env, attachments, sink) =>
+            decryptAttachments(env.document, attachments, {
+              privateKey: rc.decryption.privateKey,
+              certificate: rc.decryption.certificate,
+              sink,
+            }),
+        });
+        if (rx.kind === 'signal') return answerSignals(rx, rc.logger, reply);
+        const receipt = await commit(rx, rc);
+        return reply.code(200).header('content-type', SOAP_XML).send(receipt);
+      } catch (err) {
+        const e = asEhmiError(err);
+        if (e.code === 'EHMI_INTERNAL' || e.status >= 500) rc.logger.error({ err }, 'AS4 message refused');
+        else
+          rc.logger.info(
+            { code: e.code, ebms: e.ebmsCode, msg: e.message, messageId: e.details.messageId },
+            'AS4 message refused',
+          );
+        const signal = buildErrorSignal(err);
+        const written = writeAs4Message(signal.document, []);
+        // The rest of a refused upload is not read: close the connection instead of draining it.
+        if (!request.raw.complete) reply.header('connection', 'close');
+        return reply
+          .code(e.status >= 200 ? e.status : 500)
+          .header('content-type', written.contentType)
+          .send(await text(written.body));
+      } finally {
+        await rx?.dispose();
+      }
+    });
+  });
+}
+
+/**
+ * Duplicate check, durable commit, signed receipt (DESIGN.md durability: the receipt is sent only after the commit).
+ * The duplicate check is the primary key on the MessageId inside the commit's transaction: of two concurrent
+ * receptions (two instances on one PostgreSQL) one inserts, the other finds the row and returns its receipt
+ * (eDelivery AS4 1.15 §3.3 DuplicateDetection: a duplicate is receipted again, not delivered again).
+ */
+async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<string> {
+  const um = rx.userMessage;
+  const messageId = um.messageInfo.messageId;
+  const db = rc.store.db;
+  const earlier = await db
+    .selectFrom('ap_received')
+    .select('receipt')
+    .where('message_id', '=', messageId)
+    .executeTakeFirst();
+  if (earlier) {
+    rc.logger.info({ messageId }, 'AS4 duplicate: the original receipt is returned, nothing delivered again');
+    return earlier.receipt;
+  }
+  const test = isTestMessage(um);
+  const blob = test ? undefined : await rc.store.blobs.put(rx.payloads[0]!.open());
+  await signReceipt(rx.receipt, { privateKey: rc.signing.privateKey, certificate: rc.signing.chain });
+  const receipt = await text(writeAs4Message(rx.receipt.document, []).body);
+  const now = Date.now();
+  const result = await rc.store.transaction(async (trx) => {
+    if (blob) await recordBlob(trx, blob, now);
+    const inserted = await trx
+      .insertInto('ap_received')
+      .values({
+        message_id: messageId,
+        status: test ? 'test' : 'received',
+        sender: originalSender(um)?.value ?? '',
+        receiver: finalRecipient(um)?.value ?? '',
+        process: um.collaborationInfo.service.value,
+        document_type: um.collaborationInfo.action,
+        conversation_id: um.collaborationInfo.conversationId,
+        blob_hash: blob?.hash ?? null,
+        blob_size: blob?.size ?? null,
+        receipt,
+        received_at: now,
+        delivered_at: null,
+      })
+      .onConflict((oc) => oc.column('message_id').doNothing())
+      .returning('message_id')
+      .executeTakeFirst();
+    if (!inserted) {
+      const row = await trx
+        .selectFrom('ap_received')
+        .select('receipt')
+        .where('message_id', '=', messageId)
+        .executeTakeFirstOrThrow();
+      return { duplicate: true, receipt: row.receipt };
+    }
+    // eDelivery AS4 1.15 §2.2.3.2: the test service is answered and never delivered to the consumer.
+    if (!test) await rc.queue.enqueue(trx, { queue: DELIVER_QUEUE, payload: { messageId } });
+    return { duplicate: false, receipt };
+  });
+  if (result.duplicate) {
+    rc.logger.info({ messageId }, 'AS4 duplicate (concurrent): the original receipt is returned');
+  } else {
+    rc.logger.info(
+      { messageId, sender: originalSender(um)?.value, test, size: blob?.size },
+      'AS4 message committed',
+    );
+    if (!test) rc.onCommitted();
+  }
+  return result.receipt;
+}
+
+/**
+ * Signals pushed to us (asynchronous receipts and errors; we ask for synchronous ones, eDelivery AS4 1.15
+ * ReplyPattern=Response) are logged and answered with an empty 200. They are not authenticated here, so nothing acts
+ * on them. A PullRequest gets EBMS:0006 EmptyMessagePartitionChannel: we offer nothing to pull.
+ */
+function answerSignals(
+  rx: ReceivedSignals,
+  logger: Logger,
+  reply: import('fastify').FastifyReply,
+): import('fastify').FastifyReply {
+  for (const s of rx.signalMessages) {
+    if (s.pullRequest) {
+      throw new EhmiError('EHMI_AS4_EMPTY_MPC', 'this access point offers no messages for pulling');
+    }
+    logger.info(
+      {
+        signalId: s.messageInfo.messageId,
+        refToMessageId: s.messageInfo.refToMessageId,
+        receipt: s.receipt !== undefined,
+        errors: s.errors.map((e) => e.errorCode),
+      },
+      'AS4 signal received outside an exchange; logged and ignored (receipts and errors are synchronous)',
+    );
+  }
+  return reply.code(200).send();
+}

@@ -1,0 +1,380 @@
+import type { X509Certificate } from 'node:crypto';
+import {
+  type As4ProfileId,
+  checkReceiptNri,
+  checkSignedCoverage,
+  type MessagePartReference,
+  parseEnvelope,
+  parseMessaging,
+  verifyEnvelope,
+} from '@ehmi/as4';
+import { EhmiError } from '@ehmi/errors';
+import { checkCertificateTrust } from '@ehmi/pki';
+import { type Selectable, sql } from 'kysely';
+import type { Logger } from 'pino';
+import { type Dispatcher, request } from 'undici';
+import type { Job, JobQueue, Store } from '../store/index.ts';
+import type { ReceiverDiscovery } from './contract.ts';
+import { endpointCertificate } from './discovery.ts';
+import { buildOutboundMessage, type SigningCredential } from './message.ts';
+import type { ApOutboundTable } from './tables.ts';
+
+export const SEND_QUEUE = 'ap.send';
+export const OUTCOME_QUEUE = 'ap.outcome';
+
+/** The job id of a submission's send job: one per submission, so a sweep can find it. */
+export const sendJobId = (submissionId: string) => `${SEND_QUEUE}:${submissionId}`;
+
+/** Largest response we read (a receipt or an error signal is a few KB; the AS4 envelope limit is 4 MiB). */
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * ebMS errors after which sending the same message again may succeed (eDelivery AS4 1.15 §3.3 reception awareness;
+ * ebMS3 Core §6.7.1/6.7.2): ConnectionFailure, DysfunctionalReliability, DeliveryFailure. Every other failure is
+ * the message's own fault and final at once (EBMS:0101 FailedAuthentication, 0102, 0103, 0010, 0303, …) — except
+ * EBMS:0004 Other with an HTTP 5xx, which is how a receiver reports that its database or disk is down.
+ */
+const RETRYABLE_EBMS = new Set(['EBMS:0005', 'EBMS:0201', 'EBMS:0202']);
+
+export interface SendContext {
+  store: Store;
+  /** The queue outcome jobs go on. */
+  handoverQueue: JobQueue;
+  logger: Logger;
+  discovery: ReceiverDiscovery;
+  signing: SigningCredential;
+  /** Receipt signers are trusted when they are the discovered certificate or chain to these. */
+  trustAnchors: readonly X509Certificate[];
+  dispatcher: Dispatcher;
+  timeoutMs: number;
+  serviceType: string;
+  profile: As4ProfileId;
+  onOutcome: () => void;
+}
+
+/** Why a send attempt ended without a receipt. */
+class AttemptFailed extends Error {
+  readonly retry: boolean;
+  readonly ebmsCode: string | undefined;
+  constructor(message: string, retry: boolean, ebmsCode?: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'AttemptFailed';
+    this.retry = retry;
+    this.ebmsCode = ebmsCode;
+  }
+}
+
+type Outbound = Selectable<ApOutboundTable>;
+
+/**
+ * The `ap.send` job: one attempt to send a submission and obtain its signed receipt (eDelivery AS4 1.15 §3.3
+ * reception awareness). Discovery → build (same MessageId every attempt) → POST → verify the receipt → `sent`.
+ * A failure that may pass throws (the queue retries with the ap.send back-off); the last attempt, and a final
+ * error, mark the message `failed` and queue its outcome for the MSH.
+ */
+export function sendHandler(sc: SendContext) {
+  return async (job: Job<{ submissionId: string }>, { signal }: { signal: AbortSignal }): Promise<void> => {
+    const row = await sc.store.db
+      .selectFrom('ap_outbound')
+      .selectAll()
+      .where('submission_id', '=', job.payload.submissionId)
+      .executeTakeFirst();
+    if (!row || row.status !== 'pending') return; // done before (a repeated job): idempotent
+    try {
+      const receipt = await attempt(sc, row, signal);
+      await finish(sc, row, { status: 'sent', receipt: receipt.xml, endpointUrl: receipt.endpointUrl });
+      sc.logger.info(
+        { messageId: row.as4_message_id, attempt: job.attempt, endpoint: receipt.endpointUrl },
+        'AS4 message sent; receipt verified',
+      );
+    } catch (err) {
+      const failure =
+        err instanceof AttemptFailed
+          ? err
+          : new AttemptFailed((err as Error).message ?? String(err), true, undefined, err);
+      const last = job.attempt >= job.maxAttempts;
+      if (!failure.retry || last) {
+        // eDelivery AS4 1.15 §3.3: MissingReceiptNotifyProducer — after the last retry, EBMS:0301 to the producer.
+        const ebmsCode = failure.retry ? 'EBMS:0301' : failure.ebmsCode;
+        const reason = failure.retry
+          ? `no receipt after ${job.attempt} attempts (MissingReceipt); last error: ${failure.message}`
+          : failure.message;
+        await finish(sc, row, { status: 'failed', ebmsCode, reason, lastError: failure.message });
+        sc.logger.warn(
+          { messageId: row.as4_message_id, attempt: job.attempt, ebmsCode, reason },
+          'AS4 message failed',
+        );
+        return;
+      }
+      await sc.store.db
+        .updateTable('ap_outbound')
+        .set({ last_error: failure.message.slice(0, 4000), updated_at: Date.now() })
+        .where('submission_id', '=', row.submission_id)
+        .execute();
+      throw failure;
+    }
+  };
+}
+
+async function attempt(
+  sc: SendContext,
+  row: Outbound,
+  signal: AbortSignal,
+): Promise<{ xml: string; endpointUrl: string }> {
+  let endpoint: Awaited<ReturnType<ReceiverDiscovery['lookup']>>;
+  try {
+    endpoint = await sc.discovery.lookup(row.receiver, row.document_type, row.process);
+  } catch (err) {
+    // eDelivery AS4 1.15 §1.5.4 Dynamic Sender: submission fails when discovery fails. Not registered is final;
+    // a lookup that failed (DNS, SMP down) is retried.
+    const e = err instanceof EhmiError ? err : undefined;
+    throw new AttemptFailed(
+      `discovery of ${row.receiver}: ${(err as Error).message}`,
+      !e || e.transient || e.code === 'EHMI_INTERNAL',
+      undefined,
+      err,
+    );
+  }
+  const recipient = endpointCertificate(endpoint);
+  const message = await buildOutboundMessage({
+    messageId: row.as4_message_id,
+    timestamp: new Date(row.created_at),
+    sender: row.sender,
+    receiver: row.receiver,
+    process: row.process,
+    documentType: row.document_type,
+    serviceType: sc.serviceType,
+    trackingIdentifier: row.tracking_identifier ?? undefined,
+    payload: {
+      size: row.blob_size,
+      open: () => sc.store.blobs.open({ hash: row.blob_hash, size: row.blob_size }),
+    },
+    signing: sc.signing,
+    recipientCertificate: recipient,
+    profile: sc.profile,
+  });
+  // Recorded before the POST: a receipt for this transmission, returned later for a duplicate, must still match.
+  const earlier = JSON.parse(row.sent_references) as MessagePartReference[][];
+  const all = [...earlier, message.references];
+  await sc.store.db
+    .updateTable('ap_outbound')
+    .set({
+      attempts: row.attempts + 1,
+      sent_references: JSON.stringify(all.slice(-32)),
+      endpoint_url: endpoint.endpointUrl,
+      updated_at: Date.now(),
+    })
+    .where('submission_id', '=', row.submission_id)
+    .execute();
+
+  let status: number;
+  let contentType: string;
+  let body: Buffer;
+  try {
+    const response = await request(endpoint.endpointUrl, {
+      method: 'POST',
+      dispatcher: sc.dispatcher,
+      headers: { 'content-type': message.contentType },
+      body: message.body,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(sc.timeoutMs)]),
+      headersTimeout: sc.timeoutMs,
+      bodyTimeout: sc.timeoutMs,
+    });
+    status = response.statusCode;
+    contentType = String(response.headers['content-type'] ?? '');
+    body = await readLimited(response.body, MAX_RESPONSE_BYTES);
+  } catch (err) {
+    message.body.destroy();
+    throw new AttemptFailed(
+      `POST ${endpoint.endpointUrl}: ${(err as Error).message}`,
+      true,
+      'EBMS:0005',
+      err,
+    );
+  }
+  return {
+    xml: await interpret(sc, row, all, recipient, { status, contentType, body }),
+    endpointUrl: endpoint.endpointUrl,
+  };
+}
+
+async function readLimited(
+  body: AsyncIterable<Uint8Array> & { destroy?: () => void },
+  max: number,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > max) {
+      body.destroy?.();
+      throw new Error(`the response is larger than ${max} bytes`);
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The synchronous response: a signed receipt (→ its XML), an ebMS error, or anything else (→ retry). */
+async function interpret(
+  sc: SendContext,
+  row: Outbound,
+  sentReferences: MessagePartReference[][],
+  recipient: X509Certificate,
+  response: { status: number; contentType: string; body: Buffer },
+): Promise<string> {
+  const httpInfo = `HTTP ${response.status}`;
+  if (!/^application\/soap\+xml/i.test(response.contentType) || response.body.length === 0) {
+    throw new AttemptFailed(
+      `${httpInfo} without an AS4 signal (${response.contentType || 'no content type'})`,
+      true,
+    );
+  }
+  let env: ReturnType<typeof parseEnvelope>;
+  let messaging: ReturnType<typeof parseMessaging>;
+  try {
+    env = parseEnvelope(response.body);
+    messaging = parseMessaging(env.messaging);
+  } catch (err) {
+    throw new AttemptFailed(
+      `${httpInfo}: unreadable response: ${(err as Error).message}`,
+      true,
+      undefined,
+      err,
+    );
+  }
+  if (messaging.kind !== 'signal') throw new AttemptFailed(`${httpInfo}: the response is not a signal`, true);
+  const signals = messaging.signalMessages;
+  const receipt = signals.find((s) => s.receipt);
+  if (receipt) {
+    try {
+      // The receipt's signer: the certificate discovery gave us (the one we encrypted to), or — for an AP that signs
+      // with a separate key — a certificate that chains to our trust anchors.
+      const verified = await verifyEnvelope(env.document, [], {
+        trust: (chain) => trustedReceiptSigner(chain, recipient, sc.trustAnchors),
+      });
+      checkSignedCoverage(env, verified);
+      // AS4 Profile §5.1.8: the NonRepudiationInformation must be what we signed, in this or an earlier attempt
+      // (a duplicate is answered with the receipt of the transmission the receiver committed).
+      let lastError: unknown;
+      for (const references of [...sentReferences].reverse()) {
+        try {
+          checkReceiptNri(receipt, { messageId: row.as4_message_id, references });
+          return response.body.toString('utf8');
+        } catch (err) {
+          lastError = err;
+        }
+      }
+      throw lastError;
+    } catch (err) {
+      // An invalid receipt is no receipt: reception awareness sends again (the same MessageId) and, after the last
+      // try, reports EBMS:0301.
+      const e = err instanceof EhmiError ? err : undefined;
+      throw new AttemptFailed(
+        `invalid receipt (${e?.ebmsCode ?? 'EBMS:0302'}): ${(err as Error).message}`,
+        true,
+        e?.ebmsCode,
+        err,
+      );
+    }
+  }
+  const errors = signals.flatMap((s) => s.errors).filter((e) => e.severity !== 'warning');
+  const first = errors[0];
+  if (!first) throw new AttemptFailed(`${httpInfo}: a signal that is neither a receipt nor an error`, true);
+  const code = String(first.errorCode);
+  const text = [first.shortDescription, first.description, first.errorDetail].filter(Boolean).join(': ');
+  const retry = RETRYABLE_EBMS.has(code) || (code === 'EBMS:0004' && response.status >= 500);
+  throw new AttemptFailed(`the receiver answered ${code} (${httpInfo}) ${text}`.trim(), retry, code);
+}
+
+function trustedReceiptSigner(
+  chain: X509Certificate[],
+  recipient: X509Certificate,
+  anchors: readonly X509Certificate[],
+): boolean {
+  const signer = chain[0];
+  if (!signer) return false;
+  if (signer.raw.equals(recipient.raw)) return true;
+  if (anchors.length === 0) return false;
+  try {
+    checkCertificateTrust(signer, {
+      trustAnchors: anchors,
+      intermediates: chain.slice(1),
+      what: 'receipt signer',
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Final state and the outcome job, in one transaction (the outcome exists only if the state does). */
+async function finish(
+  sc: SendContext,
+  row: Outbound,
+  result: {
+    status: 'sent' | 'failed';
+    receipt?: string;
+    endpointUrl?: string;
+    ebmsCode?: string | undefined;
+    reason?: string;
+    lastError?: string;
+  },
+): Promise<void> {
+  const now = Date.now();
+  const committed = await sc.store.transaction(async (trx) => {
+    const updated = await trx
+      .updateTable('ap_outbound')
+      .set({
+        status: result.status,
+        receipt: result.receipt ?? null,
+        ebms_code: result.ebmsCode ?? null,
+        reason: result.reason?.slice(0, 4000) ?? null,
+        last_error: result.lastError?.slice(0, 4000) ?? null,
+        ...(result.endpointUrl ? { endpoint_url: result.endpointUrl } : {}),
+        finished_at: now,
+        updated_at: now,
+      })
+      .where('submission_id', '=', row.submission_id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1) return false;
+    await sc.handoverQueue.enqueue(trx, {
+      queue: OUTCOME_QUEUE,
+      payload: { submissionId: row.submission_id },
+    });
+    return true;
+  });
+  if (committed) sc.onOutcome();
+}
+
+/**
+ * A pending message whose send job is gone (dead-lettered after its worker died on the last attempt) would wait
+ * forever: mark it failed with EBMS:0301 and tell the MSH. Run by the retention sweep.
+ */
+export async function failOrphans(sc: SendContext): Promise<number> {
+  const rows = await sc.store.db
+    .selectFrom('ap_outbound')
+    .selectAll()
+    .where('status', '=', 'pending')
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('jobs')
+            .select('jobs.id')
+            .where(sql.ref('jobs.id'), '=', sql<string>`${`${SEND_QUEUE}:`} || ap_outbound.submission_id`)
+            .where('jobs.status', 'in', ['ready', 'running']),
+        ),
+      ),
+    )
+    .execute();
+  for (const row of rows) {
+    await finish(sc, row, {
+      status: 'failed',
+      ebmsCode: 'EBMS:0301',
+      reason: 'no receipt: the send job ended without a result (worker stopped on its last attempt)',
+    });
+  }
+  return rows.length;
+}

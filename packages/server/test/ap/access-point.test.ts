@@ -1,0 +1,562 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EBMS_URI, parseEnvelope, parseMessaging, verifyReceipt } from '@ehmi/as4';
+import { EhmiError } from '@ehmi/errors';
+import type { Credential } from '@ehmi/pki';
+import type { ByteSource, DiscoveredEndpoint, ReceiverDiscovery } from '../../src/ap/contract.ts';
+import { type AccessPoint, buildOutboundMessage } from '../../src/ap/index.ts';
+import { openStore } from '../../src/store/index.ts';
+import { engines, type TestStore } from '../helpers/engines.ts';
+import {
+  type ApCredentials,
+  bytes,
+  collect,
+  createPki,
+  DOCUMENT_TYPE,
+  ebmsCodeIn,
+  freePort,
+  GLN_A,
+  GLN_B,
+  issueApCredentials,
+  PROCESS,
+  post,
+  RecordingBackend,
+  startAp,
+  type TestPki,
+  testClient,
+  waitFor,
+} from './helpers.ts';
+
+const A = `0088:${GLN_A}`;
+const B = `0088:${GLN_B}`;
+const envelope = (n: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?><StandardBusinessDocument xmlns="http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"><n>${n}</n></StandardBusinessDocument>`;
+
+for (const engine of engines()) {
+  describe(`access point (${engine.name})`, { skip: engine.skip }, () => {
+    let dir: string;
+    let pki: TestPki;
+    let credsA: ApCredentials;
+    let credsB: ApCredentials;
+    const cleanups: (() => Promise<void>)[] = [];
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'ehmi-ap-'));
+      pki = await createPki(dir);
+      credsA = await issueApCredentials(pki, 'a');
+      credsB = await issueApCredentials(pki, 'b');
+    });
+    after(async () => {
+      for (const c of cleanups.reverse()) await c().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    async function openStoreFor(): Promise<TestStore> {
+      const s = await engine.open();
+      cleanups.push(() => s.cleanup());
+      return s;
+    }
+
+    /** Receiver B, then sender A whose static discovery map points at B (or at `bUrl`). */
+    async function pair(options: { bUrl?: string; aSend?: Record<string, number>; startB?: boolean } = {}) {
+      const storeA = await openStoreFor();
+      const storeB = await openStoreFor();
+      const backendA = new RecordingBackend();
+      const backendB = new RecordingBackend();
+      let b: AccessPoint | undefined;
+      if (options.startB !== false) {
+        b = await startAp({
+          store: storeB.store,
+          dataDir: storeB.dataDir,
+          pki,
+          gln: GLN_B,
+          creds: credsB,
+          backend: backendB,
+        });
+        cleanups.push(() => b!.close());
+      }
+      const a = await startAp({
+        store: storeA.store,
+        dataDir: storeA.dataDir,
+        pki,
+        gln: GLN_A,
+        creds: credsA,
+        backend: backendA,
+        ap: {
+          discovery: {
+            static: { [B]: { url: options.bUrl ?? b!.as4Url, certificate: credsB.files.signingCert } },
+          },
+          ...(options.aSend ? { send: options.aSend } : {}),
+        },
+      });
+      cleanups.push(() => a.close());
+      return { a, b, storeA, storeB, backendA, backendB };
+    }
+
+    async function submit(
+      a: AccessPoint,
+      content: ByteSource,
+      extra: { receiver?: string; submissionId?: string } = {},
+    ) {
+      return a.gateway.submit({
+        submissionId: extra.submissionId ?? randomUUID(),
+        sender: A,
+        receiver: extra.receiver ?? B,
+        documentType: DOCUMENT_TYPE,
+        process: PROCESS,
+        envelope: content,
+        trackingIdentifier: 'track-1',
+      });
+    }
+
+    /** An AS4 message as A would send it to B, for posting by hand (and tampering). */
+    async function message(
+      options: {
+        signing?: Credential;
+        receiver?: string;
+        payload?: ByteSource;
+        process?: string;
+        documentType?: string;
+        serviceType?: string | undefined;
+      } = {},
+    ) {
+      const messageId = `${randomUUID()}@test.ehmi`;
+      const signing = options.signing ?? credsA.signing;
+      const built = await buildOutboundMessage({
+        messageId,
+        timestamp: new Date(),
+        sender: A,
+        receiver: options.receiver ?? B,
+        process: options.process ?? PROCESS,
+        documentType: options.documentType ?? DOCUMENT_TYPE,
+        ...('serviceType' in options
+          ? options.serviceType
+            ? { serviceType: options.serviceType }
+            : {}
+          : { serviceType: 'dk-medcom-messaging' }),
+        payload: options.payload ?? bytes(envelope(messageId)),
+        signing: { privateKey: signing.privateKey, chain: [signing.certificate] },
+        recipientCertificate: credsB.signing.certificate,
+      });
+      return {
+        messageId,
+        contentType: built.contentType,
+        body: await collect(built.body),
+        references: built.references,
+      };
+    }
+
+    async function receiverOnly() {
+      const store = await openStoreFor();
+      const backend = new RecordingBackend();
+      const b = await startAp({
+        store: store.store,
+        dataDir: store.dataDir,
+        pki,
+        gln: GLN_B,
+        creds: credsB,
+        backend,
+      });
+      cleanups.push(() => b.close());
+      const client = testClient(pki, credsA);
+      cleanups.push(() => client.close());
+      return { b, store, backend, client };
+    }
+
+    it('a message goes A→B: B’s MSH gets the exact envelope bytes, A’s MSH gets outcome sent (sync signed receipt)', async () => {
+      const { a, backendA, backendB, storeA, storeB } = await pair();
+      const content = envelope('hello');
+      const accepted = await submit(a, bytes(content), { submissionId: 'sub-1' });
+      // Idempotent on submissionId: the same AS4 MessageId, nothing queued twice.
+      assert.deepEqual(await submit(a, bytes(content), { submissionId: 'sub-1' }), accepted);
+      const outcome = await waitFor('outcome', () =>
+        backendA.outcomes.find((o) => o.submissionId === 'sub-1'),
+      );
+      assert.equal(outcome.status, 'sent');
+      assert.equal(outcome.as4MessageId, accepted.as4MessageId);
+      const got = await waitFor('delivery', () => backendB.delivered.get(accepted.as4MessageId));
+      assert.equal(got.bytes?.toString('utf8'), content);
+      assert.equal(got.sender, A);
+      assert.equal(got.receiver, B);
+      assert.equal(got.process, PROCESS);
+      assert.equal(got.documentType, DOCUMENT_TYPE);
+      const rowA = await storeA.store.db.selectFrom('ap_outbound').selectAll().executeTakeFirstOrThrow();
+      assert.equal(rowA.status, 'sent');
+      assert.equal(rowA.attempts, 1);
+      assert.match(rowA.receipt ?? '', /Receipt/);
+      await waitFor('delivered row', async () => {
+        const row = await storeB.store.db.selectFrom('ap_received').selectAll().executeTakeFirst();
+        return row?.status === 'delivered' ? row : undefined;
+      });
+      assert.equal(backendB.calls.length, 1);
+      assert.equal(backendA.outcomes.length, 1);
+    });
+
+    it('reception awareness: the receiver is down for a while; the message arrives with the same MessageId once it is up', async () => {
+      const port = await freePort();
+      const url = `https://127.0.0.1:${port}/as4`;
+      const { a, storeA, storeB, backendA, backendB } = await pair({
+        bUrl: url,
+        startB: false,
+        aSend: { maxAttempts: 50, backoffBaseMs: 50, backoffMaxMs: 150 },
+      });
+      const accepted = await submit(a, bytes(envelope('later')));
+      await waitFor('three failed attempts', async () => {
+        const row = await storeA.store.db.selectFrom('ap_outbound').select('attempts').executeTakeFirst();
+        return (row?.attempts ?? 0) >= 3 ? true : undefined;
+      });
+      assert.equal(backendA.outcomes.length, 0);
+      const b = await startAp({
+        store: storeB.store,
+        dataDir: storeB.dataDir,
+        pki,
+        gln: GLN_B,
+        creds: credsB,
+        backend: backendB,
+        ap: { port },
+      });
+      cleanups.push(() => b.close());
+      const got = await waitFor('delivery', () => backendB.delivered.get(accepted.as4MessageId));
+      assert.equal(got.bytes?.toString('utf8'), envelope('later'));
+      const outcome = await waitFor('outcome', () => backendA.outcomes[0]);
+      assert.equal(outcome.status, 'sent');
+      assert.equal(backendB.calls.length, 1);
+    });
+
+    it('duplicate detection (AS4 1.15 §3.3): the same message posted twice is delivered once; both responses carry the same receipt', async () => {
+      const { b, backend, client, store } = await receiverOnly();
+      const m = await message();
+      const first = await post(client, b.as4Url, m.contentType, m.body);
+      const second = await post(client, b.as4Url, m.contentType, m.body);
+      assert.equal(first.status, 200);
+      assert.equal(second.status, 200);
+      assert.equal(second.body, first.body);
+      // The receipt is signed by B and acknowledges what A signed.
+      await verifyReceipt(
+        first.body,
+        { messageId: m.messageId, references: m.references },
+        { trust: () => true },
+      );
+      // Two at once: one commits, the other gets its receipt.
+      const n = await message();
+      const [x, y] = await Promise.all([
+        post(client, b.as4Url, n.contentType, n.body),
+        post(client, b.as4Url, n.contentType, n.body),
+      ]);
+      assert.equal(x.status, 200);
+      assert.equal(x.body, y.body);
+      await waitFor('deliveries', () => (backend.delivered.size === 2 ? true : undefined));
+      await sleep(200);
+      assert.equal(backend.calls.length, 2);
+      const rows = await store.store.db.selectFrom('ap_received').select('message_id').execute();
+      assert.equal(rows.length, 2);
+    });
+
+    it('duplicate detection is shared by two instances on one database: concurrent posts deliver once', async () => {
+      const first = await receiverOnly();
+      const store2 = await openStore({ ...first.store.connection, poolSize: 4 });
+      cleanups.push(() => store2.close());
+      const backend2 = new RecordingBackend();
+      const b2 = await startAp({
+        store: store2,
+        dataDir: first.store.dataDir,
+        pki,
+        gln: GLN_B,
+        creds: credsB,
+        backend: backend2,
+      });
+      cleanups.push(() => b2.close());
+      for (let i = 0; i < 3; i++) {
+        const m = await message();
+        const [x, y] = await Promise.all([
+          post(first.client, first.b.as4Url, m.contentType, m.body),
+          post(first.client, b2.as4Url, m.contentType, m.body),
+        ]);
+        assert.equal(x.status, 200, x.body);
+        assert.equal(y.status, 200, y.body);
+        assert.equal(x.body, y.body);
+      }
+      await waitFor('deliveries', () =>
+        first.backend.delivered.size + backend2.delivered.size === 3 ? true : undefined,
+      );
+      await sleep(300);
+      assert.equal(first.backend.calls.length + backend2.calls.length, 3);
+    });
+
+    it('EBMS:0101 for a payload changed after signing; EBMS:0102 for a changed ciphertext byte; nothing delivered', async () => {
+      const { b, backend, client, store } = await receiverOnly();
+      const original = Buffer.from(envelope('original'));
+      let opened = 0;
+      const m = await message({
+        // Signing reads the payload first; the MIME body is written from the second read.
+        payload: {
+          open: () => Readable.from([opened++ === 0 ? original : Buffer.from(envelope('tampered'))]),
+        },
+      });
+      const r1 = await post(client, b.as4Url, m.contentType, m.body);
+      assert.equal(r1.status, 400);
+      assert.equal(ebmsCodeIn(r1.body), 'EBMS:0101');
+      assert.match(r1.body, new RegExp(`refToMessageInError="${m.messageId}"`));
+
+      const n = await message();
+      const body = Buffer.from(n.body);
+      const partStart = body.indexOf('Content-ID: <payload-');
+      const dataStart = body.indexOf('\r\n\r\n', partStart) + 4;
+      body[dataStart + 40] = body[dataStart + 40]! ^ 0x01;
+      const r2 = await post(client, b.as4Url, n.contentType, body);
+      assert.equal(ebmsCodeIn(r2.body), 'EBMS:0102');
+      assert.doesNotMatch(r2.body, /Receipt/);
+      await sleep(200);
+      assert.equal(backend.calls.length, 0);
+      assert.equal((await store.store.db.selectFrom('ap_received').select('message_id').execute()).length, 0);
+    });
+
+    it('EBMS:0101 when eb:Messaging was changed after signing', async () => {
+      const { b, backend, client } = await receiverOnly();
+      const m = await message();
+      const body = Buffer.from(m.body.toString('latin1').replace('>track-1<', '>track-2<'), 'latin1');
+      const tampered = Buffer.from(
+        m.body.toString('latin1').replace(`>${A}</eb:Property>`, '>0088:5790000000099</eb:Property>'),
+        'latin1',
+      );
+      assert.notDeepEqual(tampered, m.body);
+      const r = await post(client, b.as4Url, m.contentType, tampered);
+      assert.equal(ebmsCodeIn(r.body), 'EBMS:0101');
+      assert.ok(body);
+      await sleep(100);
+      assert.equal(backend.calls.length, 0);
+    });
+
+    it('EBMS:0101 when the sender’s signing certificate comes from another CA', async () => {
+      const { b, backend, client } = await receiverOnly();
+      const stranger = await issueApCredentials(pki, 'stranger', pki.other);
+      const m = await message({ signing: stranger.signing });
+      const r = await post(client, b.as4Url, m.contentType, m.body);
+      assert.equal(r.status, 400);
+      assert.equal(ebmsCodeIn(r.body), 'EBMS:0101');
+      assert.match(r.body, /does not chain to a trust anchor/);
+      await sleep(100);
+      assert.equal(backend.calls.length, 0);
+    });
+
+    it('EBMS:0010 when the message is for another participant; at the sender that is final at once', async () => {
+      const { b, backend, client } = await receiverOnly();
+      const m = await message({ receiver: '0088:5790000000099' });
+      const r = await post(client, b.as4Url, m.contentType, m.body);
+      assert.equal(ebmsCodeIn(r.body), 'EBMS:0010');
+      assert.match(r.body, /5790000000099/);
+      // Through a sending AP: the error is permanent, no retries.
+      const storeA = await openStoreFor();
+      const backendA = new RecordingBackend();
+      const a = await startAp({
+        store: storeA.store,
+        dataDir: storeA.dataDir,
+        pki,
+        gln: GLN_A,
+        creds: credsA,
+        backend: backendA,
+        ap: {
+          discovery: {
+            static: { '0088:5790000000099': { url: b.as4Url, certificate: credsB.files.signingCert } },
+          },
+        },
+      });
+      cleanups.push(() => a.close());
+      await submit(a, bytes(envelope('misaddressed')), { receiver: '0088:5790000000099' });
+      const outcome = await waitFor('outcome', () => backendA.outcomes[0]);
+      assert.equal(outcome.status, 'failed');
+      assert.equal(outcome.ebmsCode, 'EBMS:0010');
+      const row = await storeA.store.db.selectFrom('ap_outbound').selectAll().executeTakeFirstOrThrow();
+      assert.equal(row.attempts, 1);
+      assert.equal(backend.calls.length, 0);
+    });
+
+    it('the AS4 test service is receipted and never delivered (eDelivery AS4 1.15 §2.2.3.2)', async () => {
+      const { b, backend, client, store } = await receiverOnly();
+      const m = await message({
+        process: EBMS_URI.testService,
+        documentType: EBMS_URI.testAction,
+        serviceType: undefined,
+      });
+      const r = await post(client, b.as4Url, m.contentType, m.body);
+      assert.equal(r.status, 200);
+      const { signal } = await verifyReceipt(
+        r.body,
+        { messageId: m.messageId, references: m.references },
+        { trust: () => true },
+      );
+      assert.equal(signal.messageInfo.refToMessageId, m.messageId);
+      await sleep(300);
+      assert.equal(backend.calls.length, 0);
+      const row = await store.store.db.selectFrom('ap_received').selectAll().executeTakeFirstOrThrow();
+      assert.equal(row.status, 'test');
+      assert.equal(
+        await store.store.db
+          .selectFrom('jobs')
+          .select('id')
+          .where('queue', '=', 'ap.deliver')
+          .executeTakeFirst(),
+        undefined,
+      );
+    });
+
+    it('EBMS:0301 MissingReceipt after maxAttempts against a dead endpoint (MissingReceiptNotifyProducer)', async () => {
+      const port = await freePort();
+      const { a, backendA, storeA } = await pair({
+        bUrl: `https://127.0.0.1:${port}/as4`,
+        startB: false,
+        aSend: { maxAttempts: 3, backoffBaseMs: 30, backoffMaxMs: 60 },
+      });
+      const accepted = await submit(a, bytes(envelope('nobody home')));
+      const outcome = await waitFor('outcome', () => backendA.outcomes[0]);
+      assert.equal(outcome.status, 'failed');
+      assert.equal(outcome.ebmsCode, 'EBMS:0301');
+      assert.equal(outcome.as4MessageId, accepted.as4MessageId);
+      assert.match(outcome.reason ?? '', /3 attempts/);
+      const row = await storeA.store.db.selectFrom('ap_outbound').selectAll().executeTakeFirstOrThrow();
+      assert.equal(row.attempts, 3);
+      assert.equal(JSON.parse(row.sent_references).length, 3);
+    });
+
+    it('discovery: not registered fails at once; a failed lookup is retried', async () => {
+      const { b, backend } = await receiverOnly();
+      let failures = 2;
+      const discovery: ReceiverDiscovery = {
+        async lookup(participant): Promise<DiscoveredEndpoint> {
+          if (participant !== B)
+            throw new EhmiError('EHMI_SMP_NOT_REGISTERED', `${participant} is not registered`);
+          if (failures-- > 0) throw new EhmiError('EHMI_SMP_LOOKUP_FAILED', 'SMP down (test)');
+          return {
+            endpointUrl: b.as4Url,
+            certificate: credsB.signing.certificate,
+            transportProfile: 'bdxr-transport-ebms3-as4-v1p0',
+          };
+        },
+      };
+      const storeA = await openStoreFor();
+      const backendA = new RecordingBackend();
+      const a = await startAp({
+        store: storeA.store,
+        dataDir: storeA.dataDir,
+        pki,
+        gln: GLN_A,
+        creds: credsA,
+        backend: backendA,
+        discovery,
+      });
+      cleanups.push(() => a.close());
+      const unknown = await submit(a, bytes(envelope('x')), { receiver: '0088:5790000000099' });
+      const known = await submit(a, bytes(envelope('y')));
+      const o1 = await waitFor('outcome 1', () =>
+        backendA.outcomes.find((o) => o.as4MessageId === unknown.as4MessageId),
+      );
+      assert.equal(o1.status, 'failed');
+      assert.match(o1.reason ?? '', /not registered/);
+      const o2 = await waitFor('outcome 2', () =>
+        backendA.outcomes.find((o) => o.as4MessageId === known.as4MessageId),
+      );
+      assert.equal(o2.status, 'sent');
+      const row = await storeA.store.db
+        .selectFrom('ap_outbound')
+        .selectAll()
+        .where('as4_message_id', '=', known.as4MessageId)
+        .executeTakeFirstOrThrow();
+      assert.equal(row.attempts, 1); // the two failed lookups came before any transmission
+      await waitFor('delivery', () => backend.delivered.get(known.as4MessageId));
+    });
+
+    it('a restart of the receiving AP between commit and delivery still delivers exactly once', async () => {
+      const { a, b, storeB, backendA, backendB } = await pair();
+      backendB.unavailable = true;
+      const accepted = await submit(a, bytes(envelope('restart')));
+      await waitFor('sent', () => backendA.outcomes[0]);
+      const row = await storeB.store.db.selectFrom('ap_received').selectAll().executeTakeFirstOrThrow();
+      assert.equal(row.status, 'received');
+      await b!.close();
+      const backend2 = new RecordingBackend();
+      const b2 = await startAp({
+        store: storeB.store,
+        dataDir: storeB.dataDir,
+        pki,
+        gln: GLN_B,
+        creds: credsB,
+        backend: backend2,
+      });
+      cleanups.push(() => b2.close());
+      const got = await waitFor('delivery after restart', () =>
+        backend2.delivered.get(accepted.as4MessageId),
+      );
+      assert.equal(got.bytes?.toString('utf8'), envelope('restart'));
+      await sleep(300);
+      assert.equal(backend2.calls.length, 1);
+      assert.equal(backendB.calls.length, 0);
+    });
+
+    it('signals posted to /as4 are logged and answered; a PullRequest gets EBMS:0006', async () => {
+      const { b, client } = await receiverOnly();
+      const m = await message();
+      const r = await post(client, b.as4Url, m.contentType, m.body);
+      // The receipt itself, pushed back as if it were an asynchronous receipt.
+      const echoed = await post(client, b.as4Url, 'application/soap+xml; charset=UTF-8', Buffer.from(r.body));
+      assert.equal(echoed.status, 200);
+      const pull = `<?xml version="1.0"?><S12:Envelope xmlns:S12="http://www.w3.org/2003/05/soap-envelope" xmlns:eb="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/"><S12:Header><eb:Messaging S12:mustUnderstand="true"><eb:SignalMessage><eb:MessageInfo><eb:Timestamp>2026-01-01T00:00:00Z</eb:Timestamp><eb:MessageId>pull-1@test</eb:MessageId></eb:MessageInfo><eb:PullRequest mpc="${EBMS_URI.defaultMpc}"/></eb:SignalMessage></eb:Messaging></S12:Header><S12:Body/></S12:Envelope>`;
+      const p = await post(client, b.as4Url, 'application/soap+xml', Buffer.from(pull));
+      assert.equal(ebmsCodeIn(p.body), 'EBMS:0006');
+      const junk = await post(client, b.as4Url, 'text/plain', Buffer.from('hello'));
+      assert.ok(junk.status >= 400);
+      assert.ok(ebmsCodeIn(junk.body));
+      const env = parseEnvelope(junk.body);
+      assert.equal(parseMessaging(env.messaging).kind, 'signal');
+    });
+
+    it('retention purges delivered duplicate-cache rows and finished outbound rows, never an undelivered one', async () => {
+      const { a, b, storeA, storeB, backendA, backendB } = await pair();
+      const first = await submit(a, bytes(envelope('old')));
+      await waitFor('delivery', () => backendB.delivered.get(first.as4MessageId));
+      await waitFor('outcome', () => backendA.outcomes[0]);
+      await waitFor('outcome taken', async () => {
+        const r = await storeA.store.db.selectFrom('ap_outbound').select('outcome_at').executeTakeFirst();
+        return r?.outcome_at ? true : undefined;
+      });
+      await waitFor('delivered row', async () => {
+        const r = await storeB.store.db.selectFrom('ap_received').select('status').executeTakeFirst();
+        return r?.status === 'delivered' ? true : undefined;
+      });
+      backendB.unavailable = true;
+      const second = await submit(a, bytes(envelope('waiting')));
+      await waitFor(
+        'second committed',
+        async () =>
+          (await storeB.store.db
+            .selectFrom('ap_received')
+            .select('message_id')
+            .where('message_id', '=', second.as4MessageId)
+            .executeTakeFirst()) ?? undefined,
+      );
+      const later = Date.now() + 31 * 86_400_000;
+      assert.deepEqual(await b!.sweep(Date.now()), { received: 0, outbound: 0, orphans: 0 });
+      const swept = await b!.sweep(later);
+      assert.equal(swept.received, 1);
+      const left = await storeB.store.db.selectFrom('ap_received').select('message_id').execute();
+      assert.deepEqual(
+        left.map((r) => r.message_id),
+        [second.as4MessageId],
+      );
+      await waitFor('second outcome taken', async () => {
+        const r = await storeA.store.db
+          .selectFrom('ap_outbound')
+          .select('outcome_at')
+          .where('as4_message_id', '=', second.as4MessageId)
+          .executeTakeFirst();
+        return r?.outcome_at ? true : undefined;
+      });
+      assert.equal((await a.sweep(later)).outbound, 2);
+    });
+  });
+}

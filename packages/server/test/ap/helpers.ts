@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Credential, createCertificateAuthority, issueCertificate } from '@ehmi/pki';
+import pino from 'pino';
+import { Agent, request } from 'undici';
+import type {
+  ByteSource,
+  InboundEnvelope,
+  MshBackend,
+  OutboundOutcome,
+  ReceiverDiscovery,
+} from '../../src/ap/contract.ts';
+import { type AccessPoint, createAccessPoint } from '../../src/ap/index.ts';
+import { type ConfigInput, loadConfig } from '../../src/config/index.ts';
+import type { RoleContext } from '../../src/roles.ts';
+import { JobQueue, type Store } from '../../src/store/index.ts';
+
+export const GLN_A = '5790000000001';
+export const GLN_B = '5790000000002';
+export const PROCESS = 'sdn-emergence';
+export const DOCUMENT_TYPE =
+  'urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::homecareobservation-message##urn:dk:medcom:fhir:homecareobservation-message::1.2';
+
+/** A test PKI: one root CA for everything, and a second CA nobody trusts. */
+export interface TestPki {
+  dir: string;
+  root: Credential;
+  rootFile: string;
+  other: Credential;
+}
+
+export interface ApCredentials {
+  signing: Credential;
+  tls: Credential;
+  files: { signingCert: string; signingKey: string; tlsCert: string; tlsKey: string };
+}
+
+export async function createPki(dir: string): Promise<TestPki> {
+  const root = await createCertificateAuthority({ subject: 'CN=EHMI Test Root CA, O=EHMI test, C=DK' });
+  const other = await createCertificateAuthority({ subject: 'CN=Some Other CA, O=Elsewhere, C=DK' });
+  const rootFile = join(dir, 'root-ca.pem');
+  await writeFile(rootFile, root.certificatePem);
+  return { dir, root, rootFile, other };
+}
+
+export async function issueApCredentials(pki: TestPki, name: string, ca = pki.root): Promise<ApCredentials> {
+  const signing = await issueCertificate(ca, {
+    subject: `CN=ap.${name}, O=${name}, C=DK`,
+    purposes: ['signing', 'encryption'],
+  });
+  const tls = await issueCertificate(pki.root, {
+    subject: `CN=${name}.localhost, O=${name}, C=DK`,
+    purposes: ['tls-server', 'tls-client'],
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+  });
+  const files = {
+    signingCert: join(pki.dir, `${name}-signing.pem`),
+    signingKey: join(pki.dir, `${name}-signing.key`),
+    tlsCert: join(pki.dir, `${name}-tls.pem`),
+    tlsKey: join(pki.dir, `${name}-tls.key`),
+  };
+  await writeFile(files.signingCert, signing.certificatePem);
+  await writeFile(files.signingKey, signing.privateKeyPem);
+  await writeFile(files.tlsCert, tls.certificatePem);
+  await writeFile(files.tlsKey, tls.privateKeyPem);
+  return { signing, tls, files };
+}
+
+/** What a recording MSH saw: every deliver call (with the bytes' hash, and the bytes when small) and outcome. */
+export interface Delivered extends Omit<InboundEnvelope, 'envelope'> {
+  sha256: string;
+  size: number;
+  bytes: Buffer | undefined;
+}
+
+/** A test MSH (the other side of the contract): records, de-duplicates on the AS4 MessageId as the contract says. */
+export class RecordingBackend implements MshBackend {
+  readonly calls: Delivered[] = [];
+  readonly delivered = new Map<string, Delivered>();
+  readonly outcomes: OutboundOutcome[] = [];
+  /** While set, deliver fails as an MSH that is down would. */
+  unavailable = false;
+
+  async deliver(inbound: InboundEnvelope): Promise<void> {
+    if (this.unavailable) throw new Error('the MSH is down (test)');
+    const hash = createHash('sha256');
+    const small: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of inbound.envelope.open()) {
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).byteLength;
+      if (size <= 1024 * 1024) small.push(chunk as Buffer);
+    }
+    const { envelope: _e, ...rest } = inbound;
+    const d: Delivered = {
+      ...rest,
+      sha256: hash.digest('hex'),
+      size,
+      bytes: size <= 1024 * 1024 ? Buffer.concat(small) : undefined,
+    };
+    this.calls.push(d);
+    if (!this.delivered.has(inbound.as4MessageId)) this.delivered.set(inbound.as4MessageId, d);
+  }
+
+  async outcome(outcome: OutboundOutcome): Promise<void> {
+    this.outcomes.push(outcome);
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StartOptions {
+  store: Store;
+  dataDir: string;
+  pki: TestPki;
+  gln: string;
+  creds: ApCredentials;
+  backend: MshBackend;
+  discovery?: ReceiverDiscovery;
+  ap?: ConfigInput['ap'];
+}
+
+/** An access point on loopback over HTTPS, as the node would create it, with quick timers for tests. */
+export async function startAp(options: StartOptions): Promise<AccessPoint> {
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      dataDir: options.dataDir,
+      organisation: { name: `org-${options.gln}`, gln: options.gln, sor: '1234' },
+      tls: { cert: options.creds.files.tlsCert, key: options.creds.files.tlsKey, ca: [options.pki.rootFile] },
+      queue: { pollIntervalMs: 50, leaseMs: 10_000, backoffBaseMs: 50, backoffMaxMs: 200 },
+      log: { level: 'silent' },
+      ap: {
+        enabled: true,
+        port: 0,
+        signing: { cert: options.creds.files.signingCert, key: options.creds.files.signingKey },
+        trustAnchors: [options.pki.rootFile],
+        requireClientCertificate: true,
+        ...options.ap,
+        send: {
+          maxAttempts: 5,
+          backoffBaseMs: 50,
+          backoffMaxMs: 200,
+          timeoutMs: 120_000,
+          ...options.ap?.send,
+        },
+        handover: { backoffBaseMs: 50, backoffMaxMs: 200, ...options.ap?.handover },
+      },
+    },
+  });
+  const queue = new JobQueue(options.store, {
+    leaseMs: config.queue.leaseMs,
+    maxAttempts: config.queue.maxAttempts,
+    backoffBaseMs: config.queue.backoffBaseMs,
+    backoffMaxMs: config.queue.backoffMaxMs,
+  });
+  const ctx: RoleContext = {
+    config,
+    store: options.store,
+    queue,
+    logger: pino({ level: process.env.EHMI_TEST_LOG ?? 'silent' }),
+    tls: {
+      cert: options.creds.tls.certificatePem,
+      key: options.creds.tls.privateKeyPem,
+      ca: [options.pki.root.certificatePem],
+    },
+  };
+  const ap = await createAccessPoint(ctx, {
+    backend: options.backend,
+    ...(options.discovery ? { discovery: options.discovery } : {}),
+  });
+  await ap.start();
+  return ap;
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+export function bytes(content: Buffer | string): ByteSource {
+  const b = Buffer.from(content);
+  return { size: b.length, open: () => Readable.from([b]) };
+}
+
+/** A TLS client for posting raw AS4 bodies to an access point (trusts the root, presents a client certificate). */
+export function testClient(pki: TestPki, creds: ApCredentials): Agent {
+  return new Agent({
+    connect: { ca: [pki.root.certificatePem], cert: creds.tls.certificatePem, key: creds.tls.privateKeyPem },
+  });
+}
+
+export async function post(
+  dispatcher: Agent,
+  url: string,
+  contentType: string,
+  body: Buffer,
+): Promise<{ status: number; contentType: string; body: string }> {
+  const res = await request(url, {
+    method: 'POST',
+    dispatcher,
+    headers: { 'content-type': contentType },
+    body,
+  });
+  return {
+    status: res.statusCode,
+    contentType: String(res.headers['content-type'] ?? ''),
+    body: await res.body.text(),
+  };
+}
+
+export async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+/** The ebMS error code in an error signal response, if any. */
+export function ebmsCodeIn(xml: string): string | undefined {
+  return /errorCode="(EBMS:\d{4})"/.exec(xml)?.[1];
+}
