@@ -30,6 +30,19 @@ export const mshConfigSchema = z
     retentionDays: z.number().int().min(1).default(30),
     /** How often deadlines and retention are checked. */
     sweepIntervalMs: positiveMs.default(30_000),
+    /**
+     * A blob the MSH wrote that no committed row names (its transaction rolled back) is removed after this long;
+     * long enough that a transaction still running with it has committed.
+     */
+    orphanBlobGraceMs: positiveMs.default(3_600_000),
+    /** Envelopes handed to the access point at once by this instance. */
+    dispatchConcurrency: z.number().int().min(1).max(64).default(4),
+    /** Largest received envelope the MSH reads (it is parsed whole: base64 of the message inside XML). */
+    maxInboundEnvelopeBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 1024 * 1024),
     archive: z
       .object({
         /** `0088:<GLN>` of the document archive's participant; no copies when absent. */

@@ -1,17 +1,151 @@
+import { readFileSync } from 'node:fs';
 import { EhmiError } from '@ehmi/errors';
 import type { AccessPointGateway, MshBackend } from '../ap/contract.ts';
+import { createHttpServer } from '../http/index.ts';
+import type { HttpsOptions } from '../http/server.ts';
 import type { Role, RoleContext } from '../roles.ts';
+import { Worker } from '../store/index.ts';
+import { DISPATCH_QUEUE, type MshCore, partyOf } from './core.ts';
+import { type DispatchPayload, dispatchJob, recordOutcome } from './dispatch.ts';
+import { deliver } from './inbound.ts';
+import { registerRoutes } from './routes.ts';
+import { InboxHub } from './sse.ts';
+import { type SweepResult, sweep } from './sweep.ts';
+
+export { openApiDocument } from './openapi.ts';
+export type { SweepResult } from './sweep.ts';
 
 export interface MessageServiceHandler extends Role {
   /** What the access point hands received envelopes and send outcomes to. */
   readonly backend: MshBackend;
+  /** Run the deadline and retention sweep now (as the timer does), as if the time were `now`. */
+  sweep(now?: number): Promise<SweepResult>;
 }
 
 export interface MshDeps {
   accessPoint: AccessPointGateway;
 }
 
-/** The message service handler role (ehmiMSH). */
-export async function createMsh(_ctx: RoleContext, _deps: MshDeps): Promise<MessageServiceHandler> {
-  throw new EhmiError('EHMI_CONFIG_INVALID', 'the message service handler role is not built yet');
+function readPem(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      `msh.clientTrustAnchors: cannot read ${file}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/**
+ * The message service handler role (ehmiMSH, ehmi-core §1.1): the EUA API over HTTPS (mTLS when
+ * `msh.clientTrustAnchors` is set), the ehmiSBDH layer, reliable messaging (EnvelopeReceipts, duplicate handling,
+ * deadlines, resends), and the hand-over to its access point through `ap/contract.ts`.
+ *
+ * @example
+ * const msh = await createMsh(ctx, { accessPoint: ap.gateway });
+ * await msh.start(); // msh.url → https://127.0.0.1:8710
+ */
+export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<MessageServiceHandler> {
+  const { config, store, queue, logger } = ctx;
+  const organisation = config.organisation;
+  if (!organisation) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      'organisation: the message service handler needs organisation.name, .gln and .sor',
+    );
+  }
+  const mshConfig = config.msh;
+  const anchors = mshConfig.clientTrustAnchors.map(readPem);
+  if (anchors.length > 0 && !ctx.tls) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      "msh.clientTrustAnchors: mutual TLS needs the node's tls certificate and key",
+    );
+  }
+  const tls: HttpsOptions | undefined = ctx.tls
+    ? {
+        key: ctx.tls.key,
+        cert: ctx.tls.cert,
+        // The server asks for a certificate; the 401 for a missing or untrusted one comes from the onRequest hook,
+        // so the client gets an OperationOutcome instead of a failed handshake.
+        ...(anchors.length > 0 ? { ca: anchors, requestCert: true, rejectUnauthorized: false } : {}),
+      }
+    : undefined;
+  const log = logger.child({ role: 'msh', organisation: organisation.name });
+  const app = await createHttpServer({
+    service: 'msh',
+    logger: log,
+    bodyLimitBytes: mshConfig.bodyLimitBytes,
+    readiness: () => store.ping(),
+    ...(tls ? { tls } : {}),
+  });
+  const hub = new InboxHub();
+  let worker: Worker<DispatchPayload> | undefined;
+  const core: MshCore = {
+    config: mshConfig,
+    organisation,
+    party: partyOf(organisation.gln),
+    store,
+    queue,
+    logger: log,
+    accessPoint: deps.accessPoint,
+    hub,
+    wake: () => worker?.wake(),
+    now: () => Date.now(),
+  };
+  worker = new Worker<DispatchPayload>(queue, DISPATCH_QUEUE, (job) => dispatchJob(core, job), {
+    concurrency: mshConfig.dispatchConcurrency,
+    pollIntervalMs: config.queue.pollIntervalMs,
+    logger: log,
+    // dispatchJob decides itself when a failure is final (it marks the message failed); anything thrown is retried.
+    isPermanent: () => false,
+  });
+  registerRoutes(app, core, { requireClientCert: anchors.length > 0 });
+
+  const backend: MshBackend = {
+    deliver: (inbound) => deliver(core, inbound),
+    outcome: (outcome) => recordOutcome(core, outcome),
+  };
+  let url = '';
+  let timer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const runSweep = (now?: number): Promise<SweepResult> => {
+    const run = sweeping.then(() => sweep(core, now));
+    sweeping = run.catch(() => {});
+    return run;
+  };
+
+  return {
+    name: 'msh',
+    app,
+    backend,
+    get url() {
+      return url;
+    },
+    sweep: runSweep,
+    async start() {
+      await app.listen({ host: mshConfig.host, port: mshConfig.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : mshConfig.port;
+      const host = mshConfig.host.includes(':') ? `[${mshConfig.host}]` : mshConfig.host;
+      url = (mshConfig.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`).replace(/\/$/, '');
+      worker?.start();
+      timer = setInterval(() => {
+        runSweep().catch((err) => log.error({ err }, 'msh sweep failed'));
+      }, mshConfig.sweepIntervalMs);
+      timer.unref();
+      log.info({ url }, 'message service handler started');
+    },
+    async close() {
+      clearInterval(timer);
+      hub.close();
+      await app.close();
+      await worker?.stop();
+      await sweeping;
+    },
+  };
 }

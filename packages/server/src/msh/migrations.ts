@@ -1,4 +1,151 @@
-import type { Migration } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
 
 /** The msh role's migrations, named `0003_msh_…` (Kysely runs all roles' migrations in name order). */
-export const mshMigrations: Record<string, Migration> = {};
+export const mshMigrations: Record<string, Migration> = {
+  '0003_msh_messages_inbox': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('msh_messages')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('needs_action', 'text')
+        .addColumn('message_header_id', 'text')
+        .addColumn('bundle_id', 'text')
+        // An identical resubmission (same Bundle.id and MessageHeader.id) finds the first one, on every instance.
+        .addColumn('submit_key', 'text', (c) => c.unique())
+        .addColumn('envelope_id', 'text', (c) => c.notNull())
+        .addColumn('envelope_hash', 'text', (c) => c.notNull())
+        .addColumn('envelope_size', 'bigint', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('sender', 'text', (c) => c.notNull())
+        .addColumn('receiver', 'text', (c) => c.notNull())
+        .addColumn('document_type', 'text', (c) => c.notNull())
+        .addColumn('process', 'text', (c) => c.notNull())
+        .addColumn('resends', 'integer', (c) => c.notNull())
+        .addColumn('ack_code', 'text')
+        .addColumn('ack_at', 'bigint')
+        .addColumn('failure_reason', 'text')
+        .addColumn('failure_ebms', 'text')
+        .addColumn('receipt_due', 'bigint')
+        .addColumn('ack_due', 'bigint')
+        .addColumn('inbox_id', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('msh_messages_header')
+        .on('msh_messages')
+        .column('message_header_id')
+        .execute();
+      await db.schema
+        .createIndex('msh_messages_status')
+        .on('msh_messages')
+        .columns(['status', 'created_at'])
+        .execute();
+
+      await db.schema
+        .createTable('msh_submissions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('message_id', 'text')
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('sender', 'text', (c) => c.notNull())
+        .addColumn('receiver', 'text', (c) => c.notNull())
+        .addColumn('document_type', 'text', (c) => c.notNull())
+        .addColumn('process', 'text', (c) => c.notNull())
+        .addColumn('envelope_hash', 'text', (c) => c.notNull())
+        .addColumn('envelope_size', 'bigint', (c) => c.notNull())
+        .addColumn('as4_message_id', 'text')
+        .addColumn('ebms_code', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('msh_submissions_message')
+        .on('msh_submissions')
+        .column('message_id')
+        .execute();
+
+      await db.schema
+        .createTable('msh_events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('message_id', 'text', (c) => c.notNull())
+        .addColumn('code', 'text', (c) => c.notNull())
+        .addColumn('station', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .addColumn('time', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('msh_events_message')
+        .on('msh_events')
+        .columns(['message_id', 'time'])
+        .execute();
+
+      await db.schema
+        .createTable('msh_inbox')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('as4_message_id', 'text', (c) => c.notNull())
+        .addColumn('envelope_id', 'text', (c) => c.notNull())
+        .addColumn('message_header_id', 'text')
+        .addColumn('bundle_id', 'text')
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('sender', 'text', (c) => c.notNull())
+        .addColumn('receiver', 'text', (c) => c.notNull())
+        .addColumn('mime_type', 'text', (c) => c.notNull())
+        .addColumn('envelope_hash', 'text', (c) => c.notNull())
+        .addColumn('envelope_size', 'bigint', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addColumn('removed_at', 'bigint')
+        .addColumn('receipt_message_id', 'text', (c) => c.notNull())
+        .addColumn('ack_message_id', 'text')
+        .addColumn('ack_hash', 'text')
+        .addColumn('ack_code', 'text')
+        .addColumn('acknowledged_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('msh_inbox_list')
+        .on('msh_inbox')
+        .columns(['removed_at', 'received_at'])
+        .execute();
+
+      await db.schema
+        .createTable('msh_dedup')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('inbox_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('msh_dedup_inbox').on('msh_dedup').column('inbox_id').execute();
+
+      await db.schema
+        .createTable('msh_received')
+        .addColumn('as4_message_id', 'text', (c) => c.primaryKey())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('inbox_id', 'text')
+        .addColumn('detail', 'text')
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('msh_blob_writes')
+        .addColumn('hash', 'text', (c) => c.primaryKey())
+        .addColumn('written_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const t of [
+        'msh_blob_writes',
+        'msh_received',
+        'msh_dedup',
+        'msh_inbox',
+        'msh_events',
+        'msh_submissions',
+        'msh_messages',
+      ]) {
+        await db.schema.dropTable(t).execute();
+      }
+    },
+  },
+};

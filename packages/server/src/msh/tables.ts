@@ -1,3 +1,143 @@
 /** Tables of the msh role (times in epoch milliseconds, as in store/types.ts). Migrations: ./migrations.ts. */
-// biome-ignore lint/complexity/noBannedTypes: filled in as the role's tables are added
-export type MshTables = {};
+
+/** Status of a sent message (EUA API 3): one of these, in this order, or `failed`. */
+export type MessageStatus = 'accepted' | 'sent' | 'receipted' | 'acknowledged' | 'failed';
+export type NeedsAction = 'missing-receipt' | 'missing-acknowledgement';
+
+/** A message an EUA submitted (or an acknowledgement the MSH sent for it): what `GET /messages/{id}` shows. */
+export interface MshMessagesTable {
+  /** Tracking id (UUID). */
+  id: string;
+  /** `fhir` (a MedCom message), `payload` (explicit metadata), `acknowledgement` (sent by `$acknowledge`). */
+  kind: 'fhir' | 'payload' | 'acknowledgement';
+  status: MessageStatus;
+  needs_action: NeedsAction | null;
+  message_header_id: string | null;
+  /** Bundle.id of the latest envelope (a resend changes it). */
+  bundle_id: string | null;
+  /** `<Bundle.id>|<MessageHeader.id>` as first submitted: an identical resubmission finds the earlier one. */
+  submit_key: string | null;
+  /** SBDH InstanceIdentifier of the latest envelope; also its AP submissionId. */
+  envelope_id: string;
+  envelope_hash: string;
+  envelope_size: number;
+  /** MessageHeader.eventCoding.code, or the SBDH Standard. */
+  type: string;
+  /** `0088:<GLN>`. */
+  sender: string;
+  receiver: string;
+  document_type: string;
+  process: string;
+  resends: number;
+  ack_code: string | null;
+  ack_at: number | null;
+  failure_reason: string | null;
+  failure_ebms: string | null;
+  /** ExpectedResponseDateTime of the latest envelope; null once receipted. */
+  receipt_due: number | null;
+  /** When a missing MedCom acknowledgement marks the message for resending; null when none is expected. */
+  ack_due: number | null;
+  /** For an acknowledgement: the inbox item it acknowledges. */
+  inbox_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One envelope handed (or to be handed) to the access point; its id is the SBDH InstanceIdentifier. */
+export interface MshSubmissionsTable {
+  id: string;
+  message_id: string | null;
+  /** `message` (a tracked message's envelope), `receipt` (EnvelopeReceipt), `archive` (copy with XDS-METADATA). */
+  purpose: 'message' | 'receipt' | 'archive';
+  /** `held` (waits for its message to be sent: archive copies), `queued`, `submitted`, `sent`, `failed`. */
+  status: 'held' | 'queued' | 'submitted' | 'sent' | 'failed';
+  sender: string;
+  receiver: string;
+  document_type: string;
+  process: string;
+  envelope_hash: string;
+  envelope_size: number;
+  as4_message_id: string | null;
+  ebms_code: string | null;
+  reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The timeline of a sent message: EDS steps (ehmi-core §1.2). */
+export interface MshEventsTable {
+  id: string;
+  message_id: string;
+  /** `01.1`, `02.1`, `02.2`, `03.1`, `03.2`, `10.1`, `15.1`, `16.1`. */
+  code: string;
+  station: 'eua' | 'msh' | 'ap';
+  outcome: 'success' | 'failure';
+  detail: string | null;
+  time: number;
+}
+
+/** A received clinical message (the EUA's inbox). */
+export interface MshInboxTable {
+  id: string;
+  as4_message_id: string;
+  /** SBDH InstanceIdentifier of the envelope it came in. */
+  envelope_id: string;
+  message_header_id: string | null;
+  bundle_id: string | null;
+  type: string;
+  sender: string;
+  receiver: string;
+  /** BinaryContent mimeType: the payload's format. */
+  mime_type: string;
+  envelope_hash: string;
+  envelope_size: number;
+  received_at: number;
+  /** Acknowledge-to-remove (EUA API 8). */
+  removed_at: number | null;
+  /** MESSAGEIDENTIFIER of the EnvelopeReceipt sent for it: duplicates get the same receipt content. */
+  receipt_message_id: string;
+  /** The MedCom acknowledgement sent for it (tracking id, stored Bundle JSON, code), once the EUA acknowledged. */
+  ack_message_id: string | null;
+  ack_hash: string | null;
+  ack_code: string | null;
+  acknowledged_at: number | null;
+}
+
+/**
+ * Duplicate cache of received messages (ehmi-core §6.1, MedCom 043, MR8.R): `env:`, `mh:` and `bundle:` keys,
+ * each unique, so two instances on one PostgreSQL cannot both deliver the same message.
+ */
+export interface MshDedupTable {
+  key: string;
+  inbox_id: string;
+  created_at: number;
+}
+
+/** Every envelope the AP delivered, by AS4 MessageId: `deliver` is idempotent on it. */
+export interface MshReceivedTable {
+  as4_message_id: string;
+  /** `inbox`, `duplicate`, `receipt`, `acknowledgement`, `exception`, `ignored`. */
+  outcome: string;
+  inbox_id: string | null;
+  detail: string | null;
+  received_at: number;
+}
+
+/**
+ * Blobs the MSH wrote, written down outside the business transaction (before it): retention finds the ones a
+ * rolled-back transaction left unreferenced.
+ */
+export interface MshBlobWritesTable {
+  hash: string;
+  written_at: number;
+}
+
+export type MshTables = {
+  msh_messages: MshMessagesTable;
+  msh_submissions: MshSubmissionsTable;
+  msh_events: MshEventsTable;
+  msh_inbox: MshInboxTable;
+  msh_dedup: MshDedupTable;
+  msh_received: MshReceivedTable;
+  msh_blob_writes: MshBlobWritesTable;
+};

@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import type { Logger } from 'pino';
+import type { AccessPointGateway } from '../ap/contract.ts';
+import type { Config } from '../config/index.ts';
+import type { JobQueue, Store } from '../store/index.ts';
+import type { Database } from '../store/types.ts';
+import type { MshConfig } from './config.ts';
+import type { InboxHub } from './sse.ts';
+import type { MessageStatus, MshEventsTable, MshInboxTable, MshMessagesTable } from './tables.ts';
+
+/** The queue the MSH hands envelopes to its access point from. */
+export const DISPATCH_QUEUE = 'msh.dispatch';
+
+/** Everything the MSH's parts share. */
+export interface MshCore {
+  config: MshConfig;
+  organisation: NonNullable<Config['organisation']>;
+  /** `0088:<GLN>` of this organisation. */
+  party: string;
+  store: Store;
+  queue: JobQueue;
+  logger: Logger;
+  accessPoint: AccessPointGateway;
+  hub: InboxHub;
+  /** Wake the dispatch worker after a commit that enqueued a job. */
+  wake(): void;
+  now(): number;
+}
+
+export type Db = Kysely<Database>;
+
+/** A timeline entry (EDS step, ehmi-core §1.2). */
+export interface EventInput {
+  code: string;
+  station: MshEventsTable['station'];
+  outcome?: MshEventsTable['outcome'];
+  detail?: string;
+  time: number;
+}
+
+export async function addEvents(trx: Db, messageId: string, events: EventInput[]): Promise<void> {
+  if (events.length === 0) return;
+  await trx
+    .insertInto('msh_events')
+    .values(
+      events.map((e) => ({
+        id: randomUUID(),
+        message_id: messageId,
+        code: e.code,
+        station: e.station,
+        outcome: e.outcome ?? 'success',
+        detail: e.detail ?? null,
+        time: e.time,
+      })),
+    )
+    .execute();
+}
+
+/**
+ * Write down a blob the MSH is about to name in a transaction, before that transaction (so retention can find it
+ * if the transaction rolls back). Refreshes the time of an earlier write of the same content.
+ */
+export async function noteBlobWrite(db: Db, hash: string, now: number): Promise<void> {
+  await db
+    .insertInto('msh_blob_writes')
+    .values({ hash, written_at: now })
+    .onConflict((oc) => oc.column('hash').doUpdateSet({ written_at: now }))
+    .execute();
+}
+
+/** Store a blob the MSH wrote (envelope, acknowledgement) and note it for retention. */
+export async function putBlob(
+  core: MshCore,
+  content: string | Uint8Array,
+): Promise<{ hash: string; size: number }> {
+  const ref = await core.store.blobs.put(content);
+  await noteBlobWrite(core.store.db, ref.hash, core.now());
+  return ref;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** `GET /messages` summary (EUA API 4). */
+export function messageSummary(row: Selectable<MshMessagesTable>) {
+  return {
+    id: row.id,
+    direction: 'out' as const,
+    status: row.status,
+    messageHeaderId: row.message_header_id,
+    bundleId: row.bundle_id,
+    envelopeId: row.envelope_id,
+    type: row.type,
+    sender: row.sender,
+    receiver: row.receiver,
+    createdAt: iso(row.created_at),
+    needsAction: row.needs_action,
+    resends: row.resends,
+    acknowledgement: row.ack_code ? { code: row.ack_code, at: iso(row.ack_at) } : null,
+    failure: row.failure_reason
+      ? { reason: row.failure_reason, ...(row.failure_ebms ? { ebmsCode: row.failure_ebms } : {}) }
+      : null,
+  };
+}
+
+/** The 202 answer of a submission (EUA API 1, 2). */
+export function acceptedAnswer(row: Selectable<MshMessagesTable>) {
+  return {
+    id: row.id,
+    status: row.status,
+    messageHeaderId: row.message_header_id,
+    bundleId: row.bundle_id,
+    envelopeId: row.envelope_id,
+    sender: row.sender,
+    receiver: row.receiver,
+  };
+}
+
+export function eventJson(e: Selectable<MshEventsTable>) {
+  return {
+    code: e.code,
+    station: e.station,
+    time: new Date(e.time).toISOString(),
+    outcome: e.outcome,
+    ...(e.detail ? { detail: e.detail } : {}),
+  };
+}
+
+/** `GET /inbox` item (EUA API 6). */
+export function inboxItem(row: Selectable<MshInboxTable>) {
+  return {
+    id: row.id,
+    bundleId: row.bundle_id,
+    messageHeaderId: row.message_header_id,
+    type: row.type,
+    sender: row.sender,
+    receivedAt: new Date(row.received_at).toISOString(),
+  };
+}
+
+/** Statuses a message may move to `to` from (the order of EUA API 3; `failed` is final except for an ack). */
+export const STATUS_FROM: Record<Exclude<MessageStatus, 'accepted'>, MessageStatus[]> = {
+  sent: ['accepted'],
+  receipted: ['accepted', 'sent'],
+  acknowledged: ['accepted', 'sent', 'receipted'],
+  failed: ['accepted', 'sent'],
+};
+
+/** The access point's party value of a GLN (`0088:<GLN>`). */
+export function partyOf(gln: string): string {
+  return gln.includes(':') ? gln : `0088:${gln}`;
+}
+
+/** A unique-key conflict on either engine (SQLite SQLITE_CONSTRAINT_*, PostgreSQL 23505). */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string };
+  return (
+    e?.code === '23505' ||
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
+}

@@ -1,0 +1,240 @@
+import type { TLSSocket } from 'node:tls';
+import { EhmiError } from '@ehmi/errors';
+import { jsonToXml, stringifyFhirJson } from '@ehmi/fhir';
+import { parse, payloadOf } from '@ehmi/sbdh';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { FHIR_JSON } from '../http/index.ts';
+import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary } from './core.ts';
+import { fhirFormatOf, fhirText, formatOfMime, ProfileValidationError, readFhir } from './fhir-body.ts';
+import { openApiDocument } from './openapi.ts';
+import { acknowledgeInbox, type PayloadQuery, resend, submitFhir, submitPayload } from './outbound.ts';
+import type { MessageStatus, NeedsAction } from './tables.ts';
+
+const STATUSES: readonly MessageStatus[] = ['accepted', 'sent', 'receipted', 'acknowledged', 'failed'];
+const NEEDS: readonly NeedsAction[] = ['missing-receipt', 'missing-acknowledgement'];
+
+/** Paths a client may call without a certificate: load balancers and probes. */
+const OPEN_PATHS = new Set(['/health']);
+
+/**
+ * The EUA API (specs of the MSH helper brief; OpenAPI in ./openapi.ts). Every error is a FHIR OperationOutcome
+ * with the status of its EhmiError code.
+ */
+export function registerRoutes(
+  app: FastifyInstance,
+  core: MshCore,
+  options: { requireClientCert: boolean },
+): void {
+  if (options.requireClientCert) {
+    // mTLS: the server asks for a certificate and refuses, with 401, a request whose client presented none that
+    // chains to msh.clientTrustAnchors (node verifies the chain; `authorized` is its verdict).
+    app.addHook('onRequest', async (request) => {
+      if (OPEN_PATHS.has(request.url.split('?')[0]!)) return;
+      const socket = request.raw.socket as TLSSocket;
+      if (!socket.authorized) {
+        throw new EhmiError(
+          'EHMI_UNAUTHORIZED',
+          `a client certificate issued under msh.clientTrustAnchors is required${socket.authorizationError ? ` (${String(socket.authorizationError)})` : ''}`,
+        );
+      }
+    });
+  }
+
+  // Bodies are read as bytes: a submitted message is wrapped exactly as it was sent (ehmiSBDH BinaryContent).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.register(async (api) => {
+    api.setErrorHandler((error, _request, reply) => {
+      if (error instanceof ProfileValidationError) {
+        return reply.status(422).type(FHIR_JSON).send(error.outcome);
+      }
+      throw error;
+    });
+
+    api.post('/messages', async (request, reply) => {
+      const format = fhirFormatOf(request.headers['content-type']);
+      if (!format) {
+        throw new EhmiError(
+          'EHMI_UNSUPPORTED_MEDIA_TYPE',
+          `send a MedCom FHIR message as application/fhir+json or application/fhir+xml, not ${request.headers['content-type'] ?? 'no Content-Type'}`,
+        );
+      }
+      const result = await submitFhir(core, bodyOf(request), format);
+      return reply
+        .status(result.existing ? 200 : 202)
+        .header('location', `/messages/${result.row.id}`)
+        .send(acceptedAnswer(result.row));
+    });
+
+    api.post('/payloads', async (request, reply) => {
+      const result = await submitPayload(
+        core,
+        bodyOf(request),
+        request.headers['content-type'],
+        request.query as PayloadQuery,
+      );
+      return reply
+        .status(202)
+        .header('location', `/messages/${result.row.id}`)
+        .send(acceptedAnswer(result.row));
+    });
+
+    api.get('/messages', async (request) => {
+      const q = request.query as { status?: string; needsAction?: string };
+      let query = core.store.db.selectFrom('msh_messages').selectAll().orderBy('created_at').orderBy('id');
+      if (q.status !== undefined) {
+        if (!(STATUSES as readonly string[]).includes(q.status)) {
+          throw new EhmiError('EHMI_USAGE', `status must be one of ${STATUSES.join(', ')}`, {
+            expression: ['status'],
+          });
+        }
+        query = query.where('status', '=', q.status as MessageStatus);
+      }
+      if (q.needsAction !== undefined) {
+        if (!(NEEDS as readonly string[]).includes(q.needsAction)) {
+          throw new EhmiError('EHMI_USAGE', `needsAction must be one of ${NEEDS.join(', ')}`, {
+            expression: ['needsAction'],
+          });
+        }
+        query = query.where('needs_action', '=', q.needsAction as NeedsAction);
+      }
+      return (await query.limit(10_000).execute()).map(messageSummary);
+    });
+
+    api.get('/messages/:id', async (request) => {
+      const { id } = request.params as { id: string };
+      const row = await core.store.db
+        .selectFrom('msh_messages')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row) throw new EhmiError('EHMI_NOT_FOUND', `no sent message ${id}`);
+      const events = await core.store.db
+        .selectFrom('msh_events')
+        .selectAll()
+        .where('message_id', '=', id)
+        .orderBy('time')
+        .orderBy('code')
+        .execute();
+      return { ...messageSummary(row), events: events.map(eventJson) };
+    });
+
+    api.post('/messages/:id/$resend', async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const row = await resend(core, id);
+      return reply.status(202).send({ id: row.id, envelopeId: row.envelope_id, resends: row.resends });
+    });
+
+    api.get('/inbox', async () => {
+      const rows = await core.store.db
+        .selectFrom('msh_inbox')
+        .selectAll()
+        .where('removed_at', 'is', null)
+        .orderBy('received_at')
+        .orderBy('id')
+        .limit(10_000)
+        .execute();
+      return rows.map(inboxItem);
+    });
+
+    api.get('/inbox/stream', async (request, reply) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write(': inbox events\n\n');
+      core.hub.add(res);
+      request.raw.on('close', () => res.end());
+    });
+
+    api.get('/inbox/:id', async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const item = await core.store.db
+        .selectFrom('msh_inbox')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!item || item.removed_at !== null) throw new EhmiError('EHMI_NOT_FOUND', `no inbox item ${id}`);
+      const payload = payloadOf(parse(await core.store.blobs.read(item.envelope_hash)));
+      const stored = formatOfMime(item.mime_type);
+      if (!stored) return reply.type(item.mime_type).send(payload);
+      const wanted = preferredFormat(request);
+      if (wanted === stored) {
+        const charset =
+          stored === 'xml' && /^\s*<\?xml[^>]*iso-?8859-?1/i.test(payload.subarray(0, 200).toString('latin1'))
+            ? 'iso-8859-1'
+            : 'utf-8';
+        return reply.type(`application/fhir+${stored}; charset=${charset}`).send(payload);
+      }
+      const resource = readFhir(payload, stored);
+      if (wanted === 'xml') {
+        return reply
+          .type('application/fhir+xml; charset=utf-8')
+          .send(`<?xml version="1.0" encoding="UTF-8"?>${jsonToXml(resource)}`);
+      }
+      return reply.type(FHIR_JSON).send(stringifyFhirJson(resource));
+    });
+
+    api.delete('/inbox/:id', async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const item = await core.store.db
+        .selectFrom('msh_inbox')
+        .select(['id', 'removed_at'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!item) throw new EhmiError('EHMI_NOT_FOUND', `no inbox item ${id}`);
+      // Acknowledge-to-remove (as MESH's acknowledge): the item leaves the list, and stays for duplicate handling.
+      await core.store.db
+        .updateTable('msh_inbox')
+        .set({ removed_at: core.now() })
+        .where('id', '=', id)
+        .where('removed_at', 'is', null)
+        .execute();
+      return reply.status(204).send();
+    });
+
+    api.post('/inbox/:id/$acknowledge', async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const raw = bodyOf(request, true);
+      let body: Record<string, unknown> = {};
+      if (raw.length > 0) {
+        try {
+          body = JSON.parse(fhirText(raw, 'json')) as Record<string, unknown>;
+        } catch (err) {
+          throw new EhmiError('EHMI_INPUT_UNREADABLE', `the body is not JSON: ${(err as Error).message}`);
+        }
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw new EhmiError('EHMI_INPUT_UNREADABLE', 'the body must be a JSON object {"code": …}');
+        }
+      }
+      const ackId = await acknowledgeInbox(core, id, body);
+      return reply.status(202).header('location', `/messages/${ackId}`).send({ id: ackId });
+    });
+
+    api.get('/openapi.json', async (_request, reply) => reply.type('application/json').send(openApiDocument));
+  });
+}
+
+function bodyOf(request: FastifyRequest, optional = false): Buffer {
+  const body = request.body;
+  if (Buffer.isBuffer(body)) return body;
+  if (optional && (body === undefined || body === null)) return Buffer.alloc(0);
+  if (body === undefined || body === null) throw new EhmiError('EHMI_INPUT_UNREADABLE', 'the body is empty');
+  return Buffer.from(String(body));
+}
+
+/** `Accept`: FHIR XML when the client asks for it (and not for JSON first); JSON by default (FHIR R4 http.html). */
+function preferredFormat(request: FastifyRequest): 'json' | 'xml' {
+  const accept = String(request.headers.accept ?? '').toLowerCase();
+  const q = (new URLSearchParams(request.url.split('?')[1] ?? '').get('_format') ?? '').toLowerCase();
+  if (q.includes('xml')) return 'xml';
+  if (q.includes('json')) return 'json';
+  const xml = accept.search(/application\/(fhir\+)?xml|text\/xml/);
+  const json = accept.search(/application\/(fhir\+)?json/);
+  return xml >= 0 && (json < 0 || xml < json) ? 'xml' : 'json';
+}

@@ -1,0 +1,198 @@
+import { addEvents, type MshCore } from './core.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface SweepResult {
+  missingReceipt: number;
+  missingAcknowledgement: number;
+  purgedInbox: number;
+  purgedMessages: number;
+  removedBlobs: number;
+}
+
+/**
+ * The periodic sweep: receipt and acknowledgement deadlines, then retention. `now` is a parameter so tests can
+ * look into the future instead of waiting.
+ */
+export async function sweep(core: MshCore, now = core.now()): Promise<SweepResult> {
+  const result: SweepResult = {
+    missingReceipt: 0,
+    missingAcknowledgement: 0,
+    purgedInbox: 0,
+    purgedMessages: 0,
+    removedBlobs: 0,
+  };
+  const db = core.store.db;
+
+  // ehmi-core §2.4/§6.1: no EnvelopeReceipt by ExpectedResponseDateTime → visible, needs action.
+  const late = await db
+    .selectFrom('msh_messages')
+    .select(['id', 'envelope_id'])
+    .where('status', 'in', ['accepted', 'sent'])
+    .where('receipt_due', '<=', now)
+    .where('needs_action', 'is', null)
+    .limit(1000)
+    .execute();
+  for (const m of late) {
+    await core.store.transaction(async (trx) => {
+      const r = await trx
+        .updateTable('msh_messages')
+        .set({ needs_action: 'missing-receipt', updated_at: now })
+        .where('id', '=', m.id)
+        .where('status', 'in', ['accepted', 'sent'])
+        .where('needs_action', 'is', null)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) return;
+      result.missingReceipt++;
+      await addEvents(trx, m.id, [
+        {
+          code: '10.1',
+          station: 'msh',
+          outcome: 'failure',
+          time: now,
+          detail: `no EnvelopeReceipt for envelope ${m.envelope_id} by its ExpectedResponseDateTime`,
+        },
+      ]);
+    });
+  }
+
+  // MedCom 020 §1.1 / KR6.S: no acknowledgement within 30 minutes marks the message for resending (explicitly).
+  const unacknowledged = await db
+    .selectFrom('msh_messages')
+    .select(['id'])
+    .where('kind', '=', 'fhir')
+    .where('status', 'in', ['accepted', 'sent', 'receipted'])
+    .where('ack_due', '<=', now)
+    .where('ack_code', 'is', null)
+    .where((eb) => eb.or([eb('needs_action', 'is', null), eb('needs_action', '=', 'missing-receipt')]))
+    .limit(1000)
+    .execute();
+  for (const m of unacknowledged) {
+    await core.store.transaction(async (trx) => {
+      const r = await trx
+        .updateTable('msh_messages')
+        .set({ needs_action: 'missing-acknowledgement', updated_at: now })
+        .where('id', '=', m.id)
+        .where('ack_code', 'is', null)
+        .where((eb) => eb.or([eb('needs_action', 'is', null), eb('needs_action', '=', 'missing-receipt')]))
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) return;
+      result.missingAcknowledgement++;
+      await addEvents(trx, m.id, [
+        {
+          code: '15.1',
+          station: 'msh',
+          outcome: 'failure',
+          time: now,
+          detail: `no acknowledgement within ${Math.round(core.config.acknowledgementTimeoutMs / 60_000)} minutes: marked for resending`,
+        },
+      ]);
+    });
+  }
+
+  await retention(core, now, result);
+  return result;
+}
+
+/**
+ * Retention (msh.retentionDays): removed or acknowledged inbox items with their duplicate keys (the cache lives
+ * exactly as long as the item it guards, never shorter), finished sent messages with their timeline and
+ * submissions, then the MSH's blobs that no row names any more (also those of rolled-back transactions).
+ */
+async function retention(core: MshCore, now: number, result: SweepResult): Promise<void> {
+  const db = core.store.db;
+  const cutoff = now - core.config.retentionDays * DAY_MS;
+
+  const items = await db
+    .selectFrom('msh_inbox')
+    .select('id')
+    .where((eb) => eb.or([eb('removed_at', '<', cutoff), eb('acknowledged_at', '<', cutoff)]))
+    .limit(1000)
+    .execute();
+  for (const item of items) {
+    await core.store.transaction(async (trx) => {
+      await trx.deleteFrom('msh_dedup').where('inbox_id', '=', item.id).execute();
+      await trx.deleteFrom('msh_inbox').where('id', '=', item.id).execute();
+    });
+    result.purgedInbox++;
+  }
+
+  const messages = await db
+    .selectFrom('msh_messages')
+    .select('id')
+    .where('status', 'in', ['acknowledged', 'failed', 'receipted'])
+    .where('updated_at', '<', cutoff)
+    .where((eb) => eb.or([eb('kind', '<>', 'fhir'), eb('status', '<>', 'receipted')]))
+    .limit(1000)
+    .execute();
+  for (const m of messages) {
+    await core.store.transaction(async (trx) => {
+      await trx.deleteFrom('msh_events').where('message_id', '=', m.id).execute();
+      await trx.deleteFrom('msh_submissions').where('message_id', '=', m.id).execute();
+      await trx.deleteFrom('msh_messages').where('id', '=', m.id).execute();
+    });
+    result.purgedMessages++;
+  }
+  // EnvelopeReceipts the MSH sent, and the record of what the AP delivered.
+  await db
+    .deleteFrom('msh_submissions')
+    .where('message_id', 'is', null)
+    .where('status', 'in', ['sent', 'failed'])
+    .where('updated_at', '<', cutoff)
+    .execute();
+  await db
+    .deleteFrom('msh_received')
+    .where('received_at', '<', cutoff)
+    .where((eb) =>
+      eb.or([eb('inbox_id', 'is', null), eb('inbox_id', 'not in', eb.selectFrom('msh_inbox').select('id'))]),
+    )
+    .execute();
+
+  result.removedBlobs += await removeUnreferencedBlobs(core, now);
+}
+
+/**
+ * Blobs are content-addressed and shared by every role of the node, so the MSH removes only blobs it wrote (noted
+ * in `msh_blob_writes` before each transaction), that no MSH row names, that were written more than
+ * `orphanBlobGraceMs` ago (a transaction still running with them has ended), and that no other role has recorded
+ * in the core `blobs` table (the MSH itself never records there: a row in `blobs` means someone else holds it).
+ */
+async function removeUnreferencedBlobs(core: MshCore, now: number): Promise<number> {
+  const db = core.store.db;
+  const candidates = await db
+    .selectFrom('msh_blob_writes')
+    .selectAll()
+    .where('written_at', '<', now - core.config.orphanBlobGraceMs)
+    .where((eb) =>
+      eb.and([
+        eb('hash', 'not in', eb.selectFrom('msh_messages').select('envelope_hash')),
+        eb('hash', 'not in', eb.selectFrom('msh_submissions').select('envelope_hash')),
+        eb('hash', 'not in', eb.selectFrom('msh_inbox').select('envelope_hash')),
+        eb(
+          'hash',
+          'not in',
+          eb
+            .selectFrom('msh_inbox')
+            .select('ack_hash')
+            .where('ack_hash', 'is not', null)
+            .$narrowType<{ ack_hash: string }>(),
+        ),
+      ]),
+    )
+    .limit(1000)
+    .execute();
+  let removed = 0;
+  for (const c of candidates) {
+    const claimed = await db.selectFrom('blobs').select('hash').where('hash', '=', c.hash).executeTakeFirst();
+    // Only the note goes when another role holds the content; a newer write of the same content keeps both.
+    const r = await db
+      .deleteFrom('msh_blob_writes')
+      .where('hash', '=', c.hash)
+      .where('written_at', '=', c.written_at)
+      .executeTakeFirst();
+    if (Number(r.numDeletedRows) !== 1 || claimed) continue;
+    await core.store.blobs.delete(c.hash);
+    removed++;
+  }
+  return removed;
+}
