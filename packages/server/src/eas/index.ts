@@ -1,0 +1,157 @@
+import { EhmiError } from '@ehmi/errors';
+import type { FastifyReply } from 'fastify';
+import { createHttpServer, FHIR_JSON } from '../http/index.ts';
+import type { Role, RoleContext } from '../roles.ts';
+import { adminRoutes } from './admin.ts';
+import type { Json } from './fhir.ts';
+import { EasLookup } from './lookup.ts';
+import {
+  easOperations,
+  inputFromParameters,
+  inputFromQuery,
+  type OperationDefinition,
+  type OperationInput,
+} from './operations.ts';
+import { type PatientGpRegistry, TablePatientGpRegistry } from './registry.ts';
+import { EasIndex } from './store.ts';
+
+export type { EasConfig } from './config.ts';
+export { normaliseCpr } from './cpr.ts';
+export { endpointActive, endpointReceives, sameMessageType } from './lookup.ts';
+export { easOperation, easOperations } from './operations.ts';
+export type { GpReference, PatientGpRegistry } from './registry.ts';
+export { TablePatientGpRegistry } from './registry.ts';
+export { EasIndex, type EerFeed, indexKeys, isGpPractice } from './store.ts';
+
+export interface EasDeps {
+  /** Where CPR → GP comes from; default the local table `eas_patient_gp` (a national registry in production). */
+  registry?: PatientGpRegistry;
+  /** Clock (endpoint periods, timestamps); tests fix it. */
+  now?: () => number;
+}
+
+export interface EasRole extends Role {
+  /** EAS's own index of what EER propagated. */
+  readonly index: EasIndex;
+  /** The local CPR → GP table (seeded from `eas.patients` and `PUT /admin/patients/{cpr}`). */
+  readonly patients: TablePatientGpRegistry;
+}
+
+/**
+ * The EHMI Addressing Service (ehmi-core §5; EAS IG 2.0.0): the four type-level Organization operations, GET (primitive
+ * parameters only) and POST with Parameters, over EAS's own persisted index that EER feeds through the admin API.
+ *
+ * @example
+ * const eas = await createEasRole(ctx);
+ * await eas.start();
+ * await fetch(`${eas.url}/Organization/$getReceivingOrganizationBySORId?sorId=1053851000016007`);
+ */
+export async function createEasRole(ctx: RoleContext, deps: EasDeps = {}): Promise<EasRole> {
+  const cfg = ctx.config.eas;
+  if (!cfg.adminToken) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      'eas.adminToken: the eas role needs a token (16+ characters) for the admin API EER feeds it through',
+    );
+  }
+  const now = deps.now ?? Date.now;
+  const index = new EasIndex(ctx.store, now);
+  const patients = new TablePatientGpRegistry(ctx.store, now);
+  let url = '';
+  const base = () => (cfg.publicUrl ?? url).replace(/\/+$/, '');
+  const lookup = new EasLookup({ index, registry: deps.registry ?? patients, now, base });
+  const started = new Date(now()).toISOString();
+
+  const app = await createHttpServer({
+    service: 'eas',
+    logger: ctx.logger,
+    bodyLimitBytes: ctx.config.http.bodyLimitBytes,
+    readiness: () => ctx.store.ping(),
+    ...(ctx.tls ? { tls: { key: ctx.tls.key, cert: ctx.tls.cert } } : {}),
+  });
+  app.addContentTypeParser(
+    'application/fhir+json',
+    { parseAs: 'string' },
+    app.getDefaultJsonParser('error', 'error'),
+  );
+
+  const handlers: Record<string, (input: OperationInput) => Promise<Json>> = {
+    getReceivingOrganizationBySORId: (i) => lookup.bySorId(i),
+    getReceivingOrganizationByGPId: (i) => lookup.byGpId(i),
+    getReceivingOrganizationByPatientId: (i) => lookup.byPatient(i),
+    getListOfGpByPostalCode: (i) => lookup.gpsByPostalCode(i),
+  };
+  const send = (reply: FastifyReply, resource: Json) => reply.type(FHIR_JSON).send(resource);
+  for (const op of easOperations()) {
+    const handler = handlers[op.code];
+    if (!handler) throw new Error(`no handler for $${op.code}`);
+    const path = `/Organization/$${op.code}`;
+    app.get(path, async (request, reply) =>
+      send(reply, await handler(inputFromQuery(op, request.query as Record<string, unknown>))),
+    );
+    app.post(path, async (request, reply) =>
+      send(reply, await handler(inputFromParameters(op, request.body))),
+    );
+  }
+
+  app.get('/metadata', async (_request, reply) => send(reply, capabilityStatement(base(), started)));
+  app.get<{ Params: { id: string } }>('/OperationDefinition/:id', async (request, reply) => {
+    const op = easOperations().find((o) => o.id === request.params.id);
+    if (!op) throw new EhmiError('EHMI_NOT_FOUND', `no OperationDefinition/${request.params.id}`);
+    return send(reply, op.resource);
+  });
+
+  await app.register(adminRoutes, { token: cfg.adminToken, index, patients });
+
+  return {
+    name: 'eas',
+    app,
+    index,
+    patients,
+    get url() {
+      return url;
+    },
+    async start() {
+      for (const p of cfg.patients) {
+        const { cpr, ...gp } = p;
+        await patients.put(cpr, gp);
+      }
+      await app.listen({ host: cfg.host, port: cfg.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : cfg.port;
+      const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
+      url = `${ctx.tls ? 'https' : 'http'}://${host}:${port}`;
+      ctx.logger.info({ url, patients: cfg.patients.length }, 'eas started');
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}
+
+/** The CapabilityStatement of this EAS server: Organization with the four EAS operations (the IG defines none). */
+function capabilityStatement(base: string, date: string): Json {
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date,
+    publisher: 'ehmi-node',
+    kind: 'instance',
+    software: { name: 'ehmi-node EHMI Addressing Service (EAS)' },
+    implementation: { description: 'EHMI Addressing Service (EAS)', url: base },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json'],
+    implementationGuide: ['http://medcomehmi.dk/ig/eas/ImplementationGuide/dk.ehmi.eas|2.0.0'],
+    rest: [
+      {
+        mode: 'server',
+        resource: [
+          {
+            type: 'Organization',
+            operation: easOperations().map((o: OperationDefinition) => ({ name: o.code, definition: o.url })),
+          },
+        ],
+      },
+    ],
+  };
+}
