@@ -1,3 +1,52 @@
 /** Tables of the eer role (times in epoch milliseconds, as in store/types.ts). Migrations: ./migrations.ts. */
-// biome-ignore lint/complexity/noBannedTypes: filled in as the role's tables are added
-export type EerTables = {};
+
+/** The current version of each resource (a deleted one keeps its row, `deleted` = 1, so a read answers 410). */
+export interface EerResourcesTable {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  last_updated: number;
+  /** 1 when the current version is a deletion. */
+  deleted: number;
+  /** JSON text of the resource (with meta.versionId and meta.lastUpdated); null when deleted. */
+  content: string | null;
+}
+
+/** Every version of every resource, the current one included (FHIR R4 http.html §3.1.0.12 `_history`). */
+export interface EerHistoryTable {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  last_updated: number;
+  /** The interaction that made this version: POST (create), PUT (update) or DELETE. */
+  method: string;
+  deleted: number;
+  content: string | null;
+}
+
+/**
+ * Search index of the current versions: one row per (parameter, value) of a resource. Token parameters keep
+ * `system` ('' when the value has none) and `value`; reference parameters keep `Type/id` in `value`; string
+ * parameters keep the lower-cased text in `value`.
+ */
+export interface EerSearchTable {
+  resource_type: string;
+  resource_id: string;
+  param: string;
+  system: string;
+  value: string;
+}
+
+/** What propagation last published to the SMP for an organisation: one row per participant and document type. */
+export interface EerSmpPublishedTable {
+  organization_id: string;
+  participant: string;
+  document_type: string;
+}
+
+export type EerTables = {
+  eer_resources: EerResourcesTable;
+  eer_history: EerHistoryTable;
+  eer_search: EerSearchTable;
+  eer_smp_published: EerSmpPublishedTable;
+};

@@ -1,0 +1,119 @@
+import { EhmiError } from '@ehmi/errors';
+import type { FastifyInstance } from 'fastify';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { createHttpServer } from '../http/index.ts';
+import type { Role, RoleContext } from '../roles.ts';
+import { SmpAdminClient } from '../smp/admin-client.ts';
+import { Worker } from '../store/worker.ts';
+import { EerValidator } from './profiles.ts';
+import {
+  EasAdminClient,
+  PROPAGATE_QUEUE,
+  type PropagateJob,
+  Propagator,
+  type SmpPublisher,
+} from './propagate.ts';
+import { EerRepository } from './repository.ts';
+import { registerRoutes } from './routes.ts';
+
+export { PROPAGATE_QUEUE, type PropagateJob } from './propagate.ts';
+
+export interface EerRole extends Role {
+  readonly repository: EerRepository;
+  /** The `eer.propagate` worker (tests wait on the queue through it). */
+  readonly worker: Worker<PropagateJob>;
+}
+
+export interface EerDeps {
+  /** Instead of the SMP admin client built from `eer.smp` (tests). */
+  smp?: SmpPublisher;
+  validator?: EerValidator;
+}
+
+/**
+ * The EER role (EHMI Endpoint Register, ehmi-core §4): a FHIR R4 REST server for the EER Organization, Endpoint and
+ * Device (create, read, vread, update, delete, history, search), every write validated against the EER profiles,
+ * and a worker that pushes each changed organisation to the SMP and to EAS through the job queue.
+ */
+export async function createEerRole(ctx: RoleContext, deps: EerDeps = {}): Promise<EerRole> {
+  const { config, logger } = ctx;
+  const cfg = config.eer;
+  const log = logger.child({ role: 'eer' });
+  // TLS clients (EAS, an HTTPS SMP) trust the node's CAs.
+  const agent = ctx.tls?.ca.length ? new Agent({ connect: { ca: ctx.tls.ca } }) : undefined;
+  const targetFetch = (agent
+    ? (url: string, init: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher: agent })
+    : fetch) as unknown as typeof fetch;
+  const smp: SmpPublisher | undefined =
+    deps.smp ??
+    (cfg.smp
+      ? (new SmpAdminClient({
+          baseUrl: cfg.smp.url,
+          token: cfg.smp.adminToken,
+          timeoutMs: cfg.propagation.timeoutMs,
+          fetch: targetFetch,
+        }) as unknown as SmpPublisher)
+      : undefined);
+  const eas = cfg.eas
+    ? new EasAdminClient({
+        baseUrl: cfg.eas.url,
+        token: cfg.eas.adminToken,
+        timeoutMs: cfg.propagation.timeoutMs,
+        fetch: targetFetch,
+      })
+    : undefined;
+  if (!smp) log.info('eer.smp is not set: endpoints are not published to an SMP');
+  if (!eas) log.info('eer.eas is not set: organisations are not pushed to EAS');
+
+  let url = '';
+  const baseUrl = () => (cfg.publicUrl ?? url).replace(/\/+$/, '') || undefined;
+  const propagator = new Propagator({ store: ctx.store, logger: log, baseUrl, smp, eas });
+  const repository = new EerRepository({ store: ctx.store, baseUrl, onWrite: propagator.hook(ctx.queue) });
+  const worker = new Worker<PropagateJob>(ctx.queue, PROPAGATE_QUEUE, (job) => propagator.run(job), {
+    concurrency: cfg.propagation.concurrency,
+    pollIntervalMs: config.queue.pollIntervalMs,
+    logger: log,
+  });
+  const validator = deps.validator ?? new EerValidator();
+  const app: FastifyInstance = await createHttpServer({
+    service: 'eer',
+    logger,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    readiness: () => ctx.store.ping(),
+    ...(ctx.tls ? { tls: { key: ctx.tls.key, cert: ctx.tls.cert, ca: ctx.tls.ca } } : {}),
+  });
+  registerRoutes(app, {
+    repository,
+    validator,
+    store: ctx.store,
+    baseUrl: () => baseUrl() ?? '',
+    search: cfg.search,
+    afterWrite: () => worker.wake(),
+  });
+
+  return {
+    name: 'eer',
+    app,
+    repository,
+    worker,
+    get url() {
+      return url;
+    },
+    async start() {
+      validator.warmUp();
+      await app.listen({ host: cfg.host, port: cfg.port });
+      const address = app.server.address();
+      if (!address || typeof address === 'string')
+        throw new EhmiError('EHMI_INTERNAL', 'eer: no listen address');
+      const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
+      url = `${ctx.tls ? 'https' : 'http'}://${host}:${address.port}`;
+      worker.start();
+      log.info({ url }, 'eer started');
+    },
+    async close() {
+      await app.close();
+      await worker.stop();
+      await agent?.close();
+    },
+  };
+}

@@ -1,0 +1,295 @@
+import { EhmiError, isEhmiError, toOperationOutcome } from '@ehmi/errors';
+import { jsonToXml, xmlToJson } from '@ehmi/fhir';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Store } from '../store/index.ts';
+import { capabilityStatement } from './capability.ts';
+import { type EerType, type EerValidator, isEerType } from './profiles.ts';
+import { type EerRepository, ID_RE, type Json, type StoredVersion } from './repository.ts';
+import { parseSearch, runSearch } from './search.ts';
+
+export interface RouteOptions {
+  repository: EerRepository;
+  validator: EerValidator;
+  store: Store;
+  baseUrl: () => string;
+  search: { defaultCount: number; maxCount: number };
+  /** After a write has committed (wakes the propagation worker). */
+  afterWrite: () => void;
+}
+
+const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+const FHIR_XML = 'application/fhir+xml; charset=utf-8';
+const JSON_TYPES = ['application/fhir+json', 'application/json+fhir'];
+const XML_TYPES = ['application/fhir+xml', 'application/xml+fhir', 'application/xml', 'text/xml'];
+
+type Params = { type: string; id: string; vid: string };
+type Query = Record<string, string | string[] | undefined>;
+
+/** XML when `_format` or Accept asks for it (FHIR R4 http.html §3.1.0.1.6), JSON otherwise. */
+function wantsXml(request: FastifyRequest): boolean {
+  const format = (request.query as Query)._format;
+  const f = Array.isArray(format) ? format[0] : format;
+  if (f) return /xml/i.test(f);
+  const accept = request.headers.accept ?? '';
+  return /xml/i.test(accept) && !/json/i.test(accept);
+}
+
+function send(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  body: Json | undefined,
+): FastifyReply {
+  reply.status(status);
+  if (body === undefined) return reply.send();
+  if (wantsXml(request)) return reply.type(FHIR_XML).send(jsonToXml(body));
+  return reply.type(FHIR_JSON).send(JSON.stringify(body));
+}
+
+/** Errors answered with the OperationOutcome they carry (a failed validation lists every issue). */
+function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  if (!isEhmiError(err)) throw err;
+  const outcome =
+    (err.details as { outcome?: Json } | undefined)?.outcome ?? (toOperationOutcome(err) as unknown as Json);
+  request.log.info({ code: err.code, msg: err.message }, 'request refused');
+  return send(request, reply, err.status, outcome);
+}
+
+function eerType(type: string): EerType {
+  if (!isEerType(type)) {
+    throw new EhmiError('EHMI_NOT_FOUND', `EER serves Organization, Endpoint and Device, not '${type}'`);
+  }
+  return type;
+}
+
+function body(request: FastifyRequest, type: EerType): Json {
+  const b = request.body;
+  if (b === null || typeof b !== 'object' || Array.isArray(b)) {
+    throw new EhmiError('EHMI_INPUT_UNREADABLE', 'the request body is not a FHIR resource (a JSON object)');
+  }
+  const resource = b as Json;
+  if (resource.resourceType !== type) {
+    throw new EhmiError(
+      'EHMI_INPUT_UNREADABLE',
+      `the body is a ${typeof resource.resourceType === 'string' ? resource.resourceType : 'resource without resourceType'}, the URL names ${type}`,
+      { expression: ['resourceType'] },
+    );
+  }
+  return resource;
+}
+
+/** `W/"3"`, `"3"` or `3` (FHIR R4 http.html §3.1.0.6 version-aware updates). */
+function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(header);
+  if (!m) throw new EhmiError('EHMI_INPUT_UNREADABLE', `If-Match ${header}: expected W/"<versionId>"`);
+  return Number(m[1]);
+}
+
+function versionHeaders(reply: FastifyReply, v: StoredVersion): void {
+  reply.header('etag', `W/"${v.versionId}"`);
+  reply.header('last-modified', new Date(v.lastUpdated).toUTCString());
+}
+
+function prefersMinimal(request: FastifyRequest): boolean {
+  return /return=minimal/i.test(String(request.headers.prefer ?? ''));
+}
+
+/** The FHIR REST interactions of EER (FHIR R4 http.html §3.1.0). */
+export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, jsonParser);
+  app.addContentTypeParser(XML_TYPES, { parseAs: 'string' }, (_request, text, done) => {
+    try {
+      done(null, xmlToJson(text as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  const write = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    type: EerType,
+    resource: Json,
+    run: () => Promise<{ version: StoredVersion; created: boolean }>,
+  ) => {
+    const result = o.validator.validate(type, resource);
+    if (!result.ok) {
+      // ehmi-core §4 / issue 7 "Bad input": a write that fails the EER profile → 422 with the OperationOutcome.
+      throw new EhmiError('EHMI_VALIDATION_FAILED', `the ${type} does not conform to its EER profile`, {
+        details: { outcome: result.outcome },
+      });
+    }
+    const { version, created } = await run();
+    o.afterWrite();
+    versionHeaders(reply, version);
+    const location = `${o.baseUrl()}/${type}/${version.id}/_history/${version.versionId}`;
+    if (created) reply.header('location', location);
+    else reply.header('content-location', location);
+    return send(request, reply, created ? 201 : 200, prefersMinimal(request) ? undefined : version.resource);
+  };
+
+  const handle =
+    (fn: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      try {
+        return await fn(request, reply);
+      } catch (err) {
+        return sendError(request, reply, err);
+      }
+    };
+
+  app.get(
+    '/metadata',
+    handle(async (request, reply) =>
+      send(request, reply, 200, capabilityStatement(o.baseUrl(), new Date().toISOString())),
+    ),
+  );
+
+  app.post(
+    '/:type',
+    handle(async (request, reply) => {
+      const type = eerType((request.params as Params).type);
+      const { id: _ignored, ...resource } = body(request, type);
+      // R4 http.html §3.1.0.7 create: "the server SHALL ignore" an id in the body and assign its own.
+      return write(request, reply, type, { resourceType: type, ...resource }, async () => ({
+        version: await o.repository.create(type, resource),
+        created: true,
+      }));
+    }),
+  );
+
+  app.put(
+    '/:type/:id',
+    handle(async (request, reply) => {
+      const { type: t, id } = request.params as Params;
+      const type = eerType(t);
+      if (!ID_RE.test(id)) throw new EhmiError('EHMI_INPUT_UNREADABLE', `'${id}' is not a FHIR id`);
+      const resource = body(request, type);
+      // R4 http.html §3.1.0.4: no id, or one that disagrees with the URL → 400.
+      if (resource.id !== id) {
+        throw new EhmiError(
+          'EHMI_INPUT_UNREADABLE',
+          `the body's id (${String(resource.id)}) is not the URL's id (${id})`,
+          {
+            expression: [`${type}.id`],
+          },
+        );
+      }
+      const ifMatch = parseIfMatch(request.headers['if-match'] as string | undefined);
+      return write(request, reply, type, resource, () => o.repository.update(type, id, resource, ifMatch));
+    }),
+  );
+
+  const readCurrent = async (type: EerType, id: string) => {
+    const v = await o.repository.read(type, id);
+    if (!v) throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} is not known`);
+    if (v.deleted) throw new EhmiError('EHMI_GONE', `${type}/${id} was deleted (version ${v.versionId})`);
+    return v;
+  };
+
+  app.get(
+    '/:type/:id',
+    handle(async (request, reply) => {
+      const { type: t, id } = request.params as Params;
+      const v = await readCurrent(eerType(t), id);
+      versionHeaders(reply, v);
+      return send(request, reply, 200, v.resource);
+    }),
+  );
+
+  app.delete(
+    '/:type/:id',
+    handle(async (request, reply) => {
+      const { type: t, id } = request.params as Params;
+      const type = eerType(t);
+      const v = await o.repository.delete(type, id);
+      if (!v) throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} is not known`);
+      o.afterWrite();
+      reply.header('etag', `W/"${v.versionId}"`);
+      return send(request, reply, 204, undefined);
+    }),
+  );
+
+  app.get(
+    '/:type/:id/_history/:vid',
+    handle(async (request, reply) => {
+      const { type: t, id, vid } = request.params as Params;
+      const type = eerType(t);
+      if (!/^\d{1,9}$/.test(vid))
+        throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} has no version '${vid}'`);
+      const v = await o.repository.vread(type, id, Number(vid));
+      if (!v) throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} has no version ${vid}`);
+      if (v.deleted) throw new EhmiError('EHMI_GONE', `version ${vid} of ${type}/${id} is its deletion`);
+      versionHeaders(reply, v);
+      return send(request, reply, 200, v.resource);
+    }),
+  );
+
+  app.get(
+    '/:type/:id/_history',
+    handle(async (request, reply) => {
+      const { type: t, id } = request.params as Params;
+      const type = eerType(t);
+      const versions = await o.repository.history(type, id);
+      if (versions.length === 0) throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} is not known`);
+      const base = o.baseUrl();
+      // R4 http.html §3.1.0.12: a Bundle of type history, newest first, deletions as entries without a resource.
+      return send(request, reply, 200, {
+        resourceType: 'Bundle',
+        type: 'history',
+        total: versions.length,
+        link: [{ relation: 'self', url: `${base}/${type}/${id}/_history` }],
+        entry: versions.map((v) => ({
+          fullUrl: `${base}/${type}/${id}`,
+          ...(v.resource ? { resource: v.resource } : {}),
+          request: { method: v.method, url: v.method === 'POST' ? type : `${type}/${id}` },
+          response: {
+            status: v.method === 'DELETE' ? '204' : v.versionId === 1 || v.method === 'POST' ? '201' : '200',
+            etag: `W/"${v.versionId}"`,
+            lastModified: new Date(v.lastUpdated).toISOString(),
+          },
+        })),
+      });
+    }),
+  );
+
+  app.get(
+    '/:type',
+    handle(async (request, reply) => {
+      const type = eerType((request.params as Params).type);
+      const query = request.query as Query;
+      const req = parseSearch(type, query, o.search);
+      const base = o.baseUrl();
+      const result = await runSearch(o.store.db, type, req, base);
+      const self = new URL(`${base}${request.url}`);
+      const link = [{ relation: 'self', url: self.toString() }];
+      if (!req.summaryCount && req.offset + result.matches.length < result.total) {
+        const next = new URL(self);
+        next.searchParams.set('_offset', String(req.offset + result.matches.length));
+        next.searchParams.set('_count', String(req.count));
+        link.push({ relation: 'next', url: next.toString() });
+      }
+      // R4 search.html §3.1.1.2: a searchset Bundle with total; included resources have search.mode include.
+      return send(request, reply, 200, {
+        resourceType: 'Bundle',
+        type: 'searchset',
+        total: result.total,
+        link,
+        entry: [
+          ...result.matches.map((m) => ({
+            fullUrl: `${base}/${m.type}/${m.id}`,
+            resource: m.resource,
+            search: { mode: 'match' },
+          })),
+          ...result.included.map((m) => ({
+            fullUrl: `${base}/${m.type}/${m.id}`,
+            resource: m.resource,
+            search: { mode: 'include' },
+          })),
+        ],
+      });
+    }),
+  );
+}

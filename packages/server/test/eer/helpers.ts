@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { type ConfigInput, loadConfig } from '../../src/config/index.ts';
+import { createEerRole, type EerDeps, type EerRole } from '../../src/eer/index.ts';
+import { JobQueue, openStore, type Store } from '../../src/store/index.ts';
+import type { TestStore } from '../helpers/engines.ts';
+
+export const FIXTURES = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url));
+export const EER_JSON = `${FIXTURES}eer/json/`;
+
+export type Json = Record<string, unknown>;
+
+export function fixture(name: string, dir = EER_JSON): Json {
+  return JSON.parse(readFileSync(`${dir}${name}`, 'utf8')) as Json;
+}
+
+export interface RunningEer {
+  role: EerRole;
+  url: string;
+  store: Store;
+  queue: JobQueue;
+  close(): Promise<void>;
+}
+
+/** Starts an EER role on a store (port 0, quick queue timers). `eer` is merged into the role's config. */
+export async function startEer(
+  ts: TestStore,
+  eer: NonNullable<ConfigInput['eer']> = {},
+  deps: EerDeps = {},
+  store?: Store,
+): Promise<RunningEer> {
+  const s = store ?? ts.store;
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      dataDir: ts.dataDir,
+      eer: { enabled: true, port: 0, ...eer },
+      queue: { pollIntervalMs: 20, backoffBaseMs: 20, backoffMaxMs: 200, maxAttempts: 5 },
+    },
+  });
+  const queue = new JobQueue(s, {
+    leaseMs: config.queue.leaseMs,
+    maxAttempts: config.queue.maxAttempts,
+    backoffBaseMs: config.queue.backoffBaseMs,
+    backoffMaxMs: config.queue.backoffMaxMs,
+  });
+  const role = await createEerRole({ config, store: s, queue, logger: pino({ level: 'silent' }) }, deps);
+  await role.start();
+  return { role, url: role.url, store: s, queue, close: () => role.close() };
+}
+
+/** Opens the same store again (a restart). */
+export function reopen(ts: TestStore): Promise<Store> {
+  return openStore({ ...ts.connection, busyTimeoutMs: 5000, poolSize: 4 });
+}
+
+export interface FhirResponse {
+  status: number;
+  headers: Headers;
+  body: Json;
+}
+
+export async function fhir(
+  url: string,
+  method = 'GET',
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<FhirResponse> {
+  const res = await fetch(url, {
+    method,
+    headers: {
+      accept: 'application/fhir+json',
+      ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}),
+      ...headers,
+    },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Json) : {} };
+}
+
+/** Waits until the queue has no ready or running job of `queue` (the propagation ran). */
+export async function drained(q: JobQueue, queue: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await q.counts(queue);
+    if (c.ready === 0 && c.running === 0) return;
+    if (Date.now() > until) throw new Error(`queue ${queue} not drained: ${JSON.stringify(c)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface Recorded {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  body: string;
+}
+
+/** A real HTTP server standing in for the other side (SMP or EAS admin API) that records each request. */
+export class Recorder {
+  readonly requests: Recorded[] = [];
+  /** Status to answer; a function may fail the first calls (retry tests). */
+  status: (r: Recorded) => number = (r) => (r.method === 'PUT' ? 200 : 200);
+  #server: Server | undefined;
+  url = '';
+
+  async start(): Promise<this> {
+    this.#server = createServer((req: IncomingMessage, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const r: Recorded = {
+          method: req.method ?? '',
+          path: req.url ?? '',
+          authorization: req.headers.authorization,
+          body: Buffer.concat(chunks).toString('utf8'),
+        };
+        this.requests.push(r);
+        res.statusCode = this.status(r);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server?.close(() => resolve()));
+  }
+}
