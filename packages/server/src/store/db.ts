@@ -148,7 +148,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     });
   }
   try {
-    await migrateToLatest(db as Kysely<unknown>);
+    await migrateToLatest(
+      db as Kysely<unknown>,
+      engine === 'postgres' ? (options.schema ?? 'public') : undefined,
+    );
   } catch (err) {
     await db.destroy();
     throw new EhmiError('EHMI_STORE_UNAVAILABLE', `cannot migrate the database: ${(err as Error).message}`, {

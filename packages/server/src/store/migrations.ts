@@ -59,8 +59,14 @@ class InCodeProvider implements MigrationProvider {
 }
 
 /** Bring the database to the latest schema; safe when several processes start at once (Kysely's migration lock). */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new InCodeProvider() });
+export async function migrateToLatest(db: Kysely<unknown>, schema?: string): Promise<string[]> {
+  // PostgreSQL: name the schema of Kysely's own tables. Without it Kysely looks for kysely_migration(_lock) in every
+  // schema of the database, finds another node's, skips creating its own, and fails ("relation … does not exist").
+  const migrator = new Migrator({
+    db,
+    provider: new InCodeProvider(),
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
