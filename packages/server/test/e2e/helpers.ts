@@ -1,0 +1,328 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import pino, { type Logger } from 'pino';
+import type { ConfigInput } from '../../src/config/index.ts';
+import { NetworkClient } from '../../src/network/client.ts';
+import {
+  LOCAL_ORGANISATIONS,
+  NETWORK_PORT_SPAN,
+  type NetworkPlan,
+  planNetwork,
+  writeNetworkManifest,
+} from '../../src/network/index.ts';
+import { type RunningNode, startNode } from '../../src/node.ts';
+
+/** Short timers so retries and hand-overs happen within a test's patience (never asserted on). */
+export const FAST: ConfigInput = {
+  log: { level: (process.env.EHMI_TEST_LOG_LEVEL as 'warn') ?? 'silent' },
+  queue: { pollIntervalMs: 25, backoffBaseMs: 100, backoffMaxMs: 1000, leaseMs: 10_000 },
+  ap: {
+    send: { maxAttempts: 60, backoffBaseMs: 100, backoffMaxMs: 500, timeoutMs: 15_000 },
+    handover: { backoffBaseMs: 100, backoffMaxMs: 500 },
+  },
+  msh: { sweepIntervalMs: 500 },
+};
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port base whose whole 50-port span is free now (random, so parallel test files do not collide). */
+export async function freePortBase(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const base = 20000 + Math.floor(Math.random() * 800) * NETWORK_PORT_SPAN;
+    let ok = true;
+    for (let p = base; p < base + 20 && ok; p++) ok = await portFree(p);
+    if (ok) return base;
+  }
+  throw new Error('no free port span found');
+}
+
+export interface Engine {
+  name: 'sqlite' | 'postgres';
+  skip: string | undefined;
+  databaseUrl: string | undefined;
+}
+
+/** SQLite always; PostgreSQL when DATABASE_URL is set (CI=true without it is an error, as in helpers/engines.ts). */
+export function engines(): Engine[] {
+  const url = process.env.DATABASE_URL;
+  if (!url && process.env.CI === 'true') {
+    throw new Error(
+      'CI=true but DATABASE_URL is not set: the PostgreSQL pass of the end-to-end tests cannot run',
+    );
+  }
+  return [
+    { name: 'sqlite', skip: undefined, databaseUrl: undefined },
+    {
+      name: 'postgres',
+      skip: url ? undefined : 'DATABASE_URL is not set: the PostgreSQL pass is skipped',
+      databaseUrl: url,
+    },
+  ];
+}
+
+/** Two organisations of the local network (municipality → gp), planned on a temp folder and free ports. */
+export interface Pair {
+  dataDir: string;
+  plan: NetworkPlan;
+  logger: Logger;
+  /** The EUA side: the CLI's client (mTLS with each organisation's certificate, the network's root CA). */
+  client: NetworkClient;
+  nodes: Record<string, RunningNode | undefined>;
+  start(org: string): Promise<RunningNode>;
+  stop(org: string): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function makePair(engine: Engine, base: ConfigInput = FAST): Promise<Pair> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-e2e-'));
+  const logger = pino({ level: (process.env.EHMI_TEST_LOG_LEVEL as 'warn') ?? 'silent' });
+  const schema = `e2e_${randomBytes(4).toString('hex')}`;
+  const plan = await planNetwork({
+    dataDir,
+    portBase: await freePortBase(),
+    logger,
+    organisations: LOCAL_ORGANISATIONS.slice(0, 2),
+    ...(engine.databaseUrl ? { databaseUrl: engine.databaseUrl } : {}),
+    base: { ...base, database: { schema } },
+  });
+  writeNetworkManifest(dataDir, plan.manifest);
+  const client = NetworkClient.open(dataDir);
+  const nodes: Record<string, RunningNode | undefined> = {};
+  const pair: Pair = {
+    dataDir,
+    plan,
+    logger,
+    client,
+    nodes,
+    async start(org) {
+      const o = plan.organisations.find((x) => x.spec.name === org)!;
+      const node = await startNode(o.config, logger.child({ org }));
+      nodes[org] = node;
+      return node;
+    },
+    async stop(org) {
+      const n = nodes[org];
+      nodes[org] = undefined;
+      await n?.close();
+    },
+    async cleanup() {
+      await client.close();
+      for (const org of Object.keys(nodes)) await pair.stop(org);
+      if (engine.databaseUrl) {
+        const c = new pg.Client({ connectionString: engine.databaseUrl });
+        await c.connect();
+        for (const o of plan.organisations)
+          await c.query(`DROP SCHEMA IF EXISTS "${o.config.database.schema}" CASCADE`);
+        await c.end();
+      }
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return pair;
+}
+
+/** Thrown by a check to stop polling at once. */
+export class Stop extends Error {}
+
+/** Poll until `check` returns a value (not undefined) or time runs out; the last error or value is reported. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      if (err instanceof Stop) throw err;
+      last = err;
+    }
+    if (Date.now() > until)
+      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface SentMessage {
+  id: string;
+  status: string;
+  messageHeaderId: string;
+  bundleId: string;
+  events: { code: string; station: string; time: string; outcome: string }[];
+  acknowledgement: { code: string } | null;
+  failure: { reason: string; ebmsCode?: string } | null;
+}
+
+export interface InboxItem {
+  id: string;
+  bundleId: string;
+  messageHeaderId: string;
+  type: string;
+  sender: string;
+  receivedAt: string;
+}
+
+export async function status(pair: Pair, org: string, id: string): Promise<SentMessage> {
+  const res = await pair.client.call(org, 'GET', `/messages/${id}`);
+  if (res.status !== 200) throw new Error(`GET /messages/${id}: ${res.status} ${res.text}`);
+  return res.json as SentMessage;
+}
+
+export async function inbox(pair: Pair, org: string): Promise<InboxItem[]> {
+  const res = await pair.client.call(org, 'GET', '/inbox');
+  if (res.status !== 200) throw new Error(`GET /inbox: ${res.status} ${res.text}`);
+  return res.json as InboxItem[];
+}
+
+/** Wait for a sent message to reach `wanted` (failing fast if it fails instead). */
+export function reaches(
+  pair: Pair,
+  org: string,
+  id: string,
+  wanted: string,
+  timeoutMs = 30_000,
+): Promise<SentMessage> {
+  return eventually(
+    `message ${id} ${wanted}`,
+    async () => {
+      const s = await status(pair, org, id);
+      if (s.status === 'failed' && wanted !== 'failed')
+        throw new Stop(`message ${id} failed: ${JSON.stringify(s.failure)}`);
+      return s.status === wanted ? s : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Submit a freshly built prøvesvar (or `bytes`) at `from`'s MSH. */
+export async function submit(
+  pair: Pair,
+  from = 'municipality',
+  to = 'gp',
+  bytes?: Buffer,
+): Promise<{
+  status: number;
+  body: { id: string; messageHeaderId: string; bundleId: string };
+  bytes: Buffer;
+}> {
+  let b = bytes;
+  if (!b) {
+    const { sampleHomeCareObservation } = await import('../../src/network/sample.ts');
+    b = Buffer.from(
+      JSON.stringify(sampleHomeCareObservation(pair.client.organisation(from), pair.client.organisation(to))),
+    );
+  }
+  const res = await pair.client.call(from, 'POST', '/messages', {
+    bytes: b,
+    contentType: 'application/fhir+json',
+  });
+  if (res.status !== 202 && res.status !== 200) throw new Error(`POST /messages: ${res.status} ${res.text}`);
+  return {
+    status: res.status,
+    body: res.json as { id: string; messageHeaderId: string; bundleId: string },
+    bytes: b,
+  };
+}
+
+/** A request the proxy saw. */
+export interface Proxied {
+  contentType: string;
+  body: Buffer;
+}
+
+/**
+ * An HTTPS stand-in between two access points (with the receiver's TLS certificate). `forward` passes requests
+ * on; `refuse` records them and answers 503 (the sender retries); `hold` forwards, then never answers (the sender
+ * does not learn of the receipt).
+ */
+export interface ApProxy {
+  url: string;
+  mode: 'forward' | 'refuse' | 'hold';
+  seen: Proxied[];
+  /** Answers the receiving AP gave while holding. */
+  held: { status: number; body: string }[];
+  close(): Promise<void>;
+}
+
+export async function startApProxy(pair: Pair, target: string): Promise<ApProxy> {
+  const { readFileSync } = await import('node:fs');
+  const { createServer: createHttps } = await import('node:https');
+  const { Agent, request } = await import('undici');
+  const tls = pair.plan.pki.organisations[target]!.tls;
+  const targetUrl = `${pair.plan.organisations.find((o) => o.spec.name === target)!.urls.ap}/as4`;
+  const agent = new Agent({ connect: { ca: readFileSync(pair.plan.pki.trustAnchor, 'utf8') } });
+  const hanging: import('node:http').ServerResponse[] = [];
+  const proxy: ApProxy = {
+    url: '',
+    mode: 'forward',
+    seen: [],
+    held: [],
+    async close() {
+      for (const r of hanging) r.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await agent.close();
+    },
+  };
+  const server = createHttps(
+    { key: readFileSync(tls.key), cert: readFileSync(tls.cert) },
+    async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const body = Buffer.concat(chunks);
+      const contentType = String(req.headers['content-type'] ?? '');
+      proxy.seen.push({ contentType, body });
+      const mode = proxy.mode;
+      if (mode === 'refuse') {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('held back by the test');
+        return;
+      }
+      try {
+        const r = await request(targetUrl, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: { 'content-type': contentType },
+          body,
+        });
+        const answer = Buffer.from(await r.body.arrayBuffer());
+        if (mode === 'hold') {
+          proxy.held.push({ status: r.statusCode, body: answer.toString('utf8') });
+          hanging.push(res);
+          return;
+        }
+        res.writeHead(r.statusCode, { 'content-type': String(r.headers['content-type'] ?? '') }).end(answer);
+      } catch (err) {
+        res.writeHead(502).end(String(err));
+      }
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  proxy.url = `https://127.0.0.1:${(server.address() as { port: number }).port}/as4`;
+  return proxy;
+}
+
+/** Send `to`'s AS4 traffic from `from` through `proxy` (before `from` starts). */
+export function routeThrough(pair: Pair, from: string, to: string, proxy: ApProxy): void {
+  const sender = pair.plan.organisations.find((o) => o.spec.name === from)!;
+  const receiver = pair.plan.organisations.find((o) => o.spec.name === to)!;
+  sender.config.ap.discovery.static[`0088:${receiver.spec.gln}`]!.url = proxy.url;
+}
+
+/** The eb:MessageId of a captured AS4 request. */
+export function as4MessageId(p: Proxied): string | undefined {
+  return /<(?:\w+:)?MessageId>([^<]+)</.exec(p.body.toString('latin1'))?.[1];
+}
