@@ -49,6 +49,8 @@ function errorBody(text: string): { code: string; description: string } {
   };
 }
 
+after(async () => (await smpTestPki()).cleanup());
+
 for (const engine of engines()) {
   describe(`SMP server read and admin API (${engine.name})`, { skip: engine.skip }, () => {
     let pki: SmpTestPki;

@@ -23,6 +23,8 @@ export interface SmpTestPki {
   smp: Credential;
   ap: Credential;
   rogueRoot: Credential;
+  /** An SMP certificate from the CA nobody trusts (files rogue.pem, rogue.key). */
+  rogueSmp: Credential;
   /** PEM files of the SMP's signing credential. */
   dir: string;
   cleanup(): void;
@@ -40,7 +42,7 @@ export function smpTestPki(): Promise<SmpTestPki> {
       createCertificateAuthority({ subject: 'CN=EHMI Test SMP CA, O=EHMI Test, C=DK', notBefore, notAfter }),
       createCertificateAuthority({ subject: 'CN=Rogue CA, O=Nobody, C=XX', notBefore, notAfter }),
     ]);
-    const [smp, ap] = await Promise.all([
+    const [smp, ap, rogueSmp] = await Promise.all([
       issueCertificate(root, {
         subject: 'CN=SMP ehmi-local, O=EHMI Test, C=DK',
         purposes: ['signing'],
@@ -53,12 +55,28 @@ export function smpTestPki(): Promise<SmpTestPki> {
         notBefore,
         notAfter,
       }),
+      issueCertificate(rogueRoot, {
+        subject: 'CN=SMP ehmi-local, O=EHMI Test, C=DK',
+        purposes: ['signing'],
+        notBefore,
+        notAfter,
+      }),
     ]);
     const dir = mkdtempSync(join(tmpdir(), 'ehmi-smp-'));
     writeFileSync(join(dir, 'smp.pem'), smp.certificatePem);
     writeFileSync(join(dir, 'smp.key'), smp.privateKeyPem);
     writeFileSync(join(dir, 'root.pem'), root.certificatePem);
-    return { root, smp, ap, rogueRoot, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    writeFileSync(join(dir, 'rogue.pem'), rogueSmp.certificatePem);
+    writeFileSync(join(dir, 'rogue.key'), rogueSmp.privateKeyPem);
+    return {
+      root,
+      smp,
+      ap,
+      rogueRoot,
+      rogueSmp,
+      dir,
+      cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    };
   })();
   return pki;
 }
