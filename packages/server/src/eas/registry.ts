@@ -44,18 +44,23 @@ export class TablePatientGpRegistry implements PatientGpRegistry {
   /** Set (replace) the GP of one patient; true when the patient was new. */
   async put(cpr: string, gp: GpReference): Promise<boolean> {
     return this.#store.transaction(async (trx) => {
-      const r = await trx.deleteFrom('eas_patient_gp').where('cpr', '=', cpr).executeTakeFirst();
+      const existing = await trx
+        .selectFrom('eas_patient_gp')
+        .select('cpr')
+        .where('cpr', '=', cpr)
+        .executeTakeFirst();
+      const row = {
+        sor: gp.sor ?? null,
+        ydernummer: gp.ydernummer ?? null,
+        gln: gp.gln ?? null,
+        updated_at: this.#now(),
+      };
       await trx
         .insertInto('eas_patient_gp')
-        .values({
-          cpr,
-          sor: gp.sor ?? null,
-          ydernummer: gp.ydernummer ?? null,
-          gln: gp.gln ?? null,
-          updated_at: this.#now(),
-        })
+        .values({ cpr, ...row })
+        .onConflict((oc) => oc.column('cpr').doUpdateSet(row))
         .execute();
-      return Number(r.numDeletedRows) === 0;
+      return existing === undefined;
     });
   }
 

@@ -101,19 +101,21 @@ export class EasIndex {
         .select('id')
         .where('id', '=', id)
         .executeTakeFirst();
+      // Upsert the organisation row first: on PostgreSQL a concurrent PUT of the same id waits here for the other
+      // transaction to commit, and its deletes below then see (and replace) what that one wrote.
+      const row = {
+        resource: JSON.stringify(feed.organization),
+        is_gp: isGpPractice(feed.organization) ? 1 : 0,
+        updated_at: this.#now(),
+      };
+      await trx
+        .insertInto('eas_organizations')
+        .values({ id, ...row })
+        .onConflict((oc) => oc.column('id').doUpdateSet(row))
+        .execute();
       await trx.deleteFrom('eas_index').where('organization_id', '=', id).execute();
       await trx.deleteFrom('eas_endpoints').where('organization_id', '=', id).execute();
       await trx.deleteFrom('eas_devices').where('organization_id', '=', id).execute();
-      await trx.deleteFrom('eas_organizations').where('id', '=', id).execute();
-      await trx
-        .insertInto('eas_organizations')
-        .values({
-          id,
-          resource: JSON.stringify(feed.organization),
-          is_gp: isGpPractice(feed.organization) ? 1 : 0,
-          updated_at: this.#now(),
-        })
-        .execute();
       const endpoints = new Map(feed.endpoints.map((e) => [String(e.id), e]));
       if (endpoints.size > 0) {
         await trx

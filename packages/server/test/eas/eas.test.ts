@@ -435,6 +435,29 @@ for (const engine of engines()) {
         assert.equal(back.status, 201);
       });
 
+      it('concurrent PUTs of one organisation all succeed and leave exactly one copy', async () => {
+        const feed = eerFeeds().find((f) => f.id === STJERNE_OU)!;
+        const names = Array.from({ length: 8 }, (_, i) => `Stjernepladsen ${i}`);
+        const answers = await Promise.all(
+          names.map((name) =>
+            fetch(
+              `${eas.url}/admin/organizations/${STJERNE_OU}`,
+              admin('PUT', { ...feed.body, organization: { ...feed.body.organization, name } }),
+            ),
+          ),
+        );
+        assert.deepEqual(
+          answers.map((r) => r.status),
+          names.map(() => 200),
+        );
+        const b = await bundle(await fetch(op('getReceivingOrganizationBySORId', '?sorId=698161000016009')));
+        assert.equal(b.total, 1);
+        assert.ok(names.includes(String(matches(b)[0]?.name)));
+        assert.equal(included(b, 'Endpoint').length, 1);
+        const restore = await fetch(`${eas.url}/admin/organizations/${STJERNE_OU}`, admin('PUT', feed.body));
+        assert.equal(restore.status, 200);
+      });
+
       it('refuses a body that is not {organization, endpoints, devices} or whose id differs from the path → 400', async () => {
         const feed = eerFeeds().find((f) => f.id === STJERNE_OU)!;
         for (const body of [
