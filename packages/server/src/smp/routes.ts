@@ -204,7 +204,8 @@ export async function registerSmpRoutes(app: FastifyInstance, options: SmpRoutes
           `participant ${published} has no ServiceMetadata for document type ${resource.document} at this SMP`,
         );
       }
-      const cacheKey = `${row.participant_key}\u0000${row.document_key}\u0000${row.updated_at}`;
+      // Keyed by content, not by updated_at: two PUTs within one millisecond must not serve the older one.
+      const cacheKey = `${row.participant_key}\u0000${row.document_key}\u0000${sha256(row.xml).toString('base64')}`;
       let xml = signed.get(cacheKey);
       if (xml === undefined) {
         // Signed when served (OASIS BDXR SMP 1.0: the SMP signs each SignedServiceMetadata) with its current key, so a

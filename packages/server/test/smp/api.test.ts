@@ -323,3 +323,48 @@ for (const engine of engines()) {
     });
   });
 }
+
+describe('SMP role configuration', () => {
+  let pki: SmpTestPki;
+  let test: Awaited<ReturnType<ReturnType<typeof engines>[number]['open']>>;
+  before(async () => {
+    pki = await smpTestPki();
+    test = await engines()[0]!.open();
+  });
+  after(async () => {
+    await test?.cleanup();
+  });
+
+  it('refuses to start without a signing credential, or with a key of another certificate', async () => {
+    await assert.rejects(
+      startSmp(test.store, pki, { signing: undefined }),
+      (err: unknown) =>
+        err instanceof EhmiError && err.code === 'EHMI_CONFIG_INVALID' && /smp\.signing/.test(err.message),
+    );
+    await assert.rejects(
+      startSmp(test.store, pki, {
+        signing: { cert: join(pki.dir, 'smp.pem'), key: join(pki.dir, 'rogue.key') },
+      }),
+      (err: unknown) =>
+        err instanceof EhmiError && err.code === 'EHMI_CONFIG_INVALID' && /does not belong/.test(err.message),
+    );
+  });
+
+  it('answers /health and refuses every write when no admin token is configured', async () => {
+    const smp = await startSmp(test.store, pki, { adminToken: undefined, dns: { enabled: false } });
+    try {
+      assert.equal(smp.dns, undefined);
+      const health = await fetch(`${smp.url}/health`);
+      assert.deepEqual(await health.json(), { status: 'ok', service: 'smp' });
+      const res = await fetch(`${smp.url}/${p.toUrlPath()}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'text/xml', authorization: `Bearer ${TOKEN}` },
+        body: buildServiceGroup({ participant: p, references: [] }),
+      });
+      assert.equal(res.status, 403);
+      assert.match(errorBody(await res.text()).description, /admin API of this SMP is disabled/);
+    } finally {
+      await smp.close();
+    }
+  });
+});
