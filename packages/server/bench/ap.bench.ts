@@ -1,0 +1,159 @@
+// Access point to access point over loopback HTTPS, both in this process, each with its own store:
+// 1. messages per second for 10 KB envelopes, signed + encrypted + gzipped, durable commits on both sides, from
+//    gateway.submit until the receiving MSH has the envelope (receipts verified on the way);
+// 2. RSS growth of the process while a 100 MB envelope goes A→B (payloads must stream, not sit in memory).
+// SQLite; PostgreSQL too when DATABASE_URL is set. EHMI_BENCH_N sets the message count (default 300).
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  bytes,
+  createPki,
+  DOCUMENT_TYPE,
+  GLN_A,
+  GLN_B,
+  issueApCredentials,
+  PROCESS,
+  RecordingBackend,
+  startAp,
+  waitFor,
+} from '../test/ap/helpers.ts';
+import { engines } from '../test/helpers/engines.ts';
+
+const N = Number(process.env.EHMI_BENCH_N ?? 300);
+const LARGE = 100 * 1024 * 1024;
+const dir = await mkdtemp(join(tmpdir(), 'ehmi-ap-bench-'));
+const pki = await createPki(dir);
+const credsA = await issueApCredentials(pki, 'a');
+const credsB = await issueApCredentials(pki, 'b');
+
+async function pair(engine: ReturnType<typeof engines>[number], concurrency: number) {
+  const storeA = await engine.open();
+  const storeB = await engine.open();
+  const backendA = new RecordingBackend();
+  const backendB = new RecordingBackend();
+  const b = await startAp({
+    store: storeB.store,
+    dataDir: storeB.dataDir,
+    pki,
+    gln: GLN_B,
+    creds: credsB,
+    backend: backendB,
+  });
+  const a = await startAp({
+    store: storeA.store,
+    dataDir: storeA.dataDir,
+    pki,
+    gln: GLN_A,
+    creds: credsA,
+    backend: backendA,
+    ap: {
+      discovery: { static: { [`0088:${GLN_B}`]: { url: b.as4Url, certificate: credsB.files.signingCert } } },
+      send: { concurrency },
+    },
+  });
+  return {
+    a,
+    backendA,
+    backendB,
+    async close() {
+      await a.close();
+      await b.close();
+      await storeA.cleanup();
+      await storeB.cleanup();
+    },
+  };
+}
+
+async function throughput(engine: ReturnType<typeof engines>[number], concurrency: number): Promise<void> {
+  const p = await pair(engine, concurrency);
+  const body = randomBytes(7680).toString('base64'); // 10 KB of envelope text
+  // Warm-up: first TLS connections, JIT.
+  for (let i = 0; i < 5; i++) {
+    await p.a.gateway.submit({
+      submissionId: randomUUID(),
+      sender: `0088:${GLN_A}`,
+      receiver: `0088:${GLN_B}`,
+      documentType: DOCUMENT_TYPE,
+      process: PROCESS,
+      envelope: bytes(`<sbd n="w${i}">${body}</sbd>`),
+    });
+  }
+  await waitFor('warm-up', () => (p.backendB.delivered.size >= 5 ? true : undefined), 120_000);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) {
+    await p.a.gateway.submit({
+      submissionId: randomUUID(),
+      sender: `0088:${GLN_A}`,
+      receiver: `0088:${GLN_B}`,
+      documentType: DOCUMENT_TYPE,
+      process: PROCESS,
+      envelope: bytes(`<sbd n="${i}">${body}</sbd>`),
+    });
+  }
+  const submitted = Number(process.hrtime.bigint() - start) / 1e9;
+  await waitFor('deliveries', () => (p.backendB.delivered.size >= N + 5 ? true : undefined), 600_000);
+  const delivered = Number(process.hrtime.bigint() - start) / 1e9;
+  await waitFor('outcomes', () => (p.backendA.outcomes.length >= N + 5 ? true : undefined), 600_000);
+  const failed = p.backendA.outcomes.filter((o) => o.status !== 'sent').length;
+  console.log(
+    `${`${engine.name}, send concurrency ${concurrency}`.padEnd(30)} ${N} × 10 KB: submit ${(N / submitted).toFixed(0)}/s, ` +
+      `delivered at B ${(N / delivered).toFixed(1)} msg/s (${delivered.toFixed(1)} s)${failed ? `, ${failed} FAILED` : ''}`,
+  );
+  await p.close();
+}
+
+async function largePayload(engine: ReturnType<typeof engines>[number]): Promise<void> {
+  const file = join(dir, 'large.xml');
+  const hash = createHash('sha256');
+  const handle = await open(file, 'w');
+  for (let written = 0; written < LARGE; written += 1 << 20) {
+    const chunk = Buffer.from(randomBytes(786_432).toString('base64'));
+    hash.update(chunk);
+    await handle.write(chunk);
+  }
+  await handle.close();
+  const p = await pair(engine, 1);
+  globalThis.gc?.();
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  const start = process.hrtime.bigint();
+  const accepted = await p.a.gateway.submit({
+    submissionId: randomUUID(),
+    sender: `0088:${GLN_A}`,
+    receiver: `0088:${GLN_B}`,
+    documentType: DOCUMENT_TYPE,
+    process: PROCESS,
+    envelope: { size: LARGE, open: () => createReadStream(file) },
+  });
+  const got = await waitFor('large delivery', () => p.backendB.delivered.get(accepted.as4MessageId), 900_000);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  clearInterval(sampler);
+  const intact = got.sha256 === hash.digest('hex');
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(0);
+  console.log(
+    `${`${engine.name}, 100 MB envelope`.padEnd(30)} A→B in ${seconds.toFixed(1)} s, RSS ${mb(baseline)} MB → peak ${mb(peak)} MB ` +
+      `(+${mb(peak - baseline)} MB, both APs in this process)${intact ? '' : ' — PAYLOAD CORRUPT'}`,
+  );
+  await p.close();
+}
+
+try {
+  for (const engine of engines()) {
+    if (engine.skip) {
+      console.log(`${engine.name}: skipped (${engine.skip})`);
+      continue;
+    }
+    // The large payload first, while the heap is still small, so its RSS growth is not hidden by earlier garbage.
+    await largePayload(engine);
+    await throughput(engine, 4);
+    await throughput(engine, 16);
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
