@@ -271,24 +271,26 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
         next.searchParams.set('_count', String(req.count));
         link.push({ relation: 'next', url: next.toString() });
       }
+      const entry = [
+        ...result.matches.map((m) => ({
+          fullUrl: `${base}/${m.type}/${m.id}`,
+          resource: m.resource,
+          search: { mode: 'match' },
+        })),
+        ...result.included.map((m) => ({
+          fullUrl: `${base}/${m.type}/${m.id}`,
+          resource: m.resource,
+          search: { mode: 'include' },
+        })),
+      ];
       // R4 search.html §3.1.1.2: a searchset Bundle with total; included resources have search.mode include.
+      // An empty result has no `entry` (FHIR JSON has no empty arrays, json.html §2.6.2).
       return send(request, reply, 200, {
         resourceType: 'Bundle',
         type: 'searchset',
         total: result.total,
         link,
-        entry: [
-          ...result.matches.map((m) => ({
-            fullUrl: `${base}/${m.type}/${m.id}`,
-            resource: m.resource,
-            search: { mode: 'match' },
-          })),
-          ...result.included.map((m) => ({
-            fullUrl: `${base}/${m.type}/${m.id}`,
-            resource: m.resource,
-            search: { mode: 'include' },
-          })),
-        ],
+        ...(entry.length > 0 ? { entry } : {}),
       });
     }),
   );
