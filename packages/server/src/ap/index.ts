@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { As4ProfileId } from '@ehmi/as4';
 import { EhmiError } from '@ehmi/errors';
+import { Counter } from 'prom-client';
 import { Agent } from 'undici';
 import { createHttpServer } from '../http/index.ts';
 import type { Role, RoleContext } from '../roles.ts';
@@ -183,7 +184,20 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
   let outcomeWorker: Worker<{ submissionId: string }> | undefined;
   let sendWorker: Worker<{ submissionId: string }> | undefined;
 
+  const received = new Counter({
+    name: 'ehmi_ap_received_total',
+    help: 'AS4 messages answered on POST /as4, by result (receipt, duplicate, test, signal, or the ebMS error code)',
+    labelNames: ['result'] as const,
+    registers: [app.metrics],
+  });
+  const attempts = new Counter({
+    name: 'ehmi_ap_send_attempts_total',
+    help: 'AS4 send attempts, by result (sent, retry, failed)',
+    labelNames: ['result'] as const,
+    registers: [app.metrics],
+  });
   registerReceiveRoute(app, {
+    count: (result) => received.inc({ result }),
     store,
     queue: handoverQueue,
     logger,
@@ -209,6 +223,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     serviceType: ap.serviceType,
     profile,
     onOutcome: () => outcomeWorker?.wake(),
+    count: (result) => attempts.inc({ result }),
   };
   // The send handler decides itself when a failure is final (it records the outcome and returns), so the queue
   // only ever sees retryable failures.

@@ -48,6 +48,8 @@ export interface ReceiveContext {
   tmpDir: string;
   /** Called after a delivery job committed, so the local worker starts at once. */
   onCommitted: () => void;
+  /** Counts answers: `receipt`, `duplicate`, `test`, `signal`, or the ebMS error code. */
+  count?: (result: string) => void;
 }
 
 /** ebMS3 Core §5.2.2.9 / AS4 Profile §5.1.5: the test service and action. */
@@ -148,7 +150,10 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
               sink,
             }),
         });
-        if (rx.kind === 'signal') return answerSignals(rx, rc.logger, reply);
+        if (rx.kind === 'signal') {
+          rc.count?.('signal');
+          return answerSignals(rx, rc.logger, reply);
+        }
         const receipt = await commit(rx, rc);
         return reply.code(200).header('content-type', SOAP_XML).send(receipt);
       } catch (err) {
@@ -159,6 +164,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
             { code: e.code, ebms: e.ebmsCode, msg: e.message, messageId: e.details.messageId },
             'AS4 message refused',
           );
+        rc.count?.(e.ebmsCode);
         const signal = buildErrorSignal(err);
         const written = writeAs4Message(signal.document, []);
         // The rest of a refused upload is not read: close the connection instead of draining it.
@@ -191,6 +197,7 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
     .executeTakeFirst();
   if (earlier) {
     rc.logger.info({ messageId }, 'AS4 duplicate: the original receipt is returned, nothing delivered again');
+    rc.count?.('duplicate');
     return earlier.receipt;
   }
   const test = isTestMessage(um);
@@ -231,6 +238,7 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
     if (!test) await rc.queue.enqueue(trx, { queue: DELIVER_QUEUE, payload: { messageId } });
     return { duplicate: false, receipt };
   });
+  rc.count?.(result.duplicate ? 'duplicate' : test ? 'test' : 'receipt');
   if (result.duplicate) {
     rc.logger.info({ messageId }, 'AS4 duplicate (concurrent): the original receipt is returned');
   } else {

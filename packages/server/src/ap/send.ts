@@ -50,6 +50,8 @@ export interface SendContext {
   serviceType: string;
   profile: As4ProfileId;
   onOutcome: () => void;
+  /** Counts attempts by result: `sent`, `retry`, `failed`. */
+  count?: (result: string) => void;
 }
 
 /** Why a send attempt ended without a receipt. */
@@ -83,6 +85,7 @@ export function sendHandler(sc: SendContext) {
     try {
       const receipt = await attempt(sc, row, signal);
       await finish(sc, row, { status: 'sent', receipt: receipt.xml, endpointUrl: receipt.endpointUrl });
+      sc.count?.('sent');
       sc.logger.info(
         { messageId: row.as4_message_id, attempt: job.attempt, endpoint: receipt.endpointUrl },
         'AS4 message sent; receipt verified',
@@ -100,6 +103,7 @@ export function sendHandler(sc: SendContext) {
           ? `no receipt after ${job.attempt} attempts (MissingReceipt); last error: ${failure.message}`
           : failure.message;
         await finish(sc, row, { status: 'failed', ebmsCode, reason, lastError: failure.message });
+        sc.count?.('failed');
         sc.logger.warn(
           { messageId: row.as4_message_id, attempt: job.attempt, ebmsCode, reason },
           'AS4 message failed',
@@ -111,6 +115,7 @@ export function sendHandler(sc: SendContext) {
         .set({ last_error: failure.message.slice(0, 4000), updated_at: Date.now() })
         .where('submission_id', '=', row.submission_id)
         .execute();
+      sc.count?.('retry');
       throw failure;
     }
   };

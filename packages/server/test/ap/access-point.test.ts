@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EBMS_URI, parseEnvelope, parseMessaging, verifyReceipt } from '@ehmi/as4';
 import { EhmiError } from '@ehmi/errors';
 import type { Credential } from '@ehmi/pki';
+import { request } from 'undici';
 import type { ByteSource, DiscoveredEndpoint, ReceiverDiscovery } from '../../src/ap/contract.ts';
 import { type AccessPoint, buildOutboundMessage } from '../../src/ap/index.ts';
 import { openStore } from '../../src/store/index.ts';
@@ -256,6 +257,9 @@ for (const engine of engines()) {
       assert.equal(backend.calls.length, 2);
       const rows = await store.store.db.selectFrom('ap_received').select('message_id').execute();
       assert.equal(rows.length, 2);
+      const metrics = await (await request(`${b.url}/metrics`, { dispatcher: client })).body.text();
+      assert.match(metrics, /ehmi_ap_received_total\{result="duplicate",service="ap"\} 2/);
+      assert.match(metrics, /ehmi_ap_received_total\{result="receipt",service="ap"\} 2/);
     });
 
     it('duplicate detection is shared by two instances on one database: concurrent posts deliver once', async () => {
