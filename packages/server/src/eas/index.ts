@@ -83,16 +83,31 @@ export async function createEasRole(ctx: RoleContext, deps: EasDeps = {}): Promi
   };
   const send = (reply: FastifyReply, resource: Json) => reply.type(FHIR_JSON).send(resource);
   for (const op of easOperations()) {
-    const handler = handlers[op.code];
-    if (!handler) throw new Error(`no handler for $${op.code}`);
-    const path = `/Organization/$${op.code}`;
-    app.get(path, async (request, reply) =>
-      send(reply, await handler(inputFromQuery(op, request.query as Record<string, unknown>))),
-    );
-    app.post(path, async (request, reply) =>
-      send(reply, await handler(inputFromParameters(op, request.body))),
-    );
+    if (!handlers[op.code]) throw new Error(`no handler for $${op.code}`);
   }
+  // One parametrised route, so `$` may also arrive percent-encoded (`%24`, as some clients write it): route
+  // parameters are decoded, static path segments are not.
+  const operation = (
+    raw: string,
+  ): { op: OperationDefinition; handler: (i: OperationInput) => Promise<Json> } => {
+    const op = raw.startsWith('$') ? easOperations().find((o) => o.code === raw.slice(1)) : undefined;
+    if (!op)
+      throw new EhmiError(
+        'EHMI_NOT_FOUND',
+        `no operation Organization/${raw} (EAS serves ${easOperations()
+          .map((o) => `$${o.code}`)
+          .join(', ')})`,
+      );
+    return { op, handler: handlers[op.code]! };
+  };
+  app.get<{ Params: { operation: string } }>('/Organization/:operation', async (request, reply) => {
+    const { op, handler } = operation(request.params.operation);
+    return send(reply, await handler(inputFromQuery(op, request.query as Record<string, unknown>)));
+  });
+  app.post<{ Params: { operation: string } }>('/Organization/:operation', async (request, reply) => {
+    const { op, handler } = operation(request.params.operation);
+    return send(reply, await handler(inputFromParameters(op, request.body)));
+  });
 
   app.get('/metadata', async (_request, reply) => send(reply, capabilityStatement(base(), started)));
   app.get<{ Params: { id: string } }>('/OperationDefinition/:id', async (request, reply) => {

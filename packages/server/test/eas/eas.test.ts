@@ -108,6 +108,15 @@ for (const engine of engines()) {
         assertConforms(b);
       });
 
+      it('answers the operation path with $ percent-encoded (%24) too, and 404 for an unknown operation', async () => {
+        const res = await fetch(
+          `${eas.url}/Organization/%24getReceivingOrganizationBySORId?sorId=698161000016009`,
+        );
+        assert.equal((await bundle(res)).total, 1);
+        const oo = await outcome(await fetch(`${eas.url}/Organization/$getSomethingElse`), 404);
+        assert.match(oo.issue[0]!.details.text, /no operation Organization\/\$getSomethingElse/);
+      });
+
       it('POST with Parameters filters by message type, matching MedCom spellings of the same message', async () => {
         const b = await bundle(
           await fetch(
