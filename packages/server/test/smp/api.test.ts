@@ -320,6 +320,14 @@ for (const engine of engines()) {
       assert.equal(md.serviceMetadata.flavour, 'peppol');
       assert.equal(md.serviceMetadata.serviceInformation!.processes[0]!.endpoints[0]!.endpointUrl, AP_URL);
       assert.equal(smp.dns?.zone.size, 1);
+      if (HAS_XMLSEC) {
+        const file = join(pki.dir, `served-peppol-${engine.name}.xml`);
+        writeFileSync(file, await (await fetch(serviceMetadataUrl(smp.url, p, hco))).text());
+        const r = spawnSync('xmlsec1', ['--verify', '--trusted-pem', join(pki.dir, 'root.pem'), file], {
+          encoding: 'utf8',
+        });
+        assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+      }
     });
   });
 }
