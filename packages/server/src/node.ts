@@ -7,6 +7,7 @@ import type { MshBackend } from './ap/contract.ts';
 import { type AccessPoint, createAccessPoint } from './ap/index.ts';
 import type { Config } from './config/index.ts';
 import { createEasRole } from './eas/index.ts';
+import { createEerRole } from './eer/index.ts';
 import { createHttpServer } from './http/index.ts';
 import { createMsh, type MessageServiceHandler } from './msh/index.ts';
 import type { Role, RoleContext } from './roles.ts';
@@ -89,6 +90,7 @@ async function createRoles(
   }
   // Central roles (smp, eer, eas) are added here by their issue.
   if (config.smp.enabled) roles.push(await createSmpRole(ctx));
+  if (config.eer.enabled) roles.push(await createEerRole(ctx));
   if (config.eas.enabled) roles.push(await createEasRole(ctx));
   return { roles, ...(ap ? { ap } : {}), ...(msh ? { msh } : {}) };
 }
