@@ -28,8 +28,12 @@ export const eerConfigSchema = z
     eas: target.optional(),
     propagation: z
       .object({
-        /** Jobs of the `eer.propagate` queue run at once. */
-        concurrency: z.number().int().min(1).max(16).default(2),
+        /**
+         * Jobs of the `eer.propagate` queue run at once. Each job publishes the organisation's state as it is when
+         * the job runs, so jobs run one at a time converge on the latest write; two jobs of one organisation running
+         * at once could finish in the other order.
+         */
+        concurrency: z.number().int().min(1).max(16).default(1),
         /** Time for one call to the SMP or EAS. */
         timeoutMs: z.number().int().positive().default(30_000),
       })

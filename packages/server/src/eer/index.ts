@@ -17,6 +17,13 @@ import { EerRepository } from './repository.ts';
 import { registerRoutes } from './routes.ts';
 
 export { PROPAGATE_QUEUE, type PropagateJob } from './propagate.ts';
+export {
+  DEFAULT_MESSAGE_TYPES,
+  type EerOrganisationInput,
+  type EerOrganisationResources,
+  eerResourcesFor,
+  seedEer,
+} from './seed.ts';
 
 export interface EerRole extends Role {
   readonly repository: EerRepository;
