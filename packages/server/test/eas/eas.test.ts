@@ -437,9 +437,13 @@ for (const engine of engines()) {
         assert.equal(put.status, 200);
         const b = await bundle(await fetch(op('getReceivingOrganizationByGPId', '?gpId=057584')));
         assert.equal(matches(b)[0]?.name, 'Renamed practice');
+        const held = await fetch(`${eas.url}/admin/organizations/${feed.id}`, admin('GET'));
+        assert.equal(held.status, 200);
+        assert.deepEqual(await held.json(), renamed);
         const del = await fetch(`${eas.url}/admin/organizations/${feed.id}`, admin('DELETE'));
         assert.equal(del.status, 204);
         await outcome(await fetch(op('getReceivingOrganizationByGPId', '?gpId=057584')), 404);
+        await outcome(await fetch(`${eas.url}/admin/organizations/${feed.id}`, admin('GET')), 404);
         const back = await fetch(`${eas.url}/admin/organizations/${feed.id}`, admin('PUT', feed.body));
         assert.equal(back.status, 201);
       });
