@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EBMS_URI, parseEnvelope, parseMessaging, verifyReceipt } from '@ehmi/as4';
+import { EBMS_URI, type MessagePartReference, parseEnvelope, parseMessaging, verifyReceipt } from '@ehmi/as4';
 import { EhmiError } from '@ehmi/errors';
 import type { Credential } from '@ehmi/pki';
 import { request } from 'undici';
@@ -260,6 +261,88 @@ for (const engine of engines()) {
       const metrics = await (await request(`${b.url}/metrics`, { dispatcher: client })).body.text();
       assert.match(metrics, /ehmi_ap_received_total\{result="duplicate",service="ap"\} 2/);
       assert.match(metrics, /ehmi_ap_received_total\{result="receipt",service="ap"\} 2/);
+    });
+
+    it('a receipt lost on the way back: the retry gets the first receipt, which matches the first attempt (NRI)', async () => {
+      const storeB = await openStoreFor();
+      const backendB = new RecordingBackend();
+      const b = await startAp({
+        store: storeB.store,
+        dataDir: storeB.dataDir,
+        pki,
+        gln: GLN_B,
+        creds: credsB,
+        backend: backendB,
+      });
+      cleanups.push(() => b.close());
+      // A TCP proxy that, on the first connection, lets the request through and cuts the line when the answer comes.
+      const bPort = Number(new URL(b.url).port);
+      let connections = 0;
+      const proxy = createNetServer((client) => {
+        const first = connections++ === 0;
+        const upstream = connect(bPort, '127.0.0.1');
+        let sent = 0;
+        client.on('data', (d: Buffer) => {
+          sent += d.length;
+          upstream.write(d);
+        });
+        upstream.on('data', (d: Buffer) => {
+          if (first && sent > 40_000) {
+            client.destroy();
+            upstream.destroy();
+          } else client.write(d);
+        });
+        client.on('error', () => upstream.destroy());
+        upstream.on('error', () => client.destroy());
+        client.on('close', () => upstream.end());
+        upstream.on('close', () => client.end());
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => new Promise((resolve) => proxy.close(() => resolve())));
+      const proxyPort = (proxy.address() as { port: number }).port;
+      const storeA = await openStoreFor();
+      const backendA = new RecordingBackend();
+      const a = await startAp({
+        store: storeA.store,
+        dataDir: storeA.dataDir,
+        pki,
+        gln: GLN_A,
+        creds: credsA,
+        backend: backendA,
+        ap: {
+          discovery: {
+            static: {
+              [B]: { url: `https://127.0.0.1:${proxyPort}/as4`, certificate: credsB.files.signingCert },
+            },
+          },
+        },
+      });
+      cleanups.push(() => a.close());
+      // Incompressible, so the request is well past the proxy's threshold.
+      const accepted = await submit(a, bytes(randomBytes(60_000).toString('base64')));
+      const outcome = await waitFor('outcome', () => backendA.outcomes[0]);
+      assert.equal(outcome.status, 'sent', outcome.reason);
+      const row = await storeA.store.db.selectFrom('ap_outbound').selectAll().executeTakeFirstOrThrow();
+      assert.equal(row.attempts, 2);
+      // The stored receipt acknowledges the first transmission, not the second.
+      const [firstRefs, secondRefs] = JSON.parse(row.sent_references) as MessagePartReference[][];
+      const { signal } = await verifyReceipt(
+        row.receipt!,
+        { messageId: accepted.as4MessageId, references: firstRefs! },
+        { trust: () => true },
+      );
+      assert.equal(signal.messageInfo.refToMessageId, accepted.as4MessageId);
+      await assert.rejects(
+        verifyReceipt(
+          row.receipt!,
+          { messageId: accepted.as4MessageId, references: secondRefs! },
+          { trust: () => true },
+        ),
+        { ebmsCode: 'EBMS:0302' },
+      );
+      await waitFor('delivery', () => backendB.delivered.get(accepted.as4MessageId));
+      await sleep(200);
+      assert.equal(backendB.calls.length, 1);
     });
 
     it('duplicate detection is shared by two instances on one database: concurrent posts deliver once', async () => {
