@@ -114,7 +114,7 @@ for (const engine of engines()) {
       assert.match(
         services[0]!,
         new RegExp(
-          `^municipality  msh   https://127\\.0\\.0\\.1:${base + 10} +try: ehmi send homecareobservation --from municipality --to gp --data `,
+          `^municipality  msh   https://127\\.0\\.0\\.1:${base + 10} +try: npx ehmi send homecareobservation --from municipality --to gp --data `,
         ),
       );
 

@@ -54,6 +54,8 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
   const { startNetwork, DEFAULT_PORT_BASE } = await import('../../network/index.ts');
   // EHMI_* variables (log level, timings) apply to every node; the network sets the rest.
   const base = loadConfig({ env: ctx.env, cwd: ctx.cwd });
+  // Nine servers logging every request would bury the lines below; EHMI_LOG_LEVEL=info brings them back.
+  if (!ctx.env.EHMI_LOG_LEVEL) base.log.level = 'warn';
   const dataDir = resolve(ctx.cwd, opts.data ?? ctx.env.EHMI_DATA_DIR ?? '.ehmi');
   const logger = createLogger(base);
   const started = Date.now();
@@ -75,8 +77,8 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
     const n = o.spec.name;
     const example =
       o.spec.role === 'municipality'
-        ? `ehmi send homecareobservation --from ${n} --to ${receiver}${dataFlag}`
-        : `ehmi inbox ${n}${dataFlag}`;
+        ? `npx ehmi send homecareobservation --from ${n} --to ${receiver}${dataFlag}`
+        : `npx ehmi inbox ${n}${dataFlag}`;
     const name = n.padEnd(width);
     writeLine(ctx.stdout, `${name}  msh   ${o.urls.msh}   try: ${example}`);
     writeLine(ctx.stdout, `${name}  ap    ${o.urls.ap}   try: curl --cacert ${cacert} ${o.urls.ap}/health`);
