@@ -14,7 +14,7 @@ export function deliverHandler(store: Store, backend: MshBackend, logger: Logger
       .selectAll()
       .where('message_id', '=', job.payload.messageId)
       .executeTakeFirst();
-    if (!row || row.status !== 'received' || row.blob_hash === null) return;
+    if (row?.status !== 'received' || row.blob_hash === null) return;
     const blob = { hash: row.blob_hash, size: row.blob_size ?? 0 };
     await backend.deliver({
       as4MessageId: row.message_id,

@@ -81,7 +81,7 @@ export function sendHandler(sc: SendContext) {
       .selectAll()
       .where('submission_id', '=', job.payload.submissionId)
       .executeTakeFirst();
-    if (!row || row.status !== 'pending') return; // done before (a repeated job): idempotent
+    if (row?.status !== 'pending') return; // done before (a repeated job): idempotent
     try {
       const receipt = await attempt(sc, row, signal);
       await finish(sc, row, { status: 'sent', receipt: receipt.xml, endpointUrl: receipt.endpointUrl });
