@@ -20,6 +20,21 @@ export interface StoredVersion {
   resource?: Json;
 }
 
+/** One write of a transaction. */
+export interface WriteOp {
+  method: 'POST' | 'PUT' | 'DELETE';
+  type: EerType;
+  id: string;
+  resource?: Json;
+  ifMatch?: number;
+}
+
+export interface WriteResult {
+  version: StoredVersion;
+  /** A new resource (201), or a new version of one (200). */
+  created: boolean;
+}
+
 /** Called inside every write's transaction, with the versions before and after (for propagation). */
 export type WriteHook = (
   trx: Kysely<Database>,
@@ -114,10 +129,7 @@ export class EerRepository {
 
   /** FHIR create: the server assigns the id (R4 http.html §3.1.0.7). */
   create(type: EerType, resource: Json): Promise<StoredVersion> {
-    return this.#store.transaction(async (trx) => {
-      const id = randomUUID();
-      return this.#write(trx, type, id, resource, undefined, 'POST');
-    });
+    return this.#store.transaction((trx) => this.#create(trx, type, randomUUID(), resource));
   }
 
   /**
@@ -130,27 +142,63 @@ export class EerRepository {
     resource: Json,
     ifMatch?: number,
   ): Promise<{ version: StoredVersion; created: boolean }> {
-    return this.#store.transaction(async (trx) => {
-      const current = await this.read(type, id, trx);
-      if (ifMatch !== undefined && (!current || current.versionId !== ifMatch)) {
-        throw new EhmiError(
-          'EHMI_PRECONDITION_FAILED',
-          `If-Match W/"${ifMatch}" does not match the current version of ${type}/${id} (${current ? `W/"${current.versionId}"` : 'none'})`,
-        );
-      }
-      const version = await this.#write(trx, type, id, resource, current, 'PUT');
-      return { version, created: !current || current.deleted };
-    });
+    return this.#store.transaction((trx) => this.#update(trx, type, id, resource, ifMatch));
   }
 
   /** FHIR delete (R4 http.html §3.1.0.7.1): a deleted version in the history; undefined when there is none. */
   delete(type: EerType, id: string): Promise<StoredVersion | undefined> {
+    return this.#store.transaction((trx) => this.#delete(trx, type, id));
+  }
+
+  /**
+   * Several writes in one transaction (a FHIR transaction Bundle, R4 http.html §3.1.0.11): all of them or none.
+   * A POST carries the id the caller assigned (so references between the entries could be rewritten first).
+   */
+  transaction(ops: readonly WriteOp[]): Promise<WriteResult[]> {
     return this.#store.transaction(async (trx) => {
-      const current = await this.read(type, id, trx);
-      if (!current) return undefined;
-      if (current.deleted) return current;
-      return this.#write(trx, type, id, undefined, current, 'DELETE');
+      const out: WriteResult[] = [];
+      for (const op of ops) {
+        if (op.method === 'POST') {
+          out.push({ version: await this.#create(trx, op.type, op.id, op.resource!), created: true });
+        } else if (op.method === 'PUT') {
+          out.push(await this.#update(trx, op.type, op.id, op.resource!, op.ifMatch));
+        } else {
+          const version = await this.#delete(trx, op.type, op.id);
+          if (!version) throw new EhmiError('EHMI_NOT_FOUND', `${op.type}/${op.id} is not known`);
+          out.push({ version, created: false });
+        }
+      }
+      return out;
     });
+  }
+
+  #create(trx: Kysely<Database>, type: EerType, id: string, resource: Json): Promise<StoredVersion> {
+    return this.#write(trx, type, id, resource, undefined, 'POST');
+  }
+
+  async #update(
+    trx: Kysely<Database>,
+    type: EerType,
+    id: string,
+    resource: Json,
+    ifMatch: number | undefined,
+  ): Promise<WriteResult> {
+    const current = await this.read(type, id, trx);
+    if (ifMatch !== undefined && (!current || current.versionId !== ifMatch)) {
+      throw new EhmiError(
+        'EHMI_PRECONDITION_FAILED',
+        `If-Match W/"${ifMatch}" does not match the current version of ${type}/${id} (${current ? `W/"${current.versionId}"` : 'none'})`,
+      );
+    }
+    const version = await this.#write(trx, type, id, resource, current, 'PUT');
+    return { version, created: !current || current.deleted };
+  }
+
+  async #delete(trx: Kysely<Database>, type: EerType, id: string): Promise<StoredVersion | undefined> {
+    const current = await this.read(type, id, trx);
+    if (!current) return undefined;
+    if (current.deleted) return current;
+    return this.#write(trx, type, id, undefined, current, 'DELETE');
   }
 
   async #write(

@@ -6,6 +6,7 @@ import { capabilityStatement } from './capability.ts';
 import { type EerType, type EerValidator, isEerType } from './profiles.ts';
 import { type EerRepository, ID_RE, type Json, type StoredVersion } from './repository.ts';
 import { parseSearch, runSearch } from './search.ts';
+import { processTransaction } from './transaction.ts';
 
 export interface RouteOptions {
   repository: EerRepository;
@@ -145,6 +146,24 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     handle(async (request, reply) =>
       send(request, reply, 200, capabilityStatement(o.baseUrl(), new Date().toISOString())),
     ),
+  );
+
+  app.post(
+    '/',
+    handle(async (request, reply) => {
+      const b = request.body;
+      if (b === null || typeof b !== 'object' || Array.isArray(b)) {
+        throw new EhmiError('EHMI_INPUT_UNREADABLE', 'the request body is not a FHIR Bundle');
+      }
+      const { response, writes } = await processTransaction(b as Json, {
+        repository: o.repository,
+        validator: o.validator,
+        baseUrl: o.baseUrl(),
+        minimal: prefersMinimal(request),
+      });
+      if (writes > 0) o.afterWrite();
+      return send(request, reply, 200, response);
+    }),
   );
 
   app.post(
