@@ -9,7 +9,22 @@ export function normaliseParticipant(value: string): string {
   return value
     .trim()
     .replace(/^iso6523-actorid-upis::/i, '')
+    .replace(/^urn:oasis:names:tc:ebcore:partyid-type:iso6523:/i, '')
     .toLowerCase();
+}
+
+/**
+ * A four-corner property (`originalSender`, `finalRecipient`) as a participant. Peppol style is the value
+ * `0088:<GLN>` with type `iso6523-actorid-upis`; an ebCore-typed property (eDelivery AS4 1.15 §2.6.1 allows
+ * `type="urn:oasis:names:tc:ebcore:partyid-type:iso6523:0088"` with the bare GLN) is read as `0088:<GLN>` too.
+ */
+export function participantOfProperty(
+  property: { value: string; type?: string } | undefined,
+): string | undefined {
+  if (!property) return undefined;
+  const icd = /^urn:oasis:names:tc:ebcore:partyid-type:iso6523:(\d{4})$/i.exec(property.type ?? '')?.[1];
+  if (icd && !property.value.includes(':')) return `${icd}:${property.value.trim()}`;
+  return property.value.trim();
 }
 
 /**

@@ -24,7 +24,7 @@ import { checkCertificateTrust } from '@ehmi/pki';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { type JobQueue, recordBlob, type Store } from '../store/index.ts';
-import { normaliseParticipant } from './discovery.ts';
+import { normaliseParticipant, participantOfProperty } from './discovery.ts';
 import { GLN_PARTY_TYPE, type SigningCredential } from './message.ts';
 
 export const DELIVER_QUEUE = 'ap.deliver';
@@ -78,7 +78,7 @@ export function receivingPMode(um: UserMessage, rc: Pick<ReceiveContext, 'partic
     throw mismatch(`the message is for party ${toGlns.join(', ')}, not ${ourGln}`, { to: toGlns });
   }
   if (!test) {
-    const recipient = finalRecipient(um)?.value;
+    const recipient = participantOfProperty(finalRecipient(um));
     if (recipient === undefined || recipient === '') {
       throw mismatch('the message property finalRecipient is required', { property: 'finalRecipient' });
     }
@@ -212,8 +212,8 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
       .values({
         message_id: messageId,
         status: test ? 'test' : 'received',
-        sender: originalSender(um)?.value ?? '',
-        receiver: finalRecipient(um)?.value ?? '',
+        sender: participantOfProperty(originalSender(um)) ?? '',
+        receiver: participantOfProperty(finalRecipient(um)) ?? '',
         process: um.collaborationInfo.service.value,
         document_type: um.collaborationInfo.action,
         conversation_id: um.collaborationInfo.conversationId,
