@@ -16,10 +16,10 @@ import {
   receiptEnvelope,
   scopeValue,
   serializeEnvelope,
-  validate,
 } from '@ehmi/sbdh';
 import type { InboundEnvelope } from '../ap/contract.ts';
 import { addEvents, type Db, inboxItem, type MshCore, putBlob, STATUS_FROM } from './core.ts';
+import { validateEnvelope } from './envelope-check.ts';
 import { formatOfMime, readFhir } from './fhir-body.ts';
 import { acknowledgementAgain, addSubmission, type BuiltEnvelope } from './outbound.ts';
 
@@ -102,7 +102,7 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope): Promise<
   if (parsed?.documentIdentification.standard === RECEIPT_STANDARD)
     return receiveReceipt(core, inbound, bytes);
 
-  const check = await validate(bytes, 'the received envelope');
+  const check = await validateEnvelope(bytes, 'the received envelope');
   const env = parsed ?? check.envelope;
   if (!check.valid) {
     const first = check.errors[0];

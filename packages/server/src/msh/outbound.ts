@@ -17,12 +17,14 @@ import {
   payloadOf,
   scopeValue,
   serializeEnvelope,
-  validate,
   wrapMessage,
   wrapMessageForArchive,
 } from '@ehmi/sbdh';
-import type { Bundle } from '@medplum/fhirtypes';
 import type { Selectable } from 'kysely';
+
+/** FHIR Bundle as the @ehmi/fhir builders type it. */
+type Bundle = Parameters<typeof buildAcknowledgement>[0];
+
 import {
   addEvents,
   type Db,
@@ -32,6 +34,7 @@ import {
   type MshCore,
   putBlob,
 } from './core.ts';
+import { validateEnvelope } from './envelope-check.ts';
 import {
   type FhirFormat,
   fhirText,
@@ -96,7 +99,7 @@ export async function addSubmission(
 
 /** ehmiSBDH XSD + IG rules on an envelope we built; a failure is the submitted content's fault (422). */
 async function checkEnvelope(xml: string): Promise<void> {
-  const result = await validate(xml, 'the ehmiSBDH envelope');
+  const result = await validateEnvelope(xml, 'the ehmiSBDH envelope');
   if (!result.valid) {
     const first = result.errors[0]!;
     throw new EhmiError(

@@ -1,0 +1,39 @@
+import { type ValidationResult, validateMany } from '@ehmi/sbdh';
+
+interface Waiting {
+  xml: string | Uint8Array;
+  source: string;
+  resolve: (r: ValidationResult) => void;
+  reject: (err: unknown) => void;
+}
+
+let waiting: Waiting[] = [];
+let running = false;
+
+/**
+ * ehmiSBDH validation (XSD + IG rules) batched across concurrent callers: each XSD run starts a WebAssembly
+ * xmllint, which costs as much as validating dozens of envelopes (DESIGN.md: 14 calls/s, 125 documents/s), so
+ * envelopes that arrive while a run is going wait for the next run and share it.
+ */
+export function validateEnvelope(xml: string | Uint8Array, source: string): Promise<ValidationResult> {
+  return new Promise((resolve, reject) => {
+    waiting.push({ xml, source, resolve, reject });
+    if (!running) setImmediate(flush);
+  });
+}
+
+async function flush(): Promise<void> {
+  if (running || waiting.length === 0) return;
+  running = true;
+  const batch = waiting.slice(0, 200);
+  waiting = waiting.slice(batch.length);
+  try {
+    const results = await validateMany(batch.map((w) => ({ xml: w.xml, source: w.source })));
+    for (const [i, w] of batch.entries()) w.resolve(results[i]!);
+  } catch (err) {
+    for (const w of batch) w.reject(err);
+  } finally {
+    running = false;
+    if (waiting.length > 0) setImmediate(flush);
+  }
+}
