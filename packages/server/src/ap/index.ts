@@ -211,6 +211,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     onCommitted: () => deliverWorker?.wake(),
   });
 
+  const closing = new AbortController();
   const sendContext: SendContext = {
     store,
     handoverQueue,
@@ -223,6 +224,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     serviceType: ap.serviceType,
     profile,
     onOutcome: () => outcomeWorker?.wake(),
+    closing: closing.signal,
     count: (result) => attempts.inc({ result }),
   };
   // The send handler decides itself when a failure is final (it records the outcome and returns), so the queue
@@ -351,6 +353,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     },
     async close() {
       if (timer) clearInterval(timer);
+      closing.abort(new EhmiError('EHMI_UNAVAILABLE', 'the access point is closing'));
       await app.close();
       await Promise.all([sendWorker?.stop(), deliverWorker?.stop(), outcomeWorker?.stop()]);
       await dispatcher.close();

@@ -50,6 +50,8 @@ export interface SendContext {
   serviceType: string;
   profile: As4ProfileId;
   onOutcome: () => void;
+  /** Aborted when the role closes: a send in flight stops and is retried after the restart. */
+  closing?: AbortSignal;
   /** Counts attempts by result: `sent`, `retry`, `failed`. */
   count?: (result: string) => void;
 }
@@ -82,8 +84,9 @@ export function sendHandler(sc: SendContext) {
       .where('submission_id', '=', job.payload.submissionId)
       .executeTakeFirst();
     if (row?.status !== 'pending') return; // done before (a repeated job): idempotent
+    const abort = sc.closing ? AbortSignal.any([signal, sc.closing]) : signal;
     try {
-      const receipt = await attempt(sc, row, signal);
+      const receipt = await attempt(sc, row, abort);
       await finish(sc, row, { status: 'sent', receipt: receipt.xml, endpointUrl: receipt.endpointUrl });
       sc.count?.('sent');
       sc.logger.info(
@@ -95,6 +98,8 @@ export function sendHandler(sc: SendContext) {
         err instanceof AttemptFailed
           ? err
           : new AttemptFailed((err as Error).message ?? String(err), true, undefined, err);
+      // Shutting down: not the message's fault; the queue retries it after the restart.
+      if (sc.closing?.aborted) throw failure;
       const last = job.attempt >= job.maxAttempts;
       if (!failure.retry || last) {
         // eDelivery AS4 1.15 §3.3: MissingReceiptNotifyProducer — after the last retry, EBMS:0301 to the producer.

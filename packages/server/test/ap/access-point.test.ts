@@ -558,6 +558,43 @@ for (const engine of engines()) {
       await waitFor('delivery', () => backend.delivered.get(known.as4MessageId));
     });
 
+    it('closing the sending AP aborts a send in flight; after the restart the message goes out', {
+      timeout: 60_000,
+    }, async () => {
+      // A peer that accepts the connection and never answers: the attempt hangs until its 120 s timeout.
+      const sockets = new Set<import('node:net').Socket>();
+      const silent = createNetServer((socket) => {
+        sockets.add(socket);
+        socket.on('error', () => {});
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      cleanups.push(async () => {
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((resolve) => silent.close(() => resolve()));
+      });
+      const silentUrl = `https://127.0.0.1:${(silent.address() as { port: number }).port}/as4`;
+      const { a, storeA, b, backendB } = await pair({ bUrl: silentUrl });
+      const accepted = await submit(a, bytes(envelope('in flight')));
+      await waitFor('connection', () => (sockets.size > 0 ? true : undefined));
+      await a.close(); // would wait for the hanging attempt without the abort
+      const row = await storeA.store.db.selectFrom('ap_outbound').selectAll().executeTakeFirstOrThrow();
+      assert.equal(row.status, 'pending');
+      const backendA2 = new RecordingBackend();
+      const a2 = await startAp({
+        store: storeA.store,
+        dataDir: storeA.dataDir,
+        pki,
+        gln: GLN_A,
+        creds: credsA,
+        backend: backendA2,
+        ap: { discovery: { static: { [B]: { url: b!.as4Url, certificate: credsB.files.signingCert } } } },
+      });
+      cleanups.push(() => a2.close());
+      const outcome = await waitFor('outcome', () => backendA2.outcomes[0]);
+      assert.equal(outcome.status, 'sent');
+      await waitFor('delivery', () => backendB.delivered.get(accepted.as4MessageId));
+    });
+
     it('a restart of the receiving AP between commit and delivery still delivers exactly once', async () => {
       const { a, b, storeB, backendA, backendB } = await pair();
       backendB.unavailable = true;
