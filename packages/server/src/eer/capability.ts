@@ -20,6 +20,7 @@ export function capabilityStatement(baseUrl: string, date: string): Record<strin
         mode: 'server',
         documentation:
           'Writes are validated against the EER profiles (dk.ehmi.eer 2.0.1-draft) and pushed to the SMP and EAS.',
+        interaction: [{ code: 'transaction' }],
         resource: EER_TYPES.map((type) => ({
           type,
           profile: DEFAULT_PROFILE[type],

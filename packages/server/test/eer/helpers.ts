@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -31,6 +32,7 @@ export async function startEer(
   eer: NonNullable<ConfigInput['eer']> = {},
   deps: EerDeps = {},
   store?: Store,
+  tls?: { key: string; cert: string; ca: string[] },
 ): Promise<RunningEer> {
   const s = store ?? ts.store;
   const config = loadConfig({
@@ -47,7 +49,10 @@ export async function startEer(
     backoffBaseMs: config.queue.backoffBaseMs,
     backoffMaxMs: config.queue.backoffMaxMs,
   });
-  const role = await createEerRole({ config, store: s, queue, logger: pino({ level: 'silent' }) }, deps);
+  const role = await createEerRole(
+    { config, store: s, queue, logger: pino({ level: 'silent' }), ...(tls ? { tls } : {}) },
+    deps,
+  );
   await role.start();
   return { role, url: role.url, store: s, queue, close: () => role.close() };
 }
@@ -108,8 +113,9 @@ export class Recorder {
   #server: Server | undefined;
   url = '';
 
-  async start(): Promise<this> {
-    this.#server = createServer((req: IncomingMessage, res) => {
+  /** Listens with HTTPS when given a key and certificate. */
+  async start(tls?: { key: string; cert: string }): Promise<this> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -123,9 +129,10 @@ export class Recorder {
         res.statusCode = this.status(r);
         res.end();
       });
-    });
+    };
+    this.#server = tls ? createHttpsServer(tls, handler) : createServer(handler);
     await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
     return this;
   }
 
