@@ -1,0 +1,268 @@
+// End to end on this machine: two nodes of the local network (municipality → gp), each MSH + access point with its
+// own durable store; the receiver in its own process. 10 KB MedCom messages (signed, encrypted AS4 over HTTPS).
+//   1. throughput: N messages submitted at the sending MSH's EUA API (HTTPS, mTLS) by C concurrent clients, until
+//      every one is `receipted` (the receiver committed it to its inbox and its EnvelopeReceipt came back);
+//   2. latency at a fixed offered load (RATE messages/s for SECONDS, open loop): submit → EnvelopeReceipt (10.1);
+//   3. a 100 MB payload through the AP gateway: time and peak RSS of both processes.
+// SQLite always; PostgreSQL as well when DATABASE_URL is set. Knobs: EHMI_BENCH_N (200), EHMI_BENCH_CONCURRENCY (16),
+// EHMI_BENCH_RATE (2.5), EHMI_BENCH_SECONDS (20), EHMI_BENCH_LARGE_MB (100, 0 skips).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import pino from 'pino';
+import { NetworkClient } from '../src/network/client.ts';
+import {
+  LOCAL_ORGANISATIONS,
+  type ManifestOrganisation,
+  planNetwork,
+  writeNetworkManifest,
+} from '../src/network/index.ts';
+import { sampleHomeCareObservation } from '../src/network/sample.ts';
+import { startNode } from '../src/node.ts';
+
+const N = Number(process.env.EHMI_BENCH_N ?? 200);
+const CONCURRENCY = Number(process.env.EHMI_BENCH_CONCURRENCY ?? 16);
+// Denmark's MedCom traffic averages about 2.5 messages a second (DESIGN.md "Scale").
+const RATE = Number(process.env.EHMI_BENCH_RATE ?? 2.5);
+const SECONDS = Number(process.env.EHMI_BENCH_SECONDS ?? 20);
+const LARGE_MB = Number(process.env.EHMI_BENCH_LARGE_MB ?? 100);
+const NODE_SCRIPT = fileURLToPath(new URL('../test/e2e/node-process.ts', import.meta.url));
+
+/** A prøvesvar padded to 10 KB (DiagnosticReport.conclusion), fresh ids. */
+function message(from: ManifestOrganisation, to: ManifestOrganisation): Buffer {
+  const bundle = sampleHomeCareObservation(from, to);
+  const base = Buffer.byteLength(JSON.stringify(bundle));
+  const report = bundle.entry!.find((e) => e.resource?.resourceType === 'DiagnosticReport')!.resource as {
+    conclusion?: string;
+  };
+  report.conclusion = 'Prøvesvar. '.repeat(Math.max(0, Math.ceil((10 * 1024 - base) / 12)));
+  return Buffer.from(JSON.stringify(bundle));
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function spawnNode(config: unknown): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT], {
+    env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (c: string) => {
+      out += c;
+      if (out.startsWith('ready')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`receiver exited ${code}`)));
+  });
+}
+
+/** Peak resident set of a process so far (Linux VmHWM), in MiB. */
+function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function run(label: string, databaseUrl: string | undefined): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-bench-e2e-'));
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const logger = pino({ level: 'silent' });
+  const plan = await planNetwork({
+    dataDir,
+    portBase: 20000 + Math.floor(Math.random() * 800) * 50,
+    logger,
+    organisations: LOCAL_ORGANISATIONS.slice(0, 2),
+    ...(databaseUrl ? { databaseUrl } : {}),
+    base: {
+      log: { level: 'silent' },
+      database: { schema, poolSize: 10 },
+      ap: { send: { timeoutMs: 600_000 } },
+    },
+  });
+  writeNetworkManifest(dataDir, plan.manifest);
+  const [senderPlan, receiverPlan] = plan.organisations;
+  const receiverProcess = await spawnNode(receiverPlan!.config);
+  const sender = await startNode(senderPlan!.config, logger);
+  const client = NetworkClient.open(dataDir);
+  const from = client.organisation('municipality');
+  const to = client.organisation('gp');
+  const db = sender.store.db;
+  const submit = async (): Promise<string> => {
+    const res = await client.call('municipality', 'POST', '/messages', {
+      bytes: message(from, to),
+      contentType: 'application/fhir+json',
+    });
+    if (res.status !== 202) throw new Error(`submit: ${res.status} ${res.text}`);
+    return (res.json as { id: string }).id;
+  };
+  const receipted = async (ids: string[]): Promise<number> => {
+    let n = 0;
+    for (let i = 0; i < ids.length; i += 500) {
+      const r = await db
+        .selectFrom('msh_messages')
+        .select(db.fn.countAll<number>().as('n'))
+        .where('id', 'in', ids.slice(i, i + 500))
+        .where('status', 'in', ['receipted', 'acknowledged'])
+        .executeTakeFirstOrThrow();
+      n += Number(r.n);
+    }
+    return n;
+  };
+  const failed = async (ids: string[]) =>
+    db
+      .selectFrom('msh_messages')
+      .select(['id', 'failure_reason'])
+      .where('id', 'in', ids)
+      .where('status', '=', 'failed')
+      .execute();
+  try {
+    // Warm up (profile validator, TLS sessions, JIT): a few messages through the whole path.
+    const warm = await Promise.all(Array.from({ length: 4 }, submit));
+    while ((await receipted(warm)) < warm.length) await new Promise((r) => setTimeout(r, 100));
+
+    // 1. throughput
+    const ids: string[] = [];
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next++ < N) ids.push(await submit());
+      }),
+    );
+    const tSubmitted = performance.now();
+    for (;;) {
+      const done = await receipted(ids);
+      if (done >= N) break;
+      const bad = await failed(ids);
+      if (bad.length > 0) throw new Error(`${bad.length} failed: ${bad[0]!.failure_reason}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(
+      `${label.padEnd(9)} throughput: ${N} × 10 KB, ${CONCURRENCY} clients: accepted at ${(N / ((tSubmitted - t0) / 1000)).toFixed(1)}/s, end to end (receipted) ${(N / seconds).toFixed(1)} messages/s (${seconds.toFixed(1)} s)`,
+    );
+
+    // 2. latency at a fixed offered load (open loop: one submission every 1/RATE s, whatever the answers)
+    const sent: { id: Promise<string>; at: number }[] = [];
+    const count = Math.round(RATE * SECONDS);
+    const start = Date.now();
+    for (let i = 0; i < count; i++) {
+      const due = start + (i * 1000) / RATE;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      sent.push({ at: Date.now(), id: submit() });
+    }
+    const lat: string[] = await Promise.all(sent.map((s) => s.id));
+    while ((await receipted(lat)) < lat.length) await new Promise((r) => setTimeout(r, 100));
+    const latencies: number[] = [];
+    for (let i = 0; i < lat.length; i++) {
+      const res = await client.call('municipality', 'GET', `/messages/${lat[i]}`);
+      const events = (res.json as { events: { code: string; time: string }[] }).events;
+      const receipt = events.find((e) => e.code === '10.1');
+      if (receipt) latencies.push(Date.parse(receipt.time) - sent[i]!.at);
+    }
+    latencies.sort((a, b) => a - b);
+    console.log(
+      `${label.padEnd(9)} latency at ${RATE} messages/s for ${SECONDS} s (submit → EnvelopeReceipt back): p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${latencies[latencies.length - 1]} ms (n=${latencies.length})`,
+    );
+
+    // 3. a large payload through the AP gateway
+    if (LARGE_MB > 0) {
+      const size = LARGE_MB * 1024 * 1024;
+      const file = join(dataDir, 'large.bin');
+      const out = createWriteStream(file);
+      const hash = createHash('sha256');
+      for (let i = 0; i < LARGE_MB; i++) {
+        const b = randomBytes(1024 * 1024);
+        hash.update(b);
+        if (!out.write(b)) await new Promise<void>((r) => out.once('drain', () => r()));
+      }
+      out.end();
+      await finished(out);
+      const sha = `sha256:${hash.digest('hex')}`;
+      const rssBefore = process.memoryUsage().rss / 2 ** 20;
+      let rssPeak = rssBefore;
+      const sampler = setInterval(() => {
+        rssPeak = Math.max(rssPeak, process.memoryUsage().rss / 2 ** 20);
+      }, 50);
+      const receiverBefore = peakRssMiB(receiverProcess.pid!);
+      const tl = performance.now();
+      const submissionId = randomUUID();
+      await sender.accessPoint!.gateway.submit({
+        submissionId,
+        sender: `0088:${from.gln}`,
+        receiver: `0088:${to.gln}`,
+        documentType: 'urn:ehmi:bench:large-payload',
+        process: 'urn:ehmi:bench',
+        envelope: { size, open: () => createReadStream(file) },
+      });
+      for (;;) {
+        const r = await db
+          .selectFrom('ap_outbound')
+          .select(['status', 'reason'])
+          .where('submission_id', '=', submissionId)
+          .executeTakeFirst();
+        if (r?.status === 'failed') throw new Error(`large payload failed: ${r.reason}`);
+        if (r?.status === 'sent') break;
+        await new Promise((r2) => setTimeout(r2, 100));
+      }
+      const ls = (performance.now() - tl) / 1000;
+      clearInterval(sampler);
+      console.log(
+        `${label.padEnd(9)} ${LARGE_MB} MB payload (gzip, sign, encrypt, HTTPS, decrypt, store; ${sha.slice(0, 19)}…): ${ls.toFixed(1)} s = ${(LARGE_MB / ls).toFixed(1)} MB/s; sender RSS ${rssBefore.toFixed(0)} → peak ${rssPeak.toFixed(0)} MiB, receiver peak RSS ${receiverBefore.toFixed(0)} → ${peakRssMiB(receiverProcess.pid!).toFixed(0)} MiB`,
+      );
+    }
+  } finally {
+    await client.close();
+    await sender.close();
+    receiverProcess.kill('SIGTERM');
+    await new Promise((r) => receiverProcess.once('exit', r));
+    if (databaseUrl) {
+      const c = new pg.Client({ connectionString: databaseUrl });
+      await c.connect();
+      for (const o of plan.organisations)
+        await c.query(`DROP SCHEMA IF EXISTS "${o.config.database.schema}" CASCADE`);
+      await c.end();
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** What the numbers depend on: how loaded the machine is, and what one fsync costs on the data folder's disk. */
+function machine(): string {
+  const file = join(tmpdir(), `ehmi-fsync-${process.pid}`);
+  const fd = openSync(file, 'w');
+  const times: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    writeSync(fd, randomBytes(4096));
+    const t = performance.now();
+    fsyncSync(fd);
+    times.push(performance.now() - t);
+  }
+  closeSync(fd);
+  unlinkSync(file);
+  times.sort((a, b) => a - b);
+  return `load average ${loadavg()[0]!.toFixed(1)}, fsync p50 ${percentile(times, 50).toFixed(2)} ms`;
+}
+
+console.log(`machine: ${machine()}`);
+await run('sqlite', undefined);
+if (process.env.DATABASE_URL) await run('postgres', process.env.DATABASE_URL);
+else console.log('postgres: skipped (DATABASE_URL is not set)');
