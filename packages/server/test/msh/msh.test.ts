@@ -3,11 +3,14 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { jsonToXml, resendMessage } from '@ehmi/fhir';
 import { parse, payloadOf, RECEIPT_DOCUMENT_ID, scopeValue, wrap } from '@ehmi/sbdh';
+import { createMsh } from '../../src/msh/index.ts';
+import { JobQueue, openStore } from '../../src/store/index.ts';
 import { engines } from '../helpers/engines.ts';
 import {
   clientFetch,
   homecare,
   type Json,
+  LoopbackAp,
   type Node,
   ORG_A,
   ORG_B,
@@ -102,6 +105,9 @@ function acknowledgementsSent(node: Node, of: string): Json[] {
     .filter((b) => b.entry[0].resource.response.identifier === of);
 }
 
+/** The document archive (EMR) participant. */
+const ARCHIVE = '0088:5790000000012';
+
 let pki: TestPki;
 before(async () => {
   pki = await testPki();
@@ -116,10 +122,14 @@ for (const engine of engines()) {
     let b: Node;
 
     before(async () => {
-      a = await startNode(engine, pki, 'a', { archive: { participant: undefined, messageTypes: [] } });
+      a = await startNode(engine, pki, 'a', {
+        archive: { participant: ARCHIVE, messageTypes: ['homecareobservation-message'] },
+      });
       b = await startNode(engine, pki, 'b');
       a.ap.peers.set(`0088:${ORG_B.gln}`, b.msh.backend);
       b.ap.peers.set(`0088:${ORG_A.gln}`, a.msh.backend);
+      // The archive's access point takes copies and answers nothing (it is not an MSH of ours).
+      a.ap.peers.set(ARCHIVE, { deliver: async () => {}, outcome: async () => {} });
     });
     after(async () => {
       await stopNode(a);
@@ -461,6 +471,109 @@ for (const engine of engines()) {
         '/inbox/stream',
       ]) {
         assert.ok(r.body.paths[path], path);
+      }
+    });
+
+    it('sends any payload with explicit metadata (POST /payloads) and delivers it as it was', async () => {
+      const letter =
+        '<?xml version="1.0" encoding="UTF-8"?><Letter xmlns="urn:test:oioxml"><Text>Hej</Text></Letter>';
+      const query = new URLSearchParams({
+        receiver: `0088:${ORG_B.gln}`,
+        documentType: 'urn:dk:medcom:oioxml:DIS01',
+        process: 'urn:ehmi:sdn-emergence',
+        kind: 'oioxml',
+        standard: 'DIS01',
+        typeVersion: 'XD0131',
+        patientId: '0101010227',
+      });
+      const r = await call(a, 'POST', `/payloads?${query}`, letter, 'application/xml');
+      assert.equal(r.status, 202, r.text);
+      assert.equal(r.body.receiver, `0088:${ORG_B.gln}`);
+      const item = await until('the payload in the inbox', async () =>
+        (await inbox(b)).find((i) => i.messageHeaderId === r.body.messageHeaderId),
+      );
+      assert.equal(item.type, 'DIS01');
+      const got = await call(b, 'GET', `/inbox/${item.id}`);
+      assert.equal(got.text, letter);
+      assert.match(got.headers.get('content-type') ?? '', /^application\/xml/);
+      await waitStatus(a, r.body.id, 'receipted');
+      const missing = await call(a, 'POST', '/payloads?kind=oioxml', letter, 'application/xml');
+      assert.equal(missing.status, 400);
+    });
+
+    it('sends a copy with XDS-METADATA to the archive participant once the message was sent', async () => {
+      const bundle = homecare();
+      const r = await submitJson(a, bundle);
+      await waitStatus(a, r.body.id, 'receipted');
+      const copy = await until('the archive copy', async () =>
+        a.ap.sent.find(
+          (s) =>
+            s.submission.receiver === ARCHIVE &&
+            scopeValue(parse(s.bytes), 'MESSAGEIDENTIFIER') === headerId(bundle),
+        ),
+      );
+      const envelope = parse(copy.bytes);
+      const documentReference = JSON.parse(scopeValue(envelope, 'XDS-METADATA')!) as Json;
+      assert.equal(documentReference.resourceType, 'DocumentReference');
+      // The primary envelope carries no XDS-METADATA ("does not apply to the primary exchange").
+      const primary = a.ap.sent.find((s) => s.submission.submissionId === r.body.envelopeId);
+      assert.equal(
+        parse(primary!.bytes).scopes.some((sc) => sc.type === 'XDS-METADATA'),
+        false,
+      );
+    });
+
+    it('delivers a message once when two instances on one database receive it at the same time (MR8.R)', async () => {
+      const second = await openStore({ ...b.test.connection, busyTimeoutMs: 5000, poolSize: 4 });
+      const ap2 = new LoopbackAp();
+      const queue2 = new JobQueue(second, {
+        leaseMs: 30_000,
+        maxAttempts: 5,
+        backoffBaseMs: 20,
+        backoffMaxMs: 200,
+      });
+      const b2 = await createMsh({ ...b.ctx, store: second, queue: queue2 }, { accessPoint: ap2 });
+      ap2.own = b2.backend;
+      ap2.peers.set(`0088:${ORG_A.gln}`, a.msh.backend);
+      await b2.start();
+      try {
+        const bundle = homecare();
+        const first = Buffer.from(await wrap(JSON.stringify(bundle)));
+        const resent = Buffer.from(await wrap(JSON.stringify(resendMessage(bundle as never))));
+        const route = {
+          sender: `0088:${ORG_A.gln}`,
+          receiver: `0088:${ORG_B.gln}`,
+          process: 'urn:ehmi:sdn-emergence',
+          documentType: 'x',
+        };
+        const ids = [1, 2, 3, 4].map(() => `${crypto.randomUUID()}@test`);
+        await Promise.all([
+          b.ap.deliverTo(b.msh.backend, route, first, ids[0]!),
+          b.ap.deliverTo(b2.backend, route, first, ids[1]!),
+          b.ap.deliverTo(b.msh.backend, route, resent, ids[2]!),
+          b.ap.deliverTo(b2.backend, route, resent, ids[3]!),
+          // The AP repeating a delivery after a crash: the same AS4 MessageId again.
+          b.ap.deliverTo(b2.backend, route, first, ids[0]!),
+        ]);
+        assert.equal((await inbox(b)).filter((i) => i.messageHeaderId === headerId(bundle)).length, 1);
+        await until('four receipts', async () => {
+          const receipts = [...b.ap.sent, ...ap2.sent]
+            .filter((s) => s.submission.documentType === RECEIPT_DOCUMENT_ID)
+            .map((s) => parse(s.bytes))
+            .filter((e) => scopeValue(e, 'ORIGINALMESSAGEIDENTIFIER') === headerId(bundle));
+          if (receipts.length < 4) return undefined;
+          assert.equal(receipts.length, 4, 'one receipt per AS4 message');
+          assert.equal(
+            new Set(receipts.map((e) => scopeValue(e, 'MESSAGEIDENTIFIER'))).size,
+            1,
+            'the same receipt content',
+          );
+          return true;
+        });
+      } finally {
+        await ap2.idle();
+        await b2.close();
+        await second.close();
       }
     });
 
