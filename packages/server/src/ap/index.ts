@@ -236,10 +236,12 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     isPermanent: () => false,
   });
   deliverWorker = new Worker(handoverQueue, DELIVER_QUEUE, deliverHandler(store, deps.backend, logger), {
+    concurrency: ap.send.concurrency,
     pollIntervalMs,
     logger,
   });
   outcomeWorker = new Worker(handoverQueue, OUTCOME_QUEUE, outcomeHandler(store, deps.backend), {
+    concurrency: ap.send.concurrency,
     pollIntervalMs,
     logger,
   });
