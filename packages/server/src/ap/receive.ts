@@ -165,7 +165,9 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
             'AS4 message refused',
           );
         rc.count?.(e.ebmsCode);
-        const signal = buildErrorSignal(err);
+        // ebMS3 Core §6.2: name the message in error when it is known (a failure after the pipeline, in the commit).
+        const ref = rx?.kind === 'user' ? rx.userMessage.messageInfo.messageId : undefined;
+        const signal = buildErrorSignal(err, ref ? { refToMessageInError: ref } : {});
         const written = writeAs4Message(signal.document, []);
         // The rest of a refused upload is not read: close the connection instead of draining it.
         if (!request.raw.complete) reply.header('connection', 'close');

@@ -404,6 +404,17 @@ for (const engine of engines()) {
       assert.equal((await store.store.db.selectFrom('ap_received').select('message_id').execute()).length, 0);
     });
 
+    it('a commit that fails (database gone) is answered with an error naming the message, never a receipt', async () => {
+      const { b, client, store } = await receiverOnly();
+      const m = await message();
+      await store.store.close();
+      const r = await post(client, b.as4Url, m.contentType, m.body);
+      assert.ok(r.status >= 500, String(r.status));
+      assert.equal(ebmsCodeIn(r.body), 'EBMS:0004');
+      assert.match(r.body, new RegExp(`refToMessageInError="${m.messageId}"`));
+      assert.doesNotMatch(r.body, /Receipt/);
+    });
+
     it('EBMS:0101 when eb:Messaging was changed after signing', async () => {
       const { b, backend, client } = await receiverOnly();
       const m = await message();
