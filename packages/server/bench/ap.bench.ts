@@ -58,6 +58,7 @@ async function pair(engine: ReturnType<typeof engines>[number], concurrency: num
     a,
     backendA,
     backendB,
+    storeB,
     async close() {
       await a.close();
       await b.close();
@@ -101,6 +102,44 @@ async function throughput(engine: ReturnType<typeof engines>[number], concurrenc
   console.log(
     `${`${engine.name}, send concurrency ${concurrency}`.padEnd(30)} ${N} × 10 KB: submit ${(N / submitted).toFixed(0)}/s, ` +
       `delivered at B ${(N / delivered).toFixed(1)} msg/s (${delivered.toFixed(1)} s)${failed ? `, ${failed} FAILED` : ''}`,
+  );
+  await p.close();
+}
+
+/** One message at a time: p50/p99 of submit → envelope at the receiving MSH, and where the time goes. */
+async function latency(engine: ReturnType<typeof engines>[number]): Promise<void> {
+  const p = await pair(engine, 4);
+  const body = randomBytes(7680).toString('base64');
+  const totals: number[] = [];
+  const parts: number[][] = [];
+  for (let i = 0; i < 45; i++) {
+    const t0 = Date.now();
+    const accepted = await p.a.gateway.submit({
+      submissionId: randomUUID(),
+      sender: `0088:${GLN_A}`,
+      receiver: `0088:${GLN_B}`,
+      documentType: DOCUMENT_TYPE,
+      process: PROCESS,
+      envelope: bytes(`<sbd n="${i}">${body}</sbd>`),
+    });
+    const t1 = Date.now();
+    await waitFor('delivery', () => p.backendB.delivered.get(accepted.as4MessageId), 120_000);
+    const t2 = Date.now();
+    const row = await p.storeB.store.db
+      .selectFrom('ap_received')
+      .select(['received_at', 'delivered_at'])
+      .where('message_id', '=', accepted.as4MessageId)
+      .executeTakeFirstOrThrow();
+    if (i < 5) continue; // warm-up
+    totals.push(t2 - t0);
+    parts.push([t1 - t0, row.received_at - t1, (row.delivered_at ?? row.received_at) - row.received_at]);
+  }
+  totals.sort((x, y) => x - y);
+  const pct = (q: number) => totals[Math.min(totals.length - 1, Math.floor(q * totals.length))]!;
+  const avg = (k: number) => (parts.reduce((sum, r) => sum + r[k]!, 0) / parts.length).toFixed(0);
+  console.log(
+    `${`${engine.name}, one at a time`.padEnd(30)} submit → delivered p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms ` +
+      `(submit ${avg(0)} ms, → committed at B ${avg(1)} ms, → delivered ${avg(2)} ms)`,
   );
   await p.close();
 }
@@ -151,6 +190,7 @@ try {
     }
     // The large payload first, while the heap is still small, so its RSS growth is not hidden by earlier garbage.
     await largePayload(engine);
+    await latency(engine);
     await throughput(engine, 4);
     await throughput(engine, 16);
   }
