@@ -415,6 +415,33 @@ for (const engine of engines()) {
       assert.doesNotMatch(r.body, /Receipt/);
     });
 
+    it('the AS4 limits apply to /as4, not the server body limit: over ap.limits.maxTotalBytes → 413 EBMS:0004', async () => {
+      const store = await openStoreFor();
+      const backend = new RecordingBackend();
+      const b = await startAp({
+        store: store.store,
+        dataDir: store.dataDir,
+        pki,
+        gln: GLN_B,
+        creds: credsB,
+        backend,
+        ap: { limits: { maxTotalBytes: 64 * 1024 } },
+      });
+      cleanups.push(() => b.close());
+      const client = testClient(pki, credsA);
+      cleanups.push(() => client.close());
+      const small = await message();
+      assert.equal((await post(client, b.as4Url, small.contentType, small.body)).status, 200);
+      const big = await message({ payload: bytes(randomBytes(80 * 1024).toString('base64')) });
+      assert.ok(big.body.length > 64 * 1024);
+      const r = await post(client, b.as4Url, big.contentType, big.body);
+      assert.equal(r.status, 413);
+      assert.equal(ebmsCodeIn(r.body), 'EBMS:0004');
+      assert.match(r.body, /EHMI_TOO_LARGE/);
+      await sleep(100);
+      assert.equal(backend.delivered.size, 1);
+    });
+
     it('EBMS:0101 when eb:Messaging was changed after signing', async () => {
       const { b, backend, client } = await receiverOnly();
       const m = await message();
