@@ -28,8 +28,10 @@ export const mshConfigSchema = z
     validateProfiles: z.boolean().default(true),
     /** Acknowledged inbox items, payloads and duplicate caches are purged after this many days. */
     retentionDays: z.number().int().min(1).default(30),
-    /** How often deadlines and retention are checked. */
+    /** How often receipt and acknowledgement deadlines are checked. */
     sweepIntervalMs: positiveMs.default(30_000),
+    /** How often retention runs (purges, and the node's blob sweep, which reads every table that names blobs). */
+    retentionIntervalMs: positiveMs.default(3_600_000),
     /**
      * A blob the MSH wrote that no committed row names (its transaction rolled back) is removed after this long;
      * long enough that a transaction still running with it has committed.

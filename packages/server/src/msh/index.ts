@@ -113,8 +113,12 @@ export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<Messag
   let url = '';
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
-  const runSweep = (now?: number): Promise<SweepResult> => {
-    const run = sweeping.then(() => sweep(core, now));
+  let lastRetention = 0;
+  const runSweep = (now?: number, periodic = false): Promise<SweepResult> => {
+    const at = now ?? Date.now();
+    const retention = !periodic || at - lastRetention >= mshConfig.retentionIntervalMs;
+    if (retention) lastRetention = at;
+    const run = sweeping.then(() => sweep(core, at, { retention }));
     sweeping = run.catch(() => {});
     return run;
   };
@@ -126,7 +130,7 @@ export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<Messag
     get url() {
       return url;
     },
-    sweep: runSweep,
+    sweep: (now?: number) => runSweep(now),
     async start() {
       await app.listen({ host: mshConfig.host, port: mshConfig.port });
       const address = app.server.address();
@@ -135,7 +139,7 @@ export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<Messag
       url = (mshConfig.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`).replace(/\/$/, '');
       worker?.start();
       timer = setInterval(() => {
-        runSweep().catch((err) => log.error({ err }, 'msh sweep failed'));
+        runSweep(undefined, true).catch((err) => log.error({ err }, 'msh sweep failed'));
       }, mshConfig.sweepIntervalMs);
       timer.unref();
       log.info({ url }, 'message service handler started');

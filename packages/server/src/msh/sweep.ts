@@ -1,4 +1,5 @@
-import { addEvents, type MshCore } from './core.ts';
+import { sql } from 'kysely';
+import { addEvents, type Db, type MshCore } from './core.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -14,7 +15,11 @@ export interface SweepResult {
  * The periodic sweep: receipt and acknowledgement deadlines, then retention. `now` is a parameter so tests can
  * look into the future instead of waiting.
  */
-export async function sweep(core: MshCore, now = core.now()): Promise<SweepResult> {
+export async function sweep(
+  core: MshCore,
+  now = core.now(),
+  options: { retention?: boolean } = {},
+): Promise<SweepResult> {
   const result: SweepResult = {
     missingReceipt: 0,
     missingAcknowledgement: 0,
@@ -90,7 +95,7 @@ export async function sweep(core: MshCore, now = core.now()): Promise<SweepResul
     });
   }
 
-  await retention(core, now, result);
+  if (options.retention !== false) await retention(core, now, result);
   return result;
 }
 
@@ -152,46 +157,83 @@ async function retention(core: MshCore, now: number, result: SweepResult): Promi
 }
 
 /**
- * Blobs are content-addressed and shared by every role of the node, so the MSH removes only blobs it wrote (noted
- * in `msh_blob_writes` before each transaction), that no MSH row names, that were written more than
- * `orphanBlobGraceMs` ago (a transaction still running with them has ended), and that no other role has recorded
- * in the core `blobs` table (the MSH itself never records there: a row in `blobs` means someone else holds it).
+ * Columns, across the node's roles, that name a blob. The blob store is the node's, shared by every role and
+ * content-addressed (the MSH's envelope is also the AP's payload), so only a hash no column names may go. The AP
+ * deletes no blob and leaves this sweep to own them (DESIGN-NOTES, Access point "Retention"); a role that starts
+ * keeping blob hashes adds its columns here.
+ */
+export const BLOB_REFERENCES: readonly (readonly [table: string, column: string])[] = [
+  ['msh_messages', 'envelope_hash'],
+  ['msh_submissions', 'envelope_hash'],
+  ['msh_inbox', 'envelope_hash'],
+  ['msh_inbox', 'ack_hash'],
+  ['ap_received', 'blob_hash'],
+  ['ap_outbound', 'blob_hash'],
+];
+
+async function referenced(db: Db, hashes: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  if (hashes.length === 0) return found;
+  for (const [table, column] of BLOB_REFERENCES) {
+    const rows = await sql<{
+      hash: string;
+    }>`select distinct ${sql.ref(column)} as hash from ${sql.table(table)} where ${sql.ref(column)} in (${sql.join(hashes)})`.execute(
+      db,
+    );
+    for (const r of rows.rows) found.add(r.hash);
+  }
+  return found;
+}
+
+class Refreshed extends Error {}
+
+/**
+ * The node-wide blob sweep. A blob goes when no column of {@link BLOB_REFERENCES} names it and every note of it is
+ * older than `orphanBlobGraceMs`: the core `blobs` row (`recordBlob`, written in the transaction that names it) and
+ * the MSH's own `msh_blob_writes` (written before its transaction, so a blob of a transaction that rolled back is
+ * found too). The notes are deleted in one transaction that checks again that nothing names the blob and that no
+ * note was refreshed meanwhile; the file goes after that commit.
  */
 async function removeUnreferencedBlobs(core: MshCore, now: number): Promise<number> {
   const db = core.store.db;
-  const candidates = await db
+  const cutoff = now - core.config.orphanBlobGraceMs;
+  const written = await db
     .selectFrom('msh_blob_writes')
     .selectAll()
-    .where('written_at', '<', now - core.config.orphanBlobGraceMs)
-    .where((eb) =>
-      eb.and([
-        eb('hash', 'not in', eb.selectFrom('msh_messages').select('envelope_hash')),
-        eb('hash', 'not in', eb.selectFrom('msh_submissions').select('envelope_hash')),
-        eb('hash', 'not in', eb.selectFrom('msh_inbox').select('envelope_hash')),
-        eb(
-          'hash',
-          'not in',
-          eb
-            .selectFrom('msh_inbox')
-            .select('ack_hash')
-            .where('ack_hash', 'is not', null)
-            .$narrowType<{ ack_hash: string }>(),
-        ),
-      ]),
-    )
-    .limit(1000)
+    .where('written_at', '<', cutoff)
+    .orderBy('written_at')
+    .limit(500)
     .execute();
+  const recorded = await db
+    .selectFrom('blobs')
+    .select(['hash', 'created_at'])
+    .where('created_at', '<', cutoff)
+    .orderBy('created_at')
+    .limit(500)
+    .execute();
+  const hashes = [...new Set([...written.map((w) => w.hash), ...recorded.map((r) => r.hash)])];
+  const inUse = await referenced(db, hashes);
   let removed = 0;
-  for (const c of candidates) {
-    const claimed = await db.selectFrom('blobs').select('hash').where('hash', '=', c.hash).executeTakeFirst();
-    // Only the note goes when another role holds the content; a newer write of the same content keeps both.
-    const r = await db
-      .deleteFrom('msh_blob_writes')
-      .where('hash', '=', c.hash)
-      .where('written_at', '=', c.written_at)
-      .executeTakeFirst();
-    if (Number(r.numDeletedRows) !== 1 || claimed) continue;
-    await core.store.blobs.delete(c.hash);
+  for (const hash of hashes) {
+    if (inUse.has(hash)) continue;
+    try {
+      await core.store.transaction(async (trx) => {
+        const write = await trx
+          .selectFrom('msh_blob_writes')
+          .selectAll()
+          .where('hash', '=', hash)
+          .executeTakeFirst();
+        const row = await trx.selectFrom('blobs').selectAll().where('hash', '=', hash).executeTakeFirst();
+        if ((write && write.written_at >= cutoff) || (row && row.created_at >= cutoff)) throw new Refreshed();
+        if ((await referenced(trx, [hash])).size > 0) throw new Refreshed();
+        if (write) await trx.deleteFrom('msh_blob_writes').where('hash', '=', hash).execute();
+        if (row) await trx.deleteFrom('blobs').where('hash', '=', hash).execute();
+      });
+    } catch (err) {
+      if (err instanceof Refreshed) continue;
+      throw err;
+    }
+    await core.store.blobs.delete(hash);
     removed++;
   }
   return removed;

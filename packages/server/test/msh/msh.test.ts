@@ -617,23 +617,50 @@ for (const engine of engines()) {
         .insertInto('msh_blob_writes')
         .values({ hash: orphan.hash, written_at: Date.now() - 2 * 3_600_000 })
         .execute();
-      const shared = await b.test.store.blobs.put('also held by another role');
-      await b.test.store.db
-        .insertInto('msh_blob_writes')
-        .values({ hash: shared.hash, written_at: 0 })
-        .execute();
+      // The AP keeps the payload it received under the same content hash (blobs are the node's, shared).
+      const held = await b.test.store.blobs.put('held by the access point');
       await b.test.store.db
         .insertInto('blobs')
-        .values({ hash: shared.hash, size: shared.size, created_at: 0 })
+        .values({ hash: held.hash, size: held.size, created_at: 0 })
+        .execute();
+      await b.test.store.db
+        .insertInto('ap_received')
+        .values({
+          message_id: `${crypto.randomUUID()}@test`,
+          status: 'delivered',
+          sender: `0088:${ORG_A.gln}`,
+          receiver: `0088:${ORG_B.gln}`,
+          process: 'p',
+          document_type: 'd',
+          conversation_id: 'c',
+          blob_hash: held.hash,
+          blob_size: held.size,
+          receipt: '<receipt/>',
+          received_at: 0,
+          delivered_at: 0,
+        })
+        .execute();
+      // Recorded long ago, named by nothing any more (its rows were purged).
+      const stale = await b.test.store.blobs.put('recorded, no longer named');
+      await b.test.store.db
+        .insertInto('blobs')
+        .values({ hash: stale.hash, size: stale.size, created_at: 0 })
         .execute();
 
       await b.msh.sweep(Date.now());
       assert.equal(existsSync(b.test.store.blobs.path(orphan.hash)), false, 'orphan removed');
+      assert.equal(existsSync(b.test.store.blobs.path(held.hash)), true, 'a blob the AP names stays');
       assert.equal(
-        existsSync(b.test.store.blobs.path(shared.hash)),
-        true,
-        'a blob another role recorded stays',
+        existsSync(b.test.store.blobs.path(stale.hash)),
+        false,
+        'a recorded blob nothing names goes',
       );
+      const staleRow = await b.test.store.db
+        .selectFrom('blobs')
+        .select('hash')
+        .where('hash', '=', stale.hash)
+        .execute();
+      assert.deepEqual(staleRow, []);
       assert.equal(existsSync(b.test.store.blobs.path(row.envelope_hash)), true, 'still within retention');
 
       await b.msh.sweep(Date.now() + (b.ctx.config.msh.retentionDays + 1) * 86_400_000);
