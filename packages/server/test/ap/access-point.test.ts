@@ -445,7 +445,7 @@ for (const engine of engines()) {
     it('EBMS:0101 when eb:Messaging was changed after signing', async () => {
       const { b, backend, client } = await receiverOnly();
       const m = await message();
-      const body = Buffer.from(m.body.toString('latin1').replace('>track-1<', '>track-2<'), 'latin1');
+      // originalSender changed: the signed eb:Messaging no longer matches its digest.
       const tampered = Buffer.from(
         m.body.toString('latin1').replace(`>${A}</eb:Property>`, '>0088:5790000000099</eb:Property>'),
         'latin1',
@@ -453,7 +453,7 @@ for (const engine of engines()) {
       assert.notDeepEqual(tampered, m.body);
       const r = await post(client, b.as4Url, m.contentType, tampered);
       assert.equal(ebmsCodeIn(r.body), 'EBMS:0101');
-      assert.ok(body);
+      assert.match(r.body, /digest|[Ss]ignature/);
       await sleep(100);
       assert.equal(backend.calls.length, 0);
     });
