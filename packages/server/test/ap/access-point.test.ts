@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EBMS_URI, type MessagePartReference, parseEnvelope, parseMessaging, verifyReceipt } from '@ehmi/as4';
 import { EhmiError } from '@ehmi/errors';
-import type { Credential } from '@ehmi/pki';
-import { request } from 'undici';
+import { type Credential, issueCertificate } from '@ehmi/pki';
+import { Agent, request } from 'undici';
 import type { ByteSource, DiscoveredEndpoint, ReceiverDiscovery } from '../../src/ap/contract.ts';
 import { type AccessPoint, buildOutboundMessage } from '../../src/ap/index.ts';
 import { openStore } from '../../src/store/index.ts';
@@ -440,6 +440,27 @@ for (const engine of engines()) {
       assert.match(r.body, /EHMI_TOO_LARGE/);
       await sleep(100);
       assert.equal(backend.delivered.size, 1);
+    });
+
+    it('ap.requireClientCertificate: a peer without a client certificate chaining to tls.ca is refused in TLS', async () => {
+      const { b } = await receiverOnly();
+      const m = await message();
+      const anonymous = new Agent({ connect: { ca: [pki.root.certificatePem] } });
+      cleanups.push(() => anonymous.close());
+      await assert.rejects(post(anonymous, b.as4Url, m.contentType, m.body));
+      const stranger = await issueCertificate(pki.other, {
+        subject: 'CN=stranger.localhost',
+        purposes: ['tls-client'],
+      });
+      const strangerAgent = new Agent({
+        connect: {
+          ca: [pki.root.certificatePem],
+          cert: stranger.certificatePem,
+          key: stranger.privateKeyPem,
+        },
+      });
+      cleanups.push(() => strangerAgent.close());
+      await assert.rejects(post(strangerAgent, b.as4Url, m.contentType, m.body));
     });
 
     it('EBMS:0101 when eb:Messaging was changed after signing', async () => {
