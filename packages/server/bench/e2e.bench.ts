@@ -74,6 +74,12 @@ function spawnNode(config: unknown): Promise<ChildProcess> {
   });
 }
 
+/** CPU time (user + system) a process used so far, in ms (Linux /proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** Peak resident set of a process so far (Linux VmHWM), in MiB. */
 function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -139,6 +145,7 @@ async function run(label: string, databaseUrl: string | undefined): Promise<void
 
     // 1. throughput
     const ids: string[] = [];
+    const cpu0 = cpuMs(process.pid) + cpuMs(receiverProcess.pid!);
     const t0 = performance.now();
     let next = 0;
     await Promise.all(
@@ -155,8 +162,10 @@ async function run(label: string, databaseUrl: string | undefined): Promise<void
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = (performance.now() - t0) / 1000;
+    // CPU per message (both nodes) says what two idle cores could carry, whatever else the machine was doing.
+    const cpuPerMessage = (cpuMs(process.pid) + cpuMs(receiverProcess.pid!) - cpu0) / N;
     console.log(
-      `${label.padEnd(9)} throughput: ${N} × 10 KB, ${CONCURRENCY} clients: accepted at ${(N / ((tSubmitted - t0) / 1000)).toFixed(1)}/s, end to end (receipted) ${(N / seconds).toFixed(1)} messages/s (${seconds.toFixed(1)} s)`,
+      `${label.padEnd(9)} throughput: ${N} × 10 KB, ${CONCURRENCY} clients: accepted at ${(N / ((tSubmitted - t0) / 1000)).toFixed(1)}/s, end to end (receipted) ${(N / seconds).toFixed(1)} messages/s (${seconds.toFixed(1)} s); CPU ${cpuPerMessage.toFixed(0)} ms per message (both nodes) = ${((2 * 1000) / cpuPerMessage).toFixed(0)} messages/s on 2 idle cores`,
     );
 
     // 2. latency at a fixed offered load (open loop: one submission every 1/RATE s, whatever the answers)
