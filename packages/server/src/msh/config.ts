@@ -37,6 +37,8 @@ export const mshConfigSchema = z
      * long enough that a transaction still running with it has committed.
      */
     orphanBlobGraceMs: positiveMs.default(3_600_000),
+    /** How often an instance with event-stream clients looks for items other instances delivered (0: never). */
+    ssePollMs: z.number().int().min(0).default(1000),
     /** Envelopes handed to the access point at once by this instance. */
     dispatchConcurrency: z.number().int().min(1).max(64).default(4),
     /** Largest received envelope the MSH reads (it is parsed whole: base64 of the message inside XML). */

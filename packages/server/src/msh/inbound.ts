@@ -326,7 +326,7 @@ async function deliverNew(
     { inboxId: id, messageHeaderId: info.mh, sender: row.sender },
     'message delivered to the inbox',
   );
-  core.hub.publish('message', inboxItem(row));
+  core.hub.publish({ id, receivedAt: now, json: inboxItem(row) });
   return 'done';
 }
 

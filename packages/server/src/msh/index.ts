@@ -5,7 +5,7 @@ import { createHttpServer } from '../http/index.ts';
 import type { HttpsOptions } from '../http/server.ts';
 import type { Role, RoleContext } from '../roles.ts';
 import { Worker } from '../store/index.ts';
-import { DISPATCH_QUEUE, type MshCore, partyOf } from './core.ts';
+import { DISPATCH_QUEUE, inboxItem, type MshCore, partyOf } from './core.ts';
 import { type DispatchPayload, dispatchJob, recordOutcome } from './dispatch.ts';
 import { deliver } from './inbound.ts';
 import { registerRoutes } from './routes.ts';
@@ -83,7 +83,21 @@ export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<Messag
     readiness: () => store.ping(),
     ...(tls ? { tls } : {}),
   });
-  const hub = new InboxHub();
+  const hub = new InboxHub({
+    pollMs: mshConfig.ssePollMs,
+    since: async (since) => {
+      const rows = await store.db
+        .selectFrom('msh_inbox')
+        .selectAll()
+        .where('received_at', '>=', since)
+        .where('removed_at', 'is', null)
+        .orderBy('received_at')
+        .limit(1000)
+        .execute();
+      return rows.map((r) => ({ id: r.id, receivedAt: r.received_at, json: inboxItem(r) }));
+    },
+    onError: (err) => log.warn({ err }, 'inbox event poll failed'),
+  });
   let worker: Worker<DispatchPayload> | undefined;
   const core: MshCore = {
     config: mshConfig,

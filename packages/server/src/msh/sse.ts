@@ -1,18 +1,44 @@
 import type { ServerResponse } from 'node:http';
 
+/** What the hub pushes: an inbox item and when it was received (epoch ms). */
+export interface HubItem {
+  id: string;
+  receivedAt: number;
+  json: unknown;
+}
+
+export interface InboxHubOptions {
+  heartbeatMs?: number;
+  /** How often to look in the database for items other instances delivered (0: never). */
+  pollMs?: number;
+  /** Items received at or after `since` (epoch ms), oldest first. */
+  since?: (since: number) => Promise<HubItem[]>;
+  onError?: (err: unknown) => void;
+}
+
+/** How far back each poll looks again: a delivery commits a little after its received_at was taken. */
+const OVERLAP_MS = 30_000;
+
 /**
- * Server-sent events for new inbox items (EUA API 10; WHATWG HTML "Server-sent events"). Items are pushed after the
- * transaction that delivered them committed. Only clients of this instance hear of deliveries made by this instance.
+ * Server-sent events for new inbox items (EUA API 10; WHATWG HTML "Server-sent events"). Deliveries of this instance
+ * are pushed right after their commit; those committed by other instances on the same database are found by a poll
+ * while clients are connected. Each item is pushed once, and only items received since the clients connected.
  */
 export class InboxHub {
   readonly #clients = new Set<ServerResponse>();
-  #heartbeat: NodeJS.Timeout | undefined;
+  readonly #pushed = new Map<string, number>();
+  readonly #options: InboxHubOptions;
+  readonly #heartbeat: NodeJS.Timeout;
+  #poller: NodeJS.Timeout | undefined;
+  #connectedSince = 0;
+  #polling = false;
 
-  constructor(heartbeatMs = 15_000) {
+  constructor(options: InboxHubOptions = {}) {
+    this.#options = options;
     // A comment line now and then keeps proxies from closing an idle stream.
     this.#heartbeat = setInterval(() => {
       for (const c of this.#clients) c.write(': keep-alive\n\n');
-    }, heartbeatMs);
+    }, options.heartbeatMs ?? 15_000);
     this.#heartbeat.unref();
   }
 
@@ -21,17 +47,49 @@ export class InboxHub {
   }
 
   add(res: ServerResponse): void {
+    if (this.#clients.size === 0) {
+      this.#connectedSince = Date.now();
+      const { pollMs, since } = this.#options;
+      if (pollMs && since) {
+        this.#poller = setInterval(() => void this.#poll(), pollMs);
+        this.#poller.unref();
+      }
+    }
     this.#clients.add(res);
-    res.on('close', () => this.#clients.delete(res));
+    res.on('close', () => {
+      this.#clients.delete(res);
+      if (this.#clients.size === 0) clearInterval(this.#poller);
+    });
   }
 
-  publish(event: string, data: unknown): void {
-    const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+  /** Push an item to every client, unless it was pushed already. */
+  publish(item: HubItem): void {
+    if (this.#clients.size === 0 || this.#pushed.has(item.id) || item.receivedAt < this.#connectedSince)
+      return;
+    this.#pushed.set(item.id, item.receivedAt);
+    if (this.#pushed.size > 10_000) this.#pushed.delete(this.#pushed.keys().next().value!);
+    const text = `event: message\ndata: ${JSON.stringify(item.json)}\n\n`;
     for (const c of this.#clients) c.write(text);
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#polling || this.#clients.size === 0 || !this.#options.since) return;
+    this.#polling = true;
+    try {
+      const from = Math.max(this.#connectedSince, Date.now() - OVERLAP_MS);
+      for (const item of await this.#options.since(from)) this.publish(item);
+      // Forget what can no longer come back in a poll.
+      for (const [id, at] of this.#pushed) if (at < from - OVERLAP_MS) this.#pushed.delete(id);
+    } catch (err) {
+      this.#options.onError?.(err);
+    } finally {
+      this.#polling = false;
+    }
   }
 
   close(): void {
     clearInterval(this.#heartbeat);
+    clearInterval(this.#poller);
     for (const c of this.#clients) c.end();
     this.#clients.clear();
   }

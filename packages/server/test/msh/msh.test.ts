@@ -88,6 +88,39 @@ async function count(node: Node, table: 'msh_messages' | 'msh_inbox' | 'jobs'): 
   return Number(r.n);
 }
 
+/** Open `GET /inbox/stream` and wait for the `message` event of a MessageHeader.id (30 s at most). */
+async function openStream(node: Node, messageHeaderId: string): Promise<{ event: Promise<Json> }> {
+  const controller = new AbortController();
+  const res = await node.fetch(`${node.url}/inbox/stream`, { signal: controller.signal });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+  const reader = res.body!.getReader();
+  let text = '';
+  const read = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('the event stream ended');
+      text += Buffer.from(value).toString('utf8');
+      for (const block of text.split('\n\n')) {
+        const m = /^event: message\ndata: (.*)$/.exec(block);
+        if (m?.[1]?.includes(messageHeaderId)) return JSON.parse(m[1]) as Json;
+      }
+    }
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const event = Promise.race([
+    read,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no server-sent event within 30 s')), 30_000);
+    }),
+  ]).finally(() => {
+    clearTimeout(timer);
+    controller.abort();
+  });
+  event.catch(() => {});
+  return { event };
+}
+
 /** Envelopes B sent back for an envelope of A: EnvelopeReceipts naming it as ORIGINALENVELOPEIDENTIFIER. */
 function receiptsFor(node: Node, envelopeId: string) {
   return node.ap.sent
@@ -414,35 +447,12 @@ for (const engine of engines()) {
     });
 
     it('pushes a new inbox item as a server-sent event', async () => {
-      const controller = new AbortController();
-      const res = await b.fetch(`${b.url}/inbox/stream`, { signal: controller.signal });
-      assert.equal(res.status, 200);
-      assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
       const bundle = homecare();
-      const reader = res.body!.getReader();
-      let text = '';
-      const got = (async () => {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) return undefined;
-          text += Buffer.from(value).toString('utf8');
-          for (const block of text.split('\n\n')) {
-            const m = /^event: message\ndata: (.*)$/.exec(block);
-            if (m?.[1]?.includes(headerId(bundle))) return JSON.parse(m[1]) as Json;
-          }
-        }
-      })();
+      const stream = await openStream(b, headerId(bundle));
       assert.equal((await submitJson(a, bundle)).status, 202);
-      let timer: NodeJS.Timeout | undefined;
-      const event = await Promise.race([
-        got,
-        new Promise<undefined>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('no server-sent event within 30 s')), 30_000);
-        }),
-      ]).finally(() => clearTimeout(timer));
-      controller.abort();
-      assert.equal(event?.messageHeaderId, headerId(bundle));
-      assert.equal(event?.type, 'homecareobservation-message');
+      const event = await stream.event;
+      assert.equal(event.messageHeaderId, headerId(bundle));
+      assert.equal(event.type, 'homecareobservation-message');
     });
 
     it('refuses a client without a certificate, or with one from another CA, with 401', async () => {
@@ -536,16 +546,23 @@ for (const engine of engines()) {
       ap2.own = b2.backend;
       ap2.peers.set(`0088:${ORG_A.gln}`, a.msh.backend);
       await b2.start();
+      const route = {
+        sender: `0088:${ORG_A.gln}`,
+        receiver: `0088:${ORG_B.gln}`,
+        process: 'urn:ehmi:sdn-emergence',
+        documentType: 'x',
+      };
       try {
+        // A delivery committed by the other instance reaches this instance's event-stream clients too.
+        const elsewhere = homecare();
+        const stream = await openStream(b, headerId(elsewhere));
+        const wrapped = Buffer.from(await wrap(JSON.stringify(elsewhere)));
+        await b.ap.deliverTo(b2.backend, route, wrapped, `${crypto.randomUUID()}@test`);
+        assert.equal((await stream.event).messageHeaderId, headerId(elsewhere));
+
         const bundle = homecare();
         const first = Buffer.from(await wrap(JSON.stringify(bundle)));
         const resent = Buffer.from(await wrap(JSON.stringify(resendMessage(bundle as never))));
-        const route = {
-          sender: `0088:${ORG_A.gln}`,
-          receiver: `0088:${ORG_B.gln}`,
-          process: 'urn:ehmi:sdn-emergence',
-          documentType: 'x',
-        };
         const ids = [1, 2, 3, 4].map(() => `${crypto.randomUUID()}@test`);
         await Promise.all([
           b.ap.deliverTo(b.msh.backend, route, first, ids[0]!),
