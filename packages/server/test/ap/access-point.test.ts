@@ -698,6 +698,31 @@ for (const engine of engines()) {
       assert.equal(parseMessaging(env.messaging).kind, 'signal');
     });
 
+    it('a pending message whose send job died (worker lost on its last attempt) is failed with EBMS:0301 by the sweep', async () => {
+      const { a, storeA, backendA } = await pair({
+        bUrl: 'https://127.0.0.1:9/as4',
+        startB: false,
+        aSend: { maxAttempts: 1 },
+      });
+      const accepted = await submit(a, bytes(envelope('orphan')));
+      // Then put it back as if the worker had died holding the job on its last attempt: the claim dead-letters the
+      // job and the row stays pending.
+      await waitFor('first outcome', () => backendA.outcomes[0]);
+      const db = storeA.store.db;
+      await db
+        .updateTable('ap_outbound')
+        .set({ status: 'pending', finished_at: null, outcome_at: null })
+        .execute();
+      await db.updateTable('jobs').set({ status: 'dead' }).where('queue', '=', 'ap.send').execute();
+      backendA.outcomes.length = 0;
+      assert.equal((await a.sweep()).orphans, 1);
+      const outcome = await waitFor('outcome', () => backendA.outcomes[0]);
+      assert.equal(outcome.as4MessageId, accepted.as4MessageId);
+      assert.equal(outcome.status, 'failed');
+      assert.equal(outcome.ebmsCode, 'EBMS:0301');
+      assert.equal((await a.sweep()).orphans, 0);
+    });
+
     it('retention purges delivered duplicate-cache rows and finished outbound rows, never an undelivered one', async () => {
       const { a, b, storeA, storeB, backendA, backendB } = await pair();
       const first = await submit(a, bytes(envelope('old')));
