@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { addEvents, type Db, type MshCore } from './core.ts';
+import { addEvents, type Db, DISPATCH_QUEUE, type MshCore } from './core.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -144,6 +144,13 @@ async function retention(core: MshCore, now: number, result: SweepResult): Promi
     .where('message_id', 'is', null)
     .where('status', 'in', ['sent', 'failed'])
     .where('updated_at', '<', cutoff)
+    .execute();
+  // This role's finished outbox jobs (done and dead alike: dead ones are what an operator investigates).
+  await db
+    .deleteFrom('jobs')
+    .where('queue', '=', DISPATCH_QUEUE)
+    .where('status', 'in', ['done', 'dead'])
+    .where('finished_at', '<', cutoff)
     .execute();
   await db
     .deleteFrom('msh_received')

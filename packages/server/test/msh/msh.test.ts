@@ -240,6 +240,19 @@ for (const engine of engines()) {
       assert.equal(asJson.body.resourceType, 'Bundle');
       assert.equal(asJson.body.id, bundle.id);
       assert.equal(headerId(asJson.body), headerId(bundle));
+
+      // A resend keeps the format: FHIR XML with a new Bundle.id, delivered once.
+      await waitStatus(a, r.body.id, 'receipted');
+      const again = await call(a, 'POST', `/messages/${r.body.id}/$resend`);
+      assert.equal(again.status, 202, again.text);
+      const resent = await until('the resent envelope', async () =>
+        a.ap.sent.find((s) => s.submission.submissionId === again.body.envelopeId),
+      );
+      const payload = payloadOf(parse(resent.bytes)).toString('utf8');
+      assert.match(payload, /^<\?xml[^>]*\?><Bundle xmlns="http:\/\/hl7.org\/fhir">/);
+      assert.doesNotMatch(payload, new RegExp(`<id value="${bundle.id}"/>`));
+      await waitStatus(a, r.body.id, 'receipted');
+      assert.equal((await inbox(b)).filter((i) => i.messageHeaderId === headerId(bundle)).length, 1);
     });
 
     it('serves a JSON message as XML when asked', async () => {
