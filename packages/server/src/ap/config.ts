@@ -21,6 +21,37 @@ const staticEndpoint = z
   })
   .strict();
 
+/**
+ * Where the AP finds a receiver's AP (ehmi-core §1.2 step 3; eDelivery AS4 1.15 §1.5.4 Dynamic Sender): either a
+ * fixed SMP (`url`) or the SML/BDXL zone (`zone`) asked through `dnsServer` (the system's resolvers when absent).
+ */
+const smpDiscoveryConfig = z
+  .object({
+    /** A fixed SMP base URL: no DNS (a network with one SMP). Either this or `zone`. */
+    url: z.string().url().optional(),
+    /** The SML/BDXL DNS zone participants are registered in (`sml.ehmi.internal` in the local network). */
+    zone: z.string().min(1).optional(),
+    /** `naptr`: BDXL U-NAPTR `Meta:SMP` (the SMP URL, port included); `cname`: Peppol SML `B-<md5>` CNAME. */
+    naming: z.enum(['naptr', 'cname', 'naptr-then-cname']).default('naptr'),
+    /** Port of an SMP found by CNAME (Peppol: 80). */
+    cnamePort: z.number().int().min(1).max(65535).optional(),
+    /** A DNS server to ask instead of the system's (the local network's authoritative zone server). */
+    dnsServer: z
+      .object({ host: z.string().min(1), port: z.number().int().min(1).max(65535).default(53) })
+      .strict()
+      .optional(),
+    /** PEM files of the CAs (or pinned certificates) the SMP's signing certificate must chain to. */
+    trustAnchors: z.array(z.string().min(1)).min(1, 'the SMP client needs at least one trust anchor'),
+    /** How long a successful lookup is reused; 0 disables the cache. */
+    cacheTtlMs: z.number().int().min(0).default(600_000),
+    /** Time for one DNS or SMP request. */
+    timeoutMs: positiveMs.default(10_000),
+  })
+  .strict()
+  .refine((c) => (c.url === undefined) !== (c.zone === undefined), {
+    message: 'ap.discovery.smp needs either url (a fixed SMP) or zone (SML/BDXL DNS), not both',
+  });
+
 /** The access point role (ehmiAP): AS4 over HTTPS to other access points. */
 export const apConfigSchema = z
   .object({
@@ -54,8 +85,13 @@ export const apConfigSchema = z
       .prefault({}),
     discovery: z
       .object({
-        /** Static map: participant (`0088:<GLN>`) → endpoint. Used when no SMP is configured. */
+        /**
+         * Static map: participant (`0088:<GLN>`) → endpoint. Used when no SMP is configured; with `smp` set, the
+         * participants listed here are still taken from the map (an operator's override) and the rest from the SMP.
+         */
         static: z.record(z.string(), staticEndpoint).default({}),
+        /** Dynamic discovery: SML/BDXL DNS and the SMP (`smpDiscovery` over an `SmpClient` of @ehmi/smp). */
+        smp: smpDiscoveryConfig.optional(),
       })
       .strict()
       .prefault({}),

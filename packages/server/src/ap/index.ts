@@ -16,7 +16,7 @@ import type {
   ReceiverDiscovery,
   SubmissionAccepted,
 } from './contract.ts';
-import { staticDiscovery } from './discovery.ts';
+import { configuredDiscovery } from './discovery-config.ts';
 import { deliverHandler, outcomeHandler } from './handover.ts';
 import type { SigningCredential } from './message.ts';
 import { DELIVER_QUEUE, registerReceiveRoute } from './receive.ts';
@@ -133,7 +133,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
       });
     }
   });
-  const discovery = deps.discovery ?? staticDiscovery(ap.discovery.static);
+  const discovery = deps.discovery ?? configuredDiscovery(ap.discovery);
   const participant = `0088:${config.organisation.gln}`;
   const profile: As4ProfileId = ap.profile === '2.0' ? 'edelivery-as4-2.0' : 'edelivery-as4-1.15';
 

@@ -5,8 +5,13 @@ import { EXT, SOR_SYSTEM } from './profiles.ts';
 const EER = 'http://medcomehmi.dk/ig/eer/StructureDefinition/';
 const TERM = 'http://medcomehmi.dk/ig/terminology/CodeSystem/';
 
-/** Payload types an EHMI messaging endpoint takes by default: HomeCareObservation 1.2, Acknowledgement 2.0, the ehmiSBDH EnvelopeReceipt. */
+/**
+ * Payload types an EHMI messaging endpoint takes by default: HomeCareObservation 1.1 (MessageHeader.definition
+ * `…MedComHomeCareObservationMessageDefinition|1.1` of the 1.2.1 examples, so the DOCUMENTID a sender's ehmiSBDH
+ * carries) and 1.2, Acknowledgement 2.0, the ehmiSBDH EnvelopeReceipt.
+ */
 export const DEFAULT_MESSAGE_TYPES = [
+  'urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::homecareobservation-message##urn:dk:medcom:fhir:homecareobservation-message::1.1',
   'urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::homecareobservation-message##urn:dk:medcom:fhir:homecareobservation-message::1.2',
   'urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::acknowledgement-message##urn:dk:medcom:fhir:acknowledgement-message::2.0',
   'urn:dk:healthcare:messaging:oasis:ebxml:schema:xsd::ehmisbdh-acknowledgement##urn:dk:ehmi:sbdh:ehmisbdh-acknowledgement::1.0',

@@ -1,4 +1,11 @@
 export {
+  type CentralSecrets,
+  type CentralUrls,
+  ensureCentralSecrets,
+  LOCAL_SML_ZONE,
+  publishedDocumentTypes,
+} from './central.ts';
+export {
   MANIFEST_FILE,
   type ManifestOrganisation,
   type NetworkManifest,
@@ -14,6 +21,7 @@ export {
   participantOf,
 } from './organisations.ts';
 export {
+  type CentralCredentials,
   type CredentialFiles,
   ensureNetworkPki,
   type NetworkPki,
@@ -31,6 +39,7 @@ export {
 } from './ports.ts';
 export {
   type NetworkPlan,
+  type PlannedCentral,
   type PlannedOrganisation,
   planNetwork,
   type RunningNetwork,

@@ -23,6 +23,8 @@ export interface NetworkPki {
   /** The root CA's private key (later issues issue the central services' certificates with it). */
   trustAnchorKey: string;
   organisations: Record<string, OrganisationCredentials>;
+  /** The central node's credentials (SMP, EER, EAS). */
+  central: CentralCredentials;
   /** True when this call generated anything (first start, or a credential was missing or about to expire). */
   generated: boolean;
 }
@@ -33,6 +35,16 @@ export interface OrganisationCredentials {
   /** Server certificate of the organisation's MSH and AP, and client certificate of its EUA and AP (mTLS). */
   tls: CredentialFiles;
 }
+
+export interface CentralCredentials {
+  /** Server certificate of EER and EAS (HTTPS), client certificate of EER's calls to EAS. */
+  tls: CredentialFiles;
+  /** The SMP's signing credential: every SignedServiceMetadata is signed with it; APs trust it through the root. */
+  smp: CredentialFiles;
+}
+
+/** Name of the central node's folders (`<data>/pki/central/`, `<data>/central/`): no organisation may use it. */
+export const CENTRAL_NAME = 'central';
 
 export interface NetworkPkiOptions {
   /** Names that the TLS certificates are valid for, besides `localhost` and `127.0.0.1`. */
@@ -76,7 +88,8 @@ function usable(files: CredentialFiles, issuer?: X509Certificate): Credential | 
  * again from the same root; a new root re-issues everything.
  *
  * Layout: `pki/root-ca.pem`, `pki/root-ca.key`, `pki/<org>/ap.pem`, `pki/<org>/ap.key`, `pki/<org>/tls.pem`,
- * `pki/<org>/tls.key`. Keys are PKCS#8 PEM with mode 0600.
+ * `pki/<org>/tls.key`, and for the central node (SMP, EER, EAS) `pki/central/tls.{pem,key}` and
+ * `pki/central/smp-signing.{pem,key}` (the SMP's signing credential). Keys are PKCS#8 PEM with mode 0600.
  *
  * @example
  * const pki = await ensureNetworkPki('.ehmi', ['municipality', 'gp']);
@@ -110,9 +123,44 @@ export async function ensureNetworkPki(
     else dnsNames.push(h);
   }
   const result: Record<string, OrganisationCredentials> = {};
+  const centralDir = join(dir, CENTRAL_NAME);
+  mkdirSync(centralDir, { recursive: true, mode: 0o700 });
+  const central: CentralCredentials = {
+    tls: { cert: join(centralDir, 'tls.pem'), key: join(centralDir, 'tls.key') },
+    smp: { cert: join(centralDir, 'smp-signing.pem'), key: join(centralDir, 'smp-signing.key') },
+  };
+  const centralJobs = [
+    async () => {
+      if (!newRoot && usable(central.tls, ca.certificate)) return;
+      save(
+        central.tls,
+        await issueCertificate(ca, {
+          subject: 'CN=central.localhost, O=EHMI local network, C=DK',
+          keyType: 'rsa-2048',
+          purposes: ['tls-server', 'tls-client'],
+          dnsNames,
+          ipAddresses,
+        }),
+      );
+      generated = true;
+    },
+    async () => {
+      if (!newRoot && usable(central.smp, ca.certificate)) return;
+      save(
+        central.smp,
+        await issueCertificate(ca, {
+          subject: 'CN=smp.ehmi.internal, O=EHMI local network, C=DK',
+          keyType: 'rsa-2048',
+          purposes: ['signing'],
+        }),
+      );
+      generated = true;
+    },
+  ];
   // Keys are generated in parallel (WebCrypto runs RSA key generation off the main thread).
-  await Promise.all(
-    organisations.map(async (org) => {
+  await Promise.all([
+    ...centralJobs.map((job) => job()),
+    ...organisations.map(async (org) => {
       const orgDir = join(dir, org);
       mkdirSync(orgDir, { recursive: true, mode: 0o700 });
       const files: OrganisationCredentials = {
@@ -145,6 +193,12 @@ export async function ensureNetworkPki(
       }
       result[org] = files;
     }),
-  );
-  return { trustAnchor: rootFiles.cert, trustAnchorKey: rootFiles.key, organisations: result, generated };
+  ]);
+  return {
+    trustAnchor: rootFiles.cert,
+    trustAnchorKey: rootFiles.key,
+    organisations: result,
+    central,
+    generated,
+  };
 }

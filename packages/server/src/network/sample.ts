@@ -5,6 +5,9 @@ import { LOCAL_ORGANISATIONS } from './organisations.ts';
 
 type Bundle = ReturnType<typeof buildHomeCareObservationMessage>;
 
+/** CPR of the patient of the sample prøvesvar (MedCom's example patient); EAS's local table gives the GP for it. */
+export const SAMPLE_PATIENT_CPR = '2509479989';
+
 function extras(org: ManifestOrganisation): { title?: string; ydernummer?: string } {
   const spec = LOCAL_ORGANISATIONS.find((s) => s.gln === org.gln);
   return spec ? { title: spec.title, ...(spec.ydernummer ? { ydernummer: spec.ydernummer } : {}) } : {};
@@ -42,7 +45,7 @@ export function sampleHomeCareObservation(
         requesterInitials: 'OKM',
         ...(receiver.title ? { name: receiver.title } : {}),
       },
-      patient: { cpr: '2509479989', family: 'Elmer', given: ['Bruno'] },
+      patient: { cpr: SAMPLE_PATIENT_CPR, family: 'Elmer', given: ['Bruno'] },
       practitioner: { given: ['Mia'], family: 'Nielsen', phone: '+45 05577668' },
       observations: [
         {

@@ -170,12 +170,11 @@ describe('local network: plan and network.json', () => {
       assert.deepEqual(c.ap.trustAnchors, [plan.pki.trustAnchor]);
       assert.equal(c.ap.signing?.cert, plan.pki.organisations[o.spec.name]!.ap.cert);
       assert.equal(c.database.url, undefined);
-      // the static discovery map knows every organisation's AP
-      for (const other of plan.organisations) {
-        const entry = c.ap.discovery.static[participantOf(other.spec)];
-        assert.equal(entry?.url, `${other.urls.ap}/as4`);
-        assert.equal(entry?.certificate, plan.pki.organisations[other.spec.name]!.ap.cert);
-      }
+      // discovery through the network's DNS server and the SMP, trusted through the root; no static map
+      assert.deepEqual(c.ap.discovery.static, {});
+      assert.equal(c.ap.discovery.smp?.zone, plan.central.dns.zone);
+      assert.deepEqual(c.ap.discovery.smp?.dnsServer, { host: '127.0.0.1', port: 30004 });
+      assert.deepEqual(c.ap.discovery.smp?.trustAnchors, [plan.pki.trustAnchor]);
     });
   });
 
@@ -216,13 +215,19 @@ describe('local network: plan and network.json', () => {
     assert.equal(c.ap.send.backoffBaseMs, 50);
     assert.equal(c.ap.port, 30011);
     assert.equal(c.http.port, 30012);
-    assert.equal(Object.keys(c.ap.discovery.static).length, 3);
+    assert.equal(Object.keys(c.ap.discovery.static).length, 0);
+    assert.equal(c.ap.discovery.smp?.naming, 'naptr');
   });
 
   it('the manifest has services, trustAnchor and organisations with absolute paths', async () => {
     const plan = await planNetwork({ dataDir: dir, portBase: 30000, logger });
     const m = plan.manifest;
-    assert.deepEqual(m.services, {});
+    assert.deepEqual(m.services, {
+      smp: 'http://127.0.0.1:30003',
+      eer: 'https://127.0.0.1:30001',
+      eas: 'https://127.0.0.1:30002',
+      dns: 'dns://127.0.0.1:30004',
+    });
     assert.equal(m.trustAnchor, join(dir, 'pki', 'root-ca.pem'));
     assert.deepEqual(
       m.organisations.map((o) => Object.keys(o).sort()),

@@ -84,8 +84,10 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
     writeLine(ctx.stdout, `${name}  ap    ${o.urls.ap}   try: curl --cacert ${cacert} ${o.urls.ap}/health`);
     writeLine(ctx.stdout, `${name}  node  ${o.urls.node}    try: curl ${o.urls.node}/metrics`);
   }
+  const examples: Record<string, string> = net.plan.central.examples;
   for (const [service, url] of Object.entries(net.manifest.services)) {
-    writeLine(ctx.stdout, `${service.padEnd(width)}  ${url}`);
+    const example = examples[service] ? `   try: ${examples[service]}` : '';
+    writeLine(ctx.stdout, `${service.padEnd(width)}  ${url}${example}`);
   }
   const engine = Object.values(net.nodes)[0]?.store.engine ?? 'sqlite';
   writeLine(
