@@ -16,7 +16,7 @@ import {
   waitForSmp,
 } from './central.ts';
 import { type NetworkManifest, writeNetworkManifest } from './manifest.ts';
-import { LOCAL_ORGANISATIONS, type OrganisationSpec } from './organisations.ts';
+import { LOCAL_ORGANISATIONS, type OrganisationSpec, participantOf } from './organisations.ts';
 import { CENTRAL_NAME, ensureNetworkPki, type NetworkPki } from './pki.ts';
 import {
   centralServicePort,
@@ -45,6 +45,12 @@ export interface StartNetworkOptions {
   base?: ConfigInput;
   /** The organisations; default the three of `LOCAL_ORGANISATIONS`. */
   organisations?: readonly OrganisationSpec[];
+  /**
+   * How the access points find each other: `smp` (what `startNetwork` always uses) through the network's DNS
+   * server and the SMP of the central node; `static` (the default of `planNetwork`, for tests that start single
+   * organisation nodes with `startNode` and no central node) a static map of every organisation's AP.
+   */
+  discovery?: 'smp' | 'static';
   /** How long the start waits for the SMP to serve every organisation after seeding EER; default 20 s. */
   registersTimeoutMs?: number;
 }
@@ -139,7 +145,8 @@ function parseNodeConfig(merged: Record<string, unknown>, who: string): Config {
  * Work out the whole network without starting it: generate (or reuse) the PKI and the central services' admin
  * tokens, assign ports, and build the config of the central node (SMP with its DNS zone, EER, EAS on ports
  * base+1…base+4, base+9) and of each organisation's node, whose access point discovers receivers through the
- * network's DNS server and the SMP (no static map). Tests use it to start single nodes with `startNode`.
+ * network's DNS server and the SMP (`discovery: 'smp'`, no static map: what `startNetwork` runs) or, by default,
+ * a static map of every organisation's AP (tests that start single nodes with `startNode`).
  *
  * @example
  * const plan = await planNetwork({ dataDir: '/tmp/net', portBase: 20000, logger });
@@ -198,7 +205,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
   // ap.discovery.smp: BDXL U-NAPTR through the network's DNS server, then the SMP, whose signing certificate
   // chains to the network's root (eDelivery AS4 1.15 §1.5.4 Dynamic Sender). NAPTR rather than the Peppol CNAME:
   // its regexp carries the SMP's whole URL, port included, where a CNAME names only a host (port 80).
-  const discovery = {
+  const registers = {
     static: {},
     smp: {
       zone: central.dns.zone,
@@ -209,6 +216,16 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       cacheTtlMs: 60_000,
     },
   };
+  // The static map: every participant → its AP's AS4 endpoint and certificate (encryption, receipt checks).
+  const staticMap = {
+    static: Object.fromEntries(
+      laid.map((o) => [
+        participantOf(o.spec),
+        { url: `${o.urls.ap}/as4`, certificate: pki.organisations[o.spec.name]!.ap.cert },
+      ]),
+    ),
+  };
+  const discovery = options.discovery === 'smp' ? registers : staticMap;
   const organisations = laid.map((o): PlannedOrganisation => {
     const creds = pki.organisations[o.spec.name]!;
     const own: ConfigInput = {
@@ -372,7 +389,7 @@ function explainListenError(err: unknown, portBase: number): unknown {
  * await net.close();
  */
 export async function startNetwork(options: StartNetworkOptions): Promise<RunningNetwork> {
-  const plan = await planNetwork(options);
+  const plan = await planNetwork({ ...options, discovery: 'smp' });
   const settled = await Promise.allSettled([
     startNode(plan.central.config, options.logger.child({ org: CENTRAL_NAME })),
     ...plan.organisations.map((o) => startNode(o.config, options.logger.child({ org: o.spec.name }))),

@@ -170,11 +170,12 @@ describe('local network: plan and network.json', () => {
       assert.deepEqual(c.ap.trustAnchors, [plan.pki.trustAnchor]);
       assert.equal(c.ap.signing?.cert, plan.pki.organisations[o.spec.name]!.ap.cert);
       assert.equal(c.database.url, undefined);
-      // discovery through the network's DNS server and the SMP, trusted through the root; no static map
-      assert.deepEqual(c.ap.discovery.static, {});
-      assert.equal(c.ap.discovery.smp?.zone, plan.central.dns.zone);
-      assert.deepEqual(c.ap.discovery.smp?.dnsServer, { host: '127.0.0.1', port: 30004 });
-      assert.deepEqual(c.ap.discovery.smp?.trustAnchors, [plan.pki.trustAnchor]);
+      // the static discovery map knows every organisation's AP
+      for (const other of plan.organisations) {
+        const entry = c.ap.discovery.static[participantOf(other.spec)];
+        assert.equal(entry?.url, `${other.urls.ap}/as4`);
+        assert.equal(entry?.certificate, plan.pki.organisations[other.spec.name]!.ap.cert);
+      }
     });
   });
 
@@ -215,8 +216,7 @@ describe('local network: plan and network.json', () => {
     assert.equal(c.ap.send.backoffBaseMs, 50);
     assert.equal(c.ap.port, 30011);
     assert.equal(c.http.port, 30012);
-    assert.equal(Object.keys(c.ap.discovery.static).length, 0);
-    assert.equal(c.ap.discovery.smp?.naming, 'naptr');
+    assert.equal(Object.keys(c.ap.discovery.static).length, 3);
   });
 
   it('the manifest has services, trustAnchor and organisations with absolute paths', async () => {
