@@ -390,26 +390,15 @@ function explainListenError(err: unknown, portBase: number): unknown {
  */
 export async function startNetwork(options: StartNetworkOptions): Promise<RunningNetwork> {
   const plan = await planNetwork({ ...options, discovery: 'smp' });
-  const settled = await Promise.allSettled([
-    startNode(plan.central.config, options.logger.child({ org: CENTRAL_NAME })),
-    ...plan.organisations.map((o) => startNode(o.config, options.logger.child({ org: o.spec.name }))),
-  ]);
-  const closeAll = () =>
-    Promise.all(
-      settled.map((s) => (s.status === 'fulfilled' ? s.value.close().catch(() => {}) : undefined)),
-    ).then(() => undefined);
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) {
-    await closeAll();
-    throw explainListenError(failed.reason, plan.portBase);
+  // The registers first: an access point with sends pending from the last run looks its receivers up at once.
+  let central: RunningNode;
+  try {
+    central = await startNode(plan.central.config, options.logger.child({ org: CENTRAL_NAME }));
+  } catch (err) {
+    throw explainListenError(err, plan.portBase);
   }
-  const [central, ...orgNodes] = settled.map((s) => (s as PromiseFulfilledResult<RunningNode>).value);
-  const nodes: Record<string, RunningNode> = {};
-  orgNodes.forEach((n, i) => {
-    nodes[plan.organisations[i]!.spec.name] = n;
-  });
   // Seed EER from the organisations (stable ids: a restart updates), then wait until the SMP serves them all as
-  // an access point will ask: DNS, signed metadata, the AP's URL.
+  // an access point will ask: DNS, signed metadata, the AP's URL. The organisations' nodes start meanwhile.
   const seeds: SeedOrganisation[] = plan.organisations.map((o) => ({
     spec: o.spec,
     as4Url: `${o.urls.ap}/as4`,
@@ -417,21 +406,36 @@ export async function startNetwork(options: StartNetworkOptions): Promise<Runnin
   }));
   const trustAnchorPem = readFileSync(plan.pki.trustAnchor, 'utf8');
   const client = fetchTrusting(trustAnchorPem);
-  try {
-    await seedRegisters(central!.urls.eer!, seeds, client.fetch);
-    await waitForSmp(seeds, {
-      dnsServer: { host: plan.central.dns.host, port: plan.central.dns.port },
-      zone: plan.central.dns.zone,
-      trustAnchorPem,
-      timeoutMs: options.registersTimeoutMs ?? 20_000,
-      logger: options.logger,
-    });
-  } catch (err) {
-    await closeAll();
-    throw err;
-  } finally {
-    await client.close();
+  const registers = (async () => {
+    try {
+      await seedRegisters(central.urls.eer!, seeds, client.fetch);
+      await waitForSmp(seeds, {
+        dnsServer: { host: plan.central.dns.host, port: plan.central.dns.port },
+        zone: plan.central.dns.zone,
+        trustAnchorPem,
+        timeoutMs: options.registersTimeoutMs ?? 20_000,
+        logger: options.logger,
+      });
+    } finally {
+      await client.close();
+    }
+  })();
+  const [seeded, ...settled] = await Promise.allSettled([
+    registers,
+    ...plan.organisations.map((o) => startNode(o.config, options.logger.child({ org: o.spec.name }))),
+  ]);
+  const failed = [seeded, ...settled].find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value.close().catch(() => {}) : undefined)),
+    );
+    await central.close().catch(() => {});
+    throw explainListenError(failed.reason, plan.portBase);
   }
+  const nodes: Record<string, RunningNode> = {};
+  settled.forEach((s, i) => {
+    nodes[plan.organisations[i]!.spec.name] = (s as PromiseFulfilledResult<RunningNode>).value;
+  });
   const manifestFile = writeNetworkManifest(plan.dataDir, plan.manifest);
   let closed: Promise<void> | undefined;
   return {
@@ -440,11 +444,11 @@ export async function startNetwork(options: StartNetworkOptions): Promise<Runnin
     manifest: plan.manifest,
     manifestFile,
     nodes,
-    central: central!,
+    central,
     close() {
       // The organisations first (their sends stop), then the registers.
       closed ??= Promise.all(Object.values(nodes).map((n) => n.close()))
-        .then(() => central!.close())
+        .then(() => central.close())
         .then(() => undefined);
       return closed;
     },

@@ -86,7 +86,7 @@ for (const engine of engines()) {
         if (engine.databaseUrl) {
           const c = new pg.Client({ connectionString: engine.databaseUrl });
           await c.connect();
-          for (const org of ['municipality', 'gp', 'hospital'])
+          for (const org of ['municipality', 'gp', 'hospital', 'central'])
             await c.query(`DROP SCHEMA IF EXISTS "${schema}_${org}" CASCADE`);
           await c.end();
         }
@@ -108,9 +108,12 @@ for (const engine of engines()) {
       const lines = node.out().trimEnd().split('\n');
       const readyAt = lines.findIndex((l) => l.startsWith('ready'));
       const services = lines.slice(0, readyAt);
-      assert.equal(services.length, 9, services.join('\n'));
-      for (const l of services)
+      assert.equal(services.length, 13, services.join('\n'));
+      for (const l of services.slice(0, 9))
         assert.match(l, /^(municipality|gp|hospital) +(msh|ap|node) +https?:\/\/127\.0\.0\.1:\d+ +try: /);
+      // The central services (issue 7): the registers and the DNS server of the SML/BDXL zone.
+      for (const l of services.slice(9))
+        assert.match(l, /^(smp|eer|eas|dns) +(https?|dns):\/\/127\.0\.0\.1:\d+ +try: /);
       assert.match(
         services[0]!,
         new RegExp(
@@ -121,7 +124,7 @@ for (const engine of engines()) {
       // network.json
       const manifest = JSON.parse(readFileSync(join(data, 'network.json'), 'utf8'));
       assert.deepEqual(Object.keys(manifest).sort(), ['organisations', 'services', 'trustAnchor']);
-      assert.deepEqual(manifest.services, {});
+      assert.deepEqual(Object.keys(manifest.services).sort(), ['dns', 'eas', 'eer', 'smp']);
       assert.ok(existsSync(manifest.trustAnchor) && manifest.trustAnchor.startsWith(data));
       assert.deepEqual(
         manifest.organisations.map((o: { name: string; role: string }) => [o.name, o.role]),
