@@ -4,15 +4,19 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { EhmiError } from '@ehmi/errors';
+import { createCertificateAuthority, issueCertificate } from '@ehmi/pki';
 import { FHIR_ACK_STANDARD, fhirDocumentId, PROCESS_ID, RECEIPT_DOCUMENT_ID } from '@ehmi/sbdh';
 import { SmpClient } from '@ehmi/smp';
 import pg from 'pg';
 import pino from 'pino';
 import { Agent, request } from 'undici';
+import { apConfigSchema } from '../../src/ap/config.ts';
+import { configuredDiscovery } from '../../src/ap/discovery-config.ts';
 import type { ConfigInput } from '../../src/config/index.ts';
 import { DEFAULT_MESSAGE_TYPES, eerResourcesFor, seedEer } from '../../src/eer/index.ts';
 import { documentTypeOf } from '../../src/eer/propagate.ts';
@@ -81,6 +85,65 @@ describe('the SMP publishes what the MSH puts on its envelopes', () => {
       assert.ok((DEFAULT_MESSAGE_TYPES as readonly string[]).includes(t), t);
       assert.ok(published.includes(t), t);
       assert.equal(documentTypeOf(t), t, 'published exactly as the envelope spells it');
+    }
+  });
+});
+
+describe('ap.discovery.smp', () => {
+  it('needs either a zone or a fixed SMP url, and a trust anchor', () => {
+    const parse = (smp: unknown) => apConfigSchema.safeParse({ discovery: { smp } });
+    assert.equal(parse({ zone: 'sml.ehmi.internal', trustAnchors: ['/ca.pem'] }).success, true);
+    assert.equal(parse({ url: 'http://127.0.0.1:8703', trustAnchors: ['/ca.pem'] }).success, true);
+    assert.equal(parse({ trustAnchors: ['/ca.pem'] }).success, false);
+    assert.equal(
+      parse({ zone: 'sml.ehmi.internal', url: 'http://127.0.0.1:8703', trustAnchors: ['/ca.pem'] }).success,
+      false,
+    );
+    assert.equal(parse({ zone: 'sml.ehmi.internal', trustAnchors: [] }).success, false);
+    const d = parse({ zone: 'sml.ehmi.internal', trustAnchors: ['/ca.pem'] });
+    assert.equal(d.success && d.data.discovery.smp?.naming, 'naptr');
+  });
+
+  it('a participant in the static map comes from the map; the others from DNS and the SMP', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-disc-'));
+    try {
+      const ca = await createCertificateAuthority({ subject: 'CN=Test CA', keyType: 'p-256' });
+      const ap = await issueCertificate(ca, { subject: 'CN=ap', keyType: 'p-256', purposes: ['signing'] });
+      const caFile = join(dir, 'ca.pem');
+      const apFile = join(dir, 'ap.pem');
+      await writeFile(caFile, ca.certificatePem);
+      await writeFile(apFile, ap.certificatePem);
+      const discovery = configuredDiscovery({
+        static: {
+          '0088:5790000127092': {
+            url: 'https://127.0.0.1:1/as4',
+            certificate: apFile,
+            transportProfile: 'x',
+          },
+        },
+        // A DNS server nobody runs: a lookup that reaches it fails as a transient lookup failure.
+        smp: {
+          zone: LOCAL_SML_ZONE,
+          naming: 'naptr',
+          dnsServer: { host: '127.0.0.1', port: 9 },
+          trustAnchors: [caFile],
+          cacheTtlMs: 0,
+          timeoutMs: 300,
+        },
+      });
+      const mapped = await discovery.lookup(
+        'iso6523-actorid-upis::0088:5790000127092',
+        HOMECARE_1_1,
+        PROCESS_ID,
+      );
+      assert.equal(mapped.endpointUrl, 'https://127.0.0.1:1/as4');
+      await assert.rejects(discovery.lookup('0088:5790000123117', HOMECARE_1_1, PROCESS_ID), (e: unknown) => {
+        assert.ok(e instanceof EhmiError);
+        assert.equal(e.code, 'EHMI_SMP_LOOKUP_FAILED');
+        return true;
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

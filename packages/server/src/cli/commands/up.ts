@@ -86,7 +86,9 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
   }
   const examples: Record<string, string> = net.plan.central.examples;
   for (const [service, url] of Object.entries(net.manifest.services)) {
-    const example = examples[service] ? `   try: ${examples[service]}` : '';
+    const example = examples[service]
+      ? `   try: ${examples[service].replaceAll(net.manifest.trustAnchor, cacert)}`
+      : '';
     writeLine(ctx.stdout, `${service.padEnd(width)}  ${url}${example}`);
   }
   const engine = Object.values(net.nodes)[0]?.store.engine ?? 'sqlite';
