@@ -59,7 +59,10 @@ function percentile(sorted: number[], p: number): number {
 }
 
 function spawnNode(config: unknown): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT], {
+  // EHMI_BENCH_PROFILE_DIR: a CPU profile of the receiver process there (run the bench with --cpu-prof for the sender).
+  const profile = process.env.EHMI_BENCH_PROFILE_DIR;
+  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', NODE_SCRIPT], {
     env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
