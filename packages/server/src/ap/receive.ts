@@ -21,7 +21,7 @@ import {
 } from '@ehmi/as4';
 import { asEhmiError, EhmiError } from '@ehmi/errors';
 import { checkCertificateTrust } from '@ehmi/pki';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { type JobQueue, recordBlob, type Store } from '../store/index.ts';
 import { normaliseParticipant, participantOfProperty } from './discovery.ts';
@@ -119,7 +119,11 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
     scope.removeAllContentTypeParsers();
     // The raw stream, whatever its type: receiveAs4Message checks the media type and answers with an ebMS error.
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-    scope.post('/as4', async (request, reply) => {
+    // The AS4 endpoint is the AP's base URL itself (what the SMP publishes, ehmi issue 7: "an endpoint's address is
+    // the organisation's `ap` URL exactly as network.json spells it") and, for peers configured by hand, `/as4`.
+    scope.post('/as4', handler);
+    scope.post('/', handler);
+    async function handler(request: FastifyRequest, reply: FastifyReply) {
       const contentType = request.headers['content-type'] ?? '';
       const body = (request.body ?? request.raw) as AsyncIterable<Uint8Array>;
       let rx: ReceivedUserMessage | ReceivedSignals | undefined;
@@ -178,7 +182,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
       } finally {
         await rx?.dispose();
       }
-    });
+    }
   });
 }
 

@@ -73,7 +73,7 @@ export function publishedDocumentTypes(): string[] {
 /** An organisation as the registers are seeded with it. */
 export interface SeedOrganisation {
   spec: OrganisationSpec;
-  /** The AP's AS4 endpoint: network.json's `ap` base URL, as spelled there, with the `/as4` path the AP serves. */
+  /** The AP's AS4 endpoint: network.json's `ap` URL exactly as spelled there (the AP takes AS4 on its base URL). */
   as4Url: string;
   /** PEM file of the AP's certificate. */
   apCertificate: string;

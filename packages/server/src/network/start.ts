@@ -221,7 +221,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     static: Object.fromEntries(
       laid.map((o) => [
         participantOf(o.spec),
-        { url: `${o.urls.ap}/as4`, certificate: pki.organisations[o.spec.name]!.ap.cert },
+        { url: o.urls.ap, certificate: pki.organisations[o.spec.name]!.ap.cert },
       ]),
     ),
   };
@@ -401,7 +401,7 @@ export async function startNetwork(options: StartNetworkOptions): Promise<Runnin
   // an access point will ask: DNS, signed metadata, the AP's URL. The organisations' nodes start meanwhile.
   const seeds: SeedOrganisation[] = plan.organisations.map((o) => ({
     spec: o.spec,
-    as4Url: `${o.urls.ap}/as4`,
+    as4Url: o.urls.ap,
     apCertificate: plan.pki.organisations[o.spec.name]!.ap.cert,
   }));
   const trustAnchorPem = readFileSync(plan.pki.trustAnchor, 'utf8');

@@ -234,7 +234,7 @@ for (const engine of engines()) {
         const apCert = new X509Certificate(readFileSync(net!.plan.pki.organisations[o.name]!.ap.cert));
         for (const documentType of publishedDocumentTypes()) {
           const r = await smp.lookup(`0088:${o.gln}`, documentType, PROCESS_ID);
-          assert.equal(r.endpointUrl, `${o.ap}/as4`, `${o.name} ${documentType}`);
+          assert.equal(r.endpointUrl, o.ap, `${o.name} ${documentType}`);
           assert.equal(r.certificate.fingerprint256, apCert.fingerprint256);
           assert.equal(r.smpUrl.replace(/\/$/, ''), m.services.smp);
           // The SMP signs with its own certificate, issued by the network's root CA.
@@ -363,7 +363,7 @@ for (const engine of engines()) {
       assert.equal(r.endpointUrl, 'https://127.0.0.1:9/as4');
       const gp = readNetworkManifest(dataDir).organisations.find((o) => o.name === 'gp')!;
       const again = await smpClient().lookup(`0088:${gp.gln}`, RECEIPT_DOCUMENT_ID, PROCESS_ID);
-      assert.equal(again.endpointUrl, `${gp.ap}/as4`);
+      assert.equal(again.endpointUrl, gp.ap);
     });
   });
 }
