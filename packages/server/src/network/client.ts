@@ -206,14 +206,24 @@ export function outcomeIssues(res: MshResponse): OutcomeIssue[] {
   const oo = res.json as
     | {
         resourceType?: string;
-        issue?: { severity?: string; code?: string; diagnostics?: string; expression?: string[] }[];
+        issue?: {
+          severity?: string;
+          code?: string;
+          diagnostics?: string;
+          details?: { text?: string };
+          expression?: string[];
+        }[];
       }
     | undefined;
   if (oo?.resourceType === 'OperationOutcome' && Array.isArray(oo.issue) && oo.issue.length > 0) {
     return oo.issue.map((i) => ({
       severity: i.severity ?? 'error',
       code: i.code ?? 'unknown',
-      diagnostics: i.diagnostics ?? '',
+      // The MSH (toOperationOutcome, the profile validator) puts its text in details.text, FHIR R4 OperationOutcome
+      // allows either: print both when both are there.
+      diagnostics: [i.details?.text, i.diagnostics]
+        .filter((t) => typeof t === 'string' && t !== '')
+        .join(': '),
       expression: i.expression ?? [],
     }));
   }

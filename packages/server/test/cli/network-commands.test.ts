@@ -217,6 +217,32 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
     assert.match(r.err, /second problem/);
   });
 
+  it('an OperationOutcome with its text in details.text (as the MSH writes it) prints that text', async () => {
+    answers.set('municipality POST /messages', {
+      status: 403,
+      body: {
+        resourceType: 'OperationOutcome',
+        issue: [
+          {
+            severity: 'error',
+            code: 'forbidden',
+            details: {
+              coding: [{ system: 'urn:ehmi:error-code', code: 'EHMI_FORBIDDEN' }],
+              text: 'not yours',
+            },
+            expression: ['MessageHeader.sender'],
+          },
+        ],
+      },
+    });
+    const r = await run(
+      ['send', 'homecareobservation', '--from', 'municipality', '--to', 'gp', '--data', dir],
+      dir,
+    );
+    assert.equal(r.code, 1);
+    assert.match(r.err, /error forbidden: not yours \(at MessageHeader\.sender\)/);
+  });
+
   it('send: an unknown organisation is exit 2 naming the known ones; an unknown type or a bad file too', async () => {
     const r = await run(
       ['send', 'homecareobservation', '--from', 'nowhere', '--to', 'gp', '--data', dir],
