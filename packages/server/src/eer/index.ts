@@ -22,6 +22,7 @@ export {
   type EerOrganisationInput,
   type EerOrganisationResources,
   eerResourcesFor,
+  type SeedEerResult,
   seedEer,
 } from './seed.ts';
 

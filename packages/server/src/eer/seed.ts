@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { EhmiError } from '@ehmi/errors';
 import { EXT, SOR_SYSTEM } from './profiles.ts';
 
@@ -119,10 +120,29 @@ export function eerResourcesFor(input: EerOrganisationInput): EerOrganisationRes
   return { organization, endpoint, device };
 }
 
+/** A resource as JSON without what the server sets on a write (`meta.versionId`, `meta.lastUpdated`). */
+function withoutServerMeta(resource: unknown): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(resource)) as Record<string, unknown>;
+  const meta = copy.meta as Record<string, unknown> | undefined;
+  if (meta) {
+    delete meta.versionId;
+    delete meta.lastUpdated;
+    if (Object.keys(meta).length === 0) delete copy.meta;
+  }
+  return copy;
+}
+
+/** What {@link seedEer} did: `Type/id` of the resources it PUT and of those it left as they were. */
+export interface SeedEerResult {
+  written: string[];
+  unchanged: string[];
+}
+
 /**
  * PUTs an organisation's resources to an EER (device, organization, endpoint: each write is validated; the last
- * one triggers propagation to the SMP and EAS). Throws `EHMI_VALIDATION_FAILED` with EER's OperationOutcome when
- * EER refuses one.
+ * one triggers propagation to the SMP and EAS). A resource EER already holds with the same content is not PUT
+ * again, so re-seeding at every start adds no history versions and no propagation jobs. Throws
+ * `EHMI_VALIDATION_FAILED` with EER's OperationOutcome when EER refuses one.
  *
  * @example
  * await seedEer(eerRole.url, eerResourcesFor(input));
@@ -131,11 +151,22 @@ export async function seedEer(
   baseUrl: string,
   resources: EerOrganisationResources,
   doFetch: typeof fetch = fetch,
-): Promise<void> {
+): Promise<SeedEerResult> {
+  const result: SeedEerResult = { written: [], unchanged: [] };
   for (const r of [resources.device, resources.organization, resources.endpoint]) {
     const url = `${baseUrl.replace(/\/+$/, '')}/${r.resourceType}/${r.id}`;
     let res: Response;
     try {
+      // R4 http.html: a PUT always makes a new version; skip it when the stored resource is the same.
+      const current = await doFetch(url, { method: 'GET', headers: { accept: 'application/fhir+json' } });
+      const text = await current.text();
+      if (
+        current.status === 200 &&
+        isDeepStrictEqual(withoutServerMeta(JSON.parse(text)), withoutServerMeta(r))
+      ) {
+        result.unchanged.push(`${r.resourceType}/${r.id}`);
+        continue;
+      }
       res = await doFetch(url, {
         method: 'PUT',
         headers: {
@@ -146,12 +177,15 @@ export async function seedEer(
         body: JSON.stringify(r),
       });
     } catch (cause) {
-      throw new EhmiError('EHMI_UNAVAILABLE', `EER PUT ${url} failed: ${(cause as Error).message}`, {
+      throw new EhmiError('EHMI_UNAVAILABLE', `EER GET or PUT ${url} failed: ${(cause as Error).message}`, {
         cause,
       });
     }
     const text = await res.text();
-    if (res.ok) continue;
+    if (res.ok) {
+      result.written.push(`${r.resourceType}/${r.id}`);
+      continue;
+    }
     const outcome = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
     const code =
       res.status === 422 ? 'EHMI_VALIDATION_FAILED' : res.status >= 500 ? 'EHMI_UNAVAILABLE' : 'EHMI_USAGE';
@@ -163,4 +197,5 @@ export async function seedEer(
       },
     );
   }
+  return result;
 }

@@ -41,6 +41,35 @@ describe('eerResourcesFor / seedEer', () => {
     assert.equal((await fhir(`${eer.url}/Device/gp-ap`)).status, 200);
   });
 
+  it('seedEer leaves an unchanged resource alone (no new history version) and PUTs only what changed', async () => {
+    const pki = await smpTestPki();
+    const input = {
+      key: 'again',
+      title: 'Genstart Klinik',
+      sor: '52581000016005',
+      gln: '5790000127092',
+      apUrl: 'https://127.0.0.1:8721',
+      apCertificate: pki.ap.certificatePem,
+    };
+    const ids = ['Device/again-ap', 'Organization/again', 'Endpoint/again-endpoint'];
+    const versions = async () =>
+      Promise.all(ids.map(async (id) => (await fhir(`${eer.url}/${id}/_history`)).body.total));
+    assert.deepEqual(await seedEer(eer.url, eerResourcesFor(input)), { written: ids, unchanged: [] });
+    // A restart of `ehmi up` seeds the same resources again: nothing is written.
+    assert.deepEqual(await seedEer(eer.url, eerResourcesFor(input)), { written: [], unchanged: ids });
+    assert.deepEqual(await versions(), [1, 1, 1]);
+    // A changed AP URL is a change of the Endpoint only.
+    assert.deepEqual(await seedEer(eer.url, eerResourcesFor({ ...input, apUrl: 'https://127.0.0.1:8731' })), {
+      written: ['Endpoint/again-endpoint'],
+      unchanged: ['Device/again-ap', 'Organization/again'],
+    });
+    assert.deepEqual(await versions(), [1, 1, 2]);
+    // A deleted resource (410 Gone) is written again.
+    assert.equal((await fhir(`${eer.url}/Device/again-ap`, 'DELETE')).status < 300, true);
+    const after = await seedEer(eer.url, eerResourcesFor({ ...input, apUrl: 'https://127.0.0.1:8731' }));
+    assert.deepEqual(after.written, ['Device/again-ap']);
+  });
+
   it('seedEer throws EHMI_VALIDATION_FAILED with EER’s OperationOutcome when a resource is refused', async () => {
     const pki = await smpTestPki();
     const resources = eerResourcesFor({

@@ -355,10 +355,22 @@ for (const engine of engines()) {
       timeout: 60_000,
     }, async () => {
       const secrets = readFileSync(join(dataDir, 'central', 'secrets.json'), 'utf8');
+      // Re-seeding unchanged organisations writes nothing: no new EER history versions at a restart.
+      const eerUrl = readNetworkManifest(dataDir).services.eer!;
+      const { fetch: undiciFetch } = await import('undici');
+      const versions = () =>
+        Promise.all(
+          ['Organization/gp', 'Endpoint/gp-endpoint', 'Device/gp-ap'].map(async (id) => {
+            const res = await undiciFetch(`${eerUrl}/${id}/_history`, { dispatcher: tls });
+            return ((await res.json()) as { total: number }).total;
+          }),
+        );
+      const versionsBefore = await versions();
       await net!.close();
       net = undefined;
       net = await startNetwork(options());
       assert.equal(readFileSync(join(dataDir, 'central', 'secrets.json'), 'utf8'), secrets);
+      assert.deepEqual(await versions(), versionsBefore);
       const r = await smpClient().lookup(`0088:${newGln}`, HOMECARE_1_1, PROCESS_ID);
       assert.equal(r.endpointUrl, 'https://127.0.0.1:9/as4');
       const gp = readNetworkManifest(dataDir).organisations.find((o) => o.name === 'gp')!;
