@@ -12,7 +12,7 @@ import { createHttpServer } from './http/index.ts';
 import { createMsh, type MessageServiceHandler } from './msh/index.ts';
 import type { Role, RoleContext } from './roles.ts';
 import { createSmpRole } from './smp/index.ts';
-import { JobQueue, openStore, type Store } from './store/index.ts';
+import { collectBlobGarbage, JobQueue, openStore, type Store } from './store/index.ts';
 
 export interface RunningNode {
   /** Base URL of each HTTP server the node started, by service name. */
@@ -23,6 +23,8 @@ export interface RunningNode {
   logger: Logger;
   /** The roles this node runs, by service name (`ap`, `msh`, …). */
   roles: Record<string, Role>;
+  /** Remove blobs no role's row names (also run every `blobs.gcIntervalMs`); resolves to the number removed. */
+  collectBlobGarbage(now?: number): Promise<number>;
   accessPoint?: AccessPoint;
   msh?: MessageServiceHandler;
   /** Stop accepting requests, let running work finish, close the database. */
@@ -165,6 +167,20 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
   logger.info({ store: store.engine, port }, 'node started');
+  // One collector for the node's blob store: each role declares the columns that name blobs (store/blob-gc.ts).
+  const collect = (now?: number) =>
+    collectBlobGarbage(store, { graceMs: config.blobs.graceMs, ...(now === undefined ? {} : { now }) });
+  let collecting: Promise<unknown> | undefined;
+  const gcTimer = setInterval(() => {
+    if (collecting) return;
+    collecting = collect()
+      .then((removed) => removed > 0 && logger.info({ removed }, 'unreferenced blobs removed'))
+      .catch((err) => logger.warn({ err }, 'blob garbage collection failed'))
+      .finally(() => {
+        collecting = undefined;
+      });
+  }, config.blobs.gcIntervalMs);
+  gcTimer.unref();
   const urls: Record<string, string> = { node: `http://${host}:${port}` };
   const roles: Record<string, Role> = {};
   for (const role of created.roles) {
@@ -178,10 +194,13 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     http,
     logger,
     roles,
+    collectBlobGarbage: collect,
     ...(created.ap ? { accessPoint: created.ap } : {}),
     ...(created.msh ? { msh: created.msh } : {}),
     async close() {
       closing = true;
+      clearInterval(gcTimer);
+      await collecting;
       // Servers stop taking requests and workers finish their jobs before the database closes.
       for (const role of [...created.roles].reverse()) await role.close();
       await http.close();

@@ -7,7 +7,7 @@ import { Counter } from 'prom-client';
 import { Agent } from 'undici';
 import { createHttpServer } from '../http/index.ts';
 import type { Role, RoleContext } from '../roles.ts';
-import { JobQueue, recordBlob, Worker } from '../store/index.ts';
+import { JobQueue, storeBlob, Worker } from '../store/index.ts';
 import type { ApConfig } from './config.ts';
 import type {
   AccessPointGateway,
@@ -259,13 +259,12 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
         .where('submission_id', '=', submission.submissionId)
         .executeTakeFirst();
       if (existing) return { submissionId: existing.submission_id, as4MessageId: existing.as4_message_id };
-      const blob = await store.blobs.put(submission.envelope.open());
+      const blob = await storeBlob(store, () => submission.envelope.open());
       // DESIGN.md durability: the AS4 MessageId is fixed here and never changes across retries. RFC 2822 msg-id
       // with a UUID (eDelivery AS4 1.15 §2.2.3.2 RECOMMENDED).
       const as4MessageId = `${randomUUID()}@${config.organisation!.gln}.ehmi`;
       const now = Date.now();
       const accepted = await store.transaction(async (trx) => {
-        await recordBlob(trx, blob, now);
         const inserted = await trx
           .insertInto('ap_outbound')
           .values({

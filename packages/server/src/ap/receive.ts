@@ -23,7 +23,7 @@ import { asEhmiError, EhmiError } from '@ehmi/errors';
 import { checkCertificateTrust } from '@ehmi/pki';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { type JobQueue, recordBlob, type Store } from '../store/index.ts';
+import { type JobQueue, type Store, storeBlob } from '../store/index.ts';
 import { normaliseParticipant, participantOfProperty } from './discovery.ts';
 import { GLN_PARTY_TYPE, type SigningCredential } from './message.ts';
 
@@ -207,12 +207,11 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
     return earlier.receipt;
   }
   const test = isTestMessage(um);
-  const blob = test ? undefined : await rc.store.blobs.put(rx.payloads[0]!.open());
+  const blob = test ? undefined : await storeBlob(rc.store, () => rx.payloads[0]!.open());
   await signReceipt(rx.receipt, { privateKey: rc.signing.privateKey, certificate: rc.signing.chain });
   const receipt = await text(writeAs4Message(rx.receipt.document, []).body);
   const now = Date.now();
   const result = await rc.store.transaction(async (trx) => {
-    if (blob) await recordBlob(trx, blob, now);
     const inserted = await trx
       .insertInto('ap_received')
       .values({

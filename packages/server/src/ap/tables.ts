@@ -64,3 +64,9 @@ export type ApTables = {
   ap_received: ApReceivedTable;
   ap_outbound: ApOutboundTable;
 };
+
+/** Columns of this role that name blobs (the node's blob garbage collection keeps what they name). */
+export const AP_BLOB_REFERENCES = [
+  ['ap_received', 'blob_hash'],
+  ['ap_outbound', 'blob_hash'],
+] as const satisfies readonly (readonly [string, string])[];

@@ -36,6 +36,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The node's blob store (payloads, envelopes), shared by its roles. */
+    blobs: z
+      .object({
+        /** How often blobs that no row names are looked for and removed. */
+        gcIntervalMs: positiveMs.default(3_600_000),
+        /**
+         * A blob written (or written again) within this period is kept even when no row names it: the transaction
+         * that will name it may still be running. After it, a blob of a transaction that rolled back goes.
+         */
+        graceMs: positiveMs.default(3_600_000),
+      })
+      .strict()
+      .prefault({}),
     http: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),

@@ -30,13 +30,8 @@ export const mshConfigSchema = z
     retentionDays: z.number().int().min(1).default(30),
     /** How often receipt and acknowledgement deadlines are checked. */
     sweepIntervalMs: positiveMs.default(30_000),
-    /** How often retention runs (purges, and the node's blob sweep, which reads every table that names blobs). */
+    /** How often retention runs (purges of inbox items, sent messages, duplicate caches and finished jobs). */
     retentionIntervalMs: positiveMs.default(3_600_000),
-    /**
-     * A blob the MSH wrote that no committed row names (its transaction rolled back) is removed after this long;
-     * long enough that a transaction still running with it has committed.
-     */
-    orphanBlobGraceMs: positiveMs.default(3_600_000),
     /** How often an instance with event-stream clients looks for items other instances delivered (0: never). */
     ssePollMs: z.number().int().min(0).default(1000),
     /** Envelopes handed to the access point at once by this instance. */

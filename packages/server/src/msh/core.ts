@@ -3,7 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { AccessPointGateway } from '../ap/contract.ts';
 import type { Config } from '../config/index.ts';
-import type { JobQueue, Store } from '../store/index.ts';
+import { type JobQueue, type Store, storeBlob } from '../store/index.ts';
 import type { Database } from '../store/types.ts';
 import type { MshConfig } from './config.ts';
 import type { InboxHub } from './sse.ts';
@@ -57,26 +57,12 @@ export async function addEvents(trx: Db, messageId: string, events: EventInput[]
     .execute();
 }
 
-/**
- * Write down a blob the MSH is about to name in a transaction, before that transaction (so retention can find it
- * if the transaction rolls back). Refreshes the time of an earlier write of the same content.
- */
-export async function noteBlobWrite(db: Db, hash: string, now: number): Promise<void> {
-  await db
-    .insertInto('msh_blob_writes')
-    .values({ hash, written_at: now })
-    .onConflict((oc) => oc.column('hash').doUpdateSet({ written_at: now }))
-    .execute();
-}
-
-/** Store a blob the MSH wrote (envelope, acknowledgement) and note it for retention. */
+/** Store a blob the MSH wrote (envelope, acknowledgement), noted for the node's blob garbage collection. */
 export async function putBlob(
   core: MshCore,
   content: string | Uint8Array,
 ): Promise<{ hash: string; size: number }> {
-  const ref = await core.store.blobs.put(content);
-  await noteBlobWrite(core.store.db, ref.hash, core.now());
-  return ref;
+  return storeBlob(core.store, content, { now: core.now() });
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

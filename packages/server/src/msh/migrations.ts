@@ -127,16 +127,9 @@ export const mshMigrations: Record<string, Migration> = {
         .addColumn('detail', 'text')
         .addColumn('received_at', 'bigint', (c) => c.notNull())
         .execute();
-
-      await db.schema
-        .createTable('msh_blob_writes')
-        .addColumn('hash', 'text', (c) => c.primaryKey())
-        .addColumn('written_at', 'bigint', (c) => c.notNull())
-        .execute();
     },
     async down(db: Kysely<unknown>) {
       for (const t of [
-        'msh_blob_writes',
         'msh_received',
         'msh_dedup',
         'msh_inbox',

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { addEvents, type Db, DISPATCH_QUEUE, type MshCore } from './core.ts';
 
 const DAY_MS = 86_400_000;
@@ -8,7 +7,6 @@ export interface SweepResult {
   missingAcknowledgement: number;
   purgedInbox: number;
   purgedMessages: number;
-  removedBlobs: number;
 }
 
 /**
@@ -25,7 +23,6 @@ export async function sweep(
     missingAcknowledgement: 0,
     purgedInbox: 0,
     purgedMessages: 0,
-    removedBlobs: 0,
   };
   const db = core.store.db;
 
@@ -159,89 +156,4 @@ async function retention(core: MshCore, now: number, result: SweepResult): Promi
       eb.or([eb('inbox_id', 'is', null), eb('inbox_id', 'not in', eb.selectFrom('msh_inbox').select('id'))]),
     )
     .execute();
-
-  result.removedBlobs += await removeUnreferencedBlobs(core, now);
-}
-
-/**
- * Columns, across the node's roles, that name a blob. The blob store is the node's, shared by every role and
- * content-addressed (the MSH's envelope is also the AP's payload), so only a hash no column names may go. The AP
- * deletes no blob and leaves this sweep to own them (DESIGN-NOTES, Access point "Retention"); a role that starts
- * keeping blob hashes adds its columns here.
- */
-export const BLOB_REFERENCES: readonly (readonly [table: string, column: string])[] = [
-  ['msh_messages', 'envelope_hash'],
-  ['msh_submissions', 'envelope_hash'],
-  ['msh_inbox', 'envelope_hash'],
-  ['msh_inbox', 'ack_hash'],
-  ['ap_received', 'blob_hash'],
-  ['ap_outbound', 'blob_hash'],
-];
-
-async function referenced(db: Db, hashes: readonly string[]): Promise<Set<string>> {
-  const found = new Set<string>();
-  if (hashes.length === 0) return found;
-  for (const [table, column] of BLOB_REFERENCES) {
-    const rows = await sql<{
-      hash: string;
-    }>`select distinct ${sql.ref(column)} as hash from ${sql.table(table)} where ${sql.ref(column)} in (${sql.join(hashes)})`.execute(
-      db,
-    );
-    for (const r of rows.rows) found.add(r.hash);
-  }
-  return found;
-}
-
-class Refreshed extends Error {}
-
-/**
- * The node-wide blob sweep. A blob goes when no column of {@link BLOB_REFERENCES} names it and every note of it is
- * older than `orphanBlobGraceMs`: the core `blobs` row (`recordBlob`, written in the transaction that names it) and
- * the MSH's own `msh_blob_writes` (written before its transaction, so a blob of a transaction that rolled back is
- * found too). The notes are deleted in one transaction that checks again that nothing names the blob and that no
- * note was refreshed meanwhile; the file goes after that commit.
- */
-async function removeUnreferencedBlobs(core: MshCore, now: number): Promise<number> {
-  const db = core.store.db;
-  const cutoff = now - core.config.orphanBlobGraceMs;
-  const written = await db
-    .selectFrom('msh_blob_writes')
-    .selectAll()
-    .where('written_at', '<', cutoff)
-    .orderBy('written_at')
-    .limit(500)
-    .execute();
-  const recorded = await db
-    .selectFrom('blobs')
-    .select(['hash', 'created_at'])
-    .where('created_at', '<', cutoff)
-    .orderBy('created_at')
-    .limit(500)
-    .execute();
-  const hashes = [...new Set([...written.map((w) => w.hash), ...recorded.map((r) => r.hash)])];
-  const inUse = await referenced(db, hashes);
-  let removed = 0;
-  for (const hash of hashes) {
-    if (inUse.has(hash)) continue;
-    try {
-      await core.store.transaction(async (trx) => {
-        const write = await trx
-          .selectFrom('msh_blob_writes')
-          .selectAll()
-          .where('hash', '=', hash)
-          .executeTakeFirst();
-        const row = await trx.selectFrom('blobs').selectAll().where('hash', '=', hash).executeTakeFirst();
-        if ((write && write.written_at >= cutoff) || (row && row.created_at >= cutoff)) throw new Refreshed();
-        if ((await referenced(trx, [hash])).size > 0) throw new Refreshed();
-        if (write) await trx.deleteFrom('msh_blob_writes').where('hash', '=', hash).execute();
-        if (row) await trx.deleteFrom('blobs').where('hash', '=', hash).execute();
-      });
-    } catch (err) {
-      if (err instanceof Refreshed) continue;
-      throw err;
-    }
-    await core.store.blobs.delete(hash);
-    removed++;
-  }
-  return removed;
 }

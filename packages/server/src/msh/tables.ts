@@ -127,11 +127,6 @@ export interface MshReceivedTable {
  * Blobs the MSH wrote, written down outside the business transaction (before it): retention finds the ones a
  * rolled-back transaction left unreferenced.
  */
-export interface MshBlobWritesTable {
-  hash: string;
-  written_at: number;
-}
-
 export type MshTables = {
   msh_messages: MshMessagesTable;
   msh_submissions: MshSubmissionsTable;
@@ -139,5 +134,12 @@ export type MshTables = {
   msh_inbox: MshInboxTable;
   msh_dedup: MshDedupTable;
   msh_received: MshReceivedTable;
-  msh_blob_writes: MshBlobWritesTable;
 };
+
+/** Columns of this role that name blobs (the node's blob garbage collection keeps what they name). */
+export const MSH_BLOB_REFERENCES = [
+  ['msh_messages', 'envelope_hash'],
+  ['msh_submissions', 'envelope_hash'],
+  ['msh_inbox', 'envelope_hash'],
+  ['msh_inbox', 'ack_hash'],
+] as const satisfies readonly (readonly [string, string])[];

@@ -49,8 +49,8 @@ export class BlobStore {
    * Store content from a stream, iterable or buffer; resolves once the content is durable on disk.
    *
    * @example
+   * // Roles store through storeBlob(store, …), which also notes the write for the garbage collection.
    * const ref = await store.blobs.put(request.raw, { maxBytes: 200 * 1024 * 1024 });
-   * await store.transaction((trx) => recordBlob(trx, ref).then(() => insertMessageRow(trx, ref)));
    */
   async put(
     source: Readable | AsyncIterable<Uint8Array> | Uint8Array | string,
@@ -168,11 +168,42 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Record a blob in the caller's transaction, so rows can name it and retention can find it. Idempotent. */
-export async function recordBlob(trx: Kysely<Database>, ref: BlobRef, now = Date.now()): Promise<void> {
-  await trx
+/**
+ * Note a blob write in the `blobs` table: creates its row, or refreshes `created_at` (the time of the latest write
+ * of this content) when the content was stored before. Idempotent. Use {@link storeBlob}, which calls it at the
+ * right moment; calling it again inside the transaction that names the blob is harmless.
+ */
+export async function recordBlob(db: Kysely<Database>, ref: BlobRef, now = Date.now()): Promise<void> {
+  await db
     .insertInto('blobs')
     .values({ hash: ref.hash, size: ref.size, created_at: now })
-    .onConflict((oc) => oc.column('hash').doNothing())
+    .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: now }))
     .execute();
+}
+
+/** Content for {@link storeBlob}: given directly, or opened anew for each try (a stream can be read once). */
+export type BlobSource =
+  | string
+  | Uint8Array
+  | (() => Readable | AsyncIterable<Uint8Array> | Uint8Array | string);
+
+/**
+ * Store content for a row that will name it, safely against the blob garbage collection (`store/blob-gc.ts`):
+ * put the file, note the write (refreshing the row, so the collector sees the blob as fresh), then check that the
+ * file is still there. The collector deletes a file only inside the transaction that deletes the blob's row, under
+ * that row's lock; so a write noted after such a deletion finds the file gone and stores it again. Call this before
+ * the transaction that names the blob: a blob of a transaction that then rolls back stays noted, and the collector
+ * removes it once no row names it and its grace period has passed.
+ */
+export async function storeBlob(
+  store: { db: Kysely<Database>; blobs: BlobStore },
+  source: BlobSource,
+  options: PutOptions & { now?: number } = {},
+): Promise<BlobRef> {
+  for (let attempt = 0; ; attempt++) {
+    const content = typeof source === 'function' ? source() : source;
+    const ref = await store.blobs.put(content, options);
+    await recordBlob(store.db, ref, options.now ?? Date.now());
+    if ((await store.blobs.has(ref.hash)) || attempt >= 2) return ref;
+  }
 }

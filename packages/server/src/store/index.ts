@@ -1,4 +1,5 @@
-export { type BlobRef, BlobStore, type PutOptions, recordBlob } from './blobs.ts';
+export { BLOB_REFERENCES, type BlobGcOptions, type BlobReference, collectBlobGarbage } from './blob-gc.ts';
+export { type BlobRef, type BlobSource, BlobStore, type PutOptions, recordBlob, storeBlob } from './blobs.ts';
 export { type Engine, openStore, type Store, type StoreOptions } from './db.ts';
 export { migrateToLatest } from './migrations.ts';
 export { type EnqueueOptions, type Job, JobQueue, type JobStatus, type QueueOptions } from './queue.ts';

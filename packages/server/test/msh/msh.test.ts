@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { jsonToXml, resendMessage } from '@ehmi/fhir';
 import { parse, payloadOf, RECEIPT_DOCUMENT_ID, scopeValue, wrap } from '@ehmi/sbdh';
 import { createMsh } from '../../src/msh/index.ts';
-import { JobQueue, openStore } from '../../src/store/index.ts';
+import { collectBlobGarbage, JobQueue, openStore, storeBlob } from '../../src/store/index.ts';
 import { engines } from '../helpers/engines.ts';
 import {
   clientFetch,
@@ -642,11 +642,10 @@ for (const engine of engines()) {
         .selectAll()
         .where('id', '=', item.id)
         .executeTakeFirstOrThrow();
-      const orphan = await b.test.store.blobs.put('written for a transaction that rolled back');
-      await b.test.store.db
-        .insertInto('msh_blob_writes')
-        .values({ hash: orphan.hash, written_at: Date.now() - 2 * 3_600_000 })
-        .execute();
+      // storeBlob notes the write before the transaction that would have named it (which then rolled back).
+      const orphan = await storeBlob(b.test.store, 'written for a transaction that rolled back', {
+        now: Date.now() - 2 * 3_600_000,
+      });
       // The AP keeps the payload it received under the same content hash (blobs are the node's, shared).
       const held = await b.test.store.blobs.put('held by the access point');
       await b.test.store.db
@@ -678,6 +677,8 @@ for (const engine of engines()) {
         .execute();
 
       await b.msh.sweep(Date.now());
+      // The node's blob garbage collection (node.ts runs it on blobs.gcIntervalMs) keeps what any role names.
+      await collectBlobGarbage(b.test.store, { graceMs: 3_600_000 });
       assert.equal(existsSync(b.test.store.blobs.path(orphan.hash)), false, 'orphan removed');
       assert.equal(existsSync(b.test.store.blobs.path(held.hash)), true, 'a blob the AP names stays');
       assert.equal(
@@ -693,7 +694,9 @@ for (const engine of engines()) {
       assert.deepEqual(staleRow, []);
       assert.equal(existsSync(b.test.store.blobs.path(row.envelope_hash)), true, 'still within retention');
 
-      await b.msh.sweep(Date.now() + (b.ctx.config.msh.retentionDays + 1) * 86_400_000);
+      const later = Date.now() + (b.ctx.config.msh.retentionDays + 1) * 86_400_000;
+      await b.msh.sweep(later);
+      await collectBlobGarbage(b.test.store, { graceMs: 3_600_000, now: later });
       assert.equal(
         await b.test.store.db
           .selectFrom('msh_inbox')
