@@ -2,6 +2,13 @@ import { main } from './main.ts';
 
 /** Process entry point: wires the real streams and signals, then exits with the command's code. */
 export async function run(): Promise<void> {
+  // A reader that closed the pipe (`ehmi track ID | head -1`) ends the output, not the command with a stack trace:
+  // later writes are dropped and the command finishes with its own exit code.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
