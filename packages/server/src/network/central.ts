@@ -106,6 +106,7 @@ export async function seedRegisters(
       sor: o.spec.sor,
       gln: o.spec.gln,
       ...(o.spec.ydernummer ? { ydernummer: o.spec.ydernummer } : {}),
+      address: o.spec.address,
       apUrl: o.as4Url,
       apCertificate: readFileSync(o.apCertificate, 'utf8'),
     });

@@ -14,6 +14,8 @@ export interface OrganisationSpec {
   title: string;
   /** Ydernummer (`urn:oid:1.2.208.176.1.4`) of a GP practice: MedComRequesterOrganization requires it. */
   ydernummer?: string;
+  /** Postal address, as EER holds it (EAS finds GP practices by postal code). */
+  address: { city: string; postalCode: string };
 }
 
 /**
@@ -29,6 +31,7 @@ export const LOCAL_ORGANISATIONS: readonly OrganisationSpec[] = [
     gln: '5790000123117',
     sor: '1144561000016002',
     title: 'Pleje og Rehabilitering',
+    address: { city: 'Aarhus C', postalCode: '8000' },
   },
   {
     name: 'gp',
@@ -37,6 +40,7 @@ export const LOCAL_ORGANISATIONS: readonly OrganisationSpec[] = [
     sor: '52581000016005',
     title: 'Skødstrup Lægepraksis',
     ydernummer: '061654',
+    address: { city: 'Skødstrup', postalCode: '8541' },
   },
   {
     name: 'hospital',
@@ -44,6 +48,7 @@ export const LOCAL_ORGANISATIONS: readonly OrganisationSpec[] = [
     gln: '5790000209354',
     sor: '265161000016000',
     title: 'Hospital',
+    address: { city: 'Aarhus N', postalCode: '8200' },
   },
 ];
 

@@ -275,6 +275,22 @@ for (const engine of engines()) {
       assert.equal(byPatient.statusCode, 200, text);
       const b2 = JSON.parse(text) as { entry: { resource: { resourceType: string; id: string } }[] };
       assert.ok(b2.entry.some((e) => e.resource.resourceType === 'Organization' && e.resource.id === 'gp'));
+      // The seeded organisations carry their postal address, so the GP list by postal code finds the GP there only.
+      const gps = async (postalCode: string) => {
+        const res = await request(
+          `${m.services.eas}/Organization/$getListOfGpByPostalCode?postalCode=${postalCode}`,
+          { dispatcher: tls, headers: { accept: 'application/fhir+json' } },
+        );
+        assert.equal(res.statusCode, 200);
+        const bundle = (await res.body.json()) as {
+          entry?: { resource: { resourceType: string; id: string } }[];
+        };
+        return (bundle.entry ?? [])
+          .filter((e) => e.resource.resourceType === 'Organization')
+          .map((e) => e.resource.id);
+      };
+      assert.deepEqual(await gps('8541'), ['gp']);
+      assert.deepEqual(await gps('8000'), [], 'the municipality there is no GP practice');
     });
 
     it('a prøvesvar municipality → gp is receipted and acknowledged, every AP finding the other through DNS and the SMP', {
