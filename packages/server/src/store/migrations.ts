@@ -67,7 +67,12 @@ export async function migrateToLatest(db: Kysely<unknown>, schema?: string): Pro
     provider: new InCodeProvider(),
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error;
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    // Kysely finds its tables by introspecting every schema of the database; a schema another node (or a test)
+    // drops meanwhile makes that catalog query fail with 3F000 invalid_schema_name. Nothing ran: try again.
+    if (!(schema && attempt < 5 && (error as { code?: string }).code === '3F000')) throw error;
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+  }
 }
