@@ -217,6 +217,42 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
     assert.match(r.err, /second problem/);
   });
 
+  it('send --file with a --to the file is not addressed to: exit 2 naming both, nothing submitted', async () => {
+    seen.length = 0;
+    const file = new URL(
+      '../../../../../shared/fixtures/fhir/examples/medcom-homecareobservation-1.2.1/Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json',
+      import.meta.url,
+    ).pathname;
+    const r = await run(
+      [
+        'send',
+        'homecareobservation',
+        '--from',
+        'municipality',
+        '--to',
+        'hospital',
+        '--file',
+        file,
+        '--data',
+        dir,
+      ],
+      dir,
+    );
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /addressed to GLN 5790000127092 \(gp\), not to hospital \(5790000209354\)/);
+    assert.equal(seen.length, 0, 'nothing was posted to the MSH');
+    answers.set('municipality POST /messages', {
+      status: 202,
+      body: { id: 'trk-2', status: 'accepted', messageHeaderId: 'mh-2', bundleId: 'b-2', envelopeId: 'e-2' },
+    });
+    const ok = await run(
+      ['send', 'homecareobservation', '--from', 'municipality', '--to', 'gp', '--file', file, '--data', dir],
+      dir,
+    );
+    assert.equal(ok.code, 0, ok.err);
+    assert.equal(seen.length, 1);
+  });
+
   it('an OperationOutcome with its text in details.text (as the MSH writes it) prints that text', async () => {
     answers.set('municipality POST /messages', {
       status: 403,

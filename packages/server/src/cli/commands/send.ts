@@ -36,6 +36,18 @@ function mediaTypeOf(bytes: Buffer, file: string): string {
   throw new EhmiError('EHMI_INPUT_UNREADABLE', `${file} is neither FHIR JSON nor FHIR XML`);
 }
 
+/** The receiver GLN of a MedCom message file, or undefined when it cannot be read (the MSH then says why). */
+async function destinationOf(bytes: Buffer, contentType: string): Promise<string | undefined> {
+  const { readFhir } = await import('../../msh/fhir-body.ts');
+  const { readMessageFacts } = await import('@ehmi/sbdh');
+  try {
+    return readMessageFacts(readFhir(bytes, contentType === 'application/fhir+xml' ? 'xml' : 'json'))
+      .receiverGln;
+  } catch {
+    return undefined;
+  }
+}
+
 export function registerSend(program: Command, ctx: CliContext): void {
   program
     .command('send')
@@ -69,6 +81,18 @@ export function registerSend(program: Command, ctx: CliContext): void {
             });
           }
           contentType = mediaTypeOf(bytes, file);
+          if (to) {
+            // --to names the receiver the user means; a file addressed to someone else is refused before it is sent
+            // (the MSH addresses by MessageHeader.destination, so --to would otherwise be ignored).
+            const receiverGln = await destinationOf(bytes, contentType);
+            if (receiverGln !== undefined && receiverGln !== to.gln) {
+              const named = net.byParticipant(`0088:${receiverGln}`)?.name;
+              throw new EhmiError(
+                'EHMI_USAGE',
+                `${file} is addressed to GLN ${receiverGln}${named ? ` (${named})` : ''}, not to ${to.name} (${to.gln}); leave out --to to send it as addressed`,
+              );
+            }
+          }
         } else {
           if (!to) throw new EhmiError('EHMI_USAGE', 'send: --to is needed when no --file is given');
           const { sampleHomeCareObservation } = await import('../../network/sample.ts');
