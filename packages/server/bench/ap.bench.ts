@@ -16,8 +16,7 @@ import {
   GLN_B,
   issueApCredentials,
   PROCESS,
-  RecordingBackend,
-  startAp,
+  startApPair,
   waitFor,
 } from '../test/ap/helpers.ts';
 import { engines } from '../test/helpers/engines.ts';
@@ -32,27 +31,11 @@ const credsB = await issueApCredentials(pki, 'b');
 async function pair(engine: ReturnType<typeof engines>[number], concurrency: number) {
   const storeA = await engine.open();
   const storeB = await engine.open();
-  const backendA = new RecordingBackend();
-  const backendB = new RecordingBackend();
-  const b = await startAp({
-    store: storeB.store,
-    dataDir: storeB.dataDir,
+  const { a, b, backendA, backendB } = await startApPair({
     pki,
-    gln: GLN_B,
-    creds: credsB,
-    backend: backendB,
-  });
-  const a = await startAp({
-    store: storeA.store,
-    dataDir: storeA.dataDir,
-    pki,
-    gln: GLN_A,
-    creds: credsA,
-    backend: backendA,
-    ap: {
-      discovery: { static: { [`0088:${GLN_B}`]: { url: b.as4Url, certificate: credsB.files.signingCert } } },
-      send: { concurrency },
-    },
+    a: { store: storeA.store, dataDir: storeA.dataDir, creds: credsA },
+    b: { store: storeB.store, dataDir: storeB.dataDir, creds: credsB },
+    aAp: { send: { concurrency } },
   });
   return {
     a,
@@ -61,7 +44,7 @@ async function pair(engine: ReturnType<typeof engines>[number], concurrency: num
     storeB,
     async close() {
       await a.close();
-      await b.close();
+      await b?.close();
       await storeA.cleanup();
       await storeB.cleanup();
     },

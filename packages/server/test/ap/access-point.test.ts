@@ -30,6 +30,7 @@ import {
   post,
   RecordingBackend,
   startAp,
+  startApPair,
   type TestPki,
   testClient,
   waitFor,
@@ -69,36 +70,18 @@ for (const engine of engines()) {
     async function pair(options: { bUrl?: string; aSend?: Record<string, number>; startB?: boolean } = {}) {
       const storeA = await openStoreFor();
       const storeB = await openStoreFor();
-      const backendA = new RecordingBackend();
-      const backendB = new RecordingBackend();
-      let b: AccessPoint | undefined;
-      if (options.startB !== false) {
-        b = await startAp({
-          store: storeB.store,
-          dataDir: storeB.dataDir,
-          pki,
-          gln: GLN_B,
-          creds: credsB,
-          backend: backendB,
-        });
-        cleanups.push(() => b!.close());
-      }
-      const a = await startAp({
-        store: storeA.store,
-        dataDir: storeA.dataDir,
+      const started = await startApPair({
         pki,
-        gln: GLN_A,
-        creds: credsA,
-        backend: backendA,
-        ap: {
-          discovery: {
-            static: { [B]: { url: options.bUrl ?? b!.as4Url, certificate: credsB.files.signingCert } },
-          },
-          ...(options.aSend ? { send: options.aSend } : {}),
-        },
+        a: { store: storeA.store, dataDir: storeA.dataDir, creds: credsA },
+        b: { store: storeB.store, dataDir: storeB.dataDir, creds: credsB },
+        ...(options.bUrl ? { bUrl: options.bUrl } : {}),
+        ...(options.startB === false ? { startB: false } : {}),
+        ...(options.aSend ? { aAp: { send: options.aSend } } : {}),
       });
+      const { a, b } = started;
+      if (b) cleanups.push(() => b.close());
       cleanups.push(() => a.close());
-      return { a, b, storeA, storeB, backendA, backendB };
+      return { ...started, storeA, storeB };
     }
 
     async function submit(

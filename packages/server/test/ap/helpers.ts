@@ -188,6 +188,49 @@ export async function startAp(options: StartOptions): Promise<AccessPoint> {
   return ap;
 }
 
+export interface PairOptions {
+  pki: TestPki;
+  /** Sender A's and receiver B's stores (B's is used only when B is started). */
+  a: { store: Store; dataDir: string; creds: ApCredentials };
+  b: { store: Store; dataDir: string; creds: ApCredentials };
+  /** Where A's static discovery sends B's messages; default B's own URL. */
+  bUrl?: string;
+  /** More `ap` configuration of the sender A (its discovery map to B is set here). */
+  aAp?: ConfigInput['ap'];
+  /** Start receiver B (default true); false to test a receiver that is down. */
+  startB?: boolean;
+}
+
+/** Receiver B, then sender A whose static discovery map points at B (or at `bUrl`), each with a recording MSH. */
+export async function startApPair(options: PairOptions): Promise<{
+  a: AccessPoint;
+  b: AccessPoint | undefined;
+  backendA: RecordingBackend;
+  backendB: RecordingBackend;
+}> {
+  const backendA = new RecordingBackend();
+  const backendB = new RecordingBackend();
+  const b =
+    options.startB === false
+      ? undefined
+      : await startAp({ ...options.b, pki: options.pki, gln: GLN_B, backend: backendB });
+  const url = options.bUrl ?? b?.as4Url;
+  if (!url) throw new Error('startApPair: bUrl is needed when B is not started');
+  const a = await startAp({
+    ...options.a,
+    pki: options.pki,
+    gln: GLN_A,
+    backend: backendA,
+    ap: {
+      ...options.aAp,
+      discovery: {
+        static: { [`0088:${GLN_B}`]: { url, certificate: options.b.creds.files.signingCert } },
+      },
+    },
+  });
+  return { a, b, backendA, backendB };
+}
+
 export async function waitFor<T>(
   what: string,
   fn: () => T | undefined | Promise<T | undefined>,

@@ -13,8 +13,7 @@ import {
   GLN_B,
   issueApCredentials,
   PROCESS,
-  RecordingBackend,
-  startAp,
+  startApPair,
   waitFor,
 } from './helpers.ts';
 
@@ -64,28 +63,10 @@ describe('access point: a 100 MB envelope', () => {
     const storeA = await engine.open();
     const storeB = await engine.open();
     stores.push(storeA, storeB);
-    const backendA = new RecordingBackend();
-    const backendB = new RecordingBackend();
-    const b = await startAp({
-      store: storeB.store,
-      dataDir: storeB.dataDir,
+    const { a, b, backendA, backendB } = await startApPair({
       pki,
-      gln: GLN_B,
-      creds: credsB,
-      backend: backendB,
-    });
-    const a = await startAp({
-      store: storeA.store,
-      dataDir: storeA.dataDir,
-      pki,
-      gln: GLN_A,
-      creds: credsA,
-      backend: backendA,
-      ap: {
-        discovery: {
-          static: { [`0088:${GLN_B}`]: { url: b.as4Url, certificate: credsB.files.signingCert } },
-        },
-      },
+      a: { store: storeA.store, dataDir: storeA.dataDir, creds: credsA },
+      b: { store: storeB.store, dataDir: storeB.dataDir, creds: credsB },
     });
     try {
       const file = join(dir, 'payload.xml');
@@ -105,7 +86,7 @@ describe('access point: a 100 MB envelope', () => {
       assert.equal(got.sha256, sha256);
     } finally {
       await a.close();
-      await b.close();
+      await b?.close();
     }
   });
 });
