@@ -1,4 +1,4 @@
-import { addEvents, type Db, DISPATCH_QUEUE, type MshCore } from './core.ts';
+import { addEvents, DISPATCH_QUEUE, type MshCore } from './core.ts';
 
 const DAY_MS = 86_400_000;
 

@@ -14,8 +14,11 @@ export interface Run {
   stderr: string;
 }
 
-/** Run `ehmi` in-process with captured streams. */
-export async function ehmi(...argv: string[]): Promise<Run> {
+/** Run `ehmi` in-process with captured streams, in the given environment and working folder. */
+export async function runEhmi(
+  argv: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<Run> {
   const out = new PassThrough();
   const err = new PassThrough();
   let stdout = '';
@@ -29,13 +32,18 @@ export async function ehmi(...argv: string[]): Promise<Run> {
   const ctx: CliContext = {
     stdout: out,
     stderr: err,
-    env: {},
-    cwd: process.cwd(),
+    env: options.env ?? {},
+    cwd: options.cwd ?? process.cwd(),
     exitCode: 0,
     stopSignal: new AbortController().signal,
   };
   const code = await main(argv, ctx);
   return { code, stdout, stderr };
+}
+
+/** Run `ehmi` in-process with captured streams. */
+export function ehmi(...argv: string[]): Promise<Run> {
+  return runEhmi(argv);
 }
 
 /** Write a temporary file and return its path. */

@@ -3,33 +3,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { main, VERSION } from '../../src/cli/main.ts';
+import { VERSION } from '../../src/cli/main.ts';
+import { runEhmi } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/ehmi.js', import.meta.url));
 
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => {
-    out += c;
-  });
-  stderr.on('data', (c) => {
-    err += c;
-  });
-  const code = await main(argv, {
-    stdout,
-    stderr,
-    env,
-    cwd: process.cwd(),
-    exitCode: 0,
-    stopSignal: new AbortController().signal,
-  });
-  return { code, out, err };
+  const r = await runEhmi(argv, { env });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 describe('ehmi CLI', () => {

@@ -7,14 +7,13 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { jsonToXml, validateFhirDocument } from '@ehmi/fhir';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { main } from '../../src/cli/main.ts';
 import { type NetworkManifest, planNetwork, writeNetworkManifest } from '../../src/network/index.ts';
+import { runEhmi } from './helpers.ts';
 
 interface Seen {
   org: string;
@@ -26,25 +25,8 @@ interface Seen {
 }
 
 async function run(argv: string[], cwd: string) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => {
-    out += c;
-  });
-  stderr.on('data', (c) => {
-    err += c;
-  });
-  const code = await main(argv, {
-    stdout,
-    stderr,
-    env: {},
-    cwd,
-    exitCode: 0,
-    stopSignal: new AbortController().signal,
-  });
-  return { code, out, err, lines: out.trimEnd().split('\n') };
+  const r = await runEhmi(argv, { cwd });
+  return { code: r.code, out: r.stdout, err: r.stderr, lines: r.stdout.trimEnd().split('\n') };
 }
 
 const oo = (diagnostics: string, expression?: string[]) => ({

@@ -7,36 +7,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { main } from '../../src/cli/main.ts';
 import { engines, eventually, freePortBase } from '../e2e/helpers.ts';
+import { runEhmi } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/ehmi.js', import.meta.url));
 
 async function ehmi(...argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => {
-    out += c;
-  });
-  stderr.on('data', (c) => {
-    err += c;
-  });
-  const code = await main(argv, {
-    stdout,
-    stderr,
-    env: {},
-    cwd: process.cwd(),
-    exitCode: 0,
-    stopSignal: new AbortController().signal,
-  });
-  const lines = out.trimEnd().split('\n');
-  return { code, out, err, last: lines[lines.length - 1]! };
+  const r = await runEhmi(argv);
+  const lines = r.stdout.trimEnd().split('\n');
+  return { code: r.code, out: r.stdout, err: r.stderr, last: lines[lines.length - 1]! };
 }
 
 interface Up {
