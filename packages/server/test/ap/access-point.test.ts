@@ -13,7 +13,8 @@ import { type Credential, issueCertificate } from '@ehmi/pki';
 import { Agent, request } from 'undici';
 import type { ByteSource, DiscoveredEndpoint, ReceiverDiscovery } from '../../src/ap/contract.ts';
 import { type AccessPoint, buildOutboundMessage } from '../../src/ap/index.ts';
-import { openStore } from '../../src/store/index.ts';
+import type { ConfigInput } from '../../src/config/index.ts';
+import { openStore, type Store } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import {
   type ApCredentials,
@@ -65,6 +66,28 @@ for (const engine of engines()) {
       cleanups.push(() => s.cleanup());
       return s;
     }
+
+    type Where = { store: Store; dataDir: string };
+    type Extra = { ap?: ConfigInput['ap']; discovery?: ReceiverDiscovery };
+    /** An access point of this suite (A sends, B receives), closed when the suite ends. */
+    async function start(gln: string, at: Where, backend: RecordingBackend, extra: Extra = {}) {
+      const ap = await startAp({
+        ...at,
+        pki,
+        gln,
+        creds: gln === GLN_A ? credsA : credsB,
+        backend,
+        ...extra,
+      });
+      cleanups.push(() => ap.close());
+      return ap;
+    }
+    const startA = (at: Where, backend: RecordingBackend, extra?: Extra) => start(GLN_A, at, backend, extra);
+    const startB = (at: Where, backend: RecordingBackend, extra?: Extra) => start(GLN_B, at, backend, extra);
+    /** A's static discovery map: `participant` (default B) at `url`, with B's certificate. */
+    const sendTo = (url: string, participant = B): ConfigInput['ap'] => ({
+      discovery: { static: { [participant]: { url, certificate: credsB.files.signingCert } } },
+    });
 
     /** Receiver B, then sender A whose static discovery map points at B (or at `bUrl`). */
     async function pair(options: { bUrl?: string; aSend?: Record<string, number>; startB?: boolean } = {}) {
@@ -140,15 +163,7 @@ for (const engine of engines()) {
     async function receiverOnly() {
       const store = await openStoreFor();
       const backend = new RecordingBackend();
-      const b = await startAp({
-        store: store.store,
-        dataDir: store.dataDir,
-        pki,
-        gln: GLN_B,
-        creds: credsB,
-        backend,
-      });
-      cleanups.push(() => b.close());
+      const b = await startB(store, backend);
       const client = testClient(pki, credsA);
       cleanups.push(() => client.close());
       return { b, store, backend, client };
@@ -197,16 +212,7 @@ for (const engine of engines()) {
         return (row?.attempts ?? 0) >= 3 ? true : undefined;
       });
       assert.equal(backendA.outcomes.length, 0);
-      const b = await startAp({
-        store: storeB.store,
-        dataDir: storeB.dataDir,
-        pki,
-        gln: GLN_B,
-        creds: credsB,
-        backend: backendB,
-        ap: { port },
-      });
-      cleanups.push(() => b.close());
+      await startB(storeB, backendB, { ap: { port } });
       const got = await waitFor('delivery', () => backendB.delivered.get(accepted.as4MessageId));
       assert.equal(got.bytes?.toString('utf8'), envelope('later'));
       const outcome = await waitFor('outcome', () => backendA.outcomes[0]);
@@ -249,15 +255,7 @@ for (const engine of engines()) {
     it('a receipt lost on the way back: the retry gets the first receipt, which matches the first attempt (NRI)', async () => {
       const storeB = await openStoreFor();
       const backendB = new RecordingBackend();
-      const b = await startAp({
-        store: storeB.store,
-        dataDir: storeB.dataDir,
-        pki,
-        gln: GLN_B,
-        creds: credsB,
-        backend: backendB,
-      });
-      cleanups.push(() => b.close());
+      const b = await startB(storeB, backendB);
       // A TCP proxy that, on the first connection, lets the request through and cuts the line when the answer comes.
       const bPort = Number(new URL(b.url).port);
       let connections = 0;
@@ -285,22 +283,7 @@ for (const engine of engines()) {
       const proxyPort = (proxy.address() as { port: number }).port;
       const storeA = await openStoreFor();
       const backendA = new RecordingBackend();
-      const a = await startAp({
-        store: storeA.store,
-        dataDir: storeA.dataDir,
-        pki,
-        gln: GLN_A,
-        creds: credsA,
-        backend: backendA,
-        ap: {
-          discovery: {
-            static: {
-              [B]: { url: `https://127.0.0.1:${proxyPort}/as4`, certificate: credsB.files.signingCert },
-            },
-          },
-        },
-      });
-      cleanups.push(() => a.close());
+      const a = await startA(storeA, backendA, { ap: sendTo(`https://127.0.0.1:${proxyPort}/as4`) });
       // Incompressible, so the request is well past the proxy's threshold.
       const accepted = await submit(a, bytes(randomBytes(60_000).toString('base64')));
       const outcome = await waitFor('outcome', () => backendA.outcomes[0]);
@@ -333,15 +316,7 @@ for (const engine of engines()) {
       const store2 = await openStore({ ...first.store.connection, poolSize: 4 });
       cleanups.push(() => store2.close());
       const backend2 = new RecordingBackend();
-      const b2 = await startAp({
-        store: store2,
-        dataDir: first.store.dataDir,
-        pki,
-        gln: GLN_B,
-        creds: credsB,
-        backend: backend2,
-      });
-      cleanups.push(() => b2.close());
+      const b2 = await startB({ store: store2, dataDir: first.store.dataDir }, backend2);
       for (let i = 0; i < 3; i++) {
         const m = await message();
         const [x, y] = await Promise.all([
@@ -401,16 +376,7 @@ for (const engine of engines()) {
     it('the AS4 limits apply to /as4, not the server body limit: over ap.limits.maxTotalBytes → 413 EBMS:0004', async () => {
       const store = await openStoreFor();
       const backend = new RecordingBackend();
-      const b = await startAp({
-        store: store.store,
-        dataDir: store.dataDir,
-        pki,
-        gln: GLN_B,
-        creds: credsB,
-        backend,
-        ap: { limits: { maxTotalBytes: 64 * 1024 } },
-      });
-      cleanups.push(() => b.close());
+      const b = await startB(store, backend, { ap: { limits: { maxTotalBytes: 64 * 1024 } } });
       const client = testClient(pki, credsA);
       cleanups.push(() => client.close());
       const small = await message();
@@ -483,20 +449,7 @@ for (const engine of engines()) {
       // Through a sending AP: the error is permanent, no retries.
       const storeA = await openStoreFor();
       const backendA = new RecordingBackend();
-      const a = await startAp({
-        store: storeA.store,
-        dataDir: storeA.dataDir,
-        pki,
-        gln: GLN_A,
-        creds: credsA,
-        backend: backendA,
-        ap: {
-          discovery: {
-            static: { '0088:5790000000099': { url: b.as4Url, certificate: credsB.files.signingCert } },
-          },
-        },
-      });
-      cleanups.push(() => a.close());
+      const a = await startA(storeA, backendA, { ap: sendTo(b.as4Url, '0088:5790000000099') });
       await submit(a, bytes(envelope('misaddressed')), { receiver: '0088:5790000000099' });
       const outcome = await waitFor('outcome', () => backendA.outcomes[0]);
       assert.equal(outcome.status, 'failed');
@@ -570,16 +523,7 @@ for (const engine of engines()) {
       };
       const storeA = await openStoreFor();
       const backendA = new RecordingBackend();
-      const a = await startAp({
-        store: storeA.store,
-        dataDir: storeA.dataDir,
-        pki,
-        gln: GLN_A,
-        creds: credsA,
-        backend: backendA,
-        discovery,
-      });
-      cleanups.push(() => a.close());
+      const a = await startA(storeA, backendA, { discovery });
       const unknown = await submit(a, bytes(envelope('x')), { receiver: '0088:5790000000099' });
       const known = await submit(a, bytes(envelope('y')));
       const o1 = await waitFor('outcome 1', () =>
@@ -622,16 +566,7 @@ for (const engine of engines()) {
       const row = await storeA.store.db.selectFrom('ap_outbound').selectAll().executeTakeFirstOrThrow();
       assert.equal(row.status, 'pending');
       const backendA2 = new RecordingBackend();
-      const a2 = await startAp({
-        store: storeA.store,
-        dataDir: storeA.dataDir,
-        pki,
-        gln: GLN_A,
-        creds: credsA,
-        backend: backendA2,
-        ap: { discovery: { static: { [B]: { url: b!.as4Url, certificate: credsB.files.signingCert } } } },
-      });
-      cleanups.push(() => a2.close());
+      await startA(storeA, backendA2, { ap: sendTo(b!.as4Url) });
       const outcome = await waitFor('outcome', () => backendA2.outcomes[0]);
       assert.equal(outcome.status, 'sent');
       await waitFor('delivery', () => backendB.delivered.get(accepted.as4MessageId));
@@ -646,15 +581,7 @@ for (const engine of engines()) {
       assert.equal(row.status, 'received');
       await b!.close();
       const backend2 = new RecordingBackend();
-      const b2 = await startAp({
-        store: storeB.store,
-        dataDir: storeB.dataDir,
-        pki,
-        gln: GLN_B,
-        creds: credsB,
-        backend: backend2,
-      });
-      cleanups.push(() => b2.close());
+      await startB(storeB, backend2);
       const got = await waitFor('delivery after restart', () =>
         backend2.delivered.get(accepted.as4MessageId),
       );
