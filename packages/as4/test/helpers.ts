@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
-/** /work/shared/fixtures, resolved from this file (packages/as4/test → repo root → ../shared). */
-export const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
+/** The repository's fixtures/ (provenance in fixtures/SOURCES-*.md), resolved from packages/as4/test. */
+export const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
 export const AS4_FIXTURES = `${FIXTURES}as4/`;
 
 export interface Vector {

@@ -1,4 +1,4 @@
-// Every AS4 vector in /work/shared/fixtures/as4 (provenance: fixtures/SOURCES-as4-smp.md), through the public API.
+// Every AS4 vector in fixtures/as4 (provenance: fixtures/SOURCES-as4-smp.md), through the public API.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';

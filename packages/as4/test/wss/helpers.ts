@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { EhmiError } from '@ehmi/errors';
 import {
   type Credential,
@@ -13,9 +12,9 @@ import {
 } from '@ehmi/pki';
 import { type Document, parseXml, serializeXml } from '@ehmi/xml';
 import type { As4Attachment } from '../../src/model/attachment.ts';
+import { FIXTURES } from '../helpers.ts';
 
-/** /work/shared/fixtures resolved from this file (packages/as4/test/wss → repo root → ../shared). */
-export const FIXTURES = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url));
+export { FIXTURES };
 export const AS4 = `${FIXTURES}as4/`;
 export const KEYS = `${AS4}keys/`;
 

@@ -1,6 +1,6 @@
 /**
  * Canonical URLs, code systems and codes of the MedCom standards the builders emit, each checked against the
- * generated profiles and examples in shared/fixtures/fhir (see specs/medcom-fhir.md §1, §3, §4).
+ * generated profiles and examples in fixtures/fhir (see docs/specs/medcom-fhir.md §1, §3, §4).
  */
 
 /** StructureDefinition URLs claimed in `meta.profile`. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
 import type { Bundle, MessageHeader, OperationOutcome, Organization, Provenance } from '@medplum/fhirtypes';
@@ -16,6 +17,7 @@ import {
 } from '../../src/index.ts';
 import {
   ACK_FATAL,
+  FIXTURES,
   HOMECARE_401,
   INSTANT,
   ofType,
@@ -269,13 +271,7 @@ test('MedCom example message 401cbc36 is acknowledged with its own ids and base'
 });
 
 test('a message received as XML is acknowledged like its JSON form', () => {
-  const xml = readFileSync(
-    new URL(
-      '../../../../../shared/fixtures/ehmi-sbdh/examples/ehmiMessage_401cbc36_HCO_bundle.xml',
-      import.meta.url,
-    ),
-    'utf8',
-  );
+  const xml = readFileSync(join(FIXTURES, 'ehmi-sbdh/examples/ehmiMessage_401cbc36_HCO_bundle.xml'), 'utf8');
   const msg = xmlToJson(xml) as unknown as Bundle;
   const ctx = fixedContext();
   const fromXml = buildAcknowledgement(msg, { code: 'ok', ...ctx });

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { FIXTURES } from '../fixtures.ts';
 
-/** /work/shared/fixtures/fhir/examples, resolved from this file (packages/fhir/test/builders → ../shared). */
-export const EXAMPLES = fileURLToPath(
-  new URL('../../../../../shared/fixtures/fhir/examples/', import.meta.url),
-);
+export { FIXTURES };
+
+/** fixtures/fhir/examples: the MedCom IGs' example instances. */
+export const EXAMPLES = join(FIXTURES, 'fhir', 'examples');
 
 export function example(folder: string, file: string): Bundle {
   return JSON.parse(readFileSync(join(EXAMPLES, folder, file), 'utf8')) as Bundle;

@@ -1,10 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Element, parseXml, rootElement } from '@ehmi/xml';
+import { FIXTURES } from '../fixtures.ts';
 
-/** /work/shared/fixtures, resolved from this file (packages/fhir/test/convert → repo root → ../shared). */
-export const FIXTURES = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url));
+export { FIXTURES };
 export const FHIR_EXAMPLES = join(FIXTURES, 'fhir', 'examples');
 const FHIR_NS = 'http://hl7.org/fhir';
 

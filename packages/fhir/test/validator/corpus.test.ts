@@ -1,4 +1,4 @@
-// Correctness corpus: every example instance in ../shared/fixtures (MedCom FHIR IGs and the EHMI EDS/EER/EAS
+// Correctness corpus: every example instance in fixtures/ (MedCom FHIR IGs and the EHMI EDS/EER/EAS
 // IGs), each validated with its IG's dependency chain. Valid examples must have no error; the examples the
 // validator calls invalid are listed below with the real profile violation that makes them so.
 import assert from 'node:assert/strict';

@@ -2,11 +2,11 @@
 // dependency chain, as in fixtures/SOURCES-medcom-fhir.md and SOURCES-ehmi-json.md).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Conformance, loadConformance } from '../../src/index.ts';
+import { FIXTURES } from '../fixtures.ts';
 
-/** ../shared/fixtures, resolved from this file (packages/fhir/test/validator → repo root → ..). */
-export const FIXTURES = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url));
+export { FIXTURES };
+
 const P = (ig: string) => join(FIXTURES, 'fhir/profiles', ig);
 const E = (ig: string) => join(FIXTURES, ig, 'json');
 

@@ -2,11 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { CliContext } from '../../src/cli/context.ts';
 import { main } from '../../src/cli/main.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
-export const FIXTURES = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url));
+export { FIXTURES };
 
 export interface Run {
   code: number;

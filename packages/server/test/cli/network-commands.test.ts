@@ -13,7 +13,12 @@ import { jsonToXml, validateFhirDocument } from '@ehmi/fhir';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { type NetworkManifest, planNetwork, writeNetworkManifest } from '../../src/network/index.ts';
-import { runEhmi } from './helpers.ts';
+import { FIXTURES, runEhmi } from './helpers.ts';
+
+const HCO_401 = join(
+  FIXTURES,
+  'fhir/examples/medcom-homecareobservation-1.2.1/Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json',
+);
 
 interface Seen {
   org: string;
@@ -149,15 +154,7 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
       body: { id: 'trk-1', status: 'receipted', messageHeaderId: 'mh-1', bundleId: 'b-1', envelopeId: 'e-1' },
     });
     seen.length = 0;
-    const bundle = JSON.parse(
-      readFileSync(
-        new URL(
-          '../../../../../shared/fixtures/fhir/examples/medcom-homecareobservation-1.2.1/Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json',
-          import.meta.url,
-        ),
-        'utf8',
-      ),
-    );
+    const bundle = JSON.parse(readFileSync(HCO_401, 'utf8'));
     const file = join(dir, 'message.xml');
     const xml = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n${jsonToXml(bundle)}`);
     await writeFile(file, xml);
@@ -201,10 +198,7 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
 
   it('send --file with a --to the file is not addressed to: exit 2 naming both, nothing submitted', async () => {
     seen.length = 0;
-    const file = new URL(
-      '../../../../../shared/fixtures/fhir/examples/medcom-homecareobservation-1.2.1/Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json',
-      import.meta.url,
-    ).pathname;
+    const file = HCO_401;
     const r = await run(
       [
         'send',

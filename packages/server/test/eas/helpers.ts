@@ -1,14 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { createEasRole, type EasRole } from '../../src/eas/index.ts';
 import type { RoleContext } from '../../src/roles.ts';
 import { JobQueue, type Store } from '../../src/store/index.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
-/** /work/main/packages/server/test/eas/ → /work/shared/fixtures/ (five levels up, then shared/). */
-export const FIXTURES = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url));
+export { FIXTURES };
 
 export const ADMIN_TOKEN = 'eas-admin-token-for-tests-0123456789';
 /** A fixed clock: the Lægerne Stjernepladsen endpoints (from 2025-01-01) are active, the Aarhus ones (to 2024-01-01) are not. */

@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { type ConfigInput, loadConfig } from '../../src/config/index.ts';
 import { createEerRole, type EerDeps, type EerRole } from '../../src/eer/index.ts';
 import { JobQueue, openStore, type Store } from '../../src/store/index.ts';
 import type { TestStore } from '../helpers/engines.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
-export const FIXTURES = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url));
+export { FIXTURES };
 export const EER_JSON = `${FIXTURES}eer/json/`;
 
 export type Json = Record<string, unknown>;

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** /work/shared/fixtures resolved from this file (packages/smp/test/helpers → repo root → ../shared). */
-export const FIXTURES = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url));
+/** The repository's fixtures/ (provenance in fixtures/SOURCES-*.md), resolved from packages/smp/test/helpers. */
+export const FIXTURES = fileURLToPath(new URL('../../../../fixtures/', import.meta.url));
 export const SMP_FIXTURES = `${FIXTURES}smp/`;
 
 if (!existsSync(`${SMP_FIXTURES}peppol-signed-service-metadata2.xml`)) {
