@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every package's tests (packages/*/test/**/*.test.ts) with node:test through tsx.
+// Runs the repository's own tests (test/**/*.test.ts) and every package's (packages/*/test/**/*.test.ts) with
+// node:test through tsx.
 // Usage: node scripts/test.mjs [path-filter...]  e.g. `node scripts/test.mjs store` runs files whose path contains "store".
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -20,8 +21,11 @@ function walk(dir, out) {
 }
 
 const files = [];
-for (const pkg of readdirSync(join(root, 'packages'))) {
-  const testDir = join(root, 'packages', pkg, 'test');
+const testDirs = [
+  join(root, 'test'),
+  ...readdirSync(join(root, 'packages')).map((pkg) => join(root, 'packages', pkg, 'test')),
+];
+for (const testDir of testDirs) {
   try {
     if (statSync(testDir).isDirectory()) walk(testDir, files);
   } catch {

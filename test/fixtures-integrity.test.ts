@@ -1,0 +1,57 @@
+// fixtures/ is a byte-for-byte copy of the project's original fixture set, ../shared/fixtures (provenance of both in
+// fixtures/SOURCES-*.md). Where the original sits beside the repository, this test compares every file of the copy
+// with it by SHA-256 and names each one that differs or has no original (a file added here). A clone on its own has
+// nothing to compare with, so the test is skipped there with that reason.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const COPY = join(ROOT, 'fixtures');
+const ORIGINAL = join(ROOT, '..', 'shared', 'fixtures');
+
+/** Every file under `dir`, by path relative to it (with `/`), with its SHA-256 in hex. */
+function digests(dir: string, prefix = '', out = new Map<string, string>()): Map<string, string> {
+  for (const entry of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) digests(dir, name, out);
+    else
+      out.set(
+        name,
+        createHash('sha256')
+          .update(readFileSync(join(dir, name)))
+          .digest('hex'),
+      );
+  }
+  return out;
+}
+
+test('fixtures/ is byte for byte its original ../shared/fixtures (SHA-256 of every file)', {
+  skip: existsSync(ORIGINAL) ? false : 'no ../shared/fixtures beside the repository: nothing to compare',
+}, (t) => {
+  const copy = digests(COPY);
+  const original = digests(ORIGINAL);
+  // Guards against comparing two wrong (empty) folders: the copy always carries its provenance notes.
+  assert.ok(copy.has('SOURCES-as4-smp.md'), `no fixtures/SOURCES-as4-smp.md under ${COPY}`);
+
+  const problems: string[] = [];
+  for (const [name, hash] of [...copy].sort(([a], [b]) => a.localeCompare(b))) {
+    const expected = original.get(name);
+    if (expected === undefined) problems.push(`fixtures/${name}: has no original in ../shared/fixtures`);
+    else if (expected !== hash)
+      problems.push(`fixtures/${name}: differs (sha256 ${hash}, original ${expected})`);
+  }
+  const notCopied = [...original.keys()].filter((name) => !copy.has(name)).sort();
+  t.diagnostic(`${copy.size} files compared with ${ORIGINAL}`);
+  if (notCopied.length > 0)
+    t.diagnostic(`in ../shared/fixtures but not copied (${notCopied.length}): ${notCopied.join(', ')}`);
+
+  assert.equal(
+    problems.length,
+    0,
+    `fixtures/ is not a faithful copy of ../shared/fixtures:\n  ${problems.join('\n  ')}`,
+  );
+});
