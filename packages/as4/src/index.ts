@@ -6,6 +6,8 @@ export {
   compressAttachment,
   decompressAttachment,
   GZIP,
+  partCharacterSet,
+  payloadPartProperties,
 } from './compression/gzip.ts';
 export { errorXml, newMessageId, signalMessageXml, userMessageXml } from './ebms/build.ts';
 export {

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { EhmiError } from '@ehmi/errors';
 import { DEFAULT_AS4_LIMITS } from '../limits.ts';
+import { formatMediaType, parseMediaType } from '../mime/content-type.ts';
 import type { AttachmentSink } from '../mime/sink.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import { type PartInfo, type Property, propertyValue } from '../model/user-message.ts';
@@ -10,25 +11,89 @@ import { type PartInfo, type Property, propertyValue } from '../model/user-messa
 /** AS4 Profile §3.1 / eDelivery AS4 1.15 §2.2.3.3: the only compression type. */
 export const GZIP = 'application/gzip';
 
+/** RFC 2978 §2.3 `mime-charset`: the characters a charset name may use (no spaces, `;`, quotes or controls). */
+const CHARSET_NAME = /^[A-Za-z0-9!#$%&'+\-^_`{}~]+$/;
+
+/**
+ * The part properties that describe a payload (ebMS3 Core §5.2.2.13 PartProperties; eDelivery AS4 1.15 §2.2.3.3:
+ * `MimeType` REQUIRED, `CharacterSet` RECOMMENDED, `CompressionType` when compressed), in phase4's order and
+ * spelling (`MessageHelperMethods.createEbms3PartInfo`: MimeType, CharacterSet, CompressionType). The character set
+ * is `characterSet` when given, else the `charset` parameter of `mimeType`; that parameter moves out of the
+ * MimeType value into its own property, so MimeType is the bare media type (as phase4's compressed vectors show).
+ * A binary type without a charset gets no CharacterSet.
+ *
+ * @example
+ * payloadPartProperties('application/xml; charset=UTF-8', { compressed: true });
+ * // [MimeType application/xml, CharacterSet UTF-8, CompressionType application/gzip]
+ */
+export function payloadPartProperties(
+  mimeType: string,
+  options: { characterSet?: string | undefined; compressed?: boolean } = {},
+): Property[] {
+  const media = parseMediaType(mimeType);
+  const { charset, ...rest } = media.parameters;
+  const characterSet = (options.characterSet ?? charset)?.trim();
+  if (characterSet !== undefined && characterSet !== '' && !CHARSET_NAME.test(characterSet)) {
+    throw new EhmiError('EHMI_USAGE', `${JSON.stringify(characterSet)} is not a character set name`);
+  }
+  const value = charset === undefined ? mimeType.trim() : formatMediaType(media.type, rest);
+  const properties: Property[] = [{ name: 'MimeType', value }];
+  if (characterSet) properties.push({ name: 'CharacterSet', value: characterSet });
+  if (options.compressed) properties.push({ name: 'CompressionType', value: GZIP });
+  return properties;
+}
+
+/**
+ * The `CharacterSet` part property of a received PartInfo (eDelivery AS4 1.15 §2.2.3.3: RECOMMENDED, so its absence
+ * is no error): undefined when absent or empty. A value that is not a charset name at all (RFC 2978 §2.3: spaces,
+ * `;`, quotes, control characters) → EBMS:0003 ValueInconsistent, as phase4 answers a CharacterSet it cannot use.
+ * Any well-formed name is accepted: the payload is delivered as octets, never transcoded.
+ *
+ * @example
+ * partCharacterSet(partInfo); // 'UTF-8', or undefined
+ */
+export function partCharacterSet(part: PartInfo): string | undefined {
+  const value = propertyValue(part.partProperties, 'CharacterSet')?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (!CHARSET_NAME.test(value)) {
+    throw new EhmiError(
+      'EHMI_AS4_VALUE_INCONSISTENT',
+      `PartInfo ${part.href ?? ''} has CharacterSet ${JSON.stringify(value)}, which is not a character set name`,
+      { details: { href: part.href, characterSet: value } },
+    );
+  }
+  return value;
+}
+
 /**
  * Compress an attachment with gzip before it is signed and encrypted (AS4 Profile §3.1: compress, then sign,
  * then encrypt). The result is re-readable: each `open()` gzips the source again, and zlib with the same input
  * and settings produces the same octets, so the digest taken at signing time matches what is sent.
- * Returns the PartProperties the PartInfo must carry (`MimeType` REQUIRED, `CompressionType`, and `CharacterSet`
- * RECOMMENDED when known; eDelivery AS4 1.15 §2.2.3.3).
+ * The compressed part's Content-Type is `application/gzip`, the type phase4 gives it (`WSS4JAttachment` takes the
+ * compression mode's MIME type): the signature digests it as octets (SwA Profile 1.1 §5.4.2 canonicalises only XML
+ * and text types), and the encryptor writes it as `xenc:EncryptedData/@MimeType`, the type before encryption.
+ * Returns the PartProperties the PartInfo must carry ({@link payloadPartProperties}: `MimeType`, `CharacterSet` when
+ * known, `CompressionType`; eDelivery AS4 1.15 §2.2.3.3). The character set is `characterSet`, else the `charset`
+ * parameter of `mimeType`, else that of the source's Content-Type.
  *
  * @example
- * const { attachment, partProperties } = compressAttachment(payload, { mimeType: 'application/xml', characterSet: 'utf-8' });
+ * const { attachment, partProperties } = compressAttachment(payload, { mimeType: 'application/xml', characterSet: 'UTF-8' });
  */
 export function compressAttachment(
   source: As4Attachment,
   options: { mimeType: string; characterSet?: string; level?: number },
 ): { attachment: As4Attachment; partProperties: Property[] } {
   const level = options.level ?? 6;
+  const sourceType = source.headers['content-type'];
+  const characterSet =
+    options.characterSet ??
+    parseMediaType(options.mimeType).parameters.charset ??
+    (sourceType ? parseMediaType(sourceType).parameters.charset : undefined);
+  const partProperties = payloadPartProperties(options.mimeType, { characterSet, compressed: true });
   const attachment: As4Attachment = {
     contentId: source.contentId,
-    // The compressed part is opaque octets; its real type travels in the MimeType part property.
-    headers: { ...source.headers, 'content-type': 'application/octet-stream' },
+    // The compressed part is gzip data; its type before compression travels in the MimeType part property.
+    headers: { ...source.headers, 'content-type': GZIP },
     open: () => {
       const out = createGzip({ level });
       const input = source.open();
@@ -36,9 +101,6 @@ export function compressAttachment(
       return input.pipe(out);
     },
   };
-  const partProperties: Property[] = [{ name: 'MimeType', value: options.mimeType }];
-  if (options.characterSet) partProperties.push({ name: 'CharacterSet', value: options.characterSet });
-  partProperties.push({ name: 'CompressionType', value: GZIP });
   return { attachment, partProperties };
 }
 
@@ -77,24 +139,36 @@ export function checkCompressionProperties(part: PartInfo): boolean {
 /**
  * Decompress a received attachment into the sink (AS4 Profile §3.1; eDelivery AS4 1.15 §2.2.3.3). A corrupt gzip
  * stream, or output beyond `maxDecompressedBytes`, → EBMS:0303 DecompressionFailure. An attachment whose PartInfo
- * has no CompressionType is returned as it is (receivers MUST accept uncompressed parts). The decompressed
- * attachment's `content-type` is the `MimeType` part property (with `CharacterSet` as charset).
+ * has no CompressionType is not decompressed (receivers MUST accept uncompressed parts). The decompressed
+ * attachment's `content-type` is the `MimeType` part property; a `CharacterSet` part property
+ * ({@link partCharacterSet}; optional) becomes its `charset` parameter, on an uncompressed part too when its
+ * Content-Type names none. A part without CharacterSet keeps the type it has.
  *
  * @example
  * const plain = await decompressAttachment(att, partInfo, { sink, maxDecompressedBytes: 100 * 1024 * 1024 });
+ * plain.headers['content-type']; // 'application/xml; charset=UTF-8'
  */
 export async function decompressAttachment(
   attachment: As4Attachment,
   part: PartInfo,
   options: { sink: AttachmentSink; maxDecompressedBytes?: number; index?: number },
 ): Promise<As4Attachment> {
-  if (!checkCompressionProperties(part)) return attachment;
+  const compressed = checkCompressionProperties(part);
+  const charset = partCharacterSet(part);
+  if (!compressed) {
+    const type = attachment.headers['content-type'];
+    if (!charset || !type || parseMediaType(type).parameters.charset !== undefined) return attachment;
+    return {
+      ...attachment,
+      headers: { ...attachment.headers, 'content-type': `${type}; charset=${charset}` },
+    };
+  }
   const max = options.maxDecompressedBytes ?? DEFAULT_AS4_LIMITS.maxDecompressedBytes;
-  const mimeType = propertyValue(part.partProperties, 'MimeType')!;
-  const charset = propertyValue(part.partProperties, 'CharacterSet');
+  const mimeType = propertyValue(part.partProperties, 'MimeType')!.trim();
+  const withCharset = charset && parseMediaType(mimeType).parameters.charset === undefined;
   const headers = {
     ...attachment.headers,
-    'content-type': charset ? `${mimeType}; charset=${charset}` : mimeType,
+    'content-type': withCharset ? `${mimeType}; charset=${charset}` : mimeType,
   };
   const target = options.sink.create({ contentId: attachment.contentId, headers, index: options.index ?? 0 });
   const counter = new SizeCap(max, attachment.contentId);

@@ -27,7 +27,10 @@ export interface EncryptOptions {
 }
 
 export interface EncryptResult {
-  /** The attachments to send: same Content-IDs, bodies encrypted (`application/octet-stream`), streamed lazily. */
+  /**
+   * The attachments to send: same Content-IDs, bodies encrypted, Content-Type `application/octet-stream` (the type
+   * before encryption is in EncryptedData/@MimeType), streamed lazily.
+   */
   attachments: As4Attachment[];
   encryptedKey: Element;
 }
@@ -122,6 +125,9 @@ export async function encryptAttachments(
     const ed = doc.createElementNS(NS.xenc, 'xenc:EncryptedData');
     ed.setAttributeNS(NS.xmlns, 'xmlns:xenc', NS.xenc);
     ed.setAttribute('Id', edId);
+    // The part's type before encryption (XML Encryption 1.1 §3.1; `application/gzip` for a compressed part, as
+    // phase4 and AS4.NET write it). WSS4J gives the decrypted part this Content-Type, and the SwA content transform
+    // canonicalises by it (XML and text types only), so it must be the type the signature digested.
     ed.setAttribute('MimeType', att.headers['content-type'] ?? 'application/octet-stream');
     ed.setAttribute('Type', SWA.contentOnly);
     append(ed, NS.xenc, 'xenc:EncryptionMethod').setAttribute('Algorithm', ALG.aes128Gcm);

@@ -8,6 +8,7 @@ import {
   compressAttachment,
   decompressAttachment,
   GZIP,
+  partCharacterSet,
 } from '../../src/compression/gzip.ts';
 import { memorySink } from '../../src/mime/sink.ts';
 import type { As4Attachment } from '../../src/model/attachment.ts';
@@ -46,7 +47,47 @@ describe('compressAttachment', () => {
       { name: 'CharacterSet', value: 'utf-8' },
       { name: 'CompressionType', value: 'application/gzip' },
     ]);
-    assert.equal(gz.headers['content-type'], 'application/octet-stream');
+    // The compressed part is typed as what it is (phase4's WSS4JAttachment does the same), so the encryptor writes
+    // EncryptedData/@MimeType="application/gzip" and the signature digests it as octets.
+    assert.equal(gz.headers['content-type'], 'application/gzip');
+  });
+
+  it('takes CharacterSet from the charset parameter of mimeType or of the source, and keeps MimeType bare', async () => {
+    const fromMime = compressAttachment(attachment(Buffer.from('<a/>')), {
+      mimeType: 'application/xml; charset=UTF-8',
+    });
+    assert.deepEqual(fromMime.partProperties, [
+      { name: 'MimeType', value: 'application/xml' },
+      { name: 'CharacterSet', value: 'UTF-8' },
+      { name: 'CompressionType', value: GZIP },
+    ]);
+    const text: As4Attachment = {
+      ...attachment(Buffer.from('x')),
+      headers: { 'content-type': 'text/plain; charset="iso-8859-1"' },
+    };
+    assert.deepEqual(compressAttachment(text, { mimeType: 'text/plain' }).partProperties, [
+      { name: 'MimeType', value: 'text/plain' },
+      { name: 'CharacterSet', value: 'iso-8859-1' },
+      { name: 'CompressionType', value: GZIP },
+    ]);
+    // A binary payload has no character set: no CharacterSet property.
+    assert.deepEqual(
+      compressAttachment(attachment(Buffer.from('x')), { mimeType: 'application/pdf' }).partProperties.map(
+        (p) => p.name,
+      ),
+      ['MimeType', 'CompressionType'],
+    );
+  });
+
+  it('refuses a character set that is not a charset name (it would break a Content-Type)', () => {
+    assert.throws(
+      () =>
+        compressAttachment(attachment(Buffer.from('x')), {
+          mimeType: 'text/plain',
+          characterSet: 'utf-8; x=y',
+        }),
+      { code: 'EHMI_USAGE' },
+    );
   });
 
   it('produces the same octets on every open() (the signed digest stays valid)', async () => {
@@ -61,6 +102,60 @@ describe('decompressAttachment', () => {
     assert.equal((await collect(out.open())).toString(), '<doc/>');
     assert.equal(out.headers['content-type'], 'application/xml');
     assert.equal(out.size, 6);
+  });
+
+  it('types a compressed part by its MimeType and CharacterSet properties', async () => {
+    const part: PartInfo = {
+      href: 'cid:p1@x',
+      partProperties: [
+        { name: 'MimeType', value: ' application/xml ' },
+        { name: 'CharacterSet', value: 'utf-8' },
+        { name: 'CompressionType', value: GZIP },
+      ],
+    };
+    const out = await decompressAttachment(attachment(gzipSync('<doc/>')), part, { sink: memorySink() });
+    assert.equal(out.headers['content-type'], 'application/xml; charset=utf-8');
+  });
+
+  it('an uncompressed part with CharacterSet gets it as its charset; one without keeps its type', async () => {
+    const plain: As4Attachment = {
+      ...attachment(Buffer.from('<a/>')),
+      headers: { 'content-type': 'application/xml' },
+    };
+    const part = (props: PartInfo['partProperties']): PartInfo => ({
+      href: 'cid:p1@x',
+      partProperties: props,
+    });
+    const out = await decompressAttachment(
+      plain,
+      part([
+        { name: 'MimeType', value: 'application/xml' },
+        { name: 'CharacterSet', value: 'UTF-8' },
+      ]),
+      { sink: memorySink() },
+    );
+    assert.equal(out.headers['content-type'], 'application/xml; charset=UTF-8');
+    assert.equal((await collect(out.open())).toString(), '<a/>');
+    const same = await decompressAttachment(plain, part([{ name: 'MimeType', value: 'application/xml' }]), {
+      sink: memorySink(),
+    });
+    assert.equal(same, plain);
+  });
+
+  it('EBMS:0003 for a CharacterSet that is not a charset name; an empty one counts as absent', async () => {
+    const props = (value: string): PartInfo => ({
+      href: 'cid:p1@x',
+      partProperties: [...gzPart.partProperties, { name: 'CharacterSet', value }],
+    });
+    assert.equal(partCharacterSet(props('')), undefined);
+    assert.equal(partCharacterSet(gzPart), undefined);
+    assert.equal(partCharacterSet(props('windows-1252')), 'windows-1252');
+    assert.equal(
+      await ebmsCodeOf(() =>
+        decompressAttachment(attachment(gzipSync('<doc/>')), props('utf-8; x="y"'), { sink: memorySink() }),
+      ),
+      'EBMS:0003',
+    );
   });
 
   it('passes an uncompressed part through unchanged (receivers MUST accept them)', async () => {
