@@ -20,6 +20,9 @@ export const GLN_PARTY_TYPE = 'urn:oasis:names:tc:ebcore:partyid-type:iso6523:00
 /** The scheme of the four-corner properties' values (`0088:<GLN>`), as Peppol writes it. */
 export const PARTICIPANT_SCHEME = 'iso6523-actorid-upis';
 
+/** The AS4 payload's media type: the ehmiSBDH document is XML in UTF-8 (packages/sbdh serialises it so). */
+export const PAYLOAD_MEDIA_TYPE = 'application/xml; charset=UTF-8';
+
 /** `0088:<GLN>` → the GLN; another scheme is returned as it is. */
 export function glnOf(participant: string): string {
   return participant.replace(/^iso6523-actorid-upis::/i, '').replace(/^0088:/, '');
@@ -98,14 +101,17 @@ export function sendingPMode(
 export async function buildOutboundMessage(input: OutboundMessageInput): Promise<OutboundMessage> {
   const pmode = sendingPMode(input);
   const contentId = `payload-${createHash('sha256').update(input.messageId).digest('hex').slice(0, 32)}@ehmi`;
+  // The payload is an ehmiSBDH document: XML that our serialiser writes in UTF-8 (`encoding="UTF-8"`). Its part
+  // properties say so: MimeType application/xml, CharacterSet UTF-8 (eDelivery AS4 1.15 §2.2.3.3 RECOMMENDED; the
+  // spelling of phase4's sender, Java's canonical charset name), CompressionType application/gzip.
   const { attachment, partProperties } = compressAttachment(
     {
       contentId,
-      headers: { 'content-type': 'application/xml' },
+      headers: { 'content-type': PAYLOAD_MEDIA_TYPE },
       open: () => input.payload.open(),
       ...(input.payload.size !== undefined ? { size: input.payload.size } : {}),
     },
-    { mimeType: 'application/xml' },
+    { mimeType: PAYLOAD_MEDIA_TYPE },
   );
   const properties: Property[] = [
     { name: 'originalSender', value: input.sender, type: PARTICIPANT_SCHEME },
