@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Store } from './db.ts';
 import type { Database, JobsTable } from './types.ts';
 
@@ -44,6 +44,9 @@ export interface Job<P = unknown> {
 }
 
 export type JobStatus = JobsTable['status'];
+
+/** A sum or min as the drivers return it (PostgreSQL: bigint as a string; null over no rows). */
+type Aggregate = string | number | null;
 
 function toJob<P>(row: Selectable<JobsTable>): Job<P> {
   return {
@@ -251,6 +254,33 @@ export class JobQueue {
     const raw = Math.min(backoffMaxMs, backoffBaseMs * 2 ** Math.max(0, attempt - 1));
     const spread = raw * jitter * (Math.random() * 2 - 1);
     return Math.max(0, Math.round(Math.min(backoffMaxMs, raw + spread)));
+  }
+
+  /**
+   * What `queue` still holds to run, by this queue's clock: jobs running under a lease that holds (any worker's),
+   * jobs due now (ready and their time has come, or running under an expired lease), and when the earliest job that
+   * is not due yet (a retry waiting out its back-off) falls due — undefined when none waits.
+   */
+  async backlog(queue: string): Promise<{ running: number; due: number; next: number | undefined }> {
+    const now = this.options.now();
+    const held = sql`status = 'running' and lease_until > ${now}`;
+    const row = await this.store.db
+      .selectFrom('jobs')
+      .select([
+        sql<Aggregate>`sum(case when ${held} then 1 else 0 end)`.as('running'),
+        sql<Aggregate>`sum(case when ${held} then 0 when status = 'running' or run_at <= ${now} then 1 else 0 end)`.as(
+          'due',
+        ),
+        sql<Aggregate>`min(case when status = 'ready' and run_at > ${now} then run_at end)`.as('next'),
+      ])
+      .where('queue', '=', queue)
+      .where('status', 'in', ['ready', 'running'])
+      .executeTakeFirst();
+    return {
+      running: Number(row?.running ?? 0),
+      due: Number(row?.due ?? 0),
+      next: row?.next === null || row?.next === undefined ? undefined : Number(row.next),
+    };
   }
 
   /** Number of jobs per status, for metrics and tests. */

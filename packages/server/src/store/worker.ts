@@ -21,6 +21,21 @@ export interface WorkerOptions {
   isPermanent?: (error: unknown) => boolean;
 }
 
+/** What {@link Worker.idle} resolves with. */
+export interface IdleState {
+  /**
+   * When the earliest job of the queue that is not due yet (a retry waiting out its back-off) falls due, by the
+   * queue's clock (epoch ms); undefined when no job waits: everything enqueued so far has run.
+   */
+  next: number | undefined;
+}
+
+/** The earliest of some {@link IdleState.next} values (undefined when none is set). */
+export function earliestNext(states: readonly IdleState[]): IdleState {
+  const times = states.map((s) => s.next).filter((t): t is number => t !== undefined);
+  return { next: times.length > 0 ? Math.min(...times) : undefined };
+}
+
 function defaultIsPermanent(error: unknown): boolean {
   return error instanceof EhmiError && !error.transient && error.code !== 'EHMI_INTERNAL';
 }
@@ -43,6 +58,7 @@ export class Worker<P = unknown> {
   #timer: NodeJS.Timeout | undefined;
   #wakeUp: (() => void) | undefined;
   #loop: Promise<void> | undefined;
+  readonly #idleWaiters: { drained: boolean; resolve: (state: IdleState) => void }[] = [];
 
   constructor(queue: JobQueue, name: string, handler: JobHandler<P>, options: WorkerOptions = {}) {
     this.#queue = queue;
@@ -71,6 +87,54 @@ export class Worker<P = unknown> {
     this.wake();
     await this.#loop;
     await Promise.allSettled([...this.#running]);
+    if (this.#idleWaiters.length > 0) {
+      const state = await this.#stoppedState();
+      for (const w of this.#idleWaiters.splice(0)) w.resolve(state);
+    }
+  }
+
+  /**
+   * Resolves once this worker is idle: it runs no job, and its queue has no job due (by the queue's clock) or
+   * running under another worker's lease — so nothing happens until a waiting job falls due (`next`) or more is
+   * enqueued. With `drained`, also waits until no job waits: everything enqueued so far has run. Checked on the
+   * worker's own loop (after a job ends, on `wake()`, at each poll), so a test waits for this instead of for time.
+   * A stopped worker resolves once its running jobs have finished.
+   */
+  idle(options: { drained?: boolean } = {}): Promise<IdleState> {
+    if (this.#stopped) {
+      return Promise.allSettled([...this.#running]).then(() => this.#stoppedState());
+    }
+    return new Promise((resolve) => {
+      this.#idleWaiters.push({ drained: options.drained === true, resolve });
+      this.wake();
+    });
+  }
+
+  async #stoppedState(): Promise<IdleState> {
+    try {
+      const backlog = await this.#queue.backlog(this.#name);
+      return { next: backlog.next };
+    } catch {
+      return { next: undefined };
+    }
+  }
+
+  /** Called by the loop when it claimed nothing and runs nothing: settle the idle waiters the queue allows. */
+  async #settleIdle(): Promise<void> {
+    let backlog: Awaited<ReturnType<JobQueue['backlog']>>;
+    try {
+      backlog = await this.#queue.backlog(this.#name);
+    } catch (err) {
+      this.#logger?.warn({ err, queue: this.#name }, 'checking for idle failed');
+      return;
+    }
+    if (backlog.running > 0 || backlog.due > 0 || this.#running.size > 0) return;
+    const state: IdleState = { next: backlog.next };
+    for (const w of [...this.#idleWaiters]) {
+      if (w.drained && state.next !== undefined) continue;
+      this.#idleWaiters.splice(this.#idleWaiters.indexOf(w), 1);
+      w.resolve(state);
+    }
   }
 
   async #run(): Promise<void> {
@@ -91,6 +155,10 @@ export class Worker<P = unknown> {
         });
         this.#running.add(p);
       }
+      if (claimed.length === 0 && this.#running.size === 0 && this.#idleWaiters.length > 0) {
+        await this.#settleIdle();
+      }
+      if (this.#stopped) break;
       if (claimed.length === 0 || this.#running.size >= this.#concurrency) await this.#sleep();
     }
   }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EhmiError } from '@ehmi/errors';
 import { type Job, JobQueue, type QueueOptions, Worker } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
@@ -203,10 +202,82 @@ for (const engine of engines()) {
       await queue.enqueue(t.store.db, { queue: name, payload: 'ok' });
       await queue.enqueue(t.store.db, { queue: name, payload: 'flaky' });
       worker.start();
-      for (let i = 0; i < 300 && (await queue.counts(name)).done < 2; i++) await sleep(10);
+      assert.deepEqual(await worker.idle({ drained: true }), { next: undefined });
       await worker.stop();
       assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 2, dead: 0 });
       assert.deepEqual([...seen].sort(), ['flaky#1', 'flaky#2', 'ok#1']);
+    });
+
+    it('Worker.idle: nothing due and nothing running, by the queue’s clock; `next` is when a waiting retry falls due', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      const seen: string[] = [];
+      const worker = new Worker<string>(
+        queue,
+        name,
+        async (job: Job<string>) => {
+          seen.push(`${job.payload}#${job.attempt}`);
+          if (job.attempt === 1) throw new Error('transient');
+        },
+        { pollIntervalMs: 10 },
+      );
+      worker.start();
+      try {
+        assert.deepEqual(await worker.idle(), { next: undefined }, 'an empty queue is idle');
+        await queue.enqueue(t.store.db, { queue: name, payload: 'x' });
+        // The first try failed; the retry waits out its back-off (100 ms of the frozen clock), so nothing is due.
+        assert.deepEqual(await worker.idle(), { next: clock + 100 });
+        assert.deepEqual(seen, ['x#1']);
+        clock += 99;
+        assert.deepEqual(await worker.idle(), { next: clock + 1 });
+        assert.deepEqual(seen, ['x#1'], 'not before its back-off');
+        clock += 1;
+        assert.deepEqual(await worker.idle({ drained: true }), { next: undefined });
+        assert.deepEqual(seen, ['x#1', 'x#2']);
+        assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 1, dead: 0 });
+      } finally {
+        await worker.stop();
+      }
+      assert.deepEqual(await worker.idle(), { next: undefined }, 'a stopped worker is idle');
+    });
+
+    it('Worker.idle waits for a job that runs', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      let release: () => void = () => {};
+      const started = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let finish: () => void = () => {};
+      const worker = new Worker<string>(
+        queue,
+        name,
+        () =>
+          new Promise<void>((resolve) => {
+            finish = resolve;
+            release();
+          }),
+        { pollIntervalMs: 10 },
+      );
+      worker.start();
+      try {
+        await queue.enqueue(t.store.db, { queue: name, payload: 'slow' });
+        worker.wake();
+        await started;
+        let idle = false;
+        const waiting = worker.idle().then((state) => {
+          idle = true;
+          return state;
+        });
+        // The job runs until the test lets it finish: the worker cannot be idle before.
+        assert.equal((await queue.counts(name)).running, 1);
+        assert.equal(idle, false);
+        finish();
+        assert.deepEqual(await waiting, { next: undefined });
+        assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 1, dead: 0 });
+      } finally {
+        await worker.stop();
+      }
     });
 
     it('two worker processes never run one job twice', { timeout: 120_000 }, async () => {
@@ -237,26 +308,25 @@ for (const engine of engines()) {
     it('re-runs the job of a worker killed with SIGKILL once its lease expires', {
       timeout: 60_000,
     }, async () => {
-      const leaseMs = 1500;
-      const queue = new JobQueue(t.store, { ...base, leaseMs });
+      const leaseMs = 60_000;
+      // The survivor's clock: set to either side of the dead worker's lease instead of waiting for it.
+      let at = 0;
+      const queue = new JobQueue(t.store, { ...base, leaseMs, now: () => at });
       const name = q();
       const id = await queue.enqueue(t.store.db, { queue: name, payload: 'survive' });
       const doomed = spawnWorker({ ...t.connection, mode: 'hold', queue: name, leaseMs, workerId: 'doomed' });
       await doomed.waitFor('ready');
       doomed.child.stdin!.write('go\n');
       assert.equal(await doomed.waitFor('claimed'), `claimed ${id}`);
-      const killedAt = Date.now();
       doomed.child.kill('SIGKILL');
       await doomed.exited;
+      const leaseUntil = (await queue.get(id))!.lease_until!;
+      at = leaseUntil - 1;
       assert.deepEqual(await queue.claim(name, 'survivor'), [], 'the dead worker still holds the lease');
-      let job: Job | undefined;
-      while (!job && Date.now() - killedAt < 10_000) {
-        [job] = await queue.claim(name, 'survivor');
-        if (!job) await sleep(50);
-      }
+      at = leaseUntil;
+      const [job] = await queue.claim(name, 'survivor');
       assert.equal(job?.id, id);
       assert.equal(job?.attempt, 2);
-      assert.ok(Date.now() - killedAt >= leaseMs - 200, 'not re-run before the lease expired');
       await queue.complete(job!);
       assert.equal((await queue.get(id))?.status, 'done');
     });
