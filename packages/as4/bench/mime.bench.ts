@@ -1,6 +1,7 @@
 // AS4 message layer throughput and memory: parse + header of a small message per second, and streaming a large
 // attachment through the MIME reader and gzip decompression with bounded memory.
-// Targets (specs/as4-smp.md §5): ≥150 msg/s for small messages on one node; constant memory for large payloads.
+// Targets (docs/specs/as4-smp.md §5): ≥150 msg/s for small messages on one node; constant memory for large
+// payloads.
 // Run: node --expose-gc --import tsx packages/as4/bench/mime.bench.ts [MiB, default 256]
 
 import { performance } from 'node:perf_hooks';

@@ -1,8 +1,8 @@
 import { EhmiError } from '@ehmi/errors';
 
 /**
- * Resource limits of the AS4 receive path, declared in one place with their reason (DESIGN.md "Limits").
- * Each one has a test that goes one byte (or one part) over.
+ * Resource limits of the AS4 receive path, declared in one place with their reason (docs/architecture.md
+ * "Limits"). Each one has a test that goes one byte (or one part) over.
  */
 export interface As4Limits {
   /**

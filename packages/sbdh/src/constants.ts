@@ -75,7 +75,8 @@ export const BUSINESS_SERVICE_RESPONSE = 'EHMI-ReceiptAcknowledgement-Response';
 export const RESPONSE_TIME_MINUTES = 10;
 /**
  * ServiceTransaction attributes. The XSD fixes TimeToAcknowledgeReceipt to 600000 on Request and Response alike;
- * the prose wants 0 on a Response. We emit the XSD-valid value and accept 0 on input (specs/ehmi-core.md §2.4).
+ * the prose wants 0 on a Response. We emit the XSD-valid value and accept 0 on input (docs/specs/ehmi-core.md
+ * §2.4).
  */
 export const SERVICE_TRANSACTION_FIXED = {
   IsNonRepudiationRequired: 'false',
@@ -93,7 +94,7 @@ export const SERVICE_TRANSACTION_FIXED = {
 export const IG_MIME_TYPES = ['application/xml', 'application/fhir+json', 'application/fhir+xml'] as const;
 export const IG_ENCODINGS = ['UTF-8', 'ISO-8859-1'] as const;
 
-/** FHIR identifier systems (DESIGN.md "Identifiers"; dk-core). */
+/** FHIR identifier systems (docs/architecture.md "Identifiers"; dk-core). */
 export const SYSTEM = {
   gln: 'https://www.gs1.org/gln',
   sor: 'urn:oid:1.2.208.176.1.1',

@@ -24,7 +24,7 @@ export interface DocumentIdCheck {
 
 /**
  * Classify a DOCUMENTID against Standard/TypeVersion. The identifier format is still moving in MedCom's material
- * (specs/ehmi-core.md §2.3), so older forms are data we recognise, not errors:
+ * (docs/specs/ehmi-core.md §2.3), so older forms are data we recognise, not errors:
  * - `…structuredefinition:<code>:<version>` (older IG pages, terminology `edelivery-sbdh-documentid-type`);
  * - `…:prod:…structuredefinition:<code>#urn:dk:medcom:fhir:<code>:<version>` (ehmiSMP page, 2024: `##`/`::` removed);
  * - receipts: `urn:dk:healthcare:ehmi:messaging:envelope:xml:sbdhacknowledgement:1.0` and

@@ -4,7 +4,7 @@ import { checkDocumentId, fhirDocumentId, RECEIPT_DOCUMENT_ID } from '../src/doc
 
 const HCO = 'homecareobservation-message';
 
-describe('DOCUMENTID forms (specs/ehmi-core.md §2.3)', () => {
+describe('DOCUMENTID forms (docs/specs/ehmi-core.md §2.3)', () => {
   it('builds the current form', () => {
     assert.equal(
       fhirDocumentId(HCO, '1.2'),

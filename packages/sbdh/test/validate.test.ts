@@ -9,7 +9,7 @@ const ex = (name: string): Buffer => readFileSync(join(SBDH, name));
 const base = await wrap(readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json')));
 const rules = (r: { errors: { rule: string }[] }): string[] => r.errors.map((e) => e.rule);
 
-describe('validate: MedCom examples (specs/ehmi-core.md §2.9)', () => {
+describe('validate: MedCom examples (docs/specs/ehmi-core.md §2.9)', () => {
   it('accepts the XSD-valid examples, naming the IG schema it applied', async () => {
     const files = [
       'examples/ehmiSBDH_9a6ff822_ReceiptAcknowledgement_full.xml',

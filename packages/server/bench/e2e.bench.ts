@@ -37,7 +37,7 @@ import { startNode } from '../src/node.ts';
 
 const N = Number(process.env.EHMI_BENCH_N ?? 200);
 const CONCURRENCY = Number(process.env.EHMI_BENCH_CONCURRENCY ?? 16);
-// Denmark's MedCom traffic averages about 2.5 messages a second (DESIGN.md "Scale").
+// Denmark's MedCom traffic averages about 2.5 messages a second (docs/architecture.md "Scale").
 const RATE = Number(process.env.EHMI_BENCH_RATE ?? 2.5);
 const SECONDS = Number(process.env.EHMI_BENCH_SECONDS ?? 20);
 const LARGE_MB = Number(process.env.EHMI_BENCH_LARGE_MB ?? 100);

@@ -14,8 +14,8 @@ export interface RoleContext {
 }
 
 /**
- * A role (DESIGN.md: "a role is a fastify plugin plus its workers"): created first, then started (its server
- * listens, its workers run), then closed (server first, then workers, so nothing is half done).
+ * A role (docs/architecture.md "Roles": its own fastify server plus its workers): created first, then started
+ * (its server listens, its workers run), then closed (server first, then workers, so nothing is half done).
  */
 export interface Role {
   /** Service name, as in `network.json` `services` and `RunningNode.urls` (`msh`, `ap`, `smp`, …). */

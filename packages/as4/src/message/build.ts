@@ -7,7 +7,10 @@ import { type BuiltEnvelope, buildEnvelope } from '../soap/build.ts';
 
 /** What a caller supplies for a new UserMessage; the rest is generated or taken from the P-Mode. */
 export interface UserMessageInput {
-  /** Default: a new UUID-based id. Keep it across retries (DESIGN.md: the MessageId never changes). */
+  /**
+   * Default: a new UUID-based id. Keep it across retries (docs/architecture.md "Durability": the MessageId
+   * never changes).
+   */
   messageId?: string;
   timestamp?: Date | string;
   refToMessageId?: string;

@@ -22,8 +22,8 @@ export interface SinkTarget {
 
 /**
  * A caller-supplied destination for attachment bodies, so that nothing big is held in memory
- * (DESIGN.md: payload blobs streamed, never whole in memory). `create` is synchronous because the MIME parser
- * calls it from inside its write loop; open files or streams lazily.
+ * (docs/architecture.md "Stack": payload blobs streamed, never whole in memory). `create` is synchronous
+ * because the MIME parser calls it from inside its write loop; open files or streams lazily.
  *
  * @example
  * const sink = tempFileSink();

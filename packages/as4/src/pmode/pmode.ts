@@ -1,6 +1,9 @@
 import type { AgreementRef, PartyId, Service } from '../model/user-message.ts';
 
-/** The AS4 profiles we implement. EHMI uses eDelivery AS4 1.15 (specs/as4-smp.md §0); 2.0 is not wire-compatible. */
+/**
+ * The AS4 profiles we implement. EHMI uses eDelivery AS4 1.15 (docs/specs/as4-smp.md §0); 2.0 is not
+ * wire-compatible.
+ */
 export type As4ProfileId = 'edelivery-as4-1.15' | 'edelivery-as4-2.0';
 
 /**

@@ -3,7 +3,7 @@ import { EBMS_URI } from '../lib/ns.ts';
 import type { SecurityProfile } from '../wss/algorithms.ts';
 import type { As4ProfileId, PMode, PModeInput, PModeSecurity } from './pmode.ts';
 
-/** Algorithm URIs (specs/as4-smp.md §1.1, §1.2; XML Signature 1.1, XML Encryption 1.1, RFC 9231). */
+/** Algorithm URIs (docs/specs/as4-smp.md §1.1, §1.2; XML Signature 1.1, XML Encryption 1.1, RFC 9231). */
 export const ALGORITHMS = {
   rsaSha256: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
   sha256: 'http://www.w3.org/2001/04/xmlenc#sha256',
@@ -70,7 +70,7 @@ export const EDELIVERY_AS4_20_NIST_SECURITY: Readonly<PModeSecurity> = Object.fr
   },
 });
 
-/** The default profile (specs/as4-smp.md §0: EHMI = eDelivery AS4 1.15). */
+/** The default profile (docs/specs/as4-smp.md §0: EHMI = eDelivery AS4 1.15). */
 export const DEFAULT_PROFILE: As4ProfileId = 'edelivery-as4-1.15';
 
 /**

@@ -24,7 +24,8 @@ export interface As4Envelope {
   security?: Element;
   /**
    * Every element carrying `wsu:Id`, `Id` or `id`, by that value: the only way a `#id` signature reference may be
-   * resolved (DESIGN.md: one DOM walk instead of XPath). Ids are unique, checked while building the map.
+   * resolved (docs/architecture.md "Stack": one DOM walk instead of XPath). Ids are unique, checked while
+   * building the map.
    */
   ids: ReadonlyMap<string, Element>;
 }

@@ -4,9 +4,10 @@ import { NS } from './ns.ts';
 
 /**
  * Every element of the document by its id, collected in one walk (the measured alternative to an XPath lookup per
- * reference, DESIGN.md). Ids are `wsu:Id` (WSS 1.1.1 SOAP Message Security §4) and the unqualified `Id` of
- * XML Signature and XML Encryption elements. A value that appears twice is a signature-wrapping attempt or a broken
- * message; either way the reference cannot be resolved unambiguously, so it is EBMS:0101 FailedAuthentication.
+ * reference, docs/architecture.md "Stack"). Ids are `wsu:Id` (WSS 1.1.1 SOAP Message Security §4) and the
+ * unqualified `Id` of XML Signature and XML Encryption elements. A value that appears twice is a
+ * signature-wrapping attempt or a broken message; either way the reference cannot be resolved unambiguously,
+ * so it is EBMS:0101 FailedAuthentication.
  */
 export function buildIdMap(doc: Document): Map<string, Element> {
   const map = new Map<string, Element>();

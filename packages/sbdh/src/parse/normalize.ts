@@ -11,9 +11,9 @@ import type { EnvelopeIssue } from '../model.ts';
 import { addMinutes, isXsdDateTime } from '../time.ts';
 
 /**
- * Lenient mode: rewrite, in place, the variants MedCom's own examples show (specs/ehmi-core.md §2.4, §2.9) into the
- * form the IG XSD accepts, and name each as a warning. What is left after this is checked strictly.
- * Line numbers stay those of the input: removed line breaks move into a comment after the element.
+ * Lenient mode: rewrite, in place, the variants MedCom's own examples show (docs/specs/ehmi-core.md §2.4,
+ * §2.9) into the form the IG XSD accepts, and name each as a warning. What is left after this is checked
+ * strictly. Line numbers stay those of the input: removed line breaks move into a comment after the element.
  */
 export function normalizeVariants(doc: Document): EnvelopeIssue[] {
   const warnings: EnvelopeIssue[] = [];

@@ -110,7 +110,7 @@ export function receiptEnvelope(
       ...scope(RECEIPT_SCOPE, 'Response'),
       // Response: "CorrelationInformation copies the original's RequestingDocumentCreationDateTime and
       // RequestingDocumentInstanceIdentifier"; ExpectedResponseDateTime and TimeToAcknowledgeReceipt=600000 are kept
-      // because the XSD requires them (specs/ehmi-core.md §2.4: emit the XSD-valid form).
+      // because the XSD requires them (docs/specs/ehmi-core.md §2.4: emit the XSD-valid form).
       correlationInformation: {
         requestingDocumentCreationDateTime: requestedAt,
         requestingDocumentInstanceIdentifier: di.instanceIdentifier,

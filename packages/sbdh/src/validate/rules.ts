@@ -29,7 +29,7 @@ export function kindOf(envelope: EhmiEnvelope): EnvelopeKind {
 
 /**
  * The ehmiSBDH IG's rules that the XSD cannot express, per kind of envelope. Errors make the envelope invalid;
- * warnings name variants MedCom's own material shows (specs/ehmi-core.md §2.3, §2.4, §2.9).
+ * warnings name variants MedCom's own material shows (docs/specs/ehmi-core.md §2.3, §2.4, §2.9).
  */
 export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
   const issues: EnvelopeIssue[] = [];
@@ -148,7 +148,8 @@ export function checkRules(envelope: EhmiEnvelope): EnvelopeIssue[] {
     else error('scope-missing', at(t), `required Scope ${t} is missing`);
   }
 
-  // DOCUMENTID: keep the identifier format as data and accept the known older forms (DESIGN.md "Identifiers").
+  // DOCUMENTID: keep the identifier format as data and accept the known older forms (docs/architecture.md
+  // "Identifiers").
   const documentId = seen.get('DOCUMENTID')?.instanceIdentifier;
   if (
     documentId !== undefined &&

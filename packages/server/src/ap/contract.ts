@@ -35,7 +35,7 @@ export interface OutboundSubmission {
 
 export interface SubmissionAccepted {
   submissionId: string;
-  /** The AS4 MessageId, fixed now and kept across every retry (DESIGN.md: durability). */
+  /** The AS4 MessageId, fixed now and kept across every retry (docs/architecture.md "Durability"). */
   as4MessageId: string;
 }
 

@@ -6,7 +6,8 @@ export const apMigrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('ap_received')
-        // The primary key is the duplicate check shared by every instance on one database (DESIGN.md durability).
+        // The primary key is the duplicate check shared by every instance on one database
+        // (docs/architecture.md "Durability").
         .addColumn('message_id', 'text', (c) => c.primaryKey())
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('sender', 'text', (c) => c.notNull())

@@ -12,8 +12,8 @@ let running = false;
 
 /**
  * ehmiSBDH validation (XSD + IG rules) batched across concurrent callers: each XSD run starts a WebAssembly
- * xmllint, which costs as much as validating dozens of envelopes (DESIGN.md: 14 calls/s, 125 documents/s), so
- * envelopes that arrive while a run is going wait for the next run and share it.
+ * xmllint, which costs as much as validating dozens of envelopes (docs/architecture.md "Stack": 14 calls/s,
+ * 125 documents/s), so envelopes that arrive while a run is going wait for the next run and share it.
  */
 export function validateEnvelope(xml: string | Uint8Array, source: string): Promise<ValidationResult> {
   return new Promise((resolve, reject) => {

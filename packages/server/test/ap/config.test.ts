@@ -68,7 +68,7 @@ describe('access point configuration fails fast', () => {
     );
   });
 
-  it('with a duplicate cache shorter than the retry window (DESIGN.md: never shorter than what it guards)', async () => {
+  it('with a duplicate cache shorter than the retry window (docs/architecture.md "Durability")', async () => {
     await assert.rejects(
       start({
         duplicateRetentionDays: 1,

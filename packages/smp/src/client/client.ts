@@ -318,8 +318,9 @@ export class SmpClient {
     const res = await this.#fetch(url);
     if (res.status === 200) return this.#verified(res.body, url, p, d, true);
     if (res.status !== 404) throw statusError(res, url);
-    // The document identifier format is still moving in MedCom's material (DESIGN.md): the SMP may publish the
-    // same message under another spelling; the ServiceGroup lists what it has.
+    // The document identifier format is still moving in MedCom's material (docs/architecture.md
+    // "Identifiers"): the SMP may publish the same message under another spelling; the ServiceGroup lists
+    // what it has.
     const groupUrl = serviceGroupUrl(base, p);
     const groupRes = await this.#fetch(groupUrl);
     if (groupRes.status === 404) {

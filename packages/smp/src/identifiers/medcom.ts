@@ -1,6 +1,6 @@
 import { documentId, type IdentifierInput, type SmpIdentifier } from './identifier.ts';
 
-/** The spellings of a MedCom document type identifier seen in MedCom's material (specs/ehmi-core.md §2.3). */
+/** The spellings of a MedCom document type identifier seen in MedCom's material (docs/specs/ehmi-core.md §2.3). */
 export type MedcomDocumentForm =
   /** `urn:…:structuredefinition::<name>##urn:dk:medcom:fhir:<name>::<version>` (ehmiSBDH IG 2.x, EER, terminology). */
   | 'current'
@@ -32,8 +32,8 @@ function canonical(name: string): string {
 
 /**
  * Recognises a MedCom document type identifier in any of its known spellings; undefined for anything else
- * (a Peppol or epSOS document type, say). The format "is still moving in MedCom's material" (DESIGN.md), so this
- * is data for matching, never a reason to refuse an identifier.
+ * (a Peppol or epSOS document type, say). The format "is still moving in MedCom's material"
+ * (docs/architecture.md "Identifiers"), so this is data for matching, never a reason to refuse an identifier.
  *
  * @example
  * medcomDocumentType('urn:dk:healthcare:medcom:messaging:fhir:structuredefinition:homecareobservation-message:1.1');
@@ -88,7 +88,7 @@ export function medcomDocumentId(name: string, version: string, scheme?: string)
 /**
  * True when two process identifiers name the same process: equal identifiers, or the same value under another
  * scheme, with EHMI's `sdn-emergence` and `urn:ehmi:sdn-emergence` taken as one (older SBDH examples use the short
- * form; specs/ehmi-core.md §2.3).
+ * form; docs/specs/ehmi-core.md §2.3).
  *
  * @example
  * sameProcess(processId('urn:ehmi:sdn-emergence'), processId('sdn-emergence')); // true

@@ -11,7 +11,7 @@ import {
 } from '../../src/index.ts';
 import { FIXTURES } from '../helpers/fixtures.ts';
 
-// The spellings listed in specs/ehmi-core.md §2.3.
+// The spellings listed in docs/specs/ehmi-core.md §2.3.
 const ACK_CURRENT =
   'urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::acknowledgement-message##urn:dk:medcom:fhir:acknowledgement-message::2.0';
 const ACK_LEGACY = 'urn:dk:healthcare:medcom:messaging:fhir:structuredefinition:acknowledgement:2.0';
