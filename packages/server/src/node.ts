@@ -90,7 +90,7 @@ async function createRoles(
     msh = await createMsh(ctx, { accessPoint: ap.gateway });
     roles.push(msh);
   }
-  // Central roles (smp, eer, eas) are added here by their issue.
+  // The central roles, each on its own server like the others.
   if (config.smp.enabled) roles.push(await createSmpRole(ctx));
   if (config.eer.enabled) roles.push(await createEerRole(ctx));
   if (config.eas.enabled) roles.push(await createEasRole(ctx));

@@ -117,7 +117,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
   ) => {
     const result = o.validator.validate(type, resource);
     if (!result.ok) {
-      // ehmi-core §4 / issue 7 "Bad input": a write that fails the EER profile → 422 with the OperationOutcome.
+      // ehmi-core §4: a write that fails the EER profile is bad input → 422 with the OperationOutcome.
       throw new EhmiError('EHMI_VALIDATION_FAILED', `the ${type} does not conform to its EER profile`, {
         details: { outcome: result.outcome },
       });

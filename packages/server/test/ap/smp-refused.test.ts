@@ -32,7 +32,7 @@ const SDN = 'urn:ehmi:sdn-emergence';
 const envelope = (n: string) =>
   `<?xml version="1.0" encoding="UTF-8"?><StandardBusinessDocument xmlns="http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"><n>${n}</n></StandardBusinessDocument>`;
 
-// Issue 7 "Bad input": an SMP response whose signature or certificate does not verify is refused by the client
+// Bad input from the registers: an SMP response whose signature or certificate does not verify is refused by the client
 // with a clear error, and the access point does not send (eDelivery AS4 1.15 §1.5.4 Dynamic Sender).
 for (const engine of engines()) {
   describe(`access point refuses unverifiable SMP answers (${engine.name})`, { skip: engine.skip }, () => {

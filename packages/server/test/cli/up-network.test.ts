@@ -1,5 +1,5 @@
 // `ehmi up` as a real process (what `npm start` runs) with a temp --data and a free --port-base, and the network
-// commands against it: issue 6 "How it will be checked".
+// commands against it: the local network's acceptance check.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -93,7 +93,7 @@ for (const engine of engines()) {
       assert.equal(services.length, 13, services.join('\n'));
       for (const l of services.slice(0, 9))
         assert.match(l, /^(municipality|gp|hospital) +(msh|ap|node) +https?:\/\/127\.0\.0\.1:\d+ +try: /);
-      // The central services (issue 7): the registers and the DNS server of the SML/BDXL zone.
+      // The central services: the registers and the DNS server of the SML/BDXL zone.
       for (const l of services.slice(9))
         assert.match(l, /^(smp|eer|eas|dns) +(https?|dns):\/\/127\.0\.0\.1:\d+ +try: /);
       assert.match(

@@ -1,5 +1,5 @@
 // Two nodes of the local network on loopback over HTTPS (generated PKI, real databases): municipality's EUA sends
-// a prøvesvar to gp's EUA through both MSHs and access points (issue 6 "Tests").
+// a prøvesvar to gp's EUA through both MSHs and access points (the local network's end-to-end tests).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';

@@ -8,8 +8,9 @@ import { ADMIN_TOKEN, eerFeeds, type Json, postParameters, roleContext, startEas
 
 const OU = 'LaegerneStjernepladsen.8200.AarhusN.698161000016009';
 
-// Issue 7's check: "After creating an organisation with an endpoint in EER, … EAS finds the organisation by SOR and,
-// through the seeded table, by patient." EER's propagation job calls the EAS admin API for real.
+// The registers' acceptance check: "After creating an organisation with an endpoint in EER, … EAS finds the
+// organisation by SOR and, through the seeded table, by patient." EER's propagation job calls the EAS admin API
+// for real.
 for (const engine of engines()) {
   describe(`EER → EAS (${engine.name})`, { skip: engine.skip }, () => {
     let t: TestStore;
