@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { DEFAULT_MAX_XML_BYTES, type Element, excC14n, parseXml } from '@ehmi/xml';
 import type { As4Attachment } from '../model/attachment.ts';
+import type { HashName } from './algorithms.ts';
 import { SWA } from './ns.ts';
 
 /**
@@ -14,7 +15,7 @@ import { SWA } from './ns.ts';
 export async function digestAttachment(
   attachment: As4Attachment,
   transform: string,
-  hash: 'sha256' | 'sha1',
+  hash: HashName,
 ): Promise<Buffer> {
   const h = createHash(hash);
   // SwA Profile 1.1 §5.3.2: Attachment-Complete covers the canonical MIME headers, then the content;

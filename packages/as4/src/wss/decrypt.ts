@@ -1,11 +1,4 @@
-import {
-  constants,
-  createDecipheriv,
-  type DecipherGCM,
-  type KeyObject,
-  privateDecrypt,
-  randomBytes,
-} from 'node:crypto';
+import { createDecipheriv, type Decipher, type DecipherGCM, type KeyObject, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -13,12 +6,21 @@ import { EhmiError } from '@ehmi/errors';
 import { childElement, childElements, type Document, type Element } from '@ehmi/xml';
 import { type AttachmentSink, tempFileSink } from '../mime/sink.ts';
 import type { As4Attachment } from '../model/attachment.ts';
-import { ALG, type AlgorithmPolicy, PROFILES, type SecurityProfile } from './algorithms.ts';
+import {
+  ALG,
+  type AlgorithmPolicy,
+  knownDigest,
+  mgfName,
+  oaepPolicy,
+  PROFILES,
+  type SecurityProfile,
+} from './algorithms.ts';
 import { type CertificateInput, toCertificate } from './certificates.ts';
 import { envelopeParts, findSecurityHeader } from './envelope.ts';
 import { buildIdMap } from './ids.ts';
 import { deriveKek, unwrapKey } from './key-agreement.ts';
 import { NS, SWA } from './ns.ts';
+import { rsaOaepDecrypt } from './rsa-oaep.ts';
 import { resolveKeyInfo } from './token.ts';
 import { attachmentFor } from './verify.ts';
 
@@ -84,6 +86,7 @@ export async function decryptAttachments(
               ...PROFILES['edelivery-1.15'].keyTransport,
               ...PROFILES['edelivery-2.0'].keyTransport,
             ],
+            oaep: oaepPolicy(PROFILES['edelivery-1.15']),
           };
   const parts = envelopeParts(doc);
   const security = findSecurityHeader(parts);
@@ -100,10 +103,10 @@ export async function decryptAttachments(
   const idMap = buildIdMap(doc);
   const ours = options.certificate ? toCertificate(options.certificate) : undefined;
   const keys = new Map<Element, Buffer>();
-  const keyFor = (ek: Element): Buffer => {
+  const keyFor = (ek: Element, keyBytes: number): Buffer => {
     let cek = keys.get(ek);
     if (!cek) {
-      cek = unwrapContentKey(ek, options.privateKey, policy, { idMap, security: security!, ours });
+      cek = unwrapContentKey(ek, options.privateKey, policy, { idMap, security: security!, ours }, keyBytes);
       keys.set(ek, cek);
     }
     return cek;
@@ -116,12 +119,20 @@ export async function decryptAttachments(
     let index = 0;
     for (const ed of encryptedData) {
       index++;
-      const { attachment, key } = describe(ed, byId, idMap, security!, keyFor, policy);
+      const { attachment, key, mode, complete } = describe(ed, byId, idMap, security!, keyFor, policy);
       if (replaced.has(attachment.contentId)) throw failed(`cid:${attachment.contentId} is encrypted twice`);
       const mimeType = ed.getAttribute('MimeType');
-      const headers = { ...attachment.headers, ...(mimeType ? { 'content-type': mimeType } : {}) };
+      let headers = { ...attachment.headers, ...(mimeType ? { 'content-type': mimeType } : {}) };
       const target = sink.create({ contentId: attachment.contentId, headers, index });
-      const size = await decryptGcm(attachment.open(), key, target.writable, attachment.contentId);
+      const { size, mimeHeaders } = await decryptPart(
+        attachment.open(),
+        mode,
+        key,
+        target.writable,
+        attachment.contentId,
+        complete,
+      );
+      if (mimeHeaders) headers = restoreHeaders(attachment.headers, mimeHeaders);
       replaced.set(attachment.contentId, {
         contentId: attachment.contentId,
         headers,
@@ -154,16 +165,35 @@ export async function decryptAttachments(
   };
 }
 
+/** A block encryption algorithm as XML Encryption 1.1 §5.2 lays out its CipherData: IV first, then ciphertext. */
+interface BlockMode {
+  cipher: 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' | 'aes-128-cbc' | 'aes-192-cbc' | 'aes-256-cbc';
+  keyBytes: number;
+  ivBytes: number;
+  /** GCM: the 128-bit tag after the ciphertext (§5.2.4). CBC: none, the plaintext is padded instead (§5.2). */
+  tagBytes: number;
+}
+
+const MODES: Readonly<Record<string, BlockMode>> = {
+  [ALG.aes128Gcm]: { cipher: 'aes-128-gcm', keyBytes: 16, ivBytes: 12, tagBytes: 16 },
+  [ALG.aes192Gcm]: { cipher: 'aes-192-gcm', keyBytes: 24, ivBytes: 12, tagBytes: 16 },
+  [ALG.aes256Gcm]: { cipher: 'aes-256-gcm', keyBytes: 32, ivBytes: 12, tagBytes: 16 },
+  [ALG.aes128Cbc]: { cipher: 'aes-128-cbc', keyBytes: 16, ivBytes: 16, tagBytes: 0 },
+  [ALG.aes192Cbc]: { cipher: 'aes-192-cbc', keyBytes: 24, ivBytes: 16, tagBytes: 0 },
+  [ALG.aes256Cbc]: { cipher: 'aes-256-cbc', keyBytes: 32, ivBytes: 16, tagBytes: 0 },
+};
+
 function describe(
   ed: Element,
   byId: Map<string, As4Attachment>,
   idMap: Map<string, Element>,
   security: Element,
-  keyFor: (ek: Element) => Buffer,
+  keyFor: (ek: Element, keyBytes: number) => Buffer,
   policy: AlgorithmPolicy,
-): { attachment: As4Attachment; key: Buffer } {
+): { attachment: As4Attachment; key: Buffer; mode: BlockMode; complete: boolean } {
+  // SwA Profile 1.1 §5.5.2: the content only, or the MIME headers and the content (Attachment-Complete).
   const type = ed.getAttribute('Type');
-  if (type !== SWA.contentOnly) {
+  if (type !== SWA.contentOnly && type !== SWA.complete) {
     throw failed(`unsupported EncryptedData Type ${type}`, { reason: 'type' });
   }
   const alg = childElement(ed, NS.xenc, 'EncryptionMethod')?.getAttribute('Algorithm') ?? '';
@@ -172,11 +202,14 @@ function describe(
       details: { algorithm: alg },
     });
   }
+  const mode = MODES[alg];
+  if (!mode) throw failed(`unsupported data encryption algorithm ${alg}`, { reason: 'algorithm' });
   const cd = childElement(ed, NS.xenc, 'CipherData');
   const cr = cd && childElement(cd, NS.xenc, 'CipherReference');
   const uri = cr?.getAttribute('URI') ?? '';
   if (!uri.startsWith('cid:'))
     throw failed('EncryptedData has no cid: CipherReference', { reason: 'reference' });
+  // SwA Profile 1.1 §5.5.2: the Attachment-Ciphertext-Transform, and nothing else, turns the part into CipherData.
   const transforms = childElement(cr!, NS.xenc, 'Transforms');
   const tList = transforms ? childElements(transforms, NS.ds, 'Transform') : [];
   if (tList.length !== 1 || tList[0]!.getAttribute('Algorithm') !== SWA.ciphertextTransform) {
@@ -202,15 +235,19 @@ function describe(
   if (!ek || ek.namespaceURI !== NS.xenc || ek.localName !== 'EncryptedKey' || ek.parentNode !== security) {
     throw failed(`no EncryptedKey in the Security header for ${uri}`, { reason: 'key' });
   }
-  return { attachment, key: keyFor(ek) };
+  return { attachment, key: keyFor(ek, mode.keyBytes), mode, complete: type === SWA.complete };
 }
 
-/** @internal Unwraps the content-encryption key of one xenc:EncryptedKey (exported for the interop tests). */
+/**
+ * @internal Unwraps the content-encryption key of one xenc:EncryptedKey (exported for the interop tests).
+ * `keyBytes` sizes the random stand-in used when RSA-OAEP decoding fails.
+ */
 export function unwrapContentKey(
   ek: Element,
   privateKey: KeyObject,
   policy: AlgorithmPolicy,
   ctx: { idMap: Map<string, Element>; security: Element; ours: ReturnType<typeof toCertificate> | undefined },
+  keyBytes = 16,
 ): Buffer {
   const method = childElement(ek, NS.xenc, 'EncryptionMethod');
   const alg = method?.getAttribute('Algorithm') ?? '';
@@ -234,26 +271,37 @@ export function unwrapContentKey(
       throw failed('the content-encryption key cannot be unwrapped', { reason: 'unwrap' }, err);
     }
   }
+  if (alg !== ALG.rsaOaep && alg !== ALG.rsaOaepMgf1p) {
+    throw failed(`unsupported key transport algorithm ${alg}`, { reason: 'algorithm' });
+  }
   checkRecipient(keyInfo, ctx);
-  // XML Encryption 1.1 §5.5.2: rsa-oaep names its digest and MGF; node:crypto applies one hash to both.
+  // XML Encryption 1.1 §5.5.2: DigestMethod defaults to SHA-1; rsa-oaep-mgf1p always masks with MGF1-SHA1, rsa-oaep
+  // with the xenc11:MGF named (default MGF1-SHA1). OAEPparams is the label, base64.
   const digest = childElement(method!, NS.ds, 'DigestMethod')?.getAttribute('Algorithm') ?? ALG.sha1;
-  const mgf = childElement(method!, NS.xenc11, 'MGF')?.getAttribute('Algorithm');
-  let oaepHash: 'sha256' | 'sha1';
-  if (alg === ALG.rsaOaep && digest === ALG.sha256 && mgf === ALG.mgf1sha256) oaepHash = 'sha256';
-  else if ((alg === ALG.rsaOaepMgf1p || (alg === ALG.rsaOaep && !mgf)) && digest === ALG.sha1)
-    oaepHash = 'sha1';
-  else {
-    throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', 'unsupported RSA-OAEP digest/MGF combination', {
-      details: { algorithm: alg, digest, mgf },
-    });
+  const mgf =
+    alg === ALG.rsaOaepMgf1p
+      ? ALG.mgf1sha1
+      : (childElement(method!, NS.xenc11, 'MGF')?.getAttribute('Algorithm') ?? ALG.mgf1sha1);
+  const allowed = oaepPolicy(policy);
+  if (!allowed.digest.includes(digest) || !allowed.mgf.includes(mgf)) {
+    throw new EhmiError(
+      'EHMI_AS4_POLICY_NONCOMPLIANCE',
+      'RSA-OAEP digest or MGF not allowed by the profile',
+      {
+        details: { algorithm: alg, digest, mgf },
+      },
+    );
   }
-  try {
-    return privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, wrapped);
-  } catch {
-    // Like WSS4J: continue with a random key so a bad EncryptedKey and a bad ciphertext fail the same way
-    // (at the GCM tag), leaving no padding oracle.
-    return randomBytes(16);
-  }
+  const hash = knownDigest(digest);
+  const mgfHash = mgfName(mgf);
+  if (!hash || !mgfHash)
+    throw failed('unsupported RSA-OAEP digest or MGF', { reason: 'algorithm', digest, mgf });
+  const params = childElement(method!, NS.xenc, 'OAEPparams');
+  const label = params ? Buffer.from((params.textContent ?? '').replace(/\s+/g, ''), 'base64') : undefined;
+  const cek = rsaOaepDecrypt(privateKey, wrapped, hash, mgfHash, label);
+  // Like WSS4J: continue with a random key so a bad EncryptedKey and a bad ciphertext fail the same way
+  // (at the GCM tag), leaving no padding oracle.
+  return cek ?? randomBytes(keyBytes);
 }
 
 function checkRecipient(
@@ -276,49 +324,138 @@ function checkRecipient(
   }
 }
 
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
+/** The most MIME header octets an Attachment-Complete plaintext may start with. */
+const MAX_MIME_HEADER_BYTES = 16 * 1024;
 
-/** AES-GCM over a stream: IV first, tag last (XML Encryption 1.1 §5.2.4); the tag is checked before returning. */
-async function decryptGcm(source: Readable, key: Buffer, out: Writable, contentId: string): Promise<number> {
-  if (key.length !== 16) throw failed('the content-encryption key is not 128 bits', { reason: 'key' });
+/**
+ * Decrypts one part as a stream (XML Encryption 1.1 §5.2: IV, ciphertext, and for GCM the tag as the last 16 octets,
+ * held back and checked before returning; for CBC the padding of the last block, whose final octet counts the padding
+ * octets, is removed). An Attachment-Complete plaintext starts with the part's MIME headers (SwA Profile 1.1 §5.5.2):
+ * they are split off and returned, only the content goes to `out`.
+ */
+async function decryptPart(
+  source: Readable,
+  mode: BlockMode,
+  key: Buffer,
+  out: Writable,
+  contentId: string,
+  complete: boolean,
+): Promise<{ size: number; mimeHeaders?: Record<string, string> }> {
+  if (key.length !== mode.keyBytes) {
+    throw failed(`the content-encryption key is not ${mode.keyBytes * 8} bits`, { reason: 'key' });
+  }
   let head: Buffer = Buffer.alloc(0);
   let tail: Buffer = Buffer.alloc(0);
-  let decipher: DecipherGCM | undefined;
+  let decipher: Decipher | undefined;
   let size = 0;
-  const write = async (buf: Buffer) => {
+  // CBC: the last plaintext block is held back until the padding can be removed.
+  let pending: Buffer = Buffer.alloc(0);
+  const holdBack = mode.tagBytes === 0 ? mode.ivBytes : 0;
+  let headerBuf: Buffer | undefined = complete ? Buffer.alloc(0) : undefined;
+  let mimeHeaders: Record<string, string> | undefined;
+  const emit = async (buf: Buffer) => {
+    if (headerBuf) {
+      headerBuf = Buffer.concat([headerBuf, buf]);
+      const end = headerBuf.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (headerBuf.length > MAX_MIME_HEADER_BYTES) {
+          throw failed(`cid:${contentId}: no end of the encrypted MIME headers`, {
+            reason: 'headers',
+            contentId,
+          });
+        }
+        return;
+      }
+      mimeHeaders = parseMimeHeaders(headerBuf.subarray(0, end + 2).toString('latin1'));
+      buf = headerBuf.subarray(end + 4);
+      headerBuf = undefined;
+    }
     size += buf.length;
     if (buf.length > 0 && !out.write(buf)) await once(out, 'drain');
+  };
+  const write = async (buf: Buffer) => {
+    if (holdBack === 0) return emit(buf);
+    pending = pending.length === 0 ? buf : Buffer.concat([pending, buf]);
+    if (pending.length > holdBack) {
+      await emit(pending.subarray(0, pending.length - holdBack));
+      pending = Buffer.from(pending.subarray(pending.length - holdBack));
+    }
   };
   try {
     for await (const chunk of source) {
       let buf = chunk as Buffer;
       if (!decipher) {
         head = Buffer.concat([head, buf]);
-        if (head.length < IV_BYTES) continue;
-        decipher = createDecipheriv('aes-128-gcm', key, head.subarray(0, IV_BYTES));
-        buf = head.subarray(IV_BYTES);
+        if (head.length < mode.ivBytes) continue;
+        decipher = createDecipheriv(mode.cipher, key, head.subarray(0, mode.ivBytes));
+        if (mode.tagBytes === 0) decipher.setAutoPadding(false);
+        buf = head.subarray(mode.ivBytes);
+      }
+      if (mode.tagBytes === 0) {
+        await write(decipher.update(buf));
+        continue;
       }
       tail = tail.length === 0 ? buf : Buffer.concat([tail, buf]);
-      if (tail.length > TAG_BYTES) {
-        await write(decipher.update(tail.subarray(0, tail.length - TAG_BYTES)));
-        tail = Buffer.from(tail.subarray(tail.length - TAG_BYTES));
+      if (tail.length > mode.tagBytes) {
+        await write(decipher.update(tail.subarray(0, tail.length - mode.tagBytes)));
+        tail = Buffer.from(tail.subarray(tail.length - mode.tagBytes));
       }
     }
-    if (!decipher || tail.length < TAG_BYTES) throw failed(`cid:${contentId} is too short for AES-GCM`);
-    decipher.setAuthTag(tail);
+    if (!decipher || tail.length < mode.tagBytes) {
+      throw failed(`cid:${contentId} is too short for ${mode.cipher}`, { reason: 'length', contentId });
+    }
+    if (mode.tagBytes > 0) (decipher as DecipherGCM).setAuthTag(tail);
     let last: Buffer;
     try {
       last = decipher.final();
     } catch (err) {
-      throw failed(`the AES-GCM tag of cid:${contentId} does not verify`, { reason: 'tag', contentId }, err);
+      throw mode.tagBytes > 0
+        ? failed(`the AES-GCM tag of cid:${contentId} does not verify`, { reason: 'tag', contentId }, err)
+        : failed(`cid:${contentId} is not a whole number of blocks`, { reason: 'length', contentId }, err);
     }
     await write(last);
+    if (holdBack > 0) {
+      // XML Encryption 1.1 §5.2: the last octet is the number of padding octets, 1 to the block size.
+      const pad = pending.length === holdBack ? pending[holdBack - 1]! : 0;
+      if (pad < 1 || pad > holdBack) {
+        throw failed(`the padding of cid:${contentId} is invalid`, { reason: 'padding', contentId });
+      }
+      await emit(pending.subarray(0, holdBack - pad));
+    }
+    if (headerBuf)
+      throw failed(`cid:${contentId}: no end of the encrypted MIME headers`, { reason: 'headers' });
     out.end();
     await finished(out);
-    return size;
+    return mimeHeaders ? { size, mimeHeaders } : { size };
   } catch (err) {
     out.destroy();
     throw err;
   }
+}
+
+/** MIME header lines (RFC 2045 §3, RFC 5322 §2.2.3 folding) to lower-case names and values. */
+function parseMimeHeaders(text: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of text.replace(/\r\n[ \t]+/g, ' ').split('\r\n')) {
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw failed('a decrypted MIME header line is malformed', { reason: 'headers' });
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/**
+ * The part's headers after an Attachment-Complete decryption (SwA Profile 1.1 §5.5.2): the decrypted MIME headers
+ * replace the outer ones, except Content-ID, which names the part in the message and in its references.
+ */
+function restoreHeaders(
+  outer: Record<string, string>,
+  decrypted: Record<string, string>,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(outer)) if (!name.startsWith('content-')) headers[name] = value;
+  for (const [name, value] of Object.entries(decrypted)) if (name !== 'content-id') headers[name] = value;
+  if (outer['content-id'] !== undefined) headers['content-id'] = outer['content-id'];
+  return headers;
 }

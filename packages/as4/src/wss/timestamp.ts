@@ -49,6 +49,11 @@ export interface CheckTimestampOptions {
   skewSeconds?: number;
   /** Fail when the Security header has no wsu:Timestamp. Default false. */
   required?: boolean;
+  /**
+   * Compare Created and Expires with the clock. Default true; false checks the Timestamp's form only (one Timestamp,
+   * Created present, both xsd:dateTime, Expires not before Created), e.g. to verify a message saved long ago.
+   */
+  window?: boolean;
 }
 
 // xsd:dateTime in UTC or with an offset; WSS 1.1.1 §10 says SHOULD be UTC ("Z").
@@ -102,12 +107,12 @@ export function checkTimestamp(doc: Document, options: CheckTimestampOptions = {
       details: { reason: 'timestamp-invalid' },
     });
   }
-  if (created > now + skew) {
+  if (options.window !== false && created > now + skew) {
     throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', 'wsu:Timestamp was created in the future', {
       details: { reason: 'timestamp-future', created: new Date(created).toISOString() },
     });
   }
-  if (expires !== undefined && expires <= now - skew) {
+  if (options.window !== false && expires !== undefined && expires <= now - skew) {
     throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', 'wsu:Timestamp has expired', {
       details: { reason: 'timestamp-expired', expires: new Date(expires).toISOString() },
     });

@@ -49,6 +49,11 @@ export interface VerifyOptions {
   /** Require a wsu:Timestamp. Default false (eDelivery AS4 1.15 leaves it to the P-Mode). */
   requireTimestamp?: boolean;
   /**
+   * Check the wsu:Timestamp against the clock. Default true; false checks only its form and that it is signed (to
+   * verify a message saved long ago).
+   */
+  timestampWindow?: boolean;
+  /**
    * Check `cid:` digests later with {@link verifyAttachmentReferences}, e.g. when the attachments are still encrypted
    * (sign-then-encrypt: the digests are over the plaintext). Default false: every digest is checked here.
    */
@@ -208,6 +213,7 @@ export async function verifyEnvelope(
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.skewSeconds !== undefined ? { skewSeconds: options.skewSeconds } : {}),
     required: options.requireTimestamp ?? false,
+    window: options.timestampWindow ?? true,
   });
   if (ts && !references.some((r) => r.signedElement === ts)) {
     throw new EhmiError('EHMI_AS4_POLICY_NONCOMPLIANCE', 'the wsu:Timestamp is not signed', {
