@@ -1,4 +1,5 @@
 import { main } from './main.ts';
+import { watchStop } from './stop.ts';
 
 /** Process entry point: wires the real streams and signals, then exits with the command's code. */
 export async function run(): Promise<void> {
@@ -9,10 +10,8 @@ export async function run(): Promise<void> {
       if (err.code !== 'EPIPE') throw err;
     });
   }
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // SIGINT, SIGTERM, SIGHUP (and, under npm, the parent going away) stop `ehmi up`; see watchStop.
+  const stop = watchStop({ stderr: process.stderr, env: process.env });
   const code = await main(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -21,8 +20,7 @@ export async function run(): Promise<void> {
     exitCode: 0,
     stopSignal: stop.signal,
   });
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  stop.dispose();
   process.exitCode = code;
   // Let pending writes to stdout/stderr flush, then leave even if a library keeps a handle open.
   setImmediate(() => process.exit(code)).unref();

@@ -15,6 +15,7 @@ import {
   seedRegisters,
   waitForSmp,
 } from './central.ts';
+import { noteDataDir } from './data-dir.ts';
 import { type NetworkManifest, writeNetworkManifest } from './manifest.ts';
 import { LOCAL_ORGANISATIONS, type OrganisationSpec, participantOf } from './organisations.ts';
 import { CENTRAL_NAME, ensureNetworkPki, type NetworkPki } from './pki.ts';
@@ -381,7 +382,8 @@ function explainListenError(err: unknown, portBase: number): unknown {
  * Start the local EHMI network in this process: the central node (SMP + DNS zone, EER, EAS) and one node per
  * organisation (MSH + access point over HTTPS, its own store); seed EER with the organisations, wait until the SMP
  * serves them all, then write `<data>/network.json`. Rejects, with everything already started closed again, if any
- * node cannot start.
+ * node cannot start; what the attempt added to the data folder is removed again (the whole folder when it did not
+ * exist before), so that a failed start leaves no half-built keys or organisation folders behind.
  *
  * @example
  * const net = await startNetwork({ dataDir: '.ehmi', portBase: 8700, logger });
@@ -389,7 +391,16 @@ function explainListenError(err: unknown, portBase: number): unknown {
  * await net.close();
  */
 export async function startNetwork(options: StartNetworkOptions): Promise<RunningNetwork> {
-  const plan = await planNetwork({ ...options, discovery: 'smp' });
+  const undo = noteDataDir(options.dataDir);
+  try {
+    return await startPlannedNetwork(await planNetwork({ ...options, discovery: 'smp' }), options);
+  } catch (err) {
+    undo();
+    throw err;
+  }
+}
+
+async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptions): Promise<RunningNetwork> {
   // The registers first: an access point with sends pending from the last run looks its receivers up at once.
   let central: RunningNode;
   try {

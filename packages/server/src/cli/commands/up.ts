@@ -1,4 +1,4 @@
-import { relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import type { Command } from 'commander';
 import { type CliContext, writeLine } from '../context.ts';
@@ -18,10 +18,43 @@ function parsePort(value: string, flag: string, max = 65535): number {
   return n;
 }
 
-/** Resolves when the user asks to stop (Ctrl-C, SIGTERM). */
+/**
+ * Resolves when the user asks to stop (Ctrl-C, SIGTERM, SIGHUP, or npm going away: see cli/stop.ts). Called before
+ * the start, so that a signal during it is kept: the command finishes starting, then closes everything.
+ */
 function stopped(ctx: CliContext): Promise<void> {
   if (ctx.stopSignal.aborted) return Promise.resolve();
   return new Promise((resolve) => ctx.stopSignal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** A word as a POSIX shell reads it back (quoted only when it has to be). */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * Paths as the user named the data folder: absolute when it was given absolute, else relative to the working
+ * folder (`.ehmi/pki/root-ca.pem`).
+ */
+function pathShower(given: string, dataDir: string, cwd: string): (path: string) => string {
+  return (path) => {
+    if (isAbsolute(given)) return path;
+    const inside = relative(dataDir, path);
+    if (inside === '' || (!inside.startsWith(`..${sep}`) && inside !== '..' && !isAbsolute(inside)))
+      return join(given, inside);
+    return relative(cwd, path) || '.';
+  };
+}
+
+/** A listen error as one line naming the port (Node's own text says `listen EADDRINUSE … 127.0.0.1:8080`). */
+function explainListenError(err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException & { port?: number };
+  if (e?.code !== 'EADDRINUSE') return err;
+  return new EhmiError(
+    'EHMI_CONFIG_INVALID',
+    `${e.port ? `port ${e.port}` : 'a port'} is in use (is the node already running?)`,
+    { cause: err },
+  );
 }
 
 /** One node as the config says (`--config` or `--port`): what `ehmi up` ran before the local network. */
@@ -36,17 +69,31 @@ async function upNode(opts: UpOptions, ctx: CliContext): Promise<void> {
   const { loadConfig } = await import('../../config/index.ts');
   const { startNode } = await import('../../node.ts');
   const config = loadConfig({ file: opts.config, env: ctx.env, cwd: ctx.cwd, overrides });
-  const node = await startNode(config);
+  const stop = stopped(ctx);
+  // A start that fails (a port in use) takes back what it added to the data folder.
+  const { noteDataDir } = await import('../../network/data-dir.ts');
+  const undo = noteDataDir(config.dataDir, []);
+  let node: Awaited<ReturnType<typeof startNode>>;
+  try {
+    node = await startNode(config);
+  } catch (err) {
+    undo();
+    throw explainListenError(err);
+  }
   for (const [service, url] of Object.entries(node.urls)) {
     writeLine(ctx.stdout, `${service.padEnd(8)} ${url}   try: curl ${url}/health`);
   }
-  writeLine(ctx.stdout, `ready: store ${node.store.engine}, data in ${config.dataDir} (Ctrl-C stops)`);
-  await stopped(ctx);
+  // The data folder as given (--data), or as the config file's relative dataDir resolved from here.
+  const inside = relative(ctx.cwd, config.dataDir);
+  const shownData =
+    opts.data ?? (inside && !inside.startsWith('..') && !isAbsolute(inside) ? inside : config.dataDir);
+  writeLine(ctx.stdout, `ready: store ${node.store.engine}, data in ${shownData} (Ctrl-C stops)`);
+  await stop;
   await node.close();
   writeLine(ctx.stdout, 'stopped');
 }
 
-/** The local network: three organisations, each a node with its MSH and access point (issue 6). */
+/** The local network: three organisations, each a node with its MSH and access point, and the central node. */
 async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
   const portBase = opts.portBase === undefined ? undefined : parsePort(opts.portBase, '--port-base');
   const { loadConfig } = await import('../../config/index.ts');
@@ -56,9 +103,12 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
   const base = loadConfig({ env: ctx.env, cwd: ctx.cwd });
   // Nine servers logging every request would bury the lines below; EHMI_LOG_LEVEL=info brings them back.
   if (!ctx.env.EHMI_LOG_LEVEL) base.log.level = 'warn';
-  const dataDir = resolve(ctx.cwd, opts.data ?? ctx.env.EHMI_DATA_DIR ?? '.ehmi');
+  const given = opts.data ?? ctx.env.EHMI_DATA_DIR ?? '.ehmi';
+  const dataDir = resolve(ctx.cwd, given);
+  const show = pathShower(given, dataDir, ctx.cwd);
   const logger = createLogger(base);
   const started = Date.now();
+  const stop = stopped(ctx);
   const net = await startNetwork({
     dataDir,
     portBase: portBase ?? DEFAULT_PORT_BASE,
@@ -67,12 +117,12 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
     ...(opts.host ? { host: opts.host } : {}),
     base,
   });
-  const dataFlag =
-    dataDir === resolve(ctx.cwd, '.ehmi') ? '' : ` --data ${relative(ctx.cwd, dataDir) || '.'}`;
+  // The commands below find the network in ./.ehmi by themselves; any other folder is named as the user named it.
+  const dataFlag = dataDir === resolve(ctx.cwd, '.ehmi') ? '' : ` --data ${shellWord(show(dataDir))}`;
   const orgs = net.plan.organisations;
   const width = Math.max(...orgs.map((o) => o.spec.name.length));
   const receiver = orgs.find((o) => o.spec.role === 'gp')?.spec.name ?? orgs[1]?.spec.name ?? 'ORG';
-  const cacert = relative(ctx.cwd, net.manifest.trustAnchor) || net.manifest.trustAnchor;
+  const cacert = shellWord(show(net.manifest.trustAnchor));
   for (const o of orgs) {
     const n = o.spec.name;
     const example =
@@ -94,9 +144,9 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
   const engine = Object.values(net.nodes)[0]?.store.engine ?? 'sqlite';
   writeLine(
     ctx.stdout,
-    `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${orgs.length} organisations (${orgs.map((o) => o.spec.name).join(', ')}), store ${engine}, ${net.manifestFile} (Ctrl-C stops)`,
+    `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${orgs.length} organisations (${orgs.map((o) => o.spec.name).join(', ')}), store ${engine}, ${show(net.manifestFile)} (Ctrl-C stops)`,
   );
-  await stopped(ctx);
+  await stop;
   await net.close();
   writeLine(ctx.stdout, 'stopped');
 }
