@@ -3,7 +3,6 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   decryptAttachments,
   type ParsedAs4Message,
@@ -14,9 +13,10 @@ import {
 } from '@ehmi/as4';
 import type { Element } from '@ehmi/xml';
 import { buildOutboundMessage } from '../../src/ap/message.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
 /** fixtures/as4 of the repository (provenance in fixtures/SOURCES-as4-smp.md). */
-const AS4 = fileURLToPath(new URL('../../../../fixtures/as4/', import.meta.url));
+const AS4 = `${FIXTURES}as4/`;
 const XENC = 'http://www.w3.org/2001/04/xmlenc#';
 
 const pem = (file: string) => readFileSync(`${AS4}as4net/${file}`, 'utf8');
