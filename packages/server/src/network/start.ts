@@ -340,7 +340,7 @@ function planCentral(p: {
       host: p.host,
       port: port('eas'),
       adminToken: p.secrets.easAdminToken,
-      // The CPR → GP adapter of the local network (issue 7: a seeded local table): the patient of the prøvesvar
+      // The CPR → GP adapter of the local network (a seeded local table): the patient of the prøvesvar
       // `ehmi send homecareobservation` builds belongs to the GP practice.
       patients: p.gp ? [{ cpr: SAMPLE_PATIENT_CPR, sor: p.gp.sor }] : [],
     },
