@@ -7,6 +7,7 @@ import { type JobQueue, type Store, storeBlob } from '../store/index.ts';
 import type { Database } from '../store/types.ts';
 import type { MshConfig } from './config.ts';
 import type { InboxHub } from './sse.ts';
+import type { TimelineStep } from './steps.ts';
 import type { MessageStatus, MshEventsTable, MshInboxTable, MshMessagesTable } from './tables.ts';
 
 /** The queue the MSH hands envelopes to its access point from. */
@@ -32,7 +33,7 @@ export type Db = Kysely<Database>;
 
 /** A timeline entry (EDS step, ehmi-core §1.2). */
 export interface EventInput {
-  code: string;
+  code: TimelineStep;
   station: MshEventsTable['station'];
   outcome?: MshEventsTable['outcome'];
   detail?: string;

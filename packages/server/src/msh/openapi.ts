@@ -1,3 +1,5 @@
+import { TIMELINE_STEPS } from './steps.ts';
+
 /**
  * OpenAPI 3.1 description of the MSH's EUA API, served at `GET /openapi.json`. Keep it in step with routes.ts.
  */
@@ -321,7 +323,10 @@ export const openApiDocument = {
                   properties: {
                     code: {
                       type: 'string',
-                      examples: ['01.1', '02.1', '02.2', '03.1', '03.2', '10.1', '15.1', '16.1'],
+                      examples: Object.keys(TIMELINE_STEPS),
+                      description: Object.entries(TIMELINE_STEPS)
+                        .map(([code, meaning]) => `${code} ${meaning}`)
+                        .join('; '),
                     },
                     station: { enum: ['eua', 'msh', 'ap'] },
                     time: { type: 'string', format: 'date-time' },

@@ -68,7 +68,7 @@ export interface MshSubmissionsTable {
 export interface MshEventsTable {
   id: string;
   message_id: string;
-  /** `01.1`, `02.1`, `02.2`, `03.1`, `03.2`, `10.1`, `15.1`, `16.1`. */
+  /** One of `TIMELINE_STEPS` (steps.ts). */
   code: string;
   station: 'eua' | 'msh' | 'ap';
   outcome: 'success' | 'failure';

@@ -159,6 +159,9 @@ for (const engine of engines()) {
       });
       const human = await ehmi('track', id, '--data', data);
       assert.match(human.out, /^receipted/);
+      // Each step's meaning beside its code.
+      assert.match(human.out, /^ {2}\S+Z {2}EUA submitted +01\.1 +eua +success/m);
+      assert.match(human.out, /^ {2}\S+Z {2}AP sent over AS4 +03\.2 +ap +success/m);
       const messageHeaderId = JSON.parse(readFileSync(saved, 'utf8')).entry[0].resource.id;
       const listed = async () => {
         const r = await ehmi('inbox', 'gp', '--json', '--data', data);

@@ -57,10 +57,13 @@ export function registerTrack(program: Command, ctx: CliContext): void {
           ctx.stdout,
           `${m.status}  ${m.id}  ${m.type ?? ''} ${name(m.sender ?? `0088:${organisation.gln}`)} → ${name(m.receiver)}${extra.length ? `  (${extra.join('; ')})` : ''}`,
         );
+        // Each step's meaning beside its code (the MSH's own definition of its timeline steps).
+        const { stepMeaning, TIMELINE_STEPS } = await import('../../msh/steps.ts');
+        const width = Math.max(...Object.values(TIMELINE_STEPS).map((m) => m.length));
         for (const e of events) {
           writeLine(
             ctx.stdout,
-            `  ${e.time}  ${e.code.padEnd(5)} ${e.station.padEnd(4)} ${e.outcome}${e.detail ? `  ${e.detail}` : ''}`,
+            `  ${e.time}  ${stepMeaning(e.code).padEnd(width)}  ${e.code.padEnd(5)} ${e.station.padEnd(4)} ${e.outcome}${e.detail ? `  ${e.detail}` : ''}`,
           );
         }
       } finally {
