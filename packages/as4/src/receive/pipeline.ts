@@ -24,6 +24,8 @@ export interface ReceiveOptions {
   selectPMode: (um: UserMessage) => PMode | undefined | Promise<PMode | undefined>;
   /** Signature verification options for the wss module (trust hook, clock); `profile` defaults to the P-Mode's. */
   verify: VerifyOptions;
+  /** The receiver's clock: the receipt's eb:Timestamp, and the wsu:Timestamp check unless `verify.clock` is set. */
+  clock?: () => Date;
   /** Decryption by the wss module; required for encrypted messages (else EBMS:0102). */
   decrypt?: DecryptAttachments;
 }
@@ -106,7 +108,9 @@ export async function receiveAs4Message(
       });
     }
     checkPMode(userMessage, message.envelope, pmode);
-    const verified = await verifySignatureStep(message.envelope, message.attachments, pmode, options.verify);
+    const verify =
+      options.clock && !options.verify.clock ? { ...options.verify, clock: options.clock } : options.verify;
+    const verified = await verifySignatureStep(message.envelope, message.attachments, pmode, verify);
     const plain = await decryptStep(
       message.envelope,
       message.attachments,
@@ -120,6 +124,7 @@ export async function receiveAs4Message(
     const receipt = buildReceipt({
       refToMessageId: userMessage.messageInfo.messageId,
       references: verified.references,
+      ...(options.clock ? { timestamp: options.clock() } : {}),
     });
     return { kind: 'user', message, userMessage, pmode, verified, payloads, receipt, dispose };
   } catch (err) {

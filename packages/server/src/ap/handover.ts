@@ -7,7 +7,7 @@ import type { MshBackend } from './contract.ts';
  * SBD to its MSH). At-least-once call, exactly-once effect: `deliver` is idempotent on the AS4 MessageId, and the
  * row is marked delivered only after it resolved. While the MSH is unavailable the job is retried (ap.handover).
  */
-export function deliverHandler(store: Store, backend: MshBackend, logger: Logger) {
+export function deliverHandler(store: Store, backend: MshBackend, logger: Logger, now: () => number) {
   return async (job: Job<{ messageId: string }>): Promise<void> => {
     const row = await store.db
       .selectFrom('ap_received')
@@ -27,7 +27,7 @@ export function deliverHandler(store: Store, backend: MshBackend, logger: Logger
     });
     await store.db
       .updateTable('ap_received')
-      .set({ status: 'delivered', delivered_at: Date.now() })
+      .set({ status: 'delivered', delivered_at: now() })
       .where('message_id', '=', row.message_id)
       .where('status', '=', 'received')
       .execute();
@@ -36,7 +36,7 @@ export function deliverHandler(store: Store, backend: MshBackend, logger: Logger
 }
 
 /** The `ap.outcome` job: tell the MSH what became of a submission (`sent` / `failed`), once it is final. */
-export function outcomeHandler(store: Store, backend: MshBackend) {
+export function outcomeHandler(store: Store, backend: MshBackend, now: () => number) {
   return async (job: Job<{ submissionId: string }>): Promise<void> => {
     const row = await store.db
       .selectFrom('ap_outbound')
@@ -55,7 +55,7 @@ export function outcomeHandler(store: Store, backend: MshBackend) {
     });
     await store.db
       .updateTable('ap_outbound')
-      .set({ outcome_at: Date.now() })
+      .set({ outcome_at: now() })
       .where('submission_id', '=', row.submission_id)
       .execute();
   };

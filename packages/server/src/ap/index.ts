@@ -7,7 +7,7 @@ import { Counter } from 'prom-client';
 import { Agent } from 'undici';
 import { createHttpServer } from '../http/index.ts';
 import type { Role, RoleContext } from '../roles.ts';
-import { JobQueue, storeBlob, Worker } from '../store/index.ts';
+import { earliestNext, type IdleState, JobQueue, storeBlob, Worker } from '../store/index.ts';
 import type { ApConfig } from './config.ts';
 import type {
   AccessPointGateway,
@@ -34,8 +34,14 @@ export interface AccessPoint extends Role {
   readonly participant: string;
   /** The AS4 endpoint others post to (`<url>/as4`); valid after `start()`. */
   readonly as4Url: string;
-  /** Run the retention sweep now (it also runs on its timer). */
+  /** Run the retention sweep now (it also runs on its timer), as if the time were `now` (default: the AP's clock). */
   sweep(now?: number): Promise<{ received: number; outbound: number; orphans: number }>;
+  /**
+   * Resolves once the access point is idle: no send, hand-over or outcome job is due or running (sends first, so the
+   * outcome jobs they queue are waited for too). `next`: when the earliest waiting job (a retry) falls due, by the
+   * AP's clock. With `drained`, waits until no job waits at all. See `Worker.idle`.
+   */
+  idle(options?: { drained?: boolean }): Promise<IdleState>;
 }
 
 export interface AccessPointDeps {
@@ -43,6 +49,12 @@ export interface AccessPointDeps {
   backend: MshBackend;
   /** Default: from config (`ap.discovery`). */
   discovery?: ReceiverDiscovery;
+  /**
+   * Clock in epoch milliseconds, as the MSH's `now()`: row timestamps, when retries and hand-overs fall due, the
+   * wsu:Timestamp window of received messages and receipts, the eb:Timestamp of our receipts, retention. Tests fix
+   * or advance it. Default: the node queue's clock.
+   */
+  now?: () => number;
 }
 
 const DAY = 86_400_000;
@@ -136,17 +148,20 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
   const discovery = deps.discovery ?? configuredDiscovery(ap.discovery);
   const participant = `0088:${config.organisation.gln}`;
   const profile: As4ProfileId = ap.profile === '2.0' ? 'edelivery-as4-2.0' : 'edelivery-as4-1.15';
+  const now = deps.now ?? ctx.queue.options.now;
 
   // Reception awareness (eDelivery AS4 1.15 §3.3: retry parameters configurable): the send jobs use ap.send's
   // attempts and back-off, the hand-over jobs ap.handover's; both on the node's store and lease.
   const sendQueue = new JobQueue(store, {
     ...ctx.queue.options,
+    now,
     maxAttempts: ap.send.maxAttempts,
     backoffBaseMs: ap.send.backoffBaseMs,
     backoffMaxMs: ap.send.backoffMaxMs,
   });
   const handoverQueue = new JobQueue(store, {
     ...ctx.queue.options,
+    now,
     maxAttempts: ap.handover.maxAttempts,
     backoffBaseMs: ap.handover.backoffBaseMs,
     backoffMaxMs: ap.handover.backoffMaxMs,
@@ -209,6 +224,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     limits: Object.fromEntries(Object.entries(ap.limits).filter(([, v]) => v !== undefined)),
     tmpDir: join(config.dataDir, 'tmp', 'as4'),
     onCommitted: () => deliverWorker?.wake(),
+    now,
   });
 
   const closing = new AbortController();
@@ -226,6 +242,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     onOutcome: () => outcomeWorker?.wake(),
     closing: closing.signal,
     count: (result) => attempts.inc({ result }),
+    now,
   };
   // The send handler decides itself when a failure is final (it records the outcome and returns), so the queue
   // only ever sees retryable failures.
@@ -235,16 +252,18 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     logger,
     isPermanent: () => false,
   });
-  deliverWorker = new Worker(handoverQueue, DELIVER_QUEUE, deliverHandler(store, deps.backend, logger), {
+  deliverWorker = new Worker(handoverQueue, DELIVER_QUEUE, deliverHandler(store, deps.backend, logger, now), {
     concurrency: ap.send.concurrency,
     pollIntervalMs,
     logger,
   });
-  outcomeWorker = new Worker(handoverQueue, OUTCOME_QUEUE, outcomeHandler(store, deps.backend), {
+  outcomeWorker = new Worker(handoverQueue, OUTCOME_QUEUE, outcomeHandler(store, deps.backend, now), {
     concurrency: ap.send.concurrency,
     pollIntervalMs,
     logger,
   });
+  // Sends first: the outcome jobs a send queues exist before the send worker is idle.
+  const workers = { sends: sendWorker, handovers: [deliverWorker, outcomeWorker] };
 
   const gateway: AccessPointGateway = {
     async submit(submission: OutboundSubmission): Promise<SubmissionAccepted> {
@@ -263,7 +282,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
       // DESIGN.md durability: the AS4 MessageId is fixed here and never changes across retries. RFC 2822 msg-id
       // with a UUID (eDelivery AS4 1.15 §2.2.3.2 RECOMMENDED).
       const as4MessageId = `${randomUUID()}@${config.organisation!.gln}.ehmi`;
-      const now = Date.now();
+      const at = now();
       const accepted = await store.transaction(async (trx) => {
         const inserted = await trx
           .insertInto('ap_outbound')
@@ -285,8 +304,8 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
             ebms_code: null,
             reason: null,
             last_error: null,
-            created_at: now,
-            updated_at: now,
+            created_at: at,
+            updated_at: at,
             finished_at: null,
             outcome_at: null,
           })
@@ -313,9 +332,9 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     },
   };
 
-  const sweep = async (now = Date.now()) => {
+  const sweep = async (at = now()) => {
     const purged = await sweepRetention(store, {
-      now,
+      now: at,
       duplicateRetentionMs: ap.duplicateRetentionDays * DAY,
       outboundRetentionMs: ap.outboundRetentionDays * DAY,
     });
@@ -337,6 +356,11 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     },
     gateway,
     sweep,
+    async idle(options = {}) {
+      const sends = await workers.sends.idle(options);
+      const handovers = await Promise.all(workers.handovers.map((w) => w.idle(options)));
+      return earliestNext([sends, ...handovers]);
+    },
     async start() {
       await app.listen({ host: ap.host, port: ap.port });
       const address = app.server.address();

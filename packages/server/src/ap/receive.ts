@@ -50,6 +50,8 @@ export interface ReceiveContext {
   onCommitted: () => void;
   /** Counts answers: `receipt`, `duplicate`, `test`, `signal`, or the ebMS error code. */
   count?: (result: string) => void;
+  /** The AP's clock (epoch ms): the wsu:Timestamp window, our receipt's eb:Timestamp, `received_at`. */
+  now: () => number;
 }
 
 /** ebMS3 Core §5.2.2.9 / AS4 Profile §5.1.5: the test service and action. */
@@ -131,6 +133,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
         await mkdir(rc.tmpDir, { recursive: true });
         rx = await receiveAs4Message(body, {
           contentType,
+          clock: () => new Date(rc.now()),
           limits: rc.limits,
           sink: tempFileSink({ dir: rc.tmpDir }),
           selectPMode: (um) => receivingPMode(um, rc),
@@ -210,7 +213,7 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
   const blob = test ? undefined : await storeBlob(rc.store, () => rx.payloads[0]!.open());
   await signReceipt(rx.receipt, { privateKey: rc.signing.privateKey, certificate: rc.signing.chain });
   const receipt = await text(writeAs4Message(rx.receipt.document, []).body);
-  const now = Date.now();
+  const now = rc.now();
   const result = await rc.store.transaction(async (trx) => {
     const inserted = await trx
       .insertInto('ap_received')

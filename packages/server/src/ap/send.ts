@@ -54,6 +54,8 @@ export interface SendContext {
   closing?: AbortSignal;
   /** Counts attempts by result: `sent`, `retry`, `failed`. */
   count?: (result: string) => void;
+  /** The AP's clock (epoch ms): row times and the receipt's wsu:Timestamp window. */
+  now: () => number;
 }
 
 /** Why a send attempt ended without a receipt. */
@@ -117,7 +119,7 @@ export function sendHandler(sc: SendContext) {
       }
       await sc.store.db
         .updateTable('ap_outbound')
-        .set({ last_error: failure.message.slice(0, 4000), updated_at: Date.now() })
+        .set({ last_error: failure.message.slice(0, 4000), updated_at: sc.now() })
         .where('submission_id', '=', row.submission_id)
         .execute();
       sc.count?.('retry');
@@ -172,7 +174,7 @@ async function attempt(
       attempts: row.attempts + 1,
       sent_references: JSON.stringify(all.slice(-32)),
       endpoint_url: endpoint.endpointUrl,
-      updated_at: Date.now(),
+      updated_at: sc.now(),
     })
     .where('submission_id', '=', row.submission_id)
     .execute();
@@ -262,6 +264,7 @@ async function interpret(
       // with a separate key — a certificate that chains to our trust anchors.
       const verified = await verifyEnvelope(env.document, [], {
         trust: (chain) => trustedReceiptSigner(chain, recipient, sc.trustAnchors),
+        clock: () => new Date(sc.now()),
       });
       checkSignedCoverage(env, verified);
       // AS4 Profile §5.1.8: the NonRepudiationInformation must be what we signed, in this or an earlier attempt
@@ -331,7 +334,7 @@ async function finish(
     lastError?: string;
   },
 ): Promise<void> {
-  const now = Date.now();
+  const now = sc.now();
   const committed = await sc.store.transaction(async (trx) => {
     const updated = await trx
       .updateTable('ap_outbound')

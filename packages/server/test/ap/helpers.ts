@@ -133,6 +133,36 @@ export interface StartOptions {
   backend: MshBackend;
   discovery?: ReceiverDiscovery;
   ap?: ConfigInput['ap'];
+  /** The AP's clock (default: real time). */
+  now?: () => number;
+}
+
+/** A clock for an access point under test: it moves only when the test moves it. */
+export class TestClock {
+  #t: number;
+  constructor(start = Date.now()) {
+    this.#t = start;
+  }
+  readonly now = (): number => this.#t;
+  set(t: number): void {
+    this.#t = t;
+  }
+  advance(ms: number): void {
+    this.#t += ms;
+  }
+}
+
+/**
+ * Lets `ap` run everything it has queued, moving `clock` to each retry's due time instead of waiting for it, until
+ * no job waits (or `steps` retries were made due: a guard against an endless retry).
+ */
+export async function runToEnd(ap: AccessPoint, clock: TestClock, steps = 100): Promise<void> {
+  for (let i = 0; i < steps; i++) {
+    const { next } = await ap.idle();
+    if (next === undefined) return;
+    clock.set(Math.max(clock.now(), next));
+  }
+  throw new Error(`runToEnd: still retrying after ${steps} steps`);
 }
 
 /** An access point on loopback over HTTPS, as the node would create it, with quick timers for tests. */
@@ -183,6 +213,7 @@ export async function startAp(options: StartOptions): Promise<AccessPoint> {
   const ap = await createAccessPoint(ctx, {
     backend: options.backend,
     ...(options.discovery ? { discovery: options.discovery } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   await ap.start();
   return ap;
@@ -199,6 +230,8 @@ export interface PairOptions {
   aAp?: ConfigInput['ap'];
   /** Start receiver B (default true); false to test a receiver that is down. */
   startB?: boolean;
+  /** The clock of both access points (default: real time). */
+  now?: () => number;
 }
 
 /** Receiver B, then sender A whose static discovery map points at B (or at `bUrl`), each with a recording MSH. */
@@ -213,7 +246,13 @@ export async function startApPair(options: PairOptions): Promise<{
   const b =
     options.startB === false
       ? undefined
-      : await startAp({ ...options.b, pki: options.pki, gln: GLN_B, backend: backendB });
+      : await startAp({
+          ...options.b,
+          pki: options.pki,
+          gln: GLN_B,
+          backend: backendB,
+          ...(options.now ? { now: options.now } : {}),
+        });
   const url = options.bUrl ?? b?.as4Url;
   if (!url) throw new Error('startApPair: bUrl is needed when B is not started');
   const a = await startAp({
@@ -221,6 +260,7 @@ export async function startApPair(options: PairOptions): Promise<{
     pki: options.pki,
     gln: GLN_A,
     backend: backendA,
+    ...(options.now ? { now: options.now } : {}),
     ap: {
       ...options.aAp,
       discovery: {

@@ -5,7 +5,6 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SmpClient } from '@ehmi/smp';
 import type { AccessPoint } from '../../src/ap/index.ts';
 import { SmpAdminClient, type SmpRole, smpDiscovery } from '../../src/smp/index.ts';
@@ -100,7 +99,7 @@ for (const engine of engines()) {
         .selectAll()
         .where('as4_message_id', '=', accepted.as4MessageId)
         .executeTakeFirstOrThrow();
-      return { accepted, outcome, row };
+      return { a, accepted, outcome, row };
     }
 
     async function assertNothingSent(r: Awaited<ReturnType<typeof senderVia>>, reason: RegExp) {
@@ -109,7 +108,9 @@ for (const engine of engines()) {
       assert.equal(r.row.status, 'failed');
       assert.equal(r.row.attempts, 0, 'no transmission was attempted');
       assert.equal(r.row.endpoint_url, null);
-      await sleep(200);
+      // Nothing left to run on either side, and B has not got it.
+      assert.deepEqual(await r.a.idle({ drained: true }), { next: undefined });
+      assert.deepEqual(await b.idle({ drained: true }), { next: undefined });
       assert.equal(backendB.delivered.has(r.accepted.as4MessageId), false);
     }
 
