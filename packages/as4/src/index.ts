@@ -1,5 +1,33 @@
 // @ehmi/as4 — ebMS 3.0 / AS4 message layer (eDelivery AS4 1.15 default, 2.0 optional). No server, no I/O policy.
 
+// Checking saved messages (what `ehmi as4 verify|decrypt|inspect` is built on)
+export {
+  type As4CheckResult,
+  type CheckAs4Options,
+  type CheckedReference,
+  type CheckedSigner,
+  checkAs4Message,
+} from './check/check.ts';
+export {
+  type DecryptAs4Options,
+  type DecryptedAs4Message,
+  type DecryptedPart,
+  decryptAs4Message,
+} from './check/decrypt.ts';
+export { type As4File, splitAs4File } from './check/file.ts';
+export {
+  type As4MessageSummary,
+  type As4PartSummary,
+  type As4SecuritySummary,
+  inspectAs4Message,
+  type KeyReferenceKind,
+} from './check/inspect.ts';
+export {
+  type As4MessageKind,
+  type OpenAs4Options,
+  type OpenedAs4Message,
+  openAs4Message,
+} from './check/open.ts';
 // Compression (AS4 Profile §3.1)
 export {
   checkCompressionProperties,

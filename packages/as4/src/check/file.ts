@@ -121,7 +121,8 @@ function dechunk(body: Buffer): Buffer {
     out.push(body.subarray(pos, pos + size));
     pos += size;
     if (body[pos] === 0x0d) pos++;
-    if (body[pos] === 0x0a) pos++;
+    if (body[pos] !== 0x0a) throw notAs4('a chunk is not followed by a line end');
+    pos++;
   }
   return Buffer.concat(out);
 }
