@@ -87,7 +87,13 @@ for (const engine of engines()) {
       // it no second time (MR8.R) and answers with the same EnvelopeReceipt.
       const resent = await pair.client.call('municipality', 'POST', `/messages/${first.body.id}/$resend`);
       assert.equal(resent.status, 202, resent.text);
-      await reaches(pair, 'municipality', first.body.id, 'receipted');
+      // The message was receipted before the resend: wait for the receiver's EnvelopeReceipt of the new envelope.
+      const envelope = `envelope ${(resent.json as { envelopeId: string }).envelopeId}`;
+      await eventually('the EnvelopeReceipt of the resend', async () =>
+        (await status(pair, 'municipality', first.body.id)).events.find(
+          (e) => e.code === '10.1' && e.outcome === 'success' && e.detail?.startsWith(envelope),
+        ),
+      );
       const items = (await inbox(pair, 'gp')).filter((i) => i.messageHeaderId === first.body.messageHeaderId);
       assert.equal(items.length, 1, 'MedCom MR8.R: one MessageHeader.id is delivered once');
     });
@@ -96,7 +102,16 @@ for (const engine of engines()) {
       await pair.stop('gp');
       const sent = await submit(pair);
       // Reception awareness keeps retrying with the same MessageId (eDelivery AS4 1.15 §3.3); nothing fails meanwhile.
-      await new Promise((r) => setTimeout(r, 1500));
+      const { envelopeId } = await status(pair, 'municipality', sent.body.id);
+      const outbound = await eventually('three attempts to reach gp', async () => {
+        const row = await pair.nodes
+          .municipality!.store.db.selectFrom('ap_outbound')
+          .select(['attempts', 'status'])
+          .where('submission_id', '=', envelopeId)
+          .executeTakeFirst();
+        return row && row.attempts >= 3 ? row : undefined;
+      });
+      assert.equal(outbound.status, 'pending');
       const waiting = await status(pair, 'municipality', sent.body.id);
       assert.equal(waiting.status, 'accepted');
       await pair.start('gp');
@@ -145,6 +160,7 @@ for (const engine of engines()) {
       const r2 = await post(attachment);
       assert.ok(r2.status >= 400, `status ${r2.status}`);
       assert.match(r2.text, /EBMS:010[12]/, r2.text);
+      assert.deepEqual(await pair.nodes.gp!.accessPoint!.idle({ drained: true }), { next: undefined });
       assert.equal((await inbox(pair, 'gp')).length, before, 'nothing delivered');
       // The real message, retried with its own MessageId, still arrives once.
       proxy.mode = 'forward';

@@ -162,7 +162,9 @@ export interface SentMessage {
   status: string;
   messageHeaderId: string;
   bundleId: string;
-  events: { code: string; station: string; time: string; outcome: string }[];
+  /** The current envelope: the access point's submission id. */
+  envelopeId: string;
+  events: { code: string; station: string; time: string; outcome: string; detail?: string }[];
   acknowledgement: { code: string } | null;
   failure: { reason: string; ebmsCode?: string } | null;
 }
@@ -238,10 +240,11 @@ export async function submit(
   };
 }
 
-/** A request the proxy saw. */
+/** A request the proxy saw, and the receiving AP's answer once it came. */
 export interface Proxied {
   contentType: string;
   body: Buffer;
+  answer?: { status: number; body: string };
 }
 
 /**
@@ -253,8 +256,15 @@ export interface ApProxy {
   url: string;
   mode: 'forward' | 'refuse' | 'hold';
   seen: Proxied[];
-  /** Answers the receiving AP gave while holding. */
-  held: { status: number; body: string }[];
+  /**
+   * The first request (seen already or still to come) that `match` accepts, once the receiving AP answered it (it is
+   * in `seen` at `index`); rejects after `timeoutMs` naming `what`.
+   */
+  answered(
+    what: string,
+    match: (p: Proxied, index: number) => boolean,
+    timeoutMs?: number,
+  ): Promise<Proxied & { answer: { status: number; body: string } }>;
   close(): Promise<void>;
 }
 
@@ -266,11 +276,33 @@ export async function startApProxy(pair: Pair, target: string): Promise<ApProxy>
   const targetUrl = `${pair.plan.organisations.find((o) => o.spec.name === target)!.urls.ap}/as4`;
   const agent = new Agent({ connect: { ca: readFileSync(pair.plan.pki.trustAnchor, 'utf8') } });
   const hanging: import('node:http').ServerResponse[] = [];
+  const onAnswer = new Set<() => void>();
   const proxy: ApProxy = {
     url: '',
     mode: 'forward',
     seen: [],
-    held: [],
+    answered(what, match, timeoutMs = 60_000) {
+      type Answered = Proxied & { answer: { status: number; body: string } };
+      const find = () => proxy.seen.find((p, i): p is Answered => p.answer !== undefined && match(p, i));
+      const found = find();
+      if (found) return Promise.resolve(found);
+      return new Promise<Answered>((resolve, reject) => {
+        const check = () => {
+          const p = find();
+          if (!p) return;
+          onAnswer.delete(check);
+          clearTimeout(timer);
+          resolve(p);
+        };
+        const timer = setTimeout(() => {
+          onAnswer.delete(check);
+          reject(
+            new Error(`${what}: not answered within ${timeoutMs} ms (${proxy.seen.length} requests seen)`),
+          );
+        }, timeoutMs);
+        onAnswer.add(check);
+      });
+    },
     async close() {
       for (const r of hanging) r.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -278,38 +310,42 @@ export async function startApProxy(pair: Pair, target: string): Promise<ApProxy>
       await agent.close();
     },
   };
-  const server = createHttps(
-    { key: readFileSync(tls.key), cert: readFileSync(tls.cert) },
-    async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      const body = Buffer.concat(chunks);
-      const contentType = String(req.headers['content-type'] ?? '');
-      proxy.seen.push({ contentType, body });
-      const mode = proxy.mode;
-      if (mode === 'refuse') {
-        res.writeHead(503, { 'content-type': 'text/plain' }).end('held back by the test');
-        return;
-      }
-      try {
-        const r = await request(targetUrl, {
-          method: 'POST',
-          dispatcher: agent,
-          headers: { 'content-type': contentType },
-          body,
-        });
-        const answer = Buffer.from(await r.body.arrayBuffer());
-        if (mode === 'hold') {
-          proxy.held.push({ status: r.statusCode, body: answer.toString('utf8') });
-          hanging.push(res);
-          return;
-        }
-        res.writeHead(r.statusCode, { 'content-type': String(r.headers['content-type'] ?? '') }).end(answer);
-      } catch (err) {
-        res.writeHead(502).end(String(err));
-      }
-    },
-  );
+  const answer = (p: Proxied, status: number, body: string) => {
+    p.answer = { status, body };
+    for (const check of [...onAnswer]) check();
+  };
+  const server = createHttps({ key: readFileSync(tls.key), cert: readFileSync(tls.cert) }, (req, res) => {
+    // A sender killed mid-request aborts the upload: that request is simply not recorded.
+    void handle(req, res).catch(() => res.destroy());
+  });
+  async function handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    const contentType = String(req.headers['content-type'] ?? '');
+    const seen: Proxied = { contentType, body };
+    proxy.seen.push(seen);
+    const mode = proxy.mode;
+    if (mode === 'refuse') {
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('held back by the test');
+      return;
+    }
+    try {
+      const r = await request(targetUrl, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { 'content-type': contentType },
+        body,
+      });
+      const reply = Buffer.from(await r.body.arrayBuffer());
+      if (mode === 'hold') hanging.push(res);
+      else
+        res.writeHead(r.statusCode, { 'content-type': String(r.headers['content-type'] ?? '') }).end(reply);
+      answer(seen, r.statusCode, reply.toString('utf8'));
+    } catch (err) {
+      res.writeHead(502).end(String(err));
+    }
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   proxy.url = `https://127.0.0.1:${(server.address() as { port: number }).port}/as4`;
   return proxy;
