@@ -80,7 +80,7 @@ export interface SmpClientOptions {
   transportProfiles?: readonly string[];
   /** Accept RSA-SHA1 signed responses (real Peppol SMPs). Default true. */
   allowSha1?: boolean;
-  /** Clock for certificate validity and endpoint activation. */
+  /** Clock for certificate validity, endpoint activation and the cache's `cacheTtlMs`. */
   clock?: () => Date;
 }
 
@@ -180,8 +180,9 @@ export class SmpClient {
           ...(options.resolver || options.dns ? { lookup: lookupVia(this.#resolver!) as never } : {}),
         });
     const ttl = options.cacheTtlMs ?? 10 * 60_000;
-    this.#results = new TtlCache(ttl);
-    this.#smpUrls = new TtlCache(ttl);
+    const now = () => this.#now().getTime();
+    this.#results = new TtlCache(ttl, { now });
+    this.#smpUrls = new TtlCache(ttl, { now });
   }
 
   /**

@@ -29,13 +29,20 @@ describe('TtlCache', () => {
 
   it('runs one loader for concurrent gets of a key', async () => {
     let loads = 0;
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const cache = new TtlCache<number>(0);
     const load = async () => {
       loads++;
-      await new Promise((r) => setTimeout(r, 10));
+      await released;
       return loads;
     };
-    const values = await Promise.all([cache.get('k', load), cache.get('k', load), cache.get('k', load)]);
+    // All three ask while the first load is still running.
+    const gets = [cache.get('k', load), cache.get('k', load), cache.get('k', load)];
+    release();
+    const values = await Promise.all(gets);
     assert.deepEqual(values, [1, 1, 1]);
     assert.equal(loads, 1);
   });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EhmiError } from '@ehmi/errors';
 import {
   bdxlHostname,
@@ -469,11 +468,15 @@ describe('SmpClient cache', () => {
     assert.equal(again.endpointUrl, 'https://ap.ehmi.test/as4');
   });
 
-  it('asks the SMP again once cacheTtlMs has passed', async () => {
-    const client = direct({ cacheTtlMs: 100 });
+  it('asks the SMP again once cacheTtlMs has passed (on the client’s clock)', async () => {
+    let now = Date.now();
+    const client = direct({ cacheTtlMs: 100, clock: () => new Date(now) });
     await client.lookup(RECEIVER, HCO_CURRENT);
     const n = lookups();
-    await sleep(150);
+    now += 99;
+    await client.lookup(RECEIVER, HCO_CURRENT);
+    assert.equal(lookups(), n, 'cached until the TTL has passed');
+    now += 1;
     await client.lookup(RECEIVER, HCO_CURRENT);
     assert.equal(lookups(), n + 1);
   });
