@@ -41,7 +41,8 @@ export interface ReceivedUserMessage {
   payloads: As4Attachment[];
   /**
    * The non-repudiation receipt echoing every reference of the verified signature (AS4 Profile §5.1.8).
-   * Sign it with `signReceipt` and send it only after the message is committed (DESIGN.md: durability).
+   * Sign it with `signReceipt` and send it only after the message is committed (docs/architecture.md
+   * "Durability").
    */
   receipt: BuiltReceipt;
   dispose(): Promise<void>;
@@ -60,12 +61,12 @@ export interface ReceivedSignals {
 }
 
 /**
- * The AS4 receive pipeline as small steps (STYLE.md, after node-oidc-provider): parse MIME → check envelope →
- * read header → check payload references → select P-Mode → check P-Mode → verify signature → decrypt →
- * verify attachment digests → decompress → build receipt. Duplicate detection and the durable commit belong to the
- * caller (the access point), between this and sending the receipt. Any failure throws an EhmiError whose
- * `ebmsCode` is the ebMS error to answer with (see `buildErrorSignal`), carrying the MessageId in
- * `details.messageId` once it is known; attachment storage is released on failure.
+ * The AS4 receive pipeline as small steps (docs/architecture.md "Style", after node-oidc-provider): parse
+ * MIME → check envelope → read header → check payload references → select P-Mode → check P-Mode → verify
+ * signature → decrypt → verify attachment digests → decompress → build receipt. Duplicate detection and the
+ * durable commit belong to the caller (the access point), between this and sending the receipt. Any failure
+ * throws an EhmiError whose `ebmsCode` is the ebMS error to answer with (see `buildErrorSignal`), carrying
+ * the MessageId in `details.messageId` once it is known; attachment storage is released on failure.
  *
  * @example
  * try {

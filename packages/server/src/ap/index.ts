@@ -88,7 +88,7 @@ function loadCredential(files: { cert: string; key: string }, what: string): Sig
 
 /**
  * The longest time a sender keeps retrying one message with this back-off: the duplicate cache must outlive it
- * (DESIGN.md: the duplicate caches are never shorter than the messages they guard).
+ * (docs/architecture.md "Durability": the duplicate caches are never shorter than the messages they guard).
  */
 function retryWindowMs(send: ApConfig['send']): number {
   let total = 0;
@@ -279,8 +279,8 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
         .executeTakeFirst();
       if (existing) return { submissionId: existing.submission_id, as4MessageId: existing.as4_message_id };
       const blob = await storeBlob(store, () => submission.envelope.open());
-      // DESIGN.md durability: the AS4 MessageId is fixed here and never changes across retries. RFC 2822 msg-id
-      // with a UUID (eDelivery AS4 1.15 §2.2.3.2 RECOMMENDED).
+      // docs/architecture.md "Durability": the AS4 MessageId is fixed here and never changes across retries.
+      // RFC 2822 msg-id with a UUID (eDelivery AS4 1.15 §2.2.3.2 RECOMMENDED).
       const as4MessageId = `${randomUUID()}@${config.organisation!.gln}.ehmi`;
       const at = now();
       const accepted = await store.transaction(async (trx) => {

@@ -121,7 +121,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
     scope.removeAllContentTypeParsers();
     // The raw stream, whatever its type: receiveAs4Message checks the media type and answers with an ebMS error.
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-    // The AS4 endpoint is the AP's base URL itself (what the SMP publishes, ehmi issue 7: "an endpoint's address is
+    // The AS4 endpoint is the AP's base URL itself (what the SMP publishes: "an endpoint's address is
     // the organisation's `ap` URL exactly as network.json spells it") and, for peers configured by hand, `/as4`.
     scope.post('/as4', handler);
     scope.post('/', handler);
@@ -138,8 +138,8 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
           sink: tempFileSink({ dir: rc.tmpDir }),
           selectPMode: (um) => receivingPMode(um, rc),
           verify: {
-            // The sender's signing certificate must chain to a configured trust anchor (issue 6; full validation
-            // with revocation comes with the security issue). Untrusted → EBMS:0101 FailedAuthentication.
+            // The sender's signing certificate must chain to a configured trust anchor (full validation with
+            // revocation is still to come). Untrusted → EBMS:0101 FailedAuthentication.
             trust: (chain) => {
               checkCertificateTrust(chain[0]!, {
                 trustAnchors: rc.trustAnchors,
@@ -190,7 +190,8 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
 }
 
 /**
- * Duplicate check, durable commit, signed receipt (DESIGN.md durability: the receipt is sent only after the commit).
+ * Duplicate check, durable commit, signed receipt (docs/architecture.md "Durability": the receipt is sent only
+ * after the commit).
  * The duplicate check is the primary key on the MessageId inside the commit's transaction: of two concurrent
  * receptions (two instances on one PostgreSQL) one inserts, the other finds the row and returns its receipt
  * (eDelivery AS4 1.15 §3.3 DuplicateDetection: a duplicate is receipted again, not delivered again).
