@@ -4,7 +4,7 @@ import type { AccessPointGateway, MshBackend } from '../ap/contract.ts';
 import { createHttpServer } from '../http/index.ts';
 import type { HttpsOptions } from '../http/server.ts';
 import type { Role, RoleContext } from '../roles.ts';
-import { Worker } from '../store/index.ts';
+import { type IdleState, Worker } from '../store/index.ts';
 import { DISPATCH_QUEUE, inboxItem, type MshCore, partyOf } from './core.ts';
 import { type DispatchPayload, dispatchJob, recordOutcome } from './dispatch.ts';
 import { deliver } from './inbound.ts';
@@ -20,6 +20,11 @@ export interface MessageServiceHandler extends Role {
   readonly backend: MshBackend;
   /** Run the deadline and retention sweep now (as the timer does), as if the time were `now`. */
   sweep(now?: number): Promise<SweepResult>;
+  /**
+   * Resolves once no dispatch job (an envelope, receipt or acknowledgement for the access point) is due or running;
+   * with `drained`, once none waits either. See `Worker.idle`.
+   */
+  idle(options?: { drained?: boolean }): Promise<IdleState>;
 }
 
 export interface MshDeps {
@@ -118,6 +123,7 @@ export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<Messag
     // dispatchJob decides itself when a failure is final (it marks the message failed); anything thrown is retried.
     isPermanent: () => false,
   });
+  const dispatcher = worker;
   registerRoutes(app, core, { requireClientCert: anchors.length > 0 });
 
   const backend: MshBackend = {
@@ -145,6 +151,7 @@ export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<Messag
       return url;
     },
     sweep: (now?: number) => runSweep(now),
+    idle: (options) => dispatcher.idle(options),
     async start() {
       await app.listen({ host: mshConfig.host, port: mshConfig.port });
       const address = app.server.address();
