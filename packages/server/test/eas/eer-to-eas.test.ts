@@ -41,7 +41,7 @@ for (const engine of engines()) {
       for (const d of feed.devices) await put(d);
       for (const e of feed.endpoints) await put(e);
       await put(feed.organization);
-      await drained(eer.queue, 'eer.propagate');
+      await drained(eer.role);
 
       const bySor = await fetch(
         `${eas.url}/Organization/$getReceivingOrganizationBySORId?sorId=698161000016009`,
@@ -79,7 +79,7 @@ for (const engine of engines()) {
       // Deleting it in EER removes it from EAS.
       const del = await fetch(`${eer.url}/Organization/${OU}`, { method: 'DELETE' });
       assert.ok(del.status === 200 || del.status === 204);
-      await drained(eer.queue, 'eer.propagate');
+      await drained(eer.role);
       const gone = await fetch(
         `${eas.url}/Organization/$getReceivingOrganizationBySORId?sorId=698161000016009`,
       );

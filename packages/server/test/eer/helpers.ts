@@ -87,15 +87,9 @@ export async function fhir(
   return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Json) : {} };
 }
 
-/** Waits until the queue has no ready or running job of `queue` (the propagation ran). */
-export async function drained(q: JobQueue, queue: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const c = await q.counts(queue);
-    if (c.ready === 0 && c.running === 0) return;
-    if (Date.now() > until) throw new Error(`queue ${queue} not drained: ${JSON.stringify(c)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Waits until the EER's propagation queue holds no job to run, now or later (every propagation ran). */
+export async function drained(eer: Pick<EerRole, 'worker'>): Promise<void> {
+  await eer.worker.idle({ drained: true });
 }
 
 export interface Recorded {

@@ -47,7 +47,7 @@ describe('EER over HTTPS', () => {
     });
     assert.equal(res.status, 201);
     assert.equal(res.headers.get('location'), `${eer.url}/Organization/${org.id}/_history/1`);
-    await drained(eer.queue, 'eer.propagate');
+    await drained(eer.role);
     assert.ok(eas.requests.some((r) => r.method === 'PUT' && r.path === `/admin/organizations/${org.id}`));
   });
 });

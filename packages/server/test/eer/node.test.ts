@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import { SmpClient } from '@ehmi/smp';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.ts';
+import type { EerRole } from '../../src/eer/index.ts';
 import { startNode } from '../../src/node.ts';
-import type { JobQueue } from '../../src/store/index.ts';
 import { smpTestPki, TOKEN, ZONE } from '../smp/helpers.ts';
 import { drained, fhir, type Json } from './helpers.ts';
 
@@ -132,7 +132,7 @@ describe('EER in a node with the SMP and EAS', () => {
       assert.equal(ep.status, 201, JSON.stringify(ep.body));
       const withEndpoint = { ...created.body, endpoint: [{ reference: `Endpoint/${ep.body.id}` }] };
       assert.equal((await fhir(`${eer}/Organization/${orgId}`, 'PUT', withEndpoint)).status, 200);
-      await drained(node.queue as JobQueue, 'eer.propagate');
+      await drained(node.roles.eer as EerRole);
 
       const smp = node.roles.smp as unknown as { dns?: { port: number } };
       const found = await new SmpClient({

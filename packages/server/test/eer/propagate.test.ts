@@ -129,7 +129,7 @@ for (const engine of engines()) {
       assert.equal(org.status, 201, JSON.stringify(org.body));
       const ep = await fhir(`${eer.url}/Endpoint/ep-1`, 'PUT', endpoint([HCO, ACK, SBDH_ACK]));
       assert.equal(ep.status, 201, JSON.stringify(ep.body));
-      await drained(eer.queue, 'eer.propagate');
+      await drained(eer.role);
 
       const group = await fetch(`${smp.url}/iso6523-actorid-upis%3A%3A0088%3A${GLN}`);
       assert.equal(group.status, 200);
@@ -168,7 +168,7 @@ for (const engine of engines()) {
     it('a message type dropped from the Endpoint is removed from the SMP', async () => {
       const ep = await fhir(`${eer.url}/Endpoint/ep-1`, 'PUT', endpoint([HCO, SBDH_ACK]));
       assert.equal(ep.status, 200, JSON.stringify(ep.body));
-      await drained(eer.queue, 'eer.propagate');
+      await drained(eer.role);
       await assert.rejects(
         client().lookup(PARTICIPANT, ACK, 'urn:ehmi:sdn-emergence'),
         (e: Error & { code?: string }) => /NOT_REGISTERED|NOT_FOUND/.test(e.code ?? ''),
@@ -179,16 +179,16 @@ for (const engine of engines()) {
     it('a new AP certificate on the Device is republished for every endpoint using it', async () => {
       const other = Buffer.from(pki.smp.certificate.raw).toString('base64');
       assert.equal((await fhir(`${eer.url}/Device/ap-1`, 'PUT', apDevice(other))).status, 200);
-      await drained(eer.queue, 'eer.propagate');
+      await drained(eer.role);
       const found = await client().lookup(PARTICIPANT, HCO, 'urn:ehmi:sdn-emergence');
       assert.equal(found.certificate.raw.toString('base64'), other);
       await fhir(`${eer.url}/Device/ap-1`, 'PUT', apDevice(certB64));
-      await drained(eer.queue, 'eer.propagate');
+      await drained(eer.role);
     });
 
     it('deleting the Organization removes the participant from the SMP and the organisation from EAS', async () => {
       assert.equal((await fhir(`${eer.url}/Organization/org-1`, 'DELETE')).status, 204);
-      await drained(eer.queue, 'eer.propagate');
+      await drained(eer.role);
       assert.equal((await fetch(`${smp.url}/iso6523-actorid-upis%3A%3A0088%3A${GLN}`)).status, 404);
       assert.ok(eas.requests.some((r) => r.method === 'DELETE' && r.path === '/admin/organizations/org-1'));
     });
@@ -198,7 +198,7 @@ for (const engine of engines()) {
       eas.status = (r) => (r.method === 'PUT' && failures-- > 0 ? 503 : 200);
       const before = eas.requests.length;
       assert.equal((await fhir(`${eer.url}/Organization/org-1`, 'PUT', organization(['ep-1']))).status, 201);
-      await drained(eer.queue, 'eer.propagate');
+      await drained(eer.role);
       const puts = eas.requests.slice(before).filter((r) => r.method === 'PUT');
       assert.equal(puts.length, 3, 'two 503s, then success');
       const counts = await eer.queue.counts('eer.propagate');
