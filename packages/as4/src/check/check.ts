@@ -1,5 +1,5 @@
 import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
-import { asEhmiError, EhmiError } from '@ehmi/errors';
+import { asEhmiError, EhmiError, EXIT } from '@ehmi/errors';
 import { childElement, childElements, type Document, type Element, excC14n } from '@ehmi/xml';
 import type { As4Limits } from '../limits.ts';
 import type { AttachmentSink } from '../mime/sink.ts';
@@ -126,8 +126,8 @@ export async function checkAs4Message(
     });
   } catch (err) {
     const e = asEhmiError(err);
-    if (e.code === 'EHMI_INPUT_UNREADABLE' || e.ebmsCode === undefined) throw err;
-    // An AS4 message whose MIME structure or header fails: a result, not an exception.
+    // Not an AS4 message, a bad option or a bug: thrown. An AS4 message whose MIME or header fails: a result.
+    if (e.exitCode !== EXIT.failed || e.code === 'EHMI_INTERNAL') throw err;
     return { ...failure(e), complete: true, references: [], decrypted: [], encrypted: [] };
   }
   const profile = options.profile ?? 'permissive';
@@ -195,7 +195,9 @@ export async function checkAs4Message(
       ...(r.digestVerified ? {} : { note: 'encrypted' }),
     }));
   } catch (err) {
-    Object.assign(result, failure(asEhmiError(err)));
+    const e = asEhmiError(err);
+    if (e.exitCode !== EXIT.failed || e.code === 'EHMI_INTERNAL') throw err;
+    Object.assign(result, failure(e));
     result.valid = false;
     if (verified) Object.assign(result, signerOf(verified));
     if (encrypted && !options.privateKey) result.encrypted = encryptedIds(doc);
@@ -220,7 +222,7 @@ function failure(
     code: e.code,
     reason: e.message,
   };
-  if (e.ebmsCode !== undefined) out.errorCode = e.ebmsCode;
+  out.errorCode = e.ebmsCode;
   if (typeof e.details.reason === 'string') out.reasonCode = e.details.reason;
   return out;
 }

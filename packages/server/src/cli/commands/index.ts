@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { registerAck } from './ack.ts';
+import { registerAs4 } from './as4.ts';
 import { registerInbox } from './inbox.ts';
 import { registerResend } from './resend.ts';
 import { registerSbdh } from './sbdh.ts';
@@ -19,4 +20,5 @@ export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] 
   registerAck,
   registerTrack,
   registerResend,
+  registerAs4,
 ];
