@@ -14,6 +14,7 @@ import {
   type ReceivedSignals,
   type ReceivedUserMessage,
   receiveAs4Message,
+  securityProfileOf,
   signReceipt,
   tempFileSink,
   type UserMessage,
@@ -154,6 +155,8 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
             decryptAttachments(env.document, attachments, {
               privateKey: rc.decryption.privateKey,
               certificate: rc.decryption.certificate,
+              // The P-Mode's algorithms only (eDelivery AS4 1.15: RSA-OAEP SHA-256/MGF1-SHA256, AES-128-GCM).
+              profile: securityProfileOf({ profile: rc.profile }),
               sink,
             }),
         });
