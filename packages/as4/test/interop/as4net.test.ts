@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, verify, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { EhmiError } from '@ehmi/errors';
-import { type Document, type Element, parseXml } from '@ehmi/xml';
+import { ancestorNamespaceDeclarations, type Document, type Element, parseXml } from '@ehmi/xml';
+import { ExclusiveCanonicalization } from 'xml-crypto';
 import { splitAs4File } from '../../src/check/file.ts';
 import { parseMessaging } from '../../src/ebms/parse.ts';
 import { readMimeMessage } from '../../src/mime/parse.ts';
@@ -423,5 +424,77 @@ describe('the receive pipeline keeps to its P-Mode: permissive algorithms only w
     } finally {
       await rx.dispose();
     }
+  });
+});
+
+/** xml-crypto's Exc-C14N (namespace order corrected to code points, as in c14n.test.ts): not our canonicaliser. */
+class XmlCryptoC14n extends ExclusiveCanonicalization {
+  override nsCompare(a: { prefix: string }, b: { prefix: string }): number {
+    return a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0;
+  }
+}
+
+function otherC14n(el: Element, inclusive: string[]): string {
+  return new XmlCryptoC14n().process(el as never, {
+    inclusiveNamespacesPrefixList: inclusive.length > 0 ? inclusive : ['-none-'],
+    ancestorNamespaces: ancestorNamespaceDeclarations(el).filter((n) => n.prefix !== ''),
+    defaultNs: '',
+  });
+}
+
+describe('the same verdicts from other code: xml-crypto canonicalises, node:crypto verifies, attachments hashed directly', () => {
+  const prefixes = (el: Element | undefined) =>
+    (
+      el
+        ?.getElementsByTagNameNS('http://www.w3.org/2001/10/xml-exc-c14n#', 'InclusiveNamespaces')[0]
+        ?.getAttribute('PrefixList') ?? ''
+    )
+      .split(/\s+/)
+      .filter(Boolean);
+
+  async function independentlyValid(name: string, signer: X509Certificate, bodies: Record<string, Buffer>) {
+    const { doc } = await load(name);
+    const si = doc.getElementsByTagNameNS(NS.ds, 'SignedInfo')[0] as Element;
+    const c14nMethod = si.getElementsByTagNameNS(NS.ds, 'CanonicalizationMethod')[0] as Element;
+    const sigValue = Buffer.from(
+      doc.getElementsByTagNameNS(NS.ds, 'SignatureValue')[0]!.textContent!.replace(/\s+/g, ''),
+      'base64',
+    );
+    assert.ok(
+      verify('sha384', Buffer.from(otherC14n(si, prefixes(c14nMethod))), signer.publicKey, sigValue),
+      name,
+    );
+    const byId = new Map<string, Element>();
+    for (const el of Array.from(doc.getElementsByTagName('*')) as Element[]) {
+      const id = el.getAttributeNS(NS.wsu, 'Id');
+      if (id) byId.set(id, el);
+    }
+    for (const ref of Array.from(si.getElementsByTagNameNS(NS.ds, 'Reference')) as Element[]) {
+      const uri = ref.getAttribute('URI')!;
+      const want = ref.getElementsByTagNameNS(NS.ds, 'DigestValue')[0]!.textContent!.trim();
+      const transform = ref.getElementsByTagNameNS(NS.ds, 'Transform')[0] as Element;
+      const bytes = uri.startsWith('cid:')
+        ? bodies[uri.slice(4)]!
+        : Buffer.from(otherC14n(byId.get(uri.slice(1))!, prefixes(transform)));
+      assert.equal(createHash('sha256').update(bytes).digest('base64'), want, `${name} ${uri}`);
+    }
+  }
+
+  it(`${HOLODECK}: SignatureValue (RSA-SHA384) and all four digests`, async () => {
+    const { attachments } = await load(HOLODECK);
+    const bodies = Object.fromEntries(
+      await Promise.all(attachments.map(async (a) => [a.contentId, await bytesOf(a)])),
+    );
+    await independentlyValid(HOLODECK, B, bodies);
+  });
+
+  it(`${ISSUERSERIAL}: SignatureValue (RSA-SHA384) and all four digests, the cid: ones over the gzip plaintext`, async () => {
+    // The plaintext of the encrypted parts is the Holodeck message's gzip bodies, byte for byte.
+    const { attachments } = await load(HOLODECK);
+    const gz = Object.fromEntries(
+      await Promise.all(attachments.map(async (a) => [a.contentId, await bytesOf(a)] as const)),
+    );
+    assert.equal(sha256(gz[HD_JPEG]!), HOLODECK_JPEG_GZ);
+    await independentlyValid(ISSUERSERIAL, A, { [IS_JPEG]: gz[HD_JPEG]!, [IS_XML]: gz[HD_XML]! });
   });
 });
