@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type {
@@ -106,14 +106,13 @@ export function registerAs4(program: Command, ctx: CliContext): void {
       }
       try {
         const dir = resolve(ctx.cwd, flags.out ?? safeName(message.messageId ?? 'as4-message'));
+        // Paths are printed as the user gave them: an absolute --out stays absolute.
+        const shown = (path: string) => (isAbsolute(flags.out ?? '') ? path : relative(ctx.cwd, path) || '.');
         const targets = fileNames(message.parts.map((p) => p.contentId)).map((n) => join(dir, n));
         await mkdir(dir, { recursive: true });
         for (const target of targets) {
           if (await exists(target)) {
-            throw new EhmiError(
-              'EHMI_USAGE',
-              `${relative(ctx.cwd, target) || target} exists: not overwritten (use another --out)`,
-            );
+            throw new EhmiError('EHMI_USAGE', `${shown(target)} exists: not overwritten (use another --out)`);
           }
         }
         const written: {
@@ -137,7 +136,7 @@ export function registerAs4(program: Command, ctx: CliContext): void {
         }
         if (flags.json)
           writeLine(ctx.stdout, JSON.stringify({ file, messageId: message.messageId, dir, parts: written }));
-        else writeLine(ctx.stderr, `${written.length} part(s) written to ${relative(ctx.cwd, dir) || '.'}`);
+        else writeLine(ctx.stderr, `${written.length} part(s) written to ${shown(dir)}`);
       } finally {
         await message.dispose();
       }
