@@ -94,6 +94,73 @@ function compile(base: string, expression: string): Compiled | Error {
   return fn;
 }
 
+interface AstNode {
+  type: string;
+  text?: string;
+  start?: { line: number; column: number };
+  children?: AstNode[];
+}
+
+const primitiveForms = new Map<string, string>();
+
+/**
+ * The expression as fhirpath.js must read it on a primitive element. The HL7 FHIRPath engine gives a primitive a
+ * `value` child (the primitive itself), so profiles write `value.matches(…)` on a primitive element (dk-core
+ * x-ecpr, MedCom medcom-uuidv4 2.4.0) and `(value.substring(0,1).toInteger()*1)+(value.substring(1,1)…` (EER
+ * gln-modulus-10); fhirpath.js finds no `value` on a string, so every such path is empty. Each path that starts
+ * with `value` on the focus (also inside parentheses, operators, and the arguments of a function called on the
+ * focus) is rewritten to `$this`. A `value` after a dot (`extension.value`) or inside the arguments of a function
+ * called on something else (`extension.where(value…)`) is another element's child and stays as written.
+ */
+export function primitiveExpression(expression: string): string {
+  let out = primitiveForms.get(expression);
+  if (out !== undefined) return out;
+  out = expression;
+  if (/\bvalue\b/.test(expression)) {
+    let ast: AstNode | undefined;
+    try {
+      ast = fhirpath.parse(expression) as AstNode;
+    } catch {
+      // A syntax error: compiled as written, and reported as an expression that cannot be evaluated.
+    }
+    if (ast) out = rewriteValuePaths(expression, ast);
+  }
+  primitiveForms.set(expression, out);
+  return out;
+}
+
+function rewriteValuePaths(expression: string, ast: AstNode): string {
+  // fhirpath.js's parser gives 1-based lines and columns (ANTLR's column + 1), counted in code points.
+  const chars = Array.from(expression);
+  const lineStarts = [0];
+  chars.forEach((ch, i) => {
+    if (ch === '\n') lineStarts.push(i + 1);
+  });
+  const spans: { at: number; length: number }[] = [];
+  const walk = (node: AstNode, onFocus: boolean): void => {
+    const kids = node.children ?? [];
+    if (node.type === 'InvocationExpression') {
+      // `a.b`: only `a` is evaluated on the focus; `b` (and its arguments) on what `a` gave.
+      if (kids[0]) walk(kids[0], onFocus);
+      for (const k of kids.slice(1)) walk(k, false);
+      return;
+    }
+    const first = kids[0];
+    if (node.type === 'InvocationTerm' && onFocus && first?.type === 'MemberInvocation' && first.start) {
+      const name = first.text ?? '';
+      if (name === 'value' || name === '`value`') {
+        const at = (lineStarts[first.start.line - 1] ?? Number.NaN) + first.start.column - 1;
+        if (chars.slice(at, at + name.length).join('') === name) spans.push({ at, length: name.length });
+      }
+      return;
+    }
+    for (const k of kids) walk(k, onFocus);
+  };
+  walk(ast, true);
+  for (const { at, length } of spans.sort((a, b) => b.at - a.at)) chars.splice(at, length, '$this');
+  return chars.join('');
+}
+
 // Checked natively: ele-1, ext-1 (walker), txt-1/2 (primitives.ts; fhirpath.js has no htmlChecks()), dom-3 (below).
 // dom-3 (contained resources are referenced) fails in fhirpath.js on `as()` over many nodes: checked natively.
 const NATIVE = new Set(['ele-1', 'ext-1', 'txt-1', 'txt-2', 'dom-3']);
@@ -165,9 +232,7 @@ export function checkInvariants(
   for (const c of constraints) {
     if (!c.expression || NATIVE.has(c.key)) continue;
     if (trivially(c, t.value)) continue;
-    // The HL7 FHIRPath engine gives primitives a `value` child, so profiles write `value.matches(…)` on a
-    // primitive element (dk-core x-ecpr, MedCom medcom-uuidv4 2.4.0); fhirpath.js reads that as `$this`.
-    const expr = primitive ? c.expression.replace(/^value\./, '$this.') : c.expression;
+    const expr = primitive ? primitiveExpression(c.expression) : c.expression;
     const fn = compile(t.base, expr);
     const frame: Frame = { host, holder: t.resource };
     let ok: boolean;
