@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { splitAs4File } from '../src/check/file.ts';
 
 /** The repository's fixtures/ (provenance in fixtures/SOURCES-*.md), resolved from packages/as4/test. */
 export const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
@@ -14,28 +15,14 @@ export interface Vector {
 }
 
 /**
- * A vector from fixtures/as4. `.mime` and `.as4in` files start with HTTP or MIME headers; they are split off here
- * (folded header lines unfolded) so the body can be fed to the parser as the HTTP layer would.
+ * A vector from fixtures/as4. `.mime` and `.as4in` files start with HTTP or MIME headers; the library's
+ * {@link splitAs4File} splits them off, so the body can be fed to the parser as the HTTP layer would.
  */
 export function readVector(name: string): Vector {
   const raw = readFileSync(AS4_FIXTURES + name);
   if (!/\.(mime|as4in)$/.test(name))
     return { name, contentType: 'application/soap+xml; charset=UTF-8', body: raw };
-  let sep = raw.indexOf('\r\n\r\n');
-  let sepLen = 4;
-  const lf = raw.indexOf('\n\n');
-  if (sep < 0 || (lf >= 0 && lf < sep)) {
-    sep = lf;
-    sepLen = 2;
-  }
-  const head = raw
-    .subarray(0, sep)
-    .toString('latin1')
-    .replace(/\r?\n[ \t]+/g, ' ');
-  const contentType = /^content-type:\s*(.*)$/im.exec(head)?.[1]?.trim() ?? 'application/soap+xml';
-  let body = raw.subarray(sep + sepLen);
-  // Files saved with bare LF line ends (no CR anywhere) are text; MIME needs CRLF (RFC 2046 §5.1.1).
-  if (!raw.includes(0x0d)) body = Buffer.from(body.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+  const { contentType, body } = splitAs4File(raw);
   return { name, contentType, body };
 }
 

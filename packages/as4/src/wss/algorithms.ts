@@ -78,6 +78,23 @@ export interface AlgorithmPolicy {
 
 const SHA2 = [ALG.sha224, ALG.sha256, ALG.sha384, ALG.sha512] as const;
 
+/** Signature methods this implementation can verify (signature-algorithms.ts), whatever the policy says. */
+const SIGNATURE_METHODS = [
+  ALG.rsaSha1,
+  ALG.rsaSha224,
+  ALG.rsaSha256,
+  ALG.rsaSha384,
+  ALG.rsaSha512,
+  ALG.rsaPssSha256,
+  ALG.rsaPssSha384,
+  ALG.rsaPssSha512,
+  ALG.ecdsaSha256,
+  ALG.ecdsaSha384,
+  ALG.ecdsaSha512,
+  ALG.ed25519,
+] as const;
+const KNOWN_SIGNATURE = new Set<string>(SIGNATURE_METHODS);
+
 /**
  * The algorithm policy of each profile; pass one (or your own {@link AlgorithmPolicy}) as `profile`.
  *
@@ -99,20 +116,8 @@ export const PROFILES: Readonly<Record<SecurityProfile, AlgorithmPolicy>> = {
     keyTransport: [ALG.kwAes128],
   },
   permissive: {
-    signature: [
-      ALG.rsaSha1,
-      ALG.rsaSha224,
-      ALG.rsaSha256,
-      ALG.rsaSha384,
-      ALG.rsaSha512,
-      ALG.rsaPssSha256,
-      ALG.rsaPssSha384,
-      ALG.rsaPssSha512,
-      ALG.ecdsaSha256,
-      ALG.ecdsaSha384,
-      ALG.ecdsaSha512,
-      ALG.ed25519,
-    ],
+    // Every method this implementation verifies, as WSS4J accepts them for checking other implementations.
+    signature: [...SIGNATURE_METHODS],
     digest: [ALG.sha1, ...SHA2],
     dataEncryption: [
       ALG.aes128Gcm,
@@ -153,22 +158,6 @@ const MGFS: ReadonlyMap<string, HashName> = new Map([
   [ALG.mgf1sha256, 'sha256'],
   [ALG.mgf1sha384, 'sha384'],
   [ALG.mgf1sha512, 'sha512'],
-]);
-
-/** Signature methods this implementation can verify (signature-algorithms.ts), whatever the policy says. */
-const KNOWN_SIGNATURE = new Set<string>([
-  ALG.rsaSha1,
-  ALG.rsaSha224,
-  ALG.rsaSha256,
-  ALG.rsaSha384,
-  ALG.rsaSha512,
-  ALG.rsaPssSha256,
-  ALG.rsaPssSha384,
-  ALG.rsaPssSha512,
-  ALG.ecdsaSha256,
-  ALG.ecdsaSha384,
-  ALG.ecdsaSha512,
-  ALG.ed25519,
 ]);
 
 /** Node hash name of a digest URI (one checked with {@link checkAlgorithm}). */
