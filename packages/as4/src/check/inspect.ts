@@ -26,6 +26,8 @@ export type KeyReferenceKind =
   | 'BinarySecurityToken (X509PKIPathv1)'
   | 'IssuerSerial'
   | 'SKI'
+  | 'Thumbprint'
+  | 'KeyIdentifier (X509v3)'
   | 'X509Certificate'
   | 'KeyValue'
   | 'AgreementMethod'
@@ -303,10 +305,13 @@ function keyReference(
       ...(bst ? describeCert(der) : {}),
     };
   }
-  if (childElement(str, NS.wsse, 'KeyIdentifier')?.getAttribute('ValueType') === TOKEN.x509Ski)
-    return { kind: 'SKI' };
+  const keyIdType = childElement(str, NS.wsse, 'KeyIdentifier')?.getAttribute('ValueType');
+  if (keyIdType === TOKEN.x509Ski) return { kind: 'SKI' };
+  if (keyIdType === TOKEN.thumbprintSha1) return { kind: 'Thumbprint' };
+  if (keyIdType === TOKEN.x509v3) return { kind: 'KeyIdentifier (X509v3)' };
   const data = childElement(str, NS.ds, 'X509Data');
   if (data && childElement(data, NS.ds, 'X509IssuerSerial')) return { kind: 'IssuerSerial' };
+  if (data && childElement(data, NS.ds, 'X509SKI')) return { kind: 'SKI' };
   return { kind: 'other' };
 }
 

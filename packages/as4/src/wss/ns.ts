@@ -25,6 +25,8 @@ export const TOKEN = {
   x509Ski:
     'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509SubjectKeyIdentifier',
   encryptedKey: 'http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#EncryptedKey',
+  /** WSS SOAP Message Security 1.1 §7.2: the SHA-1 of the certificate's DER, as WSS4J writes and resolves it. */
+  thumbprintSha1: 'http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1',
 } as const;
 
 /** WSS SwA Profile 1.1 §5 transforms and §5.4 EncryptedData types. */

@@ -1,4 +1,4 @@
-import type { X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, childElements, type Element, textOf } from '@ehmi/xml';
 import {
@@ -18,7 +18,7 @@ import { NS, TOKEN } from './ns.ts';
  * BinarySecurityToken in the header, the issuer and serial number, or the subject key identifier.
  * eDelivery AS4 1.15 §2.2.6.2.1: implementations SHOULD support all three, and SHOULD use the BinarySecurityToken.
  */
-export type TokenReference = 'BinarySecurityToken' | 'IssuerSerial' | 'SKI';
+export type TokenReference = 'BinarySecurityToken' | 'IssuerSerial' | 'SKI' | 'Thumbprint';
 
 /** BinarySecurityToken value type: a single X509v3 certificate, or the whole path (Dynamic Receiver §1.5.3). */
 export type BstValueType = 'X509v3' | 'X509PKIPathv1';
@@ -62,9 +62,13 @@ export function appendTokenReference(
     append(is, NS.ds, 'ds:X509IssuerName', issuerName);
     append(is, NS.ds, 'ds:X509SerialNumber', serialNumber);
   } else {
-    const ki = append(str, NS.wsse, 'wsse:KeyIdentifier', subjectKeyIdentifier(cert).toString('base64'));
+    const [value, valueType] =
+      kind === 'Thumbprint'
+        ? [thumbprintSha1(cert), TOKEN.thumbprintSha1]
+        : [subjectKeyIdentifier(cert), TOKEN.x509Ski];
+    const ki = append(str, NS.wsse, 'wsse:KeyIdentifier', value.toString('base64'));
     ki.setAttribute('EncodingType', TOKEN.base64Binary);
-    ki.setAttribute('ValueType', TOKEN.x509Ski);
+    ki.setAttribute('ValueType', valueType);
   }
   return str;
 }
@@ -116,14 +120,21 @@ export interface ResolveContext {
 export function resolveKeyInfo(keyInfo: Element, ctx: ResolveContext): ResolvedToken {
   const fail = (msg: string) =>
     new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', msg, { details: { reason: 'key-info' } });
+  const candidates = (): X509Certificate[][] => [
+    ...headerCertificates(ctx.security),
+    ...(ctx.knownCertificates ?? []).map((c) => [c]),
+  ];
   const str = childElement(keyInfo, NS.wsse, 'SecurityTokenReference');
   if (!str) {
+    // XML Signature 1.1 §4.5.4 ds:X509Data straight in the KeyInfo: the certificate itself, or a name for it.
     const x509Data = childElement(keyInfo, NS.ds, 'X509Data');
     const certEl = x509Data && childElement(x509Data, NS.ds, 'X509Certificate');
     if (certEl) {
       const cert = toCertificate(Buffer.from((certEl.textContent ?? '').replace(/\s+/g, ''), 'base64'));
       return { certificate: cert, chain: [cert], reference: 'BinarySecurityToken' };
     }
+    const named = x509Data && resolveX509Data(x509Data, candidates(), fail);
+    if (named) return named;
     throw fail('the KeyInfo has no SecurityTokenReference');
   }
   const ref = childElement(str, NS.wsse, 'Reference');
@@ -144,22 +155,55 @@ export function resolveKeyInfo(keyInfo: Element, ctx: ResolveContext): ResolvedT
     const chain = decodeBst(target);
     return { certificate: chain[0]!, chain, reference: 'BinarySecurityToken' };
   }
-  const candidates: X509Certificate[][] = [
-    ...headerCertificates(ctx.security),
-    ...(ctx.knownCertificates ?? []).map((c) => [c]),
-  ];
   const keyId = childElement(str, NS.wsse, 'KeyIdentifier');
-  if (keyId) {
-    if (keyId.getAttribute('ValueType') !== TOKEN.x509Ski) {
-      throw fail(`unsupported KeyIdentifier ValueType ${keyId.getAttribute('ValueType')}`);
-    }
-    const ski = Buffer.from(textOf(keyId) ?? '', 'base64');
-    const found = candidates.find((chain) => subjectKeyIdentifier(chain[0]!).equals(ski));
+  if (keyId) return resolveKeyIdentifier(keyId, candidates(), fail);
+  const data = childElement(str, NS.ds, 'X509Data');
+  const named = data && resolveX509Data(data, candidates(), fail);
+  if (named) return named;
+  throw fail('unsupported SecurityTokenReference');
+}
+
+/** The SHA-1 of the certificate's DER encoding: the value of a ThumbprintSHA1 key identifier. */
+function thumbprintSha1(cert: X509Certificate): Buffer {
+  return createHash('sha1').update(cert.raw).digest();
+}
+
+type Fail = (message: string) => EhmiError;
+
+/**
+ * A wsse:KeyIdentifier (WSS X.509 Token Profile 1.1 §3.2; SOAP Message Security 1.1 §7.2): a subject key
+ * identifier or a SHA-1 thumbprint, matched against the candidates, or the certificate itself (X509v3).
+ */
+function resolveKeyIdentifier(keyId: Element, candidates: X509Certificate[][], fail: Fail): ResolvedToken {
+  const encoding = keyId.getAttribute('EncodingType');
+  if (encoding && encoding !== TOKEN.base64Binary)
+    throw fail(`unsupported KeyIdentifier encoding ${encoding}`);
+  const value = Buffer.from((textOf(keyId) ?? '').replace(/\s+/g, ''), 'base64');
+  const valueType = keyId.getAttribute('ValueType');
+  if (valueType === TOKEN.x509v3) {
+    const cert = toCertificate(value);
+    return { certificate: cert, chain: [cert], reference: 'BinarySecurityToken' };
+  }
+  if (valueType === TOKEN.x509Ski) {
+    const found = candidates.find((chain) => subjectKeyIdentifier(chain[0]!).equals(value));
     if (!found) throw fail('no known certificate matches the X509SubjectKeyIdentifier');
     return { certificate: found[0]!, chain: found, reference: 'SKI' };
   }
-  const data = childElement(str, NS.ds, 'X509Data');
-  const is = data && childElement(data, NS.ds, 'X509IssuerSerial');
+  if (valueType === TOKEN.thumbprintSha1) {
+    const found = candidates.find((chain) => thumbprintSha1(chain[0]!).equals(value));
+    if (!found) throw fail('no known certificate matches the ThumbprintSHA1');
+    return { certificate: found[0]!, chain: found, reference: 'Thumbprint' };
+  }
+  throw fail(`unsupported KeyIdentifier ValueType ${valueType}`);
+}
+
+/** A ds:X509Data that names a certificate (X509IssuerSerial or X509SKI), matched against the candidates. */
+function resolveX509Data(
+  data: Element,
+  candidates: X509Certificate[][],
+  fail: Fail,
+): ResolvedToken | undefined {
+  const is = childElement(data, NS.ds, 'X509IssuerSerial');
   if (is) {
     const name = textOf(childElement(is, NS.ds, 'X509IssuerName')) ?? '';
     const serial = textOf(childElement(is, NS.ds, 'X509SerialNumber')) ?? '';
@@ -167,5 +211,12 @@ export function resolveKeyInfo(keyInfo: Element, ctx: ResolveContext): ResolvedT
     if (!found) throw fail('no known certificate matches the X509IssuerSerial');
     return { certificate: found[0]!, chain: found, reference: 'IssuerSerial' };
   }
-  throw fail('unsupported SecurityTokenReference');
+  const skiEl = childElement(data, NS.ds, 'X509SKI');
+  if (skiEl) {
+    const ski = Buffer.from((textOf(skiEl) ?? '').replace(/\s+/g, ''), 'base64');
+    const found = candidates.find((chain) => subjectKeyIdentifier(chain[0]!).equals(ski));
+    if (!found) throw fail('no known certificate matches the X509SKI');
+    return { certificate: found[0]!, chain: found, reference: 'SKI' };
+  }
+  return undefined;
 }

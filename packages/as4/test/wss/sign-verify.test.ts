@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { parseXml } from '@ehmi/xml';
+import { parseXml, serializeXml } from '@ehmi/xml';
 import { ALG } from '../../src/wss/algorithms.ts';
-import { SWA } from '../../src/wss/ns.ts';
+import { NS, SWA } from '../../src/wss/ns.ts';
+
+const WSSE = NS.wsse;
+
 import { signEnvelope } from '../../src/wss/sign.ts';
 import { verifyEnvelope } from '../../src/wss/verify.ts';
 import {
@@ -106,6 +110,89 @@ describe('sign → verify round trips (WSS 1.1.1 §8, eDelivery AS4 1.15 §2.2.6
         trust: trustRoot(pki.root),
         knownCertificates: [pki.rsa2.certificate],
       }),
+      'EBMS:0101',
+      'key-info',
+    );
+  });
+
+  it('ThumbprintSHA1 key identifier (as WSS4J writes it) resolves against a known certificate, and only a matching one', async () => {
+    const pki = await testPki();
+    const doc = parseXml(userMessageXml());
+    await signEnvelope(doc, [payload()], {
+      privateKey: pki.rsa.key,
+      certificate: pki.rsa.certificate,
+      tokenReference: 'Thumbprint',
+    });
+    const keyId = reparse(doc).getElementsByTagNameNS(WSSE, 'KeyIdentifier')[0]!;
+    assert.equal(
+      keyId.getAttribute('ValueType'),
+      'http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1',
+    );
+    assert.equal(keyId.textContent, createHash('sha1').update(pki.rsa.certificate.raw).digest('base64'));
+    const r = await verifyEnvelope(reparse(doc), [payload()], {
+      trust: trustRoot(pki.root),
+      knownCertificates: [pki.rsa2.certificate, pki.rsa.certificate],
+    });
+    assert.equal(r.tokenReference, 'Thumbprint');
+    assert.equal(r.certificate.fingerprint256, pki.rsa.certificate.fingerprint256);
+    await rejectsWith(
+      verifyEnvelope(reparse(doc), [payload()], {
+        trust: trustRoot(pki.root),
+        knownCertificates: [pki.rsa2.certificate],
+      }),
+      'EBMS:0101',
+      'key-info',
+    );
+  });
+
+  it('the other key references XML Signature and WSS allow resolve to the signer: X509v3 KeyIdentifier, ds:X509Data without a token reference', async () => {
+    const pki = await testPki();
+    const doc = parseXml(userMessageXml());
+    await signEnvelope(doc, [payload()], {
+      privateKey: pki.rsa.key,
+      certificate: pki.rsa.certificate,
+      tokenReference: 'SKI',
+    });
+    const signed = serializeXml(doc);
+    const keyId = /<wsse:KeyIdentifier[^>]*>[^<]*<\/wsse:KeyIdentifier>/.exec(signed)![0];
+    const str = /<wsse:SecurityTokenReference[^>]*>[\s\S]*?<\/wsse:SecurityTokenReference>/.exec(signed)![0];
+    const der = pki.rsa.certificate.raw.toString('base64');
+    const ski = /<wsse:KeyIdentifier[^>]*>([^<]*)</.exec(keyId)![1]!;
+    const ds = 'xmlns:ds="http://www.w3.org/2000/09/xmldsig#"';
+    const variants: [string, string, string[]][] = [
+      [
+        'X509v3 KeyIdentifier',
+        signed.replace(
+          keyId,
+          `<wsse:KeyIdentifier ValueType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3">${der}</wsse:KeyIdentifier>`,
+        ),
+        [],
+      ],
+      [
+        'ds:X509Data/ds:X509SKI',
+        signed.replace(str, `<ds:X509Data ${ds}><ds:X509SKI>${ski}</ds:X509SKI></ds:X509Data>`),
+        ['known'],
+      ],
+      [
+        'ds:X509Data/ds:X509Certificate',
+        signed.replace(
+          str,
+          `<ds:X509Data ${ds}><ds:X509Certificate>${der}</ds:X509Certificate></ds:X509Data>`,
+        ),
+        [],
+      ],
+    ];
+    for (const [name, xml, needs] of variants) {
+      assert.notEqual(xml, signed, name);
+      const r = await verifyEnvelope(parseXml(xml), [payload()], {
+        trust: trustRoot(pki.root),
+        ...(needs.includes('known') ? { knownCertificates: [pki.rsa.certificate] } : {}),
+      });
+      assert.equal(r.certificate.fingerprint256, pki.rsa.certificate.fingerprint256, name);
+    }
+    // A named certificate that is not known is refused, not guessed.
+    await rejectsWith(
+      verifyEnvelope(parseXml(variants[1]![1]), [payload()], { trust: trustRoot(pki.root) }),
       'EBMS:0101',
       'key-info',
     );
