@@ -19,11 +19,17 @@ for (const pkg of readdirSync(join(root, 'packages'))) {
   for (const name of readdirSync(dir))
     if (name.endsWith('.bench.ts')) files.push(relative(root, join(dir, name)));
 }
+// The `ehmi-source` condition: the @ehmi/* packages resolve to their TypeScript sources, not to their dist/; through
+// NODE_OPTIONS, so the processes a benchmark starts get it too.
+const env = {
+  ...process.env,
+  NODE_OPTIONS: [process.env.NODE_OPTIONS, '--conditions=ehmi-source'].filter(Boolean).join(' '),
+};
 let failed = 0;
 for (const file of files.sort()) {
   if (filters.length > 0 && !filters.some((f) => file.includes(f))) continue;
   console.log(`\n== ${file}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, stdio: 'inherit', env });
   if (r.status !== 0) failed++;
 }
 process.exit(failed > 0 ? 1 : 0);

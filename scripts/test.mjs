@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the repository's own tests (test/**/*.test.ts) and every package's (packages/*/test/**/*.test.ts) with
-// node:test through tsx.
+// node:test through tsx, with the @ehmi/* packages resolved to their sources (the `ehmi-source` condition).
 // Usage: node scripts/test.mjs [path-filter...]  e.g. `node scripts/test.mjs store` runs files whose path contains "store".
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -41,9 +41,12 @@ if (selected.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.EHMI_TEST_CONCURRENCY ?? '2';
+// The `ehmi-source` condition makes the @ehmi/* packages resolve to their TypeScript sources, not to their dist/
+// (no build step); through NODE_OPTIONS, so the processes the tests start (`node --import tsx …`) get it too.
+const nodeOptions = [process.env.NODE_OPTIONS, '--conditions=ehmi-source'].filter(Boolean).join(' ');
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...selected],
-  { cwd: root, stdio: 'inherit', env: process.env },
+  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: nodeOptions } },
 );
 process.exit(result.status ?? 1);
