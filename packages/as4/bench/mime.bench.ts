@@ -2,7 +2,7 @@
 // attachment through the MIME reader and gzip decompression with bounded memory.
 // Targets (docs/specs/as4-smp.md §5): ≥150 msg/s for small messages on one node; constant memory for large
 // payloads.
-// Run: node --expose-gc --import tsx packages/as4/bench/mime.bench.ts [MiB, default 256]
+// Run: node --expose-gc --conditions=ehmi-source --import tsx packages/as4/bench/mime.bench.ts [MiB, default 256]
 
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';

@@ -1,5 +1,6 @@
 // WS-Security throughput: sign + verify of a 50 KB envelope, per second (RSA-2048 / Ed25519), and streaming
-// AES-128-GCM encrypt + decrypt of a 1 MiB attachment. Run: node --import tsx packages/as4/bench/wss.bench.ts
+// AES-128-GCM encrypt + decrypt of a 1 MiB attachment.
+// Run: node --conditions=ehmi-source --import tsx packages/as4/bench/wss.bench.ts
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseXml, serializeXml } from '@ehmi/xml';

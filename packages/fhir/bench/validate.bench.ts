@@ -2,7 +2,7 @@
 // validations of MedCom messages with the shipped conformance resources.
 // Target: a warm HomeCareObservation message in well under 50 ms (docs/architecture.md "Scale": 2.5
 // messages/s on average for all of Denmark, so validation must never be the bottleneck of a node).
-// Run: node --import tsx packages/fhir/bench/validate.bench.ts [iterations, default 200]
+// Run: node --conditions=ehmi-source --import tsx packages/fhir/bench/validate.bench.ts [iterations, default 200]
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
