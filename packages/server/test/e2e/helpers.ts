@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -9,7 +8,6 @@ import type { ConfigInput } from '../../src/config/index.ts';
 import { NetworkClient } from '../../src/network/client.ts';
 import {
   LOCAL_ORGANISATIONS,
-  NETWORK_PORT_SPAN,
   type NetworkPlan,
   planNetwork,
   writeNetworkManifest,
@@ -27,24 +25,9 @@ export const FAST: ConfigInput = {
   msh: { sweepIntervalMs: 500 },
 };
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
+import { freePortBase } from '../helpers/ports.ts';
 
-/** A port base whose whole 50-port span is free now (random, so parallel test files do not collide). */
-export async function freePortBase(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const base = 20000 + Math.floor(Math.random() * 800) * NETWORK_PORT_SPAN;
-    let ok = true;
-    for (let p = base; p < base + 20 && ok; p++) ok = await portFree(p);
-    if (ok) return base;
-  }
-  throw new Error('no free port span found');
-}
+export { freePortBase };
 
 export interface Engine {
   name: 'sqlite' | 'postgres';

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,6 +8,7 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config/index.ts';
 import type { EerRole } from '../../src/eer/index.ts';
 import { startNode } from '../../src/node.ts';
+import { freePort } from '../helpers/ports.ts';
 import { smpTestPki, TOKEN, ZONE } from '../smp/helpers.ts';
 import { drained, fhir, type Json } from './helpers.ts';
 
@@ -18,17 +18,6 @@ const SOR = '698131000016001';
 const HCO =
   'urn:dk:healthcare:medcom:messaging:fhir:structuredefinition::homecareobservation-message##urn:dk:medcom:fhir:homecareobservation-message::1.2';
 const EAS_TOKEN = 'eas-admin-token-0123456789';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('EER in a node with the SMP and EAS', () => {
   it('an organisation created in EER is served by the SMP (found through the local DNS) and found by EAS by SOR id', async () => {
