@@ -8,7 +8,7 @@ import { type AccessPoint, createAccessPoint } from './ap/index.ts';
 import type { Config } from './config/index.ts';
 import { createEasRole } from './eas/index.ts';
 import { createEerRole } from './eer/index.ts';
-import { createHttpServer } from './http/index.ts';
+import { createHttpServer, timeoutsOf } from './http/index.ts';
 import { createMsh, type MessageServiceHandler } from './msh/index.ts';
 import type { Role, RoleContext } from './roles.ts';
 import { createSmpRole } from './smp/index.ts';
@@ -135,6 +135,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     service: 'node',
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    timeouts: timeoutsOf(config.http),
     readiness: async () => {
       if (closing) throw new Error('shutting down');
       await store.ping();

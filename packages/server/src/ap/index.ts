@@ -5,7 +5,7 @@ import type { As4ProfileId } from '@ehmi/as4';
 import { EhmiError } from '@ehmi/errors';
 import { Counter } from 'prom-client';
 import { Agent } from 'undici';
-import { createHttpServer } from '../http/index.ts';
+import { createHttpServer, timeoutsOf } from '../http/index.ts';
 import type { Role, RoleContext } from '../roles.ts';
 import { earliestNext, type IdleState, JobQueue, storeBlob, Worker } from '../store/index.ts';
 import type { ApConfig } from './config.ts';
@@ -172,6 +172,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     service: 'ap',
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    timeouts: timeoutsOf(config.http),
     readiness: () => store.ping(),
     ...(tls
       ? {

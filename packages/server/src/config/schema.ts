@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { apConfigSchema } from '../ap/config.ts';
 import { easConfigSchema } from '../eas/config.ts';
 import { eerConfigSchema } from '../eer/config.ts';
+import { DEFAULT_HTTP_TIMEOUTS } from '../http/timeouts.ts';
 import { mshConfigSchema } from '../msh/config.ts';
 import { smpConfigSchema } from '../smp/config.ts';
 
@@ -60,6 +61,14 @@ export const configSchema = z
           .int()
           .min(1024)
           .default(10 * 1024 * 1024),
+        /** Time to receive a request's headers; a client that trickles them (slow loris) is cut after it. */
+        headersTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs),
+        /** Time to receive a whole request, body included (large AS4 uploads stream within it). */
+        requestTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs),
+        /** A connection silent in both directions for this long is closed. */
+        idleTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
+        /** An idle keep-alive connection between requests is closed after this. */
+        keepAliveTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,6 @@
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyReply } from 'fastify';
-import { createHttpServer, FHIR_JSON } from '../http/index.ts';
+import { createHttpServer, FHIR_JSON, timeoutsOf } from '../http/index.ts';
 import type { Role, RoleContext } from '../roles.ts';
 import { adminRoutes } from './admin.ts';
 import type { Json } from './fhir.ts';
@@ -66,6 +66,7 @@ export async function createEasRole(ctx: RoleContext, deps: EasDeps = {}): Promi
     service: 'eas',
     logger: ctx.logger,
     bodyLimitBytes: ctx.config.http.bodyLimitBytes,
+    timeouts: timeoutsOf(ctx.config.http),
     readiness: () => ctx.store.ping(),
     ...(ctx.tls ? { tls: { key: ctx.tls.key, cert: ctx.tls.cert } } : {}),
   });

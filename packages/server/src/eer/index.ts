@@ -1,7 +1,7 @@
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance } from 'fastify';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { createHttpServer } from '../http/index.ts';
+import { createHttpServer, timeoutsOf } from '../http/index.ts';
 import type { Role, RoleContext } from '../roles.ts';
 import { SmpAdminClient } from '../smp/admin-client.ts';
 import { Worker } from '../store/worker.ts';
@@ -87,6 +87,7 @@ export async function createEerRole(ctx: RoleContext, deps: EerDeps = {}): Promi
     service: 'eer',
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    timeouts: timeoutsOf(config.http),
     readiness: () => ctx.store.ping(),
     ...(ctx.tls ? { tls: { key: ctx.tls.key, cert: ctx.tls.cert, ca: ctx.tls.ca } } : {}),
   });

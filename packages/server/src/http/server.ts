@@ -7,6 +7,8 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { type OpenApiInfo, type RouteSeen, serveOpenApi } from './openapi.ts';
+import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './timeouts.ts';
 
 export interface HttpServerOptions {
   /** Names the server in logs and in the `service` label of its metrics. */
@@ -18,6 +20,10 @@ export interface HttpServerOptions {
   readiness?: () => Promise<void>;
   /** Serve HTTPS with this key and certificate (PEM); plain HTTP without. */
   tls?: HttpsOptions;
+  /** Title and description of the server's OpenAPI document (`GET /openapi.json`). */
+  openapi?: OpenApiInfo;
+  /** Connection timeouts; DEFAULT_HTTP_TIMEOUTS for those not given. */
+  timeouts?: Partial<HttpTimeouts>;
 }
 
 export interface HttpsOptions {
@@ -35,6 +41,16 @@ export interface HttpsOptions {
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
+const HEALTH = {
+  type: 'object',
+  required: ['status', 'service'],
+  properties: {
+    status: { enum: ['ok', 'unavailable'] },
+    service: { type: 'string' },
+    reason: { type: 'string' },
+  },
+};
+
 /** Fastify's own errors for bad requests, as our stable codes. */
 function fromFastifyError(err: FastifyError): EhmiError {
   const status = err.statusCode ?? 500;
@@ -42,7 +58,21 @@ function fromFastifyError(err: FastifyError): EhmiError {
   if (status === 415) return new EhmiError('EHMI_UNSUPPORTED_MEDIA_TYPE', err.message, { cause: err });
   if (status === 404) return new EhmiError('EHMI_NOT_FOUND', err.message, { cause: err });
   if (status === 406) return new EhmiError('EHMI_NOT_ACCEPTABLE', err.message, { cause: err });
-  if (err.validation) return new EhmiError('EHMI_VALIDATION_FAILED', err.message, { cause: err });
+  if (err.validation) {
+    // A URL parameter or query parameter that fails its route schema is a bad request (400), like any other
+    // malformed input; a body that fails its schema is unprocessable (422).
+    const where = err.validationContext;
+    const field = err.validation[0]?.instancePath.replace(/^\//, '') ?? '';
+    const missing = (err.validation[0]?.params as { missingProperty?: string } | undefined)?.missingProperty;
+    const name = missing ?? field;
+    if (where === 'querystring' || where === 'params' || where === 'headers') {
+      return new EhmiError('EHMI_USAGE', err.message, {
+        cause: err,
+        ...(name ? { expression: [name] } : {}),
+      });
+    }
+    return new EhmiError('EHMI_VALIDATION_FAILED', err.message, { cause: err });
+  }
   if (status >= 400 && status < 500)
     return new EhmiError('EHMI_INPUT_UNREADABLE', err.message, { cause: err });
   return new EhmiError('EHMI_INTERNAL', err.message, { cause: err });
@@ -54,10 +84,23 @@ function fromFastifyError(err: FastifyError): EhmiError {
  * their code. Roles register their routes as plugins on it.
  */
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeout = Math.min(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs);
+  const nodeServerOptions = {
+    headersTimeout,
+    // Node checks the headers and request timeouts of open connections at this interval (30 s by default, which
+    // would let a trickling client stay up to twice the timeout).
+    connectionsCheckingInterval: Math.max(10, Math.min(5_000, Math.floor(headersTimeout / 4))),
+  };
   const app = Fastify({
+    requestTimeout: timeouts.requestTimeoutMs,
+    connectionTimeout: timeouts.idleTimeoutMs,
+    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
     ...(options.tls
       ? {
           https: {
+            ...nodeServerOptions,
             key: options.tls.key,
             cert: options.tls.cert,
             ...(options.tls.ca ? { ca: options.tls.ca } : {}),
@@ -66,7 +109,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
             minVersion: 'TLSv1.2' as const, // eDelivery AS4 1.15: TLS 1.2 MUST, 1.3 MAY
           },
         }
-      : {}),
+      : { http: nodeServerOptions }),
     loggerInstance: options.logger.child({ service: options.service }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimitBytes,
     // Secure defaults (fastify's own advice): reject prototype-poisoning JSON instead of stripping it.
@@ -78,6 +121,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     }),
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+
+  const routes = serveOpenApi(app, options.openapi ?? { title: `EHMI ${options.service}` });
+  app.decorate('routesSeen', routes);
 
   const registry = new Registry();
   registry.setDefaultLabels({ service: options.service });
@@ -116,19 +162,41 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     return reply.status(404).type(FHIR_JSON).send(toOperationOutcome(err));
   });
 
-  app.get('/health', async (_request, reply) => {
-    try {
-      await options.readiness?.();
-      return reply.send({ status: 'ok', service: options.service });
-    } catch (err) {
-      return reply
-        .status(503)
-        .send({ status: 'unavailable', service: options.service, reason: (err as Error).message });
-    }
-  });
-  app.get('/metrics', async (_request, reply) => {
-    return reply.type(registry.contentType).send(await registry.metrics());
-  });
+  app.get(
+    '/health',
+    {
+      schema: {
+        summary: 'Readiness: 200 when the server can do its work, 503 with the reason when not',
+        security: [],
+        responses: {
+          '200': { description: 'Ready', content: { 'application/json': { schema: HEALTH } } },
+          '503': { description: 'Not ready', content: { 'application/json': { schema: HEALTH } } },
+        },
+      },
+    },
+    async (_request, reply) => {
+      try {
+        await options.readiness?.();
+        return reply.send({ status: 'ok', service: options.service });
+      } catch (err) {
+        return reply
+          .status(503)
+          .send({ status: 'unavailable', service: options.service, reason: (err as Error).message });
+      }
+    },
+  );
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics (text format)',
+        responses: {
+          '200': { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+        },
+      },
+    },
+    async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
+  );
   return app;
 }
 
@@ -136,5 +204,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** This server's Prometheus registry; roles add their own metrics to it. */
     metrics: Registry;
+    /** Every route registered on this server (but fastify's automatic HEAD routes), as its OpenAPI lists them. */
+    routesSeen: readonly RouteSeen[];
   }
 }

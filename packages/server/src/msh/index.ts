@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { EhmiError } from '@ehmi/errors';
 import type { AccessPointGateway, MshBackend } from '../ap/contract.ts';
-import { createHttpServer } from '../http/index.ts';
+import { createHttpServer, timeoutsOf } from '../http/index.ts';
 import type { HttpsOptions } from '../http/server.ts';
 import type { Role, RoleContext } from '../roles.ts';
 import { type IdleState, Worker } from '../store/index.ts';
@@ -9,10 +9,11 @@ import { DISPATCH_QUEUE, inboxItem, type MshCore, partyOf } from './core.ts';
 import { type DispatchPayload, dispatchJob, recordOutcome } from './dispatch.ts';
 import { deliver } from './inbound.ts';
 import { registerRoutes } from './routes.ts';
+import { mshOpenApi } from './schemas.ts';
 import { InboxHub } from './sse.ts';
 import { type SweepResult, sweep } from './sweep.ts';
 
-export { openApiDocument } from './openapi.ts';
+export { mshOpenApi } from './schemas.ts';
 export type { SweepResult } from './sweep.ts';
 
 export interface MessageServiceHandler extends Role {
@@ -85,6 +86,8 @@ export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<Messag
     service: 'msh',
     logger: log,
     bodyLimitBytes: mshConfig.bodyLimitBytes,
+    timeouts: timeoutsOf(config.http),
+    openapi: mshOpenApi,
     readiness: () => store.ping(),
     ...(tls ? { tls } : {}),
   });

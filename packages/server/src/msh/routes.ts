@@ -6,18 +6,17 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FHIR_JSON } from '../http/index.ts';
 import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary } from './core.ts';
 import { fhirFormatOf, fhirText, formatOfMime, ProfileValidationError, readFhir } from './fhir-body.ts';
-import { openApiDocument } from './openapi.ts';
 import { acknowledgeInbox, type PayloadQuery, resend, submitFhir, submitPayload } from './outbound.ts';
+import { schemas } from './schemas.ts';
 import type { MessageStatus, NeedsAction } from './tables.ts';
 
-const STATUSES: readonly MessageStatus[] = ['accepted', 'sent', 'receipted', 'acknowledged', 'failed'];
-const NEEDS: readonly NeedsAction[] = ['missing-receipt', 'missing-acknowledgement'];
+type IdParams = { Params: { id: string } };
 
 /** Paths a client may call without a certificate: load balancers and probes. */
 const OPEN_PATHS = new Set(['/health']);
 
 /**
- * The EUA API (specs of the MSH helper brief; OpenAPI in ./openapi.ts). Every error is a FHIR OperationOutcome
+ * The EUA API (specs of the MSH helper brief; route schemas and OpenAPI in ./schemas.ts). Every error is a FHIR OperationOutcome
  * with the status of its EhmiError code.
  */
 export function registerRoutes(
@@ -52,7 +51,7 @@ export function registerRoutes(
       throw error;
     });
 
-    api.post('/messages', async (request, reply) => {
+    api.post('/messages', { schema: schemas.submitMessage }, async (request, reply) => {
       const format = fhirFormatOf(request.headers['content-type']);
       if (!format) {
         throw new EhmiError(
@@ -67,43 +66,38 @@ export function registerRoutes(
         .send(acceptedAnswer(result.row));
     });
 
-    api.post('/payloads', async (request, reply) => {
-      const result = await submitPayload(
-        core,
-        bodyOf(request),
-        request.headers['content-type'],
-        request.query as PayloadQuery,
-      );
-      return reply
-        .status(202)
-        .header('location', `/messages/${result.row.id}`)
-        .send(acceptedAnswer(result.row));
-    });
+    api.post<{ Querystring: PayloadQuery }>(
+      '/payloads',
+      { schema: schemas.submitPayload },
+      async (request, reply) => {
+        const result = await submitPayload(
+          core,
+          bodyOf(request),
+          request.headers['content-type'],
+          request.query,
+        );
+        return reply
+          .status(202)
+          .header('location', `/messages/${result.row.id}`)
+          .send(acceptedAnswer(result.row));
+      },
+    );
 
-    api.get('/messages', async (request) => {
-      const q = request.query as { status?: string; needsAction?: string };
-      let query = core.store.db.selectFrom('msh_messages').selectAll().orderBy('created_at').orderBy('id');
-      if (q.status !== undefined) {
-        if (!(STATUSES as readonly string[]).includes(q.status)) {
-          throw new EhmiError('EHMI_USAGE', `status must be one of ${STATUSES.join(', ')}`, {
-            expression: ['status'],
-          });
-        }
-        query = query.where('status', '=', q.status as MessageStatus);
-      }
-      if (q.needsAction !== undefined) {
-        if (!(NEEDS as readonly string[]).includes(q.needsAction)) {
-          throw new EhmiError('EHMI_USAGE', `needsAction must be one of ${NEEDS.join(', ')}`, {
-            expression: ['needsAction'],
-          });
-        }
-        query = query.where('needs_action', '=', q.needsAction as NeedsAction);
-      }
-      return (await query.limit(10_000).execute()).map(messageSummary);
-    });
+    // status and needsAction are checked against their enums by the route schema (400 otherwise).
+    api.get<{ Querystring: { status?: MessageStatus; needsAction?: NeedsAction } }>(
+      '/messages',
+      { schema: schemas.listMessages },
+      async (request) => {
+        const q = request.query;
+        let query = core.store.db.selectFrom('msh_messages').selectAll().orderBy('created_at').orderBy('id');
+        if (q.status !== undefined) query = query.where('status', '=', q.status);
+        if (q.needsAction !== undefined) query = query.where('needs_action', '=', q.needsAction);
+        return (await query.limit(10_000).execute()).map(messageSummary);
+      },
+    );
 
-    api.get('/messages/:id', async (request) => {
-      const { id } = request.params as { id: string };
+    api.get<IdParams>('/messages/:id', { schema: schemas.getMessage }, async (request) => {
+      const { id } = request.params;
       const row = await core.store.db
         .selectFrom('msh_messages')
         .selectAll()
@@ -120,13 +114,13 @@ export function registerRoutes(
       return { ...messageSummary(row), events: events.map(eventJson) };
     });
 
-    api.post('/messages/:id/$resend', async (request, reply) => {
-      const { id } = request.params as { id: string };
+    api.post<IdParams>('/messages/:id/$resend', { schema: schemas.resend }, async (request, reply) => {
+      const { id } = request.params;
       const row = await resend(core, id);
       return reply.status(202).send({ id: row.id, envelopeId: row.envelope_id, resends: row.resends });
     });
 
-    api.get('/inbox', async () => {
+    api.get('/inbox', { schema: schemas.inbox }, async () => {
       const rows = await core.store.db
         .selectFrom('msh_inbox')
         .selectAll()
@@ -138,7 +132,7 @@ export function registerRoutes(
       return rows.map(inboxItem);
     });
 
-    api.get('/inbox/stream', async (request, reply) => {
+    api.get('/inbox/stream', { schema: schemas.inboxStream }, async (request, reply) => {
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -152,8 +146,8 @@ export function registerRoutes(
       request.raw.on('close', () => res.end());
     });
 
-    api.get('/inbox/:id', async (request, reply) => {
-      const { id } = request.params as { id: string };
+    api.get<IdParams>('/inbox/:id', { schema: schemas.inboxItem }, async (request, reply) => {
+      const { id } = request.params;
       const item = await core.store.db
         .selectFrom('msh_inbox')
         .selectAll()
@@ -180,8 +174,8 @@ export function registerRoutes(
       return reply.type(FHIR_JSON).send(stringifyFhirJson(resource));
     });
 
-    api.delete('/inbox/:id', async (request, reply) => {
-      const { id } = request.params as { id: string };
+    api.delete<IdParams>('/inbox/:id', { schema: schemas.removeInboxItem }, async (request, reply) => {
+      const { id } = request.params;
       const item = await core.store.db
         .selectFrom('msh_inbox')
         .select(['id', 'removed_at'])
@@ -198,8 +192,8 @@ export function registerRoutes(
       return reply.status(204).send();
     });
 
-    api.post('/inbox/:id/$acknowledge', async (request, reply) => {
-      const { id } = request.params as { id: string };
+    api.post<IdParams>('/inbox/:id/$acknowledge', { schema: schemas.acknowledge }, async (request, reply) => {
+      const { id } = request.params;
       const raw = bodyOf(request, true);
       let body: Record<string, unknown> = {};
       if (raw.length > 0) {
@@ -215,8 +209,6 @@ export function registerRoutes(
       const ackId = await acknowledgeInbox(core, id, body);
       return reply.status(202).header('location', `/messages/${ackId}`).send({ id: ackId });
     });
-
-    api.get('/openapi.json', async (_request, reply) => reply.type('application/json').send(openApiDocument));
   });
 }
 

@@ -4,7 +4,7 @@ import { isIPv4 } from 'node:net';
 import { EhmiError } from '@ehmi/errors';
 import { toCertificate } from '@ehmi/smp';
 import type { FastifyInstance } from 'fastify';
-import { createHttpServer } from '../http/index.ts';
+import { createHttpServer, timeoutsOf } from '../http/index.ts';
 import type { Role, RoleContext } from '../roles.ts';
 import type { SmpConfig } from './config.ts';
 import { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
@@ -91,6 +91,7 @@ export async function createSmpRole(ctx: RoleContext): Promise<SmpRole> {
     service: 'smp',
     logger: ctx.logger,
     bodyLimitBytes: ctx.config.http.bodyLimitBytes,
+    timeouts: timeoutsOf(ctx.config.http),
     readiness: () => ctx.store.ping(),
   });
   let url = '';

@@ -6,6 +6,7 @@ import { parse, payloadOf, RECEIPT_DOCUMENT_ID, scopeValue, wrap } from '@ehmi/s
 import { createMsh } from '../../src/msh/index.ts';
 import { collectBlobGarbage, JobQueue, openStore, storeBlob } from '../../src/store/index.ts';
 import { engines } from '../helpers/engines.ts';
+import { assertOpenApiListsEveryRoute } from '../helpers/openapi.ts';
 import {
   clientFetch,
   homecare,
@@ -479,10 +480,12 @@ for (const engine of engines()) {
       assert.equal((await anonymous(`${b.url}/health`)).status, 200);
     });
 
-    it('serves its OpenAPI 3.1 document', async () => {
+    it('serves its OpenAPI 3.1 document, generated from the route schemas and listing every route', async () => {
       const r = await call(a, 'GET', '/openapi.json');
       assert.equal(r.status, 200);
-      assert.equal(r.body.openapi, '3.1.0');
+      assertOpenApiListsEveryRoute(a.msh.app, r.body);
+      assert.match(r.body.paths['/messages/{id}'].get.description, /10\.1 receiver's EnvelopeReceipt/);
+      assert.ok(r.body.components.schemas.MessageSummary);
       for (const path of [
         '/messages',
         '/payloads',
@@ -494,6 +497,22 @@ for (const engine of engines()) {
         '/inbox/stream',
       ]) {
         assert.ok(r.body.paths[path], path);
+      }
+    });
+
+    it('refuses a bad path or query parameter with 400 and an OperationOutcome naming it', async () => {
+      for (const [path, field] of [
+        ['/messages?status=bogus', 'status'],
+        ['/messages?needsAction=later', 'needsAction'],
+        ['/messages/not-a-uuid', 'id'],
+        ['/inbox/not-a-uuid', 'id'],
+      ] as const) {
+        const r = await call(a, 'GET', path);
+        assert.equal(r.status, 400, path);
+        assert.match(r.headers.get('content-type') ?? '', /application\/fhir\+json/);
+        assert.equal(r.body.resourceType, 'OperationOutcome');
+        assert.equal(r.body.issue[0].details.coding[0].code, 'EHMI_USAGE');
+        assert.deepEqual(r.body.issue[0].expression, [field], path);
       }
     });
 

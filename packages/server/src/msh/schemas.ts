@@ -1,0 +1,317 @@
+import { TIMELINE_STEPS } from './steps.ts';
+
+/**
+ * The EUA API's route schemas (params and query validated by fastify, the rest documentation) and the OpenAPI
+ * components they refer to; `GET /openapi.json` is generated from them (http/openapi.ts).
+ */
+
+const outcome = { $ref: '#/components/schemas/OperationOutcome' };
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/fhir+json': { schema: outcome } },
+});
+const json = (schema: unknown) => ({ 'application/json': { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: UUID, description: 'The tracking id (a UUID)' } },
+} as const;
+const unauthorized = errorResponse('No client certificate under the trust anchors (mutual TLS)');
+
+export const STATUSES = ['accepted', 'sent', 'receipted', 'acknowledged', 'failed'] as const;
+export const NEEDS_ACTION = ['missing-receipt', 'missing-acknowledgement'] as const;
+
+const COMPONENTS = {
+  securitySchemes: { mutualTLS: { type: 'mutualTLS' } },
+  schemas: {
+    Status: { enum: ['accepted', 'sent', 'receipted', 'acknowledged', 'failed'] },
+    Accepted: {
+      type: 'object',
+      required: ['id', 'status', 'envelopeId', 'sender', 'receiver'],
+      properties: {
+        id: { type: 'string', format: 'uuid' },
+        status: { $ref: '#/components/schemas/Status' },
+        messageHeaderId: { type: ['string', 'null'] },
+        bundleId: { type: ['string', 'null'] },
+        envelopeId: { type: 'string' },
+        sender: { type: 'string' },
+        receiver: { type: 'string' },
+      },
+    },
+    MessageSummary: {
+      type: 'object',
+      properties: {
+        id: { type: 'string' },
+        direction: { const: 'out' },
+        status: { $ref: '#/components/schemas/Status' },
+        messageHeaderId: { type: ['string', 'null'] },
+        bundleId: { type: ['string', 'null'] },
+        envelopeId: { type: 'string' },
+        type: { type: 'string' },
+        sender: { type: 'string' },
+        receiver: { type: 'string' },
+        createdAt: { type: 'string', format: 'date-time' },
+        needsAction: { enum: [null, 'missing-receipt', 'missing-acknowledgement'] },
+        resends: { type: 'integer' },
+        acknowledgement: {
+          oneOf: [
+            { type: 'null' },
+            {
+              type: 'object',
+              properties: {
+                code: { enum: ['ok', 'transient-error', 'fatal-error'] },
+                at: { type: 'string', format: 'date-time' },
+              },
+            },
+          ],
+        },
+        failure: {
+          oneOf: [
+            { type: 'null' },
+            { type: 'object', properties: { reason: { type: 'string' }, ebmsCode: { type: 'string' } } },
+          ],
+        },
+      },
+    },
+    Message: {
+      allOf: [
+        { $ref: '#/components/schemas/MessageSummary' },
+        {
+          type: 'object',
+          properties: {
+            events: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['code', 'station', 'time', 'outcome'],
+                properties: {
+                  code: {
+                    type: 'string',
+                    examples: Object.keys(TIMELINE_STEPS),
+                    description: Object.entries(TIMELINE_STEPS)
+                      .map(([code, meaning]) => `${code} ${meaning}`)
+                      .join('; '),
+                  },
+                  station: { enum: ['eua', 'msh', 'ap'] },
+                  time: { type: 'string', format: 'date-time' },
+                  outcome: { enum: ['success', 'failure'] },
+                  detail: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+      ],
+    },
+    InboxItem: {
+      type: 'object',
+      required: ['id', 'type', 'sender', 'receivedAt'],
+      properties: {
+        id: { type: 'string' },
+        bundleId: { type: ['string', 'null'] },
+        messageHeaderId: { type: ['string', 'null'] },
+        type: { type: 'string' },
+        sender: { type: 'string', description: '0088:<GLN>' },
+        receivedAt: { type: 'string', format: 'date-time' },
+      },
+    },
+    OperationOutcome: {
+      type: 'object',
+      required: ['resourceType', 'issue'],
+      properties: {
+        resourceType: { const: 'OperationOutcome' },
+        issue: { type: 'array', items: { type: 'object' } },
+      },
+    },
+  },
+};
+
+export const mshOpenApi = {
+  title: 'EHMI message service handler (ehmiMSH): EUA API',
+  version: '1.0.0',
+  description:
+    'Submit MedCom FHIR messages and other payloads, follow their delivery (EDS steps of ehmi-core §1.2), read and ' +
+    'acknowledge received messages. Authentication is mutual TLS when the node sets msh.clientTrustAnchors. ' +
+    'Errors are FHIR OperationOutcome resources; a bad path or query parameter is a 400.',
+  security: [{ mutualTLS: [] }],
+  components: COMPONENTS,
+};
+
+export const schemas = {
+  submitMessage: {
+    summary: 'Submit a MedCom FHIR message',
+    description:
+      'Validated against the MedCom profiles, addressed to MessageHeader.destination (primary) receiver, wrapped ' +
+      'in ehmiSBDH, committed and queued. An identical resubmission (same Bundle.id and MessageHeader.id) answers ' +
+      '200 with the earlier submission and sends nothing.',
+    requestBody: {
+      required: true,
+      content: {
+        'application/fhir+json': { schema: { type: 'object' } },
+        'application/fhir+xml': { schema: { type: 'string' } },
+        'application/json': { schema: { type: 'object' } },
+        'application/xml': { schema: { type: 'string' } },
+      },
+    },
+    responses: {
+      '202': {
+        description: 'Accepted: committed and queued',
+        headers: { Location: { schema: { type: 'string' } } },
+        content: json(ref('Accepted')),
+      },
+      '200': { description: 'An identical earlier submission', content: json(ref('Accepted')) },
+      '400': errorResponse('Unreadable body'),
+      '401': unauthorized,
+      '403': errorResponse('MessageHeader.sender is not this organisation'),
+      '409': errorResponse('The MessageHeader.id was submitted before with another Bundle.id (use $resend)'),
+      '413': errorResponse('Body too large'),
+      '415': errorResponse('Not a FHIR media type'),
+      '422': errorResponse('The message fails its profile (every issue in the OperationOutcome)'),
+    },
+  },
+  listMessages: {
+    summary: 'Sent messages',
+    querystring: {
+      type: 'object',
+      properties: {
+        status: { type: 'string', enum: [...STATUSES] },
+        needsAction: { type: 'string', enum: [...NEEDS_ACTION] },
+      },
+    },
+    responses: {
+      '200': {
+        description: 'Summaries, oldest first',
+        content: json({ type: 'array', items: ref('MessageSummary') }),
+      },
+      '400': errorResponse('A status or needsAction that is not one of the listed values'),
+    },
+  },
+  submitPayload: {
+    summary: 'Submit any payload with explicit metadata (OIOXML, EDIFACT, CDA, other FHIR messages)',
+    querystring: {
+      type: 'object',
+      properties: {
+        receiver: { type: 'string', description: '0088:<GLN> of the receiving organisation' },
+        documentType: { type: 'string', description: 'SBDH DOCUMENTID (SMP document type)' },
+        process: { type: 'string', description: 'SBDH PROCESSID' },
+        kind: { type: 'string', description: 'oioxml, edifact, cda or fhir' },
+        standard: { type: 'string', description: 'DocumentIdentification/Standard' },
+        typeVersion: { type: 'string' },
+        type: { type: 'string', description: 'DocumentIdentification/Type' },
+        patientId: { type: 'string' },
+        messageId: { type: 'string', description: 'MESSAGEIDENTIFIER (default a new UUID)' },
+      },
+    },
+    requestBody: { required: true, content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
+    responses: {
+      '202': { description: 'Accepted', content: json(ref('Accepted')) },
+      '400': errorResponse('Missing or bad metadata, unreadable body'),
+      '401': unauthorized,
+      '422': errorResponse('The envelope cannot be built valid from this metadata'),
+    },
+  },
+  getMessage: {
+    summary: 'Status and timeline of a sent message',
+    description: `Timeline steps (EDS steps of ehmi-core §1.2): ${Object.entries(TIMELINE_STEPS)
+      .map(([code, meaning]) => `${code} ${meaning}`)
+      .join('; ')}.`,
+    params: idParams,
+    responses: {
+      '200': { description: 'The message', content: json(ref('Message')) },
+      '400': errorResponse('The id is not a UUID'),
+      '404': errorResponse('Unknown id'),
+    },
+  },
+  resend: {
+    summary:
+      'Resend a MedCom message: new SBDH InstanceIdentifier, new Bundle.id and timestamp, same MessageHeader.id',
+    params: idParams,
+    responses: {
+      '202': {
+        description: 'Queued again',
+        content: json({
+          type: 'object',
+          required: ['id', 'envelopeId', 'resends'],
+          properties: {
+            id: { type: 'string' },
+            envelopeId: { type: 'string' },
+            resends: { type: 'integer' },
+          },
+        }),
+      },
+      '400': errorResponse('The id is not a UUID'),
+      '404': errorResponse('Unknown id'),
+      '409': errorResponse('Resent msh.maxResends times already, acknowledged, or not a MedCom message'),
+    },
+  },
+  inbox: {
+    summary: 'Received messages not yet removed, oldest first',
+    responses: { '200': { description: 'Items', content: json({ type: 'array', items: ref('InboxItem') }) } },
+  },
+  inboxStream: {
+    summary: 'Server-sent events: `event: message` with the inbox item for each new arrival',
+    responses: {
+      '200': {
+        description: 'Event stream',
+        content: { 'text/event-stream': { schema: { type: 'string' } } },
+      },
+    },
+  },
+  inboxItem: {
+    summary: 'The received message: FHIR JSON by default, FHIR XML with Accept: application/fhir+xml',
+    params: idParams,
+    querystring: {
+      type: 'object',
+      properties: { _format: { type: 'string', description: 'json or xml; wins over Accept' } },
+    },
+    responses: {
+      '200': {
+        description: 'The message as received (converted when the other format is asked for)',
+        content: {
+          'application/fhir+json': { schema: { type: 'object' } },
+          'application/fhir+xml': { schema: { type: 'string' } },
+        },
+      },
+      '400': errorResponse('The id is not a UUID'),
+      '404': errorResponse('Unknown or removed'),
+    },
+  },
+  removeInboxItem: {
+    summary: 'Acknowledge to remove: the item leaves the list (kept for duplicate handling until retention)',
+    params: idParams,
+    responses: {
+      '204': { description: 'Removed' },
+      '400': errorResponse('The id is not a UUID'),
+      '404': errorResponse('Unknown id'),
+    },
+  },
+  acknowledge: {
+    summary: 'Send the MedCom acknowledgement of a received message (once)',
+    params: idParams,
+    requestBody: {
+      content: json({
+        type: 'object',
+        properties: {
+          code: { enum: ['ok', 'transient-error', 'fatal-error'], default: 'ok' },
+          text: { type: 'string', description: 'Issue text of a negative acknowledgement' },
+          issues: {
+            type: 'array',
+            items: { type: 'object' },
+            description: 'Acknowledgement issues (severity, code, details, text)',
+          },
+        },
+      }),
+    },
+    responses: {
+      '202': {
+        description: "Queued; id is the acknowledgement's tracking id",
+        content: json({ type: 'object', properties: { id: { type: 'string' } } }),
+      },
+      '400': errorResponse('The id is not a UUID, or the body is not a JSON object'),
+      '404': errorResponse('Unknown id'),
+      '409': errorResponse('Acknowledged already'),
+    },
+  },
+};

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/index.ts';
+import { createHttpServer, type HttpTimeouts, timeoutsOf } from '../../src/http/index.ts';
+
+/** Each test waits for the server to close the socket; without the timeout it never would (fastify's are 0/72 s). */
+const CUT_WITHIN = { timeout: 5_000 };
+
+async function serve(timeouts: Partial<HttpTimeouts>): Promise<{ app: FastifyInstance; port: number }> {
+  const app = await createHttpServer({
+    service: 'test',
+    logger: pino({ level: 'silent' }),
+    bodyLimitBytes: 1024,
+    timeouts: {
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 20_000,
+      idleTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 20_000,
+      ...timeouts,
+    },
+  });
+  // A streaming route, as the AS4 endpoint: its own parser hands over the raw stream, the body limit does not apply.
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    scope.post('/upload', async (request) => {
+      let bytes = 0;
+      for await (const chunk of request.body as AsyncIterable<Buffer>) bytes += chunk.length;
+      return { bytes };
+    });
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  return { app, port: typeof address === 'object' && address ? address.port : 0 };
+}
+
+async function open(port: number): Promise<{ socket: Socket; received: () => string }> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  let text = '';
+  socket.on('data', (d: Buffer) => {
+    text += d.toString('latin1');
+  });
+  socket.on('error', () => {});
+  return { socket, received: () => text };
+}
+
+/** Writes `text` one byte every `everyMs` until the socket closes. */
+function trickle(socket: Socket, text: string, everyMs: number): () => void {
+  let i = 0;
+  const timer = setInterval(() => {
+    if (socket.destroyed || i >= text.length) return;
+    socket.write(text[i++]!);
+  }, everyMs);
+  return () => clearInterval(timer);
+}
+
+describe('HTTP server timeouts', () => {
+  it(
+    'cuts a client that sends its headers a byte at a time after the headers timeout',
+    CUT_WITHIN,
+    async () => {
+      const { app, port } = await serve({ headersTimeoutMs: 300 });
+      try {
+        const { socket, received } = await open(port);
+        const started = Date.now();
+        socket.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+        const stop = trickle(socket, `X-Slow: ${'a'.repeat(10_000)}\r\n\r\n`, 20);
+        await once(socket, 'close');
+        stop();
+        assert.ok(Date.now() - started >= 250, 'not before the headers timeout');
+        assert.match(received(), /^(HTTP\/1\.1 408|)/);
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
+  it('cuts a client that trickles its body after the request timeout', CUT_WITHIN, async () => {
+    const { app, port } = await serve({ headersTimeoutMs: 200, requestTimeoutMs: 600 });
+    try {
+      const { socket } = await open(port);
+      const started = Date.now();
+      socket.write(
+        'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n',
+      );
+      const stop = trickle(socket, 'x'.repeat(100_000), 20);
+      await once(socket, 'close');
+      stop();
+      assert.ok(Date.now() - started >= 550, 'not before the request timeout');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('lets a large upload stream for longer than the headers timeout', CUT_WITHIN, async () => {
+    const { app, port } = await serve({
+      headersTimeoutMs: 200,
+      requestTimeoutMs: 4_000,
+      idleTimeoutMs: 1_000,
+    });
+    try {
+      const chunk = Buffer.alloc(1024 * 1024, 0x61);
+      const chunks = 40;
+      async function* body() {
+        for (let i = 0; i < chunks; i++) {
+          await new Promise((r) => setTimeout(r, 15));
+          yield chunk;
+        }
+      }
+      const res = await fetch(`http://127.0.0.1:${port}/upload`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: body(),
+        duplex: 'half',
+      } as RequestInit);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { bytes: chunks * chunk.length });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('closes a connection on which nothing arrives after the idle timeout', CUT_WITHIN, async () => {
+    const { app, port } = await serve({ idleTimeoutMs: 300 });
+    try {
+      const { socket } = await open(port);
+      const started = Date.now();
+      socket.write(
+        'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n',
+      );
+      await once(socket, 'close');
+      assert.ok(Date.now() - started >= 250, 'not before the idle timeout');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('closes an idle keep-alive connection after the keep-alive timeout', CUT_WITHIN, async () => {
+    const { app, port } = await serve({ keepAliveTimeoutMs: 300 });
+    try {
+      const { socket, received } = await open(port);
+      socket.write('GET /health HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+      while (!received().includes('"status":"ok"')) await once(socket, 'data');
+      const answered = Date.now();
+      assert.match(received(), /^HTTP\/1\.1 200/);
+      await once(socket, 'close');
+      assert.ok(Date.now() - answered >= 250, 'not before the keep-alive timeout');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('reads the timeouts from the http configuration and EHMI_HTTP_* variables', () => {
+    const config = loadConfig({
+      env: { EHMI_HTTP_HEADERS_TIMEOUT_MS: '5000', EHMI_HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000' },
+      cwd: '/tmp',
+    });
+    assert.deepEqual(timeoutsOf(config.http), {
+      headersTimeoutMs: 5000,
+      requestTimeoutMs: 600_000,
+      idleTimeoutMs: 120_000,
+      keepAliveTimeoutMs: 1000,
+    });
+  });
+});
