@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RECEIPT = join(ROOT, 'fixtures', 'as4', 'phase4-receipt-helger-POP000306.as4in');
-const PACKAGES = ['@ehmi/errors', '@ehmi/xml', '@ehmi/pki', '@ehmi/as4'];
+const PACKAGES = ['@ehmi/errors', '@ehmi/xml', '@ehmi/xmldsig', '@ehmi/pki', '@ehmi/as4'];
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 /** The environment without the test run's npm variables and without NODE_OPTIONS (it carries `ehmi-source`). */

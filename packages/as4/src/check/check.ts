@@ -1,6 +1,7 @@
-import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { asEhmiError, EhmiError, EXIT } from '@ehmi/errors';
-import { childElement, childElements, type Document, type Element, excC14n } from '@ehmi/xml';
+import { childElement, childElements, type Document, type Element } from '@ehmi/xml';
+import { digestElement } from '@ehmi/xmldsig';
 import type { As4Limits } from '../limits.ts';
 import type { AttachmentSink } from '../mime/sink.ts';
 import type { As4Attachment } from '../model/attachment.ts';
@@ -312,9 +313,10 @@ async function referenceReport(
           out.push({ uri, ok: false, note: 'missing' });
           continue;
         }
-        const t = r.transforms[0];
-        const c14n = excC14n(target, { inclusivePrefixes: t?.inclusivePrefixes ?? [] });
-        digest = createHash(hash).update(c14n, 'utf8').digest();
+        digest = digestElement(target, {
+          digestMethod: r.digestMethod,
+          inclusivePrefixes: r.transforms[0]?.inclusivePrefixes ?? [],
+        });
       }
       const ok = digest.equals(Buffer.from(r.digestValue, 'base64'));
       out.push({

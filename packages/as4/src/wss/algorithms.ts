@@ -1,30 +1,14 @@
 import { EhmiError } from '@ehmi/errors';
+import { DSIG, type HashName, hashOf, SIGNATURE_METHODS } from '@ehmi/xmldsig';
 
 /**
- * Algorithm identifiers (XML Signature 1.1 §6, XML Encryption 1.1 §5, RFC 9231).
+ * Algorithm identifiers: XML Signature 1.1 §6 (from @ehmi/xmldsig's `DSIG`), XML Encryption 1.1 §5, RFC 9231.
  *
  * @example
  * result.signatureMethod === ALG.rsaSha256;
  */
 export const ALG = {
-  excC14n: 'http://www.w3.org/2001/10/xml-exc-c14n#',
-  sha1: 'http://www.w3.org/2000/09/xmldsig#sha1',
-  sha224: 'http://www.w3.org/2001/04/xmldsig-more#sha224',
-  sha256: 'http://www.w3.org/2001/04/xmlenc#sha256',
-  sha384: 'http://www.w3.org/2001/04/xmldsig-more#sha384',
-  sha512: 'http://www.w3.org/2001/04/xmlenc#sha512',
-  rsaSha1: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1',
-  rsaSha224: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha224',
-  rsaSha256: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
-  rsaSha384: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha384',
-  rsaSha512: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512',
-  rsaPssSha256: 'http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1',
-  rsaPssSha384: 'http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1',
-  rsaPssSha512: 'http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1',
-  ecdsaSha256: 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256',
-  ecdsaSha384: 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384',
-  ecdsaSha512: 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512',
-  ed25519: 'http://www.w3.org/2021/04/xmldsig-more#eddsa-ed25519',
+  ...DSIG,
   aes128Gcm: 'http://www.w3.org/2009/xmlenc11#aes128-gcm',
   aes192Gcm: 'http://www.w3.org/2009/xmlenc11#aes192-gcm',
   aes256Gcm: 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
@@ -78,21 +62,7 @@ export interface AlgorithmPolicy {
 
 const SHA2 = [ALG.sha224, ALG.sha256, ALG.sha384, ALG.sha512] as const;
 
-/** Signature methods this implementation can verify (signature-algorithms.ts), whatever the policy says. */
-const SIGNATURE_METHODS = [
-  ALG.rsaSha1,
-  ALG.rsaSha224,
-  ALG.rsaSha256,
-  ALG.rsaSha384,
-  ALG.rsaSha512,
-  ALG.rsaPssSha256,
-  ALG.rsaPssSha384,
-  ALG.rsaPssSha512,
-  ALG.ecdsaSha256,
-  ALG.ecdsaSha384,
-  ALG.ecdsaSha512,
-  ALG.ed25519,
-] as const;
+/** Signature methods @ehmi/xmldsig computes, whatever the policy says. */
 const KNOWN_SIGNATURE = new Set<string>(SIGNATURE_METHODS);
 
 /**
@@ -140,16 +110,7 @@ export function oaepPolicy(policy: AlgorithmPolicy): { digest: readonly string[]
   return policy.oaep ?? { digest: [ALG.sha256], mgf: [ALG.mgf1sha256] };
 }
 
-export type HashName = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
-
-/** Digest URIs this implementation computes, with their node:crypto names. */
-const DIGESTS: ReadonlyMap<string, HashName> = new Map([
-  [ALG.sha1, 'sha1'],
-  [ALG.sha224, 'sha224'],
-  [ALG.sha256, 'sha256'],
-  [ALG.sha384, 'sha384'],
-  [ALG.sha512, 'sha512'],
-]);
+export type { HashName };
 
 /** MGF1 URIs (XML Encryption 1.1 §5.5.2) with the hash each uses. */
 const MGFS: ReadonlyMap<string, HashName> = new Map([
@@ -162,7 +123,7 @@ const MGFS: ReadonlyMap<string, HashName> = new Map([
 
 /** Node hash name of a digest URI (one checked with {@link checkAlgorithm}). */
 export function digestName(uri: string): HashName {
-  const name = DIGESTS.get(uri);
+  const name = hashOf(uri);
   if (!name) throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', `unsupported digest algorithm ${uri}`);
   return name;
 }
@@ -174,7 +135,7 @@ export function mgfName(uri: string): HashName | undefined {
 
 /** Node hash name of a digest URI, or undefined when unknown (for the RSA-OAEP DigestMethod). */
 export function knownDigest(uri: string): HashName | undefined {
-  return DIGESTS.get(uri);
+  return hashOf(uri);
 }
 
 /**
@@ -183,7 +144,7 @@ export function knownDigest(uri: string): HashName | undefined {
  * SHA-1) is a policy violation: EBMS:0103 PolicyNoncompliance (eDelivery AS4 1.15 §2.2.6.2 fixes the algorithms).
  */
 export function checkAlgorithm(kind: 'signature' | 'digest', uri: string, policy: AlgorithmPolicy): void {
-  const known = kind === 'signature' ? KNOWN_SIGNATURE.has(uri) : DIGESTS.has(uri);
+  const known = kind === 'signature' ? KNOWN_SIGNATURE.has(uri) : hashOf(uri) !== undefined;
   if (!known) {
     throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', `unsupported ${kind} algorithm ${uri}`, {
       details: { algorithm: uri },

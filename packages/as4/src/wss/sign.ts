@@ -1,6 +1,7 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { childElement, type Document, type Element, excC14n } from '@ehmi/xml';
+import { childElement, type Document, type Element } from '@ehmi/xml';
+import { digestElement, signatureMethodFor, signSignedInfo } from '@ehmi/xmldsig';
 import type { As4Attachment } from '../model/attachment.ts';
 import { ALG, PROFILES, type SecurityProfile } from './algorithms.ts';
 import { digestAttachment } from './attachment-digest.ts';
@@ -9,7 +10,6 @@ import { append, ensureSecurityHeader, envelopeParts } from './envelope.ts';
 import { ensureWsuId, newId } from './ids.ts';
 import { NS, SWA } from './ns.ts';
 import { parseReference, type SignatureReference } from './references.ts';
-import { signatureMethodFor, signBytes } from './signature-algorithms.ts';
 import {
   appendBinarySecurityToken,
   appendTokenReference,
@@ -96,7 +96,7 @@ export async function signEnvelope(
   };
   const addElementRef = (el: Element, idPrefix: string): void => {
     const id = ensureWsuId(el, idPrefix);
-    addRef(`#${id}`, ALG.excC14n, createHash('sha256').update(excC14n(el), 'utf8').digest());
+    addRef(`#${id}`, ALG.excC14n, digestElement(el, { digestMethod: ALG.sha256 }));
   };
 
   if (parts.messaging) addElementRef(parts.messaging, 'msg');
@@ -118,8 +118,7 @@ export async function signEnvelope(
   const bst =
     kind === 'BinarySecurityToken' ? appendBinarySecurityToken(security, chain, valueType) : undefined;
   security.appendChild(sig);
-  const signatureValue = signBytes(method, options.privateKey, Buffer.from(excC14n(signedInfo), 'utf8'));
-  append(sig, NS.ds, 'ds:SignatureValue', signatureValue.toString('base64'));
+  append(sig, NS.ds, 'ds:SignatureValue', signSignedInfo(signedInfo, method, options.privateKey));
   const keyInfo = append(sig, NS.ds, 'ds:KeyInfo');
   keyInfo.setAttribute('Id', newId('KI'));
   appendTokenReference(keyInfo, kind, signer, bst ? { id: bst.id, valueType } : undefined);

@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { childElement, childElements, type Document, type Element, excC14n } from '@ehmi/xml';
+import { childElement, childElements, type Document, type Element } from '@ehmi/xml';
+import { digestElement, sameDigest, verifySignatureValue } from '@ehmi/xmldsig';
 import type { As4Attachment } from '../model/attachment.ts';
 import {
   ALG,
@@ -15,8 +16,7 @@ import { type CertificateInput, toCertificate } from './certificates.ts';
 import { envelopeParts, findSecurityHeader } from './envelope.ts';
 import { buildIdMap } from './ids.ts';
 import { NS, SWA } from './ns.ts';
-import { inclusivePrefixesOf, parseReference, type SignatureReference } from './references.ts';
-import { verifyBytes } from './signature-algorithms.ts';
+import { parseReference, type SignatureReference } from './references.ts';
 import { checkTimestamp } from './timestamp.ts';
 import { resolveKeyInfo, type TokenReference } from './token.ts';
 
@@ -162,12 +162,7 @@ export async function verifyEnvelope(
     security: security!,
     knownCertificates: (options.knownCertificates ?? []).map(toCertificate),
   });
-  const signedInfoBytes = Buffer.from(
-    excC14n(signedInfo, { inclusivePrefixes: inclusivePrefixesOf(c14nEl) ?? [] }),
-    'utf8',
-  );
-  const sigValue = Buffer.from((sigValueEl.textContent ?? '').replace(/\s+/g, ''), 'base64');
-  if (!verifyBytes(method, token.certificate.publicKey, signedInfoBytes, sigValue)) {
+  if (!verifySignatureValue(signedInfo, sigValueEl, method, token.certificate.publicKey)) {
     throw authError('the SignatureValue does not verify', 'signature-value', {
       subject: token.certificate.subject,
     });
@@ -275,17 +270,14 @@ function elementReference(
       },
     );
   }
-  const bytes = excC14n(el, { inclusivePrefixes: r.transforms[0]?.inclusivePrefixes ?? [] });
-  const digest = createHash(digestName(r.digestMethod)).update(bytes, 'utf8').digest();
+  const digest = digestElement(el, {
+    digestMethod: r.digestMethod,
+    inclusivePrefixes: r.transforms[0]?.inclusivePrefixes ?? [],
+  });
   if (!sameDigest(digest, r.digestValue)) {
     throw authError(`the digest of ${r.uri} (${target}) does not match`, 'digest', { uri: r.uri, target });
   }
   return { ...r, target, signedElement: el, digestVerified: true };
-}
-
-function sameDigest(actual: Buffer, expectedB64: string): boolean {
-  const expected = Buffer.from(expectedB64, 'base64');
-  return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
 /**

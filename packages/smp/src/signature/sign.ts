@@ -1,12 +1,12 @@
-import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, parseXml, rootElement } from '@ehmi/xml';
+import { digestElement, signSignedInfo } from '@ehmi/xmldsig';
 import { NS } from '../lib/ns.ts';
 import { escapeText } from '../lib/xml-text.ts';
 import { unsignedSignedServiceMetadataXml } from '../model/build.ts';
 import type { ServiceMetadata } from '../model/types.ts';
-import { DSIG, signatureMethodFor, signBytes } from './algorithms.ts';
-import { canonicalize } from './c14n.ts';
+import { DSIG, signatureMethodFor } from './algorithms.ts';
 import { type CertificateInput, toCertificate } from './trust.ts';
 
 export interface SignOptions {
@@ -40,9 +40,9 @@ export function buildSignedServiceMetadata(md: ServiceMetadata, options: SignOpt
   const close = '</SignedServiceMetadata>';
   // The enveloped-signature transform removes the Signature again, so the digest is that of the document as it
   // is before the Signature is appended.
-  const digest = createHash('sha256')
-    .update(canonicalize(rootElement(parseXml(unsigned)), DSIG.excC14n), 'utf8')
-    .digest('base64');
+  const digest = digestElement(rootElement(parseXml(unsigned)), { digestMethod: DSIG.sha256 }).toString(
+    'base64',
+  );
   const signedInfo =
     '<SignedInfo>' +
     `<CanonicalizationMethod Algorithm="${DSIG.excC14n}"/>` +
@@ -64,11 +64,8 @@ export function buildSignedServiceMetadata(md: ServiceMetadata, options: SignOpt
     NS.ds,
     'SignedInfo',
   )!;
-  const value = signBytes(method, options.key, Buffer.from(canonicalize(placed, DSIG.excC14n), 'utf8'));
-  return skeleton.replace(
-    '<SignatureValue></SignatureValue>',
-    `<SignatureValue>${value.toString('base64')}</SignatureValue>`,
-  );
+  const value = signSignedInfo(placed, method, options.key);
+  return skeleton.replace('<SignatureValue></SignatureValue>', `<SignatureValue>${value}</SignatureValue>`);
 }
 
 /** The subject as an RFC 2253 string (most significant RDN last), for ds:X509SubjectName. */

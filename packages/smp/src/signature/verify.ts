@@ -1,11 +1,19 @@
-import { createHash, timingSafeEqual, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, childElements, type Document, type Element, rootElement } from '@ehmi/xml';
+import {
+  base64Text,
+  canonicalizationOf,
+  digestElement,
+  inclusivePrefixesOf,
+  sameDigest,
+  signatureMethodOf,
+  verifySignatureValue,
+} from '@ehmi/xmldsig';
 import { NS, type SmpFlavour } from '../lib/ns.ts';
 import { serviceMetadataOf, toDocument } from '../model/parse.ts';
 import type { ServiceMetadata } from '../model/types.ts';
-import { C14N_ALGORITHMS, DSIG, digestName, SIGNATURE_METHODS, verifyBytes } from './algorithms.ts';
-import { canonicalize } from './c14n.ts';
+import { C14N_ALGORITHMS, DIGEST_METHODS, DSIG, SIGNATURE_METHODS } from './algorithms.ts';
 import { checkCertificateTrust, type TrustOptions, toCertificate } from './trust.ts';
 
 export interface EnvelopedSignatureResult {
@@ -46,12 +54,11 @@ export function verifyEnvelopedSignature(doc: Document): EnvelopedSignatureResul
   const keyInfo = childElement(sig, NS.ds, 'KeyInfo');
   if (!signedInfo || !sigValueEl) throw invalid('the ds:Signature is incomplete', 'structure');
 
-  const c14nEl = childElement(signedInfo, NS.ds, 'CanonicalizationMethod');
-  const c14nAlg = c14nEl?.getAttribute('Algorithm') ?? '';
+  const c14nAlg = canonicalizationOf(signedInfo).algorithm;
   if (!C14N_ALGORITHMS.includes(c14nAlg)) {
     throw invalid(`unsupported CanonicalizationMethod "${c14nAlg}"`, 'algorithm', { algorithm: c14nAlg });
   }
-  const method = childElement(signedInfo, NS.ds, 'SignatureMethod')?.getAttribute('Algorithm') ?? '';
+  const method = signatureMethodOf(signedInfo);
   if (!SIGNATURE_METHODS.includes(method)) {
     throw invalid(`unsupported SignatureMethod "${method}"`, 'algorithm', { algorithm: method });
   }
@@ -79,17 +86,11 @@ export function verifyEnvelopedSignature(doc: Document): EnvelopedSignatureResul
   // XML Signature 1.1 §4.4.3.2: without a c14n transform the node-set is serialised with Canonical XML 1.0.
   const refC14n = algs[1] ?? DSIG.c14n10;
   const digestMethod = childElement(ref, NS.ds, 'DigestMethod')?.getAttribute('Algorithm') ?? '';
-  const hash = digestName(digestMethod);
-  if (!hash)
+  if (!DIGEST_METHODS.includes(digestMethod))
     throw invalid(`unsupported DigestMethod "${digestMethod}"`, 'algorithm', { algorithm: digestMethod });
 
   const certs = certificatesOf(keyInfo);
-  const signedInfoBytes = Buffer.from(
-    canonicalize(signedInfo, c14nAlg, { inclusivePrefixes: inclusivePrefixesOf(c14nEl!) }),
-    'utf8',
-  );
-  const sigValue = Buffer.from((sigValueEl.textContent ?? '').replace(/\s+/g, ''), 'base64');
-  const signer = certs.find((c) => verifyBytes(method, c.publicKey, signedInfoBytes, sigValue));
+  const signer = certs.find((c) => verifySignatureValue(signedInfo, sigValueEl, method, c.publicKey));
   if (!signer) {
     throw invalid(
       certs.length === 1
@@ -105,15 +106,13 @@ export function verifyEnvelopedSignature(doc: Document): EnvelopedSignatureResul
   const sigCopy = childElements(copy)[index]!;
   copy.removeChild(sigCopy);
   const refTransform = transforms[1];
-  const bytes = canonicalize(copy, refC14n, {
-    inclusivePrefixes: refTransform ? inclusivePrefixesOf(refTransform) : [],
+  const digest = digestElement(copy, {
+    digestMethod,
+    c14n: refC14n,
+    inclusivePrefixes: (refTransform && inclusivePrefixesOf(refTransform)) ?? [],
   });
-  const digest = createHash(hash).update(bytes, 'utf8').digest();
-  const expected = Buffer.from(
-    (childElement(ref, NS.ds, 'DigestValue')?.textContent ?? '').replace(/\s+/g, ''),
-    'base64',
-  );
-  if (expected.length !== digest.length || !timingSafeEqual(expected, digest)) {
+  const digestValueEl = childElement(ref, NS.ds, 'DigestValue');
+  if (!sameDigest(digest, digestValueEl ? base64Text(digestValueEl) : '')) {
     throw invalid(
       'the digest of the signed document does not match: the response was changed after signing',
       'digest',
@@ -153,16 +152,6 @@ function certificatesOf(keyInfo: Element | undefined): X509Certificate[] {
     );
   }
   return out;
-}
-
-/** The `ec:InclusiveNamespaces PrefixList` of an exclusive c14n method or transform. */
-function inclusivePrefixesOf(el: Element): string[] {
-  for (let n = el.firstChild; n; n = n.nextSibling) {
-    if (n.nodeType === 1 && (n as Element).localName === 'InclusiveNamespaces') {
-      return ((n as Element).getAttribute('PrefixList') ?? '').split(/\s+/).filter(Boolean);
-    }
-  }
-  return [];
 }
 
 function oneLine(dn: string): string {
