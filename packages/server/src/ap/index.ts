@@ -173,6 +173,13 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     timeouts: timeoutsOf(config.http),
+    openapi: {
+      title: 'EHMI access point (AS4)',
+      version: '1.0.0',
+      description:
+        'The eDelivery AS4 1.15 receiving endpoint (One-Way/Push): a signed and encrypted ebMS3 UserMessage or ' +
+        'signal in, the receipt or the ebMS error in the HTTP response.',
+    },
     readiness: () => store.ping(),
     ...(tls
       ? {

@@ -124,8 +124,36 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
     // The AS4 endpoint is the AP's base URL itself (what the SMP publishes: "an endpoint's address is
     // the organisation's `ap` URL exactly as network.json spells it") and, for peers configured by hand, `/as4`.
-    scope.post('/as4', handler);
-    scope.post('/', handler);
+    const schema = {
+      summary: 'Receive an AS4 message (eDelivery AS4 1.15 §2.2: One-Way/Push, ReplyPattern=Response)',
+      description:
+        'The body streams straight into the receive pipeline; only the AS4 limits (ap.limits) apply, not the ' +
+        "server's body limit. `/` is the AP's base URL as the SMP publishes it; `/as4` for peers configured by hand.",
+      requestBody: {
+        required: true,
+        content: {
+          'multipart/related': { schema: { type: 'string', format: 'binary' } },
+          'application/soap+xml': { schema: { type: 'string' } },
+        },
+      },
+      responses: {
+        '200': {
+          description: 'The signed receipt, or an ebMS error signal',
+          content: { 'application/soap+xml': { schema: { type: 'string' } } },
+        },
+        '4XX': {
+          description:
+            'An ebMS error signal with the status of its error (413: over an AS4 limit, EBMS:0004)',
+          content: { 'application/soap+xml': { schema: { type: 'string' } } },
+        },
+        '5XX': {
+          description: 'An ebMS error signal: the message could not be taken over',
+          content: { 'application/soap+xml': { schema: { type: 'string' } } },
+        },
+      },
+    };
+    scope.post('/as4', { schema }, handler);
+    scope.post('/', { schema }, handler);
     async function handler(request: FastifyRequest, reply: FastifyReply) {
       const contentType = request.headers['content-type'] ?? '';
       const body = (request.body ?? request.raw) as AsyncIterable<Uint8Array>;

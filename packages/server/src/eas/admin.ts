@@ -5,6 +5,7 @@ import { gpReferenceSchema } from './config.ts';
 import { normaliseCpr } from './cpr.ts';
 import { FHIR_ID, isObject, type Json } from './fhir.ts';
 import type { TablePatientGpRegistry } from './registry.ts';
+import { schemas } from './schemas.ts';
 import type { EasIndex, EerFeed } from './store.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -92,43 +93,63 @@ export async function adminRoutes(
     }
   });
 
-  app.put<{ Params: { id: string } }>('/admin/organizations/:id', async (request, reply) => {
-    const id = pathId(request.params.id);
-    const feed = parseFeed(id, request.body);
-    const { created, keys } = await opts.index.put(id, feed);
-    request.log.info({ organization: id, created, keys: keys.length }, 'eas: organisation indexed');
-    return reply.status(created ? 201 : 200).send({ id, created, keys });
-  });
+  app.put<{ Params: { id: string } }>(
+    '/admin/organizations/:id',
+    { schema: schemas.putOrganization },
+    async (request, reply) => {
+      const id = pathId(request.params.id);
+      const feed = parseFeed(id, request.body);
+      const { created, keys } = await opts.index.put(id, feed);
+      request.log.info({ organization: id, created, keys: keys.length }, 'eas: organisation indexed');
+      return reply.status(created ? 201 : 200).send({ id, created, keys });
+    },
+  );
 
-  app.get<{ Params: { id: string } }>('/admin/organizations/:id', async (request) => {
-    const id = pathId(request.params.id);
-    const held = await opts.index.get(id);
-    if (!held) throw new EhmiError('EHMI_NOT_FOUND', `EAS holds no organisation ${id}`);
-    return { organization: held.organization, endpoints: held.endpoints, devices: held.devices };
-  });
+  app.get<{ Params: { id: string } }>(
+    '/admin/organizations/:id',
+    { schema: schemas.getOrganization },
+    async (request) => {
+      const id = pathId(request.params.id);
+      const held = await opts.index.get(id);
+      if (!held) throw new EhmiError('EHMI_NOT_FOUND', `EAS holds no organisation ${id}`);
+      return { organization: held.organization, endpoints: held.endpoints, devices: held.devices };
+    },
+  );
 
-  app.delete<{ Params: { id: string } }>('/admin/organizations/:id', async (request, reply) => {
-    const id = pathId(request.params.id);
-    const removed = await opts.index.remove(id);
-    request.log.info({ organization: id, removed }, 'eas: organisation removed');
-    return reply.status(204).send();
-  });
+  app.delete<{ Params: { id: string } }>(
+    '/admin/organizations/:id',
+    { schema: schemas.deleteOrganization },
+    async (request, reply) => {
+      const id = pathId(request.params.id);
+      const removed = await opts.index.remove(id);
+      request.log.info({ organization: id, removed }, 'eas: organisation removed');
+      return reply.status(204).send();
+    },
+  );
 
-  app.put<{ Params: { cpr: string } }>('/admin/patients/:cpr', async (request, reply) => {
-    const cpr = normaliseCpr(request.params.cpr);
-    const parsed = gpReferenceSchema.safeParse(request.body);
-    if (!parsed.success) {
-      throw new EhmiError(
-        'EHMI_USAGE',
-        `expected {sor?, ydernummer?, gln?} naming the GP: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
-      );
-    }
-    const created = await opts.patients.put(cpr, parsed.data);
-    return reply.status(created ? 201 : 200).send({ created });
-  });
+  app.put<{ Params: { cpr: string } }>(
+    '/admin/patients/:cpr',
+    { schema: schemas.putPatient },
+    async (request, reply) => {
+      const cpr = normaliseCpr(request.params.cpr);
+      const parsed = gpReferenceSchema.safeParse(request.body);
+      if (!parsed.success) {
+        throw new EhmiError(
+          'EHMI_USAGE',
+          `expected {sor?, ydernummer?, gln?} naming the GP: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+        );
+      }
+      const created = await opts.patients.put(cpr, parsed.data);
+      return reply.status(created ? 201 : 200).send({ created });
+    },
+  );
 
-  app.delete<{ Params: { cpr: string } }>('/admin/patients/:cpr', async (request, reply) => {
-    await opts.patients.remove(normaliseCpr(request.params.cpr));
-    return reply.status(204).send();
-  });
+  app.delete<{ Params: { cpr: string } }>(
+    '/admin/patients/:cpr',
+    { schema: schemas.deletePatient },
+    async (request, reply) => {
+      await opts.patients.remove(normaliseCpr(request.params.cpr));
+      return reply.status(204).send();
+    },
+  );
 }

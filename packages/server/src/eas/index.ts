@@ -13,6 +13,7 @@ import {
   type OperationInput,
 } from './operations.ts';
 import { type PatientGpRegistry, TablePatientGpRegistry } from './registry.ts';
+import { easOpenApi, schemas } from './schemas.ts';
 import { EasIndex } from './store.ts';
 
 export type { EasConfig } from './config.ts';
@@ -67,6 +68,7 @@ export async function createEasRole(ctx: RoleContext, deps: EasDeps = {}): Promi
     logger: ctx.logger,
     bodyLimitBytes: ctx.config.http.bodyLimitBytes,
     timeouts: timeoutsOf(ctx.config.http),
+    openapi: easOpenApi,
     readiness: () => ctx.store.ping(),
     ...(ctx.tls ? { tls: { key: ctx.tls.key, cert: ctx.tls.cert } } : {}),
   });
@@ -101,21 +103,35 @@ export async function createEasRole(ctx: RoleContext, deps: EasDeps = {}): Promi
       );
     return { op, handler: handlers[op.code]! };
   };
-  app.get<{ Params: { operation: string } }>('/Organization/:operation', async (request, reply) => {
-    const { op, handler } = operation(request.params.operation);
-    return send(reply, await handler(inputFromQuery(op, request.query as Record<string, unknown>)));
-  });
-  app.post<{ Params: { operation: string } }>('/Organization/:operation', async (request, reply) => {
-    const { op, handler } = operation(request.params.operation);
-    return send(reply, await handler(inputFromParameters(op, request.body)));
-  });
+  app.get<{ Params: { operation: string }; Querystring: Record<string, string | string[]> }>(
+    '/Organization/:operation',
+    { schema: schemas.operationGet },
+    async (request, reply) => {
+      const { op, handler } = operation(request.params.operation);
+      return send(reply, await handler(inputFromQuery(op, request.query)));
+    },
+  );
+  app.post<{ Params: { operation: string } }>(
+    '/Organization/:operation',
+    { schema: schemas.operationPost },
+    async (request, reply) => {
+      const { op, handler } = operation(request.params.operation);
+      return send(reply, await handler(inputFromParameters(op, request.body)));
+    },
+  );
 
-  app.get('/metadata', async (_request, reply) => send(reply, capabilityStatement(base(), started)));
-  app.get<{ Params: { id: string } }>('/OperationDefinition/:id', async (request, reply) => {
-    const op = easOperations().find((o) => o.id === request.params.id);
-    if (!op) throw new EhmiError('EHMI_NOT_FOUND', `no OperationDefinition/${request.params.id}`);
-    return send(reply, op.resource);
-  });
+  app.get('/metadata', { schema: schemas.metadata }, async (_request, reply) =>
+    send(reply, capabilityStatement(base(), started)),
+  );
+  app.get<{ Params: { id: string } }>(
+    '/OperationDefinition/:id',
+    { schema: schemas.operationDefinition },
+    async (request, reply) => {
+      const op = easOperations().find((o) => o.id === request.params.id);
+      if (!op) throw new EhmiError('EHMI_NOT_FOUND', `no OperationDefinition/${request.params.id}`);
+      return send(reply, op.resource);
+    },
+  );
 
   await app.register(adminRoutes, { token: cfg.adminToken, index, patients });
 

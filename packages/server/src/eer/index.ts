@@ -88,6 +88,13 @@ export async function createEerRole(ctx: RoleContext, deps: EerDeps = {}): Promi
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     timeouts: timeoutsOf(config.http),
+    openapi: {
+      title: 'EHMI endpoint register (EER): FHIR R4 API',
+      version: '1.0.0',
+      description:
+        'Organization, Endpoint and Device resources of the EHMI network: FHIR R4 REST (read, vread, history, ' +
+        'search, create, update, delete, transaction). Errors are FHIR OperationOutcome resources.',
+    },
     readiness: () => ctx.store.ping(),
     ...(ctx.tls ? { tls: { key: ctx.tls.key, cert: ctx.tls.cert, ca: ctx.tls.ca } } : {}),
   });

@@ -24,6 +24,65 @@ const JSON_TYPES = ['application/fhir+json', 'application/json+fhir'];
 const XML_TYPES = ['application/fhir+xml', 'application/xml+fhir', 'application/xml', 'text/xml'];
 
 type Params = { type: string; id: string; vid: string };
+
+const outcome = { $ref: '#/components/schemas/OperationOutcome' };
+const err = (description: string) => ({
+  description,
+  content: {
+    'application/fhir+json': { schema: outcome },
+    'application/fhir+xml': { schema: { type: 'string' } },
+  },
+});
+const fhir = (description: string) => ({
+  description,
+  content: {
+    'application/fhir+json': { schema: { type: 'object' } },
+    'application/fhir+xml': { schema: { type: 'string' } },
+  },
+});
+const fhirBody = {
+  required: true,
+  content: {
+    'application/fhir+json': { schema: { type: 'object' } },
+    'application/fhir+xml': { schema: { type: 'string' } },
+  },
+};
+const FORMAT = {
+  _format: { type: 'string', description: 'json or xml (FHIR R4 http.html §3.1.0.1.6); wins over Accept' },
+};
+const formatQuery = { type: 'object', properties: FORMAT };
+const typeParam = {
+  type: 'string',
+  description: 'Organization, Endpoint or Device (another type: 404)',
+};
+const params = (...names: ('type' | 'id' | 'vid')[]) => ({
+  type: 'object',
+  required: names,
+  properties: Object.fromEntries(
+    names.map((n) => [
+      n,
+      n === 'type' ? typeParam : { type: 'string', description: n === 'id' ? 'Logical id' : 'versionId' },
+    ]),
+  ),
+});
+const COUNT = {
+  type: 'string',
+  pattern: '^\\d{1,9}$',
+  description: 'Page size (capped by eer.search.maxCount)',
+};
+const searchQuery = {
+  type: 'object',
+  description: 'Search parameters of the type (search-params.ts); an unknown one is refused with 400',
+  properties: {
+    ...FORMAT,
+    _id: { type: 'string', description: 'Comma-separated logical ids' },
+    _count: COUNT,
+    _offset: { type: 'string', pattern: '^\\d{1,9}$', description: 'Matches to skip (paging)' },
+    _summary: { type: 'string', description: "'count' (only the total) or 'false'" },
+    _include: { description: 'Type:searchParam[:target], repeatable' },
+    _revinclude: { description: 'Type:searchParam[:target], repeatable' },
+  },
+};
 type Query = Record<string, string | string[] | undefined>;
 
 /** XML when `_format` or Accept asks for it (FHIR R4 http.html §3.1.0.1.6), JSON otherwise. */
@@ -143,6 +202,13 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
 
   app.get(
     '/metadata',
+    {
+      schema: {
+        summary: 'CapabilityStatement of the EER',
+        querystring: formatQuery,
+        responses: { '200': fhir('CapabilityStatement') },
+      },
+    },
     handle(async (request, reply) =>
       send(request, reply, 200, capabilityStatement(o.baseUrl(), new Date().toISOString())),
     ),
@@ -150,6 +216,18 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
 
   app.post(
     '/',
+    {
+      schema: {
+        summary: 'Transaction or batch Bundle (FHIR R4 http.html §3.1.0.11)',
+        querystring: formatQuery,
+        requestBody: fhirBody,
+        responses: {
+          '200': fhir('transaction-response or batch-response Bundle'),
+          '400': err('Not a Bundle, or a bad entry'),
+          '422': err('An entry fails its EER profile'),
+        },
+      },
+    },
     handle(async (request, reply) => {
       const b = request.body;
       if (b === null || typeof b !== 'object' || Array.isArray(b)) {
@@ -168,6 +246,20 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
 
   app.post(
     '/:type',
+    {
+      schema: {
+        summary: 'Create a resource (the server assigns its id)',
+        params: params('type'),
+        querystring: formatQuery,
+        requestBody: fhirBody,
+        responses: {
+          '201': fhir('Created; Location names the new version'),
+          '400': err('Unreadable body, or a resourceType other than the URL'),
+          '404': err('Not a type the EER serves'),
+          '422': err('Fails its EER profile'),
+        },
+      },
+    },
     handle(async (request, reply) => {
       const type = eerType((request.params as Params).type);
       const { id: _ignored, ...resource } = body(request, type);
@@ -181,6 +273,22 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
 
   app.put(
     '/:type/:id',
+    {
+      schema: {
+        summary: 'Update (or create with this id); If-Match for a version-aware update',
+        params: params('type', 'id'),
+        querystring: formatQuery,
+        requestBody: fhirBody,
+        responses: {
+          '200': fhir('Updated'),
+          '201': fhir('Created'),
+          '400': err('Bad id, unreadable body, or an id other than the URL'),
+          '404': err('Not a type the EER serves'),
+          '412': err('If-Match is not the current version'),
+          '422': err('Fails its EER profile'),
+        },
+      },
+    },
     handle(async (request, reply) => {
       const { type: t, id } = request.params as Params;
       const type = eerType(t);
@@ -210,6 +318,18 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
 
   app.get(
     '/:type/:id',
+    {
+      schema: {
+        summary: 'Read the current version',
+        params: params('type', 'id'),
+        querystring: formatQuery,
+        responses: {
+          '200': fhir('The resource (ETag, Last-Modified)'),
+          '404': err('Not known'),
+          '410': err('Deleted'),
+        },
+      },
+    },
     handle(async (request, reply) => {
       const { type: t, id } = request.params as Params;
       const v = await readCurrent(eerType(t), id);
@@ -220,6 +340,13 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
 
   app.delete(
     '/:type/:id',
+    {
+      schema: {
+        summary: 'Delete (a new version that is the deletion)',
+        params: params('type', 'id'),
+        responses: { '204': { description: 'Deleted' }, '404': err('Not known') },
+      },
+    },
     handle(async (request, reply) => {
       const { type: t, id } = request.params as Params;
       const type = eerType(t);
@@ -233,6 +360,18 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
 
   app.get(
     '/:type/:id/_history/:vid',
+    {
+      schema: {
+        summary: 'Read one version (vread)',
+        params: params('type', 'id', 'vid'),
+        querystring: formatQuery,
+        responses: {
+          '200': fhir('That version'),
+          '404': err('No such version'),
+          '410': err('That version is the deletion'),
+        },
+      },
+    },
     handle(async (request, reply) => {
       const { type: t, id, vid } = request.params as Params;
       const type = eerType(t);
@@ -248,6 +387,14 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
 
   app.get(
     '/:type/:id/_history',
+    {
+      schema: {
+        summary: 'History of a resource: a history Bundle, newest first',
+        params: params('type', 'id'),
+        querystring: formatQuery,
+        responses: { '200': fhir('history Bundle'), '404': err('Not known') },
+      },
+    },
     handle(async (request, reply) => {
       const { type: t, id } = request.params as Params;
       const type = eerType(t);
@@ -276,6 +423,18 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
 
   app.get(
     '/:type',
+    {
+      schema: {
+        summary: 'Search: a searchset Bundle with total, paged by _count and _offset',
+        params: params('type'),
+        querystring: searchQuery,
+        responses: {
+          '200': fhir('searchset Bundle'),
+          '400': err('An unknown or bad search parameter'),
+          '404': err('Not a type the EER serves'),
+        },
+      },
+    },
     handle(async (request, reply) => {
       const type = eerType((request.params as Params).type);
       const query = request.query as Query;

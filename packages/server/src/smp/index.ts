@@ -92,6 +92,14 @@ export async function createSmpRole(ctx: RoleContext): Promise<SmpRole> {
     logger: ctx.logger,
     bodyLimitBytes: ctx.config.http.bodyLimitBytes,
     timeouts: timeoutsOf(ctx.config.http),
+    openapi: {
+      title: 'EHMI service metadata publisher (SMP)',
+      version: '1.0.0',
+      description:
+        'OASIS BDXR SMP 1.0 / Peppol SMP 1.x REST binding: read ServiceGroup and SignedServiceMetadata; register ' +
+        'and remove them with the bearer-token admin API. Errors are DomiSMP ErrorResponse XML.',
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
     readiness: () => ctx.store.ping(),
   });
   let url = '';

@@ -36,6 +36,31 @@ export interface SmpRoutesOptions {
   onServiceGroup?: (participant: SmpIdentifier, present: boolean) => void;
 }
 
+const smpError = (description: string) => ({
+  description,
+  content: {
+    'text/xml': { schema: { type: 'string', description: 'DomiSMP ErrorResponse (ec:services:SMP:1.0)' } },
+  },
+});
+const xml = (description: string) => ({
+  description,
+  content: { 'text/xml': { schema: { type: 'string' } } },
+});
+const RESOURCE_PARAMS = {
+  type: 'object',
+  properties: {
+    '*': {
+      type: 'string',
+      description:
+        '{participant} (ServiceGroup) or {participant}/services/{documentType} (ServiceMetadata), each an ' +
+        'identifier scheme::value, percent-encoded',
+    },
+  },
+};
+const adminAuth = smpError(
+  'No or a wrong Authorization: Bearer <smp.adminToken> (401), or the admin API is off (403)',
+);
+
 type Resource =
   | { kind: 'group'; participant: SmpIdentifier }
   | { kind: 'metadata'; participant: SmpIdentifier; document: SmpIdentifier };
@@ -166,126 +191,177 @@ export async function registerSmpRoutes(app: FastifyInstance, options: SmpRoutes
     const send = (reply: FastifyReply, xml: string) =>
       reply.type(SMP_CONTENT_TYPE).send(XML_DECLARATION + xml);
 
-    scope.get('/*', async (request: FastifyRequest, reply) => {
-      const resource = resourceOf(request.raw.url ?? '/');
-      const published = await repository.serviceGroup(resource.participant);
-      if (!published) {
-        throw new EhmiError(
-          'EHMI_NOT_FOUND',
-          `participant ${resource.participant} is not registered at this SMP`,
-        );
-      }
-      if (resource.kind === 'group') {
-        const documents = await repository.documentTypes(published);
-        return send(
-          reply,
-          buildServiceGroup(
-            {
-              flavour,
-              participant: published,
-              references: documents.map((documentType) => ({ documentType })),
-            },
-            { baseUrl: options.publicUrl() },
-          ),
-        );
-      }
-      let row = await repository.serviceMetadata(published, resource.document);
-      if (!row) {
-        // MedCom's document identifiers come in several spellings (ehmi-core §2.3): serve the one published for
-        // the same message and version.
-        const other = (await repository.documentTypes(published)).find((d) =>
-          sameDocumentType(d, resource.document),
-        );
-        if (other) row = await repository.serviceMetadata(published, other);
-      }
-      if (!row) {
-        throw new EhmiError(
-          'EHMI_NOT_FOUND',
-          `participant ${published} has no ServiceMetadata for document type ${resource.document} at this SMP`,
-        );
-      }
-      // Keyed by content, not by updated_at: two PUTs within one millisecond must not serve the older one.
-      const cacheKey = `${row.participant_key}\u0000${row.document_key}\u0000${sha256(row.xml).toString('base64')}`;
-      let xml = signed.get(cacheKey);
-      if (xml === undefined) {
-        // Signed when served (OASIS BDXR SMP 1.0: the SMP signs each SignedServiceMetadata) with its current key, so a
-        // key rollover needs no re-publication.
-        const md = { ...parseServiceMetadata(row.xml), flavour };
-        xml = buildSignedServiceMetadata(md, {
-          key: options.signing.key,
-          certificate: options.signing.chain,
-        });
-        if (signed.size >= SIGNED_CACHE_SIZE) signed.delete(signed.keys().next().value!);
-        signed.set(cacheKey, xml);
-      }
-      return send(reply, xml);
-    });
-
-    scope.put('/*', async (request, reply) => {
-      const resource = resourceOf(request.raw.url ?? '/');
-      if (resource.kind === 'group') {
-        const doc = bodyDocument(request.body, 'ServiceGroup');
-        let group: ReturnType<typeof parseServiceGroup>;
-        try {
-          group = parseServiceGroup(doc);
-        } catch (err) {
-          throw unreadable('ServiceGroup', err);
-        }
-        if (!group.participant.equals(resource.participant)) {
-          throw new EhmiError(
-            'EHMI_USAGE',
-            `ParticipantIdentifier ${group.participant} in the body is not ${resource.participant} of the URL`,
-          );
-        }
-        // ServiceMetadataReferences in the body are ignored: the SMP lists what it has (as phoss SMP does).
-        const created = await repository.putServiceGroup(resource.participant);
-        options.onServiceGroup?.(resource.participant, true);
-        return reply.status(created ? 201 : 200).send();
-      }
-      const doc = bodyDocument(request.body, 'ServiceMetadata');
-      if (rootElement(doc).localName !== 'ServiceMetadata') {
-        throw new EhmiError(
-          'EHMI_INPUT_UNREADABLE',
-          `the ServiceMetadata body is a ${rootElement(doc).localName}: PUT an unsigned ServiceMetadata (the SMP signs)`,
-        );
-      }
-      let md: ServiceMetadata;
-      try {
-        md = parseServiceMetadata(doc);
-      } catch (err) {
-        throw unreadable('ServiceMetadata', err);
-      }
-      checkServiceMetadata(md, resource.participant, resource.document);
-      const xml = buildServiceMetadata({ ...md, flavour });
-      const result = await repository.putServiceMetadata(resource.participant, resource.document, xml);
-      if (!result.group) {
-        throw new EhmiError(
-          'EHMI_NOT_FOUND',
-          `participant ${resource.participant} has no ServiceGroup at this SMP: PUT the ServiceGroup first`,
-        );
-      }
-      return reply.status(result.created ? 201 : 200).send();
-    });
-
-    scope.delete('/*', async (request, reply) => {
-      const resource = resourceOf(request.raw.url ?? '/');
-      if (resource.kind === 'group') {
-        if (!(await repository.deleteServiceGroup(resource.participant))) {
+    scope.get(
+      '/*',
+      {
+        schema: {
+          summary:
+            'ServiceGroup or SignedServiceMetadata of a participant (OASIS BDXR SMP 1.0 / Peppol SMP 1.x)',
+          security: [],
+          params: RESOURCE_PARAMS,
+          responses: {
+            '200': xml('ServiceGroup, or SignedServiceMetadata signed by the SMP'),
+            '400': smpError('A malformed identifier'),
+            '404': smpError('Not registered'),
+          },
+        },
+      },
+      async (request: FastifyRequest, reply) => {
+        const resource = resourceOf(request.raw.url ?? '/');
+        const published = await repository.serviceGroup(resource.participant);
+        if (!published) {
           throw new EhmiError(
             'EHMI_NOT_FOUND',
             `participant ${resource.participant} is not registered at this SMP`,
           );
         }
-        options.onServiceGroup?.(resource.participant, false);
+        if (resource.kind === 'group') {
+          const documents = await repository.documentTypes(published);
+          return send(
+            reply,
+            buildServiceGroup(
+              {
+                flavour,
+                participant: published,
+                references: documents.map((documentType) => ({ documentType })),
+              },
+              { baseUrl: options.publicUrl() },
+            ),
+          );
+        }
+        let row = await repository.serviceMetadata(published, resource.document);
+        if (!row) {
+          // MedCom's document identifiers come in several spellings (ehmi-core §2.3): serve the one published for
+          // the same message and version.
+          const other = (await repository.documentTypes(published)).find((d) =>
+            sameDocumentType(d, resource.document),
+          );
+          if (other) row = await repository.serviceMetadata(published, other);
+        }
+        if (!row) {
+          throw new EhmiError(
+            'EHMI_NOT_FOUND',
+            `participant ${published} has no ServiceMetadata for document type ${resource.document} at this SMP`,
+          );
+        }
+        // Keyed by content, not by updated_at: two PUTs within one millisecond must not serve the older one.
+        const cacheKey = `${row.participant_key}\u0000${row.document_key}\u0000${sha256(row.xml).toString('base64')}`;
+        let xml = signed.get(cacheKey);
+        if (xml === undefined) {
+          // Signed when served (OASIS BDXR SMP 1.0: the SMP signs each SignedServiceMetadata) with its current key, so a
+          // key rollover needs no re-publication.
+          const md = { ...parseServiceMetadata(row.xml), flavour };
+          xml = buildSignedServiceMetadata(md, {
+            key: options.signing.key,
+            certificate: options.signing.chain,
+          });
+          if (signed.size >= SIGNED_CACHE_SIZE) signed.delete(signed.keys().next().value!);
+          signed.set(cacheKey, xml);
+        }
+        return send(reply, xml);
+      },
+    );
+
+    scope.put(
+      '/*',
+      {
+        schema: {
+          summary: 'Register a ServiceGroup or ServiceMetadata (admin)',
+          security: [{ bearer: [] }],
+          params: RESOURCE_PARAMS,
+          requestBody: { required: true, content: { 'text/xml': { schema: { type: 'string' } } } },
+          responses: {
+            '200': { description: 'Replaced' },
+            '201': { description: 'Created' },
+            '400': smpError('A malformed identifier or document'),
+            '401': adminAuth,
+            '403': adminAuth,
+            '413': smpError('Body too large'),
+          },
+        },
+      },
+      async (request, reply) => {
+        const resource = resourceOf(request.raw.url ?? '/');
+        if (resource.kind === 'group') {
+          const doc = bodyDocument(request.body, 'ServiceGroup');
+          let group: ReturnType<typeof parseServiceGroup>;
+          try {
+            group = parseServiceGroup(doc);
+          } catch (err) {
+            throw unreadable('ServiceGroup', err);
+          }
+          if (!group.participant.equals(resource.participant)) {
+            throw new EhmiError(
+              'EHMI_USAGE',
+              `ParticipantIdentifier ${group.participant} in the body is not ${resource.participant} of the URL`,
+            );
+          }
+          // ServiceMetadataReferences in the body are ignored: the SMP lists what it has (as phoss SMP does).
+          const created = await repository.putServiceGroup(resource.participant);
+          options.onServiceGroup?.(resource.participant, true);
+          return reply.status(created ? 201 : 200).send();
+        }
+        const doc = bodyDocument(request.body, 'ServiceMetadata');
+        if (rootElement(doc).localName !== 'ServiceMetadata') {
+          throw new EhmiError(
+            'EHMI_INPUT_UNREADABLE',
+            `the ServiceMetadata body is a ${rootElement(doc).localName}: PUT an unsigned ServiceMetadata (the SMP signs)`,
+          );
+        }
+        let md: ServiceMetadata;
+        try {
+          md = parseServiceMetadata(doc);
+        } catch (err) {
+          throw unreadable('ServiceMetadata', err);
+        }
+        checkServiceMetadata(md, resource.participant, resource.document);
+        const xml = buildServiceMetadata({ ...md, flavour });
+        const result = await repository.putServiceMetadata(resource.participant, resource.document, xml);
+        if (!result.group) {
+          throw new EhmiError(
+            'EHMI_NOT_FOUND',
+            `participant ${resource.participant} has no ServiceGroup at this SMP: PUT the ServiceGroup first`,
+          );
+        }
+        return reply.status(result.created ? 201 : 200).send();
+      },
+    );
+
+    scope.delete(
+      '/*',
+      {
+        schema: {
+          summary: 'Remove a ServiceGroup (with its metadata) or a ServiceMetadata (admin)',
+          security: [{ bearer: [] }],
+          params: RESOURCE_PARAMS,
+          responses: {
+            '200': { description: 'Removed' },
+            '401': adminAuth,
+            '403': adminAuth,
+            '404': smpError('Not registered'),
+          },
+        },
+      },
+      async (request, reply) => {
+        const resource = resourceOf(request.raw.url ?? '/');
+        if (resource.kind === 'group') {
+          if (!(await repository.deleteServiceGroup(resource.participant))) {
+            throw new EhmiError(
+              'EHMI_NOT_FOUND',
+              `participant ${resource.participant} is not registered at this SMP`,
+            );
+          }
+          options.onServiceGroup?.(resource.participant, false);
+          return reply.status(200).send();
+        }
+        if (!(await repository.deleteServiceMetadata(resource.participant, resource.document))) {
+          throw new EhmiError(
+            'EHMI_NOT_FOUND',
+            `participant ${resource.participant} has no ServiceMetadata for document type ${resource.document} at this SMP`,
+          );
+        }
         return reply.status(200).send();
-      }
-      if (!(await repository.deleteServiceMetadata(resource.participant, resource.document))) {
-        throw new EhmiError(
-          'EHMI_NOT_FOUND',
-          `participant ${resource.participant} has no ServiceMetadata for document type ${resource.document} at this SMP`,
-        );
-      }
-      return reply.status(200).send();
-    });
+      },
+    );
   });
 }

@@ -4,6 +4,7 @@ import { shippedValidator } from '@ehmi/fhir';
 import type { EasRole } from '../../src/eas/index.ts';
 import { openStore } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
+import { assertOpenApiListsEveryRoute } from '../helpers/openapi.ts';
 import { admin, eerFeeds, type Json, postParameters, readFixture, roleContext, startEas } from './helpers.ts';
 
 const EAS_ORG = 'http://medcomehmi.dk/ig/eas/StructureDefinition/eas-messaging-organization';
@@ -385,6 +386,25 @@ for (const engine of engines()) {
         const oo = await outcome(await fetch(op('getListOfGpByPostalCode', '?postalCode=82')), 400);
         assert.match(oo.issue[0]!.details.text, /postalCode/);
       });
+    });
+
+    it('serves an OpenAPI document generated from the route schemas, listing every route', async () => {
+      const res = await fetch(`${eas.url}/openapi.json`);
+      assert.equal(res.status, 200);
+      const doc = (await res.json()) as { paths: Record<string, unknown> };
+      assertOpenApiListsEveryRoute(eas.app, doc);
+      assert.ok(doc.paths['/Organization/{operation}']);
+      assert.ok(doc.paths['/admin/patients/{cpr}']);
+    });
+
+    it('refuses a bad query parameter with 400 and an OperationOutcome naming it', async () => {
+      const res = await fetch(op('getReceivingOrganizationBySORId', '?nonsense=1'));
+      assert.equal(res.status, 400);
+      assert.match(res.headers.get('content-type') ?? '', /application\/fhir\+json/);
+      const oo = (await res.json()) as Outcome;
+      assert.equal(oo.resourceType, 'OperationOutcome');
+      assert.equal(oo.issue[0]?.details.coding[0]?.code, 'EHMI_USAGE');
+      assert.ok(oo.issue[0]?.expression?.[0]?.includes('nonsense'));
     });
 
     it('GET /metadata lists the four operations by their canonical OperationDefinitions', async () => {

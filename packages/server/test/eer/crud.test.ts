@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engines, type TestStore } from '../helpers/engines.ts';
+import { assertOpenApiListsEveryRoute } from '../helpers/openapi.ts';
 import { fhir, fixture, type Json, type RunningEer, reopen, startEer } from './helpers.ts';
 
 const ORG = 'Organization-example-eer-messaging-organization.json';
@@ -57,6 +58,26 @@ for (const engine of engines()) {
         200,
         'old versions stay readable',
       );
+    });
+
+    it('serves an OpenAPI document generated from the route schemas, listing every route', async () => {
+      const res = await fetch(`${eer.url}/openapi.json`);
+      assert.equal(res.status, 200);
+      const doc = (await res.json()) as Json;
+      assertOpenApiListsEveryRoute(eer.role.app, doc);
+      assert.ok((doc.paths as Json)['/{type}/{id}/_history/{vid}']);
+    });
+
+    it('refuses a bad query parameter with 400 and an OperationOutcome naming it', async () => {
+      const bad = await fhir(`${eer.url}/Organization?_count=lots`);
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.resourceType, 'OperationOutcome');
+      const issue = (bad.body.issue as Json[])[0] as {
+        expression: string[];
+        details: { coding: { code: string }[] };
+      };
+      assert.equal(issue.details.coding[0]?.code, 'EHMI_USAGE');
+      assert.deepEqual(issue.expression, ['_count']);
     });
 
     it('history lists every version, newest first, the deletion included', async () => {

@@ -16,6 +16,7 @@ import {
 } from '@ehmi/smp';
 import { SmpAdminClient } from '../../src/smp/index.ts';
 import { engines } from '../helpers/engines.ts';
+import { assertOpenApiListsEveryRoute } from '../helpers/openapi.ts';
 import {
   AP_URL,
   HCO_CURRENT,
@@ -162,6 +163,14 @@ for (const engine of engines()) {
       const res = await fetch(serviceMetadataUrl(smp.url, p, other));
       assert.equal(res.status, 404);
       assert.match(errorBody(await res.text()).description, /no ServiceMetadata for document type .*::9\.9/);
+    });
+
+    it('serves an OpenAPI document generated from the route schemas, listing every route', async () => {
+      const res = await fetch(`${smp.url}/openapi.json`);
+      assert.equal(res.status, 200);
+      const doc = (await res.json()) as { paths: Record<string, Record<string, unknown>> };
+      assertOpenApiListsEveryRoute(smp.app, doc);
+      assert.deepEqual(Object.keys(doc.paths['/{wildcard}'] ?? {}).sort(), ['delete', 'get', 'put']);
     });
 
     it('answers a malformed identifier with 400 naming it', async () => {
