@@ -23,16 +23,16 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import pino from 'pino';
-import { NetworkClient } from '../src/network/client.ts';
 import {
   LOCAL_ORGANISATIONS,
   type ManifestOrganisation,
+  NetworkClient,
   planNetwork,
+  sampleHomeCareObservation,
   writeNetworkManifest,
-} from '../src/network/index.ts';
-import { sampleHomeCareObservation } from '../src/network/sample.ts';
+} from '@ehmi/network';
+import pg from 'pg';
+import pino from 'pino';
 import { startNode } from '../src/node.ts';
 
 const N = Number(process.env.EHMI_BENCH_N ?? 200);

@@ -2,16 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import pino, { type Logger } from 'pino';
-import type { ConfigInput } from '../../src/config/index.ts';
-import { NetworkClient } from '../../src/network/client.ts';
 import {
   LOCAL_ORGANISATIONS,
+  NetworkClient,
   type NetworkPlan,
   planNetwork,
   writeNetworkManifest,
-} from '../../src/network/index.ts';
+} from '@ehmi/network';
+import pg from 'pg';
+import pino, { type Logger } from 'pino';
+import type { ConfigInput } from '../../src/config/index.ts';
 import { type RunningNode, startNode } from '../../src/node.ts';
 
 /** Short timers so retries and hand-overs happen within a test's patience (never asserted on). */
@@ -206,7 +206,7 @@ export async function submit(
 }> {
   let b = bytes;
   if (!b) {
-    const { sampleHomeCareObservation } = await import('../../src/network/sample.ts');
+    const { sampleHomeCareObservation } = await import('@ehmi/network/sample');
     b = Buffer.from(
       JSON.stringify(sampleHomeCareObservation(pair.client.organisation(from), pair.client.organisation(to))),
     );

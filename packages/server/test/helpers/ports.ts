@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { NETWORK_PORT_SPAN } from '../../src/network/index.ts';
+import { NETWORK_PORT_SPAN } from '@ehmi/network';
 
 /**
  * Ports for servers the tests start, and start again on the same port (a restarted node, a network's port base).

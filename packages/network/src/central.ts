@@ -1,0 +1,171 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EhmiError } from '@ehmi/errors';
+import { PROCESS_ID } from '@ehmi/sbdh';
+import { DEFAULT_MESSAGE_TYPES, documentTypeOf, eerResourcesFor, seedEer } from '@ehmi/server';
+import { SmpClient } from '@ehmi/smp';
+import type { Logger } from 'pino';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { OrganisationSpec } from './organisations.ts';
+import { participantOf } from './organisations.ts';
+import { CENTRAL_NAME } from './pki.ts';
+
+/** The local network's SML/BDXL zone: the SMP's DNS server is authoritative for it. */
+export const LOCAL_SML_ZONE = 'sml.ehmi.internal';
+
+/** The central node's own health/metrics server takes the last of the ten ports kept for central services. */
+export const CENTRAL_NODE_PORT_OFFSET = 9;
+
+/** The admin tokens of the central services, generated on first start and kept in `<data>/central/secrets.json`. */
+export interface CentralSecrets {
+  smpAdminToken: string;
+  easAdminToken: string;
+}
+
+/** Where the central node is reached, as the organisations' nodes and network.json see it. */
+export interface CentralUrls {
+  smp: string;
+  eer: string;
+  eas: string;
+  /** `dns://host:port` of the SML/BDXL zone server (UDP and TCP). */
+  dns: string;
+  /** The central node's health/metrics server. */
+  node: string;
+}
+
+/** Read the secrets file, or create it (mode 0600, written atomically) with fresh random tokens. */
+export function ensureCentralSecrets(dataDir: string): CentralSecrets {
+  const dir = join(dataDir, CENTRAL_NAME);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'secrets.json');
+  if (existsSync(file)) {
+    try {
+      const s = JSON.parse(readFileSync(file, 'utf8')) as Partial<CentralSecrets>;
+      if (
+        typeof s.smpAdminToken === 'string' &&
+        s.smpAdminToken.length >= 16 &&
+        typeof s.easAdminToken === 'string' &&
+        s.easAdminToken.length >= 16
+      ) {
+        return { smpAdminToken: s.smpAdminToken, easAdminToken: s.easAdminToken };
+      }
+    } catch {
+      // Unreadable: issue new tokens below (EER, SMP and EAS all read them from here, so nothing else is stale).
+    }
+  }
+  const secrets: CentralSecrets = {
+    smpAdminToken: randomBytes(24).toString('base64url'),
+    easAdminToken: randomBytes(24).toString('base64url'),
+  };
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+  return secrets;
+}
+
+/** The document types every organisation's endpoint is published for, as the SMP holds them (EER's mapping). */
+export function publishedDocumentTypes(): string[] {
+  return [...new Set(DEFAULT_MESSAGE_TYPES.map((code) => documentTypeOf(code)))];
+}
+
+/** An organisation as the registers are seeded with it. */
+export interface SeedOrganisation {
+  spec: OrganisationSpec;
+  /** The AP's AS4 endpoint: network.json's `ap` URL exactly as spelled there (the AP takes AS4 on its base URL). */
+  as4Url: string;
+  /** PEM file of the AP's certificate. */
+  apCertificate: string;
+}
+
+/** A fetch that trusts the network's root CA (EER is HTTPS with the central node's certificate). */
+export function fetchTrusting(caPem: string): { fetch: typeof fetch; close(): Promise<void> } {
+  const agent = new Agent({ connect: { ca: caPem } });
+  return {
+    fetch: ((url: string, init: RequestInit) =>
+      undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
+    close: () => agent.close(),
+  };
+}
+
+/**
+ * PUT each organisation's Organization, messaging Endpoint and AP Device into EER with stable ids (`<name>`,
+ * `<name>-endpoint`, `<name>-ap`), so a restart updates rather than duplicates; EER propagates them to the SMP
+ * and to EAS through its job queue (ehmi-core §4.1: EER is the master register).
+ */
+export async function seedRegisters(
+  eerUrl: string,
+  organisations: readonly SeedOrganisation[],
+  doFetch: typeof fetch,
+): Promise<void> {
+  for (const o of organisations) {
+    const resources = eerResourcesFor({
+      key: o.spec.name,
+      title: o.spec.title,
+      sor: o.spec.sor,
+      gln: o.spec.gln,
+      ...(o.spec.ydernummer ? { ydernummer: o.spec.ydernummer } : {}),
+      address: o.spec.address,
+      apUrl: o.as4Url,
+      apCertificate: readFileSync(o.apCertificate, 'utf8'),
+    });
+    await seedEer(eerUrl, resources, doFetch);
+  }
+}
+
+export interface WaitForSmpOptions {
+  dnsServer: { host: string; port: number };
+  zone: string;
+  trustAnchorPem: string;
+  timeoutMs: number;
+  logger: Logger;
+  pollMs?: number;
+}
+
+/**
+ * Poll the registers as an access point sees them — BDXL NAPTR through the network's DNS server, then the signed
+ * ServiceMetadata of every document type, verified against the root CA — until every organisation's AP is
+ * published with the expected URL, or the time is up (then `EHMI_UNAVAILABLE` naming what is missing).
+ */
+export async function waitForSmp(
+  organisations: readonly SeedOrganisation[],
+  options: WaitForSmpOptions,
+): Promise<void> {
+  const client = new SmpClient({
+    sml: { zone: options.zone, naming: 'naptr' },
+    dns: { host: options.dnsServer.host, port: options.dnsServer.port, timeoutMs: 1000, tries: 1 },
+    trustAnchors: [options.trustAnchorPem],
+    cacheTtlMs: 0,
+    timeoutMs: 2000,
+  });
+  const types = publishedDocumentTypes();
+  const pending = new Set(
+    organisations.flatMap((o) => types.map((t) => JSON.stringify([participantOf(o.spec), t, o.as4Url]))),
+  );
+  const deadline = Date.now() + options.timeoutMs;
+  let lastError = '';
+  for (;;) {
+    await Promise.all(
+      [...pending].map(async (key) => {
+        const [participant, documentType, expected] = JSON.parse(key) as [string, string, string];
+        try {
+          const r = await client.lookup(participant, documentType, PROCESS_ID);
+          if (r.endpointUrl === expected) pending.delete(key);
+          else lastError = `${participant} is published with ${r.endpointUrl}, not ${expected}`;
+        } catch (err) {
+          lastError = `${participant} ${documentType}: ${(err as Error).message}`;
+        }
+      }),
+    );
+    if (pending.size === 0) return;
+    if (Date.now() >= deadline) {
+      const missing = [...new Set([...pending].map((k) => (JSON.parse(k) as string[])[0]))];
+      throw new EhmiError(
+        'EHMI_UNAVAILABLE',
+        `the SMP does not serve ${missing.join(', ')} after ${options.timeoutMs} ms (EER → SMP propagation, the eer.propagate jobs of the central node; last error: ${lastError})`,
+      );
+    }
+    options.logger.debug({ pending: pending.size, lastError }, 'waiting for the SMP');
+    await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
+  }
+}

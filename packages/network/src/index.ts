@@ -1,0 +1,63 @@
+// @ehmi/network: the local EHMI network around the node (@ehmi/server): planning it on a data folder and a port base,
+// its test PKI, the central registers, sample messages, `startNetwork`, the `network.json` manifest and
+// `NetworkClient`, which talks to a running network's MSHs. Light entry points, which do not load the node:
+// `@ehmi/network/client` (NetworkClient and its helpers) and `@ehmi/network/sample` (sample messages).
+export {
+  type CentralSecrets,
+  type CentralUrls,
+  ensureCentralSecrets,
+  LOCAL_SML_ZONE,
+  publishedDocumentTypes,
+} from './central.ts';
+export {
+  exitCodeForStatus,
+  type MshResponse,
+  NetworkClient,
+  networkDataDir,
+  type OutcomeIssue,
+  outcomeIssues,
+  writeFailure,
+} from './client.ts';
+export { noteDataDir } from './data-dir.ts';
+export {
+  MANIFEST_FILE,
+  type ManifestOrganisation,
+  type NetworkManifest,
+  networkManifestSchema,
+  readNetworkManifest,
+  writeNetworkManifest,
+} from './manifest.ts';
+export {
+  isValidGln,
+  LOCAL_ORGANISATIONS,
+  type OrganisationRole,
+  type OrganisationSpec,
+  participantOf,
+} from './organisations.ts';
+export {
+  type CentralCredentials,
+  type CredentialFiles,
+  ensureNetworkPki,
+  type NetworkPki,
+  type OrganisationCredentials,
+} from './pki.ts';
+export {
+  CENTRAL_SERVICES,
+  type CentralService,
+  centralServicePort,
+  checkPortBase,
+  DEFAULT_PORT_BASE,
+  NETWORK_PORT_SPAN,
+  type OrganisationPorts,
+  organisationPorts,
+} from './ports.ts';
+export { SAMPLE_PATIENT_CPR, sampleHomeCareObservation } from './sample.ts';
+export {
+  type NetworkPlan,
+  type PlannedCentral,
+  type PlannedOrganisation,
+  planNetwork,
+  type RunningNetwork,
+  type StartNetworkOptions,
+  startNetwork,
+} from './start.ts';

@@ -1,0 +1,466 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { EhmiError } from '@ehmi/errors';
+import { type Config, type ConfigInput, configSchema, type RunningNode, startNode } from '@ehmi/server';
+import type { Logger } from 'pino';
+import {
+  CENTRAL_NODE_PORT_OFFSET,
+  type CentralSecrets,
+  type CentralUrls,
+  ensureCentralSecrets,
+  fetchTrusting,
+  LOCAL_SML_ZONE,
+  type SeedOrganisation,
+  seedRegisters,
+  waitForSmp,
+} from './central.ts';
+import { noteDataDir } from './data-dir.ts';
+import { type NetworkManifest, writeNetworkManifest } from './manifest.ts';
+import { LOCAL_ORGANISATIONS, type OrganisationSpec, participantOf } from './organisations.ts';
+import { CENTRAL_NAME, ensureNetworkPki, type NetworkPki } from './pki.ts';
+import {
+  centralServicePort,
+  checkPortBase,
+  DEFAULT_PORT_BASE,
+  type OrganisationPorts,
+  organisationPorts,
+} from './ports.ts';
+import { SAMPLE_PATIENT_CPR } from './sample.ts';
+
+export interface StartNetworkOptions {
+  /** The data folder: `<data>/pki/`, `<data>/<org>/` (SQLite, blobs), `<data>/network.json`. */
+  dataDir: string;
+  /** First of the (at most 50) consecutive ports the network uses; default 8700. */
+  portBase?: number;
+  /** PostgreSQL for every organisation, each in its own schema; SQLite in `<data>/<org>/` when absent. */
+  databaseUrl?: string;
+  logger: Logger;
+  /** Address the servers listen on; default 127.0.0.1. */
+  host?: string;
+  /**
+   * Settings every node shares (log level, queue and retry timings, timeouts); the network's own keys (data
+   * folder, database, ports, organisation, TLS, discovery) win over them. `database.schema`, when not `public`,
+   * is the prefix of the organisations' schemas.
+   */
+  base?: ConfigInput;
+  /** The organisations; default the three of `LOCAL_ORGANISATIONS`. */
+  organisations?: readonly OrganisationSpec[];
+  /**
+   * How the access points find each other: `smp` (what `startNetwork` always uses) through the network's DNS
+   * server and the SMP of the central node; `static` (the default of `planNetwork`, for tests that start single
+   * organisation nodes with `startNode` and no central node) a static map of every organisation's AP.
+   */
+  discovery?: 'smp' | 'static';
+  /** How long the start waits for the SMP to serve every organisation after seeding EER; default 20 s. */
+  registersTimeoutMs?: number;
+}
+
+/** The central node (SMP with its DNS zone, EER, EAS) as planned. */
+export interface PlannedCentral {
+  urls: CentralUrls;
+  /** The DNS server the access points ask (the SMP role's SML/BDXL zone server). */
+  dns: { host: string; port: number; zone: string };
+  secrets: CentralSecrets;
+  /** One example command per central service (what `ehmi up` prints). */
+  examples: Record<'smp' | 'eer' | 'eas' | 'dns', string>;
+  config: Config;
+}
+
+/** One organisation as planned: its ports, URLs and the complete config of its node. */
+export interface PlannedOrganisation {
+  spec: OrganisationSpec;
+  ports: OrganisationPorts;
+  urls: { msh: string; ap: string; node: string };
+  /** The OAuth client id of its EUA (the authorization server of a later issue registers it). */
+  clientId: string;
+  config: Config;
+}
+
+export interface NetworkPlan {
+  dataDir: string;
+  portBase: number;
+  pki: NetworkPki;
+  organisations: PlannedOrganisation[];
+  central: PlannedCentral;
+  manifest: NetworkManifest;
+}
+
+export interface RunningNetwork {
+  dataDir: string;
+  plan: NetworkPlan;
+  manifest: NetworkManifest;
+  /** Path of the written `network.json`. */
+  manifestFile: string;
+  /** The running node of each organisation, by name. */
+  nodes: Record<string, RunningNode>;
+  /** The central node: SMP (+ DNS zone), EER, EAS. */
+  central: RunningNode;
+  /** Close every node (servers, workers, database). */
+  close(): Promise<void>;
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    if (v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)) {
+      out[k] = deepMerge(b as Record<string, unknown>, v as Record<string, unknown>);
+    } else if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+function urlHost(host: string): string {
+  // A wildcard listen address is reached on loopback from this machine.
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function schemaName(prefix: string | undefined, org: string): string {
+  const p = !prefix || prefix === 'public' ? 'ehmi' : prefix;
+  return `${p}_${org.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/** The DNS server address clients use for a listen address (a wildcard is reached on loopback). */
+function dnsClientHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return host;
+}
+
+function parseNodeConfig(merged: Record<string, unknown>, who: string): Config {
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      `${who}: configuration key "${issue.path.join('.')}": ${issue.message}`,
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * Work out the whole network without starting it: generate (or reuse) the PKI and the central services' admin
+ * tokens, assign ports, and build the config of the central node (SMP with its DNS zone, EER, EAS on ports
+ * base+1…base+4, base+9) and of each organisation's node, whose access point discovers receivers through the
+ * network's DNS server and the SMP (`discovery: 'smp'`, no static map: what `startNetwork` runs) or, by default,
+ * a static map of every organisation's AP (tests that start single nodes with `startNode`).
+ *
+ * @example
+ * const plan = await planNetwork({ dataDir: '/tmp/net', portBase: 20000, logger });
+ * const gp = await startNode(plan.organisations[1].config, logger);
+ */
+export async function planNetwork(options: StartNetworkOptions): Promise<NetworkPlan> {
+  const dataDir = resolve(options.dataDir);
+  const portBase = checkPortBase(options.portBase ?? DEFAULT_PORT_BASE);
+  const host = options.host ?? '127.0.0.1';
+  const specs = options.organisations ?? LOCAL_ORGANISATIONS;
+  const names = new Set<string>();
+  for (const s of specs) {
+    if (names.has(s.name))
+      throw new EhmiError('EHMI_CONFIG_INVALID', `organisation ${s.name} is listed twice`);
+    if (s.name === CENTRAL_NAME)
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        `"${CENTRAL_NAME}" is the central node's name, not an organisation's`,
+      );
+    names.add(s.name);
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const pki = await ensureNetworkPki(
+    dataDir,
+    specs.map((s) => s.name),
+    { hosts: [host] },
+  );
+  const h = urlHost(host);
+  const laid = specs.map((spec, index) => {
+    const ports = organisationPorts(portBase, index);
+    return {
+      spec,
+      ports,
+      urls: {
+        msh: `https://${h}:${ports.msh}`,
+        ap: `https://${h}:${ports.ap}`,
+        node: `http://${h}:${ports.node}`,
+      },
+    };
+  });
+  const base = (options.base ?? {}) as Record<string, unknown>;
+  const databaseUrl = options.databaseUrl ?? options.base?.database?.url;
+  const secrets = ensureCentralSecrets(dataDir);
+  const central = planCentral({
+    dataDir,
+    portBase,
+    host,
+    h,
+    pki,
+    secrets,
+    base,
+    databaseUrl,
+    schemaPrefix: options.base?.database?.schema,
+    gp: specs.find((s) => s.role === 'gp'),
+  });
+  // ap.discovery.smp: BDXL U-NAPTR through the network's DNS server, then the SMP, whose signing certificate
+  // chains to the network's root (eDelivery AS4 1.15 §1.5.4 Dynamic Sender). NAPTR rather than the Peppol CNAME:
+  // its regexp carries the SMP's whole URL, port included, where a CNAME names only a host (port 80).
+  const registers = {
+    static: {},
+    smp: {
+      zone: central.dns.zone,
+      naming: 'naptr' as const,
+      dnsServer: { host: central.dns.host, port: central.dns.port },
+      trustAnchors: [pki.trustAnchor],
+      // A minute: a changed registration is seen soon in a network people edit by hand.
+      cacheTtlMs: 60_000,
+    },
+  };
+  // The static map: every participant → its AP's AS4 endpoint and certificate (encryption, receipt checks).
+  const staticMap = {
+    static: Object.fromEntries(
+      laid.map((o) => [
+        participantOf(o.spec),
+        { url: o.urls.ap, certificate: pki.organisations[o.spec.name]!.ap.cert },
+      ]),
+    ),
+  };
+  const discovery = options.discovery === 'smp' ? registers : staticMap;
+  const organisations = laid.map((o): PlannedOrganisation => {
+    const creds = pki.organisations[o.spec.name]!;
+    const own: ConfigInput = {
+      dataDir: join(dataDir, o.spec.name),
+      database: {
+        ...(databaseUrl ? { url: databaseUrl } : {}),
+        schema: databaseUrl ? schemaName(options.base?.database?.schema, o.spec.name) : 'public',
+      },
+      http: { host, port: o.ports.node },
+      organisation: { name: o.spec.name, gln: o.spec.gln, sor: o.spec.sor },
+      tls: { cert: creds.tls.cert, key: creds.tls.key, ca: [pki.trustAnchor] },
+      msh: { enabled: true, host, port: o.ports.msh, clientTrustAnchors: [pki.trustAnchor] },
+      ap: {
+        enabled: true,
+        host,
+        port: o.ports.ap,
+        signing: creds.ap,
+        trustAnchors: [pki.trustAnchor],
+        discovery,
+      },
+    };
+    const merged = deepMerge(base, own as Record<string, unknown>);
+    if (!databaseUrl) delete (merged.database as Record<string, unknown>).url;
+    // Discovery is the network's own: replace, never merge, whatever the base had (no static map is left).
+    (merged.ap as Record<string, unknown>).discovery = discovery;
+    // The central roles run on the central node only.
+    for (const role of ['smp', 'eer', 'eas']) merged[role] = { enabled: false };
+    return {
+      ...o,
+      clientId: `${o.spec.name}-eua`,
+      config: parseNodeConfig(merged, `organisation ${o.spec.name}`),
+    };
+  });
+  const manifest: NetworkManifest = {
+    services: {
+      smp: central.urls.smp,
+      eer: central.urls.eer,
+      eas: central.urls.eas,
+      dns: central.urls.dns,
+    },
+    trustAnchor: pki.trustAnchor,
+    organisations: organisations.map((o) => ({
+      name: o.spec.name,
+      role: o.spec.role,
+      gln: o.spec.gln,
+      sor: o.spec.sor,
+      msh: o.urls.msh,
+      ap: o.urls.ap,
+      clientId: o.clientId,
+      tls: { cert: pki.organisations[o.spec.name]!.tls.cert, key: pki.organisations[o.spec.name]!.tls.key },
+    })),
+  };
+  return { dataDir, portBase, pki, organisations, central, manifest };
+}
+
+/**
+ * The central node's config: SMP (plain HTTP as Peppol SMPs are, responses signed with `pki/central/smp-signing`)
+ * with its SML/BDXL zone on a DNS server (UDP+TCP), EER and EAS over HTTPS with the central TLS certificate; its own
+ * store (`<data>/central/`, or schema `<prefix>_central`). EER pushes to the SMP's and EAS's admin APIs with the
+ * tokens of `<data>/central/secrets.json`; EAS's patient table holds the prøvesvar's patient → the GP practice.
+ */
+function planCentral(p: {
+  dataDir: string;
+  portBase: number;
+  host: string;
+  h: string;
+  pki: NetworkPki;
+  secrets: CentralSecrets;
+  base: Record<string, unknown>;
+  databaseUrl: string | undefined;
+  schemaPrefix: string | undefined;
+  gp: OrganisationSpec | undefined;
+}): PlannedCentral {
+  const port = (s: 'smp' | 'eer' | 'eas' | 'dns') => centralServicePort(p.portBase, s);
+  const dns = { host: dnsClientHost(p.host), port: port('dns'), zone: LOCAL_SML_ZONE };
+  const urls: CentralUrls = {
+    smp: `http://${p.h}:${port('smp')}`,
+    eer: `https://${p.h}:${port('eer')}`,
+    eas: `https://${p.h}:${port('eas')}`,
+    dns: `dns://${dns.host.includes(':') ? `[${dns.host}]` : dns.host}:${dns.port}`,
+    node: `http://${p.h}:${p.portBase + CENTRAL_NODE_PORT_OFFSET}`,
+  };
+  const creds = p.pki.central;
+  const own: ConfigInput = {
+    dataDir: join(p.dataDir, CENTRAL_NAME),
+    database: {
+      ...(p.databaseUrl ? { url: p.databaseUrl } : {}),
+      schema: p.databaseUrl ? schemaName(p.schemaPrefix, CENTRAL_NAME) : 'public',
+    },
+    http: { host: p.host, port: p.portBase + CENTRAL_NODE_PORT_OFFSET },
+    tls: { cert: creds.tls.cert, key: creds.tls.key, ca: [p.pki.trustAnchor] },
+    smp: {
+      enabled: true,
+      host: p.host,
+      port: port('smp'),
+      publicUrl: urls.smp,
+      signing: creds.smp,
+      adminToken: p.secrets.smpAdminToken,
+      // Short TTLs: an organisation created in EER is found within seconds.
+      dns: { enabled: true, host: p.host, port: dns.port, zone: dns.zone, ttlSeconds: 10 },
+    },
+    eer: {
+      enabled: true,
+      host: p.host,
+      port: port('eer'),
+      smp: { url: urls.smp, adminToken: p.secrets.smpAdminToken },
+      eas: { url: urls.eas, adminToken: p.secrets.easAdminToken },
+    },
+    eas: {
+      enabled: true,
+      host: p.host,
+      port: port('eas'),
+      adminToken: p.secrets.easAdminToken,
+      // The CPR → GP adapter of the local network (a seeded local table): the patient of the prøvesvar
+      // `ehmi send homecareobservation` builds belongs to the GP practice.
+      patients: p.gp ? [{ cpr: SAMPLE_PATIENT_CPR, sor: p.gp.sor }] : [],
+    },
+  };
+  const merged = deepMerge(p.base, own as Record<string, unknown>);
+  if (!p.databaseUrl) delete (merged.database as Record<string, unknown>).url;
+  merged.ap = { enabled: false };
+  merged.msh = { enabled: false };
+  const gpSor = p.gp?.sor ?? 'SOR';
+  const examples = {
+    smp: `curl ${urls.smp}/iso6523-actorid-upis%3A%3A0088%3A${p.gp?.gln ?? 'GLN'}`,
+    eer: `curl --cacert ${p.pki.trustAnchor} '${urls.eer}/Organization?identifier=urn:oid:1.2.208.176.1.1|${gpSor}&_include=Organization:endpoint'`,
+    eas: `curl --cacert ${p.pki.trustAnchor} '${urls.eas}/Organization/$getReceivingOrganizationBySORId?sorId=${gpSor}'`,
+    dns: `dig @${dns.host} -p ${dns.port} ${dns.zone} SOA`,
+  };
+  return {
+    urls,
+    dns,
+    secrets: p.secrets,
+    examples,
+    config: parseNodeConfig(merged, 'central node'),
+  };
+}
+
+function explainListenError(err: unknown, portBase: number): unknown {
+  const e = err as NodeJS.ErrnoException & { port?: number };
+  if (e?.code === 'EADDRINUSE') {
+    const which = e.port ? `port ${e.port}` : 'a port';
+    return new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      `${which} is in use (is the network already running? --port-base other than ${portBase} avoids it)`,
+      { cause: err },
+    );
+  }
+  return err;
+}
+
+/**
+ * Start the local EHMI network in this process: the central node (SMP + DNS zone, EER, EAS) and one node per
+ * organisation (MSH + access point over HTTPS, its own store); seed EER with the organisations, wait until the SMP
+ * serves them all, then write `<data>/network.json`. Rejects, with everything already started closed again, if any
+ * node cannot start; what the attempt added to the data folder is removed again (the whole folder when it did not
+ * exist before), so that a failed start leaves no half-built keys or organisation folders behind.
+ *
+ * @example
+ * const net = await startNetwork({ dataDir: '.ehmi', portBase: 8700, logger });
+ * // … net.manifest.organisations …
+ * await net.close();
+ */
+export async function startNetwork(options: StartNetworkOptions): Promise<RunningNetwork> {
+  const undo = noteDataDir(options.dataDir);
+  try {
+    return await startPlannedNetwork(await planNetwork({ ...options, discovery: 'smp' }), options);
+  } catch (err) {
+    undo();
+    throw err;
+  }
+}
+
+async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptions): Promise<RunningNetwork> {
+  // The registers first: an access point with sends pending from the last run looks its receivers up at once.
+  let central: RunningNode;
+  try {
+    central = await startNode(plan.central.config, options.logger.child({ org: CENTRAL_NAME }));
+  } catch (err) {
+    throw explainListenError(err, plan.portBase);
+  }
+  // Seed EER from the organisations (stable ids: a restart updates), then wait until the SMP serves them all as
+  // an access point will ask: DNS, signed metadata, the AP's URL. The organisations' nodes start meanwhile.
+  const seeds: SeedOrganisation[] = plan.organisations.map((o) => ({
+    spec: o.spec,
+    as4Url: o.urls.ap,
+    apCertificate: plan.pki.organisations[o.spec.name]!.ap.cert,
+  }));
+  const trustAnchorPem = readFileSync(plan.pki.trustAnchor, 'utf8');
+  const client = fetchTrusting(trustAnchorPem);
+  const registers = (async () => {
+    try {
+      await seedRegisters(central.urls.eer!, seeds, client.fetch);
+      await waitForSmp(seeds, {
+        dnsServer: { host: plan.central.dns.host, port: plan.central.dns.port },
+        zone: plan.central.dns.zone,
+        trustAnchorPem,
+        timeoutMs: options.registersTimeoutMs ?? 20_000,
+        logger: options.logger,
+      });
+    } finally {
+      await client.close();
+    }
+  })();
+  const [seeded, ...settled] = await Promise.allSettled([
+    registers,
+    ...plan.organisations.map((o) => startNode(o.config, options.logger.child({ org: o.spec.name }))),
+  ]);
+  const failed = [seeded, ...settled].find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value.close().catch(() => {}) : undefined)),
+    );
+    await central.close().catch(() => {});
+    throw explainListenError(failed.reason, plan.portBase);
+  }
+  const nodes: Record<string, RunningNode> = {};
+  settled.forEach((s, i) => {
+    nodes[plan.organisations[i]!.spec.name] = (s as PromiseFulfilledResult<RunningNode>).value;
+  });
+  const manifestFile = writeNetworkManifest(plan.dataDir, plan.manifest);
+  let closed: Promise<void> | undefined;
+  return {
+    dataDir: plan.dataDir,
+    plan,
+    manifest: plan.manifest,
+    manifestFile,
+    nodes,
+    central,
+    close() {
+      // The organisations first (their sends stop), then the registers.
+      closed ??= Promise.all(Object.values(nodes).map((n) => n.close()))
+        .then(() => central.close())
+        .then(() => undefined);
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,266 @@
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { EhmiError } from '@ehmi/errors';
+import { checkCertificateTrust } from '@ehmi/pki';
+import pino from 'pino';
+import {
+  CENTRAL_SERVICES,
+  centralServicePort,
+  checkPortBase,
+  ensureNetworkPki,
+  isValidGln,
+  LOCAL_ORGANISATIONS,
+  MANIFEST_FILE,
+  NETWORK_PORT_SPAN,
+  organisationPorts,
+  participantOf,
+  planNetwork,
+  readNetworkManifest,
+  writeNetworkManifest,
+} from '../src/index.ts';
+
+const logger = pino({ level: 'silent' });
+
+describe('local network: organisations', () => {
+  it('has a municipality (sender), a gp (receiver) and a hospital, with short names without spaces', () => {
+    assert.deepEqual(
+      LOCAL_ORGANISATIONS.map((o) => o.role),
+      ['municipality', 'gp', 'hospital'],
+    );
+    for (const o of LOCAL_ORGANISATIONS) assert.match(o.name, /^[a-z0-9-]+$/);
+    assert.equal(new Set(LOCAL_ORGANISATIONS.map((o) => o.gln)).size, 3);
+  });
+
+  it('every GLN has a valid GS1 check digit and every SOR code is digits', () => {
+    for (const o of LOCAL_ORGANISATIONS) {
+      assert.ok(isValidGln(o.gln), o.gln);
+      assert.match(o.sor, /^\d+$/);
+    }
+    assert.equal(isValidGln('5790000123118'), false, 'a wrong check digit is refused');
+    assert.equal(participantOf({ gln: '5790000127092' }), '0088:5790000127092');
+  });
+});
+
+describe('local network: ports', () => {
+  it('reserves base..base+9 for the central services and gives each organisation msh, ap, node from base+10', () => {
+    assert.equal(centralServicePort(8700, 'auth'), 8700);
+    assert.ok(CENTRAL_SERVICES.every((s) => centralServicePort(8700, s) < 8710));
+    assert.deepEqual(organisationPorts(8700, 0), { msh: 8710, ap: 8711, node: 8712 });
+    assert.deepEqual(organisationPorts(8700, 2), { msh: 8716, ap: 8717, node: 8718 });
+  });
+
+  it('never leaves the 50-port span', () => {
+    const used = LOCAL_ORGANISATIONS.flatMap((_, i) => Object.values(organisationPorts(20000, i)));
+    assert.equal(new Set(used).size, used.length);
+    assert.ok(Math.max(...used) < 20000 + NETWORK_PORT_SPAN);
+    assert.throws(
+      () => organisationPorts(20000, 14),
+      (e: unknown) => e instanceof EhmiError,
+    );
+  });
+
+  it('a port base whose span does not fit is a usage error', () => {
+    assert.throws(
+      () => checkPortBase(65500),
+      (e: unknown) => e instanceof EhmiError && e.code === 'EHMI_USAGE',
+    );
+    assert.throws(
+      () => checkPortBase(0),
+      (e: unknown) => e instanceof EhmiError && e.code === 'EHMI_USAGE',
+    );
+    assert.equal(checkPortBase(65535 - 49), 65486);
+  });
+});
+
+describe('local network: PKI', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ehmi-net-pki-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('generates a root CA and per organisation an AP credential and a TLS credential that chain to it', async () => {
+    const pki = await ensureNetworkPki(dir, ['municipality', 'gp']);
+    assert.equal(pki.generated, true);
+    assert.equal(pki.trustAnchor, join(dir, 'pki', 'root-ca.pem'));
+    const { readFileSync } = await import('node:fs');
+    const root = new X509Certificate(readFileSync(pki.trustAnchor));
+    assert.ok(root.ca);
+    for (const org of ['municipality', 'gp']) {
+      const creds = pki.organisations[org]!;
+      const ap = new X509Certificate(readFileSync(creds.ap.cert));
+      const tls = new X509Certificate(readFileSync(creds.tls.cert));
+      checkCertificateTrust(ap, { trustAnchors: [root] });
+      checkCertificateTrust(tls, { trustAnchors: [root] });
+      assert.equal(ap.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+      assert.equal(ap.publicKey.asymmetricKeyType, 'rsa');
+      assert.match(tls.subjectAltName ?? '', /DNS:localhost/);
+      assert.match(tls.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
+      // tls-server + tls-client: serverAuth and clientAuth
+      assert.deepEqual([...(tls.keyUsage ?? [])].sort(), ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
+      assert.equal((await stat(creds.ap.key)).mode & 0o777, 0o600);
+      assert.equal((await stat(creds.tls.key)).mode & 0o777, 0o600);
+    }
+  });
+
+  it('reuses what exists on the next start, and issues again only what is missing', async () => {
+    const { readFileSync } = await import('node:fs');
+    const first = await ensureNetworkPki(dir, ['municipality', 'gp']);
+    assert.equal(first.generated, false);
+    const rootBefore = readFileSync(first.trustAnchor, 'utf8');
+    const apBefore = readFileSync(first.organisations.gp!.ap.cert, 'utf8');
+    const tlsBefore = readFileSync(first.organisations.gp!.tls.cert, 'utf8');
+    await unlink(first.organisations.gp!.tls.key);
+    const second = await ensureNetworkPki(dir, ['municipality', 'gp']);
+    assert.equal(second.generated, true);
+    assert.equal(readFileSync(second.trustAnchor, 'utf8'), rootBefore);
+    assert.equal(readFileSync(second.organisations.gp!.ap.cert, 'utf8'), apBefore);
+    assert.notEqual(readFileSync(second.organisations.gp!.tls.cert, 'utf8'), tlsBefore);
+  });
+
+  it('a credential not issued by the root (a replaced root) is issued again', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'ehmi-net-pki-other-'));
+    try {
+      const { readFileSync } = await import('node:fs');
+      const a = await ensureNetworkPki(other, ['gp']);
+      const apBefore = readFileSync(a.organisations.gp!.ap.cert, 'utf8');
+      // Another network's root in place of this one's: every credential must be issued again from it.
+      const b = await ensureNetworkPki(dir, ['gp']);
+      await writeFile(a.trustAnchor, readFileSync(b.trustAnchor));
+      await writeFile(a.trustAnchorKey, readFileSync(b.trustAnchorKey));
+      const c = await ensureNetworkPki(other, ['gp']);
+      assert.equal(c.generated, true);
+      assert.notEqual(readFileSync(c.organisations.gp!.ap.cert, 'utf8'), apBefore);
+      checkCertificateTrust(new X509Certificate(readFileSync(c.organisations.gp!.ap.cert)), {
+        trustAnchors: [readFileSync(b.trustAnchor)],
+      });
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('local network: plan and network.json', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ehmi-net-plan-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('gives each organisation its own node config: ports, data folder, TLS, AP credential, trust anchors', async () => {
+    const plan = await planNetwork({ dataDir: dir, portBase: 30000, logger });
+    assert.equal(plan.organisations.length, 3);
+    plan.organisations.forEach((o, i) => {
+      const c = o.config;
+      assert.equal(c.msh.enabled, true);
+      assert.equal(c.ap.enabled, true);
+      assert.deepEqual({ msh: c.msh.port, ap: c.ap.port, node: c.http.port }, organisationPorts(30000, i));
+      assert.equal(c.dataDir, join(dir, o.spec.name));
+      assert.deepEqual(c.organisation, { name: o.spec.name, gln: o.spec.gln, sor: o.spec.sor });
+      assert.deepEqual(c.tls?.ca, [plan.pki.trustAnchor]);
+      assert.deepEqual(c.msh.clientTrustAnchors, [plan.pki.trustAnchor]);
+      assert.deepEqual(c.ap.trustAnchors, [plan.pki.trustAnchor]);
+      assert.equal(c.ap.signing?.cert, plan.pki.organisations[o.spec.name]!.ap.cert);
+      assert.equal(c.database.url, undefined);
+      // the static discovery map knows every organisation's AP
+      for (const other of plan.organisations) {
+        const entry = c.ap.discovery.static[participantOf(other.spec)];
+        assert.equal(entry?.url, other.urls.ap);
+        assert.equal(entry?.certificate, plan.pki.organisations[other.spec.name]!.ap.cert);
+      }
+    });
+  });
+
+  it('on PostgreSQL puts each organisation in its own schema (prefix from database.schema)', async () => {
+    const url = 'postgres://u@127.0.0.1:1/db';
+    const plan = await planNetwork({ dataDir: dir, portBase: 30000, logger, databaseUrl: url });
+    assert.deepEqual(
+      plan.organisations.map((o) => [o.config.database.url, o.config.database.schema]),
+      [
+        [url, 'ehmi_municipality'],
+        [url, 'ehmi_gp'],
+        [url, 'ehmi_hospital'],
+      ],
+    );
+    const prefixed = await planNetwork({
+      dataDir: dir,
+      portBase: 30000,
+      logger,
+      databaseUrl: url,
+      base: { database: { schema: 'test_ab12' } },
+    });
+    assert.equal(prefixed.organisations[1]!.config.database.schema, 'test_ab12_gp');
+  });
+
+  it('keeps shared settings from base but never its addressing', async () => {
+    const plan = await planNetwork({
+      dataDir: dir,
+      portBase: 30000,
+      logger,
+      base: {
+        log: { level: 'warn' },
+        ap: { send: { backoffBaseMs: 50 }, discovery: { static: {} }, port: 1 },
+        http: { port: 1 },
+      },
+    });
+    const c = plan.organisations[0]!.config;
+    assert.equal(c.log.level, 'warn');
+    assert.equal(c.ap.send.backoffBaseMs, 50);
+    assert.equal(c.ap.port, 30011);
+    assert.equal(c.http.port, 30012);
+    assert.equal(Object.keys(c.ap.discovery.static).length, 3);
+  });
+
+  it('the manifest has services, trustAnchor and organisations with absolute paths', async () => {
+    const plan = await planNetwork({ dataDir: dir, portBase: 30000, logger });
+    const m = plan.manifest;
+    assert.deepEqual(m.services, {
+      smp: 'http://127.0.0.1:30003',
+      eer: 'https://127.0.0.1:30001',
+      eas: 'https://127.0.0.1:30002',
+      dns: 'dns://127.0.0.1:30004',
+    });
+    assert.equal(m.trustAnchor, join(dir, 'pki', 'root-ca.pem'));
+    assert.deepEqual(
+      m.organisations.map((o) => Object.keys(o).sort()),
+      m.organisations.map(() => ['ap', 'clientId', 'gln', 'msh', 'name', 'role', 'sor', 'tls']),
+    );
+    assert.deepEqual(m.organisations[1], {
+      name: 'gp',
+      role: 'gp',
+      gln: '5790000127092',
+      sor: '52581000016005',
+      msh: 'https://127.0.0.1:30013',
+      ap: 'https://127.0.0.1:30014',
+      clientId: 'gp-eua',
+      tls: { cert: join(dir, 'pki', 'gp', 'tls.pem'), key: join(dir, 'pki', 'gp', 'tls.key') },
+    });
+    writeNetworkManifest(dir, m);
+    assert.deepEqual(readNetworkManifest(dir), m);
+  });
+
+  it('reading a folder without network.json says no network is there (EHMI_UNAVAILABLE)', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'ehmi-net-empty-'));
+    try {
+      assert.throws(
+        () => readNetworkManifest(empty),
+        (e: unknown) => e instanceof EhmiError && e.code === 'EHMI_UNAVAILABLE' && /ehmi up/.test(e.message),
+      );
+      await writeFile(join(empty, MANIFEST_FILE), '{"services": {}}');
+      assert.throws(
+        () => readNetworkManifest(empty),
+        (e: unknown) => e instanceof EhmiError && e.code === 'EHMI_CONFIG_INVALID',
+      );
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+});

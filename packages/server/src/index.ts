@@ -1,0 +1,45 @@
+// @ehmi/server: an EHMI node and its roles. A node is started from its config (`loadConfig` or `configSchema`, then
+// `startNode`); the role factories create one role on a node's store, queue and logger. The local network
+// (@ehmi/network) and the `ehmi` command (@ehmi/cli) are built on this entry point.
+// Light entry points for callers that must not load the roles: `@ehmi/server/config` (config loading and schema),
+// `@ehmi/server/steps` (the message timeline's steps), `@ehmi/server/fhir-body` (reading a FHIR body as the MSH does).
+
+export { type ApConfig, apConfigSchema } from './ap/config.ts';
+export { configuredDiscovery } from './ap/discovery-config.ts';
+export {
+  type AccessPoint,
+  type AccessPointDeps,
+  buildOutboundMessage,
+  createAccessPoint,
+  type MshBackend,
+  type ReceiverDiscovery,
+} from './ap/index.ts';
+export {
+  type Config,
+  type ConfigInput,
+  configKeys,
+  configSchema,
+  envName,
+  type LoadConfigOptions,
+  loadConfig,
+} from './config/index.ts';
+export { createEasRole, type EasDeps, type EasRole } from './eas/index.ts';
+export {
+  createEerRole,
+  DEFAULT_MESSAGE_TYPES,
+  type EerDeps,
+  type EerOrganisationInput,
+  type EerOrganisationResources,
+  type EerRole,
+  eerResourcesFor,
+  type SeedEerResult,
+  seedEer,
+} from './eer/index.ts';
+export { documentTypeOf } from './eer/propagate.ts';
+export { readFhir } from './msh/fhir-body.ts';
+export { createMsh, type MessageServiceHandler, type MshDeps } from './msh/index.ts';
+export { stepMeaning, TIMELINE_STEPS, type TimelineStep } from './msh/steps.ts';
+export { createLogger, type RunningNode, startNode } from './node.ts';
+export type { Role, RoleContext } from './roles.ts';
+export { createSmpRole, type SmpRole } from './smp/index.ts';
+export { type Engine, JobQueue, openStore, type Store, type StoreOptions } from './store/index.ts';
