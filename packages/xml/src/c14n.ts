@@ -1,4 +1,5 @@
 import type { Attr, Element, Node } from '@xmldom/xmldom';
+import { escapeText } from './escape.ts';
 
 export const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';
 export const EXC_C14N_WITH_COMMENTS = 'http://www.w3.org/2001/10/xml-exc-c14n#WithComments';
@@ -117,7 +118,7 @@ function walk(
     for (const i of decls) {
       const prefix = nsPrefixes[i]!;
       rendered.set(prefix, nsUris[i]!);
-      head += `${prefix === '' ? ' xmlns="' : ` xmlns:${prefix}="`}${escapeAttr(nsUris[i]!)}"`;
+      head += `${prefix === '' ? ' xmlns="' : ` xmlns:${prefix}="`}${canonicalAttr(nsUris[i]!)}"`;
     }
   }
   if (attrs.length > 0) {
@@ -128,7 +129,7 @@ function walk(
           cmp(a.localName ?? a.name, b.localName ?? b.name),
       );
     }
-    for (const a of attrs) head += ` ${a.name}="${escapeAttr(a.value)}"`;
+    for (const a of attrs) head += ` ${a.name}="${canonicalAttr(a.value)}"`;
   }
   out.push(`${head}>`);
   for (let n: Node | null = el.firstChild; n; n = n.nextSibling) {
@@ -149,24 +150,18 @@ function hasNsDecl(el: Element): boolean {
   return false;
 }
 
-const TEXT_RE = /[&<>\r]/g;
-const TEXT_TEST = /[&<>\r]/;
+// Canonical XML 1.0 §2.3 writes attribute values as escapeAttr does, except that `>` stays literal.
 const ATTR_RE = /[&<"\t\n\r]/g;
 const ATTR_TEST = /[&<"\t\n\r]/;
-const ESC: Record<string, string> = {
+const ATTR_ESC: Record<string, string> = {
   '&': '&amp;',
   '<': '&lt;',
-  '>': '&gt;',
   '"': '&quot;',
   '\t': '&#x9;',
   '\n': '&#xA;',
   '\r': '&#xD;',
 };
 
-function escapeText(s: string): string {
-  return TEXT_TEST.test(s) ? s.replace(TEXT_RE, (c) => ESC[c]!) : s;
-}
-
-function escapeAttr(s: string): string {
-  return ATTR_TEST.test(s) ? s.replace(ATTR_RE, (c) => ESC[c]!) : s;
+function canonicalAttr(s: string): string {
+  return ATTR_TEST.test(s) ? s.replace(ATTR_RE, (c) => ATTR_ESC[c]!) : s;
 }

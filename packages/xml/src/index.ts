@@ -7,5 +7,6 @@ export {
   excC14n,
 } from './c14n.ts';
 export { childElement, childElements, descendantElements, pathOf, rootElement, textOf } from './dom.ts';
+export { escapeAttr, escapeText } from './escape.ts';
 export { DEFAULT_MAX_XML_BYTES, type ParseXmlOptions, parseXml, serializeXml } from './parse.ts';
 export { loadSchemaSet, type SchemaSet, validateXsd, type XsdIssue, type XsdResult } from './xsd.ts';

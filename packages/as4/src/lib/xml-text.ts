@@ -1,16 +1,4 @@
-/** Escape text content for XML (XML 1.0 §2.4). */
-export function escapeText(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** Escape an attribute value for a double-quoted attribute (XML 1.0 §3.3.3: also normalise whitespace chars). */
-export function escapeAttr(value: string): string {
-  return escapeText(value)
-    .replace(/"/g, '&quot;')
-    .replace(/\t/g, '&#9;')
-    .replace(/\n/g, '&#10;')
-    .replace(/\r/g, '&#13;');
-}
+import { escapeAttr, escapeText } from '@ehmi/xml';
 
 /** `name="value"` pairs for the attributes that are defined. */
 export function attrs(values: Record<string, string | undefined>): string {

@@ -1,4 +1,7 @@
+import { escapeText } from '@ehmi/xml';
 import type { Narrative, Resource } from '@medplum/fhirtypes';
+
+const QUOTES = { quotes: true };
 
 const XHTML_NS = 'http://www.w3.org/1999/xhtml';
 
@@ -13,18 +16,12 @@ const XHTML_NS = 'http://www.w3.org/1999/xhtml';
 export function narrative(title: string, lines: [label: string, value: string | undefined][]): Narrative {
   const body = lines
     .filter((line): line is [string, string] => typeof line[1] === 'string' && line[1].trim() !== '')
-    .map(([label, value]) => `<p><b>${escapeXml(label)}</b>: ${escapeXml(value)}</p>`)
+    .map(([label, value]) => `<p><b>${escapeText(label, QUOTES)}</b>: ${escapeText(value, QUOTES)}</p>`)
     .join('');
   return {
     status: 'generated',
-    div: `<div xmlns="${XHTML_NS}"><p><b>${escapeXml(title)}</b></p>${body}</div>`,
+    div: `<div xmlns="${XHTML_NS}"><p><b>${escapeText(title, QUOTES)}</b></p>${body}</div>`,
   };
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) =>
-    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&quot;',
-  );
 }
 
 type Named = (reference: string | undefined) => string | undefined;

@@ -1,5 +1,5 @@
 import { EhmiError } from '@ehmi/errors';
-import { parseXml, rootElement } from '@ehmi/xml';
+import { escapeAttr, parseXml, rootElement } from '@ehmi/xml';
 import type { Resource } from '@medplum/fhirtypes';
 import {
   type ElementInfo,
@@ -63,7 +63,7 @@ function writeComplex(
     if (!el.xmlAttr || obj[el.name] === undefined) continue;
     const value = obj[el.name];
     if (typeof value !== 'string') throw invalid(`${path}.${el.name}`, 'must be a JSON string');
-    attrs += ` ${el.name}="${escapeXml(value, `${path}.${el.name}`)}"`;
+    attrs += ` ${el.name}="${xmlAttrValue(value, `${path}.${el.name}`)}"`;
   }
   const start = out.length;
   out.push('');
@@ -182,12 +182,12 @@ function writePrimitive(
   let attrs = '';
   if (ext.id !== undefined) {
     if (typeof ext.id !== 'string') throw invalid(`${path}.id`, 'must be a JSON string');
-    attrs += ` id="${escapeXml(ext.id, `${path}.id`)}"`;
+    attrs += ` id="${xmlAttrValue(ext.id, `${path}.id`)}"`;
   }
   if (value !== null) {
     let text = formatPrimitive(kind, value, path);
     if (kind === 'decimal') text = decimalLexical(holder, key, value as number) ?? text;
-    attrs += ` value="${escapeXml(text, path)}"`;
+    attrs += ` value="${xmlAttrValue(text, path)}"`;
   }
   if (ext.extension === undefined) {
     out.push(`<${name}${attrs}/>`);
@@ -228,21 +228,11 @@ function xhtml(value: unknown, path: string): string {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are the point
 const NOT_XML_CHAR = /[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\uD800-\uDBFF\uDC00-\uDFFF]/;
 
-/** Escape for an attribute value; tab, CR and LF as character references so attribute normalisation keeps them. */
-function escapeXml(text: string, path: string): string {
+/** A value XML 1.0 can carry, escaped for an attribute (`escapeAttr` of @ehmi/xml: tab, CR and LF as references). */
+function xmlAttrValue(text: string, path: string): string {
   if (NOT_XML_CHAR.test(text)) throw invalid(path, 'contains a character that XML 1.0 cannot carry');
-  return text.replace(/[&<>"\t\n\r]/g, (c) => ESCAPES[c] ?? c);
+  return escapeAttr(text);
 }
-
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  '\t': '&#9;',
-  '\n': '&#10;',
-  '\r': '&#13;',
-};
 
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

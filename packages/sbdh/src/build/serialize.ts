@@ -1,15 +1,9 @@
+import { escapeAttr, escapeText } from '@ehmi/xml';
 import { NS } from '../constants.ts';
 import type { EhmiEnvelope, Scope } from '../model.ts';
 
-/** Escape text for element content or a double-quoted attribute. */
-export function escapeXml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/\r/g, '&#13;');
-}
+/** SBDH text is written with `"` as `&quot;`, as it always was. */
+export const QUOTES = { quotes: true };
 
 /** Text as one or more CDATA sections (a `]]>` inside is split across two sections). */
 export function cdata(value: string): string {
@@ -20,7 +14,7 @@ export function cdata(value: string): string {
 const CDATA_SCOPES = new Set(['XDS-METADATA']);
 
 function el(indent: string, name: string, text: string): string {
-  return `${indent}<${name}>${escapeXml(text)}</${name}>\n`;
+  return `${indent}<${name}>${escapeText(text, QUOTES)}</${name}>\n`;
 }
 
 function scopeXml(scope: Scope, i: string): string {
@@ -43,7 +37,7 @@ function scopeXml(scope: Scope, i: string): string {
   const bs = scope.businessService;
   if (bs) {
     const attrs = Object.entries(bs.serviceTransaction)
-      .map(([k, v]) => ` ${k}="${escapeXml(v)}"`)
+      .map(([k, v]) => ` ${k}="${escapeAttr(v)}"`)
       .join('');
     out += `${i}  <BusinessService>\n`;
     out += el(`${i}    `, 'BusinessServiceName', bs.businessServiceName);
@@ -69,7 +63,7 @@ export function serializeEnvelope(envelope: EhmiEnvelope): string {
     ['Sender', envelope.sender],
     ['Receiver', envelope.receiver],
   ] as const) {
-    out += `    <${name}>\n      <Identifier Authority="${escapeXml(party.authority)}">${escapeXml(party.value)}</Identifier>\n    </${name}>\n`;
+    out += `    <${name}>\n      <Identifier Authority="${escapeAttr(party.authority)}">${escapeText(party.value, QUOTES)}</Identifier>\n    </${name}>\n`;
   }
   out += '    <DocumentIdentification>\n';
   out += el('      ', 'Standard', d.standard);
@@ -85,8 +79,8 @@ export function serializeEnvelope(envelope: EhmiEnvelope): string {
   out += '  </StandardBusinessDocumentHeader>\n';
   const bc = envelope.binaryContent;
   const name = gs1 ? 'bc:BinaryContent' : 'BinaryContent';
-  const encoding = bc.encoding !== undefined ? ` encoding="${escapeXml(bc.encoding)}"` : '';
-  out += `  <${name} mimeType="${escapeXml(bc.mimeType)}"${encoding}>${bc.base64}</${name}>\n`;
+  const encoding = bc.encoding !== undefined ? ` encoding="${escapeAttr(bc.encoding)}"` : '';
+  out += `  <${name} mimeType="${escapeAttr(bc.mimeType)}"${encoding}>${bc.base64}</${name}>\n`;
   out += '</StandardBusinessDocument>\n';
   return out;
 }

@@ -1,6 +1,6 @@
 import type { Element } from '@ehmi/xml';
-import { childElement, childElements, parseXml, rootElement } from '@ehmi/xml';
-import { escapeXml } from '../build/serialize.ts';
+import { childElement, childElements, escapeAttr, escapeText, parseXml, rootElement } from '@ehmi/xml';
+import { QUOTES } from '../build/serialize.ts';
 import { NS } from '../constants.ts';
 import type { EnvelopeIssue } from '../model.ts';
 import { isXsdDateTime } from '../time.ts';
@@ -46,7 +46,7 @@ const SEQUENCE = [
 export function signalXml(signal: Signal): string {
   const name = signal.kind;
   const el = (n: string, v: string, attrs = ''): string =>
-    `  <bpssignal:${n}${attrs}>${escapeXml(v)}</bpssignal:${n}>\n`;
+    `  <bpssignal:${n}${attrs}>${escapeText(v, QUOTES)}</bpssignal:${n}>\n`;
   let out = `<?xml version="1.0" encoding="UTF-8"?>\n<bpssignal:${name} xmlns:bpssignal="${NS.bpssignal}">\n`;
   out += el('OriginalMessageIdentifier', signal.originalMessageIdentifier);
   if (signal.originalDocumentIdentifier)
@@ -57,7 +57,7 @@ export function signalXml(signal: Signal): string {
     ['FromPartyInfo', signal.fromPartyInfo],
     ['ToPartyInfo', signal.toPartyInfo],
   ] as const) {
-    if (p) out += el(n, p.value, p.type ? ` type="${escapeXml(p.type)}"` : '');
+    if (p) out += el(n, p.value, p.type ? ` type="${escapeAttr(p.type)}"` : '');
   }
   if (signal.collaborationIdentifier) out += el('CollaborationIdentifier', signal.collaborationIdentifier);
   if (signal.exception) {

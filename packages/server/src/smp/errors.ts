@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
+import { escapeText } from '@ehmi/xml';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Content type of SMP documents and error bodies (Peppol SMP 1.x REST binding: text/xml, UTF-8). */
@@ -21,8 +22,6 @@ export type SmpBusinessCode =
   | 'OUT_OF_RANGE'
   | 'TECHNICAL';
 
-const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
 /**
  * The SMP error body: `<ErrorResponse xmlns="ec:services:SMP:1.0">` with BusinessCode, ErrorDescription and
  * ErrorUniqueId (the id is also logged, so an operator can find the request).
@@ -34,8 +33,8 @@ export function smpErrorBody(code: SmpBusinessCode, description: string, uniqueI
   return (
     '<?xml version="1.0" encoding="UTF-8"?>' +
     `<ErrorResponse xmlns="${SMP_ERROR_NS}"><BusinessCode>${code}</BusinessCode>` +
-    `<ErrorDescription>${escapeXml(description)}</ErrorDescription>` +
-    `<ErrorUniqueId>${escapeXml(uniqueId)}</ErrorUniqueId></ErrorResponse>`
+    `<ErrorDescription>${escapeText(description)}</ErrorDescription>` +
+    `<ErrorUniqueId>${escapeText(uniqueId)}</ErrorUniqueId></ErrorResponse>`
   );
 }
 

@@ -1,7 +1,7 @@
 import { EhmiError } from '@ehmi/errors';
+import { escapeAttr, escapeText } from '@ehmi/xml';
 import type { SmpIdentifier } from '../identifiers/identifier.ts';
 import { NS, type SmpFlavour } from '../lib/ns.ts';
-import { escapeAttr, escapeText } from '../lib/xml-text.ts';
 import type { Endpoint, ServiceGroup, ServiceMetadata } from './types.ts';
 
 /** A ServiceGroup to build: the references may be given as hrefs or as document types under a base URL. */

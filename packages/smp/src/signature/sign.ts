@@ -1,9 +1,8 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { childElement, parseXml, rootElement } from '@ehmi/xml';
+import { childElement, escapeText, parseXml, rootElement } from '@ehmi/xml';
 import { digestElement, signSignedInfo } from '@ehmi/xmldsig';
 import { NS } from '../lib/ns.ts';
-import { escapeText } from '../lib/xml-text.ts';
 import { unsignedSignedServiceMetadataXml } from '../model/build.ts';
 import type { ServiceMetadata } from '../model/types.ts';
 import { DSIG, signatureMethodFor } from './algorithms.ts';
