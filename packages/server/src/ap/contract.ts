@@ -1,5 +1,5 @@
+import type { X509Certificate } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { X509Certificate } from '@peculiar/x509';
 
 /**
  * The contract between a message service handler and its access point (ehmi-core §1.1: "MSH … talks to AP over a
@@ -83,10 +83,10 @@ export interface MshBackend {
 export interface DiscoveredEndpoint {
   endpointUrl: string;
   /**
-   * The receiving AP's certificate: encrypt to it, and check its receipts' signatures with it. node:crypto's
-   * certificate (what `SmpClient` returns) is accepted beside @peculiar/x509's.
+   * The receiving AP's certificate: encrypt to it, and check its receipts' signatures with it. node:crypto's, the
+   * one certificate type between the packages (what `SmpClient` returns and @ehmi/as4 takes).
    */
-  certificate: X509Certificate | import('node:crypto').X509Certificate;
+  certificate: X509Certificate;
   transportProfile: string;
 }
 

@@ -28,14 +28,12 @@ export function participantOfProperty(
 }
 
 /**
- * Normalise whatever certificate type a discovery returns to node:crypto's (the contract accepts @peculiar/x509's
- * too, which carries its DER in `rawData`).
+ * The endpoint's certificate, checked: a discovery written in JavaScript could return none, or another library's
+ * certificate object, where the contract names node:crypto's.
  */
 export function endpointCertificate(endpoint: DiscoveredEndpoint): X509Certificate {
   const c = endpoint.certificate as unknown;
   if (c instanceof X509Certificate) return c;
-  const raw = (c as { rawData?: ArrayBuffer } | undefined)?.rawData;
-  if (raw) return new X509Certificate(Buffer.from(raw));
   throw new EhmiError('EHMI_SMP_RESPONSE_INVALID', 'the discovered endpoint has no usable certificate');
 }
 

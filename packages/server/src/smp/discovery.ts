@@ -1,5 +1,4 @@
 import type { SmpClient } from '@ehmi/smp';
-import { X509Certificate } from '@peculiar/x509';
 import type { DiscoveredEndpoint, ReceiverDiscovery } from '../ap/contract.ts';
 
 /**
@@ -19,7 +18,7 @@ export function smpDiscovery(client: Pick<SmpClient, 'lookup'>): ReceiverDiscove
       const r = await client.lookup(participant, documentType, process);
       return {
         endpointUrl: r.endpointUrl,
-        certificate: new X509Certificate(new Uint8Array(r.certificate.raw)),
+        certificate: r.certificate,
         transportProfile: r.transportProfile,
       };
     },

@@ -37,9 +37,13 @@ describe('static discovery (ap.discovery.static)', () => {
     });
   });
 
-  it('accepts a @peculiar/x509 certificate from another discovery (as smpDiscovery returns it)', () => {
-    const peculiar = new PeculiarCertificate(creds.signing.certificatePem);
-    const cert = endpointCertificate({ endpointUrl: 'x', certificate: peculiar, transportProfile: 't' });
-    assert.ok(cert.raw.equals(creds.signing.certificate.raw));
+  it("refuses a certificate that is not node:crypto's (the contract's one type)", () => {
+    const peculiar = new PeculiarCertificate(creds.signing.certificatePem) as never;
+    assert.throws(
+      () => endpointCertificate({ endpointUrl: 'x', certificate: peculiar, transportProfile: 't' }),
+      {
+        code: 'EHMI_SMP_RESPONSE_INVALID',
+      },
+    );
   });
 });

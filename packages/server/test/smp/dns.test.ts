@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
@@ -201,9 +202,11 @@ for (const engine of engines()) {
       const found = await smpDiscovery(client()).lookup(RECEIVER, HCO_CURRENT, SDN);
       assert.equal(found.endpointUrl, AP_URL);
       assert.equal(found.transportProfile, 'bdxr-transport-ebms3-as4-v1p0');
-      const cert = found.certificate;
-      const der = 'rawData' in cert ? Buffer.from(cert.rawData) : cert.raw;
-      assert.equal(der.toString('base64'), pki.ap.certificate.raw.toString('base64'));
+      assert.ok(
+        found.certificate instanceof X509Certificate,
+        "node:crypto's certificate, as SmpClient returns it",
+      );
+      assert.equal(found.certificate.raw.toString('base64'), pki.ap.certificate.raw.toString('base64'));
       await assert.rejects(
         smpDiscovery(client()).lookup(OTHER, HCO_CURRENT),
         rejects('EHMI_SMP_NOT_REGISTERED'),
