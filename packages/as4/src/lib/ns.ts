@@ -1,14 +1,16 @@
+import { DSIG_NS } from '@ehmi/xmldsig';
+
 /** Namespace URIs used by AS4 (ebMS3 Core §5, AS4 Profile §2, WSS 1.1). Internal. */
 export const NS = {
   S12: 'http://www.w3.org/2003/05/soap-envelope',
   S11: 'http://schemas.xmlsoap.org/soap/envelope/',
   EB: 'http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/',
   EBBP: 'http://docs.oasis-open.org/ebxml-bp/ebbp-signals-2.0',
-  DS: 'http://www.w3.org/2000/09/xmldsig#',
+  DS: DSIG_NS.ds,
   WSSE: 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd',
   WSU: 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd',
   XENC: 'http://www.w3.org/2001/04/xmlenc#',
-  XMLNS: 'http://www.w3.org/2000/xmlns/',
+  XMLNS: DSIG_NS.xmlns,
 } as const;
 
 /**

@@ -1,18 +1,16 @@
-/** Namespace URIs and token type URIs used by the WS-Security layer. */
+import { DSIG_NS } from '@ehmi/xmldsig';
+
+/** Namespace URIs and token type URIs used by the WS-Security layer (XML Signature's from @ehmi/xmldsig). */
 export const NS = {
+  ...DSIG_NS,
   soap11: 'http://schemas.xmlsoap.org/soap/envelope/',
   soap12: 'http://www.w3.org/2003/05/soap-envelope',
   wsse: 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd',
   wsse11: 'http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd',
   wsu: 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd',
-  ds: 'http://www.w3.org/2000/09/xmldsig#',
-  dsig11: 'http://www.w3.org/2009/xmldsig11#',
-  dsigMore: 'http://www.w3.org/2021/04/xmldsig-more#',
   xenc: 'http://www.w3.org/2001/04/xmlenc#',
   xenc11: 'http://www.w3.org/2009/xmlenc11#',
-  ec: 'http://www.w3.org/2001/10/xml-exc-c14n#',
   eb: 'http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/',
-  xmlns: 'http://www.w3.org/2000/xmlns/',
 } as const;
 
 /** WSS X.509 Token Profile 1.1 §3.1 token types and §3.2 key identifier types. */

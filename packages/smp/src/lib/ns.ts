@@ -1,3 +1,5 @@
+import { DSIG_NS } from '@ehmi/xmldsig';
+
 /**
  * XML namespaces of the SMP documents we read and write.
  *
@@ -13,8 +15,8 @@ export const NS = {
   peppolIds: 'http://busdox.org/transport/identifiers/1.0/',
   /** WS-Addressing 1.0, for the Peppol `wsa:EndpointReference/wsa:Address`. */
   wsa: 'http://www.w3.org/2005/08/addressing',
-  ds: 'http://www.w3.org/2000/09/xmldsig#',
-  xmlns: 'http://www.w3.org/2000/xmlns/',
+  ds: DSIG_NS.ds,
+  xmlns: DSIG_NS.xmlns,
 } as const;
 
 /** Which SMP specification a document follows. */
