@@ -69,6 +69,8 @@ export const configSchema = z
         idleTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
         /** An idle keep-alive connection between requests is closed after this. */
         keepAliveTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
+        /** On close: how long requests in flight may finish before the connections still open are ended. */
+        closeGraceMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.closeGraceMs),
       })
       .strict()
       .prefault({}),

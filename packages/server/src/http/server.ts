@@ -122,6 +122,15 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
+  // Node's close() ends idle connections only: one that is mid-request (a client that sent half its headers, a
+  // stalled upload) would hold the close, and the ports, until its own timeout. After the grace, end them all.
+  let forceClose: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    forceClose = setTimeout(() => app.server.closeAllConnections(), timeouts.closeGraceMs);
+    forceClose.unref();
+  });
+  app.addHook('onClose', async () => clearTimeout(forceClose));
+
   const routes = serveOpenApi(app, options.openapi ?? { title: `EHMI ${options.service}` });
   app.decorate('routesSeen', routes);
 

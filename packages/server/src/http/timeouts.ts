@@ -11,6 +11,11 @@ export interface HttpTimeouts {
   idleTimeoutMs: number;
   /** An idle keep-alive connection between requests is closed after this. */
   keepAliveTimeoutMs: number;
+  /**
+   * On close, requests in flight get this long to finish; then every connection still open is ended, so a stop (or a
+   * restart on the same ports) never waits for a client that sent half a request.
+   */
+  closeGraceMs: number;
 }
 
 export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({
@@ -18,6 +23,7 @@ export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({
   requestTimeoutMs: 600_000,
   idleTimeoutMs: 120_000,
   keepAliveTimeoutMs: 72_000,
+  closeGraceMs: 5_000,
 });
 
 /** The timeouts of the node's `http` configuration. */
@@ -27,5 +33,6 @@ export function timeoutsOf(http: HttpTimeouts): HttpTimeouts {
     requestTimeoutMs: http.requestTimeoutMs,
     idleTimeoutMs: http.idleTimeoutMs,
     keepAliveTimeoutMs: http.keepAliveTimeoutMs,
+    closeGraceMs: http.closeGraceMs,
   };
 }

@@ -165,6 +165,50 @@ describe('HTTP server timeouts', () => {
       requestTimeoutMs: 600_000,
       idleTimeoutMs: 120_000,
       keepAliveTimeoutMs: 1000,
+      closeGraceMs: 5000,
     });
+  });
+
+  it(
+    'close ends, after its grace, a connection that sent half a request, instead of waiting for its timeouts',
+    CUT_WITHIN,
+    async () => {
+      // Every client timeout is far beyond the test's 5 s: only the close grace can end this connection in time.
+      const { app, port } = await serve({
+        closeGraceMs: 200,
+        headersTimeoutMs: 60_000,
+        requestTimeoutMs: 60_000,
+      });
+      const { socket } = await open(port);
+      socket.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+      const closedSocket = once(socket, 'close');
+      // Node's close() ends idle connections at once; this one is mid-request, so it is not idle.
+      await new Promise<void>((resolve) => {
+        socket.once('data', () => resolve());
+        socket.write('X-Partial: 1\r\n', () => resolve());
+      });
+      const started = Date.now();
+      await app.close();
+      await closedSocket;
+      assert.ok(Date.now() - started >= 150, 'requests in flight get the grace first');
+    },
+  );
+
+  it('close lets a request in flight finish within the grace', CUT_WITHIN, async () => {
+    const { app, port } = await serve({ closeGraceMs: 3_000 });
+    const body = Buffer.alloc(64 * 1024, 1);
+    const { socket, received } = await open(port);
+    const arrived = once(app.server, 'request');
+    socket.write(
+      `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    );
+    socket.write(body.subarray(0, 1024));
+    await arrived; // the request is in flight: its headers are read, its body is not
+    const closing = app.close();
+    socket.end(body.subarray(1024));
+    await closing;
+    await once(socket, 'close');
+    assert.match(received(), /^HTTP\/1\.1 200/);
+    assert.match(received(), /"bytes":65536/);
   });
 });
