@@ -84,6 +84,8 @@ const searchQuery = {
   },
 };
 type Query = Record<string, string | string[] | undefined>;
+/** What the route schemas let through to a handler (the params a route has not are absent). */
+type Route = { Params: Params; Querystring: Query };
 
 /** XML when `_format` or Accept asks for it (FHIR R4 http.html §3.1.0.1.6), JSON otherwise. */
 function wantsXml(request: FastifyRequest): boolean {
@@ -191,8 +193,8 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
   };
 
   const handle =
-    (fn: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>) =>
-    async (request: FastifyRequest, reply: FastifyReply) => {
+    (fn: (request: FastifyRequest<Route>, reply: FastifyReply) => Promise<FastifyReply>) =>
+    async (request: FastifyRequest<Route>, reply: FastifyReply) => {
       try {
         return await fn(request, reply);
       } catch (err) {
@@ -200,7 +202,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       }
     };
 
-  app.get(
+  app.get<Route>(
     '/metadata',
     {
       schema: {
@@ -214,7 +216,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     ),
   );
 
-  app.post(
+  app.post<Route>(
     '/',
     {
       schema: {
@@ -244,7 +246,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     }),
   );
 
-  app.post(
+  app.post<Route>(
     '/:type',
     {
       schema: {
@@ -261,7 +263,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       },
     },
     handle(async (request, reply) => {
-      const type = eerType((request.params as Params).type);
+      const type = eerType(request.params.type);
       const { id: _ignored, ...resource } = body(request, type);
       // R4 http.html §3.1.0.7 create: "the server SHALL ignore" an id in the body and assign its own.
       return write(request, reply, type, { resourceType: type, ...resource }, async () => ({
@@ -271,7 +273,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     }),
   );
 
-  app.put(
+  app.put<Route>(
     '/:type/:id',
     {
       schema: {
@@ -290,7 +292,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       },
     },
     handle(async (request, reply) => {
-      const { type: t, id } = request.params as Params;
+      const { type: t, id } = request.params;
       const type = eerType(t);
       if (!ID_RE.test(id)) throw new EhmiError('EHMI_INPUT_UNREADABLE', `'${id}' is not a FHIR id`);
       const resource = body(request, type);
@@ -316,7 +318,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     return v;
   };
 
-  app.get(
+  app.get<Route>(
     '/:type/:id',
     {
       schema: {
@@ -331,14 +333,14 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       },
     },
     handle(async (request, reply) => {
-      const { type: t, id } = request.params as Params;
+      const { type: t, id } = request.params;
       const v = await readCurrent(eerType(t), id);
       versionHeaders(reply, v);
       return send(request, reply, 200, v.resource);
     }),
   );
 
-  app.delete(
+  app.delete<Route>(
     '/:type/:id',
     {
       schema: {
@@ -348,7 +350,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       },
     },
     handle(async (request, reply) => {
-      const { type: t, id } = request.params as Params;
+      const { type: t, id } = request.params;
       const type = eerType(t);
       const v = await o.repository.delete(type, id);
       if (!v) throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} is not known`);
@@ -358,7 +360,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     }),
   );
 
-  app.get(
+  app.get<Route>(
     '/:type/:id/_history/:vid',
     {
       schema: {
@@ -373,7 +375,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       },
     },
     handle(async (request, reply) => {
-      const { type: t, id, vid } = request.params as Params;
+      const { type: t, id, vid } = request.params;
       const type = eerType(t);
       if (!/^\d{1,9}$/.test(vid))
         throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} has no version '${vid}'`);
@@ -385,7 +387,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     }),
   );
 
-  app.get(
+  app.get<Route>(
     '/:type/:id/_history',
     {
       schema: {
@@ -396,7 +398,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       },
     },
     handle(async (request, reply) => {
-      const { type: t, id } = request.params as Params;
+      const { type: t, id } = request.params;
       const type = eerType(t);
       const versions = await o.repository.history(type, id);
       if (versions.length === 0) throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} is not known`);
@@ -421,7 +423,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     }),
   );
 
-  app.get(
+  app.get<Route>(
     '/:type',
     {
       schema: {
@@ -436,8 +438,8 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       },
     },
     handle(async (request, reply) => {
-      const type = eerType((request.params as Params).type);
-      const query = request.query as Query;
+      const type = eerType(request.params.type);
+      const query = request.query;
       const req = parseSearch(type, query, o.search);
       const base = o.baseUrl();
       const result = await runSearch(o.store.db, type, req, base);
