@@ -58,6 +58,11 @@ export interface AlgorithmPolicy {
    * too. Default: SHA-256 with MGF1-SHA256 only (eDelivery AS4 1.15 §2.2.6.3).
    */
   oaep?: { digest: readonly string[]; mgf: readonly string[] };
+  /**
+   * Accept SwA `Attachment-Complete` encryption (the part's MIME headers encrypted with its content; SwA Profile 1.1
+   * §5.5.2). eDelivery AS4 encrypts the content only, so only the permissive policy takes it. Default false.
+   */
+  attachmentComplete?: boolean;
 }
 
 const SHA2 = [ALG.sha224, ALG.sha256, ALG.sha384, ALG.sha512] as const;
@@ -102,6 +107,7 @@ export const PROFILES: Readonly<Record<SecurityProfile, AlgorithmPolicy>> = {
       digest: [ALG.sha1, ...SHA2],
       mgf: [ALG.mgf1sha1, ALG.mgf1sha224, ALG.mgf1sha256, ALG.mgf1sha384, ALG.mgf1sha512],
     },
+    attachmentComplete: true,
   },
 };
 

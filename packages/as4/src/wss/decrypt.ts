@@ -193,7 +193,7 @@ function describe(
 ): { attachment: As4Attachment; key: Buffer; mode: BlockMode; complete: boolean } {
   // SwA Profile 1.1 §5.5.2: the content only, or the MIME headers and the content (Attachment-Complete).
   const type = ed.getAttribute('Type');
-  if (type !== SWA.contentOnly && type !== SWA.complete) {
+  if (type !== SWA.contentOnly && !(type === SWA.complete && policy.attachmentComplete)) {
     throw failed(`unsupported EncryptedData Type ${type}`, { reason: 'type' });
   }
   const alg = childElement(ed, NS.xenc, 'EncryptionMethod')?.getAttribute('Algorithm') ?? '';
@@ -301,7 +301,8 @@ export function unwrapContentKey(
   const cek = rsaOaepDecrypt(privateKey, wrapped, hash, mgfHash, label);
   // Like WSS4J: continue with a random key so a bad EncryptedKey and a bad ciphertext fail the same way
   // (at the GCM tag), leaving no padding oracle.
-  return cek ?? randomBytes(keyBytes);
+  // A key of the wrong length is treated the same way, not reported as such.
+  return cek?.length === keyBytes ? cek : randomBytes(keyBytes);
 }
 
 function checkRecipient(
@@ -353,20 +354,32 @@ async function decryptPart(
   const holdBack = mode.tagBytes === 0 ? mode.ivBytes : 0;
   let headerBuf: Buffer | undefined = complete ? Buffer.alloc(0) : undefined;
   let mimeHeaders: Record<string, string> | undefined;
+  // A flaw in the decrypted MIME headers is reported only after the tag has verified: reported at once, it would
+  // tell a sender who flipped ciphertext bits something about the plaintext (a format oracle). Until then the rest
+  // of the part is read and dropped.
+  let headerError: unknown;
   const emit = async (buf: Buffer) => {
+    if (headerError !== undefined) return;
     if (headerBuf) {
       headerBuf = Buffer.concat([headerBuf, buf]);
       const end = headerBuf.indexOf('\r\n\r\n');
       if (end < 0) {
         if (headerBuf.length > MAX_MIME_HEADER_BYTES) {
-          throw failed(`cid:${contentId}: no end of the encrypted MIME headers`, {
+          headerError = failed(`cid:${contentId}: no end of the encrypted MIME headers`, {
             reason: 'headers',
             contentId,
           });
+          headerBuf = undefined;
         }
         return;
       }
-      mimeHeaders = parseMimeHeaders(headerBuf.subarray(0, end + 2).toString('latin1'));
+      try {
+        mimeHeaders = parseMimeHeaders(headerBuf.subarray(0, end + 2).toString('latin1'));
+      } catch (err) {
+        headerError = err;
+        headerBuf = undefined;
+        return;
+      }
       buf = headerBuf.subarray(end + 4);
       headerBuf = undefined;
     }
@@ -422,6 +435,7 @@ async function decryptPart(
       }
       await emit(pending.subarray(0, holdBack - pad));
     }
+    if (headerError !== undefined) throw headerError;
     if (headerBuf)
       throw failed(`cid:${contentId}: no end of the encrypted MIME headers`, { reason: 'headers' });
     out.end();

@@ -338,6 +338,49 @@ describe('decryption beyond eDelivery AS4 1.15: AES-192/256-GCM, AES-CBC, Attach
     );
   });
 
+  it('Attachment-Complete is refused under eDelivery AS4 1.15 (EncryptedData/@Type is not signed: a sender could switch it)', async () => {
+    const { doc, attachment, key } = await crafted({
+      dataAlg: ALG.aes128Gcm,
+      type: SWA.complete,
+      plaintext: Buffer.from('Content-Type: text/plain\r\n\r\nhello'),
+    });
+    await rejectsWith(
+      decryptAttachments(doc, [attachment], {
+        privateKey: key,
+        profile: 'edelivery-1.15',
+        sink: memorySink(),
+      }),
+      'EBMS:0102',
+      'type',
+    );
+  });
+
+  it('Attachment-Complete: flipped ciphertext fails at the tag, whatever the flip makes of the headers (no format oracle)', async () => {
+    const plaintext = Buffer.from('Content-Type: text/plain\r\n\r\nhello');
+    // Flips that turn the decrypted headers malformed, endless, or still well-formed: GCM is a counter mode, so a
+    // flipped ciphertext octet flips the same plaintext octet (after the 12-octet IV).
+    const flips: [string, (wire: Buffer) => void][] = [
+      ['a malformed header line', (w) => void (w[12 + 12]! ^= ':'.charCodeAt(0) ^ 'x'.charCodeAt(0))],
+      ['no end of headers', (w) => void (w[12 + 26]! ^= 0x0d ^ 0x20)],
+      ['still well-formed', (w) => void (w[12 + 16]! ^= 't'.charCodeAt(0) ^ 'T'.charCodeAt(0))],
+    ];
+    for (const [name, mutate] of flips) {
+      const { doc, attachment, key } = await crafted({
+        dataAlg: ALG.aes128Gcm,
+        type: SWA.complete,
+        plaintext,
+        mutate,
+      });
+      await rejectsWith(
+        decryptAttachments(doc, [attachment], { privateKey: key, profile: 'permissive', sink: memorySink() }),
+        'EBMS:0102',
+        'tag',
+      ).catch((err: unknown) => {
+        throw new Error(`${name}: ${(err as Error).message}`);
+      });
+    }
+  });
+
   it('rsa-oaep-mgf1p and xmlenc11#rsa-oaep with mixed digest and MGF, as the policy allows them', async () => {
     const combos = [
       { alg: ALG.rsaOaepMgf1p, digest: ALG.sha256, hash: 'sha256', mgfHash: 'sha1' },
