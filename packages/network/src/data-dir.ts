@@ -1,35 +1,65 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export interface NoteDataDirOptions {
+  /** Folders inside the data folder whose new entries are taken back too (`pki/`, where a new organisation's keys go). */
+  nested?: readonly string[];
+  /**
+   * The top-level names the start may create (the organisations' folders, `pki`, `network.json`…). Only new entries
+   * of these names are taken back: the data folder may be one the user shares with other programs (`--data ~`).
+   */
+  owns: (name: string) => boolean;
+}
 
 /**
- * Note what a data folder holds before a start, so that a start that fails can take back what it added: a folder
- * that did not exist is removed (with any parents created for it), an existing one loses only the entries that
- * were not there before, at its top level and in the `nested` folders (`pki/`, where a new organisation's keys
- * go). Files inside entries that were already there are left alone.
+ * Prepares a data folder for a start and returns how to take the start back if it fails. The folder is created here,
+ * and a folder this call created (with any parents it created for it) is removed whole by the undo: whether the start
+ * made it is decided when it is made, so a folder another process created meanwhile, or a symlink whose target is
+ * missing, is never taken for ours. In a folder that existed, the undo removes only entries that were not there
+ * before and that the start owns (`owns`), at the top level and in the `nested` folders; files inside entries that
+ * were already there are left alone. The undo never throws: what it could not remove is returned, so the error that
+ * made the start fail stays the one reported.
  *
  * @example
- * const undo = noteDataDir(dataDir);
+ * const undo = noteDataDir(dataDir, { owns: (name) => name === 'pki' || name === 'network.json' });
  * try { await start(); } catch (err) { undo(); throw err; }
  */
-export function noteDataDir(dir: string, nested: readonly string[] = ['pki']): () => void {
+export function noteDataDir(dir: string, options: NoteDataDirOptions): () => string[] {
   const root = resolve(dir);
-  if (!existsSync(root)) {
-    // The topmost folder the start will create.
-    let top = root;
-    while (!existsSync(dirname(top)) && dirname(top) !== top) top = dirname(top);
-    return () => rmSync(top, { recursive: true, force: true });
+  const created = mkdirSync(root, { recursive: true });
+  const remove = (path: string, failed: string[]) => {
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      failed.push(path);
+    }
+  };
+  if (created !== undefined) {
+    return () => {
+      const failed: string[] = [];
+      remove(created, failed);
+      return failed;
+    };
   }
   const before = new Map<string, Set<string>>();
-  for (const d of ['.', ...nested]) {
+  for (const d of ['.', ...(options.nested ?? [])]) {
     const path = join(root, d);
     if (existsSync(path)) before.set(path, new Set(readdirSync(path)));
   }
   return () => {
+    const failed: string[] = [];
     for (const [path, names] of before) {
-      if (!existsSync(path)) continue;
-      for (const name of readdirSync(path)) {
-        if (!names.has(name)) rmSync(join(path, name), { recursive: true, force: true });
+      let now: string[];
+      try {
+        now = readdirSync(path);
+      } catch {
+        continue;
+      }
+      for (const name of now) {
+        if (names.has(name) || (path === root && !options.owns(name))) continue;
+        remove(join(path, name), failed);
       }
     }
+    return failed;
   };
 }

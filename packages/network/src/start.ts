@@ -15,7 +15,7 @@ import {
   waitForSmp,
 } from './central.ts';
 import { noteDataDir } from './data-dir.ts';
-import { type NetworkManifest, writeNetworkManifest } from './manifest.ts';
+import { MANIFEST_FILE, type NetworkManifest, writeNetworkManifest } from './manifest.ts';
 import { LOCAL_ORGANISATIONS, type OrganisationSpec, participantOf } from './organisations.ts';
 import { CENTRAL_NAME, ensureNetworkPki, type NetworkPki } from './pki.ts';
 import {
@@ -390,11 +390,19 @@ function explainListenError(err: unknown, portBase: number): unknown {
  * await net.close();
  */
 export async function startNetwork(options: StartNetworkOptions): Promise<RunningNetwork> {
-  const undo = noteDataDir(options.dataDir);
+  // What the network writes at the top of its data folder: keys, the registers' node, one folder per organisation.
+  const owned = new Set([
+    'pki',
+    CENTRAL_NAME,
+    MANIFEST_FILE,
+    ...(options.organisations ?? LOCAL_ORGANISATIONS).map((o) => o.name),
+  ]);
+  const undo = noteDataDir(options.dataDir, { nested: ['pki'], owns: (name) => owned.has(name) });
   try {
     return await startPlannedNetwork(await planNetwork({ ...options, discovery: 'smp' }), options);
   } catch (err) {
-    undo();
+    const left = undo();
+    if (left.length > 0) options.logger.warn({ left }, 'the failed start could not remove what it added');
     throw err;
   }
 }

@@ -72,12 +72,15 @@ async function upNode(opts: UpOptions, ctx: CliContext): Promise<void> {
   const stop = stopped(ctx);
   // A start that fails (a port in use) takes back what it added to the data folder.
   const { noteDataDir } = await import('@ehmi/network');
-  const undo = noteDataDir(config.dataDir, []);
+  // What a node writes in its data folder: the SQLite store (with its WAL files), the blob store, temporary files.
+  const undo = noteDataDir(config.dataDir, {
+    owns: (name) => /^(ehmi\.sqlite(-wal|-shm|-journal)?|blobs|tmp)$/.test(name),
+  });
   let node: Awaited<ReturnType<typeof startNode>>;
   try {
     node = await startNode(config);
   } catch (err) {
-    undo();
+    for (const path of undo()) writeLine(ctx.stderr, `ehmi: the failed start could not remove ${path}`);
     throw explainListenError(err);
   }
   for (const [service, url] of Object.entries(node.urls)) {
