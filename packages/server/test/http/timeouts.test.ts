@@ -73,7 +73,8 @@ describe('HTTP server timeouts', () => {
         await once(socket, 'close');
         stop();
         assert.ok(Date.now() - started >= 250, 'not before the headers timeout');
-        assert.match(received(), /^(HTTP\/1\.1 408|)/);
+        // Cut with a 408, or closed without a word; never answered.
+        assert.ok(received() === '' || received().startsWith('HTTP/1.1 408'), received());
       } finally {
         await app.close();
       }
@@ -179,14 +180,15 @@ describe('HTTP server timeouts', () => {
         headersTimeoutMs: 60_000,
         requestTimeoutMs: 60_000,
       });
+      // The server has read the first octets of the request (its parser's data listener runs before this one), so
+      // the connection is mid-request: not idle, which Node's close() would end at once.
+      const read = new Promise<void>((resolve) =>
+        app.server.once('connection', (s: import('node:net').Socket) => s.once('data', () => resolve())),
+      );
       const { socket } = await open(port);
-      socket.write('GET /health HTTP/1.1\r\nHost: x\r\n');
       const closedSocket = once(socket, 'close');
-      // Node's close() ends idle connections at once; this one is mid-request, so it is not idle.
-      await new Promise<void>((resolve) => {
-        socket.once('data', () => resolve());
-        socket.write('X-Partial: 1\r\n', () => resolve());
-      });
+      socket.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+      await read;
       const started = Date.now();
       await app.close();
       await closedSocket;
