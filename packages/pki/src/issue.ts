@@ -1,5 +1,13 @@
 import 'reflect-metadata';
-import { createPrivateKey, type KeyObject, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import {
+  createPrivateKey,
+  type KeyObject,
+  randomBytes,
+  randomUUID,
+  webcrypto,
+  X509Certificate,
+} from 'node:crypto';
+import { EhmiError } from '@ehmi/errors';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as never);
@@ -13,8 +21,32 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
  */
 export type KeyType = 'rsa-2048' | 'rsa-3072' | 'rsa-pss-2048' | 'ed25519' | 'p-256' | 'x25519';
 
-/** What a certificate is for; decides its KeyUsage and ExtendedKeyUsage (RFC 5280 §4.2.1.3, §4.2.1.12). */
-export type Purpose = 'signing' | 'encryption' | 'tls-server' | 'tls-client';
+/**
+ * What a certificate is for; decides its KeyUsage and ExtendedKeyUsage (RFC 5280 §4.2.1.3, §4.2.1.12).
+ * The roles of an EHMI node: `as4` is the access point's one AS4 certificate, which both signs and is encrypted to
+ * (eDelivery AS4 1.15 uses one certificate for both); `smp-signing` signs SMP answers; `tls-server` and
+ * `tls-client` carry the TLS EKUs and nothing else, so a TLS certificate never signs AS4. `signing` and
+ * `encryption` split the AS4 certificate in two (the AS4 2.0 profile's Ed25519 + X25519 pair).
+ */
+export type Purpose = 'signing' | 'encryption' | 'as4' | 'tls-server' | 'tls-client' | 'smp-signing';
+
+/**
+ * The subject of an OCES3-style organisation/system certificate. No public OCES3 certificate profile was found to
+ * cite, so the attributes follow ETSI EN 319 412-1 §5.1.4 (organizationIdentifier, OID 2.5.4.97, with the
+ * semantics identifier `NTR` + country + `-` + the national trade register number, here the CVR number) and
+ * X.520 serialNumber (OID 2.5.4.5) holding a unique identifier such as `UI:DK-S:G:<uuid>`, as the Danish
+ * OCES CAs put in system certificates; C=DK, O=organisation, CN=system name.
+ */
+export interface OrganisationSubject {
+  /** The organisation's CVR number (8 digits); becomes `organizationIdentifier=NTRDK-<cvr>`. */
+  cvr: string;
+  /** The organisation's name (O). */
+  organisation: string;
+  /** The system's (or organisation certificate's) name (CN). */
+  name: string;
+  /** The subject serialNumber attribute. Default `UI:DK-S:G:<random uuid>` (a system certificate). */
+  serialNumber?: string;
+}
 
 /** A certificate with its private key. */
 export interface Credential {
@@ -31,14 +63,18 @@ export interface Credential {
 export type CertificateAuthority = Credential;
 
 export interface IssueOptions {
-  /** Distinguished name, e.g. `CN=ap.gp-practice, O=Lægehuset, C=DK`. */
-  subject: string;
+  /** Distinguished name, e.g. `CN=ap.gp-practice, O=Lægehuset, C=DK`; or an OCES3-style organisation subject. */
+  subject: string | OrganisationSubject;
   keyType?: KeyType;
   purposes: readonly Purpose[];
   dnsNames?: readonly string[];
   ipAddresses?: readonly string[];
   notBefore?: Date;
   notAfter?: Date;
+  /** URL of the CRL that will list this certificate if it is revoked (cRLDistributionPoints, RFC 5280 §4.2.1.13). */
+  crlDistributionPoint?: string;
+  /** URL of the OCSP responder for this certificate (authorityInfoAccess id-ad-ocsp, RFC 5280 §4.2.2.1). */
+  ocspResponder?: string;
   /** Issue an intermediate CA instead of an end-entity certificate; `purposes` may then be empty. */
   ca?: { pathLength?: number };
 }
@@ -82,8 +118,8 @@ function keyAlgorithm(type: KeyType): Algorithm {
   }
 }
 
-/** The algorithm a CA with this key type signs certificates with. */
-function signingAlgorithm(type: KeyType): Algorithm {
+/** @internal The algorithm a CA with this key type signs certificates, CRLs and OCSP responses with. */
+export function signingAlgorithm(type: KeyType): Algorithm {
   if (type === 'p-256') return { name: 'ECDSA', hash: 'SHA-256' } as Algorithm;
   // RFC 4055 §3.1 with SHA-256: the salt is as long as the hash.
   if (type === 'rsa-pss-2048') return { name: 'RSA-PSS', saltLength: 32, hash: 'SHA-256' } as Algorithm;
@@ -104,9 +140,23 @@ function serialNumber(): string {
   return bytes.toString('hex');
 }
 
-async function signerKey(ca: CertificateAuthority): Promise<CryptoKey> {
+/** @internal The CA's signing key as WebCrypto wants it, and the algorithm it signs with. */
+export async function signerKey(ca: CertificateAuthority): Promise<CryptoKey> {
   const der = ca.privateKey.export({ format: 'der', type: 'pkcs8' });
   return webcrypto.subtle.importKey('pkcs8', der, keyAlgorithm(ca.keyType) as never, false, ['sign']);
+}
+
+/** @internal The authorityKeyIdentifier of what `ca` signs: its key's identifier (RFC 5280 §4.2.1.1). */
+export async function authorityKeyIdentifier(ca: CertificateAuthority): Promise<x509.Extension> {
+  return x509.AuthorityKeyIdentifierExtension.create(
+    await webcrypto.subtle.importKey(
+      'spki',
+      ca.certificate.publicKey.export({ format: 'der', type: 'spki' }),
+      keyAlgorithm(ca.keyType) as never,
+      true,
+      ['verify'],
+    ),
+  );
 }
 
 async function toCredential(
@@ -158,9 +208,15 @@ function usageFlags(purposes: readonly Purpose[], keyType: KeyType): number {
   let flags = 0;
   for (const p of purposes) {
     if (p === 'signing') flags |= x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation;
-    if (p === 'encryption') {
-      flags |= keyType === 'x25519' ? x509.KeyUsageFlags.keyAgreement : x509.KeyUsageFlags.keyEncipherment;
+    if (p === 'smp-signing') flags |= x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation;
+    if (p === 'encryption' || p === 'as4') {
+      // An EC or X25519 key is encrypted to by key agreement (ECDH-ES key wrap), an RSA key by key transport.
+      flags |=
+        keyType === 'x25519' || keyType === 'p-256'
+          ? x509.KeyUsageFlags.keyAgreement
+          : x509.KeyUsageFlags.keyEncipherment;
     }
+    if (p === 'as4') flags |= x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation;
     if (p === 'tls-server' || p === 'tls-client') {
       flags |= x509.KeyUsageFlags.digitalSignature;
       if (keyType.startsWith('rsa')) flags |= x509.KeyUsageFlags.keyEncipherment;
@@ -183,6 +239,12 @@ export async function issueCertificate(ca: CertificateAuthority, options: IssueO
   if (keyType === 'x25519' && options.purposes.some((p) => p !== 'encryption')) {
     throw new Error('an X25519 key can only serve encryption (key agreement)');
   }
+  if (keyType === 'ed25519' && options.purposes.some((p) => p === 'as4' || p === 'encryption')) {
+    throw new EhmiError(
+      'EHMI_USAGE',
+      'an Ed25519 key cannot be encrypted to: issue an Ed25519 signing and an X25519 encryption certificate',
+    );
+  }
   const keys = await generate(keyType);
   const notBefore = options.notBefore ?? new Date(Date.now() - DAY);
   const eku: string[] = [];
@@ -201,22 +263,21 @@ export async function issueCertificate(ca: CertificateAuthority, options: IssueO
       : new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(flags, true),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    await x509.AuthorityKeyIdentifierExtension.create(
-      await webcrypto.subtle.importKey(
-        'spki',
-        ca.certificate.publicKey.export({ format: 'der', type: 'spki' }),
-        keyAlgorithm(ca.keyType) as never,
-        true,
-        ['verify'],
-      ),
-    ),
+    await authorityKeyIdentifier(ca),
   ];
   if (eku.length > 0) extensions.push(new x509.ExtendedKeyUsageExtension(eku, false));
   if (san.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(san, false));
+  if (options.crlDistributionPoint) {
+    extensions.push(new x509.CRLDistributionPointsExtension([options.crlDistributionPoint], false));
+  }
+  if (options.ocspResponder) {
+    extensions.push(new x509.AuthorityInfoAccessExtension({ ocsp: [options.ocspResponder] }, false));
+  }
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(),
-    subject: options.subject,
-    issuer: new x509.X509Certificate(ca.certificate.raw).subject,
+    subject: typeof options.subject === 'string' ? options.subject : organisationName(options.subject),
+    // The CA's name as encoded in its certificate, so issuer and subject compare equal byte for byte.
+    issuer: new x509.X509Certificate(ca.certificate.raw).subjectName,
     notBefore,
     notAfter: options.notAfter ?? new Date(notBefore.getTime() + 825 * DAY),
     publicKey: keys.publicKey as never,
@@ -225,6 +286,23 @@ export async function issueCertificate(ca: CertificateAuthority, options: IssueO
     extensions,
   });
   return toCredential(cert, keys, keyType, ca.chain);
+}
+
+const ORGANIZATION_IDENTIFIER = '2.5.4.97';
+const SERIAL_NUMBER = '2.5.4.5';
+
+function organisationName(subject: OrganisationSubject): x509.Name {
+  if (!/^\d{8}$/.test(subject.cvr)) {
+    throw new EhmiError('EHMI_USAGE', `a CVR number has 8 digits, not "${subject.cvr}"`);
+  }
+  return new x509.Name([
+    { C: [{ printableString: 'DK' }] },
+    { O: [{ utf8String: subject.organisation }] },
+    { [ORGANIZATION_IDENTIFIER]: [{ utf8String: `NTRDK-${subject.cvr}` }] },
+    { CN: [{ utf8String: subject.name }] },
+    // X.520 serialNumber is a PrintableString, which allows the ':' of `UI:DK-S:G:…`.
+    { [SERIAL_NUMBER]: [{ printableString: subject.serialNumber ?? `UI:DK-S:G:${randomUUID()}` }] },
+  ]);
 }
 
 /**
