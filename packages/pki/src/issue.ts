@@ -250,6 +250,11 @@ export async function issueCertificate(ca: CertificateAuthority, options: IssueO
   const eku: string[] = [];
   if (options.purposes.includes('tls-server')) eku.push(x509.ExtendedKeyUsage.serverAuth);
   if (options.purposes.includes('tls-client')) eku.push(x509.ExtendedKeyUsage.clientAuth);
+  // A present EKU limits a certificate to its purposes (RFC 5280 §4.2.1.12), which keeps an AS4 or SMP certificate
+  // out of TLS. AS4's message-level signing and encryption is what emailProtection names, with the same key usages;
+  // an SMP signs XML documents: id-kp-documentSigning (RFC 9336).
+  if (options.purposes.includes('as4')) eku.push(x509.ExtendedKeyUsage.emailProtection);
+  if (options.purposes.includes('smp-signing')) eku.push(ID_KP_DOCUMENT_SIGNING);
   const san = [
     ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
@@ -289,6 +294,7 @@ export async function issueCertificate(ca: CertificateAuthority, options: IssueO
 }
 
 const ORGANIZATION_IDENTIFIER = '2.5.4.97';
+const ID_KP_DOCUMENT_SIGNING = '1.3.6.1.5.5.7.3.36';
 const SERIAL_NUMBER = '2.5.4.5';
 
 function organisationName(subject: OrganisationSubject): x509.Name {
