@@ -25,10 +25,18 @@ export type KeyType = 'rsa-2048' | 'rsa-3072' | 'rsa-pss-2048' | 'ed25519' | 'p-
  * What a certificate is for; decides its KeyUsage and ExtendedKeyUsage (RFC 5280 §4.2.1.3, §4.2.1.12).
  * The roles of an EHMI node: `as4` is the access point's one AS4 certificate, which both signs and is encrypted to
  * (eDelivery AS4 1.15 uses one certificate for both); `smp-signing` signs SMP answers; `tls-server` and
- * `tls-client` carry the TLS EKUs and nothing else, so a TLS certificate never signs AS4. `signing` and
+ * `tls-client` carry the TLS EKUs and nothing else, so a TLS certificate never signs AS4; `ocsp-signing` is a
+ * CA's delegated OCSP responder (RFC 6960 §4.2.2.2). `signing` and
  * `encryption` split the AS4 certificate in two (the AS4 2.0 profile's Ed25519 + X25519 pair).
  */
-export type Purpose = 'signing' | 'encryption' | 'as4' | 'tls-server' | 'tls-client' | 'smp-signing';
+export type Purpose =
+  | 'signing'
+  | 'encryption'
+  | 'as4'
+  | 'tls-server'
+  | 'tls-client'
+  | 'smp-signing'
+  | 'ocsp-signing';
 
 /**
  * The subject of an OCES3-style organisation/system certificate. No public OCES3 certificate profile was found to
@@ -209,6 +217,7 @@ function usageFlags(purposes: readonly Purpose[], keyType: KeyType): number {
   for (const p of purposes) {
     if (p === 'signing') flags |= x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation;
     if (p === 'smp-signing') flags |= x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation;
+    if (p === 'ocsp-signing') flags |= x509.KeyUsageFlags.digitalSignature;
     if (p === 'encryption' || p === 'as4') {
       // An EC or X25519 key is encrypted to by key agreement (ECDH-ES key wrap), an RSA key by key transport.
       flags |=
@@ -255,6 +264,7 @@ export async function issueCertificate(ca: CertificateAuthority, options: IssueO
   // an SMP signs XML documents: id-kp-documentSigning (RFC 9336).
   if (options.purposes.includes('as4')) eku.push(x509.ExtendedKeyUsage.emailProtection);
   if (options.purposes.includes('smp-signing')) eku.push(ID_KP_DOCUMENT_SIGNING);
+  if (options.purposes.includes('ocsp-signing')) eku.push(x509.ExtendedKeyUsage.ocspSigning);
   const san = [
     ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
