@@ -41,6 +41,11 @@ const REASONS: Record<RevocationReason, number> = {
   aACompromise: 10,
 };
 
+/** @internal The CRLReason code of a reason name. */
+export function reasonCode(reason: RevocationReason): number {
+  return REASONS[reason];
+}
+
 /** @internal The reason name of a CRLReason code. */
 export function reasonName(code: number | undefined): RevocationReason | undefined {
   if (code === undefined) return undefined;

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createHash, randomBytes, type X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { EhmiError, type EhmiErrorCode } from '@ehmi/errors';
 import {
   BasicOCSPResponse,
@@ -29,7 +29,7 @@ import {
 } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
 import { oneLineName } from './certificate.ts';
-import { normalSerial, type RevocationReason, reasonName } from './crl.ts';
+import { normalSerial, type RevocationReason, reasonCode, reasonName } from './crl.ts';
 import type { Credential } from './issue.ts';
 import { signAs, verifySignature } from './signature.ts';
 
@@ -200,9 +200,7 @@ export function readOcspResponse(input: Uint8Array, options: ReadOcspOptions): O
   let signer: X509Certificate | undefined = signedBy(issuer) ? issuer : undefined;
   if (!signer) {
     for (const c of basic.certs ?? []) {
-      const delegate = new (issuer.constructor as typeof X509Certificate)(
-        Buffer.from(AsnConvert.serialize(c)),
-      );
+      const delegate = new X509Certificate(Buffer.from(AsnConvert.serialize(c)));
       const eku = new x509.X509Certificate(delegate.raw).getExtension(x509.ExtendedKeyUsageExtension);
       const delegated =
         delegate.checkIssued(issuer) &&
@@ -275,19 +273,6 @@ export interface CreateOcspResponseOptions {
   nextUpdate?: Date;
 }
 
-const REASON_CODES: Record<RevocationReason, number> = {
-  unspecified: 0,
-  keyCompromise: 1,
-  cACompromise: 2,
-  affiliationChanged: 3,
-  superseded: 4,
-  cessationOfOperation: 5,
-  certificateHold: 6,
-  removeFromCRL: 8,
-  privilegeWithdrawn: 9,
-  aACompromise: 10,
-};
-
 /**
  * Answer an OCSP request as a responder of `issuer` would (RFC 6960 §4.2), for a local network's or a test's
  * responder. A request for another issuer's certificate is answered `unknown`; the nonce is echoed.
@@ -307,7 +292,7 @@ export async function createOcspResponse(options: CreateOcspResponseOptions): Pr
         ? new CertStatus({
             revoked: new RevokedInfo({
               revocationTime: answer.revokedAt ?? thisUpdate,
-              ...(answer.reason ? { revocationReason: new CRLReason(REASON_CODES[answer.reason]) } : {}),
+              ...(answer.reason ? { revocationReason: new CRLReason(reasonCode(answer.reason)) } : {}),
             }),
           })
         : answer.status === 'unknown'

@@ -139,6 +139,14 @@ export class RevocationChecker {
     const urls = revocationUrls(cert);
     const name = oneLineName(cert.subject);
     const details = { subject: cert.subject, serialNumber: cert.serialNumber, issuer: issuer.subject };
+    // The CRL and OCSP answers are verified against `issuer`: it must be the one that signed `cert`.
+    if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) {
+      throw new EhmiError(
+        'EHMI_CERTIFICATE_UNTRUSTED',
+        `the certificate "${name}" was not issued by "${oneLineName(issuer.subject)}", whose revocation lists were asked`,
+        { details },
+      );
+    }
     if (urls.ocsp.length === 0 && urls.crl.length === 0) {
       if (!this.#requireInfo) return;
       throw new EhmiError(

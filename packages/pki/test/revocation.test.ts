@@ -219,6 +219,15 @@ describe('RevocationChecker', () => {
     assert.equal(publisher.crlRequests, before + 1);
   });
 
+  it('refuses to check against a CA that did not issue the certificate', async () => {
+    const other = await createCertificateAuthority({ subject: 'CN=Other Root' });
+    const ap = await leaf({ crl: `${publisher.base}/root.crl` });
+    await assert.rejects(
+      new RevocationChecker().check(ap.certificate, other.certificate),
+      isCode('EHMI_CERTIFICATE_UNTRUSTED', /was not issued by "CN=Other Root"/),
+    );
+  });
+
   it('passes a certificate without revocation information unless it is required', async () => {
     const bare = await leaf();
     await new RevocationChecker().check(bare.certificate, ca.certificate);
