@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
-import { loadConfig } from '../src/config/index.ts';
 import { createEerRole } from '../src/eer/index.ts';
-import { JobQueue, openStore } from '../src/store/index.ts';
+import { eerRole } from '../src/eer/role.ts';
+import { roleContext } from '../src/node.ts';
+import { loadConfig, openNodeStore } from '../src/role-list.ts';
+import { JobQueue } from '../src/store/index.ts';
 
 const N = Number(process.env.EHMI_BENCH_N ?? 300);
 const CONCURRENCY = 4;
@@ -44,7 +46,7 @@ async function ok(res: Response): Promise<void> {
 async function run(label: string, databaseUrl: string | undefined): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-bench-eer-'));
   const schema = databaseUrl ? `bench_${randomBytes(4).toString('hex')}` : 'public';
-  const store = await openStore({ dataDir, databaseUrl, schema, poolSize: CONCURRENCY + 2 });
+  const store = await openNodeStore({ dataDir, databaseUrl, schema, poolSize: CONCURRENCY + 2 });
   const config = loadConfig({ env: {}, overrides: { dataDir, eer: { enabled: true, port: 0 } } });
   const queue = new JobQueue(store, {
     leaseMs: 30_000,
@@ -52,7 +54,9 @@ async function run(label: string, databaseUrl: string | undefined): Promise<void
     backoffBaseMs: 100,
     backoffMaxMs: 1000,
   });
-  const role = await createEerRole({ config, store, queue, logger: pino({ level: 'silent' }) });
+  const role = await createEerRole(
+    roleContext(eerRole, { config, store, queue, logger: pino({ level: 'silent' }) }),
+  );
   await role.start();
   const put = (r: Record<string, unknown>) =>
     fetch(`${role.url}/${r.resourceType}/${r.id}`, {

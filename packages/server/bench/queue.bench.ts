@@ -6,12 +6,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { JobQueue, openStore, recordBlob, type Store } from '../src/store/index.ts';
+import { type NodeTables, openNodeStore } from '../src/role-list.ts';
+import type { Store } from '../src/store/index.ts';
+import { JobQueue, recordBlob } from '../src/store/index.ts';
 
 const N = Number(process.env.EHMI_BENCH_N ?? 1000);
 const payload = randomBytes(10 * 1024);
 
-async function cycle(store: Store, queue: JobQueue, name: string, i: number): Promise<void> {
+async function cycle(store: Store<NodeTables>, queue: JobQueue, name: string, i: number): Promise<void> {
   const body = Buffer.concat([payload, Buffer.from(String(i))]);
   const ref = await store.blobs.put(body);
   await store.transaction(async (trx) => {
@@ -25,7 +27,7 @@ async function cycle(store: Store, queue: JobQueue, name: string, i: number): Pr
 async function run(label: string, databaseUrl: string | undefined, workers: number): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-bench-'));
   const schema = databaseUrl ? `bench_${randomBytes(4).toString('hex')}` : 'public';
-  const store = await openStore({ dataDir, databaseUrl, schema, poolSize: workers + 2 });
+  const store = await openNodeStore({ dataDir, databaseUrl, schema, poolSize: workers + 2 });
   const queue = new JobQueue(store, {
     leaseMs: 30_000,
     maxAttempts: 5,

@@ -14,15 +14,6 @@ export {
   type MshBackend,
   type ReceiverDiscovery,
 } from './ap/index.ts';
-export {
-  type Config,
-  type ConfigInput,
-  configKeys,
-  configSchema,
-  envName,
-  type LoadConfigOptions,
-  loadConfig,
-} from './config/index.ts';
 export { createEasRole, type EasDeps, type EasRole } from './eas/index.ts';
 export {
   createEerRole,
@@ -39,7 +30,21 @@ export { documentTypeOf } from './eer/propagate.ts';
 export { readFhir } from './msh/fhir-body.ts';
 export { createMsh, type MessageServiceHandler, type MshDeps } from './msh/index.ts';
 export { stepMeaning, TIMELINE_STEPS, type TimelineStep } from './msh/steps.ts';
-export { createLogger, type RunningNode, startNode } from './node.ts';
-export type { Role, RoleContext } from './roles.ts';
+export { createLogger, type RunningNode, roleContext, startNode } from './node.ts';
+export { MESSAGE_PATH, QUEUES } from './path.ts';
+export {
+  type Config,
+  type ConfigInput,
+  configKeys,
+  configSchema,
+  envName,
+  type LoadConfigOptions,
+  loadConfig,
+  type NodeTables,
+  openNodeStore,
+  ROLE_MIGRATIONS,
+  ROLES,
+} from './role-list.ts';
+export { defineRole, type NodeServices, type Role, type RoleContext, type RoleModule } from './roles.ts';
 export { createSmpRole, type SmpRole } from './smp/index.ts';
-export { type Engine, JobQueue, openStore, type Store, type StoreOptions } from './store/index.ts';
+export { type Engine, JobQueue, openStore, type Store, type StoreOptions, storeView } from './store/index.ts';

@@ -1,23 +1,30 @@
-import { readFileSync } from 'node:fs';
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Gauge } from 'prom-client';
-import type { MshBackend } from './ap/contract.ts';
-import { type AccessPoint, createAccessPoint } from './ap/index.ts';
-import type { Config } from './config/index.ts';
-import { createEasRole } from './eas/index.ts';
-import { createEerRole } from './eer/index.ts';
+import type { z } from 'zod';
+import type { AccessPoint } from './ap/index.ts';
 import { createHttpServer, timeoutsOf } from './http/index.ts';
-import { createMsh, type MessageServiceHandler } from './msh/index.ts';
-import type { Role, RoleContext } from './roles.ts';
-import { createSmpRole } from './smp/index.ts';
-import { collectBlobGarbage, JobQueue, openStore, type Store } from './store/index.ts';
+import type { MessageServiceHandler } from './msh/index.ts';
+import { BLOB_REFERENCES, type Config, type NodeTables, openNodeStore, ROLES } from './role-list.ts';
+import {
+  type NodeServices,
+  type Role,
+  type RoleContext,
+  type RoleModule,
+  readPem,
+  type ServiceRegistry,
+} from './roles.ts';
+import { type AnyStore, collectBlobGarbage, JobQueue, type Store, storeView } from './store/index.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: a role of the list, whatever its config section and tables
+type AnyRoleModule = RoleModule<string, any, any>;
 
 export interface RunningNode {
   /** Base URL of each HTTP server the node started, by service name. */
   urls: Record<string, string>;
-  store: Store;
+  /** The node's store, with every role's tables (tests and tools read them; roles see only their own). */
+  store: Store<NodeTables>;
   queue: JobQueue;
   http: FastifyInstance;
   logger: Logger;
@@ -35,66 +42,69 @@ export function createLogger(config: Config, destination: NodeJS.WritableStream 
   return pino({ level: config.log.level, base: { pid: process.pid } }, destination as pino.DestinationStream);
 }
 
-function readPem(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new EhmiError('EHMI_CONFIG_INVALID', `cannot read ${what} ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-}
-
-/** An MSH reached through a late-bound reference: the AP is created before the MSH it delivers to. */
-function lateBackend(get: () => MshBackend | undefined): MshBackend {
-  const need = (): MshBackend => {
-    const b = get();
-    if (!b)
-      throw new EhmiError('EHMI_UNAVAILABLE', 'this node runs no message service handler to deliver to');
-    return b;
+/** The in-process services the node's roles offer each other (see `NodeServices`). */
+function serviceRegistry(): ServiceRegistry {
+  const services: Partial<NodeServices> = {};
+  const lookup = <K extends keyof NodeServices>(name: K): NodeServices[K] => {
+    const service = services[name];
+    if (!service) throw new EhmiError('EHMI_UNAVAILABLE', `this node runs no role that provides ${name}`);
+    return service;
   };
   return {
-    deliver: (inbound) => need().deliver(inbound),
-    outcome: (outcome) => need().outcome(outcome),
+    provide(name, service) {
+      services[name] = service;
+    },
+    need(name, why) {
+      const service = services[name];
+      if (!service) {
+        throw new EhmiError('EHMI_CONFIG_INVALID', why ?? `this node runs no role that provides ${name}`);
+      }
+      return service;
+    },
+    late(name) {
+      // Every member of a service is a function: look the service up when one is called.
+      return new Proxy({} as NodeServices[typeof name], {
+        get:
+          (_, member) =>
+          (...args: unknown[]) =>
+            (lookup(name) as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>)[member]!(...args),
+      });
+    },
   };
 }
 
-/**
- * Create the roles the config enables. The MSH hands envelopes to this node's AP (ehmi-core §1.1) and the AP
- * delivers to this node's MSH, both through the contract in `ap/contract.ts`.
- */
-async function createRoles(
-  ctx: RoleContext,
-): Promise<{ roles: Role[]; ap?: AccessPoint; msh?: MessageServiceHandler }> {
-  const { config } = ctx;
-  if ((config.ap.enabled || config.msh.enabled) && !config.organisation) {
-    throw new EhmiError(
-      'EHMI_CONFIG_INVALID',
-      'organisation: the msh and ap roles need organisation.name, .gln and .sor',
-    );
-  }
-  if (config.msh.enabled && !config.ap.enabled) {
-    throw new EhmiError(
-      'EHMI_CONFIG_INVALID',
-      'msh.enabled: the message service handler needs ap.enabled on the same node',
-    );
-  }
+/** The context a role is created with: the node's settings, its own section, and a store typed with its tables. */
+export function roleContext<Name extends string, Schema extends z.ZodType, T>(
+  module: RoleModule<Name, Schema, T>,
+  node: {
+    config: Config;
+    store: AnyStore;
+    queue: JobQueue;
+    logger: Logger;
+    tls?: RoleContext['tls'];
+    services?: ServiceRegistry;
+  },
+): RoleContext<z.output<Schema>, T> {
+  return {
+    node: node.config,
+    config: (node.config as Record<string, unknown>)[module.name] as z.output<Schema>,
+    store: storeView<T>(node.store),
+    queue: node.queue,
+    logger: node.logger,
+    services: node.services ?? serviceRegistry(),
+    ...(node.tls ? { tls: node.tls } : {}),
+  };
+}
+
+/** Create the roles the config enables, in the list's order. */
+async function createRoles(ctx: Omit<Parameters<typeof roleContext>[1], 'services'>): Promise<Role[]> {
+  const services = serviceRegistry();
   const roles: Role[] = [];
-  let msh: MessageServiceHandler | undefined;
-  let ap: AccessPoint | undefined;
-  if (config.ap.enabled) {
-    ap = await createAccessPoint(ctx, { backend: lateBackend(() => msh?.backend) });
-    roles.push(ap);
+  for (const module of ROLES as readonly AnyRoleModule[]) {
+    if (!module.enabled((ctx.config as Record<string, unknown>)[module.name])) continue;
+    roles.push(await module.create(roleContext(module, { ...ctx, services })));
   }
-  if (config.msh.enabled && ap) {
-    msh = await createMsh(ctx, { accessPoint: ap.gateway });
-    roles.push(msh);
-  }
-  // The central roles, each on its own server like the others.
-  if (config.smp.enabled) roles.push(await createSmpRole(ctx));
-  if (config.eer.enabled) roles.push(await createEerRole(ctx));
-  if (config.eas.enabled) roles.push(await createEasRole(ctx));
-  return { roles, ...(ap ? { ap } : {}), ...(msh ? { msh } : {}) };
+  return roles;
 }
 
 /**
@@ -102,7 +112,7 @@ async function createRoles(
  * metrics) and the roles its config enables, each on its own server.
  */
 export async function startNode(config: Config, logger: Logger = createLogger(config)): Promise<RunningNode> {
-  const store = await openStore({
+  const store = await openNodeStore({
     dataDir: config.dataDir,
     databaseUrl: config.database.url,
     schema: config.database.schema,
@@ -115,17 +125,14 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     backoffBaseMs: config.queue.backoffBaseMs,
     backoffMaxMs: config.queue.backoffMaxMs,
   });
-  const ctx: RoleContext = { config, store, queue, logger };
-  if (config.tls) {
-    ctx.tls = {
+  let created: Role[];
+  try {
+    const tls = config.tls && {
       key: readPem(config.tls.key, 'tls.key'),
       cert: readPem(config.tls.cert, 'tls.cert'),
       ca: config.tls.ca.map((f) => readPem(f, 'tls.ca')),
     };
-  }
-  let created: Awaited<ReturnType<typeof createRoles>>;
-  try {
-    created = await createRoles(ctx);
+    created = await createRoles({ config, store, queue, logger, ...(tls ? { tls } : {}) });
   } catch (err) {
     await store.close();
     throw err;
@@ -154,7 +161,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   const started: Role[] = [];
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
-    for (const role of created.roles) {
+    for (const role of created) {
       await role.start();
       started.push(role);
     }
@@ -168,9 +175,13 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
   logger.info({ store: store.engine, port }, 'node started');
-  // One collector for the node's blob store: each role declares the columns that name blobs (store/blob-gc.ts).
+  // One collector for the node's blob store: each role declares the columns that name blobs (its role.ts).
   const collect = (now?: number) =>
-    collectBlobGarbage(store, { graceMs: config.blobs.graceMs, ...(now === undefined ? {} : { now }) });
+    collectBlobGarbage(store, {
+      graceMs: config.blobs.graceMs,
+      references: BLOB_REFERENCES,
+      ...(now === undefined ? {} : { now }),
+    });
   let collecting: Promise<unknown> | undefined;
   const gcTimer = setInterval(() => {
     if (collecting) return;
@@ -184,7 +195,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   gcTimer.unref();
   const urls: Record<string, string> = { node: `http://${host}:${port}` };
   const roles: Record<string, Role> = {};
-  for (const role of created.roles) {
+  for (const role of created) {
     urls[role.name] = role.url;
     roles[role.name] = role;
   }
@@ -196,14 +207,14 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     logger,
     roles,
     collectBlobGarbage: collect,
-    ...(created.ap ? { accessPoint: created.ap } : {}),
-    ...(created.msh ? { msh: created.msh } : {}),
+    ...(roles.ap ? { accessPoint: roles.ap as AccessPoint } : {}),
+    ...(roles.msh ? { msh: roles.msh as MessageServiceHandler } : {}),
     async close() {
       closing = true;
       clearInterval(gcTimer);
       await collecting;
       // Servers stop taking requests and workers finish their jobs before the database closes.
-      for (const role of [...created.roles].reverse()) await role.close();
+      for (const role of [...created].reverse()) await role.close();
       await http.close();
       await store.close();
       logger.info('node stopped');

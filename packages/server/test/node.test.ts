@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { loadConfig } from '../src/config/index.ts';
 import { startNode } from '../src/node.ts';
+import { loadConfig } from '../src/role-list.ts';
 
 describe('node', () => {
   it('starts on SQLite, reports ready, and shows queue depth in /metrics', async () => {

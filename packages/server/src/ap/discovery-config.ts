@@ -1,24 +1,38 @@
-import { readFileSync } from 'node:fs';
-import { EhmiError } from '@ehmi/errors';
 import { SmpClient, type SmpClientOptions } from '@ehmi/smp';
-import { smpDiscovery } from '../smp/discovery.ts';
+import type { DiscoveredEndpoint, ReceiverDiscovery } from '../contract.ts';
+import { readPem } from '../roles.ts';
 import type { ApConfig } from './config.ts';
-import type { ReceiverDiscovery } from './contract.ts';
 import { normaliseParticipant, staticDiscovery } from './discovery.ts';
+
+/**
+ * Dynamic discovery for the access point (ehmi-core §1.2 step 3; eDelivery AS4 1.15 §1.5.4 Dynamic Sender): DNS
+ * (BDXL NAPTR or SML CNAME) and the SMP through an `SmpClient`, instead of a static map. The client's errors pass
+ * through unchanged: `EHMI_SMP_NOT_REGISTERED` (permanent), `EHMI_SMP_LOOKUP_FAILED` (transient), and
+ * `EHMI_SMP_SIGNATURE_INVALID` / `EHMI_SMP_CERTIFICATE_UNTRUSTED` / `EHMI_SMP_RESPONSE_INVALID` (the answer is
+ * refused, so nothing is sent).
+ *
+ * @example
+ * const discovery = smpDiscovery(new SmpClient({ sml: { zone: 'sml.ehmi.internal' }, dns: { host: '127.0.0.1', port: 8753 }, trustAnchors: [caPem] }));
+ * const { endpointUrl, certificate } = await discovery.lookup('0088:5790000121526', documentType, 'urn:ehmi:sdn-emergence');
+ */
+export function smpDiscovery(client: Pick<SmpClient, 'lookup'>): ReceiverDiscovery {
+  return {
+    async lookup(participant, documentType, process): Promise<DiscoveredEndpoint> {
+      const r = await client.lookup(participant, documentType, process);
+      return {
+        endpointUrl: r.endpointUrl,
+        certificate: r.certificate,
+        transportProfile: r.transportProfile,
+      };
+    },
+  };
+}
 
 type SmpDiscoveryConfig = NonNullable<ApConfig['discovery']['smp']>;
 
 /** The `SmpClient` options of `ap.discovery.smp` (trust anchors read from their PEM files now: errors at start). */
 export function smpClientOptions(config: SmpDiscoveryConfig): SmpClientOptions {
-  const trustAnchors = config.trustAnchors.map((file) => {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new EhmiError('EHMI_CONFIG_INVALID', `ap.discovery.smp.trustAnchors: cannot read ${file}`, {
-        cause: err,
-      });
-    }
-  });
+  const trustAnchors = config.trustAnchors.map((file) => readPem(file, 'ap.discovery.smp.trustAnchors'));
   return {
     ...(config.url ? { smpUrl: config.url } : {}),
     ...(config.zone

@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { EhmiError } from '@ehmi/errors';
+import type { DiscoveredEndpoint, ReceiverDiscovery } from '../contract.ts';
 import type { ApConfig } from './config.ts';
-import type { DiscoveredEndpoint, ReceiverDiscovery } from './contract.ts';
 
 /** `iso6523-actorid-upis::0088:x`, `0088:X` → `0088:x`: participant values compare case-insensitively (POLICY 2). */
 export function normaliseParticipant(value: string): string {

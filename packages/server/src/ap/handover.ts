@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
-import type { Job, Store } from '../store/index.ts';
-import type { MshBackend } from './contract.ts';
+import type { MshBackend } from '../contract.ts';
+import type { Job } from '../store/index.ts';
+import type { ApStore } from './tables.ts';
 
 /**
  * The `ap.deliver` job: hand a committed envelope to the MSH (ehmi-core §1.2 step 4: the receiving AP forwards the
  * SBD to its MSH). At-least-once call, exactly-once effect: `deliver` is idempotent on the AS4 MessageId, and the
  * row is marked delivered only after it resolved. While the MSH is unavailable the job is retried (ap.handover).
  */
-export function deliverHandler(store: Store, backend: MshBackend, logger: Logger, now: () => number) {
+export function deliverHandler(store: ApStore, backend: MshBackend, logger: Logger, now: () => number) {
   return async (job: Job<{ messageId: string }>): Promise<void> => {
     const row = await store.db
       .selectFrom('ap_received')
@@ -36,7 +37,7 @@ export function deliverHandler(store: Store, backend: MshBackend, logger: Logger
 }
 
 /** The `ap.outcome` job: tell the MSH what became of a submission (`sent` / `failed`), once it is final. */
-export function outcomeHandler(store: Store, backend: MshBackend, now: () => number) {
+export function outcomeHandler(store: ApStore, backend: MshBackend, now: () => number) {
   return async (job: Job<{ submissionId: string }>): Promise<void> => {
     const row = await store.db
       .selectFrom('ap_outbound')

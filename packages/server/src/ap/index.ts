@@ -1,29 +1,30 @@
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { As4ProfileId } from '@ehmi/as4';
 import { EhmiError } from '@ehmi/errors';
 import { Counter } from 'prom-client';
 import { Agent } from 'undici';
-import { createHttpServer, timeoutsOf } from '../http/index.ts';
-import type { Role, RoleContext } from '../roles.ts';
-import { earliestNext, type IdleState, JobQueue, storeBlob, Worker } from '../store/index.ts';
-import type { ApConfig } from './config.ts';
 import type {
   AccessPointGateway,
   MshBackend,
   OutboundSubmission,
   ReceiverDiscovery,
   SubmissionAccepted,
-} from './contract.ts';
+} from '../contract.ts';
+import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { QUEUES } from '../path.ts';
+import { type Role, type RoleContext, readPem } from '../roles.ts';
+import { earliestNext, type IdleState, JobQueue, storeBlob, Worker } from '../store/index.ts';
+import type { ApConfig } from './config.ts';
 import { configuredDiscovery } from './discovery-config.ts';
 import { deliverHandler, outcomeHandler } from './handover.ts';
 import type { SigningCredential } from './message.ts';
-import { DELIVER_QUEUE, registerReceiveRoute } from './receive.ts';
+import { registerReceiveRoute } from './receive.ts';
 import { sweepRetention } from './retention.ts';
-import { failOrphans, OUTCOME_QUEUE, SEND_QUEUE, type SendContext, sendHandler, sendJobId } from './send.ts';
+import { failOrphans, type SendContext, sendHandler, sendJobId } from './send.ts';
+import type { ApTables } from './tables.ts';
 
-export * from './contract.ts';
+export * from '../contract.ts';
 export { normaliseParticipant, staticDiscovery } from './discovery.ts';
 export { buildOutboundMessage, GLN_PARTY_TYPE, type OutboundMessageInput } from './message.ts';
 
@@ -59,18 +60,8 @@ export interface AccessPointDeps {
 
 const DAY = 86_400_000;
 
-function readFile(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new EhmiError('EHMI_CONFIG_INVALID', `${what}: cannot read ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-}
-
 function loadCredential(files: { cert: string; key: string }, what: string): SigningCredential {
-  const pem = readFile(files.cert, `${what}.cert`);
+  const pem = readPem(files.cert, `${what}.cert`);
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) {
     throw new EhmiError('EHMI_CONFIG_INVALID', `${what}.cert: ${files.cert} holds no PEM certificate`);
@@ -78,7 +69,7 @@ function loadCredential(files: { cert: string; key: string }, what: string): Sig
   try {
     return {
       chain: blocks.map((b) => new X509Certificate(b)),
-      privateKey: createPrivateKey(readFile(files.key, `${what}.key`)),
+      privateKey: createPrivateKey(readPem(files.key, `${what}.key`)),
     };
   } catch (err) {
     if (err instanceof EhmiError) throw err;
@@ -108,9 +99,11 @@ function retryWindowMs(send: ApConfig['send']): number {
  * await ap.start();
  * const { as4MessageId } = await ap.gateway.submit({ submissionId, sender, receiver, documentType, process, envelope });
  */
-export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps): Promise<AccessPoint> {
-  const { config, store, logger: nodeLogger } = ctx;
-  const ap = config.ap;
+export async function createAccessPoint(
+  ctx: RoleContext<ApConfig, ApTables>,
+  deps: AccessPointDeps,
+): Promise<AccessPoint> {
+  const { node: config, config: ap, store, logger: nodeLogger } = ctx;
   const logger = nodeLogger.child({ role: 'ap' });
   if (!config.organisation) {
     throw new EhmiError('EHMI_CONFIG_INVALID', 'organisation: the access point needs organisation.gln');
@@ -137,7 +130,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
   const encryption = ap.encryption ? loadCredential(ap.encryption, 'ap.encryption') : signing;
   const trustAnchors = ap.trustAnchors.map((f) => {
     try {
-      return new X509Certificate(readFile(f, 'ap.trustAnchors'));
+      return new X509Certificate(readPem(f, 'ap.trustAnchors'));
     } catch (err) {
       if (err instanceof EhmiError) throw err;
       throw new EhmiError('EHMI_CONFIG_INVALID', `ap.trustAnchors: ${f} is not a PEM certificate`, {
@@ -254,18 +247,23 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
   };
   // The send handler decides itself when a failure is final (it records the outcome and returns), so the queue
   // only ever sees retryable failures.
-  sendWorker = new Worker(sendQueue, SEND_QUEUE, sendHandler(sendContext), {
+  sendWorker = new Worker(sendQueue, QUEUES.send, sendHandler(sendContext), {
     concurrency: ap.send.concurrency,
     pollIntervalMs,
     logger,
     isPermanent: () => false,
   });
-  deliverWorker = new Worker(handoverQueue, DELIVER_QUEUE, deliverHandler(store, deps.backend, logger, now), {
-    concurrency: ap.send.concurrency,
-    pollIntervalMs,
-    logger,
-  });
-  outcomeWorker = new Worker(handoverQueue, OUTCOME_QUEUE, outcomeHandler(store, deps.backend, now), {
+  deliverWorker = new Worker(
+    handoverQueue,
+    QUEUES.deliver,
+    deliverHandler(store, deps.backend, logger, now),
+    {
+      concurrency: ap.send.concurrency,
+      pollIntervalMs,
+      logger,
+    },
+  );
+  outcomeWorker = new Worker(handoverQueue, QUEUES.outcome, outcomeHandler(store, deps.backend, now), {
     concurrency: ap.send.concurrency,
     pollIntervalMs,
     logger,
@@ -330,7 +328,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
         }
         await sendQueue.enqueue(trx, {
           id: sendJobId(submission.submissionId),
-          queue: SEND_QUEUE,
+          queue: QUEUES.send,
           payload: { submissionId: submission.submissionId },
         });
         return { submissionId: submission.submissionId, as4MessageId, fresh: true };
@@ -370,11 +368,7 @@ export async function createAccessPoint(ctx: RoleContext, deps: AccessPointDeps)
       return earliestNext([sends, ...handovers]);
     },
     async start() {
-      await app.listen({ host: ap.host, port: ap.port });
-      const address = app.server.address();
-      const port = typeof address === 'object' && address ? address.port : ap.port;
-      const host = ap.host.includes(':') ? `[${ap.host}]` : ap.host;
-      url = (ap.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`).replace(/\/$/, '');
+      url = await listen(app, { host: ap.host, port: ap.port, https: !!tls, publicUrl: ap.publicUrl });
       sendWorker?.start();
       deliverWorker?.start();
       outcomeWorker?.start();

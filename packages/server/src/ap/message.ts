@@ -13,7 +13,7 @@ import {
   signEnvelope,
   writeAs4Message,
 } from '@ehmi/as4';
-import type { ByteSource } from './contract.ts';
+import type { ByteSource } from '../contract.ts';
 
 /** eDelivery AS4 1.15 §2.6.1 / ebCore Party Id Type for ISO 6523 ICD 0088 (GLN): eb:PartyId/@type. */
 export const GLN_PARTY_TYPE = 'urn:oasis:names:tc:ebcore:partyid-type:iso6523:0088';

@@ -24,14 +24,14 @@ import { asEhmiError, EhmiError } from '@ehmi/errors';
 import { checkCertificateTrust } from '@ehmi/pki';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { type JobQueue, type Store, storeBlob } from '../store/index.ts';
+import { QUEUES } from '../path.ts';
+import { type JobQueue, storeBlob } from '../store/index.ts';
 import { normaliseParticipant, participantOfProperty } from './discovery.ts';
 import { GLN_PARTY_TYPE, type SigningCredential } from './message.ts';
-
-export const DELIVER_QUEUE = 'ap.deliver';
+import type { ApStore } from './tables.ts';
 
 export interface ReceiveContext {
-  store: Store;
+  store: ApStore;
   /** The queue `ap.deliver` jobs are enqueued on. */
   queue: JobQueue;
   logger: Logger;
@@ -275,7 +275,7 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
       return { duplicate: true, receipt: row.receipt };
     }
     // eDelivery AS4 1.15 §2.2.3.2: the test service is answered and never delivered to the consumer.
-    if (!test) await rc.queue.enqueue(trx, { queue: DELIVER_QUEUE, payload: { messageId } });
+    if (!test) await rc.queue.enqueue(trx, { queue: QUEUES.deliver, payload: { messageId } });
     return { duplicate: false, receipt };
   });
   rc.count?.(result.duplicate ? 'duplicate' : test ? 'test' : 'receipt');

@@ -1,4 +1,4 @@
-import type { Store } from '../store/index.ts';
+import type { ApStore } from './tables.ts';
 
 /**
  * Retention of the AP's tables. Received rows (the duplicate cache and the receipt returned for duplicates) are
@@ -8,7 +8,7 @@ import type { Store } from '../store/index.ts';
  * them; the node-wide blob sweep does (DESIGN-NOTES, Foundation: blobs).
  */
 export async function sweepRetention(
-  store: Store,
+  store: ApStore,
   options: { now: number; duplicateRetentionMs: number; outboundRetentionMs: number },
 ): Promise<{ received: number; outbound: number }> {
   const received = await store.db

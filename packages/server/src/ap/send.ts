@@ -10,20 +10,18 @@ import {
 } from '@ehmi/as4';
 import { EhmiError } from '@ehmi/errors';
 import { checkCertificateTrust } from '@ehmi/pki';
-import { type Selectable, sql } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
-import type { Job, JobQueue, Store } from '../store/index.ts';
-import type { ReceiverDiscovery } from './contract.ts';
+import type { ReceiverDiscovery } from '../contract.ts';
+import { QUEUES } from '../path.ts';
+import type { Job, JobQueue } from '../store/index.ts';
 import { endpointCertificate } from './discovery.ts';
 import { buildOutboundMessage, type SigningCredential } from './message.ts';
-import type { ApOutboundTable } from './tables.ts';
-
-export const SEND_QUEUE = 'ap.send';
-export const OUTCOME_QUEUE = 'ap.outcome';
+import type { ApOutboundTable, ApStore } from './tables.ts';
 
 /** The job id of a submission's send job: one per submission, so a sweep can find it. */
-export const sendJobId = (submissionId: string) => `${SEND_QUEUE}:${submissionId}`;
+export const sendJobId = (submissionId: string) => `${QUEUES.send}:${submissionId}`;
 
 /** Largest response we read (a receipt or an error signal is a few KB; the AS4 envelope limit is 4 MiB). */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
@@ -37,7 +35,7 @@ const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 const RETRYABLE_EBMS = new Set(['EBMS:0005', 'EBMS:0201', 'EBMS:0202']);
 
 export interface SendContext {
-  store: Store;
+  store: ApStore;
   /** The queue outcome jobs go on. */
   handoverQueue: JobQueue;
   logger: Logger;
@@ -353,7 +351,7 @@ async function finish(
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return false;
     await sc.handoverQueue.enqueue(trx, {
-      queue: OUTCOME_QUEUE,
+      queue: QUEUES.outcome,
       payload: { submissionId: row.submission_id },
     });
     return true;
@@ -366,22 +364,13 @@ async function finish(
  * forever: mark it failed with EBMS:0301 and tell the MSH. Run by the retention sweep.
  */
 export async function failOrphans(sc: SendContext): Promise<number> {
-  const rows = await sc.store.db
+  const pending = await sc.store.db
     .selectFrom('ap_outbound')
     .selectAll()
     .where('status', '=', 'pending')
-    .where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom('jobs')
-            .select('jobs.id')
-            .where(sql.ref('jobs.id'), '=', sql<string>`${`${SEND_QUEUE}:`} || ap_outbound.submission_id`)
-            .where('jobs.status', 'in', ['ready', 'running']),
-        ),
-      ),
-    )
     .execute();
+  const live = await sc.handoverQueue.live(pending.map((row) => sendJobId(row.submission_id)));
+  const rows = pending.filter((row) => !live.has(sendJobId(row.submission_id)));
   for (const row of rows) {
     await finish(sc, row, {
       status: 'failed',

@@ -1,3 +1,4 @@
+import type { Store } from '../store/index.ts';
 /** Tables of the ap role (times in epoch milliseconds, as in store/types.ts). Migrations: ./migrations.ts. */
 
 /**
@@ -70,3 +71,6 @@ export const AP_BLOB_REFERENCES = [
   ['ap_received', 'blob_hash'],
   ['ap_outbound', 'blob_hash'],
 ] as const satisfies readonly (readonly [string, string])[];
+
+/** The node's store as this role sees it: its own tables (the queue and blob APIs reach the store's). */
+export type ApStore = Store<ApTables>;

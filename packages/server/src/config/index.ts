@@ -1,2 +1,2 @@
-export { configKeys, envName, type LoadConfigOptions, loadConfig } from './load.ts';
-export { type Config, type ConfigInput, configSchema } from './schema.ts';
+export { configKeysOf, envName, type LoadConfigOptions, loadConfigWith } from './load.ts';
+export { composeConfigSchema, type NodeConfig, nodeConfigSchema } from './schema.ts';

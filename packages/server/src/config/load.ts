@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { z } from 'zod';
-import { type Config, type ConfigInput, configSchema } from './schema.ts';
 
 /** Environment variables with the EHMI_ prefix that are not configuration keys. */
 const NON_CONFIG_ENV = new Set(['EHMI_CONFIG', 'EHMI_DEBUG']);
@@ -14,7 +13,7 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Values that win over file and environment (tests, CLI flags). */
-  overrides?: ConfigInput;
+  overrides?: object;
 }
 
 type Leaf = { path: string[]; schema: z.ZodType };
@@ -42,11 +41,9 @@ function leaves(schema: z.ZodType, path: string[] = []): Leaf[] {
   return [{ path, schema: inner }];
 }
 
-const LEAVES = leaves(configSchema);
-
-/** Every configuration key with its environment variable, for `--help` and docs. */
-export function configKeys(): { key: string; env: string }[] {
-  return LEAVES.map((l) => ({ key: l.path.join('.'), env: envName(l.path) }));
+/** Every configuration key of `schema` with its environment variable, for `--help` and docs. */
+export function configKeysOf(schema: z.ZodType): { key: string; env: string }[] {
+  return leaves(schema).map((l) => ({ key: l.path.join('.'), env: envName(l.path) }));
 }
 
 function coerce(leaf: Leaf, raw: string, name: string): unknown {
@@ -150,9 +147,13 @@ function sourceOf(sources: Map<string, string>, path: readonly PropertyKey[]): s
  * a bad value throws EHMI_CONFIG_INVALID naming the key and what is expected.
  *
  * @example
- * const config = loadConfig({ file: 'node.json' }); // EHMI_HTTP_PORT=9000 overrides the file's http.port
+ * const config = loadConfigWith(configSchema, { file: 'node.json' }); // EHMI_HTTP_PORT=9000 wins over http.port
  */
-export function loadConfig(options: LoadConfigOptions = {}): Config {
+export function loadConfigWith<S extends z.ZodType<{ dataDir: string }>>(
+  schema: S,
+  options: LoadConfigOptions = {},
+): z.output<S> {
+  const LEAVES = leaves(schema);
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const sources = new Map<string, string>();
@@ -189,7 +190,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (problems.length > 0) throw new EhmiError('EHMI_CONFIG_INVALID', problems.join('; '));
 
   const merged = mergeDeep(mergeDeep(input, fromEnv), (options.overrides ?? {}) as Record<string, unknown>);
-  const result = configSchema.safeParse(merged);
+  const result = schema.safeParse(merged);
   if (!result.success) {
     throw new EhmiError(
       'EHMI_CONFIG_INVALID',

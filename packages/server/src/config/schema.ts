@@ -1,129 +1,130 @@
 import { z } from 'zod';
-import { apConfigSchema } from '../ap/config.ts';
-import { easConfigSchema } from '../eas/config.ts';
-import { eerConfigSchema } from '../eer/config.ts';
 import { DEFAULT_HTTP_TIMEOUTS } from '../http/timeouts.ts';
-import { mshConfigSchema } from '../msh/config.ts';
-import { smpConfigSchema } from '../smp/config.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().positive();
 
 /**
- * The node's configuration. Every key can come from the config file (JSON) or from an `EHMI_*` environment variable
- * named after its path (`http.port` → `EHMI_HTTP_PORT`, `queue.leaseMs` → `EHMI_QUEUE_LEASE_MS`); the environment
- * wins. `DATABASE_URL` is also read, for the database URL.
+ * The node's own settings, shared by its roles; each role adds its section under its name (`msh`, `ap`, …, see
+ * {@link composeConfigSchema}). Every key can come from the config file (JSON) or from an `EHMI_*` environment
+ * variable named after its path (`http.port` → `EHMI_HTTP_PORT`, `queue.leaseMs` → `EHMI_QUEUE_LEASE_MS`); the
+ * environment wins. `DATABASE_URL` is also read, for the database URL.
  */
-export const configSchema = z
-  .object({
-    /** Folder for the SQLite database, payload blobs and generated keys. */
-    dataDir: z.string().min(1).default('.ehmi'),
-    database: z
-      .object({
-        /** PostgreSQL connection URL; when absent the node uses embedded SQLite in `dataDir`. */
-        url: z
-          .string()
-          .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL')
-          .optional(),
-        /** PostgreSQL schema for this node's tables (several nodes can share one database). */
-        schema: z
-          .string()
-          .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
-          .default('public'),
-        /** How long SQLite waits for a lock held by another process before giving up. */
-        busyTimeoutMs: positiveMs.default(5000),
-        /** Largest number of pooled PostgreSQL connections. */
-        poolSize: z.number().int().min(1).max(100).default(10),
-      })
-      .strict()
-      .prefault({}),
-    /** The node's blob store (payloads, envelopes), shared by its roles. */
-    blobs: z
-      .object({
-        /** How often blobs that no row names are looked for and removed. */
-        gcIntervalMs: positiveMs.default(3_600_000),
-        /**
-         * A blob written (or written again) within this period is kept even when no row names it: the transaction
-         * that will name it may still be running. After it, a blob of a transaction that rolled back goes.
-         */
-        graceMs: positiveMs.default(3_600_000),
-      })
-      .strict()
-      .prefault({}),
-    http: z
-      .object({
-        host: z.string().min(1).default('127.0.0.1'),
-        /** 0 picks a free port. */
-        port: port.default(8700),
-        /** Largest accepted request body (FHIR/REST APIs); AS4 has its own limits. */
-        bodyLimitBytes: z
-          .number()
-          .int()
-          .min(1024)
-          .default(10 * 1024 * 1024),
-        /** Time to receive a request's headers; a client that trickles them (slow loris) is cut after it. */
-        headersTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs),
-        /** Time to receive a whole request, body included (large AS4 uploads stream within it). */
-        requestTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs),
-        /** A connection silent in both directions for this long is closed. */
-        idleTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
-        /** An idle keep-alive connection between requests is closed after this. */
-        keepAliveTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
-        /** On close: how long requests in flight may finish before the connections still open are ended. */
-        closeGraceMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.closeGraceMs),
-      })
-      .strict()
-      .prefault({}),
-    /** The organisation this node serves (needed by the MSH and AP roles). */
-    organisation: z
-      .object({
-        /** Short name without spaces (logs, CLI). */
-        name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a short name without spaces'),
-        /** GLN (13 digits, GS1 check digit): the eDelivery participant `0088:<GLN>`. */
-        gln: z.string().regex(/^\d{13}$/, 'expected a 13-digit GLN'),
-        /** SOR code of the organisation (SOR: urn:oid:1.2.208.176.1.1). */
-        sor: z.string().regex(/^\d{1,18}$/, 'expected a SOR code (digits)'),
-      })
-      .strict()
-      .optional(),
-    /** TLS of the role servers (MSH, AP): PEM certificate (chain after it) and key. Without it they speak HTTP. */
-    tls: z
-      .object({
-        cert: z.string().min(1),
-        key: z.string().min(1),
-        /** PEM files of CAs trusted when this node is a TLS client (calling other access points). */
-        ca: z.array(z.string().min(1)).default([]),
-      })
-      .strict()
-      .optional(),
-    msh: mshConfigSchema,
-    ap: apConfigSchema,
-    smp: smpConfigSchema,
-    eer: eerConfigSchema,
-    eas: easConfigSchema,
-    log: z
-      .object({
-        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      })
-      .strict()
-      .prefault({}),
-    queue: z
-      .object({
-        /** How long a claimed job is reserved for its worker before another may take it. */
-        leaseMs: positiveMs.default(30_000),
-        /** Idle workers look for new jobs this often. */
-        pollIntervalMs: positiveMs.default(250),
-        /** Tries before a job is dead-lettered. */
-        maxAttempts: z.number().int().min(1).max(1000).default(10),
-        /** First retry delay; doubles per try up to backoffMaxMs. */
-        backoffBaseMs: positiveMs.default(1000),
-        backoffMaxMs: positiveMs.default(3_600_000),
-      })
-      .strict()
-      .prefault({}),
-  })
-  .strict();
+const nodeShape = {
+  /** Folder for the SQLite database, payload blobs and generated keys. */
+  dataDir: z.string().min(1).default('.ehmi'),
+  database: z
+    .object({
+      /** PostgreSQL connection URL; when absent the node uses embedded SQLite in `dataDir`. */
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL')
+        .optional(),
+      /** PostgreSQL schema for this node's tables (several nodes can share one database). */
+      schema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
+        .default('public'),
+      /** How long SQLite waits for a lock held by another process before giving up. */
+      busyTimeoutMs: positiveMs.default(5000),
+      /** Largest number of pooled PostgreSQL connections. */
+      poolSize: z.number().int().min(1).max(100).default(10),
+    })
+    .strict()
+    .prefault({}),
+  /** The node's blob store (payloads, envelopes), shared by its roles. */
+  blobs: z
+    .object({
+      /** How often blobs that no row names are looked for and removed. */
+      gcIntervalMs: positiveMs.default(3_600_000),
+      /**
+       * A blob written (or written again) within this period is kept even when no row names it: the transaction
+       * that will name it may still be running. After it, a blob of a transaction that rolled back goes.
+       */
+      graceMs: positiveMs.default(3_600_000),
+    })
+    .strict()
+    .prefault({}),
+  http: z
+    .object({
+      host: z.string().min(1).default('127.0.0.1'),
+      /** 0 picks a free port. */
+      port: port.default(8700),
+      /** Largest accepted request body (FHIR/REST APIs); AS4 has its own limits. */
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(10 * 1024 * 1024),
+      /** Time to receive a request's headers; a client that trickles them (slow loris) is cut after it. */
+      headersTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs),
+      /** Time to receive a whole request, body included (large AS4 uploads stream within it). */
+      requestTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs),
+      /** A connection silent in both directions for this long is closed. */
+      idleTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
+      /** An idle keep-alive connection between requests is closed after this. */
+      keepAliveTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
+      /** On close: how long requests in flight may finish before the connections still open are ended. */
+      closeGraceMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.closeGraceMs),
+    })
+    .strict()
+    .prefault({}),
+  /** The organisation this node serves (needed by the MSH and AP roles). */
+  organisation: z
+    .object({
+      /** Short name without spaces (logs, CLI). */
+      name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a short name without spaces'),
+      /** GLN (13 digits, GS1 check digit): the eDelivery participant `0088:<GLN>`. */
+      gln: z.string().regex(/^\d{13}$/, 'expected a 13-digit GLN'),
+      /** SOR code of the organisation (SOR: urn:oid:1.2.208.176.1.1). */
+      sor: z.string().regex(/^\d{1,18}$/, 'expected a SOR code (digits)'),
+    })
+    .strict()
+    .optional(),
+  /** TLS of the role servers (MSH, AP): PEM certificate (chain after it) and key. Without it they speak HTTP. */
+  tls: z
+    .object({
+      cert: z.string().min(1),
+      key: z.string().min(1),
+      /** PEM files of CAs trusted when this node is a TLS client (calling other access points). */
+      ca: z.array(z.string().min(1)).default([]),
+    })
+    .strict()
+    .optional(),
+  log: z
+    .object({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .strict()
+    .prefault({}),
+  queue: z
+    .object({
+      /** How long a claimed job is reserved for its worker before another may take it. */
+      leaseMs: positiveMs.default(30_000),
+      /** Idle workers look for new jobs this often. */
+      pollIntervalMs: positiveMs.default(250),
+      /** Tries before a job is dead-lettered. */
+      maxAttempts: z.number().int().min(1).max(1000).default(10),
+      /** First retry delay; doubles per try up to backoffMaxMs. */
+      backoffBaseMs: positiveMs.default(1000),
+      backoffMaxMs: positiveMs.default(3_600_000),
+    })
+    .strict()
+    .prefault({}),
+};
 
-export type Config = z.infer<typeof configSchema>;
-/** What a config file or a test may give: every key optional. */
-export type ConfigInput = z.input<typeof configSchema>;
+export const nodeConfigSchema = z.object(nodeShape).strict();
+
+/** The node's own settings, as every role sees them. */
+export type NodeConfig = z.infer<typeof nodeConfigSchema>;
+
+/**
+ * The whole config of a node: its own settings and one section per role, each under the role's name and with the
+ * role's schema.
+ */
+export function composeConfigSchema<const Sections extends Record<string, z.ZodType>>(sections: Sections) {
+  for (const name of Object.keys(sections)) {
+    if (name in nodeShape) throw new Error(`a role may not be named after the node setting "${name}"`);
+  }
+  return z.object({ ...nodeShape, ...sections }).strict();
+}

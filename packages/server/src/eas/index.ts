@@ -1,8 +1,9 @@
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyReply } from 'fastify';
-import { createHttpServer, FHIR_JSON, timeoutsOf } from '../http/index.ts';
+import { createHttpServer, FHIR_JSON, listen, timeoutsOf } from '../http/index.ts';
 import type { Role, RoleContext } from '../roles.ts';
 import { adminRoutes } from './admin.ts';
+import type { EasConfig } from './config.ts';
 import type { Json } from './fhir.ts';
 import { EasLookup } from './lookup.ts';
 import {
@@ -15,6 +16,7 @@ import {
 import { type PatientGpRegistry, TablePatientGpRegistry } from './registry.ts';
 import { easOpenApi, schemas } from './schemas.ts';
 import { EasIndex } from './store.ts';
+import type { EasTables } from './tables.ts';
 
 export type { EasConfig } from './config.ts';
 export { normaliseCpr } from './cpr.ts';
@@ -47,8 +49,11 @@ export interface EasRole extends Role {
  * await eas.start();
  * await fetch(`${eas.url}/Organization/$getReceivingOrganizationBySORId?sorId=1053851000016007`);
  */
-export async function createEasRole(ctx: RoleContext, deps: EasDeps = {}): Promise<EasRole> {
-  const cfg = ctx.config.eas;
+export async function createEasRole(
+  ctx: RoleContext<EasConfig, EasTables>,
+  deps: EasDeps = {},
+): Promise<EasRole> {
+  const cfg = ctx.config;
   if (!cfg.adminToken) {
     throw new EhmiError(
       'EHMI_CONFIG_INVALID',
@@ -66,8 +71,8 @@ export async function createEasRole(ctx: RoleContext, deps: EasDeps = {}): Promi
   const app = await createHttpServer({
     service: 'eas',
     logger: ctx.logger,
-    bodyLimitBytes: ctx.config.http.bodyLimitBytes,
-    timeouts: timeoutsOf(ctx.config.http),
+    bodyLimitBytes: ctx.node.http.bodyLimitBytes,
+    timeouts: timeoutsOf(ctx.node.http),
     openapi: easOpenApi,
     readiness: () => ctx.store.ping(),
     ...(ctx.tls ? { tls: { key: ctx.tls.key, cert: ctx.tls.cert } } : {}),
@@ -148,11 +153,7 @@ export async function createEasRole(ctx: RoleContext, deps: EasDeps = {}): Promi
         const { cpr, ...gp } = p;
         await patients.put(cpr, gp);
       }
-      await app.listen({ host: cfg.host, port: cfg.port });
-      const address = app.server.address();
-      const port = typeof address === 'object' && address ? address.port : cfg.port;
-      const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
-      url = `${ctx.tls ? 'https' : 'http'}://${host}:${port}`;
+      url = await listen(app, { host: cfg.host, port: cfg.port, https: !!ctx.tls });
       ctx.logger.info({ url, patients: cfg.patients.length }, 'eas started');
     },
     async close() {

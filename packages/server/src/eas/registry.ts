@@ -1,4 +1,4 @@
-import type { Store } from '../store/index.ts';
+import type { EasStore } from './tables.ts';
 
 /** A patient's GP practice as a patient register names it; at least one of the three. */
 export interface GpReference {
@@ -19,10 +19,10 @@ export interface PatientGpRegistry {
 
 /** The local table `eas_patient_gp`, seeded from config `eas.patients` and `PUT /admin/patients/{cpr}`. */
 export class TablePatientGpRegistry implements PatientGpRegistry {
-  readonly #store: Store;
+  readonly #store: EasStore;
   readonly #now: () => number;
 
-  constructor(store: Store, now: () => number = Date.now) {
+  constructor(store: EasStore, now: () => number = Date.now) {
     this.#store = store;
     this.#now = now;
   }

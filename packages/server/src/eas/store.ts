@@ -1,4 +1,3 @@
-import type { Store } from '../store/index.ts';
 import {
   array,
   GLN_SYSTEMS,
@@ -9,7 +8,7 @@ import {
   str,
   YDERNUMMER_SYSTEM,
 } from './fhir.ts';
-import type { EasIndexTable } from './tables.ts';
+import type { EasIndexTable, EasStore } from './tables.ts';
 
 export type IndexKind = EasIndexTable['kind'];
 
@@ -81,10 +80,10 @@ export function isGpPractice(organization: Json): boolean {
 
 /** EAS's own persisted index of the organisations, endpoints and devices EER propagates to it. */
 export class EasIndex {
-  readonly #store: Store;
+  readonly #store: EasStore;
   readonly #now: () => number;
 
-  constructor(store: Store, now: () => number = Date.now) {
+  constructor(store: EasStore, now: () => number = Date.now) {
     this.#store = store;
     this.#now = now;
   }

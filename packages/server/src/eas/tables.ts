@@ -1,3 +1,4 @@
+import type { Store } from '../store/index.ts';
 /** Tables of the eas role (times in epoch milliseconds, as in store/types.ts). Migrations: ./migrations.ts. */
 
 /** One EER Organization as EER last sent it (`PUT /admin/organizations/{id}`). */
@@ -48,3 +49,6 @@ export type EasTables = {
   eas_index: EasIndexTable;
   eas_patient_gp: EasPatientGpTable;
 };
+
+/** The node's store as this role sees it: its own tables (the queue and blob APIs reach the store's). */
+export type EasStore = Store<EasTables>;

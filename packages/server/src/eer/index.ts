@@ -1,9 +1,7 @@
-import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance } from 'fastify';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { createHttpServer, timeoutsOf } from '../http/index.ts';
+import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import type { Role, RoleContext } from '../roles.ts';
-import { SmpAdminClient } from '../smp/admin-client.ts';
 import { Worker } from '../store/worker.ts';
 import { EerValidator } from './profiles.ts';
 import {
@@ -15,6 +13,7 @@ import {
 } from './propagate.ts';
 import { EerRepository } from './repository.ts';
 import { registerRoutes } from './routes.ts';
+import { SmpAdminClient } from './smp-admin-client.ts';
 
 export { PROPAGATE_QUEUE, type PropagateJob } from './propagate.ts';
 export {
@@ -25,6 +24,9 @@ export {
   type SeedEerResult,
   seedEer,
 } from './seed.ts';
+
+import type { EerConfig } from './config.ts';
+import type { EerTables } from './tables.ts';
 
 export interface EerRole extends Role {
   readonly repository: EerRepository;
@@ -43,9 +45,11 @@ export interface EerDeps {
  * Device (create, read, vread, update, delete, history, search), every write validated against the EER profiles,
  * and a worker that pushes each changed organisation to the SMP and to EAS through the job queue.
  */
-export async function createEerRole(ctx: RoleContext, deps: EerDeps = {}): Promise<EerRole> {
-  const { config, logger } = ctx;
-  const cfg = config.eer;
+export async function createEerRole(
+  ctx: RoleContext<EerConfig, EerTables>,
+  deps: EerDeps = {},
+): Promise<EerRole> {
+  const { node: config, config: cfg, logger } = ctx;
   const log = logger.child({ role: 'eer' });
   // TLS clients (EAS, an HTTPS SMP) trust the node's CAs.
   const agent = ctx.tls?.ca.length ? new Agent({ connect: { ca: ctx.tls.ca } }) : undefined;
@@ -117,12 +121,7 @@ export async function createEerRole(ctx: RoleContext, deps: EerDeps = {}): Promi
     },
     async start() {
       validator.warmUp();
-      await app.listen({ host: cfg.host, port: cfg.port });
-      const address = app.server.address();
-      if (!address || typeof address === 'string')
-        throw new EhmiError('EHMI_INTERNAL', 'eer: no listen address');
-      const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
-      url = `${ctx.tls ? 'https' : 'http'}://${host}:${address.port}`;
+      url = await listen(app, { host: cfg.host, port: cfg.port, https: !!ctx.tls });
       worker.start();
       log.info({ url }, 'eer started');
     },

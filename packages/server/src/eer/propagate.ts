@@ -2,15 +2,15 @@ import { EhmiError } from '@ehmi/errors';
 import { medcomDocumentId, medcomDocumentType } from '@ehmi/smp';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { JobQueue, Store } from '../store/index.ts';
+import type { JobQueue } from '../store/index.ts';
 import type { Job } from '../store/queue.ts';
-import type { Database } from '../store/types.ts';
 import { EXT, GLN_SYSTEMS } from './profiles.ts';
 import type { Json, WriteHook } from './repository.ts';
+import { PROPAGATE_QUEUE } from './role.ts';
 import { referenceKey } from './search-params.ts';
+import type { EerStore, EerTables } from './tables.ts';
 
-/** Queue of the jobs that push one organisation to one target (ehmi-core §4.1: EER is the master of SMP and EAS). */
-export const PROPAGATE_QUEUE = 'eer.propagate';
+export { PROPAGATE_QUEUE };
 
 export type PropagationTarget = 'smp' | 'eas';
 
@@ -19,7 +19,7 @@ export interface PropagateJob {
   target: PropagationTarget;
 }
 
-/** What EER needs of an SMP admin client (`SmpAdminClient` in ../smp/admin-client.ts has this shape). */
+/** What EER needs of an SMP admin client (`SmpAdminClient` in smp-admin-client.ts has this shape). */
 export interface SmpPublisher {
   publishServiceGroup(participant: string): Promise<boolean>;
   publishServiceMetadata(input: {
@@ -59,7 +59,7 @@ const asArray = (v: unknown): Json[] =>
     (x): x is Json => typeof x === 'object' && x !== null,
   );
 
-async function current(db: Kysely<Database>, type: string, id: string): Promise<Json | undefined> {
+async function current(db: Kysely<EerTables>, type: string, id: string): Promise<Json | undefined> {
   const row = await db
     .selectFrom('eer_resources')
     .select('content')
@@ -70,7 +70,7 @@ async function current(db: Kysely<Database>, type: string, id: string): Promise<
   return row?.content ? (JSON.parse(row.content) as Json) : undefined;
 }
 
-async function referrers(db: Kysely<Database>, type: string, param: string, key: string): Promise<string[]> {
+async function referrers(db: Kysely<EerTables>, type: string, param: string, key: string): Promise<string[]> {
   const rows = await db
     .selectFrom('eer_search')
     .select('resource_id')
@@ -100,7 +100,7 @@ function extensionRefIds(resource: Json, urls: readonly string[], base: string |
 
 /** The organisations whose published state a write may change (run inside the write's transaction). */
 export async function affectedOrganizations(
-  db: Kysely<Database>,
+  db: Kysely<EerTables>,
   change: Parameters<WriteHook>[1],
   base: string | undefined,
 ): Promise<string[]> {
@@ -123,7 +123,7 @@ export async function affectedOrganizations(
 
 /** An organisation as the targets see it: its current version, its endpoints and the devices they name. */
 export async function organizationView(
-  db: Kysely<Database>,
+  db: Kysely<EerTables>,
   organizationId: string,
   base: string | undefined,
 ): Promise<EasFeed | undefined> {
@@ -256,7 +256,7 @@ export function smpEntries(view: EasFeed, now: number, log?: (msg: string) => vo
 }
 
 export interface PropagatorOptions {
-  store: Store;
+  store: EerStore;
   logger: Logger;
   baseUrl: () => string | undefined;
   smp?: SmpPublisher | undefined;

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import type { Kysely } from 'kysely';
-import type { Store } from '../store/index.ts';
-import type { Database } from '../store/types.ts';
 import type { EerType } from './profiles.ts';
 import { indexEntries } from './search-params.ts';
+import type { EerStore, EerTables } from './tables.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -37,12 +36,12 @@ export interface WriteResult {
 
 /** Called inside every write's transaction, with the versions before and after (for propagation). */
 export type WriteHook = (
-  trx: Kysely<Database>,
+  trx: Kysely<EerTables>,
   change: { type: EerType; id: string; before: Json | undefined; after: Json | undefined },
 ) => Promise<void>;
 
 export interface RepositoryOptions {
-  store: Store;
+  store: EerStore;
   /** Base URL of the FHIR server: absolute references under it index like relative ones. */
   baseUrl: () => string | undefined;
   onWrite?: WriteHook;
@@ -61,7 +60,7 @@ function parse(content: string | null): Json | undefined {
  * (`eer_search`), written in one transaction together with the propagation jobs the write causes.
  */
 export class EerRepository {
-  readonly #store: Store;
+  readonly #store: EerStore;
   readonly #opts: RepositoryOptions;
   readonly #now: () => number;
 
@@ -74,7 +73,7 @@ export class EerRepository {
   async read(
     type: EerType,
     id: string,
-    db: Kysely<Database> = this.#store.db,
+    db: Kysely<EerTables> = this.#store.db,
   ): Promise<StoredVersion | undefined> {
     const row = await db
       .selectFrom('eer_resources')
@@ -172,12 +171,12 @@ export class EerRepository {
     });
   }
 
-  #create(trx: Kysely<Database>, type: EerType, id: string, resource: Json): Promise<StoredVersion> {
+  #create(trx: Kysely<EerTables>, type: EerType, id: string, resource: Json): Promise<StoredVersion> {
     return this.#write(trx, type, id, resource, undefined, 'POST');
   }
 
   async #update(
-    trx: Kysely<Database>,
+    trx: Kysely<EerTables>,
     type: EerType,
     id: string,
     resource: Json,
@@ -194,7 +193,7 @@ export class EerRepository {
     return { version, created: !current || current.deleted };
   }
 
-  async #delete(trx: Kysely<Database>, type: EerType, id: string): Promise<StoredVersion | undefined> {
+  async #delete(trx: Kysely<EerTables>, type: EerType, id: string): Promise<StoredVersion | undefined> {
     const current = await this.read(type, id, trx);
     if (!current) return undefined;
     if (current.deleted) return current;
@@ -202,7 +201,7 @@ export class EerRepository {
   }
 
   async #write(
-    trx: Kysely<Database>,
+    trx: Kysely<EerTables>,
     type: EerType,
     id: string,
     input: Json | undefined,

@@ -1,17 +1,17 @@
 import { EhmiError, isEhmiError, toOperationOutcome } from '@ehmi/errors';
 import { jsonToXml, xmlToJson } from '@ehmi/fhir';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Store } from '../store/index.ts';
 import { capabilityStatement } from './capability.ts';
 import { type EerType, type EerValidator, isEerType } from './profiles.ts';
 import { type EerRepository, ID_RE, type Json, type StoredVersion } from './repository.ts';
 import { parseSearch, runSearch } from './search.ts';
+import type { EerStore } from './tables.ts';
 import { processTransaction } from './transaction.ts';
 
 export interface RouteOptions {
   repository: EerRepository;
   validator: EerValidator;
-  store: Store;
+  store: EerStore;
   baseUrl: () => string;
   search: { defaultCount: number; maxCount: number };
   /** After a write has committed (wakes the propagation worker). */

@@ -1,9 +1,9 @@
 import { EhmiError } from '@ehmi/errors';
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
-import type { Database } from '../store/types.ts';
 import { type EerType, isEerType } from './profiles.ts';
 import type { Json } from './repository.ts';
 import { type ParamDef, referenceKey, SEARCH_PARAMS } from './search-params.ts';
+import type { EerTables } from './tables.ts';
 
 /** One parameter of a search: its values are ORed (comma), parameters are ANDed (FHIR R4 search.html §3.1.1.4). */
 interface Criterion {
@@ -136,7 +136,7 @@ function splitValues(v: string): string[] {
   return out.filter((s) => s !== '');
 }
 
-type SearchEb = ExpressionBuilder<Database, 'eer_search'>;
+type SearchEb = ExpressionBuilder<EerTables, 'eer_search'>;
 
 function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -174,7 +174,7 @@ function matchCondition(eb: SearchEb, c: Criterion, value: string, base: string 
 
 /** Runs a search over the current, not deleted versions. */
 export async function runSearch(
-  db: Kysely<Database>,
+  db: Kysely<EerTables>,
   type: EerType,
   req: SearchRequest,
   base: string | undefined,
@@ -225,7 +225,7 @@ export async function runSearch(
 }
 
 async function includes(
-  db: Kysely<Database>,
+  db: Kysely<EerTables>,
   type: EerType,
   matches: SearchResult['matches'],
   req: SearchRequest,

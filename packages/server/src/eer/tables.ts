@@ -1,3 +1,4 @@
+import type { Store } from '../store/index.ts';
 /** Tables of the eer role (times in epoch milliseconds, as in store/types.ts). Migrations: ./migrations.ts. */
 
 /** The current version of each resource (a deleted one keeps its row, `deleted` = 1, so a read answers 410). */
@@ -50,3 +51,6 @@ export type EerTables = {
   eer_search: EerSearchTable;
   eer_smp_published: EerSmpPublishedTable;
 };
+
+/** The node's store as this role sees it: its own tables (the queue and blob APIs reach the store's). */
+export type EerStore = Store<EerTables>;

@@ -1,3 +1,10 @@
 export { OPERATION_OUTCOME_SCHEMA, type OpenApiInfo, openApiPath, type RouteSeen } from './openapi.ts';
-export { createHttpServer, FHIR_JSON, type HttpServerOptions } from './server.ts';
+export {
+  createHttpServer,
+  FHIR_JSON,
+  type HttpServerOptions,
+  type HttpsOptions,
+  hostForUrl,
+  listen,
+} from './server.ts';
 export { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts, timeoutsOf } from './timeouts.ts';

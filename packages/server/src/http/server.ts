@@ -217,3 +217,25 @@ declare module 'fastify' {
     routesSeen: readonly RouteSeen[];
   }
 }
+
+/** A host as it goes in a URL: a wildcard address becomes the loopback one, an IPv6 address gets brackets. */
+export function hostForUrl(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Listen on `host:port` (port 0 picks a free one) and return the server's base URL, without a trailing slash:
+ * `publicUrl` when the operator set one (a proxy in front), else the scheme, host and port actually bound.
+ */
+export async function listen(
+  app: FastifyInstance,
+  where: { host: string; port: number; https: boolean; publicUrl?: string | undefined },
+): Promise<string> {
+  await app.listen({ host: where.host, port: where.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : where.port;
+  const url = where.publicUrl ?? `${where.https ? 'https' : 'http'}://${hostForUrl(where.host)}:${port}`;
+  return url.replace(/\/+$/, '');
+}

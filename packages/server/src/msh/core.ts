@@ -1,25 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
-import type { AccessPointGateway } from '../ap/contract.ts';
-import type { Config } from '../config/index.ts';
-import { type JobQueue, type Store, storeBlob } from '../store/index.ts';
-import type { Database } from '../store/types.ts';
+import type { NodeConfig } from '../config/index.ts';
+import type { AccessPointGateway } from '../contract.ts';
+import { type JobQueue, storeBlob } from '../store/index.ts';
 import type { MshConfig } from './config.ts';
 import type { InboxHub } from './sse.ts';
 import type { TimelineStep } from './steps.ts';
-import type { MessageStatus, MshEventsTable, MshInboxTable, MshMessagesTable } from './tables.ts';
-
-/** The queue the MSH hands envelopes to its access point from. */
-export const DISPATCH_QUEUE = 'msh.dispatch';
+import type {
+  MessageStatus,
+  MshEventsTable,
+  MshInboxTable,
+  MshMessagesTable,
+  MshStore,
+  MshTables,
+} from './tables.ts';
 
 /** Everything the MSH's parts share. */
 export interface MshCore {
   config: MshConfig;
-  organisation: NonNullable<Config['organisation']>;
+  organisation: NonNullable<NodeConfig['organisation']>;
   /** `0088:<GLN>` of this organisation. */
   party: string;
-  store: Store;
+  store: MshStore;
   queue: JobQueue;
   logger: Logger;
   accessPoint: AccessPointGateway;
@@ -29,7 +32,7 @@ export interface MshCore {
   now(): number;
 }
 
-export type Db = Kysely<Database>;
+export type Db = Kysely<MshTables>;
 
 /** A timeline entry (EDS step, ehmi-core §1.2). */
 export interface EventInput {

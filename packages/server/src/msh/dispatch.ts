@@ -1,7 +1,8 @@
 import { EhmiError } from '@ehmi/errors';
-import type { OutboundOutcome } from '../ap/contract.ts';
+import type { OutboundOutcome } from '../contract.ts';
+import { QUEUES } from '../path.ts';
 import type { Job } from '../store/index.ts';
-import { addEvents, type Db, DISPATCH_QUEUE, type MshCore, STATUS_FROM } from './core.ts';
+import { addEvents, type Db, type MshCore, STATUS_FROM } from './core.ts';
 
 export interface DispatchPayload {
   submissionId: string;
@@ -191,7 +192,7 @@ export async function recordOutcome(core: MshCore, outcome: OutboundOutcome): Pr
         .set({ status: 'queued', updated_at: now })
         .where('id', '=', h.id)
         .execute();
-      await core.queue.enqueue(trx, { queue: DISPATCH_QUEUE, payload: { submissionId: h.id } });
+      await core.queue.enqueue(trx, { queue: QUEUES.dispatch, payload: { submissionId: h.id } });
       released = true;
     }
   });

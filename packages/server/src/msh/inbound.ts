@@ -17,7 +17,7 @@ import {
   scopeValue,
   serializeEnvelope,
 } from '@ehmi/sbdh';
-import type { InboundEnvelope } from '../ap/contract.ts';
+import type { InboundEnvelope } from '../contract.ts';
 import { addEvents, type Db, inboxItem, type MshCore, putBlob, STATUS_FROM } from './core.ts';
 import { validateEnvelope } from './envelope-check.ts';
 import { formatOfMime, readFhir } from './fhir-body.ts';

@@ -1,17 +1,19 @@
-import { readFileSync } from 'node:fs';
 import { EhmiError } from '@ehmi/errors';
-import type { AccessPointGateway, MshBackend } from '../ap/contract.ts';
-import { createHttpServer, timeoutsOf } from '../http/index.ts';
+import type { AccessPointGateway, MshBackend } from '../contract.ts';
+import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import type { HttpsOptions } from '../http/server.ts';
-import type { Role, RoleContext } from '../roles.ts';
+import { QUEUES } from '../path.ts';
+import { type Role, type RoleContext, readPem } from '../roles.ts';
 import { type IdleState, Worker } from '../store/index.ts';
-import { DISPATCH_QUEUE, inboxItem, type MshCore, partyOf } from './core.ts';
+import type { MshConfig } from './config.ts';
+import { inboxItem, type MshCore, partyOf } from './core.ts';
 import { type DispatchPayload, dispatchJob, recordOutcome } from './dispatch.ts';
 import { deliver } from './inbound.ts';
 import { registerRoutes } from './routes.ts';
 import { mshOpenApi } from './schemas.ts';
 import { InboxHub } from './sse.ts';
 import { type SweepResult, sweep } from './sweep.ts';
+import type { MshTables } from './tables.ts';
 
 export { mshOpenApi } from './schemas.ts';
 export type { SweepResult } from './sweep.ts';
@@ -32,31 +34,20 @@ export interface MshDeps {
   accessPoint: AccessPointGateway;
 }
 
-function readPem(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new EhmiError(
-      'EHMI_CONFIG_INVALID',
-      `msh.clientTrustAnchors: cannot read ${file}: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
-  }
-}
-
 /**
  * The message service handler role (ehmiMSH, ehmi-core §1.1): the EUA API over HTTPS (mTLS when
  * `msh.clientTrustAnchors` is set), the ehmiSBDH layer, reliable messaging (EnvelopeReceipts, duplicate handling,
- * deadlines, resends), and the hand-over to its access point through `ap/contract.ts`.
+ * deadlines, resends), and the hand-over to its access point through `contract.ts`.
  *
  * @example
  * const msh = await createMsh(ctx, { accessPoint: ap.gateway });
  * await msh.start(); // msh.url → https://127.0.0.1:8710
  */
-export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<MessageServiceHandler> {
-  const { config, store, queue, logger } = ctx;
+export async function createMsh(
+  ctx: RoleContext<MshConfig, MshTables>,
+  deps: MshDeps,
+): Promise<MessageServiceHandler> {
+  const { node: config, config: mshConfig, store, queue, logger } = ctx;
   const organisation = config.organisation;
   if (!organisation) {
     throw new EhmiError(
@@ -64,8 +55,7 @@ export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<Messag
       'organisation: the message service handler needs organisation.name, .gln and .sor',
     );
   }
-  const mshConfig = config.msh;
-  const anchors = mshConfig.clientTrustAnchors.map(readPem);
+  const anchors = mshConfig.clientTrustAnchors.map((file) => readPem(file, 'msh.clientTrustAnchors'));
   if (anchors.length > 0 && !ctx.tls) {
     throw new EhmiError(
       'EHMI_CONFIG_INVALID',
@@ -119,7 +109,7 @@ export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<Messag
     wake: () => worker?.wake(),
     now: () => Date.now(),
   };
-  worker = new Worker<DispatchPayload>(queue, DISPATCH_QUEUE, (job) => dispatchJob(core, job), {
+  worker = new Worker<DispatchPayload>(queue, QUEUES.dispatch, (job) => dispatchJob(core, job), {
     concurrency: mshConfig.dispatchConcurrency,
     pollIntervalMs: config.queue.pollIntervalMs,
     logger: log,
@@ -156,11 +146,12 @@ export async function createMsh(ctx: RoleContext, deps: MshDeps): Promise<Messag
     sweep: (now?: number) => runSweep(now),
     idle: (options) => dispatcher.idle(options),
     async start() {
-      await app.listen({ host: mshConfig.host, port: mshConfig.port });
-      const address = app.server.address();
-      const port = typeof address === 'object' && address ? address.port : mshConfig.port;
-      const host = mshConfig.host.includes(':') ? `[${mshConfig.host}]` : mshConfig.host;
-      url = (mshConfig.publicUrl ?? `${tls ? 'https' : 'http'}://${host}:${port}`).replace(/\/$/, '');
+      url = await listen(app, {
+        host: mshConfig.host,
+        port: mshConfig.port,
+        https: !!tls,
+        publicUrl: mshConfig.publicUrl,
+      });
       worker?.start();
       timer = setInterval(() => {
         runSweep(undefined, true).catch((err) => log.error({ err }, 'msh sweep failed'));

@@ -25,15 +25,8 @@ import type { Selectable } from 'kysely';
 /** FHIR Bundle as the @ehmi/fhir builders type it. */
 type Bundle = Parameters<typeof buildAcknowledgement>[0];
 
-import {
-  addEvents,
-  type Db,
-  DISPATCH_QUEUE,
-  type EventInput,
-  isUniqueViolation,
-  type MshCore,
-  putBlob,
-} from './core.ts';
+import { QUEUES } from '../path.ts';
+import { addEvents, type Db, type EventInput, isUniqueViolation, type MshCore, putBlob } from './core.ts';
 import { validateEnvelope } from './envelope-check.ts';
 import {
   type FhirFormat,
@@ -93,7 +86,7 @@ export async function addSubmission(
       updated_at: now,
     })
     .execute();
-  if (!held) await core.queue.enqueue(trx, { queue: DISPATCH_QUEUE, payload: { submissionId: id } });
+  if (!held) await core.queue.enqueue(trx, { queue: QUEUES.dispatch, payload: { submissionId: id } });
   return id;
 }
 

@@ -1,4 +1,5 @@
-import { addEvents, DISPATCH_QUEUE, type MshCore } from './core.ts';
+import { QUEUES } from '../path.ts';
+import { addEvents, type MshCore } from './core.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -143,12 +144,7 @@ async function retention(core: MshCore, now: number, result: SweepResult): Promi
     .where('updated_at', '<', cutoff)
     .execute();
   // This role's finished outbox jobs (done and dead alike: dead ones are what an operator investigates).
-  await db
-    .deleteFrom('jobs')
-    .where('queue', '=', DISPATCH_QUEUE)
-    .where('status', 'in', ['done', 'dead'])
-    .where('finished_at', '<', cutoff)
-    .execute();
+  await core.queue.purgeFinished(cutoff, { queue: QUEUES.dispatch });
   await db
     .deleteFrom('msh_received')
     .where('received_at', '<', cutoff)

@@ -1,3 +1,4 @@
+import type { Store } from '../store/index.ts';
 /** Tables of the msh role (times in epoch milliseconds, as in store/types.ts). Migrations: ./migrations.ts. */
 
 /** Status of a sent message (EUA API 3): one of these, in this order, or `failed`. */
@@ -143,3 +144,6 @@ export const MSH_BLOB_REFERENCES = [
   ['msh_inbox', 'envelope_hash'],
   ['msh_inbox', 'ack_hash'],
 ] as const satisfies readonly (readonly [string, string])[];
+
+/** The node's store as this role sees it: its own tables (the queue and blob APIs reach the store's). */
+export type MshStore = Store<MshTables>;

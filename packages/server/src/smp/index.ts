@@ -1,22 +1,16 @@
 import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { EhmiError } from '@ehmi/errors';
 import { toCertificate } from '@ehmi/smp';
 import type { FastifyInstance } from 'fastify';
-import { createHttpServer, timeoutsOf } from '../http/index.ts';
-import type { Role, RoleContext } from '../roles.ts';
+import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { type Role, type RoleContext, readPem } from '../roles.ts';
 import type { SmpConfig } from './config.ts';
 import { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
 import { SmpRepository } from './repository.ts';
 import { registerSmpRoutes } from './routes.ts';
+import type { SmpTables } from './tables.ts';
 
-export {
-  type PublishServiceMetadataInput,
-  SmpAdminClient,
-  type SmpAdminClientOptions,
-} from './admin-client.ts';
-export { smpDiscovery } from './discovery.ts';
 export { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
 export { SMP_ERROR_NS, smpErrorBody } from './errors.ts';
 export { SmpRepository } from './repository.ts';
@@ -28,16 +22,6 @@ export interface SmpRole extends Role {
   readonly dns: { zone: SmpDnsZone; host: string; port: number } | undefined;
 }
 
-function readFile(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new EhmiError('EHMI_CONFIG_INVALID', `cannot read ${what} ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-}
-
 /** The SMP's signing key and certificate chain (signer first), checked to belong together. */
 function loadSigning(config: SmpConfig): { key: KeyObject; chain: X509Certificate[] } {
   if (!config.signing) {
@@ -46,8 +30,8 @@ function loadSigning(config: SmpConfig): { key: KeyObject; chain: X509Certificat
       'smp.signing: the SMP needs a certificate and key (PEM files) to sign ServiceMetadata',
     );
   }
-  const certPem = readFile(config.signing.cert, 'smp.signing.cert');
-  const keyPem = readFile(config.signing.key, 'smp.signing.key');
+  const certPem = readPem(config.signing.cert, 'smp.signing.cert');
+  const keyPem = readPem(config.signing.key, 'smp.signing.key');
   const blocks = certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   let chain: X509Certificate[];
   let key: KeyObject;
@@ -64,12 +48,6 @@ function loadSigning(config: SmpConfig): { key: KeyObject; chain: X509Certificat
   return { key, chain };
 }
 
-function hostForUrl(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
-}
-
 /**
  * The smp role: an SMP (OASIS BDXR SMP 1.0 by default, or Peppol SMP 1.x) on its own plain-HTTP server, with the
  * admin API and, when `smp.dns.enabled`, the local SML/BDXL zone on a DNS server started and stopped with it.
@@ -80,8 +58,8 @@ function hostForUrl(host: string): string {
  * await smp.start();
  * smp.url; smp.dns?.port;
  */
-export async function createSmpRole(ctx: RoleContext): Promise<SmpRole> {
-  const config = ctx.config.smp;
+export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Promise<SmpRole> {
+  const config = ctx.config;
   const signing = loadSigning(config);
   if (config.adminToken === undefined) {
     ctx.logger.warn('smp.adminToken is not set: the SMP admin API refuses every write');
@@ -90,8 +68,8 @@ export async function createSmpRole(ctx: RoleContext): Promise<SmpRole> {
   const app: FastifyInstance = await createHttpServer({
     service: 'smp',
     logger: ctx.logger,
-    bodyLimitBytes: ctx.config.http.bodyLimitBytes,
-    timeouts: timeoutsOf(ctx.config.http),
+    bodyLimitBytes: ctx.node.http.bodyLimitBytes,
+    timeouts: timeoutsOf(ctx.node.http),
     openapi: {
       title: 'EHMI service metadata publisher (SMP)',
       version: '1.0.0',
@@ -131,10 +109,7 @@ export async function createSmpRole(ctx: RoleContext): Promise<SmpRole> {
       return zone && dnsServer ? { zone, host: dnsServer.host, port: dnsServer.port } : undefined;
     },
     async start() {
-      await app.listen({ host: config.host, port: config.port });
-      const address = app.server.address();
-      const port = typeof address === 'object' && address ? address.port : config.port;
-      url = `http://${hostForUrl(config.host)}:${port}`;
+      url = await listen(app, { host: config.host, port: config.port, https: false });
       if (!config.dns.enabled) return;
       const smpUrl = publicUrl();
       const publicHost = new URL(smpUrl).hostname;

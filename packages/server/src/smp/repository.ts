@@ -1,15 +1,14 @@
 import { documentId, participantId, type SmpIdentifier } from '@ehmi/smp';
-import type { Store } from '../store/index.ts';
-import type { SmpServiceMetadataTable } from './tables.ts';
+import type { SmpServiceMetadataTable, SmpStore } from './tables.ts';
 
 /** A stored ServiceMetadata row. */
 export type StoredServiceMetadata = SmpServiceMetadataTable;
 
 /** The SMP's tables (smp_service_groups, smp_service_metadata) behind the REST API and the DNS zone. */
 export class SmpRepository {
-  readonly #store: Store;
+  readonly #store: SmpStore;
 
-  constructor(store: Store) {
+  constructor(store: SmpStore) {
     this.#store = store;
   }
 

@@ -1,3 +1,4 @@
+import type { Store } from '../store/index.ts';
 /** Tables of the smp role (times in epoch milliseconds, as in store/types.ts). Migrations: ./migrations.ts. */
 
 /** One row per published participant (a ServiceGroup; OASIS BDXR SMP 1.0 `ServiceGroupType`). */
@@ -28,3 +29,6 @@ export type SmpTables = {
   smp_service_groups: SmpServiceGroupsTable;
   smp_service_metadata: SmpServiceMetadataTable;
 };
+
+/** The node's store as this role sees it: its own tables (the queue and blob APIs reach the store's). */
+export type SmpStore = Store<SmpTables>;

@@ -1,18 +1,9 @@
-import { type Kysely, sql } from 'kysely';
-import { AP_BLOB_REFERENCES } from '../ap/tables.ts';
-import { MSH_BLOB_REFERENCES } from '../msh/tables.ts';
-import type { Store } from './db.ts';
-import type { Database } from './types.ts';
+import { sql } from 'kysely';
+import type { AnyStore } from './db.ts';
+import { type AnyDb, coreDb } from './types.ts';
 
 /** A column that names blobs (`sha256:<hex>`): `[table, column]`. */
 export type BlobReference = readonly [table: string, column: string];
-
-/**
- * Every column of the node that names a blob. Each role declares its own in its `tables.ts` (as it declares its
- * migrations); the blob store is the node's, shared and content-addressed (the MSH's envelope is also the AP's
- * payload), so a blob may go only when no column of any role names it.
- */
-export const BLOB_REFERENCES: readonly BlobReference[] = [...AP_BLOB_REFERENCES, ...MSH_BLOB_REFERENCES];
 
 export interface BlobGcOptions {
   /** A blob written (or written again) more recently than this is kept: its row may not be committed yet. */
@@ -20,13 +11,18 @@ export interface BlobGcOptions {
   now?: number;
   /** Blobs looked at per run. */
   limit?: number;
-  references?: readonly BlobReference[];
+  /**
+   * Every column of the node that names a blob. Each role declares its own (as it declares its migrations); the
+   * blob store is the node's, shared and content-addressed (the MSH's envelope is also the AP's payload), so a blob
+   * may go only when no column of any role names it.
+   */
+  references: readonly BlobReference[];
 }
 
 class Kept extends Error {}
 
 async function referenced(
-  db: Kysely<Database>,
+  db: AnyDb,
   hashes: readonly string[],
   references: readonly BlobReference[],
 ): Promise<Set<string>> {
@@ -43,16 +39,16 @@ async function referenced(
 
 /**
  * Remove blobs no row names: those whose latest write (`blobs.created_at`, see `storeBlob`) is older than the grace
- * period and that no column of {@link BLOB_REFERENCES} names, including blobs written for a transaction that rolled
+ * period and that no column of `references` names, including blobs written for a transaction that rolled
  * back. Each removal is one transaction that locks the blob's row, checks again, deletes the row and then the file
  * before it commits, so a concurrent `storeBlob` of the same content either refreshes the row first (and the blob
  * stays) or waits and finds the file gone (and writes it again). Returns the number of blobs removed.
  */
-export async function collectBlobGarbage(store: Store, options: BlobGcOptions): Promise<number> {
+export async function collectBlobGarbage(store: AnyStore, options: BlobGcOptions): Promise<number> {
   const now = options.now ?? Date.now();
   const cutoff = now - options.graceMs;
-  const references = options.references ?? BLOB_REFERENCES;
-  const candidates = await store.db
+  const references = options.references;
+  const candidates = await coreDb(store.db)
     .selectFrom('blobs')
     .select('hash')
     .where('created_at', '<', cutoff)
@@ -68,7 +64,8 @@ export async function collectBlobGarbage(store: Store, options: BlobGcOptions): 
   for (const { hash } of candidates) {
     if (inUse.has(hash)) continue;
     try {
-      await store.transaction(async (trx) => {
+      await store.transaction(async (t) => {
+        const trx = coreDb(t);
         let query = trx.selectFrom('blobs').select('created_at').where('hash', '=', hash);
         if (store.engine === 'postgres') query = query.forUpdate();
         const row = await query.executeTakeFirst();

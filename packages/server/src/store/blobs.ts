@@ -4,8 +4,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
-import type { Kysely } from 'kysely';
-import type { Database } from './types.ts';
+import { type AnyDb, coreDb } from './types.ts';
 
 /** A stored blob: its content hash (`sha256:<hex>`) and size in bytes. */
 export interface BlobRef {
@@ -173,8 +172,8 @@ async function fsyncDir(dir: string): Promise<void> {
  * of this content) when the content was stored before. Idempotent. Use {@link storeBlob}, which calls it at the
  * right moment; calling it again inside the transaction that names the blob is harmless.
  */
-export async function recordBlob(db: Kysely<Database>, ref: BlobRef, now = Date.now()): Promise<void> {
-  await db
+export async function recordBlob(db: AnyDb, ref: BlobRef, now = Date.now()): Promise<void> {
+  await coreDb(db)
     .insertInto('blobs')
     .values({ hash: ref.hash, size: ref.size, created_at: now })
     .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: now }))
@@ -196,7 +195,7 @@ export type BlobSource =
  * removes it once no row names it and its grace period has passed.
  */
 export async function storeBlob(
-  store: { db: Kysely<Database>; blobs: BlobStore },
+  store: { db: AnyDb; blobs: BlobStore },
   source: BlobSource,
   options: PutOptions & { now?: number } = {},
 ): Promise<BlobRef> {

@@ -7,6 +7,7 @@ import {
   type DatabaseConnection,
   type Driver,
   Kysely,
+  type Migration,
   PostgresDialect,
   SqliteDialect,
   type SqliteDialectConfig,
@@ -17,7 +18,7 @@ import {
 import pg from 'pg';
 import { BlobStore } from './blobs.ts';
 import { migrateToLatest } from './migrations.ts';
-import type { Database } from './types.ts';
+import type { CoreTables } from './types.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -30,15 +31,24 @@ export interface StoreOptions {
   schema?: string;
   busyTimeoutMs?: number;
   poolSize?: number;
+  /**
+   * The roles' migrations, run after the store's own (`jobs`, `blobs`); each role names its migrations under its
+   * own prefix. The node passes those of every role it knows (see `roles/index.ts`).
+   */
+  migrations?: Readonly<Record<string, Migration>>;
 }
 
-/** A database handle of the node: the tables, the blob store, and a transaction helper. */
-export interface Store {
+/**
+ * A database handle of the node: the tables, the blob store, and a transaction helper. `T` types the tables the
+ * holder may see: the store's own by default, a role's own tables in the view the node gives that role
+ * ({@link storeView}).
+ */
+export interface Store<T = CoreTables> {
   readonly engine: Engine;
-  readonly db: Kysely<Database>;
+  readonly db: Kysely<T>;
   readonly blobs: BlobStore;
   /** Run `fn` in one transaction (IMMEDIATE on SQLite, so a writer never fails half-way on a lock upgrade). */
-  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
+  transaction<R>(fn: (trx: Transaction<T>) => Promise<R>): Promise<R>;
   /** Cheap liveness check of the database, for `/health`. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -112,11 +122,11 @@ async function ensureSchema(url: string, schema: string): Promise<void> {
  * const store = await openStore({ dataDir: '.ehmi', databaseUrl: process.env.DATABASE_URL });
  * await store.transaction(async (trx) => queue.enqueue(trx, { queue: 'send', payload: { id } }));
  */
-export async function openStore(options: StoreOptions): Promise<Store> {
+export async function openStore<T = CoreTables>(options: StoreOptions): Promise<Store<T>> {
   mkdirSync(options.dataDir, { recursive: true });
   const blobs = new BlobStore(join(options.dataDir, 'blobs'));
   await blobs.init();
-  let db: Kysely<Database>;
+  let db: Kysely<T>;
   let engine: Engine;
   try {
     if (options.databaseUrl) {
@@ -129,7 +139,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
         );
       }
       await ensureSchema(options.databaseUrl, schema);
-      db = new Kysely<Database>({
+      db = new Kysely<T>({
         dialect: new PostgresDialect({
           pool: postgresPool(options.databaseUrl, schema, options.poolSize ?? 10),
         }),
@@ -137,7 +147,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     } else {
       engine = 'sqlite';
       const file = join(options.dataDir, 'ehmi.sqlite');
-      db = new Kysely<Database>({
+      db = new Kysely<T>({
         dialect: new ImmediateSqliteDialect({ database: openSqlite(file, options.busyTimeoutMs ?? 5000) }),
       });
     }
@@ -151,6 +161,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     await migrateToLatest(
       db as Kysely<unknown>,
       engine === 'postgres' ? (options.schema ?? 'public') : undefined,
+      options.migrations,
     );
   } catch (err) {
     await db.destroy();
@@ -168,4 +179,16 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     },
     close: () => db.destroy(),
   };
+}
+
+/** A store typed with any tables: what the store's own API (queue, blob collector) takes. */
+// biome-ignore lint/suspicious/noExplicitAny: any role's table types; the store's API reads only its own tables
+export type AnyStore = Store<any>;
+
+/**
+ * The same store typed with another set of tables: the view of the store a role gets, which lets its code name its
+ * own tables and no other role's. No copy and no new connection: only the type changes.
+ */
+export function storeView<V>(store: AnyStore): Store<V> {
+  return store as unknown as Store<V>;
 }

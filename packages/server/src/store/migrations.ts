@@ -1,9 +1,4 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
-import { apMigrations } from '../ap/migrations.ts';
-import { easMigrations } from '../eas/migrations.ts';
-import { eerMigrations } from '../eer/migrations.ts';
-import { mshMigrations } from '../msh/migrations.ts';
-import { smpMigrations } from '../smp/migrations.ts';
 
 // One set of migrations for both engines: only types that mean the same on SQLite and PostgreSQL
 // (text, integer, bigint), and no engine-specific defaults. Never edit a published migration; add one.
@@ -45,26 +40,32 @@ const migrations: Record<string, Migration> = {
 };
 
 class InCodeProvider implements MigrationProvider {
+  readonly #roles: Readonly<Record<string, Migration>>;
+  constructor(roles: Readonly<Record<string, Migration>>) {
+    this.#roles = roles;
+  }
   async getMigrations(): Promise<Record<string, Migration>> {
-    // Each role keeps its migrations beside its code, under its own name prefix (0002_ap_…, 0003_msh_…, 0004_smp_…, 0005_eer_…, 0006_eas_…).
-    return {
-      ...migrations,
-      ...apMigrations,
-      ...mshMigrations,
-      ...smpMigrations,
-      ...eerMigrations,
-      ...easMigrations,
-    };
+    // Each role keeps its migrations beside its code, under its own name prefix (0002_ap_…, 0003_msh_…); Kysely
+    // runs them in name order, the store's own first.
+    for (const name of Object.keys(this.#roles)) {
+      if (name in migrations)
+        throw new Error(`migration ${name} is the store's own; a role must use its prefix`);
+    }
+    return { ...migrations, ...this.#roles };
   }
 }
 
 /** Bring the database to the latest schema; safe when several processes start at once (Kysely's migration lock). */
-export async function migrateToLatest(db: Kysely<unknown>, schema?: string): Promise<string[]> {
+export async function migrateToLatest(
+  db: Kysely<unknown>,
+  schema?: string,
+  roleMigrations: Readonly<Record<string, Migration>> = {},
+): Promise<string[]> {
   // PostgreSQL: name the schema of Kysely's own tables. Without it Kysely looks for kysely_migration(_lock) in every
   // schema of the database, finds another node's, skips creating its own, and fails ("relation … does not exist").
   const migrator = new Migrator({
     db,
-    provider: new InCodeProvider(),
+    provider: new InCodeProvider(roleMigrations),
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
   for (let attempt = 1; ; attempt++) {

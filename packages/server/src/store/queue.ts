@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { type Kysely, type Selectable, sql } from 'kysely';
-import type { Store } from './db.ts';
-import type { Database, JobsTable } from './types.ts';
+import { type Selectable, sql } from 'kysely';
+import { type AnyStore, type Store, storeView } from './db.ts';
+import { type AnyDb, type CoreTables, coreDb, type JobsTable } from './types.ts';
 
 export interface QueueOptions {
   /** How long a claim reserves a job for its worker. A worker that dies loses the job to another after this. */
@@ -77,19 +77,19 @@ function toJob<P>(row: Selectable<JobsTable>): Job<P> {
  * });
  */
 export class JobQueue {
-  readonly store: Store;
+  readonly store: Store<CoreTables>;
   readonly options: Required<QueueOptions>;
 
-  constructor(store: Store, options: QueueOptions) {
-    this.store = store;
+  constructor(store: AnyStore, options: QueueOptions) {
+    this.store = storeView<CoreTables>(store);
     this.options = { jitter: 0.1, now: Date.now, ...options };
   }
 
   /** Add a job in the caller's transaction (or on its own when given the plain database handle). */
-  async enqueue(trx: Kysely<Database>, job: EnqueueOptions): Promise<string> {
+  async enqueue(trx: AnyDb, job: EnqueueOptions): Promise<string> {
     const now = this.options.now();
     const id = job.id ?? randomUUID();
-    await trx
+    await coreDb(trx)
       .insertInto('jobs')
       .values({
         id,
@@ -179,9 +179,9 @@ export class JobQueue {
    * Mark a job done, in the caller's transaction when given one (so the job's effects and its completion commit
    * together). Throws EHMI_QUEUE_LEASE_LOST if the lease expired and another worker may have taken the job.
    */
-  async complete(job: Job, trx: Kysely<Database> = this.store.db): Promise<void> {
+  async complete(job: Job, trx: AnyDb = this.store.db): Promise<void> {
     const now = this.options.now();
-    const result = await trx
+    const result = await coreDb(trx)
       .updateTable('jobs')
       .set({ status: 'done', lease_token: null, lease_until: null, finished_at: now, updated_at: now })
       .where('id', '=', job.id)
@@ -297,13 +297,30 @@ export class JobQueue {
    * Delete finished jobs (done and dead) that finished before `before` (epoch ms), so the outbox does not grow
    * without end. Dead jobs are kept as long as done ones: they are what an operator investigates.
    */
-  async purgeFinished(before: number): Promise<number> {
-    const result = await this.store.db
+  async purgeFinished(before: number, options: { queue?: string } = {}): Promise<number> {
+    let query = this.store.db
       .deleteFrom('jobs')
       .where('status', 'in', ['done', 'dead'])
-      .where('finished_at', '<', before)
-      .executeTakeFirst();
+      .where('finished_at', '<', before);
+    if (options.queue !== undefined) query = query.where('queue', '=', options.queue);
+    const result = await query.executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  /** Which of these job ids are still waiting or running (not done, not dead-lettered, not purged). */
+  async live(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    // In slices, far below either engine's limit on bound parameters.
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.store.db
+        .selectFrom('jobs')
+        .select('id')
+        .where('id', 'in', ids.slice(i, i + 500))
+        .where('status', 'in', ['ready', 'running'])
+        .execute();
+      for (const r of rows) found.add(r.id);
+    }
+    return found;
   }
 
   /** Number of jobs per queue and status, for the `/metrics` gauge. */

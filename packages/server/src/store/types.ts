@@ -1,8 +1,4 @@
-import type { ApTables } from '../ap/tables.ts';
-import type { EasTables } from '../eas/tables.ts';
-import type { EerTables } from '../eer/tables.ts';
-import type { MshTables } from '../msh/tables.ts';
-import type { SmpTables } from '../smp/tables.ts';
+import type { Kysely } from 'kysely';
 
 /** Times are milliseconds since the epoch (bigint on PostgreSQL, integer on SQLite) so one schema fits both. */
 export interface JobsTable {
@@ -35,5 +31,14 @@ export interface CoreTables {
   blobs: BlobsTable;
 }
 
-/** Every table of the node: the core ones and each role's (declared in the role's `tables.ts`). */
-export type Database = CoreTables & ApTables & MshTables & SmpTables & EerTables & EasTables;
+/**
+ * A database handle or transaction typed with some role's tables. The store's own API (the job queue, the blob
+ * store) takes any of them: each role sees its own tables, the store works on `jobs` and `blobs` underneath.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any role's table types; the store reads only its own tables
+export type AnyDb = Kysely<any>;
+
+/** The store's own tables in the handle a role passed. */
+export function coreDb(db: AnyDb): Kysely<CoreTables> {
+  return db as Kysely<CoreTables>;
+}

@@ -22,11 +22,12 @@ import {
 import { EhmiError } from '@ehmi/errors';
 import { type Credential, issueCertificate } from '@ehmi/pki';
 import { Agent, request } from 'undici';
-import type { ByteSource, DiscoveredEndpoint, ReceiverDiscovery } from '../../src/ap/contract.ts';
 import { type AccessPoint, buildOutboundMessage } from '../../src/ap/index.ts';
 import { PARTICIPANT_SCHEME, sendingPMode } from '../../src/ap/message.ts';
-import type { ConfigInput } from '../../src/config/index.ts';
-import { openStore, type Store } from '../../src/store/index.ts';
+import type { ByteSource, DiscoveredEndpoint, ReceiverDiscovery } from '../../src/contract.ts';
+import type { ConfigInput } from '../../src/role-list.ts';
+import { type NodeTables, openNodeStore } from '../../src/role-list.ts';
+import type { Store } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import {
   type ApCredentials,
@@ -81,7 +82,7 @@ for (const engine of engines()) {
       return s;
     }
 
-    type Where = { store: Store; dataDir: string };
+    type Where = { store: Store<NodeTables>; dataDir: string };
     type Extra = { ap?: ConfigInput['ap']; discovery?: ReceiverDiscovery; now?: () => number };
     /** An access point of this suite (A sends, B receives), closed when the suite ends. */
     async function start(gln: string, at: Where, backend: RecordingBackend, extra: Extra = {}) {
@@ -408,7 +409,7 @@ for (const engine of engines()) {
 
     it('duplicate detection is shared by two instances on one database: concurrent posts deliver once', async () => {
       const first = await receiverOnly();
-      const store2 = await openStore({ ...first.store.connection, poolSize: 4 });
+      const store2 = await openNodeStore({ ...first.store.connection, poolSize: 4 });
       cleanups.push(() => store2.close());
       const backend2 = new RecordingBackend();
       const b2 = await startB({ store: store2, dataDir: first.store.dataDir }, backend2);

@@ -6,16 +6,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Credential, createCertificateAuthority, issueCertificate } from '@ehmi/pki';
 import pino from 'pino';
 import { Agent, request } from 'undici';
+import { type AccessPoint, createAccessPoint } from '../../src/ap/index.ts';
+import { apRole } from '../../src/ap/role.ts';
 import type {
   ByteSource,
   InboundEnvelope,
   MshBackend,
   OutboundOutcome,
   ReceiverDiscovery,
-} from '../../src/ap/contract.ts';
-import { type AccessPoint, createAccessPoint } from '../../src/ap/index.ts';
-import { type ConfigInput, loadConfig } from '../../src/config/index.ts';
-import type { RoleContext } from '../../src/roles.ts';
+} from '../../src/contract.ts';
+import { roleContext } from '../../src/node.ts';
+import type { NodeTables } from '../../src/role-list.ts';
+import { type ConfigInput, loadConfig } from '../../src/role-list.ts';
 import { JobQueue, type Store } from '../../src/store/index.ts';
 
 export const GLN_A = '5790000000001';
@@ -114,7 +116,7 @@ export class RecordingBackend implements MshBackend {
 export { freePort } from '../helpers/ports.ts';
 
 export interface StartOptions {
-  store: Store;
+  store: Store<NodeTables>;
   dataDir: string;
   pki: TestPki;
   gln: string;
@@ -188,7 +190,7 @@ export async function startAp(options: StartOptions): Promise<AccessPoint> {
     backoffBaseMs: config.queue.backoffBaseMs,
     backoffMaxMs: config.queue.backoffMaxMs,
   });
-  const ctx: RoleContext = {
+  const ctx = roleContext(apRole, {
     config,
     store: options.store,
     queue,
@@ -198,7 +200,7 @@ export async function startAp(options: StartOptions): Promise<AccessPoint> {
       key: options.creds.tls.privateKeyPem,
       ca: [options.pki.root.certificatePem],
     },
-  };
+  });
   const ap = await createAccessPoint(ctx, {
     backend: options.backend,
     ...(options.discovery ? { discovery: options.discovery } : {}),
@@ -211,8 +213,8 @@ export async function startAp(options: StartOptions): Promise<AccessPoint> {
 export interface PairOptions {
   pki: TestPki;
   /** Sender A's and receiver B's stores (B's is used only when B is started). */
-  a: { store: Store; dataDir: string; creds: ApCredentials };
-  b: { store: Store; dataDir: string; creds: ApCredentials };
+  a: { store: Store<NodeTables>; dataDir: string; creds: ApCredentials };
+  b: { store: Store<NodeTables>; dataDir: string; creds: ApCredentials };
   /** Where A's static discovery sends B's messages; default B's own URL. */
   bUrl?: string;
   /** More `ap` configuration of the sender A (its discovery map to B is set here). */

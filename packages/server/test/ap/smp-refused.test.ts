@@ -6,8 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SmpClient } from '@ehmi/smp';
+import { smpDiscovery } from '../../src/ap/discovery-config.ts';
 import type { AccessPoint } from '../../src/ap/index.ts';
-import { SmpAdminClient, type SmpRole, smpDiscovery } from '../../src/smp/index.ts';
+import { SmpAdminClient } from '../../src/eer/smp-admin-client.ts';
+import type { SmpRole } from '../../src/smp/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import { RECEIVER, type SmpTestPki, smpTestPki, startSmp, TOKEN } from '../smp/helpers.ts';
 import {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
-import { configKeys, envName, loadConfig } from '../../src/config/index.ts';
+import { configKeys, envName, loadConfig } from '../../src/role-list.ts';
 
 function configError(fn: () => unknown): string {
   try {

@@ -11,8 +11,8 @@ import {
 } from '@ehmi/network';
 import pg from 'pg';
 import pino, { type Logger } from 'pino';
-import type { ConfigInput } from '../../src/config/index.ts';
 import { type RunningNode, startNode } from '../../src/node.ts';
+import type { ConfigInput } from '../../src/role-list.ts';
 
 /** Short timers so retries and hand-overs happen within a test's patience (never asserted on). */
 export const FAST: ConfigInput = {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { shippedValidator } from '@ehmi/fhir';
 import type { EasRole } from '../../src/eas/index.ts';
-import { openStore } from '../../src/store/index.ts';
+import { openNodeStore } from '../../src/role-list.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import { assertOpenApiListsEveryRoute } from '../helpers/openapi.ts';
 import { admin, eerFeeds, type Json, postParameters, readFixture, roleContext, startEas } from './helpers.ts';
@@ -508,7 +508,7 @@ for (const engine of engines()) {
 
     it('keeps its data across a restart (a new role on a new store handle)', async () => {
       await eas.close();
-      const store = await openStore({ ...t.connection, busyTimeoutMs: 5000, poolSize: 2 });
+      const store = await openNodeStore({ ...t.connection, busyTimeoutMs: 5000, poolSize: 2 });
       try {
         const again = await startEas(roleContext(store));
         try {

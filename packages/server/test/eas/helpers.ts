@@ -1,8 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import pino from 'pino';
-import { loadConfig } from '../../src/config/index.ts';
-import type { ConfigInput } from '../../src/config/schema.ts';
+import type { EasConfig } from '../../src/eas/config.ts';
 import { createEasRole, type EasRole } from '../../src/eas/index.ts';
+import { easRole } from '../../src/eas/role.ts';
+import type { EasTables } from '../../src/eas/tables.ts';
+import { roleContext as createRoleContext } from '../../src/node.ts';
+import type { ConfigInput, NodeTables } from '../../src/role-list.ts';
+import { loadConfig } from '../../src/role-list.ts';
 import type { RoleContext } from '../../src/roles.ts';
 import { JobQueue, type Store } from '../../src/store/index.ts';
 import { FIXTURES } from '../helpers/fixtures.ts';
@@ -88,10 +92,10 @@ export function eerFeeds(): {
 }
 
 export function roleContext(
-  store: Store,
+  store: Store<NodeTables>,
   overrides: ConfigInput['eas'] = {},
   tls?: RoleContext['tls'],
-): RoleContext {
+): RoleContext<EasConfig, EasTables> {
   const config = loadConfig({
     env: {},
     overrides: {
@@ -99,16 +103,16 @@ export function roleContext(
       eas: { enabled: true, port: 0, adminToken: ADMIN_TOKEN, ...overrides },
     },
   });
-  return {
+  return createRoleContext(easRole, {
     config,
     store,
     queue: new JobQueue(store, { leaseMs: 1000, maxAttempts: 1, backoffBaseMs: 10, backoffMaxMs: 10 }),
     logger: pino({ level: 'silent' }),
     ...(tls ? { tls } : {}),
-  };
+  });
 }
 
-export async function startEas(ctx: RoleContext): Promise<EasRole> {
+export async function startEas(ctx: RoleContext<EasConfig, EasTables>): Promise<EasRole> {
   const eas = await createEasRole(ctx, { now: () => NOW });
   await eas.start();
   return eas;

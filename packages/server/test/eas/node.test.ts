@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { loadConfig } from '../../src/config/index.ts';
 import { startNode } from '../../src/node.ts';
+import { loadConfig } from '../../src/role-list.ts';
 
 describe('EAS in a node', () => {
   it('runs from environment configuration (token, seeded patients) and answers on its own server', async () => {

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createCertificateAuthority, issueCertificate } from '@ehmi/pki';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { loadConfig } from '../../src/config/index.ts';
 import {
   createEasRole,
   endpointActive,
@@ -15,7 +14,7 @@ import {
   normaliseCpr,
   sameMessageType,
 } from '../../src/eas/index.ts';
-import { openStore } from '../../src/store/index.ts';
+import { loadConfig, openNodeStore } from '../../src/role-list.ts';
 import { ADMIN_TOKEN, eerFeeds, NOW, readFixture, roleContext, startEas } from './helpers.ts';
 
 describe('CPR format', () => {
@@ -101,10 +100,10 @@ describe('index keys', () => {
 describe('EAS configuration', () => {
   it('refuses to create the role without eas.adminToken', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-eas-'));
-    const store = await openStore({ dataDir });
+    const store = await openNodeStore({ dataDir });
     try {
       const ctx = roleContext(store);
-      ctx.config.eas.adminToken = undefined;
+      ctx.config.adminToken = undefined;
       await assert.rejects(createEasRole(ctx), { code: 'EHMI_CONFIG_INVALID', message: /eas\.adminToken/ });
     } finally {
       await store.close();
@@ -130,7 +129,7 @@ describe('EAS over HTTPS', () => {
       ipAddresses: ['127.0.0.1'],
     });
     const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-eas-'));
-    const store = await openStore({ dataDir });
+    const store = await openNodeStore({ dataDir });
     const dispatcher = new Agent({ connect: { ca: ca.certificatePem } });
     const eas = await startEas(
       roleContext(

@@ -3,9 +3,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { type ConfigInput, loadConfig } from '../../src/config/index.ts';
 import { createEerRole, type EerDeps, type EerRole } from '../../src/eer/index.ts';
-import { JobQueue, openStore, type Store } from '../../src/store/index.ts';
+import { eerRole } from '../../src/eer/role.ts';
+import { roleContext } from '../../src/node.ts';
+import { type ConfigInput, loadConfig, type NodeTables, openNodeStore } from '../../src/role-list.ts';
+import type { Store } from '../../src/store/index.ts';
+import { JobQueue } from '../../src/store/index.ts';
 import type { TestStore } from '../helpers/engines.ts';
 import { FIXTURES } from '../helpers/fixtures.ts';
 
@@ -21,7 +24,7 @@ export function fixture(name: string, dir = EER_JSON): Json {
 export interface RunningEer {
   role: EerRole;
   url: string;
-  store: Store;
+  store: Store<NodeTables>;
   queue: JobQueue;
   close(): Promise<void>;
 }
@@ -31,7 +34,7 @@ export async function startEer(
   ts: TestStore,
   eer: NonNullable<ConfigInput['eer']> = {},
   deps: EerDeps = {},
-  store?: Store,
+  store?: Store<NodeTables>,
   tls?: { key: string; cert: string; ca: string[] },
 ): Promise<RunningEer> {
   const s = store ?? ts.store;
@@ -50,7 +53,13 @@ export async function startEer(
     backoffMaxMs: config.queue.backoffMaxMs,
   });
   const role = await createEerRole(
-    { config, store: s, queue, logger: pino({ level: 'silent' }), ...(tls ? { tls } : {}) },
+    roleContext(eerRole, {
+      config,
+      store: s,
+      queue,
+      logger: pino({ level: 'silent' }),
+      ...(tls ? { tls } : {}),
+    }),
     deps,
   );
   await role.start();
@@ -58,8 +67,8 @@ export async function startEer(
 }
 
 /** Opens the same store again (a restart). */
-export function reopen(ts: TestStore): Promise<Store> {
-  return openStore({ ...ts.connection, busyTimeoutMs: 5000, poolSize: 4 });
+export function reopen(ts: TestStore): Promise<Store<NodeTables>> {
+  return openNodeStore({ ...ts.connection, busyTimeoutMs: 5000, poolSize: 4 });
 }
 
 export interface FhirResponse {

@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openStore, type Store } from '../../src/store/index.ts';
+import { type NodeTables, openNodeStore } from '../../src/role-list.ts';
+import type { Store } from '../../src/store/index.ts';
 
 /** One database engine the store and queue tests run on. */
 export interface EngineCase {
@@ -15,7 +16,7 @@ export interface EngineCase {
 }
 
 export interface TestStore {
-  store: Store;
+  store: Store<NodeTables>;
   dataDir: string;
   /** What another process needs to open the same store. */
   connection: { dataDir: string; databaseUrl: string | undefined; schema: string };
@@ -44,7 +45,7 @@ export function engines(): EngineCase[] {
 async function openTestStore(databaseUrl: string | undefined): Promise<TestStore> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-store-'));
   const schema = databaseUrl ? `test_${randomBytes(6).toString('hex')}` : 'public';
-  const store = await openStore({ dataDir, databaseUrl, schema, busyTimeoutMs: 5000, poolSize: 4 });
+  const store = await openNodeStore({ dataDir, databaseUrl, schema, busyTimeoutMs: 5000, poolSize: 4 });
   return {
     store,
     dataDir,

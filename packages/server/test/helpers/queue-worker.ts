@@ -6,7 +6,8 @@
 //   idle               (mode drain) no due job for a while: exiting
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { JobQueue, openStore } from '../../src/store/index.ts';
+import { openNodeStore } from '../../src/role-list.ts';
+import { JobQueue } from '../../src/store/index.ts';
 
 interface Settings {
   dataDir: string;
@@ -20,7 +21,7 @@ interface Settings {
 }
 
 const s = JSON.parse(process.env.EHMI_TEST_WORKER ?? '{}') as Settings;
-const store = await openStore({
+const store = await openNodeStore({
   dataDir: s.dataDir,
   databaseUrl: s.databaseUrl,
   schema: s.schema,

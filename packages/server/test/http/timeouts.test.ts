@@ -4,8 +4,8 @@ import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { loadConfig } from '../../src/config/index.ts';
 import { createHttpServer, type HttpTimeouts, timeoutsOf } from '../../src/http/index.ts';
+import { loadConfig } from '../../src/role-list.ts';
 
 /** Each test waits for the server to close the socket; without the timeout it never would (fastify's are 0/72 s). */
 const CUT_WITHIN = { timeout: 5_000 };

@@ -12,9 +12,13 @@ import type {
   MshBackend,
   OutboundSubmission,
   SubmissionAccepted,
-} from '../../src/ap/contract.ts';
-import { type ConfigInput, configSchema } from '../../src/config/index.ts';
+} from '../../src/contract.ts';
+import type { MshConfig } from '../../src/msh/config.ts';
 import { createMsh, type MessageServiceHandler } from '../../src/msh/index.ts';
+import { mshRole } from '../../src/msh/role.ts';
+import type { MshTables } from '../../src/msh/tables.ts';
+import { roleContext } from '../../src/node.ts';
+import { type ConfigInput, configSchema } from '../../src/role-list.ts';
 import type { RoleContext } from '../../src/roles.ts';
 import { JobQueue } from '../../src/store/index.ts';
 import type { EngineCase, TestStore } from '../helpers/engines.ts';
@@ -182,7 +186,7 @@ export interface Node {
   msh: MessageServiceHandler;
   ap: LoopbackAp;
   test: TestStore;
-  ctx: RoleContext;
+  ctx: RoleContext<MshConfig, MshTables>;
   /** fetch with this organisation's client certificate. */
   fetch: typeof undiciFetch;
   url: string;
@@ -225,13 +229,13 @@ export async function startNode(
     backoffBaseMs: 20,
     backoffMaxMs: 200,
   });
-  const ctx: RoleContext = {
+  const ctx = roleContext(mshRole, {
     config,
     store: test.store,
     queue,
     logger: pino({ level: process.env.EHMI_TEST_LOG ?? 'silent' }),
     tls: { key: cred.privateKeyPem, cert: cred.certificatePem, ca: [pki.caPem] },
-  };
+  });
   const ap = new LoopbackAp();
   const role = await createMsh(ctx, { accessPoint: ap });
   ap.own = role.backend;

@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { jsonToXml, resendMessage } from '@ehmi/fhir';
 import { parse, payloadOf, RECEIPT_DOCUMENT_ID, scopeValue, wrap } from '@ehmi/sbdh';
 import { createMsh } from '../../src/msh/index.ts';
-import { collectBlobGarbage, JobQueue, openStore, storeBlob } from '../../src/store/index.ts';
+import { BLOB_REFERENCES, openNodeStore } from '../../src/role-list.ts';
+import { collectBlobGarbage, JobQueue, storeBlob, storeView } from '../../src/store/index.ts';
 import { engines } from '../helpers/engines.ts';
 import { assertOpenApiListsEveryRoute } from '../helpers/openapi.ts';
 import {
@@ -566,7 +567,7 @@ for (const engine of engines()) {
     });
 
     it('delivers a message once when two instances on one database receive it at the same time (MR8.R)', async () => {
-      const second = await openStore({ ...b.test.connection, busyTimeoutMs: 5000, poolSize: 4 });
+      const second = await openNodeStore({ ...b.test.connection, busyTimeoutMs: 5000, poolSize: 4 });
       const ap2 = new LoopbackAp();
       const queue2 = new JobQueue(second, {
         leaseMs: 30_000,
@@ -574,7 +575,7 @@ for (const engine of engines()) {
         backoffBaseMs: 20,
         backoffMaxMs: 200,
       });
-      const b2 = await createMsh({ ...b.ctx, store: second, queue: queue2 }, { accessPoint: ap2 });
+      const b2 = await createMsh({ ...b.ctx, store: storeView(second), queue: queue2 }, { accessPoint: ap2 });
       ap2.own = b2.backend;
       ap2.peers.set(`0088:${ORG_A.gln}`, a.msh.backend);
       await b2.start();
@@ -631,7 +632,7 @@ for (const engine of engines()) {
         await waitStatus(a, r.body.id, 'sent');
         await b.ap.idle();
         const now = Date.now();
-        await a.msh.sweep(now + a.ctx.config.msh.receiptTimeoutMs + 1000);
+        await a.msh.sweep(now + a.ctx.config.receiptTimeoutMs + 1000);
         const late = await message(a, r.body.id);
         assert.equal(late.status, 'sent');
         assert.equal(late.needsAction, 'missing-receipt');
@@ -640,7 +641,7 @@ for (const engine of engines()) {
         const listed = await call(a, 'GET', '/messages?needsAction=missing-receipt');
         assert.ok((listed.body as unknown as Json[]).some((m) => m.id === r.body.id));
 
-        await a.msh.sweep(now + a.ctx.config.msh.acknowledgementTimeoutMs + 1000);
+        await a.msh.sweep(now + a.ctx.config.acknowledgementTimeoutMs + 1000);
         assert.equal((await message(a, r.body.id)).needsAction, 'missing-acknowledgement');
         const bad = await call(a, 'GET', '/messages?status=bogus');
         assert.equal(bad.status, 400);
@@ -695,7 +696,7 @@ for (const engine of engines()) {
 
       await b.msh.sweep(Date.now());
       // The node's blob garbage collection (node.ts runs it on blobs.gcIntervalMs) keeps what any role names.
-      await collectBlobGarbage(b.test.store, { graceMs: 3_600_000 });
+      await collectBlobGarbage(b.test.store, { graceMs: 3_600_000, references: BLOB_REFERENCES });
       assert.equal(existsSync(b.test.store.blobs.path(orphan.hash)), false, 'orphan removed');
       assert.equal(existsSync(b.test.store.blobs.path(held.hash)), true, 'a blob the AP names stays');
       assert.equal(
@@ -711,9 +712,9 @@ for (const engine of engines()) {
       assert.deepEqual(staleRow, []);
       assert.equal(existsSync(b.test.store.blobs.path(row.envelope_hash)), true, 'still within retention');
 
-      const later = Date.now() + (b.ctx.config.msh.retentionDays + 1) * 86_400_000;
+      const later = Date.now() + (b.ctx.config.retentionDays + 1) * 86_400_000;
       await b.msh.sweep(later);
-      await collectBlobGarbage(b.test.store, { graceMs: 3_600_000, now: later });
+      await collectBlobGarbage(b.test.store, { graceMs: 3_600_000, now: later, references: BLOB_REFERENCES });
       assert.equal(
         await b.test.store.db
           .selectFrom('msh_inbox')

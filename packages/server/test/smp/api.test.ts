@@ -14,7 +14,7 @@ import {
   serviceMetadataUrl,
   verifySignedServiceMetadata,
 } from '@ehmi/smp';
-import { SmpAdminClient } from '../../src/smp/index.ts';
+import { SmpAdminClient } from '../../src/eer/smp-admin-client.ts';
 import { engines } from '../helpers/engines.ts';
 import { assertOpenApiListsEveryRoute } from '../helpers/openapi.ts';
 import {

@@ -14,7 +14,8 @@ import {
   type SmpClientOptions,
   smlHostname,
 } from '@ehmi/smp';
-import { SmpAdminClient, smpDiscovery } from '../../src/smp/index.ts';
+import { smpDiscovery } from '../../src/ap/discovery-config.ts';
+import { SmpAdminClient } from '../../src/eer/smp-admin-client.ts';
 import { engines } from '../helpers/engines.ts';
 import {
   AP_URL,

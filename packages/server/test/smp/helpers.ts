@@ -3,8 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Credential, createCertificateAuthority, issueCertificate } from '@ehmi/pki';
 import pino from 'pino';
-import { type ConfigInput, configSchema } from '../../src/config/index.ts';
+import { roleContext } from '../../src/node.ts';
+import type { NodeTables } from '../../src/role-list.ts';
+import { type ConfigInput, configSchema } from '../../src/role-list.ts';
 import { createSmpRole, type SmpRole } from '../../src/smp/index.ts';
+import { smpRole } from '../../src/smp/role.ts';
 import { JobQueue, type Store } from '../../src/store/index.ts';
 
 export const TOKEN = 'test-admin-token-0123456789';
@@ -83,7 +86,7 @@ export function smpTestPki(): Promise<SmpTestPki> {
 
 /** The smp role on a test store: HTTP and DNS on free loopback ports. */
 export async function startSmp(
-  store: Store,
+  store: Store<NodeTables>,
   pki: SmpTestPki,
   smp: ConfigInput['smp'] = {},
 ): Promise<SmpRole> {
@@ -100,7 +103,9 @@ export async function startSmp(
     },
   });
   const logger = pino({ level: 'silent' });
-  const role = await createSmpRole({ config, store, queue: new JobQueue(store, config.queue), logger });
+  const role = await createSmpRole(
+    roleContext(smpRole, { config, store, queue: new JobQueue(store, config.queue), logger }),
+  );
   await role.start();
   return role;
 }

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SmpClient } from '@ehmi/smp';
 import pino from 'pino';
-import { loadConfig } from '../../src/config/index.ts';
+import { SmpAdminClient } from '../../src/eer/smp-admin-client.ts';
 import { startNode } from '../../src/node.ts';
-import { SmpAdminClient, type SmpRole } from '../../src/smp/index.ts';
+import { loadConfig } from '../../src/role-list.ts';
+import type { SmpRole } from '../../src/smp/index.ts';
 import { AP_URL, HCO_CURRENT, RECEIVER, SDN, smpTestPki, TOKEN, ZONE } from './helpers.ts';
 
 describe('smp role in a node', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { openStore } from '../../src/store/index.ts';
+import { openNodeStore } from '../../src/role-list.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
 for (const engine of engines()) {
@@ -25,7 +25,7 @@ for (const engine of engines()) {
         .insertInto('blobs')
         .values({ hash: `sha256:${'a'.repeat(64)}`, size: 1, created_at: 1 })
         .execute();
-      const again = await openStore({ ...t.connection, dataDir: t.dataDir });
+      const again = await openNodeStore({ ...t.connection, dataDir: t.dataDir });
       try {
         const rows = await again.db.selectFrom('blobs').selectAll().execute();
         assert.equal(rows.length, 1);
