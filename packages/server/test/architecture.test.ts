@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { BLOB_REFERENCES, configSchema, ROLE_MIGRATIONS, ROLES } from '../src/role-list.ts';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
-const ROLE_FOLDERS = ROLES.map((r) => r.name);
+const ROLE_FOLDERS: string[] = ROLES.map((r) => r.name);
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

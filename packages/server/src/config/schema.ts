@@ -88,9 +88,28 @@ const nodeShape = {
       key: z.string().min(1),
       /** PEM files of CAs trusted when this node is a TLS client (calling other access points). */
       ca: z.array(z.string().min(1)).default([]),
+      /**
+       * The TLS client credential (PEM certificate and key) this node presents when it calls other services (access
+       * points, registers). Default: `cert` and `key`.
+       */
+      clientCert: z.string().min(1).optional(),
+      clientKey: z.string().min(1).optional(),
     })
     .strict()
+    .refine((t) => (t.clientCert === undefined) === (t.clientKey === undefined), {
+      message: 'tls.clientCert and tls.clientKey go together',
+    })
     .optional(),
+  /** Revocation checking of the certificates this node relies on (AS4 signers, TLS clients, the SMP's signer). */
+  revocation: z
+    .object({
+      /** A fetched CRL (or OCSP answer) is used for at most this long before it is fetched again. */
+      refreshMs: positiveMs.default(600_000),
+      /** Refuse a certificate that names no CRL distribution point and no OCSP responder. */
+      requireRevocationInfo: z.boolean().default(false),
+    })
+    .strict()
+    .prefault({}),
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
