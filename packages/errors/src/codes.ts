@@ -96,6 +96,8 @@ export const ERROR_CODES = {
   // Certificates (packages/pki); protocols may throw their own codes instead (errorCode option)
   EHMI_CERTIFICATE_INVALID: def(400, 'security', EXIT.failed, 'EBMS:0101'),
   EHMI_CERTIFICATE_UNTRUSTED: def(403, 'security', EXIT.failed, 'EBMS:0101'),
+  // Its issuer revoked it (a CRL or OCSP answer says so): apart from untrusted, so callers can tell the two apart
+  EHMI_CERTIFICATE_REVOKED: def(403, 'security', EXIT.failed, 'EBMS:0101'),
 
   // Store and queue
   EHMI_STORE_UNAVAILABLE: def(503, 'transient', EXIT.unavailable, 'EBMS:0004', true),

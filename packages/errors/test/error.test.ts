@@ -65,4 +65,15 @@ describe('EhmiError', () => {
       .map(([, d]) => ('ebms' in d ? d.ebms : undefined));
     assert.deepEqual([...mapped].sort(), Object.keys(EBMS_ERRORS).sort());
   });
+
+  it('tells a revoked certificate from an untrusted one, both a 403 security issue and EBMS:0101 over AS4', () => {
+    const err = new EhmiError('EHMI_CERTIFICATE_REVOKED', 'the certificate "CN=ap.gp" was revoked');
+    assert.equal(toHttpStatus(err), 403);
+    assert.equal(toOperationOutcome(err).issue[0]?.code, 'security');
+    assert.equal(toEbmsError(err).code, 'EBMS:0101');
+    assert.equal(toCliExit(err).exitCode, 1);
+    assert.deepEqual(ERROR_CODES.EHMI_CERTIFICATE_REVOKED, {
+      ...ERROR_CODES.EHMI_CERTIFICATE_UNTRUSTED,
+    });
+  });
 });

@@ -107,7 +107,7 @@ interface Cached<T> {
  * are cached until min(nextUpdate, fetch + refreshMs); when a refetch fails, a cached answer still before its
  * nextUpdate is used. Concurrent checks share one fetch per URL.
  *
- * A revoked certificate throws EHMI_CERTIFICATE_UNTRUSTED with details `{ revoked: true, serialNumber,
+ * A revoked certificate throws EHMI_CERTIFICATE_REVOKED with details `{ revoked: true, serialNumber,
  * revokedAt, reason }`; no revocation answer throws EHMI_CERTIFICATE_UNTRUSTED with `{ revocation: 'unavailable' }`.
  *
  * @example
@@ -195,10 +195,9 @@ export class RevocationChecker {
     );
   }
 
-  // EHMI_CERTIFICATE_REVOKED does not exist in @ehmi/errors yet; the details mark the revocation meanwhile.
   #revoked(cert: X509Certificate, revokedAt: Date | undefined, reason: string | undefined, source: string) {
     return new EhmiError(
-      'EHMI_CERTIFICATE_UNTRUSTED',
+      'EHMI_CERTIFICATE_REVOKED',
       `the certificate "${oneLineName(cert.subject)}" (serial ${cert.serialNumber}) was revoked${revokedAt ? ` at ${revokedAt.toISOString()}` : ''}${reason ? ` (${reason})` : ''}`,
       {
         details: {
