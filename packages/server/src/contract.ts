@@ -97,4 +97,9 @@ export interface DiscoveredEndpoint {
  */
 export interface ReceiverDiscovery {
   lookup(participant: string, documentType: string, process?: string): Promise<DiscoveredEndpoint>;
+  /**
+   * The access point certificates the register publishes for a participant (for any of its document types): a
+   * message or receipt claiming to come from that participant must be signed with one of them.
+   */
+  accessPointCertificates(participant: string): Promise<X509Certificate[]>;
 }

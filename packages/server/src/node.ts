@@ -1,4 +1,5 @@
 import { EhmiError } from '@ehmi/errors';
+import type { RevocationChecker } from '@ehmi/pki';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Gauge } from 'prom-client';
@@ -16,6 +17,7 @@ import {
   type ServiceRegistry,
 } from './roles.ts';
 import { type AnyStore, collectBlobGarbage, JobQueue, type Store, storeView } from './store/index.ts';
+import { revocationChecker } from './trust.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: a role of the list, whatever its config section and tables
 type AnyRoleModule = RoleModule<string, any, any>;
@@ -81,8 +83,10 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     store: AnyStore;
     queue: JobQueue;
     logger: Logger;
-    tls?: RoleContext['tls'];
+    /** Without `client`, calls present the server credential. */
+    tls?: Omit<NonNullable<RoleContext['tls']>, 'client'> & { client?: { key: string; cert: string } };
     services?: ServiceRegistry;
+    revocation?: RevocationChecker;
   },
 ): RoleContext<z.output<Schema>, T> {
   return {
@@ -92,17 +96,21 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     queue: node.queue,
     logger: node.logger,
     services: node.services ?? serviceRegistry(),
-    ...(node.tls ? { tls: node.tls } : {}),
+    revocation: node.revocation ?? revocationChecker(node.config.revocation),
+    ...(node.tls
+      ? { tls: { ...node.tls, client: node.tls.client ?? { key: node.tls.key, cert: node.tls.cert } } }
+      : {}),
   };
 }
 
 /** Create the roles the config enables, in the list's order. */
 async function createRoles(ctx: Omit<Parameters<typeof roleContext>[1], 'services'>): Promise<Role[]> {
   const services = serviceRegistry();
+  const revocation = revocationChecker(ctx.config.revocation);
   const roles: Role[] = [];
   for (const module of ROLES as readonly AnyRoleModule[]) {
     if (!module.enabled((ctx.config as Record<string, unknown>)[module.name])) continue;
-    roles.push(await module.create(roleContext(module, { ...ctx, services })));
+    roles.push(await module.create(roleContext(module, { ...ctx, services, revocation })));
   }
   return roles;
 }
@@ -131,6 +139,16 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       key: readPem(config.tls.key, 'tls.key'),
       cert: readPem(config.tls.cert, 'tls.cert'),
       ca: config.tls.ca.map((f) => readPem(f, 'tls.ca')),
+      client: {
+        key: readPem(
+          config.tls.clientKey ?? config.tls.key,
+          config.tls.clientKey ? 'tls.clientKey' : 'tls.key',
+        ),
+        cert: readPem(
+          config.tls.clientCert ?? config.tls.cert,
+          config.tls.clientCert ? 'tls.clientCert' : 'tls.cert',
+        ),
+      },
     };
     created = await createRoles({ config, store, queue, logger, ...(tls ? { tls } : {}) });
   } catch (err) {

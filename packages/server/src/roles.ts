@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { EhmiError } from '@ehmi/errors';
+import type { RevocationChecker } from '@ehmi/pki';
 import type { FastifyInstance } from 'fastify';
 import type { Migration } from 'kysely';
 import type { Logger } from 'pino';
@@ -41,9 +42,14 @@ export interface RoleContext<C = unknown, T = unknown> {
   store: Store<T>;
   queue: JobQueue;
   logger: Logger;
-  /** The node's TLS material (config `tls`), read once; role servers serve HTTPS with it. */
-  tls?: { key: string; cert: string; ca: string[] };
+  /**
+   * The node's TLS material (config `tls`), read once: role servers serve HTTPS with `cert`/`key`; calls to other
+   * services present `client` (`tls.clientCert`/`tls.clientKey`, else the server credential) and trust `ca`.
+   */
+  tls?: { key: string; cert: string; ca: string[]; client: { key: string; cert: string } };
   services: ServiceRegistry;
+  /** The node's revocation checker (config `revocation`), shared so each CRL is fetched once per node. */
+  revocation: RevocationChecker;
 }
 
 /**

@@ -15,8 +15,11 @@ import { normaliseParticipant, staticDiscovery } from './discovery.ts';
  * const discovery = smpDiscovery(new SmpClient({ sml: { zone: 'sml.ehmi.internal' }, dns: { host: '127.0.0.1', port: 8753 }, trustAnchors: [caPem] }));
  * const { endpointUrl, certificate } = await discovery.lookup('0088:5790000121526', documentType, 'urn:ehmi:sdn-emergence');
  */
-export function smpDiscovery(client: Pick<SmpClient, 'lookup'>): ReceiverDiscovery {
+export function smpDiscovery(
+  client: Pick<SmpClient, 'lookup' | 'accessPointCertificates'>,
+): ReceiverDiscovery {
   return {
+    accessPointCertificates: (participant) => client.accessPointCertificates(participant),
     async lookup(participant, documentType, process): Promise<DiscoveredEndpoint> {
       const r = await client.lookup(participant, documentType, process);
       return {
@@ -67,11 +70,10 @@ export function configuredDiscovery(config: ApConfig['discovery']): ReceiverDisc
   const dynamic = smpDiscovery(new SmpClient(smpClientOptions(config.smp)));
   const listed = new Set(Object.keys(config.static).map(normaliseParticipant));
   if (listed.size === 0) return dynamic;
+  const from = (participant: string) => (listed.has(normaliseParticipant(participant)) ? fromMap : dynamic);
   return {
-    lookup(participant, documentType, process) {
-      return listed.has(normaliseParticipant(participant))
-        ? fromMap.lookup(participant, documentType, process)
-        : dynamic.lookup(participant, documentType, process);
-    },
+    lookup: (participant, documentType, process) =>
+      from(participant).lookup(participant, documentType, process),
+    accessPointCertificates: (participant) => from(participant).accessPointCertificates(participant),
   };
 }

@@ -77,6 +77,10 @@ export function staticDiscovery(entries: ApConfig['discovery']['static']): Recei
     });
   }
   return {
+    async accessPointCertificates(participant: string): Promise<X509Certificate[]> {
+      const found = map.get(normaliseParticipant(participant));
+      return found ? [found.certificate] : [];
+    },
     async lookup(participant: string, documentType: string, process?: string): Promise<DiscoveredEndpoint> {
       const found = map.get(normaliseParticipant(participant));
       if (!found) {

@@ -190,7 +190,12 @@ export async function createAccessPoint(
   // The client side of TLS: trust the node's CAs, present the node's certificate (mutual TLS when asked).
   const dispatcher = new Agent({
     connect: tls
-      ? { ...(tls.ca.length > 0 ? { ca: tls.ca } : {}), cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }
+      ? {
+          ...(tls.ca.length > 0 ? { ca: tls.ca } : {}),
+          cert: tls.client.cert,
+          key: tls.client.key,
+          minVersion: 'TLSv1.2',
+        }
       : {},
     connections: ap.send.concurrency * 2,
   });
@@ -220,6 +225,8 @@ export async function createAccessPoint(
     participant,
     profile,
     trustAnchors,
+    discovery,
+    revocation: ctx.revocation,
     signing,
     decryption: { privateKey: encryption.privateKey, certificate: encryption.chain[0]! },
     limits: Object.fromEntries(Object.entries(ap.limits).filter(([, v]) => v !== undefined)),
@@ -236,6 +243,8 @@ export async function createAccessPoint(
     discovery,
     signing,
     trustAnchors,
+    revocation: ctx.revocation,
+    insecure: config.insecure,
     dispatcher,
     timeoutMs: ap.send.timeoutMs,
     serviceType: ap.serviceType,

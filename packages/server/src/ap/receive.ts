@@ -21,11 +21,18 @@ import {
   writeAs4Message,
 } from '@ehmi/as4';
 import { asEhmiError, EhmiError } from '@ehmi/errors';
-import { checkCertificateTrust } from '@ehmi/pki';
+import {
+  checkCertificatePurpose,
+  checkCertificateTrust,
+  oneLineName,
+  type RevocationChecker,
+} from '@ehmi/pki';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { ReceiverDiscovery } from '../contract.ts';
 import { QUEUES } from '../path.ts';
 import { type JobQueue, storeBlob } from '../store/index.ts';
+import { checkNotRevoked } from '../trust.ts';
 import { normaliseParticipant, participantOfProperty } from './discovery.ts';
 import { GLN_PARTY_TYPE, type SigningCredential } from './message.ts';
 import type { ApStore } from './tables.ts';
@@ -40,6 +47,10 @@ export interface ReceiveContext {
   profile: As4ProfileId;
   /** A sender's signing certificate must chain to one of these (config `ap.trustAnchors`). */
   trustAnchors: readonly X509Certificate[];
+  /** Where the AP certificates the register publishes for the sending participant come from. */
+  discovery: ReceiverDiscovery;
+  /** Revocation status of the sender's signing certificate. */
+  revocation: RevocationChecker;
   /** Signs receipts. */
   signing: SigningCredential;
   /** Decrypts payloads. */
@@ -104,6 +115,56 @@ export function receivingPMode(um: UserMessage, rc: Pick<ReceiveContext, 'partic
   });
 }
 
+/**
+ * A sender's signing certificate: it chains to a trust anchor and is valid, it is meant for AS4 (a TLS client
+ * certificate never signs AS4 messages), and it is not revoked. Else EBMS:0101 FailedAuthentication.
+ */
+async function trustedSigner(chain: X509Certificate[], rc: ReceiveContext): Promise<boolean> {
+  const what = "sender's signing certificate";
+  const errorCode = 'EHMI_AS4_FAILED_AUTHENTICATION';
+  const path = checkCertificateTrust(chain[0]!, {
+    trustAnchors: rc.trustAnchors,
+    intermediates: chain.slice(1),
+    what,
+    errorCode,
+  });
+  checkCertificatePurpose(path[0]!, 'as4', { what, errorCode });
+  await checkNotRevoked(rc.revocation, path, { what, errorCode });
+  return true;
+}
+
+/**
+ * The signer is the sender: a UserMessage is accepted only when its signing certificate is one the register (the
+ * SMP) publishes for the `originalSender` participant's access point. An access point may serve several
+ * organisations; what binds a signer to a sender is the register, not the certificate's subject. Else EBMS:0101.
+ */
+async function checkSignerIsSender(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<void> {
+  const um = rx.userMessage;
+  const sender = participantOfProperty(originalSender(um));
+  const fail = (message: string, details: Record<string, unknown> = {}) =>
+    new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', message, {
+      details: { messageId: um.messageInfo.messageId, sender, ...details },
+    });
+  if (!sender) throw fail('the message property originalSender is required');
+  const signer = rx.verified.certificate;
+  let published: X509Certificate[];
+  try {
+    published = await rc.discovery.accessPointCertificates(sender);
+  } catch (err) {
+    const e = asEhmiError(err);
+    // The register did not answer: the sender may try again. Anything else (not registered, a forged answer) is no
+    // binding, and the message is refused.
+    if (e.transient) throw err;
+    throw fail(`the sender ${sender} has no access point certificate in the register: ${e.message}`);
+  }
+  if (!published.some((c) => c.raw.equals(signer.raw))) {
+    throw fail(
+      `the message claims to come from ${sender} but is signed with "${oneLineName(signer.subject)}" (serial ${signer.serialNumber}), which is not an access point certificate the register publishes for ${sender}`,
+      { signer: signer.subject, serialNumber: signer.serialNumber },
+    );
+  }
+}
+
 async function text(body: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of body) chunks.push(Buffer.from(c as Uint8Array));
@@ -166,19 +227,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
           limits: rc.limits,
           sink: tempFileSink({ dir: rc.tmpDir }),
           selectPMode: (um) => receivingPMode(um, rc),
-          verify: {
-            // The sender's signing certificate must chain to a configured trust anchor (full validation with
-            // revocation is still to come). Untrusted → EBMS:0101 FailedAuthentication.
-            trust: (chain) => {
-              checkCertificateTrust(chain[0]!, {
-                trustAnchors: rc.trustAnchors,
-                intermediates: chain.slice(1),
-                what: "sender's signing certificate",
-                errorCode: 'EHMI_AS4_FAILED_AUTHENTICATION',
-              });
-              return true;
-            },
-          },
+          verify: { trust: (chain) => trustedSigner(chain, rc) },
           decrypt: (env, attachments, sink) =>
             decryptAttachments(env.document, attachments, {
               privateKey: rc.decryption.privateKey,
@@ -192,6 +241,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
           rc.count?.('signal');
           return answerSignals(rx, rc.logger, reply);
         }
+        if (!isTestMessage(rx.userMessage)) await checkSignerIsSender(rx, rc);
         const receipt = await commit(rx, rc);
         return reply.code(200).header('content-type', SOAP_XML).send(receipt);
       } catch (err) {

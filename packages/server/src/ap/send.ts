@@ -9,13 +9,14 @@ import {
   verifyEnvelope,
 } from '@ehmi/as4';
 import { EhmiError } from '@ehmi/errors';
-import { checkCertificateTrust } from '@ehmi/pki';
+import { checkCertificatePurpose, checkCertificateTrust, type RevocationChecker } from '@ehmi/pki';
 import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import type { ReceiverDiscovery } from '../contract.ts';
 import { QUEUES } from '../path.ts';
 import type { Job, JobQueue } from '../store/index.ts';
+import { checkNotRevoked } from '../trust.ts';
 import { endpointCertificate } from './discovery.ts';
 import { buildOutboundMessage, type SigningCredential } from './message.ts';
 import type { ApOutboundTable, ApStore } from './tables.ts';
@@ -41,8 +42,11 @@ export interface SendContext {
   logger: Logger;
   discovery: ReceiverDiscovery;
   signing: SigningCredential;
-  /** Receipt signers are trusted when they are the discovered certificate or chain to these. */
+  /** A discovered endpoint's certificate must chain to one of these (config `ap.trustAnchors`). */
   trustAnchors: readonly X509Certificate[];
+  revocation: RevocationChecker;
+  /** The node's development switch: a discovered `http://` endpoint is accepted. */
+  insecure: boolean;
   dispatcher: Dispatcher;
   timeoutMs: number;
   serviceType: string;
@@ -146,6 +150,7 @@ async function attempt(
     );
   }
   const recipient = endpointCertificate(endpoint);
+  await checkEndpoint(sc, row.receiver, endpoint.endpointUrl, recipient);
   const message = await buildOutboundMessage({
     messageId: row.as4_message_id,
     timestamp: new Date(row.created_at),
@@ -261,7 +266,8 @@ async function interpret(
       // The receipt's signer: the certificate discovery gave us (the one we encrypted to), or — for an AP that signs
       // with a separate key — a certificate that chains to our trust anchors.
       const verified = await verifyEnvelope(env.document, [], {
-        trust: (chain) => trustedReceiptSigner(chain, recipient, sc.trustAnchors),
+        // The receipt is the receiver's: signed with the certificate the register publishes for it, and no other.
+        trust: (chain) => chain[0]?.raw.equals(recipient.raw) === true,
         clock: () => new Date(sc.now()),
       });
       checkSignedCoverage(env, verified);
@@ -298,24 +304,42 @@ async function interpret(
   throw new AttemptFailed(`the receiver answered ${code} (${httpInfo}) ${text}`.trim(), retry, code);
 }
 
-function trustedReceiptSigner(
-  chain: X509Certificate[],
-  recipient: X509Certificate,
-  anchors: readonly X509Certificate[],
-): boolean {
-  const signer = chain[0];
-  if (!signer) return false;
-  if (signer.raw.equals(recipient.raw)) return true;
-  if (anchors.length === 0) return false;
+/**
+ * A discovered endpoint is checked before anything is sent to it (the AP does not depend on the register being
+ * honest): its address is HTTPS (plain HTTP only under the node's `insecure` development switch), and the
+ * certificate published for it chains to the AP's trust anchors, is valid now, is meant for AS4 and is not revoked.
+ * The message is encrypted to that certificate and its receipt must be signed with it, so a forged entry would get
+ * both. A failure is final: the register has to be corrected.
+ */
+async function checkEndpoint(
+  sc: SendContext,
+  receiver: string,
+  endpointUrl: string,
+  certificate: X509Certificate,
+) {
+  const refuse = (message: string, cause?: unknown) =>
+    new AttemptFailed(
+      `the endpoint published for ${receiver} is refused: ${message}`,
+      false,
+      'EBMS:0004',
+      cause,
+    );
+  let url: URL;
   try {
-    checkCertificateTrust(signer, {
-      trustAnchors: anchors,
-      intermediates: chain.slice(1),
-      what: 'receipt signer',
-    });
-    return true;
-  } catch {
-    return false;
+    url = new URL(endpointUrl);
+  } catch (err) {
+    throw refuse(`"${endpointUrl}" is not a URL`, err);
+  }
+  if (url.protocol !== 'https:' && !(sc.insecure && url.protocol === 'http:')) {
+    throw refuse(`its address ${endpointUrl} is not https`);
+  }
+  const what = `access point certificate published for ${receiver}`;
+  try {
+    const path = checkCertificateTrust(certificate, { trustAnchors: sc.trustAnchors, what });
+    checkCertificatePurpose(certificate, 'as4', { what });
+    await checkNotRevoked(sc.revocation, path, { what, errorCode: 'EHMI_CERTIFICATE_UNTRUSTED' });
+  } catch (err) {
+    throw refuse((err as Error).message, err);
   }
 }
 

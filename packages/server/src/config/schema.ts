@@ -100,6 +100,12 @@ const nodeShape = {
       message: 'tls.clientCert and tls.clientKey go together',
     })
     .optional(),
+  /**
+   * Development only, never in production: the MSH may serve its API without client certificates (or without TLS),
+   * and the AP may send to an `http://` endpoint that discovery returns. Every role that relies on it logs a warning
+   * at start.
+   */
+  insecure: z.boolean().default(false),
   /** Revocation checking of the certificates this node relies on (AS4 signers, TLS clients, the SMP's signer). */
   revocation: z
     .object({

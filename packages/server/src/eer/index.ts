@@ -51,8 +51,16 @@ export async function createEerRole(
 ): Promise<EerRole> {
   const { node: config, config: cfg, logger } = ctx;
   const log = logger.child({ role: 'eer' });
-  // TLS clients (EAS, an HTTPS SMP) trust the node's CAs.
-  const agent = ctx.tls?.ca.length ? new Agent({ connect: { ca: ctx.tls.ca } }) : undefined;
+  // TLS clients (EAS, an HTTPS SMP) trust the node's CAs and present the node's TLS client certificate.
+  const agent = ctx.tls
+    ? new Agent({
+        connect: {
+          ...(ctx.tls.ca.length > 0 ? { ca: ctx.tls.ca } : {}),
+          cert: ctx.tls.client.cert,
+          key: ctx.tls.client.key,
+        },
+      })
+    : undefined;
   const targetFetch = (agent
     ? (url: string, init: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher: agent })
     : fetch) as unknown as typeof fetch;

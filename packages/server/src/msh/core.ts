@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/index.ts';
@@ -6,15 +5,7 @@ import type { AccessPointGateway } from '../contract.ts';
 import { type JobQueue, storeBlob } from '../store/index.ts';
 import type { MshConfig } from './config.ts';
 import type { InboxHub } from './sse.ts';
-import type { TimelineStep } from './steps.ts';
-import type {
-  MessageStatus,
-  MshEventsTable,
-  MshInboxTable,
-  MshMessagesTable,
-  MshStore,
-  MshTables,
-} from './tables.ts';
+import type { MshEventsTable, MshInboxTable, MshMessagesTable, MshStore, MshTables } from './tables.ts';
 
 /** Everything the MSH's parts share. */
 export interface MshCore {
@@ -33,33 +24,6 @@ export interface MshCore {
 }
 
 export type Db = Kysely<MshTables>;
-
-/** A timeline entry (EDS step, ehmi-core §1.2). */
-export interface EventInput {
-  code: TimelineStep;
-  station: MshEventsTable['station'];
-  outcome?: MshEventsTable['outcome'];
-  detail?: string;
-  time: number;
-}
-
-export async function addEvents(trx: Db, messageId: string, events: EventInput[]): Promise<void> {
-  if (events.length === 0) return;
-  await trx
-    .insertInto('msh_events')
-    .values(
-      events.map((e) => ({
-        id: randomUUID(),
-        message_id: messageId,
-        code: e.code,
-        station: e.station,
-        outcome: e.outcome ?? 'success',
-        detail: e.detail ?? null,
-        time: e.time,
-      })),
-    )
-    .execute();
-}
 
 /** Store a blob the MSH wrote (envelope, acknowledgement), noted for the node's blob garbage collection. */
 export async function putBlob(
@@ -127,14 +91,6 @@ export function inboxItem(row: Selectable<MshInboxTable>) {
     receivedAt: new Date(row.received_at).toISOString(),
   };
 }
-
-/** Statuses a message may move to `to` from (the order of EUA API 3; `failed` is final except for an ack). */
-export const STATUS_FROM: Record<Exclude<MessageStatus, 'accepted'>, MessageStatus[]> = {
-  sent: ['accepted'],
-  receipted: ['accepted', 'sent'],
-  acknowledged: ['accepted', 'sent', 'receipted'],
-  failed: ['accepted', 'sent'],
-};
 
 /** The access point's party value of a GLN (`0088:<GLN>`). */
 export function partyOf(gln: string): string {

@@ -7,8 +7,10 @@ import { type Role, type RoleContext, readPem } from '../roles.ts';
 import { type IdleState, Worker } from '../store/index.ts';
 import type { MshConfig } from './config.ts';
 import { inboxItem, type MshCore, partyOf } from './core.ts';
-import { type DispatchPayload, dispatchJob, recordOutcome } from './dispatch.ts';
-import { deliver } from './inbound.ts';
+import type { DispatchPayload } from './envelopes.ts';
+import { deliver } from './inbound/deliver.ts';
+import { dispatchJob, recordOutcome } from './outbound/dispatch.ts';
+import { inboxSince } from './repository.ts';
 import { registerRoutes } from './routes.ts';
 import { mshOpenApi } from './schemas.ts';
 import { InboxHub } from './sse.ts';
@@ -83,17 +85,12 @@ export async function createMsh(
   });
   const hub = new InboxHub({
     pollMs: mshConfig.ssePollMs,
-    since: async (since) => {
-      const rows = await store.db
-        .selectFrom('msh_inbox')
-        .selectAll()
-        .where('received_at', '>=', since)
-        .where('removed_at', 'is', null)
-        .orderBy('received_at')
-        .limit(1000)
-        .execute();
-      return rows.map((r) => ({ id: r.id, receivedAt: r.received_at, json: inboxItem(r) }));
-    },
+    since: async (since) =>
+      (await inboxSince(store.db, since)).map((r) => ({
+        id: r.id,
+        receivedAt: r.received_at,
+        json: inboxItem(r),
+      })),
     onError: (err) => log.warn({ err }, 'inbox event poll failed'),
   });
   let worker: Worker<DispatchPayload> | undefined;

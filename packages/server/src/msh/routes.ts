@@ -6,7 +6,17 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FHIR_JSON } from '../http/index.ts';
 import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary } from './core.ts';
 import { fhirFormatOf, fhirText, formatOfMime, ProfileValidationError, readFhir } from './fhir-body.ts';
-import { acknowledgeInbox, type PayloadQuery, resend, submitFhir, submitPayload } from './outbound.ts';
+import { acknowledgeInbox } from './outbound/acknowledge.ts';
+import { resend } from './outbound/resend.ts';
+import { type PayloadQuery, submitFhir, submitPayload } from './outbound/submit.ts';
+import {
+  findInboxItem,
+  findMessage,
+  listInbox,
+  listMessages,
+  messageEvents,
+  removeInboxItem,
+} from './repository.ts';
 import { schemas } from './schemas.ts';
 import type { MessageStatus, NeedsAction } from './tables.ts';
 
@@ -87,30 +97,14 @@ export function registerRoutes(
     api.get<{ Querystring: { status?: MessageStatus; needsAction?: NeedsAction } }>(
       '/messages',
       { schema: schemas.listMessages },
-      async (request) => {
-        const q = request.query;
-        let query = core.store.db.selectFrom('msh_messages').selectAll().orderBy('created_at').orderBy('id');
-        if (q.status !== undefined) query = query.where('status', '=', q.status);
-        if (q.needsAction !== undefined) query = query.where('needs_action', '=', q.needsAction);
-        return (await query.limit(10_000).execute()).map(messageSummary);
-      },
+      async (request) => (await listMessages(core.store.db, request.query)).map(messageSummary),
     );
 
     api.get<IdParams>('/messages/:id', { schema: schemas.getMessage }, async (request) => {
       const { id } = request.params;
-      const row = await core.store.db
-        .selectFrom('msh_messages')
-        .selectAll()
-        .where('id', '=', id)
-        .executeTakeFirst();
+      const row = await findMessage(core.store.db, id);
       if (!row) throw new EhmiError('EHMI_NOT_FOUND', `no sent message ${id}`);
-      const events = await core.store.db
-        .selectFrom('msh_events')
-        .selectAll()
-        .where('message_id', '=', id)
-        .orderBy('time')
-        .orderBy('code')
-        .execute();
+      const events = await messageEvents(core.store.db, id);
       return { ...messageSummary(row), events: events.map(eventJson) };
     });
 
@@ -120,17 +114,7 @@ export function registerRoutes(
       return reply.status(202).send({ id: row.id, envelopeId: row.envelope_id, resends: row.resends });
     });
 
-    api.get('/inbox', { schema: schemas.inbox }, async () => {
-      const rows = await core.store.db
-        .selectFrom('msh_inbox')
-        .selectAll()
-        .where('removed_at', 'is', null)
-        .orderBy('received_at')
-        .orderBy('id')
-        .limit(10_000)
-        .execute();
-      return rows.map(inboxItem);
-    });
+    api.get('/inbox', { schema: schemas.inbox }, async () => (await listInbox(core.store.db)).map(inboxItem));
 
     api.get('/inbox/stream', { schema: schemas.inboxStream }, async (request, reply) => {
       reply.hijack();
@@ -148,11 +132,7 @@ export function registerRoutes(
 
     api.get<IdParams>('/inbox/:id', { schema: schemas.inboxItem }, async (request, reply) => {
       const { id } = request.params;
-      const item = await core.store.db
-        .selectFrom('msh_inbox')
-        .selectAll()
-        .where('id', '=', id)
-        .executeTakeFirst();
+      const item = await findInboxItem(core.store.db, id);
       if (!item || item.removed_at !== null) throw new EhmiError('EHMI_NOT_FOUND', `no inbox item ${id}`);
       const payload = payloadOf(parse(await core.store.blobs.read(item.envelope_hash)));
       const stored = formatOfMime(item.mime_type);
@@ -176,19 +156,10 @@ export function registerRoutes(
 
     api.delete<IdParams>('/inbox/:id', { schema: schemas.removeInboxItem }, async (request, reply) => {
       const { id } = request.params;
-      const item = await core.store.db
-        .selectFrom('msh_inbox')
-        .select(['id', 'removed_at'])
-        .where('id', '=', id)
-        .executeTakeFirst();
+      const item = await findInboxItem(core.store.db, id);
       if (!item) throw new EhmiError('EHMI_NOT_FOUND', `no inbox item ${id}`);
       // Acknowledge-to-remove (as MESH's acknowledge): the item leaves the list, and stays for duplicate handling.
-      await core.store.db
-        .updateTable('msh_inbox')
-        .set({ removed_at: core.now() })
-        .where('id', '=', id)
-        .where('removed_at', 'is', null)
-        .execute();
+      await removeInboxItem(core.store.db, id, core.now());
       return reply.status(204).send();
     });
 

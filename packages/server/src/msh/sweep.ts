@@ -1,5 +1,6 @@
 import { QUEUES } from '../path.ts';
-import { addEvents, type MshCore } from './core.ts';
+import type { MshCore } from './core.ts';
+import { LIFECYCLE, transition } from './lifecycle.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -31,31 +32,19 @@ export async function sweep(
   const late = await db
     .selectFrom('msh_messages')
     .select(['id', 'envelope_id'])
-    .where('status', 'in', ['accepted', 'sent'])
+    .where('status', 'in', LIFECYCLE.receiptMissing.failure.from)
     .where('receipt_due', '<=', now)
     .where('needs_action', 'is', null)
     .limit(1000)
     .execute();
   for (const m of late) {
     await core.store.transaction(async (trx) => {
-      const r = await trx
-        .updateTable('msh_messages')
-        .set({ needs_action: 'missing-receipt', updated_at: now })
-        .where('id', '=', m.id)
-        .where('status', 'in', ['accepted', 'sent'])
-        .where('needs_action', 'is', null)
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) !== 1) return;
-      result.missingReceipt++;
-      await addEvents(trx, m.id, [
-        {
-          code: '10.1',
-          station: 'msh',
-          outcome: 'failure',
-          time: now,
-          detail: `no EnvelopeReceipt for envelope ${m.envelope_id} by its ExpectedResponseDateTime`,
-        },
-      ]);
+      const marked = await transition(trx, m, 'receiptMissing', {
+        outcome: 'failure',
+        detail: `no EnvelopeReceipt for envelope ${m.envelope_id} by its ExpectedResponseDateTime`,
+        time: now,
+      });
+      if (marked) result.missingReceipt++;
     });
   }
 
@@ -64,7 +53,7 @@ export async function sweep(
     .selectFrom('msh_messages')
     .select(['id'])
     .where('kind', '=', 'fhir')
-    .where('status', 'in', ['accepted', 'sent', 'receipted'])
+    .where('status', 'in', LIFECYCLE.acknowledgementMissing.failure.from)
     .where('ack_due', '<=', now)
     .where('ack_code', 'is', null)
     .where((eb) => eb.or([eb('needs_action', 'is', null), eb('needs_action', '=', 'missing-receipt')]))
@@ -72,24 +61,12 @@ export async function sweep(
     .execute();
   for (const m of unacknowledged) {
     await core.store.transaction(async (trx) => {
-      const r = await trx
-        .updateTable('msh_messages')
-        .set({ needs_action: 'missing-acknowledgement', updated_at: now })
-        .where('id', '=', m.id)
-        .where('ack_code', 'is', null)
-        .where((eb) => eb.or([eb('needs_action', 'is', null), eb('needs_action', '=', 'missing-receipt')]))
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) !== 1) return;
-      result.missingAcknowledgement++;
-      await addEvents(trx, m.id, [
-        {
-          code: '15.1',
-          station: 'msh',
-          outcome: 'failure',
-          time: now,
-          detail: `no acknowledgement within ${Math.round(core.config.acknowledgementTimeoutMs / 60_000)} minutes: marked for resending`,
-        },
-      ]);
+      const marked = await transition(trx, m, 'acknowledgementMissing', {
+        outcome: 'failure',
+        detail: `no acknowledgement within ${Math.round(core.config.acknowledgementTimeoutMs / 60_000)} minutes: marked for resending`,
+        time: now,
+      });
+      if (marked) result.missingAcknowledgement++;
     });
   }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -156,6 +157,24 @@ export async function runToEnd(ap: AccessPoint, clock: TestClock, steps = 100): 
   throw new Error(`runToEnd: still retrying after ${steps} steps`);
 }
 
+/**
+ * The register of the test parties as a static discovery map: A and B with the AS4 certificates issued for them
+ * (`issueApCredentials(pki, 'a' | 'b')`). A receiving AP checks a sender's signature against it; a sender's own
+ * map entry for its receiver (with the receiver's real URL) replaces the placeholder address.
+ */
+function testRegister(pki: TestPki): Record<string, { url: string; certificate: string }> {
+  const register: Record<string, { url: string; certificate: string }> = {};
+  for (const [name, gln] of [
+    ['a', GLN_A],
+    ['b', GLN_B],
+  ] as const) {
+    const certificate = join(pki.dir, `${name}-signing.pem`);
+    if (existsSync(certificate))
+      register[`0088:${gln}`] = { url: `https://${name}.invalid/as4`, certificate };
+  }
+  return register;
+}
+
 /** An access point on loopback over HTTPS, as the node would create it, with quick timers for tests. */
 export async function startAp(options: StartOptions): Promise<AccessPoint> {
   const config = loadConfig({
@@ -173,6 +192,10 @@ export async function startAp(options: StartOptions): Promise<AccessPoint> {
         trustAnchors: [options.pki.rootFile],
         requireClientCertificate: true,
         ...options.ap,
+        discovery: {
+          ...options.ap?.discovery,
+          static: { ...testRegister(options.pki), ...options.ap?.discovery?.static },
+        },
         send: {
           maxAttempts: 5,
           backoffBaseMs: 50,

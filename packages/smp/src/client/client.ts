@@ -82,6 +82,11 @@ export interface SmpClientOptions {
   allowSha1?: boolean;
   /** Clock for certificate validity, endpoint activation and the cache's `cacheTtlMs`. */
   clock?: () => Date;
+  /**
+   * More checks of the SMP's signing certificate once its path to an anchor is built (`path`: signer first, anchor
+   * last), e.g. its key usage and revocation status; throw to refuse the answer.
+   */
+  checkSigner?: (path: readonly X509Certificate[]) => void | Promise<void>;
 }
 
 /** What a sender needs to reach a receiver (eDelivery AS4 1.15 §1.5.4 Dynamic Sender: address and certificate). */
@@ -134,6 +139,7 @@ export class SmpClient {
   readonly #get: HttpGet;
   readonly #results: TtlCache<SmpLookupResult>;
   readonly #smpUrls: TtlCache<string>;
+  readonly #apCertificates: TtlCache<X509Certificate[]>;
   readonly #profiles: readonly string[];
   readonly #anchors: X509Certificate[];
   readonly #intermediates: X509Certificate[];
@@ -183,6 +189,36 @@ export class SmpClient {
     const now = () => this.#now().getTime();
     this.#results = new TtlCache(ttl, { now });
     this.#smpUrls = new TtlCache(ttl, { now });
+    this.#apCertificates = new TtlCache(ttl, { now });
+  }
+
+  /**
+   * The access point certificates the SMP publishes for a participant: those of the endpoints it serves for each of
+   * its document types (with the acceptable transport profiles), each from verified ServiceMetadata. What a receiver
+   * checks a sender's signature against: the signer is the sender only when its certificate is one of these.
+   * Cached like lookups.
+   *
+   * @example
+   * const certs = await smp.accessPointCertificates('0088:5790000123117');
+   * certs.some((c) => c.raw.equals(signer.raw));
+   */
+  async accessPointCertificates(participant: IdentifierInput): Promise<X509Certificate[]> {
+    const p = participantId(participant);
+    return this.#apCertificates.get(p.key(), async () => {
+      const group = await this.serviceGroup(p);
+      const found = new Map<string, X509Certificate>();
+      for (const ref of group.references) {
+        if (!ref.documentType) continue;
+        try {
+          const r = await this.lookup(p, ref.documentType);
+          found.set(r.certificate.fingerprint256, r.certificate);
+        } catch (err) {
+          // A document type whose endpoints are not active, or none with our transport profile, names no AP.
+          if ((err as EhmiError).code !== 'EHMI_SMP_NOT_REGISTERED') throw err;
+        }
+      }
+      return [...found.values()];
+    });
   }
 
   /**
@@ -208,6 +244,7 @@ export class SmpClient {
   clearCache(): void {
     this.#results.clear();
     this.#smpUrls.clear();
+    this.#apCertificates.clear();
   }
 
   /**
@@ -364,6 +401,7 @@ export class SmpClient {
       at: this.#now(),
       ...(this.#options.allowSha1 !== undefined ? { allowSha1: this.#options.allowSha1 } : {}),
     });
+    await this.#options.checkSigner?.(verified.path);
     const md = verified.serviceMetadata;
     if (md.redirect) {
       // OASIS BDXR SMP 1.0 Redirect: one hop; the target must be signed by the certificate the redirect names.
