@@ -18,6 +18,19 @@ export {
   outcomeIssues,
   writeFailure,
 } from './client.ts';
+export {
+  CRL_VALIDITY_MS,
+  loadNetworkRoot,
+  type NetworkRevocation,
+  type PublishedCrl,
+  publishNetworkCrl,
+  REVOCATION_REASONS,
+  type Revoked,
+  type RevokeOptions,
+  readRevocations,
+  revokeNetworkCertificate,
+} from './crl.ts';
+export { type CrlService, type CrlServiceOptions, startCrlService } from './crl-server.ts';
 export { noteDataDir } from './data-dir.ts';
 export {
   MANIFEST_FILE,
@@ -35,12 +48,27 @@ export {
   participantOf,
 } from './organisations.ts';
 export {
+  CENTRAL_NAME,
+  CENTRAL_OPERATOR,
   type CentralCredentials,
   type CredentialFiles,
   ensureNetworkPki,
   type NetworkPki,
+  type NetworkPkiOptions,
+  type NetworkPurpose,
+  networkCrlUrl,
   type OrganisationCredentials,
+  type PkiOrganisation,
 } from './pki.ts';
+export {
+  CENTRAL_PURPOSES,
+  CRL_PATH,
+  credentialFiles,
+  crlFile,
+  ORGANISATION_PURPOSES,
+  purposesOf,
+  revokedFile,
+} from './pki-files.ts';
 export {
   CENTRAL_SERVICES,
   type CentralService,
@@ -55,6 +83,7 @@ export { SAMPLE_PATIENT_CPR, sampleHomeCareObservation } from './sample.ts';
 export {
   type NetworkPlan,
   type PlannedCentral,
+  type PlannedCrl,
   type PlannedOrganisation,
   planNetwork,
   type RunningNetwork,

@@ -6,6 +6,9 @@ import { z } from 'zod';
 /** File name of the manifest in the data folder. */
 export const MANIFEST_FILE = 'network.json';
 
+/** A certificate and its private key: absolute paths of PEM files. */
+const credential = z.object({ cert: z.string().min(1), key: z.string().min(1) });
+
 const organisationEntry = z.object({
   name: z.string().min(1),
   role: z.enum(['municipality', 'gp', 'hospital']),
@@ -14,7 +17,10 @@ const organisationEntry = z.object({
   msh: z.string().url(),
   ap: z.string().url(),
   clientId: z.string().min(1),
-  tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }),
+  /** The TLS client credential its EUA presents to its MSH (= `certificates.tlsClient`). */
+  tls: credential,
+  /** The organisation's certificates by purpose (absolute PEM paths), for scripts. */
+  certificates: z.object({ as4: credential, tlsServer: credential, tlsClient: credential }),
 });
 
 /**
@@ -22,7 +28,10 @@ const organisationEntry = z.object({
  * need to reach it. Paths are absolute.
  */
 export const networkManifestSchema = z.object({
-  /** Central services by name → base URL (`auth`, `eer`, `eas`, `smp`, `eds`, `archive`, `console` as they come). */
+  /**
+   * Central services by name → base URL (`eer`, `eas`, `smp`, `dns`; `crl`, the full URL of the root CA's CRL;
+   * `auth`, `eds`, `archive`, `console` as they come).
+   */
   services: z.record(z.string(), z.string().url()),
   /** PEM file of the root CA every server certificate of the network chains to. */
   trustAnchor: z.string().min(1),

@@ -10,6 +10,11 @@ export interface OrganisationSpec {
   gln: string;
   /** SOR code (`urn:oid:1.2.208.176.1.1`). */
   sor: string;
+  /**
+   * CVR number (8 digits): the `organizationIdentifier` (`NTRDK-<cvr>`) of the OCES3-style subjects of its
+   * certificates (the local network's PKI).
+   */
+  cvr: string;
   /** The organisation's name in the FHIR messages it sends and receives. */
   title: string;
   /** Ydernummer (`urn:oid:1.2.208.176.1.4`) of a GP practice: MedComRequesterOrganization requires it. */
@@ -22,7 +27,9 @@ export interface OrganisationSpec {
  * The three organisations of `ehmi up`. GLN and SOR codes are those of the MedCom examples, so the messages built
  * with them look like MedCom's own: the municipal acute team "Pleje og Rehabilitering" and the GP practice
  * "Skødstrup Lægepraksis" of the HomeCareObservation 1.2.1 examples (Organization-72cc3a2c…, -1ab9c2d9…), and the
- * receiver organisation of the Acknowledgement 2.0.3 examples as the hospital. Names are the roles' own words.
+ * receiver organisation of the Acknowledgement 2.0.3 examples as the hospital. Names are the roles' own words. The
+ * MedCom examples carry no CVR numbers: the CVR numbers here are made up (8 digits that pass the CVR modulus-11
+ * check, weights 2,7,6,5,4,3,2,1) and belong to no real company.
  */
 export const LOCAL_ORGANISATIONS: readonly OrganisationSpec[] = [
   {
@@ -30,6 +37,7 @@ export const LOCAL_ORGANISATIONS: readonly OrganisationSpec[] = [
     role: 'municipality',
     gln: '5790000123117',
     sor: '1144561000016002',
+    cvr: '29178437',
     title: 'Pleje og Rehabilitering',
     address: { city: 'Aarhus C', postalCode: '8000' },
   },
@@ -38,6 +46,7 @@ export const LOCAL_ORGANISATIONS: readonly OrganisationSpec[] = [
     role: 'gp',
     gln: '5790000127092',
     sor: '52581000016005',
+    cvr: '30466519',
     title: 'Skødstrup Lægepraksis',
     ydernummer: '061654',
     address: { city: 'Skødstrup', postalCode: '8541' },
@@ -47,6 +56,7 @@ export const LOCAL_ORGANISATIONS: readonly OrganisationSpec[] = [
     role: 'hospital',
     gln: '5790000209354',
     sor: '265161000016000',
+    cvr: '29812276',
     title: 'Hospital',
     address: { city: 'Aarhus N', postalCode: '8200' },
   },

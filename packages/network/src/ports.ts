@@ -4,8 +4,22 @@ import { EhmiError } from '@ehmi/errors';
 export const DEFAULT_PORT_BASE = 8700;
 /** The network never uses more than this many consecutive ports from the base. */
 export const NETWORK_PORT_SPAN = 50;
-/** Ports base+0 … base+9 are kept for the central services, in this order. */
-export const CENTRAL_SERVICES = ['auth', 'eer', 'eas', 'smp', 'dns', 'eds', 'archive', 'console'] as const;
+/**
+ * Ports base+0 … base+9 are kept for the central services, in this order (base+9 is the central node's own
+ * health/metrics server). `crl` serves the root CA's CRL over plain HTTP, as CRL distribution points are (RFC 5280
+ * §4.2.1.13: an HTTP URI points to a DER CRL; HTTPS would need revocation checking to check revocation).
+ */
+export const CENTRAL_SERVICES = [
+  'auth',
+  'eer',
+  'eas',
+  'smp',
+  'dns',
+  'eds',
+  'archive',
+  'console',
+  'crl',
+] as const;
 export type CentralService = (typeof CENTRAL_SERVICES)[number];
 const CENTRAL_SPAN = 10;
 /** Each organisation's node has three servers: its MSH, its access point, and the node's health/metrics server. */

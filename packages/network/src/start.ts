@@ -14,10 +14,12 @@ import {
   seedRegisters,
   waitForSmp,
 } from './central.ts';
+import { type CrlService, startCrlService } from './crl-server.ts';
 import { noteDataDir } from './data-dir.ts';
 import { MANIFEST_FILE, type NetworkManifest, writeNetworkManifest } from './manifest.ts';
 import { LOCAL_ORGANISATIONS, type OrganisationSpec, participantOf } from './organisations.ts';
-import { CENTRAL_NAME, ensureNetworkPki, type NetworkPki } from './pki.ts';
+import { CENTRAL_NAME, ensureNetworkPki, type NetworkPki, networkCrlUrl } from './pki.ts';
+import { CRL_DIR_NAME } from './pki-files.ts';
 import {
   centralServicePort,
   checkPortBase,
@@ -76,10 +78,18 @@ export interface PlannedOrganisation {
   config: Config;
 }
 
+/** The CRL service: the root CA's CRL over plain HTTP (`pki.crl.url`). */
+export interface PlannedCrl {
+  url: string;
+  host: string;
+  port: number;
+}
+
 export interface NetworkPlan {
   dataDir: string;
   portBase: number;
   pki: NetworkPki;
+  crl: PlannedCrl;
   organisations: PlannedOrganisation[];
   central: PlannedCentral;
   manifest: NetworkManifest;
@@ -95,6 +105,8 @@ export interface RunningNetwork {
   nodes: Record<string, RunningNode>;
   /** The central node: SMP (+ DNS zone), EER, EAS. */
   central: RunningNode;
+  /** The CRL service (`manifest.services.crl`). */
+  crl: CrlService;
   /** Close every node (servers, workers, database). */
   close(): Promise<void>;
 }
@@ -129,6 +141,12 @@ function dnsClientHost(host: string): string {
   return host;
 }
 
+/**
+ * Revocation settings of every node of the network: the CRL is fetched again every 10 s, so that a certificate
+ * revoked with `ehmi pki revoke` is refused within seconds.
+ */
+const NETWORK_REVOCATION = { refreshMs: 10_000 };
+
 function parseNodeConfig(merged: Record<string, unknown>, who: string): Config {
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
@@ -142,9 +160,9 @@ function parseNodeConfig(merged: Record<string, unknown>, who: string): Config {
 }
 
 /**
- * Work out the whole network without starting it: generate (or reuse) the PKI and the central services' admin
- * tokens, assign ports, and build the config of the central node (SMP with its DNS zone, EER, EAS on ports
- * base+1…base+4, base+9) and of each organisation's node, whose access point discovers receivers through the
+ * Work out the whole network without starting it: generate (or reuse) the PKI, issue its CRL (served on base+8)
+ * and the central services' admin tokens, assign ports, and build the config of the central node (SMP with its DNS
+ * zone, EER, EAS on ports base+1…base+4, base+9) and of each organisation's node, whose access point discovers receivers through the
  * network's DNS server and the SMP (`discovery: 'smp'`, no static map: what `startNetwork` runs) or, by default,
  * a static map of every organisation's AP (tests that start single nodes with `startNode`).
  *
@@ -161,20 +179,23 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
   for (const s of specs) {
     if (names.has(s.name))
       throw new EhmiError('EHMI_CONFIG_INVALID', `organisation ${s.name} is listed twice`);
-    if (s.name === CENTRAL_NAME)
+    if (s.name === CENTRAL_NAME || s.name === CRL_DIR_NAME)
       throw new EhmiError(
         'EHMI_CONFIG_INVALID',
-        `"${CENTRAL_NAME}" is the central node's name, not an organisation's`,
+        s.name === CENTRAL_NAME
+          ? `"${CENTRAL_NAME}" is the central node's name, not an organisation's`
+          : `"${CRL_DIR_NAME}" is the name of the CRL's folder in pki/, not an organisation's`,
       );
     names.add(s.name);
   }
   mkdirSync(dataDir, { recursive: true });
-  const pki = await ensureNetworkPki(
-    dataDir,
-    specs.map((s) => s.name),
-    { hosts: [host] },
-  );
   const h = urlHost(host);
+  const crl: PlannedCrl = {
+    url: networkCrlUrl(h, portBase),
+    host,
+    port: centralServicePort(portBase, 'crl'),
+  };
+  const pki = await ensureNetworkPki(dataDir, specs, { hosts: [host], crlUrl: crl.url });
   const laid = specs.map((spec, index) => {
     const ports = organisationPorts(portBase, index);
     return {
@@ -221,7 +242,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     static: Object.fromEntries(
       laid.map((o) => [
         participantOf(o.spec),
-        { url: o.urls.ap, certificate: pki.organisations[o.spec.name]!.ap.cert },
+        { url: o.urls.ap, certificate: pki.organisations[o.spec.name]!.as4.cert },
       ]),
     ),
   };
@@ -236,13 +257,20 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       },
       http: { host, port: o.ports.node },
       organisation: { name: o.spec.name, gln: o.spec.gln, sor: o.spec.sor },
-      tls: { cert: creds.tls.cert, key: creds.tls.key, ca: [pki.trustAnchor] },
+      tls: {
+        cert: creds.tlsServer.cert,
+        key: creds.tlsServer.key,
+        clientCert: creds.tlsClient.cert,
+        clientKey: creds.tlsClient.key,
+        ca: [pki.trustAnchor],
+      },
+      revocation: NETWORK_REVOCATION,
       msh: { enabled: true, host, port: o.ports.msh, clientTrustAnchors: [pki.trustAnchor] },
       ap: {
         enabled: true,
         host,
         port: o.ports.ap,
-        signing: creds.ap,
+        signing: creds.as4,
         trustAnchors: [pki.trustAnchor],
         discovery,
       },
@@ -265,6 +293,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       eer: central.urls.eer,
       eas: central.urls.eas,
       dns: central.urls.dns,
+      crl: crl.url,
     },
     trustAnchor: pki.trustAnchor,
     organisations: organisations.map((o) => ({
@@ -275,10 +304,16 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       msh: o.urls.msh,
       ap: o.urls.ap,
       clientId: o.clientId,
-      tls: { cert: pki.organisations[o.spec.name]!.tls.cert, key: pki.organisations[o.spec.name]!.tls.key },
+      // The EUA's credential: network.json's `tls` is what a client of the organisation's MSH presents.
+      tls: { ...pki.organisations[o.spec.name]!.tlsClient },
+      certificates: {
+        as4: { ...pki.organisations[o.spec.name]!.as4 },
+        tlsServer: { ...pki.organisations[o.spec.name]!.tlsServer },
+        tlsClient: { ...pki.organisations[o.spec.name]!.tlsClient },
+      },
     })),
   };
-  return { dataDir, portBase, pki, organisations, central, manifest };
+  return { dataDir, portBase, pki, crl, organisations, central, manifest };
 }
 
 /**
@@ -316,13 +351,20 @@ function planCentral(p: {
       schema: p.databaseUrl ? schemaName(p.schemaPrefix, CENTRAL_NAME) : 'public',
     },
     http: { host: p.host, port: p.portBase + CENTRAL_NODE_PORT_OFFSET },
-    tls: { cert: creds.tls.cert, key: creds.tls.key, ca: [p.pki.trustAnchor] },
+    tls: {
+      cert: creds.tlsServer.cert,
+      key: creds.tlsServer.key,
+      clientCert: creds.tlsClient.cert,
+      clientKey: creds.tlsClient.key,
+      ca: [p.pki.trustAnchor],
+    },
+    revocation: NETWORK_REVOCATION,
     smp: {
       enabled: true,
       host: p.host,
       port: port('smp'),
       publicUrl: urls.smp,
-      signing: creds.smp,
+      signing: creds.smpSigning,
       adminToken: p.secrets.smpAdminToken,
       // Short TTLs: an organisation created in EER is found within seconds.
       dns: { enabled: true, host: p.host, port: dns.port, zone: dns.zone, ttlSeconds: 10 },
@@ -408,11 +450,24 @@ export async function startNetwork(options: StartNetworkOptions): Promise<Runnin
 }
 
 async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptions): Promise<RunningNetwork> {
-  // The registers first: an access point with sends pending from the last run looks its receivers up at once.
+  // The CRL first: every node checks the certificates it relies on against it.
+  let crl: CrlService;
+  try {
+    crl = await startCrlService({
+      dataDir: plan.dataDir,
+      host: plan.crl.host,
+      port: plan.crl.port,
+      logger: options.logger,
+    });
+  } catch (err) {
+    throw explainListenError(err, plan.portBase);
+  }
+  // Then the registers: an access point with sends pending from the last run looks its receivers up at once.
   let central: RunningNode;
   try {
     central = await startNode(plan.central.config, options.logger.child({ org: CENTRAL_NAME }));
   } catch (err) {
+    await crl.close();
     throw explainListenError(err, plan.portBase);
   }
   // Seed EER from the organisations (stable ids: a restart updates), then wait until the SMP serves them all as
@@ -420,7 +475,7 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
   const seeds: SeedOrganisation[] = plan.organisations.map((o) => ({
     spec: o.spec,
     as4Url: o.urls.ap,
-    apCertificate: plan.pki.organisations[o.spec.name]!.ap.cert,
+    apCertificate: plan.pki.organisations[o.spec.name]!.as4.cert,
   }));
   const trustAnchorPem = readFileSync(plan.pki.trustAnchor, 'utf8');
   const client = fetchTrusting(trustAnchorPem);
@@ -448,6 +503,7 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
       settled.map((s) => (s.status === 'fulfilled' ? s.value.close().catch(() => {}) : undefined)),
     );
     await central.close().catch(() => {});
+    await crl.close();
     throw explainListenError(failed.reason, plan.portBase);
   }
   const nodes: Record<string, RunningNode> = {};
@@ -463,11 +519,12 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
     manifestFile,
     nodes,
     central,
+    crl,
     close() {
-      // The organisations first (their sends stop), then the registers.
+      // The organisations first (their sends stop), then the registers, then the CRL.
       closed ??= Promise.all(Object.values(nodes).map((n) => n.close()))
         .then(() => central.close())
-        .then(() => undefined);
+        .then(() => crl.close());
       return closed;
     },
   };

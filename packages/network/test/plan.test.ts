@@ -78,6 +78,7 @@ describe('local network: ports', () => {
 
 describe('local network: PKI', () => {
   let dir: string;
+  const orgs = LOCAL_ORGANISATIONS.slice(0, 2);
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ehmi-net-pki-'));
   });
@@ -85,8 +86,8 @@ describe('local network: PKI', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('generates a root CA and per organisation an AP credential and a TLS credential that chain to it', async () => {
-    const pki = await ensureNetworkPki(dir, ['municipality', 'gp']);
+  it('generates a root CA and per organisation an AS4, a TLS server and a TLS client credential that chain to it', async () => {
+    const pki = await ensureNetworkPki(dir, orgs);
     assert.equal(pki.generated, true);
     assert.equal(pki.trustAnchor, join(dir, 'pki', 'root-ca.pem'));
     const { readFileSync } = await import('node:fs');
@@ -94,50 +95,46 @@ describe('local network: PKI', () => {
     assert.ok(root.ca);
     for (const org of ['municipality', 'gp']) {
       const creds = pki.organisations[org]!;
-      const ap = new X509Certificate(readFileSync(creds.ap.cert));
-      const tls = new X509Certificate(readFileSync(creds.tls.cert));
-      checkCertificateTrust(ap, { trustAnchors: [root] });
-      checkCertificateTrust(tls, { trustAnchors: [root] });
-      assert.equal(ap.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
-      assert.equal(ap.publicKey.asymmetricKeyType, 'rsa');
+      for (const files of [creds.as4, creds.tlsServer, creds.tlsClient]) {
+        checkCertificateTrust(new X509Certificate(readFileSync(files.cert)), { trustAnchors: [root] });
+        assert.equal((await stat(files.key)).mode & 0o777, 0o600);
+      }
+      const tls = new X509Certificate(readFileSync(creds.tlsServer.cert));
       assert.match(tls.subjectAltName ?? '', /DNS:localhost/);
       assert.match(tls.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
-      // tls-server + tls-client: serverAuth and clientAuth
-      assert.deepEqual([...(tls.keyUsage ?? [])].sort(), ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
-      assert.equal((await stat(creds.ap.key)).mode & 0o777, 0o600);
-      assert.equal((await stat(creds.tls.key)).mode & 0o777, 0o600);
     }
   });
 
   it('reuses what exists on the next start, and issues again only what is missing', async () => {
     const { readFileSync } = await import('node:fs');
-    const first = await ensureNetworkPki(dir, ['municipality', 'gp']);
+    const first = await ensureNetworkPki(dir, orgs);
     assert.equal(first.generated, false);
     const rootBefore = readFileSync(first.trustAnchor, 'utf8');
-    const apBefore = readFileSync(first.organisations.gp!.ap.cert, 'utf8');
-    const tlsBefore = readFileSync(first.organisations.gp!.tls.cert, 'utf8');
-    await unlink(first.organisations.gp!.tls.key);
-    const second = await ensureNetworkPki(dir, ['municipality', 'gp']);
+    const as4Before = readFileSync(first.organisations.gp!.as4.cert, 'utf8');
+    const tlsBefore = readFileSync(first.organisations.gp!.tlsServer.cert, 'utf8');
+    await unlink(first.organisations.gp!.tlsServer.key);
+    const second = await ensureNetworkPki(dir, orgs);
     assert.equal(second.generated, true);
     assert.equal(readFileSync(second.trustAnchor, 'utf8'), rootBefore);
-    assert.equal(readFileSync(second.organisations.gp!.ap.cert, 'utf8'), apBefore);
-    assert.notEqual(readFileSync(second.organisations.gp!.tls.cert, 'utf8'), tlsBefore);
+    assert.equal(readFileSync(second.organisations.gp!.as4.cert, 'utf8'), as4Before);
+    assert.notEqual(readFileSync(second.organisations.gp!.tlsServer.cert, 'utf8'), tlsBefore);
   });
 
   it('a credential not issued by the root (a replaced root) is issued again', async () => {
     const other = await mkdtemp(join(tmpdir(), 'ehmi-net-pki-other-'));
+    const gp = orgs.slice(1);
     try {
       const { readFileSync } = await import('node:fs');
-      const a = await ensureNetworkPki(other, ['gp']);
-      const apBefore = readFileSync(a.organisations.gp!.ap.cert, 'utf8');
+      const a = await ensureNetworkPki(other, gp);
+      const as4Before = readFileSync(a.organisations.gp!.as4.cert, 'utf8');
       // Another network's root in place of this one's: every credential must be issued again from it.
-      const b = await ensureNetworkPki(dir, ['gp']);
+      const b = await ensureNetworkPki(dir, gp);
       await writeFile(a.trustAnchor, readFileSync(b.trustAnchor));
       await writeFile(a.trustAnchorKey, readFileSync(b.trustAnchorKey));
-      const c = await ensureNetworkPki(other, ['gp']);
+      const c = await ensureNetworkPki(other, gp);
       assert.equal(c.generated, true);
-      assert.notEqual(readFileSync(c.organisations.gp!.ap.cert, 'utf8'), apBefore);
-      checkCertificateTrust(new X509Certificate(readFileSync(c.organisations.gp!.ap.cert)), {
+      assert.notEqual(readFileSync(c.organisations.gp!.as4.cert, 'utf8'), as4Before);
+      checkCertificateTrust(new X509Certificate(readFileSync(c.organisations.gp!.as4.cert)), {
         trustAnchors: [readFileSync(b.trustAnchor)],
       });
     } finally {
@@ -165,16 +162,24 @@ describe('local network: plan and network.json', () => {
       assert.deepEqual({ msh: c.msh.port, ap: c.ap.port, node: c.http.port }, organisationPorts(30000, i));
       assert.equal(c.dataDir, join(dir, o.spec.name));
       assert.deepEqual(c.organisation, { name: o.spec.name, gln: o.spec.gln, sor: o.spec.sor });
-      assert.deepEqual(c.tls?.ca, [plan.pki.trustAnchor]);
+      const creds = plan.pki.organisations[o.spec.name]!;
+      assert.deepEqual(c.tls, {
+        cert: creds.tlsServer.cert,
+        key: creds.tlsServer.key,
+        clientCert: creds.tlsClient.cert,
+        clientKey: creds.tlsClient.key,
+        ca: [plan.pki.trustAnchor],
+      });
+      assert.equal(c.revocation.refreshMs, 10_000);
       assert.deepEqual(c.msh.clientTrustAnchors, [plan.pki.trustAnchor]);
       assert.deepEqual(c.ap.trustAnchors, [plan.pki.trustAnchor]);
-      assert.equal(c.ap.signing?.cert, plan.pki.organisations[o.spec.name]!.ap.cert);
+      assert.deepEqual(c.ap.signing, creds.as4);
       assert.equal(c.database.url, undefined);
       // the static discovery map knows every organisation's AP
       for (const other of plan.organisations) {
         const entry = c.ap.discovery.static[participantOf(other.spec)];
         assert.equal(entry?.url, other.urls.ap);
-        assert.equal(entry?.certificate, plan.pki.organisations[other.spec.name]!.ap.cert);
+        assert.equal(entry?.certificate, plan.pki.organisations[other.spec.name]!.as4.cert);
       }
     });
   });
@@ -227,11 +232,22 @@ describe('local network: plan and network.json', () => {
       eer: 'https://127.0.0.1:30001',
       eas: 'https://127.0.0.1:30002',
       dns: 'dns://127.0.0.1:30004',
+      crl: 'http://127.0.0.1:30008/root-ca.crl',
     });
     assert.equal(m.trustAnchor, join(dir, 'pki', 'root-ca.pem'));
     assert.deepEqual(
       m.organisations.map((o) => Object.keys(o).sort()),
-      m.organisations.map(() => ['ap', 'clientId', 'gln', 'msh', 'name', 'role', 'sor', 'tls']),
+      m.organisations.map(() => [
+        'ap',
+        'certificates',
+        'clientId',
+        'gln',
+        'msh',
+        'name',
+        'role',
+        'sor',
+        'tls',
+      ]),
     );
     assert.deepEqual(m.organisations[1], {
       name: 'gp',
@@ -241,7 +257,18 @@ describe('local network: plan and network.json', () => {
       msh: 'https://127.0.0.1:30013',
       ap: 'https://127.0.0.1:30014',
       clientId: 'gp-eua',
-      tls: { cert: join(dir, 'pki', 'gp', 'tls.pem'), key: join(dir, 'pki', 'gp', 'tls.key') },
+      tls: { cert: join(dir, 'pki', 'gp', 'tls-client.pem'), key: join(dir, 'pki', 'gp', 'tls-client.key') },
+      certificates: {
+        as4: { cert: join(dir, 'pki', 'gp', 'as4.pem'), key: join(dir, 'pki', 'gp', 'as4.key') },
+        tlsServer: {
+          cert: join(dir, 'pki', 'gp', 'tls-server.pem'),
+          key: join(dir, 'pki', 'gp', 'tls-server.key'),
+        },
+        tlsClient: {
+          cert: join(dir, 'pki', 'gp', 'tls-client.pem'),
+          key: join(dir, 'pki', 'gp', 'tls-client.key'),
+        },
+      },
     });
     writeNetworkManifest(dir, m);
     assert.deepEqual(readNetworkManifest(dir), m);

@@ -71,6 +71,11 @@ describe('the SMP publishes what the MSH puts on its envelopes', () => {
         ap: 'https://a',
         clientId: 'a',
         tls: { cert: 'x', key: 'x' },
+        certificates: {
+          as4: { cert: 'x', key: 'x' },
+          tlsServer: { cert: 'x', key: 'x' },
+          tlsClient: { cert: 'x', key: 'x' },
+        },
       },
       {
         name: 'gp',
@@ -81,6 +86,11 @@ describe('the SMP publishes what the MSH puts on its envelopes', () => {
         ap: 'https://b',
         clientId: 'b',
         tls: { cert: 'x', key: 'x' },
+        certificates: {
+          as4: { cert: 'x', key: 'x' },
+          tlsServer: { cert: 'x', key: 'x' },
+          tlsClient: { cert: 'x', key: 'x' },
+        },
       },
     );
     const header = (bundle.entry as { resource: { definition?: string } }[])[0]!.resource;
@@ -207,7 +217,7 @@ for (const engine of engines()) {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    it('network.json lists smp, eer, eas and the DNS server; the access points have no static map', () => {
+    it('network.json lists smp, eer, eas, the DNS server and the CRL; the access points have no static map', () => {
       assert.ok(readyMs > 0);
       const m = readNetworkManifest(dataDir);
       assert.deepEqual(m.services, {
@@ -215,6 +225,7 @@ for (const engine of engines()) {
         eer: `https://127.0.0.1:${portBase + 1}`,
         eas: `https://127.0.0.1:${portBase + 2}`,
         dns: `dns://127.0.0.1:${portBase + 4}`,
+        crl: `http://127.0.0.1:${portBase + 8}/root-ca.crl`,
       });
       for (const o of net!.plan.organisations) {
         assert.deepEqual(o.config.ap.discovery.static, {}, o.spec.name);
@@ -228,14 +239,14 @@ for (const engine of engines()) {
       assert.equal(net!.central.store.engine, engine.databaseUrl ? 'postgres' : 'sqlite');
       if (engine.databaseUrl) assert.equal(central.database.schema, `${prefix}_central`);
       assert.equal(statSync(join(dataDir, 'central', 'secrets.json')).mode & 0o777, 0o600);
-      assert.equal(statSync(net!.plan.pki.central.smp.key).mode & 0o777, 0o600);
+      assert.equal(statSync(net!.plan.pki.central.smpSigning.key).mode & 0o777, 0o600);
     });
 
     it("a lookup through the network's DNS finds each organisation's AP URL and certificate, signed by the SMP", async () => {
       const smp = smpClient();
       const m = readNetworkManifest(dataDir);
       for (const o of m.organisations) {
-        const apCert = new X509Certificate(readFileSync(net!.plan.pki.organisations[o.name]!.ap.cert));
+        const apCert = new X509Certificate(readFileSync(net!.plan.pki.organisations[o.name]!.as4.cert));
         for (const documentType of publishedDocumentTypes()) {
           const r = await smp.lookup(`0088:${o.gln}`, documentType, PROCESS_ID);
           assert.equal(r.endpointUrl, o.ap, `${o.name} ${documentType}`);
@@ -347,7 +358,7 @@ for (const engine of engines()) {
       timeout: 30_000,
     }, async () => {
       const m = readNetworkManifest(dataDir);
-      const certPem = readFileSync(net!.plan.pki.organisations.hospital!.ap.cert, 'utf8');
+      const certPem = readFileSync(net!.plan.pki.organisations.hospital!.as4.cert, 'utf8');
       const resources = eerResourcesFor({
         key: 'newclinic',
         title: 'Ny Klinik',
