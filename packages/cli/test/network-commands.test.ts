@@ -53,7 +53,7 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
     const ca = readFileSync(plan.pki.trustAnchor, 'utf8');
     manifest = structuredClone(plan.manifest);
     for (const org of manifest.organisations) {
-      const tls = plan.pki.organisations[org.name]!.tls;
+      const tls = plan.pki.organisations[org.name]!.tlsServer;
       const app = Fastify({
         https: {
           key: readFileSync(tls.key),

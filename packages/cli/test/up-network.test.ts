@@ -90,12 +90,12 @@ for (const engine of engines()) {
       const lines = node.out().trimEnd().split('\n');
       const readyAt = lines.findIndex((l) => l.startsWith('ready'));
       const services = lines.slice(0, readyAt);
-      assert.equal(services.length, 13, services.join('\n'));
+      assert.equal(services.length, 14, services.join('\n'));
       for (const l of services.slice(0, 9))
         assert.match(l, /^(municipality|gp|hospital) +(msh|ap|node) +https?:\/\/127\.0\.0\.1:\d+ +try: /);
-      // The central services: the registers and the DNS server of the SML/BDXL zone.
+      // The central services: the registers, the DNS server of the SML/BDXL zone and the root CA's CRL.
       for (const l of services.slice(9))
-        assert.match(l, /^(smp|eer|eas|dns) +(https?|dns):\/\/127\.0\.0\.1:\d+ +try: /);
+        assert.match(l, /^(smp|eer|eas|dns|crl) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /);
       assert.match(
         services[0]!,
         new RegExp(
@@ -106,7 +106,7 @@ for (const engine of engines()) {
       // network.json
       const manifest = JSON.parse(readFileSync(join(data, 'network.json'), 'utf8'));
       assert.deepEqual(Object.keys(manifest).sort(), ['organisations', 'services', 'trustAnchor']);
-      assert.deepEqual(Object.keys(manifest.services).sort(), ['dns', 'eas', 'eer', 'smp']);
+      assert.deepEqual(Object.keys(manifest.services).sort(), ['crl', 'dns', 'eas', 'eer', 'smp']);
       assert.ok(existsSync(manifest.trustAnchor) && manifest.trustAnchor.startsWith(data));
       assert.deepEqual(
         manifest.organisations.map((o: { name: string; role: string }) => [o.name, o.role]),
@@ -119,6 +119,7 @@ for (const engine of engines()) {
       for (const o of manifest.organisations) {
         assert.deepEqual(Object.keys(o).sort(), [
           'ap',
+          'certificates',
           'clientId',
           'gln',
           'msh',

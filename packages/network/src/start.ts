@@ -64,7 +64,7 @@ export interface PlannedCentral {
   dns: { host: string; port: number; zone: string };
   secrets: CentralSecrets;
   /** One example command per central service (what `ehmi up` prints). */
-  examples: Record<'smp' | 'eer' | 'eas' | 'dns', string>;
+  examples: Record<'smp' | 'eer' | 'eas' | 'dns' | 'crl', string>;
   config: Config;
 }
 
@@ -222,6 +222,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     databaseUrl,
     schemaPrefix: options.base?.database?.schema,
     gp: specs.find((s) => s.role === 'gp'),
+    crlUrl: crl.url,
   });
   // ap.discovery.smp: BDXL U-NAPTR through the network's DNS server, then the SMP, whose signing certificate
   // chains to the network's root (eDelivery AS4 1.15 §1.5.4 Dynamic Sender). NAPTR rather than the Peppol CNAME:
@@ -333,6 +334,7 @@ function planCentral(p: {
   databaseUrl: string | undefined;
   schemaPrefix: string | undefined;
   gp: OrganisationSpec | undefined;
+  crlUrl: string;
 }): PlannedCentral {
   const port = (s: 'smp' | 'eer' | 'eas' | 'dns') => centralServicePort(p.portBase, s);
   const dns = { host: dnsClientHost(p.host), port: port('dns'), zone: LOCAL_SML_ZONE };
@@ -396,6 +398,7 @@ function planCentral(p: {
     eer: `curl --cacert ${p.pki.trustAnchor} '${urls.eer}/Organization?identifier=urn:oid:1.2.208.176.1.1|${gpSor}&_include=Organization:endpoint'`,
     eas: `curl --cacert ${p.pki.trustAnchor} '${urls.eas}/Organization/$getReceivingOrganizationBySORId?sorId=${gpSor}'`,
     dns: `dig @${dns.host} -p ${dns.port} ${dns.zone} SOA`,
+    crl: `curl -s ${p.crlUrl} | openssl crl -inform DER -noout -text`,
   };
   return {
     urls,

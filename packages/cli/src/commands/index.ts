@@ -3,6 +3,7 @@ import type { CliContext } from '../context.ts';
 import { registerAck } from './ack.ts';
 import { registerAs4 } from './as4.ts';
 import { registerInbox } from './inbox.ts';
+import { registerPki } from './pki.ts';
 import { registerResend } from './resend.ts';
 import { registerSbdh } from './sbdh.ts';
 import { registerSend } from './send.ts';
@@ -21,4 +22,5 @@ export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] 
   registerTrack,
   registerResend,
   registerAs4,
+  registerPki,
 ];
