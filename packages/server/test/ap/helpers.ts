@@ -127,6 +127,8 @@ export interface StartOptions {
   ap?: ConfigInput['ap'];
   /** The AP's clock (default: real time). */
   now?: () => number;
+  /** More node settings (`insecure`, `revocation`, …). */
+  node?: Omit<ConfigInput, 'ap'>;
 }
 
 /** A clock for an access point under test: it moves only when the test moves it. */
@@ -185,6 +187,7 @@ export async function startAp(options: StartOptions): Promise<AccessPoint> {
       tls: { cert: options.creds.files.tlsCert, key: options.creds.files.tlsKey, ca: [options.pki.rootFile] },
       queue: { pollIntervalMs: 50, leaseMs: 10_000, backoffBaseMs: 50, backoffMaxMs: 200 },
       log: { level: 'silent' },
+      ...options.node,
       ap: {
         enabled: true,
         port: 0,
