@@ -127,7 +127,11 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
     const req = seen[0]!;
     assert.equal(req.org, 'municipality');
     assert.equal(req.contentType, 'application/fhir+json');
-    assert.equal(req.clientCn, 'municipality.localhost', 'the EUA presents its organisation TLS certificate');
+    assert.equal(
+      req.clientCn,
+      'EHMI municipality TLS client',
+      'the EUA presents its organisation TLS client certificate',
+    );
     assert.deepEqual(await readFile(save), req.body, '--save holds the exact bytes submitted');
     const bundle = JSON.parse(req.body.toString('utf8'));
     assert.equal(bundle.resourceType, 'Bundle');
@@ -328,7 +332,7 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
     assert.equal(r.code, 0, r.err);
     assert.equal(last(r), 'ack-1');
     assert.deepEqual(JSON.parse(seen[0]!.body.toString()), { code: 'transient-error' });
-    assert.equal(seen[0]!.clientCn, 'gp.localhost');
+    assert.equal(seen[0]!.clientCn, 'EHMI gp TLS client');
     const d = await run(['ack', 'gp', 'in-1', '--data', dir], dir);
     assert.equal(d.code, 0);
     assert.deepEqual(JSON.parse(seen[1]!.body.toString()), { code: 'ok' });
