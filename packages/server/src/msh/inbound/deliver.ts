@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { EhmiError } from '@ehmi/errors';
+import {
+  type EhmiEnvelope,
+  type MedComMessageFacts,
+  type ParsedEnvelope,
+  parse,
+  payloadOf,
+  RECEIPT_STANDARD,
+  readMessageFacts,
+  scopeValue,
+} from '@ehmi/sbdh';
+import type { InboundEnvelope } from '../../contract.ts';
+import { inboxItem, type MshCore, putBlob } from '../core.ts';
+import { validateEnvelope } from '../envelope-check.ts';
+import { addSubmission, envelopeIdOf } from '../envelopes.ts';
+import { formatOfMime, readFhir } from '../fhir-body.ts';
+import { claimReceived, noteDuplicateKeys, wasReceived } from '../repository.ts';
+import { receiveAcknowledgement } from './acknowledgements.ts';
+import { checkDuplicate, deliverDuplicate, type MessageKeys } from './duplicates.ts';
+import { answerException, ignore, receiptFor, receiveReceipt } from './receipts.ts';
+
+const FHIR_ACK = 'acknowledgement-message';
+
+/** Rolls a delivery transaction back: the AS4 MessageId was taken meanwhile (another instance, a repeated call). */
+class AlreadyReceived extends Error {}
+/** Rolls a delivery transaction back: a duplicate key was inserted meanwhile; classify again. */
+class DuplicateRace extends Error {}
+
+async function readAll(stream: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    size += buf.byteLength;
+    if (size > limit) {
+      stream.destroy();
+      throw new EhmiError(
+        'EHMI_TOO_LARGE',
+        `the envelope is larger than ${limit} bytes (msh.maxInboundEnvelopeBytes)`,
+      );
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * `MshBackend.deliver` (ehmi-core §1.2 step 5): read and validate the envelope, then one of
+ * - an EnvelopeReceipt → correlate it with the envelope it answers (receipts.ts);
+ * - a MedCom acknowledgement → correlate it with the acknowledged message, and answer its envelope with an
+ *   EnvelopeReceipt (acknowledgements.ts);
+ * - a clinical message → duplicate check (duplicates.ts), inbox, EnvelopeReceipt, all in one transaction; SSE after
+ *   the commit.
+ * An illegible envelope is answered with a ReceiptException when its sender can be named. Idempotent on the AS4
+ * MessageId: the AP may deliver again after a crash.
+ */
+export async function deliver(core: MshCore, inbound: InboundEnvelope): Promise<void> {
+  if (await wasReceived(core.store.db, inbound.as4MessageId)) return;
+  let bytes: Buffer;
+  try {
+    bytes = await readAll(inbound.envelope.open(), core.config.maxInboundEnvelopeBytes);
+  } catch (err) {
+    if (err instanceof EhmiError && err.code === 'EHMI_TOO_LARGE') return ignore(core, inbound, err.message);
+    throw err;
+  }
+  let parsed: ParsedEnvelope | undefined;
+  try {
+    parsed = parse(bytes, 'the received envelope');
+  } catch {
+    // Read again below by validate(), which says what is wrong.
+  }
+  // ehmiSBDH IG: "An ehmiSBDH EnvelopeReceipt is never acknowledged": read leniently, never answered.
+  if (parsed?.documentIdentification.standard === RECEIPT_STANDARD)
+    return receiveReceipt(core, inbound, bytes);
+
+  const check = await validateEnvelope(bytes, 'the received envelope');
+  const env = parsed ?? check.envelope;
+  if (!check.valid) {
+    const first = check.errors[0];
+    const reason = first ? `${first.element}: ${first.message}` : 'the envelope is not a valid ehmiSBDH';
+    // "Legible means that it has passed structure/schema validity check" (ehmiSBDH EnvelopeReceipt).
+    return answerException(core, inbound, env, 'Syntax', `the envelope is not legible: ${reason}`);
+  }
+  if (!env) return ignore(core, inbound, 'no envelope');
+  if (inbound.sender && env.sender.value.toLowerCase() !== inbound.sender.toLowerCase()) {
+    core.logger.warn(
+      { as4MessageId: inbound.as4MessageId, sbdh: env.sender.value, as4: inbound.sender },
+      'the SBDH Sender differs from the AS4 originalSender',
+    );
+  }
+  if (env.receiver.value.toLowerCase() !== core.party.toLowerCase()) {
+    return answerException(
+      core,
+      inbound,
+      env,
+      'Authorization',
+      `the envelope is addressed to ${env.receiver.value}, not to ${core.party}`,
+    );
+  }
+
+  const format = formatOfMime(env.binaryContent.mimeType);
+  if (!format) {
+    // OIOXML, EDIFACT, CDA (EUA API 2): delivered as they are, keyed on the envelope's MESSAGEIDENTIFIER.
+    const mh = scopeValue(env, 'MESSAGEIDENTIFIER');
+    const bundle = scopeValue(env, 'MESSAGEENVELOPEIDENTIFIER');
+    return receiveMessage(core, inbound, bytes, env, {
+      ...(mh ? { mh } : {}),
+      ...(bundle ? { bundle } : {}),
+      type: env.documentIdentification.standard,
+    });
+  }
+  let resource: Record<string, unknown>;
+  let facts: MedComMessageFacts;
+  try {
+    resource = readFhir(payloadOf(env), format);
+    facts = readMessageFacts(resource);
+  } catch (err) {
+    return answerException(
+      core,
+      inbound,
+      env,
+      'Syntax',
+      `the payload is not a readable MedCom message: ${(err as Error).message}`,
+    );
+  }
+  if (facts.eventCode === FHIR_ACK) return receiveAcknowledgement(core, inbound, env, facts);
+  return receiveMessage(core, inbound, bytes, env, {
+    mh: facts.messageHeaderId,
+    bundle: facts.bundleId,
+    type: facts.eventCode,
+    resource,
+  });
+}
+
+/** A clinical message: new → the inbox; a duplicate → answered as the first was; a reused key → ReceiptException. */
+async function receiveMessage(
+  core: MshCore,
+  inbound: InboundEnvelope,
+  bytes: Buffer,
+  env: EhmiEnvelope,
+  info: MessageKeys,
+): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const verdict = await checkDuplicate(core, env, info);
+    if (verdict.kind === 'new') {
+      if ((await deliverNew(core, inbound, bytes, env, info, verdict.keys)) === 'race') continue;
+      return;
+    }
+    if (verdict.kind === 'duplicate') {
+      return deliverDuplicate(core, inbound, env, info, verdict.inboxId, verdict.classification);
+    }
+    return answerException(core, inbound, env, 'Sequence', verdict.reason);
+  }
+  throw new EhmiError('EHMI_UNAVAILABLE', 'the duplicate cache kept changing; deliver again');
+}
+
+/** Into the inbox, with its duplicate keys and its EnvelopeReceipt, in one transaction. */
+async function deliverNew(
+  core: MshCore,
+  inbound: InboundEnvelope,
+  bytes: Buffer,
+  env: EhmiEnvelope,
+  info: MessageKeys,
+  keys: string[],
+): Promise<'done' | 'race'> {
+  const receipt = receiptFor(env);
+  const receiptBlob = await putBlob(core, receipt.xml);
+  const envBlob = await putBlob(core, bytes);
+  const now = core.now();
+  const id = randomUUID();
+  const row = {
+    id,
+    as4_message_id: inbound.as4MessageId,
+    envelope_id: envelopeIdOf(env),
+    message_header_id: info.mh ?? null,
+    bundle_id: info.bundle ?? null,
+    type: info.type,
+    sender: env.sender.value,
+    receiver: env.receiver.value,
+    mime_type: env.binaryContent.mimeType,
+    envelope_hash: envBlob.hash,
+    envelope_size: envBlob.size,
+    received_at: now,
+    removed_at: null,
+    receipt_message_id: scopeValue(receipt.envelope, 'MESSAGEIDENTIFIER') ?? envelopeIdOf(receipt.envelope),
+    ack_message_id: null,
+    ack_hash: null,
+    ack_code: null,
+    acknowledged_at: null,
+  };
+  try {
+    await core.store.transaction(async (trx) => {
+      if (!(await claimReceived(trx, inbound.as4MessageId, 'inbox', id, null, now)))
+        throw new AlreadyReceived();
+      if (!(await noteDuplicateKeys(trx, keys, id, now))) throw new DuplicateRace();
+      await trx.insertInto('msh_inbox').values(row).execute();
+      await addSubmission(core, trx, receipt, receiptBlob, 'receipt', null);
+    });
+  } catch (err) {
+    if (err instanceof AlreadyReceived) return 'done';
+    if (err instanceof DuplicateRace) return 'race';
+    throw err;
+  }
+  core.wake();
+  core.logger.info(
+    { inboxId: id, messageHeaderId: info.mh, sender: row.sender },
+    'message delivered to the inbox',
+  );
+  core.hub.publish({ id, receivedAt: now, json: inboxItem(row) });
+  return 'done';
+}

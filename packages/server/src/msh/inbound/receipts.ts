@@ -1,0 +1,118 @@
+import {
+  correlateReceipt,
+  type EhmiEnvelope,
+  parse,
+  parseReceipt,
+  type ReceiptExceptionCategory,
+  receiptEnvelope,
+} from '@ehmi/sbdh';
+import type { InboundEnvelope } from '../../contract.ts';
+import { type MshCore, putBlob } from '../core.ts';
+import { addSubmission, type BuiltEnvelope, builtEnvelope } from '../envelopes.ts';
+import { transition } from '../lifecycle.ts';
+import { claimReceived, clearReceiptDue, findSubmission } from '../repository.ts';
+
+/**
+ * The positive EnvelopeReceipt for a legible envelope (ehmi-core §6.1: "Receiver MSH SHALL always return a positive
+ * EnvelopeReceipt for a normal message"); for a duplicate, with the first receipt's MESSAGEIDENTIFIER.
+ */
+export function receiptFor(env: EhmiEnvelope, messageIdentifier?: string): BuiltEnvelope {
+  return builtEnvelope(
+    receiptEnvelope(env, { kind: 'acknowledgement' }, messageIdentifier ? { messageIdentifier } : {}),
+  );
+}
+
+/** Nobody can be told (no legible envelope): logged, and remembered so a repeated delivery is not read again. */
+export async function ignore(core: MshCore, inbound: InboundEnvelope, why: string): Promise<void> {
+  core.logger.warn(
+    { as4MessageId: inbound.as4MessageId, sender: inbound.sender, why },
+    'received envelope ignored',
+  );
+  await core.store.transaction(async (trx) => {
+    await claimReceived(trx, inbound.as4MessageId, 'ignored', null, why.slice(0, 2000), core.now());
+  });
+}
+
+/** A ReceiptException to the envelope's sender ("This exception MUST terminate the Business Transaction"). */
+export async function answerException(
+  core: MshCore,
+  inbound: InboundEnvelope,
+  env: EhmiEnvelope | undefined,
+  category: ReceiptExceptionCategory,
+  reason: string,
+): Promise<void> {
+  let receipt: BuiltEnvelope;
+  try {
+    if (!env) throw new Error('no envelope');
+    receipt = builtEnvelope(receiptEnvelope(env, { kind: 'exception', category, reason }));
+  } catch {
+    return ignore(core, inbound, reason);
+  }
+  core.logger.warn(
+    { as4MessageId: inbound.as4MessageId, sender: env?.sender.value, reason },
+    'ReceiptException sent',
+  );
+  const blob = await putBlob(core, receipt.xml);
+  await core.store.transaction(async (trx) => {
+    const detail = reason.slice(0, 2000);
+    if (!(await claimReceived(trx, inbound.as4MessageId, 'exception', null, detail, core.now()))) return;
+    await addSubmission(core, trx, receipt, blob, 'receipt', null);
+  });
+  core.wake();
+}
+
+/**
+ * An EnvelopeReceipt for an envelope we sent: correlate it with that envelope (ORIGINAL* scopes, Response
+ * correlation), then step 10.1 of its message: receipted, or failed on a ReceiptException. Never answered
+ * (ehmiSBDH IG: "An ehmiSBDH EnvelopeReceipt is never acknowledged").
+ */
+export async function receiveReceipt(core: MshCore, inbound: InboundEnvelope, bytes: Buffer): Promise<void> {
+  let receipt: ReturnType<typeof parseReceipt>;
+  try {
+    receipt = parseReceipt(bytes);
+  } catch (err) {
+    return ignore(core, inbound, `unreadable EnvelopeReceipt: ${(err as Error).message}`);
+  }
+  const originalId =
+    receipt.original.envelopeIdentifier ?? receipt.original.requestingDocumentInstanceIdentifier;
+  const sub = originalId ? await findSubmission(core.store.db, originalId) : undefined;
+  if (!sub)
+    return ignore(core, inbound, `EnvelopeReceipt for an unknown envelope ${originalId ?? '(none named)'}`);
+  const original = parse(await core.store.blobs.read(sub.envelope_hash));
+  const correlation = correlateReceipt(receipt, original);
+  if (!correlation.matches) {
+    return ignore(
+      core,
+      inbound,
+      `EnvelopeReceipt does not answer envelope ${sub.id}: ${correlation.mismatches.join('; ')}`,
+    );
+  }
+  const now = core.now();
+  await core.store.transaction(async (trx) => {
+    const detail = `envelope ${sub.id}`;
+    if (!(await claimReceived(trx, inbound.as4MessageId, 'receipt', null, `answers ${detail}`, now))) return;
+    if (!sub.message_id || sub.purpose !== 'message') return;
+    const message = { id: sub.message_id, envelopeId: sub.id };
+    let recorded: boolean;
+    if (receipt.kind === 'ReceiptAcknowledgement') {
+      recorded = await transition(trx, message, 'envelopeReceipt', { detail, time: now });
+      if (recorded) await clearReceiptDue(trx, sub.message_id, sub.id);
+    } else {
+      const ex = receipt.exception;
+      const reason = `ReceiptException${ex ? ` (${ex.category}): ${ex.reason}` : ''}`;
+      recorded = await transition(trx, message, 'envelopeReceipt', {
+        outcome: 'failure',
+        detail: `${detail}: ${reason}`,
+        time: now,
+        set: { failure_reason: reason, failure_ebms: null, receipt_due: null },
+      });
+    }
+    if (!recorded) {
+      // "The sender likewise ignores duplicate receipts and logs" (ehmi-core §6.1).
+      core.logger.info(
+        { messageId: sub.message_id, envelopeId: sub.id },
+        'duplicate EnvelopeReceipt ignored',
+      );
+    }
+  });
+}

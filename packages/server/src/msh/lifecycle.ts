@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import { EhmiError } from '@ehmi/errors';
+import type { Updateable } from 'kysely';
+import type { Db } from './core.ts';
+import type { TimelineStep } from './steps.ts';
+import type { MessageStatus, MshEventsTable, MshMessagesTable, NeedsAction } from './tables.ts';
+
+/** What a step does to the message when it went well (`success`) or not (`failure`). */
+interface Move {
+  /** The status it sets; absent: the status stays. */
+  status?: MessageStatus;
+  /** The needs-action mark it sets (null: clears it). */
+  needsAction?: NeedsAction | null;
+  /** The statuses it may move from: any other and the message stays as it is. */
+  from: readonly MessageStatus[];
+  /** Only while the message has no mark, or one of these (a mark is set once). */
+  markFrom?: readonly (NeedsAction | null)[];
+  /** Only while the step's envelope is the message's latest: a resend replaced an older one's fate. */
+  latestEnvelope?: true;
+  /** Only while no acknowledgement arrived: the first one counts (MedCom 020 §1.2 #2). */
+  unacknowledged?: true;
+  /** A mark this step removes, whether or not the status moved (a receipt after a missing-receipt mark). */
+  clears?: NeedsAction;
+}
+
+interface Step {
+  code: TimelineStep;
+  station: MshEventsTable['station'];
+  success?: Move;
+  failure?: Move;
+  /** The event is written only when the message moved: otherwise the step did not happen (a mark already set). */
+  onlyIfMoved?: true;
+  /** Recorded once per envelope (its event's detail names it): a repeat changes nothing, event and status alike. */
+  oncePerEnvelope?: true;
+}
+
+const UNTIL_RECEIPTED: readonly MessageStatus[] = ['accepted', 'sent'];
+const UNTIL_ACKNOWLEDGED: readonly MessageStatus[] = ['accepted', 'sent', 'receipted', 'failed'];
+
+/**
+ * The life of a sent message, step by step (EDS codes of steps.ts, ehmi-core §1.2): accepted → sent → receipted →
+ * acknowledged, or failed; `needs_action` marks a missing receipt or acknowledgement. Every move is a conditional
+ * update, so AP outcomes, receipts and acknowledgements may arrive in any order, twice, or on another instance
+ * (docs/architecture.md "Style"). `failed` is final except for an acknowledgement, which is the receiver's word
+ * (EBMS:0301 can mean a lost AS4 receipt of a message that arrived).
+ */
+export const LIFECYCLE = {
+  /** EUA API 1, 2, 9: the message is created `accepted` (createMessage). */
+  submitted: { code: '01.1', station: 'eua' },
+  /** An envelope built: the first one, or an acknowledgement sent again for a duplicate. */
+  wrapped: { code: '02.1', station: 'msh' },
+  /** EUA API 5: a new envelope; back to `accepted` from anything but acknowledged. */
+  resent: {
+    code: '02.1',
+    station: 'msh',
+    success: { status: 'accepted', needsAction: null, from: ['accepted', 'sent', 'receipted', 'failed'] },
+    onlyIfMoved: true,
+  },
+  /** The `msh.dispatch` job handed the envelope to the AP, or the AP refused it for good. */
+  handedOver: {
+    code: '02.2',
+    station: 'msh',
+    failure: { status: 'failed', from: UNTIL_RECEIPTED, latestEnvelope: true },
+    oncePerEnvelope: true,
+  },
+  /** The AP took the envelope over (its AS4 MessageId). */
+  takenOver: { code: '03.1', station: 'ap' },
+  /** The AP's outcome (`ap.outcome`): the receiving AP's AS4 receipt, or the AP gave up. */
+  sentOverAs4: {
+    code: '03.2',
+    station: 'ap',
+    success: { status: 'sent', from: ['accepted'], latestEnvelope: true },
+    failure: { status: 'failed', from: UNTIL_RECEIPTED, latestEnvelope: true },
+  },
+  /** The receiver's EnvelopeReceipt: for any envelope of the message, or a ReceiptException for the latest. */
+  envelopeReceipt: {
+    code: '10.1',
+    station: 'msh',
+    success: { status: 'receipted', from: UNTIL_RECEIPTED, clears: 'missing-receipt' },
+    failure: { status: 'failed', from: UNTIL_RECEIPTED, latestEnvelope: true },
+    oncePerEnvelope: true,
+  },
+  /** The sweep: no EnvelopeReceipt by ExpectedResponseDateTime (ehmi-core §2.4/§6.1). */
+  receiptMissing: {
+    code: '10.1',
+    station: 'msh',
+    failure: { needsAction: 'missing-receipt', from: UNTIL_RECEIPTED, markFrom: [null] },
+    onlyIfMoved: true,
+  },
+  /** The receiver's MedCom acknowledgement: `fatal-error` fails the message. */
+  acknowledgement: {
+    code: '15.1',
+    station: 'msh',
+    success: { status: 'acknowledged', needsAction: null, from: UNTIL_ACKNOWLEDGED, unacknowledged: true },
+    failure: { status: 'failed', needsAction: null, from: UNTIL_ACKNOWLEDGED, unacknowledged: true },
+    onlyIfMoved: true,
+  },
+  /** The sweep: no acknowledgement in time marks the message for resending (MedCom 020 §1.1, KR6.S). */
+  acknowledgementMissing: {
+    code: '15.1',
+    station: 'msh',
+    failure: {
+      needsAction: 'missing-acknowledgement',
+      from: ['accepted', 'sent', 'receipted'],
+      markFrom: [null, 'missing-receipt'],
+      unacknowledged: true,
+    },
+    onlyIfMoved: true,
+  },
+} as const satisfies Record<string, Step>;
+
+export type LifecycleStep = keyof typeof LIFECYCLE;
+
+/** The message a step concerns and, for the steps of one envelope, which envelope (its SBDH InstanceIdentifier). */
+export interface MessageRef {
+  id: string;
+  envelopeId?: string;
+}
+
+export interface TransitionInput {
+  outcome?: MshEventsTable['outcome'];
+  detail: string;
+  time: number;
+  /** When the row changes (`updated_at`); the event's time by default. */
+  now?: number;
+  /** Columns that change with the move (failure reason, acknowledgement, a resend's envelope). */
+  set?: Updateable<MshMessagesTable>;
+  /** Moves only while the message was resent this many times (a resend's optimistic check). */
+  resends?: number;
+}
+
+/**
+ * Take one step of a message's life in the caller's transaction: the status change the table allows (a
+ * conditional update) and the timeline event together. Returns whether the step took effect: false when the table
+ * refused the move of an `onlyIfMoved` step (nothing is written) or a once-per-envelope step was recorded before.
+ */
+export async function transition(
+  trx: Db,
+  message: MessageRef,
+  name: LifecycleStep,
+  input: TransitionInput,
+): Promise<boolean> {
+  const step: Step = LIFECYCLE[name];
+  const outcome = input.outcome ?? 'success';
+  const move = outcome === 'success' ? step.success : step.failure;
+  if ((step.oncePerEnvelope || move?.latestEnvelope) && !message.envelopeId) {
+    throw new EhmiError('EHMI_INTERNAL', `the step ${name} needs the envelope it concerns`);
+  }
+  if (step.oncePerEnvelope && (await recorded(trx, message.id, step.code, message.envelopeId!))) return false;
+  let moved = true;
+  if (move) {
+    let update = trx
+      .updateTable('msh_messages')
+      .set({
+        ...input.set,
+        ...(move.status ? { status: move.status } : {}),
+        ...(move.needsAction !== undefined ? { needs_action: move.needsAction } : {}),
+        updated_at: input.now ?? input.time,
+      })
+      .where('id', '=', message.id)
+      .where('status', 'in', move.from);
+    if (move.latestEnvelope) update = update.where('envelope_id', '=', message.envelopeId!);
+    if (move.unacknowledged) update = update.where('ack_code', 'is', null);
+    if (input.resends !== undefined) update = update.where('resends', '=', input.resends);
+    const marks = move.markFrom;
+    if (marks) {
+      update = update.where((eb) =>
+        eb.or(marks.map((m) => (m === null ? eb('needs_action', 'is', null) : eb('needs_action', '=', m)))),
+      );
+    }
+    moved = Number((await update.executeTakeFirst()).numUpdatedRows) === 1;
+    if (move.clears) {
+      await trx
+        .updateTable('msh_messages')
+        .set({ needs_action: null })
+        .where('id', '=', message.id)
+        .where('needs_action', '=', move.clears)
+        .execute();
+    }
+  }
+  if (step.onlyIfMoved && !moved) return false;
+  await trx
+    .insertInto('msh_events')
+    .values({
+      id: randomUUID(),
+      message_id: message.id,
+      code: step.code,
+      station: step.station,
+      outcome,
+      detail: input.detail,
+      time: input.time,
+    })
+    .execute();
+  return true;
+}
+
+/** An event of this step naming this envelope (details begin `envelope <id>`) is on the timeline already. */
+async function recorded(trx: Db, messageId: string, code: string, envelopeId: string): Promise<boolean> {
+  const row = await trx
+    .selectFrom('msh_events')
+    .select('id')
+    .where('message_id', '=', messageId)
+    .where('code', '=', code)
+    .where('detail', 'like', `envelope ${envelopeId}%`)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Create a sent message `accepted` in the caller's transaction, with its 01.1 (submitted) event. */
+export async function createMessage(
+  trx: Db,
+  row: MshMessagesTable,
+  submitted: { detail: string; time: number },
+): Promise<void> {
+  await trx
+    .insertInto('msh_messages')
+    .values({ ...row, status: 'accepted' })
+    .execute();
+  await transition(trx, row, 'submitted', submitted);
+}

@@ -1,0 +1,120 @@
+import { EhmiError } from '@ehmi/errors';
+import type { OutboundOutcome } from '../../contract.ts';
+import type { Job } from '../../store/index.ts';
+import type { MshCore } from '../core.ts';
+import { type DispatchPayload, queueDispatch } from '../envelopes.ts';
+import { transition } from '../lifecycle.ts';
+import {
+  failSubmission,
+  findSubmission,
+  finishSubmission,
+  markSubmitted,
+  releaseHeld,
+} from '../repository.ts';
+
+/**
+ * The `msh.dispatch` job: hand one envelope to the access point (ehmi-core §1.2 step 2 → 3). The AP's submit is
+ * idempotent on the submission id, so a job repeated after a crash hands it over once. Events 02.2 (msh sent) and
+ * 03.1 (ap received) carry the time just before the hand-over, so they sort before the AP's 03.2.
+ */
+export async function dispatchJob(core: MshCore, job: Job<DispatchPayload>): Promise<void> {
+  const sub = await findSubmission(core.store.db, job.payload.submissionId);
+  if (!sub || sub.status === 'held') return;
+  const at = core.now();
+  const tracked =
+    sub.message_id && sub.purpose === 'message' ? { id: sub.message_id, envelopeId: sub.id } : null;
+  let as4MessageId: string;
+  try {
+    const accepted = await core.accessPoint.submit({
+      submissionId: sub.id,
+      sender: sub.sender,
+      receiver: sub.receiver,
+      documentType: sub.document_type,
+      process: sub.process,
+      envelope: {
+        size: sub.envelope_size,
+        open: () => core.store.blobs.open({ hash: sub.envelope_hash, size: sub.envelope_size }),
+      },
+      ...(sub.message_id ? { trackingIdentifier: sub.message_id } : {}),
+    });
+    as4MessageId = accepted.as4MessageId;
+  } catch (err) {
+    const permanent = err instanceof EhmiError && !err.transient && err.code !== 'EHMI_INTERNAL';
+    if (!permanent && job.attempt < job.maxAttempts) throw err;
+    // The AP refused it for good (an unknown receiver, bad metadata) or it never took it: the message failed.
+    const reason = `the access point did not take the envelope: ${err instanceof Error ? err.message : String(err)}`;
+    core.logger.warn({ err, submissionId: sub.id }, 'dispatch failed for good');
+    await core.store.transaction(async (trx) => {
+      await failSubmission(trx, sub.id, reason, core.now());
+      if (tracked) {
+        await transition(trx, tracked, 'handedOver', {
+          outcome: 'failure',
+          detail: `envelope ${sub.id}: ${reason}`,
+          time: at,
+          now: core.now(),
+          set: { failure_reason: reason, failure_ebms: null },
+        });
+      }
+    });
+    return;
+  }
+  await core.store.transaction(async (trx) => {
+    await markSubmitted(trx, sub.id, as4MessageId, core.now());
+    if (
+      tracked &&
+      (await transition(trx, tracked, 'handedOver', { detail: `envelope ${sub.id}`, time: at }))
+    ) {
+      await transition(trx, tracked, 'takenOver', { detail: `AS4 MessageId ${as4MessageId}`, time: at });
+    }
+  });
+}
+
+/**
+ * `MshBackend.outcome`: what the AP made of a submission (eDelivery AS4 1.15 §3.3 reception awareness). `sent` →
+ * status sent + event 03.2 (and a held archive copy goes out); `failed` → status failed with the ebMS code and
+ * reason. Idempotent: a repeated outcome changes nothing.
+ */
+export async function recordOutcome(core: MshCore, outcome: OutboundOutcome): Promise<void> {
+  let released = false;
+  await core.store.transaction(async (trx) => {
+    const sub = await findSubmission(trx, outcome.submissionId);
+    if (!sub) {
+      core.logger.warn({ submissionId: outcome.submissionId }, 'outcome for an unknown submission ignored');
+      return;
+    }
+    if (sub.status === 'sent' || sub.status === 'failed') return;
+    const now = core.now();
+    await finishSubmission(trx, outcome, now);
+    if (!sub.message_id) return;
+    if (sub.purpose === 'archive') {
+      core.logger.info({ messageId: sub.message_id, status: outcome.status }, 'archive copy outcome');
+      return;
+    }
+    const message = { id: sub.message_id, envelopeId: sub.id };
+    const time = Math.max(outcome.at, 0);
+    if (outcome.status === 'failed') {
+      await transition(trx, message, 'sentOverAs4', {
+        outcome: 'failure',
+        detail: `envelope ${sub.id}: ${outcome.ebmsCode ?? 'EBMS'} ${outcome.reason ?? 'failed'}`,
+        time,
+        now,
+        set: {
+          failure_reason: outcome.reason ?? 'the access point could not deliver the message',
+          failure_ebms: outcome.ebmsCode ?? null,
+        },
+      });
+      return;
+    }
+    await transition(trx, message, 'sentOverAs4', {
+      detail: `envelope ${sub.id}${outcome.endpointUrl ? ` to ${outcome.endpointUrl}` : ''}`,
+      time,
+      now,
+    });
+    // The copy for the archive goes once the message itself was sent (ehmi-core §1.1, governance 2026).
+    for (const id of await releaseHeld(trx, sub.message_id, now)) {
+      await queueDispatch(core, trx, id);
+      released = true;
+    }
+  });
+  if (released) core.wake();
+}

@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import { EhmiError } from '@ehmi/errors';
+import {
+  type PayloadKind,
+  parseFhirDocumentId,
+  payloadEnvelope,
+  wrapMessage,
+  wrapMessageForArchive,
+} from '@ehmi/sbdh';
+import { isUniqueViolation, type MshCore } from '../core.ts';
+import { type BuiltEnvelope, builtEnvelope } from '../envelopes.ts';
+import { type FhirFormat, ProfileValidationError, profileErrors, readFhir } from '../fhir-body.ts';
+import { findBySubmitKey, findFhirMessageByHeader } from '../repository.ts';
+import type { MshMessagesTable } from '../tables.ts';
+import { checkEnvelope, commitMessage, newMessage } from './message.ts';
+
+export interface SubmitResult {
+  /** true: an identical earlier submission (answered 200, nothing sent again). */
+  existing: boolean;
+  row: MshMessagesTable;
+}
+
+/**
+ * EUA API 1: a MedCom FHIR message. Read → (identical resubmission?) → profile validation → receiver from
+ * MessageHeader.destination → ehmiSBDH → envelope blob → one transaction (message, events 01.1/02.1, dispatch job,
+ * held archive copy) → 202.
+ */
+export async function submitFhir(core: MshCore, body: Buffer, format: FhirFormat): Promise<SubmitResult> {
+  const resource = readFhir(body, format);
+  if (resource.resourceType !== 'Bundle' || resource.type !== 'message') {
+    throw new EhmiError(
+      'EHMI_VALIDATION_FAILED',
+      'the body is not a FHIR message (a Bundle of type message)',
+      {
+        expression: ['Bundle.type'],
+      },
+    );
+  }
+  const header = (resource.entry as { resource?: Record<string, unknown> }[] | undefined)?.[0]?.resource;
+  const key = `${String(resource.id)}|${String(header?.id)}`;
+  const db = core.store.db;
+  // "An identical resubmission → 200 with the earlier object": nothing is validated or sent again.
+  const earlier =
+    typeof resource.id === 'string' && typeof header?.id === 'string' && (await findBySubmitKey(db, key));
+  if (earlier) return { existing: true, row: earlier };
+
+  if (core.config.validateProfiles) {
+    const outcome = profileErrors(resource);
+    if (outcome) throw new ProfileValidationError(outcome);
+  }
+  // The exact submitted bytes are the BinaryContent (ehmiSBDH IG: base64 of the message).
+  const wrapped = await wrapMessage(body);
+  const facts = wrapped.facts;
+  if (facts.eventCode === 'acknowledgement-message') {
+    throw new EhmiError(
+      'EHMI_NOT_SUPPORTED',
+      'acknowledgements are sent with POST /inbox/{id}/$acknowledge, so the MSH can answer duplicates with them',
+      { expression: ['MessageHeader.eventCoding'] },
+    );
+  }
+  if (facts.senderGln !== core.organisation.gln) {
+    throw new EhmiError(
+      'EHMI_FORBIDDEN',
+      `MessageHeader.sender is GLN ${facts.senderGln}; this MSH sends for ${core.organisation.gln} only`,
+      { expression: ['MessageHeader.sender'] },
+    );
+  }
+  const sameHeader = await findFhirMessageByHeader(db, facts.messageHeaderId);
+  if (sameHeader) {
+    // MR8.R: the receiver would drop it as a duplicate. Resending is explicit (EUA API 5).
+    throw new EhmiError(
+      'EHMI_CONFLICT',
+      `MessageHeader.id ${facts.messageHeaderId} was submitted before as ${sameHeader.id} with another Bundle.id; resend it with POST /messages/${sameHeader.id}/$resend`,
+      { expression: ['MessageHeader.id'], details: { id: sameHeader.id } },
+    );
+  }
+  await checkEnvelope(wrapped.xml);
+
+  let archive: BuiltEnvelope | undefined;
+  const arch = core.config.archive;
+  if (arch.participant && arch.messageTypes.includes(facts.eventCode)) {
+    // ehmi-core §1.3: a second envelope with XDS-METADATA, to the archive's participant.
+    const copy = await wrapMessageForArchive(body, { archiveReceiver: arch.participant });
+    archive = { xml: copy.xml, envelope: copy.envelope };
+  }
+
+  const built = { xml: wrapped.xml, envelope: wrapped.envelope };
+  const row = newMessage(core, {
+    kind: 'fhir',
+    built,
+    messageHeaderId: facts.messageHeaderId,
+    bundleId: facts.bundleId,
+    type: facts.eventCode,
+    submitKey: key,
+    expectsAcknowledgement: true,
+  });
+  try {
+    await commitMessage(core, row, built, {
+      submitted: `submitted as ${format === 'xml' ? 'FHIR XML' : 'FHIR JSON'}`,
+      ...(archive ? { archive } : {}),
+    });
+  } catch (err) {
+    // Two identical submissions at once (several instances): the unique submit_key lets one win.
+    if (isUniqueViolation(err)) {
+      const first = await findBySubmitKey(db, key);
+      if (first) return { existing: true, row: first };
+    }
+    throw err;
+  }
+  return { existing: false, row };
+}
+
+export interface PayloadQuery {
+  receiver?: string;
+  documentType?: string;
+  process?: string;
+  kind?: string;
+  standard?: string;
+  typeVersion?: string;
+  type?: string;
+  patientId?: string;
+  messageId?: string;
+}
+
+const PAYLOAD_KINDS = ['oioxml', 'edifact', 'cda', 'fhir'] as const;
+
+/** EUA API 2: any payload with explicit metadata (OIOXML, EDIFACT, CDA, other FHIR messages). */
+export async function submitPayload(
+  core: MshCore,
+  body: Buffer,
+  contentType: string | undefined,
+  q: PayloadQuery,
+): Promise<SubmitResult> {
+  const need = (name: keyof PayloadQuery): string => {
+    const v = q[name];
+    if (!v)
+      throw new EhmiError('EHMI_USAGE', `the query parameter ${name} is required`, { expression: [name] });
+    return v;
+  };
+  const receiver = need('receiver');
+  if (!/^0088:\d{13}$/.test(receiver)) {
+    throw new EhmiError('EHMI_USAGE', `receiver must be 0088:<GLN>, not '${receiver}'`, {
+      expression: ['receiver'],
+    });
+  }
+  const documentType = need('documentType');
+  const process = need('process');
+  const kindParam = need('kind');
+  if (!(PAYLOAD_KINDS as readonly string[]).includes(kindParam)) {
+    throw new EhmiError('EHMI_USAGE', `kind must be one of ${PAYLOAD_KINDS.join(', ')}`, {
+      expression: ['kind'],
+    });
+  }
+  if (body.length === 0) throw new EhmiError('EHMI_INPUT_UNREADABLE', 'the body is empty');
+  let kind: PayloadKind;
+  let standard = q.standard;
+  let typeVersion = q.typeVersion;
+  let messageHeaderId: string | undefined = q.messageId;
+  let bundleId: string | undefined;
+  if (kindParam === 'fhir') {
+    const format = (contentType ?? '').includes('xml') ? 'xml' : 'json';
+    kind = format === 'xml' ? 'fhir-xml' : 'fhir-json';
+    const resource = readFhir(body, format);
+    const header = (resource.entry as { resource?: Record<string, unknown> }[] | undefined)?.[0]?.resource;
+    bundleId = typeof resource.id === 'string' ? resource.id : undefined;
+    messageHeaderId ??= typeof header?.id === 'string' ? header.id : undefined;
+    const parsed = parseFhirDocumentId(documentType);
+    standard ??= parsed?.code;
+    typeVersion ??= parsed?.version;
+  } else {
+    kind = kindParam as PayloadKind;
+  }
+  // Standard/TypeVersion: explicit, or read from a MedCom DOCUMENTID, or the document type's last segment.
+  standard ??= documentType.split(/[:#]+/).filter(Boolean).pop() ?? documentType;
+  typeVersion ??= '1.0';
+  messageHeaderId ??= randomUUID();
+  const mime = (contentType ?? '').split(';')[0]!.trim();
+  const envelope = payloadEnvelope(body, {
+    kind,
+    sender: core.organisation.gln,
+    receiver,
+    standard,
+    typeVersion,
+    documentId: documentType,
+    processId: process,
+    senderSor: core.organisation.sor,
+    messageIdentifier: messageHeaderId,
+    ...(bundleId ? { messageEnvelopeIdentifier: bundleId } : {}),
+    ...(q.type ? { type: q.type } : {}),
+    ...(q.patientId ? { patientId: q.patientId } : {}),
+    ...(mime && kindParam !== 'fhir' && mime !== 'application/octet-stream' ? { mimeType: mime } : {}),
+  });
+  const built = builtEnvelope(envelope);
+  await checkEnvelope(built.xml);
+  const row = newMessage(core, {
+    kind: 'payload',
+    built,
+    messageHeaderId,
+    bundleId: bundleId ?? null,
+    type: standard,
+    expectsAcknowledgement: false,
+  });
+  await commitMessage(core, row, built, { submitted: `submitted a ${kindParam} payload` });
+  return { existing: false, row };
+}

@@ -1,0 +1,226 @@
+import type { OutboundOutcome } from '../contract.ts';
+import type { Db } from './core.ts';
+import type { MessageStatus, NeedsAction } from './tables.ts';
+
+/**
+ * The MSH's reads and plain writes of its own tables, named for what they answer (docs/architecture.md "Style":
+ * data access behind a repository). Status changes and timeline events go through lifecycle.ts instead.
+ */
+
+/** A sent message by its tracking id. */
+export function findMessage(db: Db, id: string) {
+  return db.selectFrom('msh_messages').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** `GET /messages`: oldest first, optionally one status or one needs-action mark. */
+export function listMessages(db: Db, filter: { status?: MessageStatus; needsAction?: NeedsAction }) {
+  let query = db.selectFrom('msh_messages').selectAll().orderBy('created_at').orderBy('id');
+  if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+  if (filter.needsAction !== undefined) query = query.where('needs_action', '=', filter.needsAction);
+  return query.limit(10_000).execute();
+}
+
+/** A message's timeline: by time, then EDS code. */
+export function messageEvents(db: Db, messageId: string) {
+  return db
+    .selectFrom('msh_events')
+    .selectAll()
+    .where('message_id', '=', messageId)
+    .orderBy('time')
+    .orderBy('code')
+    .execute();
+}
+
+/** The message first submitted with this `<Bundle.id>|<MessageHeader.id>`. */
+export function findBySubmitKey(db: Db, key: string) {
+  return db.selectFrom('msh_messages').selectAll().where('submit_key', '=', key).executeTakeFirst();
+}
+
+/** A MedCom message sent with this MessageHeader.id, to `receiver` when given. */
+export function findFhirMessageByHeader(db: Db, messageHeaderId: string, receiver?: string) {
+  let query = db
+    .selectFrom('msh_messages')
+    .selectAll()
+    .where('message_header_id', '=', messageHeaderId)
+    .where('kind', '=', 'fhir');
+  if (receiver !== undefined) query = query.where('receiver', '=', receiver);
+  return query.executeTakeFirst();
+}
+
+/** Its receipt arrived: the receipt deadline of that envelope is gone (a resend sets its own). */
+export async function clearReceiptDue(trx: Db, messageId: string, envelopeId: string): Promise<void> {
+  await trx
+    .updateTable('msh_messages')
+    .set({ receipt_due: null })
+    .where('id', '=', messageId)
+    .where('envelope_id', '=', envelopeId)
+    .execute();
+}
+
+/** An envelope handed (or to be handed) to the AP, by its SBDH InstanceIdentifier. */
+export function findSubmission(db: Db, id: string) {
+  return db.selectFrom('msh_submissions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The AP took a submission: its AS4 MessageId, kept from the first hand-over if the job ran twice. */
+export async function markSubmitted(trx: Db, id: string, as4MessageId: string, now: number): Promise<void> {
+  await trx
+    .updateTable('msh_submissions')
+    .set({ status: 'submitted', as4_message_id: as4MessageId, updated_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'queued')
+    .execute();
+  await trx
+    .updateTable('msh_submissions')
+    .set({ as4_message_id: as4MessageId })
+    .where('id', '=', id)
+    .where('as4_message_id', 'is', null)
+    .execute();
+}
+
+/** The AP refused a submission for good. */
+export async function failSubmission(trx: Db, id: string, reason: string, now: number): Promise<void> {
+  await trx
+    .updateTable('msh_submissions')
+    .set({ status: 'failed', reason, updated_at: now })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The AP's final word on a submission (`ap.outcome`). */
+export async function finishSubmission(trx: Db, outcome: OutboundOutcome, now: number): Promise<void> {
+  await trx
+    .updateTable('msh_submissions')
+    .set({
+      status: outcome.status,
+      as4_message_id: outcome.as4MessageId,
+      ebms_code: outcome.ebmsCode ?? null,
+      reason: outcome.reason ?? null,
+      updated_at: now,
+    })
+    .where('id', '=', outcome.submissionId)
+    .execute();
+}
+
+/** Queue a message's held archive copies (the caller adds their dispatch jobs); returns their ids. */
+export async function releaseHeld(trx: Db, messageId: string, now: number): Promise<string[]> {
+  const held = await trx
+    .selectFrom('msh_submissions')
+    .select('id')
+    .where('message_id', '=', messageId)
+    .where('purpose', '=', 'archive')
+    .where('status', '=', 'held')
+    .execute();
+  for (const h of held) {
+    await trx
+      .updateTable('msh_submissions')
+      .set({ status: 'queued', updated_at: now })
+      .where('id', '=', h.id)
+      .execute();
+  }
+  return held.map((h) => h.id);
+}
+
+/** An inbox item, removed or not. */
+export function findInboxItem(db: Db, id: string) {
+  return db.selectFrom('msh_inbox').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** `GET /inbox`: the items not removed, oldest first. */
+export function listInbox(db: Db) {
+  return db
+    .selectFrom('msh_inbox')
+    .selectAll()
+    .where('removed_at', 'is', null)
+    .orderBy('received_at')
+    .orderBy('id')
+    .limit(10_000)
+    .execute();
+}
+
+/** Items received at or after `since` and not removed, oldest first: the inbox stream's poll. */
+export function inboxSince(db: Db, since: number) {
+  return db
+    .selectFrom('msh_inbox')
+    .selectAll()
+    .where('received_at', '>=', since)
+    .where('removed_at', 'is', null)
+    .orderBy('received_at')
+    .limit(1000)
+    .execute();
+}
+
+/** Acknowledge-to-remove: the item leaves the list and stays for duplicate handling. */
+export async function removeInboxItem(db: Db, id: string, now: number): Promise<void> {
+  await db
+    .updateTable('msh_inbox')
+    .set({ removed_at: now })
+    .where('id', '=', id)
+    .where('removed_at', 'is', null)
+    .execute();
+}
+
+/** The acknowledgement sent for an inbox item, unless one was noted before (then false). */
+export async function noteAcknowledgement(
+  trx: Db,
+  inboxId: string,
+  ack: { messageId: string; hash: string; code: string; at: number },
+): Promise<boolean> {
+  const updated = await trx
+    .updateTable('msh_inbox')
+    .set({ ack_message_id: ack.messageId, ack_hash: ack.hash, ack_code: ack.code, acknowledged_at: ack.at })
+    .where('id', '=', inboxId)
+    .where('ack_message_id', 'is', null)
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) === 1;
+}
+
+/** Whether a delivery with this AS4 MessageId was handled already. */
+export async function wasReceived(db: Db, as4MessageId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('msh_received')
+    .select('as4_message_id')
+    .where('as4_message_id', '=', as4MessageId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Note a delivery's AS4 MessageId and what became of it, in its transaction; false when it was there already. */
+export async function claimReceived(
+  trx: Db,
+  as4MessageId: string,
+  outcome: string,
+  inboxId: string | null,
+  detail: string | null,
+  now: number,
+): Promise<boolean> {
+  const r = await trx
+    .insertInto('msh_received')
+    .values({ as4_message_id: as4MessageId, outcome, inbox_id: inboxId, detail, received_at: now })
+    .onConflict((oc) => oc.column('as4_message_id').doNothing())
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+}
+
+/** A new inbox item's duplicate keys, in its transaction; false when one was inserted meanwhile (a race). */
+export async function noteDuplicateKeys(
+  trx: Db,
+  keys: string[],
+  inboxId: string,
+  now: number,
+): Promise<boolean> {
+  for (const key of keys) {
+    const r = await trx
+      .insertInto('msh_dedup')
+      .values({ key, inbox_id: inboxId, created_at: now })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+  }
+  return true;
+}
+
+/** The duplicate keys of these that were seen before, each with its inbox item. */
+export function seenKeys(db: Db, keys: string[]) {
+  return db.selectFrom('msh_dedup').selectAll().where('key', 'in', keys).execute();
+}
