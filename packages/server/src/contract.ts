@@ -66,7 +66,10 @@ export interface OutboundOutcome {
   /** `sent`: the receiving AP's signed AS4 receipt verified. `failed`: final, no more retries. */
   status: 'sent' | 'failed';
   at: number;
-  /** For `failed`: the ebMS error code (EBMS:0301 MissingReceipt after the retries, or the receiver's error). */
+  /**
+   * For `failed`: the ebMS error code: EBMS:0301 MissingReceipt after the retries, the receiver's error, or EBMS:0004
+   * when the sending AP refused the endpoint the register published (not https, a certificate it cannot trust).
+   */
   ebmsCode?: string;
   reason?: string;
   /** The receiving access point's URL, as discovered. */

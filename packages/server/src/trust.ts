@@ -1,6 +1,8 @@
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { asEhmiError, EhmiError, type EhmiErrorCode } from '@ehmi/errors';
-import { RevocationChecker } from '@ehmi/pki';
+import { checkCertificatePurpose, RevocationChecker } from '@ehmi/pki';
+import type { FastifyRequest } from 'fastify';
 import type { NodeConfig } from './config/index.ts';
 
 /** The node's revocation checker (CRL/OCSP, cached per `revocation.refreshMs`), shared by its roles. */
@@ -34,4 +36,47 @@ export async function checkNotRevoked(
       details: { ...e.details, revocation: e.code },
     });
   }
+}
+
+/**
+ * The TLS client certificate chain a peer presented on this connection, leaf first, ending at the certificate
+ * node's TLS verified it against (the chain's own issuers as the peer sent them, then the anchor).
+ */
+export function peerCertificatePath(socket: TLSSocket): X509Certificate[] {
+  const path: X509Certificate[] = [];
+  let current: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  while (current?.raw && path.length < 8) {
+    const cert = new X509Certificate(current.raw);
+    if (path.some((c) => c.raw.equals(cert.raw))) break;
+    path.push(cert);
+    current = current.issuerCertificate;
+  }
+  return path;
+}
+
+/**
+ * An `onRequest` hook for an API served with mutual TLS: the client must have presented a certificate that node's
+ * TLS verified against the server's CAs (`authorized`), meant for TLS client authentication and not revoked; else
+ * the request is refused with 401. Paths in `open` (health, metrics, the OpenAPI document) need no certificate.
+ */
+export function requireClientCertificate(options: {
+  revocation: RevocationChecker;
+  /** Names the trust configuration in the error (`msh.clientTrustAnchors`). */
+  anchorsKey: string;
+  open?: ReadonlySet<string>;
+}): (request: FastifyRequest) => Promise<void> {
+  return async (request) => {
+    if (options.open?.has(request.url.split('?')[0]!)) return;
+    const socket = request.raw.socket as TLSSocket;
+    if (!socket.authorized) {
+      throw new EhmiError(
+        'EHMI_UNAUTHORIZED',
+        `a client certificate issued under ${options.anchorsKey} is required${socket.authorizationError ? ` (${String(socket.authorizationError)})` : ''}`,
+      );
+    }
+    const path = peerCertificatePath(socket);
+    const what = 'client certificate';
+    checkCertificatePurpose(path[0]!, 'tls-client', { what, errorCode: 'EHMI_UNAUTHORIZED' });
+    await checkNotRevoked(options.revocation, path, { what, errorCode: 'EHMI_UNAUTHORIZED' });
+  };
 }

@@ -55,16 +55,13 @@ describe('the node is composed from its roles', () => {
   });
 
   it("the blob collector knows every role's blob columns", () => {
-    assert.deepEqual(
-      [...BLOB_REFERENCES].map(([t, c]) => `${t}.${c}`).sort(),
-      [
-        'ap_outbound.blob_hash',
-        'ap_received.blob_hash',
-        'msh_inbox.ack_hash',
-        'msh_inbox.envelope_hash',
-        'msh_messages.envelope_hash',
-        'msh_submissions.envelope_hash',
-      ],
-    );
+    assert.deepEqual([...BLOB_REFERENCES].map(([t, c]) => `${t}.${c}`).sort(), [
+      'ap_outbound.blob_hash',
+      'ap_received.blob_hash',
+      'msh_inbox.ack_hash',
+      'msh_inbox.envelope_hash',
+      'msh_messages.envelope_hash',
+      'msh_submissions.envelope_hash',
+    ]);
   });
 });

@@ -1,6 +1,8 @@
+import { checkCertificatePurpose, type RevocationChecker } from '@ehmi/pki';
 import { SmpClient, type SmpClientOptions } from '@ehmi/smp';
 import type { DiscoveredEndpoint, ReceiverDiscovery } from '../contract.ts';
 import { readPem } from '../roles.ts';
+import { checkNotRevoked } from '../trust.ts';
 import type { ApConfig } from './config.ts';
 import { normaliseParticipant, staticDiscovery } from './discovery.ts';
 
@@ -34,7 +36,10 @@ export function smpDiscovery(
 type SmpDiscoveryConfig = NonNullable<ApConfig['discovery']['smp']>;
 
 /** The `SmpClient` options of `ap.discovery.smp` (trust anchors read from their PEM files now: errors at start). */
-export function smpClientOptions(config: SmpDiscoveryConfig): SmpClientOptions {
+export function smpClientOptions(
+  config: SmpDiscoveryConfig,
+  revocation?: RevocationChecker,
+): SmpClientOptions {
   const trustAnchors = config.trustAnchors.map((file) => readPem(file, 'ap.discovery.smp.trustAnchors'));
   return {
     ...(config.url ? { smpUrl: config.url } : {}),
@@ -51,6 +56,13 @@ export function smpClientOptions(config: SmpDiscoveryConfig): SmpClientOptions {
       ? { dns: { host: config.dnsServer.host, port: config.dnsServer.port, timeoutMs: config.timeoutMs } }
       : {}),
     trustAnchors,
+    // The SMP's signing certificate is meant for signing SMP answers (not a TLS certificate) and is not revoked.
+    checkSigner: async (path) => {
+      const what = 'SMP signing certificate';
+      const errorCode = 'EHMI_SMP_CERTIFICATE_UNTRUSTED';
+      checkCertificatePurpose(path[0]!, 'smp-signing', { what, errorCode });
+      if (revocation) await checkNotRevoked(revocation, path, { what, errorCode });
+    },
     cacheTtlMs: config.cacheTtlMs,
     timeoutMs: config.timeoutMs,
   };
@@ -64,10 +76,13 @@ export function smpClientOptions(config: SmpDiscoveryConfig): SmpClientOptions {
  * @example
  * const discovery = configuredDiscovery(config.ap.discovery);
  */
-export function configuredDiscovery(config: ApConfig['discovery']): ReceiverDiscovery {
+export function configuredDiscovery(
+  config: ApConfig['discovery'],
+  revocation?: RevocationChecker,
+): ReceiverDiscovery {
   const fromMap = staticDiscovery(config.static);
   if (!config.smp) return fromMap;
-  const dynamic = smpDiscovery(new SmpClient(smpClientOptions(config.smp)));
+  const dynamic = smpDiscovery(new SmpClient(smpClientOptions(config.smp, revocation)));
   const listed = new Set(Object.keys(config.static).map(normaliseParticipant));
   if (listed.size === 0) return dynamic;
   const from = (participant: string) => (listed.has(normaliseParticipant(participant)) ? fromMap : dynamic);

@@ -15,6 +15,7 @@ import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { QUEUES } from '../path.ts';
 import { type Role, type RoleContext, readPem } from '../roles.ts';
 import { earliestNext, type IdleState, JobQueue, storeBlob, Worker } from '../store/index.ts';
+import { requireClientCertificate } from '../trust.ts';
 import type { ApConfig } from './config.ts';
 import { configuredDiscovery } from './discovery-config.ts';
 import { deliverHandler, outcomeHandler } from './handover.ts';
@@ -138,7 +139,7 @@ export async function createAccessPoint(
       });
     }
   });
-  const discovery = deps.discovery ?? configuredDiscovery(ap.discovery);
+  const discovery = deps.discovery ?? configuredDiscovery(ap.discovery, ctx.revocation);
   const participant = `0088:${config.organisation.gln}`;
   const profile: As4ProfileId = ap.profile === '2.0' ? 'edelivery-as4-2.0' : 'edelivery-as4-1.15';
   const now = deps.now ?? ctx.queue.options.now;
@@ -187,6 +188,18 @@ export async function createAccessPoint(
         }
       : {}),
   });
+  if (tls && ap.requireClientCertificate) {
+    // TLS already refused a client certificate that does not chain to the node's CAs; this refuses one not meant
+    // for TLS clients or revoked.
+    app.addHook(
+      'onRequest',
+      requireClientCertificate({
+        revocation: ctx.revocation,
+        anchorsKey: 'tls.ca',
+        open: new Set(['/health']),
+      }),
+    );
+  }
   // The client side of TLS: trust the node's CAs, present the node's certificate (mutual TLS when asked).
   const dispatcher = new Agent({
     connect: tls

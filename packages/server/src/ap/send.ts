@@ -334,6 +334,8 @@ async function checkEndpoint(
     throw refuse(`its address ${endpointUrl} is not https`);
   }
   const what = `access point certificate published for ${receiver}`;
+  // The SMP publishes the certificate alone, without its issuers: a CA between it and a root must itself be listed
+  // in `ap.trustAnchors`.
   try {
     const path = checkCertificateTrust(certificate, { trustAnchors: sc.trustAnchors, what });
     checkCertificatePurpose(certificate, 'as4', { what });

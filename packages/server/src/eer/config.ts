@@ -24,6 +24,11 @@ export const eerConfigSchema = z
     publicUrl: z.string().url().optional(),
     /** SMP whose admin API receives the messaging endpoints (ServiceGroup/ServiceMetadata); unset: not pushed. */
     smp: target.optional(),
+    /**
+     * PEM files of the CAs an access point's certificate must chain to before the register accepts it for the SMP
+     * (senders check the same). Required with `smp`, unless the node's `insecure` development switch is set.
+     */
+    apTrustAnchors: z.array(z.string().min(1)).default([]),
     /** EAS whose admin API receives each organisation with its endpoints and devices; unset: not pushed. */
     eas: target.optional(),
     propagation: z

@@ -1,7 +1,9 @@
+import { X509Certificate } from 'node:crypto';
+import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance } from 'fastify';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
-import type { Role, RoleContext } from '../roles.ts';
+import { type Role, type RoleContext, readPem } from '../roles.ts';
 import { Worker } from '../store/worker.ts';
 import { EerValidator } from './profiles.ts';
 import {
@@ -11,6 +13,7 @@ import {
   Propagator,
   type SmpPublisher,
 } from './propagate.ts';
+import { publicationIssues } from './publication.ts';
 import { EerRepository } from './repository.ts';
 import { registerRoutes } from './routes.ts';
 import { SmpAdminClient } from './smp-admin-client.ts';
@@ -94,7 +97,30 @@ export async function createEerRole(
     pollIntervalMs: config.queue.pollIntervalMs,
     logger: log,
   });
-  const validator = deps.validator ?? new EerValidator();
+  if (cfg.smp && cfg.apTrustAnchors.length === 0) {
+    if (!config.insecure) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        'eer.apTrustAnchors: publishing access points to the SMP needs the CAs their certificates must chain to',
+      );
+    }
+    log.warn(
+      'INSECURE (development): eer.apTrustAnchors is not set; AP certificates are published unchecked',
+    );
+  }
+  const apTrustAnchors = cfg.apTrustAnchors.map(
+    (file) => new X509Certificate(readPem(file, 'eer.apTrustAnchors')),
+  );
+  const validator =
+    deps.validator ??
+    new EerValidator(
+      undefined,
+      // A register that feeds an SMP accepts only access points every sender would accept.
+      smp
+        ? (type, resource) =>
+            publicationIssues(type, resource, { trustAnchors: apTrustAnchors, insecure: config.insecure })
+        : undefined,
+    );
   const app: FastifyInstance = await createHttpServer({
     service: 'eer',
     logger,

@@ -51,15 +51,24 @@ export interface ValidationResult {
   outcome: OperationOutcome;
 }
 
+/** A check of the register's own, beyond the profiles: why `resource` may not be written (empty: it may). */
+export type RegisterRule = (
+  type: EerType,
+  resource: Record<string, unknown>,
+) => { expression: string; message: string }[];
+
 /**
  * Checks a resource against the EER profiles it claims in meta.profile, or against the default EER profile of its
  * type when it claims none (other claimed profiles the validator knows, such as EAS's, are checked as well).
  */
 export class EerValidator {
   readonly #validator: Validator;
+  readonly #rules: RegisterRule | undefined;
 
-  constructor(validator: Validator = shippedValidator()) {
+  /** `rules`: the register's own checks beyond the profiles (the access points it may publish, publication.ts). */
+  constructor(validator: Validator = shippedValidator(), rules?: RegisterRule) {
     this.#validator = validator;
+    this.#rules = rules;
   }
 
   /** Loads the profiles now (the first validation otherwise pays for it: about a second). */
@@ -94,6 +103,16 @@ export class EerValidator {
         expression: `${type}.meta.profile`,
         message: `Profile ${p} is not known to this register (EER profiles: ${EER_PROFILES[type].join(', ')})`,
       });
+    }
+    if (this.#rules) {
+      for (const p of this.#rules(type, resource)) {
+        issues.push({
+          severity: 'error',
+          code: 'security',
+          expression: p.expression,
+          message: p.message,
+        });
+      }
     }
     const ok = !issues.some((i) => i.severity === 'error');
     const rank = (sev: string) => (sev === 'error' ? 0 : sev === 'warning' ? 1 : 2);

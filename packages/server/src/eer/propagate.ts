@@ -52,7 +52,7 @@ export interface EasPublisher {
 export const EHMI_PROCESS = 'urn:ehmi:sdn-emergence';
 
 /** Endpoint.connectionType codes (CodeSystem eer-endpoint-connection-type) that mean "through an eDelivery AP". */
-const EDELIVERY_CONNECTION_TYPES = new Set(['EerMessagingEdelivery', 'EerMessagingEdeliveryFhir']);
+export const EDELIVERY_CONNECTION_TYPES = new Set(['EerMessagingEdelivery', 'EerMessagingEdeliveryFhir']);
 
 const asArray = (v: unknown): Json[] =>
   (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).filter(
@@ -178,7 +178,8 @@ export function documentTypeOf(code: string): string {
   return medcomDocumentId(name, known.version).value;
 }
 
-function certificateOf(resource: Json | undefined): Buffer | undefined {
+/** The AP certificate (DER) a Device or Endpoint carries in its `smp-public-key` extension. */
+export function certificateOf(resource: Json | undefined): Buffer | undefined {
   if (!resource) return undefined;
   for (const ext of asArray(resource.extension)) {
     if (ext.url !== EXT.smpPublicKey) continue;

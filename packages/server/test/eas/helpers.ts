@@ -94,7 +94,7 @@ export function eerFeeds(): {
 export function roleContext(
   store: Store<NodeTables>,
   overrides: ConfigInput['eas'] = {},
-  tls?: RoleContext['tls'],
+  tls?: { key: string; cert: string; ca: string[] },
 ): RoleContext<EasConfig, EasTables> {
   const config = loadConfig({
     env: {},

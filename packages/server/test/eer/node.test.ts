@@ -43,6 +43,7 @@ describe('EER in a node with the SMP and EAS', () => {
           enabled: true,
           port: 0,
           smp: { url: `http://127.0.0.1:${smpPort}`, adminToken: TOKEN },
+          apTrustAnchors: [join(pki.dir, 'root.pem')],
           eas: { url: `http://127.0.0.1:${easPort}`, adminToken: EAS_TOKEN },
         },
         eas: { enabled: true, port: easPort, adminToken: EAS_TOKEN },

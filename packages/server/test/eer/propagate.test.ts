@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { issueCertificate } from '@ehmi/pki';
 import { SmpClient } from '@ehmi/smp';
 import type { SmpRole } from '../../src/smp/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
@@ -104,6 +106,7 @@ for (const engine of engines()) {
       eas = await new Recorder().start();
       eer = await startEer(ts, {
         smp: { url: smp.url, adminToken: TOKEN },
+        apTrustAnchors: [join(pki.dir, 'root.pem')],
         eas: { url: eas.url, adminToken: 'eas-admin-token-0123456789' },
       });
     });
@@ -177,7 +180,11 @@ for (const engine of engines()) {
     });
 
     it('a new AP certificate on the Device is republished for every endpoint using it', async () => {
-      const other = Buffer.from(pki.smp.certificate.raw).toString('base64');
+      const renewed = await issueCertificate(pki.root, {
+        subject: 'CN=AP 5790000121526 renewed, O=EHMI Test, C=DK',
+        purposes: ['as4'],
+      });
+      const other = Buffer.from(renewed.certificate.raw).toString('base64');
       assert.equal((await fhir(`${eer.url}/Device/ap-1`, 'PUT', apDevice(other))).status, 200);
       await drained(eer.role);
       const found = await client().lookup(PARTICIPANT, HCO, 'urn:ehmi:sdn-emergence');
@@ -206,6 +213,31 @@ for (const engine of engines()) {
       eas.status = () => 200;
       // The organisation is back in the SMP too.
       assert.equal((await client().lookup(PARTICIPANT, HCO, 'urn:ehmi:sdn-emergence')).endpointUrl, AP_URL);
+    });
+
+    it('an access point no sender would accept is refused at the write, with the reason, and nothing is published', async () => {
+      const jobs = await eer.queue.counts('eer.propagate');
+      const refused = async (path: string, resource: Json, reason: RegExp) => {
+        const res = await fhir(`${eer.url}/${path}`, 'PUT', resource);
+        assert.equal(res.status, 422, path);
+        const outcome = res.body as { issue: { severity: string; diagnostics: string }[] };
+        assert.ok(
+          outcome.issue.some((i) => i.severity === 'error' && reason.test(i.diagnostics)),
+          JSON.stringify(outcome.issue),
+        );
+      };
+      const [tlsClient, stranger] = await Promise.all([
+        issueCertificate(pki.root, { subject: 'CN=TLS client, O=EHMI Test, C=DK', purposes: ['tls-client'] }),
+        issueCertificate(pki.rogueRoot, { subject: 'CN=AP stranger, O=Nobody, C=XX', purposes: ['as4'] }),
+      ]);
+      const b64 = (c: { certificate: { raw: Buffer } }) => Buffer.from(c.certificate.raw).toString('base64');
+      await refused('Device/ap-1', apDevice(b64(tlsClient)), /cannot serve as as4|TLS/);
+      await refused('Device/ap-1', apDevice(b64(stranger)), /does not chain to a trust anchor/);
+      await refused('Endpoint/ep-1', endpoint([HCO], { address: 'http://127.0.0.1:1/as4' }), /is not https/);
+      assert.deepEqual(await eer.queue.counts('eer.propagate'), jobs);
+      // The register still serves the access point it had.
+      const found = await client().lookup(PARTICIPANT, HCO, 'urn:ehmi:sdn-emergence');
+      assert.equal(found.certificate.raw.toString('base64'), certB64);
     });
 
     it('a write that fails the profile enqueues nothing', async () => {
