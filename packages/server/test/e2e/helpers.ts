@@ -7,6 +7,7 @@ import {
   NetworkClient,
   type NetworkPlan,
   planNetwork,
+  startCrlService,
   writeNetworkManifest,
 } from '@ehmi/network';
 import pg from 'pg';
@@ -79,6 +80,8 @@ export async function makePair(engine: Engine, base: ConfigInput = FAST): Promis
     base: { ...base, database: { schema } },
   });
   writeNetworkManifest(dataDir, plan.manifest);
+  // Every certificate names the network's CRL, and every node checks it: serve it as `ehmi up` does.
+  const crl = await startCrlService({ dataDir, host: plan.crl.host, port: plan.crl.port, logger });
   const client = NetworkClient.open(dataDir);
   const nodes: Record<string, RunningNode | undefined> = {};
   const pair: Pair = {
@@ -101,6 +104,7 @@ export async function makePair(engine: Engine, base: ConfigInput = FAST): Promis
     async cleanup() {
       await client.close();
       for (const org of Object.keys(nodes)) await pair.stop(org);
+      await crl.close();
       if (engine.databaseUrl) {
         const c = new pg.Client({ connectionString: engine.databaseUrl });
         await c.connect();
