@@ -26,6 +26,8 @@ interface Move {
 interface Step {
   code: TimelineStep;
   station: MshEventsTable['station'];
+  /** The status a message is created with (createMessage). */
+  creates?: MessageStatus;
   success?: Move;
   failure?: Move;
   /** The event is written only when the message moved: otherwise the step did not happen (a mark already set). */
@@ -45,8 +47,8 @@ const UNTIL_ACKNOWLEDGED: readonly MessageStatus[] = ['accepted', 'sent', 'recei
  * (EBMS:0301 can mean a lost AS4 receipt of a message that arrived).
  */
 export const LIFECYCLE = {
-  /** EUA API 1, 2, 9: the message is created `accepted` (createMessage). */
-  submitted: { code: '01.1', station: 'eua' },
+  /** EUA API 1, 2, 9: the message is created. */
+  submitted: { code: '01.1', station: 'eua', creates: 'accepted' },
   /** An envelope built: the first one, or an acknowledgement sent again for a duplicate. */
   wrapped: { code: '02.1', station: 'msh' },
   /** EUA API 5: a new envelope; back to `accepted` from anything but acknowledged. */
@@ -206,7 +208,7 @@ async function recorded(trx: Db, messageId: string, code: string, envelopeId: st
   return row !== undefined;
 }
 
-/** Create a sent message `accepted` in the caller's transaction, with its 01.1 (submitted) event. */
+/** Create a sent message in the caller's transaction, with the status and event of its first step. */
 export async function createMessage(
   trx: Db,
   row: MshMessagesTable,
@@ -214,7 +216,7 @@ export async function createMessage(
 ): Promise<void> {
   await trx
     .insertInto('msh_messages')
-    .values({ ...row, status: 'accepted' })
+    .values({ ...row, status: LIFECYCLE.submitted.creates })
     .execute();
   await transition(trx, row, 'submitted', submitted);
 }
