@@ -375,6 +375,8 @@ function planCentral(p: {
       enabled: true,
       host: p.host,
       port: port('eer'),
+      // An access point is registered only with a certificate that chains to the network's root.
+      apTrustAnchors: [p.pki.trustAnchor],
       smp: { url: urls.smp, adminToken: p.secrets.smpAdminToken },
       eas: { url: urls.eas, adminToken: p.secrets.easAdminToken },
     },
