@@ -195,10 +195,8 @@ describe('OCSP requests and responses', () => {
       await assert.rejects(
         checker.check(revoked.certificate, ca.certificate),
         (err: unknown) =>
-          isCode(
-            'EHMI_CERTIFICATE_UNTRUSTED',
-            /revoked at 2026-01-01T00:00:00\.000Z \(keyCompromise\)/,
-          )(err) && (err as EhmiError).details.revoked === true,
+          isCode('EHMI_CERTIFICATE_REVOKED', /revoked at 2026-01-01T00:00:00\.000Z \(keyCompromise\)/)(err) &&
+          (err as EhmiError).details.revoked === true,
       );
       await assert.rejects(
         checker.check(unknown.certificate, ca.certificate),

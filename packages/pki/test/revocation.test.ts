@@ -117,7 +117,7 @@ describe('RevocationChecker', () => {
     now += 2 * MINUTE;
     await assert.rejects(checker.check(ap.certificate, ca.certificate), (err: unknown) => {
       assert.ok(
-        isCode('EHMI_CERTIFICATE_UNTRUSTED', /"CN=ap\.example" .* was revoked at .* \(keyCompromise\)/)(err),
+        isCode('EHMI_CERTIFICATE_REVOKED', /"CN=ap\.example" .* was revoked at .* \(keyCompromise\)/)(err),
       );
       const details = (err as EhmiError).details;
       assert.equal(details.revoked, true);
@@ -251,8 +251,7 @@ describe('RevocationChecker', () => {
     await assert.rejects(
       checker.check(ap.certificate, ca.certificate),
       (err: unknown) =>
-        isCode('EHMI_CERTIFICATE_UNTRUSTED', /superseded/)(err) &&
-        (err as EhmiError).details.revoked === true,
+        isCode('EHMI_CERTIFICATE_REVOKED', /superseded/)(err) && (err as EhmiError).details.revoked === true,
     );
     assert.equal(publisher.crlRequests, crlBefore, 'the CRL was not needed');
     publisher.ocsp = () => ({ status: 'good' });
@@ -270,7 +269,7 @@ describe('RevocationChecker', () => {
     await assert.rejects(
       new RevocationChecker().check(ap.certificate, ca.certificate),
       (err: unknown) =>
-        isCode('EHMI_CERTIFICATE_UNTRUSTED', /revoked/)(err) && (err as EhmiError).details.revoked === true,
+        isCode('EHMI_CERTIFICATE_REVOKED', /revoked/)(err) && (err as EhmiError).details.revoked === true,
     );
   });
 });
