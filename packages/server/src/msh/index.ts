@@ -64,6 +64,19 @@ export async function createMsh(
       "msh.clientTrustAnchors: mutual TLS needs the node's tls certificate and key",
     );
   }
+  // Fail closed: the EUA API holds patients' data; it is not served to whoever connects.
+  if (anchors.length === 0) {
+    if (!config.insecure) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        'msh.clientTrustAnchors: the message service handler serves its API only to clients with a certificate issued under these CAs (and needs tls); set insecure: true for development only',
+      );
+    }
+    logger.warn(
+      { role: 'msh', insecure: true },
+      'INSECURE (development): the MSH API is served without client authentication',
+    );
+  }
   const tls: HttpsOptions | undefined = ctx.tls
     ? {
         key: ctx.tls.key,
@@ -114,7 +127,7 @@ export async function createMsh(
     isPermanent: () => false,
   });
   const dispatcher = worker;
-  registerRoutes(app, core, { requireClientCert: anchors.length > 0 });
+  registerRoutes(app, core, anchors.length > 0 ? { clientCertificates: ctx.revocation } : {});
 
   const backend: MshBackend = {
     deliver: (inbound) => deliver(core, inbound),

@@ -1,9 +1,10 @@
-import type { TLSSocket } from 'node:tls';
 import { EhmiError } from '@ehmi/errors';
 import { jsonToXml, stringifyFhirJson } from '@ehmi/fhir';
+import type { RevocationChecker } from '@ehmi/pki';
 import { parse, payloadOf } from '@ehmi/sbdh';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FHIR_JSON } from '../http/index.ts';
+import { requireClientCertificate } from '../trust.ts';
 import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary } from './core.ts';
 import { fhirFormatOf, fhirText, formatOfMime, ProfileValidationError, readFhir } from './fhir-body.ts';
 import { acknowledgeInbox } from './outbound/acknowledge.ts';
@@ -32,21 +33,20 @@ const OPEN_PATHS = new Set(['/health']);
 export function registerRoutes(
   app: FastifyInstance,
   core: MshCore,
-  options: { requireClientCert: boolean },
+  options: { clientCertificates?: RevocationChecker },
 ): void {
-  if (options.requireClientCert) {
+  if (options.clientCertificates) {
     // mTLS: the server asks for a certificate and refuses, with 401, a request whose client presented none that
-    // chains to msh.clientTrustAnchors (node verifies the chain; `authorized` is its verdict).
-    app.addHook('onRequest', async (request) => {
-      if (OPEN_PATHS.has(request.url.split('?')[0]!)) return;
-      const socket = request.raw.socket as TLSSocket;
-      if (!socket.authorized) {
-        throw new EhmiError(
-          'EHMI_UNAUTHORIZED',
-          `a client certificate issued under msh.clientTrustAnchors is required${socket.authorizationError ? ` (${String(socket.authorizationError)})` : ''}`,
-        );
-      }
-    });
+    // chains to msh.clientTrustAnchors (node verifies the chain; `authorized` is its verdict), one not meant for TLS
+    // clients, or a revoked one.
+    app.addHook(
+      'onRequest',
+      requireClientCertificate({
+        revocation: options.clientCertificates,
+        anchorsKey: 'msh.clientTrustAnchors',
+        open: OPEN_PATHS,
+      }),
+    );
   }
 
   // Bodies are read as bytes: a submitted message is wrapped exactly as it was sent (ehmiSBDH BinaryContent).

@@ -61,6 +61,7 @@ export function homecare(): Json {
 
 export interface TestPki {
   dir: string;
+  ca: Credential;
   caPem: string;
   caFile: string;
   orgs: Record<'a' | 'b', Credential & { certFile: string; keyFile: string }>;
@@ -95,7 +96,7 @@ export async function testPki(): Promise<TestPki> {
     subject: 'CN=stranger, O=Elsewhere, C=DK',
     purposes: ['tls-client'],
   });
-  return { dir, caPem: ca.certificatePem, caFile, orgs, stranger };
+  return { dir, ca, caPem: ca.certificatePem, caFile, orgs, stranger };
 }
 
 export interface SentEnvelope {
@@ -118,6 +119,8 @@ export class LoopbackAp implements AccessPointGateway {
   drop: ((s: OutboundSubmission) => boolean) | undefined;
   /** Change the envelope on the way (a broken envelope for a ReceiptException). */
   tamper: ((bytes: Buffer, s: OutboundSubmission) => Buffer) | undefined;
+  /** The sender the receiving AP authenticated (AS4 originalSender), when it is not the submission's. */
+  claim: ((s: OutboundSubmission) => string) | undefined;
   readonly #accepted = new Map<string, SubmissionAccepted>();
   readonly #pending = new Set<Promise<void>>();
 
@@ -145,7 +148,8 @@ export class LoopbackAp implements AccessPointGateway {
         });
         return;
       }
-      if (!drop) await this.deliverTo(peer, s, bytes, accepted.as4MessageId);
+      const sender = this.claim?.(s) ?? s.sender;
+      if (!drop) await this.deliverTo(peer, { ...s, sender }, bytes, accepted.as4MessageId);
       await this.own?.outcome({
         ...accepted,
         status: 'sent',

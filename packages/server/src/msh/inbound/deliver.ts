@@ -84,10 +84,15 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope): Promise<
     return answerException(core, inbound, env, 'Syntax', `the envelope is not legible: ${reason}`);
   }
   if (!env) return ignore(core, inbound, 'no envelope');
-  if (inbound.sender && env.sender.value.toLowerCase() !== inbound.sender.toLowerCase()) {
-    core.logger.warn(
-      { as4MessageId: inbound.as4MessageId, sbdh: env.sender.value, as4: inbound.sender },
-      'the SBDH Sender differs from the AS4 originalSender',
+  // The access point bound the AS4 originalSender to the certificate that signed the message (the register's);
+  // the envelope's Sender is who the message claims to come from, and must be that same participant.
+  if (env.sender.value.toLowerCase() !== inbound.sender.toLowerCase()) {
+    return answerException(
+      core,
+      inbound,
+      env,
+      'Authorization',
+      `the envelope's Sender ${env.sender.value} is not ${inbound.sender}, the sender its access point authenticated`,
     );
   }
   if (env.receiver.value.toLowerCase() !== core.party.toLowerCase()) {

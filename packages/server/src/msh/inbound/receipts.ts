@@ -79,6 +79,14 @@ export async function receiveReceipt(core: MshCore, inbound: InboundEnvelope, by
   if (!sub)
     return ignore(core, inbound, `EnvelopeReceipt for an unknown envelope ${originalId ?? '(none named)'}`);
   const original = parse(await core.store.blobs.read(sub.envelope_hash));
+  // Only the party the envelope went to may receipt it: the sender its access point authenticated is that party.
+  if (original.receiver.value.toLowerCase() !== inbound.sender.toLowerCase()) {
+    return ignore(
+      core,
+      inbound,
+      `EnvelopeReceipt for envelope ${sub.id} comes from ${inbound.sender}, not from its receiver ${original.receiver.value}`,
+    );
+  }
   const correlation = correlateReceipt(receipt, original);
   if (!correlation.matches) {
     return ignore(
