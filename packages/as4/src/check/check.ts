@@ -56,7 +56,10 @@ export interface CheckedReference {
   uri: string;
   /** eb:Messaging, Body, Timestamp, BinarySecurityToken, attachment (when known). */
   target?: string;
-  /** true: the digest matches; false: it does not (or the part is missing); null: not checked (encrypted, no key). */
+  /**
+   * true: the digest matches; false: it does not (or the part is missing); null: not checked (encrypted, no key; or
+   * `not kept`: a bare SOAP envelope kept without its attachments).
+   */
   ok: boolean | null;
   note?: string;
 }
@@ -96,6 +99,12 @@ export interface As4CheckResult {
   decrypted: { contentId: string; size?: number; contentType?: string }[];
   /** The parts that are encrypted and were not decrypted (no key). */
   encrypted: string[];
+  /**
+   * The signed attachments a bare SOAP envelope names but does not carry (a kept SOAP part: non-repudiation
+   * evidence). Their references are reported `ok: null`, note `not kept`: the signed digest is there, the attachment
+   * is not. They do not make the result invalid: the signature and every reference that can be checked verified.
+   */
+  notKept?: string[];
 }
 
 /**
@@ -107,6 +116,11 @@ export interface As4CheckResult {
  * digests of encrypted parts deferred; the signed eb:Messaging and Body must be the ones processed; then with
  * `privateKey` the decryption (EBMS:0102 on failure) and the deferred digests over the plaintext. Without a key an
  * encrypted message is reported `complete: false`, not valid: its attachment digests are unchecked.
+ *
+ * A bare SOAP envelope whose UserMessage names `cid:` parts it does not carry is a kept SOAP part (non-repudiation
+ * evidence, as an access point keeps it): the signature over SignedInfo and every same-document reference are
+ * verified, and the attachment references are reported `note: 'not kept'` (`notKept` lists them) without making the
+ * result invalid.
  *
  * Throws only when the file is not an AS4 message at all (`EHMI_INPUT_UNREADABLE`); every other failure is in the
  * result (`valid: false`, `errorCode`, `reason`).
@@ -122,6 +136,7 @@ export async function checkAs4Message(
   let msg: Awaited<ReturnType<typeof openAs4Message>>;
   try {
     msg = await openAs4Message(bytes, {
+      soapPartOnly: true,
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.sink ? { sink: options.sink } : {}),
     });
@@ -135,7 +150,9 @@ export async function checkAs4Message(
   const policy = typeof profile === 'object' ? profile : PROFILES[profile];
   const given = options.certificate === undefined ? undefined : toCertificate(options.certificate);
   const doc = msg.envelope.document;
-  const encrypted = isEncrypted(msg.envelope);
+  // A kept SOAP part: the attachments (encrypted or not) are not here; only what the envelope holds is checked.
+  const detached = msg.notKept.length > 0;
+  const encrypted = !detached && isEncrypted(msg.envelope);
   const result: As4CheckResult = {
     valid: false,
     complete: true,
@@ -164,6 +181,7 @@ export async function checkAs4Message(
       profile: policy,
       ...(given ? { knownCertificates: [given] } : {}),
       deferAttachmentDigests: encrypted,
+      detachedAttachments: detached,
       timestampWindow: options.timestampWindow ?? false,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.skewSeconds !== undefined ? { skewSeconds: options.skewSeconds } : {}),
@@ -189,11 +207,12 @@ export async function checkAs4Message(
       }
     }
     result.valid = result.complete;
+    if (detached) result.notKept = [...msg.notKept];
     result.references = verified.references.map((r) => ({
       uri: r.uri,
       target: r.target,
       ok: r.digestVerified ? true : null,
-      ...(r.digestVerified ? {} : { note: 'encrypted' }),
+      ...(r.digestVerified ? {} : { note: detached ? NOT_KEPT : 'encrypted' }),
     }));
   } catch (err) {
     const e = asEhmiError(err);
@@ -202,11 +221,13 @@ export async function checkAs4Message(
     result.valid = false;
     if (verified) Object.assign(result, signerOf(verified));
     if (encrypted && !options.privateKey) result.encrypted = encryptedIds(doc);
+    if (detached) result.notKept = [...msg.notKept];
     result.references = await referenceReport(
       doc,
       attachments,
       policy,
       encrypted && attachments === msg.attachments,
+      detached,
     );
   } finally {
     await dispose?.().catch(() => {});
@@ -214,6 +235,9 @@ export async function checkAs4Message(
   }
   return result;
 }
+
+/** The note of a `cid:` reference whose attachment a kept SOAP part does not carry. */
+const NOT_KEPT = 'not kept';
 
 function failure(
   e: EhmiError,
@@ -275,6 +299,7 @@ async function referenceReport(
   attachments: readonly As4Attachment[],
   policy: AlgorithmPolicy,
   stillEncrypted: boolean,
+  detached: boolean,
 ): Promise<CheckedReference[]> {
   const security = (Array.from(doc.getElementsByTagNameNS(NS.wsse, 'Security')) as Element[])[0];
   const sig = security && childElement(security, NS.ds, 'Signature');
@@ -297,6 +322,10 @@ async function referenceReport(
       const hash = digestName(r.digestMethod);
       let digest: Buffer;
       if (uri.startsWith('cid:')) {
+        if (detached) {
+          out.push({ uri, target: 'attachment', ok: null, note: NOT_KEPT });
+          continue;
+        }
         const att = attachmentFor(byId, uri);
         if (!att) {
           out.push({ uri, target: 'attachment', ok: false, note: 'missing' });

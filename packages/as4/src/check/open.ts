@@ -15,6 +15,12 @@ export interface OpenAs4Options {
   limits?: Partial<As4Limits>;
   /** Where attachment bodies go; default temporary files, freed by `dispose()`. */
   sink?: AttachmentSink;
+  /**
+   * Accept a bare SOAP envelope whose UserMessage names `cid:` parts it does not carry: a message's SOAP part kept on
+   * its own (non-repudiation evidence), listed in `notKept`. Default false: such a file fails as a received message
+   * would (EBMS:0011, the payload is not there).
+   */
+  soapPartOnly?: boolean;
 }
 
 /** A saved AS4 message, read as the receive pipeline reads one (MIME, envelope checks, ebMS header). */
@@ -24,6 +30,11 @@ export interface OpenedAs4Message {
   messaging: Messaging;
   /** The MIME parts as carried (still encrypted, still compressed). */
   attachments: As4Attachment[];
+  /**
+   * With `soapPartOnly`: the `cid:` parts the UserMessage names but the file does not carry (the file is a bare SOAP
+   * envelope, a kept copy of a message's SOAP part). Empty for a complete message.
+   */
+  notKept: string[];
   sink: AttachmentSink;
   dispose(): Promise<void>;
 }
@@ -101,14 +112,42 @@ export async function openAs4Message(
       throw err;
     }
     const messaging = parseMessaging(envelope.messaging);
-    if (messaging.kind === 'user') {
+    const notKept =
+      messaging.kind === 'user' && options.soapPartOnly
+        ? detachedParts(messaging, file, mime.attachments)
+        : [];
+    if (messaging.kind === 'user' && notKept.length === 0) {
       checkPayloadReferences(messaging.userMessage, mime.attachments, envelope.body);
     }
-    return { file, envelope, messaging, attachments: mime.attachments, sink, dispose: () => sink.dispose() };
+    return {
+      file,
+      envelope,
+      messaging,
+      attachments: mime.attachments,
+      notKept,
+      sink,
+      dispose: () => sink.dispose(),
+    };
   } catch (err) {
     await sink.dispose().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The `cid:` payloads of a bare SOAP envelope (no MIME, no attachments at all): a message's SOAP part kept on its
+ * own, whose attachments were not kept. A MIME message that lacks a part is not this: it fails as received.
+ */
+function detachedParts(
+  messaging: Extract<Messaging, { kind: 'user' }>,
+  file: As4File,
+  attachments: readonly As4Attachment[],
+): string[] {
+  if (attachments.length > 0 || /^\s*multipart\//i.test(file.contentType)) return [];
+  return messaging.userMessage.payloadInfo
+    .map((p) => p.href)
+    .filter((href): href is string => href?.startsWith('cid:') === true)
+    .map((href) => href.slice(4));
 }
 
 /** The kind of message: a UserMessage, or the first signal's kind. */

@@ -20,6 +20,12 @@ export interface ParseAs4MessageOptions {
 export interface ParsedAs4Message {
   envelope: As4Envelope;
   messaging: Messaging;
+  /**
+   * The SOAP envelope part exactly as received: the root MIME part's body, or the whole body of a SOAP-only message.
+   * The signature's SignedInfo and its eb:Messaging, Body and Timestamp references verify over these octets alone,
+   * which makes them the non-repudiation evidence a receiver keeps (the attachments are not copied here).
+   */
+  soapPart: Buffer;
   /** Attachment bodies as received (still encrypted/compressed if they were sent so). */
   attachments: As4Attachment[];
   /** The sink holding the attachment bodies. */
@@ -61,7 +67,14 @@ export async function parseAs4Message(
     } else if (mime.attachments.length > 0) {
       throw new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'a signal message carries MIME attachments');
     }
-    return { envelope, messaging, attachments: mime.attachments, sink, dispose: () => sink.dispose() };
+    return {
+      envelope,
+      messaging,
+      soapPart: mime.envelope,
+      attachments: mime.attachments,
+      sink,
+      dispose: () => sink.dispose(),
+    };
   } catch (err) {
     await sink.dispose().catch(() => {});
     throw withMessageId(err, messageId);

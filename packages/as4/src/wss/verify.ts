@@ -59,6 +59,12 @@ export interface VerifyOptions {
    */
   deferAttachmentDigests?: boolean;
   /**
+   * The attachments are not at hand: the envelope is a kept copy of the SOAP part alone (non-repudiation evidence),
+   * so `attachments` must be empty and the `cid:` references are left unchecked (`digestVerified: false`). SignedInfo
+   * and every same-document reference (eb:Messaging, Body, Timestamp) are verified as always. Default false.
+   */
+  detachedAttachments?: boolean;
+  /**
    * Require eb:Messaging to be signed when present. Default true (eDelivery AS4 1.15 §2.2.6.2 signs the ebMS header);
    * false only to check old producers that signed the Body alone.
    */
@@ -201,8 +207,15 @@ export async function verifyEnvelope(
   };
   // Coverage (which parts are signed, which signed parts are present) needs no plaintext: checked now even when
   // the digests wait for decryption, so a smuggled unsigned part never depends on a later call.
-  checkAttachmentCoverage(result, attachments);
-  if (!options.deferAttachmentDigests) await verifyAttachmentReferences(result, attachments);
+  if (options.detachedAttachments) {
+    if (attachments.length > 0) {
+      throw new EhmiError('EHMI_USAGE', 'verifyEnvelope: detachedAttachments with attachments given');
+    }
+    for (const r of references) if (r.target === 'attachment') r.contentId = r.uri.slice(4);
+  } else {
+    checkAttachmentCoverage(result, attachments);
+    if (!options.deferAttachmentDigests) await verifyAttachmentReferences(result, attachments);
+  }
 
   const ts = checkTimestamp(doc, {
     ...(options.clock ? { clock: options.clock } : {}),

@@ -34,7 +34,9 @@ interface DecryptFlags {
  * `ehmi as4 verify|decrypt|inspect FILE`: check, decrypt and summarise a saved AS4 message — ours or another
  * implementation's (AS4.NET, Holodeck B2B, phase4, Domibus) — as the `@ehmi/as4` functions checkAs4Message,
  * decryptAs4Message and inspectAs4Message do. FILE is a MIME message or a SOAP envelope, with HTTP headers on top
- * or not. Exit 0 when valid; 1 when the message fails (the ebMS error code and the reason are printed), or when an
+ * or not. A bare SOAP envelope whose signed attachments are not in the file (the SOAP part an access point keeps as
+ * evidence, `ehmi evidence`) verifies on what it holds (SignedInfo, eb:Messaging, Body, Timestamp); its attachment
+ * references are listed as "signed digest, attachment not kept". Exit 0 when valid; 1 when the message fails (the ebMS error code and the reason are printed), or when an
  * encrypted message is verified without --key (incomplete, not valid); 2 when FILE cannot be read or is not an AS4
  * message, and for bad arguments.
  */
@@ -46,7 +48,7 @@ export function registerAs4(program: Command, ctx: CliContext): void {
   as4
     .command('verify')
     .description(
-      'check the WS-Security signature and every reference of an AS4 message (algorithms as WSS4J accepts them)',
+      'check the WS-Security signature and every reference of an AS4 message (algorithms as WSS4J accepts them); a kept SOAP part (ehmi evidence) verifies without its attachments',
     )
     .argument('<file>', 'the message: MIME or a SOAP envelope, HTTP headers on top allowed')
     .option(
@@ -260,8 +262,10 @@ function printVerify(ctx: CliContext, r: As4CheckResult, flags: VerifyFlags): vo
       `signer:    ${r.signer.subject} (issuer ${r.signer.issuer}, serial ${r.signer.serialNumber}) by ${r.tokenReference}, ${alg(r.signatureMethod)}`,
     );
   }
-  for (const ref of r.references)
-    out(`${status(ref).padEnd(10)} ${ref.uri}${ref.target ? ` (${ref.target})` : ''}`);
+  for (const ref of r.references) {
+    const what = ref.note === 'not kept' ? 'signed digest, attachment not kept' : ref.target;
+    out(`${status(ref).padEnd(10)} ${ref.uri}${what ? ` (${what})` : ''}`);
+  }
   for (const d of r.decrypted) {
     out(
       `decrypted  cid:${d.contentId}${d.size !== undefined ? ` (${d.size} octets${d.contentType ? `, ${d.contentType}` : ''})` : ''}`,
@@ -271,7 +275,7 @@ function printVerify(ctx: CliContext, r: As4CheckResult, flags: VerifyFlags): vo
 
 function status(ref: CheckedReference): string {
   if (ref.ok === true) return 'ok';
-  if (ref.ok === null) return ref.note === 'encrypted' ? 'encrypted' : 'unchecked';
+  if (ref.ok === null) return ref.note === 'encrypted' || ref.note === 'not kept' ? ref.note : 'unchecked';
   return ref.note === 'missing' ? 'missing' : 'FAILED';
 }
 
