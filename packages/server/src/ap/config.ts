@@ -99,6 +99,16 @@ export const apConfigSchema = z
     duplicateRetentionDays: z.number().int().min(1).default(30),
     /** Days a finished outbound message (sent or failed, its outcome handed to the MSH) is kept. */
     outboundRetentionDays: z.number().int().min(1).default(30),
+    /**
+     * Days the non-repudiation evidence (the received UserMessages' signed SOAP parts, the receipts of sent
+     * messages) is kept; at least `duplicateRetentionDays`.
+     */
+    evidenceRetentionDays: z.number().int().min(1).default(3650),
+    /**
+     * Bearer token of the evidence API (`GET /evidence/…`, `Authorization: Bearer <adminToken>`). Unset: the API
+     * refuses every request (401).
+     */
+    adminToken: z.string().min(16, 'expected at least 16 characters').optional(),
     /** How often the retention sweep runs. */
     retentionIntervalMs: positiveMs.default(3_600_000),
     /**

@@ -18,6 +18,7 @@ import { earliestNext, type IdleState, JobQueue, storeBlob, Worker } from '../st
 import { requireClientCertificate } from '../trust.ts';
 import type { ApConfig } from './config.ts';
 import { configuredDiscovery } from './discovery-config.ts';
+import { EVIDENCE_OPENAPI_COMPONENTS, registerEvidenceRoutes } from './evidence-api.ts';
 import { deliverHandler, outcomeHandler } from './handover.ts';
 import type { SigningCredential } from './message.ts';
 import { registerReceiveRoute } from './receive.ts';
@@ -127,6 +128,15 @@ export async function createAccessPoint(
       'ap.duplicateRetentionDays is shorter than the retry window of ap.send: duplicates could pass',
     );
   }
+  if (ap.evidenceRetentionDays < ap.duplicateRetentionDays) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      'ap.evidenceRetentionDays is shorter than ap.duplicateRetentionDays: a duplicate would be receipted for a message whose evidence is gone',
+    );
+  }
+  if (ap.adminToken === undefined) {
+    logger.warn('ap.adminToken is not set: the evidence API refuses every request');
+  }
   const signing = loadCredential(ap.signing, 'ap.signing');
   const encryption = ap.encryption ? loadCredential(ap.encryption, 'ap.encryption') : signing;
   const trustAnchors = ap.trustAnchors.map((f) => {
@@ -172,7 +182,9 @@ export async function createAccessPoint(
       version: '1.0.0',
       description:
         'The eDelivery AS4 1.15 receiving endpoint (One-Way/Push): a signed and encrypted ebMS3 UserMessage or ' +
-        'signal in, the receipt or the ebMS error in the HTTP response.',
+        'signal in, the receipt or the ebMS error in the HTTP response. The evidence API (Bearer ap.adminToken) ' +
+        'gives the operator the signed messages and receipts kept as non-repudiation evidence.',
+      components: EVIDENCE_OPENAPI_COMPONENTS,
     },
     readiness: () => store.ping(),
     ...(tls
@@ -247,6 +259,8 @@ export async function createAccessPoint(
     onCommitted: () => deliverWorker?.wake(),
     now,
   });
+
+  await registerEvidenceRoutes(app, { store, adminToken: ap.adminToken });
 
   const closing = new AbortController();
   const sendContext: SendContext = {
@@ -361,11 +375,14 @@ export async function createAccessPoint(
   };
 
   const sweep = async (at = now()) => {
-    const purged = await sweepRetention(store, {
+    const { evidence, ...purged } = await sweepRetention(store, {
       now: at,
       duplicateRetentionMs: ap.duplicateRetentionDays * DAY,
       outboundRetentionMs: ap.outboundRetentionDays * DAY,
+      evidenceRetentionMs: ap.evidenceRetentionDays * DAY,
     });
+    if (evidence > 0)
+      logger.info({ evidence }, 'AP retention: evidence past ap.evidenceRetentionDays removed');
     const orphans = await failOrphans(sendContext);
     return { ...purged, orphans };
   };

@@ -61,4 +61,27 @@ export const apMigrations: Record<string, Migration> = {
       await db.schema.dropTable('ap_received').execute();
     },
   },
+  '0007_ap_evidence': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('ap_evidence')
+        .addColumn('message_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('direction', 'text', (c) => c.notNull())
+        .addColumn('counterpart', 'text', (c) => c.notNull())
+        .addColumn('signer_subject', 'text', (c) => c.notNull())
+        .addColumn('signer_serial', 'text', (c) => c.notNull())
+        .addColumn('certificate_chain', 'text', (c) => c.notNull())
+        .addColumn('blob_hash', 'text', (c) => c.notNull())
+        .addColumn('blob_size', 'bigint', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        // One item per message and kind: a duplicate adds none.
+        .addPrimaryKeyConstraint('ap_evidence_pk', ['message_id', 'kind'])
+        .execute();
+      await db.schema.createIndex('ap_evidence_retention').on('ap_evidence').column('received_at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('ap_evidence').execute();
+    },
+  },
 };

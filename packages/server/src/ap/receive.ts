@@ -34,6 +34,7 @@ import { QUEUES } from '../path.ts';
 import { type JobQueue, storeBlob } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
 import { normaliseParticipant, participantOfProperty } from './discovery.ts';
+import { recordEvidence } from './evidence.ts';
 import { GLN_PARTY_TYPE, type SigningCredential } from './message.ts';
 import type { ApStore } from './tables.ts';
 
@@ -272,7 +273,8 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
 
 /**
  * Duplicate check, durable commit, signed receipt (docs/architecture.md "Durability": the receipt is sent only
- * after the commit).
+ * after the commit). The commit keeps the message's signed SOAP part as evidence (`evidence.ts`); a duplicate adds
+ * none.
  * The duplicate check is the primary key on the MessageId inside the commit's transaction: of two concurrent
  * receptions (two instances on one PostgreSQL) one inserts, the other finds the row and returns its receipt
  * (eDelivery AS4 1.15 §3.3 DuplicateDetection: a duplicate is receipted again, not delivered again).
@@ -293,6 +295,8 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
   }
   const test = isTestMessage(um);
   const blob = test ? undefined : await storeBlob(rc.store, () => rx.payloads[0]!.open());
+  // Non-repudiation of origin: the signed SOAP part exactly as received (its signature verifies on these octets).
+  const soapPart = await storeBlob(rc.store, rx.message.soapPart);
   await signReceipt(rx.receipt, { privateKey: rc.signing.privateKey, certificate: rc.signing.chain });
   const receipt = await text(writeAs4Message(rx.receipt.document, []).body);
   const now = rc.now();
@@ -324,6 +328,15 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
         .executeTakeFirstOrThrow();
       return { duplicate: true, receipt: row.receipt };
     }
+    await recordEvidence(trx, {
+      messageId,
+      kind: 'user-message',
+      direction: 'inbound',
+      counterpart: participantOfProperty(originalSender(um)) ?? '',
+      chain: rx.verified.chain,
+      blob: soapPart,
+      at: now,
+    });
     // eDelivery AS4 1.15 §2.2.3.2: the test service is answered and never delivered to the consumer.
     if (!test) await rc.queue.enqueue(trx, { queue: QUEUES.deliver, payload: { messageId } });
     return { duplicate: false, receipt };

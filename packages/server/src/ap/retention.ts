@@ -5,12 +5,18 @@ import type { ApStore } from './tables.ts';
  * removed `duplicateRetentionMs` after reception, and only once delivered (or test messages): a row that still
  * guards an undelivered message is never purged. Finished outbound rows go after `outboundRetentionMs`, once the
  * MSH has taken their outcome. Payload blobs are content-addressed and shared with the MSH, so the AP never deletes
- * them; the node-wide blob sweep does (DESIGN-NOTES, Foundation: blobs).
+ * them; the node-wide blob sweep does (DESIGN-NOTES, Foundation: blobs). Evidence rows (`evidence.ts`) go
+ * `evidenceRetentionMs` after they were written; their blobs then go with the node's blob collector.
  */
 export async function sweepRetention(
   store: ApStore,
-  options: { now: number; duplicateRetentionMs: number; outboundRetentionMs: number },
-): Promise<{ received: number; outbound: number }> {
+  options: {
+    now: number;
+    duplicateRetentionMs: number;
+    outboundRetentionMs: number;
+    evidenceRetentionMs: number;
+  },
+): Promise<{ received: number; outbound: number; evidence: number }> {
   const received = await store.db
     .deleteFrom('ap_received')
     .where('status', 'in', ['delivered', 'test'])
@@ -22,5 +28,13 @@ export async function sweepRetention(
     .where('outcome_at', 'is not', null)
     .where('finished_at', '<', options.now - options.outboundRetentionMs)
     .executeTakeFirst();
-  return { received: Number(received.numDeletedRows), outbound: Number(outbound.numDeletedRows) };
+  const evidence = await store.db
+    .deleteFrom('ap_evidence')
+    .where('received_at', '<', options.now - options.evidenceRetentionMs)
+    .executeTakeFirst();
+  return {
+    received: Number(received.numDeletedRows),
+    outbound: Number(outbound.numDeletedRows),
+    evidence: Number(evidence.numDeletedRows),
+  };
 }

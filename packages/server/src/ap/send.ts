@@ -15,9 +15,10 @@ import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import type { ReceiverDiscovery } from '../contract.ts';
 import { QUEUES } from '../path.ts';
-import type { Job, JobQueue } from '../store/index.ts';
+import { type Job, type JobQueue, storeBlob } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
 import { endpointCertificate } from './discovery.ts';
+import { recordEvidence } from './evidence.ts';
 import { buildOutboundMessage, type SigningCredential } from './message.ts';
 import type { ApOutboundTable, ApStore } from './tables.ts';
 
@@ -91,7 +92,12 @@ export function sendHandler(sc: SendContext) {
     const abort = sc.closing ? AbortSignal.any([signal, sc.closing]) : signal;
     try {
       const receipt = await attempt(sc, row, abort);
-      await finish(sc, row, { status: 'sent', receipt: receipt.xml, endpointUrl: receipt.endpointUrl });
+      await finish(sc, row, {
+        status: 'sent',
+        receipt: receipt.xml,
+        endpointUrl: receipt.endpointUrl,
+        evidence: receipt.evidence,
+      });
       sc.count?.('sent');
       sc.logger.info(
         { messageId: row.as4_message_id, attempt: job.attempt, endpoint: receipt.endpointUrl },
@@ -134,7 +140,7 @@ async function attempt(
   sc: SendContext,
   row: Outbound,
   signal: AbortSignal,
-): Promise<{ xml: string; endpointUrl: string }> {
+): Promise<{ xml: string; endpointUrl: string; evidence: ReceiptEvidence }> {
   let endpoint: Awaited<ReturnType<ReceiverDiscovery['lookup']>>;
   try {
     endpoint = await sc.discovery.lookup(row.receiver, row.document_type, row.process);
@@ -207,10 +213,8 @@ async function attempt(
       err,
     );
   }
-  return {
-    xml: await interpret(sc, row, all, recipient, { status, contentType, body }),
-    endpointUrl: endpoint.endpointUrl,
-  };
+  const receipt = await interpret(sc, row, all, recipient, { status, contentType, body });
+  return { xml: receipt.xml, endpointUrl: endpoint.endpointUrl, evidence: { body, chain: receipt.chain } };
 }
 
 async function readLimited(
@@ -230,6 +234,12 @@ async function readLimited(
   return Buffer.concat(chunks);
 }
 
+/** A verified receipt as evidence: the response body exactly as received and its signer's chain. */
+interface ReceiptEvidence {
+  body: Buffer;
+  chain: X509Certificate[];
+}
+
 /** The synchronous response: a signed receipt (→ its XML), an ebMS error, or anything else (→ retry). */
 async function interpret(
   sc: SendContext,
@@ -237,7 +247,7 @@ async function interpret(
   sentReferences: MessagePartReference[][],
   recipient: X509Certificate,
   response: { status: number; contentType: string; body: Buffer },
-): Promise<string> {
+): Promise<{ xml: string; chain: X509Certificate[] }> {
   const httpInfo = `HTTP ${response.status}`;
   if (!/^application\/soap\+xml/i.test(response.contentType) || response.body.length === 0) {
     throw new AttemptFailed(
@@ -277,7 +287,7 @@ async function interpret(
       for (const references of [...sentReferences].reverse()) {
         try {
           checkReceiptNri(receipt, { messageId: row.as4_message_id, references });
-          return response.body.toString('utf8');
+          return { xml: response.body.toString('utf8'), chain: verified.chain };
         } catch (err) {
           lastError = err;
         }
@@ -345,7 +355,10 @@ async function checkEndpoint(
   }
 }
 
-/** Final state and the outcome job, in one transaction (the outcome exists only if the state does). */
+/**
+ * Final state and the outcome job, in one transaction (the outcome exists only if the state does); with `sent`, the
+ * receipt's evidence row too (evidence exists exactly when the message is recorded sent).
+ */
 async function finish(
   sc: SendContext,
   row: Outbound,
@@ -356,9 +369,13 @@ async function finish(
     ebmsCode?: string | undefined;
     reason?: string;
     lastError?: string;
+    /** The verified receipt, kept as non-repudiation-of-receipt evidence with the `sent` state. */
+    evidence?: ReceiptEvidence;
   },
 ): Promise<void> {
   const now = sc.now();
+  const evidence = result.evidence;
+  const blob = evidence ? await storeBlob(sc.store, evidence.body) : undefined;
   const committed = await sc.store.transaction(async (trx) => {
     const updated = await trx
       .updateTable('ap_outbound')
@@ -376,6 +393,17 @@ async function finish(
       .where('status', '=', 'pending')
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return false;
+    if (evidence && blob) {
+      await recordEvidence(trx, {
+        messageId: row.as4_message_id,
+        kind: 'receipt',
+        direction: 'outbound',
+        counterpart: row.receiver,
+        chain: evidence.chain,
+        blob,
+        at: now,
+      });
+    }
     await sc.handoverQueue.enqueue(trx, {
       queue: QUEUES.outcome,
       payload: { submissionId: row.submission_id },

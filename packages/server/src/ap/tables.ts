@@ -61,15 +61,41 @@ export interface ApOutboundTable {
   outcome_at: number | null;
 }
 
+/**
+ * Non-repudiation evidence, one row per AS4 MessageId and kind: the receiver keeps the UserMessage's signed SOAP part
+ * (`user-message`), the sender the signed receipt it got (`receipt`), each exactly as received, in the blob store.
+ * Written in the transaction that accepts the message (receive) or records it `sent` (send).
+ */
+export interface ApEvidenceTable {
+  /** eb:MessageId of the UserMessage (for a receipt: the message it receipts, its eb:RefToMessageId). */
+  message_id: string;
+  kind: 'user-message' | 'receipt';
+  /** `inbound`: a message we received (we keep its SOAP part); `outbound`: one we sent (we keep its receipt). */
+  direction: 'inbound' | 'outbound';
+  /** The other side's participant (`0088:<GLN>`): the sender of an inbound message, the receiver of an outbound. */
+  counterpart: string;
+  /** The signing certificate's subject (one line) and serial number (hex). */
+  signer_subject: string;
+  signer_serial: string;
+  /** The signer's certificate chain as received (PEM, signer first). */
+  certificate_chain: string;
+  /** The signed octets as received (application/soap+xml) in the blob store. */
+  blob_hash: string;
+  blob_size: number;
+  received_at: number;
+}
+
 export type ApTables = {
   ap_received: ApReceivedTable;
   ap_outbound: ApOutboundTable;
+  ap_evidence: ApEvidenceTable;
 };
 
 /** Columns of this role that name blobs (the node's blob garbage collection keeps what they name). */
 export const AP_BLOB_REFERENCES = [
   ['ap_received', 'blob_hash'],
   ['ap_outbound', 'blob_hash'],
+  ['ap_evidence', 'blob_hash'],
 ] as const satisfies readonly (readonly [string, string])[];
 
 /** The node's store as this role sees it: its own tables (the queue and blob APIs reach the store's). */

@@ -1,0 +1,73 @@
+import type { X509Certificate } from 'node:crypto';
+import { oneLineName } from '@ehmi/pki';
+import type { Transaction } from 'kysely';
+import type { BlobRef } from '../store/index.ts';
+import type { ApEvidenceTable, ApStore, ApTables } from './tables.ts';
+
+/**
+ * Non-repudiation evidence (AS4 Profile §5.1.8, eDelivery AS4 1.15 §3.4 non-repudiation of origin and of receipt):
+ * the receiver keeps the signed SOAP part of each UserMessage it accepted, the sender the signed receipt of each
+ * message it sent, exactly as received, with the signer's certificate chain. The bytes are in the blob store (stored
+ * before the transaction, see `storeBlob`); the row is written in the transaction that accepts the message or
+ * records it `sent`, so evidence exists exactly when that did. A duplicate adds no row (the key is MessageId + kind).
+ */
+export type EvidenceKind = ApEvidenceTable['kind'];
+
+export const EVIDENCE_KINDS: readonly EvidenceKind[] = ['user-message', 'receipt'];
+
+/** The certificates as one PEM chain, signer first. */
+export function pemChain(chain: readonly X509Certificate[]): string {
+  return chain.map((c) => c.toString().trim()).join('\n') + '\n';
+}
+
+export interface EvidenceItem {
+  messageId: string;
+  kind: EvidenceKind;
+  direction: ApEvidenceTable['direction'];
+  counterpart: string;
+  /** Signer first, the chain as received. */
+  chain: readonly X509Certificate[];
+  blob: BlobRef;
+  at: number;
+}
+
+/** Adds the evidence row in the caller's transaction; an existing one for the same MessageId and kind stays. */
+export async function recordEvidence(trx: Transaction<ApTables>, item: EvidenceItem): Promise<void> {
+  const signer = item.chain[0]!;
+  await trx
+    .insertInto('ap_evidence')
+    .values({
+      message_id: item.messageId,
+      kind: item.kind,
+      direction: item.direction,
+      counterpart: item.counterpart,
+      signer_subject: oneLineName(signer.subject),
+      signer_serial: signer.serialNumber,
+      certificate_chain: pemChain(item.chain),
+      blob_hash: item.blob.hash,
+      blob_size: item.blob.size,
+      received_at: item.at,
+    })
+    .onConflict((oc) => oc.columns(['message_id', 'kind']).doNothing())
+    .execute();
+}
+
+/** The evidence rows of one AS4 MessageId, in kind order. */
+export async function listEvidence(db: ApStore['db'], messageId: string) {
+  return db
+    .selectFrom('ap_evidence')
+    .selectAll()
+    .where('message_id', '=', messageId)
+    .orderBy('kind')
+    .execute();
+}
+
+/** One evidence row, or undefined. */
+export async function findEvidence(db: ApStore['db'], messageId: string, kind: EvidenceKind) {
+  return db
+    .selectFrom('ap_evidence')
+    .selectAll()
+    .where('message_id', '=', messageId)
+    .where('kind', '=', kind)
+    .executeTakeFirst();
+}
