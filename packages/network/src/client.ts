@@ -4,6 +4,8 @@ import { EhmiError } from '@ehmi/errors';
 import { Agent, request } from 'undici';
 import { type ManifestOrganisation, type NetworkManifest, readNetworkManifest } from './manifest.ts';
 
+export { type OrganisationSecrets, readOrganisationSecrets } from './secrets.ts';
+
 /** An answer from an MSH: its status and its body, parsed when it is JSON. */
 export interface MshResponse {
   status: number;

@@ -81,6 +81,12 @@ export {
 } from './ports.ts';
 export { SAMPLE_PATIENT_CPR, sampleHomeCareObservation } from './sample.ts';
 export {
+  ensureOrganisationSecrets,
+  type OrganisationSecrets,
+  readOrganisationSecrets,
+  SECRETS_FILE,
+} from './secrets.ts';
+export {
   type NetworkPlan,
   type PlannedCentral,
   type PlannedCrl,

@@ -28,6 +28,7 @@ import {
   organisationPorts,
 } from './ports.ts';
 import { SAMPLE_PATIENT_CPR } from './sample.ts';
+import { ensureOrganisationSecrets } from './secrets.ts';
 
 export interface StartNetworkOptions {
   /** The data folder: `<data>/pki/`, `<data>/<org>/` (SQLite, blobs), `<data>/network.json`. */
@@ -250,6 +251,8 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
   const discovery = options.discovery === 'smp' ? registers : staticMap;
   const organisations = laid.map((o): PlannedOrganisation => {
     const creds = pki.organisations[o.spec.name]!;
+    // The AP's evidence API token, kept in <data>/<org>/secrets.json (`ehmi evidence` reads it there).
+    const orgSecrets = ensureOrganisationSecrets(dataDir, o.spec.name);
     const own: ConfigInput = {
       dataDir: join(dataDir, o.spec.name),
       database: {
@@ -274,6 +277,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
         signing: creds.as4,
         trustAnchors: [pki.trustAnchor],
         discovery,
+        adminToken: orgSecrets.apAdminToken,
       },
     };
     const merged = deepMerge(base, own as Record<string, unknown>);
