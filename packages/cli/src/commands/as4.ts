@@ -387,7 +387,7 @@ function printInspect(ctx: CliContext, s: As4MessageSummary): void {
 }
 
 /** A Content-ID or MessageId as a file name: safe characters only, never empty, `.` or `..`, at most 200 long. */
-function safeName(value: string): string {
+export function safeName(value: string): string {
   const name = value
     .replace(/[^A-Za-z0-9._@+=-]/g, '_')
     .replace(/^\.+/, '_')

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { registerAck } from './ack.ts';
 import { registerAs4 } from './as4.ts';
+import { registerEvidence } from './evidence.ts';
 import { registerInbox } from './inbox.ts';
 import { registerPki } from './pki.ts';
 import { registerResend } from './resend.ts';
@@ -22,5 +23,6 @@ export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] 
   registerTrack,
   registerResend,
   registerAs4,
+  registerEvidence,
   registerPki,
 ];

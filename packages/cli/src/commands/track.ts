@@ -18,9 +18,14 @@ interface MessageStatus {
 export function registerTrack(program: Command, ctx: CliContext): void {
   program
     .command('track')
-    .description("print a sent message's status and timeline (asks every organisation of the local network)")
+    .description(
+      "print a sent message's status and timeline (asks every organisation of the local network), and its AS4 MessageId for 'ehmi evidence'",
+    )
     .argument('<id>', 'tracking id (what ehmi send printed)')
-    .option('--json', 'print {id, status, events: [{code, station, time, outcome}]}')
+    .option(
+      '--json',
+      'print {id, status, events: [{code, station, time, outcome}], as4MessageIds} (as4MessageIds once the AP took the message over)',
+    )
     .option('--data <dir>', 'data folder of the running network (default ./.ehmi)')
     .action(async (id: string, opts: { json?: boolean; data?: string }) => {
       const { NetworkClient, networkDataDir } = await import('@ehmi/network/client');
@@ -35,11 +40,22 @@ export function registerTrack(program: Command, ctx: CliContext): void {
           outcome: e.outcome,
           ...(e.detail ? { detail: e.detail } : {}),
         }));
+        // The AS4 MessageId of each envelope sent (a resend is a new one): the MSH records it in the detail of step
+        // 03.1, when its AP took the envelope over. `ehmi evidence ORG ID` takes it.
+        const as4MessageIds = [
+          ...new Set(
+            events
+              .filter((e) => e.code === '03.1')
+              .map((e) => /AS4 MessageId (\S+)/.exec(e.detail ?? '')?.[1])
+              .filter((id): id is string => id !== undefined),
+          ),
+        ];
         if (opts.json) {
           const json = {
             id: m.id,
             status: m.status,
             events: events.map(({ code, station, time, outcome }) => ({ code, station, time, outcome })),
+            ...(as4MessageIds.length > 0 ? { as4MessageIds } : {}),
           };
           writeLine(ctx.stdout, JSON.stringify(json, null, 2));
           return;
@@ -66,6 +82,7 @@ export function registerTrack(program: Command, ctx: CliContext): void {
             `  ${e.time}  ${stepMeaning(e.code).padEnd(width)}  ${e.code.padEnd(5)} ${e.station.padEnd(4)} ${e.outcome}${e.detail ? `  ${e.detail}` : ''}`,
           );
         }
+        for (const id of as4MessageIds) writeLine(ctx.stdout, `AS4 MessageId: ${id}`);
       } finally {
         await net.close();
       }
