@@ -29,6 +29,7 @@ import {
   NetworkClient,
   planNetwork,
   sampleHomeCareObservation,
+  startCrlService,
   writeNetworkManifest,
 } from '@ehmi/network';
 import pg from 'pg';
@@ -107,6 +108,8 @@ async function run(label: string, databaseUrl: string | undefined): Promise<void
     },
   });
   writeNetworkManifest(dataDir, plan.manifest);
+  // Every certificate names the network's CRL and every node checks it, as under `ehmi up`.
+  const crl = await startCrlService({ dataDir, host: plan.crl.host, port: plan.crl.port, logger });
   const [senderPlan, receiverPlan] = plan.organisations;
   const receiverProcess = await spawnNode(receiverPlan!.config);
   let senderProcess: ChildProcess | undefined = await spawnNode(senderPlan!.config);
@@ -245,6 +248,7 @@ async function run(label: string, databaseUrl: string | undefined): Promise<void
     }
     receiverProcess.kill('SIGTERM');
     await new Promise((r) => receiverProcess.once('exit', r));
+    await crl.close();
     if (databaseUrl) {
       const c = new pg.Client({ connectionString: databaseUrl });
       await c.connect();
