@@ -5,19 +5,21 @@ import type { BlobRef } from '../store/index.ts';
 import type { ApEvidenceTable, ApStore, ApTables } from './tables.ts';
 
 /**
- * Non-repudiation evidence (AS4 Profile §5.1.8, eDelivery AS4 1.15 §3.4 non-repudiation of origin and of receipt):
- * the receiver keeps the signed SOAP part of each UserMessage it accepted, the sender the signed receipt of each
- * message it sent, exactly as received, with the signer's certificate chain. The bytes are in the blob store (stored
- * before the transaction, see `storeBlob`); the row is written in the transaction that accepts the message or
- * records it `sent`, so evidence exists exactly when that did. A duplicate adds no row (the key is MessageId + kind).
+ * Non-repudiation evidence of origin and of receipt (AS4 Profile §5.1.8 NRR receipts; eDelivery AS4 1.15
+ * `SendReceipt.NonRepudiation=true`): the receiver keeps the signed SOAP part of each UserMessage it accepted, the
+ * sender the signed receipt of each message it sent, exactly as received, with the signer's certificate chain.
+ * The bytes are in the blob store (stored before the transaction, see `storeBlob`); the row is written in the
+ * transaction that accepts the message or records it `sent`, so evidence exists exactly when that did. A duplicate
+ * adds no row (the key is MessageId + kind).
  */
 export type EvidenceKind = ApEvidenceTable['kind'];
 
+/** The kinds of evidence an access point keeps. */
 export const EVIDENCE_KINDS: readonly EvidenceKind[] = ['user-message', 'receipt'];
 
 /** The certificates as one PEM chain, signer first. */
 export function pemChain(chain: readonly X509Certificate[]): string {
-  return chain.map((c) => c.toString().trim()).join('\n') + '\n';
+  return `${chain.map((c) => c.toString().trim()).join('\n')}\n`;
 }
 
 export interface EvidenceItem {
