@@ -5,6 +5,7 @@ import { composeConfigSchema, configKeysOf, type LoadConfigOptions, loadConfigWi
 
 export { envName, type LoadConfigOptions } from './config/index.ts';
 
+import { authRole } from './auth/role.ts';
 import { easRole } from './eas/role.ts';
 import { eerRole } from './eer/role.ts';
 import { mshRole } from './msh/role.ts';
@@ -18,7 +19,7 @@ import { openStore, type Store } from './store/index.ts';
  * provides; the node stops them in the reverse order). Adding a role is a folder with its `role.ts` and one line
  * here.
  */
-export const ROLES = [apRole, mshRole, smpRole, eerRole, easRole] as const;
+export const ROLES = [apRole, mshRole, smpRole, eerRole, easRole, authRole] as const;
 
 type Roles = (typeof ROLES)[number];
 
