@@ -3,6 +3,7 @@ import type { X509Certificate } from 'node:crypto';
 import { EhmiError, type EhmiErrorCode } from '@ehmi/errors';
 import * as x509 from '@peculiar/x509';
 import { oneLineName } from './certificate.ts';
+import { certificateFacts } from './facts.ts';
 
 /** The end-entity roles of an EHMI node that a certificate can be checked for. */
 export type CertificateRole = 'as4' | 'tls-server' | 'tls-client' | 'smp-signing';
@@ -99,17 +100,16 @@ export function checkCertificatePurpose(
       { details: { subject: cert.subject, serialNumber: cert.serialNumber, purpose: role, ...extra } },
     );
   if (cert.ca) throw fail('it is a CA certificate (basicConstraints cA)', {});
-  const parsed = new x509.X509Certificate(cert.raw);
-  const ku = parsed.getExtension(x509.KeyUsagesExtension);
-  if (ku) {
-    const missing = keyUsageFault(role, ku.usages, cert.publicKey.asymmetricKeyType);
+  const facts = certificateFacts(cert);
+  if (facts.keyUsage !== undefined) {
+    const usages = facts.keyUsage;
+    const missing = keyUsageFault(role, usages, cert.publicKey.asymmetricKeyType);
     if (missing) {
-      throw fail(`its KeyUsage (${names(ku.usages)}) lacks ${missing}`, { keyUsage: names(ku.usages) });
+      throw fail(`its KeyUsage (${names(usages)}) lacks ${missing}`, { keyUsage: names(usages) });
     }
   }
-  const eku = parsed.getExtension(x509.ExtendedKeyUsageExtension);
-  if (eku) {
-    const ekus = eku.usages.map(String);
+  if (facts.extendedKeyUsage !== undefined) {
+    const ekus = facts.extendedKeyUsage;
     const missing = ekuFault(role, ekus);
     if (missing) {
       throw fail(`its ExtendedKeyUsage (${ekus.join(', ')}) does not allow ${missing}`, {

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import type { X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import * as x509 from '@peculiar/x509';
 import { oneLineName } from './certificate.ts';
 import { readCrl, type VerifiedCrl } from './crl.ts';
+import { certificateFacts } from './facts.ts';
 import { createOcspRequest, type OcspStatus, readOcspResponse } from './ocsp.ts';
 
 /** How the checker fetches: a GET of a CRL, or a POST of an OCSP request. Resolves to the body of a 200 answer. */
@@ -78,18 +78,8 @@ export function defaultRevocationFetch(
 
 /** The OCSP responder and CRL distribution point URLs a certificate names (RFC 5280 §4.2.2.1, §4.2.1.13). */
 export function revocationUrls(cert: X509Certificate): { ocsp: string[]; crl: string[] } {
-  const parsed = new x509.X509Certificate(cert.raw);
-  const aia = parsed.getExtension(x509.AuthorityInfoAccessExtension);
-  const cdp = parsed.getExtension(x509.CRLDistributionPointsExtension);
-  const uri = (n: { type: string; value: string }) => (n.type === 'url' ? [n.value] : []);
-  return {
-    ocsp: aia ? aia.ocsp.flatMap((n) => uri(n.toJSON())) : [],
-    crl: (cdp?.distributionPoints ?? []).flatMap((dp) =>
-      (dp.distributionPoint?.fullName ?? []).flatMap((g) =>
-        g.uniformResourceIdentifier ? [g.uniformResourceIdentifier] : [],
-      ),
-    ),
-  };
+  const { ocsp, crl } = certificateFacts(cert);
+  return { ocsp, crl };
 }
 
 interface Cached<T> {
@@ -123,6 +113,8 @@ export class RevocationChecker {
   readonly #nonce: boolean;
   readonly #crls = new Map<string, Cached<VerifiedCrl>>();
   readonly #ocsp = new Map<string, Cached<OcspStatus>>();
+  /** Certificate-issuer pairs whose signature verified. */
+  readonly #issued = new Set<string>();
   readonly #inflight = new Map<string, Promise<unknown>>();
 
   constructor(options: RevocationCheckerOptions = {}) {
@@ -139,8 +131,9 @@ export class RevocationChecker {
     const urls = revocationUrls(cert);
     const name = oneLineName(cert.subject);
     const details = { subject: cert.subject, serialNumber: cert.serialNumber, issuer: issuer.subject };
-    // The CRL and OCSP answers are verified against `issuer`: it must be the one that signed `cert`.
-    if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) {
+    // The CRL and OCSP answers are verified against `issuer`: it must be the one that signed `cert` (a signature
+    // checked once per pair: a peer's certificate is checked on every message).
+    if (!this.#issuedBy(cert, issuer)) {
       throw new EhmiError(
         'EHMI_CERTIFICATE_UNTRUSTED',
         `the certificate "${name}" was not issued by "${oneLineName(issuer.subject)}", whose revocation lists were asked`,
@@ -193,6 +186,15 @@ export class RevocationChecker {
         ...(failures.length === 1 ? { cause: failures[0] } : { cause: new AggregateError(failures) }),
       },
     );
+  }
+
+  #issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+    const key = `${cert.fingerprint256} ${issuer.fingerprint256}`;
+    if (this.#issued.has(key)) return true;
+    if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) return false;
+    if (this.#issued.size >= 1000) this.#issued.delete(this.#issued.values().next().value!);
+    this.#issued.add(key);
+    return true;
   }
 
   #revoked(cert: X509Certificate, revokedAt: Date | undefined, reason: string | undefined, source: string) {
