@@ -56,7 +56,6 @@ describe('the node is composed from its roles', () => {
 
   it("the blob collector knows every role's blob columns", () => {
     assert.deepEqual([...BLOB_REFERENCES].map(([t, c]) => `${t}.${c}`).sort(), [
-      'ap_evidence.blob_hash',
       'ap_outbound.blob_hash',
       'ap_received.blob_hash',
       'msh_inbox.ack_hash',

@@ -131,8 +131,8 @@ export async function registerEvidenceRoutes(
             direction: r.direction,
             counterpart: r.counterpart,
             signer: { subject: r.signer_subject, serialNumber: r.signer_serial },
-            size: Number(r.blob_size),
-            hash: r.blob_hash,
+            size: Number(r.size),
+            hash: `sha256:${r.sha256}`,
             receivedAt: new Date(Number(r.received_at)).toISOString(),
             href: `${base}/${r.kind}`,
             certificate: `${base}/${r.kind}/certificate`,
@@ -165,10 +165,7 @@ export async function registerEvidenceRoutes(
         const { messageId, kind } = request.params;
         const row = await findEvidence(store.db, messageId, kind);
         if (!row) throw notFound(messageId, kind);
-        return reply
-          .type('application/soap+xml')
-          .header('content-length', String(row.blob_size))
-          .send(store.blobs.open({ hash: row.blob_hash, size: Number(row.blob_size) }));
+        return reply.type('application/soap+xml').send(Buffer.from(row.content, 'base64'));
       },
     );
 

@@ -1,15 +1,14 @@
-import type { X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import { oneLineName } from '@ehmi/pki';
 import type { Transaction } from 'kysely';
-import type { BlobRef } from '../store/index.ts';
 import type { ApEvidenceTable, ApStore, ApTables } from './tables.ts';
 
 /**
  * Non-repudiation evidence of origin and of receipt (AS4 Profile §5.1.8 NRR receipts; eDelivery AS4 1.15
  * `SendReceipt.NonRepudiation=true`): the receiver keeps the signed SOAP part of each UserMessage it accepted, the
  * sender the signed receipt of each message it sent, exactly as received, with the signer's certificate chain.
- * The bytes are in the blob store (stored before the transaction, see `storeBlob`); the row is written in the
- * transaction that accepts the message or records it `sent`, so evidence exists exactly when that did. A duplicate
+ * The bytes are in the row, written in the transaction that accepts the message or records it `sent`, so evidence
+ * exists exactly when that did. A duplicate
  * adds no row (the key is MessageId + kind).
  */
 export type EvidenceKind = ApEvidenceTable['kind'];
@@ -29,7 +28,8 @@ export interface EvidenceItem {
   counterpart: string;
   /** Signer first, the chain as received. */
   chain: readonly X509Certificate[];
-  blob: BlobRef;
+  /** The signed octets exactly as received. */
+  bytes: Uint8Array;
   at: number;
 }
 
@@ -46,8 +46,9 @@ export async function recordEvidence(trx: Transaction<ApTables>, item: EvidenceI
       signer_subject: oneLineName(signer.subject),
       signer_serial: signer.serialNumber,
       certificate_chain: pemChain(item.chain),
-      blob_hash: item.blob.hash,
-      blob_size: item.blob.size,
+      content: Buffer.from(item.bytes).toString('base64'),
+      size: item.bytes.byteLength,
+      sha256: createHash('sha256').update(item.bytes).digest('hex'),
       received_at: item.at,
     })
     .onConflict((oc) => oc.columns(['message_id', 'kind']).doNothing())

@@ -72,8 +72,9 @@ export const apMigrations: Record<string, Migration> = {
         .addColumn('signer_subject', 'text', (c) => c.notNull())
         .addColumn('signer_serial', 'text', (c) => c.notNull())
         .addColumn('certificate_chain', 'text', (c) => c.notNull())
-        .addColumn('blob_hash', 'text', (c) => c.notNull())
-        .addColumn('blob_size', 'bigint', (c) => c.notNull())
+        .addColumn('content', 'text', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
         .addColumn('received_at', 'bigint', (c) => c.notNull())
         // One item per message and kind: a duplicate adds none.
         .addPrimaryKeyConstraint('ap_evidence_pk', ['message_id', 'kind'])

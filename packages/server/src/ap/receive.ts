@@ -295,8 +295,6 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
   }
   const test = isTestMessage(um);
   const blob = test ? undefined : await storeBlob(rc.store, () => rx.payloads[0]!.open());
-  // Non-repudiation of origin: the signed SOAP part exactly as received (its signature verifies on these octets).
-  const soapPart = await storeBlob(rc.store, rx.message.soapPart);
   await signReceipt(rx.receipt, { privateKey: rc.signing.privateKey, certificate: rc.signing.chain });
   const receipt = await text(writeAs4Message(rx.receipt.document, []).body);
   const now = rc.now();
@@ -334,7 +332,8 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
       direction: 'inbound',
       counterpart: participantOfProperty(originalSender(um)) ?? '',
       chain: rx.verified.chain,
-      blob: soapPart,
+      // Non-repudiation of origin: the signed SOAP part exactly as received (its signature verifies on these octets).
+      bytes: rx.message.soapPart,
       at: now,
     });
     // eDelivery AS4 1.15 §2.2.3.2: the test service is answered and never delivered to the consumer.

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import type { ReceiverDiscovery } from '../contract.ts';
 import { QUEUES } from '../path.ts';
-import { type Job, type JobQueue, storeBlob } from '../store/index.ts';
+import type { Job, JobQueue } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
 import { endpointCertificate } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
@@ -375,7 +375,6 @@ async function finish(
 ): Promise<void> {
   const now = sc.now();
   const evidence = result.evidence;
-  const blob = evidence ? await storeBlob(sc.store, evidence.body) : undefined;
   const committed = await sc.store.transaction(async (trx) => {
     const updated = await trx
       .updateTable('ap_outbound')
@@ -393,14 +392,14 @@ async function finish(
       .where('status', '=', 'pending')
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return false;
-    if (evidence && blob) {
+    if (evidence) {
       await recordEvidence(trx, {
         messageId: row.as4_message_id,
         kind: 'receipt',
         direction: 'outbound',
         counterpart: row.receiver,
         chain: evidence.chain,
-        blob,
+        bytes: evidence.body,
         at: now,
       });
     }

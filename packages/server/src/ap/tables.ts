@@ -79,9 +79,14 @@ export interface ApEvidenceTable {
   signer_serial: string;
   /** The signer's certificate chain as received (PEM, signer first). */
   certificate_chain: string;
-  /** The signed octets as received (application/soap+xml) in the blob store. */
-  blob_hash: string;
-  blob_size: number;
+  /**
+   * The signed octets as received (application/soap+xml), base64: a SOAP part or a receipt is a few kilobytes, so it
+   * is kept in the row the accepting transaction writes, not as a file of its own (one more fsync per message).
+   */
+  content: string;
+  size: number;
+  /** SHA-256 of the octets, hex. */
+  sha256: string;
   received_at: number;
 }
 
@@ -95,7 +100,6 @@ export type ApTables = {
 export const AP_BLOB_REFERENCES = [
   ['ap_received', 'blob_hash'],
   ['ap_outbound', 'blob_hash'],
-  ['ap_evidence', 'blob_hash'],
 ] as const satisfies readonly (readonly [string, string])[];
 
 /** The node's store as this role sees it: its own tables (the queue and blob APIs reach the store's). */
