@@ -112,6 +112,23 @@ export function readPem(file: string, key: string): string {
   }
 }
 
+/**
+ * Fail closed without trust configuration: when `missing`, the role refuses to start (`refusal` says what it needs),
+ * unless the node's `insecure` development switch is set, which is then logged as a warning (`insecureNote` says
+ * what runs unprotected).
+ */
+export function requireTrustConfiguration(
+  ctx: Pick<RoleContext, 'node' | 'logger'>,
+  role: string,
+  check: { missing: boolean; refusal: string; insecureNote: string },
+): void {
+  if (!check.missing) return;
+  if (!ctx.node.insecure) {
+    throw new EhmiError('EHMI_CONFIG_INVALID', `${check.refusal}; set insecure: true for development only`);
+  }
+  ctx.logger.warn({ role, insecure: true }, `INSECURE (development): ${check.insecureNote}`);
+}
+
 /** The organisation the node serves, which the MSH and the AP need: fail at start when it is not configured. */
 export function organisationOf(node: NodeConfig, role: string): NonNullable<NodeConfig['organisation']> {
   if (!node.organisation) {

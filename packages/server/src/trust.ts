@@ -4,6 +4,7 @@ import { asEhmiError, EhmiError, type EhmiErrorCode } from '@ehmi/errors';
 import { checkCertificatePurpose, RevocationChecker } from '@ehmi/pki';
 import type { FastifyRequest } from 'fastify';
 import type { NodeConfig } from './config/index.ts';
+import type { HttpsOptions } from './http/index.ts';
 
 /** The node's revocation checker (CRL/OCSP, cached per `revocation.refreshMs`), shared by its roles. */
 export function revocationChecker(config: NodeConfig['revocation']): RevocationChecker {
@@ -78,5 +79,21 @@ export function requireClientCertificate(options: {
     const what = 'client certificate';
     checkCertificatePurpose(path[0]!, 'tls-client', { what, errorCode: 'EHMI_UNAUTHORIZED' });
     await checkNotRevoked(options.revocation, path, { what, errorCode: 'EHMI_UNAUTHORIZED' });
+  };
+}
+
+/**
+ * HTTPS options that ask for a client certificate without requiring one: node's TLS verifies it against `anchors`
+ * and says so in `socket.authorized`, and the role answers a missing or untrusted one in its own protocol (401 with
+ * an OperationOutcome, `invalid_client`) instead of a failed handshake. Without anchors, no certificate is asked for.
+ */
+export function askForClientCertificate(
+  tls: { key: string; cert: string },
+  anchors: readonly string[],
+): HttpsOptions {
+  return {
+    key: tls.key,
+    cert: tls.cert,
+    ...(anchors.length > 0 ? { ca: [...anchors], requestCert: true, rejectUnauthorized: false } : {}),
   };
 }

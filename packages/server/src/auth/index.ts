@@ -3,9 +3,9 @@ import { asEhmiError, EhmiError } from '@ehmi/errors';
 import { checkCertificatePurpose } from '@ehmi/pki';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Provider } from 'oidc-provider';
-import { createHttpServer, type HttpsOptions, listen, timeoutsOf } from '../http/index.ts';
-import type { Role, RoleContext } from '../roles.ts';
-import { checkNotRevoked, peerCertificatePath } from '../trust.ts';
+import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { type Role, type RoleContext, requireTrustConfiguration } from '../roles.ts';
+import { askForClientCertificate, checkNotRevoked, peerCertificatePath } from '../trust.ts';
 import type { AuthConfig } from './config.ts';
 import { type SigningKey, SigningKeys } from './keys.ts';
 import { buildProvider } from './provider.ts';
@@ -93,26 +93,14 @@ export async function createAuthRole(
   checkClients(cfg);
   // Fail closed (docs/architecture.md "Who is asking"): clients authenticate by their TLS certificate only.
   const anchors = ctx.tls?.ca ?? [];
-  if (!ctx.tls || anchors.length === 0) {
-    if (!ctx.node.insecure) {
-      throw new EhmiError(
-        'EHMI_CONFIG_INVALID',
-        'tls: the auth role authenticates clients by mutual TLS and needs the node’s tls certificate, key and ca (the CAs of client certificates); set insecure: true for development only',
-      );
-    }
-    log.warn(
-      { role: 'auth', insecure: true },
-      'INSECURE (development): the authorization server runs without mutual TLS and can authenticate no client',
-    );
-  }
-  const tls: HttpsOptions | undefined = ctx.tls
-    ? {
-        key: ctx.tls.key,
-        cert: ctx.tls.cert,
-        // Ask for a certificate without requiring one: a client without gets invalid_client, not a failed handshake.
-        ...(anchors.length > 0 ? { ca: anchors, requestCert: true, rejectUnauthorized: false } : {}),
-      }
-    : undefined;
+  requireTrustConfiguration({ node: ctx.node, logger: log }, 'auth', {
+    missing: !ctx.tls || anchors.length === 0,
+    refusal:
+      'tls: the auth role authenticates clients by mutual TLS and needs the node’s tls certificate, key and ca (the CAs of client certificates)',
+    insecureNote: 'the authorization server runs without mutual TLS and can authenticate no client',
+  });
+  // A client without a certificate gets invalid_client, not a failed handshake.
+  const tls = ctx.tls && askForClientCertificate(ctx.tls, anchors);
   const app = await createHttpServer({
     service: 'auth',
     logger: log,

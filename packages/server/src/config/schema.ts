@@ -116,6 +116,29 @@ const nodeShape = {
     })
     .strict()
     .prefault({}),
+  /**
+   * The authorization server whose access tokens the node's resource servers accept (FAPI 2.0 §5.3.3: certificate-
+   * bound JWTs, `cnf.x5t#S256`; see `src/authz.ts`). Absent: no role can ask for access tokens.
+   */
+  authorization: z
+    .object({
+      /** The issuer identifier: the tokens' `iss`, and where its metadata (RFC 8414) is found. */
+      issuer: z.string().url(),
+      /**
+       * The JWKS the tokens are signed with. Default: the `jwks_uri` of the issuer's
+       * `/.well-known/oauth-authorization-server` metadata, or `<issuer>/jwks` when it publishes none.
+       */
+      jwksUrl: z.string().url().optional(),
+      /** Clock skew tolerated on `exp`, `nbf` and `iat` (FAPI 2.0 §5.3.2.1 accepts up to 60 s into the future). */
+      skewSeconds: z.number().int().min(0).max(300).default(30),
+      /** The JWS algorithms accepted (FAPI 2.0 §5.4: PS256, ES256 or EdDSA; never `none`, never HS*). */
+      algorithms: z
+        .array(z.enum(['PS256', 'ES256', 'EdDSA']))
+        .min(1)
+        .default(['PS256', 'ES256', 'EdDSA']),
+    })
+    .strict()
+    .optional(),
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

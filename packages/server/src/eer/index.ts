@@ -1,9 +1,8 @@
 import { X509Certificate } from 'node:crypto';
-import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance } from 'fastify';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
-import { type Role, type RoleContext, readPem } from '../roles.ts';
+import { type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
 import { Worker } from '../store/worker.ts';
 import { EerValidator } from './profiles.ts';
 import {
@@ -97,17 +96,12 @@ export async function createEerRole(
     pollIntervalMs: config.queue.pollIntervalMs,
     logger: log,
   });
-  if (cfg.smp && cfg.apTrustAnchors.length === 0) {
-    if (!config.insecure) {
-      throw new EhmiError(
-        'EHMI_CONFIG_INVALID',
-        'eer.apTrustAnchors: publishing access points to the SMP needs the CAs their certificates must chain to',
-      );
-    }
-    log.warn(
-      'INSECURE (development): eer.apTrustAnchors is not set; AP certificates are published unchecked',
-    );
-  }
+  requireTrustConfiguration({ node: config, logger: log }, 'eer', {
+    missing: cfg.smp !== undefined && cfg.apTrustAnchors.length === 0,
+    refusal:
+      'eer.apTrustAnchors: publishing access points to the SMP needs the CAs their certificates must chain to',
+    insecureNote: 'eer.apTrustAnchors is not set; AP certificates are published unchecked',
+  });
   const apTrustAnchors = cfg.apTrustAnchors.map(
     (file) => new X509Certificate(readPem(file, 'eer.apTrustAnchors')),
   );

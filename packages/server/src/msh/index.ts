@@ -1,10 +1,10 @@
 import { EhmiError } from '@ehmi/errors';
 import type { AccessPointGateway, MshBackend } from '../contract.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
-import type { HttpsOptions } from '../http/server.ts';
 import { QUEUES } from '../path.ts';
-import { type Role, type RoleContext, readPem } from '../roles.ts';
+import { type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
 import { type IdleState, Worker } from '../store/index.ts';
+import { askForClientCertificate } from '../trust.ts';
 import type { MshConfig } from './config.ts';
 import { inboxItem, type MshCore, partyOf } from './core.ts';
 import type { DispatchPayload } from './envelopes.ts';
@@ -65,27 +65,13 @@ export async function createMsh(
     );
   }
   // Fail closed: the EUA API holds patients' data; it is not served to whoever connects.
-  if (anchors.length === 0) {
-    if (!config.insecure) {
-      throw new EhmiError(
-        'EHMI_CONFIG_INVALID',
-        'msh.clientTrustAnchors: the message service handler serves its API only to clients with a certificate issued under these CAs (and needs tls); set insecure: true for development only',
-      );
-    }
-    logger.warn(
-      { role: 'msh', insecure: true },
-      'INSECURE (development): the MSH API is served without client authentication',
-    );
-  }
-  const tls: HttpsOptions | undefined = ctx.tls
-    ? {
-        key: ctx.tls.key,
-        cert: ctx.tls.cert,
-        // The server asks for a certificate; the 401 for a missing or untrusted one comes from the onRequest hook,
-        // so the client gets an OperationOutcome instead of a failed handshake.
-        ...(anchors.length > 0 ? { ca: anchors, requestCert: true, rejectUnauthorized: false } : {}),
-      }
-    : undefined;
+  requireTrustConfiguration(ctx, 'msh', {
+    missing: anchors.length === 0,
+    refusal:
+      'msh.clientTrustAnchors: the message service handler serves its API only to clients with a certificate issued under these CAs (and needs tls)',
+    insecureNote: 'the MSH API is served without client authentication',
+  });
+  const tls = ctx.tls && askForClientCertificate(ctx.tls, anchors);
   const log = logger.child({ role: 'msh', organisation: organisation.name });
   const app = await createHttpServer({
     service: 'msh',
