@@ -1,0 +1,453 @@
+import { createHash } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { EhmiError } from '@ehmi/errors';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  createRemoteJWKSet,
+  customFetch,
+  type FetchImplementation,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { NodeConfig } from './config/index.ts';
+import { peerCertificatePath } from './trust.ts';
+
+/** The JWS algorithms FAPI 2.0 §5.4 allows; `none` and the HMAC ones never. */
+export type AccessTokenAlgorithm = 'PS256' | 'ES256' | 'EdDSA';
+
+/** One organisation context of a token (`ehmi:org_context`, dk-ehmi-eds security page: `{ name, sor, gln }`). */
+export interface OrganisationContext {
+  readonly name?: string;
+  /** SOR code (urn:oid:1.2.208.176.1.1). */
+  readonly sor: string;
+  /** GLN. */
+  readonly gln: string;
+}
+
+/** The organisation a client acts for, as its token states it (the claims `auth/claims.ts` issues). */
+export interface AccessOrganisation {
+  /** `ehmi:org_context`; empty when the token carries none. */
+  readonly contexts: readonly OrganisationContext[];
+  /** `cvr`. */
+  readonly cvr?: string;
+  /** `org_name`. */
+  readonly name?: string;
+  /** `ehmi:eer:device_id`: the client's EER Device id. */
+  readonly deviceId?: string;
+}
+
+/** What a verified access token says about who is asking. */
+export interface AccessClaims {
+  /** `client_id` (RFC 9068 §2.2). */
+  readonly clientId: string;
+  /** `sub`, when present. */
+  readonly subject: string | undefined;
+  /** `scope`, split on spaces (RFC 9068 §2.2.3, SMART-style `system/Endpoint.rs`). */
+  readonly scopes: ReadonlySet<string>;
+  /** Undefined when the token carries no organisation claims. */
+  readonly organisation: AccessOrganisation | undefined;
+  /**
+   * A patient restriction: the claim `ehmi:patient` (`{ "cpr": "<10 digits>" }`) limits the token to one citizen.
+   * EHMI names no claim for it yet (its EDS searches by the citizen's `cpr` claim for citizen users); this one is
+   * ours, and the auth role does not issue it yet. Undefined: no restriction to one patient.
+   */
+  readonly patient: { readonly cpr: string } | undefined;
+  /** `exp`. */
+  readonly expiresAt: Date;
+  /** Every claim of the token, for checks this module does not make. */
+  readonly payload: Readonly<JWTPayload>;
+}
+
+export interface AccessTokenVerifierOptions {
+  /** The issuer identifier the tokens' `iss` must equal (`authorization.issuer`). */
+  issuer: string;
+  /**
+   * The JWKS. Default: the `jwks_uri` of `<issuer>/.well-known/oauth-authorization-server` (RFC 8414), or
+   * `<issuer>/jwks` when the issuer publishes no metadata (404).
+   */
+  jwksUrl?: string | undefined;
+  /** This resource server's own URL(s): the token's `aud` must name one (RFC 8707, RFC 9068 §4). */
+  audience: string | readonly string[];
+  /** Clock skew tolerated on `exp`, `nbf` and `iat`. Default 30. */
+  skewSeconds?: number;
+  /** Default PS256, ES256, EdDSA. */
+  algorithms?: readonly AccessTokenAlgorithm[];
+  /** CAs (PEM) trusted for the issuer's HTTPS (the node's `tls.ca`); the system's CAs when absent. */
+  ca?: readonly string[];
+  /** A JWKS is used for this long before it is fetched again. Default 10 minutes. */
+  cacheMaxAgeMs?: number;
+  /** A token with an unknown `kid` fetches the JWKS again at most this often. Default 30 s. */
+  cooldownMs?: number;
+  /** Time to fetch the metadata or the JWKS. Default 5 s. */
+  timeoutMs?: number;
+  /** The clock the token's times are checked against; tests fix it. */
+  now?: () => number;
+}
+
+const ALGORITHMS: readonly AccessTokenAlgorithm[] = ['PS256', 'ES256', 'EdDSA'];
+const CPR = /^\d{10}$/;
+
+/**
+ * The options of a verifier for this node's `authorization` settings; the resource server adds its own URL(s).
+ *
+ * @example
+ * const verifier = new AccessTokenVerifier(
+ *   accessTokenVerifierOptions(config.authorization, { audience: eerUrl, ca: config.tls?.ca }),
+ * );
+ */
+export function accessTokenVerifierOptions(
+  config: NonNullable<NodeConfig['authorization']>,
+  resource: Pick<AccessTokenVerifierOptions, 'audience' | 'ca' | 'now'>,
+): AccessTokenVerifierOptions {
+  return {
+    issuer: config.issuer,
+    jwksUrl: config.jwksUrl,
+    skewSeconds: config.skewSeconds,
+    algorithms: config.algorithms,
+    ...resource,
+  };
+}
+
+/**
+ * Verifies the access tokens of one authorization server for one resource server (FAPI 2.0 §5.3.3): a JWT signed by
+ * the issuer's current keys with an allowed algorithm, issued by it, for this resource server, not expired, and
+ * bound to the TLS client certificate of the connection it came on (RFC 8705 §3, `cnf.x5t#S256`).
+ *
+ * @example
+ * const verifier = new AccessTokenVerifier({ issuer: 'https://auth.example', audience: 'https://eer.example' });
+ * const claims = await verifier.verify(token, certificateDer);
+ * claims.scopes.has('system/Endpoint.rs');
+ */
+export class AccessTokenVerifier {
+  readonly issuer: string;
+  readonly #options: AccessTokenVerifierOptions;
+  readonly #audience: string[];
+  readonly #algorithms: AccessTokenAlgorithm[];
+  readonly #skew: number;
+  readonly #agent: Agent;
+  readonly #fetch: FetchImplementation;
+  #jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+
+  constructor(options: AccessTokenVerifierOptions) {
+    this.#options = options;
+    this.issuer = options.issuer;
+    this.#audience = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
+    if (this.#audience.length === 0) throw new TypeError('an access token verifier needs its audience');
+    this.#algorithms = [...(options.algorithms ?? ALGORITHMS)].filter((a) => ALGORITHMS.includes(a));
+    if (this.#algorithms.length === 0) throw new TypeError('an access token verifier needs an algorithm');
+    this.#skew = options.skewSeconds ?? 30;
+    const timeout = options.timeoutMs ?? 5_000;
+    this.#agent = new Agent({
+      connect: { ...(options.ca ? { ca: [...options.ca] } : {}), timeout },
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    });
+    this.#fetch = ((url: string, init: Parameters<FetchImplementation>[1]) =>
+      undiciFetch(url, {
+        method: init.method,
+        redirect: init.redirect,
+        signal: init.signal,
+        headers: Object.fromEntries(init.headers.entries()),
+        dispatcher: this.#agent,
+      })) as unknown as FetchImplementation;
+  }
+
+  /**
+   * The claims of `token` when it is valid for this resource server and bound to `clientCertificateDer`, the DER of
+   * the certificate the client presented on this TLS connection (undefined when it presented none). Throws
+   * EHMI_UNAUTHORIZED (`invalid_token`) when it is not, EHMI_UNAVAILABLE when the issuer's keys cannot be had.
+   */
+  async verify(token: string, clientCertificateDer: Uint8Array | undefined): Promise<AccessClaims> {
+    const jwks = await this.#keys();
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, jwks, {
+        issuer: this.issuer,
+        audience: this.#audience,
+        algorithms: this.#algorithms,
+        clockTolerance: this.#skew,
+        // RFC 9068 §2.2: exp, iat and client_id are required in a JWT access token.
+        requiredClaims: ['exp', 'iat', 'client_id'],
+        currentDate: new Date((this.#options.now ?? Date.now)()),
+      }));
+    } catch (err) {
+      throw fromJoseError(err);
+    }
+    // RFC 8705 §3: a certificate-bound token is accepted only on a connection authenticated by that certificate.
+    const bound = (payload.cnf as Record<string, unknown> | undefined)?.['x5t#S256'];
+    if (typeof bound !== 'string') {
+      throw invalidToken('the access token is not bound to a certificate (no cnf.x5t#S256)');
+    }
+    if (!clientCertificateDer) {
+      throw invalidToken(
+        'the access token is bound to a certificate, and no client certificate was presented',
+      );
+    }
+    const presented = createHash('sha256').update(clientCertificateDer).digest('base64url');
+    if (presented !== bound) {
+      throw invalidToken('the access token is bound to another certificate than the one presented');
+    }
+    return claimsOf(payload);
+  }
+
+  /** Release the connections to the issuer. */
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  /** The issuer's key set: fetched once and cached by jose (`cacheMaxAgeMs`, `cooldownMs`). */
+  #keys(): Promise<ReturnType<typeof createRemoteJWKSet>> {
+    this.#jwks ??= this.#jwksUrl().then((url) =>
+      createRemoteJWKSet(new URL(url), {
+        cacheMaxAge: this.#options.cacheMaxAgeMs ?? 600_000,
+        cooldownDuration: this.#options.cooldownMs ?? 30_000,
+        timeoutDuration: this.#options.timeoutMs ?? 5_000,
+        [customFetch]: this.#fetch,
+      }),
+    );
+    // A failed discovery is tried again with the next token.
+    this.#jwks.catch(() => {
+      this.#jwks = undefined;
+    });
+    return this.#jwks;
+  }
+
+  async #jwksUrl(): Promise<string> {
+    if (this.#options.jwksUrl) return this.#options.jwksUrl;
+    const base = this.issuer.replace(/\/+$/, '');
+    const where = `${base}/.well-known/oauth-authorization-server`;
+    let res: Awaited<ReturnType<typeof undiciFetch>>;
+    try {
+      res = await undiciFetch(where, {
+        dispatcher: this.#agent,
+        headers: { accept: 'application/json' },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5_000),
+      });
+    } catch (err) {
+      throw unavailable(`the authorization server's metadata (${where}) cannot be fetched`, err);
+    }
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return `${base}/jwks`;
+    }
+    const meta = res.status === 200 ? ((await res.json().catch(() => undefined)) as unknown) : undefined;
+    const m = meta as { issuer?: unknown; jwks_uri?: unknown } | undefined;
+    // RFC 8414 §3.3: the metadata's issuer must be the one asked for.
+    if (!m || m.issuer !== this.issuer || typeof m.jwks_uri !== 'string') {
+      throw unavailable(
+        `the authorization server's metadata (${where}) is not usable: HTTP ${res.status}, issuer ${JSON.stringify(m?.issuer)}, jwks_uri ${JSON.stringify(m?.jwks_uri)}`,
+      );
+    }
+    return m.jwks_uri;
+  }
+}
+
+/** The hook options of {@link requireAccessToken}. */
+export interface RequireAccessTokenOptions {
+  /**
+   * The scopes the request needs, any one of which suffices; undefined: a valid token with any scope. Called per
+   * request, so one hook can serve routes of different scopes (`request.routeOptions.config`, the method).
+   */
+  scope: (request: FastifyRequest) => string | readonly string[] | undefined;
+  /** Paths that need no token (health, metrics, the OpenAPI document). */
+  open?: ReadonlySet<string>;
+}
+
+/**
+ * An `onRequest` (or `preHandler`) hook for a resource server (FAPI 2.0 §5.3.3): the request must carry an access
+ * token in `Authorization: Bearer` (never in the query string), valid for this server, bound to the client
+ * certificate of this TLS connection and granting one of the scopes the request needs. Its claims are then
+ * `request.access`. Refusals follow RFC 6750 §3.1, with an OperationOutcome body:
+ *
+ * - no token: 401 and `WWW-Authenticate: Bearer` without an error code (§3.1: a request that lacks any
+ *   authentication information);
+ * - a token in the query string, or a malformed Authorization header: 400 `error="invalid_request"`;
+ * - a token that is not valid, or not bound to the certificate presented: 401 `error="invalid_token"`;
+ * - a valid token without the scope: 403 `error="insufficient_scope"`, with the scope needed.
+ *
+ * It checks the binding only; that the certificate chains to the trust anchors, is meant for TLS client
+ * authentication and is not revoked is `requireClientCertificate`'s work, which runs before it.
+ *
+ * @example
+ * app.addHook('onRequest', requireClientCertificate({ revocation, anchorsKey: 'eer.clientTrustAnchors', open }));
+ * app.addHook('onRequest', requireAccessToken(verifier, { scope: () => 'system/Endpoint.rs', open }));
+ */
+export function requireAccessToken(
+  verifier: AccessTokenVerifier,
+  options: RequireAccessTokenOptions,
+): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  return async (request, reply) => {
+    const [path, query] = splitUrl(request.url);
+    if (options.open?.has(path)) return;
+    const needed = scopesNeeded(options.scope(request));
+    const challenge = (params: Record<string, string>) =>
+      reply.header('www-authenticate', bearerChallenge(params));
+    try {
+      // FAPI 2.0 §5.3.3: access tokens are not accepted in query parameters (RFC 6750 §2.3).
+      if (query !== undefined && new URLSearchParams(query).has('access_token')) {
+        throw invalidRequest('an access token is not accepted in the query string: send it in Authorization');
+      }
+      const token = bearerToken(request.headers.authorization);
+      if (token === undefined) {
+        challenge(needed.length > 0 ? { scope: needed.join(' ') } : {});
+        throw new EhmiError('EHMI_UNAUTHORIZED', 'an access token is required (Authorization: Bearer)');
+      }
+      const leaf = peerCertificatePath(request.raw.socket as TLSSocket)[0];
+      const claims = await verifier.verify(token, leaf?.raw);
+      if (needed.length > 0 && !needed.some((s) => claims.scopes.has(s))) {
+        throw new EhmiError(
+          'EHMI_FORBIDDEN',
+          `the access token does not grant the scope this request needs (${needed.join(' or ')})`,
+          { details: { oauthError: 'insufficient_scope', scope: needed.join(' ') } },
+        );
+      }
+      request.access = claims;
+    } catch (err) {
+      if (err instanceof EhmiError && typeof err.details.oauthError === 'string') {
+        challenge({
+          error: err.details.oauthError,
+          error_description: err.message,
+          ...(typeof err.details.scope === 'string' ? { scope: err.details.scope } : {}),
+        });
+      }
+      throw err;
+    }
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified access token of the request, once `requireAccessToken` let it through. */
+    access?: AccessClaims;
+  }
+}
+
+function splitUrl(url: string): [string, string | undefined] {
+  const i = url.indexOf('?');
+  return i < 0 ? [url, undefined] : [url.slice(0, i), url.slice(i + 1)];
+}
+
+function scopesNeeded(scope: string | readonly string[] | undefined): string[] {
+  if (scope === undefined) return [];
+  return (typeof scope === 'string' ? [scope] : [...scope]).filter(Boolean);
+}
+
+/** RFC 6750 §2.1: `Bearer` and a token of b64token characters; undefined when no Authorization header is sent. */
+function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+  if (!match) {
+    throw invalidRequest('the Authorization header is not of the form "Bearer <access token>"');
+  }
+  return match[1];
+}
+
+/** RFC 6750 §3: auth-params as quoted strings; `error_description` and `scope` take no `"` or `\`. */
+function bearerChallenge(params: Record<string, string>): string {
+  const parts = Object.entries(params).map(
+    ([k, v]) => `${k}="${v.replace(/[^\x20-\x7e]|["\\]/g, (c) => (c === '"' ? "'" : ' '))}"`,
+  );
+  return parts.length > 0 ? `Bearer ${parts.join(', ')}` : 'Bearer';
+}
+
+function invalidToken(message: string, cause?: unknown): EhmiError {
+  return new EhmiError('EHMI_UNAUTHORIZED', message, {
+    ...(cause === undefined ? {} : { cause }),
+    details: { oauthError: 'invalid_token' },
+  });
+}
+
+function invalidRequest(message: string): EhmiError {
+  return new EhmiError('EHMI_USAGE', message, { details: { oauthError: 'invalid_request' } });
+}
+
+function unavailable(message: string, cause?: unknown): EhmiError {
+  return new EhmiError('EHMI_UNAVAILABLE', message, cause === undefined ? {} : { cause });
+}
+
+/**
+ * A jose failure as our error: anything wrong with the token is `invalid_token`; the issuer's keys not to be had
+ * (timeout, HTTP error, not a JWKS) is the server's trouble, 503, and says nothing about the token.
+ */
+function fromJoseError(err: unknown): EhmiError {
+  if (err instanceof joseErrors.JWTExpired) return invalidToken('the access token has expired', err);
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    return invalidToken(`the access token's ${err.claim} claim is not valid: ${err.reason}`, err);
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) {
+    return invalidToken('the access token is signed with an algorithm not allowed', err);
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
+    return invalidToken('the access token signature does not verify', err);
+  }
+  if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) {
+    return invalidToken('the access token is not signed with a key of the issuer', err);
+  }
+  if (
+    err instanceof joseErrors.JWSInvalid ||
+    err instanceof joseErrors.JWTInvalid ||
+    err instanceof joseErrors.JOSENotSupported
+  ) {
+    return invalidToken(`the access token is malformed: ${err.message}`, err);
+  }
+  return unavailable(
+    `the authorization server's keys cannot be had: ${err instanceof Error ? err.message : String(err)}`,
+    err,
+  );
+}
+
+function claimsOf(payload: JWTPayload): AccessClaims {
+  const clientId = payload.client_id;
+  if (typeof clientId !== 'string' || clientId === '')
+    throw invalidToken('the access token has no client_id');
+  const scope = payload.scope ?? '';
+  if (typeof scope !== 'string') throw invalidToken('the access token scope is not a string');
+  return {
+    clientId,
+    subject: typeof payload.sub === 'string' ? payload.sub : undefined,
+    scopes: new Set(scope.split(' ').filter(Boolean)),
+    organisation: organisationOf(payload),
+    patient: patientOf(payload['ehmi:patient']),
+    expiresAt: new Date(Number(payload.exp) * 1000),
+    payload,
+  };
+}
+
+function organisationOf(payload: JWTPayload): AccessOrganisation | undefined {
+  const context = payload['ehmi:org_context'];
+  const { cvr, org_name: name, 'ehmi:eer:device_id': deviceId } = payload;
+  if (context === undefined && cvr === undefined && name === undefined && deviceId === undefined)
+    return undefined;
+  if (context !== undefined && !Array.isArray(context)) throw invalidToken('ehmi:org_context is not a list');
+  const contexts = ((context ?? []) as unknown[]).map((c): OrganisationContext => {
+    const o = c as Record<string, unknown> | null;
+    if (!o || typeof o.sor !== 'string' || typeof o.gln !== 'string') {
+      throw invalidToken('an ehmi:org_context entry has no sor or gln');
+    }
+    return { ...(typeof o.name === 'string' ? { name: o.name } : {}), sor: o.sor, gln: o.gln };
+  });
+  for (const [claim, value] of [
+    ['cvr', cvr],
+    ['org_name', name],
+    ['ehmi:eer:device_id', deviceId],
+  ] as const) {
+    if (value !== undefined && typeof value !== 'string') throw invalidToken(`${claim} is not a string`);
+  }
+  return {
+    contexts,
+    ...(typeof cvr === 'string' ? { cvr } : {}),
+    ...(typeof name === 'string' ? { name } : {}),
+    ...(typeof deviceId === 'string' ? { deviceId } : {}),
+  };
+}
+
+function patientOf(claim: unknown): { cpr: string } | undefined {
+  if (claim === undefined) return undefined;
+  const cpr = (claim as { cpr?: unknown } | null)?.cpr;
+  // A restriction that cannot be read must not read as none.
+  if (typeof cpr !== 'string' || !CPR.test(cpr)) throw invalidToken('ehmi:patient names no CPR number');
+  return { cpr };
+}
