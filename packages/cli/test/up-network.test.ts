@@ -90,12 +90,19 @@ for (const engine of engines()) {
       const lines = node.out().trimEnd().split('\n');
       const readyAt = lines.findIndex((l) => l.startsWith('ready'));
       const services = lines.slice(0, readyAt);
-      assert.equal(services.length, 14, services.join('\n'));
+      assert.equal(services.length, 15, services.join('\n'));
       for (const l of services.slice(0, 9))
         assert.match(l, /^(municipality|gp|hospital) +(msh|ap|node) +https?:\/\/127\.0\.0\.1:\d+ +try: /);
-      // The central services: the registers, the DNS server of the SML/BDXL zone and the root CA's CRL.
+      // The central services: the registers, the DNS server of the SML/BDXL zone, the root CA's CRL and the
+      // authorization server.
       for (const l of services.slice(9))
-        assert.match(l, /^(smp|eer|eas|dns|crl) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /);
+        assert.match(l, /^(smp|eer|eas|dns|crl|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /);
+      assert.match(
+        services.at(-1)!,
+        new RegExp(
+          `^auth +https://127\\.0\\.0\\.1:${base} +try: curl --cacert \\S+ https://127\\.0\\.0\\.1:${base}/\\.well-known/oauth-authorization-server$`,
+        ),
+      );
       assert.match(
         services[0]!,
         new RegExp(
@@ -105,8 +112,19 @@ for (const engine of engines()) {
 
       // network.json
       const manifest = JSON.parse(readFileSync(join(data, 'network.json'), 'utf8'));
-      assert.deepEqual(Object.keys(manifest).sort(), ['organisations', 'services', 'trustAnchor']);
-      assert.deepEqual(Object.keys(manifest.services).sort(), ['crl', 'dns', 'eas', 'eer', 'smp']);
+      assert.deepEqual(Object.keys(manifest).sort(), [
+        'maintainer',
+        'operator',
+        'organisations',
+        'services',
+        'trustAnchor',
+      ]);
+      assert.deepEqual(Object.keys(manifest.services).sort(), ['auth', 'crl', 'dns', 'eas', 'eer', 'smp']);
+      for (const name of ['operator', 'maintainer']) {
+        const c = manifest[name];
+        assert.deepEqual(Object.keys(c).sort(), ['clientId', 'name', 'scope', 'tls']);
+        assert.ok(existsSync(c.tls.cert) && existsSync(c.tls.key), name);
+      }
       assert.ok(existsSync(manifest.trustAnchor) && manifest.trustAnchor.startsWith(data));
       assert.deepEqual(
         manifest.organisations.map((o: { name: string; role: string }) => [o.name, o.role]),
@@ -125,6 +143,7 @@ for (const engine of engines()) {
           'msh',
           'name',
           'role',
+          'scope',
           'sor',
           'tls',
         ]);

@@ -28,6 +28,8 @@ export interface CentralUrls {
   smp: string;
   eer: string;
   eas: string;
+  /** The authorization server (its issuer identifier). */
+  auth: string;
   /** `dns://host:port` of the SML/BDXL zone server (UDP and TCP). */
   dns: string;
   /** The central node's health/metrics server. */

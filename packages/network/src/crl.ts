@@ -17,6 +17,8 @@ import {
   CRL_DIR_NAME,
   credentialFiles,
   crlFile,
+  isNetworkClient,
+  NETWORK_CLIENT_PURPOSES,
   type NetworkPurpose,
   ORGANISATION_PURPOSES,
   pkiDir,
@@ -193,7 +195,10 @@ export function loadNetworkRoot(dataDir: string): CertificateAuthority {
   }
 }
 
-/** The holders of certificates in the network's PKI: its organisations (folders of `<data>/pki/`) and `central`. */
+/**
+ * The holders of certificates in the network's PKI: its organisations and network-level clients (`operator`,
+ * `maintainer`): the folders of `<data>/pki/`, and `central`.
+ */
 function holders(dataDir: string): string[] {
   const dir = pkiDir(dataDir);
   const names = readdirSync(dir).filter(
@@ -254,7 +259,9 @@ export async function revokeNetworkCertificate(
       `${holder} has no ${purpose} certificate: ${
         holder === CENTRAL_NAME
           ? `the central node has ${CENTRAL_PURPOSES.join(', ')}`
-          : `an organisation has ${ORGANISATION_PURPOSES.join(', ')} (smp-signing is the central node's)`
+          : isNetworkClient(holder)
+            ? `the network client ${holder} has ${NETWORK_CLIENT_PURPOSES.join(', ')}`
+            : `an organisation has ${ORGANISATION_PURPOSES.join(', ')} (smp-signing is the central node's)`
       }`,
     );
   }

@@ -3,6 +3,19 @@
 // `NetworkClient`, which talks to a running network's MSHs. Light entry points, which do not load the node:
 // `@ehmi/network/client` (NetworkClient and its helpers) and `@ehmi/network/sample` (sample messages).
 export {
+  type AuthNetworkClient,
+  type AuthOrganisation,
+  type AuthPlan,
+  type AuthUrls,
+  certificateSubjectDn,
+  EAS_SCOPES,
+  EER_READ_SCOPES,
+  EER_WRITE_SCOPES,
+  MSH_READ_SCOPES,
+  MSH_SCOPES,
+  planAuthRegistrations,
+} from './auth.ts';
+export {
   type CentralSecrets,
   type CentralUrls,
   ensureCentralSecrets,
@@ -34,6 +47,7 @@ export { type CrlService, type CrlServiceOptions, startCrlService } from './crl-
 export { noteDataDir } from './data-dir.ts';
 export {
   MANIFEST_FILE,
+  type ManifestNetworkClient,
   type ManifestOrganisation,
   type NetworkManifest,
   networkManifestSchema,
@@ -65,6 +79,10 @@ export {
   CRL_PATH,
   credentialFiles,
   crlFile,
+  isNetworkClient,
+  NETWORK_CLIENT_PURPOSES,
+  NETWORK_CLIENTS,
+  type NetworkClientName,
   ORGANISATION_PURPOSES,
   purposesOf,
   revokedFile,
@@ -90,6 +108,7 @@ export {
   type NetworkPlan,
   type PlannedCentral,
   type PlannedCrl,
+  type PlannedNetworkClient,
   type PlannedOrganisation,
   planNetwork,
   type RunningNetwork,

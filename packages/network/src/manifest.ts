@@ -16,11 +16,28 @@ const organisationEntry = z.object({
   sor: z.string().min(1),
   msh: z.string().url(),
   ap: z.string().url(),
+  /** The OAuth client id of its EUA at the authorization server (`services.auth`). */
   clientId: z.string().min(1),
-  /** The TLS client credential its EUA presents to its MSH (= `certificates.tlsClient`). */
+  /** The scopes its client is registered for, space-separated. */
+  scope: z.string().min(1),
+  /**
+   * The TLS client credential its EUA presents to its MSH (= `certificates.tlsClient`), and to the authorization
+   * server (its subject DN is the client's registered `tls_client_auth_subject_dn`).
+   */
   tls: credential,
   /** The organisation's certificates by purpose (absolute PEM paths), for scripts. */
   certificates: z.object({ as4: credential, tlsServer: credential, tlsClient: credential }),
+});
+
+/**
+ * A network-level OAuth client: `operator` (the network operator and support desk, read access across the network)
+ * or `maintainer` (EER writes); `tls` its TLS client credential.
+ */
+const networkClientEntry = z.object({
+  name: z.string().min(1),
+  clientId: z.string().min(1),
+  scope: z.string().min(1),
+  tls: credential,
 });
 
 /**
@@ -30,16 +47,20 @@ const organisationEntry = z.object({
 export const networkManifestSchema = z.object({
   /**
    * Central services by name → base URL (`eer`, `eas`, `smp`, `dns`; `crl`, the full URL of the root CA's CRL;
-   * `auth`, `eds`, `archive`, `console` as they come).
+   * `auth`, the authorization server's issuer URL, whose `/token` takes client credentials over mTLS; `eds`,
+   * `archive`, `console` as they come).
    */
   services: z.record(z.string(), z.string().url()),
   /** PEM file of the root CA every server certificate of the network chains to. */
   trustAnchor: z.string().min(1),
   organisations: z.array(organisationEntry),
+  operator: networkClientEntry,
+  maintainer: networkClientEntry,
 });
 
 export type NetworkManifest = z.infer<typeof networkManifestSchema>;
 export type ManifestOrganisation = z.infer<typeof organisationEntry>;
+export type ManifestNetworkClient = z.infer<typeof networkClientEntry>;
 
 /** Write the manifest atomically (a reader never sees half a file). */
 export function writeNetworkManifest(dataDir: string, manifest: NetworkManifest): string {

@@ -7,6 +7,14 @@ export const CENTRAL_NAME = 'central';
 /** The folder of the published CRL, `<data>/pki/crl/`: no organisation may use its name either. */
 export const CRL_DIR_NAME = 'crl';
 
+/**
+ * The network-level OAuth clients (not organisations): `operator`, the network operator and support desk (read
+ * access across the network), and `maintainer` (EER writes). Each holds a TLS client certificate in
+ * `<data>/pki/<name>/`; no organisation may use these names.
+ */
+export const NETWORK_CLIENTS = ['operator', 'maintainer'] as const;
+export type NetworkClientName = (typeof NETWORK_CLIENTS)[number];
+
 /** The path the root CA's CRL is served at, and its file name in `<data>/pki/crl/`. */
 export const CRL_PATH = '/root-ca.crl';
 
@@ -22,9 +30,18 @@ export const ORGANISATION_PURPOSES: readonly NetworkPurpose[] = ['as4', 'tls-ser
 /** The certificates the central node (SMP, EER, EAS) holds. */
 export const CENTRAL_PURPOSES: readonly NetworkPurpose[] = ['tls-server', 'tls-client', 'smp-signing'];
 
-/** The purposes `holder` (an organisation's name, or `central`) has a certificate for. */
+/** The certificate a network-level client (`operator`, `maintainer`) holds: a TLS client certificate. */
+export const NETWORK_CLIENT_PURPOSES: readonly NetworkPurpose[] = ['tls-client'];
+
+/** Whether `holder` is one of the network-level clients. */
+export function isNetworkClient(holder: string): holder is NetworkClientName {
+  return (NETWORK_CLIENTS as readonly string[]).includes(holder);
+}
+
+/** The purposes `holder` (an organisation's name, `central`, `operator` or `maintainer`) has a certificate for. */
 export function purposesOf(holder: string): readonly NetworkPurpose[] {
-  return holder === CENTRAL_NAME ? CENTRAL_PURPOSES : ORGANISATION_PURPOSES;
+  if (holder === CENTRAL_NAME) return CENTRAL_PURPOSES;
+  return isNetworkClient(holder) ? NETWORK_CLIENT_PURPOSES : ORGANISATION_PURPOSES;
 }
 
 /** A certificate file and its private key file (PEM, absolute paths). */

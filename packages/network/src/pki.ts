@@ -20,6 +20,8 @@ import {
   type CredentialFiles,
   credentialFiles,
   crlFile,
+  NETWORK_CLIENTS,
+  type NetworkClientName,
   type NetworkPurpose,
   pkiDir,
   revokedFile,
@@ -28,7 +30,13 @@ import {
 } from './pki-files.ts';
 import { centralServicePort, DEFAULT_PORT_BASE } from './ports.ts';
 
-export { CENTRAL_NAME, type CredentialFiles, type NetworkPurpose } from './pki-files.ts';
+export {
+  CENTRAL_NAME,
+  type CredentialFiles,
+  NETWORK_CLIENTS,
+  type NetworkClientName,
+  type NetworkPurpose,
+} from './pki-files.ts';
 
 /** Where the local network's keys and certificates are, under `<data>/pki/`. */
 export interface NetworkPki {
@@ -41,8 +49,13 @@ export interface NetworkPki {
   /** `<data>/pki/revoked.json`: the revocations the CRL lists. */
   revoked: string;
   organisations: Record<string, OrganisationCredentials>;
-  /** The central node's credentials (SMP, EER, EAS). */
+  /** The central node's credentials (SMP, EER, EAS, the authorization server). */
   central: CentralCredentials;
+  /**
+   * The TLS client credentials (`pki/<name>/tls-client.*`) of the network-level OAuth clients: `operator` (the
+   * network operator and support desk) and `maintainer` (EER writes).
+   */
+  clients: Record<NetworkClientName, CredentialFiles>;
   /** True when this call issued anything (first start, or a credential was missing, expiring, revoked…). */
   generated: boolean;
 }
@@ -193,7 +206,9 @@ function isCurrent(w: Wanted, now: Current): boolean {
  * - per organisation `pki/<org>/as4.{pem,key}` (purpose `as4`, RSA 3072: what the SMP publishes, the AP signs
  *   with and is encrypted to), `tls-server.{pem,key}` (serverAuth; SAN `localhost`, `127.0.0.1` and `hosts`) and
  *   `tls-client.{pem,key}` (clientAuth);
- * - for the central node (SMP, EER, EAS) `pki/central/tls-server.*`, `tls-client.*` and `smp-signing.*`.
+ * - for the central node (SMP, EER, EAS) `pki/central/tls-server.*`, `tls-client.*` and `smp-signing.*`;
+ * - for the network-level OAuth clients `pki/operator/tls-client.*` and `pki/maintainer/tls-client.*`
+ *   (clientAuth; subject O and organizationIdentifier those of `CENTRAL_OPERATOR`).
  *
  * A credential is issued again (from the same root) when it is missing, expiring, not from the current root,
  * revoked (`<data>/pki/revoked.json`), or names another CRL URL; a new root re-issues everything. Files of the
@@ -268,6 +283,12 @@ export async function ensureNetworkPki(
   for (const purpose of ['tls-server', 'tls-client', 'smp-signing'] as const) {
     jobs.push(wanted(CENTRAL_NAME, CENTRAL_OPERATOR, purpose, 'EHMI central'));
   }
+  const clients = {} as Record<NetworkClientName, CredentialFiles>;
+  for (const name of NETWORK_CLIENTS) {
+    mkdirSync(join(dir, name), { recursive: true, mode: 0o700 });
+    clients[name] = credentialFiles(dataDir, name, 'tls-client');
+    jobs.push(wanted(name, CENTRAL_OPERATOR, 'tls-client', `EHMI ${name}`));
+  }
   const result: Record<string, OrganisationCredentials> = {};
   for (const org of organisations) {
     mkdirSync(join(dir, org.name), { recursive: true, mode: 0o700 });
@@ -293,6 +314,7 @@ export async function ensureNetworkPki(
     revoked: revokedFile(dataDir),
     organisations: result,
     central,
+    clients,
     generated,
   };
 }

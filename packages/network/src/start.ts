@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { type Config, type ConfigInput, configSchema, type RunningNode, startNode } from '@ehmi/server';
 import type { Logger } from 'pino';
+import { type AuthOrganisation, type AuthPlan, planAuthRegistrations } from './auth.ts';
 import {
   CENTRAL_NODE_PORT_OFFSET,
   type CentralSecrets,
@@ -19,7 +20,7 @@ import { noteDataDir } from './data-dir.ts';
 import { MANIFEST_FILE, type NetworkManifest, writeNetworkManifest } from './manifest.ts';
 import { LOCAL_ORGANISATIONS, type OrganisationSpec, participantOf } from './organisations.ts';
 import { CENTRAL_NAME, ensureNetworkPki, type NetworkPki, networkCrlUrl } from './pki.ts';
-import { CRL_DIR_NAME } from './pki-files.ts';
+import { CRL_DIR_NAME, NETWORK_CLIENTS, type NetworkClientName } from './pki-files.ts';
 import {
   centralServicePort,
   checkPortBase,
@@ -58,14 +59,16 @@ export interface StartNetworkOptions {
   registersTimeoutMs?: number;
 }
 
-/** The central node (SMP with its DNS zone, EER, EAS) as planned. */
+/** The central node (SMP with its DNS zone, EER, EAS, the authorization server) as planned. */
 export interface PlannedCentral {
   urls: CentralUrls;
   /** The DNS server the access points ask (the SMP role's SML/BDXL zone server). */
   dns: { host: string; port: number; zone: string };
   secrets: CentralSecrets;
   /** One example command per central service (what `ehmi up` prints). */
-  examples: Record<'smp' | 'eer' | 'eas' | 'dns' | 'crl', string>;
+  examples: Record<'smp' | 'eer' | 'eas' | 'dns' | 'crl' | 'auth', string>;
+  /** What the authorization server registers (`auth.resources`, `auth.clients`) and each client's scopes. */
+  auth: AuthPlan;
   config: Config;
 }
 
@@ -74,8 +77,10 @@ export interface PlannedOrganisation {
   spec: OrganisationSpec;
   ports: OrganisationPorts;
   urls: { msh: string; ap: string; node: string };
-  /** The OAuth client id of its EUA (the authorization server of a later issue registers it). */
+  /** The OAuth client id of its EUA, registered at the central node's authorization server. */
   clientId: string;
+  /** The scopes its client is registered for, space-separated. */
+  scope: string;
   config: Config;
 }
 
@@ -86,12 +91,22 @@ export interface PlannedCrl {
   port: number;
 }
 
+/** A network-level OAuth client (`operator`, `maintainer`) as planned: network.json's entry. */
+export interface PlannedNetworkClient {
+  name: NetworkClientName;
+  clientId: string;
+  scope: string;
+  tls: { cert: string; key: string };
+}
+
 export interface NetworkPlan {
   dataDir: string;
   portBase: number;
   pki: NetworkPki;
   crl: PlannedCrl;
   organisations: PlannedOrganisation[];
+  /** The network-level OAuth clients. */
+  clients: Record<NetworkClientName, PlannedNetworkClient>;
   central: PlannedCentral;
   manifest: NetworkManifest;
 }
@@ -104,7 +119,7 @@ export interface RunningNetwork {
   manifestFile: string;
   /** The running node of each organisation, by name. */
   nodes: Record<string, RunningNode>;
-  /** The central node: SMP (+ DNS zone), EER, EAS. */
+  /** The central node: SMP (+ DNS zone), EER, EAS, the authorization server. */
   central: RunningNode;
   /** The CRL service (`manifest.services.crl`). */
   crl: CrlService;
@@ -162,8 +177,9 @@ function parseNodeConfig(merged: Record<string, unknown>, who: string): Config {
 
 /**
  * Work out the whole network without starting it: generate (or reuse) the PKI, issue its CRL (served on base+8)
- * and the central services' admin tokens, assign ports, and build the config of the central node (SMP with its DNS
- * zone, EER, EAS on ports base+1…base+4, base+9) and of each organisation's node, whose access point discovers receivers through the
+ * and the central services' admin tokens, assign ports, and build the config of the central node (the authorization
+ * server on base+0, SMP with its DNS zone, EER, EAS on ports base+1…base+4, base+9) and of each organisation's
+ * node, whose access point discovers receivers through the
  * network's DNS server and the SMP (`discovery: 'smp'`, no static map: what `startNetwork` runs) or, by default,
  * a static map of every organisation's AP (tests that start single nodes with `startNode`).
  *
@@ -186,6 +202,11 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
         s.name === CENTRAL_NAME
           ? `"${CENTRAL_NAME}" is the central node's name, not an organisation's`
           : `"${CRL_DIR_NAME}" is the name of the CRL's folder in pki/, not an organisation's`,
+      );
+    if ((NETWORK_CLIENTS as readonly string[]).includes(s.name))
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        `"${s.name}" is the name of a network-level client (its certificate is in pki/${s.name}/), not an organisation's`,
       );
     names.add(s.name);
   }
@@ -212,6 +233,10 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
   const base = (options.base ?? {}) as Record<string, unknown>;
   const databaseUrl = options.databaseUrl ?? options.base?.database?.url;
   const secrets = ensureCentralSecrets(dataDir);
+  const clientIdOf = (spec: OrganisationSpec) => `${spec.name}-eua`;
+  const clients = Object.fromEntries(
+    NETWORK_CLIENTS.map((name) => [name, { name, clientId: name, tls: { ...pki.clients[name] } }]),
+  ) as Record<NetworkClientName, Omit<PlannedNetworkClient, 'scope'>>;
   const central = planCentral({
     dataDir,
     portBase,
@@ -224,6 +249,13 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     schemaPrefix: options.base?.database?.schema,
     gp: specs.find((s) => s.role === 'gp'),
     crlUrl: crl.url,
+    organisations: laid.map((o) => ({
+      spec: o.spec,
+      clientId: clientIdOf(o.spec),
+      msh: o.urls.msh,
+      tlsClientCert: pki.organisations[o.spec.name]!.tlsClient.cert,
+    })),
+    clients,
   });
   // ap.discovery.smp: BDXL U-NAPTR through the network's DNS server, then the SMP, whose signing certificate
   // chains to the network's root (eDelivery AS4 1.15 §1.5.4 Dynamic Sender). NAPTR rather than the Peppol CNAME:
@@ -285,13 +317,26 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     // Discovery is the network's own: replace, never merge, whatever the base had (no static map is left).
     (merged.ap as Record<string, unknown>).discovery = discovery;
     // The central roles run on the central node only.
-    for (const role of ['smp', 'eer', 'eas']) merged[role] = { enabled: false };
+    for (const role of ['smp', 'eer', 'eas', 'auth']) merged[role] = { enabled: false };
+    const clientId = clientIdOf(o.spec);
     return {
       ...o,
-      clientId: `${o.spec.name}-eua`,
+      clientId,
+      scope: central.auth.scopes[clientId]!,
       config: parseNodeConfig(merged, `organisation ${o.spec.name}`),
     };
   });
+  const planned = Object.fromEntries(
+    NETWORK_CLIENTS.map((name) => [
+      name,
+      {
+        name,
+        clientId: clients[name].clientId,
+        scope: central.auth.scopes[clients[name].clientId]!,
+        tls: clients[name].tls,
+      },
+    ]),
+  ) as Record<NetworkClientName, PlannedNetworkClient>;
   const manifest: NetworkManifest = {
     services: {
       smp: central.urls.smp,
@@ -299,6 +344,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       eas: central.urls.eas,
       dns: central.urls.dns,
       crl: crl.url,
+      auth: central.urls.auth,
     },
     trustAnchor: pki.trustAnchor,
     organisations: organisations.map((o) => ({
@@ -309,6 +355,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       msh: o.urls.msh,
       ap: o.urls.ap,
       clientId: o.clientId,
+      scope: o.scope,
       // The EUA's credential: network.json's `tls` is what a client of the organisation's MSH presents.
       tls: { ...pki.organisations[o.spec.name]!.tlsClient },
       certificates: {
@@ -317,13 +364,17 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
         tlsClient: { ...pki.organisations[o.spec.name]!.tlsClient },
       },
     })),
+    operator: planned.operator,
+    maintainer: planned.maintainer,
   };
-  return { dataDir, portBase, pki, crl, organisations, central, manifest };
+  return { dataDir, portBase, pki, crl, organisations, clients: planned, central, manifest };
 }
 
 /**
  * The central node's config: SMP (plain HTTP as Peppol SMPs are, responses signed with `pki/central/smp-signing`)
- * with its SML/BDXL zone on a DNS server (UDP+TCP), EER and EAS over HTTPS with the central TLS certificate; its own
+ * with its SML/BDXL zone on a DNS server (UDP+TCP), EER and EAS over HTTPS with the central TLS certificate, the
+ * authorization server (HTTPS, same certificate, clients' certificates checked against the network's root;
+ * issuer = its URL) with every organisation's EUA, the operator and the maintainer registered; its own
  * store (`<data>/central/`, or schema `<prefix>_central`). EER pushes to the SMP's and EAS's admin APIs with the
  * tokens of `<data>/central/secrets.json`; EAS's patient table holds the prøvesvar's patient → the GP practice.
  */
@@ -339,17 +390,29 @@ function planCentral(p: {
   schemaPrefix: string | undefined;
   gp: OrganisationSpec | undefined;
   crlUrl: string;
+  organisations: AuthOrganisation[];
+  clients: Record<NetworkClientName, Omit<PlannedNetworkClient, 'scope'>>;
 }): PlannedCentral {
-  const port = (s: 'smp' | 'eer' | 'eas' | 'dns') => centralServicePort(p.portBase, s);
+  const port = (s: 'smp' | 'eer' | 'eas' | 'dns' | 'auth') => centralServicePort(p.portBase, s);
   const dns = { host: dnsClientHost(p.host), port: port('dns'), zone: LOCAL_SML_ZONE };
   const urls: CentralUrls = {
     smp: `http://${p.h}:${port('smp')}`,
     eer: `https://${p.h}:${port('eer')}`,
     eas: `https://${p.h}:${port('eas')}`,
+    auth: `https://${p.h}:${port('auth')}`,
     dns: `dns://${dns.host.includes(':') ? `[${dns.host}]` : dns.host}:${dns.port}`,
     node: `http://${p.h}:${p.portBase + CENTRAL_NODE_PORT_OFFSET}`,
   };
   const creds = p.pki.central;
+  const auth = planAuthRegistrations(
+    urls,
+    p.organisations,
+    NETWORK_CLIENTS.map((name) => ({
+      name,
+      clientId: p.clients[name].clientId,
+      tlsClientCert: p.clients[name].tls.cert,
+    })),
+  );
   const own: ConfigInput = {
     dataDir: join(p.dataDir, CENTRAL_NAME),
     database: {
@@ -393,6 +456,16 @@ function planCentral(p: {
       // `ehmi send homecareobservation` builds belongs to the GP practice.
       patients: p.gp ? [{ cpr: SAMPLE_PATIENT_CPR, sor: p.gp.sor }] : [],
     },
+    // The authorization server (docs/specs/security.md 1a–1c). The node's tls is its server certificate and the
+    // CAs of its clients' certificates (the network's root). Resource servers do not ask for its tokens yet.
+    auth: {
+      enabled: true,
+      host: p.host,
+      port: port('auth'),
+      issuer: urls.auth,
+      resources: auth.config.resources,
+      clients: auth.config.clients,
+    },
   };
   const merged = deepMerge(p.base, own as Record<string, unknown>);
   if (!p.databaseUrl) delete (merged.database as Record<string, unknown>).url;
@@ -405,12 +478,14 @@ function planCentral(p: {
     eas: `curl --cacert ${p.pki.trustAnchor} '${urls.eas}/Organization/$getReceivingOrganizationBySORId?sorId=${gpSor}'`,
     dns: `dig @${dns.host} -p ${dns.port} ${dns.zone} SOA`,
     crl: `curl -s ${p.crlUrl} | openssl crl -inform DER -noout -text`,
+    auth: `curl --cacert ${p.pki.trustAnchor} ${urls.auth}/.well-known/oauth-authorization-server`,
   };
   return {
     urls,
     dns,
     secrets: p.secrets,
     examples,
+    auth,
     config: parseNodeConfig(merged, 'central node'),
   };
 }
@@ -429,7 +504,8 @@ function explainListenError(err: unknown, portBase: number): unknown {
 }
 
 /**
- * Start the local EHMI network in this process: the central node (SMP + DNS zone, EER, EAS) and one node per
+ * Start the local EHMI network in this process: the central node (SMP + DNS zone, EER, EAS, the authorization
+ * server) and one node per
  * organisation (MSH + access point over HTTPS, its own store); seed EER with the organisations, wait until the SMP
  * serves them all, then write `<data>/network.json`. Rejects, with everything already started closed again, if any
  * node cannot start; what the attempt added to the data folder is removed again (the whole folder when it did not

@@ -68,6 +68,23 @@ describe('local network PKI: certificates by purpose', () => {
     }
     assert.equal(pki.organisations.gp!.as4.cert, join(dir, 'pki', 'gp', 'as4.pem'));
     assert.equal(pki.central.smpSigning.cert, join(dir, 'pki', 'central', 'smp-signing.pem'));
+    for (const name of ['operator', 'maintainer'] as const) {
+      assert.deepEqual(pki.clients[name], {
+        cert: join(dir, 'pki', name, 'tls-client.pem'),
+        key: join(dir, 'pki', name, 'tls-client.key'),
+      });
+      assert.ok(existsSync(pki.clients[name].cert) && existsSync(pki.clients[name].key), name);
+    }
+  });
+
+  it('the operator and the maintainer have a TLS client certificate (clientAuth only) of the network operator', () => {
+    for (const name of ['operator', 'maintainer'] as const) {
+      const c = cert(pki.clients[name].cert);
+      assert.deepEqual(c.keyUsage, [CLIENT_AUTH]);
+      checkCertificatePurpose(c, 'tls-client');
+      for (const role of ROLES.filter((r) => r !== 'tls-client')) refused(c, role);
+      assert.ok(c.subject.split('\n').includes(`CN=EHMI ${name} TLS client`), c.subject);
+    }
   });
 
   it('the AS4 certificate is RSA 3072 with the AS4 key usages and EKU emailProtection only: as4 yes, TLS and SMP no', () => {
@@ -114,6 +131,7 @@ describe('local network PKI: certificates by purpose', () => {
     const holders = [
       ...LOCAL_ORGANISATIONS.map((o) => ({ o, files: Object.values(pki.organisations[o.name]!) })),
       { o: CENTRAL_OPERATOR, files: Object.values(pki.central) },
+      { o: CENTRAL_OPERATOR, files: Object.values(pki.clients) },
     ];
     for (const { o, files } of holders) {
       for (const f of files) {
@@ -282,8 +300,12 @@ describe('local network PKI: revocation', () => {
     );
     await assert.rejects(revokeNetworkCertificate(dir, 'central', 'as4'), usage(/central has no as4/));
     await assert.rejects(
+      revokeNetworkCertificate(dir, 'operator', 'as4'),
+      usage(/operator has no as4 certificate: the network client operator has tls-client/),
+    );
+    await assert.rejects(
       revokeNetworkCertificate(dir, 'pharmacy', 'as4'),
-      usage(/unknown organisation "pharmacy" \(known: gp, central\)/),
+      usage(/unknown organisation "pharmacy" \(known: gp, maintainer, operator, central\)/),
     );
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -233,6 +233,7 @@ describe('local network: plan and network.json', () => {
       eas: 'https://127.0.0.1:30002',
       dns: 'dns://127.0.0.1:30004',
       crl: 'http://127.0.0.1:30008/root-ca.crl',
+      auth: 'https://127.0.0.1:30000',
     });
     assert.equal(m.trustAnchor, join(dir, 'pki', 'root-ca.pem'));
     assert.deepEqual(
@@ -245,6 +246,7 @@ describe('local network: plan and network.json', () => {
         'msh',
         'name',
         'role',
+        'scope',
         'sor',
         'tls',
       ]),
@@ -257,6 +259,8 @@ describe('local network: plan and network.json', () => {
       msh: 'https://127.0.0.1:30013',
       ap: 'https://127.0.0.1:30014',
       clientId: 'gp-eua',
+      scope:
+        'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write system/Organization.rs system/Endpoint.rs system/Device.rs',
       tls: { cert: join(dir, 'pki', 'gp', 'tls-client.pem'), key: join(dir, 'pki', 'gp', 'tls-client.key') },
       certificates: {
         as4: { cert: join(dir, 'pki', 'gp', 'as4.pem'), key: join(dir, 'pki', 'gp', 'as4.key') },
@@ -270,8 +274,78 @@ describe('local network: plan and network.json', () => {
         },
       },
     });
+    assert.deepEqual(m.operator, {
+      name: 'operator',
+      clientId: 'operator',
+      scope: 'msh/messages.read msh/inbox.read system/Organization.rs system/Endpoint.rs system/Device.rs',
+      tls: {
+        cert: join(dir, 'pki', 'operator', 'tls-client.pem'),
+        key: join(dir, 'pki', 'operator', 'tls-client.key'),
+      },
+    });
+    assert.deepEqual(m.maintainer, {
+      name: 'maintainer',
+      clientId: 'maintainer',
+      scope: 'system/Organization.cruds system/Endpoint.cruds system/Device.cruds',
+      tls: {
+        cert: join(dir, 'pki', 'maintainer', 'tls-client.pem'),
+        key: join(dir, 'pki', 'maintainer', 'tls-client.key'),
+      },
+    });
     writeNetworkManifest(dir, m);
     assert.deepEqual(readNetworkManifest(dir), m);
+  });
+
+  it('the central node runs the authorization server on base+0 (HTTPS, the network root as the CAs of its clients), registering every organisation, the operator and the maintainer', async () => {
+    const plan = await planNetwork({ dataDir: dir, portBase: 30000, logger });
+    const auth = plan.central.config.auth;
+    assert.equal(auth.enabled, true);
+    assert.equal(auth.port, 30000);
+    assert.equal(auth.issuer, 'https://127.0.0.1:30000');
+    assert.equal(auth.issuer, plan.manifest.services.auth);
+    assert.deepEqual(plan.central.config.tls?.ca, [plan.pki.trustAnchor]);
+    assert.equal(plan.central.config.tls?.cert, plan.pki.central.tlsServer.cert);
+    assert.deepEqual(auth.resources, {
+      'https://127.0.0.1:30010': 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write',
+      'https://127.0.0.1:30013': 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write',
+      'https://127.0.0.1:30016': 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write',
+      'https://127.0.0.1:30001':
+        'system/Organization.rs system/Endpoint.rs system/Device.rs system/Organization.cruds system/Endpoint.cruds system/Device.cruds',
+      'https://127.0.0.1:30002': 'system/Organization.rs',
+    });
+    assert.deepEqual(
+      auth.clients.map((c) => c.clientId),
+      ['municipality-eua', 'gp-eua', 'hospital-eua', 'operator', 'maintainer'],
+    );
+    const gp = auth.clients[1]!;
+    assert.deepEqual(gp.organisation, {
+      gln: '5790000127092',
+      sor: '52581000016005',
+      cvr: '30466519',
+      name: 'Skødstrup Lægepraksis',
+    });
+    assert.equal(gp.scope, plan.manifest.organisations[1]!.scope);
+    // The subject DN of the gp's TLS client certificate, RFC 4514 (last RDN first).
+    const subject = new X509Certificate(await readFile(plan.pki.organisations.gp!.tlsClient.cert)).subject;
+    assert.equal(gp.subjectDn, subject.split('\n').reverse().join(', '));
+    assert.equal(auth.clients[3]!.organisation, undefined);
+    // Only the central node runs it.
+    for (const o of plan.organisations) assert.equal(o.config.auth.enabled, false);
+  });
+
+  it('refuses an organisation named like a network-level client', async () => {
+    for (const name of ['operator', 'maintainer']) {
+      await assert.rejects(
+        planNetwork({
+          dataDir: dir,
+          portBase: 30000,
+          logger,
+          organisations: [{ ...LOCAL_ORGANISATIONS[1]!, name }],
+        }),
+        (e: unknown) =>
+          e instanceof EhmiError && e.code === 'EHMI_CONFIG_INVALID' && e.message.includes(name),
+      );
+    }
   });
 
   it('reading a folder without network.json says no network is there (EHMI_UNAVAILABLE)', async () => {

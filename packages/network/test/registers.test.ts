@@ -70,6 +70,7 @@ describe('the SMP publishes what the MSH puts on its envelopes', () => {
         msh: 'https://a',
         ap: 'https://a',
         clientId: 'a',
+        scope: 'msh/messages.write',
         tls: { cert: 'x', key: 'x' },
         certificates: {
           as4: { cert: 'x', key: 'x' },
@@ -85,6 +86,7 @@ describe('the SMP publishes what the MSH puts on its envelopes', () => {
         msh: 'https://b',
         ap: 'https://b',
         clientId: 'b',
+        scope: 'msh/messages.write',
         tls: { cert: 'x', key: 'x' },
         certificates: {
           as4: { cert: 'x', key: 'x' },
@@ -217,7 +219,7 @@ for (const engine of engines()) {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    it('network.json lists smp, eer, eas, the DNS server and the CRL; the access points have no static map', () => {
+    it('network.json lists smp, eer, eas, the DNS server, the CRL and the authorization server; the access points have no static map', () => {
       assert.ok(readyMs > 0);
       const m = readNetworkManifest(dataDir);
       assert.deepEqual(m.services, {
@@ -226,6 +228,7 @@ for (const engine of engines()) {
         eas: `https://127.0.0.1:${portBase + 2}`,
         dns: `dns://127.0.0.1:${portBase + 4}`,
         crl: `http://127.0.0.1:${portBase + 8}/root-ca.crl`,
+        auth: `https://127.0.0.1:${portBase}`,
       });
       for (const o of net!.plan.organisations) {
         assert.deepEqual(o.config.ap.discovery.static, {}, o.spec.name);

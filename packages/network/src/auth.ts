@@ -1,0 +1,140 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Config } from '@ehmi/server';
+import type { OrganisationSpec } from './organisations.ts';
+import type { NetworkClientName } from './pki-files.ts';
+
+/**
+ * The scopes of an organisation's MSH API (the EUA's interface; no EHMI document names them, so these are the
+ * network's own, one per route group and direction): `msh/messages.write` submit and resend (`POST /messages`,
+ * `POST /messages/{id}/$resend`), `msh/messages.read` track (`GET /messages`, `GET /messages/{id}`),
+ * `msh/inbox.read` the inbox (`GET /inbox`, `/inbox/stream`, `/inbox/{id}`), `msh/inbox.write` acknowledge and
+ * remove (`POST /inbox/{id}/$acknowledge`, `DELETE /inbox/{id}`).
+ */
+export const MSH_SCOPES = ['msh/messages.write', 'msh/messages.read', 'msh/inbox.read', 'msh/inbox.write'];
+/** Reading the MSH API: what the operator may. */
+export const MSH_READ_SCOPES = ['msh/messages.read', 'msh/inbox.read'];
+/** EER reads (docs/specs/security.md: `system/Endpoint.rs system/Organization.rs`, and Device). */
+export const EER_READ_SCOPES = ['system/Organization.rs', 'system/Endpoint.rs', 'system/Device.rs'];
+/** EER writes (create, read, update, delete, search), the maintainer's. */
+export const EER_WRITE_SCOPES = ['system/Organization.cruds', 'system/Endpoint.cruds', 'system/Device.cruds'];
+/** EAS lookups (docs/specs/security.md: `system/Organization.rs`). */
+export const EAS_SCOPES = ['system/Organization.rs'];
+
+/** Where the authorization server and the resource servers it issues tokens for are. */
+export interface AuthUrls {
+  /** The authorization server's URL: its issuer identifier. */
+  auth: string;
+  eer: string;
+  eas: string;
+}
+
+type AuthConfig = Config['auth'];
+
+/** An organisation's OAuth client as the network registers it. */
+export interface AuthOrganisation {
+  spec: OrganisationSpec;
+  clientId: string;
+  /** Its MSH's base URL: a resource. */
+  msh: string;
+  /** The TLS client certificate its EUA presents (PEM file). */
+  tlsClientCert: string;
+}
+
+/** A network-level client (`operator`, `maintainer`). */
+export interface AuthNetworkClient {
+  name: NetworkClientName;
+  clientId: string;
+  tlsClientCert: string;
+}
+
+/** What the central node's authorization server registers, and what network.json tells each client. */
+export interface AuthPlan {
+  /** `auth.resources` and `auth.clients` of the central node's config. */
+  config: Pick<AuthConfig, 'resources' | 'clients'>;
+  /** The registered scopes of each client, space-separated, by client id. */
+  scopes: Record<string, string>;
+}
+
+/** RFC 4514 §2.4: escape a value's special characters (and a leading `#` or space, a trailing space). */
+function escapeDnValue(value: string): string {
+  return value
+    .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
+    .replace(/^([#\s])/, '\\$1')
+    .replace(/(\s)$/, '\\$1');
+}
+
+/**
+ * The subject DN of a certificate as `auth.clients[].subjectDn` takes it (`tls_client_auth_subject_dn`, RFC 8705
+ * §2.1.2): RFC 4514, the last RDN first, e.g. `serialNumber=UI:DK-S:G:…, CN=EHMI gp TLS client,
+ * organizationIdentifier=NTRDK-30466519, O=Skødstrup Lægepraksis, C=DK`. Every RDN, the serialNumber with its UUID
+ * too, is in it: the authorization server matches the whole subject, so a certificate issued again is registered
+ * again at the next start.
+ */
+export function certificateSubjectDn(certFile: string): string {
+  const cert = new X509Certificate(readFileSync(certFile));
+  return cert.subject
+    .split('\n')
+    .reverse()
+    .map((rdn) =>
+      rdn
+        .split(/(?<!\\) \+ /)
+        .map((ava) => {
+          const at = ava.indexOf('=');
+          const value = ava.slice(at + 1).replace(/\\(.)/g, '$1');
+          return `${ava.slice(0, at)}=${escapeDnValue(value)}`;
+        })
+        .join('+'),
+    )
+    .join(', ');
+}
+
+const join = (scopes: readonly string[]) => [...new Set(scopes)].join(' ');
+
+/**
+ * The authorization server's static registrations (docs/specs/security.md 1c) for the local network: the resources
+ * (each organisation's MSH, EER, EAS) with the scopes each offers, and the clients, each authenticated by the
+ * subject DN of its TLS client certificate:
+ *
+ * - each organisation's EUA system client (`<org>-eua`): its MSH API, EER and EAS reads, with the organisation's
+ *   claims (GLN, SOR, CVR, name);
+ * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS);
+ * - `maintainer`: EER writes.
+ *
+ * EDS (`system/AuditEvent.crs`) is not registered: the local network runs no EDS yet, and the authorization server
+ * refuses a client scope no resource offers.
+ */
+export function planAuthRegistrations(
+  urls: AuthUrls,
+  organisations: readonly AuthOrganisation[],
+  clients: readonly AuthNetworkClient[],
+): AuthPlan {
+  const resources: Record<string, string> = {};
+  for (const o of organisations) resources[o.msh] = join(MSH_SCOPES);
+  resources[urls.eer] = join([...EER_READ_SCOPES, ...EER_WRITE_SCOPES]);
+  resources[urls.eas] = join(EAS_SCOPES);
+  const scopes: Record<string, string> = {};
+  const registered: AuthConfig['clients'] = [];
+  for (const o of organisations) {
+    scopes[o.clientId] = join([...MSH_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES]);
+    registered.push({
+      clientId: o.clientId,
+      subjectDn: certificateSubjectDn(o.tlsClientCert),
+      scope: scopes[o.clientId]!,
+      organisation: { gln: o.spec.gln, sor: o.spec.sor, cvr: o.spec.cvr, name: o.spec.title },
+    });
+  }
+  const network: Record<NetworkClientName, string[]> = {
+    operator: [...MSH_READ_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES],
+    maintainer: EER_WRITE_SCOPES,
+  };
+  for (const c of clients) {
+    scopes[c.clientId] = join(network[c.name]);
+    registered.push({
+      clientId: c.clientId,
+      subjectDn: certificateSubjectDn(c.tlsClientCert),
+      scope: scopes[c.clientId]!,
+    });
+  }
+  return { config: { resources, clients: registered }, scopes };
+}

@@ -1,0 +1,166 @@
+// The central node's authorization server in a real local network: every client gets its tokens over mTLS.
+import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { Agent, fetch } from 'undici';
+import { verifyJwt } from '../../server/test/auth/helpers.ts';
+import { freePortBase } from '../../server/test/e2e/helpers.ts';
+import { LOCAL_ORGANISATIONS, type RunningNetwork, startNetwork } from '../src/index.ts';
+
+const logger = pino({ level: 'silent' });
+type Jwks = Parameters<typeof verifyJwt>[1];
+type Credential = { cert: string; key: string };
+
+const MSH = 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write';
+const EER_READ = 'system/Organization.rs system/Endpoint.rs system/Device.rs';
+const EER_WRITE = 'system/Organization.cruds system/Endpoint.cruds system/Device.cruds';
+const EAS = 'system/Organization.rs';
+
+describe('the local network’s authorization server', () => {
+  let dataDir: string;
+  let net: RunningNetwork;
+  let ca: string;
+  let jwks: Jwks;
+  const agents: Agent[] = [];
+  const agent = (tls?: Credential) => {
+    const a = new Agent({
+      connect: { ca, ...(tls ? { cert: readFileSync(tls.cert), key: readFileSync(tls.key) } : {}) },
+    });
+    agents.push(a);
+    return a;
+  };
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'ehmi-net-auth-'));
+    const portBase = await freePortBase();
+    net = await startNetwork({ dataDir, portBase, logger, base: { log: { level: 'silent' } } });
+    ca = readFileSync(net.manifest.trustAnchor, 'utf8');
+    const res = await fetch(`${net.manifest.services.auth}/jwks`, { dispatcher: agent() });
+    jwks = (await res.json()) as Jwks;
+  });
+  after(async () => {
+    for (const a of agents) await a.close();
+    await net?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function token(
+    tls: Credential,
+    params: { client_id: string; scope: string; resource: string },
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(`${net.manifest.services.auth}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', ...params }).toString(),
+      dispatcher: agent(tls),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  /** Get a token, check it, and return its claims. */
+  async function claimsOf(
+    tls: Credential,
+    params: { client_id: string; scope: string; resource: string },
+  ): Promise<Record<string, unknown>> {
+    const { status, body } = await token(tls, params);
+    assert.equal(status, 200, `${params.client_id} → ${params.resource}: ${JSON.stringify(body)}`);
+    assert.equal(body.token_type, 'Bearer');
+    assert.equal(body.scope, params.scope);
+    const { payload } = verifyJwt(String(body.access_token), jwks);
+    assert.equal(payload.iss, net.manifest.services.auth);
+    assert.equal(payload.aud, params.resource);
+    assert.equal(payload.client_id, params.client_id);
+    assert.equal(payload.scope, params.scope);
+    // RFC 8705 §3.1: bound to the certificate the client presented.
+    const der = new X509Certificate(readFileSync(tls.cert)).raw;
+    assert.deepEqual(payload.cnf, { 'x5t#S256': createHash('sha256').update(der).digest('base64url') });
+    return payload;
+  }
+
+  it('serves its metadata over HTTPS at the issuer URL network.json gives (services.auth)', async () => {
+    const res = await fetch(`${net.manifest.services.auth}/.well-known/oauth-authorization-server`, {
+      dispatcher: agent(),
+    });
+    assert.equal(res.status, 200);
+    const meta = (await res.json()) as Record<string, unknown>;
+    assert.equal(meta.issuer, net.manifest.services.auth);
+    assert.equal(new URL(net.manifest.services.auth!).port, String(net.plan.portBase));
+  });
+
+  it('every organisation’s EUA gets tokens for its MSH, EER and EAS, with its organisation’s claims', async () => {
+    const { eer, eas } = net.manifest.services;
+    for (const o of net.manifest.organisations) {
+      const spec = LOCAL_ORGANISATIONS.find((s) => s.name === o.name)!;
+      // EAS's system/Organization.rs is EER's too: one scope, two audiences (the resource names which).
+      assert.equal(o.scope, `${MSH} ${EER_READ}`);
+      for (const [resource, scope] of [
+        [o.msh, MSH],
+        [eer!, EER_READ],
+        [eas!, EAS],
+      ] as const) {
+        const claims = await claimsOf(o.tls, { client_id: o.clientId, scope, resource });
+        assert.deepEqual(claims['ehmi:org_context'], [{ name: spec.title, sor: spec.sor, gln: spec.gln }]);
+        assert.equal(claims.cvr, spec.cvr);
+        assert.equal(claims.org_name, spec.title);
+      }
+    }
+  });
+
+  it('the operator gets read tokens for every MSH, EER and EAS; the maintainer EER write tokens', async () => {
+    const { operator, maintainer, services } = net.manifest;
+    const reads = 'msh/messages.read msh/inbox.read';
+    assert.equal(operator.scope, `${reads} ${EER_READ}`);
+    for (const o of net.manifest.organisations) {
+      const claims = await claimsOf(operator.tls, {
+        client_id: operator.clientId,
+        scope: reads,
+        resource: o.msh,
+      });
+      assert.equal(claims['ehmi:org_context'], undefined);
+    }
+    await claimsOf(operator.tls, { client_id: operator.clientId, scope: EER_READ, resource: services.eer! });
+    await claimsOf(operator.tls, { client_id: operator.clientId, scope: EAS, resource: services.eas! });
+    assert.equal(maintainer.scope, EER_WRITE);
+    await claimsOf(maintainer.tls, {
+      client_id: maintainer.clientId,
+      scope: EER_WRITE,
+      resource: services.eer!,
+    });
+  });
+
+  it('invalid_client: the hospital’s certificate with the gp’s client id (its subject DN is not the registered one)', async () => {
+    const gp = net.manifest.organisations.find((o) => o.name === 'gp')!;
+    const hospital = net.manifest.organisations.find((o) => o.name === 'hospital')!;
+    const { status, body } = await token(hospital.tls, {
+      client_id: gp.clientId,
+      scope: MSH,
+      resource: gp.msh,
+    });
+    assert.equal(status, 401);
+    assert.equal(body.error, 'invalid_client');
+  });
+
+  it('invalid_scope: the gp asking for EER writes; the operator asking to write to an MSH', async () => {
+    const gp = net.manifest.organisations.find((o) => o.name === 'gp')!;
+    const eer = await token(gp.tls, {
+      client_id: gp.clientId,
+      scope: 'system/Endpoint.cruds',
+      resource: net.manifest.services.eer!,
+    });
+    assert.equal(eer.status, 400);
+    assert.equal(eer.body.error, 'invalid_scope');
+    const { operator } = net.manifest;
+    const msh = await token(operator.tls, {
+      client_id: operator.clientId,
+      scope: 'msh/messages.write',
+      resource: gp.msh,
+    });
+    assert.equal(msh.status, 400);
+    assert.equal(msh.body.error, 'invalid_scope');
+  });
+});
