@@ -11,6 +11,7 @@ import {
   revocationUrls,
 } from '@ehmi/pki';
 import { z } from 'zod';
+import { readJsonFile } from './json-file.ts';
 import {
   CENTRAL_NAME,
   CENTRAL_PURPOSES,
@@ -78,33 +79,8 @@ export function serialKey(serial: string): string {
  * such is `EHMI_CONFIG_INVALID`: a CRL issued without it would un-revoke certificates.
  */
 export function readRevocations(dataDir: string): NetworkRevocation[] {
-  const file = revokedFile(dataDir);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new EhmiError('EHMI_CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new EhmiError('EHMI_CONFIG_INVALID', `${file} is not JSON: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  const result = revokedList.safeParse(parsed);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new EhmiError(
-      'EHMI_CONFIG_INVALID',
-      `${file} is not a revocation list: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
-    );
-  }
-  return result.data.revoked;
+  return readJsonFile(revokedFile(dataDir), revokedList, 'a revocation list', () => ({ revoked: [] }))
+    .revoked;
 }
 
 function writeRevocations(dataDir: string, revoked: readonly NetworkRevocation[]): void {

@@ -1,7 +1,8 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { z } from 'zod';
+import { readJsonFile } from './json-file.ts';
 
 /** File name of the manifest in the data folder. */
 export const MANIFEST_FILE = 'network.json';
@@ -76,36 +77,10 @@ export function writeNetworkManifest(dataDir: string, manifest: NetworkManifest)
  * manifest → `EHMI_CONFIG_INVALID`.
  */
 export function readNetworkManifest(dataDir: string): NetworkManifest {
-  const file = join(dataDir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new EhmiError(
-        'EHMI_UNAVAILABLE',
-        `no local network in ${dataDir} (no ${MANIFEST_FILE}): start one with 'ehmi up --data ${dataDir}'`,
-      );
-    }
-    throw new EhmiError('EHMI_CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new EhmiError('EHMI_CONFIG_INVALID', `${file} is not JSON: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  const result = networkManifestSchema.safeParse(parsed);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
+  return readJsonFile(join(dataDir, MANIFEST_FILE), networkManifestSchema, 'a network manifest', () => {
     throw new EhmiError(
-      'EHMI_CONFIG_INVALID',
-      `${file} is not a network manifest: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+      'EHMI_UNAVAILABLE',
+      `no local network in ${dataDir} (no ${MANIFEST_FILE}): start one with 'ehmi up --data ${dataDir}'`,
     );
-  }
-  return result.data;
+  });
 }
