@@ -556,7 +556,7 @@ for (const engine of engines()) {
 
     it('EBMS:0101 when the sender’s signing certificate comes from another CA', async () => {
       const { b, backend, client } = await receiverOnly();
-      const stranger = await issueApCredentials(pki, 'stranger', pki.other);
+      const stranger = await issueApCredentials(pki, 'stranger', { ca: pki.other });
       const m = await message({ signing: stranger.signing });
       const r = await post(client, b.as4Url, m.contentType, m.body);
       assert.equal(r.status, 400);

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Credential, createCertificateAuthority, issueCertificate } from '@ehmi/pki';
+import { type Credential, createCertificateAuthority, issueCertificate, type Purpose } from '@ehmi/pki';
 import pino from 'pino';
 import { Agent, request } from 'undici';
 import { type AccessPoint, createAccessPoint } from '../../src/ap/index.ts';
@@ -49,10 +49,20 @@ export async function createPki(dir: string): Promise<TestPki> {
   return { dir, root, rootFile, other };
 }
 
-export async function issueApCredentials(pki: TestPki, name: string, ca = pki.root): Promise<ApCredentials> {
-  const signing = await issueCertificate(ca, {
+/**
+ * Credentials for `name`: an AS4 certificate (by default the old 'signing' + 'encryption' purposes; `purposes`,
+ * `ca` and `crlDistributionPoint` to test other ones) and a TLS certificate. The file names are what the register
+ * of the test parties reads for `a` and `b` (see `testRegister`).
+ */
+export async function issueApCredentials(
+  pki: TestPki,
+  name: string,
+  options: { ca?: Credential; purposes?: Purpose[]; crlDistributionPoint?: string } = {},
+): Promise<ApCredentials> {
+  const signing = await issueCertificate(options.ca ?? pki.root, {
     subject: `CN=ap.${name}, O=${name}, C=DK`,
-    purposes: ['signing', 'encryption'],
+    purposes: options.purposes ?? ['signing', 'encryption'],
+    ...(options.crlDistributionPoint ? { crlDistributionPoint: options.crlDistributionPoint } : {}),
   });
   const tls = await issueCertificate(pki.root, {
     subject: `CN=${name}.localhost, O=${name}, C=DK`,

@@ -5,13 +5,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  type Credential,
-  createCertificateAuthority,
-  issueCertificate,
-  issueCrl,
-  type Purpose,
-} from '@ehmi/pki';
+import { type Credential, createCertificateAuthority, issueCrl } from '@ehmi/pki';
 import { request } from 'undici';
 import type { AccessPoint } from '../../src/ap/index.ts';
 import type { ConfigInput } from '../../src/role-list.ts';
@@ -36,40 +30,6 @@ const A = `0088:${GLN_A}`;
 const B = `0088:${GLN_B}`;
 const envelope = (n: string) =>
   `<?xml version="1.0" encoding="UTF-8"?><StandardBusinessDocument xmlns="http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"><n>${n}</n></StandardBusinessDocument>`;
-
-/**
- * Credentials for `name` whose signing certificate has the given purposes (default `as4`) and, optionally, a CRL
- * distribution point; files named as `issueApCredentials` names them, so a PKI's register (the static discovery map
- * of the test parties) publishes them for `a` and `b`.
- */
-async function issueCredentials(
-  pki: TestPki,
-  name: string,
-  options: { purposes?: Purpose[]; crlDistributionPoint?: string; ca?: Credential } = {},
-): Promise<ApCredentials> {
-  const signing = await issueCertificate(options.ca ?? pki.root, {
-    subject: `CN=ap.${name}, O=${name}, C=DK`,
-    purposes: options.purposes ?? ['as4'],
-    ...(options.crlDistributionPoint ? { crlDistributionPoint: options.crlDistributionPoint } : {}),
-  });
-  const tls = await issueCertificate(pki.root, {
-    subject: `CN=${name}.localhost, O=${name}, C=DK`,
-    purposes: ['tls-server', 'tls-client'],
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-  });
-  const files = {
-    signingCert: join(pki.dir, `${name}-signing.pem`),
-    signingKey: join(pki.dir, `${name}-signing.key`),
-    tlsCert: join(pki.dir, `${name}-tls.pem`),
-    tlsKey: join(pki.dir, `${name}-tls.key`),
-  };
-  await writeFile(files.signingCert, signing.certificatePem);
-  await writeFile(files.signingKey, signing.privateKeyPem);
-  await writeFile(files.tlsCert, tls.certificatePem);
-  await writeFile(files.tlsKey, tls.privateKeyPem);
-  return { signing, tls, files };
-}
 
 /** A plain node:http server on a free loopback port that records every request and answers with `answer`. */
 async function plainServer(answer: { status: number; contentType: string; body: () => Buffer | string }) {
@@ -232,7 +192,7 @@ for (const engine of engines()) {
     });
 
     it('a message signed with A’s TLS client certificate (EKU clientAuth only) is refused for its purpose: EBMS:0101, nothing delivered', async () => {
-      const tlsOnly = await issueCredentials(pki, 'a-tls-client', { purposes: ['tls-client'] });
+      const tlsOnly = await issueApCredentials(pki, 'a-tls-client', { purposes: ['tls-client'] });
       const b = await start(GLN_B, credsB);
       const a = await start(GLN_A, tlsOnly, { ap: sendTo(b.ap.as4Url) });
       const accepted = await submit(a.ap, envelope('tls-signed'));
@@ -286,7 +246,7 @@ for (const engine of engines()) {
     });
 
     it('B’s real URL published with a certificate from a CA nobody trusts: refused at once, B receives no request', async () => {
-      const foreign = await issueCredentials(pki, 'b-foreign', { ca: pki.other });
+      const foreign = await issueApCredentials(pki, 'b-foreign', { ca: pki.other, purposes: ['as4'] });
       const b = await start(GLN_B, credsB);
       const a = await start(GLN_A, credsA, { ap: sendTo(b.ap.as4Url, foreign.files.signingCert) });
       const accepted = await submit(a.ap, envelope('foreign-certificate'));
@@ -315,7 +275,7 @@ for (const engine of engines()) {
     });
 
     it('B’s real URL published with a TLS-server-only certificate under the trusted root: refused for its purpose', async () => {
-      const tlsServer = await issueCredentials(pki, 'b-tls-server', { purposes: ['tls-server'] });
+      const tlsServer = await issueApCredentials(pki, 'b-tls-server', { purposes: ['tls-server'] });
       const b = await start(GLN_B, credsB);
       const a = await start(GLN_A, credsA, { ap: sendTo(b.ap.as4Url, tlsServer.files.signingCert) });
       const accepted = await submit(a.ap, envelope('tls-server-certificate'));
@@ -359,8 +319,8 @@ for (const engine of engines()) {
           crlNumber,
         });
       };
-      const a7 = await issueCredentials(crlPki, 'a', { crlDistributionPoint: crlUrl });
-      const b7 = await issueCredentials(crlPki, 'b', { crlDistributionPoint: crlUrl });
+      const a7 = await issueApCredentials(crlPki, 'a', { purposes: ['as4'], crlDistributionPoint: crlUrl });
+      const b7 = await issueApCredentials(crlPki, 'b', { purposes: ['as4'], crlDistributionPoint: crlUrl });
       // refreshMs 1: a CRL is used for one millisecond, so every check after that fetches it again (and the test
       // sees that it did by the server's request count).
       const node = { revocation: { refreshMs: 1 } };
