@@ -1,11 +1,16 @@
-import { EhmiError } from '@ehmi/errors';
-import type { FastifyReply } from 'fastify';
+import { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { asEhmiError, EhmiError } from '@ehmi/errors';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHttpServer, FHIR_JSON, listen, timeoutsOf } from '../http/index.ts';
+import { insufficientScope, OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import type { Role, RoleContext } from '../roles.ts';
+import { EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE, PATIENT_OPERATIONS } from './access.ts';
 import { adminRoutes } from './admin.ts';
+import { EasAudit, type EasAuditOutcome } from './audit.ts';
 import type { EasConfig } from './config.ts';
 import type { Json } from './fhir.ts';
-import { EasLookup } from './lookup.ts';
+import { cprOf, EasLookup } from './lookup.ts';
 import {
   easOperations,
   inputFromParameters,
@@ -18,6 +23,8 @@ import { easOpenApi, schemas } from './schemas.ts';
 import { EasIndex } from './store.ts';
 import type { EasTables } from './tables.ts';
 
+export { EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE } from './access.ts';
+export { EasAudit, type EasAuditOutcome, type EasAuditRecord } from './audit.ts';
 export type { EasConfig } from './config.ts';
 export { normaliseCpr } from './cpr.ts';
 export { endpointActive, endpointReceives, sameMessageType } from './lookup.ts';
@@ -38,6 +45,8 @@ export interface EasRole extends Role {
   readonly index: EasIndex;
   /** The local CPR → GP table (seeded from `eas.patients` and `PUT /admin/patients/{cpr}`). */
   readonly patients: TablePatientGpRegistry;
+  /** The audit log of the person-specific lookups. */
+  readonly audit: EasAudit;
 }
 
 /**
@@ -67,6 +76,22 @@ export async function createEasRole(
   const base = () => (cfg.publicUrl ?? url).replace(/\/+$/, '');
   const lookup = new EasLookup({ index, registry: deps.registry ?? patients, now, base });
   const started = new Date(now()).toISOString();
+  const audit = new EasAudit(ctx.store, now);
+  const isPatientOperation = (request: FastifyRequest) =>
+    request.routeOptions.url === '/Organization/:operation' &&
+    PATIENT_OPERATIONS.has(String((request.params as { operation?: string }).operation).replace(/^\$/, ''));
+  // With the node's `authorization`: mTLS and an access token for EAS. The organisation lookups need
+  // `system/Organization.rs` here; a lookup by CPR needs a valid token here, and its scope is checked by the route,
+  // once the body has named the patient, so that the refusal is audited with the CPR.
+  const protection = protectResourceServer(ctx, {
+    role: 'eas',
+    audience: () => [...new Set([url, base()].filter(Boolean))],
+    scope: (request) => {
+      if (request.routeOptions.url !== '/Organization/:operation') return undefined;
+      return isPatientOperation(request) ? undefined : EAS_ORGANIZATION_SCOPE;
+    },
+    open: new Set([...OPEN_PATHS, '/metadata']),
+  });
 
   const app = await createHttpServer({
     service: 'eas',
@@ -75,8 +100,31 @@ export async function createEasRole(
     timeouts: timeoutsOf(ctx.node.http),
     openapi: easOpenApi,
     readiness: () => ctx.store.ping(),
-    ...(ctx.tls ? { tls: { key: ctx.tls.key, cert: ctx.tls.cert } } : {}),
+    ...(protection.tls ? { tls: protection.tls } : {}),
   });
+  const { hook } = protection;
+  if (hook) {
+    app.addHook('onRequest', async (request, reply) => {
+      // The admin API (EER's feed) keeps its own static bearer token (admin.ts).
+      if (request.routeOptions.url?.startsWith('/admin/')) return;
+      try {
+        await hook(request, reply);
+      } catch (err) {
+        // A refused person-specific lookup is recorded too; its body (the CPR) is not read for a refused caller.
+        if (isPatientOperation(request)) {
+          const e = asEhmiError(err);
+          await audit.record({
+            operation: operationCode(request),
+            outcome: 'refused',
+            certificate: certificateSubject(request),
+            status: e.status,
+            detail: e.code,
+          });
+        }
+        throw err;
+      }
+    });
+  }
   app.addContentTypeParser(
     'application/fhir+json',
     { parseAs: 'string' },
@@ -121,9 +169,66 @@ export async function createEasRole(
     { schema: schemas.operationPost },
     async (request, reply) => {
       const { op, handler } = operation(request.params.operation);
-      return send(reply, await handler(inputFromParameters(op, request.body)));
+      if (!PATIENT_OPERATIONS.has(op.code)) {
+        return send(reply, await handler(inputFromParameters(op, request.body)));
+      }
+      return personLookup(request, reply, op, handler);
     },
   );
+
+  /** A lookup by CPR: the scope of its own, and an audit row whatever the outcome. */
+  const personLookup = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    op: OperationDefinition,
+    handler: (i: OperationInput) => Promise<Json>,
+  ) => {
+    let cpr: string | undefined;
+    let outcome: EasAuditOutcome = 'found';
+    try {
+      let input: OperationInput | undefined;
+      let unreadable: unknown;
+      try {
+        input = inputFromParameters(op, request.body);
+        const p = input.get('easCorePatient')![0]!;
+        cpr = cprOf(p.value as Json, p.expression);
+      } catch (err) {
+        unreadable = err;
+      }
+      if (hook && !request.access?.scopes.has(EAS_PATIENT_SCOPE)) {
+        outcome = 'refused';
+        throw insufficientScope(
+          reply,
+          [EAS_PATIENT_SCOPE],
+          `the access token does not grant the scope a lookup by CPR needs (${EAS_PATIENT_SCOPE})`,
+        );
+      }
+      if (unreadable !== undefined) throw unreadable;
+      const answer = await handler(input!);
+      await audit.record({
+        operation: op.code,
+        outcome,
+        cpr,
+        access: request.access,
+        certificate: certificateSubject(request),
+        status: 200,
+      });
+      return send(reply, answer);
+    } catch (err) {
+      const e = asEhmiError(err);
+      if (outcome !== 'refused') outcome = e.code === 'EHMI_NOT_FOUND' ? 'not-found' : 'failed';
+      await audit.record({
+        operation: op.code,
+        outcome,
+        cpr,
+        access: request.access,
+        certificate: certificateSubject(request),
+        status: e.status,
+        detail: e.code,
+      });
+      throw err;
+    }
+  };
 
   app.get('/metadata', { schema: schemas.metadata }, async (_request, reply) =>
     send(reply, capabilityStatement(base(), started)),
@@ -145,6 +250,7 @@ export async function createEasRole(
     app,
     index,
     patients,
+    audit,
     get url() {
       return url;
     },
@@ -158,8 +264,20 @@ export async function createEasRole(
     },
     async close() {
       await app.close();
+      await protection.close();
     },
   };
+}
+
+function operationCode(request: FastifyRequest): string {
+  return String((request.params as { operation?: string }).operation).replace(/^\$/, '');
+}
+
+/** The subject of the TLS client certificate of the request's connection, if it presented one. */
+function certificateSubject(request: FastifyRequest): string | undefined {
+  const socket = request.raw.socket as Partial<TLSSocket>;
+  const raw = socket.getPeerCertificate?.()?.raw;
+  return raw ? new X509Certificate(raw).subject.replaceAll('\n', ', ') : undefined;
 }
 
 /** The CapabilityStatement of this EAS server: Organization with the four EAS operations (the IG defines none). */

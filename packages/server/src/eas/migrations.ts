@@ -1,6 +1,6 @@
 import type { Kysely, Migration } from 'kysely';
 
-/** The eas role's migrations, named `0006_eas_…` (Kysely runs all roles' migrations in name order). */
+/** The eas role's migrations, named `0006_eas_…`, `0009_eas_…` (Kysely runs all roles' migrations in name order). */
 export const easMigrations: Record<string, Migration> = {
   '0006_eas_index_and_patients': {
     async up(db: Kysely<unknown>) {
@@ -51,6 +51,28 @@ export const easMigrations: Record<string, Migration> = {
       for (const t of ['eas_patient_gp', 'eas_index', 'eas_devices', 'eas_endpoints', 'eas_organizations']) {
         await db.schema.dropTable(t).execute();
       }
+    },
+  },
+  '0009_eas_audit': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('eas_audit')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('client_id', 'text')
+        .addColumn('organisation', 'text')
+        .addColumn('certificate', 'text')
+        .addColumn('operation', 'text', (c) => c.notNull())
+        .addColumn('cpr', 'text')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .execute();
+      // "Who looked this citizen up", newest last.
+      await db.schema.createIndex('eas_audit_cpr').on('eas_audit').columns(['cpr', 'at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('eas_audit').execute();
     },
   },
 };

@@ -2,8 +2,10 @@ import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import { type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
 import { Worker } from '../store/worker.ts';
+import { eerScopes } from './access.ts';
 import { EerValidator } from './profiles.ts';
 import {
   EasAdminClient,
@@ -115,6 +117,14 @@ export async function createEerRole(
             publicationIssues(type, resource, { trustAnchors: apTrustAnchors, insecure: config.insecure })
         : undefined,
     );
+  // With the node's `authorization`: mTLS and an access token for EER (its own URLs as the audience) with the
+  // scope of the resource type, read or write; `/metadata` stays open (FHIR R4 http.html §3.1.0.14).
+  const protection = protectResourceServer(ctx, {
+    role: 'eer',
+    audience: () => [...new Set([url, baseUrl()].filter((u): u is string => !!u))],
+    scope: eerScopes,
+    open: new Set([...OPEN_PATHS, '/metadata']),
+  });
   const app: FastifyInstance = await createHttpServer({
     service: 'eer',
     logger,
@@ -128,9 +138,11 @@ export async function createEerRole(
         'search, create, update, delete, transaction). Errors are FHIR OperationOutcome resources.',
     },
     readiness: () => ctx.store.ping(),
-    ...(ctx.tls ? { tls: { key: ctx.tls.key, cert: ctx.tls.cert, ca: ctx.tls.ca } } : {}),
+    ...(protection.tls ? { tls: protection.tls } : {}),
   });
+  if (protection.hook) app.addHook('onRequest', protection.hook);
   registerRoutes(app, {
+    authorizeWrites: protection.hook !== undefined,
     repository,
     validator,
     store: ctx.store,
@@ -157,6 +169,7 @@ export async function createEerRole(
       await app.close();
       await worker.stop();
       await agent?.close();
+      await protection.close();
     },
   };
 }

@@ -1,6 +1,8 @@
 import { EhmiError, isEhmiError, toOperationOutcome } from '@ehmi/errors';
 import { jsonToXml, xmlToJson } from '@ehmi/fhir';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { insufficientScope } from '../resource-server.ts';
+import { writeScope } from './access.ts';
 import { capabilityStatement } from './capability.ts';
 import { type EerType, type EerValidator, isEerType } from './profiles.ts';
 import { type EerRepository, ID_RE, type Json, type StoredVersion } from './repository.ts';
@@ -9,6 +11,8 @@ import type { EerStore } from './tables.ts';
 import { processTransaction } from './transaction.ts';
 
 export interface RouteOptions {
+  /** Access tokens are required: a transaction needs the write scope of every type it writes. */
+  authorizeWrites?: boolean;
   repository: EerRepository;
   validator: EerValidator;
   store: EerStore;
@@ -240,6 +244,20 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
         validator: o.validator,
         baseUrl: o.baseUrl(),
         minimal: prefersMinimal(request),
+        ...(o.authorizeWrites
+          ? {
+              authorize: (types: readonly EerType[]) => {
+                const missing = types.map(writeScope).filter((s) => !request.access?.scopes.has(s));
+                if (missing.length > 0) {
+                  throw insufficientScope(
+                    reply,
+                    missing,
+                    `the access token does not grant the scopes this transaction needs (${missing.join(' and ')})`,
+                  );
+                }
+              },
+            }
+          : {}),
       });
       if (writes > 0) o.afterWrite();
       return send(request, reply, 200, response);

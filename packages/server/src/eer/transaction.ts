@@ -29,7 +29,14 @@ interface Planned extends WriteOp {
  */
 export async function processTransaction(
   bundle: Json,
-  o: { repository: EerRepository; validator: EerValidator; baseUrl: string; minimal: boolean },
+  o: {
+    repository: EerRepository;
+    validator: EerValidator;
+    baseUrl: string;
+    minimal: boolean;
+    /** Called with the types the Bundle writes before anything is validated or written; throws to refuse. */
+    authorize?: (types: readonly EerType[]) => void;
+  },
 ): Promise<{ response: Json; writes: number }> {
   if (bundle.resourceType !== 'Bundle') throw bad('POST [base] takes a transaction Bundle', 'resourceType');
   if (bundle.type !== 'transaction') {
@@ -89,6 +96,7 @@ export async function processTransaction(
       ...(ifMatch ? { ifMatch: Number(ifMatch) } : {}),
     });
   });
+  o.authorize?.([...new Set(planned.map((p) => p.type))]);
   const issues: OperationOutcome['issue'] = [];
   for (const p of planned) {
     if (!p.resource) continue;

@@ -95,10 +95,13 @@ export function roleContext(
   store: Store<NodeTables>,
   overrides: ConfigInput['eas'] = {},
   tls?: { key: string; cert: string; ca: string[] },
+  /** The node's settings besides `eas` (`authorization`). */
+  node: Omit<ConfigInput, 'eas'> = {},
 ): RoleContext<EasConfig, EasTables> {
   const config = loadConfig({
     env: {},
     overrides: {
+      ...node,
       log: { level: 'silent' },
       eas: { enabled: true, port: 0, adminToken: ADMIN_TOKEN, ...overrides },
     },

@@ -36,11 +36,14 @@ export async function startEer(
   deps: EerDeps = {},
   store?: Store<NodeTables>,
   tls?: { key: string; cert: string; ca: string[] },
+  /** The node's settings besides `eer` (`authorization`). */
+  node: Omit<ConfigInput, 'eer'> = {},
 ): Promise<RunningEer> {
   const s = store ?? ts.store;
   const config = loadConfig({
     env: {},
     overrides: {
+      ...node,
       dataDir: ts.dataDir,
       eer: { enabled: true, port: 0, ...eer },
       queue: { pollIntervalMs: 20, backoffBaseMs: 20, backoffMaxMs: 200, maxAttempts: 5 },

@@ -1,0 +1,104 @@
+import { EhmiError } from '@ehmi/errors';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  AccessTokenVerifier,
+  accessTokenVerifierOptions,
+  type RequireAccessTokenOptions,
+  requireAccessToken,
+} from './authz.ts';
+import type { HttpsOptions } from './http/index.ts';
+import type { RoleContext } from './roles.ts';
+import { askForClientCertificate, requireClientCertificate } from './trust.ts';
+
+/** Paths of every role's server that need neither certificate nor token. */
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/openapi.json']);
+
+/** How a FHIR resource server of the node (EER, EAS) is protected. */
+export interface ResourceProtection {
+  /** The HTTPS options its server listens with. */
+  tls: HttpsOptions | undefined;
+  /**
+   * The `onRequest` hook: a TLS client certificate issued under the node's `tls.ca`, then an access token for this
+   * server with the scope the request needs. Undefined when the node has no `authorization`: the API is open.
+   */
+  hook: ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) | undefined;
+  /** Release the verifier's connections to the issuer. */
+  close(): Promise<void>;
+}
+
+/**
+ * The protection of a resource server of the node (docs/architecture.md "Who is asking"; FAPI 2.0 §5.3.3): with
+ * the node's `authorization` set, the server asks for a client certificate (checked against `tls.ca`, purpose,
+ * revocation) and every request outside `open` needs a certificate-bound access token whose audience is one of
+ * `audience` (the server's URLs, known only once it listens, hence a function). Without `authorization` it serves as
+ * before, and says at start that the API is not protected by access tokens.
+ */
+export function protectResourceServer(
+  ctx: Pick<RoleContext, 'node' | 'tls' | 'revocation' | 'logger'>,
+  options: {
+    role: string;
+    audience: () => string[];
+    scope: RequireAccessTokenOptions['scope'];
+    open: ReadonlySet<string>;
+  },
+): ResourceProtection {
+  const authorization = ctx.node.authorization;
+  const log = ctx.logger.child({ role: options.role });
+  if (!authorization) {
+    log.warn(
+      `${options.role}: the node has no authorization configured, so the ${options.role} API is not protected by access tokens`,
+    );
+    return {
+      tls: ctx.tls ? { key: ctx.tls.key, cert: ctx.tls.cert, ca: ctx.tls.ca } : undefined,
+      hook: undefined,
+      close: async () => {},
+    };
+  }
+  // RFC 8705: a certificate-bound token is checked against the TLS client certificate, so there must be TLS.
+  if (!ctx.tls || ctx.tls.ca.length === 0) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      `tls: the ${options.role} role checks certificate-bound access tokens (authorization is set), so it needs tls.cert, tls.key and tls.ca (the CAs of its clients' certificates)`,
+    );
+  }
+  let verifier: AccessTokenVerifier | undefined;
+  const verifierOf = () => {
+    verifier ??= new AccessTokenVerifier(
+      accessTokenVerifierOptions(authorization, { audience: options.audience(), ca: ctx.tls?.ca }),
+    );
+    return verifier;
+  };
+  const certificate = requireClientCertificate({
+    revocation: ctx.revocation,
+    anchorsKey: 'tls.ca',
+    open: options.open,
+  });
+  let token: ReturnType<typeof requireAccessToken> | undefined;
+  return {
+    tls: askForClientCertificate(ctx.tls, ctx.tls.ca),
+    async hook(request, reply) {
+      await certificate(request);
+      token ??= requireAccessToken(verifierOf(), { scope: options.scope, open: options.open });
+      await token(request, reply);
+    },
+    async close() {
+      await verifier?.close();
+    },
+  };
+}
+
+/** An `insufficient_scope` refusal (RFC 6750 §3.1) from a handler, once the body says what the request needs. */
+export function insufficientScope(
+  reply: FastifyReply,
+  needed: readonly string[],
+  message: string,
+): EhmiError {
+  const scope = needed.join(' ');
+  reply.header(
+    'www-authenticate',
+    `Bearer error="insufficient_scope", error_description="${message.replace(/[^\x20-\x7e]|["\\]/g, ' ')}", scope="${scope}"`,
+  );
+  return new EhmiError('EHMI_FORBIDDEN', message, {
+    details: { oauthError: 'insufficient_scope', scope },
+  });
+}

@@ -1,0 +1,198 @@
+// EAS with the node's `authorization`: mTLS and certificate-bound access tokens of a real authorization server
+// (the `auth` role); organisation lookups by `system/Organization.rs`, the lookup by CPR by `eas/patient-gp.r`, and
+// every lookup by CPR in the audit log, refusals included.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type Agent, fetch } from 'undici';
+import type { AuthRole } from '../../src/auth/index.ts';
+import { EAS_PATIENT_SCOPE, type EasRole } from '../../src/eas/index.ts';
+import {
+  authConfig,
+  CLIENT_DN,
+  EAS,
+  EER,
+  ORGANISATION,
+  requestToken,
+  startAuth,
+  type TestPki,
+  testPki,
+} from '../auth/helpers.ts';
+import { engines, type TestStore } from '../helpers/engines.ts';
+import { ADMIN_TOKEN, eerFeeds, type Json, NOW, roleContext, startEas } from './helpers.ts';
+
+const engine = engines()[0]!;
+const STRANGER_DN = 'CN=stranger, O=Other, C=DK';
+const CPR = '1808764667';
+const GP_SOR = '698161000016009';
+
+const patientLookup = (cpr: string): Json => ({
+  resourceType: 'Parameters',
+  parameter: [
+    {
+      name: 'easCorePatient',
+      resource: { resourceType: 'Patient', identifier: [{ system: 'urn:oid:1.2.208.176.1.2', value: cpr }] },
+    },
+  ],
+});
+
+describe('EAS: access tokens when the node has authorization, and the audit of lookups by CPR', () => {
+  let ts: TestStore;
+  let pki: TestPki;
+  let auth: AuthRole;
+  let eas: EasRole;
+  let eua: Agent;
+  let other: Agent;
+
+  const token = async (agent: Agent, clientId: string, scope: string, resource = EAS) => {
+    const { status, body } = await requestToken(auth.url, agent, { client_id: clientId, scope, resource });
+    assert.equal(status, 200, JSON.stringify(body));
+    return String(body.access_token);
+  };
+  const call = async (agent: Agent, path: string, bearer?: string, body?: Json) => {
+    const res = await fetch(`${eas.url}${path}`, {
+      method: body ? 'POST' : 'GET',
+      dispatcher: agent,
+      headers: {
+        ...(body ? { 'content-type': 'application/fhir+json' } : {}),
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return {
+      status: res.status,
+      challenge: res.headers.get('www-authenticate'),
+      body: text ? (JSON.parse(text) as Json) : {},
+    };
+  };
+  const BY_PATIENT = '/Organization/$getReceivingOrganizationByPatientId';
+
+  before(async () => {
+    pki = await testPki();
+    ts = await engine.open();
+    auth = await startAuth(
+      ts,
+      pki,
+      authConfig(ts, {
+        resources: {
+          [EAS]: `system/Organization.rs ${EAS_PATIENT_SCOPE}`,
+          [EER]: 'system/Organization.rs',
+        },
+        clients: [
+          {
+            clientId: 'gp-eua',
+            subjectDn: CLIENT_DN,
+            scope: `system/Organization.rs ${EAS_PATIENT_SCOPE}`,
+            organisation: ORGANISATION,
+          },
+          { clientId: 'operator', subjectDn: STRANGER_DN, scope: 'system/Organization.rs' },
+        ],
+      }),
+    );
+    eas = await startEas(
+      roleContext(
+        ts.store,
+        { publicUrl: EAS, patients: [{ cpr: CPR, sor: GP_SOR }] },
+        { key: pki.server.privateKeyPem, cert: pki.server.certificatePem, ca: [pki.caPem] },
+        { authorization: { issuer: auth.issuer } },
+      ),
+    );
+    // The admin API keeps its static token: EER feeds it as before, without an access token.
+    for (const feed of eerFeeds()) {
+      const res = await fetch(`${eas.url}/admin/organizations/${feed.id}`, {
+        method: 'PUT',
+        dispatcher: pki.anonymous,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(feed.body),
+      });
+      assert.equal(res.status, 201, await res.text());
+    }
+    eua = pki.agent(pki.client);
+    other = pki.agent(pki.stranger);
+  });
+  after(async () => {
+    await eas?.close();
+    await auth?.close();
+    await eua?.close();
+    await other?.close();
+    await pki?.anonymous.close();
+    await ts?.cleanup();
+  });
+
+  it('an organisation lookup with system/Organization.rs: 200', async () => {
+    const bearer = await token(other, 'operator', 'system/Organization.rs');
+    const answer = await call(
+      other,
+      `/Organization/$getReceivingOrganizationBySORId?sorId=${GP_SOR}`,
+      bearer,
+    );
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.total, 1);
+  });
+
+  it('an organisation lookup without a token: 401 with WWW-Authenticate naming the scope', async () => {
+    const answer = await call(other, `/Organization/$getReceivingOrganizationBySORId?sorId=${GP_SOR}`);
+    assert.equal(answer.status, 401);
+    assert.equal(answer.challenge, 'Bearer scope="system/Organization.rs"');
+  });
+
+  it('a lookup by CPR without eas/patient-gp.r: 403 insufficient_scope, and an audit row "refused" with the CPR', async () => {
+    const bearer = await token(other, 'operator', 'system/Organization.rs');
+    const answer = await call(other, BY_PATIENT, bearer, patientLookup(CPR));
+    assert.equal(answer.status, 403, JSON.stringify(answer.body));
+    assert.match(answer.challenge ?? '', /^Bearer error="insufficient_scope", .*scope="eas\/patient-gp\.r"$/);
+    const rows = (await eas.audit.list({ cpr: CPR })).filter((r) => r.clientId === 'operator');
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.outcome, 'refused');
+    assert.equal(rows[0]!.status, 403);
+    assert.equal(rows[0]!.operation, 'getReceivingOrganizationByPatientId');
+    assert.equal(rows[0]!.certificate, STRANGER_DN);
+  });
+
+  it('a lookup by CPR with eas/patient-gp.r: 200, and an audit row "found" naming the client and its organisation', async () => {
+    const bearer = await token(eua, 'gp-eua', `system/Organization.rs ${EAS_PATIENT_SCOPE}`);
+    const answer = await call(eua, BY_PATIENT, bearer, patientLookup(CPR));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const rows = (await eas.audit.list({ cpr: CPR })).filter((r) => r.clientId === 'gp-eua');
+    assert.equal(rows.length, 1);
+    const [row] = rows;
+    assert.equal(row!.outcome, 'found');
+    assert.equal(row!.status, 200);
+    assert.equal(row!.certificate, CLIENT_DN);
+    assert.equal((row!.organisation as { cvr?: string }).cvr, ORGANISATION.cvr);
+    assert.equal(row!.at.getTime(), NOW);
+  });
+
+  it('a lookup by CPR of a patient the register does not know: 404, audited "not-found"', async () => {
+    const bearer = await token(eua, 'gp-eua', EAS_PATIENT_SCOPE);
+    const answer = await call(eua, BY_PATIENT, bearer, patientLookup('0101011234'));
+    assert.equal(answer.status, 404, JSON.stringify(answer.body));
+    const [row] = await eas.audit.list({ cpr: '0101011234' });
+    assert.equal(row?.outcome, 'not-found');
+    assert.equal(row?.clientId, 'gp-eua');
+  });
+
+  it('a lookup by CPR without a token is refused by the hook and audited "refused" (no client, CPR unread)', async () => {
+    const answer = await call(eua, BY_PATIENT, undefined, patientLookup(CPR));
+    assert.equal(answer.status, 401);
+    const rows = (await eas.audit.list()).filter((r) => r.status === 401);
+    assert.equal(rows.length, 1);
+    const row = rows[0]!;
+    assert.equal(row.outcome, 'refused');
+    assert.equal(row.operation, 'getReceivingOrganizationByPatientId');
+    assert.equal(row.clientId, null);
+    assert.equal(row.cpr, null);
+    assert.equal(row.certificate, CLIENT_DN);
+  });
+
+  it('a token for another audience (EER) is refused: 401 invalid_token', async () => {
+    const bearer = await token(eua, 'gp-eua', 'system/Organization.rs', EER);
+    const answer = await call(eua, `/Organization/$getReceivingOrganizationBySORId?sorId=${GP_SOR}`, bearer);
+    assert.equal(answer.status, 401, JSON.stringify(answer.body));
+    assert.match(answer.challenge ?? '', /^Bearer error="invalid_token"/);
+  });
+
+  it('/metadata stays open', async () => {
+    assert.equal((await call(pki.anonymous, '/metadata')).status, 200);
+  });
+});
