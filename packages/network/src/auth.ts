@@ -20,6 +20,11 @@ export const EER_READ_SCOPES = ['system/Organization.rs', 'system/Endpoint.rs', 
 export const EER_WRITE_SCOPES = ['system/Organization.cruds', 'system/Endpoint.cruds', 'system/Device.cruds'];
 /** EAS lookups (docs/specs/security.md: `system/Organization.rs`). */
 export const EAS_SCOPES = ['system/Organization.rs'];
+/**
+ * The EAS lookup by CPR (`$getReceivingOrganizationByPatientId`), personal data, so a scope of its own
+ * (the server's `EAS_PATIENT_SCOPE`; written out here so that this module does not load the server): the organisations' EUAs address by patient; the operator does not.
+ */
+export const EAS_PATIENT_SCOPES = ['eas/patient-gp.r'];
 
 /** Where the authorization server and the resource servers it issues tokens for are. */
 export interface AuthUrls {
@@ -96,8 +101,8 @@ const join = (scopes: readonly string[]) => [...new Set(scopes)].join(' ');
  * (each organisation's MSH, EER, EAS) with the scopes each offers, and the clients, each authenticated by the
  * subject DN of its TLS client certificate:
  *
- * - each organisation's EUA system client (`<org>-eua`): its MSH API, EER and EAS reads, with the organisation's
- *   claims (GLN, SOR, CVR, name);
+ * - each organisation's EUA system client (`<org>-eua`): its MSH API, EER and EAS reads and the EAS lookup by CPR,
+ *   with the organisation's claims (GLN, SOR, CVR, name);
  * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS);
  * - `maintainer`: EER writes.
  *
@@ -112,11 +117,11 @@ export function planAuthRegistrations(
   const resources: Record<string, string> = {};
   for (const o of organisations) resources[o.msh] = join(MSH_SCOPES);
   resources[urls.eer] = join([...EER_READ_SCOPES, ...EER_WRITE_SCOPES]);
-  resources[urls.eas] = join(EAS_SCOPES);
+  resources[urls.eas] = join([...EAS_SCOPES, ...EAS_PATIENT_SCOPES]);
   const scopes: Record<string, string> = {};
   const registered: AuthConfig['clients'] = [];
   for (const o of organisations) {
-    scopes[o.clientId] = join([...MSH_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES]);
+    scopes[o.clientId] = join([...MSH_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES, ...EAS_PATIENT_SCOPES]);
     registered.push({
       clientId: o.clientId,
       subjectDn: certificateSubjectDn(o.tlsClientCert),

@@ -8,6 +8,7 @@ export {
   type AuthPlan,
   type AuthUrls,
   certificateSubjectDn,
+  EAS_PATIENT_SCOPES,
   EAS_SCOPES,
   EER_READ_SCOPES,
   EER_WRITE_SCOPES,
@@ -19,6 +20,7 @@ export {
   type CentralSecrets,
   type CentralUrls,
   ensureCentralSecrets,
+  fetchWithToken,
   LOCAL_SML_ZONE,
   publishedDocumentTypes,
 } from './central.ts';

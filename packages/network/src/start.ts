@@ -3,13 +3,13 @@ import { join, resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { type Config, type ConfigInput, configSchema, type RunningNode, startNode } from '@ehmi/server';
 import type { Logger } from 'pino';
-import { type AuthOrganisation, type AuthPlan, planAuthRegistrations } from './auth.ts';
+import { type AuthOrganisation, type AuthPlan, EER_WRITE_SCOPES, planAuthRegistrations } from './auth.ts';
 import {
   CENTRAL_NODE_PORT_OFFSET,
   type CentralSecrets,
   type CentralUrls,
   ensureCentralSecrets,
-  fetchTrusting,
+  fetchWithToken,
   LOCAL_SML_ZONE,
   type SeedOrganisation,
   seedRegisters,
@@ -378,6 +378,11 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
  * store (`<data>/central/`, or schema `<prefix>_central`). EER pushes to the SMP's and EAS's admin APIs with the
  * tokens of `<data>/central/secrets.json`; EAS's patient table holds the prøvesvar's patient → the GP practice.
  */
+/** The key file next to a TLS client certificate (`tls-client.pem` → `tls-client.key`). */
+function certificateFiles(cert: string): { cert: string; key: string } {
+  return { cert, key: cert.replace(/\.pem$/, '.key') };
+}
+
 function planCentral(p: {
   dataDir: string;
   portBase: number;
@@ -428,6 +433,9 @@ function planCentral(p: {
       ca: [p.pki.trustAnchor],
     },
     revocation: NETWORK_REVOCATION,
+    // EER and EAS take access tokens of the authorization server below (its JWKS fetched over HTTPS, trusted
+    // through tls.ca, the network's root) and the TLS client certificates they are bound to.
+    authorization: { issuer: urls.auth },
     smp: {
       enabled: true,
       host: p.host,
@@ -457,7 +465,7 @@ function planCentral(p: {
       patients: p.gp ? [{ cpr: SAMPLE_PATIENT_CPR, sor: p.gp.sor }] : [],
     },
     // The authorization server (docs/specs/security.md 1a–1c). The node's tls is its server certificate and the
-    // CAs of its clients' certificates (the network's root). Resource servers do not ask for its tokens yet.
+    // CAs of its clients' certificates (the network's root).
     auth: {
       enabled: true,
       host: p.host,
@@ -472,10 +480,28 @@ function planCentral(p: {
   merged.ap = { enabled: false };
   merged.msh = { enabled: false };
   const gpSor = p.gp?.sor ?? 'SOR';
+  // EER and EAS take a certificate-bound access token: the gp's EUA gets one over mTLS, then calls with the same
+  // certificate.
+  const gp = p.organisations.find((o) => o.spec.name === p.gp?.name) ?? p.organisations[0];
+  const tlsClient = gp ? certificateFiles(gp.tlsClientCert) : undefined;
+  const asClient = (resource: string, scope: string, call: string) => {
+    if (!gp || !tlsClient) return call;
+    const mtls = `--cacert ${p.pki.trustAnchor} --cert ${tlsClient.cert} --key ${tlsClient.key}`;
+    const token = `curl -s ${mtls} -d grant_type=client_credentials -d client_id=${gp.clientId} -d resource=${resource} -d 'scope=${scope}' ${urls.auth}/token | sed -E 's/.*"access_token":"([^"]+)".*/\\1/'`;
+    return `TOKEN=$(${token}) && curl ${mtls} -H "authorization: Bearer $TOKEN" ${call}`;
+  };
   const examples = {
     smp: `curl ${urls.smp}/iso6523-actorid-upis%3A%3A0088%3A${p.gp?.gln ?? 'GLN'}`,
-    eer: `curl --cacert ${p.pki.trustAnchor} '${urls.eer}/Organization?identifier=urn:oid:1.2.208.176.1.1|${gpSor}&_include=Organization:endpoint'`,
-    eas: `curl --cacert ${p.pki.trustAnchor} '${urls.eas}/Organization/$getReceivingOrganizationBySORId?sorId=${gpSor}'`,
+    eer: asClient(
+      urls.eer,
+      'system/Organization.rs system/Endpoint.rs',
+      `'${urls.eer}/Organization?identifier=urn:oid:1.2.208.176.1.1|${gpSor}&_include=Organization:endpoint'`,
+    ),
+    eas: asClient(
+      urls.eas,
+      'system/Organization.rs',
+      `'${urls.eas}/Organization/$getReceivingOrganizationBySORId?sorId=${gpSor}'`,
+    ),
     dns: `dig @${dns.host} -p ${dns.port} ${dns.zone} SOA`,
     crl: `curl -s ${p.crlUrl} | openssl crl -inform DER -noout -text`,
     auth: `curl --cacert ${p.pki.trustAnchor} ${urls.auth}/.well-known/oauth-authorization-server`,
@@ -563,7 +589,16 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
     apCertificate: plan.pki.organisations[o.spec.name]!.as4.cert,
   }));
   const trustAnchorPem = readFileSync(plan.pki.trustAnchor, 'utf8');
-  const client = fetchTrusting(trustAnchorPem);
+  // EER takes writes from the maintainer only (system/*.cruds), with its certificate and an access token.
+  const maintainer = plan.clients.maintainer;
+  const client = fetchWithToken({
+    authUrl: plan.central.urls.auth,
+    caPem: trustAnchorPem,
+    tls: maintainer.tls,
+    clientId: maintainer.clientId,
+    scope: EER_WRITE_SCOPES.join(' '),
+    resource: plan.central.urls.eer,
+  });
   const registers = (async () => {
     try {
       await seedRegisters(central.urls.eer!, seeds, client.fetch);

@@ -10,7 +10,9 @@ import pino from 'pino';
 import { Agent, fetch } from 'undici';
 import { verifyJwt } from '../../server/test/auth/helpers.ts';
 import { freePortBase } from '../../server/test/e2e/helpers.ts';
+import { FIXTURES } from '../../server/test/helpers/fixtures.ts';
 import { LOCAL_ORGANISATIONS, type RunningNetwork, startNetwork } from '../src/index.ts';
+import { SAMPLE_PATIENT_CPR } from '../src/sample.ts';
 
 const logger = pino({ level: 'silent' });
 type Jwks = Parameters<typeof verifyJwt>[1];
@@ -20,6 +22,7 @@ const MSH = 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write
 const EER_READ = 'system/Organization.rs system/Endpoint.rs system/Device.rs';
 const EER_WRITE = 'system/Organization.cruds system/Endpoint.cruds system/Device.cruds';
 const EAS = 'system/Organization.rs';
+const EAS_PATIENT = 'eas/patient-gp.r';
 
 describe('the local network’s authorization server', () => {
   let dataDir: string;
@@ -97,11 +100,11 @@ describe('the local network’s authorization server', () => {
     for (const o of net.manifest.organisations) {
       const spec = LOCAL_ORGANISATIONS.find((s) => s.name === o.name)!;
       // EAS's system/Organization.rs is EER's too: one scope, two audiences (the resource names which).
-      assert.equal(o.scope, `${MSH} ${EER_READ}`);
+      assert.equal(o.scope, `${MSH} ${EER_READ} ${EAS_PATIENT}`);
       for (const [resource, scope] of [
         [o.msh, MSH],
         [eer!, EER_READ],
-        [eas!, EAS],
+        [eas!, `${EAS} ${EAS_PATIENT}`],
       ] as const) {
         const claims = await claimsOf(o.tls, { client_id: o.clientId, scope, resource });
         assert.deepEqual(claims['ehmi:org_context'], [{ name: spec.title, sor: spec.sor, gln: spec.gln }]);
@@ -162,5 +165,92 @@ describe('the local network’s authorization server', () => {
     });
     assert.equal(msh.status, 400);
     assert.equal(msh.body.error, 'invalid_scope');
+  });
+
+  it('EER takes writes from the maintainer (system/*.cruds) and refuses an organisation’s EUA (reads only): 403', async () => {
+    const { maintainer, services } = net.manifest;
+    const gp = net.manifest.organisations.find((o) => o.name === 'gp')!;
+    // An EER example Organization, without its endpoints (nothing for the SMP to publish).
+    const {
+      id: _id,
+      endpoint: _endpoint,
+      ...organization
+    } = JSON.parse(
+      readFileSync(`${FIXTURES}eer/json/Organization-example-eer-messaging-organization.json`, 'utf8'),
+    ) as Record<string, unknown>;
+    const write = async (tls: Credential, clientId: string, scope: string) => {
+      const { status, body } = await token(tls, { client_id: clientId, scope, resource: services.eer! });
+      assert.equal(status, 200, JSON.stringify(body));
+      const res = await fetch(`${services.eer}/Organization`, {
+        method: 'POST',
+        dispatcher: agent(tls),
+        headers: {
+          'content-type': 'application/fhir+json',
+          authorization: `Bearer ${String(body.access_token)}`,
+        },
+        body: JSON.stringify(organization),
+      });
+      return { status: res.status, challenge: res.headers.get('www-authenticate'), text: await res.text() };
+    };
+    const refused = await write(gp.tls, gp.clientId, EER_READ);
+    assert.equal(refused.status, 403, refused.text);
+    assert.match(refused.challenge ?? '', /insufficient_scope/);
+    const written = await write(maintainer.tls, maintainer.clientId, EER_WRITE);
+    assert.equal(written.status, 201, written.text);
+    // Without a token, even with a registered client's certificate: 401.
+    const anonymous = await fetch(`${services.eer}/Organization`, {
+      method: 'POST',
+      dispatcher: agent(maintainer.tls),
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(organization),
+    });
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Bearer/);
+    await anonymous.text();
+  });
+
+  it('an EUA reads EER and looks a patient up in EAS with its token; the operator may not look up by CPR', async () => {
+    const { operator, services } = net.manifest;
+    const gp = net.manifest.organisations.find((o) => o.name === 'gp')!;
+    const get = async (
+      tls: Credential,
+      clientId: string,
+      scope: string,
+      resource: string,
+      url: string,
+      body?: unknown,
+    ) => {
+      const t = await token(tls, { client_id: clientId, scope, resource });
+      assert.equal(t.status, 200, JSON.stringify(t.body));
+      const res = await fetch(url, {
+        method: body ? 'POST' : 'GET',
+        dispatcher: agent(tls),
+        headers: {
+          authorization: `Bearer ${String(t.body.access_token)}`,
+          ...(body ? { 'content-type': 'application/fhir+json' } : {}),
+        },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const read = await get(gp.tls, gp.clientId, EER_READ, services.eer!, `${services.eer}/Organization/gp`);
+    assert.equal(read.status, 200, read.text);
+    const lookup = {
+      resourceType: 'Parameters',
+      parameter: [
+        {
+          name: 'easCorePatient',
+          resource: {
+            resourceType: 'Patient',
+            identifier: [{ system: 'urn:oid:1.2.208.176.1.2', value: SAMPLE_PATIENT_CPR }],
+          },
+        },
+      ],
+    };
+    const url = `${services.eas}/Organization/$getReceivingOrganizationByPatientId`;
+    const found = await get(gp.tls, gp.clientId, EAS_PATIENT, services.eas!, url, lookup);
+    assert.equal(found.status, 200, found.text);
+    const refused = await get(operator.tls, operator.clientId, EAS, services.eas!, url, lookup);
+    assert.equal(refused.status, 403, refused.text);
   });
 });

@@ -260,7 +260,7 @@ describe('local network: plan and network.json', () => {
       ap: 'https://127.0.0.1:30014',
       clientId: 'gp-eua',
       scope:
-        'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write system/Organization.rs system/Endpoint.rs system/Device.rs',
+        'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write system/Organization.rs system/Endpoint.rs system/Device.rs eas/patient-gp.r',
       tls: { cert: join(dir, 'pki', 'gp', 'tls-client.pem'), key: join(dir, 'pki', 'gp', 'tls-client.key') },
       certificates: {
         as4: { cert: join(dir, 'pki', 'gp', 'as4.pem'), key: join(dir, 'pki', 'gp', 'as4.key') },
@@ -311,7 +311,13 @@ describe('local network: plan and network.json', () => {
       'https://127.0.0.1:30016': 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write',
       'https://127.0.0.1:30001':
         'system/Organization.rs system/Endpoint.rs system/Device.rs system/Organization.cruds system/Endpoint.cruds system/Device.cruds',
-      'https://127.0.0.1:30002': 'system/Organization.rs',
+      'https://127.0.0.1:30002': 'system/Organization.rs eas/patient-gp.r',
+    });
+    // EER and EAS ask for its tokens (the JWKS over HTTPS, trusted through tls.ca, the network's root).
+    assert.deepEqual(plan.central.config.authorization, {
+      issuer: 'https://127.0.0.1:30000',
+      skewSeconds: 30,
+      algorithms: ['PS256', 'ES256', 'EdDSA'],
     });
     assert.deepEqual(
       auth.clients.map((c) => c.clientId),

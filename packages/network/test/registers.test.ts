@@ -23,10 +23,14 @@ import {
 import { SmpClient } from '@ehmi/smp';
 import pg from 'pg';
 import pino from 'pino';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { engines, eventually, freePortBase } from '../../server/test/e2e/helpers.ts';
 import { NetworkClient } from '../src/client.ts';
 import {
+  EAS_PATIENT_SCOPES,
+  EAS_SCOPES,
+  EER_WRITE_SCOPES,
+  fetchWithToken,
   isValidGln,
   LOCAL_SML_ZONE,
   publishedDocumentTypes,
@@ -171,6 +175,9 @@ for (const engine of engines()) {
     let ca: string;
     let tls: Agent;
     let client: NetworkClient;
+    /** EER writes as the maintainer (system/*.cruds), EAS lookups as the gp's EUA: mTLS and access tokens. */
+    let maintainer: ReturnType<typeof fetchWithToken>;
+    let eua: ReturnType<typeof fetchWithToken>;
     const prefix = `reg_${Math.random().toString(16).slice(2, 8)}`;
     const options = () => ({
       dataDir,
@@ -203,11 +210,31 @@ for (const engine of engines()) {
       ca = readFileSync(net.manifest.trustAnchor, 'utf8');
       tls = new Agent({ connect: { ca } });
       client = NetworkClient.open(dataDir);
+      const m = net.manifest;
+      const gp = m.organisations.find((o) => o.role === 'gp')!;
+      maintainer = fetchWithToken({
+        authUrl: m.services.auth!,
+        caPem: ca,
+        tls: m.maintainer.tls,
+        clientId: m.maintainer.clientId,
+        scope: EER_WRITE_SCOPES.join(' '),
+        resource: m.services.eer!,
+      });
+      eua = fetchWithToken({
+        authUrl: m.services.auth!,
+        caPem: ca,
+        tls: gp.tls,
+        clientId: gp.clientId,
+        scope: [...EAS_SCOPES, ...EAS_PATIENT_SCOPES].join(' '),
+        resource: m.services.eas!,
+      });
     });
 
     after(async () => {
       await client?.close();
       await tls?.close();
+      await maintainer?.close();
+      await eua?.close();
       await net?.close();
       if (engine.databaseUrl) {
         const c = new pg.Client({ connectionString: engine.databaseUrl });
@@ -264,43 +291,45 @@ for (const engine of engines()) {
     it('EAS finds the GP by SOR and, through the seeded table, by the patient of the prøvesvar', async () => {
       const m = readNetworkManifest(dataDir);
       const gp = m.organisations.find((o) => o.role === 'gp')!;
-      const bySor = await request(
+      const bySor = await eua.fetch(
         `${m.services.eas}/Organization/$getReceivingOrganizationBySORId?sorId=${gp.sor}`,
-        { dispatcher: tls, headers: { accept: 'application/fhir+json' } },
+        { headers: { accept: 'application/fhir+json' } },
       );
-      assert.equal(bySor.statusCode, 200);
-      const b1 = (await bySor.body.json()) as { entry: { resource: { resourceType: string; id: string } }[] };
+      assert.equal(bySor.status, 200);
+      const b1 = (await bySor.json()) as { entry: { resource: { resourceType: string; id: string } }[] };
       assert.ok(b1.entry.some((e) => e.resource.resourceType === 'Organization' && e.resource.id === 'gp'));
-      const byPatient = await request(`${m.services.eas}/Organization/$getReceivingOrganizationByPatientId`, {
-        method: 'POST',
-        dispatcher: tls,
-        headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
-        body: JSON.stringify({
-          resourceType: 'Parameters',
-          parameter: [
-            {
-              name: 'easCorePatient',
-              resource: {
-                resourceType: 'Patient',
-                meta: { profile: ['http://medcomehmi.dk/ig/eas/StructureDefinition/EasCorePatient'] },
-                identifier: [{ system: 'urn:oid:1.2.208.176.1.2', value: SAMPLE_PATIENT_CPR }],
+      const byPatient = await eua.fetch(
+        `${m.services.eas}/Organization/$getReceivingOrganizationByPatientId`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+          body: JSON.stringify({
+            resourceType: 'Parameters',
+            parameter: [
+              {
+                name: 'easCorePatient',
+                resource: {
+                  resourceType: 'Patient',
+                  meta: { profile: ['http://medcomehmi.dk/ig/eas/StructureDefinition/EasCorePatient'] },
+                  identifier: [{ system: 'urn:oid:1.2.208.176.1.2', value: SAMPLE_PATIENT_CPR }],
+                },
               },
-            },
-          ],
-        }),
-      });
-      const text = await byPatient.body.text();
-      assert.equal(byPatient.statusCode, 200, text);
+            ],
+          }),
+        },
+      );
+      const text = await byPatient.text();
+      assert.equal(byPatient.status, 200, text);
       const b2 = JSON.parse(text) as { entry: { resource: { resourceType: string; id: string } }[] };
       assert.ok(b2.entry.some((e) => e.resource.resourceType === 'Organization' && e.resource.id === 'gp'));
       // The seeded organisations carry their postal address, so the GP list by postal code finds the GP there only.
       const gps = async (postalCode: string) => {
-        const res = await request(
+        const res = await eua.fetch(
           `${m.services.eas}/Organization/$getListOfGpByPostalCode?postalCode=${postalCode}`,
-          { dispatcher: tls, headers: { accept: 'application/fhir+json' } },
+          { headers: { accept: 'application/fhir+json' } },
         );
-        assert.equal(res.statusCode, 200);
-        const bundle = (await res.body.json()) as {
+        assert.equal(res.status, 200);
+        const bundle = (await res.json()) as {
           entry?: { resource: { resourceType: string; id: string } }[];
         };
         return (bundle.entry ?? [])
@@ -370,11 +399,8 @@ for (const engine of engines()) {
         apUrl: 'https://127.0.0.1:9/as4',
         apCertificate: certPem,
       });
-      const doFetch = ((url: string, init: RequestInit) =>
-        import('undici').then(({ fetch }) =>
-          fetch(url, { ...(init as object), dispatcher: tls }),
-        )) as unknown as typeof fetch;
-      await seedEer(m.services.eer!, resources, doFetch);
+      // EER takes the write from the maintainer, with its certificate and a token for system/*.cruds.
+      await seedEer(m.services.eer!, resources, maintainer.fetch);
       const smp = smpClient();
       const r = await eventually(
         'the SMP serves the new organisation',
@@ -391,11 +417,10 @@ for (const engine of engines()) {
       const secrets = readFileSync(join(dataDir, 'central', 'secrets.json'), 'utf8');
       // Re-seeding unchanged organisations writes nothing: no new EER history versions at a restart.
       const eerUrl = readNetworkManifest(dataDir).services.eer!;
-      const { fetch: undiciFetch } = await import('undici');
       const versions = () =>
         Promise.all(
           ['Organization/gp', 'Endpoint/gp-endpoint', 'Device/gp-ap'].map(async (id) => {
-            const res = await undiciFetch(`${eerUrl}/${id}/_history`, { dispatcher: tls });
+            const res = await maintainer.fetch(`${eerUrl}/${id}/_history`);
             return ((await res.json()) as { total: number }).total;
           }),
         );

@@ -14,7 +14,16 @@ export {
   type MshBackend,
   type ReceiverDiscovery,
 } from './ap/index.ts';
-export { createEasRole, type EasDeps, type EasRole } from './eas/index.ts';
+export {
+  createEasRole,
+  EAS_ORGANIZATION_SCOPE,
+  EAS_PATIENT_SCOPE,
+  EasAudit,
+  type EasAuditOutcome,
+  type EasAuditRecord,
+  type EasDeps,
+  type EasRole,
+} from './eas/index.ts';
 export {
   createEerRole,
   DEFAULT_MESSAGE_TYPES,

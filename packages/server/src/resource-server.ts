@@ -22,6 +22,8 @@ export interface ResourceProtection {
    * server with the scope the request needs. Undefined when the node has no `authorization`: the API is open.
    */
   hook: ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) | undefined;
+  /** Once the server listens: without `authorization`, warn that the API is not protected by access tokens. */
+  started(): void;
   /** Release the verifier's connections to the issuer. */
   close(): Promise<void>;
 }
@@ -45,12 +47,13 @@ export function protectResourceServer(
   const authorization = ctx.node.authorization;
   const log = ctx.logger.child({ role: options.role });
   if (!authorization) {
-    log.warn(
-      `${options.role}: the node has no authorization configured, so the ${options.role} API is not protected by access tokens`,
-    );
     return {
       tls: ctx.tls ? { key: ctx.tls.key, cert: ctx.tls.cert, ca: ctx.tls.ca } : undefined,
       hook: undefined,
+      started: () =>
+        log.warn(
+          `${options.role}: the node has no authorization configured, so the ${options.role} API is not protected by access tokens`,
+        ),
       close: async () => {},
     };
   }
@@ -81,6 +84,7 @@ export function protectResourceServer(
       token ??= requireAccessToken(verifierOf(), { scope: options.scope, open: options.open });
       await token(request, reply);
     },
+    started: () => {},
     async close() {
       await verifier?.close();
     },

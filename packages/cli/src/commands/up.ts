@@ -1,4 +1,4 @@
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import type { Command } from 'commander';
 import { type CliContext, writeLine } from '../context.ts';
@@ -139,8 +139,10 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
   }
   const examples: Record<string, string> = net.plan.central.examples;
   for (const [service, url] of Object.entries(net.manifest.services)) {
+    // The client certificates of the EER and EAS examples sit next to the root CA, under pki/.
+    const pkiDir = dirname(net.manifest.trustAnchor);
     const example = examples[service]
-      ? `   try: ${examples[service].replaceAll(net.manifest.trustAnchor, cacert)}`
+      ? `   try: ${examples[service].replaceAll(net.manifest.trustAnchor, cacert).replaceAll(`${pkiDir}/`, `${show(pkiDir)}/`)}`
       : '';
     writeLine(ctx.stdout, `${service.padEnd(width)}  ${url}${example}`);
   }

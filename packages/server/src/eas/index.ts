@@ -261,6 +261,7 @@ export async function createEasRole(
       }
       url = await listen(app, { host: cfg.host, port: cfg.port, https: !!ctx.tls });
       ctx.logger.info({ url, patients: cfg.patients.length }, 'eas started');
+      protection.started();
     },
     async close() {
       await app.close();

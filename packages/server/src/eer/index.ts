@@ -142,7 +142,7 @@ export async function createEerRole(
   });
   if (protection.hook) app.addHook('onRequest', protection.hook);
   registerRoutes(app, {
-    authorizeWrites: protection.hook !== undefined,
+    checkScopes: protection.hook !== undefined,
     repository,
     validator,
     store: ctx.store,
@@ -164,6 +164,7 @@ export async function createEerRole(
       url = await listen(app, { host: cfg.host, port: cfg.port, https: !!ctx.tls });
       worker.start();
       log.info({ url }, 'eer started');
+      protection.started();
     },
     async close() {
       await app.close();

@@ -2,7 +2,7 @@ import { EhmiError, isEhmiError, toOperationOutcome } from '@ehmi/errors';
 import { jsonToXml, xmlToJson } from '@ehmi/fhir';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { insufficientScope } from '../resource-server.ts';
-import { writeScope } from './access.ts';
+import { readScopes, writeScope } from './access.ts';
 import { capabilityStatement } from './capability.ts';
 import { type EerType, type EerValidator, isEerType } from './profiles.ts';
 import { type EerRepository, ID_RE, type Json, type StoredVersion } from './repository.ts';
@@ -11,8 +11,11 @@ import type { EerStore } from './tables.ts';
 import { processTransaction } from './transaction.ts';
 
 export interface RouteOptions {
-  /** Access tokens are required: a transaction needs the write scope of every type it writes. */
-  authorizeWrites?: boolean;
+  /**
+   * Access tokens are required: a transaction needs the write scope of every type it writes, a search the read
+   * scope of every type it includes.
+   */
+  checkScopes?: boolean;
   repository: EerRepository;
   validator: EerValidator;
   store: EerStore;
@@ -244,7 +247,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
         validator: o.validator,
         baseUrl: o.baseUrl(),
         minimal: prefersMinimal(request),
-        ...(o.authorizeWrites
+        ...(o.checkScopes
           ? {
               authorize: (types: readonly EerType[]) => {
                 const missing = types.map(writeScope).filter((s) => !request.access?.scopes.has(s));
@@ -461,6 +464,19 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       const req = parseSearch(type, query, o.search);
       const base = o.baseUrl();
       const result = await runSearch(o.store.db, type, req, base);
+      if (o.checkScopes) {
+        // _include and _revinclude hand out resources of other types: the token must read those too.
+        const unreadable = [...new Set(result.included.map((m) => m.type))].filter(
+          (t) => !readScopes(t).some((s) => request.access?.scopes.has(s)),
+        );
+        if (unreadable.length > 0) {
+          throw insufficientScope(
+            reply,
+            unreadable.map((t) => readScopes(t)[0]!),
+            `the search includes ${unreadable.join(' and ')} resources, which the access token does not grant reading`,
+          );
+        }
+      }
       const self = new URL(`${base}${request.url}`);
       const link = [{ relation: 'self', url: self.toString() }];
       if (!req.summaryCount && req.offset + result.matches.length < result.total) {
