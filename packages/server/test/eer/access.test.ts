@@ -174,6 +174,25 @@ describe('EER: access tokens when the node has authorization (FAPI 2.0 §5.3.3, 
     assert.equal(after.body.total, before.body.total);
   });
 
+  it('a search that _includes Endpoints needs system/Endpoint.rs too: 403 with Organization.rs alone, 200 with both', async () => {
+    const writer = await token(maintainer, 'maintainer', WRITES);
+    for (const name of [
+      'Endpoint-example-endpoint.json',
+      'Organization-example-eer-messaging-organization.json',
+    ]) {
+      const r = fixture(name);
+      const put = await call(maintainer, 'PUT', `/${String(r.resourceType)}/${String(r.id)}`, writer, r);
+      assert.ok(put.status === 200 || put.status === 201, JSON.stringify(put.body));
+    }
+    const path = '/Organization?_id=example-eer-messaging-organization&_include=Organization:endpoint';
+    const narrow = await call(reader, 'GET', path, await token(reader, 'gp-eua', 'system/Organization.rs'));
+    assert.equal(narrow.status, 403, JSON.stringify(narrow.body));
+    assert.match(narrow.challenge ?? '', /insufficient_scope.*scope="system\/Endpoint\.rs"$/);
+    const wide = await call(reader, 'GET', path, await token(reader, 'gp-eua', READS));
+    assert.equal(wide.status, 200, JSON.stringify(wide.body));
+    assert.equal((wide.body.entry as unknown[]).length, 2);
+  });
+
   it('/metadata, /health and /openapi.json need neither certificate nor token', async () => {
     for (const path of ['/metadata', '/health', '/openapi.json']) {
       const answer = await call(pki.anonymous, 'GET', path);
