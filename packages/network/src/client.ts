@@ -1,8 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
-import { Agent, request } from 'undici';
-import { type ManifestOrganisation, type NetworkManifest, readNetworkManifest } from './manifest.ts';
+import * as oauth from 'oauth4webapi';
+import { Agent, request, fetch as undiciFetch } from 'undici';
+import { MSH_SCOPES } from './auth.ts';
+import {
+  type ManifestNetworkClient,
+  type ManifestOrganisation,
+  type NetworkManifest,
+  readNetworkManifest,
+} from './manifest.ts';
 
 export { type OrganisationSecrets, readOrganisationSecrets } from './secrets.ts';
 
@@ -23,9 +30,31 @@ export interface OutcomeIssue {
   expression: string[];
 }
 
+/** Who calls an MSH: an organisation's EUA, or a network-level client (the operator); `name` keys its agent. */
+type Caller = Pick<ManifestOrganisation, 'name' | 'tls' | 'clientId' | 'scope'>;
+
+/** oauth4webapi's `customFetch`, for its GET (metadata) and POST (token) requests alike. */
+type CustomFetch = (
+  url: string,
+  init: oauth.CustomFetchOptions<'GET' | 'POST', URLSearchParams | undefined>,
+) => Promise<Response>;
+
+/** A token is renewed this long before it expires. */
+const RENEW_BEFORE_MS = 30_000;
+
+interface CachedToken {
+  accessToken: string;
+  /** Epoch ms; Infinity when the server named no lifetime. */
+  expiresAt: number;
+}
+
 /**
  * The network as the CLI commands see it: its manifest and an HTTPS client per organisation that trusts the
- * network's root CA and presents the organisation's TLS certificate (its EUA's client certificate, mTLS).
+ * network's root CA and presents the organisation's TLS certificate (its EUA's client certificate, mTLS). When
+ * network.json names the authorization server (`services.auth`), each call carries an access token for the MSH
+ * (`Authorization: Bearer`), obtained with client credentials over mTLS (`tls_client_auth`, RFC 8705: bound to the
+ * same certificate) for the MSH as resource (RFC 8707) and the MSH scopes the client is registered for, cached per
+ * (client, MSH) and renewed 30 s before it expires.
  *
  * @example
  * const net = NetworkClient.open('.ehmi');
@@ -37,6 +66,8 @@ export class NetworkClient {
   readonly manifest: NetworkManifest;
   readonly #agents = new Map<string, Agent>();
   readonly #ca: string;
+  readonly #tokens = new Map<string, Promise<CachedToken>>();
+  #authorizationServer: Promise<oauth.AuthorizationServer> | undefined;
 
   private constructor(dataDir: string, manifest: NetworkManifest) {
     this.dataDir = dataDir;
@@ -75,7 +106,7 @@ export class NetworkClient {
     return this.manifest.organisations.find((o) => `0088:${o.gln}` === participant);
   }
 
-  #agent(org: ManifestOrganisation): Agent {
+  #agent(org: Caller): Agent {
     let agent = this.#agents.get(org.name);
     if (!agent) {
       let cert: string;
@@ -101,8 +132,9 @@ export class NetworkClient {
   }
 
   /**
-   * Call an organisation's MSH. A refused or failed connection is `EHMI_UNAVAILABLE` (exit 4) naming the URL;
-   * every HTTP answer, error or not, is returned.
+   * Call an organisation's MSH as that organisation's EUA. A refused or failed connection is `EHMI_UNAVAILABLE`
+   * (exit 4) naming the URL; every HTTP answer, error or not, is returned. A token the authorization server refuses
+   * is `EHMI_UNAUTHORIZED` with its error and description.
    */
   async call(
     orgName: string,
@@ -112,17 +144,64 @@ export class NetworkClient {
     accept = 'application/fhir+json, application/json',
   ): Promise<MshResponse> {
     const org = this.organisation(orgName);
+    return this.#call(org, org, method, path, body, accept);
+  }
+
+  /**
+   * Call an organisation's MSH as the network's operator (network.json `operator`: its certificate, and its tokens,
+   * which name no organisation and grant reading only).
+   */
+  async callAsOperator(
+    orgName: string,
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body?: { bytes: Uint8Array | string; contentType: string },
+    accept = 'application/fhir+json, application/json',
+  ): Promise<MshResponse> {
+    return this.#call(
+      operatorCaller(this.manifest.operator),
+      this.organisation(orgName),
+      method,
+      path,
+      body,
+      accept,
+    );
+  }
+
+  async #call(
+    caller: Caller,
+    org: ManifestOrganisation,
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body: { bytes: Uint8Array | string; contentType: string } | undefined,
+    accept: string,
+  ): Promise<MshResponse> {
     const url = `${org.msh}${path}`;
-    let res: Awaited<ReturnType<typeof request>>;
-    try {
-      res = await request(url, {
-        method,
-        dispatcher: this.#agent(org),
-        headers: { accept, ...(body ? { 'content-type': body.contentType } : {}) },
-        ...(body ? { body: body.bytes } : {}),
-      });
-    } catch (err) {
-      throw unreachable(org, url, err, this.dataDir);
+    const send = async (token: string | undefined) => {
+      try {
+        return await request(url, {
+          method,
+          dispatcher: this.#agent(caller),
+          headers: {
+            accept,
+            ...(body ? { 'content-type': body.contentType } : {}),
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          ...(body ? { body: body.bytes } : {}),
+        });
+      } catch (err) {
+        throw unreachable(org, url, err, this.dataDir);
+      }
+    };
+    let token = await this.#accessToken(caller, org.msh);
+    let res = await send(token);
+    // A cached token the MSH no longer takes (the authorization server started again with new keys): once more
+    // with a new one.
+    if (token && res.statusCode === 401 && /invalid_token/.test(String(res.headers['www-authenticate']))) {
+      await res.body.dump();
+      this.#tokens.delete(tokenKey(caller, org.msh));
+      token = await this.#accessToken(caller, org.msh);
+      res = await send(token);
     }
     const text = await res.body.text();
     let json: unknown;
@@ -135,6 +214,102 @@ export class NetworkClient {
       }
     }
     return { status: res.statusCode, headers: res.headers, json, text };
+  }
+
+  /**
+   * An access token for `caller` at the MSH `resource`, from the cache while it has more than 30 s left; undefined
+   * when network.json names no authorization server (the MSHs then take mTLS alone).
+   */
+  async #accessToken(caller: Caller, resource: string): Promise<string | undefined> {
+    const issuer = this.manifest.services.auth;
+    if (!issuer) return undefined;
+    const key = tokenKey(caller, resource);
+    const cached = this.#tokens.get(key);
+    if (cached) {
+      const t = await cached.catch(() => undefined);
+      if (t && Date.now() < t.expiresAt - RENEW_BEFORE_MS) return t.accessToken;
+      if (this.#tokens.get(key) === cached) this.#tokens.delete(key);
+    }
+    let pending = this.#tokens.get(key);
+    if (!pending) {
+      pending = this.#requestToken(issuer, caller, resource);
+      this.#tokens.set(key, pending);
+      // A refused or failed request is not cached: the next call asks again.
+      pending.catch(() => {
+        if (this.#tokens.get(key) === pending) this.#tokens.delete(key);
+      });
+    }
+    return (await pending).accessToken;
+  }
+
+  async #requestToken(issuer: string, caller: Caller, resource: string): Promise<CachedToken> {
+    // The MSH offers only its own scopes: ask for those of the client's registered scopes.
+    const scope = caller.scope
+      .split(' ')
+      .filter((s) => MSH_SCOPES.includes(s))
+      .join(' ');
+    const fetchOptions = { [oauth.customFetch]: this.#fetch(caller) };
+    let as: oauth.AuthorizationServer;
+    try {
+      as = await this.#metadata(issuer, fetchOptions);
+    } catch (err) {
+      throw authUnavailable(issuer, err, this.dataDir);
+    }
+    const client: oauth.Client = { client_id: caller.clientId };
+    const started = Date.now();
+    let answer: oauth.TokenEndpointResponse;
+    try {
+      const res = await oauth.clientCredentialsGrantRequest(
+        as,
+        client,
+        oauth.TlsClientAuth(),
+        { ...(scope ? { scope } : {}), resource },
+        fetchOptions,
+      );
+      answer = await oauth.processClientCredentialsResponse(as, client, res);
+    } catch (err) {
+      if (err instanceof oauth.ResponseBodyError) {
+        throw new EhmiError(
+          'EHMI_UNAUTHORIZED',
+          `the authorization server ${issuer} refused ${caller.name}'s token request for ${resource} (HTTP ${err.status}): ${err.error}${err.error_description ? `: ${err.error_description}` : ''}`,
+          { cause: err, details: { oauthError: err.error } },
+        );
+      }
+      throw authUnavailable(issuer, err, this.dataDir);
+    }
+    return {
+      accessToken: answer.access_token,
+      expiresAt: typeof answer.expires_in === 'number' ? started + answer.expires_in * 1000 : Infinity,
+    };
+  }
+
+  /** The authorization server's metadata (RFC 8414), fetched once per client; a failure is asked again next time. */
+  #metadata(issuer: string, options: oauth.DiscoveryRequestOptions): Promise<oauth.AuthorizationServer> {
+    if (!this.#authorizationServer) {
+      const url = new URL(issuer);
+      const pending = oauth
+        .discoveryRequest(url, { ...options, algorithm: 'oauth2' })
+        .then((res) => oauth.processDiscoveryResponse(url, res));
+      this.#authorizationServer = pending;
+      pending.catch(() => {
+        if (this.#authorizationServer === pending) this.#authorizationServer = undefined;
+      });
+    }
+    return this.#authorizationServer;
+  }
+
+  /** oauth4webapi's fetch for `caller`: undici with its agent, so the token request presents its certificate. */
+  #fetch(caller: Caller): CustomFetch {
+    const dispatcher = this.#agent(caller);
+    return (url, init) =>
+      undiciFetch(url, {
+        method: init.method,
+        redirect: init.redirect,
+        signal: init.signal ?? null,
+        headers: init.headers,
+        ...(init.body !== undefined ? { body: init.body.toString() } : {}),
+        dispatcher,
+      }) as unknown as Promise<Response>;
   }
 
   /**
@@ -175,7 +350,33 @@ export class NetworkClient {
   async close(): Promise<void> {
     await Promise.all([...this.#agents.values()].map((a) => a.close()));
     this.#agents.clear();
+    this.#tokens.clear();
+    this.#authorizationServer = undefined;
   }
+}
+
+function operatorCaller(operator: ManifestNetworkClient): Caller {
+  return { name: operator.name, tls: operator.tls, clientId: operator.clientId, scope: operator.scope };
+}
+
+function tokenKey(caller: Caller, resource: string): string {
+  return `${caller.name} ${resource}`;
+}
+
+function authUnavailable(issuer: string, err: unknown, dataDir: string): EhmiError {
+  const code = errorCode(err);
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new EhmiError(
+      'EHMI_UNAVAILABLE',
+      `the local network in ${dataDir} is not running (the authorization server at ${issuer} ${code === 'ECONNREFUSED' ? 'refuses connections' : 'does not answer'}): start it with 'ehmi up --data ${dataDir}'`,
+      { cause: err },
+    );
+  }
+  return new EhmiError(
+    'EHMI_UNAVAILABLE',
+    `cannot get an access token from the authorization server at ${issuer}: ${(err as Error).message}${code ? ` (${code})` : ''}`,
+    { cause: err },
+  );
 }
 
 function errorCode(err: unknown): string | undefined {

@@ -55,6 +55,13 @@ export interface StartNetworkOptions {
    * organisation nodes with `startNode` and no central node) a static map of every organisation's AP.
    */
   discovery?: 'smp' | 'static';
+  /**
+   * Whether the organisations' MSHs ask for access tokens of the central node's authorization server (`authorization`
+   * in their configs, the operator among `msh.operatorClients`) and network.json names it (`services.auth`), so that
+   * clients get tokens. Default: when the central node runs (`discovery: 'smp'`, what `startNetwork` uses); a plan
+   * whose organisation nodes are started without it (`static`) serves the MSH API on mTLS alone.
+   */
+  accessTokens?: boolean;
   /** How long the start waits for the SMP to serve every organisation after seeding EER; default 20 s. */
   registersTimeoutMs?: number;
 }
@@ -281,6 +288,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     ),
   };
   const discovery = options.discovery === 'smp' ? registers : staticMap;
+  const accessTokens = options.accessTokens ?? options.discovery === 'smp';
   const organisations = laid.map((o): PlannedOrganisation => {
     const creds = pki.organisations[o.spec.name]!;
     // The AP's evidence API token, kept in <data>/<org>/secrets.json (`ehmi evidence` reads it there).
@@ -301,7 +309,17 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
         ca: [pki.trustAnchor],
       },
       revocation: NETWORK_REVOCATION,
-      msh: { enabled: true, host, port: o.ports.msh, clientTrustAnchors: [pki.trustAnchor] },
+      msh: {
+        enabled: true,
+        host,
+        port: o.ports.msh,
+        clientTrustAnchors: [pki.trustAnchor],
+        // The operator reads every organisation's MSH (its token names no organisation).
+        ...(accessTokens ? { operatorClients: [clients.operator.clientId] } : {}),
+      },
+      // The MSH takes the central node's tokens; its tls.ca (the network's root) is what it trusts the issuer's
+      // HTTPS with when it fetches the metadata and the keys.
+      ...(accessTokens ? { authorization: { issuer: central.urls.auth } } : {}),
       ap: {
         enabled: true,
         host,
@@ -344,7 +362,8 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       eas: central.urls.eas,
       dns: central.urls.dns,
       crl: crl.url,
-      auth: central.urls.auth,
+      // Clients get access tokens for the MSHs when network.json names the authorization server.
+      ...(accessTokens ? { auth: central.urls.auth } : {}),
     },
     trustAnchor: pki.trustAnchor,
     organisations: organisations.map((o) => ({
@@ -465,7 +484,8 @@ function planCentral(p: {
       patients: p.gp ? [{ cpr: SAMPLE_PATIENT_CPR, sor: p.gp.sor }] : [],
     },
     // The authorization server (docs/specs/security.md 1a–1c). The node's tls is its server certificate and the
-    // CAs of its clients' certificates (the network's root).
+    // CAs of its clients' certificates (the network's root). EER, EAS and the organisations' MSHs ask for its
+    // tokens.
     auth: {
       enabled: true,
       host: p.host,

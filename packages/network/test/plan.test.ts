@@ -233,7 +233,6 @@ describe('local network: plan and network.json', () => {
       eas: 'https://127.0.0.1:30002',
       dns: 'dns://127.0.0.1:30004',
       crl: 'http://127.0.0.1:30008/root-ca.crl',
-      auth: 'https://127.0.0.1:30000',
     });
     assert.equal(m.trustAnchor, join(dir, 'pki', 'root-ca.pem'));
     assert.deepEqual(
@@ -297,7 +296,7 @@ describe('local network: plan and network.json', () => {
   });
 
   it('the central node runs the authorization server on base+0 (HTTPS, the network root as the CAs of its clients), registering every organisation, the operator and the maintainer', async () => {
-    const plan = await planNetwork({ dataDir: dir, portBase: 30000, logger });
+    const plan = await planNetwork({ dataDir: dir, portBase: 30000, logger, discovery: 'smp' });
     const auth = plan.central.config.auth;
     assert.equal(auth.enabled, true);
     assert.equal(auth.port, 30000);
@@ -337,6 +336,28 @@ describe('local network: plan and network.json', () => {
     assert.equal(auth.clients[3]!.organisation, undefined);
     // Only the central node runs it.
     for (const o of plan.organisations) assert.equal(o.config.auth.enabled, false);
+  });
+
+  it('with the central node (smp discovery), the MSHs take its access tokens: authorization, the operator may read; network.json names the issuer', async () => {
+    const plan = await planNetwork({ dataDir: dir, portBase: 30000, logger, discovery: 'smp' });
+    for (const o of plan.organisations) {
+      assert.equal(o.config.authorization?.issuer, 'https://127.0.0.1:30000');
+      assert.deepEqual(o.config.tls?.ca, [plan.pki.trustAnchor]);
+      assert.deepEqual(o.config.msh.operatorClients, ['operator']);
+    }
+    assert.equal(plan.manifest.services.auth, 'https://127.0.0.1:30000');
+    assert.equal(plan.central.config.authorization, undefined);
+  });
+
+  it('without it (static discovery, nodes started alone), the MSHs take mTLS alone and network.json names no issuer', async () => {
+    const plan = await planNetwork({ dataDir: dir, portBase: 30000, logger });
+    for (const o of plan.organisations) {
+      assert.equal(o.config.authorization, undefined);
+      assert.deepEqual(o.config.msh.operatorClients, []);
+    }
+    assert.equal(plan.manifest.services.auth, undefined);
+    const forced = await planNetwork({ dataDir: dir, portBase: 30000, logger, accessTokens: true });
+    assert.equal(forced.organisations[0]!.config.authorization?.issuer, forced.central.urls.auth);
   });
 
   it('refuses an organisation named like a network-level client', async () => {

@@ -10,7 +10,7 @@ import { EhmiError } from '@ehmi/errors';
 import pino from 'pino';
 import { Agent, request } from 'undici';
 import { freePortBase } from '../../server/test/e2e/helpers.ts';
-import { readNetworkManifest, startNetwork } from '../src/index.ts';
+import { NetworkClient, readNetworkManifest, startNetwork } from '../src/index.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -32,6 +32,7 @@ describe('startNetwork', () => {
       assert.deepEqual(readNetworkManifest(dataDir), net.manifest);
       const ca = readFileSync(net.manifest.trustAnchor, 'utf8');
       const anonymous = new Agent({ connect: { ca } });
+      const client = NetworkClient.open(dataDir);
       for (const o of net.manifest.organisations) {
         const node = net.nodes[o.name]!;
         assert.equal(node.urls.msh, o.msh);
@@ -47,15 +48,22 @@ describe('startNetwork', () => {
         const r = await request(`${o.msh}/inbox`, { dispatcher: anonymous });
         assert.equal(r.statusCode, 401);
         await r.body.dump();
+        // With the certificate and no access token: 401, asking for a token (RFC 6750 §3).
         const eua = new Agent({
           connect: { ca, cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) },
         });
-        const ok = await request(`${o.msh}/inbox`, { dispatcher: eua });
-        assert.equal(ok.statusCode, 200);
-        assert.deepEqual(await ok.body.json(), []);
+        const noToken = await request(`${o.msh}/inbox`, { dispatcher: eua });
+        assert.equal(noToken.statusCode, 401);
+        assert.match(String(noToken.headers['www-authenticate']), /^Bearer/);
+        await noToken.body.dump();
         await eua.close();
+        // The EUA's client gets its token from the central node's authorization server.
+        const ok = await client.call(o.name, 'GET', '/inbox');
+        assert.equal(ok.status, 200, ok.text);
+        assert.deepEqual(ok.json, []);
       }
       await anonymous.close();
+      await client.close();
     } finally {
       await net.close();
     }

@@ -39,6 +39,20 @@ export interface HttpsOptions {
   rejectUnauthorized?: boolean;
 }
 
+/**
+ * The TLS 1.2 cipher suites of BCP 195 (RFC 9325 §4.2, "recommended"): ECDHE key exchange and AES-GCM or
+ * ChaCha20-Poly1305, in that preference; no CBC, no static RSA key exchange, no SHA-1 MAC. TLS 1.3 suites are
+ * OpenSSL's defaults, all AEAD.
+ */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 const HEALTH = {
@@ -107,6 +121,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
             requestCert: options.tls.requestCert ?? false,
             rejectUnauthorized: options.tls.rejectUnauthorized ?? false,
             minVersion: 'TLSv1.2' as const, // eDelivery AS4 1.15: TLS 1.2 MUST, 1.3 MAY
+            // BCP 195 (RFC 9325 §4.2): on TLS 1.2 only AEAD suites with forward secrecy; TLS 1.3's are all AEAD.
+            ciphers: TLS12_CIPHERS,
+            honorCipherOrder: true,
           },
         }
       : { http: nodeServerOptions }),

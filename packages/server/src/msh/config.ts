@@ -18,6 +18,12 @@ export const mshConfigSchema = z
       .default(32 * 1024 * 1024),
     /** PEM files of the CAs whose client certificates may use the EUA API (mTLS); empty: no client check. */
     clientTrustAnchors: z.array(z.string().min(1)).default([]),
+    /**
+     * OAuth client ids that act for no organisation (the network's operator) and may read this MSH's messages and
+     * inbox (`msh/messages.read`, `msh/inbox.read`), never submit or acknowledge. Only with the node's
+     * `authorization`; every other client's token must name this MSH's organisation.
+     */
+    operatorClients: z.array(z.string().min(1)).default([]),
     /** ehmiSBDH ExpectedResponseDateTime: creation + 10 minutes (ehmi-core §2.4, §6.1). */
     receiptTimeoutMs: positiveMs.default(600_000),
     /** MedCom: no acknowledgement within 30 minutes marks the message for resending (020 §1.1, KR6.S). */

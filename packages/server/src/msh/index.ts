@@ -1,17 +1,19 @@
 import { EhmiError } from '@ehmi/errors';
+import { AccessTokenVerifier, accessTokenVerifierOptions } from '../authz.ts';
 import type { AccessPointGateway, MshBackend } from '../contract.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { QUEUES } from '../path.ts';
 import { type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
 import { type IdleState, Worker } from '../store/index.ts';
 import { askForClientCertificate } from '../trust.ts';
+import { requireMshAccess } from './access.ts';
 import type { MshConfig } from './config.ts';
 import { inboxItem, type MshCore, partyOf } from './core.ts';
 import type { DispatchPayload } from './envelopes.ts';
 import { deliver } from './inbound/deliver.ts';
 import { dispatchJob, recordOutcome } from './outbound/dispatch.ts';
 import { inboxSince } from './repository.ts';
-import { registerRoutes } from './routes.ts';
+import { registerRoutes, TOKEN_OPEN_PATHS } from './routes.ts';
 import { mshOpenApi } from './schemas.ts';
 import { InboxHub } from './sse.ts';
 import { type SweepResult, sweep } from './sweep.ts';
@@ -113,7 +115,22 @@ export async function createMsh(
     isPermanent: () => false,
   });
   const dispatcher = worker;
-  registerRoutes(app, core, anchors.length > 0 ? { clientCertificates: ctx.revocation } : {});
+  // Access tokens (docs/architecture.md "Who is asking") when the node names its authorization server. Their
+  // audience is this MSH's URL(s), known once it listens: the verifier is made in start().
+  const authorization = config.authorization;
+  let verifier: AccessTokenVerifier | undefined;
+  const accessTokens =
+    authorization &&
+    requireMshAccess({
+      verifier: () => verifier,
+      gln: organisation.gln,
+      operatorClients: mshConfig.operatorClients,
+      open: TOKEN_OPEN_PATHS,
+    });
+  registerRoutes(app, core, {
+    ...(anchors.length > 0 ? { clientCertificates: ctx.revocation } : {}),
+    ...(accessTokens ? { accessTokens } : {}),
+  });
 
   const backend: MshBackend = {
     deliver: (inbound) => deliver(core, inbound),
@@ -142,12 +159,24 @@ export async function createMsh(
     sweep: (now?: number) => runSweep(now),
     idle: (options) => dispatcher.idle(options),
     async start() {
-      url = await listen(app, {
-        host: mshConfig.host,
-        port: mshConfig.port,
-        https: !!tls,
-        publicUrl: mshConfig.publicUrl,
-      });
+      const listenUrl = await listen(app, { host: mshConfig.host, port: mshConfig.port, https: !!tls });
+      const publicUrl = mshConfig.publicUrl?.replace(/\/+$/, '');
+      url = publicUrl ?? listenUrl;
+      if (authorization) {
+        // RFC 8707: a token is for this MSH when its audience is one of its URLs (as clients reach it, as it listens).
+        verifier = new AccessTokenVerifier(
+          accessTokenVerifierOptions(authorization, {
+            audience: [...new Set([listenUrl, ...(publicUrl ? [publicUrl] : [])])],
+            ...(ctx.tls && ctx.tls.ca.length > 0 ? { ca: ctx.tls.ca } : {}),
+          }),
+        );
+      } else {
+        // Not fail-closed yet: without `authorization` the API is served on mTLS alone.
+        log.warn(
+          { authorization: false },
+          'the MSH API is not protected by access tokens (no authorization configured): any client with a trusted certificate may use it for this organisation',
+        );
+      }
       worker?.start();
       timer = setInterval(() => {
         runSweep(undefined, true).catch((err) => log.error({ err }, 'msh sweep failed'));
@@ -159,6 +188,7 @@ export async function createMsh(
       clearInterval(timer);
       hub.close();
       await app.close();
+      await verifier?.close();
       await worker?.stop();
       await sweeping;
     },

@@ -2,7 +2,7 @@ import { EhmiError } from '@ehmi/errors';
 import { jsonToXml, stringifyFhirJson } from '@ehmi/fhir';
 import type { RevocationChecker } from '@ehmi/pki';
 import { parse, payloadOf } from '@ehmi/sbdh';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FHIR_JSON } from '../http/index.ts';
 import { requireClientCertificate } from '../trust.ts';
 import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary } from './core.ts';
@@ -27,13 +27,23 @@ type IdParams = { Params: { id: string } };
 const OPEN_PATHS = new Set(['/health']);
 
 /**
+ * Paths a client with a certificate may call without an access token: the probes, the OpenAPI document and the
+ * metrics (a scraper holds a client certificate, not a token; no patient data is in them).
+ */
+export const TOKEN_OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/openapi.json', '/metrics']);
+
+/**
  * The EUA API (specs of the MSH helper brief; route schemas and OpenAPI in ./schemas.ts). Every error is a FHIR OperationOutcome
  * with the status of its EhmiError code.
  */
 export function registerRoutes(
   app: FastifyInstance,
   core: MshCore,
-  options: { clientCertificates?: RevocationChecker },
+  options: {
+    clientCertificates?: RevocationChecker;
+    /** The access token check (`access.ts` `requireMshAccess`), when the node has `authorization`. */
+    accessTokens?: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  },
 ): void {
   if (options.clientCertificates) {
     // mTLS: the server asks for a certificate and refuses, with 401, a request whose client presented none that
@@ -48,6 +58,9 @@ export function registerRoutes(
       }),
     );
   }
+  // Then the access token (FAPI 2.0 §5.3.3): bound to that certificate, for this MSH, with the route's scope, and
+  // for this MSH's organisation (or the operator, reading).
+  if (options.accessTokens) app.addHook('onRequest', options.accessTokens);
 
   // Bodies are read as bytes: a submitted message is wrapped exactly as it was sent (ehmiSBDH BinaryContent).
   app.removeAllContentTypeParsers();

@@ -134,7 +134,7 @@ describe('MSH: fails closed', () => {
       log: { level: 'silent' },
     });
 
-  it('refuses to start without msh.clientTrustAnchors; with the insecure switch it starts and says so', async () => {
+  it('refuses to start without msh.clientTrustAnchors; with the insecure switch it starts and says so; without authorization it warns that no access token is asked for', async () => {
     const [sqlite] = engines();
     const test = await sqlite!.open();
     const lines: string[] = [];
@@ -170,6 +170,10 @@ describe('MSH: fails closed', () => {
         assert.match(msh.url, /^http:/);
         assert.ok(
           lines.some((l) => /INSECURE/.test(l) && /"level":40/.test(l)),
+          lines.join(''),
+        );
+        assert.ok(
+          lines.some((l) => /not protected by access tokens/.test(l) && /"level":40/.test(l)),
           lines.join(''),
         );
       } finally {

@@ -1,0 +1,109 @@
+import { EhmiError } from '@ehmi/errors';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type AccessClaims, type AccessTokenVerifier, requireAccessToken } from '../authz.ts';
+
+/**
+ * The scopes of the EUA API, one per route group and direction (no EHMI document names them; the local network's
+ * authorization server registers the same, `packages/network/src/auth.ts`).
+ */
+export const MSH_SCOPE = {
+  /** Submit and resend: `POST /messages`, `POST /payloads`, `POST /messages/{id}/$resend`. */
+  messagesWrite: 'msh/messages.write',
+  /** Track: `GET /messages`, `GET /messages/{id}`. */
+  messagesRead: 'msh/messages.read',
+  /** The inbox: `GET /inbox`, `/inbox/stream`, `/inbox/{id}`. */
+  inboxRead: 'msh/inbox.read',
+  /** Acknowledge and remove: `POST /inbox/{id}/$acknowledge`, `DELETE /inbox/{id}`. */
+  inboxWrite: 'msh/inbox.write',
+} as const;
+
+/** The scopes a client that acts for no organisation (the network's operator) may use: reading only. */
+const OPERATOR_SCOPES: ReadonlySet<string> = new Set([MSH_SCOPE.messagesRead, MSH_SCOPE.inboxRead]);
+
+/** The scope each route needs, by `<METHOD> <route>` (fastify's route pattern). */
+const ROUTE_SCOPES: Readonly<Record<string, string>> = {
+  'POST /messages': MSH_SCOPE.messagesWrite,
+  'POST /payloads': MSH_SCOPE.messagesWrite,
+  'POST /messages/:id/$resend': MSH_SCOPE.messagesWrite,
+  'GET /messages': MSH_SCOPE.messagesRead,
+  'GET /messages/:id': MSH_SCOPE.messagesRead,
+  'GET /inbox': MSH_SCOPE.inboxRead,
+  'GET /inbox/stream': MSH_SCOPE.inboxRead,
+  'GET /inbox/:id': MSH_SCOPE.inboxRead,
+  'POST /inbox/:id/$acknowledge': MSH_SCOPE.inboxWrite,
+  'DELETE /inbox/:id': MSH_SCOPE.inboxWrite,
+};
+
+/**
+ * The scope a request needs; undefined for a path no route serves (a valid token of this organisation then gets
+ * the 404). HEAD is GET's (fastify serves HEAD for every GET route).
+ */
+export function mshScopeOf(request: FastifyRequest): string | undefined {
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  const route = request.routeOptions.url;
+  return route === undefined ? undefined : ROUTE_SCOPES[`${method} ${route}`];
+}
+
+/**
+ * Who may use this MSH, once the token is valid and grants the scope: a client acting for this MSH's organisation
+ * (its GLN among the token's `ehmi:org_context`), or a client that acts for no organisation, is one of
+ * `msh.operatorClients` and only reads. A token for another organisation, or an operator asking to write, is
+ * refused with 403 (`forbidden`): the token is valid, this MSH does not serve its holder that request.
+ */
+export function checkOrganisation(
+  claims: AccessClaims,
+  options: { gln: string; scope: string | undefined; operatorClients: ReadonlySet<string> },
+): void {
+  const contexts = claims.organisation?.contexts ?? [];
+  if (contexts.some((c) => c.gln === options.gln)) return;
+  if (contexts.length > 0) {
+    throw new EhmiError(
+      'EHMI_FORBIDDEN',
+      `the access token is for another organisation (GLN ${contexts.map((c) => c.gln).join(', ')}), not this MSH's (GLN ${options.gln})`,
+    );
+  }
+  if (!options.operatorClients.has(claims.clientId)) {
+    throw new EhmiError(
+      'EHMI_FORBIDDEN',
+      `the access token names no organisation, and client ${claims.clientId} is not one of msh.operatorClients`,
+    );
+  }
+  if (options.scope !== undefined && !OPERATOR_SCOPES.has(options.scope)) {
+    throw new EhmiError(
+      'EHMI_FORBIDDEN',
+      `client ${claims.clientId} acts for no organisation: it may read this MSH's messages and inbox, not ${options.scope}`,
+    );
+  }
+}
+
+/**
+ * The `onRequest` hook of the EUA API when the node has `authorization`: a valid access token for this MSH (its
+ * audience, bound to the client certificate, with the route's scope: `requireAccessToken`), then the organisation
+ * check ({@link checkOrganisation}). The verifier is given once the MSH listens (its audience is its URL, known
+ * then); a request before that is answered 503.
+ */
+export function requireMshAccess(options: {
+  verifier: () => AccessTokenVerifier | undefined;
+  gln: string;
+  operatorClients: readonly string[];
+  open: ReadonlySet<string>;
+}): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const operatorClients = new Set(options.operatorClients);
+  let hook: ReturnType<typeof requireAccessToken> | undefined;
+  let hookOf: AccessTokenVerifier | undefined;
+  return async (request, reply) => {
+    if (options.open.has(request.url.split('?')[0]!)) return;
+    const verifier = options.verifier();
+    if (!verifier) throw new EhmiError('EHMI_UNAVAILABLE', 'the message service handler is starting');
+    if (hookOf !== verifier) {
+      hook = requireAccessToken(verifier, { scope: mshScopeOf, open: options.open });
+      hookOf = verifier;
+    }
+    await hook!(request, reply);
+    checkOrganisation(request.access!, {
+      gln: options.gln,
+      scope: mshScopeOf(request),
+      operatorClients,
+    });
+  };
+}
