@@ -346,7 +346,8 @@ describe('local network: plan and network.json', () => {
       assert.deepEqual(o.config.msh.operatorClients, ['operator']);
     }
     assert.equal(plan.manifest.services.auth, 'https://127.0.0.1:30000');
-    assert.equal(plan.central.config.authorization, undefined);
+    // The central node's EER and EAS take its tokens too.
+    assert.equal(plan.central.config.authorization?.issuer, 'https://127.0.0.1:30000');
   });
 
   it('without it (static discovery, nodes started alone), the MSHs take mTLS alone and network.json names no issuer', async () => {
