@@ -1,19 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance } from 'fastify';
+import { StaticBearerToken } from '../http/index.ts';
 import { EVIDENCE_KINDS, type EvidenceKind, findEvidence, listEvidence } from './evidence.ts';
 import type { ApStore } from './tables.ts';
-
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
-
-/**
- * The bearer token of a request against the configured one, in constant time (as the SMP's and EAS's admin APIs
- * compare theirs: SHA-256 digests first, so the lengths are equal).
- */
-function authorised(header: string | undefined, tokenHash: Buffer): boolean {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  return m !== null && timingSafeEqual(sha256(m[1]!), tokenHash);
-}
 
 const outcome = (description: string) => ({
   description,
@@ -78,14 +67,14 @@ export async function registerEvidenceRoutes(
   options: { store: ApStore; adminToken: string | undefined },
 ): Promise<void> {
   const { store } = options;
-  const tokenHash = options.adminToken === undefined ? undefined : sha256(options.adminToken);
+  const adminToken = options.adminToken === undefined ? undefined : new StaticBearerToken(options.adminToken);
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request, reply) => {
-      if (tokenHash && authorised(request.headers.authorization, tokenHash)) return;
+      if (adminToken?.matches(request.headers.authorization)) return;
       reply.header('www-authenticate', 'Bearer');
       throw new EhmiError(
         'EHMI_UNAUTHORIZED',
-        tokenHash
+        adminToken
           ? 'the evidence API needs Authorization: Bearer <ap.adminToken>'
           : 'the evidence API of this access point is off (ap.adminToken is not set)',
       );

@@ -1,20 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance } from 'fastify';
+import { StaticBearerToken } from '../http/index.ts';
 import { gpReferenceSchema } from './config.ts';
 import { normaliseCpr } from './cpr.ts';
 import { FHIR_ID, isObject, type Json } from './fhir.ts';
 import type { TablePatientGpRegistry } from './registry.ts';
 import { schemas } from './schemas.ts';
 import type { EasIndex, EerFeed } from './store.ts';
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-/** Compares the bearer token in constant time (hashing first makes the lengths equal). */
-function authorised(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
-}
 
 function pathId(id: string): string {
   if (!FHIR_ID.test(id)) {
@@ -83,8 +75,9 @@ export async function adminRoutes(
   app: FastifyInstance,
   opts: { token: string; index: EasIndex; patients: TablePatientGpRegistry },
 ): Promise<void> {
+  const token = new StaticBearerToken(opts.token);
   app.addHook('onRequest', async (request, reply) => {
-    if (!authorised(request.headers.authorization, opts.token)) {
+    if (!token.matches(request.headers.authorization)) {
       reply.header('www-authenticate', 'Bearer realm="eas-admin"');
       throw new EhmiError(
         'EHMI_UNAUTHORIZED',

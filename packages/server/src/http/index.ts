@@ -1,3 +1,4 @@
+export { StaticBearerToken } from './bearer.ts';
 export { OPERATION_OUTCOME_SCHEMA, type OpenApiInfo, openApiPath, type RouteSeen } from './openapi.ts';
 export {
   createHttpServer,

@@ -1,4 +1,4 @@
-import { createHash, type KeyObject, timingSafeEqual, type X509Certificate } from 'node:crypto';
+import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import {
   buildServiceGroup,
@@ -15,6 +15,7 @@ import {
 } from '@ehmi/smp';
 import { type Document, parseXml, rootElement } from '@ehmi/xml';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { StaticBearerToken } from '../http/index.ts';
 import { SMP_CONTENT_TYPE, smpErrorHandler } from './errors.ts';
 import type { SmpRepository } from './repository.ts';
 
@@ -158,7 +159,7 @@ function checkServiceMetadata(
  */
 export async function registerSmpRoutes(app: FastifyInstance, options: SmpRoutesOptions): Promise<void> {
   const { repository, flavour } = options;
-  const tokenHash = options.adminToken === undefined ? undefined : sha256(options.adminToken);
+  const adminToken = options.adminToken === undefined ? undefined : new StaticBearerToken(options.adminToken);
   const signed = new Map<string, string>();
 
   await app.register(async (scope) => {
@@ -173,17 +174,16 @@ export async function registerSmpRoutes(app: FastifyInstance, options: SmpRoutes
     // Admin requests are authenticated before their body is read.
     scope.addHook('onRequest', async (request) => {
       if (request.method !== 'PUT' && request.method !== 'DELETE') return;
-      if (!tokenHash) {
+      if (!adminToken) {
         throw new EhmiError(
           'EHMI_FORBIDDEN',
           'the admin API of this SMP is disabled (smp.adminToken is not set)',
         );
       }
-      const header = request.headers.authorization ?? '';
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m) throw new EhmiError('EHMI_UNAUTHORIZED', 'the admin API needs Authorization: Bearer <token>');
-      // Compared as SHA-256 digests: equal lengths, constant time.
-      if (!timingSafeEqual(sha256(m[1]!), tokenHash)) {
+      if (StaticBearerToken.bearer(request.headers.authorization) === undefined) {
+        throw new EhmiError('EHMI_UNAUTHORIZED', 'the admin API needs Authorization: Bearer <token>');
+      }
+      if (!adminToken.matches(request.headers.authorization)) {
         throw new EhmiError('EHMI_UNAUTHORIZED', 'the bearer token is not valid for this SMP');
       }
     });
