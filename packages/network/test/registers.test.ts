@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
-import { createCertificateAuthority, issueCertificate } from '@ehmi/pki';
+import { createCertificateAuthority, issueCertificate, RevocationChecker } from '@ehmi/pki';
 import { FHIR_ACK_STANDARD, fhirDocumentId, PROCESS_ID, RECEIPT_DOCUMENT_ID } from '@ehmi/sbdh';
 import {
   apConfigSchema,
@@ -133,24 +133,27 @@ describe('ap.discovery.smp', () => {
       const apFile = join(dir, 'ap.pem');
       await writeFile(caFile, ca.certificatePem);
       await writeFile(apFile, ap.certificatePem);
-      const discovery = configuredDiscovery({
-        static: {
-          '0088:5790000127092': {
-            url: 'https://127.0.0.1:1/as4',
-            certificate: apFile,
-            transportProfile: 'x',
+      const discovery = configuredDiscovery(
+        {
+          static: {
+            '0088:5790000127092': {
+              url: 'https://127.0.0.1:1/as4',
+              certificate: apFile,
+              transportProfile: 'x',
+            },
+          },
+          // A DNS server nobody runs: a lookup that reaches it fails as a transient lookup failure.
+          smp: {
+            zone: LOCAL_SML_ZONE,
+            naming: 'naptr',
+            dnsServer: { host: '127.0.0.1', port: 9 },
+            trustAnchors: [caFile],
+            cacheTtlMs: 0,
+            timeoutMs: 300,
           },
         },
-        // A DNS server nobody runs: a lookup that reaches it fails as a transient lookup failure.
-        smp: {
-          zone: LOCAL_SML_ZONE,
-          naming: 'naptr',
-          dnsServer: { host: '127.0.0.1', port: 9 },
-          trustAnchors: [caFile],
-          cacheTtlMs: 0,
-          timeoutMs: 300,
-        },
-      });
+        new RevocationChecker(),
+      );
       const mapped = await discovery.lookup(
         'iso6523-actorid-upis::0088:5790000127092',
         HOMECARE_1_1,

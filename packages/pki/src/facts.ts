@@ -23,7 +23,12 @@ const cache = new Map<string, CertificateFacts>();
 export function certificateFacts(cert: X509Certificate): CertificateFacts {
   const key = cert.fingerprint256;
   const held = cache.get(key);
-  if (held) return held;
+  if (held) {
+    // Most recently used last: the oldest entry is the one to go.
+    cache.delete(key);
+    cache.set(key, held);
+    return held;
+  }
   const parsed = new x509.X509Certificate(cert.raw);
   const ku = parsed.getExtension(x509.KeyUsagesExtension);
   const eku = parsed.getExtension(x509.ExtendedKeyUsageExtension);

@@ -94,8 +94,8 @@ interface Cached<T> {
 /**
  * Checks that a certificate is not revoked, by OCSP when it names a responder, else by its CRL distribution
  * points. Fails closed: when no source gives a verified, current answer, `check` throws. CRLs and OCSP answers
- * are cached until min(nextUpdate, fetch + refreshMs); when a refetch fails, a cached answer still before its
- * nextUpdate is used. Concurrent checks share one fetch per URL.
+ * are cached until min(nextUpdate, fetch + refreshMs); when a refetch fails, a cached answer is used for at most
+ * `graceMs` more (and never past its nextUpdate plus `graceMs`). Concurrent checks share one fetch per URL.
  *
  * A revoked certificate throws EHMI_CERTIFICATE_REVOKED with details `{ revoked: true, serialNumber,
  * revokedAt, reason }`; no revocation answer throws EHMI_CERTIFICATE_UNTRUSTED with `{ revocation: 'unavailable' }`.
@@ -280,8 +280,10 @@ export class RevocationChecker {
         value,
         fetchedAt,
         freshUntil: next === undefined ? refresh : Math.min(next, refresh),
-        // Without a nextUpdate the answer says nothing about tomorrow: no use beyond the refresh interval.
-        usableUntil: next === undefined ? refresh : next + this.#graceMs,
+        // When a refetch fails the answer stands in for at most `graceMs` past its refresh: whoever can keep the
+        // CRL from us must not keep a revoked certificate working until a nextUpdate a day away. Never beyond
+        // its nextUpdate (plus the grace); without one, not beyond the refresh interval.
+        usableUntil: next === undefined ? refresh : Math.min(next + this.#graceMs, refresh + this.#graceMs),
       });
       return value;
     } catch (err) {

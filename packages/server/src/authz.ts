@@ -254,6 +254,11 @@ export interface RequireAccessTokenOptions {
   scope: (request: FastifyRequest) => string | readonly string[] | undefined;
   /** Paths that need no token (health, metrics, the OpenAPI document). */
   open?: ReadonlySet<string>;
+  /**
+   * Whether this server limits what it serves to a token's patient (`AccessClaims.patient`). Until it does, a token
+   * restricted to one patient is refused (403): it would otherwise reach every patient's data.
+   */
+  honoursPatientRestriction?: boolean;
 }
 
 /**
@@ -301,6 +306,13 @@ export function requireAccessToken(
         throw new EhmiError(
           'EHMI_FORBIDDEN',
           `the access token does not grant the scope this request needs (${needed.join(' or ')})`,
+          { details: { oauthError: 'insufficient_scope', scope: needed.join(' ') } },
+        );
+      }
+      if (claims.patient && !options.honoursPatientRestriction) {
+        throw new EhmiError(
+          'EHMI_FORBIDDEN',
+          'the access token is restricted to one patient, and this service cannot limit what it serves to one patient',
           { details: { oauthError: 'insufficient_scope', scope: needed.join(' ') } },
         );
       }

@@ -64,12 +64,19 @@ function serviceRegistry(): ServiceRegistry {
       return service;
     },
     late(name) {
-      // Every member of a service is a function: look the service up when one is called.
+      // Every member of a service is a method: look the service up when one is called. Nothing else is a member
+      // (a `then` would make the stand-in look like a promise to `await`).
       return new Proxy({} as NodeServices[typeof name], {
-        get:
-          (_, member) =>
-          (...args: unknown[]) =>
-            (lookup(name) as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>)[member]!(...args),
+        get: (_, member) => {
+          if (typeof member !== 'string' || member === 'then' || member === 'toJSON') return undefined;
+          return (...args: unknown[]) => {
+            const method = (lookup(name) as unknown as Record<string, unknown>)[member];
+            if (typeof method !== 'function') {
+              throw new EhmiError('EHMI_INTERNAL', `${name} has no method ${member}`);
+            }
+            return (method as (...a: unknown[]) => unknown).apply(lookup(name), args);
+          };
+        },
       });
     },
   };

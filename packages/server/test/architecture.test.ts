@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { MESSAGE_PATH } from '../src/path.ts';
 import { BLOB_REFERENCES, configSchema, ROLE_MIGRATIONS, ROLES } from '../src/role-list.ts';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
@@ -52,6 +53,14 @@ describe('the node is composed from its roles', () => {
     const declared = ROLES.flatMap((r) => Object.keys(r.migrations));
     assert.equal(new Set(declared).size, declared.length, 'no two roles declare the same migration');
     assert.equal(Object.keys(ROLE_MIGRATIONS).length, declared.length);
+  });
+
+  it('the queues of a message path are each taken by one role', () => {
+    const taken = ROLES.flatMap((r) => r.queues.map((q) => [q, r.name] as const));
+    for (const queue of MESSAGE_PATH) {
+      const by = taken.filter(([q]) => q === queue).map(([, role]) => role);
+      assert.equal(by.length, 1, `${queue} is taken by ${by.join(', ') || 'no role'}`);
+    }
   });
 
   it("the blob collector knows every role's blob columns", () => {

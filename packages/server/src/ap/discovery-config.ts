@@ -38,7 +38,7 @@ type SmpDiscoveryConfig = NonNullable<ApConfig['discovery']['smp']>;
 /** The `SmpClient` options of `ap.discovery.smp` (trust anchors read from their PEM files now: errors at start). */
 export function smpClientOptions(
   config: SmpDiscoveryConfig,
-  revocation?: RevocationChecker,
+  revocation: RevocationChecker,
 ): SmpClientOptions {
   const trustAnchors = config.trustAnchors.map((file) => readPem(file, 'ap.discovery.smp.trustAnchors'));
   return {
@@ -61,7 +61,7 @@ export function smpClientOptions(
       const what = 'SMP signing certificate';
       const errorCode = 'EHMI_SMP_CERTIFICATE_UNTRUSTED';
       checkCertificatePurpose(path[0]!, 'smp-signing', { what, errorCode });
-      if (revocation) await checkNotRevoked(revocation, path, { what, errorCode });
+      await checkNotRevoked(revocation, path, { what, errorCode });
     },
     cacheTtlMs: config.cacheTtlMs,
     timeoutMs: config.timeoutMs,
@@ -78,7 +78,7 @@ export function smpClientOptions(
  */
 export function configuredDiscovery(
   config: ApConfig['discovery'],
-  revocation?: RevocationChecker,
+  revocation: RevocationChecker,
 ): ReceiverDiscovery {
   const fromMap = staticDiscovery(config.static);
   if (!config.smp) return fromMap;

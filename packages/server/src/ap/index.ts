@@ -13,7 +13,7 @@ import type {
 } from '../contract.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { QUEUES } from '../path.ts';
-import { type Role, type RoleContext, readPem } from '../roles.ts';
+import { organisationOf, type Role, type RoleContext, readPem } from '../roles.ts';
 import { earliestNext, type IdleState, JobQueue, storeBlob, Worker } from '../store/index.ts';
 import { requireClientCertificate } from '../trust.ts';
 import type { ApConfig } from './config.ts';
@@ -107,9 +107,7 @@ export async function createAccessPoint(
 ): Promise<AccessPoint> {
   const { node: config, config: ap, store, logger: nodeLogger } = ctx;
   const logger = nodeLogger.child({ role: 'ap' });
-  if (!config.organisation) {
-    throw new EhmiError('EHMI_CONFIG_INVALID', 'organisation: the access point needs organisation.gln');
-  }
+  const organisation = organisationOf(config, 'access point');
   if (!ap.signing) {
     throw new EhmiError(
       'EHMI_CONFIG_INVALID',
@@ -150,7 +148,7 @@ export async function createAccessPoint(
     }
   });
   const discovery = deps.discovery ?? configuredDiscovery(ap.discovery, ctx.revocation);
-  const participant = `0088:${config.organisation.gln}`;
+  const participant = `0088:${organisation.gln}`;
   const profile: As4ProfileId = ap.profile === '2.0' ? 'edelivery-as4-2.0' : 'edelivery-as4-1.15';
   const now = deps.now ?? ctx.queue.options.now;
 
@@ -323,7 +321,7 @@ export async function createAccessPoint(
       const blob = await storeBlob(store, () => submission.envelope.open());
       // docs/architecture.md "Durability": the AS4 MessageId is fixed here and never changes across retries.
       // RFC 2822 msg-id with a UUID (eDelivery AS4 1.15 §2.2.3.2 RECOMMENDED).
-      const as4MessageId = `${randomUUID()}@${config.organisation!.gln}.ehmi`;
+      const as4MessageId = `${randomUUID()}@${organisation.gln}.ehmi`;
       const at = now();
       const accepted = await store.transaction(async (trx) => {
         const inserted = await trx

@@ -139,15 +139,17 @@ async function trustedSigner(chain: X509Certificate[], rc: ReceiveContext): Prom
  * SMP) publishes for the `originalSender` participant's access point. An access point may serve several
  * organisations; what binds a signer to a sender is the register, not the certificate's subject. Else EBMS:0101.
  */
-async function checkSignerIsSender(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<void> {
-  const um = rx.userMessage;
+async function checkSignerIsSender(
+  um: UserMessage,
+  signer: X509Certificate,
+  rc: ReceiveContext,
+): Promise<void> {
   const sender = participantOfProperty(originalSender(um));
   const fail = (message: string, details: Record<string, unknown> = {}) =>
     new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', message, {
       details: { messageId: um.messageInfo.messageId, sender, ...details },
     });
   if (!sender) throw fail('the message property originalSender is required');
-  const signer = rx.verified.certificate;
   let published: X509Certificate[];
   try {
     published = await rc.discovery.accessPointCertificates(sender);
@@ -220,6 +222,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
       const contentType = request.headers['content-type'] ?? '';
       const body = (request.body ?? request.raw) as AsyncIterable<Uint8Array>;
       let rx: ReceivedUserMessage | ReceivedSignals | undefined;
+      let claimed: UserMessage | undefined;
       try {
         await mkdir(rc.tmpDir, { recursive: true });
         rx = await receiveAs4Message(body, {
@@ -227,8 +230,19 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
           clock: () => new Date(rc.now()),
           limits: rc.limits,
           sink: tempFileSink({ dir: rc.tmpDir }),
-          selectPMode: (um) => receivingPMode(um, rc),
-          verify: { trust: (chain) => trustedSigner(chain, rc) },
+          selectPMode: (um) => {
+            claimed = um;
+            return receivingPMode(um, rc);
+          },
+          // The signer is checked, against the register too, before anything is decrypted: a message from an
+          // impostor costs no decryption.
+          verify: {
+            trust: async (chain) => {
+              await trustedSigner(chain, rc);
+              if (claimed && !isTestMessage(claimed)) await checkSignerIsSender(claimed, chain[0]!, rc);
+              return true;
+            },
+          },
           decrypt: (env, attachments, sink) =>
             decryptAttachments(env.document, attachments, {
               privateKey: rc.decryption.privateKey,
@@ -242,7 +256,6 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
           rc.count?.('signal');
           return answerSignals(rx, rc.logger, reply);
         }
-        if (!isTestMessage(rx.userMessage)) await checkSignerIsSender(rx, rc);
         const receipt = await commit(rx, rc);
         return reply.code(200).header('content-type', SOAP_XML).send(receipt);
       } catch (err) {

@@ -417,19 +417,27 @@ async function finish(
  * forever: mark it failed with EBMS:0301 and tell the MSH. Run by the retention sweep.
  */
 export async function failOrphans(sc: SendContext): Promise<number> {
-  const pending = await sc.store.db
-    .selectFrom('ap_outbound')
-    .selectAll()
-    .where('status', '=', 'pending')
-    .execute();
-  const live = await sc.handoverQueue.live(pending.map((row) => sendJobId(row.submission_id)));
-  const rows = pending.filter((row) => !live.has(sendJobId(row.submission_id)));
-  for (const row of rows) {
-    await finish(sc, row, {
-      status: 'failed',
-      ebmsCode: 'EBMS:0301',
-      reason: 'no receipt: the send job ended without a result (worker stopped on its last attempt)',
-    });
+  let failed = 0;
+  // In pages: a backlog of pending messages is never read into memory at once.
+  for (let after = ''; ; ) {
+    const pending = await sc.store.db
+      .selectFrom('ap_outbound')
+      .selectAll()
+      .where('status', '=', 'pending')
+      .where('submission_id', '>', after)
+      .orderBy('submission_id')
+      .limit(500)
+      .execute();
+    if (pending.length === 0) return failed;
+    after = pending.at(-1)!.submission_id;
+    const live = await sc.handoverQueue.live(pending.map((row) => sendJobId(row.submission_id)));
+    for (const row of pending.filter((r) => !live.has(sendJobId(r.submission_id)))) {
+      await finish(sc, row, {
+        status: 'failed',
+        ebmsCode: 'EBMS:0301',
+        reason: 'no receipt: the send job ended without a result (worker stopped on its last attempt)',
+      });
+      failed++;
+    }
   }
-  return rows.length;
 }

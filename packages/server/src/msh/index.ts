@@ -3,7 +3,7 @@ import { AccessTokenVerifier, accessTokenVerifierOptions } from '../authz.ts';
 import type { AccessPointGateway, MshBackend } from '../contract.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { QUEUES } from '../path.ts';
-import { type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
+import { organisationOf, type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
 import { type IdleState, Worker } from '../store/index.ts';
 import { askForClientCertificate } from '../trust.ts';
 import { requireMshAccess } from './access.ts';
@@ -52,13 +52,7 @@ export async function createMsh(
   deps: MshDeps,
 ): Promise<MessageServiceHandler> {
   const { node: config, config: mshConfig, store, queue, logger } = ctx;
-  const organisation = config.organisation;
-  if (!organisation) {
-    throw new EhmiError(
-      'EHMI_CONFIG_INVALID',
-      'organisation: the message service handler needs organisation.name, .gln and .sor',
-    );
-  }
+  const organisation = organisationOf(config, 'message service handler');
   const anchors = mshConfig.clientTrustAnchors.map((file) => readPem(file, 'msh.clientTrustAnchors'));
   if (anchors.length > 0 && !ctx.tls) {
     throw new EhmiError(

@@ -33,7 +33,7 @@ export interface StoreOptions {
   poolSize?: number;
   /**
    * The roles' migrations, run after the store's own (`jobs`, `blobs`); each role names its migrations under its
-   * own prefix. The node passes those of every role it knows (see `roles/index.ts`).
+   * own prefix. The node passes those of every role it knows (see `role-list.ts`).
    */
   migrations?: Readonly<Record<string, Migration>>;
 }

@@ -233,14 +233,26 @@ describe('resource server: certificate-bound access tokens (FAPI 2.0 §5.3.3, RF
     );
   });
 
-  it('the patient restriction (ehmi:patient) reaches the request', async () => {
+  it('a patient restriction (ehmi:patient) is refused where the service cannot honour it, and reaches the request where it can', async () => {
     const restricted = await signedByIssuer(auth, {
       ...claimsOf(token),
       'ehmi:patient': { cpr: '0101701234' },
     });
-    const answer = await call(rs, clientAgent, '/Endpoint', restricted);
-    assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    assert.deepEqual(answer.body.patient, { cpr: '0101701234' });
+    const refused = await call(rs, clientAgent, '/Endpoint', restricted);
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.match(JSON.stringify(refused.body), /restricted to one patient/);
+    const honouring = await startResourceServer(
+      pki,
+      { issuer: auth.issuer, audience: EER, ca: [pki.caPem], now: () => Date.now() + offsetMs },
+      { honoursPatientRestriction: true },
+    );
+    try {
+      const answer = await call(honouring, clientAgent, '/Endpoint', restricted);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(answer.body.patient, { cpr: '0101701234' });
+    } finally {
+      await honouring.close();
+    }
   });
 
   it('invalid_token for a patient restriction that names no CPR number (never read as no restriction)', async () => {

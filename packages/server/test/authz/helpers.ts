@@ -25,6 +25,7 @@ export interface TestResourceServer {
 export async function startResourceServer(
   pki: TestPki,
   verifierOptions: AccessTokenVerifierOptions,
+  hook: { honoursPatientRestriction?: boolean } = {},
 ): Promise<TestResourceServer> {
   const verifier = new AccessTokenVerifier(verifierOptions);
   const app = await createHttpServer({
@@ -44,6 +45,7 @@ export async function startResourceServer(
     requireAccessToken(verifier, {
       scope: (request) => ROUTE_SCOPES[request.routeOptions.url ?? ''],
       open: new Set(['/health']),
+      ...hook,
     }),
   );
   const answer = async (request: import('fastify').FastifyRequest) => {
