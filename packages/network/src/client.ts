@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
-import * as oauth from 'oauth4webapi';
-import { Agent, request, fetch as undiciFetch } from 'undici';
+import { TokenClient } from '@ehmi/server/token-client';
+import { Agent, request } from 'undici';
 import { MSH_SCOPES } from './auth.ts';
 import {
   type ManifestNetworkClient,
@@ -33,21 +33,6 @@ export interface OutcomeIssue {
 /** Who calls an MSH: an organisation's EUA, or a network-level client (the operator); `name` keys its agent. */
 type Caller = Pick<ManifestOrganisation, 'name' | 'tls' | 'clientId' | 'scope'>;
 
-/** oauth4webapi's `customFetch`, for its GET (metadata) and POST (token) requests alike. */
-type CustomFetch = (
-  url: string,
-  init: oauth.CustomFetchOptions<'GET' | 'POST', URLSearchParams | undefined>,
-) => Promise<Response>;
-
-/** A token is renewed this long before it expires. */
-const RENEW_BEFORE_MS = 30_000;
-
-interface CachedToken {
-  accessToken: string;
-  /** Epoch ms; Infinity when the server named no lifetime. */
-  expiresAt: number;
-}
-
 /**
  * The network as the CLI commands see it: its manifest and an HTTPS client per organisation that trusts the
  * network's root CA and presents the organisation's TLS certificate (its EUA's client certificate, mTLS). When
@@ -66,8 +51,8 @@ export class NetworkClient {
   readonly manifest: NetworkManifest;
   readonly #agents = new Map<string, Agent>();
   readonly #ca: string;
-  readonly #tokens = new Map<string, Promise<CachedToken>>();
-  #authorizationServer: Promise<oauth.AuthorizationServer> | undefined;
+  /** One token client per caller (`@ehmi/server/token-client`: cached, renewed 30 s before expiry). */
+  readonly #tokenClients = new Map<string, TokenClient>();
 
   private constructor(dataDir: string, manifest: NetworkManifest) {
     this.dataDir = dataDir;
@@ -199,7 +184,7 @@ export class NetworkClient {
     // with a new one.
     if (token && res.statusCode === 401 && /invalid_token/.test(String(res.headers['www-authenticate']))) {
       await res.body.dump();
-      this.#tokens.delete(tokenKey(caller, org.msh));
+      this.#tokenClient(caller)?.forget(tokenRequest(caller, org.msh));
       token = await this.#accessToken(caller, org.msh);
       res = await send(token);
     }
@@ -217,99 +202,37 @@ export class NetworkClient {
   }
 
   /**
-   * An access token for `caller` at the MSH `resource`, from the cache while it has more than 30 s left; undefined
-   * when network.json names no authorization server (the MSHs then take mTLS alone).
+   * An access token for `caller` at the MSH `resource`; undefined when network.json names no authorization server
+   * (the MSHs then take mTLS alone). A refused request is `EHMI_UNAUTHORIZED` with the server's error and
+   * description; a server that cannot be reached says how to start the network.
    */
   async #accessToken(caller: Caller, resource: string): Promise<string | undefined> {
+    const client = this.#tokenClient(caller);
+    if (!client) return undefined;
+    try {
+      return await client.token(tokenRequest(caller, resource));
+    } catch (err) {
+      if (err instanceof EhmiError && err.code === 'EHMI_UNAVAILABLE') {
+        throw authUnavailable(client.issuer, err.cause ?? err, this.dataDir);
+      }
+      throw err;
+    }
+  }
+
+  #tokenClient(caller: Caller): TokenClient | undefined {
     const issuer = this.manifest.services.auth;
     if (!issuer) return undefined;
-    const key = tokenKey(caller, resource);
-    const cached = this.#tokens.get(key);
-    if (cached) {
-      const t = await cached.catch(() => undefined);
-      if (t && Date.now() < t.expiresAt - RENEW_BEFORE_MS) return t.accessToken;
-      if (this.#tokens.get(key) === cached) this.#tokens.delete(key);
-    }
-    let pending = this.#tokens.get(key);
-    if (!pending) {
-      pending = this.#requestToken(issuer, caller, resource);
-      this.#tokens.set(key, pending);
-      // A refused or failed request is not cached: the next call asks again.
-      pending.catch(() => {
-        if (this.#tokens.get(key) === pending) this.#tokens.delete(key);
+    let client = this.#tokenClients.get(caller.name);
+    if (!client) {
+      client = new TokenClient({
+        issuer,
+        clientId: caller.clientId,
+        name: caller.name,
+        dispatcher: this.#agent(caller),
       });
+      this.#tokenClients.set(caller.name, client);
     }
-    return (await pending).accessToken;
-  }
-
-  async #requestToken(issuer: string, caller: Caller, resource: string): Promise<CachedToken> {
-    // The MSH offers only its own scopes: ask for those of the client's registered scopes.
-    const scope = caller.scope
-      .split(' ')
-      .filter((s) => MSH_SCOPES.includes(s))
-      .join(' ');
-    const fetchOptions = { [oauth.customFetch]: this.#fetch(caller) };
-    let as: oauth.AuthorizationServer;
-    try {
-      as = await this.#metadata(issuer, fetchOptions);
-    } catch (err) {
-      throw authUnavailable(issuer, err, this.dataDir);
-    }
-    const client: oauth.Client = { client_id: caller.clientId };
-    const started = Date.now();
-    let answer: oauth.TokenEndpointResponse;
-    try {
-      const res = await oauth.clientCredentialsGrantRequest(
-        as,
-        client,
-        oauth.TlsClientAuth(),
-        { ...(scope ? { scope } : {}), resource },
-        fetchOptions,
-      );
-      answer = await oauth.processClientCredentialsResponse(as, client, res);
-    } catch (err) {
-      if (err instanceof oauth.ResponseBodyError) {
-        throw new EhmiError(
-          'EHMI_UNAUTHORIZED',
-          `the authorization server ${issuer} refused ${caller.name}'s token request for ${resource} (HTTP ${err.status}): ${err.error}${err.error_description ? `: ${err.error_description}` : ''}`,
-          { cause: err, details: { oauthError: err.error } },
-        );
-      }
-      throw authUnavailable(issuer, err, this.dataDir);
-    }
-    return {
-      accessToken: answer.access_token,
-      expiresAt: typeof answer.expires_in === 'number' ? started + answer.expires_in * 1000 : Infinity,
-    };
-  }
-
-  /** The authorization server's metadata (RFC 8414), fetched once per client; a failure is asked again next time. */
-  #metadata(issuer: string, options: oauth.DiscoveryRequestOptions): Promise<oauth.AuthorizationServer> {
-    if (!this.#authorizationServer) {
-      const url = new URL(issuer);
-      const pending = oauth
-        .discoveryRequest(url, { ...options, algorithm: 'oauth2' })
-        .then((res) => oauth.processDiscoveryResponse(url, res));
-      this.#authorizationServer = pending;
-      pending.catch(() => {
-        if (this.#authorizationServer === pending) this.#authorizationServer = undefined;
-      });
-    }
-    return this.#authorizationServer;
-  }
-
-  /** oauth4webapi's fetch for `caller`: undici with its agent, so the token request presents its certificate. */
-  #fetch(caller: Caller): CustomFetch {
-    const dispatcher = this.#agent(caller);
-    return (url, init) =>
-      undiciFetch(url, {
-        method: init.method,
-        redirect: init.redirect,
-        signal: init.signal ?? null,
-        headers: init.headers,
-        ...(init.body !== undefined ? { body: init.body.toString() } : {}),
-        dispatcher,
-      }) as unknown as Promise<Response>;
+    return client;
   }
 
   /**
@@ -350,8 +273,7 @@ export class NetworkClient {
   async close(): Promise<void> {
     await Promise.all([...this.#agents.values()].map((a) => a.close()));
     this.#agents.clear();
-    this.#tokens.clear();
-    this.#authorizationServer = undefined;
+    this.#tokenClients.clear();
   }
 }
 
@@ -359,8 +281,15 @@ function operatorCaller(operator: ManifestNetworkClient): Caller {
   return { name: operator.name, tls: operator.tls, clientId: operator.clientId, scope: operator.scope };
 }
 
-function tokenKey(caller: Caller, resource: string): string {
-  return `${caller.name} ${resource}`;
+/** An MSH offers only its own scopes: a token for it asks for those of the client's registered scopes. */
+function tokenRequest(caller: Caller, resource: string): { resource: string; scope: string } {
+  return {
+    resource,
+    scope: caller.scope
+      .split(' ')
+      .filter((s) => MSH_SCOPES.includes(s))
+      .join(' '),
+  };
 }
 
 function authUnavailable(issuer: string, err: unknown, dataDir: string): EhmiError {
