@@ -303,31 +303,59 @@ export function requireAccessToken(
       const leaf = peerCertificatePath(request.raw.socket as TLSSocket)[0];
       const claims = await verifier.verify(token, leaf?.raw);
       if (needed.length > 0 && !needed.some((s) => claims.scopes.has(s))) {
-        throw new EhmiError(
-          'EHMI_FORBIDDEN',
+        throw insufficientScopeError(
+          needed,
           `the access token does not grant the scope this request needs (${needed.join(' or ')})`,
-          { details: { oauthError: 'insufficient_scope', scope: needed.join(' ') } },
         );
       }
       if (claims.patient && !options.honoursPatientRestriction) {
-        throw new EhmiError(
-          'EHMI_FORBIDDEN',
+        throw insufficientScopeError(
+          needed,
           'the access token is restricted to one patient, and this service cannot limit what it serves to one patient',
-          { details: { oauthError: 'insufficient_scope', scope: needed.join(' ') } },
         );
       }
       request.access = claims;
     } catch (err) {
-      if (err instanceof EhmiError && typeof err.details.oauthError === 'string') {
-        challenge({
-          error: err.details.oauthError,
-          error_description: err.message,
-          ...(typeof err.details.scope === 'string' ? { scope: err.details.scope } : {}),
-        });
-      }
+      challengeFor(reply, err);
       throw err;
     }
   };
+}
+
+/**
+ * An `insufficient_scope` refusal (RFC 6750 §3.1) from a route handler, once the body says what the request needs
+ * (a transaction's types, the patient of a lookup): 403 with the challenge naming the scope, as the hook answers.
+ */
+export function insufficientScope(
+  reply: FastifyReply,
+  needed: readonly string[],
+  message: string,
+): EhmiError {
+  const err = insufficientScopeError(needed, message);
+  challengeFor(reply, err);
+  return err;
+}
+
+function insufficientScopeError(needed: readonly string[], message: string): EhmiError {
+  return new EhmiError('EHMI_FORBIDDEN', message, {
+    details: { oauthError: 'insufficient_scope', scope: needed.join(' ') },
+  });
+}
+
+/** The RFC 6750 §3 challenge of an OAuth refusal (an error with `details.oauthError`); nothing for other errors. */
+function challengeFor(reply: FastifyReply, err: unknown): void {
+  if (err instanceof EhmiError && typeof err.details.oauthError === 'string') {
+    reply.header(
+      'www-authenticate',
+      bearerChallenge({
+        error: err.details.oauthError,
+        error_description: err.message,
+        ...(typeof err.details.scope === 'string' && err.details.scope !== ''
+          ? { scope: err.details.scope }
+          : {}),
+      }),
+    );
+  }
 }
 
 declare module 'fastify' {

@@ -56,5 +56,5 @@ export {
 } from './role-list.ts';
 export { defineRole, type NodeServices, type Role, type RoleContext, type RoleModule } from './roles.ts';
 export { createSmpRole, type SmpRole } from './smp/index.ts';
-export { TokenClient, type TokenClientOptions, type TokenRequest } from './token-client.ts';
 export { type Engine, JobQueue, openStore, type Store, type StoreOptions, storeView } from './store/index.ts';
+export { TokenClient, type TokenClientOptions, type TokenRequest } from './token-client.ts';

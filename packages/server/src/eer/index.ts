@@ -164,7 +164,6 @@ export async function createEerRole(
       url = await listen(app, { host: cfg.host, port: cfg.port, https: !!ctx.tls });
       worker.start();
       log.info({ url }, 'eer started');
-      protection.started();
     },
     async close() {
       await app.close();

@@ -1,7 +1,7 @@
 import { EhmiError, isEhmiError, toOperationOutcome } from '@ehmi/errors';
 import { jsonToXml, xmlToJson } from '@ehmi/fhir';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { insufficientScope } from '../resource-server.ts';
+import { insufficientScope } from '../authz.ts';
 import { readScopes, writeScope } from './access.ts';
 import { capabilityStatement } from './capability.ts';
 import { type EerType, type EerValidator, isEerType } from './profiles.ts';

@@ -16,7 +16,7 @@ export const mshConfigSchema = z
       .int()
       .min(1024)
       .default(32 * 1024 * 1024),
-    /** PEM files of the CAs whose client certificates may use the EUA API (mTLS); empty: no client check. */
+    /** PEM files of the CAs whose client certificates may use the EUA API (mTLS): required with the node's `authorization` (the tokens are bound to these certificates); empty only under `insecure`. */
     clientTrustAnchors: z.array(z.string().min(1)).default([]),
     /**
      * OAuth client ids that act for no organisation (the network's operator) and may read this MSH's messages and

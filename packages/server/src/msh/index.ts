@@ -60,13 +60,25 @@ export async function createMsh(
       "msh.clientTrustAnchors: mutual TLS needs the node's tls certificate and key",
     );
   }
-  // Fail closed: the EUA API holds patients' data; it is not served to whoever connects.
+  // Fail closed: the EUA API holds patients' data; it is served only to clients with an access token of the node's
+  // authorization server, bound to a certificate under msh.clientTrustAnchors. The `insecure` development switch
+  // serves it on mTLS alone (with msh.clientTrustAnchors), or to whoever connects (without).
+  const authorization = config.authorization;
   requireTrustConfiguration(ctx, 'msh', {
-    missing: anchors.length === 0,
+    missing: !authorization,
     refusal:
-      'msh.clientTrustAnchors: the message service handler serves its API only to clients with a certificate issued under these CAs (and needs tls)',
-    insecureNote: 'the MSH API is served without client authentication',
+      "authorization: the message service handler serves its API only to clients with an access token of the node's authorization server (authorization.issuer), bound to a certificate issued under msh.clientTrustAnchors",
+    insecureNote:
+      anchors.length > 0
+        ? 'the MSH API is served without access tokens, to any client with a certificate under msh.clientTrustAnchors, for this organisation'
+        : 'the MSH API is served without client authentication',
   });
+  if (authorization && anchors.length === 0) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      "msh.clientTrustAnchors: access tokens are bound to client certificates (authorization is set), so the message service handler needs the CAs of its clients' certificates (and tls)",
+    );
+  }
   const tls = ctx.tls && askForClientCertificate(ctx.tls, anchors);
   const log = logger.child({ role: 'msh', organisation: organisation.name });
   const app = await createHttpServer({
@@ -109,9 +121,8 @@ export async function createMsh(
     isPermanent: () => false,
   });
   const dispatcher = worker;
-  // Access tokens (docs/architecture.md "Who is asking") when the node names its authorization server. Their
-  // audience is this MSH's URL(s), known once it listens: the verifier is made in start().
-  const authorization = config.authorization;
+  // Access tokens (docs/architecture.md "Who is asking"). Their audience is this MSH's URL(s), known once it
+  // listens: the verifier is made in start().
   let verifier: AccessTokenVerifier | undefined;
   const accessTokens =
     authorization &&
@@ -163,12 +174,6 @@ export async function createMsh(
             audience: [...new Set([listenUrl, ...(publicUrl ? [publicUrl] : [])])],
             ...(ctx.tls && ctx.tls.ca.length > 0 ? { ca: ctx.tls.ca } : {}),
           }),
-        );
-      } else {
-        // Not fail-closed yet: without `authorization` the API is served on mTLS alone.
-        log.warn(
-          { authorization: false },
-          'the MSH API is not protected by access tokens (no authorization configured): any client with a trusted certificate may use it for this organisation',
         );
       }
       worker?.start();
