@@ -54,12 +54,6 @@ export async function createMsh(
   const { node: config, config: mshConfig, store, queue, logger } = ctx;
   const organisation = organisationOf(config, 'message service handler');
   const anchors = mshConfig.clientTrustAnchors.map((file) => readPem(file, 'msh.clientTrustAnchors'));
-  if (anchors.length > 0 && !ctx.tls) {
-    throw new EhmiError(
-      'EHMI_CONFIG_INVALID',
-      "msh.clientTrustAnchors: mutual TLS needs the node's tls certificate and key",
-    );
-  }
   // Fail closed: the EUA API holds patients' data; it is served only to clients with an access token of the node's
   // authorization server, bound to a certificate under msh.clientTrustAnchors. The `insecure` development switch
   // serves it on mTLS alone (with msh.clientTrustAnchors), or to whoever connects (without).
@@ -73,6 +67,12 @@ export async function createMsh(
         ? 'the MSH API is served without access tokens, to any client with a certificate under msh.clientTrustAnchors, for this organisation'
         : 'the MSH API is served without client authentication',
   });
+  if (anchors.length > 0 && !ctx.tls) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      "msh.clientTrustAnchors: mutual TLS needs the node's tls certificate and key",
+    );
+  }
   if (authorization && anchors.length === 0) {
     throw new EhmiError(
       'EHMI_CONFIG_INVALID',

@@ -10,18 +10,13 @@ import type { SmpConfig } from './config.ts';
 import { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
 import { SmpRepository } from './repository.ts';
 import { registerSmpRoutes } from './routes.ts';
+import { SMP_ADMIN_SCOPE } from './scope.ts';
 import type { SmpTables } from './tables.ts';
 
 export { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
 export { SMP_ERROR_NS, smpErrorBody } from './errors.ts';
 export { SmpRepository } from './repository.ts';
-
-/**
- * The scope of the SMP admin API (registering and removing ServiceGroups and ServiceMetadata): the network's own,
- * in the style of the MSH's `msh/messages.write`; EHMI names none (EER publishes to the SMP inside the register's
- * operator).
- */
-export const SMP_ADMIN_SCOPE = 'smp/publication.write';
+export { SMP_ADMIN_SCOPE } from './scope.ts';
 
 /** The smp role as the node and tests see it. */
 export interface SmpRole extends Role {
