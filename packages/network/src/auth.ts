@@ -25,6 +25,12 @@ export const EAS_SCOPES = ['system/Organization.rs'];
  * (the server's `EAS_PATIENT_SCOPE`; written out here so that this module does not load the server): the organisations' EUAs address by patient; the operator does not.
  */
 export const EAS_PATIENT_SCOPES = ['eas/patient-gp.r'];
+/** EAS's admin API, EER's feed (the server's `EAS_ADMIN_SCOPE`). */
+export const EAS_ADMIN_SCOPES = ['eas/index.write'];
+/** The SMP's admin API, EER's publication (the server's `SMP_ADMIN_SCOPE`). */
+export const SMP_ADMIN_SCOPES = ['smp/publication.write'];
+/** The central node's EER as a client: it publishes to the SMP and feeds EAS. */
+export const EER_CLIENT_ID = 'central-eer';
 
 /** Where the authorization server and the resource servers it issues tokens for are. */
 export interface AuthUrls {
@@ -32,6 +38,8 @@ export interface AuthUrls {
   auth: string;
   eer: string;
   eas: string;
+  /** The SMP's admin API (HTTPS). */
+  smpAdmin: string;
 }
 
 type AuthConfig = Config['auth'];
@@ -50,6 +58,11 @@ export interface AuthOrganisation {
 export interface AuthNetworkClient {
   name: NetworkClientName;
   clientId: string;
+  tlsClientCert: string;
+}
+
+/** The central node's EER as a client (`central-eer`): the central node's TLS client certificate. */
+export interface AuthEerClient {
   tlsClientCert: string;
 }
 
@@ -104,7 +117,9 @@ const join = (scopes: readonly string[]) => [...new Set(scopes)].join(' ');
  * - each organisation's EUA system client (`<org>-eua`): its MSH API, EER and EAS reads and the EAS lookup by CPR,
  *   with the organisation's claims (GLN, SOR, CVR, name);
  * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS);
- * - `maintainer`: EER writes.
+ * - `maintainer`: EER writes;
+ * - `central-eer`, the central node's EER (its TLS client certificate): the SMP's and EAS's admin APIs, which its
+ *   propagation calls.
  *
  * EDS (`system/AuditEvent.crs`) is not registered: the local network runs no EDS yet, and the authorization server
  * refuses a client scope no resource offers.
@@ -113,11 +128,13 @@ export function planAuthRegistrations(
   urls: AuthUrls,
   organisations: readonly AuthOrganisation[],
   clients: readonly AuthNetworkClient[],
+  eer?: AuthEerClient,
 ): AuthPlan {
   const resources: Record<string, string> = {};
   for (const o of organisations) resources[o.msh] = join(MSH_SCOPES);
   resources[urls.eer] = join([...EER_READ_SCOPES, ...EER_WRITE_SCOPES]);
-  resources[urls.eas] = join([...EAS_SCOPES, ...EAS_PATIENT_SCOPES]);
+  resources[urls.eas] = join([...EAS_SCOPES, ...EAS_PATIENT_SCOPES, ...EAS_ADMIN_SCOPES]);
+  resources[urls.smpAdmin] = join(SMP_ADMIN_SCOPES);
   const scopes: Record<string, string> = {};
   const registered: AuthConfig['clients'] = [];
   for (const o of organisations) {
@@ -139,6 +156,14 @@ export function planAuthRegistrations(
       clientId: c.clientId,
       subjectDn: certificateSubjectDn(c.tlsClientCert),
       scope: scopes[c.clientId]!,
+    });
+  }
+  if (eer) {
+    scopes[EER_CLIENT_ID] = join([...SMP_ADMIN_SCOPES, ...EAS_ADMIN_SCOPES]);
+    registered.push({
+      clientId: EER_CLIENT_ID,
+      subjectDn: certificateSubjectDn(eer.tlsClientCert),
+      scope: scopes[EER_CLIENT_ID]!,
     });
   }
   return { config: { resources, clients: registered }, scopes };

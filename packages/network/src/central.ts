@@ -18,6 +18,12 @@ export const LOCAL_SML_ZONE = 'sml.ehmi.internal';
 /** The central node's own health/metrics server takes the last of the ten ports kept for central services. */
 export const CENTRAL_NODE_PORT_OFFSET = 9;
 
+/**
+ * The SMP's admin API (HTTPS, access tokens) takes the last port of the network's span: the ten central ports are
+ * all named, and the organisations (three ports each) never reach it (40 ports hold 13 organisations).
+ */
+export const SMP_ADMIN_PORT_OFFSET = 49;
+
 /** The admin tokens of the central services, generated on first start and kept in `<data>/central/secrets.json`. */
 export interface CentralSecrets {
   smpAdminToken: string;
@@ -27,6 +33,8 @@ export interface CentralSecrets {
 /** Where the central node is reached, as the organisations' nodes and network.json see it. */
 export interface CentralUrls {
   smp: string;
+  /** The SMP's admin API: HTTPS, with access tokens (EER publishes through it). */
+  smpAdmin: string;
   eer: string;
   eas: string;
   /** The authorization server (its issuer identifier). */
