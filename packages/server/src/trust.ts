@@ -75,11 +75,23 @@ export function requireClientCertificate(options: {
         `a client certificate issued under ${options.anchorsKey} is required${socket.authorizationError ? ` (${String(socket.authorizationError)})` : ''}`,
       );
     }
-    const path = peerCertificatePath(socket);
-    const what = 'client certificate';
-    checkCertificatePurpose(path[0]!, 'tls-client', { what, errorCode: 'EHMI_UNAUTHORIZED' });
-    await checkNotRevoked(options.revocation, path, { what, errorCode: 'EHMI_UNAUTHORIZED' });
+    await checkTlsClientCertificate(socket, options.revocation);
   };
+}
+
+/**
+ * That the client certificate node's TLS verified on this connection (`socket.authorized`) is a client's
+ * credential: meant for TLS client authentication and not revoked. Throws EHMI_UNAUTHORIZED saying why; each
+ * server answers it in its own protocol (an OperationOutcome, or OAuth's `invalid_client`).
+ */
+export async function checkTlsClientCertificate(
+  socket: TLSSocket,
+  revocation: RevocationChecker,
+): Promise<void> {
+  const path = peerCertificatePath(socket);
+  const what = 'client certificate';
+  checkCertificatePurpose(path[0]!, 'tls-client', { what, errorCode: 'EHMI_UNAUTHORIZED' });
+  await checkNotRevoked(revocation, path, { what, errorCode: 'EHMI_UNAUTHORIZED' });
 }
 
 /**

@@ -1,11 +1,10 @@
 import type { TLSSocket } from 'node:tls';
 import { asEhmiError, EhmiError } from '@ehmi/errors';
-import { checkCertificatePurpose } from '@ehmi/pki';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Provider } from 'oidc-provider';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { type Role, type RoleContext, requireTrustConfiguration } from '../roles.ts';
-import { askForClientCertificate, checkNotRevoked, peerCertificatePath } from '../trust.ts';
+import { askForClientCertificate, checkTlsClientCertificate } from '../trust.ts';
 import type { AuthConfig } from './config.ts';
 import { type SigningKey, SigningKeys } from './keys.ts';
 import { buildProvider } from './provider.ts';
@@ -170,11 +169,8 @@ export async function createAuthRole(
   async function checkClientCertificate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const socket = request.raw.socket as TLSSocket;
     if (!socket.authorized) return; // oidc-provider answers invalid_client
-    const path = peerCertificatePath(socket);
-    const what = 'client certificate';
     try {
-      checkCertificatePurpose(path[0]!, 'tls-client', { what, errorCode: 'EHMI_UNAUTHORIZED' });
-      await checkNotRevoked(ctx.revocation, path, { what, errorCode: 'EHMI_UNAUTHORIZED' });
+      await checkTlsClientCertificate(socket, ctx.revocation);
     } catch (err) {
       const e = asEhmiError(err);
       log.info({ code: e.code, msg: e.message }, 'client certificate refused');
