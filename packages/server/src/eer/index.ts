@@ -221,7 +221,6 @@ function propagationAuth(
     tokens = new TokenClient({
       issuer: authorization.issuer,
       clientId: cfg.propagation.clientId,
-      name: 'eer',
       dispatcher: agent,
     });
   }
