@@ -13,8 +13,5 @@ export const EAS_PATIENT_SCOPE = 'eas/patient-gp.r';
 /** The operations that are person-specific: their own scope, and an audit row each. */
 export const PATIENT_OPERATIONS: ReadonlySet<string> = new Set(['getReceivingOrganizationByPatientId']);
 
-/**
- * The admin API (`/admin/organizations/{id}`, EER's feed; `/admin/patients/{cpr}`, the local CPR → GP table): EAS's
- * own, in the style of the MSH's scopes. EHMI names none (EER feeds EAS inside the register's operator).
- */
-export const EAS_ADMIN_SCOPE = 'eas/index.write';
+/** The admin API (EER's feed, the local CPR → GP table): `eas/index.write` (admin-scopes.ts). */
+export { EAS_ADMIN_SCOPE } from '../admin-scopes.ts';

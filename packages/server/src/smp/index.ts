@@ -3,6 +3,7 @@ import { isIPv4 } from 'node:net';
 import { EhmiError } from '@ehmi/errors';
 import { toCertificate } from '@ehmi/smp';
 import type { FastifyInstance } from 'fastify';
+import { SMP_ADMIN_SCOPE } from '../admin-scopes.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import { type Role, type RoleContext, readPem } from '../roles.ts';
@@ -10,13 +11,12 @@ import type { SmpConfig } from './config.ts';
 import { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
 import { SmpRepository } from './repository.ts';
 import { registerSmpRoutes } from './routes.ts';
-import { SMP_ADMIN_SCOPE } from './scope.ts';
 import type { SmpTables } from './tables.ts';
 
+export { SMP_ADMIN_SCOPE } from '../admin-scopes.ts';
 export { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
 export { SMP_ERROR_NS, smpErrorBody } from './errors.ts';
 export { SmpRepository } from './repository.ts';
-export { SMP_ADMIN_SCOPE } from './scope.ts';
 
 /** The smp role as the node and tests see it. */
 export interface SmpRole extends Role {

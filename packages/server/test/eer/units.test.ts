@@ -124,7 +124,11 @@ describe('search parsing', () => {
 
 describe('EER publication rules', () => {
   it('an Endpoint whose address is plain HTTP is refused, except under the insecure development switch', () => {
-    const endpoint = { resourceType: 'Endpoint', address: 'http://127.0.0.1:1/as4' };
+    const endpoint = {
+      resourceType: 'Endpoint',
+      connectionType: { code: 'EerMessagingEdeliveryFhir' },
+      address: 'http://127.0.0.1:1/as4',
+    };
     const refused = publicationIssues('Endpoint', endpoint, { trustAnchors: [], insecure: false });
     assert.ok(
       refused.some((i) => /is not https/.test(i.message)),
