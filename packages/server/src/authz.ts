@@ -168,6 +168,9 @@ export class AccessTokenVerifier {
         audience: this.#audience,
         algorithms: this.#algorithms,
         clockTolerance: this.#skew,
+        // RFC 9068 §4: a resource server checks the typ header is at+jwt (application/at+jwt), so that another JWT
+        // of the issuer (an ID token, a client assertion) is never taken for an access token.
+        typ: 'at+jwt',
         // RFC 9068 §2.2: exp, iat and client_id are required in a JWT access token.
         requiredClaims: ['exp', 'iat', 'client_id'],
         currentDate: new Date((this.#options.now ?? Date.now)()),
@@ -386,6 +389,9 @@ function unavailable(message: string, cause?: unknown): EhmiError {
  */
 function fromJoseError(err: unknown): EhmiError {
   if (err instanceof joseErrors.JWTExpired) return invalidToken('the access token has expired', err);
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'typ') {
+    return invalidToken('the access token is not of type at+jwt (its JWT typ header, RFC 9068 §4)', err);
+  }
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     return invalidToken(`the access token's ${err.claim} claim is not valid: ${err.reason}`, err);
   }
