@@ -8,10 +8,19 @@ import {
 } from './authz.ts';
 import type { HttpsOptions } from './http/index.ts';
 import type { RoleContext } from './roles.ts';
+import { SMART_CONFIGURATION_PATH } from './smart-configuration.ts';
 import { askForClientCertificate, requireClientCertificate } from './trust.ts';
 
-/** Paths of every role's server that need neither certificate nor token. */
-export const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/openapi.json']);
+/**
+ * Paths of every role's server that this hook lets through: they need neither certificate nor token, but `/metrics`,
+ * which has its own check (the operator's token, `metrics-access.ts`).
+ */
+export const OPEN_PATHS: ReadonlySet<string> = new Set([
+  '/health',
+  '/openapi.json',
+  SMART_CONFIGURATION_PATH,
+  '/metrics',
+]);
 
 /** How a FHIR resource server of the node (EER, EAS) is protected. */
 export interface ResourceProtection {
@@ -26,6 +35,8 @@ export interface ResourceProtection {
   started(): void;
   /** Release the verifier's connections to the issuer. */
   close(): Promise<void>;
+  /** The access token verifier (made at its first use); undefined without `authorization`. */
+  verifier(): AccessTokenVerifier | undefined;
 }
 
 /**
@@ -55,6 +66,7 @@ export function protectResourceServer(
           `${options.role}: the node has no authorization configured, so the ${options.role} API is not protected by access tokens`,
         ),
       close: async () => {},
+      verifier: () => undefined,
     };
   }
   // RFC 8705: a certificate-bound token is checked against the TLS client certificate, so there must be TLS.
@@ -88,6 +100,7 @@ export function protectResourceServer(
     async close() {
       await verifier?.close();
     },
+    verifier: verifierOf,
   };
 }
 

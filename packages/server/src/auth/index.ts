@@ -4,6 +4,7 @@ import { checkCertificatePurpose } from '@ehmi/pki';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Provider } from 'oidc-provider';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { metricsAccess } from '../metrics-access.ts';
 import { type Role, type RoleContext, requireTrustConfiguration } from '../roles.ts';
 import { askForClientCertificate, checkNotRevoked, peerCertificatePath } from '../trust.ts';
 import type { AuthConfig } from './config.ts';
@@ -101,6 +102,8 @@ export async function createAuthRole(
   });
   // A client without a certificate gets invalid_client, not a failed handshake.
   const tls = ctx.tls && askForClientCertificate(ctx.tls, anchors);
+  let url = '';
+  const metrics = metricsAccess(ctx, { service: 'auth', audience: () => [url], anchorsKey: 'tls.ca' });
   const app = await createHttpServer({
     service: 'auth',
     logger: log,
@@ -112,6 +115,7 @@ export async function createAuthRole(
         'FAPI 2.0, mutual TLS (tls_client_auth), certificate-bound client-credentials access tokens',
     },
     readiness: () => ctx.store.ping(),
+    metricsAccess: metrics.hook,
     ...(tls ? { tls } : {}),
   });
 
@@ -122,7 +126,6 @@ export async function createAuthRole(
     tokenTtlSeconds: cfg.accessTokenTtlSeconds,
     now,
   });
-  let url = '';
   let issuer = '';
   let keys: SigningKey[] = [];
   let provider: Provider | undefined;
@@ -217,6 +220,7 @@ export async function createAuthRole(
     async close() {
       clearInterval(timer);
       await app.close();
+      await metrics.close();
     },
   };
 }

@@ -3,8 +3,10 @@ import type { TLSSocket } from 'node:tls';
 import { asEhmiError, EhmiError } from '@ehmi/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHttpServer, FHIR_JSON, listen, timeoutsOf } from '../http/index.ts';
+import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { insufficientScope, OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import type { Role, RoleContext } from '../roles.ts';
+import { serveSmartConfiguration } from '../smart-configuration.ts';
 import { EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE, PATIENT_OPERATIONS } from './access.ts';
 import { adminRoutes } from './admin.ts';
 import { EasAudit, type EasAuditOutcome } from './audit.ts';
@@ -83,14 +85,21 @@ export async function createEasRole(
   // With the node's `authorization`: mTLS and an access token for EAS. The organisation lookups need
   // `system/Organization.rs` here; a lookup by CPR needs a valid token here, and its scope is checked by the route,
   // once the body has named the patient, so that the refusal is audited with the CPR.
+  const audience = () => [...new Set([url, base()].filter(Boolean))];
   const protection = protectResourceServer(ctx, {
     role: 'eas',
-    audience: () => [...new Set([url, base()].filter(Boolean))],
+    audience,
     scope: (request) => {
       if (request.routeOptions.url !== '/Organization/:operation') return undefined;
       return isPatientOperation(request) ? undefined : EAS_ORGANIZATION_SCOPE;
     },
     open: new Set([...OPEN_PATHS, '/metadata']),
+  });
+  const metrics = metricsAccess(ctx, {
+    service: 'eas',
+    audience,
+    anchorsKey: 'tls.ca',
+    verifier: protection.verifier,
   });
 
   const app = await createHttpServer({
@@ -100,8 +109,15 @@ export async function createEasRole(
     timeouts: timeoutsOf(ctx.node.http),
     openapi: easOpenApi,
     readiness: () => ctx.store.ping(),
+    metricsAccess: metrics.hook,
     ...(protection.tls ? { tls: protection.tls } : {}),
   });
+  if (ctx.node.authorization) {
+    serveSmartConfiguration(app, {
+      metadata: async () => protection.verifier()?.metadata(),
+      scopes: [EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE, METRICS_SCOPE],
+    });
+  }
   const { hook } = protection;
   if (hook) {
     app.addHook('onRequest', async (request, reply) => {
@@ -266,6 +282,7 @@ export async function createEasRole(
     async close() {
       await app.close();
       await protection.close();
+      await metrics.close();
     },
   };
 }

@@ -4,6 +4,7 @@ import { EhmiError } from '@ehmi/errors';
 import { toCertificate } from '@ehmi/smp';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { metricsAccess } from '../metrics-access.ts';
 import { type Role, type RoleContext, readPem } from '../roles.ts';
 import type { SmpConfig } from './config.ts';
 import { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
@@ -65,6 +66,11 @@ export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Pro
     ctx.logger.warn('smp.adminToken is not set: the SMP admin API refuses every write');
   }
   const repository = new SmpRepository(ctx.store);
+  let url = '';
+  const publicUrl = () => (config.publicUrl ?? url).replace(/\/+$/, '');
+  // The SMP speaks plain HTTP (as Peppol SMPs do): with `authorization`, no token can be bound there, so its
+  // /metrics is refused (metrics-access.ts says why).
+  const metrics = metricsAccess(ctx, { service: 'smp', audience: () => [publicUrl()], anchorsKey: 'tls.ca' });
   const app: FastifyInstance = await createHttpServer({
     service: 'smp',
     logger: ctx.logger,
@@ -79,11 +85,10 @@ export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Pro
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
     readiness: () => ctx.store.ping(),
+    metricsAccess: metrics.hook,
   });
-  let url = '';
   let zone: SmpDnsZone | undefined;
   let dnsServer: SmpDnsServer | undefined;
-  const publicUrl = () => (config.publicUrl ?? url).replace(/\/+$/, '');
 
   await registerSmpRoutes(app, {
     repository,
@@ -140,6 +145,7 @@ export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Pro
     },
     async close() {
       await app.close();
+      await metrics.close();
       await dnsServer?.close();
     },
   };
