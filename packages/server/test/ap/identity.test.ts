@@ -21,7 +21,6 @@ import {
   RecordingBackend,
   startAp,
   type TestPki,
-  testClient,
   waitFor,
 } from './helpers.ts';
 
