@@ -26,12 +26,20 @@ export const EAS_SCOPES = ['system/Organization.rs'];
  */
 export const EAS_PATIENT_SCOPES = ['eas/patient-gp.r'];
 
+/**
+ * Reading `/metrics` on every server of a node (the server's `METRICS_SCOPE`, `src/metrics-access.ts`; written out
+ * here so that this module does not load the server): the operator's.
+ */
+export const METRICS_SCOPES = ['ehmi/metrics.read'];
+
 /** Where the authorization server and the resource servers it issues tokens for are. */
 export interface AuthUrls {
   /** The authorization server's URL: its issuer identifier. */
   auth: string;
   eer: string;
   eas: string;
+  /** The central node's own server (health, queue metrics). */
+  node: string;
 }
 
 type AuthConfig = Config['auth'];
@@ -42,6 +50,9 @@ export interface AuthOrganisation {
   clientId: string;
   /** Its MSH's base URL: a resource. */
   msh: string;
+  /** Its access point's and its node's own server's base URLs: resources for their `/metrics`. */
+  ap: string;
+  node: string;
   /** The TLS client certificate its EUA presents (PEM file). */
   tlsClientCert: string;
 }
@@ -98,12 +109,13 @@ const join = (scopes: readonly string[]) => [...new Set(scopes)].join(' ');
 
 /**
  * The authorization server's static registrations (docs/specs/security.md 1c) for the local network: the resources
- * (each organisation's MSH, EER, EAS) with the scopes each offers, and the clients, each authenticated by the
+ * (each organisation's MSH, EER, EAS; for `/metrics` every HTTPS server of every node) with the scopes each offers, and the clients, each authenticated by the
  * subject DN of its TLS client certificate:
  *
  * - each organisation's EUA system client (`<org>-eua`): its MSH API, EER and EAS reads and the EAS lookup by CPR,
  *   with the organisation's claims (GLN, SOR, CVR, name);
- * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS);
+ * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS), and
+ *   every server's `/metrics`;
  * - `maintainer`: EER writes.
  *
  * EDS (`system/AuditEvent.crs`) is not registered: the local network runs no EDS yet, and the authorization server
@@ -115,9 +127,16 @@ export function planAuthRegistrations(
   clients: readonly AuthNetworkClient[],
 ): AuthPlan {
   const resources: Record<string, string> = {};
-  for (const o of organisations) resources[o.msh] = join(MSH_SCOPES);
-  resources[urls.eer] = join([...EER_READ_SCOPES, ...EER_WRITE_SCOPES]);
-  resources[urls.eas] = join([...EAS_SCOPES, ...EAS_PATIENT_SCOPES]);
+  for (const o of organisations) {
+    resources[o.msh] = join([...MSH_SCOPES, ...METRICS_SCOPES]);
+    resources[o.ap] = join(METRICS_SCOPES);
+    resources[o.node] = join(METRICS_SCOPES);
+  }
+  resources[urls.eer] = join([...EER_READ_SCOPES, ...EER_WRITE_SCOPES, ...METRICS_SCOPES]);
+  resources[urls.eas] = join([...EAS_SCOPES, ...EAS_PATIENT_SCOPES, ...METRICS_SCOPES]);
+  // The SMP speaks plain HTTP, where no token can be bound to a certificate: its /metrics is served to no one.
+  resources[urls.auth] = join(METRICS_SCOPES);
+  resources[urls.node] = join(METRICS_SCOPES);
   const scopes: Record<string, string> = {};
   const registered: AuthConfig['clients'] = [];
   for (const o of organisations) {
@@ -130,7 +149,7 @@ export function planAuthRegistrations(
     });
   }
   const network: Record<NetworkClientName, string[]> = {
-    operator: [...MSH_READ_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES],
+    operator: [...MSH_READ_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES, ...METRICS_SCOPES],
     maintainer: EER_WRITE_SCOPES,
   };
   for (const c of clients) {

@@ -12,6 +12,7 @@ export {
   EAS_SCOPES,
   EER_READ_SCOPES,
   EER_WRITE_SCOPES,
+  METRICS_SCOPES,
   MSH_READ_SCOPES,
   MSH_SCOPES,
   planAuthRegistrations,
