@@ -70,6 +70,7 @@ export function metricsAccess(
   const certificate = requireClientCertificate({
     revocation: ctx.revocation,
     anchorsKey: options.anchorsKey,
+    bearer: true,
   });
   let own: AccessTokenVerifier | undefined;
   let token: { of: AccessTokenVerifier; hook: ReturnType<typeof requireAccessToken> } | undefined;
@@ -81,7 +82,7 @@ export function metricsAccess(
           `${options.service} serves plain HTTP, where no access token can be bound to a client certificate (RFC 8705), so /metrics is served to no one here`,
         );
       }
-      await certificate(request);
+      await certificate(request, reply);
       own ??= options.verifier
         ? undefined
         : new AccessTokenVerifier(

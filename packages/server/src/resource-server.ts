@@ -87,12 +87,13 @@ export function protectResourceServer(
     revocation: ctx.revocation,
     anchorsKey: 'tls.ca',
     open: options.open,
+    bearer: true,
   });
   let token: ReturnType<typeof requireAccessToken> | undefined;
   return {
     tls: askForClientCertificate(ctx.tls, ctx.tls.ca),
     async hook(request, reply) {
-      await certificate(request);
+      await certificate(request, reply);
       token ??= requireAccessToken(verifierOf(), { scope: options.scope, open: options.open });
       await token(request, reply);
     },

@@ -17,9 +17,7 @@ export function registerMetrics(program: Command, ctx: CliContext): void {
       const net = NetworkClient.open(networkDataDir(opts.data, ctx.env, ctx.cwd));
       try {
         const services = net.manifest.services as Record<string, string | undefined>;
-        const url = /^https?:\/\//.test(server)
-          ? server
-          : (services[server] ?? net.organisation(server).msh);
+        const url = /^https?:\/\//.test(server) ? server : (services[server] ?? net.organisation(server).msh);
         const res = await net.metrics(url);
         if (res.status !== 200) {
           ctx.exitCode = writeFailure(ctx.stderr, `metrics of ${url}`, res);

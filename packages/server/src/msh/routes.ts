@@ -62,6 +62,8 @@ export function registerRoutes(
         revocation: options.clientCertificates,
         anchorsKey: 'msh.clientTrustAnchors',
         open: OPEN_PATHS,
+        // With access tokens, a refusal names the Bearer scheme (RFC 9110 §15.5.2).
+        bearer: options.accessTokens !== undefined,
       }),
     );
   }
