@@ -94,13 +94,15 @@ async function checkClientCertificate(
   options: { revocation: RevocationChecker; anchorsKey: string },
 ): Promise<void> {
   const socket = request.raw.socket as TLSSocket;
-  if (!socket.authorized) {
+  // A resumed TLS session of a client that presented no certificate reads as `authorized` with no peer
+  // certificate: authorized means a verified certificate here, so one must be there too.
+  const path = socket.authorized ? peerCertificatePath(socket) : [];
+  if (path.length === 0) {
     throw new EhmiError(
       'EHMI_UNAUTHORIZED',
       `a client certificate issued under ${options.anchorsKey} is required${socket.authorizationError ? ` (${String(socket.authorizationError)})` : ''}`,
     );
   }
-  const path = peerCertificatePath(socket);
   const what = 'client certificate';
   checkCertificatePurpose(path[0]!, 'tls-client', { what, errorCode: 'EHMI_UNAUTHORIZED' });
   await checkNotRevoked(options.revocation, path, { what, errorCode: 'EHMI_UNAUTHORIZED' });

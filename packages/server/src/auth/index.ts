@@ -172,8 +172,9 @@ export async function createAuthRole(
   // asynchronous revocation check runs here, before the request reaches it.
   async function checkClientCertificate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const socket = request.raw.socket as TLSSocket;
-    if (!socket.authorized) return; // oidc-provider answers invalid_client
-    const path = peerCertificatePath(socket);
+    // A resumed TLS session without a client certificate reads as authorized: a verified certificate must be there.
+    const path = socket.authorized ? peerCertificatePath(socket) : [];
+    if (path.length === 0) return; // oidc-provider answers invalid_client
     const what = 'client certificate';
     try {
       checkCertificatePurpose(path[0]!, 'tls-client', { what, errorCode: 'EHMI_UNAUTHORIZED' });
