@@ -46,9 +46,10 @@ export function mshScopeOf(request: FastifyRequest): string | undefined {
 
 /**
  * Who may use this MSH, once the token is valid and grants the scope: a client acting for this MSH's organisation
- * (its GLN among the token's `ehmi:org_context`), or a client that acts for no organisation, is one of
- * the node's `authorization.operatorClients` or `msh.operatorClients` and only reads. A token for another organisation, or an operator asking to write, is
- * refused with 403 (`forbidden`): the token is valid, this MSH does not serve its holder that request.
+ * (its GLN among the token's `ehmi:org_context`), or a client that acts for no organisation, is one of the node's
+ * `authorization.operatorClients` or `msh.operatorClients` and only reads. A token for another organisation, or an
+ * operator asking to write, is refused with 403 (`forbidden`): the token is valid, this MSH does not serve its
+ * holder that request.
  */
 export function checkOrganisation(
   claims: AccessClaims,
