@@ -199,6 +199,10 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   const started: Role[] = [];
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
+    const address = http.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.http.port;
+    const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+    nodeUrl = `${tls ? 'https' : 'http'}://${host}:${port}`;
     for (const role of created) {
       await role.start();
       started.push(role);
@@ -209,10 +213,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     await store.close();
     throw err;
   }
-  const address = http.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.http.port;
-  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-  logger.info({ store: store.engine, port }, 'node started');
+  logger.info({ store: store.engine, url: nodeUrl }, 'node started');
   // One collector for the node's blob store: each role declares the columns that name blobs (its role.ts).
   const collect = (now?: number) =>
     collectBlobGarbage(store, {
@@ -231,7 +232,6 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       });
   }, config.blobs.gcIntervalMs);
   gcTimer.unref();
-  nodeUrl = `${tls ? 'https' : 'http'}://${host}:${port}`;
   const urls: Record<string, string> = { node: nodeUrl };
   const roles: Record<string, Role> = {};
   for (const role of created) {

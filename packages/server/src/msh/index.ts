@@ -77,6 +77,7 @@ export async function createMsh(
   let verifier: AccessTokenVerifier | undefined;
   const metrics = metricsAccess(ctx, {
     service: 'msh',
+    // The token's audience is the API's, checked by its verifier.
     audience: () => [],
     anchorsKey: 'msh.clientTrustAnchors',
     verifier: () => verifier,
