@@ -32,6 +32,12 @@ export const SMP_ADMIN_SCOPES = ['smp/publication.write'];
 /** The central node's EER as a client: it publishes to the SMP and feeds EAS. */
 export const EER_CLIENT_ID = 'central-eer';
 
+/**
+ * Reading `/metrics` on every server of a node (the server's `METRICS_SCOPE`, `src/metrics-access.ts`; written out
+ * here so that this module does not load the server): the operator's.
+ */
+export const METRICS_SCOPES = ['ehmi/metrics.read'];
+
 /** Where the authorization server and the resource servers it issues tokens for are. */
 export interface AuthUrls {
   /** The authorization server's URL: its issuer identifier. */
@@ -40,6 +46,8 @@ export interface AuthUrls {
   eas: string;
   /** The SMP's admin API (HTTPS). */
   smpAdmin: string;
+  /** The central node's own server (health, queue metrics). */
+  node: string;
 }
 
 type AuthConfig = Config['auth'];
@@ -50,6 +58,9 @@ export interface AuthOrganisation {
   clientId: string;
   /** Its MSH's base URL: a resource. */
   msh: string;
+  /** Its access point's and its node's own server's base URLs: resources for their `/metrics`. */
+  ap: string;
+  node: string;
   /** The TLS client certificate its EUA presents (PEM file). */
   tlsClientCert: string;
 }
@@ -111,12 +122,13 @@ const join = (scopes: readonly string[]) => [...new Set(scopes)].join(' ');
 
 /**
  * The authorization server's static registrations (docs/specs/security.md 1c) for the local network: the resources
- * (each organisation's MSH, EER, EAS) with the scopes each offers, and the clients, each authenticated by the
+ * (each organisation's MSH, EER, EAS; for `/metrics` every HTTPS server of every node) with the scopes each offers, and the clients, each authenticated by the
  * subject DN of its TLS client certificate:
  *
  * - each organisation's EUA system client (`<org>-eua`): its MSH API, EER and EAS reads and the EAS lookup by CPR,
  *   with the organisation's claims (GLN, SOR, CVR, name);
- * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS);
+ * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS), and
+ *   every server's `/metrics`;
  * - `maintainer`: EER writes;
  * - `central-eer`, the central node's EER (its TLS client certificate): the SMP's and EAS's admin APIs, which its
  *   propagation calls.
@@ -131,10 +143,18 @@ export function planAuthRegistrations(
   eer?: AuthEerClient,
 ): AuthPlan {
   const resources: Record<string, string> = {};
-  for (const o of organisations) resources[o.msh] = join(MSH_SCOPES);
-  resources[urls.eer] = join([...EER_READ_SCOPES, ...EER_WRITE_SCOPES]);
-  resources[urls.eas] = join([...EAS_SCOPES, ...EAS_PATIENT_SCOPES, ...EAS_ADMIN_SCOPES]);
-  resources[urls.smpAdmin] = join(SMP_ADMIN_SCOPES);
+  for (const o of organisations) {
+    resources[o.msh] = join([...MSH_SCOPES, ...METRICS_SCOPES]);
+    resources[o.ap] = join(METRICS_SCOPES);
+    resources[o.node] = join(METRICS_SCOPES);
+  }
+  resources[urls.eer] = join([...EER_READ_SCOPES, ...EER_WRITE_SCOPES, ...METRICS_SCOPES]);
+  resources[urls.eas] = join([...EAS_SCOPES, ...EAS_PATIENT_SCOPES, ...EAS_ADMIN_SCOPES, ...METRICS_SCOPES]);
+  // The SMP's read API speaks plain HTTP, where no token can be bound to a certificate: its /metrics is served to
+  // no one; its admin API's HTTPS server serves them to the operator.
+  resources[urls.smpAdmin] = join([...SMP_ADMIN_SCOPES, ...METRICS_SCOPES]);
+  resources[urls.auth] = join(METRICS_SCOPES);
+  resources[urls.node] = join(METRICS_SCOPES);
   const scopes: Record<string, string> = {};
   const registered: AuthConfig['clients'] = [];
   for (const o of organisations) {
@@ -147,7 +167,7 @@ export function planAuthRegistrations(
     });
   }
   const network: Record<NetworkClientName, string[]> = {
-    operator: [...MSH_READ_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES],
+    operator: [...MSH_READ_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES, ...METRICS_SCOPES],
     maintainer: EER_WRITE_SCOPES,
   };
   for (const c of clients) {

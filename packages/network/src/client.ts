@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { TokenClient } from '@ehmi/server/token-client';
 import { Agent, request } from 'undici';
-import { MSH_SCOPES } from './auth.ts';
+import { METRICS_SCOPES, MSH_SCOPES } from './auth.ts';
 import {
   type ManifestNetworkClient,
   type ManifestOrganisation,
@@ -153,7 +153,7 @@ export class NetworkClient {
     );
   }
 
-  async #call(
+  #call(
     caller: Caller,
     org: ManifestOrganisation,
     method: 'GET' | 'POST' | 'DELETE',
@@ -161,7 +161,42 @@ export class NetworkClient {
     body: { bytes: Uint8Array | string; contentType: string } | undefined,
     accept: string,
   ): Promise<MshResponse> {
-    const url = `${org.msh}${path}`;
+    // The MSH offers only its own scopes: the token asks for those of the client's registered scopes.
+    return this.#request(
+      caller,
+      { base: org.msh, what: `${org.name}'s MSH`, scopes: MSH_SCOPES },
+      method,
+      path,
+      body,
+      accept,
+    );
+  }
+
+  /**
+   * Read a server's `/metrics` (Prometheus text) as the network's operator (network.json `operator`, scope
+   * `ehmi/metrics.read`, a token for that server). `server` is a server's base URL (as `ehmi up` prints them).
+   */
+  async metrics(server: string): Promise<MshResponse> {
+    const base = server.replace(/\/+$/, '');
+    return this.#request(
+      operatorCaller(this.manifest.operator),
+      { base, what: base, scopes: METRICS_SCOPES },
+      'GET',
+      '/metrics',
+      undefined,
+      'text/plain',
+    );
+  }
+
+  async #request(
+    caller: Caller,
+    target: { base: string; what: string; scopes: readonly string[] },
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body: { bytes: Uint8Array | string; contentType: string } | undefined,
+    accept: string,
+  ): Promise<MshResponse> {
+    const url = `${target.base}${path}`;
     const send = async (token: string | undefined) => {
       try {
         return await request(url, {
@@ -175,17 +210,17 @@ export class NetworkClient {
           ...(body ? { body: body.bytes } : {}),
         });
       } catch (err) {
-        throw unreachable(org, url, err, this.dataDir);
+        throw unreachable(target.what, url, err, this.dataDir);
       }
     };
-    let token = await this.#accessToken(caller, org.msh);
+    let token = await this.#accessToken(caller, target.base, target.scopes);
     let res = await send(token);
-    // A cached token the MSH no longer takes (the authorization server started again with new keys): once more
+    // A cached token the server no longer takes (the authorization server started again with new keys): once more
     // with a new one.
     if (token && res.statusCode === 401 && /invalid_token/.test(String(res.headers['www-authenticate']))) {
       await res.body.dump();
-      this.#tokenClient(caller)?.forget(tokenRequest(caller, org.msh));
-      token = await this.#accessToken(caller, org.msh);
+      this.#tokenClient(caller)?.forget(tokenRequest(caller, target.base, target.scopes));
+      token = await this.#accessToken(caller, target.base, target.scopes);
       res = await send(token);
     }
     const text = await res.body.text();
@@ -202,15 +237,19 @@ export class NetworkClient {
   }
 
   /**
-   * An access token for `caller` at the MSH `resource`; undefined when network.json names no authorization server
-   * (the MSHs then take mTLS alone). A refused request is `EHMI_UNAUTHORIZED` with the server's error and
+   * An access token for `caller` at the server `resource` with those of `scopes` the client is registered for;
+   * undefined when network.json names no authorization server (the MSHs then take mTLS alone). A refused request is `EHMI_UNAUTHORIZED` with the server's error and
    * description; a server that cannot be reached says how to start the network.
    */
-  async #accessToken(caller: Caller, resource: string): Promise<string | undefined> {
+  async #accessToken(
+    caller: Caller,
+    resource: string,
+    scopes: readonly string[],
+  ): Promise<string | undefined> {
     const client = this.#tokenClient(caller);
     if (!client) return undefined;
     try {
-      return await client.token(tokenRequest(caller, resource));
+      return await client.token(tokenRequest(caller, resource, scopes));
     } catch (err) {
       if (err instanceof EhmiError && err.code === 'EHMI_UNAVAILABLE') {
         throw authUnavailable(client.issuer, err.cause ?? err, this.dataDir);
@@ -281,13 +320,17 @@ function operatorCaller(operator: ManifestNetworkClient): Caller {
   return { name: operator.name, tls: operator.tls, clientId: operator.clientId, scope: operator.scope };
 }
 
-/** An MSH offers only its own scopes: a token for it asks for those of the client's registered scopes. */
-function tokenRequest(caller: Caller, resource: string): { resource: string; scope: string } {
+/** A server offers only its own scopes: a token for it asks for those of the client's registered scopes. */
+function tokenRequest(
+  caller: Caller,
+  resource: string,
+  scopes: readonly string[],
+): { resource: string; scope: string } {
   return {
     resource,
     scope: caller.scope
       .split(' ')
-      .filter((s) => MSH_SCOPES.includes(s))
+      .filter((s) => scopes.includes(s))
       .join(' '),
   };
 }
@@ -317,18 +360,18 @@ function errorCode(err: unknown): string | undefined {
   return (err as { code?: string })?.code;
 }
 
-function unreachable(org: ManifestOrganisation, url: string, err: unknown, dataDir: string): EhmiError {
+function unreachable(what: string, url: string, err: unknown, dataDir: string): EhmiError {
   const code = errorCode(err);
   if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new EhmiError(
       'EHMI_UNAVAILABLE',
-      `the local network in ${dataDir} is not running (${org.name}'s MSH at ${url} ${code === 'ECONNREFUSED' ? 'refuses connections' : 'does not answer'}): start it with 'ehmi up --data ${dataDir}'`,
+      `the local network in ${dataDir} is not running (${what} at ${url} ${code === 'ECONNREFUSED' ? 'refuses connections' : 'does not answer'}): start it with 'ehmi up --data ${dataDir}'`,
       { cause: err },
     );
   }
   return new EhmiError(
     'EHMI_UNAVAILABLE',
-    `cannot reach ${org.name}'s MSH at ${url}: ${(err as Error).message}${code ? ` (${code})` : ''}`,
+    `cannot reach ${what} at ${url}: ${(err as Error).message}${code ? ` (${code})` : ''}`,
     { cause: err },
   );
 }

@@ -15,6 +15,7 @@ export {
   EER_CLIENT_ID,
   EER_READ_SCOPES,
   EER_WRITE_SCOPES,
+  METRICS_SCOPES,
   MSH_READ_SCOPES,
   MSH_SCOPES,
   planAuthRegistrations,

@@ -64,7 +64,7 @@ export interface StartNetworkOptions {
   discovery?: 'smp' | 'static';
   /**
    * Whether the organisations' MSHs ask for access tokens of the central node's authorization server (`authorization`
-   * in their configs, the operator among `msh.operatorClients`) and network.json names it (`services.auth`), so that
+   * in their configs, the operator among `authorization.operatorClients`) and network.json names it (`services.auth`), so that
    * clients get tokens. Default: when the central node runs (`discovery: 'smp'`, what `startNetwork` uses); a plan
    * whose organisation nodes are started without it (`static`) serves the MSH API on mTLS alone.
    */
@@ -240,7 +240,8 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       urls: {
         msh: `https://${h}:${ports.msh}`,
         ap: `https://${h}:${ports.ap}`,
-        node: `http://${h}:${ports.node}`,
+        // The node's own server speaks HTTPS (it has the node's tls), so the operator's token can be bound there.
+        node: `https://${h}:${ports.node}`,
       },
     };
   });
@@ -267,6 +268,8 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       spec: o.spec,
       clientId: clientIdOf(o.spec),
       msh: o.urls.msh,
+      ap: o.urls.ap,
+      node: o.urls.node,
       tlsClientCert: pki.organisations[o.spec.name]!.tlsClient.cert,
     })),
     clients,
@@ -321,13 +324,14 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
         host,
         port: o.ports.msh,
         clientTrustAnchors: [pki.trustAnchor],
-        // The operator reads every organisation's MSH (its token names no organisation).
-        ...(accessTokens ? { operatorClients: [clients.operator.clientId] } : {}),
       },
       // The MSH takes the central node's tokens; its tls.ca (the network's root) is what it trusts the issuer's
-      // HTTPS with when it fetches the metadata and the keys. Without them (a plan whose nodes run without the
-      // central node) the MSH serves on mTLS alone: the insecure development switch.
-      ...(accessTokens ? { authorization: { issuer: central.urls.auth } } : { insecure: true }),
+      // HTTPS with when it fetches the metadata and the keys. The operator reads every organisation's MSH (its token
+      // names no organisation) and every server's /metrics. Without them (a plan whose nodes run without the central
+      // node) the MSH serves on mTLS alone: the insecure development switch.
+      ...(accessTokens
+        ? { authorization: { issuer: central.urls.auth, operatorClients: [clients.operator.clientId] } }
+        : { insecure: true }),
       ap: {
         enabled: true,
         host,
@@ -435,7 +439,7 @@ function planCentral(p: {
     eas: `https://${p.h}:${port('eas')}`,
     auth: `https://${p.h}:${port('auth')}`,
     dns: `dns://${dns.host.includes(':') ? `[${dns.host}]` : dns.host}:${dns.port}`,
-    node: `http://${p.h}:${p.portBase + CENTRAL_NODE_PORT_OFFSET}`,
+    node: `https://${p.h}:${p.portBase + CENTRAL_NODE_PORT_OFFSET}`,
   };
   const creds = p.pki.central;
   const auth = planAuthRegistrations(
@@ -465,7 +469,7 @@ function planCentral(p: {
     revocation: NETWORK_REVOCATION,
     // EER and EAS take access tokens of the authorization server below (its JWKS fetched over HTTPS, trusted
     // through tls.ca, the network's root) and the TLS client certificates they are bound to.
-    authorization: { issuer: urls.auth },
+    authorization: { issuer: urls.auth, operatorClients: [p.clients.operator.clientId] },
     smp: {
       enabled: true,
       host: p.host,

@@ -129,6 +129,7 @@ export class AccessTokenVerifier {
   readonly #agent: Agent;
   readonly #fetch: FetchImplementation;
   #jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  #metadata: Promise<AuthorizationServerMetadata | undefined> | undefined;
 
   constructor(options: AccessTokenVerifierOptions) {
     this.#options = options;
@@ -168,6 +169,9 @@ export class AccessTokenVerifier {
         audience: this.#audience,
         algorithms: this.#algorithms,
         clockTolerance: this.#skew,
+        // RFC 9068 §4: a resource server checks the typ header is at+jwt (application/at+jwt), so that another JWT
+        // of the issuer (an ID token, a client assertion) is never taken for an access token.
+        typ: 'at+jwt',
         // RFC 9068 §2.2: exp, iat and client_id are required in a JWT access token.
         requiredClaims: ['exp', 'iat', 'client_id'],
         currentDate: new Date((this.#options.now ?? Date.now)()),
@@ -214,8 +218,29 @@ export class AccessTokenVerifier {
     return this.#jwks;
   }
 
+  /**
+   * The issuer's authorization server metadata (RFC 8414), fetched once and kept for the verifier's life (a failed
+   * fetch is tried again on the next call); undefined when the issuer publishes none (404). What the JWKS is found
+   * through, and what a resource server tells its clients (`smart-configuration.ts`). EHMI_UNAVAILABLE when it
+   * cannot be had or is not the issuer's.
+   */
+  metadata(): Promise<AuthorizationServerMetadata | undefined> {
+    if (!this.#metadata) {
+      const fetching = this.#fetchMetadata();
+      this.#metadata = fetching;
+      fetching.catch(() => {
+        if (this.#metadata === fetching) this.#metadata = undefined;
+      });
+    }
+    return this.#metadata;
+  }
+
   async #jwksUrl(): Promise<string> {
     if (this.#options.jwksUrl) return this.#options.jwksUrl;
+    return (await this.metadata())?.jwks_uri ?? `${this.issuer.replace(/\/+$/, '')}/jwks`;
+  }
+
+  async #fetchMetadata(): Promise<AuthorizationServerMetadata | undefined> {
     const base = this.issuer.replace(/\/+$/, '');
     const where = `${base}/.well-known/oauth-authorization-server`;
     let res: Awaited<ReturnType<typeof undiciFetch>>;
@@ -231,7 +256,7 @@ export class AccessTokenVerifier {
     }
     if (res.status === 404) {
       await res.body?.cancel();
-      return `${base}/jwks`;
+      return undefined;
     }
     const meta = res.status === 200 ? ((await res.json().catch(() => undefined)) as unknown) : undefined;
     const m = meta as { issuer?: unknown; jwks_uri?: unknown } | undefined;
@@ -241,8 +266,25 @@ export class AccessTokenVerifier {
         `the authorization server's metadata (${where}) is not usable: HTTP ${res.status}, issuer ${JSON.stringify(m?.issuer)}, jwks_uri ${JSON.stringify(m?.jwks_uri)}`,
       );
     }
-    return m.jwks_uri;
+    return m as AuthorizationServerMetadata;
   }
+}
+
+/** An authorization server's metadata (RFC 8414 §2), as far as the node reads it. */
+export interface AuthorizationServerMetadata {
+  readonly issuer: string;
+  readonly jwks_uri: string;
+  readonly token_endpoint?: string;
+  readonly grant_types_supported?: readonly string[];
+  readonly token_endpoint_auth_methods_supported?: readonly string[];
+  readonly scopes_supported?: readonly string[];
+  /** RFC 8705 §3.3. */
+  readonly tls_client_certificate_bound_access_tokens?: boolean;
+  /** RFC 8705 §5. */
+  readonly mtls_endpoint_aliases?: Readonly<Record<string, string>>;
+  readonly introspection_endpoint?: string;
+  readonly revocation_endpoint?: string;
+  readonly [name: string]: unknown;
 }
 
 /** The hook options of {@link requireAccessToken}. */
@@ -414,6 +456,9 @@ function unavailable(message: string, cause?: unknown): EhmiError {
  */
 function fromJoseError(err: unknown): EhmiError {
   if (err instanceof joseErrors.JWTExpired) return invalidToken('the access token has expired', err);
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'typ') {
+    return invalidToken('the access token is not of type at+jwt (its JWT typ header, RFC 9068 §4)', err);
+  }
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     return invalidToken(`the access token's ${err.claim} claim is not valid: ${err.reason}`, err);
   }

@@ -8,10 +8,19 @@ import {
 } from './authz.ts';
 import type { HttpsOptions } from './http/index.ts';
 import { type RoleContext, requireTrustConfiguration } from './roles.ts';
+import { SMART_CONFIGURATION_PATH } from './smart-configuration.ts';
 import { askForClientCertificate, requireClientCertificate } from './trust.ts';
 
-/** Paths of every role's server that need neither certificate nor token. */
-export const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/openapi.json']);
+/**
+ * Paths of every role's server that this hook lets through: they need neither certificate nor token, but `/metrics`,
+ * which has its own check (the operator's token, `metrics-access.ts`).
+ */
+export const OPEN_PATHS: ReadonlySet<string> = new Set([
+  '/health',
+  '/openapi.json',
+  SMART_CONFIGURATION_PATH,
+  '/metrics',
+]);
 
 /** How a resource server of the node (EER, EAS, the SMP's admin API) is protected. */
 export interface ResourceProtection {
@@ -25,6 +34,8 @@ export interface ResourceProtection {
   hook: ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) | undefined;
   /** Release the verifier's connections to the issuer. */
   close(): Promise<void>;
+  /** The access token verifier (made at its first use); undefined without `authorization`. */
+  verifier(): AccessTokenVerifier | undefined;
 }
 
 /**
@@ -61,6 +72,7 @@ export function protectResourceServer(
       tls: ctx.tls ? { key: ctx.tls.key, cert: ctx.tls.cert, ca: ctx.tls.ca } : undefined,
       hook: undefined,
       close: async () => {},
+      verifier: () => undefined,
     };
   }
   // RFC 8705: a certificate-bound token is checked against the TLS client certificate, so there must be TLS.
@@ -81,18 +93,20 @@ export function protectResourceServer(
     revocation: ctx.revocation,
     anchorsKey: 'tls.ca',
     open: options.open,
+    bearer: true,
   });
   let token: ReturnType<typeof requireAccessToken> | undefined;
   return {
     tls: askForClientCertificate(ctx.tls, ctx.tls.ca),
     async hook(request, reply) {
       if (options.covers && !options.covers(request)) return;
-      await certificate(request);
+      await certificate(request, reply);
       token ??= requireAccessToken(verifierOf(), { scope: options.scope, open: options.open });
       await token(request, reply);
     },
     async close() {
       await verifier?.close();
     },
+    verifier: verifierOf,
   };
 }

@@ -3,8 +3,9 @@ import { asEhmiError, EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Provider } from 'oidc-provider';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { metricsAccess } from '../metrics-access.ts';
 import { type Role, type RoleContext, requireTrustConfiguration } from '../roles.ts';
-import { askForClientCertificate, checkTlsClientCertificate } from '../trust.ts';
+import { askForClientCertificate, checkTlsClientCertificate, peerCertificatePath } from '../trust.ts';
 import type { AuthConfig } from './config.ts';
 import { type SigningKey, SigningKeys } from './keys.ts';
 import { buildProvider } from './provider.ts';
@@ -100,6 +101,8 @@ export async function createAuthRole(
   });
   // A client without a certificate gets invalid_client, not a failed handshake.
   const tls = ctx.tls && askForClientCertificate(ctx.tls, anchors);
+  let url = '';
+  const metrics = metricsAccess(ctx, { service: 'auth', audience: () => [url], anchorsKey: 'tls.ca' });
   const app = await createHttpServer({
     service: 'auth',
     logger: log,
@@ -111,6 +114,7 @@ export async function createAuthRole(
         'FAPI 2.0, mutual TLS (tls_client_auth), certificate-bound client-credentials access tokens',
     },
     readiness: () => ctx.store.ping(),
+    metricsAccess: metrics.hook,
     ...(tls ? { tls } : {}),
   });
 
@@ -121,7 +125,6 @@ export async function createAuthRole(
     tokenTtlSeconds: cfg.accessTokenTtlSeconds,
     now,
   });
-  let url = '';
   let issuer = '';
   let keys: SigningKey[] = [];
   let provider: Provider | undefined;
@@ -168,7 +171,9 @@ export async function createAuthRole(
   // asynchronous revocation check runs here, before the request reaches it.
   async function checkClientCertificate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const socket = request.raw.socket as TLSSocket;
-    if (!socket.authorized) return; // oidc-provider answers invalid_client
+    // No verified certificate (none, another CA's, or a resumed session without one): oidc-provider answers
+    // invalid_client.
+    if (!socket.authorized || peerCertificatePath(socket).length === 0) return;
     try {
       await checkTlsClientCertificate(socket, ctx.revocation);
     } catch (err) {
@@ -213,6 +218,7 @@ export async function createAuthRole(
     async close() {
       clearInterval(timer);
       await app.close();
+      await metrics.close();
     },
   };
 }

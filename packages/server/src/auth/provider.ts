@@ -122,7 +122,8 @@ export function buildProvider(options: {
         // require one, so a client without gets an OAuth error rather than a failed handshake).
         getCertificate: (ctx: OidcContext) => peerCertificate(ctx)?.toString(),
         // Only a certificate node's TLS verified against the node's CAs authenticates a client.
-        certificateAuthorized: (ctx: OidcContext) => ctx.socket?.authorized === true,
+        certificateAuthorized: (ctx: OidcContext) =>
+          ctx.socket?.authorized === true && peerCertificate(ctx) !== undefined,
         certificateSubjectMatches: (ctx: OidcContext, property: string, expected: string) => {
           const cert = peerCertificate(ctx);
           return property === 'tls_client_auth_subject_dn' && !!cert && subjectMatches(cert, expected);

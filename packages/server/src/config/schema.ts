@@ -138,6 +138,12 @@ const nodeShape = {
         .array(z.enum(['PS256', 'ES256', 'EdDSA']))
         .min(1)
         .default(['PS256', 'ES256', 'EdDSA']),
+      /**
+       * The operator's clients (their `client_id`): they read `/metrics` on every server of the node (with the scope
+       * `ehmi/metrics.read`, `src/metrics-access.ts`), and, at an MSH, its messages and inbox across organisations
+       * (with `msh.operatorClients`, which adds to these).
+       */
+      operatorClients: z.array(z.string().min(1)).default([]),
     })
     .strict()
     .optional(),

@@ -4,8 +4,10 @@ import { asEhmiError, EhmiError } from '@ehmi/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { insufficientScope } from '../authz.ts';
 import { createHttpServer, FHIR_JSON, listen, timeoutsOf } from '../http/index.ts';
+import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import type { Role, RoleContext } from '../roles.ts';
+import { serveSmartConfiguration } from '../smart-configuration.ts';
 import { EAS_ADMIN_SCOPE, EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE, PATIENT_OPERATIONS } from './access.ts';
 import { adminRoutes } from './admin.ts';
 import { EasAudit, type EasAuditOutcome } from './audit.ts';
@@ -79,9 +81,10 @@ export async function createEasRole(
   // organisation lookups need `system/Organization.rs` here; a lookup by CPR needs a valid token here, and its scope
   // is checked by the route, once the body has named the patient, so that the refusal is audited with the CPR. The
   // admin API (EER's feed) needs `eas/index.write`.
+  const audience = () => [...new Set([url, base()].filter(Boolean))];
   const protection = protectResourceServer(ctx, {
     role: 'eas',
-    audience: () => [...new Set([url, base()].filter(Boolean))],
+    audience,
     scope: (request) => {
       if (request.routeOptions.url?.startsWith('/admin/')) return EAS_ADMIN_SCOPE;
       if (request.routeOptions.url !== '/Organization/:operation') return undefined;
@@ -103,6 +106,12 @@ export async function createEasRole(
       'eas.adminToken is not used: the admin API takes access tokens (eas/index.write) of the node authorization server',
     );
   }
+  const metrics = metricsAccess(ctx, {
+    service: 'eas',
+    audience,
+    anchorsKey: 'tls.ca',
+    verifier: protection.verifier,
+  });
 
   const app = await createHttpServer({
     service: 'eas',
@@ -111,8 +120,15 @@ export async function createEasRole(
     timeouts: timeoutsOf(ctx.node.http),
     openapi: easOpenApi,
     readiness: () => ctx.store.ping(),
+    metricsAccess: metrics.hook,
     ...(protection.tls ? { tls: protection.tls } : {}),
   });
+  if (ctx.node.authorization) {
+    serveSmartConfiguration(app, {
+      metadata: async () => protection.verifier()?.metadata(),
+      scopes: [EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE, METRICS_SCOPE],
+    });
+  }
   const { hook } = protection;
   if (hook) {
     app.addHook('onRequest', async (request, reply) => {
@@ -274,6 +290,7 @@ export async function createEasRole(
     async close() {
       await app.close();
       await protection.close();
+      await metrics.close();
     },
   };
 }

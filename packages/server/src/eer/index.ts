@@ -4,12 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { EAS_ADMIN_SCOPE, SMP_ADMIN_SCOPE } from '../admin-scopes.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import { type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
+import { serveSmartConfiguration } from '../smart-configuration.ts';
 import { Worker } from '../store/worker.ts';
 import { TokenClient } from '../token-client.ts';
-import { eerScopes } from './access.ts';
-import { EerValidator } from './profiles.ts';
+import { eerScopes, readScopes } from './access.ts';
+import { EER_TYPES, EerValidator } from './profiles.ts';
 import {
   EasAdminClient,
   PROPAGATE_QUEUE,
@@ -130,9 +132,16 @@ export async function createEerRole(
   // scope of the resource type, read or write; `/metadata` stays open (FHIR R4 http.html §3.1.0.14).
   const protection = protectResourceServer(ctx, {
     role: 'eer',
-    audience: () => [...new Set([url, baseUrl()].filter((u): u is string => !!u))],
+    audience: () => audience(),
     scope: eerScopes,
     open: new Set([...OPEN_PATHS, '/metadata']),
+  });
+  const audience = () => [...new Set([url, baseUrl()].filter((u): u is string => !!u))];
+  const metrics = metricsAccess(ctx, {
+    service: 'eer',
+    audience,
+    anchorsKey: 'tls.ca',
+    verifier: protection.verifier,
   });
   const app: FastifyInstance = await createHttpServer({
     service: 'eer',
@@ -147,9 +156,17 @@ export async function createEerRole(
         'search, create, update, delete, transaction). Errors are FHIR OperationOutcome resources.',
     },
     readiness: () => ctx.store.ping(),
+    metricsAccess: metrics.hook,
     ...(protection.tls ? { tls: protection.tls } : {}),
   });
   if (protection.hook) app.addHook('onRequest', protection.hook);
+  if (ctx.node.authorization) {
+    serveSmartConfiguration(app, {
+      metadata: async () => protection.verifier()?.metadata(),
+      // A read scope and the write scope (`.cruds`, which reads too) of each type.
+      scopes: [...EER_TYPES.flatMap(readScopes), METRICS_SCOPE],
+    });
+  }
   registerRoutes(app, {
     checkScopes: protection.hook !== undefined,
     repository,
@@ -179,6 +196,7 @@ export async function createEerRole(
       await worker.stop();
       await agent?.close();
       await protection.close();
+      await metrics.close();
     },
   };
 }

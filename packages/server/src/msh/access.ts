@@ -46,9 +46,10 @@ export function mshScopeOf(request: FastifyRequest): string | undefined {
 
 /**
  * Who may use this MSH, once the token is valid and grants the scope: a client acting for this MSH's organisation
- * (its GLN among the token's `ehmi:org_context`), or a client that acts for no organisation, is one of
- * `msh.operatorClients` and only reads. A token for another organisation, or an operator asking to write, is
- * refused with 403 (`forbidden`): the token is valid, this MSH does not serve its holder that request.
+ * (its GLN among the token's `ehmi:org_context`), or a client that acts for no organisation, is one of the node's
+ * `authorization.operatorClients` or `msh.operatorClients` and only reads. A token for another organisation, or an
+ * operator asking to write, is refused with 403 (`forbidden`): the token is valid, this MSH does not serve its
+ * holder that request.
  */
 export function checkOrganisation(
   claims: AccessClaims,
@@ -65,7 +66,7 @@ export function checkOrganisation(
   if (!options.operatorClients.has(claims.clientId)) {
     throw new EhmiError(
       'EHMI_FORBIDDEN',
-      `the access token names no organisation, and client ${claims.clientId} is not one of msh.operatorClients`,
+      `the access token names no organisation, and client ${claims.clientId} is not one of authorization.operatorClients or msh.operatorClients`,
     );
   }
   if (options.scope !== undefined && !OPERATOR_SCOPES.has(options.scope)) {

@@ -20,8 +20,9 @@ export const mshConfigSchema = z
     clientTrustAnchors: z.array(z.string().min(1)).default([]),
     /**
      * OAuth client ids that act for no organisation (the network's operator) and may read this MSH's messages and
-     * inbox (`msh/messages.read`, `msh/inbox.read`), never submit or acknowledge. Only with the node's
-     * `authorization`; every other client's token must name this MSH's organisation.
+     * inbox (`msh/messages.read`, `msh/inbox.read`), never submit or acknowledge, in addition to the node's
+     * `authorization.operatorClients`. Only with the node's `authorization`; every other client's token must name
+     * this MSH's organisation.
      */
     operatorClients: z.array(z.string().min(1)).default([]),
     /** ehmiSBDH ExpectedResponseDateTime: creation + 10 minutes (ehmi-core §2.4, §6.1). */

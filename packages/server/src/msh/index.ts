@@ -2,11 +2,13 @@ import { EhmiError } from '@ehmi/errors';
 import { AccessTokenVerifier, accessTokenVerifierOptions } from '../authz.ts';
 import type { AccessPointGateway, MshBackend } from '../contract.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { QUEUES } from '../path.ts';
 import { organisationOf, type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
+import { serveSmartConfiguration } from '../smart-configuration.ts';
 import { type IdleState, Worker } from '../store/index.ts';
 import { askForClientCertificate } from '../trust.ts';
-import { requireMshAccess } from './access.ts';
+import { MSH_SCOPE, requireMshAccess } from './access.ts';
 import type { MshConfig } from './config.ts';
 import { inboxItem, type MshCore, partyOf } from './core.ts';
 import type { DispatchPayload } from './envelopes.ts';
@@ -81,6 +83,16 @@ export async function createMsh(
   }
   const tls = ctx.tls && askForClientCertificate(ctx.tls, anchors);
   const log = logger.child({ role: 'msh', organisation: organisation.name });
+  // Access tokens (docs/architecture.md "Who is asking"). Their audience is this MSH's URL(s), known once it
+  // listens: the verifier is made in start().
+  let verifier: AccessTokenVerifier | undefined;
+  const metrics = metricsAccess(ctx, {
+    service: 'msh',
+    // The token's audience is the API's, checked by its verifier.
+    audience: () => [],
+    anchorsKey: 'msh.clientTrustAnchors',
+    verifier: () => verifier,
+  });
   const app = await createHttpServer({
     service: 'msh',
     logger: log,
@@ -88,6 +100,7 @@ export async function createMsh(
     timeouts: timeoutsOf(config.http),
     openapi: mshOpenApi,
     readiness: () => store.ping(),
+    metricsAccess: metrics.hook,
     ...(tls ? { tls } : {}),
   });
   const hub = new InboxHub({
@@ -121,21 +134,28 @@ export async function createMsh(
     isPermanent: () => false,
   });
   const dispatcher = worker;
-  // Access tokens (docs/architecture.md "Who is asking"). Their audience is this MSH's URL(s), known once it
-  // listens: the verifier is made in start().
-  let verifier: AccessTokenVerifier | undefined;
   const accessTokens =
     authorization &&
     requireMshAccess({
       verifier: () => verifier,
       gln: organisation.gln,
-      operatorClients: mshConfig.operatorClients,
+      // The node's operator clients, and those the MSH adds.
+      operatorClients: [...authorization.operatorClients, ...mshConfig.operatorClients],
       open: TOKEN_OPEN_PATHS,
     });
   registerRoutes(app, core, {
     ...(anchors.length > 0 ? { clientCertificates: ctx.revocation } : {}),
     ...(accessTokens ? { accessTokens } : {}),
   });
+  if (authorization) {
+    serveSmartConfiguration(app, {
+      metadata: async () => {
+        if (!verifier) throw new EhmiError('EHMI_UNAVAILABLE', 'the message service handler is starting');
+        return verifier.metadata();
+      },
+      scopes: [...Object.values(MSH_SCOPE), METRICS_SCOPE],
+    });
+  }
 
   const backend: MshBackend = {
     deliver: (inbound) => deliver(core, inbound),
@@ -188,6 +208,7 @@ export async function createMsh(
       hub.close();
       await app.close();
       await verifier?.close();
+      await metrics.close();
       await worker?.stop();
       await sweeping;
     },

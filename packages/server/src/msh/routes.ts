@@ -4,6 +4,7 @@ import type { RevocationChecker } from '@ehmi/pki';
 import { parse, payloadOf } from '@ehmi/sbdh';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FHIR_JSON } from '../http/index.ts';
+import { SMART_CONFIGURATION_PATH } from '../smart-configuration.ts';
 import { requireClientCertificate } from '../trust.ts';
 import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary } from './core.ts';
 import { fhirFormatOf, fhirText, formatOfMime, ProfileValidationError, readFhir } from './fhir-body.ts';
@@ -23,14 +24,20 @@ import type { MessageStatus, NeedsAction } from './tables.ts';
 
 type IdParams = { Params: { id: string } };
 
-/** Paths a client may call without a certificate: load balancers and probes. */
-const OPEN_PATHS = new Set(['/health']);
+/** Paths a client may call without a certificate: load balancers and probes, and the SMART configuration. */
+const OPEN_PATHS = new Set(['/health', SMART_CONFIGURATION_PATH]);
 
 /**
- * Paths a client with a certificate may call without an access token: the probes, the OpenAPI document and the
- * metrics (a scraper holds a client certificate, not a token; no patient data is in them).
+ * Paths this hook lets through without an access token: the probes, the OpenAPI document, the SMART configuration
+ * (a client reads it before it has a token), and the metrics, which have their own check (the operator's token of
+ * scope `ehmi/metrics.read`, `metrics-access.ts`).
  */
-export const TOKEN_OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/openapi.json', '/metrics']);
+export const TOKEN_OPEN_PATHS: ReadonlySet<string> = new Set([
+  '/health',
+  '/openapi.json',
+  SMART_CONFIGURATION_PATH,
+  '/metrics',
+]);
 
 /**
  * The EUA API (specs of the MSH helper brief; route schemas and OpenAPI in ./schemas.ts). Every error is a FHIR OperationOutcome
@@ -55,6 +62,8 @@ export function registerRoutes(
         revocation: options.clientCertificates,
         anchorsKey: 'msh.clientTrustAnchors',
         open: OPEN_PATHS,
+        // With access tokens, a refusal names the Bearer scheme (RFC 9110 §15.5.2).
+        bearer: options.accessTokens !== undefined,
       }),
     );
   }

@@ -5,6 +5,7 @@ import { toCertificate } from '@ehmi/smp';
 import type { FastifyInstance } from 'fastify';
 import { SMP_ADMIN_SCOPE } from '../admin-scopes.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { metricsAccess } from '../metrics-access.ts';
 import { OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import { type Role, type RoleContext, readPem } from '../roles.ts';
 import type { SmpConfig } from './config.ts';
@@ -92,6 +93,17 @@ export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Pro
       'smp.adminToken is not used: the SMP admin API takes access tokens (smp/publication.write) of the node authorization server',
     );
   }
+  // The read API speaks plain HTTP (as Peppol SMPs do): with `authorization`, no token can be bound there, so its
+  // /metrics is refused (metrics-access.ts says why); the admin API's HTTPS server serves them to the operator.
+  const metrics = metricsAccess(ctx, { service: 'smp', audience: () => [publicUrl()], anchorsKey: 'tls.ca' });
+  const adminMetrics =
+    protection.hook &&
+    metricsAccess(ctx, {
+      service: 'smp-admin',
+      audience: () => [...new Set([adminListenUrl, adminUrl()].filter(Boolean))],
+      anchorsKey: 'tls.ca',
+      verifier: protection.verifier,
+    });
   const http = {
     logger: ctx.logger,
     bodyLimitBytes: ctx.node.http.bodyLimitBytes,
@@ -101,6 +113,7 @@ export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Pro
   const app: FastifyInstance = await createHttpServer({
     ...http,
     service: 'smp',
+    metricsAccess: metrics.hook,
     openapi: {
       title: 'EHMI service metadata publisher (SMP)',
       version: '1.0.0',
@@ -116,6 +129,7 @@ export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Pro
         ...http,
         service: 'smp-admin',
         tls: protection.tls!,
+        metricsAccess: adminMetrics ? adminMetrics.hook : metrics.hook,
         openapi: {
           title: 'EHMI service metadata publisher (SMP): admin API',
           version: '1.0.0',
@@ -210,6 +224,8 @@ export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Pro
       await app.close();
       await adminApp?.close();
       await protection.close();
+      await metrics.close();
+      if (adminMetrics) await adminMetrics.close();
       await dnsServer?.close();
     },
   };
