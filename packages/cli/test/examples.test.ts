@@ -128,11 +128,17 @@ describe('examples/', () => {
       env,
     });
     assert.equal((await second.exited).code, 3, second.err());
-    // The example is insecure (development): each register says so once, then the port in use stops the start.
+    // The example is insecure (development): each register says so once, and each server that /metrics is open
+    // on, then the port in use stops the start.
     const [insecure, rest] = partition(second.err(), (l) => /"msg":"INSECURE \(development\)/.test(l));
+    const said = insecure.map((l) => JSON.parse(l) as { role?: string; service?: string });
     assert.deepEqual(
-      insecure.map((l) => (JSON.parse(l) as { role: string }).role),
+      said.flatMap((l) => (l.role ? [l.role] : [])),
       ['eer', 'eas'],
+    );
+    assert.ok(
+      said.every((l) => l.role || /\/metrics to anyone/.test(JSON.stringify(l))),
+      insecure.join(''),
     );
     assert.match(rest.join(''), /^ehmi: port \d+ is in use \(.*\)\n$/);
     assert.deepEqual(readdirSync(data), ['registers']);
