@@ -42,6 +42,15 @@ type CustomFetch = (
 /** A token is renewed this long before it expires. */
 const RENEW_BEFORE_MS = 30_000;
 
+/** How a NetworkClient asks for its tokens. */
+export interface NetworkClientOptions {
+  /**
+   * Ask for tokens restricted to this patient (a CPR, 10 digits): RFC 9396 `authorization_details`
+   * `[{"type":"ehmi_patient","cpr":"…"}]`; the MSHs then serve that patient's messages only.
+   */
+  patient?: string;
+}
+
 interface CachedToken {
   accessToken: string;
   /** Epoch ms; Infinity when the server named no lifetime. */
@@ -67,11 +76,17 @@ export class NetworkClient {
   readonly #agents = new Map<string, Agent>();
   readonly #ca: string;
   readonly #tokens = new Map<string, Promise<CachedToken>>();
+  /** RFC 9396 `authorization_details` of every token request (JSON), when the tokens are restricted. */
+  readonly #authorizationDetails: string | undefined;
   #authorizationServer: Promise<oauth.AuthorizationServer> | undefined;
 
-  private constructor(dataDir: string, manifest: NetworkManifest) {
+  private constructor(dataDir: string, manifest: NetworkManifest, options: NetworkClientOptions = {}) {
     this.dataDir = dataDir;
     this.manifest = manifest;
+    this.#authorizationDetails =
+      options.patient === undefined
+        ? undefined
+        : JSON.stringify([{ type: 'ehmi_patient', cpr: options.patient }]);
     try {
       this.#ca = readFileSync(manifest.trustAnchor, 'utf8');
     } catch (err) {
@@ -84,9 +99,9 @@ export class NetworkClient {
   }
 
   /** Read `<dataDir>/network.json`; no manifest → `EHMI_UNAVAILABLE` (exit 4). */
-  static open(dataDir: string): NetworkClient {
+  static open(dataDir: string, options: NetworkClientOptions = {}): NetworkClient {
     const dir = resolve(dataDir);
-    return new NetworkClient(dir, readNetworkManifest(dir));
+    return new NetworkClient(dir, readNetworkManifest(dir), options);
   }
 
   /** The organisation called `name`; an unknown name is a usage error naming the known ones (exit 2). */
@@ -232,7 +247,7 @@ export class NetworkClient {
     }
     let pending = this.#tokens.get(key);
     if (!pending) {
-      pending = this.#requestToken(issuer, caller, resource);
+      pending = this.#requestToken(issuer, caller, resource, this.#authorizationDetails);
       this.#tokens.set(key, pending);
       // A refused or failed request is not cached: the next call asks again.
       pending.catch(() => {
@@ -242,7 +257,12 @@ export class NetworkClient {
     return (await pending).accessToken;
   }
 
-  async #requestToken(issuer: string, caller: Caller, resource: string): Promise<CachedToken> {
+  async #requestToken(
+    issuer: string,
+    caller: Caller,
+    resource: string,
+    authorizationDetails?: string,
+  ): Promise<CachedToken> {
     // The MSH offers only its own scopes: ask for those of the client's registered scopes.
     const scope = caller.scope
       .split(' ')
@@ -263,7 +283,11 @@ export class NetworkClient {
         as,
         client,
         oauth.TlsClientAuth(),
-        { ...(scope ? { scope } : {}), resource },
+        {
+          ...(scope ? { scope } : {}),
+          resource,
+          ...(authorizationDetails ? { authorization_details: authorizationDetails } : {}),
+        },
         fetchOptions,
       );
       answer = await oauth.processClientCredentialsResponse(as, client, res);
