@@ -126,7 +126,8 @@ const join = (scopes: readonly string[]) => [...new Set(scopes)].join(' ');
  * subject DN of its TLS client certificate:
  *
  * - each organisation's EUA system client (`<org>-eua`): its MSH API, EER and EAS reads and the EAS lookup by CPR,
- *   with the organisation's claims (GLN, SOR, CVR, name);
+ *   with the organisation's claims (GLN, SOR, CVR, name); it may ask for a token restricted to one patient
+ *   (RFC 9396 `authorization_details` of type `ehmi_patient`);
  * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS), and
  *   every server's `/metrics`;
  * - `maintainer`: EER writes;
@@ -163,6 +164,7 @@ export function planAuthRegistrations(
       clientId: o.clientId,
       subjectDn: certificateSubjectDn(o.tlsClientCert),
       scope: scopes[o.clientId]!,
+      authorizationDetailsTypes: ['ehmi_patient'],
       organisation: { gln: o.spec.gln, sor: o.spec.sor, cvr: o.spec.cvr, name: o.spec.title },
     });
   }
@@ -176,6 +178,7 @@ export function planAuthRegistrations(
       clientId: c.clientId,
       subjectDn: certificateSubjectDn(c.tlsClientCert),
       scope: scopes[c.clientId]!,
+      authorizationDetailsTypes: [],
     });
   }
   if (eer) {
@@ -184,6 +187,7 @@ export function planAuthRegistrations(
       clientId: EER_CLIENT_ID,
       subjectDn: certificateSubjectDn(eer.tlsClientCert),
       scope: scopes[EER_CLIENT_ID]!,
+      authorizationDetailsTypes: [],
     });
   }
   return { config: { resources, clients: registered }, scopes };

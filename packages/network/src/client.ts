@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
-import { TokenClient } from '@ehmi/server/token-client';
+import { TokenClient, type TokenRequest } from '@ehmi/server/token-client';
 import { Agent, request } from 'undici';
 import { METRICS_SCOPES, MSH_SCOPES } from './auth.ts';
 import {
@@ -33,6 +33,15 @@ export interface OutcomeIssue {
 /** Who calls an MSH: an organisation's EUA, or a network-level client (the operator); `name` keys its agent. */
 type Caller = Pick<ManifestOrganisation, 'name' | 'tls' | 'clientId' | 'scope'>;
 
+/** How a NetworkClient asks for its tokens. */
+export interface NetworkClientOptions {
+  /**
+   * Ask for tokens restricted to this patient (a CPR, 10 digits): RFC 9396 `authorization_details`
+   * `[{"type":"ehmi_patient","cpr":"…"}]`; the MSHs then serve that patient's messages only.
+   */
+  patient?: string;
+}
+
 /**
  * The network as the CLI commands see it: its manifest and an HTTPS client per organisation that trusts the
  * network's root CA and presents the organisation's TLS certificate (its EUA's client certificate, mTLS). When
@@ -53,10 +62,16 @@ export class NetworkClient {
   readonly #ca: string;
   /** One token client per caller (`@ehmi/server/token-client`: cached, renewed 30 s before expiry). */
   readonly #tokenClients = new Map<string, TokenClient>();
+  /** RFC 9396 `authorization_details` of every token request (JSON), when the tokens are restricted. */
+  readonly #authorizationDetails: string | undefined;
 
-  private constructor(dataDir: string, manifest: NetworkManifest) {
+  private constructor(dataDir: string, manifest: NetworkManifest, options: NetworkClientOptions = {}) {
     this.dataDir = dataDir;
     this.manifest = manifest;
+    this.#authorizationDetails =
+      options.patient === undefined
+        ? undefined
+        : JSON.stringify([{ type: 'ehmi_patient', cpr: options.patient }]);
     try {
       this.#ca = readFileSync(manifest.trustAnchor, 'utf8');
     } catch (err) {
@@ -69,9 +84,9 @@ export class NetworkClient {
   }
 
   /** Read `<dataDir>/network.json`; no manifest → `EHMI_UNAVAILABLE` (exit 4). */
-  static open(dataDir: string): NetworkClient {
+  static open(dataDir: string, options: NetworkClientOptions = {}): NetworkClient {
     const dir = resolve(dataDir);
-    return new NetworkClient(dir, readNetworkManifest(dir));
+    return new NetworkClient(dir, readNetworkManifest(dir), options);
   }
 
   /** The organisation called `name`; an unknown name is a usage error naming the known ones (exit 2). */
@@ -219,7 +234,9 @@ export class NetworkClient {
     // with a new one.
     if (token && res.statusCode === 401 && /invalid_token/.test(String(res.headers['www-authenticate']))) {
       await res.body.dump();
-      this.#tokenClient(caller)?.forget(tokenRequest(caller, target.base, target.scopes));
+      this.#tokenClient(caller)?.forget(
+        tokenRequest(caller, target.base, target.scopes, this.#authorizationDetails),
+      );
       token = await this.#accessToken(caller, target.base, target.scopes);
       res = await send(token);
     }
@@ -238,8 +255,9 @@ export class NetworkClient {
 
   /**
    * An access token for `caller` at the server `resource` with those of `scopes` the client is registered for;
-   * undefined when network.json names no authorization server (the MSHs then take mTLS alone). A refused request is `EHMI_UNAUTHORIZED` with the server's error and
-   * description; a server that cannot be reached says how to start the network.
+   * undefined when network.json names no authorization server (the MSHs then take mTLS alone). A refused request is
+   * `EHMI_UNAUTHORIZED` with the server's error and description; a server that cannot be reached says how to start
+   * the network.
    */
   async #accessToken(
     caller: Caller,
@@ -249,7 +267,7 @@ export class NetworkClient {
     const client = this.#tokenClient(caller);
     if (!client) return undefined;
     try {
-      return await client.token(tokenRequest(caller, resource, scopes));
+      return await client.token(tokenRequest(caller, resource, scopes, this.#authorizationDetails));
     } catch (err) {
       if (err instanceof EhmiError && err.code === 'EHMI_UNAVAILABLE') {
         throw authUnavailable(client.issuer, err.cause ?? err, this.dataDir);
@@ -325,9 +343,11 @@ function tokenRequest(
   caller: Caller,
   resource: string,
   scopes: readonly string[],
-): { resource: string; scope: string } {
+  authorizationDetails: string | undefined,
+): TokenRequest {
   return {
     resource,
+    ...(authorizationDetails ? { authorizationDetails } : {}),
     scope: caller.scope
       .split(' ')
       .filter((s) => scopes.includes(s))

@@ -51,7 +51,8 @@ export interface AccessClaims {
   /**
    * A patient restriction: the claim `ehmi:patient` (`{ "cpr": "<10 digits>" }`) limits the token to one citizen.
    * EHMI names no claim for it yet (its EDS searches by the citizen's `cpr` claim for citizen users); this one is
-   * ours, and the auth role does not issue it yet. Undefined: no restriction to one patient.
+   * ours: the auth role issues it to a client that asks with the authorization details type `ehmi_patient`
+   * (RFC 9396, `auth/patient.ts`). Undefined: no restriction to one patient.
    */
   readonly patient: { readonly cpr: string } | undefined;
   /** `exp`. */
@@ -87,7 +88,12 @@ export interface AccessTokenVerifierOptions {
 }
 
 const ALGORITHMS: readonly AccessTokenAlgorithm[] = ['PS256', 'ES256', 'EdDSA'];
-const CPR = /^\d{10}$/;
+
+/** The claim of a token restricted to one patient: `{ "cpr": "<10 digits>" }` (`AccessClaims.patient`). */
+export const PATIENT_CLAIM = 'ehmi:patient';
+
+/** A CPR number as a patient restriction names it: its 10 digits, no hyphen. */
+export const CPR_NUMBER = /^\d{10}$/;
 
 /**
  * The options of a verifier for this node's `authorization` settings; the resource server adds its own URL(s).
@@ -495,7 +501,7 @@ function claimsOf(payload: JWTPayload): AccessClaims {
     subject: typeof payload.sub === 'string' ? payload.sub : undefined,
     scopes: new Set(scope.split(' ').filter(Boolean)),
     organisation: organisationOf(payload),
-    patient: patientOf(payload['ehmi:patient']),
+    patient: patientOf(payload[PATIENT_CLAIM]),
     expiresAt: new Date(Number(payload.exp) * 1000),
     payload,
   };
@@ -533,6 +539,7 @@ function patientOf(claim: unknown): { cpr: string } | undefined {
   if (claim === undefined) return undefined;
   const cpr = (claim as { cpr?: unknown } | null)?.cpr;
   // A restriction that cannot be read must not read as none.
-  if (typeof cpr !== 'string' || !CPR.test(cpr)) throw invalidToken('ehmi:patient names no CPR number');
+  if (typeof cpr !== 'string' || !CPR_NUMBER.test(cpr))
+    throw invalidToken('ehmi:patient names no CPR number');
   return { cpr };
 }

@@ -35,6 +35,11 @@ export interface TokenRequest {
   resource: string;
   /** Space-separated; none asks for the client's registered scopes the resource offers. */
   scope?: string;
+  /**
+   * RFC 9396 `authorization_details` (JSON), e.g. `[{"type":"ehmi_patient","cpr":"…"}]` for a token restricted to
+   * one patient.
+   */
+  authorizationDetails?: string;
 }
 
 interface CachedToken {
@@ -154,7 +159,11 @@ export class TokenClient {
         as,
         client,
         oauth.TlsClientAuth(),
-        { ...(request.scope ? { scope: request.scope } : {}), resource: request.resource },
+        {
+          ...(request.scope ? { scope: request.scope } : {}),
+          resource: request.resource,
+          ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
+        },
         fetchOptions,
       );
       answer = await oauth.processClientCredentialsResponse(as, client, res);
@@ -211,7 +220,7 @@ export class TokenClient {
 }
 
 function keyOf(request: TokenRequest): string {
-  return `${request.resource} ${request.scope ?? ''}`;
+  return `${request.resource} ${request.scope ?? ''} ${request.authorizationDetails ?? ''}`;
 }
 
 function unavailable(issuer: string, message: string, cause: unknown): EhmiError {

@@ -78,6 +78,27 @@ export function checkOrganisation(
 }
 
 /**
+ * The patient the request's access token is restricted to (its CPR), or undefined: every patient (a token without
+ * the restriction, or no token where the node has no `authorization`). With one, the MSH lists only messages about
+ * that patient, answers 404 for any other as for one that does not exist (their ids are not guessed, and a 403
+ * would tell that the message exists and is about someone else), and refuses (403) a submission about another
+ * patient or whose patient it cannot read.
+ */
+export function restrictedPatient(request: FastifyRequest): string | undefined {
+  return request.access?.patient?.cpr;
+}
+
+/** `POST /payloads` with a token restricted to one patient: the MSH cannot read a payload's patient. */
+export function refusePayloadForPatient(request: FastifyRequest): void {
+  if (restrictedPatient(request) !== undefined) {
+    throw new EhmiError(
+      'EHMI_FORBIDDEN',
+      'the access token is restricted to one patient, and the MSH cannot read the patient of a payload: submit a MedCom FHIR message with POST /messages',
+    );
+  }
+}
+
+/**
  * The `onRequest` hook of the EUA API when the node has `authorization`: a valid access token for this MSH (its
  * audience, bound to the client certificate, with the route's scope: `requireAccessToken`), then the organisation
  * check ({@link checkOrganisation}). The verifier is given once the MSH listens (its audience is its URL, known
@@ -97,7 +118,12 @@ export function requireMshAccess(options: {
     const verifier = options.verifier();
     if (!verifier) throw new EhmiError('EHMI_UNAVAILABLE', 'the message service handler is starting');
     if (hookOf !== verifier) {
-      hook = requireAccessToken(verifier, { scope: mshScopeOf, open: options.open });
+      // A token restricted to one patient is served that patient's messages only (restrictedPatient, routes.ts).
+      hook = requireAccessToken(verifier, {
+        scope: mshScopeOf,
+        open: options.open,
+        honoursPatientRestriction: true,
+      });
       hookOf = verifier;
     }
     await hook!(request, reply);

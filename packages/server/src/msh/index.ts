@@ -109,6 +109,7 @@ export async function createMsh(
       (await inboxSince(store.db, since)).map((r) => ({
         id: r.id,
         receivedAt: r.received_at,
+        patientCpr: r.patient_cpr,
         json: inboxItem(r),
       })),
     onError: (err) => log.warn({ err }, 'inbox event poll failed'),
