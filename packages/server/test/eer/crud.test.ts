@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import { assertOpenApiListsEveryRoute } from '../helpers/openapi.ts';
-import { fhir, fixture, type Json, type RunningEer, reopen, startEer } from './helpers.ts';
+import { fhir, fixture, type Json, type RunningEer, reopen, startEer, withSor } from './helpers.ts';
 
 const ORG = 'Organization-example-eer-messaging-organization.json';
 
@@ -20,8 +20,8 @@ for (const engine of engines()) {
     });
 
     // MedCom EER TestScripts: create → read → update name → read back → delete → read gone.
-    it('create 201, read 200, update 200, read back, delete 204, read 410', async () => {
-      const created = await fhir(`${eer.url}/Organization`, 'POST', fixture(ORG));
+    it('create 201, read 200, update 200, read back, delete 200 with an OperationOutcome, read 410', async () => {
+      const created = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG)));
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const id = created.body.id as string;
       assert.notEqual(id, 'example-eer-messaging-organization', 'the server assigns the id');
@@ -49,7 +49,8 @@ for (const engine of engines()) {
       assert.equal((back.body.meta as Json).versionId, '2');
 
       const deleted = await fhir(`${eer.url}/Organization/${id}`, 'DELETE');
-      assert.equal(deleted.status, 204);
+      assert.equal(deleted.status, 200);
+      assert.equal(deleted.body.resourceType, 'OperationOutcome');
       const gone = await fhir(`${eer.url}/Organization/${id}`);
       assert.equal(gone.status, 410);
       assert.equal(gone.body.resourceType, 'OperationOutcome');
@@ -81,7 +82,7 @@ for (const engine of engines()) {
     });
 
     it('history lists every version, newest first, the deletion included', async () => {
-      const { body } = await fhir(`${eer.url}/Organization`, 'POST', fixture(ORG));
+      const { body } = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG)));
       const id = body.id as string;
       await fhir(`${eer.url}/Organization/${id}`, 'PUT', { ...body, name: 'v2' });
       await fhir(`${eer.url}/Organization/${id}`, 'PUT', { ...body, name: 'v3' });
@@ -109,7 +110,7 @@ for (const engine of engines()) {
     });
 
     it('If-Match with a stale version is refused with 412 and changes nothing', async () => {
-      const { body } = await fhir(`${eer.url}/Organization`, 'POST', fixture(ORG));
+      const { body } = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG)));
       const id = body.id as string;
       await fhir(`${eer.url}/Organization/${id}`, 'PUT', { ...body, name: 'second' });
       const stale = await fhir(
@@ -125,7 +126,10 @@ for (const engine of engines()) {
     });
 
     it('PUT to a new id creates it under that id (update as create)', async () => {
-      const r = await fhir(`${eer.url}/Organization/my-org-1`, 'PUT', { ...fixture(ORG), id: 'my-org-1' });
+      const r = await fhir(`${eer.url}/Organization/my-org-1`, 'PUT', {
+        ...withSor(fixture(ORG)),
+        id: 'my-org-1',
+      });
       assert.equal(r.status, 201);
       assert.equal(r.headers.get('location'), `${eer.url}/Organization/my-org-1/_history/1`);
     });
@@ -144,11 +148,12 @@ for (const engine of engines()) {
       assert.equal(broken.body.resourceType, 'OperationOutcome');
       assert.equal((await fhir(`${eer.url}/Organization`, 'POST', { resourceType: 'Endpoint' })).status, 400);
       assert.equal((await fhir(`${eer.url}/Organization`, 'POST', '[1,2]')).status, 400);
-      const noId = await fhir(`${eer.url}/Organization/abc`, 'PUT', fixture(ORG));
+      const noId = await fhir(`${eer.url}/Organization/abc`, 'PUT', withSor(fixture(ORG)));
       assert.equal(noId.status, 400);
       assert.equal((await fhir(`${eer.url}/Organization/abc`)).status, 404, 'nothing was written');
       assert.equal(
-        (await fhir(`${eer.url}/Organization/abc`, 'PUT', fixture(ORG), { 'if-match': 'nope' })).status,
+        (await fhir(`${eer.url}/Organization/abc`, 'PUT', withSor(fixture(ORG)), { 'if-match': 'nope' }))
+          .status,
         400,
       );
     });
@@ -189,7 +194,7 @@ for (const engine of engines()) {
     });
 
     it('a restart keeps every resource and version', async () => {
-      const { body } = await fhir(`${eer.url}/Organization`, 'POST', fixture(ORG));
+      const { body } = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG)));
       const id = body.id as string;
       await fhir(`${eer.url}/Organization/${id}`, 'PUT', { ...body, name: 'before restart' });
       await eer.close();
