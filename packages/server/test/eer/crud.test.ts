@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import { assertOpenApiListsEveryRoute } from '../helpers/openapi.ts';
-import { fhir, fixture, type Json, type RunningEer, reopen, startEer, withSor } from './helpers.ts';
+import {
+  fhir,
+  fixture,
+  type Json,
+  type RunningEer,
+  reopen,
+  startEer,
+  uniqueSor,
+  withSor,
+} from './helpers.ts';
 
 const ORG = 'Organization-example-eer-messaging-organization.json';
 
@@ -59,6 +68,40 @@ for (const engine of engines()) {
         200,
         'old versions stay readable',
       );
+    });
+
+    // MedCom EER TestScripts (AEER1–4) clear their fixture first with `DELETE /Organization?identifier=<value>`.
+    it('conditional delete by identifier: the one match is deleted (200), no match is 200 saying so, several are 412', async () => {
+      const sor = uniqueSor();
+      const created = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG), sor));
+      assert.equal(created.status, 201);
+      const id = created.body.id as string;
+      const query = `identifier=${encodeURIComponent(`urn:oid:1.2.208.176.1.1|${sor}`)}`;
+      const deleted = await fhir(`${eer.url}/Organization?${query}`, 'DELETE');
+      assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+      assert.equal(deleted.headers.get('etag'), 'W/"2"');
+      const issue = (deleted.body.issue as Json[])[0]!;
+      assert.equal(issue.diagnostics, `Organization/${id} is deleted (version 2)`);
+      assert.equal((await fhir(`${eer.url}/Organization/${id}`)).status, 410);
+
+      const nothing = await fhir(`${eer.url}/Organization?identifier=${sor}`, 'DELETE');
+      assert.equal(nothing.status, 200);
+      assert.equal((nothing.body.issue as Json[])[0]!.code, 'not-found');
+      assert.match(String((nothing.body.issue as Json[])[0]!.diagnostics), /nothing deleted/);
+
+      const name = `Twin ${sor}`;
+      for (let i = 0; i < 2; i++) {
+        const r = await fhir(`${eer.url}/Organization`, 'POST', { ...withSor(fixture(ORG)), name });
+        assert.equal(r.status, 201);
+      }
+      const several = await fhir(`${eer.url}/Organization?name:exact=${encodeURIComponent(name)}`, 'DELETE');
+      assert.equal(several.status, 412);
+      assert.match(JSON.stringify(several.body), /matches 2 Organization/);
+      const still = await fhir(`${eer.url}/Organization?name:exact=${encodeURIComponent(name)}`);
+      assert.equal(still.body.total, 2, 'nothing deleted');
+
+      assert.equal((await fhir(`${eer.url}/Organization`, 'DELETE')).status, 400, 'no criteria');
+      assert.equal((await fhir(`${eer.url}/Organization?colour=blue`, 'DELETE')).status, 400);
     });
 
     it('serves an OpenAPI document generated from the route schemas, listing every route', async () => {
