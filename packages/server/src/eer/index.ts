@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { Counter } from 'prom-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
@@ -15,6 +16,7 @@ import {
   type SmpPublisher,
 } from './propagate.ts';
 import { publicationIssues } from './publication.ts';
+import { PublicationLedger, publicationMetrics } from './publication-status.ts';
 import { EerRepository } from './repository.ts';
 import { registerRoutes } from './routes.ts';
 import { SmpAdminClient } from './smp-admin-client.ts';
@@ -91,7 +93,18 @@ export async function createEerRole(
 
   let url = '';
   const baseUrl = () => (cfg.publicUrl ?? url).replace(/\/+$/, '') || undefined;
-  const propagator = new Propagator({ store: ctx.store, logger: log, baseUrl, smp, eas });
+  const ledger = new PublicationLedger();
+  // The failure counter lives on the EER server's /metrics, created with the server below.
+  let failures: Counter<'target'> | undefined;
+  const propagator = new Propagator({
+    store: ctx.store,
+    logger: log,
+    baseUrl,
+    smp,
+    eas,
+    ledger,
+    onFailure: (target) => failures?.inc({ target }),
+  });
   const repository = new EerRepository({ store: ctx.store, baseUrl, onWrite: propagator.hook(ctx.queue) });
   const worker = new Worker<PropagateJob>(ctx.queue, PROPAGATE_QUEUE, (job) => propagator.run(job), {
     concurrency: cfg.propagation.concurrency,
@@ -141,6 +154,7 @@ export async function createEerRole(
     ...(protection.tls ? { tls: protection.tls } : {}),
   });
   if (protection.hook) app.addHook('onRequest', protection.hook);
+  failures = publicationMetrics(app.metrics, ctx.store, propagator.targets);
   registerRoutes(app, {
     checkScopes: protection.hook !== undefined,
     repository,

@@ -5,6 +5,7 @@ import { insufficientScope } from '../resource-server.ts';
 import { readScopes, writeScope } from './access.ts';
 import { capabilityStatement } from './capability.ts';
 import { type EerType, type EerValidator, isEerType } from './profiles.ts';
+import { publicationParameters, publicationStatesOf } from './publication-status.ts';
 import { deletedOutcome, type EerRepository, ID_RE, type Json, type StoredVersion } from './repository.ts';
 import { parseSearch, runSearch } from './search.ts';
 import type { EerStore } from './tables.ts';
@@ -435,6 +436,30 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
           { severity: 'information', code: 'not-found', diagnostics: message, details: { text: message } },
         ],
       });
+    }),
+  );
+
+  app.get<Route>(
+    '/:type/:id/$publication-status',
+    {
+      schema: {
+        summary:
+          'Where publishing the resource to the SMP and EAS stands: a Parameters resource with one `publication` ' +
+          '(organization, target, status pending/published/failed, requested, attempted, published, failures, ' +
+          'retrying, reason) per organisation and target',
+        params: params('type', 'id'),
+        querystring: formatQuery,
+        responses: { '200': fhir('Parameters'), '404': err('Not known') },
+      },
+    },
+    handle(async (request, reply) => {
+      const { type: t, id } = request.params;
+      const type = eerType(t);
+      // An operation rather than an element of the resource: the state changes without a new version (the SMP
+      // fails after the write committed), and a client that reads, edits and PUTs a resource would write it back.
+      const states = await publicationStatesOf(o.repository, o.store.db, type, id, o.baseUrl() || undefined);
+      if (!states) throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} is not known`);
+      return send(request, reply, 200, publicationParameters(states));
     }),
   );
 

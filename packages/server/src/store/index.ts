@@ -12,4 +12,11 @@ export {
 export { migrateToLatest } from './migrations.ts';
 export { type EnqueueOptions, type Job, JobQueue, type JobStatus, type QueueOptions } from './queue.ts';
 export { type AnyDb, type BlobsTable, type CoreTables, coreDb, type JobsTable } from './types.ts';
-export { earliestNext, type IdleState, type JobHandler, Worker, type WorkerOptions } from './worker.ts';
+export {
+  earliestNext,
+  type IdleState,
+  isPermanentFailure,
+  type JobHandler,
+  Worker,
+  type WorkerOptions,
+} from './worker.ts';
