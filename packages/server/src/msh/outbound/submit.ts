@@ -13,6 +13,7 @@ import { type FhirFormat, ProfileValidationError, profileErrors, readFhir } from
 import { findBySubmitKey, findFhirMessageByHeader } from '../repository.ts';
 import type { MshMessagesTable } from '../tables.ts';
 import { checkEnvelope, commitMessage, newMessage } from './message.ts';
+import { checkReceiver } from './receiver-check.ts';
 
 export interface SubmitResult {
   /** true: an identical earlier submission (answered 200, nothing sent again). */
@@ -75,6 +76,7 @@ export async function submitFhir(core: MshCore, body: Buffer, format: FhirFormat
     );
   }
   await checkEnvelope(wrapped.xml);
+  await checkReceiver(core, wrapped.envelope, 'MessageHeader.destination.receiver');
 
   let archive: BuiltEnvelope | undefined;
   const arch = core.config.archive;
@@ -192,6 +194,7 @@ export async function submitPayload(
   });
   const built = builtEnvelope(envelope);
   await checkEnvelope(built.xml);
+  await checkReceiver(core, envelope, 'receiver');
   const row = newMessage(core, {
     kind: 'payload',
     built,
