@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import * as oauth from 'oauth4webapi';
 import { Agent, request, fetch as undiciFetch } from 'undici';
-import { MSH_SCOPES } from './auth.ts';
+import { EER_READ_SCOPES, MSH_SCOPES } from './auth.ts';
 import {
   type ManifestNetworkClient,
   type ManifestOrganisation,
@@ -144,7 +144,7 @@ export class NetworkClient {
     accept = 'application/fhir+json, application/json',
   ): Promise<MshResponse> {
     const org = this.organisation(orgName);
-    return this.#call(org, org, method, path, body, accept);
+    return this.#call(org, mshTarget(org), method, path, body, accept);
   }
 
   /**
@@ -160,7 +160,7 @@ export class NetworkClient {
   ): Promise<MshResponse> {
     return this.#call(
       operatorCaller(this.manifest.operator),
-      this.organisation(orgName),
+      mshTarget(this.organisation(orgName)),
       method,
       path,
       body,
@@ -168,15 +168,32 @@ export class NetworkClient {
     );
   }
 
+  /**
+   * Read the network's endpoint register (EER, `services.eer`) as the network's operator: its certificate, and a
+   * token for EER with the operator's EER read scopes (`system/<Type>.rs`).
+   */
+  async readRegister(path: string, accept = 'application/fhir+json'): Promise<MshResponse> {
+    const eer = this.manifest.services.eer;
+    if (!eer) throw new EhmiError('EHMI_UNAVAILABLE', `network.json in ${this.dataDir} names no EER`);
+    return this.#call(
+      operatorCaller(this.manifest.operator),
+      { label: 'the EER', base: eer, scopes: EER_READ_SCOPES },
+      'GET',
+      path,
+      undefined,
+      accept,
+    );
+  }
+
   async #call(
     caller: Caller,
-    org: ManifestOrganisation,
+    target: Target,
     method: 'GET' | 'POST' | 'DELETE',
     path: string,
     body: { bytes: Uint8Array | string; contentType: string } | undefined,
     accept: string,
   ): Promise<MshResponse> {
-    const url = `${org.msh}${path}`;
+    const url = `${target.base}${path}`;
     const send = async (token: string | undefined) => {
       try {
         return await request(url, {
@@ -190,17 +207,17 @@ export class NetworkClient {
           ...(body ? { body: body.bytes } : {}),
         });
       } catch (err) {
-        throw unreachable(org, url, err, this.dataDir);
+        throw unreachable(target.label, url, err, this.dataDir);
       }
     };
-    let token = await this.#accessToken(caller, org.msh);
+    let token = await this.#accessToken(caller, target);
     let res = await send(token);
     // A cached token the MSH no longer takes (the authorization server started again with new keys): once more
     // with a new one.
     if (token && res.statusCode === 401 && /invalid_token/.test(String(res.headers['www-authenticate']))) {
       await res.body.dump();
-      this.#tokens.delete(tokenKey(caller, org.msh));
-      token = await this.#accessToken(caller, org.msh);
+      this.#tokens.delete(tokenKey(caller, target.base));
+      token = await this.#accessToken(caller, target);
       res = await send(token);
     }
     const text = await res.body.text();
@@ -220,9 +237,10 @@ export class NetworkClient {
    * An access token for `caller` at the MSH `resource`, from the cache while it has more than 30 s left; undefined
    * when network.json names no authorization server (the MSHs then take mTLS alone).
    */
-  async #accessToken(caller: Caller, resource: string): Promise<string | undefined> {
+  async #accessToken(caller: Caller, target: Target): Promise<string | undefined> {
     const issuer = this.manifest.services.auth;
     if (!issuer) return undefined;
+    const resource = target.base;
     const key = tokenKey(caller, resource);
     const cached = this.#tokens.get(key);
     if (cached) {
@@ -232,7 +250,7 @@ export class NetworkClient {
     }
     let pending = this.#tokens.get(key);
     if (!pending) {
-      pending = this.#requestToken(issuer, caller, resource);
+      pending = this.#requestToken(issuer, caller, resource, target.scopes);
       this.#tokens.set(key, pending);
       // A refused or failed request is not cached: the next call asks again.
       pending.catch(() => {
@@ -242,11 +260,16 @@ export class NetworkClient {
     return (await pending).accessToken;
   }
 
-  async #requestToken(issuer: string, caller: Caller, resource: string): Promise<CachedToken> {
-    // The MSH offers only its own scopes: ask for those of the client's registered scopes.
+  async #requestToken(
+    issuer: string,
+    caller: Caller,
+    resource: string,
+    offered: readonly string[],
+  ): Promise<CachedToken> {
+    // A resource offers only its own scopes: ask for those of the client's registered scopes.
     const scope = caller.scope
       .split(' ')
-      .filter((s) => MSH_SCOPES.includes(s))
+      .filter((s) => offered.includes(s))
       .join(' ');
     const fetchOptions = { [oauth.customFetch]: this.#fetch(caller) };
     let as: oauth.AuthorizationServer;
@@ -355,6 +378,17 @@ export class NetworkClient {
   }
 }
 
+/** A server the client calls: its base URL, how an error names it, and the scopes it offers. */
+interface Target {
+  label: string;
+  base: string;
+  scopes: readonly string[];
+}
+
+function mshTarget(org: ManifestOrganisation): Target {
+  return { label: `${org.name}'s MSH`, base: org.msh, scopes: MSH_SCOPES };
+}
+
 function operatorCaller(operator: ManifestNetworkClient): Caller {
   return { name: operator.name, tls: operator.tls, clientId: operator.clientId, scope: operator.scope };
 }
@@ -388,18 +422,18 @@ function errorCode(err: unknown): string | undefined {
   return (err as { code?: string })?.code;
 }
 
-function unreachable(org: ManifestOrganisation, url: string, err: unknown, dataDir: string): EhmiError {
+function unreachable(label: string, url: string, err: unknown, dataDir: string): EhmiError {
   const code = errorCode(err);
   if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new EhmiError(
       'EHMI_UNAVAILABLE',
-      `the local network in ${dataDir} is not running (${org.name}'s MSH at ${url} ${code === 'ECONNREFUSED' ? 'refuses connections' : 'does not answer'}): start it with 'ehmi up --data ${dataDir}'`,
+      `the local network in ${dataDir} is not running (${label} at ${url} ${code === 'ECONNREFUSED' ? 'refuses connections' : 'does not answer'}): start it with 'ehmi up --data ${dataDir}'`,
       { cause: err },
     );
   }
   return new EhmiError(
     'EHMI_UNAVAILABLE',
-    `cannot reach ${org.name}'s MSH at ${url}: ${(err as Error).message}${code ? ` (${code})` : ''}`,
+    `cannot reach ${label} at ${url}: ${(err as Error).message}${code ? ` (${code})` : ''}`,
     { cause: err },
   );
 }

@@ -5,6 +5,7 @@ import { registerAs4 } from './as4.ts';
 import { registerEvidence } from './evidence.ts';
 import { registerInbox } from './inbox.ts';
 import { registerPki } from './pki.ts';
+import { registerRegisters } from './registers.ts';
 import { registerResend } from './resend.ts';
 import { registerSbdh } from './sbdh.ts';
 import { registerSend } from './send.ts';
@@ -25,4 +26,5 @@ export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] 
   registerAs4,
   registerEvidence,
   registerPki,
+  registerRegisters,
 ];
