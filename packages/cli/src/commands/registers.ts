@@ -12,6 +12,8 @@ interface Publication {
   failures?: number;
   retrying?: boolean;
   reason?: string;
+  /** What the last publication left out, and why. */
+  notes: string[];
 }
 
 interface RegisterEntry {
@@ -29,10 +31,11 @@ function publicationsOf(parameters: unknown): Publication[] {
   return list
     .filter((p) => p.name === 'publication')
     .map((p) => {
-      const out: Json = {};
+      const out: Json = { notes: [] };
       for (const part of (p.part as Json[] | undefined) ?? []) {
         const value = Object.entries(part).find(([k]) => k.startsWith('value'))?.[1];
-        if (part.name !== 'organization') out[part.name as string] = value;
+        if (part.name === 'note') (out.notes as unknown[]).push(value);
+        else if (part.name !== 'organization') out[part.name as string] = value;
       }
       return out as unknown as Publication;
     });
@@ -53,7 +56,10 @@ export function registerRegisters(program: Command, ctx: CliContext): void {
     .description(
       'list the organisations in the endpoint register (EER) and whether each was published to the SMP and EAS (local network); exit 1 when a publication failed',
     )
-    .option('--json', 'print a JSON array of {id, name, sor, publications: [{target, status, …, reason}]}')
+    .option(
+      '--json',
+      'print a JSON array of {id, name, sor, publications: [{target, status, …, reason, notes}]}',
+    )
     .option('--data <dir>', 'data folder of the running network (default ./.ehmi)')
     .action(async (opts: { json?: boolean; data?: string }) => {
       const { NetworkClient, networkDataDir, writeFailure } = await import('@ehmi/network/client');
@@ -100,7 +106,10 @@ export function registerRegisters(program: Command, ctx: CliContext): void {
         for (const e of entries) {
           writeLine(ctx.stdout, `Organization/${e.id}  ${e.name ?? ''}  SOR ${e.sor ?? '-'}`);
           if (e.publications.length === 0) writeLine(ctx.stdout, '  not published (no target configured)');
-          for (const p of e.publications) writeLine(ctx.stdout, `  ${describe(p)}`);
+          for (const p of e.publications) {
+            writeLine(ctx.stdout, `  ${describe(p)}`);
+            for (const n of p.notes) writeLine(ctx.stdout, `    left out: ${n}`);
+          }
         }
         // A failed publication is a failure of the register, for a script as for a reader.
         if (failed > 0) ctx.exitCode = 1;

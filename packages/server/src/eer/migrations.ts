@@ -102,6 +102,7 @@ export const eerMigrations: Record<string, Migration> = {
         .addColumn('failures', 'integer', (c) => c.notNull())
         .addColumn('gave_up', 'integer', (c) => c.notNull())
         .addColumn('reason', 'text')
+        .addColumn('notes', 'text')
         .addPrimaryKeyConstraint('eer_publication_pk', ['organization_id', 'target'])
         .execute();
       await db.schema

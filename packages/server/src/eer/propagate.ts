@@ -306,7 +306,12 @@ export class Propagator {
     const startedAt = ledger?.now() ?? 0;
     try {
       const done = await this.#run(job);
-      if (done) await ledger?.attempted(this.#o.store.db, organizationId, target, startedAt, { ok: true });
+      if (done) {
+        await ledger?.attempted(this.#o.store.db, organizationId, target, startedAt, {
+          ok: true,
+          notes: done.notes,
+        });
+      }
     } catch (error) {
       this.#o.onFailure?.(target);
       const final = isPermanentFailure(error) || job.attempt >= job.maxAttempts;
@@ -317,8 +322,11 @@ export class Propagator {
     }
   }
 
-  /** Publishes; false when the target is not configured (nothing was done). */
-  async #run(job: Job<PropagateJob>): Promise<boolean> {
+  /**
+   * Publishes; undefined when the target is not configured (nothing was done). `notes`: what was left out and why
+   * (an endpoint without GLN or AP certificate), for the publication state as well as the log.
+   */
+  async #run(job: Job<PropagateJob>): Promise<{ notes: string[] } | undefined> {
     const { organizationId, target } = job.payload;
     const db = this.#o.store.db;
     const view = await organizationView(db, organizationId, this.#o.baseUrl());
@@ -326,7 +334,7 @@ export class Propagator {
     if (target === 'eas') {
       if (!this.#o.eas) {
         log.warn('EAS is not configured (eer.eas): not propagated');
-        return false;
+        return undefined;
       }
       if (view) await this.#o.eas.put(organizationId, view);
       else await this.#o.eas.remove(organizationId);
@@ -334,14 +342,19 @@ export class Propagator {
         { endpoints: view?.endpoints.length ?? 0 },
         view ? 'organisation pushed to EAS' : 'organisation removed from EAS',
       );
-      return true;
+      return { notes: [] };
     }
     if (!this.#o.smp) {
       log.warn('SMP is not configured (eer.smp): not propagated');
-      return false;
+      return undefined;
     }
     const smp = this.#o.smp;
-    const wanted = view ? smpEntries(view, (this.#o.now ?? Date.now)(), (m) => log.warn(m)) : [];
+    const notes: string[] = [];
+    const skipped = (m: string) => {
+      log.warn(m);
+      notes.push(m);
+    };
+    const wanted = view ? smpEntries(view, (this.#o.now ?? Date.now)(), skipped) : [];
     const before = await db
       .selectFrom('eer_smp_published')
       .select(['participant', 'document_type'])
@@ -392,7 +405,7 @@ export class Propagator {
       }
     });
     log.info({ published: wanted.length, removed: stale.length }, 'organisation published to the SMP');
-    return true;
+    return { notes };
   }
 }
 

@@ -55,7 +55,7 @@ export class PublicationLedger {
     organizationId: string,
     target: PropagationTarget,
     startedAt: number,
-    result: { ok: true } | { ok: false; error: unknown; final: boolean },
+    result: { ok: true; notes?: readonly string[] } | { ok: false; error: unknown; final: boolean },
   ): Promise<void> {
     const at = this.#now();
     const update = result.ok
@@ -66,6 +66,7 @@ export class PublicationLedger {
           failures: 0,
           gave_up: 0,
           reason: null,
+          notes: result.notes && result.notes.length > 0 ? JSON.stringify(result.notes) : null,
         }
       : {
           status: 'failed' as const,
@@ -80,6 +81,7 @@ export class PublicationLedger {
         target,
         requested_at: startedAt,
         published_at: null,
+        notes: null,
         failures: result.ok ? 0 : 1,
         ...update,
       })
@@ -113,6 +115,8 @@ export interface PublicationState {
   /** No retry follows until the next write (the job was dead-lettered). */
   gaveUp: boolean;
   reason: string | null;
+  /** What the last successful publication left out, and why (an endpoint without GLN or AP certificate). */
+  notes: string[];
 }
 
 function stateOf(row: EerPublicationTable): PublicationState {
@@ -126,6 +130,7 @@ function stateOf(row: EerPublicationTable): PublicationState {
     failures: Number(row.failures),
     gaveUp: Number(row.gave_up) === 1,
     reason: row.reason,
+    notes: row.notes ? (JSON.parse(row.notes) as string[]) : [],
   };
 }
 
@@ -182,6 +187,7 @@ export function publicationParameters(states: readonly PublicationState[]): Json
       { name: 'failures', valueInteger: s.failures },
       { name: 'retrying', valueBoolean: s.status === 'failed' && !s.gaveUp },
       ...(s.reason ? [{ name: 'reason', valueString: s.reason }] : []),
+      ...s.notes.map((n) => ({ name: 'note', valueString: n })),
     ],
   }));
   return { resourceType: 'Parameters', ...(parameter.length > 0 ? { parameter } : {}) };

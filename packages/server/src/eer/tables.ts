@@ -68,6 +68,8 @@ export interface EerPublicationTable {
   gave_up: number;
   /** Why the last attempt failed; null after a success. */
   reason: string | null;
+  /** JSON array: what the last successful publication left out and why; null when nothing. */
+  notes: string | null;
 }
 
 export type EerTables = {

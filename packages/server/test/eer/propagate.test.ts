@@ -270,6 +270,29 @@ for (const engine of engines()) {
       assert.equal((await fhir(`${eer.url}/Endpoint/nothing-here/$publication-status`)).status, 404);
     });
 
+    it('an endpoint the SMP publication leaves out (no AP certificate) is named in the publication state, not only the log', async () => {
+      const bare = endpoint([HCO], {
+        id: 'ep-nocert',
+        extension: [],
+        identifier: [{ system: 'http://www.gs1.org/gln', value: '5790000121533' }],
+      });
+      assert.equal((await fhir(`${eer.url}/Endpoint/ep-nocert`, 'PUT', bare)).status, 201);
+      await drained(eer.role);
+      const all = await publications('Endpoint/ep-nocert');
+      const smpState = all.find((p) => p.target === 'smp');
+      assert.equal(smpState?.status, 'published');
+      assert.match(
+        String(smpState?.note),
+        /Endpoint\/ep-nocert has no AP certificate \(smp-public-key\): not published to the SMP/,
+      );
+      assert.equal((await fhir(`${eer.url}/Endpoint/ep-nocert`, 'DELETE')).status, 200);
+      await drained(eer.role);
+      assert.equal(
+        (await publications('Organization/org-1')).find((p) => p.target === 'smp')?.note,
+        undefined,
+      );
+    });
+
     it('an access point no sender would accept is refused at the write, with the reason, and nothing is published', async () => {
       const jobs = await eer.queue.counts('eer.propagate');
       const refused = async (path: string, resource: Json, reason: RegExp) => {
