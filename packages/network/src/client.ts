@@ -234,8 +234,9 @@ export class NetworkClient {
   }
 
   /**
-   * An access token for `caller` at the MSH `resource`, from the cache while it has more than 30 s left; undefined
-   * when network.json names no authorization server (the MSHs then take mTLS alone).
+   * An access token for `caller` at `target` (an MSH, the EER) as resource, with the scopes it offers, from the
+   * cache while it has more than 30 s left; undefined when network.json names no authorization server (the servers
+   * then take mTLS alone).
    */
   async #accessToken(caller: Caller, target: Target): Promise<string | undefined> {
     const issuer = this.manifest.services.auth;
