@@ -79,6 +79,8 @@ export const ERROR_CODES = {
   EHMI_NOT_ACCEPTABLE: def(406, 'not-supported', EXIT.usage),
   EHMI_TOO_LARGE: def(413, 'too-long', EXIT.failed, 'EBMS:0004'),
   EHMI_VALIDATION_FAILED: def(422, 'invalid', EXIT.failed, 'EBMS:0004'),
+  /** The register (SMP) does not serve the receiver for the document type and process: the MSH refuses it. */
+  EHMI_RECEIVER_NOT_REGISTERED: def(422, 'not-found', EXIT.failed),
   EHMI_NOT_SUPPORTED: def(400, 'not-supported', EXIT.failed, 'EBMS:0008'),
   EHMI_UNAUTHORIZED: def(401, 'login', EXIT.failed, 'EBMS:0101'),
   EHMI_FORBIDDEN: def(403, 'forbidden', EXIT.failed, 'EBMS:0103'),

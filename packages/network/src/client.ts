@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { TokenClient, type TokenRequest } from '@ehmi/server/token-client';
 import { Agent, request } from 'undici';
-import { METRICS_SCOPES, MSH_SCOPES } from './auth.ts';
+import { EER_READ_SCOPES, METRICS_SCOPES, MSH_SCOPES } from './auth.ts';
 import {
   type ManifestNetworkClient,
   type ManifestOrganisation,
@@ -164,6 +164,23 @@ export class NetworkClient {
       method,
       path,
       body,
+      accept,
+    );
+  }
+
+  /**
+   * Read the network's endpoint register (EER, `services.eer`) as the network's operator: its certificate, and a
+   * token for EER with the operator's EER read scopes (`system/<Type>.rs`).
+   */
+  async readRegister(path: string, accept = 'application/fhir+json'): Promise<MshResponse> {
+    const eer = this.manifest.services.eer;
+    if (!eer) throw new EhmiError('EHMI_UNAVAILABLE', `network.json in ${this.dataDir} names no EER`);
+    return this.#request(
+      operatorCaller(this.manifest.operator),
+      { base: eer, what: 'the EER', scopes: EER_READ_SCOPES },
+      'GET',
+      path,
+      undefined,
       accept,
     );
   }

@@ -414,6 +414,62 @@ for (const engine of engines()) {
       assert.equal(r.certificate.fingerprint256, new X509Certificate(certPem).fingerprint256);
     });
 
+    it('EER refuses an Endpoint with a wrong GLN check digit (422, nothing written) and shows the new organisation published to the SMP and EAS', async () => {
+      const eer = readNetworkManifest(dataDir).services.eer!;
+      const call = async (method: string, path: string, body?: unknown) => {
+        const res = await maintainer.fetch(`${eer}${path}`, {
+          method,
+          headers: {
+            accept: 'application/fhir+json',
+            ...(body ? { 'content-type': 'application/fhir+json' } : {}),
+          },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      const endpoint = (await call('GET', '/Endpoint/newclinic-endpoint')).body;
+      const wrong = `${newGln.slice(0, 12)}${(Number(newGln[12]) + 1) % 10}`;
+      const refused = await call('PUT', '/Endpoint/wrong-gln', {
+        ...endpoint,
+        id: 'wrong-gln',
+        identifier: [{ use: 'official', system: 'http://www.gs1.org/gln', value: wrong }],
+      });
+      assert.equal(refused.status, 422, JSON.stringify(refused.body));
+      assert.match(JSON.stringify(refused.body), /wrong check digit/);
+      assert.equal((await call('GET', '/Endpoint/wrong-gln')).status, 404);
+      const published = await eventually('both publications done', async () => {
+        const status = await call('GET', '/Organization/newclinic/$publication-status');
+        const parts = (
+          (status.body.parameter as { part: { name: string; valueCode?: string }[] }[]) ?? []
+        ).map((p) => Object.fromEntries(p.part.map((x) => [x.name, x.valueCode])));
+        return parts.length === 2 && parts.every((p) => p.status === 'published') ? parts : undefined;
+      });
+      assert.deepEqual(published.map((p) => p.target).sort(), ['eas', 'smp']);
+    });
+
+    it('the MSH refuses a message to a valid GLN the SMP does not serve (422 naming it) and accepts one to a registered receiver', async () => {
+      const unknown = gln('579000099886');
+      const gp = client.organisation('gp');
+      // The prøvesvar to the gp, its receiver's GLN swapped for a valid one no register holds.
+      const bytes = JSON.stringify(
+        sampleHomeCareObservation(client.organisation('municipality'), gp),
+      ).replaceAll(gp.gln, unknown);
+      const res = await client.call('municipality', 'POST', '/messages', {
+        bytes,
+        contentType: 'application/fhir+json',
+      });
+      assert.equal(res.status, 422, res.text);
+      assert.match(res.text, new RegExp(`0088:${unknown} is not registered in the SMP`));
+      assert.match(res.text, /EHMI_RECEIVER_NOT_REGISTERED/);
+      const ok = await client.call('municipality', 'POST', '/messages', {
+        bytes: JSON.stringify(
+          sampleHomeCareObservation(client.organisation('municipality'), client.organisation('gp')),
+        ),
+        contentType: 'application/fhir+json',
+      });
+      assert.equal(ok.status, 202, ok.text);
+    });
+
     it('a restart keeps the registers (and the secrets), and is ready again', {
       timeout: 60_000,
     }, async () => {

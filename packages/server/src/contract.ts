@@ -39,10 +39,23 @@ export interface SubmissionAccepted {
   as4MessageId: string;
 }
 
+/** What the AP's discovery says of a receiver (`AccessPointGateway.checkReceiver`). */
+export type ReceiverCheck =
+  | { registered: true; endpointUrl: string }
+  /** The register answered that it does not serve the receiver for this document type and process. */
+  | { registered: false; reason: string };
+
 /** The MSH side of the contract as the AP sees it. */
 export interface AccessPointGateway {
   /** Durably queue an envelope for sending; idempotent on `submissionId`. */
   submit(submission: OutboundSubmission): Promise<SubmissionAccepted>;
+  /**
+   * Whether the receiver can be sent `documentType` in `process`, by the same discovery (and cache) the AP sends
+   * with, so the MSH can refuse a message no AP could deliver before it accepts it. `registered: false` only for a
+   * definite answer (the SMP says the participant or its document type is not registered, or the identifier is
+   * malformed); a discovery that cannot be had (DNS or SMP down, an answer refused) throws, and is no answer.
+   */
+  checkReceiver(receiver: string, documentType: string, process: string): Promise<ReceiverCheck>;
 }
 
 /** An envelope the AP received, verified, decrypted, committed and receipted: for the MSH to take over. */

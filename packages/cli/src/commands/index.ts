@@ -6,6 +6,7 @@ import { registerEvidence } from './evidence.ts';
 import { registerInbox } from './inbox.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerPki } from './pki.ts';
+import { registerRegisters } from './registers.ts';
 import { registerResend } from './resend.ts';
 import { registerSbdh } from './sbdh.ts';
 import { registerSend } from './send.ts';
@@ -27,4 +28,5 @@ export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] 
   registerEvidence,
   registerMetrics,
   registerPki,
+  registerRegisters,
 ];

@@ -1,13 +1,14 @@
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import type { As4ProfileId } from '@ehmi/as4';
-import { EhmiError } from '@ehmi/errors';
+import { EhmiError, isEhmiError } from '@ehmi/errors';
 import { Counter } from 'prom-client';
 import { Agent } from 'undici';
 import type {
   AccessPointGateway,
   MshBackend,
   OutboundSubmission,
+  ReceiverCheck,
   ReceiverDiscovery,
   SubmissionAccepted,
 } from '../contract.ts';
@@ -29,6 +30,10 @@ import type { ApTables } from './tables.ts';
 
 export * from '../contract.ts';
 export { normaliseParticipant, staticDiscovery } from './discovery.ts';
+
+/** Discovery errors that answer "this receiver cannot be sent this": `checkReceiver` says so instead of throwing. */
+const NOT_REGISTERED = new Set(['EHMI_SMP_NOT_REGISTERED', 'EHMI_SMP_IDENTIFIER_INVALID']);
+
 export { buildOutboundMessage, GLN_PARTY_TYPE, type OutboundMessageInput } from './message.ts';
 
 export interface AccessPoint extends Role {
@@ -313,6 +318,18 @@ export async function createAccessPoint(
   const workers = { sends: sendWorker, handovers: [deliverWorker, outcomeWorker] };
 
   const gateway: AccessPointGateway = {
+    async checkReceiver(receiver, documentType, process): Promise<ReceiverCheck> {
+      try {
+        const found = await discovery.lookup(receiver, documentType, process);
+        return { registered: true, endpointUrl: found.endpointUrl };
+      } catch (err) {
+        // Only the register's own "not registered" (or an identifier it could never register) is an answer; any
+        // other failure is no answer, and the caller must not read it as one.
+        if (isEhmiError(err) && NOT_REGISTERED.has(err.code))
+          return { registered: false, reason: err.message };
+        throw err;
+      }
+    },
     async submit(submission: OutboundSubmission): Promise<SubmissionAccepted> {
       for (const key of ['submissionId', 'sender', 'receiver', 'documentType', 'process'] as const) {
         if (typeof submission[key] !== 'string' || submission[key].trim() === '') {

@@ -33,7 +33,8 @@ export function capabilityStatement(baseUrl: string, date: string): Record<strin
           updateCreate: true,
           conditionalCreate: false,
           conditionalUpdate: false,
-          conditionalDelete: 'not-supported',
+          // One match is deleted, several are a 412 (routes.ts `DELETE /{type}?…`).
+          conditionalDelete: 'single',
           searchInclude: Object.entries(SEARCH_PARAMS[type])
             .filter(([, d]) => d.kind === 'reference')
             .map(([code]) => `${type}:${code}`),

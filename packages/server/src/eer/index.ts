@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance } from 'fastify';
+import type { Counter } from 'prom-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { EAS_ADMIN_SCOPE, SMP_ADMIN_SCOPE } from '../admin-scopes.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
@@ -20,6 +21,7 @@ import {
   type SmpPublisher,
 } from './propagate.ts';
 import { publicationIssues } from './publication.ts';
+import { PublicationLedger, publicationMetrics } from './publication-status.ts';
 import { EerRepository } from './repository.ts';
 import { registerRoutes } from './routes.ts';
 import { SmpAdminClient } from './smp-admin-client.ts';
@@ -102,7 +104,18 @@ export async function createEerRole(
 
   let url = '';
   const baseUrl = () => (cfg.publicUrl ?? url).replace(/\/+$/, '') || undefined;
-  const propagator = new Propagator({ store: ctx.store, logger: log, baseUrl, smp, eas });
+  const ledger = new PublicationLedger();
+  // The failure counter lives on the EER server's /metrics, created with the server below.
+  let failures: Counter<'target'> | undefined;
+  const propagator = new Propagator({
+    store: ctx.store,
+    logger: log,
+    baseUrl,
+    smp,
+    eas,
+    ledger,
+    onFailure: (target) => failures?.inc({ target }),
+  });
   const repository = new EerRepository({ store: ctx.store, baseUrl, onWrite: propagator.hook(ctx.queue) });
   const worker = new Worker<PropagateJob>(ctx.queue, PROPAGATE_QUEUE, (job) => propagator.run(job), {
     concurrency: cfg.propagation.concurrency,
@@ -167,6 +180,7 @@ export async function createEerRole(
       scopes: [...EER_TYPES.flatMap(readScopes), METRICS_SCOPE],
     });
   }
+  failures = publicationMetrics(app.metrics, ctx.store, propagator.targets);
   registerRoutes(app, {
     checkScopes: protection.hook !== undefined,
     repository,

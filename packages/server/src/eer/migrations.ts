@@ -1,6 +1,7 @@
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
+import { SOR_SYSTEM } from './identifiers.ts';
 
-/** The eer role's migrations, named `0005_eer_…` (Kysely runs all roles' migrations in name order). */
+/** The eer role's migrations, named `00NN_eer_…` (Kysely runs all roles' migrations in name order). */
 export const eerMigrations: Record<string, Migration> = {
   '0005_eer_resources': {
     async up(db: Kysely<unknown>) {
@@ -62,6 +63,57 @@ export const eerMigrations: Record<string, Migration> = {
       await db.schema.dropTable('eer_search').execute();
       await db.schema.dropTable('eer_history').execute();
       await db.schema.dropTable('eer_resources').execute();
+    },
+  },
+  '0010_eer_sor_unique_and_publication': {
+    async up(db: Kysely<unknown>) {
+      // One Organization per SOR id (ehmi-core §4.1: EER is "keyed by SOR id"). The search index holds every current
+      // Organization's SOR ids (param `sor`), so a unique index over those rows lets the database refuse a second
+      // one on every engine, also between two writes racing on two instances. Existing duplicates stop the
+      // migration with their names: which one stays is the operator's decision, not the migration's.
+      const duplicates = await sql<{ value: string; ids: string }>`
+        select value, min(resource_id) || ', ' || max(resource_id) as ids from eer_search
+        where resource_type = 'Organization' and param = 'sor'
+        group by value having count(distinct resource_id) > 1`.execute(db);
+      if (duplicates.rows.length > 0) {
+        throw new Error(
+          `EER holds several Organizations with one SOR id (${duplicates.rows.map((r) => `${r.value}: ${r.ids}`).join('; ')}); delete all but one of each before upgrading`,
+        );
+      }
+      await db.schema
+        .createIndex('eer_search_sor_unique')
+        .on('eer_search')
+        .column('value')
+        .unique()
+        .where(sql.ref('resource_type'), '=', sql.lit('Organization'))
+        .where(sql.ref('param'), '=', sql.lit('sor'))
+        .where(sql.ref('system'), '=', sql.lit(SOR_SYSTEM))
+        .execute();
+      // The last publication of each organisation to each target (SMP, EAS): what `$publication-status`, the
+      // `ehmi_eer_publications` gauge and the CLI show, so a failure is not only a log line.
+      await db.schema
+        .createTable('eer_publication')
+        .addColumn('organization_id', 'text', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('requested_at', 'bigint', (c) => c.notNull())
+        .addColumn('attempted_at', 'bigint')
+        .addColumn('published_at', 'bigint')
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('gave_up', 'integer', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('notes', 'text')
+        .addPrimaryKeyConstraint('eer_publication_pk', ['organization_id', 'target'])
+        .execute();
+      await db.schema
+        .createIndex('eer_publication_status')
+        .on('eer_publication')
+        .columns(['status'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('eer_publication').execute();
+      await db.schema.dropIndex('eer_search_sor_unique').execute();
     },
   },
 };

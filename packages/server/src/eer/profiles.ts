@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { OperationOutcome, OperationOutcomeIssue } from '@ehmi/errors';
 import { shippedValidator, type Validator } from '@ehmi/fhir';
+import { identifierIssues } from './identifiers.ts';
 
 /** The resource types EER serves (ehmi-core §4.2). */
 export const EER_TYPES = ['Organization', 'Endpoint', 'Device'] as const;
@@ -28,9 +29,7 @@ export const DEFAULT_PROFILE: Record<EerType, string> = {
   Device: `${EER}EerDevice`,
 };
 
-/** Identifier systems (ehmi-core §4.3). The GLN-ID slice fixes `http://`; MedCom messages write `https://`. */
-export const SOR_SYSTEM = 'urn:oid:1.2.208.176.1.1';
-export const GLN_SYSTEMS = ['http://www.gs1.org/gln', 'https://www.gs1.org/gln'] as const;
+export { GLN_SYSTEMS, SOR_SYSTEM } from './identifiers.ts';
 
 /** Extensions EER reads for propagation (dk.ehmi.eer 2.0.1-draft, and the AP certificate of its successor). */
 export const EXT = {
@@ -103,6 +102,10 @@ export class EerValidator {
         expression: `${type}.meta.profile`,
         message: `Profile ${p} is not known to this register (EER profiles: ${EER_PROFILES[type].join(', ')})`,
       });
+    }
+    // The identifier rules (GLN check digit, SOR, CVR, ydernummer) apply to every write, whatever the profile.
+    for (const p of identifierIssues(type, resource)) {
+      issues.push({ severity: 'error', code: 'value', expression: p.expression, message: p.message });
     }
     if (this.#rules) {
       for (const p of this.#rules(type, resource)) {

@@ -4,7 +4,9 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { JobQueue } from '../store/index.ts';
 import type { Job } from '../store/queue.ts';
+import { isPermanentFailure } from '../store/worker.ts';
 import { EXT, GLN_SYSTEMS } from './profiles.ts';
+import type { PublicationLedger } from './publication-status.ts';
 import type { Json, WriteHook } from './repository.ts';
 import { PROPAGATE_QUEUE } from './role.ts';
 import { referenceKey } from './search-params.ts';
@@ -268,6 +270,10 @@ export interface PropagatorOptions {
   smp?: SmpPublisher | undefined;
   eas?: EasPublisher | undefined;
   now?: () => number;
+  /** Records each publication's state (`eer_publication`); without it, only the log tells. */
+  ledger?: PublicationLedger;
+  /** Called on each failed attempt (the failure counter of `/metrics`). */
+  onFailure?: (target: PropagationTarget) => void;
 }
 
 /** Runs `eer.propagate` jobs: reads the organisation's current state and makes the target match it. */
@@ -289,29 +295,71 @@ export class Propagator {
       for (const organizationId of await affectedOrganizations(trx, change, this.#o.baseUrl())) {
         for (const target of this.targets) {
           await queue.enqueue(trx, { queue: PROPAGATE_QUEUE, payload: { organizationId, target } });
+          await this.#o.ledger?.requested(trx, organizationId, target);
         }
       }
     };
   }
 
+  /**
+   * Runs one job and records its result (`eer_publication`): published, or failed with the reason and whether the
+   * queue retries it. The failure is thrown on, so the queue retries or dead-letters the job as before.
+   */
   async run(job: Job<PropagateJob>): Promise<void> {
+    const { organizationId, target } = job.payload;
+    const ledger = this.#o.ledger;
+    const startedAt = ledger?.now() ?? 0;
+    try {
+      const done = await this.#run(job);
+      if (done) {
+        await ledger?.attempted(this.#o.store.db, organizationId, target, startedAt, {
+          ok: true,
+          notes: done.notes,
+        });
+      }
+    } catch (error) {
+      this.#o.onFailure?.(target);
+      const final = isPermanentFailure(error) || job.attempt >= job.maxAttempts;
+      await ledger
+        ?.attempted(this.#o.store.db, organizationId, target, startedAt, { ok: false, error, final })
+        .catch((err) => this.#o.logger.warn({ err, organizationId, target }, 'recording the failure failed'));
+      throw error;
+    }
+  }
+
+  /**
+   * Publishes; undefined when the target is not configured (nothing was done). `notes`: what was left out and why
+   * (an endpoint without GLN or AP certificate), for the publication state as well as the log.
+   */
+  async #run(job: Job<PropagateJob>): Promise<{ notes: string[] } | undefined> {
     const { organizationId, target } = job.payload;
     const db = this.#o.store.db;
     const view = await organizationView(db, organizationId, this.#o.baseUrl());
     const log = this.#o.logger.child({ organizationId, target, job: job.id });
     if (target === 'eas') {
-      if (!this.#o.eas) return log.warn('EAS is not configured (eer.eas): not propagated');
+      if (!this.#o.eas) {
+        log.warn('EAS is not configured (eer.eas): not propagated');
+        return undefined;
+      }
       if (view) await this.#o.eas.put(organizationId, view);
       else await this.#o.eas.remove(organizationId);
       log.info(
         { endpoints: view?.endpoints.length ?? 0 },
         view ? 'organisation pushed to EAS' : 'organisation removed from EAS',
       );
-      return;
+      return { notes: [] };
     }
-    if (!this.#o.smp) return log.warn('SMP is not configured (eer.smp): not propagated');
+    if (!this.#o.smp) {
+      log.warn('SMP is not configured (eer.smp): not propagated');
+      return undefined;
+    }
     const smp = this.#o.smp;
-    const wanted = view ? smpEntries(view, (this.#o.now ?? Date.now)(), (m) => log.warn(m)) : [];
+    const notes: string[] = [];
+    const skipped = (m: string) => {
+      log.warn(m);
+      notes.push(m);
+    };
+    const wanted = view ? smpEntries(view, (this.#o.now ?? Date.now)(), skipped) : [];
     const before = await db
       .selectFrom('eer_smp_published')
       .select(['participant', 'document_type'])
@@ -362,6 +410,7 @@ export class Propagator {
       }
     });
     log.info({ published: wanted.length, removed: stale.length }, 'organisation published to the SMP');
+    return { notes };
   }
 }
 

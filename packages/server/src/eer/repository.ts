@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import type { Kysely } from 'kysely';
+import { isUniqueViolation } from '../store/index.ts';
+import { SOR_SYSTEM, sorIdsOf } from './identifiers.ts';
 import type { EerType } from './profiles.ts';
 import { indexEntries } from './search-params.ts';
 import type { EerStore, EerTables } from './tables.ts';
@@ -46,6 +48,17 @@ export interface RepositoryOptions {
   baseUrl: () => string | undefined;
   onWrite?: WriteHook;
   now?: () => number;
+}
+
+/** What a delete answers: the resource it deleted and the version that is the deletion. */
+export function deletedOutcome(v: Pick<StoredVersion, 'type' | 'id' | 'versionId'>): Json {
+  const message = `${v.type}/${v.id} is deleted (version ${v.versionId})`;
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [
+      { severity: 'information', code: 'informational', diagnostics: message, details: { text: message } },
+    ],
+  };
 }
 
 /** FHIR R4 id: 1–64 of [A-Za-z0-9\-.] (datatypes.html#id). */
@@ -150,6 +163,29 @@ export class EerRepository {
   }
 
   /**
+   * FHIR conditional delete (R4 http.html §3.1.0.7.1): `find` searches (in the delete's transaction); no match
+   * deletes nothing, one match is deleted, several are refused with 412 (CapabilityStatement
+   * `conditionalDelete: single`: a criterion that names more than one entry is a mistake the register does not
+   * act on). Returns the deleted version, or undefined when nothing matched.
+   */
+  deleteWhere(
+    type: EerType,
+    find: (db: Kysely<EerTables>) => Promise<string[]>,
+    criteria: string,
+  ): Promise<StoredVersion | undefined> {
+    return this.#store.transaction(async (trx) => {
+      const ids = await find(trx);
+      if (ids.length > 1) {
+        throw new EhmiError(
+          'EHMI_PRECONDITION_FAILED',
+          `${criteria} matches ${ids.length} ${type} resources (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}); a conditional delete removes one`,
+        );
+      }
+      return ids[0] === undefined ? undefined : this.#delete(trx, type, ids[0]);
+    });
+  }
+
+  /**
    * Several writes in one transaction (a FHIR transaction Bundle, R4 http.html §3.1.0.11): all of them or none.
    * A POST carries the id the caller assigned (so references between the entries could be rewritten first).
    */
@@ -198,6 +234,22 @@ export class EerRepository {
     if (!current) return undefined;
     if (current.deleted) return current;
     return this.#write(trx, type, id, undefined, current, 'DELETE');
+  }
+
+  /** One Organization per SOR id (ehmi-core §4.1: the register is keyed by SOR id). */
+  async #checkSorUnique(trx: Kysely<EerTables>, id: string, resource: Json): Promise<void> {
+    const sors = sorIdsOf(resource);
+    if (sors.length === 0) return;
+    const holder = await trx
+      .selectFrom('eer_search')
+      .select(['resource_id', 'value'])
+      .where('resource_type', '=', 'Organization')
+      .where('param', '=', 'sor')
+      .where('system', '=', SOR_SYSTEM)
+      .where('value', 'in', sors)
+      .where('resource_id', '!=', id)
+      .executeTakeFirst();
+    if (holder) throw sorTaken([holder.value], holder.resource_id);
   }
 
   async #write(
@@ -263,13 +315,22 @@ export class EerRepository {
       .where('resource_id', '=', id)
       .execute();
     if (resource) {
+      if (type === 'Organization') await this.#checkSorUnique(trx, id, resource);
       const rows = indexEntries(type, resource, this.#opts.baseUrl());
       const unique = new Map(rows.map((r) => [`${r.param}\u0000${r.system}\u0000${r.value}`, r]));
       if (unique.size > 0) {
-        await trx
-          .insertInto('eer_search')
-          .values([...unique.values()].map((r) => ({ resource_type: type, resource_id: id, ...r })))
-          .execute();
+        try {
+          await trx
+            .insertInto('eer_search')
+            .values([...unique.values()].map((r) => ({ resource_type: type, resource_id: id, ...r })))
+            .execute();
+        } catch (err) {
+          // The unique index on SOR ids (migration 0010): another transaction wrote the SOR id since the check.
+          if (type === 'Organization' && isUniqueViolation(err)) {
+            throw sorTaken(sorIdsOf(resource), undefined, err);
+          }
+          throw err;
+        }
       }
     }
     await this.#opts.onWrite?.(trx, { type, id, before: current?.resource, after: resource });
@@ -283,4 +344,31 @@ export class EerRepository {
       ...(resource ? { resource } : {}),
     };
   }
+}
+
+/**
+ * A second Organization with a SOR id the register holds: 422 with issue type `duplicate` (FHIR R4 http.html
+ * §3.1.0.4.1: 422 "the proposed resource violated … server business rules"; 409 is for version conflicts, which a
+ * retry could resolve, and this one no retry resolves).
+ */
+function sorTaken(sors: string[], holder: string | undefined, cause?: unknown): EhmiError {
+  const message = `SOR id ${sors.join(', ')} is already the SOR id of ${holder ? `Organization/${holder}` : 'another Organization'}: the register keeps one Organization per SOR id (update that one instead)`;
+  return new EhmiError('EHMI_VALIDATION_FAILED', message, {
+    ...(cause ? { cause } : {}),
+    details: {
+      outcome: {
+        resourceType: 'OperationOutcome',
+        issue: [
+          {
+            severity: 'error',
+            code: 'duplicate',
+            diagnostics: message,
+            details: { text: message },
+            expression: ['Organization.identifier'],
+          },
+        ],
+      },
+      ...(holder ? { existing: `Organization/${holder}` } : {}),
+    },
+  });
 }

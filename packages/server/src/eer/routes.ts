@@ -6,7 +6,8 @@ import { readScopes, writeScope } from './access.ts';
 import { capabilityStatement } from './capability.ts';
 import { checkOwnWrite, type OwnedWrite } from './ownership.ts';
 import { type EerType, type EerValidator, isEerType } from './profiles.ts';
-import { type EerRepository, ID_RE, type Json, type StoredVersion } from './repository.ts';
+import { publicationParameters, publicationStatesOf } from './publication-status.ts';
+import { deletedOutcome, type EerRepository, ID_RE, type Json, type StoredVersion } from './repository.ts';
 import { parseSearch, runSearch } from './search.ts';
 import type { EerStore } from './tables.ts';
 import { processTransaction } from './transaction.ts';
@@ -380,13 +381,24 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     }),
   );
 
+  /**
+   * A delete is answered 200 with an OperationOutcome saying what was deleted (R4 http.html §3.1.0.7: "200 OK if
+   * the response contains a payload"; MedCom's EER TestScripts, AEER1–4, assert 200 on delete).
+   */
+  const deleted = (request: FastifyRequest, reply: FastifyReply, v: StoredVersion) => {
+    o.afterWrite();
+    reply.header('etag', `W/"${v.versionId}"`);
+    return send(request, reply, 200, deletedOutcome(v));
+  };
+
   app.delete<Route>(
     '/:type/:id',
     {
       schema: {
         summary: 'Delete (a new version that is the deletion)',
         params: params('type', 'id'),
-        responses: { '204': { description: 'Deleted' }, '404': err('Not known') },
+        querystring: formatQuery,
+        responses: { '200': err('Deleted: an OperationOutcome saying so'), '404': err('Not known') },
       },
     },
     handle(async (request, reply) => {
@@ -395,9 +407,79 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       await own(request, { type, id, after: undefined });
       const v = await o.repository.delete(type, id);
       if (!v) throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} is not known`);
-      o.afterWrite();
-      reply.header('etag', `W/"${v.versionId}"`);
-      return send(request, reply, 204, undefined);
+      return deleted(request, reply, v);
+    }),
+  );
+
+  app.delete<Route>(
+    '/:type',
+    {
+      schema: {
+        summary:
+          'Conditional delete: the one resource the search parameters match (e.g. identifier=system|value)',
+        params: params('type'),
+        querystring: searchQuery,
+        responses: {
+          '200': err('Deleted, or nothing matched: an OperationOutcome saying which'),
+          '400': err('No search parameter, or an unknown one'),
+          '404': err('Not a type the EER serves'),
+          '412': err('The parameters match more than one resource'),
+        },
+      },
+    },
+    handle(async (request, reply) => {
+      const type = eerType(request.params.type);
+      const req = parseSearch(type, request.query, o.search);
+      if (req.criteria.length === 0 && !req.ids) {
+        throw new EhmiError(
+          'EHMI_USAGE',
+          `a conditional delete needs search parameters (DELETE /${type}?identifier=system|value)`,
+        );
+      }
+      const criteria = new URL(`${o.baseUrl()}${request.url}`).search.slice(1);
+      const base = o.baseUrl();
+      const v = await o.repository.deleteWhere(
+        type,
+        async (db) => {
+          // Up to six ids: enough to name a few in the 412.
+          const one = { ...req, count: 6, offset: 0, summaryCount: false, include: [], revinclude: [] };
+          return (await runSearch(db, type, one, base)).matches.map((m) => m.id);
+        },
+        criteria,
+      );
+      if (v) return deleted(request, reply, v);
+      // R4 http.html §3.1.0.7.1: no match is an ordinary delete of nothing (200), said in the outcome.
+      const message = `no ${type} matches ${criteria}: nothing deleted`;
+      return send(request, reply, 200, {
+        resourceType: 'OperationOutcome',
+        issue: [
+          { severity: 'information', code: 'not-found', diagnostics: message, details: { text: message } },
+        ],
+      });
+    }),
+  );
+
+  app.get<Route>(
+    '/:type/:id/$publication-status',
+    {
+      schema: {
+        summary:
+          'Where publishing the resource to the SMP and EAS stands: a Parameters resource with one `publication` ' +
+          '(organization, target, status pending/published/failed, requested, attempted, published, failures, ' +
+          'retrying, reason) per organisation and target',
+        params: params('type', 'id'),
+        querystring: formatQuery,
+        responses: { '200': fhir('Parameters'), '404': err('Not known') },
+      },
+    },
+    handle(async (request, reply) => {
+      const { type: t, id } = request.params;
+      const type = eerType(t);
+      // An operation rather than an element of the resource: the state changes without a new version (the SMP
+      // fails after the write committed), and a client that reads, edits and PUTs a resource would write it back.
+      const states = await publicationStatesOf(o.repository, o.store.db, type, id, o.baseUrl() || undefined);
+      if (!states) throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} is not known`);
+      return send(request, reply, 200, publicationParameters(states));
     }),
   );
 
@@ -455,7 +537,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
           ...(v.resource ? { resource: v.resource } : {}),
           request: { method: v.method, url: v.method === 'POST' ? type : `${type}/${id}` },
           response: {
-            status: v.method === 'DELETE' ? '204' : v.versionId === 1 || v.method === 'POST' ? '201' : '200',
+            status: v.method === 'DELETE' ? '200' : v.versionId === 1 || v.method === 'POST' ? '201' : '200',
             etag: `W/"${v.versionId}"`,
             lastModified: new Date(v.lastUpdated).toISOString(),
           },

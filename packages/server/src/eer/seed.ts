@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { EhmiError } from '@ehmi/errors';
+import { YDERNUMMER_SYSTEM } from './identifiers.ts';
 import { EXT, SOR_SYSTEM } from './profiles.ts';
 
 const EER = 'http://medcomehmi.dk/ig/eer/StructureDefinition/';
@@ -18,8 +19,7 @@ export const DEFAULT_MESSAGE_TYPES = [
   'urn:dk:healthcare:messaging:oasis:ebxml:schema:xsd::ehmisbdh-acknowledgement##urn:dk:ehmi:sbdh:ehmisbdh-acknowledgement::1.0',
 ] as const;
 
-/** Ydernummer (GP provider number) identifier system, as MedCom and EAS use it. */
-export const YDERNUMMER_SYSTEM = 'urn:oid:1.2.208.176.1.4';
+export { YDERNUMMER_SYSTEM };
 
 export interface EerOrganisationInput {
   /** Prefix of the resource ids: `<key>` (Organization), `<key>-endpoint`, `<key>-ap` (Device). */

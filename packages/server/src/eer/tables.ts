@@ -45,11 +45,39 @@ export interface EerSmpPublishedTable {
   document_type: string;
 }
 
+/** Where publishing an organisation to a target stands. */
+export type PublicationStatus = 'pending' | 'published' | 'failed';
+
+/**
+ * The last publication of an organisation to one target (`smp`, `eas`): `pending` from the write that asked for it
+ * (in that write's transaction) until an `eer.propagate` job ran, then `published` or `failed` with the reason.
+ */
+export interface EerPublicationTable {
+  organization_id: string;
+  target: string;
+  status: PublicationStatus;
+  /** The last write that asked for a publication. */
+  requested_at: number;
+  /** The last attempt (success or failure); null while none ran. */
+  attempted_at: number | null;
+  /** The last successful publication; null while none succeeded. */
+  published_at: number | null;
+  /** Failed attempts since the last success. */
+  failures: number;
+  /** 1 when the last failure was final: no retry follows (dead-lettered) until the next write. */
+  gave_up: number;
+  /** Why the last attempt failed; null after a success. */
+  reason: string | null;
+  /** JSON array: what the last successful publication left out and why; null when nothing. */
+  notes: string | null;
+}
+
 export type EerTables = {
   eer_resources: EerResourcesTable;
   eer_history: EerHistoryTable;
   eer_search: EerSearchTable;
   eer_smp_published: EerSmpPublishedTable;
+  eer_publication: EerPublicationTable;
 };
 
 /** The node's store as this role sees it: its own tables (the queue and blob APIs reach the store's). */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError, type OperationOutcome } from '@ehmi/errors';
 import { type EerType, type EerValidator, isEerType } from './profiles.ts';
-import { type EerRepository, ID_RE, type Json, type WriteOp } from './repository.ts';
+import { deletedOutcome, type EerRepository, ID_RE, type Json, type WriteOp } from './repository.ts';
 
 const bad = (message: string, expression: string) =>
   new EhmiError('EHMI_INPUT_UNREADABLE', message, { expression: [expression] });
@@ -149,7 +149,9 @@ export async function processTransaction(
         ...(p.method !== 'DELETE' ? { fullUrl: `${o.baseUrl}/${p.type}/${p.id}` } : {}),
         ...(v.resource && !o.minimal ? { resource: v.resource } : {}),
         response: {
-          status: p.method === 'DELETE' ? '204 No Content' : r.created ? '201 Created' : '200 OK',
+          status: p.method === 'DELETE' ? '200 OK' : r.created ? '201 Created' : '200 OK',
+          // A deletion says so, as `DELETE /{type}/{id}` does (Bundle.entry.response.outcome).
+          ...(p.method === 'DELETE' ? { outcome: deletedOutcome(v) } : {}),
           ...(p.method !== 'DELETE' ? { location: `${p.type}/${p.id}/_history/${v.versionId}` } : {}),
           etag: `W/"${v.versionId}"`,
           lastModified: new Date(v.lastUpdated).toISOString(),

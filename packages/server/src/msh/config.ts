@@ -33,6 +33,12 @@ export const mshConfigSchema = z
     maxResends: z.number().int().min(0).max(10).default(2),
     /** Validate submitted FHIR messages against the MedCom profiles. */
     validateProfiles: z.boolean().default(true),
+    /**
+     * Before accepting a message, ask the access point's discovery (the SMP, cached) whether the receiver is
+     * registered for its document type and process; a definite no is a 422 naming the receiver, and nothing is
+     * stored. When discovery cannot be reached the message is accepted, and the access point retries it.
+     */
+    checkReceiver: z.boolean().default(true),
     /** Acknowledged inbox items, payloads and duplicate caches are purged after this many days. */
     retentionDays: z.number().int().min(1).default(30),
     /** How often receipt and acknowledgement deadlines are checked. */

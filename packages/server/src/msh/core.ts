@@ -107,12 +107,5 @@ export function partyOf(gln: string): string {
   return gln.includes(':') ? gln : `0088:${gln}`;
 }
 
-/** A unique-key conflict on either engine (SQLite SQLITE_CONSTRAINT_*, PostgreSQL 23505). */
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string };
-  return (
-    e?.code === '23505' ||
-    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
-  );
-}
+/** A unique-key conflict on either engine (one implementation, in the store). */
+export { isUniqueViolation } from '../store/index.ts';

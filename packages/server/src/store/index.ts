@@ -1,7 +1,22 @@
 export { type BlobGcOptions, type BlobReference, collectBlobGarbage } from './blob-gc.ts';
 export { type BlobRef, type BlobSource, BlobStore, type PutOptions, recordBlob, storeBlob } from './blobs.ts';
-export { type AnyStore, type Engine, openStore, type Store, type StoreOptions, storeView } from './db.ts';
+export {
+  type AnyStore,
+  type Engine,
+  isUniqueViolation,
+  openStore,
+  type Store,
+  type StoreOptions,
+  storeView,
+} from './db.ts';
 export { migrateToLatest } from './migrations.ts';
 export { type EnqueueOptions, type Job, JobQueue, type JobStatus, type QueueOptions } from './queue.ts';
 export { type AnyDb, type BlobsTable, type CoreTables, coreDb, type JobsTable } from './types.ts';
-export { earliestNext, type IdleState, type JobHandler, Worker, type WorkerOptions } from './worker.ts';
+export {
+  earliestNext,
+  type IdleState,
+  isPermanentFailure,
+  type JobHandler,
+  Worker,
+  type WorkerOptions,
+} from './worker.ts';

@@ -36,7 +36,11 @@ export function earliestNext(states: readonly IdleState[]): IdleState {
   return { next: times.length > 0 ? Math.min(...times) : undefined };
 }
 
-function defaultIsPermanent(error: unknown): boolean {
+/**
+ * The worker's default: an EhmiError whose code is not transient is a permanent failure (bad input will not get
+ * better); anything else (network, database, a bug) is retried.
+ */
+export function isPermanentFailure(error: unknown): boolean {
   return error instanceof EhmiError && !error.transient && error.code !== 'EHMI_INTERNAL';
 }
 
@@ -67,7 +71,7 @@ export class Worker<P = unknown> {
     this.#concurrency = options.concurrency ?? 1;
     this.#pollMs = options.pollIntervalMs ?? 250;
     this.#logger = options.logger;
-    this.#isPermanent = options.isPermanent ?? defaultIsPermanent;
+    this.#isPermanent = options.isPermanent ?? isPermanentFailure;
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 

@@ -144,6 +144,14 @@ for (const engine of engines()) {
       const r = await senderVia(smp.url);
       assert.equal(r.outcome.status, 'sent', r.outcome.reason);
       await waitFor('delivery', () => backendB.delivered.get(r.accepted.as4MessageId));
+      // The MSH's question before it accepts (gateway.checkReceiver), answered by the same discovery.
+      assert.deepEqual(await r.a.gateway.checkReceiver(B, DOCUMENT_TYPE, SDN), {
+        registered: true,
+        endpointUrl: b.as4Url,
+      });
+      const other = await r.a.gateway.checkReceiver(B, 'urn:test:not-published', SDN);
+      assert.equal(other.registered, false);
+      assert.match(other.registered ? '' : other.reason, /not-published/);
     });
 
     it('an SMP signing with a key not from the trusted root: failed, EHMI_SMP_CERTIFICATE_UNTRUSTED, nothing sent', async () => {
@@ -153,6 +161,10 @@ for (const engine of engines()) {
         r,
         /discovery of 0088:5790000121526: the SMP certificate .*Rogue CA.* does not chain to a trust anchor/,
       );
+      // A refused answer is no answer: checkReceiver throws rather than say "not registered".
+      await assert.rejects(r.a.gateway.checkReceiver(B, DOCUMENT_TYPE, SDN), {
+        code: 'EHMI_SMP_CERTIFICATE_UNTRUSTED',
+      });
     });
 
     it('an SMP answer changed after signing: failed, EHMI_SMP_SIGNATURE_INVALID, nothing sent', async () => {

@@ -15,7 +15,7 @@ import {
   testPki,
 } from '../auth/helpers.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
-import { fixture, type Json, type RunningEer, startEer } from './helpers.ts';
+import { fixture, type Json, type RunningEer, startEer, withSor } from './helpers.ts';
 
 const engine = engines()[0]!;
 const READS = 'system/Organization.rs system/Endpoint.rs system/Device.rs';
@@ -66,7 +66,7 @@ describe('EER: access tokens when the node has authorization (FAPI 2.0 §5.3.3, 
     };
   };
   const organisation = () => {
-    const { id: _id, ...org } = fixture('Organization-example-eer-messaging-organization.json');
+    const { id: _id, ...org } = withSor(fixture('Organization-example-eer-messaging-organization.json'));
     return org;
   };
 

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import { assertOpenApiListsEveryRoute } from '../helpers/openapi.ts';
-import { fhir, fixture, type Json, type RunningEer, reopen, startEer } from './helpers.ts';
+import {
+  fhir,
+  fixture,
+  type Json,
+  type RunningEer,
+  reopen,
+  startEer,
+  uniqueSor,
+  withSor,
+} from './helpers.ts';
 
 const ORG = 'Organization-example-eer-messaging-organization.json';
 
@@ -20,8 +29,8 @@ for (const engine of engines()) {
     });
 
     // MedCom EER TestScripts: create → read → update name → read back → delete → read gone.
-    it('create 201, read 200, update 200, read back, delete 204, read 410', async () => {
-      const created = await fhir(`${eer.url}/Organization`, 'POST', fixture(ORG));
+    it('create 201, read 200, update 200, read back, delete 200 with an OperationOutcome, read 410', async () => {
+      const created = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG)));
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const id = created.body.id as string;
       assert.notEqual(id, 'example-eer-messaging-organization', 'the server assigns the id');
@@ -49,7 +58,8 @@ for (const engine of engines()) {
       assert.equal((back.body.meta as Json).versionId, '2');
 
       const deleted = await fhir(`${eer.url}/Organization/${id}`, 'DELETE');
-      assert.equal(deleted.status, 204);
+      assert.equal(deleted.status, 200);
+      assert.equal(deleted.body.resourceType, 'OperationOutcome');
       const gone = await fhir(`${eer.url}/Organization/${id}`);
       assert.equal(gone.status, 410);
       assert.equal(gone.body.resourceType, 'OperationOutcome');
@@ -58,6 +68,40 @@ for (const engine of engines()) {
         200,
         'old versions stay readable',
       );
+    });
+
+    // MedCom EER TestScripts (AEER1–4) clear their fixture first with `DELETE /Organization?identifier=<value>`.
+    it('conditional delete by identifier: the one match is deleted (200), no match is 200 saying so, several are 412', async () => {
+      const sor = uniqueSor();
+      const created = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG), sor));
+      assert.equal(created.status, 201);
+      const id = created.body.id as string;
+      const query = `identifier=${encodeURIComponent(`urn:oid:1.2.208.176.1.1|${sor}`)}`;
+      const deleted = await fhir(`${eer.url}/Organization?${query}`, 'DELETE');
+      assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+      assert.equal(deleted.headers.get('etag'), 'W/"2"');
+      const issue = (deleted.body.issue as Json[])[0]!;
+      assert.equal(issue.diagnostics, `Organization/${id} is deleted (version 2)`);
+      assert.equal((await fhir(`${eer.url}/Organization/${id}`)).status, 410);
+
+      const nothing = await fhir(`${eer.url}/Organization?identifier=${sor}`, 'DELETE');
+      assert.equal(nothing.status, 200);
+      assert.equal((nothing.body.issue as Json[])[0]!.code, 'not-found');
+      assert.match(String((nothing.body.issue as Json[])[0]!.diagnostics), /nothing deleted/);
+
+      const name = `Twin ${sor}`;
+      for (let i = 0; i < 2; i++) {
+        const r = await fhir(`${eer.url}/Organization`, 'POST', { ...withSor(fixture(ORG)), name });
+        assert.equal(r.status, 201);
+      }
+      const several = await fhir(`${eer.url}/Organization?name:exact=${encodeURIComponent(name)}`, 'DELETE');
+      assert.equal(several.status, 412);
+      assert.match(JSON.stringify(several.body), /matches 2 Organization/);
+      const still = await fhir(`${eer.url}/Organization?name:exact=${encodeURIComponent(name)}`);
+      assert.equal(still.body.total, 2, 'nothing deleted');
+
+      assert.equal((await fhir(`${eer.url}/Organization`, 'DELETE')).status, 400, 'no criteria');
+      assert.equal((await fhir(`${eer.url}/Organization?colour=blue`, 'DELETE')).status, 400);
     });
 
     it('serves an OpenAPI document generated from the route schemas, listing every route', async () => {
@@ -81,7 +125,7 @@ for (const engine of engines()) {
     });
 
     it('history lists every version, newest first, the deletion included', async () => {
-      const { body } = await fhir(`${eer.url}/Organization`, 'POST', fixture(ORG));
+      const { body } = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG)));
       const id = body.id as string;
       await fhir(`${eer.url}/Organization/${id}`, 'PUT', { ...body, name: 'v2' });
       await fhir(`${eer.url}/Organization/${id}`, 'PUT', { ...body, name: 'v3' });
@@ -109,7 +153,7 @@ for (const engine of engines()) {
     });
 
     it('If-Match with a stale version is refused with 412 and changes nothing', async () => {
-      const { body } = await fhir(`${eer.url}/Organization`, 'POST', fixture(ORG));
+      const { body } = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG)));
       const id = body.id as string;
       await fhir(`${eer.url}/Organization/${id}`, 'PUT', { ...body, name: 'second' });
       const stale = await fhir(
@@ -125,7 +169,10 @@ for (const engine of engines()) {
     });
 
     it('PUT to a new id creates it under that id (update as create)', async () => {
-      const r = await fhir(`${eer.url}/Organization/my-org-1`, 'PUT', { ...fixture(ORG), id: 'my-org-1' });
+      const r = await fhir(`${eer.url}/Organization/my-org-1`, 'PUT', {
+        ...withSor(fixture(ORG)),
+        id: 'my-org-1',
+      });
       assert.equal(r.status, 201);
       assert.equal(r.headers.get('location'), `${eer.url}/Organization/my-org-1/_history/1`);
     });
@@ -144,11 +191,12 @@ for (const engine of engines()) {
       assert.equal(broken.body.resourceType, 'OperationOutcome');
       assert.equal((await fhir(`${eer.url}/Organization`, 'POST', { resourceType: 'Endpoint' })).status, 400);
       assert.equal((await fhir(`${eer.url}/Organization`, 'POST', '[1,2]')).status, 400);
-      const noId = await fhir(`${eer.url}/Organization/abc`, 'PUT', fixture(ORG));
+      const noId = await fhir(`${eer.url}/Organization/abc`, 'PUT', withSor(fixture(ORG)));
       assert.equal(noId.status, 400);
       assert.equal((await fhir(`${eer.url}/Organization/abc`)).status, 404, 'nothing was written');
       assert.equal(
-        (await fhir(`${eer.url}/Organization/abc`, 'PUT', fixture(ORG), { 'if-match': 'nope' })).status,
+        (await fhir(`${eer.url}/Organization/abc`, 'PUT', withSor(fixture(ORG)), { 'if-match': 'nope' }))
+          .status,
         400,
       );
     });
@@ -195,7 +243,7 @@ for (const engine of engines()) {
     });
 
     it('a restart keeps every resource and version', async () => {
-      const { body } = await fhir(`${eer.url}/Organization`, 'POST', fixture(ORG));
+      const { body } = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG)));
       const id = body.id as string;
       await fhir(`${eer.url}/Organization/${id}`, 'PUT', { ...body, name: 'before restart' });
       await eer.close();

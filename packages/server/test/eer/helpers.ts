@@ -21,6 +21,42 @@ export function fixture(name: string, dir = EER_JSON): Json {
   return JSON.parse(readFileSync(`${dir}${name}`, 'utf8')) as Json;
 }
 
+const SOR_SYSTEM = 'urn:oid:1.2.208.176.1.1';
+let sorCounter = 0;
+
+/** A SOR id no other test write uses (15 digits, as SOR ids are: dk-core `min-digits-sor`). */
+export function uniqueSor(): string {
+  sorCounter += 1;
+  return `9${String(process.pid % 100000).padStart(5, '0')}${String(sorCounter).padStart(9, '0')}`;
+}
+
+/** `resource` (an Organization) with its SOR id replaced: the register holds one Organization per SOR id. */
+export function withSor(resource: Json, sor = uniqueSor()): Json {
+  const identifier = ((resource.identifier as Json[] | undefined) ?? []).map((i) =>
+    i.system === SOR_SYSTEM ? { ...i, value: sor } : i,
+  );
+  return { ...resource, identifier };
+}
+
+/**
+ * The EER example instances as one register holds them: MedCom's examples give seven Organizations one SOR id
+ * (543210987654321); the first keeps it, the others get one of their own.
+ */
+export function oneOrganizationPerSor(resources: Json[]): Json[] {
+  const seen = new Set<string>();
+  return resources.map((r) => {
+    if (r.resourceType !== 'Organization') return r;
+    const sor = ((r.identifier as Json[] | undefined) ?? []).find((i) => i.system === SOR_SYSTEM)?.value as
+      | string
+      | undefined;
+    if (sor === undefined || !seen.has(sor)) {
+      if (sor !== undefined) seen.add(sor);
+      return r;
+    }
+    return withSor(r);
+  });
+}
+
 export interface RunningEer {
   role: EerRole;
   url: string;

@@ -194,7 +194,7 @@ for (const engine of engines()) {
     });
 
     it('deleting the Organization removes the participant from the SMP and the organisation from EAS', async () => {
-      assert.equal((await fhir(`${eer.url}/Organization/org-1`, 'DELETE')).status, 204);
+      assert.equal((await fhir(`${eer.url}/Organization/org-1`, 'DELETE')).status, 200);
       await drained(eer.role);
       assert.equal((await fetch(`${smp.url}/iso6523-actorid-upis%3A%3A0088%3A${GLN}`)).status, 404);
       assert.ok(eas.requests.some((r) => r.method === 'DELETE' && r.path === '/admin/organizations/org-1'));
@@ -213,6 +213,84 @@ for (const engine of engines()) {
       eas.status = () => 200;
       // The organisation is back in the SMP too.
       assert.equal((await client().lookup(PARTICIPANT, HCO, 'urn:ehmi:sdn-emergence')).endpointUrl, AP_URL);
+    });
+
+    const publications = async (path: string) => {
+      const res = await fhir(`${eer.url}/${path}/$publication-status`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.resourceType, 'Parameters');
+      return ((res.body.parameter as Json[] | undefined) ?? []).map((p) =>
+        Object.fromEntries(
+          (p.part as Json[]).map((x) => [
+            x.name,
+            Object.entries(x).find(([k]) => k.startsWith('value'))?.[1] as unknown,
+          ]),
+        ),
+      );
+    };
+    const metric = async (name: string, labels: string) => {
+      const text = await (await fetch(`${eer.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+      assert.ok(line, `${name}{${labels}} in ${text.slice(0, 200)}`);
+      return Number(line.split(' ').pop());
+    };
+
+    it('a publication the target refuses is visible on the resource ($publication-status) and in /metrics, not only in the log', async () => {
+      eas.status = (r) => (r.method === 'PUT' ? 400 : 200);
+      const failedBefore = await metric('ehmi_eer_publication_failures_total', 'target="eas"');
+      const org = organization(['ep-1']);
+      assert.equal(
+        (await fhir(`${eer.url}/Organization/org-1`, 'PUT', { ...org, name: 'Refused' })).status,
+        200,
+      );
+      assert.equal(
+        (await publications('Organization/org-1')).find((p) => p.target === 'eas')?.status,
+        'pending',
+      );
+      await drained(eer.role);
+      // The Endpoint shows its organisation's publications: the SMP took it, EAS refused it for good (a 400).
+      const states = await publications('Endpoint/ep-1');
+      const byTarget = Object.fromEntries(states.map((p) => [p.target, p]));
+      assert.equal(byTarget.smp?.status, 'published');
+      assert.equal(byTarget.smp?.organization.reference, 'Organization/org-1');
+      assert.equal(byTarget.eas?.status, 'failed');
+      assert.equal(byTarget.eas?.retrying, false, 'a 400 is not retried');
+      assert.equal(byTarget.eas?.failures, 1);
+      assert.match(String(byTarget.eas?.reason), /EAS admin PUT .*answered 400/);
+      assert.equal(await metric('ehmi_eer_publications', 'target="eas",status="failed"'), 1);
+      assert.equal(await metric('ehmi_eer_publication_failures_total', 'target="eas"'), failedBefore + 1);
+      // The next write publishes again, and the state says so.
+      eas.status = () => 200;
+      assert.equal((await fhir(`${eer.url}/Organization/org-1`, 'PUT', org)).status, 200);
+      await drained(eer.role);
+      const eas2 = (await publications('Organization/org-1')).find((p) => p.target === 'eas');
+      assert.equal(eas2?.status, 'published');
+      assert.equal(eas2?.reason, undefined);
+      assert.equal(await metric('ehmi_eer_publications', 'target="eas",status="failed"'), 0);
+      assert.equal((await fhir(`${eer.url}/Endpoint/nothing-here/$publication-status`)).status, 404);
+    });
+
+    it('an endpoint the SMP publication leaves out (no AP certificate) is named in the publication state, not only the log', async () => {
+      const bare = endpoint([HCO], {
+        id: 'ep-nocert',
+        extension: [],
+        identifier: [{ system: 'http://www.gs1.org/gln', value: '5790000121533' }],
+      });
+      assert.equal((await fhir(`${eer.url}/Endpoint/ep-nocert`, 'PUT', bare)).status, 201);
+      await drained(eer.role);
+      const all = await publications('Endpoint/ep-nocert');
+      const smpState = all.find((p) => p.target === 'smp');
+      assert.equal(smpState?.status, 'published');
+      assert.match(
+        String(smpState?.note),
+        /Endpoint\/ep-nocert has no AP certificate \(smp-public-key\): not published to the SMP/,
+      );
+      assert.equal((await fhir(`${eer.url}/Endpoint/ep-nocert`, 'DELETE')).status, 200);
+      await drained(eer.role);
+      assert.equal(
+        (await publications('Organization/org-1')).find((p) => p.target === 'smp')?.note,
+        undefined,
+      );
     });
 
     it('an access point no sender would accept is refused at the write, with the reason, and nothing is published', async () => {
@@ -248,6 +326,42 @@ for (const engine of engines()) {
     });
   });
 }
+
+describe('EER propagation to an SMP that cannot be reached', () => {
+  it('retries, then records the failure as final: $publication-status and /metrics say so', async () => {
+    const [sqlite] = engines();
+    const ts = await sqlite!.open();
+    const pki = await smpTestPki();
+    const certB64 = Buffer.from(pki.ap.certificate.raw).toString('base64');
+    // A port nothing listens on: every attempt is refused (EHMI_UNAVAILABLE), so the queue retries to its limit.
+    const eer = await startEer(ts, {
+      smp: { url: 'http://127.0.0.1:9', adminToken: TOKEN },
+      apTrustAnchors: [join(pki.dir, 'root.pem')],
+    });
+    try {
+      assert.equal((await fhir(`${eer.url}/Device/ap-1`, 'PUT', apDevice(certB64))).status, 201);
+      assert.equal((await fhir(`${eer.url}/Endpoint/ep-1`, 'PUT', endpoint([HCO]))).status, 201);
+      assert.equal((await fhir(`${eer.url}/Organization/org-1`, 'PUT', organization(['ep-1']))).status, 201);
+      await drained(eer.role);
+      const res = await fhir(`${eer.url}/Organization/org-1/$publication-status`);
+      const parts = Object.fromEntries(
+        ((res.body.parameter as Json[])[0]!.part as Json[]).map((x) => [x.name, x]),
+      );
+      assert.equal(parts.target?.valueCode, 'smp');
+      assert.equal(parts.status?.valueCode, 'failed');
+      assert.equal(parts.retrying?.valueBoolean, false, 'the queue gave up (dead-lettered)');
+      assert.equal(parts.failures?.valueInteger, 5, 'queue.maxAttempts attempts');
+      assert.match(String(parts.reason?.valueString), /127\.0\.0\.1:9/);
+      assert.equal((await eer.queue.counts('eer.propagate')).dead > 0, true);
+      const text = await (await fetch(`${eer.url}/metrics`)).text();
+      assert.match(text, /ehmi_eer_publications\{target="smp",status="failed"[^}]*\} 1/);
+      assert.match(text, /ehmi_eer_publication_failures_total\{target="smp"[^}]*\} 5/);
+    } finally {
+      await eer.close();
+      await ts.cleanup();
+    }
+  });
+});
 
 describe('EER propagation without targets', () => {
   it('skips the SMP and EAS when eer.smp and eer.eas are unset (no jobs)', async () => {

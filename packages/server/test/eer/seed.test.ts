@@ -46,7 +46,7 @@ describe('eerResourcesFor / seedEer', () => {
     const input = {
       key: 'again',
       title: 'Genstart Klinik',
-      sor: '52581000016005',
+      sor: '52581000016006',
       gln: '5790000127092',
       apUrl: 'https://127.0.0.1:8721',
       apCertificate: pki.ap.certificatePem,
@@ -75,7 +75,7 @@ describe('eerResourcesFor / seedEer', () => {
     const resources = eerResourcesFor({
       key: 'bad',
       title: 'Bad',
-      sor: '52581000016005',
+      sor: '52581000016007',
       gln: '5790000127092',
       apUrl: 'https://127.0.0.1:8721/as4',
       apCertificate: pki.ap.certificatePem,

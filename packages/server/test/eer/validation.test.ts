@@ -2,8 +2,19 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { engines, type TestStore } from '../helpers/engines.ts';
-import { EER_JSON, FIXTURES, fhir, fixture, type Json, type RunningEer, startEer } from './helpers.ts';
+import {
+  EER_JSON,
+  FIXTURES,
+  fhir,
+  fixture,
+  type Json,
+  type RunningEer,
+  startEer,
+  uniqueSor,
+  withSor,
+} from './helpers.ts';
 
+const ORG = 'Organization-example-eer-messaging-organization.json';
 const EXAMPLES = readdirSync(EER_JSON).filter((f) => /^(Organization|Endpoint|Device)-.*\.json$/.test(f));
 
 function errors(outcome: Json): Json[] {
@@ -29,7 +40,125 @@ for (const engine of engines()) {
         const r = fixture(file);
         const res = await fhir(`${eer.url}/${r.resourceType}/${r.id}`, 'PUT', r);
         assert.equal(res.status, 201, `${file}: ${JSON.stringify(res.body).slice(0, 1500)}`);
+        // Seven of MedCom's example Organizations share one SOR id: each is accepted alone.
+        if (r.resourceType === 'Organization') {
+          assert.equal((await fhir(`${eer.url}/Organization/${r.id}`, 'DELETE')).status, 200);
+        }
       }
+    });
+
+    it('refuses a second Organization with a SOR id the register holds: 422 duplicate naming the first, nothing written', async () => {
+      const first = await fhir(`${eer.url}/Organization/sor-first`, 'PUT', {
+        ...withSor(fixture(ORG), '123456789012345'),
+        id: 'sor-first',
+      });
+      assert.equal(first.status, 201, JSON.stringify(first.body));
+      const second = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG), '123456789012345'));
+      assert.equal(second.status, 422);
+      const issue = errors(second.body)[0]!;
+      assert.equal(issue.code, 'duplicate');
+      assert.match(String(issue.diagnostics), /SOR id 123456789012345 .*Organization\/sor-first/);
+      const found = await fhir(`${eer.url}/Organization?sor=123456789012345`);
+      assert.equal(found.body.total, 1, 'nothing was written');
+      // Within one transaction as well.
+      const bundle = await fhir(`${eer.url}/`, 'POST', {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [1, 2].map(() => ({
+          resource: withSor(fixture(ORG), '123456789012346'),
+          request: { method: 'POST', url: 'Organization' },
+        })),
+      });
+      assert.equal(bundle.status, 422, JSON.stringify(bundle.body));
+      assert.equal((await fhir(`${eer.url}/Organization?sor=123456789012346`)).body.total, 0);
+      // Updating the holder itself is no duplicate; once it is deleted, the SOR id is free.
+      const again = await fhir(`${eer.url}/Organization/sor-first`, 'PUT', {
+        ...first.body,
+        name: 'Renamed',
+      });
+      assert.equal(again.status, 200, JSON.stringify(again.body));
+      assert.equal((await fhir(`${eer.url}/Organization/sor-first`, 'DELETE')).status, 200);
+      const freed = await fhir(`${eer.url}/Organization`, 'POST', withSor(fixture(ORG), '123456789012345'));
+      assert.equal(freed.status, 201, JSON.stringify(freed.body));
+    });
+
+    const WRONG_GLN = '5790000121527'; // 579000012152 + check digit 6 is right
+    const wrongGln: [string, string, (r: Json) => Json, string][] = [
+      [
+        'Endpoint (its GLN-ID)',
+        'Endpoint-LaegerneStjernepladsen.8200.AarhusN.5790002401428.json',
+        (r) => ({
+          ...r,
+          identifier: [{ use: 'official', system: 'http://www.gs1.org/gln', value: WRONG_GLN }],
+        }),
+        'Endpoint.identifier[0].value',
+      ],
+      [
+        'Organization (a GLN identifier beside the SOR id)',
+        ORG,
+        (r) => ({
+          ...withSor(r),
+          identifier: [
+            ...(withSor(r).identifier as Json[]),
+            { system: 'https://www.gs1.org/gln', value: WRONG_GLN },
+          ],
+        }),
+        'Organization.identifier[1].value',
+      ],
+      [
+        'Device (its identifier)',
+        'Device-EerDeviceAP-MultiMedAP.json',
+        (r) => ({ ...r, identifier: [{ system: 'https://www.gs1.org/gln', value: WRONG_GLN }] }),
+        'Device.identifier[0].value',
+      ],
+    ];
+    for (const [title, file, breakIt, expression] of wrongGln) {
+      it(`refuses a wrong GLN check digit on an ${title}: 422 naming the value, nothing written`, async () => {
+        const r: Json = {
+          ...breakIt(fixture(file)),
+          id: `wrong-gln-${expression.split('.')[0]!.toLowerCase()}`,
+        };
+        const res = await fhir(`${eer.url}/${String(r.resourceType)}/${r.id}`, 'PUT', r);
+        assert.equal(res.status, 422, JSON.stringify(res.body));
+        const issue = errors(res.body).find((i) => (i.expression as string[]).includes(expression));
+        assert.ok(issue, JSON.stringify(res.body));
+        assert.equal(issue.code, 'value');
+        assert.match(
+          String(issue.diagnostics),
+          /GLN 5790000121527 has a wrong check digit: GS1 mod-10 gives 6/,
+        );
+        assert.equal((await fhir(`${eer.url}/${String(r.resourceType)}/${r.id}`)).status, 404);
+      });
+    }
+
+    it('refuses the other identifier rules: a SOR id under 11 digits, a CVR failing modulus 11, a ydernummer with letters', async () => {
+      const r = {
+        ...fixture(ORG),
+        identifier: [
+          { system: 'urn:oid:1.2.208.176.1.1', value: '1234567890' },
+          { system: 'http://cvr.dk', value: '29812277' },
+          { system: 'urn:oid:1.2.208.176.1.4', value: '07A704' },
+        ],
+      };
+      const res = await fhir(`${eer.url}/Organization`, 'POST', r);
+      assert.equal(res.status, 422);
+      const messages = errors(res.body)
+        .filter((i) => i.code === 'value')
+        .map((i) => String(i.diagnostics));
+      assert.deepEqual(messages, [
+        'SOR id 1234567890 is not 11 or more digits (min-digits-sor)',
+        'CVR 29812277 fails the modulus 11 check (CVR-modulus-11)',
+        'ydernummer 07A704 is not 1–7 digits',
+      ]);
+      const ok = await fhir(`${eer.url}/Organization`, 'POST', {
+        ...r,
+        identifier: [
+          { system: 'urn:oid:1.2.208.176.1.1', value: uniqueSor() },
+          { system: 'http://cvr.dk', value: '29812276' },
+          { system: 'urn:oid:1.2.208.176.1.4', value: '077704' },
+        ],
+      });
+      assert.equal(ok.status, 201, JSON.stringify(ok.body));
     });
 
     it("refuses EAS's example Endpoint, which claims the EER endpoint profile but has no GLN-ID (422, not written)", async () => {
@@ -119,7 +248,8 @@ for (const engine of engines()) {
     }
 
     it('an update that fails the profile leaves the current version as it was', async () => {
-      const r = fixture('Organization-example-eer-messaging-organization.json');
+      const r = { ...withSor(fixture(ORG)), id: 'unchanged-after-422' };
+      assert.equal((await fhir(`${eer.url}/Organization/${r.id}`, 'PUT', r)).status, 201);
       const put = await fhir(`${eer.url}/Organization/${r.id}`, 'PUT', { ...r, identifier: [] });
       assert.equal(put.status, 422);
       const read = await fhir(`${eer.url}/Organization/${r.id}`);

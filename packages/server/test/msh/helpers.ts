@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { EhmiError } from '@ehmi/errors';
 import { buildHomeCareObservationMessage, type HomeCareObservationInput } from '@ehmi/fhir';
 import { type Credential, createCertificateAuthority, issueCertificate } from '@ehmi/pki';
 import pino from 'pino';
@@ -11,6 +12,7 @@ import type {
   AccessPointGateway,
   MshBackend,
   OutboundSubmission,
+  ReceiverCheck,
   SubmissionAccepted,
 } from '../../src/contract.ts';
 import type { MshConfig } from '../../src/msh/config.ts';
@@ -121,8 +123,23 @@ export class LoopbackAp implements AccessPointGateway {
   tamper: ((bytes: Buffer, s: OutboundSubmission) => Buffer) | undefined;
   /** The sender the receiving AP authenticated (AS4 originalSender), when it is not the submission's. */
   claim: ((s: OutboundSubmission) => string) | undefined;
+  /** Receivers the loopback's "register" does not serve: `checkReceiver` answers not registered. */
+  readonly unregistered = new Set<string>();
+  /** Discovery cannot be had: `checkReceiver` throws EHMI_SMP_LOOKUP_FAILED, as an AP whose SMP is down. */
+  discoveryDown = false;
+  /** Every `checkReceiver` call, in order. */
+  readonly checks: { receiver: string; documentType: string; process: string }[] = [];
   readonly #accepted = new Map<string, SubmissionAccepted>();
   readonly #pending = new Set<Promise<void>>();
+
+  async checkReceiver(receiver: string, documentType: string, process: string): Promise<ReceiverCheck> {
+    this.checks.push({ receiver, documentType, process });
+    if (this.discoveryDown) throw new EhmiError('EHMI_SMP_LOOKUP_FAILED', 'the SMP does not answer');
+    if (this.unregistered.has(receiver)) {
+      return { registered: false, reason: `participant ${receiver} is not registered in the SMP` };
+    }
+    return { registered: true, endpointUrl: `loopback:${receiver}` };
+  }
 
   async submit(s: OutboundSubmission): Promise<SubmissionAccepted> {
     const known = this.#accepted.get(s.submissionId);

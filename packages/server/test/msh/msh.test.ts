@@ -283,6 +283,66 @@ for (const engine of engines()) {
       assert.deepEqual([await count(a, 'msh_messages'), await count(a, 'jobs')], before);
     });
 
+    it('asks its access point whether the receiver is registered for the document type and process before it accepts (202)', async () => {
+      const checks = a.ap.checks.length;
+      const r = await submitJson(a, homecare());
+      assert.equal(r.status, 202, r.text);
+      const asked = a.ap.checks.slice(checks);
+      assert.equal(asked.length, 1);
+      assert.equal(asked[0]!.receiver, `0088:${ORG_B.gln}`);
+      assert.match(asked[0]!.documentType, /homecareobservation-message/);
+      assert.equal(asked[0]!.process, 'urn:ehmi:sdn-emergence');
+      await waitStatus(a, r.body.id, 'receipted');
+    });
+
+    it('refuses a message to a receiver the register does not serve with 422 EHMI_RECEIVER_NOT_REGISTERED naming it, and stores nothing', async () => {
+      const receiver = `0088:${ORG_B.gln}`;
+      a.ap.unregistered.add(receiver);
+      try {
+        const before = [await count(a, 'msh_messages'), await count(a, 'jobs'), a.ap.sent.length];
+        const r = await submitJson(a, homecare());
+        assert.equal(r.status, 422, r.text);
+        assert.equal(r.body.resourceType, 'OperationOutcome');
+        const issue = r.body.issue[0] as Json;
+        assert.equal(issue.code, 'not-found');
+        assert.equal(issue.details.coding[0].code, 'EHMI_RECEIVER_NOT_REGISTERED');
+        assert.match(
+          issue.details.text,
+          new RegExp(
+            `receiver ${receiver} is not registered in the SMP for document type .*homecareobservation`,
+          ),
+        );
+        assert.deepEqual(issue.expression, ['MessageHeader.destination.receiver']);
+        // The same for any payload.
+        const query = new URLSearchParams({
+          receiver,
+          documentType: 'urn:dk:medcom:oioxml:DIS01',
+          process: 'urn:ehmi:sdn-emergence',
+          kind: 'oioxml',
+          standard: 'DIS01',
+          typeVersion: 'XD0131',
+          patientId: '0101010227',
+        });
+        const payload = await call(a, 'POST', `/payloads?${query}`, '<Letter/>', 'application/xml');
+        assert.equal(payload.status, 422, payload.text);
+        assert.deepEqual(payload.body.issue[0].expression, ['receiver']);
+        assert.deepEqual([await count(a, 'msh_messages'), await count(a, 'jobs'), a.ap.sent.length], before);
+      } finally {
+        a.ap.unregistered.delete(receiver);
+      }
+    });
+
+    it('accepts the message (202) when discovery cannot be reached: no false 422, the access point retries', async () => {
+      a.ap.discoveryDown = true;
+      try {
+        const r = await submitJson(a, homecare());
+        assert.equal(r.status, 202, r.text);
+        await waitStatus(a, r.body.id, 'receipted');
+      } finally {
+        a.ap.discoveryDown = false;
+      }
+    });
+
     it('answers an unreadable body with 400, another media type with 415, and queues nothing', async () => {
       const before = await count(a, 'jobs');
       const broken = await call(

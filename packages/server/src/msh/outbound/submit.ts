@@ -14,6 +14,7 @@ import { type FhirFormat, ProfileValidationError, profileErrors, readFhir } from
 import { findBySubmitKey, findFhirMessageByHeader, type PatientRestriction } from '../repository.ts';
 import type { MshMessagesTable } from '../tables.ts';
 import { checkEnvelope, commitMessage, newMessage } from './message.ts';
+import { checkReceiver } from './receiver-check.ts';
 
 export interface SubmitResult {
   /** true: an identical earlier submission (answered 200, nothing sent again). */
@@ -102,6 +103,7 @@ export async function submitFhir(
     );
   }
   await checkEnvelope(wrapped.xml);
+  await checkReceiver(core, wrapped.envelope, 'MessageHeader.destination.receiver');
 
   let archive: BuiltEnvelope | undefined;
   const arch = core.config.archive;
@@ -223,6 +225,7 @@ export async function submitPayload(
   });
   const built = builtEnvelope(envelope);
   await checkEnvelope(built.xml);
+  await checkReceiver(core, envelope, 'receiver');
   const row = newMessage(core, {
     kind: 'payload',
     built,
