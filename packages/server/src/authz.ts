@@ -202,8 +202,9 @@ export class AccessTokenVerifier {
     return claimsOf(payload);
   }
 
-  /** Release the connections to the issuer. */
+  /** Release the connections to the issuer; a second call does nothing (a role closed twice). */
   async close(): Promise<void> {
+    if (this.#agent.closed || this.#agent.destroyed) return;
     await this.#agent.close();
   }
 

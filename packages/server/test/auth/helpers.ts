@@ -14,7 +14,7 @@ export const EAS = 'https://eas.ehmi.test';
 export const MSH = 'https://msh.gp.ehmi.test';
 export const CLIENT_DN = 'CN=msh.gp, O=Lægehuset, C=DK';
 export const ORGANISATION = {
-  gln: '5790000123458',
+  gln: '5790000123452',
   sor: '1053851000016007',
   cvr: '12345678',
   name: 'Lægehuset',
