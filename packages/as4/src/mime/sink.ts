@@ -87,13 +87,15 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
       // A counter, not part.index: several steps (MIME, decryption, decompression) may share one sink.
       const name = `part-${++counter}`;
       let path: string | undefined;
-      let handle: FileHandle | undefined;
-      const file = async (): Promise<FileHandle> => {
-        if (!handle) {
-          path = join(await ensureDir(), name);
-          handle = await open(path, 'wx', 0o600);
-        }
-        return handle;
+      // The file is opened on the first write (mkdtemp and open are asynchronous; `create` is not).
+      let opening: Promise<FileHandle> | undefined;
+      let closed = false;
+      const file = (): Promise<FileHandle> => {
+        opening ??= ensureDir().then(async (d) => {
+          path = join(d, name);
+          return open(path, 'wx', 0o600);
+        });
+        return opening;
       };
       const writable: Writable = new Writable({
         async write(chunk: Buffer, _enc, cb) {
@@ -115,7 +117,7 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
         async final(cb) {
           try {
             const f = await file();
-            handle = undefined;
+            closed = true;
             await f.close();
             cb();
           } catch (err) {
@@ -123,13 +125,14 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
           }
         },
         destroy(err, cb) {
-          const f = handle;
-          handle = undefined;
-          if (!f) return cb(err);
-          f.close().then(
-            () => cb(err),
-            () => cb(err),
+          if (!opening || closed) return cb(err);
+          closed = true;
+          // Also when the open is still in flight: the handle is closed once it is there.
+          opening.then(
+            (f) => f.close().catch(() => {}),
+            () => {},
           );
+          cb(err);
         },
       });
       return {
