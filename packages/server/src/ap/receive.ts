@@ -29,6 +29,7 @@ import {
 } from '@ehmi/pki';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import type { ReceiverDiscovery } from '../contract.ts';
 import { QUEUES } from '../path.ts';
 import { type JobQueue, storeBlob } from '../store/index.ts';
@@ -228,6 +229,23 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
     scope.post('/as4', { schema }, handler);
     scope.post('/', { schema }, handler);
     let inProgress = 0;
+    new Gauge({
+      name: 'ehmi_ap_receiving',
+      help: 'AS4 messages being received or processed now (at most ap.receive.maxConcurrent)',
+      registers: [app.metrics],
+      collect() {
+        this.set(inProgress);
+      },
+    });
+    new Gauge({
+      name: 'ehmi_ap_receive_pool_bytes',
+      help: 'Octets the messages in progress hold, by pool (envelopes in memory, decompressed payloads on disk)',
+      labelNames: ['pool'] as const,
+      registers: [app.metrics],
+      collect() {
+        for (const [pool, budget] of Object.entries(rc.budgets)) if (budget) this.set({ pool }, budget.used);
+      },
+    });
     async function handler(request: FastifyRequest, reply: FastifyReply) {
       const contentType = request.headers['content-type'] ?? '';
       const body = (request.body ?? request.raw) as AsyncIterable<Uint8Array>;
