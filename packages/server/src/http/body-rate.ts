@@ -37,9 +37,14 @@ export function watchBodyRate(app: FastifyInstance, rate: { windowMs: number; mi
       if (!socket.destroyed) socket.setTimeout(0);
     });
     raw.once('close', () => watched.delete(raw));
+    socket.once('close', () => watched.delete(raw));
   });
   const timer = setInterval(() => {
     for (const [raw, w] of watched) {
+      if (w.socket.destroyed) {
+        watched.delete(raw);
+        continue;
+      }
       const read = w.socket.bytesRead;
       const got = read - w.bytesRead;
       w.bytesRead = read;
