@@ -37,7 +37,6 @@ export function watchBodyRate(app: FastifyInstance, rate: { windowMs: number; mi
       if (!socket.destroyed) socket.setTimeout(0);
     });
     raw.once('close', () => watched.delete(raw));
-    socket.once('close', () => watched.delete(raw));
   });
   const timer = setInterval(() => {
     for (const [raw, w] of watched) {
