@@ -181,9 +181,13 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
       try {
         await sql`select 1`.execute(db);
       } catch (err) {
-        throw new EhmiError('EHMI_STORE_UNAVAILABLE', `the database does not answer: ${(err as Error).message}`, {
-          cause: err,
-        });
+        throw new EhmiError(
+          'EHMI_STORE_UNAVAILABLE',
+          `the database does not answer: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
       }
       await blobs.checkWritable();
     },
