@@ -302,7 +302,14 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
         return reply.code(200).header('content-type', SOAP_XML).send(receipt);
       } catch (err) {
         const e = asEhmiError(err);
-        if (e.code === 'EHMI_INTERNAL' || e.status >= 500) rc.logger.error({ err }, 'AS4 message refused');
+        // A refusal for load or a storage fault is retried by the sender: a warning, not an error per request.
+        if (e.transient && e.status === 503)
+          rc.logger.warn(
+            { code: e.code, msg: e.message, messageId: e.details.messageId },
+            'AS4 message refused',
+          );
+        else if (e.code === 'EHMI_INTERNAL' || e.status >= 500)
+          rc.logger.error({ err }, 'AS4 message refused');
         else
           rc.logger.info(
             { code: e.code, ebms: e.ebmsCode, msg: e.message, messageId: e.details.messageId },
