@@ -309,6 +309,30 @@ describe('readMimeMessage structure errors → EBMS:0007 MimeInconsistency', () 
   });
 });
 
+describe('readMimeMessage: nothing is buffered without bound', () => {
+  for (const [what, start] of [
+    ['a part header line that never ends', '--b\r\nX-A: '],
+    ['a delimiter line that never ends', '--b'],
+  ] as const) {
+    it(`${what} is refused at the part-header limit, long before the body ends`, async () => {
+      let read = 0;
+      const chunk = Buffer.alloc(64 * 1024, 0x41);
+      async function* body() {
+        yield Buffer.from(start);
+        for (let i = 0; i < 800; i++) {
+          read++;
+          yield chunk; // 50 MB in all
+        }
+      }
+      await assert.rejects(
+        readMimeMessage(body(), { contentType: 'multipart/related; boundary="b"', sink: memorySink() }),
+        { code: 'EHMI_TOO_LARGE' },
+      );
+      assert.ok(read < 10, `${read} chunks read`);
+    });
+  }
+});
+
 describe('readMimeMessage: the envelope pool', () => {
   it('takes the root part from the lease, in segments, and refuses with EHMI_UNAVAILABLE (retryable) when the pool is spent', async () => {
     const pool = new ByteBudget(64 * 1024, 'buffered SOAP envelopes');
