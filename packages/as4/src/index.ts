@@ -1,5 +1,7 @@
 // @ehmi/as4 — ebMS 3.0 / AS4 message layer (eDelivery AS4 1.15 default, 2.0 optional). No server, no I/O policy.
 
+// Limits
+export { ByteBudget, type ByteLease, type ReceiveBudgets } from './budget.ts';
 // Checking saved messages (what `ehmi as4 verify|decrypt|inspect` is built on)
 export {
   type As4CheckResult,
@@ -32,6 +34,7 @@ export {
 export {
   checkCompressionProperties,
   compressAttachment,
+  type DecompressOptions,
   decompressAttachment,
   GZIP,
   partCharacterSet,
@@ -46,7 +49,6 @@ export {
   parseUserMessage,
 } from './ebms/parse.ts';
 export { EBMS_URI } from './lib/ns.ts';
-// Limits
 export { type As4Limits, DEFAULT_AS4_LIMITS, resolveLimits } from './limits.ts';
 // Composition points for the access point
 export { type BuiltUserMessage, buildUserMessage, type UserMessageInput } from './message/build.ts';

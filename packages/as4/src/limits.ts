@@ -28,6 +28,15 @@ export interface As4Limits {
    * decompression bombs (a 1 MiB gzip stream can inflate to 1 GiB). Same 2 GiB ceiling as the message.
    */
   maxDecompressedBytes: number;
+  /**
+   * Most octets a compressed part may expand to per octet of its compressed size, once it is past
+   * `decompressionRatioFreeBytes`: a gzip bomb (gzip reaches about 1,000:1 on repeated octets) is stopped after a few
+   * hundred megabytes instead of at `maxDecompressedBytes`. XML and FHIR payloads compress 5–30:1; base64 content
+   * about 1.3:1.
+   */
+  maxDecompressionRatio: number;
+  /** Octets any compressed part may expand to whatever its ratio (a small but very regular payload). */
+  decompressionRatioFreeBytes: number;
 }
 
 /** The defaults; callers pass a partial object to override. */
@@ -37,6 +46,8 @@ export const DEFAULT_AS4_LIMITS: Readonly<As4Limits> = Object.freeze({
   maxTotalBytes: 2 * 1024 * 1024 * 1024,
   maxEnvelopeBytes: 4 * 1024 * 1024,
   maxDecompressedBytes: 2 * 1024 * 1024 * 1024,
+  maxDecompressionRatio: 100,
+  decompressionRatioFreeBytes: 10 * 1024 * 1024,
 });
 
 /**

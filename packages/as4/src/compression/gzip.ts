@@ -2,9 +2,10 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { EhmiError } from '@ehmi/errors';
-import { DEFAULT_AS4_LIMITS } from '../limits.ts';
+import type { ByteLease } from '../budget.ts';
+import { type As4Limits, DEFAULT_AS4_LIMITS } from '../limits.ts';
 import { formatMediaType, parseMediaType } from '../mime/content-type.ts';
-import type { AttachmentSink } from '../mime/sink.ts';
+import { type AttachmentSink, storageFailure } from '../mime/sink.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import { type PartInfo, type Property, propertyValue } from '../model/user-message.ts';
 
@@ -136,13 +137,30 @@ export function checkCompressionProperties(part: PartInfo): boolean {
   return true;
 }
 
+/** Options of {@link decompressAttachment}. */
+export interface DecompressOptions
+  extends Partial<
+    Pick<As4Limits, 'maxDecompressedBytes' | 'maxDecompressionRatio' | 'decompressionRatioFreeBytes'>
+  > {
+  sink: AttachmentSink;
+  index?: number;
+  /**
+   * The message's share of the receiver's pool of decompressed octets (`ByteBudget`): a pool that cannot give the
+   * next chunk refuses the message with EHMI_UNAVAILABLE (retryable), not EBMS:0303.
+   */
+  lease?: ByteLease;
+}
+
 /**
  * Decompress a received attachment into the sink (AS4 Profile §3.1; eDelivery AS4 1.15 §2.2.3.3). A corrupt gzip
- * stream, or output beyond `maxDecompressedBytes`, → EBMS:0303 DecompressionFailure. An attachment whose PartInfo
+ * stream, output beyond `maxDecompressedBytes`, or output past `decompressionRatioFreeBytes` that is more than
+ * `maxDecompressionRatio` times the compressed size → EBMS:0303 DecompressionFailure. Each chunk is checked before
+ * it is written, so a bomb is stopped at its bound, not written out. An attachment whose PartInfo
  * has no CompressionType is not decompressed (receivers MUST accept uncompressed parts). The decompressed
  * attachment's `content-type` is the `MimeType` part property; a `CharacterSet` part property
  * ({@link partCharacterSet}; optional) becomes its `charset` parameter, on an uncompressed part too when its
- * Content-Type names none. A part without CharacterSet keeps the type it has.
+ * Content-Type names none. A part without CharacterSet keeps the type it has. Reading the part or writing the sink
+ * failing is the receiver's storage (EHMI_STORE_UNAVAILABLE, retryable), never the sender's data.
  *
  * @example
  * const plain = await decompressAttachment(att, partInfo, { sink, maxDecompressedBytes: 100 * 1024 * 1024 });
@@ -151,7 +169,7 @@ export function checkCompressionProperties(part: PartInfo): boolean {
 export async function decompressAttachment(
   attachment: As4Attachment,
   part: PartInfo,
-  options: { sink: AttachmentSink; maxDecompressedBytes?: number; index?: number },
+  options: DecompressOptions,
 ): Promise<As4Attachment> {
   const compressed = checkCompressionProperties(part);
   const charset = partCharacterSet(part);
@@ -163,7 +181,6 @@ export async function decompressAttachment(
       headers: { ...attachment.headers, 'content-type': `${type}; charset=${charset}` },
     };
   }
-  const max = options.maxDecompressedBytes ?? DEFAULT_AS4_LIMITS.maxDecompressedBytes;
   const mimeType = propertyValue(part.partProperties, 'MimeType')!.trim();
   const withCharset = charset && parseMediaType(mimeType).parameters.charset === undefined;
   const headers = {
@@ -171,16 +188,28 @@ export async function decompressAttachment(
     'content-type': withCharset ? `${mimeType}; charset=${charset}` : mimeType,
   };
   const target = options.sink.create({ contentId: attachment.contentId, headers, index: options.index ?? 0 });
-  const counter = new SizeCap(max, attachment.contentId);
+  const input = new Counter();
+  const counter = new SizeCap(
+    {
+      max: options.maxDecompressedBytes ?? DEFAULT_AS4_LIMITS.maxDecompressedBytes,
+      ratio: options.maxDecompressionRatio ?? DEFAULT_AS4_LIMITS.maxDecompressionRatio,
+      free: options.decompressionRatioFreeBytes ?? DEFAULT_AS4_LIMITS.decompressionRatioFreeBytes,
+      // The compressed size: the part's, when known, else what has been read of it so far.
+      compressed: () => Math.max(attachment.size ?? 0, input.size),
+      ...(options.lease ? { lease: options.lease } : {}),
+    },
+    attachment.contentId,
+  );
   try {
-    await pipeline(attachment.open(), createGunzip(), counter, target.writable);
+    await pipeline(attachment.open(), input, createGunzip(), counter, target.writable);
   } catch (err) {
     if (err instanceof EhmiError) throw err;
     if (!isZlibError(err)) {
-      // Reading the stored part or writing to the sink failed: our problem, not the sender's data.
-      throw new EhmiError('EHMI_INTERNAL', `decompressing attachment ${attachment.contentId} failed`, {
-        cause: err,
-      });
+      // Reading the stored part or writing to the sink failed: our storage, not the sender's data.
+      throw storageFailure(
+        target.writable.errored ?? err,
+        `decompressing attachment ${attachment.contentId}`,
+      );
     }
     throw new EhmiError(
       'EHMI_AS4_DECOMPRESSION_FAILURE',
@@ -194,27 +223,64 @@ export async function decompressAttachment(
   return { contentId: attachment.contentId, headers, open: () => target.open(), size: counter.size };
 }
 
-/** Counts the octets passing through and fails with EBMS:0303 beyond `max` (decompression-bomb bound). */
+/** Counts the octets passing through. */
+class Counter extends Transform {
+  size = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.size += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+interface SizeBounds {
+  max: number;
+  ratio: number;
+  free: number;
+  compressed: () => number;
+  lease?: ByteLease;
+}
+
+/**
+ * Counts the octets passing through and fails with EBMS:0303 beyond the absolute bound or the ratio bound
+ * (decompression-bomb bounds), and with EHMI_UNAVAILABLE when the receiver's pool cannot take them.
+ */
 class SizeCap extends Transform {
   size = 0;
   constructor(
-    private readonly max: number,
+    private readonly bounds: SizeBounds,
     private readonly contentId: string,
   ) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.size += chunk.length;
-    if (this.size > this.max) {
+    const { max, ratio, free, compressed, lease } = this.bounds;
+    const size = this.size + chunk.length;
+    const bomb = (limit: string, message: string) =>
+      new EhmiError('EHMI_AS4_DECOMPRESSION_FAILURE', message, {
+        details: { limit, max, ratio, contentId: this.contentId },
+      });
+    if (size > max) {
       cb(
-        new EhmiError(
-          'EHMI_AS4_DECOMPRESSION_FAILURE',
-          `attachment ${this.contentId} decompresses to more than ${this.max} octets`,
-          { details: { limit: 'maxDecompressedBytes', max: this.max, contentId: this.contentId } },
+        bomb('maxDecompressedBytes', `attachment ${this.contentId} decompresses to more than ${max} octets`),
+      );
+      return;
+    }
+    if (size > free && size > ratio * compressed()) {
+      cb(
+        bomb(
+          'maxDecompressionRatio',
+          `attachment ${this.contentId} decompresses to more than ${ratio} times its compressed size of ${compressed()} octets`,
         ),
       );
       return;
     }
+    try {
+      lease?.take(chunk.length);
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
+    this.size = size;
     cb(null, chunk);
   }
 }

@@ -1,4 +1,5 @@
 import { EhmiError } from '@ehmi/errors';
+import type { ByteLease } from '../budget.ts';
 import { parseMessaging } from '../ebms/parse.ts';
 import { type As4Limits, resolveLimits } from '../limits.ts';
 import { readMimeMessage } from '../mime/parse.ts';
@@ -14,6 +15,8 @@ export interface ParseAs4MessageOptions {
   limits?: Partial<As4Limits>;
   /** Where attachment bodies go; default temporary files. Disposed by `dispose()` of the result. */
   sink?: AttachmentSink;
+  /** The message's share of the receiver's pool for envelopes in memory (see `readMimeMessage`). */
+  envelopeLease?: ByteLease;
 }
 
 /** A received AS4 message: the envelope (DOM and located parts), the ebMS model and the attachments. */
@@ -56,7 +59,12 @@ export async function parseAs4Message(
 ): Promise<ParsedAs4Message> {
   const limits = resolveLimits(options.limits);
   const sink = options.sink ?? tempFileSink();
-  const mime = await readMimeMessage(body, { contentType: options.contentType, limits, sink });
+  const mime = await readMimeMessage(body, {
+    contentType: options.contentType,
+    limits,
+    sink,
+    ...(options.envelopeLease ? { envelopeLease: options.envelopeLease } : {}),
+  });
   let messageId: string | undefined;
   try {
     const envelope = parseEnvelope(mime.envelope, { maxBytes: limits.maxEnvelopeBytes });

@@ -2,10 +2,11 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { EhmiError } from '@ehmi/errors';
 import * as Multipasta from 'multipasta';
+import type { ByteLease } from '../budget.ts';
 import { type As4Limits, resolveLimits } from '../limits.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import { parseMediaType, stripAngles } from './content-type.ts';
-import { type AttachmentSink, type SinkTarget, tempFileSink } from './sink.ts';
+import { type AttachmentSink, type SinkTarget, storageFailure, tempFileSink } from './sink.ts';
 
 /** The raw result of reading a SOAP-with-Attachments message: the root part's bytes and the attachments. */
 export interface MimeMessage {
@@ -23,6 +24,12 @@ export interface ReadMimeOptions {
   limits?: Partial<As4Limits>;
   /** Where attachment bodies go; default: temporary files ({@link tempFileSink}). */
   sink?: AttachmentSink;
+  /**
+   * The message's share of the receiver's pool for envelopes held in memory (`ByteBudget`): every octet of the SOAP
+   * root part is taken from it, so many connections that each send most of `maxEnvelopeBytes` and stop hold at most
+   * the pool between them. The caller releases it when the message is done.
+   */
+  envelopeLease?: ByteLease;
 }
 
 /**
@@ -44,7 +51,11 @@ export async function readMimeMessage(
   const limits = resolveLimits(options.limits);
   const media = parseMediaType(options.contentType);
   if (media.type === 'application/soap+xml' || media.type === 'text/xml') {
-    const envelope = await readCapped(body, Math.min(limits.maxEnvelopeBytes, limits.maxTotalBytes));
+    const envelope = await readCapped(
+      body,
+      Math.min(limits.maxEnvelopeBytes, limits.maxTotalBytes),
+      options.envelopeLease,
+    );
     return { envelope, envelopeHeaders: { 'content-type': options.contentType }, attachments: [] };
   }
   if (media.type !== 'multipart/related') {
@@ -64,14 +75,15 @@ export async function readMimeMessage(
   }
   const start = media.parameters.start === undefined ? undefined : stripAngles(media.parameters.start);
   const sink = options.sink ?? tempFileSink();
-  return readMultipart(body, boundary, start, limits, sink);
+  return readMultipart(body, boundary, start, limits, sink, options.envelopeLease);
 }
 
 interface PartState {
   headers: Record<string, string>;
   contentId: string | undefined;
   root: boolean;
-  chunks: Buffer[];
+  /** The root part's octets (root only). */
+  held?: Held;
   size: number;
   target?: SinkTarget;
   decoder?: Base64Decoder;
@@ -85,6 +97,7 @@ async function readMultipart(
   start: string | undefined,
   limits: As4Limits,
   sink: AttachmentSink,
+  envelopeLease: ByteLease | undefined,
 ): Promise<MimeMessage> {
   let failure: EhmiError | undefined;
   let done = false;
@@ -131,7 +144,7 @@ async function readMultipart(
       const contentId = headers['content-id'] === undefined ? undefined : stripAngles(headers['content-id']);
       // RFC 2387 §3.2: the root is the part named by `start`, else the first part.
       const root = !rootSeen && (start === undefined || contentId === start);
-      const state: PartState = { headers, contentId, root, chunks: [], size: 0 };
+      const state: PartState = { headers, contentId, root, size: 0 };
       const cte = (headers['content-transfer-encoding'] ?? 'binary').trim().toLowerCase();
       if (!['binary', '8bit', '7bit', 'base64'].includes(cte)) {
         fail(
@@ -157,7 +170,7 @@ async function readMultipart(
         try {
           state.target = sink.create({ contentId, headers, index: attachments.length + 1 });
         } catch (err) {
-          fail(new EhmiError('EHMI_INTERNAL', 'the attachment sink failed', { cause: err }));
+          fail(storageFailure(err, 'storing an attachment'));
           return () => {};
         }
         targets.push(state.target);
@@ -166,7 +179,10 @@ async function readMultipart(
         attachments.push(attachment);
         finishing.push(
           finished(target.writable).catch((err: unknown) => {
-            fail(new EhmiError('EHMI_INTERNAL', 'writing an attachment failed', { cause: err }));
+            // A write that failed is the receiver's storage, never the message: the error of the sink, if it
+            // gave one, else a storage failure (the sender retries).
+            const sinkError = target.writable.errored;
+            fail(storageFailure(sinkError ?? err, 'writing an attachment'));
           }),
         );
         return (chunk) => onChunk(state, chunk, attachment);
@@ -184,7 +200,7 @@ async function readMultipart(
         return;
       }
       if (tail && tail.length > 0) write(state, tail, attachment);
-      if (state.root) envelope = Buffer.concat(state.chunks);
+      if (state.root) envelope = state.held?.concat() ?? Buffer.alloc(0);
       else state.target?.writable.end();
       return;
     }
@@ -209,8 +225,12 @@ async function readMultipart(
         );
         return;
       }
-      // Copy: multipasta reuses nothing, but the input chunk may be a view of a caller's buffer.
-      state.chunks.push(Buffer.from(chunk));
+      try {
+        state.held ??= new Held(envelopeLease);
+        state.held.append(chunk);
+      } catch (err) {
+        fail(err as EhmiError);
+      }
       return;
     }
     if (attachment) attachment.size = state.size;
@@ -225,7 +245,7 @@ async function readMultipart(
         try {
           await drain;
         } catch (err) {
-          fail(new EhmiError('EHMI_INTERNAL', 'writing an attachment failed', { cause: err }));
+          fail(storageFailure(err, 'writing an attachment'));
         }
         drain = undefined;
       }
@@ -419,8 +439,12 @@ function multipartError(error: Multipasta.MultipartError, limits: As4Limits): Eh
   }
 }
 
-async function readCapped(body: AsyncIterable<Uint8Array>, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+async function readCapped(
+  body: AsyncIterable<Uint8Array>,
+  max: number,
+  lease: ByteLease | undefined,
+): Promise<Buffer> {
+  const held = new Held(lease);
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
@@ -429,9 +453,48 @@ async function readCapped(body: AsyncIterable<Uint8Array>, max: number): Promise
         details: { limit: 'maxEnvelopeBytes', max },
       });
     }
-    chunks.push(Buffer.from(chunk));
+    held.append(chunk);
   }
-  return Buffer.concat(chunks);
+  return held.concat();
+}
+
+/**
+ * Octets held in memory while a part arrives, in segments of growing size (16 KiB doubling to 1 MiB) that are
+ * counted against the lease as they are allocated. Copying into segments keeps what is held proportional to what
+ * arrived: a client that sends its envelope a few octets at a time would otherwise pin a small buffer per read, each
+ * holding on to a slab of Node's buffer pool.
+ */
+class Held {
+  readonly #segments: Buffer[] = [];
+  #last: Buffer | undefined;
+  #used = 0;
+  readonly #lease: ByteLease | undefined;
+  constructor(lease: ByteLease | undefined) {
+    this.#lease = lease;
+  }
+  append(chunk: Uint8Array): void {
+    let from = 0;
+    while (from < chunk.length) {
+      if (!this.#last || this.#used === this.#last.length) {
+        const size = this.#last ? Math.min(this.#last.length * 2, 1024 * 1024) : 16 * 1024;
+        this.#lease?.take(size);
+        this.#last = Buffer.allocUnsafeSlow(size);
+        this.#segments.push(this.#last);
+        this.#used = 0;
+      }
+      const n = Math.min(chunk.length - from, this.#last.length - this.#used);
+      this.#last.set(chunk.subarray(from, from + n), this.#used);
+      this.#used += n;
+      from += n;
+    }
+  }
+  concat(): Buffer {
+    if (this.#segments.length === 0) return Buffer.alloc(0);
+    const parts = this.#segments.map((s, i) =>
+      i === this.#segments.length - 1 ? s.subarray(0, this.#used) : s,
+    );
+    return Buffer.concat(parts);
+  }
 }
 
 /** Streaming base64 decoder (RFC 2045 §6.8): whitespace ignored, anything else outside the alphabet is an error. */

@@ -1,8 +1,9 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { EhmiError } from '@ehmi/errors';
 
 /** What the MIME parser knows about an attachment part when it starts receiving its body. */
 export interface PartDescriptor {
@@ -35,62 +36,102 @@ export interface AttachmentSink {
   dispose(): Promise<void>;
 }
 
+/** Options of {@link tempFileSink}. */
+export interface TempFileSinkOptions {
+  /** The folder the sink makes its own subfolder in; default `os.tmpdir()`. */
+  dir?: string;
+  /**
+   * Called before each write with the file and the number of octets. Throwing fails the write as the file system
+   * would: the seam through which tests (and a fault suite) make a disk full or broken.
+   */
+  beforeWrite?: (path: string, octets: number) => void;
+}
+
+/**
+ * A storage error of the receiver (a full disk, an I/O error, a folder that is gone): EHMI_STORE_UNAVAILABLE (HTTP
+ * 503, EBMS:0004, retryable), never an error about the message. An EhmiError passes through unchanged.
+ *
+ * @example
+ * catch (err) { throw storageFailure(err, 'writing a temporary file'); }
+ */
+export function storageFailure(err: unknown, doing: string): EhmiError {
+  if (err instanceof EhmiError) return err;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return new EhmiError(
+    'EHMI_STORE_UNAVAILABLE',
+    `${doing} failed${code ? ` (${code})` : ''}: ${(err as Error | null)?.message ?? String(err)}`,
+    { cause: err, details: code ? { code } : {} },
+  );
+}
+
 /**
  * The default sink: one temporary file per attachment in a fresh directory under `os.tmpdir()` (or `dir`),
- * removed by `dispose()`.
+ * removed by `dispose()`. Every failure to create, write or read a file is a storage error of the receiver
+ * ({@link storageFailure}: EHMI_STORE_UNAVAILABLE), reported on the part's Writable or Readable: a write that did
+ * not reach the disk never looks like a shorter part.
  *
  * @example
  * const sink = tempFileSink({ dir: '/var/lib/ehmi/tmp' });
  */
-export function tempFileSink(options: { dir?: string } = {}): AttachmentSink {
-  let dirPath: string | undefined;
+export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink {
   let created: Promise<string> | undefined;
   const base = options.dir ?? tmpdir();
   let disposed = false;
   let counter = 0;
   const ensureDir = (): Promise<string> => {
-    created ??= mkdtemp(join(base, 'ehmi-as4-')).then((d) => {
-      dirPath = d;
-      return d;
-    });
+    created ??= mkdtemp(join(base, 'ehmi-as4-'));
     return created;
   };
   return {
     create() {
       // A counter, not part.index: several steps (MIME, decryption, decompression) may share one sink.
       const name = `part-${++counter}`;
-      const pathPromise = ensureDir().then((d) => join(d, name));
-      pathPromise.catch(() => {}); // reported through the Writable, not as an unhandled rejection
-      // A Writable that opens the file on first use, since mkdtemp is asynchronous.
-      let file: ReturnType<typeof createWriteStream> | undefined;
-      const openFile = async () => {
-        if (!file) {
-          file = createWriteStream(await pathPromise);
-          // A disk error (ENOSPC, EACCES) must fail this part, not crash the process with an unhandled 'error'.
-          file.on('error', (err) => writable.destroy(err));
-        }
-        return file;
+      let path: string | undefined;
+      // The file is opened on the first write (mkdtemp and open are asynchronous; `create` is not).
+      let opening: Promise<FileHandle> | undefined;
+      let closed = false;
+      const file = (): Promise<FileHandle> => {
+        opening ??= ensureDir().then(async (d) => {
+          path = join(d, name);
+          return open(path, 'wx', 0o600);
+        });
+        return opening;
       };
       const writable: Writable = new Writable({
         async write(chunk: Buffer, _enc, cb) {
           try {
-            const f = await openFile();
-            if (!f.write(chunk)) f.once('drain', () => cb());
-            else cb();
+            const f = await file();
+            options.beforeWrite?.(path!, chunk.length);
+            // A write may take only part of the buffer (a disk that fills up): write the rest, or fail.
+            let offset = 0;
+            while (offset < chunk.length) {
+              const { bytesWritten } = await f.write(chunk, offset, chunk.length - offset);
+              if (bytesWritten === 0) throw Object.assign(new Error('no octet was written'), { code: 'EIO' });
+              offset += bytesWritten;
+            }
+            cb();
           } catch (err) {
-            cb(err as Error);
+            cb(storageFailure(err, 'writing a temporary file'));
           }
         },
         async final(cb) {
           try {
-            const f = await openFile();
-            f.end(() => cb());
+            const f = await file();
+            closed = true;
+            await f.close();
+            cb();
           } catch (err) {
-            cb(err as Error);
+            cb(storageFailure(err, 'writing a temporary file'));
           }
         },
         destroy(err, cb) {
-          file?.destroy();
+          if (!opening || closed) return cb(err);
+          closed = true;
+          // Also when the open is still in flight: the handle is closed once it is there.
+          opening.then(
+            (f) => f.close().catch(() => {}),
+            () => {},
+          );
           cb(err);
         },
       });
@@ -98,7 +139,10 @@ export function tempFileSink(options: { dir?: string } = {}): AttachmentSink {
         writable,
         open: () => {
           if (disposed) throw new Error('the attachment sink was disposed');
-          return createReadStream(join(dirPath!, name));
+          const out = new PassThrough();
+          const input = createReadStream(ensuredPath(path));
+          input.on('error', (err) => out.destroy(storageFailure(err, 'reading a temporary file')));
+          return input.pipe(out);
         },
       };
     },
@@ -107,6 +151,11 @@ export function tempFileSink(options: { dir?: string } = {}): AttachmentSink {
       if (created) await rm(await created, { recursive: true, force: true });
     },
   };
+}
+
+function ensuredPath(path: string | undefined): string {
+  if (path === undefined) throw new Error('the attachment was read before it was written');
+  return path;
 }
 
 /**

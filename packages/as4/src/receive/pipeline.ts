@@ -1,4 +1,5 @@
 import { EhmiError } from '@ehmi/errors';
+import type { ReceiveBudgets } from '../budget.ts';
 import { type As4Limits, resolveLimits } from '../limits.ts';
 import { type ParsedAs4Message, parseAs4Message, withMessageId } from '../message/parse.ts';
 import type { AttachmentSink } from '../mime/sink.ts';
@@ -28,6 +29,11 @@ export interface ReceiveOptions {
   clock?: () => Date;
   /** Decryption by the wss module; required for encrypted messages (else EBMS:0102). */
   decrypt?: DecryptAttachments;
+  /**
+   * The receiver's pools shared by the messages in progress (envelopes in memory, decompressed octets): the message
+   * takes from them as it goes and gives everything back when disposed (or when it fails).
+   */
+  budgets?: ReceiveBudgets;
 }
 
 /** A UserMessage that passed every receive step: ready for duplicate detection, commit, then the receipt. */
@@ -85,12 +91,26 @@ export async function receiveAs4Message(
   options: ReceiveOptions,
 ): Promise<ReceivedUserMessage | ReceivedSignals> {
   const limits = resolveLimits(options.limits);
-  const message = await parseAs4Message(body, {
-    contentType: options.contentType,
-    limits,
-    ...(options.sink ? { sink: options.sink } : {}),
-  });
-  const disposers: (() => Promise<void>)[] = [() => message.dispose()];
+  const envelopeLease = options.budgets?.envelopes?.lease();
+  const decompressedLease = options.budgets?.decompressed?.lease();
+  const releaseLeases = async () => {
+    envelopeLease?.release();
+    decompressedLease?.release();
+  };
+  let message: ParsedAs4Message;
+  try {
+    message = await parseAs4Message(body, {
+      contentType: options.contentType,
+      limits,
+      ...(options.sink ? { sink: options.sink } : {}),
+      ...(envelopeLease ? { envelopeLease } : {}),
+    });
+  } catch (err) {
+    await releaseLeases();
+    throw err;
+  }
+  // The leases go back after the files are removed: the pools count what is held, on disk or in memory.
+  const disposers: (() => Promise<void>)[] = [() => message.dispose().finally(releaseLeases)];
   const dispose = async () => {
     await Promise.all(disposers.map((d) => d().catch(() => {})));
   };
@@ -121,7 +141,13 @@ export async function receiveAs4Message(
       message.sink,
     );
     if (plain.dispose) disposers.push(plain.dispose);
-    const payloads = await decompressStep(userMessage, plain.attachments, message.sink, limits);
+    const payloads = await decompressStep(
+      userMessage,
+      plain.attachments,
+      message.sink,
+      limits,
+      decompressedLease,
+    );
     const receipt = buildReceipt({
       refToMessageId: userMessage.messageInfo.messageId,
       references: verified.references,

@@ -4,7 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, childElements, type Document, type Element } from '@ehmi/xml';
-import { type AttachmentSink, tempFileSink } from '../mime/sink.ts';
+import { type AttachmentSink, storageFailure, tempFileSink } from '../mime/sink.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import {
   ALG,
@@ -384,7 +384,7 @@ async function decryptPart(
       headerBuf = undefined;
     }
     size += buf.length;
-    if (buf.length > 0 && !out.write(buf)) await once(out, 'drain');
+    if (buf.length > 0) await writeOut(out, buf);
   };
   const write = async (buf: Buffer) => {
     if (holdBack === 0) return emit(buf);
@@ -442,9 +442,20 @@ async function decryptPart(
     await finished(out);
     return mimeHeaders ? { size, mimeHeaders } : { size };
   } catch (err) {
+    // The sink failing is the receiver's storage (retryable), whatever else went wrong: never EBMS:0102.
+    const storage = out.errored;
     out.destroy();
+    if (storage) throw storageFailure(storage, `writing the plaintext of cid:${contentId}`);
     throw err;
   }
+}
+
+/** Writes to the sink, waiting for it to drain; a sink that failed (or fails meanwhile) throws its error. */
+async function writeOut(out: Writable, buf: Buffer): Promise<void> {
+  if (out.errored) throw out.errored;
+  if (out.write(buf)) return;
+  if (out.errored || out.destroyed) throw out.errored ?? new Error('the sink was closed');
+  await once(out, 'drain');
 }
 
 /** MIME header lines (RFC 2045 §3, RFC 5322 §2.2.3 folding) to lower-case names and values. */

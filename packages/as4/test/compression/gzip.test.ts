@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import type { EhmiError } from '@ehmi/errors';
+import { ByteBudget } from '../../src/budget.ts';
 import {
   checkCompressionProperties,
   compressAttachment,
@@ -10,7 +12,7 @@ import {
   GZIP,
   partCharacterSet,
 } from '../../src/compression/gzip.ts';
-import { memorySink } from '../../src/mime/sink.ts';
+import { type AttachmentSink, memorySink } from '../../src/mime/sink.ts';
 import type { As4Attachment } from '../../src/model/attachment.ts';
 import type { PartInfo } from '../../src/model/user-message.ts';
 import { ebmsCodeOf } from '../helpers.ts';
@@ -245,7 +247,7 @@ describe("decompressAttachment: failures that are not the sender's", () => {
     );
   });
 
-  it('EHMI_INTERNAL (not EBMS:0303) when reading the stored part fails', async () => {
+  it('EHMI_STORE_UNAVAILABLE (retryable, not EBMS:0303) when reading the stored part fails', async () => {
     const broken: As4Attachment = {
       contentId: 'p1@x',
       headers: {},
@@ -257,7 +259,116 @@ describe("decompressAttachment: failures that are not the sender's", () => {
         }),
     };
     await assert.rejects(decompressAttachment(broken, gzPart, { sink: memorySink() }), {
-      code: 'EHMI_INTERNAL',
+      code: 'EHMI_STORE_UNAVAILABLE',
+      transient: true,
     });
+  });
+
+  it('EHMI_STORE_UNAVAILABLE (retryable, not EBMS:0303) when writing the sink fails', async () => {
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const sink: AttachmentSink = {
+      create: () => ({
+        writable: new Writable({ write: (_c, _e, cb) => cb(full) }),
+        open: () => Readable.from([]),
+      }),
+      dispose: async () => {},
+    };
+    await assert.rejects(
+      decompressAttachment(attachment(gzipSync(Buffer.alloc(10_000))), gzPart, { sink }),
+      (err: EhmiError) =>
+        err.code === 'EHMI_STORE_UNAVAILABLE' && err.ebmsCode === 'EBMS:0004' && err.transient,
+    );
+  });
+
+  it("EHMI_UNAVAILABLE (retryable, not EBMS:0303) when the receiver's pool of decompressed octets is spent", async () => {
+    const pool = new ByteBudget(64 * 1024, 'decompressed payloads');
+    const other = pool.lease();
+    other.take(60 * 1024);
+    const lease = pool.lease();
+    await assert.rejects(
+      decompressAttachment(attachment(gzipSync(randomBytes(20_000))), gzPart, { sink: memorySink(), lease }),
+      (err: EhmiError) => err.code === 'EHMI_UNAVAILABLE' && err.ebmsCode === 'EBMS:0004' && err.transient,
+    );
+    lease.release();
+    other.release();
+    assert.equal(pool.used, 0);
+    const ok = pool.lease();
+    const out = await decompressAttachment(attachment(gzipSync(randomBytes(20_000))), gzPart, {
+      sink: memorySink(),
+      lease: ok,
+    });
+    assert.equal(out.size, 20_000);
+    assert.equal(pool.used, 20_000, 'held until the message gives it back');
+  });
+});
+
+describe('decompressAttachment: the ratio bound (decompression bombs)', () => {
+  /** A sink that counts what reaches it. */
+  function countingSink(): { sink: AttachmentSink; written: () => number } {
+    let written = 0;
+    return {
+      sink: {
+        create: () => ({
+          writable: new Writable({
+            write(c: Buffer, _e, cb) {
+              written += c.length;
+              cb();
+            },
+          }),
+          open: () => Readable.from([]),
+        }),
+        dispose: async () => {},
+      },
+      written: () => written,
+    };
+  }
+
+  it('past decompressionRatioFreeBytes, exactly maxDecompressionRatio × the compressed size is accepted', async () => {
+    const gz = gzipSync(Buffer.alloc(100_000));
+    const ratio = Math.ceil(100_000 / gz.length);
+    const out = await decompressAttachment(attachment(gz), gzPart, {
+      sink: memorySink(),
+      maxDecompressionRatio: ratio,
+      decompressionRatioFreeBytes: 1000,
+    });
+    assert.equal(out.size, 100_000);
+  });
+
+  it('one ratio step less → EBMS:0303, and what reached the sink stays within the bound', async () => {
+    const gz = gzipSync(Buffer.alloc(100_000));
+    const ratio = Math.ceil(100_000 / gz.length) - 1;
+    const counting = countingSink();
+    await assert.rejects(
+      decompressAttachment(attachment(gz), gzPart, {
+        sink: counting.sink,
+        maxDecompressionRatio: ratio,
+        decompressionRatioFreeBytes: 1000,
+      }),
+      (err: EhmiError) => err.ebmsCode === 'EBMS:0303' && err.details.limit === 'maxDecompressionRatio',
+    );
+    assert.ok(counting.written() <= ratio * gz.length, `${counting.written()} octets written`);
+  });
+
+  it('below decompressionRatioFreeBytes any ratio is accepted', async () => {
+    const gz = gzipSync(Buffer.alloc(100_000));
+    const out = await decompressAttachment(attachment(gz), gzPart, {
+      sink: memorySink(),
+      maxDecompressionRatio: 1,
+      decompressionRatioFreeBytes: 100_000,
+    });
+    assert.equal(out.size, 100_000);
+  });
+
+  it('a bomb (256 MiB of zeros in 260 KB) is stopped at the default ratio, far before it is written out', async () => {
+    // gzip of zeros reaches about 1,000:1; four concatenated gzip members of 64 MiB each.
+    const member = gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    const gz = Buffer.concat([member, member, member, member]);
+    const counting = countingSink();
+    await assert.rejects(
+      decompressAttachment(attachment(gz), gzPart, { sink: counting.sink }),
+      (err: EhmiError) => err.ebmsCode === 'EBMS:0303' && err.details.limit === 'maxDecompressionRatio',
+    );
+    const bound = Math.max(10 * 1024 * 1024, 100 * gz.length);
+    assert.ok(counting.written() <= bound, `${counting.written()} octets written, bound ${bound}`);
   });
 });

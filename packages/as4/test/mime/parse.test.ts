@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { describe, it } from 'node:test';
+import type { EhmiError } from '@ehmi/errors';
+import { ByteBudget } from '../../src/budget.ts';
 import { readMimeMessage } from '../../src/mime/parse.ts';
 import { type AttachmentSink, memorySink, tempFileSink } from '../../src/mime/sink.ts';
 import { chunked, ebmsCodeOf, multipart, readVector, userMessageEnvelope } from '../helpers.ts';
@@ -303,10 +309,121 @@ describe('readMimeMessage structure errors → EBMS:0007 MimeInconsistency', () 
   });
 });
 
+describe('readMimeMessage: nothing is buffered without bound', () => {
+  for (const [what, start] of [
+    ['a part header line that never ends', '--b\r\nX-A: '],
+    ['a delimiter line that never ends', '--b'],
+  ] as const) {
+    it(`${what} is refused at the part-header limit, long before the body ends`, async () => {
+      let read = 0;
+      const chunk = Buffer.alloc(64 * 1024, 0x41);
+      async function* body() {
+        yield Buffer.from(start);
+        for (let i = 0; i < 800; i++) {
+          read++;
+          yield chunk; // 50 MB in all
+        }
+      }
+      await assert.rejects(
+        readMimeMessage(body(), { contentType: 'multipart/related; boundary="b"', sink: memorySink() }),
+        { code: 'EHMI_TOO_LARGE' },
+      );
+      assert.ok(read < 10, `${read} chunks read`);
+    });
+  }
+});
+
+describe('readMimeMessage: the envelope pool', () => {
+  it('takes the root part from the lease, in segments, and refuses with EHMI_UNAVAILABLE (retryable) when the pool is spent', async () => {
+    const pool = new ByteBudget(64 * 1024, 'buffered SOAP envelopes');
+    const lease = pool.lease();
+    const m = multipart([root, att('p1@x', 'hello')]);
+    await readMimeMessage(chunked(m.body, 7), {
+      contentType: m.contentType,
+      sink: memorySink(),
+      envelopeLease: lease,
+    });
+    assert.ok(lease.held >= root.body.length && lease.held <= 16 * 1024, `${lease.held} octets held`);
+    const big = multipart([{ ...root, body: `${root.body}${' '.repeat(100 * 1024)}` }, att('p1@x')]);
+    const other = pool.lease();
+    await assert.rejects(
+      readMimeMessage(Readable.from([big.body]), {
+        contentType: big.contentType,
+        sink: memorySink(),
+        envelopeLease: other,
+      }),
+      (err: EhmiError) => err.code === 'EHMI_UNAVAILABLE' && err.transient && err.status === 503,
+    );
+    other.release();
+    lease.release();
+    assert.equal(pool.used, 0);
+  });
+
+  it('a single-part body takes from the lease too', async () => {
+    const pool = new ByteBudget(1024, 'buffered SOAP envelopes');
+    await assert.rejects(
+      readMimeMessage(Readable.from([Buffer.from(root.body)]), {
+        contentType: 'application/soap+xml',
+        envelopeLease: pool.lease(),
+      }),
+      { code: 'EHMI_UNAVAILABLE' },
+    );
+  });
+});
+
 describe('tempFileSink', () => {
   it('fails the part instead of crashing when the directory cannot be written', async () => {
     const sink = tempFileSink({ dir: '/proc/definitely-not-writable' });
     const m = multipart([root, att('p1@x', 'x')]);
-    await assert.rejects(readMimeMessage(Readable.from([m.body]), { contentType: m.contentType, sink }));
+    await assert.rejects(readMimeMessage(Readable.from([m.body]), { contentType: m.contentType, sink }), {
+      code: 'EHMI_STORE_UNAVAILABLE',
+    });
+  });
+
+  it('a write that fails (a full disk) fails the message with EHMI_STORE_UNAVAILABLE, never a shorter part', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
+    try {
+      let writes = 0;
+      const sink = tempFileSink({
+        dir,
+        beforeWrite: () => {
+          // The first write goes through, the next finds the disk full: the last chunk is the one lost.
+          if (++writes > 1)
+            throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        },
+      });
+      const m = multipart([root, att('p1@x', Buffer.alloc(200_000, 1))]);
+      await assert.rejects(
+        readMimeMessage(chunked(m.body, 50_000), { contentType: m.contentType, sink }),
+        (err: EhmiError) =>
+          err.code === 'EHMI_STORE_UNAVAILABLE' && err.ebmsCode === 'EBMS:0004' && err.transient,
+      );
+      assert.ok(writes > 1);
+      assert.deepEqual(await readdir(dir), [], 'the temporary files are removed');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a write that fails on the last chunk before the end is not lost', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
+    try {
+      const sink = tempFileSink({ dir });
+      const target = sink.create({ contentId: 'p', headers: {}, index: 1 });
+      const failing = tempFileSink({
+        dir,
+        beforeWrite: () => {
+          throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        },
+      }).create({ contentId: 'q', headers: {}, index: 1 });
+      target.writable.end(Buffer.from('fine'));
+      await finished(target.writable);
+      assert.equal(await text(target.open()), 'fine');
+      failing.writable.end(Buffer.from('lost'));
+      await assert.rejects(finished(failing.writable), { code: 'EHMI_STORE_UNAVAILABLE' });
+      await sink.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import type { EhmiError } from '@ehmi/errors';
 import { type Document, type Element, parseXml, serializeXml } from '@ehmi/xml';
-import { memorySink } from '../../src/mime/sink.ts';
+import { type AttachmentSink, memorySink } from '../../src/mime/sink.ts';
 import type { As4Attachment } from '../../src/model/attachment.ts';
 import { ALG } from '../../src/wss/algorithms.ts';
 import { decryptAttachments } from '../../src/wss/decrypt.ts';
@@ -179,6 +181,47 @@ describe('encrypt → decrypt (eDelivery AS4 1.15 §2.2.6.3, SwA Profile 1.1 §5
       'tag',
     );
     assert.deepEqual(finishedParts, []);
+  });
+
+  it('EHMI_STORE_UNAVAILABLE (retryable), not EBMS:0102, when the sink cannot write the plaintext (a full disk)', async () => {
+    const pki = await testPki();
+    const doc = parseXml(userMessageXml());
+    const enc = await encryptAttachments(doc, [payload()], { recipientCertificate: pki.rsa2.certificate });
+    const whole = await readAll(await materialise(enc.attachments[0]!));
+    // Read in 8 KiB chunks, so the plaintext reaches the sink in several writes.
+    const wire: As4Attachment = {
+      ...enc.attachments[0]!,
+      size: whole.length,
+      open: () =>
+        Readable.from(
+          Array.from({ length: Math.ceil(whole.length / 8192) }, (_, i) =>
+            whole.subarray(i * 8192, (i + 1) * 8192),
+          ),
+        ),
+    };
+    for (const failAfter of [0, 1, 3]) {
+      let writes = 0;
+      const full: AttachmentSink = {
+        create: () => ({
+          writable: new Writable({
+            highWaterMark: 1024,
+            write(_c, _e, cb) {
+              if (writes++ < failAfter) setImmediate(cb);
+              else
+                setImmediate(() => cb(Object.assign(new Error('ENOSPC: no space left'), { code: 'ENOSPC' })));
+            },
+          }),
+          open: () => Readable.from([]),
+        }),
+        dispose: async () => {},
+      };
+      await assert.rejects(
+        decryptAttachments(reparse(doc), [wire], { privateKey: pki.rsa2.key, sink: full }),
+        (err: EhmiError) =>
+          err.code === 'EHMI_STORE_UNAVAILABLE' && err.ebmsCode === 'EBMS:0004' && err.transient,
+        `failing after ${failAfter} writes`,
+      );
+    }
   });
 
   it('EBMS:0102 FailedDecryption when the GCM tag is cut off', async () => {

@@ -135,6 +135,40 @@ export const apConfigSchema = z
         maxTotalBytes: z.number().int().positive().optional(),
         maxEnvelopeBytes: z.number().int().positive().optional(),
         maxDecompressedBytes: z.number().int().positive().optional(),
+        maxDecompressionRatio: z.number().int().positive().optional(),
+        decompressionRatioFreeBytes: z.number().int().positive().optional(),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Bounds of the AS4 endpoint across the messages it receives at once, so that many connections (an attack, or a
+     * burst) cannot exhaust memory or disk. Refusals for load are 503 with Retry-After and EBMS:0004: the sender
+     * retries. The per-message limits are `limits`.
+     */
+    receive: z
+      .object({
+        /** Most messages received at once (uploading or being processed); beyond it 503 with Retry-After. */
+        maxConcurrent: z.number().int().min(1).default(100),
+        /** Seconds a sender refused for load is asked to wait (Retry-After). */
+        retryAfterSeconds: z.number().int().min(1).max(3600).default(30),
+        /**
+         * Most octets of SOAP envelopes (root parts) held in memory across the messages in progress. A real envelope
+         * is 10–30 KB; connections that each send most of `limits.maxEnvelopeBytes` and stop share this.
+         */
+        maxBufferedEnvelopeBytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .default(64 * 1024 * 1024),
+        /**
+         * Most decompressed octets written to temporary files across the messages in progress; at least
+         * `limits.maxDecompressedBytes`, so one message alone always fits.
+         */
+        maxDecompressedBytesInProgress: z
+          .number()
+          .int()
+          .positive()
+          .default(8 * 1024 * 1024 * 1024),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,6 @@
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import type { As4ProfileId } from '@ehmi/as4';
+import { type As4ProfileId, ByteBudget, resolveLimits } from '@ehmi/as4';
 import { EhmiError, isEhmiError } from '@ehmi/errors';
 import { Counter } from 'prom-client';
 import { Agent } from 'undici';
@@ -27,6 +27,7 @@ import { registerReceiveRoute } from './receive.ts';
 import { sweepRetention } from './retention.ts';
 import { failOrphans, type SendContext, sendHandler, sendJobId } from './send.ts';
 import type { ApTables } from './tables.ts';
+import { openInstanceTempDir } from './temp.ts';
 
 export * from '../contract.ts';
 export { normaliseParticipant, staticDiscovery } from './discovery.ts';
@@ -141,6 +142,15 @@ export async function createAccessPoint(
   if (ap.adminToken === undefined) {
     logger.warn('ap.adminToken is not set: the evidence API refuses every request');
   }
+  const limits = resolveLimits(
+    Object.fromEntries(Object.entries(ap.limits).filter(([, v]) => v !== undefined)),
+  );
+  if (ap.receive.maxDecompressedBytesInProgress < limits.maxDecompressedBytes) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      'ap.receive.maxDecompressedBytesInProgress is smaller than ap.limits.maxDecompressedBytes: a message that may be received could never be',
+    );
+  }
   const signing = loadCredential(ap.signing, 'ap.signing');
   const encryption = ap.encryption ? loadCredential(ap.encryption, 'ap.encryption') : signing;
   const trustAnchors = ap.trustAnchors.map((f) => {
@@ -252,6 +262,8 @@ export async function createAccessPoint(
     labelNames: ['result'] as const,
     registers: [app.metrics],
   });
+  // This instance's own folder for the temporary files of received messages; what a crash left is removed here.
+  const temp = await openInstanceTempDir(join(config.dataDir, 'tmp', 'as4'), { logger });
   registerReceiveRoute(app, {
     count: (result) => received.inc({ result }),
     store,
@@ -264,8 +276,17 @@ export async function createAccessPoint(
     revocation: ctx.revocation,
     signing,
     decryption: { privateKey: encryption.privateKey, certificate: encryption.chain[0]! },
-    limits: Object.fromEntries(Object.entries(ap.limits).filter(([, v]) => v !== undefined)),
-    tmpDir: join(config.dataDir, 'tmp', 'as4'),
+    limits,
+    tmpDir: temp.dir,
+    budgets: {
+      envelopes: new ByteBudget(ap.receive.maxBufferedEnvelopeBytes, 'SOAP envelopes held in memory'),
+      decompressed: new ByteBudget(
+        ap.receive.maxDecompressedBytesInProgress,
+        'decompressed payloads on disk',
+      ),
+    },
+    maxConcurrent: ap.receive.maxConcurrent,
+    retryAfterSeconds: ap.receive.retryAfterSeconds,
     onCommitted: () => deliverWorker?.wake(),
     now,
   });
@@ -445,6 +466,7 @@ export async function createAccessPoint(
       await Promise.all([sendWorker?.stop(), deliverWorker?.stop(), outcomeWorker?.stop()]);
       await dispatcher.close();
       await metrics.close();
+      await temp.close();
     },
   };
 }

@@ -1,5 +1,4 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import {
   type As4Limits,
@@ -11,6 +10,7 @@ import {
   finalRecipient,
   originalSender,
   type PMode,
+  type ReceiveBudgets,
   type ReceivedSignals,
   type ReceivedUserMessage,
   receiveAs4Message,
@@ -29,6 +29,7 @@ import {
 } from '@ehmi/pki';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import type { ReceiverDiscovery } from '../contract.ts';
 import { QUEUES } from '../path.ts';
 import { type JobQueue, storeBlob } from '../store/index.ts';
@@ -57,8 +58,17 @@ export interface ReceiveContext {
   /** Decrypts payloads. */
   decryption: { privateKey: KeyObject; certificate: X509Certificate };
   limits: Partial<As4Limits>;
-  /** Folder for attachment bodies while a message is processed (on the data disk, not a RAM-backed /tmp). */
+  /**
+   * This instance's folder for attachment bodies while a message is processed (on the data disk, not a RAM-backed
+   * /tmp; `temp.ts`). Each message's files are removed when it is done.
+   */
   tmpDir: string;
+  /** The pools the messages in progress share (envelopes in memory, decompressed octets on disk). */
+  budgets: ReceiveBudgets;
+  /** Most messages received at once; beyond it 503 with Retry-After (EBMS:0004, the sender retries). */
+  maxConcurrent: number;
+  /** Seconds in the Retry-After of a 503. */
+  retryAfterSeconds: number;
   /** Called after a delivery job committed, so the local worker starts at once. */
   onCommitted: () => void;
   /** Counts answers: `receipt`, `duplicate`, `test`, `signal`, or the ebMS error code. */
@@ -218,18 +228,50 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
     };
     scope.post('/as4', { schema }, handler);
     scope.post('/', { schema }, handler);
+    let inProgress = 0;
+    new Gauge({
+      name: 'ehmi_ap_receiving',
+      help: 'AS4 messages being received or processed now (at most ap.receive.maxConcurrent)',
+      registers: [app.metrics],
+      collect() {
+        this.set(inProgress);
+      },
+    });
+    new Gauge({
+      name: 'ehmi_ap_receive_pool_bytes',
+      help: 'Octets the messages in progress hold, by pool (envelopes in memory, decompressed payloads on disk)',
+      labelNames: ['pool'] as const,
+      registers: [app.metrics],
+      collect() {
+        for (const [pool, budget] of Object.entries(rc.budgets)) if (budget) this.set({ pool }, budget.used);
+      },
+    });
     async function handler(request: FastifyRequest, reply: FastifyReply) {
       const contentType = request.headers['content-type'] ?? '';
       const body = (request.body ?? request.raw) as AsyncIterable<Uint8Array>;
       let rx: ReceivedUserMessage | ReceivedSignals | undefined;
       let claimed: UserMessage | undefined;
+      let counted = false;
       try {
-        await mkdir(rc.tmpDir, { recursive: true });
+        if (inProgress >= rc.maxConcurrent) {
+          throw new EhmiError(
+            'EHMI_UNAVAILABLE',
+            `the access point is receiving ${rc.maxConcurrent} messages already; try again later`,
+            { details: { limit: 'ap.receive.maxConcurrent', max: rc.maxConcurrent } },
+          );
+        }
+        inProgress++;
+        counted = true;
         rx = await receiveAs4Message(body, {
           contentType,
           clock: () => new Date(rc.now()),
           limits: rc.limits,
-          sink: tempFileSink({ dir: rc.tmpDir }),
+          budgets: rc.budgets,
+          sink: tempFileSink({
+            dir: rc.tmpDir,
+            // The storage fault seam of the node's data folder (tests, the fault suite).
+            beforeWrite: (path, octets) => rc.store.blobs.faults?.beforeWrite('temp', path, octets),
+          }),
           selectPMode: (um) => {
             claimed = um;
             return receivingPMode(um, rc);
@@ -260,7 +302,14 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
         return reply.code(200).header('content-type', SOAP_XML).send(receipt);
       } catch (err) {
         const e = asEhmiError(err);
-        if (e.code === 'EHMI_INTERNAL' || e.status >= 500) rc.logger.error({ err }, 'AS4 message refused');
+        // A refusal for load or a storage fault is retried by the sender: a warning, not an error per request.
+        if (e.transient && e.status === 503)
+          rc.logger.warn(
+            { code: e.code, msg: e.message, messageId: e.details.messageId },
+            'AS4 message refused',
+          );
+        else if (e.code === 'EHMI_INTERNAL' || e.status >= 500)
+          rc.logger.error({ err }, 'AS4 message refused');
         else
           rc.logger.info(
             { code: e.code, ebms: e.ebmsCode, msg: e.message, messageId: e.details.messageId },
@@ -273,15 +322,35 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
         const written = writeAs4Message(signal.document, []);
         // The rest of a refused upload is not read: close the connection instead of draining it.
         if (!request.raw.complete) reply.header('connection', 'close');
+        // RFC 9110 §10.2.3: a refusal for load or a storage fault says when to come back.
+        if (e.status === 503) reply.header('retry-after', String(rc.retryAfterSeconds));
         return reply
           .code(e.status >= 200 ? e.status : 500)
           .header('content-type', written.contentType)
           .send(await text(written.body));
       } finally {
+        // The message's temporary files go (success or failure) before it stops counting as in progress.
         await rx?.dispose();
+        if (counted) inProgress--;
       }
     }
   });
+}
+
+/**
+ * Runs a step of the commit that writes the blob store or the database: any failure there is the receiver's
+ * storage (a full disk, a database that does not answer), EHMI_STORE_UNAVAILABLE (503, EBMS:0004): the sender
+ * retries, and nothing was receipted.
+ */
+async function stored<R>(doing: string, step: () => Promise<R>): Promise<R> {
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof EhmiError) throw err;
+    throw new EhmiError('EHMI_STORE_UNAVAILABLE', `${doing} failed: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }
 
 /**
@@ -296,22 +365,45 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
   const um = rx.userMessage;
   const messageId = um.messageInfo.messageId;
   const db = rc.store.db;
-  const earlier = await db
-    .selectFrom('ap_received')
-    .select('receipt')
-    .where('message_id', '=', messageId)
-    .executeTakeFirst();
+  const earlier = await stored('the duplicate check', () =>
+    db.selectFrom('ap_received').select('receipt').where('message_id', '=', messageId).executeTakeFirst(),
+  );
   if (earlier) {
     rc.logger.info({ messageId }, 'AS4 duplicate: the original receipt is returned, nothing delivered again');
     rc.count?.('duplicate');
     return earlier.receipt;
   }
   const test = isTestMessage(um);
-  const blob = test ? undefined : await storeBlob(rc.store, () => rx.payloads[0]!.open());
+  const blob = test
+    ? undefined
+    : await stored('storing the payload', () => storeBlob(rc.store, () => rx.payloads[0]!.open()));
   await signReceipt(rx.receipt, { privateKey: rc.signing.privateKey, certificate: rc.signing.chain });
   const receipt = await text(writeAs4Message(rx.receipt.document, []).body);
   const now = rc.now();
-  const result = await rc.store.transaction(async (trx) => {
+  const result = await stored('the commit', () => commitTransaction(rx, rc, { receipt, blob, now, test }));
+  rc.count?.(result.duplicate ? 'duplicate' : test ? 'test' : 'receipt');
+  if (result.duplicate) {
+    rc.logger.info({ messageId }, 'AS4 duplicate (concurrent): the original receipt is returned');
+  } else {
+    rc.logger.info(
+      { messageId, sender: originalSender(um)?.value, test, size: blob?.size },
+      'AS4 message committed',
+    );
+    if (!test) rc.onCommitted();
+  }
+  return result.receipt;
+}
+
+/** The commit's one transaction: the row with the signed receipt, the evidence, the hand-over job. */
+async function commitTransaction(
+  rx: ReceivedUserMessage,
+  rc: ReceiveContext,
+  c: { receipt: string; blob: { hash: string; size: number } | undefined; now: number; test: boolean },
+): Promise<{ duplicate: boolean; receipt: string }> {
+  const um = rx.userMessage;
+  const messageId = um.messageInfo.messageId;
+  const { receipt, blob, now, test } = c;
+  return rc.store.transaction(async (trx) => {
     const inserted = await trx
       .insertInto('ap_received')
       .values({
@@ -353,17 +445,6 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
     if (!test) await rc.queue.enqueue(trx, { queue: QUEUES.deliver, payload: { messageId } });
     return { duplicate: false, receipt };
   });
-  rc.count?.(result.duplicate ? 'duplicate' : test ? 'test' : 'receipt');
-  if (result.duplicate) {
-    rc.logger.info({ messageId }, 'AS4 duplicate (concurrent): the original receipt is returned');
-  } else {
-    rc.logger.info(
-      { messageId, sender: originalSender(um)?.value, test, size: blob?.size },
-      'AS4 message committed',
-    );
-    if (!test) rc.onCommitted();
-  }
-  return result.receipt;
 }
 
 /**

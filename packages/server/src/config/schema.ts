@@ -58,9 +58,15 @@ const nodeShape = {
         .default(10 * 1024 * 1024),
       /** Time to receive a request's headers; a client that trickles them (slow loris) is cut after it. */
       headersTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs),
-      /** Time to receive a whole request, body included (large AS4 uploads stream within it). */
-      requestTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs),
-      /** A connection silent in both directions for this long is closed. */
+      /**
+       * The window of the minimum body rate: a request body that brings fewer than `minBodyBytesPerWindow` octets in
+       * one, while the server waits for it, is cut (408). No total request time: large uploads may take as long as
+       * they keep moving.
+       */
+      bodyRateWindowMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.bodyRateWindowMs),
+      /** Octets a request body must bring per `bodyRateWindowMs`. */
+      minBodyBytesPerWindow: z.number().int().min(1).default(DEFAULT_HTTP_TIMEOUTS.minBodyBytesPerWindow),
+      /** A connection silent in both directions for this long, while the client has the turn, is closed. */
       idleTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.idleTimeoutMs),
       /** An idle keep-alive connection between requests is closed after this. */
       keepAliveTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),

@@ -9,6 +9,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { watchBodyRate } from './body-rate.ts';
 import { type OpenApiInfo, type RouteSeen, serveOpenApi } from './openapi.ts';
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './timeouts.ts';
 
@@ -106,16 +107,17 @@ function fromFastifyError(err: FastifyError): EhmiError {
  */
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
-  // Node refuses a headers timeout longer than the request timeout.
-  const headersTimeout = Math.min(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs);
+  const headersTimeout = timeouts.headersTimeoutMs;
   const nodeServerOptions = {
     headersTimeout,
+    // No total request time (a 2 GiB upload on a slow link is legitimate): bodies have a minimum rate instead.
+    requestTimeout: 0,
     // Node checks the headers and request timeouts of open connections at this interval (30 s by default, which
     // would let a trickling client stay up to twice the timeout).
     connectionsCheckingInterval: Math.max(10, Math.min(5_000, Math.floor(headersTimeout / 4))),
   };
   const app = Fastify({
-    requestTimeout: timeouts.requestTimeoutMs,
+    requestTimeout: 0,
     connectionTimeout: timeouts.idleTimeoutMs,
     keepAliveTimeout: timeouts.keepAliveTimeoutMs,
     ...(options.tls
@@ -154,6 +156,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     forceClose.unref();
   });
   app.addHook('onClose', async () => clearTimeout(forceClose));
+  watchBodyRate(app, { windowMs: timeouts.bodyRateWindowMs, minBytes: timeouts.minBodyBytesPerWindow });
 
   const routes = serveOpenApi(app, options.openapi ?? { title: `EHMI ${options.service}` });
   app.decorate('routesSeen', routes);

@@ -3,11 +3,17 @@ export interface HttpTimeouts {
   /** Time to receive a request's complete header block; a client that trickles its headers is cut after it. */
   headersTimeoutMs: number;
   /**
-   * Time to receive a whole request, body included; bounds a client that trickles its body. Long enough for a
-   * large AS4 upload (100 MB in 10 minutes is 1.4 Mbit/s).
+   * The window of the minimum body rate: a request whose body brings fewer than `minBodyBytesPerWindow` octets in a
+   * window, while the server waits for it, is cut. There is no limit on a whole request's time: a 2 GiB upload on a
+   * slow link is legitimate as long as it keeps moving.
    */
-  requestTimeoutMs: number;
-  /** A connection on which nothing arrives or leaves for this long (mid-request or mid-response) is closed. */
+  bodyRateWindowMs: number;
+  /** The octets a request body must bring per `bodyRateWindowMs` (a client that trickles its body is cut). */
+  minBodyBytesPerWindow: number;
+  /**
+   * A connection on which nothing arrives or leaves for this long while the client has the turn (sending its
+   * request, reading the answer) is closed. While the server works on a request whose body is in, it does not run.
+   */
   idleTimeoutMs: number;
   /** An idle keep-alive connection between requests is closed after this. */
   keepAliveTimeoutMs: number;
@@ -20,7 +26,9 @@ export interface HttpTimeouts {
 
 export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({
   headersTimeoutMs: 30_000,
-  requestTimeoutMs: 600_000,
+  bodyRateWindowMs: 10_000,
+  // 8 KiB per 10 s is 6.5 kbit/s: far below any real link, far above a client that holds a connection with a trickle.
+  minBodyBytesPerWindow: 8 * 1024,
   idleTimeoutMs: 120_000,
   keepAliveTimeoutMs: 72_000,
   closeGraceMs: 5_000,
@@ -30,7 +38,8 @@ export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({
 export function timeoutsOf(http: HttpTimeouts): HttpTimeouts {
   return {
     headersTimeoutMs: http.headersTimeoutMs,
-    requestTimeoutMs: http.requestTimeoutMs,
+    bodyRateWindowMs: http.bodyRateWindowMs,
+    minBodyBytesPerWindow: http.minBodyBytesPerWindow,
     idleTimeoutMs: http.idleTimeoutMs,
     keepAliveTimeoutMs: http.keepAliveTimeoutMs,
     closeGraceMs: http.closeGraceMs,

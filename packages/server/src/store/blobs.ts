@@ -19,6 +19,45 @@ export interface PutOptions {
 
 const HASH = /^sha256:([0-9a-f]{64})$/;
 
+/** What a write to the node's data folder is for. */
+export type StorageArea = 'blobs' | 'temp' | 'probe';
+
+/**
+ * A test seam for storage faults: called before each write to the node's data folder (blob files, the access point's
+ * temporary files, the health probe); throwing fails that write with the error thrown, as a full or broken disk
+ * would. Set on the store's `blobs.faults`; tests and the fault suite use it where mounting a small disk is
+ * impossible.
+ *
+ * @example
+ * store.blobs.faults = { beforeWrite: () => { throw diskFull(); } };
+ */
+export interface StorageFaults {
+  beforeWrite(area: StorageArea, path: string, octets: number): void;
+}
+
+/** The error a full disk gives a write (ENOSPC), for {@link StorageFaults}. */
+export function diskFull(): NodeJS.ErrnoException {
+  return Object.assign(new Error('ENOSPC: no space left on device, write'), {
+    code: 'ENOSPC',
+    errno: -28,
+    syscall: 'write',
+  });
+}
+
+/** A failure of the data folder: EHMI_STORE_UNAVAILABLE (503, retryable); an EhmiError passes through. */
+function storageError(err: unknown, doing: string): EhmiError {
+  if (err instanceof EhmiError) return err;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return new EhmiError(
+    'EHMI_STORE_UNAVAILABLE',
+    `${doing} failed${code ? ` (${code})` : ''}: ${(err as Error | null)?.message ?? String(err)}`,
+    { cause: err, details: code ? { code } : {} },
+  );
+}
+
+/** How long the outcome of the data folder's write probe is reused (`/health` may be asked every second). */
+const PROBE_CACHE_MS = 5_000;
+
 /**
  * Content-addressed files on disk. Writes stream through a SHA-256 hash into a temporary file, which is fsynced and
  * renamed into place (and the folder fsynced) before `put` resolves: a row that points to a blob is committed only
@@ -26,6 +65,9 @@ const HASH = /^sha256:([0-9a-f]{64})$/;
  */
 export class BlobStore {
   readonly dir: string;
+  /** Storage faults to inject (tests, the fault suite); none in production. */
+  faults: StorageFaults | undefined;
+  #probe: { at: number; result: Promise<void> } | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -58,7 +100,15 @@ export class BlobStore {
     const tmp = join(this.dir, 'tmp', randomUUID());
     const hash = createHash('sha256');
     let size = 0;
-    const file = await open(tmp, 'wx', 0o600);
+    // Failures of the disk are the node's (EHMI_STORE_UNAVAILABLE, retryable); failures of the source are passed on.
+    const disk = async <R>(doing: string, op: () => Promise<R>): Promise<R> => {
+      try {
+        return await op();
+      } catch (err) {
+        throw storageError(err, doing);
+      }
+    };
+    const file = await disk('creating a blob file', () => open(tmp, 'wx', 0o600));
     try {
       const chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> =
         typeof source === 'string'
@@ -75,22 +125,56 @@ export class BlobStore {
           });
         }
         hash.update(buf);
-        await file.write(buf);
+        await disk('writing a blob', async () => {
+          this.faults?.beforeWrite('blobs', tmp, buf.byteLength);
+          await file.write(buf);
+        });
       }
-      await file.sync();
+      await disk('writing a blob', () => file.sync());
     } catch (err) {
       await file.close().catch(() => {});
       await rm(tmp, { force: true });
       throw err;
     }
-    await file.close();
+    await disk('writing a blob', () => file.close());
     const ref: BlobRef = { hash: `sha256:${hash.digest('hex')}`, size };
     const target = this.path(ref.hash);
-    await mkdir(dirname(target), { recursive: true });
-    // Same content, same name: if it is already there, the earlier copy serves (rename replaces it atomically).
-    await rename(tmp, target);
-    await fsyncDir(dirname(target));
+    await disk('storing a blob', async () => {
+      await mkdir(dirname(target), { recursive: true });
+      // Same content, same name: if it is already there, the earlier copy serves (rename replaces it atomically).
+      await rename(tmp, target);
+      await fsyncDir(dirname(target));
+    });
     return ref;
+  }
+
+  /**
+   * Resolves when the data folder takes a small write (created, written, fsynced, removed); rejects with
+   * EHMI_STORE_UNAVAILABLE when it does not (a full disk, a read-only or missing folder). The outcome is reused for
+   * a few seconds, so `/health` asked often costs one probe per interval.
+   */
+  checkWritable(now = Date.now()): Promise<void> {
+    if (this.#probe && now - this.#probe.at < PROBE_CACHE_MS) return this.#probe.result;
+    const result = (async () => {
+      const probe = join(this.dir, 'tmp', `probe-${randomUUID()}`);
+      try {
+        const file = await open(probe, 'wx', 0o600);
+        try {
+          const content = Buffer.alloc(512, 0x2e);
+          this.faults?.beforeWrite('probe', probe, content.length);
+          await file.write(content);
+          await file.sync();
+        } finally {
+          await file.close().catch(() => {});
+          await rm(probe, { force: true }).catch(() => {});
+        }
+      } catch (err) {
+        throw storageError(err, `writing to the data folder (${this.dir})`);
+      }
+    })();
+    result.catch(() => {});
+    this.#probe = { at: now, result };
+    return result;
   }
 
   async has(hash: string): Promise<boolean> {

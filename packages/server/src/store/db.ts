@@ -49,7 +49,10 @@ export interface Store<T = CoreTables> {
   readonly blobs: BlobStore;
   /** Run `fn` in one transaction (IMMEDIATE on SQLite, so a writer never fails half-way on a lock upgrade). */
   transaction<R>(fn: (trx: Transaction<T>) => Promise<R>): Promise<R>;
-  /** Cheap liveness check of the database, for `/health`. */
+  /**
+   * Cheap check, for `/health`, that the store can take writes: the database answers and the data folder takes a
+   * small write (a probe whose outcome is reused for a few seconds). Rejects with the reason.
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -185,7 +188,18 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
     blobs,
     transaction: (fn) => db.transaction().execute(fn),
     ping: async () => {
-      await sql`select 1`.execute(db);
+      try {
+        await sql`select 1`.execute(db);
+      } catch (err) {
+        throw new EhmiError(
+          'EHMI_STORE_UNAVAILABLE',
+          `the database does not answer: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      await blobs.checkWritable();
     },
     close: () => db.destroy(),
   };

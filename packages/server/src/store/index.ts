@@ -1,5 +1,15 @@
 export { type BlobGcOptions, type BlobReference, collectBlobGarbage } from './blob-gc.ts';
-export { type BlobRef, type BlobSource, BlobStore, type PutOptions, recordBlob, storeBlob } from './blobs.ts';
+export {
+  type BlobRef,
+  type BlobSource,
+  BlobStore,
+  diskFull,
+  type PutOptions,
+  recordBlob,
+  type StorageArea,
+  type StorageFaults,
+  storeBlob,
+} from './blobs.ts';
 export {
   type AnyStore,
   type Engine,

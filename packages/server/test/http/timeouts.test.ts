@@ -18,7 +18,6 @@ async function serve(timeouts: Partial<HttpTimeouts>): Promise<{ app: FastifyIns
     metricsAccess: async () => {},
     timeouts: {
       headersTimeoutMs: 10_000,
-      requestTimeoutMs: 20_000,
       idleTimeoutMs: 20_000,
       keepAliveTimeoutMs: 20_000,
       ...timeouts,
@@ -31,6 +30,14 @@ async function serve(timeouts: Partial<HttpTimeouts>): Promise<{ app: FastifyIns
     scope.post('/upload', async (request) => {
       let bytes = 0;
       for await (const chunk of request.body as AsyncIterable<Buffer>) bytes += chunk.length;
+      return { bytes };
+    });
+    // Reads late, then works long: neither is the client's slowness.
+    scope.post('/slow-reader', async (request) => {
+      await new Promise((r) => setTimeout(r, 600));
+      let bytes = 0;
+      for await (const chunk of request.body as AsyncIterable<Buffer>) bytes += chunk.length;
+      await new Promise((r) => setTimeout(r, 900));
       return { bytes };
     });
   });
@@ -82,27 +89,94 @@ describe('HTTP server timeouts', () => {
     },
   );
 
-  it('cuts a client that trickles its body after the request timeout', CUT_WITHIN, async () => {
-    const { app, port } = await serve({ headersTimeoutMs: 200, requestTimeoutMs: 600 });
-    try {
-      const { socket } = await open(port);
-      const started = Date.now();
-      socket.write(
-        'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n',
-      );
-      const stop = trickle(socket, 'x'.repeat(100_000), 20);
-      await once(socket, 'close');
-      stop();
-      assert.ok(Date.now() - started >= 550, 'not before the request timeout');
-    } finally {
-      await app.close();
-    }
-  });
+  it(
+    'cuts a client whose body brings fewer than minBodyBytesPerWindow octets in a window (408)',
+    CUT_WITHIN,
+    async () => {
+      const { app, port } = await serve({
+        headersTimeoutMs: 200,
+        bodyRateWindowMs: 300,
+        minBodyBytesPerWindow: 1000,
+      });
+      try {
+        const { socket, received } = await open(port);
+        const started = Date.now();
+        socket.write(
+          'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n',
+        );
+        // 50 octets a second: the connection is never idle, but far below the minimum rate.
+        const stop = trickle(socket, 'x'.repeat(100_000), 20);
+        await once(socket, 'close');
+        stop();
+        assert.ok(Date.now() - started >= 250, 'not before a whole window');
+        assert.match(received(), /^HTTP\/1\.1 408/);
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
+  it(
+    'has no total request time: a body that keeps the minimum rate streams for many windows',
+    CUT_WITHIN,
+    async () => {
+      const { app, port } = await serve({
+        bodyRateWindowMs: 200,
+        minBodyBytesPerWindow: 1000,
+        idleTimeoutMs: 1_000,
+      });
+      try {
+        const chunk = Buffer.alloc(4096, 0x61);
+        const chunks = 40; // one chunk every 30 ms: about 1.2 s, six windows
+        async function* body() {
+          for (let i = 0; i < chunks; i++) {
+            await new Promise((r) => setTimeout(r, 30));
+            yield chunk;
+          }
+        }
+        const res = await fetch(`http://127.0.0.1:${port}/upload`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/octet-stream' },
+          body: body(),
+          duplex: 'half',
+        } as RequestInit);
+        assert.equal(res.status, 200);
+        assert.deepEqual(await res.json(), { bytes: chunks * chunk.length });
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
+  it(
+    'does not count a body the server is slow to read against the client, nor idle time while it works',
+    CUT_WITHIN,
+    async () => {
+      const { app, port } = await serve({
+        bodyRateWindowMs: 100,
+        minBodyBytesPerWindow: 1000,
+        idleTimeoutMs: 300,
+      });
+      try {
+        const body = Buffer.alloc(4 * 1024 * 1024, 0x62);
+        const res = await fetch(`http://127.0.0.1:${port}/slow-reader`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/octet-stream' },
+          body,
+        });
+        // The route waits 600 ms before it reads (back-pressure stops the client: six windows without a byte), then
+        // works 900 ms with the body in (three idle timeouts without a byte either way).
+        assert.equal(res.status, 200);
+        assert.deepEqual(await res.json(), { bytes: body.length });
+      } finally {
+        await app.close();
+      }
+    },
+  );
 
   it('lets a large upload stream for longer than the headers timeout', CUT_WITHIN, async () => {
     const { app, port } = await serve({
       headersTimeoutMs: 200,
-      requestTimeoutMs: 4_000,
       idleTimeoutMs: 1_000,
     });
     try {
@@ -164,7 +238,8 @@ describe('HTTP server timeouts', () => {
     });
     assert.deepEqual(timeoutsOf(config.http), {
       headersTimeoutMs: 5000,
-      requestTimeoutMs: 600_000,
+      bodyRateWindowMs: 10_000,
+      minBodyBytesPerWindow: 8192,
       idleTimeoutMs: 120_000,
       keepAliveTimeoutMs: 1000,
       closeGraceMs: 5000,
@@ -179,7 +254,6 @@ describe('HTTP server timeouts', () => {
       const { app, port } = await serve({
         closeGraceMs: 200,
         headersTimeoutMs: 60_000,
-        requestTimeoutMs: 60_000,
       });
       // The server has read the first octets of the request (its parser's data listener runs before this one), so
       // the connection is mid-request: not idle, which Node's close() would end at once.
