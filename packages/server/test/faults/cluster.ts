@@ -63,11 +63,17 @@ export class FaultNode {
       this.#cluster.recorder.write({
         kind: 'exit',
         org: this.org,
-        why: String(why),
+        why: expected ? String(why) : `${String(why)}${this.#cause()}`,
         expected,
         ...(expected ? {} : { log: this.#tail() }),
       });
       if (this.#process === p) this.#process = undefined;
+      // A node that ended by itself is started again, as a service manager would: the error is counted, and the
+      // messages still show whether anything was lost.
+      if (!expected && !this.#cluster.closing)
+        setTimeout(() => {
+          if (!this.#process && !this.#cluster.closing) this.start().catch(() => {});
+        }, 500);
     });
     await p.ready;
   }
@@ -90,6 +96,14 @@ export class FaultNode {
     this.#process = undefined;
     p.child.kill('SIGTERM');
     await p.exited;
+  }
+
+  /** The crash's own words: the first lines of the log that are not the node's JSON log lines. */
+  #cause(): string {
+    const lines = this.#tail()
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('{') && !/^\s+at /.test(l));
+    return lines.length > 0 ? ` (${lines.slice(0, 2).join(' ').slice(0, 300)})` : '';
   }
 
   #tail(): string {
@@ -175,8 +189,12 @@ export class FaultCluster {
     await Promise.all([this.sender.start(), this.receiver.start()]);
   }
 
+  /** Set once `close` began: no node is started again after that. */
+  closing = false;
+
   /** Stop both nodes cleanly (an unclean exit is recorded), then remove the data. */
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all([this.sender.stop(), this.receiver.stop()]);
     await this.proxy?.close();
     await this.pair.cleanup();

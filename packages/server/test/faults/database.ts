@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 
-const CLUSTER_SCRIPT = fileURLToPath(new URL('../../../../scripts/postgres-test-cluster.sh', import.meta.url));
+const CLUSTER_SCRIPT = fileURLToPath(
+  new URL('../../../../scripts/postgres-test-cluster.sh', import.meta.url),
+);
 
 /** Hold the write lock of the SQLite database in `dataDir` for `ms`. */
 export async function lockSqlite(dataDir: string, ms: number): Promise<void> {
@@ -60,12 +62,25 @@ export async function privatePostgres(): Promise<PrivateCluster> {
       asPostgres(join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
     },
     async start() {
-      asPostgres(join(bin, 'pg_ctl'), ['-D', dataDir, '-l', join(dataDir, 'server.log'), '-w', '-o', options, 'start']);
+      asPostgres(join(bin, 'pg_ctl'), [
+        '-D',
+        dataDir,
+        '-l',
+        join(dataDir, 'server.log'),
+        '-w',
+        '-o',
+        options,
+        'start',
+      ]);
     },
     async destroy() {
-      spawnSync('runuser', ['-u', 'postgres', '--', join(bin, 'pg_ctl'), '-D', dataDir, '-m', 'immediate', 'stop'], {
-        stdio: 'ignore',
-      });
+      spawnSync(
+        'runuser',
+        ['-u', 'postgres', '--', join(bin, 'pg_ctl'), '-D', dataDir, '-m', 'immediate', 'stop'],
+        {
+          stdio: 'ignore',
+        },
+      );
       spawnSync('rm', ['-rf', dataDir, `${dataDir}.initdb.log`]);
     },
   };

@@ -2,7 +2,16 @@
 // come, then freed. Where mounting is impossible (not root, no tmpfs), an injected storage failure instead: the
 // receiver's temp and blob folders are replaced by plain files, so every write under them fails (ENOTDIR).
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export interface DataDisk {

@@ -3,7 +3,7 @@
 // SOAP envelope, deeply nested JSON and an XML DOCTYPE at the MSH's EUA API), forged senders (a message signed with
 // another organisation's valid AS4 key, a signed header changed after signing), and connections that stall or
 // trickle their body. Each answer is recorded; none may be a receipt, and nothing of it may reach the inbox.
-import { randomUUID, createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { connect, type TLSSocket } from 'node:tls';
@@ -92,7 +92,9 @@ export class HostileCorpus {
   attacks(): Attack[] {
     const plan = this.#cluster.pair.plan;
     const gln = (org: string) => plan.organisations.find((o) => o.spec.name === org)!.spec.gln;
-    const sbdh = Buffer.from('<StandardBusinessDocument xmlns="http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"/>');
+    const sbdh = Buffer.from(
+      '<StandardBusinessDocument xmlns="http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"/>',
+    );
     const boundary = 'hostile-boundary';
     const multipart = (parts: string[]) =>
       `${parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('')}--${boundary}--\r\n`;
@@ -101,7 +103,10 @@ export class HostileCorpus {
       {
         name: 'XXE: an external entity in the SOAP envelope',
         run: () =>
-          this.#post(ENVELOPE('&xxe;', '<!DOCTYPE S:Envelope [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'), SOAP),
+          this.#post(
+            ENVELOPE('&xxe;', '<!DOCTYPE S:Envelope [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'),
+            SOAP,
+          ),
       },
       {
         name: 'entity expansion (billion laughs)',
@@ -114,11 +119,21 @@ export class HostileCorpus {
             SOAP,
           ),
       },
-      { name: 'a body that is no XML', run: () => this.#post(Buffer.from('\u0000\u00ff<<<>>>&&&'.repeat(100), 'latin1'), SOAP) },
-      { name: 'XML that is no SOAP envelope', run: () => this.#post('<?xml version="1.0"?><a><b/></a>', SOAP) },
+      {
+        name: 'a body that is no XML',
+        run: () => this.#post(Buffer.from('\u0000\u00ff<<<>>>&&&'.repeat(100), 'latin1'), SOAP),
+      },
+      {
+        name: 'XML that is no SOAP envelope',
+        run: () => this.#post('<?xml version="1.0"?><a><b/></a>', SOAP),
+      },
       {
         name: 'MIME without its closing boundary',
-        run: () => this.#post(`--${boundary}\r\ncontent-type: application/soap+xml\r\n\r\n${ENVELOPE('')}`, multipartType),
+        run: () =>
+          this.#post(
+            `--${boundary}\r\ncontent-type: application/soap+xml\r\n\r\n${ENVELOPE('')}`,
+            multipartType,
+          ),
       },
       {
         name: 'MIME with more parts than the limit',
@@ -134,7 +149,12 @@ export class HostileCorpus {
       {
         name: 'a MIME part header over the limit',
         run: () =>
-          this.#post(multipart([`content-type: application/soap+xml\r\nx-pad: ${'a'.repeat(64 * 1024)}\r\n\r\n${ENVELOPE('')}`]), multipartType),
+          this.#post(
+            multipart([
+              `content-type: application/soap+xml\r\nx-pad: ${'a'.repeat(64 * 1024)}\r\n\r\n${ENVELOPE('')}`,
+            ]),
+            multipartType,
+          ),
       },
       {
         name: 'forged sender: signed with the municipality’s valid AS4 key, claiming to come from the GP itself',
@@ -155,7 +175,10 @@ export class HostileCorpus {
         run: async () => {
           const m = await this.#signed(`0088:${gln(SENDER)}`, sbdh);
           const text = m.body.toString('latin1');
-          const changed = text.replace(/(Timestamp>\d{4})(\d)/, (_x, a: string, d: string) => `${a}${(Number(d) + 1) % 10}`);
+          const changed = text.replace(
+            /(<(?:\w+:)?Timestamp>[^<]*?)(\d)(Z?<)/,
+            (_x, a: string, d: string, z: string) => `${a}${(Number(d) + 1) % 10}${z}`,
+          );
           if (changed === text) throw new Error('no eb:Timestamp to change');
           return this.#post(Buffer.from(changed, 'latin1'), m.contentType);
         },
@@ -177,7 +200,10 @@ export class HostileCorpus {
 
   async #msh(body: string, contentType: string): Promise<{ answer: string; refused: boolean }> {
     try {
-      const res = await this.#cluster.pair.client.call(RECEIVER, 'POST', '/messages', { bytes: body, contentType });
+      const res = await this.#cluster.pair.client.call(RECEIVER, 'POST', '/messages', {
+        bytes: body,
+        contentType,
+      });
       return { answer: `${res.status} ${res.text.slice(0, 120)}`, refused: res.status >= 400 };
     } catch (err) {
       return { answer: `connection ended: ${(err as Error).message}`, refused: true };

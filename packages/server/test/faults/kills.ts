@@ -14,7 +14,12 @@ export interface KillOptions {
 }
 
 /** Submit the messages and kill a node, drawn from `rng`, at moments drawn from `rng`; returns what was killed when. */
-export async function killNodes(cluster: FaultCluster, load: Load, rng: Rng, o: KillOptions): Promise<string[]> {
+export async function killNodes(
+  cluster: FaultCluster,
+  load: Load,
+  rng: Rng,
+  o: KillOptions,
+): Promise<string[]> {
   let loadDone = false;
   const sending = load.submit(o.messages, o.concurrency).finally(() => {
     loadDone = true;

@@ -66,7 +66,8 @@ export class Load {
         last = String(err);
       }
       this.retries++;
-      if (Date.now() > until) throw new Error(`no answer to a submission within ${deadlineMs} ms (last: ${last})`);
+      if (Date.now() > until)
+        throw new Error(`no answer to a submission within ${deadlineMs} ms (last: ${last})`);
       await sleep(250);
     }
   }
@@ -120,6 +121,18 @@ export class Load {
         messageHeaderId: item.messageHeaderId,
         bundleId: item.bundleId,
       });
+    }
+  }
+
+  /** Wait until every message accepted so far is in the receiving inbox, or `timeoutMs` passed; false then. */
+  async delivered(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      await this.poll().catch(() => {});
+      const delivered = this.#cluster.recorder.delivered();
+      if ([...this.#cluster.recorder.accepted()].every((h) => delivered.has(h))) return true;
+      if (Date.now() > until) return false;
+      await sleep(300);
     }
   }
 

@@ -19,19 +19,20 @@ export interface ProxyOptions {
   /** The CA the receiving AP's certificate chains to. */
   ca: string;
   rng: Rng;
-  /** How often each fault is drawn, relative weights; while off, every exchange passes. */
-  weights?: Partial<Record<ExchangeFault, number>>;
+  /** How many of each fault a deck holds; exchanges draw from a shuffled deck (a new one when it is empty). */
+  deck?: Partial<Record<ExchangeFault, number>>;
   delayMs?: [number, number];
   stallMs?: [number, number];
 }
 
-const DEFAULT_WEIGHTS: Record<ExchangeFault, number> = {
-  pass: 4,
-  delay: 2,
+/** Every fault once in each deck, and as many exchanges passed on. */
+const DEFAULT_DECK: Record<ExchangeFault, number> = {
+  pass: 5,
+  delay: 1,
   stall: 1,
   'cut-request': 1,
   'cut-answer': 1,
-  duplicate: 2,
+  duplicate: 1,
 };
 
 export class FaultProxy {
@@ -89,16 +90,23 @@ export class FaultProxy {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
+  #deck: ExchangeFault[] = [];
+
   #draw(): ExchangeFault {
     if (!this.#faulty) return 'pass';
-    const w = { ...DEFAULT_WEIGHTS, ...this.#options.weights };
-    const total = Object.values(w).reduce((a, b) => a + b, 0);
-    let x = this.#options.rng.next() * total;
-    for (const [fault, weight] of Object.entries(w) as [ExchangeFault, number][]) {
-      x -= weight;
-      if (x < 0) return fault;
+    if (this.#deck.length === 0) {
+      const counts = { ...DEFAULT_DECK, ...this.#options.deck };
+      const deck = (Object.entries(counts) as [ExchangeFault, number][]).flatMap(([f, n]) =>
+        Array<ExchangeFault>(n).fill(f),
+      );
+      // Fisher–Yates with the seeded source
+      for (let i = deck.length - 1; i > 0; i--) {
+        const j = this.#options.rng.int(0, i);
+        [deck[i], deck[j]] = [deck[j]!, deck[i]!];
+      }
+      this.#deck = deck;
     }
-    return 'pass';
+    return this.#deck.pop()!;
   }
 
   #upstream(): TLSSocket {

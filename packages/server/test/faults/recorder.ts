@@ -41,16 +41,12 @@ export class Recorder {
 
   /** Message header ids the sending EUA was told were accepted. */
   accepted(): Set<string> {
-    return new Set(
-      this.records.flatMap((r) => (r.kind === 'accepted' ? [r.messageHeaderId] : [])),
-    );
+    return new Set(this.records.flatMap((r) => (r.kind === 'accepted' ? [r.messageHeaderId] : [])));
   }
 
   /** Message header ids the receiving EUA found in its inbox. */
   delivered(): Set<string> {
-    return new Set(
-      this.records.flatMap((r) => (r.kind === 'delivered' ? [r.messageHeaderId] : [])),
-    );
+    return new Set(this.records.flatMap((r) => (r.kind === 'delivered' ? [r.messageHeaderId] : [])));
   }
 }
 

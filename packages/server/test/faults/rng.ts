@@ -42,7 +42,8 @@ export function runSeed(): number {
   const given = process.env.EHMI_FAULTS_SEED;
   if (given) {
     const n = Number(given);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`EHMI_FAULTS_SEED must be a non-negative integer: ${given}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`EHMI_FAULTS_SEED must be a non-negative integer: ${given}`);
     return n >>> 0;
   }
   return Math.floor(Math.random() * 2 ** 32) >>> 0;
