@@ -24,11 +24,12 @@ export interface DataDisk {
   release(): void;
 }
 
-/** A data folder for the receiver at `dir`: a tmpfs of `sizeMiB` when this process may mount one. */
+/** A data folder for the receiver at `dir`: a tmpfs of `sizeMiB` when this process may mount one (and EHMI_FAULTS_NO_MOUNT is not 1). */
 export function dataDisk(dir: string, sizeMiB = 64): DataDisk {
   mkdirSync(dir, { recursive: true });
   const mounted =
     process.platform === 'linux' &&
+    process.env.EHMI_FAULTS_NO_MOUNT !== '1' &&
     spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m,mode=0700`, 'tmpfs', dir], { stdio: 'ignore' })
       .status === 0;
   const filler = join(dir, 'filler');
