@@ -34,7 +34,9 @@ export class Load {
   async submitOne(deadlineMs = 300_000): Promise<Submitted | undefined> {
     const { client } = this.#cluster.pair;
     const bundle = sampleHomeCareObservation(client.organisation(SENDER), client.organisation(RECEIVER));
-    const header = bundle.entry![0]!.resource as { id: string };
+    const header = bundle.entry!.find((e) => e.resource?.resourceType === 'MessageHeader')!.resource as {
+      id: string;
+    };
     const bytes = Buffer.from(JSON.stringify(bundle));
     const until = Date.now() + deadlineMs;
     for (let tries = 1; ; tries++) {

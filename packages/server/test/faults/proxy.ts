@@ -170,7 +170,8 @@ export class FaultProxy {
         });
         return;
       }
-      // The stall holds the request back once, where its byte count passes the drawn offset (or at its end).
+      // The stall holds the request back once, where its byte count passes the drawn offset (the first 4000 bytes:
+      // an AS4 request's headers and SOAP part are longer).
       const stall = fault === 'stall' && before < stallAt && requestBytes >= stallAt ? stallMs : 0;
       const d = delayMs;
       toServer = toServer.then(async () => {
@@ -196,7 +197,7 @@ export class FaultProxy {
     });
   }
 
-  /** Send a captured request once more on a connection of its own, and read its answer to the end. */
+  /** Send a captured request once more on a connection of its own; close it once the answer begins. */
   #replay(bytes: Buffer): void {
     const p = new Promise<void>((resolve) => {
       const s = this.#upstream();
@@ -210,7 +211,7 @@ export class FaultProxy {
       s.once('secureConnect', () => s.write(bytes));
       setTimeout(() => {
         if (!answered) s.destroy();
-      }, 60_000);
+      }, 60_000).unref();
     });
     this.#replays.add(p);
     void p.finally(() => this.#replays.delete(p));
