@@ -42,6 +42,7 @@ async function fault(
   inject: (load: Load) => Promise<string | undefined>,
 ): Promise<void> {
   const recorder = cluster.phase(name.replace(/[^a-z0-9]+/gi, '-'));
+  const started = Date.now();
   const load = new Load(cluster);
   load.startPolling();
   let note: string | undefined;
@@ -57,7 +58,8 @@ async function fault(
   // Anything a late duplicate brought in is recorded by one more read.
   await load.poll().catch(() => {});
   const v = check(recorder.records);
-  const text = `${name}: ${summary(v)}${note ? `\n  ${note}` : ''}`;
+  const took = `${Math.round((Date.now() - started) / 1000)} s`;
+  const text = `${name}: ${summary(v)}\n  ${note ? `${note}; ` : ''}${took}`;
   console.log(text);
   if (!v.ok) failures++;
   assert.ok(v.accepted > 0, `${name}: no message was accepted`);
@@ -97,6 +99,7 @@ for (const { engine, all } of suites) {
     const dir = join(runRoot, engine.name);
 
     before(async () => {
+      const t0 = Date.now();
       // PostgreSQL: a cluster of the suite's own, which the database fault may stop (never the shared one).
       if (engine.name === 'postgres') postgres = await privatePostgres();
       disk = all ? dataDisk(join(dir, 'receiver-disk')) : undefined;
@@ -105,6 +108,7 @@ for (const { engine, all } of suites) {
         ...(disk ? { receiverDataDir: disk.dir } : {}),
       });
       await cluster.start();
+      console.log(`${engine.name}: two nodes up in ${Math.round((Date.now() - t0) / 1000)} s`);
     });
     after(async () => {
       await cluster?.close();
@@ -121,7 +125,7 @@ for (const { engine, all } of suites) {
         proxy.faulty = true;
         try {
           // Faults until every message is through (each exchange, retries too, draws one), then plain forwarding.
-          await load.submit(FULL ? 100 : 12, 4);
+          await load.submit(FULL ? 100 : 10, 4);
           await load.delivered(SETTLE_MS);
         } finally {
           proxy.faulty = false;
@@ -134,7 +138,7 @@ for (const { engine, all } of suites) {
     it('the database unavailable for a while', { timeout: TIMEOUT }, async () => {
       const r = rng.fork(`${engine.name} database`);
       await fault(cluster, 'database', async (load) => {
-        const sending = load.submit(FULL ? 60 : 10, 2, FULL ? 40_000 : 10_000);
+        const sending = load.submit(FULL ? 60 : 8, 2, FULL ? 40_000 : 8000);
         const outages: string[] = [];
         for (const node of FULL ? [cluster.receiver, cluster.sender, cluster.receiver] : [cluster.receiver]) {
           await sleep(r.int(1000, 3000));
@@ -185,7 +189,7 @@ for (const { engine, all } of suites) {
       try {
         await fault(cluster, 'hostile', async (load) => {
           const held = corpus.hold(FULL ? 100 : 20, FULL ? 100 : 20);
-          const sending = load.submit(FULL ? 40 : 8, 2);
+          const sending = load.submit(FULL ? 40 : 6, 2);
           await corpus.run(rng.fork(`${engine.name} hostile`), FULL ? 3 : 1);
           await sending;
           const { cut, open } = held.release();
@@ -203,8 +207,9 @@ for (const { engine, all } of suites) {
     it('kill -9 of either node at random moments', { skip: !all, timeout: TIMEOUT }, async () => {
       await fault(cluster, 'kill -9', async (load) => {
         const kills = await killNodes(cluster, load, rng.fork(`${engine.name} kill`), {
-          messages: FULL ? 200 : 16,
+          messages: FULL ? 200 : 12,
           kills: FULL ? 10 : 2,
+          maxKills: FULL ? Number.POSITIVE_INFINITY : 2,
           concurrency: 4,
           gapMs: FULL ? [2000, 8000] : [1500, 4000],
         });

@@ -6,8 +6,9 @@ import type { Rng } from './rng.ts';
 
 export interface KillOptions {
   messages: number;
-  /** Kills at least this many times (more while the messages take longer). */
+  /** Kills at least this many times (more while the messages take longer, up to `maxKills`). */
   kills: number;
+  maxKills: number;
   concurrency: number;
   /** Time between kills, drawn uniformly from this range (ms). */
   gapMs: [number, number];
@@ -25,7 +26,7 @@ export async function killNodes(
     loadDone = true;
   });
   const done: string[] = [];
-  while (!loadDone || done.length < o.kills) {
+  while ((!loadDone || done.length < o.kills) && done.length < o.maxKills) {
     await Promise.race([sleep(rng.int(o.gapMs[0], o.gapMs[1])), loadDone ? sleep(0) : sending]);
     if (loadDone && done.length >= o.kills) break;
     const node = rng.next() < 0.5 ? cluster.sender : cluster.receiver;
