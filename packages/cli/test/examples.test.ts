@@ -128,7 +128,19 @@ describe('examples/', () => {
       env,
     });
     assert.equal((await second.exited).code, 3, second.err());
-    assert.match(second.err(), /^ehmi: port \d+ is in use \(.*\)\n$/);
+    // The example is insecure (development): each register says so once, and each server that /metrics is open
+    // on, then the port in use stops the start.
+    const [insecure, rest] = partition(second.err(), (l) => /"msg":"INSECURE \(development\)/.test(l));
+    const said = insecure.map((l) => JSON.parse(l) as { role?: string; service?: string });
+    assert.deepEqual(
+      said.flatMap((l) => (l.role ? [l.role] : [])),
+      ['eer', 'eas'],
+    );
+    assert.ok(
+      said.every((l) => l.role || /\/metrics to anyone/.test(JSON.stringify(l))),
+      insecure.join(''),
+    );
+    assert.match(rest.join(''), /^ehmi: port \d+ is in use \(.*\)\n$/);
     assert.deepEqual(readdirSync(data), ['registers']);
 
     node.child.kill('SIGTERM');
@@ -137,3 +149,9 @@ describe('examples/', () => {
     for (const port of [base, base + 1, base + 2]) assert.ok(await tcpFree(port), `port ${port} is free`);
   });
 });
+
+/** The lines of `text` (each with its newline) that `test` picks, and the others. */
+function partition(text: string, test: (line: string) => boolean): [string[], string[]] {
+  const lines = text.split(/(?<=\n)/).filter(Boolean);
+  return [lines.filter(test), lines.filter((l) => !test(l))];
+}

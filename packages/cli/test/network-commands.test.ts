@@ -325,6 +325,14 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
     assert.match(u.err, /known: municipality, gp, hospital/);
   });
 
+  it('inbox --patient takes a CPR number of 10 digits (exit 2 otherwise, before any call)', async () => {
+    seen.length = 0;
+    const r = await run(['inbox', 'gp', '--patient', '250947-9989', '--data', dir], dir);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--patient expects a CPR number of 10 digits/);
+    assert.equal(seen.length, 0);
+  });
+
   it('ack posts {code} to $acknowledge and prints the acknowledgement id; a bad --code is exit 2', async () => {
     answers.set('gp POST /inbox/in-1/$acknowledge', { status: 202, body: { id: 'ack-1' } });
     seen.length = 0;

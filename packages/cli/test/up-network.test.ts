@@ -210,6 +210,20 @@ for (const engine of engines()) {
       const items = await listed();
       assert.equal(items.length, 1);
 
+      // ehmi metrics: the operator reads a server's /metrics (its node server's queue depths, the gp's MSH by name);
+      // the SMP, plain HTTP, is no resource of the authorization server.
+      const nodeUrl = /^municipality +node +(https:\/\/\S+) /m.exec(node.out())?.[1];
+      assert.ok(nodeUrl, node.out());
+      const queues = await ehmi('metrics', nodeUrl, '--data', data);
+      assert.equal(queues.code, 0, queues.err);
+      assert.match(queues.out, /^# TYPE ehmi_queue_jobs gauge$/m);
+      const gpMsh = await ehmi('metrics', 'gp', '--data', data);
+      assert.equal(gpMsh.code, 0, gpMsh.err);
+      assert.match(gpMsh.out, /ehmi_http_requests_total\{[^}]*service="msh"/);
+      const smp = await ehmi('metrics', 'smp', '--data', data);
+      assert.notEqual(smp.code, 0);
+      assert.match(smp.err, /invalid_target/);
+
       // ack → acknowledged
       const ack = await ehmi('ack', 'gp', items[0]!.id, '--data', data);
       assert.equal(ack.code, 0, ack.err);

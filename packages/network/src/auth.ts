@@ -25,6 +25,18 @@ export const EAS_SCOPES = ['system/Organization.rs'];
  * (the server's `EAS_PATIENT_SCOPE`; written out here so that this module does not load the server): the organisations' EUAs address by patient; the operator does not.
  */
 export const EAS_PATIENT_SCOPES = ['eas/patient-gp.r'];
+/** EAS's admin API, EER's feed (the server's `EAS_ADMIN_SCOPE`). */
+export const EAS_ADMIN_SCOPES = ['eas/index.write'];
+/** The SMP's admin API, EER's publication (the server's `SMP_ADMIN_SCOPE`). */
+export const SMP_ADMIN_SCOPES = ['smp/publication.write'];
+/** The central node's EER as a client: it publishes to the SMP and feeds EAS. */
+export const EER_CLIENT_ID = 'central-eer';
+
+/**
+ * Reading `/metrics` on every server of a node (the server's `METRICS_SCOPE`, `src/metrics-access.ts`; written out
+ * here so that this module does not load the server): the operator's.
+ */
+export const METRICS_SCOPES = ['ehmi/metrics.read'];
 
 /** Where the authorization server and the resource servers it issues tokens for are. */
 export interface AuthUrls {
@@ -32,6 +44,10 @@ export interface AuthUrls {
   auth: string;
   eer: string;
   eas: string;
+  /** The SMP's admin API (HTTPS). */
+  smpAdmin: string;
+  /** The central node's own server (health, queue metrics). */
+  node: string;
 }
 
 type AuthConfig = Config['auth'];
@@ -42,6 +58,9 @@ export interface AuthOrganisation {
   clientId: string;
   /** Its MSH's base URL: a resource. */
   msh: string;
+  /** Its access point's and its node's own server's base URLs: resources for their `/metrics`. */
+  ap: string;
+  node: string;
   /** The TLS client certificate its EUA presents (PEM file). */
   tlsClientCert: string;
 }
@@ -50,6 +69,11 @@ export interface AuthOrganisation {
 export interface AuthNetworkClient {
   name: NetworkClientName;
   clientId: string;
+  tlsClientCert: string;
+}
+
+/** The central node's EER as a client (`central-eer`): the central node's TLS client certificate. */
+export interface AuthEerClient {
   tlsClientCert: string;
 }
 
@@ -98,13 +122,17 @@ const join = (scopes: readonly string[]) => [...new Set(scopes)].join(' ');
 
 /**
  * The authorization server's static registrations (docs/specs/security.md 1c) for the local network: the resources
- * (each organisation's MSH, EER, EAS) with the scopes each offers, and the clients, each authenticated by the
+ * (each organisation's MSH, EER, EAS; for `/metrics` every HTTPS server of every node) with the scopes each offers, and the clients, each authenticated by the
  * subject DN of its TLS client certificate:
  *
  * - each organisation's EUA system client (`<org>-eua`): its MSH API, EER and EAS reads and the EAS lookup by CPR,
- *   with the organisation's claims (GLN, SOR, CVR, name);
- * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS);
- * - `maintainer`: EER writes.
+ *   with the organisation's claims (GLN, SOR, CVR, name); it may ask for a token restricted to one patient
+ *   (RFC 9396 `authorization_details` of type `ehmi_patient`);
+ * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS), and
+ *   every server's `/metrics`;
+ * - `maintainer`: EER writes;
+ * - `central-eer`, the central node's EER (its TLS client certificate): the SMP's and EAS's admin APIs, which its
+ *   propagation calls.
  *
  * EDS (`system/AuditEvent.crs`) is not registered: the local network runs no EDS yet, and the authorization server
  * refuses a client scope no resource offers.
@@ -113,11 +141,21 @@ export function planAuthRegistrations(
   urls: AuthUrls,
   organisations: readonly AuthOrganisation[],
   clients: readonly AuthNetworkClient[],
+  eer?: AuthEerClient,
 ): AuthPlan {
   const resources: Record<string, string> = {};
-  for (const o of organisations) resources[o.msh] = join(MSH_SCOPES);
-  resources[urls.eer] = join([...EER_READ_SCOPES, ...EER_WRITE_SCOPES]);
-  resources[urls.eas] = join([...EAS_SCOPES, ...EAS_PATIENT_SCOPES]);
+  for (const o of organisations) {
+    resources[o.msh] = join([...MSH_SCOPES, ...METRICS_SCOPES]);
+    resources[o.ap] = join(METRICS_SCOPES);
+    resources[o.node] = join(METRICS_SCOPES);
+  }
+  resources[urls.eer] = join([...EER_READ_SCOPES, ...EER_WRITE_SCOPES, ...METRICS_SCOPES]);
+  resources[urls.eas] = join([...EAS_SCOPES, ...EAS_PATIENT_SCOPES, ...EAS_ADMIN_SCOPES, ...METRICS_SCOPES]);
+  // The SMP's read API speaks plain HTTP, where no token can be bound to a certificate: its /metrics is served to
+  // no one; its admin API's HTTPS server serves them to the operator.
+  resources[urls.smpAdmin] = join([...SMP_ADMIN_SCOPES, ...METRICS_SCOPES]);
+  resources[urls.auth] = join(METRICS_SCOPES);
+  resources[urls.node] = join(METRICS_SCOPES);
   const scopes: Record<string, string> = {};
   const registered: AuthConfig['clients'] = [];
   for (const o of organisations) {
@@ -126,11 +164,12 @@ export function planAuthRegistrations(
       clientId: o.clientId,
       subjectDn: certificateSubjectDn(o.tlsClientCert),
       scope: scopes[o.clientId]!,
+      authorizationDetailsTypes: ['ehmi_patient'],
       organisation: { gln: o.spec.gln, sor: o.spec.sor, cvr: o.spec.cvr, name: o.spec.title },
     });
   }
   const network: Record<NetworkClientName, string[]> = {
-    operator: [...MSH_READ_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES],
+    operator: [...MSH_READ_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES, ...METRICS_SCOPES],
     maintainer: EER_WRITE_SCOPES,
   };
   for (const c of clients) {
@@ -139,6 +178,16 @@ export function planAuthRegistrations(
       clientId: c.clientId,
       subjectDn: certificateSubjectDn(c.tlsClientCert),
       scope: scopes[c.clientId]!,
+      authorizationDetailsTypes: [],
+    });
+  }
+  if (eer) {
+    scopes[EER_CLIENT_ID] = join([...SMP_ADMIN_SCOPES, ...EAS_ADMIN_SCOPES]);
+    registered.push({
+      clientId: EER_CLIENT_ID,
+      subjectDn: certificateSubjectDn(eer.tlsClientCert),
+      scope: scopes[EER_CLIENT_ID]!,
+      authorizationDetailsTypes: [],
     });
   }
   return { config: { resources, clients: registered }, scopes };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { PROCESS_ID } from '@ehmi/sbdh';
 import { DEFAULT_MESSAGE_TYPES, documentTypeOf, eerResourcesFor, seedEer } from '@ehmi/server';
+import { TokenClient } from '@ehmi/server/token-client';
 import { SmpClient } from '@ehmi/smp';
 import type { Logger } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -17,6 +18,12 @@ export const LOCAL_SML_ZONE = 'sml.ehmi.internal';
 /** The central node's own health/metrics server takes the last of the ten ports kept for central services. */
 export const CENTRAL_NODE_PORT_OFFSET = 9;
 
+/**
+ * The SMP's admin API (HTTPS, access tokens) takes the last port of the network's span: the ten central ports are
+ * all named, and the organisations (three ports each) never reach it (40 ports hold 13 organisations).
+ */
+export const SMP_ADMIN_PORT_OFFSET = 49;
+
 /** The admin tokens of the central services, generated on first start and kept in `<data>/central/secrets.json`. */
 export interface CentralSecrets {
   smpAdminToken: string;
@@ -26,6 +33,8 @@ export interface CentralSecrets {
 /** Where the central node is reached, as the organisations' nodes and network.json see it. */
 export interface CentralUrls {
   smp: string;
+  /** The SMP's admin API: HTTPS, with access tokens (EER publishes through it). */
+  smpAdmin: string;
   eer: string;
   eas: string;
   /** The authorization server (its issuer identifier). */
@@ -91,8 +100,8 @@ export function fetchTrusting(caPem: string): { fetch: typeof fetch; close(): Pr
 }
 
 /** A client of the network's authorization server: its id, its TLS client certificate and what it asks for. */
-export interface TokenClientOptions {
-  /** The authorization server's URL (its issuer; `/token` under it). */
+export interface NetworkTokenClientOptions {
+  /** The authorization server's URL (its issuer). */
   authUrl: string;
   caPem: string;
   /** PEM files of the client's TLS client certificate and key: they authenticate it and the token is bound to them. */
@@ -105,47 +114,20 @@ export interface TokenClientOptions {
 
 /**
  * A fetch that calls a resource server of the network as a registered client: over mTLS with the client's
- * certificate, with a certificate-bound access token from the authorization server (client credentials,
- * `tls_client_auth`; docs/specs/security.md 1c), fetched again shortly before it expires.
+ * certificate, with a certificate-bound access token of the authorization server (`TokenClient` of
+ * `@ehmi/server/token-client`: client credentials, `tls_client_auth`; docs/specs/security.md 1c), asked for again
+ * shortly before it expires.
  */
-export function fetchWithToken(o: TokenClientOptions): { fetch: typeof fetch; close(): Promise<void> } {
+export function fetchWithToken(o: NetworkTokenClientOptions): {
+  fetch: typeof fetch;
+  close(): Promise<void>;
+} {
   const agent = new Agent({
     connect: { ca: o.caPem, cert: readFileSync(o.tls.cert, 'utf8'), key: readFileSync(o.tls.key, 'utf8') },
   });
-  let token: { value: string; until: number } | undefined;
-  const accessToken = async (): Promise<string> => {
-    if (token && Date.now() < token.until) return token.value;
-    const res = await undiciFetch(`${o.authUrl.replace(/\/+$/, '')}/token`, {
-      method: 'POST',
-      dispatcher: agent,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: o.clientId,
-        scope: o.scope,
-        resource: o.resource,
-      }).toString(),
-    });
-    const body = (await res.json().catch(() => ({}))) as { access_token?: unknown; expires_in?: unknown };
-    if (res.status !== 200 || typeof body.access_token !== 'string') {
-      throw new EhmiError(
-        'EHMI_UNAVAILABLE',
-        `no access token for ${o.clientId} (${o.scope}) at ${o.authUrl}: HTTP ${res.status} ${JSON.stringify(body)}`,
-      );
-    }
-    const seconds = typeof body.expires_in === 'number' ? body.expires_in : 60;
-    token = { value: body.access_token, until: Date.now() + Math.max(0, seconds - 30) * 1000 };
-    return token.value;
-  };
+  const tokens = new TokenClient({ issuer: o.authUrl, clientId: o.clientId, dispatcher: agent });
   return {
-    fetch: (async (url: string, init: RequestInit = {}) => {
-      const headers: Record<string, string> = {};
-      new Headers(init.headers).forEach((value, name) => {
-        headers[name] = value;
-      });
-      headers.authorization = `Bearer ${await accessToken()}`;
-      return undiciFetch(url, { ...(init as object), headers, dispatcher: agent });
-    }) as unknown as typeof fetch,
+    fetch: tokens.fetch({ resource: o.resource, scope: o.scope }),
     close: () => agent.close(),
   };
 }

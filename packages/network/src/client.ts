@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
-import * as oauth from 'oauth4webapi';
-import { Agent, request, fetch as undiciFetch } from 'undici';
-import { MSH_SCOPES } from './auth.ts';
+import { TokenClient, type TokenRequest } from '@ehmi/server/token-client';
+import { Agent, request } from 'undici';
+import { METRICS_SCOPES, MSH_SCOPES } from './auth.ts';
 import {
   type ManifestNetworkClient,
   type ManifestOrganisation,
@@ -33,19 +33,13 @@ export interface OutcomeIssue {
 /** Who calls an MSH: an organisation's EUA, or a network-level client (the operator); `name` keys its agent. */
 type Caller = Pick<ManifestOrganisation, 'name' | 'tls' | 'clientId' | 'scope'>;
 
-/** oauth4webapi's `customFetch`, for its GET (metadata) and POST (token) requests alike. */
-type CustomFetch = (
-  url: string,
-  init: oauth.CustomFetchOptions<'GET' | 'POST', URLSearchParams | undefined>,
-) => Promise<Response>;
-
-/** A token is renewed this long before it expires. */
-const RENEW_BEFORE_MS = 30_000;
-
-interface CachedToken {
-  accessToken: string;
-  /** Epoch ms; Infinity when the server named no lifetime. */
-  expiresAt: number;
+/** How a NetworkClient asks for its tokens. */
+export interface NetworkClientOptions {
+  /**
+   * Ask for tokens restricted to this patient (a CPR, 10 digits): RFC 9396 `authorization_details`
+   * `[{"type":"ehmi_patient","cpr":"…"}]`; the MSHs then serve that patient's messages only.
+   */
+  patient?: string;
 }
 
 /**
@@ -66,12 +60,18 @@ export class NetworkClient {
   readonly manifest: NetworkManifest;
   readonly #agents = new Map<string, Agent>();
   readonly #ca: string;
-  readonly #tokens = new Map<string, Promise<CachedToken>>();
-  #authorizationServer: Promise<oauth.AuthorizationServer> | undefined;
+  /** One token client per caller (`@ehmi/server/token-client`: cached, renewed 30 s before expiry). */
+  readonly #tokenClients = new Map<string, TokenClient>();
+  /** RFC 9396 `authorization_details` of every token request (JSON), when the tokens are restricted. */
+  readonly #authorizationDetails: string | undefined;
 
-  private constructor(dataDir: string, manifest: NetworkManifest) {
+  private constructor(dataDir: string, manifest: NetworkManifest, options: NetworkClientOptions = {}) {
     this.dataDir = dataDir;
     this.manifest = manifest;
+    this.#authorizationDetails =
+      options.patient === undefined
+        ? undefined
+        : JSON.stringify([{ type: 'ehmi_patient', cpr: options.patient }]);
     try {
       this.#ca = readFileSync(manifest.trustAnchor, 'utf8');
     } catch (err) {
@@ -84,9 +84,9 @@ export class NetworkClient {
   }
 
   /** Read `<dataDir>/network.json`; no manifest → `EHMI_UNAVAILABLE` (exit 4). */
-  static open(dataDir: string): NetworkClient {
+  static open(dataDir: string, options: NetworkClientOptions = {}): NetworkClient {
     const dir = resolve(dataDir);
-    return new NetworkClient(dir, readNetworkManifest(dir));
+    return new NetworkClient(dir, readNetworkManifest(dir), options);
   }
 
   /** The organisation called `name`; an unknown name is a usage error naming the known ones (exit 2). */
@@ -168,7 +168,7 @@ export class NetworkClient {
     );
   }
 
-  async #call(
+  #call(
     caller: Caller,
     org: ManifestOrganisation,
     method: 'GET' | 'POST' | 'DELETE',
@@ -176,7 +176,42 @@ export class NetworkClient {
     body: { bytes: Uint8Array | string; contentType: string } | undefined,
     accept: string,
   ): Promise<MshResponse> {
-    const url = `${org.msh}${path}`;
+    // The MSH offers only its own scopes: the token asks for those of the client's registered scopes.
+    return this.#request(
+      caller,
+      { base: org.msh, what: `${org.name}'s MSH`, scopes: MSH_SCOPES },
+      method,
+      path,
+      body,
+      accept,
+    );
+  }
+
+  /**
+   * Read a server's `/metrics` (Prometheus text) as the network's operator (network.json `operator`, scope
+   * `ehmi/metrics.read`, a token for that server). `server` is a server's base URL (as `ehmi up` prints them).
+   */
+  async metrics(server: string): Promise<MshResponse> {
+    const base = server.replace(/\/+$/, '');
+    return this.#request(
+      operatorCaller(this.manifest.operator),
+      { base, what: base, scopes: METRICS_SCOPES },
+      'GET',
+      '/metrics',
+      undefined,
+      'text/plain',
+    );
+  }
+
+  async #request(
+    caller: Caller,
+    target: { base: string; what: string; scopes: readonly string[] },
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body: { bytes: Uint8Array | string; contentType: string } | undefined,
+    accept: string,
+  ): Promise<MshResponse> {
+    const url = `${target.base}${path}`;
     const send = async (token: string | undefined) => {
       try {
         return await request(url, {
@@ -190,17 +225,19 @@ export class NetworkClient {
           ...(body ? { body: body.bytes } : {}),
         });
       } catch (err) {
-        throw unreachable(org, url, err, this.dataDir);
+        throw unreachable(target.what, url, err, this.dataDir);
       }
     };
-    let token = await this.#accessToken(caller, org.msh);
+    let token = await this.#accessToken(caller, target.base, target.scopes);
     let res = await send(token);
-    // A cached token the MSH no longer takes (the authorization server started again with new keys): once more
+    // A cached token the server no longer takes (the authorization server started again with new keys): once more
     // with a new one.
     if (token && res.statusCode === 401 && /invalid_token/.test(String(res.headers['www-authenticate']))) {
       await res.body.dump();
-      this.#tokens.delete(tokenKey(caller, org.msh));
-      token = await this.#accessToken(caller, org.msh);
+      this.#tokenClient(caller)?.forget(
+        tokenRequest(caller, target.base, target.scopes, this.#authorizationDetails),
+      );
+      token = await this.#accessToken(caller, target.base, target.scopes);
       res = await send(token);
     }
     const text = await res.body.text();
@@ -217,99 +254,42 @@ export class NetworkClient {
   }
 
   /**
-   * An access token for `caller` at the MSH `resource`, from the cache while it has more than 30 s left; undefined
-   * when network.json names no authorization server (the MSHs then take mTLS alone).
+   * An access token for `caller` at the server `resource` with those of `scopes` the client is registered for;
+   * undefined when network.json names no authorization server (the MSHs then take mTLS alone). A refused request is
+   * `EHMI_UNAUTHORIZED` with the server's error and description; a server that cannot be reached says how to start
+   * the network.
    */
-  async #accessToken(caller: Caller, resource: string): Promise<string | undefined> {
+  async #accessToken(
+    caller: Caller,
+    resource: string,
+    scopes: readonly string[],
+  ): Promise<string | undefined> {
+    const client = this.#tokenClient(caller);
+    if (!client) return undefined;
+    try {
+      return await client.token(tokenRequest(caller, resource, scopes, this.#authorizationDetails));
+    } catch (err) {
+      if (err instanceof EhmiError && err.code === 'EHMI_UNAVAILABLE') {
+        throw authUnavailable(client.issuer, err.cause ?? err, this.dataDir);
+      }
+      throw err;
+    }
+  }
+
+  #tokenClient(caller: Caller): TokenClient | undefined {
     const issuer = this.manifest.services.auth;
     if (!issuer) return undefined;
-    const key = tokenKey(caller, resource);
-    const cached = this.#tokens.get(key);
-    if (cached) {
-      const t = await cached.catch(() => undefined);
-      if (t && Date.now() < t.expiresAt - RENEW_BEFORE_MS) return t.accessToken;
-      if (this.#tokens.get(key) === cached) this.#tokens.delete(key);
-    }
-    let pending = this.#tokens.get(key);
-    if (!pending) {
-      pending = this.#requestToken(issuer, caller, resource);
-      this.#tokens.set(key, pending);
-      // A refused or failed request is not cached: the next call asks again.
-      pending.catch(() => {
-        if (this.#tokens.get(key) === pending) this.#tokens.delete(key);
+    let client = this.#tokenClients.get(caller.name);
+    if (!client) {
+      client = new TokenClient({
+        issuer,
+        clientId: caller.clientId,
+        name: caller.name,
+        dispatcher: this.#agent(caller),
       });
+      this.#tokenClients.set(caller.name, client);
     }
-    return (await pending).accessToken;
-  }
-
-  async #requestToken(issuer: string, caller: Caller, resource: string): Promise<CachedToken> {
-    // The MSH offers only its own scopes: ask for those of the client's registered scopes.
-    const scope = caller.scope
-      .split(' ')
-      .filter((s) => MSH_SCOPES.includes(s))
-      .join(' ');
-    const fetchOptions = { [oauth.customFetch]: this.#fetch(caller) };
-    let as: oauth.AuthorizationServer;
-    try {
-      as = await this.#metadata(issuer, fetchOptions);
-    } catch (err) {
-      throw authUnavailable(issuer, err, this.dataDir);
-    }
-    const client: oauth.Client = { client_id: caller.clientId };
-    const started = Date.now();
-    let answer: oauth.TokenEndpointResponse;
-    try {
-      const res = await oauth.clientCredentialsGrantRequest(
-        as,
-        client,
-        oauth.TlsClientAuth(),
-        { ...(scope ? { scope } : {}), resource },
-        fetchOptions,
-      );
-      answer = await oauth.processClientCredentialsResponse(as, client, res);
-    } catch (err) {
-      if (err instanceof oauth.ResponseBodyError) {
-        throw new EhmiError(
-          'EHMI_UNAUTHORIZED',
-          `the authorization server ${issuer} refused ${caller.name}'s token request for ${resource} (HTTP ${err.status}): ${err.error}${err.error_description ? `: ${err.error_description}` : ''}`,
-          { cause: err, details: { oauthError: err.error } },
-        );
-      }
-      throw authUnavailable(issuer, err, this.dataDir);
-    }
-    return {
-      accessToken: answer.access_token,
-      expiresAt: typeof answer.expires_in === 'number' ? started + answer.expires_in * 1000 : Infinity,
-    };
-  }
-
-  /** The authorization server's metadata (RFC 8414), fetched once per client; a failure is asked again next time. */
-  #metadata(issuer: string, options: oauth.DiscoveryRequestOptions): Promise<oauth.AuthorizationServer> {
-    if (!this.#authorizationServer) {
-      const url = new URL(issuer);
-      const pending = oauth
-        .discoveryRequest(url, { ...options, algorithm: 'oauth2' })
-        .then((res) => oauth.processDiscoveryResponse(url, res));
-      this.#authorizationServer = pending;
-      pending.catch(() => {
-        if (this.#authorizationServer === pending) this.#authorizationServer = undefined;
-      });
-    }
-    return this.#authorizationServer;
-  }
-
-  /** oauth4webapi's fetch for `caller`: undici with its agent, so the token request presents its certificate. */
-  #fetch(caller: Caller): CustomFetch {
-    const dispatcher = this.#agent(caller);
-    return (url, init) =>
-      undiciFetch(url, {
-        method: init.method,
-        redirect: init.redirect,
-        signal: init.signal ?? null,
-        headers: init.headers,
-        ...(init.body !== undefined ? { body: init.body.toString() } : {}),
-        dispatcher,
-      }) as unknown as Promise<Response>;
+    return client;
   }
 
   /**
@@ -350,8 +330,7 @@ export class NetworkClient {
   async close(): Promise<void> {
     await Promise.all([...this.#agents.values()].map((a) => a.close()));
     this.#agents.clear();
-    this.#tokens.clear();
-    this.#authorizationServer = undefined;
+    this.#tokenClients.clear();
   }
 }
 
@@ -359,8 +338,21 @@ function operatorCaller(operator: ManifestNetworkClient): Caller {
   return { name: operator.name, tls: operator.tls, clientId: operator.clientId, scope: operator.scope };
 }
 
-function tokenKey(caller: Caller, resource: string): string {
-  return `${caller.name} ${resource}`;
+/** A server offers only its own scopes: a token for it asks for those of the client's registered scopes. */
+function tokenRequest(
+  caller: Caller,
+  resource: string,
+  scopes: readonly string[],
+  authorizationDetails: string | undefined,
+): TokenRequest {
+  return {
+    resource,
+    ...(authorizationDetails ? { authorizationDetails } : {}),
+    scope: caller.scope
+      .split(' ')
+      .filter((s) => scopes.includes(s))
+      .join(' '),
+  };
 }
 
 function authUnavailable(issuer: string, err: unknown, dataDir: string): EhmiError {
@@ -388,18 +380,18 @@ function errorCode(err: unknown): string | undefined {
   return (err as { code?: string })?.code;
 }
 
-function unreachable(org: ManifestOrganisation, url: string, err: unknown, dataDir: string): EhmiError {
+function unreachable(what: string, url: string, err: unknown, dataDir: string): EhmiError {
   const code = errorCode(err);
   if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new EhmiError(
       'EHMI_UNAVAILABLE',
-      `the local network in ${dataDir} is not running (${org.name}'s MSH at ${url} ${code === 'ECONNREFUSED' ? 'refuses connections' : 'does not answer'}): start it with 'ehmi up --data ${dataDir}'`,
+      `the local network in ${dataDir} is not running (${what} at ${url} ${code === 'ECONNREFUSED' ? 'refuses connections' : 'does not answer'}): start it with 'ehmi up --data ${dataDir}'`,
       { cause: err },
     );
   }
   return new EhmiError(
     'EHMI_UNAVAILABLE',
-    `cannot reach ${org.name}'s MSH at ${url}: ${(err as Error).message}${code ? ` (${code})` : ''}`,
+    `cannot reach ${what} at ${url}: ${(err as Error).message}${code ? ` (${code})` : ''}`,
     { cause: err },
   );
 }

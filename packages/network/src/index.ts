@@ -3,18 +3,23 @@
 // `NetworkClient`, which talks to a running network's MSHs. Light entry points, which do not load the node:
 // `@ehmi/network/client` (NetworkClient and its helpers) and `@ehmi/network/sample` (sample messages).
 export {
+  type AuthEerClient,
   type AuthNetworkClient,
   type AuthOrganisation,
   type AuthPlan,
   type AuthUrls,
   certificateSubjectDn,
+  EAS_ADMIN_SCOPES,
   EAS_PATIENT_SCOPES,
   EAS_SCOPES,
+  EER_CLIENT_ID,
   EER_READ_SCOPES,
   EER_WRITE_SCOPES,
+  METRICS_SCOPES,
   MSH_READ_SCOPES,
   MSH_SCOPES,
   planAuthRegistrations,
+  SMP_ADMIN_SCOPES,
 } from './auth.ts';
 export {
   type CentralSecrets,

@@ -2,7 +2,10 @@ import { EhmiError } from '@ehmi/errors';
 
 /** Default first port of the local network (`ehmi up --port-base`). */
 export const DEFAULT_PORT_BASE = 8700;
-/** The network never uses more than this many consecutive ports from the base. */
+/**
+ * The network never uses more than this many consecutive ports from the base; the last one is the SMP's admin API
+ * (`SMP_ADMIN_PORT_OFFSET` in central.ts), which the organisations' ports never reach.
+ */
 export const NETWORK_PORT_SPAN = 50;
 /**
  * Ports base+0 … base+9 are kept for the central services, in this order (base+9 is the central node's own

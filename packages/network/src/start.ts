@@ -3,7 +3,13 @@ import { join, resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { type Config, type ConfigInput, configSchema, type RunningNode, startNode } from '@ehmi/server';
 import type { Logger } from 'pino';
-import { type AuthOrganisation, type AuthPlan, EER_WRITE_SCOPES, planAuthRegistrations } from './auth.ts';
+import {
+  type AuthOrganisation,
+  type AuthPlan,
+  EER_CLIENT_ID,
+  EER_WRITE_SCOPES,
+  planAuthRegistrations,
+} from './auth.ts';
 import {
   CENTRAL_NODE_PORT_OFFSET,
   type CentralSecrets,
@@ -12,6 +18,7 @@ import {
   fetchWithToken,
   LOCAL_SML_ZONE,
   type SeedOrganisation,
+  SMP_ADMIN_PORT_OFFSET,
   seedRegisters,
   waitForSmp,
 } from './central.ts';
@@ -57,7 +64,7 @@ export interface StartNetworkOptions {
   discovery?: 'smp' | 'static';
   /**
    * Whether the organisations' MSHs ask for access tokens of the central node's authorization server (`authorization`
-   * in their configs, the operator among `msh.operatorClients`) and network.json names it (`services.auth`), so that
+   * in their configs, the operator among `authorization.operatorClients`) and network.json names it (`services.auth`), so that
    * clients get tokens. Default: when the central node runs (`discovery: 'smp'`, what `startNetwork` uses); a plan
    * whose organisation nodes are started without it (`static`) serves the MSH API on mTLS alone.
    */
@@ -233,7 +240,8 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       urls: {
         msh: `https://${h}:${ports.msh}`,
         ap: `https://${h}:${ports.ap}`,
-        node: `http://${h}:${ports.node}`,
+        // The node's own server speaks HTTPS (it has the node's tls), so the operator's token can be bound there.
+        node: `https://${h}:${ports.node}`,
       },
     };
   });
@@ -260,6 +268,8 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       spec: o.spec,
       clientId: clientIdOf(o.spec),
       msh: o.urls.msh,
+      ap: o.urls.ap,
+      node: o.urls.node,
       tlsClientCert: pki.organisations[o.spec.name]!.tlsClient.cert,
     })),
     clients,
@@ -314,12 +324,14 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
         host,
         port: o.ports.msh,
         clientTrustAnchors: [pki.trustAnchor],
-        // The operator reads every organisation's MSH (its token names no organisation).
-        ...(accessTokens ? { operatorClients: [clients.operator.clientId] } : {}),
       },
       // The MSH takes the central node's tokens; its tls.ca (the network's root) is what it trusts the issuer's
-      // HTTPS with when it fetches the metadata and the keys.
-      ...(accessTokens ? { authorization: { issuer: central.urls.auth } } : {}),
+      // HTTPS with when it fetches the metadata and the keys. The operator reads every organisation's MSH (its token
+      // names no organisation) and every server's /metrics. Without them (a plan whose nodes run without the central
+      // node) the MSH serves on mTLS alone: the insecure development switch.
+      ...(accessTokens
+        ? { authorization: { issuer: central.urls.auth, operatorClients: [clients.operator.clientId] } }
+        : { insecure: true }),
       ap: {
         enabled: true,
         host,
@@ -394,8 +406,9 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
  * with its SML/BDXL zone on a DNS server (UDP+TCP), EER and EAS over HTTPS with the central TLS certificate, the
  * authorization server (HTTPS, same certificate, clients' certificates checked against the network's root;
  * issuer = its URL) with every organisation's EUA, the operator and the maintainer registered; its own
- * store (`<data>/central/`, or schema `<prefix>_central`). EER pushes to the SMP's and EAS's admin APIs with the
- * tokens of `<data>/central/secrets.json`; EAS's patient table holds the prøvesvar's patient → the GP practice.
+ * store (`<data>/central/`, or schema `<prefix>_central`). EER pushes to the SMP's admin API (HTTPS, its own port)
+ * and to EAS's with access tokens of its own client (`central-eer`, the central node's TLS client certificate);
+ * EAS's patient table holds the prøvesvar's patient → the GP practice.
  */
 /** The key file next to a TLS client certificate (`tls-client.pem` → `tls-client.key`). */
 function certificateFiles(cert: string): { cert: string; key: string } {
@@ -421,11 +434,12 @@ function planCentral(p: {
   const dns = { host: dnsClientHost(p.host), port: port('dns'), zone: LOCAL_SML_ZONE };
   const urls: CentralUrls = {
     smp: `http://${p.h}:${port('smp')}`,
+    smpAdmin: `https://${p.h}:${p.portBase + SMP_ADMIN_PORT_OFFSET}`,
     eer: `https://${p.h}:${port('eer')}`,
     eas: `https://${p.h}:${port('eas')}`,
     auth: `https://${p.h}:${port('auth')}`,
     dns: `dns://${dns.host.includes(':') ? `[${dns.host}]` : dns.host}:${dns.port}`,
-    node: `http://${p.h}:${p.portBase + CENTRAL_NODE_PORT_OFFSET}`,
+    node: `https://${p.h}:${p.portBase + CENTRAL_NODE_PORT_OFFSET}`,
   };
   const creds = p.pki.central;
   const auth = planAuthRegistrations(
@@ -436,6 +450,7 @@ function planCentral(p: {
       clientId: p.clients[name].clientId,
       tlsClientCert: p.clients[name].tls.cert,
     })),
+    { tlsClientCert: creds.tlsClient.cert },
   );
   const own: ConfigInput = {
     dataDir: join(p.dataDir, CENTRAL_NAME),
@@ -454,14 +469,15 @@ function planCentral(p: {
     revocation: NETWORK_REVOCATION,
     // EER and EAS take access tokens of the authorization server below (its JWKS fetched over HTTPS, trusted
     // through tls.ca, the network's root) and the TLS client certificates they are bound to.
-    authorization: { issuer: urls.auth },
+    authorization: { issuer: urls.auth, operatorClients: [p.clients.operator.clientId] },
     smp: {
       enabled: true,
       host: p.host,
       port: port('smp'),
       publicUrl: urls.smp,
       signing: creds.smpSigning,
-      adminToken: p.secrets.smpAdminToken,
+      // The admin API: HTTPS on its own port, access tokens with smp/publication.write (EER's).
+      admin: { host: p.host, port: p.portBase + SMP_ADMIN_PORT_OFFSET, publicUrl: urls.smpAdmin },
       // Short TTLs: an organisation created in EER is found within seconds.
       dns: { enabled: true, host: p.host, port: dns.port, zone: dns.zone, ttlSeconds: 10 },
     },
@@ -471,14 +487,15 @@ function planCentral(p: {
       port: port('eer'),
       // An access point is registered only with a certificate that chains to the network's root.
       apTrustAnchors: [p.pki.trustAnchor],
-      smp: { url: urls.smp, adminToken: p.secrets.smpAdminToken },
-      eas: { url: urls.eas, adminToken: p.secrets.easAdminToken },
+      // Propagation with access tokens of the central-eer client (the node's TLS client certificate).
+      smp: { url: urls.smpAdmin },
+      eas: { url: urls.eas },
+      propagation: { clientId: EER_CLIENT_ID },
     },
     eas: {
       enabled: true,
       host: p.host,
       port: port('eas'),
-      adminToken: p.secrets.easAdminToken,
       // The CPR → GP adapter of the local network (a seeded local table): the patient of the prøvesvar
       // `ehmi send homecareobservation` builds belongs to the GP practice.
       patients: p.gp ? [{ cpr: SAMPLE_PATIENT_CPR, sor: p.gp.sor }] : [],

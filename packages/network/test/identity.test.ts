@@ -22,6 +22,8 @@ import { Agent, request } from 'undici';
 import { SmpAdminClient } from '../../server/src/eer/smp-admin-client.ts';
 import { eventually, FAST, freePortBase, Stop } from '../../server/test/e2e/helpers.ts';
 import {
+  EER_CLIENT_ID,
+  fetchWithToken,
   isValidGln,
   type ManifestOrganisation,
   NetworkClient,
@@ -336,17 +338,27 @@ describe('identity: the signer is the sender, discovery is checked, revocation i
     let recorder: Awaited<ReturnType<typeof recordingServer>>;
     const published: string[] = [];
 
+    let publisher: ReturnType<typeof fetchWithToken>;
+
     before(async () => {
-      const secrets = JSON.parse(readFileSync(join(dataDir, 'central', 'secrets.json'), 'utf8')) as {
-        smpAdminToken: string;
-      };
-      smp = new SmpAdminClient({ baseUrl: client.manifest.services.smp!, token: secrets.smpAdminToken });
+      // The SMP's admin API takes access tokens with smp/publication.write: the central node's EER client's.
+      const central = net.plan.pki.central.tlsClient;
+      publisher = fetchWithToken({
+        authUrl: net.plan.central.urls.auth,
+        caPem: readFileSync(net.plan.pki.trustAnchor, 'utf8'),
+        tls: central,
+        clientId: EER_CLIENT_ID,
+        scope: 'smp/publication.write',
+        resource: net.plan.central.urls.smpAdmin,
+      });
+      smp = new SmpAdminClient({ baseUrl: net.plan.central.urls.smpAdmin, fetch: publisher.fetch });
       recorder = await recordingServer();
     });
 
     after(async () => {
       for (const p of published) await smp.removeServiceGroup(p).catch(() => {});
       if (recorder) await new Promise<void>((resolve) => recorder.server.close(() => resolve()));
+      await publisher?.close();
     });
 
     /** A new participant published for the prøvesvar's document type at `endpointUrl` with `certificatePem`. */

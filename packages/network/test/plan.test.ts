@@ -276,7 +276,8 @@ describe('local network: plan and network.json', () => {
     assert.deepEqual(m.operator, {
       name: 'operator',
       clientId: 'operator',
-      scope: 'msh/messages.read msh/inbox.read system/Organization.rs system/Endpoint.rs system/Device.rs',
+      scope:
+        'msh/messages.read msh/inbox.read system/Organization.rs system/Endpoint.rs system/Device.rs ehmi/metrics.read',
       tls: {
         cert: join(dir, 'pki', 'operator', 'tls-client.pem'),
         key: join(dir, 'pki', 'operator', 'tls-client.key'),
@@ -304,23 +305,40 @@ describe('local network: plan and network.json', () => {
     assert.equal(auth.issuer, plan.manifest.services.auth);
     assert.deepEqual(plan.central.config.tls?.ca, [plan.pki.trustAnchor]);
     assert.equal(plan.central.config.tls?.cert, plan.pki.central.tlsServer.cert);
+    // Every MSH, EER and EAS with their scopes; every HTTPS server (each organisation's MSH, AP and node server, the
+    // central EER, EAS, authorization server and node server) with the operator's metrics scope. Not the SMP
+    // (plain HTTP, base+3): no token can be bound there.
+    const msh = 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write ehmi/metrics.read';
+    const metrics = 'ehmi/metrics.read';
     assert.deepEqual(auth.resources, {
-      'https://127.0.0.1:30010': 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write',
-      'https://127.0.0.1:30013': 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write',
-      'https://127.0.0.1:30016': 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write',
+      'https://127.0.0.1:30010': msh,
+      'https://127.0.0.1:30011': metrics,
+      'https://127.0.0.1:30012': metrics,
+      'https://127.0.0.1:30013': msh,
+      'https://127.0.0.1:30014': metrics,
+      'https://127.0.0.1:30015': metrics,
+      'https://127.0.0.1:30016': msh,
+      'https://127.0.0.1:30017': metrics,
+      'https://127.0.0.1:30018': metrics,
       'https://127.0.0.1:30001':
-        'system/Organization.rs system/Endpoint.rs system/Device.rs system/Organization.cruds system/Endpoint.cruds system/Device.cruds',
-      'https://127.0.0.1:30002': 'system/Organization.rs eas/patient-gp.r',
+        'system/Organization.rs system/Endpoint.rs system/Device.rs system/Organization.cruds system/Endpoint.cruds system/Device.cruds ehmi/metrics.read',
+      'https://127.0.0.1:30002': 'system/Organization.rs eas/patient-gp.r eas/index.write ehmi/metrics.read',
+      // The SMP's admin API: HTTPS on the last port of the span.
+      'https://127.0.0.1:30049': 'smp/publication.write ehmi/metrics.read',
+      'https://127.0.0.1:30000': metrics,
+      'https://127.0.0.1:30009': metrics,
     });
+    assert.equal(plan.central.urls.node, 'https://127.0.0.1:30009');
     // EER and EAS ask for its tokens (the JWKS over HTTPS, trusted through tls.ca, the network's root).
     assert.deepEqual(plan.central.config.authorization, {
       issuer: 'https://127.0.0.1:30000',
       skewSeconds: 30,
       algorithms: ['PS256', 'ES256', 'EdDSA'],
+      operatorClients: ['operator'],
     });
     assert.deepEqual(
       auth.clients.map((c) => c.clientId),
-      ['municipality-eua', 'gp-eua', 'hospital-eua', 'operator', 'maintainer'],
+      ['municipality-eua', 'gp-eua', 'hospital-eua', 'operator', 'maintainer', 'central-eer'],
     );
     const gp = auth.clients[1]!;
     assert.deepEqual(gp.organisation, {
@@ -334,6 +352,22 @@ describe('local network: plan and network.json', () => {
     const subject = new X509Certificate(await readFile(plan.pki.organisations.gp!.tlsClient.cert)).subject;
     assert.equal(gp.subjectDn, subject.split('\n').reverse().join(', '));
     assert.equal(auth.clients[3]!.organisation, undefined);
+    // The central node's EER: its own TLS client certificate, the SMP's and EAS's admin scopes, and it propagates as
+    // that client; no static admin token is left in the central config.
+    const eer = auth.clients[5]!;
+    const central = new X509Certificate(await readFile(plan.pki.central.tlsClient.cert)).subject;
+    assert.equal(eer.subjectDn, central.split('\n').reverse().join(', '));
+    assert.equal(eer.scope, 'smp/publication.write eas/index.write');
+    assert.equal(eer.organisation, undefined);
+    const config = plan.central.config;
+    assert.equal(config.tls?.clientCert, plan.pki.central.tlsClient.cert);
+    assert.equal(config.eer.propagation.clientId, 'central-eer');
+    assert.deepEqual(config.eer.smp, { url: 'https://127.0.0.1:30049' });
+    assert.deepEqual(config.eer.eas, { url: 'https://127.0.0.1:30002' });
+    assert.equal(config.smp.admin.port, 30049);
+    assert.equal(config.smp.adminToken, undefined);
+    assert.equal(config.eas.adminToken, undefined);
+    assert.equal(config.insecure, false);
     // Only the central node runs it.
     for (const o of plan.organisations) assert.equal(o.config.auth.enabled, false);
   });
@@ -343,22 +377,26 @@ describe('local network: plan and network.json', () => {
     for (const o of plan.organisations) {
       assert.equal(o.config.authorization?.issuer, 'https://127.0.0.1:30000');
       assert.deepEqual(o.config.tls?.ca, [plan.pki.trustAnchor]);
-      assert.deepEqual(o.config.msh.operatorClients, ['operator']);
+      // The node's operator: it reads the MSH, and every server's /metrics.
+      assert.deepEqual(o.config.authorization?.operatorClients, ['operator']);
+      assert.match(o.urls.node, /^https:/);
     }
     assert.equal(plan.manifest.services.auth, 'https://127.0.0.1:30000');
     // The central node's EER and EAS take its tokens too.
     assert.equal(plan.central.config.authorization?.issuer, 'https://127.0.0.1:30000');
   });
 
-  it('without it (static discovery, nodes started alone), the MSHs take mTLS alone and network.json names no issuer', async () => {
+  it('without it (static discovery, nodes started alone), the MSHs take mTLS alone under the insecure switch and network.json names no issuer', async () => {
     const plan = await planNetwork({ dataDir: dir, portBase: 30000, logger });
     for (const o of plan.organisations) {
       assert.equal(o.config.authorization, undefined);
+      assert.equal(o.config.insecure, true);
       assert.deepEqual(o.config.msh.operatorClients, []);
     }
     assert.equal(plan.manifest.services.auth, undefined);
     const forced = await planNetwork({ dataDir: dir, portBase: 30000, logger, accessTokens: true });
     assert.equal(forced.organisations[0]!.config.authorization?.issuer, forced.central.urls.auth);
+    assert.equal(forced.organisations[0]!.config.insecure, false);
   });
 
   it('refuses an organisation named like a network-level client', async () => {

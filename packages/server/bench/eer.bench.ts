@@ -47,7 +47,11 @@ async function run(label: string, databaseUrl: string | undefined): Promise<void
   const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-bench-eer-'));
   const schema = databaseUrl ? `bench_${randomBytes(4).toString('hex')}` : 'public';
   const store = await openNodeStore({ dataDir, databaseUrl, schema, poolSize: CONCURRENCY + 2 });
-  const config = loadConfig({ env: {}, overrides: { dataDir, eer: { enabled: true, port: 0 } } });
+  // EER's write path without access tokens: the insecure development switch.
+  const config = loadConfig({
+    env: {},
+    overrides: { dataDir, insecure: true, eer: { enabled: true, port: 0 } },
+  });
   const queue = new JobQueue(store, {
     leaseMs: 30_000,
     maxAttempts: 5,

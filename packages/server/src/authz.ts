@@ -51,7 +51,8 @@ export interface AccessClaims {
   /**
    * A patient restriction: the claim `ehmi:patient` (`{ "cpr": "<10 digits>" }`) limits the token to one citizen.
    * EHMI names no claim for it yet (its EDS searches by the citizen's `cpr` claim for citizen users); this one is
-   * ours, and the auth role does not issue it yet. Undefined: no restriction to one patient.
+   * ours: the auth role issues it to a client that asks with the authorization details type `ehmi_patient`
+   * (RFC 9396, `auth/patient.ts`). Undefined: no restriction to one patient.
    */
   readonly patient: { readonly cpr: string } | undefined;
   /** `exp`. */
@@ -87,7 +88,12 @@ export interface AccessTokenVerifierOptions {
 }
 
 const ALGORITHMS: readonly AccessTokenAlgorithm[] = ['PS256', 'ES256', 'EdDSA'];
-const CPR = /^\d{10}$/;
+
+/** The claim of a token restricted to one patient: `{ "cpr": "<10 digits>" }` (`AccessClaims.patient`). */
+export const PATIENT_CLAIM = 'ehmi:patient';
+
+/** A CPR number as a patient restriction names it: its 10 digits, no hyphen. */
+export const CPR_NUMBER = /^\d{10}$/;
 
 /**
  * The options of a verifier for this node's `authorization` settings; the resource server adds its own URL(s).
@@ -129,6 +135,7 @@ export class AccessTokenVerifier {
   readonly #agent: Agent;
   readonly #fetch: FetchImplementation;
   #jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  #metadata: Promise<AuthorizationServerMetadata | undefined> | undefined;
 
   constructor(options: AccessTokenVerifierOptions) {
     this.#options = options;
@@ -168,6 +175,9 @@ export class AccessTokenVerifier {
         audience: this.#audience,
         algorithms: this.#algorithms,
         clockTolerance: this.#skew,
+        // RFC 9068 §4: a resource server checks the typ header is at+jwt (application/at+jwt), so that another JWT
+        // of the issuer (an ID token, a client assertion) is never taken for an access token.
+        typ: 'at+jwt',
         // RFC 9068 §2.2: exp, iat and client_id are required in a JWT access token.
         requiredClaims: ['exp', 'iat', 'client_id'],
         currentDate: new Date((this.#options.now ?? Date.now)()),
@@ -214,8 +224,29 @@ export class AccessTokenVerifier {
     return this.#jwks;
   }
 
+  /**
+   * The issuer's authorization server metadata (RFC 8414), fetched once and kept for the verifier's life (a failed
+   * fetch is tried again on the next call); undefined when the issuer publishes none (404). What the JWKS is found
+   * through, and what a resource server tells its clients (`smart-configuration.ts`). EHMI_UNAVAILABLE when it
+   * cannot be had or is not the issuer's.
+   */
+  metadata(): Promise<AuthorizationServerMetadata | undefined> {
+    if (!this.#metadata) {
+      const fetching = this.#fetchMetadata();
+      this.#metadata = fetching;
+      fetching.catch(() => {
+        if (this.#metadata === fetching) this.#metadata = undefined;
+      });
+    }
+    return this.#metadata;
+  }
+
   async #jwksUrl(): Promise<string> {
     if (this.#options.jwksUrl) return this.#options.jwksUrl;
+    return (await this.metadata())?.jwks_uri ?? `${this.issuer.replace(/\/+$/, '')}/jwks`;
+  }
+
+  async #fetchMetadata(): Promise<AuthorizationServerMetadata | undefined> {
     const base = this.issuer.replace(/\/+$/, '');
     const where = `${base}/.well-known/oauth-authorization-server`;
     let res: Awaited<ReturnType<typeof undiciFetch>>;
@@ -231,7 +262,7 @@ export class AccessTokenVerifier {
     }
     if (res.status === 404) {
       await res.body?.cancel();
-      return `${base}/jwks`;
+      return undefined;
     }
     const meta = res.status === 200 ? ((await res.json().catch(() => undefined)) as unknown) : undefined;
     const m = meta as { issuer?: unknown; jwks_uri?: unknown } | undefined;
@@ -241,8 +272,25 @@ export class AccessTokenVerifier {
         `the authorization server's metadata (${where}) is not usable: HTTP ${res.status}, issuer ${JSON.stringify(m?.issuer)}, jwks_uri ${JSON.stringify(m?.jwks_uri)}`,
       );
     }
-    return m.jwks_uri;
+    return m as AuthorizationServerMetadata;
   }
+}
+
+/** An authorization server's metadata (RFC 8414 §2), as far as the node reads it. */
+export interface AuthorizationServerMetadata {
+  readonly issuer: string;
+  readonly jwks_uri: string;
+  readonly token_endpoint?: string;
+  readonly grant_types_supported?: readonly string[];
+  readonly token_endpoint_auth_methods_supported?: readonly string[];
+  readonly scopes_supported?: readonly string[];
+  /** RFC 8705 §3.3. */
+  readonly tls_client_certificate_bound_access_tokens?: boolean;
+  /** RFC 8705 §5. */
+  readonly mtls_endpoint_aliases?: Readonly<Record<string, string>>;
+  readonly introspection_endpoint?: string;
+  readonly revocation_endpoint?: string;
+  readonly [name: string]: unknown;
 }
 
 /** The hook options of {@link requireAccessToken}. */
@@ -303,31 +351,59 @@ export function requireAccessToken(
       const leaf = peerCertificatePath(request.raw.socket as TLSSocket)[0];
       const claims = await verifier.verify(token, leaf?.raw);
       if (needed.length > 0 && !needed.some((s) => claims.scopes.has(s))) {
-        throw new EhmiError(
-          'EHMI_FORBIDDEN',
+        throw insufficientScopeError(
+          needed,
           `the access token does not grant the scope this request needs (${needed.join(' or ')})`,
-          { details: { oauthError: 'insufficient_scope', scope: needed.join(' ') } },
         );
       }
       if (claims.patient && !options.honoursPatientRestriction) {
-        throw new EhmiError(
-          'EHMI_FORBIDDEN',
+        throw insufficientScopeError(
+          needed,
           'the access token is restricted to one patient, and this service cannot limit what it serves to one patient',
-          { details: { oauthError: 'insufficient_scope', scope: needed.join(' ') } },
         );
       }
       request.access = claims;
     } catch (err) {
-      if (err instanceof EhmiError && typeof err.details.oauthError === 'string') {
-        challenge({
-          error: err.details.oauthError,
-          error_description: err.message,
-          ...(typeof err.details.scope === 'string' ? { scope: err.details.scope } : {}),
-        });
-      }
+      challengeFor(reply, err);
       throw err;
     }
   };
+}
+
+/**
+ * An `insufficient_scope` refusal (RFC 6750 §3.1) from a route handler, once the body says what the request needs
+ * (a transaction's types, the patient of a lookup): 403 with the challenge naming the scope, as the hook answers.
+ */
+export function insufficientScope(
+  reply: FastifyReply,
+  needed: readonly string[],
+  message: string,
+): EhmiError {
+  const err = insufficientScopeError(needed, message);
+  challengeFor(reply, err);
+  return err;
+}
+
+function insufficientScopeError(needed: readonly string[], message: string): EhmiError {
+  return new EhmiError('EHMI_FORBIDDEN', message, {
+    details: { oauthError: 'insufficient_scope', scope: needed.join(' ') },
+  });
+}
+
+/** The RFC 6750 §3 challenge of an OAuth refusal (an error with `details.oauthError`); nothing for other errors. */
+function challengeFor(reply: FastifyReply, err: unknown): void {
+  if (err instanceof EhmiError && typeof err.details.oauthError === 'string') {
+    reply.header(
+      'www-authenticate',
+      bearerChallenge({
+        error: err.details.oauthError,
+        error_description: err.message,
+        ...(typeof err.details.scope === 'string' && err.details.scope !== ''
+          ? { scope: err.details.scope }
+          : {}),
+      }),
+    );
+  }
 }
 
 declare module 'fastify' {
@@ -386,6 +462,9 @@ function unavailable(message: string, cause?: unknown): EhmiError {
  */
 function fromJoseError(err: unknown): EhmiError {
   if (err instanceof joseErrors.JWTExpired) return invalidToken('the access token has expired', err);
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'typ') {
+    return invalidToken('the access token is not of type at+jwt (its JWT typ header, RFC 9068 §4)', err);
+  }
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     return invalidToken(`the access token's ${err.claim} claim is not valid: ${err.reason}`, err);
   }
@@ -422,7 +501,7 @@ function claimsOf(payload: JWTPayload): AccessClaims {
     subject: typeof payload.sub === 'string' ? payload.sub : undefined,
     scopes: new Set(scope.split(' ').filter(Boolean)),
     organisation: organisationOf(payload),
-    patient: patientOf(payload['ehmi:patient']),
+    patient: patientOf(payload[PATIENT_CLAIM]),
     expiresAt: new Date(Number(payload.exp) * 1000),
     payload,
   };
@@ -460,6 +539,7 @@ function patientOf(claim: unknown): { cpr: string } | undefined {
   if (claim === undefined) return undefined;
   const cpr = (claim as { cpr?: unknown } | null)?.cpr;
   // A restriction that cannot be read must not read as none.
-  if (typeof cpr !== 'string' || !CPR.test(cpr)) throw invalidToken('ehmi:patient names no CPR number');
+  if (typeof cpr !== 'string' || !CPR_NUMBER.test(cpr))
+    throw invalidToken('ehmi:patient names no CPR number');
   return { cpr };
 }

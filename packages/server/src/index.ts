@@ -16,6 +16,7 @@ export {
 } from './ap/index.ts';
 export {
   createEasRole,
+  EAS_ADMIN_SCOPE,
   EAS_ORGANIZATION_SCOPE,
   EAS_PATIENT_SCOPE,
   EasAudit,
@@ -55,5 +56,6 @@ export {
   ROLES,
 } from './role-list.ts';
 export { defineRole, type NodeServices, type Role, type RoleContext, type RoleModule } from './roles.ts';
-export { createSmpRole, type SmpRole } from './smp/index.ts';
+export { createSmpRole, SMP_ADMIN_SCOPE, type SmpRole } from './smp/index.ts';
 export { type Engine, JobQueue, openStore, type Store, type StoreOptions, storeView } from './store/index.ts';
+export { TokenClient, type TokenClientOptions, type TokenRequest } from './token-client.ts';

@@ -6,6 +6,7 @@ import { Gauge } from 'prom-client';
 import type { z } from 'zod';
 import type { AccessPoint } from './ap/index.ts';
 import { createHttpServer, timeoutsOf } from './http/index.ts';
+import { metricsAccess } from './metrics-access.ts';
 import type { MessageServiceHandler } from './msh/index.ts';
 import { BLOB_REFERENCES, type Config, type NodeTables, openNodeStore, ROLES } from './role-list.ts';
 import {
@@ -17,7 +18,7 @@ import {
   type ServiceRegistry,
 } from './roles.ts';
 import { type AnyStore, collectBlobGarbage, JobQueue, type Store, storeView } from './store/index.ts';
-import { revocationChecker } from './trust.ts';
+import { askForClientCertificate, revocationChecker } from './trust.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: a role of the list, whatever its config section and tables
 type AnyRoleModule = RoleModule<string, any, any>;
@@ -113,7 +114,7 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
 /** Create the roles the config enables, in the list's order. */
 async function createRoles(ctx: Omit<Parameters<typeof roleContext>[1], 'services'>): Promise<Role[]> {
   const services = serviceRegistry();
-  const revocation = revocationChecker(ctx.config.revocation);
+  const revocation = ctx.revocation ?? revocationChecker(ctx.config.revocation);
   const roles: Role[] = [];
   for (const module of ROLES as readonly AnyRoleModule[]) {
     if (!module.enabled((ctx.config as Record<string, unknown>)[module.name])) continue;
@@ -141,8 +142,11 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     backoffMaxMs: config.queue.backoffMaxMs,
   });
   let created: Role[];
+  let tls: NonNullable<RoleContext['tls']> | undefined;
+  // One revocation checker for the node: its roles and its own server share the CRLs fetched.
+  const revocation = revocationChecker(config.revocation);
   try {
-    const tls = config.tls && {
+    tls = config.tls && {
       key: readPem(config.tls.key, 'tls.key'),
       cert: readPem(config.tls.cert, 'tls.cert'),
       ca: config.tls.ca.map((f) => readPem(f, 'tls.ca')),
@@ -157,12 +161,19 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
         ),
       },
     };
-    created = await createRoles({ config, store, queue, logger, ...(tls ? { tls } : {}) });
+    created = await createRoles({ config, store, queue, logger, revocation, ...(tls ? { tls } : {}) });
   } catch (err) {
     await store.close();
     throw err;
   }
   let closing = false;
+  // With the node's tls, its own server (health, the queue metrics) speaks HTTPS and asks for a client certificate
+  // under tls.ca, so that the operator's certificate-bound token can read /metrics (metrics-access.ts).
+  let nodeUrl = '';
+  const metrics = metricsAccess(
+    { node: config, revocation, logger, ...(tls ? { tls } : {}) },
+    { service: 'node', audience: () => [nodeUrl], anchorsKey: 'tls.ca' },
+  );
   const http = await createHttpServer({
     service: 'node',
     logger,
@@ -172,6 +183,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       if (closing) throw new Error('shutting down');
       await store.ping();
     },
+    metricsAccess: metrics.hook,
+    ...(tls ? { tls: askForClientCertificate(tls, tls.ca) } : {}),
   });
   new Gauge({
     name: 'ehmi_queue_jobs',
@@ -186,6 +199,10 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   const started: Role[] = [];
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
+    const address = http.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.http.port;
+    const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+    nodeUrl = `${tls ? 'https' : 'http'}://${host}:${port}`;
     for (const role of created) {
       await role.start();
       started.push(role);
@@ -196,10 +213,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     await store.close();
     throw err;
   }
-  const address = http.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.http.port;
-  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-  logger.info({ store: store.engine, port }, 'node started');
+  logger.info({ store: store.engine, url: nodeUrl }, 'node started');
   // One collector for the node's blob store: each role declares the columns that name blobs (its role.ts).
   const collect = (now?: number) =>
     collectBlobGarbage(store, {
@@ -218,7 +232,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       });
   }, config.blobs.gcIntervalMs);
   gcTimer.unref();
-  const urls: Record<string, string> = { node: `http://${host}:${port}` };
+  const urls: Record<string, string> = { node: nodeUrl };
   const roles: Record<string, Role> = {};
   for (const role of created) {
     urls[role.name] = role.url;
@@ -241,6 +255,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       // Servers stop taking requests and workers finish their jobs before the database closes.
       for (const role of [...created].reverse()) await role.close();
       await http.close();
+      await metrics.close();
       await store.close();
       logger.info('node stopped');
     },

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { asEhmiError, EhmiError, type EhmiErrorCode } from '@ehmi/errors';
 import { checkCertificatePurpose, RevocationChecker } from '@ehmi/pki';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NodeConfig } from './config/index.ts';
 import type { HttpsOptions } from './http/index.ts';
 
@@ -58,28 +58,64 @@ export function peerCertificatePath(socket: TLSSocket): X509Certificate[] {
 /**
  * An `onRequest` hook for an API served with mutual TLS: the client must have presented a certificate that node's
  * TLS verified against the server's CAs (`authorized`), meant for TLS client authentication and not revoked; else
- * the request is refused with 401. Paths in `open` (health, metrics, the OpenAPI document) need no certificate.
+ * the request is refused with 401. Paths in `open` (health, the OpenAPI document) need no certificate. With
+ * `bearer` (the server takes certificate-bound access tokens) a refusal carries a `WWW-Authenticate: Bearer`
+ * challenge (RFC 9110 §15.5.2: a 401 names how to authenticate): plain `Bearer` when the request has no token
+ * (RFC 6750 §3.1), `error="invalid_token"` with the reason when it has one, which the certificate cannot bind
+ * (RFC 8705 §3).
  */
 export function requireClientCertificate(options: {
   revocation: RevocationChecker;
   /** Names the trust configuration in the error (`msh.clientTrustAnchors`). */
   anchorsKey: string;
   open?: ReadonlySet<string>;
-}): (request: FastifyRequest) => Promise<void> {
-  return async (request) => {
+  bearer?: boolean;
+}): (request: FastifyRequest, reply?: FastifyReply) => Promise<void> {
+  return async (request, reply) => {
     if (options.open?.has(request.url.split('?')[0]!)) return;
-    const socket = request.raw.socket as TLSSocket;
-    if (!socket.authorized) {
-      throw new EhmiError(
-        'EHMI_UNAUTHORIZED',
-        `a client certificate issued under ${options.anchorsKey} is required${socket.authorizationError ? ` (${String(socket.authorizationError)})` : ''}`,
+    try {
+      await checkTlsClientCertificate(
+        request.raw.socket as TLSSocket,
+        options.revocation,
+        options.anchorsKey,
       );
+    } catch (err) {
+      if (options.bearer && reply && err instanceof EhmiError) {
+        reply.header(
+          'www-authenticate',
+          request.headers.authorization === undefined
+            ? 'Bearer'
+            : `Bearer error="invalid_token", error_description="${err.message.replace(/[^\x20-\x7e]|["\\]/g, ' ')}"`,
+        );
+      }
+      throw err;
     }
-    const path = peerCertificatePath(socket);
-    const what = 'client certificate';
-    checkCertificatePurpose(path[0]!, 'tls-client', { what, errorCode: 'EHMI_UNAUTHORIZED' });
-    await checkNotRevoked(options.revocation, path, { what, errorCode: 'EHMI_UNAUTHORIZED' });
   };
+}
+
+/**
+ * That a verified client certificate was presented on this connection (node's TLS verified it against the server's
+ * CAs: `socket.authorized`), meant for TLS client authentication and not revoked. Throws EHMI_UNAUTHORIZED saying
+ * why (`anchorsKey` names the trust configuration); each server answers it in its own protocol (an
+ * OperationOutcome, or OAuth's `invalid_client`).
+ */
+export async function checkTlsClientCertificate(
+  socket: TLSSocket,
+  revocation: RevocationChecker,
+  anchorsKey = 'tls.ca',
+): Promise<void> {
+  // A resumed TLS session of a client that presented no certificate reads as `authorized` with no peer
+  // certificate: authorized means a verified certificate here, so one must be there too.
+  const path = socket.authorized ? peerCertificatePath(socket) : [];
+  if (path.length === 0) {
+    throw new EhmiError(
+      'EHMI_UNAUTHORIZED',
+      `a client certificate issued under ${anchorsKey} is required${socket.authorizationError ? ` (${String(socket.authorizationError)})` : ''}`,
+    );
+  }
+  const what = 'client certificate';
+  checkCertificatePurpose(path[0]!, 'tls-client', { what, errorCode: 'EHMI_UNAUTHORIZED' });
+  await checkNotRevoked(revocation, path, { what, errorCode: 'EHMI_UNAUTHORIZED' });
 }
 
 /**

@@ -8,9 +8,9 @@ import { startNode } from '../src/node.ts';
 import { loadConfig } from '../src/role-list.ts';
 
 describe('node', () => {
-  it('starts on SQLite, reports ready, and shows queue depth in /metrics', async () => {
+  it('starts on SQLite, reports ready, and shows queue depth in /metrics (insecure: open)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-node-'));
-    const config = loadConfig({ env: {}, overrides: { dataDir, http: { port: 0 } } });
+    const config = loadConfig({ env: {}, overrides: { dataDir, http: { port: 0 }, insecure: true } });
     const node = await startNode(config, pino({ level: 'silent' }));
     try {
       assert.equal(node.store.engine, 'sqlite');
@@ -18,6 +18,23 @@ describe('node', () => {
       await node.queue.enqueue(node.store.db, { queue: 'as4-send', payload: {} });
       const metrics = await (await fetch(`${node.urls.node}/metrics`)).text();
       assert.match(metrics, /ehmi_queue_jobs\{queue="as4-send",status="ready",service="node"\} 1/);
+    } finally {
+      await node.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('without authorization (and not insecure), /metrics is refused with 403 saying why; /health stays open', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-node-'));
+    const config = loadConfig({ env: {}, overrides: { dataDir, http: { port: 0 } } });
+    const node = await startNode(config, pino({ level: 'silent' }));
+    try {
+      assert.equal((await fetch(`${node.urls.node}/health`)).status, 200);
+      const res = await fetch(`${node.urls.node}/metrics`);
+      assert.equal(res.status, 403);
+      const outcome = (await res.json()) as { resourceType: string; issue: { diagnostics?: string }[] };
+      assert.equal(outcome.resourceType, 'OperationOutcome');
+      assert.match(JSON.stringify(outcome), /no authorization configured/);
     } finally {
       await node.close();
       await rm(dataDir, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { EhmiError } from '@ehmi/errors';
 import type { Command } from 'commander';
 import { type CliContext, writeLine } from '../context.ts';
 
@@ -16,10 +17,23 @@ export function registerInbox(program: Command, ctx: CliContext): void {
     .description("list the messages in an organisation's inbox (local network)")
     .argument('<org>', 'organisation of the local network')
     .option('--json', 'print a JSON array of {id, bundleId, messageHeaderId, type, sender, receivedAt}')
+    .option(
+      '--patient <cpr>',
+      "only this patient's messages: asks for a token restricted to the patient (10-digit CPR)",
+    )
     .option('--data <dir>', 'data folder of the running network (default ./.ehmi)')
-    .action(async (orgName: string, opts: { json?: boolean; data?: string }) => {
+    .action(async (orgName: string, opts: { json?: boolean; data?: string; patient?: string }) => {
+      if (opts.patient !== undefined && !/^\d{10}$/.test(opts.patient)) {
+        throw new EhmiError(
+          'EHMI_USAGE',
+          `--patient expects a CPR number of 10 digits, got "${opts.patient}"`,
+        );
+      }
       const { NetworkClient, networkDataDir, writeFailure } = await import('@ehmi/network/client');
-      const net = NetworkClient.open(networkDataDir(opts.data, ctx.env, ctx.cwd));
+      const net = NetworkClient.open(
+        networkDataDir(opts.data, ctx.env, ctx.cwd),
+        opts.patient === undefined ? {} : { patient: opts.patient },
+      );
       try {
         const org = net.organisation(orgName);
         const res = await net.call(org.name, 'GET', '/inbox');
@@ -42,7 +56,7 @@ export function registerInbox(program: Command, ctx: CliContext): void {
         }
         writeLine(
           ctx.stdout,
-          `${org.name} inbox: ${list.length === 0 ? 'empty' : `${list.length} message${list.length === 1 ? '' : 's'}`}`,
+          `${org.name} inbox${opts.patient ? ` (patient ${opts.patient})` : ''}: ${list.length === 0 ? 'empty' : `${list.length} message${list.length === 1 ? '' : 's'}`}`,
         );
         for (const i of list) {
           const from = net.byParticipant(i.sender)?.name;

@@ -4,6 +4,7 @@ import { registerAck } from './ack.ts';
 import { registerAs4 } from './as4.ts';
 import { registerEvidence } from './evidence.ts';
 import { registerInbox } from './inbox.ts';
+import { registerMetrics } from './metrics.ts';
 import { registerPki } from './pki.ts';
 import { registerResend } from './resend.ts';
 import { registerSbdh } from './sbdh.ts';
@@ -24,5 +25,6 @@ export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] 
   registerResend,
   registerAs4,
   registerEvidence,
+  registerMetrics,
   registerPki,
 ];

@@ -135,7 +135,7 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
     const name = n.padEnd(width);
     writeLine(ctx.stdout, `${name}  msh   ${o.urls.msh}   try: ${example}`);
     writeLine(ctx.stdout, `${name}  ap    ${o.urls.ap}   try: curl --cacert ${cacert} ${o.urls.ap}/health`);
-    writeLine(ctx.stdout, `${name}  node  ${o.urls.node}    try: curl ${o.urls.node}/metrics`);
+    writeLine(ctx.stdout, `${name}  node  ${o.urls.node}   try: npx ehmi metrics ${o.urls.node}${dataFlag}`);
   }
   const examples: Record<string, string> = net.plan.central.examples;
   for (const [service, url] of Object.entries(net.manifest.services)) {

@@ -12,6 +12,7 @@ import type {
   SubmissionAccepted,
 } from '../contract.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { metricsAccess } from '../metrics-access.ts';
 import { QUEUES } from '../path.ts';
 import { organisationOf, type Role, type RoleContext, readPem } from '../roles.ts';
 import { earliestNext, type IdleState, JobQueue, storeBlob, Worker } from '../store/index.ts';
@@ -170,6 +171,11 @@ export async function createAccessPoint(
   });
 
   const tls = ctx.tls;
+  let url = '';
+  const metrics = metricsAccess(ctx, { service: 'ap', audience: () => [url], anchorsKey: 'tls.ca' });
+  // With `authorization`, the operator's token for /metrics is bound to a client certificate: the server asks for
+  // one (never requires it: an AS4 sender without one is served as before; only /metrics checks it).
+  const askCertificate = ap.requireClientCertificate || (!!config.authorization && (tls?.ca.length ?? 0) > 0);
   const app = await createHttpServer({
     service: 'ap',
     logger,
@@ -185,6 +191,7 @@ export async function createAccessPoint(
       components: EVIDENCE_OPENAPI_COMPONENTS,
     },
     readiness: () => store.ping(),
+    metricsAccess: metrics.hook,
     ...(tls
       ? {
           tls: {
@@ -192,7 +199,7 @@ export async function createAccessPoint(
             cert: tls.cert,
             ca: tls.ca,
             // eDelivery AS4 1.15 §2.1: TLS client authentication MUST be configurable.
-            requestCert: ap.requireClientCertificate,
+            requestCert: askCertificate,
             rejectUnauthorized: ap.requireClientCertificate,
           },
         }
@@ -385,7 +392,6 @@ export async function createAccessPoint(
     return { ...purged, orphans };
   };
 
-  let url = '';
   let timer: NodeJS.Timeout | undefined;
   return {
     name: 'ap',
@@ -421,6 +427,7 @@ export async function createAccessPoint(
       await app.close();
       await Promise.all([sendWorker?.stop(), deliverWorker?.stop(), outcomeWorker?.stop()]);
       await dispatcher.close();
+      await metrics.close();
     },
   };
 }

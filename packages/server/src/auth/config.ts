@@ -22,6 +22,12 @@ export const authClientSchema = z
     /** The scopes the client may be granted, space-separated. */
     scope: scopeList,
     /**
+     * The RFC 9396 authorization details types the client may ask for (client metadata
+     * `authorization_details_types`, RFC 9396 §10). `ehmi_patient`: a token restricted to one patient
+     * (`{"type":"ehmi_patient","cpr":"<10 digits>"}`, see `patient.ts`). Default none.
+     */
+    authorizationDetailsTypes: z.array(z.enum(['ehmi_patient'])).default([]),
+    /**
      * The organisation the client acts for: its access tokens carry it (claims `ehmi:org_context`, `cvr`,
      * `org_name`, `ehmi:eer:device_id`; see `claims.ts`).
      */

@@ -1,11 +1,11 @@
 import type { TLSSocket } from 'node:tls';
 import { asEhmiError, EhmiError } from '@ehmi/errors';
-import { checkCertificatePurpose } from '@ehmi/pki';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Provider } from 'oidc-provider';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { metricsAccess } from '../metrics-access.ts';
 import { type Role, type RoleContext, requireTrustConfiguration } from '../roles.ts';
-import { askForClientCertificate, checkNotRevoked, peerCertificatePath } from '../trust.ts';
+import { askForClientCertificate, checkTlsClientCertificate, peerCertificatePath } from '../trust.ts';
 import type { AuthConfig } from './config.ts';
 import { type SigningKey, SigningKeys } from './keys.ts';
 import { buildProvider } from './provider.ts';
@@ -101,6 +101,8 @@ export async function createAuthRole(
   });
   // A client without a certificate gets invalid_client, not a failed handshake.
   const tls = ctx.tls && askForClientCertificate(ctx.tls, anchors);
+  let url = '';
+  const metrics = metricsAccess(ctx, { service: 'auth', audience: () => [url], anchorsKey: 'tls.ca' });
   const app = await createHttpServer({
     service: 'auth',
     logger: log,
@@ -112,6 +114,7 @@ export async function createAuthRole(
         'FAPI 2.0, mutual TLS (tls_client_auth), certificate-bound client-credentials access tokens',
     },
     readiness: () => ctx.store.ping(),
+    metricsAccess: metrics.hook,
     ...(tls ? { tls } : {}),
   });
 
@@ -122,7 +125,6 @@ export async function createAuthRole(
     tokenTtlSeconds: cfg.accessTokenTtlSeconds,
     now,
   });
-  let url = '';
   let issuer = '';
   let keys: SigningKey[] = [];
   let provider: Provider | undefined;
@@ -169,12 +171,11 @@ export async function createAuthRole(
   // asynchronous revocation check runs here, before the request reaches it.
   async function checkClientCertificate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const socket = request.raw.socket as TLSSocket;
-    if (!socket.authorized) return; // oidc-provider answers invalid_client
-    const path = peerCertificatePath(socket);
-    const what = 'client certificate';
+    // No verified certificate (none, another CA's, or a resumed session without one): oidc-provider answers
+    // invalid_client.
+    if (!socket.authorized || peerCertificatePath(socket).length === 0) return;
     try {
-      checkCertificatePurpose(path[0]!, 'tls-client', { what, errorCode: 'EHMI_UNAUTHORIZED' });
-      await checkNotRevoked(ctx.revocation, path, { what, errorCode: 'EHMI_UNAUTHORIZED' });
+      await checkTlsClientCertificate(socket, ctx.revocation);
     } catch (err) {
       const e = asEhmiError(err);
       log.info({ code: e.code, msg: e.message }, 'client certificate refused');
@@ -217,6 +218,7 @@ export async function createAuthRole(
     async close() {
       clearInterval(timer);
       await app.close();
+      await metrics.close();
     },
   };
 }

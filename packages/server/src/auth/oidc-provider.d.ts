@@ -21,5 +21,6 @@ declare module 'oidc-provider' {
     InvalidScope: new (description: string, scope?: string) => OIDCProviderError;
     InvalidTarget: new (description?: string) => OIDCProviderError;
     InvalidClient: new (description?: string) => OIDCProviderError;
+    InvalidAuthorizationDetails: new (description?: string) => OIDCProviderError;
   };
 }

@@ -4,12 +4,13 @@ import { errors, Provider } from 'oidc-provider';
 import { organisationClaims } from './claims.ts';
 import type { AuthClient, AuthConfig } from './config.ts';
 import type { SigningKey } from './keys.ts';
+import { PATIENT_DETAILS_TYPE, patientClaims, patientDetailsOf, validatePatientDetail } from './patient.ts';
 import { subjectMatches } from './subject.ts';
 
 /** What oidc-provider hands its hooks (a koa context): the request's socket and the OAuth request. */
 interface OidcContext {
   socket: TLSSocket;
-  oidc: { params?: { scope?: unknown } };
+  oidc: { params?: { scope?: unknown; authorization_details?: unknown } };
 }
 
 interface OidcClient {
@@ -19,6 +20,8 @@ interface OidcClient {
 
 interface OidcToken {
   clientId?: string;
+  /** The token's authorization details (RFC 9396), as `authorizationDetailsForAccessToken` gave them. */
+  rar?: unknown;
 }
 
 /**
@@ -86,6 +89,8 @@ export function buildProvider(options: {
       response_types: [],
       redirect_uris: [],
       scope: c.scope,
+      // RFC 9396 §10: the authorization details types this client may ask for (none unless registered).
+      authorization_details_types: c.authorizationDetailsTypes,
     })),
     adapter: NoStorage,
     clientAuthMethods: ['tls_client_auth'],
@@ -122,11 +127,28 @@ export function buildProvider(options: {
         // require one, so a client without gets an OAuth error rather than a failed handshake).
         getCertificate: (ctx: OidcContext) => peerCertificate(ctx)?.toString(),
         // Only a certificate node's TLS verified against the node's CAs authenticates a client.
-        certificateAuthorized: (ctx: OidcContext) => ctx.socket?.authorized === true,
+        certificateAuthorized: (ctx: OidcContext) =>
+          ctx.socket?.authorized === true && peerCertificate(ctx) !== undefined,
         certificateSubjectMatches: (ctx: OidcContext, property: string, expected: string) => {
           const cert = peerCertificate(ctx);
           return property === 'tls_client_auth_subject_dn' && !!cert && subjectMatches(cert, expected);
         },
+      },
+      // RFC 9396 on the client credentials grant: a client registered for `ehmi_patient` may ask for a token
+      // restricted to one patient (`authorization_details=[{"type":"ehmi_patient","cpr":"…"}]`, patient.ts).
+      richAuthorizationRequests: {
+        enabled: true,
+        types: {
+          [PATIENT_DETAILS_TYPE]: {
+            validate: (_ctx: OidcContext, detail: Record<string, unknown>) => validatePatientDetail(detail),
+          },
+        },
+        authorizationDetailsForAccessToken: (ctx: OidcContext) =>
+          patientDetailsOf(ctx.oidc.params?.authorization_details),
+        // Only client credentials is enabled: there is no grant (code, refresh token) to carry details from, and
+        // no introspection endpoint.
+        authorizationDetailsForGrantSource: () => undefined,
+        authorizationDetailsForIntrospection: () => undefined,
       },
       resourceIndicators: {
         enabled: true,
@@ -168,7 +190,8 @@ export function buildProvider(options: {
     ttl: { ClientCredentials: config.accessTokenTtlSeconds },
     extraTokenClaims: (_ctx: OidcContext, token: OidcToken) => {
       const client = token.clientId ? clients.get(token.clientId) : undefined;
-      return client ? organisationClaims(client) : undefined;
+      const claims = { ...(client ? organisationClaims(client) : {}), ...patientClaims(token.rar) };
+      return Object.keys(claims).length > 0 ? claims : undefined;
     },
   });
 }

@@ -101,9 +101,10 @@ const nodeShape = {
     })
     .optional(),
   /**
-   * Development only, never in production: the MSH may serve its API without client certificates (or without TLS),
-   * and the AP may send to an `http://` endpoint that discovery returns. Every role that relies on it logs a warning
-   * at start.
+   * Development only, never in production: the MSH, EER, EAS and the SMP's admin API may serve without
+   * `authorization` (the MSH on mTLS alone, or without client certificates; the admin APIs behind their static
+   * tokens), and the AP may send to an `http://` endpoint that discovery returns. Every role that relies on it logs
+   * an INSECURE warning at start.
    */
   insecure: z.boolean().default(false),
   /** Revocation checking of the certificates this node relies on (AS4 signers, TLS clients, the SMP's signer). */
@@ -118,7 +119,8 @@ const nodeShape = {
     .prefault({}),
   /**
    * The authorization server whose access tokens the node's resource servers accept (FAPI 2.0 §5.3.3: certificate-
-   * bound JWTs, `cnf.x5t#S256`; see `src/authz.ts`). Absent: no role can ask for access tokens.
+   * bound JWTs, `cnf.x5t#S256`; see `src/authz.ts`). Required by the MSH, EER, EAS and the SMP (its admin API):
+   * without it they refuse to start, unless `insecure` is set.
    */
   authorization: z
     .object({
@@ -136,6 +138,12 @@ const nodeShape = {
         .array(z.enum(['PS256', 'ES256', 'EdDSA']))
         .min(1)
         .default(['PS256', 'ES256', 'EdDSA']),
+      /**
+       * The operator's clients (their `client_id`): they read `/metrics` on every server of the node (with the scope
+       * `ehmi/metrics.read`, `src/metrics-access.ts`), and, at an MSH, its messages and inbox across organisations
+       * (with `msh.operatorClients`, which adds to these).
+       */
+      operatorClients: z.array(z.string().min(1)).default([]),
     })
     .strict()
     .optional(),

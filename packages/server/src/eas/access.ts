@@ -12,3 +12,6 @@ export const EAS_PATIENT_SCOPE = 'eas/patient-gp.r';
 
 /** The operations that are person-specific: their own scope, and an audit row each. */
 export const PATIENT_OPERATIONS: ReadonlySet<string> = new Set(['getReceivingOrganizationByPatientId']);
+
+/** The admin API (EER's feed, the local CPR → GP table): `eas/index.write` (admin-scopes.ts). */
+export { EAS_ADMIN_SCOPE } from '../admin-scopes.ts';

@@ -69,22 +69,25 @@ export function parseFeed(id: string, body: unknown): EerFeed {
  * - `PUT /admin/organizations/{eerOrganizationId}` `{organization, endpoints, devices}`: replace; 201 new, 200 replaced.
  * - `GET /admin/organizations/{id}`: what EAS holds; `DELETE /admin/organizations/{id}`: 204 (also when unknown).
  * - `PUT /admin/patients/{cpr}` `{sor?, ydernummer?, gln?}` and `DELETE /admin/patients/{cpr}`: the local CPR → GP table.
- * Every route needs `Authorization: Bearer <eas.adminToken>`; without it, or with another token, 401.
+ * With the node's `authorization` every route needs an access token with `eas/index.write` (the role's hook);
+ * without it (the `insecure` development switch) `Authorization: Bearer <eas.adminToken>`, else 401.
  */
 export async function adminRoutes(
   app: FastifyInstance,
-  opts: { token: string; index: EasIndex; patients: TablePatientGpRegistry },
+  opts: { token?: string; index: EasIndex; patients: TablePatientGpRegistry },
 ): Promise<void> {
-  const token = new StaticBearerToken(opts.token);
-  app.addHook('onRequest', async (request, reply) => {
-    if (!token.matches(request.headers.authorization)) {
-      reply.header('www-authenticate', 'Bearer realm="eas-admin"');
-      throw new EhmiError(
-        'EHMI_UNAUTHORIZED',
-        'the EAS admin API needs Authorization: Bearer <eas.adminToken>',
-      );
-    }
-  });
+  if (opts.token !== undefined) {
+    const token = new StaticBearerToken(opts.token);
+    app.addHook('onRequest', async (request, reply) => {
+      if (!token.matches(request.headers.authorization)) {
+        reply.header('www-authenticate', 'Bearer realm="eas-admin"');
+        throw new EhmiError(
+          'EHMI_UNAUTHORIZED',
+          'the EAS admin API needs Authorization: Bearer <eas.adminToken>',
+        );
+      }
+    });
+  }
 
   app.put<{ Params: { id: string } }>(
     '/admin/organizations/:id',

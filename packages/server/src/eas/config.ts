@@ -49,8 +49,9 @@ export const easConfigSchema = z
     /** Base URL others reach EAS at (Bundle fullUrls, CapabilityStatement), when it differs from the listen URL. */
     publicUrl: z.string().url().optional(),
     /**
-     * Bearer token of the admin API (`/admin/organizations/{id}` fed by EER, `/admin/patients/{cpr}`). Required when
-     * the role is enabled: an admin API without a secret is never served.
+     * Static bearer token of the admin API (`/admin/organizations/{id}` fed by EER, `/admin/patients/{cpr}`), for
+     * development only: with the node's `authorization` the admin API takes access tokens with `eas/index.write`
+     * and no static token; without it (the `insecure` switch) this token is required.
      */
     adminToken: z.string().min(16, 'expected at least 16 characters').optional(),
     /** Seed of the local patient → GP table, upserted at start (the adapter a national registry replaces). */

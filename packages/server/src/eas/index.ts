@@ -2,10 +2,13 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { asEhmiError, EhmiError } from '@ehmi/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { insufficientScope } from '../authz.ts';
 import { createHttpServer, FHIR_JSON, listen, timeoutsOf } from '../http/index.ts';
-import { insufficientScope, OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
+import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
+import { OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import type { Role, RoleContext } from '../roles.ts';
-import { EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE, PATIENT_OPERATIONS } from './access.ts';
+import { serveSmartConfiguration } from '../smart-configuration.ts';
+import { EAS_ADMIN_SCOPE, EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE, PATIENT_OPERATIONS } from './access.ts';
 import { adminRoutes } from './admin.ts';
 import { EasAudit, type EasAuditOutcome } from './audit.ts';
 import type { EasConfig } from './config.ts';
@@ -23,7 +26,7 @@ import { easOpenApi, schemas } from './schemas.ts';
 import { EasIndex } from './store.ts';
 import type { EasTables } from './tables.ts';
 
-export { EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE } from './access.ts';
+export { EAS_ADMIN_SCOPE, EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE } from './access.ts';
 export { EasAudit, type EasAuditOutcome, type EasAuditRecord } from './audit.ts';
 export type { EasConfig } from './config.ts';
 export { normaliseCpr } from './cpr.ts';
@@ -63,12 +66,6 @@ export async function createEasRole(
   deps: EasDeps = {},
 ): Promise<EasRole> {
   const cfg = ctx.config;
-  if (!cfg.adminToken) {
-    throw new EhmiError(
-      'EHMI_CONFIG_INVALID',
-      'eas.adminToken: the eas role needs a token (16+ characters) for the admin API EER feeds it through',
-    );
-  }
   const now = deps.now ?? Date.now;
   const index = new EasIndex(ctx.store, now);
   const patients = new TablePatientGpRegistry(ctx.store, now);
@@ -80,17 +77,40 @@ export async function createEasRole(
   const isPatientOperation = (request: FastifyRequest) =>
     request.routeOptions.url === '/Organization/:operation' &&
     PATIENT_OPERATIONS.has(String((request.params as { operation?: string }).operation).replace(/^\$/, ''));
-  // With the node's `authorization`: mTLS and an access token for EAS. The organisation lookups need
-  // `system/Organization.rs` here; a lookup by CPR needs a valid token here, and its scope is checked by the route,
-  // once the body has named the patient, so that the refusal is audited with the CPR.
+  // mTLS and an access token for EAS (the node's `authorization`; only the `insecure` switch serves without). The
+  // organisation lookups need `system/Organization.rs` here; a lookup by CPR needs a valid token here, and its scope
+  // is checked by the route, once the body has named the patient, so that the refusal is audited with the CPR. The
+  // admin API (EER's feed) needs `eas/index.write`.
+  const audience = () => [...new Set([url, base()].filter(Boolean))];
   const protection = protectResourceServer(ctx, {
     role: 'eas',
-    audience: () => [...new Set([url, base()].filter(Boolean))],
+    audience,
     scope: (request) => {
+      if (request.routeOptions.url?.startsWith('/admin/')) return EAS_ADMIN_SCOPE;
       if (request.routeOptions.url !== '/Organization/:operation') return undefined;
       return isPatientOperation(request) ? undefined : EAS_ORGANIZATION_SCOPE;
     },
     open: new Set([...OPEN_PATHS, '/metadata']),
+  });
+  // Without tokens (insecure development only) the admin API keeps its static bearer token; with them, none is taken.
+  const adminToken = protection.hook ? undefined : cfg.adminToken;
+  if (!protection.hook && !adminToken) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      'eas.adminToken: without authorization the eas role needs a token (16+ characters) for the admin API EER feeds it through',
+    );
+  }
+  if (protection.hook && cfg.adminToken) {
+    ctx.logger.warn(
+      { role: 'eas' },
+      'eas.adminToken is not used: the admin API takes access tokens (eas/index.write) of the node authorization server',
+    );
+  }
+  const metrics = metricsAccess(ctx, {
+    service: 'eas',
+    audience,
+    anchorsKey: 'tls.ca',
+    verifier: protection.verifier,
   });
 
   const app = await createHttpServer({
@@ -100,13 +120,18 @@ export async function createEasRole(
     timeouts: timeoutsOf(ctx.node.http),
     openapi: easOpenApi,
     readiness: () => ctx.store.ping(),
+    metricsAccess: metrics.hook,
     ...(protection.tls ? { tls: protection.tls } : {}),
   });
+  if (ctx.node.authorization) {
+    serveSmartConfiguration(app, {
+      metadata: async () => protection.verifier()?.metadata(),
+      scopes: [EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE, METRICS_SCOPE],
+    });
+  }
   const { hook } = protection;
   if (hook) {
     app.addHook('onRequest', async (request, reply) => {
-      // The admin API (EER's feed) keeps its own static bearer token (admin.ts).
-      if (request.routeOptions.url?.startsWith('/admin/')) return;
       try {
         await hook(request, reply);
       } catch (err) {
@@ -243,7 +268,7 @@ export async function createEasRole(
     },
   );
 
-  await app.register(adminRoutes, { token: cfg.adminToken, index, patients });
+  await app.register(adminRoutes, { ...(adminToken ? { token: adminToken } : {}), index, patients });
 
   return {
     name: 'eas',
@@ -261,11 +286,11 @@ export async function createEasRole(
       }
       url = await listen(app, { host: cfg.host, port: cfg.port, https: !!ctx.tls });
       ctx.logger.info({ url, patients: cfg.patients.length }, 'eas started');
-      protection.started();
     },
     async close() {
       await app.close();
       await protection.close();
+      await metrics.close();
     },
   };
 }

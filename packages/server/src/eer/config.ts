@@ -1,12 +1,19 @@
 import { z } from 'zod';
 
-/** A service EER pushes its register to (SMP admin API, EAS admin API), with the bearer token it requires. */
+/** A service EER pushes its register to (SMP admin API, EAS admin API). */
 const target = z
   .object({
-    /** Base URL of the service (no trailing slash needed). */
+    /**
+     * Base URL of the service's admin API (no trailing slash needed): with the node's `authorization`, also the
+     * resource (RFC 8707) the access tokens are asked for.
+     */
     url: z.string().url(),
-    /** Sent as `Authorization: Bearer <adminToken>`. */
-    adminToken: z.string().min(1),
+    /**
+     * Static bearer token of the service, for development only: sent as `Authorization: Bearer <adminToken>` when
+     * the node has no `authorization` (the `insecure` switch), and then required. With `authorization`, EER sends
+     * access tokens of `eer.propagation.clientId` instead.
+     */
+    adminToken: z.string().min(1).optional(),
   })
   .strict();
 
@@ -41,6 +48,20 @@ export const eerConfigSchema = z
         concurrency: z.number().int().min(1).max(16).default(1),
         /** Time for one call to the SMP or EAS. */
         timeoutMs: z.number().int().positive().default(30_000),
+        /**
+         * With the node's `authorization`: the client id EER is registered with at the authorization server. EER
+         * asks for access tokens as this client (client credentials, `tls_client_auth`) for the SMP's admin API
+         * (`smp/publication.write`) and EAS's (`eas/index.write`). Required then, when `smp` or `eas` is set.
+         */
+        clientId: z.string().min(1).optional(),
+        /**
+         * PEM files of the TLS client certificate and key the client authenticates with (and its tokens are bound
+         * to); default the node's TLS client certificate (`tls.clientCert`, else `tls.cert`).
+         */
+        tls: z
+          .object({ cert: z.string().min(1), key: z.string().min(1) })
+          .strict()
+          .optional(),
       })
       .strict()
       .prefault({}),

@@ -1,12 +1,17 @@
 import { X509Certificate } from 'node:crypto';
+import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance } from 'fastify';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { EAS_ADMIN_SCOPE, SMP_ADMIN_SCOPE } from '../admin-scopes.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import { type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
+import { serveSmartConfiguration } from '../smart-configuration.ts';
 import { Worker } from '../store/worker.ts';
-import { eerScopes } from './access.ts';
-import { EerValidator } from './profiles.ts';
+import { TokenClient } from '../token-client.ts';
+import { eerScopes, readScopes } from './access.ts';
+import { EER_TYPES, EerValidator } from './profiles.ts';
 import {
   EasAdminClient,
   PROPAGATE_QUEUE,
@@ -55,35 +60,41 @@ export async function createEerRole(
 ): Promise<EerRole> {
   const { node: config, config: cfg, logger } = ctx;
   const log = logger.child({ role: 'eer' });
-  // TLS clients (EAS, an HTTPS SMP) trust the node's CAs and present the node's TLS client certificate.
-  const agent = ctx.tls
-    ? new Agent({
-        connect: {
-          ...(ctx.tls.ca.length > 0 ? { ca: ctx.tls.ca } : {}),
-          cert: ctx.tls.client.cert,
-          key: ctx.tls.client.key,
-        },
-      })
-    : undefined;
+  // TLS clients (EAS, the SMP's admin API) trust the node's CAs and present the propagation's TLS client
+  // certificate (`eer.propagation.tls`, else the node's).
+  const clientTls = cfg.propagation.tls
+    ? {
+        cert: readPem(cfg.propagation.tls.cert, 'eer.propagation.tls.cert'),
+        key: readPem(cfg.propagation.tls.key, 'eer.propagation.tls.key'),
+      }
+    : ctx.tls?.client;
+  const agent =
+    ctx.tls || clientTls
+      ? new Agent({
+          connect: {
+            ...(ctx.tls && ctx.tls.ca.length > 0 ? { ca: ctx.tls.ca } : {}),
+            ...(clientTls ? { cert: clientTls.cert, key: clientTls.key } : {}),
+          },
+        })
+      : undefined;
   const targetFetch = (agent
     ? (url: string, init: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher: agent })
     : fetch) as unknown as typeof fetch;
+  const targets = propagationAuth(ctx, agent, clientTls !== undefined);
   const smp: SmpPublisher | undefined =
     deps.smp ??
     (cfg.smp
       ? (new SmpAdminClient({
           baseUrl: cfg.smp.url,
-          token: cfg.smp.adminToken,
+          ...targets.auth('eer.smp', cfg.smp, SMP_ADMIN_SCOPE, targetFetch),
           timeoutMs: cfg.propagation.timeoutMs,
-          fetch: targetFetch,
         }) as unknown as SmpPublisher)
       : undefined);
   const eas = cfg.eas
     ? new EasAdminClient({
         baseUrl: cfg.eas.url,
-        token: cfg.eas.adminToken,
+        ...targets.auth('eer.eas', cfg.eas, EAS_ADMIN_SCOPE, targetFetch),
         timeoutMs: cfg.propagation.timeoutMs,
-        fetch: targetFetch,
       })
     : undefined;
   if (!smp) log.info('eer.smp is not set: endpoints are not published to an SMP');
@@ -121,9 +132,16 @@ export async function createEerRole(
   // scope of the resource type, read or write; `/metadata` stays open (FHIR R4 http.html §3.1.0.14).
   const protection = protectResourceServer(ctx, {
     role: 'eer',
-    audience: () => [...new Set([url, baseUrl()].filter((u): u is string => !!u))],
+    audience: () => audience(),
     scope: eerScopes,
     open: new Set([...OPEN_PATHS, '/metadata']),
+  });
+  const audience = () => [...new Set([url, baseUrl()].filter((u): u is string => !!u))];
+  const metrics = metricsAccess(ctx, {
+    service: 'eer',
+    audience,
+    anchorsKey: 'tls.ca',
+    verifier: protection.verifier,
   });
   const app: FastifyInstance = await createHttpServer({
     service: 'eer',
@@ -138,9 +156,17 @@ export async function createEerRole(
         'search, create, update, delete, transaction). Errors are FHIR OperationOutcome resources.',
     },
     readiness: () => ctx.store.ping(),
+    metricsAccess: metrics.hook,
     ...(protection.tls ? { tls: protection.tls } : {}),
   });
   if (protection.hook) app.addHook('onRequest', protection.hook);
+  if (ctx.node.authorization) {
+    serveSmartConfiguration(app, {
+      metadata: async () => protection.verifier()?.metadata(),
+      // A read scope and the write scope (`.cruds`, which reads too) of each type.
+      scopes: [...EER_TYPES.flatMap(readScopes), METRICS_SCOPE],
+    });
+  }
   registerRoutes(app, {
     checkScopes: protection.hook !== undefined,
     repository,
@@ -164,13 +190,75 @@ export async function createEerRole(
       url = await listen(app, { host: cfg.host, port: cfg.port, https: !!ctx.tls });
       worker.start();
       log.info({ url }, 'eer started');
-      protection.started();
     },
     async close() {
       await app.close();
       await worker.stop();
       await agent?.close();
       await protection.close();
+      await metrics.close();
+    },
+  };
+}
+
+/**
+ * How EER authenticates to the SMP's and EAS's admin APIs: with the node's `authorization`, access tokens of the
+ * authorization server for `eer.propagation.clientId` (client credentials over mTLS, one token per target, renewed
+ * before it expires; the static admin tokens are not sent); without it (the `insecure` development switch), each
+ * target's static `adminToken`.
+ */
+function propagationAuth(
+  ctx: RoleContext<EerConfig, EerTables>,
+  agent: Agent | undefined,
+  hasClientCertificate: boolean,
+): {
+  auth(
+    key: string,
+    target: { url: string; adminToken?: string | undefined },
+    scope: string,
+    targetFetch: typeof fetch,
+  ): { token?: string; fetch: typeof fetch };
+} {
+  const { node, config: cfg, logger } = ctx;
+  const authorization = node.authorization;
+  let tokens: TokenClient | undefined;
+  if (authorization && (cfg.smp || cfg.eas)) {
+    if (!cfg.propagation.clientId) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        "eer.propagation.clientId: with authorization, EER asks the authorization server for access tokens to the SMP's and EAS's admin APIs as this registered client",
+      );
+    }
+    if (!agent || !hasClientCertificate) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        "eer.propagation.tls: EER authenticates to the authorization server with a TLS client certificate (tls_client_auth), so it needs the node's tls or eer.propagation.tls",
+      );
+    }
+    tokens = new TokenClient({
+      issuer: authorization.issuer,
+      clientId: cfg.propagation.clientId,
+      dispatcher: agent,
+    });
+  }
+  return {
+    auth(key, target, scope, targetFetch) {
+      if (tokens) {
+        if (target.adminToken !== undefined) {
+          logger.warn(
+            { role: 'eer' },
+            `${key}.adminToken is not used: EER sends access tokens of ${cfg.propagation.clientId} (authorization is set)`,
+          );
+        }
+        return { fetch: tokens.fetch({ resource: target.url.replace(/\/+$/, ''), scope }) };
+      }
+      if (target.adminToken === undefined) {
+        throw new EhmiError(
+          'EHMI_CONFIG_INVALID',
+          `${key}.adminToken: without authorization (the insecure development switch) EER needs the service's static admin token`,
+        );
+      }
+      return { token: target.adminToken, fetch: targetFetch };
     },
   };
 }

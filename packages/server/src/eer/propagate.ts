@@ -59,7 +59,7 @@ const asArray = (v: unknown): Json[] =>
     (x): x is Json => typeof x === 'object' && x !== null,
   );
 
-async function current(db: Kysely<EerTables>, type: string, id: string): Promise<Json | undefined> {
+export async function current(db: Kysely<EerTables>, type: string, id: string): Promise<Json | undefined> {
   const row = await db
     .selectFrom('eer_resources')
     .select('content')
@@ -70,7 +70,12 @@ async function current(db: Kysely<EerTables>, type: string, id: string): Promise
   return row?.content ? (JSON.parse(row.content) as Json) : undefined;
 }
 
-async function referrers(db: Kysely<EerTables>, type: string, param: string, key: string): Promise<string[]> {
+export async function referrers(
+  db: Kysely<EerTables>,
+  type: string,
+  param: string,
+  key: string,
+): Promise<string[]> {
   const rows = await db
     .selectFrom('eer_search')
     .select('resource_id')
@@ -363,11 +368,15 @@ export class Propagator {
 /** The EAS admin API client (`PUT`/`DELETE {eas}/admin/organizations/{id}`, bearer token). */
 export class EasAdminClient implements EasPublisher {
   readonly #base: string;
-  readonly #token: string;
+  readonly #token: string | undefined;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
 
-  constructor(options: { baseUrl: string; token: string; timeoutMs: number; fetch?: typeof fetch }) {
+  /**
+   * `token`: EAS's static `eas.adminToken` (development only); without it `fetch` authenticates each request (a
+   * `TokenClient`'s fetch: mTLS and an access token with `eas/index.write`).
+   */
+  constructor(options: { baseUrl: string; token?: string; timeoutMs: number; fetch?: typeof fetch }) {
     this.#base = options.baseUrl.replace(/\/+$/, '');
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs;
@@ -389,13 +398,15 @@ export class EasAdminClient implements EasPublisher {
       res = await this.#fetch(url, {
         method,
         headers: {
-          authorization: `Bearer ${this.#token}`,
+          ...(this.#token !== undefined ? { authorization: `Bearer ${this.#token}` } : {}),
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(body !== undefined ? { body } : {}),
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {
+      // The token client's own refusal (the authorization server's reason) is passed on as it is.
+      if (err instanceof EhmiError) throw err;
       throw new EhmiError(
         'EHMI_UNAVAILABLE',
         `EAS admin ${method} ${url} failed: ${(err as Error).message}`,
@@ -410,6 +421,7 @@ export class EasAdminClient implements EasPublisher {
     // 5xx and 429 may pass; anything else is this request's fault and will not get better by retrying.
     if (res.status >= 500 || res.status === 429) throw new EhmiError('EHMI_UNAVAILABLE', message);
     if (res.status === 401) throw new EhmiError('EHMI_UNAUTHORIZED', message);
+    if (res.status === 403) throw new EhmiError('EHMI_FORBIDDEN', message);
     throw new EhmiError('EHMI_USAGE', message);
   }
 }

@@ -1,9 +1,10 @@
 import { EhmiError, isEhmiError, toOperationOutcome } from '@ehmi/errors';
 import { jsonToXml, xmlToJson } from '@ehmi/fhir';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { insufficientScope } from '../resource-server.ts';
+import { insufficientScope } from '../authz.ts';
 import { readScopes, writeScope } from './access.ts';
 import { capabilityStatement } from './capability.ts';
+import { checkOwnWrite, type OwnedWrite } from './ownership.ts';
 import { type EerType, type EerValidator, isEerType } from './profiles.ts';
 import { type EerRepository, ID_RE, type Json, type StoredVersion } from './repository.ts';
 import { parseSearch, runSearch } from './search.ts';
@@ -176,13 +177,22 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     }
   });
 
+  /** An organisation's own client writes only its own organisation's resources (ownership.ts). */
+  const own = (request: FastifyRequest, write: OwnedWrite, pending?: ReadonlyMap<string, Json>) =>
+    checkOwnWrite(request.access, write, {
+      db: o.store.db,
+      base: o.baseUrl() || undefined,
+      ...(pending ? { pending } : {}),
+    });
   const write = async (
     request: FastifyRequest,
     reply: FastifyReply,
     type: EerType,
     resource: Json,
     run: () => Promise<{ version: StoredVersion; created: boolean }>,
+    id?: string,
   ) => {
+    await own(request, { type, id: id ?? '', after: resource });
     const result = o.validator.validate(type, resource);
     if (!result.ok) {
       // ehmi-core §4: a write that fails the EER profile is bad input → 422 with the OperationOutcome.
@@ -247,6 +257,8 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
         validator: o.validator,
         baseUrl: o.baseUrl(),
         minimal: prefersMinimal(request),
+        authorizeEntry: (entry, pending) =>
+          own(request, { type: entry.type, id: entry.id, after: entry.resource }, pending),
         ...(o.checkScopes
           ? {
               authorize: (types: readonly EerType[]) => {
@@ -328,7 +340,14 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
         );
       }
       const ifMatch = parseIfMatch(request.headers['if-match'] as string | undefined);
-      return write(request, reply, type, resource, () => o.repository.update(type, id, resource, ifMatch));
+      return write(
+        request,
+        reply,
+        type,
+        resource,
+        () => o.repository.update(type, id, resource, ifMatch),
+        id,
+      );
     }),
   );
 
@@ -373,6 +392,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     handle(async (request, reply) => {
       const { type: t, id } = request.params;
       const type = eerType(t);
+      await own(request, { type, id, after: undefined });
       const v = await o.repository.delete(type, id);
       if (!v) throw new EhmiError('EHMI_NOT_FOUND', `${type}/${id} is not known`);
       o.afterWrite();

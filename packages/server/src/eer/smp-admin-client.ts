@@ -17,8 +17,11 @@ import type { X509Certificate as PeculiarX509Certificate } from '@peculiar/x509'
 export interface SmpAdminClientOptions {
   /** The SMP's base URL (`SmpRole.url`, or its public URL). */
   baseUrl: string;
-  /** The SMP's `smp.adminToken`. */
-  token: string;
+  /**
+   * The SMP's static `smp.adminToken` (development only). Without it, `fetch` authenticates each request: with the
+   * node's `authorization`, a `TokenClient`'s fetch (mTLS and an access token with `smp/publication.write`).
+   */
+  token?: string;
   /** Flavour of the bodies sent; the SMP accepts both and serves its own. Default `oasis`. */
   flavour?: 'oasis' | 'peppol';
   /** Per-request timeout. Default 10 s. */
@@ -64,8 +67,9 @@ function base64Der(input: PublishServiceMetadataInput['certificatePem']): string
 }
 
 /**
- * A typed client of the SMP admin API (PUT/DELETE of ServiceGroup and ServiceMetadata, bearer token). EER
- * publishes through it. Errors: `EHMI_UNAUTHORIZED` (token), `EHMI_NOT_FOUND`, `EHMI_USAGE` (the SMP refused the
+ * A typed client of the SMP admin API (PUT/DELETE of ServiceGroup and ServiceMetadata, with an access token or,
+ * in development, the static token). EER publishes through it. Errors: `EHMI_UNAUTHORIZED` (token, or a token the
+ * authorization server refused, with its reason), `EHMI_NOT_FOUND`, `EHMI_USAGE` (the SMP refused the
  * body; its ErrorDescription in the message), `EHMI_UNAVAILABLE` (network failure or 5xx: transient, retry).
  *
  * @example
@@ -90,7 +94,12 @@ export class SmpAdminClient {
         `SmpAdminClient: baseUrl "${options.baseUrl}" is not an http(s) URL`,
       );
     }
-    if (!options.token) throw new EhmiError('EHMI_CONFIG_INVALID', 'SmpAdminClient: token is empty');
+    if (options.token === undefined && !options.fetch) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        'SmpAdminClient: neither a token nor a fetch that authenticates (a TokenClient fetch)',
+      );
+    }
     this.#options = options;
     this.#flavour = options.flavour === 'peppol' ? 'peppol' : 'oasis-bdxr-1';
   }
@@ -164,13 +173,15 @@ export class SmpAdminClient {
       res = await doFetch(url, {
         method,
         headers: {
-          authorization: `Bearer ${this.#options.token}`,
+          ...(this.#options.token !== undefined ? { authorization: `Bearer ${this.#options.token}` } : {}),
           ...(body !== undefined ? { 'content-type': 'application/xml; charset=utf-8' } : {}),
         },
         ...(body !== undefined ? { body } : {}),
         signal: AbortSignal.timeout(this.#options.timeoutMs ?? 10_000),
       });
     } catch (err) {
+      // The token client's own refusal (the authorization server's reason) is passed on as it is.
+      if (err instanceof EhmiError) throw err;
       throw new EhmiError(
         'EHMI_UNAVAILABLE',
         `SMP admin ${method} ${url} failed: ${(err as Error).message}`,

@@ -36,6 +36,14 @@ export async function processTransaction(
     minimal: boolean;
     /** Called with the types the Bundle writes before anything is validated or written; throws to refuse. */
     authorize?: (types: readonly EerType[]) => void;
+    /**
+     * Called for each entry once its references are rewritten, before anything is written, with every resource the
+     * Bundle writes (`Type/id` →); throws to refuse the whole Bundle.
+     */
+    authorizeEntry?: (
+      entry: { type: EerType; id: string; resource: Json | undefined },
+      pending: ReadonlyMap<string, Json>,
+    ) => Promise<void>;
   },
 ): Promise<{ response: Json; writes: number }> {
   if (bundle.resourceType !== 'Bundle') throw bad('POST [base] takes a transaction Bundle', 'resourceType');
@@ -97,10 +105,15 @@ export async function processTransaction(
     });
   });
   o.authorize?.([...new Set(planned.map((p) => p.type))]);
+  for (const p of planned) if (p.resource) p.resource = rewriteReferences(p.resource, references) as Json;
+  if (o.authorizeEntry) {
+    const pending = new Map(planned.flatMap((p) => (p.resource ? [[`${p.type}/${p.id}`, p.resource]] : [])));
+    for (const p of planned)
+      await o.authorizeEntry({ type: p.type, id: p.id, resource: p.resource }, pending);
+  }
   const issues: OperationOutcome['issue'] = [];
   for (const p of planned) {
     if (!p.resource) continue;
-    p.resource = rewriteReferences(p.resource, references) as Json;
     const { ok, outcome } = o.validator.validate(p.type, p.resource);
     if (ok) continue;
     const prefix = `Bundle.entry[${p.index}].resource`;

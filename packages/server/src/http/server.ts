@@ -3,6 +3,8 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
@@ -24,6 +26,11 @@ export interface HttpServerOptions {
   openapi?: OpenApiInfo;
   /** Connection timeouts; DEFAULT_HTTP_TIMEOUTS for those not given. */
   timeouts?: Partial<HttpTimeouts>;
+  /**
+   * Who may read `GET /metrics`: an `onRequest` hook of that route that throws to refuse. Required, so that every
+   * server decides (the node's servers take `metricsAccess` of `src/metrics-access.ts`: the operator only).
+   */
+  metricsAccess: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
 export interface HttpsOptions {
@@ -94,7 +101,7 @@ function fromFastifyError(err: FastifyError): EhmiError {
 
 /**
  * A fastify server with what every server of the node has: `GET /health` (200 when ready, 503 otherwise),
- * `GET /metrics` (Prometheus text format), request metrics, and errors as FHIR OperationOutcome with the status of
+ * `GET /metrics` (Prometheus text format, to whom `metricsAccess` lets through), request metrics, and errors as FHIR OperationOutcome with the status of
  * their code. Roles register their routes as plugins on it.
  */
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
@@ -215,11 +222,12 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     '/metrics',
     {
       schema: {
-        summary: 'Prometheus metrics (text format)',
+        summary: 'Prometheus metrics (text format); the operator only',
         responses: {
           '200': { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
         },
       },
+      onRequest: options.metricsAccess,
     },
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );

@@ -46,9 +46,10 @@ export function mshScopeOf(request: FastifyRequest): string | undefined {
 
 /**
  * Who may use this MSH, once the token is valid and grants the scope: a client acting for this MSH's organisation
- * (its GLN among the token's `ehmi:org_context`), or a client that acts for no organisation, is one of
- * `msh.operatorClients` and only reads. A token for another organisation, or an operator asking to write, is
- * refused with 403 (`forbidden`): the token is valid, this MSH does not serve its holder that request.
+ * (its GLN among the token's `ehmi:org_context`), or a client that acts for no organisation, is one of the node's
+ * `authorization.operatorClients` or `msh.operatorClients` and only reads. A token for another organisation, or an
+ * operator asking to write, is refused with 403 (`forbidden`): the token is valid, this MSH does not serve its
+ * holder that request.
  */
 export function checkOrganisation(
   claims: AccessClaims,
@@ -65,13 +66,34 @@ export function checkOrganisation(
   if (!options.operatorClients.has(claims.clientId)) {
     throw new EhmiError(
       'EHMI_FORBIDDEN',
-      `the access token names no organisation, and client ${claims.clientId} is not one of msh.operatorClients`,
+      `the access token names no organisation, and client ${claims.clientId} is not one of authorization.operatorClients or msh.operatorClients`,
     );
   }
   if (options.scope !== undefined && !OPERATOR_SCOPES.has(options.scope)) {
     throw new EhmiError(
       'EHMI_FORBIDDEN',
       `client ${claims.clientId} acts for no organisation: it may read this MSH's messages and inbox, not ${options.scope}`,
+    );
+  }
+}
+
+/**
+ * The patient the request's access token is restricted to (its CPR), or undefined: every patient (a token without
+ * the restriction, or no token where the node has no `authorization`). With one, the MSH lists only messages about
+ * that patient, answers 404 for any other as for one that does not exist (their ids are not guessed, and a 403
+ * would tell that the message exists and is about someone else), and refuses (403) a submission about another
+ * patient or whose patient it cannot read.
+ */
+export function restrictedPatient(request: FastifyRequest): string | undefined {
+  return request.access?.patient?.cpr;
+}
+
+/** `POST /payloads` with a token restricted to one patient: the MSH cannot read a payload's patient. */
+export function refusePayloadForPatient(request: FastifyRequest): void {
+  if (restrictedPatient(request) !== undefined) {
+    throw new EhmiError(
+      'EHMI_FORBIDDEN',
+      'the access token is restricted to one patient, and the MSH cannot read the patient of a payload: submit a MedCom FHIR message with POST /messages',
     );
   }
 }
@@ -96,7 +118,12 @@ export function requireMshAccess(options: {
     const verifier = options.verifier();
     if (!verifier) throw new EhmiError('EHMI_UNAVAILABLE', 'the message service handler is starting');
     if (hookOf !== verifier) {
-      hook = requireAccessToken(verifier, { scope: mshScopeOf, open: options.open });
+      // A token restricted to one patient is served that patient's messages only (restrictedPatient, routes.ts).
+      hook = requireAccessToken(verifier, {
+        scope: mshScopeOf,
+        open: options.open,
+        honoursPatientRestriction: true,
+      });
       hookOf = verifier;
     }
     await hook!(request, reply);

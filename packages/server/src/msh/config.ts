@@ -16,12 +16,13 @@ export const mshConfigSchema = z
       .int()
       .min(1024)
       .default(32 * 1024 * 1024),
-    /** PEM files of the CAs whose client certificates may use the EUA API (mTLS); empty: no client check. */
+    /** PEM files of the CAs whose client certificates may use the EUA API (mTLS): required with the node's `authorization` (the tokens are bound to these certificates); empty only under `insecure`. */
     clientTrustAnchors: z.array(z.string().min(1)).default([]),
     /**
      * OAuth client ids that act for no organisation (the network's operator) and may read this MSH's messages and
-     * inbox (`msh/messages.read`, `msh/inbox.read`), never submit or acknowledge. Only with the node's
-     * `authorization`; every other client's token must name this MSH's organisation.
+     * inbox (`msh/messages.read`, `msh/inbox.read`), never submit or acknowledge, in addition to the node's
+     * `authorization.operatorClients`. Only with the node's `authorization`; every other client's token must name
+     * this MSH's organisation.
      */
     operatorClients: z.array(z.string().min(1)).default([]),
     /** ehmiSBDH ExpectedResponseDateTime: creation + 10 minutes (ehmi-core §2.4, §6.1). */

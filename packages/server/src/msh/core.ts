@@ -1,3 +1,4 @@
+import type { MedComMessageFacts } from '@ehmi/sbdh';
 import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/index.ts';
@@ -90,6 +91,15 @@ export function inboxItem(row: Selectable<MshInboxTable>) {
     sender: row.sender,
     receivedAt: new Date(row.received_at).toISOString(),
   };
+}
+
+/**
+ * The CPR of the patient a MedCom message is about (PATIENTID's source: the Patient's identifier of system
+ * `urn:oid:1.2.208.176.1.2`, read by `@ehmi/sbdh` `readMessageFacts`); null when it names none, or the patient only
+ * by a replacement CPR (eCPR), which no token restriction names.
+ */
+export function patientCprOf(facts: Pick<MedComMessageFacts, 'patient'>): string | null {
+  return facts.patient?.kind === 'cpr' ? facts.patient.value : null;
 }
 
 /** The access point's party value of a GLN (`0088:<GLN>`). */

@@ -2,11 +2,13 @@ import { EhmiError } from '@ehmi/errors';
 import { AccessTokenVerifier, accessTokenVerifierOptions } from '../authz.ts';
 import type { AccessPointGateway, MshBackend } from '../contract.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { QUEUES } from '../path.ts';
 import { organisationOf, type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
+import { serveSmartConfiguration } from '../smart-configuration.ts';
 import { type IdleState, Worker } from '../store/index.ts';
 import { askForClientCertificate } from '../trust.ts';
-import { requireMshAccess } from './access.ts';
+import { MSH_SCOPE, requireMshAccess } from './access.ts';
 import type { MshConfig } from './config.ts';
 import { inboxItem, type MshCore, partyOf } from './core.ts';
 import type { DispatchPayload } from './envelopes.ts';
@@ -54,21 +56,43 @@ export async function createMsh(
   const { node: config, config: mshConfig, store, queue, logger } = ctx;
   const organisation = organisationOf(config, 'message service handler');
   const anchors = mshConfig.clientTrustAnchors.map((file) => readPem(file, 'msh.clientTrustAnchors'));
+  // Fail closed: the EUA API holds patients' data; it is served only to clients with an access token of the node's
+  // authorization server, bound to a certificate under msh.clientTrustAnchors. The `insecure` development switch
+  // serves it on mTLS alone (with msh.clientTrustAnchors), or to whoever connects (without).
+  const authorization = config.authorization;
+  requireTrustConfiguration(ctx, 'msh', {
+    missing: !authorization,
+    refusal:
+      "authorization: the message service handler serves its API only to clients with an access token of the node's authorization server (authorization.issuer), bound to a certificate issued under msh.clientTrustAnchors",
+    insecureNote:
+      anchors.length > 0
+        ? 'the MSH API is served without access tokens, to any client with a certificate under msh.clientTrustAnchors, for this organisation'
+        : 'the MSH API is served without client authentication',
+  });
   if (anchors.length > 0 && !ctx.tls) {
     throw new EhmiError(
       'EHMI_CONFIG_INVALID',
       "msh.clientTrustAnchors: mutual TLS needs the node's tls certificate and key",
     );
   }
-  // Fail closed: the EUA API holds patients' data; it is not served to whoever connects.
-  requireTrustConfiguration(ctx, 'msh', {
-    missing: anchors.length === 0,
-    refusal:
-      'msh.clientTrustAnchors: the message service handler serves its API only to clients with a certificate issued under these CAs (and needs tls)',
-    insecureNote: 'the MSH API is served without client authentication',
-  });
+  if (authorization && anchors.length === 0) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      "msh.clientTrustAnchors: access tokens are bound to client certificates (authorization is set), so the message service handler needs the CAs of its clients' certificates (and tls)",
+    );
+  }
   const tls = ctx.tls && askForClientCertificate(ctx.tls, anchors);
   const log = logger.child({ role: 'msh', organisation: organisation.name });
+  // Access tokens (docs/architecture.md "Who is asking"). Their audience is this MSH's URL(s), known once it
+  // listens: the verifier is made in start().
+  let verifier: AccessTokenVerifier | undefined;
+  const metrics = metricsAccess(ctx, {
+    service: 'msh',
+    // The token's audience is the API's, checked by its verifier.
+    audience: () => [],
+    anchorsKey: 'msh.clientTrustAnchors',
+    verifier: () => verifier,
+  });
   const app = await createHttpServer({
     service: 'msh',
     logger: log,
@@ -76,6 +100,7 @@ export async function createMsh(
     timeouts: timeoutsOf(config.http),
     openapi: mshOpenApi,
     readiness: () => store.ping(),
+    metricsAccess: metrics.hook,
     ...(tls ? { tls } : {}),
   });
   const hub = new InboxHub({
@@ -84,6 +109,7 @@ export async function createMsh(
       (await inboxSince(store.db, since)).map((r) => ({
         id: r.id,
         receivedAt: r.received_at,
+        patientCpr: r.patient_cpr,
         json: inboxItem(r),
       })),
     onError: (err) => log.warn({ err }, 'inbox event poll failed'),
@@ -109,22 +135,28 @@ export async function createMsh(
     isPermanent: () => false,
   });
   const dispatcher = worker;
-  // Access tokens (docs/architecture.md "Who is asking") when the node names its authorization server. Their
-  // audience is this MSH's URL(s), known once it listens: the verifier is made in start().
-  const authorization = config.authorization;
-  let verifier: AccessTokenVerifier | undefined;
   const accessTokens =
     authorization &&
     requireMshAccess({
       verifier: () => verifier,
       gln: organisation.gln,
-      operatorClients: mshConfig.operatorClients,
+      // The node's operator clients, and those the MSH adds.
+      operatorClients: [...authorization.operatorClients, ...mshConfig.operatorClients],
       open: TOKEN_OPEN_PATHS,
     });
   registerRoutes(app, core, {
     ...(anchors.length > 0 ? { clientCertificates: ctx.revocation } : {}),
     ...(accessTokens ? { accessTokens } : {}),
   });
+  if (authorization) {
+    serveSmartConfiguration(app, {
+      metadata: async () => {
+        if (!verifier) throw new EhmiError('EHMI_UNAVAILABLE', 'the message service handler is starting');
+        return verifier.metadata();
+      },
+      scopes: [...Object.values(MSH_SCOPE), METRICS_SCOPE],
+    });
+  }
 
   const backend: MshBackend = {
     deliver: (inbound) => deliver(core, inbound),
@@ -164,12 +196,6 @@ export async function createMsh(
             ...(ctx.tls && ctx.tls.ca.length > 0 ? { ca: ctx.tls.ca } : {}),
           }),
         );
-      } else {
-        // Not fail-closed yet: without `authorization` the API is served on mTLS alone.
-        log.warn(
-          { authorization: false },
-          'the MSH API is not protected by access tokens (no authorization configured): any client with a trusted certificate may use it for this organisation',
-        );
       }
       worker?.start();
       timer = setInterval(() => {
@@ -183,6 +209,7 @@ export async function createMsh(
       hub.close();
       await app.close();
       await verifier?.close();
+      await metrics.close();
       await worker?.stop();
       await sweeping;
     },

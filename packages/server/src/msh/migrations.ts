@@ -141,4 +141,32 @@ export const mshMigrations: Record<string, Migration> = {
       }
     },
   },
+  /**
+   * The patient each message is about (the CPR of its MedCom Patient, `urn:oid:1.2.208.176.1.2`), so that a token
+   * restricted to one patient lists and reaches that patient's messages only. Rows from before stay without one:
+   * a restricted token does not see them.
+   */
+  '0010_msh_patient': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('msh_messages').addColumn('patient_cpr', 'text').execute();
+      await db.schema.alterTable('msh_inbox').addColumn('patient_cpr', 'text').execute();
+      // The lists of a restricted token: `GET /messages` by creation, `GET /inbox` and its stream by arrival.
+      await db.schema
+        .createIndex('msh_messages_patient')
+        .on('msh_messages')
+        .columns(['patient_cpr', 'created_at'])
+        .execute();
+      await db.schema
+        .createIndex('msh_inbox_patient')
+        .on('msh_inbox')
+        .columns(['patient_cpr', 'removed_at', 'received_at'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('msh_inbox_patient').execute();
+      await db.schema.dropIndex('msh_messages_patient').execute();
+      await db.schema.alterTable('msh_inbox').dropColumn('patient_cpr').execute();
+      await db.schema.alterTable('msh_messages').dropColumn('patient_cpr').execute();
+    },
+  },
 };

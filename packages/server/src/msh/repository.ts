@@ -7,16 +7,28 @@ import type { MessageStatus, NeedsAction } from './tables.ts';
  * data access behind a repository). Status changes and timeline events go through lifecycle.ts instead.
  */
 
-/** A sent message by its tracking id. */
-export function findMessage(db: Db, id: string) {
-  return db.selectFrom('msh_messages').selectAll().where('id', '=', id).executeTakeFirst();
+/**
+ * The patient a request is restricted to (the CPR its access token names, `authz.ts` `AccessClaims.patient`), or
+ * undefined: every patient. A restricted read finds only rows about that patient; a row about none is not found.
+ */
+export type PatientRestriction = string | undefined;
+
+/** A sent message by its tracking id (with `patient`, only when it is about that patient). */
+export function findMessage(db: Db, id: string, patient?: PatientRestriction) {
+  let query = db.selectFrom('msh_messages').selectAll().where('id', '=', id);
+  if (patient !== undefined) query = query.where('patient_cpr', '=', patient);
+  return query.executeTakeFirst();
 }
 
-/** `GET /messages`: oldest first, optionally one status or one needs-action mark. */
-export function listMessages(db: Db, filter: { status?: MessageStatus; needsAction?: NeedsAction }) {
+/** `GET /messages`: oldest first, optionally one status, one needs-action mark, one patient. */
+export function listMessages(
+  db: Db,
+  filter: { status?: MessageStatus; needsAction?: NeedsAction; patient?: PatientRestriction },
+) {
   let query = db.selectFrom('msh_messages').selectAll().orderBy('created_at').orderBy('id');
   if (filter.status !== undefined) query = query.where('status', '=', filter.status);
   if (filter.needsAction !== undefined) query = query.where('needs_action', '=', filter.needsAction);
+  if (filter.patient !== undefined) query = query.where('patient_cpr', '=', filter.patient);
   return query.limit(10_000).execute();
 }
 
@@ -121,21 +133,18 @@ export async function releaseHeld(trx: Db, messageId: string, now: number): Prom
   return held.map((h) => h.id);
 }
 
-/** An inbox item, removed or not. */
-export function findInboxItem(db: Db, id: string) {
-  return db.selectFrom('msh_inbox').selectAll().where('id', '=', id).executeTakeFirst();
+/** An inbox item, removed or not (with `patient`, only when it is about that patient). */
+export function findInboxItem(db: Db, id: string, patient?: PatientRestriction) {
+  let query = db.selectFrom('msh_inbox').selectAll().where('id', '=', id);
+  if (patient !== undefined) query = query.where('patient_cpr', '=', patient);
+  return query.executeTakeFirst();
 }
 
-/** `GET /inbox`: the items not removed, oldest first. */
-export function listInbox(db: Db) {
-  return db
-    .selectFrom('msh_inbox')
-    .selectAll()
-    .where('removed_at', 'is', null)
-    .orderBy('received_at')
-    .orderBy('id')
-    .limit(10_000)
-    .execute();
+/** `GET /inbox`: the items not removed, oldest first; with `patient`, that patient's only. */
+export function listInbox(db: Db, patient?: PatientRestriction) {
+  let query = db.selectFrom('msh_inbox').selectAll().where('removed_at', 'is', null);
+  if (patient !== undefined) query = query.where('patient_cpr', '=', patient);
+  return query.orderBy('received_at').orderBy('id').limit(10_000).execute();
 }
 
 /** Items received at or after `since` and not removed, oldest first: the inbox stream's poll. */

@@ -4,7 +4,9 @@ import type { RevocationChecker } from '@ehmi/pki';
 import { parse, payloadOf } from '@ehmi/sbdh';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FHIR_JSON } from '../http/index.ts';
+import { SMART_CONFIGURATION_PATH } from '../smart-configuration.ts';
 import { requireClientCertificate } from '../trust.ts';
+import { refusePayloadForPatient, restrictedPatient } from './access.ts';
 import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary } from './core.ts';
 import { fhirFormatOf, fhirText, formatOfMime, ProfileValidationError, readFhir } from './fhir-body.ts';
 import { acknowledgeInbox } from './outbound/acknowledge.ts';
@@ -23,14 +25,20 @@ import type { MessageStatus, NeedsAction } from './tables.ts';
 
 type IdParams = { Params: { id: string } };
 
-/** Paths a client may call without a certificate: load balancers and probes. */
-const OPEN_PATHS = new Set(['/health']);
+/** Paths a client may call without a certificate: load balancers and probes, and the SMART configuration. */
+const OPEN_PATHS = new Set(['/health', SMART_CONFIGURATION_PATH]);
 
 /**
- * Paths a client with a certificate may call without an access token: the probes, the OpenAPI document and the
- * metrics (a scraper holds a client certificate, not a token; no patient data is in them).
+ * Paths this hook lets through without an access token: the probes, the OpenAPI document, the SMART configuration
+ * (a client reads it before it has a token), and the metrics, which have their own check (the operator's token of
+ * scope `ehmi/metrics.read`, `metrics-access.ts`).
  */
-export const TOKEN_OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/openapi.json', '/metrics']);
+export const TOKEN_OPEN_PATHS: ReadonlySet<string> = new Set([
+  '/health',
+  '/openapi.json',
+  SMART_CONFIGURATION_PATH,
+  '/metrics',
+]);
 
 /**
  * The EUA API (specs of the MSH helper brief; route schemas and OpenAPI in ./schemas.ts). Every error is a FHIR OperationOutcome
@@ -55,6 +63,8 @@ export function registerRoutes(
         revocation: options.clientCertificates,
         anchorsKey: 'msh.clientTrustAnchors',
         open: OPEN_PATHS,
+        // With access tokens, a refusal names the Bearer scheme (RFC 9110 §15.5.2).
+        bearer: options.accessTokens !== undefined,
       }),
     );
   }
@@ -82,7 +92,7 @@ export function registerRoutes(
           `send a MedCom FHIR message as application/fhir+json or application/fhir+xml, not ${request.headers['content-type'] ?? 'no Content-Type'}`,
         );
       }
-      const result = await submitFhir(core, bodyOf(request), format);
+      const result = await submitFhir(core, bodyOf(request), format, restrictedPatient(request));
       return reply
         .status(result.existing ? 200 : 202)
         .header('location', `/messages/${result.row.id}`)
@@ -93,6 +103,7 @@ export function registerRoutes(
       '/payloads',
       { schema: schemas.submitPayload },
       async (request, reply) => {
+        refusePayloadForPatient(request);
         const result = await submitPayload(
           core,
           bodyOf(request),
@@ -110,12 +121,15 @@ export function registerRoutes(
     api.get<{ Querystring: { status?: MessageStatus; needsAction?: NeedsAction } }>(
       '/messages',
       { schema: schemas.listMessages },
-      async (request) => (await listMessages(core.store.db, request.query)).map(messageSummary),
+      async (request) =>
+        (await listMessages(core.store.db, { ...request.query, patient: restrictedPatient(request) })).map(
+          messageSummary,
+        ),
     );
 
     api.get<IdParams>('/messages/:id', { schema: schemas.getMessage }, async (request) => {
       const { id } = request.params;
-      const row = await findMessage(core.store.db, id);
+      const row = await findMessage(core.store.db, id, restrictedPatient(request));
       if (!row) throw new EhmiError('EHMI_NOT_FOUND', `no sent message ${id}`);
       const events = await messageEvents(core.store.db, id);
       return { ...messageSummary(row), events: events.map(eventJson) };
@@ -123,11 +137,13 @@ export function registerRoutes(
 
     api.post<IdParams>('/messages/:id/$resend', { schema: schemas.resend }, async (request, reply) => {
       const { id } = request.params;
-      const row = await resend(core, id);
+      const row = await resend(core, id, restrictedPatient(request));
       return reply.status(202).send({ id: row.id, envelopeId: row.envelope_id, resends: row.resends });
     });
 
-    api.get('/inbox', { schema: schemas.inbox }, async () => (await listInbox(core.store.db)).map(inboxItem));
+    api.get('/inbox', { schema: schemas.inbox }, async (request) =>
+      (await listInbox(core.store.db, restrictedPatient(request))).map(inboxItem),
+    );
 
     api.get('/inbox/stream', { schema: schemas.inboxStream }, async (request, reply) => {
       reply.hijack();
@@ -139,13 +155,13 @@ export function registerRoutes(
         'x-accel-buffering': 'no',
       });
       res.write(': inbox events\n\n');
-      core.hub.add(res);
+      core.hub.add(res, restrictedPatient(request));
       request.raw.on('close', () => res.end());
     });
 
     api.get<IdParams>('/inbox/:id', { schema: schemas.inboxItem }, async (request, reply) => {
       const { id } = request.params;
-      const item = await findInboxItem(core.store.db, id);
+      const item = await findInboxItem(core.store.db, id, restrictedPatient(request));
       if (!item || item.removed_at !== null) throw new EhmiError('EHMI_NOT_FOUND', `no inbox item ${id}`);
       const payload = payloadOf(parse(await core.store.blobs.read(item.envelope_hash)));
       const stored = formatOfMime(item.mime_type);
@@ -169,7 +185,7 @@ export function registerRoutes(
 
     api.delete<IdParams>('/inbox/:id', { schema: schemas.removeInboxItem }, async (request, reply) => {
       const { id } = request.params;
-      const item = await findInboxItem(core.store.db, id);
+      const item = await findInboxItem(core.store.db, id, restrictedPatient(request));
       if (!item) throw new EhmiError('EHMI_NOT_FOUND', `no inbox item ${id}`);
       // Acknowledge-to-remove (as MESH's acknowledge): the item leaves the list, and stays for duplicate handling.
       await removeInboxItem(core.store.db, id, core.now());
@@ -190,7 +206,7 @@ export function registerRoutes(
           throw new EhmiError('EHMI_INPUT_UNREADABLE', 'the body must be a JSON object {"code": …}');
         }
       }
-      const ackId = await acknowledgeInbox(core, id, body);
+      const ackId = await acknowledgeInbox(core, id, body, restrictedPatient(request));
       return reply.status(202).header('location', `/messages/${ackId}`).send({ id: ackId });
     });
   });

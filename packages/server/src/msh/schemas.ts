@@ -164,7 +164,9 @@ export const schemas = {
       '200': { description: 'An identical earlier submission', content: json(ref('Accepted')) },
       '400': errorResponse('Unreadable body'),
       '401': unauthorized,
-      '403': errorResponse('MessageHeader.sender is not this organisation'),
+      '403': errorResponse(
+        'MessageHeader.sender is not this organisation; or the access token is restricted to one patient and the message is about another',
+      ),
       '409': errorResponse('The MessageHeader.id was submitted before with another Bundle.id (use $resend)'),
       '413': errorResponse('Body too large'),
       '415': errorResponse('Not a FHIR media type'),
@@ -209,6 +211,9 @@ export const schemas = {
       '202': { description: 'Accepted', content: json(ref('Accepted')) },
       '400': errorResponse('Missing or bad metadata, unreadable body'),
       '401': unauthorized,
+      '403': errorResponse(
+        'The access token is restricted to one patient (the MSH cannot read a payload’s patient)',
+      ),
       '422': errorResponse('The envelope cannot be built valid from this metadata'),
     },
   },
@@ -221,7 +226,7 @@ export const schemas = {
     responses: {
       '200': { description: 'The message', content: json(ref('Message')) },
       '400': errorResponse('The id is not a UUID'),
-      '404': errorResponse('Unknown id'),
+      '404': errorResponse('Unknown id, or about another patient than the access token is restricted to'),
     },
   },
   resend: {
@@ -242,7 +247,7 @@ export const schemas = {
         }),
       },
       '400': errorResponse('The id is not a UUID'),
-      '404': errorResponse('Unknown id'),
+      '404': errorResponse('Unknown id, or about another patient than the access token is restricted to'),
       '409': errorResponse('Resent msh.maxResends times already, acknowledged, or not a MedCom message'),
     },
   },
@@ -275,7 +280,9 @@ export const schemas = {
         },
       },
       '400': errorResponse('The id is not a UUID'),
-      '404': errorResponse('Unknown or removed'),
+      '404': errorResponse(
+        'Unknown, removed, or about another patient than the access token is restricted to',
+      ),
     },
   },
   removeInboxItem: {
@@ -284,7 +291,7 @@ export const schemas = {
     responses: {
       '204': { description: 'Removed' },
       '400': errorResponse('The id is not a UUID'),
-      '404': errorResponse('Unknown id'),
+      '404': errorResponse('Unknown id, or about another patient than the access token is restricted to'),
     },
   },
   acknowledge: {
@@ -310,7 +317,7 @@ export const schemas = {
         content: json({ type: 'object', properties: { id: { type: 'string' } } }),
       },
       '400': errorResponse('The id is not a UUID, or the body is not a JSON object'),
-      '404': errorResponse('Unknown id'),
+      '404': errorResponse('Unknown id, or about another patient than the access token is restricted to'),
       '409': errorResponse('Acknowledged already'),
     },
   },

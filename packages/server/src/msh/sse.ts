@@ -4,6 +4,8 @@ import type { ServerResponse } from 'node:http';
 export interface HubItem {
   id: string;
   receivedAt: number;
+  /** The patient the item is about (`msh_inbox.patient_cpr`): a client restricted to another does not get it. */
+  patientCpr: string | null;
   json: unknown;
 }
 
@@ -25,7 +27,8 @@ const OVERLAP_MS = 30_000;
  * while clients are connected. Each item is pushed once, and only items received since the clients connected.
  */
 export class InboxHub {
-  readonly #clients = new Set<ServerResponse>();
+  /** Each connected client, with the patient its token is restricted to (undefined: every patient). */
+  readonly #clients = new Map<ServerResponse, string | undefined>();
   readonly #pushed = new Map<string, number>();
   readonly #options: InboxHubOptions;
   readonly #heartbeat: NodeJS.Timeout;
@@ -37,7 +40,7 @@ export class InboxHub {
     this.#options = options;
     // A comment line now and then keeps proxies from closing an idle stream.
     this.#heartbeat = setInterval(() => {
-      for (const c of this.#clients) c.write(': keep-alive\n\n');
+      for (const c of this.#clients.keys()) c.write(': keep-alive\n\n');
     }, options.heartbeatMs ?? 15_000);
     this.#heartbeat.unref();
   }
@@ -46,7 +49,8 @@ export class InboxHub {
     return this.#clients.size;
   }
 
-  add(res: ServerResponse): void {
+  /** A client of the stream; with `patient`, it gets the items about that patient only. */
+  add(res: ServerResponse, patient?: string): void {
     if (this.#clients.size === 0) {
       this.#connectedSince = Date.now();
       const { pollMs, since } = this.#options;
@@ -55,21 +59,23 @@ export class InboxHub {
         this.#poller.unref();
       }
     }
-    this.#clients.add(res);
+    this.#clients.set(res, patient);
     res.on('close', () => {
       this.#clients.delete(res);
       if (this.#clients.size === 0) clearInterval(this.#poller);
     });
   }
 
-  /** Push an item to every client, unless it was pushed already. */
+  /** Push an item to every client that may see it, unless it was pushed already. */
   publish(item: HubItem): void {
     if (this.#clients.size === 0 || this.#pushed.has(item.id) || item.receivedAt < this.#connectedSince)
       return;
     this.#pushed.set(item.id, item.receivedAt);
     if (this.#pushed.size > 10_000) this.#pushed.delete(this.#pushed.keys().next().value!);
     const text = `event: message\ndata: ${JSON.stringify(item.json)}\n\n`;
-    for (const c of this.#clients) c.write(text);
+    for (const [c, patient] of this.#clients) {
+      if (patient === undefined || patient === item.patientCpr) c.write(text);
+    }
   }
 
   async #poll(): Promise<void> {
@@ -90,7 +96,7 @@ export class InboxHub {
   close(): void {
     clearInterval(this.#heartbeat);
     clearInterval(this.#poller);
-    for (const c of this.#clients) c.end();
+    for (const c of this.#clients.keys()) c.end();
     this.#clients.clear();
   }
 }

@@ -40,6 +40,11 @@ export interface MshMessagesTable {
   ack_due: number | null;
   /** For an acknowledgement: the inbox item it acknowledges. */
   inbox_id: string | null;
+  /**
+   * The CPR of the patient the message is about (its MedCom Patient's `urn:oid:1.2.208.176.1.2`; an acknowledgement
+   * takes its inbox item's); null when it names none: a payload, or a patient known only by a replacement CPR.
+   */
+  patient_cpr: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -90,6 +95,8 @@ export interface MshInboxTable {
   receiver: string;
   /** BinaryContent mimeType: the payload's format. */
   mime_type: string;
+  /** The CPR of the patient a MedCom FHIR message is about; null for other payloads and when it names none. */
+  patient_cpr: string | null;
   envelope_hash: string;
   envelope_size: number;
   received_at: number;

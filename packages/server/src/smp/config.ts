@@ -51,7 +51,27 @@ export const smpConfigSchema = z
       })
       .strict()
       .optional(),
-    /** Bearer token of the admin API (PUT/DELETE); at least 16 characters. */
+    /**
+     * The admin API (PUT/DELETE of ServiceGroup and ServiceMetadata) with the node's `authorization`: its own HTTPS
+     * server (the node's `tls`, client certificates asked for under `tls.ca`), since a certificate-bound access token
+     * (`smp/publication.write`) needs TLS and the read API stays plain HTTP as SMPs are.
+     */
+    admin: z
+      .object({
+        /** Default `smp.host`. */
+        host: hostOrIp.optional(),
+        /** HTTPS port; 0 picks a free one. */
+        port: port.default(8715),
+        /** Base URL clients reach the admin API at (the audience of its tokens), when it differs from the listen URL. */
+        publicUrl: z.string().url().optional(),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Static bearer token of the admin API, for development only: without the node's `authorization` (the `insecure`
+     * switch) the admin API is served on the read server behind this token (at least 16 characters); with it, the
+     * token is not taken.
+     */
     adminToken: z.string().min(16, 'expected at least 16 characters').optional(),
     dns: smpDnsConfigSchema,
   })

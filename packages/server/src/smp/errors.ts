@@ -86,7 +86,9 @@ export function smpErrorHandler(
   else request.log.info({ code: err.code, msg: err.message, errorId: id }, 'SMP request refused');
   // Internal errors never leak their message (DESIGN-NOTES: EHMI_INTERNAL stays in the log).
   const description = err.status >= 500 ? 'Unexpected technical error occurred.' : err.message;
-  if (err.status === 401) reply.header('www-authenticate', 'Bearer realm="smp"');
+  // An access token's refusal (RFC 6750 §3) has set its own challenge already.
+  if (err.status === 401 && !reply.hasHeader('www-authenticate'))
+    reply.header('www-authenticate', 'Bearer realm="smp"');
   return reply
     .status(err.status)
     .type(SMP_CONTENT_TYPE)

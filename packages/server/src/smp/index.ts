@@ -3,7 +3,10 @@ import { isIPv4 } from 'node:net';
 import { EhmiError } from '@ehmi/errors';
 import { toCertificate } from '@ehmi/smp';
 import type { FastifyInstance } from 'fastify';
+import { SMP_ADMIN_SCOPE } from '../admin-scopes.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { metricsAccess } from '../metrics-access.ts';
+import { OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import { type Role, type RoleContext, readPem } from '../roles.ts';
 import type { SmpConfig } from './config.ts';
 import { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
@@ -11,6 +14,7 @@ import { SmpRepository } from './repository.ts';
 import { registerSmpRoutes } from './routes.ts';
 import type { SmpTables } from './tables.ts';
 
+export { SMP_ADMIN_SCOPE } from '../admin-scopes.ts';
 export { type SmpDnsServer, SmpDnsZone, startSmpDnsServer } from './dns.ts';
 export { SMP_ERROR_NS, smpErrorBody } from './errors.ts';
 export { SmpRepository } from './repository.ts';
@@ -20,6 +24,8 @@ export interface SmpRole extends Role {
   readonly repository: SmpRepository;
   /** The local SML/BDXL zone and its server, when `smp.dns.enabled` (after `start()`). */
   readonly dns: { zone: SmpDnsZone; host: string; port: number } | undefined;
+  /** Base URL of the admin API's HTTPS server, when the node has `authorization` (after `start()`). */
+  readonly adminUrl: string | undefined;
 }
 
 /** The SMP's signing key and certificate chain (signer first), checked to belong together. */
@@ -49,8 +55,9 @@ function loadSigning(config: SmpConfig): { key: KeyObject; chain: X509Certificat
 }
 
 /**
- * The smp role: an SMP (OASIS BDXR SMP 1.0 by default, or Peppol SMP 1.x) on its own plain-HTTP server, with the
- * admin API and, when `smp.dns.enabled`, the local SML/BDXL zone on a DNS server started and stopped with it.
+ * The smp role: an SMP (OASIS BDXR SMP 1.0 by default, or Peppol SMP 1.x) on its own plain-HTTP server; the admin
+ * API on an HTTPS server of its own with access tokens (`smp/publication.write`) when the node has `authorization`,
+ * else (the `insecure` development switch) on the read server behind `smp.adminToken`; and, when `smp.dns.enabled`, the local SML/BDXL zone on a DNS server started and stopped with it.
  * Everything is in the smp_* tables; the zone is rebuilt from them at start.
  *
  * @example
@@ -61,42 +68,100 @@ function loadSigning(config: SmpConfig): { key: KeyObject; chain: X509Certificat
 export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Promise<SmpRole> {
   const config = ctx.config;
   const signing = loadSigning(config);
-  if (config.adminToken === undefined) {
+  const repository = new SmpRepository(ctx.store);
+  let url = '';
+  let adminListenUrl = '';
+  let zone: SmpDnsZone | undefined;
+  let dnsServer: SmpDnsServer | undefined;
+  const publicUrl = () => (config.publicUrl ?? url).replace(/\/+$/, '');
+  const adminUrl = () => (config.admin.publicUrl ?? adminListenUrl).replace(/\/+$/, '');
+  // The admin API takes certificate-bound access tokens (the node's `authorization`; only the `insecure` switch
+  // serves it with the static token), on an HTTPS server of its own: the read API stays plain HTTP.
+  const protection = protectResourceServer(ctx, {
+    role: 'smp',
+    api: 'the SMP admin API',
+    audience: () => [...new Set([adminListenUrl, adminUrl()].filter(Boolean))],
+    scope: () => SMP_ADMIN_SCOPE,
+    open: OPEN_PATHS,
+  });
+  if (!protection.hook && config.adminToken === undefined) {
     ctx.logger.warn('smp.adminToken is not set: the SMP admin API refuses every write');
   }
-  const repository = new SmpRepository(ctx.store);
-  const app: FastifyInstance = await createHttpServer({
-    service: 'smp',
+  if (protection.hook && config.adminToken !== undefined) {
+    ctx.logger.warn(
+      { role: 'smp' },
+      'smp.adminToken is not used: the SMP admin API takes access tokens (smp/publication.write) of the node authorization server',
+    );
+  }
+  // The read API speaks plain HTTP (as Peppol SMPs do): with `authorization`, no token can be bound there, so its
+  // /metrics is refused (metrics-access.ts says why); the admin API's HTTPS server serves them to the operator.
+  const metrics = metricsAccess(ctx, { service: 'smp', audience: () => [publicUrl()], anchorsKey: 'tls.ca' });
+  const adminMetrics =
+    protection.hook &&
+    metricsAccess(ctx, {
+      service: 'smp-admin',
+      audience: () => [...new Set([adminListenUrl, adminUrl()].filter(Boolean))],
+      anchorsKey: 'tls.ca',
+      verifier: protection.verifier,
+    });
+  const http = {
     logger: ctx.logger,
     bodyLimitBytes: ctx.node.http.bodyLimitBytes,
     timeouts: timeoutsOf(ctx.node.http),
+    readiness: () => ctx.store.ping(),
+  };
+  const app: FastifyInstance = await createHttpServer({
+    ...http,
+    service: 'smp',
+    metricsAccess: metrics.hook,
     openapi: {
       title: 'EHMI service metadata publisher (SMP)',
       version: '1.0.0',
       description:
         'OASIS BDXR SMP 1.0 / Peppol SMP 1.x REST binding: read ServiceGroup and SignedServiceMetadata; register ' +
-        'and remove them with the bearer-token admin API. Errors are DomiSMP ErrorResponse XML.',
+        'and remove them with the admin API (on its own HTTPS server with access tokens when the node has ' +
+        'authorization). Errors are DomiSMP ErrorResponse XML.',
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
-    readiness: () => ctx.store.ping(),
   });
-  let url = '';
-  let zone: SmpDnsZone | undefined;
-  let dnsServer: SmpDnsServer | undefined;
-  const publicUrl = () => (config.publicUrl ?? url).replace(/\/+$/, '');
-
-  await registerSmpRoutes(app, {
+  const adminApp: FastifyInstance | undefined = protection.hook
+    ? await createHttpServer({
+        ...http,
+        service: 'smp-admin',
+        tls: protection.tls!,
+        metricsAccess: adminMetrics ? adminMetrics.hook : metrics.hook,
+        openapi: {
+          title: 'EHMI service metadata publisher (SMP): admin API',
+          version: '1.0.0',
+          description:
+            'Register and remove ServiceGroups and ServiceMetadata (PUT, DELETE; OASIS BDXR SMP 1.0 / phoss SMP ' +
+            'REST write binding) with mTLS and a certificate-bound access token with smp/publication.write.',
+          components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+        },
+      })
+    : undefined;
+  const routes = {
     repository,
-    flavour: config.flavour === 'peppol' ? 'peppol' : 'oasis-bdxr-1',
+    flavour: config.flavour === 'peppol' ? ('peppol' as const) : ('oasis-bdxr-1' as const),
     publicUrl,
     signing,
-    adminToken: config.adminToken,
-    onServiceGroup: (participant, present) => {
+    onServiceGroup: (participant: Parameters<SmpDnsZone['add']>[0], present: boolean) => {
       if (!zone) return;
       if (present) zone.add(participant);
       else zone.remove(participant);
     },
+  };
+  await registerSmpRoutes(app, {
+    ...routes,
+    admin: adminApp ? { kind: 'elsewhere', url: adminUrl } : { kind: 'static', token: config.adminToken },
   });
+  if (adminApp && protection.hook) {
+    await registerSmpRoutes(adminApp, {
+      ...routes,
+      read: false,
+      admin: { kind: 'access-token', hook: protection.hook },
+    });
+  }
 
   return {
     name: 'smp',
@@ -105,11 +170,27 @@ export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Pro
     get url() {
       return url;
     },
+    get adminUrl() {
+      return adminApp ? adminUrl() : undefined;
+    },
     get dns() {
       return zone && dnsServer ? { zone, host: dnsServer.host, port: dnsServer.port } : undefined;
     },
     async start() {
       url = await listen(app, { host: config.host, port: config.port, https: false });
+      if (adminApp) {
+        try {
+          adminListenUrl = await listen(adminApp, {
+            host: config.admin.host ?? config.host,
+            port: config.admin.port,
+            https: true,
+          });
+        } catch (err) {
+          await app.close();
+          throw err;
+        }
+        ctx.logger.info({ url: adminUrl() }, 'smp admin API started');
+      }
       if (!config.dns.enabled) return;
       const smpUrl = publicUrl();
       const publicHost = new URL(smpUrl).hostname;
@@ -135,11 +216,16 @@ export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Pro
         });
       } catch (err) {
         await app.close();
+        await adminApp?.close();
         throw err;
       }
     },
     async close() {
       await app.close();
+      await adminApp?.close();
+      await protection.close();
+      await metrics.close();
+      if (adminMetrics) await adminMetrics.close();
       await dnsServer?.close();
     },
   };

@@ -31,8 +31,18 @@ export interface SmpRoutesOptions {
   /** The SMP's public base URL (ServiceMetadataReference hrefs); read per request, known after listen. */
   publicUrl: () => string;
   signing: { key: KeyObject; chain: X509Certificate[] };
-  /** Bearer token of the admin API; undefined disables it. */
-  adminToken: string | undefined;
+  /**
+   * How this server takes the admin API (PUT, DELETE): with access tokens (`hook`, the role's
+   * `protectResourceServer` hook: mTLS and `smp/publication.write`), with the static `smp.adminToken` (the `insecure`
+   * development switch without authorization; undefined disables the admin API), or not here (`elsewhere`: the
+   * read server, when the admin API is served over HTTPS on its own port).
+   */
+  admin:
+    | { kind: 'access-token'; hook: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }
+    | { kind: 'static'; token: string | undefined }
+    | { kind: 'elsewhere'; url: () => string };
+  /** Whether this server serves the read API (GET); default true. */
+  read?: boolean;
   /** Called after a ServiceGroup was committed (true) or deleted (false): the DNS zone follows. */
   onServiceGroup?: (participant: SmpIdentifier, present: boolean) => void;
 }
@@ -59,7 +69,7 @@ const RESOURCE_PARAMS = {
   },
 };
 const adminAuth = smpError(
-  'No or a wrong Authorization: Bearer <smp.adminToken> (401), or the admin API is off (403)',
+  'No client certificate, no or a wrong access token (401), a token without smp/publication.write, or the admin API is not served here (403)',
 );
 
 type Resource =
@@ -159,7 +169,9 @@ function checkServiceMetadata(
  */
 export async function registerSmpRoutes(app: FastifyInstance, options: SmpRoutesOptions): Promise<void> {
   const { repository, flavour } = options;
-  const adminToken = options.adminToken === undefined ? undefined : new StaticBearerToken(options.adminToken);
+  const admin = options.admin;
+  const adminToken =
+    admin.kind === 'static' && admin.token !== undefined ? new StaticBearerToken(admin.token) : undefined;
   const signed = new Map<string, string>();
 
   await app.register(async (scope) => {
@@ -172,8 +184,15 @@ export async function registerSmpRoutes(app: FastifyInstance, options: SmpRoutes
     );
 
     // Admin requests are authenticated before their body is read.
-    scope.addHook('onRequest', async (request) => {
+    scope.addHook('onRequest', async (request, reply) => {
       if (request.method !== 'PUT' && request.method !== 'DELETE') return;
+      if (admin.kind === 'access-token') return admin.hook(request, reply);
+      if (admin.kind === 'elsewhere') {
+        throw new EhmiError(
+          'EHMI_FORBIDDEN',
+          `the admin API of this SMP is served over HTTPS at ${admin.url()}, with access tokens (smp/publication.write)`,
+        );
+      }
       if (!adminToken) {
         throw new EhmiError(
           'EHMI_FORBIDDEN',
@@ -191,76 +210,77 @@ export async function registerSmpRoutes(app: FastifyInstance, options: SmpRoutes
     const send = (reply: FastifyReply, xml: string) =>
       reply.type(SMP_CONTENT_TYPE).send(XML_DECLARATION + xml);
 
-    scope.get(
-      '/*',
-      {
-        schema: {
-          summary:
-            'ServiceGroup or SignedServiceMetadata of a participant (OASIS BDXR SMP 1.0 / Peppol SMP 1.x)',
-          security: [],
-          params: RESOURCE_PARAMS,
-          responses: {
-            '200': xml('ServiceGroup, or SignedServiceMetadata signed by the SMP'),
-            '400': smpError('A malformed identifier'),
-            '404': smpError('Not registered'),
+    if (options.read !== false)
+      scope.get(
+        '/*',
+        {
+          schema: {
+            summary:
+              'ServiceGroup or SignedServiceMetadata of a participant (OASIS BDXR SMP 1.0 / Peppol SMP 1.x)',
+            security: [],
+            params: RESOURCE_PARAMS,
+            responses: {
+              '200': xml('ServiceGroup, or SignedServiceMetadata signed by the SMP'),
+              '400': smpError('A malformed identifier'),
+              '404': smpError('Not registered'),
+            },
           },
         },
-      },
-      async (request: FastifyRequest, reply) => {
-        const resource = resourceOf(request.raw.url ?? '/');
-        const published = await repository.serviceGroup(resource.participant);
-        if (!published) {
-          throw new EhmiError(
-            'EHMI_NOT_FOUND',
-            `participant ${resource.participant} is not registered at this SMP`,
-          );
-        }
-        if (resource.kind === 'group') {
-          const documents = await repository.documentTypes(published);
-          return send(
-            reply,
-            buildServiceGroup(
-              {
-                flavour,
-                participant: published,
-                references: documents.map((documentType) => ({ documentType })),
-              },
-              { baseUrl: options.publicUrl() },
-            ),
-          );
-        }
-        let row = await repository.serviceMetadata(published, resource.document);
-        if (!row) {
-          // MedCom's document identifiers come in several spellings (ehmi-core §2.3): serve the one published for
-          // the same message and version.
-          const other = (await repository.documentTypes(published)).find((d) =>
-            sameDocumentType(d, resource.document),
-          );
-          if (other) row = await repository.serviceMetadata(published, other);
-        }
-        if (!row) {
-          throw new EhmiError(
-            'EHMI_NOT_FOUND',
-            `participant ${published} has no ServiceMetadata for document type ${resource.document} at this SMP`,
-          );
-        }
-        // Keyed by content, not by updated_at: two PUTs within one millisecond must not serve the older one.
-        const cacheKey = `${row.participant_key}\u0000${row.document_key}\u0000${sha256(row.xml).toString('base64')}`;
-        let xml = signed.get(cacheKey);
-        if (xml === undefined) {
-          // Signed when served (OASIS BDXR SMP 1.0: the SMP signs each SignedServiceMetadata) with its current key, so a
-          // key rollover needs no re-publication.
-          const md = { ...parseServiceMetadata(row.xml), flavour };
-          xml = buildSignedServiceMetadata(md, {
-            key: options.signing.key,
-            certificate: options.signing.chain,
-          });
-          if (signed.size >= SIGNED_CACHE_SIZE) signed.delete(signed.keys().next().value!);
-          signed.set(cacheKey, xml);
-        }
-        return send(reply, xml);
-      },
-    );
+        async (request: FastifyRequest, reply) => {
+          const resource = resourceOf(request.raw.url ?? '/');
+          const published = await repository.serviceGroup(resource.participant);
+          if (!published) {
+            throw new EhmiError(
+              'EHMI_NOT_FOUND',
+              `participant ${resource.participant} is not registered at this SMP`,
+            );
+          }
+          if (resource.kind === 'group') {
+            const documents = await repository.documentTypes(published);
+            return send(
+              reply,
+              buildServiceGroup(
+                {
+                  flavour,
+                  participant: published,
+                  references: documents.map((documentType) => ({ documentType })),
+                },
+                { baseUrl: options.publicUrl() },
+              ),
+            );
+          }
+          let row = await repository.serviceMetadata(published, resource.document);
+          if (!row) {
+            // MedCom's document identifiers come in several spellings (ehmi-core §2.3): serve the one published for
+            // the same message and version.
+            const other = (await repository.documentTypes(published)).find((d) =>
+              sameDocumentType(d, resource.document),
+            );
+            if (other) row = await repository.serviceMetadata(published, other);
+          }
+          if (!row) {
+            throw new EhmiError(
+              'EHMI_NOT_FOUND',
+              `participant ${published} has no ServiceMetadata for document type ${resource.document} at this SMP`,
+            );
+          }
+          // Keyed by content, not by updated_at: two PUTs within one millisecond must not serve the older one.
+          const cacheKey = `${row.participant_key}\u0000${row.document_key}\u0000${sha256(row.xml).toString('base64')}`;
+          let xml = signed.get(cacheKey);
+          if (xml === undefined) {
+            // Signed when served (OASIS BDXR SMP 1.0: the SMP signs each SignedServiceMetadata) with its current key, so a
+            // key rollover needs no re-publication.
+            const md = { ...parseServiceMetadata(row.xml), flavour };
+            xml = buildSignedServiceMetadata(md, {
+              key: options.signing.key,
+              certificate: options.signing.chain,
+            });
+            if (signed.size >= SIGNED_CACHE_SIZE) signed.delete(signed.keys().next().value!);
+            signed.set(cacheKey, xml);
+          }
+          return send(reply, xml);
+        },
+      );
 
     scope.put(
       '/*',

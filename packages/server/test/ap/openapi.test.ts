@@ -12,6 +12,7 @@ describe('access point OpenAPI', () => {
       logger: pino({ level: 'silent' }),
       bodyLimitBytes: 1024,
       openapi: { title: 'EHMI access point (AS4)' },
+      metricsAccess: async () => {},
     });
     // The routes only read the context when a message arrives; listing them needs none.
     registerReceiveRoute(app, {} as ReceiveContext);

@@ -165,12 +165,12 @@ for (const engine of engines()) {
       assertOpenApiListsEveryRoute(auth.app, await getJson(`${auth.url}/openapi.json`, pki.anonymous));
     });
 
-    it('every server keeps /health and /metrics', async () => {
+    it('/health is open; /metrics is the operator’s (a node without authorization serves it to no one)', async () => {
       assert.equal((await getJson(`${auth.url}/health`, pki.anonymous)).status, 'ok');
       const { fetch } = await import('undici');
       const res = await fetch(`${auth.url}/metrics`, { dispatcher: pki.anonymous });
-      assert.equal(res.status, 200);
-      assert.match(await res.text(), /ehmi_http_requests_total/);
+      assert.equal(res.status, 403);
+      assert.match(await res.text(), /no authorization configured/);
     });
 
     it('key rotation: a new token is signed with the new key, and the JWKS still has the old one', async () => {

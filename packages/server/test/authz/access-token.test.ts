@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
+import { generateKeyPair, importJWK, SignJWT, UnsecuredJWT } from 'jose';
 import type { Agent } from 'undici';
 import type { AuthRole } from '../../src/auth/index.ts';
 import { AccessTokenVerifier } from '../../src/authz.ts';
@@ -179,6 +179,27 @@ describe('resource server: certificate-bound access tokens (FAPI 2.0 §5.3.3, RF
       /^Bearer error="insufficient_scope", error_description="[^"]+", scope="system\/Device.rs system\/Endpoint.cruds"$/,
     );
     assert.equal(codeOf(answer.body), 'EHMI_FORBIDDEN');
+  });
+
+  it('the issuer issues its access tokens with typ at+jwt (RFC 9068 §2.1)', () => {
+    const [header] = token.split('.') as [string];
+    assert.equal(JSON.parse(Buffer.from(header, 'base64url').toString()).typ, 'at+jwt');
+  });
+
+  it('RFC 9068 §4: invalid_token for a token signed by the issuer’s key whose typ is JWT, not at+jwt', async () => {
+    const key = auth.signingKeys().at(-1)!;
+    const sign = async (typ: string | undefined) =>
+      new SignJWT(claimsOf(token))
+        .setProtectedHeader({ alg: key.alg, kid: key.kid, ...(typ ? { typ } : {}) })
+        .sign(await importJWK(key.jwk as Parameters<typeof importJWK>[0], key.alg));
+    assertInvalidToken(await call(rs, clientAgent, '/Endpoint', await sign('JWT')), /not of type at\+jwt/);
+    assertInvalidToken(
+      await call(rs, clientAgent, '/Endpoint', await sign(undefined)),
+      /not of type at\+jwt/,
+    );
+    // The media type's long form is the same type (RFC 9068 §4).
+    const long = await call(rs, clientAgent, '/Endpoint', await sign('application/at+jwt'));
+    assert.equal(long.status, 200, JSON.stringify(long.body));
   });
 
   it('FAPI 2.0 §5.4: invalid_token for alg none', async () => {

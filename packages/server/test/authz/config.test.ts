@@ -20,12 +20,13 @@ describe('configuration: authorization (the issuer whose access tokens resource 
     assert.equal(loadConfig({ env: {} }).authorization, undefined);
   });
 
-  it('defaults: 30 s skew, PS256, ES256 and EdDSA, the JWKS found through the issuer', () => {
+  it('defaults: 30 s skew, PS256, ES256 and EdDSA, the JWKS found through the issuer, no operator client', () => {
     const c = loadConfig({ env: { EHMI_AUTHORIZATION_ISSUER: 'https://auth.ehmi.test' } });
     assert.deepEqual(c.authorization, {
       issuer: 'https://auth.ehmi.test',
       skewSeconds: 30,
       algorithms: ['PS256', 'ES256', 'EdDSA'],
+      operatorClients: [],
     });
     const options = accessTokenVerifierOptions(c.authorization!, { audience: 'https://eer.ehmi.test' });
     assert.equal(options.issuer, 'https://auth.ehmi.test');

@@ -32,6 +32,7 @@ export async function startResourceServer(
     service: 'authz-test',
     logger: pino({ level: 'silent' }),
     bodyLimitBytes: 1024 * 1024,
+    metricsAccess: async () => {},
     tls: {
       key: pki.server.privateKeyPem,
       cert: pki.server.certificatePem,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Agent, fetch } from 'undici';
 import type { AuthRole } from '../../src/auth/index.ts';
-import { EAS_PATIENT_SCOPE, type EasRole } from '../../src/eas/index.ts';
+import { EAS_ADMIN_SCOPE, EAS_PATIENT_SCOPE, type EasRole } from '../../src/eas/index.ts';
 import {
   authConfig,
   CLIENT_DN,
@@ -75,7 +75,7 @@ describe('EAS: access tokens when the node has authorization, and the audit of l
       pki,
       authConfig(ts, {
         resources: {
-          [EAS]: `system/Organization.rs ${EAS_PATIENT_SCOPE}`,
+          [EAS]: `system/Organization.rs ${EAS_PATIENT_SCOPE} ${EAS_ADMIN_SCOPE}`,
           [EER]: 'system/Organization.rs',
         },
         clients: [
@@ -85,7 +85,12 @@ describe('EAS: access tokens when the node has authorization, and the audit of l
             scope: `system/Organization.rs ${EAS_PATIENT_SCOPE}`,
             organisation: ORGANISATION,
           },
-          { clientId: 'operator', subjectDn: STRANGER_DN, scope: 'system/Organization.rs' },
+          // The operator runs the register: it also feeds EAS (as the central node's EER does).
+          {
+            clientId: 'operator',
+            subjectDn: STRANGER_DN,
+            scope: `system/Organization.rs ${EAS_ADMIN_SCOPE}`,
+          },
         ],
       }),
     );
@@ -97,18 +102,19 @@ describe('EAS: access tokens when the node has authorization, and the audit of l
         { authorization: { issuer: auth.issuer } },
       ),
     );
-    // The admin API keeps its static token: EER feeds it as before, without an access token.
+    eua = pki.agent(pki.client);
+    other = pki.agent(pki.stranger);
+    // The admin API takes access tokens with eas/index.write (mTLS), as EER feeds it.
+    const feeder = await token(other, 'operator', EAS_ADMIN_SCOPE);
     for (const feed of eerFeeds()) {
       const res = await fetch(`${eas.url}/admin/organizations/${feed.id}`, {
         method: 'PUT',
-        dispatcher: pki.anonymous,
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        dispatcher: other,
+        headers: { authorization: `Bearer ${feeder}`, 'content-type': 'application/json' },
         body: JSON.stringify(feed.body),
       });
       assert.equal(res.status, 201, await res.text());
     }
-    eua = pki.agent(pki.client);
-    other = pki.agent(pki.stranger);
   });
   after(async () => {
     await eas?.close();
@@ -190,6 +196,46 @@ describe('EAS: access tokens when the node has authorization, and the audit of l
     const answer = await call(eua, `/Organization/$getReceivingOrganizationBySORId?sorId=${GP_SOR}`, bearer);
     assert.equal(answer.status, 401, JSON.stringify(answer.body));
     assert.match(answer.challenge ?? '', /^Bearer error="invalid_token"/);
+  });
+
+  it('the admin API does not take the static eas.adminToken when the node has authorization: 401', async () => {
+    const id = eerFeeds()[0]!.id;
+    const withStatic = await fetch(`${eas.url}/admin/organizations/${id}`, {
+      dispatcher: other,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(withStatic.status, 401);
+    assert.match(withStatic.headers.get('www-authenticate') ?? '', /invalid_token/);
+    await withStatic.body?.cancel();
+  });
+
+  it('the admin API with a token without eas/index.write: 403 insufficient_scope naming it', async () => {
+    const id = eerFeeds()[0]!.id;
+    const answer = await call(
+      other,
+      `/admin/organizations/${id}`,
+      await token(other, 'operator', 'system/Organization.rs'),
+    );
+    assert.equal(answer.status, 403, JSON.stringify(answer.body));
+    assert.match(answer.challenge ?? '', /insufficient_scope/);
+    assert.match(answer.challenge ?? '', /scope="eas\/index\.write"/);
+  });
+
+  it('the admin API without a client certificate: 401', async () => {
+    const id = eerFeeds()[0]!.id;
+    const answer = await call(pki.anonymous, `/admin/organizations/${id}`);
+    assert.equal(answer.status, 401, JSON.stringify(answer.body));
+  });
+
+  it('the admin API with eas/index.write: reads what EER fed', async () => {
+    const id = eerFeeds()[0]!.id;
+    const answer = await call(
+      other,
+      `/admin/organizations/${id}`,
+      await token(other, 'operator', EAS_ADMIN_SCOPE),
+    );
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal((answer.body.organization as Json).id, id);
   });
 
   it('/metadata stays open', async () => {

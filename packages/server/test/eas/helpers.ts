@@ -95,12 +95,16 @@ export function roleContext(
   store: Store<NodeTables>,
   overrides: ConfigInput['eas'] = {},
   tls?: { key: string; cert: string; ca: string[] },
-  /** The node's settings besides `eas` (`authorization`). */
+  /**
+   * The node's settings besides `eas` (`authorization`). Without `authorization` the node is `insecure` (EAS refuses
+   * to start otherwise): tests not about tokens.
+   */
   node: Omit<ConfigInput, 'eas'> = {},
 ): RoleContext<EasConfig, EasTables> {
   const config = loadConfig({
     env: {},
     overrides: {
+      ...(node.authorization ? {} : { insecure: true }),
       ...node,
       log: { level: 'silent' },
       eas: { enabled: true, port: 0, adminToken: ADMIN_TOKEN, ...overrides },

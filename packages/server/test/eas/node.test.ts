@@ -17,7 +17,8 @@ describe('EAS in a node', () => {
         EHMI_EAS_ADMIN_TOKEN: 'eas-admin-token-from-env-0123',
         EHMI_EAS_PATIENTS: JSON.stringify([{ cpr: '0108589995', sor: '698161000016009' }]),
       },
-      overrides: { dataDir, http: { port: 0 } },
+      // Without authorization (the static admin token): the insecure development switch.
+      overrides: { dataDir, http: { port: 0 }, insecure: true },
     });
     const node = await startNode(config, pino({ level: 'silent' }));
     try {

@@ -175,6 +175,12 @@ for (const engine of engines()) {
       assert.equal(malformed.status, 400);
     });
 
+    it('without the node’s authorization there is no SMART configuration: 404', async () => {
+      const r = await fhir(`${eer.url}/.well-known/smart-configuration`);
+      assert.equal(r.status, 404);
+      assert.equal(r.body.resourceType, 'OperationOutcome');
+    });
+
     it('GET /metadata is a CapabilityStatement naming the EER profiles and search parameters', async () => {
       const r = await fhir(`${eer.url}/metadata`);
       assert.equal(r.status, 200);

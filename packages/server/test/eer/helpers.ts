@@ -36,13 +36,17 @@ export async function startEer(
   deps: EerDeps = {},
   store?: Store<NodeTables>,
   tls?: { key: string; cert: string; ca: string[] },
-  /** The node's settings besides `eer` (`authorization`). */
+  /**
+   * The node's settings besides `eer` (`authorization`). Without `authorization` the node is `insecure` (EER refuses
+   * to start otherwise): tests not about tokens.
+   */
   node: Omit<ConfigInput, 'eer'> = {},
 ): Promise<RunningEer> {
   const s = store ?? ts.store;
   const config = loadConfig({
     env: {},
     overrides: {
+      ...(node.authorization ? {} : { insecure: true }),
       ...node,
       dataDir: ts.dataDir,
       eer: { enabled: true, port: 0, ...eer },

@@ -29,6 +29,8 @@ describe('EER in a node with the SMP and EAS', () => {
       env: {},
       overrides: {
         dataDir,
+        // The registers' static admin tokens, without authorization: the insecure development switch.
+        insecure: true,
         http: { port: 0 },
         log: { level: 'silent' },
         queue: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 200 },

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { documentTypeOf, smpEntries } from '../../src/eer/propagate.ts';
+import { publicationIssues } from '../../src/eer/publication.ts';
 import { parseSearch } from '../../src/eer/search.ts';
 import { referenceKey } from '../../src/eer/search-params.ts';
 import type { Json } from './helpers.ts';
@@ -118,5 +119,21 @@ describe('search parsing', () => {
     assert.equal(referenceKey('https://other.example/fhir/Device/d', 'https://eer.example/fhir'), undefined);
     assert.equal(referenceKey('#contained', undefined), undefined);
     assert.equal(referenceKey('Patient/p', undefined), undefined);
+  });
+});
+
+describe('EER publication rules', () => {
+  it('an Endpoint whose address is plain HTTP is refused, except under the insecure development switch', () => {
+    const endpoint = {
+      resourceType: 'Endpoint',
+      connectionType: { code: 'EerMessagingEdeliveryFhir' },
+      address: 'http://127.0.0.1:1/as4',
+    };
+    const refused = publicationIssues('Endpoint', endpoint, { trustAnchors: [], insecure: false });
+    assert.ok(
+      refused.some((i) => /is not https/.test(i.message)),
+      JSON.stringify(refused),
+    );
+    assert.deepEqual(publicationIssues('Endpoint', endpoint, { trustAnchors: [], insecure: true }), []);
   });
 });

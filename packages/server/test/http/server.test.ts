@@ -18,6 +18,11 @@ describe('HTTP server basics', () => {
       readiness: async () => {
         if (!ready) throw new Error('database not reachable');
       },
+      metricsAccess: async (request) => {
+        if (request.headers['x-operator'] !== 'yes') {
+          throw new EhmiError('EHMI_FORBIDDEN', 'the operator only');
+        }
+      },
     });
     app.post('/echo', async (request) => request.body);
     app.get('/refuse', async () => {
@@ -47,9 +52,12 @@ describe('HTTP server basics', () => {
     assert.equal(((await down.json()) as { reason: string }).reason, 'database not reachable');
   });
 
-  it('serves Prometheus metrics including request counts', async () => {
+  it('serves Prometheus metrics including request counts, to whom metricsAccess lets through', async () => {
     await fetch(`${base}/health`);
-    const res = await fetch(`${base}/metrics`);
+    const refused = await fetch(`${base}/metrics`);
+    assert.equal(refused.status, 403);
+    assert.match(await refused.text(), /the operator only/);
+    const res = await fetch(`${base}/metrics`, { headers: { 'x-operator': 'yes' } });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
     const text = await res.text();

@@ -15,6 +15,7 @@ async function serve(timeouts: Partial<HttpTimeouts>): Promise<{ app: FastifyIns
     service: 'test',
     logger: pino({ level: 'silent' }),
     bodyLimitBytes: 1024,
+    metricsAccess: async () => {},
     timeouts: {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 20_000,

@@ -43,6 +43,7 @@ describe('HTTPS servers speak TLS as BCP 195 recommends', () => {
       service: 'tls-test',
       logger: pino({ level: 'silent' }),
       bodyLimitBytes: 1024,
+      metricsAccess: async () => {},
       tls: { key: server.privateKeyPem, cert: server.certificatePem },
     });
     await app.listen({ host: '127.0.0.1', port: 0 });

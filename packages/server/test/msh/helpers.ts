@@ -213,8 +213,10 @@ export async function startNode(
   const org = which === 'a' ? ORG_A : ORG_B;
   const test = await engine.open();
   const cred = pki.orgs[which];
+  // mTLS alone, without access tokens: the insecure development switch (the tokens' tests are the network's).
   const config = configSchema.parse({
     dataDir: test.dataDir,
+    insecure: true,
     organisation: org,
     tls: { cert: cred.certFile, key: cred.keyFile, ca: [pki.caFile] },
     msh: {

@@ -125,16 +125,17 @@ for (const engine of engines()) {
 }
 
 describe('MSH: fails closed', () => {
-  const configFor = (dataDir: string, insecure: boolean) =>
+  const configFor = (dataDir: string, insecure: boolean, more: Record<string, unknown> = {}) =>
     configSchema.parse({
       dataDir,
       insecure,
       organisation: ORG_A,
       msh: { enabled: true, port: 0 },
       log: { level: 'silent' },
+      ...more,
     });
 
-  it('refuses to start without msh.clientTrustAnchors; with the insecure switch it starts and says so; without authorization it warns that no access token is asked for', async () => {
+  it('refuses to start without authorization (with or without msh.clientTrustAnchors), and with authorization but without msh.clientTrustAnchors; with the insecure switch it starts and says so once', async () => {
     const [sqlite] = engines();
     const test = await sqlite!.open();
     const lines: string[] = [];
@@ -147,9 +148,9 @@ describe('MSH: fails closed', () => {
         },
       }),
     );
-    const ctxFor = (insecure: boolean) =>
+    const ctxFor = (insecure: boolean, more: Record<string, unknown> = {}) =>
       roleContext(mshRole, {
-        config: configFor(test.dataDir, insecure),
+        config: configFor(test.dataDir, insecure, more),
         store: test.store,
         queue: new JobQueue(test.store, {
           leaseMs: 1000,
@@ -162,20 +163,36 @@ describe('MSH: fails closed', () => {
     try {
       await assert.rejects(createMsh(ctxFor(false), { accessPoint: new LoopbackAp() }), {
         code: 'EHMI_CONFIG_INVALID',
-        message: /msh\.clientTrustAnchors/,
+        message:
+          /^authorization: the message service handler serves its API only to clients with an access token/,
       });
+      const pki = await testPki();
+      await assert.rejects(
+        createMsh(
+          ctxFor(false, {
+            msh: { enabled: true, port: 0, clientTrustAnchors: [pki.caFile] },
+            tls: { cert: pki.orgs.a.certFile, key: pki.orgs.a.keyFile, ca: [pki.caFile] },
+          }),
+          { accessPoint: new LoopbackAp() },
+        ),
+        { code: 'EHMI_CONFIG_INVALID', message: /^authorization: .*set insecure: true for development only/ },
+      );
+      await assert.rejects(
+        createMsh(ctxFor(false, { authorization: { issuer: 'https://auth.ehmi.test' } }), {
+          accessPoint: new LoopbackAp(),
+        }),
+        { code: 'EHMI_CONFIG_INVALID', message: /^msh\.clientTrustAnchors: access tokens are bound/ },
+      );
       const msh = await createMsh(ctxFor(true), { accessPoint: new LoopbackAp() });
       await msh.start();
       try {
         assert.match(msh.url, /^http:/);
-        assert.ok(
-          lines.some((l) => /INSECURE/.test(l) && /"level":40/.test(l)),
-          lines.join(''),
+        // The role's own warning, once (its servers' /metrics say theirs: metrics-access.ts).
+        const insecure = lines.filter(
+          (l) => /INSECURE/.test(l) && /"level":40/.test(l) && /"role":"msh"/.test(l),
         );
-        assert.ok(
-          lines.some((l) => /not protected by access tokens/.test(l) && /"level":40/.test(l)),
-          lines.join(''),
-        );
+        assert.equal(insecure.length, 1, lines.join(''));
+        assert.match(insecure[0]!, /without client authentication/);
       } finally {
         await msh.close();
       }

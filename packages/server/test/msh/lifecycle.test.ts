@@ -56,6 +56,7 @@ for (const engine of engines()) {
             receipt_due: T0,
             ack_due: T0,
             inbox_id: null,
+            patient_cpr: null,
             created_at: T0,
             updated_at: T0,
           },

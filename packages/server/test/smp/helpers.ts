@@ -90,8 +90,10 @@ export async function startSmp(
   pki: SmpTestPki,
   smp: ConfigInput['smp'] = {},
 ): Promise<SmpRole> {
+  // Without authorization (the admin API then takes the static token): the insecure development switch.
   const config = configSchema.parse({
     dataDir: '/nonexistent',
+    insecure: true,
     log: { level: 'silent' },
     smp: {
       enabled: true,

@@ -26,7 +26,8 @@ describe('smp role in a node', () => {
         EHMI_SMP_DNS_PORT: '0',
         EHMI_SMP_DNS_ZONE: ZONE,
       },
-      overrides: { dataDir, http: { port: 0 } },
+      // The static admin token is a development path: the node is insecure (no authorization).
+      overrides: { dataDir, http: { port: 0 }, insecure: true },
     });
     const node = await startNode(config, pino({ level: 'silent' }));
     try {

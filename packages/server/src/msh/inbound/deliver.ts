@@ -12,7 +12,7 @@ import {
   scopeValue,
 } from '@ehmi/sbdh';
 import type { InboundEnvelope } from '../../contract.ts';
-import { inboxItem, type MshCore, putBlob } from '../core.ts';
+import { inboxItem, type MshCore, patientCprOf, putBlob } from '../core.ts';
 import { validateEnvelope } from '../envelope-check.ts';
 import { addSubmission, envelopeIdOf } from '../envelopes.ts';
 import { formatOfMime, readFhir } from '../fhir-body.ts';
@@ -107,14 +107,22 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope): Promise<
 
   const format = formatOfMime(env.binaryContent.mimeType);
   if (!format) {
-    // OIOXML, EDIFACT, CDA (EUA API 2): delivered as they are, keyed on the envelope's MESSAGEIDENTIFIER.
+    // OIOXML, EDIFACT, CDA (EUA API 2): delivered as they are, keyed on the envelope's MESSAGEIDENTIFIER. Their
+    // patient is the envelope's PATIENTID, the sender's word, not read from the payload: none is noted.
     const mh = scopeValue(env, 'MESSAGEIDENTIFIER');
     const bundle = scopeValue(env, 'MESSAGEENVELOPEIDENTIFIER');
-    return receiveMessage(core, inbound, bytes, env, {
-      ...(mh ? { mh } : {}),
-      ...(bundle ? { bundle } : {}),
-      type: env.documentIdentification.standard,
-    });
+    return receiveMessage(
+      core,
+      inbound,
+      bytes,
+      env,
+      {
+        ...(mh ? { mh } : {}),
+        ...(bundle ? { bundle } : {}),
+        type: env.documentIdentification.standard,
+      },
+      null,
+    );
   }
   let resource: Record<string, unknown>;
   let facts: MedComMessageFacts;
@@ -131,12 +139,14 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope): Promise<
     );
   }
   if (facts.eventCode === FHIR_ACK) return receiveAcknowledgement(core, inbound, env, facts);
-  return receiveMessage(core, inbound, bytes, env, {
-    mh: facts.messageHeaderId,
-    bundle: facts.bundleId,
-    type: facts.eventCode,
-    resource,
-  });
+  return receiveMessage(
+    core,
+    inbound,
+    bytes,
+    env,
+    { mh: facts.messageHeaderId, bundle: facts.bundleId, type: facts.eventCode, resource },
+    patientCprOf(facts),
+  );
 }
 
 /** A clinical message: new → the inbox; a duplicate → answered as the first was; a reused key → ReceiptException. */
@@ -146,11 +156,12 @@ async function receiveMessage(
   bytes: Buffer,
   env: EhmiEnvelope,
   info: MessageKeys,
+  patientCpr: string | null,
 ): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const verdict = await checkDuplicate(core, env, info);
     if (verdict.kind === 'new') {
-      if ((await deliverNew(core, inbound, bytes, env, info, verdict.keys)) === 'race') continue;
+      if ((await deliverNew(core, inbound, bytes, env, info, patientCpr, verdict.keys)) === 'race') continue;
       return;
     }
     if (verdict.kind === 'duplicate') {
@@ -168,6 +179,7 @@ async function deliverNew(
   bytes: Buffer,
   env: EhmiEnvelope,
   info: MessageKeys,
+  patientCpr: string | null,
   keys: string[],
 ): Promise<'done' | 'race'> {
   const receipt = receiptFor(env);
@@ -185,6 +197,7 @@ async function deliverNew(
     sender: env.sender.value,
     receiver: env.receiver.value,
     mime_type: env.binaryContent.mimeType,
+    patient_cpr: patientCpr,
     envelope_hash: envBlob.hash,
     envelope_size: envBlob.size,
     received_at: now,
@@ -213,6 +226,6 @@ async function deliverNew(
     { inboxId: id, messageHeaderId: info.mh, sender: row.sender },
     'message delivered to the inbox',
   );
-  core.hub.publish({ id, receivedAt: now, json: inboxItem(row) });
+  core.hub.publish({ id, receivedAt: now, patientCpr, json: inboxItem(row) });
   return 'done';
 }

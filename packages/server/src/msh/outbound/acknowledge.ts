@@ -8,7 +8,7 @@ import {
 import { parse, wrapMessage } from '@ehmi/sbdh';
 import { type MshCore, putBlob } from '../core.ts';
 import { bundleOfEnvelope } from '../envelopes.ts';
-import { findInboxItem, noteAcknowledgement } from '../repository.ts';
+import { findInboxItem, noteAcknowledgement, type PatientRestriction } from '../repository.ts';
 import { commitMessage, newMessage } from './message.ts';
 
 /** FHIR Bundle as the @ehmi/fhir builders type it. */
@@ -31,6 +31,7 @@ export async function acknowledgeInbox(
   core: MshCore,
   inboxId: string,
   body: AcknowledgeBody,
+  patient?: PatientRestriction,
 ): Promise<string> {
   const code = body.code ?? 'ok';
   if (typeof code !== 'string' || !(ACK_CODES as readonly string[]).includes(code)) {
@@ -38,7 +39,7 @@ export async function acknowledgeInbox(
       expression: ['code'],
     });
   }
-  const item = await findInboxItem(core.store.db, inboxId);
+  const item = await findInboxItem(core.store.db, inboxId, patient);
   if (!item) throw new EhmiError('EHMI_NOT_FOUND', `no inbox item ${inboxId}`);
   if (item.ack_message_id) {
     throw new EhmiError(
@@ -76,6 +77,9 @@ export async function acknowledgeInbox(
     messageHeaderId: wrapped.facts.messageHeaderId,
     bundleId: wrapped.facts.bundleId,
     type: wrapped.facts.eventCode,
+    // An acknowledgement names no Patient; it is about the acknowledged message's patient, so that a token
+    // restricted to that patient tracks what it sent (DESIGN-NOTES.md "Tokens restricted to one patient").
+    patientCpr: item.patient_cpr,
     // KR2.R: an acknowledgement is never acknowledged.
     expectsAcknowledgement: false,
     inboxId,

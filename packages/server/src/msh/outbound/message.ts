@@ -13,6 +13,8 @@ export interface NewMessage {
   messageHeaderId: string | null;
   bundleId: string | null;
   type: string;
+  /** The CPR of the patient the message is about (`msh_messages.patient_cpr`); null when it names none. */
+  patientCpr: string | null;
   submitKey?: string;
   /** Whether a MedCom acknowledgement is expected (a deadline is set for it). */
   expectsAcknowledgement: boolean;
@@ -43,6 +45,7 @@ export function newMessage(core: MshCore, m: NewMessage): MshMessagesTable {
     receipt_due: now + core.config.receiptTimeoutMs,
     ack_due: m.expectsAcknowledgement ? now + core.config.acknowledgementTimeoutMs : null,
     inbox_id: m.inboxId ?? null,
+    patient_cpr: m.patientCpr,
     created_at: now,
     updated_at: now,
   };

@@ -5,7 +5,7 @@ import { type MshCore, putBlob } from '../core.ts';
 import { addSubmission, bundleOfEnvelope, envelopeIdOf } from '../envelopes.ts';
 import type { FhirFormat } from '../fhir-body.ts';
 import { transition } from '../lifecycle.ts';
-import { findMessage } from '../repository.ts';
+import { findMessage, type PatientRestriction } from '../repository.ts';
 import type { MshMessagesTable } from '../tables.ts';
 
 /** FHIR Bundle as the @ehmi/fhir builders type it. */
@@ -22,8 +22,12 @@ function fhirBytes(resource: Record<string, unknown>, format: FhirFormat): strin
  * timestamp, the same MessageHeader.id; at most `maxResends` times. Resending is always explicit (043 §1.1:
  * "Re-dispatches are always done manually").
  */
-export async function resend(core: MshCore, id: string): Promise<MshMessagesTable> {
-  const row = await findMessage(core.store.db, id);
+export async function resend(
+  core: MshCore,
+  id: string,
+  patient?: PatientRestriction,
+): Promise<MshMessagesTable> {
+  const row = await findMessage(core.store.db, id, patient);
   if (!row) throw new EhmiError('EHMI_NOT_FOUND', `no sent message ${id}`);
   if (row.kind !== 'fhir') {
     throw new EhmiError(

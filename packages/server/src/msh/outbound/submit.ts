@@ -4,13 +4,14 @@ import {
   type PayloadKind,
   parseFhirDocumentId,
   payloadEnvelope,
+  readMessageFacts,
   wrapMessage,
   wrapMessageForArchive,
 } from '@ehmi/sbdh';
-import { isUniqueViolation, type MshCore } from '../core.ts';
+import { isUniqueViolation, type MshCore, patientCprOf } from '../core.ts';
 import { type BuiltEnvelope, builtEnvelope } from '../envelopes.ts';
 import { type FhirFormat, ProfileValidationError, profileErrors, readFhir } from '../fhir-body.ts';
-import { findBySubmitKey, findFhirMessageByHeader } from '../repository.ts';
+import { findBySubmitKey, findFhirMessageByHeader, type PatientRestriction } from '../repository.ts';
 import type { MshMessagesTable } from '../tables.ts';
 import { checkEnvelope, commitMessage, newMessage } from './message.ts';
 
@@ -20,12 +21,33 @@ export interface SubmitResult {
   row: MshMessagesTable;
 }
 
+const PATIENT_CPR =
+  "Bundle.entry.resource.ofType(Patient).identifier.where(system='urn:oid:1.2.208.176.1.2')";
+
+/** A token restricted to one patient submits only messages about that patient (nothing is stored otherwise). */
+function checkPatient(patientCpr: string | null, patient: string): void {
+  if (patientCpr !== patient) {
+    throw new EhmiError(
+      'EHMI_FORBIDDEN',
+      patientCpr === null
+        ? 'the access token is restricted to one patient, and this message names no patient by CPR'
+        : 'the access token is restricted to one patient, and this message is about another patient',
+      { expression: [PATIENT_CPR] },
+    );
+  }
+}
+
 /**
- * EUA API 1: a MedCom FHIR message. Read → (identical resubmission?) → profile validation → receiver from
- * MessageHeader.destination → ehmiSBDH → envelope blob → one transaction (message, events 01.1/02.1, dispatch job,
- * held archive copy) → 202.
+ * EUA API 1: a MedCom FHIR message. Read → (restricted to one patient: about that patient?) → (identical
+ * resubmission?) → profile validation → receiver from MessageHeader.destination → ehmiSBDH → envelope blob → one
+ * transaction (message, events 01.1/02.1, dispatch job, held archive copy) → 202.
  */
-export async function submitFhir(core: MshCore, body: Buffer, format: FhirFormat): Promise<SubmitResult> {
+export async function submitFhir(
+  core: MshCore,
+  body: Buffer,
+  format: FhirFormat,
+  patient?: PatientRestriction,
+): Promise<SubmitResult> {
   const resource = readFhir(body, format);
   if (resource.resourceType !== 'Bundle' || resource.type !== 'message') {
     throw new EhmiError(
@@ -36,13 +58,18 @@ export async function submitFhir(core: MshCore, body: Buffer, format: FhirFormat
       },
     );
   }
+  if (patient !== undefined) checkPatient(patientCprOf(readMessageFacts(resource)), patient);
   const header = (resource.entry as { resource?: Record<string, unknown> }[] | undefined)?.[0]?.resource;
   const key = `${String(resource.id)}|${String(header?.id)}`;
   const db = core.store.db;
   // "An identical resubmission → 200 with the earlier object": nothing is validated or sent again.
   const earlier =
     typeof resource.id === 'string' && typeof header?.id === 'string' && (await findBySubmitKey(db, key));
-  if (earlier) return { existing: true, row: earlier };
+  if (earlier) {
+    // The earlier one is answered only to a token that may see it.
+    if (patient !== undefined) checkPatient(earlier.patient_cpr, patient);
+    return { existing: true, row: earlier };
+  }
 
   if (core.config.validateProfiles) {
     const outcome = profileErrors(resource);
@@ -91,6 +118,7 @@ export async function submitFhir(core: MshCore, body: Buffer, format: FhirFormat
     messageHeaderId: facts.messageHeaderId,
     bundleId: facts.bundleId,
     type: facts.eventCode,
+    patientCpr: patientCprOf(facts),
     submitKey: key,
     expectsAcknowledgement: true,
   });
@@ -103,7 +131,10 @@ export async function submitFhir(core: MshCore, body: Buffer, format: FhirFormat
     // Two identical submissions at once (several instances): the unique submit_key lets one win.
     if (isUniqueViolation(err)) {
       const first = await findBySubmitKey(db, key);
-      if (first) return { existing: true, row: first };
+      if (first) {
+        if (patient !== undefined) checkPatient(first.patient_cpr, patient);
+        return { existing: true, row: first };
+      }
     }
     throw err;
   }
@@ -198,6 +229,8 @@ export async function submitPayload(
     messageHeaderId,
     bundleId: bundleId ?? null,
     type: standard,
+    // The payload's patient is the client's word (the patientId parameter), not read from the payload: none.
+    patientCpr: null,
     expectsAcknowledgement: false,
   });
   await commitMessage(core, row, built, { submitted: `submitted a ${kindParam} payload` });
