@@ -267,6 +267,13 @@ export class HostileCorpus {
     };
   }
 
+  /** The status of the receiving AP's `GET /health`. */
+  async health(): Promise<number> {
+    const r = await request(new URL('/health', this.#as4), { dispatcher: this.#agent });
+    await r.body.dump();
+    return r.statusCode;
+  }
+
   async close(): Promise<void> {
     for (const s of this.#open) s.destroy();
     await this.#agent.close();
