@@ -176,7 +176,9 @@ for (const { engine, all } of suites) {
       timeout: TIMEOUT,
     }, async () => {
       await fault(cluster, 'disk full', async (load) => {
+        // A receiver that has stored messages on this disk before it fills.
         await load.submit(2, 2);
+        await load.delivered(SETTLE_MS);
         disk!.fill();
         cluster.recorder.write({ kind: 'fault', fault: 'disk full', detail: disk!.how });
         try {
