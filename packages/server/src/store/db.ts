@@ -91,7 +91,7 @@ function openSqlite(path: string, busyTimeoutMs: number): SqliteDatabase.Databas
 const INT8_OID = 20;
 
 function postgresPool(url: string, schema: string, max: number): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max,
     // Every connection sees this node's schema first, so one database can hold several nodes.
@@ -102,6 +102,12 @@ function postgresPool(url: string, schema: string, max: number): pg.Pool {
         oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as never,
     },
   });
+  // A connection the server ends (restart, failover, pg_terminate_backend) emits 'error' on its client, and on the
+  // pool when it was idle; without a listener either ends the process. The query running on it fails with the same
+  // error (its caller answers 5xx or retries the job), and the pool drops the broken connection.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
 }
 
 /** A unique-key conflict on either engine (SQLite SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY, PostgreSQL 23505). */

@@ -3,9 +3,7 @@
 // the sender retries with the same AS4 MessageId (eDelivery AS4 1.15 §3.3 reception awareness), the receiver
 // answers the duplicate with its original receipt, and the message is in the inbox exactly once.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   type ApProxy,
   as4MessageId,
@@ -13,9 +11,11 @@ import {
   eventually,
   inbox,
   makePair,
+  type NodeProcess,
   type Pair,
   reaches,
   routeThrough,
+  spawnNode,
   startApProxy,
   status,
   submit,
@@ -23,26 +23,6 @@ import {
 
 const T0 = Date.now();
 const mark = (what: string) => process.env.EHMI_TEST_TRACE && console.log(`${Date.now() - T0} ms ${what}`);
-const SCRIPT = fileURLToPath(new URL('./node-process.ts', import.meta.url));
-
-function spawnNode(config: unknown): { child: ChildProcess; ready: Promise<void>; exited: Promise<unknown> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
-    env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (c: string) => {
-      out += c;
-      if (out.startsWith('ready')) resolve();
-    });
-    void exited.then((why) => reject(new Error(`node process exited (${String(why)}) before ready: ${out}`)));
-  });
-  return { child, ready, exited };
-}
-
 /** The sender's config, with a short job lease so the restarted process takes over the killed one's job soon. */
 function senderConfig(pair: Pair) {
   const config = structuredClone(pair.plan.organisations.find((o) => o.spec.name === 'municipality')!.config);
@@ -51,7 +31,7 @@ function senderConfig(pair: Pair) {
   return config;
 }
 
-async function stopSender(sender: ReturnType<typeof spawnNode> | undefined): Promise<void> {
+async function stopSender(sender: NodeProcess | undefined): Promise<void> {
   if (!sender || sender.child.exitCode !== null || sender.child.signalCode !== null) return;
   sender.child.kill('SIGTERM');
   await sender.exited;
@@ -61,7 +41,7 @@ for (const engine of engines()) {
   describe(`end to end on ${engine.name}: the sender is killed mid-flight`, { skip: engine.skip }, () => {
     let pair: Pair;
     let proxy: ApProxy;
-    let sender: ReturnType<typeof spawnNode> | undefined;
+    let sender: NodeProcess | undefined;
 
     before(async () => {
       pair = await makePair(engine);

@@ -1,7 +1,9 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   LOCAL_ORGANISATIONS,
   NetworkClient,
@@ -116,6 +118,43 @@ export async function makePair(engine: Engine, base: ConfigInput = FAST): Promis
     },
   };
   return pair;
+}
+
+const NODE_SCRIPT = fileURLToPath(new URL('./node-process.ts', import.meta.url));
+
+/** One node in a process of its own (`node-process.ts`), for the tests that kill it. */
+export interface NodeProcess {
+  child: ChildProcess;
+  /** Resolves when the node serves; rejects when the process ends before. */
+  ready: Promise<void>;
+  /** The signal that ended the process, or its exit code. */
+  exited: Promise<NodeJS.Signals | number | null>;
+}
+
+/**
+ * Start a node with `config` in its own process. Its log (stderr) goes to this process's stderr, or to the file
+ * descriptor `stderr` (a log file per node).
+ */
+export function spawnNode(config: unknown, options: { stderr?: number } = {}): NodeProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT], {
+    env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', options.stderr ?? 'inherit'],
+  });
+  let out = '';
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ?? code)),
+  );
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (c: string) => {
+      out += c;
+      if (out.startsWith('ready')) resolve();
+    });
+    void exited.then((why) => reject(new Error(`node process exited (${String(why)}) before ready: ${out}`)));
+  });
+  // Nobody need wait for `ready`: a process killed before it served is no unhandled rejection of its own.
+  ready.catch(() => {});
+  return { child, ready, exited };
 }
 
 /** Thrown by a check to stop polling at once. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { openNodeStore } from '../../src/role-list.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
@@ -60,6 +61,24 @@ for (const engine of engines()) {
       it('keeps this node in its own PostgreSQL schema', async () => {
         const r = await sql<{ s: string }>`select current_schema() as s`.execute(t.store.db);
         assert.equal(r.rows[0]?.s, t.connection.schema);
+      });
+
+      it('a connection the server ends mid-transaction fails that transaction only: the process and the store carry on', async () => {
+        const admin = new pg.Client({ connectionString: t.connection.databaseUrl });
+        await admin.connect();
+        try {
+          await assert.rejects(
+            t.store.transaction(async (trx) => {
+              const me = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+              await admin.query('select pg_terminate_backend($1)', [me.rows[0]!.pid]);
+              // The server's FATAL reaches the client as an 'error' event; without a listener it ends the process.
+              await sql`select 1`.execute(trx);
+            }),
+          );
+          await t.store.ping();
+        } finally {
+          await admin.end();
+        }
       });
     }
   });
