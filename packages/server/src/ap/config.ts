@@ -159,7 +159,7 @@ export const apConfigSchema = z
           .number()
           .int()
           .min(64 * 1024)
-          .default(64 * 1024 * 1024),
+          .default(32 * 1024 * 1024),
         /**
          * Most decompressed octets written to temporary files across the messages in progress; at least
          * `limits.maxDecompressedBytes`, so one message alone always fits.
