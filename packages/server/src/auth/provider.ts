@@ -107,6 +107,8 @@ export function buildProvider(options: {
       userinfoSigningAlgValues: ['PS256', 'ES256'],
       clientAuthSigningAlgValues: ['PS256', 'ES256'],
     },
+    // FAPI 2.0 §5.3.1.2: only the code flow; no implicit or hybrid response type is offered in the metadata.
+    responseTypes: ['code'],
     clientDefaults: {
       grant_types: ['client_credentials'],
       response_types: [],
