@@ -1,3 +1,5 @@
+import { gs1CheckDigit } from '@ehmi/smp';
+
 /** The role an organisation plays in the local network (network.json `organisations[].role`). */
 export type OrganisationRole = 'municipality' | 'gp' | 'hospital';
 
@@ -62,16 +64,9 @@ export const LOCAL_ORGANISATIONS: readonly OrganisationSpec[] = [
   },
 ];
 
-/** GS1 check digit of a GLN (GS1 General Specifications §7.9: weights 3 and 1 from the right). */
+/** A GLN: 13 digits whose last is the GS1 check digit of the others (`gs1CheckDigit` of @ehmi/smp). */
 export function isValidGln(gln: string): boolean {
-  if (!/^\d{13}$/.test(gln)) return false;
-  const digits = [...gln].map(Number);
-  const check = digits.pop()!;
-  let sum = 0;
-  digits.reverse().forEach((d, i) => {
-    sum += d * (i % 2 === 0 ? 3 : 1);
-  });
-  return (10 - (sum % 10)) % 10 === check;
+  return /^\d{13}$/.test(gln) && gs1CheckDigit(gln.slice(0, 12)) === Number(gln[12]);
 }
 
 /** The eDelivery participant identifier of an organisation (iso6523-actorid-upis, ICD 0088 = GLN). */
