@@ -106,6 +106,8 @@ function versionHeaders(reply: FastifyReply, e: StoredEvent): void {
 /** The FHIR REST interactions of EDS (FHIR R4 http.html §3.1.0): create, read, search; metadata. */
 export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
   addFhirContentTypes(app);
+  // The CapabilityStatement's date: when this server started (what it states does not change while it runs).
+  const published = new Date().toISOString();
   // Any other body is read as text: a PUT or PATCH (JSON Patch, FHIRPath Patch) is answered 405, not 415, and a
   // POST of something that is no AuditEvent 400.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, text, done) => done(null, text));
@@ -129,7 +131,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       },
     },
     handle(async (request, reply) =>
-      send(request, reply, 200, capabilityStatement(o.baseUrl(), new Date().toISOString(), o.version)),
+      send(request, reply, 200, capabilityStatement(o.baseUrl(), published, o.version)),
     ),
   );
 
