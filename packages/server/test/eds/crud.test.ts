@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jsonToXml, shippedValidator, xmlToJson } from '@ehmi/fhir';
 import { engines, type TestStore } from '../helpers/engines.ts';
-import { call, edsFixture, edsSamples, type Json, matchIds, type RunningEds, startEds, withMessage } from './helpers.ts';
+import {
+  call,
+  edsFixture,
+  edsSamples,
+  type Json,
+  matchIds,
+  type RunningEds,
+  startEds,
+  withMessage,
+} from './helpers.ts';
 
 const PATIENT = 'http://medcomehmi.dk/ig/eds/StructureDefinition/EdsPatientDeliveryStatus';
 const BASIC = 'http://medcomehmi.dk/ig/eds/StructureDefinition/EdsBasicDeliveryStatus';
@@ -120,7 +129,10 @@ for (const engine of engines()) {
         ...patientEvent,
         entity: (patientEvent.entity as Json[]).filter((e) => (e.type as Json).code !== 'ehmiPatient'),
       };
-      const refused = await call(`${eds.url}/AuditEvent`, 'POST', { ...withoutPatient, meta: { profile: [PATIENT] } });
+      const refused = await call(`${eds.url}/AuditEvent`, 'POST', {
+        ...withoutPatient,
+        meta: { profile: [PATIENT] },
+      });
       assert.equal(refused.status, 422, refused.text);
       assert.match(refused.text, /ehmiPatient|entity/);
       const { meta: _m2, ...basic } = withoutPatient;
@@ -150,7 +162,9 @@ for (const engine of engines()) {
       assert.equal(stored.resourceType, 'AuditEvent');
       for (const read of [
         await call(`${eds.url}/AuditEvent/${String(stored.id)}?_format=xml`),
-        await call(`${eds.url}/AuditEvent/${String(stored.id)}`, 'GET', undefined, { accept: 'application/fhir+xml' }),
+        await call(`${eds.url}/AuditEvent/${String(stored.id)}`, 'GET', undefined, {
+          accept: 'application/fhir+xml',
+        }),
       ]) {
         assert.equal(read.status, 200, read.text);
         assert.deepEqual(xmlToJson(read.text), stored);
@@ -185,9 +199,14 @@ for (const engine of engines()) {
       const id = String(created.body.id);
       const attempts: [string, string, unknown, Record<string, string>][] = [
         ['PUT', `/AuditEvent/${id}`, { ...created.body, outcome: '8' }, {}],
-        ['PATCH', `/AuditEvent/${id}`, '[{"op":"replace","path":"/outcome","value":"8"}]', {
-          'content-type': 'application/json-patch+json',
-        }],
+        [
+          'PATCH',
+          `/AuditEvent/${id}`,
+          '[{"op":"replace","path":"/outcome","value":"8"}]',
+          {
+            'content-type': 'application/json-patch+json',
+          },
+        ],
         ['DELETE', `/AuditEvent/${id}`, undefined, {}],
         ['DELETE', `/AuditEvent?message-id=MSG-immutable`, undefined, {}],
         ['PUT', `/AuditEvent?message-id=MSG-immutable`, { ...created.body, outcome: '8' }, {}],
@@ -235,7 +254,8 @@ for (const engine of engines()) {
       const interactions = (audit.interaction as Json[]).map((i) => i.code);
       assert.deepEqual(interactions, ['read', 'search-type', 'create']);
       assert.equal(
-        (audit.interaction as Json[]).filter((i) => ['update', 'patch', 'delete'].includes(String(i.code))).length,
+        (audit.interaction as Json[]).filter((i) => ['update', 'patch', 'delete'].includes(String(i.code)))
+          .length,
         0,
       );
       assert.equal(audit.conditionalCreate, true);

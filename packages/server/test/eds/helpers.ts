@@ -40,6 +40,8 @@ export async function startEds(
   eds: NonNullable<ConfigInput['eds']> = {},
   tls?: { key: string; cert: string; ca: string[] },
   node: Omit<ConfigInput, 'eds'> = {},
+  /** Before the server listens: hooks a test observes requests with. */
+  prepare?: (role: EdsRole) => void,
 ): Promise<RunningEds> {
   const config = loadConfig({
     env: {},
@@ -65,6 +67,7 @@ export async function startEds(
       ...(tls ? { tls } : {}),
     }),
   );
+  prepare?.(role);
   await role.start();
   return { role, url: role.url, close: () => role.close() };
 }
