@@ -151,11 +151,13 @@ export function parseSearch(
         if (parts.length === 0) throw bad('outcome has no value', code);
         // A token: `code`, `system|code` (no match under another system) or `|code` (no system: none here).
         req.outcomes.push(
-          parts.map((v) => {
-            const bar = v.indexOf('|');
-            if (bar < 0) return v;
-            return v.slice(0, bar) === OUTCOME_SYSTEM ? v.slice(bar + 1) : '\u0000';
-          }),
+          parts
+            .map((v) => {
+              const bar = v.indexOf('|');
+              if (bar < 0) return v;
+              return v.slice(0, bar) === OUTCOME_SYSTEM ? v.slice(bar + 1) : undefined;
+            })
+            .filter((v): v is string => v !== undefined),
         );
       } else {
         const def = EDS_PARAMS[code];
@@ -239,9 +241,10 @@ export async function runSearch(
   viewer: Viewer,
 ): Promise<SearchResult> {
   let q = db.selectFrom('eds_events');
-  if (req.ids) q = q.where('id', 'in', req.ids.length > 0 ? req.ids : ['\u0000']);
+  const nothing = sql<boolean>`1 = 0`;
+  if (req.ids) q = req.ids.length > 0 ? q.where('id', 'in', req.ids) : q.where(nothing);
   for (const d of req.dates) q = q.where((eb) => eb.or(d.values.map((v) => dateMatch(eb, d.column, v))));
-  for (const codes of req.outcomes) q = q.where('outcome', 'in', codes);
+  for (const codes of req.outcomes) q = codes.length > 0 ? q.where('outcome', 'in', codes) : q.where(nothing);
   for (const c of req.criteria) {
     const matching = db
       .selectFrom('eds_search')

@@ -125,7 +125,7 @@ for (const engine of engines()) {
       const answer = await call(`${eds.url}/AuditEvent`, 'POST', unclaimed);
       assert.equal(answer.status, 201, answer.text);
       // … and one without its ehmiPatient entity that claims the Patient profile fails it.
-      const withoutPatient = {
+      const withoutPatient: Json = {
         ...patientEvent,
         entity: (patientEvent.entity as Json[]).filter((e) => (e.type as Json).code !== 'ehmiPatient'),
       };
@@ -139,8 +139,6 @@ for (const engine of engines()) {
       const asBasic = await call(`${eds.url}/AuditEvent`, 'POST', basic);
       assert.equal(asBasic.status, 201, asBasic.text);
       assert.equal(asBasic.body.recorded, basic.recorded);
-      assert.ok(((asBasic.body.meta as Json).profile ?? []) !== undefined);
-      void BASIC;
     });
 
     it('made-up GLNs (GLN-1234 of the IG samples) are valid EDS data: the registers’ identifier rules do not apply', async () => {
