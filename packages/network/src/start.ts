@@ -332,6 +332,9 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       ...(accessTokens
         ? { authorization: { issuer: central.urls.auth, operatorClients: [clients.operator.clientId] } }
         : { insecure: true }),
+      // EDS reporting (reports only once a deliveryStatus.url is set): the organisation's client, registered with the
+      // node's TLS client certificate, and the AP Device `ehmi up` seeds in EER (`<name>-ap`, eer/seed.ts).
+      deliveryStatus: { clientId: clientIdOf(o.spec), devices: { ap: `${o.spec.name}-ap` } },
       ap: {
         enabled: true,
         host,
