@@ -332,6 +332,14 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       ...(accessTokens
         ? { authorization: { issuer: central.urls.auth, operatorClients: [clients.operator.clientId] } }
         : { insecure: true }),
+      // Every station reports its steps to the central node's EDS, with access tokens of the organisation's client
+      // (registered with the node's TLS client certificate); the AP as the Device `ehmi up` seeds in EER
+      // (`<name>-ap`, eer/seed.ts). Without the central node (no tokens) the nodes report nothing.
+      deliveryStatus: {
+        ...(accessTokens ? { url: central.urls.eds } : {}),
+        clientId: clientIdOf(o.spec),
+        devices: { ap: `${o.spec.name}-ap` },
+      },
       ap: {
         enabled: true,
         host,
