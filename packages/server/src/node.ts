@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { z } from 'zod';
 import type { AccessPoint } from './ap/index.ts';
+import { createDeliveryStatus, type DeliveryStatusService } from './delivery-status/index.ts';
 import { createHttpServer, timeoutsOf } from './http/index.ts';
 import { metricsAccess } from './metrics-access.ts';
 import type { MessageServiceHandler } from './msh/index.ts';
@@ -37,6 +38,8 @@ export interface RunningNode {
   collectBlobGarbage(now?: number): Promise<number>;
   accessPoint?: AccessPoint;
   msh?: MessageServiceHandler;
+  /** EDS reporting: `idle()` waits for the `eds.report` queue (tests wait for the reports to drain). */
+  deliveryStatus: Pick<DeliveryStatusService, 'idle' | 'reporter'>;
   /** Stop accepting requests, let running work finish, close the database. */
   close(): Promise<void>;
 }
@@ -95,6 +98,7 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     tls?: Omit<NonNullable<RoleContext['tls']>, 'client'> & { client?: { key: string; cert: string } };
     services?: ServiceRegistry;
     revocation?: RevocationChecker;
+    deliveryStatus?: RoleContext['deliveryStatus'];
   },
 ): RoleContext<z.output<Schema>, T> {
   return {
@@ -105,6 +109,7 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     logger: node.logger,
     services: node.services ?? serviceRegistry(),
     revocation: node.revocation ?? revocationChecker(node.config.revocation),
+    ...(node.deliveryStatus ? { deliveryStatus: node.deliveryStatus } : {}),
     ...(node.tls
       ? { tls: { ...node.tls, client: node.tls.client ?? { key: node.tls.key, cert: node.tls.cert } } }
       : {}),
@@ -143,6 +148,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   });
   let created: Role[];
   let tls: NonNullable<RoleContext['tls']> | undefined;
+  let reporting: DeliveryStatusService | undefined;
   // One revocation checker for the node: its roles and its own server share the CRLs fetched.
   const revocation = revocationChecker(config.revocation);
   try {
@@ -161,11 +167,22 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
         ),
       },
     };
-    created = await createRoles({ config, store, queue, logger, revocation, ...(tls ? { tls } : {}) });
+    reporting = createDeliveryStatus(config, { store, logger, tls });
+    created = await createRoles({
+      config,
+      store,
+      queue,
+      logger,
+      revocation,
+      deliveryStatus: reporting.reporter,
+      ...(tls ? { tls } : {}),
+    });
   } catch (err) {
+    await reporting?.close().catch(() => {});
     await store.close();
     throw err;
   }
+  const eds = reporting;
   let closing = false;
   // With the node's tls, its own server (health, the queue metrics) speaks HTTPS and asks for a client certificate
   // under tls.ca, so that the operator's certificate-bound token can read /metrics (metrics-access.ts).
@@ -196,6 +213,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       for (const c of await queue.countsByQueue()) this.set({ queue: c.queue, status: c.status }, c.n);
     },
   });
+  eds.registerMetrics(http.metrics);
   const started: Role[] = [];
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
@@ -207,8 +225,10 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await role.start();
       started.push(role);
     }
+    eds.start();
   } catch (err) {
     for (const role of started.reverse()) await role.close().catch(() => {});
+    await eds.close().catch(() => {});
     await http.close().catch(() => {});
     await store.close();
     throw err;
@@ -248,12 +268,15 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     collectBlobGarbage: collect,
     ...(roles.ap ? { accessPoint: roles.ap as AccessPoint } : {}),
     ...(roles.msh ? { msh: roles.msh as MessageServiceHandler } : {}),
+    deliveryStatus: { idle: (options) => eds.idle(options), reporter: eds.reporter },
     async close() {
       closing = true;
       clearInterval(gcTimer);
       await collecting;
       // Servers stop taking requests and workers finish their jobs before the database closes.
       for (const role of [...created].reverse()) await role.close();
+      // After the roles: their last steps are queued, and reported after the restart.
+      await eds.close();
       await http.close();
       await metrics.close();
       await store.close();

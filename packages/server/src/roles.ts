@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { NodeConfig } from './config/index.ts';
 import type { AccessPointGateway, MshBackend } from './contract.ts';
+import type { DeliveryStatusReporter } from './delivery-status/reporter.ts';
 import type { BlobReference, JobQueue, Store } from './store/index.ts';
 
 /**
@@ -50,6 +51,11 @@ export interface RoleContext<C = unknown, T = unknown> {
   services: ServiceRegistry;
   /** The node's revocation checker (config `revocation`), shared so each CRL is fetched once per node. */
   revocation: RevocationChecker;
+  /**
+   * EDS reporting (config `deliveryStatus`): the MSH and the AP queue each step they take, in its transaction.
+   * Absent (a role made on its own in a test) or disabled: nothing is reported.
+   */
+  deliveryStatus?: DeliveryStatusReporter;
 }
 
 /**
