@@ -161,6 +161,20 @@ describe('the journey of a message from its EDS events', () => {
     );
   });
 
+  it('counts from the creation time the sending MSH gives when EDS holds nothing of the message', () => {
+    const j = buildJourney(MESSAGE, [], { now: at(120), start: at(0), acknowledgement: true });
+    assert.equal(j.status, 'accepted');
+    assert.deepEqual(j.events, []);
+    assert.deepEqual(
+      j.missing.map((m) => [m.code, m.station, m.dueBy]),
+      [
+        ['01.1', '?/EUA', at(60).toISOString()],
+        ['02.1', '?/MSH', at(120).toISOString()],
+      ],
+    );
+    assert.deepEqual(buildJourney(MESSAGE, [], { now: at(120) }).missing, []);
+  });
+
   it('takes its thresholds from the options', () => {
     const events = [event('01.1', 0), event('02.1', 1)];
     const j = buildJourney(MESSAGE, events, {

@@ -74,6 +74,11 @@ export interface JourneyOptions {
   id?: string;
   thresholds?: Partial<JourneyThresholds>;
   /**
+   * When the message was created, as its sending MSH knows it: the start of the deadlines when EDS holds no 01.1
+   * (without it, the first event recorded), so that a message EDS knows nothing of has its first steps missing.
+   */
+  start?: Date;
+  /**
    * Whether the receiver acknowledges the message (the acknowledgement and its receipt are expected). Default: for a
    * MedCom FHIR message (an SBDH Standard `…-message`), not for other payloads.
    */
@@ -227,7 +232,7 @@ export function buildJourney(
   const receiptException = first.get('10.1') !== undefined && endedAt.get('receipt') === stepIndex('10.1');
   const acknowledged =
     options.acknowledgement ??
-    /-message$/.test(placed.find((e) => e.flow === 'message')?.messageType ?? '-message');
+    /-message$/.test(events.find((e) => e.flow === 'message')?.messageType ?? '-message');
   const ackEnd = endedAt.get('acknowledgement');
   const flowExpected: Record<EdsFlow, boolean> = {
     message: true,
@@ -241,8 +246,10 @@ export function buildJourney(
       (ackEnd === undefined || ackEnd >= stepIndex('15.1')),
   };
 
-  const startEvent = first.get('01.1') ?? events[0];
-  const start = startEvent ? ms(startEvent.recorded) : undefined;
+  const created = first.get('01.1');
+  const start = created
+    ? ms(created.recorded)
+    : (options.start?.getTime() ?? (events[0] ? ms(events[0].recorded) : undefined));
   const span: Record<Within, number | undefined> = {
     hop: thresholds.hopSeconds * 1000,
     receipt: thresholds.receiptMinutes * 60_000,

@@ -5,6 +5,7 @@ import type { NodeConfig } from '../config/index.ts';
 import type { AccessPointGateway } from '../contract.ts';
 import { type JobQueue, storeBlob } from '../store/index.ts';
 import type { MshConfig } from './config.ts';
+import type { JourneySource } from './journey.ts';
 import type { InboxHub } from './sse.ts';
 import type { MshEventsTable, MshInboxTable, MshMessagesTable, MshStore, MshTables } from './tables.ts';
 
@@ -19,6 +20,8 @@ export interface MshCore {
   logger: Logger;
   accessPoint: AccessPointGateway;
   hub: InboxHub;
+  /** EDS, for the journey of a message (node `deliveryStatus`); absent when the node names no EDS. */
+  journey?: JourneySource;
   /** Wake the dispatch worker after a commit that enqueued a job. */
   wake(): void;
   now(): number;

@@ -124,6 +124,9 @@ export async function createMsh(
     logger: log,
     accessPoint: deps.accessPoint,
     hub,
+    ...(ctx.deliveryStatusSearch
+      ? { journey: { search: ctx.deliveryStatusSearch, due: config.deliveryStatus.due } }
+      : {}),
     wake: () => worker?.wake(),
     now: () => Date.now(),
   };
