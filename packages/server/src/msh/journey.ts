@@ -16,6 +16,17 @@ export interface JourneySource {
   due: JourneyThresholds;
 }
 
+/** Where journeys are read; a node that names no EDS has none to offer (`EHMI_UNAVAILABLE`, 503). */
+export function journeySource(core: MshCore): JourneySource {
+  if (!core.journey) {
+    throw new EhmiError(
+      'EHMI_UNAVAILABLE',
+      "this node names no EDS (deliveryStatus.url): a message's journey is read from EHMI Delivery Status",
+    );
+  }
+  return core.journey;
+}
+
 /**
  * The journey of one of this MSH's sent messages across the network, from EDS (docs/architecture.md
  * "Track'n'trace"), read with the node's own token: EDS knows the message by its MessageHeader.id (a payload's by

@@ -9,7 +9,7 @@ import { requireClientCertificate } from '../trust.ts';
 import { refusePayloadForPatient, restrictedPatient } from './access.ts';
 import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary } from './core.ts';
 import { fhirFormatOf, fhirText, formatOfMime, ProfileValidationError, readFhir } from './fhir-body.ts';
-import { messageJourney } from './journey.ts';
+import { journeySource, messageJourney } from './journey.ts';
 import { acknowledgeInbox } from './outbound/acknowledge.ts';
 import { resend } from './outbound/resend.ts';
 import { type PayloadQuery, submitFhir, submitPayload } from './outbound/submit.ts';
@@ -139,6 +139,7 @@ export function registerRoutes(
     // The message's journey across the network, from EDS (docs/architecture.md "Track'n'trace").
     api.get<IdParams>('/messages/:id/journey', { schema: schemas.getJourney }, async (request) => {
       const { id } = request.params;
+      journeySource(core);
       const row = await findMessage(core.store.db, id, restrictedPatient(request));
       if (!row) throw new EhmiError('EHMI_NOT_FOUND', `no sent message ${id}`);
       return messageJourney(core, row);
