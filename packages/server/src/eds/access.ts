@@ -33,13 +33,16 @@ export type Viewer =
 /**
  * Who is asking, from the token: a client of `authorization.operatorClients` sees every event; any other client
  * the events of the organisations its token names (`ehmi:org_context`), and with a patient restriction
- * (`ehmi:patient`) only that patient's. Undefined claims: the node serves without tokens (insecure).
+ * (`ehmi:patient`) only that patient's; a token restricted to a patient that names no organisation (a citizen's)
+ * that patient's events, whoever exchanged them. Undefined claims: the node serves without tokens (insecure).
  */
 export function viewerOf(claims: AccessClaims | undefined, operatorClients: ReadonlySet<string>): Viewer {
   if (!claims) return { kind: 'any' };
   const patient = claims.patient?.cpr;
   if (operatorClients.has(claims.clientId)) return { kind: 'any', patient };
   const contexts = claims.organisation?.contexts ?? [];
+  // A citizen's token (restricted to one patient, no organisation): that patient's events, whoever exchanged them.
+  if (patient !== undefined && contexts.length === 0) return { kind: 'any', patient };
   return {
     kind: 'organisations',
     sors: contexts.map((c) => c.sor).filter((s) => s !== ''),
