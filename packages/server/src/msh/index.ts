@@ -1,6 +1,7 @@
 import { EhmiError } from '@ehmi/errors';
 import { AccessTokenVerifier, accessTokenVerifierOptions } from '../authz.ts';
 import type { AccessPointGateway, MshBackend } from '../contract.ts';
+import { noReporter } from '../delivery-status/index.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { QUEUES } from '../path.ts';
@@ -124,10 +125,14 @@ export async function createMsh(
     logger: log,
     accessPoint: deps.accessPoint,
     hub,
+    eds: ctx.deliveryStatus ?? noReporter(queue),
     ...(ctx.deliveryStatusSearch
       ? { journey: { search: ctx.deliveryStatusSearch, due: config.deliveryStatus.due } }
       : {}),
-    wake: () => worker?.wake(),
+    wake: () => {
+      worker?.wake();
+      core.eds.wake();
+    },
     now: () => Date.now(),
   };
   worker = new Worker<DispatchPayload>(queue, QUEUES.dispatch, (job) => dispatchJob(core, job), {
