@@ -332,6 +332,9 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       ...(accessTokens
         ? { authorization: { issuer: central.urls.auth, operatorClients: [clients.operator.clientId] } }
         : { insecure: true }),
+      // Every step the MSH and the AP take goes to the central EDS, with the organisation's client (its scopes
+      // include system/AuditEvent.c and .rs), which the MSH also reads a message's journey with.
+      ...(accessTokens ? { deliveryStatus: { url: central.urls.eds, clientId: clientIdOf(o.spec) } } : {}),
       ap: {
         enabled: true,
         host,

@@ -122,7 +122,7 @@ export function registerTrack(program: Command, ctx: CliContext): void {
           if (mshError instanceof EhmiError && mshError.code === 'EHMI_UNAVAILABLE') throw mshError;
           throw new EhmiError(
             'EHMI_NOT_FOUND',
-            `EDS holds no event of message ${id}${opts.as ? ` that ${opts.as} may read` : ''}, and no MSH knows it as a tracking id`,
+            `EDS holds no event of message ${id}${opts.as ? ` that ${opts.as} may read, and ${opts.as}'s MSH does not know it` : ', and no MSH knows it'} as a tracking id`,
           );
         }
         const journey = buildJourney(messageId, events, {
