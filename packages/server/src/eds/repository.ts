@@ -83,13 +83,27 @@ export async function insertSearchRows(
   }
 }
 
+interface Pending {
+  rows: ReturnType<typeof eventRows>;
+  resolve: (result: { stored: StoredEvent; created: boolean }) => void;
+  reject: (err: unknown) => void;
+}
+
+/** The most events one commit takes (the rest wait for the next). */
+const GROUP_MAX = 200;
+
 /**
- * EDS's storage: each event once (`eds_events`, unique on its digest) and its search index (`eds_search`), written
- * in one transaction.
+ * EDS's storage: each event once (`eds_events`, unique on its digest) and its search index (`eds_search`).
+ *
+ * Registrations are committed in groups: the events posted while a commit runs are written together in the next
+ * transaction (group commit), and each POST is answered once the commit that holds its event is durable. Every
+ * station reports every step, so the ingest rate is bounded by commits (an fsync each on SQLite), not by rows.
  */
 export class EdsRepository {
   readonly #store: EdsStore;
   readonly #now: () => number;
+  #pending: Pending[] = [];
+  #flushing = false;
 
   constructor(options: { store: EdsStore; now?: () => number }) {
     this.#store = options.store;
@@ -98,10 +112,73 @@ export class EdsRepository {
 
   /**
    * Store a validated event. The same event again (same digest) is not stored twice: the stored one is returned
-   * with `created` false, also when two posts of it race.
+   * with `created` false, also when two posts of it race (in one group, or on two instances).
    */
-  async create(event: Json): Promise<{ stored: StoredEvent; created: boolean }> {
+  create(event: Json): Promise<{ stored: StoredEvent; created: boolean }> {
     const rows = eventRows(event, this.#now());
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ rows, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const group = this.#pending.splice(0, GROUP_MAX);
+      try {
+        await this.#writeGroup(group);
+      } catch (err) {
+        if (!isUniqueViolation(err)) {
+          for (const p of group) p.reject(err);
+          continue;
+        }
+        // Another instance stored one of these events meanwhile: each on its own, which finds it.
+        for (const p of group) await this.#writeOne(p.rows).then(p.resolve, p.reject);
+      }
+    }
+    this.#flushing = false;
+  }
+
+  async #writeGroup(group: Pending[]): Promise<void> {
+    const results = await this.#store.db.transaction().execute(async (trx) => {
+      const digests = [...new Set(group.map((p) => p.rows.event.digest))];
+      const known = new Map<string, StoredEvent>();
+      for (let i = 0; i < digests.length; i += 100) {
+        const rows = await trx
+          .selectFrom('eds_events')
+          .select(['id', 'last_updated', 'content', 'digest'])
+          .where('digest', 'in', digests.slice(i, i + 100))
+          .execute();
+        for (const r of rows) known.set(r.digest, toStored(r));
+      }
+      const fresh: Pending['rows'][] = [];
+      const created = group.map((p) => {
+        if (known.has(p.rows.event.digest)) return false;
+        known.set(p.rows.event.digest, p.rows.stored);
+        fresh.push(p.rows);
+        return true;
+      });
+      for (let i = 0; i < fresh.length; i += 100) {
+        await trx
+          .insertInto('eds_events')
+          .values(fresh.slice(i, i + 100).map((r) => r.event))
+          .execute();
+      }
+      await insertSearchRows(
+        trx,
+        fresh.flatMap((r) => r.search),
+      );
+      return group.map((p, i) => ({ stored: known.get(p.rows.event.digest)!, created: created[i]! }));
+    });
+    group.forEach((p, i) => {
+      p.resolve(results[i]!);
+    });
+  }
+
+  async #writeOne(rows: Pending['rows']): Promise<{ stored: StoredEvent; created: boolean }> {
     const existing = await this.byDigest(rows.event.digest);
     if (existing) return { stored: existing, created: false };
     try {

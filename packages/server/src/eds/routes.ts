@@ -1,7 +1,13 @@
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { noteAudit } from '../http/audit-note.ts';
-import { addFhirContentTypes, sendFhir as send, sendFhirError as sendError } from '../http/fhir-rest.ts';
+import {
+  addFhirContentTypes,
+  sendFhir as send,
+  sendFhirError as sendError,
+  wantsXml,
+} from '../http/fhir-rest.ts';
+import { FHIR_JSON } from '../http/index.ts';
 import { registrationRefusal, type Viewer } from './access.ts';
 import { capabilityStatement } from './capability.ts';
 import type { EdsValidator } from './profiles.ts';
@@ -304,18 +310,27 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
         if (req.offset > 0)
           link.push({ relation: 'previous', url: page(Math.max(0, req.offset - req.count)) });
       }
+      const bundle = { resourceType: 'Bundle', type: 'searchset', total: result.total, link };
+      const fullUrl = (id: string) => `${base}/AuditEvent/${id}`;
+      if (!wantsXml(request) && result.matches.length > 0) {
+        // JSON: the stored events go into the Bundle as the text they are, not parsed and written again.
+        const head = JSON.stringify(bundle).slice(0, -1);
+        const entries = result.matches.map(
+          (m) =>
+            `{"fullUrl":${JSON.stringify(fullUrl(m.id))},"resource":${m.content},"search":{"mode":"match"}}`,
+        );
+        return reply
+          .status(200)
+          .type(FHIR_JSON)
+          .send(`${head},"entry":[${entries.join(',')}]}`);
+      }
       const entry = result.matches.map((m) => ({
-        fullUrl: `${base}/AuditEvent/${m.id}`,
+        fullUrl: fullUrl(m.id),
         resource: JSON.parse(m.content) as Json,
         search: { mode: 'match' },
       }));
-      return send(request, reply, 200, {
-        resourceType: 'Bundle',
-        type: 'searchset',
-        total: result.total,
-        link,
-        ...(entry.length > 0 ? { entry } : {}),
-      });
+      // An empty result has no `entry` (FHIR JSON has no empty arrays, json.html §2.6.2).
+      return send(request, reply, 200, { ...bundle, ...(entry.length > 0 ? { entry } : {}) });
     }),
   );
 

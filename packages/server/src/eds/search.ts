@@ -258,14 +258,21 @@ export async function runSearch(
   const total = Number(countRow?.n ?? 0);
   if (req.summaryCount || req.count === 0) return { total, matches: [] };
   const dir = req.sort.desc ? 'desc' : 'asc';
-  const rows = await q
-    .select(['id', 'content'])
+  // The page's ids first (the sort reads no event's JSON), then the JSON of those only.
+  const page = await q
+    .select('id')
     .orderBy(req.sort.column, dir)
     .orderBy('id', dir)
     .limit(req.count)
     .offset(req.offset)
     .execute();
-  return { total, matches: rows };
+  const ids = page.map((r) => r.id);
+  const rows =
+    ids.length === 0
+      ? []
+      : await db.selectFrom('eds_events').select(['id', 'content']).where('id', 'in', ids).execute();
+  const content = new Map(rows.map((r) => [r.id, r.content]));
+  return { total, matches: ids.map((id) => ({ id, content: content.get(id)! })) };
 }
 
 /**
