@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { EDS_STEPS } from '@ehmi/sbdh';
 import pg from 'pg';
 import { engines, eventually, freePortBase } from '../../server/test/e2e/helpers.ts';
 import { runEhmi } from './helpers.ts';
@@ -90,13 +91,13 @@ for (const engine of engines()) {
       const lines = node.out().trimEnd().split('\n');
       const readyAt = lines.findIndex((l) => l.startsWith('ready'));
       const services = lines.slice(0, readyAt);
-      assert.equal(services.length, 15, services.join('\n'));
+      assert.equal(services.length, 16, services.join('\n'));
       for (const l of services.slice(0, 9))
         assert.match(l, /^(municipality|gp|hospital) +(msh|ap|node) +https?:\/\/127\.0\.0\.1:\d+ +try: /);
       // The central services: the registers, the DNS server of the SML/BDXL zone, the root CA's CRL and the
       // authorization server.
       for (const l of services.slice(9))
-        assert.match(l, /^(smp|eer|eas|dns|crl|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /);
+        assert.match(l, /^(smp|eer|eas|eds|dns|crl|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /);
       assert.match(
         services.at(-1)!,
         new RegExp(
@@ -119,7 +120,7 @@ for (const engine of engines()) {
         'services',
         'trustAnchor',
       ]);
-      assert.deepEqual(Object.keys(manifest.services).sort(), ['auth', 'crl', 'dns', 'eas', 'eer', 'smp']);
+      assert.deepEqual(Object.keys(manifest.services).sort(), ['auth', 'crl', 'dns', 'eas', 'eds', 'eer', 'smp']);
       for (const name of ['operator', 'maintainer']) {
         const c = manifest[name];
         assert.deepEqual(Object.keys(c).sort(), ['clientId', 'name', 'scope', 'tls']);
@@ -179,9 +180,15 @@ for (const engine of engines()) {
       });
       const human = await ehmi('track', id, '--data', data);
       assert.match(human.out, /^receipted/);
-      // Each step's meaning beside its code.
-      assert.match(human.out, /^ {2}\S+Z {2}EUA submitted +01\.1 +eua +success/m);
-      assert.match(human.out, /^ {2}\S+Z {2}AP sent over AS4 +03\.2 +ap +success/m);
+      // Each step from EDS with its meaning, its station and its outcome.
+      assert.match(
+        human.out,
+        /^ {2}\S+Z {2}01\.1 +sender's EUA created and sent the message +municipality\/EUA +success$/m,
+      );
+      assert.match(
+        human.out,
+        /^ {2}\S+Z {2}03\.2 +sender's AP sent the message over AS4 +municipality\/AP +success$/m,
+      );
       const messageHeaderId = JSON.parse(readFileSync(saved, 'utf8')).entry[0].resource.id;
       const listed = async () => {
         const r = await ehmi('inbox', 'gp', '--json', '--data', data);
@@ -227,10 +234,20 @@ for (const engine of engines()) {
       // ack → acknowledged
       const ack = await ehmi('ack', 'gp', items[0]!.id, '--data', data);
       assert.equal(ack.code, 0, ack.err);
-      await eventually('ehmi track shows acknowledged', async () => {
+      // The whole journey in EDS: every step the table names for our stations (the EUA's through its MSH), from both
+      // organisations, the message's, its receipt's, the acknowledgement's and its receipt's; nothing missing.
+      const ourSteps = EDS_STEPS.filter((s) => !(s.station === 'EUA' && s.code.endsWith('.2'))).map(
+        (s) => s.code,
+      );
+      const journey = await eventually('ehmi track shows the whole journey, acknowledged', async () => {
         const j = JSON.parse((await ehmi('track', id, '--json', '--data', data)).out);
-        return j.status === 'acknowledged' ? j : undefined;
+        const codes = new Set(j.events.map((e: { code: string }) => e.code));
+        return j.status === 'acknowledged' && ourSteps.every((c) => codes.has(c)) ? j : undefined;
       });
+      assert.deepEqual(journey.missing, []);
+      assert.deepEqual(journey.pending, []);
+      assert.ok(journey.events.every((e: { outcome: string }) => e.outcome === 'success'));
+      assert.equal(journey.events.find((e: { code: string }) => e.code === '11.1').station, 'gp/EUA');
 
       // Ctrl-C stops it cleanly; the commands then say it is not running.
       node.child.kill('SIGINT');
