@@ -120,7 +120,15 @@ for (const engine of engines()) {
         'services',
         'trustAnchor',
       ]);
-      assert.deepEqual(Object.keys(manifest.services).sort(), ['auth', 'crl', 'dns', 'eas', 'eds', 'eer', 'smp']);
+      assert.deepEqual(Object.keys(manifest.services).sort(), [
+        'auth',
+        'crl',
+        'dns',
+        'eas',
+        'eds',
+        'eer',
+        'smp',
+      ]);
       for (const name of ['operator', 'maintainer']) {
         const c = manifest[name];
         assert.deepEqual(Object.keys(c).sort(), ['clientId', 'name', 'scope', 'tls']);
