@@ -162,6 +162,15 @@ describe('tokens restricted to one patient (local network)', () => {
     assert.equal((after.json as Sent).resends, 0);
   });
 
+  it('a sent message’s journey from EDS: the patient’s own (200), another patient’s 404 as unknown', async () => {
+    const own = await p1.call('municipality', 'GET', `/messages/${sent[P1]!.message.id}/journey`);
+    assert.equal(own.status, 200, own.text);
+    assert.equal((own.json as { id: string }).id, sent[P1]!.message.id);
+    const other = await p1.call('municipality', 'GET', `/messages/${sent[P2]!.message.id}/journey`);
+    assert.equal(other.status, 404, other.text);
+    assert.equal((other.json as { resourceType: string }).resourceType, 'OperationOutcome');
+  });
+
   it('submitting a message about another patient: 403, and nothing is stored', async () => {
     const before = ((await all.call('municipality', 'GET', '/messages')).json as Sent[]).length;
     const text = about(P2);

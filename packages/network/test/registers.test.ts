@@ -249,13 +249,14 @@ for (const engine of engines()) {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    it('network.json lists smp, eer, eas, the DNS server, the CRL and the authorization server; the access points have no static map', () => {
+    it('network.json lists smp, eer, eas, eds, the DNS server, the CRL and the authorization server; the access points have no static map', () => {
       assert.ok(readyMs > 0);
       const m = readNetworkManifest(dataDir);
       assert.deepEqual(m.services, {
         smp: `http://127.0.0.1:${portBase + 3}`,
         eer: `https://127.0.0.1:${portBase + 1}`,
         eas: `https://127.0.0.1:${portBase + 2}`,
+        eds: `https://127.0.0.1:${portBase + 5}`,
         dns: `dns://127.0.0.1:${portBase + 4}`,
         crl: `http://127.0.0.1:${portBase + 8}/root-ca.crl`,
         auth: `https://127.0.0.1:${portBase}`,
@@ -265,6 +266,11 @@ for (const engine of engines()) {
         assert.equal(o.config.ap.discovery.smp?.zone, LOCAL_SML_ZONE);
         assert.deepEqual(o.config.ap.discovery.smp?.dnsServer, { host: '127.0.0.1', port: portBase + 4 });
         assert.deepEqual(o.config.ap.discovery.smp?.trustAnchors, [m.trustAnchor]);
+        // Its stations report to the central EDS with the organisation's own client.
+        assert.deepEqual(
+          { url: o.config.deliveryStatus.url, clientId: o.config.deliveryStatus.clientId },
+          { url: m.services.eds, clientId: o.clientId },
+        );
       }
       // The central node has its own store; secrets and the SMP key are private to the owner.
       const central = net!.plan.central.config;
