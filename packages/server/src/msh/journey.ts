@@ -8,6 +8,7 @@ import {
 } from '@ehmi/sbdh';
 import type { Selectable } from 'kysely';
 import type { MshCore } from './core.ts';
+import { findInboxItem } from './repository.ts';
 import type { MshMessagesTable } from './tables.ts';
 
 /** What the MSH needs to answer `GET /messages/{id}/journey`: EDS (node `deliveryStatus`) and its thresholds. */
@@ -40,6 +41,20 @@ export async function messageJourney(core: MshCore, row: Selectable<MshMessagesT
       'EHMI_UNAVAILABLE',
       "this node names no EDS (deliveryStatus.url): a message's journey is read from EHMI Delivery Status",
     );
+  }
+  // An acknowledgement this MSH sent travels as steps 11.1–20.1 of the message it acknowledges: its journey is
+  // that message's, which this MSH received (the inbox item it acknowledged).
+  if (row.kind === 'acknowledgement' && row.inbox_id !== null) {
+    const item = await findInboxItem(core.store.db, row.inbox_id);
+    if (item?.message_header_id) {
+      const events = await collectJourneyEvents(item.message_header_id, source.search);
+      return buildJourney(item.message_header_id, events, {
+        now: new Date(core.now()),
+        id: row.id,
+        thresholds: source.due,
+        acknowledgement: true,
+      });
+    }
   }
   const messageId = row.message_header_id ?? row.envelope_id;
   const events = await collectJourneyEvents(messageId, source.search);
