@@ -94,7 +94,7 @@ for (const engine of engines()) {
       assert.equal(services.length, 16, services.join('\n'));
       for (const l of services.slice(0, 9))
         assert.match(l, /^(municipality|gp|hospital) +(msh|ap|node) +https?:\/\/127\.0\.0\.1:\d+ +try: /);
-      // The central services: the registers, the DNS server of the SML/BDXL zone, the root CA's CRL and the
+      // The central services: the registers, EDS, the DNS server of the SML/BDXL zone, the root CA's CRL and the
       // authorization server.
       for (const l of services.slice(9))
         assert.match(l, /^(smp|eer|eas|eds|dns|crl|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /);

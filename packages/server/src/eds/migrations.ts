@@ -7,17 +7,25 @@ export const edsMigrations: Record<string, Migration> = {
       // String search is a case-insensitive prefix match, answered as a range over the lower-cased value. On
       // PostgreSQL the index column compares byte by byte ("C" collation) so that a range is a prefix, as on SQLite.
       const bytewise = db.getExecutor().adapter instanceof PostgresAdapter;
+      // The event's identity is the key: the same event posted twice is stored once (repository.ts eventDigest).
       await db.schema
         .createTable('eds_events')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.primaryKey())
+        .addColumn('id', 'text', (c) => c.notNull())
         .addColumn('recorded', 'bigint', (c) => c.notNull())
         .addColumn('outcome', 'text', (c) => c.notNull())
         .addColumn('last_updated', 'bigint', (c) => c.notNull())
         .addColumn('content', 'text', (c) => c.notNull())
         .execute();
-      // The event's identity: the same event posted twice is stored once.
-      await db.schema.createIndex('eds_events_digest').on('eds_events').column('digest').unique().execute();
+      // The logical id (a random UUID the server assigns, unique by construction). A search finds ids in
+      // eds_search, then counts, filters and sorts them by this index alone, never reading the rows (an event's JSON
+      // is kilobytes; a page of a search by organisation sorts hundreds of them). Not a unique index on purpose:
+      // with one, SQLite looks ids up through it and reads the rows for the sort keys.
+      await db.schema
+        .createIndex('eds_events_id')
+        .on('eds_events')
+        .columns(['id', 'last_updated', 'recorded', 'outcome'])
+        .execute();
       await db.schema
         .createIndex('eds_events_recorded')
         .on('eds_events')

@@ -254,18 +254,20 @@ export async function runSearch(
     q = q.where('id', 'in', matching);
   }
   q = visibleTo(db, q, viewer);
-  const countRow = await q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
-  const total = Number(countRow?.n ?? 0);
-  if (req.summaryCount || req.count === 0) return { total, matches: [] };
+  const count = async () =>
+    Number((await q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
+  if (req.summaryCount || req.count === 0) return { total: await count(), matches: [] };
   const dir = req.sort.desc ? 'desc' : 'asc';
-  // The page's ids first (the sort reads no event's JSON), then the JSON of those only.
+  // The page's ids with the number of all matches (one pass), then the JSON of the page only: the sort reads no
+  // event's JSON.
   const page = await q
-    .select('id')
+    .select(['id', sql<number | string>`count(*) over ()`.as('total')])
     .orderBy(req.sort.column, dir)
     .orderBy('id', dir)
     .limit(req.count)
     .offset(req.offset)
     .execute();
+  const total = page[0] ? Number(page[0].total) : req.offset > 0 ? await count() : 0;
   const ids = page.map((r) => r.id);
   const rows =
     ids.length === 0

@@ -6,13 +6,13 @@ import type { Store } from '../store/index.ts';
  * delete), so `content` is version 1 for good.
  */
 export interface EdsEventsTable {
-  /** Server-assigned logical id (a UUID). */
-  id: string;
   /**
-   * SHA-256 (hex) of the event's canonical content, without `id` and `meta`: unique, so a station that posts the
+   * SHA-256 (hex) of the event's canonical content, without `id` and `meta`: the key, so a station that posts the
    * same event again (a retry after a timeout) finds the stored one instead of storing it twice.
    */
   digest: string;
+  /** Server-assigned logical id (a random UUID). */
+  id: string;
   /** `AuditEvent.recorded` as epoch milliseconds (the `date` search parameter, `_sort=date`). */
   recorded: number;
   /** `AuditEvent.outcome` (`0` success, `8` serious failure). */

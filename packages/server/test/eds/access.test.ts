@@ -125,7 +125,7 @@ describe('EDS: access tokens when the node has authorization (own organisation, 
     await ts?.cleanup();
   });
 
-  it('no token: 401 with WWW-Authenticate: Bearer; no certificate: 401; /metadata needs neither', async () => {
+  it('no token: 401 with WWW-Authenticate: Bearer; no certificate: 401; /metadata and the SMART configuration need neither', async () => {
     const none = await as(gpAgent, undefined).post(event('A-none', CARE, GP));
     assert.equal(none.status, 401, none.text);
     assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
@@ -133,6 +133,17 @@ describe('EDS: access tokens when the node has authorization (own organisation, 
     assert.equal(anonymous.status, 401, anonymous.text);
     const metadata = await call(`${eds.url}/metadata`, 'GET', undefined, {}, pki.anonymous);
     assert.equal(metadata.status, 200, metadata.text);
+    const smart = await call(
+      `${eds.url}/.well-known/smart-configuration`,
+      'GET',
+      undefined,
+      {},
+      pki.anonymous,
+    );
+    assert.equal(smart.status, 200, smart.text);
+    for (const scope of ['system/AuditEvent.c', 'system/AuditEvent.rs', 'system/AuditEvent.crs']) {
+      assert.ok((smart.body.scopes_supported as string[]).includes(scope), scope);
+    }
   });
 
   it('a client registers events of its own organisation, as sender or receiver (by SOR or GLN): 201', async () => {
@@ -222,5 +233,29 @@ describe('EDS: access tokens when the node has authorization (own organisation, 
     assert.deepEqual(matchIds(sees.body), [mine.body.id]);
     const other = await citizen.get('/AuditEvent?cpr=0303031234');
     assert.equal(other.body.total, 0);
+  });
+});
+
+describe('EDS fails closed', () => {
+  it('without the node’s authorization (and not insecure) it refuses to start, naming authorization', async () => {
+    const ts = await engine.open();
+    try {
+      await assert.rejects(
+        startEds(ts, {}, undefined, { insecure: false }),
+        (err: Error & { code?: string }) =>
+          err.code === 'EHMI_CONFIG_INVALID' && /authorization/.test(err.message),
+      );
+    } finally {
+      await ts.cleanup();
+    }
+  });
+
+  it('the scopes a request needs: .c or EHMI’s .crs to register, .rs or .crs to read; PUT/PATCH/DELETE any valid token (then 405)', async () => {
+    // The scope function: POST needs .c or .crs, GET .rs or .crs.
+    const { edsScopes } = await import('../../src/eds/access.ts');
+    const request = (method: string) => ({ method }) as never;
+    assert.deepEqual(edsScopes(request('POST')), ['system/AuditEvent.c', 'system/AuditEvent.crs']);
+    assert.deepEqual(edsScopes(request('GET')), ['system/AuditEvent.rs', 'system/AuditEvent.crs']);
+    assert.equal(edsScopes(request('DELETE')), undefined);
   });
 });
