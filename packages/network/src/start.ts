@@ -332,9 +332,15 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       ...(accessTokens
         ? { authorization: { issuer: central.urls.auth, operatorClients: [clients.operator.clientId] } }
         : { insecure: true }),
-      // Every step the MSH and the AP take goes to the central EDS, with the organisation's client (its scopes
-      // include system/AuditEvent.c and .rs), which the MSH also reads a message's journey with.
-      ...(accessTokens ? { deliveryStatus: { url: central.urls.eds, clientId: clientIdOf(o.spec) } } : {}),
+      // Every station reports its steps to the central node's EDS, with access tokens of the organisation's client
+      // (registered with the node's TLS client certificate); the AP as the Device `ehmi up` seeds in EER
+      // (`<name>-ap`, eer/seed.ts). Without the central node (no tokens) the nodes report nothing. The MSH reads a
+      // message's journey there with the same client (its scopes include system/AuditEvent.rs).
+      deliveryStatus: {
+        ...(accessTokens ? { url: central.urls.eds } : {}),
+        clientId: clientIdOf(o.spec),
+        devices: { ap: `${o.spec.name}-ap` },
+      },
       ap: {
         enabled: true,
         host,

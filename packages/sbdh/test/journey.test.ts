@@ -212,13 +212,37 @@ describe('the journey of a message from its EDS events', () => {
     assert.ok(j.pending.some((p) => p.code === '10.1'));
   });
 
-  it('fails the message on a ReceiptException (10.1 failure) and then expects no acknowledgement', () => {
-    const events = complete().filter((e) => e.step!.code <= '09.2');
+  it('fails the message on a ReceiptException (05.1, 07.1 and 10.1 failure) and then expects no acknowledgement', () => {
+    const events = complete().filter((e) => e.step!.code <= '04.2');
+    events.push(event('05.1', 50, 'failure'), event('07.1', 51, 'failure'));
+    events.push(...['08.1', '08.2', '09.1', '09.2'].map((c, i) => event(c, 52 + i)));
+    const before = buildJourney(MESSAGE, events, { now: at(7200) });
+    // The ReceiptException still travels back: its 10.1 is expected.
+    assert.deepEqual(
+      before.missing.map((m) => m.code),
+      ['10.1'],
+    );
     events.push(event('10.1', 100, 'failure'));
     const j = buildJourney(MESSAGE, events, { now: at(7200) });
     assert.equal(j.status, 'failed');
     assert.deepEqual(j.missing, []);
     assert.deepEqual(j.pending, []);
+  });
+
+  it('keeps the message sent when its MSH found no EnvelopeReceipt by the deadline (10.1 failure alone), and receipts it when one comes late', () => {
+    const events = complete().filter((e) => e.step!.code <= '05.2');
+    events.push(event('10.1', 700, 'failure'));
+    const late = buildJourney(MESSAGE, events, { now: at(800) });
+    assert.equal(late.status, 'sent');
+    assert.ok(
+      late.pending.some((p) => p.code === '15.1'),
+      'the acknowledgement is still expected',
+    );
+    events.push(
+      ...['07.1', '08.1', '08.2', '09.1', '09.2'].map((c, i) => event(c, 750 + i)),
+      event('10.1', 760),
+    );
+    assert.equal(buildJourney(MESSAGE, events, { now: at(800) }).status, 'receipted');
   });
 
   it('is receipted after the EnvelopeReceipt and failed by a fatal acknowledgement (15.1 failure)', () => {

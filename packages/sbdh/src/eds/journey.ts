@@ -212,12 +212,19 @@ export function buildJourney(
   const first = new Map<string, DeliveryStatusView>();
   for (const e of placed) if (!first.has(e.step.code)) first.set(e.step.code, e);
 
-  const status = statusOf(placed);
+  // The receiving MSH rejected the envelope (a ReceiptException: 05.1 and 07.1 failure). A 10.1 failure alone is the
+  // sender's MSH finding no EnvelopeReceipt by its deadline: the receipt may still come, and nothing failed yet.
+  const rejected = placed.some(
+    (e) => e.outcome === 'failure' && (e.step.code === '05.1' || e.step.code === '07.1'),
+  );
+  const status = statusOf(placed, rejected);
 
-  // A failure ends its flow's later steps, unless a later step of that flow went well after it (a resend).
+  // A failure ends its flow's later steps, unless a later step of that flow went well after it (a resend). A
+  // ReceiptException (07.1, 17.1 failure) still travels back: it ends no flow.
   const endedAt = new Map<EdsFlow, number>();
   for (const e of placed) {
     if (e.outcome !== 'failure' || endedAt.has(e.step.flow)) continue;
+    if (e.step.code === '07.1' || e.step.code === '17.1') continue;
     const index = stepIndex(e.step.code);
     const recovered = placed.some(
       (o) =>
@@ -229,7 +236,6 @@ export function buildJourney(
     if (!recovered) endedAt.set(e.step.flow, index);
   }
   const messageEnd = endedAt.get('message');
-  const receiptException = first.get('10.1') !== undefined && endedAt.get('receipt') === stepIndex('10.1');
   const acknowledged =
     options.acknowledgement ??
     /-message$/.test(events.find((e) => e.flow === 'message')?.messageType ?? '-message');
@@ -238,11 +244,11 @@ export function buildJourney(
     message: true,
     // The receiving MSH answers every envelope it got, a rejected one with a ReceiptException.
     receipt: messageEnd === undefined || messageEnd >= stepIndex('05.1'),
-    acknowledgement: acknowledged && messageEnd === undefined && !receiptException,
+    acknowledgement: acknowledged && messageEnd === undefined && !rejected,
     'ack-receipt':
       acknowledged &&
       messageEnd === undefined &&
-      !receiptException &&
+      !rejected &&
       (ackEnd === undefined || ackEnd >= stepIndex('15.1')),
   };
 
@@ -312,12 +318,14 @@ export function buildJourney(
 
 /**
  * The status the MSH's lifecycle (msh/lifecycle.ts) gives the message after these steps, walked in time order:
- * the AS4 receipt sends it, the EnvelopeReceipt receipts it, the acknowledgement at the sender MSH acknowledges it
- * (a fatal one fails it); a failure of the latest envelope before its receipt fails it, a new envelope (02.1, a
- * resend) accepts it again.
+ * the AS4 receipt sends it, the EnvelopeReceipt receipts it (a ReceiptException fails it; no receipt by the
+ * deadline only marks it, as the MSH's needsAction), the acknowledgement at the sender MSH acknowledges it (a fatal
+ * one fails it); a failure of the latest envelope before its receipt fails it, a new envelope (02.1, a resend)
+ * accepts it again.
  */
 function statusOf(
   placed: readonly (DeliveryStatusView & { step: { code: string; flow: EdsFlow } })[],
+  rejected: boolean,
 ): JourneyStatus {
   let status: JourneyStatus = 'accepted';
   let envelope: string | undefined;
@@ -336,7 +344,8 @@ function statusOf(
         if (latest) status = 'failed';
       }
     } else if (flow === 'receipt' && code === '10.1' && untilReceipted()) {
-      status = ok ? 'receipted' : 'failed';
+      if (ok) status = 'receipted';
+      else if (rejected) status = 'failed';
     } else if (
       flow === 'acknowledgement' &&
       (code === '15.1' || code === '16.1') &&

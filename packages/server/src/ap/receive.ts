@@ -383,7 +383,11 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
     ? undefined
     : await stored('storing the payload', () => storeBlob(rc.store, () => rx.payloads[0]!.open()));
   // The SBDH's facts for EDS, read from its header once (the payload is not read).
-  const header = blob && rc.eds?.enabled ? await readSbdhHeader(rc.store.blobs.open(blob)) : undefined;
+  // Reporting never stands in the way of a reception: a header that cannot be read reports nothing.
+  const header =
+    blob && rc.eds?.enabled
+      ? await readSbdhHeader(rc.store.blobs.open(blob)).catch(() => undefined)
+      : undefined;
   const facts = header && rc.eds ? rc.eds.factsOf(header) : undefined;
   await signReceipt(rx.receipt, { privateKey: rc.signing.privateKey, certificate: rc.signing.chain });
   const receipt = await text(writeAs4Message(rx.receipt.document, []).body);

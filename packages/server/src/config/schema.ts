@@ -184,6 +184,8 @@ const nodeShape = {
       backoffMaxMs: positiveMs.default(300_000),
       /** Reports POSTed at once. */
       concurrency: z.number().int().min(1).max(64).default(4),
+      /** Finished report jobs (done, and dead-lettered ones for the operator) are removed after this long. */
+      retentionMs: positiveMs.default(7 * 86_400_000),
       /**
        * When a step of a message's journey is late (track'n'trace: `GET /messages/{id}/journey`, `ehmi track`): a
        * step the table expects and EDS does not hold by then is `missing`.

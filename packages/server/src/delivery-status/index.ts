@@ -161,6 +161,7 @@ export function createDeliveryStatus(
     },
   );
   const running = worker;
+  let purge: NodeJS.Timeout | undefined;
   return {
     reporter,
     search,
@@ -176,10 +177,21 @@ export function createDeliveryStatus(
     },
     start() {
       running.start();
+      // The outbox of reports does not grow without end: finished jobs go after deliveryStatus.retentionMs.
+      purge = setInterval(
+        () => {
+          queue
+            .purgeFinished(Date.now() - cfg.retentionMs, { queue: QUEUES.edsReport })
+            .catch((err) => logger.warn({ err }, 'purging finished EDS reports failed'));
+        },
+        Math.min(cfg.retentionMs, 3_600_000),
+      );
+      purge.unref();
       logger.info({ url, clientId: cfg.clientId }, 'reporting delivery status to EDS');
     },
     idle: (options) => running.idle(options),
     async close() {
+      clearInterval(purge);
       closing.abort();
       await running.stop();
       await agent.close();

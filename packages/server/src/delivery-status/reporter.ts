@@ -96,11 +96,15 @@ export class DeliveryStatusReporter {
     envelope: Pick<EhmiEnvelope, 'sender' | 'receiver' | 'documentIdentification' | 'scopes'>,
   ): EdsMessageFacts {
     const org = this.#options.organisation;
-    const ours = (party: string) => (org && party.endsWith(`:${org.gln}`) ? org.name : undefined);
-    return edsFactsOf(envelope, {
-      sender: ours(envelope.sender.value),
-      receiver: ours(envelope.receiver.value),
+    const isOurs = (party: string) => org !== undefined && party.endsWith(`:${org.gln}`);
+    const facts = edsFactsOf(envelope, {
+      sender: isOurs(envelope.sender.value) ? org?.name : undefined,
+      receiver: isOurs(envelope.receiver.value) ? org?.name : undefined,
     });
+    // An envelope without SENDERID/RECEIVERID (a payload's) still has our side's SOR code: ours.
+    if (org && isOurs(envelope.sender.value) && !facts.sender.sor) facts.sender.sor = org.sor;
+    if (org && isOurs(envelope.receiver.value) && !facts.receiver.sor) facts.receiver.sor = org.sor;
+    return facts;
   }
 
   /** The AuditEvent of a step taken (exposed for tests and the CPU measurement). */
@@ -127,6 +131,16 @@ export class DeliveryStatusReporter {
   async report(trx: AnyDb, step: StepTaken): Promise<void> {
     if (!this.enabled) return;
     const { code, event } = this.event(step);
+    const { sender, receiver } = step.facts;
+    if (!sender.sor || !receiver.sor) {
+      // EDS names both parties by SOR code (agent.who.identifier is required): an event without one would only be
+      // refused. A payload submitted without receiverSor has none for its receiver.
+      this.#options.logger?.warn(
+        { code, messageId: step.facts.messageId, sender: sender.gln, receiver: receiver.gln },
+        'EDS step not reported: the SOR code of a party is not known (POST /payloads without receiverSor)',
+      );
+      return;
+    }
     await this.#options.queue.enqueue(trx, {
       queue: QUEUES.edsReport,
       payload: { code, event } satisfies ReportPayload,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { shippedValidator } from '@ehmi/fhir';
 import { createCertificateAuthority, issueCertificate } from '@ehmi/pki';
-import { parse, readDeliveryStatus } from '@ehmi/sbdh';
+import { EDS, parse, payloadEnvelope, readDeliveryStatus } from '@ehmi/sbdh';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createDeliveryStatus, type DeliveryStatusService } from '../../src/delivery-status/index.ts';
@@ -301,6 +301,42 @@ for (const engine of engines()) {
       await handler(job, { signal });
       assert.deepEqual(counted, ['retried', 'reported']);
       await agent.close();
+    });
+
+    it('a payload that names no patient reports with the Basic profile; without its receiver SOR, not at all', async () => {
+      await clear();
+      const s = service();
+      const payload = (receiverSor?: string) =>
+        payloadEnvelope('<letter/>', {
+          kind: 'oioxml',
+          sender: ORG.gln,
+          receiver: '5790000201389',
+          standard: 'XDIS91',
+          typeVersion: '1.0',
+          documentId: 'urn:dk:medcom:xdis91',
+          processId: 'urn:dk:medcom:process',
+          senderSor: ORG.sor,
+          messageIdentifier: randomUUID(),
+          ...(receiverSor ? { receiverSor } : {}),
+        });
+      const step = { station: 'MSH', side: 'origin', subtype: 'msg-received', at: T0 } as const;
+      const { code, event } = s.reporter.event({
+        ...step,
+        facts: s.reporter.factsOf(payload('52581000016005')),
+      });
+      assert.equal(code, '02.1');
+      assert.deepEqual((event.meta as { profile: string[] }).profile, [EDS.basicProfile]);
+      assert.deepEqual(
+        shippedValidator()
+          .issues(event)
+          .filter((i) => i.severity === 'error'),
+        [],
+      );
+      // EDS names both parties by SOR code: an event without the receiver's would only be refused.
+      await test.store.transaction((trx) =>
+        s.reporter.report(trx, { ...step, facts: s.reporter.factsOf(payload()) }),
+      );
+      assert.equal((await jobs()).length, 0);
     });
 
     it('fails closed: a URL without authorization needs insecure; with authorization it needs a client id and tls', () => {
