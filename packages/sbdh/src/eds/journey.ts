@@ -236,7 +236,7 @@ export function buildJourney(
     if (!recovered) endedAt.set(e.step.flow, index);
   }
   const messageEnd = endedAt.get('message');
-  const acknowledged =
+  const expectsAcknowledgement =
     options.acknowledgement ??
     /-message$/.test(events.find((e) => e.flow === 'message')?.messageType ?? '-message');
   const ackEnd = endedAt.get('acknowledgement');
@@ -244,9 +244,9 @@ export function buildJourney(
     message: true,
     // The receiving MSH answers every envelope it got, a rejected one with a ReceiptException.
     receipt: messageEnd === undefined || messageEnd >= stepIndex('05.1'),
-    acknowledgement: acknowledged && messageEnd === undefined && !rejected,
+    acknowledgement: expectsAcknowledgement && messageEnd === undefined && !rejected,
     'ack-receipt':
-      acknowledged &&
+      expectsAcknowledgement &&
       messageEnd === undefined &&
       !rejected &&
       (ackEnd === undefined || ackEnd >= stepIndex('15.1')),
