@@ -52,6 +52,8 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
     const plan = await planNetwork({ dataDir: dir, portBase: 30000, logger: pino({ level: 'silent' }) });
     const ca = readFileSync(plan.pki.trustAnchor, 'utf8');
     manifest = structuredClone(plan.manifest);
+    // A network without EDS: `ehmi track` shows the sending MSH's timeline (its EDS journey is track-eds.test.ts's).
+    delete manifest.services.eds;
     for (const org of manifest.organisations) {
       const tls = plan.pki.organisations[org.name]!.tlsServer;
       const app = Fastify({
@@ -352,7 +354,7 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
     assert.match(c.err, /already acknowledged/);
   });
 
-  it('track asks every MSH and prints the status and one line per event; --json has {id, status, events}', async () => {
+  it('track, in a network without EDS, asks every MSH and prints the status and one line per event; --json has {id, status, events}', async () => {
     const status = {
       id: 'trk-1',
       direction: 'out',

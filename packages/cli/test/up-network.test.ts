@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { EDS_STEPS } from '@ehmi/sbdh';
 import pg from 'pg';
 import { engines, eventually, freePortBase } from '../../server/test/e2e/helpers.ts';
 import { runEhmi } from './helpers.ts';
@@ -187,9 +188,15 @@ for (const engine of engines()) {
       });
       const human = await ehmi('track', id, '--data', data);
       assert.match(human.out, /^receipted/);
-      // Each step's meaning beside its code.
-      assert.match(human.out, /^ {2}\S+Z {2}EUA submitted +01\.1 +eua +success/m);
-      assert.match(human.out, /^ {2}\S+Z {2}AP sent over AS4 +03\.2 +ap +success/m);
+      // Each step from EDS with its meaning, its station and its outcome.
+      assert.match(
+        human.out,
+        /^ {2}\S+Z {2}01\.1 +sender's EUA created and sent the message +municipality\/EUA +success$/m,
+      );
+      assert.match(
+        human.out,
+        /^ {2}\S+Z {2}03\.2 +sender's AP sent the message over AS4 +municipality\/AP +success$/m,
+      );
       const messageHeaderId = JSON.parse(readFileSync(saved, 'utf8')).entry[0].resource.id;
       const listed = async () => {
         const r = await ehmi('inbox', 'gp', '--json', '--data', data);
@@ -235,10 +242,20 @@ for (const engine of engines()) {
       // ack → acknowledged
       const ack = await ehmi('ack', 'gp', items[0]!.id, '--data', data);
       assert.equal(ack.code, 0, ack.err);
-      await eventually('ehmi track shows acknowledged', async () => {
+      // The whole journey in EDS: every step the table names for our stations (the EUA's through its MSH), from both
+      // organisations, the message's, its receipt's, the acknowledgement's and its receipt's; nothing missing.
+      const ourSteps = EDS_STEPS.filter((s) => !(s.station === 'EUA' && s.code.endsWith('.2'))).map(
+        (s) => s.code,
+      );
+      const journey = await eventually('ehmi track shows the whole journey, acknowledged', async () => {
         const j = JSON.parse((await ehmi('track', id, '--json', '--data', data)).out);
-        return j.status === 'acknowledged' ? j : undefined;
+        const codes = new Set(j.events.map((e: { code: string }) => e.code));
+        return j.status === 'acknowledged' && ourSteps.every((c) => codes.has(c)) ? j : undefined;
       });
+      assert.deepEqual(journey.missing, []);
+      assert.deepEqual(journey.pending, []);
+      assert.ok(journey.events.every((e: { outcome: string }) => e.outcome === 'success'));
+      assert.equal(journey.events.find((e: { code: string }) => e.code === '11.1').station, 'gp/EUA');
 
       // Ctrl-C stops it cleanly; the commands then say it is not running.
       node.child.kill('SIGINT');

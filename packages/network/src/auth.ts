@@ -18,6 +18,11 @@ export const MSH_READ_SCOPES = ['msh/messages.read', 'msh/inbox.read'];
 export const EER_READ_SCOPES = ['system/Organization.rs', 'system/Endpoint.rs', 'system/Device.rs'];
 /** EER writes (create, read, update, delete, search), the maintainer's. */
 export const EER_WRITE_SCOPES = ['system/Organization.cruds', 'system/Endpoint.cruds', 'system/Device.cruds'];
+/**
+ * Reading and searching EHMI Delivery Status (ehmi-core §3, SMART v2; the server's `EDS_READ_SCOPE`): the operator
+ * reads every event, an organisation's client the events of the messages it took part in.
+ */
+export const EDS_READ_SCOPES = ['system/AuditEvent.rs'];
 /** EAS lookups (docs/specs/security.md: `system/Organization.rs`). */
 export const EAS_SCOPES = ['system/Organization.rs'];
 /**

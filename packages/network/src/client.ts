@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { TokenClient, type TokenRequest } from '@ehmi/server/token-client';
 import { Agent, request } from 'undici';
-import { EER_READ_SCOPES, METRICS_SCOPES, MSH_SCOPES } from './auth.ts';
+import { EDS_READ_SCOPES, EER_READ_SCOPES, METRICS_SCOPES, MSH_SCOPES } from './auth.ts';
 import {
   type ManifestNetworkClient,
   type ManifestOrganisation,
@@ -185,6 +185,50 @@ export class NetworkClient {
     );
   }
 
+  /**
+   * Search EHMI Delivery Status (`services.eds`, `GET /AuditEvent?…`) and follow the searchset's `next` links: as the
+   * network's operator, who reads every event, or as the organisation `as` (its EUA's client), which reads the events
+   * of the messages it took part in; with a token of scope `system/AuditEvent.rs`. A refusal is `EHMI_UNAUTHORIZED`
+   * (401) or `EHMI_FORBIDDEN` (403) with EDS's diagnostics; any other answer but a searchset is `EHMI_UNAVAILABLE`.
+   */
+  async searchEds(params: [string, string][], as?: string): Promise<Record<string, unknown>[]> {
+    const eds = this.manifest.services.eds?.replace(/\/+$/, '');
+    if (!eds) throw new EhmiError('EHMI_UNAVAILABLE', `network.json in ${this.dataDir} names no EDS`);
+    const caller = as === undefined ? operatorCaller(this.manifest.operator) : this.organisation(as);
+    const target = { base: eds, what: 'EDS', scopes: EDS_READ_SCOPES };
+    const events: Record<string, unknown>[] = [];
+    let path: string | undefined = `/AuditEvent?${new URLSearchParams([...params, ['_count', '200']])}`;
+    for (let page = 0; path !== undefined && page < 20; page++) {
+      const res = await this.#request(caller, target, 'GET', path, undefined, 'application/fhir+json');
+      const bundle = res.json as
+        | {
+            resourceType?: string;
+            entry?: { resource?: Record<string, unknown> }[];
+            link?: { relation?: string; url?: string }[];
+          }
+        | undefined;
+      if (res.status !== 200 || bundle?.resourceType !== 'Bundle') {
+        const why = outcomeIssues(res)
+          .map((i) => i.diagnostics)
+          .join('; ');
+        const code =
+          res.status === 401
+            ? 'EHMI_UNAUTHORIZED'
+            : res.status === 403
+              ? 'EHMI_FORBIDDEN'
+              : 'EHMI_UNAVAILABLE';
+        throw new EhmiError(code, `EDS answered ${res.status} to ${path}: ${why}`);
+      }
+      for (const e of bundle.entry ?? []) {
+        if (e.resource?.resourceType === 'AuditEvent') events.push(e.resource);
+      }
+      const next = bundle.link?.find((l) => l.relation === 'next')?.url;
+      // The next page is EDS's own URL; only its path and query are taken, so the request stays with EDS.
+      path = next === undefined ? undefined : next.startsWith(eds) ? next.slice(eds.length) : nextPath(next);
+    }
+    return events;
+  }
+
   #call(
     caller: Caller,
     org: ManifestOrganisation,
@@ -349,6 +393,11 @@ export class NetworkClient {
     this.#agents.clear();
     this.#tokenClients.clear();
   }
+}
+
+function nextPath(url: string): string {
+  const u = new URL(url);
+  return `${u.pathname.replace(/^.*(?=\/AuditEvent)/, '')}${u.search}`;
 }
 
 function operatorCaller(operator: ManifestNetworkClient): Caller {

@@ -334,7 +334,8 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
         : { insecure: true }),
       // Every station reports its steps to the central node's EDS, with access tokens of the organisation's client
       // (registered with the node's TLS client certificate); the AP as the Device `ehmi up` seeds in EER
-      // (`<name>-ap`, eer/seed.ts). Without the central node (no tokens) the nodes report nothing.
+      // (`<name>-ap`, eer/seed.ts). Without the central node (no tokens) the nodes report nothing. The MSH reads a
+      // message's journey there with the same client (its scopes include system/AuditEvent.rs).
       deliveryStatus: {
         ...(accessTokens ? { url: central.urls.eds } : {}),
         clientId: clientIdOf(o.spec),

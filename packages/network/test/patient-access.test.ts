@@ -15,7 +15,7 @@ import { SAMPLE_PATIENT_CPR, sampleHomeCareObservation } from '../src/sample.ts'
 const logger = pino({ level: 'silent' });
 type Credential = { cert: string; key: string };
 type Item = { id: string; bundleId: string };
-type Sent = { id: string; bundleId: string; resends: number };
+type Sent = { id: string; bundleId: string; messageHeaderId: string; resends: number };
 const P1 = SAMPLE_PATIENT_CPR;
 const P2 = '0101701234';
 const patient = (cpr: string) => JSON.stringify([{ type: 'ehmi_patient', cpr }]);
@@ -140,6 +140,16 @@ describe('tokens restricted to one patient (local network)', () => {
     const ackId = (ack.json as { id: string }).id;
     const tracked = await p1.call('gp', 'GET', `/messages/${ackId}`);
     assert.equal(tracked.status, 200, tracked.text);
+    // Its journey is that of the message it acknowledges (the acknowledgement's steps are 11.1–20.1 of it).
+    const journey = await p1.call('gp', 'GET', `/messages/${ackId}/journey`);
+    assert.equal(journey.status, 200, journey.text);
+    assert.deepEqual(
+      {
+        id: (journey.json as { id: string }).id,
+        messageId: (journey.json as { messageId: string }).messageId,
+      },
+      { id: ackId, messageId: sent[P1]!.message.messageHeaderId },
+    );
     assert.deepEqual(
       ((await p1.call('gp', 'GET', '/messages')).json as { id: string }[]).map((m) => m.id),
       [ackId],
@@ -160,6 +170,15 @@ describe('tokens restricted to one patient (local network)', () => {
     assert.equal(resend.status, 404, resend.text);
     const after = await all.call('municipality', 'GET', `/messages/${sent[P2]!.message.id}`);
     assert.equal((after.json as Sent).resends, 0);
+  });
+
+  it('a sent message’s journey from EDS: the patient’s own (200), another patient’s 404 as unknown', async () => {
+    const own = await p1.call('municipality', 'GET', `/messages/${sent[P1]!.message.id}/journey`);
+    assert.equal(own.status, 200, own.text);
+    assert.equal((own.json as { id: string }).id, sent[P1]!.message.id);
+    const other = await p1.call('municipality', 'GET', `/messages/${sent[P2]!.message.id}/journey`);
+    assert.equal(other.status, 404, other.text);
+    assert.equal((other.json as { resourceType: string }).resourceType, 'OperationOutcome');
   });
 
   it('submitting a message about another patient: 403, and nothing is stored', async () => {

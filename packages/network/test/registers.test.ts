@@ -273,6 +273,11 @@ for (const engine of engines()) {
         assert.equal(o.config.ap.discovery.smp?.zone, LOCAL_SML_ZONE);
         assert.deepEqual(o.config.ap.discovery.smp?.dnsServer, { host: '127.0.0.1', port: portBase + 4 });
         assert.deepEqual(o.config.ap.discovery.smp?.trustAnchors, [m.trustAnchor]);
+        // Its stations report to the central EDS with the organisation's own client.
+        assert.deepEqual(
+          { url: o.config.deliveryStatus.url, clientId: o.config.deliveryStatus.clientId },
+          { url: m.services.eds, clientId: o.clientId },
+        );
       }
       // The central node has its own store; secrets and the SMP key are private to the owner.
       const central = net!.plan.central.config;

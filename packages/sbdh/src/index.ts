@@ -24,6 +24,18 @@ export {
   readDeliveryStatus,
 } from './eds/delivery-status.ts';
 export {
+  buildJourney,
+  collectJourneyEvents,
+  DEFAULT_JOURNEY_THRESHOLDS,
+  type EdsSearch,
+  type Journey,
+  type JourneyEvent,
+  type JourneyGap,
+  type JourneyOptions,
+  type JourneyStatus,
+  type JourneyThresholds,
+} from './eds/journey.ts';
+export {
   EDS_STEPS,
   type EdsFlow,
   type EdsSide,

@@ -99,6 +99,7 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     services?: ServiceRegistry;
     revocation?: RevocationChecker;
     deliveryStatus?: RoleContext['deliveryStatus'];
+    deliveryStatusSearch?: RoleContext['deliveryStatusSearch'];
   },
 ): RoleContext<z.output<Schema>, T> {
   return {
@@ -110,6 +111,7 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     services: node.services ?? serviceRegistry(),
     revocation: node.revocation ?? revocationChecker(node.config.revocation),
     ...(node.deliveryStatus ? { deliveryStatus: node.deliveryStatus } : {}),
+    ...(node.deliveryStatusSearch ? { deliveryStatusSearch: node.deliveryStatusSearch } : {}),
     ...(node.tls
       ? { tls: { ...node.tls, client: node.tls.client ?? { key: node.tls.key, cert: node.tls.cert } } }
       : {}),
@@ -175,6 +177,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       logger,
       revocation,
       deliveryStatus: reporting.reporter,
+      ...(reporting.search ? { deliveryStatusSearch: reporting.search } : {}),
       ...(tls ? { tls } : {}),
     });
   } catch (err) {

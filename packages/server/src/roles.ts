@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { EhmiError } from '@ehmi/errors';
 import type { RevocationChecker } from '@ehmi/pki';
+import type { EdsSearch } from '@ehmi/sbdh';
 import type { FastifyInstance } from 'fastify';
 import type { Migration } from 'kysely';
 import type { Logger } from 'pino';
@@ -56,6 +57,11 @@ export interface RoleContext<C = unknown, T = unknown> {
    * Absent (a role made on its own in a test) or disabled: nothing is reported.
    */
   deliveryStatus?: DeliveryStatusReporter;
+  /**
+   * Search EDS as this node (config `deliveryStatus.url`), for the journey of a message; absent when the node names
+   * no EDS.
+   */
+  deliveryStatusSearch?: EdsSearch;
 }
 
 /**

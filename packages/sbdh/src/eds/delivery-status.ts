@@ -289,6 +289,10 @@ export interface DeliveryStatusView {
   receiver: EdsParty;
   /** The observing Device's identifier. */
   deviceId?: string | undefined;
+  /** The organisation the observing Device serves (its owner), when the event names it. */
+  owner?: { sor: string; name?: string | undefined } | undefined;
+  /** The SBDH InstanceIdentifier the step concerns (a resend is a new one), when the event names it. */
+  transportEnvelopeId?: string | undefined;
   patientCpr?: string | undefined;
 }
 
@@ -363,7 +367,8 @@ export function readDeliveryStatus(event: Json): DeliveryStatusView | undefined 
     : undefined;
   const deviceId =
     s((observer?.identifier as Json | undefined)?.value) ?? s(asArray(device?.identifier)[0]?.value);
-  const ownerSor = s(((device?.owner as Json | undefined)?.identifier as Json | undefined)?.value);
+  const ownerRef = device?.owner as Json | undefined;
+  const ownerSor = s((ownerRef?.identifier as Json | undefined)?.value);
   let side: EdsSide | undefined;
   if (ownerSor && ownerSor === sender.sor && ownerSor !== receiver.sor) side = 'origin';
   else if (ownerSor && ownerSor === receiver.sor && ownerSor !== sender.sor) side = 'destination';
@@ -387,6 +392,10 @@ export function readDeliveryStatus(event: Json): DeliveryStatusView | undefined 
     sender,
     receiver,
     deviceId,
+    owner: ownerSor ? { sor: ownerSor, name: s(ownerRef?.display) } : undefined,
+    transportEnvelopeId: s(
+      ((byType('ehmiTransportEnvelope')?.what as Json | undefined)?.identifier as Json | undefined)?.value,
+    ),
     patientCpr: s(((patient?.what as Json | undefined)?.identifier as Json | undefined)?.value),
   };
 }

@@ -186,6 +186,24 @@ const nodeShape = {
       concurrency: z.number().int().min(1).max(64).default(4),
       /** Finished report jobs (done, and dead-lettered ones for the operator) are removed after this long. */
       retentionMs: positiveMs.default(7 * 86_400_000),
+      /**
+       * When a step of a message's journey is late (track'n'trace: `GET /messages/{id}/journey`, `ehmi track`): a
+       * step the table expects and EDS does not hold by then is `missing`.
+       */
+      due: z
+        .object({
+          /** One hop: a step inside a node, or from one station to the next (the AS4 transfer included). */
+          hopSeconds: z.number().int().min(1).default(60),
+          /** From the AS4 receipt (03.2) to the EnvelopeReceipt at the sender's MSH (10.1): ehmi-core §2.4, §6.1. */
+          receiptMinutes: z.number().int().min(1).default(10),
+          /**
+           * From the message's creation (01.1) to its acknowledgement at the sender's MSH (15.1), as the MSH's
+           * `acknowledgementTimeoutMs` (MedCom 020 §1.1): 30 minutes.
+           */
+          acknowledgementMinutes: z.number().int().min(1).default(30),
+        })
+        .strict()
+        .prefault({}),
     })
     .strict()
     .prefault({}),

@@ -1,4 +1,5 @@
 import { EhmiError } from '@ehmi/errors';
+import type { EdsSearch } from '@ehmi/sbdh';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { Agent } from 'undici';
@@ -7,15 +8,22 @@ import { QUEUES } from '../path.ts';
 import { requireTrustConfiguration } from '../roles.ts';
 import { type AnyStore, type IdleState, JobQueue, Worker } from '../store/index.ts';
 import { TokenClient } from '../token-client.ts';
+import { EDS_READ_SCOPE, edsSearch } from './reader.ts';
 import { DeliveryStatusReporter, type ReportPayload } from './reporter.ts';
 import { EDS_REPORT_SCOPE, plainFetch, ReportRefused, type ReportResult, reportHandler } from './sender.ts';
 
+export { EDS_READ_SCOPE, edsSearch } from './reader.ts';
 export { DeliveryStatusReporter, noReporter, type StepTaken } from './reporter.ts';
 export { EDS_REPORT_SCOPE } from './sender.ts';
 
 /** The node's EDS reporting: the reporter its stations call, and the worker that POSTs what they queued. */
 export interface DeliveryStatusService {
   reporter: DeliveryStatusReporter;
+  /**
+   * Search EDS as this node (`system/AuditEvent.rs`, the same client and certificate as the reports), for the
+   * journey of a message (track'n'trace); absent without `deliveryStatus.url`.
+   */
+  search?: EdsSearch;
   /** Count reports in the node's `/metrics` (`ehmi_eds_reports_total`). */
   registerMetrics(registry: Registry): void;
   start(): void;
@@ -96,6 +104,7 @@ export function createDeliveryStatus(
   });
   let doFetch: typeof fetch;
   let forgetToken: (() => void) | undefined;
+  let search: EdsSearch;
   if (authorization) {
     if (!cfg.clientId) {
       throw new EhmiError(
@@ -118,8 +127,16 @@ export function createDeliveryStatus(
     const request = { resource: url, scope: EDS_REPORT_SCOPE };
     doFetch = tokens.fetch(request);
     forgetToken = () => tokens.forget(request);
+    const reading = { resource: url, scope: EDS_READ_SCOPE };
+    search = edsSearch({
+      url,
+      fetch: tokens.fetch(reading),
+      timeoutMs: cfg.timeoutMs,
+      forgetToken: () => tokens.forget(reading),
+    });
   } else {
     doFetch = plainFetch(agent);
+    search = edsSearch({ url, fetch: doFetch, timeoutMs: cfg.timeoutMs });
   }
   // Closing aborts a POST in flight: its job is tried again after the restart.
   const closing = new AbortController();
@@ -147,6 +164,7 @@ export function createDeliveryStatus(
   let purge: NodeJS.Timeout | undefined;
   return {
     reporter,
+    search,
     registerMetrics(registry) {
       counter = new Counter({
         name: 'ehmi_eds_reports_total',

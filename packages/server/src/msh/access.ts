@@ -9,7 +9,7 @@ import { type AccessClaims, type AccessTokenVerifier, requireAccessToken } from 
 export const MSH_SCOPE = {
   /** Submit and resend: `POST /messages`, `POST /payloads`, `POST /messages/{id}/$resend`. */
   messagesWrite: 'msh/messages.write',
-  /** Track: `GET /messages`, `GET /messages/{id}`. */
+  /** Track: `GET /messages`, `GET /messages/{id}`, `GET /messages/{id}/journey`. */
   messagesRead: 'msh/messages.read',
   /** The inbox: `GET /inbox`, `/inbox/stream`, `/inbox/{id}`. */
   inboxRead: 'msh/inbox.read',
@@ -27,6 +27,7 @@ const ROUTE_SCOPES: Readonly<Record<string, string>> = {
   'POST /messages/:id/$resend': MSH_SCOPE.messagesWrite,
   'GET /messages': MSH_SCOPE.messagesRead,
   'GET /messages/:id': MSH_SCOPE.messagesRead,
+  'GET /messages/:id/journey': MSH_SCOPE.messagesRead,
   'GET /inbox': MSH_SCOPE.inboxRead,
   'GET /inbox/stream': MSH_SCOPE.inboxRead,
   'GET /inbox/:id': MSH_SCOPE.inboxRead,

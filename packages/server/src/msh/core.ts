@@ -6,6 +6,7 @@ import type { AccessPointGateway } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { type JobQueue, storeBlob } from '../store/index.ts';
 import type { MshConfig } from './config.ts';
+import type { JourneySource } from './journey.ts';
 import type { InboxHub } from './sse.ts';
 import type { MshEventsTable, MshInboxTable, MshMessagesTable, MshStore, MshTables } from './tables.ts';
 
@@ -22,6 +23,8 @@ export interface MshCore {
   hub: InboxHub;
   /** EDS reporting (disabled: reports nothing). */
   eds: DeliveryStatusReporter;
+  /** EDS, for the journey of a message (node `deliveryStatus`); absent when the node names no EDS. */
+  journey?: JourneySource;
   /** Wake the dispatch worker after a commit that enqueued a job. */
   wake(): void;
   now(): number;

@@ -126,6 +126,9 @@ export async function createMsh(
     accessPoint: deps.accessPoint,
     hub,
     eds: ctx.deliveryStatus ?? noReporter(queue),
+    ...(ctx.deliveryStatusSearch
+      ? { journey: { search: ctx.deliveryStatusSearch, due: config.deliveryStatus.due } }
+      : {}),
     wake: () => {
       worker?.wake();
       core.eds.wake();

@@ -10,6 +10,7 @@ import { refusePayloadForPatient, restrictedPatient } from './access.ts';
 import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary } from './core.ts';
 import { takeAcknowledgement, takeInboxItem } from './delivery-status.ts';
 import { fhirFormatOf, fhirText, formatOfMime, ProfileValidationError, readFhir } from './fhir-body.ts';
+import { journeySource, messageJourney } from './journey.ts';
 import { acknowledgeInbox } from './outbound/acknowledge.ts';
 import { resend } from './outbound/resend.ts';
 import { type PayloadQuery, submitFhir, submitPayload } from './outbound/submit.ts';
@@ -136,6 +137,15 @@ export function registerRoutes(
       if (isEua(request)) await takeAcknowledgement(core, row);
       const events = await messageEvents(core.store.db, id);
       return { ...messageSummary(row), events: events.map(eventJson) };
+    });
+
+    // The message's journey across the network, from EDS (docs/architecture.md "Track'n'trace").
+    api.get<IdParams>('/messages/:id/journey', { schema: schemas.getJourney }, async (request) => {
+      const { id } = request.params;
+      journeySource(core);
+      const row = await findMessage(core.store.db, id, restrictedPatient(request));
+      if (!row) throw new EhmiError('EHMI_NOT_FOUND', `no sent message ${id}`);
+      return messageJourney(core, row);
     });
 
     api.post<IdParams>('/messages/:id/$resend', { schema: schemas.resend }, async (request, reply) => {

@@ -105,6 +105,49 @@ const COMPONENTS = {
         },
       ],
     },
+    Journey: {
+      type: 'object',
+      description:
+        "A message's journey across the network from EHMI Delivery Status (EDS): every step recorded, and the steps the table expects that are late (missing) or still to come (pending)",
+      required: ['id', 'messageId', 'status', 'events', 'missing', 'pending'],
+      properties: {
+        id: { type: 'string', description: 'The tracking id' },
+        messageId: { type: 'string', description: 'MessageHeader.id: what EDS knows the message by' },
+        status: { $ref: '#/components/schemas/Status' },
+        events: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['code', 'station', 'time', 'outcome', 'meaning'],
+            properties: {
+              code: {
+                type: ['string', 'null'],
+                description: 'EDS step (ehmi-core §1.2); null for an event no step places (another vendor’s)',
+              },
+              flow: { enum: ['message', 'receipt', 'acknowledgement', 'ack-receipt'] },
+              station: { type: 'string', description: '<organisation>/<EUA|MSH|AP>' },
+              time: { type: 'string', format: 'date-time' },
+              outcome: { enum: ['success', 'failure'] },
+              meaning: { type: 'string' },
+              subtype: { type: 'string' },
+              messageId: { type: 'string' },
+            },
+          },
+        },
+        missing: { type: 'array', items: { $ref: '#/components/schemas/JourneyGap' } },
+        pending: { type: 'array', items: { $ref: '#/components/schemas/JourneyGap' } },
+      },
+    },
+    JourneyGap: {
+      type: 'object',
+      required: ['code', 'station', 'meaning'],
+      properties: {
+        code: { type: 'string' },
+        station: { type: 'string', description: '<organisation>/<EUA|MSH|AP>' },
+        meaning: { type: 'string' },
+        dueBy: { type: 'string', format: 'date-time', description: 'Absent for a step without a deadline' },
+      },
+    },
     InboxItem: {
       type: 'object',
       required: ['id', 'type', 'sender', 'receivedAt'],
@@ -233,6 +276,18 @@ export const schemas = {
       '200': { description: 'The message', content: json(ref('Message')) },
       '400': errorResponse('The id is not a UUID'),
       '404': errorResponse('Unknown id, or about another patient than the access token is restricted to'),
+    },
+  },
+  getJourney: {
+    summary: "A sent message's journey across the network, from EHMI Delivery Status (EDS)",
+    description:
+      'Asks EDS with the node’s own token (deliveryStatus) for the events of the message, its EnvelopeReceipts, its acknowledgement and that one’s receipts; a step is missing when it is not recorded by its due time (deliveryStatus.due).',
+    params: idParams,
+    responses: {
+      '200': { description: 'The journey', content: json(ref('Journey')) },
+      '400': errorResponse('The id is not a UUID'),
+      '404': errorResponse('Unknown id, or about another patient than the access token is restricted to'),
+      '503': errorResponse('EDS cannot be reached, or the node names no EDS'),
     },
   },
   resend: {

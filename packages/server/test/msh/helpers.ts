@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
 import { buildHomeCareObservationMessage, type HomeCareObservationInput } from '@ehmi/fhir';
 import { type Credential, createCertificateAuthority, issueCertificate } from '@ehmi/pki';
+import type { EdsSearch } from '@ehmi/sbdh';
 import pino from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type {
@@ -226,6 +227,8 @@ export async function startNode(
   pki: TestPki,
   which: 'a' | 'b',
   msh: NonNullable<ConfigInput['msh']> = {},
+  /** EDS for the journey of a message (what the node's `deliveryStatus` gives the MSH). */
+  eds?: { search: EdsSearch; due?: NonNullable<ConfigInput['deliveryStatus']>['due'] },
 ): Promise<Node> {
   const org = which === 'a' ? ORG_A : ORG_B;
   const test = await engine.open();
@@ -245,6 +248,7 @@ export async function startNode(
     },
     queue: { pollIntervalMs: 50, backoffBaseMs: 20, backoffMaxMs: 200 },
     log: { level: 'silent' },
+    ...(eds?.due ? { deliveryStatus: { due: eds.due } } : {}),
   });
   const queue = new JobQueue(test.store, {
     leaseMs: 30_000,
@@ -258,6 +262,7 @@ export async function startNode(
     queue,
     logger: pino({ level: process.env.EHMI_TEST_LOG ?? 'silent' }),
     tls: { key: cred.privateKeyPem, cert: cred.certificatePem, ca: [pki.caPem] },
+    ...(eds ? { deliveryStatusSearch: eds.search } : {}),
   });
   const ap = new LoopbackAp();
   const role = await createMsh(ctx, { accessPoint: ap });
