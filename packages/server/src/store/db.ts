@@ -192,7 +192,15 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
     engine,
     db,
     blobs,
-    transaction: (fn) => db.transaction().execute(fn),
+    transaction: async (fn) => {
+      const hooks: (() => void)[] = [];
+      const result = await db.transaction().execute((trx) => {
+        commitHooks.set(trx, hooks);
+        return fn(trx);
+      });
+      for (const hook of hooks) hook();
+      return result;
+    },
     ping: async () => {
       try {
         await sql`select 1`.execute(db);
@@ -209,6 +217,20 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
     },
     close: () => db.destroy(),
   };
+}
+
+const commitHooks = new WeakMap<object, (() => void)[]>();
+
+/**
+ * Run `fn` once `trx` has committed, when `trx` is a transaction opened by {@link Store.transaction} (not when it
+ * rolls back). False, and `fn` is not kept, for anything else (the plain database handle: its statements commit on
+ * their own).
+ */
+export function afterCommit(trx: unknown, fn: () => void): boolean {
+  const hooks = typeof trx === 'object' && trx !== null ? commitHooks.get(trx) : undefined;
+  if (!hooks) return false;
+  hooks.push(fn);
+  return true;
 }
 
 /** A store typed with any tables: what the store's own API (queue, blob collector) takes. */
