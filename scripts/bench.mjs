@@ -187,6 +187,7 @@ const e2ePart = await part(
     EHMI_BENCH_RATE: '50',
     EHMI_BENCH_SECONDS: quick ? '4' : '10',
     EHMI_BENCH_LARGE_MB: String(largeMB),
+    EHMI_BENCH_IDLE_SECONDS: quick ? '5' : '10',
     ...(quick ? { EHMI_BENCH_ENGINES: 'sqlite' } : {}),
   },
   quick ? 130_000 : 1_800_000,
@@ -229,7 +230,16 @@ function endToEnd(r) {
   if (large.peakRssMB === null) large.peakRssMBReason = why(l, 'peakRssMB');
   if (large.megabytesPerSecond === null)
     large.megabytesPerSecondReason = large.peakRssMBReason ?? why(l, 'peakRssMB');
-  return { small, large };
+  const idle = {
+    cpuMsPerSecondPerNode: round(r?.idle?.cpuMsPerSecondPerNode ?? null),
+    byNode: r?.idle?.byNode
+      ? Object.fromEntries(Object.entries(r.idle.byNode).map(([k, v]) => [k, round(v)]))
+      : null,
+    seconds: r?.idle?.seconds ?? null,
+  };
+  if (idle.cpuMsPerSecondPerNode === null)
+    idle.cpuMsPerSecondPerNodeReason = why(r?.idle, 'cpuMsPerSecondPerNode');
+  return { small, large, idle };
 }
 report.endToEnd = { ...endToEnd(engines[0]), loadAverage: e2ePart.loadAverage };
 if (engines[1]) report.endToEnd.postgres = endToEnd(engines[1]);
@@ -288,6 +298,12 @@ const targets = [
     (v) => v < 256 && (large.megabytesPerSecond ?? 0) >= 50,
   ],
   ['validator.messagesPerSecond', report.validator.messagesPerSecond, '≥ 400/s', (v) => v >= 400],
+  [
+    'endToEnd.idle.cpuMsPerSecondPerNode',
+    report.endToEnd.idle.cpuMsPerSecondPerNode,
+    '< 5 ms of CPU per second',
+    (v) => v < 5,
+  ],
 ];
 report.targets = Object.fromEntries(
   targets.map(([field, value, target, ok]) => [field, { target, met: value === null ? null : ok(value) }]),
@@ -321,6 +337,7 @@ line(
   ` MB (${large.bytes / 2 ** 20} MB at ${large.megabytesPerSecond ?? '?'} MB/s)`,
 );
 line('validator.messagesPerSecond', report.validator.messagesPerSecond, '/s');
+line('endToEnd.idle.cpuMsPerSecondPerNode', report.endToEnd.idle.cpuMsPerSecondPerNode, ' ms/s');
 say(`eds: ${report.eds === null ? report.edsReason : JSON.stringify(report.eds)}`);
 for (const e of harnessErrors) say(`FAILED PART: ${e}`);
 if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -1,5 +1,6 @@
 // End to end on this machine: two nodes of the local network (municipality → gp), each MSH + access point with its
 // own durable store; the receiver in its own process. 10 KB MedCom messages (signed, encrypted AS4 over HTTPS).
+//   0. idle: after a few warm-up messages, the CPU each node uses per second while nothing happens;
 //   1. throughput: N messages submitted at the sending MSH's EUA API (HTTPS, mTLS) by C concurrent clients, until
 //      every one is `receipted` (the receiver committed it to its inbox and its EnvelopeReceipt came back);
 //   2. latency at a fixed offered load (RATE messages/s for SECONDS, open loop): submit → EnvelopeReceipt (10.1);
@@ -7,7 +8,7 @@
 //      peak RSS of both processes.
 // SQLite always; PostgreSQL as well when DATABASE_URL is set (EHMI_BENCH_ENGINES=sqlite runs SQLite only). Knobs:
 // EHMI_BENCH_N (200), EHMI_BENCH_CONCURRENCY (16), EHMI_BENCH_RATE (2.5), EHMI_BENCH_SECONDS (20),
-// EHMI_BENCH_LARGE_MB (100, 0 skips). With EHMI_BENCH_RESULT the figures are also written there as JSON
+// EHMI_BENCH_LARGE_MB (100, 0 skips), EHMI_BENCH_IDLE_SECONDS (10, 0 skips). With EHMI_BENCH_RESULT the figures are also written there as JSON
 // (scripts/bench.mjs reads them; a phase that failed is null with its reason).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -44,6 +45,8 @@ const CONCURRENCY = Number(process.env.EHMI_BENCH_CONCURRENCY ?? 16);
 const RATE = Number(process.env.EHMI_BENCH_RATE ?? 2.5);
 const SECONDS = Number(process.env.EHMI_BENCH_SECONDS ?? 20);
 const LARGE_MB = Number(process.env.EHMI_BENCH_LARGE_MB ?? 100);
+// 0. idle: CPU of each node while nothing happens, after the warm-up (0 skips).
+const IDLE_SECONDS = Number(process.env.EHMI_BENCH_IDLE_SECONDS ?? 10);
 // Both nodes run as `npm start` runs them: tsx registered in-process (no `--import tsx` for worker threads to inherit).
 const NODE_SCRIPT = fileURLToPath(new URL('../test/e2e/node-launch.mjs', import.meta.url));
 const LARGE_SENDER = fileURLToPath(new URL('./large-sender.mjs', import.meta.url));
@@ -97,6 +100,12 @@ function peakRssMiB(pid: number): number {
 /** The figures of one engine's run; a phase that failed is null, with its reason. */
 export interface EndToEndResult {
   engine: string;
+  idle: {
+    seconds: number;
+    cpuMsPerSecondPerNode: number | null;
+    cpuMsPerSecondPerNodeReason?: string;
+    byNode: Record<string, number> | null;
+  };
   small: {
     n: number;
     concurrency: number;
@@ -133,6 +142,7 @@ function save(): void {
 async function run(label: string, databaseUrl: string | undefined): Promise<EndToEndResult> {
   const result: EndToEndResult = {
     engine: label,
+    idle: { seconds: IDLE_SECONDS, cpuMsPerSecondPerNode: null, byNode: null },
     small: {
       n: N,
       concurrency: CONCURRENCY,
@@ -206,6 +216,27 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
     // Warm up (profile validator, TLS sessions, JIT): a few messages through the whole path.
     const warm = await Promise.all(Array.from({ length: 4 }, submit));
     while ((await done(warm)) < warm.length) await new Promise((r) => setTimeout(r, 100));
+
+    // 0. idle: the warm-up's jobs are done (its receipts are back); a second for stragglers, then measure.
+    if (IDLE_SECONDS > 0) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const pids = { sender: senderProcess.pid!, receiver: receiverProcess.pid! };
+      const c0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+      const ti = performance.now();
+      await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+      const secs = (performance.now() - ti) / 1000;
+      const byNode = Object.fromEntries(
+        Object.entries(pids).map(([k, pid]) => [k, (cpuMs(pid) - c0[k]!) / secs]),
+      );
+      result.idle.byNode = byNode;
+      result.idle.cpuMsPerSecondPerNode = Math.max(...Object.values(byNode));
+      console.log(
+        `${label.padEnd(9)} idle for ${secs.toFixed(0)} s: CPU ${Object.entries(byNode)
+          .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+          .join(', ')} ms per second (clock ticks of 10 ms; load average ${loadavg()[0]!.toFixed(1)})`,
+      );
+    } else result.idle.cpuMsPerSecondPerNodeReason = 'skipped (EHMI_BENCH_IDLE_SECONDS=0)';
+    save();
 
     // 1. throughput
     try {
