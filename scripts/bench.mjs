@@ -207,6 +207,7 @@ function endToEnd(r) {
     offeredPerSecond: s?.offeredPerSecond ?? 50,
     cpuMsPerMessage: round(s?.cpuMsPerMessage ?? null),
     acceptedPerSecond: round(s?.acceptedPerSecond ?? null, 2),
+    ...(s?.notTaken !== undefined ? { notTakenAtOfferedLoad: s.notTaken, p99MsOfTaken: s.p99MsOfTaken } : {}),
     n: s?.n ?? null,
   };
   if (small.messagesPerSecond === null) small.messagesPerSecondReason = why(s, 'messagesPerSecond');
