@@ -62,8 +62,13 @@ function toJob<P>(row: Selectable<JobsTable>): Job<P> {
   };
 }
 
-/** Told that a job of `queue` is due at `runAt` (epoch ms by the queue's clock): enqueued, or waiting for a retry. */
+/**
+ * Told that a job of `queue` is due at `runAt` (epoch ms by the queue's clock): enqueued, or waiting for a retry.
+ * `queue` is {@link ANY_QUEUE} when any queue may have jobs (another instance's notices may have been missed).
+ */
 export type JobSignal = (queue: string, runAt: number) => void;
+
+export const ANY_QUEUE = '*';
 
 // The listeners of each store (by its database handle), so that every JobQueue on one store in this process tells
 // the workers of all of them.
@@ -115,6 +120,8 @@ export class JobQueue {
         finished_at: null,
       })
       .execute();
+    // Other instances on a shared PostgreSQL database hear of it when the transaction commits.
+    await this.store.jobNotices?.notify(trx as never, job.queue);
     this.#signal(trx, job.queue, job.runAt ?? now);
     return id;
   }
@@ -130,7 +137,11 @@ export class JobQueue {
       listeners.set(this.store.db, set);
     }
     set.add(fn);
-    return () => set.delete(fn);
+    const unlisten = this.store.jobNotices?.listen((queue) => fn(queue ?? ANY_QUEUE, this.options.now()));
+    return () => {
+      set.delete(fn);
+      unlisten?.();
+    };
   }
 
   #signal(trx: AnyDb, queue: string, runAt: number): void {

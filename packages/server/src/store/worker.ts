@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EhmiError } from '@ehmi/errors';
 import type { Logger } from 'pino';
-import type { Job, JobQueue } from './queue.ts';
+import { ANY_QUEUE, type Job, type JobQueue } from './queue.ts';
 
 export type JobHandler<P = unknown> = (job: Job<P>, context: { signal: AbortSignal }) => Promise<void>;
 
@@ -89,7 +89,7 @@ export class Worker<P = unknown> {
     if (!this.#stopped) return;
     this.#stopped = false;
     this.#unsubscribe = this.#queue.subscribe((queue, runAt) => {
-      if (queue === this.#name) this.#wakeAt(runAt);
+      if (queue === this.#name || queue === ANY_QUEUE) this.#wakeAt(runAt);
     });
     this.#loop = this.#run();
   }

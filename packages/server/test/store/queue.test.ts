@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
+import { openNodeStore } from '../../src/role-list.ts';
 import { type Job, JobQueue, type QueueOptions, Worker } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import { spawnWorker } from '../helpers/spawn.ts';
@@ -423,6 +424,30 @@ for (const engine of engines()) {
         assert.equal(runs[0]!.attempt, 2);
       } finally {
         await worker.stop();
+      }
+    });
+
+    it('wakes the workers of another instance on the same database (PostgreSQL: LISTEN/NOTIFY), once the job commits', {
+      timeout: 20_000,
+      skip: engine.name === 'sqlite' ? 'one SQLite database has one instance' : undefined,
+    }, async () => {
+      // A second instance: its own store (its own pool and listening connection) on the same schema.
+      const other = await openNodeStore({ ...t.connection, busyTimeoutMs: 5000, poolSize: 2 });
+      const queue = new JobQueue(t.store, base);
+      const name = q();
+      const { worker, runs, ran } = recording(queue, name);
+      worker.start();
+      try {
+        await worker.idle();
+        const otherQueue = new JobQueue(other, base);
+        await other.transaction(async (trx) => {
+          await otherQueue.enqueue(trx, { queue: name, payload: 'from the other instance' });
+        });
+        await ran(1);
+        assert.equal(runs[0]!.payload, 'from the other instance');
+      } finally {
+        await worker.stop();
+        await other.close();
       }
     });
   });
