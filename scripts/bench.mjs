@@ -226,7 +226,7 @@ function endToEnd(r) {
       : null,
     megabytesPerSecond: round(l?.megabytesPerSecond ?? null),
     seconds: round(l?.seconds ?? null),
-    path: 'sending AP → HTTPS → receiving AP, stored in its blob store (the sender runs in the bench process)',
+    path: 'sending AP → HTTPS → receiving AP, stored in its blob store; each node in a fresh process of its own',
   };
   if (large.peakRssMB === null) large.peakRssMBReason = why(l, 'peakRssMB');
   if (large.megabytesPerSecond === null)
