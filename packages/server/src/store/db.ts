@@ -119,7 +119,14 @@ class PostgresJobNotices implements JobNotices {
     });
     client
       .connect()
-      .then(() => client.query(`LISTEN ${JOB_CHANNEL}`))
+      .then(() => {
+        // The listening connection alone never keeps the process running (as the pool's idle connections, which
+        // time out, do not): a store left open must not hold the process up for ever.
+        (
+          client as unknown as { connection?: { stream?: { unref?: () => void } } }
+        ).connection?.stream?.unref?.();
+        return client.query(`LISTEN ${JOB_CHANNEL}`);
+      })
       .then(() => {
         // Notices sent while no connection listened are lost: every queue looks again.
         for (const fn of [...this.#listeners]) fn(undefined);
