@@ -47,6 +47,26 @@ const SECONDS = Number(process.env.EHMI_BENCH_SECONDS ?? 20);
 const LARGE_MB = Number(process.env.EHMI_BENCH_LARGE_MB ?? 100);
 // 0. idle: CPU of each node while nothing happens, after the warm-up (0 skips).
 const IDLE_SECONDS = Number(process.env.EHMI_BENCH_IDLE_SECONDS ?? 10);
+// EHMI_BENCH_DEADLINE (epoch ms, from scripts/bench.mjs): the latency phase stops waiting, and the large payload is
+// skipped, when the time left would not let the run end by then (each reported with its reason).
+const DEADLINE = Number(process.env.EHMI_BENCH_DEADLINE ?? Number.POSITIVE_INFINITY);
+/** What the large payload is given: 5 MB/s and 15 s to start the nodes. */
+const LARGE_BUDGET_MS = LARGE_MB > 0 ? (LARGE_MB / 5) * 1000 + 15_000 : 0;
+
+// The node processes this bench started: stopped with it, also when it is stopped (SIGTERM, SIGINT).
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    for (const c of children) c.kill('SIGKILL');
+    save();
+    process.exit(1);
+  });
+}
 // Both nodes run as `npm start` runs them: tsx registered in-process (no `--import tsx` for worker threads to inherit).
 const NODE_SCRIPT = fileURLToPath(new URL('../test/e2e/node-launch.mjs', import.meta.url));
 const LARGE_SENDER = fileURLToPath(new URL('./large-sender.mjs', import.meta.url));
@@ -70,10 +90,12 @@ function spawnNode(config: unknown): Promise<ChildProcess> {
   // EHMI_BENCH_PROFILE_DIR: a CPU profile of the receiver process there (run the bench with --cpu-prof for the sender).
   const profile = process.env.EHMI_BENCH_PROFILE_DIR;
   const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const child = spawn(process.execPath, [...flags, NODE_SCRIPT], {
-    env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = track(
+    spawn(process.execPath, [...flags, NODE_SCRIPT], {
+      env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8');
@@ -287,7 +309,15 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
       const refused = answers.filter((a): a is Error => a instanceof Error);
       const lat: string[] = answers.map((a) => (a instanceof Error ? '' : a));
       const taken = lat.filter((id) => id !== '');
-      while ((await done(taken)) < taken.length) await new Promise((r) => setTimeout(r, 100));
+      for (;;) {
+        const n = await done(taken);
+        if (n >= taken.length) break;
+        if (Date.now() > DEADLINE - LARGE_BUDGET_MS)
+          throw new Error(
+            `${n} of ${taken.length} messages receipted when the time budget ran out (load average ${loadavg()[0]!.toFixed(1)})`,
+          );
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const latencies: number[] = [];
       for (let i = 0; i < lat.length; i++) {
         if (lat[i] === '') continue;
@@ -323,7 +353,9 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
     await new Promise((r) => senderProcess!.once('exit', r));
     senderProcess = undefined;
     if (LARGE_MB <= 0) result.large.peakRssMBReason = 'skipped (EHMI_BENCH_LARGE_MB=0)';
-    if (LARGE_MB > 0)
+    else if (Date.now() + LARGE_BUDGET_MS > DEADLINE)
+      result.large.peakRssMBReason = `skipped: the time budget ran out before it (load average ${loadavg()[0]!.toFixed(1)})`;
+    else
       try {
         receiverProcess.kill('SIGTERM');
         await new Promise((r) => receiverProcess.once('exit', r));
@@ -340,16 +372,23 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
         await finished(out);
         const sha = `sha256:${hash.digest('hex')}`;
         const receiverBefore = peakRssMiB(receiverProcess.pid!);
-        const child = spawn(process.execPath, [LARGE_SENDER], {
-          env: {
-            ...process.env,
-            EHMI_TEST_NODE_CONFIG: JSON.stringify(senderPlan!.config),
-            EHMI_BENCH_LARGE_FILE: file,
-            EHMI_BENCH_LARGE_SENDER: `0088:${from.gln}`,
-            EHMI_BENCH_LARGE_RECEIVER: `0088:${to.gln}`,
-          },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
+        const child = track(
+          spawn(process.execPath, [LARGE_SENDER], {
+            env: {
+              ...process.env,
+              EHMI_TEST_NODE_CONFIG: JSON.stringify(senderPlan!.config),
+              EHMI_BENCH_LARGE_FILE: file,
+              EHMI_BENCH_LARGE_SENDER: `0088:${from.gln}`,
+              EHMI_BENCH_LARGE_RECEIVER: `0088:${to.gln}`,
+            },
+            stdio: ['ignore', 'pipe', 'inherit'],
+          }),
+        );
+        // Past the deadline the sender is stopped and the payload reported as not measured.
+        if (Number.isFinite(DEADLINE)) {
+          const late = setTimeout(() => child.kill('SIGKILL'), Math.max(0, DEADLINE - Date.now())).unref();
+          child.once('exit', () => clearTimeout(late));
+        }
         let output = '';
         child.stdout!.setEncoding('utf8');
         child.stdout!.on('data', (c: string) => {
@@ -357,7 +396,12 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
         });
         const code = await new Promise((r) => child.once('exit', r));
         const done = /^done (.*)$/m.exec(output);
-        if (!done) throw new Error(`the large-payload sender exited ${code} without a result`);
+        if (!done)
+          throw new Error(
+            Date.now() >= DEADLINE
+              ? `not sent when the time budget ran out (load average ${loadavg()[0]!.toFixed(1)})`
+              : `the large-payload sender exited ${code} without a result`,
+          );
         const sent = JSON.parse(done[1]!) as { seconds: number; peakRssMiB: number; failure?: string };
         if (sent.failure) throw new Error(`large payload failed: ${sent.failure}`);
         const receiverPeak = peakRssMiB(receiverProcess.pid!);
