@@ -3,9 +3,9 @@
 //   0. idle: after a few warm-up messages, the CPU each node uses per second while nothing happens;
 //   1. throughput: N messages submitted at the sending MSH's EUA API (HTTPS, mTLS) by C concurrent clients, until
 //      every one is `receipted` (the receiver committed it to its inbox and its EnvelopeReceipt came back);
-//   2. latency at a fixed offered load (RATE messages/s for SECONDS, open loop): submit → EnvelopeReceipt (10.1);
-//   3. a large incompressible payload through the AP gateway (sending AP → receiving AP, stored there): time and
-//      peak RSS of both processes.
+//   2. a large incompressible payload through the AP gateway (sending AP → receiving AP, stored there): time and
+//      peak RSS of both processes;
+//   3. latency at a fixed offered load (RATE messages/s for SECONDS, open loop): submit → EnvelopeReceipt (10.1).
 // SQLite always; PostgreSQL as well when DATABASE_URL is set (EHMI_BENCH_ENGINES=sqlite runs SQLite only). Knobs:
 // EHMI_BENCH_N (200), EHMI_BENCH_CONCURRENCY (16), EHMI_BENCH_RATE (2.5), EHMI_BENCH_SECONDS (20),
 // EHMI_BENCH_LARGE_MB (100, 0 skips), EHMI_BENCH_IDLE_SECONDS (10, 0 skips). With EHMI_BENCH_RESULT the figures are also written there as JSON
@@ -47,11 +47,11 @@ const SECONDS = Number(process.env.EHMI_BENCH_SECONDS ?? 20);
 const LARGE_MB = Number(process.env.EHMI_BENCH_LARGE_MB ?? 100);
 // 0. idle: CPU of each node while nothing happens, after the warm-up (0 skips).
 const IDLE_SECONDS = Number(process.env.EHMI_BENCH_IDLE_SECONDS ?? 10);
-// EHMI_BENCH_DEADLINE (epoch ms, from scripts/bench.mjs): the latency phase stops waiting, and the large payload is
-// skipped, when the time left would not let the run end by then (each reported with its reason).
+// EHMI_BENCH_DEADLINE (epoch ms, from scripts/bench.mjs): the large payload is stopped (or skipped) when it would
+// leave the latency phase less than its offered seconds and 30 s, and the latency phase stops waiting at the deadline;
+// each reported with its reason.
 const DEADLINE = Number(process.env.EHMI_BENCH_DEADLINE ?? Number.POSITIVE_INFINITY);
-/** What the large payload is given: 5 MB/s and 15 s to start the nodes. */
-const LARGE_BUDGET_MS = LARGE_MB > 0 ? (LARGE_MB / 5) * 1000 + 15_000 : 0;
+const LARGE_DEADLINE = DEADLINE - (SECONDS * 1000 + 30_000);
 
 // The node processes this bench started: stopped with it, also when it is stopped (SIGTERM, SIGINT).
 const children = new Set<ChildProcess>();
@@ -293,7 +293,91 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
     }
     save();
 
-    // 2. latency at a fixed offered load (open loop: one submission every 1/RATE s, whatever the answers)
+    // 2. a large payload through the AP gateway, both nodes in fresh processes of their own (so each one's peak RSS
+    // is the large payload's): the sender is large-sender.ts, which hands the file to its AP gateway.
+    senderProcess.kill('SIGTERM');
+    await new Promise((r) => senderProcess!.once('exit', r));
+    senderProcess = undefined;
+    if (LARGE_MB <= 0) result.large.peakRssMBReason = 'skipped (EHMI_BENCH_LARGE_MB=0)';
+    else if (Date.now() + 15_000 > LARGE_DEADLINE)
+      result.large.peakRssMBReason = `skipped: the time budget ran out before it (load average ${loadavg()[0]!.toFixed(1)})`;
+    else
+      try {
+        receiverProcess.kill('SIGTERM');
+        await new Promise((r) => receiverProcess.once('exit', r));
+        receiverProcess = await spawnNode(receiverPlan!.config);
+        const file = join(dataDir, 'large.bin');
+        const out = createWriteStream(file);
+        const hash = createHash('sha256');
+        for (let i = 0; i < LARGE_MB; i++) {
+          const b = randomBytes(1024 * 1024);
+          hash.update(b);
+          if (!out.write(b)) await new Promise<void>((r) => out.once('drain', () => r()));
+        }
+        out.end();
+        await finished(out);
+        const sha = `sha256:${hash.digest('hex')}`;
+        const receiverBefore = peakRssMiB(receiverProcess.pid!);
+        const child = track(
+          spawn(process.execPath, [LARGE_SENDER], {
+            env: {
+              ...process.env,
+              EHMI_TEST_NODE_CONFIG: JSON.stringify(senderPlan!.config),
+              EHMI_BENCH_LARGE_FILE: file,
+              EHMI_BENCH_LARGE_SENDER: `0088:${from.gln}`,
+              EHMI_BENCH_LARGE_RECEIVER: `0088:${to.gln}`,
+            },
+            stdio: ['ignore', 'pipe', 'inherit'],
+          }),
+        );
+        // Past the deadline the sender is stopped and the payload reported as not measured.
+        if (Number.isFinite(LARGE_DEADLINE)) {
+          const late = setTimeout(
+            () => child.kill('SIGKILL'),
+            Math.max(0, LARGE_DEADLINE - Date.now()),
+          ).unref();
+          child.once('exit', () => clearTimeout(late));
+        }
+        let output = '';
+        child.stdout!.setEncoding('utf8');
+        child.stdout!.on('data', (c: string) => {
+          output += c;
+        });
+        const code = await new Promise((r) => child.once('exit', r));
+        const done = /^done (.*)$/m.exec(output);
+        if (!done)
+          throw new Error(
+            Date.now() >= LARGE_DEADLINE
+              ? `not sent when the time budget ran out (load average ${loadavg()[0]!.toFixed(1)})`
+              : `the large-payload sender exited ${code} without a result`,
+          );
+        const sent = JSON.parse(done[1]!) as { seconds: number; peakRssMiB: number; failure?: string };
+        if (sent.failure) throw new Error(`large payload failed: ${sent.failure}`);
+        const receiverPeak = peakRssMiB(receiverProcess.pid!);
+        const ls = sent.seconds;
+        console.log(
+          `${label.padEnd(9)} ${LARGE_MB} MB payload (gzip, sign, encrypt, HTTPS, decrypt, store; ${sha.slice(0, 19)}…): ${ls.toFixed(1)} s = ${(LARGE_MB / ls).toFixed(1)} MB/s; peak RSS sender ${sent.peakRssMiB.toFixed(0)} MiB, receiver ${receiverBefore.toFixed(0)} → ${receiverPeak.toFixed(0)} MiB`,
+        );
+        result.large.seconds = ls;
+        result.large.megabytesPerSecond = LARGE_MB / ls;
+        result.large.peakRssMBByProcess = { sender: sent.peakRssMiB, receiver: receiverPeak };
+        result.large.peakRssMB = Math.max(sent.peakRssMiB, receiverPeak);
+      } catch (err) {
+        result.large.peakRssMBReason = `large payload failed: ${reason(err)}`;
+        console.error(`${label} large payload failed`, err);
+      }
+    save();
+
+    // The nodes as the throughput phase had them, for the latency phase.
+    if (receiverProcess.exitCode === null && receiverProcess.signalCode === null) {
+      receiverProcess.kill('SIGTERM');
+      await new Promise((r) => receiverProcess.once('exit', r));
+    }
+    receiverProcess = await spawnNode(receiverPlan!.config);
+    senderProcess = await spawnNode(senderPlan!.config);
+
+    // 3. latency at a fixed offered load (open loop: one submission every 1/RATE s, whatever the answers), last: under
+    // a deadline it is the phase cut short
     try {
       const sent: { id: Promise<string | Error>; at: number }[] = [];
       const count = Math.round(RATE * SECONDS);
@@ -312,8 +396,7 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
       for (;;) {
         const n = await done(taken);
         if (n >= taken.length) break;
-        // Leaves the large payload its budget, and 10 s to stop and start the nodes.
-        if (Date.now() > DEADLINE - LARGE_BUDGET_MS - 10_000)
+        if (Date.now() > DEADLINE)
           throw new Error(
             `${n} of ${taken.length} messages receipted when the time budget ran out (load average ${loadavg()[0]!.toFixed(1)})`,
           );
@@ -346,78 +429,6 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
       result.small.p99MsReason = `latency failed: ${reason(err)}`;
       console.error(`${label} latency failed`, err);
     }
-    save();
-
-    // 3. a large payload through the AP gateway, both nodes in fresh processes of their own (so each one's peak RSS
-    // is the large payload's): the sender is large-sender.ts, which hands the file to its AP gateway.
-    senderProcess.kill('SIGTERM');
-    await new Promise((r) => senderProcess!.once('exit', r));
-    senderProcess = undefined;
-    if (LARGE_MB <= 0) result.large.peakRssMBReason = 'skipped (EHMI_BENCH_LARGE_MB=0)';
-    else if (Date.now() + LARGE_BUDGET_MS > DEADLINE)
-      result.large.peakRssMBReason = `skipped: the time budget ran out before it (load average ${loadavg()[0]!.toFixed(1)})`;
-    else
-      try {
-        receiverProcess.kill('SIGTERM');
-        await new Promise((r) => receiverProcess.once('exit', r));
-        receiverProcess = await spawnNode(receiverPlan!.config);
-        const file = join(dataDir, 'large.bin');
-        const out = createWriteStream(file);
-        const hash = createHash('sha256');
-        for (let i = 0; i < LARGE_MB; i++) {
-          const b = randomBytes(1024 * 1024);
-          hash.update(b);
-          if (!out.write(b)) await new Promise<void>((r) => out.once('drain', () => r()));
-        }
-        out.end();
-        await finished(out);
-        const sha = `sha256:${hash.digest('hex')}`;
-        const receiverBefore = peakRssMiB(receiverProcess.pid!);
-        const child = track(
-          spawn(process.execPath, [LARGE_SENDER], {
-            env: {
-              ...process.env,
-              EHMI_TEST_NODE_CONFIG: JSON.stringify(senderPlan!.config),
-              EHMI_BENCH_LARGE_FILE: file,
-              EHMI_BENCH_LARGE_SENDER: `0088:${from.gln}`,
-              EHMI_BENCH_LARGE_RECEIVER: `0088:${to.gln}`,
-            },
-            stdio: ['ignore', 'pipe', 'inherit'],
-          }),
-        );
-        // Past the deadline the sender is stopped and the payload reported as not measured.
-        if (Number.isFinite(DEADLINE)) {
-          const late = setTimeout(() => child.kill('SIGKILL'), Math.max(0, DEADLINE - Date.now())).unref();
-          child.once('exit', () => clearTimeout(late));
-        }
-        let output = '';
-        child.stdout!.setEncoding('utf8');
-        child.stdout!.on('data', (c: string) => {
-          output += c;
-        });
-        const code = await new Promise((r) => child.once('exit', r));
-        const done = /^done (.*)$/m.exec(output);
-        if (!done)
-          throw new Error(
-            Date.now() >= DEADLINE
-              ? `not sent when the time budget ran out (load average ${loadavg()[0]!.toFixed(1)})`
-              : `the large-payload sender exited ${code} without a result`,
-          );
-        const sent = JSON.parse(done[1]!) as { seconds: number; peakRssMiB: number; failure?: string };
-        if (sent.failure) throw new Error(`large payload failed: ${sent.failure}`);
-        const receiverPeak = peakRssMiB(receiverProcess.pid!);
-        const ls = sent.seconds;
-        console.log(
-          `${label.padEnd(9)} ${LARGE_MB} MB payload (gzip, sign, encrypt, HTTPS, decrypt, store; ${sha.slice(0, 19)}…): ${ls.toFixed(1)} s = ${(LARGE_MB / ls).toFixed(1)} MB/s; peak RSS sender ${sent.peakRssMiB.toFixed(0)} MiB, receiver ${receiverBefore.toFixed(0)} → ${receiverPeak.toFixed(0)} MiB`,
-        );
-        result.large.seconds = ls;
-        result.large.megabytesPerSecond = LARGE_MB / ls;
-        result.large.peakRssMBByProcess = { sender: sent.peakRssMiB, receiver: receiverPeak };
-        result.large.peakRssMB = Math.max(sent.peakRssMiB, receiverPeak);
-      } catch (err) {
-        result.large.peakRssMBReason = `large payload failed: ${reason(err)}`;
-        console.error(`${label} large payload failed`, err);
-      }
     save();
   } finally {
     await client.close();
