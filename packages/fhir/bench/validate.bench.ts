@@ -3,14 +3,17 @@
 // Target: a warm HomeCareObservation message in well under 50 ms (docs/architecture.md "Scale": 2.5
 // messages/s on average for all of Denmark, so validation must never be the bottleneck of a node).
 // Run: node --conditions=ehmi-source --import tsx packages/fhir/bench/validate.bench.ts [iterations, default 200]
+// (or EHMI_BENCH_ITERATIONS). With EHMI_BENCH_RESULT, the warm rates are also written there as JSON for
+// scripts/bench.mjs: `messagesPerSecond` is the HomeCareObservation's (a MedCom message of 14 entries).
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { shippedConformance, shippedValidator } from '../src/index.ts';
 import { FIXTURES } from '../test/fixtures.ts';
 
-const iterations = Number(process.argv[2] ?? 200);
+const iterations = Number(process.argv[2] ?? process.env.EHMI_BENCH_ITERATIONS ?? 200);
+const rates: Record<string, number> = {};
 const examples = join(FIXTURES, 'fhir', 'examples');
 const messages: Record<string, string> = {
   'HomeCareObservation (14 entries)':
@@ -42,7 +45,20 @@ for (const [name, file] of Object.entries(messages)) {
   const pct = (p: number) =>
     (times[Math.min(times.length - 1, Math.floor(p * times.length))] ?? 0).toFixed(1);
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  rates[name] = 1000 / mean;
   console.log(
     `${name}: first ${first.toFixed(0)} ms; warm mean ${mean.toFixed(1)} ms, p50 ${pct(0.5)} ms, p95 ${pct(0.95)} ms, ${(1000 / mean).toFixed(0)} msg/s`,
+  );
+}
+if (process.env.EHMI_BENCH_RESULT) {
+  writeFileSync(
+    process.env.EHMI_BENCH_RESULT,
+    JSON.stringify({
+      messagesPerSecond: rates['HomeCareObservation (14 entries)'],
+      message:
+        'HomeCareObservation (14 entries), FHIR profile validation with the shipped conformance resources, warm, one thread',
+      iterations,
+      byMessage: rates,
+    }),
   );
 }

@@ -4,7 +4,7 @@
 // (EdsRepository.create without the profile check). SQLite, and PostgreSQL when DATABASE_URL is set.
 // `--json` prints one JSON object per engine (`eds.searchByMessageId.p99Ms`, …) instead of the lines.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,11 @@ import { roleContext } from '../src/node.ts';
 import { loadConfig, openNodeStore } from '../src/role-list.ts';
 import { JobQueue } from '../src/store/index.ts';
 
-const QUICK = process.argv.includes('--quick');
+// EHMI_BENCH_QUICK and EHMI_BENCH_RESULT: the summary of `npm run bench` runs this file and reports what it writes
+// to EHMI_BENCH_RESULT as `eds` (the figures of the first engine, and each engine's own under `engines`).
+const QUICK = process.argv.includes('--quick') || process.env.EHMI_BENCH_QUICK === '1';
+const RESULT_FILE = process.env.EHMI_BENCH_RESULT;
+const results: Record<string, unknown>[] = [];
 const JSON_OUT = process.argv.includes('--json');
 const N = Number(process.env.EHMI_BENCH_EDS_N ?? (QUICK ? 100_000 : 1_000_000));
 /** Organisations the events are spread over (each event: one sender, one receiver). */
@@ -196,6 +200,7 @@ async function run(label: string, databaseUrl: string | undefined): Promise<void
       },
     },
   };
+  results.push(result);
   if (JSON_OUT) console.log(JSON.stringify(result));
   else {
     console.log(
@@ -221,3 +226,13 @@ function sqlAnalyze() {
 
 await run('SQLite', undefined);
 if (process.env.DATABASE_URL) await run('PostgreSQL', process.env.DATABASE_URL);
+if (RESULT_FILE) {
+  const first = results[0] as { eds: Record<string, unknown>; events: number; seededInBulk: boolean };
+  const summary = {
+    ...first.eds,
+    events: first.events,
+    seededInBulk: first.seededInBulk,
+    engines: Object.fromEntries(results.map((r) => [String(r.engine).toLowerCase(), r.eds])),
+  };
+  writeFileSync(RESULT_FILE, JSON.stringify(summary));
+}

@@ -10,3 +10,4 @@ export { childElement, childElements, descendantElements, pathOf, rootElement, t
 export { escapeAttr, escapeText } from './escape.ts';
 export { DEFAULT_MAX_XML_BYTES, type ParseXmlOptions, parseXml, serializeXml } from './parse.ts';
 export { loadSchemaSet, type SchemaSet, validateXsd, type XsdIssue, type XsdResult } from './xsd.ts';
+export { type XsdFile, type XsdRun, XsdWorker } from './xsd-worker.ts';

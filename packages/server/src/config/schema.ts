@@ -217,8 +217,12 @@ const nodeShape = {
     .object({
       /** How long a claimed job is reserved for its worker before another may take it. */
       leaseMs: positiveMs.default(30_000),
-      /** Idle workers look for new jobs this often. */
-      pollIntervalMs: positiveMs.default(250),
+      /**
+       * The longest an idle worker waits before looking for jobs again: a safety net for jobs other processes put in
+       * a shared database. Enqueues in this process wake workers when they commit, and a retry or an expired lease
+       * wakes them at its time.
+       */
+      pollIntervalMs: positiveMs.default(5000),
       /** Tries before a job is dead-lettered. */
       maxAttempts: z.number().int().min(1).max(1000).default(10),
       /** First retry delay; doubles per try up to backoffMaxMs. */

@@ -11,9 +11,9 @@ let waiting: Waiting[] = [];
 let running = false;
 
 /**
- * ehmiSBDH validation (XSD + IG rules) batched across concurrent callers: each XSD run starts a WebAssembly
- * xmllint, which costs as much as validating dozens of envelopes (docs/architecture.md "Stack": 14 calls/s,
- * 125 documents/s), so envelopes that arrive while a run is going wait for the next run and share it.
+ * ehmiSBDH validation (XSD + IG rules) batched across concurrent callers: each XSD run instantiates xmllint (in the
+ * process's long-lived XSD thread) and compiles the schema set again, so envelopes that arrive while a run is going
+ * wait for the next run and share it; each gets only its own errors.
  */
 export function validateEnvelope(xml: string | Uint8Array, source: string): Promise<ValidationResult> {
   return new Promise((resolve, reject) => {

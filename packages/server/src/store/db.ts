@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
@@ -55,6 +56,91 @@ export interface Store<T = CoreTables> {
    */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** PostgreSQL only: job notices between the instances that share the database (see {@link JobNotices}). */
+  readonly jobNotices?: JobNotices;
+}
+
+/**
+ * Notices between instances on one PostgreSQL database that a queue got a job (LISTEN/NOTIFY): `notify` in the
+ * enqueueing transaction (PostgreSQL delivers it when that commits, and drops it on a rollback), `listen` for the
+ * other instances' notices on this schema (`undefined`: any queue, after the listening connection was re-opened,
+ * since notices sent meanwhile are lost). Best effort: the workers' polling stays the safety net.
+ */
+export interface JobNotices {
+  notify(trx: Kysely<unknown> | Transaction<unknown>, queue: string): Promise<void>;
+  listen(fn: (queue: string | undefined) => void): () => void;
+}
+
+const JOB_CHANNEL = 'ehmi_jobs';
+
+class PostgresJobNotices implements JobNotices {
+  readonly #url: string;
+  readonly #schema: string;
+  /** This store's own notices come back to it too: they carry its id and are skipped (it woke its workers itself). */
+  readonly #self = randomUUID();
+  readonly #listeners = new Set<(queue: string | undefined) => void>();
+  #client: pg.Client | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(url: string, schema: string) {
+    this.#url = url;
+    this.#schema = schema;
+  }
+
+  async notify(trx: Kysely<unknown> | Transaction<unknown>, queue: string): Promise<void> {
+    await sql`select pg_notify(${JOB_CHANNEL}, ${`${this.#schema}\t${this.#self}\t${queue}`})`.execute(trx);
+  }
+
+  listen(fn: (queue: string | undefined) => void): () => void {
+    this.#listeners.add(fn);
+    if (!this.#client && !this.#retry) this.#connect();
+    return () => this.#listeners.delete(fn);
+  }
+
+  #connect(): void {
+    this.#retry = undefined;
+    if (this.#closed) return;
+    const client = new pg.Client({ connectionString: this.#url });
+    this.#client = client;
+    const lost = (): void => {
+      if (this.#client !== client) return;
+      this.#client = undefined;
+      client.end().catch(() => {});
+      if (!this.#closed) this.#retry = setTimeout(() => this.#connect(), 1000).unref();
+    };
+    // Without an 'error' listener a server restart would end the process (as for the pool's connections).
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', (n) => {
+      const [schema, from, queue] = (n.payload ?? '').split('\t');
+      if (n.channel !== JOB_CHANNEL || schema !== this.#schema || from === this.#self) return;
+      for (const fn of [...this.#listeners]) fn(queue);
+    });
+    client
+      .connect()
+      .then(() => {
+        // The listening connection alone never keeps the process running (as the pool's idle connections, which
+        // time out, do not): a store left open must not hold the process up for ever.
+        (
+          client as unknown as { connection?: { stream?: { unref?: () => void } } }
+        ).connection?.stream?.unref?.();
+        return client.query(`LISTEN ${JOB_CHANNEL}`);
+      })
+      .then(() => {
+        // Notices sent while no connection listened are lost: every queue looks again.
+        for (const fn of [...this.#listeners]) fn(undefined);
+      })
+      .catch(lost);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.end().catch(() => {});
+  }
 }
 
 // Kysely's SQLite driver opens transactions with a plain (deferred) BEGIN. A deferred transaction that reads and
@@ -147,6 +233,7 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
   await blobs.init();
   let db: Kysely<T>;
   let engine: Engine;
+  let jobNotices: PostgresJobNotices | undefined;
   try {
     if (options.databaseUrl) {
       engine = 'postgres';
@@ -163,6 +250,7 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
           pool: postgresPool(options.databaseUrl, schema, options.poolSize ?? 10),
         }),
       });
+      jobNotices = new PostgresJobNotices(options.databaseUrl, schema);
     } else {
       engine = 'sqlite';
       const file = join(options.dataDir, 'ehmi.sqlite');
@@ -192,7 +280,15 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
     engine,
     db,
     blobs,
-    transaction: (fn) => db.transaction().execute(fn),
+    transaction: async (fn) => {
+      const hooks: (() => void)[] = [];
+      const result = await db.transaction().execute((trx) => {
+        commitHooks.set(trx, hooks);
+        return fn(trx);
+      });
+      for (const hook of hooks) hook();
+      return result;
+    },
     ping: async () => {
       try {
         await sql`select 1`.execute(db);
@@ -207,8 +303,26 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
       }
       await blobs.checkWritable();
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await jobNotices?.close();
+      await db.destroy();
+    },
+    ...(jobNotices ? { jobNotices } : {}),
   };
+}
+
+const commitHooks = new WeakMap<object, (() => void)[]>();
+
+/**
+ * Run `fn` once `trx` has committed, when `trx` is a transaction opened by {@link Store.transaction} (not when it
+ * rolls back). False, and `fn` is not kept, for anything else (the plain database handle: its statements commit on
+ * their own).
+ */
+export function afterCommit(trx: unknown, fn: () => void): boolean {
+  const hooks = typeof trx === 'object' && trx !== null ? commitHooks.get(trx) : undefined;
+  if (!hooks) return false;
+  hooks.push(fn);
+  return true;
 }
 
 /** A store typed with any tables: what the store's own API (queue, blob collector) takes. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { type Selectable, sql } from 'kysely';
-import { type AnyStore, type Store, storeView } from './db.ts';
+import { type AnyStore, afterCommit, type Store, storeView } from './db.ts';
 import { type AnyDb, type CoreTables, coreDb, type JobsTable } from './types.ts';
 
 export interface QueueOptions {
@@ -63,6 +63,18 @@ function toJob<P>(row: Selectable<JobsTable>): Job<P> {
 }
 
 /**
+ * Told that a job of `queue` is due at `runAt` (epoch ms by the queue's clock): enqueued, or waiting for a retry.
+ * `queue` is {@link ANY_QUEUE} when any queue may have jobs (another instance's notices may have been missed).
+ */
+export type JobSignal = (queue: string, runAt: number) => void;
+
+export const ANY_QUEUE = '*';
+
+// The listeners of each store (by its database handle), so that every JobQueue on one store in this process tells
+// the workers of all of them.
+const listeners = new WeakMap<object, Set<JobSignal>>();
+
+/**
  * A durable job queue on the node's store: the outbox for sending, retries and status reporting.
  *
  * Jobs are enqueued in the caller's transaction (they exist only if it commits), claimed under a lease (on
@@ -108,7 +120,49 @@ export class JobQueue {
         finished_at: null,
       })
       .execute();
+    // Other instances on a shared PostgreSQL database hear of it when the transaction commits.
+    await this.store.jobNotices?.notify(trx as never, job.queue);
+    this.#signal(trx, job.queue, job.runAt ?? now);
     return id;
+  }
+
+  /**
+   * Listen for jobs enqueued (once their transaction has committed) or set to retry in this process, on any queue
+   * of this store. Returns the function that stops listening. Workers use it to wake at once instead of polling.
+   */
+  subscribe(fn: JobSignal): () => void {
+    let set = listeners.get(this.store.db);
+    if (!set) {
+      set = new Set();
+      listeners.set(this.store.db, set);
+    }
+    set.add(fn);
+    const unlisten = this.store.jobNotices?.listen((queue) => fn(queue ?? ANY_QUEUE, this.options.now()));
+    return () => {
+      set.delete(fn);
+      unlisten?.();
+    };
+  }
+
+  #signal(trx: AnyDb, queue: string, runAt: number): void {
+    const emit = (): void => {
+      for (const fn of [...(listeners.get(this.store.db) ?? [])]) fn(queue, runAt);
+    };
+    if (!afterCommit(trx, emit)) emit();
+  }
+
+  /**
+   * When the earliest job of `queue` that is not claimable now becomes claimable: a ready job's `run_at`, or a running
+   * job's lease end (its worker may have died). Undefined when the queue holds no ready or running job.
+   */
+  async nextDue(queue: string): Promise<number | undefined> {
+    const row = await this.store.db
+      .selectFrom('jobs')
+      .select(sql<Aggregate>`min(case when status = 'ready' then run_at else lease_until end)`.as('next'))
+      .where('queue', '=', queue)
+      .where('status', 'in', ['ready', 'running'])
+      .executeTakeFirst();
+    return row?.next === null || row?.next === undefined ? undefined : Number(row.next);
   }
 
   /**
@@ -202,6 +256,7 @@ export class JobQueue {
       4000,
     );
     const dead = options.permanent === true || job.attempt >= job.maxAttempts;
+    const retryAt = now + this.backoff(job.attempt);
     const result = await this.store.db
       .updateTable('jobs')
       .set(
@@ -219,7 +274,7 @@ export class JobQueue {
               lease_token: null,
               lease_until: null,
               last_error: message,
-              run_at: now + this.backoff(job.attempt),
+              run_at: retryAt,
               updated_at: now,
             },
       )
@@ -228,6 +283,7 @@ export class JobQueue {
       .where('status', '=', 'running')
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) throw leaseLost(job);
+    if (!dead) this.#signal(this.store.db, job.queue, retryAt);
     return dead ? 'dead' : 'retry';
   }
 

@@ -2,14 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EhmiError } from '@ehmi/errors';
 import type { Logger } from 'pino';
-import type { Job, JobQueue } from './queue.ts';
+import { ANY_QUEUE, type Job, type JobQueue } from './queue.ts';
 
 export type JobHandler<P = unknown> = (job: Job<P>, context: { signal: AbortSignal }) => Promise<void>;
 
 export interface WorkerOptions {
   /** Jobs run at once by this worker. */
   concurrency?: number;
-  /** How often an idle worker looks for due jobs. */
+  /**
+   * The longest an idle worker waits before it looks for due jobs again: a safety net. Jobs enqueued (once their
+   * transaction commits) or set to retry in this process wake the worker at once or at their time, and an idle
+   * worker sleeps only until the earliest waiting job or held lease falls due; so polling only finds what other
+   * processes did to the store.
+   */
   pollIntervalMs?: number;
   /** Names the worker in `jobs.locked_by`; host, pid and a random part by default. */
   workerId?: string;
@@ -61,6 +66,11 @@ export class Worker<P = unknown> {
   #stopped = true;
   #timer: NodeJS.Timeout | undefined;
   #wakeUp: (() => void) | undefined;
+  /** A wake-up that came while the loop was not asleep: the next sleep returns at once. */
+  #woken = false;
+  #unsubscribe: (() => void) | undefined;
+  #dueTimer: NodeJS.Timeout | undefined;
+  #dueAt: number | undefined;
   #loop: Promise<void> | undefined;
   readonly #idleWaiters: { drained: boolean; resolve: (state: IdleState) => void }[] = [];
 
@@ -69,7 +79,7 @@ export class Worker<P = unknown> {
     this.#name = name;
     this.#handler = handler;
     this.#concurrency = options.concurrency ?? 1;
-    this.#pollMs = options.pollIntervalMs ?? 250;
+    this.#pollMs = options.pollIntervalMs ?? 5000;
     this.#logger = options.logger;
     this.#isPermanent = options.isPermanent ?? isPermanentFailure;
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -78,16 +88,40 @@ export class Worker<P = unknown> {
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
+    this.#unsubscribe = this.#queue.subscribe((queue, runAt) => {
+      if (queue === this.#name || queue === ANY_QUEUE) this.#wakeAt(runAt);
+    });
     this.#loop = this.#run();
   }
 
   /** Look for jobs now instead of at the next poll (after a local enqueue has committed). */
   wake(): void {
+    this.#woken = true;
     this.#wakeUp?.();
+  }
+
+  /** A job of this queue falls due at `runAt` (queue clock): wake now, or then. */
+  #wakeAt(runAt: number): void {
+    const delay = runAt - this.#queue.options.now();
+    if (delay <= 0) {
+      this.wake();
+      return;
+    }
+    if (this.#dueAt !== undefined && this.#dueAt <= runAt) return;
+    clearTimeout(this.#dueTimer);
+    this.#dueAt = runAt;
+    this.#dueTimer = setTimeout(() => {
+      this.#dueAt = undefined;
+      this.wake();
+    }, delay);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    clearTimeout(this.#dueTimer);
+    this.#dueAt = undefined;
     this.wake();
     await this.#loop;
     await Promise.allSettled([...this.#running]);
@@ -143,6 +177,7 @@ export class Worker<P = unknown> {
 
   async #run(): Promise<void> {
     while (!this.#stopped) {
+      this.#woken = false;
       const free = this.#concurrency - this.#running.size;
       let claimed: Job<P>[] = [];
       if (free > 0) {
@@ -163,18 +198,34 @@ export class Worker<P = unknown> {
         await this.#settleIdle();
       }
       if (this.#stopped) break;
-      if (claimed.length === 0 || this.#running.size >= this.#concurrency) await this.#sleep();
+      // Busy: a job's end wakes the loop. Nothing claimed: sleep until something falls due (or a wake-up).
+      if (this.#running.size >= this.#concurrency) await this.#sleep(this.#pollMs);
+      else if (claimed.length === 0) await this.#sleep(await this.#idleWait());
     }
   }
 
-  #sleep(): Promise<void> {
+  /** How long to sleep when nothing was claimed: until the earliest waiting job or held lease falls due, at most a poll. */
+  async #idleWait(): Promise<number> {
+    if (this.#woken || this.#stopped) return 0;
+    let next: number | undefined;
+    try {
+      next = await this.#queue.nextDue(this.#name);
+    } catch (err) {
+      this.#logger?.warn({ err, queue: this.#name }, 'checking for the next due job failed');
+    }
+    if (next === undefined) return this.#pollMs;
+    return Math.min(this.#pollMs, Math.max(10, next - this.#queue.options.now()));
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#woken || this.#stopped) return Promise.resolve();
     return new Promise((resolve) => {
       this.#wakeUp = () => {
         clearTimeout(this.#timer);
         this.#wakeUp = undefined;
         resolve();
       };
-      this.#timer = setTimeout(() => this.#wakeUp?.(), this.#pollMs);
+      this.#timer = setTimeout(() => this.#wakeUp?.(), ms);
     });
   }
 

@@ -69,6 +69,8 @@ for (const engine of engines()) {
       );
       assert.equal(payload.status, 202, await payload.clone().text());
       payloadId = ((await payload.json()) as { id: string }).id;
+      // B's inbox then holds the payload too (a third item, of no patient): wait for it, so the counts below hold.
+      await until("the payload in B's inbox", async () => (await listInbox(b.ctx.store.db)).length === 3);
       const ack = await b.fetch(`${b.url}/inbox/${inbox[P1]}/$acknowledge`, {
         method: 'POST',
         body: '{"code":"ok"}',
@@ -132,7 +134,7 @@ for (const engine of engines()) {
         (await listInbox(bdb, P2)).map((i) => i.id),
         [inbox[P2]],
       );
-      assert.equal((await listInbox(bdb)).length, 2);
+      assert.equal((await listInbox(bdb)).length, 3);
     });
 
     it('restricted to one patient, another patient’s message is not found', async () => {

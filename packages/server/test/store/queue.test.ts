@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
+import { openNodeStore } from '../../src/role-list.ts';
 import { type Job, JobQueue, type QueueOptions, Worker } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import { spawnWorker } from '../helpers/spawn.ts';
@@ -329,6 +330,125 @@ for (const engine of engines()) {
       assert.equal(job?.attempt, 2);
       await queue.complete(job!);
       assert.equal((await queue.get(id))?.status, 'done');
+    });
+
+    // The wake-ups below run with a poll interval of an hour, so only the wake-up can start the job.
+    const HOUR = 3_600_000;
+    /** A worker on `name` whose handler resolves `ran` with each job's payload and the real time it started. */
+    function recording(queue: JobQueue, name: string, fail = false) {
+      const runs: { payload: string; at: number; attempt: number }[] = [];
+      let notify: () => void = () => {};
+      const ran = (count: number): Promise<void> =>
+        new Promise((resolve) => {
+          notify = () => {
+            if (runs.length >= count) resolve();
+          };
+          notify();
+        });
+      const worker = new Worker<string>(
+        queue,
+        name,
+        async (job: Job<string>) => {
+          runs.push({ payload: job.payload, at: Date.now(), attempt: job.attempt });
+          notify();
+          if (fail && job.attempt === 1) throw new Error('transient');
+        },
+        { pollIntervalMs: HOUR },
+      );
+      return { worker, runs, ran };
+    }
+
+    it('wakes an idle worker when a job is enqueued in this process, once its transaction has committed', {
+      timeout: 20_000,
+    }, async () => {
+      const queue = new JobQueue(t.store, { ...base, jitter: 0 });
+      const name = q();
+      const { worker, runs, ran } = recording(queue, name);
+      worker.start();
+      try {
+        await worker.idle();
+        await t.store.transaction(async (trx) => {
+          await queue.enqueue(trx, { queue: name, payload: 'in-trx' });
+          // Still uncommitted: the notification waits for the commit.
+          await new Promise((resolve) => setImmediate(resolve));
+          assert.equal(runs.length, 0);
+        });
+        await ran(1);
+        // Another JobQueue on the same store (as the AP's two queues share one) wakes this queue's worker too.
+        await new JobQueue(t.store, base).enqueue(t.store.db, { queue: name, payload: 'plain' });
+        await ran(2);
+        assert.deepEqual(
+          runs.map((r) => r.payload),
+          ['in-trx', 'plain'],
+        );
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('runs a job enqueued for later, and a retry after its back-off, at their time without polling', {
+      timeout: 20_000,
+    }, async () => {
+      const queue = new JobQueue(t.store, { ...base, backoffBaseMs: 150, jitter: 0 });
+      const name = q();
+      const { worker, runs, ran } = recording(queue, name, true);
+      worker.start();
+      try {
+        await worker.idle();
+        const runAt = Date.now() + 200;
+        await queue.enqueue(t.store.db, { queue: name, payload: 'later', runAt });
+        await ran(1);
+        assert.ok(runs[0]!.at >= runAt, 'not before its time');
+        await ran(2);
+        assert.equal(runs[1]!.attempt, 2);
+        assert.ok(runs[1]!.at - runs[0]!.at >= 150, 'the retry waited out its back-off');
+        assert.deepEqual(await worker.idle({ drained: true }), { next: undefined });
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('takes over a job whose lease ran out (its worker died) when the lease ends, without polling', {
+      timeout: 20_000,
+    }, async () => {
+      const queue = new JobQueue(t.store, { ...base, leaseMs: 300 });
+      const name = q();
+      const id = await queue.enqueue(t.store.db, { queue: name, payload: 'orphan' });
+      const [held] = await queue.claim(name, 'died');
+      assert.equal(held?.id, id);
+      const { worker, runs, ran } = recording(queue, name);
+      worker.start();
+      try {
+        await ran(1);
+        assert.ok(runs[0]!.at >= held!.leaseUntil, 'not while the lease held');
+        assert.equal(runs[0]!.attempt, 2);
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('wakes the workers of another instance on the same database (PostgreSQL: LISTEN/NOTIFY), once the job commits', {
+      timeout: 20_000,
+      skip: engine.name === 'sqlite' ? 'one SQLite database has one instance' : undefined,
+    }, async () => {
+      // A second instance: its own store (its own pool and listening connection) on the same schema.
+      const other = await openNodeStore({ ...t.connection, busyTimeoutMs: 5000, poolSize: 2 });
+      const queue = new JobQueue(t.store, base);
+      const name = q();
+      const { worker, runs, ran } = recording(queue, name);
+      worker.start();
+      try {
+        await worker.idle();
+        const otherQueue = new JobQueue(other, base);
+        await other.transaction(async (trx) => {
+          await otherQueue.enqueue(trx, { queue: name, payload: 'from the other instance' });
+        });
+        await ran(1);
+        assert.equal(runs[0]!.payload, 'from the other instance');
+      } finally {
+        await worker.stop();
+        await other.close();
+      }
     });
   });
 }
