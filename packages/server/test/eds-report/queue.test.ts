@@ -75,6 +75,8 @@ for (const engine of engines()) {
     }
 
     async function clear() {
+      // The services of earlier tests stop first: their workers would otherwise take this test's jobs.
+      for (const s of services.splice(0)) await s.close();
       await test.store.db.deleteFrom('jobs').where('queue', '=', QUEUES.edsReport).execute();
       double.stored.length = 0;
       for (const k of Object.keys(double.answered)) delete double.answered[Number(k)];
