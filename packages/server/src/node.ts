@@ -5,8 +5,9 @@ import pino, { type Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { z } from 'zod';
 import type { AccessPoint } from './ap/index.ts';
+import { AUDIT_SCOPE, AuditLog, type ServerAudit, serveAuditSearch } from './audit/index.ts';
 import { createHttpServer, timeoutsOf } from './http/index.ts';
-import { metricsAccess } from './metrics-access.ts';
+import { metricsAccess, operatorAccess } from './metrics-access.ts';
 import type { MessageServiceHandler } from './msh/index.ts';
 import { BLOB_REFERENCES, type Config, type NodeTables, openNodeStore, ROLES } from './role-list.ts';
 import {
@@ -33,6 +34,8 @@ export interface RunningNode {
   logger: Logger;
   /** The roles this node runs, by service name (`ap`, `msh`, …). */
   roles: Record<string, Role>;
+  /** The node's audit log (every call to its servers; `GET /audit/AuditEvent` on its own server). */
+  audit: AuditLog;
   /** Remove blobs no role's row names (also run every `blobs.gcIntervalMs`); resolves to the number removed. */
   collectBlobGarbage(now?: number): Promise<number>;
   accessPoint?: AccessPoint;
@@ -95,6 +98,7 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     tls?: Omit<NonNullable<RoleContext['tls']>, 'client'> & { client?: { key: string; cert: string } };
     services?: ServiceRegistry;
     revocation?: RevocationChecker;
+    audit?: ServerAudit;
   },
 ): RoleContext<z.output<Schema>, T> {
   return {
@@ -105,6 +109,7 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     logger: node.logger,
     services: node.services ?? serviceRegistry(),
     revocation: node.revocation ?? revocationChecker(node.config.revocation),
+    ...(node.audit ? { audit: node.audit } : {}),
     ...(node.tls
       ? { tls: { ...node.tls, client: node.tls.client ?? { key: node.tls.key, cert: node.tls.cert } } }
       : {}),
@@ -141,6 +146,17 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     backoffBaseMs: config.queue.backoffBaseMs,
     backoffMaxMs: config.queue.backoffMaxMs,
   });
+  // One audit log for the node: every server of every role records its calls in it (src/audit/).
+  const audit = new AuditLog(storeView(store), {
+    logger,
+    flushIntervalMs: config.audit.flushIntervalMs,
+    batchSize: config.audit.batchSize,
+    bufferLimit: config.audit.bufferLimit,
+    retentionDays: config.audit.retentionDays,
+    sweepIntervalMs: config.audit.sweepIntervalMs,
+  });
+  const o = config.organisation;
+  const serverAudit: ServerAudit = { log: audit, node: o ? `${o.name} (GLN ${o.gln})` : 'ehmi-node' };
   let created: Role[];
   let tls: NonNullable<RoleContext['tls']> | undefined;
   // One revocation checker for the node: its roles and its own server share the CRLs fetched.
@@ -161,7 +177,15 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
         ),
       },
     };
-    created = await createRoles({ config, store, queue, logger, revocation, ...(tls ? { tls } : {}) });
+    created = await createRoles({
+      config,
+      store,
+      queue,
+      logger,
+      revocation,
+      audit: serverAudit,
+      ...(tls ? { tls } : {}),
+    });
   } catch (err) {
     await store.close();
     throw err;
@@ -184,8 +208,17 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await store.ping();
     },
     metricsAccess: metrics.hook,
+    audit: serverAudit,
     ...(tls ? { tls: askForClientCertificate(tls, tls.ca) } : {}),
   });
+  // The audit log's search, on the node's own server, for the operator (as /metrics).
+  const auditAccess = operatorAccess(
+    { node: config, revocation, logger, ...(tls ? { tls } : {}) },
+    { service: 'node', audience: () => [nodeUrl], anchorsKey: 'tls.ca', scope: AUDIT_SCOPE, what: '/audit' },
+  );
+  serveAuditSearch(http, { log: audit, access: auditAccess.hook });
+  audit.registerMetrics(http.metrics);
+  audit.start();
   new Gauge({
     name: 'ehmi_queue_jobs',
     help: 'Jobs waiting (ready), running, or dead-lettered, by queue',
@@ -210,6 +243,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   } catch (err) {
     for (const role of started.reverse()) await role.close().catch(() => {});
     await http.close().catch(() => {});
+    await audit.close().catch(() => {});
     await store.close();
     throw err;
   }
@@ -245,6 +279,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     http,
     logger,
     roles,
+    audit,
     collectBlobGarbage: collect,
     ...(roles.ap ? { accessPoint: roles.ap as AccessPoint } : {}),
     ...(roles.msh ? { msh: roles.msh as MessageServiceHandler } : {}),
@@ -256,6 +291,9 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       for (const role of [...created].reverse()) await role.close();
       await http.close();
       await metrics.close();
+      await auditAccess.close();
+      // The servers are closed: the last records are in the buffer, written before the database closes.
+      await audit.close();
       await store.close();
       logger.info('node stopped');
     },

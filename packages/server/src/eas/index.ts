@@ -115,6 +115,7 @@ export async function createEasRole(
 
   const app = await createHttpServer({
     service: 'eas',
+    audit: ctx.audit,
     logger: ctx.logger,
     bodyLimitBytes: ctx.node.http.bodyLimitBytes,
     timeouts: timeoutsOf(ctx.node.http),
