@@ -110,16 +110,30 @@ function callerOf(request: FastifyRequest): AuditCaller {
 const FHIR_TYPE = /^[A-Z][A-Za-z]+$/;
 const NOT_FHIR = new Set(['/health', '/metrics', '/openapi.json']);
 
+/** The route's segments, a `:type` parameter replaced by the resource type it names (`/:type/:id`, as EER's). */
+function fhirSegments(route: string, params: Record<string, unknown>): string[] {
+  return route
+    .split('/')
+    .filter(Boolean)
+    .map((s) =>
+      s === ':type' && typeof params.type === 'string' && FHIR_TYPE.test(params.type) ? params.type : s,
+    );
+}
+
 /** The FHIR interaction of a call to a FHIR route (`/Type…`, `/metadata`), or undefined for the node's other APIs. */
 function interactionOf(method: string, route: string, params: Record<string, unknown>): string | undefined {
   if (NOT_FHIR.has(route)) return undefined;
   if (route === '/metadata') return 'capabilities';
-  const segments = route.split('/').filter(Boolean);
+  const segments = fhirSegments(route, params);
   if (!segments.some((s) => FHIR_TYPE.test(s))) return undefined;
   const last = segments.at(-1) ?? '';
   if (last === ':operation' && typeof params.operation === 'string') return params.operation;
   if (last.startsWith('$')) return last;
-  if (method === 'GET' || method === 'HEAD') return last.startsWith(':') ? 'read' : 'search-type';
+  if (method === 'GET' || method === 'HEAD') {
+    if (last === ':vid') return 'vread';
+    if (last === '_history') return segments.length > 2 ? 'history-instance' : 'history-type';
+    return last.startsWith(':') ? 'read' : 'search-type';
+  }
   if (method === 'POST') return 'create';
   if (method === 'PUT') return 'update';
   if (method === 'PATCH') return 'patch';
@@ -144,7 +158,7 @@ function actionOf(subtype: string, fhir: boolean): AuditRecord['action'] {
 
 /** The resource of a FHIR route (`/Organization/:id` → `Organization/<id>`), when the route did not note one. */
 function resourceOf(route: string, params: Record<string, unknown>): string | undefined {
-  const segments = route.split('/').filter(Boolean);
+  const segments = fhirSegments(route, params);
   const type = segments.find((s) => FHIR_TYPE.test(s));
   if (!type) return undefined;
   const next = segments[segments.indexOf(type) + 1];
