@@ -373,6 +373,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       eer: central.urls.eer,
       eas: central.urls.eas,
       dns: central.urls.dns,
+      node: central.urls.node,
       crl: crl.url,
       // Clients get access tokens for the MSHs when network.json names the authorization server.
       ...(accessTokens ? { auth: central.urls.auth } : {}),
@@ -385,6 +386,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       sor: o.spec.sor,
       msh: o.urls.msh,
       ap: o.urls.ap,
+      node: o.urls.node,
       clientId: o.clientId,
       scope: o.scope,
       // The EUA's credential: network.json's `tls` is what a client of the organisation's MSH presents.
