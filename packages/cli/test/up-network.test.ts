@@ -90,13 +90,13 @@ for (const engine of engines()) {
       const lines = node.out().trimEnd().split('\n');
       const readyAt = lines.findIndex((l) => l.startsWith('ready'));
       const services = lines.slice(0, readyAt);
-      assert.equal(services.length, 15, services.join('\n'));
+      assert.equal(services.length, 16, services.join('\n'));
       for (const l of services.slice(0, 9))
         assert.match(l, /^(municipality|gp|hospital) +(msh|ap|node) +https?:\/\/127\.0\.0\.1:\d+ +try: /);
-      // The central services: the registers, the DNS server of the SML/BDXL zone, the root CA's CRL and the
-      // authorization server.
+      // The central services: the registers, the DNS server of the SML/BDXL zone, the central node's own server (its
+      // audit log), the root CA's CRL and the authorization server.
       for (const l of services.slice(9))
-        assert.match(l, /^(smp|eer|eas|dns|crl|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /);
+        assert.match(l, /^(smp|eer|eas|dns|node|crl|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /);
       assert.match(
         services.at(-1)!,
         new RegExp(
@@ -119,7 +119,15 @@ for (const engine of engines()) {
         'services',
         'trustAnchor',
       ]);
-      assert.deepEqual(Object.keys(manifest.services).sort(), ['auth', 'crl', 'dns', 'eas', 'eer', 'smp']);
+      assert.deepEqual(Object.keys(manifest.services).sort(), [
+        'auth',
+        'crl',
+        'dns',
+        'eas',
+        'eer',
+        'node',
+        'smp',
+      ]);
       for (const name of ['operator', 'maintainer']) {
         const c = manifest[name];
         assert.deepEqual(Object.keys(c).sort(), ['clientId', 'name', 'scope', 'tls']);
@@ -142,6 +150,7 @@ for (const engine of engines()) {
           'gln',
           'msh',
           'name',
+          'node',
           'role',
           'scope',
           'sor',
@@ -223,6 +232,22 @@ for (const engine of engines()) {
       const smp = await ehmi('metrics', 'smp', '--data', data);
       assert.notEqual(smp.code, 0);
       assert.match(smp.err, /invalid_target/);
+
+      // ehmi audit: the operator searches a node's audit log; the gp's inbox reads are there, about the patient.
+      const audited = await ehmi('audit', 'gp', '--json', '--data', data);
+      assert.equal(audited.code, 0, audited.err);
+      const bundle = JSON.parse(audited.out) as {
+        resourceType: string;
+        entry?: { resource: { agent: unknown } }[];
+      };
+      assert.equal(bundle.resourceType, 'Bundle');
+      assert.ok(
+        (bundle.entry ?? []).some((e) => JSON.stringify(e.resource.agent).includes('gp-eua')),
+        audited.out,
+      );
+      const auditLines = await ehmi('audit', 'gp', '--count', '5', '--data', data);
+      assert.equal(auditLines.code, 0, auditLines.err);
+      assert.match(auditLines.out, /^\S+ +(success|failure) +(msh|node) +(GET|POST) /m);
 
       // ack → acknowledged
       const ack = await ehmi('ack', 'gp', items[0]!.id, '--data', data);

@@ -80,7 +80,7 @@ export interface PlannedCentral {
   dns: { host: string; port: number; zone: string };
   secrets: CentralSecrets;
   /** One example command per central service (what `ehmi up` prints). */
-  examples: Record<'smp' | 'eer' | 'eas' | 'dns' | 'crl' | 'auth', string>;
+  examples: Record<'smp' | 'eer' | 'eas' | 'dns' | 'node' | 'crl' | 'auth', string>;
   /** What the authorization server registers (`auth.resources`, `auth.clients`) and each client's scopes. */
   auth: AuthPlan;
   config: Config;
@@ -542,6 +542,7 @@ function planCentral(p: {
       `'${urls.eas}/Organization/$getReceivingOrganizationBySORId?sorId=${gpSor}'`,
     ),
     dns: `dig @${dns.host} -p ${dns.port} ${dns.zone} SOA`,
+    node: 'npx ehmi audit central',
     crl: `curl -s ${p.crlUrl} | openssl crl -inform DER -noout -text`,
     auth: `curl --cacert ${p.pki.trustAnchor} ${urls.auth}/.well-known/oauth-authorization-server`,
   };
