@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { type Agent, fetch } from 'undici';
@@ -17,7 +18,8 @@ import { AUDIT_SCOPE } from '../../src/audit/search.ts';
 import type { AuthRole } from '../../src/auth/index.ts';
 import { createHttpServer, listen, noteAudit } from '../../src/http/index.ts';
 import { type RunningNode, startNode } from '../../src/node.ts';
-import { loadConfig } from '../../src/role-list.ts';
+import { loadConfig, openNodeStore, ROLE_MIGRATIONS } from '../../src/role-list.ts';
+import { openStore } from '../../src/store/index.ts';
 import { authConfig, CLIENT_DN, requestToken, startAuth, type TestPki, testPki } from '../auth/helpers.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import { allRecords, testAudit } from './helpers.ts';
@@ -337,6 +339,95 @@ describe('the audit log when the database is down', () => {
       await log.close();
       assert.ok(log.dropped >= 8, `dropped ${log.dropped}`);
       await ts.cleanup().catch(() => {});
+    }
+  });
+
+  it('keeps what it could not write while the database is locked, and writes it once the database is back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-audit-lock-'));
+    const store = await openNodeStore({ dataDir: dir, busyTimeoutMs: 50 });
+    const { log } = testAudit(store, { flushIntervalMs: 10_000 });
+    const { app, url } = await testServer(log);
+    // Another process's write lock (the fault suite's database seam does the same for longer).
+    const locker = new SqliteDatabase(join(dir, 'ehmi.sqlite'));
+    try {
+      locker.exec('BEGIN EXCLUSIVE');
+      for (let i = 0; i < 3; i++) assert.equal((await fetch(`${url}/patients/${CPR}`)).status, 200);
+      await log.flush();
+      assert.equal(log.buffered, 3);
+      assert.equal(log.dropped, 0);
+      locker.exec('COMMIT');
+      await log.flush();
+      assert.equal(log.buffered, 0);
+      assert.equal((await log.search({ patient: CPR, limit: 10 })).length, 3);
+    } finally {
+      locker.close();
+      await app.close();
+      await log.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the audit table EAS had before the node audit log', () => {
+  it('its rows become audit records of the node audit log (MinLog, the CPR, who, the outcome of the status), and the table goes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-audit-migrate-'));
+    try {
+      const before = Object.fromEntries(Object.entries(ROLE_MIGRATIONS).filter(([name]) => name < '0011'));
+      const old = await openStore<Json>({ dataDir: dir, migrations: before });
+      // biome-ignore lint/suspicious/noExplicitAny: the table of an older schema
+      const db = old.db as any;
+      await db
+        .insertInto('eas_audit')
+        .values([
+          {
+            id: 'a1',
+            at: 1_700_000_000_000,
+            client_id: 'gp-eua',
+            organisation: JSON.stringify({ cvr: '12345678', contexts: [] }),
+            certificate: CLIENT_DN,
+            operation: 'getReceivingOrganizationByPatientId',
+            cpr: CPR,
+            outcome: 'found',
+            status: 200,
+            detail: null,
+          },
+          {
+            id: 'a2',
+            at: 1_700_000_000_001,
+            client_id: null,
+            organisation: null,
+            certificate: OPERATOR_DN,
+            operation: 'getReceivingOrganizationByPatientId',
+            cpr: null,
+            outcome: 'refused',
+            status: 401,
+            detail: 'EHMI_UNAUTHORIZED',
+          },
+        ])
+        .execute();
+      await old.close();
+      const store = await openNodeStore({ dataDir: dir });
+      try {
+        const { log } = testAudit(store);
+        const [found] = await log.search({ patient: CPR, limit: 10 });
+        assert.equal(found?.id, 'a1');
+        assert.equal(found?.outcome, '0');
+        assert.equal(found?.minlog, true);
+        assert.equal(found?.caller.clientId, 'gp-eua');
+        assert.equal(found?.caller.organisation?.cvr, '12345678');
+        assert.equal(found?.subtype, '$getReceivingOrganizationByPatientId');
+        const [refused] = await log.search({ outcome: ['4'], limit: 10 });
+        assert.equal(refused?.id, 'a2');
+        assert.equal(refused?.caller.certificate, OPERATOR_DN);
+        assert.match(refused?.detail ?? '', /refused EHMI_UNAUTHORIZED/);
+        // biome-ignore lint/suspicious/noExplicitAny: a table that is no more
+        await assert.rejects((store.db as any).selectFrom('eas_audit').selectAll().execute());
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
