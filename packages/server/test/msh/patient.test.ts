@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test';
 import { buildHomeCareObservationMessage } from '@ehmi/fhir';
 import { findInboxItem, findMessage, listInbox, listMessages } from '../../src/msh/repository.ts';
 import { InboxHub } from '../../src/msh/sse.ts';
-import { allRecords } from '../audit/helpers.ts';
 import { engines } from '../helpers/engines.ts';
 import {
   homecareInput,
@@ -101,30 +100,6 @@ for (const engine of engines()) {
       const row = await findMessage(b.ctx.store.db, ackId);
       assert.equal(row?.kind, 'acknowledgement');
       assert.equal(row?.patient_cpr, P1);
-    });
-
-    it('the audit records of the MSH API name the patient: a submit, an inbox read, an acknowledgement', async () => {
-      const read = await b.fetch(`${b.url}/inbox/${inbox[P2]}`);
-      assert.equal(read.status, 200);
-      const missing = await b.fetch(`${b.url}/inbox/00000000-0000-4000-8000-000000000000`);
-      assert.equal(missing.status, 404);
-      const sentRecords = await allRecords(a.audit);
-      const submits = sentRecords.filter((r) => r.route === '/messages' && r.method === 'POST');
-      assert.deepEqual(submits.map((r) => r.patient).sort(), [P1, P2].sort());
-      assert.ok(submits.every((r) => r.outcome === '0' && r.service === 'msh' && r.subtype === 'POST'));
-      const payload = sentRecords.find((r) => r.route === '/payloads');
-      assert.equal(payload?.patient, undefined);
-      assert.match(payload?.query ?? '', /patientId=/);
-      const received = await allRecords(b.audit);
-      const itemRead = received.find((r) => r.requestId === read.headers.get('x-request-id'));
-      assert.equal(itemRead?.patient, P2);
-      assert.equal(itemRead?.outcome, '0');
-      const ack = received.find((r) => r.route === '/inbox/:id/$acknowledge');
-      assert.equal(ack?.patient, P1);
-      const notFound = received.find((r) => r.requestId === missing.headers.get('x-request-id'));
-      assert.equal(notFound?.outcome, '4');
-      assert.equal(notFound?.detail, 'EHMI_NOT_FOUND');
-      assert.match(notFound?.caller.certificate ?? '', /CN=/);
     });
 
     it('restricted to one patient, the lists hold that patient’s messages only; without, every message', async () => {
