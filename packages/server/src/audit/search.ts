@@ -1,4 +1,5 @@
 import { EhmiError } from '@ehmi/errors';
+import { jsonToXml } from '@ehmi/fhir';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FHIR_JSON } from '../http/server.ts';
 import { auditEvent } from './event.ts';
@@ -156,7 +157,8 @@ export function auditQueryOf(query: Query): AuditQuery {
 
 /**
  * `GET /audit/AuditEvent` on the node's own server: the audit log as a FHIR searchset Bundle of AuditEvents, newest
- * first (`_sort=date` for oldest first), `_count` a page (default 50, at most 1000) with a `next` link. For the
+ * first (`_sort=date` for oldest first), `_count` a page (default 50, at most 1000) with a `next` link; FHIR XML
+ * when `_format` or Accept asks for it. For the
  * operator only (`access`, {@link AUDIT_SCOPE}); the search is itself recorded, as every call is.
  */
 export function serveAuditSearch(
@@ -190,7 +192,7 @@ export function serveAuditSearch(
         next.set('_count', String(q.limit));
         links.push({ relation: 'next', url: `${request.protocol}://${request.host}${AUDIT_PATH}?${next}` });
       }
-      return reply.type(FHIR_JSON).send({
+      const bundle = {
         resourceType: 'Bundle',
         type: 'searchset',
         link: links,
@@ -199,7 +201,16 @@ export function serveAuditSearch(
           resource: auditEvent(r),
           search: { mode: 'match' },
         })),
-      });
+      };
+      // FHIR XML when `_format` or Accept asks for it (FHIR R4 http.html §3.1.0.1.6), JSON otherwise.
+      const format = one(query, '_format') ?? '';
+      const accept = request.headers.accept ?? '';
+      if (/xml/i.test(format) || (!format && /xml/i.test(accept) && !/json/i.test(accept))) {
+        return reply
+          .type('application/fhir+xml; charset=utf-8')
+          .send(`<?xml version="1.0" encoding="UTF-8"?>${jsonToXml(bundle)}`);
+      }
+      return reply.type(FHIR_JSON).send(bundle);
     },
   );
 }

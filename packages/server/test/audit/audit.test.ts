@@ -240,6 +240,15 @@ describe('the audit log of a node', () => {
     assert.deepEqual(entity?.what, { identifier: { system: 'urn:oid:1.2.208.176.1.2', value: CPR } });
     const serious = events((await search(operator, '?outcome=8', token)).body);
     assert.ok(serious.some((e) => String(e.outcomeDesc).includes('HTTP 500')));
+    const xml = await fetch(`${nodeUrl}/audit/AuditEvent?_format=xml&outcome=8`, {
+      dispatcher: operator,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.match(xml.headers.get('content-type') ?? '', /^application\/fhir\+xml/);
+    assert.match(
+      await xml.text(),
+      /<Bundle xmlns="http:\/\/hl7.org\/fhir">[\s\S]*<AuditEvent>[\s\S]*<outcome value="8"\/>/,
+    );
     assert.equal((await search(operator, '?patient=12345', token)).status, 400);
     assert.equal((await search(operator, '?colour=blue', token)).status, 400);
   });
