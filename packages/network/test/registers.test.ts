@@ -249,7 +249,7 @@ for (const engine of engines()) {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    it('network.json lists smp, eer, eas, the DNS server, the CRL and the authorization server; the access points have no static map', () => {
+    it('network.json lists smp, eer, eas, the DNS server, the central node’s own server, the CRL and the authorization server; the access points have no static map', () => {
       assert.ok(readyMs > 0);
       const m = readNetworkManifest(dataDir);
       assert.deepEqual(m.services, {
@@ -257,6 +257,7 @@ for (const engine of engines()) {
         eer: `https://127.0.0.1:${portBase + 1}`,
         eas: `https://127.0.0.1:${portBase + 2}`,
         dns: `dns://127.0.0.1:${portBase + 4}`,
+        node: `https://127.0.0.1:${portBase + 9}`,
         crl: `http://127.0.0.1:${portBase + 8}/root-ca.crl`,
         auth: `https://127.0.0.1:${portBase}`,
       });
