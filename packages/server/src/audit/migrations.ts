@@ -1,8 +1,11 @@
 import type { Kysely, Migration } from 'kysely';
 
-/** The audit log's table, under its own prefix (`_audit_`), run with the roles' migrations. */
+/**
+ * The audit log's table, under its own prefix (`_audit_`), run with the roles' migrations. Numbered after every
+ * role's migration of its time, so that a database that ran those takes it in order.
+ */
 export const AUDIT_MIGRATIONS: Readonly<Record<string, Migration>> = {
-  '0011_audit_events': {
+  '0030_audit_events': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('audit_events')

@@ -76,7 +76,7 @@ export const easMigrations: Record<string, Migration> = {
       await db.schema.dropTable('eas_audit').execute();
     },
   },
-  '0012_eas_audit_into_audit_events': {
+  '0031_eas_audit_into_audit_events': {
     // EAS's own audit table becomes part of the node's audit log (src/audit/): its rows are copied, as the AuditRecord
     // of the lookup they describe, and the table goes. Its outcomes (found, not-found, refused, failed) came from the
     // status answered, which the copy keeps.

@@ -382,7 +382,7 @@ describe('the audit table EAS had before the node audit log', () => {
   it('its rows become audit records of the node audit log (MinLog, the CPR, who, the outcome of the status), and the table goes', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ehmi-audit-migrate-'));
     try {
-      const before = Object.fromEntries(Object.entries(ROLE_MIGRATIONS).filter(([name]) => name < '0011'));
+      const before = Object.fromEntries(Object.entries(ROLE_MIGRATIONS).filter(([name]) => name < '0030'));
       const old = await openStore<Json>({ dataDir: dir, migrations: before });
       // biome-ignore lint/suspicious/noExplicitAny: the table of an older schema
       const db = old.db as any;
