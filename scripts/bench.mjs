@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Runs every benchmark (packages/*/bench/*.bench.ts) one after another, each in its own process.
-// Usage: npm run bench [-- filter...]
+// Usage: npm run bench [-- filter...] [-- --quick] [-- --json]; arguments that start with -- go to every benchmark.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const filters = process.argv.slice(2);
+const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const files = [];
 for (const pkg of readdirSync(join(root, 'packages'))) {
   const dir = join(root, 'packages', pkg, 'bench');
@@ -29,7 +30,11 @@ let failed = 0;
 for (const file of files.sort()) {
   if (filters.length > 0 && !filters.some((f) => file.includes(f))) continue;
   console.log(`\n== ${file}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, stdio: 'inherit', env });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file, ...flags], {
+    cwd: root,
+    stdio: 'inherit',
+    env,
+  });
   if (r.status !== 0) failed++;
 }
 process.exit(failed > 0 ? 1 : 0);

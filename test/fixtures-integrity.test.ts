@@ -55,3 +55,24 @@ test('fixtures/ is byte for byte its original ../shared/fixtures (SHA-256 of eve
     `fixtures/ is not a faithful copy of ../shared/fixtures:\n  ${problems.join('\n  ')}`,
   );
 });
+
+// EDS serves the EDS IG's SearchParameters from its own copies (packages/server/resources/eds, see PROVENANCE.md
+// there): each must be byte for byte the fixture it was copied from, and every EDS SearchParameter fixture copied.
+test('packages/server/resources/eds holds byte-identical copies of the EDS SearchParameter fixtures', () => {
+  const RESOURCES = join(ROOT, 'packages', 'server', 'resources', 'eds');
+  const FIXTURE_DIR = join(COPY, 'eds', 'json');
+  const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+  const copies = readdirSync(RESOURCES).filter((f) => f.endsWith('.json'));
+  const fixtures = readdirSync(FIXTURE_DIR).filter((f) => f.startsWith('SearchParameter-'));
+  assert.deepEqual(copies.sort(), fixtures.sort(), 'every EDS SearchParameter fixture, and nothing else');
+  for (const name of copies) {
+    assert.equal(
+      sha(join(RESOURCES, name)),
+      sha(join(FIXTURE_DIR, name)),
+      `resources/eds/${name} differs from fixtures/eds/json/${name}`,
+    );
+    const original = join(ORIGINAL, 'eds', 'json', name);
+    if (existsSync(original))
+      assert.equal(sha(join(RESOURCES, name)), sha(original), `resources/eds/${name} differs from ../shared`);
+  }
+});

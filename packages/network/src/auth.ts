@@ -29,6 +29,11 @@ export const EAS_PATIENT_SCOPES = ['eas/patient-gp.r'];
 export const EAS_ADMIN_SCOPES = ['eas/index.write'];
 /** The SMP's admin API, EER's publication (the server's `SMP_ADMIN_SCOPE`). */
 export const SMP_ADMIN_SCOPES = ['smp/publication.write'];
+/**
+ * EDS (docs/specs/security.md: `EDS system/AuditEvent.crs`): registering a delivery status event and reading them
+ * (the server's `EDS_CREATE_SCOPE` and `EDS_READ_SCOPE`, written out here so that this module does not load it).
+ */
+export const EDS_SCOPES = ['system/AuditEvent.c', 'system/AuditEvent.rs'];
 /** The central node's EER as a client: it publishes to the SMP and feeds EAS. */
 export const EER_CLIENT_ID = 'central-eer';
 
@@ -50,6 +55,7 @@ export interface AuthUrls {
   auth: string;
   eer: string;
   eas: string;
+  eds: string;
   /** The SMP's admin API (HTTPS). */
   smpAdmin: string;
   /** The central node's own server (health, queue metrics). */
@@ -132,16 +138,13 @@ const join = (scopes: readonly string[]) => [...new Set(scopes)].join(' ');
  * subject DN of its TLS client certificate:
  *
  * - each organisation's EUA system client (`<org>-eua`): its MSH API, EER and EAS reads and the EAS lookup by CPR,
- *   with the organisation's claims (GLN, SOR, CVR, name); it may ask for a token restricted to one patient
- *   (RFC 9396 `authorization_details` of type `ehmi_patient`);
- * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS), and
- *   every server's `/metrics`;
+ *   registering and reading its organisation's EDS events, with the organisation's claims (GLN, SOR, CVR, name);
+ *   it may ask for a token restricted to one patient (RFC 9396 `authorization_details` of type `ehmi_patient`);
+ * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS), EDS
+ *   registration and reading of any event (test loads, support), and every server's `/metrics`;
  * - `maintainer`: EER writes;
  * - `central-eer`, the central node's EER (its TLS client certificate): the SMP's and EAS's admin APIs, which its
  *   propagation calls.
- *
- * EDS (`system/AuditEvent.crs`) is not registered: the local network runs no EDS yet, and the authorization server
- * refuses a client scope no resource offers.
  */
 export function planAuthRegistrations(
   urls: AuthUrls,
@@ -157,6 +160,7 @@ export function planAuthRegistrations(
   }
   resources[urls.eer] = join([...EER_READ_SCOPES, ...EER_WRITE_SCOPES, ...METRICS_SCOPES]);
   resources[urls.eas] = join([...EAS_SCOPES, ...EAS_PATIENT_SCOPES, ...EAS_ADMIN_SCOPES, ...METRICS_SCOPES]);
+  resources[urls.eds] = join([...EDS_SCOPES, ...METRICS_SCOPES]);
   // The SMP's read API speaks plain HTTP, where no token can be bound to a certificate: its /metrics is served to
   // no one; its admin API's HTTPS server serves them to the operator.
   resources[urls.smpAdmin] = join([...SMP_ADMIN_SCOPES, ...METRICS_SCOPES]);
@@ -165,7 +169,13 @@ export function planAuthRegistrations(
   const scopes: Record<string, string> = {};
   const registered: AuthConfig['clients'] = [];
   for (const o of organisations) {
-    scopes[o.clientId] = join([...MSH_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES, ...EAS_PATIENT_SCOPES]);
+    scopes[o.clientId] = join([
+      ...MSH_SCOPES,
+      ...EER_READ_SCOPES,
+      ...EAS_SCOPES,
+      ...EAS_PATIENT_SCOPES,
+      ...EDS_SCOPES,
+    ]);
     registered.push({
       clientId: o.clientId,
       subjectDn: certificateSubjectDn(o.tlsClientCert),
@@ -175,7 +185,14 @@ export function planAuthRegistrations(
     });
   }
   const network: Record<NetworkClientName, string[]> = {
-    operator: [...MSH_READ_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES, ...METRICS_SCOPES, ...AUDIT_SCOPES],
+    operator: [
+      ...MSH_READ_SCOPES,
+      ...EER_READ_SCOPES,
+      ...EAS_SCOPES,
+      ...EDS_SCOPES,
+      ...METRICS_SCOPES,
+      ...AUDIT_SCOPES,
+    ],
     maintainer: EER_WRITE_SCOPES,
   };
   for (const c of clients) {

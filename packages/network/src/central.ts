@@ -37,6 +37,8 @@ export interface CentralUrls {
   smpAdmin: string;
   eer: string;
   eas: string;
+  /** EDS, the delivery status service (track and trace). */
+  eds: string;
   /** The authorization server (its issuer identifier). */
   auth: string;
   /** `dns://host:port` of the SML/BDXL zone server (UDP and TCP). */

@@ -80,7 +80,7 @@ export interface PlannedCentral {
   dns: { host: string; port: number; zone: string };
   secrets: CentralSecrets;
   /** One example command per central service (what `ehmi up` prints). */
-  examples: Record<'smp' | 'eer' | 'eas' | 'dns' | 'node' | 'crl' | 'auth', string>;
+  examples: Record<'smp' | 'eer' | 'eas' | 'eds' | 'dns' | 'node' | 'crl' | 'auth', string>;
   /** What the authorization server registers (`auth.resources`, `auth.clients`) and each client's scopes. */
   auth: AuthPlan;
   config: Config;
@@ -332,6 +332,14 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       ...(accessTokens
         ? { authorization: { issuer: central.urls.auth, operatorClients: [clients.operator.clientId] } }
         : { insecure: true }),
+      // Every station reports its steps to the central node's EDS, with access tokens of the organisation's client
+      // (registered with the node's TLS client certificate); the AP as the Device `ehmi up` seeds in EER
+      // (`<name>-ap`, eer/seed.ts). Without the central node (no tokens) the nodes report nothing.
+      deliveryStatus: {
+        ...(accessTokens ? { url: central.urls.eds } : {}),
+        clientId: clientIdOf(o.spec),
+        devices: { ap: `${o.spec.name}-ap` },
+      },
       ap: {
         enabled: true,
         host,
@@ -347,7 +355,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     // Discovery is the network's own: replace, never merge, whatever the base had (no static map is left).
     (merged.ap as Record<string, unknown>).discovery = discovery;
     // The central roles run on the central node only.
-    for (const role of ['smp', 'eer', 'eas', 'auth']) merged[role] = { enabled: false };
+    for (const role of ['smp', 'eer', 'eas', 'eds', 'auth']) merged[role] = { enabled: false };
     const clientId = clientIdOf(o.spec);
     return {
       ...o,
@@ -372,6 +380,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       smp: central.urls.smp,
       eer: central.urls.eer,
       eas: central.urls.eas,
+      eds: central.urls.eds,
       dns: central.urls.dns,
       node: central.urls.node,
       crl: crl.url,
@@ -432,13 +441,14 @@ function planCentral(p: {
   organisations: AuthOrganisation[];
   clients: Record<NetworkClientName, Omit<PlannedNetworkClient, 'scope'>>;
 }): PlannedCentral {
-  const port = (s: 'smp' | 'eer' | 'eas' | 'dns' | 'auth') => centralServicePort(p.portBase, s);
+  const port = (s: 'smp' | 'eer' | 'eas' | 'eds' | 'dns' | 'auth') => centralServicePort(p.portBase, s);
   const dns = { host: dnsClientHost(p.host), port: port('dns'), zone: LOCAL_SML_ZONE };
   const urls: CentralUrls = {
     smp: `http://${p.h}:${port('smp')}`,
     smpAdmin: `https://${p.h}:${p.portBase + SMP_ADMIN_PORT_OFFSET}`,
     eer: `https://${p.h}:${port('eer')}`,
     eas: `https://${p.h}:${port('eas')}`,
+    eds: `https://${p.h}:${port('eds')}`,
     auth: `https://${p.h}:${port('auth')}`,
     dns: `dns://${dns.host.includes(':') ? `[${dns.host}]` : dns.host}:${dns.port}`,
     node: `https://${p.h}:${p.portBase + CENTRAL_NODE_PORT_OFFSET}`,
@@ -502,6 +512,8 @@ function planCentral(p: {
       // `ehmi send homecareobservation` builds belongs to the GP practice.
       patients: p.gp ? [{ cpr: SAMPLE_PATIENT_CPR, sor: p.gp.sor }] : [],
     },
+    // EDS: every station's delivery status events, read by the organisations that took part and the operator.
+    eds: { enabled: true, host: p.host, port: port('eds') },
     // The authorization server (docs/specs/security.md 1a–1c). The node's tls is its server certificate and the
     // CAs of its clients' certificates (the network's root). EER, EAS and the organisations' MSHs ask for its
     // tokens.
@@ -540,6 +552,11 @@ function planCentral(p: {
       urls.eas,
       'system/Organization.rs',
       `'${urls.eas}/Organization/$getReceivingOrganizationBySORId?sorId=${gpSor}'`,
+    ),
+    eds: asClient(
+      urls.eds,
+      'system/AuditEvent.rs',
+      `'${urls.eds}/AuditEvent?receiver-sor=${gpSor}&_sort=-date&_count=10'`,
     ),
     dns: `dig @${dns.host} -p ${dns.port} ${dns.zone} SOA`,
     node: 'npx ehmi audit central',

@@ -292,6 +292,7 @@ describe('access at the edges (local network)', () => {
         [org.urls.node, 'node'],
         [central.eer, 'eer'],
         [central.eas, 'eas'],
+        [central.eds, 'eds'],
         [central.auth, 'auth'],
         [central.node, 'node'],
       ];

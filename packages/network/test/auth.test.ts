@@ -23,6 +23,7 @@ const EER_READ = 'system/Organization.rs system/Endpoint.rs system/Device.rs';
 const EER_WRITE = 'system/Organization.cruds system/Endpoint.cruds system/Device.cruds';
 const EAS = 'system/Organization.rs';
 const EAS_PATIENT = 'eas/patient-gp.r';
+const EDS = 'system/AuditEvent.c system/AuditEvent.rs';
 
 describe('the local network’s authorization server', () => {
   let dataDir: string;
@@ -100,11 +101,12 @@ describe('the local network’s authorization server', () => {
     for (const o of net.manifest.organisations) {
       const spec = LOCAL_ORGANISATIONS.find((s) => s.name === o.name)!;
       // EAS's system/Organization.rs is EER's too: one scope, two audiences (the resource names which).
-      assert.equal(o.scope, `${MSH} ${EER_READ} ${EAS_PATIENT}`);
+      assert.equal(o.scope, `${MSH} ${EER_READ} ${EAS_PATIENT} ${EDS}`);
       for (const [resource, scope] of [
         [o.msh, MSH],
         [eer!, EER_READ],
         [eas!, `${EAS} ${EAS_PATIENT}`],
+        [net.manifest.services.eds!, EDS],
       ] as const) {
         const claims = await claimsOf(o.tls, { client_id: o.clientId, scope, resource });
         assert.deepEqual(claims['ehmi:org_context'], [{ name: spec.title, sor: spec.sor, gln: spec.gln }]);
@@ -117,7 +119,7 @@ describe('the local network’s authorization server', () => {
   it('the operator gets read tokens for every MSH, EER and EAS; the maintainer EER write tokens', async () => {
     const { operator, maintainer, services } = net.manifest;
     const reads = 'msh/messages.read msh/inbox.read';
-    assert.equal(operator.scope, `${reads} ${EER_READ} ehmi/metrics.read ehmi/audit.read`);
+    assert.equal(operator.scope, `${reads} ${EER_READ} ${EDS} ehmi/metrics.read ehmi/audit.read`);
     for (const o of net.manifest.organisations) {
       const claims = await claimsOf(operator.tls, {
         client_id: operator.clientId,
@@ -128,6 +130,7 @@ describe('the local network’s authorization server', () => {
     }
     await claimsOf(operator.tls, { client_id: operator.clientId, scope: EER_READ, resource: services.eer! });
     await claimsOf(operator.tls, { client_id: operator.clientId, scope: EAS, resource: services.eas! });
+    await claimsOf(operator.tls, { client_id: operator.clientId, scope: EDS, resource: services.eds! });
     assert.equal(maintainer.scope, EER_WRITE);
     await claimsOf(maintainer.tls, {
       client_id: maintainer.clientId,
@@ -252,5 +255,69 @@ describe('the local network’s authorization server', () => {
     assert.equal(found.status, 200, found.text);
     const refused = await get(operator.tls, operator.clientId, EAS, services.eas!, url, lookup);
     assert.equal(refused.status, 403, refused.text);
+  });
+
+  it('the central node serves EDS: an organisation registers its own event and reads it, the operator finds it, another organisation does not', async () => {
+    const { operator, services } = net.manifest;
+    const eds = services.eds!;
+    assert.equal(new URL(eds).port, String(net.plan.portBase + 5));
+    const gp = net.manifest.organisations.find((o) => o.name === 'gp')!;
+    const hospital = net.manifest.organisations.find((o) => o.name === 'hospital')!;
+    const municipality = net.manifest.organisations.find((o) => o.name === 'municipality')!;
+    const call = async (
+      who: { tls: Credential; clientId: string },
+      scope: string,
+      path: string,
+      body?: unknown,
+    ) => {
+      const t = await token(who.tls, { client_id: who.clientId, scope, resource: eds });
+      assert.equal(t.status, 200, JSON.stringify(t.body));
+      const res = await fetch(`${eds}${path}`, {
+        method: body ? 'POST' : 'GET',
+        dispatcher: agent(who.tls),
+        headers: {
+          authorization: `Bearer ${String(t.body.access_token)}`,
+          accept: 'application/fhir+json',
+          ...(body ? { 'content-type': 'application/fhir+json' } : {}),
+        },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      return {
+        status: res.status,
+        text,
+        body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {},
+      };
+    };
+    // The IG's 06.1 (the receiving EUA finalized the message) with the municipality as sender and the gp as receiver.
+    const sample = JSON.parse(
+      readFileSync(join(FIXTURES, 'eds', 'json', 'AuditEvent-EDS-PDS-06.1.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    const party = (a: Record<string, unknown>, o: typeof gp) => ({
+      ...a,
+      who: { identifier: { value: o.sor } },
+      extension: (a.extension as Record<string, unknown>[]).map((e) => ({
+        ...e,
+        valueIdentifier: { ...(e.valueIdentifier as Record<string, unknown>), value: o.gln },
+      })),
+    });
+    const [sender, receiver] = sample.agent as Record<string, unknown>[];
+    const { id: _id, ...rest } = sample;
+    const event = { ...rest, agent: [party(sender!, municipality), party(receiver!, gp)] };
+    const created = await call(gp, 'system/AuditEvent.c', '/AuditEvent', event);
+    assert.equal(created.status, 201, created.text);
+    const id = String(created.body.id);
+    const mine = await call(gp, 'system/AuditEvent.rs', `/AuditEvent?receiver-sor=${gp.sor}`);
+    assert.equal(mine.status, 200, mine.text);
+    assert.equal(mine.body.total, 1);
+    const all = await call(operator, 'system/AuditEvent.rs', `/AuditEvent?_id=${id}`);
+    assert.equal(all.body.total, 1, all.text);
+    const theirs = await call(hospital, 'system/AuditEvent.rs', `/AuditEvent/${id}`);
+    assert.equal(theirs.status, 404, theirs.text);
+    const forged = await call(hospital, 'system/AuditEvent.c', '/AuditEvent', {
+      ...event,
+      recorded: '2025-11-01T00:00:12.000+02:00',
+    });
+    assert.equal(forged.status, 403, forged.text);
   });
 });

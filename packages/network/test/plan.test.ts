@@ -231,6 +231,7 @@ describe('local network: plan and network.json', () => {
       smp: 'http://127.0.0.1:30003',
       eer: 'https://127.0.0.1:30001',
       eas: 'https://127.0.0.1:30002',
+      eds: 'https://127.0.0.1:30005',
       dns: 'dns://127.0.0.1:30004',
       node: 'https://127.0.0.1:30009',
       crl: 'http://127.0.0.1:30008/root-ca.crl',
@@ -262,7 +263,7 @@ describe('local network: plan and network.json', () => {
       node: 'https://127.0.0.1:30015',
       clientId: 'gp-eua',
       scope:
-        'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write system/Organization.rs system/Endpoint.rs system/Device.rs eas/patient-gp.r',
+        'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write system/Organization.rs system/Endpoint.rs system/Device.rs eas/patient-gp.r system/AuditEvent.c system/AuditEvent.rs',
       tls: { cert: join(dir, 'pki', 'gp', 'tls-client.pem'), key: join(dir, 'pki', 'gp', 'tls-client.key') },
       certificates: {
         as4: { cert: join(dir, 'pki', 'gp', 'as4.pem'), key: join(dir, 'pki', 'gp', 'as4.key') },
@@ -280,7 +281,7 @@ describe('local network: plan and network.json', () => {
       name: 'operator',
       clientId: 'operator',
       scope:
-        'msh/messages.read msh/inbox.read system/Organization.rs system/Endpoint.rs system/Device.rs ehmi/metrics.read ehmi/audit.read',
+        'msh/messages.read msh/inbox.read system/Organization.rs system/Endpoint.rs system/Device.rs system/AuditEvent.c system/AuditEvent.rs ehmi/metrics.read ehmi/audit.read',
       tls: {
         cert: join(dir, 'pki', 'operator', 'tls-client.pem'),
         key: join(dir, 'pki', 'operator', 'tls-client.key'),
@@ -327,6 +328,7 @@ describe('local network: plan and network.json', () => {
       'https://127.0.0.1:30001':
         'system/Organization.rs system/Endpoint.rs system/Device.rs system/Organization.cruds system/Endpoint.cruds system/Device.cruds ehmi/metrics.read',
       'https://127.0.0.1:30002': 'system/Organization.rs eas/patient-gp.r eas/index.write ehmi/metrics.read',
+      'https://127.0.0.1:30005': 'system/AuditEvent.c system/AuditEvent.rs ehmi/metrics.read',
       // The SMP's admin API: HTTPS on the last port of the span.
       'https://127.0.0.1:30049': 'smp/publication.write ehmi/metrics.read',
       'https://127.0.0.1:30000': metrics,

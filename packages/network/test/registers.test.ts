@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
 import { createCertificateAuthority, issueCertificate, RevocationChecker } from '@ehmi/pki';
-import { FHIR_ACK_STANDARD, fhirDocumentId, PROCESS_ID, RECEIPT_DOCUMENT_ID } from '@ehmi/sbdh';
+import {
+  EDS_STEPS,
+  FHIR_ACK_STANDARD,
+  fhirDocumentId,
+  PROCESS_ID,
+  RECEIPT_DOCUMENT_ID,
+  readDeliveryStatus,
+} from '@ehmi/sbdh';
 import {
   apConfigSchema,
   type ConfigInput,
@@ -249,13 +256,14 @@ for (const engine of engines()) {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    it('network.json lists smp, eer, eas, the DNS server, the central node’s own server, the CRL and the authorization server; the access points have no static map', () => {
+    it('network.json lists smp, eer, eas, eds, the DNS server, the central node’s own server, the CRL and the authorization server; the access points have no static map', () => {
       assert.ok(readyMs > 0);
       const m = readNetworkManifest(dataDir);
       assert.deepEqual(m.services, {
         smp: `http://127.0.0.1:${portBase + 3}`,
         eer: `https://127.0.0.1:${portBase + 1}`,
         eas: `https://127.0.0.1:${portBase + 2}`,
+        eds: `https://127.0.0.1:${portBase + 5}`,
         dns: `dns://127.0.0.1:${portBase + 4}`,
         node: `https://127.0.0.1:${portBase + 9}`,
         crl: `http://127.0.0.1:${portBase + 8}/root-ca.crl`,
@@ -344,7 +352,7 @@ for (const engine of engines()) {
       assert.deepEqual(await gps('8000'), [], 'the municipality there is no GP practice');
     });
 
-    it('a prøvesvar municipality → gp is receipted and acknowledged, every AP finding the other through DNS and the SMP', {
+    it('a prøvesvar municipality → gp is receipted and acknowledged, every AP finding the other through DNS and the SMP, and every station reports each step to EDS', {
       timeout: 60_000,
     }, async () => {
       const bytes = JSON.stringify(
@@ -384,6 +392,51 @@ for (const engine of engines()) {
       await eventually('acknowledged', async () =>
         (await status()).status === 'acknowledged' ? true : undefined,
       );
+      // The acknowledgement's own EnvelopeReceipt is back at gp (step 20.1).
+      const ackId = (ack.json as { id: string }).id;
+      const ackMessage = await eventually('the acknowledgement receipted', async () => {
+        const a = (await client.call('gp', 'GET', `/messages/${ackId}`)).json as {
+          status: string;
+          messageHeaderId: string;
+        };
+        return a.status === 'receipted' ? a : undefined;
+      });
+      // Every station reported its steps to the central EDS: each step of the table once, as the operator reads it.
+      const operator = fetchWithToken({
+        authUrl: net!.manifest.services.auth!,
+        caPem: ca,
+        tls: net!.manifest.operator.tls,
+        clientId: net!.manifest.operator.clientId,
+        scope: 'system/AuditEvent.rs',
+        resource: net!.manifest.services.eds!,
+      });
+      const mh = (res.json as { messageHeaderId: string }).messageHeaderId;
+      const expected = EDS_STEPS.filter((st) => !(st.station === 'EUA' && st.subtype === 'msg-sent'))
+        .map((st) => st.code)
+        .sort();
+      try {
+        const codes = await eventually('every step in EDS', async () => {
+          const events = new Map<string, Record<string, unknown>>();
+          for (const q of [
+            `message-id=${mh}`,
+            `orig-message-id=${mh}`,
+            `message-id=${ackMessage.messageHeaderId}`,
+            `orig-message-id=${ackMessage.messageHeaderId}`,
+          ]) {
+            const r = await operator.fetch(`${net!.manifest.services.eds}/AuditEvent?${q}&_count=100`, {
+              headers: { accept: 'application/fhir+json' },
+            });
+            assert.equal(r.status, 200, await r.clone().text());
+            const bundle = (await r.json()) as { entry?: { resource: Record<string, unknown> }[] };
+            for (const e of bundle.entry ?? []) events.set(String(e.resource.id), e.resource);
+          }
+          const found = [...events.values()].map((e) => readDeliveryStatus(e)?.step?.code ?? '?').sort();
+          return found.length >= expected.length ? found : undefined;
+        });
+        assert.deepEqual(codes, expected);
+      } finally {
+        await operator.close();
+      }
       // Nothing static: the node configs have no map, so the sends above went through the SmpClient.
       for (const n of Object.values(net!.plan.organisations))
         assert.deepEqual(n.config.ap.discovery.static, {});

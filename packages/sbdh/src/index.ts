@@ -10,6 +10,30 @@ export {
   parseFhirDocumentId,
   RECEIPT_DOCUMENT_ID,
 } from './document-id.ts';
+export {
+  buildDeliveryStatus,
+  type DeliveryStatusInput,
+  type DeliveryStatusView,
+  EDS,
+  EDS_TRANSPORT_ENVELOPE_VERSION,
+  type EdsMessageFacts,
+  type EdsParty,
+  type EdsStation,
+  edsFactsOf,
+  edsFlowOf,
+  readDeliveryStatus,
+} from './eds/delivery-status.ts';
+export {
+  EDS_STEPS,
+  type EdsFlow,
+  type EdsSide,
+  type EdsStationKind,
+  type EdsStep,
+  type EdsSubtype,
+  edsStep,
+  edsStepFor,
+  edsStepMeaning,
+} from './eds/steps.ts';
 export type { MessageSource } from './fhir/input.ts';
 export { type MedComMessageFacts, type PatientId, readMessageFacts } from './fhir/message.ts';
 export {

@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import type { EdsMessageFacts } from '@ehmi/sbdh';
 
 /**
  * The contract between a message service handler and its access point (ehmi-core §1.1: "MSH … talks to AP over a
@@ -31,6 +32,11 @@ export interface OutboundSubmission {
   envelope: ByteSource;
   /** Optional AS4 `trackingIdentifier` message property (eDelivery AS4 1.15 §2.6.1). */
   trackingIdentifier?: string;
+  /**
+   * The envelope's facts for EHMI Delivery Status (read by the MSH when it built the envelope), so the AP reports
+   * its steps without parsing the envelope; absent when the node reports to no EDS.
+   */
+  eds?: EdsMessageFacts;
 }
 
 export interface SubmissionAccepted {

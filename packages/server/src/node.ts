@@ -6,6 +6,7 @@ import { Gauge } from 'prom-client';
 import type { z } from 'zod';
 import type { AccessPoint } from './ap/index.ts';
 import { AUDIT_SCOPE, AuditLog, type ServerAudit, serveAuditSearch } from './audit/index.ts';
+import { createDeliveryStatus, type DeliveryStatusService } from './delivery-status/index.ts';
 import { createHttpServer, timeoutsOf } from './http/index.ts';
 import { metricsAccess, operatorAccess } from './metrics-access.ts';
 import type { MessageServiceHandler } from './msh/index.ts';
@@ -40,6 +41,8 @@ export interface RunningNode {
   collectBlobGarbage(now?: number): Promise<number>;
   accessPoint?: AccessPoint;
   msh?: MessageServiceHandler;
+  /** EDS reporting: `idle()` waits for the `eds.report` queue (tests wait for the reports to drain). */
+  deliveryStatus: Pick<DeliveryStatusService, 'idle' | 'reporter'>;
   /** Stop accepting requests, let running work finish, close the database. */
   close(): Promise<void>;
 }
@@ -99,6 +102,7 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     services?: ServiceRegistry;
     revocation?: RevocationChecker;
     audit?: ServerAudit;
+    deliveryStatus?: RoleContext['deliveryStatus'];
   },
 ): RoleContext<z.output<Schema>, T> {
   return {
@@ -110,6 +114,7 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     services: node.services ?? serviceRegistry(),
     revocation: node.revocation ?? revocationChecker(node.config.revocation),
     ...(node.audit ? { audit: node.audit } : {}),
+    ...(node.deliveryStatus ? { deliveryStatus: node.deliveryStatus } : {}),
     ...(node.tls
       ? { tls: { ...node.tls, client: node.tls.client ?? { key: node.tls.key, cert: node.tls.cert } } }
       : {}),
@@ -159,6 +164,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   const serverAudit: ServerAudit = { log: audit, node: o ? `${o.name} (GLN ${o.gln})` : 'ehmi-node' };
   let created: Role[];
   let tls: NonNullable<RoleContext['tls']> | undefined;
+  let reporting: DeliveryStatusService | undefined;
   // One revocation checker for the node: its roles and its own server share the CRLs fetched.
   const revocation = revocationChecker(config.revocation);
   try {
@@ -177,6 +183,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
         ),
       },
     };
+    reporting = createDeliveryStatus(config, { store, logger, tls });
     created = await createRoles({
       config,
       store,
@@ -184,12 +191,15 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       logger,
       revocation,
       audit: serverAudit,
+      deliveryStatus: reporting.reporter,
       ...(tls ? { tls } : {}),
     });
   } catch (err) {
+    await reporting?.close().catch(() => {});
     await store.close();
     throw err;
   }
+  const eds = reporting;
   let closing = false;
   // With the node's tls, its own server (health, the queue metrics) speaks HTTPS and asks for a client certificate
   // under tls.ca, so that the operator's certificate-bound token can read /metrics (metrics-access.ts).
@@ -229,6 +239,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       for (const c of await queue.countsByQueue()) this.set({ queue: c.queue, status: c.status }, c.n);
     },
   });
+  eds.registerMetrics(http.metrics);
   const started: Role[] = [];
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
@@ -240,8 +251,10 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await role.start();
       started.push(role);
     }
+    eds.start();
   } catch (err) {
     for (const role of started.reverse()) await role.close().catch(() => {});
+    await eds.close().catch(() => {});
     await http.close().catch(() => {});
     await audit.close().catch(() => {});
     await store.close();
@@ -283,12 +296,15 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     collectBlobGarbage: collect,
     ...(roles.ap ? { accessPoint: roles.ap as AccessPoint } : {}),
     ...(roles.msh ? { msh: roles.msh as MessageServiceHandler } : {}),
+    deliveryStatus: { idle: (options) => eds.idle(options), reporter: eds.reporter },
     async close() {
       closing = true;
       clearInterval(gcTimer);
       await collecting;
       // Servers stop taking requests and workers finish their jobs before the database closes.
       for (const role of [...created].reverse()) await role.close();
+      // After the roles: their last steps are queued, and reported after the restart.
+      await eds.close();
       await http.close();
       await metrics.close();
       await auditAccess.close();

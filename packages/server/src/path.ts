@@ -17,6 +17,8 @@ export const QUEUES = {
   deliver: 'ap.deliver',
   /** Sending access point → its MSH: the AS4 receipt, or the reason the send failed (ap/handover.ts). */
   outcome: 'ap.outcome',
+  /** Every station → EHMI Delivery Status: each step as an AuditEvent, retried until EDS took it (delivery-status/). */
+  edsReport: 'eds.report',
 } as const;
 
 /** The hops in the order a message takes them. */

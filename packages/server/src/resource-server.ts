@@ -58,6 +58,8 @@ export function protectResourceServer(
     open: ReadonlySet<string>;
     /** The requests this protection is for; default every request outside `open`. */
     covers?: (request: FastifyRequest) => boolean;
+    /** The server limits what it serves to a token's patient (`RequireAccessTokenOptions`); default false. */
+    honoursPatientRestriction?: boolean;
   },
 ): ResourceProtection {
   const authorization = ctx.node.authorization;
@@ -101,7 +103,11 @@ export function protectResourceServer(
     async hook(request, reply) {
       if (options.covers && !options.covers(request)) return;
       await certificate(request, reply);
-      token ??= requireAccessToken(verifierOf(), { scope: options.scope, open: options.open });
+      token ??= requireAccessToken(verifierOf(), {
+        scope: options.scope,
+        open: options.open,
+        honoursPatientRestriction: options.honoursPatientRestriction ?? false,
+      });
       await token(request, reply);
     },
     async close() {

@@ -9,6 +9,7 @@ import { AUDIT_MIGRATIONS } from './audit/migrations.ts';
 import type { AuditTables } from './audit/tables.ts';
 import { authRole } from './auth/role.ts';
 import { easRole } from './eas/role.ts';
+import { edsRole } from './eds/role.ts';
 import { eerRole } from './eer/role.ts';
 import { mshRole } from './msh/role.ts';
 import type { RoleModule } from './roles.ts';
@@ -21,7 +22,7 @@ import { openStore, type Store } from './store/index.ts';
  * provides; the node stops them in the reverse order). Adding a role is a folder with its `role.ts` and one line
  * here.
  */
-export const ROLES = [apRole, mshRole, smpRole, eerRole, easRole, authRole] as const;
+export const ROLES = [apRole, mshRole, smpRole, eerRole, easRole, edsRole, authRole] as const;
 
 type Roles = (typeof ROLES)[number];
 

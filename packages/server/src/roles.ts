@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { ServerAudit } from './audit/http.ts';
 import type { NodeConfig } from './config/index.ts';
 import type { AccessPointGateway, MshBackend } from './contract.ts';
+import type { DeliveryStatusReporter } from './delivery-status/reporter.ts';
 import type { BlobReference, JobQueue, Store } from './store/index.ts';
 
 /**
@@ -56,6 +57,11 @@ export interface RoleContext<C = unknown, T = unknown> {
    * its server. Undefined for a role made outside a node (tests that do not look at the audit log).
    */
   audit?: ServerAudit;
+  /**
+   * EDS reporting (config `deliveryStatus`): the MSH and the AP queue each step they take, in its transaction.
+   * Absent (a role made on its own in a test) or disabled: nothing is reported.
+   */
+  deliveryStatus?: DeliveryStatusReporter;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { MshBackend } from '../contract.ts';
+import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import type { Job } from '../store/index.ts';
 import type { ApStore } from './tables.ts';
 
@@ -8,7 +9,13 @@ import type { ApStore } from './tables.ts';
  * SBD to its MSH). At-least-once call, exactly-once effect: `deliver` is idempotent on the AS4 MessageId, and the
  * row is marked delivered only after it resolved. While the MSH is unavailable the job is retried (ap.handover).
  */
-export function deliverHandler(store: ApStore, backend: MshBackend, logger: Logger, now: () => number) {
+export function deliverHandler(
+  store: ApStore,
+  backend: MshBackend,
+  logger: Logger,
+  now: () => number,
+  eds?: DeliveryStatusReporter,
+) {
   return async (job: Job<{ messageId: string }>): Promise<void> => {
     const row = await store.db
       .selectFrom('ap_received')
@@ -26,12 +33,21 @@ export function deliverHandler(store: ApStore, backend: MshBackend, logger: Logg
       receivedAt: row.received_at,
       envelope: { size: blob.size, open: () => store.blobs.open(blob) },
     });
-    await store.db
-      .updateTable('ap_received')
-      .set({ status: 'delivered', delivered_at: now() })
-      .where('message_id', '=', row.message_id)
-      .where('status', '=', 'received')
-      .execute();
+    const at = now();
+    const facts = eds?.enabled && row.eds_facts ? JSON.parse(row.eds_facts) : undefined;
+    await store.transaction(async (trx) => {
+      const delivered = await trx
+        .updateTable('ap_received')
+        .set({ status: 'delivered', delivered_at: at })
+        .where('message_id', '=', row.message_id)
+        .where('status', '=', 'received')
+        .executeTakeFirst();
+      // 04.2 (09.2, 14.2, 19.2): handed to the MSH, which committed it.
+      if (facts && Number(delivered.numUpdatedRows) === 1) {
+        await eds!.report(trx, { station: 'AP', side: 'destination', subtype: 'msg-sent', facts, at });
+      }
+    });
+    if (facts) eds!.wake();
     logger.info({ messageId: row.message_id }, 'AS4 message delivered to the MSH');
   };
 }

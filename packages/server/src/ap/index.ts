@@ -12,6 +12,7 @@ import type {
   ReceiverDiscovery,
   SubmissionAccepted,
 } from '../contract.ts';
+import { noReporter } from '../delivery-status/index.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { metricsAccess } from '../metrics-access.ts';
 import { QUEUES } from '../path.ts';
@@ -115,6 +116,7 @@ export async function createAccessPoint(
   const { node: config, config: ap, store, logger: nodeLogger } = ctx;
   const logger = nodeLogger.child({ role: 'ap' });
   const organisation = organisationOf(config, 'access point');
+  const eds = ctx.deliveryStatus ?? noReporter(ctx.queue);
   if (!ap.signing) {
     throw new EhmiError(
       'EHMI_CONFIG_INVALID',
@@ -288,7 +290,11 @@ export async function createAccessPoint(
     },
     maxConcurrent: ap.receive.maxConcurrent,
     retryAfterSeconds: ap.receive.retryAfterSeconds,
-    onCommitted: () => deliverWorker?.wake(),
+    onCommitted: () => {
+      deliverWorker?.wake();
+      eds.wake();
+    },
+    eds,
     now,
   });
 
@@ -308,7 +314,11 @@ export async function createAccessPoint(
     timeoutMs: ap.send.timeoutMs,
     serviceType: ap.serviceType,
     profile,
-    onOutcome: () => outcomeWorker?.wake(),
+    onOutcome: () => {
+      outcomeWorker?.wake();
+      eds.wake();
+    },
+    eds,
     closing: closing.signal,
     count: (result) => attempts.inc({ result }),
     now,
@@ -324,7 +334,7 @@ export async function createAccessPoint(
   deliverWorker = new Worker(
     handoverQueue,
     QUEUES.deliver,
-    deliverHandler(store, deps.backend, logger, now),
+    deliverHandler(store, deps.backend, logger, now, eds),
     {
       concurrency: ap.send.concurrency,
       pollIntervalMs,
@@ -394,6 +404,7 @@ export async function createAccessPoint(
             updated_at: at,
             finished_at: null,
             outcome_at: null,
+            eds_facts: eds.enabled && submission.eds ? JSON.stringify(submission.eds) : null,
           })
           .onConflict((oc) => oc.column('submission_id').doNothing())
           .returning('submission_id')
@@ -411,9 +422,22 @@ export async function createAccessPoint(
           queue: QUEUES.send,
           payload: { submissionId: submission.submissionId },
         });
+        // 03.1 (08.1, 13.1, 18.1): the AP took the envelope over.
+        if (submission.eds) {
+          await eds.report(trx, {
+            station: 'AP',
+            side: 'origin',
+            subtype: 'msg-received',
+            facts: submission.eds,
+            at,
+          });
+        }
         return { submissionId: submission.submissionId, as4MessageId, fresh: true };
       });
-      if (accepted.fresh) sendWorker?.wake();
+      if (accepted.fresh) {
+        sendWorker?.wake();
+        eds.wake();
+      }
       return { submissionId: accepted.submissionId, as4MessageId: accepted.as4MessageId };
     },
   };

@@ -85,4 +85,15 @@ export const apMigrations: Record<string, Migration> = {
       await db.schema.dropTable('ap_evidence').execute();
     },
   },
+  /** The facts of each envelope for EDS reporting (03.2 and 04.2 report them without reading the envelope). */
+  '0022_ap_delivery_status': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('ap_outbound').addColumn('eds_facts', 'text').execute();
+      await db.schema.alterTable('ap_received').addColumn('eds_facts', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('ap_received').dropColumn('eds_facts').execute();
+      await db.schema.alterTable('ap_outbound').dropColumn('eds_facts').execute();
+    },
+  },
 };

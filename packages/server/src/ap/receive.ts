@@ -27,10 +27,13 @@ import {
   oneLineName,
   type RevocationChecker,
 } from '@ehmi/pki';
+import type { EdsMessageFacts } from '@ehmi/sbdh';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { ReceiverDiscovery } from '../contract.ts';
+import { readSbdhHeader } from '../delivery-status/header.ts';
+import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
 import { type JobQueue, storeBlob } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
@@ -58,6 +61,8 @@ export interface ReceiveContext {
   /** Decrypts payloads. */
   decryption: { privateKey: KeyObject; certificate: X509Certificate };
   limits: Partial<As4Limits>;
+  /** EDS reporting: 04.1 (09.1, 14.1, 19.1) with the commit. */
+  eds?: DeliveryStatusReporter;
   /**
    * This instance's folder for attachment bodies while a message is processed (on the data disk, not a RAM-backed
    * /tmp; `temp.ts`). Each message's files are removed when it is done.
@@ -377,10 +382,19 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
   const blob = test
     ? undefined
     : await stored('storing the payload', () => storeBlob(rc.store, () => rx.payloads[0]!.open()));
+  // The SBDH's facts for EDS, read from its header once (the payload is not read).
+  // Reporting never stands in the way of a reception: a header that cannot be read reports nothing.
+  const header =
+    blob && rc.eds?.enabled
+      ? await readSbdhHeader(rc.store.blobs.open(blob)).catch(() => undefined)
+      : undefined;
+  const facts = header && rc.eds ? rc.eds.factsOf(header) : undefined;
   await signReceipt(rx.receipt, { privateKey: rc.signing.privateKey, certificate: rc.signing.chain });
   const receipt = await text(writeAs4Message(rx.receipt.document, []).body);
   const now = rc.now();
-  const result = await stored('the commit', () => commitTransaction(rx, rc, { receipt, blob, now, test }));
+  const result = await stored('the commit', () =>
+    commitTransaction(rx, rc, { receipt, blob, now, test, facts }),
+  );
   rc.count?.(result.duplicate ? 'duplicate' : test ? 'test' : 'receipt');
   if (result.duplicate) {
     rc.logger.info({ messageId }, 'AS4 duplicate (concurrent): the original receipt is returned');
@@ -398,11 +412,17 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
 async function commitTransaction(
   rx: ReceivedUserMessage,
   rc: ReceiveContext,
-  c: { receipt: string; blob: { hash: string; size: number } | undefined; now: number; test: boolean },
+  c: {
+    receipt: string;
+    blob: { hash: string; size: number } | undefined;
+    now: number;
+    test: boolean;
+    facts: EdsMessageFacts | undefined;
+  },
 ): Promise<{ duplicate: boolean; receipt: string }> {
   const um = rx.userMessage;
   const messageId = um.messageInfo.messageId;
-  const { receipt, blob, now, test } = c;
+  const { receipt, blob, now, test, facts } = c;
   return rc.store.transaction(async (trx) => {
     const inserted = await trx
       .insertInto('ap_received')
@@ -419,6 +439,7 @@ async function commitTransaction(
         receipt,
         received_at: now,
         delivered_at: null,
+        eds_facts: facts ? JSON.stringify(facts) : null,
       })
       .onConflict((oc) => oc.column('message_id').doNothing())
       .returning('message_id')
@@ -443,6 +464,16 @@ async function commitTransaction(
     });
     // eDelivery AS4 1.15 §2.2.3.2: the test service is answered and never delivered to the consumer.
     if (!test) await rc.queue.enqueue(trx, { queue: QUEUES.deliver, payload: { messageId } });
+    // 04.1 (09.1, 14.1, 19.1): received over AS4, committed, receipted.
+    if (facts && rc.eds) {
+      await rc.eds.report(trx, {
+        station: 'AP',
+        side: 'destination',
+        subtype: 'msg-received',
+        facts,
+        at: now,
+      });
+    }
     return { duplicate: false, receipt };
   });
 }

@@ -14,6 +14,7 @@ import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import type { ReceiverDiscovery } from '../contract.ts';
+import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
 import type { Job, JobQueue } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
@@ -59,6 +60,8 @@ export interface SendContext {
   count?: (result: string) => void;
   /** The AP's clock (epoch ms): row times and the receipt's wsu:Timestamp window. */
   now: () => number;
+  /** EDS reporting: 03.2 (08.2, 13.2, 18.2) with the final state. */
+  eds?: DeliveryStatusReporter;
 }
 
 /** Why a send attempt ended without a receipt. */
@@ -407,6 +410,17 @@ async function finish(
       queue: QUEUES.outcome,
       payload: { submissionId: row.submission_id },
     });
+    // 03.2: sent over AS4 (the receiving AP's receipt verified), or failed for good.
+    if (sc.eds?.enabled && row.eds_facts) {
+      await sc.eds.report(trx, {
+        station: 'AP',
+        side: 'origin',
+        subtype: 'msg-sent',
+        facts: JSON.parse(row.eds_facts),
+        outcome: result.status === 'sent' ? 'success' : 'failure',
+        at: now,
+      });
+    }
     return true;
   });
   if (committed) sc.onOutcome();

@@ -24,6 +24,8 @@ export interface ApReceivedTable {
   receipt: string;
   received_at: number;
   delivered_at: number | null;
+  /** The SBDH's facts for EDS (`EdsMessageFacts` JSON), read from its header once, for 04.2; null without EDS. */
+  eds_facts: string | null;
 }
 
 /** One envelope the MSH submitted for sending (reception awareness: one MessageId for every attempt). */
@@ -59,6 +61,8 @@ export interface ApOutboundTable {
   finished_at: number | null;
   /** When the MSH took the outcome (`MshBackend.outcome` resolved); retention waits for it. */
   outcome_at: number | null;
+  /** The envelope's facts for EDS as the MSH handed them (`EdsMessageFacts` JSON), for 03.2; null without EDS. */
+  eds_facts: string | null;
 }
 
 /**

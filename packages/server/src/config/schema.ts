@@ -176,6 +176,42 @@ const nodeShape = {
     })
     .strict()
     .optional(),
+  /**
+   * Where this node reports the steps its stations take to EHMI Delivery Status (ehmi-core §1.2, §3): every step of
+   * the MSH (and of the EUA through its API) and of the AP becomes an EDS AuditEvent, queued durably (`eds.report`)
+   * in the transaction of the step and POSTed to `<url>/AuditEvent`. Without `url` the node reports nothing.
+   */
+  deliveryStatus: z
+    .object({
+      /** The EDS FHIR base URL (`https://…/eds`); absent: no reporting. */
+      url: z.string().url().optional(),
+      /**
+       * The node's client at the authorization server (`authorization.issuer`): it asks for certificate-bound
+       * tokens with `system/AuditEvent.c` for the EDS URL, presenting the node's TLS client certificate. Required
+       * with `url` and `authorization`.
+       */
+      clientId: z.string().min(1).optional(),
+      /** The EER Device id of each station (`ehmiDEVICEID`); default `<SOR>-EUA`, `<SOR>-MSH`, `<SOR>-AP`. */
+      devices: z
+        .object({
+          eua: z.string().min(1).optional(),
+          msh: z.string().min(1).optional(),
+          ap: z.string().min(1).optional(),
+        })
+        .strict()
+        .prefault({}),
+      /** One POST to EDS may take this long before it counts as failed (and is retried). */
+      timeoutMs: positiveMs.default(10_000),
+      /** First retry delay while EDS is unreachable; doubles per try up to backoffMaxMs. Retries never end. */
+      backoffBaseMs: positiveMs.default(1000),
+      backoffMaxMs: positiveMs.default(300_000),
+      /** Reports POSTed at once. */
+      concurrency: z.number().int().min(1).max(64).default(4),
+      /** Finished report jobs (done, and dead-lettered ones for the operator) are removed after this long. */
+      retentionMs: positiveMs.default(7 * 86_400_000),
+    })
+    .strict()
+    .prefault({}),
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

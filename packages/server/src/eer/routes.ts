@@ -1,7 +1,7 @@
-import { EhmiError, isEhmiError, toOperationOutcome } from '@ehmi/errors';
-import { jsonToXml, xmlToJson } from '@ehmi/fhir';
+import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { insufficientScope } from '../authz.ts';
+import { addFhirContentTypes, sendFhir as send, sendFhirError as sendError } from '../http/fhir-rest.ts';
 import { noteAudit } from '../http/index.ts';
 import { readScopes, writeScope } from './access.ts';
 import { capabilityStatement } from './capability.ts';
@@ -27,11 +27,6 @@ export interface RouteOptions {
   /** After a write has committed (wakes the propagation worker). */
   afterWrite: () => void;
 }
-
-const FHIR_JSON = 'application/fhir+json; charset=utf-8';
-const FHIR_XML = 'application/fhir+xml; charset=utf-8';
-const JSON_TYPES = ['application/fhir+json', 'application/json+fhir'];
-const XML_TYPES = ['application/fhir+xml', 'application/xml+fhir', 'application/xml', 'text/xml'];
 
 type Params = { type: string; id: string; vid: string };
 
@@ -97,36 +92,6 @@ type Query = Record<string, string | string[] | undefined>;
 /** What the route schemas let through to a handler (the params a route has not are absent). */
 type Route = { Params: Params; Querystring: Query };
 
-/** XML when `_format` or Accept asks for it (FHIR R4 http.html §3.1.0.1.6), JSON otherwise. */
-function wantsXml(request: FastifyRequest): boolean {
-  const format = (request.query as Query)._format;
-  const f = Array.isArray(format) ? format[0] : format;
-  if (f) return /xml/i.test(f);
-  const accept = request.headers.accept ?? '';
-  return /xml/i.test(accept) && !/json/i.test(accept);
-}
-
-function send(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  status: number,
-  body: Json | undefined,
-): FastifyReply {
-  reply.status(status);
-  if (body === undefined) return reply.send();
-  if (wantsXml(request)) return reply.type(FHIR_XML).send(jsonToXml(body));
-  return reply.type(FHIR_JSON).send(JSON.stringify(body));
-}
-
-/** Errors answered with the OperationOutcome they carry (a failed validation lists every issue). */
-function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
-  if (!isEhmiError(err)) throw err;
-  const outcome =
-    (err.details as { outcome?: Json } | undefined)?.outcome ?? (toOperationOutcome(err) as unknown as Json);
-  request.log.info({ code: err.code, msg: err.message }, 'request refused');
-  return send(request, reply, err.status, outcome);
-}
-
 function eerType(type: string): EerType {
   if (!isEerType(type)) {
     throw new EhmiError('EHMI_NOT_FOUND', `EER serves Organization, Endpoint and Device, not '${type}'`);
@@ -169,15 +134,7 @@ function prefersMinimal(request: FastifyRequest): boolean {
 
 /** The FHIR REST interactions of EER (FHIR R4 http.html §3.1.0). */
 export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
-  const jsonParser = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, jsonParser);
-  app.addContentTypeParser(XML_TYPES, { parseAs: 'string' }, (_request, text, done) => {
-    try {
-      done(null, xmlToJson(text as string));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
+  addFhirContentTypes(app);
 
   /** An organisation's own client writes only its own organisation's resources (ownership.ts). */
   const own = (request: FastifyRequest, write: OwnedWrite, pending?: ReadonlyMap<string, Json>) =>

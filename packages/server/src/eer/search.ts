@@ -1,5 +1,6 @@
 import { EhmiError } from '@ehmi/errors';
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
+import { splitSearchValues } from '../http/fhir-rest.ts';
 import { type EerType, isEerType } from './profiles.ts';
 import type { Json } from './repository.ts';
 import { type ParamDef, referenceKey, SEARCH_PARAMS } from './search-params.ts';
@@ -109,31 +110,13 @@ export function parseSearch(
         ) {
           throw bad(`${key}: modifier ':${modifier}' is not supported`, key);
         }
-        const parts = splitValues(value);
+        const parts = splitSearchValues(value);
         if (parts.length === 0) throw bad(`${key} has no value`, key);
         req.criteria.push({ code, def, modifier, values: parts });
       }
     }
   }
   return req;
-}
-
-/** Splits `a,b` on commas that are not escaped as `\,` (search.html §3.1.1.4.7). */
-function splitValues(v: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  for (let i = 0; i < v.length; i++) {
-    const ch = v[i]!;
-    if (ch === '\\' && i + 1 < v.length && ',$|\\'.includes(v[i + 1]!)) {
-      cur += v[i + 1];
-      i++;
-    } else if (ch === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  out.push(cur);
-  return out.filter((s) => s !== '');
 }
 
 type SearchEb = ExpressionBuilder<EerTables, 'eer_search'>;

@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/index.ts';
 import type { AccessPointGateway } from '../contract.ts';
+import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { type JobQueue, storeBlob } from '../store/index.ts';
 import type { MshConfig } from './config.ts';
 import type { InboxHub } from './sse.ts';
@@ -19,6 +20,8 @@ export interface MshCore {
   logger: Logger;
   accessPoint: AccessPointGateway;
   hub: InboxHub;
+  /** EDS reporting (disabled: reports nothing). */
+  eds: DeliveryStatusReporter;
   /** Wake the dispatch worker after a commit that enqueued a job. */
   wake(): void;
   now(): number;

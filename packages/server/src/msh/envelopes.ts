@@ -2,6 +2,7 @@ import { EhmiError } from '@ehmi/errors';
 import { type EhmiEnvelope, payloadOf, scopeValue, serializeEnvelope } from '@ehmi/sbdh';
 import { QUEUES } from '../path.ts';
 import type { Db, MshCore } from './core.ts';
+import { factsJson } from './delivery-status.ts';
 import { type FhirFormat, formatOfMime, readFhir } from './fhir-body.ts';
 import type { MshSubmissionsTable } from './tables.ts';
 
@@ -65,6 +66,8 @@ export async function addSubmission(
       reason: null,
       created_at: now,
       updated_at: now,
+      // Its AP reports 03.x/08.x/13.x/18.x with these; an archive copy is no step of the message's journey.
+      eds_facts: purpose === 'archive' ? null : factsJson(core, built.envelope),
     })
     .execute();
   if (!held) await queueDispatch(core, trx, id);

@@ -1,6 +1,7 @@
 import { EhmiError } from '@ehmi/errors';
 import { AccessTokenVerifier, accessTokenVerifierOptions } from '../authz.ts';
 import type { AccessPointGateway, MshBackend } from '../contract.ts';
+import { noReporter } from '../delivery-status/index.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { QUEUES } from '../path.ts';
@@ -125,7 +126,11 @@ export async function createMsh(
     logger: log,
     accessPoint: deps.accessPoint,
     hub,
-    wake: () => worker?.wake(),
+    eds: ctx.deliveryStatus ?? noReporter(queue),
+    wake: () => {
+      worker?.wake();
+      core.eds.wake();
+    },
     now: () => Date.now(),
   };
   worker = new Worker<DispatchPayload>(queue, QUEUES.dispatch, (job) => dispatchJob(core, job), {

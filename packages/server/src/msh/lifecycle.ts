@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
+import type { EdsMessageFacts } from '@ehmi/sbdh';
 import type { Updateable } from 'kysely';
+import type { DeliveryStatusReporter, StepTaken } from '../delivery-status/index.ts';
 import type { Db } from './core.ts';
 import type { TimelineStep } from './steps.ts';
 import type { MessageStatus, MshEventsTable, MshMessagesTable, NeedsAction } from './tables.ts';
@@ -113,6 +115,36 @@ export const LIFECYCLE = {
 
 export type LifecycleStep = keyof typeof LIFECYCLE;
 
+type Place = Pick<StepTaken, 'station' | 'side' | 'subtype'>;
+
+/**
+ * What each step reports to EHMI Delivery Status, by its place in the step table: the number follows from the flow
+ * of the facts given (01.1 for a message, 11.1 for an acknowledgement; 10.1 for a message's receipt, 20.1 for an
+ * acknowledgement's). The AP's steps the MSH records on its timeline (03.1, 03.2) are the AP's to report, and a
+ * missing acknowledgement is no step anyone took (track'n'trace sees what is missing).
+ */
+const REPORTS: Partial<Record<LifecycleStep, readonly Place[]>> = {
+  // The EUA's step, taken through the MSH's API (source type EUA-MSH).
+  submitted: [{ station: 'EUA', side: 'origin', subtype: 'msg-created-and-sent' }],
+  wrapped: [{ station: 'MSH', side: 'origin', subtype: 'msg-received' }],
+  resent: [{ station: 'MSH', side: 'origin', subtype: 'msg-received' }],
+  handedOver: [{ station: 'MSH', side: 'origin', subtype: 'msg-sent' }],
+  // The facts are the EnvelopeReceipt's (the receipt flow).
+  envelopeReceipt: [{ station: 'MSH', side: 'destination', subtype: 'msg-received-and-finalized' }],
+  receiptMissing: [{ station: 'MSH', side: 'destination', subtype: 'msg-received-and-finalized' }],
+  // The facts are the acknowledgement's: received (15.1), and passed to the EUA with the same commit (15.2).
+  acknowledgement: [
+    { station: 'MSH', side: 'destination', subtype: 'msg-received' },
+    { station: 'MSH', side: 'destination', subtype: 'msg-sent' },
+  ],
+};
+
+/** The EDS report of a step: who reports, and the facts of the message of the step's flow (null: none kept). */
+export interface StepReport {
+  eds: DeliveryStatusReporter;
+  facts: EdsMessageFacts | null;
+}
+
 /** The message a step concerns and, for the steps of one envelope, which envelope (its SBDH InstanceIdentifier). */
 export interface MessageRef {
   id: string;
@@ -129,6 +161,8 @@ export interface TransitionInput {
   set?: Updateable<MshMessagesTable>;
   /** Moves only while the message was resent this many times (a resend's optimistic check). */
   resends?: number;
+  /** Report the step to EDS with these facts, in the same transaction, when it took effect. */
+  report?: StepReport;
 }
 
 /**
@@ -193,6 +227,12 @@ export async function transition(
       time: input.time,
     })
     .execute();
+  const report = input.report;
+  if (report?.eds.enabled && report.facts) {
+    for (const place of REPORTS[name] ?? []) {
+      await report.eds.report(trx, { ...place, facts: report.facts, outcome, at: input.time });
+    }
+  }
   return true;
 }
 
@@ -212,7 +252,7 @@ async function recorded(trx: Db, messageId: string, code: string, envelopeId: st
 export async function createMessage(
   trx: Db,
   row: MshMessagesTable,
-  submitted: { detail: string; time: number },
+  submitted: { detail: string; time: number; report?: StepReport },
 ): Promise<void> {
   await trx
     .insertInto('msh_messages')

@@ -169,4 +169,24 @@ export const mshMigrations: Record<string, Migration> = {
       await db.schema.alterTable('msh_messages').dropColumn('patient_cpr').execute();
     },
   },
+  /**
+   * What EDS reporting keeps: each envelope's facts (its MSH and AP steps report them without reading it again),
+   * and when the EUA took a received message (06.1) or a sent message's acknowledgement (16.1), each reported once.
+   */
+  '0021_msh_delivery_status': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('msh_submissions').addColumn('eds_facts', 'text').execute();
+      await db.schema.alterTable('msh_inbox').addColumn('eds_facts', 'text').execute();
+      await db.schema.alterTable('msh_inbox').addColumn('eua_taken_at', 'bigint').execute();
+      await db.schema.alterTable('msh_messages').addColumn('ack_eds_facts', 'text').execute();
+      await db.schema.alterTable('msh_messages').addColumn('ack_taken_at', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('msh_messages').dropColumn('ack_taken_at').execute();
+      await db.schema.alterTable('msh_messages').dropColumn('ack_eds_facts').execute();
+      await db.schema.alterTable('msh_inbox').dropColumn('eua_taken_at').execute();
+      await db.schema.alterTable('msh_inbox').dropColumn('eds_facts').execute();
+      await db.schema.alterTable('msh_submissions').dropColumn('eds_facts').execute();
+    },
+  },
 };

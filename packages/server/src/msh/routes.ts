@@ -8,6 +8,7 @@ import { SMART_CONFIGURATION_PATH } from '../smart-configuration.ts';
 import { requireClientCertificate } from '../trust.ts';
 import { refusePayloadForPatient, restrictedPatient } from './access.ts';
 import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary } from './core.ts';
+import { takeAcknowledgement, takeInboxItem } from './delivery-status.ts';
 import { fhirFormatOf, fhirText, formatOfMime, ProfileValidationError, readFhir } from './fhir-body.ts';
 import { acknowledgeInbox } from './outbound/acknowledge.ts';
 import { resend } from './outbound/resend.ts';
@@ -140,6 +141,8 @@ export function registerRoutes(
       const row = await findMessage(core.store.db, id, restrictedPatient(request));
       if (!row) throw new EhmiError('EHMI_NOT_FOUND', `no sent message ${id}`);
       aboutPatient(request, row.patient_cpr);
+      // The EUA sees the acknowledgement here: its first read after it arrived is EDS step 16.1.
+      if (isEua(request)) await takeAcknowledgement(core, row);
       const events = await messageEvents(core.store.db, id);
       return { ...messageSummary(row), events: events.map(eventJson) };
     });
@@ -175,6 +178,8 @@ export function registerRoutes(
       if (!item || item.removed_at !== null) throw new EhmiError('EHMI_NOT_FOUND', `no inbox item ${id}`);
       aboutPatient(request, item.patient_cpr);
       const payload = payloadOf(parse(await core.store.blobs.read(item.envelope_hash)));
+      // The EUA's first read of the content is EDS step 06.1.
+      if (isEua(request)) await takeInboxItem(core, item);
       const stored = formatOfMime(item.mime_type);
       if (!stored) return reply.type(item.mime_type).send(payload);
       const wanted = preferredFormat(request);
@@ -228,6 +233,15 @@ export function registerRoutes(
 /** The patient a call concerned, for its audit record: the message's or the inbox item's CPR. */
 function aboutPatient(request: FastifyRequest, cpr: string | null | undefined): void {
   if (cpr) noteAudit(request, { patient: cpr });
+}
+
+/**
+ * Whether the caller is the organisation's EUA (its token names the organisation, or the node has no tokens), not
+ * the network's operator reading across organisations: only the EUA's reads are EDS steps (06.1, 16.1).
+ */
+function isEua(request: FastifyRequest): boolean {
+  const access = request.access;
+  return access === undefined || (access.organisation?.contexts ?? []).length > 0;
 }
 
 function bodyOf(request: FastifyRequest, optional = false): Buffer {

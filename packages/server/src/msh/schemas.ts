@@ -204,6 +204,12 @@ export const schemas = {
         type: { type: 'string', description: 'DocumentIdentification/Type' },
         patientId: { type: 'string' },
         messageId: { type: 'string', description: 'MESSAGEIDENTIFIER (default a new UUID)' },
+        receiverSor: {
+          type: 'string',
+          pattern: '^\\d{1,18}$',
+          description:
+            "RECEIVERID: the receiving organisation's SOR code. EHMI Delivery Status names both parties by SOR: without it the sending side's steps of the payload are not reported",
+        },
       },
     },
     requestBody: { required: true, content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },

@@ -1,5 +1,6 @@
 import { QUEUES } from '../path.ts';
 import type { MshCore } from './core.ts';
+import { missingReceiptFacts, parseFacts } from './delivery-status.ts';
 import { LIFECYCLE, transition } from './lifecycle.ts';
 
 const DAY_MS = 86_400_000;
@@ -39,10 +40,22 @@ export async function sweep(
     .execute();
   for (const m of late) {
     await core.store.transaction(async (trx) => {
+      const kept = core.eds.enabled
+        ? parseFacts(
+            (
+              await trx
+                .selectFrom('msh_submissions')
+                .select('eds_facts')
+                .where('id', '=', m.envelope_id)
+                .executeTakeFirst()
+            )?.eds_facts,
+          )
+        : null;
       const marked = await transition(trx, m, 'receiptMissing', {
         outcome: 'failure',
         detail: `no EnvelopeReceipt for envelope ${m.envelope_id} by its ExpectedResponseDateTime`,
         time: now,
+        report: { eds: core.eds, facts: kept && missingReceiptFacts(kept) },
       });
       if (marked) result.missingReceipt++;
     });
@@ -70,6 +83,7 @@ export async function sweep(
     });
   }
 
+  if (result.missingReceipt > 0) core.eds.wake();
   if (options.retention !== false) await retention(core, now, result);
   return result;
 }

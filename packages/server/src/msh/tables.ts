@@ -47,6 +47,10 @@ export interface MshMessagesTable {
   patient_cpr: string | null;
   created_at: number;
   updated_at: number;
+  /** The acknowledgement's facts for EDS (`EdsMessageFacts` JSON), once one arrived, for step 16.1. */
+  ack_eds_facts: string | null;
+  /** When the EUA first read the message after its acknowledgement arrived: EDS step 16.1, reported once. */
+  ack_taken_at: number | null;
 }
 
 /** One envelope handed (or to be handed) to the access point; its id is the SBDH InstanceIdentifier. */
@@ -68,6 +72,11 @@ export interface MshSubmissionsTable {
   reason: string | null;
   created_at: number;
   updated_at: number;
+  /**
+   * The envelope's facts for EHMI Delivery Status (`EdsMessageFacts` JSON): the MSH's later steps of this envelope
+   * and its AP report them without reading the envelope again. Null when the node reports to no EDS.
+   */
+  eds_facts: string | null;
 }
 
 /** The timeline of a sent message: EDS steps (ehmi-core §1.2). */
@@ -109,6 +118,10 @@ export interface MshInboxTable {
   ack_hash: string | null;
   ack_code: string | null;
   acknowledged_at: number | null;
+  /** The envelope's facts for EDS (`EdsMessageFacts` JSON), for step 06.1; null when the node reports to no EDS. */
+  eds_facts: string | null;
+  /** When the EUA first took the message (read its content, or acknowledged it): EDS step 06.1, reported once. */
+  eua_taken_at: number | null;
 }
 
 /**

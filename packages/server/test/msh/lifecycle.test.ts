@@ -59,6 +59,8 @@ for (const engine of engines()) {
             patient_cpr: null,
             created_at: T0,
             updated_at: T0,
+            ack_eds_facts: null,
+            ack_taken_at: null,
           },
           { detail: 'submitted', time: T0 },
         ),

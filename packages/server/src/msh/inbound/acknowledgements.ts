@@ -1,6 +1,7 @@
 import type { EhmiEnvelope, MedComMessageFacts } from '@ehmi/sbdh';
 import type { InboundEnvelope } from '../../contract.ts';
 import { type MshCore, putBlob } from '../core.ts';
+import { factsNow } from '../delivery-status.ts';
 import { addSubmission } from '../envelopes.ts';
 import { transition } from '../lifecycle.ts';
 import { claimReceived, findFhirMessageByHeader } from '../repository.ts';
@@ -31,10 +32,22 @@ export async function receiveAcknowledgement(
     ? await findFhirMessageByHeader(core.store.db, facts.responseIdentifier, env.sender.value)
     : undefined;
   const now = core.now();
+  const ackFacts = factsNow(core, env);
+  const receiptFacts = factsNow(core, receipt.envelope);
   await core.store.transaction(async (trx) => {
     const detail = `acknowledgement ${facts.messageHeaderId} of ${facts.responseIdentifier ?? '(none)'}`;
     if (!(await claimReceived(trx, inbound.as4MessageId, 'acknowledgement', null, detail, now))) return;
     await addSubmission(core, trx, receipt, receiptBlob, 'receipt', null);
+    // 17.1: the acknowledgement's EnvelopeReceipt created and sent.
+    if (receiptFacts) {
+      await core.eds.report(trx, {
+        station: 'MSH',
+        side: 'origin',
+        subtype: 'msg-created-and-sent',
+        facts: receiptFacts,
+        at: now,
+      });
+    }
     if (!msg) {
       core.logger.warn(
         { responseIdentifier: facts.responseIdentifier },
@@ -52,10 +65,12 @@ export async function receiveAcknowledgement(
         ack_code: code,
         ack_at: now,
         ack_due: null,
+        ack_eds_facts: ackFacts ? JSON.stringify(ackFacts) : null,
         ...(fatal
           ? { failure_reason: `fatal-error acknowledgement${why ? `: ${why}` : ''}`, failure_ebms: null }
           : {}),
       },
+      report: { eds: core.eds, facts: ackFacts },
     });
     if (!taken) {
       core.logger.info({ messageId: msg.id }, 'duplicate acknowledgement ignored (MedCom 020 §1.2 #2)');

@@ -13,6 +13,7 @@ import {
 } from '@ehmi/sbdh';
 import type { InboundEnvelope } from '../../contract.ts';
 import { inboxItem, type MshCore, patientCprOf, putBlob } from '../core.ts';
+import { factsNow } from '../delivery-status.ts';
 import { validateEnvelope } from '../envelope-check.ts';
 import { addSubmission, envelopeIdOf } from '../envelopes.ts';
 import { formatOfMime, readFhir } from '../fhir-body.ts';
@@ -187,6 +188,8 @@ async function deliverNew(
   const envBlob = await putBlob(core, bytes);
   const now = core.now();
   const id = randomUUID();
+  const facts = factsNow(core, env);
+  const receiptFacts = factsNow(core, receipt.envelope);
   const row = {
     id,
     as4_message_id: inbound.as4MessageId,
@@ -207,6 +210,8 @@ async function deliverNew(
     ack_hash: null,
     ack_code: null,
     acknowledged_at: null,
+    eds_facts: facts ? JSON.stringify(facts) : null,
+    eua_taken_at: null,
   };
   try {
     await core.store.transaction(async (trx) => {
@@ -215,6 +220,32 @@ async function deliverNew(
       if (!(await noteDuplicateKeys(trx, keys, id, now))) throw new DuplicateRace();
       await trx.insertInto('msh_inbox').values(row).execute();
       await addSubmission(core, trx, receipt, receiptBlob, 'receipt', null);
+      // 05.1 received, 05.2 in the inbox for the EUA, 07.1 the EnvelopeReceipt created and sent: one commit.
+      if (facts) {
+        await core.eds.report(trx, {
+          station: 'MSH',
+          side: 'destination',
+          subtype: 'msg-received',
+          facts,
+          at: now,
+        });
+        await core.eds.report(trx, {
+          station: 'MSH',
+          side: 'destination',
+          subtype: 'msg-sent',
+          facts,
+          at: now,
+        });
+      }
+      if (receiptFacts) {
+        await core.eds.report(trx, {
+          station: 'MSH',
+          side: 'origin',
+          subtype: 'msg-created-and-sent',
+          facts: receiptFacts,
+          at: now,
+        });
+      }
     });
   } catch (err) {
     if (err instanceof AlreadyReceived) return 'done';

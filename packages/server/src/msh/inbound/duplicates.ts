@@ -2,6 +2,7 @@ import { buildAcknowledgement, classifyReceivedMessage, stringifyFhirJson } from
 import { type EhmiEnvelope, wrapMessage } from '@ehmi/sbdh';
 import type { InboundEnvelope } from '../../contract.ts';
 import { type MshCore, putBlob } from '../core.ts';
+import { factsNow } from '../delivery-status.ts';
 import { addSubmission, type BuiltEnvelope, envelopeIdOf } from '../envelopes.ts';
 import { fhirText } from '../fhir-body.ts';
 import { transition } from '../lifecycle.ts';
@@ -93,6 +94,7 @@ export async function deliverDuplicate(
       await transition(trx, { id: item.ack_message_id }, 'wrapped', {
         detail: `acknowledgement sent again for a duplicate: envelope ${envelopeIdOf(ack.built.envelope)}`,
         time: now,
+        report: { eds: core.eds, facts: factsNow(core, ack.built.envelope) },
       });
       await addSubmission(core, trx, ack.built, ack.blob, 'message', item.ack_message_id);
     }

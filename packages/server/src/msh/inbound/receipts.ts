@@ -8,6 +8,7 @@ import {
 } from '@ehmi/sbdh';
 import type { InboundEnvelope } from '../../contract.ts';
 import { type MshCore, putBlob } from '../core.ts';
+import { factsNow } from '../delivery-status.ts';
 import { addSubmission, type BuiltEnvelope, builtEnvelope } from '../envelopes.ts';
 import { transition } from '../lifecycle.ts';
 import { claimReceived, clearReceiptDue, findSubmission } from '../repository.ts';
@@ -53,10 +54,34 @@ export async function answerException(
     'ReceiptException sent',
   );
   const blob = await putBlob(core, receipt.xml);
+  const facts = factsNow(core, env);
+  const receiptFacts = factsNow(core, receipt.envelope);
   await core.store.transaction(async (trx) => {
     const detail = reason.slice(0, 2000);
-    if (!(await claimReceived(trx, inbound.as4MessageId, 'exception', null, detail, core.now()))) return;
+    const now = core.now();
+    if (!(await claimReceived(trx, inbound.as4MessageId, 'exception', null, detail, now))) return;
     await addSubmission(core, trx, receipt, blob, 'receipt', null);
+    // Received and refused (05.1 failure); the ReceiptException created and sent says so (07.1 failure).
+    if (facts) {
+      await core.eds.report(trx, {
+        station: 'MSH',
+        side: 'destination',
+        subtype: 'msg-received',
+        facts,
+        outcome: 'failure',
+        at: now,
+      });
+    }
+    if (receiptFacts) {
+      await core.eds.report(trx, {
+        station: 'MSH',
+        side: 'origin',
+        subtype: 'msg-created-and-sent',
+        facts: receiptFacts,
+        outcome: 'failure',
+        at: now,
+      });
+    }
   });
   core.wake();
 }
@@ -96,6 +121,13 @@ export async function receiveReceipt(core: MshCore, inbound: InboundEnvelope, by
     );
   }
   const now = core.now();
+  let receiptEnv: ReturnType<typeof parse> | undefined;
+  if (core.eds.enabled) {
+    try {
+      receiptEnv = parse(bytes);
+    } catch {}
+  }
+  const report = { eds: core.eds, facts: factsNow(core, receiptEnv) };
   await core.store.transaction(async (trx) => {
     const detail = `envelope ${sub.id}`;
     if (!(await claimReceived(trx, inbound.as4MessageId, 'receipt', null, `answers ${detail}`, now))) return;
@@ -103,7 +135,7 @@ export async function receiveReceipt(core: MshCore, inbound: InboundEnvelope, by
     const message = { id: sub.message_id, envelopeId: sub.id };
     let recorded: boolean;
     if (receipt.kind === 'ReceiptAcknowledgement') {
-      recorded = await transition(trx, message, 'envelopeReceipt', { detail, time: now });
+      recorded = await transition(trx, message, 'envelopeReceipt', { detail, time: now, report });
       if (recorded) await clearReceiptDue(trx, sub.message_id, sub.id);
     } else {
       const ex = receipt.exception;
@@ -113,6 +145,7 @@ export async function receiveReceipt(core: MshCore, inbound: InboundEnvelope, by
         detail: `${detail}: ${reason}`,
         time: now,
         set: { failure_reason: reason, failure_ebms: null, receipt_due: null },
+        report,
       });
     }
     if (!recorded) {

@@ -7,6 +7,7 @@ import {
 } from '@ehmi/fhir';
 import { parse, wrapMessage } from '@ehmi/sbdh';
 import { type MshCore, putBlob } from '../core.ts';
+import { takeInboxItem } from '../delivery-status.ts';
 import { bundleOfEnvelope } from '../envelopes.ts';
 import { findInboxItem, noteAcknowledgement, type PatientRestriction } from '../repository.ts';
 import { commitMessage, newMessage } from './message.ts';
@@ -94,6 +95,8 @@ export async function acknowledgeInbox(
           `inbox item ${inboxId} was acknowledged already; an acknowledgement is sent once`,
         );
       }
+      // Acknowledging takes the message, if the EUA had not read it before: 06.1.
+      await takeInboxItem(core, item, trx);
     },
   });
   return row.id;

@@ -2,6 +2,7 @@ import { EhmiError } from '@ehmi/errors';
 import type { OutboundOutcome } from '../../contract.ts';
 import type { Job } from '../../store/index.ts';
 import type { MshCore } from '../core.ts';
+import { parseFacts } from '../delivery-status.ts';
 import { type DispatchPayload, queueDispatch } from '../envelopes.ts';
 import { transition } from '../lifecycle.ts';
 import {
@@ -23,6 +24,8 @@ export async function dispatchJob(core: MshCore, job: Job<DispatchPayload>): Pro
   const at = core.now();
   const tracked =
     sub.message_id && sub.purpose === 'message' ? { id: sub.message_id, envelopeId: sub.id } : null;
+  const facts = parseFacts(sub.eds_facts);
+  const report = { eds: core.eds, facts };
   let as4MessageId: string;
   try {
     const accepted = await core.accessPoint.submit({
@@ -36,6 +39,8 @@ export async function dispatchJob(core: MshCore, job: Job<DispatchPayload>): Pro
         open: () => core.store.blobs.open({ hash: sub.envelope_hash, size: sub.envelope_size }),
       },
       ...(sub.message_id ? { trackingIdentifier: sub.message_id } : {}),
+      // The AP reports its steps with the envelope's facts, without parsing it again.
+      ...(facts ? { eds: facts } : {}),
     });
     as4MessageId = accepted.as4MessageId;
   } catch (err) {
@@ -53,6 +58,7 @@ export async function dispatchJob(core: MshCore, job: Job<DispatchPayload>): Pro
           time: at,
           now: core.now(),
           set: { failure_reason: reason, failure_ebms: null },
+          report,
         });
       }
     });
@@ -62,7 +68,7 @@ export async function dispatchJob(core: MshCore, job: Job<DispatchPayload>): Pro
     await markSubmitted(trx, sub.id, as4MessageId, core.now());
     if (
       tracked &&
-      (await transition(trx, tracked, 'handedOver', { detail: `envelope ${sub.id}`, time: at }))
+      (await transition(trx, tracked, 'handedOver', { detail: `envelope ${sub.id}`, time: at, report }))
     ) {
       await transition(trx, tracked, 'takenOver', { detail: `AS4 MessageId ${as4MessageId}`, time: at });
     }

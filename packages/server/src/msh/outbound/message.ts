@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { type Db, type MshCore, putBlob } from '../core.ts';
+import { factsNow } from '../delivery-status.ts';
 import { validateEnvelope } from '../envelope-check.ts';
 import { addSubmission, type BuiltEnvelope, envelopeIdOf, routing } from '../envelopes.ts';
 import { createMessage, transition } from '../lifecycle.ts';
@@ -48,6 +49,8 @@ export function newMessage(core: MshCore, m: NewMessage): MshMessagesTable {
     patient_cpr: m.patientCpr,
     created_at: now,
     updated_at: now,
+    ack_eds_facts: null,
+    ack_taken_at: null,
   };
 }
 
@@ -67,10 +70,12 @@ export async function commitMessage(
   const archive = options.archive;
   const archiveBlob = archive ? await putBlob(core, archive.xml) : undefined;
   const time = row.created_at;
+  // 01.1 (11.1 for an acknowledgement) and 02.1 (12.1), reported with the message in one commit.
+  const report = { eds: core.eds, facts: factsNow(core, built.envelope) };
   await core.store.transaction(async (trx) => {
     await options.first?.(trx);
-    await createMessage(trx, row, { detail: options.submitted, time });
-    await transition(trx, row, 'wrapped', { detail: `envelope ${row.envelope_id}`, time });
+    await createMessage(trx, row, { detail: options.submitted, time, report });
+    await transition(trx, row, 'wrapped', { detail: `envelope ${row.envelope_id}`, time, report });
     await addSubmission(core, trx, built, blob, 'message', row.id);
     // Governance (ehmi-core §1.1): the archive copy goes after the message was sent; held until then.
     if (archive && archiveBlob) await addSubmission(core, trx, archive, archiveBlob, 'archive', row.id, true);

@@ -2,6 +2,7 @@ import { EhmiError } from '@ehmi/errors';
 import { jsonToXml, resendMessage, stringifyFhirJson } from '@ehmi/fhir';
 import { parse, wrapMessage } from '@ehmi/sbdh';
 import { type MshCore, putBlob } from '../core.ts';
+import { factsNow } from '../delivery-status.ts';
 import { addSubmission, bundleOfEnvelope, envelopeIdOf } from '../envelopes.ts';
 import type { FhirFormat } from '../fhir-body.ts';
 import { transition } from '../lifecycle.ts';
@@ -61,6 +62,7 @@ export async function resend(
       detail: `resend ${n}: envelope ${envelopeId}, Bundle.id ${wrapped.facts.bundleId}`,
       time: now,
       resends: row.resends,
+      report: { eds: core.eds, facts: factsNow(core, wrapped.envelope) },
       set: {
         failure_reason: null,
         failure_ebms: null,

@@ -153,6 +153,7 @@ export interface PayloadQuery {
   type?: string;
   patientId?: string;
   messageId?: string;
+  receiverSor?: string;
 }
 
 const PAYLOAD_KINDS = ['oioxml', 'edifact', 'cda', 'fhir'] as const;
@@ -217,6 +218,7 @@ export async function submitPayload(
     documentId: documentType,
     processId: process,
     senderSor: core.organisation.sor,
+    ...(q.receiverSor ? { receiverSor: q.receiverSor } : {}),
     messageIdentifier: messageHeaderId,
     ...(bundleId ? { messageEnvelopeIdentifier: bundleId } : {}),
     ...(q.type ? { type: q.type } : {}),

@@ -1,0 +1,222 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { isUniqueViolation } from '../store/index.ts';
+import type { Viewer } from './access.ts';
+import { visibleTo } from './search.ts';
+import { indexEntries } from './search-params.ts';
+import type { EdsStore, EdsTables } from './tables.ts';
+
+export type Json = Record<string, unknown>;
+
+/** An event as EDS stores it. */
+export interface StoredEvent {
+  id: string;
+  lastUpdated: number;
+  /** The event with id, meta.versionId (always 1) and meta.lastUpdated. */
+  resource: Json;
+}
+
+/** JSON text with every object's keys in order: the same event gives the same text however it was written. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Json)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The identity of an event: SHA-256 of its canonical content without `id` and `meta` (what the server assigns, and
+ * the profile claim, which does not change what happened). A station's retry of a POST sends the same content.
+ */
+export function eventDigest(event: Json): string {
+  const { id: _id, meta: _meta, ...content } = event;
+  return createHash('sha256').update(canonical(content)).digest('hex');
+}
+
+/** The row and index rows of one event, ready to insert (also the bench's bulk seeding). */
+export function eventRows(
+  event: Json,
+  now: number,
+  id: string = randomUUID(),
+): {
+  event: EdsTables['eds_events'];
+  search: EdsTables['eds_search'][];
+  stored: StoredEvent;
+} {
+  const { id: _id, meta, resourceType: _rt, ...rest } = event;
+  const lastUpdated = new Date(now).toISOString();
+  const resource: Json = {
+    resourceType: 'AuditEvent',
+    id,
+    meta: { ...((meta as Json | undefined) ?? {}), versionId: '1', lastUpdated },
+    ...rest,
+  };
+  const recorded = Date.parse(String(event.recorded));
+  return {
+    event: {
+      id,
+      digest: eventDigest(event),
+      recorded: Number.isFinite(recorded) ? recorded : 0,
+      outcome: String(event.outcome ?? ''),
+      last_updated: now,
+      content: JSON.stringify(resource),
+    },
+    search: indexEntries(event).map((e) => ({ event_id: id, ...e })),
+    stored: { id, lastUpdated: now, resource },
+  };
+}
+
+/** Insert rows of eds_search in slices (far below either engine's limit on bound parameters). */
+export async function insertSearchRows(
+  db: Kysely<EdsTables>,
+  rows: EdsTables['eds_search'][],
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += 200) {
+    await db
+      .insertInto('eds_search')
+      .values(rows.slice(i, i + 200))
+      .execute();
+  }
+}
+
+interface Pending {
+  rows: ReturnType<typeof eventRows>;
+  resolve: (result: { stored: StoredEvent; created: boolean }) => void;
+  reject: (err: unknown) => void;
+}
+
+/** The most events one commit takes (the rest wait for the next). */
+const GROUP_MAX = 200;
+
+/**
+ * EDS's storage: each event once (`eds_events`, unique on its digest) and its search index (`eds_search`).
+ *
+ * Registrations are committed in groups: the events posted while a commit runs are written together in the next
+ * transaction (group commit), and each POST is answered once the commit that holds its event is durable. Every
+ * station reports every step, so the ingest rate is bounded by commits (an fsync each on SQLite), not by rows.
+ */
+export class EdsRepository {
+  readonly #store: EdsStore;
+  readonly #now: () => number;
+  #pending: Pending[] = [];
+  #flushing = false;
+
+  constructor(options: { store: EdsStore; now?: () => number }) {
+    this.#store = options.store;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Store a validated event. The same event again (same digest) is not stored twice: the stored one is returned
+   * with `created` false, also when two posts of it race (in one group, or on two instances).
+   */
+  create(event: Json): Promise<{ stored: StoredEvent; created: boolean }> {
+    const rows = eventRows(event, this.#now());
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ rows, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const group = this.#pending.splice(0, GROUP_MAX);
+      try {
+        await this.#writeGroup(group);
+      } catch (err) {
+        if (!isUniqueViolation(err)) {
+          for (const p of group) p.reject(err);
+          continue;
+        }
+        // Another instance stored one of these events meanwhile: each on its own, which finds it.
+        for (const p of group) await this.#writeOne(p.rows).then(p.resolve, p.reject);
+      }
+    }
+    this.#flushing = false;
+  }
+
+  async #writeGroup(group: Pending[]): Promise<void> {
+    const results = await this.#store.db.transaction().execute(async (trx) => {
+      const digests = [...new Set(group.map((p) => p.rows.event.digest))];
+      const known = new Map<string, StoredEvent>();
+      for (let i = 0; i < digests.length; i += 100) {
+        const rows = await trx
+          .selectFrom('eds_events')
+          .select(['id', 'last_updated', 'content', 'digest'])
+          .where('digest', 'in', digests.slice(i, i + 100))
+          .execute();
+        for (const r of rows) known.set(r.digest, toStored(r));
+      }
+      const fresh: Pending['rows'][] = [];
+      const created = group.map((p) => {
+        if (known.has(p.rows.event.digest)) return false;
+        known.set(p.rows.event.digest, p.rows.stored);
+        fresh.push(p.rows);
+        return true;
+      });
+      for (let i = 0; i < fresh.length; i += 100) {
+        await trx
+          .insertInto('eds_events')
+          .values(fresh.slice(i, i + 100).map((r) => r.event))
+          .execute();
+      }
+      await insertSearchRows(
+        trx,
+        fresh.flatMap((r) => r.search),
+      );
+      return group.map((p, i) => ({ stored: known.get(p.rows.event.digest)!, created: created[i]! }));
+    });
+    group.forEach((p, i) => {
+      p.resolve(results[i]!);
+    });
+  }
+
+  async #writeOne(rows: Pending['rows']): Promise<{ stored: StoredEvent; created: boolean }> {
+    const existing = await this.byDigest(rows.event.digest);
+    if (existing) return { stored: existing, created: false };
+    try {
+      await this.#store.db.transaction().execute(async (trx) => {
+        await trx.insertInto('eds_events').values(rows.event).execute();
+        await insertSearchRows(trx, rows.search);
+      });
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const raced = await this.byDigest(rows.event.digest);
+      if (!raced) throw err;
+      return { stored: raced, created: false };
+    }
+    return { stored: rows.stored, created: true };
+  }
+
+  async byDigest(digest: string): Promise<StoredEvent | undefined> {
+    const row = await this.#store.db
+      .selectFrom('eds_events')
+      .select(['id', 'last_updated', 'content'])
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row ? toStored(row) : undefined;
+  }
+
+  /** The event, when `viewer` may see it (an event of others is as unknown as one that does not exist). */
+  async read(id: string, viewer: Viewer): Promise<StoredEvent | undefined> {
+    const db = this.#store.db;
+    const q = visibleTo(
+      db,
+      db.selectFrom('eds_events').select(['id', 'last_updated', 'content']).where('id', '=', id),
+      viewer,
+    );
+    const row = await q.executeTakeFirst();
+    return row ? toStored(row) : undefined;
+  }
+}
+
+function toStored(row: { id: string; last_updated: number | string; content: string }): StoredEvent {
+  return { id: row.id, lastUpdated: Number(row.last_updated), resource: JSON.parse(row.content) as Json };
+}
