@@ -129,7 +129,7 @@ describe('examples/', () => {
     });
     assert.equal((await second.exited).code, 3, second.err());
     // The example is insecure (development): each register says so once, and each server that /metrics is open
-    // on, then the port in use stops the start.
+    // on (and the node's own server, its audit log), then the port in use stops the start.
     const [insecure, rest] = partition(second.err(), (l) => /"msg":"INSECURE \(development\)/.test(l));
     const said = insecure.map((l) => JSON.parse(l) as { role?: string; service?: string });
     assert.deepEqual(
@@ -137,7 +137,7 @@ describe('examples/', () => {
       ['eer', 'eas'],
     );
     assert.ok(
-      said.every((l) => l.role || /\/metrics to anyone/.test(JSON.stringify(l))),
+      said.every((l) => l.role || /\/(metrics|audit) to anyone/.test(JSON.stringify(l))),
       insecure.join(''),
     );
     assert.match(rest.join(''), /^ehmi: port \d+ is in use \(.*\)\n$/);

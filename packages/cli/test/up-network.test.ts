@@ -91,13 +91,13 @@ for (const engine of engines()) {
       const lines = node.out().trimEnd().split('\n');
       const readyAt = lines.findIndex((l) => l.startsWith('ready'));
       const services = lines.slice(0, readyAt);
-      assert.equal(services.length, 16, services.join('\n'));
+      assert.equal(services.length, 17, services.join('\n'));
       for (const l of services.slice(0, 9))
         assert.match(l, /^(municipality|gp|hospital) +(msh|ap|node) +https?:\/\/127\.0\.0\.1:\d+ +try: /);
-      // The central services: the registers, EDS, the DNS server of the SML/BDXL zone, the root CA's CRL and the
-      // authorization server.
+      // The central services: the registers, EDS, the DNS server of the SML/BDXL zone, the central node's own server
+      // (its audit log), the root CA's CRL and the authorization server.
       for (const l of services.slice(9))
-        assert.match(l, /^(smp|eer|eas|eds|dns|crl|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /);
+        assert.match(l, /^(smp|eer|eas|eds|dns|node|crl|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /);
       assert.match(
         services.at(-1)!,
         new RegExp(
@@ -127,6 +127,7 @@ for (const engine of engines()) {
         'eas',
         'eds',
         'eer',
+        'node',
         'smp',
       ]);
       for (const name of ['operator', 'maintainer']) {
@@ -151,6 +152,7 @@ for (const engine of engines()) {
           'gln',
           'msh',
           'name',
+          'node',
           'role',
           'scope',
           'sor',
@@ -238,6 +240,22 @@ for (const engine of engines()) {
       const smp = await ehmi('metrics', 'smp', '--data', data);
       assert.notEqual(smp.code, 0);
       assert.match(smp.err, /invalid_target/);
+
+      // ehmi audit: the operator searches a node's audit log; the gp's inbox reads are there, about the patient.
+      const audited = await ehmi('audit', 'gp', '--json', '--data', data);
+      assert.equal(audited.code, 0, audited.err);
+      const bundle = JSON.parse(audited.out) as {
+        resourceType: string;
+        entry?: { resource: { agent: unknown } }[];
+      };
+      assert.equal(bundle.resourceType, 'Bundle');
+      assert.ok(
+        (bundle.entry ?? []).some((e) => JSON.stringify(e.resource.agent).includes('gp-eua')),
+        audited.out,
+      );
+      const auditLines = await ehmi('audit', 'gp', '--count', '5', '--data', data);
+      assert.equal(auditLines.code, 0, auditLines.err);
+      assert.match(auditLines.out, /^\S+ +(success|failure) +(msh|node) +(GET|POST) /m);
 
       // ack → acknowledged
       const ack = await ehmi('ack', 'gp', items[0]!.id, '--data', data);

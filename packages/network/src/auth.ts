@@ -48,6 +48,12 @@ export const EER_CLIENT_ID = 'central-eer';
  */
 export const METRICS_SCOPES = ['ehmi/metrics.read'];
 
+/**
+ * Searching a node's audit log, `GET /audit/AuditEvent` on its own server (the server's `AUDIT_SCOPE`,
+ * `src/audit/search.ts`): the operator's.
+ */
+export const AUDIT_SCOPES = ['ehmi/audit.read'];
+
 /** Where the authorization server and the resource servers it issues tokens for are. */
 export interface AuthUrls {
   /** The authorization server's URL: its issuer identifier. */
@@ -155,7 +161,7 @@ export function planAuthRegistrations(
   for (const o of organisations) {
     resources[o.msh] = join([...MSH_SCOPES, ...METRICS_SCOPES]);
     resources[o.ap] = join(METRICS_SCOPES);
-    resources[o.node] = join(METRICS_SCOPES);
+    resources[o.node] = join([...METRICS_SCOPES, ...AUDIT_SCOPES]);
   }
   resources[urls.eer] = join([...EER_READ_SCOPES, ...EER_WRITE_SCOPES, ...METRICS_SCOPES]);
   resources[urls.eas] = join([...EAS_SCOPES, ...EAS_PATIENT_SCOPES, ...EAS_ADMIN_SCOPES, ...METRICS_SCOPES]);
@@ -164,7 +170,7 @@ export function planAuthRegistrations(
   // no one; its admin API's HTTPS server serves them to the operator.
   resources[urls.smpAdmin] = join([...SMP_ADMIN_SCOPES, ...METRICS_SCOPES]);
   resources[urls.auth] = join(METRICS_SCOPES);
-  resources[urls.node] = join(METRICS_SCOPES);
+  resources[urls.node] = join([...METRICS_SCOPES, ...AUDIT_SCOPES]);
   const scopes: Record<string, string> = {};
   const registered: AuthConfig['clients'] = [];
   for (const o of organisations) {
@@ -184,7 +190,14 @@ export function planAuthRegistrations(
     });
   }
   const network: Record<NetworkClientName, string[]> = {
-    operator: [...MSH_READ_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES, ...EDS_SCOPES, ...METRICS_SCOPES],
+    operator: [
+      ...MSH_READ_SCOPES,
+      ...EER_READ_SCOPES,
+      ...EAS_SCOPES,
+      ...EDS_SCOPES,
+      ...METRICS_SCOPES,
+      ...AUDIT_SCOPES,
+    ],
     maintainer: EER_WRITE_SCOPES,
   };
   for (const c of clients) {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { TokenClient, type TokenRequest } from '@ehmi/server/token-client';
 import { Agent, request } from 'undici';
-import { EDS_READ_SCOPES, EER_READ_SCOPES, METRICS_SCOPES, MSH_SCOPES } from './auth.ts';
+import { AUDIT_SCOPES, EDS_READ_SCOPES, EER_READ_SCOPES, METRICS_SCOPES, MSH_SCOPES } from './auth.ts';
 import {
   type ManifestNetworkClient,
   type ManifestOrganisation,
@@ -261,6 +261,23 @@ export class NetworkClient {
       '/metrics',
       undefined,
       'text/plain',
+    );
+  }
+
+  /**
+   * Search a node's audit log (`GET /audit/AuditEvent`, FHIR search parameters in `query`) as the network's
+   * operator (scope `ehmi/audit.read`, a token for that node's own server). `node` is the node's own server URL.
+   */
+  async audit(node: string, query: URLSearchParams): Promise<MshResponse> {
+    const base = node.replace(/\/+$/, '');
+    const q = query.toString();
+    return this.#request(
+      operatorCaller(this.manifest.operator),
+      { base, what: `the audit log of ${base}`, scopes: AUDIT_SCOPES },
+      'GET',
+      `/audit/AuditEvent${q ? `?${q}` : ''}`,
+      undefined,
+      'application/fhir+json',
     );
   }
 

@@ -3,6 +3,7 @@
 // `NetworkClient`, which talks to a running network's MSHs. Light entry points, which do not load the node:
 // `@ehmi/network/client` (NetworkClient and its helpers) and `@ehmi/network/sample` (sample messages).
 export {
+  AUDIT_SCOPES,
   type AuthEerClient,
   type AuthNetworkClient,
   type AuthOrganisation,

@@ -17,6 +17,8 @@ const organisationEntry = z.object({
   sor: z.string().min(1),
   msh: z.string().url(),
   ap: z.string().url(),
+  /** Its node's own server (health, metrics, the audit log's search `GET /audit/AuditEvent`). */
+  node: z.string().url().optional(),
   /** The OAuth client id of its EUA at the authorization server (`services.auth`). */
   clientId: z.string().min(1),
   /** The scopes its client is registered for, space-separated. */
@@ -47,7 +49,8 @@ const networkClientEntry = z.object({
  */
 export const networkManifestSchema = z.object({
   /**
-   * Central services by name → base URL (`eer`, `eas`, `smp`, `dns`; `crl`, the full URL of the root CA's CRL;
+   * Central services by name → base URL (`eer`, `eas`, `smp`, `dns`; `node`, the central node's own server (its
+   * audit log's search); `crl`, the full URL of the root CA's CRL;
    * `auth`, the authorization server's issuer URL, whose `/token` takes client credentials over mTLS; `eds`,
    * `archive`, `console` as they come).
    */

@@ -80,7 +80,7 @@ export interface PlannedCentral {
   dns: { host: string; port: number; zone: string };
   secrets: CentralSecrets;
   /** One example command per central service (what `ehmi up` prints). */
-  examples: Record<'smp' | 'eer' | 'eas' | 'eds' | 'dns' | 'crl' | 'auth', string>;
+  examples: Record<'smp' | 'eer' | 'eas' | 'eds' | 'dns' | 'node' | 'crl' | 'auth', string>;
   /** What the authorization server registers (`auth.resources`, `auth.clients`) and each client's scopes. */
   auth: AuthPlan;
   config: Config;
@@ -383,6 +383,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       eas: central.urls.eas,
       eds: central.urls.eds,
       dns: central.urls.dns,
+      node: central.urls.node,
       crl: crl.url,
       // Clients get access tokens for the MSHs when network.json names the authorization server.
       ...(accessTokens ? { auth: central.urls.auth } : {}),
@@ -395,6 +396,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       sor: o.spec.sor,
       msh: o.urls.msh,
       ap: o.urls.ap,
+      node: o.urls.node,
       clientId: o.clientId,
       scope: o.scope,
       // The EUA's credential: network.json's `tls` is what a client of the organisation's MSH presents.
@@ -558,6 +560,7 @@ function planCentral(p: {
       `'${urls.eds}/AuditEvent?receiver-sor=${gpSor}&_sort=-date&_count=10'`,
     ),
     dns: `dig @${dns.host} -p ${dns.port} ${dns.zone} SOA`,
+    node: 'npx ehmi audit central',
     crl: `curl -s ${p.crlUrl} | openssl crl -inform DER -noout -text`,
     auth: `curl --cacert ${p.pki.trustAnchor} ${urls.auth}/.well-known/oauth-authorization-server`,
   };

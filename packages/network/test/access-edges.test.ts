@@ -375,4 +375,56 @@ describe('access at the edges (local network)', () => {
       assert.match(text, /EBMS:\d{4}/);
     });
   });
+
+  describe('the audit log is the operator’s, on each node’s own server', () => {
+    it('the operator searches a node’s audit log: the calls of every server, refusals as failures with who tried', async () => {
+      const { services } = net.manifest;
+      // A refused call to EER (no token) and the gp EUA's lookup by CPR at EAS: both in the central node's log.
+      const refused = await call(`${services.eer}/Organization/gp`, 'gp');
+      assert.equal(refused.status, 401);
+      const t = await gpToken('eas/patient-gp.r', services.eas!);
+      const lookup = await fetch(`${services.eas}/Organization/$getReceivingOrganizationByPatientId`, {
+        method: 'POST',
+        dispatcher: agent('gp'),
+        headers: { authorization: `Bearer ${t}`, 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({
+          resourceType: 'Parameters',
+          parameter: [
+            {
+              name: 'easCorePatient',
+              resource: {
+                resourceType: 'Patient',
+                identifier: [{ system: 'urn:oid:1.2.208.176.1.2', value: '0101011234' }],
+              },
+            },
+          ],
+        }),
+      });
+      await lookup.body?.cancel();
+      type Bundle = { entry?: { resource: Record<string, unknown> }[] };
+      const failures = await eventually('the refused EER call in the central audit log', async () => {
+        const res = await client.audit(services.node!, new URLSearchParams({ outcome: '4', _count: '200' }));
+        assert.equal(res.status, 200, res.text);
+        const found = ((res.json as Bundle).entry ?? []).map((e) => e.resource);
+        const eer = found.find(
+          (e) => String(e.outcomeDesc).includes('HTTP 401') && JSON.stringify(e).includes('GET /:type/:id'),
+        );
+        assert.ok(eer, 'no refused EER read');
+        return eer;
+      });
+      assert.match(JSON.stringify(failures.agent), /msh\.gp|CN=/);
+      const patient = await client.audit(
+        services.node!,
+        new URLSearchParams({ patient: 'urn:oid:1.2.208.176.1.2|0101011234', purpose: 'person-lookup' }),
+      );
+      const [event] = (patient.json as Bundle).entry ?? [];
+      assert.ok(event, patient.text);
+      assert.match(JSON.stringify(event.resource.agent), new RegExp(gp.clientId));
+      // An organisation's node has its own log; an EUA may not read it.
+      const own = await client.audit(gp.node!, new URLSearchParams({ _count: '1' }));
+      assert.equal(own.status, 200, own.text);
+      const eua = await call(`${gp.node}/audit/AuditEvent`, 'gp');
+      assert.equal(eua.status, 401);
+    });
+  });
 });

@@ -233,6 +233,7 @@ describe('local network: plan and network.json', () => {
       eas: 'https://127.0.0.1:30002',
       eds: 'https://127.0.0.1:30005',
       dns: 'dns://127.0.0.1:30004',
+      node: 'https://127.0.0.1:30009',
       crl: 'http://127.0.0.1:30008/root-ca.crl',
     });
     assert.equal(m.trustAnchor, join(dir, 'pki', 'root-ca.pem'));
@@ -245,6 +246,7 @@ describe('local network: plan and network.json', () => {
         'gln',
         'msh',
         'name',
+        'node',
         'role',
         'scope',
         'sor',
@@ -258,6 +260,7 @@ describe('local network: plan and network.json', () => {
       sor: '52581000016005',
       msh: 'https://127.0.0.1:30013',
       ap: 'https://127.0.0.1:30014',
+      node: 'https://127.0.0.1:30015',
       clientId: 'gp-eua',
       scope:
         'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write system/Organization.rs system/Endpoint.rs system/Device.rs eas/patient-gp.r system/AuditEvent.c system/AuditEvent.rs',
@@ -278,7 +281,7 @@ describe('local network: plan and network.json', () => {
       name: 'operator',
       clientId: 'operator',
       scope:
-        'msh/messages.read msh/inbox.read system/Organization.rs system/Endpoint.rs system/Device.rs system/AuditEvent.c system/AuditEvent.rs ehmi/metrics.read',
+        'msh/messages.read msh/inbox.read system/Organization.rs system/Endpoint.rs system/Device.rs system/AuditEvent.c system/AuditEvent.rs ehmi/metrics.read ehmi/audit.read',
       tls: {
         cert: join(dir, 'pki', 'operator', 'tls-client.pem'),
         key: join(dir, 'pki', 'operator', 'tls-client.key'),
@@ -307,20 +310,21 @@ describe('local network: plan and network.json', () => {
     assert.deepEqual(plan.central.config.tls?.ca, [plan.pki.trustAnchor]);
     assert.equal(plan.central.config.tls?.cert, plan.pki.central.tlsServer.cert);
     // Every MSH, EER and EAS with their scopes; every HTTPS server (each organisation's MSH, AP and node server, the
-    // central EER, EAS, authorization server and node server) with the operator's metrics scope. Not the SMP
-    // (plain HTTP, base+3): no token can be bound there.
+    // central EER, EAS, authorization server and node server) with the operator's metrics scope, and each node's own
+    // server with the audit log's. Not the SMP (plain HTTP, base+3): no token can be bound there.
     const msh = 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write ehmi/metrics.read';
     const metrics = 'ehmi/metrics.read';
+    const nodeServer = 'ehmi/metrics.read ehmi/audit.read';
     assert.deepEqual(auth.resources, {
       'https://127.0.0.1:30010': msh,
       'https://127.0.0.1:30011': metrics,
-      'https://127.0.0.1:30012': metrics,
+      'https://127.0.0.1:30012': nodeServer,
       'https://127.0.0.1:30013': msh,
       'https://127.0.0.1:30014': metrics,
-      'https://127.0.0.1:30015': metrics,
+      'https://127.0.0.1:30015': nodeServer,
       'https://127.0.0.1:30016': msh,
       'https://127.0.0.1:30017': metrics,
-      'https://127.0.0.1:30018': metrics,
+      'https://127.0.0.1:30018': nodeServer,
       'https://127.0.0.1:30001':
         'system/Organization.rs system/Endpoint.rs system/Device.rs system/Organization.cruds system/Endpoint.cruds system/Device.cruds ehmi/metrics.read',
       'https://127.0.0.1:30002': 'system/Organization.rs eas/patient-gp.r eas/index.write ehmi/metrics.read',
@@ -328,7 +332,7 @@ describe('local network: plan and network.json', () => {
       // The SMP's admin API: HTTPS on the last port of the span.
       'https://127.0.0.1:30049': 'smp/publication.write ehmi/metrics.read',
       'https://127.0.0.1:30000': metrics,
-      'https://127.0.0.1:30009': metrics,
+      'https://127.0.0.1:30009': nodeServer,
     });
     assert.equal(plan.central.urls.node, 'https://127.0.0.1:30009');
     // EER and EAS ask for its tokens (the JWKS over HTTPS, trusted through tls.ca, the network's root).

@@ -256,7 +256,7 @@ for (const engine of engines()) {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    it('network.json lists smp, eer, eas, eds, the DNS server, the CRL and the authorization server; the access points have no static map', () => {
+    it('network.json lists smp, eer, eas, eds, the DNS server, the central node’s own server, the CRL and the authorization server; the access points have no static map', () => {
       assert.ok(readyMs > 0);
       const m = readNetworkManifest(dataDir);
       assert.deepEqual(m.services, {
@@ -265,6 +265,7 @@ for (const engine of engines()) {
         eas: `https://127.0.0.1:${portBase + 2}`,
         eds: `https://127.0.0.1:${portBase + 5}`,
         dns: `dns://127.0.0.1:${portBase + 4}`,
+        node: `https://127.0.0.1:${portBase + 9}`,
         crl: `http://127.0.0.1:${portBase + 8}/root-ca.crl`,
         auth: `https://127.0.0.1:${portBase}`,
       });

@@ -15,13 +15,21 @@ export {
   type ReceiverDiscovery,
 } from './ap/index.ts';
 export {
+  AUDIT_PATH,
+  AUDIT_SCOPE,
+  AuditLog,
+  type AuditQuery,
+  type AuditRecord,
+  auditEvent,
+  MINLOG_CODE,
+  MINLOG_SYSTEM,
+  type ServerAudit,
+} from './audit/index.ts';
+export {
   createEasRole,
   EAS_ADMIN_SCOPE,
   EAS_ORGANIZATION_SCOPE,
   EAS_PATIENT_SCOPE,
-  EasAudit,
-  type EasAuditOutcome,
-  type EasAuditRecord,
   type EasDeps,
   type EasRole,
 } from './eas/index.ts';

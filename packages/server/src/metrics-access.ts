@@ -33,26 +33,42 @@ export interface MetricsAccess {
  */
 export function metricsAccess(
   ctx: Pick<RoleContext, 'node' | 'tls' | 'revocation' | 'logger'>,
-  options: {
-    /** Names the server in the warning of an insecure node. */
-    service: string;
-    /** The server's own URL(s), known once it listens: the token's audience. */
-    audience: () => string[];
-    /** The config key of the CAs the server asks client certificates under (for the error). */
-    anchorsKey: string;
-    /**
-     * The verifier of the server's own API, when it has one for the same audience: reused, so that the issuer's
-     * metadata and keys are fetched once per server. Otherwise one is made at the first request.
-     */
-    verifier?: () => AccessTokenVerifier | undefined;
-  },
+  options: OperatorAccessOptions,
 ): MetricsAccess {
+  return operatorAccess(ctx, { ...options, scope: METRICS_SCOPE, what: '/metrics' });
+}
+
+/** Where an operator-only endpoint is served (see {@link metricsAccess}). */
+export interface OperatorAccessOptions {
+  /** Names the server in the warning of an insecure node. */
+  service: string;
+  /** The server's own URL(s), known once it listens: the token's audience. */
+  audience: () => string[];
+  /** The config key of the CAs the server asks client certificates under (for the error). */
+  anchorsKey: string;
+  /**
+   * The verifier of the server's own API, when it has one for the same audience: reused, so that the issuer's
+   * metadata and keys are fetched once per server. Otherwise one is made at the first request.
+   */
+  verifier?: () => AccessTokenVerifier | undefined;
+}
+
+/**
+ * An endpoint for the operator only, as `/metrics` is ({@link metricsAccess}): a certificate-bound access token of
+ * scope `scope` from a client of `authorization.operatorClients`; `what` names the endpoint in refusals. The audit
+ * log's search (`audit/search.ts`) is one.
+ */
+export function operatorAccess(
+  ctx: Pick<RoleContext, 'node' | 'tls' | 'revocation' | 'logger'>,
+  options: OperatorAccessOptions & { scope: string; what: string },
+): MetricsAccess {
+  const { what, scope } = options;
   const authorization = ctx.node.authorization;
   if (!authorization) {
     if (ctx.node.insecure) {
       ctx.logger.warn(
         { service: options.service, insecure: true },
-        `INSECURE (development): ${options.service} serves /metrics to anyone (the node has no authorization configured)`,
+        `INSECURE (development): ${options.service} serves ${what} to anyone (the node has no authorization configured)`,
       );
       return { hook: async () => {}, close: async () => {} };
     }
@@ -60,7 +76,7 @@ export function metricsAccess(
       hook: async () => {
         throw new EhmiError(
           'EHMI_FORBIDDEN',
-          `the node has no authorization configured, so /metrics is served to no one: set authorization (the operator reads it with a certificate-bound access token of scope ${METRICS_SCOPE}), or insecure: true for development only`,
+          `the node has no authorization configured, so ${what} is served to no one: set authorization (the operator reads it with a certificate-bound access token of scope ${scope}), or insecure: true for development only`,
         );
       },
       close: async () => {},
@@ -79,7 +95,7 @@ export function metricsAccess(
       if (!(request.raw.socket as Partial<TLSSocket>).encrypted) {
         throw new EhmiError(
           'EHMI_FORBIDDEN',
-          `${options.service} serves plain HTTP, where no access token can be bound to a client certificate (RFC 8705), so /metrics is served to no one here`,
+          `${options.service} serves plain HTTP, where no access token can be bound to a client certificate (RFC 8705), so ${what} is served to no one here`,
         );
       }
       await certificate(request, reply);
@@ -94,14 +110,14 @@ export function metricsAccess(
       const verifier = options.verifier?.() ?? own;
       if (!verifier) throw new EhmiError('EHMI_UNAVAILABLE', `${options.service} is starting`);
       if (token?.of !== verifier) {
-        token = { of: verifier, hook: requireAccessToken(verifier, { scope: () => METRICS_SCOPE }) };
+        token = { of: verifier, hook: requireAccessToken(verifier, { scope: () => scope }) };
       }
       await token.hook(request, reply);
       const clientId = request.access!.clientId;
       if (!operators.has(clientId)) {
         throw new EhmiError(
           'EHMI_FORBIDDEN',
-          `client ${clientId} is not one of authorization.operatorClients: /metrics is the operator's`,
+          `client ${clientId} is not one of authorization.operatorClients: ${what} is the operator's`,
         );
       }
     },

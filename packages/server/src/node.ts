@@ -5,9 +5,10 @@ import pino, { type Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { z } from 'zod';
 import type { AccessPoint } from './ap/index.ts';
+import { AUDIT_SCOPE, AuditLog, type ServerAudit, serveAuditSearch } from './audit/index.ts';
 import { createDeliveryStatus, type DeliveryStatusService } from './delivery-status/index.ts';
 import { createHttpServer, timeoutsOf } from './http/index.ts';
-import { metricsAccess } from './metrics-access.ts';
+import { metricsAccess, operatorAccess } from './metrics-access.ts';
 import type { MessageServiceHandler } from './msh/index.ts';
 import { BLOB_REFERENCES, type Config, type NodeTables, openNodeStore, ROLES } from './role-list.ts';
 import {
@@ -34,6 +35,8 @@ export interface RunningNode {
   logger: Logger;
   /** The roles this node runs, by service name (`ap`, `msh`, …). */
   roles: Record<string, Role>;
+  /** The node's audit log (every call to its servers; `GET /audit/AuditEvent` on its own server). */
+  audit: AuditLog;
   /** Remove blobs no role's row names (also run every `blobs.gcIntervalMs`); resolves to the number removed. */
   collectBlobGarbage(now?: number): Promise<number>;
   accessPoint?: AccessPoint;
@@ -98,6 +101,7 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     tls?: Omit<NonNullable<RoleContext['tls']>, 'client'> & { client?: { key: string; cert: string } };
     services?: ServiceRegistry;
     revocation?: RevocationChecker;
+    audit?: ServerAudit;
     deliveryStatus?: RoleContext['deliveryStatus'];
     deliveryStatusSearch?: RoleContext['deliveryStatusSearch'];
   },
@@ -110,6 +114,7 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     logger: node.logger,
     services: node.services ?? serviceRegistry(),
     revocation: node.revocation ?? revocationChecker(node.config.revocation),
+    ...(node.audit ? { audit: node.audit } : {}),
     ...(node.deliveryStatus ? { deliveryStatus: node.deliveryStatus } : {}),
     ...(node.deliveryStatusSearch ? { deliveryStatusSearch: node.deliveryStatusSearch } : {}),
     ...(node.tls
@@ -148,6 +153,17 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     backoffBaseMs: config.queue.backoffBaseMs,
     backoffMaxMs: config.queue.backoffMaxMs,
   });
+  // One audit log for the node: every server of every role records its calls in it (src/audit/).
+  const audit = new AuditLog(storeView(store), {
+    logger,
+    flushIntervalMs: config.audit.flushIntervalMs,
+    batchSize: config.audit.batchSize,
+    bufferLimit: config.audit.bufferLimit,
+    retentionDays: config.audit.retentionDays,
+    sweepIntervalMs: config.audit.sweepIntervalMs,
+  });
+  const o = config.organisation;
+  const serverAudit: ServerAudit = { log: audit, node: o ? `${o.name} (GLN ${o.gln})` : 'ehmi-node' };
   let created: Role[];
   let tls: NonNullable<RoleContext['tls']> | undefined;
   let reporting: DeliveryStatusService | undefined;
@@ -176,6 +192,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       queue,
       logger,
       revocation,
+      audit: serverAudit,
       deliveryStatus: reporting.reporter,
       ...(reporting.search ? { deliveryStatusSearch: reporting.search } : {}),
       ...(tls ? { tls } : {}),
@@ -204,8 +221,17 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await store.ping();
     },
     metricsAccess: metrics.hook,
+    audit: serverAudit,
     ...(tls ? { tls: askForClientCertificate(tls, tls.ca) } : {}),
   });
+  // The audit log's search, on the node's own server, for the operator (as /metrics).
+  const auditAccess = operatorAccess(
+    { node: config, revocation, logger, ...(tls ? { tls } : {}) },
+    { service: 'node', audience: () => [nodeUrl], anchorsKey: 'tls.ca', scope: AUDIT_SCOPE, what: '/audit' },
+  );
+  serveAuditSearch(http, { log: audit, access: auditAccess.hook });
+  audit.registerMetrics(http.metrics);
+  audit.start();
   new Gauge({
     name: 'ehmi_queue_jobs',
     help: 'Jobs waiting (ready), running, or dead-lettered, by queue',
@@ -233,6 +259,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     for (const role of started.reverse()) await role.close().catch(() => {});
     await eds.close().catch(() => {});
     await http.close().catch(() => {});
+    await audit.close().catch(() => {});
     await store.close();
     throw err;
   }
@@ -268,6 +295,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     http,
     logger,
     roles,
+    audit,
     collectBlobGarbage: collect,
     ...(roles.ap ? { accessPoint: roles.ap as AccessPoint } : {}),
     ...(roles.msh ? { msh: roles.msh as MessageServiceHandler } : {}),
@@ -282,6 +310,9 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await eds.close();
       await http.close();
       await metrics.close();
+      await auditAccess.close();
+      // The servers are closed: the last records are in the buffer, written before the database closes.
+      await audit.close();
       await store.close();
       logger.info('node stopped');
     },

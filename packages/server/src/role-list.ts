@@ -5,6 +5,8 @@ import { composeConfigSchema, configKeysOf, type LoadConfigOptions, loadConfigWi
 
 export { envName, type LoadConfigOptions } from './config/index.ts';
 
+import { AUDIT_MIGRATIONS } from './audit/migrations.ts';
+import type { AuditTables } from './audit/tables.ts';
 import { authRole } from './auth/role.ts';
 import { easRole } from './eas/role.ts';
 import { edsRole } from './eds/role.ts';
@@ -25,7 +27,7 @@ export const ROLES = [apRole, mshRole, smpRole, eerRole, easRole, edsRole, authR
 type Roles = (typeof ROLES)[number];
 
 /** Every table of the node: the store's own and each role's. */
-export type NodeTables = CoreTables & UnionToIntersection<TablesOf<Roles>>;
+export type NodeTables = CoreTables & AuditTables & UnionToIntersection<TablesOf<Roles>>;
 
 type TablesOf<R> = R extends RoleModule<string, z.ZodType, infer T> ? T : never;
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void
@@ -72,7 +74,7 @@ export const ROLE_MIGRATIONS: Readonly<Record<string, Migration>> = Object.assig
 /** Every column of every role that names a blob, for the node's blob collector. */
 export const BLOB_REFERENCES: readonly BlobReference[] = ROLES.flatMap((r) => r.blobReferences);
 
-/** Open a store with every role's tables (what a node opens; tests and tools that read a node's tables too). */
+/** Open a store with every role's tables and the audit log's (what a node opens; tests and tools that read a node's tables too). */
 export function openNodeStore(options: Omit<StoreOptions, 'migrations'>): Promise<Store<NodeTables>> {
-  return openStore<NodeTables>({ ...options, migrations: ROLE_MIGRATIONS });
+  return openStore<NodeTables>({ ...options, migrations: { ...AUDIT_MIGRATIONS, ...ROLE_MIGRATIONS } });
 }

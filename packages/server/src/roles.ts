@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Migration } from 'kysely';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { ServerAudit } from './audit/http.ts';
 import type { NodeConfig } from './config/index.ts';
 import type { AccessPointGateway, MshBackend } from './contract.ts';
 import type { DeliveryStatusReporter } from './delivery-status/reporter.ts';
@@ -52,6 +53,11 @@ export interface RoleContext<C = unknown, T = unknown> {
   services: ServiceRegistry;
   /** The node's revocation checker (config `revocation`), shared so each CRL is fetched once per node. */
   revocation: RevocationChecker;
+  /**
+   * The node's audit log: a role passes it to `createHttpServer` (`audit: ctx.audit`), which records every call to
+   * its server. Undefined for a role made outside a node (tests that do not look at the audit log).
+   */
+  audit?: ServerAudit;
   /**
    * EDS reporting (config `deliveryStatus`): the MSH and the AP queue each step they take, in its transaction.
    * Absent (a role made on its own in a test) or disabled: nothing is reported.

@@ -73,4 +73,28 @@ describe('the node is composed from its roles', () => {
       'msh_submissions.envelope_hash',
     ]);
   });
+
+  it('every server of the node records its calls in the audit log: each createHttpServer of src/ is given `audit`', () => {
+    for (const file of files(SRC)) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/createHttpServer\(\{/g)) {
+        const line = text.slice(text.lastIndexOf('\n', m.index) + 1, m.index);
+        if (/^\s*(\*|\/\/)/.test(line)) continue; // an example in a comment
+        // The options object of the call, to its closing brace at the same depth.
+        let depth = 0;
+        let end = m.index + m[0].length - 1;
+        for (; end < text.length; end++) {
+          if (text[end] === '{') depth++;
+          else if (text[end] === '}' && --depth === 0) break;
+        }
+        const options = text.slice(m.index, end);
+        // Either the call names `audit`, or it spreads options that do (the SMP's shared `http`).
+        const spread = /\.\.\.(\w+),/.exec(options)?.[1];
+        const named =
+          /\baudit[:,]/.test(options) ||
+          (spread !== undefined && new RegExp(`const ${spread}[^=]*= \\{[^;]*\\baudit:`, 's').test(text));
+        assert.ok(named, `${relative(SRC, file)}: a createHttpServer call without audit`);
+      }
+    }
+  });
 });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { registerAck } from './ack.ts';
 import { registerAs4 } from './as4.ts';
+import { registerAudit } from './audit.ts';
 import { registerEvidence } from './evidence.ts';
 import { registerInbox } from './inbox.ts';
 import { registerMetrics } from './metrics.ts';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] 
   registerAs4,
   registerEvidence,
   registerMetrics,
+  registerAudit,
   registerPki,
   registerRegisters,
 ];

@@ -142,7 +142,7 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
     // The client certificates of the EER and EAS examples sit next to the root CA, under pki/.
     const pkiDir = dirname(net.manifest.trustAnchor);
     const example = examples[service]
-      ? `   try: ${examples[service].replaceAll(net.manifest.trustAnchor, cacert).replaceAll(`${pkiDir}/`, `${show(pkiDir)}/`)}`
+      ? `   try: ${examples[service].replaceAll(net.manifest.trustAnchor, cacert).replaceAll(`${pkiDir}/`, `${show(pkiDir)}/`)}${examples[service].startsWith('npx ehmi') ? dataFlag : ''}`
       : '';
     writeLine(ctx.stdout, `${service.padEnd(width)}  ${url}${example}`);
   }

@@ -195,6 +195,7 @@ export async function createAccessPoint(
   const askCertificate = ap.requireClientCertificate || (!!config.authorization && (tls?.ca.length ?? 0) > 0);
   const app = await createHttpServer({
     service: 'ap',
+    audit: ctx.audit,
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     timeouts: timeoutsOf(config.http),

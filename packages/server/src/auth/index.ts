@@ -105,6 +105,7 @@ export async function createAuthRole(
   const metrics = metricsAccess(ctx, { service: 'auth', audience: () => [url], anchorsKey: 'tls.ca' });
   const app = await createHttpServer({
     service: 'auth',
+    audit: ctx.audit,
     logger: log,
     bodyLimitBytes: ctx.node.http.bodyLimitBytes,
     timeouts: timeoutsOf(ctx.node.http),

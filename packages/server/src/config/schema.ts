@@ -45,6 +45,29 @@ const nodeShape = {
     })
     .strict()
     .prefault({}),
+  /** The node's audit log (`src/audit/`): every call to every server of the node, as IHE BALP AuditEvents. */
+  audit: z
+    .object({
+      /**
+       * Records older than this are deleted. Default 400 days: a year and a month, so that a citizen's or a
+       * supervisory authority's question about "who looked me up last year" (a yearly MinLog report, an inspection
+       * a year back) is still answerable when it arrives, and no longer than that (data minimisation).
+       */
+      retentionDays: z.number().int().min(1).max(36_500).default(400),
+      /** How often the retention sweep runs. */
+      sweepIntervalMs: positiveMs.default(3_600_000),
+      /** Buffered records are written at least this often (one multi-row insert per flush). */
+      flushIntervalMs: positiveMs.default(200),
+      /** A flush writes at most this many records in one insert; a buffer this full is flushed at once. */
+      batchSize: z.number().int().min(1).max(2000).default(500),
+      /**
+       * At most this many records wait in memory (the database is slow or down); beyond it the oldest are dropped,
+       * counted in `ehmi_audit_records_dropped_total` and logged.
+       */
+      bufferLimit: z.number().int().min(1).default(50_000),
+    })
+    .strict()
+    .prefault({}),
   http: z
     .object({
       host: z.string().min(1).default('127.0.0.1'),

@@ -1,16 +1,13 @@
-import { X509Certificate } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
-import { asEhmiError, EhmiError } from '@ehmi/errors';
+import { EhmiError } from '@ehmi/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { insufficientScope } from '../authz.ts';
-import { createHttpServer, FHIR_JSON, listen, timeoutsOf } from '../http/index.ts';
+import { createHttpServer, FHIR_JSON, listen, noteAudit, timeoutsOf } from '../http/index.ts';
 import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import type { Role, RoleContext } from '../roles.ts';
 import { serveSmartConfiguration } from '../smart-configuration.ts';
 import { EAS_ADMIN_SCOPE, EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE, PATIENT_OPERATIONS } from './access.ts';
 import { adminRoutes } from './admin.ts';
-import { EasAudit, type EasAuditOutcome } from './audit.ts';
 import type { EasConfig } from './config.ts';
 import type { Json } from './fhir.ts';
 import { cprOf, EasLookup } from './lookup.ts';
@@ -27,7 +24,6 @@ import { EasIndex } from './store.ts';
 import type { EasTables } from './tables.ts';
 
 export { EAS_ADMIN_SCOPE, EAS_ORGANIZATION_SCOPE, EAS_PATIENT_SCOPE } from './access.ts';
-export { EasAudit, type EasAuditOutcome, type EasAuditRecord } from './audit.ts';
 export type { EasConfig } from './config.ts';
 export { normaliseCpr } from './cpr.ts';
 export { endpointActive, endpointReceives, sameMessageType } from './lookup.ts';
@@ -48,8 +44,6 @@ export interface EasRole extends Role {
   readonly index: EasIndex;
   /** The local CPR → GP table (seeded from `eas.patients` and `PUT /admin/patients/{cpr}`). */
   readonly patients: TablePatientGpRegistry;
-  /** The audit log of the person-specific lookups. */
-  readonly audit: EasAudit;
 }
 
 /**
@@ -73,7 +67,6 @@ export async function createEasRole(
   const base = () => (cfg.publicUrl ?? url).replace(/\/+$/, '');
   const lookup = new EasLookup({ index, registry: deps.registry ?? patients, now, base });
   const started = new Date(now()).toISOString();
-  const audit = new EasAudit(ctx.store, now);
   const isPatientOperation = (request: FastifyRequest) =>
     request.routeOptions.url === '/Organization/:operation' &&
     PATIENT_OPERATIONS.has(String((request.params as { operation?: string }).operation).replace(/^\$/, ''));
@@ -115,6 +108,7 @@ export async function createEasRole(
 
   const app = await createHttpServer({
     service: 'eas',
+    audit: ctx.audit,
     logger: ctx.logger,
     bodyLimitBytes: ctx.node.http.bodyLimitBytes,
     timeouts: timeoutsOf(ctx.node.http),
@@ -132,22 +126,10 @@ export async function createEasRole(
   const { hook } = protection;
   if (hook) {
     app.addHook('onRequest', async (request, reply) => {
-      try {
-        await hook(request, reply);
-      } catch (err) {
-        // A refused person-specific lookup is recorded too; its body (the CPR) is not read for a refused caller.
-        if (isPatientOperation(request)) {
-          const e = asEhmiError(err);
-          await audit.record({
-            operation: operationCode(request),
-            outcome: 'refused',
-            certificate: certificateSubject(request),
-            status: e.status,
-            detail: e.code,
-          });
-        }
-        throw err;
-      }
+      // A lookup by CPR is person-specific whatever becomes of it: its record is flagged for MinLog and written
+      // before the answer, also when the hook refuses it (its body, the CPR, is not read for a refused caller).
+      if (isPatientOperation(request)) noteAudit(request, { minlog: true });
+      await hook(request, reply);
     });
   }
   app.addContentTypeParser(
@@ -201,58 +183,35 @@ export async function createEasRole(
     },
   );
 
-  /** A lookup by CPR: the scope of its own, and an audit row whatever the outcome. */
+  /**
+   * A lookup by CPR: the scope of its own, and the patient in the call's audit record (flagged for MinLog, written
+   * before the answer leaves, `src/audit/`) whatever the outcome: found, not found, refused or failed.
+   */
   const personLookup = async (
     request: FastifyRequest,
     reply: FastifyReply,
     op: OperationDefinition,
     handler: (i: OperationInput) => Promise<Json>,
   ) => {
-    let cpr: string | undefined;
-    let outcome: EasAuditOutcome = 'found';
+    noteAudit(request, { minlog: true, operation: `$${op.code}` });
+    let input: OperationInput | undefined;
+    let unreadable: unknown;
     try {
-      let input: OperationInput | undefined;
-      let unreadable: unknown;
-      try {
-        input = inputFromParameters(op, request.body);
-        const p = input.get('easCorePatient')![0]!;
-        cpr = cprOf(p.value as Json, p.expression);
-      } catch (err) {
-        unreadable = err;
-      }
-      if (hook && !request.access?.scopes.has(EAS_PATIENT_SCOPE)) {
-        outcome = 'refused';
-        throw insufficientScope(
-          reply,
-          [EAS_PATIENT_SCOPE],
-          `the access token does not grant the scope a lookup by CPR needs (${EAS_PATIENT_SCOPE})`,
-        );
-      }
-      if (unreadable !== undefined) throw unreadable;
-      const answer = await handler(input!);
-      await audit.record({
-        operation: op.code,
-        outcome,
-        cpr,
-        access: request.access,
-        certificate: certificateSubject(request),
-        status: 200,
-      });
-      return send(reply, answer);
+      input = inputFromParameters(op, request.body);
+      const p = input.get('easCorePatient')![0]!;
+      noteAudit(request, { patient: cprOf(p.value as Json, p.expression) });
     } catch (err) {
-      const e = asEhmiError(err);
-      if (outcome !== 'refused') outcome = e.code === 'EHMI_NOT_FOUND' ? 'not-found' : 'failed';
-      await audit.record({
-        operation: op.code,
-        outcome,
-        cpr,
-        access: request.access,
-        certificate: certificateSubject(request),
-        status: e.status,
-        detail: e.code,
-      });
-      throw err;
+      unreadable = err;
     }
+    if (hook && !request.access?.scopes.has(EAS_PATIENT_SCOPE)) {
+      throw insufficientScope(
+        reply,
+        [EAS_PATIENT_SCOPE],
+        `the access token does not grant the scope a lookup by CPR needs (${EAS_PATIENT_SCOPE})`,
+      );
+    }
+    if (unreadable !== undefined) throw unreadable;
+    return send(reply, await handler(input!));
   };
 
   app.get('/metadata', { schema: schemas.metadata }, async (_request, reply) =>
@@ -275,7 +234,6 @@ export async function createEasRole(
     app,
     index,
     patients,
-    audit,
     get url() {
       return url;
     },
@@ -293,17 +251,6 @@ export async function createEasRole(
       await metrics.close();
     },
   };
-}
-
-function operationCode(request: FastifyRequest): string {
-  return String((request.params as { operation?: string }).operation).replace(/^\$/, '');
-}
-
-/** The subject of the TLS client certificate of the request's connection, if it presented one. */
-function certificateSubject(request: FastifyRequest): string | undefined {
-  const socket = request.raw.socket as Partial<TLSSocket>;
-  const raw = socket.getPeerCertificate?.()?.raw;
-  return raw ? new X509Certificate(raw).subject.replaceAll('\n', ', ') : undefined;
 }
 
 /** The CapabilityStatement of this EAS server: Organization with the four EAS operations (the IG defines none). */

@@ -42,30 +42,12 @@ export interface EasPatientGpTable {
   updated_at: number;
 }
 
-/** One person-specific lookup (`audit.ts`): append-only. */
-export interface EasAuditTable {
-  id: string;
-  at: number;
-  client_id: string | null;
-  /** JSON of the token's organisation claims. */
-  organisation: string | null;
-  /** Subject of the TLS client certificate. */
-  certificate: string | null;
-  operation: string;
-  /** The CPR asked about (10 digits), in clear: see audit.ts. */
-  cpr: string | null;
-  outcome: string;
-  status: number;
-  detail: string | null;
-}
-
 export type EasTables = {
   eas_organizations: EasOrganizationsTable;
   eas_endpoints: EasEndpointsTable;
   eas_devices: EasDevicesTable;
   eas_index: EasIndexTable;
   eas_patient_gp: EasPatientGpTable;
-  eas_audit: EasAuditTable;
 };
 
 /** The node's store as this role sees it: its own tables (the queue and blob APIs reach the store's). */

@@ -54,6 +54,7 @@ export async function createEdsRole(
   });
   const app: FastifyInstance = await createHttpServer({
     service: 'eds',
+    audit: ctx.audit,
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     timeouts: timeoutsOf(config.http),

@@ -158,6 +158,7 @@ export async function createEerRole(
   });
   const app: FastifyInstance = await createHttpServer({
     service: 'eer',
+    audit: ctx.audit,
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     timeouts: timeoutsOf(config.http),

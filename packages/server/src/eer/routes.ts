@@ -2,6 +2,7 @@ import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { insufficientScope } from '../authz.ts';
 import { addFhirContentTypes, sendFhir as send, sendFhirError as sendError } from '../http/fhir-rest.ts';
+import { noteAudit } from '../http/index.ts';
 import { readScopes, writeScope } from './access.ts';
 import { capabilityStatement } from './capability.ts';
 import { checkOwnWrite, type OwnedWrite } from './ownership.ts';
@@ -210,6 +211,11 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       if (b === null || typeof b !== 'object' || Array.isArray(b)) {
         throw new EhmiError('EHMI_INPUT_UNREADABLE', 'the request body is not a FHIR Bundle');
       }
+      // The audit record names the interaction (the URL `/` does not say which).
+      noteAudit(request, {
+        operation: (b as Json).type === 'batch' ? 'batch' : 'transaction',
+        resource: 'Bundle',
+      });
       const { response, writes } = await processTransaction(b as Json, {
         repository: o.repository,
         validator: o.validator,

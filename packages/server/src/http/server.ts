@@ -9,6 +9,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { REQUEST_ID_HEADER, recordCalls, requestIdOf, type ServerAudit } from '../audit/http.ts';
 import { watchBodyRate } from './body-rate.ts';
 import { type OpenApiInfo, type RouteSeen, serveOpenApi } from './openapi.ts';
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './timeouts.ts';
@@ -32,6 +33,11 @@ export interface HttpServerOptions {
    * server decides (the node's servers take `metricsAccess` of `src/metrics-access.ts`: the operator only).
    */
   metricsAccess: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /**
+   * The node's audit log: every call to this server is recorded in it (`src/audit/`). Every server of a running
+   * node has it (its roles pass their `RoleContext.audit`); undefined only for a server outside a node (tests).
+   */
+  audit?: ServerAudit | undefined;
 }
 
 export interface HttpsOptions {
@@ -146,6 +152,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       disableRequestLogging: (request) => request.url === '/health' || request.url === '/metrics',
     }),
     return503OnClosing: true,
+    // The request id: the client's X-Request-Id when sane (so client and server records correlate), else a UUID.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
   }) as unknown as FastifyInstance;
 
   // Node's close() ends idle connections only: one that is mid-request (a client that sent half its headers, a
@@ -156,6 +165,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     forceClose.unref();
   });
   app.addHook('onClose', async () => clearTimeout(forceClose));
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  if (options.audit) recordCalls(app, options.service, options.audit);
   watchBodyRate(app, { windowMs: timeouts.bodyRateWindowMs, minBytes: timeouts.minBodyBytesPerWindow });
 
   const routes = serveOpenApi(app, options.openapi ?? { title: `EHMI ${options.service}` });
@@ -186,6 +199,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
 
   app.setErrorHandler((error: FastifyError | EhmiError, request, reply) => {
     const err = error instanceof EhmiError ? error : fromFastifyError(error);
+    request.auditFailure = err.code;
     if (err.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: err.code, msg: err.message }, 'request refused');
     return reply.status(err.status).type(FHIR_JSON).send(toOperationOutcome(err));

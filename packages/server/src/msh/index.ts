@@ -96,6 +96,7 @@ export async function createMsh(
   });
   const app = await createHttpServer({
     service: 'msh',
+    audit: ctx.audit,
     logger: log,
     bodyLimitBytes: mshConfig.bodyLimitBytes,
     timeouts: timeoutsOf(config.http),

@@ -3,7 +3,7 @@ import { jsonToXml, stringifyFhirJson } from '@ehmi/fhir';
 import type { RevocationChecker } from '@ehmi/pki';
 import { parse, payloadOf } from '@ehmi/sbdh';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { FHIR_JSON } from '../http/index.ts';
+import { FHIR_JSON, noteAudit } from '../http/index.ts';
 import { SMART_CONFIGURATION_PATH } from '../smart-configuration.ts';
 import { requireClientCertificate } from '../trust.ts';
 import { refusePayloadForPatient, restrictedPatient } from './access.ts';
@@ -86,6 +86,13 @@ export function registerRoutes(
       throw error;
     });
 
+    // A client restricted to one patient asks about that patient, whatever the call (its audit record says so);
+    // a route that reads a message or an inbox item notes that one's patient.
+    api.addHook('preHandler', async (request) => {
+      const patient = restrictedPatient(request);
+      if (patient) noteAudit(request, { patient });
+    });
+
     api.post('/messages', { schema: schemas.submitMessage }, async (request, reply) => {
       const format = fhirFormatOf(request.headers['content-type']);
       if (!format) {
@@ -95,6 +102,7 @@ export function registerRoutes(
         );
       }
       const result = await submitFhir(core, bodyOf(request), format, restrictedPatient(request));
+      aboutPatient(request, result.row.patient_cpr);
       return reply
         .status(result.existing ? 200 : 202)
         .header('location', `/messages/${result.row.id}`)
@@ -133,6 +141,7 @@ export function registerRoutes(
       const { id } = request.params;
       const row = await findMessage(core.store.db, id, restrictedPatient(request));
       if (!row) throw new EhmiError('EHMI_NOT_FOUND', `no sent message ${id}`);
+      aboutPatient(request, row.patient_cpr);
       // The EUA sees the acknowledgement here: its first read after it arrived is EDS step 16.1.
       if (isEua(request)) await takeAcknowledgement(core, row);
       const events = await messageEvents(core.store.db, id);
@@ -151,6 +160,7 @@ export function registerRoutes(
     api.post<IdParams>('/messages/:id/$resend', { schema: schemas.resend }, async (request, reply) => {
       const { id } = request.params;
       const row = await resend(core, id, restrictedPatient(request));
+      aboutPatient(request, row.patient_cpr);
       return reply.status(202).send({ id: row.id, envelopeId: row.envelope_id, resends: row.resends });
     });
 
@@ -176,6 +186,7 @@ export function registerRoutes(
       const { id } = request.params;
       const item = await findInboxItem(core.store.db, id, restrictedPatient(request));
       if (!item || item.removed_at !== null) throw new EhmiError('EHMI_NOT_FOUND', `no inbox item ${id}`);
+      aboutPatient(request, item.patient_cpr);
       const payload = payloadOf(parse(await core.store.blobs.read(item.envelope_hash)));
       // The EUA's first read of the content is EDS step 06.1.
       if (isEua(request)) await takeInboxItem(core, item);
@@ -202,6 +213,7 @@ export function registerRoutes(
       const { id } = request.params;
       const item = await findInboxItem(core.store.db, id, restrictedPatient(request));
       if (!item) throw new EhmiError('EHMI_NOT_FOUND', `no inbox item ${id}`);
+      aboutPatient(request, item.patient_cpr);
       // Acknowledge-to-remove (as MESH's acknowledge): the item leaves the list, and stays for duplicate handling.
       await removeInboxItem(core.store.db, id, core.now());
       return reply.status(204).send();
@@ -222,9 +234,15 @@ export function registerRoutes(
         }
       }
       const ackId = await acknowledgeInbox(core, id, body, restrictedPatient(request));
+      aboutPatient(request, (await findInboxItem(core.store.db, id))?.patient_cpr);
       return reply.status(202).header('location', `/messages/${ackId}`).send({ id: ackId });
     });
   });
+}
+
+/** The patient a call concerned, for its audit record: the message's or the inbox item's CPR. */
+function aboutPatient(request: FastifyRequest, cpr: string | null | undefined): void {
+  if (cpr) noteAudit(request, { patient: cpr });
 }
 
 /**

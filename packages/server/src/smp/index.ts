@@ -109,6 +109,7 @@ export async function createSmpRole(ctx: RoleContext<SmpConfig, SmpTables>): Pro
     bodyLimitBytes: ctx.node.http.bodyLimitBytes,
     timeouts: timeoutsOf(ctx.node.http),
     readiness: () => ctx.store.ping(),
+    audit: ctx.audit,
   };
   const app: FastifyInstance = await createHttpServer({
     ...http,

@@ -4,8 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Agent, fetch } from 'undici';
+import type { AuditLog } from '../../src/audit/log.ts';
 import type { AuthRole } from '../../src/auth/index.ts';
 import { EAS_ADMIN_SCOPE, EAS_PATIENT_SCOPE, type EasRole } from '../../src/eas/index.ts';
+import { allRecords, testAudit } from '../audit/helpers.ts';
 import {
   authConfig,
   CLIENT_DN,
@@ -42,6 +44,9 @@ describe('EAS: access tokens when the node has authorization, and the audit of l
   let eas: EasRole;
   let eua: Agent;
   let other: Agent;
+  let log: AuditLog;
+  const records = async (filter: (r: Awaited<ReturnType<typeof allRecords>>[number]) => boolean) =>
+    (await allRecords(log)).filter(filter);
 
   const token = async (agent: Agent, clientId: string, scope: string, resource = EAS) => {
     const { status, body } = await requestToken(auth.url, agent, { client_id: clientId, scope, resource });
@@ -94,14 +99,17 @@ describe('EAS: access tokens when the node has authorization, and the audit of l
         ],
       }),
     );
-    eas = await startEas(
-      roleContext(
+    const audit = testAudit(ts.store, { now: () => NOW });
+    log = audit.log;
+    eas = await startEas({
+      ...roleContext(
         ts.store,
         { publicUrl: EAS, patients: [{ cpr: CPR, sor: GP_SOR }] },
         { key: pki.server.privateKeyPem, cert: pki.server.certificatePem, ca: [pki.caPem] },
         { authorization: { issuer: auth.issuer } },
       ),
-    );
+      audit: audit.audit,
+    });
     eua = pki.agent(pki.client);
     other = pki.agent(pki.stranger);
     // The admin API takes access tokens with eas/index.write (mTLS), as EER feeds it.
@@ -118,6 +126,7 @@ describe('EAS: access tokens when the node has authorization, and the audit of l
   });
   after(async () => {
     await eas?.close();
+    await log?.close();
     await auth?.close();
     await eua?.close();
     await other?.close();
@@ -142,53 +151,57 @@ describe('EAS: access tokens when the node has authorization, and the audit of l
     assert.equal(answer.challenge, 'Bearer scope="system/Organization.rs"');
   });
 
-  it('a lookup by CPR without eas/patient-gp.r: 403 insufficient_scope, and an audit row "refused" with the CPR', async () => {
+  it('a lookup by CPR without eas/patient-gp.r: 403 insufficient_scope, and a MinLog audit record of the refusal with the CPR', async () => {
     const bearer = await token(other, 'operator', 'system/Organization.rs');
     const answer = await call(other, BY_PATIENT, bearer, patientLookup(CPR));
     assert.equal(answer.status, 403, JSON.stringify(answer.body));
     assert.match(answer.challenge ?? '', /^Bearer error="insufficient_scope", .*scope="eas\/patient-gp\.r"$/);
-    const rows = (await eas.audit.list({ cpr: CPR })).filter((r) => r.clientId === 'operator');
+    const rows = await records((r) => r.patient === CPR && r.caller.clientId === 'operator');
     assert.equal(rows.length, 1);
-    assert.equal(rows[0]!.outcome, 'refused');
+    assert.equal(rows[0]!.outcome, '4');
     assert.equal(rows[0]!.status, 403);
-    assert.equal(rows[0]!.operation, 'getReceivingOrganizationByPatientId');
-    assert.equal(rows[0]!.certificate, STRANGER_DN);
+    assert.equal(rows[0]!.minlog, true);
+    assert.equal(rows[0]!.subtype, '$getReceivingOrganizationByPatientId');
+    assert.equal(rows[0]!.caller.certificate, STRANGER_DN);
+    assert.equal(rows[0]!.detail, 'EHMI_FORBIDDEN');
   });
 
-  it('a lookup by CPR with eas/patient-gp.r: 200, and an audit row "found" naming the client and its organisation', async () => {
+  it('a lookup by CPR with eas/patient-gp.r: 200, and a MinLog audit record of success naming the client and its organisation', async () => {
     const bearer = await token(eua, 'gp-eua', `system/Organization.rs ${EAS_PATIENT_SCOPE}`);
     const answer = await call(eua, BY_PATIENT, bearer, patientLookup(CPR));
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    const rows = (await eas.audit.list({ cpr: CPR })).filter((r) => r.clientId === 'gp-eua');
+    const rows = await records((r) => r.patient === CPR && r.caller.clientId === 'gp-eua');
     assert.equal(rows.length, 1);
     const [row] = rows;
-    assert.equal(row!.outcome, 'found');
+    assert.equal(row!.outcome, '0');
     assert.equal(row!.status, 200);
-    assert.equal(row!.certificate, CLIENT_DN);
-    assert.equal((row!.organisation as { cvr?: string }).cvr, ORGANISATION.cvr);
-    assert.equal(row!.at.getTime(), NOW);
+    assert.equal(row!.minlog, true);
+    assert.equal(row!.caller.certificate, CLIENT_DN);
+    assert.equal(row!.caller.organisation?.cvr, ORGANISATION.cvr);
+    assert.equal(row!.recorded, NOW);
   });
 
-  it('a lookup by CPR of a patient the register does not know: 404, audited "not-found"', async () => {
+  it('a lookup by CPR of a patient the register does not know: 404, a minor failure with the patient', async () => {
     const bearer = await token(eua, 'gp-eua', EAS_PATIENT_SCOPE);
     const answer = await call(eua, BY_PATIENT, bearer, patientLookup('0101011234'));
     assert.equal(answer.status, 404, JSON.stringify(answer.body));
-    const [row] = await eas.audit.list({ cpr: '0101011234' });
-    assert.equal(row?.outcome, 'not-found');
-    assert.equal(row?.clientId, 'gp-eua');
+    const [row] = await records((r) => r.patient === '0101011234');
+    assert.equal(row?.outcome, '4');
+    assert.equal(row?.status, 404);
+    assert.equal(row?.caller.clientId, 'gp-eua');
   });
 
-  it('a lookup by CPR without a token is refused by the hook and audited "refused" (no client, CPR unread)', async () => {
+  it('a lookup by CPR without a token is refused by the hook and recorded as a MinLog failure (no client, CPR unread)', async () => {
     const answer = await call(eua, BY_PATIENT, undefined, patientLookup(CPR));
     assert.equal(answer.status, 401);
-    const rows = (await eas.audit.list()).filter((r) => r.status === 401);
-    assert.equal(rows.length, 1);
-    const row = rows[0]!;
-    assert.equal(row.outcome, 'refused');
-    assert.equal(row.operation, 'getReceivingOrganizationByPatientId');
-    assert.equal(row.clientId, null);
-    assert.equal(row.cpr, null);
-    assert.equal(row.certificate, CLIENT_DN);
+    const rows = await records((r) => r.status === 401 && r.route === '/Organization/:operation');
+    assert.ok(rows.length >= 1);
+    const row = rows.find((r) => r.subtype === '$getReceivingOrganizationByPatientId')!;
+    assert.equal(row.outcome, '4');
+    assert.equal(row.minlog, true);
+    assert.equal(row.caller.clientId, undefined);
+    assert.equal(row.patient, undefined);
+    assert.equal(row.caller.certificate, CLIENT_DN);
   });
 
   it('a token for another audience (EER) is refused: 401 invalid_token', async () => {

@@ -9,6 +9,7 @@ import { type Credential, createCertificateAuthority, issueCertificate } from '@
 import type { EdsSearch } from '@ehmi/sbdh';
 import pino from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
+import type { AuditLog } from '../../src/audit/log.ts';
 import type {
   AccessPointGateway,
   MshBackend,
@@ -24,6 +25,7 @@ import { roleContext } from '../../src/node.ts';
 import { type ConfigInput, configSchema } from '../../src/role-list.ts';
 import type { RoleContext } from '../../src/roles.ts';
 import { JobQueue } from '../../src/store/index.ts';
+import { testAudit } from '../audit/helpers.ts';
 import type { EngineCase, TestStore } from '../helpers/engines.ts';
 
 /** The municipal acute team (the prøvesvar sender) and the GP practice, as in MedCom's example 401cbc36. */
@@ -206,6 +208,8 @@ export class LoopbackAp implements AccessPointGateway {
 
 export interface Node {
   msh: MessageServiceHandler;
+  /** The node's audit log, which the MSH's server records its calls in. */
+  audit: AuditLog;
   ap: LoopbackAp;
   test: TestStore;
   ctx: RoleContext<MshConfig, MshTables>;
@@ -256,6 +260,7 @@ export async function startNode(
     backoffBaseMs: 20,
     backoffMaxMs: 200,
   });
+  const audit = testAudit(test.store);
   const ctx = roleContext(mshRole, {
     config,
     store: test.store,
@@ -263,18 +268,20 @@ export async function startNode(
     logger: pino({ level: process.env.EHMI_TEST_LOG ?? 'silent' }),
     tls: { key: cred.privateKeyPem, cert: cred.certificatePem, ca: [pki.caPem] },
     ...(eds ? { deliveryStatusSearch: eds.search } : {}),
+    audit: audit.audit,
   });
   const ap = new LoopbackAp();
   const role = await createMsh(ctx, { accessPoint: ap });
   ap.own = role.backend;
   await role.start();
-  return { msh: role, ap, test, ctx, fetch: clientFetch(pki, cred), url: role.url };
+  return { msh: role, audit: audit.log, ap, test, ctx, fetch: clientFetch(pki, cred), url: role.url };
 }
 
 export async function stopNode(node: Node | undefined): Promise<void> {
   if (!node) return;
   await node.ap.idle();
   await node.msh.close();
+  await node.audit.close();
   await node.test.cleanup();
 }
 
