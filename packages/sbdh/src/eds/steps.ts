@@ -92,10 +92,37 @@ const FLOWS: { flow: EdsFlow; first: number; stations: [EdsStationKind, EdsSide]
 ];
 
 function sideWord(side: EdsSide, flow: EdsFlow): string {
-  // The receipt and acknowledgement flows travel from the original receiver back to the original sender.
-  const back = flow !== 'message';
+  // The receipt and the acknowledgement travel from the original receiver back to the original sender; the
+  // acknowledgement's receipt goes forward again, from the original sender to the original receiver.
+  const back = flow === 'receipt' || flow === 'acknowledgement';
   return (side === 'origin') !== back ? "sender's" : "receiver's";
 }
+
+/** How a station between the ends of a flow takes the message in and passes it on, by kind and side. */
+const RECEIVED: Record<string, string> = {
+  'MSH/origin': 'received',
+  'AP/origin': 'took',
+  'AP/destination': 'received',
+  'MSH/destination': 'received',
+};
+const FROM: Record<string, string> = {
+  'MSH/origin': ' from its EUA',
+  'AP/origin': ' over from its MSH',
+  'AP/destination': ' over AS4',
+  'MSH/destination': ' from its AP',
+};
+const SENT: Record<string, string> = {
+  'MSH/origin': 'handed',
+  'AP/origin': 'sent',
+  'AP/destination': 'handed',
+  'MSH/destination': 'passed',
+};
+const TO: Record<string, string> = {
+  'MSH/origin': ' to its AP',
+  'AP/origin': ' over AS4',
+  'AP/destination': ' to its MSH',
+  'MSH/destination': ' to its EUA',
+};
 
 function buildSteps(): EdsStep[] {
   const steps: EdsStep[] = [];
@@ -130,7 +157,10 @@ function buildSteps(): EdsStep[] {
           station,
           side,
           subtype: 'msg-received-and-finalized',
-          meaning: `${who} received the ${f.what}${station === 'EUA' ? ' (fetched or acknowledged)' : ''}`,
+          meaning:
+            station === 'EUA'
+              ? `${who} took the ${f.what} (fetched it${f.flow === 'message' ? ' or acknowledged it' : ''})`
+              : `${who} received the ${f.what}`,
         });
       } else {
         steps.push({
@@ -139,7 +169,7 @@ function buildSteps(): EdsStep[] {
           station,
           side,
           subtype: 'msg-received',
-          meaning: `${who} received the ${f.what}`,
+          meaning: `${who} ${RECEIVED[`${station}/${side}`]} the ${f.what}${FROM[`${station}/${side}`]}`,
         });
         steps.push({
           code: `${n}.2`,
@@ -147,7 +177,7 @@ function buildSteps(): EdsStep[] {
           station,
           side,
           subtype: 'msg-sent',
-          meaning: `${who} sent the ${f.what}${station === 'AP' && side === 'origin' ? ' over AS4' : ''}`,
+          meaning: `${who} ${SENT[`${station}/${side}`]} the ${f.what}${TO[`${station}/${side}`]}`,
         });
       }
     });
