@@ -14,8 +14,11 @@ type J = Record<string, unknown>;
 
 /** Every property path of a JSON value (object keys and array indexes), depth first. */
 function paths(v: unknown, at: (string | number)[] = [], out: (string | number)[][] = []) {
-  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
-  else if (v && typeof v === 'object') {
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => {
+      paths(x, [...at, i], out);
+    });
+  } else if (v && typeof v === 'object') {
     for (const [k, x] of Object.entries(v)) {
       out.push([...at, k]);
       paths(x, [...at, k], out);
