@@ -192,22 +192,142 @@ export function checkContainedReferenced(resource: Json, expression: string): Is
   return issues;
 }
 
+const CONTAINED_EMPTY = /^contained\.[\w.]+\.empty\(\)( and contained\.[\w.]+\.empty\(\))*$/;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The entries of a Bundle when each is a JSON object (undefined: none; null: not plainly shaped). */
+function plainEntries(bundle: Json): Json[] | null {
+  const e = bundle.entry;
+  if (e === undefined) return [];
+  if (!Array.isArray(e) || !e.every(isObject)) return null;
+  return e as Json[];
+}
+
 /**
- * Whether a constraint holds without running FHIRPath. Rules about `contained` (R4 dom-2, dom-4, dom-5: `contained.….empty()`) hold when there is nothing contained;
- * skipping them saves most of the FHIRPath time on a Bundle's entries.
+ * A native test that a constraint certainly holds, for rules every Bundle and resource meets in the common case.
+ * It only ever answers "holds" (true) or "run FHIRPath" (false): a violation is always found, and worded, by
+ * FHIRPath, so the findings are those of the expressions themselves.
  */
-function trivially(c: Constraint, value: unknown): boolean {
-  if (!value || typeof value !== 'object') return false;
-  const v = value as Json;
+type Holds = (value: Json, t: InvariantTarget) => boolean;
+
+const NATIVE_HOLDS: Record<string, { expression: string; holds: Holds }> = {
   // dom-6 `text.\`div\`.exists()` holds when there is a narrative div (else FHIRPath reports it).
-  if (c.key === 'dom-6' && c.expression === 'text.`div`.exists()') {
-    return typeof (v.text as Json | undefined)?.div === 'string';
+  'dom-6': {
+    expression: 'text.`div`.exists()',
+    holds: (v) => typeof (v.text as Json | undefined)?.div === 'string',
+  },
+  // bdl-3 / bdl-4: request (response) only in batch/transaction/history (responses); none in other Bundles.
+  'bdl-3': {
+    expression:
+      "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = 'transaction' or %resource.type = 'history'))",
+    holds: (v, t) =>
+      v === t.resource &&
+      typeof v.type === 'string' &&
+      !['batch', 'transaction', 'history'].includes(v.type) &&
+      (plainEntries(v)?.every((e) => e.request === undefined) ?? false),
+  },
+  'bdl-4': {
+    expression:
+      "entry.all(response.exists() = (%resource.type = 'batch-response' or %resource.type = 'transaction-response' or %resource.type = 'history'))",
+    holds: (v, t) =>
+      v === t.resource &&
+      typeof v.type === 'string' &&
+      !['batch-response', 'transaction-response', 'history'].includes(v.type) &&
+      (plainEntries(v)?.every((e) => e.response === undefined) ?? false),
+  },
+  // bdl-7: no two entries with one fullUrl (no meta.versionId anywhere to tell them apart).
+  'bdl-7': {
+    expression:
+      "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId).isDistinct()",
+    holds: (v) => {
+      const entries = plainEntries(v);
+      if (!entries) return false;
+      const seen = new Set<string>();
+      for (const e of entries) {
+        if (e._fullUrl !== undefined) return false;
+        const r = e.resource;
+        if (r !== undefined) {
+          if (!isObject(r)) return false;
+          const meta = r.meta;
+          if (
+            meta !== undefined &&
+            (!isObject(meta) || meta.versionId !== undefined || meta._versionId !== undefined)
+          )
+            return false;
+        }
+        if (e.fullUrl === undefined) continue;
+        if (typeof e.fullUrl !== 'string' || seen.has(e.fullUrl)) return false;
+        seen.add(e.fullUrl);
+      }
+      return true;
+    },
+  },
+  // bdl-5: an entry holding a resource.
+  'bdl-5': {
+    expression: 'resource.exists() or request.exists() or response.exists()',
+    holds: (v) => isObject(v.resource) && typeof v.resource.resourceType === 'string',
+  },
+  // bdl-8: a fullUrl without a version.
+  'bdl-8': {
+    expression: "fullUrl.exists() implies fullUrl.contains('/_history/').not()",
+    holds: (v) =>
+      v._fullUrl === undefined &&
+      (v.fullUrl === undefined || (typeof v.fullUrl === 'string' && !v.fullUrl.includes('/_history/'))),
+  },
+};
+
+/**
+ * An expression whose result on a primitive depends on the value alone (no environment variable, no function
+ * that reaches the Bundle, the terminology or the clock): its outcome on one value is remembered.
+ */
+const IMPURE =
+  /%|resolve|conformsTo|memberOf|now\(|today\(|timeOfDay|trace|defineVariable|descendants|children/;
+
+/** What is prepared once per constraint: native rules, shortcuts, compiled forms per FHIRPath base. */
+interface Prepared {
+  skip: boolean;
+  holds: Holds | undefined;
+  containedOnly: boolean;
+  /** `${primitive ? 'p' : 'o'}${base}` → compiled expression. */
+  compiled: Map<string, Compiled | Error>;
+  pureOnPrimitive: boolean;
+}
+
+const prepared = new WeakMap<Constraint, Prepared>();
+
+function prepare(c: Constraint): Prepared {
+  let p = prepared.get(c);
+  if (!p) {
+    const native = NATIVE_HOLDS[c.key];
+    const expression = c.expression ?? '';
+    p = {
+      skip: !c.expression || NATIVE.has(c.key),
+      holds: native && native.expression === expression ? native.holds : undefined,
+      containedOnly: CONTAINED_EMPTY.test(expression),
+      compiled: new Map(),
+      pureOnPrimitive: !IMPURE.test(primitiveExpression(expression)),
+    };
+    prepared.set(c, p);
   }
-  if (/^contained\.[\w.]+\.empty\(\)( and contained\.[\w.]+\.empty\(\))*$/.test(c.expression ?? '')) {
-    return !Array.isArray(v.contained) || v.contained.length === 0;
-  }
+  return p;
+}
+
+/**
+ * Whether a constraint holds without running FHIRPath. Rules about `contained` (R4 dom-2, dom-4, dom-5:
+ * `contained.….empty()`) hold when there is nothing contained; skipping them saves most of the FHIRPath time on a
+ * Bundle's entries. The Bundle rules above hold in the common case.
+ */
+function trivially(p: Prepared, value: unknown, t: InvariantTarget): boolean {
+  if (!isObject(value)) return false;
+  if (p.holds) return p.holds(value, t);
+  if (p.containedOnly) return !Array.isArray(value.contained) || value.contained.length === 0;
   return false;
 }
+
+/** Outcomes of value-only expressions on primitive values: `base \0 expression \0 type:value`. */
+const primitiveOutcomes = new Map<string, { ok: boolean; error: string | undefined }>();
+const MAX_PRIMITIVE_OUTCOMES = 20_000;
 
 export interface InvariantTarget {
   value: unknown;
@@ -230,14 +350,28 @@ export function checkInvariants(
   const issues: Issue[] = [];
   const primitive = t.value === null || typeof t.value !== 'object';
   for (const c of constraints) {
-    if (!c.expression || NATIVE.has(c.key)) continue;
-    if (trivially(c, t.value)) continue;
-    const expr = primitive ? primitiveExpression(c.expression) : c.expression;
-    const fn = compile(t.base, expr);
+    const p = prepare(c);
+    if (p.skip) continue;
+    if (trivially(p, t.value, t)) continue;
+    const expr = primitive ? primitiveExpression(c.expression as string) : (c.expression as string);
+    const fnKey = `${primitive ? 'p' : 'o'}${t.base}`;
+    let fn = p.compiled.get(fnKey);
+    if (fn === undefined) {
+      fn = compile(t.base, expr);
+      p.compiled.set(fnKey, fn);
+    }
     const frame: Frame = { host, holder: t.resource };
     let ok: boolean;
     let error: string | undefined;
-    if (fn instanceof Error) {
+    const memoKey =
+      primitive && p.pureOnPrimitive && !(fn instanceof Error) && String(t.value).length <= 256
+        ? `${t.base}\u0000${expr}\u0000${typeof t.value}:${String(t.value)}`
+        : undefined;
+    const memo = memoKey === undefined ? undefined : primitiveOutcomes.get(memoKey);
+    if (memo) {
+      ok = memo.ok;
+      error = memo.error;
+    } else if (fn instanceof Error) {
       ok = false;
       error = fn.message;
     } else {
@@ -250,6 +384,10 @@ export function checkInvariants(
         error = e instanceof Error ? e.message : String(e);
       } finally {
         stack.pop();
+      }
+      if (memoKey !== undefined) {
+        if (primitiveOutcomes.size >= MAX_PRIMITIVE_OUTCOMES) primitiveOutcomes.clear();
+        primitiveOutcomes.set(memoKey, { ok, error });
       }
     }
     if (ok) continue;

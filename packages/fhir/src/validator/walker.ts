@@ -6,7 +6,7 @@ import { cardinalityIssues, shapeIssue } from './cardinality.ts';
 import { type ExtensionHost, extensionChildren } from './extensions.ts';
 import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts';
 import { invariantHost, referenceCheck, sliceHost } from './hosts.ts';
-import { checkContainedReferenced, checkInvariants } from './invariants.ts';
+import { checkContainedReferenced, checkInvariants, type InvariantHost } from './invariants.ts';
 import type { Issue } from './issues.ts';
 import { checkNarrativeDiv, checkPrimitive, isPrimitiveType } from './primitives.ts';
 import {
@@ -16,7 +16,7 @@ import {
   checkReference,
   indexBundle,
 } from './references.ts';
-import { assignSlices, checkSlicing, type Typed } from './slicing.ts';
+import { assignSlices, checkSlicing, type SliceHost, type Typed } from './slicing.ts';
 import type { Terminology } from './terminology.ts';
 
 /** Where a resource sits: the outermost resource, the resource itself and the Bundle around it. */
@@ -51,6 +51,9 @@ export class Run {
   readonly #bundles = new Map<Json, BundleIndex>();
   readonly #where = new Map<Json, { expression: string; env: Env }>();
   readonly #children = new WeakMap<ElementNode, Map<string, ElementNode[]>>();
+  // The callbacks of one Env, made once (an Env is one resource against one profile).
+  readonly #invariantHosts = new WeakMap<Env, InvariantHost>();
+  readonly #sliceHosts = new WeakMap<Env, SliceHost>();
   #depth = 0;
   /** The element whose properties are being walked: the host of the extensions met there. */
   #host: ExtensionHost | undefined;
@@ -215,6 +218,24 @@ export class Run {
     }
   }
 
+  #invariantHost(env: Env): InvariantHost {
+    let h = this.#invariantHosts.get(env);
+    if (!h) {
+      h = invariantHost(this, env);
+      this.#invariantHosts.set(env, h);
+    }
+    return h;
+  }
+
+  #sliceHost(env: Env): SliceHost {
+    let h = this.#sliceHosts.get(env);
+    if (!h) {
+      h = sliceHost(this, env);
+      this.#sliceHosts.set(env, h);
+    }
+    return h;
+  }
+
   #hostOf(type: string, node: ElementNode, expression: string, env: Env, url?: unknown): ExtensionHost {
     // An element defined by reference (`QuestionnaireResponse.item.answer.item` → `#QuestionnaireResponse.item`)
     // is that element for extension contexts.
@@ -331,7 +352,7 @@ export class Run {
         const assigned = assignSlices(
           items.map((i) => i.item),
           child,
-          sliceHost(this, env),
+          this.#sliceHost(env),
         );
         assigned.forEach((slice, i) => {
           const it = items[i];
@@ -504,7 +525,7 @@ export class Run {
         ...checkInvariants(
           node.def.constraint,
           { value, base, expression, resource: env.resource, root: env.root },
-          invariantHost(this, env),
+          this.#invariantHost(env),
         ),
       );
     }
