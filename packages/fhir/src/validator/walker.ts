@@ -36,6 +36,42 @@ export function typeCode(t: TypeRef): string {
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
+/** An element name (`code`, `valueQuantity`) → its definition among the children, and the type a choice names. */
+type Lookup = Map<string, { node: ElementNode; type: string | undefined }>;
+const lookups = new WeakMap<readonly ElementNode[], Lookup>();
+
+/**
+ * The names of a list of child definitions, built once per list: the first child in definition order that has
+ * the name, or whose choice (`value[x]`) has a type the name's suffix spells (`valueQuantity`), wins.
+ */
+function lookupOf(children: readonly ElementNode[]): Lookup {
+  let m = lookups.get(children);
+  if (m) return m;
+  m = new Map();
+  for (const c of children) {
+    if (!m.has(c.name)) m.set(c.name, { node: c, type: undefined });
+    if (!c.name.endsWith('[x]')) continue;
+    const prefix = c.name.slice(0, -3);
+    for (const t of c.def.type ?? []) {
+      const key = prefix + cap(typeCode(t));
+      if (!m.has(key)) m.set(key, { node: c, type: typeCode(t) });
+    }
+  }
+  lookups.set(children, m);
+  return m;
+}
+
+/** The `id` and `extension` definitions among a primitive's children (what its `_x` companion may hold). */
+const primitiveElementChildren = new WeakMap<readonly ElementNode[], ElementNode[]>();
+function elementChildrenOf(children: ElementNode[]): ElementNode[] {
+  let out = primitiveElementChildren.get(children);
+  if (!out) {
+    out = children.filter((c) => c.name === 'id' || c.name === 'extension');
+    primitiveElementChildren.set(children, out);
+  }
+  return out;
+}
+
 /**
  * How deeply objects may nest (resources, elements, extensions): deeper content is reported, not walked. Real FHIR
  * stays far below (a Questionnaire's nested items are the deepest); hostile input must not exhaust the stack.
@@ -274,23 +310,9 @@ export class Run {
       if (key === 'resourceType' || key === 'fhir_comments') continue;
       const name = key.startsWith('_') ? key.slice(1) : key;
       if (key.startsWith('_') && name in obj) continue;
-      let found: ElementNode | undefined;
-      let type: string | undefined;
-      for (const c of children) {
-        if (c.name === name) {
-          found = c;
-          break;
-        }
-        if (c.name.endsWith('[x]') && name.startsWith(c.name.slice(0, -3))) {
-          const suffix = name.slice(c.name.length - 3);
-          const t = c.def.type?.find((x) => cap(typeCode(x)) === suffix);
-          if (t) {
-            found = c;
-            type = typeCode(t);
-            break;
-          }
-        }
-      }
+      const match = lookupOf(children).get(name);
+      const found = match?.node;
+      const type = match?.type;
       if (!found) {
         const choice = children.find((c) => c.name.endsWith('[x]') && name.startsWith(c.name.slice(0, -3)));
         out.push({
@@ -429,9 +451,7 @@ export class Run {
             message: 'The _ companion of a primitive must be an object',
           });
         } else {
-          const elementChildren = this.childrenOf(node, type).filter(
-            (c) => c.name === 'id' || c.name === 'extension',
-          );
+          const elementChildren = elementChildrenOf(this.childrenOf(node, type));
           this.withHost(this.#hostOf(type, node, expression, env), () =>
             this.complex(ext as Json, elementChildren, expression, env, out),
           );
