@@ -73,6 +73,30 @@ function elementChildrenOf(children: ElementNode[]): ElementNode[] {
 }
 
 /**
+ * What depends only on the conformance resources (which are not changed once loaded), shared by every run over
+ * them: child definitions per element and type, and whether an element holds a resource.
+ */
+const perConformance = new WeakMap<
+  Conformance,
+  {
+    generation: number;
+    children: WeakMap<ElementNode, Map<string, ElementNode[]>>;
+    resourceHolders: WeakMap<ElementNode, boolean>;
+  }
+>();
+
+/** Whether any slice of a sliced element has a minimum above 0 (found once per element). */
+const requiredSlices = new WeakMap<ElementNode, boolean>();
+function hasRequiredSlice(entry: ElementNode): boolean {
+  let r = requiredSlices.get(entry);
+  if (r === undefined) {
+    r = entry.slices.some((s) => (s.def.min ?? 0) > 0);
+    requiredSlices.set(entry, r);
+  }
+  return r;
+}
+
+/**
  * How deeply objects may nest (resources, elements, extensions): deeper content is reported, not walked. Real FHIR
  * stays far below (a Questionnaire's nested items are the deepest); hostile input must not exhaust the stack.
  */
@@ -86,9 +110,10 @@ export class Run {
   readonly #results = new Map<Json, Map<string, Issue[] | null>>();
   readonly #bundles = new Map<Json, BundleIndex>();
   readonly #where = new Map<Json, { expression: string; env: Env }>();
-  readonly #children = new WeakMap<ElementNode, Map<string, ElementNode[]>>();
+  readonly #children: WeakMap<ElementNode, Map<string, ElementNode[]>>;
   // The callbacks of one Env, made once (an Env is one resource against one profile).
   readonly #invariantHosts = new WeakMap<Env, InvariantHost>();
+  readonly #resourceHolders: WeakMap<ElementNode, boolean>;
   readonly #sliceHosts = new WeakMap<Env, SliceHost>();
   #depth = 0;
   /** The element whose properties are being walked: the host of the extensions met there. */
@@ -97,7 +122,19 @@ export class Run {
   constructor(
     readonly conformance: Conformance,
     readonly terminology: Terminology,
-  ) {}
+  ) {
+    let shared = perConformance.get(conformance);
+    if (shared?.generation !== conformance.generation) {
+      shared = {
+        generation: conformance.generation,
+        children: new WeakMap(),
+        resourceHolders: new WeakMap(),
+      };
+      perConformance.set(conformance, shared);
+    }
+    this.#children = shared.children;
+    this.#resourceHolders = shared.resourceHolders;
+  }
 
   /** Validates a resource against its base definition and `profiles`, recording where it sits. */
   resource(resource: Json, expression: string, env: Env, profiles: readonly string[], out: Issue[]): void {
@@ -254,6 +291,18 @@ export class Run {
     }
   }
 
+  /** Whether the element's types include a resource (contained, Bundle.entry.resource, …); once per node. */
+  #holdsResource(node: ElementNode): boolean {
+    let r = this.#resourceHolders.get(node);
+    if (r === undefined) {
+      r =
+        node.def.type?.some((t) => this.conformance.typeDefinition(typeCode(t))?.kind === 'resource') ??
+        false;
+      this.#resourceHolders.set(node, r);
+    }
+    return r;
+  }
+
   #invariantHost(env: Env): InvariantHost {
     let h = this.#invariantHosts.get(env);
     if (!h) {
@@ -330,7 +379,13 @@ export class Run {
       groups.set(found, list);
     }
     for (const child of children) {
-      const keys = groups.get(child) ?? [];
+      const given = groups.get(child);
+      // No value for this child: only its minimum (and required slices, below) can be broken.
+      if (given === undefined && (child.slices.length === 0 || !hasRequiredSlice(child))) {
+        if ((child.def.min ?? 0) > 0) out.push(...cardinalityIssues(0, child, expression));
+        continue;
+      }
+      const keys = given ?? [];
       if (keys.length > 1) {
         out.push({
           severity: 'error',
@@ -367,10 +422,7 @@ export class Run {
       }
       out.push(...cardinalityIssues(items.length, child, expression));
       for (const it of items) this.item(it.item, it.ext, child, it.expression, env, out);
-      if (
-        child.slices.length > 0 &&
-        items.length + (child.slices.some((s) => (s.def.min ?? 0) > 0) ? 1 : 0) > 0
-      ) {
+      if (child.slices.length > 0 && items.length + (hasRequiredSlice(child) ? 1 : 0) > 0) {
         const assigned = assignSlices(
           items.map((i) => i.item),
           child,
@@ -402,11 +454,7 @@ export class Run {
     }
     // A resource element (contained, Bundle.entry.resource, Parameters.parameter.resource) needs a resourceType:
     // without one it would pass as an empty Resource.
-    if (
-      typeof value === 'object' &&
-      !Array.isArray(value) &&
-      node.def.type?.some((t) => this.conformance.typeDefinition(typeCode(t))?.kind === 'resource')
-    ) {
+    if (typeof value === 'object' && !Array.isArray(value) && this.#holdsResource(node)) {
       out.push({
         severity: 'error',
         code: 'structure',
@@ -452,9 +500,13 @@ export class Run {
           });
         } else {
           const elementChildren = elementChildrenOf(this.childrenOf(node, type));
-          this.withHost(this.#hostOf(type, node, expression, env), () =>
-            this.complex(ext as Json, elementChildren, expression, env, out),
-          );
+          const outer = this.#host;
+          this.#host = this.#hostOf(type, node, expression, env);
+          try {
+            this.complex(ext as Json, elementChildren, expression, env, out);
+          } finally {
+            this.#host = outer;
+          }
         }
       }
       if (value === undefined && (ext === undefined || Object.keys(ext as object).length === 0)) {
@@ -486,9 +538,13 @@ export class Run {
       let children = this.childrenOf(node, type);
       if (type === 'Extension' || type === 'modifierExtension')
         children = extensionChildren(this.conformance, obj, node, children, expression, out, this.#host);
-      this.withHost(this.#hostOf(type, node, expression, env, obj.url), () =>
-        this.complex(obj, children, expression, env, out),
-      );
+      const outer = this.#host;
+      this.#host = this.#hostOf(type, node, expression, env, obj.url);
+      try {
+        this.complex(obj, children, expression, env, out);
+      } finally {
+        this.#host = outer;
+      }
       if (
         type === 'Extension' &&
         obj.extension !== undefined &&
