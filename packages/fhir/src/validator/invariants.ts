@@ -284,11 +284,133 @@ const NATIVE_HOLDS: Record<string, { expression: string; holds: Holds }> = {
 const IMPURE =
   /%|resolve|conformsTo|memberOf|now\(|today\(|timeOfDay|trace|defineVariable|descendants|children/;
 
+/**
+ * A constraint made only of element paths tested with `empty()` / `exists()` and joined by `and`, `or`,
+ * `implies` (sev-1 `name.empty() or query.empty()`, obs-6, dom-2/4/5 …), decided on the JSON where the answer
+ * follows from **absence** alone: a path none of whose steps is present (no `x`, no `_x`, no choice `xFoo`) is
+ * empty. Presence is never trusted (a choice element or an odd value may be read differently by FHIRPath), so
+ * the test answers true (holds), false, or undefined (FHIRPath decides); only "holds" is used.
+ */
+type Existence = (value: Json) => boolean | undefined;
+
+function absenceTest(expression: string): Existence | undefined {
+  let ast: AstNode;
+  try {
+    ast = fhirpath.parse(expression) as AstNode;
+  } catch {
+    return undefined;
+  }
+  const path = (n: AstNode): string[] | undefined => {
+    const k = n.children ?? [];
+    if (n.type === 'TermExpression' && k.length === 1 && k[0]?.type === 'InvocationTerm') {
+      const m = k[0].children?.[0];
+      // A leading capitalised name is a type (`Bundle.entry`): not a child element.
+      if (m?.type !== 'MemberInvocation' || !m.text || !/^[a-z][A-Za-z0-9]*$/.test(m.text)) return undefined;
+      return [m.text];
+    }
+    if (n.type === 'InvocationExpression' && k.length === 2 && k[1]?.type === 'MemberInvocation') {
+      const head = k[0] ? path(k[0]) : undefined;
+      const name = k[1].text;
+      if (!head || !name || !/^[a-z][A-Za-z0-9]*$/.test(name)) return undefined;
+      return [...head, name];
+    }
+    return undefined;
+  };
+  const build = (n: AstNode): Existence | undefined => {
+    const k = n.children ?? [];
+    if (n.type === 'EntireExpression' && k.length === 1 && k[0]) return build(k[0]);
+    if (n.type === 'TermExpression' && k.length === 1 && k[0]?.type === 'ParenthesizedTerm') {
+      const inner = k[0].children?.[0];
+      return inner && k[0].children?.length === 1 ? build(inner) : undefined;
+    }
+    if (
+      (n.type === 'OrExpression' || n.type === 'AndExpression' || n.type === 'ImpliesExpression') &&
+      k.length === 2 &&
+      k[0] &&
+      k[1]
+    ) {
+      const a = build(k[0]);
+      const b = build(k[1]);
+      if (!a || !b) return undefined;
+      if (n.type === 'OrExpression' && n.text === 'or') {
+        return (v) => {
+          const x = a(v);
+          if (x === true) return true;
+          const y = b(v);
+          return y === true ? true : x === false && y === false ? false : undefined;
+        };
+      }
+      if (n.type === 'AndExpression' && n.text === 'and') {
+        return (v) => {
+          const x = a(v);
+          if (x === false) return false;
+          const y = b(v);
+          return y === false ? false : x === true && y === true ? true : undefined;
+        };
+      }
+      if (n.type === 'ImpliesExpression') {
+        return (v) => {
+          const x = a(v);
+          if (x === false) return true;
+          const y = b(v);
+          return y === true ? true : undefined;
+        };
+      }
+      return undefined;
+    }
+    if (n.type === 'InvocationExpression' && k.length === 2 && k[1]?.type === 'FunctionInvocation') {
+      const fn = k[1].children?.[0];
+      const name = fn?.text;
+      // Without arguments: the Functn node holds only its Identifier.
+      if (fn?.type !== 'Functn' || fn.children?.length !== 1 || (name !== 'empty' && name !== 'exists'))
+        return undefined;
+      const steps = k[0] ? path(k[0]) : undefined;
+      if (!steps) return undefined;
+      return (v) => {
+        if (!certainlyEmpty(v, steps)) return undefined;
+        return name === 'empty';
+      };
+    }
+    return undefined;
+  };
+  return build(ast);
+}
+
+/** Whether following `steps` from the value certainly finds nothing (false: found something, or cannot tell). */
+function certainlyEmpty(value: Json, steps: readonly string[]): boolean {
+  let nodes: unknown[] = [value];
+  for (const step of steps) {
+    const next: unknown[] = [];
+    for (const n of nodes) {
+      if (!isObject(n)) return false;
+      if (n[`_${step}`] !== undefined) return false;
+      for (const key in n) {
+        if (key.length > step.length && key.startsWith(step) && /[A-Z]/.test(key.charAt(step.length)))
+          return false;
+      }
+      const x = n[step];
+      if (x === undefined) continue;
+      if (x === null) return false;
+      if (Array.isArray(x)) {
+        if (x.length === 0) return false;
+        for (const y of x) {
+          if (y === null || y === undefined) return false;
+          next.push(y);
+        }
+      } else next.push(x);
+    }
+    if (next.length === 0) return true;
+    nodes = next;
+  }
+  return false;
+}
+
 /** What is prepared once per constraint: native rules, shortcuts, compiled forms per FHIRPath base. */
 interface Prepared {
   skip: boolean;
   holds: Holds | undefined;
   containedOnly: boolean;
+  absence: Existence | undefined;
   /** `${primitive ? 'p' : 'o'}${base}` → compiled expression. */
   compiled: Map<string, Compiled | Error>;
   pureOnPrimitive: boolean;
@@ -305,6 +427,7 @@ function prepare(c: Constraint): Prepared {
       skip: !c.expression || NATIVE.has(c.key),
       holds: native && native.expression === expression ? native.holds : undefined,
       containedOnly: CONTAINED_EMPTY.test(expression),
+      absence: c.expression && !NATIVE.has(c.key) ? absenceTest(expression) : undefined,
       compiled: new Map(),
       pureOnPrimitive: !IMPURE.test(primitiveExpression(expression)),
     };
@@ -321,8 +444,8 @@ function prepare(c: Constraint): Prepared {
 function trivially(p: Prepared, value: unknown, t: InvariantTarget): boolean {
   if (!isObject(value)) return false;
   if (p.holds) return p.holds(value, t);
-  if (p.containedOnly) return !Array.isArray(value.contained) || value.contained.length === 0;
-  return false;
+  if (p.containedOnly && (!Array.isArray(value.contained) || value.contained.length === 0)) return true;
+  return p.absence?.(value) === true;
 }
 
 /** Outcomes of value-only expressions on primitive values: `base \0 expression \0 type:value`. */
