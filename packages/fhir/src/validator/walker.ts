@@ -85,6 +85,28 @@ const perConformance = new WeakMap<
   }
 >();
 
+function isEmptyObject(obj: Json): boolean {
+  for (const _ in obj) return false;
+  return true;
+}
+
+const defaultTypes = new WeakMap<ElementNode, string | null>();
+/** The type of an element's values when its JSON name does not say it (undefined for a choice). */
+function defaultType(node: ElementNode): string | undefined {
+  let t = defaultTypes.get(node);
+  if (t === undefined) {
+    // R4 4.0.1 types Resource.id as System.String/"string"; its definition says id (the HL7 validator agrees).
+    t =
+      node.def.base?.path === 'Resource.id'
+        ? 'id'
+        : node.def.type?.length === 1
+          ? typeCode(node.def.type[0] as TypeRef)
+          : null;
+    defaultTypes.set(node, t);
+  }
+  return t ?? undefined;
+}
+
 /** Whether any slice of a sliced element has a minimum above 0 (found once per element). */
 const requiredSlices = new WeakMap<ElementNode, boolean>();
 function hasRequiredSlice(entry: ElementNode): boolean {
@@ -355,11 +377,12 @@ export class Run {
 
   #complex(obj: Json, children: ElementNode[], expression: string, env: Env, out: Issue[]): void {
     const groups = new Map<ElementNode, { key: string; type: string | undefined }[]>();
+    const lookup = lookupOf(children);
     for (const key of Object.keys(obj)) {
       if (key === 'resourceType' || key === 'fhir_comments') continue;
       const name = key.startsWith('_') ? key.slice(1) : key;
       if (key.startsWith('_') && name in obj) continue;
-      const match = lookupOf(children).get(name);
+      const match = lookup.get(name);
       const found = match?.node;
       const type = match?.type;
       if (!found) {
@@ -396,27 +419,20 @@ export class Run {
       }
       const items: { item: Typed; ext: unknown; expression: string }[] = [];
       for (const { key, type } of keys) {
-        const shape = shapeIssue(obj[key], obj[`_${key}`], child, `${expression}.${key}`);
-        if (shape) out.push(shape);
+        const keyExpression = `${expression}.${key}`;
         const values = obj[key];
         const exts = obj[`_${key}`];
+        const shape = shapeIssue(values, exts, child, keyExpression);
+        if (shape) out.push(shape);
         const arr = Array.isArray(values) ? values : values === undefined ? [] : [values];
         const extArr = Array.isArray(exts) ? exts : exts === undefined ? [] : [exts];
         const repeating = Array.isArray(values) || Array.isArray(exts);
         const n = Math.max(arr.length, extArr.length);
         for (let i = 0; i < n; i++) {
-          const t =
-            type ??
-            // R4 4.0.1 types Resource.id as System.String/"string"; its definition says id (the HL7 validator agrees).
-            (child.def.base?.path === 'Resource.id'
-              ? 'id'
-              : child.def.type?.length === 1
-                ? typeCode(child.def.type[0] as TypeRef)
-                : undefined);
           items.push({
-            item: { value: arr[i] ?? undefined, type: t },
+            item: { value: arr[i] ?? undefined, type: type ?? defaultType(child) },
             ext: extArr[i] ?? undefined,
-            expression: `${expression}.${key}${repeating ? `[${i}]` : ''}`,
+            expression: repeating ? `${keyExpression}[${i}]` : keyExpression,
           });
         }
       }
@@ -527,7 +543,7 @@ export class Run {
       return;
     } else {
       const obj = value as Json;
-      if (Object.keys(obj).length === 0) {
+      if (isEmptyObject(obj)) {
         out.push({
           severity: 'error',
           code: 'invariant',
