@@ -41,6 +41,12 @@ export class Conformance {
   readonly #byType = new Map<string, StructureDefinition>();
   #messageProfiles: Map<string, string> | undefined;
   readonly #problems = new WeakMap<StructureDefinition, string>();
+  #generation = 0;
+
+  /** Grows with every resource added: what is derived from the index (and cached) is stale when it changed. */
+  get generation(): number {
+    return this.#generation;
+  }
 
   /** Adds a resource with a `url`; resources without one are ignored. Returns whether it was indexed. */
   add(resource: Json): boolean {
@@ -53,6 +59,7 @@ export class Conformance {
     list.sort((a, b) => compareVersions(b.version, a.version));
     this.#byUrl.set(url, list);
     this.#messageProfiles = undefined;
+    this.#generation++;
     return true;
   }
 

@@ -5,6 +5,7 @@ import type { Issue } from './issues.ts';
 export function cardinalityIssues(count: number, node: ElementNode, parentExpression: string): Issue[] {
   const min = node.def.min ?? 0;
   const max = node.def.max ?? '*';
+  if (count >= min && (max === '*' || count <= Number(max))) return [];
   const where = `${parentExpression}.${node.name.replace('[x]', '')}`;
   if (count < min) {
     return [

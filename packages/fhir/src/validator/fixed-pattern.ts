@@ -9,12 +9,25 @@ export interface FixedOrPattern {
 
 /** The `fixed[x]` or `pattern[x]` of an element, if any (R4 ElementDefinition.fixed[x] / pattern[x]). */
 export function fixedOrPattern(def: ElementDefinition): FixedOrPattern | undefined {
+  const known = found.get(def);
+  if (known !== undefined) return known ?? undefined;
+  let fp: FixedOrPattern | null = null;
   for (const k of Object.keys(def)) {
-    if (k.startsWith('fixed') && k.length > 5) return { kind: 'fixed', property: k, value: def[k] };
-    if (k.startsWith('pattern') && k.length > 7) return { kind: 'pattern', property: k, value: def[k] };
+    if (k.startsWith('fixed') && k.length > 5) {
+      fp = { kind: 'fixed', property: k, value: def[k] };
+      break;
+    }
+    if (k.startsWith('pattern') && k.length > 7) {
+      fp = { kind: 'pattern', property: k, value: def[k] };
+      break;
+    }
   }
-  return undefined;
+  found.set(def, fp);
+  return fp ?? undefined;
 }
+
+// Found once per element definition (conformance resources are not changed once loaded).
+const found = new WeakMap<ElementDefinition, FixedOrPattern | null>();
 
 /** fixed[x]: "the value SHALL be exactly the same as this value" — every element, nothing extra. */
 export function equalsExactly(value: unknown, fixed: unknown): boolean {

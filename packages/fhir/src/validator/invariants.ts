@@ -192,22 +192,265 @@ export function checkContainedReferenced(resource: Json, expression: string): Is
   return issues;
 }
 
+const CONTAINED_EMPTY = /^contained\.[\w.]+\.empty\(\)( and contained\.[\w.]+\.empty\(\))*$/;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The entries of a Bundle when each is a JSON object (undefined: none; null: not plainly shaped). */
+function plainEntries(bundle: Json): Json[] | null {
+  const e = bundle.entry;
+  if (e === undefined) return [];
+  if (!Array.isArray(e) || !e.every(isObject)) return null;
+  return e as Json[];
+}
+
 /**
- * Whether a constraint holds without running FHIRPath. Rules about `contained` (R4 dom-2, dom-4, dom-5: `contained.….empty()`) hold when there is nothing contained;
- * skipping them saves most of the FHIRPath time on a Bundle's entries.
+ * A native test that a constraint certainly holds, for rules every Bundle and resource meets in the common case.
+ * It only ever answers "holds" (true) or "run FHIRPath" (false): a violation is always found, and worded, by
+ * FHIRPath, so the findings are those of the expressions themselves.
  */
-function trivially(c: Constraint, value: unknown): boolean {
-  if (!value || typeof value !== 'object') return false;
-  const v = value as Json;
+type Holds = (value: Json, t: InvariantTarget) => boolean;
+
+const NATIVE_HOLDS: Record<string, { expression: string; holds: Holds }> = {
   // dom-6 `text.\`div\`.exists()` holds when there is a narrative div (else FHIRPath reports it).
-  if (c.key === 'dom-6' && c.expression === 'text.`div`.exists()') {
-    return typeof (v.text as Json | undefined)?.div === 'string';
+  'dom-6': {
+    expression: 'text.`div`.exists()',
+    holds: (v) => typeof (v.text as Json | undefined)?.div === 'string',
+  },
+  // bdl-3 / bdl-4: request (response) only in batch/transaction/history (responses); none in other Bundles.
+  'bdl-3': {
+    expression:
+      "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = 'transaction' or %resource.type = 'history'))",
+    holds: (v, t) =>
+      v === t.resource &&
+      typeof v.type === 'string' &&
+      !['batch', 'transaction', 'history'].includes(v.type) &&
+      (plainEntries(v)?.every((e) => e.request === undefined) ?? false),
+  },
+  'bdl-4': {
+    expression:
+      "entry.all(response.exists() = (%resource.type = 'batch-response' or %resource.type = 'transaction-response' or %resource.type = 'history'))",
+    holds: (v, t) =>
+      v === t.resource &&
+      typeof v.type === 'string' &&
+      !['batch-response', 'transaction-response', 'history'].includes(v.type) &&
+      (plainEntries(v)?.every((e) => e.response === undefined) ?? false),
+  },
+  // bdl-7: no two entries with one fullUrl (no meta.versionId anywhere to tell them apart).
+  'bdl-7': {
+    expression:
+      "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId).isDistinct()",
+    holds: (v) => {
+      const entries = plainEntries(v);
+      if (!entries) return false;
+      const seen = new Set<string>();
+      for (const e of entries) {
+        if (e._fullUrl !== undefined) return false;
+        const r = e.resource;
+        if (r !== undefined) {
+          if (!isObject(r)) return false;
+          const meta = r.meta;
+          if (
+            meta !== undefined &&
+            (!isObject(meta) || meta.versionId !== undefined || meta._versionId !== undefined)
+          )
+            return false;
+        }
+        if (e.fullUrl === undefined) continue;
+        if (typeof e.fullUrl !== 'string' || seen.has(e.fullUrl)) return false;
+        seen.add(e.fullUrl);
+      }
+      return true;
+    },
+  },
+  // bdl-5: an entry holding a resource.
+  'bdl-5': {
+    expression: 'resource.exists() or request.exists() or response.exists()',
+    holds: (v) => isObject(v.resource) && typeof v.resource.resourceType === 'string',
+  },
+  // bdl-8: a fullUrl without a version.
+  'bdl-8': {
+    expression: "fullUrl.exists() implies fullUrl.contains('/_history/').not()",
+    holds: (v) =>
+      v._fullUrl === undefined &&
+      (v.fullUrl === undefined || (typeof v.fullUrl === 'string' && !v.fullUrl.includes('/_history/'))),
+  },
+};
+
+/**
+ * An expression whose result on a primitive depends on the value alone (no environment variable, no function
+ * that reaches the Bundle, the terminology or the clock): its outcome on one value is remembered.
+ */
+const IMPURE =
+  /%|resolve|conformsTo|memberOf|now\(|today\(|timeOfDay|trace|defineVariable|descendants|children/;
+
+/**
+ * A constraint made only of element paths tested with `empty()` / `exists()` and joined by `and`, `or`,
+ * `implies` (sev-1 `name.empty() or query.empty()`, obs-6, dom-2/4/5 …), decided on the JSON where the answer
+ * follows from **absence** alone: a path none of whose steps is present (no `x`, no `_x`, no choice `xFoo`) is
+ * empty. Presence is never trusted (a choice element or an odd value may be read differently by FHIRPath), so
+ * the test answers true (holds), false, or undefined (FHIRPath decides); only "holds" is used.
+ */
+type Existence = (value: Json) => boolean | undefined;
+
+function absenceTest(expression: string): Existence | undefined {
+  let ast: AstNode;
+  try {
+    ast = fhirpath.parse(expression) as AstNode;
+  } catch {
+    return undefined;
   }
-  if (/^contained\.[\w.]+\.empty\(\)( and contained\.[\w.]+\.empty\(\))*$/.test(c.expression ?? '')) {
-    return !Array.isArray(v.contained) || v.contained.length === 0;
+  const path = (n: AstNode): string[] | undefined => {
+    const k = n.children ?? [];
+    if (n.type === 'TermExpression' && k.length === 1 && k[0]?.type === 'InvocationTerm') {
+      const m = k[0].children?.[0];
+      // A leading capitalised name is a type (`Bundle.entry`): not a child element.
+      if (m?.type !== 'MemberInvocation' || !m.text || !/^[a-z][A-Za-z0-9]*$/.test(m.text)) return undefined;
+      return [m.text];
+    }
+    if (n.type === 'InvocationExpression' && k.length === 2 && k[1]?.type === 'MemberInvocation') {
+      const head = k[0] ? path(k[0]) : undefined;
+      const name = k[1].text;
+      if (!head || !name || !/^[a-z][A-Za-z0-9]*$/.test(name)) return undefined;
+      return [...head, name];
+    }
+    return undefined;
+  };
+  const build = (n: AstNode): Existence | undefined => {
+    const k = n.children ?? [];
+    if (n.type === 'EntireExpression' && k.length === 1 && k[0]) return build(k[0]);
+    if (n.type === 'TermExpression' && k.length === 1 && k[0]?.type === 'ParenthesizedTerm') {
+      const inner = k[0].children?.[0];
+      return inner && k[0].children?.length === 1 ? build(inner) : undefined;
+    }
+    if (
+      (n.type === 'OrExpression' || n.type === 'AndExpression' || n.type === 'ImpliesExpression') &&
+      k.length === 2 &&
+      k[0] &&
+      k[1]
+    ) {
+      const a = build(k[0]);
+      const b = build(k[1]);
+      if (!a || !b) return undefined;
+      if (n.type === 'OrExpression' && n.text === 'or') {
+        return (v) => {
+          const x = a(v);
+          if (x === true) return true;
+          const y = b(v);
+          return y === true ? true : x === false && y === false ? false : undefined;
+        };
+      }
+      if (n.type === 'AndExpression' && n.text === 'and') {
+        return (v) => {
+          const x = a(v);
+          if (x === false) return false;
+          const y = b(v);
+          return y === false ? false : x === true && y === true ? true : undefined;
+        };
+      }
+      if (n.type === 'ImpliesExpression') {
+        return (v) => {
+          const x = a(v);
+          if (x === false) return true;
+          const y = b(v);
+          return y === true ? true : undefined;
+        };
+      }
+      return undefined;
+    }
+    if (n.type === 'InvocationExpression' && k.length === 2 && k[1]?.type === 'FunctionInvocation') {
+      const fn = k[1].children?.[0];
+      const name = fn?.text;
+      // Without arguments: the Functn node holds only its Identifier.
+      if (fn?.type !== 'Functn' || fn.children?.length !== 1 || (name !== 'empty' && name !== 'exists'))
+        return undefined;
+      const steps = k[0] ? path(k[0]) : undefined;
+      if (!steps) return undefined;
+      return (v) => {
+        if (!certainlyEmpty(v, steps)) return undefined;
+        return name === 'empty';
+      };
+    }
+    return undefined;
+  };
+  return build(ast);
+}
+
+/** Whether following `steps` from the value certainly finds nothing (false: found something, or cannot tell). */
+function certainlyEmpty(value: Json, steps: readonly string[]): boolean {
+  let nodes: unknown[] = [value];
+  for (const step of steps) {
+    const next: unknown[] = [];
+    for (const n of nodes) {
+      if (!isObject(n)) return false;
+      if (n[`_${step}`] !== undefined) return false;
+      for (const key in n) {
+        if (key.length > step.length && key.startsWith(step) && /[A-Z]/.test(key.charAt(step.length)))
+          return false;
+      }
+      const x = n[step];
+      if (x === undefined) continue;
+      if (x === null) return false;
+      if (Array.isArray(x)) {
+        if (x.length === 0) return false;
+        for (const y of x) {
+          if (y === null || y === undefined) return false;
+          next.push(y);
+        }
+      } else next.push(x);
+    }
+    if (next.length === 0) return true;
+    nodes = next;
   }
   return false;
 }
+
+/** What is prepared once per constraint: native rules, shortcuts, compiled forms per FHIRPath base. */
+interface Prepared {
+  skip: boolean;
+  holds: Holds | undefined;
+  containedOnly: boolean;
+  absence: Existence | undefined;
+  /** `${primitive ? 'p' : 'o'}${base}` → compiled expression. */
+  compiled: Map<string, Compiled | Error>;
+  pureOnPrimitive: boolean;
+}
+
+const prepared = new WeakMap<Constraint, Prepared>();
+
+function prepare(c: Constraint): Prepared {
+  let p = prepared.get(c);
+  if (!p) {
+    const native = NATIVE_HOLDS[c.key];
+    const expression = c.expression ?? '';
+    p = {
+      skip: !c.expression || NATIVE.has(c.key),
+      holds: native && native.expression === expression ? native.holds : undefined,
+      containedOnly: CONTAINED_EMPTY.test(expression),
+      absence: c.expression && !NATIVE.has(c.key) ? absenceTest(expression) : undefined,
+      compiled: new Map(),
+      pureOnPrimitive: !IMPURE.test(primitiveExpression(expression)),
+    };
+    prepared.set(c, p);
+  }
+  return p;
+}
+
+/**
+ * Whether a constraint holds without running FHIRPath. Rules about `contained` (R4 dom-2, dom-4, dom-5:
+ * `contained.….empty()`) hold when there is nothing contained; skipping them saves most of the FHIRPath time on a
+ * Bundle's entries. The Bundle rules above hold in the common case.
+ */
+function trivially(p: Prepared, value: unknown, t: InvariantTarget): boolean {
+  if (!isObject(value)) return false;
+  if (p.holds) return p.holds(value, t);
+  if (p.containedOnly && (!Array.isArray(value.contained) || value.contained.length === 0)) return true;
+  return p.absence?.(value) === true;
+}
+
+/** Outcomes of value-only expressions on primitive values: `base \0 expression \0 type:value`. */
+const primitiveOutcomes = new Map<string, { ok: boolean; error: string | undefined }>();
+const MAX_PRIMITIVE_OUTCOMES = 20_000;
 
 export interface InvariantTarget {
   value: unknown;
@@ -230,14 +473,28 @@ export function checkInvariants(
   const issues: Issue[] = [];
   const primitive = t.value === null || typeof t.value !== 'object';
   for (const c of constraints) {
-    if (!c.expression || NATIVE.has(c.key)) continue;
-    if (trivially(c, t.value)) continue;
-    const expr = primitive ? primitiveExpression(c.expression) : c.expression;
-    const fn = compile(t.base, expr);
+    const p = prepare(c);
+    if (p.skip) continue;
+    if (trivially(p, t.value, t)) continue;
+    const expr = primitive ? primitiveExpression(c.expression as string) : (c.expression as string);
+    const fnKey = `${primitive ? 'p' : 'o'}${t.base}`;
+    let fn = p.compiled.get(fnKey);
+    if (fn === undefined) {
+      fn = compile(t.base, expr);
+      p.compiled.set(fnKey, fn);
+    }
     const frame: Frame = { host, holder: t.resource };
     let ok: boolean;
     let error: string | undefined;
-    if (fn instanceof Error) {
+    const memoKey =
+      primitive && p.pureOnPrimitive && !(fn instanceof Error) && String(t.value).length <= 256
+        ? `${t.base}\u0000${expr}\u0000${typeof t.value}:${String(t.value)}`
+        : undefined;
+    const memo = memoKey === undefined ? undefined : primitiveOutcomes.get(memoKey);
+    if (memo) {
+      ok = memo.ok;
+      error = memo.error;
+    } else if (fn instanceof Error) {
       ok = false;
       error = fn.message;
     } else {
@@ -250,6 +507,10 @@ export function checkInvariants(
         error = e instanceof Error ? e.message : String(e);
       } finally {
         stack.pop();
+      }
+      if (memoKey !== undefined) {
+        if (primitiveOutcomes.size >= MAX_PRIMITIVE_OUTCOMES) primitiveOutcomes.clear();
+        primitiveOutcomes.set(memoKey, { ok, error });
       }
     }
     if (ok) continue;

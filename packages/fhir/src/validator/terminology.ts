@@ -44,6 +44,8 @@ export class Terminology {
   readonly #expansions = new Map<string, Expansion | string>();
   readonly #systems = new Map<string, FlatSystem | undefined>();
   #implicit: Map<string, ValueSet> | undefined;
+  readonly #loaded = new Map<string, boolean>();
+  #loadedGeneration = -1;
 
   constructor(conformance: Conformance) {
     this.#conformance = conformance;
@@ -84,9 +86,18 @@ export class Terminology {
     return { result: 'no' };
   }
 
-  /** Whether the value set is loaded. */
+  /** Whether the value set is loaded (remembered per URL while no resource is added to the conformance). */
   hasValueSet(url: string): boolean {
-    return this.#valueSet(url) !== undefined;
+    if (this.#loadedGeneration !== this.#conformance.generation) {
+      this.#loaded.clear();
+      this.#loadedGeneration = this.#conformance.generation;
+    }
+    let has = this.#loaded.get(url);
+    if (has === undefined) {
+      has = this.#valueSet(url) !== undefined;
+      this.#loaded.set(url, has);
+    }
+    return has;
   }
 
   #valueSet(url: string): ValueSet | undefined {

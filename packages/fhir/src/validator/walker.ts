@@ -6,7 +6,7 @@ import { cardinalityIssues, shapeIssue } from './cardinality.ts';
 import { type ExtensionHost, extensionChildren } from './extensions.ts';
 import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts';
 import { invariantHost, referenceCheck, sliceHost } from './hosts.ts';
-import { checkContainedReferenced, checkInvariants } from './invariants.ts';
+import { checkContainedReferenced, checkInvariants, type InvariantHost } from './invariants.ts';
 import type { Issue } from './issues.ts';
 import { checkNarrativeDiv, checkPrimitive, isPrimitiveType } from './primitives.ts';
 import {
@@ -16,7 +16,7 @@ import {
   checkReference,
   indexBundle,
 } from './references.ts';
-import { assignSlices, checkSlicing, type Typed } from './slicing.ts';
+import { assignSlices, checkSlicing, type SliceHost, type Typed } from './slicing.ts';
 import type { Terminology } from './terminology.ts';
 
 /** Where a resource sits: the outermost resource, the resource itself and the Bundle around it. */
@@ -36,6 +36,88 @@ export function typeCode(t: TypeRef): string {
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
+/** An element name (`code`, `valueQuantity`) → its definition among the children, and the type a choice names. */
+type Lookup = Map<string, { node: ElementNode; type: string | undefined }>;
+const lookups = new WeakMap<readonly ElementNode[], Lookup>();
+
+/**
+ * The names of a list of child definitions, built once per list: the first child in definition order that has
+ * the name, or whose choice (`value[x]`) has a type the name's suffix spells (`valueQuantity`), wins.
+ */
+function lookupOf(children: readonly ElementNode[]): Lookup {
+  let m = lookups.get(children);
+  if (m) return m;
+  m = new Map();
+  for (const c of children) {
+    if (!m.has(c.name)) m.set(c.name, { node: c, type: undefined });
+    if (!c.name.endsWith('[x]')) continue;
+    const prefix = c.name.slice(0, -3);
+    for (const t of c.def.type ?? []) {
+      const key = prefix + cap(typeCode(t));
+      if (!m.has(key)) m.set(key, { node: c, type: typeCode(t) });
+    }
+  }
+  lookups.set(children, m);
+  return m;
+}
+
+/** The `id` and `extension` definitions among a primitive's children (what its `_x` companion may hold). */
+const primitiveElementChildren = new WeakMap<readonly ElementNode[], ElementNode[]>();
+function elementChildrenOf(children: ElementNode[]): ElementNode[] {
+  let out = primitiveElementChildren.get(children);
+  if (!out) {
+    out = children.filter((c) => c.name === 'id' || c.name === 'extension');
+    primitiveElementChildren.set(children, out);
+  }
+  return out;
+}
+
+/**
+ * What depends only on the conformance resources (which are not changed once loaded), shared by every run over
+ * them: child definitions per element and type, and whether an element holds a resource.
+ */
+const perConformance = new WeakMap<
+  Conformance,
+  {
+    generation: number;
+    children: WeakMap<ElementNode, Map<string, ElementNode[]>>;
+    resourceHolders: WeakMap<ElementNode, boolean>;
+  }
+>();
+
+function isEmptyObject(obj: Json): boolean {
+  for (const _ in obj) return false;
+  return true;
+}
+
+const defaultTypes = new WeakMap<ElementNode, string | null>();
+/** The type of an element's values when its JSON name does not say it (undefined for a choice). */
+function defaultType(node: ElementNode): string | undefined {
+  let t = defaultTypes.get(node);
+  if (t === undefined) {
+    // R4 4.0.1 types Resource.id as System.String/"string"; its definition says id (the HL7 validator agrees).
+    t =
+      node.def.base?.path === 'Resource.id'
+        ? 'id'
+        : node.def.type?.length === 1
+          ? typeCode(node.def.type[0] as TypeRef)
+          : null;
+    defaultTypes.set(node, t);
+  }
+  return t ?? undefined;
+}
+
+/** Whether any slice of a sliced element has a minimum above 0 (found once per element). */
+const requiredSlices = new WeakMap<ElementNode, boolean>();
+function hasRequiredSlice(entry: ElementNode): boolean {
+  let r = requiredSlices.get(entry);
+  if (r === undefined) {
+    r = entry.slices.some((s) => (s.def.min ?? 0) > 0);
+    requiredSlices.set(entry, r);
+  }
+  return r;
+}
+
 /**
  * How deeply objects may nest (resources, elements, extensions): deeper content is reported, not walked. Real FHIR
  * stays far below (a Questionnaire's nested items are the deepest); hostile input must not exhaust the stack.
@@ -50,7 +132,11 @@ export class Run {
   readonly #results = new Map<Json, Map<string, Issue[] | null>>();
   readonly #bundles = new Map<Json, BundleIndex>();
   readonly #where = new Map<Json, { expression: string; env: Env }>();
-  readonly #children = new WeakMap<ElementNode, Map<string, ElementNode[]>>();
+  readonly #children: WeakMap<ElementNode, Map<string, ElementNode[]>>;
+  // The callbacks of one Env, made once (an Env is one resource against one profile).
+  readonly #invariantHosts = new WeakMap<Env, InvariantHost>();
+  readonly #resourceHolders: WeakMap<ElementNode, boolean>;
+  readonly #sliceHosts = new WeakMap<Env, SliceHost>();
   #depth = 0;
   /** The element whose properties are being walked: the host of the extensions met there. */
   #host: ExtensionHost | undefined;
@@ -58,7 +144,19 @@ export class Run {
   constructor(
     readonly conformance: Conformance,
     readonly terminology: Terminology,
-  ) {}
+  ) {
+    let shared = perConformance.get(conformance);
+    if (shared?.generation !== conformance.generation) {
+      shared = {
+        generation: conformance.generation,
+        children: new WeakMap(),
+        resourceHolders: new WeakMap(),
+      };
+      perConformance.set(conformance, shared);
+    }
+    this.#children = shared.children;
+    this.#resourceHolders = shared.resourceHolders;
+  }
 
   /** Validates a resource against its base definition and `profiles`, recording where it sits. */
   resource(resource: Json, expression: string, env: Env, profiles: readonly string[], out: Issue[]): void {
@@ -215,6 +313,36 @@ export class Run {
     }
   }
 
+  /** Whether the element's types include a resource (contained, Bundle.entry.resource, …); once per node. */
+  #holdsResource(node: ElementNode): boolean {
+    let r = this.#resourceHolders.get(node);
+    if (r === undefined) {
+      r =
+        node.def.type?.some((t) => this.conformance.typeDefinition(typeCode(t))?.kind === 'resource') ??
+        false;
+      this.#resourceHolders.set(node, r);
+    }
+    return r;
+  }
+
+  #invariantHost(env: Env): InvariantHost {
+    let h = this.#invariantHosts.get(env);
+    if (!h) {
+      h = invariantHost(this, env);
+      this.#invariantHosts.set(env, h);
+    }
+    return h;
+  }
+
+  #sliceHost(env: Env): SliceHost {
+    let h = this.#sliceHosts.get(env);
+    if (!h) {
+      h = sliceHost(this, env);
+      this.#sliceHosts.set(env, h);
+    }
+    return h;
+  }
+
   #hostOf(type: string, node: ElementNode, expression: string, env: Env, url?: unknown): ExtensionHost {
     // An element defined by reference (`QuestionnaireResponse.item.answer.item` → `#QuestionnaireResponse.item`)
     // is that element for extension contexts.
@@ -249,27 +377,14 @@ export class Run {
 
   #complex(obj: Json, children: ElementNode[], expression: string, env: Env, out: Issue[]): void {
     const groups = new Map<ElementNode, { key: string; type: string | undefined }[]>();
+    const lookup = lookupOf(children);
     for (const key of Object.keys(obj)) {
       if (key === 'resourceType' || key === 'fhir_comments') continue;
       const name = key.startsWith('_') ? key.slice(1) : key;
       if (key.startsWith('_') && name in obj) continue;
-      let found: ElementNode | undefined;
-      let type: string | undefined;
-      for (const c of children) {
-        if (c.name === name) {
-          found = c;
-          break;
-        }
-        if (c.name.endsWith('[x]') && name.startsWith(c.name.slice(0, -3))) {
-          const suffix = name.slice(c.name.length - 3);
-          const t = c.def.type?.find((x) => cap(typeCode(x)) === suffix);
-          if (t) {
-            found = c;
-            type = typeCode(t);
-            break;
-          }
-        }
-      }
+      const match = lookup.get(name);
+      const found = match?.node;
+      const type = match?.type;
       if (!found) {
         const choice = children.find((c) => c.name.endsWith('[x]') && name.startsWith(c.name.slice(0, -3)));
         out.push({
@@ -287,7 +402,13 @@ export class Run {
       groups.set(found, list);
     }
     for (const child of children) {
-      const keys = groups.get(child) ?? [];
+      const given = groups.get(child);
+      // No value for this child: only its minimum (and required slices, below) can be broken.
+      if (given === undefined && (child.slices.length === 0 || !hasRequiredSlice(child))) {
+        if ((child.def.min ?? 0) > 0) out.push(...cardinalityIssues(0, child, expression));
+        continue;
+      }
+      const keys = given ?? [];
       if (keys.length > 1) {
         out.push({
           severity: 'error',
@@ -298,40 +419,30 @@ export class Run {
       }
       const items: { item: Typed; ext: unknown; expression: string }[] = [];
       for (const { key, type } of keys) {
-        const shape = shapeIssue(obj[key], obj[`_${key}`], child, `${expression}.${key}`);
-        if (shape) out.push(shape);
+        const keyExpression = `${expression}.${key}`;
         const values = obj[key];
         const exts = obj[`_${key}`];
+        const shape = shapeIssue(values, exts, child, keyExpression);
+        if (shape) out.push(shape);
         const arr = Array.isArray(values) ? values : values === undefined ? [] : [values];
         const extArr = Array.isArray(exts) ? exts : exts === undefined ? [] : [exts];
         const repeating = Array.isArray(values) || Array.isArray(exts);
         const n = Math.max(arr.length, extArr.length);
         for (let i = 0; i < n; i++) {
-          const t =
-            type ??
-            // R4 4.0.1 types Resource.id as System.String/"string"; its definition says id (the HL7 validator agrees).
-            (child.def.base?.path === 'Resource.id'
-              ? 'id'
-              : child.def.type?.length === 1
-                ? typeCode(child.def.type[0] as TypeRef)
-                : undefined);
           items.push({
-            item: { value: arr[i] ?? undefined, type: t },
+            item: { value: arr[i] ?? undefined, type: type ?? defaultType(child) },
             ext: extArr[i] ?? undefined,
-            expression: `${expression}.${key}${repeating ? `[${i}]` : ''}`,
+            expression: repeating ? `${keyExpression}[${i}]` : keyExpression,
           });
         }
       }
       out.push(...cardinalityIssues(items.length, child, expression));
       for (const it of items) this.item(it.item, it.ext, child, it.expression, env, out);
-      if (
-        child.slices.length > 0 &&
-        items.length + (child.slices.some((s) => (s.def.min ?? 0) > 0) ? 1 : 0) > 0
-      ) {
+      if (child.slices.length > 0 && items.length + (hasRequiredSlice(child) ? 1 : 0) > 0) {
         const assigned = assignSlices(
           items.map((i) => i.item),
           child,
-          sliceHost(this, env),
+          this.#sliceHost(env),
         );
         assigned.forEach((slice, i) => {
           const it = items[i];
@@ -359,11 +470,7 @@ export class Run {
     }
     // A resource element (contained, Bundle.entry.resource, Parameters.parameter.resource) needs a resourceType:
     // without one it would pass as an empty Resource.
-    if (
-      typeof value === 'object' &&
-      !Array.isArray(value) &&
-      node.def.type?.some((t) => this.conformance.typeDefinition(typeCode(t))?.kind === 'resource')
-    ) {
+    if (typeof value === 'object' && !Array.isArray(value) && this.#holdsResource(node)) {
       out.push({
         severity: 'error',
         code: 'structure',
@@ -408,12 +515,14 @@ export class Run {
             message: 'The _ companion of a primitive must be an object',
           });
         } else {
-          const elementChildren = this.childrenOf(node, type).filter(
-            (c) => c.name === 'id' || c.name === 'extension',
-          );
-          this.withHost(this.#hostOf(type, node, expression, env), () =>
-            this.complex(ext as Json, elementChildren, expression, env, out),
-          );
+          const elementChildren = elementChildrenOf(this.childrenOf(node, type));
+          const outer = this.#host;
+          this.#host = this.#hostOf(type, node, expression, env);
+          try {
+            this.complex(ext as Json, elementChildren, expression, env, out);
+          } finally {
+            this.#host = outer;
+          }
         }
       }
       if (value === undefined && (ext === undefined || Object.keys(ext as object).length === 0)) {
@@ -434,7 +543,7 @@ export class Run {
       return;
     } else {
       const obj = value as Json;
-      if (Object.keys(obj).length === 0) {
+      if (isEmptyObject(obj)) {
         out.push({
           severity: 'error',
           code: 'invariant',
@@ -445,9 +554,13 @@ export class Run {
       let children = this.childrenOf(node, type);
       if (type === 'Extension' || type === 'modifierExtension')
         children = extensionChildren(this.conformance, obj, node, children, expression, out, this.#host);
-      this.withHost(this.#hostOf(type, node, expression, env, obj.url), () =>
-        this.complex(obj, children, expression, env, out),
-      );
+      const outer = this.#host;
+      this.#host = this.#hostOf(type, node, expression, env, obj.url);
+      try {
+        this.complex(obj, children, expression, env, out);
+      } finally {
+        this.#host = outer;
+      }
       if (
         type === 'Extension' &&
         obj.extension !== undefined &&
@@ -504,7 +617,7 @@ export class Run {
         ...checkInvariants(
           node.def.constraint,
           { value, base, expression, resource: env.resource, root: env.root },
-          invariantHost(this, env),
+          this.#invariantHost(env),
         ),
       );
     }
