@@ -8,7 +8,13 @@ import { requireTrustConfiguration } from '../roles.ts';
 import { type AnyStore, type IdleState, JobQueue, Worker } from '../store/index.ts';
 import { TokenClient } from '../token-client.ts';
 import { DeliveryStatusReporter, type ReportPayload } from './reporter.ts';
-import { EDS_REPORT_SCOPE, plainFetch, ReportRefused, type ReportResult, reportHandler } from './sender.ts';
+import {
+  EDS_REPORT_SCOPE,
+  plainFetch,
+  ReportRefused,
+  type ReportResult,
+  reportBatchHandler,
+} from './sender.ts';
 
 export { DeliveryStatusReporter, noReporter, type StepTaken } from './reporter.ts';
 export { EDS_REPORT_SCOPE } from './sender.ts';
@@ -123,18 +129,22 @@ export function createDeliveryStatus(
   }
   // Closing aborts a POST in flight: its job is tried again after the restart.
   const closing = new AbortController();
-  const post = reportHandler({
+  const post = reportBatchHandler({
     url,
     fetch: doFetch,
     timeoutMs: cfg.timeoutMs,
     logger,
     count,
+    size: cfg.batchSize,
     ...(forgetToken ? { forgetToken } : {}),
   });
   worker = new Worker<ReportPayload>(
     queue,
     QUEUES.edsReport,
-    (job, { signal }) => post(job, { signal: AbortSignal.any([signal, closing.signal]) }),
+    {
+      size: post.size,
+      run: (jobs, { signal }) => post.run(jobs, { signal: AbortSignal.any([signal, closing.signal]) }),
+    },
     {
       concurrency: cfg.concurrency,
       pollIntervalMs: node.queue.pollIntervalMs,
