@@ -333,6 +333,13 @@ describe('EDS: access tokens when the node has authorization (own organisation, 
     const tooMany = await call(`${eds.url}/`, 'POST', batch(201), headers, gpAgent);
     assert.equal(tooMany.status, 413, tooMany.text);
     assert.match(tooMany.text, /at most 200/);
+    const metadata = await call(`${eds.url}/metadata`, 'GET', undefined, {}, pki.anonymous);
+    const rest = (metadata.body.rest as Json[])[0]!;
+    assert.deepEqual(
+      rest.interaction,
+      [{ code: 'batch' }],
+      'the CapabilityStatement says batch is supported',
+    );
     const operator = as(otherAgent, await token(otherAgent, 'operator'));
     const found = await operator.get('/AuditEvent?message-id=B-limit&_summary=count');
     assert.equal(found.body.total, 0);
