@@ -1,7 +1,8 @@
 // EDS at scale: EHMI_BENCH_EDS_N delivery status events (default 1,000,000; `--quick` 100,000) seeded in bulk into
 // one store, then over HTTP: searches by message id and by sender GLN (latency p50/p99 of single requests, one at a
 // time) and ingest (validated creates, several at once: events per second), plus the store's own ingest rate
-// (EdsRepository.create without the profile check). SQLite, and PostgreSQL when DATABASE_URL is set.
+// (EdsRepository.create without the profile check), and the ingest in batch Bundles of 100 events (`POST [base]`).
+// SQLite, and PostgreSQL when DATABASE_URL is set.
 // `--json` prints one JSON object per engine (`eds.searchByMessageId.p99Ms`, …) instead of the lines.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,9 @@ const STEPS = 10;
 const SEARCHES = 400;
 const INGEST = QUICK ? 2_000 : 5_000;
 const CONCURRENCY = 8;
+/** Events per batch Bundle in the batch ingest (`POST [base]`), and batches in flight at once. */
+const BATCH_SIZE = 100;
+const BATCH_CONCURRENCY = 2;
 
 const TEMPLATE = JSON.parse(
   readFileSync(new URL('../../../fixtures/eds/json/AuditEvent-EDS-PDS-02.2.json', import.meta.url), 'utf8'),
@@ -179,6 +183,32 @@ async function run(label: string, databaseUrl: string | undefined): Promise<void
     if (res.status === 201) await res.text();
     if (res.status !== 201) throw new Error(`POST ${res.status}: ${await res.text()}`);
   });
+  // The same, as a station's reporter sends under load: batch Bundles of BATCH_SIZE events.
+  const batches = Math.ceil(INGEST / BATCH_SIZE);
+  const batchStart = process.hrtime.bigint();
+  let nextBatch = 0;
+  await Promise.all(
+    Array.from({ length: BATCH_CONCURRENCY }, async () => {
+      while (nextBatch < batches) {
+        const b = nextBatch++;
+        const entry = Array.from({ length: Math.min(BATCH_SIZE, INGEST - b * BATCH_SIZE) }, (_, k) => ({
+          resource: event(b * BATCH_SIZE + k, '-batch'),
+          request: { method: 'POST', url: 'AuditEvent' },
+        }));
+        const res = await fetch(`${role.url}/`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' },
+          body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry }),
+        });
+        const text = await res.text();
+        const answers = (JSON.parse(text) as { entry?: { response: { status: string } }[] }).entry ?? [];
+        if (res.status !== 200 || answers.some((a) => !a.response.status.startsWith('201'))) {
+          throw new Error(`batch POST ${res.status}: ${text.slice(0, 500)}`);
+        }
+      }
+    }),
+  );
+  const batchSeconds = Number(process.hrtime.bigint() - batchStart) / 1e9;
   const repository = new EdsRepository({ store: store as never });
   const storeSeconds = await pool(INGEST, async (i) => {
     const { created } = await repository.create(event(i, '-store'));
@@ -195,6 +225,8 @@ async function run(label: string, databaseUrl: string | undefined): Promise<void
       searchBySenderGln: { ...byGln, requests: SEARCHES },
       ingest: {
         httpEventsPerSecond: Math.round(INGEST / httpSeconds),
+        httpBatchEventsPerSecond: Math.round(INGEST / batchSeconds),
+        batchSize: BATCH_SIZE,
         storeEventsPerSecond: Math.round(INGEST / storeSeconds),
         concurrency: CONCURRENCY,
       },
@@ -207,7 +239,9 @@ async function run(label: string, databaseUrl: string | undefined): Promise<void
       `${label.padEnd(10)} ${N.toLocaleString('en')} events seeded in bulk (${result.seedSeconds} s${QUICK ? ', --quick' : ''}); ` +
         `search by message id p50 ${byMessage.p50Ms} ms p99 ${byMessage.p99Ms} ms (${byMessage.matches} matches); ` +
         `by sender GLN p50 ${byGln.p50Ms} ms p99 ${byGln.p99Ms} ms (${byGln.matches} matches, first page of 50); ` +
-        `ingest ${result.eds.ingest.httpEventsPerSecond}/s over HTTP (validated), ${result.eds.ingest.storeEventsPerSecond}/s into the store`,
+        `ingest ${result.eds.ingest.httpEventsPerSecond}/s over HTTP (validated), ` +
+        `${result.eds.ingest.httpBatchEventsPerSecond}/s over HTTP in batches of ${BATCH_SIZE} (validated), ` +
+        `${result.eds.ingest.storeEventsPerSecond}/s into the store`,
     );
   }
   await store.close();

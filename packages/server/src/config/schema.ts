@@ -205,8 +205,13 @@ const nodeShape = {
       /** First retry delay while EDS is unreachable; doubles per try up to backoffMaxMs. Retries never end. */
       backoffBaseMs: positiveMs.default(1000),
       backoffMaxMs: positiveMs.default(300_000),
-      /** Reports POSTed at once. */
+      /** POSTs to EDS at once (each a single report or a batch). */
       concurrency: z.number().int().min(1).max(64).default(4),
+      /**
+       * The most due reports one POST carries (a FHIR batch Bundle; EDS takes 200 by default). A single due report
+       * is POSTed alone: nothing waits for a batch to fill.
+       */
+      batchSize: z.number().int().min(1).max(1000).default(100),
       /** Finished report jobs (done, and dead-lettered ones for the operator) are removed after this long. */
       retentionMs: positiveMs.default(7 * 86_400_000),
       /**

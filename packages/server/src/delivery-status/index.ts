@@ -10,7 +10,13 @@ import { type AnyStore, type IdleState, JobQueue, Worker } from '../store/index.
 import { TokenClient } from '../token-client.ts';
 import { EDS_READ_SCOPE, edsSearch } from './reader.ts';
 import { DeliveryStatusReporter, type ReportPayload } from './reporter.ts';
-import { EDS_REPORT_SCOPE, plainFetch, ReportRefused, type ReportResult, reportHandler } from './sender.ts';
+import {
+  EDS_REPORT_SCOPE,
+  plainFetch,
+  ReportRefused,
+  type ReportResult,
+  reportBatchHandler,
+} from './sender.ts';
 
 export { EDS_READ_SCOPE, edsSearch } from './reader.ts';
 export { DeliveryStatusReporter, noReporter, type StepTaken } from './reporter.ts';
@@ -140,18 +146,22 @@ export function createDeliveryStatus(
   }
   // Closing aborts a POST in flight: its job is tried again after the restart.
   const closing = new AbortController();
-  const post = reportHandler({
+  const post = reportBatchHandler({
     url,
     fetch: doFetch,
     timeoutMs: cfg.timeoutMs,
     logger,
     count,
+    size: cfg.batchSize,
     ...(forgetToken ? { forgetToken } : {}),
   });
   worker = new Worker<ReportPayload>(
     queue,
     QUEUES.edsReport,
-    (job, { signal }) => post(job, { signal: AbortSignal.any([signal, closing.signal]) }),
+    {
+      size: post.size,
+      run: (jobs, { signal }) => post.run(jobs, { signal: AbortSignal.any([signal, closing.signal]) }),
+    },
     {
       concurrency: cfg.concurrency,
       pollIntervalMs: node.queue.pollIntervalMs,

@@ -25,7 +25,9 @@ export function capabilityStatement(baseUrl: string, date: string, version: stri
         mode: 'server',
         documentation:
           'Every station registers each step of a message as an AuditEvent, validated against the EDS profiles ' +
-          '(dk.ehmi.eds 1.0.2). The same event posted again is stored once (200 with the stored event).',
+          '(dk.ehmi.eds 1.0.2). The same event posted again is stored once (200 with the stored event). A batch ' +
+          'Bundle at the base URL registers many at once, each entry answered on its own.',
+        interaction: [{ code: 'batch' }],
         resource: [
           {
             type: 'AuditEvent',

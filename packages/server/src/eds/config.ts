@@ -20,6 +20,21 @@ export const edsConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * A `batch` Bundle at `POST [base]` (FHIR R4 http.html §3.1.0.11): at most `maxEntries` entries (more: 413) and
+     * `maxBytes` octets of body (more: 413). Every entry is validated and answered on its own.
+     */
+    batch: z
+      .object({
+        maxEntries: z.number().int().min(1).max(1000).default(200),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(16 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .prefault({});

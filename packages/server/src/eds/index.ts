@@ -88,6 +88,7 @@ export async function createEdsRole(
     store: ctx.store,
     baseUrl: () => baseUrl() ?? '',
     search: cfg.search,
+    batch: cfg.batch,
     viewer: (request) => viewerOf(request.access, operators),
     version: VERSION,
     onCreated: () => registered.inc(),

@@ -87,6 +87,8 @@ interface Pending {
   rows: ReturnType<typeof eventRows>;
   resolve: (result: { stored: StoredEvent; created: boolean }) => void;
   reject: (err: unknown) => void;
+  /** The entries of one batch Bundle share this mark and are committed in one transaction. */
+  batch?: object;
 }
 
 /** The most events one commit takes (the rest wait for the next). */
@@ -115,9 +117,22 @@ export class EdsRepository {
    * with `created` false, also when two posts of it race (in one group, or on two instances).
    */
   create(event: Json): Promise<{ stored: StoredEvent; created: boolean }> {
+    return this.#enqueue(event, undefined);
+  }
+
+  /**
+   * Store validated events of one batch: all of them in one transaction (with whatever else is waiting), each
+   * answered as `create` answers it (a repeat, or two equal events in the batch, is stored once).
+   */
+  createMany(events: Json[]): Promise<{ stored: StoredEvent; created: boolean }[]> {
+    const batch = {};
+    return Promise.all(events.map((e) => this.#enqueue(e, batch)));
+  }
+
+  #enqueue(event: Json, batch: object | undefined): Promise<{ stored: StoredEvent; created: boolean }> {
     const rows = eventRows(event, this.#now());
     return new Promise((resolve, reject) => {
-      this.#pending.push({ rows, resolve, reject });
+      this.#pending.push({ rows, resolve, reject, ...(batch ? { batch } : {}) });
       if (!this.#flushing) {
         this.#flushing = true;
         setImmediate(() => void this.#flush());
@@ -127,7 +142,11 @@ export class EdsRepository {
 
   async #flush(): Promise<void> {
     while (this.#pending.length > 0) {
-      const group = this.#pending.splice(0, GROUP_MAX);
+      let size = Math.min(GROUP_MAX, this.#pending.length);
+      // A batch is not split over two commits.
+      const last = this.#pending[size - 1]?.batch;
+      while (last && size < this.#pending.length && this.#pending[size]?.batch === last) size++;
+      const group = this.#pending.splice(0, size);
       try {
         await this.#writeGroup(group);
       } catch (err) {

@@ -1,4 +1,4 @@
-import { EhmiError } from '@ehmi/errors';
+import { EhmiError, isEhmiError, toOperationOutcome } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { noteAudit } from '../http/audit-note.ts';
 import {
@@ -26,6 +26,8 @@ export interface RouteOptions {
   viewer: (request: FastifyRequest) => Viewer;
   /** The software version the CapabilityStatement names. */
   version: string;
+  /** The limits of a batch Bundle (eds.batch). */
+  batch: { maxEntries: number; maxBytes: number };
   /** After an event is stored (the metrics). */
   onCreated?: () => void;
 }
@@ -104,6 +106,31 @@ function partiesOf(event: Json): { sors: string[]; glns: string[] } {
 /** The CPR of a patient event (the `ehmiPatient` entity), for the audit note. */
 const patientOf = (event: Json): string | undefined => entityIdentifiers(event, 'ehmiPatient')[0];
 
+const STATUS_TEXT: Record<number, string> = { 200: '200 OK', 201: '201 Created' };
+
+/** A batch-response entry for a stored event. */
+function entryAnswer(status: number, e: StoredEvent, minimal = false): Json {
+  return {
+    ...(minimal ? {} : { resource: e.resource }),
+    response: {
+      status: STATUS_TEXT[status] ?? String(status),
+      location: `AuditEvent/${e.id}/_history/1`,
+      etag: 'W/"1"',
+      lastModified: new Date(e.lastUpdated).toISOString(),
+    },
+  };
+}
+
+/** A batch-response entry for a refused one: its status and the OperationOutcome. */
+function entryError(request: FastifyRequest, error: unknown): Json {
+  if (!isEhmiError(error)) throw error;
+  const outcome =
+    (error.details as { outcome?: Json } | undefined)?.outcome ??
+    (toOperationOutcome(error) as unknown as Json);
+  request.log.info({ code: error.code, msg: error.message }, 'batch entry refused');
+  return { response: { status: String(error.status), outcome } };
+}
+
 function versionHeaders(reply: FastifyReply, e: StoredEvent): void {
   reply.header('etag', 'W/"1"');
   reply.header('last-modified', new Date(e.lastUpdated).toUTCString());
@@ -148,6 +175,154 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     return send(request, reply, status, minimal ? undefined : e.resource);
   };
 
+  /** Refuses an event `viewer` may not register (403) or that fails its EDS profile (422, nothing stored). */
+  const admit = (viewer: Viewer, event: Json): void => {
+    const refusal = registrationRefusal(viewer, event, partiesOf(event));
+    if (refusal) throw new EhmiError('EHMI_FORBIDDEN', refusal);
+    const result = o.validator.validate(event);
+    if (!result.ok) {
+      throw new EhmiError(
+        'EHMI_VALIDATION_FAILED',
+        `the AuditEvent does not conform to ${result.profiles.join(' and ')}`,
+        { details: { outcome: result.outcome } },
+      );
+    }
+  };
+
+  /** Conditional create (R4 http.html §3.1.0.8): no match → undefined (create); one → it; several → 412. */
+  const conditionalMatch = async (condition: string, viewer: Viewer): Promise<StoredEvent | undefined> => {
+    if (condition.trim() === '') return undefined;
+    const params = new URLSearchParams(condition.replace(/^.*\?/, ''));
+    const query: Query = {};
+    for (const [k, v] of params) {
+      const prev = query[k];
+      query[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
+    }
+    const found = await runSearch(
+      o.store.db,
+      { ...parseSearch(query, o.search), count: 2, offset: 0 },
+      viewer,
+    );
+    if (found.total > 1) {
+      throw new EhmiError(
+        'EHMI_PRECONDITION_FAILED',
+        `If-None-Exist (${condition}) matches ${found.total} events`,
+      );
+    }
+    const match = found.matches[0];
+    if (!match) return undefined;
+    const resource = JSON.parse(match.content) as Json;
+    const meta = resource.meta as { lastUpdated?: string } | undefined;
+    return { id: match.id, resource, lastUpdated: Date.parse(meta?.lastUpdated ?? '') || 0 };
+  };
+
+  app.post<Route>(
+    '/',
+    {
+      bodyLimit: o.batch.maxBytes,
+      schema: {
+        summary:
+          `A batch Bundle (FHIR R4 http.html §3.1.0.11) of up to ${o.batch.maxEntries} entries, each a POST of an ` +
+          'AuditEvent: answered by a batch-response Bundle with each entry’s own status (201, 200 for one EDS ' +
+          'holds already, 400, 403, 412, 422) and OperationOutcome. The accepted entries are stored in one ' +
+          'transaction. Prefer: return=minimal leaves the stored events out of the answer.',
+        querystring: formatQuery,
+        requestBody: {
+          required: true,
+          content: {
+            'application/fhir+json': { schema: { type: 'object' } },
+            'application/fhir+xml': { schema: { type: 'string' } },
+          },
+        },
+        responses: {
+          '200': fhir('batch-response Bundle: one entry per request entry, in order'),
+          '400': err('Not a batch Bundle (a transaction is not supported)'),
+          '413': err('More entries or octets than EDS takes in one batch'),
+        },
+      },
+    },
+    handle(async (request, reply) => {
+      const bundle = request.body as Json | null;
+      if (
+        bundle === null ||
+        typeof bundle !== 'object' ||
+        Array.isArray(bundle) ||
+        bundle.resourceType !== 'Bundle'
+      ) {
+        throw new EhmiError('EHMI_INPUT_UNREADABLE', 'POST [base] takes a Bundle of type batch');
+      }
+      if (bundle.type !== 'batch') {
+        throw new EhmiError(
+          'EHMI_NOT_SUPPORTED',
+          `a Bundle of type ${String(bundle.type)}: EDS takes batch Bundles (each entry on its own), not transactions`,
+          { expression: ['Bundle.type'] },
+        );
+      }
+      const entries = Array.isArray(bundle.entry) ? (bundle.entry as unknown[]) : [];
+      if (entries.length > o.batch.maxEntries) {
+        throw new EhmiError(
+          'EHMI_TOO_LARGE',
+          `the batch has ${entries.length} entries; EDS takes at most ${o.batch.maxEntries} in one Bundle`,
+          { expression: ['Bundle.entry'] },
+        );
+      }
+      const viewer = o.viewer(request);
+      const patients = new Set<string>();
+      // Each entry: its answer, or the event to store (validated before the transaction).
+      const answers: (Json | undefined)[] = [];
+      const toStore: { index: number; event: Json }[] = [];
+      for (const [index, raw] of entries.entries()) {
+        try {
+          const entry = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Json) : {};
+          const req = (entry.request ?? {}) as Json;
+          const url = typeof req.url === 'string' ? req.url.replace(/^\/+/, '').replace(/\?.*$/, '') : '';
+          if (req.method !== 'POST' || (url !== 'AuditEvent' && url !== `${o.baseUrl()}/AuditEvent`)) {
+            throw new EhmiError(
+              'EHMI_NOT_SUPPORTED',
+              `entry ${index}: EDS takes POST AuditEvent in a batch, not ${String(req.method)} ${String(req.url)}`,
+              { expression: [`Bundle.entry[${index}].request`] },
+            );
+          }
+          const resource = entry.resource as Json | undefined;
+          if (resource === null || typeof resource !== 'object' || resource.resourceType !== 'AuditEvent') {
+            throw new EhmiError(
+              'EHMI_INPUT_UNREADABLE',
+              `entry ${index}: the resource is not an AuditEvent`,
+              {
+                expression: [`Bundle.entry[${index}].resource`],
+              },
+            );
+          }
+          const patient = patientOf(resource);
+          if (patient) patients.add(patient);
+          admit(viewer, resource);
+          const match =
+            typeof req.ifNoneExist === 'string' ? await conditionalMatch(req.ifNoneExist, viewer) : undefined;
+          if (match) answers[index] = entryAnswer(200, match);
+          else toStore.push({ index, event: resource });
+        } catch (error) {
+          answers[index] = entryError(request, error);
+        }
+      }
+      noteAudit(request, {
+        operation: 'batch',
+        resource: 'AuditEvent',
+        ...(patients.size > 0 ? { patient: [...patients].join(',') } : {}),
+      });
+      const results = toStore.length > 0 ? await o.repository.createMany(toStore.map((t) => t.event)) : [];
+      const minimal = /return=minimal/i.test(String(request.headers.prefer ?? ''));
+      results.forEach(({ stored, created }, i) => {
+        if (created) o.onCreated?.();
+        answers[toStore[i]!.index] = entryAnswer(created ? 201 : 200, stored, minimal);
+      });
+      return send(request, reply, 200, {
+        resourceType: 'Bundle',
+        type: 'batch-response',
+        ...(answers.length > 0 ? { entry: answers } : {}),
+      });
+    }),
+  );
+
   app.post<Route>(
     '/AuditEvent',
     {
@@ -178,50 +353,10 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       const viewer = o.viewer(request);
       const patient = patientOf(event);
       noteAudit(request, { operation: 'create', resource: 'AuditEvent', ...(patient ? { patient } : {}) });
-      const refusal = registrationRefusal(viewer, event, partiesOf(event));
-      if (refusal) throw new EhmiError('EHMI_FORBIDDEN', refusal);
-      const result = o.validator.validate(event);
-      if (!result.ok) {
-        throw new EhmiError(
-          'EHMI_VALIDATION_FAILED',
-          `the AuditEvent does not conform to ${result.profiles.join(' and ')}`,
-          {
-            details: { outcome: result.outcome },
-          },
-        );
-      }
+      admit(viewer, event);
       const condition = request.headers['if-none-exist'];
-      if (typeof condition === 'string' && condition.trim() !== '') {
-        // R4 http.html §3.1.0.8: no match → create; one → 200 with it; several → 412.
-        const params = new URLSearchParams(condition.replace(/^.*\?/, ''));
-        const query: Query = {};
-        for (const [k, v] of params) {
-          const prev = query[k];
-          query[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
-        }
-        const found = await runSearch(
-          o.store.db,
-          { ...parseSearch(query, o.search), count: 2, offset: 0 },
-          viewer,
-        );
-        if (found.total > 1) {
-          throw new EhmiError(
-            'EHMI_PRECONDITION_FAILED',
-            `If-None-Exist (${condition}) matches ${found.total} events`,
-          );
-        }
-        const match = found.matches[0];
-        if (match) {
-          const e = { id: match.id, resource: JSON.parse(match.content) as Json };
-          const meta = e.resource.meta as { lastUpdated?: string } | undefined;
-          return answerStored(
-            request,
-            reply,
-            { ...e, lastUpdated: Date.parse(meta?.lastUpdated ?? '') || 0 },
-            200,
-          );
-        }
-      }
+      const match = typeof condition === 'string' ? await conditionalMatch(condition, viewer) : undefined;
+      if (match) return answerStored(request, reply, match, 200);
       const { stored, created } = await o.repository.create(event);
       noteAudit(request, { resource: `AuditEvent/${stored.id}` });
       if (created) o.onCreated?.();

@@ -23,6 +23,7 @@ export { migrateToLatest } from './migrations.ts';
 export { type EnqueueOptions, type Job, JobQueue, type JobStatus, type QueueOptions } from './queue.ts';
 export { type AnyDb, type BlobsTable, type CoreTables, coreDb, type JobsTable } from './types.ts';
 export {
+  type BatchJobHandler,
   earliestNext,
   type IdleState,
   isPermanentFailure,

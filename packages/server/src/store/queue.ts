@@ -246,6 +246,36 @@ export class JobQueue {
   }
 
   /**
+   * Mark jobs done together (one statement per claim they came from), in the caller's transaction when given one.
+   * Throws EHMI_QUEUE_LEASE_LOST, naming none, if any of them had lost its lease; the others are done.
+   */
+  async completeMany(jobs: readonly Job[], trx: AnyDb = this.store.db): Promise<void> {
+    const now = this.options.now();
+    const byToken = new Map<string, string[]>();
+    for (const job of jobs) byToken.set(job.leaseToken, [...(byToken.get(job.leaseToken) ?? []), job.id]);
+    let updated = 0;
+    for (const [token, ids] of byToken) {
+      for (let i = 0; i < ids.length; i += 500) {
+        const result = await coreDb(trx)
+          .updateTable('jobs')
+          .set({ status: 'done', lease_token: null, lease_until: null, finished_at: now, updated_at: now })
+          .where('id', 'in', ids.slice(i, i + 500))
+          .where('lease_token', '=', token)
+          .where('status', '=', 'running')
+          .executeTakeFirst();
+        updated += Number(result.numUpdatedRows);
+      }
+    }
+    if (updated !== jobs.length) {
+      throw new EhmiError(
+        'EHMI_QUEUE_LEASE_LOST',
+        `${jobs.length - updated} of ${jobs.length} jobs had lost their lease; another worker may hold them`,
+        { details: { jobIds: jobs.map((j) => j.id) } },
+      );
+    }
+  }
+
+  /**
    * Record a failed try. The job is retried after an exponential back-off unless it has used its tries or the
    * failure is permanent, in which case it is dead-lettered.
    */

@@ -6,6 +6,16 @@ import { ANY_QUEUE, type Job, type JobQueue } from './queue.ts';
 
 export type JobHandler<P = unknown> = (job: Job<P>, context: { signal: AbortSignal }) => Promise<void>;
 
+/**
+ * A handler of several jobs at once (up to `size`, as many as are due: one when only one is, so nothing waits for a
+ * batch to fill). `run` answers each job's outcome in order: undefined is done, an error a failed try of that job
+ * (final when `isPermanent` says so). A throw fails every job of the batch.
+ */
+export interface BatchJobHandler<P = unknown> {
+  size: number;
+  run(jobs: Job<P>[], context: { signal: AbortSignal }): Promise<(unknown | undefined)[]>;
+}
+
 export interface WorkerOptions {
   /** Jobs run at once by this worker. */
   concurrency?: number;
@@ -57,7 +67,7 @@ export class Worker<P = unknown> {
   readonly id: string;
   readonly #queue: JobQueue;
   readonly #name: string;
-  readonly #handler: JobHandler<P>;
+  readonly #handler: JobHandler<P> | BatchJobHandler<P>;
   readonly #concurrency: number;
   readonly #pollMs: number;
   readonly #logger: Logger | undefined;
@@ -74,7 +84,12 @@ export class Worker<P = unknown> {
   #loop: Promise<void> | undefined;
   readonly #idleWaiters: { drained: boolean; resolve: (state: IdleState) => void }[] = [];
 
-  constructor(queue: JobQueue, name: string, handler: JobHandler<P>, options: WorkerOptions = {}) {
+  constructor(
+    queue: JobQueue,
+    name: string,
+    handler: JobHandler<P> | BatchJobHandler<P>,
+    options: WorkerOptions = {},
+  ) {
     this.#queue = queue;
     this.#name = name;
     this.#handler = handler;
@@ -180,15 +195,22 @@ export class Worker<P = unknown> {
       this.#woken = false;
       const free = this.#concurrency - this.#running.size;
       let claimed: Job<P>[] = [];
+      const batch = typeof this.#handler === 'function' ? undefined : this.#handler;
       if (free > 0) {
         try {
-          claimed = await this.#queue.claim<P>(this.#name, this.id, free);
+          claimed = await this.#queue.claim<P>(this.#name, this.id, batch ? batch.size : free);
         } catch (err) {
           this.#logger?.error({ err, queue: this.#name }, 'claiming jobs failed');
         }
       }
-      for (const job of claimed) {
-        const p = this.#execute(job).finally(() => {
+      // A batch handler gets what one claim took as one run; concurrency counts runs.
+      const runs = batch
+        ? claimed.length > 0
+          ? [this.#executeBatch(batch, claimed)]
+          : []
+        : claimed.map((job) => this.#execute(job));
+      for (const run of runs) {
+        const p = run.finally(() => {
           this.#running.delete(p);
           this.wake();
         });
@@ -229,6 +251,56 @@ export class Worker<P = unknown> {
     });
   }
 
+  async #executeBatch(batch: BatchJobHandler<P>, jobs: Job<P>[]): Promise<void> {
+    const abort = new AbortController();
+    const leaseMs = this.#queue.options.leaseMs;
+    const heartbeat = setInterval(
+      () => {
+        for (const job of jobs) {
+          this.#queue.extendLease(job).then(
+            (held) => {
+              if (!held) abort.abort(new EhmiError('EHMI_QUEUE_LEASE_LOST', `lease on job ${job.id} lost`));
+            },
+            (err) => this.#logger?.warn({ err, jobId: job.id }, 'lease renewal failed'),
+          );
+        }
+      },
+      Math.max(10, Math.floor(leaseMs / 3)),
+    );
+    let outcomes: (unknown | undefined)[];
+    try {
+      outcomes = await batch.run(jobs, { signal: abort.signal });
+    } catch (err) {
+      outcomes = jobs.map(() => err);
+    } finally {
+      clearInterval(heartbeat);
+    }
+    const done = jobs.filter((_, i) => outcomes[i] === undefined && i < outcomes.length);
+    if (done.length > 0) {
+      try {
+        await this.#queue.completeMany(done);
+      } catch (err) {
+        this.#logger?.warn({ err, queue: this.#name }, 'could not record every completion (lease lost)');
+      }
+    }
+    for (const [i, job] of jobs.entries()) {
+      if (outcomes[i] === undefined && i < outcomes.length) continue;
+      const err =
+        i < outcomes.length
+          ? outcomes[i]
+          : new EhmiError('EHMI_INTERNAL', 'the batch handler gave no outcome for this job');
+      try {
+        const outcome = await this.#queue.fail(job, err, { permanent: this.#isPermanent(err) });
+        this.#logger?.warn(
+          { err, jobId: job.id, queue: this.#name, attempt: job.attempt, outcome },
+          'job failed',
+        );
+      } catch (failErr) {
+        this.#logger?.warn({ err: failErr, jobId: job.id }, 'could not record the failure (lease lost)');
+      }
+    }
+  }
+
   async #execute(job: Job<P>): Promise<void> {
     const abort = new AbortController();
     const leaseMs = this.#queue.options.leaseMs;
@@ -245,7 +317,7 @@ export class Worker<P = unknown> {
       Math.max(10, Math.floor(leaseMs / 3)),
     );
     try {
-      await this.#handler(job, { signal: abort.signal });
+      await (this.#handler as JobHandler<P>)(job, { signal: abort.signal });
       clearInterval(heartbeat);
       await this.#queue.complete(job);
     } catch (err) {

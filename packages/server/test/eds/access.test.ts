@@ -234,6 +234,116 @@ describe('EDS: access tokens when the node has authorization (own organisation, 
     const other = await citizen.get('/AuditEvent?cpr=0303031234');
     assert.equal(other.body.total, 0);
   });
+
+  it('a batch Bundle answers each entry on its own (201, 200 for a repeat, 422, 403, 400) and stores only the accepted ones, in order', async () => {
+    const bearer = await token(gpAgent, 'care-any');
+    const headers = { authorization: `Bearer ${bearer}` };
+    const earlier = event('B-repeat', CARE, GP);
+    const first = await as(gpAgent, bearer).post(earlier);
+    assert.equal(first.status, 201, first.text);
+    const post = (resource: Json, url = 'AuditEvent', method = 'POST') => ({
+      resource,
+      request: { method, url },
+    });
+    const { subtype: _subtype, ...invalid } = event('B-invalid', CARE, GP);
+    const fresh = event('B-fresh', CARE, GP);
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        post(fresh),
+        post(invalid),
+        post(event('B-others', LAB, GP)),
+        post(earlier),
+        post(event('B-put', CARE, GP), 'AuditEvent/x', 'PUT'),
+        post(fresh),
+      ],
+    };
+    const answer = await call(`${eds.url}/`, 'POST', bundle, headers, gpAgent);
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.body.type, 'batch-response');
+    const entries = answer.body.entry as Json[];
+    const status = entries.map((e) => String((e.response as Json).status).slice(0, 3));
+    assert.deepEqual(status, ['201', '422', '403', '200', '400', '200']);
+    const outcome = (i: number) => JSON.stringify((entries[i]!.response as Json).outcome);
+    assert.match(outcome(1), /subtype/);
+    assert.match(outcome(2), /not the organisation of the access token/);
+    assert.match(outcome(4), /PUT/);
+    const stored = (entries[0]!.resource as Json).id;
+    assert.equal((entries[0]!.response as Json).location, `AuditEvent/${String(stored)}/_history/1`);
+    assert.equal((entries[3]!.response as Json).location, `AuditEvent/${String(first.body.id)}/_history/1`);
+    assert.equal(
+      (entries[5]!.resource as Json).id,
+      stored,
+      'the same event twice in one batch is stored once',
+    );
+    const operator = as(otherAgent, await token(otherAgent, 'operator'));
+    for (const [id, n] of [
+      ['B-fresh', 1],
+      ['B-repeat', 1],
+      ['B-invalid', 0],
+      ['B-others', 0],
+      ['B-put', 0],
+    ] as const) {
+      const found = await operator.get(`/AuditEvent?message-id:exact=${id}&_summary=count`);
+      assert.equal(found.body.total, n, `${id}: ${found.text}`);
+    }
+    // return=minimal leaves the events out of the answer.
+    const minimal = await call(
+      `${eds.url}/`,
+      'POST',
+      { resourceType: 'Bundle', type: 'batch', entry: [post(event('B-minimal', CARE, GP))] },
+      { ...headers, prefer: 'return=minimal' },
+      gpAgent,
+    );
+    const only = (minimal.body.entry as Json[])[0]!;
+    assert.equal(only.resource, undefined);
+    assert.equal((only.response as Json).status, '201 Created');
+  });
+
+  it('a batch needs the create scope; a transaction is 400, more entries than eds.batch.maxEntries 413, nothing stored', async () => {
+    const reader = await token(gpAgent, 'gp-reader', 'system/AuditEvent.rs');
+    const batch = (n: number, id = 'B-limit') => ({
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: Array.from({ length: n }, (_, i) => ({
+        resource: event(`${id}-${i}`, CARE, GP),
+        request: { method: 'POST', url: 'AuditEvent' },
+      })),
+    });
+    const denied = await call(
+      `${eds.url}/`,
+      'POST',
+      batch(1),
+      { authorization: `Bearer ${reader}` },
+      gpAgent,
+    );
+    assert.equal(denied.status, 403, denied.text);
+    assert.match(denied.headers.get('www-authenticate') ?? '', /insufficient_scope/);
+    const headers = { authorization: `Bearer ${await token(gpAgent, 'care-any')}` };
+    const transaction = await call(
+      `${eds.url}/`,
+      'POST',
+      { ...batch(1), type: 'transaction' },
+      headers,
+      gpAgent,
+    );
+    assert.equal(transaction.status, 400, transaction.text);
+    assert.match(transaction.text, /transaction/);
+    const tooMany = await call(`${eds.url}/`, 'POST', batch(201), headers, gpAgent);
+    assert.equal(tooMany.status, 413, tooMany.text);
+    assert.match(tooMany.text, /at most 200/);
+    const metadata = await call(`${eds.url}/metadata`, 'GET', undefined, {}, pki.anonymous);
+    const rest = (metadata.body.rest as Json[])[0]!;
+    assert.deepEqual(
+      rest.interaction,
+      [{ code: 'batch' }],
+      'the CapabilityStatement says batch is supported',
+    );
+    const operator = as(otherAgent, await token(otherAgent, 'operator'));
+    const found = await operator.get('/AuditEvent?message-id=B-limit&_summary=count');
+    assert.equal(found.body.total, 0);
+  });
 });
 
 describe('EDS fails closed', () => {

@@ -209,6 +209,56 @@ for (const engine of engines()) {
       assert.deepEqual([...seen].sort(), ['flaky#1', 'flaky#2', 'ok#1']);
     });
 
+    it('completeMany completes the jobs of a claim together, and reports a lost lease without touching its job', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      for (const p of ['a', 'b', 'c']) await queue.enqueue(t.store.db, { queue: name, payload: p });
+      const jobs = await queue.claim(name, 'w1', 10);
+      assert.equal(jobs.length, 3);
+      await queue.completeMany(jobs.slice(0, 2));
+      assert.deepEqual(await queue.counts(name), { ready: 0, running: 1, done: 2, dead: 0 });
+      clock += base.leaseMs;
+      const [taken] = await queue.claim(name, 'w2', 10);
+      assert.equal(taken?.id, jobs[2]!.id);
+      await assert.rejects(queue.completeMany([jobs[2]!]), { code: 'EHMI_QUEUE_LEASE_LOST' });
+      assert.equal((await queue.get(taken!.id))?.status, 'running', 'the other worker still holds it');
+      await queue.completeMany([taken!]);
+      assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 3, dead: 0 });
+    });
+
+    it('a Worker with a batch handler runs the due jobs together and ends each by its own outcome', async () => {
+      const queue = new JobQueue(t.store, { ...base, backoffBaseMs: 20 });
+      const name = q();
+      const runs: string[][] = [];
+      const worker = new Worker<string>(
+        queue,
+        name,
+        {
+          size: 10,
+          run: async (jobs) => {
+            runs.push(jobs.map((j) => `${j.payload}#${j.attempt}`));
+            return jobs.map((j) =>
+              j.payload === 'bad'
+                ? new EhmiError('EHMI_VALIDATION_FAILED', 'refused')
+                : j.payload === 'flaky' && j.attempt === 1
+                  ? new Error('transient')
+                  : undefined,
+            );
+          },
+        },
+        { pollIntervalMs: 10 },
+      );
+      for (const p of ['ok', 'bad', 'flaky']) await queue.enqueue(t.store.db, { queue: name, payload: p });
+      worker.start();
+      assert.deepEqual(await worker.idle({ drained: true }), { next: undefined });
+      await worker.stop();
+      assert.deepEqual(
+        runs.map((r) => [...r].sort()),
+        [['bad#1', 'flaky#1', 'ok#1'], ['flaky#2']],
+      );
+      assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 2, dead: 1 });
+    });
+
     it('Worker.idle: nothing due and nothing running, by the queue’s clock; `next` is when a waiting retry falls due', async () => {
       const queue = new JobQueue(t.store, { ...base, now });
       const name = q();
