@@ -3,8 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { noteAudit } from '../http/audit-note.ts';
 import {
   addFhirContentTypes,
+  fhirHandler,
+  prefersMinimal,
   sendFhir as send,
-  sendFhirError as sendError,
   wantsXml,
 } from '../http/fhir-rest.ts';
 import { FHIR_JSON } from '../http/index.ts';
@@ -144,15 +145,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
   // Any other body is read as text: a PUT or PATCH (JSON Patch, FHIRPath Patch) is answered 405, not 415, and a
   // POST of something that is no AuditEvent 400.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, text, done) => done(null, text));
-  const handle =
-    (fn: (request: FastifyRequest<Route>, reply: FastifyReply) => Promise<FastifyReply>) =>
-    async (request: FastifyRequest<Route>, reply: FastifyReply) => {
-      try {
-        return await fn(request, reply);
-      } catch (err) {
-        return sendError(request, reply, err);
-      }
-    };
+  const handle = fhirHandler<Route>;
 
   app.get<Route>(
     '/metadata',
@@ -171,7 +164,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
   const answerStored = (request: FastifyRequest, reply: FastifyReply, e: StoredEvent, status: number) => {
     versionHeaders(reply, e);
     reply.header('location', `${o.baseUrl()}/AuditEvent/${e.id}/_history/1`);
-    const minimal = /return=minimal/i.test(String(request.headers.prefer ?? ''));
+    const minimal = prefersMinimal(request);
     return send(request, reply, status, minimal ? undefined : e.resource);
   };
 
@@ -310,7 +303,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
         ...(patients.size > 0 ? { patient: [...patients].join(',') } : {}),
       });
       const results = toStore.length > 0 ? await o.repository.createMany(toStore.map((t) => t.event)) : [];
-      const minimal = /return=minimal/i.test(String(request.headers.prefer ?? ''));
+      const minimal = prefersMinimal(request);
       results.forEach(({ stored, created }, i) => {
         if (created) o.onCreated?.();
         answers[toStore[i]!.index] = entryAnswer(created ? 201 : 200, stored, minimal);

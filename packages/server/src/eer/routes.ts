@@ -1,7 +1,7 @@
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { insufficientScope } from '../authz.ts';
-import { addFhirContentTypes, sendFhir as send, sendFhirError as sendError } from '../http/fhir-rest.ts';
+import { addFhirContentTypes, fhirHandler, prefersMinimal, sendFhir as send } from '../http/fhir-rest.ts';
 import { noteAudit } from '../http/index.ts';
 import { readScopes, writeScope } from './access.ts';
 import { capabilityStatement } from './capability.ts';
@@ -128,10 +128,6 @@ function versionHeaders(reply: FastifyReply, v: StoredVersion): void {
   reply.header('last-modified', new Date(v.lastUpdated).toUTCString());
 }
 
-function prefersMinimal(request: FastifyRequest): boolean {
-  return /return=minimal/i.test(String(request.headers.prefer ?? ''));
-}
-
 /** The FHIR REST interactions of EER (FHIR R4 http.html §3.1.0). */
 export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
   addFhirContentTypes(app);
@@ -168,15 +164,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     return send(request, reply, created ? 201 : 200, prefersMinimal(request) ? undefined : version.resource);
   };
 
-  const handle =
-    (fn: (request: FastifyRequest<Route>, reply: FastifyReply) => Promise<FastifyReply>) =>
-    async (request: FastifyRequest<Route>, reply: FastifyReply) => {
-      try {
-        return await fn(request, reply);
-      } catch (err) {
-        return sendError(request, reply, err);
-      }
-    };
+  const handle = fhirHandler<Route>;
 
   app.get<Route>(
     '/metadata',

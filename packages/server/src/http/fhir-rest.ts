@@ -1,6 +1,6 @@
 import { isEhmiError, toOperationOutcome } from '@ehmi/errors';
 import { jsonToXml, xmlToJson } from '@ehmi/fhir';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
 import { FHIR_JSON } from './server.ts';
 
 /**
@@ -56,6 +56,24 @@ export function sendFhir(
   if (body === undefined) return reply.send();
   if (wantsXml(request)) return reply.type(FHIR_XML).send(jsonToXml(body));
   return reply.type(FHIR_JSON).send(JSON.stringify(body));
+}
+
+/** Whether the client asked for no resource in the answer (`Prefer: return=minimal`, FHIR R4 http.html §3.1.0.5.2). */
+export function prefersMinimal(request: FastifyRequest): boolean {
+  return /return=minimal/i.test(String(request.headers.prefer ?? ''));
+}
+
+/** A route handler whose EHMI errors are answered as FHIR OperationOutcomes (others go to the server's handler). */
+export function fhirHandler<R extends RouteGenericInterface>(
+  fn: (request: FastifyRequest<R>, reply: FastifyReply) => Promise<FastifyReply>,
+) {
+  return async (request: FastifyRequest<R>, reply: FastifyReply): Promise<FastifyReply> => {
+    try {
+      return await fn(request, reply);
+    } catch (err) {
+      return sendFhirError(request, reply, err);
+    }
+  };
 }
 
 /** Errors answered with the OperationOutcome they carry (a failed validation lists every issue). */
