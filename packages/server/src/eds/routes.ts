@@ -3,7 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { noteAudit } from '../http/audit-note.ts';
 import {
   addFhirContentTypes,
+  fhirErrorResponse,
   fhirHandler,
+  fhirResponse,
   prefersMinimal,
   sendFhir as send,
   wantsXml,
@@ -36,21 +38,8 @@ export interface RouteOptions {
 type Query = Record<string, string | string[] | undefined>;
 type Route = { Params: { id: string }; Querystring: Query };
 
-const outcome = { $ref: '#/components/schemas/OperationOutcome' };
-const err = (description: string) => ({
-  description,
-  content: {
-    'application/fhir+json': { schema: outcome },
-    'application/fhir+xml': { schema: { type: 'string' } },
-  },
-});
-const fhir = (description: string) => ({
-  description,
-  content: {
-    'application/fhir+json': { schema: { type: 'object' } },
-    'application/fhir+xml': { schema: { type: 'string' } },
-  },
-});
+const err = fhirErrorResponse;
+const fhir = fhirResponse;
 const FORMAT = {
   _format: { type: 'string', description: 'json or xml (FHIR R4 http.html §3.1.0.1.6); wins over Accept' },
 };

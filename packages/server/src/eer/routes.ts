@@ -1,7 +1,14 @@
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { insufficientScope } from '../authz.ts';
-import { addFhirContentTypes, fhirHandler, prefersMinimal, sendFhir as send } from '../http/fhir-rest.ts';
+import {
+  addFhirContentTypes,
+  fhirErrorResponse,
+  fhirHandler,
+  fhirResponse,
+  prefersMinimal,
+  sendFhir as send,
+} from '../http/fhir-rest.ts';
 import { noteAudit } from '../http/index.ts';
 import { readScopes, writeScope } from './access.ts';
 import { capabilityStatement } from './capability.ts';
@@ -30,21 +37,8 @@ export interface RouteOptions {
 
 type Params = { type: string; id: string; vid: string };
 
-const outcome = { $ref: '#/components/schemas/OperationOutcome' };
-const err = (description: string) => ({
-  description,
-  content: {
-    'application/fhir+json': { schema: outcome },
-    'application/fhir+xml': { schema: { type: 'string' } },
-  },
-});
-const fhir = (description: string) => ({
-  description,
-  content: {
-    'application/fhir+json': { schema: { type: 'object' } },
-    'application/fhir+xml': { schema: { type: 'string' } },
-  },
-});
+const err = fhirErrorResponse;
+const fhir = fhirResponse;
 const fhirBody = {
   required: true,
   content: {

@@ -58,6 +58,28 @@ export function sendFhir(
   return reply.type(FHIR_JSON).send(JSON.stringify(body));
 }
 
+/** An OpenAPI response of a FHIR server: an OperationOutcome, in FHIR JSON or FHIR XML. */
+export function fhirErrorResponse(description: string) {
+  return {
+    description,
+    content: {
+      'application/fhir+json': { schema: { $ref: '#/components/schemas/OperationOutcome' } },
+      'application/fhir+xml': { schema: { type: 'string' } },
+    },
+  };
+}
+
+/** An OpenAPI response of a FHIR server: a resource, in FHIR JSON or FHIR XML. */
+export function fhirResponse(description: string) {
+  return {
+    description,
+    content: {
+      'application/fhir+json': { schema: { type: 'object' } },
+      'application/fhir+xml': { schema: { type: 'string' } },
+    },
+  };
+}
+
 /** Whether the client asked for no resource in the answer (`Prefer: return=minimal`, FHIR R4 http.html §3.1.0.5.2). */
 export function prefersMinimal(request: FastifyRequest): boolean {
   return /return=minimal/i.test(String(request.headers.prefer ?? ''));
