@@ -308,10 +308,13 @@ export async function openBenchNetwork(options: {
       return net.sender;
     },
     async startReceivers() {
-      // One after the other: both run the migrations at start (they take Kysely's lock in turn anyway).
-      for (let i = 0; i < receiverConfigs.length; i++)
-        if (!alive(receivers[i]))
-          receivers[i] = await spawnNode(receiverConfigs[i], `${options.label}-receiver${n > 1 ? i : ''}`);
+      // All at once, as an orchestrator starts them: each runs the migrations at start, under Kysely's lock.
+      await Promise.all(
+        receiverConfigs.map(async (config, i) => {
+          if (!alive(receivers[i]))
+            receivers[i] = await spawnNode(config, `${options.label}-receiver${n > 1 ? i : ''}`);
+        }),
+      );
     },
     async stopSender() {
       await stopProcess(net.sender);
