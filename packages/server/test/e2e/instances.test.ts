@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import type { Config } from '../../src/role-list.ts';
 import { freePort } from '../helpers/ports.ts';
 import {
   engines,
@@ -48,7 +49,7 @@ describe('two instances of the receiving organisation on one PostgreSQL', {
     db = new pg.Client({ connectionString: engine.databaseUrl });
     await db.connect();
     const gp = pair.plan.organisations.find((o) => o.spec.name === 'gp')!;
-    const configs = [];
+    const configs: Config[] = [];
     for (let i = 0; i < 2; i++)
       configs.push(
         instanceConfig(gp.config, { msh: await freePort(), ap: await freePort(), node: await freePort() }),
