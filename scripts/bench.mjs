@@ -55,9 +55,12 @@ function runFile(file, extraEnv = {}, timeoutMs = 0, args = []) {
       stdio: ['ignore', json ? process.stderr : 'inherit', 'inherit'],
       env: { ...env, ...extraEnv },
     });
+    // Stopped for its time: a bench that catches SIGTERM (to save its figures) exits with a code, not the signal.
+    let stopped = false;
     const timer =
       timeoutMs > 0
         ? setTimeout(() => {
+            stopped = true;
             say(`bench: ${file} ran over ${timeoutMs / 1000} s: stopped`);
             child.kill('SIGTERM');
             setTimeout(() => child.kill('SIGKILL'), 5000).unref();
@@ -65,7 +68,7 @@ function runFile(file, extraEnv = {}, timeoutMs = 0, args = []) {
         : undefined;
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, timedOut: signal !== null && timeoutMs > 0 });
+      resolve({ code, signal, timedOut: stopped });
     });
   });
 }

@@ -220,6 +220,19 @@ function euaOf(net: BenchNetwork) {
   return { from, to, submit, done, warmUp, burst };
 }
 
+/** Wait until every message of `ids` is receipted; past the deadline, say how many were. */
+async function allReceipted(eua: ReturnType<typeof euaOf>, ids: string[]): Promise<void> {
+  for (;;) {
+    const n = await eua.done(ids);
+    if (n >= ids.length) return;
+    if (Date.now() > DEADLINE)
+      throw new Error(
+        `${n} of ${ids.length} messages receipted when the time budget ran out (load average ${loadavg()[0]!.toFixed(1)})`,
+      );
+    await sleep(100);
+  }
+}
+
 const orgPids = (net: BenchNetwork) => [net.sender!.pid!, ...net.receivers.map((r) => r.pid!)];
 const sumCpu = (pids: number[]) => pids.reduce((t, pid) => t + cpuMs(pid), 0);
 
@@ -287,7 +300,7 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
       const sent = await eua.burst(N);
       const ids = sent.map((s) => s.id);
       const tSubmitted = performance.now();
-      while ((await eua.done(ids)) < N) await sleep(100);
+      await allReceipted(eua, ids);
       const seconds = (performance.now() - t0) / 1000;
       // CPU per message (both nodes) says what two idle cores could carry, whatever else the machine was doing.
       const cpuPerMessage = (sumCpu(pids) - cpu0) / N;
@@ -381,6 +394,11 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
       }
     save();
 
+    if (Date.now() > DEADLINE) {
+      result.small.p99MsReason = `skipped: the time budget ran out before it (load average ${loadavg()[0]!.toFixed(1)})`;
+      save();
+      return result;
+    }
     // The nodes as the throughput phase had them, for the latency phase.
     await net.stopReceivers();
     await net.startReceivers();
@@ -494,7 +512,7 @@ async function runTwoInstances(
       const jobs0 = (await net.jobsDoneByInstance())!;
       const t0 = performance.now();
       const ids = (await eua.burst(N)).map((s) => s.id);
-      while ((await eua.done(ids)) < N) await sleep(100);
+      await allReceipted(eua, ids);
       const seconds = (performance.now() - t0) / 1000;
       result.messagesPerSecond = N / seconds;
       result.cpuMsPerMessage = (sumCpu(pids) - cpu0) / N;
