@@ -299,10 +299,15 @@ function daysIn(year: number, month: number): number {
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
-// xs:base64Binary, stricter: line breaks (and spaces) only between characters, canonical padding bits.
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
-const BASE64_SPACE = /[ \r\n]/g;
-
+// xs:base64Binary, stricter: line breaks (and spaces) only between characters, canonical padding bits. Canonical
+// base64 is exactly the text Node writes for the bytes it decodes, so a round trip decides (a regular expression
+// over the whole BinaryContent cost several times more).
 function base64(value: string): boolean {
-  return BASE64.test(value.replace(BASE64_SPACE, ''));
+  const clean =
+    value.includes('\n') || value.includes(' ') || value.includes('\r')
+      ? value.replace(BASE64_SPACE, '')
+      : value;
+  return clean.length % 4 === 0 && Buffer.from(clean, 'base64').toString('base64') === clean;
 }
+
+const BASE64_SPACE = /[ \r\n]/g;
