@@ -11,7 +11,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Validator } from '../src/index.ts';
-import { CASES } from './throughput.bench.ts';
+import { CASES } from './validate.bench.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.url));
 const variants: Record<string, { shippedValidator(): Validator }> = {};
