@@ -33,7 +33,7 @@ export function certainTest(expression: string): CertainTest | undefined {
   if (!ev) return undefined;
   return (value, base) => {
     const r = ev([value], base);
-    return r !== UNKNOWN && r.length === 1 && r[0] === true;
+    return Array.isArray(r) && r.length === 1 && r[0] === true;
   };
 }
 
@@ -44,7 +44,9 @@ interface AstNode {
 }
 
 const UNKNOWN = Symbol('unknown');
-type Result = unknown[] | typeof UNKNOWN;
+/** A boolean or empty, without an error, whose value is not known here (`hasValue()` on a value). */
+const SOME = Symbol('some boolean');
+type Result = unknown[] | typeof UNKNOWN | typeof SOME;
 /** `focus`: the input collection; `base`: the FHIRPath type the expression is evaluated on. */
 type Ev = (focus: unknown[], base: string) => Result;
 
@@ -55,9 +57,10 @@ const isPrimitive = (v: unknown): v is string | number | boolean =>
 /** fhirpath.js compares date, dateTime and time values as such, not as strings. */
 const DATE_LIKE = /^(\d{4}(-|$)|\d\d:|T\d|@)/;
 
-/** A single boolean, or empty; anything else is not decided here (fhirpath.js converts or throws). */
-function logical(r: Result): boolean | null | typeof UNKNOWN {
-  if (r === UNKNOWN || r.length > 1) return UNKNOWN;
+/** A single boolean, or empty (null); anything else is not decided here (fhirpath.js converts or throws). */
+function logical(r: Result): boolean | null | typeof UNKNOWN | typeof SOME {
+  if (r === UNKNOWN || r === SOME) return r;
+  if (r.length > 1) return UNKNOWN;
   if (r.length === 0) return null;
   return typeof r[0] === 'boolean' ? r[0] : UNKNOWN;
 }
@@ -231,7 +234,7 @@ function compile(n: AstNode, onFocus: boolean): Ev | undefined {
       if (name) {
         return (focus, base) => {
           const r = input(focus, base);
-          return r === UNKNOWN ? r : member(r, name);
+          return Array.isArray(r) ? member(r, name) : UNKNOWN;
         };
       }
       return fn ? invoke(fn, input) : undefined;
@@ -245,7 +248,7 @@ function compile(n: AstNode, onFocus: boolean): Ev | undefined {
       const op = n.type === 'ImpliesExpression' ? 'implies' : n.text;
       if (op !== 'and' && op !== 'or' && op !== 'implies' && op !== 'xor') return undefined;
       return (focus, base) => {
-        // fhirpath.js evaluates both sides: both must be decided here.
+        // fhirpath.js evaluates both sides: neither may be outside the subset (it could throw).
         const x = logical(a(focus, base));
         if (x === UNKNOWN) return UNKNOWN;
         const y = logical(b(focus, base));
@@ -260,7 +263,7 @@ function compile(n: AstNode, onFocus: boolean): Ev | undefined {
       return (focus, base) => {
         const x = a(focus, base);
         const y = b(focus, base);
-        if (x === UNKNOWN || y === UNKNOWN) return UNKNOWN;
+        if (!Array.isArray(x) || !Array.isArray(y)) return UNKNOWN;
         if (x.length === 0 || y.length === 0) return [];
         if (x.length > 1 || y.length > 1) return UNKNOWN;
         const [p, q] = [x[0], y[0]];
@@ -279,7 +282,7 @@ function compile(n: AstNode, onFocus: boolean): Ev | undefined {
       return (focus, base) => {
         const x = a(focus, base);
         const y = b(focus, base);
-        if (x === UNKNOWN || y === UNKNOWN) return UNKNOWN;
+        if (!Array.isArray(x) || !Array.isArray(y)) return UNKNOWN;
         if (x.length === 0 || y.length === 0) return [];
         const [p, q] = [x[0], y[0]];
         // Integers only: decimals carry precision in fhirpath.js, strings and dates compare by their own rules.
@@ -307,86 +310,133 @@ function compile(n: AstNode, onFocus: boolean): Ev | undefined {
   }
 }
 
-function threeValued(op: string, x: boolean | null, y: boolean | null): unknown[] {
-  const b = (v: boolean | null) => (v === null ? [] : [v]);
+/** FHIRPath's three-valued and, or, xor, implies; `SOME` (an unknown boolean) decides only where it cannot matter. */
+function threeValued(op: string, x: boolean | null | typeof SOME, y: boolean | null | typeof SOME): Result {
+  const b = (v: boolean | null | typeof SOME): Result => (v === null ? [] : v === SOME ? SOME : [v]);
   switch (op) {
     case 'and':
-      return x === false || y === false ? [false] : x === true && y === true ? [true] : [];
+      if (x === false || y === false) return [false];
+      if (x === true && y === true) return [true];
+      return x === SOME || y === SOME ? SOME : [];
     case 'or':
-      return x === true || y === true ? [true] : x === false && y === false ? [false] : [];
+      if (x === true || y === true) return [true];
+      if (x === false && y === false) return [false];
+      return x === SOME || y === SOME ? SOME : [];
     case 'xor':
-      return x === null || y === null ? [] : [x !== y];
+      return x === null || y === null ? [] : x === SOME || y === SOME ? SOME : [x !== y];
     default: // implies
-      return x === false ? [true] : x === true ? b(y) : y === true ? [true] : [];
+      if (x === false || y === true) return [true];
+      if (x === true) return b(y);
+      return x === SOME || y === SOME ? SOME : [];
   }
 }
 
-/** Functions without arguments, and `where(criteria)` / `extension('url')`; everything else is not decided. */
+/** Functions that give nothing on an empty input without evaluating their arguments (fhirpath.js maps over it). */
+const EMPTY_IN_EMPTY_OUT = new Set([
+  'where',
+  'select',
+  'ofType',
+  'as',
+  'resolve',
+  'memberOf',
+  'conformsTo',
+  'first',
+  'last',
+  'tail',
+  'distinct',
+  'extension',
+]);
+
+/** Resource types are subtypes of nothing but DomainResource and Resource. */
+const ABSTRACT = new Set(['Resource', 'DomainResource']);
+
+/** The resource type of an item when it is a resource (undefined: not decided here). */
+function resourceTypeOf(item: unknown): string | undefined {
+  return isObject(item) && typeof item.resourceType === 'string' ? item.resourceType : undefined;
+}
+
+/** Functions this test reads itself; any other function is not decided, except on an empty input (above). */
 function invoke(fn: { name: string; args: AstNode[] }, input: Ev): Ev | undefined {
-  const { name, args } = fn;
+  const own = ownFunction(fn);
+  // Criteria (`where`, `select`, `exists`, `all`) are evaluated per item, so not at all on an empty input; other
+  // arguments are evaluated at once by fhirpath.js, so only literals and type names are allowed.
+  const macro = ['where', 'select', 'exists', 'all'].includes(fn.name);
+  const plainArgs = fn.args.every((a) => literalValue(a.children?.[0]) !== undefined || typeName(a));
+  const emptyKnown = (macro || plainArgs) && (EMPTY_IN_EMPTY_OUT.has(fn.name) || macro);
+  if (!own && !emptyKnown) return undefined;
+  const onEmpty: Result = fn.name === 'all' ? [true] : fn.name === 'exists' ? [false] : [];
+  return (focus, base) => {
+    const r = input(focus, base);
+    if (!Array.isArray(r)) return UNKNOWN;
+    if (r.length === 0 && emptyKnown) return onEmpty;
+    return own ? own(r, base) : UNKNOWN;
+  };
+}
+
+type Own = (input: unknown[], base: string) => Result;
+
+function ownFunction({ name, args }: { name: string; args: AstNode[] }): Own | undefined {
   if (args.length === 0) {
     switch (name) {
       case 'exists':
-        return (focus, base) => {
-          const r = input(focus, base);
-          return r === UNKNOWN ? r : [r.length > 0];
-        };
+        return (r) => [r.length > 0];
       case 'empty':
-        return (focus, base) => {
-          const r = input(focus, base);
-          return r === UNKNOWN ? r : [r.length === 0];
-        };
+        return (r) => [r.length === 0];
       case 'count':
-        return (focus, base) => {
-          const r = input(focus, base);
-          return r === UNKNOWN ? r : [r.length];
-        };
+        return (r) => [r.length];
       case 'not':
-        return (focus, base) => {
-          const x = logical(input(focus, base));
-          return x === UNKNOWN ? x : x === null ? [] : [!x];
+        return (r) => {
+          const x = logical(r);
+          return x === UNKNOWN || x === SOME ? UNKNOWN : x === null ? [] : [!x];
         };
       case 'hasValue':
-        // Empty: false. Otherwise fhirpath.js asks the model whether the node is primitive: not decided here.
-        return (focus, base) => {
-          const r = input(focus, base);
-          return r === UNKNOWN || r.length > 0 ? UNKNOWN : [false];
-        };
+        // Empty: false. Otherwise fhirpath.js asks the model whether the node is primitive: a boolean either way.
+        return (r) => (r.length === 0 ? [false] : SOME);
       case 'first':
-        return (focus, base) => {
-          const r = input(focus, base);
-          return r === UNKNOWN ? r : r.slice(0, 1);
-        };
+        return (r) => r.slice(0, 1);
       default:
         return undefined;
     }
   }
   const arg = args[0];
   if (args.length !== 1 || !arg) return undefined;
-  if (name === 'where' || name === 'exists') {
+  if (name === 'where' || name === 'exists' || name === 'all') {
     // The criteria on each item as its own focus (not the constraint's element: no choice types known there).
+    // Criteria outside the subset still allow the empty input (`invoke`).
     const criteria = compile(arg, false);
     if (!criteria) return undefined;
-    return (focus, base) => {
-      const r = input(focus, base);
-      if (r === UNKNOWN) return r;
+    return (r, base) => {
       const out: unknown[] = [];
       for (const item of r) {
         const c = logical(criteria([item], base));
-        if (c === UNKNOWN) return UNKNOWN;
+        if (c === UNKNOWN || c === SOME) return UNKNOWN;
         if (c === true) out.push(item);
+        else if (name === 'all') return UNKNOWN;
       }
-      return name === 'exists' ? [out.length > 0] : out;
+      return name === 'exists' ? [out.length > 0] : name === 'all' ? [true] : out;
+    };
+  }
+  if (name === 'ofType' || name === 'is') {
+    // On resources (`entry.resource.ofType(Provenance)`): the type is the resourceType.
+    const type = typeName(arg);
+    if (!type || ABSTRACT.has(type)) return undefined;
+    return (r) => {
+      if (name === 'is' && r.length !== 1) return UNKNOWN;
+      const out: unknown[] = [];
+      for (const item of r) {
+        const t = resourceTypeOf(item);
+        if (t === undefined) return UNKNOWN;
+        if (t === type) out.push(item);
+      }
+      return name === 'is' ? [out.length === 1] : out;
     };
   }
   if (name === 'extension') {
     const value = arg.type === 'TermExpression' ? literalValue(arg.children?.[0])?.value : undefined;
     if (typeof value !== 'string') return undefined;
-    return (focus, base) => {
-      const r = input(focus, base);
-      if (r === UNKNOWN) return r;
+    return (r) => {
       const exts = member(r, 'extension');
-      if (exts === UNKNOWN) return exts;
+      if (!Array.isArray(exts)) return UNKNOWN;
       const out: unknown[] = [];
       for (const e of exts) {
         if (!isObject(e) || typeof e.url !== 'string') return UNKNOWN;
