@@ -3,7 +3,7 @@ import { elementTree } from '../conformance/tree.ts';
 import type { Json } from '../conformance/types.ts';
 import type { InvariantHost } from './invariants.ts';
 import type { Issue } from './issues.ts';
-import { type ReferenceCheck, resolveReference } from './references.ts';
+import { type BundleIndex, type ReferenceCheck, resolveReference } from './references.ts';
 import type { SliceHost } from './slicing.ts';
 import type { Env, Run } from './walker.ts';
 
@@ -65,17 +65,26 @@ export function sliceHost(run: Run, env: Env): SliceHost {
   };
 }
 
+/** The reference check's view of the run: methods, not closures made for every Reference met. */
+class RunReferenceCheck implements ReferenceCheck {
+  constructor(
+    private readonly run: Run,
+    readonly holder: Json | undefined,
+    readonly bundle: BundleIndex | undefined,
+    readonly expression: string,
+    readonly path: string,
+  ) {}
+  typeOfProfile(url: string): string | undefined {
+    return this.run.conformance.structureDefinition(url)?.type;
+  }
+  conforms(resource: Json, url: string): string | undefined {
+    return this.run.conforms(resource, url);
+  }
+  isBaseProfile(url: string): boolean {
+    return this.run.conformance.structureDefinition(url)?.derivation !== 'constraint';
+  }
+}
+
 export function referenceCheck(run: Run, env: Env, expression: string, path: string): ReferenceCheck {
-  return {
-    holder: env.resource,
-    bundle: env.bundle,
-    expression,
-    path,
-    typeOfProfile: (url: string) => run.conformance.structureDefinition(url)?.type,
-    conforms: (resource: Json, url: string) => run.conforms(resource, url),
-    isBaseProfile: (url: string) => {
-      const sd = run.conformance.structureDefinition(url);
-      return sd?.derivation !== 'constraint';
-    },
-  };
+  return new RunReferenceCheck(run, env.resource, env.bundle, expression, path);
 }
