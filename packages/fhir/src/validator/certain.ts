@@ -312,7 +312,6 @@ function compile(n: AstNode, onFocus: boolean): Ev | undefined {
 
 /** FHIRPath's three-valued and, or, xor, implies; `SOME` (an unknown boolean) decides only where it cannot matter. */
 function threeValued(op: string, x: boolean | null | typeof SOME, y: boolean | null | typeof SOME): Result {
-  const b = (v: boolean | null | typeof SOME): Result => (v === null ? [] : v === SOME ? SOME : [v]);
   switch (op) {
     case 'and':
       if (x === false || y === false) return [false];
@@ -326,7 +325,7 @@ function threeValued(op: string, x: boolean | null | typeof SOME, y: boolean | n
       return x === null || y === null ? [] : x === SOME || y === SOME ? SOME : [x !== y];
     default: // implies
       if (x === false || y === true) return [true];
-      if (x === true) return b(y);
+      if (x === true) return y === null ? [] : y === SOME ? SOME : [y];
       return x === SOME || y === SOME ? SOME : [];
   }
 }

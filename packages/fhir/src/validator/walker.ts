@@ -118,6 +118,11 @@ function hasRequiredSlice(entry: ElementNode): boolean {
   return r;
 }
 
+/** Copies of a resource's issues (a cached result is shared, and the caller may tag issues with its own profile). */
+function nested(list: Issue[]): Issue[] {
+  return list.map((i) => ({ ...i, profile: i.profile ?? '' }));
+}
+
 /**
  * How deeply objects may nest (resources, elements, extensions): deeper content is reported, not walked. Real FHIR
  * stays far below (a Questionnaire's nested items are the deepest); hostile input must not exhaust the stack.
@@ -176,8 +181,6 @@ export class Run {
       });
       return;
     }
-    // Copies: a cached result is shared, and the caller may tag issues with its own profile.
-    const nested = (list: Issue[]) => list.map((i) => ({ ...i, profile: i.profile ?? '' }));
     // A malformed meta.profile (not an array) is reported by the walk; it claims nothing.
     const metaProfile = (resource.meta as Json | undefined)?.profile;
     const claimed = Array.isArray(metaProfile) ? (metaProfile as unknown[]) : [];
