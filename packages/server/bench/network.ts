@@ -44,17 +44,17 @@ const NODE_SCRIPT = fileURLToPath(new URL('../test/e2e/node-launch.mjs', import.
 
 /** Start a node with `config` in a process of its own; resolves once it serves. */
 export function spawnNode(config: unknown, name: string): Promise<ChildProcess> {
-  // EHMI_BENCH_PROFILE_DIR: a CPU profile of every node process there.
+  // EHMI_BENCH_PROFILE_DIR: a CPU profile of every thread of every node process there (Node's names: process id,
+  // thread id; which process is which node is printed to stderr).
   const profile = process.env.EHMI_BENCH_PROFILE_DIR;
-  const flags = profile
-    ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
-    : [];
+  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
   const child = track(
     spawn(process.execPath, [...flags, NODE_SCRIPT], {
       env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
   );
+  if (profile) console.error(`profile: ${name} is process ${child.pid}`);
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8');
