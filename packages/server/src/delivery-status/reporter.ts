@@ -67,9 +67,12 @@ export const REPORT_MAX_ATTEMPTS = 2_000_000_000;
 export class DeliveryStatusReporter {
   readonly enabled: boolean;
   readonly #options: ReporterOptions;
+  /** Where this node's windows start: random, so that the nodes of a network do not all POST at the same instant. */
+  readonly #phase: number;
 
   constructor(options: ReporterOptions) {
     this.#options = options;
+    this.#phase = Math.floor(Math.random() * (options.batchWindowMs ?? 0));
     this.enabled = options.enabled && options.organisation !== undefined;
   }
 
@@ -162,7 +165,7 @@ export class DeliveryStatusReporter {
   #dueAt(): number {
     const now = this.#options.queue.options.now();
     const w = this.#options.batchWindowMs ?? 0;
-    return w > 0 ? Math.ceil(now / w) * w : now;
+    return w > 0 ? Math.ceil((now - this.#phase) / w) * w + this.#phase : now;
   }
 
   /**
