@@ -82,6 +82,7 @@ export class AuditLog {
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<unknown> | undefined;
   #closed = false;
+  #started = false;
   #dropped = 0;
   #lastDropLog = 0;
   #failing = false;
@@ -146,10 +147,13 @@ export class AuditLog {
     });
   }
 
-  /** Start the flush and retention timers. */
+  /**
+   * Start the retention timer. The flush timer runs only while records wait: it is set when a record comes to an
+   * empty buffer and fires once (an idle node does not wake to flush nothing).
+   */
   start(): void {
-    this.#timer ??= setInterval(() => void this.flush(), this.#flushIntervalMs);
-    this.#timer.unref();
+    this.#started = true;
+    this.#schedule();
     this.#sweepTimer ??= setInterval(() => {
       if (this.#sweeping) return;
       this.#sweeping = this.sweep()
@@ -174,6 +178,17 @@ export class AuditLog {
     this.#buffer.push(record);
     if (this.#buffer.length > this.#bufferLimit) this.#lost(this.#buffer.length - this.#bufferLimit);
     if (this.#buffer.length >= this.#batchSize && !this.#failing) void this.flush();
+    else this.#schedule();
+  }
+
+  /** A flush within `flushIntervalMs` while records wait (one timer at a time; none while the buffer is empty). */
+  #schedule(): void {
+    if (!this.#started || this.#closed || this.#timer || this.#buffer.length === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, this.#flushIntervalMs);
+    this.#timer.unref();
   }
 
   /** Write one record now (a person-specific lookup: never left to the buffer). Rejects when it cannot. */
@@ -186,6 +201,8 @@ export class AuditLog {
   flush(): Promise<void> {
     this.#flushing ??= this.#flushAll().finally(() => {
       this.#flushing = undefined;
+      // What came meanwhile, or what a failed write left (tried again an interval later).
+      this.#schedule();
     });
     return this.#flushing;
   }
@@ -269,7 +286,8 @@ export class AuditLog {
   /** Stop the timers and write what is buffered (the node closes its servers first, its store after). */
   async close(): Promise<void> {
     this.#closed = true;
-    clearInterval(this.#timer);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     clearInterval(this.#sweepTimer);
     await this.#sweeping;
     await this.flush();

@@ -209,9 +209,15 @@ const nodeShape = {
       concurrency: z.number().int().min(1).max(64).default(4),
       /**
        * The most due reports one POST carries (a FHIR batch Bundle; EDS takes 200 by default). A single due report
-       * is POSTed alone: nothing waits for a batch to fill.
+       * is POSTed alone.
        */
       batchSize: z.number().int().min(1).max(1000).default(100),
+      /**
+       * Reports fall due at the end of a window of this length: the steps a node takes within one window go to EDS
+       * in one POST (one claim, one request, one completion), not one each. EDS is told at most this much later;
+       * 0 reports each step at once.
+       */
+      batchWindowMs: z.number().int().min(0).max(60_000).default(1000),
       /** Finished report jobs (done, and dead-lettered ones for the operator) are removed after this long. */
       retentionMs: positiveMs.default(7 * 86_400_000),
       /**
@@ -246,11 +252,13 @@ const nodeShape = {
       /** How long a claimed job is reserved for its worker before another may take it. */
       leaseMs: positiveMs.default(30_000),
       /**
-       * The longest an idle worker waits before looking for jobs again: a safety net for jobs other processes put in
-       * a shared database. Enqueues in this process wake workers when they commit, and a retry or an expired lease
-       * wakes them at its time.
+       * The longest an idle worker waits before looking for jobs again: a safety net only. Enqueues in this process
+       * wake workers when they commit, other instances on a shared PostgreSQL database wake them by LISTEN/NOTIFY
+       * (every queue looks again when the listening connection is re-opened), and a retry, a job enqueued for later
+       * or an expired lease wakes them at its time; so an idle node does not poll (each poll is three statements
+       * per queue).
        */
-      pollIntervalMs: positiveMs.default(5000),
+      pollIntervalMs: positiveMs.default(60_000),
       /** Tries before a job is dead-lettered. */
       maxAttempts: z.number().int().min(1).max(1000).default(10),
       /** First retry delay; doubles per try up to backoffMaxMs. */

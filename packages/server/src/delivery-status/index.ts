@@ -69,6 +69,7 @@ export function createDeliveryStatus(
     enabled,
     queue,
     logger,
+    batchWindowMs: cfg.batchWindowMs,
     wake: () => worker?.wake(),
   });
   const counts = new Map<ReportResult, number>();

@@ -47,6 +47,11 @@ export interface ReporterOptions {
   enabled: boolean;
   queue: JobQueue;
   logger?: Logger;
+  /**
+   * Reports fall due at the end of a window of this many ms (`deliveryStatus.batchWindowMs`): the steps of one
+   * window go to EDS in one POST. 0: each report is due at once.
+   */
+  batchWindowMs?: number;
   /** Wake the reporting worker after a commit that enqueued a report. */
   wake?: () => void;
 }
@@ -62,9 +67,12 @@ export const REPORT_MAX_ATTEMPTS = 2_000_000_000;
 export class DeliveryStatusReporter {
   readonly enabled: boolean;
   readonly #options: ReporterOptions;
+  /** Where this node's windows start: random, so that the nodes of a network do not all POST at the same instant. */
+  readonly #phase: number;
 
   constructor(options: ReporterOptions) {
     this.#options = options;
+    this.#phase = Math.floor(Math.random() * (options.batchWindowMs ?? 0));
     this.enabled = options.enabled && options.organisation !== undefined;
   }
 
@@ -145,11 +153,27 @@ export class DeliveryStatusReporter {
       queue: QUEUES.edsReport,
       payload: { code, event } satisfies ReportPayload,
       maxAttempts: REPORT_MAX_ATTEMPTS,
+      runAt: this.#dueAt(),
     });
   }
 
-  /** Look for reports now (after a commit that enqueued some). */
+  /**
+   * When a report queued now falls due: the end of the current window, the same instant for every report of the
+   * window, so one claim takes them all and they go in one POST (up to `deliveryStatus.batchSize`). The queue wakes
+   * the worker at that time once the step commits.
+   */
+  #dueAt(): number {
+    const now = this.#options.queue.options.now();
+    const w = this.#options.batchWindowMs ?? 0;
+    return w > 0 ? Math.ceil((now - this.#phase) / w) * w + this.#phase : now;
+  }
+
+  /**
+   * Look for reports now (after a commit that enqueued some). With a batch window the queue wakes the worker when
+   * the window ends, and a look now would find nothing due.
+   */
   wake(): void {
+    if ((this.#options.batchWindowMs ?? 0) > 0) return;
     this.#options.wake?.();
   }
 }

@@ -2,8 +2,11 @@
 // Bundle and each job ends by its own entry's answer; one due report goes alone as before; EDS down then up loses
 // nothing and stores one copy of each.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCertificateAuthority, issueCertificate } from '@ehmi/pki';
+import { parse } from '@ehmi/sbdh';
 import pino from 'pino';
 import { Agent } from 'undici';
 import { createDeliveryStatus, type DeliveryStatusService } from '../../src/delivery-status/index.ts';
@@ -13,8 +16,11 @@ import { loadConfig } from '../../src/role-list.ts';
 import { JobQueue } from '../../src/store/index.ts';
 import { call, edsSamples, type Json, type RunningEds, startEds, withMessage } from '../eds/helpers.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
 const ORG = { name: 'municipality', gln: '5790000121526', sor: '1144561000016002' };
+// The MedCom example prøvesvar envelope (fixtures/SOURCES-ehmi-core.md): its sender is ORG's GLN.
+const ENVELOPE = parse(readFileSync(join(FIXTURES, 'ehmi-sbdh/examples/ehmiSBDH_9a6ff822_HCO_full.xml')));
 const logger = pino({ level: 'silent' });
 
 for (const engine of engines()) {
@@ -62,14 +68,20 @@ for (const engine of engines()) {
       await edsStore?.cleanup();
     });
 
-    function service() {
+    function service(deliveryStatus: Record<string, unknown> = {}) {
       const config = loadConfig({
         env: {},
         overrides: {
           insecure: true,
           organisation: ORG,
           queue: { pollIntervalMs: 20 },
-          deliveryStatus: { url: eds!.url, backoffBaseMs: 20, backoffMaxMs: 100, batchSize: 50 },
+          deliveryStatus: {
+            url: eds!.url,
+            backoffBaseMs: 20,
+            backoffMaxMs: 100,
+            batchSize: 50,
+            ...deliveryStatus,
+          },
         },
       });
       const s = createDeliveryStatus(config, {
@@ -145,6 +157,40 @@ for (const engine of engines()) {
       assert.deepEqual(posts, { batch: before.batch, single: before.single + 1 });
       assert.deepEqual(await statuses([id!]), ['done']);
       assert.equal(await stored('BS'), 1);
+      await s.close();
+    });
+
+    it("the reports of one batch window's steps fall due at its end and go in one POST", async () => {
+      const windowMs = 400;
+      const s = service({ batchWindowMs: windowMs });
+      const facts = s.reporter.factsOf(ENVELOPE);
+      const steps = [
+        { station: 'MSH', side: 'origin', subtype: 'msg-received' },
+        { station: 'MSH', side: 'origin', subtype: 'msg-sent' },
+        { station: 'AP', side: 'origin', subtype: 'msg-sent' },
+      ] as const;
+      // Each step in a transaction of its own, as the stations take them.
+      for (const step of steps) {
+        await station.store.transaction((trx) => s.reporter.report(trx, { ...step, facts, at: Date.now() }));
+      }
+      const jobs = await station.store.db
+        .selectFrom('jobs')
+        .select(['id', 'run_at', 'created_at'])
+        .where('queue', '=', QUEUES.edsReport)
+        .where('status', '=', 'ready')
+        .execute();
+      assert.equal(jobs.length, steps.length);
+      for (const j of jobs) {
+        assert.ok(j.run_at > j.created_at && j.run_at <= j.created_at + windowMs, 'due within one window');
+      }
+      // Three steps taken within milliseconds share a window, unless one fell just past its end: one POST per window.
+      const windows = new Set(jobs.map((j) => j.run_at));
+      for (const at of windows) assert.ok([...windows].every((b) => (b - at) % windowMs === 0));
+      const before = { ...posts };
+      s.start();
+      await s.idle({ drained: true });
+      assert.equal(posts.batch - before.batch + posts.single - before.single, windows.size);
+      assert.deepEqual(new Set(await statuses(jobs.map((j) => j.id))), new Set(['done']));
       await s.close();
     });
 

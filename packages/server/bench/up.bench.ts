@@ -1,0 +1,263 @@
+// The nodes as `ehmi up` runs them: the central node (authorization server, SMP + DNS, EER, EAS, EDS) and two
+// organisations (municipality → gp), each in a process of its own, access tokens on, every station reporting its
+// steps to EDS, the audit log on. Measures, per process (Linux /proc/<pid>/stat, 10 ms clock ticks):
+//   1. idle: CPU per second while nothing happens, after a warm-up whose reports have reached EDS, in windows;
+//   2. CPU per receipted 10 KB message (N messages, C clients), until every message is receipted and every
+//      report of them has reached EDS (no `eds.report` job of either organisation left).
+// EHMI_BENCH_REPORTING=off plans the same network with the organisations reporting nothing (their
+// `deliveryStatus.url` left out), so the two runs back to back give the cost of reporting. Knobs: EHMI_BENCH_N (100),
+// EHMI_BENCH_CONCURRENCY (8), EHMI_BENCH_IDLE_SECONDS (30), EHMI_BENCH_IDLE_WINDOW (5), EHMI_BENCH_PROFILE_DIR (CPU
+// profiles of every node process). SQLite.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  EER_WRITE_SCOPES,
+  fetchWithToken,
+  LOCAL_ORGANISATIONS,
+  type ManifestOrganisation,
+  NetworkClient,
+  planNetwork,
+  sampleHomeCareObservation,
+  startCrlService,
+  writeNetworkManifest,
+} from '@ehmi/network';
+import Database from 'better-sqlite3';
+import pino from 'pino';
+import { seedRegisters, waitForSmp } from '../../network/src/central.ts';
+
+const N = Number(process.env.EHMI_BENCH_N ?? 100);
+const CONCURRENCY = Number(process.env.EHMI_BENCH_CONCURRENCY ?? 8);
+const IDLE_SECONDS = Number(process.env.EHMI_BENCH_IDLE_SECONDS ?? 30);
+const IDLE_WINDOW = Number(process.env.EHMI_BENCH_IDLE_WINDOW ?? 5);
+const REPORTING = process.env.EHMI_BENCH_REPORTING !== 'off';
+const NODE_SCRIPT = fileURLToPath(new URL('../test/e2e/node-launch.mjs', import.meta.url));
+
+const children = new Set<ChildProcess>();
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(1);
+  });
+}
+
+function spawnNode(name: string, config: unknown): Promise<ChildProcess> {
+  const profile = process.env.EHMI_BENCH_PROFILE_DIR;
+  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profile, name)}`] : [];
+  const child = spawn(process.execPath, [...flags, NODE_SCRIPT], {
+    env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (c: string) => {
+      out += c;
+      if (out.startsWith('ready')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited ${code}`)));
+  });
+}
+
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU by thread name (main thread: the process's name) of a process, in ms. */
+function threadCpuMs(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const name = tid === String(pid) ? 'main' : comm === 'node' ? `thread ${tid}` : comm;
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {}
+  }
+  return out;
+}
+
+function message(from: ManifestOrganisation, to: ManifestOrganisation): Buffer {
+  const bundle = sampleHomeCareObservation(from, to);
+  const base = Buffer.byteLength(JSON.stringify(bundle));
+  const report = bundle.entry!.find((e) => e.resource?.resourceType === 'DiagnosticReport')!.resource as {
+    conclusion?: string;
+  };
+  report.conclusion = 'Prøvesvar. '.repeat(Math.max(0, Math.ceil((10 * 1024 - base) / 12)));
+  return Buffer.from(JSON.stringify(bundle));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-bench-up-'));
+const logger = pino({ level: 'silent' });
+const plan = await planNetwork({
+  dataDir,
+  portBase: 20000 + Math.floor(Math.random() * 800) * 50,
+  logger,
+  organisations: LOCAL_ORGANISATIONS.slice(0, 2),
+  discovery: 'smp',
+  base: { log: { level: (process.env.EHMI_BENCH_LOG ?? 'silent') as 'silent' } },
+});
+if (!REPORTING) for (const o of plan.organisations) delete o.config.deliveryStatus.url;
+writeNetworkManifest(dataDir, plan.manifest);
+const crl = await startCrlService({ dataDir, host: plan.crl.host, port: plan.crl.port, logger });
+const procs: Record<string, ChildProcess> = {};
+const client = NetworkClient.open(dataDir);
+try {
+  procs.central = await spawnNode('central', plan.central.config);
+  const seeds = plan.organisations.map((o) => ({
+    spec: o.spec,
+    as4Url: o.urls.ap,
+    apCertificate: plan.pki.organisations[o.spec.name]!.as4.cert,
+  }));
+  const trustAnchorPem = readFileSync(plan.pki.trustAnchor, 'utf8');
+  const maintainer = plan.clients.maintainer;
+  const seeder = fetchWithToken({
+    authUrl: plan.central.urls.auth,
+    caPem: trustAnchorPem,
+    tls: maintainer.tls,
+    clientId: maintainer.clientId,
+    scope: EER_WRITE_SCOPES.join(' '),
+    resource: plan.central.urls.eer,
+  });
+  await seedRegisters(plan.central.urls.eer, seeds, seeder.fetch);
+  await waitForSmp(seeds, {
+    dnsServer: { host: plan.central.dns.host, port: plan.central.dns.port },
+    zone: plan.central.dns.zone,
+    trustAnchorPem,
+    timeoutMs: 30_000,
+    logger,
+  });
+  await seeder.close();
+  const [a, b] = plan.organisations;
+  procs[a!.spec.name] = await spawnNode(a!.spec.name, a!.config);
+  procs[b!.spec.name] = await spawnNode(b!.spec.name, b!.config);
+  const from = client.organisation(a!.spec.name);
+  const to = client.organisation(b!.spec.name);
+  const dbs = plan.organisations.map(
+    (o) => new Database(join(dataDir, o.spec.name, 'ehmi.sqlite'), { readonly: true, fileMustExist: true }),
+  );
+  // Reports not yet at EDS (ready or running `eds.report` jobs) over both organisations.
+  const reportsLeft = () =>
+    dbs.reduce(
+      (n, db) =>
+        n +
+        (
+          db
+            .prepare(
+              "select count(*) as n from jobs where queue = 'eds.report' and status in ('ready', 'running')",
+            )
+            .get() as { n: number }
+        ).n,
+      0,
+    );
+  const submit = async (): Promise<string> => {
+    const res = await client.call(a!.spec.name, 'POST', '/messages', {
+      bytes: message(from, to),
+      contentType: 'application/fhir+json',
+    });
+    if (res.status !== 202) throw new Error(`submit: ${res.status} ${res.text}`);
+    return (res.json as { id: string }).id;
+  };
+  const done = async (ids: string[]): Promise<number> => {
+    const want = new Set(ids);
+    let n = 0;
+    for (const status of ['receipted', 'acknowledged', 'failed']) {
+      const res = await client.call(a!.spec.name, 'GET', `/messages?status=${status}`);
+      for (const r of res.json as { id: string; failure?: { reason: string } | null }[]) {
+        if (!want.has(r.id)) continue;
+        if (status === 'failed') throw new Error(`message ${r.id} failed: ${r.failure?.reason}`);
+        n++;
+      }
+    }
+    return n;
+  };
+  const settle = async (ids: string[]) => {
+    while ((await done(ids)) < ids.length) await sleep(100);
+    while (reportsLeft() > 0) await sleep(100);
+  };
+  const pids = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, p.pid!]));
+  const snapshot = () => Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+  const fmt = (o: Record<string, number>, digits = 1) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${v.toFixed(digits)}`)
+      .join(', ');
+
+  console.log(
+    `reporting ${REPORTING ? 'on' : 'off'}; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  const warm = await Promise.all(Array.from({ length: 4 }, submit));
+  await settle(warm);
+
+  // 1. idle
+  if (IDLE_SECONDS > 0) {
+    await sleep(1000);
+    const total: Record<string, number> = {};
+    const t0 = snapshot();
+    const th0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, threadCpuMs(pid)]));
+    const start = performance.now();
+    for (let w = 0; w < IDLE_SECONDS / IDLE_WINDOW; w++) {
+      const c0 = snapshot();
+      const ts = performance.now();
+      await sleep(IDLE_WINDOW * 1000);
+      const secs = (performance.now() - ts) / 1000;
+      const c1 = snapshot();
+      const per = Object.fromEntries(Object.keys(pids).map((k) => [k, (c1[k]! - c0[k]!) / secs]));
+      console.log(`idle window ${w + 1}: ${fmt(per)} ms/s`);
+    }
+    const secs = (performance.now() - start) / 1000;
+    const t1 = snapshot();
+    for (const k of Object.keys(pids)) total[k] = (t1[k]! - t0[k]!) / secs;
+    console.log(`idle ${secs.toFixed(0)} s: ${fmt(total)} ms of CPU per second`);
+    for (const [k, pid] of Object.entries(pids)) {
+      const th1 = threadCpuMs(pid);
+      const busy = Object.entries(th1)
+        .map(([name, ms]) => [name, (ms - (th0[k]![name] ?? 0)) / secs] as const)
+        .filter(([, v]) => v > 0);
+      console.log(`  ${k} by thread: ${busy.map(([n, v]) => `${n} ${v.toFixed(1)}`).join(', ')}`);
+    }
+  }
+
+  // 2. CPU per message
+  const c0 = snapshot();
+  const t0 = performance.now();
+  const ids: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next++ < N) ids.push(await submit());
+    }),
+  );
+  await settle(ids);
+  const secs = (performance.now() - t0) / 1000;
+  const c1 = snapshot();
+  const per = Object.fromEntries(Object.keys(pids).map((k) => [k, (c1[k]! - c0[k]!) / N]));
+  const orgs = plan.organisations.reduce((s, o) => s + per[o.spec.name]!, 0);
+  console.log(
+    `${N} × 10 KB receipted, reports at EDS, in ${secs.toFixed(1)} s: CPU per message ${fmt(per)} ms; both organisations ${orgs.toFixed(1)} ms; load average ${loadavg()[0]!.toFixed(1)}`,
+  );
+  for (const db of dbs) db.close();
+} finally {
+  await client.close();
+  await Promise.all(
+    Object.values(procs).map(
+      (p) =>
+        new Promise((r) => {
+          if (p.exitCode !== null) return r(undefined);
+          p.once('exit', r);
+          p.kill('SIGTERM');
+        }),
+    ),
+  );
+  await crl.close();
+  await rm(dataDir, { recursive: true, force: true });
+}
