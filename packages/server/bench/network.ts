@@ -3,10 +3,11 @@
 // receiving one (gp), which may run as several instances on one PostgreSQL schema and one data folder behind a load
 // balancer on loopback (haproxy when it is installed, else the small TCP balancer of the tests). The configs are
 // `planNetwork`'s with `discovery: 'smp'`, what `startNetwork` plans: SMP discovery, access tokens, EDS reporting and
-// the audit log on.
+// the audit log on (EDS reporting can be planned off, to measure what it costs). Used by `e2e.bench.ts` and
+// `up.bench.ts`; CPU time per process and per thread from Linux's /proc.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -42,12 +43,19 @@ export function killAll(): void {
 // Every node runs as `npm start` runs it: tsx registered in-process (no `--import tsx` for worker threads to inherit).
 const NODE_SCRIPT = fileURLToPath(new URL('../test/e2e/node-launch.mjs', import.meta.url));
 
-/** Start a node with `config` in a process of its own; resolves once it serves. */
-export function spawnNode(config: unknown, name: string): Promise<ChildProcess> {
-  // EHMI_BENCH_PROFILE_DIR: a CPU profile of every thread of every node process there (Node's names: process id,
-  // thread id; which process is which node is printed to stderr).
+/**
+ * Start a node with `config` in a process of its own; resolves once it serves. EHMI_BENCH_PROFILE_DIR: a CPU profile
+ * of every thread of the process there (Node's names: process id, thread id; which process is which node is printed
+ * to stderr), or in its folder `name` there with `profileFolder`.
+ */
+export function spawnNode(
+  config: unknown,
+  name: string,
+  options: { profileFolder?: boolean } = {},
+): Promise<ChildProcess> {
   const profile = process.env.EHMI_BENCH_PROFILE_DIR;
-  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const dir = profile && options.profileFolder ? join(profile, name) : profile;
+  const flags = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   const child = track(
     spawn(process.execPath, [...flags, NODE_SCRIPT], {
       env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
@@ -78,14 +86,43 @@ export async function stopProcess(
   await exited;
 }
 
-/** CPU time (user + system) a process used so far, in ms (Linux /proc/<pid>/stat, clock ticks of 10 ms). */
-export function cpuMs(pid: number): number {
+/** CPU time (user + system) in ms of a Linux `stat` file (/proc/<pid>/stat, /proc/<pid>/task/<tid>/stat). */
+function statCpuMs(file: string): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    const fields = readFileSync(file, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
   } catch {
     return Number.NaN;
   }
+}
+
+/** CPU time (user + system) a process used so far, in ms. */
+export function cpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/** CPU time a process's threads used so far, in ms, by thread name (the main thread: `main`; unnamed: `thread <tid>`). */
+export function threadCpuMs(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    } catch {
+      continue; // the thread ended
+    }
+    const ms = statCpuMs(`/proc/${pid}/task/${tid}/stat`);
+    if (Number.isNaN(ms)) continue;
+    const name = tid === String(pid) ? 'main' : comm === 'node' ? `thread ${tid}` : comm;
+    out[name] = (out[name] ?? 0) + ms;
+  }
+  return out;
 }
 
 /** A load balancer on loopback in front of the receiving organisation's instances. */
@@ -222,6 +259,8 @@ export interface BenchNetwork {
   receivers: ChildProcess[];
   receiverConfigs: Config[];
   balancer: Balancer | undefined;
+  /** The running node processes by name: `central` and each organisation's (several receiving instances: name0 …). */
+  processes(): Record<string, ChildProcess>;
   startSender(): Promise<ChildProcess>;
   /** (Re)start every receiving instance that is not running. */
   startReceivers(): Promise<void>;
@@ -245,8 +284,15 @@ export async function openBenchNetwork(options: {
   databaseUrl: string | undefined;
   receiverInstances: number;
   base?: Record<string, unknown>;
+  /** false: the organisations report nothing to EDS (their `deliveryStatus.url` left out). Default true. */
+  reporting?: boolean;
+  /**
+   * Name the node processes as `ehmi up` does (`central` and the organisations' names, not `<label>-central`,
+   * `<label>-sender` …) and write each one's CPU profiles in a folder of its name under EHMI_BENCH_PROFILE_DIR.
+   */
+  upNames?: boolean;
 }): Promise<BenchNetwork> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-bench-e2e-'));
+  const dataDir = await mkdtemp(join(tmpdir(), `ehmi-bench-${options.upNames ? 'up' : 'e2e'}-`));
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const logger = pino({ level: 'silent' });
   const portBase = 20000 + Math.floor(Math.random() * 800) * 50;
@@ -264,6 +310,7 @@ export async function openBenchNetwork(options: {
       ...options.base,
     },
   });
+  if (options.reporting === false) for (const o of plan.organisations) delete o.config.deliveryStatus.url;
   writeNetworkManifest(dataDir, plan.manifest);
   // Every certificate names the network's CRL and every node checks it, as under `ehmi up`.
   const crl = await startCrlService({ dataDir, host: plan.crl.host, port: plan.crl.port, logger });
@@ -284,9 +331,14 @@ export async function openBenchNetwork(options: {
           { name: 'ap', port: receiverPlan!.ports.ap, backends: receiverConfigs.map((c) => c.ap.port) },
           { name: 'msh', port: receiverPlan!.ports.msh, backends: receiverConfigs.map((c) => c.msh.port) },
         ]);
+  const name = (role: string, organisation: string) =>
+    options.upNames ? organisation : `${options.label}-${role}`;
+  const receiverName = (i: number) => `${name('receiver', receiverPlan!.spec.name)}${n > 1 ? i : ''}`;
+  const start = (config: unknown, processName: string) =>
+    spawnNode(config, processName, { profileFolder: options.upNames === true });
   let central: ChildProcess;
   try {
-    central = await spawnNode(plan.central.config, `${options.label}-central`);
+    central = await start(plan.central.config, name('central', 'central'));
   } catch (err) {
     await balancer?.close();
     await crl.close();
@@ -303,16 +355,24 @@ export async function openBenchNetwork(options: {
     receivers,
     receiverConfigs,
     balancer,
+    processes() {
+      const out: Record<string, ChildProcess> = { central: net.central };
+      if (alive(net.sender)) out[senderPlan!.spec.name] = net.sender;
+      receivers.forEach((r, i) => {
+        if (alive(r)) out[`${receiverPlan!.spec.name}${n > 1 ? i : ''}`] = r;
+      });
+      return out;
+    },
     async startSender() {
-      if (!alive(net.sender)) net.sender = await spawnNode(senderPlan!.config, `${options.label}-sender`);
+      if (!alive(net.sender))
+        net.sender = await start(senderPlan!.config, name('sender', senderPlan!.spec.name));
       return net.sender;
     },
     async startReceivers() {
       // All at once, as an orchestrator starts them: each runs the migrations at start, under Kysely's lock.
       await Promise.all(
         receiverConfigs.map(async (config, i) => {
-          if (!alive(receivers[i]))
-            receivers[i] = await spawnNode(config, `${options.label}-receiver${n > 1 ? i : ''}`);
+          if (!alive(receivers[i])) receivers[i] = await start(config, receiverName(i));
         }),
       );
     },

@@ -1,5 +1,6 @@
-// The nodes as `ehmi up` runs them: the central node (authorization server, SMP + DNS, EER, EAS, EDS) and two
-// organisations (municipality → gp), each in a process of its own, access tokens on, every station reporting its
+// The nodes as `ehmi up` runs them (the bench network of `network.ts`, its processes named as `ehmi up` names them):
+// the central node (authorization server, SMP + DNS, EER, EAS, EDS) and two organisations (municipality → gp), each
+// in a process of its own, access tokens on, every station reporting its
 // steps to EDS, the audit log on. Measures, per process (Linux /proc/<pid>/stat, 10 ms clock ticks):
 //   1. idle: CPU per second while nothing happens, after a warm-up whose reports have reached EDS, in windows;
 //   2. CPU per receipted 10 KB message (N messages, C clients), until every message is receipted and every
@@ -8,79 +9,24 @@
 // `deliveryStatus.url` left out), so the two runs back to back give the cost of reporting. Knobs: EHMI_BENCH_N (100),
 // EHMI_BENCH_CONCURRENCY (8), EHMI_BENCH_IDLE_SECONDS (30), EHMI_BENCH_IDLE_WINDOW (5), EHMI_BENCH_PROFILE_DIR (CPU
 // profiles of every node process). SQLite.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  EER_WRITE_SCOPES,
-  fetchWithToken,
-  LOCAL_ORGANISATIONS,
-  type ManifestOrganisation,
-  NetworkClient,
-  planNetwork,
-  sampleHomeCareObservation,
-  startCrlService,
-  writeNetworkManifest,
-} from '@ehmi/network';
+import { type ManifestOrganisation, sampleHomeCareObservation } from '@ehmi/network';
 import Database from 'better-sqlite3';
-import pino from 'pino';
-import { seedRegisters, waitForSmp } from '../../network/src/central.ts';
+import { cpuMs, killAll, openBenchNetwork, threadCpuMs } from './network.ts';
 
 const N = Number(process.env.EHMI_BENCH_N ?? 100);
 const CONCURRENCY = Number(process.env.EHMI_BENCH_CONCURRENCY ?? 8);
 const IDLE_SECONDS = Number(process.env.EHMI_BENCH_IDLE_SECONDS ?? 30);
 const IDLE_WINDOW = Number(process.env.EHMI_BENCH_IDLE_WINDOW ?? 5);
 const REPORTING = process.env.EHMI_BENCH_REPORTING !== 'off';
-const NODE_SCRIPT = fileURLToPath(new URL('../test/e2e/node-launch.mjs', import.meta.url));
 
-const children = new Set<ChildProcess>();
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
-    for (const c of children) c.kill('SIGKILL');
+    killAll();
     process.exit(1);
   });
-}
-
-function spawnNode(name: string, config: unknown): Promise<ChildProcess> {
-  const profile = process.env.EHMI_BENCH_PROFILE_DIR;
-  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profile, name)}`] : [];
-  const child = spawn(process.execPath, [...flags, NODE_SCRIPT], {
-    env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (c: string) => {
-      out += c;
-      if (out.startsWith('ready')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`${name} exited ${code}`)));
-  });
-}
-
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** CPU by thread name (main thread: the process's name) of a process, in ms. */
-function threadCpuMs(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const name = tid === String(pid) ? 'main' : comm === 'node' ? `thread ${tid}` : comm;
-      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {}
-  }
-  return out;
 }
 
 function message(from: ManifestOrganisation, to: ManifestOrganisation): Buffer {
@@ -95,50 +41,17 @@ function message(from: ManifestOrganisation, to: ManifestOrganisation): Buffer {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-bench-up-'));
-const logger = pino({ level: 'silent' });
-const plan = await planNetwork({
-  dataDir,
-  portBase: 20000 + Math.floor(Math.random() * 800) * 50,
-  logger,
-  organisations: LOCAL_ORGANISATIONS.slice(0, 2),
-  discovery: 'smp',
+const net = await openBenchNetwork({
+  label: 'up',
+  databaseUrl: undefined,
+  receiverInstances: 1,
   base: { log: { level: (process.env.EHMI_BENCH_LOG ?? 'silent') as 'silent' } },
+  reporting: REPORTING,
+  upNames: true,
 });
-if (!REPORTING) for (const o of plan.organisations) delete o.config.deliveryStatus.url;
-writeNetworkManifest(dataDir, plan.manifest);
-const crl = await startCrlService({ dataDir, host: plan.crl.host, port: plan.crl.port, logger });
-const procs: Record<string, ChildProcess> = {};
-const client = NetworkClient.open(dataDir);
+const { plan, client, dataDir } = net;
 try {
-  procs.central = await spawnNode('central', plan.central.config);
-  const seeds = plan.organisations.map((o) => ({
-    spec: o.spec,
-    as4Url: o.urls.ap,
-    apCertificate: plan.pki.organisations[o.spec.name]!.as4.cert,
-  }));
-  const trustAnchorPem = readFileSync(plan.pki.trustAnchor, 'utf8');
-  const maintainer = plan.clients.maintainer;
-  const seeder = fetchWithToken({
-    authUrl: plan.central.urls.auth,
-    caPem: trustAnchorPem,
-    tls: maintainer.tls,
-    clientId: maintainer.clientId,
-    scope: EER_WRITE_SCOPES.join(' '),
-    resource: plan.central.urls.eer,
-  });
-  await seedRegisters(plan.central.urls.eer, seeds, seeder.fetch);
-  await waitForSmp(seeds, {
-    dnsServer: { host: plan.central.dns.host, port: plan.central.dns.port },
-    zone: plan.central.dns.zone,
-    trustAnchorPem,
-    timeoutMs: 30_000,
-    logger,
-  });
-  await seeder.close();
   const [a, b] = plan.organisations;
-  procs[a!.spec.name] = await spawnNode(a!.spec.name, a!.config);
-  procs[b!.spec.name] = await spawnNode(b!.spec.name, b!.config);
   const from = client.organisation(a!.spec.name);
   const to = client.organisation(b!.spec.name);
   const dbs = plan.organisations.map(
@@ -183,7 +96,7 @@ try {
     while ((await done(ids)) < ids.length) await sleep(100);
     while (reportsLeft() > 0) await sleep(100);
   };
-  const pids = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, p.pid!]));
+  const pids = Object.fromEntries(Object.entries(net.processes()).map(([k, p]) => [k, p.pid!]));
   const snapshot = () => Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
   const fmt = (o: Record<string, number>, digits = 1) =>
     Object.entries(o)
@@ -247,17 +160,5 @@ try {
   );
   for (const db of dbs) db.close();
 } finally {
-  await client.close();
-  await Promise.all(
-    Object.values(procs).map(
-      (p) =>
-        new Promise((r) => {
-          if (p.exitCode !== null) return r(undefined);
-          p.once('exit', r);
-          p.kill('SIGTERM');
-        }),
-    ),
-  );
-  await crl.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await net.close();
 }
