@@ -33,8 +33,16 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { type ManifestOrganisation, publishedDocumentTypes, sampleHomeCareObservation } from '@ehmi/network';
-import { type BenchNetwork, cpuMs, killAll, openBenchNetwork, stopProcess, track } from './network.ts';
+import { publishedDocumentTypes } from '@ehmi/network';
+import {
+  type BenchNetwork,
+  benchEua,
+  cpuMs,
+  killAll,
+  openBenchNetwork,
+  stopProcess,
+  track,
+} from './network.ts';
 
 const N = Number(process.env.EHMI_BENCH_N ?? 200);
 const CONCURRENCY = Number(process.env.EHMI_BENCH_CONCURRENCY ?? 16);
@@ -61,17 +69,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 const LARGE_SENDER = fileURLToPath(new URL('./large-sender.mjs', import.meta.url));
-
-/** A prøvesvar padded to 10 KB (DiagnosticReport.conclusion), fresh ids. */
-function message(from: ManifestOrganisation, to: ManifestOrganisation): Buffer {
-  const bundle = sampleHomeCareObservation(from, to);
-  const base = Buffer.byteLength(JSON.stringify(bundle));
-  const report = bundle.entry!.find((e) => e.resource?.resourceType === 'DiagnosticReport')!.resource as {
-    conclusion?: string;
-  };
-  report.conclusion = 'Prøvesvar. '.repeat(Math.max(0, Math.ceil((10 * 1024 - base) / 12)));
-  return Buffer.from(JSON.stringify(bundle));
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -170,55 +167,7 @@ function save(): void {
 }
 
 /** Submitting at the sender's MSH and watching the messages there, as an EUA does. */
-function euaOf(net: BenchNetwork) {
-  const client = net.client;
-  const from = client.organisation('municipality');
-  const to = client.organisation('gp');
-  const submit = async (): Promise<{ id: string; bundleId: string }> => {
-    const res = await client.call('municipality', 'POST', '/messages', {
-      bytes: message(from, to),
-      contentType: 'application/fhir+json',
-    });
-    if (res.status !== 202) throw new Error(`submit: ${res.status} ${res.text}`);
-    return res.json as { id: string; bundleId: string };
-  };
-  // Done = receipted (or acknowledged) at the sending MSH: GET /messages?status=… (msh-api §4).
-  const done = async (ids: string[]): Promise<number> => {
-    const want = new Set(ids);
-    let n = 0;
-    for (const status of ['receipted', 'acknowledged', 'failed']) {
-      const res = await client.call('municipality', 'GET', `/messages?status=${status}`);
-      const rows = res.json as { id: string; failure?: { reason: string } | null }[];
-      for (const r of rows) {
-        if (!want.has(r.id)) continue;
-        if (status === 'failed') throw new Error(`message ${r.id} failed: ${r.failure?.reason}`);
-        n++;
-      }
-    }
-    return n;
-  };
-  const warmUp = async () => {
-    // Profile validator, TLS sessions, tokens, SMP lookups, JIT: a few messages through the whole path.
-    const warm = await Promise.all(Array.from({ length: 4 }, submit));
-    const ids = warm.map((w) => w.id);
-    while ((await done(ids)) < ids.length) await sleep(100);
-  };
-  /** N messages by CONCURRENCY clients; `onAccepted` is told each accepted count. */
-  const burst = async (n: number, onAccepted?: (accepted: number) => void) => {
-    const sent: { id: string; bundleId: string }[] = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next++ < n) {
-          sent.push(await submit());
-          onAccepted?.(sent.length);
-        }
-      }),
-    );
-    return sent;
-  };
-  return { from, to, submit, done, warmUp, burst };
-}
+const euaOf = (net: BenchNetwork) => benchEua(net, CONCURRENCY);
 
 /** Wait until every message of `ids` is receipted; past the deadline, say how many were. */
 async function allReceipted(eua: ReturnType<typeof euaOf>, ids: string[]): Promise<void> {

@@ -15,10 +15,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   LOCAL_ORGANISATIONS,
+  type ManifestOrganisation,
   NetworkClient,
   type NetworkPlan,
   organisationPorts,
   planNetwork,
+  sampleHomeCareObservation,
   seedNetworkRegisters,
   startCrlService,
   writeNetworkManifest,
@@ -431,4 +433,67 @@ export async function openBenchNetwork(options: {
     throw err;
   }
   return net;
+}
+
+/** A prøvesvar padded to 10 KB (DiagnosticReport.conclusion), fresh ids. */
+export function benchMessage(from: ManifestOrganisation, to: ManifestOrganisation): Buffer {
+  const bundle = sampleHomeCareObservation(from, to);
+  const base = Buffer.byteLength(JSON.stringify(bundle));
+  const report = bundle.entry!.find((e) => e.resource?.resourceType === 'DiagnosticReport')!.resource as {
+    conclusion?: string;
+  };
+  report.conclusion = 'Prøvesvar. '.repeat(Math.max(0, Math.ceil((10 * 1024 - base) / 12)));
+  return Buffer.from(JSON.stringify(bundle));
+}
+
+/** Submitting at the sender's MSH and watching the messages there, as an EUA does. */
+export function benchEua(net: BenchNetwork, concurrency: number) {
+  const client = net.client;
+  const [sender, receiver] = net.plan.organisations.map((o) => o.spec.name);
+  const from = client.organisation(sender!);
+  const to = client.organisation(receiver!);
+  const submit = async (): Promise<{ id: string; bundleId: string }> => {
+    const res = await client.call(sender!, 'POST', '/messages', {
+      bytes: benchMessage(from, to),
+      contentType: 'application/fhir+json',
+    });
+    if (res.status !== 202) throw new Error(`submit: ${res.status} ${res.text}`);
+    return res.json as { id: string; bundleId: string };
+  };
+  // Done = receipted (or acknowledged) at the sending MSH: GET /messages?status=… (msh-api §4).
+  const done = async (ids: string[]): Promise<number> => {
+    const want = new Set(ids);
+    let n = 0;
+    for (const status of ['receipted', 'acknowledged', 'failed']) {
+      const res = await client.call(sender!, 'GET', `/messages?status=${status}`);
+      const rows = res.json as { id: string; failure?: { reason: string } | null }[];
+      for (const r of rows) {
+        if (!want.has(r.id)) continue;
+        if (status === 'failed') throw new Error(`message ${r.id} failed: ${r.failure?.reason}`);
+        n++;
+      }
+    }
+    return n;
+  };
+  const warmUp = async () => {
+    // Profile validator, TLS sessions, tokens, SMP lookups, JIT: a few messages through the whole path.
+    const warm = await Promise.all(Array.from({ length: 4 }, submit));
+    const ids = warm.map((w) => w.id);
+    while ((await done(ids)) < ids.length) await new Promise((r) => setTimeout(r, 100));
+  };
+  /** N messages by `concurrency` clients; `onAccepted` is told each accepted count. */
+  const burst = async (n: number, onAccepted?: (accepted: number) => void) => {
+    const sent: { id: string; bundleId: string }[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next++ < n) {
+          sent.push(await submit());
+          onAccepted?.(sent.length);
+        }
+      }),
+    );
+    return sent;
+  };
+  return { from, to, submit, done, warmUp, burst };
 }

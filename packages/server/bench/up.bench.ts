@@ -12,9 +12,8 @@
 
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { type ManifestOrganisation, sampleHomeCareObservation } from '@ehmi/network';
 import Database from 'better-sqlite3';
-import { cpuMs, killAll, openBenchNetwork, threadCpuMs } from './network.ts';
+import { benchEua, cpuMs, killAll, openBenchNetwork, threadCpuMs } from './network.ts';
 
 const N = Number(process.env.EHMI_BENCH_N ?? 100);
 const CONCURRENCY = Number(process.env.EHMI_BENCH_CONCURRENCY ?? 8);
@@ -29,16 +28,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-function message(from: ManifestOrganisation, to: ManifestOrganisation): Buffer {
-  const bundle = sampleHomeCareObservation(from, to);
-  const base = Buffer.byteLength(JSON.stringify(bundle));
-  const report = bundle.entry!.find((e) => e.resource?.resourceType === 'DiagnosticReport')!.resource as {
-    conclusion?: string;
-  };
-  report.conclusion = 'Prøvesvar. '.repeat(Math.max(0, Math.ceil((10 * 1024 - base) / 12)));
-  return Buffer.from(JSON.stringify(bundle));
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const net = await openBenchNetwork({
@@ -49,11 +38,9 @@ const net = await openBenchNetwork({
   reporting: REPORTING,
   upNames: true,
 });
-const { plan, client, dataDir } = net;
+const { plan, dataDir } = net;
 try {
-  const [a, b] = plan.organisations;
-  const from = client.organisation(a!.spec.name);
-  const to = client.organisation(b!.spec.name);
+  const eua = benchEua(net, CONCURRENCY);
   const dbs = plan.organisations.map(
     (o) => new Database(join(dataDir, o.spec.name, 'ehmi.sqlite'), { readonly: true, fileMustExist: true }),
   );
@@ -71,29 +58,8 @@ try {
         ).n,
       0,
     );
-  const submit = async (): Promise<string> => {
-    const res = await client.call(a!.spec.name, 'POST', '/messages', {
-      bytes: message(from, to),
-      contentType: 'application/fhir+json',
-    });
-    if (res.status !== 202) throw new Error(`submit: ${res.status} ${res.text}`);
-    return (res.json as { id: string }).id;
-  };
-  const done = async (ids: string[]): Promise<number> => {
-    const want = new Set(ids);
-    let n = 0;
-    for (const status of ['receipted', 'acknowledged', 'failed']) {
-      const res = await client.call(a!.spec.name, 'GET', `/messages?status=${status}`);
-      for (const r of res.json as { id: string; failure?: { reason: string } | null }[]) {
-        if (!want.has(r.id)) continue;
-        if (status === 'failed') throw new Error(`message ${r.id} failed: ${r.failure?.reason}`);
-        n++;
-      }
-    }
-    return n;
-  };
   const settle = async (ids: string[]) => {
-    while ((await done(ids)) < ids.length) await sleep(100);
+    while ((await eua.done(ids)) < ids.length) await sleep(100);
     while (reportsLeft() > 0) await sleep(100);
   };
   const pids = Object.fromEntries(Object.entries(net.processes()).map(([k, p]) => [k, p.pid!]));
@@ -108,8 +74,8 @@ try {
       .map((l) => l.toFixed(1))
       .join(' ')}`,
   );
-  const warm = await Promise.all(Array.from({ length: 4 }, submit));
-  await settle(warm);
+  const warm = await Promise.all(Array.from({ length: 4 }, eua.submit));
+  await settle(warm.map((m) => m.id));
 
   // 1. idle
   if (IDLE_SECONDS > 0) {
@@ -143,13 +109,7 @@ try {
   // 2. CPU per message
   const c0 = snapshot();
   const t0 = performance.now();
-  const ids: string[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next++ < N) ids.push(await submit());
-    }),
-  );
+  const ids = (await eua.burst(N)).map((m) => m.id);
   await settle(ids);
   const secs = (performance.now() - t0) / 1000;
   const c1 = snapshot();
