@@ -30,6 +30,7 @@ import pino from 'pino';
 import type { Config } from '../src/role-list.ts';
 import { instanceConfig } from '../test/e2e/instances.ts';
 import { startTcpBalancer } from '../test/e2e/tcp-balancer.ts';
+import { freePortBase } from '../test/helpers/ports.ts';
 
 // The node processes the bench started: stopped with it, also when it is stopped (SIGTERM, SIGINT).
 const children = new Set<ChildProcess>();
@@ -297,7 +298,8 @@ export async function openBenchNetwork(options: {
   const dataDir = await mkdtemp(join(tmpdir(), `ehmi-bench-${options.upNames ? 'up' : 'e2e'}-`));
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const logger = pino({ level: 'silent' });
-  const portBase = 20000 + Math.floor(Math.random() * 800) * 50;
+  // Below the ephemeral range and free now: a port base in that range fails when an outgoing connection holds a port.
+  const portBase = await freePortBase();
   const plan = await planNetwork({
     dataDir,
     portBase,

@@ -1,15 +1,14 @@
 // The nodes as `ehmi up` runs them (the bench network of `network.ts`, its processes named as `ehmi up` names them):
 // the central node (authorization server, SMP + DNS, EER, EAS, EDS) and two organisations (municipality → gp), each
-// in a process of its own, access tokens on, every station reporting its
-// steps to EDS, the audit log on. Measures, per process (Linux /proc/<pid>/stat, 10 ms clock ticks):
+// in a process of its own, access tokens on, every station reporting its steps to EDS, the audit log on. Measures,
+// per process (Linux /proc/<pid>/stat, 10 ms clock ticks):
 //   1. idle: CPU per second while nothing happens, after a warm-up whose reports have reached EDS, in windows;
 //   2. CPU per receipted 10 KB message (N messages, C clients), until every message is receipted and every
 //      report of them has reached EDS (no `eds.report` job of either organisation left).
 // EHMI_BENCH_REPORTING=off plans the same network with the organisations reporting nothing (their
 // `deliveryStatus.url` left out), so the two runs back to back give the cost of reporting. Knobs: EHMI_BENCH_N (100),
 // EHMI_BENCH_CONCURRENCY (8), EHMI_BENCH_IDLE_SECONDS (30), EHMI_BENCH_IDLE_WINDOW (5), EHMI_BENCH_PROFILE_DIR (CPU
-// profiles of every node process). SQLite.
-
+// profiles of every node process, a folder per node). SQLite.
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
