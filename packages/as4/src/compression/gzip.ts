@@ -1,6 +1,6 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { EhmiError } from '@ehmi/errors';
 import type { ByteLease } from '../budget.ts';
 import { type As4Limits, DEFAULT_AS4_LIMITS } from '../limits.ts';
@@ -8,6 +8,7 @@ import { formatMediaType, parseMediaType } from '../mime/content-type.ts';
 import { type AttachmentSink, storageFailure } from '../mime/sink.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import { type PartInfo, type Property, propertyValue } from '../model/user-message.ts';
+import { segmentedGzip } from './segmented-gzip.ts';
 
 /** AS4 Profile §3.1 / eDelivery AS4 1.15 §2.2.3.3: the only compression type. */
 export const GZIP = 'application/gzip';
@@ -68,8 +69,10 @@ export function partCharacterSet(part: PartInfo): string | undefined {
 
 /**
  * Compress an attachment with gzip before it is signed and encrypted (AS4 Profile §3.1: compress, then sign,
- * then encrypt). The result is re-readable: each `open()` gzips the source again, and zlib with the same input
- * and settings produces the same octets, so the digest taken at signing time matches what is sent.
+ * then encrypt). The gzip stream is written in segments, each stored, Huffman-coded or deflated at `level` after
+ * a look at its start ({@link segmentedGzip}): incompressible octets (a PDF, an image, encrypted data) cost a copy,
+ * not a deflate pass that gains nothing. The result is re-readable: each `open()` gzips the source again, and the
+ * same input gives the same octets, so the digest taken at signing time matches what is sent.
  * The compressed part's Content-Type is `application/gzip`, the type phase4 gives it (`WSS4JAttachment` takes the
  * compression mode's MIME type): the signature digests it as octets (SwA Profile 1.1 §5.4.2 canonicalises only XML
  * and text types), and the encryptor writes it as `xenc:EncryptedData/@MimeType`, the type before encryption.
@@ -95,12 +98,7 @@ export function compressAttachment(
     contentId: source.contentId,
     // The compressed part is gzip data; its type before compression travels in the MimeType part property.
     headers: { ...source.headers, 'content-type': GZIP },
-    open: () => {
-      const out = createGzip({ level });
-      const input = source.open();
-      input.on('error', (err) => out.destroy(err));
-      return input.pipe(out);
-    },
+    open: () => Readable.from(segmentedGzip(source.open(), level)),
   };
   return { attachment, partProperties };
 }
