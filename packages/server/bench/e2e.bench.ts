@@ -86,10 +86,14 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-function spawnNode(config: unknown): Promise<ChildProcess> {
-  // EHMI_BENCH_PROFILE_DIR: a CPU profile of the receiver process there (run the bench with --cpu-prof for the sender).
+/** EHMI_BENCH_PROFILE_DIR: a CPU profile of each node process there (written when it exits cleanly). */
+function profileFlags(): string[] {
   const profile = process.env.EHMI_BENCH_PROFILE_DIR;
-  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  return profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+}
+
+function spawnNode(config: unknown): Promise<ChildProcess> {
+  const flags = profileFlags();
   const child = track(
     spawn(process.execPath, [...flags, NODE_SCRIPT], {
       env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
@@ -153,6 +157,8 @@ export interface EndToEndResult {
     peakRssMB: number | null;
     peakRssMBReason?: string;
     peakRssMBByProcess: Record<string, number> | null;
+    /** CPU time (user + system, all threads) per MB of payload, by process: load barely changes it. */
+    cpuMsPerMBByProcess?: Record<string, number>;
   };
 }
 
@@ -318,8 +324,9 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
         await finished(out);
         const sha = `sha256:${hash.digest('hex')}`;
         const receiverBefore = peakRssMiB(receiverProcess.pid!);
+        const receiverCpuBefore = cpuMs(receiverProcess.pid!);
         const child = track(
-          spawn(process.execPath, [LARGE_SENDER], {
+          spawn(process.execPath, [...profileFlags(), LARGE_SENDER], {
             env: {
               ...process.env,
               EHMI_TEST_NODE_CONFIG: JSON.stringify(senderPlan!.config),
@@ -351,13 +358,23 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
               ? `not sent when the time budget ran out (load average ${loadavg()[0]!.toFixed(1)})`
               : `the large-payload sender exited ${code} without a result`,
           );
-        const sent = JSON.parse(done[1]!) as { seconds: number; peakRssMiB: number; failure?: string };
+        const sent = JSON.parse(done[1]!) as {
+          seconds: number;
+          peakRssMiB: number;
+          cpuMs: number;
+          failure?: string;
+        };
         if (sent.failure) throw new Error(`large payload failed: ${sent.failure}`);
         const receiverPeak = peakRssMiB(receiverProcess.pid!);
+        const cpu = {
+          sender: sent.cpuMs / LARGE_MB,
+          receiver: (cpuMs(receiverProcess.pid!) - receiverCpuBefore) / LARGE_MB,
+        };
         const ls = sent.seconds;
         console.log(
-          `${label.padEnd(9)} ${LARGE_MB} MB payload (gzip, sign, encrypt, HTTPS, decrypt, store; ${sha.slice(0, 19)}…): ${ls.toFixed(1)} s = ${(LARGE_MB / ls).toFixed(1)} MB/s; peak RSS sender ${sent.peakRssMiB.toFixed(0)} MiB, receiver ${receiverBefore.toFixed(0)} → ${receiverPeak.toFixed(0)} MiB`,
+          `${label.padEnd(9)} ${LARGE_MB} MB payload (gzip, sign, encrypt, HTTPS, decrypt, store; ${sha.slice(0, 19)}…): ${ls.toFixed(1)} s = ${(LARGE_MB / ls).toFixed(1)} MB/s; peak RSS sender ${sent.peakRssMiB.toFixed(0)} MiB, receiver ${receiverBefore.toFixed(0)} → ${receiverPeak.toFixed(0)} MiB; CPU ${cpu.sender.toFixed(1)} ms/MB sender, ${cpu.receiver.toFixed(1)} ms/MB receiver (load average ${loadavg()[0]!.toFixed(1)})`,
         );
+        result.large.cpuMsPerMBByProcess = cpu;
         result.large.seconds = ls;
         result.large.megabytesPerSecond = LARGE_MB / ls;
         result.large.peakRssMBByProcess = { sender: sent.peakRssMiB, receiver: receiverPeak };
