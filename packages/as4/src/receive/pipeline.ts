@@ -8,7 +8,12 @@ import type { SignalMessage } from '../model/signal-message.ts';
 import type { UserMessage } from '../model/user-message.ts';
 import type { PMode } from '../pmode/pmode.ts';
 import { type BuiltReceipt, buildReceipt } from '../receipt/build.ts';
-import type { VerifyOptions, VerifyResult } from '../wss/verify.ts';
+import {
+  streamedAttachmentDigests,
+  type VerifyOptions,
+  type VerifyResult,
+  verifyAttachmentReferences,
+} from '../wss/verify.ts';
 import { checkPMode } from './check-pmode.ts';
 import { decompressStep } from './decompress.ts';
 import { type DecryptAttachments, decryptStep, verifySignatureStep } from './security.ts';
@@ -132,6 +137,9 @@ export async function receiveAs4Message(
     const verify =
       options.clock && !options.verify.clock ? { ...options.verify, clock: options.clock } : options.verify;
     const verified = await verifySignatureStep(message.envelope, message.attachments, pmode, verify);
+    // One pass over each payload: decrypted as read (when the hook does so), its signed digest taken, decompressed
+    // into the sink. The digests that cannot ride along (XML-typed parts, attachments that are not payloads) are
+    // checked after, in passes of their own.
     const plain = await decryptStep(
       message.envelope,
       message.attachments,
@@ -139,15 +147,24 @@ export async function receiveAs4Message(
       pmode,
       options.decrypt,
       message.sink,
+      false,
     );
     if (plain.dispose) disposers.push(plain.dispose);
+    const deferred = verified.references.some((r) => r.target === 'attachment' && !r.digestVerified);
     const payloads = await decompressStep(
       userMessage,
       plain.attachments,
       message.sink,
       limits,
       decompressedLease,
+      {
+        ...(deferred ? { digests: streamedAttachmentDigests(verified, plain.attachments) } : {}),
+        ...(plain.decryptOnRead ? { copy: new Set(plain.decryptOnRead) } : {}),
+      },
     );
+    if (verified.references.some((r) => r.target === 'attachment' && !r.digestVerified)) {
+      await verifyAttachmentReferences(verified, plain.attachments);
+    }
     const receipt = buildReceipt({
       refToMessageId: userMessage.messageInfo.messageId,
       references: verified.references,

@@ -297,6 +297,8 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
               // The P-Mode's algorithms only (eDelivery AS4 1.15: RSA-OAEP SHA-256/MGF1-SHA256, AES-128-GCM).
               profile: securityProfileOf({ profile: rc.profile }),
               sink,
+              // No plaintext copy: the payload step decrypts, digests and decompresses each part in one read.
+              onRead: true,
             }),
         });
         if (rx.kind === 'signal') {
