@@ -362,6 +362,7 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
           seconds: number;
           peakRssMiB: number;
           cpuMs: number;
+          startRssMiB: number;
           failure?: string;
         };
         if (sent.failure) throw new Error(`large payload failed: ${sent.failure}`);
@@ -372,7 +373,7 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
         };
         const ls = sent.seconds;
         console.log(
-          `${label.padEnd(9)} ${LARGE_MB} MB payload (gzip, sign, encrypt, HTTPS, decrypt, store; ${sha.slice(0, 19)}…): ${ls.toFixed(1)} s = ${(LARGE_MB / ls).toFixed(1)} MB/s; peak RSS sender ${sent.peakRssMiB.toFixed(0)} MiB, receiver ${receiverBefore.toFixed(0)} → ${receiverPeak.toFixed(0)} MiB; CPU ${cpu.sender.toFixed(1)} ms/MB sender, ${cpu.receiver.toFixed(1)} ms/MB receiver (load average ${loadavg()[0]!.toFixed(1)})`,
+          `${label.padEnd(9)} ${LARGE_MB} MB payload (gzip, sign, encrypt, HTTPS, decrypt, store; ${sha.slice(0, 19)}…): ${ls.toFixed(1)} s = ${(LARGE_MB / ls).toFixed(1)} MB/s; peak RSS sender ${sent.startRssMiB.toFixed(0)} → ${sent.peakRssMiB.toFixed(0)} MiB, receiver ${receiverBefore.toFixed(0)} → ${receiverPeak.toFixed(0)} MiB; CPU ${cpu.sender.toFixed(1)} ms/MB sender, ${cpu.receiver.toFixed(1)} ms/MB receiver (load average ${loadavg()[0]!.toFixed(1)})`,
         );
         result.large.cpuMsPerMBByProcess = cpu;
         result.large.seconds = ls;

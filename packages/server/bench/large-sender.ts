@@ -15,6 +15,7 @@ const node = await startNode(config, pino({ level: config.log.level }, process.s
 const submissionId = randomUUID();
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
+const startRssMiB = process.memoryUsage.rss() / 1024 / 1024;
 await node.accessPoint!.gateway.submit({
   submissionId,
   sender: process.env.EHMI_BENCH_LARGE_SENDER!,
@@ -42,6 +43,6 @@ const used = process.cpuUsage(cpu0);
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
 await node.close();
 process.stdout.write(
-  `done ${JSON.stringify({ seconds, peakRssMiB: hwm ? Number(hwm[1]) / 1024 : null, cpuMs: (used.user + used.system) / 1000, ...(failure ? { failure } : {}) })}\n`,
+  `done ${JSON.stringify({ seconds, peakRssMiB: hwm ? Number(hwm[1]) / 1024 : null, cpuMs: (used.user + used.system) / 1000, startRssMiB, ...(failure ? { failure } : {}) })}\n`,
 );
 process.exit(0);

@@ -43,7 +43,9 @@ export async function* segmentedGzip(
   yield HEADER;
   let crc = 0;
   let size = 0;
-  let segment = Buffer.allocUnsafe(SEGMENT_BYTES);
+  // One segment buffer for the whole stream: each segment's output is a buffer of its own (stored blocks are copied
+  // behind their headers), so the next segment can be gathered into the same memory.
+  const segment = Buffer.allocUnsafe(SEGMENT_BYTES);
   let filled = 0;
   for await (const chunk of input) {
     let buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
@@ -56,8 +58,6 @@ export async function* segmentedGzip(
       buf = buf.subarray(n);
       if (filled === SEGMENT_BYTES) {
         yield await encodeSegment(segment, level);
-        // The segment may still be referenced downstream (a stored block is a copy, but be safe): a fresh one.
-        segment = Buffer.allocUnsafe(SEGMENT_BYTES);
         filled = 0;
       }
     }

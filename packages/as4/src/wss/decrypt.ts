@@ -446,10 +446,18 @@ async function decryptPart(
         await write(decipher.update(buf));
         continue;
       }
-      tail = tail.length === 0 ? buf : Buffer.concat([tail, buf]);
-      if (tail.length > mode.tagBytes) {
-        await write(decipher.update(tail.subarray(0, tail.length - mode.tagBytes)));
-        tail = Buffer.from(tail.subarray(tail.length - mode.tagBytes));
+      // The last tagBytes octets seen are held back (a copy of at most 16 octets): a chunk is deciphered where it
+      // lies, not copied behind the held octets first.
+      if (buf.length >= mode.tagBytes) {
+        if (tail.length > 0) await write(decipher.update(tail));
+        await write(decipher.update(buf.subarray(0, buf.length - mode.tagBytes)));
+        tail = Buffer.from(buf.subarray(buf.length - mode.tagBytes));
+      } else {
+        tail = Buffer.concat([tail, buf]);
+        if (tail.length > mode.tagBytes) {
+          await write(decipher.update(tail.subarray(0, tail.length - mode.tagBytes)));
+          tail = Buffer.from(tail.subarray(tail.length - mode.tagBytes));
+        }
       }
     }
     if (!decipher || tail.length < mode.tagBytes) {
