@@ -24,6 +24,11 @@ export interface ReceiveOptions {
   limits?: Partial<As4Limits>;
   sink?: AttachmentSink;
   /**
+   * Where the payloads go once decompressed (or copied, when decrypted as read); default `sink`. A receiver can give
+   * its store's own files here, so that a payload is written once, where it will be kept. Disposed with the message.
+   */
+  payloadSink?: AttachmentSink;
+  /**
    * Finds the P-Mode of a UserMessage (AgreementRef and its `@pmode`, Service, Action, parties; eDelivery AS4 1.15
    * §2.2.2). None → EBMS:0010 ProcessingModeMismatch.
    */
@@ -151,10 +156,12 @@ export async function receiveAs4Message(
     );
     if (plain.dispose) disposers.push(plain.dispose);
     const deferred = verified.references.some((r) => r.target === 'attachment' && !r.digestVerified);
+    const payloadSink = options.payloadSink ?? message.sink;
+    if (options.payloadSink) disposers.push(() => options.payloadSink!.dispose());
     const payloads = await decompressStep(
       userMessage,
       plain.attachments,
-      message.sink,
+      payloadSink,
       limits,
       decompressedLease,
       {
