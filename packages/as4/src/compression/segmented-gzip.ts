@@ -84,8 +84,11 @@ export async function segmentCoding(segment: Buffer): Promise<SegmentCoding> {
   return ratio >= STORE_ABOVE ? 'stored' : ratio >= HUFFMAN_ABOVE ? 'huffman' : 'deflate';
 }
 
+/** A segment this small (a whole MedCom message) is deflated without a probe: one deflate costs less than two. */
+const UNPROBED_BYTES = 64 * 1024;
+
 async function encodeSegment(segment: Buffer, level: number): Promise<Buffer> {
-  const coding = await segmentCoding(segment);
+  const coding = segment.length <= UNPROBED_BYTES ? 'deflate' : await segmentCoding(segment);
   if (coding !== 'stored') {
     const out = await deflateRaw(segment, {
       level: coding === 'huffman' ? 1 : level,
