@@ -55,9 +55,12 @@ function runFile(file, extraEnv = {}, timeoutMs = 0, args = []) {
       stdio: ['ignore', json ? process.stderr : 'inherit', 'inherit'],
       env: { ...env, ...extraEnv },
     });
+    // Stopped for its time: a bench that catches SIGTERM (to save its figures) exits with a code, not the signal.
+    let stopped = false;
     const timer =
       timeoutMs > 0
         ? setTimeout(() => {
+            stopped = true;
             say(`bench: ${file} ran over ${timeoutMs / 1000} s: stopped`);
             child.kill('SIGTERM');
             setTimeout(() => child.kill('SIGKILL'), 5000).unref();
@@ -65,7 +68,7 @@ function runFile(file, extraEnv = {}, timeoutMs = 0, args = []) {
         : undefined;
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, timedOut: signal !== null && timeoutMs > 0 });
+      resolve({ code, signal, timedOut: stopped });
     });
   });
 }
@@ -177,9 +180,11 @@ if (floorPart.result) {
 }
 const floor = report.cryptoFloor.exchangesPerSecond;
 
-// 2. End to end (packages/server/bench/e2e.bench.ts): SQLite; PostgreSQL too without --quick when DATABASE_URL is set.
+// 2. End to end (packages/server/bench/e2e.bench.ts), the network as `ehmi up` runs it (central node, tokens, EDS
+// reporting, audit log): SQLite; without --quick and with DATABASE_URL also PostgreSQL, and the receiving
+// organisation as two instances on PostgreSQL behind a load balancer.
 const largeMB = quick ? 200 : 1024;
-const e2eTimeoutMs = quick ? 140_000 : 1_800_000;
+const e2eTimeoutMs = quick ? 140_000 : 2_400_000;
 const e2ePart = await part(
   'endToEnd',
   'packages/server/bench/e2e.bench.ts',
@@ -196,7 +201,9 @@ const e2ePart = await part(
   },
   e2eTimeoutMs,
 );
-const engines = Array.isArray(e2ePart.result) ? e2ePart.result : [];
+const runs = Array.isArray(e2ePart.result) ? e2ePart.result : [];
+const engines = runs.filter((r) => r.kind !== 'two-instances');
+const twoInstancesRun = runs.find((r) => r.kind === 'two-instances');
 if (e2ePart.error || e2ePart.failure) harnessErrors.push(`endToEnd: ${e2ePart.error ?? e2ePart.failure}`);
 const why = (r, field) => r?.[`${field}Reason`] ?? e2ePart.error ?? e2ePart.failure ?? 'not measured';
 function endToEnd(r) {
@@ -210,6 +217,7 @@ function endToEnd(r) {
     p50Ms: s?.p50Ms ?? null,
     offeredPerSecond: s?.offeredPerSecond ?? 50,
     cpuMsPerMessage: round(s?.cpuMsPerMessage ?? null),
+    centralCpuMsPerMessage: round(s?.centralCpuMsPerMessage ?? null),
     acceptedPerSecond: round(s?.acceptedPerSecond ?? null, 2),
     ...(s?.notTaken !== undefined ? { notTakenAtOfferedLoad: s.notTaken, p99MsOfTaken: s.p99MsOfTaken } : {}),
     n: s?.n ?? null,
@@ -222,6 +230,7 @@ function endToEnd(r) {
       small.messagesPerSecond === null ? small.messagesPerSecondReason : 'no crypto floor';
   if (small.p99Ms === null) small.p99MsReason = why(s, 'p99Ms');
   if (small.cpuMsPerMessage === null) small.cpuMsPerMessageReason = why(s, 'cpuMsPerMessage');
+  if (small.centralCpuMsPerMessage === null) small.centralCpuMsPerMessageReason = why(s, 'cpuMsPerMessage');
   const large = {
     bytes: l?.bytes ?? largeMB * 1024 * 1024,
     peakRssMB: round(l?.peakRssMB ?? null),
@@ -246,8 +255,60 @@ function endToEnd(r) {
     idle.cpuMsPerSecondPerNodeReason = why(r?.idle, 'cpuMsPerSecondPerNode');
   return { small, large, idle };
 }
-report.endToEnd = { ...endToEnd(engines[0]), loadAverage: e2ePart.loadAverage };
-if (engines[1]) report.endToEnd.postgres = endToEnd(engines[1]);
+report.endToEnd = {
+  ...endToEnd(engines.find((r) => r.engine === 'sqlite')),
+  loadAverage: e2ePart.loadAverage,
+};
+const notRun = quick
+  ? 'not in --quick (the full run measures it when DATABASE_URL is set)'
+  : 'DATABASE_URL is not set';
+const pgRun = engines.find((r) => r.engine === 'postgres');
+if (pgRun) report.endToEnd.postgres = endToEnd(pgRun);
+else if (process.env.DATABASE_URL && !quick) report.endToEnd.postgres = endToEnd(undefined);
+else {
+  report.endToEnd.postgres = null;
+  report.endToEnd.postgresReason = notRun;
+}
+/** The receiving organisation as two instances on one PostgreSQL behind a load balancer on loopback. */
+function twoInstances(r) {
+  const k = r?.kill;
+  const out = {
+    engine: 'postgres',
+    instances: r?.instances ?? 2,
+    balancer: r?.balancer ?? null,
+    n: r?.n ?? null,
+    messagesPerSecond: round(r?.messagesPerSecond ?? null, 2),
+    ratioToOneInstance: round(r?.ratioToOneInstance ?? null, 2),
+    cpuMsPerMessage: round(r?.cpuMsPerMessage ?? null),
+    centralCpuMsPerMessage: round(r?.centralCpuMsPerMessage ?? null),
+    jobsByInstance: r?.jobsByInstance ?? null,
+    connectionsByInstance: r?.connectionsByInstance ?? null,
+    bothTookWork: r?.bothTookWork ?? null,
+    kill: {
+      n: k?.n ?? null,
+      killedAfterAccepted: k?.killedAfterAccepted ?? null,
+      receipted: k?.receipted ?? null,
+      lost: k?.lost ?? null,
+      duplicated: k?.duplicated ?? null,
+      seconds: round(k?.seconds ?? null),
+    },
+  };
+  const whyNot = (o, field) => o?.[`${field}Reason`] ?? e2ePart.error ?? e2ePart.failure ?? 'not measured';
+  if (out.balancer === null) out.balancerReason = whyNot(r, 'messagesPerSecond');
+  for (const f of ['messagesPerSecond', 'ratioToOneInstance', 'cpuMsPerMessage', 'centralCpuMsPerMessage'])
+    if (out[f] === null) out[`${f}Reason`] = whyNot(r, f === 'ratioToOneInstance' ? f : 'messagesPerSecond');
+  for (const f of ['jobsByInstance', 'connectionsByInstance', 'bothTookWork'])
+    if (out[f] === null) out[`${f}Reason`] = whyNot(r, 'messagesPerSecond');
+  for (const f of ['killedAfterAccepted', 'receipted', 'lost', 'duplicated', 'seconds'])
+    if (out.kill[f] === null) out.kill[`${f}Reason`] = whyNot(k, 'lost');
+  return out;
+}
+if (twoInstancesRun) report.endToEnd.twoInstances = twoInstances(twoInstancesRun);
+else if (process.env.DATABASE_URL && !quick) report.endToEnd.twoInstances = twoInstances(undefined);
+else {
+  report.endToEnd.twoInstances = null;
+  report.endToEnd.twoInstancesReason = notRun;
+}
 
 // 3. The validator: FHIR profile validation of a MedCom message (packages/fhir/bench/validate.bench.ts).
 const validatorPart = await part(
@@ -310,6 +371,27 @@ const targets = [
     (v) => v < 5,
   ],
 ];
+const two = report.endToEnd.twoInstances;
+targets.push(
+  [
+    'endToEnd.twoInstances.ratioToOneInstance',
+    two?.ratioToOneInstance ?? null,
+    '≥ 1 (not lower than one instance)',
+    (v) => v >= 1,
+  ],
+  [
+    'endToEnd.twoInstances.bothTookWork',
+    two?.bothTookWork ?? null,
+    'both instances take work',
+    (v) => v === true,
+  ],
+  [
+    'endToEnd.twoInstances.kill.lost',
+    two?.kill.lost ?? null,
+    '0 lost and 0 twice when one instance is killed',
+    (v) => v === 0 && two?.kill.duplicated === 0 && two?.kill.receipted === two?.kill.n,
+  ],
+);
 report.targets = Object.fromEntries(
   targets.map(([field, value, target, ok]) => [field, { target, met: value === null ? null : ok(value) }]),
 );
@@ -343,6 +425,28 @@ line(
 );
 line('validator.messagesPerSecond', report.validator.messagesPerSecond, '/s');
 line('endToEnd.idle.cpuMsPerSecondPerNode', report.endToEnd.idle.cpuMsPerSecondPerNode, ' ms/s');
+say(
+  `endToEnd.small.centralCpuMsPerMessage ${report.endToEnd.small.centralCpuMsPerMessage ?? 'null'} ms (the central node: tokens, EDS, SMP; not in cpuMsPerMessage)`,
+);
+const pgE2e = report.endToEnd.postgres;
+say(
+  pgE2e
+    ? `endToEnd.postgres                     ${pgE2e.small.messagesPerSecond ?? 'null'} messages/s, ${pgE2e.small.cpuMsPerMessage ?? 'null'} ms CPU per message, p99 ${pgE2e.small.p99Ms ?? 'null'} ms`
+    : `endToEnd.postgres                     null (${report.endToEnd.postgresReason})`,
+);
+if (two) {
+  line(
+    'endToEnd.twoInstances.ratioToOneInstance',
+    two.ratioToOneInstance,
+    ` (${two.messagesPerSecond} messages/s, ${two.balancer})`,
+  );
+  line('endToEnd.twoInstances.bothTookWork', two.bothTookWork, ` (jobs ${two.jobsByInstance?.join(' / ')})`);
+  line(
+    'endToEnd.twoInstances.kill.lost',
+    two.kill.lost,
+    ` (${two.kill.receipted} of ${two.kill.n} receipted, ${two.kill.duplicated} twice)`,
+  );
+} else say(`endToEnd.twoInstances                 null (${report.endToEnd.twoInstancesReason})`);
 say(`eds: ${report.eds === null ? report.edsReason : JSON.stringify(report.eds)}`);
 for (const e of harnessErrors) say(`FAILED PART: ${e}`);
 if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -121,5 +121,6 @@ export {
   planNetwork,
   type RunningNetwork,
   type StartNetworkOptions,
+  seedNetworkRegisters,
   startNetwork,
 } from './start.ts';

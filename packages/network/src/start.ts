@@ -618,6 +618,49 @@ export async function startNetwork(options: StartNetworkOptions): Promise<Runnin
   }
 }
 
+/**
+ * Seed the central node's EER with the planned organisations (stable ids: a restart updates, as the maintainer with
+ * its certificate and an access token), then wait until the SMP serves them all as an access point will ask: DNS,
+ * signed metadata, the AP's URL. What `startNetwork` does once the central node listens; also for a central node
+ * started in a process of its own (the end-to-end bench).
+ *
+ * @example
+ * await seedNetworkRegisters(plan, { eerUrl: plan.central.urls.eer, logger });
+ */
+export async function seedNetworkRegisters(
+  plan: NetworkPlan,
+  options: { eerUrl: string; logger: Logger; timeoutMs?: number | undefined },
+): Promise<void> {
+  const seeds: SeedOrganisation[] = plan.organisations.map((o) => ({
+    spec: o.spec,
+    as4Url: o.urls.ap,
+    apCertificate: plan.pki.organisations[o.spec.name]!.as4.cert,
+  }));
+  const trustAnchorPem = readFileSync(plan.pki.trustAnchor, 'utf8');
+  // EER takes writes from the maintainer only (system/*.cruds), with its certificate and an access token.
+  const maintainer = plan.clients.maintainer;
+  const client = fetchWithToken({
+    authUrl: plan.central.urls.auth,
+    caPem: trustAnchorPem,
+    tls: maintainer.tls,
+    clientId: maintainer.clientId,
+    scope: EER_WRITE_SCOPES.join(' '),
+    resource: plan.central.urls.eer,
+  });
+  try {
+    await seedRegisters(options.eerUrl, seeds, client.fetch);
+    await waitForSmp(seeds, {
+      dnsServer: { host: plan.central.dns.host, port: plan.central.dns.port },
+      zone: plan.central.dns.zone,
+      trustAnchorPem,
+      timeoutMs: options.timeoutMs ?? 20_000,
+      logger: options.logger,
+    });
+  } finally {
+    await client.close();
+  }
+}
+
 async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptions): Promise<RunningNetwork> {
   // The CRL first: every node checks the certificates it relies on against it.
   let crl: CrlService;
@@ -640,37 +683,12 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
     throw explainListenError(err, plan.portBase);
   }
   // Seed EER from the organisations (stable ids: a restart updates), then wait until the SMP serves them all as
-  // an access point will ask: DNS, signed metadata, the AP's URL. The organisations' nodes start meanwhile.
-  const seeds: SeedOrganisation[] = plan.organisations.map((o) => ({
-    spec: o.spec,
-    as4Url: o.urls.ap,
-    apCertificate: plan.pki.organisations[o.spec.name]!.as4.cert,
-  }));
-  const trustAnchorPem = readFileSync(plan.pki.trustAnchor, 'utf8');
-  // EER takes writes from the maintainer only (system/*.cruds), with its certificate and an access token.
-  const maintainer = plan.clients.maintainer;
-  const client = fetchWithToken({
-    authUrl: plan.central.urls.auth,
-    caPem: trustAnchorPem,
-    tls: maintainer.tls,
-    clientId: maintainer.clientId,
-    scope: EER_WRITE_SCOPES.join(' '),
-    resource: plan.central.urls.eer,
+  // an access point will ask. The organisations' nodes start meanwhile.
+  const registers = seedNetworkRegisters(plan, {
+    eerUrl: central.urls.eer!,
+    logger: options.logger,
+    timeoutMs: options.registersTimeoutMs,
   });
-  const registers = (async () => {
-    try {
-      await seedRegisters(central.urls.eer!, seeds, client.fetch);
-      await waitForSmp(seeds, {
-        dnsServer: { host: plan.central.dns.host, port: plan.central.dns.port },
-        zone: plan.central.dns.zone,
-        trustAnchorPem,
-        timeoutMs: options.registersTimeoutMs ?? 20_000,
-        logger: options.logger,
-      });
-    } finally {
-      await client.close();
-    }
-  })();
   const [seeded, ...settled] = await Promise.allSettled([
     registers,
     ...plan.organisations.map((o) => startNode(o.config, options.logger.child({ org: o.spec.name }))),

@@ -25,13 +25,25 @@ function within(cert: X509Certificate, at: Date): boolean {
   return new Date(cert.validFrom) <= at && at <= new Date(cert.validTo);
 }
 
+/**
+ * Pairs found to be certificate and issuer. Whether `issuer` signed `cert` depends on their octets alone, not on
+ * the time, and `toCertificate` hands out one object per certificate, so it is asked once per pair (a peer's
+ * certificate is checked on every message); what does depend on the time (validity) is checked on every use.
+ */
+const issuedBy = new WeakMap<X509Certificate, WeakSet<X509Certificate>>();
+
 /** `issuer` issued `cert`: names match and the signature verifies with the issuer's key. */
 function issued(cert: X509Certificate, issuer: X509Certificate): boolean {
+  if (issuedBy.get(cert)?.has(issuer)) return true;
   try {
-    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+    if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) return false;
   } catch {
     return false;
   }
+  const issuers = issuedBy.get(cert) ?? new WeakSet<X509Certificate>();
+  issuers.add(issuer);
+  issuedBy.set(cert, issuers);
+  return true;
 }
 
 /**

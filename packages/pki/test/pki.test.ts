@@ -193,6 +193,47 @@ describe('checkCertificateTrust', () => {
     );
   });
 
+  it('still decides validity by the time of each check when the path was found before', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Root' });
+    const ap = await issueCertificate(root, {
+      subject: 'CN=ap',
+      purposes: ['signing'],
+      notBefore: new Date('2030-01-01T00:00:00Z'),
+      notAfter: new Date('2031-01-01T00:00:00Z'),
+    });
+    const leaf = toCertificate(ap.certificatePem);
+    const options = { trustAnchors: [root.certificatePem] };
+    assert.deepEqual(checkCertificateTrust(leaf, { ...options, at: new Date('2030-06-01T00:00:00Z') }), [
+      leaf,
+      toCertificate(root.certificatePem),
+    ]);
+    assert.throws(
+      () => checkCertificateTrust(leaf, { ...options, at: new Date('2031-06-01T00:00:00Z') }),
+      /is not valid at/,
+    );
+    // The same octets from another issuer's key do not chain because they chained before.
+    const other = await createCertificateAuthority({ subject: 'CN=Root' });
+    assert.throws(
+      () => checkCertificateTrust(leaf, { trustAnchors: [other.certificate], at: new Date('2030-06-01Z') }),
+      /does not chain/,
+    );
+  });
+
+  it('parses the same certificate once: PEM or DER, the same input gives the same object', async () => {
+    const root = await createCertificateAuthority({ subject: 'CN=Root' });
+    const ap = await issueCertificate(root, { subject: 'CN=ap', purposes: ['signing'] });
+    const fromPem = toCertificate(ap.certificatePem);
+    assert.equal(toCertificate(ap.certificatePem), fromPem);
+    const der = new Uint8Array(ap.certificate.raw);
+    const fromDer = toCertificate(der);
+    assert.equal(toCertificate(Buffer.from(der)), fromDer);
+    assert.ok(fromDer.raw.equals(fromPem.raw));
+    // Other octets are another certificate, not a match on a prefix or a hash.
+    const other = await issueCertificate(root, { subject: 'CN=ap', purposes: ['signing'] });
+    assert.notEqual(toCertificate(other.certificate.raw), fromDer);
+    assert.notEqual(toCertificate(other.certificate.raw).serialNumber, fromDer.serialNumber);
+  });
+
   it('reports unreadable certificate input with the caller’s wording', () => {
     assert.throws(
       () => toCertificate('not a cert', { what: 'trust anchor' }),

@@ -60,13 +60,21 @@ export {
   type Scope,
   scopeValue,
 } from './model.ts';
-export { type LoadedEnvelope, loadEnvelope, type ParsedEnvelope, parse, payloadOf } from './parse.ts';
+export {
+  type LoadedEnvelope,
+  loadEnvelope,
+  type ParsedEnvelope,
+  parse,
+  parsedEnvelope,
+  payloadOf,
+} from './parse.ts';
 export {
   type Correlation,
   correlateReceipt,
   type ParsedReceipt,
   parseReceipt,
   type ReceiptReference,
+  readReceipt,
 } from './receipt/parse-receipt.ts';
 export {
   type ReceiptOptions,

@@ -83,7 +83,19 @@ export function loadEnvelope(xml: string | Uint8Array, source = 'the envelope'):
  * scopeValue(env, 'MESSAGEIDENTIFIER'); // '489de4f2-0d8d-4de2-a7ce-ccb93568799f'
  */
 export function parse(xml: string | Uint8Array, source?: string): ParsedEnvelope {
-  const loaded = loadEnvelope(xml, source);
+  return parsedEnvelope(loadEnvelope(xml, source));
+}
+
+/**
+ * {@link parse} of a document already loaded (so a caller that also validates it reads it once): the envelope, or
+ * the same `EHMI_VALIDATION_FAILED` error.
+ *
+ * @example
+ * const loaded = loadEnvelope(bytes);
+ * const env = parsedEnvelope(loaded);
+ * const check = (await validateMany([{ xml: bytes, loaded }]))[0];
+ */
+export function parsedEnvelope(loaded: LoadedEnvelope): ParsedEnvelope {
   const first = loaded.errors[0];
   if (first) {
     throw new EhmiError('EHMI_VALIDATION_FAILED', `${first.element}: ${first.message}`, {

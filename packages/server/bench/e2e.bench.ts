@@ -1,16 +1,23 @@
-// End to end on this machine: two nodes of the local network (municipality → gp), each MSH + access point with its
-// own durable store; the receiver in its own process. 10 KB MedCom messages (signed, encrypted AS4 over HTTPS).
+// End to end on this machine: the local network as `ehmi up` runs it (packages/server/bench/network.ts): the central
+// node (authorization server, EER, EAS, SMP with its DNS zone, EDS) and two organisations (municipality → gp), each
+// MSH + access point with its own durable store, every node in its own process; SMP discovery, access tokens, EDS
+// reporting and the audit log on. 10 KB MedCom messages (signed, encrypted AS4 over HTTPS).
 //   0. idle: after a few warm-up messages, the CPU each node uses per second while nothing happens;
-//   1. throughput: N messages submitted at the sending MSH's EUA API (HTTPS, mTLS) by C concurrent clients, until
-//      every one is `receipted` (the receiver committed it to its inbox and its EnvelopeReceipt came back);
+//   1. throughput: N messages submitted at the sending MSH's EUA API (HTTPS, mTLS, access token) by C concurrent
+//      clients, until every one is `receipted` (the receiver committed it to its inbox and its EnvelopeReceipt came
+//      back); CPU per message of the two organisation nodes, and of the central node apart;
 //   2. a large incompressible payload through the AP gateway (sending AP → receiving AP, stored there): time and
 //      peak RSS of both processes;
 //   3. latency at a fixed offered load (RATE messages/s for SECONDS, open loop): submit → EnvelopeReceipt (10.1).
-// SQLite always; PostgreSQL as well when DATABASE_URL is set (EHMI_BENCH_ENGINES=sqlite runs SQLite only). Knobs:
+// SQLite always; PostgreSQL as well when DATABASE_URL is set, and then the receiving organisation also as two
+// instances on one PostgreSQL schema and one data folder behind a load balancer on loopback (haproxy when installed,
+// else the bench's TCP balancer; EHMI_BENCH_BALANCER=tcp chooses it): throughput with the work each instance took,
+// then one instance killed (SIGKILL) in the middle of a run, and every message must end receipted, once in the inbox.
+// EHMI_BENCH_ENGINES (a comma list of sqlite, postgres, two-instances; default all that DATABASE_URL allows). Knobs:
 // EHMI_BENCH_N (200), EHMI_BENCH_CONCURRENCY (16), EHMI_BENCH_RATE (2.5), EHMI_BENCH_SECONDS (20),
-// EHMI_BENCH_LARGE_MB (100, 0 skips), EHMI_BENCH_IDLE_SECONDS (10, 0 skips). With EHMI_BENCH_RESULT the figures are also written there as JSON
-// (scripts/bench.mjs reads them; a phase that failed is null with its reason).
-import { type ChildProcess, spawn } from 'node:child_process';
+// EHMI_BENCH_LARGE_MB (100, 0 skips), EHMI_BENCH_IDLE_SECONDS (10, 0 skips). With EHMI_BENCH_RESULT the figures are
+// also written there as JSON (scripts/bench.mjs reads them; a phase that failed is null with its reason).
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -22,22 +29,12 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import {
-  LOCAL_ORGANISATIONS,
-  type ManifestOrganisation,
-  NetworkClient,
-  planNetwork,
-  sampleHomeCareObservation,
-  startCrlService,
-  writeNetworkManifest,
-} from '@ehmi/network';
-import pg from 'pg';
-import pino from 'pino';
+import { type ManifestOrganisation, publishedDocumentTypes, sampleHomeCareObservation } from '@ehmi/network';
+import { type BenchNetwork, cpuMs, killAll, openBenchNetwork, stopProcess, track } from './network.ts';
 
 const N = Number(process.env.EHMI_BENCH_N ?? 200);
 const CONCURRENCY = Number(process.env.EHMI_BENCH_CONCURRENCY ?? 16);
@@ -52,23 +49,17 @@ const IDLE_SECONDS = Number(process.env.EHMI_BENCH_IDLE_SECONDS ?? 10);
 // each reported with its reason.
 const DEADLINE = Number(process.env.EHMI_BENCH_DEADLINE ?? Number.POSITIVE_INFINITY);
 const LARGE_DEADLINE = DEADLINE - (SECONDS * 1000 + 30_000);
+const ENGINES = new Set(
+  (process.env.EHMI_BENCH_ENGINES ?? 'sqlite,postgres,two-instances').split(',').map((e) => e.trim()),
+);
 
-// The node processes this bench started: stopped with it, also when it is stopped (SIGTERM, SIGINT).
-const children = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
-    for (const c of children) c.kill('SIGKILL');
+    killAll();
     save();
     process.exit(1);
   });
 }
-// Both nodes run as `npm start` runs them: tsx registered in-process (no `--import tsx` for worker threads to inherit).
-const NODE_SCRIPT = fileURLToPath(new URL('../test/e2e/node-launch.mjs', import.meta.url));
 const LARGE_SENDER = fileURLToPath(new URL('./large-sender.mjs', import.meta.url));
 
 /** A prøvesvar padded to 10 KB (DiagnosticReport.conclusion), fresh ids. */
@@ -86,35 +77,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-/** EHMI_BENCH_PROFILE_DIR: a CPU profile of each node process there (written when it exits cleanly). */
+/** EHMI_BENCH_PROFILE_DIR: a CPU profile of the large-payload sender there too (written when it exits). */
 function profileFlags(): string[] {
   const profile = process.env.EHMI_BENCH_PROFILE_DIR;
   return profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-}
-
-function spawnNode(config: unknown): Promise<ChildProcess> {
-  const flags = profileFlags();
-  const child = track(
-    spawn(process.execPath, [...flags, NODE_SCRIPT], {
-      env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }),
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (c: string) => {
-      out += c;
-      if (out.startsWith('ready')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`node exited ${code}`)));
-  });
-}
-
-/** CPU time (user + system) a process used so far, in ms (Linux /proc/<pid>/stat, clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Peak resident set of a process so far (Linux VmHWM), in MiB. */
@@ -125,11 +91,14 @@ function peakRssMiB(pid: number): number {
 
 /** The figures of one engine's run; a phase that failed is null, with its reason. */
 export interface EndToEndResult {
+  kind: 'one-instance';
   engine: string;
   idle: {
     seconds: number;
+    /** The busier of the two organisation nodes. */
     cpuMsPerSecondPerNode: number | null;
     cpuMsPerSecondPerNodeReason?: string;
+    /** sender, receiver, and the central node. */
     byNode: Record<string, number> | null;
   };
   small: {
@@ -138,8 +107,11 @@ export interface EndToEndResult {
     messagesPerSecond: number | null;
     messagesPerSecondReason?: string;
     acceptedPerSecond: number | null;
+    /** Both organisation nodes together. */
     cpuMsPerMessage: number | null;
     cpuMsPerMessageReason?: string;
+    /** The central node (tokens, EDS reports, SMP lookups), apart. */
+    centralCpuMsPerMessage: number | null;
     offeredPerSecond: number;
     offeredSeconds: number;
     p50Ms: number | null;
@@ -162,72 +134,61 @@ export interface EndToEndResult {
   };
 }
 
+/** The receiving organisation as two instances on one PostgreSQL behind a load balancer. */
+export interface TwoInstancesResult {
+  kind: 'two-instances';
+  engine: 'postgres';
+  instances: number;
+  /** Which load balancer ran: haproxy, or the bench's TCP balancer. */
+  balancer: 'haproxy' | 'tcp' | null;
+  n: number;
+  concurrency: number;
+  messagesPerSecond: number | null;
+  messagesPerSecondReason?: string;
+  /** Against one instance on PostgreSQL in the same run (≥ 1: not lower). */
+  ratioToOneInstance: number | null;
+  ratioToOneInstanceReason?: string;
+  /** The sender and both receiving instances together. */
+  cpuMsPerMessage: number | null;
+  centralCpuMsPerMessage: number | null;
+  /** Jobs each instance finished in the throughput phase, and connections the balancer gave each since the start. */
+  jobsByInstance: number[] | null;
+  connectionsByInstance: number[] | null;
+  bothTookWork: boolean | null;
+  kill: {
+    n: number;
+    /** Messages the sending MSH had accepted when the second instance was killed. */
+    killedAfterAccepted: number | null;
+    receipted: number | null;
+    lost: number | null;
+    duplicated: number | null;
+    seconds: number | null;
+    lostReason?: string;
+  };
+}
+
 const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Every engine's figures so far, written to EHMI_BENCH_RESULT after each phase (so a run cut short still reports). */
-const results: EndToEndResult[] = [];
+/** Every run's figures so far, written to EHMI_BENCH_RESULT after each phase (so a run cut short still reports). */
+const results: (EndToEndResult | TwoInstancesResult)[] = [];
 function save(): void {
   if (process.env.EHMI_BENCH_RESULT) writeFileSync(process.env.EHMI_BENCH_RESULT, JSON.stringify(results));
 }
 
-async function run(label: string, databaseUrl: string | undefined): Promise<EndToEndResult> {
-  const result: EndToEndResult = {
-    engine: label,
-    idle: { seconds: IDLE_SECONDS, cpuMsPerSecondPerNode: null, byNode: null },
-    small: {
-      n: N,
-      concurrency: CONCURRENCY,
-      messagesPerSecond: null,
-      acceptedPerSecond: null,
-      cpuMsPerMessage: null,
-      offeredPerSecond: RATE,
-      offeredSeconds: SECONDS,
-      p50Ms: null,
-      p99Ms: null,
-      maxMs: null,
-    },
-    large: {
-      bytes: LARGE_MB * 1024 * 1024,
-      seconds: null,
-      megabytesPerSecond: null,
-      peakRssMB: null,
-      peakRssMBByProcess: null,
-    },
-  };
-  results.push(result);
-  save();
-  const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-bench-e2e-'));
-  const schema = `bench_${randomBytes(4).toString('hex')}`;
-  const logger = pino({ level: 'silent' });
-  const plan = await planNetwork({
-    dataDir,
-    portBase: 20000 + Math.floor(Math.random() * 800) * 50,
-    logger,
-    organisations: LOCAL_ORGANISATIONS.slice(0, 2),
-    ...(databaseUrl ? { databaseUrl } : {}),
-    base: {
-      log: { level: 'silent' },
-      database: { schema, poolSize: 10 },
-      ap: { send: { timeoutMs: 600_000 } },
-    },
-  });
-  writeNetworkManifest(dataDir, plan.manifest);
-  // Every certificate names the network's CRL and every node checks it, as under `ehmi up`.
-  const crl = await startCrlService({ dataDir, host: plan.crl.host, port: plan.crl.port, logger });
-  const [senderPlan, receiverPlan] = plan.organisations;
-  let receiverProcess = await spawnNode(receiverPlan!.config);
-  let senderProcess: ChildProcess | undefined = await spawnNode(senderPlan!.config);
-  const client = NetworkClient.open(dataDir);
+/** Submitting at the sender's MSH and watching the messages there, as an EUA does. */
+function euaOf(net: BenchNetwork) {
+  const client = net.client;
   const from = client.organisation('municipality');
   const to = client.organisation('gp');
-  const submit = async (): Promise<string> => {
+  const submit = async (): Promise<{ id: string; bundleId: string }> => {
     const res = await client.call('municipality', 'POST', '/messages', {
       bytes: message(from, to),
       contentType: 'application/fhir+json',
     });
     if (res.status !== 202) throw new Error(`submit: ${res.status} ${res.text}`);
-    return (res.json as { id: string }).id;
+    return res.json as { id: string; bundleId: string };
   };
   // Done = receipted (or acknowledged) at the sending MSH: GET /messages?status=… (msh-api §4).
   const done = async (ids: string[]): Promise<number> => {
@@ -244,24 +205,92 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
     }
     return n;
   };
-  try {
-    // Warm up (profile validator, TLS sessions, JIT): a few messages through the whole path.
+  const warmUp = async () => {
+    // Profile validator, TLS sessions, tokens, SMP lookups, JIT: a few messages through the whole path.
     const warm = await Promise.all(Array.from({ length: 4 }, submit));
-    while ((await done(warm)) < warm.length) await new Promise((r) => setTimeout(r, 100));
+    const ids = warm.map((w) => w.id);
+    while ((await done(ids)) < ids.length) await sleep(100);
+  };
+  /** N messages by CONCURRENCY clients; `onAccepted` is told each accepted count. */
+  const burst = async (n: number, onAccepted?: (accepted: number) => void) => {
+    const sent: { id: string; bundleId: string }[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next++ < n) {
+          sent.push(await submit());
+          onAccepted?.(sent.length);
+        }
+      }),
+    );
+    return sent;
+  };
+  return { from, to, submit, done, warmUp, burst };
+}
+
+/** Wait until every message of `ids` is receipted; past the deadline, say how many were. */
+async function allReceipted(eua: ReturnType<typeof euaOf>, ids: string[]): Promise<void> {
+  for (;;) {
+    const n = await eua.done(ids);
+    if (n >= ids.length) return;
+    if (Date.now() > DEADLINE)
+      throw new Error(
+        `${n} of ${ids.length} messages receipted when the time budget ran out (load average ${loadavg()[0]!.toFixed(1)})`,
+      );
+    await sleep(100);
+  }
+}
+
+const orgPids = (net: BenchNetwork) => [net.sender!.pid!, ...net.receivers.map((r) => r.pid!)];
+const sumCpu = (pids: number[]) => pids.reduce((t, pid) => t + cpuMs(pid), 0);
+
+async function run(label: string, databaseUrl: string | undefined): Promise<EndToEndResult> {
+  const result: EndToEndResult = {
+    kind: 'one-instance',
+    engine: label,
+    idle: { seconds: IDLE_SECONDS, cpuMsPerSecondPerNode: null, byNode: null },
+    small: {
+      n: N,
+      concurrency: CONCURRENCY,
+      messagesPerSecond: null,
+      acceptedPerSecond: null,
+      cpuMsPerMessage: null,
+      centralCpuMsPerMessage: null,
+      offeredPerSecond: RATE,
+      offeredSeconds: SECONDS,
+      p50Ms: null,
+      p99Ms: null,
+      maxMs: null,
+    },
+    large: {
+      bytes: LARGE_MB * 1024 * 1024,
+      seconds: null,
+      megabytesPerSecond: null,
+      peakRssMB: null,
+      peakRssMBByProcess: null,
+    },
+  };
+  results.push(result);
+  save();
+  const net = await openBenchNetwork({ label, databaseUrl, receiverInstances: 1 });
+  const eua = euaOf(net);
+  const { client } = net;
+  try {
+    await eua.warmUp();
 
     // 0. idle: the warm-up's jobs are done (its receipts are back); a second for stragglers, then measure.
     if (IDLE_SECONDS > 0) {
-      await new Promise((r) => setTimeout(r, 1000));
-      const pids = { sender: senderProcess.pid!, receiver: receiverProcess.pid! };
+      await sleep(1000);
+      const pids = { sender: net.sender!.pid!, receiver: net.receivers[0]!.pid!, central: net.central.pid! };
       const c0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
       const ti = performance.now();
-      await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+      await sleep(IDLE_SECONDS * 1000);
       const secs = (performance.now() - ti) / 1000;
       const byNode = Object.fromEntries(
         Object.entries(pids).map(([k, pid]) => [k, (cpuMs(pid) - c0[k]!) / secs]),
       );
       result.idle.byNode = byNode;
-      result.idle.cpuMsPerSecondPerNode = Math.max(...Object.values(byNode));
+      result.idle.cpuMsPerSecondPerNode = Math.max(byNode.sender!, byNode.receiver!);
       console.log(
         `${label.padEnd(9)} idle for ${secs.toFixed(0)} s: CPU ${Object.entries(byNode)
           .map(([k, v]) => `${k} ${v.toFixed(1)}`)
@@ -272,26 +301,25 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
 
     // 1. throughput
     try {
-      const ids: string[] = [];
-      const cpu0 = cpuMs(senderProcess.pid!) + cpuMs(receiverProcess.pid!);
+      const pids = orgPids(net);
+      const cpu0 = sumCpu(pids);
+      const central0 = cpuMs(net.central.pid!);
       const t0 = performance.now();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: CONCURRENCY }, async () => {
-          while (next++ < N) ids.push(await submit());
-        }),
-      );
+      const sent = await eua.burst(N);
+      const ids = sent.map((s) => s.id);
       const tSubmitted = performance.now();
-      while ((await done(ids)) < N) await new Promise((r) => setTimeout(r, 100));
+      await allReceipted(eua, ids);
       const seconds = (performance.now() - t0) / 1000;
       // CPU per message (both nodes) says what two idle cores could carry, whatever else the machine was doing.
-      const cpuPerMessage = (cpuMs(senderProcess.pid!) + cpuMs(receiverProcess.pid!) - cpu0) / N;
+      const cpuPerMessage = (sumCpu(pids) - cpu0) / N;
+      const centralPerMessage = (cpuMs(net.central.pid!) - central0) / N;
       console.log(
-        `${label.padEnd(9)} throughput: ${N} × 10 KB, ${CONCURRENCY} clients: accepted at ${(N / ((tSubmitted - t0) / 1000)).toFixed(1)}/s, end to end (receipted) ${(N / seconds).toFixed(1)} messages/s (${seconds.toFixed(1)} s); CPU ${cpuPerMessage.toFixed(0)} ms per message (both nodes) = ${((2 * 1000) / cpuPerMessage).toFixed(0)} messages/s on 2 idle cores`,
+        `${label.padEnd(9)} throughput: ${N} × 10 KB, ${CONCURRENCY} clients: accepted at ${(N / ((tSubmitted - t0) / 1000)).toFixed(1)}/s, end to end (receipted) ${(N / seconds).toFixed(1)} messages/s (${seconds.toFixed(1)} s); CPU ${cpuPerMessage.toFixed(0)} ms per message (both nodes) = ${((2 * 1000) / cpuPerMessage).toFixed(0)} messages/s on 2 idle cores; central node ${centralPerMessage.toFixed(0)} ms per message`,
       );
       result.small.messagesPerSecond = N / seconds;
       result.small.acceptedPerSecond = N / ((tSubmitted - t0) / 1000);
       result.small.cpuMsPerMessage = cpuPerMessage;
+      result.small.centralCpuMsPerMessage = centralPerMessage;
     } catch (err) {
       result.small.messagesPerSecondReason = `throughput failed: ${reason(err)}`;
       result.small.cpuMsPerMessageReason = result.small.messagesPerSecondReason;
@@ -301,18 +329,16 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
 
     // 2. a large payload through the AP gateway, both nodes in fresh processes of their own (so each one's peak RSS
     // is the large payload's): the sender is large-sender.ts, which hands the file to its AP gateway.
-    senderProcess.kill('SIGTERM');
-    await new Promise((r) => senderProcess!.once('exit', r));
-    senderProcess = undefined;
+    await net.stopSender();
     if (LARGE_MB <= 0) result.large.peakRssMBReason = 'skipped (EHMI_BENCH_LARGE_MB=0)';
     else if (Date.now() + 15_000 > LARGE_DEADLINE)
       result.large.peakRssMBReason = `skipped: the time budget ran out before it (load average ${loadavg()[0]!.toFixed(1)})`;
     else
       try {
-        receiverProcess.kill('SIGTERM');
-        await new Promise((r) => receiverProcess.once('exit', r));
-        receiverProcess = await spawnNode(receiverPlan!.config);
-        const file = join(dataDir, 'large.bin');
+        await net.stopReceivers();
+        await net.startReceivers();
+        const receiver = net.receivers[0]!;
+        const file = join(net.dataDir, 'large.bin');
         const out = createWriteStream(file);
         const hash = createHash('sha256');
         for (let i = 0; i < LARGE_MB; i++) {
@@ -323,16 +349,18 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
         out.end();
         await finished(out);
         const sha = `sha256:${hash.digest('hex')}`;
-        const receiverBefore = peakRssMiB(receiverProcess.pid!);
-        const receiverCpuBefore = cpuMs(receiverProcess.pid!);
+        const receiverBefore = peakRssMiB(receiver.pid!);
+        const receiverCpuBefore = cpuMs(receiver.pid!);
         const child = track(
           spawn(process.execPath, [...profileFlags(), LARGE_SENDER], {
             env: {
               ...process.env,
-              EHMI_TEST_NODE_CONFIG: JSON.stringify(senderPlan!.config),
+              EHMI_TEST_NODE_CONFIG: JSON.stringify(net.plan.organisations[0]!.config),
               EHMI_BENCH_LARGE_FILE: file,
-              EHMI_BENCH_LARGE_SENDER: `0088:${from.gln}`,
-              EHMI_BENCH_LARGE_RECEIVER: `0088:${to.gln}`,
+              EHMI_BENCH_LARGE_SENDER: `0088:${eua.from.gln}`,
+              EHMI_BENCH_LARGE_RECEIVER: `0088:${eua.to.gln}`,
+              // A document type the SMP publishes for the receiver: the sender discovers its AP as for any message.
+              EHMI_BENCH_LARGE_DOCUMENT_TYPE: publishedDocumentTypes()[0]!,
             },
             stdio: ['ignore', 'pipe', 'inherit'],
           }),
@@ -366,10 +394,10 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
           failure?: string;
         };
         if (sent.failure) throw new Error(`large payload failed: ${sent.failure}`);
-        const receiverPeak = peakRssMiB(receiverProcess.pid!);
+        const receiverPeak = peakRssMiB(receiver.pid!);
         const cpu = {
           sender: sent.cpuMs / LARGE_MB,
-          receiver: (cpuMs(receiverProcess.pid!) - receiverCpuBefore) / LARGE_MB,
+          receiver: (cpuMs(receiver.pid!) - receiverCpuBefore) / LARGE_MB,
         };
         const ls = sent.seconds;
         console.log(
@@ -386,13 +414,15 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
       }
     save();
 
-    // The nodes as the throughput phase had them, for the latency phase.
-    if (receiverProcess.exitCode === null && receiverProcess.signalCode === null) {
-      receiverProcess.kill('SIGTERM');
-      await new Promise((r) => receiverProcess.once('exit', r));
+    if (Date.now() > DEADLINE) {
+      result.small.p99MsReason = `skipped: the time budget ran out before it (load average ${loadavg()[0]!.toFixed(1)})`;
+      save();
+      return result;
     }
-    receiverProcess = await spawnNode(receiverPlan!.config);
-    senderProcess = await spawnNode(senderPlan!.config);
+    // The nodes as the throughput phase had them, for the latency phase.
+    await net.stopReceivers();
+    await net.startReceivers();
+    await net.startSender();
 
     // 3. latency at a fixed offered load (open loop: one submission every 1/RATE s, whatever the answers), last: under
     // a deadline it is the phase cut short
@@ -403,22 +433,28 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
       for (let i = 0; i < count; i++) {
         const due = start + (i * 1000) / RATE;
         const wait = due - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (wait > 0) await sleep(wait);
         // A submission the node did not take (refused, or not answered in time) is counted, not dropped.
-        sent.push({ at: Date.now(), id: submit().catch((err: unknown) => asError(err)) });
+        sent.push({
+          at: Date.now(),
+          id: eua.submit().then(
+            (s) => s.id,
+            (err: unknown) => asError(err),
+          ),
+        });
       }
       const answers = await Promise.all(sent.map((s) => s.id));
       const refused = answers.filter((a): a is Error => a instanceof Error);
       const lat: string[] = answers.map((a) => (a instanceof Error ? '' : a));
       const taken = lat.filter((id) => id !== '');
       for (;;) {
-        const n = await done(taken);
+        const n = await eua.done(taken);
         if (n >= taken.length) break;
         if (Date.now() > DEADLINE)
           throw new Error(
             `${n} of ${taken.length} messages receipted when the time budget ran out (load average ${loadavg()[0]!.toFixed(1)})`,
           );
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       const latencies: number[] = [];
       for (let i = 0; i < lat.length; i++) {
@@ -449,22 +485,118 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
     }
     save();
   } finally {
-    await client.close();
-    if (senderProcess) {
-      senderProcess.kill('SIGTERM');
-      await new Promise((r) => senderProcess!.once('exit', r));
+    await net.close();
+  }
+  return result;
+}
+
+/**
+ * The receiving organisation as two instances on one PostgreSQL schema and one data folder behind a load balancer:
+ * throughput (with the work each instance took), then N more messages during which one instance is killed
+ * (SIGKILL) once half of them were accepted; every message must still end receipted, once in the inbox.
+ */
+async function runTwoInstances(
+  databaseUrl: string,
+  oneInstance: EndToEndResult | undefined,
+): Promise<TwoInstancesResult> {
+  const result: TwoInstancesResult = {
+    kind: 'two-instances',
+    engine: 'postgres',
+    instances: 2,
+    balancer: null,
+    n: N,
+    concurrency: CONCURRENCY,
+    messagesPerSecond: null,
+    ratioToOneInstance: null,
+    cpuMsPerMessage: null,
+    centralCpuMsPerMessage: null,
+    jobsByInstance: null,
+    connectionsByInstance: null,
+    bothTookWork: null,
+    kill: { n: N, killedAfterAccepted: null, receipted: null, lost: null, duplicated: null, seconds: null },
+  };
+  results.push(result);
+  save();
+  const label = 'postgres×2';
+  const net = await openBenchNetwork({ label: 'two-instances', databaseUrl, receiverInstances: 2 });
+  result.balancer = net.balancer!.kind;
+  const eua = euaOf(net);
+  try {
+    await eua.warmUp();
+    await sleep(1000);
+    // 1. throughput, with the work each instance took.
+    try {
+      const pids = orgPids(net);
+      const cpu0 = sumCpu(pids);
+      const central0 = cpuMs(net.central.pid!);
+      const jobs0 = (await net.jobsDoneByInstance())!;
+      const t0 = performance.now();
+      const ids = (await eua.burst(N)).map((s) => s.id);
+      await allReceipted(eua, ids);
+      const seconds = (performance.now() - t0) / 1000;
+      result.messagesPerSecond = N / seconds;
+      result.cpuMsPerMessage = (sumCpu(pids) - cpu0) / N;
+      result.centralCpuMsPerMessage = (cpuMs(net.central.pid!) - central0) / N;
+      const jobs1 = (await net.jobsDoneByInstance())!;
+      const conn1 = await net.balancer!.connections();
+      result.jobsByInstance = jobs1.map((n, i) => n - (jobs0[i] ?? 0));
+      // Connections are kept alive from the warm-up on: counted since the start.
+      result.connectionsByInstance = conn1;
+      result.bothTookWork = result.jobsByInstance.every((n) => n > 0);
+      const one = oneInstance?.small.messagesPerSecond;
+      if (typeof one === 'number' && one > 0) result.ratioToOneInstance = result.messagesPerSecond / one;
+      else result.ratioToOneInstanceReason = 'no one-instance PostgreSQL figure in this run';
+      console.log(
+        `${label.padEnd(9)} throughput (${result.balancer} in front of 2 instances): ${N} × 10 KB, ${CONCURRENCY} clients: end to end (receipted) ${result.messagesPerSecond.toFixed(1)} messages/s (${seconds.toFixed(1)} s)${result.ratioToOneInstance === null ? '' : `, ${result.ratioToOneInstance.toFixed(2)} × one instance`}; CPU ${result.cpuMsPerMessage.toFixed(0)} ms per message (sender + both instances), central node ${result.centralCpuMsPerMessage.toFixed(0)} ms; jobs done by instance ${result.jobsByInstance.join(' / ')}, connections ${result.connectionsByInstance.join(' / ')}`,
+      );
+    } catch (err) {
+      result.messagesPerSecondReason = `throughput failed: ${reason(err)}`;
+      result.ratioToOneInstanceReason = result.messagesPerSecondReason;
+      console.error(`${label} throughput failed`, err);
     }
-    receiverProcess.kill('SIGTERM');
-    await new Promise((r) => receiverProcess.once('exit', r));
-    await crl.close();
-    if (databaseUrl) {
-      const c = new pg.Client({ connectionString: databaseUrl });
-      await c.connect();
-      for (const o of plan.organisations)
-        await c.query(`DROP SCHEMA IF EXISTS "${o.config.database.schema}" CASCADE`);
-      await c.end();
+    save();
+
+    // 2. one instance killed in the middle of a run: nothing lost, nothing twice.
+    try {
+      const victim = net.receivers[1]!;
+      const t0 = performance.now();
+      let killed: Promise<void> | undefined;
+      const sent = await eua.burst(N, (accepted) => {
+        if (accepted >= N / 2 && !killed) {
+          result.kill.killedAfterAccepted = accepted;
+          killed = stopProcess(victim, 'SIGKILL');
+        }
+      });
+      await killed;
+      const ids = sent.map((s) => s.id);
+      // The killed instance's leased jobs are taken over when their lease ends (queue.leaseMs, 30 s).
+      const until = Math.min(DEADLINE, Date.now() + 180_000);
+      let receipted = 0;
+      for (;;) {
+        receipted = await eua.done(ids);
+        if (receipted >= N || Date.now() > until) break;
+        await sleep(250);
+      }
+      result.kill.receipted = receipted;
+      result.kill.seconds = (performance.now() - t0) / 1000;
+      // The inbox of the receiving organisation (through the balancer: the surviving instance answers).
+      const res = await net.client.call('gp', 'GET', '/inbox');
+      if (res.status !== 200) throw new Error(`GET /inbox at gp: ${res.status} ${res.text}`);
+      const count = new Map<string, number>();
+      for (const item of res.json as { bundleId: string }[])
+        count.set(item.bundleId, (count.get(item.bundleId) ?? 0) + 1);
+      result.kill.lost = sent.filter((s) => !count.has(s.bundleId)).length;
+      result.kill.duplicated = sent.reduce((t, s) => t + Math.max(0, (count.get(s.bundleId) ?? 0) - 1), 0);
+      console.log(
+        `${label.padEnd(9)} one instance killed (SIGKILL) after ${result.kill.killedAfterAccepted} of ${N} accepted: ${receipted} of ${N} receipted in ${result.kill.seconds.toFixed(1)} s, ${result.kill.lost} missing from the inbox, ${result.kill.duplicated} twice`,
+      );
+    } catch (err) {
+      result.kill.lostReason = `the kill run failed: ${reason(err)}`;
+      console.error(`${label} kill run failed`, err);
     }
-    await rm(dataDir, { recursive: true, force: true });
+    save();
+  } finally {
+    await net.close();
   }
   return result;
 }
@@ -487,7 +619,10 @@ function machine(): string {
 }
 
 console.log(`machine: ${machine()}`);
-await run('sqlite', undefined);
-if (process.env.DATABASE_URL && process.env.EHMI_BENCH_ENGINES !== 'sqlite')
-  await run('postgres', process.env.DATABASE_URL);
-else console.log('postgres: skipped (DATABASE_URL is not set, or EHMI_BENCH_ENGINES=sqlite)');
+const url = process.env.DATABASE_URL;
+if (ENGINES.has('sqlite')) await run('sqlite', undefined);
+let postgres: EndToEndResult | undefined;
+if (url && ENGINES.has('postgres')) postgres = await run('postgres', url);
+else console.log('postgres: skipped (DATABASE_URL is not set, or not in EHMI_BENCH_ENGINES)');
+if (url && ENGINES.has('two-instances')) await runTwoInstances(url, postgres);
+else console.log('two instances: skipped (DATABASE_URL is not set, or not in EHMI_BENCH_ENGINES)');

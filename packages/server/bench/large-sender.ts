@@ -5,6 +5,7 @@
 // threads), then exits.
 import { randomUUID } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { PROCESS_ID } from '@ehmi/sbdh';
 import pino from 'pino';
 import { startNode } from '../src/node.ts';
 import { configSchema } from '../src/role-list.ts';
@@ -20,8 +21,8 @@ await node.accessPoint!.gateway.submit({
   submissionId,
   sender: process.env.EHMI_BENCH_LARGE_SENDER!,
   receiver: process.env.EHMI_BENCH_LARGE_RECEIVER!,
-  documentType: 'urn:ehmi:bench:large-payload',
-  process: 'urn:ehmi:bench',
+  documentType: process.env.EHMI_BENCH_LARGE_DOCUMENT_TYPE ?? 'urn:ehmi:bench:large-payload',
+  process: PROCESS_ID,
   envelope: { size: statSync(file).size, open: () => createReadStream(file) },
 });
 let failure: string | undefined;

@@ -12,7 +12,7 @@ import {
 } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { NodeConfig } from './config/index.ts';
-import { peerCertificatePath } from './trust.ts';
+import { peerCertificatePath } from './http/index.ts';
 
 /** The JWS algorithms FAPI 2.0 §5.4 allows; `none` and the HMAC ones never. */
 export type AccessTokenAlgorithm = 'PS256' | 'ES256' | 'EdDSA';

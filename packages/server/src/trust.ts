@@ -1,10 +1,10 @@
-import { X509Certificate } from 'node:crypto';
-import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import { asEhmiError, EhmiError, type EhmiErrorCode } from '@ehmi/errors';
 import { checkCertificatePurpose, RevocationChecker } from '@ehmi/pki';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NodeConfig } from './config/index.ts';
-import type { HttpsOptions } from './http/index.ts';
+import { type HttpsOptions, peerCertificatePath } from './http/index.ts';
 
 /** The node's revocation checker (CRL/OCSP, cached per `revocation.refreshMs`), shared by its roles. */
 export function revocationChecker(config: NodeConfig['revocation']): RevocationChecker {
@@ -37,22 +37,6 @@ export async function checkNotRevoked(
       details: { ...e.details, revocation: e.code },
     });
   }
-}
-
-/**
- * The TLS client certificate chain a peer presented on this connection, leaf first, ending at the certificate
- * node's TLS verified it against (the chain's own issuers as the peer sent them, then the anchor).
- */
-export function peerCertificatePath(socket: TLSSocket): X509Certificate[] {
-  const path: X509Certificate[] = [];
-  let current: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  while (current?.raw && path.length < 8) {
-    const cert = new X509Certificate(current.raw);
-    if (path.some((c) => c.raw.equals(cert.raw))) break;
-    path.push(cert);
-    current = current.issuerCertificate;
-  }
-  return path;
 }
 
 /**

@@ -1,5 +1,8 @@
 import { EhmiError } from '@ehmi/errors';
 import { DOMParser, type Document, MIME_TYPE, XMLSerializer } from '@xmldom/xmldom';
+import { memoizeXmldomGrammar } from './xmldom-grammar.ts';
+
+memoizeXmldomGrammar();
 
 export interface ParseXmlOptions {
   /** Largest accepted document in bytes (UTF-8). Default 64 MiB: an envelope or SOAP header, never a payload. */

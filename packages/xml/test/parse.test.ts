@@ -144,3 +144,31 @@ describe('parseXml strictness beyond the DOM parser', () => {
     );
   });
 });
+
+describe("xmldom's grammar expressions", () => {
+  it('are built once per combination of parts, not once per end tag', async () => {
+    parseXml('<r/>');
+    const { createRequire } = await import('node:module');
+    const g = createRequire(import.meta.url)('@xmldom/xmldom/lib/grammar.js') as {
+      reg: (...parts: unknown[]) => RegExp;
+      QName_group: RegExp;
+      S_OPT: RegExp;
+    };
+    const a = g.reg('^', g.QName_group, g.S_OPT, '$');
+    assert.equal(g.reg('^', g.QName_group, g.S_OPT, '$'), a);
+    assert.notEqual(g.reg('^', g.QName_group), a);
+    assert.ok(a.test('soap:Envelope'));
+  });
+
+  it('still tell a mismatched or malformed end tag', () => {
+    assert.equal(
+      code(() => parseXml('<a><b></c></a>')),
+      'EHMI_XML_MALFORMED',
+    );
+    assert.equal(
+      code(() => parseXml('<a><b></b x></a>')),
+      'EHMI_XML_MALFORMED',
+    );
+    assert.equal(rootElement(parseXml('<a><b></b ></a>')).localName, 'a');
+  });
+});

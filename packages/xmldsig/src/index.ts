@@ -8,6 +8,7 @@ export {
   SIGNATURE_METHODS,
   signatureMethodFor,
   signBytes,
+  signBytesAsync,
   verifyBytes,
 } from './algorithms.ts';
 export { type CanonicalizeOptions, canonicalize, inclusivePrefixesOf } from './c14n.ts';
@@ -26,5 +27,6 @@ export {
   canonicalSignedInfo,
   signatureMethodOf,
   signSignedInfo,
+  signSignedInfoAsync,
   verifySignatureValue,
 } from './signed-info.ts';

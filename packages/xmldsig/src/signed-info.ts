@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { childElement, type Element } from '@ehmi/xml';
-import { signBytes, verifyBytes } from './algorithms.ts';
+import { signBytes, signBytesAsync, verifyBytes } from './algorithms.ts';
 import { canonicalize, inclusivePrefixesOf } from './c14n.ts';
 import { DSIG_NS } from './ns.ts';
 import { base64Text } from './reference.ts';
@@ -55,4 +55,19 @@ export function verifySignatureValue(
  */
 export function signSignedInfo(signedInfo: Element, method: string, key: KeyObject): string {
   return signBytes(method, key, canonicalSignedInfo(signedInfo)).toString('base64');
+}
+
+/**
+ * {@link signSignedInfo} with the private-key operation on libuv's thread pool ({@link signBytesAsync}): for a
+ * server that signs on its hot path. Canonicalise first, then sign: SignedInfo may change once this returns.
+ *
+ * @example
+ * append(sig, NS.ds, 'ds:SignatureValue', await signSignedInfoAsync(signedInfo, method, privateKey));
+ */
+export async function signSignedInfoAsync(
+  signedInfo: Element,
+  method: string,
+  key: KeyObject,
+): Promise<string> {
+  return (await signBytesAsync(method, key, canonicalSignedInfo(signedInfo))).toString('base64');
 }

@@ -12,6 +12,7 @@ import {
   sameDigest,
   signatureMethodFor,
   signBytes,
+  signBytesAsync,
   signSignedInfo,
   verifyBytes,
   verifySignatureValue,
@@ -44,6 +45,26 @@ describe('signature methods', () => {
       assert.equal(verifyBytes(method, publicKey, Buffer.from('other'), value), false);
     });
   }
+
+  for (const method of SIGNATURE_METHODS) {
+    it(`signs ${method.split('#')[1]} off the event loop with the same result`, async () => {
+      const { privateKey, publicKey } = keyFor(method);
+      const data = Buffer.from('<SignedInfo/>');
+      const value = await signBytesAsync(method, privateKey, data);
+      assert.ok(verifyBytes(method, publicKey, data, value));
+      assert.equal(verifyBytes(method, publicKey, Buffer.from('other'), value), false);
+      // PKCS#1 v1.5 and Ed25519 are deterministic: the very same octets as signing on the main thread.
+      if (method === DSIG.rsaSha256 || method === DSIG.ed25519) {
+        assert.deepEqual(value, signBytes(method, privateKey, data));
+      }
+    });
+  }
+
+  it('signing off the event loop refuses an unknown method as signing on it does', async () => {
+    await assert.rejects(signBytesAsync('urn:made-up', KEYS.rsa.privateKey, Buffer.from('x')), {
+      code: 'EHMI_NOT_SUPPORTED',
+    });
+  });
 
   it('a key of the wrong type, a malformed value or an unknown method is false, not an exception', () => {
     const data = Buffer.from('x');

@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { type CertificateInput, toCertificate as toPkiCertificate } from '@ehmi/pki';
 
@@ -68,7 +68,7 @@ export function decodePkiPath(der: Uint8Array): X509Certificate[] {
   try {
     const outer = readTlv(der, 0);
     if (outer.tag !== 0x30) throw new Error('not a SEQUENCE');
-    return children(der, outer).map((c) => new X509Certificate(Buffer.from(der.subarray(c.offset, c.end))));
+    return children(der, outer).map((c) => toCertificate(der.subarray(c.offset, c.end)));
   } catch (err) {
     throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', 'the X509PKIPathv1 token cannot be decoded', {
       cause: err,

@@ -112,8 +112,8 @@ export async function decryptAttachments(
   }
   const idMap = buildIdMap(doc);
   const ours = options.certificate ? toCertificate(options.certificate) : undefined;
-  const keys = new Map<Element, Buffer>();
-  const keyFor = (ek: Element, keyBytes: number): Buffer => {
+  const keys = new Map<Element, Promise<Buffer>>();
+  const keyFor = (ek: Element, keyBytes: number): Promise<Buffer> => {
     let cek = keys.get(ek);
     if (!cek) {
       cek = unwrapContentKey(ek, options.privateKey, policy, { idMap, security: security!, ours }, keyBytes);
@@ -130,7 +130,9 @@ export async function decryptAttachments(
     let index = 0;
     for (const ed of encryptedData) {
       index++;
-      const { attachment, key, mode, complete } = describe(ed, byId, idMap, security!, keyFor, policy);
+      const described = describe(ed, byId, idMap, security!, keyFor, policy);
+      const { attachment, mode, complete } = described;
+      const key = await described.key;
       if (replaced.has(attachment.contentId)) throw failed(`cid:${attachment.contentId} is encrypted twice`);
       const mimeType = ed.getAttribute('MimeType');
       let headers = { ...attachment.headers, ...(mimeType ? { 'content-type': mimeType } : {}) };
@@ -224,9 +226,9 @@ function describe(
   byId: Map<string, As4Attachment>,
   idMap: Map<string, Element>,
   security: Element,
-  keyFor: (ek: Element, keyBytes: number) => Buffer,
+  keyFor: (ek: Element, keyBytes: number) => Promise<Buffer>,
   policy: AlgorithmPolicy,
-): { attachment: As4Attachment; key: Buffer; mode: BlockMode; complete: boolean } {
+): { attachment: As4Attachment; key: Promise<Buffer>; mode: BlockMode; complete: boolean } {
   // SwA Profile 1.1 §5.5.2: the content only, or the MIME headers and the content (Attachment-Complete).
   const type = ed.getAttribute('Type');
   if (type !== SWA.contentOnly && !(type === SWA.complete && policy.attachmentComplete)) {
@@ -278,13 +280,13 @@ function describe(
  * @internal Unwraps the content-encryption key of one xenc:EncryptedKey (exported for the interop tests).
  * `keyBytes` sizes the random stand-in used when RSA-OAEP decoding fails.
  */
-export function unwrapContentKey(
+export async function unwrapContentKey(
   ek: Element,
   privateKey: KeyObject,
   policy: AlgorithmPolicy,
   ctx: { idMap: Map<string, Element>; security: Element; ours: ReturnType<typeof toCertificate> | undefined },
   keyBytes = 16,
-): Buffer {
+): Promise<Buffer> {
   const method = childElement(ek, NS.xenc, 'EncryptionMethod');
   const alg = method?.getAttribute('Algorithm') ?? '';
   if (!policy.keyTransport.includes(alg)) {
@@ -334,7 +336,7 @@ export function unwrapContentKey(
     throw failed('unsupported RSA-OAEP digest or MGF', { reason: 'algorithm', digest, mgf });
   const params = childElement(method!, NS.xenc, 'OAEPparams');
   const label = params ? Buffer.from((params.textContent ?? '').replace(/\s+/g, ''), 'base64') : undefined;
-  const cek = rsaOaepDecrypt(privateKey, wrapped, hash, mgfHash, label);
+  const cek = await rsaOaepDecrypt(privateKey, wrapped, hash, mgfHash, label);
   // Like WSS4J: continue with a random key so a bad EncryptedKey and a bad ciphertext fail the same way
   // (at the GCM tag), leaving no padding oracle.
   // A key of the wrong length is treated the same way, not reported as such.

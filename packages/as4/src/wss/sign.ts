@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, type Document, type Element } from '@ehmi/xml';
-import { digestElement, signatureMethodFor, signSignedInfo } from '@ehmi/xmldsig';
+import { digestElement, signatureMethodFor, signSignedInfoAsync } from '@ehmi/xmldsig';
 import type { As4Attachment } from '../model/attachment.ts';
 import { ALG, PROFILES, type SecurityProfile } from './algorithms.ts';
 import { digestAttachment } from './attachment-digest.ts';
@@ -118,7 +118,7 @@ export async function signEnvelope(
   const bst =
     kind === 'BinarySecurityToken' ? appendBinarySecurityToken(security, chain, valueType) : undefined;
   security.appendChild(sig);
-  append(sig, NS.ds, 'ds:SignatureValue', signSignedInfo(signedInfo, method, options.privateKey));
+  append(sig, NS.ds, 'ds:SignatureValue', await signSignedInfoAsync(signedInfo, method, options.privateKey));
   const keyInfo = append(sig, NS.ds, 'ds:KeyInfo');
   keyInfo.setAttribute('Id', newId('KI'));
   appendTokenReference(keyInfo, kind, signer, bst ? { id: bst.id, valueType } : undefined);

@@ -217,14 +217,14 @@ describe('interop vectors (fixtures/as4, SOURCES-as4-smp.md)', () => {
     const ctx = { idMap: buildIdMap(doc), security, ours: domibusCerts()[0] };
     const policy = PROFILES['edelivery-1.15'];
     const blue = fixtureKey('domibus-blue_gw.key.pem');
-    const cek = unwrapContentKey(ek, blue, policy, ctx);
+    const cek = await unwrapContentKey(ek, blue, policy, ctx);
     assert.equal(cek.length, 16);
     // Deterministic: a real unwrap, not the random key used when OAEP decoding fails.
-    assert.deepEqual(unwrapContentKey(ek, blue, policy, ctx), cek);
+    assert.deepEqual(await unwrapContentKey(ek, blue, policy, ctx), cek);
     const red = fixtureKey('domibus-red_gw.key.pem');
     assert.notDeepEqual(
-      unwrapContentKey(ek, red, policy, { ...ctx, ours: undefined }),
-      unwrapContentKey(ek, red, policy, { ...ctx, ours: undefined }),
+      await unwrapContentKey(ek, red, policy, { ...ctx, ours: undefined }),
+      await unwrapContentKey(ek, red, policy, { ...ctx, ours: undefined }),
     );
   });
 

@@ -10,7 +10,13 @@ interface Coding {
 function codingsOf(value: unknown, type: string): Coding[] | undefined {
   if (type === 'code') return typeof value === 'string' ? [{ code: value }] : [];
   if (type === 'Coding') return [value as Coding];
-  if (type === 'CodeableConcept') return ((value as { coding?: Coding[] }).coding ?? []).filter(Boolean);
+  if (type === 'CodeableConcept') {
+    // A `coding` that is not an array is reported by the walk (its shape); it gives no codes here.
+    const coding = (value as { coding?: unknown }).coding;
+    return Array.isArray(coding)
+      ? coding.filter((c): c is Coding => typeof c === 'object' && c !== null)
+      : [];
+  }
   return undefined; // string, uri, Quantity: not checked against value sets here
 }
 

@@ -1,21 +1,32 @@
 // The callbacks the slicing, invariant and reference checks get from a validation run.
-import { elementTree } from '../conformance/tree.ts';
+import { type ElementNode, elementTree } from '../conformance/tree.ts';
 import type { Json } from '../conformance/types.ts';
 import type { InvariantHost } from './invariants.ts';
 import type { Issue } from './issues.ts';
-import { type ReferenceCheck, resolveReference } from './references.ts';
-import type { SliceHost } from './slicing.ts';
+import { type BundleIndex, type ReferenceCheck, resolveReference } from './references.ts';
+import type { SliceHost, Typed } from './slicing.ts';
 import type { Env, Run } from './walker.ts';
 
+/** What FHIRPath's conformsTo(), resolve() and memberOf() ask of the run: methods, not closures per resource. */
+class RunInvariantHost implements InvariantHost {
+  constructor(
+    private readonly run: Run,
+    private readonly env: Env,
+  ) {}
+  conformsTo(resource: Json, url: string): boolean {
+    return this.run.conforms(resource, url) === undefined;
+  }
+  resolve(reference: string, holder: Json | undefined): Json | undefined {
+    return resolveReference(reference, holder ?? this.env.resource, this.env.bundle);
+  }
+  memberOf(value: unknown, vs: string): boolean | string {
+    const m = memberOf(this.run, value, vs);
+    return m === 'unknown' ? `ValueSet ${vs} could not be checked` : m;
+  }
+}
+
 export function invariantHost(run: Run, env: Env): InvariantHost {
-  return {
-    conformsTo: (resource, url) => run.conforms(resource, url) === undefined,
-    resolve: (reference, holder) => resolveReference(reference, holder ?? env.resource, env.bundle),
-    memberOf: (value, vs) => {
-      const m = memberOf(run, value, vs);
-      return m === 'unknown' ? `ValueSet ${vs} could not be checked` : m;
-    },
-  };
+  return new RunInvariantHost(run, env);
 }
 
 export function memberOf(run: Run, value: unknown, vs: string): boolean | 'unknown' {
@@ -35,47 +46,69 @@ export function memberOf(run: Run, value: unknown, vs: string): boolean | 'unkno
   return unknown ? 'unknown' : false;
 }
 
+/** What slice matching asks of the run: methods, not closures per resource. */
+class RunSliceHost implements SliceHost {
+  constructor(
+    private readonly run: Run,
+    private readonly env: Env,
+  ) {}
+  childrenOf(node: ElementNode, type?: string): ElementNode[] {
+    return this.run.childrenOf(node, type);
+  }
+  rootOf(url: string): ElementNode | undefined {
+    const sd = this.run.conformance.structureDefinition(url);
+    return sd ? elementTree(sd) : undefined;
+  }
+  conforms(value: unknown, url: string): boolean {
+    if (!value || typeof value !== 'object') return false;
+    if ('resourceType' in value) return this.run.conforms(value as Json, url) === undefined;
+    // A datatype profile (an Identifier slice `type = profile` on $this): walk the value against it.
+    const sd = this.run.conformance.structureDefinition(url);
+    if (!sd) return false;
+    const root = elementTree(sd);
+    const issues: Issue[] = [];
+    const host = { type: sd.type, path: sd.type, expression: '$slice', resourceType: undefined };
+    this.run.withHost(host, () => this.run.complex(value as Json, root.children, '$slice', this.env, issues));
+    this.run.checks({ value, type: sd.type }, root, '$slice', this.env, issues);
+    return !issues.some((i) => i.severity === 'error');
+  }
+  resolve(reference: string): Json | undefined {
+    return resolveReference(reference, this.env.resource, this.env.bundle);
+  }
+  inValueSet(value: unknown, _type: string | undefined, vs: string): boolean {
+    return memberOf(this.run, value, vs) === true;
+  }
+  matchesNode(item: Typed, slice: ElementNode): boolean {
+    const issues: Issue[] = [];
+    this.run.item(item, undefined, slice, '$slice', this.env, issues);
+    return !issues.some((i) => i.severity === 'error');
+  }
+}
+
 export function sliceHost(run: Run, env: Env): SliceHost {
-  return {
-    childrenOf: (node, type) => run.childrenOf(node, type),
-    rootOf: (url) => {
-      const sd = run.conformance.structureDefinition(url);
-      return sd ? elementTree(sd) : undefined;
-    },
-    conforms: (value, url) => {
-      if (!value || typeof value !== 'object') return false;
-      if ('resourceType' in value) return run.conforms(value, url) === undefined;
-      // A datatype profile (an Identifier slice `type = profile` on $this): walk the value against it.
-      const sd = run.conformance.structureDefinition(url);
-      if (!sd) return false;
-      const root = elementTree(sd);
-      const issues: Issue[] = [];
-      const host = { type: sd.type, path: sd.type, expression: '$slice', resourceType: undefined };
-      run.withHost(host, () => run.complex(value, root.children, '$slice', env, issues));
-      run.checks({ value, type: sd.type }, root, '$slice', env, issues);
-      return !issues.some((i) => i.severity === 'error');
-    },
-    resolve: (reference) => resolveReference(reference, env.resource, env.bundle),
-    inValueSet: (value, _type, vs) => memberOf(run, value, vs) === true,
-    matchesNode: (item, slice) => {
-      const issues: Issue[] = [];
-      run.item(item, undefined, slice, '$slice', env, issues);
-      return !issues.some((i) => i.severity === 'error');
-    },
-  };
+  return new RunSliceHost(run, env);
+}
+
+/** The reference check's view of the run: methods, not closures made for every Reference met. */
+class RunReferenceCheck implements ReferenceCheck {
+  constructor(
+    private readonly run: Run,
+    readonly holder: Json | undefined,
+    readonly bundle: BundleIndex | undefined,
+    readonly expression: string,
+    readonly path: string,
+  ) {}
+  typeOfProfile(url: string): string | undefined {
+    return this.run.conformance.structureDefinition(url)?.type;
+  }
+  conforms(resource: Json, url: string): string | undefined {
+    return this.run.conforms(resource, url);
+  }
+  isBaseProfile(url: string): boolean {
+    return this.run.conformance.structureDefinition(url)?.derivation !== 'constraint';
+  }
 }
 
 export function referenceCheck(run: Run, env: Env, expression: string, path: string): ReferenceCheck {
-  return {
-    holder: env.resource,
-    bundle: env.bundle,
-    expression,
-    path,
-    typeOfProfile: (url: string) => run.conformance.structureDefinition(url)?.type,
-    conforms: (resource: Json, url: string) => run.conforms(resource, url),
-    isBaseProfile: (url: string) => {
-      const sd = run.conformance.structureDefinition(url);
-      return sd?.derivation !== 'constraint';
-    },
-  };
+  return new RunReferenceCheck(run, env.resource, env.bundle, expression, path);
 }

@@ -1,6 +1,7 @@
 import fhirpath, { type UserInvocationTable } from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 import type { Constraint, Json } from '../conformance/types.ts';
+import { type CertainTest, certainTest } from './certain.ts';
 import type { Issue } from './issues.ts';
 
 /** What FHIRPath functions need from the validator while an invariant is evaluated. */
@@ -192,8 +193,6 @@ export function checkContainedReferenced(resource: Json, expression: string): Is
   return issues;
 }
 
-const CONTAINED_EMPTY = /^contained\.[\w.]+\.empty\(\)( and contained\.[\w.]+\.empty\(\))*$/;
-
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The entries of a Bundle when each is a JSON object (undefined: none; null: not plainly shaped). */
@@ -284,133 +283,11 @@ const NATIVE_HOLDS: Record<string, { expression: string; holds: Holds }> = {
 const IMPURE =
   /%|resolve|conformsTo|memberOf|now\(|today\(|timeOfDay|trace|defineVariable|descendants|children/;
 
-/**
- * A constraint made only of element paths tested with `empty()` / `exists()` and joined by `and`, `or`,
- * `implies` (sev-1 `name.empty() or query.empty()`, obs-6, dom-2/4/5 …), decided on the JSON where the answer
- * follows from **absence** alone: a path none of whose steps is present (no `x`, no `_x`, no choice `xFoo`) is
- * empty. Presence is never trusted (a choice element or an odd value may be read differently by FHIRPath), so
- * the test answers true (holds), false, or undefined (FHIRPath decides); only "holds" is used.
- */
-type Existence = (value: Json) => boolean | undefined;
-
-function absenceTest(expression: string): Existence | undefined {
-  let ast: AstNode;
-  try {
-    ast = fhirpath.parse(expression) as AstNode;
-  } catch {
-    return undefined;
-  }
-  const path = (n: AstNode): string[] | undefined => {
-    const k = n.children ?? [];
-    if (n.type === 'TermExpression' && k.length === 1 && k[0]?.type === 'InvocationTerm') {
-      const m = k[0].children?.[0];
-      // A leading capitalised name is a type (`Bundle.entry`): not a child element.
-      if (m?.type !== 'MemberInvocation' || !m.text || !/^[a-z][A-Za-z0-9]*$/.test(m.text)) return undefined;
-      return [m.text];
-    }
-    if (n.type === 'InvocationExpression' && k.length === 2 && k[1]?.type === 'MemberInvocation') {
-      const head = k[0] ? path(k[0]) : undefined;
-      const name = k[1].text;
-      if (!head || !name || !/^[a-z][A-Za-z0-9]*$/.test(name)) return undefined;
-      return [...head, name];
-    }
-    return undefined;
-  };
-  const build = (n: AstNode): Existence | undefined => {
-    const k = n.children ?? [];
-    if (n.type === 'EntireExpression' && k.length === 1 && k[0]) return build(k[0]);
-    if (n.type === 'TermExpression' && k.length === 1 && k[0]?.type === 'ParenthesizedTerm') {
-      const inner = k[0].children?.[0];
-      return inner && k[0].children?.length === 1 ? build(inner) : undefined;
-    }
-    if (
-      (n.type === 'OrExpression' || n.type === 'AndExpression' || n.type === 'ImpliesExpression') &&
-      k.length === 2 &&
-      k[0] &&
-      k[1]
-    ) {
-      const a = build(k[0]);
-      const b = build(k[1]);
-      if (!a || !b) return undefined;
-      if (n.type === 'OrExpression' && n.text === 'or') {
-        return (v) => {
-          const x = a(v);
-          if (x === true) return true;
-          const y = b(v);
-          return y === true ? true : x === false && y === false ? false : undefined;
-        };
-      }
-      if (n.type === 'AndExpression' && n.text === 'and') {
-        return (v) => {
-          const x = a(v);
-          if (x === false) return false;
-          const y = b(v);
-          return y === false ? false : x === true && y === true ? true : undefined;
-        };
-      }
-      if (n.type === 'ImpliesExpression') {
-        return (v) => {
-          const x = a(v);
-          if (x === false) return true;
-          const y = b(v);
-          return y === true ? true : undefined;
-        };
-      }
-      return undefined;
-    }
-    if (n.type === 'InvocationExpression' && k.length === 2 && k[1]?.type === 'FunctionInvocation') {
-      const fn = k[1].children?.[0];
-      const name = fn?.text;
-      // Without arguments: the Functn node holds only its Identifier.
-      if (fn?.type !== 'Functn' || fn.children?.length !== 1 || (name !== 'empty' && name !== 'exists'))
-        return undefined;
-      const steps = k[0] ? path(k[0]) : undefined;
-      if (!steps) return undefined;
-      return (v) => {
-        if (!certainlyEmpty(v, steps)) return undefined;
-        return name === 'empty';
-      };
-    }
-    return undefined;
-  };
-  return build(ast);
-}
-
-/** Whether following `steps` from the value certainly finds nothing (false: found something, or cannot tell). */
-function certainlyEmpty(value: Json, steps: readonly string[]): boolean {
-  let nodes: unknown[] = [value];
-  for (const step of steps) {
-    const next: unknown[] = [];
-    for (const n of nodes) {
-      if (!isObject(n)) return false;
-      if (n[`_${step}`] !== undefined) return false;
-      for (const key in n) {
-        if (key.length > step.length && key.startsWith(step) && /[A-Z]/.test(key.charAt(step.length)))
-          return false;
-      }
-      const x = n[step];
-      if (x === undefined) continue;
-      if (x === null) return false;
-      if (Array.isArray(x)) {
-        if (x.length === 0) return false;
-        for (const y of x) {
-          if (y === null || y === undefined) return false;
-          next.push(y);
-        }
-      } else next.push(x);
-    }
-    if (next.length === 0) return true;
-    nodes = next;
-  }
-  return false;
-}
-
 /** What is prepared once per constraint: native rules, shortcuts, compiled forms per FHIRPath base. */
 interface Prepared {
   skip: boolean;
   holds: Holds | undefined;
-  containedOnly: boolean;
-  absence: Existence | undefined;
+  certain: CertainTest | undefined;
   /** `${primitive ? 'p' : 'o'}${base}` → compiled expression. */
   compiled: Map<string, Compiled | Error>;
   pureOnPrimitive: boolean;
@@ -426,8 +303,7 @@ function prepare(c: Constraint): Prepared {
     p = {
       skip: !c.expression || NATIVE.has(c.key),
       holds: native && native.expression === expression ? native.holds : undefined,
-      containedOnly: CONTAINED_EMPTY.test(expression),
-      absence: c.expression && !NATIVE.has(c.key) ? absenceTest(expression) : undefined,
+      certain: c.expression && !NATIVE.has(c.key) ? certainTest(expression) : undefined,
       compiled: new Map(),
       pureOnPrimitive: !IMPURE.test(primitiveExpression(expression)),
     };
@@ -437,20 +313,29 @@ function prepare(c: Constraint): Prepared {
 }
 
 /**
- * Whether a constraint holds without running FHIRPath. Rules about `contained` (R4 dom-2, dom-4, dom-5:
- * `contained.….empty()`) hold when there is nothing contained; skipping them saves most of the FHIRPath time on a
- * Bundle's entries. The Bundle rules above hold in the common case.
+ * Whether a constraint holds without running FHIRPath: the Bundle rules above in the common case, and rules of the
+ * shapes `certain.ts` decides (R4 dom-2/4/5 `contained.….empty()` when nothing is contained, org-1, the dk-core
+ * identifier and unit rules …) when their answer is certainly true.
  */
 function trivially(p: Prepared, value: unknown, t: InvariantTarget): boolean {
   if (!isObject(value)) return false;
   if (p.holds) return p.holds(value, t);
-  if (p.containedOnly && (!Array.isArray(value.contained) || value.contained.length === 0)) return true;
-  return p.absence?.(value) === true;
+  return p.certain?.(value, t.base) === true;
 }
 
 /** Outcomes of value-only expressions on primitive values: `base \0 expression \0 type:value`. */
 const primitiveOutcomes = new Map<string, { ok: boolean; error: string | undefined }>();
 const MAX_PRIMITIVE_OUTCOMES = 20_000;
+
+let shortcutCheck: string[] | undefined;
+
+/**
+ * Tests only: every constraint a shortcut says holds is evaluated by FHIRPath as well, and each one FHIRPath does
+ * not find true is added to `into` (undefined: off). @internal
+ */
+export function checkShortcuts(into: string[] | undefined): void {
+  shortcutCheck = into;
+}
 
 export interface InvariantTarget {
   value: unknown;
@@ -475,7 +360,8 @@ export function checkInvariants(
   for (const c of constraints) {
     const p = prepare(c);
     if (p.skip) continue;
-    if (trivially(p, t.value, t)) continue;
+    const holds = trivially(p, t.value, t);
+    if (holds && !shortcutCheck) continue;
     const expr = primitive ? primitiveExpression(c.expression as string) : (c.expression as string);
     const fnKey = `${primitive ? 'p' : 'o'}${t.base}`;
     let fn = p.compiled.get(fnKey);
@@ -512,6 +398,10 @@ export function checkInvariants(
         if (primitiveOutcomes.size >= MAX_PRIMITIVE_OUTCOMES) primitiveOutcomes.clear();
         primitiveOutcomes.set(memoKey, { ok, error });
       }
+    }
+    if (holds) {
+      if (!ok) shortcutCheck?.push(`${c.key} at ${t.expression} (${t.base}): ${c.expression}`);
+      continue;
     }
     if (ok) continue;
     const best = c.bestPractice || c.key === 'dom-6';

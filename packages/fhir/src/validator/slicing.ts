@@ -50,10 +50,40 @@ export function splitPath(path: string): string[] {
   return out;
 }
 
-const fnArg = (seg: string, fn: string): string | undefined => {
-  const m = new RegExp(`^${fn}\\(\\s*'?([^')]*)'?\\s*\\)$`).exec(seg);
-  return m?.[1];
+const FN_ARG = {
+  extension: /^extension\(\s*'?([^')]*)'?\s*\)$/,
+  ofType: /^ofType\(\s*'?([^')]*)'?\s*\)$/,
 };
+const fnArg = (seg: string, fn: keyof typeof FN_ARG): string | undefined => FN_ARG[fn].exec(seg)?.[1];
+
+/** One step of a discriminator path, read once per path (slices are matched for every repeating value). */
+interface PathStep {
+  /** The element name (`value` for `value[x]`), or the whole step when it is a function. */
+  seg: string;
+  url: string | undefined;
+  ofType: string | undefined;
+}
+const pathSteps = new Map<string, PathStep[]>();
+function stepsOf(path: string): PathStep[] {
+  let steps = pathSteps.get(path);
+  if (!steps) {
+    steps = [];
+    for (const part of splitPath(path)) {
+      if (part === '$this') continue;
+      // `value[x]` (element-id style, common in discriminators) names the choice element like `value`.
+      const seg = part.endsWith('[x]') ? part.slice(0, -3) : part;
+      steps.push({ seg, url: fnArg(seg, 'extension'), ofType: fnArg(seg, 'ofType') });
+    }
+    pathSteps.set(path, steps);
+  }
+  return steps;
+}
+
+/** Adds each value of a JSON property (one value or an array) with its type. */
+function pushValues(next: Typed[], x: unknown, type: string | undefined): void {
+  for (const y of Array.isArray(x) ? x : [x])
+    if (y !== undefined && y !== null) next.push({ value: y, type });
+}
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -159,13 +189,8 @@ function expectation(slice: ElementNode, d: Discriminator, host: SliceHost): Exp
 /** Evaluates a discriminator path on an instance value (the subset of FHIRPath R4 allows there). */
 function evaluate(item: Typed, path: string, host: SliceHost): Typed[] {
   let cur: Typed[] = [item];
-  for (const part of splitPath(path)) {
-    if (part === '$this') continue;
-    // `value[x]` (element-id style, common in discriminators) names the choice element like `value`.
-    const seg = part.endsWith('[x]') ? part.slice(0, -3) : part;
+  for (const { seg, url, ofType } of stepsOf(path)) {
     const next: Typed[] = [];
-    const url = fnArg(seg, 'extension');
-    const ofType = fnArg(seg, 'ofType');
     for (const c of cur) {
       const v = c.value as Record<string, unknown> | undefined;
       if (seg === 'resolve()') {
@@ -179,16 +204,12 @@ function evaluate(item: Typed, path: string, host: SliceHost): Typed[] {
         const t = c.type ?? (v?.resourceType as string | undefined);
         if (t === ofType) next.push(c);
       } else if (v && typeof v === 'object') {
-        const push = (x: unknown, type: string | undefined) => {
-          for (const y of Array.isArray(x) ? x : [x])
-            if (y !== undefined && y !== null) next.push({ value: y, type });
-        };
-        if (seg in v) push(v[seg], undefined);
+        if (seg in v) pushValues(next, v[seg], undefined);
         else {
           for (const k of Object.keys(v)) {
             if (k.startsWith(seg) && /^[A-Z]/.test(k.slice(seg.length))) {
               const t = k.slice(seg.length);
-              push(v[k], typeOfChoiceSuffix(t));
+              pushValues(next, v[k], typeOfChoiceSuffix(t));
             }
           }
         }

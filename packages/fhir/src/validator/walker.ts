@@ -118,6 +118,11 @@ function hasRequiredSlice(entry: ElementNode): boolean {
   return r;
 }
 
+/** Copies of a resource's issues (a cached result is shared, and the caller may tag issues with its own profile). */
+function nested(list: Issue[]): Issue[] {
+  return list.map((i) => ({ ...i, profile: i.profile ?? '' }));
+}
+
 /**
  * How deeply objects may nest (resources, elements, extensions): deeper content is reported, not walked. Real FHIR
  * stays far below (a Questionnaire's nested items are the deepest); hostile input must not exhaust the stack.
@@ -176,8 +181,6 @@ export class Run {
       });
       return;
     }
-    // Copies: a cached result is shared, and the caller may tag issues with its own profile.
-    const nested = (list: Issue[]) => list.map((i) => ({ ...i, profile: i.profile ?? '' }));
     // A malformed meta.profile (not an array) is reported by the walk; it claims nothing.
     const metaProfile = (resource.meta as Json | undefined)?.profile;
     const claimed = Array.isArray(metaProfile) ? (metaProfile as unknown[]) : [];
@@ -378,10 +381,14 @@ export class Run {
   #complex(obj: Json, children: ElementNode[], expression: string, env: Env, out: Issue[]): void {
     const groups = new Map<ElementNode, { key: string; type: string | undefined }[]>();
     const lookup = lookupOf(children);
+    // Most objects have no `_x` companion: then none is looked up (a lookup builds and interns the `_x` name).
+    let companions = false;
     for (const key of Object.keys(obj)) {
       if (key === 'resourceType' || key === 'fhir_comments') continue;
-      const name = key.startsWith('_') ? key.slice(1) : key;
-      if (key.startsWith('_') && name in obj) continue;
+      const companion = key.charCodeAt(0) === 95; // '_'
+      if (companion) companions = true;
+      const name = companion ? key.slice(1) : key;
+      if (companion && name in obj) continue;
       const match = lookup.get(name);
       const found = match?.node;
       const type = match?.type;
@@ -421,7 +428,7 @@ export class Run {
       for (const { key, type } of keys) {
         const keyExpression = `${expression}.${key}`;
         const values = obj[key];
-        const exts = obj[`_${key}`];
+        const exts = companions ? obj[`_${key}`] : undefined;
         const shape = shapeIssue(values, exts, child, keyExpression);
         if (shape) out.push(shape);
         const arr = Array.isArray(values) ? values : values === undefined ? [] : [values];

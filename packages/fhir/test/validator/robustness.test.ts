@@ -117,3 +117,16 @@ test('a string longer than 1 MB is invalid (R4 string)', () => {
   assert.equal(errs[0]?.expression, 'Patient.name[0].family');
   assert.match(errs[0]?.message ?? '', /may not exceed 1 MB/);
 });
+
+test('a CodeableConcept whose coding is a string is a shape error, and a required binding finds no code', () => {
+  const list = issues({
+    resourceType: 'Provenance',
+    target: [{ reference: 'Patient/1' }],
+    recorded: '2024-01-01T00:00:00Z',
+    agent: [{ who: { reference: 'Practitioner/1' } }],
+    activity: { coding: 'tampered-value' },
+  });
+  const at = (e: string) => list.filter((i) => i.severity === 'error' && i.expression === e);
+  assert.ok(at('Provenance.activity.coding').some((i) => /must be a JSON array/.test(i.message)));
+  assert.ok(!list.some((i) => /TypeError|is not a function/.test(i.message)));
+});

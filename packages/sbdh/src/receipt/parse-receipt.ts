@@ -44,7 +44,19 @@ export function parseReceipt(
   xml: string | Uint8Array,
   original?: EhmiEnvelope,
 ): ParsedReceipt & { correlation?: Correlation } {
-  const envelope = parse(xml, 'the receipt');
+  return readReceipt(parse(xml, 'the receipt'), original);
+}
+
+/**
+ * {@link parseReceipt} of an envelope already parsed (the MSH reads each received envelope once).
+ *
+ * @example
+ * const r = readReceipt(parse(bytes));
+ */
+export function readReceipt(
+  envelope: ParsedEnvelope,
+  original?: EhmiEnvelope,
+): ParsedReceipt & { correlation?: Correlation } {
   const di = envelope.documentIdentification;
   if (di.standard !== RECEIPT_STANDARD) {
     throw new EhmiError(

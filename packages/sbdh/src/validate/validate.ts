@@ -6,6 +6,7 @@ import { type LoadedEnvelope, loadEnvelope } from '../parse.ts';
 import { readSignal } from '../receipt/signal.ts';
 import { checkRules, type EnvelopeKind, kindOf } from './rules.ts';
 import { schemaSet } from './schemas.ts';
+import { acceptsIgSchema } from './xsd-compiled.ts';
 
 /** What a bare ebBP signal is checked against (structurally: the schema imports xmldsig/xlink by URL). */
 export const SIGNAL_SCHEMA = 'ebBP signals 2.0.4 (ebbp-signals-2.0.4.xsd structure)';
@@ -30,6 +31,8 @@ export interface ValidateInput {
   xml: string | Uint8Array;
   /** Name used in messages (a file name). */
   source?: string;
+  /** The document as {@link loadEnvelope} read it from `xml`, when the caller has it: it is not read again. */
+  loaded?: LoadedEnvelope;
 }
 
 /**
@@ -55,6 +58,7 @@ export async function validate(xml: string | Uint8Array, source?: string): Promi
  */
 export async function validateMany(inputs: readonly ValidateInput[]): Promise<ValidationResult[]> {
   const loaded: (LoadedEnvelope | ValidationResult)[] = inputs.map((input) => {
+    if (input.loaded) return input.loaded;
     try {
       return loadEnvelope(input.xml, input.source);
     } catch (err) {
@@ -81,9 +85,15 @@ export async function validateMany(inputs: readonly ValidateInput[]): Promise<Va
 
   const xsdResults = new Map<number, XsdIssue[]>();
   for (const profile of ['ehmi', 'gs1'] as const) {
-    const batch = loaded.flatMap((l, i) =>
-      'doc' in l && l.errors.length === 0 && l.envelope.profile === profile ? [i] : [],
-    );
+    const batch = loaded.flatMap((l, i) => {
+      if (!('doc' in l) || l.errors.length > 0 || l.envelope.profile !== profile) return [];
+      // The envelopes the IG's XSD plainly accepts need no xmllint run (xsd-compiled.ts); xmllint words the rest.
+      if (profile === 'ehmi' && acceptsIgSchema(l.doc)) {
+        xsdResults.set(i, []);
+        return [];
+      }
+      return [i];
+    });
     if (batch.length === 0) continue;
     const results = await validateXsd(
       batch.map((i) => serializeXml((loaded[i] as LoadedEnvelope).doc)),

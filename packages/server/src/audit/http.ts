@@ -1,8 +1,9 @@
-import { randomUUID, X509Certificate } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { EhmiError, toOperationOutcome } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { peerCertificatePath } from '../http/peer-certificate.ts';
 import type { AuditLog } from './log.ts';
 import { type AuditCaller, type AuditRecord, outcomeOf } from './record.ts';
 
@@ -68,8 +69,7 @@ export function certificateSubjectOf(request: FastifyRequest): string | undefine
   if (!socket?.encrypted || !socket.getPeerCertificate) return undefined;
   let subject = subjects.get(socket);
   if (subject === undefined) {
-    const raw = socket.getPeerCertificate()?.raw;
-    subject = raw ? new X509Certificate(raw).subject.replaceAll('\n', ', ') : null;
+    subject = peerCertificatePath(socket as TLSSocket)[0]?.subject.replaceAll('\n', ', ') ?? null;
     subjects.set(socket, subject);
   }
   return subject ?? undefined;

@@ -1,6 +1,7 @@
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { errors, Provider } from 'oidc-provider';
+import { peerCertificatePath } from '../http/index.ts';
 import { organisationClaims } from './claims.ts';
 import type { AuthClient, AuthConfig } from './config.ts';
 import type { SigningKey } from './keys.ts';
@@ -50,9 +51,7 @@ const scopesOf = (list: string | undefined): string[] => (list ?? '').split(' ')
 
 /** The peer certificate of a TLS connection, when the client sent one. */
 function peerCertificate(ctx: OidcContext): X509Certificate | undefined {
-  const raw =
-    typeof ctx.socket?.getPeerCertificate === 'function' ? ctx.socket.getPeerCertificate().raw : undefined;
-  return raw ? new X509Certificate(raw) : undefined;
+  return ctx.socket ? peerCertificatePath(ctx.socket)[0] : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 export { type AuditNote, noteAudit } from './audit-note.ts';
 export { StaticBearerToken } from './bearer.ts';
 export { OPERATION_OUTCOME_SCHEMA, type OpenApiInfo, openApiPath, type RouteSeen } from './openapi.ts';
+export { peerCertificatePath } from './peer-certificate.ts';
 export {
   createHttpServer,
   FHIR_JSON,

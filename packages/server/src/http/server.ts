@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import { EhmiError, toOperationOutcome } from '@ehmi/errors';
 import Fastify, {
   type FastifyBaseLogger,
@@ -157,6 +158,11 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     genReqId: requestIdOf,
   }) as unknown as FastifyInstance;
 
+  if (options.tls) {
+    // A peer's certificate is the connection's for its life (`peerCertificatePath` reads it once): refuse TLS 1.2
+    // renegotiation, by which a client could present another one (TLS 1.3 has no renegotiation).
+    app.server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
+  }
   // Node's close() ends idle connections only: one that is mid-request (a client that sent half its headers, a
   // stalled upload) would hold the close, and the ports, until its own timeout. After the grace, end them all.
   let forceClose: NodeJS.Timeout | undefined;

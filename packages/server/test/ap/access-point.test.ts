@@ -408,6 +408,34 @@ for (const engine of engines()) {
       assert.equal(backendB.calls.length, 1);
     });
 
+    it('messages to the same access point share one kept-alive TLS connection: one handshake, not one per message', async () => {
+      const storeB = await openStoreFor();
+      const backendB = new RecordingBackend();
+      const b = await startB(storeB, backendB);
+      // Each TCP connection through this proxy is one TLS handshake with B.
+      const bPort = Number(new URL(b.url).port);
+      let connections = 0;
+      const proxy = createNetServer((client) => {
+        connections++;
+        const upstream = connect(bPort, '127.0.0.1');
+        client.pipe(upstream).pipe(client);
+        client.on('error', () => upstream.destroy());
+        upstream.on('error', () => client.destroy());
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => new Promise((resolve) => proxy.close(() => resolve())));
+      const proxyPort = (proxy.address() as { port: number }).port;
+      const storeA = await openStoreFor();
+      const backendA = new RecordingBackend();
+      const a = await startA(storeA, backendA, { ap: sendTo(`https://127.0.0.1:${proxyPort}/as4`) });
+      for (let i = 1; i <= 5; i++) {
+        await submit(a, bytes(envelope(`kept-alive ${i}`)));
+        const outcome = await waitFor(`outcome ${i}`, () => backendA.outcomes[i - 1]);
+        assert.equal(outcome.status, 'sent', outcome.reason);
+      }
+      assert.equal(connections, 1);
+    });
+
     it('duplicate detection is shared by two instances on one database: concurrent posts deliver once', async () => {
       const first = await receiverOnly();
       const store2 = await openNodeStore({ ...first.store.connection, poolSize: 4 });

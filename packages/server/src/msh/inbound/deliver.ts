@@ -3,9 +3,11 @@ import type { Readable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
 import {
   type EhmiEnvelope,
+  type LoadedEnvelope,
+  loadEnvelope,
   type MedComMessageFacts,
   type ParsedEnvelope,
-  parse,
+  parsedEnvelope,
   payloadOf,
   RECEIPT_STANDARD,
   readMessageFacts,
@@ -66,17 +68,20 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope): Promise<
     if (err instanceof EhmiError && err.code === 'EHMI_TOO_LARGE') return ignore(core, inbound, err.message);
     throw err;
   }
+  // Read once: the envelope, its validation and a receipt's reading share this document.
+  let loaded: LoadedEnvelope | undefined;
   let parsed: ParsedEnvelope | undefined;
   try {
-    parsed = parse(bytes, 'the received envelope');
+    loaded = loadEnvelope(bytes, 'the received envelope');
+    parsed = parsedEnvelope(loaded);
   } catch {
     // Read again below by validate(), which says what is wrong.
   }
   // ehmiSBDH IG: "An ehmiSBDH EnvelopeReceipt is never acknowledged": read leniently, never answered.
   if (parsed?.documentIdentification.standard === RECEIPT_STANDARD)
-    return receiveReceipt(core, inbound, bytes);
+    return receiveReceipt(core, inbound, parsed);
 
-  const check = await validateEnvelope(bytes, 'the received envelope');
+  const check = await validateEnvelope(bytes, 'the received envelope', loaded);
   const env = parsed ?? check.envelope;
   if (!check.valid) {
     const first = check.errors[0];

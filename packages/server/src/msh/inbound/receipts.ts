@@ -1,9 +1,10 @@
 import {
   correlateReceipt,
   type EhmiEnvelope,
+  type ParsedEnvelope,
   parse,
-  parseReceipt,
   type ReceiptExceptionCategory,
+  readReceipt,
   receiptEnvelope,
 } from '@ehmi/sbdh';
 import type { InboundEnvelope } from '../../contract.ts';
@@ -91,10 +92,14 @@ export async function answerException(
  * correlation), then step 10.1 of its message: receipted, or failed on a ReceiptException. Never answered
  * (ehmiSBDH IG: "An ehmiSBDH EnvelopeReceipt is never acknowledged").
  */
-export async function receiveReceipt(core: MshCore, inbound: InboundEnvelope, bytes: Buffer): Promise<void> {
-  let receipt: ReturnType<typeof parseReceipt>;
+export async function receiveReceipt(
+  core: MshCore,
+  inbound: InboundEnvelope,
+  envelope: ParsedEnvelope,
+): Promise<void> {
+  let receipt: ReturnType<typeof readReceipt>;
   try {
-    receipt = parseReceipt(bytes);
+    receipt = readReceipt(envelope);
   } catch (err) {
     return ignore(core, inbound, `unreadable EnvelopeReceipt: ${(err as Error).message}`);
   }
@@ -121,13 +126,7 @@ export async function receiveReceipt(core: MshCore, inbound: InboundEnvelope, by
     );
   }
   const now = core.now();
-  let receiptEnv: ReturnType<typeof parse> | undefined;
-  if (core.eds.enabled) {
-    try {
-      receiptEnv = parse(bytes);
-    } catch {}
-  }
-  const report = { eds: core.eds, facts: factsNow(core, receiptEnv) };
+  const report = { eds: core.eds, facts: factsNow(core, receipt.envelope) };
   await core.store.transaction(async (trx) => {
     const detail = `envelope ${sub.id}`;
     if (!(await claimReceived(trx, inbound.as4MessageId, 'receipt', null, `answers ${detail}`, now))) return;
