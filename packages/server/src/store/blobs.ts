@@ -1,10 +1,22 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Readable, Transform } from 'node:stream';
+import { type Readable, Transform, Writable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
 import { type AnyDb, coreDb } from './types.ts';
+
+/** A blob being written: {@link BlobStore.writer}. */
+export interface BlobWriter {
+  /** Where the content goes; fsynced when it ends. */
+  writable: Writable;
+  /** The content written (once `writable` has finished), before it is placed. */
+  open(): Readable;
+  /** Links the written file under its hash (the folder fsynced); callable again, e.g. after a collection took it. */
+  place(): Promise<BlobRef>;
+  /** Removes the temporary file (a placed blob stays). */
+  discard(): Promise<void>;
+}
 
 /** A stored blob: its content hash (`sha256:<hex>`) and size in bytes. */
 export interface BlobRef {
@@ -149,6 +161,109 @@ export class BlobStore {
   }
 
   /**
+   * A blob written as a stream into the store's temporary folder, hashed as it is written and fsynced when the
+   * stream ends, then placed under its hash by {@link BlobWriter.place} without being copied: for content that is
+   * stored only if a later step agrees (a received payload, before its commit). Write failures are the node's
+   * (EHMI_STORE_UNAVAILABLE). The temporary file stays until {@link BlobWriter.discard}, also after placing. `dir`
+   * puts it in a folder of the caller's (the access point's instance folder, swept after a crash); on another file
+   * system than the store, placing copies it.
+   *
+   * @example
+   * const w = store.blobs.writer({ dir: instanceTempDir });
+   * await pipeline(source, w.writable);
+   * const ref = await w.place();
+   * await w.discard();
+   */
+  writer(options: { dir?: string } = {}): BlobWriter {
+    const tmp = join(options.dir ?? join(this.dir, 'tmp'), `blob-${randomUUID()}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    let ref: BlobRef | undefined;
+    let opening: Promise<FileHandle> | undefined;
+    let closed = false;
+    const file = () => {
+      opening ??= open(tmp, 'wx', 0o600);
+      return opening;
+    };
+    const writable = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        (async () => {
+          const f = await file();
+          this.faults?.beforeWrite('blobs', tmp, chunk.byteLength);
+          // A write may take only part of the buffer (a disk that fills up): write the rest, or fail.
+          for (let offset = 0; offset < chunk.length; ) {
+            const { bytesWritten } = await f.write(chunk, offset, chunk.length - offset);
+            if (bytesWritten === 0) throw Object.assign(new Error('no octet was written'), { code: 'EIO' });
+            offset += bytesWritten;
+          }
+          hash.update(chunk);
+          size += chunk.length;
+        })().then(
+          () => cb(),
+          (err) => cb(storageError(err, 'writing a blob')),
+        );
+      },
+      final: (cb) => {
+        (async () => {
+          const f = await file();
+          // Durable before it can be placed: one fsync per file.
+          await f.sync();
+          closed = true;
+          await f.close();
+          ref = { hash: `sha256:${hash.digest('hex')}`, size };
+        })().then(
+          () => cb(),
+          (err) => cb(storageError(err, 'writing a blob')),
+        );
+      },
+      destroy: (err, cb) => {
+        if (opening && !closed) {
+          closed = true;
+          opening.then(
+            (f) => f.close().catch(() => {}),
+            () => {},
+          );
+        }
+        cb(err);
+      },
+    });
+    return {
+      writable,
+      open: () => {
+        if (!ref) throw new Error('the blob was read before it was written');
+        return createReadStream(tmp);
+      },
+      place: async () => {
+        if (!ref) throw new EhmiError('EHMI_INTERNAL', 'a blob was placed before it was written');
+        const placed = ref;
+        const target = this.path(placed.hash);
+        try {
+          await mkdir(dirname(target), { recursive: true });
+          // A second name for the durable file; same content, same name: if it is there already, that copy serves.
+          const linked = await link(tmp, target).then(
+            () => true,
+            (err: NodeJS.ErrnoException) => {
+              if (err.code === 'EEXIST') return true;
+              // Another file system: no link across it; copied instead (put hashes and fsyncs it again).
+              if (err.code === 'EXDEV') return false;
+              throw err;
+            },
+          );
+          if (!linked) return await this.put(createReadStream(tmp));
+          await fsyncDir(dirname(target));
+        } catch (err) {
+          throw storageError(err, 'storing a blob');
+        }
+        return placed;
+      },
+      discard: async () => {
+        writable.destroy();
+        await rm(tmp, { force: true });
+      },
+    };
+  }
+
+  /**
    * Resolves when the data folder takes a small write (created, written, fsynced, removed); rejects with
    * EHMI_STORE_UNAVAILABLE when it does not (a full disk, a read-only or missing folder). The outcome is reused for
    * a few seconds, so `/health` asked often costs one probe per interval.
@@ -278,6 +393,22 @@ export type BlobSource =
  * the transaction that names the blob: a blob of a transaction that then rolls back stays noted, and the collector
  * removes it once no row names it and its grace period has passed.
  */
+/**
+ * {@link storeBlob} for content already written by a {@link BlobStore.writer}: placed (linked, not copied), noted,
+ * and placed again if the collector took it in between.
+ */
+export async function placeBlob(
+  store: { db: AnyDb; blobs: BlobStore },
+  writer: BlobWriter,
+  options: { now?: number } = {},
+): Promise<BlobRef> {
+  for (let attempt = 0; ; attempt++) {
+    const ref = await writer.place();
+    await recordBlob(store.db, ref, options.now ?? Date.now());
+    if ((await store.blobs.has(ref.hash)) || attempt >= 2) return ref;
+  }
+}
+
 export async function storeBlob(
   store: { db: AnyDb; blobs: BlobStore },
   source: BlobSource,
