@@ -35,7 +35,7 @@ import type { ReceiverDiscovery } from '../contract.ts';
 import { readSbdhHeader } from '../delivery-status/header.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
-import { type JobQueue, storeBlob } from '../store/index.ts';
+import { type JobQueue, noteBlob } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
 import { normaliseParticipant, participantOfProperty } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
@@ -381,7 +381,7 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
   const test = isTestMessage(um);
   const blob = test
     ? undefined
-    : await stored('storing the payload', () => storeBlob(rc.store, () => rx.payloads[0]!.open()));
+    : await stored('storing the payload', () => rc.store.blobs.put(rx.payloads[0]!.open()));
   // The SBDH's facts for EDS, read from its header once (the payload is not read).
   // Reporting never stands in the way of a reception: a header that cannot be read reports nothing.
   const header =
@@ -424,6 +424,8 @@ async function commitTransaction(
   const messageId = um.messageInfo.messageId;
   const { receipt, blob, now, test, facts } = c;
   return rc.store.transaction(async (trx) => {
+    // The payload's blob row in the same commit as the row that names it.
+    if (blob) await noteBlob(trx, rc.store, blob, () => rx.payloads[0]!.open());
     const inserted = await trx
       .insertInto('ap_received')
       .values({

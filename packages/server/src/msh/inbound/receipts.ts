@@ -6,7 +6,7 @@ import {
   type ReceiptExceptionCategory,
   receiptEnvelope,
 } from '@ehmi/sbdh';
-import type { InboundEnvelope } from '../../contract.ts';
+import { type Alongside, type InboundEnvelope, runAlongside } from '../../contract.ts';
 import { type MshCore, putBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
 import { addSubmission, type BuiltEnvelope, builtEnvelope } from '../envelopes.ts';
@@ -91,7 +91,12 @@ export async function answerException(
  * correlation), then step 10.1 of its message: receipted, or failed on a ReceiptException. Never answered
  * (ehmiSBDH IG: "An ehmiSBDH EnvelopeReceipt is never acknowledged").
  */
-export async function receiveReceipt(core: MshCore, inbound: InboundEnvelope, bytes: Buffer): Promise<void> {
+export async function receiveReceipt(
+  core: MshCore,
+  inbound: InboundEnvelope,
+  bytes: Buffer,
+  part?: Alongside,
+): Promise<void> {
   let receipt: ReturnType<typeof parseReceipt>;
   try {
     receipt = parseReceipt(bytes);
@@ -129,6 +134,8 @@ export async function receiveReceipt(core: MshCore, inbound: InboundEnvelope, by
   }
   const report = { eds: core.eds, facts: factsNow(core, receiptEnv) };
   await core.store.transaction(async (trx) => {
+    // The access point's record of the hand-over, in this same commit.
+    await runAlongside(part, core.store.db, trx, undefined);
     const detail = `envelope ${sub.id}`;
     if (!(await claimReceived(trx, inbound.as4MessageId, 'receipt', null, `answers ${detail}`, now))) return;
     if (!sub.message_id || sub.purpose !== 'message') return;
