@@ -36,7 +36,7 @@ import type { ReceiverDiscovery } from '../contract.ts';
 import { readSbdhHeader } from '../delivery-status/header.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
-import { type BlobStore, type BlobWriter, type JobQueue, placeBlob, storeBlob } from '../store/index.ts';
+import { type BlobStore, type BlobWriter, type JobQueue, noteBlob } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
 import { normaliseParticipant, participantOfProperty } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
@@ -419,10 +419,9 @@ async function commit(
     ? undefined
     : await stored('storing the payload', () => {
         // Written into the blob store by the payload step (decompressed or decrypted there): placed, not copied.
+        // Its row is noted in the commit below.
         const written = payloads.writerOf(rx.payloads[0]!.contentId);
-        return written
-          ? placeBlob(rc.store, written, { now: rc.now() })
-          : storeBlob(rc.store, () => rx.payloads[0]!.open());
+        return written ? written.place() : rc.store.blobs.put(rx.payloads[0]!.open());
       });
   // The SBDH's facts for EDS, read from its header once (the payload is not read).
   // Reporting never stands in the way of a reception: a header that cannot be read reports nothing.
@@ -466,6 +465,8 @@ async function commitTransaction(
   const messageId = um.messageInfo.messageId;
   const { receipt, blob, now, test, facts } = c;
   return rc.store.transaction(async (trx) => {
+    // The payload's blob row in the same commit as the row that names it.
+    if (blob) await noteBlob(trx, rc.store, blob, () => rx.payloads[0]!.open());
     const inserted = await trx
       .insertInto('ap_received')
       .values({

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { type FileHandle, link, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { type FileHandle, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Readable, Transform, Writable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
+import { afterRollback } from './db.ts';
 import { type AnyDb, coreDb } from './types.ts';
 
 /** A blob being written: {@link BlobStore.writer}. */
@@ -109,6 +110,12 @@ export class BlobStore {
     source: Readable | AsyncIterable<Uint8Array> | Uint8Array | string,
     options: PutOptions = {},
   ): Promise<BlobRef> {
+    if (typeof source === 'string' || source instanceof Uint8Array) {
+      // Content in memory is hashed first: when the store holds it already (the envelope the access point received
+      // is the one its MSH keeps; the receipt the MSH built is the one its AP sends), nothing is written again.
+      const known = await this.#stored(source, options);
+      if (known) return known;
+    }
     const tmp = join(this.dir, 'tmp', randomUUID());
     const hash = createHash('sha256');
     let size = 0;
@@ -158,6 +165,30 @@ export class BlobStore {
       await fsyncDir(dirname(target));
     });
     return ref;
+  }
+
+  /** The blob of this content when its file is in place (made durable again), else undefined. */
+  async #stored(content: string | Uint8Array, options: PutOptions): Promise<BlobRef | undefined> {
+    const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    if (options.maxBytes !== undefined && buf.byteLength > options.maxBytes) return undefined;
+    const ref: BlobRef = {
+      hash: `sha256:${createHash('sha256').update(buf).digest('hex')}`,
+      size: buf.byteLength,
+    };
+    const path = this.path(ref.hash);
+    try {
+      const found = await stat(path);
+      if (!found.isFile() || found.size !== ref.size) return undefined;
+      // Bytes damaged on disk are replaced by a write, as ever: compared, not trusted (a read, no fsync).
+      if (!Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).equals(await readFile(path)))
+        return undefined;
+      // The file may be another put's, renamed into place but its folder not yet fsynced: fsync it (no cost when
+      // that put has done so).
+      await fsyncDir(dirname(path));
+      return ref;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -292,6 +323,14 @@ export class BlobStore {
     return result;
   }
 
+  /**
+   * Whether the blob's file is there, without leaving the thread: for use inside a transaction, where waiting on
+   * the thread pool would keep SQLite's write lock while another connection of this process spins on it.
+   */
+  hasNow(hash: string): boolean {
+    return existsSync(this.path(hash));
+  }
+
   async has(hash: string): Promise<boolean> {
     try {
       await stat(this.path(hash));
@@ -379,6 +418,33 @@ export async function recordBlob(db: AnyDb, ref: BlobRef, now = Date.now()): Pro
     .execute();
 }
 
+/**
+ * Note a blob in `trx`, the transaction that names it (one commit instead of two): its `blobs` row is created or
+ * refreshed, then its file is checked. The collector deletes a file only in the transaction that deletes the blob's
+ * row, under that row's lock (SQLite: one writer at a time); so either it did so before this row was written, and the
+ * file is found gone and stored again from `source`, or it finds the row fresh and keeps the blob. Put the file first
+ * (`store.blobs.put`, durable when it resolves). If `trx` rolls back, the blob is noted on its own afterwards, so
+ * the collector removes it once no row names it and its grace period has passed (as for {@link storeBlob}).
+ */
+export async function noteBlob(
+  trx: AnyDb,
+  store: { db: AnyDb; blobs: BlobStore },
+  ref: BlobRef,
+  source: BlobSource,
+  now = Date.now(),
+): Promise<void> {
+  await recordBlob(trx, ref, now);
+  afterRollback(trx, () => recordBlob(store.db, ref, now));
+  if (store.blobs.hasNow(ref.hash)) return;
+  const again = await store.blobs.put(typeof source === 'function' ? source() : source);
+  if (again.hash !== ref.hash || again.size !== ref.size) {
+    throw new EhmiError(
+      'EHMI_BLOB_CORRUPT',
+      `blob ${ref.hash} was collected, and its source now reads ${again.hash}`,
+    );
+  }
+}
+
 /** Content for {@link storeBlob}: given directly, or opened anew for each try (a stream can be read once). */
 export type BlobSource =
   | string
@@ -393,22 +459,6 @@ export type BlobSource =
  * the transaction that names the blob: a blob of a transaction that then rolls back stays noted, and the collector
  * removes it once no row names it and its grace period has passed.
  */
-/**
- * {@link storeBlob} for content already written by a {@link BlobStore.writer}: placed (linked, not copied), noted,
- * and placed again if the collector took it in between.
- */
-export async function placeBlob(
-  store: { db: AnyDb; blobs: BlobStore },
-  writer: BlobWriter,
-  options: { now?: number } = {},
-): Promise<BlobRef> {
-  for (let attempt = 0; ; attempt++) {
-    const ref = await writer.place();
-    await recordBlob(store.db, ref, options.now ?? Date.now());
-    if ((await store.blobs.has(ref.hash)) || attempt >= 2) return ref;
-  }
-}
-
 export async function storeBlob(
   store: { db: AnyDb; blobs: BlobStore },
   source: BlobSource,
