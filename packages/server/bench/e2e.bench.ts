@@ -74,6 +74,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+/** EHMI_BENCH_PROFILE_DIR: a CPU profile of the large-payload sender there too (written when it exits). */
+function profileFlags(): string[] {
+  const profile = process.env.EHMI_BENCH_PROFILE_DIR;
+  return profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+}
+
 /** Peak resident set of a process so far (Linux VmHWM), in MiB. */
 function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -120,6 +126,8 @@ export interface EndToEndResult {
     peakRssMB: number | null;
     peakRssMBReason?: string;
     peakRssMBByProcess: Record<string, number> | null;
+    /** CPU time (user + system, all threads) per MB of payload, by process: load barely changes it. */
+    cpuMsPerMBByProcess?: Record<string, number>;
   };
 }
 
@@ -291,8 +299,9 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
         await finished(out);
         const sha = `sha256:${hash.digest('hex')}`;
         const receiverBefore = peakRssMiB(receiver.pid!);
+        const receiverCpuBefore = cpuMs(receiver.pid!);
         const child = track(
-          spawn(process.execPath, [LARGE_SENDER], {
+          spawn(process.execPath, [...profileFlags(), LARGE_SENDER], {
             env: {
               ...process.env,
               EHMI_TEST_NODE_CONFIG: JSON.stringify(net.plan.organisations[0]!.config),
@@ -326,13 +335,24 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
               ? `not sent when the time budget ran out (load average ${loadavg()[0]!.toFixed(1)})`
               : `the large-payload sender exited ${code} without a result`,
           );
-        const sent = JSON.parse(done[1]!) as { seconds: number; peakRssMiB: number; failure?: string };
+        const sent = JSON.parse(done[1]!) as {
+          seconds: number;
+          peakRssMiB: number;
+          cpuMs: number;
+          startRssMiB: number;
+          failure?: string;
+        };
         if (sent.failure) throw new Error(`large payload failed: ${sent.failure}`);
         const receiverPeak = peakRssMiB(receiver.pid!);
+        const cpu = {
+          sender: sent.cpuMs / LARGE_MB,
+          receiver: (cpuMs(receiver.pid!) - receiverCpuBefore) / LARGE_MB,
+        };
         const ls = sent.seconds;
         console.log(
-          `${label.padEnd(9)} ${LARGE_MB} MB payload (gzip, sign, encrypt, HTTPS, decrypt, store; ${sha.slice(0, 19)}…): ${ls.toFixed(1)} s = ${(LARGE_MB / ls).toFixed(1)} MB/s; peak RSS sender ${sent.peakRssMiB.toFixed(0)} MiB, receiver ${receiverBefore.toFixed(0)} → ${receiverPeak.toFixed(0)} MiB`,
+          `${label.padEnd(9)} ${LARGE_MB} MB payload (gzip, sign, encrypt, HTTPS, decrypt, store; ${sha.slice(0, 19)}…): ${ls.toFixed(1)} s = ${(LARGE_MB / ls).toFixed(1)} MB/s; peak RSS sender ${sent.startRssMiB.toFixed(0)} → ${sent.peakRssMiB.toFixed(0)} MiB, receiver ${receiverBefore.toFixed(0)} → ${receiverPeak.toFixed(0)} MiB; CPU ${cpu.sender.toFixed(1)} ms/MB sender, ${cpu.receiver.toFixed(1)} ms/MB receiver (load average ${loadavg()[0]!.toFixed(1)})`,
         );
+        result.large.cpuMsPerMBByProcess = cpu;
         result.large.seconds = ls;
         result.large.megabytesPerSecond = LARGE_MB / ls;
         result.large.peakRssMBByProcess = { sender: sent.peakRssMiB, receiver: receiverPeak };

@@ -1,7 +1,8 @@
 // The sending node of the end-to-end benchmark's large payload, in its own process: starts the node from
 // EHMI_TEST_NODE_CONFIG, hands the file EHMI_BENCH_LARGE_FILE to its access point's gateway (as the MSH would an
 // envelope), waits until the AP has sent it (the receiving AP stored it and its receipt came back), and prints
-// `done {"seconds":…,"peakRssMiB":…}` (its own peak resident set, VmHWM), then exits.
+// `done {"seconds":…,"peakRssMiB":…,"cpuMs":…}` (its own peak resident set, VmHWM; its CPU time while sending, all
+// threads), then exits.
 import { randomUUID } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { PROCESS_ID } from '@ehmi/sbdh';
@@ -14,6 +15,8 @@ const file = process.env.EHMI_BENCH_LARGE_FILE!;
 const node = await startNode(config, pino({ level: config.log.level }, process.stderr));
 const submissionId = randomUUID();
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
+const startRssMiB = process.memoryUsage.rss() / 1024 / 1024;
 await node.accessPoint!.gateway.submit({
   submissionId,
   sender: process.env.EHMI_BENCH_LARGE_SENDER!,
@@ -37,9 +40,10 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
 const seconds = (performance.now() - t0) / 1000;
+const used = process.cpuUsage(cpu0);
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
 await node.close();
 process.stdout.write(
-  `done ${JSON.stringify({ seconds, peakRssMiB: hwm ? Number(hwm[1]) / 1024 : null, ...(failure ? { failure } : {}) })}\n`,
+  `done ${JSON.stringify({ seconds, peakRssMiB: hwm ? Number(hwm[1]) / 1024 : null, cpuMs: (used.user + used.system) / 1000, startRssMiB, ...(failure ? { failure } : {}) })}\n`,
 );
 process.exit(0);

@@ -1,6 +1,8 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { EdsMessageFacts } from '@ehmi/sbdh';
+import { afterCommit } from './store/db.ts';
+import type { AnyDb } from './store/types.ts';
 
 /**
  * The contract between a message service handler and its access point (ehmi-core §1.1: "MSH … talks to AP over a
@@ -9,10 +11,58 @@ import type { EdsMessageFacts } from '@ehmi/sbdh';
  * (at-least-once calls, exactly-once effect). In one process the calls are direct; nothing in them assumes that.
  */
 
+/**
+ * The caller's own record of a hand-over (a job's completion, a status), to commit in the callee's transaction when
+ * both sides are on one store: one commit for the hand-over instead of one on each side. The callee runs it first
+ * thing in the transaction that commits what it was given ({@link runAlongside}); a callee on another database, or
+ * one that commits nothing (a repeated call), does not, and the caller then commits its record on its own
+ * ({@link alongside} tells it which).
+ */
+export interface Alongside<R = void> {
+  /** The caller's database handle: a callee runs `run` only when its store has this same one. */
+  readonly db: unknown;
+  run(trx: AnyDb, result: R): Promise<void>;
+}
+
+/** The callee's side of {@link Alongside}: run the caller's part in `trx` when both share the database `db`. */
+export async function runAlongside<R>(
+  part: Alongside<R> | undefined,
+  db: unknown,
+  trx: AnyDb,
+  result: R,
+): Promise<void> {
+  if (part !== undefined && part.db === db) await part.run(trx, result);
+}
+
+/**
+ * The caller's side of {@link Alongside}: `committed()` is true once `run` ran in a transaction of the callee that
+ * committed (then the caller's record is in; otherwise the caller commits it itself).
+ */
+export function alongside<R = void>(
+  db: unknown,
+  run: (trx: AnyDb, result: R) => Promise<void>,
+): Alongside<R> & { committed(): boolean } {
+  let committed = false;
+  return {
+    db,
+    async run(trx, result) {
+      await run(trx, result);
+      // A transaction of Store.transaction: in once it commits. A plain handle: in now.
+      if (!afterCommit(trx, () => (committed = true))) committed = true;
+    },
+    committed: () => committed,
+  };
+}
+
 /** Bytes that can be read more than once (a stored blob, a file, a buffer). */
 export interface ByteSource {
   /** Octets, when known up front. */
   size?: number;
+  /**
+   * `sha256:<hex>` of the content, when it is a blob of the caller's store: a callee on the same blob store names
+   * that blob instead of copying it (a callee on another reads `open()` as ever).
+   */
+  hash?: string;
   open(): Readable;
 }
 
@@ -53,8 +103,11 @@ export type ReceiverCheck =
 
 /** The MSH side of the contract as the AP sees it. */
 export interface AccessPointGateway {
-  /** Durably queue an envelope for sending; idempotent on `submissionId`. */
-  submit(submission: OutboundSubmission): Promise<SubmissionAccepted>;
+  /**
+   * Durably queue an envelope for sending; idempotent on `submissionId`. `part`: the MSH's record of the hand-over,
+   * committed with the AP's (see {@link Alongside}).
+   */
+  submit(submission: OutboundSubmission, part?: Alongside<SubmissionAccepted>): Promise<SubmissionAccepted>;
   /**
    * Whether the receiver can be sent `documentType` in `process`, by the same discovery (and cache) the AP sends
    * with, so the MSH can refuse a message no AP could deliver before it accepts it. `registered: false` only for a
@@ -95,10 +148,13 @@ export interface OutboundOutcome {
   endpointUrl?: string;
 }
 
-/** The MSH as its AP sees it. Both calls are idempotent and resolve only after the MSH committed. */
+/**
+ * The MSH as its AP sees it. Both calls are idempotent and resolve only after the MSH committed. `part`: the AP's
+ * record of the hand-over, committed with the MSH's (see {@link Alongside}).
+ */
 export interface MshBackend {
-  deliver(inbound: InboundEnvelope): Promise<void>;
-  outcome(outcome: OutboundOutcome): Promise<void>;
+  deliver(inbound: InboundEnvelope, part?: Alongside): Promise<void>;
+  outcome(outcome: OutboundOutcome, part?: Alongside): Promise<void>;
 }
 
 /** Where to send a document type to a participant (the SMP lookup; ehmi-core §1.2 step 3). */

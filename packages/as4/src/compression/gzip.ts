@@ -1,6 +1,7 @@
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { once } from 'node:events';
+import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { EhmiError } from '@ehmi/errors';
 import type { ByteLease } from '../budget.ts';
 import { type As4Limits, DEFAULT_AS4_LIMITS } from '../limits.ts';
@@ -8,6 +9,7 @@ import { formatMediaType, parseMediaType } from '../mime/content-type.ts';
 import { type AttachmentSink, storageFailure } from '../mime/sink.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import { type PartInfo, type Property, propertyValue } from '../model/user-message.ts';
+import { segmentedGzip } from './segmented-gzip.ts';
 
 /** AS4 Profile §3.1 / eDelivery AS4 1.15 §2.2.3.3: the only compression type. */
 export const GZIP = 'application/gzip';
@@ -68,8 +70,10 @@ export function partCharacterSet(part: PartInfo): string | undefined {
 
 /**
  * Compress an attachment with gzip before it is signed and encrypted (AS4 Profile §3.1: compress, then sign,
- * then encrypt). The result is re-readable: each `open()` gzips the source again, and zlib with the same input
- * and settings produces the same octets, so the digest taken at signing time matches what is sent.
+ * then encrypt). The gzip stream is written in segments, each stored, Huffman-coded or deflated at `level` after
+ * a look at its start ({@link segmentedGzip}): incompressible octets (a PDF, an image, encrypted data) cost a copy,
+ * not a deflate pass that gains nothing. The result is re-readable: each `open()` gzips the source again, and the
+ * same input gives the same octets, so the digest taken at signing time matches what is sent.
  * The compressed part's Content-Type is `application/gzip`, the type phase4 gives it (`WSS4JAttachment` takes the
  * compression mode's MIME type): the signature digests it as octets (SwA Profile 1.1 §5.4.2 canonicalises only XML
  * and text types), and the encryptor writes it as `xenc:EncryptedData/@MimeType`, the type before encryption.
@@ -95,12 +99,7 @@ export function compressAttachment(
     contentId: source.contentId,
     // The compressed part is gzip data; its type before compression travels in the MimeType part property.
     headers: { ...source.headers, 'content-type': GZIP },
-    open: () => {
-      const out = createGzip({ level });
-      const input = source.open();
-      input.on('error', (err) => out.destroy(err));
-      return input.pipe(out);
-    },
+    open: () => Readable.from(segmentedGzip(source.open(), level)),
   };
   return { attachment, partProperties };
 }
@@ -149,6 +148,18 @@ export interface DecompressOptions
    * next chunk refuses the message with EHMI_UNAVAILABLE (retryable), not EBMS:0303.
    */
   lease?: ByteLease;
+  /**
+   * Given every octet of the part as it is read (before decompression), also of an uncompressed part: a digest
+   * taken in the same pass (`streamedAttachmentDigests`).
+   */
+  observe?: (chunk: Buffer) => void;
+  /**
+   * Write an uncompressed part into the sink as well, instead of passing it through: for a body that is not a file
+   * of its own yet (decrypted as it is read).
+   */
+  copy?: boolean;
+  /** Called when the part has been read to its end without a failure of its own, also when decompressing fails. */
+  onReadWhole?: () => void;
 }
 
 /**
@@ -173,42 +184,52 @@ export async function decompressAttachment(
 ): Promise<As4Attachment> {
   const compressed = checkCompressionProperties(part);
   const charset = partCharacterSet(part);
+  let headers = attachment.headers;
   if (!compressed) {
     const type = attachment.headers['content-type'];
-    if (!charset || !type || parseMediaType(type).parameters.charset !== undefined) return attachment;
-    return {
-      ...attachment,
-      headers: { ...attachment.headers, 'content-type': `${type}; charset=${charset}` },
+    if (charset && type && parseMediaType(type).parameters.charset === undefined)
+      headers = { ...attachment.headers, 'content-type': `${type}; charset=${charset}` };
+    if (!options.copy) {
+      if (options.observe) await readThrough(attachment, [], undefined, options);
+      return headers === attachment.headers ? attachment : { ...attachment, headers };
+    }
+  } else {
+    const mimeType = propertyValue(part.partProperties, 'MimeType')!.trim();
+    const withCharset = charset && parseMediaType(mimeType).parameters.charset === undefined;
+    headers = {
+      ...attachment.headers,
+      'content-type': withCharset ? `${mimeType}; charset=${charset}` : mimeType,
     };
   }
-  const mimeType = propertyValue(part.partProperties, 'MimeType')!.trim();
-  const withCharset = charset && parseMediaType(mimeType).parameters.charset === undefined;
-  const headers = {
-    ...attachment.headers,
-    'content-type': withCharset ? `${mimeType}; charset=${charset}` : mimeType,
-  };
   const target = options.sink.create({ contentId: attachment.contentId, headers, index: options.index ?? 0 });
-  const input = new Counter();
-  const counter = new SizeCap(
-    {
-      max: options.maxDecompressedBytes ?? DEFAULT_AS4_LIMITS.maxDecompressedBytes,
-      ratio: options.maxDecompressionRatio ?? DEFAULT_AS4_LIMITS.maxDecompressionRatio,
-      free: options.decompressionRatioFreeBytes ?? DEFAULT_AS4_LIMITS.decompressionRatioFreeBytes,
-      // The compressed size: the part's, when known, else what has been read of it so far.
-      compressed: () => Math.max(attachment.size ?? 0, input.size),
-      ...(options.lease ? { lease: options.lease } : {}),
-    },
-    attachment.contentId,
-  );
+  let read = 0;
+  const counter = compressed
+    ? new SizeCap(
+        {
+          max: options.maxDecompressedBytes ?? DEFAULT_AS4_LIMITS.maxDecompressedBytes,
+          ratio: options.maxDecompressionRatio ?? DEFAULT_AS4_LIMITS.maxDecompressionRatio,
+          free: options.decompressionRatioFreeBytes ?? DEFAULT_AS4_LIMITS.decompressionRatioFreeBytes,
+          // The compressed size: the part's, when known, else what has been read of it so far.
+          compressed: () => Math.max(attachment.size ?? 0, read),
+          ...(options.lease ? { lease: options.lease } : {}),
+        },
+        attachment.contentId,
+      )
+    : undefined;
   try {
-    await pipeline(attachment.open(), input, createGunzip(), counter, target.writable);
+    await readThrough(attachment, counter ? [createGunzip(), counter] : [], target.writable, {
+      ...options,
+      onChunk: (n) => {
+        read += n;
+      },
+    });
   } catch (err) {
     if (err instanceof EhmiError) throw err;
     if (!isZlibError(err)) {
       // Reading the stored part or writing to the sink failed: our storage, not the sender's data.
       throw storageFailure(
         target.writable.errored ?? err,
-        `decompressing attachment ${attachment.contentId}`,
+        `${compressed ? 'decompressing' : 'storing'} attachment ${attachment.contentId}`,
       );
     }
     throw new EhmiError(
@@ -220,16 +241,57 @@ export async function decompressAttachment(
       },
     );
   }
-  return { contentId: attachment.contentId, headers, open: () => target.open(), size: counter.size };
+  return {
+    contentId: attachment.contentId,
+    headers,
+    open: () => target.open(),
+    size: counter ? counter.size : read,
+  };
 }
 
-/** Counts the octets passing through. */
-class Counter extends Transform {
-  size = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.size += chunk.length;
-    cb(null, chunk);
+/**
+ * Reads the part once, giving each chunk to `observe` and writing it through `stages` into `out` (when given).
+ * The part is read to its end even after the stages or `out` failed, so that `observe` sees every octet and a part
+ * that fails only at its end (decrypted as it is read: the AES-GCM tag) reports that failure, which comes first;
+ * then `onReadWhole` is called and the stages' failure is thrown.
+ */
+async function readThrough(
+  attachment: As4Attachment,
+  stages: Transform[],
+  out: Writable | undefined,
+  options: Pick<DecompressOptions, 'observe' | 'onReadWhole'> & { onChunk?: (octets: number) => void },
+): Promise<void> {
+  const head: Writable | undefined = stages[0] ?? out;
+  let failure: unknown;
+  let failed = false;
+  const settled: Promise<void> | undefined = out
+    ? (stages.length > 0 ? pipeline([...stages, out]) : finished(out)).then(
+        () => {},
+        (err) => {
+          failed = true;
+          failure = err;
+        },
+      )
+    : undefined;
+  try {
+    for await (const chunk of attachment.open()) {
+      const buf = chunk as Buffer;
+      options.onChunk?.(buf.length);
+      options.observe?.(buf);
+      if (head && !failed && !head.destroyed && !head.write(buf)) {
+        await Promise.race([once(head, 'drain').catch(() => {}), settled]);
+      }
+    }
+  } catch (err) {
+    head?.destroy();
+    await settled;
+    // The part itself could not be read: its own failure (EBMS:0102 from a decryption as read), or our storage.
+    throw err instanceof EhmiError ? err : storageFailure(err, `reading attachment ${attachment.contentId}`);
   }
+  options.onReadWhole?.();
+  if (head && !failed) head.end();
+  await settled;
+  if (failed) throw failure;
 }
 
 interface SizeBounds {

@@ -8,7 +8,12 @@ import type { SignalMessage } from '../model/signal-message.ts';
 import type { UserMessage } from '../model/user-message.ts';
 import type { PMode } from '../pmode/pmode.ts';
 import { type BuiltReceipt, buildReceipt } from '../receipt/build.ts';
-import type { VerifyOptions, VerifyResult } from '../wss/verify.ts';
+import {
+  streamedAttachmentDigests,
+  type VerifyOptions,
+  type VerifyResult,
+  verifyAttachmentReferences,
+} from '../wss/verify.ts';
 import { checkPMode } from './check-pmode.ts';
 import { decompressStep } from './decompress.ts';
 import { type DecryptAttachments, decryptStep, verifySignatureStep } from './security.ts';
@@ -18,6 +23,11 @@ export interface ReceiveOptions {
   contentType: string;
   limits?: Partial<As4Limits>;
   sink?: AttachmentSink;
+  /**
+   * Where the payloads go once decompressed (or copied, when decrypted as read); default `sink`. A receiver can give
+   * its store's own files here, so that a payload is written once, where it will be kept. Disposed with the message.
+   */
+  payloadSink?: AttachmentSink;
   /**
    * Finds the P-Mode of a UserMessage (AgreementRef and its `@pmode`, Service, Action, parties; eDelivery AS4 1.15
    * §2.2.2). None → EBMS:0010 ProcessingModeMismatch.
@@ -132,6 +142,9 @@ export async function receiveAs4Message(
     const verify =
       options.clock && !options.verify.clock ? { ...options.verify, clock: options.clock } : options.verify;
     const verified = await verifySignatureStep(message.envelope, message.attachments, pmode, verify);
+    // One pass over each payload: decrypted as read (when the hook does so), its signed digest taken, decompressed
+    // into the sink. The digests that cannot ride along (XML-typed parts, attachments that are not payloads) are
+    // checked after, in passes of their own.
     const plain = await decryptStep(
       message.envelope,
       message.attachments,
@@ -139,15 +152,26 @@ export async function receiveAs4Message(
       pmode,
       options.decrypt,
       message.sink,
+      false,
     );
     if (plain.dispose) disposers.push(plain.dispose);
+    const deferred = verified.references.some((r) => r.target === 'attachment' && !r.digestVerified);
+    const payloadSink = options.payloadSink ?? message.sink;
+    if (options.payloadSink) disposers.push(() => options.payloadSink!.dispose());
     const payloads = await decompressStep(
       userMessage,
       plain.attachments,
-      message.sink,
+      payloadSink,
       limits,
       decompressedLease,
+      {
+        ...(deferred ? { digests: streamedAttachmentDigests(verified, plain.attachments) } : {}),
+        ...(plain.decryptOnRead ? { copy: new Set(plain.decryptOnRead) } : {}),
+      },
     );
+    if (verified.references.some((r) => r.target === 'attachment' && !r.digestVerified)) {
+      await verifyAttachmentReferences(verified, plain.attachments);
+    }
     const receipt = buildReceipt({
       refToMessageId: userMessage.messageInfo.messageId,
       references: verified.references,

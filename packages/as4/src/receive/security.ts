@@ -23,7 +23,18 @@ export type DecryptAttachments = (
   envelope: As4Envelope,
   attachments: readonly As4Attachment[],
   sink: AttachmentSink,
-) => Promise<As4Attachment[] | { attachments: As4Attachment[]; dispose?: () => Promise<void> }>;
+) => Promise<As4Attachment[] | DecryptedAttachments>;
+
+/** The plaintext attachments a {@link DecryptAttachments} hook returns, with what frees them. */
+export interface DecryptedAttachments {
+  attachments: As4Attachment[];
+  dispose?: () => Promise<void>;
+  /**
+   * The Content-IDs of attachments that decrypt as they are read (wss `decryptAttachments` with `onRead`): not
+   * authenticated until read whole; the payload step reads each once, to its end, before anything is handed on.
+   */
+  decryptOnRead?: string[];
+}
 
 /**
  * True when the wsse:Security header carries encryption (xenc:EncryptedKey / xenc:EncryptedData, WSS 1.1 §9).
@@ -103,7 +114,9 @@ export async function decryptStep(
   pmode: PMode | undefined,
   decrypt: DecryptAttachments | undefined,
   sink: AttachmentSink,
-): Promise<{ attachments: As4Attachment[]; dispose?: () => Promise<void> }> {
+  /** False: the deferred attachment digests are left to the caller (taken in the payload step's pass). */
+  checkDigests = true,
+): Promise<DecryptedAttachments> {
   const encrypted = isEncrypted(env);
   if (!encrypted) {
     if (attachments.length > 0 && pmode?.leg.security.x509.encryption.required) {
@@ -128,6 +141,7 @@ export async function decryptStep(
     throw new EhmiError('EHMI_AS4_FAILED_DECRYPTION', 'the payloads could not be decrypted', { cause: err });
   }
   const out = Array.isArray(result) ? { attachments: result } : result;
+  if (!checkDigests) return out;
   try {
     if (verified.references.some((r) => r.target === 'attachment' && !r.digestVerified)) {
       await verifyAttachmentReferences(verified, out.attachments);

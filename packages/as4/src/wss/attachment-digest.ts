@@ -17,17 +17,47 @@ export async function digestAttachment(
   transform: string,
   hash: HashName,
 ): Promise<Buffer> {
+  const digester = attachmentDigester(attachment.headers, transform, hash);
+  if (digester) {
+    for await (const chunk of attachment.open()) digester.update(chunk as Buffer);
+    return digester.digest();
+  }
+  const h = createHash(hash);
+  if (transform === SWA.completeSignatureTransform)
+    h.update(canonicalMimeHeaders(attachment.headers), 'utf8');
+  await digestXml(attachment, h);
+  return h.digest();
+}
+
+/** A digest taken as the octets stream past: {@link attachmentDigester}. */
+export interface AttachmentDigester {
+  update(chunk: Buffer): void;
+  digest(): Buffer;
+}
+
+/**
+ * The digest of {@link digestAttachment} taken chunk by chunk, so it can ride along another pass over the body (the
+ * decryption and decompression of a received part): for every type but XML, whose content has to be parsed whole
+ * to be canonicalised (then undefined).
+ *
+ * @example
+ * const d = attachmentDigester(att.headers, SWA.contentSignatureTransform, 'sha256');
+ * for await (const chunk of att.open()) d?.update(chunk);
+ */
+export function attachmentDigester(
+  headers: Record<string, string>,
+  transform: string,
+  hash: HashName,
+): AttachmentDigester | undefined {
+  const type = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (/^(text|application)\/xml$|^(application|image)\/[^/]+\+xml$/.test(type)) return undefined;
   const h = createHash(hash);
   // SwA Profile 1.1 §5.3.2: Attachment-Complete covers the canonical MIME headers, then the content;
   // Attachment-Content (§5.3.1) covers the content only.
-  if (transform === SWA.completeSignatureTransform)
-    h.update(canonicalMimeHeaders(attachment.headers), 'utf8');
-  const type = (attachment.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (/^(text|application)\/xml$|^(application|image)\/[^/]+\+xml$/.test(type))
-    await digestXml(attachment, h);
-  else if (type.startsWith('text/')) await digestText(attachment, h);
-  else for await (const chunk of attachment.open()) h.update(chunk as Buffer);
-  return h.digest();
+  if (transform === SWA.completeSignatureTransform) h.update(canonicalMimeHeaders(headers), 'utf8');
+  if (!type.startsWith('text/')) return { update: (chunk) => h.update(chunk), digest: () => h.digest() };
+  const text = crlfText(h);
+  return { update: text, digest: () => h.digest() };
 }
 
 /** Exclusive c14n without comments of a whole document: PIs before/after the root on their own lines (C14N §2.1). */
@@ -59,11 +89,10 @@ async function digestXml(attachment: As4Attachment, h: Hash): Promise<void> {
   }
 }
 
-/** `text/*`: every CR, LF and CRLF becomes CRLF (SwA Profile 1.1 §5.4.2; RFC 2046 §4.1.1). */
-async function digestText(attachment: As4Attachment, h: Hash): Promise<void> {
+/** `text/*`: every CR, LF and CRLF becomes CRLF (SwA Profile 1.1 §5.4.2; RFC 2046 §4.1.1), chunk by chunk. */
+function crlfText(h: Hash): (buf: Buffer) => void {
   let pendingCr = false;
-  for await (const chunk of attachment.open()) {
-    const buf = chunk as Buffer;
+  return (buf) => {
     let start = 0;
     for (let i = 0; i < buf.length; i++) {
       const b = buf[i]!;
@@ -82,7 +111,7 @@ async function digestText(attachment: As4Attachment, h: Hash): Promise<void> {
       }
     }
     h.update(buf.subarray(start));
-  }
+  };
 }
 
 const SIGNED_HEADERS: Record<string, string> = {

@@ -1,6 +1,6 @@
 import { createDecipheriv, type Decipher, type DecipherGCM, type KeyObject, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, childElements, type Document, type Element } from '@ehmi/xml';
@@ -35,6 +35,14 @@ export interface DecryptOptions {
   sink?: AttachmentSink;
   /** Every attachment must be encrypted (P-Mode `Security.X509.Encryption`); otherwise EBMS:0103. Default false. */
   requireEncryption?: boolean;
+  /**
+   * Decrypt as the returned attachments are read, not into the sink: no plaintext copy is written, and each
+   * `open()` decrypts the part again. Such a stream hands out plaintext before its tag is checked, and fails at its
+   * end (EBMS:0102) when the tag does not verify: read a part to its end without error before trusting anything read
+   * from it (the receive pipeline's payload step does, in the pass that also digests and decompresses it). Parts
+   * encrypted with their MIME headers (Attachment-Complete) are decrypted into the sink as without it. Default false.
+   */
+  onRead?: boolean;
 }
 
 export interface DecryptResult {
@@ -44,6 +52,8 @@ export interface DecryptResult {
   decrypted: string[];
   /** Frees the plaintext copies (temporary files). */
   dispose(): Promise<void>;
+  /** Content-IDs of the attachments that decrypt as they are read (`onRead`): not authenticated until read whole. */
+  decryptOnRead?: string[];
 }
 
 const failed = (message: string, details: Record<string, unknown> = {}, cause?: unknown) =>
@@ -115,6 +125,7 @@ export async function decryptAttachments(
   const ownSink = !options.sink;
   const sink = options.sink ?? tempFileSink();
   const replaced = new Map<string, As4Attachment>();
+  const onRead: string[] = [];
   try {
     let index = 0;
     for (const ed of encryptedData) {
@@ -125,6 +136,30 @@ export async function decryptAttachments(
       if (replaced.has(attachment.contentId)) throw failed(`cid:${attachment.contentId} is encrypted twice`);
       const mimeType = ed.getAttribute('MimeType');
       let headers = { ...attachment.headers, ...(mimeType ? { 'content-type': mimeType } : {}) };
+      if (options.onRead && !complete) {
+        if (key.length !== mode.keyBytes) {
+          throw failed(`the content-encryption key is not ${mode.keyBytes * 8} bits`, { reason: 'key' });
+        }
+        const source = attachment;
+        const plain: As4Attachment = {
+          contentId: attachment.contentId,
+          headers,
+          open: () => {
+            const out = new PassThrough();
+            // A failure reaches the reader through `out` (failReader).
+            decryptPart(source.open(), mode, key, out, source.contentId, false, true).catch((err) => {
+              if (!out.destroyed) out.destroy(err);
+            });
+            return out;
+          },
+        };
+        // GCM: IV ‖ ciphertext ‖ tag, the ciphertext as long as the plaintext. CBC pads: the size is known only after.
+        if (attachment.size !== undefined && mode.tagBytes > 0)
+          plain.size = attachment.size - mode.ivBytes - mode.tagBytes;
+        replaced.set(attachment.contentId, plain);
+        onRead.push(attachment.contentId);
+        continue;
+      }
       const target = sink.create({ contentId: attachment.contentId, headers, index });
       const { size, mimeHeaders } = await decryptPart(
         attachment.open(),
@@ -164,6 +199,7 @@ export async function decryptAttachments(
     attachments: attachments.map((a) => replaced.get(a.contentId) ?? a),
     decrypted: [...replaced.keys()],
     dispose: () => sink.dispose(),
+    ...(onRead.length > 0 ? { decryptOnRead: onRead } : {}),
   };
 }
 
@@ -343,6 +379,8 @@ async function decryptPart(
   out: Writable,
   contentId: string,
   complete: boolean,
+  /** `out` is a stream handed to a reader (`onRead`): it ends with the failure, so the reader sees it. */
+  failReader = false,
 ): Promise<{ size: number; mimeHeaders?: Record<string, string> }> {
   if (key.length !== mode.keyBytes) {
     throw failed(`the content-encryption key is not ${mode.keyBytes * 8} bits`, { reason: 'key' });
@@ -410,10 +448,18 @@ async function decryptPart(
         await write(decipher.update(buf));
         continue;
       }
-      tail = tail.length === 0 ? buf : Buffer.concat([tail, buf]);
-      if (tail.length > mode.tagBytes) {
-        await write(decipher.update(tail.subarray(0, tail.length - mode.tagBytes)));
-        tail = Buffer.from(tail.subarray(tail.length - mode.tagBytes));
+      // The last tagBytes octets seen are held back (a copy of at most 16 octets): a chunk is deciphered where it
+      // lies, not copied behind the held octets first.
+      if (buf.length >= mode.tagBytes) {
+        if (tail.length > 0) await write(decipher.update(tail));
+        await write(decipher.update(buf.subarray(0, buf.length - mode.tagBytes)));
+        tail = Buffer.from(buf.subarray(buf.length - mode.tagBytes));
+      } else {
+        tail = Buffer.concat([tail, buf]);
+        if (tail.length > mode.tagBytes) {
+          await write(decipher.update(tail.subarray(0, tail.length - mode.tagBytes)));
+          tail = Buffer.from(tail.subarray(tail.length - mode.tagBytes));
+        }
       }
     }
     if (!decipher || tail.length < mode.tagBytes) {
@@ -446,7 +492,7 @@ async function decryptPart(
   } catch (err) {
     // The sink failing is the receiver's storage (retryable), whatever else went wrong: never EBMS:0102.
     const storage = out.errored;
-    out.destroy();
+    out.destroy(failReader ? (err as Error) : undefined);
     if (storage) throw storageFailure(storage, `writing the plaintext of cid:${contentId}`);
     throw err;
   }

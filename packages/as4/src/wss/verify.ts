@@ -11,7 +11,7 @@ import {
   PROFILES,
   type SecurityProfile,
 } from './algorithms.ts';
-import { digestAttachment } from './attachment-digest.ts';
+import { type AttachmentDigester, attachmentDigester, digestAttachment } from './attachment-digest.ts';
 import { type CertificateInput, toCertificate } from './certificates.ts';
 import { envelopeParts, findSecurityHeader } from './envelope.ts';
 import { buildIdMap } from './ids.ts';
@@ -310,7 +310,8 @@ export async function verifyAttachmentReferences(
 ): Promise<void> {
   const byId = checkAttachmentCoverage(result, attachments);
   for (const r of result.references) {
-    if (r.target !== 'attachment') continue;
+    // Checked already: taken while the part was read for its decryption and decompression (streamedAttachmentDigests).
+    if (r.target !== 'attachment' || r.digestVerified) continue;
     const att = byId.get(r.contentId!)!;
     const digest = await digestAttachment(att, r.transforms[0]!.algorithm, digestName(r.digestMethod));
     if (!sameDigest(digest, r.digestValue)) {
@@ -318,6 +319,51 @@ export async function verifyAttachmentReferences(
     }
     r.digestVerified = true;
   }
+}
+
+/** The deferred `cid:` digests of a verified signature, taken as the attachments are read: {@link streamedAttachmentDigests}. */
+export interface StreamedAttachmentDigests {
+  /** The function to give every octet of the attachment, as read; undefined when its digest cannot be streamed. */
+  observer(contentId: string): ((chunk: Buffer) => void) | undefined;
+  /** After the attachment was read in full: compares its digest (EBMS:0101 on a mismatch) and marks it verified. */
+  check(contentId: string): void;
+}
+
+/**
+ * The deferred `cid:` digests taken in another pass over the attachments (decryption and decompression read each
+ * part once; SwA Profile 1.1 §5.3), instead of a pass of their own. Coverage is checked at once as
+ * {@link verifyAttachmentReferences} does (EBMS:0101, EBMS:0103). An XML-typed part has no observer (its digest needs
+ * the parsed document); a reference not checked here is left for {@link verifyAttachmentReferences}.
+ *
+ * @example
+ * const digests = streamedAttachmentDigests(verified, attachments);
+ * for await (const chunk of part.open()) digests.observer(part.contentId)?.(chunk);
+ * digests.check(part.contentId);
+ */
+export function streamedAttachmentDigests(
+  result: VerifyResult,
+  attachments: readonly As4Attachment[],
+): StreamedAttachmentDigests {
+  const byId = checkAttachmentCoverage(result, attachments);
+  const pending = new Map<string, { r: VerifiedReference; d: AttachmentDigester }>();
+  for (const r of result.references) {
+    if (r.target !== 'attachment' || r.digestVerified) continue;
+    const att = byId.get(r.contentId!)!;
+    const d = attachmentDigester(att.headers, r.transforms[0]!.algorithm, digestName(r.digestMethod));
+    if (d) pending.set(att.contentId, { r, d });
+  }
+  return {
+    observer: (contentId) => pending.get(contentId)?.d.update,
+    check(contentId) {
+      const p = pending.get(contentId);
+      if (!p) return;
+      pending.delete(contentId);
+      if (!sameDigest(p.d.digest(), p.r.digestValue)) {
+        throw authError(`the digest of attachment ${p.r.uri} does not match`, 'digest', { uri: p.r.uri });
+      }
+      p.r.digestVerified = true;
+    },
+  };
 }
 
 /**

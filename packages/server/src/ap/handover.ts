@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { MshBackend } from '../contract.ts';
+import { alongside, type MshBackend } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
-import type { Job } from '../store/index.ts';
+import type { Job, JobContext } from '../store/index.ts';
 import type { ApStore } from './tables.ts';
 
 /**
@@ -16,7 +16,7 @@ export function deliverHandler(
   now: () => number,
   eds?: DeliveryStatusReporter,
 ) {
-  return async (job: Job<{ messageId: string }>): Promise<void> => {
+  return async (job: Job<{ messageId: string }>, { complete }: JobContext): Promise<void> => {
     const row = await store.db
       .selectFrom('ap_received')
       .selectAll()
@@ -24,29 +24,36 @@ export function deliverHandler(
       .executeTakeFirst();
     if (row?.status !== 'received' || row.blob_hash === null) return;
     const blob = { hash: row.blob_hash, size: row.blob_size ?? 0 };
-    await backend.deliver({
-      as4MessageId: row.message_id,
-      sender: row.sender,
-      receiver: row.receiver,
-      process: row.process,
-      documentType: row.document_type,
-      receivedAt: row.received_at,
-      envelope: { size: blob.size, open: () => store.blobs.open(blob) },
-    });
-    const at = now();
     const facts = eds?.enabled && row.eds_facts ? JSON.parse(row.eds_facts) : undefined;
-    await store.transaction(async (trx) => {
-      const delivered = await trx
+    // Delivered, and the job done: committed with the MSH's own record when both share the store, else on its own.
+    const delivered = async (trx: Parameters<typeof complete>[0]): Promise<void> => {
+      const at = now();
+      const marked = await trx
         .updateTable('ap_received')
         .set({ status: 'delivered', delivered_at: at })
         .where('message_id', '=', row.message_id)
         .where('status', '=', 'received')
         .executeTakeFirst();
+      await complete(trx);
       // 04.2 (09.2, 14.2, 19.2): handed to the MSH, which committed it.
-      if (facts && Number(delivered.numUpdatedRows) === 1) {
+      if (facts && Number(marked.numUpdatedRows) === 1) {
         await eds!.report(trx, { station: 'AP', side: 'destination', subtype: 'msg-sent', facts, at });
       }
-    });
+    };
+    const part = alongside(store.db, delivered);
+    await backend.deliver(
+      {
+        as4MessageId: row.message_id,
+        sender: row.sender,
+        receiver: row.receiver,
+        process: row.process,
+        documentType: row.document_type,
+        receivedAt: row.received_at,
+        envelope: { size: blob.size, hash: blob.hash, open: () => store.blobs.open(blob) },
+      },
+      part,
+    );
+    if (!part.committed()) await store.transaction(delivered);
     if (facts) eds!.wake();
     logger.info({ messageId: row.message_id }, 'AS4 message delivered to the MSH');
   };
@@ -54,26 +61,35 @@ export function deliverHandler(
 
 /** The `ap.outcome` job: tell the MSH what became of a submission (`sent` / `failed`), once it is final. */
 export function outcomeHandler(store: ApStore, backend: MshBackend, now: () => number) {
-  return async (job: Job<{ submissionId: string }>): Promise<void> => {
+  return async (job: Job<{ submissionId: string }>, { complete }: JobContext): Promise<void> => {
     const row = await store.db
       .selectFrom('ap_outbound')
       .selectAll()
       .where('submission_id', '=', job.payload.submissionId)
       .executeTakeFirst();
     if (!row || row.status === 'pending' || row.outcome_at !== null) return;
-    await backend.outcome({
-      submissionId: row.submission_id,
-      as4MessageId: row.as4_message_id,
-      status: row.status,
-      at: row.finished_at ?? row.updated_at,
-      ...(row.ebms_code ? { ebmsCode: row.ebms_code } : {}),
-      ...(row.reason ? { reason: row.reason } : {}),
-      ...(row.endpoint_url ? { endpointUrl: row.endpoint_url } : {}),
-    });
-    await store.db
-      .updateTable('ap_outbound')
-      .set({ outcome_at: now() })
-      .where('submission_id', '=', row.submission_id)
-      .execute();
+    // Told, and the job done: committed with the MSH's own record when both share the store, else on its own.
+    const told = async (trx: Parameters<typeof complete>[0]): Promise<void> => {
+      await trx
+        .updateTable('ap_outbound')
+        .set({ outcome_at: now() })
+        .where('submission_id', '=', row.submission_id)
+        .execute();
+      await complete(trx);
+    };
+    const part = alongside(store.db, told);
+    await backend.outcome(
+      {
+        submissionId: row.submission_id,
+        as4MessageId: row.as4_message_id,
+        status: row.status,
+        at: row.finished_at ?? row.updated_at,
+        ...(row.ebms_code ? { ebmsCode: row.ebms_code } : {}),
+        ...(row.reason ? { reason: row.reason } : {}),
+        ...(row.endpoint_url ? { endpointUrl: row.endpoint_url } : {}),
+      },
+      part,
+    );
+    if (!part.committed()) await store.transaction(told);
   };
 }

@@ -4,20 +4,22 @@ import { type As4ProfileId, ByteBudget, resolveLimits } from '@ehmi/as4';
 import { EhmiError, isEhmiError } from '@ehmi/errors';
 import { Counter } from 'prom-client';
 import { Agent } from 'undici';
-import type {
-  AccessPointGateway,
-  MshBackend,
-  OutboundSubmission,
-  ReceiverCheck,
-  ReceiverDiscovery,
-  SubmissionAccepted,
+import {
+  type AccessPointGateway,
+  type Alongside,
+  type MshBackend,
+  type OutboundSubmission,
+  type ReceiverCheck,
+  type ReceiverDiscovery,
+  runAlongside,
+  type SubmissionAccepted,
 } from '../contract.ts';
 import { noReporter } from '../delivery-status/index.ts';
 import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { metricsAccess } from '../metrics-access.ts';
 import { QUEUES } from '../path.ts';
 import { organisationOf, type Role, type RoleContext, readPem } from '../roles.ts';
-import { earliestNext, type IdleState, JobQueue, storeBlob, Worker } from '../store/index.ts';
+import { earliestNext, type IdleState, JobQueue, noteBlob, Worker } from '../store/index.ts';
 import { requireClientCertificate } from '../trust.ts';
 import type { ApConfig } from './config.ts';
 import { configuredDiscovery } from './discovery-config.ts';
@@ -362,7 +364,10 @@ export async function createAccessPoint(
         throw err;
       }
     },
-    async submit(submission: OutboundSubmission): Promise<SubmissionAccepted> {
+    async submit(
+      submission: OutboundSubmission,
+      part?: Alongside<SubmissionAccepted>,
+    ): Promise<SubmissionAccepted> {
       for (const key of ['submissionId', 'sender', 'receiver', 'documentType', 'process'] as const) {
         if (typeof submission[key] !== 'string' || submission[key].trim() === '') {
           throw new EhmiError('EHMI_VALIDATION_FAILED', `submit: ${key} is required`);
@@ -374,12 +379,19 @@ export async function createAccessPoint(
         .where('submission_id', '=', submission.submissionId)
         .executeTakeFirst();
       if (existing) return { submissionId: existing.submission_id, as4MessageId: existing.as4_message_id };
-      const blob = await storeBlob(store, () => submission.envelope.open());
+      // The MSH's envelope is a blob of the node's store already: named again, not copied (content-addressed).
+      const envelope = submission.envelope;
+      const known =
+        envelope.hash !== undefined && envelope.size !== undefined && (await store.blobs.has(envelope.hash))
+          ? { hash: envelope.hash, size: envelope.size }
+          : undefined;
+      const blob = known ?? (await store.blobs.put(envelope.open()));
       // docs/architecture.md "Durability": the AS4 MessageId is fixed here and never changes across retries.
       // RFC 2822 msg-id with a UUID (eDelivery AS4 1.15 §2.2.3.2 RECOMMENDED).
       const as4MessageId = `${randomUUID()}@${organisation.gln}.ehmi`;
       const at = now();
       const accepted = await store.transaction(async (trx) => {
+        await noteBlob(trx, store, blob, () => envelope.open());
         const inserted = await trx
           .insertInto('ap_outbound')
           .values({
@@ -415,7 +427,9 @@ export async function createAccessPoint(
             .select(['submission_id', 'as4_message_id'])
             .where('submission_id', '=', submission.submissionId)
             .executeTakeFirstOrThrow();
-          return { submissionId: row.submission_id, as4MessageId: row.as4_message_id, fresh: false };
+          const taken = { submissionId: row.submission_id, as4MessageId: row.as4_message_id };
+          await runAlongside(part, store.db, trx, taken);
+          return { ...taken, fresh: false };
         }
         await sendQueue.enqueue(trx, {
           id: sendJobId(submission.submissionId),
@@ -432,6 +446,8 @@ export async function createAccessPoint(
             at,
           });
         }
+        // The MSH's record of the hand-over, in this same commit.
+        await runAlongside(part, store.db, trx, { submissionId: submission.submissionId, as4MessageId });
         return { submissionId: submission.submissionId, as4MessageId, fresh: true };
       });
       if (accepted.fresh) {

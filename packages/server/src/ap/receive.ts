@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import {
   type As4Limits,
   type As4ProfileId,
+  type AttachmentSink,
   buildErrorSignal,
   createPMode,
   decryptAttachments,
@@ -35,7 +36,7 @@ import type { ReceiverDiscovery } from '../contract.ts';
 import { readSbdhHeader } from '../delivery-status/header.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
-import { type JobQueue, storeBlob } from '../store/index.ts';
+import { type BlobStore, type BlobWriter, type JobQueue, noteBlob } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
 import { normaliseParticipant, participantOfProperty } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
@@ -255,6 +256,8 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
       const contentType = request.headers['content-type'] ?? '';
       const body = (request.body ?? request.raw) as AsyncIterable<Uint8Array>;
       let rx: ReceivedUserMessage | ReceivedSignals | undefined;
+      // The payload is written once, into the blob store's own folder, and placed there by the commit.
+      const payloads = blobSink(rc.store.blobs, rc.tmpDir);
       let claimed: UserMessage | undefined;
       let counted = false;
       try {
@@ -277,6 +280,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
             // The storage fault seam of the node's data folder (tests, the fault suite).
             beforeWrite: (path, octets) => rc.store.blobs.faults?.beforeWrite('temp', path, octets),
           }),
+          payloadSink: payloads,
           selectPMode: (um) => {
             claimed = um;
             return receivingPMode(um, rc);
@@ -297,13 +301,15 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
               // The P-Mode's algorithms only (eDelivery AS4 1.15: RSA-OAEP SHA-256/MGF1-SHA256, AES-128-GCM).
               profile: securityProfileOf({ profile: rc.profile }),
               sink,
+              // No plaintext copy: the payload step decrypts, digests and decompresses each part in one read.
+              onRead: true,
             }),
         });
         if (rx.kind === 'signal') {
           rc.count?.('signal');
           return answerSignals(rx, rc.logger, reply);
         }
-        const receipt = await commit(rx, rc);
+        const receipt = await commit(rx, rc, payloads);
         return reply.code(200).header('content-type', SOAP_XML).send(receipt);
       } catch (err) {
         const e = asEhmiError(err);
@@ -335,11 +341,37 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
           .send(await text(written.body));
       } finally {
         // The message's temporary files go (success or failure) before it stops counting as in progress.
-        await rx?.dispose();
+        if (rx) await rx.dispose();
+        else await payloads.dispose();
         if (counted) inProgress--;
       }
     }
   });
+}
+
+/**
+ * The receive pipeline's payload sink: each payload streams into a {@link BlobWriter} of the node's blob store
+ * (hashed as written, fsynced at its end) in the instance's temporary folder, which the commit places under its hash
+ * (a hard link: written once); `dispose` removes the temporary files (a placed blob stays).
+ */
+function blobSink(
+  blobs: BlobStore,
+  dir: string,
+): AttachmentSink & { writerOf(contentId: string): BlobWriter | undefined } {
+  const writers = new Map<string, BlobWriter>();
+  return {
+    create(part) {
+      // In the instance's own folder (plaintext with personal data): a crash leaves it where the next start sweeps.
+      const writer = blobs.writer({ dir });
+      writers.set(part.contentId, writer);
+      return { writable: writer.writable, open: () => writer.open() };
+    },
+    writerOf: (contentId) => writers.get(contentId),
+    async dispose() {
+      await Promise.all([...writers.values()].map((w) => w.discard()));
+      writers.clear();
+    },
+  };
 }
 
 /**
@@ -366,7 +398,11 @@ async function stored<R>(doing: string, step: () => Promise<R>): Promise<R> {
  * receptions (two instances on one PostgreSQL) one inserts, the other finds the row and returns its receipt
  * (eDelivery AS4 1.15 §3.3 DuplicateDetection: a duplicate is receipted again, not delivered again).
  */
-async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<string> {
+async function commit(
+  rx: ReceivedUserMessage,
+  rc: ReceiveContext,
+  payloads: ReturnType<typeof blobSink>,
+): Promise<string> {
   const um = rx.userMessage;
   const messageId = um.messageInfo.messageId;
   const db = rc.store.db;
@@ -381,7 +417,12 @@ async function commit(rx: ReceivedUserMessage, rc: ReceiveContext): Promise<stri
   const test = isTestMessage(um);
   const blob = test
     ? undefined
-    : await stored('storing the payload', () => storeBlob(rc.store, () => rx.payloads[0]!.open()));
+    : await stored('storing the payload', () => {
+        // Written into the blob store by the payload step (decompressed or decrypted there): placed, not copied.
+        // Its row is noted in the commit below.
+        const written = payloads.writerOf(rx.payloads[0]!.contentId);
+        return written ? written.place() : rc.store.blobs.put(rx.payloads[0]!.open());
+      });
   // The SBDH's facts for EDS, read from its header once (the payload is not read).
   // Reporting never stands in the way of a reception: a header that cannot be read reports nothing.
   const header =
@@ -424,6 +465,8 @@ async function commitTransaction(
   const messageId = um.messageInfo.messageId;
   const { receipt, blob, now, test, facts } = c;
   return rc.store.transaction(async (trx) => {
+    // The payload's blob row in the same commit as the row that names it.
+    if (blob) await noteBlob(trx, rc.store, blob, () => rx.payloads[0]!.open());
     const inserted = await trx
       .insertInto('ap_received')
       .values({

@@ -16,7 +16,7 @@ import { type Dispatcher, request } from 'undici';
 import type { ReceiverDiscovery } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
-import type { Job, JobQueue } from '../store/index.ts';
+import type { Job, JobContext, JobQueue } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
 import { endpointCertificate } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
@@ -85,7 +85,7 @@ type Outbound = Selectable<ApOutboundTable>;
  * error, mark the message `failed` and queue its outcome for the MSH.
  */
 export function sendHandler(sc: SendContext) {
-  return async (job: Job<{ submissionId: string }>, { signal }: { signal: AbortSignal }): Promise<void> => {
+  return async (job: Job<{ submissionId: string }>, { signal, complete }: JobContext): Promise<void> => {
     const row = await sc.store.db
       .selectFrom('ap_outbound')
       .selectAll()
@@ -95,12 +95,17 @@ export function sendHandler(sc: SendContext) {
     const abort = sc.closing ? AbortSignal.any([signal, sc.closing]) : signal;
     try {
       const receipt = await attempt(sc, row, abort);
-      await finish(sc, row, {
-        status: 'sent',
-        receipt: receipt.xml,
-        endpointUrl: receipt.endpointUrl,
-        evidence: receipt.evidence,
-      });
+      await finish(
+        sc,
+        row,
+        {
+          status: 'sent',
+          receipt: receipt.xml,
+          endpointUrl: receipt.endpointUrl,
+          evidence: receipt.evidence,
+        },
+        complete,
+      );
       sc.count?.('sent');
       sc.logger.info(
         { messageId: row.as4_message_id, attempt: job.attempt, endpoint: receipt.endpointUrl },
@@ -120,7 +125,7 @@ export function sendHandler(sc: SendContext) {
         const reason = failure.retry
           ? `no receipt after ${job.attempt} attempts (MissingReceipt); last error: ${failure.message}`
           : failure.message;
-        await finish(sc, row, { status: 'failed', ebmsCode, reason, lastError: failure.message });
+        await finish(sc, row, { status: 'failed', ebmsCode, reason, lastError: failure.message }, complete);
         sc.count?.('failed');
         sc.logger.warn(
           { messageId: row.as4_message_id, attempt: job.attempt, ebmsCode, reason },
@@ -360,7 +365,8 @@ async function checkEndpoint(
 
 /**
  * Final state and the outcome job, in one transaction (the outcome exists only if the state does); with `sent`, the
- * receipt's evidence row too (evidence exists exactly when the message is recorded sent).
+ * receipt's evidence row too (evidence exists exactly when the message is recorded sent); with `complete`, the send
+ * job's completion too (one commit for the attempt's end).
  */
 async function finish(
   sc: SendContext,
@@ -375,6 +381,7 @@ async function finish(
     /** The verified receipt, kept as non-repudiation-of-receipt evidence with the `sent` state. */
     evidence?: ReceiptEvidence;
   },
+  complete?: JobContext['complete'],
 ): Promise<void> {
   const now = sc.now();
   const evidence = result.evidence;
@@ -395,6 +402,7 @@ async function finish(
       .where('status', '=', 'pending')
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return false;
+    await complete?.(trx);
     if (evidence) {
       await recordEvidence(trx, {
         messageId: row.as4_message_id,

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/index.ts';
 import type { AccessPointGateway } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
-import { type JobQueue, storeBlob } from '../store/index.ts';
+import { type JobQueue, noteBlob, storeBlob } from '../store/index.ts';
 import type { MshConfig } from './config.ts';
 import type { JourneySource } from './journey.ts';
 import type { InboxHub } from './sse.ts';
@@ -38,6 +38,31 @@ export async function putBlob(
   content: string | Uint8Array,
 ): Promise<{ hash: string; size: number }> {
   return storeBlob(core.store, content, { now: core.now() });
+}
+
+/**
+ * Store a blob the MSH wrote, its file only (durable when this resolves): the transaction that names it notes it
+ * first thing ({@link noteMshBlob}), one commit instead of two. For a transaction that may commit without naming it,
+ * use {@link putBlob}.
+ */
+export async function writeBlob(
+  core: MshCore,
+  content: string | Uint8Array,
+): Promise<{ hash: string; size: number }> {
+  return core.store.blobs.put(content);
+}
+
+/**
+ * Note a blob in the transaction that names it (see `noteBlob` in the store), before anything in it may throw: a
+ * rollback then notes it on its own, for the blob collection.
+ */
+export async function noteMshBlob(
+  core: MshCore,
+  trx: Db,
+  blob: { hash: string; size: number },
+  content: string | Uint8Array,
+): Promise<void> {
+  await noteBlob(trx, core.store, blob, content, core.now());
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

@@ -136,13 +136,18 @@ export async function createMsh(
     },
     now: () => Date.now(),
   };
-  worker = new Worker<DispatchPayload>(queue, QUEUES.dispatch, (job) => dispatchJob(core, job), {
-    concurrency: mshConfig.dispatchConcurrency,
-    pollIntervalMs: config.queue.pollIntervalMs,
-    logger: log,
-    // dispatchJob decides itself when a failure is final (it marks the message failed); anything thrown is retried.
-    isPermanent: () => false,
-  });
+  worker = new Worker<DispatchPayload>(
+    queue,
+    QUEUES.dispatch,
+    (job, context) => dispatchJob(core, job, context),
+    {
+      concurrency: mshConfig.dispatchConcurrency,
+      pollIntervalMs: config.queue.pollIntervalMs,
+      logger: log,
+      // dispatchJob decides itself when a failure is final (it marks the message failed); anything thrown is retried.
+      isPermanent: () => false,
+    },
+  );
   const dispatcher = worker;
   const accessTokens =
     authorization &&
@@ -168,8 +173,8 @@ export async function createMsh(
   }
 
   const backend: MshBackend = {
-    deliver: (inbound) => deliver(core, inbound),
-    outcome: (outcome) => recordOutcome(core, outcome),
+    deliver: (inbound, part) => deliver(core, inbound, part),
+    outcome: (outcome, part) => recordOutcome(core, outcome, part),
   };
   let url = '';
   let timer: NodeJS.Timeout | undefined;

@@ -1,10 +1,23 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { type FileHandle, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Readable, Transform } from 'node:stream';
+import { type Readable, Transform, Writable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
+import { afterRollback } from './db.ts';
 import { type AnyDb, coreDb } from './types.ts';
+
+/** A blob being written: {@link BlobStore.writer}. */
+export interface BlobWriter {
+  /** Where the content goes; fsynced when it ends. */
+  writable: Writable;
+  /** The content written (once `writable` has finished), before it is placed. */
+  open(): Readable;
+  /** Links the written file under its hash (the folder fsynced); callable again, e.g. after a collection took it. */
+  place(): Promise<BlobRef>;
+  /** Removes the temporary file (a placed blob stays). */
+  discard(): Promise<void>;
+}
 
 /** A stored blob: its content hash (`sha256:<hex>`) and size in bytes. */
 export interface BlobRef {
@@ -97,6 +110,12 @@ export class BlobStore {
     source: Readable | AsyncIterable<Uint8Array> | Uint8Array | string,
     options: PutOptions = {},
   ): Promise<BlobRef> {
+    if (typeof source === 'string' || source instanceof Uint8Array) {
+      // Content in memory is hashed first: when the store holds it already (the envelope the access point received
+      // is the one its MSH keeps; the receipt the MSH built is the one its AP sends), nothing is written again.
+      const known = await this.#stored(source, options);
+      if (known) return known;
+    }
     const tmp = join(this.dir, 'tmp', randomUUID());
     const hash = createHash('sha256');
     let size = 0;
@@ -148,6 +167,133 @@ export class BlobStore {
     return ref;
   }
 
+  /** The blob of this content when its file is in place (made durable again), else undefined. */
+  async #stored(content: string | Uint8Array, options: PutOptions): Promise<BlobRef | undefined> {
+    const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    if (options.maxBytes !== undefined && buf.byteLength > options.maxBytes) return undefined;
+    const ref: BlobRef = {
+      hash: `sha256:${createHash('sha256').update(buf).digest('hex')}`,
+      size: buf.byteLength,
+    };
+    const path = this.path(ref.hash);
+    try {
+      const found = await stat(path);
+      if (!found.isFile() || found.size !== ref.size) return undefined;
+      // Bytes damaged on disk are replaced by a write, as ever: compared, not trusted (a read, no fsync).
+      if (!Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).equals(await readFile(path)))
+        return undefined;
+      // The file may be another put's, renamed into place but its folder not yet fsynced: fsync it (no cost when
+      // that put has done so).
+      await fsyncDir(dirname(path));
+      return ref;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A blob written as a stream into the store's temporary folder, hashed as it is written and fsynced when the
+   * stream ends, then placed under its hash by {@link BlobWriter.place} without being copied: for content that is
+   * stored only if a later step agrees (a received payload, before its commit). Write failures are the node's
+   * (EHMI_STORE_UNAVAILABLE). The temporary file stays until {@link BlobWriter.discard}, also after placing. `dir`
+   * puts it in a folder of the caller's (the access point's instance folder, swept after a crash); on another file
+   * system than the store, placing copies it.
+   *
+   * @example
+   * const w = store.blobs.writer({ dir: instanceTempDir });
+   * await pipeline(source, w.writable);
+   * const ref = await w.place();
+   * await w.discard();
+   */
+  writer(options: { dir?: string } = {}): BlobWriter {
+    const tmp = join(options.dir ?? join(this.dir, 'tmp'), `blob-${randomUUID()}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    let ref: BlobRef | undefined;
+    let opening: Promise<FileHandle> | undefined;
+    let closed = false;
+    const file = () => {
+      opening ??= open(tmp, 'wx', 0o600);
+      return opening;
+    };
+    const writable = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        (async () => {
+          const f = await file();
+          this.faults?.beforeWrite('blobs', tmp, chunk.byteLength);
+          // A write may take only part of the buffer (a disk that fills up): write the rest, or fail.
+          for (let offset = 0; offset < chunk.length; ) {
+            const { bytesWritten } = await f.write(chunk, offset, chunk.length - offset);
+            if (bytesWritten === 0) throw Object.assign(new Error('no octet was written'), { code: 'EIO' });
+            offset += bytesWritten;
+          }
+          hash.update(chunk);
+          size += chunk.length;
+        })().then(
+          () => cb(),
+          (err) => cb(storageError(err, 'writing a blob')),
+        );
+      },
+      final: (cb) => {
+        (async () => {
+          const f = await file();
+          // Durable before it can be placed: one fsync per file.
+          await f.sync();
+          closed = true;
+          await f.close();
+          ref = { hash: `sha256:${hash.digest('hex')}`, size };
+        })().then(
+          () => cb(),
+          (err) => cb(storageError(err, 'writing a blob')),
+        );
+      },
+      destroy: (err, cb) => {
+        if (opening && !closed) {
+          closed = true;
+          opening.then(
+            (f) => f.close().catch(() => {}),
+            () => {},
+          );
+        }
+        cb(err);
+      },
+    });
+    return {
+      writable,
+      open: () => {
+        if (!ref) throw new Error('the blob was read before it was written');
+        return createReadStream(tmp);
+      },
+      place: async () => {
+        if (!ref) throw new EhmiError('EHMI_INTERNAL', 'a blob was placed before it was written');
+        const placed = ref;
+        const target = this.path(placed.hash);
+        try {
+          await mkdir(dirname(target), { recursive: true });
+          // A second name for the durable file; same content, same name: if it is there already, that copy serves.
+          const linked = await link(tmp, target).then(
+            () => true,
+            (err: NodeJS.ErrnoException) => {
+              if (err.code === 'EEXIST') return true;
+              // Another file system: no link across it; copied instead (put hashes and fsyncs it again).
+              if (err.code === 'EXDEV') return false;
+              throw err;
+            },
+          );
+          if (!linked) return await this.put(createReadStream(tmp));
+          await fsyncDir(dirname(target));
+        } catch (err) {
+          throw storageError(err, 'storing a blob');
+        }
+        return placed;
+      },
+      discard: async () => {
+        writable.destroy();
+        await rm(tmp, { force: true });
+      },
+    };
+  }
+
   /**
    * Resolves when the data folder takes a small write (created, written, fsynced, removed); rejects with
    * EHMI_STORE_UNAVAILABLE when it does not (a full disk, a read-only or missing folder). The outcome is reused for
@@ -175,6 +321,14 @@ export class BlobStore {
     result.catch(() => {});
     this.#probe = { at: now, result };
     return result;
+  }
+
+  /**
+   * Whether the blob's file is there, without leaving the thread: for use inside a transaction, where waiting on
+   * the thread pool would keep SQLite's write lock while another connection of this process spins on it.
+   */
+  hasNow(hash: string): boolean {
+    return existsSync(this.path(hash));
   }
 
   async has(hash: string): Promise<boolean> {
@@ -262,6 +416,33 @@ export async function recordBlob(db: AnyDb, ref: BlobRef, now = Date.now()): Pro
     .values({ hash: ref.hash, size: ref.size, created_at: now })
     .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: now }))
     .execute();
+}
+
+/**
+ * Note a blob in `trx`, the transaction that names it (one commit instead of two): its `blobs` row is created or
+ * refreshed, then its file is checked. The collector deletes a file only in the transaction that deletes the blob's
+ * row, under that row's lock (SQLite: one writer at a time); so either it did so before this row was written, and the
+ * file is found gone and stored again from `source`, or it finds the row fresh and keeps the blob. Put the file first
+ * (`store.blobs.put`, durable when it resolves). If `trx` rolls back, the blob is noted on its own afterwards, so
+ * the collector removes it once no row names it and its grace period has passed (as for {@link storeBlob}).
+ */
+export async function noteBlob(
+  trx: AnyDb,
+  store: { db: AnyDb; blobs: BlobStore },
+  ref: BlobRef,
+  source: BlobSource,
+  now = Date.now(),
+): Promise<void> {
+  await recordBlob(trx, ref, now);
+  afterRollback(trx, () => recordBlob(store.db, ref, now));
+  if (store.blobs.hasNow(ref.hash)) return;
+  const again = await store.blobs.put(typeof source === 'function' ? source() : source);
+  if (again.hash !== ref.hash || again.size !== ref.size) {
+    throw new EhmiError(
+      'EHMI_BLOB_CORRUPT',
+      `blob ${ref.hash} was collected, and its source now reads ${again.hash}`,
+    );
+  }
 }
 
 /** Content for {@link storeBlob}: given directly, or opened anew for each try (a stream can be read once). */

@@ -281,12 +281,18 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
     db,
     blobs,
     transaction: async (fn) => {
-      const hooks: (() => void)[] = [];
-      const result = await db.transaction().execute((trx) => {
-        commitHooks.set(trx, hooks);
-        return fn(trx);
-      });
-      for (const hook of hooks) hook();
+      const hooks: TransactionHooks = { committed: [], rolledBack: [] };
+      let result: Awaited<ReturnType<typeof fn>>;
+      try {
+        result = await db.transaction().execute((trx) => {
+          commitHooks.set(trx, hooks);
+          return fn(trx);
+        });
+      } catch (err) {
+        for (const hook of hooks.rolledBack) await hook().catch(() => {});
+        throw err;
+      }
+      for (const hook of hooks.committed) hook();
       return result;
     },
     ping: async () => {
@@ -311,7 +317,12 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
   };
 }
 
-const commitHooks = new WeakMap<object, (() => void)[]>();
+interface TransactionHooks {
+  committed: (() => void)[];
+  rolledBack: (() => Promise<unknown>)[];
+}
+
+const commitHooks = new WeakMap<object, TransactionHooks>();
 
 /**
  * Run `fn` once `trx` has committed, when `trx` is a transaction opened by {@link Store.transaction} (not when it
@@ -321,7 +332,19 @@ const commitHooks = new WeakMap<object, (() => void)[]>();
 export function afterCommit(trx: unknown, fn: () => void): boolean {
   const hooks = typeof trx === 'object' && trx !== null ? commitHooks.get(trx) : undefined;
   if (!hooks) return false;
-  hooks.push(fn);
+  hooks.committed.push(fn);
+  return true;
+}
+
+/**
+ * Run `fn` (on the plain handle: the transaction is gone) once `trx` has rolled back, when `trx` is a transaction
+ * opened by {@link Store.transaction}; its failure is ignored, and the transaction's error is what the caller gets.
+ * False, and `fn` is not kept, for anything else.
+ */
+export function afterRollback(trx: unknown, fn: () => Promise<unknown>): boolean {
+  const hooks = typeof trx === 'object' && trx !== null ? commitHooks.get(trx) : undefined;
+  if (!hooks) return false;
+  hooks.rolledBack.push(fn);
   return true;
 }
 

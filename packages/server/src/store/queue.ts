@@ -205,8 +205,9 @@ export class JobQueue {
       .limit(limit);
     // PostgreSQL: lock the chosen rows and skip rows another claim has locked, so concurrent claims never pick the
     // same job and never wait on each other. SQLite has one writer at a time, which gives the same guarantee.
-    if (this.store.engine === 'postgres') candidates = candidates.forUpdate().skipLocked();
-    const rows = await db
+    const postgres = this.store.engine === 'postgres';
+    if (postgres) candidates = candidates.forUpdate().skipLocked();
+    let claim = db
       .updateTable('jobs')
       .set((eb) => ({
         status: 'running',
@@ -216,16 +217,19 @@ export class JobQueue {
         locked_by: workerId,
         updated_at: now,
       }))
-      .where('id', 'in', candidates)
-      // Checked again on the row being updated: a job claimed meanwhile no longer qualifies.
-      .where((eb) =>
+      .where('id', 'in', candidates);
+    // PostgreSQL: checked again on the row being updated (a job claimed meanwhile no longer qualifies). SQLite runs
+    // the statement alone under its write lock, so the rows chosen are the rows updated; the check there would only
+    // make the planner visit every ready job of every queue (an OR over two indexes) instead of the chosen ids.
+    if (postgres) {
+      claim = claim.where((eb) =>
         eb.or([
           eb('status', '=', 'ready'),
           eb.and([eb('status', '=', 'running'), eb('lease_until', '<=', now)]),
         ]),
-      )
-      .returningAll()
-      .execute();
+      );
+    }
+    const rows = await claim.returningAll().execute();
     return rows.sort((a, b) => a.run_at - b.run_at || a.id.localeCompare(b.id)).map((r) => toJob<P>(r));
   }
 

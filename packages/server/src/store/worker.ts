@@ -2,9 +2,27 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EhmiError } from '@ehmi/errors';
 import type { Logger } from 'pino';
+import { afterCommit } from './db.ts';
 import { ANY_QUEUE, type Job, type JobQueue } from './queue.ts';
+import type { AnyDb } from './types.ts';
 
-export type JobHandler<P = unknown> = (job: Job<P>, context: { signal: AbortSignal }) => Promise<void>;
+/** What a {@link JobHandler} gets beside its job. */
+export interface JobContext {
+  /** Aborted when the job's lease is lost (another worker may hold it now). */
+  signal: AbortSignal;
+  /**
+   * Mark the job done in `trx`, the transaction that commits the job's effects, so the effects and the completion
+   * are one commit (one fsync) and a crash leaves either both or neither. The worker then records nothing more for
+   * this job once `trx` commits; if `trx` rolls back, or the handler never calls this, the worker completes the job
+   * on its own after the handler resolves, as before. Call it in the handler's last transaction: a handler that
+   * throws after it committed cannot fail the job any more. When the lease was lost meanwhile, nothing is marked and
+   * the effects commit as they would have: the worker that holds the job now finds them done (handlers are
+   * idempotent) and completes it.
+   */
+  complete(trx: AnyDb): Promise<void>;
+}
+
+export type JobHandler<P = unknown> = (job: Job<P>, context: JobContext) => Promise<void>;
 
 /**
  * A handler of several jobs at once (up to `size`, as many as are due: one when only one is, so nothing waits for a
@@ -316,10 +334,30 @@ export class Worker<P = unknown> {
       },
       Math.max(10, Math.floor(leaseMs / 3)),
     );
+    let completed = false;
+    let lost = false;
+    const complete = async (trx: AnyDb): Promise<void> => {
+      try {
+        await this.#queue.complete(job, trx);
+      } catch (err) {
+        if (!(err instanceof EhmiError && err.code === 'EHMI_QUEUE_LEASE_LOST')) throw err;
+        lost = true;
+        return;
+      }
+      // In a transaction of Store.transaction: done once it commits. On a plain handle: done now.
+      if (!afterCommit(trx, () => (completed = true))) completed = true;
+    };
     try {
-      await (this.#handler as JobHandler<P>)(job, { signal: abort.signal });
+      await (this.#handler as JobHandler<P>)(job, { signal: abort.signal, complete });
       clearInterval(heartbeat);
-      await this.#queue.complete(job);
+      if (lost) {
+        this.#logger?.warn(
+          { jobId: job.id, queue: this.#name },
+          'job ran, but its lease was lost: not completed',
+        );
+        return;
+      }
+      if (!completed) await this.#queue.complete(job);
     } catch (err) {
       clearInterval(heartbeat);
       try {

@@ -777,6 +777,8 @@ for (const engine of engines()) {
       // Then put it back as if the worker had died holding the job on its last attempt: the claim dead-letters the
       // job and the row stays pending.
       await waitFor('first outcome', () => backendA.outcomes[0]);
+      // The outcome job ends after the MSH has the outcome (it notes outcome_at, then is done): let it end first.
+      await a.idle({ drained: true });
       const db = storeA.store.db;
       await db
         .updateTable('ap_outbound')

@@ -234,10 +234,25 @@ describe('access point: bounded resources and storage faults', () => {
     const r = await post(client, b.as4Url, m.contentType, m.body);
     assert.equal(ebmsCodeIn(r.body), 'EBMS:0303');
     assert.equal(r.status, 400);
-    // The received part and its plaintext (each about the wire size), and at most the bound of decompressed octets.
+    // The received part (about the wire size; decrypted as read, no plaintext copy), and at most the bound of
+    // decompressed octets, written into the blob store's temporary folder and never placed.
     const bound = Math.max(1024 * 1024, 10 * m.body.length);
-    assert.ok((written.temp ?? 0) <= 2 * m.body.length + bound, `${written.temp} octets written to temp`);
-    assert.equal(written.blobs, undefined, 'nothing stored');
+    assert.ok((written.temp ?? 0) <= m.body.length + 1024, `${written.temp} octets written to temp`);
+    assert.ok((written.blobs ?? 0) <= bound, `${written.blobs} octets written to the blob store`);
+    assert.deepEqual(
+      await readdir(join(store.dataDir, 'blobs', 'tmp')),
+      [],
+      'the decompressed octets are removed',
+    );
+    const stored = await readdir(join(store.dataDir, 'blobs', 'sha256'), {
+      recursive: true,
+      withFileTypes: true,
+    });
+    assert.deepEqual(
+      stored.filter((e) => e.isFile()).map((e) => e.name),
+      [],
+      'nothing stored',
+    );
     const tmp = join(store.dataDir, 'tmp', 'as4');
     for (const instance of await readdir(tmp)) {
       assert.deepEqual(await readdir(join(tmp, instance)), ['owner.json'], 'the message’s files are removed');

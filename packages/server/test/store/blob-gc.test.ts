@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { collectBlobGarbage, storeBlob } from '../../src/store/index.ts';
+import { collectBlobGarbage, noteBlob, storeBlob } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
 const HOUR = 3_600_000;
@@ -49,6 +49,48 @@ for (const engine of engines()) {
       await storeBlob(t.store, 'written twice', { now });
       assert.equal(await collect(now), 0);
       assert.equal(await t.store.blobs.has(first.hash), true);
+    });
+
+    it('a blob noted in the transaction that names it commits with it, or is noted on its own when that rolls back', async () => {
+      const now = Date.now();
+      await named('nothing');
+      const kept = await t.store.blobs.put('named in its transaction');
+      await t.store.transaction(async (trx) => {
+        await noteBlob(trx, t.store, kept, 'named in its transaction', now - 2 * HOUR);
+        await sql`insert into gc_test_refs (hash) values (${kept.hash})`.execute(trx);
+      });
+      const orphan = await t.store.blobs.put('its transaction rolled back');
+      await assert.rejects(
+        t.store.transaction(async (trx) => {
+          await noteBlob(trx, t.store, orphan, 'its transaction rolled back', now - 2 * HOUR);
+          throw new Error('the transaction fails after the note');
+        }),
+        /fails after the note/,
+      );
+      const rows = await t.store.db
+        .selectFrom('blobs')
+        .select('hash')
+        .where('hash', 'in', [kept.hash, orphan.hash])
+        .execute();
+      assert.equal(rows.length, 2);
+      assert.equal(await collect(now), 1);
+      assert.equal(await t.store.blobs.has(kept.hash), true);
+      assert.equal(await t.store.blobs.has(orphan.hash), false);
+    });
+
+    it('a blob collected between its put and the transaction that names it is stored again there', async () => {
+      const now = Date.now();
+      await named('nothing');
+      const ref = await storeBlob(t.store, 'collected meanwhile', { now: now - 2 * HOUR });
+      assert.equal(await collect(now), 1);
+      assert.equal(await t.store.blobs.has(ref.hash), false);
+      await t.store.transaction(async (trx) => {
+        await noteBlob(trx, t.store, ref, () => 'collected meanwhile', now);
+        await sql`insert into gc_test_refs (hash) values (${ref.hash})`.execute(trx);
+      });
+      assert.equal((await t.store.blobs.read(ref)).toString(), 'collected meanwhile');
+      await collect(now + 2 * HOUR);
+      assert.equal(await t.store.blobs.has(ref.hash), true);
     });
 
     it('a write racing the collector finds the file gone and stores it again', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -50,6 +50,17 @@ describe('blob store', () => {
     const a = await t.store.blobs.put('same');
     const b = await t.store.blobs.put(Buffer.from('same'));
     assert.deepEqual(a, b);
+  });
+
+  it('writes content it holds already no second time, and content damaged on disk again', async () => {
+    const ref = await t.store.blobs.put('held once');
+    const path = t.store.blobs.path(ref.hash);
+    const before = (await stat(path)).ino;
+    assert.deepEqual(await t.store.blobs.put('held once'), ref);
+    assert.equal((await stat(path)).ino, before);
+    await writeFile(path, 'HELD ONCE');
+    assert.deepEqual(await t.store.blobs.put(Buffer.from('held once')), ref);
+    assert.equal((await t.store.blobs.read(ref)).toString(), 'held once');
   });
 
   it('fails a read whose bytes on disk no longer match the hash', async () => {

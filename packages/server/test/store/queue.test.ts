@@ -209,6 +209,70 @@ for (const engine of engines()) {
       assert.deepEqual([...seen].sort(), ['flaky#1', 'flaky#2', 'ok#1']);
     });
 
+    it('completes a job in the transaction of its effects, and on its own when that transaction rolled back', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      const statuses: Record<string, string | undefined> = {};
+      const worker = new Worker<string>(
+        queue,
+        name,
+        async (job, { complete }) => {
+          if (job.payload === 'together') {
+            await t.store.transaction(async (trx) => {
+              await complete(trx);
+              // Inside the transaction the job is done; no other statement of the worker follows the commit.
+              statuses.inside = (
+                await trx.selectFrom('jobs').select('status').where('id', '=', job.id).executeTakeFirst()
+              )?.status;
+            });
+            return;
+          }
+          await t.store
+            .transaction(async (trx) => {
+              await complete(trx);
+              throw new Error('the effects failed');
+            })
+            .catch(() => {});
+          statuses.rolledBack = (await queue.get(job.id))?.status;
+        },
+        { pollIntervalMs: 10 },
+      );
+      await queue.enqueue(t.store.db, { queue: name, payload: 'together' });
+      await queue.enqueue(t.store.db, { queue: name, payload: 'rolled back' });
+      worker.start();
+      await worker.idle({ drained: true });
+      await worker.stop();
+      assert.deepEqual(statuses, { inside: 'done', rolledBack: 'running' });
+      assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 2, dead: 0 });
+    });
+
+    it('rolls back the effects of a job whose lease was lost before its completion', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      await queue.enqueue(t.store.db, { queue: name, payload: 'x' });
+      const [job] = await queue.claim(name, 'w1');
+      clock += base.leaseMs + 1;
+      const [again] = await queue.claim(name, 'w2');
+      assert.equal(again?.id, job!.id);
+      await assert.rejects(
+        t.store.transaction(async (trx) => {
+          await trx
+            .insertInto('blobs')
+            .values({ hash: `effect-${name}`, size: 1, created_at: 0 })
+            .execute();
+          await queue.complete(job!, trx);
+        }),
+        (err: unknown) => err instanceof EhmiError && err.code === 'EHMI_QUEUE_LEASE_LOST',
+      );
+      const effect = await t.store.db
+        .selectFrom('blobs')
+        .select('hash')
+        .where('hash', '=', `effect-${name}`)
+        .executeTakeFirst();
+      assert.equal(effect, undefined);
+      assert.equal((await queue.get(job!.id))?.status, 'running');
+    });
+
     it('completeMany completes the jobs of a claim together, and reports a lost lease without touching its job', async () => {
       const queue = new JobQueue(t.store, { ...base, now });
       const name = q();

@@ -13,8 +13,8 @@ import {
   readMessageFacts,
   scopeValue,
 } from '@ehmi/sbdh';
-import type { InboundEnvelope } from '../../contract.ts';
-import { inboxItem, type MshCore, patientCprOf, putBlob } from '../core.ts';
+import { type Alongside, type InboundEnvelope, runAlongside } from '../../contract.ts';
+import { inboxItem, type MshCore, noteMshBlob, patientCprOf, writeBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
 import { validateEnvelope } from '../envelope-check.ts';
 import { addSubmission, envelopeIdOf } from '../envelopes.ts';
@@ -59,7 +59,7 @@ async function readAll(stream: Readable, limit: number): Promise<Buffer> {
  * An illegible envelope is answered with a ReceiptException when its sender can be named. Idempotent on the AS4
  * MessageId: the AP may deliver again after a crash.
  */
-export async function deliver(core: MshCore, inbound: InboundEnvelope): Promise<void> {
+export async function deliver(core: MshCore, inbound: InboundEnvelope, part?: Alongside): Promise<void> {
   if (await wasReceived(core.store.db, inbound.as4MessageId)) return;
   let bytes: Buffer;
   try {
@@ -79,7 +79,7 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope): Promise<
   }
   // ehmiSBDH IG: "An ehmiSBDH EnvelopeReceipt is never acknowledged": read leniently, never answered.
   if (parsed?.documentIdentification.standard === RECEIPT_STANDARD)
-    return receiveReceipt(core, inbound, parsed);
+    return receiveReceipt(core, inbound, parsed, part);
 
   const check = await validateEnvelope(bytes, 'the received envelope', loaded);
   const env = parsed ?? check.envelope;
@@ -152,6 +152,7 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope): Promise<
     env,
     { mh: facts.messageHeaderId, bundle: facts.bundleId, type: facts.eventCode, resource },
     patientCprOf(facts),
+    part,
   );
 }
 
@@ -163,11 +164,13 @@ async function receiveMessage(
   env: EhmiEnvelope,
   info: MessageKeys,
   patientCpr: string | null,
+  part?: Alongside,
 ): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const verdict = await checkDuplicate(core, env, info);
     if (verdict.kind === 'new') {
-      if ((await deliverNew(core, inbound, bytes, env, info, patientCpr, verdict.keys)) === 'race') continue;
+      if ((await deliverNew(core, inbound, bytes, env, info, patientCpr, verdict.keys, part)) === 'race')
+        continue;
       return;
     }
     if (verdict.kind === 'duplicate') {
@@ -187,10 +190,12 @@ async function deliverNew(
   info: MessageKeys,
   patientCpr: string | null,
   keys: string[],
+  part?: Alongside,
 ): Promise<'done' | 'race'> {
   const receipt = receiptFor(env);
-  const receiptBlob = await putBlob(core, receipt.xml);
-  const envBlob = await putBlob(core, bytes);
+  // Files only (the envelope's is the access point's, stored already): their rows commit with the inbox row.
+  const receiptBlob = await writeBlob(core, receipt.xml);
+  const envBlob = await writeBlob(core, bytes);
   const now = core.now();
   const id = randomUUID();
   const facts = factsNow(core, env);
@@ -220,6 +225,10 @@ async function deliverNew(
   };
   try {
     await core.store.transaction(async (trx) => {
+      // The access point's record of the hand-over, in this same commit.
+      await runAlongside(part, core.store.db, trx, undefined);
+      await noteMshBlob(core, trx, receiptBlob, receipt.xml);
+      await noteMshBlob(core, trx, envBlob, bytes);
       if (!(await claimReceived(trx, inbound.as4MessageId, 'inbox', id, null, now)))
         throw new AlreadyReceived();
       if (!(await noteDuplicateKeys(trx, keys, id, now))) throw new DuplicateRace();

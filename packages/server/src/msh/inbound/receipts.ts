@@ -7,7 +7,7 @@ import {
   readReceipt,
   receiptEnvelope,
 } from '@ehmi/sbdh';
-import type { InboundEnvelope } from '../../contract.ts';
+import { type Alongside, type InboundEnvelope, runAlongside } from '../../contract.ts';
 import { type MshCore, putBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
 import { addSubmission, type BuiltEnvelope, builtEnvelope } from '../envelopes.ts';
@@ -96,6 +96,7 @@ export async function receiveReceipt(
   core: MshCore,
   inbound: InboundEnvelope,
   envelope: ParsedEnvelope,
+  part?: Alongside,
 ): Promise<void> {
   let receipt: ReturnType<typeof readReceipt>;
   try {
@@ -128,6 +129,8 @@ export async function receiveReceipt(
   const now = core.now();
   const report = { eds: core.eds, facts: factsNow(core, receipt.envelope) };
   await core.store.transaction(async (trx) => {
+    // The access point's record of the hand-over, in this same commit.
+    await runAlongside(part, core.store.db, trx, undefined);
     const detail = `envelope ${sub.id}`;
     if (!(await claimReceived(trx, inbound.as4MessageId, 'receipt', null, `answers ${detail}`, now))) return;
     if (!sub.message_id || sub.purpose !== 'message') return;

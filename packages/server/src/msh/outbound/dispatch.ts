@@ -1,6 +1,6 @@
 import { EhmiError } from '@ehmi/errors';
-import type { OutboundOutcome } from '../../contract.ts';
-import type { Job } from '../../store/index.ts';
+import { type Alongside, alongside, type OutboundOutcome, runAlongside } from '../../contract.ts';
+import type { Job, JobContext } from '../../store/index.ts';
 import type { MshCore } from '../core.ts';
 import { parseFacts } from '../delivery-status.ts';
 import { type DispatchPayload, queueDispatch } from '../envelopes.ts';
@@ -18,7 +18,11 @@ import {
  * idempotent on the submission id, so a job repeated after a crash hands it over once. Events 02.2 (msh sent) and
  * 03.1 (ap received) carry the time just before the hand-over, so they sort before the AP's 03.2.
  */
-export async function dispatchJob(core: MshCore, job: Job<DispatchPayload>): Promise<void> {
+export async function dispatchJob(
+  core: MshCore,
+  job: Job<DispatchPayload>,
+  context?: Pick<JobContext, 'complete'>,
+): Promise<void> {
   const sub = await findSubmission(core.store.db, job.payload.submissionId);
   if (!sub || sub.status === 'held') return;
   const at = core.now();
@@ -27,21 +31,39 @@ export async function dispatchJob(core: MshCore, job: Job<DispatchPayload>): Pro
   const facts = parseFacts(sub.eds_facts);
   const report = { eds: core.eds, facts };
   let as4MessageId: string;
+  // The MSH's record of the hand-over (and the job's completion) commits with the AP's, when they share the store.
+  const handedOver = async (trx: Parameters<typeof markSubmitted>[0], as4Id: string): Promise<void> => {
+    await markSubmitted(trx, sub.id, as4Id, core.now());
+    await context?.complete(trx);
+    if (
+      tracked &&
+      (await transition(trx, tracked, 'handedOver', { detail: `envelope ${sub.id}`, time: at, report }))
+    ) {
+      await transition(trx, tracked, 'takenOver', { detail: `AS4 MessageId ${as4Id}`, time: at });
+    }
+  };
+  const part = alongside(core.store.db, (trx, accepted: { as4MessageId: string }) =>
+    handedOver(trx as never, accepted.as4MessageId),
+  );
   try {
-    const accepted = await core.accessPoint.submit({
-      submissionId: sub.id,
-      sender: sub.sender,
-      receiver: sub.receiver,
-      documentType: sub.document_type,
-      process: sub.process,
-      envelope: {
-        size: sub.envelope_size,
-        open: () => core.store.blobs.open({ hash: sub.envelope_hash, size: sub.envelope_size }),
+    const accepted = await core.accessPoint.submit(
+      {
+        submissionId: sub.id,
+        sender: sub.sender,
+        receiver: sub.receiver,
+        documentType: sub.document_type,
+        process: sub.process,
+        envelope: {
+          size: sub.envelope_size,
+          hash: sub.envelope_hash,
+          open: () => core.store.blobs.open({ hash: sub.envelope_hash, size: sub.envelope_size }),
+        },
+        ...(sub.message_id ? { trackingIdentifier: sub.message_id } : {}),
+        // The AP reports its steps with the envelope's facts, without parsing it again.
+        ...(facts ? { eds: facts } : {}),
       },
-      ...(sub.message_id ? { trackingIdentifier: sub.message_id } : {}),
-      // The AP reports its steps with the envelope's facts, without parsing it again.
-      ...(facts ? { eds: facts } : {}),
-    });
+      part,
+    );
     as4MessageId = accepted.as4MessageId;
   } catch (err) {
     const permanent = err instanceof EhmiError && !err.transient && err.code !== 'EHMI_INTERNAL';
@@ -51,6 +73,7 @@ export async function dispatchJob(core: MshCore, job: Job<DispatchPayload>): Pro
     core.logger.warn({ err, submissionId: sub.id }, 'dispatch failed for good');
     await core.store.transaction(async (trx) => {
       await failSubmission(trx, sub.id, reason, core.now());
+      await context?.complete(trx);
       if (tracked) {
         await transition(trx, tracked, 'handedOver', {
           outcome: 'failure',
@@ -64,15 +87,8 @@ export async function dispatchJob(core: MshCore, job: Job<DispatchPayload>): Pro
     });
     return;
   }
-  await core.store.transaction(async (trx) => {
-    await markSubmitted(trx, sub.id, as4MessageId, core.now());
-    if (
-      tracked &&
-      (await transition(trx, tracked, 'handedOver', { detail: `envelope ${sub.id}`, time: at, report }))
-    ) {
-      await transition(trx, tracked, 'takenOver', { detail: `AS4 MessageId ${as4MessageId}`, time: at });
-    }
-  });
+  if (part.committed()) return;
+  await core.store.transaction((trx) => handedOver(trx, as4MessageId));
 }
 
 /**
@@ -80,9 +96,14 @@ export async function dispatchJob(core: MshCore, job: Job<DispatchPayload>): Pro
  * status sent + event 03.2 (and a held archive copy goes out); `failed` → status failed with the ebMS code and
  * reason. Idempotent: a repeated outcome changes nothing.
  */
-export async function recordOutcome(core: MshCore, outcome: OutboundOutcome): Promise<void> {
+export async function recordOutcome(
+  core: MshCore,
+  outcome: OutboundOutcome,
+  part?: Alongside,
+): Promise<void> {
   let released = false;
   await core.store.transaction(async (trx) => {
+    await runAlongside(part, core.store.db, trx, undefined);
     const sub = await findSubmission(trx, outcome.submissionId);
     if (!sub) {
       core.logger.warn({ submissionId: outcome.submissionId }, 'outcome for an unknown submission ignored');

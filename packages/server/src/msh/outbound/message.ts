@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { type Db, type MshCore, putBlob } from '../core.ts';
+import { type Db, type MshCore, noteMshBlob, writeBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
 import { validateEnvelope } from '../envelope-check.ts';
 import { addSubmission, type BuiltEnvelope, envelopeIdOf, routing } from '../envelopes.ts';
@@ -64,15 +64,18 @@ export async function commitMessage(
   built: BuiltEnvelope,
   options: { submitted: string; archive?: BuiltEnvelope; first?: (trx: Db) => Promise<void> },
 ): Promise<void> {
-  const blob = await putBlob(core, built.xml);
+  // Files only: noted in the transaction below, with the rows that name them.
+  const blob = await writeBlob(core, built.xml);
   row.envelope_hash = blob.hash;
   row.envelope_size = blob.size;
   const archive = options.archive;
-  const archiveBlob = archive ? await putBlob(core, archive.xml) : undefined;
+  const archiveBlob = archive ? await writeBlob(core, archive.xml) : undefined;
   const time = row.created_at;
   // 01.1 (11.1 for an acknowledgement) and 02.1 (12.1), reported with the message in one commit.
   const report = { eds: core.eds, facts: factsNow(core, built.envelope) };
   await core.store.transaction(async (trx) => {
+    await noteMshBlob(core, trx, blob, built.xml);
+    if (archive && archiveBlob) await noteMshBlob(core, trx, archiveBlob, archive.xml);
     await options.first?.(trx);
     await createMessage(trx, row, { detail: options.submitted, time, report });
     await transition(trx, row, 'wrapped', { detail: `envelope ${row.envelope_id}`, time, report });
