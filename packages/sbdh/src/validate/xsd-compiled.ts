@@ -1,5 +1,5 @@
 import type { Document, Element, Node } from '@ehmi/xml';
-import { NS } from '../constants.ts';
+import { NS, SCOPE_TYPES } from '../constants.ts';
 
 /**
  * The IG's XSD set (resources/xsd, entry ehmiStandardBusinessDocumentHeader.xsd) written out as code, to spare the
@@ -91,24 +91,6 @@ const documentIdentification: Check = (el) =>
 const businessScope: Check = (el) =>
   noAttributes(el) &&
   sequence(el, [{ ns: NS.sbdh, names: ['Scope'], min: 0, max: Number.POSITIVE_INFINITY, check: scope }]);
-
-const SCOPE_TYPES = [
-  'DOCUMENTID',
-  'PROCESSID',
-  'PATIENTID',
-  'SENDERID',
-  'RECEIVERID',
-  'MESSAGEIDENTIFIER',
-  'MESSAGEENVELOPEIDENTIFIER',
-  'StatisticalInformation',
-  'XDS-METADATA',
-  'ORIGINALMESSAGEIDENTIFIER',
-  'ORIGINALMESSAGEENVELOPEIDENTIFIER',
-  'ORIGINALMESSAGESTANDARD',
-  'ORIGINALMESSAGEVERSION',
-  'ORIGINALENVELOPEIDENTIFIER',
-  'EHMI-ReceiptAcknowledgement',
-];
 
 const scope: Check = (el) =>
   noAttributes(el) &&
