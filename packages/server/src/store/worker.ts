@@ -307,15 +307,20 @@ export class Worker<P = unknown> {
         i < outcomes.length
           ? outcomes[i]
           : new EhmiError('EHMI_INTERNAL', 'the batch handler gave no outcome for this job');
-      try {
-        const outcome = await this.#queue.fail(job, err, { permanent: this.#isPermanent(err) });
-        this.#logger?.warn(
-          { err, jobId: job.id, queue: this.#name, attempt: job.attempt, outcome },
-          'job failed',
-        );
-      } catch (failErr) {
-        this.#logger?.warn({ err: failErr, jobId: job.id }, 'could not record the failure (lease lost)');
-      }
+      await this.#recordFailure(job, err);
+    }
+  }
+
+  /** Record a job's failure (retried later or dead-lettered, as the queue decides) and log it. */
+  async #recordFailure(job: Job<P>, err: unknown): Promise<void> {
+    try {
+      const outcome = await this.#queue.fail(job, err, { permanent: this.#isPermanent(err) });
+      this.#logger?.warn(
+        { err, jobId: job.id, queue: this.#name, attempt: job.attempt, outcome },
+        'job failed',
+      );
+    } catch (failErr) {
+      this.#logger?.warn({ err: failErr, jobId: job.id }, 'could not record the failure (lease lost)');
     }
   }
 
@@ -360,15 +365,7 @@ export class Worker<P = unknown> {
       if (!completed) await this.#queue.complete(job);
     } catch (err) {
       clearInterval(heartbeat);
-      try {
-        const outcome = await this.#queue.fail(job, err, { permanent: this.#isPermanent(err) });
-        this.#logger?.warn(
-          { err, jobId: job.id, queue: this.#name, attempt: job.attempt, outcome },
-          'job failed',
-        );
-      } catch (failErr) {
-        this.#logger?.warn({ err: failErr, jobId: job.id }, 'could not record the failure (lease lost)');
-      }
+      await this.#recordFailure(job, err);
     }
   }
 }
