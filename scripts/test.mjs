@@ -46,7 +46,18 @@ const concurrency = process.env.EHMI_TEST_CONCURRENCY ?? '2';
 const nodeOptions = [process.env.NODE_OPTIONS, '--conditions=ehmi-source'].filter(Boolean).join(' ');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...selected],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    // The usual report, then the failed tests listed again at the end, where a long log is read first.
+    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'scripts', 'test-failures.mjs')}`,
+    '--test-reporter-destination=stdout',
+    ...selected,
+  ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: nodeOptions } },
 );
 process.exit(result.status ?? 1);
