@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { publishedDocumentTypes } from '@ehmi/network';
+import { NODE_V8_FLAGS } from '../src/runtime.ts';
 import {
   type BenchNetwork,
   benchEua,
@@ -301,7 +302,7 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
         const receiverBefore = peakRssMiB(receiver.pid!);
         const receiverCpuBefore = cpuMs(receiver.pid!);
         const child = track(
-          spawn(process.execPath, [...profileFlags(), LARGE_SENDER], {
+          spawn(process.execPath, [...NODE_V8_FLAGS, ...profileFlags(), LARGE_SENDER], {
             env: {
               ...process.env,
               EHMI_TEST_NODE_CONFIG: JSON.stringify(net.plan.organisations[0]!.config),

@@ -28,6 +28,7 @@ import {
 import pg from 'pg';
 import pino from 'pino';
 import type { Config } from '../src/role-list.ts';
+import { NODE_V8_FLAGS } from '../src/runtime.ts';
 import { instanceConfig } from '../test/e2e/instances.ts';
 import { startTcpBalancer } from '../test/e2e/tcp-balancer.ts';
 import { freePortBase } from '../test/helpers/ports.ts';
@@ -43,7 +44,8 @@ export function killAll(): void {
   for (const c of children) c.kill('SIGKILL');
 }
 
-// Every node runs as `npm start` runs it: tsx registered in-process (no `--import tsx` for worker threads to inherit).
+// Every node runs as `npm start` runs it: tsx registered in-process (no `--import tsx` for worker threads to inherit),
+// with the node's V8 flags.
 const NODE_SCRIPT = fileURLToPath(new URL('../test/e2e/node-launch.mjs', import.meta.url));
 
 /**
@@ -60,7 +62,7 @@ export function spawnNode(
   const dir = profile && options.profileFolder ? join(profile, name) : profile;
   const flags = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   const child = track(
-    spawn(process.execPath, [...flags, NODE_SCRIPT], {
+    spawn(process.execPath, [...NODE_V8_FLAGS, ...flags, NODE_SCRIPT], {
       env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
