@@ -31,6 +31,9 @@ class AlreadyReceived extends Error {}
 /** Rolls a delivery transaction back: a duplicate key was inserted meanwhile; classify again. */
 class DuplicateRace extends Error {}
 
+const tooLarge = (limit: number) =>
+  `the envelope is larger than ${limit} bytes (msh.maxInboundEnvelopeBytes)`;
+
 async function readAll(stream: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -39,10 +42,7 @@ async function readAll(stream: Readable, limit: number): Promise<Buffer> {
     size += buf.byteLength;
     if (size > limit) {
       stream.destroy();
-      throw new EhmiError(
-        'EHMI_TOO_LARGE',
-        `the envelope is larger than ${limit} bytes (msh.maxInboundEnvelopeBytes)`,
-      );
+      throw new EhmiError('EHMI_TOO_LARGE', tooLarge(limit));
     }
     chunks.push(buf);
   }
@@ -61,9 +61,13 @@ async function readAll(stream: Readable, limit: number): Promise<Buffer> {
  */
 export async function deliver(core: MshCore, inbound: InboundEnvelope, part?: Alongside): Promise<void> {
   if (await wasReceived(core.store.db, inbound.as4MessageId)) return;
+  const limit = core.config.maxInboundEnvelopeBytes;
+  // Its size known (a blob of the AP's store): an envelope over the limit is not read into memory first.
+  if (inbound.envelope.size !== undefined && inbound.envelope.size > limit)
+    return ignore(core, inbound, tooLarge(limit));
   let bytes: Buffer;
   try {
-    bytes = await readAll(inbound.envelope.open(), core.config.maxInboundEnvelopeBytes);
+    bytes = await readAll(inbound.envelope.open(), limit);
   } catch (err) {
     if (err instanceof EhmiError && err.code === 'EHMI_TOO_LARGE') return ignore(core, inbound, err.message);
     throw err;
