@@ -373,12 +373,8 @@ export async function createAccessPoint(
           throw new EhmiError('EHMI_VALIDATION_FAILED', `submit: ${key} is required`);
         }
       }
-      const existing = await store.db
-        .selectFrom('ap_outbound')
-        .select(['submission_id', 'as4_message_id'])
-        .where('submission_id', '=', submission.submissionId)
-        .executeTakeFirst();
-      if (existing) return { submissionId: existing.submission_id, as4MessageId: existing.as4_message_id };
+      // A repeated submit (the MSH's job again after a crash) is found by the insert below, which keeps the first
+      // AS4 MessageId; no look-up before it, since nearly every submit is a first.
       // The MSH's envelope is a blob of the node's store already: named again, not copied (content-addressed).
       const envelope = submission.envelope;
       const known =

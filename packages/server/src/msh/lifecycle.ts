@@ -163,6 +163,12 @@ export interface TransitionInput {
   resends?: number;
   /** Report the step to EDS with these facts, in the same transaction, when it took effect. */
   report?: StepReport;
+  /**
+   * A once-per-envelope step the caller knows was never recorded for this envelope: its own conditional update in
+   * this transaction moved the envelope out of the state the step leaves (`markSubmitted` from `queued`), so the
+   * timeline is not searched.
+   */
+  firstForEnvelope?: true;
 }
 
 /**
@@ -182,7 +188,13 @@ export async function transition(
   if ((step.oncePerEnvelope || move?.latestEnvelope) && !message.envelopeId) {
     throw new EhmiError('EHMI_INTERNAL', `the step ${name} needs the envelope it concerns`);
   }
-  if (step.oncePerEnvelope && (await recorded(trx, message.id, step.code, message.envelopeId!))) return false;
+  if (
+    step.oncePerEnvelope &&
+    !input.firstForEnvelope &&
+    (await recorded(trx, message.id, step.code, message.envelopeId!))
+  ) {
+    return false;
+  }
   let moved = true;
   if (move) {
     let update = trx

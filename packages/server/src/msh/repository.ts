@@ -74,20 +74,30 @@ export function findSubmission(db: Db, id: string) {
   return db.selectFrom('msh_submissions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The AP took a submission: its AS4 MessageId, kept from the first hand-over if the job ran twice. */
-export async function markSubmitted(trx: Db, id: string, as4MessageId: string, now: number): Promise<void> {
-  await trx
+/**
+ * The AP took a submission: its AS4 MessageId, kept from the first hand-over if the job ran twice. True when this
+ * call moved it from `queued`: the first hand-over of this envelope that commits.
+ */
+export async function markSubmitted(
+  trx: Db,
+  id: string,
+  as4MessageId: string,
+  now: number,
+): Promise<boolean> {
+  const moved = await trx
     .updateTable('msh_submissions')
     .set({ status: 'submitted', as4_message_id: as4MessageId, updated_at: now })
     .where('id', '=', id)
     .where('status', '=', 'queued')
-    .execute();
+    .executeTakeFirst();
+  if (Number(moved.numUpdatedRows) === 1) return true;
   await trx
     .updateTable('msh_submissions')
     .set({ as4_message_id: as4MessageId })
     .where('id', '=', id)
     .where('as4_message_id', 'is', null)
     .execute();
+  return false;
 }
 
 /** The AP refused a submission for good. */

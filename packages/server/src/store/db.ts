@@ -2,23 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
-import SqliteDatabase from 'better-sqlite3';
-import {
-  CompiledQuery,
-  type DatabaseConnection,
-  type Driver,
-  Kysely,
-  type Migration,
-  PostgresDialect,
-  SqliteDialect,
-  type SqliteDialectConfig,
-  SqliteDriver,
-  sql,
-  type Transaction,
-} from 'kysely';
+import { Kysely, type Migration, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { BlobStore } from './blobs.ts';
 import { migrateToLatest } from './migrations.ts';
+import { sqliteDialect } from './sqlite.ts';
 import type { CoreTables } from './types.ts';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -143,37 +131,6 @@ class PostgresJobNotices implements JobNotices {
   }
 }
 
-// Kysely's SQLite driver opens transactions with a plain (deferred) BEGIN. A deferred transaction that reads and
-// then writes can fail with SQLITE_BUSY when another process wrote in between, and the busy timeout does not help
-// (https://www.sqlite.org/lang_transaction.html). BEGIN IMMEDIATE takes the write lock up front and waits for it.
-class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-  }
-}
-
-class ImmediateSqliteDialect extends SqliteDialect {
-  readonly #cfg: SqliteDialectConfig;
-  constructor(config: SqliteDialectConfig) {
-    super(config);
-    this.#cfg = config;
-  }
-  override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#cfg);
-  }
-}
-
-function openSqlite(path: string, busyTimeoutMs: number): SqliteDatabase.Database {
-  const db = new SqliteDatabase(path, { timeout: busyTimeoutMs });
-  // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL on every commit, so an accepted
-  // message survives a power loss (https://www.sqlite.org/pragma.html#pragma_synchronous).
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
-  db.pragma('foreign_keys = ON');
-  return db;
-}
-
 const INT8_OID = 20;
 
 function postgresPool(url: string, schema: string, max: number): pg.Pool {
@@ -254,9 +211,7 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
     } else {
       engine = 'sqlite';
       const file = join(options.dataDir, 'ehmi.sqlite');
-      db = new Kysely<T>({
-        dialect: new ImmediateSqliteDialect({ database: openSqlite(file, options.busyTimeoutMs ?? 5000) }),
-      });
+      db = new Kysely<T>({ dialect: sqliteDialect(file, options.busyTimeoutMs ?? 5000) });
     }
   } catch (err) {
     if (err instanceof EhmiError) throw err;

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { jsonToXml, resendMessage } from '@ehmi/fhir';
 import { parse, payloadOf, RECEIPT_DOCUMENT_ID, scopeValue, wrap } from '@ehmi/sbdh';
 import { createMsh } from '../../src/msh/index.ts';
+import { QUEUES } from '../../src/path.ts';
 import { BLOB_REFERENCES, openNodeStore } from '../../src/role-list.ts';
 import { collectBlobGarbage, JobQueue, storeBlob, storeView } from '../../src/store/index.ts';
 import { engines } from '../helpers/engines.ts';
@@ -365,6 +366,35 @@ for (const engine of engines()) {
       const text = await call(a, 'POST', '/messages', 'hello', 'text/plain');
       assert.equal(text.status, 415, text.text);
       assert.equal(await count(a, 'jobs'), before);
+    });
+
+    it('records the hand-over (02.2, 03.1) once when the dispatch job of an envelope runs again after it', async () => {
+      const bundle = homecare();
+      const r = await submitJson(a, bundle);
+      assert.equal(r.status, 202, r.text);
+      await waitStatus(a, r.body.id, 'receipted');
+      // The job repeated, as after a crash between the AP's commit and the job's end.
+      await a.ctx.queue.enqueue(a.test.store.db, {
+        queue: QUEUES.dispatch,
+        payload: { submissionId: r.body.envelopeId },
+      });
+      await until('the repeated dispatch job done', async () =>
+        (await a.test.store.db
+          .selectFrom('jobs')
+          .select('id')
+          .where('queue', '=', QUEUES.dispatch)
+          .where('status', 'in', ['ready', 'running'])
+          .executeTakeFirst()) === undefined
+          ? true
+          : undefined,
+      );
+      await a.msh.idle({ drained: true });
+      const codes = (await message(a, r.body.id)).events.map((e: Json) => e.code);
+      assert.deepEqual(
+        codes.filter((c: string) => c === '02.2' || c === '03.1'),
+        ['02.2', '03.1'],
+      );
+      assert.equal(a.ap.sent.filter((s) => s.submission.submissionId === r.body.envelopeId).length, 1);
     });
 
     it('answers an identical resubmission with 200 and the same id, and sends nothing again', async () => {

@@ -33,11 +33,17 @@ export async function dispatchJob(
   let as4MessageId: string;
   // The MSH's record of the hand-over (and the job's completion) commits with the AP's, when they share the store.
   const handedOver = async (trx: Parameters<typeof markSubmitted>[0], as4Id: string): Promise<void> => {
-    await markSubmitted(trx, sub.id, as4Id, core.now());
+    // Moved from queued: no 02.2 of this envelope committed before (each one moves it out of queued with it).
+    const first = await markSubmitted(trx, sub.id, as4Id, core.now());
     await context?.complete(trx);
     if (
       tracked &&
-      (await transition(trx, tracked, 'handedOver', { detail: `envelope ${sub.id}`, time: at, report }))
+      (await transition(trx, tracked, 'handedOver', {
+        detail: `envelope ${sub.id}`,
+        time: at,
+        report,
+        ...(first ? { firstForEnvelope: true as const } : {}),
+      }))
     ) {
       await transition(trx, tracked, 'takenOver', { detail: `AS4 MessageId ${as4Id}`, time: at });
     }
