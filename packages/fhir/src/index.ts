@@ -46,6 +46,7 @@ export {
 } from './validator/document.ts';
 export type { Issue } from './validator/issues.ts';
 export { impliedMessageProfile } from './validator/message-profiles.ts';
+export { checkPrimitive } from './validator/primitives.ts';
 export {
   assertValid,
   createValidator,

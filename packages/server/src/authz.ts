@@ -83,6 +83,13 @@ export interface AccessTokenVerifierOptions {
   cooldownMs?: number;
   /** Time to fetch the metadata or the JWKS. Default 5 s. */
   timeoutMs?: number;
+  /**
+   * A token that verified is taken from memory, without its signature checked again, for at most this long (and
+   * never past its `exp`). Default 60 s; 0 checks every token in full on every call.
+   */
+  verifiedCacheMs?: number;
+  /** Verified tokens kept at most (the least recently verified out first). Default 1,000. */
+  verifiedCacheSize?: number;
   /** The clock the token's times are checked against; tests fix it. */
   now?: () => number;
 }
@@ -136,6 +143,11 @@ export class AccessTokenVerifier {
   readonly #fetch: FetchImplementation;
   #jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
   #metadata: Promise<AuthorizationServerMetadata | undefined> | undefined;
+  /** Tokens that verified, by their exact text (no hash to trust): their claims, binding and how long they stand. */
+  readonly #verified = new Map<string, VerifiedToken>();
+  readonly #verifiedCacheMs: number;
+  readonly #verifiedCacheSize: number;
+  #signatureChecks = 0;
 
   constructor(options: AccessTokenVerifierOptions) {
     this.#options = options;
@@ -145,6 +157,8 @@ export class AccessTokenVerifier {
     this.#algorithms = [...(options.algorithms ?? ALGORITHMS)].filter((a) => ALGORITHMS.includes(a));
     if (this.#algorithms.length === 0) throw new TypeError('an access token verifier needs an algorithm');
     this.#skew = options.skewSeconds ?? 30;
+    this.#verifiedCacheMs = options.verifiedCacheMs ?? 60_000;
+    this.#verifiedCacheSize = options.verifiedCacheSize ?? 1_000;
     const timeout = options.timeoutMs ?? 5_000;
     this.#agent = new Agent({
       connect: { ...(options.ca ? { ca: [...options.ca] } : {}), timeout },
@@ -167,8 +181,64 @@ export class AccessTokenVerifier {
    * EHMI_UNAUTHORIZED (`invalid_token`) when it is not, EHMI_UNAVAILABLE when the issuer's keys cannot be had.
    */
   async verify(token: string, clientCertificateDer: Uint8Array | undefined): Promise<AccessClaims> {
+    const now = (this.#options.now ?? Date.now)();
+    let known = this.#verified.get(token);
+    if (known && !this.#stands(known, now)) {
+      this.#verified.delete(token);
+      known = undefined;
+    }
+    if (!known) {
+      known = await this.#verifyInFull(token, now);
+      this.#remember(token, known);
+    }
+    // RFC 8705 §3: a certificate-bound token is accepted only on a connection authenticated by that certificate,
+    // checked on every call: the same token may come on another connection.
+    if (!clientCertificateDer) {
+      throw invalidToken(
+        'the access token is bound to a certificate, and no client certificate was presented',
+      );
+    }
+    if (thumbprintOf(clientCertificateDer) !== known.bound) {
+      throw invalidToken('the access token is bound to another certificate than the one presented');
+    }
+    return known.claims;
+  }
+
+  /** Full signature and claim checks this verifier made (a token taken from memory is not one). */
+  get signatureChecks(): number {
+    return this.#signatureChecks;
+  }
+
+  /**
+   * Whether a token verified earlier still stands at `now` without its signature checked again: its `exp` and `nbf`
+   * are compared with the clock as jose compares them (with the skew), and it is kept no longer than
+   * `verifiedCacheMs`, so that a key the issuer withdraws from its JWKS stops being accepted about as soon as with
+   * a check of every token (jose keeps the JWKS `cacheMaxAgeMs`).
+   */
+  #stands(known: VerifiedToken, now: number): boolean {
+    if (now - known.at >= this.#verifiedCacheMs || now < known.at) return false;
+    const seconds = Math.floor(now / 1000);
+    const { exp, nbf } = known.claims.payload;
+    if (typeof exp === 'number' && exp <= seconds - this.#skew) return false;
+    if (typeof nbf === 'number' && nbf > seconds + this.#skew) return false;
+    return true;
+  }
+
+  #remember(token: string, known: VerifiedToken): void {
+    if (this.#verifiedCacheMs <= 0 || this.#verifiedCacheSize <= 0) return;
+    this.#verified.delete(token);
+    this.#verified.set(token, known);
+    if (this.#verified.size > this.#verifiedCacheSize) {
+      const oldest = this.#verified.keys().next().value;
+      if (oldest !== undefined) this.#verified.delete(oldest);
+    }
+  }
+
+  /** The checks of a token not seen before: signature, algorithm, typ, issuer, audience, times, binding, claims. */
+  async #verifyInFull(token: string, now: number): Promise<VerifiedToken> {
     const jwks = await this.#keys();
     let payload: JWTPayload;
+    this.#signatureChecks++;
     try {
       ({ payload } = await jwtVerify(token, jwks, {
         issuer: this.issuer,
@@ -180,26 +250,17 @@ export class AccessTokenVerifier {
         typ: 'at+jwt',
         // RFC 9068 §2.2: exp, iat and client_id are required in a JWT access token.
         requiredClaims: ['exp', 'iat', 'client_id'],
-        currentDate: new Date((this.#options.now ?? Date.now)()),
+        currentDate: new Date(now),
       }));
     } catch (err) {
       throw fromJoseError(err);
     }
-    // RFC 8705 §3: a certificate-bound token is accepted only on a connection authenticated by that certificate.
+    // RFC 8705 §3: the token must be certificate-bound; which certificate is checked on every call (verify).
     const bound = (payload.cnf as Record<string, unknown> | undefined)?.['x5t#S256'];
     if (typeof bound !== 'string') {
       throw invalidToken('the access token is not bound to a certificate (no cnf.x5t#S256)');
     }
-    if (!clientCertificateDer) {
-      throw invalidToken(
-        'the access token is bound to a certificate, and no client certificate was presented',
-      );
-    }
-    const presented = createHash('sha256').update(clientCertificateDer).digest('base64url');
-    if (presented !== bound) {
-      throw invalidToken('the access token is bound to another certificate than the one presented');
-    }
-    return claimsOf(payload);
+    return { claims: claimsOf(payload), bound, at: now };
   }
 
   /** Release the connections to the issuer; a second call does nothing (a role closed twice). */
@@ -275,6 +336,29 @@ export class AccessTokenVerifier {
     }
     return m as AuthorizationServerMetadata;
   }
+}
+
+/** A token that verified in full: what it says, the certificate it is bound to, and when it was checked. */
+interface VerifiedToken {
+  readonly claims: AccessClaims;
+  /** `cnf.x5t#S256`. */
+  readonly bound: string;
+  /** The verifier's clock when it was checked. */
+  readonly at: number;
+}
+
+/**
+ * The SHA-256 thumbprint (base64url) of a certificate's DER, as `cnf.x5t#S256` names it; kept per octets object, as
+ * a connection's certificate is the same object on each of its requests (`peerCertificatePath`).
+ */
+const thumbprints = new WeakMap<Uint8Array, string>();
+function thumbprintOf(der: Uint8Array): string {
+  let t = thumbprints.get(der);
+  if (t === undefined) {
+    t = createHash('sha256').update(der).digest('base64url');
+    thumbprints.set(der, t);
+  }
+  return t;
 }
 
 /** An authorization server's metadata (RFC 8414 §2), as far as the node reads it. */

@@ -1,5 +1,5 @@
 import type { OperationOutcome } from '@ehmi/errors';
-import { shippedValidator, type Validator } from '@ehmi/fhir';
+import { checkPrimitive, shippedValidator, type Validator } from '@ehmi/fhir';
 
 const EDS = 'http://medcomehmi.dk/ig/eds/StructureDefinition/';
 /** The delivery status of a receipt or acknowledgement: no patient (dk.ehmi.eds 1.0.2). */
@@ -17,6 +17,65 @@ export interface ValidationResult {
 
 const bare = (p: string) => p.split('|')[0]!;
 
+/** Event shapes remembered as conforming, at most (the least recently used out first). */
+const SHAPES_KEPT = 1_000;
+
+/** Stands for a varying value in an event's shape. */
+const VARYING = '\u0000';
+
+/**
+ * The shape of an event: its JSON with the values that differ from one event of a station to the next — `recorded`
+ * (instant) and each entity's `what.identifier.value` (string) — replaced by one mark, or undefined when one of them
+ * is not a plain JSON string (absent is fine: the shape says so). The EDS profiles and the base types they build on
+ * look at these two values in one way only, as primitives of their type: no fixed value, pattern, binding, maximum
+ * length, slice discriminator or invariant of either profile reads them (`test/eds/profiles.test.ts` holds this
+ * against the profiles), and `dom-3` reads `reference`, `canonical`, `uri` and `url` descendants, not `string` or
+ * `instant` ones. So two events of one shape conform alike when both have valid values there.
+ */
+function shapeOf(event: Record<string, unknown>): { key: string; values: string[] } | undefined {
+  const recorded = event.recorded;
+  if (typeof recorded !== 'string' || '_recorded' in event) return undefined;
+  const values = [recorded];
+  let entity = event.entity;
+  if (Array.isArray(entity)) {
+    entity = entity.map((e: unknown) => {
+      const what = (e as { what?: unknown } | null)?.what;
+      const identifier = (what as { identifier?: unknown } | null | undefined)?.identifier;
+      if (identifier === null || typeof identifier !== 'object' || Array.isArray(identifier)) return e;
+      const id = identifier as Record<string, unknown>;
+      if (!('value' in id) && !('_value' in id)) return e;
+      if (typeof id.value !== 'string' || '_value' in id) throw NOT_PLAIN;
+      values.push(id.value);
+      return {
+        ...(e as object),
+        what: { ...(what as object), identifier: { ...id, value: VARYING } },
+      };
+    });
+  }
+  return { key: JSON.stringify({ ...event, recorded: VARYING, entity }), values };
+}
+
+const NOT_PLAIN = new Error('not a plain value');
+
+function shapeOrNone(event: Record<string, unknown>): ReturnType<typeof shapeOf> {
+  try {
+    return shapeOf(event);
+  } catch (err) {
+    if (err === NOT_PLAIN) return undefined;
+    throw err;
+  }
+}
+
+/** Whether the varying values (`recorded` first) are valid where the shape puts them. */
+function valuesValid(values: readonly string[]): boolean {
+  // A value beginning with `#` could read as a local reference to a contained resource: never taken from a shape.
+  return (
+    values.every((v) => !v.startsWith('#')) &&
+    checkPrimitive(values[0], 'instant') === undefined &&
+    values.slice(1).every((v) => checkPrimitive(v, 'string') === undefined)
+  );
+}
+
 /**
  * Checks an AuditEvent against the EDS profile it claims in meta.profile; when it claims none, against
  * EdsPatientDeliveryStatus if it has an `ehmiPatient` entity, else EdsBasicDeliveryStatus. A claim of any other
@@ -25,6 +84,9 @@ const bare = (p: string) => p.split('|')[0]!;
  */
 export class EdsValidator {
   readonly #validator: Validator;
+  /** Shapes of events that conformed (`shapeOf`): another event of the same shape needs only its values checked. */
+  readonly #conforming = new Map<string, true>();
+  #fullValidations = 0;
 
   constructor(validator: Validator = shippedValidator()) {
     this.#validator = validator;
@@ -49,9 +111,34 @@ export class EdsValidator {
     return { profiles: [patient ? PATIENT_PROFILE : BASIC_PROFILE], others };
   }
 
+  /** Events checked by the profile validator in full (an event of a shape that conformed before is not one). */
+  get fullValidations(): number {
+    return this.#fullValidations;
+  }
+
+  /**
+   * The event checked against its EDS profile. Every station sends events of a few shapes (its organisations, steps
+   * and message types), each with its own time and ids: an event of a shape that conformed before has only those
+   * values checked, as the validator checks them (`shapeOf`); any other event, and every one that fails, goes
+   * through the profile validator, which words each finding. A conforming event's outcome then holds no warnings.
+   */
   validate(event: Record<string, unknown>): ValidationResult {
     const { profiles, others } = this.profilesFor(event);
     const meta = { ...((event.meta as Record<string, unknown> | undefined) ?? {}), profile: profiles };
+    const shape = others.length === 0 ? shapeOrNone({ ...event, meta }) : undefined;
+    if (shape && this.#conforming.has(shape.key) && valuesValid(shape.values)) {
+      this.#conforming.delete(shape.key);
+      this.#conforming.set(shape.key, true);
+      return {
+        ok: true,
+        profiles,
+        outcome: {
+          resourceType: 'OperationOutcome',
+          issue: [{ severity: 'information', code: 'informational', diagnostics: 'No issues detected' }],
+        },
+      };
+    }
+    this.#fullValidations++;
     const outcome = this.#validator.validate({ ...event, meta });
     for (const p of others) {
       outcome.issue.unshift({
@@ -69,6 +156,14 @@ export class EdsValidator {
         (i) => i.code !== 'informational' || i.diagnostics !== 'No issues detected',
       );
     }
-    return { ok: errors.length === 0, profiles, outcome };
+    const ok = errors.length === 0;
+    if (ok && shape && valuesValid(shape.values)) {
+      this.#conforming.set(shape.key, true);
+      if (this.#conforming.size > SHAPES_KEPT) {
+        const oldest = this.#conforming.keys().next().value;
+        if (oldest !== undefined) this.#conforming.delete(oldest);
+      }
+    }
+    return { ok, profiles, outcome };
   }
 }

@@ -18,14 +18,30 @@ export interface StoredEvent {
 
 /** JSON text with every object's keys in order: the same event gives the same text however it was written. */
 function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Json)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      // As this digest always wrote them (stored digests must not change): undefined in an array as nothing.
+      const v = value[i] as unknown;
+      if (v !== undefined) out += canonical(v);
+    }
+    return `${out}]`;
   }
-  return JSON.stringify(value);
+  const object = value as Json;
+  // Code-unit order, as the sort of the key strings gives it.
+  const keys = Object.keys(object).sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const v = object[k];
+    if (v === undefined) continue;
+    if (!first) out += ',';
+    first = false;
+    out += `${JSON.stringify(k)}:${canonical(v)}`;
+  }
+  return `${out}}`;
 }
 
 /**

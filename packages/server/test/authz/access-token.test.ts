@@ -299,6 +299,67 @@ describe('resource server: certificate-bound access tokens (FAPI 2.0 §5.3.3, RF
     }
   });
 
+  it('a token that verified is checked in full once; its binding, exp and the cache age are checked on every call', async () => {
+    let at = Date.now();
+    const verifier = new AccessTokenVerifier({
+      issuer: auth.issuer,
+      jwksUrl: `${auth.url}/jwks`,
+      audience: EER,
+      ca: [pki.caPem],
+      skewSeconds: SKEW,
+      verifiedCacheMs: 60_000,
+      now: () => at,
+    });
+    try {
+      const first = await verifier.verify(token, pki.client.certificate.raw);
+      assert.equal(verifier.signatureChecks, 1);
+      assert.equal(await verifier.verify(token, pki.client.certificate.raw), first);
+      assert.equal(await verifier.verify(token, Buffer.from(pki.client.certificate.raw)), first);
+      assert.equal(verifier.signatureChecks, 1);
+      // The binding is the connection's, not the token's: another certificate or none is refused, from memory too.
+      await assert.rejects(verifier.verify(token, pki.stranger.certificate.raw), /another certificate/);
+      await assert.rejects(verifier.verify(token, undefined), /no client certificate/);
+      assert.equal(verifier.signatureChecks, 1);
+      // Past the cache's age: checked in full again.
+      at += 60_000;
+      await verifier.verify(token, pki.client.certificate.raw);
+      assert.equal(verifier.signatureChecks, 2);
+      // Past exp beyond the skew: refused as expired, though it was in memory a moment before.
+      at = Number(claimsOf(token).exp) * 1000 - 1_000;
+      await verifier.verify(token, pki.client.certificate.raw);
+      const checks = verifier.signatureChecks;
+      at = Number(claimsOf(token).exp) * 1000 + (SKEW + 1) * 1000;
+      await assert.rejects(verifier.verify(token, pki.client.certificate.raw), /expired/);
+      assert.equal(verifier.signatureChecks, checks + 1);
+      // A token that failed is never remembered: each call checks it again.
+      const [h, p, s] = token.split('.') as [string, string, string];
+      const tampered = `${h}.${p}.${s.slice(0, -4)}AAAA`;
+      at = Date.now();
+      await assert.rejects(verifier.verify(tampered, pki.client.certificate.raw), /signature/);
+      await assert.rejects(verifier.verify(tampered, pki.client.certificate.raw), /signature/);
+      assert.equal(verifier.signatureChecks, checks + 3);
+    } finally {
+      await verifier.close();
+    }
+  });
+
+  it('verifiedCacheMs 0: every call checks the token in full', async () => {
+    const verifier = new AccessTokenVerifier({
+      issuer: auth.issuer,
+      jwksUrl: `${auth.url}/jwks`,
+      audience: EER,
+      ca: [pki.caPem],
+      verifiedCacheMs: 0,
+    });
+    try {
+      await verifier.verify(token, pki.client.certificate.raw);
+      await verifier.verify(token, pki.client.certificate.raw);
+      assert.equal(verifier.signatureChecks, 2);
+    } finally {
+      await verifier.close();
+    }
+  });
+
   it('verify() on its own: an explicit jwksUrl, and the claims of a bound token', async () => {
     const verifier = new AccessTokenVerifier({
       issuer: auth.issuer,
