@@ -1,14 +1,13 @@
-import { EhmiError } from '@ehmi/errors';
 import {
   correlateReceipt,
   type EhmiEnvelope,
   type ParsedEnvelope,
+  parse,
   type ReceiptExceptionCategory,
   readReceipt,
   receiptEnvelope,
 } from '@ehmi/sbdh';
 import { type Alongside, type InboundEnvelope, runAlongside } from '../../contract.ts';
-import { readSbdhHeader } from '../../delivery-status/header.ts';
 import { type MshCore, putBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
 import { addSubmission, type BuiltEnvelope, builtEnvelope } from '../envelopes.ts';
@@ -110,12 +109,7 @@ export async function receiveReceipt(
   const sub = originalId ? await findSubmission(core.store.db, originalId) : undefined;
   if (!sub)
     return ignore(core, inbound, `EnvelopeReceipt for an unknown envelope ${originalId ?? '(none named)'}`);
-  // Correlation compares header values only: the envelope we sent and stored is read up to the end of its
-  // header (its payload, most of its octets, is neither read nor parsed nor decoded).
-  const original = await readSbdhHeader(core.store.blobs.open(sub.envelope_hash));
-  if (!original) {
-    throw new EhmiError('EHMI_INTERNAL', `the stored envelope ${sub.id} has no legible ehmiSBDH header`);
-  }
+  const original = parse(await core.store.blobs.read(sub.envelope_hash));
   // Only the party the envelope went to may receipt it: the sender its access point authenticated is that party.
   if (original.receiver.value.toLowerCase() !== inbound.sender.toLowerCase()) {
     return ignore(
