@@ -9,7 +9,7 @@ import { FHIR_ACK_STANDARD } from './constants.ts';
 import { fhirDocumentId } from './document-id.ts';
 import { type MessageSource, readFhirMessage } from './fhir/input.ts';
 import { type MedComMessageFacts, readMessageFacts } from './fhir/message.ts';
-import { arr, entries, isObject, str } from './fhir/resolve.ts';
+import { arr, entries, isObject, type Json, str } from './fhir/resolve.ts';
 import type { EhmiEnvelope } from './model.ts';
 import { scopeValue } from './model.ts';
 
@@ -26,6 +26,8 @@ export interface WrapOptions extends EnvelopeStamp {
   requestReceipt?: boolean;
   /** TypeVersion when `MessageHeader.definition` carries none (the Acknowledgement defaults to 2.0). */
   typeVersion?: string;
+  /** The message's JSON form when the caller has already read these bytes: not read again. */
+  resource?: Record<string, unknown>;
 }
 
 /** A built envelope: its XML, its typed form and the message facts it was mapped from. */
@@ -55,7 +57,7 @@ export async function wrap(message: MessageSource, options: WrapOptions = {}): P
  * scopeValue(envelope, 'PATIENTID') === facts.patient?.value; // true
  */
 export async function wrapMessage(message: MessageSource, options: WrapOptions = {}): Promise<WrapResult> {
-  const input = await readFhirMessage(message);
+  const input = await readFhirMessage(message, undefined, options.resource as Json | undefined);
   const facts = readMessageFacts(input.resource, options.typeVersion);
   const meta = { ...messageMetadata(facts, input.mimeType, options), encoding: input.encoding };
   const envelope = buildEnvelope(meta, input.bytes);

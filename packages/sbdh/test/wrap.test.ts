@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
-import { jsonToXml } from '@ehmi/fhir';
+import { jsonToXml, xmlToJson } from '@ehmi/fhir';
 import {
   findScope,
   parse,
@@ -161,6 +161,28 @@ describe('wrap: MedCom FHIR message → ehmiSBDH (ehmiSBDH IG "If the MedCom Mes
     );
     assert.equal(scopeValue(env, 'ORIGINALMESSAGESTANDARD'), 'homecareobservation-message');
     assert.equal(scopeValue(env, 'ORIGINALMESSAGEVERSION'), '1.1');
+  });
+
+  it('wraps the same envelope from bytes with their JSON form given as from the bytes alone', async () => {
+    const stamp = { instanceIdentifier: 'a1b2c3d4-0000-4000-8000-000000000001', now: NOW };
+    const bytes = readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json'));
+    const resource = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    assert.equal(
+      (await wrapMessage(bytes, { ...stamp, resource })).xml,
+      (await wrapMessage(bytes, stamp)).xml,
+    );
+    const xml = readFileSync(join(SBDH, 'examples/ehmiMessage_401cbc36_HCO_bundle.xml'));
+    const fromXml = (await wrapMessage(xml, stamp)).xml;
+    assert.equal(
+      (await wrapMessage(xml, { ...stamp, resource: xmlToJson(xml.toString('utf8')) })).xml,
+      fromXml,
+    );
+    // The given form is used, not the bytes read again: the mapped facts come from it.
+    const other = structuredClone(resource) as { entry: { resource: { id: string } }[] };
+    other.entry[0]!.resource.id = 'f0f0f0f0-0000-4000-8000-000000000002';
+    const wrapped = await wrapMessage(bytes, { ...stamp, resource: other });
+    assert.equal(scopeValue(wrapped.envelope, 'MESSAGEIDENTIFIER'), 'f0f0f0f0-0000-4000-8000-000000000002');
+    assert.deepEqual(payloadOf(parse(wrapped.xml)), bytes);
   });
 
   it('wraps FHIR XML with mimeType application/fhir+xml', async () => {

@@ -38,7 +38,7 @@ export function parseXml(input: string | Uint8Array, options: ParseXmlOptions = 
   if (DOCTYPE.test(text)) {
     throw new EhmiError('EHMI_XML_DOCTYPE_FORBIDDEN', `${source} contains a DOCTYPE, which is not allowed`);
   }
-  if (text.trim() === '') throw new EhmiError('EHMI_XML_MALFORMED', `${source} is empty`);
+  if (!NON_WHITESPACE.test(text)) throw new EhmiError('EHMI_XML_MALFORMED', `${source} is empty`);
   checkCharacters(text, source);
   let first: EhmiError | undefined;
   const parser = new DOMParser({
@@ -80,9 +80,12 @@ function locate(context: unknown): string {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const FORBIDDEN_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 // XML 1.0 §4.1: `&` starts an entity or character reference; anything else is not well-formed (xmldom keeps it as
-// text). CDATA sections, comments and processing instructions are blanked first: `&` is literal there.
+// text). Inside CDATA sections, comments and processing instructions `&` is literal. Each `&` is tested where it
+// stands; the literal sections are located only when one is not a reference (a reference holds no `<`, so one that
+// starts outside a section lies wholly outside it), so a document is not copied to be checked.
 const LITERAL_SECTIONS = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
-const BARE_AMPERSAND = /&(?!(?:[A-Za-z_:][\w.:-]*|#[0-9]+|#x[0-9A-Fa-f]+);)/;
+const REFERENCE = /&(?:[A-Za-z_:][\w.:-]*|#[0-9]+|#x[0-9A-Fa-f]+);/y;
+const NON_WHITESPACE = /\S/;
 
 function checkCharacters(text: string, source: string): void {
   const bad = FORBIDDEN_CHAR.exec(text);
@@ -92,13 +95,43 @@ function checkCharacters(text: string, source: string): void {
       `${source} is not well-formed XML: character U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at offset ${bad.index} is not allowed in XML`,
     );
   }
-  const amp = BARE_AMPERSAND.exec(text.replace(LITERAL_SECTIONS, (m) => ' '.repeat(m.length)));
-  if (amp) {
+  const amp = bareAmpersand(text);
+  if (amp >= 0) {
     throw new EhmiError(
       'EHMI_XML_MALFORMED',
-      `${source} is not well-formed XML: "&" at offset ${amp.index} does not start an entity or character reference`,
+      `${source} is not well-formed XML: "&" at offset ${amp} does not start an entity or character reference`,
     );
   }
+}
+
+/** The offset of the first `&` outside a literal section that starts no reference, or -1. */
+function bareAmpersand(text: string): number {
+  let sections: number[] | undefined;
+  for (let at = text.indexOf('&'); at >= 0; at = text.indexOf('&', at + 1)) {
+    REFERENCE.lastIndex = at;
+    if (REFERENCE.test(text)) continue;
+    sections ??= literalSections(text);
+    if (!inside(sections, at)) return at;
+  }
+  return -1;
+}
+
+/** Start and end offsets of the CDATA sections, comments and processing instructions, in order. */
+function literalSections(text: string): number[] {
+  const out: number[] = [];
+  LITERAL_SECTIONS.lastIndex = 0;
+  for (let m = LITERAL_SECTIONS.exec(text); m; m = LITERAL_SECTIONS.exec(text)) {
+    out.push(m.index, m.index + m[0].length);
+  }
+  return out;
+}
+
+function inside(sections: readonly number[], at: number): boolean {
+  for (let i = 0; i < sections.length; i += 2) {
+    if (at < sections[i]!) return false;
+    if (at < sections[i + 1]!) return true;
+  }
+  return false;
 }
 
 const DECLARED_ENCODING = /^<\?xml[^>]*\sencoding\s*=\s*["']([A-Za-z][\w.-]*)["']/;

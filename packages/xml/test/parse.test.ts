@@ -117,6 +117,62 @@ describe('parseXml strictness beyond the DOM parser', () => {
     assert.equal(parseXml('<r a="&amp;&#38;&#x26;"/>').documentElement?.getAttribute('a'), '&&&');
   });
 
+  it('names the first bare "&" outside CDATA, comments and processing instructions', () => {
+    assert.throws(
+      () => parseXml('<r><![CDATA[&]]><?pi & ?><!-- & -->&amp;x & y</r>'),
+      /"&" at offset 42 does not/,
+    );
+    assert.throws(() => parseXml('<r>&#x;</r>'), /"&" at offset 3 does not/);
+    assert.throws(() => parseXml('<r><!-- never closed & <a/></r>'), /"&" at offset 21 does not/);
+    assert.equal(parseXml('<r>&lt;<![CDATA[ & ]]>&#38;</r>').documentElement?.textContent, '< & &');
+  });
+
+  it('finds a bare "&" where blanking the literal sections and searching did, on generated documents', () => {
+    // The earlier check, kept here as the reference: blank the literal sections, then search.
+    const sections = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
+    const bare = /&(?!(?:[A-Za-z_:][\w.:-]*|#[0-9]+|#x[0-9A-Fa-f]+);)/;
+    const pieces = [
+      '&',
+      '&amp;',
+      '&#38;',
+      '&#x26;',
+      '&#x;',
+      '&a.b:c-d;',
+      '&1;',
+      ';',
+      'a',
+      ' ',
+      '<![CDATA[',
+      ']]>',
+      '<!--',
+      '-->',
+      '<?p',
+      '?>',
+      '<',
+      '>',
+    ];
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 3000; i++) {
+      let inner = '';
+      for (let j = next(12); j >= 0; j--) inner += pieces[next(pieces.length)];
+      const text = `<r>${inner}</r>`;
+      const expected = bare.exec(text.replace(sections, (m) => ' '.repeat(m.length)))?.index;
+      let found: number | undefined;
+      try {
+        parseXml(text);
+      } catch (err) {
+        const m = /"&" at offset (\d+)/.exec((err as Error).message);
+        if (m) found = Number(m[1]);
+        else if (expected !== undefined) continue; // another well-formedness error came first
+      }
+      assert.equal(found, expected, text);
+    }
+  });
+
   it('refuses control characters XML 1.0 does not allow, naming the code point', () => {
     assert.throws(() => parseXml('<r>a\u0001b</r>'), /U\+0001 at offset 4/);
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { descendantElements, serializeXml } from '@ehmi/xml';
+import { descendantElements, excC14n, parseXml, serializeXml } from '@ehmi/xml';
 import { parseMessaging } from '../../src/ebms/parse.ts';
 import { NS } from '../../src/lib/ns.ts';
 import { buildReceipt, signedInfoReferences } from '../../src/receipt/build.ts';
@@ -30,6 +30,34 @@ describe('buildReceipt', () => {
     );
     assert.deepEqual(copied.map(serializeXml), refs.map(serializeXml));
     for (const r of copied) assert.equal(r.parentNode?.localName, 'MessagePartNRInformation');
+  });
+
+  it('echoes a ds:Reference written with another prefix or none in its namespace, through a round trip', () => {
+    const signed = parseXml(
+      '<S xmlns:d="http://www.w3.org/2000/09/xmldsig#"><d:SignedInfo><d:Reference URI="#a"><d:DigestValue>AA==</d:DigestValue></d:Reference></d:SignedInfo>' +
+        '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><Reference URI="#b"><DigestValue>AQ==</DigestValue></Reference></Signature></S>',
+    );
+    const elements = descendantElements(signed, NS.DS, 'Reference');
+    const receipt = buildReceipt({
+      refToMessageId: 'm1@test',
+      references: elements.map((element) => ({
+        uri: element.getAttribute('URI')!,
+        transforms: [],
+        digestMethod: '',
+        digestValue: '',
+        element,
+      })),
+    });
+    const back = parseEnvelope(serializeXml(receipt.document));
+    const copied = descendantElements(back.document, NS.DS, 'Reference');
+    assert.deepEqual(
+      copied.map((r) => [r.prefix, r.getAttribute('URI'), r.textContent]),
+      [
+        ['d', '#a', 'AA=='],
+        [null, '#b', 'AQ=='],
+      ],
+    );
+    assert.equal(excC14n(back.messaging), excC14n(checkEnvelope(receipt.document).messaging));
   });
 
   it('builds a well-formed receipt envelope that parses back to the same model', () => {

@@ -4,6 +4,7 @@ import { decodeText } from '../validate/payload.ts';
 import type { Json } from './resolve.ts';
 
 const FHIR_NS = 'http://hl7.org/fhir';
+const FIRST_NON_WHITESPACE = /\S/;
 
 /** A FHIR message as received: its exact bytes (the payload that is base64-encoded) and its JSON form. */
 export interface FhirMessageInput {
@@ -21,10 +22,13 @@ export type MessageSource = string | Uint8Array | Record<string, unknown>;
 /**
  * Read a MedCom FHIR message given as JSON or XML text/bytes, or as a parsed JSON object.
  * XML goes through {@link fhirXmlToJson}; bad input gives a specific error (malformed JSON/XML, DOCTYPE, namespace).
+ * `resource`, when the caller has already read these very bytes into their JSON form, is taken as that form instead
+ * of reading them again (their format, encoding and an XML root's namespace are still checked).
  */
 export async function readFhirMessage(
   source: MessageSource,
   name = 'the message',
+  resource?: Json,
 ): Promise<FhirMessageInput> {
   if (!(typeof source === 'string' || source instanceof Uint8Array)) {
     return {
@@ -49,9 +53,10 @@ export async function readFhirMessage(
     : 'UTF-8';
   let text = decodeText(bytes, encoding);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const first = text.trimStart()[0];
+  const first = FIRST_NON_WHITESPACE.exec(text)?.[0];
   if (first === '{') {
-    let resource: unknown;
+    if (resource)
+      return { format: 'json', mimeType: 'application/fhir+json', bytes, resource, encoding: 'UTF-8' };
     try {
       resource = JSON.parse(text);
     } catch (err) {
@@ -95,7 +100,7 @@ export async function readFhirMessage(
       format: 'xml',
       mimeType: 'application/fhir+xml',
       bytes,
-      resource: await fhirXmlToJson(text),
+      resource: resource ?? (await fhirXmlToJson(text)),
       encoding,
     };
   }

@@ -77,7 +77,7 @@ export async function submitFhir(
     if (outcome) throw new ProfileValidationError(outcome);
   }
   // The exact submitted bytes are the BinaryContent (ehmiSBDH IG: base64 of the message).
-  const wrapped = await wrapMessage(body);
+  const wrapped = await wrapMessage(body, { resource });
   const facts = wrapped.facts;
   if (facts.eventCode === 'acknowledgement-message') {
     throw new EhmiError(
