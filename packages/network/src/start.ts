@@ -69,7 +69,10 @@ export interface StartNetworkOptions {
    * whose organisation nodes are started without it (`static`) serves the MSH API on mTLS alone.
    */
   accessTokens?: boolean;
-  /** How long the start waits for the SMP to serve every organisation after seeding EER; default 20 s. */
+  /**
+   * How long the start waits, after seeding EER, for the SMP to serve one more of the organisations' document types
+   * before it gives up (the propagation has stalled); default 20 s. A slow machine may take longer in all.
+   */
   registersTimeoutMs?: number;
 }
 
