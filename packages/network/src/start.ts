@@ -632,7 +632,13 @@ export async function startNetwork(options: StartNetworkOptions): Promise<Runnin
  */
 export async function seedNetworkRegisters(
   plan: NetworkPlan,
-  options: { eerUrl: string; logger: Logger; timeoutMs?: number | undefined },
+  options: {
+    eerUrl: string;
+    logger: Logger;
+    timeoutMs?: number | undefined;
+    /** Called once EER holds every organisation, before the wait for the SMP. */
+    onSeeded?: () => void;
+  },
 ): Promise<void> {
   const seeds: SeedOrganisation[] = plan.organisations.map((o) => ({
     spec: o.spec,
@@ -652,6 +658,7 @@ export async function seedNetworkRegisters(
   });
   try {
     await seedRegisters(options.eerUrl, seeds, client.fetch);
+    options.onSeeded?.();
     await waitForSmp(seeds, {
       dnsServer: { host: plan.central.dns.host, port: plan.central.dns.port },
       zone: plan.central.dns.zone,
@@ -686,17 +693,27 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
     throw explainListenError(err, plan.portBase);
   }
   // Seed EER from the organisations (stable ids: a restart updates), then wait until the SMP serves them all as
-  // an access point will ask. The organisations' nodes start meanwhile.
+  // an access point will ask. The organisations' nodes start once EER holds them, while the SMP is waited for: the
+  // seeding's first token request has the authorization server fetch the root CA's CRL from the CRL service in this
+  // process (a 10 s timeout, failing closed), which three nodes starting beside it could starve on a loaded machine.
+  let seeded = (): void => {};
+  const inEer = new Promise<void>((resolve) => {
+    seeded = resolve;
+  });
   const registers = seedNetworkRegisters(plan, {
     eerUrl: central.urls.eer!,
     logger: options.logger,
     timeoutMs: options.registersTimeoutMs,
+    onSeeded: () => seeded(),
   });
-  const [seeded, ...settled] = await Promise.allSettled([
+  const [registered, ...settled] = await Promise.allSettled([
     registers,
-    ...plan.organisations.map((o) => startNode(o.config, options.logger.child({ org: o.spec.name }))),
+    ...plan.organisations.map(async (o) => {
+      await Promise.race([inEer, registers]);
+      return startNode(o.config, options.logger.child({ org: o.spec.name }));
+    }),
   ]);
-  const failed = [seeded, ...settled].find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const failed = [registered, ...settled].find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
     await Promise.all(
       settled.map((s) => (s.status === 'fulfilled' ? s.value.close().catch(() => {}) : undefined)),
