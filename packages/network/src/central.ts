@@ -166,6 +166,11 @@ export interface WaitForSmpOptions {
   timeoutMs: number;
   logger: Logger;
   pollMs?: number;
+  /**
+   * A count that grows as the propagation gets work done (the central node's finished `eer.propagate` jobs): it
+   * counts as progress too, since a job that publishes again what is served already shows nothing new to the poll.
+   */
+  progress?: () => Promise<number>;
 }
 
 /**
@@ -191,6 +196,9 @@ export async function waitForSmp(
   const pending = new Set(
     organisations.flatMap((o) => types.map((t) => JSON.stringify([participantOf(o.spec), t, o.as4Url]))),
   );
+  const progress = async (last: number): Promise<number> =>
+    options.progress ? options.progress().catch(() => last) : last;
+  let done = await progress(0);
   let deadline = Date.now() + options.timeoutMs;
   let lastError = '';
   for (;;) {
@@ -208,7 +216,8 @@ export async function waitForSmp(
       }),
     );
     if (pending.size === 0) return;
-    if (pending.size < before) deadline = Date.now() + options.timeoutMs;
+    const nowDone = await progress(done);
+    if (pending.size < before || nowDone > done) deadline = Date.now() + options.timeoutMs;
     else if (Date.now() >= deadline) {
       const missing = [...new Set([...pending].map((k) => (JSON.parse(k) as string[])[0]))];
       throw new EhmiError(
@@ -216,6 +225,7 @@ export async function waitForSmp(
         `the SMP does not serve ${missing.join(', ')}: no more published within ${options.timeoutMs} ms (EER → SMP propagation, the eer.propagate jobs of the central node; last error: ${lastError})`,
       );
     }
+    done = nowDone;
     options.logger.debug({ pending: pending.size, lastError }, 'waiting for the SMP');
     await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
   }

@@ -1,7 +1,14 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
-import { type Config, type ConfigInput, configSchema, type RunningNode, startNode } from '@ehmi/server';
+import {
+  type Config,
+  type ConfigInput,
+  configSchema,
+  PROPAGATE_QUEUE,
+  type RunningNode,
+  startNode,
+} from '@ehmi/server';
 import type { Logger } from 'pino';
 import {
   type AuthOrganisation,
@@ -638,6 +645,8 @@ export async function seedNetworkRegisters(
     timeoutMs?: number | undefined;
     /** Called once EER holds every organisation, before the wait for the SMP. */
     onSeeded?: () => void;
+    /** The central node's finished propagation jobs, when it runs in this process (progress beside the SMP's answers). */
+    progress?: () => Promise<number>;
   },
 ): Promise<void> {
   const seeds: SeedOrganisation[] = plan.organisations.map((o) => ({
@@ -665,6 +674,7 @@ export async function seedNetworkRegisters(
       trustAnchorPem,
       timeoutMs: options.timeoutMs ?? 20_000,
       logger: options.logger,
+      ...(options.progress ? { progress: options.progress } : {}),
     });
   } finally {
     await client.close();
@@ -705,6 +715,7 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
     logger: options.logger,
     timeoutMs: options.registersTimeoutMs,
     onSeeded: () => seeded(),
+    progress: async () => (await central.queue.counts(PROPAGATE_QUEUE)).done,
   });
   const [registered, ...settled] = await Promise.allSettled([
     registers,
