@@ -25,6 +25,8 @@ async function ehmi(...argv: string[]) {
 interface Up {
   child: ChildProcess;
   out: () => string;
+  /** What it logged on stderr (EHMI_LOG_LEVEL=warn: its warnings and errors). */
+  err: () => string;
   ready: Promise<void>;
   exited: Promise<number | null>;
 }
@@ -49,7 +51,19 @@ function up(data: string, portBase: number, env: NodeJS.ProcessEnv): Up {
     });
     void exited.then((code) => reject(new Error(`ehmi up exited ${code} before ready:\n${out}\n${err}`)));
   });
-  return { child, out: () => out, ready, exited };
+  return { child, out: () => out, err: () => err, ready, exited };
+}
+
+/** `waiting`, failing with what `ehmi up` logged on stderr: the reason a wait on the running network ran out. */
+async function withLog<T>(node: Up, waiting: Promise<T>): Promise<T> {
+  try {
+    return await waiting;
+  } catch (err) {
+    const log = node.err().trimEnd();
+    if (err instanceof Error && log)
+      err.message += `\nehmi up logged (last 4000 characters):\n${log.slice(-4000)}`;
+    throw err;
+  }
 }
 
 for (const engine of engines()) {
@@ -182,12 +196,15 @@ for (const engine of engines()) {
       assert.equal(sent.code, 0, sent.err);
       const id = sent.last;
       assert.match(id, /^[0-9a-f-]{36}$/);
-      await eventually('ehmi track shows receipted', async () => {
-        const t = await ehmi('track', id, '--json', '--data', data);
-        assert.equal(t.code, 0, t.err);
-        const j = JSON.parse(t.out);
-        return j.status === 'receipted' ? j : undefined;
-      });
+      await withLog(
+        node,
+        eventually('ehmi track shows receipted', async () => {
+          const t = await ehmi('track', id, '--json', '--data', data);
+          assert.equal(t.code, 0, t.err);
+          const j = JSON.parse(t.out);
+          return j.status === 'receipted' ? j : undefined;
+        }),
+      );
       const human = await ehmi('track', id, '--data', data);
       assert.match(human.out, /^receipted/);
       // Each step from EDS with its meaning, its station and its outcome.
@@ -265,11 +282,14 @@ for (const engine of engines()) {
       const ourSteps = EDS_STEPS.filter((s) => !(s.station === 'EUA' && s.code.endsWith('.2'))).map(
         (s) => s.code,
       );
-      const journey = await eventually('ehmi track shows the whole journey, acknowledged', async () => {
-        const j = JSON.parse((await ehmi('track', id, '--json', '--data', data)).out);
-        const codes = new Set(j.events.map((e: { code: string }) => e.code));
-        return j.status === 'acknowledged' && ourSteps.every((c) => codes.has(c)) ? j : undefined;
-      });
+      const journey = await withLog(
+        node,
+        eventually('ehmi track shows the whole journey, acknowledged', async () => {
+          const j = JSON.parse((await ehmi('track', id, '--json', '--data', data)).out);
+          const codes = new Set(j.events.map((e: { code: string }) => e.code));
+          return j.status === 'acknowledged' && ourSteps.every((c) => codes.has(c)) ? j : undefined;
+        }),
+      );
       assert.deepEqual(journey.missing, []);
       assert.deepEqual(journey.pending, []);
       assert.ok(journey.events.every((e: { outcome: string }) => e.outcome === 'success'));

@@ -166,12 +166,20 @@ export interface WaitForSmpOptions {
   timeoutMs: number;
   logger: Logger;
   pollMs?: number;
+  /**
+   * A count that grows as the propagation gets work done (the central node's finished `eer.propagate` jobs): it
+   * counts as progress too, since a job that publishes again what is served already shows nothing new to the poll.
+   */
+  progress?: () => Promise<number>;
 }
 
 /**
  * Poll the registers as an access point sees them — BDXL NAPTR through the network's DNS server, then the signed
  * ServiceMetadata of every document type, verified against the root CA — until every organisation's AP is
- * published with the expected URL, or the time is up (then `EHMI_UNAVAILABLE` naming what is missing).
+ * published with the expected URL, or the propagation stalls: `timeoutMs` pass without one more document type
+ * served (then `EHMI_UNAVAILABLE` naming what is missing). The central node publishes one document type after the
+ * other, so a slow machine takes longer in all but stalls no longer; a propagation that has stopped still fails
+ * within `timeoutMs` of its last step.
  */
 export async function waitForSmp(
   organisations: readonly SeedOrganisation[],
@@ -188,9 +196,13 @@ export async function waitForSmp(
   const pending = new Set(
     organisations.flatMap((o) => types.map((t) => JSON.stringify([participantOf(o.spec), t, o.as4Url]))),
   );
-  const deadline = Date.now() + options.timeoutMs;
+  const progress = async (last: number): Promise<number> =>
+    options.progress ? options.progress().catch(() => last) : last;
+  let done = await progress(0);
+  let deadline = Date.now() + options.timeoutMs;
   let lastError = '';
   for (;;) {
+    const before = pending.size;
     await Promise.all(
       [...pending].map(async (key) => {
         const [participant, documentType, expected] = JSON.parse(key) as [string, string, string];
@@ -204,13 +216,16 @@ export async function waitForSmp(
       }),
     );
     if (pending.size === 0) return;
-    if (Date.now() >= deadline) {
+    const nowDone = await progress(done);
+    if (pending.size < before || nowDone > done) deadline = Date.now() + options.timeoutMs;
+    else if (Date.now() >= deadline) {
       const missing = [...new Set([...pending].map((k) => (JSON.parse(k) as string[])[0]))];
       throw new EhmiError(
         'EHMI_UNAVAILABLE',
-        `the SMP does not serve ${missing.join(', ')} after ${options.timeoutMs} ms (EER → SMP propagation, the eer.propagate jobs of the central node; last error: ${lastError})`,
+        `the SMP does not serve ${missing.join(', ')}: no more published within ${options.timeoutMs} ms (EER → SMP propagation, the eer.propagate jobs of the central node; last error: ${lastError})`,
       );
     }
+    done = nowDone;
     options.logger.debug({ pending: pending.size, lastError }, 'waiting for the SMP');
     await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
   }

@@ -1,7 +1,14 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
-import { type Config, type ConfigInput, configSchema, type RunningNode, startNode } from '@ehmi/server';
+import {
+  type Config,
+  type ConfigInput,
+  configSchema,
+  PROPAGATE_QUEUE,
+  type RunningNode,
+  startNode,
+} from '@ehmi/server';
 import type { Logger } from 'pino';
 import {
   type AuthOrganisation,
@@ -69,7 +76,10 @@ export interface StartNetworkOptions {
    * whose organisation nodes are started without it (`static`) serves the MSH API on mTLS alone.
    */
   accessTokens?: boolean;
-  /** How long the start waits for the SMP to serve every organisation after seeding EER; default 20 s. */
+  /**
+   * How long the start waits, after seeding EER, for the SMP to serve one more of the organisations' document types
+   * before it gives up (the propagation has stalled); default 20 s. A slow machine may take longer in all.
+   */
   registersTimeoutMs?: number;
 }
 
@@ -629,7 +639,15 @@ export async function startNetwork(options: StartNetworkOptions): Promise<Runnin
  */
 export async function seedNetworkRegisters(
   plan: NetworkPlan,
-  options: { eerUrl: string; logger: Logger; timeoutMs?: number | undefined },
+  options: {
+    eerUrl: string;
+    logger: Logger;
+    timeoutMs?: number | undefined;
+    /** Called once EER holds every organisation, before the wait for the SMP. */
+    onSeeded?: () => void;
+    /** The central node's finished propagation jobs, when it runs in this process (progress beside the SMP's answers). */
+    progress?: () => Promise<number>;
+  },
 ): Promise<void> {
   const seeds: SeedOrganisation[] = plan.organisations.map((o) => ({
     spec: o.spec,
@@ -649,12 +667,14 @@ export async function seedNetworkRegisters(
   });
   try {
     await seedRegisters(options.eerUrl, seeds, client.fetch);
+    options.onSeeded?.();
     await waitForSmp(seeds, {
       dnsServer: { host: plan.central.dns.host, port: plan.central.dns.port },
       zone: plan.central.dns.zone,
       trustAnchorPem,
       timeoutMs: options.timeoutMs ?? 20_000,
       logger: options.logger,
+      ...(options.progress ? { progress: options.progress } : {}),
     });
   } finally {
     await client.close();
@@ -683,17 +703,28 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
     throw explainListenError(err, plan.portBase);
   }
   // Seed EER from the organisations (stable ids: a restart updates), then wait until the SMP serves them all as
-  // an access point will ask. The organisations' nodes start meanwhile.
+  // an access point will ask. The organisations' nodes start once EER holds them, while the SMP is waited for: the
+  // seeding's first token request has the authorization server fetch the root CA's CRL from the CRL service in this
+  // process (a 10 s timeout, failing closed), which three nodes starting beside it could starve on a loaded machine.
+  let seeded = (): void => {};
+  const inEer = new Promise<void>((resolve) => {
+    seeded = resolve;
+  });
   const registers = seedNetworkRegisters(plan, {
     eerUrl: central.urls.eer!,
     logger: options.logger,
     timeoutMs: options.registersTimeoutMs,
+    onSeeded: () => seeded(),
+    progress: async () => (await central.queue.counts(PROPAGATE_QUEUE)).done,
   });
-  const [seeded, ...settled] = await Promise.allSettled([
+  const [registered, ...settled] = await Promise.allSettled([
     registers,
-    ...plan.organisations.map((o) => startNode(o.config, options.logger.child({ org: o.spec.name }))),
+    ...plan.organisations.map(async (o) => {
+      await Promise.race([inEer, registers]);
+      return startNode(o.config, options.logger.child({ org: o.spec.name }));
+    }),
   ]);
-  const failed = [seeded, ...settled].find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const failed = [registered, ...settled].find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
     await Promise.all(
       settled.map((s) => (s.status === 'fulfilled' ? s.value.close().catch(() => {}) : undefined)),

@@ -45,6 +45,7 @@ export {
   seedEer,
 } from './eer/index.ts';
 export { documentTypeOf } from './eer/propagate.ts';
+export { PROPAGATE_QUEUE } from './eer/role.ts';
 export { readFhir } from './msh/fhir-body.ts';
 export { createMsh, type MessageServiceHandler, type MshDeps } from './msh/index.ts';
 export { stepMeaning, TIMELINE_STEPS, type TimelineStep } from './msh/steps.ts';

@@ -1,7 +1,7 @@
 // A queue worker in its own process, for the tests that need real concurrency or a SIGKILL.
 // Settings come as JSON in EHMI_TEST_WORKER; it prints one line per event on stdout:
 //   ready              store opened, waiting for "go" on stdin
-//   ran <jobId>        (mode drain) a job's handler ran
+//   ran <jobId>        (mode drain) a job's handler ran; with holdFirst, the first one waits for "on" on stdin
 //   claimed <jobId>    (mode hold) a job is claimed and the process now hangs holding it
 //   idle               (mode drain) no due job for a while: exiting
 import { createInterface } from 'node:readline';
@@ -17,6 +17,8 @@ interface Settings {
   queue: string;
   leaseMs: number;
   jobMs?: number;
+  /** (mode drain) Hold the first job claimed, its lease kept, until "on" arrives on stdin. */
+  holdFirst?: boolean;
   workerId: string;
 }
 
@@ -37,9 +39,18 @@ const queue = new JobQueue(store, {
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
+// The words heard on stdin, and a wait for one of them.
+const heard = new Set<string>();
+let wake = (): void => {};
+createInterface({ input: process.stdin }).on('line', (line) => {
+  heard.add(line.trim());
+  wake();
+});
+const hear = async (word: string): Promise<void> => {
+  while (!heard.has(word)) await new Promise<void>((resolve) => (wake = resolve));
+};
 say('ready');
-const rl = createInterface({ input: process.stdin });
-for await (const line of rl) if (line.trim() === 'go') break;
+await hear('go');
 
 if (s.mode === 'hold') {
   for (;;) {
@@ -53,6 +64,7 @@ if (s.mode === 'hold') {
 }
 
 let idle = 0;
+let held = !s.holdFirst;
 while (idle < 25) {
   const jobs = await queue.claim(s.queue, s.workerId, 1);
   if (jobs.length === 0) {
@@ -63,6 +75,10 @@ while (idle < 25) {
   idle = 0;
   for (const job of jobs) {
     say(`ran ${job.id}`);
+    if (!held) {
+      held = true;
+      await hear('on');
+    }
     if (s.jobMs) await sleep(s.jobMs);
     await queue.complete(job);
   }

@@ -6,7 +6,11 @@ const WORKER = fileURLToPath(new URL('./queue-worker.ts', import.meta.url));
 export interface WorkerProcess {
   child: ChildProcess;
   lines: string[];
-  /** Resolves with the first stdout line that starts with `prefix`. */
+  /**
+   * Resolves with the first stdout line that starts with `prefix`; rejects when the worker exits first, or after
+   * `timeoutMs` if given (else the test's own timeout bounds the wait: a worker's start, a Node process compiling the
+   * store's TypeScript, takes seconds of CPU, many more on a loaded machine).
+   */
   waitFor(prefix: string, timeoutMs?: number): Promise<string>;
   exited: Promise<number | null>;
 }
@@ -42,14 +46,17 @@ export function spawnWorker(settings: Record<string, unknown>): WorkerProcess {
     child,
     lines,
     exited,
-    waitFor(prefix, timeoutMs = 30_000) {
+    waitFor(prefix, timeoutMs) {
       const seen = lines.find((l) => l.startsWith(prefix));
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`worker did not print "${prefix}" within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
+        const timer =
+          timeoutMs === undefined
+            ? undefined
+            : setTimeout(
+                () => reject(new Error(`worker did not print "${prefix}" within ${timeoutMs} ms`)),
+                timeoutMs,
+              );
         waiters.push({
           prefix,
           resolve: (l) => {

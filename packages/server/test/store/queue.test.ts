@@ -399,14 +399,26 @@ for (const engine of engines()) {
       const queue = new JobQueue(t.store, base);
       const name = q();
       const total = 80;
+      // Each holds its first job until both have one, so both take part however the machine schedules them (one
+      // could otherwise drain the queue before the other starts); then they race for the rest.
       const workers = ['p1', 'p2'].map((workerId) =>
-        spawnWorker({ ...t.connection, mode: 'drain', queue: name, leaseMs: 30_000, jobMs: 3, workerId }),
+        spawnWorker({
+          ...t.connection,
+          mode: 'drain',
+          queue: name,
+          leaseMs: 30_000,
+          jobMs: 3,
+          holdFirst: true,
+          workerId,
+        }),
       );
       await Promise.all(workers.map((w) => w.waitFor('ready')));
       await t.store.transaction(async (trx) => {
         for (let i = 0; i < total; i++) await queue.enqueue(trx, { queue: name, payload: i });
       });
       for (const w of workers) w.child.stdin!.write('go\n');
+      await Promise.all(workers.map((w) => w.waitFor('ran ')));
+      for (const w of workers) w.child.stdin!.write('on\n');
       const codes = await Promise.all(workers.map((w) => w.exited));
       assert.deepEqual(codes, [0, 0]);
       const runs = workers.map((w) => w.lines.filter((l) => l.startsWith('ran ')).map((l) => l.slice(4)));
