@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { type FileHandle, link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Readable, Transform, Writable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
@@ -93,9 +93,29 @@ export class BlobStore {
     this.dir = dir;
   }
 
+  /**
+   * Creates the store's folders: `tmp`, and `sha256` with its 256 top fan-out folders, made once with one fsync of
+   * their parent (not one per first blob under each). The second level is made as blobs arrive (`#name`).
+   */
   async init(): Promise<void> {
-    await mkdir(join(this.dir, 'tmp'), { recursive: true });
-    await mkdir(join(this.dir, 'sha256'), { recursive: true });
+    const root = join(this.dir, 'sha256');
+    const madeTmp = await mkdir(join(this.dir, 'tmp'), { recursive: true });
+    const madeRoot = await mkdir(root, { recursive: true });
+    if (madeTmp !== undefined || madeRoot !== undefined) {
+      await fsyncDir(dirname(this.dir));
+      await fsyncDir(this.dir);
+    }
+    const present = new Set(await readdir(root));
+    let added = false;
+    for (let i = 0; i < 256; i++) {
+      const top = i.toString(16).padStart(2, '0');
+      if (!present.has(top)) {
+        await mkdir(join(root, top), { recursive: true });
+        added = true;
+      }
+      this.#folders.add(join(root, top));
+    }
+    if (added) await fsyncDir(root);
   }
 
   /** Where a blob lives on disk. */
