@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import type { RevocationChecker } from '@ehmi/pki';
 import type { FastifyInstance } from 'fastify';
@@ -19,7 +20,14 @@ import {
   readPem,
   type ServiceRegistry,
 } from './roles.ts';
-import { type AnyStore, collectBlobGarbage, JobQueue, type Store, storeView } from './store/index.ts';
+import {
+  type AnyStore,
+  collectBlobGarbage,
+  JobQueue,
+  type Store,
+  storeView,
+  sweepUnnamedBlobs,
+} from './store/index.ts';
 import { askForClientCertificate, revocationChecker } from './trust.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: a role of the list, whatever its config section and tables
@@ -37,7 +45,10 @@ export interface RunningNode {
   roles: Record<string, Role>;
   /** The node's audit log (every call to its servers; `GET /audit/AuditEvent` on its own server). */
   audit: AuditLog;
-  /** Remove blobs no role's row names (also run every `blobs.gcIntervalMs`); resolves to the number removed. */
+  /**
+   * Remove blobs no role's row names, and blob files no row notes (a crash's), also run every `blobs.gcIntervalMs`;
+   * resolves to the number removed.
+   */
   collectBlobGarbage(now?: number): Promise<number>;
   accessPoint?: AccessPoint;
   msh?: MessageServiceHandler;
@@ -265,12 +276,20 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   }
   logger.info({ store: store.engine, url: nodeUrl }, 'node started');
   // One collector for the node's blob store: each role declares the columns that name blobs (its role.ts).
-  const collect = (now?: number) =>
-    collectBlobGarbage(store, {
+  // The sweep of files no row notes goes on where its last run stopped; a start begins at a random fan-out folder,
+  // so frequent restarts still cover the whole store.
+  let sweepFrom = randomBytes(1).toString('hex');
+  const collect = async (now?: number) => {
+    const options = {
       graceMs: config.blobs.graceMs,
       references: BLOB_REFERENCES,
       ...(now === undefined ? {} : { now }),
-    });
+    };
+    const removed = await collectBlobGarbage(store, options);
+    const swept = await sweepUnnamedBlobs(store, { ...options, from: sweepFrom });
+    sweepFrom = swept.next;
+    return removed + swept.removed;
+  };
   let collecting: Promise<unknown> | undefined;
   const gcTimer = setInterval(() => {
     if (collecting) return;

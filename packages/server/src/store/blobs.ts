@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { type FileHandle, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { close, createReadStream, existsSync, open as fsOpen, fsync } from 'node:fs';
+import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Readable, Transform, Writable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
@@ -81,14 +81,41 @@ export class BlobStore {
   /** Storage faults to inject (tests, the fault suite); none in production. */
   faults: StorageFaults | undefined;
   #probe: { at: number; result: Promise<void> } | undefined;
+  /** Fan-out folders known to exist (created, or found, by this process): not made or looked up again. */
+  readonly #folders = new Set<string>();
+  /**
+   * Blobs this process recently made durable (the file fsynced, its folder fsynced after the name was added),
+   * oldest first: writing the same content again needs no folder fsync. Bounded; a deletion forgets the blob.
+   */
+  readonly #durable = new Set<string>();
 
   constructor(dir: string) {
     this.dir = dir;
   }
 
+  /**
+   * Creates the store's folders: `tmp`, and `sha256` with its 256 top fan-out folders, made once with one fsync of
+   * their parent (not one per first blob under each). The second level is made as blobs arrive (`#name`).
+   */
   async init(): Promise<void> {
-    await mkdir(join(this.dir, 'tmp'), { recursive: true });
-    await mkdir(join(this.dir, 'sha256'), { recursive: true });
+    const root = join(this.dir, 'sha256');
+    const madeTmp = await mkdir(join(this.dir, 'tmp'), { recursive: true });
+    const madeRoot = await mkdir(root, { recursive: true });
+    if (madeTmp !== undefined || madeRoot !== undefined) {
+      await fsyncDir(dirname(this.dir));
+      await fsyncDir(this.dir);
+    }
+    const present = new Set(await readdir(root));
+    let added = false;
+    for (let i = 0; i < 256; i++) {
+      const top = i.toString(16).padStart(2, '0');
+      if (!present.has(top)) {
+        await mkdir(join(root, top), { recursive: true });
+        added = true;
+      }
+      this.#folders.add(join(root, top));
+    }
+    if (added) await fsyncDir(root);
   }
 
   /** Where a blob lives on disk. */
@@ -152,19 +179,60 @@ export class BlobStore {
       await disk('writing a blob', () => file.sync());
     } catch (err) {
       await file.close().catch(() => {});
-      await rm(tmp, { force: true });
+      await removeFile(tmp);
       throw err;
     }
     await disk('writing a blob', () => file.close());
     const ref: BlobRef = { hash: `sha256:${hash.digest('hex')}`, size };
     const target = this.path(ref.hash);
-    await disk('storing a blob', async () => {
-      await mkdir(dirname(target), { recursive: true });
+    await disk('storing a blob', () =>
       // Same content, same name: if it is already there, the earlier copy serves (rename replaces it atomically).
-      await rename(tmp, target);
-      await fsyncDir(dirname(target));
-    });
+      this.#name(target, () => rename(tmp, target)),
+    );
+    this.#placed(ref.hash);
     return ref;
+  }
+
+  /**
+   * Gives a durable file its name in the blob's fan-out folder (`add`: a rename or a link), then fsyncs that folder,
+   * so the name survives a crash. The folder is created on first use, its parents fsynced (a new folder's name is an
+   * entry of its parent), and remembered; one removed meanwhile (by hand) is made again.
+   */
+  async #name(target: string, add: () => Promise<void>): Promise<void> {
+    const folder = dirname(target);
+    if (!this.#folders.has(folder)) await this.#makeFolder(folder);
+    try {
+      await add();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || existsSync(folder)) throw err;
+      this.#folders.delete(folder);
+      await this.#makeFolder(folder);
+      await add();
+    }
+    await fsyncDir(folder);
+  }
+
+  async #makeFolder(folder: string): Promise<void> {
+    const first = await mkdir(folder, { recursive: true });
+    if (first !== undefined) {
+      // Each folder made (from `first` down to `folder`) is a new entry of its parent: fsync the parents, top down.
+      const made: string[] = [];
+      for (let d = folder; d.length >= first.length; d = dirname(d)) made.unshift(d);
+      for (const d of made) await fsyncDir(dirname(d));
+    }
+    this.#folders.add(folder);
+  }
+
+  /** Notes that the blob's file and name are durable (see `#durable`). */
+  #placed(hash: string): void {
+    this.#durable.delete(hash);
+    this.#durable.add(hash);
+    if (this.#durable.size > DURABLE_REMEMBERED) {
+      for (const oldest of this.#durable) {
+        this.#durable.delete(oldest);
+        break;
+      }
+    }
   }
 
   /** The blob of this content when its file is in place (made durable again), else undefined. */
@@ -177,14 +245,16 @@ export class BlobStore {
     };
     const path = this.path(ref.hash);
     try {
-      const found = await stat(path);
-      if (!found.isFile() || found.size !== ref.size) return undefined;
-      // Bytes damaged on disk are replaced by a write, as ever: compared, not trusted (a read, no fsync).
-      if (!Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).equals(await readFile(path)))
-        return undefined;
-      // The file may be another put's, renamed into place but its folder not yet fsynced: fsync it (no cost when
-      // that put has done so).
-      await fsyncDir(dirname(path));
+      // Bytes damaged on disk are replaced by a write, as ever: compared, not trusted (a read, no fsync). One read
+      // of one octet more than expected tells a longer file.
+      const onDisk = await readUpTo(path, buf.byteLength + 1);
+      if (!Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).equals(onDisk)) return undefined;
+      // The file may be another put's (another process's), renamed into place but its folder not yet fsynced: fsync
+      // it (no cost when that put has done so). Not when this process made it durable.
+      if (!this.#durable.has(ref.hash)) {
+        await fsyncDir(dirname(path));
+        this.#placed(ref.hash);
+      }
       return ref;
     } catch {
       return undefined;
@@ -269,27 +339,26 @@ export class BlobStore {
         const placed = ref;
         const target = this.path(placed.hash);
         try {
-          await mkdir(dirname(target), { recursive: true });
-          // A second name for the durable file; same content, same name: if it is there already, that copy serves.
-          const linked = await link(tmp, target).then(
-            () => true,
-            (err: NodeJS.ErrnoException) => {
-              if (err.code === 'EEXIST') return true;
+          let across = false;
+          await this.#name(target, () =>
+            // A second name for the durable file; same content, same name: if it is there already, that copy serves.
+            link(tmp, target).catch((err: NodeJS.ErrnoException) => {
+              if (err.code === 'EEXIST') return;
               // Another file system: no link across it; copied instead (put hashes and fsyncs it again).
-              if (err.code === 'EXDEV') return false;
-              throw err;
-            },
+              if (err.code === 'EXDEV') across = true;
+              else throw err;
+            }),
           );
-          if (!linked) return await this.put(createReadStream(tmp));
-          await fsyncDir(dirname(target));
+          if (across) return await this.put(createReadStream(tmp));
         } catch (err) {
           throw storageError(err, 'storing a blob');
         }
+        this.#placed(placed.hash);
         return placed;
       },
       discard: async () => {
         writable.destroy();
-        await rm(tmp, { force: true });
+        await removeFile(tmp);
       },
     };
   }
@@ -312,7 +381,7 @@ export class BlobStore {
           await file.sync();
         } finally {
           await file.close().catch(() => {});
-          await rm(probe, { force: true }).catch(() => {});
+          await removeFile(probe).catch(() => {});
         }
       } catch (err) {
         throw storageError(err, `writing to the data folder (${this.dir})`);
@@ -381,28 +450,85 @@ export class BlobStore {
 
   /** The whole blob in memory, for small content (envelopes, receipts); checks the hash. */
   async read(ref: BlobRef | string, maxBytes = 64 * 1024 * 1024): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of this.open(ref)) {
-      size += (chunk as Buffer).byteLength;
-      if (size > maxBytes) throw new EhmiError('EHMI_TOO_LARGE', `blob is larger than ${maxBytes} bytes`);
-      chunks.push(chunk as Buffer);
+    const hashText = typeof ref === 'string' ? ref : ref.hash;
+    const path = this.path(hashText);
+    let content: Buffer;
+    try {
+      // One octet more than expected tells a longer file (corrupt, or over the limit).
+      content = await readUpTo(path, (typeof ref === 'string' ? maxBytes : Math.min(ref.size, maxBytes)) + 1);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new EhmiError('EHMI_BLOB_NOT_FOUND', `blob ${hashText} is missing`, { cause: err });
+      throw err;
     }
-    return Buffer.concat(chunks);
+    if (content.byteLength > maxBytes)
+      throw new EhmiError('EHMI_TOO_LARGE', `blob is larger than ${maxBytes} bytes`);
+    const actual = `sha256:${createHash('sha256').update(content).digest('hex')}`;
+    if (actual !== hashText || (typeof ref !== 'string' && content.byteLength !== ref.size)) {
+      throw new EhmiError(
+        'EHMI_BLOB_CORRUPT',
+        `blob ${hashText} is corrupt on disk (read ${actual}, ${content.byteLength} bytes)`,
+      );
+    }
+    return content;
   }
 
   async delete(hash: string): Promise<void> {
-    await rm(this.path(hash), { force: true });
+    this.#durable.delete(hash);
+    await removeFile(this.path(hash));
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+/** Blobs remembered as made durable by this process (a set of hashes: about 100 bytes each). */
+const DURABLE_REMEMBERED = 4096;
+
+/** Removes a file; one already gone is fine. */
+async function removeFile(path: string): Promise<void> {
   try {
-    await handle.sync();
+    await unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * The file's first `limit` octets (all of it when shorter), in one open, a read per `limit` (usually one) and a
+ * close: for small files whose size is known or bounded, without a stat or a stream.
+ */
+async function readUpTo(path: string, limit: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const want = limit - total;
+      if (want <= 0) break;
+      const buf = Buffer.allocUnsafe(Math.min(want, total === 0 ? 64 * 1024 : 1024 * 1024));
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+      total += bytesRead;
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
   } finally {
     await handle.close();
   }
+}
+
+/** Makes a folder's entries durable: open, fsync, close (callbacks: no file handle object per call). */
+function fsyncDir(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fsOpen(dir, 'r', (openErr, fd) => {
+      if (openErr) return reject(openErr);
+      fsync(fd, (syncErr) =>
+        close(fd, (closeErr) => {
+          const err = syncErr ?? closeErr;
+          if (err) reject(err);
+          else resolve();
+        }),
+      );
+    });
+  });
 }
 
 /**

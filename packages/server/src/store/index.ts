@@ -1,4 +1,11 @@
-export { type BlobGcOptions, type BlobReference, collectBlobGarbage } from './blob-gc.ts';
+export {
+  type BlobGcOptions,
+  type BlobReference,
+  type BlobSweepOptions,
+  type BlobSweepResult,
+  collectBlobGarbage,
+  sweepUnnamedBlobs,
+} from './blob-gc.ts';
 export {
   type BlobRef,
   type BlobSource,

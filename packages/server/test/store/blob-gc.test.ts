@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { collectBlobGarbage, noteBlob, storeBlob } from '../../src/store/index.ts';
+import { collectBlobGarbage, noteBlob, storeBlob, sweepUnnamedBlobs } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
 const HOUR = 3_600_000;
@@ -117,6 +119,109 @@ for (const engine of engines()) {
       assert.equal(puts, 2);
       assert.equal(await t.store.blobs.has(ref.hash), true);
       assert.equal((await t.store.blobs.read(ref)).toString(), 'raced');
+    });
+
+    describe('the sweep of files no row notes', () => {
+      const sweep = (now: number, options: { limit?: number; from?: string } = {}) =>
+        sweepUnnamedBlobs(t.store, { graceMs: HOUR, now, references, ...options });
+      // A file put and never noted: the process stopped before the transaction that would have named it committed.
+      const leftByCrash = async (content: string, modifiedAt: number) => {
+        const ref = await t.store.blobs.put(content);
+        await utimes(t.store.blobs.path(ref.hash), modifiedAt / 1000, modifiedAt / 1000);
+        return ref;
+      };
+
+      it('removes an old file no row notes or names, keeps a fresh one, a noted one and a named one', async () => {
+        const now = Date.now();
+        await named('nothing');
+        const orphan = await leftByCrash('put, then the process crashed', now - 2 * HOUR);
+        const fresh = await leftByCrash('its transaction may still be running', now - 1000);
+        const noted = await storeBlob(t.store, 'noted, the row collector decides', { now });
+        await utimes(t.store.blobs.path(noted.hash), (now - 2 * HOUR) / 1000, (now - 2 * HOUR) / 1000);
+        const namedOnly = await leftByCrash('named by a column, no blobs row', now - 2 * HOUR);
+        await named(namedOnly.hash);
+        const result = await sweep(now);
+        assert.equal(result.removed, 1);
+        assert.equal(await t.store.blobs.has(orphan.hash), false);
+        for (const kept of [fresh, noted, namedOnly]) assert.equal(await t.store.blobs.has(kept.hash), true);
+        const rows = await t.store.db
+          .selectFrom('blobs')
+          .select('hash')
+          .where('hash', '=', orphan.hash)
+          .execute();
+        assert.deepEqual(rows, [], 'the sweep leaves no row behind');
+      });
+
+      it('a blob noted by its transaction before the sweep stays; one noted after is stored again', async () => {
+        const now = Date.now();
+        await named('nothing');
+        const first = await leftByCrash('noted first', now - 2 * HOUR);
+        await t.store.transaction(async (trx) => {
+          await noteBlob(trx, t.store, first, 'noted first', now);
+          await sql`insert into gc_test_refs (hash) values (${first.hash})`.execute(trx);
+        });
+        const second = await leftByCrash('swept first', now - 2 * HOUR);
+        assert.equal((await sweep(now)).removed, 1);
+        assert.equal(await t.store.blobs.has(first.hash), true);
+        assert.equal(await t.store.blobs.has(second.hash), false);
+        // The writer put the file before the sweep and notes it after: its check finds the file gone, stores it again.
+        await t.store.transaction(async (trx) => {
+          await noteBlob(trx, t.store, second, () => 'swept first', now);
+          await sql`insert into gc_test_refs (hash) values (${second.hash})`.execute(trx);
+        });
+        assert.equal((await t.store.blobs.read(second)).toString(), 'swept first');
+        await sweep(now + 3 * HOUR);
+        assert.equal(await t.store.blobs.has(second.hash), true, 'noted and named: the sweep leaves it');
+      });
+
+      it('a file written again after the sweep chose it is left for its writer to note', async () => {
+        const now = Date.now();
+        const ref = await leftByCrash('written again meanwhile', now - 2 * HOUR);
+        const original = t.store.transaction.bind(t.store);
+        let raced = false;
+        // Between the sweep's choice and its transaction, a put of the same content renames a fresh copy into place.
+        t.store.transaction = (async (fn: Parameters<typeof original>[0]) => {
+          if (!raced) {
+            raced = true;
+            await writeFile(t.store.blobs.path(ref.hash), 'written again meanwhile');
+          }
+          return original(fn);
+        }) as typeof t.store.transaction;
+        try {
+          assert.equal((await sweep(now)).removed, 0);
+        } finally {
+          t.store.transaction = original;
+        }
+        assert.equal(await t.store.blobs.has(ref.hash), true);
+      });
+
+      it('removes temporary files a crashed write left, once old', async () => {
+        const now = Date.now();
+        const tmp = join(t.store.blobs.dir, 'tmp');
+        await writeFile(join(tmp, 'crashed-put'), 'half of a payload');
+        await utimes(join(tmp, 'crashed-put'), (now - 2 * HOUR) / 1000, (now - 2 * HOUR) / 1000);
+        await writeFile(join(tmp, 'being-written'), 'a put in progress');
+        assert.equal((await sweep(now)).removed, 1);
+        assert.deepEqual((await readdir(tmp)).sort(), ['being-written']);
+      });
+
+      it('sweeps a large store over several runs, each bounded, going on where the last one stopped', async () => {
+        const now = Date.now();
+        const refs: { hash: string }[] = [];
+        for (let i = 0; i < 6; i++) refs.push(await leftByCrash(`crash ${i}`, now - 2 * HOUR));
+        const tops = [...new Set(refs.map((r) => r.hash.slice(7, 9)))].sort();
+        assert.ok(tops.length >= 2, 'the contents spread over top folders');
+        const run = await sweep(now, { limit: 1, from: tops[0]! });
+        assert.ok(run.removed >= 1);
+        assert.equal(run.next > tops[0]! || run.next < tops[0]!, true);
+        const left = async () =>
+          (await Promise.all(refs.map((r) => t.store.blobs.has(r.hash)))).filter(Boolean);
+        assert.ok((await left()).length > 0, 'one run stops at its limit');
+        let from = run.next;
+        for (let i = 0; i < 256 && (await left()).length > 0; i++)
+          from = (await sweep(now, { limit: 1, from })).next;
+        assert.equal((await left()).length, 0);
+      });
     });
   });
 }

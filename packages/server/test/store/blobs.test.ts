@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
@@ -61,6 +61,27 @@ describe('blob store', () => {
     await writeFile(path, 'HELD ONCE');
     assert.deepEqual(await t.store.blobs.put(Buffer.from('held once')), ref);
     assert.equal((await t.store.blobs.read(ref)).toString(), 'held once');
+  });
+
+  it('makes its fan-out folders once, and again when one was removed meanwhile', async () => {
+    assert.equal((await readdir(join(t.store.blobs.dir, 'sha256'))).length, 256);
+    const ref = await t.store.blobs.put('its folder goes');
+    await t.store.blobs.delete(ref.hash);
+    await rm(dirname(t.store.blobs.path(ref.hash)), { recursive: true });
+    assert.deepEqual(await t.store.blobs.put('its folder goes'), ref);
+    assert.equal((await t.store.blobs.read(ref)).toString(), 'its folder goes');
+    const w = t.store.blobs.writer();
+    w.writable.end('placed after its folder went');
+    await new Promise((resolve) => w.writable.once('finish', resolve));
+    const target = dirname(
+      t.store.blobs.path(
+        `sha256:${createHash('sha256').update('placed after its folder went').digest('hex')}`,
+      ),
+    );
+    await rm(target, { recursive: true, force: true });
+    const placed = await w.place();
+    await w.discard();
+    assert.equal((await t.store.blobs.read(placed)).toString(), 'placed after its folder went');
   });
 
   it('fails a read whose bytes on disk no longer match the hash', async () => {
