@@ -125,7 +125,8 @@ for (const engine of engines()) {
       const id = await queue.enqueue(t.store.db, { queue: name, payload: null });
       assert.equal((await queue.claim(name, 'w')).length, 1);
       clock += base.leaseMs;
-      assert.deepEqual(await queue.claim(name, 'w'), []);
+      assert.deepEqual(await queue.claim(name, 'w'), [], 'no try left: not claimed again');
+      assert.equal(await queue.deadLetterExpired(name), 1);
       assert.equal((await queue.get(id))?.status, 'dead');
     });
 
