@@ -292,8 +292,9 @@ export async function createAccessPoint(
     },
     maxConcurrent: ap.receive.maxConcurrent,
     retryAfterSeconds: ap.receive.retryAfterSeconds,
+    // The workers hear of the jobs a commit queued from the queue itself (handed over or signalled); EDS reports
+    // may need a look.
     onCommitted: () => {
-      deliverWorker?.wake();
       eds.wake();
     },
     eds,
@@ -317,7 +318,6 @@ export async function createAccessPoint(
     serviceType: ap.serviceType,
     profile,
     onOutcome: () => {
-      outcomeWorker?.wake();
       eds.wake();
     },
     eds,
@@ -451,7 +451,6 @@ export async function createAccessPoint(
         return { submissionId: submission.submissionId, as4MessageId, fresh: true };
       });
       if (accepted.fresh) {
-        sendWorker?.wake();
         eds.wake();
       }
       return { submissionId: accepted.submissionId, as4MessageId: accepted.as4MessageId };

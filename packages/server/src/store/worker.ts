@@ -249,7 +249,8 @@ export class Worker<P = unknown> {
     }
     return new Promise((resolve) => {
       this.#idleWaiters.push({ drained: options.drained === true, resolve });
-      this.wake();
+      // The loop checks the queue's backlog; it claims only if that finds something due.
+      this.#nudge();
     });
   }
 
