@@ -467,6 +467,11 @@ export async function createAccessPoint(
     if (evidence > 0)
       logger.info({ evidence }, 'AP retention: evidence past ap.evidenceRetentionDays removed');
     const orphans = await failOrphans(sendContext);
+    // The AP's finished jobs (done and dead) go with the rows they worked on; the table kept them for good before.
+    const jobsBefore = at - Math.max(ap.duplicateRetentionDays, ap.outboundRetentionDays) * DAY;
+    for (const queue of [QUEUES.send, QUEUES.deliver, QUEUES.outcome]) {
+      await handoverQueue.purgeFinished(jobsBefore, { queue });
+    }
     return { ...purged, orphans };
   };
 
