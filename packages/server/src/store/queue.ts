@@ -105,7 +105,10 @@ const live = sql<boolean>`status in ('ready', 'running')`;
  * Jobs are enqueued in the caller's transaction (they exist only if it commits), claimed under a lease (on
  * PostgreSQL with `FOR UPDATE SKIP LOCKED`, on SQLite by one `UPDATE … RETURNING` under the single write lock),
  * completed or failed with exponential back-off, dead-lettered after their last try, and claimed again when a
- * worker's lease expires (the worker crashed or hung).
+ * worker's lease expires (the worker crashed or hung). A job due now whose queue has a worker in this process with
+ * a free slot is written already claimed by it, under its lease, and handed to it when the transaction commits
+ * (see {@link JobQueue.enqueue}): the same lease, so the same guarantees, without a claim. Claims seek the partial
+ * index of live jobs (`jobs_due`), so the finished jobs the table keeps until they are purged cost them nothing.
  *
  * @example
  * await store.transaction(async (trx) => {
