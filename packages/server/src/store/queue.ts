@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { type Selectable, sql } from 'kysely';
+import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
 import { type AnyStore, afterCommit, afterRollback, type Store, storeView } from './db.ts';
 import { type AnyDb, type CoreTables, coreDb, type JobsTable } from './types.ts';
 
@@ -301,33 +301,44 @@ export class JobQueue {
     // same job and never wait on each other. SQLite has one writer at a time, which gives the same guarantee.
     const postgres = this.store.engine === 'postgres';
     if (postgres) candidates = candidates.forUpdate().skipLocked();
-    let claim = db
-      .updateTable('jobs')
-      .set((eb) => ({
-        status: 'running',
-        attempts: eb('attempts', '+', 1),
-        lease_until: now + this.options.leaseMs,
-        lease_token: token,
-        locked_by: workerId,
-        updated_at: now,
-      }))
-      .where('id', 'in', candidates);
-    // PostgreSQL: checked again on the row being updated (a job claimed meanwhile no longer qualifies). SQLite runs
-    // the statement alone under its write lock, so the rows chosen are the rows updated; the check there would only
-    // make the planner visit every ready job of every queue (an OR over two indexes) instead of the chosen ids.
+    const lease = (eb: ExpressionBuilder<CoreTables, 'jobs'>) => ({
+      status: 'running' as const,
+      attempts: eb('attempts', '+', 1),
+      lease_until: now + this.options.leaseMs,
+      lease_token: token,
+      locked_by: workerId,
+      updated_at: now,
+    });
+    let rows: Selectable<JobsTable>[];
     if (postgres) {
-      claim = claim.where((eb) =>
-        eb.or([
-          eb('status', '=', 'ready'),
-          eb.and([
-            eb('status', '=', 'running'),
-            eb('lease_until', '<=', now),
-            eb('attempts', '<', eb.ref('max_attempts')),
+      // The chosen ids are a materialized CTE, read once. As `id in (subquery)` the planner may put the subquery on
+      // the inner side of a nested loop and run it again for each row, each run locking other jobs: more than
+      // `limit` claimed. Each row is checked again as it is updated (a job claimed meanwhile no longer qualifies).
+      rows = await db
+        .with(
+          (cte) => cte('chosen').materialized(),
+          () => candidates,
+        )
+        .updateTable('jobs')
+        .set(lease)
+        .where('id', 'in', (eb) => eb.selectFrom('chosen').select('chosen.id'))
+        .where((eb) =>
+          eb.or([
+            eb('status', '=', 'ready'),
+            eb.and([
+              eb('status', '=', 'running'),
+              eb('lease_until', '<=', now),
+              eb('attempts', '<', eb.ref('max_attempts')),
+            ]),
           ]),
-        ]),
-      );
+        )
+        .returningAll()
+        .execute();
+    } else {
+      // SQLite runs the statement alone under its write lock, so the rows chosen are the rows updated; a check there
+      // would only make the planner visit every ready job of every queue instead of the chosen ids.
+      rows = await db.updateTable('jobs').set(lease).where('id', 'in', candidates).returningAll().execute();
     }
-    const rows = await claim.returningAll().execute();
     return rows.sort((a, b) => a.run_at - b.run_at || a.id.localeCompare(b.id)).map((r) => toJob<P>(r));
   }
 
