@@ -176,18 +176,22 @@ export class Worker<P = unknown> {
       leaseMs: this.#queue.options.leaseMs,
       now: this.#queue.options.now,
       take: (job) => {
-        if (!close()) return;
-        if (this.#stopped) {
-          // Stopped between the enqueue and its commit: give the job back for any worker to claim.
-          this.#queue
-            .release(job)
-            .catch((err) =>
-              this.#logger?.warn({ err, jobId: job.id }, 'could not give back a job handed over'),
-            );
-          return;
-        }
-        this.#track(this.#execute(job as Job<P>));
-        this.#nudge();
+        // After the committing transaction's hooks and the enqueuer's code after its commit, as when the job was
+        // claimed; the slot stays reserved until then.
+        setImmediate(() => {
+          if (!close()) return;
+          if (this.#stopped) {
+            // Stopped between the enqueue and its commit: give the job back for any worker to claim.
+            this.#queue
+              .release(job)
+              .catch((err) =>
+                this.#logger?.warn({ err, jobId: job.id }, 'could not give back a job handed over'),
+              );
+            return;
+          }
+          this.#track(this.#execute(job as Job<P>));
+          this.#nudge();
+        });
       },
       release: () => {
         if (close()) this.#nudge();
