@@ -189,7 +189,25 @@ export class Worker<P = unknown> {
               );
             return;
           }
-          this.#track(this.#execute(job as Job<P>));
+          // The lease was counted from the enqueue: after a long transaction, renew it before the job starts (the
+          // heartbeat's first beat comes a third of a lease later). Lost already: the claim path takes the job.
+          const left = job.leaseUntil - this.#queue.options.now();
+          if (left >= (this.#queue.options.leaseMs * 2) / 3) {
+            this.#track(this.#execute(job as Job<P>));
+          } else {
+            this.#track(
+              this.#queue.extendLease(job).then(
+                (held) => {
+                  if (held) return this.#execute(job as Job<P>);
+                  this.wake();
+                },
+                (err) => {
+                  this.#logger?.warn({ err, jobId: job.id }, 'lease renewal of a job handed over failed');
+                  this.wake();
+                },
+              ),
+            );
+          }
           this.#nudge();
         });
       },

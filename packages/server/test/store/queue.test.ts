@@ -653,6 +653,40 @@ for (const engine of engines()) {
       }
     });
 
+    it('renews the lease of a job handed over after a long transaction, and leaves a lost one to a claim', {
+      timeout: 20_000,
+    }, async () => {
+      let fake = Date.now();
+      const queue = new JobQueue(t.store, { ...base, now: () => fake });
+      const name = q();
+      const seen: Job<string>[] = [];
+      const worker = new Worker<string>(queue, name, async (job) => void seen.push(job), {
+        pollIntervalMs: HOUR,
+      });
+      worker.start();
+      try {
+        await worker.idle();
+        // Half a lease inside the transaction: renewed before it starts, run as its first try.
+        await t.store.transaction(async (trx) => {
+          await queue.enqueue(trx, { queue: name, payload: 'slow' });
+          fake += base.leaseMs / 2;
+        });
+        await until(() => seen.length === 1, 'the renewed job to run');
+        assert.equal(seen[0]!.attempt, 1);
+        // A whole lease: lost before it starts; claimed again as an expired lease, run once, as its second try.
+        await t.store.transaction(async (trx) => {
+          await queue.enqueue(trx, { queue: name, payload: 'slower' });
+          fake += base.leaseMs;
+        });
+        await until(() => seen.length === 2, 'the lost job to run');
+        assert.deepEqual([seen[1]!.payload, seen[1]!.attempt], ['slower', 2]);
+        await worker.idle({ drained: true });
+        assert.equal(seen.length, 2);
+      } finally {
+        await worker.stop();
+      }
+    });
+
     it('gives back a job handed to a worker that stopped before the job committed', async () => {
       const queue = new JobQueue(t.store, base);
       const name = q();
