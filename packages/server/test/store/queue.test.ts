@@ -660,8 +660,10 @@ for (const engine of engines()) {
       const queue = new JobQueue(t.store, { ...base, now: () => fake });
       const name = q();
       const seen: Job<string>[] = [];
+      // Two slots: the second job is handed over even while the first is still completing.
       const worker = new Worker<string>(queue, name, async (job) => void seen.push(job), {
         pollIntervalMs: HOUR,
+        concurrency: 2,
       });
       worker.start();
       try {
