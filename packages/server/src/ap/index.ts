@@ -292,8 +292,9 @@ export async function createAccessPoint(
     },
     maxConcurrent: ap.receive.maxConcurrent,
     retryAfterSeconds: ap.receive.retryAfterSeconds,
+    // The workers hear of the jobs a commit queued from the queue itself (handed over or signalled); EDS reports
+    // may need a look.
     onCommitted: () => {
-      deliverWorker?.wake();
       eds.wake();
     },
     eds,
@@ -317,7 +318,6 @@ export async function createAccessPoint(
     serviceType: ap.serviceType,
     profile,
     onOutcome: () => {
-      outcomeWorker?.wake();
       eds.wake();
     },
     eds,
@@ -447,7 +447,6 @@ export async function createAccessPoint(
         return { submissionId: submission.submissionId, as4MessageId, fresh: true };
       });
       if (accepted.fresh) {
-        sendWorker?.wake();
         eds.wake();
       }
       return { submissionId: accepted.submissionId, as4MessageId: accepted.as4MessageId };
@@ -464,6 +463,11 @@ export async function createAccessPoint(
     if (evidence > 0)
       logger.info({ evidence }, 'AP retention: evidence past ap.evidenceRetentionDays removed');
     const orphans = await failOrphans(sendContext);
+    // The AP's finished jobs (done and dead) go with the rows they worked on; the table kept them for good before.
+    const jobsBefore = at - Math.max(ap.duplicateRetentionDays, ap.outboundRetentionDays) * DAY;
+    for (const queue of [QUEUES.send, QUEUES.deliver, QUEUES.outcome]) {
+      await handoverQueue.purgeFinished(jobsBefore, { queue });
+    }
     return { ...purged, orphans };
   };
 

@@ -130,10 +130,8 @@ export async function createMsh(
     ...(ctx.deliveryStatusSearch
       ? { journey: { search: ctx.deliveryStatusSearch, due: config.deliveryStatus.due } }
       : {}),
-    wake: () => {
-      worker?.wake();
-      core.eds.wake();
-    },
+    // The dispatch worker hears of its jobs from the queue once they commit; only EDS reports may need a look.
+    wake: () => core.eds.wake(),
     now: () => Date.now(),
   };
   worker = new Worker<DispatchPayload>(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { type Selectable, sql } from 'kysely';
-import { type AnyStore, afterCommit, type Store, storeView } from './db.ts';
+import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
+import { type AnyStore, afterCommit, afterRollback, type Store, storeView } from './db.ts';
 import { type AnyDb, type CoreTables, coreDb, type JobsTable } from './types.ts';
 
 export interface QueueOptions {
@@ -70,9 +70,34 @@ export type JobSignal = (queue: string, runAt: number) => void;
 
 export const ANY_QUEUE = '*';
 
+/** A worker of this process that takes jobs straight from the transaction that enqueues them. */
+export interface LocalTaker {
+  /** A slot for one job, held until the job is taken or released; undefined when the worker has none free. */
+  reserve(): LocalSlot | undefined;
+}
+
+/** One reserved slot of a {@link LocalTaker}. */
+export interface LocalSlot {
+  /** Names the worker in `jobs.locked_by`. */
+  workerId: string;
+  /** The worker's lease length and clock: the job's lease is the one its heartbeat renews. */
+  leaseMs: number;
+  now(): number;
+  /** The job's row has committed, running under this slot's lease: run it. */
+  take(job: Job): void;
+  /** The enqueue did not commit (or failed): free the slot. Safe to call more than once. */
+  release(): void;
+}
+
+// The local takers of each store (by its database handle) and queue.
+const takers = new WeakMap<object, Map<string, Set<LocalTaker>>>();
+
 // The listeners of each store (by its database handle), so that every JobQueue on one store in this process tells
 // the workers of all of them.
 const listeners = new WeakMap<object, Set<JobSignal>>();
+
+/** The condition of the partial index `jobs_due`, word for word (a bound parameter would not match it). */
+const live = sql<boolean>`status in ('ready', 'running')`;
 
 /**
  * A durable job queue on the node's store: the outbox for sending, retries and status reporting.
@@ -80,7 +105,10 @@ const listeners = new WeakMap<object, Set<JobSignal>>();
  * Jobs are enqueued in the caller's transaction (they exist only if it commits), claimed under a lease (on
  * PostgreSQL with `FOR UPDATE SKIP LOCKED`, on SQLite by one `UPDATE … RETURNING` under the single write lock),
  * completed or failed with exponential back-off, dead-lettered after their last try, and claimed again when a
- * worker's lease expires (the worker crashed or hung).
+ * worker's lease expires (the worker crashed or hung). A job due now whose queue has a worker in this process with
+ * a free slot is written already claimed by it, under its lease, and handed to it when the transaction commits
+ * (see {@link JobQueue.enqueue}): the same lease, so the same guarantees, without a claim. Claims seek the partial
+ * index of live jobs (`jobs_due`), so the finished jobs the table keeps until they are purged cost them nothing.
  *
  * @example
  * await store.transaction(async (trx) => {
@@ -97,33 +125,108 @@ export class JobQueue {
     this.options = { jitter: 0.1, now: Date.now, ...options };
   }
 
-  /** Add a job in the caller's transaction (or on its own when given the plain database handle). */
+  /**
+   * Add a job in the caller's transaction (or on its own when given the plain database handle).
+   *
+   * A job due now whose queue has a worker in this process with a free slot ({@link JobQueue.offer}) is written
+   * already claimed by that worker (running, its first try, under the worker's lease) and handed to it once the
+   * transaction commits: no claim statement and no commit of its own. The lease is what makes this safe: no claim
+   * anywhere takes the job while it holds, the worker renews it as for a claimed job, and if this process dies
+   * the job is claimed again when the lease expires. Jobs due later, jobs of a full or absent worker, and jobs
+   * enqueued in a transaction this store did not open (no commit hook) are written ready, as before.
+   */
   async enqueue(trx: AnyDb, job: EnqueueOptions): Promise<string> {
     const now = this.options.now();
     const id = job.id ?? randomUUID();
-    await coreDb(trx)
-      .insertInto('jobs')
-      .values({
+    const runAt = job.runAt ?? now;
+    const payload = JSON.stringify(job.payload ?? null);
+    const maxAttempts = job.maxAttempts ?? this.options.maxAttempts;
+    const slot = runAt <= now ? this.#reserve(trx, job.queue) : undefined;
+    const lease = slot && { token: randomUUID(), until: slot.now() + slot.leaseMs };
+    try {
+      await coreDb(trx)
+        .insertInto('jobs')
+        .values({
+          id,
+          queue: job.queue,
+          payload,
+          status: lease ? 'running' : 'ready',
+          attempts: lease ? 1 : 0,
+          max_attempts: maxAttempts,
+          run_at: runAt,
+          lease_until: lease ? lease.until : null,
+          lease_token: lease ? lease.token : null,
+          locked_by: slot ? slot.workerId : null,
+          last_error: null,
+          created_at: now,
+          updated_at: now,
+          finished_at: null,
+        })
+        .execute();
+    } catch (err) {
+      slot?.release();
+      throw err;
+    }
+    if (slot && lease) {
+      const taken: Job = {
         id,
         queue: job.queue,
-        payload: JSON.stringify(job.payload ?? null),
-        status: 'ready',
-        attempts: 0,
-        max_attempts: job.maxAttempts ?? this.options.maxAttempts,
-        run_at: job.runAt ?? now,
-        lease_until: null,
-        lease_token: null,
-        locked_by: null,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
-        finished_at: null,
-      })
-      .execute();
+        payload: JSON.parse(payload),
+        attempt: 1,
+        maxAttempts,
+        leaseToken: lease.token,
+        leaseUntil: lease.until,
+        createdAt: now,
+        lastError: null,
+      };
+      if (!afterCommit(trx, () => slot.take(taken))) slot.take(taken);
+      return id;
+    }
     // Other instances on a shared PostgreSQL database hear of it when the transaction commits.
     await this.store.jobNotices?.notify(trx as never, job.queue);
-    this.#signal(trx, job.queue, job.runAt ?? now);
+    this.#signal(trx, job.queue, runAt);
     return id;
+  }
+
+  /**
+   * Offer a worker of `queue` in this process as the taker of jobs enqueued due now on this store (by any JobQueue
+   * of the store in this process). Returns the function that withdraws the offer.
+   */
+  offer(queue: string, taker: LocalTaker): () => void {
+    let byQueue = takers.get(this.store.db);
+    if (!byQueue) {
+      byQueue = new Map();
+      takers.set(this.store.db, byQueue);
+    }
+    let set = byQueue.get(queue);
+    if (!set) {
+      set = new Set();
+      byQueue.set(queue, set);
+    }
+    set.add(taker);
+    return () => {
+      set.delete(taker);
+    };
+  }
+
+  /**
+   * A free slot of a local worker of `queue`, when the job's commit can be told to it: a transaction opened by
+   * {@link Store.transaction} (its commit and rollback hooks) or the plain handle (the insert commits on its own).
+   */
+  #reserve(trx: AnyDb, queue: string): LocalSlot | undefined {
+    const set = takers.get(this.store.db)?.get(queue);
+    if (!set || set.size === 0) return undefined;
+    for (const taker of set) {
+      const slot = taker.reserve();
+      if (!slot) continue;
+      // In a transaction: the slot is freed if it rolls back. A transaction without hooks is not ours to watch.
+      if (trx.isTransaction && !afterRollback(trx, async () => slot.release())) {
+        slot.release();
+        return undefined;
+      }
+      return slot;
+    }
+    return undefined;
   }
 
   /**
@@ -160,7 +263,7 @@ export class JobQueue {
       .selectFrom('jobs')
       .select(sql<Aggregate>`min(case when status = 'ready' then run_at else lease_until end)`.as('next'))
       .where('queue', '=', queue)
-      .where('status', 'in', ['ready', 'running'])
+      .where(live)
       .executeTakeFirst();
     return row?.next === null || row?.next === undefined ? undefined : Number(row.next);
   }
@@ -172,8 +275,81 @@ export class JobQueue {
   async claim<P = unknown>(queue: string, workerId: string, limit = 1): Promise<Job<P>[]> {
     const now = this.options.now();
     const db = this.store.db;
-    // A job whose worker died on its last try will not be tried again: dead-letter it.
-    await db
+    const token = randomUUID();
+    // `status in ('ready', 'running')` is the condition of the partial index `jobs_due` (live jobs by queue and due
+    // time): with it both engines seek the queue's live jobs in order and never visit its finished ones. A job whose
+    // lease expired on its last try is not claimed; {@link JobQueue.deadLetterExpired} dead-letters it.
+    let candidates = db
+      .selectFrom('jobs')
+      .select('id')
+      .where('queue', '=', queue)
+      .where(live)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', 'ready'), eb('run_at', '<=', now)]),
+          eb.and([
+            eb('status', '=', 'running'),
+            eb('lease_until', '<=', now),
+            eb('attempts', '<', eb.ref('max_attempts')),
+          ]),
+        ]),
+      )
+      .orderBy('run_at')
+      .orderBy('id')
+      .limit(limit);
+    // PostgreSQL: lock the chosen rows and skip rows another claim has locked, so concurrent claims never pick the
+    // same job and never wait on each other. SQLite has one writer at a time, which gives the same guarantee.
+    const postgres = this.store.engine === 'postgres';
+    if (postgres) candidates = candidates.forUpdate().skipLocked();
+    const lease = (eb: ExpressionBuilder<CoreTables, 'jobs'>) => ({
+      status: 'running' as const,
+      attempts: eb('attempts', '+', 1),
+      lease_until: now + this.options.leaseMs,
+      lease_token: token,
+      locked_by: workerId,
+      updated_at: now,
+    });
+    let rows: Selectable<JobsTable>[];
+    if (postgres) {
+      // The chosen ids are a materialized CTE, read once. As `id in (subquery)` the planner may put the subquery on
+      // the inner side of a nested loop and run it again for each row, each run locking other jobs: more than
+      // `limit` claimed. Each row is checked again as it is updated (a job claimed meanwhile no longer qualifies).
+      rows = await db
+        .with(
+          (cte) => cte('chosen').materialized(),
+          () => candidates,
+        )
+        .updateTable('jobs')
+        .set(lease)
+        .where('id', 'in', (eb) => eb.selectFrom('chosen').select('chosen.id'))
+        .where((eb) =>
+          eb.or([
+            eb('status', '=', 'ready'),
+            eb.and([
+              eb('status', '=', 'running'),
+              eb('lease_until', '<=', now),
+              eb('attempts', '<', eb.ref('max_attempts')),
+            ]),
+          ]),
+        )
+        .returningAll()
+        .execute();
+    } else {
+      // SQLite runs the statement alone under its write lock, so the rows chosen are the rows updated; a check there
+      // would only make the planner visit every ready job of every queue instead of the chosen ids.
+      rows = await db.updateTable('jobs').set(lease).where('id', 'in', candidates).returningAll().execute();
+    }
+    return rows.sort((a, b) => a.run_at - b.run_at || a.id.localeCompare(b.id)).map((r) => toJob<P>(r));
+  }
+
+  /**
+   * Dead-letter the jobs of `queue` whose worker stopped or hung on their last try (running, lease expired, no try
+   * left): they will not run again. Claims skip them; workers call this on their poll and when {@link nextDue}
+   * says a lease has expired, not before every claim. Returns how many.
+   */
+  async deadLetterExpired(queue: string): Promise<number> {
+    const now = this.options.now();
+    const result = await this.store.db
       .updateTable('jobs')
       .set({
         status: 'dead',
@@ -187,50 +363,34 @@ export class JobQueue {
       .where('status', '=', 'running')
       .where('lease_until', '<=', now)
       .whereRef('attempts', '>=', 'max_attempts')
-      .execute();
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
 
-    const token = randomUUID();
-    let candidates = db
-      .selectFrom('jobs')
-      .select('id')
-      .where('queue', '=', queue)
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('status', '=', 'ready'), eb('run_at', '<=', now)]),
-          eb.and([eb('status', '=', 'running'), eb('lease_until', '<=', now)]),
-        ]),
-      )
-      .orderBy('run_at')
-      .orderBy('id')
-      .limit(limit);
-    // PostgreSQL: lock the chosen rows and skip rows another claim has locked, so concurrent claims never pick the
-    // same job and never wait on each other. SQLite has one writer at a time, which gives the same guarantee.
-    const postgres = this.store.engine === 'postgres';
-    if (postgres) candidates = candidates.forUpdate().skipLocked();
-    let claim = db
+  /**
+   * Give back a job handed to a worker that stopped before it could start it: ready again, its try not counted,
+   * so any worker claims it at once. False when the lease was already lost.
+   */
+  async release(job: Job): Promise<boolean> {
+    const now = this.options.now();
+    const result = await this.store.db
       .updateTable('jobs')
       .set((eb) => ({
-        status: 'running',
-        attempts: eb('attempts', '+', 1),
-        lease_until: now + this.options.leaseMs,
-        lease_token: token,
-        locked_by: workerId,
+        status: 'ready',
+        attempts: eb('attempts', '-', 1),
+        lease_token: null,
+        lease_until: null,
+        locked_by: null,
         updated_at: now,
       }))
-      .where('id', 'in', candidates);
-    // PostgreSQL: checked again on the row being updated (a job claimed meanwhile no longer qualifies). SQLite runs
-    // the statement alone under its write lock, so the rows chosen are the rows updated; the check there would only
-    // make the planner visit every ready job of every queue (an OR over two indexes) instead of the chosen ids.
-    if (postgres) {
-      claim = claim.where((eb) =>
-        eb.or([
-          eb('status', '=', 'ready'),
-          eb.and([eb('status', '=', 'running'), eb('lease_until', '<=', now)]),
-        ]),
-      );
-    }
-    const rows = await claim.returningAll().execute();
-    return rows.sort((a, b) => a.run_at - b.run_at || a.id.localeCompare(b.id)).map((r) => toJob<P>(r));
+      .where('id', '=', job.id)
+      .where('lease_token', '=', job.leaseToken)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) return false;
+    await this.store.jobNotices?.notify(this.store.db as never, job.queue);
+    this.#signal(this.store.db, job.queue, now);
+    return true;
   }
 
   /**
@@ -364,7 +524,7 @@ export class JobQueue {
         sql<Aggregate>`min(case when status = 'ready' and run_at > ${now} then run_at end)`.as('next'),
       ])
       .where('queue', '=', queue)
-      .where('status', 'in', ['ready', 'running'])
+      .where(live)
       .executeTakeFirst();
     return {
       running: Number(row?.running ?? 0),

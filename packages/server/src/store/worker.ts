@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { EhmiError } from '@ehmi/errors';
 import type { Logger } from 'pino';
 import { afterCommit } from './db.ts';
-import { ANY_QUEUE, type Job, type JobQueue } from './queue.ts';
+import { ANY_QUEUE, type Job, type JobQueue, type LocalSlot } from './queue.ts';
 import type { AnyDb } from './types.ts';
 
 /** What a {@link JobHandler} gets beside its job. */
@@ -97,6 +97,18 @@ export class Worker<P = unknown> {
   /** A wake-up that came while the loop was not asleep: the next sleep returns at once. */
   #woken = false;
   #unsubscribe: (() => void) | undefined;
+  #withdraw: (() => void) | undefined;
+  /** Slots promised to jobs enqueued in this process whose transaction has not ended yet. */
+  #reserved = 0;
+  /**
+   * Whether a job of the queue may be due that this worker has not claimed: set by a signal, a timer, a poll, a
+   * claim that took all it asked for; cleared by a claim. A worker that finished a job claims again only when set.
+   */
+  #mayBeDue = true;
+  /** Whether the dead-job sweep runs before the next claim (at start, on each poll, when a lease was seen expired). */
+  #sweepDue = true;
+  /** When the worker last looked at the store on its own (a claim): the poll runs `pollMs` after it. */
+  #lookedAt = 0;
   #dueTimer: NodeJS.Timeout | undefined;
   #dueAt: number | undefined;
   #loop: Promise<void> | undefined;
@@ -124,13 +136,93 @@ export class Worker<P = unknown> {
     this.#unsubscribe = this.#queue.subscribe((queue, runAt) => {
       if (queue === this.#name || queue === ANY_QUEUE) this.#wakeAt(runAt);
     });
+    // A job handler takes jobs enqueued in this process straight from their transaction; a batch handler claims,
+    // so that one claim takes what is due together.
+    if (typeof this.#handler === 'function') {
+      this.#withdraw = this.#queue.offer(this.#name, { reserve: () => this.#reserve() });
+    }
+    this.#mayBeDue = true;
+    this.#sweepDue = true;
     this.#loop = this.#run();
   }
 
-  /** Look for jobs now instead of at the next poll (after a local enqueue has committed). */
+  /**
+   * Look for jobs now instead of at the next poll. Jobs enqueued through a JobQueue of this store in this process
+   * need no call: they are handed over or signalled once their transaction commits.
+   */
   wake(): void {
+    this.#mayBeDue = true;
+    this.#nudge();
+  }
+
+  /** Run the loop once more (a job ended, a slot was freed) without claiming unless something may be due. */
+  #nudge(): void {
     this.#woken = true;
     this.#wakeUp?.();
+  }
+
+  #reserve(): LocalSlot | undefined {
+    if (this.#stopped || this.#running.size + this.#reserved >= this.#concurrency) return undefined;
+    this.#reserved++;
+    let open = true;
+    const close = (): boolean => {
+      if (!open) return false;
+      open = false;
+      this.#reserved--;
+      return true;
+    };
+    return {
+      workerId: this.id,
+      leaseMs: this.#queue.options.leaseMs,
+      now: this.#queue.options.now,
+      take: (job) => {
+        // After the committing transaction's hooks and the enqueuer's code after its commit, as when the job was
+        // claimed; the slot stays reserved until then.
+        setImmediate(() => {
+          if (!close()) return;
+          if (this.#stopped) {
+            // Stopped between the enqueue and its commit: give the job back for any worker to claim.
+            this.#queue
+              .release(job)
+              .catch((err) =>
+                this.#logger?.warn({ err, jobId: job.id }, 'could not give back a job handed over'),
+              );
+            return;
+          }
+          // The lease was counted from the enqueue: after a long transaction, renew it before the job starts (the
+          // heartbeat's first beat comes a third of a lease later). Lost already: the claim path takes the job.
+          const left = job.leaseUntil - this.#queue.options.now();
+          if (left >= (this.#queue.options.leaseMs * 2) / 3) {
+            this.#track(this.#execute(job as Job<P>));
+          } else {
+            this.#track(
+              this.#queue.extendLease(job).then(
+                (held) => {
+                  if (held) return this.#execute(job as Job<P>);
+                  this.wake();
+                },
+                (err) => {
+                  this.#logger?.warn({ err, jobId: job.id }, 'lease renewal of a job handed over failed');
+                  this.wake();
+                },
+              ),
+            );
+          }
+          this.#nudge();
+        });
+      },
+      release: () => {
+        if (close()) this.#nudge();
+      },
+    };
+  }
+
+  #track(run: Promise<void>): void {
+    const p = run.finally(() => {
+      this.#running.delete(p);
+      this.#nudge();
+    });
+    this.#running.add(p);
   }
 
   /** A job of this queue falls due at `runAt` (queue clock): wake now, or then. */
@@ -151,6 +243,8 @@ export class Worker<P = unknown> {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#withdraw?.();
+    this.#withdraw = undefined;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     clearTimeout(this.#dueTimer);
@@ -177,7 +271,8 @@ export class Worker<P = unknown> {
     }
     return new Promise((resolve) => {
       this.#idleWaiters.push({ drained: options.drained === true, resolve });
-      this.wake();
+      // The loop checks the queue's backlog; it claims only if that finds something due.
+      this.#nudge();
     });
   }
 
@@ -199,7 +294,13 @@ export class Worker<P = unknown> {
       this.#logger?.warn({ err, queue: this.#name }, 'checking for idle failed');
       return;
     }
-    if (backlog.running > 0 || backlog.due > 0 || this.#running.size > 0) return;
+    if (backlog.due > 0) {
+      // Due but not claimed (a lease expired on its last try, or another instance's claim holds the row): sweep
+      // and look again shortly.
+      this.#sweepDue = true;
+      this.#wakeAt(this.#queue.options.now() + 10);
+    }
+    if (backlog.running > 0 || backlog.due > 0 || this.#running.size > 0 || this.#reserved > 0) return;
     const state: IdleState = { next: backlog.next };
     for (const w of [...this.#idleWaiters]) {
       if (w.drained && state.next !== undefined) continue;
@@ -211,54 +312,88 @@ export class Worker<P = unknown> {
   async #run(): Promise<void> {
     while (!this.#stopped) {
       this.#woken = false;
-      const free = this.#concurrency - this.#running.size;
-      let claimed: Job<P>[] = [];
+      const now = this.#queue.options.now();
+      // The poll: the safety net for what other processes did to the store (and leases that expired there).
+      if (now - this.#lookedAt >= this.#pollMs) {
+        this.#mayBeDue = true;
+        this.#sweepDue = true;
+      }
+      const free = this.#concurrency - this.#running.size - this.#reserved;
       const batch = typeof this.#handler === 'function' ? undefined : this.#handler;
-      if (free > 0) {
+      let claimed: Job<P>[] = [];
+      let looked = false;
+      if (free > 0 && this.#mayBeDue) {
+        this.#mayBeDue = false;
+        this.#lookedAt = now;
+        looked = true;
+        if (this.#sweepDue) {
+          this.#sweepDue = false;
+          try {
+            const dead = await this.#queue.deadLetterExpired(this.#name);
+            if (dead > 0) {
+              this.#logger?.warn(
+                { queue: this.#name, dead },
+                'jobs dead-lettered: their lease expired on the last try',
+              );
+            }
+          } catch (err) {
+            this.#logger?.warn({ err, queue: this.#name }, 'dead-lettering expired jobs failed');
+          }
+        }
+        const want = batch ? batch.size : free;
         try {
-          claimed = await this.#queue.claim<P>(this.#name, this.id, batch ? batch.size : free);
+          claimed = await this.#queue.claim<P>(this.#name, this.id, want);
+          // All it asked for: more may be due.
+          if (claimed.length >= want) this.#mayBeDue = true;
         } catch (err) {
           this.#logger?.error({ err, queue: this.#name }, 'claiming jobs failed');
         }
       }
       // A batch handler gets what one claim took as one run; concurrency counts runs.
-      const runs = batch
-        ? claimed.length > 0
-          ? [this.#executeBatch(batch, claimed)]
-          : []
-        : claimed.map((job) => this.#execute(job));
-      for (const run of runs) {
-        const p = run.finally(() => {
-          this.#running.delete(p);
-          this.wake();
-        });
-        this.#running.add(p);
+      if (batch) {
+        if (claimed.length > 0) this.#track(this.#executeBatch(batch, claimed));
+      } else {
+        for (const job of claimed) this.#track(this.#execute(job));
       }
       if (claimed.length === 0 && this.#running.size === 0 && this.#idleWaiters.length > 0) {
         await this.#settleIdle();
       }
       if (this.#stopped) break;
-      // Busy: a job's end wakes the loop. Nothing claimed: sleep until something falls due (or a wake-up).
-      if (this.#running.size >= this.#concurrency) await this.#sleep(this.#pollMs);
-      else if (claimed.length === 0) await this.#sleep(await this.#idleWait());
+      // Took fewer than it could: learn when the next job falls due (a retry, another instance's job or lease).
+      if (looked && !this.#mayBeDue) await this.#scheduleNext();
+      const busy = this.#running.size + this.#reserved >= this.#concurrency;
+      if (this.#mayBeDue && !busy) continue;
+      // A job's end, a hand-over, a signal or a due time wakes the loop; the poll bounds an idle sleep.
+      const untilPoll = this.#lookedAt + this.#pollMs - this.#queue.options.now();
+      await this.#sleep(busy ? this.#pollMs : Math.max(10, untilPoll));
     }
   }
 
-  /** How long to sleep when nothing was claimed: until the earliest waiting job or held lease falls due, at most a poll. */
-  async #idleWait(): Promise<number> {
-    if (this.#woken || this.#stopped) return 0;
+  /**
+   * After a claim that left slots free: wake when the earliest waiting job or held lease falls due. One that is due
+   * already was not claimable (its lease expired on its last try, or another instance's claim holds it): sweep,
+   * and look again shortly.
+   */
+  async #scheduleNext(): Promise<void> {
     let next: number | undefined;
     try {
       next = await this.#queue.nextDue(this.#name);
     } catch (err) {
       this.#logger?.warn({ err, queue: this.#name }, 'checking for the next due job failed');
+      return;
     }
-    if (next === undefined) return this.#pollMs;
-    return Math.min(this.#pollMs, Math.max(10, next - this.#queue.options.now()));
+    if (next === undefined) return;
+    const now = this.#queue.options.now();
+    if (next <= now) {
+      this.#sweepDue = true;
+      next = now + 10;
+    }
+    this.#wakeAt(next);
   }
 
   #sleep(ms: number): Promise<void> {
     if (this.#woken || this.#stopped) return Promise.resolve();
+    // The poll is a deadline (#lookedAt), checked by the loop whenever it wakes.
     return new Promise((resolve) => {
       this.#wakeUp = () => {
         clearTimeout(this.#timer);

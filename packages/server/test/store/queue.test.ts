@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EhmiError } from '@ehmi/errors';
 import { openNodeStore } from '../../src/role-list.ts';
 import { type Job, JobQueue, type QueueOptions, Worker } from '../../src/store/index.ts';
@@ -125,7 +126,8 @@ for (const engine of engines()) {
       const id = await queue.enqueue(t.store.db, { queue: name, payload: null });
       assert.equal((await queue.claim(name, 'w')).length, 1);
       clock += base.leaseMs;
-      assert.deepEqual(await queue.claim(name, 'w'), []);
+      assert.deepEqual(await queue.claim(name, 'w'), [], 'no try left: not claimed again');
+      assert.equal(await queue.deadLetterExpired(name), 1);
       assert.equal((await queue.get(id))?.status, 'dead');
     });
 
@@ -548,6 +550,192 @@ for (const engine of engines()) {
         await ran(1);
         assert.ok(runs[0]!.at >= held!.leaseUntil, 'not while the lease held');
         assert.equal(runs[0]!.attempt, 2);
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    /** A queue that counts its claims: a job handed over in its enqueueing transaction needs none. */
+    class CountingQueue extends JobQueue {
+      claims = 0;
+      override claim<P = unknown>(queue: string, workerId: string, limit?: number): Promise<Job<P>[]> {
+        this.claims++;
+        return super.claim<P>(queue, workerId, limit);
+      }
+    }
+
+    async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
+      for (let i = 0; i < 500; i++) {
+        if (await check()) return;
+        await sleep(10);
+      }
+      assert.fail(`timed out waiting for ${what}`);
+    }
+
+    it('hands a job due now to a local worker with a free slot, claimed in its enqueueing transaction: no claim', {
+      timeout: 20_000,
+    }, async () => {
+      const queue = new CountingQueue(t.store, base);
+      const name = q();
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const seen: Job<string>[] = [];
+      const worker = new Worker<string>(
+        queue,
+        name,
+        async (job) => {
+          seen.push(job);
+          if (job.payload === 'handed') await gate;
+        },
+        { pollIntervalMs: HOUR, concurrency: 2 },
+      );
+      worker.start();
+      try {
+        await worker.idle();
+        const claims = queue.claims;
+        let id = '';
+        await t.store.transaction(async (trx) => {
+          id = await queue.enqueue(trx, { queue: name, payload: 'handed' });
+          const row = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+          assert.equal(row.status, 'running', 'claimed in the enqueueing transaction');
+          assert.equal(row.locked_by, worker.id);
+          assert.equal(row.attempts, 1);
+          await sleep(5);
+          assert.equal(seen.length, 0, 'not before the commit');
+        });
+        await until(() => seen.length === 1, 'the handed job to run');
+        assert.deepEqual([seen[0]!.id, seen[0]!.payload, seen[0]!.attempt], [id, 'handed', 1]);
+        // No other worker (another instance on PostgreSQL) takes it while the lease holds.
+        assert.deepEqual(await new JobQueue(t.store, base).claim(name, 'another instance'), []);
+        // The plain handle (the insert commits on its own), through another JobQueue of the same store.
+        await new JobQueue(t.store, base).enqueue(t.store.db, { queue: name, payload: 'plain' });
+        await until(() => seen.length === 2, 'the second job to run');
+        open();
+        await until(async () => (await queue.counts(name)).done === 2, 'both jobs done');
+        assert.equal(queue.claims, claims, 'no claim for a handed job, none after it ended');
+      } finally {
+        open();
+        await worker.stop();
+      }
+    });
+
+    it('frees the slot of a job whose transaction rolled back, and queues a job for a full worker as ready', {
+      timeout: 20_000,
+    }, async () => {
+      const queue = new CountingQueue(t.store, base);
+      const name = q();
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const seen: string[] = [];
+      const worker = new Worker<string>(
+        queue,
+        name,
+        async (job) => {
+          seen.push(job.payload);
+          if (job.payload === 'first') await gate;
+        },
+        { pollIntervalMs: HOUR, concurrency: 1 },
+      );
+      worker.start();
+      try {
+        await worker.idle();
+        const claims = queue.claims;
+        await assert.rejects(
+          t.store.transaction(async (trx) => {
+            await queue.enqueue(trx, { queue: name, payload: 'rolled back' });
+            throw new Error('caller fails');
+          }),
+          /caller fails/,
+        );
+        const first = await t.store.transaction((trx) =>
+          queue.enqueue(trx, { queue: name, payload: 'first' }),
+        );
+        await until(() => seen.length === 1, 'the first job to run');
+        assert.equal(queue.claims, claims, 'handed over: the rolled-back job had freed the slot');
+        const second = await queue.enqueue(t.store.db, { queue: name, payload: 'second' });
+        assert.equal((await queue.get(second))?.status, 'ready', 'the worker is full: queued for a claim');
+        assert.equal((await queue.get(first))?.status, 'running');
+        open();
+        await worker.idle({ drained: true });
+        assert.deepEqual(seen, ['first', 'second']);
+        assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 2, dead: 0 });
+      } finally {
+        open();
+        await worker.stop();
+      }
+    });
+
+    it('renews the lease of a job handed over after a long transaction, and leaves a lost one to a claim', {
+      timeout: 20_000,
+    }, async () => {
+      let fake = Date.now();
+      const queue = new JobQueue(t.store, { ...base, now: () => fake });
+      const name = q();
+      const seen: Job<string>[] = [];
+      // Two slots: the second job is handed over even while the first is still completing.
+      const worker = new Worker<string>(queue, name, async (job) => void seen.push(job), {
+        pollIntervalMs: HOUR,
+        concurrency: 2,
+      });
+      worker.start();
+      try {
+        await worker.idle();
+        // Half a lease inside the transaction: renewed before it starts, run as its first try.
+        await t.store.transaction(async (trx) => {
+          await queue.enqueue(trx, { queue: name, payload: 'slow' });
+          fake += base.leaseMs / 2;
+        });
+        await until(() => seen.length === 1, 'the renewed job to run');
+        assert.equal(seen[0]!.attempt, 1);
+        // A whole lease: lost before it starts; claimed again as an expired lease, run once, as its second try.
+        await t.store.transaction(async (trx) => {
+          await queue.enqueue(trx, { queue: name, payload: 'slower' });
+          fake += base.leaseMs;
+        });
+        await until(() => seen.length === 2, 'the lost job to run');
+        assert.deepEqual([seen[1]!.payload, seen[1]!.attempt], ['slower', 2]);
+        await worker.idle({ drained: true });
+        assert.equal(seen.length, 2);
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('gives back a job handed to a worker that stopped before the job committed', async () => {
+      const queue = new JobQueue(t.store, base);
+      const name = q();
+      const worker = new Worker(queue, name, async () => {}, { pollIntervalMs: HOUR });
+      worker.start();
+      await worker.idle();
+      let stopping: Promise<void> | undefined;
+      const id = await t.store.transaction(async (trx) => {
+        const id = await queue.enqueue(trx, { queue: name, payload: null });
+        // Stopped from here on (its loop may wait for this transaction's connection, so it is not awaited here).
+        stopping = worker.stop();
+        return id;
+      });
+      await stopping;
+      await until(async () => (await queue.get(id))?.status === 'ready', 'the job to be given back');
+      const row = await queue.get(id);
+      assert.equal(row?.attempts, 0, 'its try is not counted');
+      assert.equal(row?.lease_token, null);
+      const [job] = await queue.claim(name, 'next');
+      assert.equal(job?.id, id);
+      assert.equal(job?.attempt, 1);
+    });
+
+    it('dead-letters a job whose worker died on its last try once its lease ends, and never runs it', {
+      timeout: 20_000,
+    }, async () => {
+      const queue = new JobQueue(t.store, { ...base, leaseMs: 300, maxAttempts: 1 });
+      const name = q();
+      const id = await queue.enqueue(t.store.db, { queue: name, payload: 'orphan' });
+      assert.equal((await queue.claim(name, 'died')).length, 1);
+      const { worker, runs } = recording(queue, name);
+      worker.start();
+      try {
+        await until(async () => (await queue.get(id))?.status === 'dead', 'the job to be dead-lettered');
+        assert.equal(runs.length, 0);
       } finally {
         await worker.stop();
       }
