@@ -79,9 +79,14 @@ export async function migrateToLatest(
 ): Promise<string[]> {
   // PostgreSQL: name the schema of Kysely's own tables. Without it Kysely looks for kysely_migration(_lock) in every
   // schema of the database, finds another node's, skips creating its own, and fails ("relation … does not exist").
+  // The store and each role keep their migrations beside their code, numbered in one sequence. A database made
+  // before a module's migration existed may already have run ones numbered above it (another module's, or a test's
+  // older schema): each pending migration then runs once, in name order among the pending ones, instead of the
+  // store refusing to open. The modules' migrations touch only their own tables, so their relative order is free.
   const migrator = new Migrator({
     db,
     provider: new InCodeProvider(roleMigrations),
+    allowUnorderedMigrations: true,
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
   for (let attempt = 1; ; attempt++) {
