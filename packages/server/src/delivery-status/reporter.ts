@@ -165,7 +165,9 @@ export class DeliveryStatusReporter {
   #dueAt(): number {
     const now = this.#options.queue.options.now();
     const w = this.#options.batchWindowMs ?? 0;
-    return w > 0 ? Math.ceil((now - this.#phase) / w) * w + this.#phase : now;
+    // The end of the window `now` falls in, always after `now`: a step taken on a boundary opens the next window
+    // instead of falling due at once on its own.
+    return w > 0 ? (Math.floor((now - this.#phase) / w) + 1) * w + this.#phase : now;
   }
 
   /**
