@@ -110,6 +110,7 @@ export class Worker<P = unknown> {
   /** When the worker last looked at the store on its own (a claim): the poll runs `pollMs` after it. */
   #lookedAt = 0;
   #dueTimer: NodeJS.Timeout | undefined;
+  /** When the due timer fires, on `performance.now()`'s clock. */
   #dueAt: number | undefined;
   #loop: Promise<void> | undefined;
   readonly #idleWaiters: { drained: boolean; resolve: (state: IdleState) => void }[] = [];
@@ -225,16 +226,21 @@ export class Worker<P = unknown> {
     this.#running.add(p);
   }
 
-  /** A job of this queue falls due at `runAt` (queue clock): wake now, or then. */
+  /**
+   * A job of this queue falls due at `runAt` (queue clock): wake now, or then. The timer kept is the one that fires
+   * first in real time: the queue's clock may be set forward (a test's, or a corrected one), so a time that is
+   * later on the queue's clock can be sooner on the timer's.
+   */
   #wakeAt(runAt: number): void {
     const delay = runAt - this.#queue.options.now();
     if (delay <= 0) {
       this.wake();
       return;
     }
-    if (this.#dueAt !== undefined && this.#dueAt <= runAt) return;
+    const firesAt = performance.now() + delay;
+    if (this.#dueAt !== undefined && this.#dueAt <= firesAt) return;
     clearTimeout(this.#dueTimer);
-    this.#dueAt = runAt;
+    this.#dueAt = firesAt;
     this.#dueTimer = setTimeout(() => {
       this.#dueAt = undefined;
       this.wake();

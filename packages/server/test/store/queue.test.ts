@@ -358,6 +358,38 @@ for (const engine of engines()) {
       assert.deepEqual(await worker.idle(), { next: undefined }, 'a stopped worker is idle');
     });
 
+    it('runs a retry as soon as the queue’s clock is set to its time, not when a timer set by the old time fires', {
+      timeout: 20_000,
+    }, async () => {
+      // An hour's back-off on a frozen clock: the worker's timer for it would fire an hour from now in real time.
+      const queue = new JobQueue(t.store, {
+        ...base,
+        leaseMs: 600_000,
+        backoffBaseMs: 3_600_000,
+        backoffMaxMs: 3_600_000,
+        now,
+      });
+      const name = q();
+      const seen: number[] = [];
+      const worker = new Worker<string>(queue, name, async (job: Job<string>) => {
+        seen.push(job.attempt);
+        if (job.attempt === 1) throw new Error('transient');
+      });
+      worker.start();
+      try {
+        await queue.enqueue(t.store.db, { queue: name, payload: 'x' });
+        const { next } = await worker.idle();
+        assert.equal(next, clock + 3_600_000);
+        clock = next! - 1;
+        assert.deepEqual(await worker.idle(), { next }, 'not before its back-off');
+        clock = next!;
+        assert.deepEqual(await worker.idle({ drained: true }), { next: undefined });
+        assert.deepEqual(seen, [1, 2]);
+      } finally {
+        await worker.stop();
+      }
+    });
+
     it('Worker.idle waits for a job that runs', async () => {
       const queue = new JobQueue(t.store, { ...base, now });
       const name = q();
