@@ -2,7 +2,7 @@ import type { Conformance } from '../conformance/conformance.ts';
 import { type ElementNode, elementTree, findNode } from '../conformance/tree.ts';
 import type { Json, TypeRef } from '../conformance/types.ts';
 import { checkBinding } from './bindings.ts';
-import { cardinalityIssues, shapeIssue } from './cardinality.ts';
+import { cardinalityHolds, cardinalityIssues, shapeIssue } from './cardinality.ts';
 import { type ExtensionHost, extensionChildren } from './extensions.ts';
 import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts';
 import { invariantHost, referenceCheck, sliceHost } from './hosts.ts';
@@ -84,6 +84,18 @@ const perConformance = new WeakMap<
     resourceHolders: WeakMap<ElementNode, boolean>;
   }
 >();
+
+const NO_KEYS: readonly { key: string; type: string | undefined }[] = [];
+
+/** How many values a JSON property holds (an array's length, or one value, or none). */
+function lengthOf(v: unknown): number {
+  return Array.isArray(v) ? v.length : v === undefined ? 0 : 1;
+}
+
+/** The i-th value of a JSON property (a single value is the first). */
+function at(v: unknown, i: number): unknown {
+  return Array.isArray(v) ? v[i] : i === 0 ? v : undefined;
+}
 
 function isEmptyObject(obj: Json): boolean {
   for (const _ in obj) return false;
@@ -350,13 +362,14 @@ export class Run {
     // An element defined by reference (`QuestionnaireResponse.item.answer.item` → `#QuestionnaireResponse.item`)
     // is that element for extension contexts.
     const ref = node.def.contentReference?.replace(/^.*#/, '');
-    return {
+    const host: ExtensionHost = {
       type,
       path: ref ?? node.def.base?.path ?? node.def.path,
       expression,
       resourceType: typeof env.resource.resourceType === 'string' ? env.resource.resourceType : undefined,
-      ...(typeof url === 'string' ? { url } : {}),
     };
+    if (typeof url === 'string') host.url = url;
+    return host;
   }
 
   /** Validates the properties of a JSON object against the child definitions. @internal */
@@ -412,10 +425,10 @@ export class Run {
       const given = groups.get(child);
       // No value for this child: only its minimum (and required slices, below) can be broken.
       if (given === undefined && (child.slices.length === 0 || !hasRequiredSlice(child))) {
-        if ((child.def.min ?? 0) > 0) out.push(...cardinalityIssues(0, child, expression));
+        if (!cardinalityHolds(0, child)) out.push(...cardinalityIssues(0, child, expression));
         continue;
       }
-      const keys = given ?? [];
+      const keys = given ?? NO_KEYS;
       if (keys.length > 1) {
         out.push({
           severity: 'error',
@@ -424,28 +437,35 @@ export class Run {
           message: `Only one of ${keys.map((k) => k.key).join(', ')} is allowed (${child.def.path})`,
         });
       }
-      const items: { item: Typed; ext: unknown; expression: string }[] = [];
+      // The values are counted (shape issues first, as they are met), then walked in order: no list of them is
+      // built unless the element is sliced, which needs them again.
+      let count = 0;
+      for (const { key } of keys) {
+        const values = obj[key];
+        const exts = companions ? obj[`_${key}`] : undefined;
+        const shape = shapeIssue(values, exts, child, `${expression}.${key}`);
+        if (shape) out.push(shape);
+        count += Math.max(lengthOf(values), lengthOf(exts));
+      }
+      if (!cardinalityHolds(count, child)) out.push(...cardinalityIssues(count, child, expression));
+      const sliced = child.slices.length > 0 && count + (hasRequiredSlice(child) ? 1 : 0) > 0;
+      const items: { item: Typed; ext: unknown; expression: string }[] | undefined = sliced ? [] : undefined;
       for (const { key, type } of keys) {
         const keyExpression = `${expression}.${key}`;
         const values = obj[key];
         const exts = companions ? obj[`_${key}`] : undefined;
-        const shape = shapeIssue(values, exts, child, keyExpression);
-        if (shape) out.push(shape);
-        const arr = Array.isArray(values) ? values : values === undefined ? [] : [values];
-        const extArr = Array.isArray(exts) ? exts : exts === undefined ? [] : [exts];
         const repeating = Array.isArray(values) || Array.isArray(exts);
-        const n = Math.max(arr.length, extArr.length);
+        const n = Math.max(lengthOf(values), lengthOf(exts));
+        const itemType = type ?? defaultType(child);
         for (let i = 0; i < n; i++) {
-          items.push({
-            item: { value: arr[i] ?? undefined, type: type ?? defaultType(child) },
-            ext: extArr[i] ?? undefined,
-            expression: repeating ? `${keyExpression}[${i}]` : keyExpression,
-          });
+          const item: Typed = { value: at(values, i) ?? undefined, type: itemType };
+          const ext = at(exts, i) ?? undefined;
+          const itemExpression = repeating ? `${keyExpression}[${i}]` : keyExpression;
+          this.item(item, ext, child, itemExpression, env, out);
+          items?.push({ item, ext, expression: itemExpression });
         }
       }
-      out.push(...cardinalityIssues(items.length, child, expression));
-      for (const it of items) this.item(it.item, it.ext, child, it.expression, env, out);
-      if (child.slices.length > 0 && items.length + (hasRequiredSlice(child) ? 1 : 0) > 0) {
+      if (items) {
         const assigned = assignSlices(
           items.map((i) => i.item),
           child,
