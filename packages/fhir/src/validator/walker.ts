@@ -6,7 +6,12 @@ import { cardinalityHolds, cardinalityIssues, shapeIssue } from './cardinality.t
 import { type ExtensionHost, extensionChildren } from './extensions.ts';
 import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts';
 import { invariantHost, referenceCheck, sliceHost } from './hosts.ts';
-import { checkContainedReferenced, checkInvariants, type InvariantHost } from './invariants.ts';
+import {
+  checkContainedReferenced,
+  checkInvariants,
+  type InvariantHost,
+  liveConstraints,
+} from './invariants.ts';
 import type { Issue } from './issues.ts';
 import { checkNarrativeDiv, checkPrimitive, isPrimitiveType } from './primitives.ts';
 import {
@@ -635,14 +640,15 @@ export class Run {
     }
     if (type && node.def.binding)
       out.push(...checkBinding(value, type, node.def, this.terminology, expression));
-    if (node.def.constraint?.length) {
+    const constraints = node.def.constraint ? liveConstraints(node.def.constraint) : undefined;
+    if (constraints?.length) {
       const base =
         !type || type === 'BackboneElement' || type === 'Element'
           ? (node.def.base?.path ?? node.def.path)
           : type;
       out.push(
         ...checkInvariants(
-          node.def.constraint,
+          constraints,
           { value, base, expression, resource: env.resource, root: env.root },
           this.#invariantHost(env),
         ),
