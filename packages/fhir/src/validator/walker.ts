@@ -41,8 +41,11 @@ export function typeCode(t: TypeRef): string {
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
-/** An element name (`code`, `valueQuantity`) → its definition among the children, and the type a choice names. */
-type Lookup = Map<string, { node: ElementNode; type: string | undefined }>;
+/**
+ * An element name (`code`, `valueQuantity`) → its definition among the children (and its position there), and the
+ * type a choice names.
+ */
+type Lookup = Map<string, { node: ElementNode; index: number; type: string | undefined }>;
 const lookups = new WeakMap<readonly ElementNode[], Lookup>();
 
 /**
@@ -53,17 +56,43 @@ function lookupOf(children: readonly ElementNode[]): Lookup {
   let m = lookups.get(children);
   if (m) return m;
   m = new Map();
-  for (const c of children) {
-    if (!m.has(c.name)) m.set(c.name, { node: c, type: undefined });
+  for (const [index, c] of children.entries()) {
+    if (!m.has(c.name)) m.set(c.name, { node: c, index, type: undefined });
     if (!c.name.endsWith('[x]')) continue;
     const prefix = c.name.slice(0, -3);
     for (const t of c.def.type ?? []) {
       const key = prefix + cap(typeCode(t));
-      if (!m.has(key)) m.set(key, { node: c, type: typeCode(t) });
+      if (!m.has(key)) m.set(key, { node: c, index, type: typeCode(t) });
     }
   }
   lookups.set(children, m);
   return m;
+}
+
+/**
+ * The positions of the children that have something to check when the object has no value for them: a minimum
+ * above 0, or a slice with one (found once per child list).
+ */
+const requiredLists = new WeakMap<readonly ElementNode[], number[]>();
+function requiredOf(children: readonly ElementNode[]): number[] {
+  let out = requiredLists.get(children);
+  if (!out) {
+    out = [];
+    for (const [i, c] of children.entries()) {
+      if ((c.slices.length > 0 && hasRequiredSlice(c)) || !cardinalityHolds(0, c)) out.push(i);
+    }
+    requiredLists.set(children, out);
+  }
+  return out;
+}
+
+/** The values an object has for one child definition: the first name met, and any other (a second choice type). */
+interface Given {
+  index: number;
+  child: ElementNode;
+  key: string;
+  type: string | undefined;
+  more: { key: string; type: string | undefined }[] | undefined;
 }
 
 /** The `id` and `extension` definitions among a primitive's children (what its `_x` companion may hold). */
@@ -91,6 +120,10 @@ const perConformance = new WeakMap<
 >();
 
 const NO_KEYS: readonly { key: string; type: string | undefined }[] = [];
+
+function keysOf(g: Given): readonly { key: string; type: string | undefined }[] {
+  return g.more ? [{ key: g.key, type: g.type }, ...g.more] : [g];
+}
 
 /** How many values a JSON property holds (an array's length, or one value, or none). */
 function lengthOf(v: unknown): number {
@@ -397,8 +430,9 @@ export class Run {
   }
 
   #complex(obj: Json, children: ElementNode[], expression: string, env: Env, out: Issue[]): void {
-    const groups = new Map<ElementNode, { key: string; type: string | undefined }[]>();
     const lookup = lookupOf(children);
+    // The children the object has values for, in the order met (JSON objects usually follow definition order).
+    const present: Given[] = [];
     // Most objects have no `_x` companion: then none is looked up (a lookup builds and interns the `_x` name).
     let companions = false;
     for (const key of Object.keys(obj)) {
@@ -408,9 +442,7 @@ export class Run {
       const name = companion ? key.slice(1) : key;
       if (companion && name in obj) continue;
       const match = lookup.get(name);
-      const found = match?.node;
-      const type = match?.type;
-      if (!found) {
+      if (!match) {
         const choice = children.find((c) => c.name.endsWith('[x]') && name.startsWith(c.name.slice(0, -3)));
         out.push({
           severity: 'error',
@@ -422,18 +454,37 @@ export class Run {
         });
         continue;
       }
-      const list = groups.get(found) ?? [];
-      list.push({ key: name, type });
-      groups.set(found, list);
+      const same = present.find((g) => g.index === match.index);
+      if (same) (same.more ??= []).push({ key: name, type: match.type });
+      else
+        present.push({ index: match.index, child: match.node, key: name, type: match.type, more: undefined });
     }
-    for (const child of children) {
-      const given = groups.get(child);
+    if (present.length > 1) present.sort((a, b) => a.index - b.index);
+    // In definition order: each child with values, and each without that has a minimum or required slice (the
+    // other children without values have nothing to check).
+    const required = requiredOf(children);
+    let p = 0;
+    let r = 0;
+    while (p < present.length || r < required.length) {
+      const next = present[p];
+      const nextRequired = required[r];
+      let given: Given | undefined;
+      let child: ElementNode;
+      if (next !== undefined && (nextRequired === undefined || next.index <= nextRequired)) {
+        if (next.index === nextRequired) r++;
+        p++;
+        given = next;
+        child = next.child;
+      } else {
+        r++;
+        child = children[nextRequired as number] as ElementNode;
+      }
       // No value for this child: only its minimum (and required slices, below) can be broken.
       if (given === undefined && (child.slices.length === 0 || !hasRequiredSlice(child))) {
         if (!cardinalityHolds(0, child)) out.push(...cardinalityIssues(0, child, expression));
         continue;
       }
-      const keys = given ?? NO_KEYS;
+      const keys = given === undefined ? NO_KEYS : keysOf(given);
       if (keys.length > 1) {
         out.push({
           severity: 'error',
