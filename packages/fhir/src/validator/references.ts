@@ -164,7 +164,9 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
   let typeOk: string[] | undefined;
   for (const url of targets) {
     const t = c.typeOfProfile(url);
-    if (t === undefined || t === actualType || t === 'Resource') (typeOk ??= []).push(url);
+    if (t !== undefined && t !== actualType && t !== 'Resource') continue;
+    if (typeOk) typeOk.push(url);
+    else typeOk = [url];
   }
   if (typeOk === undefined) {
     issues.push({

@@ -455,9 +455,10 @@ export class Run {
         continue;
       }
       const same = present.find((g) => g.index === match.index);
-      if (same) (same.more ??= []).push({ key: name, type: match.type });
-      else
+      if (!same) {
         present.push({ index: match.index, child: match.node, key: name, type: match.type, more: undefined });
+      } else if (same.more) same.more.push({ key: name, type: match.type });
+      else same.more = [{ key: name, type: match.type }];
     }
     if (present.length > 1) present.sort((a, b) => a.index - b.index);
     // In definition order: each child with values, and each without that has a minimum or required slice (the
