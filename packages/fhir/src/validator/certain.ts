@@ -76,12 +76,12 @@ function hasChoiceKey(o: Json, name: string): boolean {
   return false;
 }
 
-/** The children `name` of each item (FHIR JSON: a value or an array of values), or unknown. */
-function member(focus: unknown[], name: string): Result {
+/** The children `name` of each item (FHIR JSON: a value or an array of values), or unknown. `companion`: `_name`. */
+function member(focus: unknown[], name: string, companion: string): Result {
   const out: unknown[] = [];
   for (const n of focus) {
     if (!isObject(n)) return UNKNOWN;
-    if (n[`_${name}`] !== undefined || hasChoiceKey(n, name)) return UNKNOWN;
+    if (n[companion] !== undefined || hasChoiceKey(n, name)) return UNKNOWN;
     const x = n[name];
     if (x === undefined) continue;
     if (Array.isArray(x)) {
@@ -100,14 +100,18 @@ function member(focus: unknown[], name: string): Result {
  * A choice element by its plain name (`value` for `valueQuantity`, …) when the model says `base.name` is one; its
  * values under the names of the model's types. Undefined when it is not a choice of the base.
  */
-function choiceMember(focus: unknown[], name: string, base: string): Result | undefined {
-  const types = r4.choiceTypePaths[`${base}.${name}`];
+function choiceMember(
+  focus: unknown[],
+  name: string,
+  companion: string,
+  types: readonly string[] | undefined,
+): Result | undefined {
   if (!types) return undefined;
   const out: unknown[] = [];
   for (const n of focus) {
     if (!isObject(n) || n[name] !== undefined) return UNKNOWN;
     for (const key in n) {
-      if (!key.startsWith(name) && !key.startsWith(`_${name}`)) continue;
+      if (!key.startsWith(name) && !key.startsWith(companion)) continue;
       const suffix = key.slice(name.length);
       // `_valueString`, or a suffix that is not one of the choice's types: read differently by fhirpath.js.
       if (key.charAt(0) === '_' || !types.includes(suffix)) {
@@ -121,6 +125,19 @@ function choiceMember(focus: unknown[], name: string, base: string): Result | un
     }
   }
   return out;
+}
+
+/** The R4 model's types of the choice `base.name` (undefined: not a choice there), looked up once per base. */
+function choiceTypesOf(name: string): (base: string) => readonly string[] | undefined {
+  const known = new Map<string, readonly string[] | null>();
+  return (base) => {
+    let types = known.get(base);
+    if (types === undefined) {
+      types = (r4.choiceTypePaths[`${base}.${name}`] as readonly string[] | undefined) ?? null;
+      known.set(base, types);
+    }
+    return types ?? undefined;
+  };
 }
 
 function memberName(n: AstNode | undefined): string | undefined {
@@ -192,9 +209,14 @@ function compile(n: AstNode, onFocus: boolean): Ev | undefined {
       if (t.type === 'InvocationTerm' && t.children?.length === 1) {
         const inv = t.children[0];
         const name = memberName(inv);
-        if (name && !onFocus) return (focus) => member(focus, name);
+        const companion = `_${name}`;
+        if (name && !onFocus) return (focus) => member(focus, name, companion);
         // On the focus, `value` may be a choice (`Observation.value[x]`): the R4 model's types for the base say.
-        if (name) return (focus, base) => choiceMember(focus, name, base) ?? member(focus, name);
+        if (name) {
+          const typesOf = choiceTypesOf(name);
+          return (focus, base) =>
+            choiceMember(focus, name, companion, typesOf(base)) ?? member(focus, name, companion);
+        }
         const fn = functionOf(inv);
         if (fn) return invoke(fn, (focus) => focus);
       }
@@ -210,11 +232,13 @@ function compile(n: AstNode, onFocus: boolean): Ev | undefined {
         const type = typeName(fn.args[0]);
         if (!type) return undefined;
         const key = choice + type;
+        const keyCompanion = `_${key}`;
+        const typesOf = choiceTypesOf(choice);
         return (focus, base) => {
-          if (!r4.choiceTypePaths[`${base}.${choice}`]?.includes(type)) return UNKNOWN;
+          if (!typesOf(base)?.includes(type)) return UNKNOWN;
           const out: unknown[] = [];
           for (const o of focus) {
-            if (!isObject(o) || o[`_${key}`] !== undefined) return UNKNOWN;
+            if (!isObject(o) || o[keyCompanion] !== undefined) return UNKNOWN;
             const x = o[key];
             if (x === undefined) {
               if (hasChoiceKey(o, choice) || o[choice] !== undefined) return UNKNOWN;
@@ -232,9 +256,10 @@ function compile(n: AstNode, onFocus: boolean): Ev | undefined {
       if (!input) return undefined;
       const name = memberName(b);
       if (name) {
+        const companion = `_${name}`;
         return (focus, base) => {
           const r = input(focus, base);
-          return Array.isArray(r) ? member(r, name) : UNKNOWN;
+          return Array.isArray(r) ? member(r, name, companion) : UNKNOWN;
         };
       }
       return fn ? invoke(fn, input) : undefined;
@@ -434,7 +459,7 @@ function ownFunction({ name, args }: { name: string; args: AstNode[] }): Own | u
     const value = arg.type === 'TermExpression' ? literalValue(arg.children?.[0])?.value : undefined;
     if (typeof value !== 'string') return undefined;
     return (r) => {
-      const exts = member(r, 'extension');
+      const exts = member(r, 'extension', '_extension');
       if (!Array.isArray(exts)) return UNKNOWN;
       const out: unknown[] = [];
       for (const e of exts) {

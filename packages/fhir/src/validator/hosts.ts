@@ -1,4 +1,5 @@
 // The callbacks the slicing, invariant and reference checks get from a validation run.
+import type { Conformance } from '../conformance/conformance.ts';
 import { type ElementNode, elementTree } from '../conformance/tree.ts';
 import type { Json } from '../conformance/types.ts';
 import type { InvariantHost } from './invariants.ts';
@@ -99,14 +100,37 @@ class RunReferenceCheck implements ReferenceCheck {
     readonly path: string,
   ) {}
   typeOfProfile(url: string): string | undefined {
-    return this.run.conformance.structureDefinition(url)?.type;
+    return profileFacts(this.run.conformance, url).type;
   }
   conforms(resource: Json, url: string): string | undefined {
     return this.run.conforms(resource, url);
   }
   isBaseProfile(url: string): boolean {
-    return this.run.conformance.structureDefinition(url)?.derivation !== 'constraint';
+    return profileFacts(this.run.conformance, url).base;
   }
+}
+
+/** A target profile's type, and whether it is a base definition (not a constraint), per conformance and URL. */
+interface ProfileFacts {
+  type: string | undefined;
+  base: boolean;
+}
+
+const facts = new WeakMap<Conformance, { generation: number; byUrl: Map<string, ProfileFacts> }>();
+
+function profileFacts(conformance: Conformance, url: string): ProfileFacts {
+  let known = facts.get(conformance);
+  if (known?.generation !== conformance.generation) {
+    known = { generation: conformance.generation, byUrl: new Map() };
+    facts.set(conformance, known);
+  }
+  let f = known.byUrl.get(url);
+  if (!f) {
+    const sd = conformance.structureDefinition(url);
+    f = { type: sd?.type, base: sd?.derivation !== 'constraint' };
+    known.byUrl.set(url, f);
+  }
+  return f;
 }
 
 export function referenceCheck(run: Run, env: Env, expression: string, path: string): ReferenceCheck {

@@ -312,6 +312,22 @@ function prepare(c: Constraint): Prepared {
   return p;
 }
 
+const liveLists = new WeakMap<readonly Constraint[], readonly Constraint[]>();
+
+/**
+ * The constraints of a list that {@link checkInvariants} evaluates (those with an expression, less the rules the
+ * walk checks natively: ele-1, ext-1, txt-1/2, dom-3), worked out once per list. Most elements carry only ele-1,
+ * so most have none.
+ */
+export function liveConstraints(constraints: readonly Constraint[]): readonly Constraint[] {
+  let live = liveLists.get(constraints);
+  if (!live) {
+    live = constraints.filter((c) => !prepare(c).skip);
+    liveLists.set(constraints, live);
+  }
+  return live;
+}
+
 /**
  * Whether a constraint holds without running FHIRPath: the Bundle rules above in the common case, and rules of the
  * shapes `certain.ts` decides (R4 dom-2/4/5 `contained.….empty()` when nothing is contained, org-1, the dk-core

@@ -4,6 +4,8 @@ import type { Issue } from './issues.ts';
 export interface BundleEntry {
   index: number;
   fullUrl?: string;
+  /** The RESTful base of `fullUrl` (`http://x/fhir/` of `http://x/fhir/Patient/1`), when it has one. */
+  base?: string;
   resource: Json;
 }
 
@@ -35,6 +37,8 @@ export function indexBundle(bundle: Json): BundleIndex {
     const entry: BundleEntry = { index, resource };
     if (typeof e.fullUrl === 'string') {
       entry.fullUrl = e.fullUrl;
+      const base = RESTFUL.exec(e.fullUrl)?.[1];
+      if (base) entry.base = base;
       idx.byFullUrl.set(e.fullUrl, entry);
     }
     if (typeof resource.resourceType === 'string' && typeof resource.id === 'string') {
@@ -72,8 +76,7 @@ export function resolveReference(
   if (direct) return direct.resource;
   const m = RESTFUL.exec(reference);
   if (!m || m[1]) return undefined; // absolute and not in the Bundle
-  const holder = from ? bundle.byResource.get(from) : undefined;
-  const base = holder?.fullUrl ? RESTFUL.exec(holder.fullUrl)?.[1] : undefined;
+  const base = from ? bundle.byResource.get(from)?.base : undefined;
   if (base) {
     const viaBase = bundle.byFullUrl.get(`${base}${m[2]}/${m[3]}`);
     if (viaBase) return viaBase.resource;
@@ -96,6 +99,8 @@ export interface ReferenceCheck {
   isBaseProfile: (url: string) => boolean;
 }
 
+const NO_TARGETS: readonly string[] = [];
+
 /**
  * Checks one Reference value: its target type against `targetProfile` (R4 references.html §2.3.0.1), that it
  * resolves inside a message or document Bundle (bundle.html §2.36.4: "resources referenced … SHALL be
@@ -106,7 +111,7 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
   const issues: Issue[] = [];
   const ref = value.reference;
   if (typeof ref !== 'string') return issues;
-  const targets = type.targetProfile ?? [];
+  const targets = type.targetProfile ?? NO_TARGETS;
   const target = resolveReference(ref, c.holder, c.bundle);
   // aggregation = bundled: "the reference is a reference to a resource in the same bundle" (R4
   // ElementDefinition.type.aggregation). Other references in a message may legitimately point outside it
@@ -155,26 +160,30 @@ export function checkReference(value: Json, type: TypeRef, c: ReferenceCheck): I
   }
   const actualType = literalType ?? (typeof value.type === 'string' ? value.type : undefined);
   if (targets.length === 0 || !actualType) return issues;
-  const allowed = targets.map((t) => ({ url: t, type: c.typeOfProfile(t) }));
-  const typeOk = allowed.filter(
-    (a) => a.type === undefined || a.type === actualType || a.type === 'Resource',
-  );
-  if (typeOk.length === 0) {
+  // The target profiles that allow the type (all of them, in order, in the common case of one).
+  let typeOk: string[] | undefined;
+  for (const url of targets) {
+    const t = c.typeOfProfile(url);
+    if (t !== undefined && t !== actualType && t !== 'Resource') continue;
+    if (typeOk) typeOk.push(url);
+    else typeOk = [url];
+  }
+  if (typeOk === undefined) {
     issues.push({
       severity: 'error',
       code: 'structure',
       expression: `${c.expression}.reference`,
       related: [c.expression],
-      message: `Reference to a ${actualType}, but only ${[...new Set(allowed.map((a) => a.type))].join(', ')} allowed`,
+      message: `Reference to a ${actualType}, but only ${[...new Set(targets.map((t) => c.typeOfProfile(t)))].join(', ')} allowed`,
     });
     return issues;
   }
-  if (target && !typeOk.some((a) => c.isBaseProfile(a.url))) {
+  if (target && !typeOk.some((url) => c.isBaseProfile(url))) {
     const failures: string[] = [];
-    for (const a of typeOk) {
-      const err = c.conforms(target, a.url);
+    for (const url of typeOk) {
+      const err = c.conforms(target, url);
       if (err === undefined) return issues;
-      failures.push(`${a.url}: ${err}`);
+      failures.push(`${url}: ${err}`);
     }
     issues.push({
       severity: 'error',

@@ -2,11 +2,16 @@ import type { Conformance } from '../conformance/conformance.ts';
 import { type ElementNode, elementTree, findNode } from '../conformance/tree.ts';
 import type { Json, TypeRef } from '../conformance/types.ts';
 import { checkBinding } from './bindings.ts';
-import { cardinalityIssues, shapeIssue } from './cardinality.ts';
+import { cardinalityHolds, cardinalityIssues, shapeIssue } from './cardinality.ts';
 import { type ExtensionHost, extensionChildren } from './extensions.ts';
 import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts';
 import { invariantHost, referenceCheck, sliceHost } from './hosts.ts';
-import { checkContainedReferenced, checkInvariants, type InvariantHost } from './invariants.ts';
+import {
+  checkContainedReferenced,
+  checkInvariants,
+  type InvariantHost,
+  liveConstraints,
+} from './invariants.ts';
 import type { Issue } from './issues.ts';
 import { checkNarrativeDiv, checkPrimitive, isPrimitiveType } from './primitives.ts';
 import {
@@ -36,8 +41,11 @@ export function typeCode(t: TypeRef): string {
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
-/** An element name (`code`, `valueQuantity`) → its definition among the children, and the type a choice names. */
-type Lookup = Map<string, { node: ElementNode; type: string | undefined }>;
+/**
+ * An element name (`code`, `valueQuantity`) → its definition among the children (and its position there), and the
+ * type a choice names.
+ */
+type Lookup = Map<string, { node: ElementNode; index: number; type: string | undefined }>;
 const lookups = new WeakMap<readonly ElementNode[], Lookup>();
 
 /**
@@ -48,17 +56,43 @@ function lookupOf(children: readonly ElementNode[]): Lookup {
   let m = lookups.get(children);
   if (m) return m;
   m = new Map();
-  for (const c of children) {
-    if (!m.has(c.name)) m.set(c.name, { node: c, type: undefined });
+  for (const [index, c] of children.entries()) {
+    if (!m.has(c.name)) m.set(c.name, { node: c, index, type: undefined });
     if (!c.name.endsWith('[x]')) continue;
     const prefix = c.name.slice(0, -3);
     for (const t of c.def.type ?? []) {
       const key = prefix + cap(typeCode(t));
-      if (!m.has(key)) m.set(key, { node: c, type: typeCode(t) });
+      if (!m.has(key)) m.set(key, { node: c, index, type: typeCode(t) });
     }
   }
   lookups.set(children, m);
   return m;
+}
+
+/**
+ * The positions of the children that have something to check when the object has no value for them: a minimum
+ * above 0, or a slice with one (found once per child list).
+ */
+const requiredLists = new WeakMap<readonly ElementNode[], number[]>();
+function requiredOf(children: readonly ElementNode[]): number[] {
+  let out = requiredLists.get(children);
+  if (!out) {
+    out = [];
+    for (const [i, c] of children.entries()) {
+      if ((c.slices.length > 0 && hasRequiredSlice(c)) || !cardinalityHolds(0, c)) out.push(i);
+    }
+    requiredLists.set(children, out);
+  }
+  return out;
+}
+
+/** The values an object has for one child definition: the first name met, and any other (a second choice type). */
+interface Given {
+  index: number;
+  child: ElementNode;
+  key: string;
+  type: string | undefined;
+  more: { key: string; type: string | undefined }[] | undefined;
 }
 
 /** The `id` and `extension` definitions among a primitive's children (what its `_x` companion may hold). */
@@ -84,6 +118,22 @@ const perConformance = new WeakMap<
     resourceHolders: WeakMap<ElementNode, boolean>;
   }
 >();
+
+const NO_KEYS: readonly { key: string; type: string | undefined }[] = [];
+
+function keysOf(g: Given): readonly { key: string; type: string | undefined }[] {
+  return g.more ? [{ key: g.key, type: g.type }, ...g.more] : [g];
+}
+
+/** How many values a JSON property holds (an array's length, or one value, or none). */
+function lengthOf(v: unknown): number {
+  return Array.isArray(v) ? v.length : v === undefined ? 0 : 1;
+}
+
+/** The i-th value of a JSON property (a single value is the first). */
+function at(v: unknown, i: number): unknown {
+  return Array.isArray(v) ? v[i] : i === 0 ? v : undefined;
+}
 
 function isEmptyObject(obj: Json): boolean {
   for (const _ in obj) return false;
@@ -350,13 +400,14 @@ export class Run {
     // An element defined by reference (`QuestionnaireResponse.item.answer.item` → `#QuestionnaireResponse.item`)
     // is that element for extension contexts.
     const ref = node.def.contentReference?.replace(/^.*#/, '');
-    return {
+    const host: ExtensionHost = {
       type,
       path: ref ?? node.def.base?.path ?? node.def.path,
       expression,
       resourceType: typeof env.resource.resourceType === 'string' ? env.resource.resourceType : undefined,
-      ...(typeof url === 'string' ? { url } : {}),
     };
+    if (typeof url === 'string') host.url = url;
+    return host;
   }
 
   /** Validates the properties of a JSON object against the child definitions. @internal */
@@ -379,8 +430,9 @@ export class Run {
   }
 
   #complex(obj: Json, children: ElementNode[], expression: string, env: Env, out: Issue[]): void {
-    const groups = new Map<ElementNode, { key: string; type: string | undefined }[]>();
     const lookup = lookupOf(children);
+    // The children the object has values for, in the order met (JSON objects usually follow definition order).
+    const present: Given[] = [];
     // Most objects have no `_x` companion: then none is looked up (a lookup builds and interns the `_x` name).
     let companions = false;
     for (const key of Object.keys(obj)) {
@@ -390,9 +442,7 @@ export class Run {
       const name = companion ? key.slice(1) : key;
       if (companion && name in obj) continue;
       const match = lookup.get(name);
-      const found = match?.node;
-      const type = match?.type;
-      if (!found) {
+      if (!match) {
         const choice = children.find((c) => c.name.endsWith('[x]') && name.startsWith(c.name.slice(0, -3)));
         out.push({
           severity: 'error',
@@ -404,18 +454,38 @@ export class Run {
         });
         continue;
       }
-      const list = groups.get(found) ?? [];
-      list.push({ key: name, type });
-      groups.set(found, list);
+      const same = present.find((g) => g.index === match.index);
+      if (!same) {
+        present.push({ index: match.index, child: match.node, key: name, type: match.type, more: undefined });
+      } else if (same.more) same.more.push({ key: name, type: match.type });
+      else same.more = [{ key: name, type: match.type }];
     }
-    for (const child of children) {
-      const given = groups.get(child);
+    if (present.length > 1) present.sort((a, b) => a.index - b.index);
+    // In definition order: each child with values, and each without that has a minimum or required slice (the
+    // other children without values have nothing to check).
+    const required = requiredOf(children);
+    let p = 0;
+    let r = 0;
+    while (p < present.length || r < required.length) {
+      const next = present[p];
+      const nextRequired = required[r];
+      let given: Given | undefined;
+      let child: ElementNode;
+      if (next !== undefined && (nextRequired === undefined || next.index <= nextRequired)) {
+        if (next.index === nextRequired) r++;
+        p++;
+        given = next;
+        child = next.child;
+      } else {
+        r++;
+        child = children[nextRequired as number] as ElementNode;
+      }
       // No value for this child: only its minimum (and required slices, below) can be broken.
       if (given === undefined && (child.slices.length === 0 || !hasRequiredSlice(child))) {
-        if ((child.def.min ?? 0) > 0) out.push(...cardinalityIssues(0, child, expression));
+        if (!cardinalityHolds(0, child)) out.push(...cardinalityIssues(0, child, expression));
         continue;
       }
-      const keys = given ?? [];
+      const keys = given === undefined ? NO_KEYS : keysOf(given);
       if (keys.length > 1) {
         out.push({
           severity: 'error',
@@ -424,28 +494,35 @@ export class Run {
           message: `Only one of ${keys.map((k) => k.key).join(', ')} is allowed (${child.def.path})`,
         });
       }
-      const items: { item: Typed; ext: unknown; expression: string }[] = [];
+      // The values are counted (shape issues first, as they are met), then walked in order: no list of them is
+      // built unless the element is sliced, which needs them again.
+      let count = 0;
+      for (const { key } of keys) {
+        const values = obj[key];
+        const exts = companions ? obj[`_${key}`] : undefined;
+        const shape = shapeIssue(values, exts, child, `${expression}.${key}`);
+        if (shape) out.push(shape);
+        count += Math.max(lengthOf(values), lengthOf(exts));
+      }
+      if (!cardinalityHolds(count, child)) out.push(...cardinalityIssues(count, child, expression));
+      const sliced = child.slices.length > 0 && count + (hasRequiredSlice(child) ? 1 : 0) > 0;
+      const items: { item: Typed; ext: unknown; expression: string }[] | undefined = sliced ? [] : undefined;
       for (const { key, type } of keys) {
         const keyExpression = `${expression}.${key}`;
         const values = obj[key];
         const exts = companions ? obj[`_${key}`] : undefined;
-        const shape = shapeIssue(values, exts, child, keyExpression);
-        if (shape) out.push(shape);
-        const arr = Array.isArray(values) ? values : values === undefined ? [] : [values];
-        const extArr = Array.isArray(exts) ? exts : exts === undefined ? [] : [exts];
         const repeating = Array.isArray(values) || Array.isArray(exts);
-        const n = Math.max(arr.length, extArr.length);
+        const n = Math.max(lengthOf(values), lengthOf(exts));
+        const itemType = type ?? defaultType(child);
         for (let i = 0; i < n; i++) {
-          items.push({
-            item: { value: arr[i] ?? undefined, type: type ?? defaultType(child) },
-            ext: extArr[i] ?? undefined,
-            expression: repeating ? `${keyExpression}[${i}]` : keyExpression,
-          });
+          const item: Typed = { value: at(values, i) ?? undefined, type: itemType };
+          const ext = at(exts, i) ?? undefined;
+          const itemExpression = repeating ? `${keyExpression}[${i}]` : keyExpression;
+          this.item(item, ext, child, itemExpression, env, out);
+          items?.push({ item, ext, expression: itemExpression });
         }
       }
-      out.push(...cardinalityIssues(items.length, child, expression));
-      for (const it of items) this.item(it.item, it.ext, child, it.expression, env, out);
-      if (child.slices.length > 0 && items.length + (hasRequiredSlice(child) ? 1 : 0) > 0) {
+      if (items) {
         const assigned = assignSlices(
           items.map((i) => i.item),
           child,
@@ -615,14 +692,15 @@ export class Run {
     }
     if (type && node.def.binding)
       out.push(...checkBinding(value, type, node.def, this.terminology, expression));
-    if (node.def.constraint?.length) {
+    const constraints = node.def.constraint ? liveConstraints(node.def.constraint) : undefined;
+    if (constraints?.length) {
       const base =
         !type || type === 'BackboneElement' || type === 'Element'
           ? (node.def.base?.path ?? node.def.path)
           : type;
       out.push(
         ...checkInvariants(
-          node.def.constraint,
+          constraints,
           { value, base, expression, resource: env.resource, root: env.root },
           this.#invariantHost(env),
         ),
