@@ -4,6 +4,7 @@ import {
   type As4Limits,
   type As4ProfileId,
   type AttachmentSink,
+  type ByteBudget,
   buildErrorSignal,
   createPMode,
   decryptAttachments,
@@ -69,6 +70,11 @@ export interface ReceiveContext {
    * /tmp; `temp.ts`). Each message's files are removed when it is done.
    */
   tmpDir: string;
+  /**
+   * Attachment parts kept in memory while small (`ap.receive.maxPartBytesInMemory`), from a pool the messages in
+   * progress share (`ap.receive.maxBufferedPartBytes`): a small message touches no disk before its blob is written.
+   */
+  partsInMemory?: { budget: ByteBudget; partBytes: number };
   /** The pools the messages in progress share (envelopes in memory, decompressed octets on disk). */
   budgets: ReceiveBudgets;
   /** Most messages received at once; beyond it 503 with Retry-After (EBMS:0004, the sender retries). */
@@ -245,11 +251,12 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
     });
     new Gauge({
       name: 'ehmi_ap_receive_pool_bytes',
-      help: 'Octets the messages in progress hold, by pool (envelopes in memory, decompressed payloads on disk)',
+      help: 'Octets the messages in progress hold, by pool (envelopes and small parts in memory, decompressed payloads on disk)',
       labelNames: ['pool'] as const,
       registers: [app.metrics],
       collect() {
         for (const [pool, budget] of Object.entries(rc.budgets)) if (budget) this.set({ pool }, budget.used);
+        if (rc.partsInMemory) this.set({ pool: 'parts' }, rc.partsInMemory.budget.used);
       },
     });
     async function handler(request: FastifyRequest, reply: FastifyReply) {
@@ -277,6 +284,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
           budgets: rc.budgets,
           sink: tempFileSink({
             dir: rc.tmpDir,
+            ...(rc.partsInMemory ? { memory: rc.partsInMemory } : {}),
             // The storage fault seam of the node's data folder (tests, the fault suite).
             beforeWrite: (path, octets) => rc.store.blobs.faults?.beforeWrite('temp', path, octets),
           }),
