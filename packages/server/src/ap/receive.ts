@@ -264,7 +264,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
       const body = (request.body ?? request.raw) as AsyncIterable<Uint8Array>;
       let rx: ReceivedUserMessage | ReceivedSignals | undefined;
       // The payload is written once, into the blob store's own folder, and placed there by the commit.
-      const payloads = blobSink(rc.store.blobs, rc.tmpDir);
+      const payloads = blobSink(rc.store.blobs, rc.tmpDir, rc.partsInMemory);
       let claimed: UserMessage | undefined;
       let counted = false;
       try {
@@ -365,12 +365,16 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
 function blobSink(
   blobs: BlobStore,
   dir: string,
+  memory: ReceiveContext['partsInMemory'],
 ): AttachmentSink & { writerOf(contentId: string): BlobWriter | undefined } {
   const writers = new Map<string, BlobWriter>();
+  // A small payload is also kept in memory until the message is done (from the pool of small parts): written in one
+  // write, renamed into place, and its SBDH header read from memory.
+  const lease = memory?.budget.lease();
   return {
     create(part) {
       // In the instance's own folder (plaintext with personal data): a crash leaves it where the next start sweeps.
-      const writer = blobs.writer({ dir });
+      const writer = blobs.writer({ dir, ...(lease ? { memory: { lease, bytes: memory!.partBytes } } : {}) });
       writers.set(part.contentId, writer);
       return { writable: writer.writable, open: () => writer.open() };
     },
@@ -378,6 +382,7 @@ function blobSink(
     async dispose() {
       await Promise.all([...writers.values()].map((w) => w.discard()));
       writers.clear();
+      lease?.release();
     },
   };
 }
@@ -431,12 +436,10 @@ async function commit(
         const written = payloads.writerOf(rx.payloads[0]!.contentId);
         return written ? written.place() : rc.store.blobs.put(rx.payloads[0]!.open());
       });
-  // The SBDH's facts for EDS, read from its header once (the payload is not read).
+  // The SBDH's facts for EDS, read from its header once (the payload is not read), from the copy just written.
   // Reporting never stands in the way of a reception: a header that cannot be read reports nothing.
   const header =
-    blob && rc.eds?.enabled
-      ? await readSbdhHeader(rc.store.blobs.open(blob)).catch(() => undefined)
-      : undefined;
+    blob && rc.eds?.enabled ? await readSbdhHeader(rx.payloads[0]!.open()).catch(() => undefined) : undefined;
   const facts = header && rc.eds ? rc.eds.factsOf(header) : undefined;
   await signReceipt(rx.receipt, { privateKey: rc.signing.privateKey, certificate: rc.signing.chain });
   const receipt = await text(writeAs4Message(rx.receipt.document, []).body);
