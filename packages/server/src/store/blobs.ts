@@ -314,24 +314,38 @@ export class BlobStore {
         return false;
       }
     };
-    const writable = new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        (async () => {
-          if (kept && keep(chunk.byteLength)) {
-            kept.push(Buffer.from(chunk));
-          } else {
-            const f = await file();
-            if (kept) {
-              // Outgrew memory: what was gathered goes first.
-              const earlier = Buffer.concat(kept);
-              kept = undefined;
-              if (earlier.length > 0) await writeAll(f, earlier);
-            }
-            await writeAll(f, chunk);
+    /**
+     * Chunks gathered in memory while the content is small; past that, to the file, the chunks that queued meanwhile
+     * in one write (one system call per queue, not per chunk).
+     */
+    const take = async (chunks: Buffer[]) => {
+      const toFile: Buffer[] = [];
+      for (const chunk of chunks) {
+        if (kept && keep(chunk.byteLength)) kept.push(Buffer.from(chunk));
+        else {
+          if (kept) {
+            // Outgrew memory: what was gathered goes first.
+            toFile.push(...kept);
+            kept = undefined;
           }
-          hash.update(chunk);
-          size += chunk.length;
-        })().then(
+          toFile.push(chunk);
+        }
+        hash.update(chunk);
+        size += chunk.length;
+      }
+      if (toFile.length > 0)
+        await writeAll(await file(), toFile.length === 1 ? toFile[0]! : Buffer.concat(toFile));
+    };
+    const writable = new Writable({
+      highWaterMark: QUEUED_BYTES,
+      write: (chunk: Buffer, _enc, cb) => {
+        take([chunk]).then(
+          () => cb(),
+          (err) => cb(storageError(err, 'writing a blob')),
+        );
+      },
+      writev: (chunks, cb) => {
+        take(chunks.map((c) => c.chunk as Buffer)).then(
           () => cb(),
           (err) => cb(storageError(err, 'writing a blob')),
         );
@@ -528,6 +542,9 @@ export class BlobStore {
     await removeFile(this.path(hash));
   }
 }
+
+/** Octets a writer's Writable queues while its file takes a write (written together by the next write). */
+const QUEUED_BYTES = 1024 * 1024;
 
 /** Blobs remembered as made durable by this process (a set of hashes: about 100 bytes each). */
 const DURABLE_REMEMBERED = 4096;
