@@ -13,9 +13,12 @@ export interface BlobWriter {
   writable: Writable;
   /** The content written (once `writable` has finished), before it is placed. */
   open(): Readable;
-  /** Links the written file under its hash (the folder fsynced); callable again, e.g. after a collection took it. */
+  /**
+   * Names the written file under its hash (a link, or a rename when the content is also in memory; the folder
+   * fsynced); callable again, e.g. after a collection took it.
+   */
   place(): Promise<BlobRef>;
-  /** Removes the temporary file (a placed blob stays). */
+  /** Removes the temporary file, if one is left (a placed blob stays). */
   discard(): Promise<void>;
 }
 
