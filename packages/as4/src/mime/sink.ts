@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
+import { type FileHandle, open, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
+import type { ByteBudget } from '../budget.ts';
 
 /** What the MIME parser knows about an attachment part when it starts receiving its body. */
 export interface PartDescriptor {
@@ -38,14 +40,23 @@ export interface AttachmentSink {
 
 /** Options of {@link tempFileSink}. */
 export interface TempFileSinkOptions {
-  /** The folder the sink makes its own subfolder in; default `os.tmpdir()`. */
+  /** The folder the sink's files go in (each a name of its own, no folder per message); default `os.tmpdir()`. */
   dir?: string;
   /**
    * Called before each write with the file and the number of octets. Throwing fails the write as the file system
    * would: the seam through which tests (and a fault suite) make a disk full or broken.
    */
   beforeWrite?: (path: string, octets: number) => void;
+  /**
+   * Parts kept in memory while they are small: a part goes to a file only once it grows past `partBytes`, and what
+   * a part holds in memory is taken from `budget` (shared by the messages in progress); a pool that cannot give it
+   * sends the part to a file instead, never refuses it. Without this, every part is a file.
+   */
+  memory?: { budget: ByteBudget; partBytes: number };
 }
+
+/** Octets a part's Writable queues while its file takes a write (written together by the next write). */
+const QUEUED_BYTES = 1024 * 1024;
 
 /**
  * A storage error of the receiver (a full disk, an I/O error, a folder that is gone): EHMI_STORE_UNAVAILABLE (HTTP
@@ -65,58 +76,104 @@ export function storageFailure(err: unknown, doing: string): EhmiError {
 }
 
 /**
- * The default sink: one temporary file per attachment in a fresh directory under `os.tmpdir()` (or `dir`),
- * removed by `dispose()`. Every failure to create, write or read a file is a storage error of the receiver
- * ({@link storageFailure}: EHMI_STORE_UNAVAILABLE), reported on the part's Writable or Readable: a write that did
- * not reach the disk never looks like a shorter part.
+ * The default sink: each attachment body in memory while it is small (`memory`), else in a temporary file of its
+ * own, named at random in `dir` (default `os.tmpdir()`; no folder per message), removed by `dispose()`. A small
+ * part (the common 10 KB message) costs no file-system call at all. Every failure to create, write or read a file is
+ * a storage error of the receiver ({@link storageFailure}: EHMI_STORE_UNAVAILABLE), reported on the part's Writable
+ * or Readable: a write that did not reach the disk never looks like a shorter part.
  *
  * @example
- * const sink = tempFileSink({ dir: '/var/lib/ehmi/tmp' });
+ * const sink = tempFileSink({ dir: '/var/lib/ehmi/tmp', memory: { budget, partBytes: 256 * 1024 } });
  */
 export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink {
-  let created: Promise<string> | undefined;
   const base = options.dir ?? tmpdir();
+  const lease = options.memory?.budget.lease();
+  const partBytes = options.memory?.partBytes ?? 0;
   let disposed = false;
+  /** Files made (or being made), removed by `dispose`. */
+  const files = new Set<string>();
+  const prefix = `ehmi-as4-${randomUUID()}`;
   let counter = 0;
-  const ensureDir = (): Promise<string> => {
-    created ??= mkdtemp(join(base, 'ehmi-as4-'));
-    return created;
-  };
   return {
     create() {
       // A counter, not part.index: several steps (MIME, decryption, decompression) may share one sink.
-      const name = `part-${++counter}`;
-      let path: string | undefined;
-      // The file is opened on the first write (mkdtemp and open are asynchronous; `create` is not).
+      const path = join(base, `${prefix}-${++counter}`);
+      /** The part while in memory; undefined once it went to a file. */
+      let held: Buffer[] | undefined = [];
+      let heldBytes = 0;
+      // The file is opened when the part outgrows memory (open is asynchronous; `create` is not).
       let opening: Promise<FileHandle> | undefined;
       let closed = false;
       const file = (): Promise<FileHandle> => {
-        opening ??= ensureDir().then(async (d) => {
-          path = join(d, name);
-          return open(path, 'wx', 0o600);
-        });
+        if (!opening) {
+          files.add(path);
+          opening = open(path, 'wx', 0o600);
+        }
         return opening;
       };
-      const writable: Writable = new Writable({
-        async write(chunk: Buffer, _enc, cb) {
-          try {
-            const f = await file();
-            options.beforeWrite?.(path!, chunk.length);
-            // A write may take only part of the buffer (a disk that fills up): write the rest, or fail.
-            let offset = 0;
-            while (offset < chunk.length) {
-              const { bytesWritten } = await f.write(chunk, offset, chunk.length - offset);
-              if (bytesWritten === 0) throw Object.assign(new Error('no octet was written'), { code: 'EIO' });
-              offset += bytesWritten;
-            }
-            cb();
-          } catch (err) {
-            cb(storageFailure(err, 'writing a temporary file'));
+      const writeAll = async (f: FileHandle, chunk: Buffer) => {
+        options.beforeWrite?.(path, chunk.length);
+        // A write may take only part of the buffer (a disk that fills up): write the rest, or fail.
+        let offset = 0;
+        while (offset < chunk.length) {
+          const { bytesWritten } = await f.write(chunk, offset, chunk.length - offset);
+          if (bytesWritten === 0) throw Object.assign(new Error('no octet was written'), { code: 'EIO' });
+          offset += bytesWritten;
+        }
+      };
+      /** Whether the part may grow to `heldBytes + octets` in memory (taken from the pool when it may). */
+      const keep = (octets: number): boolean => {
+        if (!lease || heldBytes + octets > partBytes) return false;
+        try {
+          lease.take(octets);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      /**
+       * Chunks in memory while the part is small; past that, to the file, the chunks that queued meanwhile in one
+       * write (a large part arrives faster than single writes go: one system call per queue, not per chunk).
+       */
+      const take = async (chunks: Buffer[]) => {
+        const toFile: Buffer[] = [];
+        for (const chunk of chunks) {
+          if (held && keep(chunk.length)) {
+            // A copy: the parser's chunk may be a view of a buffer it reuses.
+            held.push(Buffer.from(chunk));
+            heldBytes += chunk.length;
+            continue;
           }
+          if (held) {
+            // The part outgrew memory: what it held goes first (its share of the pool is kept until `dispose`).
+            toFile.push(...held);
+            held = undefined;
+          }
+          toFile.push(chunk);
+        }
+        if (toFile.length === 0) return;
+        const f = await file();
+        await writeAll(f, toFile.length === 1 ? toFile[0]! : Buffer.concat(toFile));
+      };
+      const writable: Writable = new Writable({
+        highWaterMark: QUEUED_BYTES,
+        write(chunk: Buffer, _enc, cb) {
+          take([chunk]).then(
+            () => cb(),
+            (err) => cb(storageFailure(err, 'writing a temporary file')),
+          );
+        },
+        writev(chunks, cb) {
+          take(chunks.map((c) => c.chunk as Buffer)).then(
+            () => cb(),
+            (err) => cb(storageFailure(err, 'writing a temporary file')),
+          );
         },
         async final(cb) {
+          if (held && held.length > 1) held = [Buffer.concat(held)];
+          if (!opening) return cb();
           try {
-            const f = await file();
+            const f = await opening;
             closed = true;
             await f.close();
             cb();
@@ -139,8 +196,9 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
         writable,
         open: () => {
           if (disposed) throw new Error('the attachment sink was disposed');
+          if (held) return Readable.from(held);
           const out = new PassThrough();
-          const input = createReadStream(ensuredPath(path));
+          const input = createReadStream(path);
           input.on('error', (err) => out.destroy(storageFailure(err, 'reading a temporary file')));
           return input.pipe(out);
         },
@@ -148,14 +206,13 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
     },
     async dispose() {
       disposed = true;
-      if (created) await rm(await created, { recursive: true, force: true });
+      const made = [...files];
+      files.clear();
+      // The memory goes back once nothing can read it; the files are removed (one never made is no error).
+      lease?.release();
+      await Promise.all(made.map((f) => unlink(f).catch(() => {})));
     },
   };
-}
-
-function ensuredPath(path: string | undefined): string {
-  if (path === undefined) throw new Error('the attachment was read before it was written');
-  return path;
 }
 
 /**

@@ -20,6 +20,12 @@ const att = (id: string, body: string | Buffer = 'payload') => ({
   body,
 });
 
+async function bytes(r: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of r) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
 async function text(r: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of r) chunks.push(Buffer.from(c));
@@ -422,6 +428,82 @@ describe('tempFileSink', () => {
       failing.writable.end(Buffer.from('lost'));
       await assert.rejects(finished(failing.writable), { code: 'EHMI_STORE_UNAVAILABLE' });
       await sink.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps each part in its own file in the folder given, no folder per message, and removes them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
+    try {
+      const sink = tempFileSink({ dir });
+      const m = multipart([root, att('p1@x', 'first'), att('p2@x', 'second')]);
+      const msg = await readMimeMessage(chunked(m.body, 9), { contentType: m.contentType, sink });
+      assert.deepEqual(await Promise.all(msg.attachments.map((a) => text(a.open()))), ['first', 'second']);
+      const files = await readdir(dir, { withFileTypes: true });
+      assert.equal(files.length, 2);
+      assert.ok(files.every((f) => f.isFile()));
+      await sink.dispose();
+      assert.deepEqual(await readdir(dir), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a small part in memory, taken from the pool, and writes no file for it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
+    try {
+      const budget = new ByteBudget(1024 * 1024, 'attachment parts held in memory');
+      let writes = 0;
+      const sink = tempFileSink({
+        dir,
+        memory: { budget, partBytes: 4096 },
+        beforeWrite: () => void writes++,
+      });
+      const body = Buffer.alloc(4096, 7);
+      const m = multipart([root, att('p1@x', body)]);
+      const msg = await readMimeMessage(chunked(m.body, 100), { contentType: m.contentType, sink });
+      assert.deepEqual(await readdir(dir), []);
+      assert.equal(writes, 0);
+      assert.equal(budget.used, 4096);
+      assert.ok(Buffer.from(await bytes(msg.attachments[0]!.open())).equals(body));
+      assert.ok(Buffer.from(await bytes(msg.attachments[0]!.open())).equals(body), 'read again');
+      await sink.dispose();
+      assert.equal(budget.used, 0, 'the pool gets its octets back');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes a part one octet over the in-memory size to a file, whole, and removes it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
+    try {
+      const budget = new ByteBudget(1024 * 1024, 'attachment parts held in memory');
+      const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
+      const body = Buffer.from(Array.from({ length: 4097 }, (_, i) => i % 251));
+      const m = multipart([root, att('p1@x', body)]);
+      const msg = await readMimeMessage(chunked(m.body, 1000), { contentType: m.contentType, sink });
+      assert.equal((await readdir(dir)).length, 1);
+      assert.ok(Buffer.from(await bytes(msg.attachments[0]!.open())).equals(body));
+      await sink.dispose();
+      assert.deepEqual(await readdir(dir), []);
+      assert.equal(budget.used, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes a small part to a file when the pool cannot take it, never refusing the message', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
+    try {
+      const budget = new ByteBudget(100, 'attachment parts held in memory');
+      const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
+      const m = multipart([root, att('p1@x', Buffer.alloc(1000, 1))]);
+      const msg = await readMimeMessage(Readable.from([m.body]), { contentType: m.contentType, sink });
+      assert.equal((await readdir(dir)).length, 1);
+      assert.equal((await bytes(msg.attachments[0]!.open())).length, 1000);
+      await sink.dispose();
+      assert.equal(budget.used, 0);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

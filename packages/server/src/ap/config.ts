@@ -161,6 +161,22 @@ export const apConfigSchema = z
           .min(64 * 1024)
           .default(32 * 1024 * 1024),
         /**
+         * Most octets of attachment parts (as received: encrypted) held in memory across the messages in progress.
+         * A part up to `maxPartBytesInMemory` stays in memory, never touching the disk before its blob is written;
+         * a larger one, or one the pool cannot take, goes to a temporary file.
+         */
+        maxBufferedPartBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(32 * 1024 * 1024),
+        /** The largest attachment part kept in memory (a 10 KB message's part is a few KB); 0: every part to a file. */
+        maxPartBytesInMemory: z
+          .number()
+          .int()
+          .min(0)
+          .default(256 * 1024),
+        /**
          * Most decompressed octets written to temporary files across the messages in progress; at least
          * `limits.maxDecompressedBytes`, so one message alone always fits.
          */

@@ -283,6 +283,14 @@ export async function createAccessPoint(
     decryption: { privateKey: encryption.privateKey, certificate: encryption.chain[0]! },
     limits,
     tmpDir: temp.dir,
+    ...(ap.receive.maxBufferedPartBytes > 0 && ap.receive.maxPartBytesInMemory > 0
+      ? {
+          partsInMemory: {
+            budget: new ByteBudget(ap.receive.maxBufferedPartBytes, 'attachment parts held in memory'),
+            partBytes: ap.receive.maxPartBytesInMemory,
+          },
+        }
+      : {}),
     budgets: {
       envelopes: new ByteBudget(ap.receive.maxBufferedEnvelopeBytes, 'SOAP envelopes held in memory'),
       decompressed: new ByteBudget(

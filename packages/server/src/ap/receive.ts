@@ -4,6 +4,7 @@ import {
   type As4Limits,
   type As4ProfileId,
   type AttachmentSink,
+  type ByteBudget,
   buildErrorSignal,
   createPMode,
   decryptAttachments,
@@ -69,6 +70,11 @@ export interface ReceiveContext {
    * /tmp; `temp.ts`). Each message's files are removed when it is done.
    */
   tmpDir: string;
+  /**
+   * Attachment parts kept in memory while small (`ap.receive.maxPartBytesInMemory`), from a pool the messages in
+   * progress share (`ap.receive.maxBufferedPartBytes`): a small message touches no disk before its blob is written.
+   */
+  partsInMemory?: { budget: ByteBudget; partBytes: number };
   /** The pools the messages in progress share (envelopes in memory, decompressed octets on disk). */
   budgets: ReceiveBudgets;
   /** Most messages received at once; beyond it 503 with Retry-After (EBMS:0004, the sender retries). */
@@ -245,11 +251,12 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
     });
     new Gauge({
       name: 'ehmi_ap_receive_pool_bytes',
-      help: 'Octets the messages in progress hold, by pool (envelopes in memory, decompressed payloads on disk)',
+      help: 'Octets the messages in progress hold, by pool (envelopes and small parts in memory, decompressed payloads on disk)',
       labelNames: ['pool'] as const,
       registers: [app.metrics],
       collect() {
         for (const [pool, budget] of Object.entries(rc.budgets)) if (budget) this.set({ pool }, budget.used);
+        if (rc.partsInMemory) this.set({ pool: 'parts' }, rc.partsInMemory.budget.used);
       },
     });
     async function handler(request: FastifyRequest, reply: FastifyReply) {
@@ -257,7 +264,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
       const body = (request.body ?? request.raw) as AsyncIterable<Uint8Array>;
       let rx: ReceivedUserMessage | ReceivedSignals | undefined;
       // The payload is written once, into the blob store's own folder, and placed there by the commit.
-      const payloads = blobSink(rc.store.blobs, rc.tmpDir);
+      const payloads = blobSink(rc.store.blobs, rc.tmpDir, rc.partsInMemory);
       let claimed: UserMessage | undefined;
       let counted = false;
       try {
@@ -277,6 +284,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
           budgets: rc.budgets,
           sink: tempFileSink({
             dir: rc.tmpDir,
+            ...(rc.partsInMemory ? { memory: rc.partsInMemory } : {}),
             // The storage fault seam of the node's data folder (tests, the fault suite).
             beforeWrite: (path, octets) => rc.store.blobs.faults?.beforeWrite('temp', path, octets),
           }),
@@ -357,12 +365,16 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
 function blobSink(
   blobs: BlobStore,
   dir: string,
+  memory: ReceiveContext['partsInMemory'],
 ): AttachmentSink & { writerOf(contentId: string): BlobWriter | undefined } {
   const writers = new Map<string, BlobWriter>();
+  // A small payload is also kept in memory until the message is done (from the pool of small parts): written in one
+  // write, renamed into place, and its SBDH header read from memory.
+  const lease = memory?.budget.lease();
   return {
     create(part) {
       // In the instance's own folder (plaintext with personal data): a crash leaves it where the next start sweeps.
-      const writer = blobs.writer({ dir });
+      const writer = blobs.writer({ dir, ...(lease ? { memory: { lease, bytes: memory!.partBytes } } : {}) });
       writers.set(part.contentId, writer);
       return { writable: writer.writable, open: () => writer.open() };
     },
@@ -370,6 +382,7 @@ function blobSink(
     async dispose() {
       await Promise.all([...writers.values()].map((w) => w.discard()));
       writers.clear();
+      lease?.release();
     },
   };
 }
@@ -423,12 +436,10 @@ async function commit(
         const written = payloads.writerOf(rx.payloads[0]!.contentId);
         return written ? written.place() : rc.store.blobs.put(rx.payloads[0]!.open());
       });
-  // The SBDH's facts for EDS, read from its header once (the payload is not read).
+  // The SBDH's facts for EDS, read from its header once (the payload is not read), from the copy just written.
   // Reporting never stands in the way of a reception: a header that cannot be read reports nothing.
   const header =
-    blob && rc.eds?.enabled
-      ? await readSbdhHeader(rc.store.blobs.open(blob)).catch(() => undefined)
-      : undefined;
+    blob && rc.eds?.enabled ? await readSbdhHeader(rx.payloads[0]!.open()).catch(() => undefined) : undefined;
   const facts = header && rc.eds ? rc.eds.factsOf(header) : undefined;
   await signReceipt(rx.receipt, { privateKey: rc.signing.privateKey, certificate: rc.signing.chain });
   const receipt = await text(writeAs4Message(rx.receipt.document, []).body);

@@ -1,4 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
+import { Readable } from 'node:stream';
 import {
   type As4ProfileId,
   checkReceiptNri,
@@ -13,7 +14,7 @@ import { checkCertificatePurpose, checkCertificateTrust, type RevocationChecker 
 import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
-import type { ReceiverDiscovery } from '../contract.ts';
+import type { ByteSource, ReceiverDiscovery } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
 import type { Job, JobContext, JobQueue } from '../store/index.ts';
@@ -144,6 +145,22 @@ export function sendHandler(sc: SendContext) {
   };
 }
 
+/** Payloads up to this size are read from the blob store once per attempt and held in memory while it lasts. */
+const PAYLOAD_READ_ONCE_BYTES = 256 * 1024;
+
+/**
+ * The payload of an attempt. It is read twice (the signature's digest, then the HTTP body): a small one is read once
+ * into memory (one open and read, its hash checked), a large one streamed from the blob store each time, never
+ * held whole.
+ */
+async function payloadSource(sc: SendContext, row: Outbound): Promise<ByteSource> {
+  const ref = { hash: row.blob_hash, size: row.blob_size };
+  if (row.blob_size > PAYLOAD_READ_ONCE_BYTES)
+    return { size: ref.size, open: () => sc.store.blobs.open(ref) };
+  const bytes = await sc.store.blobs.read(ref, PAYLOAD_READ_ONCE_BYTES);
+  return { size: bytes.length, open: () => Readable.from([bytes]) };
+}
+
 async function attempt(
   sc: SendContext,
   row: Outbound,
@@ -174,10 +191,7 @@ async function attempt(
     documentType: row.document_type,
     serviceType: sc.serviceType,
     trackingIdentifier: row.tracking_identifier ?? undefined,
-    payload: {
-      size: row.blob_size,
-      open: () => sc.store.blobs.open({ hash: row.blob_hash, size: row.blob_size }),
-    },
+    payload: await payloadSource(sc, row),
     signing: sc.signing,
     recipientCertificate: recipient,
     profile: sc.profile,

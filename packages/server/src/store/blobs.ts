@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { close, createReadStream, existsSync, open as fsOpen, fsync } from 'node:fs';
 import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Readable, Transform, Writable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
 import { afterRollback } from './db.ts';
 import { type AnyDb, coreDb } from './types.ts';
@@ -13,9 +13,12 @@ export interface BlobWriter {
   writable: Writable;
   /** The content written (once `writable` has finished), before it is placed. */
   open(): Readable;
-  /** Links the written file under its hash (the folder fsynced); callable again, e.g. after a collection took it. */
+  /**
+   * Names the written file under its hash (a link, or a rename when the content is also in memory; the folder
+   * fsynced); callable again, e.g. after a collection took it.
+   */
   place(): Promise<BlobRef>;
-  /** Removes the temporary file (a placed blob stays). */
+  /** Removes the temporary file, if one is left (a placed blob stays). */
   discard(): Promise<void>;
 }
 
@@ -269,37 +272,83 @@ export class BlobStore {
    * puts it in a folder of the caller's (the access point's instance folder, swept after a crash); on another file
    * system than the store, placing copies it.
    *
+   * `memory`: content up to `bytes` is gathered in memory (each octet taken from `lease`; one it refuses sends the
+   * content to the file at once) and written in one write when the stream ends; `open()` reads that copy, placing
+   * renames the file (no second name to remove) and placing again after a collection took it writes the copy.
+   *
    * @example
    * const w = store.blobs.writer({ dir: instanceTempDir });
    * await pipeline(source, w.writable);
    * const ref = await w.place();
    * await w.discard();
    */
-  writer(options: { dir?: string } = {}): BlobWriter {
+  writer(
+    options: { dir?: string; memory?: { lease: { take(octets: number): void }; bytes: number } } = {},
+  ): BlobWriter {
     const tmp = join(options.dir ?? join(this.dir, 'tmp'), `blob-${randomUUID()}`);
     const hash = createHash('sha256');
     let size = 0;
     let ref: BlobRef | undefined;
     let opening: Promise<FileHandle> | undefined;
     let closed = false;
+    /** The content while it is gathered in memory; undefined once it went to the file (or with no `memory`). */
+    let kept: Buffer[] | undefined = options.memory ? [] : undefined;
+    /** The temporary file was renamed into place: there is no temporary file left. */
+    let renamed = false;
     const file = () => {
       opening ??= open(tmp, 'wx', 0o600);
       return opening;
     };
-    const writable = new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        (async () => {
-          const f = await file();
-          this.faults?.beforeWrite('blobs', tmp, chunk.byteLength);
-          // A write may take only part of the buffer (a disk that fills up): write the rest, or fail.
-          for (let offset = 0; offset < chunk.length; ) {
-            const { bytesWritten } = await f.write(chunk, offset, chunk.length - offset);
-            if (bytesWritten === 0) throw Object.assign(new Error('no octet was written'), { code: 'EIO' });
-            offset += bytesWritten;
+    const writeAll = async (f: FileHandle, chunk: Buffer) => {
+      this.faults?.beforeWrite('blobs', tmp, chunk.byteLength);
+      // A write may take only part of the buffer (a disk that fills up): write the rest, or fail.
+      for (let offset = 0; offset < chunk.length; ) {
+        const { bytesWritten } = await f.write(chunk, offset, chunk.length - offset);
+        if (bytesWritten === 0) throw Object.assign(new Error('no octet was written'), { code: 'EIO' });
+        offset += bytesWritten;
+      }
+    };
+    const keep = (octets: number): boolean => {
+      if (!options.memory || size + octets > options.memory.bytes) return false;
+      try {
+        options.memory.lease.take(octets);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    /**
+     * Chunks gathered in memory while the content is small; past that, to the file, the chunks that queued meanwhile
+     * in one write (one system call per queue, not per chunk).
+     */
+    const take = async (chunks: Buffer[]) => {
+      const toFile: Buffer[] = [];
+      for (const chunk of chunks) {
+        if (kept && keep(chunk.byteLength)) kept.push(Buffer.from(chunk));
+        else {
+          if (kept) {
+            // Outgrew memory: what was gathered goes first.
+            toFile.push(...kept);
+            kept = undefined;
           }
-          hash.update(chunk);
-          size += chunk.length;
-        })().then(
+          toFile.push(chunk);
+        }
+        hash.update(chunk);
+        size += chunk.length;
+      }
+      if (toFile.length > 0)
+        await writeAll(await file(), toFile.length === 1 ? toFile[0]! : Buffer.concat(toFile));
+    };
+    const writable = new Writable({
+      highWaterMark: QUEUED_BYTES,
+      write: (chunk: Buffer, _enc, cb) => {
+        take([chunk]).then(
+          () => cb(),
+          (err) => cb(storageError(err, 'writing a blob')),
+        );
+      },
+      writev: (chunks, cb) => {
+        take(chunks.map((c) => c.chunk as Buffer)).then(
           () => cb(),
           (err) => cb(storageError(err, 'writing a blob')),
         );
@@ -307,6 +356,10 @@ export class BlobStore {
       final: (cb) => {
         (async () => {
           const f = await file();
+          if (kept) {
+            kept = [Buffer.concat(kept)];
+            if (kept[0]!.length > 0) await writeAll(f, kept[0]!);
+          }
           // Durable before it can be placed: one fsync per file.
           await f.sync();
           closed = true;
@@ -332,24 +385,38 @@ export class BlobStore {
       writable,
       open: () => {
         if (!ref) throw new Error('the blob was read before it was written');
-        return createReadStream(tmp);
+        return kept ? Readable.from(kept) : createReadStream(tmp);
       },
       place: async () => {
         if (!ref) throw new EhmiError('EHMI_INTERNAL', 'a blob was placed before it was written');
         const placed = ref;
+        // Placed before and collected since: the copy in memory is stored again.
+        if (renamed) return await this.put(kept![0]!);
         const target = this.path(placed.hash);
         try {
           let across = false;
           await this.#name(target, () =>
-            // A second name for the durable file; same content, same name: if it is there already, that copy serves.
-            link(tmp, target).catch((err: NodeJS.ErrnoException) => {
-              if (err.code === 'EEXIST') return;
-              // Another file system: no link across it; copied instead (put hashes and fsyncs it again).
-              if (err.code === 'EXDEV') across = true;
-              else throw err;
-            }),
+            kept
+              ? // The content is in memory: the file itself takes the name (same content, same name: a file already
+                // there is replaced by an equal one).
+                rename(tmp, target).then(
+                  () => {
+                    renamed = true;
+                  },
+                  (err: NodeJS.ErrnoException) => {
+                    if (err.code === 'EXDEV') across = true;
+                    else throw err;
+                  },
+                )
+              : // A second name for the durable file; same content, same name: if it is there already, that copy serves.
+                link(tmp, target).catch((err: NodeJS.ErrnoException) => {
+                  if (err.code === 'EEXIST') return;
+                  // Another file system: no link across it; copied instead (put hashes and fsyncs it again).
+                  if (err.code === 'EXDEV') across = true;
+                  else throw err;
+                }),
           );
-          if (across) return await this.put(createReadStream(tmp));
+          if (across) return await this.put(kept ? kept[0]! : createReadStream(tmp));
         } catch (err) {
           throw storageError(err, 'storing a blob');
         }
@@ -358,7 +425,7 @@ export class BlobStore {
       },
       discard: async () => {
         writable.destroy();
-        await removeFile(tmp);
+        if (!renamed) await removeFile(tmp);
       },
     };
   }
@@ -478,6 +545,9 @@ export class BlobStore {
     await removeFile(this.path(hash));
   }
 }
+
+/** Octets a writer's Writable queues while its file takes a write (written together by the next write). */
+const QUEUED_BYTES = 1024 * 1024;
 
 /** Blobs remembered as made durable by this process (a set of hashes: about 100 bytes each). */
 const DURABLE_REMEMBERED = 4096;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -287,7 +287,11 @@ describe('access point: bounded resources and storage faults', () => {
       receiver: B,
       documentType: DOCUMENT_TYPE,
       process: PROCESS,
-      envelope: bytes(`<StandardBusinessDocument>${'x'.repeat(200_000)}</StandardBusinessDocument>`),
+      // Octets that do not compress, so the received part outgrows memory (ap.receive.maxPartBytesInMemory) and is
+      // written to a temporary file.
+      envelope: bytes(
+        `<StandardBusinessDocument>${randomBytes(300_000).toString('base64')}</StandardBusinessDocument>`,
+      ),
     });
     const outcome = await waitFor('the outcome', () => backendA.outcomes[0]);
     assert.equal(outcome.status, 'sent', JSON.stringify(outcome));
@@ -297,6 +301,46 @@ describe('access point: bounded resources and storage faults', () => {
     await b!.idle({ drained: true });
     assert.equal(backendB.calls.length, 1);
     assert.ok(backendB.delivered.get(accepted.as4MessageId));
+  });
+
+  it('a small message is received without a temporary file: a temporary area that fails does not stop it', async () => {
+    const storeA = await openStore();
+    const storeB = await openStore();
+    const { a, b, backendA, backendB } = await startApPair({
+      pki,
+      a: { store: storeA.store, dataDir: storeA.dataDir, creds: credsA },
+      b: { store: storeB.store, dataDir: storeB.dataDir, creds: credsB },
+    });
+    cleanups.push(() => a.close());
+    cleanups.push(async () => b?.close());
+    const written: Record<string, number> = {};
+    storeB.store.blobs.faults = {
+      beforeWrite(area: StorageArea, _path: string, octets: number) {
+        written[area] = (written[area] ?? 0) + octets;
+        if (area === 'temp') throw diskFull();
+      },
+    };
+    const accepted = await a.gateway.submit({
+      submissionId: randomUUID(),
+      sender: A,
+      receiver: B,
+      documentType: DOCUMENT_TYPE,
+      process: PROCESS,
+      envelope: bytes(
+        `<StandardBusinessDocument>${randomBytes(6_000).toString('base64')}</StandardBusinessDocument>`,
+      ),
+    });
+    const outcome = await waitFor('the outcome', () => backendA.outcomes[0]);
+    assert.equal(outcome.status, 'sent', JSON.stringify(outcome));
+    assert.equal(written.temp, undefined, 'no temporary file written');
+    assert.ok((written.blobs ?? 0) > 8_000, 'the payload written once, into the blob store');
+    await b!.idle({ drained: true });
+    assert.ok(backendB.delivered.get(accepted.as4MessageId));
+    assert.equal(
+      await gauge(b!, 'ehmi_ap_receive_pool_bytes', { pool: 'parts' }),
+      0,
+      'the memory is given back',
+    );
   });
 
   it('/health is 503 when the data folder cannot be written, 200 when it can', async () => {

@@ -110,4 +110,72 @@ describe('blob store', () => {
     assert.equal(rows.length, 1);
     assert.equal(rows[0]?.size, ref.size);
   });
+
+  it('a writer with memory gathers small content, writes it once, renames it into place and reads it back', async () => {
+    let writes = 0;
+    t.store.blobs.faults = {
+      beforeWrite: (area) => {
+        if (area === 'blobs') writes++;
+      },
+    };
+    try {
+      let taken = 0;
+      const lease = {
+        take: (octets: number) => {
+          taken += octets;
+        },
+      };
+      const w = t.store.blobs.writer({ memory: { lease, bytes: 1024 } });
+      for (const part of ['gathered ', 'in ', 'memory']) w.writable.write(part);
+      w.writable.end();
+      await new Promise((resolve) => w.writable.once('finish', resolve));
+      assert.equal(writes, 1, 'one write');
+      assert.equal(taken, 'gathered in memory'.length);
+      const placed = await w.place();
+      assert.equal((await t.store.blobs.read(placed)).toString(), 'gathered in memory');
+      assert.deepEqual(await readdir(join(t.store.blobs.dir, 'tmp')), [], 'renamed: no temporary file left');
+      let read = '';
+      for await (const c of w.open()) read += c;
+      assert.equal(read, 'gathered in memory', 'read from memory after placing');
+      // Collected since: placed again from memory.
+      await t.store.blobs.delete(placed.hash);
+      assert.deepEqual(await w.place(), placed);
+      assert.equal((await t.store.blobs.read(placed)).toString(), 'gathered in memory');
+      await w.discard();
+      assert.equal(
+        (await t.store.blobs.read(placed)).toString(),
+        'gathered in memory',
+        'discard keeps the blob',
+      );
+    } finally {
+      t.store.blobs.faults = undefined;
+    }
+  });
+
+  it('a writer with memory sends content one octet over its size, or what the lease refuses, to the file', async () => {
+    for (const [bytes, refuse] of [
+      [16, false],
+      [1024, true],
+    ] as const) {
+      const lease = {
+        take: () => {
+          if (refuse) throw new Error('the pool is empty');
+        },
+      };
+      const w = t.store.blobs.writer({ memory: { lease, bytes } });
+      w.writable.write('sixteen octets..');
+      w.writable.end('!');
+      await new Promise((resolve) => w.writable.once('finish', resolve));
+      const placed = await w.place();
+      assert.equal((await t.store.blobs.read(placed)).toString(), 'sixteen octets..!');
+      assert.equal(
+        (await readdir(join(t.store.blobs.dir, 'tmp'))).length,
+        1,
+        'linked: the temporary file stays',
+      );
+      await w.discard();
+      assert.deepEqual(await readdir(join(t.store.blobs.dir, 'tmp')), []);
+      await t.store.blobs.delete(placed.hash);
+    }
+  });
 });
