@@ -172,7 +172,12 @@ export class DeliveryStatusReporter {
       return;
     }
     const reports: Report[] = [{ code, event }];
-    if (beforeCommit(trx, () => this.#enqueue(trx, reports))) this.#gathered.set(trx, reports);
+    const written = () => {
+      // A report after this point (another hook's) starts a job of its own.
+      this.#gathered.delete(trx);
+      return this.#enqueue(trx, reports);
+    };
+    if (beforeCommit(trx, written)) this.#gathered.set(trx, reports);
     else await this.#enqueue(trx, reports);
   }
 
