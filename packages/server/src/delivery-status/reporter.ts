@@ -14,13 +14,24 @@ import {
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/index.ts';
 import { QUEUES } from '../path.ts';
-import type { AnyDb, JobQueue } from '../store/index.ts';
+import { type AnyDb, beforeCommit, type JobQueue } from '../store/index.ts';
 
-/** The job of the `eds.report` queue: the finished AuditEvent, POSTed as it is on every attempt. */
-export interface ReportPayload {
+/** One report: the finished AuditEvent of a step, POSTed as it is on every attempt. */
+export interface Report {
   /** The step (`03.2`), for logs and metrics. */
   code: string;
   event: Record<string, unknown>;
+}
+
+/**
+ * The job of the `eds.report` queue: the reports of the steps one transaction took (one job per transaction, not per
+ * step), or one report as a job of an earlier version holds it.
+ */
+export type ReportPayload = { reports: Report[] } | Report;
+
+/** The reports of a job, whichever shape it was written in. */
+export function reportsOf(payload: ReportPayload): Report[] {
+  return 'reports' in payload ? payload.reports : [payload];
 }
 
 /**
@@ -69,6 +80,8 @@ export class DeliveryStatusReporter {
   readonly #options: ReporterOptions;
   /** Where this node's windows start: random, so that the nodes of a network do not all POST at the same instant. */
   readonly #phase: number;
+  /** The reports of each open transaction, queued as one job just before it commits. */
+  readonly #gathered = new WeakMap<object, Report[]>();
 
   constructor(options: ReporterOptions) {
     this.#options = options;
@@ -135,7 +148,11 @@ export class DeliveryStatusReporter {
     return { code: found.code, event };
   }
 
-  /** Queue the report of a step in the caller's transaction (nothing when reporting is off). */
+  /**
+   * Queue the report of a step in the caller's transaction (nothing when reporting is off). The reports of one
+   * transaction opened by the store are one job, written just before it commits (the steps of one commit go to EDS
+   * together in any case: they fall due in the same window); on the plain handle the job is written at once.
+   */
   async report(trx: AnyDb, step: StepTaken): Promise<void> {
     if (!this.enabled) return;
     const { code, event } = this.event(step);
@@ -149,9 +166,25 @@ export class DeliveryStatusReporter {
       );
       return;
     }
+    const gathered = this.#gathered.get(trx);
+    if (gathered) {
+      gathered.push({ code, event });
+      return;
+    }
+    const reports: Report[] = [{ code, event }];
+    const written = () => {
+      // A report after this point (another hook's) starts a job of its own.
+      this.#gathered.delete(trx);
+      return this.#enqueue(trx, reports);
+    };
+    if (beforeCommit(trx, written)) this.#gathered.set(trx, reports);
+    else await this.#enqueue(trx, reports);
+  }
+
+  async #enqueue(trx: AnyDb, reports: Report[]): Promise<void> {
     await this.#options.queue.enqueue(trx, {
       queue: QUEUES.edsReport,
-      payload: { code, event } satisfies ReportPayload,
+      payload: { reports } satisfies ReportPayload,
       maxAttempts: REPORT_MAX_ATTEMPTS,
       runAt: this.#dueAt(),
     });

@@ -236,12 +236,15 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
     db,
     blobs,
     transaction: async (fn) => {
-      const hooks: TransactionHooks = { committed: [], rolledBack: [] };
+      const hooks: TransactionHooks = { beforeCommit: [], committed: [], rolledBack: [] };
       let result: Awaited<ReturnType<typeof fn>>;
       try {
-        result = await db.transaction().execute((trx) => {
+        result = await db.transaction().execute(async (trx) => {
           commitHooks.set(trx, hooks);
-          return fn(trx);
+          const value = await fn(trx);
+          // In order, each once; a hook may add another (it runs too). A hook that fails rolls the transaction back.
+          for (let i = 0; i < hooks.beforeCommit.length; i++) await hooks.beforeCommit[i]!();
+          return value;
         });
       } catch (err) {
         for (const hook of hooks.rolledBack) await hook().catch(() => {});
@@ -273,11 +276,24 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
 }
 
 interface TransactionHooks {
+  beforeCommit: (() => Promise<unknown>)[];
   committed: (() => void)[];
   rolledBack: (() => Promise<unknown>)[];
 }
 
 const commitHooks = new WeakMap<object, TransactionHooks>();
+
+/**
+ * Run `fn` in `trx` after the work of the transaction's function and before its commit, when `trx` is a transaction
+ * opened by {@link Store.transaction}: the last writes of the transaction (e.g. one row that gathers what several
+ * steps of it noted). Its failure rolls the transaction back. False, and `fn` is not kept, for anything else.
+ */
+export function beforeCommit(trx: unknown, fn: () => Promise<unknown>): boolean {
+  const hooks = typeof trx === 'object' && trx !== null ? commitHooks.get(trx) : undefined;
+  if (!hooks) return false;
+  hooks.beforeCommit.push(fn);
+  return true;
+}
 
 /**
  * Run `fn` once `trx` has committed, when `trx` is a transaction opened by {@link Store.transaction} (not when it

@@ -21,6 +21,7 @@ export {
 } from './blobs.ts';
 export {
   type AnyStore,
+  beforeCommit,
   type Engine,
   isUniqueViolation,
   openStore,

@@ -139,7 +139,11 @@ for (const engine of engines()) {
       const [job] = await jobs();
       assert.ok(job, 'the committed step has its report');
       assert.equal(job.status, 'ready');
-      const { code, event } = JSON.parse(job.payload) as { code: string; event: Record<string, unknown> };
+      const { reports } = JSON.parse(job.payload) as {
+        reports: { code: string; event: Record<string, unknown> }[];
+      };
+      assert.equal(reports.length, 1);
+      const { code, event } = reports[0]!;
       assert.equal(code, '01.1');
       const view = readDeliveryStatus(event);
       assert.equal(view?.step?.code, '01.1');
@@ -171,11 +175,9 @@ for (const engine of engines()) {
       s.registerMetrics(registry);
       const facts = s.reporter.factsOf(ENVELOPE);
       const step = { station: 'AP', side: 'origin', subtype: 'msg-received', facts, at: T0 } as const;
-      await test.store.transaction(async (trx) => {
-        await s.reporter.report(trx, step);
-        // The same job again, as after a crash between the POST and the job's completion.
-        await s.reporter.report(trx, step);
-      });
+      await test.store.transaction((trx) => s.reporter.report(trx, step));
+      // The same job again, as after a crash between the POST and the job's completion.
+      await test.store.transaction((trx) => s.reporter.report(trx, step));
       s.start();
       await s.idle({ drained: true });
       assert.equal(double.stored.length, 1);
@@ -266,6 +268,49 @@ for (const engine of engines()) {
       );
       const metric = await registry.getSingleMetric('ehmi_eds_reports_total')!.get();
       assert.equal(metric.values.find((v) => v.labels.result === 'dead')?.value, 1);
+    });
+
+    it("the reports of one transaction's steps are one job, written as it commits", async () => {
+      await clear();
+      const s = service();
+      const facts = s.reporter.factsOf(ENVELOPE);
+      // A time of its own: the double remembers the events of earlier tests and answers them 200.
+      const step = { station: 'MSH', side: 'origin', facts, at: T0 + 7 } as const;
+      await assert.rejects(
+        test.store.transaction(async (trx) => {
+          await s.reporter.report(trx, { ...step, subtype: 'msg-received' });
+          throw new Error('rolled back');
+        }),
+        /rolled back/,
+      );
+      assert.equal((await jobs()).length, 0, 'no job of a transaction that rolled back');
+      await test.store.transaction(async (trx) => {
+        await s.reporter.report(trx, { ...step, subtype: 'msg-received' });
+        await s.reporter.report(trx, { ...step, subtype: 'msg-sent' });
+        const inside = await trx
+          .selectFrom('jobs')
+          .select('id')
+          .where('queue', '=', QUEUES.edsReport)
+          .execute();
+        assert.equal(inside.length, 0, 'the job is written when the transaction ends');
+      });
+      const [job, ...more] = await jobs();
+      assert.equal(more.length, 0);
+      const { reports } = JSON.parse(job!.payload) as { reports: { code: string }[] };
+      assert.deepEqual(
+        reports.map((r) => r.code),
+        ['02.1', '02.2'],
+      );
+      // On the plain handle (no transaction of the store's) each report is its own job at once.
+      await s.reporter.report(test.store.db, { ...step, subtype: 'msg-received' });
+      assert.equal((await jobs()).length, 2);
+      s.start();
+      await s.idle({ drained: true });
+      assert.equal(double.stored.length, 2, 'each event once');
+      assert.deepEqual(
+        (await jobs()).map((j) => j.status),
+        ['done', 'done'],
+      );
     });
 
     it('a 401 drops the cached token and the report is tried again', async () => {

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { openNodeStore } from '../../src/role-list.ts';
+import { beforeCommit } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
 for (const engine of engines()) {
@@ -47,6 +48,54 @@ for (const engine of engines()) {
       assert.equal(
         await t.store.db.selectFrom('blobs').selectAll().where('hash', '=', hash).executeTakeFirst(),
         undefined,
+      );
+    });
+
+    it('runs the before-commit hooks in the transaction, in order, after its work; one that fails rolls it back', async () => {
+      const hash = (c: string) => `sha256:${c.repeat(64)}`;
+      const order: string[] = [];
+      await t.store.transaction(async (trx) => {
+        assert.equal(
+          beforeCommit(trx, async () => {
+            order.push('first');
+            // A hook may add another: it runs too, after it.
+            beforeCommit(trx, async () => {
+              order.push('added');
+              await trx
+                .insertInto('blobs')
+                .values({ hash: hash('d'), size: 1, created_at: 1 })
+                .execute();
+            });
+          }),
+          true,
+        );
+        beforeCommit(trx, async () => order.push('second'));
+        order.push('work');
+      });
+      assert.deepEqual(order, ['work', 'first', 'second', 'added']);
+      assert.ok(
+        await t.store.db.selectFrom('blobs').select('hash').where('hash', '=', hash('d')).executeTakeFirst(),
+      );
+      await assert.rejects(
+        t.store.transaction(async (trx) => {
+          await trx
+            .insertInto('blobs')
+            .values({ hash: hash('e'), size: 1, created_at: 1 })
+            .execute();
+          beforeCommit(trx, async () => {
+            throw new Error('hook failed');
+          });
+        }),
+        /hook failed/,
+      );
+      assert.equal(
+        await t.store.db.selectFrom('blobs').select('hash').where('hash', '=', hash('e')).executeTakeFirst(),
+        undefined,
+      );
+      assert.equal(
+        beforeCommit(t.store.db, async () => {}),
+        false,
+        'not on the plain handle',
       );
     });
 
