@@ -143,16 +143,17 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
   for (const [service, url] of Object.entries(net.manifest.services)) {
     // The client certificates of the EER and EAS examples sit next to the root CA, under pki/.
     const pkiDir = dirname(net.manifest.trustAnchor);
-    const example = examples[service]
-      ? `   try: ${examples[service].replaceAll(net.manifest.trustAnchor, cacert).replaceAll(`${pkiDir}/`, `${show(pkiDir)}/`)}${examples[service].startsWith('npx ehmi') ? dataFlag : ''}`
-      : '';
+    // The console: how to sign in (the operator's account, its generated password, the CA the browser must trust).
+    const signIn =
+      service === 'console'
+        ? `   try: open ${url} and sign in as ${CONSOLE_OPERATOR}, the password is in ${show(consoleOperatorPasswordFile(dataDir))} (the browser must trust ${cacert})`
+        : undefined;
+    const example = signIn
+      ? signIn
+      : examples[service]
+        ? `   try: ${examples[service].replaceAll(net.manifest.trustAnchor, cacert).replaceAll(`${pkiDir}/`, `${show(pkiDir)}/`)}${examples[service].startsWith('npx ehmi') ? dataFlag : ''}`
+        : '';
     writeLine(ctx.stdout, `${service.padEnd(width)}  ${url}${example}`);
-  }
-  if (net.manifest.services.console) {
-    writeLine(
-      ctx.stdout,
-      `console: open ${net.manifest.services.console} and sign in as ${CONSOLE_OPERATOR} with the password in ${show(consoleOperatorPasswordFile(dataDir))} (the browser must trust the network's root CA ${cacert})`,
-    );
   }
   const engine = Object.values(net.nodes)[0]?.store.engine ?? 'sqlite';
   writeLine(
