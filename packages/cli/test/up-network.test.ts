@@ -105,13 +105,24 @@ for (const engine of engines()) {
       const lines = node.out().trimEnd().split('\n');
       const readyAt = lines.findIndex((l) => l.startsWith('ready'));
       const services = lines.slice(0, readyAt);
-      assert.equal(services.length, 17, services.join('\n'));
+      assert.equal(services.length, 18, services.join('\n'));
       for (const l of services.slice(0, 9))
         assert.match(l, /^(municipality|gp|hospital) +(msh|ap|node) +https?:\/\/127\.0\.0\.1:\d+ +try: /);
       // The central services: the registers, EDS, the DNS server of the SML/BDXL zone, the central node's own server
-      // (its audit log), the root CA's CRL and the authorization server.
+      // (its audit log), the root CA's CRL, the console (how to sign in) and the authorization server.
       for (const l of services.slice(9))
-        assert.match(l, /^(smp|eer|eas|eds|dns|node|crl|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /);
+        assert.match(
+          l,
+          /^(smp|eer|eas|eds|dns|node|crl|console|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /,
+        );
+      assert.ok(
+        services.some((l) =>
+          /^console +https:\/\/\S+ +try: open \S+ and sign in as operator, the password is in \S+console-operator\.password/.test(
+            l,
+          ),
+        ),
+        services.join('\n'),
+      );
       assert.match(
         services.at(-1)!,
         new RegExp(
@@ -136,6 +147,7 @@ for (const engine of engines()) {
       ]);
       assert.deepEqual(Object.keys(manifest.services).sort(), [
         'auth',
+        'console',
         'crl',
         'dns',
         'eas',

@@ -305,7 +305,7 @@ describe('local network PKI: revocation', () => {
     );
     await assert.rejects(
       revokeNetworkCertificate(dir, 'pharmacy', 'as4'),
-      usage(/unknown organisation "pharmacy" \(known: gp, maintainer, operator, central\)/),
+      usage(/unknown organisation "pharmacy" \(known: console, gp, maintainer, operator, central\)/),
     );
   });
 

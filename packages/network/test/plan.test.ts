@@ -344,7 +344,7 @@ describe('local network: plan and network.json', () => {
     });
     assert.deepEqual(
       auth.clients.map((c) => c.clientId),
-      ['municipality-eua', 'gp-eua', 'hospital-eua', 'operator', 'maintainer', 'central-eer'],
+      ['municipality-eua', 'gp-eua', 'hospital-eua', 'operator', 'maintainer', 'console', 'central-eer'],
     );
     const gp = auth.clients[1]!;
     assert.deepEqual(gp.organisation, {
@@ -360,11 +360,15 @@ describe('local network: plan and network.json', () => {
     assert.equal(auth.clients[3]!.organisation, undefined);
     // The central node's EER: its own TLS client certificate, the SMP's and EAS's admin scopes, and it propagates as
     // that client; no static admin token is left in the central config.
-    const eer = auth.clients[5]!;
+    const eer = auth.clients.find((c) => c.clientId === 'central-eer')!;
     const central = new X509Certificate(await readFile(plan.pki.central.tlsClient.cert)).subject;
     assert.equal(eer.subjectDn, central.split('\n').reverse().join(', '));
     assert.equal(eer.scope, 'smp/publication.write eas/index.write');
     assert.equal(eer.organisation, undefined);
+    // The console: a client of the authorization code grant, its redirect URI the console's callback.
+    const consoleClient = auth.clients.find((c) => c.clientId === 'console')!;
+    assert.deepEqual(consoleClient.grantTypes, ['authorization_code', 'refresh_token']);
+    assert.deepEqual(consoleClient.redirectUris, [`${plan.manifest.services.console}/auth/callback`]);
     const config = plan.central.config;
     assert.equal(config.tls?.clientCert, plan.pki.central.tlsClient.cert);
     assert.equal(config.eer.propagation.clientId, 'central-eer');

@@ -267,6 +267,7 @@ for (const engine of engines()) {
         dns: `dns://127.0.0.1:${portBase + 4}`,
         node: `https://127.0.0.1:${portBase + 9}`,
         crl: `http://127.0.0.1:${portBase + 8}/root-ca.crl`,
+        console: `https://127.0.0.1:${portBase + 7}`,
         auth: `https://127.0.0.1:${portBase}`,
       });
       for (const o of net!.plan.organisations) {

@@ -101,7 +101,9 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
   const portBase = opts.portBase === undefined ? undefined : parsePort(opts.portBase, '--port-base');
   const { loadConfig } = await import('@ehmi/server/config');
   const { createLogger } = await import('@ehmi/server');
-  const { startNetwork, DEFAULT_PORT_BASE } = await import('@ehmi/network');
+  const { startNetwork, DEFAULT_PORT_BASE, CONSOLE_OPERATOR, consoleOperatorPasswordFile } = await import(
+    '@ehmi/network'
+  );
   // EHMI_* variables (log level, timings) apply to every node; the network sets the rest.
   const base = loadConfig({ env: ctx.env, cwd: ctx.cwd });
   // Nine servers logging every request would bury the lines below; EHMI_LOG_LEVEL=info brings them back.
@@ -141,9 +143,16 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
   for (const [service, url] of Object.entries(net.manifest.services)) {
     // The client certificates of the EER and EAS examples sit next to the root CA, under pki/.
     const pkiDir = dirname(net.manifest.trustAnchor);
-    const example = examples[service]
-      ? `   try: ${examples[service].replaceAll(net.manifest.trustAnchor, cacert).replaceAll(`${pkiDir}/`, `${show(pkiDir)}/`)}${examples[service].startsWith('npx ehmi') ? dataFlag : ''}`
-      : '';
+    // The console: how to sign in (the operator's account, its generated password, the CA the browser must trust).
+    const signIn =
+      service === 'console'
+        ? `   try: open ${url} and sign in as ${CONSOLE_OPERATOR}, the password is in ${show(consoleOperatorPasswordFile(dataDir))} (the browser must trust ${cacert})`
+        : undefined;
+    const example = signIn
+      ? signIn
+      : examples[service]
+        ? `   try: ${examples[service].replaceAll(net.manifest.trustAnchor, cacert).replaceAll(`${pkiDir}/`, `${show(pkiDir)}/`)}${examples[service].startsWith('npx ehmi') ? dataFlag : ''}`
+        : '';
     writeLine(ctx.stdout, `${service.padEnd(width)}  ${url}${example}`);
   }
   const engine = Object.values(net.nodes)[0]?.store.engine ?? 'sqlite';
