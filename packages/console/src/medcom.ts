@@ -54,6 +54,9 @@ function quantity(q: unknown): { value: string; unit: string } {
   return { value: `${comparator}${str(v.value)}`, unit: str(v.unit) || str(v.code) };
 }
 
+/** Interpretation codes that flag a value outside its range (HL7 v3 ObservationInterpretation). */
+const ABNORMAL = new Set(['A', 'AA', 'H', 'HH', 'HU', 'L', 'LL', 'LU', '<', '>', 'POS', 'W', 'CAR', 'R']);
+
 export function readMessage(bundle: R): MessageView {
   const resources = arr(bundle.entry)
     .map((e) => e.resource as R | undefined)
@@ -95,7 +98,7 @@ export function readMessage(bundle: R): MessageView {
         unit,
         reference,
         interpretation,
-        abnormal: interpretationCode !== '' && interpretationCode !== 'N',
+        abnormal: ABNORMAL.has(interpretationCode),
         time: str(o.effectiveDateTime) || str(o.issued) || undefined,
         note: arr(o.note)
           .map((n) => str(n.text))

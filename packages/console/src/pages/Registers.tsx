@@ -46,7 +46,7 @@ const SHORT: Record<string, string> = {
   'urn:oid:1.2.208.176.1.1': 'SOR',
   'https://www.gs1.org/gln': 'GLN',
   'http://www.gs1.org/gln': 'GLN',
-  'urn:oid:1.3.6.1.4.1.1330.2': 'SOR',
+  'urn:oid:1.2.208.176.1.4': 'Ydernummer',
 };
 
 export function RegistersPage() {

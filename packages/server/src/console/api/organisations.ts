@@ -37,28 +37,32 @@ let cache: Cached | undefined;
 const CACHE_MS = 60_000;
 
 /**
- * Names and GLNs of the network's organisations, from EER: the access point Device the network registers for each
- * organisation is `<key>-ap`, its owner the Organization. Register data, no patient data: kept a minute.
+ * Names, SOR codes and GLNs of the network's organisations, from EER: the network registers each organisation as the
+ * Organization `<key>` (its name and SOR), its messaging Endpoint carries the GLN. Register data, no patient data:
+ * kept a minute.
  */
 async function namesFromEer(request: FastifyRequest): Promise<Cached['byKey']> {
   if (cache && Date.now() - cache.at < CACHE_MS) return cache.byKey;
   const byKey: Cached['byKey'] = new Map();
   try {
-    const [devices, orgs] = await Promise.all([
-      fhirJson(request, 'eer', '/Device?_count=500'),
+    const [orgs, endpoints] = await Promise.all([
       fhirJson(request, 'eer', '/Organization?_count=500'),
+      fhirJson(request, 'eer', '/Endpoint?_count=500'),
     ]);
-    const orgById = new Map(resourcesOf(orgs).map((o) => [`Organization/${String(o.id)}`, o]));
-    for (const d of resourcesOf(devices)) {
-      const id = String(d.id ?? '');
-      if (!id.endsWith('-ap')) continue;
-      const owner = orgById.get(String((d.owner as { reference?: string } | undefined)?.reference ?? ''));
-      if (!owner) continue;
-      const ids = (owner.identifier as { system?: string; value?: string }[] | undefined) ?? [];
-      byKey.set(id.slice(0, -3), {
-        name: String(owner.name ?? id.slice(0, -3)),
-        gln: ids.find((i) => GLN_SYSTEMS.has(i.system ?? ''))?.value,
-        sor: ids.find((i) => i.system === SOR_SYSTEM)?.value,
+    const glnOf = new Map<string, string>();
+    for (const e of resourcesOf(endpoints)) {
+      const owner = String((e.managingOrganization as { reference?: string } | undefined)?.reference ?? '');
+      const gln = identifiers(e).find((i) => GLN_SYSTEMS.has(i.system ?? ''))?.value;
+      if (owner && gln) glnOf.set(owner, gln);
+    }
+    for (const o of resourcesOf(orgs)) {
+      const key = String(o.id ?? '');
+      byKey.set(key, {
+        name: String(o.name ?? key),
+        gln:
+          identifiers(o).find((i) => GLN_SYSTEMS.has(i.system ?? ''))?.value ??
+          glnOf.get(`Organization/${key}`),
+        sor: identifiers(o).find((i) => i.system === SOR_SYSTEM)?.value,
       });
     }
     cache = { at: Date.now(), byKey };
@@ -66,6 +70,10 @@ async function namesFromEer(request: FastifyRequest): Promise<Cached['byKey']> {
     // EER away or refusing: the keys alone still name the organisations
   }
   return byKey;
+}
+
+function identifiers(resource: Record<string, unknown>): { system?: string; value?: string }[] {
+  return (resource.identifier as { system?: string; value?: string }[] | undefined) ?? [];
 }
 
 /** Whether the user sees the whole network (the network operator) rather than one organisation. */

@@ -93,29 +93,30 @@ export async function readRegisters(request: FastifyRequest) {
   return {
     organisations: orgs.map((o, i) => {
       const ref = `Organization/${String(o.id)}`;
-      const ids = ((o.identifier as { system?: string; value?: string }[] | undefined) ?? []).map((x) => ({
-        system: x.system ?? '',
-        value: x.value ?? '',
-      }));
+      const own = endpoints.filter(
+        (e) => (e.managingOrganization as { reference?: string } | undefined)?.reference === ref,
+      );
+      // The Organization holds its SOR code (and ydernummer); its messaging Endpoint the GLN it is addressed by.
+      const ids = [o, ...own]
+        .flatMap((r) => (r.identifier as { system?: string; value?: string }[] | undefined) ?? [])
+        .map((x) => ({ system: x.system ?? '', value: x.value ?? '' }));
       return {
         id: String(o.id),
         name: String(o.name ?? o.id),
         identifiers: ids,
         publication: publications[i] ?? [],
-        endpoints: endpoints
-          .filter((e) => (e.managingOrganization as { reference?: string } | undefined)?.reference === ref)
-          .map((e) => {
-            const ap = ((e.extension as R[] | undefined) ?? [])
-              .map((x) => (x.valueReference as { reference?: string } | undefined)?.reference)
-              .find((r) => r?.startsWith('Device/'));
-            return {
-              id: String(e.id),
-              address: String(e.address ?? ''),
-              status: String(e.status ?? ''),
-              messageTypes: codes(e.payloadType),
-              ...(ap ? { accessPoint: ap.slice('Device/'.length) } : {}),
-            };
-          }),
+        endpoints: own.map((e) => {
+          const ap = ((e.extension as R[] | undefined) ?? [])
+            .map((x) => (x.valueReference as { reference?: string } | undefined)?.reference)
+            .find((r) => r?.startsWith('Device/'));
+          return {
+            id: String(e.id),
+            address: String(e.address ?? ''),
+            status: String(e.status ?? ''),
+            messageTypes: codes(e.payloadType),
+            ...(ap ? { accessPoint: ap.slice('Device/'.length) } : {}),
+          };
+        }),
       };
     }),
     accessPoints: devices.map((d) => {
@@ -123,7 +124,18 @@ export async function readRegisters(request: FastifyRequest) {
       const cert = certificatesIn(d)
         .map((b) => certificateView(b))
         .find((c) => c !== undefined);
-      const owner = (d.owner as { reference?: string } | undefined)?.reference;
+      // The Device names no owner: the Endpoints that use it as their access point (`apSystem`) do.
+      const owner =
+        (d.owner as { reference?: string } | undefined)?.reference ??
+        (
+          endpoints.find((e) =>
+            ((e.extension as R[] | undefined) ?? []).some(
+              (x) =>
+                (x.valueReference as { reference?: string } | undefined)?.reference ===
+                `Device/${String(d.id)}`,
+            ),
+          )?.managingOrganization as { reference?: string } | undefined
+        )?.reference;
       return {
         id: String(d.id),
         name: names[0]?.name ?? String(d.id),
