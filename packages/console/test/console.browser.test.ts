@@ -193,6 +193,8 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
     await look('07-registers');
     await page.getByRole('link', { name: 'Health', exact: true }).click();
     await page.getByTestId('nodes').waitFor();
+    // The charts need two readings of the counters: the page asks again every 10 s.
+    await page.locator('figure.chart canvas').first().waitFor({ timeout: 30_000 });
     await look('08-health');
     await page.getByTestId('language').selectOption('da');
     await page.getByRole('link', { name: 'Beskeder', exact: true }).waitFor();

@@ -30,7 +30,7 @@ export interface HealthView {
 
 export function HealthPage() {
   const { t } = useI18n();
-  const { data, error, reload } = useApi<HealthView>('/health', 15000);
+  const { data, error, reload } = useApi<HealthView>('/health', 10000);
   const charts = useMemo(() => {
     if (!data) return undefined;
     const pick = (f: 'requests' | 'latencyMs' | 'failures'): Series[] =>
@@ -90,6 +90,11 @@ export function HealthPage() {
                   </tr>
                 </tbody>
               </table>
+              {n.queues.length === 0 && !n.metricsError ? (
+                <p className="small muted">
+                  {t('queues')}: {t('nothingWaiting')}
+                </p>
+              ) : null}
               {n.queues.length > 0 ? (
                 <table className="data compact">
                   <caption className="small">{t('queues')}</caption>

@@ -49,6 +49,15 @@ const SHORT: Record<string, string> = {
   'urn:oid:1.2.208.176.1.4': 'Ydernummer',
 };
 
+/**
+ * A message definition URI as people name it: `…structuredefinition::homecareobservation-message##…::1.1` is
+ * "homecareobservation-message 1.1" (the whole URI stays in the title).
+ */
+export function messageTypeName(uri: string): string {
+  const m = /([A-Za-z0-9._-]+)::([0-9][0-9.]*)$/.exec(uri);
+  return m ? `${m[1]} ${m[2]}` : uri;
+}
+
 export function RegistersPage() {
   const { t } = useI18n();
   const { data, error, reload } = useApi<RegistersView>('/registers');
@@ -97,8 +106,8 @@ export function RegistersPage() {
                   </td>
                   <td className="small">
                     {[...new Set(o.endpoints.flatMap((e) => e.messageTypes))].map((m) => (
-                      <div key={m} className="mono">
-                        {m}
+                      <div key={m} title={m}>
+                        {messageTypeName(m)}
                       </div>
                     ))}
                   </td>
