@@ -133,7 +133,7 @@ export function HealthPage() {
         })}
       </div>
       <section className="card" aria-labelledby="charts-title">
-        <h2 id="charts-title">{t('volumeChart')}</h2>
+        <h2 id="charts-title">{t('trafficTitle')}</h2>
         <p className="muted small">{t('sampledNote')}</p>
         {data.series.times.length < 2 ? (
           <p className="muted">{t('noSamplesYet')}</p>
