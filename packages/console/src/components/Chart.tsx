@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
+import { useI18n } from '../i18n.ts';
 
 export interface Series {
   label: string;
@@ -24,6 +25,7 @@ export function TimeChart({
   unit: string;
 }) {
   const box = useRef<HTMLDivElement>(null);
+  const { lang } = useI18n();
   useEffect(() => {
     const el = box.current;
     if (!el) return;
@@ -40,7 +42,11 @@ export function TimeChart({
           { stroke: '#5c677d', grid: { stroke: '#eef1f5' }, size: 50 },
         ],
         series: [
-          {},
+          {
+            // The legend's time in the user's language (uPlot's default is a US date).
+            value: (_u: uPlot, v: number | null) =>
+              v == null ? '—' : new Date(v * 1000).toLocaleTimeString(lang === 'da' ? 'da-DK' : 'en-GB'),
+          },
           ...series.map((s, i) => ({
             label: s.label,
             stroke: COLOURS[i % COLOURS.length],
@@ -59,7 +65,7 @@ export function TimeChart({
       window.removeEventListener('resize', resize);
       plot.destroy();
     };
-  }, [times, series, unit]);
+  }, [times, series, unit, lang]);
   const last = times.length - 1;
   return (
     <figure className="chart">
