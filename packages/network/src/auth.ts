@@ -186,6 +186,8 @@ export function planAuthRegistrations(
       subjectDn: certificateSubjectDn(o.tlsClientCert),
       scope: scopes[o.clientId]!,
       authorizationDetailsTypes: ['ehmi_patient'],
+      grantTypes: ['client_credentials'],
+      redirectUris: [],
       organisation: { gln: o.spec.gln, sor: o.spec.sor, cvr: o.spec.cvr, name: o.spec.title },
     });
   }
@@ -207,6 +209,8 @@ export function planAuthRegistrations(
       subjectDn: certificateSubjectDn(c.tlsClientCert),
       scope: scopes[c.clientId]!,
       authorizationDetailsTypes: [],
+      grantTypes: ['client_credentials'],
+      redirectUris: [],
     });
   }
   if (eer) {
@@ -216,6 +220,8 @@ export function planAuthRegistrations(
       subjectDn: certificateSubjectDn(eer.tlsClientCert),
       scope: scopes[EER_CLIENT_ID]!,
       authorizationDetailsTypes: [],
+      grantTypes: ['client_credentials'],
+      redirectUris: [],
     });
   }
   return { config: { resources, clients: registered }, scopes };

@@ -8,6 +8,7 @@ export { envName, type LoadConfigOptions } from './config/index.ts';
 import { AUDIT_MIGRATIONS } from './audit/migrations.ts';
 import type { AuditTables } from './audit/tables.ts';
 import { authRole } from './auth/role.ts';
+import { consoleRole } from './console/role.ts';
 import { easRole } from './eas/role.ts';
 import { edsRole } from './eds/role.ts';
 import { eerRole } from './eer/role.ts';
@@ -22,7 +23,7 @@ import { openStore, type Store } from './store/index.ts';
  * provides; the node stops them in the reverse order). Adding a role is a folder with its `role.ts` and one line
  * here.
  */
-export const ROLES = [apRole, mshRole, smpRole, eerRole, easRole, edsRole, authRole] as const;
+export const ROLES = [apRole, mshRole, smpRole, eerRole, easRole, edsRole, authRole, consoleRole] as const;
 
 type Roles = (typeof ROLES)[number];
 

@@ -31,6 +31,17 @@ export const authClientSchema = z
      * The organisation the client acts for: its access tokens carry it (claims `ehmi:org_context`, `cvr`,
      * `org_name`, `ehmi:eer:device_id`; see `claims.ts`).
      */
+    /**
+     * The grants the client may use: `client_credentials` (system clients, the default) or, for a client that
+     * signs people in (the console), `authorization_code` with `refresh_token` (FAPI 2.0: PAR and PKCE S256
+     * required; its scope then also names `openid`, `profile` and `offline_access`).
+     */
+    grantTypes: z
+      .array(z.enum(['client_credentials', 'authorization_code', 'refresh_token']))
+      .min(1)
+      .default(['client_credentials']),
+    /** The redirect URIs of a client of the authorization code grant (https, exact match). */
+    redirectUris: z.array(z.string().url()).default([]),
     organisation: z
       .object({
         gln: z.string().regex(/^\d{13}$/, 'expected a 13-digit GLN'),
@@ -77,6 +88,16 @@ export const authConfigSchema = z
     resources: z.record(z.string().url(), scopeList).default({}),
     /** The statically registered clients. */
     clients: z.array(authClientSchema).default([]),
+    /**
+     * The scopes each role of a person's account may be granted, space-separated (`accounts.ts`): a user's token
+     * for a resource carries the scopes of the user's roles that the resource offers and the client is registered
+     * for. A role named nowhere grants nothing.
+     */
+    userScopes: z
+      .partialRecord(z.enum(['network-operator', 'org-operator', 'support', 'patient-data']), scopeList)
+      .default({}),
+    /** Lifetime of a person's sign-in (the session, its grant and refresh token): default 8 hours. */
+    userSessionTtlSeconds: z.number().int().min(300).max(86_400).default(28_800),
   })
   .strict()
   .prefault({});

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { asEhmiError, EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -6,14 +7,26 @@ import { createHttpServer, listen, peerCertificatePath, timeoutsOf } from '../ht
 import { metricsAccess } from '../metrics-access.ts';
 import { type Role, type RoleContext, requireTrustConfiguration } from '../roles.ts';
 import { askForClientCertificate, checkTlsClientCertificate } from '../trust.ts';
+import { Accounts } from './accounts.ts';
+import { purgeExpiredOidcRecords } from './adapter.ts';
 import type { AuthConfig } from './config.ts';
 import { type SigningKey, SigningKeys } from './keys.ts';
-import { buildProvider } from './provider.ts';
+import { registerLogin } from './login.ts';
+import { buildProvider, OIDC_SCOPES } from './provider.ts';
 import type { AuthTables } from './tables.ts';
 
+export {
+  ACCOUNT_ROLES,
+  type Account,
+  type AccountRole,
+  Accounts,
+  checkNewAccount,
+  type NewAccount,
+} from './accounts.ts';
 export { organisationClaims } from './claims.ts';
 export type { AuthClient, AuthConfig } from './config.ts';
 export { jwkThumbprint, type SigningKey } from './keys.ts';
+export { generatePassword } from './passwords.ts';
 export { subjectMatches } from './subject.ts';
 
 /** How often an instance looks for a due rotation and for keys another instance added. */
@@ -33,6 +46,8 @@ export interface AuthRole extends Role {
   maintainKeys(): Promise<void>;
   /** The keys kept, oldest first; the last one signs. */
   signingKeys(): readonly SigningKey[];
+  /** The accounts of the people who sign in here. */
+  readonly accounts: Accounts;
 }
 
 const OAUTH_ERROR = {
@@ -44,7 +59,14 @@ const json = (description: string, schema: object = { type: 'object' }) => ({
   description,
   content: { 'application/json': { schema } },
 });
-const OAUTH_ROUTES = [
+const OAUTH_ROUTES: {
+  method: 'GET' | 'POST';
+  url: string;
+  summary: string;
+  responses: Record<string, object>;
+  /** The client authenticates with its certificate on this endpoint. */
+  client?: boolean;
+}[] = [
   {
     method: 'GET' as const,
     url: '/.well-known/oauth-authorization-server',
@@ -66,12 +88,40 @@ const OAUTH_ROUTES = [
   {
     method: 'POST' as const,
     url: '/token',
-    summary: 'Token endpoint: client_credentials over mutual TLS (tls_client_auth), certificate-bound JWT',
+    summary:
+      'Token endpoint over mutual TLS (tls_client_auth): client_credentials, authorization_code, refresh_token; certificate-bound JWT',
     responses: {
       '200': json('Access token'),
       '400': json('invalid_request, invalid_scope, invalid_target …', OAUTH_ERROR),
       '401': json('invalid_client', OAUTH_ERROR),
     },
+    client: true,
+  },
+  {
+    method: 'POST' as const,
+    url: '/request',
+    summary: 'Pushed authorization request (RFC 9126) over mutual TLS; required before /auth (FAPI 2.0)',
+    responses: { '201': json('request_uri and expires_in'), '400': json('invalid_request …', OAUTH_ERROR) },
+    client: true,
+  },
+  {
+    method: 'GET' as const,
+    url: '/auth',
+    summary: 'Authorization endpoint: a pushed request by its request_uri, the person signs in',
+    responses: { '303': { description: 'To the sign-in page, or back to the client with a code' } },
+  },
+  {
+    method: 'GET' as const,
+    url: '/auth/:uid',
+    summary: 'Where the sign-in page sends the browser back to',
+    responses: { '303': { description: 'Back to the client with a code or an error' } },
+  },
+  {
+    method: 'POST' as const,
+    url: '/token/revocation',
+    summary: 'Token revocation (RFC 7009) over mutual TLS: a client ends a sign-in',
+    responses: { '200': { description: 'Revoked (or unknown)' } },
+    client: true,
   },
 ];
 
@@ -126,15 +176,32 @@ export async function createAuthRole(
     tokenTtlSeconds: cfg.accessTokenTtlSeconds,
     now,
   });
+  const accounts = new Accounts(ctx.store, { now });
   let issuer = '';
   let keys: SigningKey[] = [];
+  // The keys of the provider's cookies and of the sign-in form's token: derived from the signing keys, so that
+  // every instance on one database has them and they change with the keys (newest first).
+  const cookieKeys = () =>
+    [...keys]
+      .reverse()
+      .map((k) =>
+        createHmac('sha256', JSON.stringify(k.jwk)).update('ehmi auth cookies').digest('base64url'),
+      );
   let provider: Provider | undefined;
   let handle: ReturnType<Provider['callback']> | undefined;
   const useKeys = (next: SigningKey[]) => {
     const same = next.length === keys.length && next.every((k, i) => k.kid === keys[i]!.kid);
     if (same && provider) return;
     keys = next;
-    provider = buildProvider({ issuer, config: cfg, keys });
+    provider = buildProvider({
+      issuer,
+      config: cfg,
+      keys,
+      store: ctx.store,
+      accounts,
+      cookieKeys: cookieKeys(),
+      now,
+    });
     provider.on('server_error', (_ctx, err) => log.error({ err }, 'authorization server error'));
     provider.on('grant.error', (_ctx, err) =>
       log.info({ err: (err as Error).message, code: (err as { error?: string }).error }, 'token refused'),
@@ -157,7 +224,7 @@ export async function createAuthRole(
         method: route.method,
         url: route.url,
         schema: { summary: route.summary, security: [], responses: route.responses } as object,
-        ...(route.url === '/token' ? { preHandler: checkClientCertificate } : {}),
+        ...(route.client ? { preHandler: checkClientCertificate } : {}),
         handler: async (request, reply) => {
           if (!handle) throw new EhmiError('EHMI_UNAVAILABLE', 'the authorization server is starting');
           reply.hijack();
@@ -165,6 +232,15 @@ export async function createAuthRole(
         },
       });
     }
+  });
+
+  await registerLogin(app, {
+    provider: () => provider,
+    accounts,
+    origin: () => new URL(issuer || url).origin,
+    clientOrigins: [...new Set(cfg.clients.flatMap((c) => c.redirectUris.map((u) => new URL(u).origin)))],
+    formKey: () => Buffer.from(cookieKeys()[0] ?? ''),
+    logger: log,
   });
 
   // A certificate node's TLS verified is a client's credential only when it is meant for TLS client authentication
@@ -189,7 +265,12 @@ export async function createAuthRole(
   }
 
   let timer: NodeJS.Timeout | undefined;
-  const maintainKeys = async () => useKeys(await keyStore.maintain());
+  const maintainKeys = async () => {
+    useKeys(await keyStore.maintain());
+    // The code flow's records past their expiry (oidc-provider finds none of them any more).
+    const purged = await purgeExpiredOidcRecords(ctx.store, now());
+    if (purged > 0) log.debug({ purged }, 'expired authorization records purged');
+  };
 
   return {
     name: 'auth',
@@ -201,6 +282,7 @@ export async function createAuthRole(
       return issuer;
     },
     signingKeys: () => keys,
+    accounts,
     maintainKeys,
     async rotateKeys() {
       useKeys(await keyStore.rotate());
@@ -236,7 +318,20 @@ function checkClients(cfg: AuthConfig): void {
       );
     }
     ids.add(client.clientId);
+    const signsIn = client.grantTypes.includes('authorization_code');
+    if (signsIn && (client.redirectUris.length === 0 || !client.grantTypes.includes('refresh_token'))) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        `auth.clients.${i}: a client of the authorization_code grant needs its redirectUris and the refresh_token grant`,
+      );
+    }
+    for (const uri of client.redirectUris) {
+      if (!uri.startsWith('https://')) {
+        throw new EhmiError('EHMI_CONFIG_INVALID', `auth.clients.${i}.redirectUris: ${uri} is not https`);
+      }
+    }
     for (const s of client.scope.split(' ')) {
+      if (signsIn && (OIDC_SCOPES as readonly string[]).includes(s)) continue;
       if (!offered.has(s)) {
         throw new EhmiError(
           'EHMI_CONFIG_INVALID',

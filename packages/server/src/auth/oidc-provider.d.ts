@@ -9,6 +9,16 @@ declare module 'oidc-provider' {
     readonly issuer: string;
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
     on(event: string, listener: (...args: unknown[]) => void): this;
+    interactionDetails(
+      req: IncomingMessage,
+      res: ServerResponse,
+    ): Promise<{ uid: string; prompt: { name: string }; params: Record<string, unknown> }>;
+    interactionResult(
+      req: IncomingMessage,
+      res: ServerResponse,
+      result: Record<string, unknown>,
+      options?: { mergeWithLastSubmission?: boolean },
+    ): Promise<string>;
   }
 
   class OIDCProviderError extends Error {
@@ -21,6 +31,7 @@ declare module 'oidc-provider' {
     InvalidScope: new (description: string, scope?: string) => OIDCProviderError;
     InvalidTarget: new (description?: string) => OIDCProviderError;
     InvalidClient: new (description?: string) => OIDCProviderError;
+    InvalidGrant: new (description?: string) => OIDCProviderError;
     InvalidAuthorizationDetails: new (description?: string) => OIDCProviderError;
   };
 }

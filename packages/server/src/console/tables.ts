@@ -1,0 +1,38 @@
+import type { Store } from '../store/index.ts';
+/** Tables of the console role (times in epoch milliseconds). Migrations: ./migrations.ts. */
+
+/**
+ * A signed-in browser: its cookie's value is never stored, only its SHA-256, so that a reader of the database
+ * cannot take over a session; the refresh token stays here and never reaches the browser.
+ */
+export interface ConsoleSessionsTable {
+  /** base64url SHA-256 of the session cookie's value. */
+  id_hash: string;
+  /** The account (`sub`). */
+  subject: string;
+  /** JSON of the signed-in user (`ConsoleUser`), from the id token. */
+  user: string;
+  refresh_token: string;
+  created_at: number;
+  last_seen_at: number;
+  /** The end of the session whatever its use (sign-in + `session.maxHours`). */
+  expires_at: number;
+}
+
+/** A sign-in under way: what the callback checks (state, nonce, PKCE verifier), by the login cookie's hash. */
+export interface ConsoleLoginsTable {
+  id_hash: string;
+  state: string;
+  nonce: string;
+  code_verifier: string;
+  /** The console path to go back to after signing in. */
+  return_to: string;
+  expires_at: number;
+}
+
+export type ConsoleTables = {
+  console_sessions: ConsoleSessionsTable;
+  console_logins: ConsoleLoginsTable;
+};
+
+export type ConsoleStore = Store<ConsoleTables>;
