@@ -8,8 +8,8 @@ import type { NetworkClient } from '@ehmi/network';
 import Fastify from 'fastify';
 import { Agent, request } from 'undici';
 import { registerConsoleApi } from '../../server/src/console/api/index.ts';
-import { CONSOLE_SECURITY_HEADERS, registerConsoleAssets } from '../../server/src/console/api/static.ts';
 import type { ConsoleUser } from '../../server/src/console/session.ts';
+import { CONSOLE_CSP, DEFAULT_STATIC_DIR, registerStatic } from '../../server/src/console/static.ts';
 
 export const PREVIEW_USER: ConsoleUser = {
   subject: 'preview',
@@ -69,9 +69,8 @@ export async function startPreviewConsole(
 
   const app = Fastify({ logger: false });
   app.addHook('onSend', async (_request, reply) => {
-    reply.headers(CONSOLE_SECURITY_HEADERS);
+    reply.header('content-security-policy', CONSOLE_CSP);
   });
-  registerConsoleAssets(app);
   await app.register(
     async (api) => {
       api.decorateRequest('consoleUser', undefined);
@@ -86,6 +85,7 @@ export async function startPreviewConsole(
     { prefix: '/api' },
   );
   app.post('/auth/logout', async (_req, reply) => reply.status(204).send());
+  await registerStatic(app, DEFAULT_STATIC_DIR);
   const url = await app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   return {
     url,
