@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { NetworkClient, type RunningNetwork, startNetwork } from '@ehmi/network';
-import { sampleHomeCareObservation } from '@ehmi/network/sample';
+import { SAMPLE_PATIENT_CPR, sampleHomeCareObservation } from '@ehmi/network/sample';
 import axe from 'axe-core';
 import pino from 'pino';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { eventually } from '../../server/test/e2e/helpers.ts';
 import { freePortBase } from '../../server/test/helpers/ports.ts';
 import { startPreviewConsole } from './preview.ts';
 
@@ -166,6 +167,16 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
     assert.match(observations, /mg\/L/);
     assert.match(await page.getByTestId('medcom-message').innerText(), /Bruno/);
     await look('04-inbox-item');
+    // The view of the patient's message is in the audit log of the GP's node, with the patient.
+    const gpNode = client.organisation('gp').node;
+    assert.ok(gpNode, 'network.json names the GP node’s own server');
+    await eventually('the read of the inbox item in the GP node’s audit log', async () => {
+      const res = await client.audit(
+        gpNode,
+        new URLSearchParams({ patient: `urn:oid:1.2.208.176.1.2|${SAMPLE_PATIENT_CPR}` }),
+      );
+      return res.status === 200 && res.text.includes('/inbox/:id') ? true : undefined;
+    });
     await page.getByRole('tab', { name: 'Raw JSON' }).click();
     await page.getByTestId('raw-json').waitFor();
     await page.getByRole('tab', { name: 'Raw XML' }).click();
