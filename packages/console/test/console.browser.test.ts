@@ -5,7 +5,7 @@
 // the browser's storage, and is kept as a screenshot in packages/console/test-results/screenshots/.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,9 +17,11 @@ import pino from 'pino';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { eventually } from '../../server/test/e2e/helpers.ts';
 import { freePortBase } from '../../server/test/helpers/ports.ts';
+import { BidiFirefox } from './bidi.ts';
 import { startPreviewConsole } from './preview.ts';
 
 const CHROMIUM = process.env.EHMI_CHROMIUM ?? '/usr/bin/chromium';
+const FIREFOX = process.env.EHMI_FIREFOX ?? '/usr/bin/firefox-esr';
 const SCREENSHOTS = fileURLToPath(new URL('../test-results/screenshots/', import.meta.url));
 const DIST = fileURLToPath(new URL('../dist/index.html', import.meta.url));
 // CI installs chromium (.ci/run); elsewhere a machine without it skips, saying why.
@@ -42,6 +44,8 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
   let context: BrowserContext;
   let page: Page;
   const cspViolations: string[] = [];
+  /** The prøvesvar's tracking id, once sent (the Firefox smoke test opens its journey). */
+  let sentId: string | undefined;
 
   /** axe-core on the page as it stands: no serious or critical violation. */
   async function checkAccessibility(name: string): Promise<void> {
@@ -126,6 +130,7 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
     });
     assert.equal(sent.status, 202, sent.text);
     const id = (sent.json as { id: string }).id;
+    sentId = id;
 
     // It appears in the list by itself (live updates), and its row leads to its journey.
     const row = page.locator(`tr[data-id="${id}"]`);
@@ -228,5 +233,30 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
     await page.focus('.topbar nav a[href="#/registers"]');
     await page.keyboard.press('Enter');
     await page.getByTestId('organisations').waitFor();
+  });
+
+  it('works in Firefox too (firefox-esr over WebDriver BiDi): the list, a journey and the health page', {
+    skip: existsSync(FIREFOX) ? false : `no Firefox at ${FIREFOX}`,
+  }, async () => {
+    assert.ok(sentId, 'the message of the first test');
+    const firefox = await BidiFirefox.launch(FIREFOX);
+    try {
+      await firefox.navigate(consoleUrl);
+      await firefox.waitFor(`tr[data-id="${sentId}"]`);
+      await writeFile(join(SCREENSHOTS, 'firefox-01-messages.png'), await firefox.screenshot());
+      await firefox.navigate(`${consoleUrl}#/journey/municipality/${encodeURIComponent(sentId)}`);
+      await firefox.waitFor('[data-testid="step-15.1"][data-state="success"]');
+      const stations = (await firefox.evaluate(
+        `[...document.querySelectorAll('[data-testid^="step-"]')].map((e) => e.dataset.station).filter(Boolean).length`,
+      )) as number;
+      assert.ok(stations >= 30, `each step drawn at its station (${stations})`);
+      await writeFile(join(SCREENSHOTS, 'firefox-02-journey.png'), await firefox.screenshot());
+      await firefox.navigate(`${consoleUrl}#/health`);
+      await firefox.waitFor('[data-testid="nodes"]');
+      await writeFile(join(SCREENSHOTS, 'firefox-03-health.png'), await firefox.screenshot());
+      assert.deepEqual(await firefox.evaluate('localStorage.length + sessionStorage.length'), 0);
+    } finally {
+      await firefox.close();
+    }
   });
 });
