@@ -167,10 +167,10 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
     await look('03-inbox');
     await firstItem.getByRole('link').click();
     await page.getByTestId('observations').waitFor();
-    const observations = await page.getByTestId('observations').textContent();
-    assert.match(observations ?? '', /26/);
-    assert.match(observations ?? '', /mg\/L/);
-    assert.match(await page.getByTestId('medcom-message').textContent(), /Bruno/);
+    const observations = String(await page.getByTestId('observations').textContent());
+    assert.match(observations, /26/);
+    assert.match(observations, /mg\/L/);
+    assert.match(String(await page.getByTestId('medcom-message').textContent()), /Bruno/);
     await look('04-inbox-item');
     // The view of the patient's message is in the audit log of the GP's node, with the patient.
     const gpNode = client.organisation('gp').node;
@@ -205,7 +205,7 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
     await look('06-messages');
     await page.getByRole('link', { name: 'Registers', exact: true }).click();
     await page.getByTestId('organisations').waitFor();
-    assert.match(await page.getByTestId('organisations').textContent(), /Skødstrup Lægepraksis/);
+    assert.match(String(await page.getByTestId('organisations').textContent()), /Skødstrup Lægepraksis/);
     await look('07-registers');
     await page.getByRole('link', { name: 'Health', exact: true }).click();
     await page.getByTestId('nodes').waitFor();
