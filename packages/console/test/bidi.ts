@@ -18,6 +18,7 @@ export class BidiFirefox {
   #profile: string;
   #next = 1;
   #pending = new Map<number, Pending>();
+  #loads: { prefix: string; resolve: () => void }[] = [];
   context = '';
 
   private constructor(ws: WebSocket, process: ChildProcess, profile: string) {
@@ -32,7 +33,14 @@ export class BidiFirefox {
         error?: string;
         message?: string;
       };
-      if (msg.id === undefined) return;
+      if (msg.id === undefined) {
+        const event = msg as { method?: string; params?: { url?: string } };
+        if (event.method === 'browsingContext.load') {
+          const url = event.params?.url ?? '';
+          this.#loads = this.#loads.filter((w) => (url.startsWith(w.prefix) ? (w.resolve(), false) : true));
+        }
+        return;
+      }
       const p = this.#pending.get(msg.id);
       if (!p) return;
       this.#pending.delete(msg.id);
@@ -86,6 +94,7 @@ export class BidiFirefox {
     await browser.send('session.new', { capabilities: { alwaysMatch: { acceptInsecureCerts: true } } });
     const tree = (await browser.send('browsingContext.getTree', {})) as { contexts: { context: string }[] };
     browser.context = tree.contexts[0]?.context ?? '';
+    await browser.send('session.subscribe', { events: ['browsingContext.load'] });
     await browser.send('browsingContext.setViewport', {
       context: browser.context,
       viewport: { width: 1360, height: 900 },
@@ -103,6 +112,11 @@ export class BidiFirefox {
 
   async navigate(url: string): Promise<void> {
     await this.send('browsingContext.navigate', { context: this.context, url, wait: 'complete' });
+  }
+
+  /** A promise of the next page load whose URL starts with `prefix` (ask before the action that loads it). */
+  nextLoad(prefix: string): Promise<void> {
+    return new Promise((resolve) => this.#loads.push({ prefix, resolve }));
   }
 
   /** Evaluates a script expression in the page (a promise is awaited) and returns its value. */

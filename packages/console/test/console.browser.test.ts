@@ -5,7 +5,7 @@
 // the browser's storage, and is kept as a screenshot in packages/console/test-results/screenshots/.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -39,6 +39,8 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
   let net: RunningNetwork;
   let client: NetworkClient;
   let consoleUrl: string;
+  /** The console role's sign-in (`ehmi up`'s operator account), or none for the preview without sign-in. */
+  let account: { username: string; password: string } | undefined;
   let closeConsole: (() => Promise<void>) | undefined;
   let browser: Browser;
   let context: BrowserContext;
@@ -88,7 +90,12 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
     });
     client = NetworkClient.open(dataDir);
     if (net.manifest.services.console) {
-      consoleUrl = net.manifest.services.console;
+      consoleUrl = net.manifest.services.console.replace(/\/+$/, '');
+      // The operator account `ehmi up` creates, its generated password in the data folder.
+      account = {
+        username: 'operator',
+        password: (await readFile(join(dataDir, 'console-operator.password'), 'utf8')).trim(),
+      };
     } else {
       const preview = await startPreviewConsole(client);
       consoleUrl = preview.url;
@@ -115,8 +122,17 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
   });
 
   it('signs in, follows a prøvesvar from the list to its journey and the GP’s inbox, and sees it acknowledged', async () => {
-    // Sign in.
+    // Sign in: the console's page, then the authorization server's form, then back with a session.
     await page.goto(consoleUrl);
+    if (account) {
+      await page.getByTestId('sign-in').waitFor();
+      await look('00-sign-in');
+      await page.getByTestId('sign-in').click();
+      await page.getByLabel('User name').fill(account.username);
+      await page.getByLabel('Password').fill(account.password);
+      await screenshot('00-sign-in-form');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+    }
     await page.getByTestId('user').waitFor();
     await look('01-messages-empty');
 
@@ -241,6 +257,19 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
     assert.ok(sentId, 'the message of the first test');
     const firefox = await BidiFirefox.launch(FIREFOX);
     try {
+      if (account) {
+        // The sign-in form of the authorization server, filled and sent; its redirects end at the console.
+        await firefox.navigate(`${consoleUrl}/auth/login`);
+        await firefox.waitFor('#username');
+        const back = firefox.nextLoad(consoleUrl);
+        await firefox.evaluate(`(() => {
+          document.querySelector('#username').value = ${JSON.stringify(account.username)};
+          document.querySelector('#password').value = ${JSON.stringify(account.password)};
+          document.querySelector('form').submit();
+          return true;
+        })()`);
+        await back;
+      }
       await firefox.navigate(consoleUrl);
       await firefox.waitFor(`tr[data-id="${sentId}"]`);
       await writeFile(join(SCREENSHOTS, 'firefox-01-messages.png'), await firefox.screenshot());
