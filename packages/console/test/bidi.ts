@@ -37,7 +37,9 @@ export class BidiFirefox {
         const event = msg as { method?: string; params?: { url?: string } };
         if (event.method === 'browsingContext.load') {
           const url = event.params?.url ?? '';
-          this.#loads = this.#loads.filter((w) => (url.startsWith(w.prefix) ? (w.resolve(), false) : true));
+          const due = this.#loads.filter((w) => url.startsWith(w.prefix));
+          this.#loads = this.#loads.filter((w) => !url.startsWith(w.prefix));
+          for (const w of due) w.resolve();
         }
         return;
       }
