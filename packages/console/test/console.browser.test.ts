@@ -34,7 +34,7 @@ interface Violation {
   nodes: { target: unknown }[];
 }
 
-describe('the console in a browser', { skip, timeout: 240_000 }, () => {
+describe('the console in a browser', { skip, timeout: 480_000 }, () => {
   let dataDir: string;
   let net: RunningNetwork;
   let client: NetworkClient;
@@ -154,7 +154,7 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
     await row.getByRole('link').click();
     await page.getByTestId('journey').waitFor();
     // Wait until the receiving side took it: the EnvelopeReceipt is back at the sender's MSH (10.1).
-    await page.locator('[data-testid="step-10.1"][data-state="success"]').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="step-10.1"][data-state="success"]').waitFor({ timeout: 120_000 });
     for (const code of [
       '01.1',
       '02.1',
@@ -208,7 +208,7 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
 
     // Back at the journey: the acknowledgement arrives at the sender (15.1), the journey is complete.
     await page.goto(`${consoleUrl}#/journey/municipality/${encodeURIComponent(id)}`);
-    await page.locator('[data-testid="step-15.1"][data-state="success"]').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="step-15.1"][data-state="success"]').waitFor({ timeout: 120_000 });
     for (const code of ['06.1', '11.1', '12.1', '13.2', '14.1', '15.1']) {
       assert.equal(await page.getByTestId(`step-${code}`).getAttribute('data-state'), 'success', code);
     }
@@ -226,7 +226,7 @@ describe('the console in a browser', { skip, timeout: 240_000 }, () => {
     await page.getByRole('link', { name: 'Health', exact: true }).click();
     await page.getByTestId('nodes').waitFor();
     // The charts need two readings of the counters: the page asks again every 10 s.
-    await page.locator('figure.chart canvas').first().waitFor({ timeout: 30_000 });
+    await page.locator('figure.chart canvas').first().waitFor({ timeout: 60_000 });
     await look('08-health');
     await page.getByTestId('language').selectOption('da');
     await page.getByRole('link', { name: 'Beskeder', exact: true }).waitFor();
