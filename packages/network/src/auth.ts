@@ -65,6 +65,8 @@ export interface AuthUrls {
   smpAdmin: string;
   /** The central node's own server (health, queue metrics). */
   node: string;
+  /** The web console: the `console` client's redirect URI is its `/auth/callback`. */
+  console?: string;
 }
 
 type AuthConfig = Config['auth'];
@@ -96,8 +98,8 @@ export interface AuthEerClient {
 
 /** What the central node's authorization server registers, and what network.json tells each client. */
 export interface AuthPlan {
-  /** `auth.resources` and `auth.clients` of the central node's config. */
-  config: Pick<AuthConfig, 'resources' | 'clients'>;
+  /** `auth.resources`, `auth.clients` and `auth.userScopes` of the central node's config. */
+  config: Pick<AuthConfig, 'resources' | 'clients' | 'userScopes'>;
   /** The registered scopes of each client, space-separated, by client id. */
   scopes: Record<string, string>;
 }
@@ -136,6 +138,29 @@ export function certificateSubjectDn(certFile: string): string {
 }
 
 const join = (scopes: readonly string[]) => [...new Set(scopes)].join(' ');
+
+/** The OpenID Connect scopes of the console's sign-in (an id token with the person's claims, a refresh token). */
+const OIDC_SCOPES = ['openid', 'profile', 'offline_access'];
+
+/**
+ * What the roles of a person's account may be granted (`auth.userScopes`): a network operator reads what the
+ * network's `operator` client reads; an organisation's operator uses its MSH as its EUA does (the MSH and EDS see
+ * the organisation in the token) and reads the registers; support reads only; `patient-data` adds the lookup of a
+ * patient's GP. What a person sees of each resource is then decided there, by the person's roles and organisation.
+ */
+export const USER_SCOPES = {
+  'network-operator': join([
+    ...MSH_READ_SCOPES,
+    ...EER_READ_SCOPES,
+    ...EAS_SCOPES,
+    'system/AuditEvent.rs',
+    ...METRICS_SCOPES,
+    ...AUDIT_SCOPES,
+  ]),
+  'org-operator': join([...MSH_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES, 'system/AuditEvent.rs']),
+  support: join([...MSH_READ_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES, 'system/AuditEvent.rs']),
+  'patient-data': join(EAS_PATIENT_SCOPES),
+};
 
 /**
  * The authorization server's static registrations (docs/specs/security.md 1c) for the local network: the resources
@@ -201,8 +226,24 @@ export function planAuthRegistrations(
       ...AUDIT_SCOPES,
     ],
     maintainer: EER_WRITE_SCOPES,
+    console: [],
   };
   for (const c of clients) {
+    if (c.name === 'console') {
+      // The console signs people in (authorization code, PAR, PKCE, refresh tokens) as a confidential client on
+      // mTLS; the scopes it may hold are its users' (auth.userScopes).
+      if (!urls.console) continue;
+      scopes[c.clientId] = join([...OIDC_SCOPES, ...Object.values(USER_SCOPES).flatMap((s) => s.split(' '))]);
+      registered.push({
+        clientId: c.clientId,
+        subjectDn: certificateSubjectDn(c.tlsClientCert),
+        scope: scopes[c.clientId]!,
+        authorizationDetailsTypes: [],
+        grantTypes: ['authorization_code', 'refresh_token'],
+        redirectUris: [`${urls.console}/auth/callback`],
+      });
+      continue;
+    }
     scopes[c.clientId] = join(network[c.name]);
     registered.push({
       clientId: c.clientId,
@@ -224,5 +265,5 @@ export function planAuthRegistrations(
       redirectUris: [],
     });
   }
-  return { config: { resources, clients: registered }, scopes };
+  return { config: { resources, clients: registered, userScopes: USER_SCOPES }, scopes };
 }

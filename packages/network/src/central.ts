@@ -45,6 +45,8 @@ export interface CentralUrls {
   dns: string;
   /** The central node's health/metrics server. */
   node: string;
+  /** The web console (its sign-in and pages). */
+  console: string;
 }
 
 /** Read the secrets file, or create it (mode 0600, written atomically) with fresh random tokens. */

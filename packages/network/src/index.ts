@@ -113,6 +113,8 @@ export {
   SECRETS_FILE,
 } from './secrets.ts';
 export {
+  CONSOLE_OPERATOR,
+  consoleOperatorPasswordFile,
   type NetworkPlan,
   type PlannedCentral,
   type PlannedCrl,

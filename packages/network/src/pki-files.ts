@@ -9,10 +9,11 @@ export const CRL_DIR_NAME = 'crl';
 
 /**
  * The network-level OAuth clients (not organisations): `operator`, the network operator and support desk (read
- * access across the network), and `maintainer` (EER writes). Each holds a TLS client certificate in
- * `<data>/pki/<name>/`; no organisation may use these names.
+ * access across the network), `maintainer` (EER writes) and `console`, the web console's server side (people sign
+ * in through it; it holds their tokens). Each holds a TLS client certificate in `<data>/pki/<name>/`; no
+ * organisation may use these names.
  */
-export const NETWORK_CLIENTS = ['operator', 'maintainer'] as const;
+export const NETWORK_CLIENTS = ['operator', 'maintainer', 'console'] as const;
 export type NetworkClientName = (typeof NETWORK_CLIENTS)[number];
 
 /** The path the root CA's CRL is served at, and its file name in `<data>/pki/crl/`. */

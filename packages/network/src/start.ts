@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import {
@@ -34,7 +35,7 @@ import { noteDataDir } from './data-dir.ts';
 import { MANIFEST_FILE, type NetworkManifest, writeNetworkManifest } from './manifest.ts';
 import { LOCAL_ORGANISATIONS, type OrganisationSpec, participantOf } from './organisations.ts';
 import { CENTRAL_NAME, ensureNetworkPki, type NetworkPki, networkCrlUrl } from './pki.ts';
-import { CRL_DIR_NAME, NETWORK_CLIENTS, type NetworkClientName } from './pki-files.ts';
+import { CRL_DIR_NAME, NETWORK_CLIENTS, type NetworkClientName, writeAtomically } from './pki-files.ts';
 import {
   centralServicePort,
   checkPortBase,
@@ -366,7 +367,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     // Discovery is the network's own: replace, never merge, whatever the base had (no static map is left).
     (merged.ap as Record<string, unknown>).discovery = discovery;
     // The central roles run on the central node only.
-    for (const role of ['smp', 'eer', 'eas', 'eds', 'auth']) merged[role] = { enabled: false };
+    for (const role of ['smp', 'eer', 'eas', 'eds', 'auth', 'console']) merged[role] = { enabled: false };
     const clientId = clientIdOf(o.spec);
     return {
       ...o,
@@ -395,6 +396,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       dns: central.urls.dns,
       node: central.urls.node,
       crl: crl.url,
+      ...(accessTokens ? { console: central.urls.console } : {}),
       // Clients get access tokens for the MSHs when network.json names the authorization server.
       ...(accessTokens ? { auth: central.urls.auth } : {}),
     },
@@ -432,6 +434,47 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
  * and to EAS's with access tokens of its own client (`central-eer`, the central node's TLS client certificate);
  * EAS's patient table holds the prøvesvar's patient → the GP practice.
  */
+/** The console's operator account: its user name, and the file of its generated password. */
+export const CONSOLE_OPERATOR = 'operator';
+/** `<data>/console-operator.password`: the console operator's password (mode 0600), generated on first start. */
+export function consoleOperatorPasswordFile(dataDir: string): string {
+  return join(dataDir, 'console-operator.password');
+}
+
+/** The console operator's password file, with a new random password when there is none yet. */
+function ensureConsoleOperator(dataDir: string): { username: string; passwordFile: string } {
+  const passwordFile = consoleOperatorPasswordFile(dataDir);
+  if (!existsSync(passwordFile)) {
+    writeAtomically(passwordFile, `${randomBytes(18).toString('base64url')}\n`, 0o600);
+  }
+  return { username: CONSOLE_OPERATOR, passwordFile };
+}
+
+/**
+ * The public APIs the console calls, by the names of its `callApi`: the central services and, per organisation,
+ * its MSH, its access point and its node's own server.
+ */
+function consoleServices(
+  urls: CentralUrls,
+  organisations: readonly AuthOrganisation[],
+): Record<string, string> {
+  const services: Record<string, string> = {
+    eds: urls.eds,
+    eer: urls.eer,
+    eas: urls.eas,
+    smp: urls.smp,
+    'smp-admin': urls.smpAdmin,
+    auth: urls.auth,
+    'node:central': urls.node,
+  };
+  for (const o of organisations) {
+    services[`msh:${o.spec.name}`] = o.msh;
+    services[`ap:${o.spec.name}`] = o.ap;
+    services[`node:${o.spec.name}`] = o.node;
+  }
+  return services;
+}
+
 /** The key file next to a TLS client certificate (`tls-client.pem` → `tls-client.key`). */
 function certificateFiles(cert: string): { cert: string; key: string } {
   return { cert, key: cert.replace(/\.pem$/, '.key') };
@@ -452,7 +495,8 @@ function planCentral(p: {
   organisations: AuthOrganisation[];
   clients: Record<NetworkClientName, Omit<PlannedNetworkClient, 'scope'>>;
 }): PlannedCentral {
-  const port = (s: 'smp' | 'eer' | 'eas' | 'eds' | 'dns' | 'auth') => centralServicePort(p.portBase, s);
+  const port = (s: 'smp' | 'eer' | 'eas' | 'eds' | 'dns' | 'auth' | 'console') =>
+    centralServicePort(p.portBase, s);
   const dns = { host: dnsClientHost(p.host), port: port('dns'), zone: LOCAL_SML_ZONE };
   const urls: CentralUrls = {
     smp: `http://${p.h}:${port('smp')}`,
@@ -463,8 +507,10 @@ function planCentral(p: {
     auth: `https://${p.h}:${port('auth')}`,
     dns: `dns://${dns.host.includes(':') ? `[${dns.host}]` : dns.host}:${dns.port}`,
     node: `https://${p.h}:${p.portBase + CENTRAL_NODE_PORT_OFFSET}`,
+    console: `https://${p.h}:${port('console')}`,
   };
   const creds = p.pki.central;
+  const operatorAccount = ensureConsoleOperator(p.dataDir);
   const auth = planAuthRegistrations(
     urls,
     p.organisations,
@@ -535,6 +581,33 @@ function planCentral(p: {
       issuer: urls.auth,
       resources: auth.config.resources,
       clients: auth.config.clients,
+      userScopes: auth.config.userScopes,
+      // The network's first operator: signs in to the console (ehmi up prints how).
+      accounts: [
+        {
+          username: operatorAccount.username,
+          name: 'Network operator',
+          roles: ['network-operator', 'patient-data'],
+          passwordFile: operatorAccount.passwordFile,
+        },
+      ],
+    },
+    // The web console on its own port: people sign in at the authorization server through it, and it calls the
+    // network's public APIs as them, with the console's own client certificate.
+    console: {
+      enabled: true,
+      host: p.host,
+      port: port('console'),
+      publicUrl: urls.console,
+      issuer: urls.auth,
+      clientId: 'console',
+      // What the console's registration allows of the resources (the OpenID Connect scopes it asks for itself).
+      scope: (auth.scopes.console ?? '')
+        .split(' ')
+        .filter((s) => s && !['openid', 'profile', 'offline_access'].includes(s))
+        .join(' '),
+      tls: { ...p.clients.console.tls },
+      services: consoleServices(urls, p.organisations),
     },
   };
   const merged = deepMerge(p.base, own as Record<string, unknown>);

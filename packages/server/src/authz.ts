@@ -55,10 +55,40 @@ export interface AccessClaims {
    * (RFC 9396, `auth/patient.ts`). Undefined: no restriction to one patient.
    */
   readonly patient: { readonly cpr: string } | undefined;
+  /**
+   * The person a token is for (the authorization code flow: a console user), with the roles of their account
+   * (`ehmi:roles`); undefined for a system client's token. A person's organisation is in `organisation` as a
+   * client's is. `network-operator` reads what the network's operator clients read; `patient-data` entitles to
+   * patient data (see {@link isNetworkOperator}, {@link mayReadPatientData}).
+   */
+  readonly user: AccessUser | undefined;
   /** `exp`. */
   readonly expiresAt: Date;
   /** Every claim of the token, for checks this module does not make. */
   readonly payload: Readonly<JWTPayload>;
+}
+
+/** A person's token (`sub` and `ehmi:roles`). */
+export interface AccessUser {
+  readonly subject: string;
+  readonly roles: ReadonlySet<string>;
+}
+
+/** The claim of a person's roles (the auth role issues it: `auth/provider.ts`). */
+export const ROLES_CLAIM = 'ehmi:roles';
+
+/**
+ * Whether a token is the network operator's: a system client of `operatorClients`, or a person whose account has
+ * the role `network-operator`. A person's token is judged by the person's roles only, whichever client holds it.
+ */
+export function isNetworkOperator(claims: AccessClaims, operatorClients: ReadonlySet<string>): boolean {
+  if (claims.user) return claims.user.roles.has('network-operator');
+  return operatorClients.has(claims.clientId);
+}
+
+/** Whether a token may read patient data: a system client's may (its scopes decide), a person's with `patient-data`. */
+export function mayReadPatientData(claims: AccessClaims | undefined): boolean {
+  return !claims?.user || claims.user.roles.has('patient-data');
 }
 
 export interface AccessTokenVerifierOptions {
@@ -587,6 +617,7 @@ function claimsOf(payload: JWTPayload): AccessClaims {
     scopes: new Set(scope.split(' ').filter(Boolean)),
     organisation: organisationOf(payload),
     patient: patientOf(payload[PATIENT_CLAIM]),
+    user: userOf(payload),
     expiresAt: new Date(Number(payload.exp) * 1000),
     payload,
   };
@@ -618,6 +649,17 @@ function organisationOf(payload: JWTPayload): AccessOrganisation | undefined {
     ...(typeof name === 'string' ? { name } : {}),
     ...(typeof deviceId === 'string' ? { deviceId } : {}),
   };
+}
+
+function userOf(payload: JWTPayload): AccessUser | undefined {
+  const roles = payload[ROLES_CLAIM];
+  if (roles === undefined) return undefined;
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) {
+    throw invalidToken(`${ROLES_CLAIM} is not a list of roles`);
+  }
+  // A person's token names the person: roles without a subject cannot be attributed, so they are not taken.
+  if (typeof payload.sub !== 'string' || payload.sub === '') throw invalidToken(`${ROLES_CLAIM} without sub`);
+  return { subject: payload.sub, roles: new Set(roles) };
 }
 
 function patientOf(claim: unknown): { cpr: string } | undefined {

@@ -1,7 +1,12 @@
 import type { TLSSocket } from 'node:tls';
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AccessTokenVerifier, accessTokenVerifierOptions, requireAccessToken } from './authz.ts';
+import {
+  AccessTokenVerifier,
+  accessTokenVerifierOptions,
+  isNetworkOperator,
+  requireAccessToken,
+} from './authz.ts';
 import type { RoleContext } from './roles.ts';
 import { requireClientCertificate } from './trust.ts';
 
@@ -114,7 +119,7 @@ export function operatorAccess(
       }
       await token.hook(request, reply);
       const clientId = request.access!.clientId;
-      if (!operators.has(clientId)) {
+      if (!isNetworkOperator(request.access!, operators)) {
         throw new EhmiError(
           'EHMI_FORBIDDEN',
           `client ${clientId} is not one of authorization.operatorClients: ${what} is the operator's`,

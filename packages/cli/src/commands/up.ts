@@ -101,7 +101,9 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
   const portBase = opts.portBase === undefined ? undefined : parsePort(opts.portBase, '--port-base');
   const { loadConfig } = await import('@ehmi/server/config');
   const { createLogger } = await import('@ehmi/server');
-  const { startNetwork, DEFAULT_PORT_BASE } = await import('@ehmi/network');
+  const { startNetwork, DEFAULT_PORT_BASE, CONSOLE_OPERATOR, consoleOperatorPasswordFile } = await import(
+    '@ehmi/network'
+  );
   // EHMI_* variables (log level, timings) apply to every node; the network sets the rest.
   const base = loadConfig({ env: ctx.env, cwd: ctx.cwd });
   // Nine servers logging every request would bury the lines below; EHMI_LOG_LEVEL=info brings them back.
@@ -145,6 +147,12 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
       ? `   try: ${examples[service].replaceAll(net.manifest.trustAnchor, cacert).replaceAll(`${pkiDir}/`, `${show(pkiDir)}/`)}${examples[service].startsWith('npx ehmi') ? dataFlag : ''}`
       : '';
     writeLine(ctx.stdout, `${service.padEnd(width)}  ${url}${example}`);
+  }
+  if (net.manifest.services.console) {
+    writeLine(
+      ctx.stdout,
+      `console: open ${net.manifest.services.console} and sign in as ${CONSOLE_OPERATOR} with the password in ${show(consoleOperatorPasswordFile(dataDir))} (the browser must trust the network's root CA ${cacert})`,
+    );
   }
   const engine = Object.values(net.nodes)[0]?.store.engine ?? 'sqlite';
   writeLine(

@@ -96,6 +96,26 @@ export const authConfigSchema = z
     userScopes: z
       .partialRecord(z.enum(['network-operator', 'org-operator', 'support', 'patient-data']), scopeList)
       .default({}),
+    /**
+     * Accounts made at start when they do not exist yet (an existing one is left as it is): the first operator of
+     * a network. The password is read from `passwordFile` (its first line), a file only the node's user can read.
+     */
+    accounts: z
+      .array(
+        z
+          .object({
+            username: z.string().min(1),
+            name: z.string().min(1),
+            roles: z.array(z.enum(['network-operator', 'org-operator', 'support', 'patient-data'])).min(1),
+            organisation: z
+              .object({ gln: z.string(), sor: z.string(), name: z.string().min(1).optional() })
+              .strict()
+              .optional(),
+            passwordFile: z.string().min(1),
+          })
+          .strict(),
+      )
+      .default([]),
     /** Lifetime of a person's sign-in (the session, its grant and refresh token): default 8 hours. */
     userSessionTtlSeconds: z.number().int().min(300).max(86_400).default(28_800),
   })

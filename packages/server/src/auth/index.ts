@@ -1,8 +1,10 @@
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { asEhmiError, EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Provider } from 'oidc-provider';
+import type { Logger } from 'pino';
 import { createHttpServer, listen, peerCertificatePath, timeoutsOf } from '../http/index.ts';
 import { metricsAccess } from '../metrics-access.ts';
 import { type Role, type RoleContext, requireTrustConfiguration } from '../roles.ts';
@@ -289,6 +291,7 @@ export async function createAuthRole(
       log.info({ signer: keys.at(-1)?.kid }, 'auth signing key rotated');
     },
     async start() {
+      await createConfiguredAccounts(cfg, accounts, log);
       url = await listen(app, { host: cfg.host, port: cfg.port, https: !!tls });
       issuer = (cfg.issuer ?? url).replace(/\/+$/, '');
       await maintainKeys();
@@ -304,6 +307,30 @@ export async function createAuthRole(
       await metrics.close();
     },
   };
+}
+
+/** The accounts `auth.accounts` names that do not exist yet, made with the password of their file. */
+async function createConfiguredAccounts(cfg: AuthConfig, accounts: Accounts, log: Logger): Promise<void> {
+  for (const [i, a] of cfg.accounts.entries()) {
+    if (await accounts.find(a.username)) continue;
+    let password: string;
+    try {
+      password = (readFileSync(a.passwordFile, 'utf8').split(/\r?\n/)[0] ?? '').trim();
+    } catch (err) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        `auth.accounts.${i}.passwordFile: cannot read ${a.passwordFile}: ${(err as Error).message}`,
+      );
+    }
+    await accounts.create({
+      username: a.username,
+      password,
+      name: a.name,
+      roles: a.roles,
+      ...(a.organisation ? { organisation: a.organisation } : {}),
+    });
+    log.info({ user: a.username, roles: a.roles }, 'account created');
+  }
 }
 
 /** Refuse a config whose clients cannot work: a duplicate client id, or a scope no resource offers. */

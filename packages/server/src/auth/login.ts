@@ -106,7 +106,8 @@ export async function registerLogin(app: FastifyInstance, options: LoginOptions)
     try {
       const details = await provider().interactionDetails(request.raw, reply.raw);
       return details.uid === uid ? details : undefined;
-    } catch {
+    } catch (err) {
+      log.info({ err: (err as Error).message }, 'no interaction for this sign-in page');
       return undefined;
     }
   };
@@ -151,6 +152,9 @@ export async function registerLogin(app: FastifyInstance, options: LoginOptions)
       doc('The sign-in page of a person', page200),
       async (request, reply) => {
         const details = await interactionOf(request, reply, request.params.uid);
+        if (details && details.prompt.name !== 'login') {
+          log.warn({ prompt: details.prompt }, 'an interaction this server does not offer');
+        }
         if (details?.prompt.name !== 'login') return expired(reply);
         return secureHeaders(reply)
           .type('text/html; charset=utf-8')

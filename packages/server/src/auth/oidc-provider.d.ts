@@ -27,6 +27,10 @@ declare module 'oidc-provider' {
     status: number;
   }
 
+  export const interactionPolicy: {
+    base(): unknown[] & { remove(name: string): void };
+  };
+
   export const errors: {
     InvalidScope: new (description: string, scope?: string) => OIDCProviderError;
     InvalidTarget: new (description?: string) => OIDCProviderError;

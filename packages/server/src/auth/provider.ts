@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { errors, Provider } from 'oidc-provider';
+import { errors, interactionPolicy, Provider } from 'oidc-provider';
 import { peerCertificatePath } from '../http/index.ts';
 import type { Account, Accounts } from './accounts.ts';
 import { databaseAdapter } from './adapter.ts';
@@ -72,6 +72,16 @@ export function accountClaims(account: Account): Record<string, unknown> {
   };
 }
 
+/**
+ * The interaction policy: sign in, and no consent prompt. Every client is registered by this server's operator,
+ * which is the consent; what a person is granted is decided by their roles (loadExistingGrant), never asked.
+ */
+function signInOnly() {
+  const policy = interactionPolicy.base();
+  policy.remove('consent');
+  return policy;
+}
+
 /** The scopes a person with these roles may be granted (`auth.userScopes`), whichever resource offers them. */
 function userScopes(config: AuthConfig, account: Account): Set<string> {
   return new Set(account.roles.flatMap((r) => scopesOf(config.userScopes[r])));
@@ -140,6 +150,7 @@ export function buildProvider(options: {
     // People sign in on this server's own page (login.ts); their accounts are auth_accounts (accounts.ts).
     interactions: {
       url: async (_ctx: unknown, interaction: { uid: string }) => interactionPath(interaction.uid),
+      policy: signInOnly(),
     },
     findAccount: async (_ctx: unknown, sub: string) => {
       const account = await accounts.find(sub);
@@ -179,6 +190,11 @@ export function buildProvider(options: {
       await grant.save();
       return grant;
     },
+    // A client of the refresh_token grant (the console) gets a refresh token with each sign-in, without asking for
+    // offline access (which OpenID Connect ties to a consent prompt): it lives as long as the person's session at
+    // this server (auth.userSessionTtlSeconds) and ends with it.
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
+      client.grantTypeAllowed('refresh_token'),
     // RFC 9700 §4.14.2: a refresh token bound to the client's certificate (mTLS) need not rotate; not rotating
     // spares the console a race between two renewals of one session.
     rotateRefreshToken: false,

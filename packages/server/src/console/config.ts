@@ -20,6 +20,16 @@ export const consoleConfigSchema = z
     /** The console's client id at the authorization server (a confidential client, `tls_client_auth`). */
     clientId: z.string().min(1).default('console'),
     /**
+     * The scopes the console asks the person's grant for, space-separated, beside `openid profile`: those of the
+     * resources it calls that it is registered for (the authorization server grants of them what the person's
+     * roles allow).
+     */
+    scope: z
+      .string()
+      .trim()
+      .regex(/^\S+( \S+)*$/, 'expected scopes separated by single spaces')
+      .optional(),
+    /**
      * PEM files of the console's own TLS client certificate and key: it authenticates to the authorization server
      * with it and the users' tokens are bound to it. Default the node's TLS client certificate.
      */

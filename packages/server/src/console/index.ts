@@ -31,6 +31,11 @@ export interface ConsoleDeps {
 export interface ConsoleRole extends Role {
   /** The console's URL as browsers reach it (`console.publicUrl`, else the listen URL). */
   readonly publicUrl: string;
+  /**
+   * The `callApi` of the session whose cookie has this value (what the console's API routes get as
+   * `request.callApi`), undefined when it is no live session: for tools and tests.
+   */
+  callApiOf(sessionCookie: string): Promise<CallApi | undefined>;
 }
 
 const PURGE_MS = 60_000;
@@ -348,6 +353,10 @@ export async function createConsoleRole(
     get publicUrl() {
       return publicUrl;
     },
+    async callApiOf(sessionCookie) {
+      const session = await sessions.find(sessionCookie);
+      return session ? callApiOf(session) : undefined;
+    },
     async start() {
       url = await listen(app, { host: cfg.host, port: cfg.port, https: true, publicUrl: cfg.publicUrl });
       publicUrl = (cfg.publicUrl ?? url).replace(/\/+$/, '');
@@ -356,6 +365,7 @@ export async function createConsoleRole(
         clientId: cfg.clientId,
         redirectUri: `${publicUrl}/auth/callback`,
         resources,
+        ...(cfg.scope ? { scope: cfg.scope } : {}),
         dispatcher: agent,
         now,
       });

@@ -17,6 +17,8 @@ export interface SignInClientOptions {
   redirectUri: string;
   /** The resources (service base URLs) the console asks the person's grant to cover (RFC 8707). */
   resources: readonly string[];
+  /** The resources' scopes the console asks for (space-separated), beside `openid profile`. */
+  scope?: string;
   /** Presents the console's client certificate, trusts the network's CAs. */
   dispatcher: Dispatcher;
   now?: () => number;
@@ -31,8 +33,11 @@ export interface StartedSignIn {
   codeVerifier: string;
 }
 
-/** The scopes the console asks for besides the resources' (an id token, its claims, a refresh token). */
-const OIDC_SCOPE = 'openid profile offline_access';
+/**
+ * The scopes the console asks for besides the resources' (an id token and its claims); the refresh token comes with
+ * the code (the authorization server issues one to a client of the refresh_token grant).
+ */
+const OIDC_SCOPE = 'openid profile';
 /** An access token is asked for again this long before it expires. */
 const RENEW_BEFORE_MS = 30_000;
 
@@ -68,7 +73,7 @@ export class SignInClient {
     const params = new URLSearchParams({
       response_type: 'code',
       redirect_uri: this.#options.redirectUri,
-      scope: OIDC_SCOPE,
+      scope: [OIDC_SCOPE, this.#options.scope ?? ''].join(' ').trim(),
       state,
       nonce,
       code_challenge: await oauth.calculatePKCECodeChallenge(codeVerifier),

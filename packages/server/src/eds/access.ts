@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { AccessClaims } from '../authz.ts';
+import { type AccessClaims, isNetworkOperator } from '../authz.ts';
 
 /**
  * The scopes of EDS (SMART v2 syntax, as EHMI's `EDS system/AuditEvent.crs`): registering an event needs
@@ -39,7 +39,7 @@ export type Viewer =
 export function viewerOf(claims: AccessClaims | undefined, operatorClients: ReadonlySet<string>): Viewer {
   if (!claims) return { kind: 'any' };
   const patient = claims.patient?.cpr;
-  if (operatorClients.has(claims.clientId)) return { kind: 'any', patient };
+  if (isNetworkOperator(claims, operatorClients)) return { kind: 'any', patient };
   const contexts = claims.organisation?.contexts ?? [];
   // A citizen's token (restricted to one patient, no organisation): that patient's events, whoever exchanged them.
   if (patient !== undefined && contexts.length === 0) return { kind: 'any', patient };

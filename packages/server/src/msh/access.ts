@@ -1,6 +1,12 @@
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type AccessClaims, type AccessTokenVerifier, requireAccessToken } from '../authz.ts';
+import {
+  type AccessClaims,
+  type AccessTokenVerifier,
+  isNetworkOperator,
+  mayReadPatientData,
+  requireAccessToken,
+} from '../authz.ts';
 
 /**
  * The scopes of the EUA API, one per route group and direction (no EHMI document names them; the local network's
@@ -64,7 +70,7 @@ export function checkOrganisation(
       `the access token is for another organisation (GLN ${contexts.map((c) => c.gln).join(', ')}), not this MSH's (GLN ${options.gln})`,
     );
   }
-  if (!options.operatorClients.has(claims.clientId)) {
+  if (!isNetworkOperator(claims, options.operatorClients)) {
     throw new EhmiError(
       'EHMI_FORBIDDEN',
       `the access token names no organisation, and client ${claims.clientId} is not one of authorization.operatorClients or msh.operatorClients`,
@@ -133,5 +139,16 @@ export function requireMshAccess(options: {
       scope: mshScopeOf(request),
       operatorClients,
     });
+    // An inbox item's content is patient data: a person (a console user) reads it only with `patient-data`.
+    if (
+      request.routeOptions.url === '/inbox/:id' &&
+      request.method === 'GET' &&
+      !mayReadPatientData(request.access)
+    ) {
+      throw new EhmiError(
+        'EHMI_FORBIDDEN',
+        'the content of an inbox item is patient data, and the signed-in user is not entitled to patient data',
+      );
+    }
   };
 }

@@ -1,0 +1,488 @@
+// The console's sign-in in a real local network, driven over HTTPS as a browser would: the authorization server's
+// sign-in page, PAR, PKCE, the code flow, the console's session cookie and its calls to the public APIs as the
+// signed-in person, whose roles and organisation each resource server applies.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { Agent, fetch } from 'undici';
+import { Accounts } from '../../server/src/auth/accounts.ts';
+import type { ConsoleRole } from '../../server/src/console/index.ts';
+import { eventually, freePortBase } from '../../server/test/e2e/helpers.ts';
+import {
+  CONSOLE_OPERATOR,
+  consoleOperatorPasswordFile,
+  type ManifestOrganisation,
+  NetworkClient,
+  type RunningNetwork,
+  startNetwork,
+} from '../src/index.ts';
+import { sampleHomeCareObservation } from '../src/sample.ts';
+
+const logger = pino({ level: process.env.CONSOLE_TEST_LOG ?? 'silent' });
+const PASSWORD = 'a long enough password 1';
+
+/** A browser: its own cookie jar (by origin), no client certificate, no redirects followed by itself. */
+class Browser {
+  readonly jar = new Map<string, Map<string, string>>();
+  constructor(private readonly agent: Agent) {}
+  cookies(origin: string): Map<string, string> {
+    let c = this.jar.get(origin);
+    if (!c) {
+      c = new Map();
+      this.jar.set(origin, c);
+    }
+    return c;
+  }
+  async go(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) {
+    const u = new URL(url);
+    const jar = this.cookies(u.origin);
+    const res = await fetch(url, {
+      method: init.method ?? 'GET',
+      redirect: 'manual',
+      dispatcher: this.agent,
+      headers: {
+        ...(jar.size > 0 ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {}),
+        ...init.headers,
+      },
+      ...(init.body !== undefined ? { body: init.body } : {}),
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const at = pair!.indexOf('=');
+      const name = pair!.slice(0, at).trim();
+      const value = pair!.slice(at + 1).trim();
+      if (value === '' || /max-age=0/i.test(line)) jar.delete(name);
+      else jar.set(name, value);
+    }
+    const location = res.headers.get('location');
+    return {
+      res,
+      status: res.status,
+      location: location ? new URL(location, url).href : undefined,
+      text: await res.text(),
+      setCookies: res.headers.getSetCookie(),
+    };
+  }
+}
+
+describe('the console: people sign in at the authorization server (local network)', () => {
+  let dataDir: string;
+  let net: RunningNetwork;
+  let ca: string;
+  let consoleUrl: string;
+  let authUrl: string;
+  let consoleRole: ConsoleRole;
+  let gp: ManifestOrganisation;
+  let municipality: ManifestOrganisation;
+  let eua: NetworkClient;
+  let anonymous: Agent;
+  let consoleClient: Agent;
+  let inboxItem: string;
+  let messageHeaderId: string;
+
+  /** Sign in through the console as `username`: the browser and its session cookie's value. */
+  async function signIn(username: string, password: string) {
+    const browser = new Browser(anonymous);
+    const start = await browser.go(`${consoleUrl}/auth/login?returnTo=/messages`);
+    assert.equal(start.status, 303, start.text);
+    const authorize = new URL(start.location!);
+    assert.equal(authorize.origin, new URL(authUrl).origin);
+    assert.ok(authorize.searchParams.get('request_uri')?.startsWith('urn:ietf:params:oauth:request_uri:'));
+    const toLogin = await browser.go(authorize.href);
+    assert.equal(toLogin.status, 303, toLogin.text);
+    const page = await browser.go(toLogin.location!);
+    assert.equal(page.status, 200, page.text);
+    const token = /name="form_token" value="([^"]+)"/.exec(page.text)?.[1];
+    assert.ok(token, 'the form carries its anti-forgery token');
+    const action = /action="([^"]+)"/.exec(page.text)![1]!;
+    const post = await browser.go(new URL(action, authUrl).href, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(authUrl).origin },
+      body: new URLSearchParams({ form_token: token, username, password }).toString(),
+    });
+    return { browser, page, post, token, action };
+  }
+
+  /** Follow the redirects after a successful sign-in form, back to the console. */
+  async function finishSignIn(browser: Browser, post: { location?: string | undefined }) {
+    const resumed = await browser.go(post.location!);
+    assert.equal(resumed.status, 303, resumed.text);
+    const callback = new URL(resumed.location!);
+    if (callback.origin !== new URL(consoleUrl).origin) await browser.go(callback.href);
+    assert.equal(callback.origin, new URL(consoleUrl).origin, callback.href);
+    assert.equal(callback.pathname, '/auth/callback');
+    const done = await browser.go(callback.href);
+    return { callback, done, cookie: browser.cookies(new URL(consoleUrl).origin).get('__Host-ehmi-session') };
+  }
+
+  async function signedIn(username: string, password = PASSWORD) {
+    const { browser, post } = await signIn(username, password);
+    assert.equal(post.status, 303, post.text);
+    const { done, cookie } = await finishSignIn(browser, post);
+    assert.equal(done.status, 303, done.text);
+    assert.ok(cookie);
+    const callApi = await consoleRole.callApiOf(cookie);
+    assert.ok(callApi);
+    return { browser, cookie, callApi };
+  }
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'ehmi-net-console-'));
+    net = await startNetwork({
+      dataDir,
+      portBase: await freePortBase(),
+      logger,
+      base: { log: { level: (process.env.CONSOLE_TEST_LOG as 'info') ?? 'silent' } },
+    });
+    ca = readFileSync(net.manifest.trustAnchor, 'utf8');
+    consoleUrl = net.manifest.services.console!;
+    authUrl = net.manifest.services.auth!;
+    consoleRole = net.central.roles.console as ConsoleRole;
+    const org = (name: string) => net.manifest.organisations.find((o) => o.name === name)!;
+    gp = org('gp');
+    municipality = org('municipality');
+    const hospital = org('hospital');
+    anonymous = new Agent({ connect: { ca } });
+    const consoleTls = join(dataDir, 'pki', 'console');
+    consoleClient = new Agent({
+      connect: {
+        ca,
+        cert: readFileSync(join(consoleTls, 'tls-client.pem')),
+        key: readFileSync(join(consoleTls, 'tls-client.key')),
+      },
+    });
+    const accounts = new Accounts(net.central.store as never);
+    await accounts.create({
+      username: 'gp-support',
+      password: PASSWORD,
+      name: 'GP support',
+      roles: ['support'],
+      organisation: { gln: gp.gln, sor: gp.sor, name: 'GP' },
+    });
+    await accounts.create({
+      username: 'gp-operator',
+      password: PASSWORD,
+      name: 'GP operator',
+      roles: ['org-operator', 'patient-data'],
+      organisation: { gln: gp.gln, sor: gp.sor, name: 'GP' },
+    });
+    await accounts.create({
+      username: 'hospital-operator',
+      password: PASSWORD,
+      name: 'Hospital operator',
+      roles: ['org-operator', 'patient-data'],
+      organisation: { gln: hospital.gln, sor: hospital.sor, name: 'Hospital' },
+    });
+    await accounts.create({
+      username: 'throttled',
+      password: PASSWORD,
+      name: 'Throttled',
+      roles: ['support'],
+      organisation: { gln: gp.gln, sor: gp.sor },
+    });
+    // A prøvesvar from the municipality in the gp's inbox.
+    eua = NetworkClient.open(dataDir);
+    const sent = await eua.call('municipality', 'POST', '/messages', {
+      bytes: JSON.stringify(sampleHomeCareObservation(municipality, gp)),
+      contentType: 'application/fhir+json',
+    });
+    assert.equal(sent.status, 202, sent.text);
+    const bundleId = (sent.json as { bundleId: string }).bundleId;
+    messageHeaderId = (sent.json as { messageHeaderId?: string }).messageHeaderId ?? '';
+    inboxItem = await eventually('the prøvesvar in the gp’s inbox', async () => {
+      const inbox = await eua.call('gp', 'GET', '/inbox');
+      return (inbox.json as { id: string; bundleId: string }[]).find((i) => i.bundleId === bundleId)?.id;
+    });
+  });
+
+  after(async () => {
+    await eua?.close();
+    await anonymous?.close();
+    await consoleClient?.close();
+    await net?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('network.json names the console; the operator’s generated password is in the data folder, 0600', () => {
+    assert.match(consoleUrl, /^https:\/\//);
+    const file = consoleOperatorPasswordFile(dataDir);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+  });
+
+  it('the sign-in page: no script, no inline style, a strict CSP, a form token', async () => {
+    const { page } = await signIn('nobody', 'x');
+    const csp = page.res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline/);
+    assert.doesNotMatch(page.text, /<script|style=/i);
+    assert.equal(page.res.headers.get('cache-control'), 'no-store');
+  });
+
+  it('a wrong password and an unknown user get the same generic error (401), and no session', async () => {
+    const wrong = await signIn(CONSOLE_OPERATOR, 'not the password at all');
+    const unknown = await signIn('no-such-user', 'not the password at all');
+    assert.equal(wrong.post.status, 401);
+    assert.equal(unknown.post.status, 401);
+    const message = (t: string) => /class="error"[^>]*>([^<]+)</.exec(t)?.[1];
+    assert.ok(message(wrong.post.text));
+    assert.equal(message(wrong.post.text), message(unknown.post.text));
+    assert.equal(wrong.browser.cookies(new URL(consoleUrl).origin).get('__Host-ehmi-session'), undefined);
+  });
+
+  it('the operator signs in: PAR, code, a __Host- session cookie (HttpOnly, Secure, SameSite=Strict), /api/session', async () => {
+    const password = readFileSync(consoleOperatorPasswordFile(dataDir), 'utf8').trim();
+    const { browser, post } = await signIn(CONSOLE_OPERATOR, password);
+    assert.equal(post.status, 303, post.text);
+    const { callback, done, cookie } = await finishSignIn(browser, post);
+    assert.ok(callback.searchParams.get('code'));
+    assert.equal(callback.searchParams.get('iss'), authUrl);
+    assert.equal(done.status, 303);
+    assert.equal(done.location, `${consoleUrl}/messages`);
+    const set = done.setCookies.find((c) => c.startsWith('__Host-ehmi-session='))!;
+    assert.match(set, /; Path=\//);
+    assert.match(set, /; Secure/);
+    assert.match(set, /; HttpOnly/);
+    assert.match(set, /; SameSite=Strict/);
+    assert.doesNotMatch(set, /Domain=/i);
+    assert.ok(cookie);
+    const session = await browser.go(`${consoleUrl}/api/session`);
+    assert.equal(session.status, 200, session.text);
+    const user = (JSON.parse(session.text) as { user: Record<string, unknown> }).user;
+    assert.equal(user.name, 'Network operator');
+    assert.deepEqual(user.roles, ['network-operator']);
+    assert.equal(user.patientData, true);
+    assert.equal(user.organisation, undefined);
+    // No token anywhere the browser sees.
+    assert.doesNotMatch(session.text + done.text, /eyJ/);
+
+    // callApi: EDS as the operator (every event), the gp's MSH as the operator (reading).
+    const callApi = (await consoleRole.callApiOf(cookie))!;
+    const eds = await callApi('eds', '/AuditEvent?_count=5');
+    assert.equal(eds.status, 200, await eds.clone().text());
+    const inbox = await callApi('msh:gp', '/inbox');
+    assert.equal(inbox.status, 200, await inbox.clone().text());
+    const metrics = await callApi('node:gp', '/metrics');
+    assert.equal(metrics.status, 200, await metrics.clone().text());
+  });
+
+  it('without a session the console’s API answers 401; a forged cookie is no session', async () => {
+    const browser = new Browser(anonymous);
+    assert.equal((await browser.go(`${consoleUrl}/api/session`)).status, 401);
+    browser
+      .cookies(new URL(consoleUrl).origin)
+      .set('__Host-ehmi-session', randomBytes(32).toString('base64url'));
+    assert.equal((await browser.go(`${consoleUrl}/api/session`)).status, 401);
+  });
+
+  it('an organisation’s user reads its own MSH and is refused another organisation’s; EDS shows it only its own messages', async () => {
+    const gpUser = await signedIn('gp-operator');
+    const own = await gpUser.callApi('msh:gp', '/inbox');
+    assert.equal(own.status, 200, await own.clone().text());
+    assert.ok(((await own.json()) as { id: string }[]).some((i) => i.id === inboxItem));
+
+    const hospital = await signedIn('hospital-operator');
+    const other = await hospital.callApi('msh:gp', `/inbox/${inboxItem}`);
+    assert.equal(other.status, 403, await other.clone().text());
+    const otherList = await hospital.callApi('msh:gp', '/inbox');
+    assert.equal(otherList.status, 403);
+    if (messageHeaderId) {
+      const events = await hospital.callApi(
+        'eds',
+        `/AuditEvent?message-id=${encodeURIComponent(messageHeaderId)}`,
+      );
+      assert.equal(events.status, 200, await events.clone().text());
+      assert.equal(((await events.json()) as { entry?: unknown[] }).entry?.length ?? 0, 0);
+      const mine = await gpUser.callApi(
+        'eds',
+        `/AuditEvent?message-id=${encodeURIComponent(messageHeaderId)}`,
+      );
+      assert.ok((((await mine.json()) as { entry?: unknown[] }).entry?.length ?? 0) > 0);
+    }
+    // Not the operator's: an organisation's user reads no node's metrics.
+    assert.equal((await gpUser.callApi('node:gp', '/metrics')).status, 403);
+  });
+
+  it('patient data only with the entitlement: support reads the gp’s inbox list, not an item’s content', async () => {
+    const support = await signedIn('gp-support');
+    assert.equal((await support.callApi('msh:gp', '/inbox')).status, 200);
+    const item = await support.callApi('msh:gp', `/inbox/${inboxItem}`);
+    assert.equal(item.status, 403, await item.clone().text());
+    const entitled = await signedIn('gp-operator');
+    assert.equal((await entitled.callApi('msh:gp', `/inbox/${inboxItem}`)).status, 200);
+  });
+
+  it('CSRF: sign-out without the console’s Origin and header is refused; with them the session ends', async () => {
+    const { browser, cookie } = await signedIn('gp-support');
+    const bare = await browser.go(`${consoleUrl}/auth/logout`, { method: 'POST' });
+    assert.equal(bare.status, 403);
+    const crossSite = await browser.go(`${consoleUrl}/auth/logout`, {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'x-ehmi-console': '1' },
+    });
+    assert.equal(crossSite.status, 403);
+    assert.equal((await browser.go(`${consoleUrl}/api/session`)).status, 200);
+    const out = await browser.go(`${consoleUrl}/auth/logout`, {
+      method: 'POST',
+      headers: { origin: new URL(consoleUrl).origin, 'x-ehmi-console': '1' },
+    });
+    assert.equal(out.status, 204);
+    assert.equal((await browser.go(`${consoleUrl}/api/session`)).status, 401);
+    assert.equal(await consoleRole.callApiOf(cookie), undefined);
+  });
+
+  it('the sign-in form is refused from another origin or without its token', async () => {
+    const browser = new Browser(anonymous);
+    const start = await browser.go(`${consoleUrl}/auth/login`);
+    const toLogin = await browser.go(start.location!);
+    const page = await browser.go(toLogin.location!);
+    const action = new URL(/action="([^"]+)"/.exec(page.text)![1]!, authUrl).href;
+    const body = new URLSearchParams({ form_token: 'forged', username: 'gp-support', password: PASSWORD });
+    const forged = await browser.go(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(authUrl).origin },
+      body: body.toString(),
+    });
+    assert.equal(forged.status, 403);
+    const token = /name="form_token" value="([^"]+)"/.exec(page.text)![1]!;
+    body.set('form_token', token);
+    const crossSite = await browser.go(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: body.toString(),
+    });
+    assert.equal(crossSite.status, 403);
+  });
+
+  it('a callback without the browser’s sign-in (another browser, or a replayed callback) starts no session', async () => {
+    const { browser, post } = await signIn('gp-support', PASSWORD);
+    const resumed = await browser.go(post.location!);
+    const callback = resumed.location!;
+    const stranger = new Browser(anonymous);
+    const theirs = await stranger.go(callback);
+    assert.equal(theirs.status, 400);
+    const mine = await browser.go(callback);
+    assert.equal(mine.status, 303);
+    const again = await browser.go(callback);
+    assert.equal(again.status, 400);
+  });
+
+  describe('the authorization server as the console’s client sees it (FAPI 2.0)', () => {
+    const form = (params: Record<string, string | string[]>) => {
+      const body = new URLSearchParams();
+      for (const [k, v] of Object.entries(params)) for (const x of [v].flat()) body.append(k, x);
+      return body.toString();
+    };
+    const post = async (path: string, params: Record<string, string | string[]>, agent = consoleClient) => {
+      const res = await fetch(`${authUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form(params),
+        dispatcher: agent,
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, string> };
+    };
+    const redirectUri = () => `${consoleUrl}/auth/callback`;
+    const base = () => ({
+      client_id: 'console',
+      response_type: 'code',
+      redirect_uri: redirectUri(),
+      scope: 'openid profile offline_access',
+      state: 'state-1234567890',
+      nonce: 'nonce-1234567890',
+      resource: net.manifest.services.eds!,
+    });
+
+    it('a pushed request without PKCE is refused', async () => {
+      const r = await post('/request', base());
+      assert.equal(r.status, 400);
+      assert.equal(r.body.error, 'invalid_request');
+      assert.match(r.body.error_description ?? '', /PKCE/);
+    });
+
+    it('an authorization request that was not pushed is refused (PAR required)', async () => {
+      const url = new URL(`${authUrl}/auth`);
+      for (const [k, v] of Object.entries(base())) url.searchParams.set(k, v);
+      url.searchParams.set('code_challenge', 'x'.repeat(43));
+      url.searchParams.set('code_challenge_method', 'S256');
+      const res = await fetch(url, { redirect: 'manual', dispatcher: anonymous });
+      const location = res.headers.get('location') ?? '';
+      await res.body?.cancel();
+      assert.ok(res.status === 400 || /error=invalid_request/.test(location), `${res.status} ${location}`);
+    });
+
+    it('a pushed request needs the console’s certificate', async () => {
+      const verifier = randomBytes(32).toString('base64url');
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const r = await post(
+        '/request',
+        { ...base(), code_challenge: challenge, code_challenge_method: 'S256' },
+        anonymous,
+      );
+      assert.equal(r.status, 401);
+      assert.equal(r.body.error, 'invalid_client');
+    });
+
+    it('a replayed code is refused and revokes what the first exchange gave', async () => {
+      const verifier = randomBytes(32).toString('base64url');
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const par = await post('/request', {
+        ...base(),
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      });
+      assert.equal(par.status, 201, JSON.stringify(par.body));
+      const browser = new Browser(anonymous);
+      const authorize = `${authUrl}/auth?client_id=console&request_uri=${encodeURIComponent(par.body.request_uri!)}`;
+      const toLogin = await browser.go(authorize);
+      const page = await browser.go(toLogin.location!);
+      const token = /name="form_token" value="([^"]+)"/.exec(page.text)![1]!;
+      const action = new URL(/action="([^"]+)"/.exec(page.text)![1]!, authUrl).href;
+      const signedIn = await browser.go(action, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(authUrl).origin },
+        body: new URLSearchParams({
+          form_token: token,
+          username: 'gp-support',
+          password: PASSWORD,
+        }).toString(),
+      });
+      assert.equal(signedIn.status, 303, signedIn.text);
+      const back = await browser.go(signedIn.location!);
+      const code = new URL(back.location!).searchParams.get('code')!;
+      const exchange = {
+        client_id: 'console',
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: redirectUri(),
+        code_verifier: verifier,
+      };
+      const first = await post('/token', exchange);
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      assert.ok(first.body.id_token && first.body.refresh_token);
+      const replay = await post('/token', exchange);
+      assert.equal(replay.status, 400);
+      assert.equal(replay.body.error, 'invalid_grant');
+      const refresh = await post('/token', {
+        client_id: 'console',
+        grant_type: 'refresh_token',
+        refresh_token: first.body.refresh_token!,
+        resource: net.manifest.services.eds!,
+      });
+      assert.equal(refresh.status, 400);
+      assert.equal(refresh.body.error, 'invalid_grant');
+    });
+  });
+
+  it('failed sign-ins throttle the account: after five, even the right password is refused for a while', async () => {
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await signIn('throttled', 'wrong password number x')).post.status, 401);
+    }
+    assert.equal((await signIn('throttled', PASSWORD)).post.status, 401);
+  });
+});
