@@ -14,7 +14,8 @@ import { CONSOLE_CSP, DEFAULT_STATIC_DIR, registerStatic } from '../../server/sr
 export const PREVIEW_USER: ConsoleUser = {
   subject: 'preview',
   name: 'Preview operator',
-  roles: ['network-operator'],
+  // It calls each MSH as that organisation's EUA: an operator of every organisation, who may also act.
+  roles: ['network-operator', 'org-operator'],
   patientData: true,
 };
 

@@ -106,7 +106,8 @@ export function InboxItemPage({
   const [raw, setRaw] = useState<Partial<Record<View, string>>>({});
   const [acked, setAcked] = useState<string>();
   const [actionError, setActionError] = useState<unknown>();
-  const mayAct = user.roles.includes('network-operator') || user.roles.includes('org-operator');
+  // Only an organisation's operator acts (acknowledge, resend): the MSH lets the network's operator read, not write.
+  const mayAct = user.roles.includes('org-operator');
 
   useEffect(() => {
     if (view === 'xml' && raw.xml === undefined) {

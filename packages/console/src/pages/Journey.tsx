@@ -123,7 +123,8 @@ export function JourneyPage({
   const m = data.message;
   const steps = data.journey ? stepsOf(data.journey) : new Map<string, Step>();
   const status = data.journey?.status ?? m.status;
-  const mayAct = user.roles.includes('network-operator') || user.roles.includes('org-operator');
+  // Only an organisation's operator acts (acknowledge, resend): the MSH lets the network's operator read, not write.
+  const mayAct = user.roles.includes('org-operator');
 
   return (
     <>
