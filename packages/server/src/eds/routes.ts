@@ -1,5 +1,6 @@
 import { EhmiError, isEhmiError, toOperationOutcome } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { mayReadPatientData } from '../authz.ts';
 import { noteAudit } from '../http/audit-note.ts';
 import {
   addFhirContentTypes,
@@ -404,6 +405,10 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     handle(async (request, reply) => {
       const req = parseSearch(request.query, o.search);
       const cpr = req.criteria.find((c) => c.code === 'cpr');
+      // A search by patient is patient data: a person (a console user) searches by CPR only with `patient-data`.
+      if (cpr && !mayReadPatientData(request.access)) {
+        throw new EhmiError('EHMI_FORBIDDEN', 'a search by patient needs the patient-data entitlement');
+      }
       // A search by CPR is person-specific: flagged for MinLog reporting.
       noteAudit(request, {
         operation: 'search-type',
