@@ -172,6 +172,20 @@ describe('tokens restricted to one patient (local network)', () => {
     assert.equal((after.json as Sent).resends, 0);
   });
 
+  it('sent messages searched by patient: that patient’s only; a token restricted to another patient finds none', async () => {
+    const byP2 = await all.call('municipality', 'GET', `/messages?patient=${P2}`);
+    assert.equal(byP2.status, 200, byP2.text);
+    assert.deepEqual(
+      (byP2.json as Sent[]).map((m) => m.id),
+      [sent[P2]!.message.id],
+    );
+    const crossed = await p1.call('municipality', 'GET', `/messages?patient=${P2}`);
+    assert.equal(crossed.status, 200, crossed.text);
+    assert.deepEqual(crossed.json, []);
+    const malformed = await all.call('municipality', 'GET', '/messages?patient=12345');
+    assert.equal(malformed.status, 400, malformed.text);
+  });
+
   it('a sent message’s journey from EDS: the patient’s own (200), another patient’s 404 as unknown', async () => {
     const own = await p1.call('municipality', 'GET', `/messages/${sent[P1]!.message.id}/journey`);
     assert.equal(own.status, 200, own.text);

@@ -95,7 +95,9 @@ export async function registerLogin(app: FastifyInstance, options: LoginOptions)
       .header('cache-control', 'no-store')
       .header('x-frame-options', 'DENY')
       .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'no-referrer');
+      // Not no-referrer: under it a browser's form post carries `Origin: null` (Fetch, "append a request Origin
+      // header"), and the Origin check below would refuse every sign-in. same-origin still sends nothing elsewhere.
+      .header('referrer-policy', 'same-origin');
   const provider = () => {
     const p = options.provider();
     if (!p) throw new Error('the authorization server is starting');

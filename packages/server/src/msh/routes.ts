@@ -128,13 +128,21 @@ export function registerRoutes(
     );
 
     // status and needsAction are checked against their enums by the route schema (400 otherwise).
-    api.get<{ Querystring: { status?: MessageStatus; needsAction?: NeedsAction } }>(
+    api.get<{ Querystring: { status?: MessageStatus; needsAction?: NeedsAction; patient?: string } }>(
       '/messages',
       { schema: schemas.listMessages },
-      async (request) =>
-        (await listMessages(core.store.db, { ...request.query, patient: restrictedPatient(request) })).map(
+      async (request) => {
+        const { patient: asked, ...filter } = request.query;
+        const restricted = restrictedPatient(request);
+        // A search by patient is about that patient (its audit record says so); a token restricted to another
+        // patient finds nothing.
+        if (asked) aboutPatient(request, asked);
+        if (asked && restricted && asked !== restricted) return [];
+        const patient = restricted ?? asked;
+        return (await listMessages(core.store.db, { ...filter, ...(patient ? { patient } : {}) })).map(
           messageSummary,
-        ),
+        );
+      },
     );
 
     api.get<IdParams>('/messages/:id', { schema: schemas.getMessage }, async (request) => {

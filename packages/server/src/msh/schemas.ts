@@ -223,6 +223,12 @@ export const schemas = {
       properties: {
         status: { type: 'string', enum: [...STATUSES] },
         needsAction: { type: 'string', enum: [...NEEDS_ACTION] },
+        patient: {
+          type: 'string',
+          pattern: '^[0-9]{10}$',
+          description:
+            "Only the messages about this patient (CPR); the search is recorded with the patient in the node's audit log",
+        },
       },
     },
     responses: {

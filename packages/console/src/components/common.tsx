@@ -1,0 +1,64 @@
+import type { ReactNode } from 'react';
+import { type Key, useI18n } from '../i18n.ts';
+
+export function StatusBadge({ status }: { status: string }) {
+  const { t } = useI18n();
+  const key = `status.${status}` as Key;
+  return <span className={`badge status-${status}`}>{t(key) ?? status}</span>;
+}
+
+export function Loading() {
+  const { t } = useI18n();
+  return (
+    <p className="muted" role="status">
+      {t('loading')}
+    </p>
+  );
+}
+
+export function ErrorBox({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
+  const { t } = useI18n();
+  return (
+    <div className="error" role="alert">
+      <strong>{t('error')}:</strong> {error instanceof Error ? error.message : String(error)}
+      {onRetry ? (
+        <button type="button" className="ghost" onClick={onRetry}>
+          {t('retry')}
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+export function PageHeader({
+  title,
+  intro,
+  children,
+}: {
+  title: string;
+  intro?: string;
+  children?: ReactNode;
+}) {
+  return (
+    <div className="page-header">
+      <div>
+        <h1>{title}</h1>
+        {intro ? <p className="muted">{intro}</p> : null}
+      </div>
+      {children ? <div className="page-actions">{children}</div> : null}
+    </div>
+  );
+}
+
+/** A GLN or party id as people read it: the organisation's name when known, the id beside it. */
+export function Party({ id, names }: { id: string; names?: Record<string, string> }) {
+  const bare = id.replace(/^0088:/, '');
+  const name = names?.[bare];
+  return name ? (
+    <span>
+      {name} <span className="muted mono">{bare}</span>
+    </span>
+  ) : (
+    <span className="mono">{bare}</span>
+  );
+}

@@ -1,0 +1,251 @@
+import { useEffect, useState } from 'react';
+import { apiText, type InboxRow, post, type SessionUser } from '../api.ts';
+import { ErrorBox, Loading, PageHeader, Party } from '../components/common.tsx';
+import { useApi, useOrganisations } from '../hooks.ts';
+import { useI18n } from '../i18n.ts';
+import { readMessage } from '../medcom.ts';
+import { href, navigate } from '../router.ts';
+
+/** The organisations whose inbox the user may open: its own, or any for the network operator. */
+function OrganisationPicker({ current }: { current?: string }) {
+  const { t } = useI18n();
+  const { list } = useOrganisations();
+  const withInbox = list.filter((o) => o.services.includes('msh'));
+  return (
+    <label className="inline-field">
+      <span>{t('organisation')}</span>
+      <select
+        value={current ?? ''}
+        onChange={(e) => navigate(href('inbox', e.target.value))}
+        data-testid="inbox-organisation"
+      >
+        {current ? null : <option value="">{t('chooseOrganisation')}</option>}
+        {withInbox.map((o) => (
+          <option key={o.key} value={o.key}>
+            {o.name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+export function InboxPage({ organisation, user }: { organisation?: string; user: SessionUser }) {
+  const { t, time } = useI18n();
+  const { list, names } = useOrganisations();
+  // An organisation user lands in its own inbox.
+  useEffect(() => {
+    if (organisation || list.length === 0) return;
+    const own = user.organisation ? list.find((o) => o.gln === user.organisation?.gln) : undefined;
+    const only = list.filter((o) => o.services.includes('msh'));
+    const target = own ?? (only.length === 1 ? only[0] : undefined);
+    if (target) navigate(href('inbox', target.key));
+  }, [organisation, list, user]);
+  const { data, error, reload, loading } = useApi<InboxRow[]>(
+    organisation ? `/inbox/${encodeURIComponent(organisation)}` : null,
+    5000,
+  );
+  return (
+    <>
+      <PageHeader title={t('inboxTitle')} intro={t('inboxIntro')}>
+        <OrganisationPicker current={organisation} />
+      </PageHeader>
+      {!organisation ? null : error ? (
+        <ErrorBox error={error} onRetry={reload} />
+      ) : !data && loading ? (
+        <Loading />
+      ) : data ? (
+        <div className="table-wrap">
+          <table className="data" data-testid="inbox">
+            <caption className="visually-hidden">{t('inboxTitle')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('received')}</th>
+                <th scope="col">{t('messageType')}</th>
+                <th scope="col">{t('sender')}</th>
+                <th scope="col">{t('messageId')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.map((item) => (
+                <tr key={item.id} data-message-id={item.messageHeaderId ?? ''}>
+                  <td className="nowrap">{time(item.receivedAt)}</td>
+                  <td>
+                    <a href={href('inbox', organisation, item.id)}>{item.type}</a>
+                  </td>
+                  <td>
+                    <Party id={item.sender} names={names} />
+                  </td>
+                  <td className="mono small">{item.messageHeaderId ?? '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {data.length === 0 ? <p className="empty">{t('emptyInbox')}</p> : null}
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+type View = 'rendered' | 'json' | 'xml';
+
+export function InboxItemPage({
+  organisation,
+  id,
+  user,
+}: {
+  organisation: string;
+  id: string;
+  user: SessionUser;
+}) {
+  const { t, time } = useI18n();
+  const base = `/inbox/${encodeURIComponent(organisation)}/${encodeURIComponent(id)}`;
+  const { data, error, reload } = useApi<Record<string, unknown>>(base);
+  const [view, setView] = useState<View>('rendered');
+  const [raw, setRaw] = useState<Partial<Record<View, string>>>({});
+  const [acked, setAcked] = useState<string>();
+  const [actionError, setActionError] = useState<unknown>();
+  // Only an organisation's operator acts (acknowledge, resend): the MSH lets the network's operator read, not write.
+  const mayAct = user.roles.includes('org-operator');
+
+  useEffect(() => {
+    if (view === 'xml' && raw.xml === undefined) {
+      apiText(`${base}?format=xml`)
+        .then((x) => setRaw((r) => ({ ...r, xml: x })))
+        .catch(setActionError);
+    }
+  }, [view, raw.xml, base]);
+
+  const acknowledge = async () => {
+    setActionError(undefined);
+    try {
+      const answer = await post<{ id: string }>(`${base}/acknowledge`, {});
+      setAcked(answer.id);
+    } catch (e) {
+      setActionError(e);
+    }
+  };
+
+  if (error && !data) return <ErrorBox error={error} onRetry={reload} />;
+  if (!data) return <Loading />;
+  const m = readMessage(data);
+
+  return (
+    <>
+      <p>
+        <a href={href('inbox', organisation)}>← {t('inboxTitle')}</a>
+      </p>
+      <PageHeader title={m.title} intro={m.sent ? `${t('issued')} ${time(m.sent)}` : undefined}>
+        {mayAct ? (
+          <button type="button" className="primary" onClick={acknowledge} disabled={acked !== undefined}>
+            {t('acknowledge')}
+          </button>
+        ) : null}
+      </PageHeader>
+      {acked ? (
+        <p className="ok-text" role="status" data-testid="acknowledged">
+          {t('acknowledged')} <span className="mono small">{acked}</span>
+        </p>
+      ) : null}
+      {actionError ? <ErrorBox error={actionError} /> : null}
+      <div className="tabs" role="tablist" aria-label={t('viewAs')}>
+        {(['rendered', 'json', 'xml'] as const).map((v) => (
+          <button
+            key={v}
+            type="button"
+            role="tab"
+            aria-selected={view === v}
+            aria-controls="message-view"
+            id={`tab-${v}`}
+            onClick={() => setView(v)}
+          >
+            {v === 'rendered' ? t('rendered') : v === 'json' ? t('rawJson') : t('rawXml')}
+          </button>
+        ))}
+      </div>
+      <div id="message-view" role="tabpanel" aria-labelledby={`tab-${view}`}>
+        {view === 'rendered' ? (
+          <article className="letter" data-testid="medcom-message">
+            <dl className="facts">
+              {m.patient ? (
+                <div>
+                  <dt>{t('patient')}</dt>
+                  <dd>
+                    <strong>{m.patient.name}</strong>
+                    {m.patient.cpr ? <span className="mono"> {m.patient.cpr}</span> : null}
+                    {m.patient.birthDate ? ` · ${t('birthDate')} ${m.patient.birthDate}` : null}
+                  </dd>
+                </div>
+              ) : null}
+              {m.sender ? (
+                <div>
+                  <dt>{t('sender')}</dt>
+                  <dd>{m.sender}</dd>
+                </div>
+              ) : null}
+              {m.receiver ? (
+                <div>
+                  <dt>{t('receiver')}</dt>
+                  <dd>{m.receiver}</dd>
+                </div>
+              ) : null}
+            </dl>
+            {m.observations.length > 0 ? (
+              <section aria-labelledby="obs-title">
+                <h2 id="obs-title">{t('observations')}</h2>
+                <div className="table-wrap">
+                  <table className="data" data-testid="observations">
+                    <thead>
+                      <tr>
+                        <th scope="col">{t('test')}</th>
+                        <th scope="col" className="num">
+                          {t('value')}
+                        </th>
+                        <th scope="col">{t('unit')}</th>
+                        <th scope="col">{t('reference')}</th>
+                        <th scope="col">{t('interpretation')}</th>
+                        <th scope="col">{t('time')}</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {m.observations.map((o, i) => (
+                        // biome-ignore lint/suspicious/noArrayIndexKey: the order is the message's
+                        <tr key={i} className={o.abnormal ? 'abnormal' : undefined}>
+                          <td>
+                            {o.test}
+                            {o.code ? <span className="muted mono small"> {o.code}</span> : null}
+                            {o.note ? <div className="muted small">{o.note}</div> : null}
+                          </td>
+                          <td className="num">
+                            <strong>{o.value}</strong>
+                          </td>
+                          <td>{o.unit}</td>
+                          <td>{o.reference}</td>
+                          <td>{o.interpretation}</td>
+                          <td className="nowrap">{o.time ? time(o.time) : ''}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              </section>
+            ) : null}
+            {m.narrative.length > 0 ? (
+              <section aria-labelledby="narrative-title">
+                <h2 id="narrative-title">{t('narrative')}</h2>
+                {m.narrative.map((n) => (
+                  <p key={n}>{n}</p>
+                ))}
+              </section>
+            ) : null}
+          </article>
+        ) : (
+          <pre className="raw" data-testid={`raw-${view}`}>
+            {view === 'json' ? JSON.stringify(data, null, 2) : (raw.xml ?? t('loading'))}
+          </pre>
+        )}
+      </div>
+    </>
+  );
+}

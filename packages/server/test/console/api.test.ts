@@ -1,0 +1,271 @@
+// The console's data routes (console/api/) against stand-in public APIs: what they ask the services, and what they
+// make of the answers. The real services, sign-in and browser are the console's browser test's.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { MetricsHistory } from '../../src/console/api/health.ts';
+import { registerConsoleApi } from '../../src/console/api/index.ts';
+import { parseMetrics, sum } from '../../src/console/api/metrics-text.ts';
+import type { ConsoleUser } from '../../src/console/session.ts';
+
+const OPERATOR: ConsoleUser = {
+  subject: 'op',
+  name: 'Operator',
+  roles: ['network-operator'],
+  patientData: true,
+};
+const GP_SUPPORT: ConsoleUser = {
+  subject: 'sup',
+  name: 'Support',
+  roles: ['support'],
+  patientData: false,
+  organisation: { gln: '5790000127092', sor: '52581000016005' },
+};
+
+const message = (id: string, createdAt: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  direction: 'out',
+  status: 'sent',
+  messageHeaderId: `mh-${id}`,
+  bundleId: `b-${id}`,
+  envelopeId: `e-${id}`,
+  type: 'homecareobservation-message',
+  sender: '5790000123117',
+  receiver: '5790000127092',
+  createdAt,
+  needsAction: null,
+  resends: 0,
+  acknowledgement: null,
+  failure: null,
+  ...extra,
+});
+
+const SERVICES = {
+  eer: 'https://eer.test',
+  'msh:municipality': 'https://msh-m.test',
+  'msh:gp': 'https://msh-g.test',
+  'node:gp': 'https://node-g.test',
+};
+
+const searchset = (resources: unknown[]) => ({
+  resourceType: 'Bundle',
+  type: 'searchset',
+  entry: resources.map((resource) => ({ resource })),
+});
+
+describe('the console data routes', () => {
+  let app: FastifyInstance;
+  let user: ConsoleUser = OPERATOR;
+  const calls: string[] = [];
+  /** What each service answers, by `service path`. */
+  const answers = new Map<string, () => Response>();
+  const json =
+    (body: unknown, status = 200) =>
+    () =>
+      new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+  before(async () => {
+    answers.set(
+      'eer /Organization?_count=500',
+      json(
+        searchset([
+          {
+            resourceType: 'Organization',
+            id: 'municipality',
+            name: 'Pleje og Rehabilitering',
+            identifier: [{ system: 'urn:oid:1.2.208.176.1.1', value: '1144561000016002' }],
+          },
+          {
+            resourceType: 'Organization',
+            id: 'gp',
+            name: 'Skødstrup Lægepraksis',
+            identifier: [{ system: 'urn:oid:1.2.208.176.1.1', value: '52581000016005' }],
+          },
+        ]),
+      ),
+    );
+    answers.set(
+      'eer /Endpoint?_count=500',
+      json(
+        searchset([
+          {
+            resourceType: 'Endpoint',
+            id: 'gp-endpoint',
+            managingOrganization: { reference: 'Organization/gp' },
+            identifier: [{ system: 'http://www.gs1.org/gln', value: '5790000127092' }],
+          },
+        ]),
+      ),
+    );
+    answers.set(
+      'msh:municipality /messages',
+      json([
+        message('m1', '2026-12-07T10:00:00.000Z'),
+        message('m2', '2026-12-07T10:02:00.000Z', { type: 'other-message' }),
+        message('m3', '2026-12-07T10:01:00.000Z'),
+      ]),
+    );
+    answers.set(
+      'msh:gp /messages',
+      json([
+        message('g1', '2026-12-07T10:03:00.000Z', { sender: '5790000127092', receiver: '5790000123117' }),
+      ]),
+    );
+    app = Fastify({ logger: false });
+    await app.register(
+      async (api) => {
+        api.decorateRequest('consoleUser', undefined);
+        api.decorateRequest('callApi', undefined as never);
+        api.addHook('onRequest', async (request) => {
+          request.consoleUser = user;
+          request.callApi = async (service, path) => {
+            calls.push(`${service} ${path}`);
+            const answer = answers.get(`${service} ${path}`);
+            return answer ? answer() : new Response('{}', { status: 404 });
+          };
+        });
+        await registerConsoleApi(api, { services: SERVICES, logger: pino({ level: 'silent' }) });
+      },
+      { prefix: '/api' },
+    );
+  });
+  after(() => app.close());
+
+  const get = async (url: string) => {
+    const res = await app.inject({ method: 'GET', url });
+    return { status: res.statusCode, body: res.json() as Record<string, unknown> };
+  };
+
+  it('merges every visible MSH’s messages, newest first, and pages them', async () => {
+    user = OPERATOR;
+    const page = await get('/api/messages?limit=2');
+    assert.equal(page.status, 200);
+    assert.equal(page.body.total, 4);
+    assert.deepEqual(
+      (page.body.items as { id: string; organisation: string }[]).map((m) => `${m.organisation}/${m.id}`),
+      ['gp/g1', 'municipality/m2'],
+    );
+    const next = await get('/api/messages?limit=2&offset=2');
+    assert.deepEqual(
+      (next.body.items as { id: string }[]).map((m) => m.id),
+      ['m3', 'm1'],
+    );
+    assert.deepEqual((page.body.facets as { types: string[] }).types, [
+      'homecareobservation-message',
+      'other-message',
+    ]);
+  });
+
+  it('filters by sender, type and time, and passes status and patient to the MSHs', async () => {
+    user = OPERATOR;
+    calls.length = 0;
+    const page = await get(
+      '/api/messages?sender=0088:5790000123117&type=homecareobservation-message&from=2026-12-07T10:00:30Z&status=sent&patient=2509479989',
+    );
+    assert.equal(page.status, 200, JSON.stringify(page.body));
+    assert.deepEqual(calls.filter((c) => c.startsWith('msh:')).sort(), [
+      'msh:gp /messages?status=sent&patient=2509479989',
+      'msh:municipality /messages?status=sent&patient=2509479989',
+    ]);
+  });
+
+  it('a search by patient needs the patient-data entitlement (403)', async () => {
+    user = { ...OPERATOR, patientData: false };
+    const page = await get('/api/messages?patient=2509479989');
+    assert.equal(page.status, 403);
+  });
+
+  it('an organisation’s user is asked only its own organisation’s MSH', async () => {
+    user = GP_SUPPORT;
+    calls.length = 0;
+    const page = await get('/api/messages');
+    assert.equal(page.status, 200);
+    assert.deepEqual(
+      calls.filter((c) => c.startsWith('msh:')),
+      ['msh:gp /messages'],
+    );
+    assert.equal(page.body.total, 1);
+    const orgs = await get('/api/organisations');
+    assert.deepEqual(
+      (orgs.body as unknown as { key: string; gln?: string }[]).map((o) => [o.key, o.gln]),
+      [['gp', '5790000127092']],
+    );
+  });
+
+  it('an MSH that cannot be reached is named beside the list, the others still listed', async () => {
+    user = OPERATOR;
+    const saved = answers.get('msh:gp /messages')!;
+    answers.set(
+      'msh:gp /messages',
+      json({ resourceType: 'OperationOutcome', issue: [{ diagnostics: 'down for maintenance' }] }, 503),
+    );
+    try {
+      const page = await get('/api/messages');
+      assert.equal(page.status, 200);
+      assert.equal(page.body.total, 3);
+      assert.match(JSON.stringify(page.body.unavailable), /down for maintenance/);
+    } finally {
+      answers.set('msh:gp /messages', saved);
+    }
+  });
+
+  it('a message’s content needs the patient-data entitlement (403), and asks the MSH nothing', async () => {
+    user = GP_SUPPORT;
+    calls.length = 0;
+    const item = await get('/api/inbox/gp/item-1');
+    assert.equal(item.status, 403);
+    assert.deepEqual(calls, []);
+  });
+
+  it('an organisation the console does not know: 404', async () => {
+    user = OPERATOR;
+    assert.equal((await get('/api/inbox/nowhere')).status, 404);
+    assert.equal((await get('/api/messages/nowhere/m1')).status, 404);
+  });
+
+  it('bad query values are refused (400)', async () => {
+    user = OPERATOR;
+    assert.equal((await get('/api/messages?patient=123')).status, 400);
+    assert.equal((await get('/api/messages?limit=100000')).status, 400);
+    assert.equal((await get('/api/messages?status=lost')).status, 400);
+  });
+});
+
+describe('the health page’s readings of /metrics', () => {
+  const TEXT = [
+    '# HELP ehmi_http_requests_total HTTP requests answered',
+    '# TYPE ehmi_http_requests_total counter',
+    'ehmi_http_requests_total{method="GET",route="/inbox",status="200",service="msh"} 7',
+    'ehmi_http_requests_total{method="POST",route="/messages",status="503",service="msh"} 2',
+    'ehmi_queue_jobs{queue="msh.dispatch",status="dead",service="node"} 1',
+    'ehmi_label_escapes{detail="a \\"quoted\\" word"} 1',
+  ].join('\n');
+
+  it('parses samples with their labels and sums them by label', () => {
+    const samples = parseMetrics(TEXT);
+    assert.equal(samples.length, 4);
+    assert.equal(sum(samples, 'ehmi_http_requests_total'), 9);
+    assert.equal(sum(samples, 'ehmi_http_requests_total', { status: (v) => v.startsWith('5') }), 2);
+    assert.equal(sum(samples, 'ehmi_queue_jobs', { status: 'dead' }), 1);
+    assert.equal(samples[3]?.labels.detail, 'a "quoted" word');
+  });
+
+  it('turns readings into rates per minute, skips a restart, and keeps an hour', () => {
+    const h = new MetricsHistory();
+    const t0 = Date.UTC(2026, 11, 7, 10);
+    const r = (at: number, requests: number, sumS = 0, count = 0) =>
+      h.add('gp', { at, requests, failures: 0, durationSum: sumS, durationCount: count });
+    r(t0, 100, 1, 100);
+    r(t0 + 2_000, 999); // within 5 s of the last: not kept
+    r(t0 + 60_000, 160, 4, 160); // 60 requests in a minute, 3 s over 60 answers: 50 ms each
+    r(t0 + 120_000, 10, 4.1, 10); // a restart: counters went down
+    const s = h.series(['gp']);
+    assert.deepEqual(s.times, [(t0 + 60_000) / 1000, (t0 + 120_000) / 1000]);
+    assert.deepEqual(s.nodes[0]?.requests, [60, null]);
+    assert.deepEqual(s.nodes[0]?.latencyMs, [50, null]);
+    // An hour on, the readings before it are gone: the rate is from the oldest kept one.
+    r(t0 + 3_700_000, 20, 5, 20);
+    assert.deepEqual(h.series(['gp']).times, [(t0 + 3_700_000) / 1000]);
+  });
+});
