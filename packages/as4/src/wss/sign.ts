@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, type Document, type Element } from '@ehmi/xml';
 import { digestElement, signatureMethodFor, signSignedInfoAsync } from '@ehmi/xmldsig';
@@ -32,6 +32,27 @@ export interface SignOptions {
   attachmentTransform?: 'content' | 'complete';
 }
 
+/** The signer's certificate chain and SignatureMethod, checked against the key and the profile. */
+export function signerOf(options: SignOptions): {
+  chain: X509Certificate[];
+  signer: X509Certificate;
+  method: string;
+} {
+  const chain = (Array.isArray(options.certificate) ? options.certificate : [options.certificate]).map((c) =>
+    toCertificate(c as CertificateInput),
+  );
+  if (chain.length === 0) throw new EhmiError('EHMI_USAGE', 'signEnvelope needs the signer certificate');
+  const signer = chain[0]!;
+  if (!signer.checkPrivateKey(options.privateKey)) {
+    throw new EhmiError('EHMI_USAGE', 'the private key does not belong to the signer certificate');
+  }
+  const method = signatureMethodFor(options.privateKey);
+  if (options.profile && !PROFILES[options.profile].signature.includes(method)) {
+    throw new EhmiError('EHMI_USAGE', `profile ${options.profile} does not sign with ${method}`);
+  }
+  return { chain, signer, method };
+}
+
 export interface SignResult {
   signature: Element;
   /** The references signed, as a receipt or a later NRR comparison needs them. */
@@ -60,18 +81,7 @@ export async function signEnvelope(
   attachments: readonly As4Attachment[],
   options: SignOptions,
 ): Promise<SignResult> {
-  const chain = (Array.isArray(options.certificate) ? options.certificate : [options.certificate]).map((c) =>
-    toCertificate(c as CertificateInput),
-  );
-  if (chain.length === 0) throw new EhmiError('EHMI_USAGE', 'signEnvelope needs the signer certificate');
-  const signer = chain[0]!;
-  if (!signer.checkPrivateKey(options.privateKey)) {
-    throw new EhmiError('EHMI_USAGE', 'the private key does not belong to the signer certificate');
-  }
-  const method = signatureMethodFor(options.privateKey);
-  if (options.profile && !PROFILES[options.profile].signature.includes(method)) {
-    throw new EhmiError('EHMI_USAGE', `profile ${options.profile} does not sign with ${method}`);
-  }
+  const { chain, signer, method } = signerOf(options);
   const parts = envelopeParts(doc);
   const security = ensureSecurityHeader(doc, parts);
   if (childElement(security, NS.ds, 'Signature')) {

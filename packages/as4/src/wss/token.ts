@@ -1,6 +1,7 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, childElements, type Element, textOf } from '@ehmi/xml';
+import { emptyElement, textElement } from '../lib/xml-text.ts';
 import {
   decodePkiPath,
   encodePkiPath,
@@ -71,6 +72,60 @@ export function appendTokenReference(
     ki.setAttribute('ValueType', valueType);
   }
   return str;
+}
+
+/**
+ * A wsse:BinarySecurityToken carrying the certificate (or the path) as text, for a wsse:Security header that
+ * declares `wsse` and `wsu` (the text form of {@link appendBinarySecurityToken}).
+ */
+export function binarySecurityTokenXml(
+  chainSignerFirst: readonly X509Certificate[],
+  valueType: BstValueType,
+): { xml: string; id: string } {
+  const id = newId('X509');
+  const der = valueType === 'X509v3' ? chainSignerFirst[0]!.raw : encodePkiPath(chainSignerFirst);
+  const xml = textElement('wsse:BinarySecurityToken', der.toString('base64'), {
+    EncodingType: TOKEN.base64Binary,
+    ValueType: valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1,
+    'wsu:Id': id,
+  });
+  return { xml, id };
+}
+
+/**
+ * A wsse:SecurityTokenReference for the certificate as text (the text form of {@link appendTokenReference}), for
+ * a place where `wsse` is declared; `ds` is declared where it is used.
+ */
+export function tokenReferenceXml(
+  kind: TokenReference,
+  cert: X509Certificate,
+  bst?: { id: string; valueType: BstValueType },
+): string {
+  let inner: string;
+  if (kind === 'BinarySecurityToken') {
+    if (!bst) throw new EhmiError('EHMI_INTERNAL', 'a BinarySecurityToken reference needs the token');
+    inner = emptyElement('wsse:Reference', {
+      URI: `#${bst.id}`,
+      ValueType: bst.valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1,
+    });
+  } else if (kind === 'IssuerSerial') {
+    const { issuerName, serialNumber } = issuerSerialOf(cert);
+    inner =
+      `<ds:X509Data xmlns:ds="${NS.ds}"><ds:X509IssuerSerial>` +
+      textElement('ds:X509IssuerName', issuerName) +
+      textElement('ds:X509SerialNumber', serialNumber) +
+      '</ds:X509IssuerSerial></ds:X509Data>';
+  } else {
+    const [value, valueType] =
+      kind === 'Thumbprint'
+        ? [thumbprintSha1(cert), TOKEN.thumbprintSha1]
+        : [subjectKeyIdentifier(cert), TOKEN.x509Ski];
+    inner = textElement('wsse:KeyIdentifier', value.toString('base64'), {
+      EncodingType: TOKEN.base64Binary,
+      ValueType: valueType,
+    });
+  }
+  return `<wsse:SecurityTokenReference>${inner}</wsse:SecurityTokenReference>`;
 }
 
 /** The certificate a key reference resolved to, with the path when the token carried one (signer first). */
