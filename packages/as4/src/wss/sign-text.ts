@@ -1,14 +1,16 @@
-import { createHash } from 'node:crypto';
-import { signBytesAsync } from '@ehmi/xmldsig';
+import { createHash, type X509Certificate } from 'node:crypto';
+import { EhmiError } from '@ehmi/errors';
+import { signatureMethodFor, signBytesAsync } from '@ehmi/xmldsig';
 import { attrs, emptyElement, textElement } from '../lib/xml-text.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import type { MessagePartReference } from '../model/signal-message.ts';
 import type { BuiltEnvelope } from '../soap/build.ts';
-import { ALG } from './algorithms.ts';
+import { ALG, PROFILES } from './algorithms.ts';
 import { digestAttachment } from './attachment-digest.ts';
+import { type CertificateInput, toCertificate } from './certificates.ts';
 import { newId } from './ids.ts';
 import { NS, SWA } from './ns.ts';
-import { type SignOptions, signerOf } from './sign.ts';
+import type { SignOptions } from './sign.ts';
 import { binarySecurityTokenXml, tokenReferenceXml } from './token.ts';
 
 export interface SignTextResult {
@@ -40,7 +42,6 @@ export async function signEnvelopeText(
   attachments: readonly As4Attachment[],
   options: SignOptions,
 ): Promise<SignTextResult> {
-  const { chain, signer, method } = signerOf(options);
   const references: MessagePartReference[] = [];
   const add = (uri: string, transform: string, digest: Buffer): void => {
     references.push({
@@ -53,16 +54,43 @@ export async function signEnvelopeText(
   const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
   add(`#${built.messagingId}`, ALG.excC14n, sha256(built.messagingXml));
   add(`#${built.bodyId}`, ALG.excC14n, sha256(built.bodyXml));
+  await addAttachmentReferences(references, attachments, options);
+  return { securityXml: await signatureXml(references, options), references };
+}
+
+/** Appends a reference per attachment (`cid:`, the SwA signature transform, the streamed SHA-256). */
+export async function addAttachmentReferences(
+  references: MessagePartReference[],
+  attachments: readonly As4Attachment[],
+  options: SignOptions,
+): Promise<void> {
   const transform =
     options.attachmentTransform === 'complete'
       ? SWA.completeSignatureTransform
       : SWA.contentSignatureTransform;
   for (const att of attachments) {
-    add(`cid:${att.contentId}`, transform, await digestAttachment(att, transform, 'sha256'));
+    const digest = await digestAttachment(att, transform, 'sha256');
+    references.push({
+      uri: `cid:${att.contentId}`,
+      transforms: [{ algorithm: transform }],
+      digestMethod: ALG.sha256,
+      digestValue: digest.toString('base64'),
+    });
   }
+}
 
-  // SignedInfo as exclusive c14n writes it with ds:SignedInfo as the apex: its own xmlns:ds, empty elements with
-  // end tags. It stands so in the envelope (the declaration repeats ds:Signature's), and its text is signed.
+/**
+ * The signature's wsse:Security content for references already digested, as text: SignedInfo written as
+ * exclusive c14n writes it with ds:SignedInfo as the apex (its own xmlns:ds, end tags on empty elements), its bytes
+ * signed; then the signer's BinarySecurityToken (when the KeyInfo refers to one) and ds:Signature. SignedInfo stands
+ * so in the envelope (its declaration repeats ds:Signature's), so that its c14n in place is the text signed. The one
+ * writer of our signatures: {@link signEnvelopeText} and the DOM signer (`signEnvelope`) both use it.
+ */
+export async function signatureXml(
+  references: readonly MessagePartReference[],
+  options: SignOptions,
+): Promise<string> {
+  const { chain, signer, method } = signerOf(options);
   let signedInfo =
     `<ds:SignedInfo xmlns:ds="${NS.ds}">` +
     emptyElement('ds:CanonicalizationMethod', { Algorithm: ALG.excC14n }) +
@@ -70,7 +98,7 @@ export async function signEnvelopeText(
   for (const r of references) {
     signedInfo +=
       `<ds:Reference${attrs({ URI: r.uri })}><ds:Transforms>` +
-      emptyElement('ds:Transform', { Algorithm: r.transforms[0]!.algorithm }) +
+      r.transforms.map((t) => emptyElement('ds:Transform', { Algorithm: t.algorithm })).join('') +
       '</ds:Transforms>' +
       emptyElement('ds:DigestMethod', { Algorithm: r.digestMethod }) +
       textElement('ds:DigestValue', r.digestValue) +
@@ -83,14 +111,35 @@ export async function signEnvelopeText(
   const kind = options.tokenReference ?? 'BinarySecurityToken';
   const bst = kind === 'BinarySecurityToken' ? binarySecurityTokenXml(chain, valueType) : undefined;
   const keyInfo =
-    `<ds:KeyInfo Id="${newId('KI')}">` +
+    `<ds:KeyInfo${attrs({ Id: newId('KI') })}>` +
     tokenReferenceXml(kind, signer, bst ? { id: bst.id, valueType } : undefined) +
     '</ds:KeyInfo>';
   const signature =
-    `<ds:Signature xmlns:ds="${NS.ds}" Id="${newId('SIG')}">` +
+    `<ds:Signature xmlns:ds="${NS.ds}"${attrs({ Id: newId('SIG') })}>` +
     signedInfo +
     textElement('ds:SignatureValue', value.toString('base64')) +
     keyInfo +
     '</ds:Signature>';
-  return { securityXml: (bst?.xml ?? '') + signature, references };
+  return (bst?.xml ?? '') + signature;
+}
+
+/** The signer's certificate chain and SignatureMethod, checked against the key and the profile. */
+export function signerOf(options: SignOptions): {
+  chain: X509Certificate[];
+  signer: X509Certificate;
+  method: string;
+} {
+  const chain = (Array.isArray(options.certificate) ? options.certificate : [options.certificate]).map((c) =>
+    toCertificate(c as CertificateInput),
+  );
+  if (chain.length === 0) throw new EhmiError('EHMI_USAGE', 'signEnvelope needs the signer certificate');
+  const signer = chain[0]!;
+  if (!signer.checkPrivateKey(options.privateKey)) {
+    throw new EhmiError('EHMI_USAGE', 'the private key does not belong to the signer certificate');
+  }
+  const method = signatureMethodFor(options.privateKey);
+  if (options.profile && !PROFILES[options.profile].signature.includes(method)) {
+    throw new EhmiError('EHMI_USAGE', `profile ${options.profile} does not sign with ${method}`);
+  }
+  return { chain, signer, method };
 }
