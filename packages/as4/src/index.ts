@@ -110,7 +110,7 @@ export {
   signedInfoReferences,
 } from './receipt/build.ts';
 export { checkReceiptNri } from './receipt/check.ts';
-export { signReceipt } from './receipt/sign.ts';
+export { type SignedReceipt, signReceipt } from './receipt/sign.ts';
 export { type VerifyReceiptResult, verifyReceipt } from './receipt/verify.ts';
 // Receive pipeline steps
 export { checkPayloadReferences } from './receive/check-payloads.ts';
@@ -137,7 +137,7 @@ export {
   ebmsErrorElement,
 } from './signals/error.ts';
 // SOAP envelope and ebMS header
-export { type BuiltEnvelope, buildEnvelope } from './soap/build.ts';
+export { type BuiltEnvelope, buildEnvelope, envelopeXml } from './soap/build.ts';
 export {
   type As4Envelope,
   checkEnvelope,
@@ -161,7 +161,9 @@ export {
   decryptAttachments,
   type EncryptOptions,
   type EncryptResult,
+  type EncryptTextResult,
   encryptAttachments,
+  encryptAttachmentsText,
   PROFILES,
   type ReferenceTarget,
   type ReferenceTransform,
@@ -169,7 +171,9 @@ export {
   type SignatureReference,
   type SignOptions,
   type SignResult,
+  type SignTextResult,
   signEnvelope,
+  signEnvelopeText,
   type TokenReference,
   type VerifiedReference,
   type VerifyOptions,

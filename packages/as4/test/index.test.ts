@@ -162,8 +162,11 @@ describe('@ehmi/as4 public API', () => {
       assert.equal(as4.finalRecipient(rx.userMessage)?.value, '0088:5790000000002');
       assert.deepEqual(await bytesOf(rx.payloads[0]!.open()), xml);
       assert.deepEqual(await bytesOf(rx.payloads[1]!.open()), binary);
-      await as4.signReceipt(rx.receipt, { privateKey: receiverKey, certificate: receiverCert });
-      const receipt = await bytesOf(as4.writeAs4Message(rx.receipt.document, []).body);
+      const signedReceipt = await as4.signReceipt(rx.receipt, {
+        privateKey: receiverKey,
+        certificate: receiverCert,
+      });
+      const receipt = await bytesOf(as4.writeAs4Message(signedReceipt.xml, []).body);
       const sent = { messageId: built.userMessage.messageInfo.messageId, references: signed.references };
       const trust = { trust: () => true };
       const { signal } = await as4.verifyReceipt(receipt, sent, trust);

@@ -1,5 +1,5 @@
 import type { Attr, Element, Node } from '@xmldom/xmldom';
-import { escapeText } from './escape.ts';
+import { escapeCanonicalAttr as canonicalAttr, escapeText } from './escape.ts';
 
 export const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';
 export const EXC_C14N_WITH_COMMENTS = 'http://www.w3.org/2001/10/xml-exc-c14n#WithComments';
@@ -11,6 +11,12 @@ export interface ExcC14nOptions {
   inclusivePrefixes?: readonly string[];
   /** Keep comments (the `#WithComments` variant). */
   withComments?: boolean;
+  /**
+   * The namespace declarations (prefix → URI, `''` for the default) that output ancestors have already rendered:
+   * the element is canonicalised as the inner part of a canonical document that renders these above it (used to
+   * write a received element into a canonical text of ours, e.g. a receipt's echoed `ds:Reference`).
+   */
+  renderedNamespaces?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -39,7 +45,7 @@ export function excC14n(apex: Element, options: ExcC14nOptions = {}): string {
     for (const el of chain) declare(el, scope);
   }
   const out: string[] = [];
-  walk(apex, scope, new Map(), inclusive, options.withComments === true, out);
+  walk(apex, scope, new Map(options.renderedNamespaces ?? []), inclusive, options.withComments === true, out);
   return out.join('');
 }
 
@@ -148,20 +154,4 @@ function hasNsDecl(el: Element): boolean {
   const attrs = el.attributes;
   for (let i = 0; i < attrs.length; i++) if (attrs.item(i)!.namespaceURI === XMLNS_NS) return true;
   return false;
-}
-
-// Canonical XML 1.0 §2.3 writes attribute values as escapeAttr does, except that `>` stays literal.
-const ATTR_RE = /[&<"\t\n\r]/g;
-const ATTR_TEST = /[&<"\t\n\r]/;
-const ATTR_ESC: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '"': '&quot;',
-  '\t': '&#x9;',
-  '\n': '&#xA;',
-  '\r': '&#xD;',
-};
-
-function canonicalAttr(s: string): string {
-  return ATTR_TEST.test(s) ? s.replace(ATTR_RE, (c) => ATTR_ESC[c]!) : s;
 }

@@ -39,3 +39,32 @@ export function escapeText(value: string, options?: { quotes?: boolean }): strin
 export function escapeAttr(value: string): string {
   return ATTR_TEST.test(value) ? value.replace(ATTR_RE, (c) => ESC[c]!) : value;
 }
+
+// Canonical XML 1.0 §2.3 writes attribute values as escapeAttr does, except that `>` stays literal.
+const CANONICAL_ATTR_RE = /[&<"\t\n\r]/g;
+const CANONICAL_ATTR_TEST = /[&<"\t\n\r]/;
+
+/**
+ * Escapes an attribute value as Canonical XML 1.0 §2.3 (and so Exclusive XML Canonicalization) writes it: `&`,
+ * `<`, `"`, tab, LF and CR; `>` stays literal. A value written so is its own canonical form.
+ *
+ * @example
+ * `<ds:Reference URI="${escapeCanonicalAttr(uri)}">`;
+ */
+export function escapeCanonicalAttr(value: string): string {
+  return CANONICAL_ATTR_TEST.test(value) ? value.replace(CANONICAL_ATTR_RE, (c) => ESC[c]!) : value;
+}
+
+// XML 1.0 §2.2 Char, with the u flag so that a lone surrogate is a character outside it.
+const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+/**
+ * Whether a string holds only characters XML 1.0 allows (§2.2 Char): no C0 control other than tab, LF and CR, no
+ * lone surrogate, no U+FFFE/U+FFFF. Escaping cannot save one that does not: a writer refuses it.
+ *
+ * @example
+ * if (!isXmlText(value)) throw new EhmiError('EHMI_VALIDATION_FAILED', 'not XML text');
+ */
+export function isXmlText(value: string): boolean {
+  return !NOT_XML_CHAR.test(value);
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { attrs, textElement } from '../lib/xml-text.ts';
+import { attrs, emptyElement, textElement } from '../lib/xml-text.ts';
 import type { EbmsErrorElement, SignalMessage } from '../model/signal-message.ts';
 import type { MessageInfo, Party, Property, UserMessage } from '../model/user-message.ts';
 
@@ -22,7 +22,8 @@ export function timestampOf(value: Date | string | undefined): string {
 }
 
 /**
- * `eb:UserMessage` as XML text (prefix `eb`, declared by the enclosing eb:Messaging). Values are escaped.
+ * `eb:UserMessage` as XML text (prefix `eb`, declared by the enclosing eb:Messaging), in canonical form (see
+ * lib/xml-text.ts): the envelope signs it as written. Values are escaped.
  *
  * @example
  * const { document } = buildEnvelope(userMessageXml(userMessage));
@@ -86,7 +87,7 @@ export function userMessageXml(um: UserMessage): string {
  */
 export function signalMessageXml(signal: SignalMessage, receiptXml?: string): string {
   const parts = ['<eb:SignalMessage>', messageInfoXml(signal.messageInfo)];
-  if (signal.pullRequest) parts.push(`<eb:PullRequest${attrs({ mpc: signal.pullRequest.mpc })}/>`);
+  if (signal.pullRequest) parts.push(emptyElement('eb:PullRequest', { mpc: signal.pullRequest.mpc }));
   if (receiptXml !== undefined) parts.push(receiptXml);
   for (const e of signal.errors) parts.push(errorXml(e));
   parts.push('</eb:SignalMessage>');
@@ -111,7 +112,7 @@ export function errorXml(e: EbmsErrorElement): string {
     severity: e.severity,
     shortDescription: e.shortDescription,
   });
-  return inner === '' ? `<eb:Error${a}/>` : `<eb:Error${a}>${inner}</eb:Error>`;
+  return `<eb:Error${a}>${inner}</eb:Error>`;
 }
 
 function messageInfoXml(info: MessageInfo): string {

@@ -86,5 +86,5 @@ export function buildUserMessage(input: UserMessageInput, pmode?: PMode): BuiltU
   if (agreementRef) userMessage.collaborationInfo.agreementRef = agreementRef;
   const mpc = input.mpc ?? pmode?.leg.businessInfo.mpc;
   if (mpc !== undefined && mpc !== EBMS_URI.defaultMpc) userMessage.mpc = mpc;
-  return { ...buildEnvelope(userMessageXml(userMessage)), userMessage };
+  return Object.assign(buildEnvelope(userMessageXml(userMessage)), { userMessage });
 }

@@ -1,8 +1,8 @@
 import { EhmiError } from '@ehmi/errors';
-import { childElements, type Element, serializeXml } from '@ehmi/xml';
+import { childElements, type Element, EXC_C14N, excC14n } from '@ehmi/xml';
 import { newMessageId, signalMessageXml, timestampOf } from '../ebms/build.ts';
 import { NS } from '../lib/ns.ts';
-import { attrs, textElement } from '../lib/xml-text.ts';
+import { attrs, emptyElement, textElement } from '../lib/xml-text.ts';
 import type { MessagePartReference, SignalMessage } from '../model/signal-message.ts';
 import { type BuiltEnvelope, buildEnvelope } from '../soap/build.ts';
 
@@ -62,11 +62,14 @@ export function buildReceipt(options: BuildReceiptOptions): BuiltReceipt {
         'a non-repudiation receipt needs the signed references',
       );
     }
+    // eb:Messaging renders S12, eb and wsu, NonRepudiationInformation ebbp: each echoed reference is written
+    // in its canonical form under those, as the receipt's signature will digest it.
+    const rendered = new Map([...MESSAGING_RENDERED, ['ebbp', NS.EBBP]]);
     const parts = options.references.map(
-      (r) => `<ebbp:MessagePartNRInformation>${referenceXml(r)}</ebbp:MessagePartNRInformation>`,
+      (r) => `<ebbp:MessagePartNRInformation>${referenceXml(r, rendered)}</ebbp:MessagePartNRInformation>`,
     );
     receiptXml =
-      `<eb:Receipt><ebbp:NonRepudiationInformation xmlns:ebbp="${NS.EBBP}" xmlns:ds="${NS.DS}">` +
+      `<eb:Receipt><ebbp:NonRepudiationInformation xmlns:ebbp="${NS.EBBP}">` +
       parts.join('') +
       '</ebbp:NonRepudiationInformation></eb:Receipt>';
     signal.receipt = {
@@ -79,7 +82,7 @@ export function buildReceipt(options: BuildReceiptOptions): BuiltReceipt {
       })),
     };
   } else if (options.userMessage) {
-    receiptXml = `<eb:Receipt>${serializeXml(options.userMessage)}</eb:Receipt>`;
+    receiptXml = `<eb:Receipt>${excC14n(options.userMessage, { renderedNamespaces: MESSAGING_RENDERED })}</eb:Receipt>`;
     signal.receipt = { userMessageEcho: true };
   } else {
     throw new EhmiError(
@@ -87,25 +90,34 @@ export function buildReceipt(options: BuildReceiptOptions): BuiltReceipt {
       'buildReceipt needs the signed references or the received UserMessage',
     );
   }
-  const built = buildEnvelope(signalMessageXml(signal, receiptXml));
-  return { ...built, signal };
+  return Object.assign(buildEnvelope(signalMessageXml(signal, receiptXml)), { signal });
 }
 
-/** The ds:Reference, verbatim when the element is known (its digest text exactly as received), else rebuilt. */
-function referenceXml(r: ReceivedReference): string {
-  if (r.element) return serializeXml(r.element);
+/** The namespace declarations eb:Messaging renders (soap/build.ts), for what is written inside it. */
+const MESSAGING_RENDERED: ReadonlyMap<string, string> = new Map([
+  ['S12', NS.S12],
+  ['eb', NS.EB],
+  ['wsu', NS.WSU],
+]);
+
+/**
+ * The ds:Reference in canonical form under the receipt's elements: the received element itself when known (its
+ * digest text and transforms exactly as received, whatever its prefix), else rebuilt from the model.
+ */
+function referenceXml(r: ReceivedReference, rendered: ReadonlyMap<string, string>): string {
+  if (r.element) return excC14n(r.element, { renderedNamespaces: rendered });
   const transforms = r.transforms
     .map((t) => {
       const inclusive = t.inclusivePrefixes
-        ? `<ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#"${attrs({ PrefixList: t.inclusivePrefixes.join(' ') })}/>`
+        ? `<ec:InclusiveNamespaces xmlns:ec="${EXC_C14N}"${attrs({ PrefixList: t.inclusivePrefixes.join(' ') })}></ec:InclusiveNamespaces>`
         : '';
       return `<ds:Transform${attrs({ Algorithm: t.algorithm })}>${inclusive}</ds:Transform>`;
     })
     .join('');
   return (
-    `<ds:Reference${attrs({ URI: r.uri })}>` +
+    `<ds:Reference xmlns:ds="${NS.DS}"${attrs({ URI: r.uri })}>` +
     (transforms === '' ? '' : `<ds:Transforms>${transforms}</ds:Transforms>`) +
-    `<ds:DigestMethod${attrs({ Algorithm: r.digestMethod })}/>` +
+    emptyElement('ds:DigestMethod', { Algorithm: r.digestMethod }) +
     textElement('ds:DigestValue', r.digestValue) +
     '</ds:Reference>'
   );

@@ -60,7 +60,7 @@ export function buildErrorSignal(errors: unknown, options: BuildErrorSignalOptio
     errors: list.map((e) => ebmsErrorElement(e, ref)),
   };
   if (ref !== undefined) signal.messageInfo.refToMessageId = ref;
-  return { ...buildEnvelope(signalMessageXml(signal)), signal };
+  return Object.assign(buildEnvelope(signalMessageXml(signal)), { signal });
 }
 
 function messageIdOf(err: unknown): string | undefined {

@@ -1,19 +1,20 @@
 import { constants, createCipheriv, publicEncrypt, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
-import { childElement, type Document, type Element } from '@ehmi/xml';
+import { childElement, childElements, type Document, type Element, parseXml } from '@ehmi/xml';
+import { attrs, emptyElement, textElement } from '../lib/xml-text.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import { ALG, type SecurityProfile } from './algorithms.ts';
 import { type CertificateInput, toCertificate } from './certificates.ts';
-import { append, ensureSecurityHeader, envelopeParts } from './envelope.ts';
+import { ensureSecurityHeader, envelopeParts } from './envelope.ts';
 import { newId } from './ids.ts';
 import { agreeKey, wrapKey } from './key-agreement.ts';
 import { NS, SWA, TOKEN } from './ns.ts';
 import {
-  appendBinarySecurityToken,
-  appendTokenReference,
   type BstValueType,
+  binarySecurityTokenXml,
   type TokenReference,
+  tokenReferenceXml,
 } from './token.ts';
 
 export interface EncryptOptions {
@@ -33,6 +34,17 @@ export interface EncryptResult {
    */
   attachments: As4Attachment[];
   encryptedKey: Element;
+}
+
+export interface EncryptTextResult {
+  /**
+   * The wsse:Security content the encryption adds, in order: the recipient's BinarySecurityToken (when the
+   * EncryptedKey refers to one), xenc:EncryptedKey, one xenc:EncryptedData per attachment. It goes before the
+   * signature's blocks (sign, then encrypt: a receiver processing the header in order decrypts first).
+   */
+  securityXml: string;
+  /** As {@link EncryptResult.attachments}. */
+  attachments: As4Attachment[];
 }
 
 const GCM_IV_BYTES = 12;
@@ -58,6 +70,38 @@ export async function encryptAttachments(
   attachments: readonly As4Attachment[],
   options: EncryptOptions,
 ): Promise<EncryptResult> {
+  const encrypted = await encryptAttachmentsText(attachments, options);
+  const parts = envelopeParts(doc);
+  const security = ensureSecurityHeader(doc, parts);
+  // The blocks go after a wsu:Timestamp, which stays first, and before everything else (the signature's).
+  const ts = childElement(security, NS.wsu, 'Timestamp');
+  const anchor = ts ? ts.nextSibling : security.firstChild;
+  const fragment = parseXml(
+    `<wsse:Security xmlns:wsse="${NS.wsse}" xmlns:wsu="${NS.wsu}">${encrypted.securityXml}</wsse:Security>`,
+    { source: 'encryption header blocks' },
+  ).documentElement!;
+  let encryptedKey: Element | undefined;
+  for (const block of childElements(fragment)) {
+    const imported = doc.importNode(block, true) as Element;
+    security.insertBefore(imported, anchor);
+    if (block.localName === 'EncryptedKey') encryptedKey = imported;
+  }
+  return { attachments: encrypted.attachments, encryptedKey: encryptedKey! };
+}
+
+/**
+ * {@link encryptAttachments} as text, for an envelope we write ourselves (`envelopeXml`): the same blocks, the same
+ * encrypted attachments, without a DOM.
+ *
+ * @example
+ * const signed = await signEnvelopeText(built, attachments, signOptions);
+ * const encrypted = await encryptAttachmentsText(attachments, { recipientCertificate });
+ * writeAs4Message(envelopeXml(built, encrypted.securityXml + signed.securityXml), encrypted.attachments);
+ */
+export async function encryptAttachmentsText(
+  attachments: readonly As4Attachment[],
+  options: EncryptOptions,
+): Promise<EncryptTextResult> {
   const recipient = toCertificate(options.recipientCertificate);
   const keyType = recipient.publicKey.asymmetricKeyType;
   const profile = options.profile ?? (keyType === 'rsa' ? 'edelivery-1.15' : 'edelivery-2.0');
@@ -66,86 +110,59 @@ export async function encryptAttachments(
   if (!fits)
     throw new EhmiError('EHMI_USAGE', `profile ${profile} cannot encrypt to a ${keyType} certificate`);
   if (attachments.length === 0) throw new EhmiError('EHMI_USAGE', 'there are no attachments to encrypt');
-  const parts = envelopeParts(doc);
-  const security = ensureSecurityHeader(doc, parts);
-  // Sign, then encrypt (WSS 1.1.1 §9, AS4 1.15 §2.2.6): the encryption blocks precede the signature so a receiver
-  // processing the header in order decrypts first. They go after a wsu:Timestamp, which stays first.
-  const ts = childElement(security, NS.wsu, 'Timestamp');
-  const anchor = ts ? ts.nextSibling : security.firstChild;
-  const insert = (el: Element) => security.insertBefore(el, anchor);
 
   const cek = randomBytes(16);
   const kind = options.tokenReference ?? 'BinarySecurityToken';
   const valueType = options.bstValueType ?? 'X509v3';
-  const bst =
-    kind === 'BinarySecurityToken'
-      ? appendBinarySecurityToken(security, [recipient], valueType, anchor as Element | null)
-      : undefined;
-
-  const ek = doc.createElementNS(NS.xenc, 'xenc:EncryptedKey');
-  ek.setAttributeNS(NS.xmlns, 'xmlns:xenc', NS.xenc);
+  const bst = kind === 'BinarySecurityToken' ? binarySecurityTokenXml([recipient], valueType) : undefined;
+  const tokenReference = tokenReferenceXml(kind, recipient, bst ? { id: bst.id, valueType } : undefined);
   const ekId = newId('EK');
-  ek.setAttribute('Id', ekId);
-  const method = append(ek, NS.xenc, 'xenc:EncryptionMethod');
-  const keyInfo = doc.createElementNS(NS.ds, 'ds:KeyInfo');
-  keyInfo.setAttributeNS(NS.xmlns, 'xmlns:ds', NS.ds);
+  let method: string;
+  let keyInfo: string;
   let wrapped: Buffer;
   if (profile === 'edelivery-1.15') {
-    method.setAttribute('Algorithm', ALG.rsaOaep);
-    const dm = append(method, NS.ds, 'ds:DigestMethod');
-    dm.setAttributeNS(NS.xmlns, 'xmlns:ds', NS.ds);
-    dm.setAttribute('Algorithm', ALG.sha256);
-    const mgf = append(method, NS.xenc11, 'xenc11:MGF');
-    mgf.setAttributeNS(NS.xmlns, 'xmlns:xenc11', NS.xenc11);
-    mgf.setAttribute('Algorithm', ALG.mgf1sha256);
-    ek.appendChild(keyInfo);
-    appendTokenReference(keyInfo, kind, recipient, bst ? { id: bst.id, valueType } : undefined);
+    method =
+      `<xenc:EncryptionMethod${attrs({ Algorithm: ALG.rsaOaep })}>` +
+      `<ds:DigestMethod xmlns:ds="${NS.ds}"${attrs({ Algorithm: ALG.sha256 })}></ds:DigestMethod>` +
+      `<xenc11:MGF xmlns:xenc11="${NS.xenc11}"${attrs({ Algorithm: ALG.mgf1sha256 })}></xenc11:MGF>` +
+      '</xenc:EncryptionMethod>';
+    keyInfo = tokenReference;
     // Node's OAEP uses oaepHash for both the label digest and MGF1: SHA-256 and MGF1-SHA256 as 1.15 requires.
     wrapped = publicEncrypt(
       { key: recipient.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
       cek,
     );
   } else {
-    method.setAttribute('Algorithm', ALG.kwAes128);
-    ek.appendChild(keyInfo);
-    const { kek, agreement } = agreeKey(keyInfo, recipient.publicKey);
-    const rki = append(agreement, NS.xenc, 'xenc:RecipientKeyInfo');
-    appendTokenReference(rki, kind, recipient, bst ? { id: bst.id, valueType } : undefined);
+    method = emptyElement('xenc:EncryptionMethod', { Algorithm: ALG.kwAes128 });
+    const { kek, xml } = agreeKey(recipient.publicKey, tokenReference);
+    keyInfo = xml;
     wrapped = wrapKey(kek, cek);
   }
-  const cipherData = append(ek, NS.xenc, 'xenc:CipherData');
-  append(cipherData, NS.xenc, 'xenc:CipherValue', wrapped.toString('base64'));
-  const refList = append(ek, NS.xenc, 'xenc:ReferenceList');
-  insert(ek);
 
   const out: As4Attachment[] = [];
+  const dataReferences: string[] = [];
+  const encryptedData: string[] = [];
   for (const att of attachments) {
     const edId = newId('ED');
-    append(refList, NS.xenc, 'xenc:DataReference').setAttribute('URI', `#${edId}`);
-    const ed = doc.createElementNS(NS.xenc, 'xenc:EncryptedData');
-    ed.setAttributeNS(NS.xmlns, 'xmlns:xenc', NS.xenc);
-    ed.setAttribute('Id', edId);
-    // The part's type before encryption (XML Encryption 1.1 §3.1; `application/gzip` for a compressed part, as
-    // phase4 and AS4.NET write it). WSS4J gives the decrypted part this Content-Type, and the SwA content transform
-    // canonicalises by it (XML and text types only), so it must be the type the signature digested.
-    ed.setAttribute('MimeType', att.headers['content-type'] ?? 'application/octet-stream');
-    ed.setAttribute('Type', SWA.contentOnly);
-    append(ed, NS.xenc, 'xenc:EncryptionMethod').setAttribute('Algorithm', ALG.aes128Gcm);
-    const ki = append(ed, NS.ds, 'ds:KeyInfo');
-    ki.setAttributeNS(NS.xmlns, 'xmlns:ds', NS.ds);
-    const str = append(ki, NS.wsse, 'wsse:SecurityTokenReference');
-    str.setAttributeNS(NS.xmlns, 'xmlns:wsse11', NS.wsse11);
-    str.setAttributeNS(NS.wsse11, 'wsse11:TokenType', TOKEN.encryptedKey);
-    append(str, NS.wsse, 'wsse:Reference').setAttribute('URI', `#${ekId}`);
-    const cd = append(ed, NS.xenc, 'xenc:CipherData');
-    const cr = append(cd, NS.xenc, 'xenc:CipherReference');
-    cr.setAttribute('URI', `cid:${att.contentId}`);
-    const tr = append(cr, NS.xenc, 'xenc:Transforms');
-    const t = append(tr, NS.ds, 'ds:Transform');
-    t.setAttributeNS(NS.xmlns, 'xmlns:ds', NS.ds);
-    t.setAttribute('Algorithm', SWA.ciphertextTransform);
-    insert(ed);
-
+    dataReferences.push(emptyElement('xenc:DataReference', { URI: `#${edId}` }));
+    encryptedData.push(
+      `<xenc:EncryptedData xmlns:xenc="${NS.xenc}"${attrs({
+        Id: edId,
+        // The part's type before encryption (XML Encryption 1.1 §3.1; `application/gzip` for a compressed part,
+        // as phase4 and AS4.NET write it). WSS4J gives the decrypted part this Content-Type, and the SwA content
+        // transform canonicalises by it (XML and text types only), so it must be the type the signature digested.
+        MimeType: att.headers['content-type'] ?? 'application/octet-stream',
+        Type: SWA.contentOnly,
+      })}>` +
+        emptyElement('xenc:EncryptionMethod', { Algorithm: ALG.aes128Gcm }) +
+        `<ds:KeyInfo xmlns:ds="${NS.ds}">` +
+        `<wsse:SecurityTokenReference xmlns:wsse11="${NS.wsse11}"${attrs({ 'wsse11:TokenType': TOKEN.encryptedKey })}>` +
+        emptyElement('wsse:Reference', { URI: `#${ekId}` }) +
+        '</wsse:SecurityTokenReference></ds:KeyInfo>' +
+        `<xenc:CipherData><xenc:CipherReference${attrs({ URI: `cid:${att.contentId}` })}><xenc:Transforms>` +
+        `<ds:Transform xmlns:ds="${NS.ds}"${attrs({ Algorithm: SWA.ciphertextTransform })}></ds:Transform>` +
+        '</xenc:Transforms></xenc:CipherReference></xenc:CipherData></xenc:EncryptedData>',
+    );
     const iv = randomBytes(GCM_IV_BYTES);
     const source = att;
     const encrypted: As4Attachment = {
@@ -156,7 +173,14 @@ export async function encryptAttachments(
     if (att.size !== undefined) encrypted.size = att.size + GCM_IV_BYTES + GCM_TAG_BYTES;
     out.push(encrypted);
   }
-  return { attachments: out, encryptedKey: ek };
+  const encryptedKey =
+    `<xenc:EncryptedKey xmlns:xenc="${NS.xenc}"${attrs({ Id: ekId })}>` +
+    method +
+    `<ds:KeyInfo xmlns:ds="${NS.ds}">${keyInfo}</ds:KeyInfo>` +
+    `<xenc:CipherData>${textElement('xenc:CipherValue', wrapped.toString('base64'))}</xenc:CipherData>` +
+    `<xenc:ReferenceList>${dataReferences.join('')}</xenc:ReferenceList>` +
+    '</xenc:EncryptedKey>';
+  return { securityXml: (bst?.xml ?? '') + encryptedKey + encryptedData.join(''), attachments: out };
 }
 
 async function* encryptStream(source: As4Attachment, key: Buffer, iv: Buffer): AsyncGenerator<Buffer> {

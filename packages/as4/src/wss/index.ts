@@ -9,9 +9,16 @@ export {
   toCertificate,
 } from './certificates.ts';
 export { type DecryptOptions, type DecryptResult, decryptAttachments } from './decrypt.ts';
-export { type EncryptOptions, type EncryptResult, encryptAttachments } from './encrypt.ts';
+export {
+  type EncryptOptions,
+  type EncryptResult,
+  type EncryptTextResult,
+  encryptAttachments,
+  encryptAttachmentsText,
+} from './encrypt.ts';
 export type { ReferenceTransform, SignatureReference } from './references.ts';
 export { type SignOptions, type SignResult, signEnvelope } from './sign.ts';
+export { type SignTextResult, signEnvelopeText } from './sign-text.ts';
 export {
   type AddTimestampOptions,
   addTimestamp,

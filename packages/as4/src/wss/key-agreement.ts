@@ -10,8 +10,8 @@ import {
 } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, type Element, textOf } from '@ehmi/xml';
+import { attrs, emptyElement, textElement } from '../lib/xml-text.ts';
 import { ALG } from './algorithms.ts';
-import { append } from './envelope.ts';
 import { NS } from './ns.ts';
 
 // RFC 3394 §2.2.3.1 default initial value of AES key wrap.
@@ -39,10 +39,10 @@ const P256_OID_URN = 'urn:oid:1.2.840.10045.3.1.7';
 /**
  * eDelivery AS4 2.0 key agreement: an ephemeral key pair with the recipient's static key — X25519 (RFC 9231
  * `x25519`, Common Usage Profile) or ECDH-ES on P-256 (XML Encryption 1.1 §5.6.2, the alternative EC profile
- * enhancement) — then HKDF-SHA256 (RFC 9231 `hkdf`, PRF hmac-sha256) to a 128-bit key-encryption key. Writes the
- * xenc:AgreementMethod into `keyInfo` and returns the KEK.
+ * enhancement) — then HKDF-SHA256 (RFC 9231 `hkdf`, PRF hmac-sha256) to a 128-bit key-encryption key. Returns the
+ * KEK and the xenc:AgreementMethod as text, with `recipientKeyInfo` (the content of its xenc:RecipientKeyInfo).
  */
-export function agreeKey(keyInfo: Element, recipient: KeyObject): { kek: Buffer; agreement: Element } {
+export function agreeKey(recipient: KeyObject, recipientKeyInfo: string): { kek: Buffer; xml: string } {
   const x25519 = recipient.asymmetricKeyType === 'x25519';
   const p256 =
     recipient.asymmetricKeyType === 'ec' && recipient.asymmetricKeyDetails?.namedCurve === 'prime256v1';
@@ -59,29 +59,11 @@ export function agreeKey(keyInfo: Element, recipient: KeyObject): { kek: Buffer;
     keyLengthBytes: 16,
   };
   const kek = Buffer.from(hkdfSync('sha256', shared, params.salt, params.info, params.keyLengthBytes));
-  const agreement = append(keyInfo, NS.xenc, 'xenc:AgreementMethod');
-  agreement.setAttributeNS(NS.xmlns, 'xmlns:xenc', NS.xenc);
-  agreement.setAttribute('Algorithm', x25519 ? ALG.x25519 : ALG.ecdhEs);
-  const kdm = append(agreement, NS.xenc11, 'xenc11:KeyDerivationMethod');
-  kdm.setAttributeNS(NS.xmlns, 'xmlns:xenc11', NS.xenc11);
-  kdm.setAttribute('Algorithm', ALG.hkdf);
-  const hp = append(kdm, NS.dsigMore, 'dsig-more:HKDFParams');
-  hp.setAttributeNS(NS.xmlns, 'xmlns:dsig-more', NS.dsigMore);
-  append(hp, NS.dsigMore, 'dsig-more:PRF').setAttribute('Algorithm', ALG.hmacSha256);
-  append(hp, NS.dsigMore, 'dsig-more:Salt', params.salt.toString('base64'));
-  // As Apache Santuario (the XML security library under WSS4J, phase4 and Domibus) writes them: Salt base64,
-  // Info hexBinary, KeyLength in octets.
-  append(hp, NS.dsigMore, 'dsig-more:Info', params.info.toString('hex'));
-  append(hp, NS.dsigMore, 'dsig-more:KeyLength', String(params.keyLengthBytes));
-  const oki = append(agreement, NS.xenc, 'xenc:OriginatorKeyInfo');
+  let originator: string;
   if (x25519) {
-    const der = append(
-      oki,
-      NS.dsig11,
-      'dsig11:DEREncodedKeyValue',
-      eph.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
-    );
-    der.setAttributeNS(NS.xmlns, 'xmlns:dsig11', NS.dsig11);
+    originator = `<dsig11:DEREncodedKeyValue xmlns:dsig11="${NS.dsig11}">${eph.publicKey
+      .export({ type: 'spki', format: 'der' })
+      .toString('base64')}</dsig11:DEREncodedKeyValue>`;
   } else {
     // XML Signature 1.1 §4.5.2.3 ECKeyValue: named curve and the uncompressed point (X9.62 04 ‖ x ‖ y).
     const jwk = eph.publicKey.export({ format: 'jwk' });
@@ -90,14 +72,27 @@ export function agreeKey(keyInfo: Element, recipient: KeyObject): { kek: Buffer;
       Buffer.from(jwk.x!, 'base64url'),
       Buffer.from(jwk.y!, 'base64url'),
     ]);
-    const kv = append(oki, NS.ds, 'ds:KeyValue');
-    kv.setAttributeNS(NS.xmlns, 'xmlns:ds', NS.ds);
-    const ec = append(kv, NS.dsig11, 'dsig11:ECKeyValue');
-    ec.setAttributeNS(NS.xmlns, 'xmlns:dsig11', NS.dsig11);
-    append(ec, NS.dsig11, 'dsig11:NamedCurve').setAttribute('URI', P256_OID_URN);
-    append(ec, NS.dsig11, 'dsig11:PublicKey', point.toString('base64'));
+    originator =
+      `<ds:KeyValue xmlns:ds="${NS.ds}"><dsig11:ECKeyValue xmlns:dsig11="${NS.dsig11}">` +
+      emptyElement('dsig11:NamedCurve', { URI: P256_OID_URN }) +
+      textElement('dsig11:PublicKey', point.toString('base64')) +
+      '</dsig11:ECKeyValue></ds:KeyValue>';
   }
-  return { kek, agreement };
+  const xml =
+    `<xenc:AgreementMethod xmlns:xenc="${NS.xenc}"${attrs({ Algorithm: x25519 ? ALG.x25519 : ALG.ecdhEs })}>` +
+    `<xenc11:KeyDerivationMethod xmlns:xenc11="${NS.xenc11}"${attrs({ Algorithm: ALG.hkdf })}>` +
+    `<dsig-more:HKDFParams xmlns:dsig-more="${NS.dsigMore}">` +
+    emptyElement('dsig-more:PRF', { Algorithm: ALG.hmacSha256 }) +
+    textElement('dsig-more:Salt', params.salt.toString('base64')) +
+    // As Apache Santuario (the XML security library under WSS4J, phase4 and Domibus) writes them: Salt base64,
+    // Info hexBinary, KeyLength in octets.
+    textElement('dsig-more:Info', params.info.toString('hex')) +
+    textElement('dsig-more:KeyLength', String(params.keyLengthBytes)) +
+    '</dsig-more:HKDFParams></xenc11:KeyDerivationMethod>' +
+    `<xenc:OriginatorKeyInfo>${originator}</xenc:OriginatorKeyInfo>` +
+    `<xenc:RecipientKeyInfo>${recipientKeyInfo}</xenc:RecipientKeyInfo>` +
+    '</xenc:AgreementMethod>';
+  return { kek, xml };
 }
 
 /** The receiving side of {@link agreeKey}: derives the KEK from an xenc:AgreementMethod and our private key. */

@@ -1,21 +1,17 @@
 import type { KeyObject } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
-import { childElement, type Document, type Element } from '@ehmi/xml';
-import { digestElement, signatureMethodFor, signSignedInfoAsync } from '@ehmi/xmldsig';
+import { childElement, childElements, type Document, type Element, parseXml } from '@ehmi/xml';
+import { digestElement } from '@ehmi/xmldsig';
 import type { As4Attachment } from '../model/attachment.ts';
-import { ALG, PROFILES, type SecurityProfile } from './algorithms.ts';
-import { digestAttachment } from './attachment-digest.ts';
-import { type CertificateInput, toCertificate } from './certificates.ts';
-import { append, ensureSecurityHeader, envelopeParts } from './envelope.ts';
-import { ensureWsuId, newId } from './ids.ts';
-import { NS, SWA } from './ns.ts';
+import type { MessagePartReference } from '../model/signal-message.ts';
+import { ALG, type SecurityProfile } from './algorithms.ts';
+import type { CertificateInput } from './certificates.ts';
+import { ensureSecurityHeader, envelopeParts } from './envelope.ts';
+import { ensureWsuId } from './ids.ts';
+import { NS } from './ns.ts';
 import { parseReference, type SignatureReference } from './references.ts';
-import {
-  appendBinarySecurityToken,
-  appendTokenReference,
-  type BstValueType,
-  type TokenReference,
-} from './token.ts';
+import { addAttachmentReferences, signatureXml, signerOf } from './sign-text.ts';
+import type { BstValueType, TokenReference } from './token.ts';
 
 export interface SignOptions {
   /** The signing key (RSA for eDelivery AS4 1.15; Ed25519 or EC P-256 for 2.0). */
@@ -60,73 +56,41 @@ export async function signEnvelope(
   attachments: readonly As4Attachment[],
   options: SignOptions,
 ): Promise<SignResult> {
-  const chain = (Array.isArray(options.certificate) ? options.certificate : [options.certificate]).map((c) =>
-    toCertificate(c as CertificateInput),
-  );
-  if (chain.length === 0) throw new EhmiError('EHMI_USAGE', 'signEnvelope needs the signer certificate');
-  const signer = chain[0]!;
-  if (!signer.checkPrivateKey(options.privateKey)) {
-    throw new EhmiError('EHMI_USAGE', 'the private key does not belong to the signer certificate');
-  }
-  const method = signatureMethodFor(options.privateKey);
-  if (options.profile && !PROFILES[options.profile].signature.includes(method)) {
-    throw new EhmiError('EHMI_USAGE', `profile ${options.profile} does not sign with ${method}`);
-  }
+  signerOf(options); // the key, certificate and profile are checked before the document is changed
   const parts = envelopeParts(doc);
   const security = ensureSecurityHeader(doc, parts);
   if (childElement(security, NS.ds, 'Signature')) {
     throw new EhmiError('EHMI_USAGE', 'the envelope is already signed');
   }
-
-  const sig = doc.createElementNS(NS.ds, 'ds:Signature');
-  sig.setAttributeNS(NS.xmlns, 'xmlns:ds', NS.ds);
-  sig.setAttribute('Id', newId('SIG'));
-  const signedInfo = append(sig, NS.ds, 'ds:SignedInfo');
-  const c14n = append(signedInfo, NS.ds, 'ds:CanonicalizationMethod');
-  c14n.setAttribute('Algorithm', ALG.excC14n);
-  append(signedInfo, NS.ds, 'ds:SignatureMethod').setAttribute('Algorithm', method);
-
-  const addRef = (uri: string, transform: string, digest: Buffer): void => {
-    const ref = append(signedInfo, NS.ds, 'ds:Reference');
-    ref.setAttribute('URI', uri);
-    const transforms = append(ref, NS.ds, 'ds:Transforms');
-    append(transforms, NS.ds, 'ds:Transform').setAttribute('Algorithm', transform);
-    append(ref, NS.ds, 'ds:DigestMethod').setAttribute('Algorithm', ALG.sha256);
-    append(ref, NS.ds, 'ds:DigestValue', digest.toString('base64'));
-  };
+  const refs: MessagePartReference[] = [];
   const addElementRef = (el: Element, idPrefix: string): void => {
     const id = ensureWsuId(el, idPrefix);
-    addRef(`#${id}`, ALG.excC14n, digestElement(el, { digestMethod: ALG.sha256 }));
+    refs.push({
+      uri: `#${id}`,
+      transforms: [{ algorithm: ALG.excC14n }],
+      digestMethod: ALG.sha256,
+      digestValue: digestElement(el, { digestMethod: ALG.sha256 }).toString('base64'),
+    });
   };
-
   if (parts.messaging) addElementRef(parts.messaging, 'msg');
   addElementRef(parts.body, 'id');
   const timestamp = childElement(security, NS.wsu, 'Timestamp');
   if (timestamp) addElementRef(timestamp, 'TS');
-  const transform =
-    options.attachmentTransform === 'complete'
-      ? SWA.completeSignatureTransform
-      : SWA.contentSignatureTransform;
-  for (const att of attachments) {
-    addRef(`cid:${att.contentId}`, transform, await digestAttachment(att, transform, 'sha256'));
-  }
+  await addAttachmentReferences(refs, attachments, options);
 
-  // The token goes before the signature; the signature is appended last so the SignedInfo is canonicalised in
-  // its final place (exclusive c14n still sees the in-scope namespaces of its ancestors).
-  const valueType = options.bstValueType ?? 'X509v3';
-  const kind = options.tokenReference ?? 'BinarySecurityToken';
-  const bst =
-    kind === 'BinarySecurityToken' ? appendBinarySecurityToken(security, chain, valueType) : undefined;
-  security.appendChild(sig);
-  append(sig, NS.ds, 'ds:SignatureValue', await signSignedInfoAsync(signedInfo, method, options.privateKey));
-  const keyInfo = append(sig, NS.ds, 'ds:KeyInfo');
-  keyInfo.setAttribute('Id', newId('KI'));
-  appendTokenReference(keyInfo, kind, signer, bst ? { id: bst.id, valueType } : undefined);
-
-  const references: SignatureReference[] = [];
-  for (let n = signedInfo.firstChild; n; n = n.nextSibling) {
-    if (n.nodeType === 1 && (n as Element).localName === 'Reference')
-      references.push(parseReference(n as Element));
+  // The token and the signature are written by the one signature writer and appended last (a receiver processes
+  // the header in order: encryption blocks, added later, go before them).
+  const blocks = parseXml(
+    `<wsse:Security xmlns:wsse="${NS.wsse}" xmlns:wsu="${NS.wsu}">${await signatureXml(refs, options)}</wsse:Security>`,
+    { source: 'signature header blocks' },
+  ).documentElement!;
+  let signature: Element | undefined;
+  for (const block of childElements(blocks)) {
+    const imported = doc.importNode(block, true) as Element;
+    security.appendChild(imported);
+    if (block.localName === 'Signature') signature = imported;
   }
-  return { signature: sig, references };
+  const signedInfo = childElement(signature!, NS.ds, 'SignedInfo')!;
+  const references = childElements(signedInfo, NS.ds, 'Reference').map(parseReference);
+  return { signature: signature!, references };
 }

@@ -1,6 +1,7 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, childElements, type Element, textOf } from '@ehmi/xml';
+import { emptyElement, textElement } from '../lib/xml-text.ts';
 import {
   decodePkiPath,
   encodePkiPath,
@@ -9,7 +10,6 @@ import {
   subjectKeyIdentifier,
   toCertificate,
 } from './certificates.ts';
-import { append } from './envelope.ts';
 import { newId } from './ids.ts';
 import { NS, TOKEN } from './ns.ts';
 
@@ -23,54 +23,58 @@ export type TokenReference = 'BinarySecurityToken' | 'IssuerSerial' | 'SKI' | 'T
 /** BinarySecurityToken value type: a single X509v3 certificate, or the whole path (Dynamic Receiver §1.5.3). */
 export type BstValueType = 'X509v3' | 'X509PKIPathv1';
 
-/** Appends a wsse:BinarySecurityToken carrying the certificate (or the path) and returns its wsu:Id. */
-export function appendBinarySecurityToken(
-  security: Element,
+/**
+ * A wsse:BinarySecurityToken carrying the certificate (or the path) as text, with its fresh wsu:Id, for a
+ * wsse:Security header that declares `wsse` and `wsu`.
+ */
+export function binarySecurityTokenXml(
   chainSignerFirst: readonly X509Certificate[],
   valueType: BstValueType,
-  before: Element | null = null,
-): { element: Element; id: string } {
-  const doc = security.ownerDocument!;
-  const bst = doc.createElementNS(NS.wsse, 'wsse:BinarySecurityToken');
-  bst.setAttribute('EncodingType', TOKEN.base64Binary);
-  bst.setAttribute('ValueType', valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1);
+): { xml: string; id: string } {
   const id = newId('X509');
-  bst.setAttributeNS(NS.wsu, 'wsu:Id', id);
   const der = valueType === 'X509v3' ? chainSignerFirst[0]!.raw : encodePkiPath(chainSignerFirst);
-  bst.appendChild(doc.createTextNode(der.toString('base64')));
-  security.insertBefore(bst, before);
-  return { element: bst, id };
+  const xml = textElement('wsse:BinarySecurityToken', der.toString('base64'), {
+    EncodingType: TOKEN.base64Binary,
+    ValueType: valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1,
+    'wsu:Id': id,
+  });
+  return { xml, id };
 }
 
-/** Builds a wsse:SecurityTokenReference for the certificate, inside `parent` (a ds:KeyInfo or xenc:RecipientKeyInfo). */
-export function appendTokenReference(
-  parent: Element,
+/**
+ * A wsse:SecurityTokenReference for the certificate as text (WSS X.509 Token Profile 1.1 §3.2), for a place where
+ * `wsse` is declared; `ds` is declared where it is used.
+ */
+export function tokenReferenceXml(
   kind: TokenReference,
   cert: X509Certificate,
   bst?: { id: string; valueType: BstValueType },
-): Element {
-  const str = append(parent, NS.wsse, 'wsse:SecurityTokenReference');
+): string {
+  let inner: string;
   if (kind === 'BinarySecurityToken') {
     if (!bst) throw new EhmiError('EHMI_INTERNAL', 'a BinarySecurityToken reference needs the token');
-    const ref = append(str, NS.wsse, 'wsse:Reference');
-    ref.setAttribute('URI', `#${bst.id}`);
-    ref.setAttribute('ValueType', bst.valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1);
+    inner = emptyElement('wsse:Reference', {
+      URI: `#${bst.id}`,
+      ValueType: bst.valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1,
+    });
   } else if (kind === 'IssuerSerial') {
     const { issuerName, serialNumber } = issuerSerialOf(cert);
-    const data = append(str, NS.ds, 'ds:X509Data');
-    const is = append(data, NS.ds, 'ds:X509IssuerSerial');
-    append(is, NS.ds, 'ds:X509IssuerName', issuerName);
-    append(is, NS.ds, 'ds:X509SerialNumber', serialNumber);
+    inner =
+      `<ds:X509Data xmlns:ds="${NS.ds}"><ds:X509IssuerSerial>` +
+      textElement('ds:X509IssuerName', issuerName) +
+      textElement('ds:X509SerialNumber', serialNumber) +
+      '</ds:X509IssuerSerial></ds:X509Data>';
   } else {
     const [value, valueType] =
       kind === 'Thumbprint'
         ? [thumbprintSha1(cert), TOKEN.thumbprintSha1]
         : [subjectKeyIdentifier(cert), TOKEN.x509Ski];
-    const ki = append(str, NS.wsse, 'wsse:KeyIdentifier', value.toString('base64'));
-    ki.setAttribute('EncodingType', TOKEN.base64Binary);
-    ki.setAttribute('ValueType', valueType);
+    inner = textElement('wsse:KeyIdentifier', value.toString('base64'), {
+      EncodingType: TOKEN.base64Binary,
+      ValueType: valueType,
+    });
   }
-  return str;
+  return `<wsse:SecurityTokenReference>${inner}</wsse:SecurityTokenReference>`;
 }
 
 /** The certificate a key reference resolved to, with the path when the token carried one (signer first). */

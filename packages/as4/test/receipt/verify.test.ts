@@ -28,8 +28,7 @@ const sentRefs = [
 
 async function signedReceipt(references = sentRefs): Promise<string> {
   const receipt = buildReceipt({ refToMessageId: 'm1@x', references });
-  await signReceipt(receipt, { privateKey: key, certificate: cert });
-  return serializeXml(receipt.document);
+  return (await signReceipt(receipt, { privateKey: key, certificate: cert })).xml;
 }
 
 describe('verifyReceipt', () => {

@@ -181,8 +181,8 @@ describe('receive pipeline: a good message', () => {
     const rx = await receive(sent);
     assert.equal(rx.kind, 'user');
     if (rx.kind !== 'user') return;
-    await signReceipt(rx.receipt, { privateKey: key, certificate: cert });
-    const response = writeAs4Message(rx.receipt.document, []);
+    const signed = await signReceipt(rx.receipt, { privateKey: key, certificate: cert });
+    const response = writeAs4Message(signed.xml, []);
     assert.match(response.contentType, /^application\/soap\+xml/);
     const { signal } = await verifyReceipt(
       await collect(response.body),

@@ -83,8 +83,11 @@ describe('eDelivery AS4 2.0 P-Mode, end to end', async () => {
     if (rx.kind !== 'user') return;
     try {
       assert.equal((await collect(rx.payloads[0]!.open())).toString(), '<Bundle/>');
-      await signReceipt(rx.receipt, { privateKey: pki.ed25519.key, certificate: pki.ed25519.chain });
-      const response = writeAs4Message(rx.receipt.document, []);
+      const signed = await signReceipt(rx.receipt, {
+        privateKey: pki.ed25519.key,
+        certificate: pki.ed25519.chain,
+      });
+      const response = writeAs4Message(signed.xml, []);
       await verifyReceipt(
         await collect(response.body),
         { messageId: sent.built.userMessage.messageInfo.messageId, references: sent.signed.references },

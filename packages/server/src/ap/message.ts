@@ -6,11 +6,12 @@ import {
   compressAttachment,
   createPMode,
   EBMS_URI,
-  encryptAttachments,
+  encryptAttachmentsText,
+  envelopeXml,
   type MessagePartReference,
   type PMode,
   type Property,
-  signEnvelope,
+  signEnvelopeText,
   writeAs4Message,
 } from '@ehmi/as4';
 import type { ByteSource } from '../contract.ts';
@@ -128,21 +129,21 @@ export async function buildOutboundMessage(input: OutboundMessageInput): Promise
     },
     pmode,
   );
-  const signed = await signEnvelope(built.document, [attachment], {
+  // Written as text, signed and encrypted on the text (the envelope is ours: no DOM, no parse): see
+  // `signEnvelopeText` in @ehmi/as4.
+  const signed = await signEnvelopeText(built, [attachment], {
     privateKey: input.signing.privateKey,
     certificate: input.signing.chain,
     tokenReference: 'BinarySecurityToken',
     bstValueType: 'X509PKIPathv1',
   });
-  const encrypted = await encryptAttachments(built.document, [attachment], {
+  const encrypted = await encryptAttachmentsText([attachment], {
     recipientCertificate: input.recipientCertificate,
   });
-  const written = writeAs4Message(built.document, encrypted.attachments);
-  const references = signed.references.map(({ uri, transforms, digestMethod, digestValue }) => ({
-    uri,
-    transforms,
-    digestMethod,
-    digestValue,
-  }));
+  const written = writeAs4Message(
+    envelopeXml(built, encrypted.securityXml + signed.securityXml),
+    encrypted.attachments,
+  );
+  const references = signed.references;
   return { contentType: written.contentType, body: written.body, references, pmode };
 }

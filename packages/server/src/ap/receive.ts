@@ -9,6 +9,7 @@ import {
   createPMode,
   decryptAttachments,
   EBMS_URI,
+  envelopeXml,
   finalRecipient,
   originalSender,
   type PMode,
@@ -338,7 +339,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
         // ebMS3 Core §6.2: name the message in error when it is known (a failure after the pipeline, in the commit).
         const ref = rx?.kind === 'user' ? rx.userMessage.messageInfo.messageId : undefined;
         const signal = buildErrorSignal(err, ref ? { refToMessageInError: ref } : {});
-        const written = writeAs4Message(signal.document, []);
+        const written = writeAs4Message(envelopeXml(signal), []);
         // The rest of a refused upload is not read: close the connection instead of draining it.
         if (!request.raw.complete) reply.header('connection', 'close');
         // RFC 9110 §10.2.3: a refusal for load or a storage fault says when to come back.
@@ -441,8 +442,11 @@ async function commit(
   const header =
     blob && rc.eds?.enabled ? await readSbdhHeader(rx.payloads[0]!.open()).catch(() => undefined) : undefined;
   const facts = header && rc.eds ? rc.eds.factsOf(header) : undefined;
-  await signReceipt(rx.receipt, { privateKey: rc.signing.privateKey, certificate: rc.signing.chain });
-  const receipt = await text(writeAs4Message(rx.receipt.document, []).body);
+  const signed = await signReceipt(rx.receipt, {
+    privateKey: rc.signing.privateKey,
+    certificate: rc.signing.chain,
+  });
+  const receipt = await text(writeAs4Message(signed.xml, []).body);
   const now = rc.now();
   const result = await stored('the commit', () =>
     commitTransaction(rx, rc, { receipt, blob, now, test, facts }),
