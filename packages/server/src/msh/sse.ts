@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { durableCommits } from '../store/index.ts';
 
 /** What the hub pushes: an inbox item and when it was received (epoch ms). */
 export interface HubItem {
@@ -73,9 +74,16 @@ export class InboxHub {
     this.#pushed.set(item.id, item.receivedAt);
     if (this.#pushed.size > 10_000) this.#pushed.delete(this.#pushed.keys().next().value!);
     const text = `event: message\ndata: ${JSON.stringify(item.json)}\n\n`;
-    for (const [c, patient] of this.#clients) {
-      if (patient === undefined || patient === item.patientCpr) c.write(text);
-    }
+    // An item reaches a client only once its delivery's commit is durable (docs/architecture.md "Durability"); the
+    // barrier's waits end in the order they began, so items keep their order.
+    durableCommits().then(
+      () => {
+        for (const [c, patient] of this.#clients) {
+          if (patient === undefined || patient === item.patientCpr) c.write(text);
+        }
+      },
+      (err: unknown) => this.#options.onError?.(err),
+    );
   }
 
   async #poll(): Promise<void> {
