@@ -1,16 +1,28 @@
 import type { WalBarrier } from '../../src/store/index.ts';
 
-/** Holds each sync of `wal` until the test releases it, recording the order of events. */
-export function holdSyncs(wal: WalBarrier, events: string[]) {
+/**
+ * Holds each sync of `wal` until the test releases it, recording the order of events (`sync`, `released`, named
+ * `<name> sync` … when `name` is given).
+ */
+export function holdSyncs(
+  wal: WalBarrier,
+  events: string[],
+  name?: string,
+  /** Hold only the syncs that begin once this is true; let the others run. */
+  from: () => boolean = () => true,
+) {
+  const label = (what: string) => (name ? `${name} ${what}` : what);
   const held: (() => void)[] = [];
   const waiting = new Set<() => void>();
   wal.faults = {
-    beforeSync: () =>
-      new Promise<void>((resolve) => {
-        events.push('sync');
+    beforeSync: () => {
+      if (!from()) return;
+      return new Promise<void>((resolve) => {
+        events.push(label('sync'));
         held.push(resolve);
         for (const w of [...waiting]) w();
-      }),
+      });
+    },
   };
   return {
     /** Resolves once a sync is held. */
@@ -25,10 +37,11 @@ export function holdSyncs(wal: WalBarrier, events: string[]) {
       });
     },
     release(): void {
-      events.push('released');
+      events.push(label('released'));
       held.shift()?.();
     },
     free(): void {
+      events.push(label('freed'));
       wal.faults = undefined;
       for (const r of held.splice(0)) r();
     },
