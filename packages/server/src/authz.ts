@@ -10,9 +10,9 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { type Agent, fetch as undiciFetch } from 'undici';
 import type { NodeConfig } from './config/index.ts';
-import { peerCertificatePath } from './http/index.ts';
+import { nodeAgent, peerCertificatePath } from './http/index.ts';
 
 /** The JWS algorithms FAPI 2.0 §5.4 allows; `none` and the HMAC ones never. */
 export type AccessTokenAlgorithm = 'PS256' | 'ES256' | 'EdDSA';
@@ -190,7 +190,7 @@ export class AccessTokenVerifier {
     this.#verifiedCacheMs = options.verifiedCacheMs ?? 60_000;
     this.#verifiedCacheSize = options.verifiedCacheSize ?? 1_000;
     const timeout = options.timeoutMs ?? 5_000;
-    this.#agent = new Agent({
+    this.#agent = nodeAgent({
       connect: { ...(options.ca ? { ca: [...options.ca] } : {}), timeout },
       headersTimeout: timeout,
       bodyTimeout: timeout,

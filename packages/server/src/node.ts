@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { AccessPoint } from './ap/index.ts';
 import { AUDIT_SCOPE, AuditLog, type ServerAudit, serveAuditSearch } from './audit/index.ts';
 import { createDeliveryStatus, type DeliveryStatusService } from './delivery-status/index.ts';
-import { createHttpServer, timeoutsOf } from './http/index.ts';
+import { commitsFirstGlobally, createHttpServer, timeoutsOf } from './http/index.ts';
 import { metricsAccess, operatorAccess } from './metrics-access.ts';
 import type { MessageServiceHandler } from './msh/index.ts';
 import { BLOB_REFERENCES, type Config, type NodeTables, openNodeStore, ROLES } from './role-list.ts';
@@ -151,6 +151,9 @@ async function createRoles(ctx: Omit<Parameters<typeof roleContext>[1], 'service
  * metrics) and the roles its config enables, each on its own server.
  */
 export async function startNode(config: Config, logger: Logger = createLogger(config)): Promise<RunningNode> {
+  // Requests through the process's default dispatcher (revocation checks, SMP lookups, plain fetch) wait for the
+  // node's commits as those of its own agents do (docs/architecture.md "Durability").
+  commitsFirstGlobally();
   const store = await openNodeStore({
     dataDir: config.dataDir,
     databaseUrl: config.database.url,

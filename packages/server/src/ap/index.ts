@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { type As4ProfileId, ByteBudget, resolveLimits } from '@ehmi/as4';
 import { EhmiError, isEhmiError } from '@ehmi/errors';
 import { Counter } from 'prom-client';
-import { Agent } from 'undici';
 import {
   type AccessPointGateway,
   type Alongside,
@@ -15,7 +14,7 @@ import {
   type SubmissionAccepted,
 } from '../contract.ts';
 import { noReporter } from '../delivery-status/index.ts';
-import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { createHttpServer, listen, nodeAgent, timeoutsOf } from '../http/index.ts';
 import { metricsAccess } from '../metrics-access.ts';
 import { QUEUES } from '../path.ts';
 import { organisationOf, type Role, type RoleContext, readPem } from '../roles.ts';
@@ -238,7 +237,7 @@ export async function createAccessPoint(
     );
   }
   // The client side of TLS: trust the node's CAs, present the node's certificate (mutual TLS when asked).
-  const dispatcher = new Agent({
+  const dispatcher = nodeAgent({
     connect: tls
       ? {
           ...(tls.ca.length > 0 ? { ca: tls.ca } : {}),

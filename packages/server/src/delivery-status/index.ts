@@ -2,8 +2,8 @@ import { EhmiError } from '@ehmi/errors';
 import type { EdsSearch } from '@ehmi/sbdh';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { Agent } from 'undici';
 import type { NodeConfig } from '../config/index.ts';
+import { nodeAgent } from '../http/index.ts';
 import { QUEUES } from '../path.ts';
 import { requireTrustConfiguration } from '../roles.ts';
 import { type AnyStore, type IdleState, JobQueue, Worker } from '../store/index.ts';
@@ -103,7 +103,7 @@ export function createDeliveryStatus(
       "authorization: the node reports to EDS with certificate-bound access tokens of the node's authorization server (authorization.issuer, deliveryStatus.clientId)",
     insecureNote: `delivery status events are POSTed to ${url} without an access token`,
   });
-  const agent = new Agent({
+  const agent = nodeAgent({
     connect: {
       ...(deps.tls && deps.tls.ca.length > 0 ? { ca: deps.tls.ca } : {}),
       ...(deps.tls ? { cert: deps.tls.client.cert, key: deps.tls.client.key } : {}),

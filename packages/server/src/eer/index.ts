@@ -2,9 +2,9 @@ import { X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance } from 'fastify';
 import type { Counter } from 'prom-client';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { type Dispatcher, fetch as undiciFetch } from 'undici';
 import { EAS_ADMIN_SCOPE, SMP_ADMIN_SCOPE } from '../admin-scopes.ts';
-import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { createHttpServer, listen, nodeAgent, timeoutsOf } from '../http/index.ts';
 import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { OPEN_PATHS, protectResourceServer } from '../resource-server.ts';
 import { type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
@@ -72,7 +72,7 @@ export async function createEerRole(
     : ctx.tls?.client;
   const agent =
     ctx.tls || clientTls
-      ? new Agent({
+      ? nodeAgent({
           connect: {
             ...(ctx.tls && ctx.tls.ca.length > 0 ? { ca: ctx.tls.ca } : {}),
             ...(clientTls ? { cert: clientTls.cert, key: clientTls.key } : {}),
@@ -224,7 +224,7 @@ export async function createEerRole(
  */
 function propagationAuth(
   ctx: RoleContext<EerConfig, EerTables>,
-  agent: Agent | undefined,
+  agent: Dispatcher | undefined,
   hasClientCertificate: boolean,
 ): {
   auth(

@@ -1,5 +1,6 @@
 export { type AuditNote, noteAudit } from './audit-note.ts';
 export { StaticBearerToken } from './bearer.ts';
+export { commitsFirst, commitsFirstGlobally, nodeAgent } from './client.ts';
 export { OPERATION_OUTCOME_SCHEMA, type OpenApiInfo, openApiPath, type RouteSeen } from './openapi.ts';
 export { peerCertificatePath } from './peer-certificate.ts';
 export {

@@ -11,6 +11,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { REQUEST_ID_HEADER, recordCalls, requestIdOf, type ServerAudit } from '../audit/http.ts';
+import { commitsDurable, durableCommits } from '../store/durability.ts';
 import { watchBodyRate } from './body-rate.ts';
 import { type OpenApiInfo, type RouteSeen, serveOpenApi } from './openapi.ts';
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './timeouts.ts';
@@ -177,6 +178,16 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     reply.header(REQUEST_ID_HEADER, request.id);
   });
   if (options.audit) recordCalls(app, options.service, options.audit);
+  // No answer leaves before the commits it may report are durable: an MSH's 201, an AP's AS4 receipt, any write
+  // (docs/architecture.md "Durability"). The last onSend hook of the server's own, after the audit log's (which may
+  // commit a record before the answer); at once when nothing was committed since the last sync.
+  app.addHook('onSend', (_request, _reply, payload, done) => {
+    if (commitsDurable()) return done(null, payload);
+    durableCommits().then(
+      () => done(null, payload),
+      (err: unknown) => done(err as Error),
+    );
+  });
   watchBodyRate(app, { windowMs: timeouts.bodyRateWindowMs, minBytes: timeouts.minBodyBytesPerWindow });
 
   const routes = serveOpenApi(app, options.openapi ?? { title: `EHMI ${options.service}` });

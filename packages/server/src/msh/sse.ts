@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { commitsDurable, durableCommits } from '../store/index.ts';
 
 /** What the hub pushes: an inbox item and when it was received (epoch ms). */
 export interface HubItem {
@@ -35,6 +36,8 @@ export class InboxHub {
   #poller: NodeJS.Timeout | undefined;
   #connectedSince = 0;
   #polling = false;
+  /** Items waiting for the durability barrier. */
+  #waiting = 0;
 
   constructor(options: InboxHubOptions = {}) {
     this.#options = options;
@@ -73,9 +76,19 @@ export class InboxHub {
     this.#pushed.set(item.id, item.receivedAt);
     if (this.#pushed.size > 10_000) this.#pushed.delete(this.#pushed.keys().next().value!);
     const text = `event: message\ndata: ${JSON.stringify(item.json)}\n\n`;
-    for (const [c, patient] of this.#clients) {
-      if (patient === undefined || patient === item.patientCpr) c.write(text);
-    }
+    const write = () => {
+      for (const [c, patient] of this.#clients) {
+        if (patient === undefined || patient === item.patientCpr) c.write(text);
+      }
+    };
+    // An item reaches a client only once its delivery's commit is durable (docs/architecture.md "Durability"): at
+    // once when nothing is pending and no earlier item waits, else after the barrier, whose waits end in the order
+    // they began, so items keep their order.
+    if (this.#waiting === 0 && commitsDurable()) return write();
+    this.#waiting++;
+    durableCommits()
+      .then(write, (err: unknown) => this.#options.onError?.(err))
+      .finally(() => this.#waiting--);
   }
 
   async #poll(): Promise<void> {

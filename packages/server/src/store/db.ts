@@ -5,8 +5,9 @@ import { EhmiError } from '@ehmi/errors';
 import { Kysely, type Migration, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { BlobStore } from './blobs.ts';
+import type { WalBarrier } from './durability.ts';
 import { migrateToLatest } from './migrations.ts';
-import { sqliteDialect } from './sqlite.ts';
+import { sqliteConnection } from './sqlite.ts';
 import type { CoreTables } from './types.ts';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -43,6 +44,16 @@ export interface Store<T = CoreTables> {
    * small write (a probe whose outcome is reused for a few seconds). Rejects with the reason.
    */
   ping(): Promise<void>;
+  /**
+   * Resolves once every commit made through this store so far is durable (docs/architecture.md "Durability"). On
+   * SQLite one fsync of the WAL, off the event loop, shared by every caller that waits meanwhile (group commit); at
+   * once when nothing was committed since the last one. On PostgreSQL at once: a commit is durable when it returns.
+   * The node's servers and HTTP clients wait for every store's commits before anything leaves the process
+   * (`durableCommits`), so a role seldom needs to call it itself.
+   */
+  durable(): Promise<void>;
+  /** SQLite: the WAL's durability barrier (its sync count; {@link WalBarrier.faults} for tests). */
+  readonly wal?: WalBarrier;
   close(): Promise<void>;
   /** PostgreSQL only: job notices between the instances that share the database (see {@link JobNotices}). */
   readonly jobNotices?: JobNotices;
@@ -191,6 +202,7 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
   let db: Kysely<T>;
   let engine: Engine;
   let jobNotices: PostgresJobNotices | undefined;
+  let wal: WalBarrier | undefined;
   try {
     if (options.databaseUrl) {
       engine = 'postgres';
@@ -211,7 +223,9 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
     } else {
       engine = 'sqlite';
       const file = join(options.dataDir, 'ehmi.sqlite');
-      db = new Kysely<T>({ dialect: sqliteDialect(file, options.busyTimeoutMs ?? 5000) });
+      const connection = sqliteConnection(file, options.busyTimeoutMs ?? 5000);
+      wal = connection.barrier;
+      db = new Kysely<T>({ dialect: connection.dialect });
     }
   } catch (err) {
     if (err instanceof EhmiError) throw err;
@@ -226,6 +240,7 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
       options.migrations,
     );
   } catch (err) {
+    await wal?.close().catch(() => {});
     await db.destroy();
     throw new EhmiError('EHMI_STORE_UNAVAILABLE', `cannot migrate the database: ${(err as Error).message}`, {
       cause: err,
@@ -265,13 +280,21 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
           },
         );
       }
+      // A failed sync of the WAL fails the store for good (WalBarrier.durable): /health says so.
+      await wal?.durable();
       await blobs.checkWritable();
     },
+    durable: wal ? () => (wal as WalBarrier).durable() : () => Promise.resolve(),
     close: async () => {
       await jobNotices?.close();
-      await db.destroy();
+      try {
+        await wal?.close();
+      } finally {
+        await db.destroy();
+      }
     },
     ...(jobNotices ? { jobNotices } : {}),
+    ...(wal ? { wal } : {}),
   };
 }
 

@@ -29,6 +29,12 @@ export {
   type StoreOptions,
   storeView,
 } from './db.ts';
+export {
+  commitsDurable,
+  durableCommits,
+  WalBarrier,
+  type WalFaults,
+} from './durability.ts';
 export { migrateToLatest } from './migrations.ts';
 export { type EnqueueOptions, type Job, JobQueue, type JobStatus, type QueueOptions } from './queue.ts';
 export { type AnyDb, type BlobsTable, type CoreTables, coreDb, type JobsTable } from './types.ts';

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildHomeCareObservationMessage } from '@ehmi/fhir';
 import { findInboxItem, findMessage, listInbox, listMessages } from '../../src/msh/repository.ts';
 import { InboxHub } from '../../src/msh/sse.ts';
+import { durableCommits } from '../../src/store/index.ts';
 import { engines } from '../helpers/engines.ts';
 import {
   homecareInput,
@@ -163,7 +164,7 @@ describe('InboxHub: a client restricted to one patient', () => {
     return res;
   };
 
-  it('gets the items about its patient only; an unrestricted client gets every item', () => {
+  it('gets the items about its patient only; an unrestricted client gets every item', async () => {
     const hub = new InboxHub({ heartbeatMs: 3_600_000 });
     const all = client();
     const p1 = client();
@@ -173,6 +174,9 @@ describe('InboxHub: a client restricted to one patient', () => {
     hub.publish({ id: 'x1', receivedAt: now, patientCpr: P1, json: { id: 'x1' } });
     hub.publish({ id: 'x2', receivedAt: now, patientCpr: P2, json: { id: 'x2' } });
     hub.publish({ id: 'x3', receivedAt: now, patientCpr: null, json: { id: 'x3' } });
+    // Items wait for the process's pending commits to be durable (another suite's store may have some).
+    await durableCommits();
+    await new Promise((resolve) => setImmediate(resolve));
     assert.equal(all.written.length, 3);
     assert.deepEqual(p1.written, [`event: message\ndata: {"id":"x1"}\n\n`]);
     hub.close();
