@@ -33,6 +33,18 @@ describe('the node is composed from its roles', () => {
     }
   });
 
+  it('every HTTP client of the node waits for its commits: undici agents come from nodeAgent()', () => {
+    for (const file of files(SRC)) {
+      if (relative(SRC, file) === join('http', 'client.ts')) continue;
+      const text = readFileSync(file, 'utf8');
+      assert.doesNotMatch(
+        text,
+        /new Agent\(/,
+        `${relative(SRC, file)} makes its own undici Agent; use nodeAgent()`,
+      );
+    }
+  });
+
   it("a role's code imports no other role", () => {
     for (const role of ROLE_FOLDERS) {
       for (const file of files(join(SRC, role))) {

@@ -1,6 +1,7 @@
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { fetch as undiciFetch } from 'undici';
+import { nodeAgent } from '../http/client.ts';
 import { createHttpServer, listen, noteAudit, timeoutsOf } from '../http/index.ts';
 import { metricsAccess } from '../metrics-access.ts';
 import { type Role, type RoleContext, readPem } from '../roles.ts';
@@ -71,7 +72,7 @@ export async function createConsoleRole(
   const clientTls = cfg.tls
     ? { cert: readPem(cfg.tls.cert, 'console.tls.cert'), key: readPem(cfg.tls.key, 'console.tls.key') }
     : ctx.tls.client;
-  const agent = new Agent({
+  const agent = nodeAgent({
     connect: {
       ...(ctx.tls.ca.length > 0 ? { ca: ctx.tls.ca } : {}),
       cert: clientTls.cert,
