@@ -84,7 +84,10 @@ export class InboxHub {
     // An item reaches a client only once its delivery's commit is durable (docs/architecture.md "Durability"): at
     // once when nothing is pending and no earlier item waits, else after the barrier, whose waits end in the order
     // they began, so items keep their order.
-    if (this.#waiting === 0 && commitsDurable()) return write();
+    if (this.#waiting === 0 && commitsDurable()) {
+      write();
+      return;
+    }
     this.#waiting++;
     durableCommits()
       .then(write, (err: unknown) => this.#options.onError?.(err))
