@@ -315,6 +315,29 @@ describe('the console: people sign in at the authorization server (local network
     assert.equal(item.status, 403, await item.clone().text());
     const entitled = await signedIn('gp-operator');
     assert.equal((await entitled.callApi('msh:gp', `/inbox/${inboxItem}`)).status, 200);
+    // EDS: the message's patient events carry the CPR to the entitled user; support sees them without the patient,
+    // labelled REDACTED, and cannot search by patient.
+    type Events = {
+      entry?: {
+        resource: { entity?: { type?: { code?: string } }[]; meta?: { security?: { code?: string }[] } };
+      }[];
+    };
+    const query = `/AuditEvent?message-id=${encodeURIComponent(messageHeaderId)}`;
+    const isPatient = (e: { type?: { code?: string } }) => e.type?.code === 'ehmiPatient';
+    const patientEvents = await eventually('a patient event of the prøvesvar in EDS', async () => {
+      const events = (await (await entitled.callApi('eds', query)).json()) as Events;
+      const n = (events.entry ?? []).filter((x) => x.resource.entity?.some(isPatient)).length;
+      return n > 0 ? n : undefined;
+    });
+    const seen = await support.callApi('eds', query);
+    assert.equal(seen.status, 200, await seen.clone().text());
+    const entries = ((await seen.json()) as Events).entry ?? [];
+    assert.ok(entries.length >= patientEvents);
+    assert.equal(entries.filter((x) => x.resource.entity?.some(isPatient)).length, 0, 'no CPR to support');
+    const redacted = entries.filter((x) => x.resource.meta?.security?.some((c) => c.code === 'REDACTED'));
+    assert.equal(redacted.length, patientEvents);
+    const byCpr = await support.callApi('eds', '/AuditEvent?cpr=0101010101');
+    assert.equal(byCpr.status, 403);
   });
 
   it('CSRF: sign-out without the console’s Origin and header is refused; with them the session ends', async () => {

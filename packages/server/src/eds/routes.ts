@@ -97,6 +97,26 @@ function partiesOf(event: Json): { sors: string[]; glns: string[] } {
 /** The CPR of a patient event (the `ehmiPatient` entity), for the audit note. */
 const patientOf = (event: Json): string | undefined => entityIdentifiers(event, 'ehmiPatient')[0];
 
+/** The HL7 security label saying part of a resource was taken out (v3 ObservationValue `REDACTED`). */
+const REDACTED = {
+  system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue',
+  code: 'REDACTED',
+  display: 'redacted',
+};
+
+/**
+ * An event as a person without the patient-data entitlement sees it: a patient event without its patient (the
+ * `ehmiPatient` entity, which holds the CPR) and labelled REDACTED; any other event as it is.
+ */
+function forViewer(request: FastifyRequest, event: Json): Json {
+  if (mayReadPatientData(request.access) || patientOf(event) === undefined) return event;
+  const entity = (event.entity as Json[]).filter((e) => (e.type as Json | undefined)?.code !== 'ehmiPatient');
+  const meta = (event.meta as Json | undefined) ?? {};
+  const security = [...((meta.security as Json[] | undefined) ?? []), REDACTED];
+  const { entity: _patient, ...rest } = event;
+  return { ...rest, meta: { ...meta, security }, ...(entity.length > 0 ? { entity } : {}) };
+}
+
 const STATUS_TEXT: Record<number, string> = { 200: '200 OK', 201: '201 Created' };
 
 /** A batch-response entry for a stored event. */
@@ -362,10 +382,10 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       noteAudit(request, { operation: 'read', resource: `AuditEvent/${id}` });
       const e = ID_RE.test(id) ? await o.repository.read(id, o.viewer(request)) : undefined;
       if (!e) throw new EhmiError('EHMI_NOT_FOUND', `AuditEvent/${id} is not known`);
-      const patient = patientOf(e.resource);
+      const patient = mayReadPatientData(request.access) ? patientOf(e.resource) : undefined;
       if (patient) noteAudit(request, { patient });
       versionHeaders(reply, e);
-      return send(request, reply, 200, e.resource);
+      return send(request, reply, 200, forViewer(request, e.resource));
     }),
   );
 
@@ -389,7 +409,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       const e = ID_RE.test(id) && vid === '1' ? await o.repository.read(id, o.viewer(request)) : undefined;
       if (!e) throw new EhmiError('EHMI_NOT_FOUND', `AuditEvent/${id}/_history/${vid} is not known`);
       versionHeaders(reply, e);
-      return send(request, reply, 200, e.resource);
+      return send(request, reply, 200, forViewer(request, e.resource));
     }),
   );
 
@@ -434,7 +454,8 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       }
       const bundle = { resourceType: 'Bundle', type: 'searchset', total: result.total, link };
       const fullUrl = (id: string) => `${base}/AuditEvent/${id}`;
-      if (!wantsXml(request) && result.matches.length > 0) {
+      const redact = !mayReadPatientData(request.access);
+      if (!wantsXml(request) && result.matches.length > 0 && !redact) {
         // JSON: the stored events go into the Bundle as the text they are, not parsed and written again.
         const head = JSON.stringify(bundle).slice(0, -1);
         const entries = result.matches.map(
@@ -448,7 +469,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       }
       const entry = result.matches.map((m) => ({
         fullUrl: fullUrl(m.id),
-        resource: JSON.parse(m.content) as Json,
+        resource: forViewer(request, JSON.parse(m.content) as Json),
         search: { mode: 'match' },
       }));
       // An empty result has no `entry` (FHIR JSON has no empty arrays, json.html §2.6.2).
