@@ -6,7 +6,7 @@ import * as oauth from 'oauth4webapi';
 import { type Dispatcher, fetch as undiciFetch } from 'undici';
 
 /** oauth4webapi's `customFetch`, for its GET (metadata) and POST (token) requests alike. */
-type CustomFetch = (
+export type CustomFetch = (
   url: string,
   init: oauth.CustomFetchOptions<'GET' | 'POST', URLSearchParams | undefined>,
 ) => Promise<Response>;
@@ -67,7 +67,7 @@ export class TokenClient {
   readonly clientId: string;
   readonly #options: TokenClientOptions;
   readonly #tokens = new Map<string, Promise<CachedToken>>();
-  #metadata: Promise<oauth.AuthorizationServer> | undefined;
+  readonly #metadata: ServerMetadata;
 
   constructor(options: TokenClientOptions) {
     if (!/^https:\/\//i.test(options.issuer)) {
@@ -80,6 +80,7 @@ export class TokenClient {
     this.issuer = options.issuer;
     this.clientId = options.clientId;
     this.#options = options;
+    this.#metadata = new ServerMetadata(options.issuer, oauthFetch(options.dispatcher));
   }
 
   /** An access token for `request`, from the cache while it is not about to expire. */
@@ -136,7 +137,7 @@ export class TokenClient {
   /** Forget every token and the server's metadata. */
   clear(): void {
     this.#tokens.clear();
-    this.#metadata = undefined;
+    this.#metadata.forget();
   }
 
   #now(): number {
@@ -144,10 +145,10 @@ export class TokenClient {
   }
 
   async #request(request: TokenRequest): Promise<CachedToken> {
-    const fetchOptions = { [oauth.customFetch]: this.#fetch() };
+    const fetchOptions = { [oauth.customFetch]: oauthFetch(this.#options.dispatcher) };
     let as: oauth.AuthorizationServer;
     try {
-      as = await this.#discover(fetchOptions);
+      as = await this.#metadata.get();
     } catch (err) {
       throw unavailable(this.issuer, `its metadata cannot be had: ${(err as Error).message}`, err);
     }
@@ -188,34 +189,52 @@ export class TokenClient {
       expiresAt: typeof answer.expires_in === 'number' ? started + answer.expires_in * 1000 : Infinity,
     };
   }
+}
 
-  /** The authorization server's metadata (RFC 8414), fetched once; a failure is asked again next time. */
-  #discover(options: oauth.DiscoveryRequestOptions): Promise<oauth.AuthorizationServer> {
-    if (!this.#metadata) {
-      const url = new URL(this.issuer);
-      const pending = oauth
-        .discoveryRequest(url, { ...options, algorithm: 'oauth2' })
-        .then((res) => oauth.processDiscoveryResponse(url, res));
-      this.#metadata = pending;
-      pending.catch(() => {
-        if (this.#metadata === pending) this.#metadata = undefined;
-      });
-    }
-    return this.#metadata;
+/** oauth4webapi's fetch: undici with the client's `dispatcher`, so each request presents the client's certificate. */
+export function oauthFetch(dispatcher: Dispatcher | undefined): CustomFetch {
+  return (url, init) =>
+    undiciFetch(url, {
+      method: init.method,
+      redirect: init.redirect,
+      signal: init.signal ?? null,
+      headers: init.headers,
+      ...(init.body !== undefined ? { body: init.body.toString() } : {}),
+      dispatcher,
+    }) as unknown as Promise<Response>;
+}
+
+/**
+ * An authorization server's metadata (RFC 8414), fetched once through `fetch` and kept; a failed fetch is tried
+ * again at the next `get`.
+ */
+export class ServerMetadata {
+  readonly #issuer: URL;
+  readonly #fetch: CustomFetch;
+  #pending: Promise<oauth.AuthorizationServer> | undefined;
+
+  constructor(issuer: string, fetch: CustomFetch) {
+    this.#issuer = new URL(issuer);
+    this.#fetch = fetch;
   }
 
-  /** oauth4webapi's fetch: undici with the client's dispatcher, so each request presents its certificate. */
-  #fetch(): CustomFetch {
-    const dispatcher = this.#options.dispatcher;
-    return (url, init) =>
-      undiciFetch(url, {
-        method: init.method,
-        redirect: init.redirect,
-        signal: init.signal ?? null,
-        headers: init.headers,
-        ...(init.body !== undefined ? { body: init.body.toString() } : {}),
-        dispatcher,
-      }) as unknown as Promise<Response>;
+  get(): Promise<oauth.AuthorizationServer> {
+    if (!this.#pending) {
+      const url = this.#issuer;
+      const pending = oauth
+        .discoveryRequest(url, { algorithm: 'oauth2', [oauth.customFetch]: this.#fetch })
+        .then((res) => oauth.processDiscoveryResponse(url, res));
+      this.#pending = pending;
+      pending.catch(() => {
+        if (this.#pending === pending) this.#pending = undefined;
+      });
+    }
+    return this.#pending;
+  }
+
+  /** Fetch it again at the next `get`. */
+  forget(): void {
+    this.#pending = undefined;
   }
 }
 

@@ -2,13 +2,8 @@ import { EhmiError } from '@ehmi/errors';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { type Dispatcher, fetch as undiciFetch } from 'undici';
+import { type CustomFetch, oauthFetch, ServerMetadata } from '../token-client.ts';
 import { type ConsoleUser, PATIENT_DATA, USER_ROLES, type UserRole } from './session.ts';
-
-/** oauth4webapi's `customFetch`, for its GET and POST requests alike. */
-type CustomFetch = (
-  url: string,
-  init: oauth.CustomFetchOptions<'GET' | 'POST', URLSearchParams | undefined>,
-) => Promise<Response>;
 
 export interface SignInClientOptions {
   issuer: string;
@@ -51,7 +46,7 @@ const RENEW_BEFORE_MS = 30_000;
 export class SignInClient {
   readonly #options: SignInClientOptions;
   readonly #client: oauth.Client;
-  #metadata: Promise<oauth.AuthorizationServer> | undefined;
+  readonly #metadata: ServerMetadata;
 
   constructor(options: SignInClientOptions) {
     if (!/^https:\/\//i.test(options.issuer)) {
@@ -62,6 +57,7 @@ export class SignInClient {
     }
     this.#options = options;
     this.#client = { client_id: options.clientId };
+    this.#metadata = new ServerMetadata(options.issuer, oauthFetch(options.dispatcher));
   }
 
   /** Push the authorization request and give the browser's next stop. */
@@ -213,30 +209,11 @@ export class SignInClient {
   }
 
   #as(): Promise<oauth.AuthorizationServer> {
-    if (!this.#metadata) {
-      const url = new URL(this.#options.issuer);
-      const pending = oauth
-        .discoveryRequest(url, { algorithm: 'oauth2', [oauth.customFetch]: this.#fetch() })
-        .then((res) => oauth.processDiscoveryResponse(url, res));
-      this.#metadata = pending;
-      pending.catch(() => {
-        if (this.#metadata === pending) this.#metadata = undefined;
-      });
-    }
-    return this.#metadata;
+    return this.#metadata.get();
   }
 
   #fetch(): CustomFetch {
-    const dispatcher = this.#options.dispatcher;
-    return (url, init) =>
-      undiciFetch(url, {
-        method: init.method,
-        redirect: init.redirect,
-        signal: init.signal ?? null,
-        headers: init.headers,
-        ...(init.body !== undefined ? { body: init.body.toString() } : {}),
-        dispatcher,
-      }) as unknown as Promise<Response>;
+    return oauthFetch(this.#options.dispatcher);
   }
 }
 
