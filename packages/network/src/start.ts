@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import {
   type Config,
@@ -689,6 +689,7 @@ export async function startNetwork(options: StartNetworkOptions): Promise<Runnin
     'pki',
     CENTRAL_NAME,
     MANIFEST_FILE,
+    basename(consoleOperatorPasswordFile(options.dataDir)),
     ...(options.organisations ?? LOCAL_ORGANISATIONS).map((o) => o.name),
   ]);
   const undo = noteDataDir(options.dataDir, { nested: ['pki'], owns: (name) => owned.has(name) });
