@@ -338,6 +338,10 @@ describe('the console: people sign in at the authorization server (local network
     assert.equal(redacted.length, patientEvents);
     const byCpr = await support.callApi('eds', '/AuditEvent?cpr=0101010101');
     assert.equal(byCpr.status, 403);
+    // The MSH likewise: its messages searched by patient say which are about that patient.
+    const mshByCpr = await support.callApi('msh:gp', '/messages?patient=0101010101');
+    assert.equal(mshByCpr.status, 403, await mshByCpr.clone().text());
+    assert.equal((await entitled.callApi('msh:gp', '/messages?patient=0101010101')).status, 200);
   });
 
   it('CSRF: sign-out without the console’s Origin and header is refused; with them the session ends', async () => {

@@ -139,16 +139,21 @@ export function requireMshAccess(options: {
       scope: mshScopeOf(request),
       operatorClients,
     });
-    // An inbox item's content is patient data: a person (a console user) reads it only with `patient-data`.
-    if (
-      request.routeOptions.url === '/inbox/:id' &&
-      request.method === 'GET' &&
-      !mayReadPatientData(request.access)
-    ) {
-      throw new EhmiError(
-        'EHMI_FORBIDDEN',
-        'the content of an inbox item is patient data, and the signed-in user is not entitled to patient data',
-      );
+    // Patient data is read by a person (a console user) only with `patient-data`: an inbox item's content, and a
+    // search of the messages by patient (which says which messages are about that patient).
+    if (request.method === 'GET' && !mayReadPatientData(request.access)) {
+      if (request.routeOptions.url === '/inbox/:id') {
+        throw new EhmiError(
+          'EHMI_FORBIDDEN',
+          'the content of an inbox item is patient data, and the signed-in user is not entitled to patient data',
+        );
+      }
+      if (
+        request.routeOptions.url === '/messages' &&
+        (request.query as { patient?: unknown }).patient !== undefined
+      ) {
+        throw new EhmiError('EHMI_FORBIDDEN', 'a search by patient needs the patient-data entitlement');
+      }
     }
   };
 }
