@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
 import {
@@ -149,4 +152,30 @@ export async function rejectsWith(p: Promise<unknown>, ebms: string, reason?: st
     return err;
   }
   assert.fail(`expected a rejection with ${ebms}`);
+}
+
+/** Whether xmlsec1 (libxmlsec1 + OpenSSL), an independent XML-DSig implementation, is installed. */
+export const XMLSEC1 = spawnSync('xmlsec1', ['--version']).status === 0;
+
+/**
+ * Verifies a signed envelope with xmlsec1, as SOURCES-as4-smp.md did: the wsu:Id attributes of eb:Messaging,
+ * soap:Body and wsu:Timestamp registered as ids.
+ */
+export function xmlsec1Verify(xml: string, certPem: string): { ok: boolean; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'ehmi-xmlsec1-'));
+  try {
+    writeFileSync(join(dir, 'msg.xml'), xml);
+    writeFileSync(join(dir, 'cert.pem'), certPem);
+    const ids = ['Messaging', 'Body', 'Timestamp'].flatMap((name) => ['--id-attr:Id', name]);
+    const r = spawnSync(
+      'xmlsec1',
+      ['--verify', '--pubkey-cert-pem', join(dir, 'cert.pem'), ...ids, join(dir, 'msg.xml')],
+      {
+        encoding: 'utf8',
+      },
+    );
+    return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

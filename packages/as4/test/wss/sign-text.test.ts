@@ -1,8 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { childElement, descendantElements, type Element, excC14n, parseXml } from '@ehmi/xml';
 import { userMessageXml } from '../../src/ebms/build.ts';
@@ -19,7 +15,7 @@ import { NS } from '../../src/wss/ns.ts';
 import { signEnvelope } from '../../src/wss/sign.ts';
 import { signEnvelopeText } from '../../src/wss/sign-text.ts';
 import { verifyEnvelope } from '../../src/wss/verify.ts';
-import { memoryAttachment, readAll, testPki, trustRoot } from './helpers.ts';
+import { memoryAttachment, readAll, testPki, trustRoot, XMLSEC1, xmlsec1Verify } from './helpers.ts';
 
 /** A small deterministic generator, so that a failure names the seed that made it. */
 function prng(seed: number): () => number {
@@ -286,36 +282,8 @@ describe('the text signer: our envelopes written canonical, signed without a DOM
   });
 });
 
-const xmlsec1 = spawnSync('xmlsec1', ['--version']).status === 0;
-
-/** xmlsec1 (libxmlsec1 + OpenSSL) verifies a signature with the wsu:Id attributes registered as ids. */
-function xmlsec1Verify(xml: string, certPem: string): { ok: boolean; output: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'ehmi-xmlsec1-'));
-  try {
-    writeFileSync(join(dir, 'msg.xml'), xml);
-    writeFileSync(join(dir, 'cert.pem'), certPem);
-    const r = spawnSync(
-      'xmlsec1',
-      [
-        '--verify',
-        '--pubkey-cert-pem',
-        join(dir, 'cert.pem'),
-        '--id-attr:Id',
-        'Messaging',
-        '--id-attr:Id',
-        'Body',
-        join(dir, 'msg.xml'),
-      ],
-      { encoding: 'utf8' },
-    );
-    return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 describe('text-signed envelopes verify with xmlsec1 (independent implementation)', {
-  skip: !xmlsec1 && 'no xmlsec1',
+  skip: !XMLSEC1 && 'no xmlsec1',
 }, () => {
   it('a user message and the receipt for it, over generated values; a changed value fails', async () => {
     const pki = await testPki();
