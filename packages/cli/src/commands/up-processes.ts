@@ -172,7 +172,7 @@ export async function superviseNetwork(
     const e = await crashed.exited;
     throw new EhmiError(
       'EHMI_UNAVAILABLE',
-      `the network stopped because ${crashed.name} ${exitWords(e)} (its output above)`,
+      `the network stopped because ${crashed.name} ${exitWords(e)}`,
     );
   }
   const failed = parts.filter((p) => p.child.exitCode !== 0);
