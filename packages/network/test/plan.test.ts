@@ -239,7 +239,7 @@ describe('local network: plan and network.json', () => {
     assert.equal(m.trustAnchor, join(dir, 'pki', 'root-ca.pem'));
     assert.deepEqual(
       m.organisations.map((o) => Object.keys(o).sort()),
-      m.organisations.map(() => [
+      m.organisations.map((o) => [
         'ap',
         'certificates',
         'clientId',
@@ -250,7 +250,9 @@ describe('local network: plan and network.json', () => {
         'role',
         'scope',
         'sor',
+        'title',
         'tls',
+        ...(o.role === 'gp' ? ['ydernummer'] : []),
       ]),
     );
     assert.deepEqual(m.organisations[1], {
@@ -258,6 +260,8 @@ describe('local network: plan and network.json', () => {
       role: 'gp',
       gln: '5790000127092',
       sor: '52581000016005',
+      title: 'Skødstrup Lægepraksis',
+      ydernummer: '061654',
       msh: 'https://127.0.0.1:30013',
       ap: 'https://127.0.0.1:30014',
       node: 'https://127.0.0.1:30015',

@@ -170,10 +170,7 @@ export async function superviseNetwork(
   await stopAll();
   if (crashed) {
     const e = await crashed.exited;
-    throw new EhmiError(
-      'EHMI_UNAVAILABLE',
-      `the network stopped because ${crashed.name} ${exitWords(e)}`,
-    );
+    throw new EhmiError('EHMI_UNAVAILABLE', `the network stopped because ${crashed.name} ${exitWords(e)}`);
   }
   const failed = parts.filter((p) => p.child.exitCode !== 0);
   for (const p of failed)
