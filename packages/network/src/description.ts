@@ -228,13 +228,16 @@ export function parseNetworkDescription(
   return result.data;
 }
 
-/** Read and check a network description file (see `parseNetworkDescription`). */
-export function readNetworkDescription(file: string): NetworkDescription {
+/**
+ * Read and check a network description file (see `parseNetworkDescription`); its errors name it as `shown` (the path
+ * as the user gave it), default `file`.
+ */
+export function readNetworkDescription(file: string, shown = file): NetworkDescription {
   return parseNetworkDescription(
     readJsonFile(file, z.unknown(), 'a network description', () => {
-      throw new EhmiError('EHMI_CONFIG_INVALID', `no network description at ${file}`);
+      throw new EhmiError('EHMI_CONFIG_INVALID', `no network description at ${shown}`);
     }),
-    file,
+    shown,
   );
 }
 

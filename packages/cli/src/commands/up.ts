@@ -121,7 +121,7 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
   const { createLogger } = await import('@ehmi/server');
   const network = await import('@ehmi/network');
   const description = opts.network
-    ? network.readNetworkDescription(resolve(ctx.cwd, opts.network))
+    ? network.readNetworkDescription(resolve(ctx.cwd, opts.network), opts.network)
     : network.DEFAULT_NETWORK;
   const portBase =
     opts.portBase === undefined
