@@ -59,7 +59,16 @@ describe('examples/', () => {
     assert.ok(files.includes('examples/node.json') && files.includes('examples/eer/carehome.json'));
   });
 
-  for (const file of files.filter((f) => /\.(json|xml)$/.test(f) && f !== 'examples/node.json')) {
+  // Node configurations and network descriptions are no documents to validate: their own tests read them
+  // (examples/operations/ below, examples/networks/ in packages/network/test/description.test.ts).
+  const documents = files.filter(
+    (f) =>
+      /\.(json|xml)$/.test(f) &&
+      f !== 'examples/node.json' &&
+      !f.startsWith('examples/networks/') &&
+      !f.startsWith('examples/operations/'),
+  );
+  for (const file of documents) {
     it(`ehmi validate ${file}`, async () => {
       const r = await ehmi('validate', file);
       assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -67,6 +76,27 @@ describe('examples/', () => {
       assert.doesNotMatch(r.stdout + r.stderr, /: error: /);
     });
   }
+
+  it("examples/operations/organisation-node.json is a whole configuration of one organisation's node (docs/operations.md)", async () => {
+    const { loadConfig } = await import('@ehmi/server/config');
+    const config = loadConfig({ file: 'examples/operations/organisation-node.json', env: {}, cwd: ROOT });
+    assert.equal(config.msh.enabled && config.ap.enabled, true);
+    assert.equal(config.insecure, false);
+    assert.equal(config.authorization?.issuer, 'https://auth.ehmi.example');
+    assert.deepEqual(config.msh.clientTrustAnchors, ['/etc/ehmi/trust/network-root-ca.pem']);
+    assert.equal(config.ap.discovery.smp?.zone, 'sml.ehmi.example');
+    // The systemd unit starts that configuration with the node's V8 flags, as bin/ehmi.js's #! line does.
+    const { NODE_V8_FLAGS } = await import('@ehmi/server');
+    const unit = readFileSync(join(ROOT, 'examples/operations/ehmi-node.service'), 'utf8');
+    assert.match(
+      unit,
+      new RegExp(
+        `^ExecStart=/usr/bin/node ${NODE_V8_FLAGS.join(' ')} /opt/ehmi/packages/cli/bin/ehmi\\.js up --config /etc/ehmi/node\\.json$`,
+        'm',
+      ),
+    );
+    assert.match(unit, /^KillSignal=SIGTERM$/m);
+  });
 
   for (const file of files.filter((f) => kindOf(f) === 'message')) {
     it(`ehmi sbdh wrap ${file}: a valid ehmiSBDH`, async () => {

@@ -182,7 +182,9 @@ for (const engine of engines()) {
           'role',
           'scope',
           'sor',
+          'title',
           'tls',
+          ...(o.role === 'gp' ? ['ydernummer'] : []),
         ]);
         assert.match(o.gln, /^\d{13}$/);
         assert.ok(existsSync(o.tls.cert) && existsSync(o.tls.key));

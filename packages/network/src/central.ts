@@ -79,14 +79,19 @@ export function ensureCentralSecrets(dataDir: string): CentralSecrets {
   return secrets;
 }
 
-/** The document types every organisation's endpoint is published for, as the SMP holds them (EER's mapping). */
-export function publishedDocumentTypes(): string[] {
-  return [...new Set(DEFAULT_MESSAGE_TYPES.map((code) => documentTypeOf(code)))];
+/**
+ * The document types an organisation's endpoint is published for, as the SMP holds them (EER's mapping): those of
+ * the message types it receives, default `DEFAULT_MESSAGE_TYPES`.
+ */
+export function publishedDocumentTypes(messageTypes: readonly string[] = DEFAULT_MESSAGE_TYPES): string[] {
+  return [...new Set(messageTypes.map((code) => documentTypeOf(code)))];
 }
 
 /** An organisation as the registers are seeded with it. */
 export interface SeedOrganisation {
   spec: OrganisationSpec;
+  /** The message types it receives (Endpoint.payloadType codes); default `DEFAULT_MESSAGE_TYPES`. */
+  messageTypes?: readonly string[];
   /** The AP's AS4 endpoint: network.json's `ap` URL exactly as spelled there (the AP takes AS4 on its base URL). */
   as4Url: string;
   /** PEM file of the AP's certificate. */
@@ -156,6 +161,7 @@ export async function seedRegisters(
       address: o.spec.address,
       apUrl: o.as4Url,
       apCertificate: readFileSync(o.apCertificate, 'utf8'),
+      ...(o.messageTypes ? { messageTypes: o.messageTypes } : {}),
     });
     await seedEer(eerUrl, resources, doFetch);
   }
@@ -194,9 +200,10 @@ export async function waitForSmp(
     cacheTtlMs: 0,
     timeoutMs: 2000,
   });
-  const types = publishedDocumentTypes();
   const pending = new Set(
-    organisations.flatMap((o) => types.map((t) => JSON.stringify([participantOf(o.spec), t, o.as4Url]))),
+    organisations.flatMap((o) =>
+      publishedDocumentTypes(o.messageTypes).map((t) => JSON.stringify([participantOf(o.spec), t, o.as4Url])),
+    ),
   );
   const progress = async (last: number): Promise<number> =>
     options.progress ? options.progress().catch(() => last) : last;

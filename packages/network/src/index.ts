@@ -54,6 +54,21 @@ export {
 export { type CrlService, type CrlServiceOptions, startCrlService } from './crl-server.ts';
 export { noteDataDir } from './data-dir.ts';
 export {
+  CENTRAL_NODE_SERVICES,
+  type CentralNodeService,
+  centralServicesOf,
+  DEFAULT_NETWORK,
+  type DescribedOrganisation,
+  isValidCvr,
+  type NetworkDescription,
+  networkDescriptionSchema,
+  networkJsonSchema,
+  organisationsOf,
+  parseNetworkDescription,
+  REQUIRED_CENTRAL_SERVICES,
+  readNetworkDescription,
+} from './description.ts';
+export {
   MANIFEST_FILE,
   type ManifestNetworkClient,
   type ManifestOrganisation,
@@ -65,6 +80,7 @@ export {
 export {
   isValidGln,
   LOCAL_ORGANISATIONS,
+  ORGANISATION_ROLES,
   type OrganisationRole,
   type OrganisationSpec,
   participantOf,
@@ -116,6 +132,7 @@ export {
   CONSOLE_OPERATOR,
   consoleOperatorPasswordFile,
   type NetworkPlan,
+  noteNetworkDataDir,
   type PlannedCentral,
   type PlannedCrl,
   type PlannedNetworkClient,

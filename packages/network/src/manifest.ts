@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { z } from 'zod';
 import { readJsonFile } from './json-file.ts';
+import { ORGANISATION_ROLES } from './organisations.ts';
 
 /** File name of the manifest in the data folder. */
 export const MANIFEST_FILE = 'network.json';
@@ -12,9 +13,13 @@ const credential = z.object({ cert: z.string().min(1), key: z.string().min(1) })
 
 const organisationEntry = z.object({
   name: z.string().min(1),
-  role: z.enum(['municipality', 'gp', 'hospital']),
+  role: z.enum(ORGANISATION_ROLES),
   gln: z.string().regex(/^\d{13}$/),
   sor: z.string().min(1),
+  /** Its name in the FHIR messages (the network description's `title`). */
+  title: z.string().min(1).optional(),
+  /** A GP practice's ydernummer (MedComRequesterOrganization of the messages it is sent). */
+  ydernummer: z.string().min(1).optional(),
   msh: z.string().url(),
   ap: z.string().url(),
   /** Its node's own server (health, metrics, the audit log's search `GET /audit/AuditEvent`). */

@@ -1,7 +1,13 @@
 import { gs1CheckDigit } from '@ehmi/smp';
 
+/**
+ * The roles an organisation can play in a network: the one list behind the network description's schema, network.json
+ * (`organisations[].role`) and `OrganisationRole`. A role added here is accepted everywhere.
+ */
+export const ORGANISATION_ROLES = ['municipality', 'gp', 'hospital'] as const;
+
 /** The role an organisation plays in the local network (network.json `organisations[].role`). */
-export type OrganisationRole = 'municipality' | 'gp' | 'hospital';
+export type OrganisationRole = (typeof ORGANISATION_ROLES)[number];
 
 /** One organisation of the local network: who it is in MedCom messages and in eDelivery addressing. */
 export interface OrganisationSpec {
@@ -23,6 +29,13 @@ export interface OrganisationSpec {
   ydernummer?: string;
   /** Postal address, as EER holds it (EAS finds GP practices by postal code). */
   address: { city: string; postalCode: string };
+  /**
+   * The message types it receives: Endpoint.payloadType codes of its EER messaging Endpoint, which EER publishes
+   * in the SMP as document types. Default `DEFAULT_MESSAGE_TYPES` of @ehmi/server.
+   */
+  receives?: readonly string[];
+  /** Its node's ports, each one given or laid out from the port base (`organisationPorts`). */
+  ports?: { msh?: number; ap?: number; node?: number };
 }
 
 /**

@@ -8,9 +8,15 @@ type Bundle = ReturnType<typeof buildHomeCareObservationMessage>;
 /** CPR of the patient of the sample prøvesvar (MedCom's example patient); EAS's local table gives the GP for it. */
 export const SAMPLE_PATIENT_CPR = '2509479989';
 
+/** Title and ydernummer as network.json has them; a manifest written before it had them: the built-in network's. */
 function extras(org: ManifestOrganisation): { title?: string; ydernummer?: string } {
-  const spec = LOCAL_ORGANISATIONS.find((s) => s.gln === org.gln);
-  return spec ? { title: spec.title, ...(spec.ydernummer ? { ydernummer: spec.ydernummer } : {}) } : {};
+  const spec = org.title ? org : LOCAL_ORGANISATIONS.find((s) => s.gln === org.gln);
+  return spec
+    ? {
+        ...(spec.title ? { title: spec.title } : {}),
+        ...(spec.ydernummer ? { ydernummer: spec.ydernummer } : {}),
+      }
+    : {};
 }
 
 /**

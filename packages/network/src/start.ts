@@ -32,6 +32,7 @@ import {
 } from './central.ts';
 import { type CrlService, startCrlService } from './crl-server.ts';
 import { noteDataDir } from './data-dir.ts';
+import { CENTRAL_NODE_SERVICES, type CentralNodeService } from './description.ts';
 import { MANIFEST_FILE, type NetworkManifest, writeNetworkManifest } from './manifest.ts';
 import { LOCAL_ORGANISATIONS, type OrganisationSpec, participantOf } from './organisations.ts';
 import { CENTRAL_NAME, ensureNetworkPki, type NetworkPki, networkCrlUrl } from './pki.ts';
@@ -64,6 +65,11 @@ export interface StartNetworkOptions {
   base?: ConfigInput;
   /** The organisations; default the three of `LOCAL_ORGANISATIONS`. */
   organisations?: readonly OrganisationSpec[];
+  /**
+   * The services the central node runs (a network description's `central.services`, `centralServicesOf`); default
+   * all of `CENTRAL_NODE_SERVICES`. Without `eds` the stations report to no one; without `console` there is none.
+   */
+  centralServices?: readonly CentralNodeService[];
   /**
    * How the access points find each other: `smp` (what `startNetwork` always uses) through the network's DNS
    * server and the SMP of the central node; `static` (the default of `planNetwork`, for tests that start single
@@ -235,6 +241,11 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       );
     names.add(s.name);
   }
+  const portsOf = specs.map((spec, index) => ({
+    spec,
+    ports: { ...organisationPorts(portBase, index), ...spec.ports },
+  }));
+  checkDistinctPorts(portsOf, portBase);
   mkdirSync(dataDir, { recursive: true });
   const h = urlHost(host);
   const crl: PlannedCrl = {
@@ -243,8 +254,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     port: centralServicePort(portBase, 'crl'),
   };
   const pki = await ensureNetworkPki(dataDir, specs, { hosts: [host], crlUrl: crl.url });
-  const laid = specs.map((spec, index) => {
-    const ports = organisationPorts(portBase, index);
+  const laid = portsOf.map(({ spec, ports }) => {
     return {
       spec,
       ports,
@@ -256,6 +266,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       },
     };
   });
+  const centralServices = new Set(options.centralServices ?? CENTRAL_NODE_SERVICES);
   const base = (options.base ?? {}) as Record<string, unknown>;
   const databaseUrl = options.databaseUrl ?? options.base?.database?.url;
   const secrets = ensureCentralSecrets(dataDir);
@@ -275,6 +286,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     schemaPrefix: options.base?.database?.schema,
     gp: specs.find((s) => s.role === 'gp'),
     crlUrl: crl.url,
+    services: centralServices,
     organisations: laid.map((o) => ({
       spec: o.spec,
       clientId: clientIdOf(o.spec),
@@ -348,7 +360,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       // (`<name>-ap`, eer/seed.ts). Without the central node (no tokens) the nodes report nothing. The MSH reads a
       // message's journey there with the same client (its scopes include system/AuditEvent.rs).
       deliveryStatus: {
-        ...(accessTokens ? { url: central.urls.eds } : {}),
+        ...(accessTokens && centralServices.has('eds') ? { url: central.urls.eds } : {}),
         clientId: clientIdOf(o.spec),
         devices: { ap: `${o.spec.name}-ap` },
       },
@@ -392,11 +404,11 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       smp: central.urls.smp,
       eer: central.urls.eer,
       eas: central.urls.eas,
-      eds: central.urls.eds,
+      ...(centralServices.has('eds') ? { eds: central.urls.eds } : {}),
       dns: central.urls.dns,
       node: central.urls.node,
       crl: crl.url,
-      ...(accessTokens ? { console: central.urls.console } : {}),
+      ...(accessTokens && centralServices.has('console') ? { console: central.urls.console } : {}),
       // Clients get access tokens for the MSHs when network.json names the authorization server.
       ...(accessTokens ? { auth: central.urls.auth } : {}),
     },
@@ -406,6 +418,8 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       role: o.spec.role,
       gln: o.spec.gln,
       sor: o.spec.sor,
+      title: o.spec.title,
+      ...(o.spec.ydernummer ? { ydernummer: o.spec.ydernummer } : {}),
       msh: o.urls.msh,
       ap: o.urls.ap,
       node: o.urls.node,
@@ -457,9 +471,10 @@ function ensureConsoleOperator(dataDir: string): { username: string; passwordFil
 function consoleServices(
   urls: CentralUrls,
   organisations: readonly AuthOrganisation[],
+  running: ReadonlySet<CentralNodeService>,
 ): Record<string, string> {
   const services: Record<string, string> = {
-    eds: urls.eds,
+    ...(running.has('eds') ? { eds: urls.eds } : {}),
     eer: urls.eer,
     eas: urls.eas,
     smp: urls.smp,
@@ -492,6 +507,7 @@ function planCentral(p: {
   schemaPrefix: string | undefined;
   gp: OrganisationSpec | undefined;
   crlUrl: string;
+  services: ReadonlySet<CentralNodeService>;
   organisations: AuthOrganisation[];
   clients: Record<NetworkClientName, Omit<PlannedNetworkClient, 'scope'>>;
 }): PlannedCentral {
@@ -570,7 +586,7 @@ function planCentral(p: {
       patients: p.gp ? [{ cpr: SAMPLE_PATIENT_CPR, sor: p.gp.sor }] : [],
     },
     // EDS: every station's delivery status events, read by the organisations that took part and the operator.
-    eds: { enabled: true, host: p.host, port: port('eds') },
+    eds: { enabled: p.services.has('eds'), host: p.host, port: port('eds') },
     // The authorization server (docs/specs/security.md 1a–1c). The node's tls is its server certificate and the
     // CAs of its clients' certificates (the network's root). EER, EAS and the organisations' MSHs ask for its
     // tokens.
@@ -595,7 +611,7 @@ function planCentral(p: {
     // The web console on its own port: people sign in at the authorization server through it, and it calls the
     // network's public APIs as them, with the console's own client certificate.
     console: {
-      enabled: true,
+      enabled: p.services.has('console'),
       host: p.host,
       port: port('console'),
       publicUrl: urls.console,
@@ -607,7 +623,7 @@ function planCentral(p: {
         .filter((s) => s && !['openid', 'profile', 'offline_access'].includes(s))
         .join(' '),
       tls: { ...p.clients.console.tls },
-      services: consoleServices(urls, p.organisations),
+      services: consoleServices(urls, p.organisations, p.services),
     },
   };
   const merged = deepMerge(p.base, own as Record<string, unknown>);
@@ -657,6 +673,27 @@ function planCentral(p: {
   };
 }
 
+/** Two servers on one port never start: name both before anything is written. */
+function checkDistinctPorts(
+  laid: readonly { spec: OrganisationSpec; ports: OrganisationPorts }[],
+  portBase: number,
+): void {
+  const used = new Map<number, string>();
+  for (let i = 0; i < 10; i++) used.set(portBase + i, 'the central services (base+0 … base+9)');
+  used.set(portBase + SMP_ADMIN_PORT_OFFSET, "the SMP's admin API (base+49)");
+  for (const { spec, ports } of laid) {
+    for (const [server, port] of Object.entries(ports)) {
+      const other = used.get(port);
+      if (other)
+        throw new EhmiError(
+          'EHMI_CONFIG_INVALID',
+          `organisation ${spec.name}: its ${server} port ${port} is ${other}'s too`,
+        );
+      used.set(port, `organisation ${spec.name}'s ${server}`);
+    }
+  }
+}
+
 function explainListenError(err: unknown, portBase: number): unknown {
   const e = err as NodeJS.ErrnoException & { port?: number };
   if (e?.code === 'EADDRINUSE') {
@@ -668,6 +705,25 @@ function explainListenError(err: unknown, portBase: number): unknown {
     );
   }
   return err;
+}
+
+/**
+ * Note what the data folder holds before a network starts there; the function returned removes what the start added
+ * (the whole folder when it did not exist before) and returns what it could not remove. What the network writes at
+ * the top of its data folder: keys, the registers' node, one folder per organisation, network.json, the console
+ * operator's password file.
+ */
+export function noteNetworkDataDir(
+  options: Pick<StartNetworkOptions, 'dataDir' | 'organisations'>,
+): () => string[] {
+  const owned = new Set([
+    'pki',
+    CENTRAL_NAME,
+    MANIFEST_FILE,
+    basename(consoleOperatorPasswordFile(options.dataDir)),
+    ...(options.organisations ?? LOCAL_ORGANISATIONS).map((o) => o.name),
+  ]);
+  return noteDataDir(options.dataDir, { nested: ['pki'], owns: (name) => owned.has(name) });
 }
 
 /**
@@ -684,15 +740,7 @@ function explainListenError(err: unknown, portBase: number): unknown {
  * await net.close();
  */
 export async function startNetwork(options: StartNetworkOptions): Promise<RunningNetwork> {
-  // What the network writes at the top of its data folder: keys, the registers' node, one folder per organisation.
-  const owned = new Set([
-    'pki',
-    CENTRAL_NAME,
-    MANIFEST_FILE,
-    basename(consoleOperatorPasswordFile(options.dataDir)),
-    ...(options.organisations ?? LOCAL_ORGANISATIONS).map((o) => o.name),
-  ]);
-  const undo = noteDataDir(options.dataDir, { nested: ['pki'], owns: (name) => owned.has(name) });
+  const undo = noteNetworkDataDir(options);
   try {
     return await startPlannedNetwork(await planNetwork({ ...options, discovery: 'smp' }), options);
   } catch (err) {
@@ -725,6 +773,7 @@ export async function seedNetworkRegisters(
 ): Promise<void> {
   const seeds: SeedOrganisation[] = plan.organisations.map((o) => ({
     spec: o.spec,
+    ...(o.spec.receives ? { messageTypes: o.spec.receives } : {}),
     as4Url: o.urls.ap,
     apCertificate: plan.pki.organisations[o.spec.name]!.as4.cert,
   }));

@@ -11,12 +11,14 @@ import {
   CENTRAL_SERVICES,
   centralServicePort,
   checkPortBase,
+  DEFAULT_NETWORK,
   ensureNetworkPki,
   isValidGln,
   LOCAL_ORGANISATIONS,
   MANIFEST_FILE,
   NETWORK_PORT_SPAN,
   organisationPorts,
+  organisationsOf,
   participantOf,
   planNetwork,
   readNetworkManifest,
@@ -205,6 +207,35 @@ describe('local network: plan and network.json', () => {
     assert.equal(prefixed.organisations[1]!.config.database.schema, 'test_ab12_gp');
   });
 
+  it("a description's central services, ports and message types: without EDS and the console, nobody reports and network.json names neither", async () => {
+    const organisations = organisationsOf(DEFAULT_NETWORK).map((o, i) =>
+      i === 2 ? { ...o, ports: { msh: 30040, ap: 30041, node: 30042 } } : o,
+    );
+    const plan = await planNetwork({
+      dataDir: dir,
+      portBase: 30000,
+      logger,
+      discovery: 'smp',
+      organisations,
+      centralServices: ['auth', 'eer', 'eas', 'smp', 'dns'],
+    });
+    assert.equal(plan.central.config.eds.enabled, false);
+    assert.equal(plan.central.config.console.enabled, false);
+    assert.equal(plan.central.config.eer.enabled && plan.central.config.auth.enabled, true);
+    assert.equal('eds' in plan.manifest.services || 'console' in plan.manifest.services, false);
+    for (const o of plan.organisations) assert.equal(o.config.deliveryStatus.url, undefined, o.spec.name);
+    assert.deepEqual(plan.organisations[2]!.urls, {
+      msh: 'https://127.0.0.1:30040',
+      ap: 'https://127.0.0.1:30041',
+      node: 'https://127.0.0.1:30042',
+    });
+    assert.equal(plan.organisations[2]!.config.msh.port, 30040);
+    // All of them (the default): EDS and the console run, and every node reports to EDS.
+    const all = await planNetwork({ dataDir: dir, portBase: 30000, logger, discovery: 'smp', organisations });
+    assert.equal(all.central.config.eds.enabled && all.central.config.console.enabled, true);
+    for (const o of all.organisations) assert.equal(o.config.deliveryStatus.url, all.manifest.services.eds);
+  });
+
   it('keeps shared settings from base but never its addressing', async () => {
     const plan = await planNetwork({
       dataDir: dir,
@@ -239,7 +270,7 @@ describe('local network: plan and network.json', () => {
     assert.equal(m.trustAnchor, join(dir, 'pki', 'root-ca.pem'));
     assert.deepEqual(
       m.organisations.map((o) => Object.keys(o).sort()),
-      m.organisations.map(() => [
+      m.organisations.map((o) => [
         'ap',
         'certificates',
         'clientId',
@@ -250,7 +281,9 @@ describe('local network: plan and network.json', () => {
         'role',
         'scope',
         'sor',
+        'title',
         'tls',
+        ...(o.role === 'gp' ? ['ydernummer'] : []),
       ]),
     );
     assert.deepEqual(m.organisations[1], {
@@ -258,6 +291,8 @@ describe('local network: plan and network.json', () => {
       role: 'gp',
       gln: '5790000127092',
       sor: '52581000016005',
+      title: 'Skødstrup Lægepraksis',
+      ydernummer: '061654',
       msh: 'https://127.0.0.1:30013',
       ap: 'https://127.0.0.1:30014',
       node: 'https://127.0.0.1:30015',

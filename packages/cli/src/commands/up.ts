@@ -1,7 +1,9 @@
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
-import type { Command } from 'commander';
+import type { NetworkManifest, NetworkPlan } from '@ehmi/network';
+import { type Command, Option } from 'commander';
 import { type CliContext, writeLine } from '../context.ts';
+import { runNetworkPart, superviseNetwork } from './up-processes.ts';
 
 interface UpOptions {
   config?: string;
@@ -9,6 +11,11 @@ interface UpOptions {
   host?: string;
   port?: string;
   portBase?: string;
+  network?: string;
+  processes?: boolean;
+  printSchema?: boolean;
+  /** Internal: run one part of the network (`central` or an organisation) as a child of `--processes`. */
+  only?: string;
 }
 
 function parsePort(value: string, flag: string, max = 65535): number {
@@ -96,32 +103,100 @@ async function upNode(opts: UpOptions, ctx: CliContext): Promise<void> {
   writeLine(ctx.stdout, 'stopped');
 }
 
-/** The local network: three organisations, each a node with its MSH and access point, and the central node. */
+/** What `ehmi up` prints of a started network: its servers with an example each, then the ready line. */
+export interface StartedNetwork {
+  plan: NetworkPlan;
+  manifest: NetworkManifest;
+  manifestFile: string;
+  engine: string;
+  /** How the nodes run: `in this process`, `in 5 processes`. */
+  how: string;
+  /** The console's first operator: user name and the file of the password. */
+  consoleOperator: { username: string; passwordFile: string };
+}
+
+/** The local network: the organisations of the description (default three), each a node with its MSH and access point, and the central node. */
 async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
-  const portBase = opts.portBase === undefined ? undefined : parsePort(opts.portBase, '--port-base');
   const { loadConfig } = await import('@ehmi/server/config');
   const { createLogger } = await import('@ehmi/server');
-  const { startNetwork, DEFAULT_PORT_BASE, CONSOLE_OPERATOR, consoleOperatorPasswordFile } = await import(
-    '@ehmi/network'
-  );
+  const network = await import('@ehmi/network');
+  const description = opts.network
+    ? network.readNetworkDescription(resolve(ctx.cwd, opts.network), opts.network)
+    : network.DEFAULT_NETWORK;
+  const portBase =
+    opts.portBase === undefined
+      ? (description.portBase ?? network.DEFAULT_PORT_BASE)
+      : parsePort(opts.portBase, '--port-base');
   // EHMI_* variables (log level, timings) apply to every node; the network sets the rest.
   const base = loadConfig({ env: ctx.env, cwd: ctx.cwd });
   // Nine servers logging every request would bury the lines below; EHMI_LOG_LEVEL=info brings them back.
   if (!ctx.env.EHMI_LOG_LEVEL) base.log.level = 'warn';
   const given = opts.data ?? ctx.env.EHMI_DATA_DIR ?? '.ehmi';
   const dataDir = resolve(ctx.cwd, given);
-  const show = pathShower(given, dataDir, ctx.cwd);
   const logger = createLogger(base);
-  const started = Date.now();
-  const stop = stopped(ctx);
-  const net = await startNetwork({
+  const options = {
     dataDir,
-    portBase: portBase ?? DEFAULT_PORT_BASE,
+    portBase,
     ...(base.database.url ? { databaseUrl: base.database.url } : {}),
     logger,
     ...(opts.host ? { host: opts.host } : {}),
     base,
-  });
+    organisations: network.organisationsOf(description),
+    centralServices: network.centralServicesOf(description),
+  };
+  if (opts.only !== undefined) {
+    await runNetworkPart(opts.only, options, ctx);
+    return;
+  }
+  const started = Date.now();
+  const stop = stopped(ctx);
+  const consoleOperator = {
+    username: network.CONSOLE_OPERATOR,
+    passwordFile: network.consoleOperatorPasswordFile(dataDir),
+  };
+  if (opts.processes) {
+    // The children read the same description and flags: each plans the same network and runs its part of it.
+    const childArgs = [
+      ...(opts.network ? ['--network', resolve(ctx.cwd, opts.network)] : []),
+      '--data',
+      dataDir,
+      '--port-base',
+      String(portBase),
+      ...(opts.host ? ['--host', opts.host] : []),
+    ];
+    await superviseNetwork(options, childArgs, ctx, stop, (net) =>
+      printNetwork({ ...net, consoleOperator }, ctx, given, dataDir, started),
+    );
+    return;
+  }
+  const net = await network.startNetwork(options);
+  printNetwork(
+    {
+      plan: net.plan,
+      manifest: net.manifest,
+      manifestFile: net.manifestFile,
+      engine: Object.values(net.nodes)[0]?.store.engine ?? 'sqlite',
+      how: 'in this process',
+      consoleOperator,
+    },
+    ctx,
+    given,
+    dataDir,
+    started,
+  );
+  await stop;
+  await net.close();
+  writeLine(ctx.stdout, 'stopped');
+}
+
+function printNetwork(
+  net: StartedNetwork,
+  ctx: CliContext,
+  given: string,
+  dataDir: string,
+  started: number,
+): void {
+  const show = pathShower(given, dataDir, ctx.cwd);
   // The commands below find the network in ./.ehmi by themselves; any other folder is named as the user named it.
   const dataFlag = dataDir === resolve(ctx.cwd, '.ehmi') ? '' : ` --data ${shellWord(show(dataDir))}`;
   const orgs = net.plan.organisations;
@@ -146,7 +221,7 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
     // The console: how to sign in (the operator's account, its generated password, the CA the browser must trust).
     const signIn =
       service === 'console'
-        ? `   try: open ${url} and sign in as ${CONSOLE_OPERATOR}, the password is in ${show(consoleOperatorPasswordFile(dataDir))} (the browser must trust ${cacert})`
+        ? `   try: open ${url} and sign in as ${net.consoleOperator.username}, the password is in ${show(net.consoleOperator.passwordFile)} (the browser must trust ${cacert})`
         : undefined;
     const example = signIn
       ? signIn
@@ -155,22 +230,28 @@ async function upNetwork(opts: UpOptions, ctx: CliContext): Promise<void> {
         : '';
     writeLine(ctx.stdout, `${service.padEnd(width)}  ${url}${example}`);
   }
-  const engine = Object.values(net.nodes)[0]?.store.engine ?? 'sqlite';
   writeLine(
     ctx.stdout,
-    `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${orgs.length} organisations (${orgs.map((o) => o.spec.name).join(', ')}), store ${engine}, ${show(net.manifestFile)} (Ctrl-C stops)`,
+    `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${orgs.length} organisations (${orgs.map((o) => o.spec.name).join(', ')}), store ${net.engine}, ${net.how}, ${show(net.manifestFile)} (Ctrl-C stops)`,
   );
-  await stop;
-  await net.close();
-  writeLine(ctx.stdout, 'stopped');
 }
 
 export function registerUp(program: Command, ctx: CliContext): void {
   program
     .command('up')
     .description(
-      'start the local EHMI network (municipality, gp, hospital: an MSH and an access point each) and run until Ctrl-C; with --config or --port, one node as configured',
+      'start the local EHMI network (municipality, gp, hospital: an MSH and an access point each, or the organisations of --network FILE) and run until Ctrl-C; with --config or --port, one node as configured',
     )
+    .option(
+      '--network <file>',
+      'the network description (JSON; its schema: ehmi up --print-schema) instead of the three organisations',
+    )
+    .option(
+      '--processes',
+      "run each organisation's node and the central node in a process of its own, as separate hosts would",
+    )
+    .option('--print-schema', 'print the JSON Schema of a network description (--network) and exit')
+    .addOption(new Option('--only <part>', 'run one part of the network (internal: --processes)').hideHelp())
     .option('--data <dir>', 'data folder (keys, databases, network.json); default ./.ehmi')
     .option('--port-base <n>', 'first of the 50 consecutive ports the network uses (default 8700)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
@@ -180,12 +261,22 @@ export function registerUp(program: Command, ctx: CliContext): void {
       'run one node listening on this port (0 picks a free one) instead of the network',
     )
     .action(async (opts: UpOptions) => {
+      if (opts.printSchema) {
+        const { networkJsonSchema } = await import('@ehmi/network');
+        writeLine(ctx.stdout, JSON.stringify(networkJsonSchema(), null, 2));
+        return;
+      }
       if (opts.config !== undefined || opts.port !== undefined || ctx.env.EHMI_CONFIG) {
-        if (opts.portBase !== undefined)
-          throw new EhmiError(
-            'EHMI_USAGE',
-            '--port-base is for the local network, not with --config or --port',
-          );
+        for (const [flag, given] of [
+          ['--port-base', opts.portBase],
+          ['--network', opts.network],
+          ['--processes', opts.processes],
+        ] as const)
+          if (given !== undefined)
+            throw new EhmiError(
+              'EHMI_USAGE',
+              `${flag} is for the local network, not with --config or --port`,
+            );
         await upNode(opts, ctx);
         return;
       }
