@@ -118,7 +118,7 @@ describe('the local network’s authorization server', () => {
 
   it('the operator gets read tokens for every MSH, EER and EAS; the maintainer EER write tokens', async () => {
     const { operator, maintainer, services } = net.manifest;
-    const reads = 'msh/messages.read msh/inbox.read';
+    const reads = 'msh/messages.read msh/inbox.read msh/webhooks.read';
     assert.equal(operator.scope, `${reads} ${EER_READ} ${EDS} ehmi/metrics.read ehmi/audit.read`);
     for (const o of net.manifest.organisations) {
       const claims = await claimsOf(operator.tls, {
