@@ -185,6 +185,8 @@ export async function createMsh(
     labelNames: ['result'] as const,
     registers: [app.metrics],
   });
+  // Closing aborts a try in flight: it counts as failed and is tried again after the restart.
+  const closingWebhooks = new AbortController();
   const webhookWorker = new Worker<WebhookJob>(
     queue,
     QUEUES.webhook,
@@ -200,7 +202,7 @@ export async function createMsh(
           counter: webhookCounter,
         },
         job,
-        context,
+        { complete: context.complete, signal: AbortSignal.any([context.signal, closingWebhooks.signal]) },
       ),
     {
       concurrency: hooks.concurrency,
@@ -287,6 +289,7 @@ export async function createMsh(
       await verifier?.close();
       await metrics.close();
       await worker?.stop();
+      closingWebhooks.abort();
       await webhookWorker.stop();
       await webhookAgent.close();
       await sweeping;
