@@ -6,6 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { issueCertificate } from '@ehmi/pki';
 import { Webhook } from 'standardwebhooks';
+import { mshScopeOf } from '../../src/msh/access.ts';
+import { TOKEN_OPEN_PATHS } from '../../src/msh/routes.ts';
+import { SMART_CONFIGURATION_PATH } from '../../src/smart-configuration.ts';
 import { engines } from '../helpers/engines.ts';
 import {
   homecare,
@@ -444,6 +447,19 @@ for (const engine of engines()) {
         a.ap.peers.set(`0088:${ORG_B.gln}`, b.msh.backend);
       }
       await call(a, 'DELETE', `/webhooks/${hook.id}`);
+    });
+
+    it('every route of the EUA API, the webhooks’ included, names the scope a token needs for it', () => {
+      const open = new Set([...TOKEN_OPEN_PATHS, SMART_CONFIGURATION_PATH]);
+      const routes = b.msh.app.routesSeen.filter((r) => !open.has(r.url));
+      assert.ok(routes.some((r) => r.url === '/webhooks/:id/failures/:deliveryId/$retry'));
+      for (const r of routes) {
+        const scope = mshScopeOf({ method: r.method, routeOptions: { url: r.url } } as never);
+        assert.ok(scope, `${r.method} ${r.url} has a scope`);
+        if (r.url.startsWith('/webhooks')) {
+          assert.equal(scope, r.method === 'GET' ? 'msh/webhooks.read' : 'msh/webhooks.write', r.url);
+        }
+      }
     });
 
     it('keeps at most msh.webhooks.maxRegistrations (409 past it)', async () => {
