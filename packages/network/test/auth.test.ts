@@ -18,7 +18,8 @@ const logger = pino({ level: 'silent' });
 type Jwks = Parameters<typeof verifyJwt>[1];
 type Credential = { cert: string; key: string };
 
-const MSH = 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write';
+const MSH =
+  'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/webhooks.read msh/webhooks.write';
 const EER_READ = 'system/Organization.rs system/Endpoint.rs system/Device.rs';
 const EER_WRITE = 'system/Organization.cruds system/Endpoint.cruds system/Device.cruds';
 const EAS = 'system/Organization.rs';
