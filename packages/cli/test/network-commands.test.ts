@@ -401,6 +401,94 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
     assert.match(n.err, /no organisation's MSH knows message nope/);
   });
 
+  it('webhooks add posts {url, events, description} and prints the id and the secret; list, failures, retry and remove call their routes', async () => {
+    const id = '6f1c2a4e-0b7d-4c59-9a43-2d1e8f7c3b10';
+    const hook = {
+      id,
+      url: 'https://127.0.0.1:9443/ehmi',
+      events: ['inbox.received'],
+      description: 'GP system',
+      createdAt: '2026-12-07T08:00:00.000Z',
+      createdBy: 'gp-eua',
+      disabled: null,
+    };
+    answers.set('gp POST /webhooks', { status: 201, body: { ...hook, secret: 'whsec_c2VjcmV0' } });
+    seen.length = 0;
+    const add = await run(
+      [
+        'webhooks',
+        'add',
+        'gp',
+        hook.url,
+        '--events',
+        'inbox.received',
+        '--description',
+        'GP system',
+        '--data',
+        dir,
+      ],
+      dir,
+    );
+    assert.equal(add.code, 0, add.err);
+    assert.deepEqual(JSON.parse(seen[0]!.body.toString('utf8')), {
+      url: hook.url,
+      events: ['inbox.received'],
+      description: 'GP system',
+    });
+    assert.equal(seen[0]!.contentType, 'application/json');
+    assert.match(
+      add.out,
+      new RegExp(`webhook ${id} of gp: https://127.0.0.1:9443/ehmi \\(inbox.received\\)`),
+    );
+    assert.match(add.out, /secret \(shown once.*\): whsec_c2VjcmV0/);
+    const bad = await run(
+      ['webhooks', 'add', 'gp', hook.url, '--events', 'inbox.deleted', '--data', dir],
+      dir,
+    );
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /unknown event type "inbox.deleted"/);
+
+    answers.set('gp GET /webhooks', { status: 200, body: [hook] });
+    const list = await run(['webhooks', 'list', 'gp', '--data', dir], dir);
+    assert.equal(list.code, 0, list.err);
+    assert.match(list.out, /gp webhooks: 1 webhook\n/);
+    assert.match(list.out, new RegExp(`${id} {2}https://127.0.0.1:9443/ehmi {2}inbox.received`));
+
+    const failure = {
+      id: `msg_${'a'.repeat(32)}`,
+      type: 'inbox.received',
+      attempts: 15,
+      lastStatus: 500,
+      lastError: 'HTTP 500',
+      failedAt: '2026-12-07T09:00:00.000Z',
+    };
+    answers.set(`gp GET /webhooks/${id}/failures`, { status: 200, body: [failure] });
+    const failures = await run(['webhooks', 'failures', 'gp', id, '--data', dir], dir);
+    assert.equal(failures.code, 0, failures.err);
+    assert.match(failures.out, /1 failed delivery/);
+    assert.match(failures.out, new RegExp(`${failure.id} {2}inbox.received {2}15 tries .* 500: HTTP 500`));
+    answers.set(`gp POST /webhooks/${id}/failures/${failure.id}/$retry`, {
+      status: 202,
+      body: { id: failure.id },
+    });
+    const retry = await run(['webhooks', 'retry', 'gp', id, failure.id, '--data', dir], dir);
+    assert.equal(retry.code, 0, retry.err);
+    assert.match(retry.out, /queued again/);
+
+    answers.set(`gp DELETE /webhooks/${id}`, { status: 204, body: '' });
+    const removed = await run(['webhooks', 'remove', 'gp', id, '--data', dir], dir);
+    assert.equal(removed.code, 0, removed.err);
+    assert.match(removed.out, new RegExp(`webhook ${id} of gp removed`));
+    // A refusal is the MSH's OperationOutcome, exit 1.
+    answers.set('gp POST /webhooks', {
+      status: 422,
+      body: oo('url: a webhook is called over HTTPS only, not http'),
+    });
+    const http = await run(['webhooks', 'add', 'gp', 'http://127.0.0.1:9/h', '--data', dir], dir);
+    assert.equal(http.code, 1);
+    assert.match(http.err, /HTTPS only/);
+  });
+
   it('resend posts $resend to the MSH that sent the message', async () => {
     answers.set('municipality POST /messages/trk-1/$resend', {
       status: 202,

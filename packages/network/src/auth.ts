@@ -9,11 +9,19 @@ import type { NetworkClientName } from './pki-files.ts';
  * network's own, one per route group and direction): `msh/messages.write` submit and resend (`POST /messages`,
  * `POST /messages/{id}/$resend`), `msh/messages.read` track (`GET /messages`, `GET /messages/{id}`),
  * `msh/inbox.read` the inbox (`GET /inbox`, `/inbox/stream`, `/inbox/{id}`), `msh/inbox.write` acknowledge and
- * remove (`POST /inbox/{id}/$acknowledge`, `DELETE /inbox/{id}`).
+ * remove (`POST /inbox/{id}/$acknowledge`, `DELETE /inbox/{id}`), `msh/webhooks.read` list webhooks and their
+ * failures, `msh/webhooks.write` register, remove and retry (`/webhooks`).
  */
-export const MSH_SCOPES = ['msh/messages.write', 'msh/messages.read', 'msh/inbox.read', 'msh/inbox.write'];
+export const MSH_SCOPES = [
+  'msh/messages.write',
+  'msh/messages.read',
+  'msh/inbox.read',
+  'msh/inbox.write',
+  'msh/webhooks.read',
+  'msh/webhooks.write',
+];
 /** Reading the MSH API: what the operator may. */
-export const MSH_READ_SCOPES = ['msh/messages.read', 'msh/inbox.read'];
+export const MSH_READ_SCOPES = ['msh/messages.read', 'msh/inbox.read', 'msh/webhooks.read'];
 /** EER reads (docs/specs/security.md: `system/Endpoint.rs system/Organization.rs`, and Device). */
 export const EER_READ_SCOPES = ['system/Organization.rs', 'system/Endpoint.rs', 'system/Device.rs'];
 /** EER writes (create, read, update, delete, search), the maintainer's. */

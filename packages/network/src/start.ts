@@ -347,6 +347,9 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
         host,
         port: o.ports.msh,
         clientTrustAnchors: [pki.trustAnchor],
+        // The local network's EUAs receive their webhooks on this machine (loopback); a production MSH refuses
+        // private targets (msh.webhooks.allowPrivateTargets off).
+        webhooks: { allowPrivateTargets: true },
       },
       // The MSH takes the central node's tokens; its tls.ca (the network's root) is what it trusts the issuer's
       // HTTPS with when it fetches the metadata and the keys. The operator reads every organisation's MSH (its token

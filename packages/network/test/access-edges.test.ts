@@ -259,7 +259,14 @@ describe('access at the edges (local network)', () => {
       const expectScopes: Record<string, string[]> = {
         [eer!]: ['system/Organization.rs', 'system/Endpoint.cruds', 'system/Device.rs', 'ehmi/metrics.read'],
         [eas!]: ['system/Organization.rs', 'eas/patient-gp.r'],
-        [gp.msh]: ['msh/messages.write', 'msh/messages.read', 'msh/inbox.read', 'msh/inbox.write'],
+        [gp.msh]: [
+          'msh/messages.write',
+          'msh/messages.read',
+          'msh/inbox.read',
+          'msh/inbox.write',
+          'msh/webhooks.read',
+          'msh/webhooks.write',
+        ],
       };
       for (const [base, scopes] of Object.entries(expectScopes)) {
         // No client certificate, no token.

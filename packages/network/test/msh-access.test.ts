@@ -2,10 +2,13 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
+import { Webhook } from 'standardwebhooks';
 import { Agent, fetch, request } from 'undici';
 import { eventually, freePortBase } from '../../server/test/e2e/helpers.ts';
 import {
@@ -182,6 +185,90 @@ describe('the MSH API with access tokens (local network)', () => {
     });
     const res = await call(gp, operator.tls, 'POST', '/messages', t, sample());
     assert.equal(res.status, 403);
+  });
+
+  it('webhooks: the hospital’s token cannot register one at the gp’s MSH, nor a gp token without msh/webhooks.write; the operator lists them and cannot register', async () => {
+    const body = JSON.stringify({ url: 'https://127.0.0.1:9/hook' });
+    const hospitals = await token(hospital.tls, {
+      client_id: hospital.clientId,
+      scope: 'msh/webhooks.read msh/webhooks.write',
+      resource: gp.msh,
+    });
+    const other = await call(gp, hospital.tls, 'POST', '/webhooks', hospitals, body);
+    assert.equal(other.status, 403);
+    assert.equal(issueCode(other.json), 'forbidden');
+    assert.match(JSON.stringify(other.json), /another organisation/);
+    assert.equal((await call(gp, hospital.tls, 'GET', '/webhooks', hospitals)).status, 403);
+    const reading = await token(gp.tls, {
+      client_id: gp.clientId,
+      scope: 'msh/webhooks.read',
+      resource: gp.msh,
+    });
+    const noScope = await call(gp, gp.tls, 'POST', '/webhooks', reading, body);
+    assert.equal(noScope.status, 403);
+    assert.match(noScope.challenge, /error="insufficient_scope", .*scope="msh\/webhooks.write"/);
+    const listed = await client.callAsOperator('gp', 'GET', '/webhooks');
+    assert.equal(listed.status, 200, listed.text);
+    const registered = await client.callAsOperator('gp', 'POST', '/webhooks', {
+      bytes: body,
+      contentType: 'application/json',
+    });
+    assert.equal(registered.status, 403, registered.text);
+    assert.deepEqual((await client.call('gp', 'GET', '/webhooks')).json, []);
+  });
+
+  it('webhooks: the gp’s EUA registers one on loopback (ehmi up allows it) and gets the municipality’s prøvesvar pushed, signed', async () => {
+    // The EUA's receiver serves the gp's TLS server certificate: the network's root, which the MSH trusts.
+    let arrived: (r: { headers: Record<string, string>; body: string }) => void = () => {};
+    const pushed = new Promise<{ headers: Record<string, string>; body: string }>((resolve) => {
+      arrived = resolve;
+    });
+    const server = createServer(
+      {
+        cert: readFileSync(gp.certificates.tlsServer.cert),
+        key: readFileSync(gp.certificates.tlsServer.key),
+      },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          res.writeHead(204).end();
+          arrived({
+            headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/ehmi`;
+      const registered = await client.call('gp', 'POST', '/webhooks', {
+        bytes: JSON.stringify({ url, events: ['inbox.received'] }),
+        contentType: 'application/json',
+      });
+      assert.equal(registered.status, 201, registered.text);
+      const { id, secret } = registered.json as { id: string; secret: string };
+      const sent = await client.call('municipality', 'POST', '/messages', {
+        bytes: sample(),
+        contentType: 'application/fhir+json',
+      });
+      assert.equal(sent.status, 202, sent.text);
+      const got = await pushed;
+      const payload = new Webhook(secret).verify(got.body, got.headers) as {
+        type: string;
+        data: { bundleId: string; url: string };
+      };
+      assert.equal(payload.type, 'inbox.received');
+      assert.equal(payload.data.bundleId, (sent.json as { bundleId: string }).bundleId);
+      // The EUA reads the message where the event says, with its own token.
+      const item = await client.call('gp', 'GET', new URL(payload.data.url).pathname);
+      assert.equal(item.status, 200, item.text);
+      assert.equal((await client.call('gp', 'DELETE', `/webhooks/${id}`)).status, 204);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('NetworkClient reports a refused token request with the server’s error and description', async () => {

@@ -238,6 +238,21 @@ describe('tokens restricted to one patient (local network)', () => {
     assert.equal(((await all.call('municipality', 'GET', '/messages')).json as Sent[]).length, before);
   });
 
+  it('a token restricted to one patient manages no webhooks (403): they carry every patient’s events', async () => {
+    for (const [method, body] of [
+      ['GET', undefined],
+      [
+        'POST',
+        { bytes: JSON.stringify({ url: 'https://127.0.0.1:9/hook' }), contentType: 'application/json' },
+      ],
+    ] as const) {
+      const res = await p1.call('gp', method, '/webhooks', body);
+      assert.equal(res.status, 403, res.text);
+      assert.match(res.text, /restricted to one patient/);
+    }
+    assert.deepEqual((await all.call('gp', 'GET', '/webhooks')).json, []);
+  });
+
   it('the inbox stream sends the patient’s new messages only', async () => {
     const t = await token(gp, 'msh/inbox.read', gp.msh, patient(P1));
     assert.equal(t.status, 200, JSON.stringify(t.body));

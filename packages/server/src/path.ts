@@ -19,6 +19,8 @@ export const QUEUES = {
   outcome: 'ap.outcome',
   /** Every station → EHMI Delivery Status: each step as an AuditEvent, retried until EDS took it (delivery-status/). */
   edsReport: 'eds.report',
+  /** MSH → the EUA's webhook receivers: one event, POSTed until a 2xx or its last try (msh/webhooks/). */
+  webhook: 'msh.webhook',
 } as const;
 
 /** The hops in the order a message takes them. */

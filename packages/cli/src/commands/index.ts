@@ -14,6 +14,7 @@ import { registerSend } from './send.ts';
 import { registerTrack } from './track.ts';
 import { registerUp } from './up.ts';
 import { registerValidate } from './validate.ts';
+import { registerWebhooks } from './webhooks.ts';
 
 /** Every `ehmi` subcommand. A command lives in its own file and registers itself on the program. */
 export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] = [
@@ -22,6 +23,7 @@ export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] 
   registerValidate,
   registerSend,
   registerInbox,
+  registerWebhooks,
   registerAck,
   registerTrack,
   registerResend,

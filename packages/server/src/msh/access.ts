@@ -21,10 +21,18 @@ export const MSH_SCOPE = {
   inboxRead: 'msh/inbox.read',
   /** Acknowledge and remove: `POST /inbox/{id}/$acknowledge`, `DELETE /inbox/{id}`. */
   inboxWrite: 'msh/inbox.write',
+  /** List webhooks and their failures: `GET /webhooks`, `/webhooks/{id}`, `/webhooks/{id}/failures`. */
+  webhooksRead: 'msh/webhooks.read',
+  /** Register, remove and retry: `POST /webhooks`, `DELETE /webhooks/{id}`, `POST …/failures/{id}/$retry`. */
+  webhooksWrite: 'msh/webhooks.write',
 } as const;
 
 /** The scopes a client that acts for no organisation (the network's operator) may use: reading only. */
-const OPERATOR_SCOPES: ReadonlySet<string> = new Set([MSH_SCOPE.messagesRead, MSH_SCOPE.inboxRead]);
+const OPERATOR_SCOPES: ReadonlySet<string> = new Set([
+  MSH_SCOPE.messagesRead,
+  MSH_SCOPE.inboxRead,
+  MSH_SCOPE.webhooksRead,
+]);
 
 /** The scope each route needs, by `<METHOD> <route>` (fastify's route pattern). */
 const ROUTE_SCOPES: Readonly<Record<string, string>> = {
@@ -39,6 +47,12 @@ const ROUTE_SCOPES: Readonly<Record<string, string>> = {
   'GET /inbox/:id': MSH_SCOPE.inboxRead,
   'POST /inbox/:id/$acknowledge': MSH_SCOPE.inboxWrite,
   'DELETE /inbox/:id': MSH_SCOPE.inboxWrite,
+  'POST /webhooks': MSH_SCOPE.webhooksWrite,
+  'GET /webhooks': MSH_SCOPE.webhooksRead,
+  'GET /webhooks/:id': MSH_SCOPE.webhooksRead,
+  'DELETE /webhooks/:id': MSH_SCOPE.webhooksWrite,
+  'GET /webhooks/:id/failures': MSH_SCOPE.webhooksRead,
+  'POST /webhooks/:id/failures/:deliveryId/$retry': MSH_SCOPE.webhooksWrite,
 };
 
 /**
@@ -79,7 +93,7 @@ export function checkOrganisation(
   if (options.scope !== undefined && !OPERATOR_SCOPES.has(options.scope)) {
     throw new EhmiError(
       'EHMI_FORBIDDEN',
-      `client ${claims.clientId} acts for no organisation: it may read this MSH's messages and inbox, not ${options.scope}`,
+      `client ${claims.clientId} acts for no organisation: it may read this MSH's messages, inbox and webhooks, not ${options.scope}`,
     );
   }
 }

@@ -55,6 +55,40 @@ export const mshConfigSchema = z
       .int()
       .min(1024)
       .default(64 * 1024 * 1024),
+    /**
+     * Push delivery to the EUA by webhooks (Standard Webhooks 1.0; docs/architecture.md "Push delivery"): what
+     * registrations may name, and how deliveries are tried.
+     */
+    webhooks: z
+      .object({
+        /**
+         * Whether a webhook may point at a loopback, private, link-local or otherwise non-public address (checked at
+         * registration, and again for every address a delivery connects to). Off: a registration could otherwise
+         * make the MSH call into its own network (server-side request forgery). The local network (`ehmi up`) turns
+         * it on: its EUAs listen on 127.0.0.1.
+         */
+        allowPrivateTargets: z.boolean().default(false),
+        /**
+         * PEM files of the CAs whose certificates a webhook receiver may present; none: the node's `tls.ca`, or
+         * the system's CAs when the node has none.
+         */
+        trustAnchors: z.array(z.string().min(1)).default([]),
+        /** Registrations this MSH keeps at most (its organisation's, together). */
+        maxRegistrations: z.number().int().min(1).max(1000).default(20),
+        /** Tries of one delivery before it goes to the failure list (Standard Webhooks: a schedule of about a day). */
+        maxAttempts: z.number().int().min(1).max(50).default(15),
+        /** Delay before the first retry; doubles per try, with ±10% jitter, up to `backoffMaxMs`. */
+        backoffBaseMs: positiveMs.default(5_000),
+        backoffMaxMs: positiveMs.default(6 * 3_600_000),
+        /** Time to set up the TCP and TLS connection to the receiver. */
+        connectTimeoutMs: positiveMs.default(10_000),
+        /** Time for the receiver to answer (its headers, then its body): Standard Webhooks recommends 15–30 s. */
+        responseTimeoutMs: positiveMs.default(15_000),
+        /** Deliveries in flight at once on this instance. */
+        concurrency: z.number().int().min(1).max(64).default(4),
+      })
+      .strict()
+      .prefault({}),
     archive: z
       .object({
         /** `0088:<GLN>` of the document archive's participant; no copies when absent. */

@@ -9,6 +9,7 @@ import type { MshConfig } from './config.ts';
 import type { JourneySource } from './journey.ts';
 import type { InboxHub } from './sse.ts';
 import type { MshEventsTable, MshInboxTable, MshMessagesTable, MshStore, MshTables } from './tables.ts';
+import type { WebhookEmitter } from './webhooks/events.ts';
 
 /** Everything the MSH's parts share. */
 export interface MshCore {
@@ -23,6 +24,8 @@ export interface MshCore {
   hub: InboxHub;
   /** EDS reporting (disabled: reports nothing). */
   eds: DeliveryStatusReporter;
+  /** Push delivery: the EUA's webhooks, queued in the transaction of each event. */
+  webhooks: WebhookEmitter;
   /** EDS, for the journey of a message (node `deliveryStatus`); absent when the node names no EDS. */
   journey?: JourneySource;
   /** Wake the dispatch worker after a commit that enqueued a job. */

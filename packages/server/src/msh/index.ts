@@ -1,8 +1,9 @@
 import { EhmiError } from '@ehmi/errors';
+import { Counter } from 'prom-client';
 import { AccessTokenVerifier, accessTokenVerifierOptions } from '../authz.ts';
 import type { AccessPointGateway, MshBackend } from '../contract.ts';
 import { noReporter } from '../delivery-status/index.ts';
-import { createHttpServer, listen, timeoutsOf } from '../http/index.ts';
+import { createHttpServer, listen, nodeAgent, timeoutsOf } from '../http/index.ts';
 import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { QUEUES } from '../path.ts';
 import { organisationOf, type Role, type RoleContext, readPem, requireTrustConfiguration } from '../roles.ts';
@@ -21,6 +22,9 @@ import { mshOpenApi } from './schemas.ts';
 import { InboxHub } from './sse.ts';
 import { type SweepResult, sweep } from './sweep.ts';
 import type { MshTables } from './tables.ts';
+import { type WebhookJob, webhookEmitter } from './webhooks/events.ts';
+import { sendWebhook, WebhookAttemptFailed, webhookRetryDelay } from './webhooks/send.ts';
+import { publicOnlyLookup } from './webhooks/target.ts';
 
 export { mshOpenApi } from './schemas.ts';
 export type { SweepResult } from './sweep.ts';
@@ -35,6 +39,8 @@ export interface MessageServiceHandler extends Role {
    * with `drained`, once none waits either. See `Worker.idle`.
    */
   idle(options?: { drained?: boolean }): Promise<IdleState>;
+  /** Resolves once no webhook delivery is due or running (with `drained`, once none waits for a retry either). */
+  webhooksIdle(options?: { drained?: boolean }): Promise<IdleState>;
 }
 
 export interface MshDeps {
@@ -117,6 +123,7 @@ export async function createMsh(
     onError: (err) => log.warn({ err }, 'inbox event poll failed'),
   });
   let worker: Worker<DispatchPayload> | undefined;
+  let url = '';
   const core: MshCore = {
     config: mshConfig,
     organisation,
@@ -127,6 +134,12 @@ export async function createMsh(
     accessPoint: deps.accessPoint,
     hub,
     eds: ctx.deliveryStatus ?? noReporter(queue),
+    webhooks: webhookEmitter({
+      queue,
+      maxAttempts: mshConfig.webhooks.maxAttempts,
+      now: () => Date.now(),
+      base: () => url,
+    }),
     ...(ctx.deliveryStatusSearch
       ? { journey: { search: ctx.deliveryStatusSearch, due: config.deliveryStatus.due } }
       : {}),
@@ -147,6 +160,58 @@ export async function createMsh(
     },
   );
   const dispatcher = worker;
+  // Push delivery (docs/architecture.md "Push delivery"): the node's HTTP client, trusting the receivers' CAs
+  // (msh.webhooks.trustAnchors, else the node's), presenting the node's certificate when a receiver asks for one,
+  // with the connect and response timeouts; without allowPrivateTargets every address it connects to must be public.
+  const hooks = mshConfig.webhooks;
+  const receiverCas = hooks.trustAnchors.map((file) => readPem(file, 'msh.webhooks.trustAnchors'));
+  const webhookCa =
+    receiverCas.length > 0 ? receiverCas : ctx.tls && ctx.tls.ca.length > 0 ? ctx.tls.ca : undefined;
+  const webhookAgent = nodeAgent({
+    connect: {
+      ...(webhookCa ? { ca: webhookCa } : {}),
+      ...(ctx.tls ? { cert: ctx.tls.client.cert, key: ctx.tls.client.key } : {}),
+      minVersion: 'TLSv1.2',
+      timeout: hooks.connectTimeoutMs,
+      ...(hooks.allowPrivateTargets ? {} : { lookup: publicOnlyLookup }),
+    },
+    headersTimeout: hooks.responseTimeoutMs,
+    bodyTimeout: hooks.responseTimeoutMs,
+    connections: hooks.concurrency,
+  });
+  const webhookCounter = new Counter({
+    name: 'ehmi_msh_webhook_deliveries_total',
+    help: 'Webhook tries by result: delivered, retried (a failed try, tried again), failed (on the failure list); the queue depth is ehmi_queue_jobs{queue="msh.webhook"}',
+    labelNames: ['result'] as const,
+    registers: [app.metrics],
+  });
+  // Closing aborts a try in flight: it counts as failed and is tried again after the restart.
+  const closingWebhooks = new AbortController();
+  const webhookWorker = new Worker<WebhookJob>(
+    queue,
+    QUEUES.webhook,
+    (job, context) =>
+      sendWebhook(
+        {
+          store,
+          agent: webhookAgent,
+          allowPrivateTargets: hooks.allowPrivateTargets,
+          tryTimeoutMs: hooks.connectTimeoutMs + hooks.responseTimeoutMs,
+          logger: log,
+          now: () => Date.now(),
+          counter: webhookCounter,
+        },
+        job,
+        { complete: context.complete, signal: AbortSignal.any([context.signal, closingWebhooks.signal]) },
+      ),
+    {
+      concurrency: hooks.concurrency,
+      pollIntervalMs: config.queue.pollIntervalMs,
+      logger: log,
+      isPermanent: (err) => err instanceof WebhookAttemptFailed && err.permanent,
+      retryDelay: (job, err) => webhookRetryDelay(job.attempt, err, hooks),
+    },
+  );
   const accessTokens =
     authorization &&
     requireMshAccess({
@@ -174,7 +239,6 @@ export async function createMsh(
     deliver: (inbound, part) => deliver(core, inbound, part),
     outcome: (outcome, part) => recordOutcome(core, outcome, part),
   };
-  let url = '';
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
   let lastRetention = 0;
@@ -196,6 +260,7 @@ export async function createMsh(
     },
     sweep: (now?: number) => runSweep(now),
     idle: (options) => dispatcher.idle(options),
+    webhooksIdle: (options) => webhookWorker.idle(options),
     async start() {
       const listenUrl = await listen(app, { host: mshConfig.host, port: mshConfig.port, https: !!tls });
       const publicUrl = mshConfig.publicUrl?.replace(/\/+$/, '');
@@ -210,6 +275,7 @@ export async function createMsh(
         );
       }
       worker?.start();
+      webhookWorker.start();
       timer = setInterval(() => {
         runSweep(undefined, true).catch((err) => log.error({ err }, 'msh sweep failed'));
       }, mshConfig.sweepIntervalMs);
@@ -223,6 +289,9 @@ export async function createMsh(
       await verifier?.close();
       await metrics.close();
       await worker?.stop();
+      closingWebhooks.abort();
+      await webhookWorker.stop();
+      await webhookAgent.close();
       await sweeping;
     },
   };

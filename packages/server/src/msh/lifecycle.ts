@@ -6,6 +6,7 @@ import type { DeliveryStatusReporter, StepTaken } from '../delivery-status/index
 import type { Db } from './core.ts';
 import type { TimelineStep } from './steps.ts';
 import type { MessageStatus, MshEventsTable, MshMessagesTable, NeedsAction } from './tables.ts';
+import { messageData, type WebhookEmitter, type WebhookEventType } from './webhooks/events.ts';
 
 /** What a step does to the message when it went well (`success`) or not (`failure`). */
 interface Move {
@@ -169,6 +170,12 @@ export interface TransitionInput {
    * timeline is not searched.
    */
   firstForEnvelope?: true;
+  /**
+   * Where the step's webhook events go (`MshCore.webhooks`): an acknowledgement that took effect is
+   * `message.acknowledged`, a move to `failed` is `message.failed`, queued in this transaction. A step that can
+   * have either needs it (EHMI_INTERNAL otherwise, so a caller that forgets it fails its tests).
+   */
+  webhooks?: WebhookEmitter;
 }
 
 /**
@@ -243,6 +250,25 @@ export async function transition(
   if (report?.eds.enabled && report.facts) {
     for (const place of REPORTS[name] ?? []) {
       await report.eds.report(trx, { ...place, facts: report.facts, outcome, at: input.time });
+    }
+  }
+  if (move) {
+    const events: WebhookEventType[] = [];
+    if (name === 'acknowledgement' && moved) events.push('message.acknowledged');
+    if (move.status === 'failed' && moved) events.push('message.failed');
+    if (events.length > 0) {
+      const webhooks = input.webhooks;
+      if (!webhooks) throw new EhmiError('EHMI_INTERNAL', `the step ${name} needs the MSH's webhooks`);
+      const data = async () =>
+        messageData(
+          webhooks.base(),
+          await trx
+            .selectFrom('msh_messages')
+            .selectAll()
+            .where('id', '=', message.id)
+            .executeTakeFirstOrThrow(),
+        );
+      for (const type of events) await webhooks.emit(trx, type, input.time, data);
     }
   }
   return true;

@@ -189,4 +189,54 @@ export const mshMigrations: Record<string, Migration> = {
       await db.schema.alterTable('msh_submissions').dropColumn('eds_facts').execute();
     },
   },
+  /**
+   * Webhooks (docs/architecture.md "Push delivery"): the registrations, and each event's delivery to each of them
+   * (its tries are an `msh.webhook` job). Deliveries are found by webhook and time (the failure list), by what is
+   * still to be delivered, and by age (retention).
+   */
+  '0034_msh_webhooks': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('msh_webhooks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('events', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('disabled_at', 'bigint')
+        .addColumn('disabled_reason', 'text')
+        .execute();
+      await db.schema
+        .createTable('msh_webhook_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('webhook_id', 'text', (c) => c.notNull())
+        .addColumn('event_type', 'text', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('last_attempt_at', 'bigint')
+        .addColumn('last_status', 'integer')
+        .addColumn('last_error', 'text')
+        .addColumn('delivered_at', 'bigint')
+        .addColumn('failed_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('msh_webhook_deliveries_webhook')
+        .on('msh_webhook_deliveries')
+        .columns(['webhook_id', 'delivered_at', 'created_at'])
+        .execute();
+      await db.schema
+        .createIndex('msh_webhook_deliveries_age')
+        .on('msh_webhook_deliveries')
+        .column('created_at')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('msh_webhook_deliveries').execute();
+      await db.schema.dropTable('msh_webhooks').execute();
+    },
+  },
 };

@@ -14,7 +14,7 @@ export const mshRole = defineRole<MshTables>()({
   configSchema: mshConfigSchema,
   migrations: mshMigrations,
   blobReferences: MSH_BLOB_REFERENCES,
-  queues: [QUEUES.dispatch],
+  queues: [QUEUES.dispatch, QUEUES.webhook],
   enabled: (config) => config.enabled,
   async create(ctx) {
     const { createMsh } = await import('./index.ts');

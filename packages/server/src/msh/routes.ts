@@ -24,6 +24,7 @@ import {
 } from './repository.ts';
 import { schemas } from './schemas.ts';
 import type { MessageStatus, NeedsAction } from './tables.ts';
+import { registerWebhookRoutes } from './webhooks/routes.ts';
 
 type IdParams = { Params: { id: string } };
 
@@ -245,6 +246,8 @@ export function registerRoutes(
       aboutPatient(request, (await findInboxItem(core.store.db, id))?.patient_cpr);
       return reply.status(202).header('location', `/messages/${ackId}`).send({ id: ackId });
     });
+
+    registerWebhookRoutes(api, core);
   });
 }
 

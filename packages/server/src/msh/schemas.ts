@@ -1,4 +1,5 @@
 import { TIMELINE_STEPS } from './steps.ts';
+import { WEBHOOK_COMPONENTS, WEBHOOK_SCHEMAS } from './webhooks/schemas.ts';
 
 /**
  * The EUA API's route schemas (params and query validated by fastify, the rest documentation) and the OpenAPI
@@ -168,6 +169,7 @@ const COMPONENTS = {
         issue: { type: 'array', items: { type: 'object' } },
       },
     },
+    ...WEBHOOK_COMPONENTS,
   },
 };
 
@@ -176,7 +178,8 @@ export const mshOpenApi = {
   version: '1.0.0',
   description:
     'Submit MedCom FHIR messages and other payloads, follow their delivery (EDS steps of ehmi-core §1.2), read and ' +
-    'acknowledge received messages. Authentication is mutual TLS when the node sets msh.clientTrustAnchors. ' +
+    'acknowledge received messages, and register webhooks to which the MSH pushes its events (Standard Webhooks 1.0). ' +
+    'Authentication is mutual TLS when the node sets msh.clientTrustAnchors. ' +
     'Errors are FHIR OperationOutcome resources; a bad path or query parameter is a 400.',
   security: [{ mutualTLS: [] }],
   components: COMPONENTS,
@@ -388,4 +391,5 @@ export const schemas = {
       '409': errorResponse('Acknowledged already'),
     },
   },
+  ...WEBHOOK_SCHEMAS,
 };

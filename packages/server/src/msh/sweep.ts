@@ -136,6 +136,12 @@ async function retention(core: MshCore, now: number, result: SweepResult): Promi
     .execute();
   // This role's finished outbox jobs (done and dead alike: dead ones are what an operator investigates).
   await core.queue.purgeFinished(cutoff, { queue: QUEUES.dispatch });
+  // Webhook deliveries not tried since the cutoff (delivered, on the failure list, or abandoned), and their jobs.
+  await db
+    .deleteFrom('msh_webhook_deliveries')
+    .where((eb) => eb(eb.fn.coalesce('last_attempt_at', 'created_at'), '<', cutoff))
+    .execute();
+  await core.queue.purgeFinished(cutoff, { queue: QUEUES.webhook });
   await db
     .deleteFrom('msh_received')
     .where('received_at', '<', cutoff)

@@ -144,6 +144,50 @@ export interface MshReceivedTable {
   received_at: number;
 }
 
+/** A webhook an EUA registered (Standard Webhooks 1.0): where this MSH POSTs the events it chose. */
+export interface MshWebhooksTable {
+  /** UUID. */
+  id: string;
+  /** `https://…`, checked at registration (msh/webhooks/target.ts). */
+  url: string;
+  /** The event types it receives, as a JSON array (`inbox.received`, …). */
+  events: string;
+  description: string | null;
+  /** `whsec_<base64>`: the HMAC-SHA256 key of its signatures, shown to the EUA once, at registration. */
+  secret: string;
+  /** The client that registered it (its token's client id; the certificate's subject without tokens). */
+  created_by: string | null;
+  created_at: number;
+  /** When deliveries stopped: the receiver answered 410 Gone (Standard Webhooks). */
+  disabled_at: number | null;
+  disabled_reason: string | null;
+}
+
+/**
+ * One event for one webhook: its `webhook-id`, the body every try sends (the same octets, signed anew with the
+ * try's timestamp), and the outcome of its tries. The `msh.webhook` job (`job_id`) carries the tries.
+ */
+export interface MshWebhookDeliveriesTable {
+  /** `msg_<uuid>`: the `webhook-id` header, the same on every try (the receiver's idempotency key). */
+  id: string;
+  webhook_id: string;
+  event_type: string;
+  /** The JSON body, as sent. */
+  body: string;
+  /** The queue job of the current round of tries (a retry from the failure list starts a new one). */
+  job_id: string;
+  created_at: number;
+  /** Tries so far, over every round. */
+  attempts: number;
+  last_attempt_at: number | null;
+  /** The receiver's HTTP status of the last try; null when there was no answer. */
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: number | null;
+  /** When its last try failed: it is on the failure list until it is retried. */
+  failed_at: number | null;
+}
+
 /**
  * Blobs the MSH wrote, written down outside the business transaction (before it): retention finds the ones a
  * rolled-back transaction left unreferenced.
@@ -155,6 +199,8 @@ export type MshTables = {
   msh_inbox: MshInboxTable;
   msh_dedup: MshDedupTable;
   msh_received: MshReceivedTable;
+  msh_webhooks: MshWebhooksTable;
+  msh_webhook_deliveries: MshWebhookDeliveriesTable;
 };
 
 /** Columns of this role that name blobs (the node's blob garbage collection keeps what they name). */

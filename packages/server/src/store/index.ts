@@ -36,7 +36,14 @@ export {
   type WalFaults,
 } from './durability.ts';
 export { migrateToLatest } from './migrations.ts';
-export { type EnqueueOptions, type Job, JobQueue, type JobStatus, type QueueOptions } from './queue.ts';
+export {
+  backoffDelay,
+  type EnqueueOptions,
+  type Job,
+  JobQueue,
+  type JobStatus,
+  type QueueOptions,
+} from './queue.ts';
 export { type AnyDb, type BlobsTable, type CoreTables, coreDb, type JobsTable } from './types.ts';
 export {
   type BatchJobHandler,

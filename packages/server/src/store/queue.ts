@@ -440,17 +440,22 @@ export class JobQueue {
   }
 
   /**
-   * Record a failed try. The job is retried after an exponential back-off unless it has used its tries or the
-   * failure is permanent, in which case it is dead-lettered.
+   * Record a failed try. The job is retried after an exponential back-off (or after `delayMs`, the caller's own:
+   * a server's Retry-After) unless it has used its tries or the failure is permanent, in which case it is
+   * dead-lettered.
    */
-  async fail(job: Job, error: unknown, options: { permanent?: boolean } = {}): Promise<'retry' | 'dead'> {
+  async fail(
+    job: Job,
+    error: unknown,
+    options: { permanent?: boolean; delayMs?: number } = {},
+  ): Promise<'retry' | 'dead'> {
     const now = this.options.now();
     const message = (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(
       0,
       4000,
     );
     const dead = options.permanent === true || job.attempt >= job.maxAttempts;
-    const retryAt = now + this.backoff(job.attempt);
+    const retryAt = now + Math.max(0, Math.round(options.delayMs ?? this.backoff(job.attempt)));
     const result = await this.store.db
       .updateTable('jobs')
       .set(
@@ -498,12 +503,10 @@ export class JobQueue {
     return true;
   }
 
-  /** The delay before try `attempt + 1`: base · 2^(attempt−1), capped, with jitter. */
+  /** The delay before try `attempt + 1`: base · 2^(attempt−1), capped, with jitter ({@link backoffDelay}). */
   backoff(attempt: number): number {
     const { backoffBaseMs, backoffMaxMs, jitter } = this.options;
-    const raw = Math.min(backoffMaxMs, backoffBaseMs * 2 ** Math.max(0, attempt - 1));
-    const spread = raw * jitter * (Math.random() * 2 - 1);
-    return Math.max(0, Math.round(Math.min(backoffMaxMs, raw + spread)));
+    return backoffDelay(attempt, { baseMs: backoffBaseMs, maxMs: backoffMaxMs, jitter });
   }
 
   /**
@@ -588,6 +591,21 @@ export class JobQueue {
   async get(id: string): Promise<Selectable<JobsTable> | undefined> {
     return this.store.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
   }
+}
+
+/**
+ * The delay before try `attempt + 1` of a job: `baseMs · 2^(attempt−1)`, capped at `maxMs`, spread by ±`jitter`
+ * (a fraction) so that jobs that failed together do not retry in lock-step. The queue's own back-off, and that of
+ * a worker with its own schedule (`WorkerOptions.retryDelay`).
+ */
+export function backoffDelay(
+  attempt: number,
+  options: { baseMs: number; maxMs: number; jitter: number },
+): number {
+  const { baseMs, maxMs, jitter } = options;
+  const raw = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  const spread = raw * jitter * (Math.random() * 2 - 1);
+  return Math.max(0, Math.round(Math.min(maxMs, raw + spread)));
 }
 
 function leaseLost(job: Job): EhmiError {

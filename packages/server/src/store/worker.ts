@@ -52,6 +52,11 @@ export interface WorkerOptions {
    * get better), anything else (network, database, a bug) is retried.
    */
   isPermanent?: (error: unknown) => boolean;
+  /**
+   * The delay before the next try of a job that failed (a handler's own schedule, a server's Retry-After), or
+   * undefined for the queue's back-off.
+   */
+  retryDelay?: (job: Job, error: unknown) => number | undefined;
 }
 
 /** What {@link Worker.idle} resolves with. */
@@ -90,6 +95,7 @@ export class Worker<P = unknown> {
   readonly #pollMs: number;
   readonly #logger: Logger | undefined;
   readonly #isPermanent: (error: unknown) => boolean;
+  readonly #retryDelay: ((job: Job, error: unknown) => number | undefined) | undefined;
   readonly #running = new Set<Promise<void>>();
   #stopped = true;
   #timer: NodeJS.Timeout | undefined;
@@ -128,6 +134,7 @@ export class Worker<P = unknown> {
     this.#pollMs = options.pollIntervalMs ?? 5000;
     this.#logger = options.logger;
     this.#isPermanent = options.isPermanent ?? isPermanentFailure;
+    this.#retryDelay = options.retryDelay;
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
@@ -455,7 +462,11 @@ export class Worker<P = unknown> {
   /** Record a job's failure (retried later or dead-lettered, as the queue decides) and log it. */
   async #recordFailure(job: Job<P>, err: unknown): Promise<void> {
     try {
-      const outcome = await this.#queue.fail(job, err, { permanent: this.#isPermanent(err) });
+      const delayMs = this.#retryDelay?.(job, err);
+      const outcome = await this.#queue.fail(job, err, {
+        permanent: this.#isPermanent(err),
+        ...(delayMs !== undefined ? { delayMs } : {}),
+      });
       this.#logger?.warn(
         { err, jobId: job.id, queue: this.#name, attempt: job.attempt, outcome },
         'job failed',

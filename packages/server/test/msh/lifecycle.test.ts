@@ -8,7 +8,8 @@ import {
   transition,
 } from '../../src/msh/lifecycle.ts';
 import type { MshStore, MshTables } from '../../src/msh/tables.ts';
-import { storeView } from '../../src/store/index.ts';
+import { type WebhookEmitter, webhookEmitter } from '../../src/msh/webhooks/events.ts';
+import { JobQueue, storeView } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
 const T0 = Date.parse('2026-12-06T10:00:00Z');
@@ -17,10 +18,18 @@ for (const engine of engines()) {
   describe(`a sent message's lifecycle (${engine.name})`, { skip: engine.skip }, () => {
     let test: TestStore;
     let store: MshStore;
+    let webhooks: WebhookEmitter;
 
     before(async () => {
       test = await engine.open();
       store = storeView<MshTables>(test.store);
+      const queue = new JobQueue(test.store, {
+        leaseMs: 30_000,
+        maxAttempts: 3,
+        backoffBaseMs: 10,
+        backoffMaxMs: 10,
+      });
+      webhooks = webhookEmitter({ queue, maxAttempts: 3, now: () => T0, base: () => 'https://msh.test' });
     });
     after(async () => {
       await test?.cleanup();
@@ -74,7 +83,7 @@ for (const engine of engines()) {
       input: Partial<TransitionInput> = {},
     ): Promise<boolean> {
       return store.transaction((trx) =>
-        transition(trx, m, name, { detail: `envelope ${m.envelopeId}`, time: T0 + 1, ...input }),
+        transition(trx, m, name, { detail: `envelope ${m.envelopeId}`, time: T0 + 1, webhooks, ...input }),
       );
     }
 
@@ -158,6 +167,64 @@ for (const engine of engines()) {
         needs_action: null,
         events: ['01.1 success', '10.1 failure', '10.1 success'],
       });
+    });
+
+    it('a move to failed and an acknowledgement that took effect queue their webhook events with the step', async () => {
+      await store.db
+        .insertInto('msh_webhooks')
+        .values({
+          id: randomUUID(),
+          url: 'https://eua.test/hook',
+          events: JSON.stringify(['message.acknowledged', 'message.failed']),
+          description: null,
+          secret: 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+          created_by: null,
+          created_at: T0,
+          disabled_at: null,
+          disabled_reason: null,
+        })
+        .execute();
+      const events = async (id: string) =>
+        (await store.db.selectFrom('msh_webhook_deliveries').select(['event_type', 'body']).execute())
+          .filter((d) => (JSON.parse(d.body) as { data: { id: string } }).data.id === id)
+          .map((d) => d.event_type);
+      const m = await message();
+      await step(m, 'sentOverAs4');
+      assert.deepEqual(await events(m.id), []);
+      await step(m, 'envelopeReceipt', { outcome: 'failure' });
+      assert.deepEqual(await events(m.id), ['message.failed']);
+      // The fatal-error acknowledgement is both.
+      await step(m, 'acknowledgement', {
+        outcome: 'failure',
+        detail: 'fatal',
+        set: { ack_code: 'fatal-error' },
+      });
+      assert.deepEqual((await events(m.id)).sort(), [
+        'message.acknowledged',
+        'message.failed',
+        'message.failed',
+      ]);
+      // A second acknowledgement changes nothing, and queues nothing.
+      await step(m, 'acknowledgement', { detail: 'ok', set: { ack_code: 'ok' } });
+      assert.equal((await events(m.id)).length, 3);
+      const [body] = await store.db.selectFrom('msh_webhook_deliveries').select('body').execute();
+      const payload = JSON.parse(body!.body) as { timestamp: string; data: Record<string, unknown> };
+      assert.equal(payload.data.url, `https://msh.test/messages/${m.id}`);
+      assert.equal(payload.timestamp, new Date(T0 + 1).toISOString());
+      // A caller that would fail a message without the MSH's webhooks is a bug, and fails (the step rolls back).
+      const other = await message();
+      await assert.rejects(
+        store.transaction((trx) =>
+          transition(trx, other, 'handedOver', {
+            outcome: 'failure',
+            detail: `envelope ${other.envelopeId}`,
+            time: T0,
+            firstForEnvelope: true,
+          }),
+        ),
+        /needs the MSH's webhooks/,
+      );
+      assert.equal((await state(other.id)).status, 'accepted');
     });
 
     it('refuses to resend an acknowledged message and writes nothing', async () => {

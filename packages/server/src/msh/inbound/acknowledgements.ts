@@ -71,6 +71,7 @@ export async function receiveAcknowledgement(
           : {}),
       },
       report: { eds: core.eds, facts: ackFacts },
+      webhooks: core.webhooks,
     });
     if (!taken) {
       core.logger.info({ messageId: msg.id }, 'duplicate acknowledgement ignored (MedCom 020 §1.2 #2)');

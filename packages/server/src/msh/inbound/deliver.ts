@@ -20,6 +20,7 @@ import { validateEnvelope } from '../envelope-check.ts';
 import { addSubmission, envelopeIdOf } from '../envelopes.ts';
 import { formatOfMime, readFhir } from '../fhir-body.ts';
 import { claimReceived, noteDuplicateKeys, wasReceived } from '../repository.ts';
+import { inboxReceivedData } from '../webhooks/events.ts';
 import { receiveAcknowledgement } from './acknowledgements.ts';
 import { checkDuplicate, deliverDuplicate, type MessageKeys } from './duplicates.ts';
 import { answerException, ignore, receiptFor, receiveReceipt } from './receipts.ts';
@@ -237,6 +238,10 @@ async function deliverNew(
         throw new AlreadyReceived();
       if (!(await noteDuplicateKeys(trx, keys, id, now))) throw new DuplicateRace();
       await trx.insertInto('msh_inbox').values(row).execute();
+      // Push delivery: the EUA's webhooks hear of the item with the commit that puts it in the inbox.
+      await core.webhooks.emit(trx, 'inbox.received', now, () =>
+        inboxReceivedData(core.webhooks.base(), row),
+      );
       await addSubmission(core, trx, receipt, receiptBlob, 'receipt', null);
       // 05.1 received, 05.2 in the inbox for the EUA, 07.1 the EnvelopeReceipt created and sent: one commit.
       if (facts) {

@@ -137,7 +137,12 @@ export async function receiveReceipt(
     const message = { id: sub.message_id, envelopeId: sub.id };
     let recorded: boolean;
     if (receipt.kind === 'ReceiptAcknowledgement') {
-      recorded = await transition(trx, message, 'envelopeReceipt', { detail, time: now, report });
+      recorded = await transition(trx, message, 'envelopeReceipt', {
+        detail,
+        time: now,
+        report,
+        webhooks: core.webhooks,
+      });
       if (recorded) await clearReceiptDue(trx, sub.message_id, sub.id);
     } else {
       const ex = receipt.exception;
@@ -148,6 +153,7 @@ export async function receiveReceipt(
         time: now,
         set: { failure_reason: reason, failure_ebms: null, receipt_due: null },
         report,
+        webhooks: core.webhooks,
       });
     }
     if (!recorded) {

@@ -42,6 +42,7 @@ export async function dispatchJob(
         detail: `envelope ${sub.id}`,
         time: at,
         report,
+        webhooks: core.webhooks,
         ...(first ? { firstForEnvelope: true as const } : {}),
       }))
     ) {
@@ -88,6 +89,7 @@ export async function dispatchJob(
           now: core.now(),
           set: { failure_reason: reason, failure_ebms: null },
           report,
+          webhooks: core.webhooks,
         });
       }
     });
@@ -135,6 +137,7 @@ export async function recordOutcome(
           failure_reason: outcome.reason ?? 'the access point could not deliver the message',
           failure_ebms: outcome.ebmsCode ?? null,
         },
+        webhooks: core.webhooks,
       });
       return;
     }
@@ -142,6 +145,7 @@ export async function recordOutcome(
       detail: `envelope ${sub.id}${outcome.endpointUrl ? ` to ${outcome.endpointUrl}` : ''}`,
       time,
       now,
+      webhooks: core.webhooks,
     });
     // The copy for the archive goes once the message itself was sent (ehmi-core §1.1, governance 2026).
     for (const id of await releaseHeld(trx, sub.message_id, now)) {
