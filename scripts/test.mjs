@@ -51,8 +51,11 @@ const result = spawnSync(
     'tsx',
     '--test',
     `--test-concurrency=${concurrency}`,
-    // The usual report, then the failed tests listed again at the end, where a long log is read first.
+    // The usual report, then where the time went, then the failed tests listed again at the end, where a long log
+    // is read first.
     `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'scripts', 'test-times.mjs')}`,
     '--test-reporter-destination=stdout',
     `--test-reporter=${join(root, 'scripts', 'test-failures.mjs')}`,
     '--test-reporter-destination=stdout',

@@ -1,12 +1,13 @@
 // Starting and stopping like a service: `npm start` and `ehmi up` as real processes stop cleanly (print `stopped`,
 // free every port) on SIGINT or SIGTERM sent to the process that was started — npm included — and on a terminal's
 // Ctrl-C; the network stops when npm is killed outright; a start that fails leaves no half-built data folder; the
-// hints name the data folder as it was given.
+// hints name the data folder as it was given. Each start is a whole network in processes of its own: the tests share
+// one data folder and port base, so that the keys are made once.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePortBase } from '../../server/test/e2e/helpers.ts';
@@ -64,12 +65,12 @@ describe('npm start and ehmi up stop like a service', () => {
     return dir;
   };
 
-  // One data folder for the npm runs: the keys are made once.
+  // One data folder (an absolute path) and one port base for the npm runs: the keys are made once, at the first.
   let data = '';
   let base = 0;
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    it(`${signal} to the npm process: ehmi up prints stopped, npm exits 0, every port is free`, {
+    it(`${signal} to the npm process: ehmi up prints stopped, npm exits 0, every port is free; an absolute --data is printed as given`, {
       timeout: 120_000,
     }, async () => {
       data ||= await tempDir('ehmi-up-sig-');
@@ -77,6 +78,11 @@ describe('npm start and ehmi up stop like a service', () => {
       const npm = npmStart(data, base);
       running.push(npm);
       await npm.line(/^ready/);
+      // The hints name the absolute folder as given, not a path relative to the working folder.
+      assert.match(npm.out(), new RegExp(` --data ${data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+      assert.ok(npm.out().includes(` --cacert ${data}/pki/root-ca.pem `), npm.out());
+      assert.ok(npm.out().includes(`, ${data}/network.json (Ctrl-C stops)`), npm.out());
+      assert.ok(!npm.out().includes(` ${basename(data)}/`), npm.out());
       const ports = networkPorts(data, npm.out());
       npm.child.kill(signal);
       assert.deepEqual(await npm.exited, { code: 0, signal: null }, npm.err());
@@ -125,7 +131,9 @@ describe('npm start and ehmi up stop like a service', () => {
     timeout: 180_000,
   }, async () => {
     const parent = await tempDir('ehmi-up-rel-');
-    const upBase = await freePortBase();
+    // The npm runs' keys and ports, when they ran (their network is stopped): a start that finds current keys.
+    if (data) await cp(join(data, 'pki'), join(parent, 'net', 'pki'), { recursive: true });
+    const upBase = base || (await freePortBase());
     const up = launch(process.execPath, [BIN, 'up', '--data', 'net', '--port-base', String(upBase)], {
       cwd: parent,
     });
@@ -157,25 +165,6 @@ describe('npm start and ehmi up stop like a service', () => {
     assert.deepEqual(await up.exited, { code: 0, signal: null }, up.err());
     assert.match(up.out(), /^stopped$/m);
     await assertPortsFree(ports);
-  });
-
-  it('ehmi up with an absolute --data prints absolute paths', { timeout: 120_000 }, async () => {
-    const abs = await tempDir('ehmi-up-abs-');
-    const up = launch(
-      process.execPath,
-      [BIN, 'up', '--data', abs, '--port-base', String(await freePortBase())],
-      {
-        cwd: dirname(abs),
-      },
-    );
-    running.push(up);
-    await up.line(/^ready/);
-    assert.match(up.out(), new RegExp(` --data ${abs}$`, 'm'));
-    assert.ok(up.out().includes(` --cacert ${abs}/pki/root-ca.pem `), up.out());
-    assert.ok(up.out().includes(`, ${abs}/network.json (Ctrl-C stops)`), up.out());
-    assert.ok(!up.out().includes(` ${basename(abs)}/`), up.out());
-    up.child.kill('SIGINT');
-    assert.deepEqual(await up.exited, { code: 0, signal: null }, up.err());
   });
 });
 

@@ -874,10 +874,19 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
     central,
     crl,
     close() {
-      // The organisations first (their sends stop), then the registers, then the CRL.
-      closed ??= Promise.all(Object.values(nodes).map((n) => n.close()))
-        .then(() => central.close())
-        .then(() => crl.close());
+      // The organisations first (their sends stop), then the registers, then the CRL. A part that fails to close
+      // does not keep the others open (their servers would keep the process alive): all are closed, then the first
+      // failure is thrown.
+      closed ??= (async () => {
+        const failures: unknown[] = [];
+        const note = (results: PromiseSettledResult<void>[]) => {
+          for (const r of results) if (r.status === 'rejected') failures.push(r.reason);
+        };
+        note(await Promise.allSettled(Object.values(nodes).map((n) => n.close())));
+        note(await Promise.allSettled([central.close()]));
+        note(await Promise.allSettled([crl.close()]));
+        if (failures.length > 0) throw failures[0];
+      })();
       return closed;
     },
   };

@@ -81,7 +81,8 @@ export async function openInstanceTempDir(
     dir,
     async close() {
       clearInterval(timer);
-      await rm(dir, { recursive: true, force: true });
+      // A receive still finishing may write into the folder while it is removed (ENOTEMPTY): rm tries again.
+      await rm(dir, { recursive: true, force: true, maxRetries: 5 });
       live.delete(dir);
     },
   };
