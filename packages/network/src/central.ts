@@ -79,9 +79,23 @@ export function ensureCentralSecrets(dataDir: string): CentralSecrets {
   return secrets;
 }
 
+/**
+ * Payloads of other standards the local network's organisations take (codes of `ehmi-message-definition-uri`), so
+ * `ehmi send --payload` finds their receivers: the EDIFACT and the OIOXML laboratory report, and the OIOXML binary
+ * document transport, which carries a CDA document (the code system names no CDA document type).
+ */
+export const PAYLOAD_MESSAGE_TYPES = [
+  'urn:dk:healthcare:medcom:messaging:edifact:medrpt:rpt01:r0131k',
+  'urn:dk:healthcare:medcom:messaging:oioxml:schema:xsd:medrpt:xrpt01:xr0131k',
+  'urn:dk:healthcare:medcom:messaging:oioxml:schema:xsd:medbin:xbin01:xb0131x',
+] as const;
+
+/** The Endpoint.payloadType codes of every organisation of the local network. */
+export const NETWORK_MESSAGE_TYPES: readonly string[] = [...DEFAULT_MESSAGE_TYPES, ...PAYLOAD_MESSAGE_TYPES];
+
 /** The document types every organisation's endpoint is published for, as the SMP holds them (EER's mapping). */
 export function publishedDocumentTypes(): string[] {
-  return [...new Set(DEFAULT_MESSAGE_TYPES.map((code) => documentTypeOf(code)))];
+  return [...new Set(NETWORK_MESSAGE_TYPES.map((code) => documentTypeOf(code)))];
 }
 
 /** An organisation as the registers are seeded with it. */
@@ -156,6 +170,7 @@ export async function seedRegisters(
       address: o.spec.address,
       apUrl: o.as4Url,
       apCertificate: readFileSync(o.apCertificate, 'utf8'),
+      messageTypes: NETWORK_MESSAGE_TYPES,
     });
     await seedEer(eerUrl, resources, doFetch);
   }

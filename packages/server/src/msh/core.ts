@@ -121,6 +121,7 @@ export function inboxItem(row: Selectable<MshInboxTable>) {
     type: row.type,
     sender: row.sender,
     receivedAt: new Date(row.received_at).toISOString(),
+    mimeType: row.mime_type,
   };
 }
 
