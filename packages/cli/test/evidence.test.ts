@@ -169,6 +169,9 @@ for (const engine of engines())
           '--document-type',
           p.documentType,
           ...p.kind,
+          // The ehmiSBDH needs PATIENTID: the reports' patient (MedCom's test CPR).
+          '--patient',
+          '0101010227',
           '--data',
           dir,
         ]);

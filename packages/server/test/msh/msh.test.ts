@@ -661,7 +661,7 @@ for (const engine of engines()) {
       assert.equal(m.status, 422, m.text);
       assert.match(
         m.body.issue[0].details.text,
-        /a cda payload cannot travel as .* an EDIFACT document type/,
+        /a cda payload cannot travel as .*: that document type is EDIFACT, which carries edifact payloads/,
       );
       assert.deepEqual([await count(a, 'msh_messages'), await count(a, 'jobs')], before);
     });

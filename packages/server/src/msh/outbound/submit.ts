@@ -207,7 +207,7 @@ export async function submitPayload(
   if (!KINDS_OF[definition.family].includes(kindParam)) {
     throw new EhmiError(
       'EHMI_VALIDATION_FAILED',
-      `a ${kindParam} payload cannot travel as ${documentType} (${definition.display}), a ${definition.family.toUpperCase()} document type; its kinds: ${KINDS_OF[definition.family].join(', ')}`,
+      `a ${kindParam} payload cannot travel as ${documentType} (${definition.display}): that document type is ${definition.family.toUpperCase()}, which carries ${KINDS_OF[definition.family].join(' or ')} payloads`,
       { expression: ['kind', 'documentType'] },
     );
   }
