@@ -294,6 +294,17 @@ for (const engine of engines())
         assert.equal(operator.status, 200, operator.text);
         const refused = await client.callAsOperator('municipality', 'POST', `/ping?receiver=0088:${gp.gln}`);
         assert.equal(refused.status, 403, refused.text);
+        // A participant the register does not serve: 404 naming it, and its failed attempt is recorded.
+        const nobody = '0088:5790000000098';
+        const missing = await client.call('municipality', 'POST', `/ping?receiver=${nobody}`);
+        assert.equal(missing.status, 404, missing.text);
+        assert.match(missing.text, /5790000000098/);
+        const after = await client.call('municipality', 'GET', '/pings');
+        const failed = (after.json as { receiver: string; lastOk?: unknown; lastError?: string }[]).find(
+          (x) => x.receiver === nobody,
+        );
+        assert.equal(failed?.lastOk, undefined);
+        assert.match(failed?.lastError ?? '', /5790000000098/);
       } finally {
         await client.close();
       }
