@@ -195,6 +195,8 @@ for (const engine of engines())
         const saved = join(out, `${p.standard}.bin`);
         const got = await runEhmi(['inbox', 'gp', '--get', item.id, '--out', saved, '--data', dir]);
         assert.equal(got.code, 0, got.stderr);
+        // GET /inbox/{id} answers with the payload's own media type.
+        assert.ok(got.stdout.includes(`octets (${p.mimeType})`), got.stdout);
         assert.equal(
           sha(readFileSync(saved)),
           sha(sent),
