@@ -1,7 +1,9 @@
 // fixtures/ is a byte-for-byte copy of the project's original fixture set, ../shared/fixtures (provenance of both in
 // fixtures/SOURCES-*.md). Where the original sits beside the repository, this test compares every file of the copy
 // with it by SHA-256 and names each one that differs or has no original (a file added here). A clone on its own has
-// nothing to compare with, so the test is skipped there with that reason.
+// nothing to compare with, so the test is skipped there with that reason. Fixtures added in the repository itself
+// (fixtures/SOURCES-payloads.md: payloads of other standards) are named with their SHA-256 in that note, and checked
+// against it instead, wherever the repository is.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -29,10 +31,29 @@ function digests(dir: string, prefix = '', out = new Map<string, string>()): Map
   return out;
 }
 
+/** The note of the fixtures added here, and the files it names with their SHA-256 (`| path | … | sha256 |`). */
+const ADDED_NOTE = 'SOURCES-payloads.md';
+function addedFixtures(): Map<string, string> {
+  const added = new Map<string, string>();
+  for (const line of readFileSync(join(COPY, ADDED_NOTE), 'utf8').split('\n')) {
+    const m = /^\| (\S+) \|.*\| ([0-9a-f]{64}) \|$/.exec(line);
+    if (m) added.set(m[1]!, m[2]!);
+  }
+  return added;
+}
+
+test('the fixtures added in the repository are those its note names, each with the SHA-256 recorded there', () => {
+  const added = addedFixtures();
+  assert.ok(added.size >= 3, `${ADDED_NOTE} names no files`);
+  const copy = digests(COPY);
+  for (const [name, hash] of added) assert.equal(copy.get(name), hash, `fixtures/${name}`);
+});
+
 test('fixtures/ is byte for byte its original ../shared/fixtures (SHA-256 of every file)', {
   skip: existsSync(ORIGINAL) ? false : 'no ../shared/fixtures beside the repository: nothing to compare',
 }, (t) => {
-  const copy = digests(COPY);
+  const added = addedFixtures();
+  const copy = new Map([...digests(COPY)].filter(([name]) => name !== ADDED_NOTE && !added.has(name)));
   const original = digests(ORIGINAL);
   // Guards against comparing two wrong (empty) folders: the copy always carries its provenance notes.
   assert.ok(copy.has('SOURCES-as4-smp.md'), `no fixtures/SOURCES-as4-smp.md under ${COPY}`);

@@ -303,6 +303,65 @@ describe('ehmi send/inbox/ack/track/resend against an MSH (contract stand-in)', 
     assert.match(m.err, /--to/);
   });
 
+  it('send --payload posts the file as it is to /payloads with the receiver, DOCUMENTID, PROCESSID and PATIENTID', async () => {
+    const file = join(FIXTURES, 'payloads/edifact/medrpt-r0131k-synthetic.edi');
+    const documentType = 'urn:dk:healthcare:medcom:messaging:edifact:medrpt:rpt01:r0131k';
+    const gp = manifest.organisations.find((o) => o.name === 'gp')!;
+    const query = new URLSearchParams({
+      receiver: `0088:${gp.gln}`,
+      documentType,
+      process: 'urn:ehmi:sdn-emergence',
+      receiverSor: gp.sor,
+      patientId: '0101010227',
+    });
+    answers.set(`municipality POST /payloads?${query}`, {
+      status: 202,
+      body: { id: 'trk-p', status: 'accepted', messageHeaderId: 'mh-p' },
+    });
+    seen.length = 0;
+    const r = await run(
+      [
+        'send',
+        '--from',
+        'municipality',
+        '--to',
+        'gp',
+        '--payload',
+        file,
+        '--document-type',
+        documentType,
+      ].concat(['--patient', '0101010227', '--data', dir]),
+      dir,
+    );
+    assert.equal(r.code, 0, r.err);
+    assert.equal(last(r), 'trk-p');
+    assert.match(r.out, /MESSAGEIDENTIFIER mh-p/);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.contentType, 'application/edifact');
+    assert.deepEqual(seen[0]!.body, readFileSync(file), 'the octets as they are (ISO-8859-1, CRLF)');
+    // Usage errors before any call: no document type, no receiver, a message type beside --payload.
+    seen.length = 0;
+    for (const argv of [
+      ['send', '--from', 'municipality', '--to', 'gp', '--payload', file],
+      ['send', '--from', 'municipality', '--payload', file, '--document-type', documentType],
+      ['send', 'homecareobservation', '--from', 'municipality', '--to', 'gp', '--payload', file],
+      [
+        'send',
+        'homecareobservation',
+        '--from',
+        'municipality',
+        '--to',
+        'gp',
+        '--document-type',
+        documentType,
+      ],
+    ]) {
+      const u = await run([...argv, '--data', dir], dir);
+      assert.equal(u.code, 2, `${argv.join(' ')}: ${u.err}`);
+    }
+    assert.equal(seen.length, 0);
+  });
+
   it('inbox lists the items, --json as {id, bundleId, messageHeaderId, type, sender, receivedAt}', async () => {
     const item = {
       id: 'in-1',

@@ -80,17 +80,34 @@ export function ensureCentralSecrets(dataDir: string): CentralSecrets {
 }
 
 /**
- * The document types an organisation's endpoint is published for, as the SMP holds them (EER's mapping): those of
- * the message types it receives, default `DEFAULT_MESSAGE_TYPES`.
+ * Payloads of other standards the local network's organisations take (codes of `ehmi-message-definition-uri`), so
+ * `ehmi send --payload` finds their receivers: the EDIFACT and the OIOXML laboratory report, and the OIOXML binary
+ * document transport, which carries a CDA document (the code system names no CDA document type).
  */
-export function publishedDocumentTypes(messageTypes: readonly string[] = DEFAULT_MESSAGE_TYPES): string[] {
+export const PAYLOAD_MESSAGE_TYPES = [
+  'urn:dk:healthcare:medcom:messaging:edifact:medrpt:rpt01:r0131k',
+  'urn:dk:healthcare:medcom:messaging:oioxml:schema:xsd:medrpt:xrpt01:xr0131k',
+  'urn:dk:healthcare:medcom:messaging:oioxml:schema:xsd:medbin:xbin01:xb0131x',
+] as const;
+
+/**
+ * The Endpoint.payloadType codes of an organisation of the local network that names none of its own: the MedCom
+ * FHIR messages (`DEFAULT_MESSAGE_TYPES`) and the payloads above.
+ */
+export const NETWORK_MESSAGE_TYPES: readonly string[] = [...DEFAULT_MESSAGE_TYPES, ...PAYLOAD_MESSAGE_TYPES];
+
+/**
+ * The document types an organisation's endpoint is published for, as the SMP holds them (EER's mapping): those of
+ * the message types it receives, default `NETWORK_MESSAGE_TYPES`.
+ */
+export function publishedDocumentTypes(messageTypes: readonly string[] = NETWORK_MESSAGE_TYPES): string[] {
   return [...new Set(messageTypes.map((code) => documentTypeOf(code)))];
 }
 
 /** An organisation as the registers are seeded with it. */
 export interface SeedOrganisation {
   spec: OrganisationSpec;
-  /** The message types it receives (Endpoint.payloadType codes); default `DEFAULT_MESSAGE_TYPES`. */
+  /** The message types it receives (Endpoint.payloadType codes); default `NETWORK_MESSAGE_TYPES`. */
   messageTypes?: readonly string[];
   /** The AP's AS4 endpoint: network.json's `ap` URL exactly as spelled there (the AP takes AS4 on its base URL). */
   as4Url: string;
@@ -161,7 +178,7 @@ export async function seedRegisters(
       address: o.spec.address,
       apUrl: o.as4Url,
       apCertificate: readFileSync(o.apCertificate, 'utf8'),
-      ...(o.messageTypes ? { messageTypes: o.messageTypes } : {}),
+      messageTypes: o.messageTypes ?? NETWORK_MESSAGE_TYPES,
     });
     await seedEer(eerUrl, resources, doFetch);
   }

@@ -20,6 +20,8 @@ export interface MshResponse {
   /** Parsed JSON body, or undefined. */
   json: unknown;
   text: string;
+  /** The body's octets as received (a payload that is not UTF-8 text: EDIFACT, ISO-8859-1 XML). */
+  bytes: Buffer;
 }
 
 /** One issue of an OperationOutcome, as the CLI prints it. */
@@ -318,7 +320,8 @@ export class NetworkClient {
       token = await this.#accessToken(caller, target.base, target.scopes);
       res = await send(token);
     }
-    const text = await res.body.text();
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    const text = bytes.toString('utf8');
     let json: unknown;
     const type = String(res.headers['content-type'] ?? '');
     if (/json/.test(type) && text.length > 0) {
@@ -328,7 +331,7 @@ export class NetworkClient {
         json = undefined;
       }
     }
-    return { status: res.statusCode, headers: res.headers, json, text };
+    return { status: res.statusCode, headers: res.headers, json, text, bytes };
   }
 
   /**

@@ -1,6 +1,7 @@
 import { EhmiError } from '@ehmi/errors';
 import { DEFAULT_MESSAGE_TYPES } from '@ehmi/server';
 import { z } from 'zod';
+import { NETWORK_MESSAGE_TYPES } from './central.ts';
 import { readJsonFile } from './json-file.ts';
 import {
   isValidGln,
@@ -76,7 +77,7 @@ const organisationSchema = z
       .min(1)
       .optional()
       .describe(
-        'Message types it receives (EER Endpoint.payloadType codes, published in the SMP); default the four of DEFAULT_MESSAGE_TYPES. Must include the EnvelopeReceipt (ehmisbdh-acknowledgement)',
+        'Message types it receives (EER Endpoint.payloadType codes, published in the SMP); default the seven of NETWORK_MESSAGE_TYPES (the four MedCom FHIR messages of DEFAULT_MESSAGE_TYPES, the EDIFACT and OIOXML laboratory reports and the OIOXML binary transport). Must include the EnvelopeReceipt (ehmisbdh-acknowledgement)',
       ),
     ports: z
       .object({ msh: port.optional(), ap: port.optional(), node: port.optional() })
@@ -191,7 +192,7 @@ export const DEFAULT_NETWORK: NetworkDescription = {
     cvr: o.cvr,
     ...(o.ydernummer ? { ydernummer: o.ydernummer } : {}),
     address: { ...o.address },
-    receives: [...DEFAULT_MESSAGE_TYPES],
+    receives: [...NETWORK_MESSAGE_TYPES],
   })),
 };
 

@@ -28,6 +28,8 @@ export {
   ensureCentralSecrets,
   fetchWithToken,
   LOCAL_SML_ZONE,
+  NETWORK_MESSAGE_TYPES,
+  PAYLOAD_MESSAGE_TYPES,
   publishedDocumentTypes,
 } from './central.ts';
 export {

@@ -31,7 +31,7 @@ export interface OrganisationSpec {
   address: { city: string; postalCode: string };
   /**
    * The message types it receives: Endpoint.payloadType codes of its EER messaging Endpoint, which EER publishes
-   * in the SMP as document types. Default `DEFAULT_MESSAGE_TYPES` of @ehmi/server.
+   * in the SMP as document types. Default `NETWORK_MESSAGE_TYPES` (central.ts).
    */
   receives?: readonly string[];
   /** Its node's ports, each one given or laid out from the port base (`organisationPorts`). */

@@ -115,6 +115,37 @@ export interface AccessPointGateway {
    * malformed); a discovery that cannot be had (DNS or SMP down, an answer refused) throws, and is no answer.
    */
   checkReceiver(receiver: string, documentType: string, process: string): Promise<ReceiverCheck>;
+  /**
+   * Send the receiver's access point one ebMS 3.0 test-service message (eDelivery AS4 1.15 §2.2.3.2) and wait for its
+   * signed receipt: the round trip, the receipt's time, recorded as the partner's last ping (`pings`). Throws, with
+   * the reason recorded, when no valid receipt comes. An AP without it does not offer the test service.
+   */
+  ping?(receiver: string): Promise<PingResult>;
+  /** The last ping of each partner this AP pinged (its last success, and its last attempt). */
+  pings?(): Promise<PingRecord[]>;
+}
+
+/** A ping's answer: the receiving AP's signed receipt of one test-service message. */
+export interface PingResult {
+  receiver: string;
+  as4MessageId: string;
+  endpointUrl: string;
+  /** When the message was posted (epoch ms, the AP's clock). */
+  sentAt: number;
+  /** From the POST to the verified receipt, in ms. */
+  roundTripMs: number;
+  /** The receipt's eb:Timestamp, as the receiving AP wrote it. */
+  receiptTime: string;
+}
+
+/** What an AP keeps of its pings to one partner. */
+export interface PingRecord {
+  receiver: string;
+  /** The last success: when (epoch ms), its round trip (ms) and the receipt's time (epoch ms); absent before one. */
+  lastOk?: { at: number; roundTripMs: number; receiptAt: number; as4MessageId: string; endpointUrl: string };
+  lastAttemptAt: number;
+  /** Why the last attempt failed, when it did. */
+  lastError?: string;
 }
 
 /** An envelope the AP received, verified, decrypted, committed and receipted: for the MSH to take over. */
@@ -180,4 +211,10 @@ export interface ReceiverDiscovery {
    * message or receipt claiming to come from that participant must be signed with one of them.
    */
   accessPointCertificates(participant: string): Promise<X509Certificate[]>;
+  /**
+   * The access point the register publishes for a participant, for any of its document types: where the ebMS test
+   * service goes (`ehmi ping`), which no register publishes as a document type of its own. Without it, the test
+   * service is looked up as a document type (a static map answers for every one).
+   */
+  accessPointEndpoint?(participant: string): Promise<DiscoveredEndpoint>;
 }

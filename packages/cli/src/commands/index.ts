@@ -6,6 +6,7 @@ import { registerAudit } from './audit.ts';
 import { registerEvidence } from './evidence.ts';
 import { registerInbox } from './inbox.ts';
 import { registerMetrics } from './metrics.ts';
+import { registerPing } from './ping.ts';
 import { registerPki } from './pki.ts';
 import { registerRegisters } from './registers.ts';
 import { registerResend } from './resend.ts';
@@ -29,6 +30,7 @@ export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] 
   registerResend,
   registerAs4,
   registerEvidence,
+  registerPing,
   registerMetrics,
   registerAudit,
   registerPki,

@@ -1,6 +1,7 @@
 import { useMemo } from 'react';
 import { type Series, TimeChart } from '../components/Chart.tsx';
 import { ErrorBox, Loading, PageHeader } from '../components/common.tsx';
+import { PartnerPings } from '../components/PartnerPings.tsx';
 import { useApi } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
 import { type CertificateView, Expiry } from './Registers.tsx';
@@ -160,6 +161,7 @@ export function HealthPage() {
           </div>
         )}
       </section>
+      <PartnerPings />
       <section className="card" aria-labelledby="certs-title">
         <h2 id="certs-title">{t('certificatesExpiring')}</h2>
         <table className="data" data-testid="certificates">

@@ -1,3 +1,5 @@
+import { EBMS_URI } from '@ehmi/as4';
+import { EhmiError } from '@ehmi/errors';
 import { checkCertificatePurpose, type RevocationChecker } from '@ehmi/pki';
 import { SmpClient, type SmpClientOptions } from '@ehmi/smp';
 import type { DiscoveredEndpoint, ReceiverDiscovery } from '../contract.ts';
@@ -18,10 +20,36 @@ import { normaliseParticipant, staticDiscovery } from './discovery.ts';
  * const { endpointUrl, certificate } = await discovery.lookup('0088:5790000121526', documentType, 'urn:ehmi:sdn-emergence');
  */
 export function smpDiscovery(
-  client: Pick<SmpClient, 'lookup' | 'accessPointCertificates'>,
+  client: Pick<SmpClient, 'lookup' | 'accessPointCertificates' | 'serviceGroup'>,
 ): ReceiverDiscovery {
   return {
     accessPointCertificates: (participant) => client.accessPointCertificates(participant),
+    // The test service is no document type of the register: the participant's AP is the one it publishes for its
+    // document types (the first whose endpoint is active; lookups are cached).
+    async accessPointEndpoint(participant): Promise<DiscoveredEndpoint> {
+      const group = await client.serviceGroup(participant);
+      let last: unknown;
+      for (const ref of group.references) {
+        if (!ref.documentType) continue;
+        try {
+          const r = await client.lookup(participant, ref.documentType);
+          return {
+            endpointUrl: r.endpointUrl,
+            certificate: r.certificate,
+            transportProfile: r.transportProfile,
+          };
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'EHMI_SMP_NOT_REGISTERED') throw err;
+          last = err;
+        }
+      }
+      throw (
+        last ??
+        new EhmiError('EHMI_SMP_NOT_REGISTERED', `the SMP publishes no document type for ${participant}`, {
+          details: { participant },
+        })
+      );
+    },
     async lookup(participant, documentType, process): Promise<DiscoveredEndpoint> {
       const r = await client.lookup(participant, documentType, process);
       return {
@@ -90,5 +118,11 @@ export function configuredDiscovery(
     lookup: (participant, documentType, process) =>
       from(participant).lookup(participant, documentType, process),
     accessPointCertificates: (participant) => from(participant).accessPointCertificates(participant),
+    accessPointEndpoint: async (participant) => {
+      const d = from(participant);
+      return d.accessPointEndpoint
+        ? d.accessPointEndpoint(participant)
+        : d.lookup(participant, EBMS_URI.testAction, EBMS_URI.testService);
+    },
   };
 }

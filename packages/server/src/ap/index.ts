@@ -25,6 +25,7 @@ import { configuredDiscovery } from './discovery-config.ts';
 import { EVIDENCE_OPENAPI_COMPONENTS, registerEvidenceRoutes } from './evidence-api.ts';
 import { deliverHandler, outcomeHandler } from './handover.ts';
 import type { SigningCredential } from './message.ts';
+import { ping, pings } from './ping.ts';
 import { registerReceiveRoute } from './receive.ts';
 import { sweepRetention } from './retention.ts';
 import { failOrphans, type SendContext, sendHandler, sendJobId } from './send.ts';
@@ -371,6 +372,9 @@ export async function createAccessPoint(
         throw err;
       }
     },
+    // eDelivery AS4 1.15 §2.2.3.2: the ebMS test service, sent to the partner's AP at once (`ping.ts`).
+    ping: (receiver) => ping({ ...sendContext, participant }, receiver),
+    pings: () => pings({ store }),
     async submit(
       submission: OutboundSubmission,
       part?: Alongside<SubmissionAccepted>,

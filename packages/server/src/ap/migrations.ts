@@ -96,4 +96,23 @@ export const apMigrations: Record<string, Migration> = {
       await db.schema.alterTable('ap_outbound').dropColumn('eds_facts').execute();
     },
   },
+  /** The last ebMS test-service exchange with each partner (`ehmi ping`, the console's health page). */
+  '0034_ap_pings': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('ap_pings')
+        .addColumn('receiver', 'text', (c) => c.primaryKey())
+        .addColumn('last_ok_at', 'bigint')
+        .addColumn('round_trip_ms', 'bigint')
+        .addColumn('receipt_at', 'bigint')
+        .addColumn('as4_message_id', 'text')
+        .addColumn('endpoint_url', 'text')
+        .addColumn('last_attempt_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('ap_pings').execute();
+    },
+  },
 };

@@ -28,7 +28,7 @@ import type { ApOutboundTable, ApStore } from './tables.ts';
 export const sendJobId = (submissionId: string) => `${QUEUES.send}:${submissionId}`;
 
 /** Largest response we read (a receipt or an error signal is a few KB; the AS4 envelope limit is 4 MiB). */
-const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /**
  * ebMS errors after which sending the same message again may succeed (eDelivery AS4 1.15 §3.3 reception awareness;
@@ -66,7 +66,7 @@ export interface SendContext {
 }
 
 /** Why a send attempt ended without a receipt. */
-class AttemptFailed extends Error {
+export class AttemptFailed extends Error {
   readonly retry: boolean;
   readonly ebmsCode: string | undefined;
   constructor(message: string, retry: boolean, ebmsCode?: string, cause?: unknown) {
@@ -235,11 +235,11 @@ async function attempt(
       err,
     );
   }
-  const receipt = await interpret(sc, row, all, recipient, { status, contentType, body });
+  const receipt = await interpret(sc, row.as4_message_id, all, recipient, { status, contentType, body });
   return { xml: receipt.xml, endpointUrl: endpoint.endpointUrl, evidence: { body, chain: receipt.chain } };
 }
 
-async function readLimited(
+export async function readLimited(
   body: AsyncIterable<Uint8Array> & { destroy?: () => void },
   max: number,
 ): Promise<Buffer> {
@@ -262,14 +262,17 @@ interface ReceiptEvidence {
   chain: X509Certificate[];
 }
 
-/** The synchronous response: a signed receipt (→ its XML), an ebMS error, or anything else (→ retry). */
-async function interpret(
-  sc: SendContext,
-  row: Outbound,
+/**
+ * The synchronous response to the UserMessage `messageId`: a signed receipt (→ its XML, its signer's chain and its
+ * eb:Timestamp), an ebMS error, or anything else (→ retry).
+ */
+export async function interpret(
+  sc: Pick<SendContext, 'now'>,
+  messageId: string,
   sentReferences: MessagePartReference[][],
   recipient: X509Certificate,
   response: { status: number; contentType: string; body: Buffer },
-): Promise<{ xml: string; chain: X509Certificate[] }> {
+): Promise<{ xml: string; chain: X509Certificate[]; timestamp: string }> {
   const httpInfo = `HTTP ${response.status}`;
   if (!/^application\/soap\+xml/i.test(response.contentType) || response.body.length === 0) {
     throw new AttemptFailed(
@@ -308,8 +311,12 @@ async function interpret(
       let lastError: unknown;
       for (const references of [...sentReferences].reverse()) {
         try {
-          checkReceiptNri(receipt, { messageId: row.as4_message_id, references });
-          return { xml: response.body.toString('utf8'), chain: verified.chain };
+          checkReceiptNri(receipt, { messageId, references });
+          return {
+            xml: response.body.toString('utf8'),
+            chain: verified.chain,
+            timestamp: receipt.messageInfo.timestamp,
+          };
         } catch (err) {
           lastError = err;
         }
@@ -343,7 +350,7 @@ async function interpret(
  * The message is encrypted to that certificate and its receipt must be signed with it, so a forged entry would get
  * both. A failure is final: the register has to be corrected.
  */
-async function checkEndpoint(
+export async function checkEndpoint(
   sc: SendContext,
   receiver: string,
   endpointUrl: string,

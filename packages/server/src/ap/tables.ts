@@ -94,10 +94,29 @@ export interface ApEvidenceTable {
   received_at: number;
 }
 
+/**
+ * The last ebMS test-service exchange with each partner (`ping.ts`): its last success (when, the round trip, the
+ * receipt's own time) and its last attempt, which may have failed. One row per receiving participant.
+ */
+export interface ApPingsTable {
+  /** `0088:<GLN>` of the partner pinged. */
+  receiver: string;
+  last_ok_at: number | null;
+  round_trip_ms: number | null;
+  /** The receipt's eb:Timestamp (epoch ms): the receiving AP's clock. */
+  receipt_at: number | null;
+  as4_message_id: string | null;
+  endpoint_url: string | null;
+  last_attempt_at: number;
+  /** Why the last attempt failed; null when it succeeded. */
+  last_error: string | null;
+}
+
 export type ApTables = {
   ap_received: ApReceivedTable;
   ap_outbound: ApOutboundTable;
   ap_evidence: ApEvidenceTable;
+  ap_pings: ApPingsTable;
 };
 
 /** Columns of this role that name blobs (the node's blob garbage collection keeps what they name). */

@@ -13,9 +13,9 @@ import {
  * authorization server registers the same, `packages/network/src/auth.ts`).
  */
 export const MSH_SCOPE = {
-  /** Submit and resend: `POST /messages`, `POST /payloads`, `POST /messages/{id}/$resend`. */
+  /** Submit and resend: `POST /messages`, `POST /payloads`, `POST /messages/{id}/$resend`; `POST /ping`. */
   messagesWrite: 'msh/messages.write',
-  /** Track: `GET /messages`, `GET /messages/{id}`, `GET /messages/{id}/journey`. */
+  /** Track: `GET /messages`, `GET /messages/{id}`, `GET /messages/{id}/journey`; `GET /pings`. */
   messagesRead: 'msh/messages.read',
   /** The inbox: `GET /inbox`, `/inbox/stream`, `/inbox/{id}`. */
   inboxRead: 'msh/inbox.read',
@@ -39,6 +39,8 @@ const ROUTE_SCOPES: Readonly<Record<string, string>> = {
   'POST /messages': MSH_SCOPE.messagesWrite,
   'POST /payloads': MSH_SCOPE.messagesWrite,
   'POST /messages/:id/$resend': MSH_SCOPE.messagesWrite,
+  'POST /ping': MSH_SCOPE.messagesWrite,
+  'GET /pings': MSH_SCOPE.messagesRead,
   'GET /messages': MSH_SCOPE.messagesRead,
   'GET /messages/:id': MSH_SCOPE.messagesRead,
   'GET /messages/:id/journey': MSH_SCOPE.messagesRead,

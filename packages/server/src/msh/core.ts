@@ -124,6 +124,7 @@ export function inboxItem(row: Selectable<MshInboxTable>) {
     type: row.type,
     sender: row.sender,
     receivedAt: new Date(row.received_at).toISOString(),
+    mimeType: row.mime_type,
   };
 }
 

@@ -7,7 +7,7 @@ import { FHIR_JSON, noteAudit } from '../http/index.ts';
 import { SMART_CONFIGURATION_PATH } from '../smart-configuration.ts';
 import { requireClientCertificate } from '../trust.ts';
 import { refusePayloadForPatient, restrictedPatient } from './access.ts';
-import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary } from './core.ts';
+import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary, partyOf } from './core.ts';
 import { takeAcknowledgement, takeInboxItem } from './delivery-status.ts';
 import { fhirFormatOf, fhirText, formatOfMime, ProfileValidationError, readFhir } from './fhir-body.ts';
 import { journeySource, messageJourney } from './journey.ts';
@@ -171,6 +171,35 @@ export function registerRoutes(
       const row = await resend(core, id, restrictedPatient(request));
       aboutPatient(request, row.patient_cpr);
       return reply.status(202).send({ id: row.id, envelopeId: row.envelope_id, resends: row.resends });
+    });
+
+    // The connectivity test (eDelivery AS4 1.15 §2.2.3.2), through this node's AP; it names no patient.
+    api.post<{ Querystring: { receiver: string } }>('/ping', { schema: schemas.ping }, async (request) => {
+      const ping = core.accessPoint.ping;
+      if (!ping) throw new EhmiError('EHMI_NOT_SUPPORTED', "this node's access point offers no test service");
+      const receiver = partyOf(request.query.receiver);
+      const r = await ping(receiver);
+      return { ...r, sentAt: new Date(r.sentAt).toISOString() };
+    });
+
+    api.get('/pings', { schema: schemas.pings }, async () => {
+      const pings = core.accessPoint.pings;
+      if (!pings) return [];
+      return (await pings()).map((p) => ({
+        receiver: p.receiver,
+        ...(p.lastOk
+          ? {
+              lastOk: {
+                at: new Date(p.lastOk.at).toISOString(),
+                roundTripMs: p.lastOk.roundTripMs,
+                receiptTime: new Date(p.lastOk.receiptAt).toISOString(),
+                as4MessageId: p.lastOk.as4MessageId,
+              },
+            }
+          : {}),
+        lastAttemptAt: new Date(p.lastAttemptAt).toISOString(),
+        ...(p.lastError ? { lastError: p.lastError } : {}),
+      }));
     });
 
     api.get('/inbox', { schema: schemas.inbox }, async (request) =>

@@ -159,6 +159,10 @@ const COMPONENTS = {
         type: { type: 'string' },
         sender: { type: 'string', description: '0088:<GLN>' },
         receivedAt: { type: 'string', format: 'date-time' },
+        mimeType: {
+          type: 'string',
+          description: "the payload's media type (BinaryContent@mimeType): what GET /inbox/{id} answers with",
+        },
       },
     },
     OperationOutcome: {
@@ -248,11 +252,25 @@ export const schemas = {
       type: 'object',
       properties: {
         receiver: { type: 'string', description: '0088:<GLN> of the receiving organisation' },
-        documentType: { type: 'string', description: 'SBDH DOCUMENTID (SMP document type)' },
-        process: { type: 'string', description: 'SBDH PROCESSID' },
-        kind: { type: 'string', description: 'oioxml, edifact, cda or fhir' },
-        standard: { type: 'string', description: 'DocumentIdentification/Standard' },
-        typeVersion: { type: 'string' },
+        documentType: {
+          type: 'string',
+          description:
+            'SBDH DOCUMENTID (SMP document type): a code of CodeSystem ehmi-message-definition-uri, e.g. urn:dk:healthcare:medcom:messaging:edifact:medrpt:rpt01:r0131k',
+        },
+        process: { type: 'string', description: 'SBDH PROCESSID, e.g. urn:ehmi:sdn-emergence' },
+        kind: {
+          type: 'string',
+          description:
+            "oioxml, edifact, cda or fhir; default the document type's family (an OIOXML document type also carries cda)",
+        },
+        standard: {
+          type: 'string',
+          description: 'DocumentIdentification/Standard (default from the document type, e.g. rpt01)',
+        },
+        typeVersion: {
+          type: 'string',
+          description: 'DocumentIdentification/TypeVersion (default from the document type, e.g. r0131k)',
+        },
         type: { type: 'string', description: 'DocumentIdentification/Type' },
         patientId: { type: 'string' },
         messageId: { type: 'string', description: 'MESSAGEIDENTIFIER (default a new UUID)' },
@@ -272,7 +290,9 @@ export const schemas = {
       '403': errorResponse(
         'The access token is restricted to one patient (the MSH cannot read a payload’s patient)',
       ),
-      '422': errorResponse('The envelope cannot be built valid from this metadata'),
+      '422': errorResponse(
+        'A document type outside ehmi-message-definition-uri, a kind its family does not carry, or an envelope that cannot be built valid from this metadata',
+      ),
     },
   },
   getMessage: {
@@ -321,6 +341,74 @@ export const schemas = {
       '409': errorResponse('Resent msh.maxResends times already, acknowledged, or not a MedCom message'),
     },
   },
+  ping: {
+    summary:
+      "Connectivity test: the AP sends the receiver's AP one ebMS 3.0 test-service message and waits for its signed receipt",
+    description:
+      'eDelivery AS4 1.15 §2.2.3.2 (Service …/200704/service, Action …/200704/test): the receiving AP verifies and receipts it as any message and delivers it to no one. The answer gives the round trip and the receipt’s own time; each partner’s last ping is kept (GET /pings).',
+    querystring: {
+      type: 'object',
+      required: ['receiver'],
+      additionalProperties: false,
+      properties: {
+        receiver: {
+          type: 'string',
+          pattern: '^(0088:)?\\d{13}$',
+          description: '0088:<GLN> (or the GLN) of the organisation whose AP is pinged',
+        },
+      },
+    },
+    responses: {
+      '200': {
+        description: 'The receipt came and verified',
+        content: json({
+          type: 'object',
+          properties: {
+            receiver: { type: 'string' },
+            as4MessageId: { type: 'string' },
+            endpointUrl: { type: 'string' },
+            sentAt: { type: 'string', format: 'date-time' },
+            roundTripMs: { type: 'integer' },
+            receiptTime: { type: 'string', description: "the receipt's eb:Timestamp" },
+          },
+        }),
+      },
+      '400': errorResponse('No receiver, or not a GLN; or this node’s access point offers no test service'),
+      '401': unauthorized,
+      '404': errorResponse('The register publishes no access point for the receiver'),
+      '502': errorResponse('The receiver’s AP could not be reached, or its receipt did not verify'),
+      '504': errorResponse('No receipt: the receiver’s AP answered with an ebMS error or none'),
+    },
+  },
+  pings: {
+    summary: "Each partner's last ping by this organisation's AP: its last success and its last attempt",
+    responses: {
+      '200': {
+        description: 'One entry per partner pinged',
+        content: json({
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              receiver: { type: 'string' },
+              lastOk: {
+                type: 'object',
+                properties: {
+                  at: { type: 'string', format: 'date-time' },
+                  roundTripMs: { type: 'integer' },
+                  receiptTime: { type: 'string', format: 'date-time' },
+                  as4MessageId: { type: 'string' },
+                },
+              },
+              lastAttemptAt: { type: 'string', format: 'date-time' },
+              lastError: { type: 'string' },
+            },
+          },
+        }),
+      },
+      '401': unauthorized,
+    },
+  },
   inbox: {
     summary: 'Received messages not yet removed, oldest first',
     responses: { '200': { description: 'Items', content: json({ type: 'array', items: ref('InboxItem') }) } },
@@ -335,7 +423,8 @@ export const schemas = {
     },
   },
   inboxItem: {
-    summary: 'The received message: FHIR JSON by default, FHIR XML with Accept: application/fhir+xml',
+    summary:
+      'The received message: FHIR JSON by default, FHIR XML with Accept: application/fhir+xml; any other payload (OIOXML, EDIFACT, CDA) exactly as sent, with its media type',
     params: idParams,
     querystring: {
       type: 'object',
@@ -347,6 +436,7 @@ export const schemas = {
         content: {
           'application/fhir+json': { schema: { type: 'object' } },
           'application/fhir+xml': { schema: { type: 'string' } },
+          '*/*': { schema: { type: 'string', format: 'binary' } },
         },
       },
       '400': errorResponse('The id is not a UUID'),

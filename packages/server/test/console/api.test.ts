@@ -193,6 +193,46 @@ describe('the console data routes', () => {
     );
   });
 
+  it('gives each visible MSH’s pings of its partners; an MSH that refuses is named, the others still shown', async () => {
+    user = OPERATOR;
+    const ping = {
+      receiver: '0088:5790000127092',
+      lastOk: {
+        at: '2026-12-07T10:00:00.000Z',
+        roundTripMs: 42,
+        receiptTime: '2026-12-07T10:00:00.040Z',
+        as4MessageId: 'p1@ehmi',
+      },
+      lastAttemptAt: '2026-12-07T10:00:00.000Z',
+    };
+    answers.set('msh:municipality /pings', json([ping]));
+    answers.set(
+      'msh:gp /pings',
+      json({ resourceType: 'OperationOutcome', issue: [{ diagnostics: 'down for maintenance' }] }, 503),
+    );
+    try {
+      const res = await app.inject({ method: 'GET', url: '/api/pings' });
+      assert.equal(res.statusCode, 200, res.body);
+      const byKey = new Map(
+        (res.json() as { key: string; pings: unknown[]; error?: string }[]).map((o) => [o.key, o]),
+      );
+      assert.deepEqual(byKey.get('municipality')?.pings, [ping]);
+      assert.match(byKey.get('gp')?.error ?? '', /down for maintenance/);
+      // An organisation's user is asked only its own MSH.
+      user = GP_SUPPORT;
+      calls.length = 0;
+      await app.inject({ method: 'GET', url: '/api/pings' });
+      assert.deepEqual(
+        calls.filter((c) => c.startsWith('msh:')),
+        ['msh:gp /pings'],
+      );
+    } finally {
+      user = OPERATOR;
+      answers.delete('msh:municipality /pings');
+      answers.delete('msh:gp /pings');
+    }
+  });
+
   it('an MSH that cannot be reached is named beside the list, the others still listed', async () => {
     user = OPERATOR;
     const saved = answers.get('msh:gp /messages')!;

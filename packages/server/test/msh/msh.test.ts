@@ -143,6 +143,8 @@ function acknowledgementsSent(node: Node, of: string): Json[] {
 
 /** The document archive (EMR) participant. */
 const ARCHIVE = '0088:5790000000012';
+/** A message definition of ehmi-message-definition-uri: the OIOXML correspondence letter (ClinicalEmail). */
+const XDIS91 = 'urn:dk:healthcare:medcom:messaging:oioxml:schema:xsd:meddis:xdis91:xd9134l';
 
 let pki: TestPki;
 before(async () => {
@@ -317,11 +319,8 @@ for (const engine of engines()) {
         // The same for any payload.
         const query = new URLSearchParams({
           receiver,
-          documentType: 'urn:dk:medcom:oioxml:DIS01',
+          documentType: XDIS91,
           process: 'urn:ehmi:sdn-emergence',
-          kind: 'oioxml',
-          standard: 'DIS01',
-          typeVersion: 'XD0131',
           patientId: '0101010227',
         });
         const payload = await call(a, 'POST', `/payloads?${query}`, '<Letter/>', 'application/xml');
@@ -612,11 +611,8 @@ for (const engine of engines()) {
         '<?xml version="1.0" encoding="UTF-8"?><Letter xmlns="urn:test:oioxml"><Text>Hej</Text></Letter>';
       const query = new URLSearchParams({
         receiver: `0088:${ORG_B.gln}`,
-        documentType: 'urn:dk:medcom:oioxml:DIS01',
+        documentType: XDIS91,
         process: 'urn:ehmi:sdn-emergence',
-        kind: 'oioxml',
-        standard: 'DIS01',
-        typeVersion: 'XD0131',
         patientId: '0101010227',
       });
       const r = await call(a, 'POST', `/payloads?${query}`, letter, 'application/xml');
@@ -625,13 +621,49 @@ for (const engine of engines()) {
       const item = await until('the payload in the inbox', async () =>
         (await inbox(b)).find((i) => i.messageHeaderId === r.body.messageHeaderId),
       );
-      assert.equal(item.type, 'DIS01');
+      // Standard and TypeVersion follow from the message definition (…:meddis:xdis91:xd9134l).
+      assert.equal(item.type, 'xdis91');
+      const sent = a.ap.sent.find((s) => s.submission.submissionId === r.body.envelopeId)!;
+      const envelope = parse(sent.bytes);
+      assert.equal(sent.submission.documentType, XDIS91);
+      assert.equal(scopeValue(envelope, 'DOCUMENTID'), XDIS91);
+      assert.equal(scopeValue(envelope, 'PROCESSID'), 'urn:ehmi:sdn-emergence');
+      assert.equal(envelope.documentIdentification.typeVersion, 'xd9134l');
       const got = await call(b, 'GET', `/inbox/${item.id}`);
       assert.equal(got.text, letter);
       assert.match(got.headers.get('content-type') ?? '', /^application\/xml/);
       await waitStatus(a, r.body.id, 'receipted');
       const missing = await call(a, 'POST', '/payloads?kind=oioxml', letter, 'application/xml');
       assert.equal(missing.status, 400);
+    });
+
+    it('refuses a document type outside ehmi-message-definition-uri, or a kind its family does not carry, with 422 naming it', async () => {
+      const before = [await count(a, 'msh_messages'), await count(a, 'jobs')];
+      const unknown = new URLSearchParams({
+        receiver: `0088:${ORG_B.gln}`,
+        documentType: 'urn:dk:medcom:oioxml:DIS01',
+        process: 'urn:ehmi:sdn-emergence',
+      });
+      const r = await call(a, 'POST', `/payloads?${unknown}`, '<Letter/>', 'application/xml');
+      assert.equal(r.status, 422, r.text);
+      assert.deepEqual(r.body.issue[0].expression, ['documentType']);
+      assert.match(
+        r.body.issue[0].details.text,
+        /not a message definition of CodeSystem .*ehmi-message-definition-uri/,
+      );
+      const mismatch = new URLSearchParams({
+        receiver: `0088:${ORG_B.gln}`,
+        documentType: 'urn:dk:healthcare:medcom:messaging:edifact:medrpt:rpt01:r0131k',
+        process: 'urn:ehmi:sdn-emergence',
+        kind: 'cda',
+      });
+      const m = await call(a, 'POST', `/payloads?${mismatch}`, '<ClinicalDocument/>', 'application/xml');
+      assert.equal(m.status, 422, m.text);
+      assert.match(
+        m.body.issue[0].details.text,
+        /a cda payload cannot travel as .*: that document type is EDIFACT, which carries edifact payloads/,
+      );
+      assert.deepEqual([await count(a, 'msh_messages'), await count(a, 'jobs')], before);
     });
 
     it('sends a copy with XDS-METADATA to the archive participant once the message was sent', async () => {

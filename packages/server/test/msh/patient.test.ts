@@ -65,7 +65,7 @@ for (const engine of engines()) {
         });
       }
       const payload = await a.fetch(
-        `${a.url}/payloads?receiver=${encodeURIComponent(B)}&documentType=urn:dk:medcom:oioxml:DIS01&process=urn:dk:medcom:process&kind=oioxml&patientId=${P1}`,
+        `${a.url}/payloads?receiver=${encodeURIComponent(B)}&documentType=urn:dk:healthcare:medcom:messaging:oioxml:schema:xsd:meddis:xdis91:xd9134l&process=urn:dk:medcom:process&kind=oioxml&patientId=${P1}`,
         { method: 'POST', body: '<Emessage/>', headers: { 'content-type': 'application/xml' } },
       );
       assert.equal(payload.status, 202, await payload.clone().text());

@@ -2,6 +2,7 @@ import type { RegisterConsoleApi } from '../session.ts';
 import { registerHealthRoutes } from './health.ts';
 import { registerInboxRoutes } from './inbox.ts';
 import { registerMessageRoutes } from './messages.ts';
+import { registerPingRoutes } from './pings.ts';
 import { registerRegisterRoutes } from './registers.ts';
 
 /**
@@ -15,4 +16,5 @@ export const registerConsoleApi: RegisterConsoleApi = async (app, deps) => {
   registerInboxRoutes(app, deps);
   registerRegisterRoutes(app, deps);
   registerHealthRoutes(app, deps);
+  registerPingRoutes(app, deps);
 };

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import {
   type PayloadKind,
-  parseFhirDocumentId,
   payloadEnvelope,
   readMessageFacts,
   wrapMessage,
   wrapMessageForArchive,
 } from '@ehmi/sbdh';
 import { isUniqueViolation, type MshCore, patientCprOf } from '../core.ts';
+import { type DocumentFamily, messageDefinition } from '../document-types.ts';
 import { type BuiltEnvelope, builtEnvelope } from '../envelopes.ts';
 import { type FhirFormat, ProfileValidationError, profileErrors, readFhir } from '../fhir-body.ts';
 import { findBySubmitKey, findFhirMessageByHeader, type PatientRestriction } from '../repository.ts';
@@ -158,7 +158,18 @@ export interface PayloadQuery {
 
 const PAYLOAD_KINDS = ['oioxml', 'edifact', 'cda', 'fhir'] as const;
 
-/** EUA API 2: any payload with explicit metadata (OIOXML, EDIFACT, CDA, other FHIR messages). */
+/** The payload kinds a document type's family may carry: CDA is XML, and the code system names no CDA family. */
+const KINDS_OF: Readonly<Record<DocumentFamily, readonly string[]>> = {
+  fhir: ['fhir'],
+  edifact: ['edifact'],
+  oioxml: ['oioxml', 'cda'],
+  ehmi: [],
+};
+
+/**
+ * EUA API 2: any payload with explicit metadata (OIOXML, EDIFACT, CDA, other FHIR messages). The document type must
+ * be a message definition of EHMI's code system (`document-types.ts`); the kind defaults to its family's.
+ */
 export async function submitPayload(
   core: MshCore,
   body: Buffer,
@@ -177,13 +188,28 @@ export async function submitPayload(
       expression: ['receiver'],
     });
   }
-  const documentType = need('documentType');
   const process = need('process');
-  const kindParam = need('kind');
+  const definition = messageDefinition(need('documentType'));
+  const documentType = definition.code;
+  if (definition.family === 'ehmi') {
+    throw new EhmiError(
+      'EHMI_VALIDATION_FAILED',
+      `documentType ${documentType} is the ehmiSBDH EnvelopeReceipt, which the MSH writes itself`,
+      { expression: ['documentType'] },
+    );
+  }
+  const kindParam = q.kind ?? KINDS_OF[definition.family][0]!;
   if (!(PAYLOAD_KINDS as readonly string[]).includes(kindParam)) {
     throw new EhmiError('EHMI_USAGE', `kind must be one of ${PAYLOAD_KINDS.join(', ')}`, {
       expression: ['kind'],
     });
+  }
+  if (!KINDS_OF[definition.family].includes(kindParam)) {
+    throw new EhmiError(
+      'EHMI_VALIDATION_FAILED',
+      `a ${kindParam} payload cannot travel as ${documentType} (${definition.display}): that document type is ${definition.family.toUpperCase()}, which carries ${KINDS_OF[definition.family].join(' or ')} payloads`,
+      { expression: ['kind', 'documentType'] },
+    );
   }
   if (body.length === 0) throw new EhmiError('EHMI_INPUT_UNREADABLE', 'the body is empty');
   let kind: PayloadKind;
@@ -198,15 +224,12 @@ export async function submitPayload(
     const header = (resource.entry as { resource?: Record<string, unknown> }[] | undefined)?.[0]?.resource;
     bundleId = typeof resource.id === 'string' ? resource.id : undefined;
     messageHeaderId ??= typeof header?.id === 'string' ? header.id : undefined;
-    const parsed = parseFhirDocumentId(documentType);
-    standard ??= parsed?.code;
-    typeVersion ??= parsed?.version;
   } else {
     kind = kindParam as PayloadKind;
   }
-  // Standard/TypeVersion: explicit, or read from a MedCom DOCUMENTID, or the document type's last segment.
-  standard ??= documentType.split(/[:#]+/).filter(Boolean).pop() ?? documentType;
-  typeVersion ??= '1.0';
+  // Standard/TypeVersion: explicit, or those the message definition implies.
+  standard ??= definition.standard;
+  typeVersion ??= definition.typeVersion;
   messageHeaderId ??= randomUUID();
   const mime = (contentType ?? '').split(';')[0]!.trim();
   const envelope = payloadEnvelope(body, {
