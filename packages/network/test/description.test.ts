@@ -14,6 +14,7 @@ import {
   DEFAULT_NETWORK,
   isValidCvr,
   LOCAL_ORGANISATIONS,
+  NETWORK_MESSAGE_TYPES,
   type NetworkDescription,
   networkJsonSchema,
   organisationsOf,
@@ -47,7 +48,7 @@ describe('network description', () => {
     const specs = organisationsOf(DEFAULT_NETWORK);
     assert.deepEqual(
       specs,
-      LOCAL_ORGANISATIONS.map((o) => ({ ...o, receives: [...DEFAULT_MESSAGE_TYPES] })),
+      LOCAL_ORGANISATIONS.map((o) => ({ ...o, receives: [...NETWORK_MESSAGE_TYPES] })),
     );
     assert.deepEqual(centralServicesOf(DEFAULT_NETWORK), [
       'auth',
