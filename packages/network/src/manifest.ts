@@ -12,7 +12,7 @@ const credential = z.object({ cert: z.string().min(1), key: z.string().min(1) })
 
 const organisationEntry = z.object({
   name: z.string().min(1),
-  role: z.enum(['municipality', 'gp', 'hospital']),
+  role: z.enum(['municipality', 'gp', 'hospital', 'archive']),
   gln: z.string().regex(/^\d{13}$/),
   sor: z.string().min(1),
   msh: z.string().url(),

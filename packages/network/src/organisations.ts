@@ -1,7 +1,10 @@
 import { gs1CheckDigit } from '@ehmi/smp';
 
-/** The role an organisation plays in the local network (network.json `organisations[].role`). */
-export type OrganisationRole = 'municipality' | 'gp' | 'hospital';
+/**
+ * The role an organisation plays in the local network (network.json `organisations[].role`); `archive` is the
+ * document archive's (archive.ts), which network.json names as a service, not among the organisations.
+ */
+export type OrganisationRole = 'municipality' | 'gp' | 'hospital' | 'archive';
 
 /** One organisation of the local network: who it is in MedCom messages and in eDelivery addressing. */
 export interface OrganisationSpec {
