@@ -249,7 +249,7 @@ for (const engine of engines()) {
       if (engine.databaseUrl) {
         const c = new pg.Client({ connectionString: engine.databaseUrl });
         await c.connect();
-        for (const org of ['municipality', 'gp', 'hospital', 'central'])
+        for (const org of ['municipality', 'gp', 'hospital', 'central', 'archive'])
           await c.query(`DROP SCHEMA IF EXISTS "${prefix}_${org}" CASCADE`);
         await c.end();
       }
@@ -267,6 +267,8 @@ for (const engine of engines()) {
         dns: `dns://127.0.0.1:${portBase + 4}`,
         node: `https://127.0.0.1:${portBase + 9}`,
         crl: `http://127.0.0.1:${portBase + 8}/root-ca.crl`,
+        // The document archive: the slot after the three organisations (its FHIR API on the slot's first port).
+        archive: `https://127.0.0.1:${portBase + 19}`,
         console: `https://127.0.0.1:${portBase + 7}`,
         auth: `https://127.0.0.1:${portBase}`,
       });
