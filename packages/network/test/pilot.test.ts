@@ -20,6 +20,8 @@ import { SAMPLE_PATIENT_CPR, sampleHomeCareObservation } from '../src/sample.ts'
 
 const logger = pino({ level: 'silent' });
 const CPR_SYSTEM = 'urn:oid:1.2.208.176.1.2';
+/** How long a step may take on a loaded machine before the test gives up (patience, never asserted on). */
+const PATIENCE = 180_000;
 type Json = Record<string, unknown>;
 type Credential = { cert: string; key: string };
 type Sent = {
@@ -135,33 +137,49 @@ for (const engine of engines()) {
       const accepted = res.json as Sent;
 
       // 3. Delivered to the GP's inbox.
-      pilot.item = await eventually('the prøvesvar in the gp’s inbox', async () => {
-        const inbox = await client.call('gp', 'GET', '/inbox');
-        return (inbox.json as Item[]).find((i) => i.bundleId === accepted.bundleId);
-      });
+      pilot.item = await eventually(
+        'the prøvesvar in the gp’s inbox',
+        async () => {
+          const inbox = await client.call('gp', 'GET', '/inbox');
+          return (inbox.json as Item[]).find((i) => i.bundleId === accepted.bundleId);
+        },
+        PATIENCE,
+      );
       // 4. Receipted by the GP's MSH (EnvelopeReceipt), then acknowledged by the GP: the acknowledgement travels back.
-      await eventually('the EnvelopeReceipt at the municipality', async () => {
-        const m = (await client.call('municipality', 'GET', `/messages/${accepted.id}`)).json as Sent;
-        return m.status === 'receipted' ? m : undefined;
-      });
+      await eventually(
+        'the EnvelopeReceipt at the municipality',
+        async () => {
+          const m = (await client.call('municipality', 'GET', `/messages/${accepted.id}`)).json as Sent;
+          return m.status === 'receipted' ? m : undefined;
+        },
+        PATIENCE,
+      );
       const ack = await client.call('gp', 'POST', `/inbox/${pilot.item.id}/$acknowledge`, {
         bytes: '{"code":"ok"}',
         contentType: 'application/json',
       });
       assert.ok(ack.status === 200 || ack.status === 202, ack.text);
-      pilot.sent = await eventually('the acknowledgement at the municipality', async () => {
-        const m = (await client.call('municipality', 'GET', `/messages/${accepted.id}`)).json as Sent;
-        return m.status === 'acknowledged' ? m : undefined;
-      });
+      pilot.sent = await eventually(
+        'the acknowledgement at the municipality',
+        async () => {
+          const m = (await client.call('municipality', 'GET', `/messages/${accepted.id}`)).json as Sent;
+          return m.status === 'acknowledged' ? m : undefined;
+        },
+        PATIENCE,
+      );
       assert.equal(pilot.sent.acknowledgement?.code, 'ok');
 
       // 5. The copy in the archive, found by CPR (patient:identifier), with its DocumentReference.
-      const documents = await eventually('the copy in the archive', async () => {
-        const docs = await client.searchArchive([
-          ['patient:identifier', `${CPR_SYSTEM}|${SAMPLE_PATIENT_CPR}`],
-        ]);
-        return docs.length > 0 ? docs : undefined;
-      });
+      const documents = await eventually(
+        'the copy in the archive',
+        async () => {
+          const docs = await client.searchArchive([
+            ['patient:identifier', `${CPR_SYSTEM}|${SAMPLE_PATIENT_CPR}`],
+          ]);
+          return docs.length > 0 ? docs : undefined;
+        },
+        PATIENCE,
+      );
       assert.equal(documents.length, 1);
       const docRef = documents[0]!;
       assert.equal((docRef.masterIdentifier as Json).value, `urn:uuid:${pilot.sent.messageHeaderId}`);
@@ -233,21 +251,25 @@ for (const engine of engines()) {
       assert.ok(pilot.sent, 'the pilot ran');
       const id = pilot.sent.messageHeaderId;
       const expected = ['01.1', '02.1', '02.2', '03.1', '03.2', '04.1', '04.2', '05.1', '10.1', '15.1'];
-      const views = await eventually('the message’s steps in EDS', async () => {
-        const v = (await client.searchEds([['message-id', id]]))
-          .map((e) => readDeliveryStatus(e))
-          .filter((e) => e !== undefined);
-        const answers = (await client.searchEds([['orig-message-id', id]]))
-          .map((e) => readDeliveryStatus(e))
-          .filter((e) => e !== undefined);
-        const codes = new Set([...v, ...answers].map((e) => e.step?.code));
-        const copy = answers.filter((e) => e.flow === 'message');
-        const copyCodes = new Set(copy.map((e) => e.step?.code));
-        return expected.every((c) => codes.has(c)) &&
-          ['02.2', '03.1', '03.2', '04.1', '04.2', '05.1'].every((c) => copyCodes.has(c))
-          ? { message: v, copy }
-          : undefined;
-      });
+      const views = await eventually(
+        'the message’s steps in EDS',
+        async () => {
+          const v = (await client.searchEds([['message-id', id]]))
+            .map((e) => readDeliveryStatus(e))
+            .filter((e) => e !== undefined);
+          const answers = (await client.searchEds([['orig-message-id', id]]))
+            .map((e) => readDeliveryStatus(e))
+            .filter((e) => e !== undefined);
+          const codes = new Set([...v, ...answers].map((e) => e.step?.code));
+          const copy = answers.filter((e) => e.flow === 'message');
+          const copyCodes = new Set(copy.map((e) => e.step?.code));
+          return expected.every((c) => codes.has(c)) &&
+            ['02.2', '03.1', '03.2', '04.1', '04.2', '05.1'].every((c) => copyCodes.has(c))
+            ? { message: v, copy }
+            : undefined;
+        },
+        PATIENCE,
+      );
       // The copy is a delivery of its own, to the archive: its own id, the message as its original.
       for (const e of views.copy) {
         assert.notEqual(e.messageId, id);
@@ -262,33 +284,41 @@ for (const engine of engines()) {
     it('the audit logs hold every access: the archive’s search by CPR (for MinLog) and read, the MSHs’ calls', async () => {
       assert.ok(pilot.documentId, 'the pilot ran');
       const archiveNode = net.plan.archive!.urls.node;
-      const records = await eventually('the archive’s audit records', async () => {
-        const res = await client.audit(
-          archiveNode,
-          new URLSearchParams({ patient: `${CPR_SYSTEM}|${SAMPLE_PATIENT_CPR}`, _count: '100' }),
-        );
-        assert.equal(res.status, 200, res.text);
-        const events = ((res.json as { entry?: { resource: Json }[] }).entry ?? []).map((e) => e.resource);
-        const text = JSON.stringify(events);
-        return text.includes('search-type') && text.includes(`Binary/${pilot.documentId}`)
-          ? events
-          : undefined;
-      });
+      const records = await eventually(
+        'the archive’s audit records',
+        async () => {
+          const res = await client.audit(
+            archiveNode,
+            new URLSearchParams({ patient: `${CPR_SYSTEM}|${SAMPLE_PATIENT_CPR}`, _count: '100' }),
+          );
+          assert.equal(res.status, 200, res.text);
+          const events = ((res.json as { entry?: { resource: Json }[] }).entry ?? []).map((e) => e.resource);
+          const text = JSON.stringify(events);
+          return text.includes('search-type') && text.includes(`Binary/${pilot.documentId}`)
+            ? events
+            : undefined;
+        },
+        PATIENCE,
+      );
       assert.ok(
         records.some((r) => JSON.stringify(r.purposeOfEvent ?? '').includes('person-lookup')),
         'the search by CPR is flagged for MinLog',
       );
       // The MSHs' calls about the patient: the municipality's submission and reads, the gp's inbox and acknowledgement.
       for (const o of [municipality, gp]) {
-        const calls = await eventually(`${o.name}'s audit records of the patient`, async () => {
-          const res = await client.audit(
-            o.node!,
-            new URLSearchParams({ patient: `${CPR_SYSTEM}|${SAMPLE_PATIENT_CPR}`, _count: '100' }),
-          );
-          assert.equal(res.status, 200, res.text);
-          const entries = (res.json as { entry?: unknown[] }).entry ?? [];
-          return entries.length > 0 ? entries : undefined;
-        });
+        const calls = await eventually(
+          `${o.name}'s audit records of the patient`,
+          async () => {
+            const res = await client.audit(
+              o.node!,
+              new URLSearchParams({ patient: `${CPR_SYSTEM}|${SAMPLE_PATIENT_CPR}`, _count: '100' }),
+            );
+            assert.equal(res.status, 200, res.text);
+            const entries = (res.json as { entry?: unknown[] }).entry ?? [];
+            return entries.length > 0 ? entries : undefined;
+          },
+          PATIENCE,
+        );
         assert.ok(calls.length > 0);
       }
     });
