@@ -1,6 +1,6 @@
 // The archive role (the document archive, EMR/DDS, ehmi-core §1.3) on its own: the copies its access point hands it
 // (an ehmiSBDH with XDS-METADATA) are validated and stored with their DocumentReference, and served over FHIR
-// (DocumentReference search and read, Binary read). Both engines. Access tokens: packages/network/test/pilot.test.ts.
+// (DocumentReference search and read, Binary read). Both engines. Access tokens: packages/cli/test/pilot.test.ts.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';

@@ -14,9 +14,15 @@ import { readDeliveryStatus } from '@ehmi/sbdh';
 import pg from 'pg';
 import pino from 'pino';
 import { Agent, fetch } from 'undici';
+import {
+  type ManifestOrganisation,
+  NetworkClient,
+  type RunningNetwork,
+  startNetwork,
+} from '../../network/src/index.ts';
+import { SAMPLE_PATIENT_CPR, sampleHomeCareObservation } from '../../network/src/sample.ts';
 import { engines, eventually, FAST, freePortBase } from '../../server/test/e2e/helpers.ts';
-import { type ManifestOrganisation, NetworkClient, type RunningNetwork, startNetwork } from '../src/index.ts';
-import { SAMPLE_PATIENT_CPR, sampleHomeCareObservation } from '../src/sample.ts';
+import { runEhmi } from './helpers.ts';
 
 const logger = pino({ level: 'silent' });
 const CPR_SYSTEM = 'urn:oid:1.2.208.176.1.2';
@@ -232,6 +238,32 @@ for (const engine of engines()) {
         assert.equal(res.status, 401, url);
         await res.body?.cancel();
       }
+    });
+
+    it('ehmi archive search finds the copy by CPR', async () => {
+      assert.ok(pilot.documentId, 'the pilot ran');
+      const json = await runEhmi([
+        'archive',
+        'search',
+        '--patient',
+        SAMPLE_PATIENT_CPR,
+        '--json',
+        '--data',
+        dataDir,
+      ]);
+      assert.equal(json.code, 0, json.stderr);
+      assert.deepEqual(
+        (JSON.parse(json.stdout) as Json[]).map((d) => d.id),
+        [pilot.documentId],
+      );
+      const text = await runEhmi(['archive', 'search', '--patient', SAMPLE_PATIENT_CPR, '--data', dataDir]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, new RegExp(`HCOM .*${SAMPLE_PATIENT_CPR}.*${pilot.documentId}`));
+      assert.match(text.stdout, /^1 document$/m);
+      const none = await runEhmi(['archive', 'search', '--patient', '0101010101', '--data', dataDir]);
+      assert.match(none.stdout, /^no documents$/m);
+      const bad = await runEhmi(['archive', 'search', '--patient', '12', '--data', dataDir]);
+      assert.equal(bad.code, 2, bad.stderr);
     });
 
     it('serves the archived document itself, as the organisations’ systems read it', async () => {
