@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
 import { type EhmiEnvelope, payloadOf, scopeValue, validate } from '@ehmi/sbdh';
@@ -103,7 +104,6 @@ async function checkCopy(bytes: Buffer, participant: string | undefined): Promis
     );
   }
   if (typeof attachment.hash === 'string' && /^[A-Za-z0-9+/]{27}=$/.test(attachment.hash)) {
-    const { createHash } = await import('node:crypto');
     const sha1 = createHash('sha1').update(document).digest('base64');
     if (sha1 !== attachment.hash) {
       throw new EhmiError(
