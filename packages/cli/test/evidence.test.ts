@@ -38,7 +38,7 @@ for (const engine of engines())
       if (engine.databaseUrl) {
         const c = new pg.Client({ connectionString: engine.databaseUrl });
         await c.connect();
-        for (const org of ['municipality', 'gp', 'hospital', 'central'])
+        for (const org of ['municipality', 'gp', 'hospital', 'central', 'archive'])
           await c.query(`DROP SCHEMA IF EXISTS "${schema}_${org}" CASCADE`);
         await c.end();
       }

@@ -100,7 +100,7 @@ describe('ehmi pki revoke', () => {
     assert.equal(unknown.code, 2);
     assert.match(
       unknown.stderr,
-      /unknown organisation "pharmacy" \(known: console, gp, hospital, maintainer, municipality, operator, central\)/,
+      /unknown organisation "pharmacy" \(known: archive, console, gp, hospital, maintainer, municipality, operator, central\)/,
     );
     const purpose = await runEhmi(['pki', 'revoke', 'gp', '--purpose', 'signing', '--data', dir]);
     assert.equal(purpose.code, 2);

@@ -83,7 +83,7 @@ for (const engine of engines()) {
         if (engine.databaseUrl) {
           const c = new pg.Client({ connectionString: engine.databaseUrl });
           await c.connect();
-          for (const org of ['municipality', 'gp', 'hospital', 'central'])
+          for (const org of ['municipality', 'gp', 'hospital', 'central', 'archive'])
             await c.query(`DROP SCHEMA IF EXISTS "${schema}_${org}" CASCADE`);
           await c.end();
         }
@@ -105,15 +105,16 @@ for (const engine of engines()) {
       const lines = node.out().trimEnd().split('\n');
       const readyAt = lines.findIndex((l) => l.startsWith('ready'));
       const services = lines.slice(0, readyAt);
-      assert.equal(services.length, 18, services.join('\n'));
+      assert.equal(services.length, 19, services.join('\n'));
       for (const l of services.slice(0, 9))
         assert.match(l, /^(municipality|gp|hospital) +(msh|ap|node) +https?:\/\/127\.0\.0\.1:\d+ +try: /);
       // The central services: the registers, EDS, the DNS server of the SML/BDXL zone, the central node's own server
-      // (its audit log), the root CA's CRL, the console (how to sign in) and the authorization server.
+      // (its audit log), the root CA's CRL, the document archive, the console (how to sign in) and the authorization
+      // server.
       for (const l of services.slice(9))
         assert.match(
           l,
-          /^(smp|eer|eas|eds|dns|node|crl|console|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /,
+          /^(smp|eer|eas|eds|dns|node|crl|archive|console|auth) +(https?|dns):\/\/127\.0\.0\.1:\d+\S* +try: /,
         );
       assert.ok(
         services.some((l) =>
@@ -146,6 +147,7 @@ for (const engine of engines()) {
         'trustAnchor',
       ]);
       assert.deepEqual(Object.keys(manifest.services).sort(), [
+        'archive',
         'auth',
         'console',
         'crl',

@@ -1,4 +1,4 @@
-// `ehmi up --network FILE --processes`: four organisations (two municipalities) and the central node, each in a
+// `ehmi up --network FILE --processes`: four organisations (two municipalities), the archive and the central node, each in a
 // process of its own, come up from a network description and exchange a message; SIGTERM to the parent stops every
 // child and frees every port; a child that ends before it is ready stops the start with a message naming it.
 import assert from 'node:assert/strict';
@@ -34,7 +34,7 @@ describe('ehmi up --network FILE --processes', () => {
     if (data) await rm(data, { recursive: true, force: true });
   });
 
-  it("four organisations in five processes: randers sends the GP a prøvesvar, it is in the GP's inbox; SIGTERM stops them all", {
+  it("four organisations and the archive in six processes: randers sends the GP a prøvesvar, it is in the GP's inbox; SIGTERM stops them all", {
     timeout: 600_000,
   }, async () => {
     data = await mkdtemp(join(tmpdir(), 'ehmi-up-processes-'));
@@ -54,15 +54,22 @@ describe('ehmi up --network FILE --processes', () => {
     const ready = await up.line(/^ready in/);
     assert.match(
       ready,
-      /: 4 organisations \(municipality, randers, gp, hospital\), store sqlite, in 5 processes/,
+      /: 4 organisations \(municipality, randers, gp, hospital\), store sqlite, in 6 processes/,
     );
     const pids = Object.fromEntries(
-      [...ready.matchAll(/(central|municipality|randers|gp|hospital) (\d+)/g)].map((m) => [
+      [...ready.matchAll(/(central|municipality|randers|gp|hospital|archive) (\d+)/g)].map((m) => [
         m[1]!,
         Number(m[2]),
       ]),
     );
-    assert.deepEqual(Object.keys(pids).sort(), ['central', 'gp', 'hospital', 'municipality', 'randers']);
+    assert.deepEqual(Object.keys(pids).sort(), [
+      'archive',
+      'central',
+      'gp',
+      'hospital',
+      'municipality',
+      'randers',
+    ]);
     for (const pid of Object.values(pids)) {
       assert.ok(alive(pid), `pid ${pid} runs`);
       assert.notEqual(pid, up.child.pid);

@@ -47,6 +47,11 @@ export const SMP_ADMIN_SCOPES = ['smp/publication.write'];
  * (the server's `EDS_CREATE_SCOPE` and `EDS_READ_SCOPE`, written out here so that this module does not load it).
  */
 export const EDS_SCOPES = ['system/AuditEvent.c', 'system/AuditEvent.rs'];
+/**
+ * The document archive's FHIR API (the server's `ARCHIVE_READ_SCOPE` and `ARCHIVE_BINARY_SCOPE`, written out here so
+ * that this module does not load the server): searching and reading DocumentReferences, reading the documents.
+ */
+export const ARCHIVE_SCOPES = ['system/DocumentReference.rs', 'system/Binary.r'];
 /** The central node's EER as a client: it publishes to the SMP and feeds EAS. */
 export const EER_CLIENT_ID = 'central-eer';
 
@@ -101,6 +106,17 @@ export interface AuthNetworkClient {
 
 /** The central node's EER as a client (`central-eer`): the central node's TLS client certificate. */
 export interface AuthEerClient {
+  tlsClientCert: string;
+}
+
+/** The document archive as the authorization server knows it: its servers (resources) and its node's client. */
+export interface AuthArchive {
+  spec: OrganisationSpec;
+  clientId: string;
+  /** The archive's FHIR API, its access point and its node's own server. */
+  archive: string;
+  ap: string;
+  node: string;
   tlsClientCert: string;
 }
 
@@ -167,7 +183,7 @@ export const USER_SCOPES = {
   ]),
   'org-operator': join([...MSH_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES, 'system/AuditEvent.rs']),
   support: join([...MSH_READ_SCOPES, ...EER_READ_SCOPES, ...EAS_SCOPES, 'system/AuditEvent.rs']),
-  'patient-data': join(EAS_PATIENT_SCOPES),
+  'patient-data': join([...EAS_PATIENT_SCOPES, ...ARCHIVE_SCOPES]),
 };
 
 /**
@@ -189,6 +205,7 @@ export function planAuthRegistrations(
   organisations: readonly AuthOrganisation[],
   clients: readonly AuthNetworkClient[],
   eer?: AuthEerClient,
+  archive?: AuthArchive,
 ): AuthPlan {
   const resources: Record<string, string> = {};
   for (const o of organisations) {
@@ -204,6 +221,13 @@ export function planAuthRegistrations(
   resources[urls.smpAdmin] = join([...SMP_ADMIN_SCOPES, ...METRICS_SCOPES]);
   resources[urls.auth] = join(METRICS_SCOPES);
   resources[urls.node] = join([...METRICS_SCOPES, ...AUDIT_SCOPES]);
+  if (archive) {
+    resources[archive.archive] = join([...ARCHIVE_SCOPES, ...METRICS_SCOPES]);
+    resources[archive.ap] = join(METRICS_SCOPES);
+    resources[archive.node] = join([...METRICS_SCOPES, ...AUDIT_SCOPES]);
+  }
+  // The organisations' systems and the operator read the archive when there is one.
+  const archiveReads = archive ? ARCHIVE_SCOPES : [];
   const scopes: Record<string, string> = {};
   const registered: AuthConfig['clients'] = [];
   for (const o of organisations) {
@@ -213,6 +237,7 @@ export function planAuthRegistrations(
       ...EAS_SCOPES,
       ...EAS_PATIENT_SCOPES,
       ...EDS_SCOPES,
+      ...archiveReads,
     ]);
     registered.push({
       clientId: o.clientId,
@@ -232,6 +257,7 @@ export function planAuthRegistrations(
       ...EDS_SCOPES,
       ...METRICS_SCOPES,
       ...AUDIT_SCOPES,
+      ...archiveReads,
     ],
     maintainer: EER_WRITE_SCOPES,
     console: [],
@@ -271,6 +297,24 @@ export function planAuthRegistrations(
       authorizationDetailsTypes: [],
       grantTypes: ['client_credentials'],
       redirectUris: [],
+    });
+  }
+  if (archive) {
+    // The archive's node reports its steps of the copies to EDS as the archive's organisation.
+    scopes[archive.clientId] = join([...EER_READ_SCOPES, ...EDS_SCOPES]);
+    registered.push({
+      clientId: archive.clientId,
+      subjectDn: certificateSubjectDn(archive.tlsClientCert),
+      scope: scopes[archive.clientId]!,
+      authorizationDetailsTypes: [],
+      grantTypes: ['client_credentials'],
+      redirectUris: [],
+      organisation: {
+        gln: archive.spec.gln,
+        sor: archive.spec.sor,
+        cvr: archive.spec.cvr,
+        name: archive.spec.title,
+      },
     });
   }
   return { config: { resources, clients: registered, userScopes: USER_SCOPES }, scopes };

@@ -3,7 +3,14 @@ import { resolve } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import { TokenClient, type TokenRequest } from '@ehmi/server/token-client';
 import { Agent, request } from 'undici';
-import { AUDIT_SCOPES, EDS_READ_SCOPES, EER_READ_SCOPES, METRICS_SCOPES, MSH_SCOPES } from './auth.ts';
+import {
+  ARCHIVE_SCOPES,
+  AUDIT_SCOPES,
+  EDS_READ_SCOPES,
+  EER_READ_SCOPES,
+  METRICS_SCOPES,
+  MSH_SCOPES,
+} from './auth.ts';
 import {
   type ManifestNetworkClient,
   type ManifestOrganisation,
@@ -196,10 +203,39 @@ export class NetworkClient {
   async searchEds(params: [string, string][], as?: string): Promise<Record<string, unknown>[]> {
     const eds = this.manifest.services.eds?.replace(/\/+$/, '');
     if (!eds) throw new EhmiError('EHMI_UNAVAILABLE', `network.json in ${this.dataDir} names no EDS`);
+    return this.#searchAll({ base: eds, what: 'EDS', scopes: EDS_READ_SCOPES }, 'AuditEvent', params, as);
+  }
+
+  /**
+   * Search the document archive (`services.archive`, `GET /DocumentReference?…`, e.g.
+   * `patient:identifier=urn:oid:1.2.208.176.1.2|<CPR>`) and follow the searchset's `next` links: as the network's
+   * operator, or as the organisation `as` (its EUA's client); with a token of the archive's read scopes. Refusals as
+   * {@link searchEds}.
+   */
+  async searchArchive(params: [string, string][], as?: string): Promise<Record<string, unknown>[]> {
+    const archive = this.manifest.services.archive?.replace(/\/+$/, '');
+    if (!archive) {
+      throw new EhmiError('EHMI_UNAVAILABLE', `network.json in ${this.dataDir} names no document archive`);
+    }
+    return this.#searchAll(
+      { base: archive, what: 'the archive', scopes: ARCHIVE_SCOPES },
+      'DocumentReference',
+      params,
+      as,
+    );
+  }
+
+  /** Every match of a FHIR search (`next` links followed, at most 20 pages of 200). */
+  async #searchAll(
+    target: { base: string; what: string; scopes: readonly string[] },
+    type: string,
+    params: [string, string][],
+    as: string | undefined,
+  ): Promise<Record<string, unknown>[]> {
+    const base = target.base;
     const caller = as === undefined ? operatorCaller(this.manifest.operator) : this.organisation(as);
-    const target = { base: eds, what: 'EDS', scopes: EDS_READ_SCOPES };
-    const events: Record<string, unknown>[] = [];
-    let path: string | undefined = `/AuditEvent?${new URLSearchParams([...params, ['_count', '200']])}`;
+    const found: Record<string, unknown>[] = [];
+    let path: string | undefined = `/${type}?${new URLSearchParams([...params, ['_count', '200']])}`;
     for (let page = 0; path !== undefined && page < 20; page++) {
       const res = await this.#request(caller, target, 'GET', path, undefined, 'application/fhir+json');
       const bundle = res.json as
@@ -218,17 +254,40 @@ export class NetworkClient {
             ? 'EHMI_UNAUTHORIZED'
             : res.status === 403
               ? 'EHMI_FORBIDDEN'
-              : 'EHMI_UNAVAILABLE';
-        throw new EhmiError(code, `EDS answered ${res.status} to ${path}: ${why}`);
+              : res.status === 400
+                ? 'EHMI_USAGE'
+                : 'EHMI_UNAVAILABLE';
+        throw new EhmiError(code, `${target.what} answered ${res.status} to ${path}: ${why}`);
       }
       for (const e of bundle.entry ?? []) {
-        if (e.resource?.resourceType === 'AuditEvent') events.push(e.resource);
+        if (e.resource?.resourceType === type) found.push(e.resource);
       }
       const next = bundle.link?.find((l) => l.relation === 'next')?.url;
-      // The next page is EDS's own URL; only its path and query are taken, so the request stays with EDS.
-      path = next === undefined ? undefined : next.startsWith(eds) ? next.slice(eds.length) : nextPath(next);
+      // The next page is the server's own URL; only its path and query are taken, so the request stays with it.
+      path =
+        next === undefined ? undefined : next.startsWith(base) ? next.slice(base.length) : nextPath(next);
     }
-    return events;
+    return found;
+  }
+
+  /**
+   * Read from the document archive (`services.archive`): a DocumentReference or a document (`/Binary/{id}`), as the
+   * operator or the organisation `as`.
+   */
+  async readArchive(path: string, as?: string, accept = 'application/fhir+json'): Promise<MshResponse> {
+    const archive = this.manifest.services.archive?.replace(/\/+$/, '');
+    if (!archive) {
+      throw new EhmiError('EHMI_UNAVAILABLE', `network.json in ${this.dataDir} names no document archive`);
+    }
+    const caller = as === undefined ? operatorCaller(this.manifest.operator) : this.organisation(as);
+    return this.#request(
+      caller,
+      { base: archive, what: 'the archive', scopes: ARCHIVE_SCOPES },
+      'GET',
+      path,
+      undefined,
+      accept,
+    );
   }
 
   #call(

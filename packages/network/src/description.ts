@@ -3,12 +3,7 @@ import { DEFAULT_MESSAGE_TYPES } from '@ehmi/server';
 import { z } from 'zod';
 import { NETWORK_MESSAGE_TYPES } from './central.ts';
 import { readJsonFile } from './json-file.ts';
-import {
-  isValidGln,
-  LOCAL_ORGANISATIONS,
-  ORGANISATION_ROLES,
-  type OrganisationSpec,
-} from './organisations.ts';
+import { DESCRIBED_ROLES, isValidGln, LOCAL_ORGANISATIONS, type OrganisationSpec } from './organisations.ts';
 import { CENTRAL_NAME } from './pki.ts';
 import { CRL_DIR_NAME, NETWORK_CLIENTS } from './pki-files.ts';
 
@@ -44,7 +39,7 @@ const organisationSchema = z
       .describe(
         'Short name: the ORG of the CLI commands, the folder of its data and keys, its client `<name>-eua`',
       ),
-    role: z.enum(ORGANISATION_ROLES).describe('The role it plays'),
+    role: z.enum(DESCRIBED_ROLES).describe('The role it plays'),
     title: z.string().min(1).describe('Its name in the FHIR messages it sends and receives, and in EER'),
     gln: z
       .string()
@@ -185,7 +180,8 @@ export const DEFAULT_NETWORK: NetworkDescription = {
   description: 'The local EHMI network of `ehmi up`: a municipality, a GP practice and a hospital',
   organisations: LOCAL_ORGANISATIONS.map((o) => ({
     name: o.name,
-    role: o.role,
+    // LOCAL_ORGANISATIONS are a municipality, a GP practice and a hospital: roles a description names.
+    role: o.role as (typeof DESCRIBED_ROLES)[number],
     title: o.title,
     gln: o.gln,
     sor: o.sor,

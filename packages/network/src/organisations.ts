@@ -1,12 +1,20 @@
 import { gs1CheckDigit } from '@ehmi/smp';
 
 /**
- * The roles an organisation can play in a network: the one list behind the network description's schema, network.json
- * (`organisations[].role`) and `OrganisationRole`. A role added here is accepted everywhere.
+ * The roles an organisation can play in a network: the one list behind network.json (`organisations[].role`) and
+ * `OrganisationRole`. `archive` is the document archive's (archive.ts): `ehmi up` adds it beside the organisations
+ * of the description, which names only {@link DESCRIBED_ROLES}.
  */
-export const ORGANISATION_ROLES = ['municipality', 'gp', 'hospital'] as const;
+export const ORGANISATION_ROLES = ['municipality', 'gp', 'hospital', 'archive'] as const;
 
-/** The role an organisation plays in the local network (network.json `organisations[].role`). */
+/** The roles an organisation of a network description can play: every role but the archive's. */
+export const DESCRIBED_ROLES = [
+  'municipality',
+  'gp',
+  'hospital',
+] as const satisfies readonly OrganisationRole[];
+
+/** The role an organisation plays in a network (network.json `organisations[].role`). */
 export type OrganisationRole = (typeof ORGANISATION_ROLES)[number];
 
 /** One organisation of the local network: who it is in MedCom messages and in eDelivery addressing. */

@@ -11,7 +11,9 @@ import {
   startNode,
 } from '@ehmi/server';
 import type { Logger } from 'pino';
+import { ARCHIVE_CLIENT_ID, ARCHIVE_SPEC, archiveCopies, type PlannedArchive } from './archive.ts';
 import {
+  type AuthArchive,
   type AuthOrganisation,
   type AuthPlan,
   EER_CLIENT_ID,
@@ -88,6 +90,12 @@ export interface StartNetworkOptions {
    * before it gives up (the propagation has stalled); default 20 s. A slow machine may take longer in all.
    */
   registersTimeoutMs?: number;
+  /**
+   * Whether the network has its document archive (archive.ts: a participant with its own node, registered like an
+   * organisation; the municipality's prøvesvar is copied to it). `startNetwork` runs it unless this is false; a plan
+   * has it only when asked (its nodes are started by whoever planned it).
+   */
+  archive?: boolean;
 }
 
 /** The central node (SMP with its DNS zone, EER, EAS, the authorization server) as planned. */
@@ -97,7 +105,9 @@ export interface PlannedCentral {
   dns: { host: string; port: number; zone: string };
   secrets: CentralSecrets;
   /** One example command per central service (what `ehmi up` prints). */
-  examples: Record<'smp' | 'eer' | 'eas' | 'eds' | 'dns' | 'node' | 'crl' | 'auth', string>;
+  examples: Record<'smp' | 'eer' | 'eas' | 'eds' | 'dns' | 'node' | 'crl' | 'auth', string> & {
+    archive?: string;
+  };
   /** What the authorization server registers (`auth.resources`, `auth.clients`) and each client's scopes. */
   auth: AuthPlan;
   config: Config;
@@ -139,6 +149,8 @@ export interface NetworkPlan {
   /** The network-level OAuth clients. */
   clients: Record<NetworkClientName, PlannedNetworkClient>;
   central: PlannedCentral;
+  /** The document archive, when the network has one (`archive`). */
+  archive?: Omit<PlannedArchive, 'config'> & { config: Config };
   manifest: NetworkManifest;
 }
 
@@ -152,6 +164,8 @@ export interface RunningNetwork {
   nodes: Record<string, RunningNode>;
   /** The central node: SMP (+ DNS zone), EER, EAS, the authorization server. */
   central: RunningNode;
+  /** The document archive's node (its access point and the archive role), when the network has one. */
+  archive?: RunningNode;
   /** The CRL service (`manifest.services.crl`). */
   crl: CrlService;
   /** Close every node (servers, workers, database). */
@@ -245,7 +259,12 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     spec,
     ports: { ...organisationPorts(portBase, index), ...spec.ports },
   }));
-  checkDistinctPorts(portsOf, portBase);
+  checkDistinctPorts(
+    options.archive === true
+      ? [...portsOf, { spec: ARCHIVE_SPEC, ports: organisationPorts(portBase, specs.length) }]
+      : portsOf,
+    portBase,
+  );
   mkdirSync(dataDir, { recursive: true });
   const h = urlHost(host);
   const crl: PlannedCrl = {
@@ -253,7 +272,11 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     host,
     port: centralServicePort(portBase, 'crl'),
   };
-  const pki = await ensureNetworkPki(dataDir, specs, { hosts: [host], crlUrl: crl.url });
+  const withArchive = options.archive === true;
+  const pki = await ensureNetworkPki(dataDir, withArchive ? [...specs, ARCHIVE_SPEC] : specs, {
+    hosts: [host],
+    crlUrl: crl.url,
+  });
   const laid = portsOf.map(({ spec, ports }) => {
     return {
       spec,
@@ -296,6 +319,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       tlsClientCert: pki.organisations[o.spec.name]!.tlsClient.cert,
     })),
     clients,
+    ...(withArchive ? { archive: archiveAuth(pki, h, portBase, specs) } : {}),
   });
   // ap.discovery.smp: BDXL U-NAPTR through the network's DNS server, then the SMP, whose signing certificate
   // chains to the network's root (eDelivery AS4 1.15 §1.5.4 Dynamic Sender). NAPTR rather than the Peppol CNAME:
@@ -377,6 +401,8 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
         adminToken: orgSecrets.apAdminToken,
       },
     };
+    const copies = withArchive ? archiveCopies(o.spec) : undefined;
+    if (copies && own.msh) own.msh.archive = copies;
     const merged = deepMerge(base, own as Record<string, unknown>);
     if (!databaseUrl) delete (merged.database as Record<string, unknown>).url;
     // Discovery is the network's own: replace, never merge, whatever the base had (no static map is left).
@@ -402,6 +428,22 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       },
     ]),
   ) as Record<NetworkClientName, PlannedNetworkClient>;
+  const archive = withArchive
+    ? planArchive({
+        dataDir,
+        h,
+        host,
+        portBase,
+        index: specs.length,
+        pki,
+        base,
+        databaseUrl,
+        schemaPrefix: options.base?.database?.schema,
+        central,
+        operator: clients.operator.clientId,
+        discovery,
+      })
+    : undefined;
   const manifest: NetworkManifest = {
     services: {
       smp: central.urls.smp,
@@ -411,6 +453,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       dns: central.urls.dns,
       node: central.urls.node,
       crl: crl.url,
+      ...(archive ? { archive: archive.urls.archive } : {}),
       ...(accessTokens && centralServices.has('console') ? { console: central.urls.console } : {}),
       // Clients get access tokens for the MSHs when network.json names the authorization server.
       ...(accessTokens ? { auth: central.urls.auth } : {}),
@@ -439,7 +482,122 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
     operator: planned.operator,
     maintainer: planned.maintainer,
   };
-  return { dataDir, portBase, pki, crl, organisations, clients: planned, central, manifest };
+  return {
+    dataDir,
+    portBase,
+    pki,
+    crl,
+    organisations,
+    clients: planned,
+    central,
+    ...(archive ? { archive } : {}),
+    manifest,
+  };
+}
+
+/** The archive's ports: the next organisation's slot after the organisations (its MSH port is its FHIR API's). */
+function archivePorts(portBase: number, specs: readonly OrganisationSpec[]) {
+  const ports = organisationPorts(portBase, specs.length);
+  return { archive: ports.msh, ap: ports.ap, node: ports.node };
+}
+
+/** The archive as the authorization server registers it (its resources and its node's client). */
+function archiveAuth(
+  pki: NetworkPki,
+  h: string,
+  portBase: number,
+  specs: readonly OrganisationSpec[],
+): AuthArchive {
+  if (specs.some((s) => s.name === ARCHIVE_SPEC.name)) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      `"${ARCHIVE_SPEC.name}" is the document archive's name, not an organisation's`,
+    );
+  }
+  const ports = archivePorts(portBase, specs);
+  return {
+    spec: ARCHIVE_SPEC,
+    clientId: ARCHIVE_CLIENT_ID,
+    archive: `https://${h}:${ports.archive}`,
+    ap: `https://${h}:${ports.ap}`,
+    node: `https://${h}:${ports.node}`,
+    tlsClientCert: pki.organisations[ARCHIVE_SPEC.name]!.tlsClient.cert,
+  };
+}
+
+/**
+ * The document archive's node (docs/architecture.md "The document archive"): its access point (its own AS4 keys,
+ * found through the SMP like any participant's) and the archive role, which takes what the AP receives; it reports
+ * its steps to EDS as its own client, and serves its FHIR API to tokens of the central authorization server.
+ */
+function planArchive(p: {
+  dataDir: string;
+  h: string;
+  host: string;
+  portBase: number;
+  index: number;
+  pki: NetworkPki;
+  base: Record<string, unknown>;
+  databaseUrl: string | undefined;
+  schemaPrefix: string | undefined;
+  central: PlannedCentral;
+  operator: string;
+  discovery: ConfigInput['ap'] extends infer A ? (A extends { discovery?: infer D } ? D : never) : never;
+}): NonNullable<NetworkPlan['archive']> {
+  const spec = ARCHIVE_SPEC;
+  const ports = organisationPorts(p.portBase, p.index);
+  const urls = {
+    archive: `https://${p.h}:${ports.msh}`,
+    ap: `https://${p.h}:${ports.ap}`,
+    node: `https://${p.h}:${ports.node}`,
+  };
+  const creds = p.pki.organisations[spec.name]!;
+  const secrets = ensureOrganisationSecrets(p.dataDir, spec.name);
+  const own: ConfigInput = {
+    dataDir: join(p.dataDir, spec.name),
+    database: {
+      ...(p.databaseUrl ? { url: p.databaseUrl } : {}),
+      schema: p.databaseUrl ? schemaName(p.schemaPrefix, spec.name) : 'public',
+    },
+    http: { host: p.host, port: ports.node },
+    organisation: { name: spec.name, gln: spec.gln, sor: spec.sor },
+    tls: {
+      cert: creds.tlsServer.cert,
+      key: creds.tlsServer.key,
+      clientCert: creds.tlsClient.cert,
+      clientKey: creds.tlsClient.key,
+      ca: [p.pki.trustAnchor],
+    },
+    revocation: NETWORK_REVOCATION,
+    authorization: { issuer: p.central.urls.auth, operatorClients: [p.operator] },
+    deliveryStatus: {
+      url: p.central.urls.eds,
+      clientId: ARCHIVE_CLIENT_ID,
+      devices: { ap: `${spec.name}-ap` },
+    },
+    ap: {
+      enabled: true,
+      host: p.host,
+      port: ports.ap,
+      signing: creds.as4,
+      trustAnchors: [p.pki.trustAnchor],
+      discovery: p.discovery,
+      adminToken: secrets.apAdminToken,
+    },
+    archive: { enabled: true, host: p.host, port: ports.msh, publicUrl: urls.archive },
+  };
+  const merged = deepMerge(p.base, own as Record<string, unknown>);
+  if (!p.databaseUrl) delete (merged.database as Record<string, unknown>).url;
+  (merged.ap as Record<string, unknown>).discovery = p.discovery;
+  for (const role of ['msh', 'smp', 'eer', 'eas', 'eds', 'auth', 'console'])
+    merged[role] = { enabled: false };
+  p.central.examples.archive = `npx ehmi archive search --patient ${SAMPLE_PATIENT_CPR}`;
+  return {
+    spec,
+    urls,
+    clientId: ARCHIVE_CLIENT_ID,
+    config: parseNodeConfig(merged, 'the document archive'),
+  };
 }
 
 /**
@@ -513,6 +671,7 @@ function planCentral(p: {
   services: ReadonlySet<CentralNodeService>;
   organisations: AuthOrganisation[];
   clients: Record<NetworkClientName, Omit<PlannedNetworkClient, 'scope'>>;
+  archive?: AuthArchive;
 }): PlannedCentral {
   const port = (s: 'smp' | 'eer' | 'eas' | 'eds' | 'dns' | 'auth' | 'console') =>
     centralServicePort(p.portBase, s);
@@ -539,6 +698,7 @@ function planCentral(p: {
       tlsClientCert: p.clients[name].tls.cert,
     })),
     { tlsClientCert: creds.tlsClient.cert },
+    p.archive,
   );
   const own: ConfigInput = {
     dataDir: join(p.dataDir, CENTRAL_NAME),
@@ -717,7 +877,7 @@ function explainListenError(err: unknown, portBase: number): unknown {
  * operator's password file.
  */
 export function noteNetworkDataDir(
-  options: Pick<StartNetworkOptions, 'dataDir' | 'organisations'>,
+  options: Pick<StartNetworkOptions, 'dataDir' | 'organisations' | 'archive'>,
 ): () => string[] {
   const owned = new Set([
     'pki',
@@ -725,6 +885,7 @@ export function noteNetworkDataDir(
     MANIFEST_FILE,
     basename(consoleOperatorPasswordFile(options.dataDir)),
     ...(options.organisations ?? LOCAL_ORGANISATIONS).map((o) => o.name),
+    ...(options.archive === false ? [] : [ARCHIVE_SPEC.name]),
   ]);
   return noteDataDir(options.dataDir, { nested: ['pki'], owns: (name) => owned.has(name) });
 }
@@ -745,7 +906,10 @@ export function noteNetworkDataDir(
 export async function startNetwork(options: StartNetworkOptions): Promise<RunningNetwork> {
   const undo = noteNetworkDataDir(options);
   try {
-    return await startPlannedNetwork(await planNetwork({ ...options, discovery: 'smp' }), options);
+    return await startPlannedNetwork(
+      await planNetwork({ ...options, discovery: 'smp', archive: options.archive !== false }),
+      options,
+    );
   } catch (err) {
     const left = undo();
     if (left.length > 0) options.logger.warn({ left }, 'the failed start could not remove what it added');
@@ -774,12 +938,15 @@ export async function seedNetworkRegisters(
     progress?: () => Promise<number>;
   },
 ): Promise<void> {
-  const seeds: SeedOrganisation[] = plan.organisations.map((o) => ({
-    spec: o.spec,
-    ...(o.spec.receives ? { messageTypes: o.spec.receives } : {}),
-    as4Url: o.urls.ap,
-    apCertificate: plan.pki.organisations[o.spec.name]!.as4.cert,
-  }));
+  const seeds: SeedOrganisation[] = [
+    ...plan.organisations.map((o) => ({
+      spec: o.spec,
+      ...(o.spec.receives ? { messageTypes: o.spec.receives } : {}),
+      as4Url: o.urls.ap,
+    })),
+    // The archive is registered as an organisation is: found through the SMP by its participant id.
+    ...(plan.archive ? [{ spec: plan.archive.spec, as4Url: plan.archive.urls.ap }] : []),
+  ].map((o) => ({ ...o, apCertificate: plan.pki.organisations[o.spec.name]!.as4.cert }));
   const trustAnchorPem = readFileSync(plan.pki.trustAnchor, 'utf8');
   // EER takes writes from the maintainer only (system/*.cruds), with its certificate and an access token.
   const maintainer = plan.clients.maintainer;
@@ -845,7 +1012,7 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
   });
   const [registered, ...settled] = await Promise.allSettled([
     registers,
-    ...plan.organisations.map(async (o) => {
+    ...[...plan.organisations, ...(plan.archive ? [plan.archive] : [])].map(async (o) => {
       await Promise.race([inEer, registers]);
       return startNode(o.config, options.logger.child({ org: o.spec.name }));
     }),
@@ -860,9 +1027,12 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
     throw explainListenError(failed.reason, plan.portBase);
   }
   const nodes: Record<string, RunningNode> = {};
-  settled.forEach((s, i) => {
-    nodes[plan.organisations[i]!.spec.name] = (s as PromiseFulfilledResult<RunningNode>).value;
+  plan.organisations.forEach((o, i) => {
+    nodes[o.spec.name] = (settled[i] as PromiseFulfilledResult<RunningNode>).value;
   });
+  const archive = plan.archive
+    ? (settled[plan.organisations.length] as PromiseFulfilledResult<RunningNode>).value
+    : undefined;
   const manifestFile = writeNetworkManifest(plan.dataDir, plan.manifest);
   let closed: Promise<void> | undefined;
   return {
@@ -872,17 +1042,22 @@ async function startPlannedNetwork(plan: NetworkPlan, options: StartNetworkOptio
     manifestFile,
     nodes,
     central,
+    ...(archive ? { archive } : {}),
     crl,
     close() {
-      // The organisations first (their sends stop), then the registers, then the CRL. A part that fails to close
-      // does not keep the others open (their servers would keep the process alive): all are closed, then the first
-      // failure is thrown.
+      // The organisations and the archive first (their sends stop), then the registers, then the CRL. A part that
+      // fails to close does not keep the others open (their servers would keep the process alive): all are closed,
+      // then the first failure is thrown.
       closed ??= (async () => {
         const failures: unknown[] = [];
         const note = (results: PromiseSettledResult<void>[]) => {
           for (const r of results) if (r.status === 'rejected') failures.push(r.reason);
         };
-        note(await Promise.allSettled(Object.values(nodes).map((n) => n.close())));
+        note(
+          await Promise.allSettled(
+            [...Object.values(nodes), ...(archive ? [archive] : [])].map((n) => n.close()),
+          ),
+        );
         note(await Promise.allSettled([central.close()]));
         note(await Promise.allSettled([crl.close()]));
         if (failures.length > 0) throw failures[0];

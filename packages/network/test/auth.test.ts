@@ -25,6 +25,8 @@ const EER_WRITE = 'system/Organization.cruds system/Endpoint.cruds system/Device
 const EAS = 'system/Organization.rs';
 const EAS_PATIENT = 'eas/patient-gp.r';
 const EDS = 'system/AuditEvent.c system/AuditEvent.rs';
+/** The document archive's reads (the network runs one). */
+const ARCHIVE = 'system/DocumentReference.rs system/Binary.r';
 
 describe('the local network’s authorization server', () => {
   let dataDir: string;
@@ -102,7 +104,7 @@ describe('the local network’s authorization server', () => {
     for (const o of net.manifest.organisations) {
       const spec = LOCAL_ORGANISATIONS.find((s) => s.name === o.name)!;
       // EAS's system/Organization.rs is EER's too: one scope, two audiences (the resource names which).
-      assert.equal(o.scope, `${MSH} ${EER_READ} ${EAS_PATIENT} ${EDS}`);
+      assert.equal(o.scope, `${MSH} ${EER_READ} ${EAS_PATIENT} ${EDS} ${ARCHIVE}`);
       for (const [resource, scope] of [
         [o.msh, MSH],
         [eer!, EER_READ],
@@ -120,7 +122,7 @@ describe('the local network’s authorization server', () => {
   it('the operator gets read tokens for every MSH, EER and EAS; the maintainer EER write tokens', async () => {
     const { operator, maintainer, services } = net.manifest;
     const reads = 'msh/messages.read msh/inbox.read msh/webhooks.read';
-    assert.equal(operator.scope, `${reads} ${EER_READ} ${EDS} ehmi/metrics.read ehmi/audit.read`);
+    assert.equal(operator.scope, `${reads} ${EER_READ} ${EDS} ehmi/metrics.read ehmi/audit.read ${ARCHIVE}`);
     for (const o of net.manifest.organisations) {
       const claims = await claimsOf(operator.tls, {
         client_id: operator.clientId,

@@ -15,6 +15,12 @@ export {
   type ReceiverDiscovery,
 } from './ap/index.ts';
 export {
+  ARCHIVE_BINARY_SCOPE,
+  ARCHIVE_READ_SCOPE,
+  type ArchiveRole,
+  createArchiveRole,
+} from './archive/index.ts';
+export {
   AUDIT_PATH,
   AUDIT_SCOPE,
   AuditLog,

@@ -72,6 +72,14 @@ function serviceRegistry(): ServiceRegistry {
   };
   return {
     provide(name, service) {
+      // One provider per service: two roles that both take what the access point receives (msh and archive) cannot
+      // share a node.
+      if (services[name]) {
+        throw new EhmiError(
+          'EHMI_CONFIG_INVALID',
+          `two roles of this node provide ${name}: enable one of them`,
+        );
+      }
       services[name] = service;
     },
     need(name, why) {

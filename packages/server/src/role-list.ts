@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import type { z } from 'zod';
 import { apRole } from './ap/role.ts';
+import { archiveRole } from './archive/role.ts';
 import { composeConfigSchema, configKeysOf, type LoadConfigOptions, loadConfigWith } from './config/index.ts';
 
 export { envName, type LoadConfigOptions } from './config/index.ts';
@@ -23,7 +24,17 @@ import { openStore, type Store } from './store/index.ts';
  * provides; the node stops them in the reverse order). Adding a role is a folder with its `role.ts` and one line
  * here.
  */
-export const ROLES = [apRole, mshRole, smpRole, eerRole, easRole, edsRole, authRole, consoleRole] as const;
+export const ROLES = [
+  apRole,
+  mshRole,
+  archiveRole,
+  smpRole,
+  eerRole,
+  easRole,
+  edsRole,
+  authRole,
+  consoleRole,
+] as const;
 
 type Roles = (typeof ROLES)[number];
 

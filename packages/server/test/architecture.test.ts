@@ -79,6 +79,7 @@ describe('the node is composed from its roles', () => {
     assert.deepEqual([...BLOB_REFERENCES].map(([t, c]) => `${t}.${c}`).sort(), [
       'ap_outbound.blob_hash',
       'ap_received.blob_hash',
+      'archive_documents.document_hash',
       'msh_inbox.ack_hash',
       'msh_inbox.envelope_hash',
       'msh_messages.envelope_hash',

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { registerAck } from './ack.ts';
+import { registerArchive } from './archive.ts';
 import { registerAs4 } from './as4.ts';
 import { registerAudit } from './audit.ts';
 import { registerEvidence } from './evidence.ts';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly ((program: Command, ctx: CliContext) => void)[] 
   registerWebhooks,
   registerAck,
   registerTrack,
+  registerArchive,
   registerResend,
   registerAs4,
   registerEvidence,

@@ -126,7 +126,7 @@ export async function superviseNetwork(
   let plan: Awaited<ReturnType<typeof network.planNetwork>>;
   try {
     // Keys, secrets and the console operator's password are made here, once, before any child reads them.
-    plan = await network.planNetwork({ ...options, discovery: 'smp' });
+    plan = await network.planNetwork({ ...options, discovery: 'smp', archive: options.archive !== false });
     const waitReady = async (starting: Part[]): Promise<void> => {
       const outcome = await Promise.race([
         Promise.all(starting.map((p) => p.ready)).then(() => 'ready' as const),
@@ -136,7 +136,8 @@ export async function superviseNetwork(
     };
     parts.push(startPart(CENTRAL, childArgs, NODE_V8_FLAGS, ctx));
     await waitReady(parts);
-    const organisations = plan.organisations.map((o) =>
+    // The organisations and the document archive, each a participant with its own node.
+    const organisations = [...plan.organisations, ...(plan.archive ? [plan.archive] : [])].map((o) =>
       startPart(o.spec.name, childArgs, NODE_V8_FLAGS, ctx),
     );
     parts.push(...organisations);
@@ -185,7 +186,7 @@ export async function superviseNetwork(
 /**
  * Run one part of the network in this process (`ehmi up --only PART`, a child of `--processes`): `central` (the
  * CRL service and the central node, whose EER it seeds with the organisations, ready once the SMP serves them all),
- * or an organisation's node. Tells the parent when it is ready (IPC), then runs until asked to stop or until the
+ * an organisation's node, or the document archive's. Tells the parent when it is ready (IPC), then runs until asked to stop or until the
  * parent is gone.
  */
 export async function runNetworkPart(
@@ -195,7 +196,11 @@ export async function runNetworkPart(
 ): Promise<void> {
   const network = await import('@ehmi/network');
   const server = await import('@ehmi/server');
-  const plan = await network.planNetwork({ ...options, discovery: 'smp' });
+  const plan = await network.planNetwork({
+    ...options,
+    discovery: 'smp',
+    archive: options.archive !== false,
+  });
   const parentGone = new Promise<void>((resolve) => {
     if (process.connected) process.once('disconnect', () => resolve());
   });
@@ -227,11 +232,12 @@ export async function runNetworkPart(
         progress: async () => (await central.queue.counts(server.PROPAGATE_QUEUE)).done,
       });
     } else {
-      const o = plan.organisations.find((p) => p.spec.name === part);
+      const participants = [...plan.organisations, ...(plan.archive ? [plan.archive] : [])];
+      const o = participants.find((p) => p.spec.name === part);
       if (!o)
         throw new EhmiError(
           'EHMI_USAGE',
-          `--only ${part}: no such part of the network (${[CENTRAL, ...plan.organisations.map((p) => p.spec.name)].join(', ')})`,
+          `--only ${part}: no such part of the network (${[CENTRAL, ...participants.map((p) => p.spec.name)].join(', ')})`,
         );
       const node = await server.startNode(o.config, options.logger.child({ org: part }));
       closers.push(() => node.close());

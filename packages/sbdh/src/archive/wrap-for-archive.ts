@@ -8,6 +8,11 @@ import { type DocumentReferenceOptions, documentReferenceFor } from './document-
 export interface ArchiveOptions extends WrapOptions, DocumentReferenceOptions {
   /** GLN of the archive (EMR/DDS) access point; default the message's receiver, as in the IG's XDS example. */
   archiveReceiver?: string;
+  /**
+   * SOR code of the archive (the copy's RECEIVERID); default the message's receiver's. EDS names the copy's receiver
+   * by it, so a network whose archive has a SOR code of its own gives it here.
+   */
+  archiveReceiverSor?: string;
 }
 
 /**
@@ -31,6 +36,7 @@ export async function wrapMessageForArchive(
   const facts = readMessageFacts(input.resource, options.typeVersion);
   const meta = { ...messageMetadata(facts, input.mimeType, options), encoding: input.encoding };
   if (options.archiveReceiver !== undefined) meta.receiver = options.archiveReceiver;
+  if (options.archiveReceiverSor !== undefined) meta.receiverId = options.archiveReceiverSor;
   const docRef = documentReferenceFor(facts, { bytes: input.bytes, mimeType: input.mimeType }, options);
   meta.xdsMetadata = JSON.stringify(docRef, null, 2);
   const envelope = buildEnvelope(meta, input.bytes);

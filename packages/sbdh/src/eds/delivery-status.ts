@@ -104,6 +104,34 @@ export function edsFactsOf(
   const doc = envelope.documentIdentification;
   const scope = (t: string) => scopeValue(envelope, t);
   const origId = scope('ORIGINALMESSAGEIDENTIFIER');
+  const sender = { sor: scope('SENDERID') ?? '', gln: gln(envelope.sender.value), name: names.sender };
+  const receiver = {
+    sor: scope('RECEIVERID') ?? '',
+    gln: gln(envelope.receiver.value),
+    name: names.receiver,
+  };
+  if (envelope.scopes.some((s) => s.type === 'XDS-METADATA') && !origId) {
+    // The copy for the document archive (ehmi-core §1.3) is a delivery of its own: it is named by its own envelope's
+    // id, and points to the message it copies (ehmiOrigMessage), so that the message's own journey is not mixed with
+    // the copy's steps and the copy is still found from the message (`orig-message-id`).
+    const messageId = scope('MESSAGEIDENTIFIER') ?? doc.instanceIdentifier;
+    return {
+      messageId: doc.instanceIdentifier,
+      messageType: doc.standard,
+      messageVersion: doc.typeVersion,
+      statisticalInfo: scope('StatisticalInformation'),
+      transportEnvelopeId: doc.instanceIdentifier,
+      sender,
+      receiver,
+      patientCpr: scope('PATIENTID'),
+      original: {
+        messageId,
+        messageType: doc.standard,
+        messageVersion: doc.typeVersion,
+        messageEnvelopeId: scope('MESSAGEENVELOPEIDENTIFIER'),
+      },
+    };
+  }
   return {
     messageId: scope('MESSAGEIDENTIFIER') ?? doc.instanceIdentifier,
     messageType: doc.standard,
@@ -111,8 +139,8 @@ export function edsFactsOf(
     statisticalInfo: scope('StatisticalInformation'),
     messageEnvelopeId: scope('MESSAGEENVELOPEIDENTIFIER'),
     transportEnvelopeId: doc.instanceIdentifier,
-    sender: { sor: scope('SENDERID') ?? '', gln: gln(envelope.sender.value), name: names.sender },
-    receiver: { sor: scope('RECEIVERID') ?? '', gln: gln(envelope.receiver.value), name: names.receiver },
+    sender,
+    receiver,
     patientCpr: scope('PATIENTID'),
     original: origId
       ? {

@@ -93,6 +93,8 @@ export const mshConfigSchema = z
       .object({
         /** `0088:<GLN>` of the document archive's participant; no copies when absent. */
         participant: z.string().optional(),
+        /** SOR code of the archive: the copy's RECEIVERID, by which EDS names its receiver; default the message's. */
+        sor: z.string().min(1).optional(),
         /** MedCom message types (MessageHeader.eventCoding codes) that are copied to the archive. */
         messageTypes: z.array(z.string()).default([]),
       })

@@ -66,8 +66,9 @@ export async function addSubmission(
       reason: null,
       created_at: now,
       updated_at: now,
-      // Its AP reports 03.x/08.x/13.x/18.x with these; an archive copy is no step of the message's journey.
-      eds_facts: purpose === 'archive' ? null : factsJson(core, built.envelope),
+      // Its AP reports 03.x/08.x/13.x/18.x with these. An archive copy's are its own delivery's, pointing to the
+      // message it copies (`edsFactsOf`: ehmiOrigMessage), so they stay out of the message's journey.
+      eds_facts: factsJson(core, built.envelope),
     })
     .execute();
   if (!held) await queueDispatch(core, trx, id);

@@ -36,6 +36,10 @@ export async function dispatchJob(
     // Moved from queued: no 02.2 of this envelope committed before (each one moves it out of queued with it).
     const first = await markSubmitted(trx, sub.id, as4Id, core.now());
     await context?.complete(trx);
+    // The archive copy is no step of the message's lifecycle; its own delivery's 02.2 goes to EDS (ehmi-core §1.3).
+    if (sub.purpose === 'archive' && first && facts) {
+      await core.eds.report(trx, { station: 'MSH', side: 'origin', subtype: 'msg-sent', facts, at });
+    }
     if (
       tracked &&
       (await transition(trx, tracked, 'handedOver', {

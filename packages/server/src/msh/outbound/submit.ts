@@ -109,7 +109,10 @@ export async function submitFhir(
   const arch = core.config.archive;
   if (arch.participant && arch.messageTypes.includes(facts.eventCode)) {
     // ehmi-core §1.3: a second envelope with XDS-METADATA, to the archive's participant.
-    const copy = await wrapMessageForArchive(body, { archiveReceiver: arch.participant });
+    const copy = await wrapMessageForArchive(body, {
+      archiveReceiver: arch.participant,
+      ...(arch.sor ? { archiveReceiverSor: arch.sor } : {}),
+    });
     archive = { xml: copy.xml, envelope: copy.envelope };
   }
 
