@@ -133,9 +133,7 @@ class PostgresJobNotices implements JobNotices {
       .then(() => {
         // The listening connection alone never keeps the process running (as the pool's idle connections, which
         // time out, do not): a store left open must not hold the process up for ever.
-        (
-          client as unknown as { connection?: { stream?: { unref?: () => void } } }
-        ).connection?.stream?.unref?.();
+        socketOf(client)?.unref?.();
         return client.query(`LISTEN ${JOB_CHANNEL}`);
       })
       .then(() => {
@@ -150,8 +148,18 @@ class PostgresJobNotices implements JobNotices {
     clearTimeout(this.#retry);
     const client = this.#client;
     this.#client = undefined;
+    // Held again while it closes: `end()` waits for the socket's end, and an unreferenced socket would let the
+    // process's event loop run dry first (every pool connection may have timed out), leaving `close()` unsettled.
+    socketOf(client)?.ref?.();
     await client?.end().catch(() => {});
   }
+}
+
+/** The socket of a pg client (not in its types). */
+function socketOf(client: pg.Client | undefined): { ref?: () => void; unref?: () => void } | undefined {
+  return (
+    client as unknown as { connection?: { stream?: { ref?: () => void; unref?: () => void } } } | undefined
+  )?.connection?.stream;
 }
 
 const INT8_OID = 20;
