@@ -221,7 +221,14 @@ function endToEnd(r) {
     acceptedPerSecond: round(s?.acceptedPerSecond ?? null, 2),
     ...(s?.notTaken !== undefined ? { notTakenAtOfferedLoad: s.notTaken, p99MsOfTaken: s.p99MsOfTaken } : {}),
     n: s?.n ?? null,
+    cpuMsPerMessageByProcess: roundEach(s?.cpuMsPerMessageByProcess),
+    database: databaseWork(s?.database),
   };
+  if (small.cpuMsPerMessageByProcess === null)
+    small.cpuMsPerMessageByProcessReason = why(s, 'cpuMsPerMessage');
+  if (small.database === null)
+    small.databaseReason =
+      r?.engine === 'postgres' ? why(s, 'messagesPerSecond') : 'PostgreSQL only (pg_stat_database)';
   if (small.messagesPerSecond === null) small.messagesPerSecondReason = why(s, 'messagesPerSecond');
   if (small.messagesPerSecond !== null && typeof floor === 'number' && floor > 0)
     small.ratioToFloor = round((small.messagesPerSecond * 2) / floor, 3);
@@ -269,6 +276,20 @@ else {
   report.endToEnd.postgres = null;
   report.endToEnd.postgresReason = notRun;
 }
+/** Each figure of a record rounded; null when there is none. */
+function roundEach(o) {
+  return o ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)])) : null;
+}
+/** Commits and statements per message on PostgreSQL (every node together), as the bench measured them. */
+function databaseWork(d) {
+  if (!d) return null;
+  return {
+    commitsPerMessage: round(d.commitsPerMessage, 1),
+    rollbacksPerMessage: round(d.rollbacksPerMessage, 2),
+    statementsPerMessage: round(d.statementsPerMessage, 1),
+    ...(d.statementsPerMessage === null ? { statementsPerMessageReason: d.statementsPerMessageReason } : {}),
+  };
+}
 /** The receiving organisation as two instances on one PostgreSQL behind a load balancer on loopback. */
 function twoInstances(r) {
   const k = r?.kill;
@@ -284,6 +305,8 @@ function twoInstances(r) {
     jobsByInstance: r?.jobsByInstance ?? null,
     connectionsByInstance: r?.connectionsByInstance ?? null,
     bothTookWork: r?.bothTookWork ?? null,
+    cpuMsPerMessageByProcess: roundEach(r?.cpuMsPerMessageByProcess),
+    database: databaseWork(r?.database),
     kill: {
       n: k?.n ?? null,
       killedAfterAccepted: k?.killedAfterAccepted ?? null,
@@ -297,7 +320,13 @@ function twoInstances(r) {
   if (out.balancer === null) out.balancerReason = whyNot(r, 'messagesPerSecond');
   for (const f of ['messagesPerSecond', 'ratioToOneInstance', 'cpuMsPerMessage', 'centralCpuMsPerMessage'])
     if (out[f] === null) out[`${f}Reason`] = whyNot(r, f === 'ratioToOneInstance' ? f : 'messagesPerSecond');
-  for (const f of ['jobsByInstance', 'connectionsByInstance', 'bothTookWork'])
+  for (const f of [
+    'jobsByInstance',
+    'connectionsByInstance',
+    'bothTookWork',
+    'cpuMsPerMessageByProcess',
+    'database',
+  ])
     if (out[f] === null) out[`${f}Reason`] = whyNot(r, 'messagesPerSecond');
   for (const f of ['killedAfterAccepted', 'receipted', 'lost', 'duplicated', 'seconds'])
     if (out.kill[f] === null) out.kill[`${f}Reason`] = whyNot(k, 'lost');

@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { publishedDocumentTypes } from '@ehmi/network';
+import pg from 'pg';
 import { NODE_V8_FLAGS } from '../src/runtime.ts';
 import {
   type BenchNetwork,
@@ -110,6 +111,10 @@ export interface EndToEndResult {
     cpuMsPerMessageReason?: string;
     /** The central node (tokens, EDS reports, SMP lookups), apart. */
     centralCpuMsPerMessage: number | null;
+    /** CPU per message of each process (sender, receiver, central). */
+    cpuMsPerMessageByProcess?: Record<string, number>;
+    /** PostgreSQL: commits and statements per message on the database, every node together. */
+    database?: DatabaseWork;
     offeredPerSecond: number;
     offeredSeconds: number;
     p50Ms: number | null;
@@ -149,6 +154,10 @@ export interface TwoInstancesResult {
   /** The sender and both receiving instances together. */
   cpuMsPerMessage: number | null;
   centralCpuMsPerMessage: number | null;
+  /** CPU per message of each process (sender, receiver 1, receiver 2, central). */
+  cpuMsPerMessageByProcess?: Record<string, number>;
+  /** Commits and statements per message on the database, every node together. */
+  database?: DatabaseWork;
   /** Jobs each instance finished in the throughput phase, and connections the balancer gave each since the start. */
   jobsByInstance: number[] | null;
   connectionsByInstance: number[] | null;
@@ -164,6 +173,67 @@ export interface TwoInstancesResult {
     lostReason?: string;
   };
 }
+
+/** What the database did per message (pg_stat_database; pg_stat_statements when the server loads it). */
+export interface DatabaseWork {
+  commitsPerMessage: number | null;
+  rollbacksPerMessage: number | null;
+  statementsPerMessage: number | null;
+  statementsPerMessageReason?: string;
+}
+
+interface DatabaseCounts {
+  commits: number;
+  rollbacks: number;
+  statements: number | undefined;
+}
+
+/**
+ * The database's commit and statement counters. A backend reports its counters at most once a second while busy
+ * and 10 s after it goes idle: the bench reads them only after every node has been idle that long.
+ */
+async function databaseCounts(url: string): Promise<DatabaseCounts> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const db = await client.query(
+      'select xact_commit::float8 as commits, xact_rollback::float8 as rollbacks from pg_stat_database where datname = current_database()',
+    );
+    let statements: number | undefined;
+    try {
+      const st = await client.query(
+        'select sum(calls)::float8 as n from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())',
+      );
+      statements = Number(st.rows[0].n);
+    } catch {
+      statements = undefined;
+    }
+    return { commits: Number(db.rows[0].commits), rollbacks: Number(db.rows[0].rollbacks), statements };
+  } finally {
+    await client.end();
+  }
+}
+
+const STATS_IDLE_MS = 11_000;
+
+function databaseWork(before: DatabaseCounts, after: DatabaseCounts, n: number): DatabaseWork {
+  return {
+    commitsPerMessage: (after.commits - before.commits) / n,
+    rollbacksPerMessage: (after.rollbacks - before.rollbacks) / n,
+    statementsPerMessage:
+      before.statements === undefined || after.statements === undefined
+        ? null
+        : (after.statements - before.statements) / n,
+    ...(before.statements === undefined || after.statements === undefined
+      ? { statementsPerMessageReason: 'pg_stat_statements is not loaded (shared_preload_libraries)' }
+      : {}),
+  };
+}
+
+const perProcess = (pids: Record<string, number>, before: Record<string, number>, n: number) =>
+  Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (cpuMs(pid) - before[k]!) / n]));
+const cpuOf = (pids: Record<string, number>) =>
+  Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
 
 const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
@@ -252,6 +322,13 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
     // 1. throughput
     try {
       const pids = orgPids(net);
+      const named = { sender: net.sender!.pid!, receiver: net.receivers[0]!.pid!, central: net.central.pid! };
+      let db0: DatabaseCounts | undefined;
+      if (databaseUrl) {
+        await sleep(STATS_IDLE_MS);
+        db0 = await databaseCounts(databaseUrl).catch(() => undefined);
+      }
+      const each0 = cpuOf(named);
       const cpu0 = sumCpu(pids);
       const central0 = cpuMs(net.central.pid!);
       const t0 = performance.now();
@@ -270,6 +347,18 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
       result.small.acceptedPerSecond = N / ((tSubmitted - t0) / 1000);
       result.small.cpuMsPerMessage = cpuPerMessage;
       result.small.centralCpuMsPerMessage = centralPerMessage;
+      result.small.cpuMsPerMessageByProcess = perProcess(named, each0, N);
+      if (databaseUrl && db0) {
+        await sleep(STATS_IDLE_MS);
+        result.small.database = databaseWork(db0, await databaseCounts(databaseUrl), N);
+        console.log(
+          `${label.padEnd(9)} database per message: ${result.small.database.commitsPerMessage!.toFixed(1)} commits, ${result.small.database.statementsPerMessage?.toFixed(1) ?? 'n/a'} statements (all nodes); CPU per message by process: ${Object.entries(
+            result.small.cpuMsPerMessageByProcess,
+          )
+            .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+            .join(', ')}`,
+        );
+      }
     } catch (err) {
       result.small.messagesPerSecondReason = `throughput failed: ${reason(err)}`;
       result.small.cpuMsPerMessageReason = result.small.messagesPerSecondReason;
@@ -477,6 +566,14 @@ async function runTwoInstances(
     // 1. throughput, with the work each instance took.
     try {
       const pids = orgPids(net);
+      const named = {
+        sender: net.sender!.pid!,
+        ...Object.fromEntries(net.receivers.map((r, i) => [`receiver${i + 1}`, r.pid!])),
+        central: net.central.pid!,
+      };
+      await sleep(STATS_IDLE_MS);
+      const db0 = await databaseCounts(databaseUrl).catch(() => undefined);
+      const each0 = cpuOf(named);
       const cpu0 = sumCpu(pids);
       const central0 = cpuMs(net.central.pid!);
       const jobs0 = (await net.jobsDoneByInstance())!;
@@ -487,17 +584,28 @@ async function runTwoInstances(
       result.messagesPerSecond = N / seconds;
       result.cpuMsPerMessage = (sumCpu(pids) - cpu0) / N;
       result.centralCpuMsPerMessage = (cpuMs(net.central.pid!) - central0) / N;
+      result.cpuMsPerMessageByProcess = perProcess(named, each0, N);
       const jobs1 = (await net.jobsDoneByInstance())!;
       const conn1 = await net.balancer!.connections();
       result.jobsByInstance = jobs1.map((n, i) => n - (jobs0[i] ?? 0));
       // Connections are kept alive from the warm-up on: counted since the start.
       result.connectionsByInstance = conn1;
       result.bothTookWork = result.jobsByInstance.every((n) => n > 0);
+      if (db0) {
+        await sleep(STATS_IDLE_MS);
+        result.database = databaseWork(db0, await databaseCounts(databaseUrl), N);
+      }
       const one = oneInstance?.small.messagesPerSecond;
       if (typeof one === 'number' && one > 0) result.ratioToOneInstance = result.messagesPerSecond / one;
       else result.ratioToOneInstanceReason = 'no one-instance PostgreSQL figure in this run';
       console.log(
-        `${label.padEnd(9)} throughput (${result.balancer} in front of 2 instances): ${N} × 10 KB, ${CONCURRENCY} clients: end to end (receipted) ${result.messagesPerSecond.toFixed(1)} messages/s (${seconds.toFixed(1)} s)${result.ratioToOneInstance === null ? '' : `, ${result.ratioToOneInstance.toFixed(2)} × one instance`}; CPU ${result.cpuMsPerMessage.toFixed(0)} ms per message (sender + both instances), central node ${result.centralCpuMsPerMessage.toFixed(0)} ms; jobs done by instance ${result.jobsByInstance.join(' / ')}, connections ${result.connectionsByInstance.join(' / ')}`,
+        `${label.padEnd(9)} throughput (${result.balancer} in front of 2 instances): ${N} × 10 KB, ${CONCURRENCY} clients: end to end (receipted) ${result.messagesPerSecond.toFixed(1)} messages/s (${seconds.toFixed(1)} s)${result.ratioToOneInstance === null ? '' : `, ${result.ratioToOneInstance.toFixed(2)} × one instance`}; CPU ${result.cpuMsPerMessage.toFixed(0)} ms per message (sender + both instances), central node ${result.centralCpuMsPerMessage.toFixed(0)} ms; jobs done by instance ${result.jobsByInstance.join(' / ')}, connections ${result.connectionsByInstance.join(' / ')}; CPU per message by process: ${Object.entries(
+          result.cpuMsPerMessageByProcess,
+        )
+          .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+          .join(
+            ', ',
+          )}; database per message: ${result.database?.commitsPerMessage?.toFixed(1) ?? 'n/a'} commits, ${result.database?.statementsPerMessage?.toFixed(1) ?? 'n/a'} statements (all nodes)`,
       );
     } catch (err) {
       result.messagesPerSecondReason = `throughput failed: ${reason(err)}`;

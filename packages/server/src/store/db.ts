@@ -1,8 +1,20 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
-import { Kysely, type Migration, PostgresDialect, sql, type Transaction } from 'kysely';
+import {
+  type DatabaseIntrospector,
+  type DatabaseMetadataOptions,
+  type DialectAdapter,
+  Kysely,
+  type Migration,
+  PostgresAdapter,
+  PostgresDialect,
+  PostgresIntrospector,
+  sql,
+  type TableMetadata,
+  type Transaction,
+} from 'kysely';
 import pg from 'pg';
 import { BlobStore } from './blobs.ts';
 import type { WalBarrier } from './durability.ts';
@@ -121,9 +133,7 @@ class PostgresJobNotices implements JobNotices {
       .then(() => {
         // The listening connection alone never keeps the process running (as the pool's idle connections, which
         // time out, do not): a store left open must not hold the process up for ever.
-        (
-          client as unknown as { connection?: { stream?: { unref?: () => void } } }
-        ).connection?.stream?.unref?.();
+        socketOf(client)?.unref?.();
         return client.query(`LISTEN ${JOB_CHANNEL}`);
       })
       .then(() => {
@@ -138,8 +148,18 @@ class PostgresJobNotices implements JobNotices {
     clearTimeout(this.#retry);
     const client = this.#client;
     this.#client = undefined;
+    // Held again while it closes: `end()` waits for the socket's end, and an unreferenced socket would let the
+    // process's event loop run dry first (every pool connection may have timed out), leaving `close()` unsettled.
+    socketOf(client)?.ref?.();
     await client?.end().catch(() => {});
   }
+}
+
+/** The socket of a pg client (not in its types). */
+function socketOf(client: pg.Client | undefined): { ref?: () => void; unref?: () => void } | undefined {
+  return (
+    client as unknown as { connection?: { stream?: { ref?: () => void; unref?: () => void } } } | undefined
+  )?.connection?.stream;
 }
 
 const INT8_OID = 20;
@@ -162,6 +182,104 @@ function postgresPool(url: string, schema: string, max: number): pg.Pool {
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
+}
+
+/**
+ * Kysely's PostgreSQL migration lock is one advisory lock for the whole database, whatever the schema: every node
+ * (and every test) on one database migrated one after another, each waiting out the others' migrations. This one is
+ * the schema's own, so the instances of one node still migrate one at a time, and other schemas do not wait.
+ */
+class SchemaMigrationLock extends PostgresAdapter {
+  readonly #key: bigint;
+  constructor(schema: string) {
+    super();
+    this.#key = createHash('sha256').update(`ehmi migrations ${schema}`).digest().readBigInt64BE(0);
+  }
+  override async acquireMigrationLock(db: Kysely<unknown>): Promise<void> {
+    await sql`select pg_advisory_lock(${sql.lit(this.#key)})`.execute(db);
+  }
+  override async releaseMigrationLock(db: Kysely<unknown>): Promise<void> {
+    await sql`select pg_advisory_unlock(${sql.lit(this.#key)})`.execute(db);
+  }
+}
+
+/**
+ * The tables of the store's schema alone. Kysely's introspector reads every column of every table of every schema
+ * of the database (and looks up a serial sequence for each column), which its migrator does twice per start to learn
+ * whether its own two tables exist: on a database holding many nodes' (or tests') schemas, that is most of a start.
+ */
+class SchemaIntrospector extends PostgresIntrospector {
+  readonly #db: Kysely<unknown>;
+  readonly #schema: string;
+  constructor(db: Kysely<unknown>, schema: string) {
+    super(db as never);
+    this.#db = db;
+    this.#schema = schema;
+  }
+  override async getTables(
+    options: DatabaseMetadataOptions = { withInternalKyselyTables: false },
+  ): Promise<TableMetadata[]> {
+    const { rows } = await sql<{
+      table: string;
+      kind: string;
+      column: string;
+      type: string;
+      type_schema: string;
+      not_null: boolean;
+      has_default: boolean;
+      serial: string | null;
+      comment: string | null;
+    }>`select c.relname as "table", c.relkind as kind, a.attname as "column", t.typname as type,
+        tn.nspname as type_schema, a.attnotnull as not_null, a.atthasdef as has_default,
+        pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) as serial,
+        col_description(c.oid, a.attnum) as comment
+      from pg_catalog.pg_class c
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        join pg_catalog.pg_type t on t.oid = a.atttypid
+        join pg_catalog.pg_namespace tn on tn.oid = t.typnamespace
+      where n.nspname = ${this.#schema} and c.relkind in ('r', 'v', 'p')
+      order by c.relname, a.attnum`.execute(this.#db);
+    const tables = new Map<string, TableMetadata>();
+    for (const r of rows) {
+      if (
+        !options.withInternalKyselyTables &&
+        (r.table === 'kysely_migration' || r.table === 'kysely_migration_lock')
+      ) {
+        continue;
+      }
+      let table = tables.get(r.table);
+      if (!table) {
+        table = { name: r.table, schema: this.#schema, isView: r.kind === 'v', columns: [] };
+        tables.set(r.table, table);
+      }
+      table.columns.push({
+        name: r.column,
+        dataType: r.type,
+        dataTypeSchema: r.type_schema,
+        isNullable: !r.not_null,
+        isAutoIncrementing: r.serial !== null,
+        hasDefaultValue: r.has_default,
+        ...(r.comment === null ? {} : { comment: r.comment }),
+      });
+    }
+    return [...tables.values()];
+  }
+}
+
+/** PostgreSQL with the store's schema: its own migration lock and introspection (see the two classes above). */
+class SchemaPostgresDialect extends PostgresDialect {
+  readonly #schema: string;
+  constructor(pool: pg.Pool, schema: string) {
+    super({ pool });
+    this.#schema = schema;
+  }
+  override createAdapter(): DialectAdapter {
+    return new SchemaMigrationLock(this.#schema);
+  }
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new SchemaIntrospector(db, this.#schema);
+  }
 }
 
 /** A unique-key conflict on either engine (SQLite SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY, PostgreSQL 23505). */
@@ -215,9 +333,10 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
       }
       await ensureSchema(options.databaseUrl, schema);
       db = new Kysely<T>({
-        dialect: new PostgresDialect({
-          pool: postgresPool(options.databaseUrl, schema, options.poolSize ?? 10),
-        }),
+        dialect: new SchemaPostgresDialect(
+          postgresPool(options.databaseUrl, schema, options.poolSize ?? 10),
+          schema,
+        ),
       });
       jobNotices = new PostgresJobNotices(options.databaseUrl, schema);
     } else {

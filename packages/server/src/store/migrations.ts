@@ -71,6 +71,18 @@ class InCodeProvider implements MigrationProvider {
   }
 }
 
+/** The names of the migrations the database ran; undefined when it has no migration table yet. */
+async function applied(db: Kysely<unknown>, schema: string | undefined): Promise<Set<string> | undefined> {
+  const table = schema ? sql.table(`${schema}.kysely_migration`) : sql.table('kysely_migration');
+  try {
+    const { rows } = await sql<{ name: string }>`select name from ${table}`.execute(db);
+    return new Set(rows.map((r) => r.name));
+  } catch {
+    // No such table (a new database), or one the migrator will report on: it decides.
+    return undefined;
+  }
+}
+
 /** Bring the database to the latest schema; safe when several processes start at once (Kysely's migration lock). */
 export async function migrateToLatest(
   db: Kysely<unknown>,
@@ -83,6 +95,11 @@ export async function migrateToLatest(
   // before a module's migration existed may already have run ones numbered above it (another module's, or a test's
   // older schema): each pending migration then runs once, in name order among the pending ones, instead of the
   // store refusing to open. The modules' migrations touch only their own tables, so their relative order is free.
+  // Nothing pending (a restart, a second instance): one read of the migration table, without the migrator's checks
+  // of its tables and its lock.
+  const wanted = Object.keys(await new InCodeProvider(roleMigrations).getMigrations());
+  const done = await applied(db, schema);
+  if (done && wanted.every((name) => done.has(name))) return [];
   const migrator = new Migrator({
     db,
     provider: new InCodeProvider(roleMigrations),

@@ -116,6 +116,8 @@ export class Worker<P = unknown> {
   /** When the worker last looked at the store on its own (a claim): the poll runs `pollMs` after it. */
   #lookedAt = 0;
   #dueTimer: NodeJS.Timeout | undefined;
+  /** While an idle waiter waits for another worker's jobs: the next look. */
+  #idleTimer: NodeJS.Timeout | undefined;
   /** When the due timer fires, on `performance.now()`'s clock. */
   #dueAt: number | undefined;
   #loop: Promise<void> | undefined;
@@ -261,6 +263,7 @@ export class Worker<P = unknown> {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     clearTimeout(this.#dueTimer);
+    clearTimeout(this.#idleTimer);
     this.#dueAt = undefined;
     this.wake();
     await this.#loop;
@@ -312,6 +315,12 @@ export class Worker<P = unknown> {
       // and look again shortly.
       this.#sweepDue = true;
       this.#wakeAt(this.#queue.options.now() + 10);
+    }
+    if (backlog.running > 0 && this.#running.size === 0 && this.#reserved === 0 && !this.#stopped) {
+      // Running under another worker's lease (another instance's): nothing here tells when it ends, so look again
+      // shortly, only while someone waits for idle (reads only, no claim).
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = setTimeout(() => this.#nudge(), 25);
     }
     if (backlog.running > 0 || backlog.due > 0 || this.#running.size > 0 || this.#reserved > 0) return;
     const state: IdleState = { next: backlog.next };

@@ -195,7 +195,7 @@ export async function startAp(options: StartOptions): Promise<AccessPoint> {
       dataDir: options.dataDir,
       organisation: { name: `org-${options.gln}`, gln: options.gln, sor: '1234' },
       tls: { cert: options.creds.files.tlsCert, key: options.creds.files.tlsKey, ca: [options.pki.rootFile] },
-      queue: { pollIntervalMs: 50, leaseMs: 10_000, backoffBaseMs: 50, backoffMaxMs: 200 },
+      queue: { pollIntervalMs: 600_000, leaseMs: 10_000, backoffBaseMs: 50, backoffMaxMs: 200 },
       log: { level: 'silent' },
       ...options.node,
       ap: {

@@ -112,6 +112,46 @@ for (const engine of engines()) {
         assert.equal(r.rows[0]?.s, t.connection.schema);
       });
 
+      it('migrates a new schema while another schema holds a migration lock: each schema has its own', {
+        timeout: 120_000,
+      }, async () => {
+        // The lock Kysely's migrator takes for any schema of the database (another tool's or an older node's).
+        const admin = new pg.Client({ connectionString: t.connection.databaseUrl });
+        await admin.connect();
+        const schema = `${t.connection.schema}_b`;
+        try {
+          await admin.query('select pg_advisory_lock(3853314791062309107)');
+          const other = await openNodeStore({ ...t.connection, schema });
+          try {
+            await other.ping();
+            assert.deepEqual(await other.db.selectFrom('jobs').selectAll().execute(), []);
+          } finally {
+            await other.close();
+          }
+        } finally {
+          await admin.query(`drop schema if exists "${schema}" cascade`).catch(() => {});
+          await admin.end();
+        }
+      });
+
+      it("introspects its own schema's tables, with their columns, and no other schema's", async () => {
+        const tables = await t.store.db.introspection.getTables();
+        assert.ok(tables.length > 10);
+        assert.ok(tables.every((table) => table.schema === t.connection.schema));
+        const jobs = tables.find((table) => table.name === 'jobs');
+        assert.ok(jobs);
+        const runAt = jobs.columns.find((c) => c.name === 'run_at');
+        assert.deepEqual(
+          [runAt?.dataType, runAt?.isNullable],
+          ['int8', false],
+          'run_at is a bigint, not null',
+        );
+        assert.equal(jobs.columns.find((c) => c.name === 'lease_until')?.isNullable, true);
+        assert.ok(!tables.some((table) => table.name === 'kysely_migration'));
+        const withKysely = await t.store.db.introspection.getTables({ withInternalKyselyTables: true });
+        assert.ok(withKysely.some((table) => table.name === 'kysely_migration'));
+      });
+
       it('a connection the server ends mid-transaction fails that transaction only: the process and the store carry on', async () => {
         const admin = new pg.Client({ connectionString: t.connection.databaseUrl });
         await admin.connect();
