@@ -144,8 +144,17 @@ export interface Journey {
   pending: JourneyGap[];
 }
 
+export interface DeadLetter {
+  id: string;
+  queue: string;
+  attempts: number;
+  error: string | null;
+  at: string | null;
+}
+
 export interface MessageDetail {
   message: MessageRow & { events: { code: string; time: string; outcome?: string; detail?: string }[] };
+  deadLetters: DeadLetter[];
   journey: Journey | null;
   journeyError?: string;
   ebmsMeaning?: string;
@@ -158,6 +167,7 @@ export interface InboxRow {
   type: string;
   sender: string;
   receivedAt: string;
+  acknowledgement?: { code: string; at: string; by: string | null } | null;
 }
 
 /** Ends the session at the server (the console role's `POST /auth/logout`). */

@@ -263,7 +263,7 @@ describe('local network: plan and network.json', () => {
       node: 'https://127.0.0.1:30015',
       clientId: 'gp-eua',
       scope:
-        'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write system/Organization.rs system/Endpoint.rs system/Device.rs eas/patient-gp.r system/AuditEvent.c system/AuditEvent.rs',
+        'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/messages.resend system/Organization.rs system/Endpoint.rs system/Device.rs eas/patient-gp.r system/AuditEvent.c system/AuditEvent.rs',
       tls: { cert: join(dir, 'pki', 'gp', 'tls-client.pem'), key: join(dir, 'pki', 'gp', 'tls-client.key') },
       certificates: {
         as4: { cert: join(dir, 'pki', 'gp', 'as4.pem'), key: join(dir, 'pki', 'gp', 'as4.key') },
@@ -281,7 +281,7 @@ describe('local network: plan and network.json', () => {
       name: 'operator',
       clientId: 'operator',
       scope:
-        'msh/messages.read msh/inbox.read system/Organization.rs system/Endpoint.rs system/Device.rs system/AuditEvent.c system/AuditEvent.rs ehmi/metrics.read ehmi/audit.read',
+        'msh/messages.read msh/inbox.read msh/messages.resend system/Organization.rs system/Endpoint.rs system/Device.rs system/AuditEvent.c system/AuditEvent.rs ehmi/metrics.read ehmi/audit.read',
       tls: {
         cert: join(dir, 'pki', 'operator', 'tls-client.pem'),
         key: join(dir, 'pki', 'operator', 'tls-client.key'),
@@ -312,7 +312,8 @@ describe('local network: plan and network.json', () => {
     // Every MSH, EER and EAS with their scopes; every HTTPS server (each organisation's MSH, AP and node server, the
     // central EER, EAS, authorization server and node server) with the operator's metrics scope, and each node's own
     // server with the audit log's. Not the SMP (plain HTTP, base+3): no token can be bound there.
-    const msh = 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write ehmi/metrics.read';
+    const msh =
+      'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/messages.resend ehmi/metrics.read';
     const metrics = 'ehmi/metrics.read';
     const nodeServer = 'ehmi/metrics.read ehmi/audit.read';
     assert.deepEqual(auth.resources, {

@@ -106,7 +106,8 @@ export function InboxItemPage({
   const [raw, setRaw] = useState<Partial<Record<View, string>>>({});
   const [acked, setAcked] = useState<string>();
   const [actionError, setActionError] = useState<unknown>();
-  // Only an organisation's operator acts (acknowledge, resend): the MSH lets the network's operator read, not write.
+  // Acknowledging is the receiving organisation's act: its operator, acting as its EUA (the MSH records who); never
+  // the network operator (DESIGN-NOTES.md "The operator's actions").
   const mayAct = user.roles.includes('org-operator');
 
   useEffect(() => {

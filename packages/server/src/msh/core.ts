@@ -121,6 +121,9 @@ export function inboxItem(row: Selectable<MshInboxTable>) {
     type: row.type,
     sender: row.sender,
     receivedAt: new Date(row.received_at).toISOString(),
+    acknowledgement: row.ack_code
+      ? { code: row.ack_code, at: iso(row.acknowledged_at), by: row.acknowledged_by }
+      : null,
   };
 }
 

@@ -131,9 +131,21 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ConsoleApiDeps
         if (err instanceof EhmiError && err.code === 'EHMI_UNAUTHORIZED') throw err;
         journeyError = (err as Error).message;
       }
+      // The message's dead-lettered jobs on its node, which the journey page offers to retry.
+      let deadLetters: unknown = [];
+      try {
+        const res = await request.callApi(service, `/messages/${encodeURIComponent(id)}/dead-letters`, {
+          headers: { accept: 'application/json' },
+        });
+        if (res.ok) deadLetters = await res.json();
+        else await res.body?.cancel();
+      } catch (err) {
+        if (err instanceof EhmiError && err.code === 'EHMI_UNAUTHORIZED') throw err;
+      }
       const failure = message.failure as { ebmsCode?: string } | null | undefined;
       return {
         message: { ...message, organisation: org },
+        deadLetters,
         journey,
         ...(journeyError ? { journeyError } : {}),
         ...(failure?.ebmsCode ? { ebmsMeaning: ebmsMeaning(failure.ebmsCode) } : {}),
@@ -150,6 +162,34 @@ export function registerMessageRoutes(app: FastifyInstance, deps: ConsoleApiDeps
         method: 'POST',
       });
       if (!res.ok) throw await upstreamError(mshOf(deps, org), res);
+      return reply.status(202).send(await res.json());
+    },
+  );
+
+  // Retry the message's dead-lettered jobs (or one: `job`) on its node: the organisation's operator, or the network
+  // operator's support desk (the MSH decides, DESIGN-NOTES.md "The operator's actions").
+  app.post<{ Params: { org: string; id: string }; Body: { job?: string } | undefined }>(
+    '/messages/:org/:id/retry',
+    {
+      schema: {
+        ...idParams,
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { job: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { org, id } = request.params;
+      const service = mshOf(deps, org);
+      const job = request.body?.job;
+      const res = await request.callApi(
+        service,
+        `/messages/${encodeURIComponent(id)}/$retry${job ? `?job=${encodeURIComponent(job)}` : ''}`,
+        { method: 'POST' },
+      );
+      if (!res.ok) throw await upstreamError(service, res);
       return reply.status(202).send(await res.json());
     },
   );
