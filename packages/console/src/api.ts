@@ -109,10 +109,10 @@ export interface MessageRow {
 }
 
 export interface MessagePage {
-  total: number;
-  offset: number;
   limit: number;
   items: MessageRow[];
+  /** The cursor of the next page (older messages), null at the end. */
+  next: string | null;
   facets: { senders: string[]; receivers: string[]; types: string[] };
   unavailable: { organisation: string; reason: string }[];
 }
@@ -158,6 +158,11 @@ export interface MessageDetail {
   journey: Journey | null;
   journeyError?: string;
   ebmsMeaning?: string;
+}
+
+export interface InboxPage {
+  items: InboxRow[];
+  next: string | null;
 }
 
 export interface InboxRow {

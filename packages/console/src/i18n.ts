@@ -91,6 +91,7 @@ export const en = {
   actions: 'Actions',
   resend: 'Resend',
   resendDone: 'Sent again as a new envelope.',
+  newest: 'Newest',
   deadLettersTitle: 'Jobs given up on',
   deadLettersIntro:
     'The node stopped trying these jobs of the message (dead-lettered). Once the cause is mended, retry them.',
@@ -261,6 +262,7 @@ export const da: Dictionary = {
   actions: 'Handlinger',
   resend: 'Send igen',
   resendDone: 'Sendt igen i en ny konvolut.',
+  newest: 'Nyeste',
   deadLettersTitle: 'Opgivne job',
   deadLettersIntro:
     'Noden er holdt op med at forsøge disse job for beskeden (dead-lettered). Prøv igen, når årsagen er rettet.',

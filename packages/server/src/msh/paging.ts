@@ -9,7 +9,10 @@ export interface PagingQuery {
   order?: 'asc' | 'desc';
 }
 
-/** The cursor of the row a page ended with: opaque to clients (base64url of its time and id). */
+/**
+ * The cursor of a row: base64url of `<time in epoch ms>.<id>` (the message's `createdAt`, the item's `receivedAt`).
+ * Documented, so a client that merges the lists of several MSHs (the console) can go on after any row it showed.
+ */
 export function encodeCursor(cursor: PageCursor): string {
   return Buffer.from(`${cursor.at}.${cursor.id}`, 'utf8').toString('base64url');
 }

@@ -33,7 +33,8 @@ const PAGING = {
     type: 'string',
     minLength: 1,
     maxLength: 300,
-    description: 'Where the page starts: the cursor in the previous page’s Link rel="next" (opaque)',
+    description:
+      'Where the page starts: the cursor in the previous page’s Link rel="next"; the cursor after an item is base64url of `<createdAt (messages) or receivedAt (inbox) in epoch milliseconds>.<id>`',
   },
   order: {
     type: 'string',
