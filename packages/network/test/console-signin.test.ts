@@ -226,6 +226,39 @@ describe('the console: people sign in at the authorization server (local network
     assert.equal(page.res.headers.get('cache-control'), 'no-store');
   });
 
+  it('the sign-in page in Danish: the console’s language choice (ui_locales), the page’s switch, Accept-Language; English by default', async () => {
+    const open = async (consolePath: string, headers: Record<string, string> = {}) => {
+      const browser = new Browser(anonymous);
+      const start = await browser.go(`${consoleUrl}${consolePath}`);
+      const toLogin = await browser.go(start.location!, { headers });
+      return { browser, page: await browser.go(toLogin.location!, { headers }), url: toLogin.location! };
+    };
+    const english = await open('/auth/login');
+    assert.match(english.page.text, /<html lang="en">/);
+    assert.match(english.page.text, /<label for="username">User name<\/label>/);
+    const danish = await open('/auth/login?lang=da');
+    assert.match(danish.page.text, /<html lang="da">/);
+    assert.match(danish.page.text, /<label for="username">Brugernavn<\/label>/);
+    assert.match(danish.page.text, /<label for="password">Adgangskode<\/label>/);
+    assert.match(danish.page.text, />Log ind<\/button>/);
+    assert.equal(danish.page.res.headers.get('content-language'), 'da');
+    // The page's own switch, and the browser's preference when the console names none.
+    const switched = await english.browser.go(`${english.url}?lang=da`);
+    assert.match(switched.text, /Brugernavn/);
+    const byHeader = await open('/auth/login', { 'accept-language': 'da-DK,da;q=0.9,en;q=0.5' });
+    assert.match(byHeader.page.text, /<html lang="da">/);
+    // A refusal answers in the page's language, with the same generic words for every refusal.
+    const token = /name="form_token" value="([^"]+)"/.exec(danish.page.text)![1]!;
+    const action = /action="([^"]+)"/.exec(danish.page.text)![1]!;
+    const refused = await danish.browser.go(new URL(action, authUrl).href, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(authUrl).origin },
+      body: new URLSearchParams({ form_token: token, lang: 'da', username: 'nobody', password: 'x' }).toString(),
+    });
+    assert.equal(refused.status, 401);
+    assert.match(refused.text, /Brugernavn eller adgangskode er forkert/);
+  });
+
   it('a wrong password and an unknown user get the same generic error (401), and no session', async () => {
     const wrong = await signIn(CONSOLE_OPERATOR, 'not the password at all');
     const unknown = await signIn('no-such-user', 'not the password at all');
