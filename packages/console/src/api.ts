@@ -160,7 +160,7 @@ export interface MessageDetail {
   ebmsMeaning?: string;
 }
 
-export interface InboxPage {
+export interface InboxList {
   items: InboxRow[];
   next: string | null;
 }

@@ -253,7 +253,12 @@ describe('the console: people sign in at the authorization server (local network
     const refused = await danish.browser.go(new URL(action, authUrl).href, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(authUrl).origin },
-      body: new URLSearchParams({ form_token: token, lang: 'da', username: 'nobody', password: 'x' }).toString(),
+      body: new URLSearchParams({
+        form_token: token,
+        lang: 'da',
+        username: 'nobody',
+        password: 'x',
+      }).toString(),
     });
     assert.equal(refused.status, 401);
     assert.match(refused.text, /Brugernavn eller adgangskode er forkert/);

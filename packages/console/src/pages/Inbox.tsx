@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { apiText, type InboxPage, post, type SessionUser } from '../api.ts';
+import { apiText, type InboxList, post, type SessionUser } from '../api.ts';
 import { ErrorBox, Loading, PageHeader, Party } from '../components/common.tsx';
 import { useApi, useOrganisations } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
@@ -52,7 +52,7 @@ export function InboxPage({ organisation, user }: { organisation?: string; user:
     error,
     reload,
     loading,
-  } = useApi<InboxPage>(
+  } = useApi<InboxList>(
     organisation
       ? `/inbox/${encodeURIComponent(organisation)}${after ? `?after=${encodeURIComponent(after)}` : ''}`
       : null,

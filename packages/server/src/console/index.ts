@@ -243,7 +243,8 @@ export async function createConsoleRole(
           ? wanted
           : '/';
       // The console's language choice goes to the sign-in page (English unless the user chose Danish).
-      const lang = request.query.lang === 'da' || request.query.lang === 'en' ? request.query.lang : undefined;
+      const lang =
+        request.query.lang === 'da' || request.query.lang === 'en' ? request.query.lang : undefined;
       const started = await client().start(lang);
       const secret = await sessions.startLogin({ ...started, returnTo });
       return reply
