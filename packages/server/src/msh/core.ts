@@ -27,6 +27,11 @@ export interface MshCore {
   journey?: JourneySource;
   /** Wake the dispatch worker after a commit that enqueued a job. */
   wake(): void;
+  /**
+   * An envelope's EnvelopeReceipt (10.1, ReceiptAcknowledgement) arrived this many seconds after the envelope was
+   * submitted: the `ehmi_msh_receipt_seconds` histogram of the MSH's `/metrics`.
+   */
+  observeReceipt?(seconds: number): void;
   now(): number;
 }
 

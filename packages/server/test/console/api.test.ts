@@ -302,10 +302,10 @@ describe('the health page’s readings of /metrics', () => {
     const h = new MetricsHistory();
     const t0 = Date.UTC(2026, 11, 7, 10);
     const r = (at: number, requests: number, sumS = 0, count = 0) =>
-      h.add('gp', { at, requests, failures: 0, durationSum: sumS, durationCount: count });
+      h.add('gp', { at, requests, failures: 0, receiptSum: sumS, receiptCount: count });
     r(t0, 100, 1, 100);
     r(t0 + 2_000, 999); // within 5 s of the last: not kept
-    r(t0 + 60_000, 160, 4, 160); // 60 requests in a minute, 3 s over 60 answers: 50 ms each
+    r(t0 + 60_000, 160, 4, 160); // 60 requests in a minute, 3 s over 60 EnvelopeReceipts: 50 ms each
     r(t0 + 120_000, 10, 4.1, 10); // a restart: counters went down
     const s = h.series(['gp']);
     assert.deepEqual(s.times, [(t0 + 60_000) / 1000, (t0 + 120_000) / 1000]);
