@@ -109,10 +109,10 @@ export interface MessageRow {
 }
 
 export interface MessagePage {
-  total: number;
-  offset: number;
   limit: number;
   items: MessageRow[];
+  /** The cursor of the next page (older messages), null at the end. */
+  next: string | null;
   facets: { senders: string[]; receivers: string[]; types: string[] };
   unavailable: { organisation: string; reason: string }[];
 }
@@ -144,11 +144,25 @@ export interface Journey {
   pending: JourneyGap[];
 }
 
+export interface DeadLetter {
+  id: string;
+  queue: string;
+  attempts: number;
+  error: string | null;
+  at: string | null;
+}
+
 export interface MessageDetail {
   message: MessageRow & { events: { code: string; time: string; outcome?: string; detail?: string }[] };
+  deadLetters: DeadLetter[];
   journey: Journey | null;
   journeyError?: string;
   ebmsMeaning?: string;
+}
+
+export interface InboxList {
+  items: InboxRow[];
+  next: string | null;
 }
 
 export interface InboxRow {
@@ -158,6 +172,7 @@ export interface InboxRow {
   type: string;
   sender: string;
   receivedAt: string;
+  acknowledgement?: { code: string; at: string; by: string | null } | null;
 }
 
 /** Ends the session at the server (the console role's `POST /auth/logout`). */

@@ -10,7 +10,8 @@ import type { NetworkClientName } from './pki-files.ts';
  * `POST /messages/{id}/$resend`), `msh/messages.read` track (`GET /messages`, `GET /messages/{id}`),
  * `msh/inbox.read` the inbox (`GET /inbox`, `/inbox/stream`, `/inbox/{id}`), `msh/inbox.write` acknowledge and
  * remove (`POST /inbox/{id}/$acknowledge`, `DELETE /inbox/{id}`), `msh/webhooks.read` list webhooks and their
- * failures, `msh/webhooks.write` register, remove and retry (`/webhooks`).
+ * failures, `msh/webhooks.write` register, remove and retry (`/webhooks`), `msh/messages.resend` resend and retry a
+ * message's dead-lettered jobs without submitting anything (`POST /messages/{id}/$resend`, `/$retry`).
  */
 export const MSH_SCOPES = [
   'msh/messages.write',
@@ -19,9 +20,15 @@ export const MSH_SCOPES = [
   'msh/inbox.write',
   'msh/webhooks.read',
   'msh/webhooks.write',
+  'msh/messages.resend',
 ];
 /** Reading the MSH API: what the operator may. */
 export const MSH_READ_SCOPES = ['msh/messages.read', 'msh/inbox.read', 'msh/webhooks.read'];
+/**
+ * What the network's operator (its support desk) may do at an organisation's MSH beside reading: resend a message
+ * and retry its dead-lettered jobs. Acknowledging is the receiving organisation's act, submitting the sender's.
+ */
+export const MSH_SUPPORT_SCOPES = ['msh/messages.resend'];
 /** EER reads (docs/specs/security.md: `system/Endpoint.rs system/Organization.rs`, and Device). */
 export const EER_READ_SCOPES = ['system/Organization.rs', 'system/Endpoint.rs', 'system/Device.rs'];
 /** EER writes (create, read, update, delete, search), the maintainer's. */
@@ -175,6 +182,7 @@ const OIDC_SCOPES = ['openid', 'profile', 'offline_access'];
 export const USER_SCOPES = {
   'network-operator': join([
     ...MSH_READ_SCOPES,
+    ...MSH_SUPPORT_SCOPES,
     ...EER_READ_SCOPES,
     ...EAS_SCOPES,
     'system/AuditEvent.rs',
@@ -252,6 +260,7 @@ export function planAuthRegistrations(
   const network: Record<NetworkClientName, string[]> = {
     operator: [
       ...MSH_READ_SCOPES,
+      ...MSH_SUPPORT_SCOPES,
       ...EER_READ_SCOPES,
       ...EAS_SCOPES,
       ...EDS_SCOPES,

@@ -19,7 +19,7 @@ type Jwks = Parameters<typeof verifyJwt>[1];
 type Credential = { cert: string; key: string };
 
 const MSH =
-  'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/webhooks.read msh/webhooks.write';
+  'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/webhooks.read msh/webhooks.write msh/messages.resend';
 const EER_READ = 'system/Organization.rs system/Endpoint.rs system/Device.rs';
 const EER_WRITE = 'system/Organization.cruds system/Endpoint.cruds system/Device.cruds';
 const EAS = 'system/Organization.rs';
@@ -122,7 +122,10 @@ describe('the local network’s authorization server', () => {
   it('the operator gets read tokens for every MSH, EER and EAS; the maintainer EER write tokens', async () => {
     const { operator, maintainer, services } = net.manifest;
     const reads = 'msh/messages.read msh/inbox.read msh/webhooks.read';
-    assert.equal(operator.scope, `${reads} ${EER_READ} ${EDS} ehmi/metrics.read ehmi/audit.read ${ARCHIVE}`);
+    assert.equal(
+      operator.scope,
+      `${reads} msh/messages.resend ${EER_READ} ${EDS} ehmi/metrics.read ehmi/audit.read ${ARCHIVE}`,
+    );
     for (const o of net.manifest.organisations) {
       const claims = await claimsOf(operator.tls, {
         client_id: operator.clientId,

@@ -84,6 +84,7 @@ describe('the console: people sign in at the authorization server (local network
   let consoleClient: Agent;
   let inboxItem: string;
   let messageHeaderId: string;
+  let sentId: string;
 
   /** Sign in through the console as `username`: the browser and its session cookie's value. */
   async function signIn(username: string, password: string) {
@@ -193,6 +194,7 @@ describe('the console: people sign in at the authorization server (local network
     });
     assert.equal(sent.status, 202, sent.text);
     const bundleId = (sent.json as { bundleId: string }).bundleId;
+    sentId = (sent.json as { id: string }).id;
     messageHeaderId = (sent.json as { messageHeaderId?: string }).messageHeaderId ?? '';
     inboxItem = await eventually('the prøvesvar in the gp’s inbox', async () => {
       const inbox = await eua.call('gp', 'GET', '/inbox');
@@ -222,6 +224,44 @@ describe('the console: people sign in at the authorization server (local network
     assert.doesNotMatch(csp, /unsafe-inline/);
     assert.doesNotMatch(page.text, /<script|style=/i);
     assert.equal(page.res.headers.get('cache-control'), 'no-store');
+  });
+
+  it('the sign-in page in Danish: the console’s language choice (ui_locales), the page’s switch, Accept-Language; English by default', async () => {
+    const open = async (consolePath: string, headers: Record<string, string> = {}) => {
+      const browser = new Browser(anonymous);
+      const start = await browser.go(`${consoleUrl}${consolePath}`);
+      const toLogin = await browser.go(start.location!, { headers });
+      return { browser, page: await browser.go(toLogin.location!, { headers }), url: toLogin.location! };
+    };
+    const english = await open('/auth/login');
+    assert.match(english.page.text, /<html lang="en">/);
+    assert.match(english.page.text, /<label for="username">User name<\/label>/);
+    const danish = await open('/auth/login?lang=da');
+    assert.match(danish.page.text, /<html lang="da">/);
+    assert.match(danish.page.text, /<label for="username">Brugernavn<\/label>/);
+    assert.match(danish.page.text, /<label for="password">Adgangskode<\/label>/);
+    assert.match(danish.page.text, />Log ind<\/button>/);
+    assert.equal(danish.page.res.headers.get('content-language'), 'da');
+    // The page's own switch, and the browser's preference when the console names none.
+    const switched = await english.browser.go(`${english.url}?lang=da`);
+    assert.match(switched.text, /Brugernavn/);
+    const byHeader = await open('/auth/login', { 'accept-language': 'da-DK,da;q=0.9,en;q=0.5' });
+    assert.match(byHeader.page.text, /<html lang="da">/);
+    // A refusal answers in the page's language, with the same generic words for every refusal.
+    const token = /name="form_token" value="([^"]+)"/.exec(danish.page.text)![1]!;
+    const action = /action="([^"]+)"/.exec(danish.page.text)![1]!;
+    const refused = await danish.browser.go(new URL(action, authUrl).href, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(authUrl).origin },
+      body: new URLSearchParams({
+        form_token: token,
+        lang: 'da',
+        username: 'nobody',
+        password: 'x',
+      }).toString(),
+    });
+    assert.equal(refused.status, 401);
+    assert.match(refused.text, /Brugernavn eller adgangskode er forkert/);
   });
 
   it('a wrong password and an unknown user get the same generic error (401), and no session', async () => {
@@ -306,6 +346,59 @@ describe('the console: people sign in at the authorization server (local network
     }
     // Not the operator's: an organisation's user reads no node's metrics.
     assert.equal((await gpUser.callApi('node:gp', '/metrics')).status, 403);
+  });
+
+  it('the operator’s actions: the network operator resends and retries, never acknowledges; the gp’s operator acknowledges as its EUA, recorded; a console read is no 06.1', async () => {
+    const password = readFileSync(consoleOperatorPasswordFile(dataDir), 'utf8').trim();
+    const operator = await signedIn(CONSOLE_OPERATOR, password);
+    const post = (who: typeof operator, service: string, path: string) =>
+      who.callApi(service, path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+    // Acknowledging a clinical message is the GP's act, not the support desk's.
+    const refused = await post(operator, 'msh:gp', `/inbox/${inboxItem}/$acknowledge`);
+    assert.equal(refused.status, 403, await refused.clone().text());
+    // Resending and retrying are the support desk's: allowed at any organisation's MSH (nothing dead: 409).
+    const retry = await operator.callApi('msh:municipality', `/messages/${sentId}/$retry`, {
+      method: 'POST',
+    });
+    assert.equal(retry.status, 409, await retry.clone().text());
+    const dead = await operator.callApi('msh:municipality', `/messages/${sentId}/dead-letters`);
+    assert.equal(dead.status, 200, await dead.clone().text());
+    assert.deepEqual(await dead.json(), []);
+    // Submitting stays the organisation's.
+    const submit = await operator.callApi('msh:municipality', '/messages', {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(sampleHomeCareObservation(municipality, gp)),
+    });
+    assert.equal(submit.status, 403, await submit.clone().text());
+    const resend = await operator.callApi('msh:municipality', `/messages/${sentId}/$resend`, {
+      method: 'POST',
+    });
+    assert.equal(resend.status, 202, await resend.clone().text());
+
+    // The gp's operator reads the item in the console: no 06.1 (the console is not the clinical system) …
+    const gpOperator = await signedIn('gp-operator');
+    assert.equal((await gpOperator.callApi('msh:gp', `/inbox/${inboxItem}`)).status, 200);
+    const gpStore = net.nodes.gp!.store.db as unknown as import('kysely').Kysely<{
+      msh_inbox: { id: string; eua_taken_at: number | null; acknowledged_by: string | null };
+    }>;
+    const row = () =>
+      gpStore.selectFrom('msh_inbox').selectAll().where('id', '=', inboxItem).executeTakeFirstOrThrow();
+    assert.equal((await row()).eua_taken_at, null, 'a read in the console is no step of the EUA');
+    // … and acknowledges it, acting as the gp's EUA: the MSH keeps who did.
+    const ack = await post(gpOperator, 'msh:gp', `/inbox/${inboxItem}/$acknowledge`);
+    assert.equal(ack.status, 202, await ack.clone().text());
+    assert.equal((await row()).acknowledged_by, 'person:gp-operator');
+    assert.notEqual((await row()).eua_taken_at, null, 'acknowledging is the EUA taking the message (06.1)');
+    const listed = (await (await gpOperator.callApi('msh:gp', '/inbox')).json()) as {
+      id: string;
+      acknowledgement: { by: string } | null;
+    }[];
+    assert.equal(listed.find((i) => i.id === inboxItem)?.acknowledgement?.by, 'person:gp-operator');
   });
 
   it('patient data only with the entitlement: support reads the gp’s inbox list, not an item’s content', async () => {

@@ -22,7 +22,7 @@ import { sampleHomeCareObservation } from '../src/sample.ts';
 
 const logger = pino({ level: 'silent' });
 type Credential = { cert: string; key: string };
-const MSH = 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write';
+const MSH = 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/messages.resend';
 
 describe('the MSH API with access tokens (local network)', () => {
   let dataDir: string;

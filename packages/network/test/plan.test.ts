@@ -298,7 +298,7 @@ describe('local network: plan and network.json', () => {
       node: 'https://127.0.0.1:30015',
       clientId: 'gp-eua',
       scope:
-        'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/webhooks.read msh/webhooks.write system/Organization.rs system/Endpoint.rs system/Device.rs eas/patient-gp.r system/AuditEvent.c system/AuditEvent.rs',
+        'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/webhooks.read msh/webhooks.write msh/messages.resend system/Organization.rs system/Endpoint.rs system/Device.rs eas/patient-gp.r system/AuditEvent.c system/AuditEvent.rs',
       tls: { cert: join(dir, 'pki', 'gp', 'tls-client.pem'), key: join(dir, 'pki', 'gp', 'tls-client.key') },
       certificates: {
         as4: { cert: join(dir, 'pki', 'gp', 'as4.pem'), key: join(dir, 'pki', 'gp', 'as4.key') },
@@ -316,7 +316,7 @@ describe('local network: plan and network.json', () => {
       name: 'operator',
       clientId: 'operator',
       scope:
-        'msh/messages.read msh/inbox.read msh/webhooks.read system/Organization.rs system/Endpoint.rs system/Device.rs system/AuditEvent.c system/AuditEvent.rs ehmi/metrics.read ehmi/audit.read',
+        'msh/messages.read msh/inbox.read msh/webhooks.read msh/messages.resend system/Organization.rs system/Endpoint.rs system/Device.rs system/AuditEvent.c system/AuditEvent.rs ehmi/metrics.read ehmi/audit.read',
       tls: {
         cert: join(dir, 'pki', 'operator', 'tls-client.pem'),
         key: join(dir, 'pki', 'operator', 'tls-client.key'),
@@ -348,7 +348,7 @@ describe('local network: plan and network.json', () => {
     // central EER, EAS, authorization server and node server) with the operator's metrics scope, and each node's own
     // server with the audit log's. Not the SMP (plain HTTP, base+3): no token can be bound there.
     const msh =
-      'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/webhooks.read msh/webhooks.write ehmi/metrics.read';
+      'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/webhooks.read msh/webhooks.write msh/messages.resend ehmi/metrics.read';
     const metrics = 'ehmi/metrics.read';
     const nodeServer = 'ehmi/metrics.read ehmi/audit.read';
     assert.deepEqual(auth.resources, {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { apiText, type InboxRow, post, type SessionUser } from '../api.ts';
+import { apiText, type InboxList, post, type SessionUser } from '../api.ts';
 import { ErrorBox, Loading, PageHeader, Party } from '../components/common.tsx';
 import { useApi, useOrganisations } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
@@ -41,10 +41,24 @@ export function InboxPage({ organisation, user }: { organisation?: string; user:
     const target = own ?? (only.length === 1 ? only[0] : undefined);
     if (target) navigate(href('inbox', target.key));
   }, [organisation, list, user]);
-  const { data, error, reload, loading } = useApi<InboxRow[]>(
-    organisation ? `/inbox/${encodeURIComponent(organisation)}` : null,
+  // Pages of older items: the cursors of the pages before this one, so "newer" goes back.
+  const [pages, setPages] = useState<string[]>([]);
+  const after = pages[pages.length - 1];
+  useEffect(() => {
+    if (organisation !== undefined) setPages([]);
+  }, [organisation]);
+  const {
+    data: page,
+    error,
+    reload,
+    loading,
+  } = useApi<InboxList>(
+    organisation
+      ? `/inbox/${encodeURIComponent(organisation)}${after ? `?after=${encodeURIComponent(after)}` : ''}`
+      : null,
     5000,
   );
+  const data = page?.items;
   return (
     <>
       <PageHeader title={t('inboxTitle')} intro={t('inboxIntro')}>
@@ -82,6 +96,22 @@ export function InboxPage({ organisation, user }: { organisation?: string; user:
             </tbody>
           </table>
           {data.length === 0 ? <p className="empty">{t('emptyInbox')}</p> : null}
+          <nav className="pager" aria-label={t('page')}>
+            <button
+              type="button"
+              disabled={pages.length === 0}
+              onClick={() => setPages((p) => p.slice(0, -1))}
+            >
+              {t('previous')}
+            </button>
+            <button
+              type="button"
+              disabled={!page?.next}
+              onClick={() => page?.next && setPages((p) => [...p, page.next as string])}
+            >
+              {t('next')}
+            </button>
+          </nav>
         </div>
       ) : null}
     </>
@@ -106,7 +136,8 @@ export function InboxItemPage({
   const [raw, setRaw] = useState<Partial<Record<View, string>>>({});
   const [acked, setAcked] = useState<string>();
   const [actionError, setActionError] = useState<unknown>();
-  // Only an organisation's operator acts (acknowledge, resend): the MSH lets the network's operator read, not write.
+  // Acknowledging is the receiving organisation's act: its operator, acting as its EUA (the MSH records who); never
+  // the network operator (DESIGN-NOTES.md "The operator's actions").
   const mayAct = user.roles.includes('org-operator');
 
   useEffect(() => {

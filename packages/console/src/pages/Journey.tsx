@@ -107,6 +107,17 @@ export function JourneyPage({
   const meaning = (s: { code: string | null; meaning: string }) =>
     lang === 'da' ? (stepMeaningDa(s.code) ?? s.meaning) : s.meaning;
 
+  const retry = async (job?: string) => {
+    setActionError(undefined);
+    try {
+      await post(`${path}/retry`, job ? { job } : {});
+      setDone(t('retryDone'));
+      reload();
+    } catch (e) {
+      setActionError(e);
+    }
+  };
+
   const resend = async () => {
     setActionError(undefined);
     try {
@@ -123,8 +134,10 @@ export function JourneyPage({
   const m = data.message;
   const steps = data.journey ? stepsOf(data.journey) : new Map<string, Step>();
   const status = data.journey?.status ?? m.status;
-  // Only an organisation's operator acts (acknowledge, resend): the MSH lets the network's operator read, not write.
-  const mayAct = user.roles.includes('org-operator');
+  // Resending and retrying: the organisation's operator, and the network operator's support desk (the MSH decides;
+  // acknowledging stays the receiving organisation's act, on the inbox page).
+  const mayAct = user.roles.includes('org-operator') || user.roles.includes('network-operator');
+  const dead = data.deadLetters ?? [];
 
   return (
     <>
@@ -269,6 +282,50 @@ export function JourneyPage({
           </table>
         </div>
       </section>
+
+      {dead.length > 0 ? (
+        <section aria-labelledby="dead-title" className="card" data-testid="dead-letters">
+          <h2 id="dead-title">{t('deadLettersTitle')}</h2>
+          <p className="muted">{t('deadLettersIntro')}</p>
+          <div className="table-wrap">
+            <table className="data">
+              <thead>
+                <tr>
+                  <th scope="col">{t('queue')}</th>
+                  <th scope="col">{t('attempts')}</th>
+                  <th scope="col">{t('time')}</th>
+                  <th scope="col">{t('lastError')}</th>
+                  {mayAct ? <th scope="col">{t('actions')}</th> : null}
+                </tr>
+              </thead>
+              <tbody>
+                {dead.map((j) => (
+                  <tr key={j.id} data-testid={`dead-${j.queue}`}>
+                    <td className="mono">{j.queue}</td>
+                    <td>{j.attempts}</td>
+                    <td className="nowrap">{j.at ? time(j.at) : '—'}</td>
+                    <td className="small">{j.error ?? ''}</td>
+                    {mayAct ? (
+                      <td>
+                        <button type="button" onClick={() => retry(j.id)}>
+                          {t('retryJob')}
+                        </button>
+                      </td>
+                    ) : null}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {mayAct && dead.length > 1 ? (
+            <div className="actions">
+              <button type="button" onClick={() => retry()} data-testid="retry-all">
+                {t('retryAll')}
+              </button>
+            </div>
+          ) : null}
+        </section>
+      ) : null}
 
       {mayAct ? (
         <section aria-labelledby="actions-title" className="card">

@@ -13,20 +13,23 @@ const FILTERS = ['sender', 'receiver', 'type', 'status', 'from', 'to', 'patient'
 export function MessagesPage({ user, query }: { user: SessionUser; query: URLSearchParams }) {
   const { t, time } = useI18n();
   const { names } = useOrganisations();
-  const offset = Number(query.get('offset') ?? 0) || 0;
+  // The page is a cursor the server gave (each MSH pages its own list): `after` in the address, `first` back to the
+  // newest messages. Going back a page is the browser's Back.
+  const after = query.get('after') ?? '';
   const params = new URLSearchParams();
   for (const f of FILTERS) {
     const v = query.get(f);
     if (v) params.set(f, f === 'from' || f === 'to' ? new Date(v).toISOString() : v);
   }
-  params.set('offset', String(offset));
+  if (after) params.set('after', after);
   params.set('limit', String(PAGE_SIZE));
   const { data, error, reload, loading } = useApi<MessagePage>(`/messages?${params}`, 5000);
 
   const go = (next: URLSearchParams) => navigate(`#/messages?${next}`);
-  const page = (to: number) => {
+  const page = (cursor: string | null) => {
     const next = new URLSearchParams(query);
-    next.set('offset', String(Math.max(0, to)));
+    if (cursor) next.set('after', cursor);
+    else next.delete('after');
     go(next);
   };
 
@@ -100,16 +103,16 @@ export function MessagesPage({ user, query }: { user: SessionUser; query: URLSea
           </div>
           <nav className="pager" aria-label={t('page')}>
             <span className="muted" aria-live="polite">
-              {t('shown')} {data.total === 0 ? 0 : data.offset + 1}–{data.offset + data.items.length}{' '}
-              {t('of')} {data.total}
+              {t('shown')} {data.items.length}
             </span>
-            <button type="button" disabled={offset === 0} onClick={() => page(offset - PAGE_SIZE)}>
-              {t('previous')}
+            <button type="button" disabled={!after} onClick={() => page(null)}>
+              {t('newest')}
             </button>
             <button
               type="button"
-              disabled={offset + PAGE_SIZE >= data.total}
-              onClick={() => page(offset + PAGE_SIZE)}
+              disabled={!data.next}
+              onClick={() => page(data.next)}
+              data-testid="next-page"
             >
               {t('next')}
             </button>

@@ -9,7 +9,7 @@ export function SignInPage() {
         <img src="/favicon.svg" alt="" width="48" height="48" />
         <h1>{t('signInTitle')}</h1>
         <p>{t('signInText')}</p>
-        <a className="button primary" href="/auth/login" data-testid="sign-in">
+        <a className="button primary" href={`/auth/login?lang=${lang}`} data-testid="sign-in">
           {t('signIn')}
         </a>
         <label className="lang">

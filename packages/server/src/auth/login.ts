@@ -49,25 +49,89 @@ const escapeHtml = (s: string) =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
   );
 
-/** One generic message for every refusal, so that a wrong user name and a wrong password look the same. */
-const GENERIC_ERROR = 'The user name or password is wrong, or signing in is paused for a while. Try again.';
+/** The sign-in page's languages: English by default, Danish as the console offers it. */
+export type LoginLanguage = 'en' | 'da';
 
-function page(uid: string, token: string, error?: string, username = ''): string {
+/** The page's words in each language. The error is one generic message for every refusal (user name or password). */
+export const LOGIN_TEXTS: Readonly<Record<LoginLanguage, Readonly<Record<string, string>>>> = {
+  en: {
+    title: 'Sign in – EHMI',
+    heading: 'Sign in to EHMI',
+    username: 'User name',
+    password: 'Password',
+    submit: 'Sign in',
+    error: 'The user name or password is wrong, or signing in is paused for a while. Try again.',
+    footer: 'EHMI authorization server',
+    other: 'Dansk',
+    expiredHeading: 'This sign-in has expired',
+    expiredText: 'Go back to the application and start again.',
+  },
+  da: {
+    title: 'Log ind – EHMI',
+    heading: 'Log ind i EHMI',
+    username: 'Brugernavn',
+    password: 'Adgangskode',
+    submit: 'Log ind',
+    error: 'Brugernavn eller adgangskode er forkert, eller login er sat på pause et stykke tid. Prøv igen.',
+    footer: 'EHMI-autorisationsserver',
+    other: 'English',
+    expiredHeading: 'Dette login er udløbet',
+    expiredText: 'Gå tilbage til programmet, og start forfra.',
+  },
+};
+
+const isLanguage = (v: unknown): v is LoginLanguage => v === 'en' || v === 'da';
+
+/**
+ * The language of the sign-in page: the `lang` parameter (the page's own switch, and the form's hidden field), else
+ * the client's `ui_locales` (OpenID Connect Core §3.1.2.1: the console passes the language its user chose), else the
+ * browser's `Accept-Language` (the first of Danish or English in its order of preference), else English.
+ */
+export function loginLanguage(options: {
+  lang?: unknown;
+  uiLocales?: unknown;
+  acceptLanguage?: string | undefined;
+}): LoginLanguage {
+  if (isLanguage(options.lang)) return options.lang;
+  if (typeof options.uiLocales === 'string') {
+    for (const tag of options.uiLocales.split(/\s+/)) {
+      const base = tag.toLowerCase().split('-')[0];
+      if (isLanguage(base)) return base;
+    }
+  }
+  const ranked = (options.acceptLanguage ?? '')
+    .split(',')
+    .map((part, i) => {
+      const [tag = '', ...params] = part.trim().split(';');
+      const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)?.[1]).find(Boolean);
+      return { base: tag.trim().toLowerCase().split('-')[0], q: q === undefined ? 1 : Number(q), i };
+    })
+    .filter((l) => l.q > 0)
+    .sort((a, b) => b.q - a.q || a.i - b.i);
+  for (const l of ranked) if (isLanguage(l.base)) return l.base;
+  return 'en';
+}
+
+function page(uid: string, token: string, lang: LoginLanguage, error?: boolean, username = ''): string {
+  const t = LOGIN_TEXTS[lang];
+  const other: LoginLanguage = lang === 'da' ? 'en' : 'da';
+  const path = escapeHtml(interactionPath(uid));
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in – EHMI</title><link rel="stylesheet" href="/interaction.css"></head>
+<html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${t.title}</title><link rel="stylesheet" href="/interaction.css"></head>
 <body><main>
-<h1>Sign in to EHMI</h1>
-${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="${escapeHtml(interactionPath(uid))}/login" autocomplete="on">
+<h1>${t.heading}</h1>
+${error ? `<p class="error" role="alert">${escapeHtml(t.error as string)}</p>` : ''}
+<form method="post" action="${path}/login" autocomplete="on">
 <input type="hidden" name="form_token" value="${escapeHtml(token)}">
-<label for="username">User name</label>
+<input type="hidden" name="lang" value="${lang}">
+<label for="username">${t.username}</label>
 <input id="username" name="username" autocomplete="username" required maxlength="64" value="${escapeHtml(username)}" autofocus>
-<label for="password">Password</label>
+<label for="password">${t.password}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256">
-<button type="submit">Sign in</button>
+<button type="submit">${t.submit}</button>
 </form>
-<p class="muted">EHMI authorization server</p>
+<p class="muted"><a href="${path}?lang=${other}" lang="${other}" hreflang="${other}">${LOGIN_TEXTS[lang].other}</a> · ${t.footer}</p>
 </main></body></html>`;
 }
 
@@ -113,13 +177,23 @@ export async function registerLogin(app: FastifyInstance, options: LoginOptions)
       return undefined;
     }
   };
-  const expired = (reply: FastifyReply) =>
+  const expired = (reply: FastifyReply, lang: LoginLanguage) =>
     secureHeaders(reply)
       .status(400)
       .type('text/html; charset=utf-8')
       .send(
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in – EHMI</title><link rel="stylesheet" href="/interaction.css"></head><body><main><h1>This sign-in has expired</h1><p>Go back to the application and start again.</p></main></body></html>',
+        `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><title>${LOGIN_TEXTS[lang].title}</title><link rel="stylesheet" href="/interaction.css"></head><body><main><h1>${LOGIN_TEXTS[lang].expiredHeading}</h1><p>${LOGIN_TEXTS[lang].expiredText}</p></main></body></html>`,
       );
+  const languageOf = (
+    request: FastifyRequest,
+    details: { params: Record<string, unknown> } | undefined,
+    lang?: unknown,
+  ) =>
+    loginLanguage({
+      lang,
+      uiLocales: details?.params.ui_locales,
+      acceptLanguage: request.headers['accept-language'],
+    });
 
   await app.register(async (scope) => {
     scope.addContentTypeParser(
@@ -149,18 +223,21 @@ export async function registerLogin(app: FastifyInstance, options: LoginOptions)
     );
 
     const page200 = { '200': 'The sign-in form (HTML)', '400': 'The sign-in has expired' };
-    scope.get<{ Params: { uid: string } }>(
+    scope.get<{ Params: { uid: string }; Querystring: { lang?: string } }>(
       '/interaction/:uid',
-      doc('The sign-in page of a person', page200),
+      doc('The sign-in page of a person (English, or Danish: lang=da, ui_locales, Accept-Language)', page200),
       async (request, reply) => {
         const details = await interactionOf(request, reply, request.params.uid);
+        const lang = languageOf(request, details, request.query.lang);
         if (details && details.prompt.name !== 'login') {
           log.warn({ prompt: details.prompt }, 'an interaction this server does not offer');
         }
-        if (details?.prompt.name !== 'login') return expired(reply);
+        if (details?.prompt.name !== 'login') return expired(reply, lang);
         return secureHeaders(reply)
+          .header('content-language', lang)
+          .header('vary', 'accept-language')
           .type('text/html; charset=utf-8')
-          .send(page(details.uid, formToken(details.uid)));
+          .send(page(details.uid, formToken(details.uid), lang));
       },
     );
 
@@ -189,7 +266,8 @@ export async function registerLogin(app: FastifyInstance, options: LoginOptions)
           return secureHeaders(reply).status(403).type('text/plain; charset=utf-8').send('Forbidden');
         }
         const details = await interactionOf(request, reply, uid);
-        if (details?.prompt.name !== 'login') return expired(reply);
+        const lang = languageOf(request, details, body.lang);
+        if (details?.prompt.name !== 'login') return expired(reply, lang);
         const username = typeof body.username === 'string' ? body.username.slice(0, 64) : '';
         const password = typeof body.password === 'string' ? body.password.slice(0, 256) : '';
         const result = await accounts.signIn(username, password, request.ip);
@@ -203,8 +281,9 @@ export async function registerLogin(app: FastifyInstance, options: LoginOptions)
           log.info({ reason: result.reason, address: request.ip }, 'sign-in refused');
           return secureHeaders(reply)
             .status(401)
+            .header('content-language', lang)
             .type('text/html; charset=utf-8')
-            .send(page(uid, expected, GENERIC_ERROR, username));
+            .send(page(uid, expected, lang, true, username));
         }
         noteAudit(request, { resource: `Account/${result.account.username}` });
         log.info({ user: result.account.username, address: request.ip }, 'signed in');

@@ -230,7 +230,7 @@ export async function createConsoleRole(
       },
     }) as object;
 
-  app.get<{ Querystring: { returnTo?: string } }>(
+  app.get<{ Querystring: { returnTo?: string; lang?: string } }>(
     '/auth/login',
     doc('Start signing in: the browser is sent to the authorization server', {
       '303': 'To the authorization server',
@@ -242,7 +242,10 @@ export async function createConsoleRole(
         typeof wanted === 'string' && /^\/(?![/\\])[^\s]*$/.test(wanted) && wanted.length <= 512
           ? wanted
           : '/';
-      const started = await client().start();
+      // The console's language choice goes to the sign-in page (English unless the user chose Danish).
+      const lang =
+        request.query.lang === 'da' || request.query.lang === 'en' ? request.query.lang : undefined;
+      const started = await client().start(lang);
       const secret = await sessions.startLogin({ ...started, returnTo });
       return reply
         .header('set-cookie', setCookie(LOGIN_COOKIE, secret, 'Lax', LOGIN_TTL_MS / 1000))

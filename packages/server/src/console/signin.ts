@@ -60,8 +60,11 @@ export class SignInClient {
     this.#metadata = new ServerMetadata(options.issuer, oauthFetch(options.dispatcher));
   }
 
-  /** Push the authorization request and give the browser's next stop. */
-  async start(): Promise<StartedSignIn> {
+  /**
+   * Push the authorization request and give the browser's next stop. `language` (`en`, `da`) is the console's
+   * language choice, passed as `ui_locales` (OpenID Connect Core §3.1.2.1) for the sign-in page.
+   */
+  async start(language?: 'en' | 'da'): Promise<StartedSignIn> {
     const as = await this.#as();
     const codeVerifier = oauth.generateRandomCodeVerifier();
     const state = oauth.generateRandomState();
@@ -75,6 +78,7 @@ export class SignInClient {
       code_challenge: await oauth.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
     });
+    if (language) params.set('ui_locales', language);
     for (const r of this.#options.resources) params.append('resource', r);
     const answer = await this.#call('the pushed authorization request', async (o) =>
       oauth.processPushedAuthorizationResponse(

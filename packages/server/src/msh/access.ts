@@ -25,25 +25,40 @@ export const MSH_SCOPE = {
   webhooksRead: 'msh/webhooks.read',
   /** Register, remove and retry: `POST /webhooks`, `DELETE /webhooks/{id}`, `POST …/failures/{id}/$retry`. */
   webhooksWrite: 'msh/webhooks.write',
+  /**
+   * Resend a message and retry its dead-lettered jobs (`POST /messages/{id}/$resend`, `/$retry`) without submitting
+   * anything new: what a support desk does for an organisation (DESIGN-NOTES.md "The operator's actions").
+   */
+  messagesResend: 'msh/messages.resend',
 } as const;
 
-/** The scopes a client that acts for no organisation (the network's operator) may use: reading only. */
+/**
+ * The scopes a client that acts for no organisation (the network's operator, its support desk) may use: reading
+ * (webhooks too), resending and retrying. Never submitting, acknowledging, removing or registering: those are the
+ * organisation's own acts.
+ */
 const OPERATOR_SCOPES: ReadonlySet<string> = new Set([
   MSH_SCOPE.messagesRead,
   MSH_SCOPE.inboxRead,
   MSH_SCOPE.webhooksRead,
+  MSH_SCOPE.messagesResend,
 ]);
 
+/** Resending and retrying: the organisation's EUA with its write scope, or the support desk with its own. */
+const RESEND_SCOPES = [MSH_SCOPE.messagesWrite, MSH_SCOPE.messagesResend] as const;
+
 /** The scope each route needs, by `<METHOD> <route>` (fastify's route pattern). */
-const ROUTE_SCOPES: Readonly<Record<string, string>> = {
+const ROUTE_SCOPES: Readonly<Record<string, string | readonly string[]>> = {
   'POST /messages': MSH_SCOPE.messagesWrite,
   'POST /payloads': MSH_SCOPE.messagesWrite,
-  'POST /messages/:id/$resend': MSH_SCOPE.messagesWrite,
+  'POST /messages/:id/$resend': RESEND_SCOPES,
+  'POST /messages/:id/$retry': RESEND_SCOPES,
   'POST /ping': MSH_SCOPE.messagesWrite,
   'GET /pings': MSH_SCOPE.messagesRead,
   'GET /messages': MSH_SCOPE.messagesRead,
   'GET /messages/:id': MSH_SCOPE.messagesRead,
   'GET /messages/:id/journey': MSH_SCOPE.messagesRead,
+  'GET /messages/:id/dead-letters': MSH_SCOPE.messagesRead,
   'GET /inbox': MSH_SCOPE.inboxRead,
   'GET /inbox/stream': MSH_SCOPE.inboxRead,
   'GET /inbox/:id': MSH_SCOPE.inboxRead,
@@ -61,7 +76,7 @@ const ROUTE_SCOPES: Readonly<Record<string, string>> = {
  * The scope a request needs; undefined for a path no route serves (a valid token of this organisation then gets
  * the 404). HEAD is GET's (fastify serves HEAD for every GET route).
  */
-export function mshScopeOf(request: FastifyRequest): string | undefined {
+export function mshScopeOf(request: FastifyRequest): string | readonly string[] | undefined {
   const method = request.method === 'HEAD' ? 'GET' : request.method;
   const route = request.routeOptions.url;
   return route === undefined ? undefined : ROUTE_SCOPES[`${method} ${route}`];
@@ -70,13 +85,18 @@ export function mshScopeOf(request: FastifyRequest): string | undefined {
 /**
  * Who may use this MSH, once the token is valid and grants the scope: a client acting for this MSH's organisation
  * (its GLN among the token's `ehmi:org_context`), or a client that acts for no organisation, is one of the node's
- * `authorization.operatorClients` or `msh.operatorClients` and only reads. A token for another organisation, or an
+ * `authorization.operatorClients` or `msh.operatorClients` (or a person with the `network-operator` role) and only
+ * reads, resends and retries. A token for another organisation, or an
  * operator asking to write, is refused with 403 (`forbidden`): the token is valid, this MSH does not serve its
  * holder that request.
  */
 export function checkOrganisation(
   claims: AccessClaims,
-  options: { gln: string; scope: string | undefined; operatorClients: ReadonlySet<string> },
+  options: {
+    gln: string;
+    scope: string | readonly string[] | undefined;
+    operatorClients: ReadonlySet<string>;
+  },
 ): void {
   const contexts = claims.organisation?.contexts ?? [];
   if (contexts.some((c) => c.gln === options.gln)) return;
@@ -92,10 +112,12 @@ export function checkOrganisation(
       `the access token names no organisation, and client ${claims.clientId} is not one of authorization.operatorClients or msh.operatorClients`,
     );
   }
-  if (options.scope !== undefined && !OPERATOR_SCOPES.has(options.scope)) {
+  const needed =
+    options.scope === undefined ? [] : typeof options.scope === 'string' ? [options.scope] : options.scope;
+  if (needed.length > 0 && !needed.some((s) => OPERATOR_SCOPES.has(s))) {
     throw new EhmiError(
       'EHMI_FORBIDDEN',
-      `client ${claims.clientId} acts for no organisation: it may read this MSH's messages, inbox and webhooks, not ${options.scope}`,
+      `client ${claims.clientId} acts for no organisation: it may read this MSH's messages, inbox and webhooks, resend and retry, not ${needed.join(' ')} (submitting, acknowledging, removing and registering webhooks are the organisation's own acts)`,
     );
   }
 }

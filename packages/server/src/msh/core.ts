@@ -30,6 +30,11 @@ export interface MshCore {
   journey?: JourneySource;
   /** Wake the dispatch worker after a commit that enqueued a job. */
   wake(): void;
+  /**
+   * An envelope's EnvelopeReceipt (10.1, ReceiptAcknowledgement) arrived this many seconds after the envelope was
+   * submitted: the `ehmi_msh_receipt_seconds` histogram of the MSH's `/metrics`.
+   */
+  observeReceipt?(seconds: number): void;
   now(): number;
 }
 
@@ -125,6 +130,9 @@ export function inboxItem(row: Selectable<MshInboxTable>) {
     sender: row.sender,
     receivedAt: new Date(row.received_at).toISOString(),
     mimeType: row.mime_type,
+    acknowledgement: row.ack_code
+      ? { code: row.ack_code, at: iso(row.acknowledged_at), by: row.acknowledged_by }
+      : null,
   };
 }
 

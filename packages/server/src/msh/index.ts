@@ -1,5 +1,5 @@
 import { EhmiError } from '@ehmi/errors';
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { AccessTokenVerifier, accessTokenVerifierOptions } from '../authz.ts';
 import type { AccessPointGateway, MshBackend } from '../contract.ts';
 import { noReporter } from '../delivery-status/index.ts';
@@ -123,6 +123,14 @@ export async function createMsh(
     onError: (err) => log.warn({ err }, 'inbox event poll failed'),
   });
   let worker: Worker<DispatchPayload> | undefined;
+  // Submit → EnvelopeReceipt, per envelope: the latency of the network as its users feel it (the console's health
+  // page charts it), beside the HTTP durations every server keeps.
+  const receiptSeconds = new Histogram({
+    name: 'ehmi_msh_receipt_seconds',
+    help: 'Time from an envelope’s submission to its EnvelopeReceipt (EDS step 10.1), seconds',
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+    registers: [app.metrics],
+  });
   let url = '';
   const core: MshCore = {
     config: mshConfig,
@@ -145,6 +153,7 @@ export async function createMsh(
       : {}),
     // The dispatch worker hears of its jobs from the queue once they commit; only EDS reports may need a look.
     wake: () => core.eds.wake(),
+    observeReceipt: (seconds) => receiptSeconds.observe(seconds),
     now: () => Date.now(),
   };
   worker = new Worker<DispatchPayload>(

@@ -239,4 +239,22 @@ export const mshMigrations: Record<string, Migration> = {
       await db.schema.dropTable('msh_webhooks').execute();
     },
   },
+  /**
+   * Who acknowledged a received message (the organisation's system, or a person acting as its EUA in the console),
+   * and the order `GET /messages` pages in (by creation time, then id: a page is an index range after the cursor).
+   */
+  '0035_msh_paging_acknowledged_by': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('msh_inbox').addColumn('acknowledged_by', 'text').execute();
+      await db.schema
+        .createIndex('msh_messages_created')
+        .on('msh_messages')
+        .columns(['created_at', 'id'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('msh_messages_created').execute();
+      await db.schema.alterTable('msh_inbox').dropColumn('acknowledged_by').execute();
+    },
+  },
 };

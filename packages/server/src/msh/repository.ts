@@ -20,16 +20,64 @@ export function findMessage(db: Db, id: string, patient?: PatientRestriction) {
   return query.executeTakeFirst();
 }
 
-/** `GET /messages`: oldest first, optionally one status, one needs-action mark, one patient. */
+/** Where a page of a list starts: after the row with this time and id, in the list's order. */
+export interface PageCursor {
+  at: number;
+  id: string;
+}
+
+/** One page of a list: `limit` rows after `after`, oldest first (`asc`) or newest first (`desc`). */
+export interface Paging {
+  limit?: number;
+  after?: PageCursor;
+  order?: 'asc' | 'desc';
+}
+
+/** The most a list answers without `limit`, as before it paged. */
+const UNPAGED_LIMIT = 10_000;
+
+/**
+ * `GET /messages`: oldest first (newest first with `order: 'desc'`), optionally one status, needs-action mark,
+ * patient, receiver, type and a creation time range; a page after a cursor (keyset paging on `created_at, id`, a
+ * stable order however many rows arrive meanwhile).
+ */
 export function listMessages(
   db: Db,
-  filter: { status?: MessageStatus; needsAction?: NeedsAction; patient?: PatientRestriction },
+  filter: {
+    status?: MessageStatus;
+    needsAction?: NeedsAction;
+    patient?: PatientRestriction;
+    receiver?: string;
+    type?: string;
+    from?: number;
+    to?: number;
+  },
+  paging: Paging = {},
 ) {
-  let query = db.selectFrom('msh_messages').selectAll().orderBy('created_at').orderBy('id');
+  const desc = paging.order === 'desc';
+  let query = db
+    .selectFrom('msh_messages')
+    .selectAll()
+    .orderBy('created_at', desc ? 'desc' : 'asc')
+    .orderBy('id', desc ? 'desc' : 'asc');
   if (filter.status !== undefined) query = query.where('status', '=', filter.status);
   if (filter.needsAction !== undefined) query = query.where('needs_action', '=', filter.needsAction);
   if (filter.patient !== undefined) query = query.where('patient_cpr', '=', filter.patient);
-  return query.limit(10_000).execute();
+  if (filter.receiver !== undefined) query = query.where('receiver', '=', filter.receiver);
+  if (filter.type !== undefined) query = query.where('type', '=', filter.type);
+  if (filter.from !== undefined) query = query.where('created_at', '>=', filter.from);
+  if (filter.to !== undefined) query = query.where('created_at', '<=', filter.to);
+  const after = paging.after;
+  if (after) {
+    const op = desc ? '<' : '>';
+    query = query.where((eb) =>
+      eb.or([
+        eb('created_at', op, after.at),
+        eb.and([eb('created_at', '=', after.at), eb('id', op, after.id)]),
+      ]),
+    );
+  }
+  return query.limit(paging.limit ?? UNPAGED_LIMIT).execute();
 }
 
 /** A message's timeline: by time, then EDS code. */
@@ -150,11 +198,29 @@ export function findInboxItem(db: Db, id: string, patient?: PatientRestriction) 
   return query.executeTakeFirst();
 }
 
-/** `GET /inbox`: the items not removed, oldest first; with `patient`, that patient's only. */
-export function listInbox(db: Db, patient?: PatientRestriction) {
+/**
+ * `GET /inbox`: the items not removed, oldest first (newest first with `order: 'desc'`); with `patient`, that
+ * patient's only; a page after a cursor (keyset paging on `received_at, id`).
+ */
+export function listInbox(db: Db, patient?: PatientRestriction, paging: Paging = {}) {
+  const desc = paging.order === 'desc';
   let query = db.selectFrom('msh_inbox').selectAll().where('removed_at', 'is', null);
   if (patient !== undefined) query = query.where('patient_cpr', '=', patient);
-  return query.orderBy('received_at').orderBy('id').limit(10_000).execute();
+  const after = paging.after;
+  if (after) {
+    const op = desc ? '<' : '>';
+    query = query.where((eb) =>
+      eb.or([
+        eb('received_at', op, after.at),
+        eb.and([eb('received_at', '=', after.at), eb('id', op, after.id)]),
+      ]),
+    );
+  }
+  return query
+    .orderBy('received_at', desc ? 'desc' : 'asc')
+    .orderBy('id', desc ? 'desc' : 'asc')
+    .limit(paging.limit ?? UNPAGED_LIMIT)
+    .execute();
 }
 
 /** Items received at or after `since` and not removed, oldest first: the inbox stream's poll. */
@@ -183,11 +249,17 @@ export async function removeInboxItem(db: Db, id: string, now: number): Promise<
 export async function noteAcknowledgement(
   trx: Db,
   inboxId: string,
-  ack: { messageId: string; hash: string; code: string; at: number },
+  ack: { messageId: string; hash: string; code: string; at: number; by: string | null },
 ): Promise<boolean> {
   const updated = await trx
     .updateTable('msh_inbox')
-    .set({ ack_message_id: ack.messageId, ack_hash: ack.hash, ack_code: ack.code, acknowledged_at: ack.at })
+    .set({
+      ack_message_id: ack.messageId,
+      ack_hash: ack.hash,
+      ack_code: ack.code,
+      acknowledged_at: ack.at,
+      acknowledged_by: ack.by,
+    })
     .where('id', '=', inboxId)
     .where('ack_message_id', 'is', null)
     .executeTakeFirst();

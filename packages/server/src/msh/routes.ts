@@ -8,12 +8,14 @@ import { SMART_CONFIGURATION_PATH } from '../smart-configuration.ts';
 import { requireClientCertificate } from '../trust.ts';
 import { refusePayloadForPatient, restrictedPatient } from './access.ts';
 import { acceptedAnswer, eventJson, inboxItem, type MshCore, messageSummary, partyOf } from './core.ts';
+import { deadLettersOf, retryDeadLetters } from './dead-letters.ts';
 import { takeAcknowledgement, takeInboxItem } from './delivery-status.ts';
 import { fhirFormatOf, fhirText, formatOfMime, ProfileValidationError, readFhir } from './fhir-body.ts';
 import { journeySource, messageJourney } from './journey.ts';
 import { acknowledgeInbox } from './outbound/acknowledge.ts';
 import { resend } from './outbound/resend.ts';
 import { type PayloadQuery, submitFhir, submitPayload } from './outbound/submit.ts';
+import { type PagingQuery, page, pagingOf } from './paging.ts';
 import {
   findInboxItem,
   findMessage,
@@ -129,22 +131,38 @@ export function registerRoutes(
     );
 
     // status and needsAction are checked against their enums by the route schema (400 otherwise).
-    api.get<{ Querystring: { status?: MessageStatus; needsAction?: NeedsAction; patient?: string } }>(
-      '/messages',
-      { schema: schemas.listMessages },
-      async (request) => {
-        const { patient: asked, ...filter } = request.query;
-        const restricted = restrictedPatient(request);
-        // A search by patient is about that patient (its audit record says so); a token restricted to another
-        // patient finds nothing.
-        if (asked) aboutPatient(request, asked);
-        if (asked && restricted && asked !== restricted) return [];
-        const patient = restricted ?? asked;
-        return (await listMessages(core.store.db, { ...filter, ...(patient ? { patient } : {}) })).map(
-          messageSummary,
-        );
-      },
-    );
+    api.get<{
+      Querystring: {
+        status?: MessageStatus;
+        needsAction?: NeedsAction;
+        patient?: string;
+        receiver?: string;
+        type?: string;
+        from?: string;
+        to?: string;
+      } & PagingQuery;
+    }>('/messages', { schema: schemas.listMessages }, async (request, reply) => {
+      const { patient: asked, limit, after, order, from, to, receiver, ...filter } = request.query;
+      const restricted = restrictedPatient(request);
+      // A search by patient is about that patient (its audit record says so); a token restricted to another
+      // patient finds nothing.
+      if (asked) aboutPatient(request, asked);
+      if (asked && restricted && asked !== restricted) return [];
+      const patient = restricted ?? asked;
+      const paging = { limit, after, order };
+      const rows = await listMessages(
+        core.store.db,
+        {
+          ...filter,
+          ...(patient ? { patient } : {}),
+          ...(receiver ? { receiver: partyOf(receiver) } : {}),
+          ...(from ? { from: Date.parse(from) } : {}),
+          ...(to ? { to: Date.parse(to) } : {}),
+        },
+        pagingOf(paging),
+      );
+      return page(request, reply, paging, rows, (r) => ({ at: r.created_at, id: r.id })).map(messageSummary);
+    });
 
     api.get<IdParams>('/messages/:id', { schema: schemas.getMessage }, async (request) => {
       const { id } = request.params;
@@ -202,9 +220,39 @@ export function registerRoutes(
       }));
     });
 
-    api.get('/inbox', { schema: schemas.inbox }, async (request) =>
-      (await listInbox(core.store.db, restrictedPatient(request))).map(inboxItem),
+    // The message's dead-lettered jobs on this node, and their retry (dead-letters.ts): the organisation's EUA, or
+    // the network's operator (support desk) for any organisation.
+    api.get<IdParams>('/messages/:id/dead-letters', { schema: schemas.deadLetters }, async (request) => {
+      const { id } = request.params;
+      const row = await findMessage(core.store.db, id, restrictedPatient(request));
+      if (!row) throw new EhmiError('EHMI_NOT_FOUND', `no sent message ${id}`);
+      return deadLettersOf(core, row);
+    });
+
+    api.post<IdParams & { Querystring: { job?: string } }>(
+      '/messages/:id/$retry',
+      { schema: schemas.retry },
+      async (request, reply) => {
+        const { id } = request.params;
+        const row = await findMessage(core.store.db, id, restrictedPatient(request));
+        if (!row) throw new EhmiError('EHMI_NOT_FOUND', `no sent message ${id}`);
+        aboutPatient(request, row.patient_cpr);
+        const retried = await retryDeadLetters(core, row, request.query.job);
+        // The audit record names the jobs put back (who did it is the record's caller).
+        noteAudit(request, {
+          resource: `Message/${id}`,
+          detail: `retried ${retried.map((j) => `${j.queue} ${j.id}`).join(', ')}`.slice(0, 500),
+        });
+        return reply.status(202).send({ id, retried });
+      },
     );
+
+    api.get<{ Querystring: PagingQuery }>('/inbox', { schema: schemas.inbox }, async (request, reply) => {
+      const rows = await listInbox(core.store.db, restrictedPatient(request), pagingOf(request.query));
+      return page(request, reply, request.query, rows, (r) => ({ at: r.received_at, id: r.id })).map(
+        inboxItem,
+      );
+    });
 
     api.get('/inbox/stream', { schema: schemas.inboxStream }, async (request, reply) => {
       reply.hijack();
@@ -271,7 +319,7 @@ export function registerRoutes(
           throw new EhmiError('EHMI_INPUT_UNREADABLE', 'the body must be a JSON object {"code": …}');
         }
       }
-      const ackId = await acknowledgeInbox(core, id, body, restrictedPatient(request));
+      const ackId = await acknowledgeInbox(core, id, body, restrictedPatient(request), actorOf(request));
       aboutPatient(request, (await findInboxItem(core.store.db, id))?.patient_cpr);
       return reply.status(202).header('location', `/messages/${ackId}`).send({ id: ackId });
     });
@@ -286,12 +334,23 @@ function aboutPatient(request: FastifyRequest, cpr: string | null | undefined): 
 }
 
 /**
- * Whether the caller is the organisation's EUA (its token names the organisation, or the node has no tokens), not
- * the network's operator reading across organisations: only the EUA's reads are EDS steps (06.1, 16.1).
+ * Whether the caller is the organisation's EUA (its system's token names the organisation, or the node has no
+ * tokens): only the EUA's reads are EDS steps (06.1 "read by clinician", 16.1). Not the network's operator reading
+ * across organisations, and not a person reading in the console, even of the organisation: the console is a tool to
+ * follow messages, not the clinical system where the message is taken into the patient's record, and a 06.1 from it
+ * would tell the sender the message was finalized when the clinical system had not had it (DESIGN-NOTES.md "The
+ * operator's actions").
  */
 function isEua(request: FastifyRequest): boolean {
   const access = request.access;
-  return access === undefined || (access.organisation?.contexts ?? []).length > 0;
+  return access === undefined || ((access.organisation?.contexts ?? []).length > 0 && !access.user);
+}
+
+/** Who calls, for what the MSH keeps of an act: `person:<account>` for a person's token, else `client:<id>`. */
+function actorOf(request: FastifyRequest): string | undefined {
+  const access = request.access;
+  if (!access) return undefined;
+  return access.user ? `person:${access.user.subject}` : `client:${access.clientId}`;
 }
 
 function bodyOf(request: FastifyRequest, optional = false): Buffer {

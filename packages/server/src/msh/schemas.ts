@@ -21,6 +21,36 @@ const idParams = {
 } as const;
 const unauthorized = errorResponse('No client certificate under the trust anchors (mutual TLS)');
 
+/** The paging parameters of the lists (`msh/paging.ts`): keyset pages in a stable order, a cursor, a Link header. */
+const PAGING = {
+  limit: {
+    type: 'integer',
+    minimum: 1,
+    maximum: 1000,
+    description:
+      'At most this many items; when more follow, the answer has a Link header with rel="next" (RFC 8288): the same request with after set. Without limit, the list is answered whole (up to 10,000)',
+  },
+  after: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 300,
+    description:
+      'Where the page starts: the cursor in the previous page’s Link rel="next"; the cursor after an item is base64url of `<createdAt (messages) or receivedAt (inbox) in epoch milliseconds>.<id>`',
+  },
+  order: {
+    type: 'string',
+    enum: ['asc', 'desc'],
+    default: 'asc',
+    description: 'asc: oldest first (the default); desc: newest first',
+  },
+} as const;
+const NEXT_LINK = {
+  Link: {
+    description: 'rel="next": the next page, when there is one (only with limit)',
+    schema: { type: 'string' },
+  },
+};
+
 export const STATUSES = ['accepted', 'sent', 'receipted', 'acknowledged', 'failed'] as const;
 export const NEEDS_ACTION = ['missing-receipt', 'missing-acknowledgement'] as const;
 
@@ -149,6 +179,19 @@ const COMPONENTS = {
         dueBy: { type: 'string', format: 'date-time', description: 'Absent for a step without a deadline' },
       },
     },
+    DeadLetter: {
+      type: 'object',
+      required: ['id', 'queue', 'attempts'],
+      description:
+        'A job of the message on this node that the queue gave up on (dead-lettered), until it is retried',
+      properties: {
+        id: { type: 'string' },
+        queue: { type: 'string', examples: ['msh.dispatch', 'ap.send', 'ap.outcome', 'eds.report'] },
+        attempts: { type: 'integer' },
+        error: { type: ['string', 'null'], description: 'Why its last try failed' },
+        at: { type: ['string', 'null'], format: 'date-time', description: 'When it was dead-lettered' },
+      },
+    },
     InboxItem: {
       type: 'object',
       required: ['id', 'type', 'sender', 'receivedAt'],
@@ -162,6 +205,23 @@ const COMPONENTS = {
         mimeType: {
           type: 'string',
           description: "the payload's media type (BinaryContent@mimeType): what GET /inbox/{id} answers with",
+        },
+        acknowledgement: {
+          oneOf: [
+            { type: 'null' },
+            {
+              type: 'object',
+              properties: {
+                code: { enum: ['ok', 'transient-error', 'fatal-error'] },
+                at: { type: 'string', format: 'date-time' },
+                by: {
+                  type: ['string', 'null'],
+                  description:
+                    'client:<client_id> (the organisation’s system) or person:<account> (someone acting as the organisation’s EUA in the console)',
+                },
+              },
+            },
+          ],
         },
       },
     },
@@ -236,14 +296,30 @@ export const schemas = {
           description:
             "Only the messages about this patient (CPR); the search is recorded with the patient in the node's audit log",
         },
+        receiver: {
+          type: 'string',
+          maxLength: 64,
+          description: 'Only those to this receiver (GLN or 0088:GLN)',
+        },
+        type: {
+          type: 'string',
+          maxLength: 128,
+          description: 'Only those of this type (MessageHeader.eventCoding)',
+        },
+        from: { type: 'string', format: 'date-time', description: 'Created at or after' },
+        to: { type: 'string', format: 'date-time', description: 'Created at or before' },
+        ...PAGING,
       },
     },
     responses: {
       '200': {
-        description: 'Summaries, oldest first',
+        description: 'Summaries, oldest first (or newest first: order=desc), one page with limit',
+        headers: NEXT_LINK,
         content: json({ type: 'array', items: ref('MessageSummary') }),
       },
-      '400': errorResponse('A status or needsAction that is not one of the listed values'),
+      '400': errorResponse(
+        'A status or needsAction that is not one of the listed values, a bad limit, or an after that is no cursor',
+      ),
     },
   },
   submitPayload: {
@@ -409,9 +485,56 @@ export const schemas = {
       '401': unauthorized,
     },
   },
+  deadLetters: {
+    summary:
+      "The message's dead-lettered jobs on this node (hand-over to the AP, AS4 send, outcome, EDS reports)",
+    params: idParams,
+    responses: {
+      '200': { description: 'Newest first', content: json({ type: 'array', items: ref('DeadLetter') }) },
+      '400': errorResponse('The id is not a UUID'),
+      '404': errorResponse('Unknown id, or about another patient than the access token is restricted to'),
+    },
+  },
+  retry: {
+    summary:
+      "Retry the message's dead-lettered jobs (or one, with job): each runs again now, its tries afresh",
+    description:
+      'For the organisation (scope msh/messages.write) and the network operator’s support desk (msh/messages.resend). Recorded in the node’s audit log with the jobs retried.',
+    params: idParams,
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        job: { type: 'string', minLength: 1, maxLength: 200, description: 'Only this dead job' },
+      },
+    },
+    responses: {
+      '202': {
+        description: 'Back in their queues',
+        content: json({
+          type: 'object',
+          required: ['id', 'retried'],
+          properties: { id: { type: 'string' }, retried: { type: 'array', items: ref('DeadLetter') } },
+        }),
+      },
+      '400': errorResponse('The id is not a UUID'),
+      '403': errorResponse('Neither this organisation nor the network operator'),
+      '404': errorResponse('Unknown message, or no dead job of that id for it'),
+      '409': errorResponse('The message has no dead-lettered job (retried already, or none failed)'),
+    },
+  },
   inbox: {
-    summary: 'Received messages not yet removed, oldest first',
-    responses: { '200': { description: 'Items', content: json({ type: 'array', items: ref('InboxItem') }) } },
+    summary:
+      'Received messages not yet removed, oldest first (newest first: order=desc), one page with limit',
+    querystring: { type: 'object', properties: { ...PAGING } },
+    responses: {
+      '200': {
+        description: 'Items',
+        headers: NEXT_LINK,
+        content: json({ type: 'array', items: ref('InboxItem') }),
+      },
+      '400': errorResponse('A bad limit, or an after that is no cursor'),
+    },
   },
   inboxStream: {
     summary: 'Server-sent events: `event: message` with the inbox item for each new arrival',

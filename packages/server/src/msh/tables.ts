@@ -118,6 +118,11 @@ export interface MshInboxTable {
   ack_hash: string | null;
   ack_code: string | null;
   acknowledged_at: number | null;
+  /**
+   * Who acknowledged it: `client:<client_id>` (the organisation's system), `person:<account>` (someone acting as the
+   * organisation's EUA in the console), null before, or on a node without access tokens.
+   */
+  acknowledged_by: string | null;
   /** The envelope's facts for EDS (`EdsMessageFacts` JSON), for step 06.1; null when the node reports to no EDS. */
   eds_facts: string | null;
   /** When the EUA first took the message (read its content, or acknowledged it): EDS step 06.1, reported once. */

@@ -53,6 +53,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropIndex('jobs_due').execute();
     },
   },
+  // The dead-lettered jobs, which an operator lists and retries (`JobQueue.deadNaming`, `retryDead`): partial, so the
+  // live and done jobs cost it no entry.
+  '0034_jobs_dead': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createIndex('jobs_dead')
+        .on('jobs')
+        .columns(['finished_at', 'id'])
+        .where(sql.ref('status'), '=', sql.lit('dead'))
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('jobs_dead').execute();
+    },
+  },
 };
 
 class InCodeProvider implements MigrationProvider {

@@ -587,6 +587,60 @@ export class JobQueue {
     return rows.map((r) => ({ queue: r.queue, status: r.status, n: Number(r.n) }));
   }
 
+  /**
+   * The dead-lettered jobs whose payload names any of `refs` (the ids of what they worked on: an envelope's
+   * submission id, a message's MessageHeader.id), newest first, at most `limit`: what an operator may retry about one
+   * message. Dead jobs are found by the partial index `jobs_dead`, so the done jobs the table keeps cost nothing.
+   */
+  async deadNaming(refs: readonly string[], limit = 50): Promise<Selectable<JobsTable>[]> {
+    const wanted = refs.filter((r) => r.length > 0);
+    if (wanted.length === 0) return [];
+    return this.store.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where(sql<boolean>`status = 'dead'`)
+      .where((eb) =>
+        eb.or(
+          wanted.map((r) =>
+            eb('payload', 'like', sql<string>`${`%${r.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`),
+          ),
+        ),
+      )
+      .orderBy('finished_at', 'desc')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  }
+
+  /**
+   * Put a dead-lettered job back in its queue to run now, its tries counted afresh (an operator's retry once the
+   * cause is mended). Its last error stays until the next try. False when the job is not dead (any more): a retry
+   * repeated, or raced by another instance, changes nothing.
+   */
+  async retryDead(id: string, trx: AnyDb = this.store.db): Promise<boolean> {
+    const now = this.options.now();
+    const row = await coreDb(trx)
+      .updateTable('jobs')
+      .set({
+        status: 'ready',
+        attempts: 0,
+        run_at: now,
+        lease_token: null,
+        lease_until: null,
+        locked_by: null,
+        finished_at: null,
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'dead')
+      .returning('queue')
+      .executeTakeFirst();
+    if (!row) return false;
+    await this.store.jobNotices?.notify(trx as never, row.queue);
+    this.#signal(trx, row.queue, now);
+    return true;
+  }
+
   /** One job's row, for tests and operators. */
   async get(id: string): Promise<Selectable<JobsTable> | undefined> {
     return this.store.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();

@@ -58,12 +58,38 @@ describe('the console data routes', () => {
   let app: FastifyInstance;
   let user: ConsoleUser = OPERATOR;
   const calls: string[] = [];
-  /** What each service answers, by `service path`. */
-  const answers = new Map<string, () => Response>();
+  /** What each service answers, by `service path` (or `service path-without-query` for a list that pages). */
+  const answers = new Map<string, (path: string) => Response>();
   const json =
     (body: unknown, status = 200) =>
     () =>
       new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+  /**
+   * An MSH's `GET /messages` as the MSH answers it: the filters the console passes, newest first with order=desc,
+   * `limit` rows after the cursor `after` (base64url of `<epoch ms>.<id>`), a Link rel="next" when more follow.
+   */
+  const mshList =
+    (rows: ReturnType<typeof message>[]) =>
+    (path: string): Response => {
+      const q = new URLSearchParams(path.split('?')[1] ?? '');
+      const key = (r: { createdAt: string; id: string }) => [Date.parse(r.createdAt), r.id] as const;
+      let list = rows
+        .filter((r) => !q.get('status') || r.status === q.get('status'))
+        .filter((r) => !q.get('type') || r.type === q.get('type'))
+        .filter((r) => !q.get('receiver') || r.receiver === q.get('receiver'))
+        .filter((r) => !q.get('from') || Date.parse(r.createdAt) >= Date.parse(q.get('from')!))
+        .sort((a, b) => key(b)[0] - key(a)[0] || (key(b)[1] < key(a)[1] ? -1 : 1));
+      const after = q.get('after');
+      if (after) {
+        const [at, id] = Buffer.from(after, 'base64url').toString('utf8').split('.') as [string, string];
+        list = list.filter((r) => key(r)[0] < Number(at) || (key(r)[0] === Number(at) && r.id < id));
+      }
+      const limit = Number(q.get('limit') ?? 10_000);
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (list.length > limit) headers.link = '</messages?after=x>; rel="next"';
+      return new Response(JSON.stringify(list.slice(0, limit)), { status: 200, headers });
+    };
 
   before(async () => {
     answers.set(
@@ -100,7 +126,7 @@ describe('the console data routes', () => {
     );
     answers.set(
       'msh:municipality /messages',
-      json([
+      mshList([
         message('m1', '2026-12-07T10:00:00.000Z'),
         message('m2', '2026-12-07T10:02:00.000Z', { type: 'other-message' }),
         message('m3', '2026-12-07T10:01:00.000Z'),
@@ -108,7 +134,7 @@ describe('the console data routes', () => {
     );
     answers.set(
       'msh:gp /messages',
-      json([
+      mshList([
         message('g1', '2026-12-07T10:03:00.000Z', { sender: '5790000127092', receiver: '5790000123117' }),
       ]),
     );
@@ -121,8 +147,9 @@ describe('the console data routes', () => {
           request.consoleUser = user;
           request.callApi = async (service, path) => {
             calls.push(`${service} ${path}`);
-            const answer = answers.get(`${service} ${path}`);
-            return answer ? answer() : new Response('{}', { status: 404 });
+            const answer =
+              answers.get(`${service} ${path}`) ?? answers.get(`${service} ${path.split('?')[0]}`);
+            return answer ? answer(path) : new Response('{}', { status: 404 });
           };
         });
         await registerConsoleApi(api, { services: SERVICES, logger: pino({ level: 'silent' }) });
@@ -137,24 +164,40 @@ describe('the console data routes', () => {
     return { status: res.statusCode, body: res.json() as Record<string, unknown> };
   };
 
-  it('merges every visible MSH’s messages, newest first, and pages them', async () => {
+  it('merges every visible MSH’s pages, newest first, and goes on where each MSH’s list left off', async () => {
     user = OPERATOR;
+    calls.length = 0;
     const page = await get('/api/messages?limit=2');
     assert.equal(page.status, 200);
-    assert.equal(page.body.total, 4);
     assert.deepEqual(
       (page.body.items as { id: string; organisation: string }[]).map((m) => `${m.organisation}/${m.id}`),
       ['gp/g1', 'municipality/m2'],
     );
-    const next = await get('/api/messages?limit=2&offset=2');
+    // Each MSH was asked for one page of its own, newest first: nothing more.
+    assert.deepEqual(calls.filter((c) => c.startsWith('msh:')).sort(), [
+      'msh:gp /messages?order=desc&limit=2',
+      'msh:municipality /messages?order=desc&limit=2',
+    ]);
+    assert.equal(typeof page.body.next, 'string');
+    calls.length = 0;
+    const next = await get(`/api/messages?limit=2&after=${page.body.next}`);
     assert.deepEqual(
       (next.body.items as { id: string }[]).map((m) => m.id),
       ['m3', 'm1'],
     );
+    // The gp's MSH had nothing more: only the municipality's is asked, after m2.
+    assert.deepEqual(
+      calls.filter((c) => c.startsWith('msh:')),
+      [
+        `msh:municipality /messages?order=desc&limit=2&after=${Buffer.from(`${Date.parse('2026-12-07T10:02:00.000Z')}.m2`).toString('base64url')}`,
+      ],
+    );
+    assert.equal(next.body.next, null);
     assert.deepEqual((page.body.facets as { types: string[] }).types, [
       'homecareobservation-message',
       'other-message',
     ]);
+    assert.equal((await get('/api/messages?after=not-a-cursor')).status, 400);
   });
 
   it('filters by sender, type and time, and passes status and patient to the MSHs', async () => {
@@ -164,10 +207,14 @@ describe('the console data routes', () => {
       '/api/messages?sender=0088:5790000123117&type=homecareobservation-message&from=2026-12-07T10:00:30Z&status=sent&patient=2509479989',
     );
     assert.equal(page.status, 200, JSON.stringify(page.body));
+    // The sender is the municipality: only its MSH is asked, with every filter.
     assert.deepEqual(calls.filter((c) => c.startsWith('msh:')).sort(), [
-      'msh:gp /messages?status=sent&patient=2509479989',
-      'msh:municipality /messages?status=sent&patient=2509479989',
+      'msh:municipality /messages?order=desc&limit=50&status=sent&patient=2509479989&type=homecareobservation-message&from=2026-12-07T10%3A00%3A30Z',
     ]);
+    assert.deepEqual(
+      (page.body.items as { id: string }[]).map((m) => m.id),
+      ['m3'],
+    );
   });
 
   it('a search by patient needs the patient-data entitlement (403)', async () => {
@@ -183,9 +230,9 @@ describe('the console data routes', () => {
     assert.equal(page.status, 200);
     assert.deepEqual(
       calls.filter((c) => c.startsWith('msh:')),
-      ['msh:gp /messages'],
+      ['msh:gp /messages?order=desc&limit=50'],
     );
-    assert.equal(page.body.total, 1);
+    assert.equal((page.body.items as unknown[]).length, 1);
     const orgs = await get('/api/organisations');
     assert.deepEqual(
       (orgs.body as unknown as { key: string; gln?: string }[]).map((o) => [o.key, o.gln]),
@@ -243,7 +290,7 @@ describe('the console data routes', () => {
     try {
       const page = await get('/api/messages');
       assert.equal(page.status, 200);
-      assert.equal(page.body.total, 3);
+      assert.equal((page.body.items as unknown[]).length, 3);
       assert.match(JSON.stringify(page.body.unavailable), /down for maintenance/);
     } finally {
       answers.set('msh:gp /messages', saved);
@@ -295,10 +342,10 @@ describe('the health page’s readings of /metrics', () => {
     const h = new MetricsHistory();
     const t0 = Date.UTC(2026, 11, 7, 10);
     const r = (at: number, requests: number, sumS = 0, count = 0) =>
-      h.add('gp', { at, requests, failures: 0, durationSum: sumS, durationCount: count });
+      h.add('gp', { at, requests, failures: 0, receiptSum: sumS, receiptCount: count });
     r(t0, 100, 1, 100);
     r(t0 + 2_000, 999); // within 5 s of the last: not kept
-    r(t0 + 60_000, 160, 4, 160); // 60 requests in a minute, 3 s over 60 answers: 50 ms each
+    r(t0 + 60_000, 160, 4, 160); // 60 requests in a minute, 3 s over 60 EnvelopeReceipts: 50 ms each
     r(t0 + 120_000, 10, 4.1, 10); // a restart: counters went down
     const s = h.series(['gp']);
     assert.deepEqual(s.times, [(t0 + 60_000) / 1000, (t0 + 120_000) / 1000]);

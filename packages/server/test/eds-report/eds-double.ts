@@ -6,11 +6,12 @@ import { shippedValidator } from '@ehmi/fhir';
  * A stand-in for the EDS service (a test double of a remote service, not of the code under test), over real HTTPS:
  * `POST <url>/AuditEvent` validates the event against the EDS profiles with the shipped validator (422 with an
  * OperationOutcome otherwise), stores it (201), and answers 200 to identical content it holds already, storing
- * nothing new. `mode` makes it fail: `down` answers 503, `unauthorized` 401 `invalid_token`.
+ * nothing new. `mode` makes it fail: `down` answers 503, `unauthorized` 401 `invalid_token`, `refuse` 422
+ * with an OperationOutcome (as EDS refuses an event off its profile, or a station not registered to the organisation).
  */
 export interface EdsDouble {
   url: string;
-  mode: 'up' | 'down' | 'unauthorized';
+  mode: 'up' | 'down' | 'unauthorized' | 'refuse';
   /** The events stored, in order. */
   stored: Record<string, unknown>[];
   /** Every POST by the status it was answered with. */
@@ -55,6 +56,8 @@ export async function startEdsDouble(tls: { key: string; cert: string }): Promis
       if (double.mode === 'unauthorized') {
         return answer(res, 401, undefined, { 'www-authenticate': 'Bearer error="invalid_token"' });
       }
+      if (double.mode === 'refuse')
+        return answer(res, 422, outcome('refused: the station is not registered'));
       const text = Buffer.concat(chunks).toString('utf8');
       let event: Record<string, unknown>;
       try {

@@ -146,5 +146,51 @@ for (const engine of engines()) {
       const failed = events.find(({ v }) => v.step?.code === '03.2')!;
       assert.equal(failed.e.outcome, '8');
     });
+
+    it('reports EDS refused are the message’s dead-lettered jobs; POST /messages/{id}/$retry sends them again', {
+      timeout: 120_000,
+    }, async () => {
+      const municipality = pair.nodes.municipality!;
+      double.mode = 'refuse';
+      const sent = await submit(pair);
+      await reaches(pair, 'municipality', sent.body.id, 'failed', 60_000);
+      await drained(municipality);
+      assert.deepEqual(eventsOf([sent.body.messageHeaderId]), [], 'EDS refused every report');
+      const listed = await pair.client.call('municipality', 'GET', `/messages/${sent.body.id}/dead-letters`);
+      assert.equal(listed.status, 200, listed.text);
+      const dead = listed.json as { id: string; queue: string; attempts: number; error: string | null }[];
+      assert.ok(dead.length > 0, 'the refused reports are dead-lettered jobs of the message');
+      assert.ok(dead.every((j) => j.queue === 'eds.report' && j.attempts === 1));
+      assert.match(dead[0]!.error ?? '', /422|refused/);
+      // Another message's dead jobs are not this one's.
+      const other = await submit(pair);
+      const otherDead = await pair.client.call(
+        'municipality',
+        'GET',
+        `/messages/${other.body.id}/dead-letters`,
+      );
+      assert.ok(!(otherDead.json as { id: string }[]).some((j) => dead.some((d) => d.id === j.id)));
+
+      // EDS takes them again: the retry puts every one back, and each step reaches EDS once.
+      double.mode = 'up';
+      const retried = await pair.client.call('municipality', 'POST', `/messages/${sent.body.id}/$retry`);
+      assert.equal(retried.status, 202, retried.text);
+      assert.deepEqual(
+        (retried.json as { retried: { id: string }[] }).retried.map((j) => j.id).sort(),
+        dead.map((j) => j.id).sort(),
+      );
+      await reaches(pair, 'municipality', other.body.id, 'failed', 60_000);
+      await drained(municipality);
+      const codes = eventsOf([sent.body.messageHeaderId])
+        .filter(({ v }) => v.side === 'origin')
+        .map(({ v }) => v.step?.code)
+        .sort();
+      assert.deepEqual(codes, ['01.1', '02.1', '02.2', '03.1', '03.2']);
+      const after = await pair.client.call('municipality', 'GET', `/messages/${sent.body.id}/dead-letters`);
+      assert.deepEqual(after.json, []);
+      // Nothing left to retry: 409.
+      const again = await pair.client.call('municipality', 'POST', `/messages/${sent.body.id}/$retry`);
+      assert.equal(again.status, 409, again.text);
+    });
   });
 }

@@ -142,6 +142,16 @@ for (const engine of engines()) {
       assert.deepEqual(j.pending.map((p: Json) => p.code).slice(0, 2), ['06.1', '11.1']);
     });
 
+    it('counts the submit → EnvelopeReceipt time of its receipted envelope in ehmi_msh_receipt_seconds', async () => {
+      const metric = await a.msh.app.metrics.getSingleMetric('ehmi_msh_receipt_seconds')!.get();
+      const named = (name: string) =>
+        metric.values.find((v) => (v as { metricName?: string }).metricName === name);
+      const count = named('ehmi_msh_receipt_seconds_count');
+      const total = named('ehmi_msh_receipt_seconds_sum');
+      assert.equal(count?.value, 1, 'the one message sent, receipted once');
+      assert.ok((total?.value ?? -1) >= 0);
+    });
+
     it('answers 404 for a message it did not send, and 400 for an id that is no tracking id', async () => {
       const unknown = await a.fetch(`${a.url}/messages/00000000-0000-4000-8000-000000000000/journey`);
       assert.equal(unknown.status, 404);

@@ -131,6 +131,45 @@ for (const engine of engines()) {
       assert.equal((await queue.get(id))?.status, 'dead');
     });
 
+    it('finds the dead jobs naming an id, and puts one back to run now with its tries afresh, once', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      const mine = await queue.enqueue(t.store.db, { queue: name, payload: { submissionId: 'sub-1_%' } });
+      const other = await queue.enqueue(t.store.db, { queue: name, payload: { submissionId: 'sub-2' } });
+      const live = await queue.enqueue(t.store.db, {
+        queue: name,
+        payload: { submissionId: 'sub-1_%' },
+        runAt: clock + 1e9,
+      });
+      for (const job of await queue.claim(name, 'w', 10)) {
+        await queue.fail(job, new Error(`refused ${job.id}`), { permanent: true });
+      }
+      assert.deepEqual(
+        (await queue.deadNaming(['sub-1_%'])).map((j) => j.id),
+        [mine],
+        'only the dead one naming it (the other names another id; the live one is not dead)',
+      );
+      // LIKE's wildcards in an id match themselves only.
+      assert.deepEqual(await queue.deadNaming(['sub-_']), []);
+      assert.deepEqual(
+        (await queue.deadNaming(['sub-1_%', 'sub-2'])).map((j) => j.id).sort(),
+        [mine, other].sort(),
+      );
+      assert.equal(await queue.retryDead(mine), true);
+      assert.equal(await queue.retryDead(mine), false, 'a repeated retry changes nothing');
+      assert.equal(await queue.retryDead(live), false, 'a live job is not retried');
+      const row = await queue.get(mine);
+      assert.equal(row?.status, 'ready');
+      assert.equal(row?.attempts, 0);
+      assert.equal(row?.run_at, clock);
+      assert.equal(row?.finished_at, null);
+      const [again] = await queue.claim(name, 'w', 10);
+      assert.equal(again?.id, mine);
+      assert.equal(again?.attempt, 1);
+      await queue.complete(again!);
+      assert.deepEqual(await queue.deadNaming(['sub-1_%']), []);
+    });
+
     it('extends a held lease, and reports a lost one', async () => {
       const queue = new JobQueue(t.store, { ...base, now });
       const name = q();

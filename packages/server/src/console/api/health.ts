@@ -10,8 +10,9 @@ interface Reading {
   at: number;
   requests: number;
   failures: number;
-  durationSum: number;
-  durationCount: number;
+  /** The MSH's `ehmi_msh_receipt_seconds`: submit → EnvelopeReceipt of each receipted envelope. */
+  receiptSum: number;
+  receiptCount: number;
 }
 
 /** The charts span an hour; a reading is taken at most every 5 s, when someone looks at the health page. */
@@ -52,11 +53,13 @@ export class MetricsHistory {
           const minutes = (b.at - a.at) / 60_000;
           // A restarted node's counters start again at zero: that interval is unknown, not negative.
           if (b.requests < a.requests) continue;
-          const count = b.durationCount - a.durationCount;
+          // Latency is the network's as its users feel it: from each envelope's submission to its EnvelopeReceipt,
+          // from the MSH's own histogram (not the answer time of any HTTP call).
+          const count = b.receiptCount - a.receiptCount;
           at.set(Math.round(b.at / 1000), {
             requests: Math.round(((b.requests - a.requests) / minutes) * 10) / 10,
             failures: Math.round(((b.failures - a.failures) / minutes) * 10) / 10,
-            latencyMs: count > 0 ? Math.round(((b.durationSum - a.durationSum) / count) * 10_000) / 10 : null,
+            latencyMs: count > 0 ? Math.round(((b.receiptSum - a.receiptSum) / count) * 10_000) / 10 : null,
           });
         }
         return {
@@ -166,8 +169,8 @@ export function registerHealthRoutes(app: FastifyInstance, deps: ConsoleApiDeps)
             at: now,
             requests: sum(metrics, 'ehmi_http_requests_total'),
             failures,
-            durationSum: sum(metrics, 'ehmi_http_request_duration_seconds_sum'),
-            durationCount: sum(metrics, 'ehmi_http_request_duration_seconds_count'),
+            receiptSum: sum(metrics, 'ehmi_msh_receipt_seconds_sum'),
+            receiptCount: sum(metrics, 'ehmi_msh_receipt_seconds_count'),
           });
         }
         return view;

@@ -2,7 +2,7 @@ import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ConsoleApiDeps } from '../session.ts';
 import { mshOf } from './messages.ts';
-import { jsonList, upstreamError } from './upstream.ts';
+import { upstreamError } from './upstream.ts';
 
 const orgParams = {
   params: {
@@ -42,8 +42,34 @@ function requirePatientData(request: FastifyRequest): void {
 
 /** An organisation's inbox through its MSH's EUA API, as the signed-in user. */
 export function registerInboxRoutes(app: FastifyInstance, deps: ConsoleApiDeps): void {
-  app.get<{ Params: { org: string } }>('/inbox/:org', { schema: orgParams }, async (request) =>
-    jsonList(request, mshOf(deps, request.params.org), '/inbox'),
+  // One page of the inbox at a time, newest first, paged by the MSH itself (its Link rel="next" gives `after`).
+  app.get<{ Params: { org: string }; Querystring: { after?: string; limit?: number } }>(
+    '/inbox/:org',
+    {
+      schema: {
+        ...orgParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            after: { type: 'string', maxLength: 300, pattern: '^[A-Za-z0-9_-]+$' },
+            limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const service = mshOf(deps, request.params.org);
+      const search = new URLSearchParams({ order: 'desc', limit: String(request.query.limit ?? 50) });
+      if (request.query.after) search.set('after', request.query.after);
+      const res = await request.callApi(service, `/inbox?${search}`, {
+        headers: { accept: 'application/json' },
+      });
+      if (!res.ok) throw await upstreamError(service, res);
+      const link = /<([^>]*)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
+      const next = link ? new URLSearchParams(link.split('?')[1] ?? '').get('after') : null;
+      return { items: (await res.json()) as unknown[], next };
+    },
   );
 
   app.get<{ Params: { org: string; id: string }; Querystring: { format?: 'json' | 'xml' } }>(

@@ -81,6 +81,18 @@ export function seesNetwork(user: ConsoleUser | undefined): boolean {
   return user?.roles.includes('network-operator') === true;
 }
 
+/** Every organisation of the network the console knows (register data: names, GLN and SOR), whoever asks. */
+export async function networkOrganisations(
+  request: FastifyRequest,
+  deps: ConsoleApiDeps,
+): Promise<ConsoleOrganisation[]> {
+  const names = await namesFromEer(request);
+  return [...organisationKeys(deps)].map(([key, services]): ConsoleOrganisation => {
+    const known = names.get(key);
+    return { key, name: known?.name ?? key, gln: known?.gln, sor: known?.sor, services };
+  });
+}
+
 /**
  * The organisations the user may see: all for the network operator; for an organisation's user, its own (matched
  * by GLN or SOR). The resource servers decide again on every call; this only spares calls that would be refused.
@@ -89,12 +101,8 @@ export async function visibleOrganisations(
   request: FastifyRequest,
   deps: ConsoleApiDeps,
 ): Promise<ConsoleOrganisation[]> {
-  const names = await namesFromEer(request);
   const user = request.consoleUser;
-  const all = [...organisationKeys(deps)].map(([key, services]): ConsoleOrganisation => {
-    const known = names.get(key);
-    return { key, name: known?.name ?? key, gln: known?.gln, sor: known?.sor, services };
-  });
+  const all = await networkOrganisations(request, deps);
   if (seesNetwork(user)) return all;
   const own = user?.organisation;
   if (!own) return [];

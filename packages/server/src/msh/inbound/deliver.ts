@@ -225,6 +225,7 @@ async function deliverNew(
     ack_hash: null,
     ack_code: null,
     acknowledged_at: null,
+    acknowledged_by: null,
     eds_facts: facts ? JSON.stringify(facts) : null,
     eua_taken_at: null,
   };

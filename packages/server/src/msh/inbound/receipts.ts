@@ -128,6 +128,7 @@ export async function receiveReceipt(
   }
   const now = core.now();
   const report = { eds: core.eds, facts: factsNow(core, receipt.envelope) };
+  let receipted = false;
   await core.store.transaction(async (trx) => {
     // The access point's record of the hand-over, in this same commit.
     await runAlongside(part, core.store.db, trx, undefined);
@@ -144,6 +145,7 @@ export async function receiveReceipt(
         webhooks: core.webhooks,
       });
       if (recorded) await clearReceiptDue(trx, sub.message_id, sub.id);
+      receipted = recorded;
     } else {
       const ex = receipt.exception;
       const reason = `ReceiptException${ex ? ` (${ex.category}): ${ex.reason}` : ''}`;
@@ -164,4 +166,6 @@ export async function receiveReceipt(
       );
     }
   });
+  // Once committed: the envelope's submit → EnvelopeReceipt time (its first receipt only).
+  if (receipted) core.observeReceipt?.(Math.max(0, now - sub.created_at) / 1000);
 }

@@ -33,6 +33,8 @@ export async function acknowledgeInbox(
   inboxId: string,
   body: AcknowledgeBody,
   patient?: PatientRestriction,
+  /** Who acknowledges (`client:<id>` or `person:<account>`), kept with the item and in the timeline. */
+  by?: string,
 ): Promise<string> {
   const code = body.code ?? 'ok';
   if (typeof code !== 'string' || !(ACK_CODES as readonly string[]).includes(code)) {
@@ -86,9 +88,15 @@ export async function acknowledgeInbox(
     inboxId,
   });
   await commitMessage(core, row, built, {
-    submitted: `acknowledgement ${code} of MessageHeader ${item.message_header_id}`,
+    submitted: `acknowledgement ${code} of MessageHeader ${item.message_header_id}${by ? ` by ${by}` : ''}`,
     first: async (trx) => {
-      const acknowledgement = { messageId: row.id, hash: ackBlob.hash, code, at: row.created_at };
+      const acknowledgement = {
+        messageId: row.id,
+        hash: ackBlob.hash,
+        code,
+        at: row.created_at,
+        by: by ?? null,
+      };
       if (!(await noteAcknowledgement(trx, inboxId, acknowledgement))) {
         throw new EhmiError(
           'EHMI_CONFLICT',
