@@ -45,10 +45,11 @@ describe('ehmi registers', () => {
       );
       return done ? list : undefined;
     });
-    assert.deepEqual(entries.map((e) => e.id).sort(), ['gp', 'hospital', 'municipality']);
+    // The document archive is registered as an organisation is.
+    assert.deepEqual(entries.map((e) => e.id).sort(), ['archive', 'gp', 'hospital', 'municipality']);
     const human = await runEhmi(['registers', '--data', dir]);
     assert.equal(human.code, 0, human.stderr);
-    assert.match(human.stdout, /^EER: 3 organisations\n/);
+    assert.match(human.stdout, /^EER: 4 organisations\n/);
     assert.match(human.stdout, /Organization\/gp .* SOR \d+\n {2}eas published \S+\n {2}smp published \S+\n/);
 
     // EAS goes away; a write to the gp's Organization cannot be pushed there.
@@ -79,7 +80,7 @@ describe('ehmi registers', () => {
       const r = await runEhmi(['registers', '--data', dir]);
       return r.code === 1 ? r : undefined;
     });
-    assert.match(failed.stdout, /^EER: 3 organisations, 1 with a failed publication\n/);
+    assert.match(failed.stdout, /^EER: 4 organisations, 1 with a failed publication\n/);
     assert.match(
       failed.stdout,
       /Organization\/gp .*\n {2}eas FAILED \(\d+ attempts?, retrying\): EAS admin PUT \S+ failed/,
