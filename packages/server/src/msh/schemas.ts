@@ -1,3 +1,4 @@
+import { errorResponse, json, ref, UUID } from './schema-parts.ts';
 import { TIMELINE_STEPS } from './steps.ts';
 import { WEBHOOK_COMPONENTS, WEBHOOK_SCHEMAS } from './webhooks/schemas.ts';
 
@@ -6,14 +7,6 @@ import { WEBHOOK_COMPONENTS, WEBHOOK_SCHEMAS } from './webhooks/schemas.ts';
  * components they refer to; `GET /openapi.json` is generated from them (http/openapi.ts).
  */
 
-const outcome = { $ref: '#/components/schemas/OperationOutcome' };
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/fhir+json': { schema: outcome } },
-});
-const json = (schema: unknown) => ({ 'application/json': { schema } });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const idParams = {
   type: 'object',
   required: ['id'],

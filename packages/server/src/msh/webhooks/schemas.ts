@@ -1,3 +1,4 @@
+import { errorResponse, json, ref, UUID } from '../schema-parts.ts';
 import { WEBHOOK_EVENTS } from './events.ts';
 
 /**
@@ -5,14 +6,6 @@ import { WEBHOOK_EVENTS } from './events.ts';
  * name; ../schemas.ts adds them to the EUA API's document.
  */
 
-const outcome = { $ref: '#/components/schemas/OperationOutcome' };
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/fhir+json': { schema: outcome } },
-});
-const json = (schema: unknown) => ({ 'application/json': { schema } });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const webhookParams = {
   type: 'object',
   required: ['id'],
