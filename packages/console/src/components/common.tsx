@@ -62,3 +62,48 @@ export function Party({ id, names }: { id: string; names?: Record<string, string
     <span className="mono">{bare}</span>
   );
 }
+
+/** A column of a {@link DataTable}: its heading, and a class for its cells' alignment (`num`). */
+export type Column = string | { label: string; className?: string } | null;
+
+/**
+ * The console's data table: headed columns (a `null` column is left out, e.g. actions a user may not take), an
+ * optional caption for screen readers, the rows as children, what to say when there are none (`empty`), and a
+ * scrolling wrapper on narrow screens.
+ */
+export function DataTable({
+  testId,
+  caption,
+  columns,
+  empty,
+  children,
+}: {
+  testId?: string;
+  caption?: string;
+  columns: Column[];
+  /** Shown below the headings when there are no rows. */
+  empty?: ReactNode;
+  children: ReactNode;
+}) {
+  const heads = columns
+    .filter((c): c is NonNullable<Column> => c !== null)
+    .map((c) => (typeof c === 'string' ? { label: c } : c));
+  return (
+    <div className="table-wrap">
+      <table className="data" data-testid={testId}>
+        {caption ? <caption className="visually-hidden">{caption}</caption> : null}
+        <thead>
+          <tr>
+            {heads.map((c) => (
+              <th key={c.label} scope="col" className={c.className}>
+                {c.label}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+      {empty ?? null}
+    </div>
+  );
+}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { apiText, type InboxList, post, type SessionUser } from '../api.ts';
-import { ErrorBox, Loading, PageHeader, Party } from '../components/common.tsx';
+import { DataTable, ErrorBox, Loading, PageHeader, Party } from '../components/common.tsx';
 import { useApi, useOrganisations } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
 import { readMessage } from '../medcom.ts';
@@ -69,33 +69,26 @@ export function InboxPage({ organisation, user }: { organisation?: string; user:
       ) : !data && loading ? (
         <Loading />
       ) : data ? (
-        <div className="table-wrap">
-          <table className="data" data-testid="inbox">
-            <caption className="visually-hidden">{t('inboxTitle')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('received')}</th>
-                <th scope="col">{t('messageType')}</th>
-                <th scope="col">{t('sender')}</th>
-                <th scope="col">{t('messageId')}</th>
+        <>
+          <DataTable
+            testId="inbox"
+            empty={data.length === 0 ? <p className="empty">{t('emptyInbox')}</p> : null}
+            caption={t('inboxTitle')}
+            columns={[t('received'), t('messageType'), t('sender'), t('messageId')]}
+          >
+            {data.map((item) => (
+              <tr key={item.id} data-message-id={item.messageHeaderId ?? ''}>
+                <td className="nowrap">{time(item.receivedAt)}</td>
+                <td>
+                  <a href={href('inbox', organisation, item.id)}>{item.type}</a>
+                </td>
+                <td>
+                  <Party id={item.sender} names={names} />
+                </td>
+                <td className="mono small">{item.messageHeaderId ?? '—'}</td>
               </tr>
-            </thead>
-            <tbody>
-              {data.map((item) => (
-                <tr key={item.id} data-message-id={item.messageHeaderId ?? ''}>
-                  <td className="nowrap">{time(item.receivedAt)}</td>
-                  <td>
-                    <a href={href('inbox', organisation, item.id)}>{item.type}</a>
-                  </td>
-                  <td>
-                    <Party id={item.sender} names={names} />
-                  </td>
-                  <td className="mono small">{item.messageHeaderId ?? '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {data.length === 0 ? <p className="empty">{t('emptyInbox')}</p> : null}
+            ))}
+          </DataTable>
           <nav className="pager" aria-label={t('page')}>
             <button
               type="button"
@@ -112,7 +105,7 @@ export function InboxPage({ organisation, user }: { organisation?: string; user:
               {t('next')}
             </button>
           </nav>
-        </div>
+        </>
       ) : null}
     </>
   );
@@ -225,41 +218,35 @@ export function InboxItemPage({
             {m.observations.length > 0 ? (
               <section aria-labelledby="obs-title">
                 <h2 id="obs-title">{t('observations')}</h2>
-                <div className="table-wrap">
-                  <table className="data" data-testid="observations">
-                    <thead>
-                      <tr>
-                        <th scope="col">{t('test')}</th>
-                        <th scope="col" className="num">
-                          {t('value')}
-                        </th>
-                        <th scope="col">{t('unit')}</th>
-                        <th scope="col">{t('reference')}</th>
-                        <th scope="col">{t('interpretation')}</th>
-                        <th scope="col">{t('time')}</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {m.observations.map((o, i) => (
-                        // biome-ignore lint/suspicious/noArrayIndexKey: the order is the message's
-                        <tr key={i} className={o.abnormal ? 'abnormal' : undefined}>
-                          <td>
-                            {o.test}
-                            {o.code ? <span className="muted mono small"> {o.code}</span> : null}
-                            {o.note ? <div className="muted small">{o.note}</div> : null}
-                          </td>
-                          <td className="num">
-                            <strong>{o.value}</strong>
-                          </td>
-                          <td>{o.unit}</td>
-                          <td>{o.reference}</td>
-                          <td>{o.interpretation}</td>
-                          <td className="nowrap">{o.time ? time(o.time) : ''}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <DataTable
+                  testId="observations"
+                  columns={[
+                    t('test'),
+                    { label: t('value'), className: 'num' },
+                    t('unit'),
+                    t('reference'),
+                    t('interpretation'),
+                    t('time'),
+                  ]}
+                >
+                  {m.observations.map((o, i) => (
+                    // biome-ignore lint/suspicious/noArrayIndexKey: the order is the message's
+                    <tr key={i} className={o.abnormal ? 'abnormal' : undefined}>
+                      <td>
+                        {o.test}
+                        {o.code ? <span className="muted mono small"> {o.code}</span> : null}
+                        {o.note ? <div className="muted small">{o.note}</div> : null}
+                      </td>
+                      <td className="num">
+                        <strong>{o.value}</strong>
+                      </td>
+                      <td>{o.unit}</td>
+                      <td>{o.reference}</td>
+                      <td>{o.interpretation}</td>
+                      <td className="nowrap">{o.time ? time(o.time) : ''}</td>
+                    </tr>
+                  ))}
+                </DataTable>
               </section>
             ) : null}
             {m.narrative.length > 0 ? (

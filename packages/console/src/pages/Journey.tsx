@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { type Journey, type JourneyEvent, type MessageDetail, post, type SessionUser } from '../api.ts';
-import { ErrorBox, Loading, PageHeader, Party, StatusBadge } from '../components/common.tsx';
+import { DataTable, ErrorBox, Loading, PageHeader, Party, StatusBadge } from '../components/common.tsx';
 import { useApi, useOrganisations } from '../hooks.ts';
 import { type Key, stepMeaningDa, useI18n } from '../i18n.ts';
 import { href } from '../router.ts';
@@ -240,83 +240,62 @@ export function JourneyPage({
 
       <section aria-labelledby="steps-title" className="card">
         <h2 id="steps-title">{t('events')}</h2>
-        <div className="table-wrap">
-          <table className="data" data-testid="journey-steps">
-            <thead>
-              <tr>
-                <th scope="col">{t('step')}</th>
-                <th scope="col">{t('time')}</th>
-                <th scope="col">{t('station')}</th>
-                <th scope="col">{t('outcome')}</th>
-                <th scope="col">{t('meaning')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.journey
-                ? [...steps.values()]
-                    .sort((a, b) => a.code.localeCompare(b.code))
-                    .map((s) => (
-                      <tr key={s.code} className={`row-${s.state}`}>
-                        <td className="mono">{s.code}</td>
-                        <td className="nowrap">
-                          {s.time ? time(s.time) : s.dueBy ? `${t('dueBy')} ${time(s.dueBy)}` : '—'}
-                        </td>
-                        <td>{s.station}</td>
-                        <td>
-                          <span className={`badge state-${s.state}`}>{t(s.state)}</span>
-                          {s.late ? <span className="badge warn">{t('late')}</span> : null}
-                        </td>
-                        <td>{meaning(s)}</td>
-                      </tr>
-                    ))
-                : m.events.map((e) => (
-                    <tr key={`${e.code}-${e.time}`}>
-                      <td className="mono">{e.code}</td>
-                      <td className="nowrap">{time(e.time)}</td>
-                      <td>MSH</td>
-                      <td>{e.outcome ?? ''}</td>
-                      <td>{lang === 'da' ? (stepMeaningDa(e.code) ?? e.detail ?? '') : (e.detail ?? '')}</td>
-                    </tr>
-                  ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testId="journey-steps"
+          columns={[t('step'), t('time'), t('station'), t('outcome'), t('meaning')]}
+        >
+          {data.journey
+            ? [...steps.values()]
+                .sort((a, b) => a.code.localeCompare(b.code))
+                .map((s) => (
+                  <tr key={s.code} className={`row-${s.state}`}>
+                    <td className="mono">{s.code}</td>
+                    <td className="nowrap">
+                      {s.time ? time(s.time) : s.dueBy ? `${t('dueBy')} ${time(s.dueBy)}` : '—'}
+                    </td>
+                    <td>{s.station}</td>
+                    <td>
+                      <span className={`badge state-${s.state}`}>{t(s.state)}</span>
+                      {s.late ? <span className="badge warn">{t('late')}</span> : null}
+                    </td>
+                    <td>{meaning(s)}</td>
+                  </tr>
+                ))
+            : m.events.map((e) => (
+                <tr key={`${e.code}-${e.time}`}>
+                  <td className="mono">{e.code}</td>
+                  <td className="nowrap">{time(e.time)}</td>
+                  <td>MSH</td>
+                  <td>{e.outcome ?? ''}</td>
+                  <td>{lang === 'da' ? (stepMeaningDa(e.code) ?? e.detail ?? '') : (e.detail ?? '')}</td>
+                </tr>
+              ))}
+        </DataTable>
       </section>
 
       {dead.length > 0 ? (
         <section aria-labelledby="dead-title" className="card" data-testid="dead-letters">
           <h2 id="dead-title">{t('deadLettersTitle')}</h2>
           <p className="muted">{t('deadLettersIntro')}</p>
-          <div className="table-wrap">
-            <table className="data">
-              <thead>
-                <tr>
-                  <th scope="col">{t('queue')}</th>
-                  <th scope="col">{t('attempts')}</th>
-                  <th scope="col">{t('time')}</th>
-                  <th scope="col">{t('lastError')}</th>
-                  {mayAct ? <th scope="col">{t('actions')}</th> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {dead.map((j) => (
-                  <tr key={j.id} data-testid={`dead-${j.queue}`}>
-                    <td className="mono">{j.queue}</td>
-                    <td>{j.attempts}</td>
-                    <td className="nowrap">{j.at ? time(j.at) : '—'}</td>
-                    <td className="small">{j.error ?? ''}</td>
-                    {mayAct ? (
-                      <td>
-                        <button type="button" onClick={() => retry(j.id)}>
-                          {t('retryJob')}
-                        </button>
-                      </td>
-                    ) : null}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            columns={[t('queue'), t('attempts'), t('time'), t('lastError'), mayAct ? t('actions') : null]}
+          >
+            {dead.map((j) => (
+              <tr key={j.id} data-testid={`dead-${j.queue}`}>
+                <td className="mono">{j.queue}</td>
+                <td>{j.attempts}</td>
+                <td className="nowrap">{j.at ? time(j.at) : '—'}</td>
+                <td className="small">{j.error ?? ''}</td>
+                {mayAct ? (
+                  <td>
+                    <button type="button" onClick={() => retry(j.id)}>
+                      {t('retryJob')}
+                    </button>
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </DataTable>
           {mayAct && dead.length > 1 ? (
             <div className="actions">
               <button type="button" onClick={() => retry()} data-testid="retry-all">

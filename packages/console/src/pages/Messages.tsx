@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import type { MessagePage, SessionUser } from '../api.ts';
-import { ErrorBox, Loading, PageHeader, Party, StatusBadge } from '../components/common.tsx';
+import { DataTable, ErrorBox, Loading, PageHeader, Party, StatusBadge } from '../components/common.tsx';
 import { useApi, useOrganisations } from '../hooks.ts';
 import { type Key, useI18n } from '../i18n.ts';
 import { href, navigate } from '../router.ts';
@@ -56,51 +56,47 @@ export function MessagesPage({ user, query }: { user: SessionUser; query: URLSea
       {!data && loading ? <Loading /> : null}
       {data ? (
         <>
-          <div className="table-wrap">
-            <table className="data" data-testid="messages">
-              <caption className="visually-hidden">{t('messagesTitle')}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">{t('created')}</th>
-                  <th scope="col">{t('messageType')}</th>
-                  <th scope="col">{t('sender')}</th>
-                  <th scope="col">{t('receiver')}</th>
-                  <th scope="col">{t('status')}</th>
-                  <th scope="col">{t('trackingId')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.items.map((m) => (
-                  <tr
-                    key={`${m.organisation}/${m.id}`}
-                    data-message-id={m.messageHeaderId ?? m.id}
-                    data-id={m.id}
-                  >
-                    <td className="nowrap">{time(m.createdAt)}</td>
-                    <td>{m.type}</td>
-                    <td>
-                      <Party id={m.sender} names={names} />
-                    </td>
-                    <td>
-                      <Party id={m.receiver} names={names} />
-                    </td>
-                    <td>
-                      <StatusBadge status={m.status} />
-                      {m.needsAction ? (
-                        <span className="badge warn">{t(`needs.${m.needsAction}` as Key)}</span>
-                      ) : null}
-                    </td>
-                    <td>
-                      <a className="mono" href={href('journey', m.organisation, m.id)}>
-                        {m.id}
-                      </a>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            {data.items.length === 0 ? <p className="empty">{t('noMessages')}</p> : null}
-          </div>
+          <DataTable
+            testId="messages"
+            empty={data.items.length === 0 ? <p className="empty">{t('noMessages')}</p> : null}
+            caption={t('messagesTitle')}
+            columns={[
+              t('created'),
+              t('messageType'),
+              t('sender'),
+              t('receiver'),
+              t('status'),
+              t('trackingId'),
+            ]}
+          >
+            {data.items.map((m) => (
+              <tr
+                key={`${m.organisation}/${m.id}`}
+                data-message-id={m.messageHeaderId ?? m.id}
+                data-id={m.id}
+              >
+                <td className="nowrap">{time(m.createdAt)}</td>
+                <td>{m.type}</td>
+                <td>
+                  <Party id={m.sender} names={names} />
+                </td>
+                <td>
+                  <Party id={m.receiver} names={names} />
+                </td>
+                <td>
+                  <StatusBadge status={m.status} />
+                  {m.needsAction ? (
+                    <span className="badge warn">{t(`needs.${m.needsAction}` as Key)}</span>
+                  ) : null}
+                </td>
+                <td>
+                  <a className="mono" href={href('journey', m.organisation, m.id)}>
+                    {m.id}
+                  </a>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
           <nav className="pager" aria-label={t('page')}>
             <span className="muted" aria-live="polite">
               {t('shown')} {data.items.length}

@@ -1,4 +1,4 @@
-import { ErrorBox, Loading, PageHeader } from '../components/common.tsx';
+import { DataTable, ErrorBox, Loading, PageHeader } from '../components/common.tsx';
 import { useApi } from '../hooks.ts';
 import { type Key, useI18n } from '../i18n.ts';
 
@@ -69,91 +69,72 @@ export function RegistersPage() {
       <PageHeader title={t('registersTitle')} intro={t('registersIntro')} />
       <section className="card" aria-labelledby="orgs-title">
         <h2 id="orgs-title">{t('organisations')}</h2>
-        <div className="table-wrap">
-          <table className="data" data-testid="organisations">
-            <thead>
-              <tr>
-                <th scope="col">{t('name')}</th>
-                <th scope="col">{t('identifiers')}</th>
-                <th scope="col">{t('endpoints')}</th>
-                <th scope="col">{t('messageTypes')}</th>
-                <th scope="col">{t('publication')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.organisations.map((o) => (
-                <tr key={o.id}>
-                  <td>
-                    <strong>{o.name}</strong>
-                  </td>
-                  <td className="small">
-                    {o.identifiers.map((i) => (
-                      <div key={`${i.system}|${i.value}`}>
-                        <span className="muted">{SHORT[i.system] ?? i.system.split(/[/:]/).pop()}</span>{' '}
-                        <span className="mono">{i.value}</span>
-                      </div>
-                    ))}
-                  </td>
-                  <td className="small">
-                    {o.endpoints.map((e) => (
-                      <div key={e.id}>
-                        <span className="mono">{e.address}</span>
-                        {e.accessPoint ? (
-                          <span className="muted"> · {aps.get(e.accessPoint)?.name ?? e.accessPoint}</span>
-                        ) : null}
-                      </div>
-                    ))}
-                  </td>
-                  <td className="small">
-                    {[...new Set(o.endpoints.flatMap((e) => e.messageTypes))].map((m) => (
-                      <div key={m} title={m}>
-                        {messageTypeName(m)}
-                      </div>
-                    ))}
-                  </td>
-                  <td>
-                    {o.publication.length === 0 ? <span className="muted">—</span> : null}
-                    {o.publication.map((p) => (
-                      <div key={p.target} title={p.reason}>
-                        <span className="muted small">{p.target}</span>{' '}
-                        <span className={`badge pub-${p.status}`}>
-                          {t(`publication.${p.status}` as Key) ?? p.status}
-                        </span>
-                      </div>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testId="organisations"
+          columns={[t('name'), t('identifiers'), t('endpoints'), t('messageTypes'), t('publication')]}
+        >
+          {data.organisations.map((o) => (
+            <tr key={o.id}>
+              <td>
+                <strong>{o.name}</strong>
+              </td>
+              <td className="small">
+                {o.identifiers.map((i) => (
+                  <div key={`${i.system}|${i.value}`}>
+                    <span className="muted">{SHORT[i.system] ?? i.system.split(/[/:]/).pop()}</span>{' '}
+                    <span className="mono">{i.value}</span>
+                  </div>
+                ))}
+              </td>
+              <td className="small">
+                {o.endpoints.map((e) => (
+                  <div key={e.id}>
+                    <span className="mono">{e.address}</span>
+                    {e.accessPoint ? (
+                      <span className="muted"> · {aps.get(e.accessPoint)?.name ?? e.accessPoint}</span>
+                    ) : null}
+                  </div>
+                ))}
+              </td>
+              <td className="small">
+                {[...new Set(o.endpoints.flatMap((e) => e.messageTypes))].map((m) => (
+                  <div key={m} title={m}>
+                    {messageTypeName(m)}
+                  </div>
+                ))}
+              </td>
+              <td>
+                {o.publication.length === 0 ? <span className="muted">—</span> : null}
+                {o.publication.map((p) => (
+                  <div key={p.target} title={p.reason}>
+                    <span className="muted small">{p.target}</span>{' '}
+                    <span className={`badge pub-${p.status}`}>
+                      {t(`publication.${p.status}` as Key) ?? p.status}
+                    </span>
+                  </div>
+                ))}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
       <section className="card" aria-labelledby="aps-title">
         <h2 id="aps-title">{t('accessPoints')}</h2>
-        <div className="table-wrap">
-          <table className="data" data-testid="access-points">
-            <thead>
-              <tr>
-                <th scope="col">{t('name')}</th>
-                <th scope="col">{t('organisation')}</th>
-                <th scope="col">{t('certificate')}</th>
-                <th scope="col">{t('expires')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.accessPoints.map((a) => (
-                <tr key={a.id}>
-                  <td>{a.name}</td>
-                  <td>{a.owner ?? '—'}</td>
-                  <td className="small mono">{a.certificate?.subject ?? '—'}</td>
-                  <td>
-                    <Expiry certificate={a.certificate} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testId="access-points"
+          columns={[t('name'), t('organisation'), t('certificate'), t('expires')]}
+        >
+          {data.accessPoints.map((a) => (
+            <tr key={a.id}>
+              <td>{a.name}</td>
+              <td>{a.owner ?? '—'}</td>
+              <td className="small mono">{a.certificate?.subject ?? '—'}</td>
+              <td>
+                <Expiry certificate={a.certificate} />
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
     </>
   );
