@@ -40,9 +40,7 @@ if (selected.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-// Three files at a time on two cores: most of a network test's time is spent waiting (on its child processes, its
-// servers' answers, a browser), so a third file fills the cores' idle time (DESIGN-NOTES.md "The suite's time").
-const concurrency = process.env.EHMI_TEST_CONCURRENCY ?? '3';
+const concurrency = process.env.EHMI_TEST_CONCURRENCY ?? '2';
 // The `ehmi-source` condition makes the @ehmi/* packages resolve to their TypeScript sources, not to their dist/
 // (no build step); through NODE_OPTIONS, so the processes the tests start (`node --import tsx …`) get it too.
 const nodeOptions = [process.env.NODE_OPTIONS, '--conditions=ehmi-source'].filter(Boolean).join(' ');
