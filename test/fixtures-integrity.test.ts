@@ -31,20 +31,25 @@ function digests(dir: string, prefix = '', out = new Map<string, string>()): Map
   return out;
 }
 
-/** The note of the fixtures added here, and the files it names with their SHA-256 (`| path | … | sha256 |`). */
-const ADDED_NOTE = 'SOURCES-payloads.md';
-function addedFixtures(): Map<string, string> {
+/**
+ * The notes of the fixtures added here (payloads of other standards; the MedCom XDS DocumentReference profiles),
+ * and the files they name with their SHA-256 (`| path | … | sha256 |`).
+ */
+const ADDED_NOTES = ['SOURCES-payloads.md', 'SOURCES-xds-documents.md'];
+function addedFixtures(note?: string): Map<string, string> {
   const added = new Map<string, string>();
-  for (const line of readFileSync(join(COPY, ADDED_NOTE), 'utf8').split('\n')) {
-    const m = /^\| (\S+) \|.*\| ([0-9a-f]{64}) \|$/.exec(line);
-    if (m) added.set(m[1]!, m[2]!);
+  for (const name of note ? [note] : ADDED_NOTES) {
+    for (const line of readFileSync(join(COPY, name), 'utf8').split('\n')) {
+      const m = /^\| (\S+) \|.*\| ([0-9a-f]{64}) \|$/.exec(line);
+      if (m) added.set(m[1]!, m[2]!);
+    }
   }
   return added;
 }
 
-test('the fixtures added in the repository are those its note names, each with the SHA-256 recorded there', () => {
+test('the fixtures added in the repository are those its notes name, each with the SHA-256 recorded there', () => {
+  for (const note of ADDED_NOTES) assert.ok(addedFixtures(note).size >= 3, `${note} names no files`);
   const added = addedFixtures();
-  assert.ok(added.size >= 3, `${ADDED_NOTE} names no files`);
   const copy = digests(COPY);
   for (const [name, hash] of added) assert.equal(copy.get(name), hash, `fixtures/${name}`);
 });
@@ -53,7 +58,9 @@ test('fixtures/ is byte for byte its original ../shared/fixtures (SHA-256 of eve
   skip: existsSync(ORIGINAL) ? false : 'no ../shared/fixtures beside the repository: nothing to compare',
 }, (t) => {
   const added = addedFixtures();
-  const copy = new Map([...digests(COPY)].filter(([name]) => name !== ADDED_NOTE && !added.has(name)));
+  const copy = new Map(
+    [...digests(COPY)].filter(([name]) => !ADDED_NOTES.includes(name) && !added.has(name)),
+  );
   const original = digests(ORIGINAL);
   // Guards against comparing two wrong (empty) folders: the copy always carries its provenance notes.
   assert.ok(copy.has('SOURCES-as4-smp.md'), `no fixtures/SOURCES-as4-smp.md under ${COPY}`);

@@ -159,6 +159,10 @@ const igs: [string, string][] = [
   ['eds/json', 'ehmi/eds-1.0.2'],
   ['eer/json', 'ehmi/eer-2.0.1-draft'],
   ['eas/json', 'ehmi/eas-2.0.0'],
+  // The MedCom XDS DocumentReference chain the archive validates copies against (fixtures/SOURCES-xds-documents.md).
+  ['xds-documents/profiles/medcom-xdsmetadata-1.0.1', 'medcom/medcom-xdsmetadata-1.0.1'],
+  ['xds-documents/profiles/medcom-coredocument-1.0.0', 'medcom/medcom-coredocument-1.0.0'],
+  ['xds-documents/profiles/medcom-xdsdocuments-1.0.0', 'medcom/medcom-xdsdocuments-1.0.0'],
 ];
 const igResources: Json[] = [];
 for (const [from, to] of igs) {

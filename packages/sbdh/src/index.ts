@@ -1,4 +1,9 @@
-export { type DocumentReferenceOptions, documentReferenceFor } from './archive/document-reference.ts';
+export {
+  type DocumentReferenceOptions,
+  documentReferenceFor,
+  HCO_DOCUMENT_REFERENCE_PROFILE,
+  XDS_EXTENSION,
+} from './archive/document-reference.ts';
 export { type ArchiveOptions, wrapForArchive, wrapMessageForArchive } from './archive/wrap-for-archive.ts';
 export type { EnvelopeMetadata, EnvelopeStamp, OriginalReference } from './build/envelope.ts';
 export { serializeEnvelope } from './build/serialize.ts';

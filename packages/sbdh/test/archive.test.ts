@@ -47,7 +47,7 @@ describe('wrapForArchive: the copy for the document archive (ehmiSBDH IG "XDS-Me
     assert.deepEqual(patient.identifier, [{ system: 'urn:oid:1.2.208.176.1.2', value: '2509479989' }]);
     const org = docRef.contained.find((r) => r.resourceType === 'Organization')!;
     assert.deepEqual(org.identifier, [{ system: 'urn:oid:1.2.208.176.1.1', value: '1144561000016002' }]);
-    assert.equal(docRef.type.coding[0]?.code, 'HCOM');
+    assert.equal(docRef.type.coding[0]?.code, 'HCOMsg');
     assert.equal(docRef.masterIdentifier.value, 'urn:uuid:489de4f2-0d8d-4de2-a7ce-ccb93568799f');
     assert.equal(docRef.content[0]?.attachment.size, message.length);
     assert.equal(docRef.content[0]?.attachment.contentType, 'application/fhir+json');

@@ -166,7 +166,11 @@ function expectation(slice: ElementNode, d: Discriminator, host: SliceHost): Exp
       if (fp) e = { kind: 'value', fp };
       else if (vs?.valueSet) e = { kind: 'binding', valueSet: vs.valueSet };
     } else if (d.type === 'type') {
-      e = { kind: 'type', types: last.type ? [last.type] : (last.node.def.type ?? []).map((t) => t.code) };
+      const types = last.type ? [last.type] : (last.node.def.type ?? []).map((t) => t.code);
+      // Through resolve() the walk ends on the roots of the target profiles, which carry no type: the type a
+      // target must have is the one those profiles constrain (`$this.resolve()` slicing Reference(A) | Reference(B)).
+      if (types.length === 0 && resolved) types.push(...new Set(nodes.map((n) => n.node.sd.type)));
+      e = { kind: 'type', types };
     } else if (d.type === 'profile') {
       const profiles = nodes.flatMap((n) =>
         (n.node.def.type ?? []).flatMap((t) =>

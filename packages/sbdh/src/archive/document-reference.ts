@@ -3,25 +3,44 @@ import { SYSTEM } from '../constants.ts';
 import type { MedComMessageFacts } from '../fhir/message.ts';
 import { arr, entries, isObject, type Json, resolveReference, str } from '../fhir/resolve.ts';
 
-/** Per-standard XDS codes (MedCom XDS metadata, DK IHE code lists; IG example DocumentReference-77787891…). */
+/** The MedCom XDS DocumentReference of a prøvesvar copy (ehmi-core §1.3; fixtures/SOURCES-xds-documents.md). */
+export const HCO_DOCUMENT_REFERENCE_PROFILE =
+  'https://medcomfhir.dk/ig/xdsdocuments/StructureDefinition/homecare-observation-documentreference';
+const CORE_DOCUMENT = 'http://medcomfhir.dk/ig/coredocument/StructureDefinition/';
+/** The extensions MedComCoreDocumentReference requires (1..1 each): the XDS homeCommunityId and the version. */
+export const XDS_EXTENSION = {
+  homeCommunityId: `${CORE_DOCUMENT}medcom-core-document-homecommunityid-extension`,
+  versionId: `${CORE_DOCUMENT}medcom-core-document-version-id-extension`,
+} as const;
+/** The profiles of the contained author, authenticator and patient (MedCom core document IG). */
+const CONTAINED_PROFILE = {
+  Patient: `${CORE_DOCUMENT}medcom-core-document-patient`,
+  Organization: `${CORE_DOCUMENT}medcom-core-document-organization`,
+  Practitioner: `${CORE_DOCUMENT}medcom-core-document-practitioner`,
+} as const;
+
+/** Per-standard XDS codes (MedCom XDS documents IG: HomeCareObservationDocumentReference and its value sets). */
 interface XdsProfile {
   profile: string;
   type: { system: string; code: string; display: string };
   format: (version: string) => { system: string; code: string; display: string };
   title: string;
+  /** The DocumentReference version the profile fixes (`extension[versionid].valueString`). */
+  version: string;
 }
 
 const XDS: Readonly<Record<string, XdsProfile>> = {
   'homecareobservation-message': {
-    profile:
-      'https://medcomfhir.dk/ig/xdsdocuments/StructureDefinition/homecare-observation-documentreference',
-    type: { system: 'urn:oid:1.2.208.184.100.1', code: 'HCOM', display: 'HomeCareObservation message' },
+    profile: HCO_DOCUMENT_REFERENCE_PROFILE,
+    // medcom-dk-xds-hco-typecode-VS
+    type: { system: 'urn:oid:1.2.208.184.100.1', code: 'HCOMsg', display: 'HomeCareObservation Message' },
     format: (v) => ({
       system: 'urn:oid:1.2.208.184.100.10',
       code: `urn:ad:dk:medcom:hcom-v${v}:full`,
       display: 'DK HomeCareObservation message',
     }),
     title: 'Kommunale prøvesvar',
+    version: '1.1.0',
   },
 };
 
@@ -57,13 +76,14 @@ export function documentReferenceFor(
       compact({
         resourceType: 'Patient',
         id: str(patient.id) ?? 'patient',
-        meta: { profile: ['http://medcomfhir.dk/ig/document/StructureDefinition/medcom-document-patient'] },
+        meta: { profile: [CONTAINED_PROFILE.Patient] },
         identifier: facts.patient
           ? [{ system: facts.patient.system, value: facts.patient.value }]
           : undefined,
         name: patient.name,
-        gender: patient.gender,
-        birthDate: patient.birthDate,
+        // XDS sourcePatientInfo needs both; a MedCom message may leave them out, the CPR number carries them.
+        gender: str(patient.gender) ?? cprFacts(facts.patient)?.gender,
+        birthDate: str(patient.birthDate) ?? cprFacts(facts.patient)?.birthDate,
       }),
     );
   }
@@ -72,23 +92,23 @@ export function documentReferenceFor(
       compact({
         resourceType: 'Organization',
         id: str(sender.id) ?? 'author',
-        meta: {
-          profile: ['http://medcomfhir.dk/ig/document/StructureDefinition/medcom-document-organization'],
-        },
+        meta: { profile: [CONTAINED_PROFILE.Organization] },
         identifier: [{ system: SYSTEM.sor, value: facts.senderSor }],
         name: sender.name,
       }),
     );
   }
   const practitioner = entries(bundle).find((e) => e.resource.resourceType === 'Practitioner')?.resource;
-  if (practitioner) {
+  // The authenticator (0..1) is a MedComCoreDocumentPractitioner: one with a given and a family name, else none.
+  const named = arr(practitioner?.name).some(
+    (n) => isObject(n) && !!str(n.family) && arr(n.given).some((g) => !!str(g)),
+  );
+  if (practitioner && named) {
     contained.push(
       compact({
         resourceType: 'Practitioner',
         id: str(practitioner.id) ?? 'authenticator',
-        meta: {
-          profile: ['http://medcomfhir.dk/ig/document/StructureDefinition/medcom-document-practitioner'],
-        },
+        meta: { profile: [CONTAINED_PROFILE.Practitioner] },
         name: practitioner.name,
       }),
     );
@@ -105,14 +125,16 @@ export function documentReferenceFor(
     contained,
     extension: [
       {
-        url: 'http://medcomfhir.dk/ig/document/StructureDefinition/medcom-document-homecommunityid-extension',
+        url: XDS_EXTENSION.homeCommunityId,
+        // medcom-dk-xds-hco-homeCommunityId-VS
         valueCoding: {
           system: 'urn:oid:1.2.208.176.8.1',
           code: '1.2.208.176.8.1',
           display:
-            'Common Danish IHE XDS domain. Integrating the Healthcare Enterprise (IHE) cross[X]-enterprise Document Sharing (XDS) domain',
+            'Common Danish DK IHE XDS domain. Integrating the Healthcare Enterprise (IHE) cross[X]-enterprise Document Sharing (XDS) domain',
         },
       },
+      ...(xds ? [{ url: XDS_EXTENSION.versionId, valueString: xds.version }] : []),
     ],
     // The document's uniqueId: the message's letter id (MessageHeader.id), stable across re-sends.
     masterIdentifier: {
@@ -156,6 +178,30 @@ export function documentReferenceFor(
         : undefined,
     }),
   });
+}
+
+/**
+ * Birth date and sex as a CPR number carries them (CPR-kontoret: DDMMYY, the 7th digit gives the century, an odd
+ * last digit is male); undefined for another identifier or a number whose first six digits are no date.
+ */
+export function cprFacts(
+  patient: { system: string; value: string } | undefined,
+): { birthDate: string; gender: 'male' | 'female' } | undefined {
+  if (!patient || patient.system !== SYSTEM.cpr || !/^\d{10}$/.test(patient.value)) return undefined;
+  const v = patient.value;
+  const day = Number(v.slice(0, 2));
+  const month = Number(v.slice(2, 4));
+  const yy = Number(v.slice(4, 6));
+  const c = Number(v[6]);
+  const century = c <= 3 ? 1900 : c === 4 || c === 9 ? (yy <= 36 ? 2000 : 1900) : yy <= 57 ? 2000 : 1800;
+  const year = century + yy;
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day)
+    return undefined;
+  return {
+    birthDate: `${String(year)}-${v.slice(2, 4)}-${v.slice(0, 2)}`,
+    gender: Number(v[9]) % 2 === 1 ? 'male' : 'female',
+  };
 }
 
 function homeCare(code: string, display: string): Json {

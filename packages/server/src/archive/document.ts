@@ -1,5 +1,6 @@
 import { EhmiError } from '@ehmi/errors';
 import { shippedValidator } from '@ehmi/fhir';
+import { HCO_DOCUMENT_REFERENCE_PROFILE, XDS_EXTENSION } from '@ehmi/sbdh';
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json | undefined =>
@@ -23,6 +24,54 @@ export interface DocumentFacts {
   contentType: string;
 }
 
+/**
+ * Earlier canonicals of the two extensions MedComCoreDocumentReference requires, as MedCom's own published examples
+ * still carry them (the XDS documents IG example and the ehmiSBDH IG's XDS copy use the IHE XDS metadata IG's, the
+ * ehmiSBDH IG's DocumentReference sample the first core document IG's and the R5 `DocumentReference.version`). The
+ * archive reads them as the profile's extensions, so their values are checked by its rules (the version the profile
+ * fixes, the homeCommunityId value set); any other extension stays what it is.
+ */
+export const XDS_EXTENSION_ALIASES: Readonly<Record<string, string>> = {
+  'https://medcomfhir.dk/ig/ihexdsmetadata/StructureDefinition/medcom-xds-homecommunityid-extension':
+    XDS_EXTENSION.homeCommunityId,
+  'http://medcomfhir.dk/ig/document/StructureDefinition/medcom-document-homecommunityid-extension':
+    XDS_EXTENSION.homeCommunityId,
+  'https://medcomfhir.dk/ig/ihexdsmetadata/StructureDefinition/medcom-xds-version-id-extension':
+    XDS_EXTENSION.versionId,
+  'http://hl7.org/fhir/5.0/StructureDefinition/extension-DocumentReference.version': XDS_EXTENSION.versionId,
+};
+
+/** The DocumentReference as the profile is checked on: its extensions under their current canonicals. */
+function withCurrentExtensions(docRef: Json): Json {
+  if (!Array.isArray(docRef.extension)) return docRef;
+  return {
+    ...docRef,
+    extension: docRef.extension.map((e: unknown) => {
+      const x = obj(e);
+      const url = text(x?.url);
+      const current = url ? XDS_EXTENSION_ALIASES[url] : undefined;
+      return current ? { ...x, url: current } : e;
+    }),
+  };
+}
+
+/**
+ * Validates a DocumentReference against the MedCom XDS DocumentReference of a prøvesvar copy
+ * (HomeCareObservationDocumentReference → MedComMessageDocumentReference → MedComCoreDocumentReference, shipped in
+ * `@ehmi/fhir`) and every other profile it claims, with the R4 base. Returns the validator's outcome.
+ *
+ * @example
+ * const outcome = validateXdsDocumentReference(JSON.parse(scopeValue(envelope, 'XDS-METADATA')!));
+ */
+export function validateXdsDocumentReference(value: unknown) {
+  const docRef = obj(value);
+  if (!docRef) return shippedValidator().validate(value);
+  const meta = obj(docRef.meta)?.profile;
+  const claimed = (Array.isArray(meta) ? meta : []).filter((p): p is string => typeof p === 'string');
+  const profiles = [...new Set([HCO_DOCUMENT_REFERENCE_PROFILE, ...claimed])];
+  return shippedValidator().validate(withCurrentExtensions(docRef), { profile: profiles });
+}
+
 /** A reference's target: a contained resource (`#id`) of the DocumentReference. */
 function resolve(docRef: Json, reference: unknown): Json | undefined {
   const ref = text(obj(reference)?.reference);
@@ -36,14 +85,13 @@ function identifierOf(resource: Json | undefined, system: string): string | unde
 
 /**
  * Check a copy's DocumentReference as the archive needs it and read what it indexes. First the project's FHIR
- * validator (`@ehmi/fhir`: R4 DocumentReference and every profile it has; the MedCom XDS DocumentReference profile
- * itself is not published as a package, so its claim is a warning there), then what the MedCom HomeCareObservation
- * DocumentReference makes mandatory and the archive searches on: the patient by CPR (contained, `subject`), the
+ * validator against the MedCom XDS DocumentReference profile of a prøvesvar ({@link validateXdsDocumentReference}),
+ * then what the archive searches on: the patient by CPR (contained, `subject`), the
  * author organisation by SOR (contained, `author`), `type`, `status`, `masterIdentifier` (the document's uniqueId)
  * and one attachment with its content type. Any failure is `EHMI_VALIDATION_FAILED` naming every finding.
  */
 export function readDocumentReference(value: unknown): DocumentFacts {
-  const outcome = shippedValidator().validate(value);
+  const outcome = validateXdsDocumentReference(value);
   const errors = outcome.issue.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   const problems: { expression: string; message: string }[] = errors.map((i) => ({
     expression: i.expression?.[0] ?? 'DocumentReference',

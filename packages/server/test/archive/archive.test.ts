@@ -5,11 +5,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { wrapMessage, wrapMessageForArchive } from '@ehmi/sbdh';
+import {
+  HCO_DOCUMENT_REFERENCE_PROFILE,
+  parse,
+  scopeValue,
+  wrapMessage,
+  wrapMessageForArchive,
+  XDS_EXTENSION,
+} from '@ehmi/sbdh';
 import pino from 'pino';
 import { fetch } from 'undici';
 import { archiveViewer } from '../../src/archive/access.ts';
-import { readDocumentReference } from '../../src/archive/document.ts';
+import { readDocumentReference, validateXdsDocumentReference } from '../../src/archive/document.ts';
 import { type ArchiveRole, createArchiveRole } from '../../src/archive/index.ts';
 import { archiveRole } from '../../src/archive/role.ts';
 import type { AccessClaims } from '../../src/authz.ts';
@@ -24,6 +31,12 @@ const HCO_DIR = `${FIXTURES}fhir/examples/medcom-homecareobservation-1.2.1/`;
 const HCO_A = readFileSync(`${HCO_DIR}Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json`, 'utf8');
 const HCO_B = readFileSync(`${HCO_DIR}Bundle-5f341feb-9a20-463a-96cc-a9ca8ace5567.json`, 'utf8');
 const IG_DOCREF = `${FIXTURES}ehmi-sbdh/docref/DocumentReference-77787891-083a-4d19-9e56-423e7a223e30.json`;
+/** The XDS documents IG's own example of its profile (SUSHI output, fixtures/SOURCES-xds-documents.md). */
+const XDS_IG_DOCREF = `${FIXTURES}xds-documents/examples/DocumentReference-77787891-083a-4d19-9e56-423e7a223e30.json`;
+/** The ehmiSBDH IG's copy to document sharing, its DocumentReference in XDS-METADATA. */
+const IG_XDS_COPY = `${FIXTURES}ehmi-sbdh/pages/TestExampleXDSEmbeddedHCO.xml`;
+/** An older sample of the ehmiSBDH IG, for the IHE XDS metadata IG's profile of the same name (LOINC type). */
+const OLD_DOCREF = `${FIXTURES}ehmi-sbdh/docref/DocumentReference-instanceHomeCareObservationDocumentReference.json`;
 /** The patient of both examples, and another one (the same message about someone else). */
 const CPR = '2509479989';
 const OTHER = '0101701234';
@@ -54,6 +67,12 @@ async function copyOf(message: string, cpr = CPR) {
   const m = JSON.parse(message.replaceAll(CPR, cpr)) as Json;
   m.id = id();
   ((m.entry as Json[])[0]!.resource as Json).id = id();
+  // MedCom's examples name the patient by family name only; the XDS DocumentReference's contained patient
+  // (medcom-core-document-patient) needs a given name too: the one the sample prøvesvar gives him.
+  const patient = (m.entry as Json[])
+    .map((e) => e.resource as Json)
+    .find((r) => r.resourceType === 'Patient')!;
+  for (const n of patient.name as Json[]) n.given ??= ['Bruno'];
   const bytes = JSON.stringify(m);
   const copy = await wrapMessageForArchive(bytes, { archiveReceiver: ARCHIVE, archiveReceiverSor: '1' });
   return { xml: copy.xml, bytes, messageHeaderId: copy.facts.messageHeaderId };
@@ -159,8 +178,8 @@ for (const engine of engines()) {
     });
 
     it('searches by type, date, author organisation and status, and pages with next links', async () => {
-      assert.equal((await search('type=urn:oid:1.2.208.184.100.1|HCOM')).total, 3);
-      assert.equal((await search('type=HCOM')).total, 3);
+      assert.equal((await search('type=urn:oid:1.2.208.184.100.1|HCOMsg')).total, 3);
+      assert.equal((await search('type=HCOMsg')).total, 3);
       assert.equal((await search('type=urn:oid:1.2.208.184.100.1|OTHER')).total, 0);
       assert.equal((await search('date=2023-09-12')).total, 1);
       assert.equal((await search('date=ge2023-09-13&date=lt2023-09-14')).total, 2);
@@ -232,6 +251,119 @@ for (const engine of engines()) {
 }
 
 describe('archive: the DocumentReference a copy must carry', () => {
+  const errorsOf = (docRef: unknown) =>
+    validateXdsDocumentReference(docRef).issue.filter(
+      (i) => i.severity === 'error' || i.severity === 'fatal',
+    );
+  const igCopy = () => JSON.parse(scopeValue(parse(readFileSync(IG_XDS_COPY)), 'XDS-METADATA')!) as Json;
+
+  it('validates the published examples against the MedCom XDS DocumentReference profile', () => {
+    for (const file of [XDS_IG_DOCREF, IG_DOCREF]) {
+      assert.deepEqual(errorsOf(JSON.parse(readFileSync(file, 'utf8'))), [], file);
+    }
+    assert.deepEqual(errorsOf(igCopy()), [], IG_XDS_COPY);
+    const facts = readDocumentReference(igCopy());
+    assert.deepEqual(facts.type, { system: 'urn:oid:1.2.208.184.100.1', code: 'HCOMsg' });
+  });
+
+  it('checks every DocumentReference against the profile, whatever it claims', () => {
+    const docRef = JSON.parse(readFileSync(XDS_IG_DOCREF, 'utf8')) as Json;
+    delete docRef.meta;
+    docRef.securityLabel = [{ coding: [{ code: 'R' }] }];
+    const errors = errorsOf(docRef);
+    assert.ok(
+      errors.some((i) => i.expression?.[0]?.startsWith('DocumentReference.securityLabel')),
+      JSON.stringify(errors),
+    );
+  });
+
+  it('refuses a copy of a published example that breaks a rule of the profile, naming it', () => {
+    const cases: [string, (d: Json) => void, string][] = [
+      // MedComCoreDocumentReference: extension[homeCommunityid] 1..1
+      [
+        'no homeCommunityId',
+        (d) => {
+          d.extension = (d.extension as Json[]).slice(1);
+        },
+        'DocumentReference.extension',
+      ],
+      // HomeCareObservationDocumentReference: securityLabel = #N
+      [
+        'another security label',
+        (d) => {
+          d.securityLabel = [{ coding: [{ code: 'V' }] }];
+        },
+        'DocumentReference.securityLabel',
+      ],
+      // MedComCoreDocumentReference: content.attachment.language 1..
+      [
+        'no language',
+        (d) => void delete ((d.content as Json[])[0]!.attachment as Json).language,
+        'DocumentReference.content[0].attachment',
+      ],
+      // MedComCoreDocumentReference: author[institution] 1..1, only a MedComCoreDocumentOrganization
+      [
+        'the practitioner as author',
+        (d) => {
+          d.author = [d.authenticator];
+        },
+        'DocumentReference.author',
+      ],
+      // medcom-core-document-patient: birthDate 1..
+      [
+        'a patient without birth date',
+        (d) => void delete (d.contained as Json[]).find((c) => c.resourceType === 'Patient')!.birthDate,
+        'DocumentReference.subject',
+      ],
+    ];
+    for (const [what, edit, expression] of cases) {
+      const docRef = igCopy();
+      edit(docRef);
+      assert.throws(
+        () => readDocumentReference(docRef),
+        (e: Error & { code?: string; expression?: string[] }) =>
+          e.code === 'EHMI_VALIDATION_FAILED' &&
+          !!e.expression?.some((x) => x.startsWith(expression)) &&
+          /the DocumentReference of the copy/.test(e.message),
+        what,
+      );
+    }
+  });
+
+  it('refuses the older sample for the IHE XDS metadata IG’s profile: no homeCommunityId, no CPR, no SOR', () => {
+    assert.throws(
+      () => readDocumentReference(JSON.parse(readFileSync(OLD_DOCREF, 'utf8'))),
+      (e: Error & { code?: string; expression?: string[] }) =>
+        e.code === 'EHMI_VALIDATION_FAILED' &&
+        !!e.expression?.includes('DocumentReference.extension') &&
+        !!e.expression?.includes('DocumentReference.subject'),
+    );
+  });
+
+  it('what the MSH builds for the copy conforms to the profile', async () => {
+    const copy = await copyOf(HCO_A);
+    const docRef = JSON.parse(scopeValue(parse(copy.xml), 'XDS-METADATA')!) as Json;
+    assert.deepEqual(errorsOf(docRef), []);
+    assert.deepEqual((docRef.meta as Json).profile, [HCO_DOCUMENT_REFERENCE_PROFILE]);
+    assert.deepEqual(
+      (docRef.extension as Json[]).map((e) => e.url),
+      [XDS_EXTENSION.homeCommunityId, XDS_EXTENSION.versionId],
+    );
+    const patient = (docRef.contained as Json[]).find((c) => c.resourceType === 'Patient')!;
+    // From the CPR number 2509479989: 25 September 1947 (7th digit 9, year 47), odd last digit.
+    assert.equal(patient.birthDate, '1947-09-25');
+    assert.equal(patient.gender, 'male');
+    // MedCom's example names the practitioner by given name only: no authenticator rather than a broken one.
+    assert.equal(docRef.authenticator, undefined);
+    // The same message with its patient named by family name only cannot make a conforming copy.
+    const bare = await wrapMessageForArchive(HCO_A, { archiveReceiver: ARCHIVE });
+    assert.ok(
+      errorsOf(JSON.parse(scopeValue(parse(bare.xml), 'XDS-METADATA')!)).some((i) =>
+        i.expression?.[0]?.includes('name[0].given'),
+      ),
+    );
+  });
+
   it('takes the MedCom XDS example of the ehmiSBDH IG', () => {
     const facts = readDocumentReference(JSON.parse(readFileSync(IG_DOCREF, 'utf8')));
     assert.equal(facts.patientCpr, '0201919990');
