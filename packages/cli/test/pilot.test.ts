@@ -175,7 +175,8 @@ for (const engine of engines()) {
       );
       assert.equal(pilot.sent.acknowledgement?.code, 'ok');
 
-      // 5. The copy in the archive, found by CPR (patient:identifier), with its DocumentReference.
+      // 5. The copy in the archive, found by CPR (patient:identifier), with its DocumentReference: the archive
+      // took it, so it conforms to MedCom's XDS HomeCareObservation DocumentReference profile (it refuses others).
       const documents = await eventually(
         'the copy in the archive',
         async () => {
@@ -258,7 +259,7 @@ for (const engine of engines()) {
       );
       const text = await runEhmi(['archive', 'search', '--patient', SAMPLE_PATIENT_CPR, '--data', dataDir]);
       assert.equal(text.code, 0, text.stderr);
-      assert.match(text.stdout, new RegExp(`HCOM .*${SAMPLE_PATIENT_CPR}.*${pilot.documentId}`));
+      assert.match(text.stdout, new RegExp(`HCOMsg .*${SAMPLE_PATIENT_CPR}.*${pilot.documentId}`));
       assert.match(text.stdout, /^1 document$/m);
       const none = await runEhmi(['archive', 'search', '--patient', '0101010101', '--data', dataDir]);
       assert.match(none.stdout, /^no documents$/m);

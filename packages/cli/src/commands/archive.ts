@@ -51,7 +51,7 @@ export function registerArchive(program: Command, ctx: CliContext): void {
       "search the archive's DocumentReferences (FHIR, the network's operator's token, or --as ORG's): newest first",
     )
     .option('--patient <cpr>', 'the patient, by CPR (patient:identifier=urn:oid:1.2.208.176.1.2|<CPR>)')
-    .option('--type <code>', 'the document type (XDS typeCode, e.g. HCOM)')
+    .option('--type <code>', 'the document type (XDS typeCode, e.g. HCOMsg)')
     .option('--since <date>', 'documents dated on or after this FHIR date (2025-01-01)')
     .option('--author <sor>', 'the author organisation, by SOR code')
     .option(

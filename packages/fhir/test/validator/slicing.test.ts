@@ -317,3 +317,93 @@ test('an exists discriminator on a choice element works with the path written va
     );
   }
 });
+
+test('type discriminator through resolve(): contained targets are matched by the type their profile constrains', () => {
+  // As MedComCoreDocumentReference slices DocumentReference.author: `$this.resolve()` by type, closed.
+  const url = 'http://example.org/StructureDefinition/authored-document';
+  const c = loadConformance([]);
+  const target = (type: string) => ({
+    resourceType: 'StructureDefinition',
+    url: `http://example.org/StructureDefinition/author-${type}`,
+    name: `Author${type}`,
+    kind: 'resource',
+    abstract: false,
+    type,
+    baseDefinition: `http://hl7.org/fhir/StructureDefinition/${type}`,
+    derivation: 'constraint',
+    differential: { element: [{ id: type, path: type }] },
+  });
+  c.add(target('Organization'));
+  c.add(target('Practitioner'));
+  const ref = (type: string) => [
+    { code: 'Reference', targetProfile: [`http://example.org/StructureDefinition/author-${type}`] },
+  ];
+  c.add({
+    resourceType: 'StructureDefinition',
+    url,
+    name: 'AuthoredDocument',
+    kind: 'resource',
+    abstract: false,
+    type: 'DocumentReference',
+    baseDefinition: 'http://hl7.org/fhir/StructureDefinition/DocumentReference',
+    derivation: 'constraint',
+    differential: {
+      element: [
+        {
+          id: 'DocumentReference.author',
+          path: 'DocumentReference.author',
+          slicing: { discriminator: [{ type: 'type', path: '$this.resolve()' }], rules: 'closed' },
+          min: 1,
+        },
+        {
+          id: 'DocumentReference.author:institution',
+          path: 'DocumentReference.author',
+          sliceName: 'institution',
+          min: 1,
+          max: '1',
+          type: ref('Organization'),
+        },
+        {
+          id: 'DocumentReference.author:person',
+          path: 'DocumentReference.author',
+          sliceName: 'person',
+          min: 0,
+          max: '1',
+          type: ref('Practitioner'),
+        },
+      ],
+    },
+  });
+  const v = createValidator(c);
+  const doc = (authors: string[]) => ({
+    resourceType: 'DocumentReference',
+    meta: { profile: [url] },
+    contained: [
+      { resourceType: 'Organization', id: 'org', name: 'Pleje' },
+      { resourceType: 'Practitioner', id: 'pr', name: [{ family: 'Nielsen' }] },
+      { resourceType: 'Patient', id: 'pt' },
+    ],
+    status: 'current',
+    subject: { reference: '#pt' },
+    authenticator: { reference: '#pr' },
+    author: authors.map((a) => ({ reference: `#${a}` })),
+    content: [{ attachment: { contentType: 'text/xml' } }],
+  });
+  const errs = (d: unknown) =>
+    v
+      .issues(d)
+      .filter((i) => i.severity === 'error')
+      .map((i) => `${i.expression}: ${i.message}`);
+  assert.deepEqual(errs(doc(['org', 'pr'])), []);
+  assert.deepEqual(errs(doc(['org'])), []);
+  assert.ok(
+    errs(doc(['pr'])).some((m) =>
+      m.includes("Slice 'institution' of DocumentReference.author needs at least 1"),
+    ),
+  );
+  assert.ok(
+    errs(doc(['org', 'pt'])).some(
+      (m) => m.startsWith('DocumentReference.author[1]: ') && m.includes('matches none'),
+    ),
+  );
+});
