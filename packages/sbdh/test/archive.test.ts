@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { cprFacts } from '../src/archive/document-reference.ts';
 import { findScope, parse, scopeValue, validate, wrapForArchive } from '../src/index.ts';
 import { HCO, IG_XSD, xmllint } from './fixtures.ts';
 
@@ -69,5 +70,21 @@ describe('wrapForArchive: the copy for the document archive (ehmiSBDH IG "XDS-Me
   it('can address the archive instead of the receiver', async () => {
     const e = parse(await wrapForArchive(message, { archiveReceiver: '5790000000005' }));
     assert.equal(e.receiver.value, '0088:5790000000005');
+  });
+});
+
+describe('the patient’s birth date and sex from the CPR number (XDS sourcePatientInfo)', () => {
+  const cpr = (value: string) => cprFacts({ system: 'urn:oid:1.2.208.176.1.2', value });
+  it('reads the century from the 7th digit and the sex from the last', () => {
+    assert.deepEqual(cpr('2509479989'), { birthDate: '1947-09-25', gender: 'male' });
+    assert.deepEqual(cpr('0201919990'), { birthDate: '1991-01-02', gender: 'female' });
+    assert.deepEqual(cpr('0101054002'), { birthDate: '2005-01-01', gender: 'female' });
+    assert.deepEqual(cpr('0101605001'), { birthDate: '1860-01-01', gender: 'male' });
+    assert.deepEqual(cpr('2902004001'), { birthDate: '2000-02-29', gender: 'male' });
+  });
+  it('gives nothing for a number that is no date, or another identifier', () => {
+    assert.equal(cpr('3102471234'), undefined);
+    assert.equal(cpr('2902014001'), undefined);
+    assert.equal(cprFacts({ system: 'urn:oid:1.2.208.176.1.6.1.1', value: '2509479989' }), undefined);
   });
 });
