@@ -233,7 +233,7 @@ for (const engine of engines()) {
       assert.equal((await search('patient:identifier=0202020202')).total, 1);
     });
 
-    it('refuses, without failing the delivery, a copy without XDS-METADATA, one for another participant, one whose document is not the one described', async () => {
+    it('refuses, without failing the delivery, a copy without XDS-METADATA, one for another participant, one whose document is not the one described, one breaking the XDS profile', async () => {
       const before = (await search('_count=0')).total;
       const plain = (await wrapMessage(HCO_A.replaceAll(CPR, '0303030303'), {})).xml;
       await role.backend.deliver(inbound(plain));
@@ -245,6 +245,11 @@ for (const engine of engines()) {
       await role.backend.deliver(
         inbound(copy.xml.replace(/(<BinaryContent[^>]*>)[A-Za-z0-9+/]{4}/, '$1AAAA')),
       );
+      // A DocumentReference that breaks the XDS profile: MedCom's example names its patient by family name only.
+      const unnamed = await wrapMessageForArchive(HCO_A.replaceAll(CPR, '0303030303'), {
+        archiveReceiver: ARCHIVE,
+      });
+      await role.backend.deliver(inbound(unnamed.xml));
       assert.equal((await search('_count=0')).total, before);
     });
   });
