@@ -128,7 +128,15 @@ export async function createConsoleRole(
         ? tokens.fetch({ resource: base, scope: METRICS_SCOPE }, agent)
         : (((u: string, init: RequestInit) =>
             undiciFetch(u, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch);
-      const res = await call(`${base}/metrics`, { headers: { accept: 'text/plain' } });
+      let res: Response;
+      try {
+        res = await call(`${base}/metrics`, { headers: { accept: 'text/plain' } });
+      } catch (err) {
+        // A token refused or not had says so itself; a failed connection says why in its cause.
+        if (err instanceof EhmiError) throw err;
+        const cause = (err as Error).cause as Error | undefined;
+        throw new Error(`${service} cannot be reached: ${cause?.message ?? (err as Error).message}`);
+      }
       if (!res.ok) {
         await res.body?.cancel();
         throw new Error(`${service}: status ${res.status}`);
