@@ -332,9 +332,11 @@ describe('the console: people sign in at the authorization server (local network
     const sampler = consoleRole.sampler;
     assert.ok(sampler, 'the local network’s console samples');
     let fullRounds = 0;
+    let lastRound = 0;
     for (let round = 0; fullRounds < 2; round++) {
       assert.ok(round < 30, 'the sampler read every node twice in a row within 30 rounds');
       const [sampled] = (await once(sampler, 'sampled')) as [SampleRound];
+      lastRound = sampled.at;
       fullRounds = sampled.nodes.every((n) => n.ok) ? fullRounds + 1 : 0;
       if (fullRounds > 0)
         assert.deepEqual(sampled.nodes.map((n) => n.key).sort(), [
@@ -344,7 +346,6 @@ describe('the console: people sign in at the authorization server (local network
           'municipality',
         ]);
     }
-    const firstView = Date.now();
 
     const password = readFileSync(consoleOperatorPasswordFile(dataDir), 'utf8').trim();
     const operator = await signedIn(CONSOLE_OPERATOR, password);
@@ -354,16 +355,14 @@ describe('the console: people sign in at the authorization server (local network
     assert.doesNotMatch(page.text, /eyJ/);
     type Health = { series: { times: number[]; nodes: { key: string; requests: (number | null)[] }[] } };
     const { series } = JSON.parse(page.text) as Health;
-    assert.ok(series.times.length > 0, page.text);
-    assert.ok(
-      series.times.every((t) => t * 1000 <= firstView + 500),
-      'every reading was taken before the page was viewed',
-    );
+    // The sampler goes on while the operator signs in; what matters is what it had read before the page was viewed.
+    const before = series.times.filter((t) => t <= Math.round(lastRound / 1000)).length;
+    assert.ok(before > 0, page.text);
     assert.deepEqual(series.nodes.map((n) => n.key).sort(), ['central', 'gp', 'hospital', 'municipality']);
     for (const n of series.nodes) {
       assert.ok(
-        n.requests.some((r) => r !== null && r > 0),
-        `${n.key} has a request rate: ${JSON.stringify(n)}`,
+        n.requests.slice(0, before).some((r) => r !== null && r > 0),
+        `${n.key} had a request rate before the page was viewed: ${JSON.stringify(n)}`,
       );
     }
 

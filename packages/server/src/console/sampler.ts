@@ -78,7 +78,9 @@ export class MetricsSampler extends EventEmitter<{ sampled: [SampleRound] }> {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = true;
+  /** The nodes whose last reading was a gap, and those read at least once. */
   readonly #down = new Set<string>();
+  readonly #read = new Set<string>();
 
   constructor(options: MetricsSamplerOptions) {
     super();
@@ -96,14 +98,20 @@ export class MetricsSampler extends EventEmitter<{ sampled: [SampleRound] }> {
           if (services.length === 0) throw new Error('no service of the node serves /metrics');
           const counters = countersOf(await Promise.all(services.map((s) => this.#o.read(s))));
           await this.#o.readings.add(node.key, { at, counters });
-          if (this.#down.delete(node.key)) this.#o.logger.info({ node: node.key }, 'node metrics read again');
+          if (this.#down.delete(node.key) && this.#read.has(node.key)) {
+            this.#o.logger.info({ node: node.key }, 'node metrics read again');
+          }
+          this.#read.add(node.key);
           return { key: node.key, ok: true };
         } catch (err) {
           const reason = (err as Error).message;
           await this.#o.readings.add(node.key, { at, counters: null });
           if (!this.#down.has(node.key)) {
             this.#down.add(node.key);
-            this.#o.logger.warn({ node: node.key, reason }, 'node metrics not read: a gap in its charts');
+            // A node not read yet is most likely starting after the console (`ehmi up` starts the central node
+            // first): said quietly; a node that answered before and no longer does is worth a warning.
+            const level = this.#read.has(node.key) ? 'warn' : 'debug';
+            this.#o.logger[level]({ node: node.key, reason }, 'node metrics not read: a gap in its charts');
           }
           return { key: node.key, ok: false, reason };
         }
