@@ -63,6 +63,13 @@ export const ARCHIVE_SCOPES = ['system/DocumentReference.rs', 'system/Binary.r']
 export const EER_CLIENT_ID = 'central-eer';
 
 /**
+ * The console's sampler as a client (`console.sampling.clientId`): it reads every node's `/metrics` for the health
+ * page's charts with the console's TLS client certificate, `ehmi/metrics.read` only, and is among every node's
+ * `authorization.operatorClients`.
+ */
+export const CONSOLE_SAMPLER_CLIENT_ID = 'console-sampler';
+
+/**
  * Reading `/metrics` on every server of a node (the server's `METRICS_SCOPE`, `src/metrics-access.ts`; written out
  * here so that this module does not load the server): the operator's.
  */
@@ -205,6 +212,8 @@ export const USER_SCOPES = {
  * - `operator` (the network operator and support desk): read scopes across the network (every MSH, EER, EAS), EDS
  *   registration and reading of any event (test loads, support), and every server's `/metrics`;
  * - `maintainer`: EER writes;
+ * - `console` (people sign in through it) and `console-sampler`, the console's own reading of every server's
+ *   `/metrics` (the console's TLS client certificate);
  * - `central-eer`, the central node's EER (its TLS client certificate): the SMP's and EAS's admin APIs, which its
  *   propagation calls.
  */
@@ -284,6 +293,17 @@ export function planAuthRegistrations(
         authorizationDetailsTypes: [],
         grantTypes: ['authorization_code', 'refresh_token'],
         redirectUris: [`${urls.console}/auth/callback`],
+      });
+      // Its sampler: a client of its own (client credentials, the same certificate), so that a person's grant and
+      // the console's own reading of /metrics never share a registration.
+      scopes[CONSOLE_SAMPLER_CLIENT_ID] = join(METRICS_SCOPES);
+      registered.push({
+        clientId: CONSOLE_SAMPLER_CLIENT_ID,
+        subjectDn: certificateSubjectDn(c.tlsClientCert),
+        scope: scopes[CONSOLE_SAMPLER_CLIENT_ID]!,
+        authorizationDetailsTypes: [],
+        grantTypes: ['client_credentials'],
+        redirectUris: [],
       });
       continue;
     }

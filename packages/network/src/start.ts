@@ -16,6 +16,7 @@ import {
   type AuthArchive,
   type AuthOrganisation,
   type AuthPlan,
+  CONSOLE_SAMPLER_CLIENT_ID,
   EER_CLIENT_ID,
   EER_WRITE_SCOPES,
   planAuthRegistrations,
@@ -297,6 +298,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
   const clients = Object.fromEntries(
     NETWORK_CLIENTS.map((name) => [name, { name, clientId: name, tls: { ...pki.clients[name] } }]),
   ) as Record<NetworkClientName, Omit<PlannedNetworkClient, 'scope'>>;
+  const operatorClients = operatorClientsOf(clients.operator.clientId, centralServices);
   const central = planCentral({
     dataDir,
     portBase,
@@ -380,7 +382,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
       // names no organisation) and every server's /metrics. Without them (a plan whose nodes run without the central
       // node) the MSH serves on mTLS alone: the insecure development switch.
       ...(accessTokens
-        ? { authorization: { issuer: central.urls.auth, operatorClients: [clients.operator.clientId] } }
+        ? { authorization: { issuer: central.urls.auth, operatorClients: operatorClients } }
         : { insecure: true }),
       // Every station reports its steps to the central node's EDS, with access tokens of the organisation's client
       // (registered with the node's TLS client certificate); the AP as the Device `ehmi up` seeds in EER
@@ -440,7 +442,7 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
         databaseUrl,
         schemaPrefix: options.base?.database?.schema,
         central,
-        operator: clients.operator.clientId,
+        operatorClients,
         discovery,
       })
     : undefined;
@@ -541,7 +543,7 @@ function planArchive(p: {
   databaseUrl: string | undefined;
   schemaPrefix: string | undefined;
   central: PlannedCentral;
-  operator: string;
+  operatorClients: string[];
   discovery: ConfigInput['ap'] extends infer A ? (A extends { discovery?: infer D } ? D : never) : never;
 }): NonNullable<NetworkPlan['archive']> {
   const spec = ARCHIVE_SPEC;
@@ -569,7 +571,7 @@ function planArchive(p: {
       ca: [p.pki.trustAnchor],
     },
     revocation: NETWORK_REVOCATION,
-    authorization: { issuer: p.central.urls.auth, operatorClients: [p.operator] },
+    authorization: { issuer: p.central.urls.auth, operatorClients: p.operatorClients },
     deliveryStatus: {
       url: p.central.urls.eds,
       clientId: ARCHIVE_CLIENT_ID,
@@ -651,6 +653,14 @@ function consoleServices(
   return services;
 }
 
+/**
+ * A node's `authorization.operatorClients`: the network's operator, and the console's sampler when the central node
+ * runs the console (it reads every server's `/metrics`, which is the operator's).
+ */
+function operatorClientsOf(operator: string, running: ReadonlySet<CentralNodeService>): string[] {
+  return running.has('console') ? [operator, CONSOLE_SAMPLER_CLIENT_ID] : [operator];
+}
+
 /** The key file next to a TLS client certificate (`tls-client.pem` → `tls-client.key`). */
 function certificateFiles(cert: string): { cert: string; key: string } {
   return { cert, key: cert.replace(/\.pem$/, '.key') };
@@ -717,7 +727,10 @@ function planCentral(p: {
     revocation: NETWORK_REVOCATION,
     // EER and EAS take access tokens of the authorization server below (its JWKS fetched over HTTPS, trusted
     // through tls.ca, the network's root) and the TLS client certificates they are bound to.
-    authorization: { issuer: urls.auth, operatorClients: [p.clients.operator.clientId] },
+    authorization: {
+      issuer: urls.auth,
+      operatorClients: operatorClientsOf(p.clients.operator.clientId, p.services),
+    },
     smp: {
       enabled: true,
       host: p.host,
@@ -787,6 +800,8 @@ function planCentral(p: {
         .join(' '),
       tls: { ...p.clients.console.tls },
       services: consoleServices(urls, p.organisations, p.services),
+      // The health page's readings: the console's own client (the same certificate) reads every node's /metrics.
+      sampling: { clientId: CONSOLE_SAMPLER_CLIENT_ID },
     },
   };
   const merged = deepMerge(p.base, own as Record<string, unknown>);

@@ -3,6 +3,7 @@
 // signed-in person, whose roles and organisation each resource server applies.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import pino from 'pino';
 import { Agent, fetch } from 'undici';
 import { Accounts } from '../../server/src/auth/accounts.ts';
 import type { ConsoleRole } from '../../server/src/console/index.ts';
+import type { SampleRound } from '../../server/src/console/sampler.ts';
 import { eventually, freePortBase } from '../../server/test/e2e/helpers.ts';
 import {
   CONSOLE_OPERATOR,
@@ -138,7 +140,11 @@ describe('the console: people sign in at the authorization server (local network
       dataDir,
       portBase: await freePortBase(),
       logger,
-      base: { log: { level: (process.env.CONSOLE_TEST_LOG as 'info') ?? 'silent' } },
+      base: {
+        log: { level: (process.env.CONSOLE_TEST_LOG as 'info') ?? 'silent' },
+        // The console's readings of the nodes' /metrics every 2 s (15 by default), for the health page's test.
+        console: { sampling: { intervalSeconds: 2 } },
+      },
     });
     ca = readFileSync(net.manifest.trustAnchor, 'utf8');
     consoleUrl = net.manifest.services.console!;
@@ -318,6 +324,58 @@ describe('the console: people sign in at the authorization server (local network
       .cookies(new URL(consoleUrl).origin)
       .set('__Host-ehmi-session', randomBytes(32).toString('base64url'));
     assert.equal((await browser.go(`${consoleUrl}/api/session`)).status, 401);
+  });
+
+  it('the health page’s charts were sampled by the console itself, before anyone looked: the operator sees every node, an organisation’s user its own', async () => {
+    // Nobody has opened the health page in this network. Wait for the console's own sampler to read every node
+    // twice in a row after the traffic of before() (the nodes started after the console: gaps first).
+    const sampler = consoleRole.sampler;
+    assert.ok(sampler, 'the local network’s console samples');
+    let fullRounds = 0;
+    let lastRound = 0;
+    for (let round = 0; fullRounds < 2; round++) {
+      assert.ok(round < 30, 'the sampler read every node twice in a row within 30 rounds');
+      const [sampled] = (await once(sampler, 'sampled')) as [SampleRound];
+      lastRound = sampled.at;
+      fullRounds = sampled.nodes.every((n) => n.ok) ? fullRounds + 1 : 0;
+      if (fullRounds > 0)
+        assert.deepEqual(sampled.nodes.map((n) => n.key).sort(), [
+          'central',
+          'gp',
+          'hospital',
+          'municipality',
+        ]);
+    }
+
+    const password = readFileSync(consoleOperatorPasswordFile(dataDir), 'utf8').trim();
+    const operator = await signedIn(CONSOLE_OPERATOR, password);
+    const page = await operator.browser.go(`${consoleUrl}/api/health`);
+    assert.equal(page.status, 200, page.text);
+    // The sampler's token stays in the console: no token anywhere in what the browser gets.
+    assert.doesNotMatch(page.text, /eyJ/);
+    type Health = { series: { times: number[]; nodes: { key: string; requests: (number | null)[] }[] } };
+    const { series } = JSON.parse(page.text) as Health;
+    // The sampler goes on while the operator signs in; what matters is what it had read before the page was viewed.
+    const before = series.times.filter((t) => t <= Math.round(lastRound / 1000)).length;
+    assert.ok(before > 0, page.text);
+    assert.deepEqual(series.nodes.map((n) => n.key).sort(), ['central', 'gp', 'hospital', 'municipality']);
+    for (const n of series.nodes) {
+      assert.ok(
+        n.requests.slice(0, before).some((r) => r !== null && r > 0),
+        `${n.key} had a request rate before the page was viewed: ${JSON.stringify(n)}`,
+      );
+    }
+
+    // An organisation's user sees its own node's series only (the readings carry no patient data).
+    const gpUser = await signedIn('gp-support');
+    const own = await gpUser.browser.go(`${consoleUrl}/api/health`);
+    assert.equal(own.status, 200, own.text);
+    const ownSeries = (JSON.parse(own.text) as Health).series;
+    assert.deepEqual(
+      ownSeries.nodes.map((n) => n.key),
+      ['gp'],
+    );
+    assert.ok(ownSeries.nodes[0]!.requests.some((r) => r !== null));
   });
 
   it('an organisation’s user reads its own MSH and is refused another organisation’s; EDS shows it only its own messages', async () => {

@@ -224,6 +224,8 @@ describe('local network: plan and network.json', () => {
     assert.equal(plan.central.config.eer.enabled && plan.central.config.auth.enabled, true);
     assert.equal('eds' in plan.manifest.services || 'console' in plan.manifest.services, false);
     for (const o of plan.organisations) assert.equal(o.config.deliveryStatus.url, undefined, o.spec.name);
+    // No console, no sampler reading the nodes' /metrics.
+    assert.deepEqual(plan.organisations[0]!.config.authorization?.operatorClients, ['operator']);
     assert.deepEqual(plan.organisations[2]!.urls, {
       msh: 'https://127.0.0.1:30040',
       ap: 'https://127.0.0.1:30041',
@@ -376,11 +378,20 @@ describe('local network: plan and network.json', () => {
       issuer: 'https://127.0.0.1:30000',
       skewSeconds: 30,
       algorithms: ['PS256', 'ES256', 'EdDSA'],
-      operatorClients: ['operator'],
+      operatorClients: ['operator', 'console-sampler'],
     });
     assert.deepEqual(
       auth.clients.map((c) => c.clientId),
-      ['municipality-eua', 'gp-eua', 'hospital-eua', 'operator', 'maintainer', 'console', 'central-eer'],
+      [
+        'municipality-eua',
+        'gp-eua',
+        'hospital-eua',
+        'operator',
+        'maintainer',
+        'console',
+        'console-sampler',
+        'central-eer',
+      ],
     );
     const gp = auth.clients[1]!;
     assert.deepEqual(gp.organisation, {
@@ -405,6 +416,12 @@ describe('local network: plan and network.json', () => {
     const consoleClient = auth.clients.find((c) => c.clientId === 'console')!;
     assert.deepEqual(consoleClient.grantTypes, ['authorization_code', 'refresh_token']);
     assert.deepEqual(consoleClient.redirectUris, [`${plan.manifest.services.console}/auth/callback`]);
+    // Its sampler: client credentials with the console's certificate, the nodes' /metrics only.
+    const sampler = auth.clients.find((c) => c.clientId === 'console-sampler')!;
+    assert.deepEqual(sampler.grantTypes, ['client_credentials']);
+    assert.equal(sampler.scope, 'ehmi/metrics.read');
+    assert.equal(sampler.subjectDn, consoleClient.subjectDn);
+    assert.equal(plan.central.config.console.sampling.clientId, 'console-sampler');
     const config = plan.central.config;
     assert.equal(config.tls?.clientCert, plan.pki.central.tlsClient.cert);
     assert.equal(config.eer.propagation.clientId, 'central-eer');
@@ -423,8 +440,8 @@ describe('local network: plan and network.json', () => {
     for (const o of plan.organisations) {
       assert.equal(o.config.authorization?.issuer, 'https://127.0.0.1:30000');
       assert.deepEqual(o.config.tls?.ca, [plan.pki.trustAnchor]);
-      // The node's operator: it reads the MSH, and every server's /metrics.
-      assert.deepEqual(o.config.authorization?.operatorClients, ['operator']);
+      // The node's operator: it reads the MSH, and every server's /metrics; the console's sampler the /metrics.
+      assert.deepEqual(o.config.authorization?.operatorClients, ['operator', 'console-sampler']);
       assert.match(o.urls.node, /^https:/);
     }
     assert.equal(plan.manifest.services.auth, 'https://127.0.0.1:30000');

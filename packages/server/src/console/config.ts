@@ -45,6 +45,31 @@ export const consoleConfigSchema = z
     services: z
       .record(z.string().regex(/^[a-z][a-z0-9-]*(:[A-Za-z0-9._-]+)?$/), z.string().url())
       .default({}),
+    /**
+     * The health page's charts of the last hour: the console reads every node's `/metrics` (its `services`, but the
+     * SMP's plain-HTTP read API) on an interval, whether anyone looks or not, and keeps the readings in its database.
+     * It reads them as a client of its own (`clientId`: client credentials over mTLS with the console's certificate,
+     * registered for `ehmi/metrics.read` and named among every node's `authorization.operatorClients`), never with
+     * a person's token.
+     */
+    sampling: z
+      .object({
+        /** Off: no readings, so no charts (the health page's current state still shows). */
+        enabled: z.boolean().default(true),
+        /** The sampler's client id at the authorization server; required while sampling is on. */
+        clientId: z.string().min(1).optional(),
+        /** Seconds between two readings of every node. */
+        intervalSeconds: z.number().min(1).max(3600).default(15),
+        /** How long readings are kept (and the charts span). */
+        retentionMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60)
+          .default(60),
+      })
+      .strict()
+      .prefault({}),
     /** The console's built pages; default `packages/console/dist`. */
     staticDir: z.string().min(1).optional(),
     session: z

@@ -3,10 +3,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fetch as undiciFetch } from 'undici';
 import { nodeAgent } from '../http/client.ts';
 import { createHttpServer, listen, noteAudit, timeoutsOf } from '../http/index.ts';
-import { metricsAccess } from '../metrics-access.ts';
+import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { type Role, type RoleContext, readPem } from '../roles.ts';
+import { TokenClient } from '../token-client.ts';
 import { registerConsoleApi } from './api/index.ts';
+import { organisationKeys } from './api/organisations.ts';
 import type { ConsoleConfig } from './config.ts';
+import { ConsoleReadings } from './readings.ts';
+import { type ConsoleNode, centralServices, MetricsSampler, organisationServices } from './sampler.ts';
 import { type CallApi, type ConsoleUser, CSRF_HEADER } from './session.ts';
 import {
   type ConsoleSession,
@@ -37,6 +41,8 @@ export interface ConsoleRole extends Role {
    * `request.callApi`), undefined when it is no live session: for tools and tests.
    */
   callApiOf(sessionCookie: string): Promise<CallApi | undefined>;
+  /** The sampler of the health page's readings (`console.sampling`), when it is on: its `sampled` events. */
+  readonly sampler: MetricsSampler | undefined;
 }
 
 const PURGE_MS = 60_000;
@@ -68,6 +74,12 @@ export async function createConsoleRole(
       'console.issuer: people sign in to the console at the authorization server; name its issuer',
     );
   }
+  if (cfg.sampling.enabled && !cfg.sampling.clientId) {
+    throw new EhmiError(
+      'EHMI_CONFIG_INVALID',
+      "console.sampling.clientId: the console reads every node's /metrics for the health page's charts as a client of its own (client credentials with the console's certificate, scope ehmi/metrics.read, among the nodes' authorization.operatorClients); name it, or set console.sampling.enabled: false",
+    );
+  }
   const issuer = cfg.issuer.replace(/\/+$/, '');
   const clientTls = cfg.tls
     ? { cert: readPem(cfg.tls.cert, 'console.tls.cert'), key: readPem(cfg.tls.key, 'console.tls.key') }
@@ -89,6 +101,57 @@ export async function createConsoleRole(
     { idleMs: cfg.session.idleMinutes * 60_000, maxMs: cfg.session.maxHours * 3_600_000 },
     now,
   );
+
+  // The health page's readings: the console's own client reads every node's /metrics on an interval (its token
+  // bound to the console's certificate, kept in the sampler's memory, never handed to a route or the browser).
+  const readings = new ConsoleReadings(ctx.store);
+  const spanMs = cfg.sampling.retentionMinutes * 60_000;
+  let sampler: MetricsSampler | undefined;
+  if (cfg.sampling.enabled && cfg.sampling.clientId) {
+    const tokens = new TokenClient({
+      issuer,
+      clientId: cfg.sampling.clientId,
+      dispatcher: agent,
+      name: `the console's sampler (${cfg.sampling.clientId})`,
+    });
+    const nodes: ConsoleNode[] = [
+      { key: 'central', services: centralServices(services) },
+      ...[...organisationKeys({ services })].map(([key]) => ({
+        key,
+        services: organisationServices(services, key),
+      })),
+    ].filter((n) => n.services.length > 0);
+    const read = async (service: string): Promise<string> => {
+      const base = services[service] as string;
+      // Never a token over plain HTTP (it could not be bound to the certificate); such a /metrics refuses anyway.
+      const call = base.startsWith('https://')
+        ? tokens.fetch({ resource: base, scope: METRICS_SCOPE }, agent)
+        : (((u: string, init: RequestInit) =>
+            undiciFetch(u, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch);
+      let res: Response;
+      try {
+        res = await call(`${base}/metrics`, { headers: { accept: 'text/plain' } });
+      } catch (err) {
+        // A token refused or not had says so itself; a failed connection says why in its cause.
+        if (err instanceof EhmiError) throw err;
+        const cause = (err as Error).cause as Error | undefined;
+        throw new Error(`${service} cannot be reached: ${cause?.message ?? (err as Error).message}`);
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Error(`${service}: status ${res.status}`);
+      }
+      return res.text();
+    };
+    sampler = new MetricsSampler({
+      readings,
+      nodes: () => nodes,
+      read,
+      intervalMs: cfg.sampling.intervalSeconds * 1000,
+      retentionMs: spanMs,
+      logger: log,
+    });
+  }
 
   let url = '';
   let publicUrl = '';
@@ -340,7 +403,12 @@ export async function createConsoleRole(
         doc('The signed-in user', { '200': 'The user', '401': 'Not signed in' }),
         async (request) => ({ user: publicUser(request.consoleUser!) }),
       );
-      await registerConsoleApi(scope, { services, logger: log, ...(ctx.audit ? { audit: ctx.audit } : {}) });
+      await registerConsoleApi(scope, {
+        services,
+        logger: log,
+        history: { readings, spanMs },
+        ...(ctx.audit ? { audit: ctx.audit } : {}),
+      });
     },
     { prefix: '/api' },
   );
@@ -357,6 +425,7 @@ export async function createConsoleRole(
     get publicUrl() {
       return publicUrl;
     },
+    sampler,
     async callApiOf(sessionCookie) {
       const session = await sessions.find(sessionCookie);
       return session ? callApiOf(session) : undefined;
@@ -377,10 +446,12 @@ export async function createConsoleRole(
         sessions.purge().catch((err) => log.error({ err }, 'console session purge failed'));
       }, PURGE_MS);
       timer.unref();
+      sampler?.start();
       log.info({ url: publicUrl, issuer, services: Object.keys(services) }, 'console started');
     },
     async close() {
       clearInterval(timer);
+      await sampler?.stop();
       await app.close();
       await metrics.close();
       await agent.close();

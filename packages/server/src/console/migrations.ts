@@ -34,4 +34,22 @@ export const consoleMigrations: Record<string, Migration> = {
       await db.schema.dropTable('console_sessions').execute();
     },
   },
+  '0036_console_readings': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('console_readings')
+        .addColumn('node', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('requests', 'double precision')
+        .addColumn('failures', 'double precision')
+        .addColumn('receipt_sum', 'double precision')
+        .addColumn('receipt_count', 'double precision')
+        .addPrimaryKeyConstraint('console_readings_pk', ['node', 'at'])
+        .execute();
+      await db.schema.createIndex('console_readings_at').on('console_readings').column('at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('console_readings').execute();
+    },
+  },
 };

@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServerAudit } from '../audit/http.ts';
+import type { ConsoleReadings } from './readings.ts';
 
 /**
  * The roles of a console user (an account at the authorization server, `auth/accounts.ts`):
@@ -67,6 +68,11 @@ export interface ConsoleApiDeps {
   /** The node's audit log, for what the console itself records (each view of patient data, say). */
   readonly audit?: ServerAudit;
   readonly logger: Logger;
+  /**
+   * The console's own readings of the nodes' counters (`console_readings`, taken by its sampler) and how far back
+   * the health page's charts reach; none: no charts.
+   */
+  readonly history?: { readonly readings: ConsoleReadings; readonly spanMs: number };
 }
 
 /**

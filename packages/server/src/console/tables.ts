@@ -30,9 +30,28 @@ export interface ConsoleLoginsTable {
   expires_at: number;
 }
 
+/**
+ * One reading of a node's counters (the sum over its servers' `/metrics`), taken by the console's sampler
+ * (`console/sampler.ts`) on its interval; no patient data. A reading of a node that did not answer is a gap: its
+ * counters are null. Kept `console.sampling.retentionMinutes` (an hour).
+ */
+export interface ConsoleReadingsTable {
+  /** The node: an organisation's key (`gp`) or `central`. */
+  node: string;
+  at: number;
+  /** `ehmi_http_requests_total`, every server of the node. */
+  requests: number | null;
+  /** Its 5xx answers. */
+  failures: number | null;
+  /** `ehmi_msh_receipt_seconds_sum` and `_count`: submit → EnvelopeReceipt of each receipted envelope. */
+  receipt_sum: number | null;
+  receipt_count: number | null;
+}
+
 export type ConsoleTables = {
   console_sessions: ConsoleSessionsTable;
   console_logins: ConsoleLoginsTable;
+  console_readings: ConsoleReadingsTable;
 };
 
 export type ConsoleStore = Store<ConsoleTables>;

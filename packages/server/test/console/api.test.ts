@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { MetricsHistory } from '../../src/console/api/health.ts';
 import { registerConsoleApi } from '../../src/console/api/index.ts';
 import { parseMetrics, sum } from '../../src/console/api/metrics-text.ts';
+import { type Reading, seriesOf } from '../../src/console/readings.ts';
 import type { ConsoleUser } from '../../src/console/session.ts';
 
 const OPERATOR: ConsoleUser = {
@@ -338,21 +338,27 @@ describe('the health page’s readings of /metrics', () => {
     assert.equal(samples[3]?.labels.detail, 'a "quoted" word');
   });
 
-  it('turns readings into rates per minute, skips a restart, and keeps an hour', () => {
-    const h = new MetricsHistory();
+  it('turns readings into rates per minute; a restart and a gap are unknown intervals', () => {
     const t0 = Date.UTC(2026, 11, 7, 10);
-    const r = (at: number, requests: number, sumS = 0, count = 0) =>
-      h.add('gp', { at, requests, failures: 0, receiptSum: sumS, receiptCount: count });
-    r(t0, 100, 1, 100);
-    r(t0 + 2_000, 999); // within 5 s of the last: not kept
-    r(t0 + 60_000, 160, 4, 160); // 60 requests in a minute, 3 s over 60 EnvelopeReceipts: 50 ms each
-    r(t0 + 120_000, 10, 4.1, 10); // a restart: counters went down
-    const s = h.series(['gp']);
-    assert.deepEqual(s.times, [(t0 + 60_000) / 1000, (t0 + 120_000) / 1000]);
-    assert.deepEqual(s.nodes[0]?.requests, [60, null]);
-    assert.deepEqual(s.nodes[0]?.latencyMs, [50, null]);
-    // An hour on, the readings before it are gone: the rate is from the oldest kept one.
-    r(t0 + 3_700_000, 20, 5, 20);
-    assert.deepEqual(h.series(['gp']).times, [(t0 + 3_700_000) / 1000]);
+    const r = (at: number, requests: number, receiptSum = 0, receiptCount = 0): Reading => ({
+      at,
+      counters: { requests, failures: 0, receiptSum, receiptCount },
+    });
+    const list: Reading[] = [
+      r(t0, 100, 1, 100),
+      r(t0 + 60_000, 160, 4, 160), // 60 requests in a minute, 3 s over 60 EnvelopeReceipts: 50 ms each
+      r(t0 + 120_000, 10, 4.1, 10), // a restart: counters went down
+      { at: t0 + 180_000, counters: null }, // the node did not answer
+      r(t0 + 240_000, 40),
+      r(t0 + 270_000, 55), // 15 in half a minute
+    ];
+    const s = seriesOf(new Map([['gp', list]]), ['gp', 'hospital']);
+    assert.deepEqual(
+      s.times,
+      [60_000, 120_000, 180_000, 240_000, 270_000].map((d) => (t0 + d) / 1000),
+    );
+    assert.deepEqual(s.nodes[0]?.requests, [60, null, null, null, 30]);
+    assert.deepEqual(s.nodes[0]?.latencyMs, [50, null, null, null, null]);
+    assert.deepEqual(s.nodes[1]?.requests, [null, null, null, null, null]);
   });
 });

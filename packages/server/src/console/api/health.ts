@@ -1,80 +1,13 @@
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { type Series, seriesOf } from '../readings.ts';
+import { centralServices, organisationServices } from '../sampler.ts';
 import type { ConsoleApiDeps } from '../session.ts';
 import { type MetricSample, parseMetrics, sum } from './metrics-text.ts';
 import { seesNetwork, visibleOrganisations } from './organisations.ts';
 import { readRegisters } from './registers.ts';
 
-/** One reading of a node's counters (its own server's `/metrics`), for the charts of the last hour. */
-interface Reading {
-  at: number;
-  requests: number;
-  failures: number;
-  /** The MSH's `ehmi_msh_receipt_seconds`: submit → EnvelopeReceipt of each receipted envelope. */
-  receiptSum: number;
-  receiptCount: number;
-}
-
-/** The charts span an hour; a reading is taken at most every 5 s, when someone looks at the health page. */
-const WINDOW_MS = 3_600_000;
-const MIN_GAP_MS = 5_000;
-
-/**
- * What the console has read of each node's counters within the last hour. `/metrics` holds totals since the
- * process started, so a rate over time needs readings over time: the console keeps them in memory (no patient
- * data, a few hundred numbers per node).
- */
-export class MetricsHistory {
-  readonly #readings = new Map<string, Reading[]>();
-
-  add(node: string, reading: Reading): void {
-    const list = this.#readings.get(node) ?? [];
-    const last = list[list.length - 1];
-    if (last && reading.at - last.at < MIN_GAP_MS) return;
-    list.push(reading);
-    while (list.length > 0 && (list[0] as Reading).at < reading.at - WINDOW_MS) list.shift();
-    this.#readings.set(node, list);
-  }
-
-  /** Per-minute rates between readings, on one time axis (seconds), a node's gaps as null. */
-  series(nodes: string[]) {
-    const times = new Set<number>();
-    for (const n of nodes)
-      for (const r of (this.#readings.get(n) ?? []).slice(1)) times.add(Math.round(r.at / 1000));
-    const axis = [...times].sort((a, b) => a - b);
-    return {
-      times: axis,
-      nodes: nodes.map((key) => {
-        const list = this.#readings.get(key) ?? [];
-        const at = new Map<number, { requests: number; failures: number; latencyMs: number | null }>();
-        for (let i = 1; i < list.length; i++) {
-          const a = list[i - 1] as Reading;
-          const b = list[i] as Reading;
-          const minutes = (b.at - a.at) / 60_000;
-          // A restarted node's counters start again at zero: that interval is unknown, not negative.
-          if (b.requests < a.requests) continue;
-          // Latency is the network's as its users feel it: from each envelope's submission to its EnvelopeReceipt,
-          // from the MSH's own histogram (not the answer time of any HTTP call).
-          const count = b.receiptCount - a.receiptCount;
-          at.set(Math.round(b.at / 1000), {
-            requests: Math.round(((b.requests - a.requests) / minutes) * 10) / 10,
-            failures: Math.round(((b.failures - a.failures) / minutes) * 10) / 10,
-            latencyMs: count > 0 ? Math.round(((b.receiptSum - a.receiptSum) / count) * 10_000) / 10 : null,
-          });
-        }
-        return {
-          key,
-          requests: axis.map((t) => at.get(t)?.requests ?? null),
-          latencyMs: axis.map((t) => at.get(t)?.latencyMs ?? null),
-          failures: axis.map((t) => at.get(t)?.failures ?? null),
-        };
-      }),
-    };
-  }
-}
-
 const ROLE_OF: Record<string, string> = { msh: 'MSH', ap: 'AP', node: 'node' };
-const CENTRAL = ['eer', 'eas', 'smp', 'eds', 'auth'];
 
 async function probe(request: FastifyRequest, service: string) {
   try {
@@ -102,29 +35,25 @@ async function metricsOf(request: FastifyRequest, service: string): Promise<Metr
 
 /**
  * Each node's health: its services' `/health`, its own server's `/metrics` (queue depths by status, failed
- * answers, request volume and answer time), and the access points' certificates from EER. The network operator sees
- * the central node and every organisation's; an organisation's user its own node.
+ * answers), the access points' certificates from EER, all read as the signed-in person; and the charts of the last
+ * hour from the console's own readings (`console_readings`, taken by its sampler whether anyone looks or not). The
+ * network operator sees the central node and every organisation's; an organisation's user its own node.
  */
 export function registerHealthRoutes(app: FastifyInstance, deps: ConsoleApiDeps): void {
-  const history = new MetricsHistory();
   app.get('/health', async (request) => {
     const orgs = await visibleOrganisations(request, deps);
     const nodes: { key: string; name: string; services: string[] }[] = orgs.map((o) => ({
       key: o.key,
       name: o.name,
-      services: Object.keys(deps.services).filter((s) => s.endsWith(`:${o.key}`)),
+      services: organisationServices(deps.services, o.key),
     }));
     if (seesNetwork(request.consoleUser)) {
       nodes.unshift({
         key: 'central',
         name: 'central',
-        services: [
-          ...CENTRAL.filter((s) => deps.services[s]),
-          ...(deps.services['node:central'] ? ['node:central'] : []),
-        ],
+        services: centralServices(deps.services),
       });
     }
-    const now = Date.now();
     const answers = await Promise.all(
       nodes.map(async (n) => {
         // Each server of a node has its own registry: the node's own server counts the queues, the MSH, AP and
@@ -165,13 +94,6 @@ export function registerHealthRoutes(app: FastifyInstance, deps: ConsoleApiDeps)
           view.queues = [...queues.values()].sort((a, b) => a.queue.localeCompare(b.queue));
           const failures = sum(metrics, 'ehmi_http_requests_total', { status: (v) => v.startsWith('5') });
           view.failures = failures;
-          history.add(n.key, {
-            at: now,
-            requests: sum(metrics, 'ehmi_http_requests_total'),
-            failures,
-            receiptSum: sum(metrics, 'ehmi_msh_receipt_seconds_sum'),
-            receiptCount: sum(metrics, 'ehmi_msh_receipt_seconds_count'),
-          });
         }
         return view;
       }),
@@ -185,6 +107,20 @@ export function registerHealthRoutes(app: FastifyInstance, deps: ConsoleApiDeps)
     } catch (err) {
       if (err instanceof EhmiError && err.code === 'EHMI_UNAUTHORIZED') throw err;
     }
-    return { nodes: answers, certificates, series: history.series(nodes.map((n) => n.key)) };
+    return {
+      nodes: answers,
+      certificates,
+      series: await seriesFor(
+        deps,
+        nodes.map((n) => n.key),
+      ),
+    };
   });
+}
+
+/** The charts of `nodes` (those the user sees) from the stored readings of the last `history.spanMs`. */
+async function seriesFor(deps: ConsoleApiDeps, nodes: string[]): Promise<Series> {
+  if (!deps.history) return seriesOf(new Map(), nodes);
+  const readings = await deps.history.readings.since(nodes, Date.now() - deps.history.spanMs);
+  return seriesOf(readings, nodes);
 }

@@ -17,7 +17,7 @@ const GLN_SYSTEMS = new Set(['https://www.gs1.org/gln', 'http://www.gs1.org/gln'
 const SOR_SYSTEM = 'urn:oid:1.2.208.176.1.1';
 
 /** The organisations named by the console's services (`msh:<key>`, `ap:<key>`, `node:<key>`), central excluded. */
-export function organisationKeys(deps: ConsoleApiDeps): Map<string, string[]> {
+export function organisationKeys(deps: Pick<ConsoleApiDeps, 'services'>): Map<string, string[]> {
   const keys = new Map<string, string[]>();
   for (const name of Object.keys(deps.services)) {
     const m = /^(msh|ap|node):(.+)$/.exec(name);

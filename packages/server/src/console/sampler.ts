@@ -1,0 +1,151 @@
+// The console's own readings of every node's counters, for the health page's charts of the last hour: on an
+// interval, whether anyone looks or not, with a token of the console's own client (never a person's).
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { parseMetrics, sum } from './api/metrics-text.ts';
+import type { ConsoleReadings, Counters } from './readings.ts';
+
+/** The central node's services the health page shows, beside its own server (`node:central`). */
+export const CENTRAL_SERVICES = ['eer', 'eas', 'smp', 'eds', 'auth'];
+
+/** A node of the network as the console knows it from its services: its key and the services that are its. */
+export interface ConsoleNode {
+  /** `central`, or an organisation's key (`msh:<key>`, `ap:<key>`, `node:<key>`). */
+  key: string;
+  services: string[];
+}
+
+/** The central node's services among the console's (those it runs), `node:central` last. */
+export function centralServices(services: Readonly<Record<string, string>>): string[] {
+  return [
+    ...CENTRAL_SERVICES.filter((s) => services[s]),
+    ...(services['node:central'] ? ['node:central'] : []),
+  ];
+}
+
+/** An organisation's services among the console's: `msh:<key>`, `ap:<key>`, `node:<key>`. */
+export function organisationServices(services: Readonly<Record<string, string>>, key: string): string[] {
+  return Object.keys(services).filter((s) => s.endsWith(`:${key}`));
+}
+
+/**
+ * The services whose `/metrics` make a node's counters: every one but the SMP's read API, which is plain HTTP
+ * (where no token can be bound to a certificate, so its `/metrics` is served to no one).
+ */
+export function meteredServices(node: ConsoleNode): string[] {
+  return node.services.filter((s) => s !== 'smp');
+}
+
+/** A node's counters from its servers' `/metrics` (each server has its own registry: they add up). */
+export function countersOf(texts: readonly string[]): Counters {
+  const samples = texts.flatMap((t) => parseMetrics(t));
+  return {
+    requests: sum(samples, 'ehmi_http_requests_total'),
+    failures: sum(samples, 'ehmi_http_requests_total', { status: (v) => v.startsWith('5') }),
+    receiptSum: sum(samples, 'ehmi_msh_receipt_seconds_sum'),
+    receiptCount: sum(samples, 'ehmi_msh_receipt_seconds_count'),
+  };
+}
+
+export interface MetricsSamplerOptions {
+  readings: ConsoleReadings;
+  /** The nodes to read, each round. */
+  nodes: () => readonly ConsoleNode[];
+  /** A service's `/metrics` text; throws when the service does not answer it (down, refusing, not 2xx). */
+  read: (service: string) => Promise<string>;
+  /** Between the starts of two rounds. */
+  intervalMs: number;
+  /** Readings older than this are deleted at each round. */
+  retentionMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** What one round did: each node's reading (a gap with why), and how many old readings were deleted. */
+export interface SampleRound {
+  at: number;
+  nodes: { key: string; ok: boolean; reason?: string }[];
+  purged: number;
+}
+
+/**
+ * Reads every node's counters on an interval and stores them (`console_readings`), deleting what is older than the
+ * retention. A node that does not answer (any of its servers) is recorded as a gap; no failure of a round, the
+ * database's included, stops the sampler or the console. Emits `sampled` with each {@link SampleRound}.
+ */
+export class MetricsSampler extends EventEmitter<{ sampled: [SampleRound] }> {
+  readonly #o: MetricsSamplerOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = true;
+  /** The nodes whose last reading was a gap, and those read at least once. */
+  readonly #down = new Set<string>();
+  readonly #read = new Set<string>();
+
+  constructor(options: MetricsSamplerOptions) {
+    super();
+    this.#o = options;
+  }
+
+  /** One round now: read every node, store, purge. */
+  async sample(): Promise<SampleRound> {
+    const now = this.#o.now ?? Date.now;
+    const at = now();
+    const nodes = await Promise.all(
+      this.#o.nodes().map(async (node) => {
+        const services = meteredServices(node);
+        try {
+          if (services.length === 0) throw new Error('no service of the node serves /metrics');
+          const counters = countersOf(await Promise.all(services.map((s) => this.#o.read(s))));
+          await this.#o.readings.add(node.key, { at, counters });
+          if (this.#down.delete(node.key) && this.#read.has(node.key)) {
+            this.#o.logger.info({ node: node.key }, 'node metrics read again');
+          }
+          this.#read.add(node.key);
+          return { key: node.key, ok: true };
+        } catch (err) {
+          const reason = (err as Error).message;
+          await this.#o.readings.add(node.key, { at, counters: null });
+          if (!this.#down.has(node.key)) {
+            this.#down.add(node.key);
+            // A node not read yet is most likely starting after the console (`ehmi up` starts the central node
+            // first): said quietly; a node that answered before and no longer does is worth a warning.
+            const level = this.#read.has(node.key) ? 'warn' : 'debug';
+            this.#o.logger[level]({ node: node.key, reason }, 'node metrics not read: a gap in its charts');
+          }
+          return { key: node.key, ok: false, reason };
+        }
+      }),
+    );
+    const purged = await this.#o.readings.purge(at - this.#o.retentionMs);
+    const round = { at, nodes, purged };
+    this.emit('sampled', round);
+    return round;
+  }
+
+  /** Sample now and then every `intervalMs` (a round that takes longer delays the next; rounds never overlap). */
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    const tick = () => {
+      const started = Date.now();
+      this.#running = this.sample()
+        .then(() => undefined)
+        .catch((err) => this.#o.logger.error({ err }, 'console metrics sampling failed'))
+        .finally(() => {
+          this.#running = undefined;
+          if (this.#stopped) return;
+          this.#timer = setTimeout(tick, Math.max(0, this.#o.intervalMs - (Date.now() - started)));
+          this.#timer.unref();
+        });
+    };
+    tick();
+  }
+
+  /** Stop sampling; resolves once a round under way has ended. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+}
