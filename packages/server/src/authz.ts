@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -12,7 +11,7 @@ import {
 } from 'jose';
 import { type Agent, fetch as undiciFetch } from 'undici';
 import type { NodeConfig } from './config/index.ts';
-import { nodeAgent, peerCertificatePath } from './http/index.ts';
+import { clientCertificateOf, nodeAgent } from './http/index.ts';
 
 /** The JWS algorithms FAPI 2.0 §5.4 allows; `none` and the HMAC ones never. */
 export type AccessTokenAlgorithm = 'PS256' | 'ES256' | 'EdDSA';
@@ -379,7 +378,8 @@ interface VerifiedToken {
 
 /**
  * The SHA-256 thumbprint (base64url) of a certificate's DER, as `cnf.x5t#S256` names it; kept per octets object, as
- * a connection's certificate is the same object on each of its requests (`peerCertificatePath`).
+ * a connection's certificate is the same object on each of its requests (`peerCertificatePath`), and a forwarded
+ * one is the same object for the same octets (`toCertificate`).
  */
 const thumbprints = new WeakMap<Uint8Array, string>();
 function thumbprintOf(der: Uint8Array): string {
@@ -463,7 +463,8 @@ export function requireAccessToken(
         challenge(needed.length > 0 ? { scope: needed.join(' ') } : {});
         throw new EhmiError('EHMI_UNAUTHORIZED', 'an access token is required (Authorization: Bearer)');
       }
-      const leaf = peerCertificatePath(request.raw.socket as TLSSocket)[0];
+      // The certificate presented on this connection, or the one a trusted proxy forwarded (never the proxy's own).
+      const leaf = clientCertificateOf(request.raw).path[0];
       const claims = await verifier.verify(token, leaf?.raw);
       if (needed.length > 0 && !needed.some((s) => claims.scopes.has(s))) {
         throw insufficientScopeError(
