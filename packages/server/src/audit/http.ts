@@ -1,4 +1,4 @@
-import { type X509Certificate, randomUUID } from 'node:crypto';
+import { randomUUID, type X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { EhmiError, toOperationOutcome } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

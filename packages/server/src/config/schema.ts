@@ -103,9 +103,7 @@ const nodeShape = {
        * validity, purpose, revocation) and is the one tokens are bound to. Empty (the default): TLS ends at the
        * node, and a request carrying the header is refused (docs/operations.md).
        */
-      trustedProxies: z
-        .array(z.object({ certificate: z.string().min(1) }).strict())
-        .default([]),
+      trustedProxies: z.array(z.object({ certificate: z.string().min(1) }).strict()).default([]),
       /** The header the trusted proxies forward the client certificate in (RFC 9440 encoding). */
       clientCertificateHeader: z
         .string()
