@@ -4,6 +4,7 @@
 // tokens come from a real authorization server. The node checks the forwarded certificate like a presented one, and
 // binds tokens to it.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, Agent as HttpsAgent, request as httpsRequest, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +20,7 @@ import {
   issueCrl,
   RevocationChecker,
 } from '@ehmi/pki';
+import { decodeJwt } from 'jose';
 import pino from 'pino';
 import { Agent, fetch } from 'undici';
 import type { AuditLog } from '../../src/audit/index.ts';
@@ -104,6 +106,7 @@ describe('MSH behind a TLS-terminating proxy that forwards the client certificat
   let audit: AuditLog;
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   let otherProxy: Awaited<ReturnType<typeof startProxy>>;
+  let authProxy: Awaited<ReturnType<typeof startProxy>>;
   let caPem: string;
   const agents: Agent[] = [];
   const creds = {} as Record<
@@ -195,21 +198,23 @@ describe('MSH behind a TLS-terminating proxy that forwards the client certificat
     ts = await engine.open();
     const port = await freePort();
     MSH = `https://127.0.0.1:${port}`;
-    auth = await startAuth(
-      ts,
-      { caPem, server: creds.server } as Parameters<typeof startAuth>[1],
-      authConfig(ts, {
-        resources: { [MSH]: SCOPES },
-        clients: [
-          {
-            clientId: 'acute-eua',
-            subjectDn: EUA_DN,
-            scope: SCOPES,
-            organisation: { gln: ORG_A.gln, sor: ORG_A.sor, cvr: '12345678', name: ORG_A.name },
-          },
-        ],
-      }),
-    );
+    const authSettings = authConfig(ts, {
+      resources: { [MSH]: SCOPES },
+      clients: [
+        {
+          clientId: 'acute-eua',
+          subjectDn: EUA_DN,
+          scope: SCOPES,
+          organisation: { gln: ORG_A.gln, sor: ORG_A.sor, cvr: '12345678', name: ORG_A.name },
+        },
+      ],
+    });
+    // The authorization server behind the same proxy: it authenticates the client (tls_client_auth) by the
+    // forwarded certificate and binds the token to it.
+    auth = await startAuth(ts, { caPem, server: creds.server } as Parameters<typeof startAuth>[1], {
+      ...authSettings,
+      http: { ...authSettings.http, trustedProxies: [{ certificate: files['proxy.crt']! }] },
+    });
     const config = configSchema.parse({
       dataDir: ts.dataDir,
       organisation: ORG_A,
@@ -252,7 +257,8 @@ describe('MSH behind a TLS-terminating proxy that forwards the client certificat
     await msh.start();
     proxy = await startProxy(() => msh.url, { server: creds.server, own: creds.proxy, caPem });
     otherProxy = await startProxy(() => msh.url, { server: creds.server, own: creds.otherProxy, caPem });
-    const issued = await requestToken(auth.url, agent(creds.eua), {
+    authProxy = await startProxy(() => auth.url, { server: creds.server, own: creds.proxy, caPem });
+    const issued = await requestToken(authProxy.url, agent(creds.eua), {
       client_id: 'acute-eua',
       scope: SCOPES,
       resource: MSH,
@@ -264,6 +270,7 @@ describe('MSH behind a TLS-terminating proxy that forwards the client certificat
   after(async () => {
     await proxy?.close();
     await otherProxy?.close();
+    await authProxy?.close();
     for (const a of agents) await a.close();
     await msh?.close();
     await audit?.close();
@@ -295,6 +302,22 @@ describe('MSH behind a TLS-terminating proxy that forwards the client certificat
       assert.match(r.caller.certificate ?? '', /CN=eua\.acute/);
       assert.match(r.caller.proxy ?? '', /CN=proxy/);
     }
+  });
+
+  it("the token issued through the proxy is bound to the forwarded certificate, never the proxy's; the proxy itself gets none", async () => {
+    const cnf = decodeJwt(token).cnf as Record<string, string>;
+    const thumbprint = (cred: Credential) =>
+      createHash('sha256').update(cred.certificate.raw).digest('base64url');
+    assert.equal(cnf['x5t#S256'], thumbprint(creds.eua));
+    assert.notEqual(cnf['x5t#S256'], thumbprint(creds.proxy));
+    // The proxy calling the authorization server on its own (no Client-Cert) authenticates no client.
+    const refused = await requestToken(auth.url, agent(creds.proxy), {
+      client_id: 'acute-eua',
+      scope: SCOPES,
+      resource: MSH,
+    });
+    assert.equal(refused.status, 401, JSON.stringify(refused.body));
+    assert.equal(refused.body.error, 'invalid_client');
   });
 
   it('a token bound to one certificate, with another certificate forwarded, is refused (401 invalid_token)', async () => {
