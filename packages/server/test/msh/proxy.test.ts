@@ -4,10 +4,11 @@
 // tokens come from a real authorization server. The node checks the forwarded certificate like a presented one, and
 // binds tokens to it.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer, Agent as HttpsAgent, request as httpsRequest, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -98,6 +99,56 @@ async function startProxy(
   };
 }
 
+/** Whether Debian's `haproxy` is installed (CI installs it: `.ci/run`). */
+const HAPROXY = spawnSync('haproxy', ['-v']).status === 0;
+
+/**
+ * HAProxy with `examples/operations/haproxy-client-cert.cfg` as the operator would use it, its files and addresses
+ * replaced by the test's. It listens on a socket the test opened (`fd@3`), so it is reached once it accepts, with no
+ * waiting for it to start.
+ */
+async function startHaproxy(
+  dir: string,
+  node: string,
+  files: { public: string; clientCas: string; nodeCa: string; proxyClient: string },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const example = await readFile(
+    fileURLToPath(new URL('../../../../examples/operations/haproxy-client-cert.cfg', import.meta.url)),
+    'utf8',
+  );
+  const to = new URL(node);
+  const config = example
+    .replace('bind :443 ', 'bind fd@3 ')
+    .replace('/etc/haproxy/tls/msh-public.pem', files.public)
+    .replace('/etc/haproxy/tls/ehmi-client-cas.pem', files.clientCas)
+    .replace('/etc/haproxy/tls/ehmi-ca.pem', files.nodeCa)
+    .replace('/etc/haproxy/tls/proxy-client.pem', files.proxyClient)
+    .replace('10.0.0.10:8701', to.host)
+    .replace('sni str(msh.example.dk)', 'sni str(localhost)');
+  const file = join(dir, 'haproxy.cfg');
+  await writeFile(file, config);
+  const listener = createNetServer();
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const port = (listener.address() as AddressInfo).port;
+  const fd = (listener as unknown as { _handle: { fd: number } })._handle.fd;
+  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr += String(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // The listening socket is HAProxy's now; this process keeps no copy that could accept.
+  await new Promise((resolve) => listener.close(resolve));
+  return {
+    url: `https://127.0.0.1:${port}`,
+    async close() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      if (code !== 0 && code !== 143 && code !== null) throw new Error(`haproxy exited ${code}: ${stderr}`);
+    },
+  };
+}
+
 describe('MSH behind a TLS-terminating proxy that forwards the client certificate (RFC 9440)', () => {
   let dir: string;
   let ts: TestStore;
@@ -114,6 +165,7 @@ describe('MSH behind a TLS-terminating proxy that forwards the client certificat
     Credential
   >;
   let token: string;
+  let files: Record<string, string>;
   /** The MSH's URL (its port chosen before the authorization server starts, which names it as a resource). */
   let MSH: string;
 
@@ -184,12 +236,15 @@ describe('MSH behind a TLS-terminating proxy that forwards the client certificat
       nextUpdate: new Date(Date.now() + 86_400_000),
       crlNumber: 1,
     });
-    const files: Record<string, string> = {};
+    files = {};
     for (const [name, pem] of [
       ['ca.pem', caPem],
       ['server.crt', creds.server.certificatePem],
       ['server.key', creds.server.privateKeyPem],
       ['proxy.crt', creds.proxy.certificatePem],
+      // HAProxy's: a certificate and its key in one file.
+      ['public.pem', `${creds.server.certificatePem.trim()}\n${creds.server.privateKeyPem.trim()}\n`],
+      ['proxy-client.pem', `${creds.proxy.certificatePem.trim()}\n${creds.proxy.privateKeyPem.trim()}\n`],
     ] as const) {
       files[name] = join(dir, name);
       await writeFile(files[name], pem);
@@ -318,6 +373,33 @@ describe('MSH behind a TLS-terminating proxy that forwards the client certificat
     });
     assert.equal(refused.status, 401, JSON.stringify(refused.body));
     assert.equal(refused.body.error, 'invalid_client');
+  });
+
+  it('through HAProxy with the example configuration: the EUA submits and reads; a Client-Cert the client sends is not passed on; another client with its token is refused', {
+    skip: !HAPROXY && 'haproxy is not installed',
+  }, async () => {
+    const haproxy = await startHaproxy(dir, msh.url, {
+      public: files['public.pem']!,
+      clientCas: files['ca.pem']!,
+      nodeCa: files['ca.pem']!,
+      proxyClient: files['proxy-client.pem']!,
+    });
+    try {
+      const eua = agent(creds.eua);
+      const submitted = await call(haproxy.url, eua, 'POST', '/messages', {}, JSON.stringify(homecare()));
+      assert.equal(submitted.status, 202, submitted.text);
+      const { id } = JSON.parse(submitted.text) as { id: string };
+      // A header the client writes itself is replaced by the certificate it presented.
+      const read = await call(haproxy.url, eua, 'GET', `/messages/${id}`, {
+        'client-cert': der(creds.other),
+      });
+      assert.equal(read.status, 200, read.text);
+      const other = await call(haproxy.url, agent(creds.other), 'GET', `/messages/${id}`);
+      assert.equal(other.status, 401, other.text);
+      assert.match(other.text, /bound to another certificate than the one presented/);
+    } finally {
+      await haproxy.close();
+    }
   });
 
   it('a token bound to one certificate, with another certificate forwarded, is refused (401 invalid_token)', async () => {
