@@ -155,7 +155,8 @@ export function accessTokenVerifierOptions(
 /**
  * Verifies the access tokens of one authorization server for one resource server (FAPI 2.0 §5.3.3): a JWT signed by
  * the issuer's current keys with an allowed algorithm, issued by it, for this resource server, not expired, and
- * bound to the TLS client certificate of the connection it came on (RFC 8705 §3, `cnf.x5t#S256`).
+ * bound to the client's TLS certificate (RFC 8705 §3, `cnf.x5t#S256`): the one presented on the connection, or the one
+ * a trusted proxy forwarded (`clientCertificateOf`).
  *
  * @example
  * const verifier = new AccessTokenVerifier({ issuer: 'https://auth.example', audience: 'https://eer.example' });
@@ -206,7 +207,8 @@ export class AccessTokenVerifier {
 
   /**
    * The claims of `token` when it is valid for this resource server and bound to `clientCertificateDer`, the DER of
-   * the certificate the client presented on this TLS connection (undefined when it presented none). Throws
+   * the client's certificate (`clientCertificateOf`: presented on this TLS connection, or forwarded by a trusted
+   * proxy; undefined when there is none). Throws
    * EHMI_UNAUTHORIZED (`invalid_token`) when it is not, EHMI_UNAVAILABLE when the issuer's keys cannot be had.
    */
   async verify(token: string, clientCertificateDer: Uint8Array | undefined): Promise<AccessClaims> {
@@ -427,7 +429,7 @@ export interface RequireAccessTokenOptions {
 /**
  * An `onRequest` (or `preHandler`) hook for a resource server (FAPI 2.0 §5.3.3): the request must carry an access
  * token in `Authorization: Bearer` (never in the query string), valid for this server, bound to the client
- * certificate of this TLS connection and granting one of the scopes the request needs. Its claims are then
+ * certificate of the request (`clientCertificateOf`) and granting one of the scopes the request needs. Its claims are then
  * `request.access`. Refusals follow RFC 6750 §3.1, with an OperationOutcome body:
  *
  * - no token: 401 and `WWW-Authenticate: Bearer` without an error code (§3.1: a request that lacks any

@@ -24,7 +24,7 @@ import {
 import { decodeJwt } from 'jose';
 import pino from 'pino';
 import { Agent, fetch } from 'undici';
-import type { AuditLog } from '../../src/audit/index.ts';
+import { type AuditLog, auditEvent } from '../../src/audit/index.ts';
 import type { AuthRole } from '../../src/auth/index.ts';
 import { createMsh, type MessageServiceHandler } from '../../src/msh/index.ts';
 import { mshRole } from '../../src/msh/role.ts';
@@ -356,6 +356,10 @@ describe('MSH behind a TLS-terminating proxy that forwards the client certificat
       assert.equal(r.caller.clientId, 'acute-eua');
       assert.match(r.caller.certificate ?? '', /CN=eua\.acute/);
       assert.match(r.caller.proxy ?? '', /CN=proxy/);
+      // The AuditEvent: the client named by its forwarded certificate, the proxy as an agent that is not the requestor.
+      const agents = (auditEvent(r) as { agent: { name?: string; requestor: boolean }[] }).agent;
+      assert.ok(agents.some((a) => /CN=eua\.acute/.test(a.name ?? '')));
+      assert.ok(agents.some((a) => /CN=proxy/.test(a.name ?? '') && !a.requestor));
     }
   });
 
