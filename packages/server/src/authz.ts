@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -12,7 +11,7 @@ import {
 } from 'jose';
 import { type Agent, fetch as undiciFetch } from 'undici';
 import type { NodeConfig } from './config/index.ts';
-import { nodeAgent, peerCertificatePath } from './http/index.ts';
+import { clientCertificateOf, nodeAgent } from './http/index.ts';
 
 /** The JWS algorithms FAPI 2.0 §5.4 allows; `none` and the HMAC ones never. */
 export type AccessTokenAlgorithm = 'PS256' | 'ES256' | 'EdDSA';
@@ -156,7 +155,8 @@ export function accessTokenVerifierOptions(
 /**
  * Verifies the access tokens of one authorization server for one resource server (FAPI 2.0 §5.3.3): a JWT signed by
  * the issuer's current keys with an allowed algorithm, issued by it, for this resource server, not expired, and
- * bound to the TLS client certificate of the connection it came on (RFC 8705 §3, `cnf.x5t#S256`).
+ * bound to the client's TLS certificate (RFC 8705 §3, `cnf.x5t#S256`): the one presented on the connection, or the one
+ * a trusted proxy forwarded (`clientCertificateOf`).
  *
  * @example
  * const verifier = new AccessTokenVerifier({ issuer: 'https://auth.example', audience: 'https://eer.example' });
@@ -207,7 +207,8 @@ export class AccessTokenVerifier {
 
   /**
    * The claims of `token` when it is valid for this resource server and bound to `clientCertificateDer`, the DER of
-   * the certificate the client presented on this TLS connection (undefined when it presented none). Throws
+   * the client's certificate (`clientCertificateOf`: presented on this TLS connection, or forwarded by a trusted
+   * proxy; undefined when there is none). Throws
    * EHMI_UNAUTHORIZED (`invalid_token`) when it is not, EHMI_UNAVAILABLE when the issuer's keys cannot be had.
    */
   async verify(token: string, clientCertificateDer: Uint8Array | undefined): Promise<AccessClaims> {
@@ -379,7 +380,8 @@ interface VerifiedToken {
 
 /**
  * The SHA-256 thumbprint (base64url) of a certificate's DER, as `cnf.x5t#S256` names it; kept per octets object, as
- * a connection's certificate is the same object on each of its requests (`peerCertificatePath`).
+ * a connection's certificate is the same object on each of its requests (`peerCertificatePath`), and a forwarded
+ * one is the same object for the same octets (`toCertificate`).
  */
 const thumbprints = new WeakMap<Uint8Array, string>();
 function thumbprintOf(der: Uint8Array): string {
@@ -427,7 +429,7 @@ export interface RequireAccessTokenOptions {
 /**
  * An `onRequest` (or `preHandler`) hook for a resource server (FAPI 2.0 §5.3.3): the request must carry an access
  * token in `Authorization: Bearer` (never in the query string), valid for this server, bound to the client
- * certificate of this TLS connection and granting one of the scopes the request needs. Its claims are then
+ * certificate of the request (`clientCertificateOf`) and granting one of the scopes the request needs. Its claims are then
  * `request.access`. Refusals follow RFC 6750 §3.1, with an OperationOutcome body:
  *
  * - no token: 401 and `WWW-Authenticate: Bearer` without an error code (§3.1: a request that lacks any
@@ -463,7 +465,8 @@ export function requireAccessToken(
         challenge(needed.length > 0 ? { scope: needed.join(' ') } : {});
         throw new EhmiError('EHMI_UNAUTHORIZED', 'an access token is required (Authorization: Bearer)');
       }
-      const leaf = peerCertificatePath(request.raw.socket as TLSSocket)[0];
+      // The certificate presented on this connection, or the one a trusted proxy forwarded (never the proxy's own).
+      const leaf = clientCertificateOf(request.raw).path[0];
       const claims = await verifier.verify(token, leaf?.raw);
       if (needed.length > 0 && !needed.some((s) => claims.scopes.has(s))) {
         throw insufficientScopeError(

@@ -28,7 +28,7 @@ import {
   storeView,
   sweepUnnamedBlobs,
 } from './store/index.ts';
-import { askForClientCertificate, revocationChecker } from './trust.ts';
+import { askForClientCertificate, revocationChecker, trustedProxiesOf } from './trust.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: a role of the list, whatever its config section and tables
 type AnyRoleModule = RoleModule<string, any, any>;
@@ -137,7 +137,13 @@ export function roleContext<Name extends string, Schema extends z.ZodType, T>(
     ...(node.deliveryStatus ? { deliveryStatus: node.deliveryStatus } : {}),
     ...(node.deliveryStatusSearch ? { deliveryStatusSearch: node.deliveryStatusSearch } : {}),
     ...(node.tls
-      ? { tls: { ...node.tls, client: node.tls.client ?? { key: node.tls.key, cert: node.tls.cert } } }
+      ? {
+          tls: {
+            ...node.tls,
+            client: node.tls.client ?? { key: node.tls.key, cert: node.tls.cert },
+            proxies: node.tls.proxies ?? trustedProxiesOf(node.config.http),
+          },
+        }
       : {}),
   };
 }
@@ -206,7 +212,14 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
           config.tls.clientCert ? 'tls.clientCert' : 'tls.cert',
         ),
       },
+      proxies: trustedProxiesOf(config.http),
     };
+    if (!config.tls && config.http.trustedProxies.length > 0) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        'http.trustedProxies: a proxy forwards client certificates over TLS to the node, which authenticates it by its own client certificate, so the node needs tls (cert, key and ca)',
+      );
+    }
     reporting = createDeliveryStatus(config, { store, logger, tls });
     created = await createRoles({
       config,

@@ -10,6 +10,7 @@ import type { ServerAudit } from './audit/http.ts';
 import type { NodeConfig } from './config/index.ts';
 import type { AccessPointGateway, MshBackend } from './contract.ts';
 import type { DeliveryStatusReporter } from './delivery-status/reporter.ts';
+import type { TrustedProxies } from './http/index.ts';
 import type { BlobReference, JobQueue, Store } from './store/index.ts';
 
 /**
@@ -49,7 +50,14 @@ export interface RoleContext<C = unknown, T = unknown> {
    * The node's TLS material (config `tls`), read once: role servers serve HTTPS with `cert`/`key`; calls to other
    * services present `client` (`tls.clientCert`/`tls.clientKey`, else the server credential) and trust `ca`.
    */
-  tls?: { key: string; cert: string; ca: string[]; client: { key: string; cert: string } };
+  tls?: {
+    key: string;
+    cert: string;
+    ca: string[];
+    client: { key: string; cert: string };
+    /** The proxies whose forwarded client certificates the role servers take (config `http.trustedProxies`). */
+    proxies?: TrustedProxies | undefined;
+  };
   services: ServiceRegistry;
   /** The node's revocation checker (config `revocation`), shared so each CRL is fetched once per node. */
   revocation: RevocationChecker;

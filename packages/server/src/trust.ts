@@ -1,10 +1,16 @@
 import type { X509Certificate } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
 import { asEhmiError, EhmiError, type EhmiErrorCode } from '@ehmi/errors';
 import { checkCertificatePurpose, RevocationChecker } from '@ehmi/pki';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NodeConfig } from './config/index.ts';
-import { type HttpsOptions, peerCertificatePath } from './http/index.ts';
+import {
+  certificatesOfPem,
+  clientCertificateOf,
+  type HttpsOptions,
+  type TrustedProxies,
+} from './http/index.ts';
+import { readPem } from './roles.ts';
 
 /** The node's revocation checker (CRL/OCSP, cached per `revocation.refreshMs`), shared by its roles. */
 export function revocationChecker(config: NodeConfig['revocation']): RevocationChecker {
@@ -58,11 +64,7 @@ export function requireClientCertificate(options: {
   return async (request, reply) => {
     if (options.open?.has(request.url.split('?')[0]!)) return;
     try {
-      await checkTlsClientCertificate(
-        request.raw.socket as TLSSocket,
-        options.revocation,
-        options.anchorsKey,
-      );
+      await checkTlsClientCertificate(request.raw, options.revocation, options.anchorsKey);
     } catch (err) {
       if (options.bearer && reply && err instanceof EhmiError) {
         reply.header(
@@ -78,26 +80,26 @@ export function requireClientCertificate(options: {
 }
 
 /**
- * That a verified client certificate was presented on this connection (node's TLS verified it against the server's
- * CAs: `socket.authorized`), meant for TLS client authentication and not revoked. Throws EHMI_UNAUTHORIZED saying
+ * That the request has a verified client certificate — presented on its TLS connection (node's TLS verified it
+ * against the server's CAs), or forwarded by a trusted proxy and verified against the same CAs
+ * (`clientCertificateOf`) — meant for TLS client authentication and not revoked. Throws EHMI_UNAUTHORIZED saying
  * why (`anchorsKey` names the trust configuration); each server answers it in its own protocol (an
  * OperationOutcome, or OAuth's `invalid_client`).
  */
 export async function checkTlsClientCertificate(
-  socket: TLSSocket,
+  request: IncomingMessage,
   revocation: RevocationChecker,
   anchorsKey = 'tls.ca',
 ): Promise<void> {
-  // A resumed TLS session of a client that presented no certificate reads as `authorized` with no peer
-  // certificate: authorized means a verified certificate here, so one must be there too.
-  const path = socket.authorized ? peerCertificatePath(socket) : [];
+  const client = clientCertificateOf(request);
+  const path = client.verified ? client.path : [];
   if (path.length === 0) {
     throw new EhmiError(
       'EHMI_UNAUTHORIZED',
-      `a client certificate issued under ${anchorsKey} is required${socket.authorizationError ? ` (${String(socket.authorizationError)})` : ''}`,
+      `a client certificate issued under ${anchorsKey} is required${client.error ? ` (${client.error})` : ''}`,
     );
   }
-  const what = 'client certificate';
+  const what = client.proxy ? 'forwarded client certificate' : 'client certificate';
   checkCertificatePurpose(path[0]!, 'tls-client', { what, errorCode: 'EHMI_UNAUTHORIZED' });
   await checkNotRevoked(revocation, path, { what, errorCode: 'EHMI_UNAUTHORIZED' });
 }
@@ -108,12 +110,32 @@ export async function checkTlsClientCertificate(
  * an OperationOutcome, `invalid_client`) instead of a failed handshake. Without anchors, no certificate is asked for.
  */
 export function askForClientCertificate(
-  tls: { key: string; cert: string },
+  tls: { key: string; cert: string; proxies?: TrustedProxies | undefined },
   anchors: readonly string[],
 ): HttpsOptions {
   return {
     key: tls.key,
     cert: tls.cert,
     ...(anchors.length > 0 ? { ca: [...anchors], requestCert: true, rejectUnauthorized: false } : {}),
+    // The node's trusted proxies (http.trustedProxies): their forwarded certificates are checked against `anchors`.
+    ...(anchors.length > 0 && tls.proxies ? { proxies: tls.proxies } : {}),
   };
+}
+
+/**
+ * The node's trusted proxies (config `http.trustedProxies`, `http.clientCertificateHeader`), their certificates
+ * read from their PEM files; undefined when none is configured (a forwarded certificate is then refused). A file
+ * that cannot be read, or holds no certificate, fails the start naming its key.
+ */
+export function trustedProxiesOf(http: NodeConfig['http']): TrustedProxies | undefined {
+  if (http.trustedProxies.length === 0) return undefined;
+  const certificates = http.trustedProxies.map((p, i) => {
+    const key = `http.trustedProxies[${i}].certificate`;
+    const [certificate] = certificatesOfPem([readPem(p.certificate, key)]);
+    if (!certificate) {
+      throw new EhmiError('EHMI_CONFIG_INVALID', `${key}: ${p.certificate} holds no PEM certificate`);
+    }
+    return certificate;
+  });
+  return { certificates, header: http.clientCertificateHeader.toLowerCase() };
 }

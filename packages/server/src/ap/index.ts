@@ -221,6 +221,7 @@ export async function createAccessPoint(
             // eDelivery AS4 1.15 §2.1: TLS client authentication MUST be configurable.
             requestCert: askCertificate,
             rejectUnauthorized: ap.requireClientCertificate,
+            ...(tls.proxies ? { proxies: tls.proxies } : {}),
           },
         }
       : {}),

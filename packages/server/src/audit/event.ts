@@ -93,6 +93,15 @@ export function auditEvent(r: AuditRecord): Json {
   } else if (c.tokenId) {
     client.policy = [c.tokenId];
   }
+  if (c.proxy) {
+    // The TLS-terminating proxy the client's certificate came through (http.trustedProxies): not the requestor.
+    agents.push({
+      type: { text: 'TLS-terminating proxy' },
+      who: { display: 'trusted proxy' },
+      name: c.proxy,
+      requestor: false,
+    });
+  }
   agents.push({
     type: { coding: [{ system: DCM, code: '110152', display: 'Destination Role ID' }] },
     who: { display: `${r.node} ${r.service}` },

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import { EhmiError, toOperationOutcome } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { peerCertificatePath } from '../http/peer-certificate.ts';
+import { clientCertificateOf } from '../http/client-certificate.ts';
 import type { AuditLog } from './log.ts';
 import { type AuditCaller, type AuditRecord, outcomeOf } from './record.ts';
 
@@ -61,24 +60,33 @@ export function recordedQuery(url: string): string | undefined {
     .join('&');
 }
 
-const subjects = new WeakMap<object, string | null>();
+const subjects = new WeakMap<X509Certificate, string>();
 
-/** The subject of the TLS client certificate of the request's connection (parsed once per connection). */
-export function certificateSubjectOf(request: FastifyRequest): string | undefined {
-  const socket = request.raw.socket as Partial<TLSSocket> | undefined;
-  if (!socket?.encrypted || !socket.getPeerCertificate) return undefined;
-  let subject = subjects.get(socket);
+/** A certificate's subject on one line (worked out once per certificate). */
+function subjectOf(certificate: X509Certificate): string {
+  let subject = subjects.get(certificate);
   if (subject === undefined) {
-    subject = peerCertificatePath(socket as TLSSocket)[0]?.subject.replaceAll('\n', ', ') ?? null;
-    subjects.set(socket, subject);
+    subject = certificate.subject.replaceAll('\n', ', ');
+    subjects.set(certificate, subject);
   }
-  return subject ?? undefined;
+  return subject;
+}
+
+/**
+ * The subject of the request's client certificate: the one presented on its TLS connection, or the one a trusted
+ * proxy forwarded (`clientCertificateOf`).
+ */
+export function certificateSubjectOf(request: FastifyRequest): string | undefined {
+  const leaf = clientCertificateOf(request.raw).path[0];
+  return leaf ? subjectOf(leaf) : undefined;
 }
 
 function callerOf(request: FastifyRequest): AuditCaller {
   const caller: AuditCaller = {};
   const certificate = certificateSubjectOf(request);
   if (certificate) caller.certificate = certificate;
+  const proxy = clientCertificateOf(request.raw).proxy;
+  if (proxy) caller.proxy = subjectOf(proxy);
   if (request.ip) caller.address = request.ip;
   const a = request.access;
   if (a) {

@@ -16,8 +16,10 @@ export interface AuditCaller {
   issuer?: string;
   subject?: string;
   tokenId?: string;
-  /** The subject of the TLS client certificate presented. */
+  /** The subject of the TLS client certificate presented, or forwarded by a trusted proxy (`proxy`). */
   certificate?: string;
+  /** The subject of the trusted proxy's certificate, when the client certificate came through one. */
+  proxy?: string;
   /** The client's network address. */
   address?: string;
   /** The organisation of the token: `cvr`, `org_name`, the SOR/GLN contexts, the EER device id. */

@@ -1,11 +1,10 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { TLSSocket } from 'node:tls';
 import { asEhmiError, EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Provider } from 'oidc-provider';
 import type { Logger } from 'pino';
-import { createHttpServer, listen, peerCertificatePath, timeoutsOf } from '../http/index.ts';
+import { clientCertificateOf, createHttpServer, listen, timeoutsOf } from '../http/index.ts';
 import { metricsAccess } from '../metrics-access.ts';
 import { type Role, type RoleContext, requireTrustConfiguration } from '../roles.ts';
 import { askForClientCertificate, checkTlsClientCertificate } from '../trust.ts';
@@ -249,12 +248,11 @@ export async function createAuthRole(
   // and not revoked (docs/architecture.md "Who is asking"); oidc-provider's own hooks are synchronous, so the
   // asynchronous revocation check runs here, before the request reaches it.
   async function checkClientCertificate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const socket = request.raw.socket as TLSSocket;
     // No verified certificate (none, another CA's, or a resumed session without one): oidc-provider answers
-    // invalid_client.
-    if (!socket.authorized || peerCertificatePath(socket).length === 0) return;
+    // invalid_client. The certificate is the one presented, or the one a trusted proxy forwarded.
+    if (!clientCertificateOf(request.raw).verified) return;
     try {
-      await checkTlsClientCertificate(socket, ctx.revocation);
+      await checkTlsClientCertificate(request.raw, ctx.revocation);
     } catch (err) {
       const e = asEhmiError(err);
       log.info({ code: e.code, msg: e.message }, 'client certificate refused');

@@ -1,7 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
 import { errors, interactionPolicy, Provider } from 'oidc-provider';
-import { peerCertificatePath } from '../http/index.ts';
+import { clientCertificateOf } from '../http/index.ts';
 import type { Account, Accounts } from './accounts.ts';
 import { databaseAdapter } from './adapter.ts';
 import { organisationClaims } from './claims.ts';
@@ -14,7 +14,8 @@ import type { AuthStore } from './tables.ts';
 
 /** What oidc-provider hands its hooks (a koa context): the request's socket and the OAuth request. */
 interface OidcContext {
-  socket: TLSSocket;
+  /** The node request (koa's `ctx.req`), whose client certificate `clientCertificateOf` resolved. */
+  req?: IncomingMessage;
   oidc: {
     params?: { scope?: unknown; authorization_details?: unknown; grant_type?: unknown; resource?: unknown };
     client?: OidcClient;
@@ -87,9 +88,9 @@ function userScopes(config: AuthConfig, account: Account): Set<string> {
   return new Set(account.roles.flatMap((r) => scopesOf(config.userScopes[r])));
 }
 
-/** The peer certificate of a TLS connection, when the client sent one. */
+/** The client's certificate: presented on the TLS connection, or forwarded by a trusted proxy (`clientCertificateOf`). */
 function peerCertificate(ctx: OidcContext): X509Certificate | undefined {
-  return ctx.socket ? peerCertificatePath(ctx.socket)[0] : undefined;
+  return ctx.req ? clientCertificateOf(ctx.req).path[0] : undefined;
 }
 
 /**
@@ -237,9 +238,10 @@ export function buildProvider(options: {
         // The certificate the client presented on this TLS connection (the server asks for one; it does not
         // require one, so a client without gets an OAuth error rather than a failed handshake).
         getCertificate: (ctx: OidcContext) => peerCertificate(ctx)?.toString(),
-        // Only a certificate node's TLS verified against the node's CAs authenticates a client.
+        // Only a certificate verified against the node's CAs (by node's TLS, or a trusted proxy's forwarded one by
+        // the server) authenticates a client.
         certificateAuthorized: (ctx: OidcContext) =>
-          ctx.socket?.authorized === true && peerCertificate(ctx) !== undefined,
+          !!ctx.req && clientCertificateOf(ctx.req).verified && peerCertificate(ctx) !== undefined,
         certificateSubjectMatches: (ctx: OidcContext, property: string, expected: string) => {
           const cert = peerCertificate(ctx);
           return property === 'tls_client_auth_subject_dn' && !!cert && subjectMatches(cert, expected);

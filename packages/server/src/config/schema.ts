@@ -95,6 +95,20 @@ const nodeShape = {
       keepAliveTimeoutMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
       /** On close: how long requests in flight may finish before the connections still open are ended. */
       closeGraceMs: positiveMs.default(DEFAULT_HTTP_TIMEOUTS.closeGraceMs),
+      /**
+       * TLS-terminating proxies in front of the node's servers that forward the client's certificate (RFC 9440
+       * `Client-Cert`): each by its own TLS client certificate (a PEM file), which it must present on its TLS
+       * connection to the node and which must chain to the server's client CAs. Only on such a connection is the
+       * header taken, and the forwarded certificate is checked like a presented one (chain to the same CAs,
+       * validity, purpose, revocation) and is the one tokens are bound to. Empty (the default): TLS ends at the
+       * node, and a request carrying the header is refused (docs/operations.md).
+       */
+      trustedProxies: z.array(z.object({ certificate: z.string().min(1) }).strict()).default([]),
+      /** The header the trusted proxies forward the client certificate in (RFC 9440 encoding). */
+      clientCertificateHeader: z
+        .string()
+        .regex(/^[A-Za-z0-9-]{1,64}$/, 'expected an HTTP header name')
+        .default('Client-Cert'),
     })
     .strict()
     .prefault({}),

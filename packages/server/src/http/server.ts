@@ -13,6 +13,7 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 import { REQUEST_ID_HEADER, recordCalls, requestIdOf, type ServerAudit } from '../audit/http.ts';
 import { commitsDurable, durableCommits } from '../store/durability.ts';
 import { watchBodyRate } from './body-rate.ts';
+import { certificatesOfPem, resolveClientCertificate, type TrustedProxies } from './client-certificate.ts';
 import { type OpenApiInfo, type RouteSeen, serveOpenApi } from './openapi.ts';
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './timeouts.ts';
 
@@ -55,6 +56,11 @@ export interface HttpsOptions {
   requestCert?: boolean;
   /** Refuse the TLS handshake when the client has no certificate that chains to `ca`. */
   rejectUnauthorized?: boolean;
+  /**
+   * TLS-terminating proxies whose forwarded client certificates (RFC 9440 `Client-Cert`) the server takes, checked
+   * against `ca` (`client-certificate.ts`; config `http.trustedProxies`). Without: a forwarded certificate is refused.
+   */
+  proxies?: TrustedProxies;
 }
 
 /**
@@ -178,6 +184,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     reply.header(REQUEST_ID_HEADER, request.id);
   });
   if (options.audit) recordCalls(app, options.service, options.audit);
+  // Who is asking, by certificate: the one presented, or the one a trusted proxy forwards (checked against the
+  // server's client CAs), resolved once per request before any role's hook asks (`client-certificate.ts`). A
+  // forwarded certificate from anyone else is refused on every server, whatever the route.
+  const proxies = options.tls?.requestCert ? options.tls.proxies : undefined;
+  const anchors = proxies && proxies.certificates.length > 0 ? certificatesOfPem(options.tls?.ca ?? []) : [];
+  app.addHook('onRequest', async (request) => {
+    resolveClientCertificate(request.raw, { proxies, anchors });
+  });
   // No answer leaves before the commits it may report are durable: an MSH's 201, an AP's AS4 receipt, any write
   // (docs/architecture.md "Durability"). The last onSend hook of the server's own, after the audit log's (which may
   // commit a record before the answer); at once when nothing was committed since the last sync.
