@@ -108,7 +108,7 @@ for (const engine of engines()) {
           : {}),
       });
       cleanups.push(() => ap.close());
-      return { ap, backend };
+      return { ap, backend, store: s.store };
     }
 
     async function send(sender: { ap: AccessPoint; backend: RecordingBackend }, n: string) {
@@ -169,14 +169,20 @@ for (const engine of engines()) {
       const atA = countingDiscovery(smpUrl, smpPki);
       const a = await startA(a1, atA.discovery);
       // A's answer for B is cached now (b1); then B publishes its new certificate.
-      assert.equal((await a.ap.gateway.checkReceiver(B, DOCUMENT_TYPE, SDN)).registered, true);
+      assert.equal((await a.ap.gateway.checkReceiver(B, DOCUMENT_TYPE, 'sdn-emergence')).registered, true);
       await publish(B, b.as4Url, b2);
       const before = atA.about(B);
       const outcome = await send(a, 'stale-answer');
       assert.equal(outcome.status, 'sent', outcome.reason);
       await waitFor('delivery', () => backendB.delivered.get(outcome.as4MessageId));
-      // Encrypted to b1 (decrypted with B's previous key); the receipt signed with b2 was accepted after one
-      // lookup past the cache.
+      // Encrypted to b1 and decrypted with B's previous key at the first attempt (not refused with EBMS:0102 and
+      // sent again); the receipt signed with b2 was accepted after one lookup past the cache.
+      const row = await a.store.db
+        .selectFrom('ap_outbound')
+        .select(['attempts', 'last_error'])
+        .where('as4_message_id', '=', outcome.as4MessageId)
+        .executeTakeFirstOrThrow();
+      assert.deepEqual(row, { attempts: 1, last_error: null });
       assert.ok(atA.about(B) > before, 'A asked the SMP again about B');
       const twice = atA.about(B);
       const second = await send(a, 'fresh-answer');
@@ -204,7 +210,11 @@ for (const engine of engines()) {
       clock.advance(61_000);
       const forger = await issueApCredentials(pki, 'forger');
       const toB = staticDiscovery({
-        [B]: { url: b.as4Url, certificate: b2.files.signingCert, transportProfile: 'bdxr-transport-ebms3-as4-v1p0' },
+        [B]: {
+          url: b.as4Url,
+          certificate: b2.files.signingCert,
+          transportProfile: 'bdxr-transport-ebms3-as4-v1p0',
+        },
       });
       const c = await startA(forger, toB);
       const before = atB.about(A);
