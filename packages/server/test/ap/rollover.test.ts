@@ -131,9 +131,9 @@ for (const engine of engines()) {
       dir = await mkdtemp(join(tmpdir(), 'ehmi-ap-rollover-'));
       pki = await createPki(dir);
       smpPki = await smpTestPki();
-      [a1, a2, b1, b2] = await Promise.all(
+      [a1, a2, b1, b2] = (await Promise.all(
         ['a1', 'a2', 'b1', 'b2'].map((name) => issueApCredentials(pki, name)),
-      );
+      )) as [ApCredentials, ApCredentials, ApCredentials, ApCredentials];
       const smpStore = await openStore();
       const smp = await startSmp(smpStore.store, smpPki);
       cleanups.push(() => smp.close());
