@@ -248,5 +248,36 @@ for (const engine of engines()) {
       assert.match(outcome.reason ?? '', /not addressed to our certificate/);
       assert.equal(backendB.delivered.has(outcome.as4MessageId), false);
     });
+
+    it('a receiver that no longer holds the old key answers EBMS:0102; the sender looks it up again and sends again to the new certificate', async () => {
+      // Another instance of B's participant that kept no previous key, published at first with the old certificate.
+      const s = await openStore();
+      const backend = new RecordingBackend();
+      const bare = await startAp({
+        store: s.store,
+        dataDir: s.dataDir,
+        pki,
+        gln: gln(B),
+        creds: b2,
+        backend,
+        discovery: countingDiscovery(smpUrl, smpPki).discovery,
+        now: clock.now,
+      });
+      cleanups.push(() => bare.close());
+      await publish(B, bare.as4Url, b1);
+      const a = await startA(a2, countingDiscovery(smpUrl, smpPki).discovery, a1);
+      assert.equal((await a.ap.gateway.checkReceiver(B, DOCUMENT_TYPE, 'sdn-emergence')).registered, true);
+      await publish(B, bare.as4Url, b2);
+      const outcome = await send(a, 'no-previous-key');
+      assert.equal(outcome.status, 'sent', outcome.reason);
+      await waitFor('delivery', () => backend.delivered.get(outcome.as4MessageId));
+      const row = await a.store.db
+        .selectFrom('ap_outbound')
+        .select(['attempts'])
+        .where('as4_message_id', '=', outcome.as4MessageId)
+        .executeTakeFirstOrThrow();
+      // The first attempt, encrypted to b1, was refused (EBMS:0102); the second, to b2, was receipted.
+      assert.equal(row.attempts, 2);
+    });
   });
 }
