@@ -156,6 +156,7 @@ export {
   type CheckTimestampOptions,
   checkTimestamp,
   DEFAULT_SKEW_SECONDS,
+  type DecryptionKey,
   type DecryptOptions,
   type DecryptResult,
   decryptAttachments,

@@ -1,5 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -67,6 +67,11 @@ export interface OrganisationCredentials {
    * receipts, senders encrypt to it, and the SMP publishes it.
    */
   as4: CredentialFiles;
+  /**
+   * The AS4 credential `as4` replaced when it was issued again (`pki/<org>/as4-previous.{pem,key}`), when there is
+   * one: the AP still decrypts with it (`ap.previousEncryption`) for senders whose SMP answer names it.
+   */
+  as4Previous?: CredentialFiles;
   /** The TLS server certificate (serverAuth only) of the organisation's MSH and access point. */
   tlsServer: CredentialFiles;
   /** The TLS client certificate (clientAuth only) of its EUA (mTLS to its MSH) and of its AP's outgoing calls. */
@@ -157,6 +162,40 @@ function usable(files: CredentialFiles, issuer?: X509Certificate): Credential | 
     return cred;
   } catch {
     return undefined;
+  }
+}
+
+/** Where the AS4 credential replaced by a new one is kept: `as4-previous.{pem,key}` beside `as4.{pem,key}`. */
+function previousFiles(files: CredentialFiles): CredentialFiles {
+  return {
+    cert: files.cert.replace(/\.pem$/, '-previous.pem'),
+    key: files.key.replace(/\.key$/, '-previous.key'),
+  };
+}
+
+/**
+ * Before an AS4 credential is issued again: the one in `files` becomes the previous one (decryption only), if it is
+ * a pair from the current root that was not revoked, whether or not it expires (an expired certificate still names
+ * the key a late message was encrypted to). Else no previous one is kept: a revoked key decrypts nothing more, and
+ * no sender encrypts to a certificate from a root the network no longer trusts.
+ */
+function keepPrevious(files: CredentialFiles, now: Current): void {
+  const previous = previousFiles(files);
+  let keep = false;
+  try {
+    const cred = loadCredential(readFileSync(files.cert, 'utf8'), readFileSync(files.key, 'utf8'));
+    keep =
+      cred.certificate.checkPrivateKey(cred.privateKey) &&
+      cred.certificate.checkIssued(now.root) &&
+      cred.certificate.verify(now.root.publicKey) &&
+      !now.revoked.has(serialKey(cred.certificate.serialNumber));
+    if (keep) save(previous, cred);
+  } catch {
+    keep = false;
+  }
+  if (!keep) {
+    rmSync(previous.cert, { force: true });
+    rmSync(previous.key, { force: true });
   }
 }
 
@@ -260,6 +299,8 @@ export async function ensureNetworkPki(
   });
   const ensure = async (w: Wanted): Promise<void> => {
     if (isCurrent(w, current)) return;
+    // The AS4 key being replaced stays as the previous one, for senders whose SMP answer still names it.
+    if (w.purpose === 'as4') keepPrevious(w.files, current);
     save(
       w.files,
       await issueCertificate(ca, {
@@ -295,6 +336,7 @@ export async function ensureNetworkPki(
     const tlsServer = credentialFiles(dataDir, org.name, 'tls-server');
     result[org.name] = {
       as4: credentialFiles(dataDir, org.name, 'as4'),
+
       tlsServer,
       tlsClient: credentialFiles(dataDir, org.name, 'tls-client'),
       tls: tlsServer,
@@ -305,6 +347,10 @@ export async function ensureNetworkPki(
   }
   // Keys are generated in parallel (WebCrypto runs RSA key generation off the main thread).
   await Promise.all(jobs.map(ensure));
+  for (const creds of Object.values(result)) {
+    const previous = previousFiles(creds.as4);
+    if (existsSync(previous.cert) && existsSync(previous.key)) creds.as4Previous = previous;
+  }
   // At each start: a CRL that is current, and lists what revoked.json holds now.
   await publishNetworkCrl(dataDir, ca);
   return {

@@ -398,6 +398,8 @@ export async function planNetwork(options: StartNetworkOptions): Promise<Network
         host,
         port: o.ports.ap,
         signing: creds.as4,
+        // The AS4 key a re-issue replaced: senders with an older SMP answer still encrypt to it.
+        previousEncryption: creds.as4Previous ? [creds.as4Previous] : [],
         trustAnchors: [pki.trustAnchor],
         discovery,
         adminToken: orgSecrets.apAdminToken,
@@ -582,6 +584,7 @@ function planArchive(p: {
       host: p.host,
       port: ports.ap,
       signing: creds.as4,
+      previousEncryption: creds.as4Previous ? [creds.as4Previous] : [],
       trustAnchors: [p.pki.trustAnchor],
       discovery: p.discovery,
       adminToken: secrets.apAdminToken,

@@ -163,6 +163,12 @@ describe('local network PKI: certificates by purpose', () => {
       assert.notEqual(as4.serialNumber, serial);
       assert.deepEqual([...revocationUrls(as4).crl], [moved]);
       assert.deepEqual([...revocationUrls(cert(b.central.smpSigning.cert)).crl], [moved]);
+      // The AS4 key replaced stays beside the new one, for decryption only (ap.previousEncryption).
+      assert.equal(a.organisations.gp!.as4Previous, undefined);
+      const previous = b.organisations.gp!.as4Previous;
+      assert.ok(previous, 'the replaced AS4 credential is kept as the previous one');
+      assert.equal(cert(previous.cert).serialNumber, serial);
+      assert.equal(readFileSync(previous.key, 'utf8').includes('PRIVATE KEY'), true);
     } finally {
       await rm(other, { recursive: true, force: true });
     }
@@ -281,6 +287,8 @@ describe('local network PKI: revocation', () => {
     const renewed = cert(restarted.organisations.gp!.as4.cert);
     assert.notEqual(renewed.serialNumber, as4.serialNumber);
     checkCertificatePurpose(renewed, 'as4');
+    // A revoked key is not kept for decryption.
+    assert.equal(restarted.organisations.gp!.as4Previous, undefined);
     const latest = await fetchCrl();
     assert.ok(latest.revoked(as4.serialNumber));
     assert.equal(latest.revoked(renewed.serialNumber), undefined);

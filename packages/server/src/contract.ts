@@ -205,12 +205,22 @@ export interface DiscoveredEndpoint {
  * `EHMI_SMP_LOOKUP_FAILED` (transient).
  */
 export interface ReceiverDiscovery {
-  lookup(participant: string, documentType: string, process?: string): Promise<DiscoveredEndpoint>;
+  /**
+   * Where to send a document type to a participant. Answers may be cached (`ap.discovery.smp.cacheTtlMs`);
+   * `fresh` asks the register again and replaces the cached answer (a receiver that rolled its certificate over).
+   */
+  lookup(
+    participant: string,
+    documentType: string,
+    process?: string,
+    options?: { fresh?: boolean },
+  ): Promise<DiscoveredEndpoint>;
   /**
    * The access point certificates the register publishes for a participant (for any of its document types): a
-   * message or receipt claiming to come from that participant must be signed with one of them.
+   * message or receipt claiming to come from that participant must be signed with one of them. `fresh` as in
+   * `lookup`.
    */
-  accessPointCertificates(participant: string): Promise<X509Certificate[]>;
+  accessPointCertificates(participant: string, options?: { fresh?: boolean }): Promise<X509Certificate[]>;
   /**
    * The access point the register publishes for a participant, for any of its document types: where the ebMS test
    * service goes (`ehmi ping`), which no register publishes as a document type of its own. Without it, the test

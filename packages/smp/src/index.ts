@@ -4,6 +4,7 @@ export {
   type SmlOptions,
   SmpClient,
   type SmpClientOptions,
+  type SmpFreshness,
   type SmpLookupResult,
 } from './client/client.ts';
 export { createResolver, type DnsOptions, type DnsResolver, type DnsServerOptions } from './client/dns.ts';

@@ -29,6 +29,13 @@ export interface DecryptOptions {
   privateKey: KeyObject;
   /** Our certificate; when given, each EncryptedKey must name it (BST, SKI or IssuerSerial). */
   certificate?: CertificateInput;
+  /**
+   * Further key pairs we decrypt with (a certificate rollover: the earlier key, for senders whose register answer
+   * is still the old one). Needs `certificate`. Each EncryptedKey is unwrapped with the one key its KeyInfo names
+   * (BinarySecurityToken, IssuerSerial, SKI or thumbprint), never by trying keys in turn; one that names none of
+   * ours is EBMS:0102.
+   */
+  previousKeys?: readonly DecryptionKey[];
   /** Algorithm policy. Default: both profiles' data and key-transport algorithms. */
   profile?: SecurityProfile | AlgorithmPolicy;
   /** Where plaintext goes; default a {@link tempFileSink}. The result's `dispose()` disposes it. */
@@ -43,6 +50,12 @@ export interface DecryptOptions {
    * encrypted with their MIME headers (Attachment-Complete) are decrypted into the sink as without it. Default false.
    */
   onRead?: boolean;
+}
+
+/** A key pair to decrypt with: the private key and the certificate senders encrypt to. */
+export interface DecryptionKey {
+  privateKey: KeyObject;
+  certificate: CertificateInput;
 }
 
 export interface DecryptResult {
@@ -112,11 +125,24 @@ export async function decryptAttachments(
   }
   const idMap = buildIdMap(doc);
   const ours = options.certificate ? toCertificate(options.certificate) : undefined;
+  const previous = (options.previousKeys ?? []).map((k) => ({
+    privateKey: k.privateKey,
+    certificate: toCertificate(k.certificate),
+  }));
+  if (previous.length > 0 && !ours) {
+    throw new EhmiError('EHMI_INTERNAL', 'decryption with previous keys needs the current certificate');
+  }
   const keys = new Map<Element, Promise<Buffer>>();
   const keyFor = (ek: Element, keyBytes: number): Promise<Buffer> => {
     let cek = keys.get(ek);
     if (!cek) {
-      cek = unwrapContentKey(ek, options.privateKey, policy, { idMap, security: security!, ours }, keyBytes);
+      cek = unwrapContentKey(
+        ek,
+        options.privateKey,
+        policy,
+        { idMap, security: security!, ours, previous },
+        keyBytes,
+      );
       keys.set(ek, cek);
     }
     return cek;
@@ -284,7 +310,7 @@ export async function unwrapContentKey(
   ek: Element,
   privateKey: KeyObject,
   policy: AlgorithmPolicy,
-  ctx: { idMap: Map<string, Element>; security: Element; ours: ReturnType<typeof toCertificate> | undefined },
+  ctx: RecipientContext,
   keyBytes = 16,
 ): Promise<Buffer> {
   const method = childElement(ek, NS.xenc, 'EncryptionMethod');
@@ -301,9 +327,9 @@ export async function unwrapContentKey(
   if (alg === ALG.kwAes128) {
     const agreement = childElement(keyInfo, NS.xenc, 'AgreementMethod');
     if (!agreement) throw failed('kw-aes128 without an xenc:AgreementMethod', { reason: 'structure' });
-    checkRecipient(childElement(agreement, NS.xenc, 'RecipientKeyInfo'), ctx);
+    const key = recipientKey(childElement(agreement, NS.xenc, 'RecipientKeyInfo'), privateKey, ctx);
     try {
-      return unwrapKey(deriveKek(agreement, privateKey), wrapped);
+      return unwrapKey(deriveKek(agreement, key), wrapped);
     } catch (err) {
       if (err instanceof EhmiError) throw err;
       throw failed('the content-encryption key cannot be unwrapped', { reason: 'unwrap' }, err);
@@ -312,7 +338,7 @@ export async function unwrapContentKey(
   if (alg !== ALG.rsaOaep && alg !== ALG.rsaOaepMgf1p) {
     throw failed(`unsupported key transport algorithm ${alg}`, { reason: 'algorithm' });
   }
-  checkRecipient(keyInfo, ctx);
+  const key = recipientKey(keyInfo, privateKey, ctx);
   // XML Encryption 1.1 §5.5.2: DigestMethod defaults to SHA-1; rsa-oaep-mgf1p always masks with MGF1-SHA1, rsa-oaep
   // with the xenc11:MGF named (default MGF1-SHA1). OAEPparams is the label, base64.
   const digest = childElement(method!, NS.ds, 'DigestMethod')?.getAttribute('Algorithm') ?? ALG.sha1;
@@ -336,31 +362,45 @@ export async function unwrapContentKey(
     throw failed('unsupported RSA-OAEP digest or MGF', { reason: 'algorithm', digest, mgf });
   const params = childElement(method!, NS.xenc, 'OAEPparams');
   const label = params ? Buffer.from((params.textContent ?? '').replace(/\s+/g, ''), 'base64') : undefined;
-  const cek = await rsaOaepDecrypt(privateKey, wrapped, hash, mgfHash, label);
+  const cek = await rsaOaepDecrypt(key, wrapped, hash, mgfHash, label);
   // Like WSS4J: continue with a random key so a bad EncryptedKey and a bad ciphertext fail the same way
   // (at the GCM tag), leaving no padding oracle.
   // A key of the wrong length is treated the same way, not reported as such.
   return cek?.length === keyBytes ? cek : randomBytes(keyBytes);
 }
 
-function checkRecipient(
-  keyInfo: Element | undefined,
-  ctx: { idMap: Map<string, Element>; security: Element; ours: ReturnType<typeof toCertificate> | undefined },
-): void {
-  if (!ctx.ours || !keyInfo) return;
+interface RecipientContext {
+  idMap: Map<string, Element>;
+  security: Element;
+  /** Our current certificate; when set, the EncryptedKey must name it or one of `previous`. */
+  ours: ReturnType<typeof toCertificate> | undefined;
+  /** Earlier key pairs we still decrypt with (a rollover). */
+  previous?: readonly { privateKey: KeyObject; certificate: ReturnType<typeof toCertificate> }[];
+}
+
+/**
+ * The private key the EncryptedKey is addressed to: the certificate its KeyInfo names (a BinarySecurityToken of the
+ * header, IssuerSerial, SKI or thumbprint against our certificates) picks the key. No key is tried in turn: which of
+ * several keys decodes an RSA-OAEP block would be observable (in time, or in which key goes on to the GCM tag),
+ * an oracle across our keys. One that names none of ours: EBMS:0102, as with one key.
+ */
+function recipientKey(keyInfo: Element | undefined, current: KeyObject, ctx: RecipientContext): KeyObject {
+  if (!ctx.ours || !keyInfo) return current;
+  const previous = ctx.previous ?? [];
   let named: string | undefined;
   try {
     named = resolveKeyInfo(keyInfo, {
       idMap: ctx.idMap,
       security: ctx.security,
-      knownCertificates: [ctx.ours],
+      knownCertificates: [ctx.ours, ...previous.map((p) => p.certificate)],
     }).certificate.fingerprint256;
   } catch {
     named = undefined;
   }
-  if (named !== ctx.ours.fingerprint256) {
-    throw failed('the EncryptedKey is not addressed to our certificate', { reason: 'recipient' });
-  }
+  if (named === ctx.ours.fingerprint256) return current;
+  const earlier = previous.find((p) => p.certificate.fingerprint256 === named);
+  if (earlier) return earlier.privateKey;
+  throw failed('the EncryptedKey is not addressed to our certificate', { reason: 'recipient' });
 }
 
 /** The most MIME header octets an Attachment-Complete plaintext may start with. */

@@ -8,7 +8,12 @@ export {
   subjectKeyIdentifier,
   toCertificate,
 } from './certificates.ts';
-export { type DecryptOptions, type DecryptResult, decryptAttachments } from './decrypt.ts';
+export {
+  type DecryptionKey,
+  type DecryptOptions,
+  type DecryptResult,
+  decryptAttachments,
+} from './decrypt.ts';
 export {
   type EncryptOptions,
   type EncryptResult,

@@ -257,6 +257,63 @@ describe('encrypt → decrypt (eDelivery AS4 1.15 §2.2.6.3, SwA Profile 1.1 §5
     );
   });
 
+  it('a rollover: the key the EncryptedKey names is used, the current one or a previous one, by BST, IssuerSerial, SKI or thumbprint', async () => {
+    const pki = await testPki();
+    // Current key rsa, previous key rsa2: a sender with an older register answer encrypts to rsa2.
+    const keys = { privateKey: pki.rsa.key, certificate: pki.rsa.certificate };
+    const previousKeys = [{ privateKey: pki.rsa2.key, certificate: pki.rsa2.certificate }];
+    for (const tokenReference of ['BinarySecurityToken', 'IssuerSerial', 'SKI', 'Thumbprint'] as const) {
+      for (const to of [pki.rsa, pki.rsa2]) {
+        const doc = parseXml(userMessageXml());
+        const enc = await encryptAttachments(doc, [payload()], {
+          recipientCertificate: to.certificate,
+          tokenReference,
+        });
+        const wire = await materialise(enc.attachments[0]!);
+        const dec = await decryptAttachments(reparse(doc), [wire], {
+          ...keys,
+          previousKeys,
+          sink: memorySink(),
+        });
+        assert.deepEqual(
+          await readAll(dec.attachments[0]!),
+          PLAIN,
+          `${tokenReference} to ${to.certificate.subject}`,
+        );
+      }
+    }
+    // X25519 (2.0): the RecipientKeyInfo names the previous key.
+    const doc = parseXml(userMessageXml());
+    const enc = await encryptAttachments(doc, [payload()], { recipientCertificate: pki.x25519.certificate });
+    const wire = await materialise(enc.attachments[0]!);
+    const dec = await decryptAttachments(reparse(doc), [wire], {
+      ...keys,
+      previousKeys: [{ privateKey: pki.x25519.key, certificate: pki.x25519.certificate }],
+      profile: 'edelivery-2.0',
+      sink: memorySink(),
+    });
+    assert.deepEqual(await readAll(dec.attachments[0]!), PLAIN);
+  });
+
+  it('a rollover: an EncryptedKey naming a certificate of neither key is EBMS:0102, no key tried', async () => {
+    const pki = await testPki();
+    const doc = parseXml(userMessageXml());
+    const enc = await encryptAttachments(doc, [payload()], {
+      recipientCertificate: pki.rsa2.certificate,
+      tokenReference: 'IssuerSerial',
+    });
+    const wire = await materialise(enc.attachments[0]!);
+    await rejectsWith(
+      decryptAttachments(reparse(doc), [wire], {
+        privateKey: pki.rsa.key,
+        certificate: pki.rsa.certificate,
+        previousKeys: [{ privateKey: pki.x25519.key, certificate: pki.x25519.certificate }],
+      }),
+      'EBMS:0102',
+      'recipient',
+    );
+  });
+
   it('EBMS:0102 when an encrypted attachment is missing', async () => {
     const pki = await testPki();
     const doc = parseXml(userMessageXml());

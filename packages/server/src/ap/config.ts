@@ -65,6 +65,14 @@ export const apConfigSchema = z
     signing: credentialFiles.optional(),
     /** Separate encryption key pair; by default the signing one. */
     encryption: credentialFiles.optional(),
+    /**
+     * Further key pairs the AP decrypts with, beside `encryption` (or `signing`): during a certificate rollover the
+     * one being replaced, for senders whose SMP answer still names it (or, before the new certificate is
+     * published, the new one). An incoming EncryptedKey is unwrapped with the key its KeyInfo names, never by trying
+     * them in turn. An expired certificate is still accepted here (a late message was encrypted while it was
+     * valid); remove the pair once every peer's SMP cache has expired (docs/operations.md).
+     */
+    previousEncryption: z.array(credentialFiles).default([]),
     /** PEM files of the CAs a sender's signing certificate must chain to. */
     trustAnchors: z.array(z.string().min(1)).default([]),
     /** Ask peers for a TLS client certificate on the AS4 endpoint (eDelivery AS4 1.15: configurable). */
@@ -92,6 +100,13 @@ export const apConfigSchema = z
         static: z.record(z.string(), staticEndpoint).default({}),
         /** Dynamic discovery: SML/BDXL DNS and the SMP (`smpDiscovery` over an `SmpClient` of @ehmi/smp). */
         smp: smpDiscoveryConfig.optional(),
+        /**
+         * Least time between two lookups of one participant that bypass the cache. Such a lookup is made when a
+         * sender's signing certificate is not among those the cached answer names, or a receiver cannot decrypt
+         * or signs its receipt with another certificate than the cached one (a certificate rollover); the limit
+         * keeps forged messages from making the AP ask the SMP for each.
+         */
+        refreshIntervalMs: z.number().int().min(0).default(60_000),
       })
       .strict()
       .prefault({}),

@@ -23,7 +23,7 @@ export function smpDiscovery(
   client: Pick<SmpClient, 'lookup' | 'accessPointCertificates' | 'serviceGroup'>,
 ): ReceiverDiscovery {
   return {
-    accessPointCertificates: (participant) => client.accessPointCertificates(participant),
+    accessPointCertificates: (participant, options) => client.accessPointCertificates(participant, options),
     // The test service is no document type of the register: the participant's AP is the one it publishes for its
     // document types (the first whose endpoint is active; lookups are cached).
     async accessPointEndpoint(participant): Promise<DiscoveredEndpoint> {
@@ -50,8 +50,8 @@ export function smpDiscovery(
         })
       );
     },
-    async lookup(participant, documentType, process): Promise<DiscoveredEndpoint> {
-      const r = await client.lookup(participant, documentType, process);
+    async lookup(participant, documentType, process, options): Promise<DiscoveredEndpoint> {
+      const r = await client.lookup(participant, documentType, process, options);
       return {
         endpointUrl: r.endpointUrl,
         certificate: r.certificate,
@@ -105,7 +105,7 @@ export function smpClientOptions(
  * const discovery = configuredDiscovery(config.ap.discovery);
  */
 export function configuredDiscovery(
-  config: ApConfig['discovery'],
+  config: Pick<ApConfig['discovery'], 'static' | 'smp'>,
   revocation: RevocationChecker,
 ): ReceiverDiscovery {
   const fromMap = staticDiscovery(config.static);
@@ -115,9 +115,10 @@ export function configuredDiscovery(
   if (listed.size === 0) return dynamic;
   const from = (participant: string) => (listed.has(normaliseParticipant(participant)) ? fromMap : dynamic);
   return {
-    lookup: (participant, documentType, process) =>
-      from(participant).lookup(participant, documentType, process),
-    accessPointCertificates: (participant) => from(participant).accessPointCertificates(participant),
+    lookup: (participant, documentType, process, options) =>
+      from(participant).lookup(participant, documentType, process, options),
+    accessPointCertificates: (participant, options) =>
+      from(participant).accessPointCertificates(participant, options),
     accessPointEndpoint: async (participant) => {
       const d = from(participant);
       return d.accessPointEndpoint

@@ -94,3 +94,49 @@ export function staticDiscovery(entries: ApConfig['discovery']['static']): Recei
     },
   };
 }
+
+/**
+ * Lookups that bypass the discovery cache, at most one per participant per `intervalMs`: when a signer (or a
+ * receiver's certificate) is not the one the cached register answer names, the AP asks the register once more,
+ * because the participant may have rolled its certificate over since. The limit keeps a forger, who can send as
+ * many messages as they like, from making the AP ask the SMP for each. Concurrent callers share the lookup in
+ * flight; within the interval after it, `run` answers `undefined` without asking (the cache then holds the fresh
+ * answer anyway).
+ *
+ * @example
+ * const fresh = new FreshLookups(60_000, Date.now);
+ * const certs = await fresh.run(sender, () => discovery.accessPointCertificates(sender, { fresh: true }));
+ */
+export class FreshLookups {
+  readonly #last = new Map<string, number>();
+  readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #intervalMs: number;
+  readonly #now: () => number;
+  /** Fresh lookups made (not refused by the limit, not shared): for tests and logs. */
+  made = 0;
+
+  constructor(intervalMs: number, now: () => number) {
+    this.#intervalMs = intervalMs;
+    this.#now = now;
+  }
+
+  async run<T>(key: string, load: () => Promise<T>): Promise<T | undefined> {
+    const pending = this.#inflight.get(key) as Promise<T> | undefined;
+    if (pending) return pending;
+    const now = this.#now();
+    const last = this.#last.get(key);
+    if (last !== undefined && now - last < this.#intervalMs) return undefined;
+    this.#last.set(key, now);
+    this.#prune(now);
+    this.made++;
+    const p = load().finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, p);
+    return p;
+  }
+
+  /** Entries older than the interval limit nothing: dropped, so the map stays as small as the recent participants. */
+  #prune(now: number): void {
+    if (this.#last.size <= 1024) return;
+    for (const [key, at] of this.#last) if (now - at >= this.#intervalMs) this.#last.delete(key);
+  }
+}

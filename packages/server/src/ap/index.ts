@@ -21,6 +21,7 @@ import { organisationOf, type Role, type RoleContext, readPem } from '../roles.t
 import { earliestNext, type IdleState, JobQueue, noteBlob, Worker } from '../store/index.ts';
 import { requireClientCertificate } from '../trust.ts';
 import type { ApConfig } from './config.ts';
+import { FreshLookups } from './discovery.ts';
 import { configuredDiscovery } from './discovery-config.ts';
 import { EVIDENCE_OPENAPI_COMPONENTS, registerEvidenceRoutes } from './evidence-api.ts';
 import { deliverHandler, outcomeHandler } from './handover.ts';
@@ -157,6 +158,18 @@ export async function createAccessPoint(
   }
   const signing = loadCredential(ap.signing, 'ap.signing');
   const encryption = ap.encryption ? loadCredential(ap.encryption, 'ap.encryption') : signing;
+  const previousEncryption = ap.previousEncryption.map((files, i) => {
+    const what = `ap.previousEncryption[${i}]`;
+    const c = loadCredential(files, what);
+    // A pair that does not match would only ever fail to decrypt (EBMS:0102): refused at start instead.
+    if (!c.chain[0]!.checkPrivateKey(c.privateKey)) {
+      throw new EhmiError(
+        'EHMI_CONFIG_INVALID',
+        `${what}: the key ${files.key} is not the certificate's key`,
+      );
+    }
+    return { privateKey: c.privateKey, certificate: c.chain[0]! };
+  });
   const trustAnchors = ap.trustAnchors.map((f) => {
     try {
       return new X509Certificate(readPem(f, 'ap.trustAnchors'));
@@ -171,6 +184,8 @@ export async function createAccessPoint(
   const participant = `0088:${organisation.gln}`;
   const profile: As4ProfileId = ap.profile === '2.0' ? 'edelivery-as4-2.0' : 'edelivery-as4-1.15';
   const now = deps.now ?? ctx.queue.options.now;
+  // Lookups past the discovery cache (a peer's certificate rollover), at most one per participant per interval.
+  const freshLookups = new FreshLookups(ap.discovery.refreshIntervalMs, now);
 
   // Reception awareness (eDelivery AS4 1.15 §3.3: retry parameters configurable): the send jobs use ap.send's
   // attempts and back-off, the hand-over jobs ap.handover's; both on the node's store and lease.
@@ -281,7 +296,12 @@ export async function createAccessPoint(
     discovery,
     revocation: ctx.revocation,
     signing,
-    decryption: { privateKey: encryption.privateKey, certificate: encryption.chain[0]! },
+    decryption: {
+      privateKey: encryption.privateKey,
+      certificate: encryption.chain[0]!,
+      previous: previousEncryption,
+    },
+    freshLookups,
     limits,
     tmpDir: temp.dir,
     ...(ap.receive.maxBufferedPartBytes > 0 && ap.receive.maxPartBytesInMemory > 0
@@ -318,6 +338,7 @@ export async function createAccessPoint(
     handoverQueue,
     logger,
     discovery,
+    freshLookups,
     signing,
     trustAnchors,
     revocation: ctx.revocation,

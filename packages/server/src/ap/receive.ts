@@ -40,7 +40,7 @@ import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
 import { type BlobStore, type BlobWriter, type JobQueue, noteBlob } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
-import { normaliseParticipant, participantOfProperty } from './discovery.ts';
+import { type FreshLookups, normaliseParticipant, participantOfProperty } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
 import { GLN_PARTY_TYPE, type SigningCredential } from './message.ts';
 import type { ApStore } from './tables.ts';
@@ -61,8 +61,17 @@ export interface ReceiveContext {
   revocation: RevocationChecker;
   /** Signs receipts. */
   signing: SigningCredential;
-  /** Decrypts payloads. */
-  decryption: { privateKey: KeyObject; certificate: X509Certificate };
+  /**
+   * Decrypts payloads: the current key pair, and earlier ones still used by senders whose SMP answer is older
+   * (`ap.previousEncryption`); each EncryptedKey picks the one it names.
+   */
+  decryption: {
+    privateKey: KeyObject;
+    certificate: X509Certificate;
+    previous?: readonly { privateKey: KeyObject; certificate: X509Certificate }[];
+  };
+  /** Lookups past the discovery cache when a signer is not the one the cached answer names (rate-limited). */
+  freshLookups?: FreshLookups;
   limits: Partial<As4Limits>;
   /** EDS reporting: 04.1 (09.1, 14.1, 19.1) with the commit. */
   eds?: DeliveryStatusReporter;
@@ -160,7 +169,10 @@ async function trustedSigner(chain: X509Certificate[], rc: ReceiveContext): Prom
 /**
  * The signer is the sender: a UserMessage is accepted only when its signing certificate is one the register (the
  * SMP) publishes for the `originalSender` participant's access point. An access point may serve several
- * organisations; what binds a signer to a sender is the register, not the certificate's subject. Else EBMS:0101.
+ * organisations; what binds a signer to a sender is the register, not the certificate's subject. A signer the cached
+ * answer does not name sends the AP to the register once more, past the cache (rate-limited per participant: a
+ * sender that rolled its certificate over is accepted at once, a forger costs one lookup per interval). Else
+ * EBMS:0101.
  */
 async function checkSignerIsSender(
   um: UserMessage,
@@ -173,22 +185,35 @@ async function checkSignerIsSender(
       details: { messageId: um.messageInfo.messageId, sender, ...details },
     });
   if (!sender) throw fail('the message property originalSender is required');
-  let published: X509Certificate[];
-  try {
-    published = await rc.discovery.accessPointCertificates(sender);
-  } catch (err) {
-    const e = asEhmiError(err);
-    // The register did not answer: the sender may try again. Anything else (not registered, a forged answer) is no
-    // binding, and the message is refused.
-    if (e.transient) throw err;
-    throw fail(`the sender ${sender} has no access point certificate in the register: ${e.message}`);
-  }
-  if (!published.some((c) => c.raw.equals(signer.raw))) {
-    throw fail(
-      `the message claims to come from ${sender} but is signed with "${oneLineName(signer.subject)}" (serial ${signer.serialNumber}), which is not an access point certificate the register publishes for ${sender}`,
-      { signer: signer.subject, serialNumber: signer.serialNumber },
+  const publishedFor = async (fresh: boolean): Promise<X509Certificate[]> => {
+    try {
+      return await rc.discovery.accessPointCertificates(sender, fresh ? { fresh } : undefined);
+    } catch (err) {
+      const e = asEhmiError(err);
+      // The register did not answer: the sender may try again. Anything else (not registered, a forged answer) is
+      // no binding, and the message is refused.
+      if (e.transient) throw err;
+      throw fail(`the sender ${sender} has no access point certificate in the register: ${e.message}`);
+    }
+  };
+  const signs = (certs: X509Certificate[]) => certs.some((c) => c.raw.equals(signer.raw));
+  if (signs(await publishedFor(false))) return;
+  // Not the certificate of the cached answer: the sender's AP may have rolled its certificate over since. Ask the
+  // register once more, past the cache (at most once per participant per ap.discovery.refreshIntervalMs).
+  const fresh = rc.freshLookups
+    ? await rc.freshLookups.run(normaliseParticipant(sender), () => publishedFor(true))
+    : undefined;
+  if (fresh && signs(fresh)) {
+    rc.logger.info(
+      { messageId: um.messageInfo.messageId, sender, serialNumber: signer.serialNumber },
+      "the sender's signing certificate is newer than the cached register answer; the register, asked again, publishes it",
     );
+    return;
   }
+  throw fail(
+    `the message claims to come from ${sender} but is signed with "${oneLineName(signer.subject)}" (serial ${signer.serialNumber}), which is not an access point certificate the register publishes for ${sender}`,
+    { signer: signer.subject, serialNumber: signer.serialNumber, askedAgain: fresh !== undefined },
+  );
 }
 
 async function text(body: Readable): Promise<string> {
@@ -307,6 +332,7 @@ export function registerReceiveRoute(app: FastifyInstance, rc: ReceiveContext): 
             decryptAttachments(env.document, attachments, {
               privateKey: rc.decryption.privateKey,
               certificate: rc.decryption.certificate,
+              ...(rc.decryption.previous?.length ? { previousKeys: rc.decryption.previous } : {}),
               // The P-Mode's algorithms only (eDelivery AS4 1.15: RSA-OAEP SHA-256/MGF1-SHA256, AES-128-GCM).
               profile: securityProfileOf({ profile: rc.profile }),
               sink,

@@ -14,12 +14,12 @@ import { checkCertificatePurpose, checkCertificateTrust, type RevocationChecker 
 import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
-import type { ByteSource, ReceiverDiscovery } from '../contract.ts';
+import type { ByteSource, DiscoveredEndpoint, ReceiverDiscovery } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
 import type { Job, JobContext, JobQueue } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
-import { endpointCertificate } from './discovery.ts';
+import { endpointCertificate, type FreshLookups, normaliseParticipant } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
 import { buildOutboundMessage, type SigningCredential } from './message.ts';
 import type { ApOutboundTable, ApStore } from './tables.ts';
@@ -44,6 +44,11 @@ export interface SendContext {
   handoverQueue: JobQueue;
   logger: Logger;
   discovery: ReceiverDiscovery;
+  /**
+   * Lookups past the discovery cache when the receiver cannot decrypt (EBMS:0102) or signs its receipt with another
+   * certificate than the cached answer names: it may have rolled its certificate over (rate-limited).
+   */
+  freshLookups?: FreshLookups;
   signing: SigningCredential;
   /** A discovered endpoint's certificate must chain to one of these (config `ap.trustAnchors`). */
   trustAnchors: readonly X509Certificate[];
@@ -235,8 +240,71 @@ async function attempt(
       err,
     );
   }
-  const receipt = await interpret(sc, row.as4_message_id, all, recipient, { status, contentType, body });
+  // The register asked again, past the cache, once per receiver and interval: a receiver that rolled its
+  // certificate over signs receipts with the new one, and may no longer decrypt with the old.
+  let asked: Promise<DiscoveredEndpoint | undefined> | undefined;
+  const askAgain = () => {
+    asked ??= freshEndpoint(sc, row);
+    return asked;
+  };
+  let receipt: Awaited<ReturnType<typeof interpret>>;
+  try {
+    receipt = await interpret(
+      sc,
+      row.as4_message_id,
+      all,
+      recipient,
+      { status, contentType, body },
+      {
+        newerRecipient: async (signer) => {
+          const fresh = await askAgain();
+          if (!fresh) return false;
+          const certificate = endpointCertificate(fresh);
+          if (!certificate.raw.equals(signer.raw)) return false;
+          await checkEndpoint(sc, row.receiver, fresh.endpointUrl, certificate);
+          return true;
+        },
+      },
+    );
+  } catch (err) {
+    // EBMS:0102: the receiver cannot decrypt, maybe because we encrypted to the certificate our cached answer
+    // names and it has rolled over (and no longer holds the old key). When the register now names another
+    // certificate, the message is sent again (the next attempt's lookup finds the fresh answer in the cache);
+    // otherwise the error is final as before.
+    if (err instanceof AttemptFailed && err.ebmsCode === 'EBMS:0102' && !err.retry) {
+      const fresh = await askAgain();
+      if (fresh && !endpointCertificate(fresh).raw.equals(recipient.raw)) {
+        throw new AttemptFailed(
+          `${err.message}; the register now publishes another certificate for ${row.receiver}: sent again, encrypted to it`,
+          true,
+          err.ebmsCode,
+          err,
+        );
+      }
+    }
+    throw err;
+  }
   return { xml: receipt.xml, endpointUrl: endpoint.endpointUrl, evidence: { body, chain: receipt.chain } };
+}
+
+/**
+ * The receiver's endpoint asked of the register past the cache (the answer then replaces the cached one), or
+ * `undefined` when the rate limit refuses (asked within `ap.discovery.refreshIntervalMs`) or the lookup fails.
+ */
+async function freshEndpoint(sc: SendContext, row: Outbound): Promise<DiscoveredEndpoint | undefined> {
+  if (!sc.freshLookups) return undefined;
+  const key = `endpoint:${normaliseParticipant(row.receiver)}|${row.document_type}|${row.process}`;
+  try {
+    return await sc.freshLookups.run(key, () =>
+      sc.discovery.lookup(row.receiver, row.document_type, row.process, { fresh: true }),
+    );
+  } catch (err) {
+    sc.logger.warn(
+      { receiver: row.receiver, msg: (err as Error).message },
+      'looking the receiver up again failed',
+    );
+    return undefined;
+  }
 }
 
 export async function readLimited(
@@ -272,6 +340,13 @@ export async function interpret(
   sentReferences: MessagePartReference[][],
   recipient: X509Certificate,
   response: { status: number; contentType: string; body: Buffer },
+  options: {
+    /**
+     * Asked when the receipt is signed by another certificate than `recipient`: whether the register, asked
+     * again, now publishes that one for the receiver (a rollover).
+     */
+    newerRecipient?: (signer: X509Certificate) => Promise<boolean>;
+  } = {},
 ): Promise<{ xml: string; chain: X509Certificate[]; timestamp: string }> {
   const httpInfo = `HTTP ${response.status}`;
   if (!/^application\/soap\+xml/i.test(response.contentType) || response.body.length === 0) {
@@ -302,7 +377,11 @@ export async function interpret(
       // with a separate key — a certificate that chains to our trust anchors.
       const verified = await verifyEnvelope(env.document, [], {
         // The receipt is the receiver's: signed with the certificate the register publishes for it, and no other.
-        trust: (chain) => chain[0]?.raw.equals(recipient.raw) === true,
+        // A receiver that rolled its certificate over signs with the new one before our cached answer names it.
+        trust: async (chain) =>
+          chain[0] !== undefined &&
+          (chain[0].raw.equals(recipient.raw) ||
+            (options.newerRecipient !== undefined && (await options.newerRecipient(chain[0])))),
         clock: () => new Date(sc.now()),
       });
       checkSignedCoverage(env, verified);

@@ -19,8 +19,12 @@ export class TtlCache<T> {
     this.#now = options.now ?? Date.now;
   }
 
-  async get(key: string, load: () => Promise<T>): Promise<T> {
-    const hit = this.#entries.get(key);
+  /**
+   * The cached value of `key`, or `load`'s (shared with a load in flight). `fresh`: the cached value is not used, and
+   * the loaded one replaces it.
+   */
+  async get(key: string, load: () => Promise<T>, options: { fresh?: boolean } = {}): Promise<T> {
+    const hit = options.fresh ? undefined : this.#entries.get(key);
     if (hit) {
       if (hit.expires > this.#now()) return hit.value;
       this.#entries.delete(key);

@@ -54,6 +54,11 @@ export interface SmlOptions {
   cnamePort?: number;
 }
 
+/** `fresh`: the answer is asked of the SMP now, not taken from the cache, and replaces the cached one. */
+export interface SmpFreshness {
+  fresh?: boolean;
+}
+
 export interface SmpClientOptions {
   /** A fixed SMP base URL: no DNS discovery (a network with one SMP, or a test). */
   smpUrl?: string;
@@ -196,33 +201,42 @@ export class SmpClient {
    * The access point certificates the SMP publishes for a participant: those of the endpoints it serves for each of
    * its document types (with the acceptable transport profiles), each from verified ServiceMetadata. What a receiver
    * checks a sender's signature against: the signer is the sender only when its certificate is one of these.
-   * Cached like lookups.
+   * Cached like lookups; `fresh` asks the SMP again (each document type too) and replaces what was cached, e.g.
+   * when a signer is not among the cached certificates because the participant's AP rolled its certificate over.
    *
    * @example
    * const certs = await smp.accessPointCertificates('0088:5790000123117');
    * certs.some((c) => c.raw.equals(signer.raw));
    */
-  async accessPointCertificates(participant: IdentifierInput): Promise<X509Certificate[]> {
+  async accessPointCertificates(
+    participant: IdentifierInput,
+    options: SmpFreshness = {},
+  ): Promise<X509Certificate[]> {
     const p = participantId(participant);
-    return this.#apCertificates.get(p.key(), async () => {
-      const group = await this.serviceGroup(p);
-      const found = new Map<string, X509Certificate>();
-      for (const ref of group.references) {
-        if (!ref.documentType) continue;
-        try {
-          const r = await this.lookup(p, ref.documentType);
-          found.set(r.certificate.fingerprint256, r.certificate);
-        } catch (err) {
-          // A document type whose endpoints are not active, or none with our transport profile, names no AP.
-          if ((err as EhmiError).code !== 'EHMI_SMP_NOT_REGISTERED') throw err;
+    return this.#apCertificates.get(
+      p.key(),
+      async () => {
+        const group = await this.serviceGroup(p);
+        const found = new Map<string, X509Certificate>();
+        for (const ref of group.references) {
+          if (!ref.documentType) continue;
+          try {
+            const r = await this.lookup(p, ref.documentType, undefined, options);
+            found.set(r.certificate.fingerprint256, r.certificate);
+          } catch (err) {
+            // A document type whose endpoints are not active, or none with our transport profile, names no AP.
+            if ((err as EhmiError).code !== 'EHMI_SMP_NOT_REGISTERED') throw err;
+          }
         }
-      }
-      return [...found.values()];
-    });
+        return [...found.values()];
+      },
+      options,
+    );
   }
 
   /**
-   * Resolves where to send `documentType` (optionally for `process`) to `participant`.
+   * Resolves where to send `documentType` (optionally for `process`) to `participant`. Cached for `cacheTtlMs`;
+   * `fresh` asks the SMP again and replaces the cached answer (the SMP's location, found through DNS, stays cached).
    *
    * @example
    * const r = await smp.lookup('0088:5790000121526', medcomDocumentId('homecareobservation-message', '1.2'));
@@ -232,12 +246,13 @@ export class SmpClient {
     participant: IdentifierInput,
     documentType: IdentifierInput,
     process?: IdentifierInput,
+    options: SmpFreshness = {},
   ): Promise<SmpLookupResult> {
     const p = participantId(participant);
     const d = documentId(documentType);
     const proc = process === undefined ? undefined : processId(process);
     const key = `${p.key()}|${d.key()}|${proc?.key() ?? ''}`;
-    return this.#results.get(key, () => this.#lookup(p, d, proc));
+    return this.#results.get(key, () => this.#lookup(p, d, proc), options);
   }
 
   /** Forgets cached lookups and SMP locations. */
