@@ -3,7 +3,8 @@
 // node:test through tsx, with the @ehmi/* packages resolved to their sources (the `ehmi-source` condition).
 // Usage: node scripts/test.mjs [path-filter...]  e.g. `node scripts/test.mjs store` runs files whose path contains "store".
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,6 +45,11 @@ const concurrency = process.env.EHMI_TEST_CONCURRENCY ?? '2';
 // The `ehmi-source` condition makes the @ehmi/* packages resolve to their TypeScript sources, not to their dist/
 // (no build step); through NODE_OPTIONS, so the processes the tests start (`node --import tsx …`) get it too.
 const nodeOptions = [process.env.NODE_OPTIONS, '--conditions=ehmi-source'].filter(Boolean).join(' ');
+// The run's test key cache: a network PKI made from nothing takes its RSA keys from here by a stable name, so the
+// ~25 network starts of a run (in the test files and in the `ehmi up` processes they start) generate their keys
+// once, not each (packages/network/src/test-keys.ts). Test keys only, removed after the run; a cache named by the
+// caller is kept (to reuse it between runs).
+const keyCache = process.env.EHMI_TEST_KEY_CACHE ?? mkdtempSync(join(tmpdir(), 'ehmi-test-keys-'));
 const result = spawnSync(
   process.execPath,
   [
@@ -61,6 +67,11 @@ const result = spawnSync(
     '--test-reporter-destination=stdout',
     ...selected,
   ],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: nodeOptions } },
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_OPTIONS: nodeOptions, EHMI_TEST_KEY_CACHE: keyCache },
+  },
 );
+if (!process.env.EHMI_TEST_KEY_CACHE) rmSync(keyCache, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -11,7 +11,14 @@ export const BIN = fileURLToPath(new URL('../bin/ehmi.js', import.meta.url));
 export function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('npm_') && k !== 'DATABASE_URL' && !k.startsWith('EHMI_')) env[k] = v;
+    // The run's test key cache stays: `ehmi up` takes its PKI's keys from it (packages/network/src/test-keys.ts).
+    if (
+      !k.startsWith('npm_') &&
+      k !== 'DATABASE_URL' &&
+      (!k.startsWith('EHMI_') || k === 'EHMI_TEST_KEY_CACHE')
+    ) {
+      env[k] = v;
+    }
   }
   return { ...env, EHMI_LOG_LEVEL: 'warn' };
 }

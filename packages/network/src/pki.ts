@@ -29,6 +29,7 @@ import {
   writeAtomically,
 } from './pki-files.ts';
 import { centralServicePort, DEFAULT_PORT_BASE } from './ports.ts';
+import { testKeyNamer } from './test-keys.ts';
 
 export {
   CENTRAL_NAME,
@@ -200,6 +201,8 @@ function keepPrevious(files: CredentialFiles, now: Current): void {
 }
 
 interface Wanted {
+  /** Its name in the test key cache. */
+  name: string;
   files: CredentialFiles;
   purpose: NetworkPurpose;
   subject: OrganisationSubject;
@@ -268,11 +271,15 @@ export async function ensureNetworkPki(
   const rootPaths = rootFiles(dataDir);
   const crlUrl = options.crlUrl ?? networkCrlUrl('127.0.0.1', DEFAULT_PORT_BASE);
   let generated = false;
+  // In the test suite (EHMI_TEST_KEY_CACHE) a PKI made from nothing takes its keys from the run's key cache; one
+  // that had a root before (a re-issue, a new root) always generates, so a re-issued credential has a new key.
+  const keyNamed = existsSync(rootPaths.cert) || existsSync(rootPaths.key) ? undefined : testKeyNamer();
   let root: CertificateAuthority | undefined = usable(rootPaths);
   if (!root) {
     root = await createCertificateAuthority({
       subject: 'CN=EHMI Local Network Root CA, O=EHMI local network, C=DK',
       keyType: 'rsa-2048',
+      ...(keyNamed ? { privateKey: await keyNamed('root', 'rsa-2048') } : {}),
     });
     save(rootPaths, root);
     generated = true;
@@ -292,6 +299,7 @@ export async function ensureNetworkPki(
     purpose: NetworkPurpose,
     label: string,
   ): Wanted => ({
+    name: `${holder}-${purpose}`,
     files: credentialFiles(dataDir, holder, purpose),
     purpose,
     subject: { cvr: who.cvr, organisation: who.title, name: `${label} ${SYSTEM_NAMES[purpose]}` },
@@ -306,6 +314,7 @@ export async function ensureNetworkPki(
       await issueCertificate(ca, {
         subject: w.subject,
         keyType: KEY_TYPES[w.purpose],
+        ...(keyNamed ? { privateKey: await keyNamed(w.name, KEY_TYPES[w.purpose]) } : {}),
         purposes: [w.purpose],
         crlDistributionPoint: crlUrl,
         ...(w.dnsNames ? { dnsNames: w.dnsNames } : {}),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -327,5 +327,57 @@ describe('local network PKI: revocation', () => {
     } finally {
       await rm(empty, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the test key cache (EHMI_TEST_KEY_CACHE)', () => {
+  const gp = LOCAL_ORGANISATIONS.filter((o) => o.name === 'gp');
+  let cache: string;
+  let saved: string | undefined;
+  const dirs: string[] = [];
+  before(async () => {
+    saved = process.env.EHMI_TEST_KEY_CACHE;
+    cache = await mkdtemp(join(tmpdir(), 'ehmi-keys-'));
+    process.env.EHMI_TEST_KEY_CACHE = cache;
+  });
+  after(async () => {
+    if (saved === undefined) delete process.env.EHMI_TEST_KEY_CACHE;
+    else process.env.EHMI_TEST_KEY_CACHE = saved;
+    for (const d of [cache, ...dirs]) await rm(d, { recursive: true, force: true });
+  });
+  const fresh = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-keys-pki-'));
+    dirs.push(dir);
+    return { dir, pki: await ensureNetworkPki(dir, gp) };
+  };
+  const keyFiles = (pki: NetworkPki) => [
+    pki.trustAnchorKey,
+    ...Object.values(pki.central).map((f) => f.key),
+    ...Object.values(pki.clients).map((f) => f.key),
+    ...Object.values(pki.organisations.gp!).map((f) => f.key),
+  ];
+  const keys = (pki: NetworkPki) => new Set(keyFiles(pki).map((f) => readFileSync(f, 'utf8')));
+
+  it('a fresh PKI takes its keys from the cache, two of one process share none, a re-issue makes a new key', async () => {
+    const a = await fresh();
+    const b = await fresh();
+    const ka = keys(a.pki);
+    const kb = keys(b.pki);
+    // Every credential its own key (the gp's `tls` is its `tlsServer`), and none shared between the two networks.
+    assert.equal(ka.size, keyFiles(a.pki).length - 1);
+    assert.equal([...ka].filter((k) => kb.has(k)).length, 0);
+    // Each key is in the cache, where the next process's fresh PKI takes it.
+    const cached = new Set(
+      readdirSync(cache).map((f) =>
+        createPrivateKey(readFileSync(join(cache, f), 'utf8')).export({ format: 'pem', type: 'pkcs8' }),
+      ),
+    );
+    for (const k of [...ka, ...kb]) assert.ok(cached.has(k));
+    // A revoked credential is issued again with a key of its own, not a cached one.
+    await revokeNetworkCertificate(a.dir, 'gp', 'as4');
+    const again = await ensureNetworkPki(a.dir, gp);
+    const renewed = readFileSync(again.organisations.gp!.as4.key, 'utf8');
+    assert.ok(!ka.has(renewed) && !cached.has(renewed));
+    assert.equal(readdirSync(cache).length, cached.size);
   });
 });

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import {
   createPrivateKey,
+  createPublicKey,
   type KeyObject,
   randomBytes,
   randomUUID,
@@ -85,6 +86,8 @@ export interface IssueOptions {
   ocspResponder?: string;
   /** Issue an intermediate CA instead of an end-entity certificate; `purposes` may then be empty. */
   ca?: { pathLength?: number };
+  /** Certify this private key (of `keyType`) instead of generating one, e.g. to renew a certificate on its key. */
+  privateKey?: KeyObject;
 }
 
 export interface CaOptions {
@@ -94,6 +97,8 @@ export interface CaOptions {
   notAfter?: Date;
   /** How many intermediate CAs may follow (basicConstraints pathLenConstraint). Default 0. */
   pathLength?: number;
+  /** The CA's private key (of `keyType`) instead of a generated one. */
+  privateKey?: KeyObject;
 }
 
 const DAY = 86_400_000;
@@ -139,6 +144,38 @@ export function signingAlgorithm(type: KeyType): Algorithm {
 async function generate(type: KeyType): Promise<CryptoKeyPair> {
   const usages: webcrypto.KeyUsage[] = type === 'x25519' ? ['deriveBits'] : ['sign', 'verify'];
   return (await webcrypto.subtle.generateKey(keyAlgorithm(type) as never, true, usages)) as CryptoKeyPair;
+}
+
+/** The key pair of an existing private key, as WebCrypto wants it; refused when it is not of `type`. */
+async function existing(type: KeyType, privateKey: KeyObject): Promise<CryptoKeyPair> {
+  const details = privateKey.asymmetricKeyDetails ?? {};
+  const actual =
+    privateKey.asymmetricKeyType === 'rsa' || privateKey.asymmetricKeyType === 'rsa-pss'
+      ? `rsa-${details.modulusLength}`
+      : privateKey.asymmetricKeyType === 'ec'
+        ? details.namedCurve
+        : privateKey.asymmetricKeyType;
+  const wanted = type === 'rsa-pss-2048' ? 'rsa-2048' : type === 'p-256' ? 'prime256v1' : type;
+  if (privateKey.type !== 'private' || actual !== wanted) {
+    throw new EhmiError(
+      'EHMI_USAGE',
+      `the private key given is no ${type} key (${actual ?? privateKey.type})`,
+    );
+  }
+  const algorithm = keyAlgorithm(type) as never;
+  const usages: webcrypto.KeyUsage[] = type === 'x25519' ? ['deriveBits'] : ['sign'];
+  const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return {
+    privateKey: await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, true, usages),
+    publicKey: await webcrypto.subtle.importKey(
+      'spki',
+      spki,
+      algorithm,
+      true,
+      type === 'x25519' ? [] : ['verify'],
+    ),
+  };
 }
 
 /** A positive 128-bit serial number (RFC 5280 §4.1.2.2: at most 20 octets, positive). */
@@ -194,7 +231,7 @@ async function toCredential(
  */
 export async function createCertificateAuthority(options: CaOptions): Promise<CertificateAuthority> {
   const keyType = options.keyType ?? 'rsa-2048';
-  const keys = await generate(keyType);
+  const keys = options.privateKey ? await existing(keyType, options.privateKey) : await generate(keyType);
   const notBefore = options.notBefore ?? new Date(Date.now() - DAY);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
@@ -254,7 +291,7 @@ export async function issueCertificate(ca: CertificateAuthority, options: IssueO
       'an Ed25519 key cannot be encrypted to: issue an Ed25519 signing and an X25519 encryption certificate',
     );
   }
-  const keys = await generate(keyType);
+  const keys = options.privateKey ? await existing(keyType, options.privateKey) : await generate(keyType);
   const notBefore = options.notBefore ?? new Date(Date.now() - DAY);
   const eku: string[] = [];
   if (options.purposes.includes('tls-server')) eku.push(x509.ExtendedKeyUsage.serverAuth);

@@ -79,6 +79,33 @@ describe('issuing certificates', () => {
     );
   });
 
+  it('certifies a private key it is given, for a CA and an end entity, and refuses one of another type', async () => {
+    const rootKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const root = await createCertificateAuthority({ subject: 'CN=Given Root', privateKey: rootKey });
+    assert.ok(root.certificate.publicKey.equals(createPublicKey(rootKey)));
+    assert.ok(root.certificate.verify(root.certificate.publicKey));
+    const apKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+    const ap = await issueCertificate(root, {
+      subject: 'CN=ap.given',
+      keyType: 'p-256',
+      purposes: ['signing'],
+      privateKey: apKey,
+    });
+    assert.ok(ap.certificate.publicKey.equals(createPublicKey(apKey)));
+    assert.ok(ap.certificate.verify(root.certificate.publicKey));
+    assert.ok(ap.certificate.checkPrivateKey(ap.privateKey));
+    await assert.rejects(
+      issueCertificate(root, {
+        subject: 'CN=x',
+        keyType: 'rsa-3072',
+        purposes: ['as4'],
+        privateKey: rootKey,
+      }),
+      (err: unknown) =>
+        isCode('EHMI_USAGE')(err) && /no rsa-3072 key \(rsa-2048\)/.test((err as Error).message),
+    );
+  });
+
   it('reads a credential back from its PEM texts', async () => {
     const root = await createCertificateAuthority({ subject: 'CN=Root', keyType: 'p-256' });
     const ap = await issueCertificate(root, { subject: 'CN=ap', keyType: 'p-256', purposes: ['signing'] });

@@ -1,6 +1,6 @@
 // The patient each message is about, as the MSH notes it (msh_messages.patient_cpr, msh_inbox.patient_cpr), and
 // the queries a token restricted to one patient is served with. The HTTP side, with real tokens, is in
-// packages/network/test/patient-access.test.ts.
+// packages/network/test/access/patient-access.ts (run by access.test.ts).
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';

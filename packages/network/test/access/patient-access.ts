@@ -2,17 +2,13 @@
 // `ehmi_patient`), the MSHs serve that patient's messages only, EER and EAS refuse them.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
 import { Agent, fetch, request } from 'undici';
-import { eventually, freePortBase } from '../../server/test/e2e/helpers.ts';
-import { type ManifestOrganisation, NetworkClient, type RunningNetwork, startNetwork } from '../src/index.ts';
-import { SAMPLE_PATIENT_CPR, sampleHomeCareObservation } from '../src/sample.ts';
+import { eventually } from '../../../server/test/e2e/helpers.ts';
+import { type ManifestOrganisation, NetworkClient, type RunningNetwork } from '../../src/index.ts';
+import { SAMPLE_PATIENT_CPR, sampleHomeCareObservation } from '../../src/sample.ts';
+import { sharedNetwork } from './shared.ts';
 
-const logger = pino({ level: 'silent' });
 type Credential = { cert: string; key: string };
 type Item = { id: string; bundleId: string };
 type Sent = { id: string; bundleId: string; messageHeaderId: string; resends: number };
@@ -72,13 +68,7 @@ describe('tokens restricted to one patient (local network)', () => {
   }
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'ehmi-net-patient-'));
-    net = await startNetwork({
-      dataDir,
-      portBase: await freePortBase(),
-      logger,
-      base: { log: { level: 'silent' } },
-    });
+    ({ net, dataDir } = await sharedNetwork());
     ca = readFileSync(net.manifest.trustAnchor, 'utf8');
     const org = (name: string) => net.manifest.organisations.find((o) => o.name === name)!;
     gp = org('gp');
@@ -92,8 +82,6 @@ describe('tokens restricted to one patient (local network)', () => {
     await all?.close();
     await p1?.close();
     for (const a of agents) await a.close();
-    await net?.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('the inbox lists only the patient’s messages, and reads only those (another patient’s: 404 as unknown)', async () => {

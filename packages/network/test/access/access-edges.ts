@@ -3,24 +3,19 @@
 // their tokens come from (SMART configuration); /metrics is the operator's, on every server.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCertificateAuthority, issueCertificate } from '@ehmi/pki';
-import pino from 'pino';
 import { Agent, fetch } from 'undici';
-import { eventually, freePortBase } from '../../server/test/e2e/helpers.ts';
+import { eventually } from '../../../server/test/e2e/helpers.ts';
 import {
   loadNetworkRoot,
   type ManifestOrganisation,
   NetworkClient,
   type RunningNetwork,
   revokeNetworkCertificate,
-  startNetwork,
-} from '../src/index.ts';
+} from '../../src/index.ts';
+import { sharedNetwork } from './shared.ts';
 
-const logger = pino({ level: 'silent' });
 const DAY = 86_400_000;
 type Pem = { cert: string; key: string };
 
@@ -58,13 +53,7 @@ describe('access at the edges (local network)', () => {
   });
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'ehmi-net-edges-'));
-    net = await startNetwork({
-      dataDir,
-      portBase: await freePortBase(),
-      logger,
-      base: { log: { level: 'silent' } },
-    });
+    ({ net, dataDir } = await sharedNetwork());
     ca = readFileSync(net.manifest.trustAnchor, 'utf8');
     client = NetworkClient.open(dataDir);
     gp = net.manifest.organisations.find((o) => o.name === 'gp')!;
@@ -92,8 +81,6 @@ describe('access at the edges (local network)', () => {
   after(async () => {
     await client?.close();
     for (const a of agents.values()) await a.close();
-    await net?.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   async function token(

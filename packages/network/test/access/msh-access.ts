@@ -1,26 +1,22 @@
 // The MSH API behind access tokens in a real local network: each MSH serves its own organisation, the operator reads.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { Agent, fetch, request } from 'undici';
-import { eventually, freePortBase } from '../../server/test/e2e/helpers.ts';
+import { eventually } from '../../../server/test/e2e/helpers.ts';
 import {
   type ManifestOrganisation,
   NetworkClient,
   type RunningNetwork,
-  startNetwork,
   writeNetworkManifest,
-} from '../src/index.ts';
-import { sampleHomeCareObservation } from '../src/sample.ts';
+} from '../../src/index.ts';
+import { sampleHomeCareObservation } from '../../src/sample.ts';
+import { sharedNetwork } from './shared.ts';
 
-const logger = pino({ level: 'silent' });
 type Credential = { cert: string; key: string };
 const MSH = 'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/messages.resend';
 
@@ -40,13 +36,7 @@ describe('the MSH API with access tokens (local network)', () => {
   };
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'ehmi-net-msh-access-'));
-    net = await startNetwork({
-      dataDir,
-      portBase: await freePortBase(),
-      logger,
-      base: { log: { level: 'silent' } },
-    });
+    ({ net, dataDir } = await sharedNetwork());
     ca = readFileSync(net.manifest.trustAnchor, 'utf8');
     client = NetworkClient.open(dataDir);
     const org = (name: string) => net.manifest.organisations.find((o) => o.name === name)!;
@@ -57,8 +47,6 @@ describe('the MSH API with access tokens (local network)', () => {
   after(async () => {
     await client?.close();
     for (const a of agents) await a.close();
-    await net?.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   async function token(tls: Credential, params: { client_id: string; scope: string; resource: string }) {

@@ -5,27 +5,23 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
 import { Agent, fetch } from 'undici';
-import { Accounts } from '../../server/src/auth/accounts.ts';
-import type { ConsoleRole } from '../../server/src/console/index.ts';
-import type { SampleRound } from '../../server/src/console/sampler.ts';
-import { eventually, freePortBase } from '../../server/test/e2e/helpers.ts';
+import { Accounts } from '../../../server/src/auth/accounts.ts';
+import type { ConsoleRole } from '../../../server/src/console/index.ts';
+import type { SampleRound } from '../../../server/src/console/sampler.ts';
+import { eventually } from '../../../server/test/e2e/helpers.ts';
 import {
   CONSOLE_OPERATOR,
   consoleOperatorPasswordFile,
   type ManifestOrganisation,
   NetworkClient,
   type RunningNetwork,
-  startNetwork,
-} from '../src/index.ts';
-import { sampleHomeCareObservation } from '../src/sample.ts';
+} from '../../src/index.ts';
+import { sampleHomeCareObservation } from '../../src/sample.ts';
+import { sharedNetwork } from './shared.ts';
 
-const logger = pino({ level: process.env.CONSOLE_TEST_LOG ?? 'silent' });
 const PASSWORD = 'a long enough password 1';
 
 /** A browser: its own cookie jar (by origin), no client certificate, no redirects followed by itself. */
@@ -135,17 +131,7 @@ describe('the console: people sign in at the authorization server (local network
   }
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'ehmi-net-console-'));
-    net = await startNetwork({
-      dataDir,
-      portBase: await freePortBase(),
-      logger,
-      base: {
-        log: { level: (process.env.CONSOLE_TEST_LOG as 'info') ?? 'silent' },
-        // The console's readings of the nodes' /metrics every 2 s (15 by default), for the health page's test.
-        console: { sampling: { intervalSeconds: 2 } },
-      },
-    });
+    ({ net, dataDir } = await sharedNetwork());
     ca = readFileSync(net.manifest.trustAnchor, 'utf8');
     consoleUrl = net.manifest.services.console!;
     authUrl = net.manifest.services.auth!;
@@ -212,8 +198,6 @@ describe('the console: people sign in at the authorization server (local network
     await eua?.close();
     await anonymous?.close();
     await consoleClient?.close();
-    await net?.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('network.json names the console; the operator’s generated password is in the data folder, 0600', () => {

@@ -2,19 +2,15 @@
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
 import { Agent, fetch } from 'undici';
-import { verifyJwt } from '../../server/test/auth/helpers.ts';
-import { freePortBase } from '../../server/test/e2e/helpers.ts';
-import { FIXTURES } from '../../server/test/helpers/fixtures.ts';
-import { LOCAL_ORGANISATIONS, type RunningNetwork, startNetwork } from '../src/index.ts';
-import { SAMPLE_PATIENT_CPR } from '../src/sample.ts';
+import { verifyJwt } from '../../../server/test/auth/helpers.ts';
+import { FIXTURES } from '../../../server/test/helpers/fixtures.ts';
+import { LOCAL_ORGANISATIONS, type RunningNetwork } from '../../src/index.ts';
+import { SAMPLE_PATIENT_CPR } from '../../src/sample.ts';
+import { sharedNetwork } from './shared.ts';
 
-const logger = pino({ level: 'silent' });
 type Jwks = Parameters<typeof verifyJwt>[1];
 type Credential = { cert: string; key: string };
 
@@ -29,7 +25,6 @@ const EDS = 'system/AuditEvent.c system/AuditEvent.rs';
 const ARCHIVE = 'system/DocumentReference.rs system/Binary.r';
 
 describe('the local network’s authorization server', () => {
-  let dataDir: string;
   let net: RunningNetwork;
   let ca: string;
   let jwks: Jwks;
@@ -43,17 +38,13 @@ describe('the local network’s authorization server', () => {
   };
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'ehmi-net-auth-'));
-    const portBase = await freePortBase();
-    net = await startNetwork({ dataDir, portBase, logger, base: { log: { level: 'silent' } } });
+    ({ net } = await sharedNetwork());
     ca = readFileSync(net.manifest.trustAnchor, 'utf8');
     const res = await fetch(`${net.manifest.services.auth}/jwks`, { dispatcher: agent() });
     jwks = (await res.json()) as Jwks;
   });
   after(async () => {
     for (const a of agents) await a.close();
-    await net?.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   async function token(
