@@ -285,7 +285,13 @@ export function planAuthRegistrations(
       // The console signs people in (authorization code, PAR, PKCE, refresh tokens) as a confidential client on
       // mTLS; the scopes it may hold are its users' (auth.userScopes).
       if (!urls.console) continue;
-      scopes[c.clientId] = join([...OIDC_SCOPES, ...Object.values(USER_SCOPES).flatMap((s) => s.split(' '))]);
+      // Without an archive no resource offers its scopes: the console is not registered for them.
+      scopes[c.clientId] = join([
+        ...OIDC_SCOPES,
+        ...Object.values(USER_SCOPES)
+          .flatMap((s) => s.split(' '))
+          .filter((s) => archive !== undefined || !ARCHIVE_SCOPES.includes(s)),
+      ]);
       registered.push({
         clientId: c.clientId,
         subjectDn: certificateSubjectDn(c.tlsClientCert),

@@ -3,6 +3,7 @@ import { EhmiError } from '@ehmi/errors';
 import type { EdsMessageFacts } from '@ehmi/sbdh';
 import type { Updateable } from 'kysely';
 import type { DeliveryStatusReporter, StepTaken } from '../delivery-status/index.ts';
+import { insertAtCommit, writePending } from '../store/index.ts';
 import type { Db } from './core.ts';
 import type { TimelineStep } from './steps.ts';
 import type { MessageStatus, MshEventsTable, MshMessagesTable, NeedsAction } from './tables.ts';
@@ -234,18 +235,17 @@ export async function transition(
     }
   }
   if (step.onlyIfMoved && !moved) return false;
-  await trx
-    .insertInto('msh_events')
-    .values({
-      id: randomUUID(),
-      message_id: message.id,
-      code: step.code,
-      station: step.station,
-      outcome,
-      detail: input.detail,
-      time: input.time,
-    })
-    .execute();
+  const event = {
+    id: randomUUID(),
+    message_id: message.id,
+    code: step.code,
+    station: step.station,
+    outcome,
+    detail: input.detail,
+    time: input.time,
+  };
+  // With the transaction's other timeline events, in one INSERT before its commit.
+  if (!insertAtCommit(trx, 'msh_events', event)) await trx.insertInto('msh_events').values(event).execute();
   const report = input.report;
   if (report?.eds.enabled && report.facts) {
     for (const place of REPORTS[name] ?? []) {
@@ -276,6 +276,8 @@ export async function transition(
 
 /** An event of this step naming this envelope (details begin `envelope <id>`) is on the timeline already. */
 async function recorded(trx: Db, messageId: string, code: string, envelopeId: string): Promise<boolean> {
+  // The transaction's own events, kept for its commit, are written first so that the look-up sees them.
+  await writePending(trx);
   const row = await trx
     .selectFrom('msh_events')
     .select('id')

@@ -300,15 +300,15 @@ export async function noteDuplicateKeys(
   inboxId: string,
   now: number,
 ): Promise<boolean> {
-  for (const key of keys) {
-    const r = await trx
-      .insertInto('msh_dedup')
-      .values({ key, inbox_id: inboxId, created_at: now })
-      .onConflict((oc) => oc.column('key').doNothing())
-      .executeTakeFirst();
-    if (Number(r.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
-  }
-  return true;
+  const distinct = [...new Set(keys)];
+  if (distinct.length === 0) return true;
+  // One statement for all of them (on PostgreSQL one round trip): every key inserted, or a race.
+  const r = await trx
+    .insertInto('msh_dedup')
+    .values(distinct.map((key) => ({ key, inbox_id: inboxId, created_at: now })))
+    .onConflict((oc) => oc.column('key').doNothing())
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0) === distinct.length;
 }
 
 /** The duplicate keys of these that were seen before, each with its inbox item. */

@@ -11,6 +11,7 @@ import {
   PostgresAdapter,
   PostgresDialect,
   PostgresIntrospector,
+  type RawBuilder,
   sql,
   type TableMetadata,
   type Transaction,
@@ -79,6 +80,12 @@ export interface Store<T = CoreTables> {
  */
 export interface JobNotices {
   notify(trx: Kysely<unknown> | Transaction<unknown>, queue: string): Promise<void>;
+  /**
+   * For the RETURNING clause of an INSERT into `jobs`: the notice of each row written `ready`, naming the row's queue
+   * (one statement may write jobs of several queues; PostgreSQL sends a notice once per transaction however often it
+   * is raised).
+   */
+  noticeOfReadyRow(): RawBuilder<unknown>;
   listen(fn: (queue: string | undefined) => void): () => void;
 }
 
@@ -101,6 +108,10 @@ class PostgresJobNotices implements JobNotices {
 
   async notify(trx: Kysely<unknown> | Transaction<unknown>, queue: string): Promise<void> {
     await sql`select pg_notify(${JOB_CHANNEL}, ${`${this.#schema}\t${this.#self}\t${queue}`})`.execute(trx);
+  }
+
+  noticeOfReadyRow(): RawBuilder<unknown> {
+    return sql`case when "status" = 'ready' then pg_notify(${JOB_CHANNEL}, ${`${this.#schema}\t${this.#self}\t`} || "queue") end`;
   }
 
   listen(fn: (queue: string | undefined) => void): () => void {
@@ -370,14 +381,19 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
     db,
     blobs,
     transaction: async (fn) => {
-      const hooks: TransactionHooks = { beforeCommit: [], committed: [], rolledBack: [] };
+      const hooks: TransactionHooks = { beforeCommit: [], committed: [], rolledBack: [], inserts: new Map() };
       let result: Awaited<ReturnType<typeof fn>>;
       try {
         result = await db.transaction().execute(async (trx) => {
           commitHooks.set(trx, hooks);
           const value = await fn(trx);
           // In order, each once; a hook may add another (it runs too). A hook that fails rolls the transaction back.
-          for (let i = 0; i < hooks.beforeCommit.length; i++) await hooks.beforeCommit[i]!();
+          // The rows left for the commit go last, so that rows the hooks add join them in one statement.
+          for (let i = 0; ; ) {
+            if (i < hooks.beforeCommit.length) await hooks.beforeCommit[i++]!();
+            else if (hooks.inserts.size > 0) await writeInserts(trx as Transaction<unknown>, hooks);
+            else break;
+          }
           return value;
         });
       } catch (err) {
@@ -421,9 +437,68 @@ interface TransactionHooks {
   beforeCommit: (() => Promise<unknown>)[];
   committed: (() => void)[];
   rolledBack: (() => Promise<unknown>)[];
+  /** Rows to insert before the commit, by table, columns and RETURNING expression ({@link insertAtCommit}). */
+  inserts: Map<string, PendingInsert>;
+}
+
+interface PendingInsert {
+  table: string;
+  rows: Record<string, unknown>[];
+  returning: RawBuilder<unknown> | undefined;
 }
 
 const commitHooks = new WeakMap<object, TransactionHooks>();
+
+/**
+ * The most rows one deferred INSERT writes: far below either engine's limit on bound parameters (PostgreSQL 65,535;
+ * SQLite 32,766) for the tables that use it (up to 14 columns).
+ */
+const INSERT_ROWS = 200;
+
+async function writeInserts(trx: Transaction<unknown>, hooks: TransactionHooks): Promise<void> {
+  const groups = [...hooks.inserts.values()];
+  hooks.inserts.clear();
+  const anyTrx = trx as Transaction<Record<string, Record<string, unknown>>>;
+  for (const g of groups) {
+    for (let i = 0; i < g.rows.length; i += INSERT_ROWS) {
+      const insert = anyTrx.insertInto(g.table).values(g.rows.slice(i, i + INSERT_ROWS));
+      await (g.returning ? insert.returning(g.returning.as('r')) : insert).execute();
+    }
+  }
+}
+
+/**
+ * Insert `row` into `table` with the other rows of the same table and columns that the transaction writes this way,
+ * in one multi-row INSERT just before the commit (after the {@link beforeCommit} hooks), when `trx` is a transaction
+ * opened by {@link Store.transaction}: one statement (on PostgreSQL one round trip) for them all instead of one each.
+ * For rows nobody reads or updates in the same transaction before it commits (or who calls {@link writePending}
+ * first); a failure of the insert rolls the transaction back. `returning`: an expression evaluated for each row
+ * inserted (`pg_notify`), with `key` naming it (rows with different expressions are separate statements). False, and
+ * nothing is kept, for anything else: the caller inserts the row itself.
+ */
+export function insertAtCommit(
+  trx: unknown,
+  table: string,
+  row: Record<string, unknown>,
+  returning?: { key: string; expression: RawBuilder<unknown> },
+): boolean {
+  const hooks = typeof trx === 'object' && trx !== null ? commitHooks.get(trx) : undefined;
+  if (!hooks) return false;
+  const key = `${table}\0${Object.keys(row).join(',')}\0${returning?.key ?? ''}`;
+  let group = hooks.inserts.get(key);
+  if (!group) {
+    group = { table, rows: [], returning: returning?.expression };
+    hooks.inserts.set(key, group);
+  }
+  group.rows.push(row);
+  return true;
+}
+
+/** Write now the rows {@link insertAtCommit} keeps for `trx` (before a read that must see them). */
+export async function writePending(trx: unknown): Promise<void> {
+  const hooks = typeof trx === 'object' && trx !== null ? commitHooks.get(trx) : undefined;
+  if (hooks && hooks.inserts.size > 0) await writeInserts(trx as Transaction<unknown>, hooks);
+}
 
 /**
  * Run `fn` in `trx` after the work of the transaction's function and before its commit, when `trx` is a transaction

@@ -23,11 +23,13 @@ export {
   type AnyStore,
   beforeCommit,
   type Engine,
+  insertAtCommit,
   isUniqueViolation,
   openStore,
   type Store,
   type StoreOptions,
   storeView,
+  writePending,
 } from './db.ts';
 export {
   commitsDurable,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
-import { type AnyStore, afterCommit, afterRollback, type Store, storeView } from './db.ts';
+import { type AnyStore, afterCommit, afterRollback, insertAtCommit, type Store, storeView } from './db.ts';
 import { type AnyDb, type CoreTables, coreDb, type JobsTable } from './types.ts';
 
 export interface QueueOptions {
@@ -134,6 +134,11 @@ export class JobQueue {
    * anywhere takes the job while it holds, the worker renews it as for a claimed job, and if this process dies
    * the job is claimed again when the lease expires. Jobs due later, jobs of a full or absent worker, and jobs
    * enqueued in a transaction this store did not open (no commit hook) are written ready, as before.
+   *
+   * In a transaction opened by {@link Store.transaction} the row is written just before the commit, with the other
+   * jobs the transaction enqueues, in one INSERT ({@link insertAtCommit}): a job is not visible to the transaction's
+   * own reads before then, and a failed insert (a caller's id taken already) rolls the transaction back at its
+   * commit instead of failing this call.
    */
   async enqueue(trx: AnyDb, job: EnqueueOptions): Promise<string> {
     const now = this.options.now();
@@ -143,26 +148,32 @@ export class JobQueue {
     const maxAttempts = job.maxAttempts ?? this.options.maxAttempts;
     const slot = runAt <= now ? this.#reserve(trx, job.queue) : undefined;
     const lease = slot && { token: randomUUID(), until: slot.now() + slot.leaseMs };
+    const row = {
+      id,
+      queue: job.queue,
+      payload,
+      status: lease ? ('running' as const) : ('ready' as const),
+      attempts: lease ? 1 : 0,
+      max_attempts: maxAttempts,
+      run_at: runAt,
+      lease_until: lease ? lease.until : null,
+      lease_token: lease ? lease.token : null,
+      locked_by: slot ? slot.workerId : null,
+      last_error: null,
+      created_at: now,
+      updated_at: now,
+      finished_at: null,
+    };
+    // Other instances on a shared PostgreSQL database hear of a job written ready when the transaction commits, by
+    // a notice the insert itself sends (no round trip of its own); a job written claimed is this process's.
+    const notices = this.store.jobNotices;
+    const returning = notices && { key: 'notice', expression: notices.noticeOfReadyRow() };
     try {
-      await coreDb(trx)
-        .insertInto('jobs')
-        .values({
-          id,
-          queue: job.queue,
-          payload,
-          status: lease ? 'running' : 'ready',
-          attempts: lease ? 1 : 0,
-          max_attempts: maxAttempts,
-          run_at: runAt,
-          lease_until: lease ? lease.until : null,
-          lease_token: lease ? lease.token : null,
-          locked_by: slot ? slot.workerId : null,
-          last_error: null,
-          created_at: now,
-          updated_at: now,
-          finished_at: null,
-        })
-        .execute();
+      // In a transaction of the store: with the transaction's other jobs, in one INSERT before its commit.
+      if (!insertAtCommit(trx, 'jobs', row, returning)) {
+        const insert = coreDb(trx).insertInto('jobs').values(row);
+        await (returning ? insert.returning(returning.expression.as('notified')) : insert).execute();
+      }
     } catch (err) {
       slot?.release();
       throw err;
@@ -182,8 +193,6 @@ export class JobQueue {
       if (!afterCommit(trx, () => slot.take(taken))) slot.take(taken);
       return id;
     }
-    // Other instances on a shared PostgreSQL database hear of it when the transaction commits.
-    await this.store.jobNotices?.notify(trx as never, job.queue);
     this.#signal(trx, job.queue, runAt);
     return id;
   }

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { openNodeStore } from '../../src/role-list.ts';
-import { beforeCommit } from '../../src/store/index.ts';
+import { beforeCommit, insertAtCommit, writePending } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
 for (const engine of engines()) {
@@ -94,6 +94,71 @@ for (const engine of engines()) {
       );
       assert.equal(
         beforeCommit(t.store.db, async () => {}),
+        false,
+        'not on the plain handle',
+      );
+    });
+
+    it('writes the rows kept for the commit in one INSERT, after the before-commit hooks, and none on a rollback', async () => {
+      const hash = (c: string) => `sha256:${c.repeat(64)}`;
+      const seen = (trx: typeof t.store.db, c: string) =>
+        trx.selectFrom('blobs').select('hash').where('hash', '=', hash(c)).executeTakeFirst();
+      await t.store.transaction(async (trx) => {
+        assert.equal(insertAtCommit(trx, 'blobs', { hash: hash('1'), size: 1, created_at: 1 }), true);
+        assert.equal(await seen(trx, '1'), undefined, 'kept for the commit, not written yet');
+        // A hook's row joins the others in the same statement.
+        beforeCommit(trx, async () => {
+          insertAtCommit(trx, 'blobs', { hash: hash('2'), size: 2, created_at: 1 });
+        });
+        insertAtCommit(trx, 'blobs', { hash: hash('3'), size: 3, created_at: 1 });
+      });
+      const rows = await t.store.db
+        .selectFrom('blobs')
+        .select(['hash', 'size'])
+        .where('hash', 'in', [hash('1'), hash('2'), hash('3')])
+        .orderBy('size')
+        .execute();
+      assert.deepEqual(
+        rows.map((r) => r.size),
+        [1, 2, 3],
+      );
+      if (engine.name === 'postgres') {
+        // cmin: the command of its transaction that inserted the row. One statement wrote all three.
+        const { rows: cmins } = await sql<{
+          cmin: string;
+        }>`select cmin::text as cmin from blobs where hash in (${hash(
+          '1',
+        )}, ${hash('2')}, ${hash('3')})`.execute(t.store.db);
+        assert.equal(new Set(cmins.map((r) => r.cmin)).size, 1, 'one INSERT');
+      }
+      // writePending: written now, so the transaction's own reads see it.
+      await t.store.transaction(async (trx) => {
+        insertAtCommit(trx, 'blobs', { hash: hash('4'), size: 4, created_at: 1 });
+        await writePending(trx);
+        assert.ok(await seen(trx, '4'));
+      });
+      // A kept row that cannot be written (its key is taken) rolls the whole transaction back at its commit.
+      await assert.rejects(
+        t.store.transaction(async (trx) => {
+          await trx
+            .insertInto('blobs')
+            .values({ hash: hash('5'), size: 5, created_at: 1 })
+            .execute();
+          insertAtCommit(trx, 'blobs', { hash: hash('1'), size: 1, created_at: 1 });
+        }),
+      );
+      assert.equal(await seen(t.store.db, '5'), undefined);
+      // A rollback writes nothing kept.
+      await assert.rejects(
+        t.store.transaction(async (trx) => {
+          insertAtCommit(trx, 'blobs', { hash: hash('6'), size: 6, created_at: 1 });
+          throw new Error('abort');
+        }),
+        /abort/,
+      );
+      assert.equal(await seen(t.store.db, '6'), undefined);
+      assert.equal(
+        insertAtCommit(t.store.db, 'blobs', { hash: hash('7'), size: 7, created_at: 1 }),
         false,
         'not on the plain handle',
       );

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EhmiError } from '@ehmi/errors';
+import { sql } from 'kysely';
 import { openNodeStore } from '../../src/role-list.ts';
-import { type Job, JobQueue, type QueueOptions, Worker } from '../../src/store/index.ts';
+import { type Job, JobQueue, type QueueOptions, Worker, writePending } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import { spawnWorker } from '../helpers/spawn.ts';
 
@@ -56,6 +57,36 @@ for (const engine of engines()) {
       assert.equal(job?.attempt, 1);
       await queue.complete(job!);
       assert.equal((await queue.get(id))?.status, 'done');
+    });
+
+    it('writes the jobs of a transaction at its commit in one INSERT; a taken id rolls the transaction back', async () => {
+      const queue = new JobQueue(t.store, { ...base, now });
+      const name = q();
+      const ids = await t.store.transaction(async (trx) => {
+        const a = await queue.enqueue(trx, { queue: name, payload: 1 });
+        const b = await queue.enqueue(trx, { queue: name, payload: 2, runAt: clock + 60_000 });
+        assert.equal(
+          await trx.selectFrom('jobs').select('id').where('id', 'in', [a, b]).executeTakeFirst(),
+          undefined,
+          'kept for the commit',
+        );
+        return [a, b];
+      });
+      assert.equal((await queue.get(ids[0]!))?.status, 'ready');
+      assert.equal((await queue.get(ids[1]!))?.run_at, clock + 60_000);
+      if (engine.name === 'postgres') {
+        const { rows } = await sql<{
+          cmin: string;
+        }>`select cmin::text as cmin from jobs where id in (${ids[0]}, ${ids[1]})`.execute(t.store.db);
+        assert.equal(new Set(rows.map((r) => r.cmin)).size, 1, 'one INSERT');
+      }
+      await assert.rejects(
+        t.store.transaction(async (trx) => {
+          await queue.enqueue(trx, { queue: name, payload: 3, id: 'fresh-one' });
+          await queue.enqueue(trx, { queue: name, payload: 4, id: ids[0] });
+        }),
+      );
+      assert.equal(await queue.get('fresh-one'), undefined, 'nothing of the transaction committed');
     });
 
     it('gives a claimed job to no other worker while its lease holds, and to another once it expires', async () => {
@@ -667,6 +698,8 @@ for (const engine of engines()) {
         let id = '';
         await t.store.transaction(async (trx) => {
           id = await queue.enqueue(trx, { queue: name, payload: 'handed' });
+          // The row is kept for the commit (one INSERT with the transaction's other jobs): written now to look at it.
+          await writePending(trx);
           const row = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
           assert.equal(row.status, 'running', 'claimed in the enqueueing transaction');
           assert.equal(row.locked_by, worker.id);
