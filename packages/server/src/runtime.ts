@@ -8,7 +8,7 @@
  * read, cipher, gzip, TLS output) is a Buffer whose memory outside the heap is freed only when a scavenge collects
  * its handle, so with a 32 MiB nursery tens of MiB of dead chunks pile up between two scavenges. An 8 MiB semi-space
  * keeps a node process under the 256 MiB a 1 GB transfer may take (docs/architecture.md "Limits"); 4 MiB saved
- * another 8 MiB but cost about a fifth more CPU per small message (scavenges twice as often, more objects promoted;
+ * another 8 MiB but cost 10–25 % more CPU per small message (scavenges twice as often, more objects promoted;
  * DESIGN-NOTES.md "The hot path's CPU: the young generation, the bench's own polling").
  *
  * @example
