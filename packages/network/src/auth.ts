@@ -236,10 +236,6 @@ export function planAuthRegistrations(
   }
   // The organisations' systems and the operator read the archive when there is one.
   const archiveReads = archive ? ARCHIVE_SCOPES : [];
-  // A person reads the archive only where there is one: without it, no resource offers its scopes.
-  const userScopes: typeof USER_SCOPES = archive
-    ? USER_SCOPES
-    : { ...USER_SCOPES, 'patient-data': join(EAS_PATIENT_SCOPES) };
   const scopes: Record<string, string> = {};
   const registered: AuthConfig['clients'] = [];
   for (const o of organisations) {
@@ -280,7 +276,7 @@ export function planAuthRegistrations(
       // The console signs people in (authorization code, PAR, PKCE, refresh tokens) as a confidential client on
       // mTLS; the scopes it may hold are its users' (auth.userScopes).
       if (!urls.console) continue;
-      scopes[c.clientId] = join([...OIDC_SCOPES, ...Object.values(userScopes).flatMap((s) => s.split(' '))]);
+      scopes[c.clientId] = join([...OIDC_SCOPES, ...Object.values(USER_SCOPES).flatMap((s) => s.split(' '))]);
       registered.push({
         clientId: c.clientId,
         subjectDn: certificateSubjectDn(c.tlsClientCert),
@@ -330,5 +326,5 @@ export function planAuthRegistrations(
       },
     });
   }
-  return { config: { resources, clients: registered, userScopes }, scopes };
+  return { config: { resources, clients: registered, userScopes: USER_SCOPES }, scopes };
 }
