@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=4
 // The #! line carries the node's V8 flags (packages/server/src/runtime.ts: NODE_V8_FLAGS, and why).
 // The `ehmi` command. Runs the TypeScript sources through tsx, so the CLI needs no build step: the @ehmi/* libraries
 // resolve to their sources through the `ehmi-source` export condition (source-condition.mjs), not to their dist/.

@@ -22,7 +22,7 @@ describe("the node's V8 flags", () => {
     assert.equal(first, `#!/usr/bin/env -S node ${NODE_V8_FLAGS.join(' ')}`);
   });
 
-  it('node takes them: the young generation stays at 16 MiB where it grows beyond without them', () => {
+  it('node takes them: the young generation stays at 8 MiB where it grows beyond without them', () => {
     // Garbage with survivors: what makes V8 grow its semi-spaces to their maximum.
     const churn =
       'let k = []; for (let i = 0; i < 3e6; i++) { k.push({ i }); if (k.length > 3e5) k = []; }' +
@@ -34,7 +34,7 @@ describe("the node's V8 flags", () => {
           env: { ...process.env, NODE_OPTIONS: '' },
         }),
       );
-    assert.ok(youngGeneration([]) > 16 * 1024 * 1024);
-    assert.equal(youngGeneration(NODE_V8_FLAGS), 16 * 1024 * 1024);
+    assert.ok(youngGeneration([]) > 8 * 1024 * 1024);
+    assert.equal(youngGeneration(NODE_V8_FLAGS), 8 * 1024 * 1024);
   });
 });
