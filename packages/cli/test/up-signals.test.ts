@@ -149,7 +149,12 @@ describe('npm start and ehmi up stop like a service', () => {
     const fresh = join(parent, 'fresh', 'net');
     const second = launch(process.execPath, [BIN, 'up', '--data', fresh, '--port-base', String(upBase)]);
     const refused = await second.exited;
-    assert.equal(refused.code, 3, second.err());
+    // The whole account on failure: its exit, its stderr and its stdout (an empty stderr would say nothing).
+    assert.equal(
+      refused.code,
+      3,
+      JSON.stringify({ exit: refused, stderr: second.err(), stdout: second.out() }),
+    );
     assert.match(second.err(), /^ehmi: port \d+ is in use \(.*\)\n$/);
     assert.equal(existsSync(join(parent, 'fresh')), false);
 
