@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -83,7 +83,13 @@ describe('startNetwork', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-net-busy-'));
     dirs.push(dataDir);
     const portBase = await freePortBase();
-    const busy: Server = createServer();
+    // Whatever takes the port: it accepts connections and never answers (the console's sampler may have connected
+    // to it as the gp's AP before the start failed); closed with the connections it holds.
+    const held: Socket[] = [];
+    const busy: Server = createServer((socket) => {
+      socket.on('error', () => {});
+      held.push(socket);
+    });
     await new Promise<void>((resolve) => busy.listen(portBase + 14, '127.0.0.1', () => resolve()));
     try {
       await assert.rejects(
@@ -94,6 +100,7 @@ describe('startNetwork', () => {
           e.message.includes(`port ${portBase + 14}`),
       );
     } finally {
+      for (const socket of held) socket.destroy();
       await new Promise<void>((resolve) => busy.close(() => resolve()));
     }
     // The organisations that did start were closed again: the whole network can start now.

@@ -121,7 +121,7 @@ export async function createConsoleRole(
         services: organisationServices(services, key),
       })),
     ].filter((n) => n.services.length > 0);
-    const read = async (service: string): Promise<string> => {
+    const read = async (service: string, signal: AbortSignal): Promise<string> => {
       const base = services[service] as string;
       // Never a token over plain HTTP (it could not be bound to the certificate); such a /metrics refuses anyway.
       const call = base.startsWith('https://')
@@ -130,10 +130,11 @@ export async function createConsoleRole(
             undiciFetch(u, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch);
       let res: Response;
       try {
-        res = await call(`${base}/metrics`, { headers: { accept: 'text/plain' } });
+        res = await call(`${base}/metrics`, { headers: { accept: 'text/plain' }, signal });
       } catch (err) {
         // A token refused or not had says so itself; a failed connection says why in its cause.
         if (err instanceof EhmiError) throw err;
+        if (signal.aborted) throw new Error(`${service} did not answer: ${(signal.reason as Error).message}`);
         const cause = (err as Error).cause as Error | undefined;
         throw new Error(`${service} cannot be reached: ${cause?.message ?? (err as Error).message}`);
       }
@@ -141,7 +142,7 @@ export async function createConsoleRole(
         await res.body?.cancel();
         throw new Error(`${service}: status ${res.status}`);
       }
-      return res.text();
+      return await res.text();
     };
     sampler = new MetricsSampler({
       readings,

@@ -51,8 +51,12 @@ export interface MetricsSamplerOptions {
   readings: ConsoleReadings;
   /** The nodes to read, each round. */
   nodes: () => readonly ConsoleNode[];
-  /** A service's `/metrics` text; throws when the service does not answer it (down, refusing, not 2xx). */
-  read: (service: string) => Promise<string>;
+  /**
+   * A service's `/metrics` text; throws when the service does not answer it (down, refusing, not 2xx). `signal`
+   * aborts when the read takes longer than the round's limit or the sampler stops: a server that takes the
+   * connection and never answers costs a gap, never a round that does not end.
+   */
+  read: (service: string, signal: AbortSignal) => Promise<string>;
   /** Between the starts of two rounds. */
   intervalMs: number;
   /** Readings older than this are deleted at each round. */
@@ -81,6 +85,8 @@ export class MetricsSampler extends EventEmitter<{ sampled: [SampleRound] }> {
   /** The nodes whose last reading was a gap, and those read at least once. */
   readonly #down = new Set<string>();
   readonly #read = new Set<string>();
+  /** Aborts the reads of the round under way when the sampler stops. */
+  #round = new AbortController();
 
   constructor(options: MetricsSamplerOptions) {
     super();
@@ -91,12 +97,17 @@ export class MetricsSampler extends EventEmitter<{ sampled: [SampleRound] }> {
   async sample(): Promise<SampleRound> {
     const now = this.#o.now ?? Date.now;
     const at = now();
+    // A read may take the interval (at most 10 s), then that node's reading is a gap.
+    const signal = AbortSignal.any([
+      this.#round.signal,
+      AbortSignal.timeout(Math.min(this.#o.intervalMs, 10_000)),
+    ]);
     const nodes = await Promise.all(
       this.#o.nodes().map(async (node) => {
         const services = meteredServices(node);
         try {
           if (services.length === 0) throw new Error('no service of the node serves /metrics');
-          const counters = countersOf(await Promise.all(services.map((s) => this.#o.read(s))));
+          const counters = countersOf(await Promise.all(services.map((s) => this.#o.read(s, signal))));
           await this.#o.readings.add(node.key, { at, counters });
           if (this.#down.delete(node.key) && this.#read.has(node.key)) {
             this.#o.logger.info({ node: node.key }, 'node metrics read again');
@@ -127,6 +138,7 @@ export class MetricsSampler extends EventEmitter<{ sampled: [SampleRound] }> {
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
+    this.#round = new AbortController();
     const tick = () => {
       const started = Date.now();
       this.#running = this.sample()
@@ -142,10 +154,11 @@ export class MetricsSampler extends EventEmitter<{ sampled: [SampleRound] }> {
     tick();
   }
 
-  /** Stop sampling; resolves once a round under way has ended. */
+  /** Stop sampling; the reads of a round under way are aborted, and this resolves once that round has ended. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#round.abort(new Error('the console is stopping'));
     await this.#running;
   }
 }

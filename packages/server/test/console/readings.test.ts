@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { consoleConfigSchema } from '../../src/console/config.ts';
@@ -68,8 +68,8 @@ for (const engine of engines()) {
           { key: 'gp', services: ['msh:gp', 'node:gp'] },
           { key: 'hospital', services: ['msh:hospital'] },
         ],
-        read: async (service) => {
-          const res = await fetch(`${services[service]}/metrics`);
+        read: async (service, signal) => {
+          const res = await fetch(`${services[service]}/metrics`, { signal });
           if (!res.ok) throw new Error(`${service}: status ${res.status}`);
           return res.text();
         },
@@ -174,6 +174,34 @@ for (const engine of engines()) {
       await s.stop();
       const rows = await readings.since(['gp'], T0 + 62 * MINUTE);
       assert.ok(rows.get('gp')!.length >= 2);
+    });
+
+    it('a server that takes the connection and never answers: stopping aborts the round, the node is a gap', async () => {
+      // A TCP server that accepts and never writes (a port taken by something else, a hung process).
+      const held: Socket[] = [];
+      const hung = createTcpServer((socket) => {
+        socket.on('error', () => {});
+        held.push(socket);
+      });
+      hung.listen(0, '127.0.0.1');
+      await once(hung, 'listening');
+      const connected = once(hung, 'connection');
+      services['msh:hospital'] = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+      try {
+        clock = T0 + 70 * MINUTE;
+        const s = sampler(60_000);
+        const sampled = once(s, 'sampled');
+        s.start();
+        await connected;
+        await s.stop();
+        const [round] = (await sampled) as [SampleRound];
+        const hospital = round.nodes.find((n) => n.key === 'hospital');
+        assert.equal(hospital?.ok, false);
+        assert.match(hospital?.reason ?? '', /stopping/);
+      } finally {
+        for (const socket of held) socket.destroy();
+        hung.close();
+      }
     });
   });
 }
