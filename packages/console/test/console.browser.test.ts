@@ -267,6 +267,8 @@ describe('the console in a browser', { skip, timeout: 480_000 }, () => {
     await look('07-registers');
     await page.getByRole('link', { name: 'Health', exact: true }).click();
     await page.getByTestId('nodes').waitFor();
+    // The document archive's node is the operator's to see, beside the central node and the organisations'.
+    await page.locator('#node-archive').waitFor();
     // The charts need two readings of the counters: the page's next refresh is the second.
     await page.clock.fastForward(HEALTH_REFRESH_MS);
     await page.locator('figure.chart canvas').first().waitFor({ timeout: 60_000 });

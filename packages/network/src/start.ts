@@ -631,13 +631,15 @@ function ensureConsoleOperator(dataDir: string): { username: string; passwordFil
 }
 
 /**
- * The public APIs the console calls, by the names of its `callApi`: the central services and, per organisation,
- * its MSH, its access point and its node's own server.
+ * The public APIs the console calls, by the names of its `callApi`: the central services, per organisation its MSH,
+ * its access point and its node's own server, and the document archive's node when there is one (`archive` its FHIR
+ * API, `ap:archive`, `node:archive`: the console's names for the archive's node, `ARCHIVE_NODE`).
  */
 function consoleServices(
   urls: CentralUrls,
   organisations: readonly AuthOrganisation[],
   running: ReadonlySet<CentralNodeService>,
+  archive: AuthArchive | undefined,
 ): Record<string, string> {
   const services: Record<string, string> = {
     ...(running.has('eds') ? { eds: urls.eds } : {}),
@@ -652,6 +654,11 @@ function consoleServices(
     services[`msh:${o.spec.name}`] = o.msh;
     services[`ap:${o.spec.name}`] = o.ap;
     services[`node:${o.spec.name}`] = o.node;
+  }
+  if (archive) {
+    services.archive = archive.archive;
+    services['ap:archive'] = archive.ap;
+    services['node:archive'] = archive.node;
   }
   return services;
 }
@@ -802,7 +809,7 @@ function planCentral(p: {
         .filter((s) => s && !['openid', 'profile', 'offline_access'].includes(s))
         .join(' '),
       tls: { ...p.clients.console.tls },
-      services: consoleServices(urls, p.organisations, p.services),
+      services: consoleServices(urls, p.organisations, p.services, p.archive),
       // The health page's readings: the console's own client (the same certificate) reads every node's /metrics.
       sampling: { clientId: CONSOLE_SAMPLER_CLIENT_ID },
     },

@@ -310,7 +310,7 @@ describe('the console: people sign in at the authorization server (local network
     assert.equal((await browser.go(`${consoleUrl}/api/session`)).status, 401);
   });
 
-  it('the health page’s charts were sampled by the console itself, before anyone looked: the operator sees every node, an organisation’s user its own', async () => {
+  it('the health page’s charts were sampled by the console itself, before anyone looked: the operator sees every node, the archive’s included, an organisation’s user its own', async () => {
     // Nobody has opened the health page in this network. Wait for the console's own sampler to read every node
     // twice in a row after the traffic of before() (the nodes started after the console: gaps first).
     const sampler = consoleRole.sampler;
@@ -324,6 +324,7 @@ describe('the console: people sign in at the authorization server (local network
       fullRounds = sampled.nodes.every((n) => n.ok) ? fullRounds + 1 : 0;
       if (fullRounds > 0)
         assert.deepEqual(sampled.nodes.map((n) => n.key).sort(), [
+          'archive',
           'central',
           'gp',
           'hospital',
@@ -337,12 +338,49 @@ describe('the console: people sign in at the authorization server (local network
     assert.equal(page.status, 200, page.text);
     // The sampler's token stays in the console: no token anywhere in what the browser gets.
     assert.doesNotMatch(page.text, /eyJ/);
-    type Health = { series: { times: number[]; nodes: { key: string; requests: (number | null)[] }[] } };
-    const { series } = JSON.parse(page.text) as Health;
+    type Health = {
+      nodes: {
+        key: string;
+        roles: string[];
+        services: { name: string; state: string; reason?: string }[];
+        database: { state: string };
+        metricsError?: string;
+      }[];
+      series: { times: number[]; nodes: { key: string; requests: (number | null)[] }[] };
+    };
+    const { nodes, series } = JSON.parse(page.text) as Health;
+    // The document archive's node is the network's: its FHIR API, access point and own server, read as the operator.
+    assert.deepEqual(nodes.map((n) => n.key).slice(0, 2), ['central', 'archive']);
+    assert.deepEqual(
+      nodes
+        .map((n) => n.key)
+        .slice(2)
+        .sort(),
+      ['gp', 'hospital', 'municipality'],
+    );
+    const archive = nodes.find((n) => n.key === 'archive')!;
+    assert.deepEqual(archive.roles, ['Archive', 'AP']);
+    assert.deepEqual(
+      archive.services.map((s) => [s.name, s.state]),
+      [
+        ['archive', 'ok'],
+        ['ap:archive', 'ok'],
+        ['node:archive', 'ok'],
+      ],
+      JSON.stringify(archive),
+    );
+    assert.equal(archive.database.state, 'ok');
+    assert.equal(archive.metricsError, undefined, JSON.stringify(archive));
     // The sampler goes on while the operator signs in; what matters is what it had read before the page was viewed.
     const before = series.times.filter((t) => t <= Math.round(lastRound / 1000)).length;
     assert.ok(before > 0, page.text);
-    assert.deepEqual(series.nodes.map((n) => n.key).sort(), ['central', 'gp', 'hospital', 'municipality']);
+    assert.deepEqual(series.nodes.map((n) => n.key).sort(), [
+      'archive',
+      'central',
+      'gp',
+      'hospital',
+      'municipality',
+    ]);
     for (const n of series.nodes) {
       assert.ok(
         n.requests.slice(0, before).some((r) => r !== null && r > 0),
@@ -354,12 +392,20 @@ describe('the console: people sign in at the authorization server (local network
     const gpUser = await signedIn('gp-support');
     const own = await gpUser.browser.go(`${consoleUrl}/api/health`);
     assert.equal(own.status, 200, own.text);
-    const ownSeries = (JSON.parse(own.text) as Health).series;
+    const ownPage = JSON.parse(own.text) as Health;
+    const ownSeries = ownPage.series;
+    assert.deepEqual(
+      ownPage.nodes.map((n) => n.key),
+      ['gp'],
+    );
     assert.deepEqual(
       ownSeries.nodes.map((n) => n.key),
       ['gp'],
     );
     assert.ok(ownSeries.nodes[0]!.requests.some((r) => r !== null));
+    // Fail closed: the archive's node's /metrics is the operator's, refused to an organisation's user.
+    const refused = await gpUser.callApi('node:archive', '/metrics');
+    assert.equal(refused.status, 403, await refused.clone().text());
   });
 
   it('an organisation’s user reads its own MSH and is refused another organisation’s; EDS shows it only its own messages', async () => {

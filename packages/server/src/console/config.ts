@@ -39,8 +39,9 @@ export const consoleConfigSchema = z
       .optional(),
     /**
      * The public APIs the console calls, by name → base URL: `eds`, `eer`, `eas`, `smp` (the SMP's read API),
-     * `smp-admin`, `msh:<organisation>`, `ap:<organisation>`, `node:<organisation>`, `node:central`. Each https
-     * one is a resource at the authorization server (its base URL is the token's audience).
+     * `smp-admin`, `msh:<organisation>`, `ap:<organisation>`, `node:<organisation>`, `node:central`, and the
+     * document archive's node: `archive` (its FHIR API), `ap:archive`, `node:archive`. Each https one is a resource
+     * at the authorization server (its base URL is the token's audience).
      */
     services: z
       .record(z.string().regex(/^[a-z][a-z0-9-]*(:[A-Za-z0-9._-]+)?$/), z.string().url())

@@ -7,10 +7,9 @@ import { METRICS_SCOPE, metricsAccess } from '../metrics-access.ts';
 import { type Role, type RoleContext, readPem } from '../roles.ts';
 import { TokenClient } from '../token-client.ts';
 import { registerConsoleApi } from './api/index.ts';
-import { organisationKeys } from './api/organisations.ts';
 import type { ConsoleConfig } from './config.ts';
 import { ConsoleReadings } from './readings.ts';
-import { type ConsoleNode, centralServices, MetricsSampler, organisationServices } from './sampler.ts';
+import { consoleNodes, MetricsSampler } from './sampler.ts';
 import { type CallApi, type ConsoleUser, CSRF_HEADER } from './session.ts';
 import {
   type ConsoleSession,
@@ -114,13 +113,7 @@ export async function createConsoleRole(
       dispatcher: agent,
       name: `the console's sampler (${cfg.sampling.clientId})`,
     });
-    const nodes: ConsoleNode[] = [
-      { key: 'central', services: centralServices(services) },
-      ...[...organisationKeys({ services })].map(([key]) => ({
-        key,
-        services: organisationServices(services, key),
-      })),
-    ].filter((n) => n.services.length > 0);
+    const nodes = consoleNodes(services).filter((n) => n.services.length > 0);
     const read = async (service: string, signal: AbortSignal): Promise<string> => {
       const base = services[service] as string;
       // Never a token over plain HTTP (it could not be bound to the certificate); such a /metrics refuses anyway.

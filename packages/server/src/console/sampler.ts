@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { parseMetrics, sum } from './api/metrics-text.ts';
+import { ARCHIVE_NODE, organisationKeys } from './api/organisations.ts';
 import type { ConsoleReadings, Counters } from './readings.ts';
 
 /** The central node's services the health page shows, beside its own server (`node:central`). */
@@ -10,9 +11,11 @@ export const CENTRAL_SERVICES = ['eer', 'eas', 'smp', 'eds', 'auth'];
 
 /** A node of the network as the console knows it from its services: its key and the services that are its. */
 export interface ConsoleNode {
-  /** `central`, or an organisation's key (`msh:<key>`, `ap:<key>`, `node:<key>`). */
+  /** `central`, `archive`, or an organisation's key (`msh:<key>`, `ap:<key>`, `node:<key>`). */
   key: string;
   services: string[];
+  /** An organisation's node (its users see it); the central node and the archive's are the network's. */
+  organisation: boolean;
 }
 
 /** The central node's services among the console's (those it runs), `node:central` last. */
@@ -28,11 +31,34 @@ export function organisationServices(services: Readonly<Record<string, string>>,
   return Object.keys(services).filter((s) => s.endsWith(`:${key}`));
 }
 
+/** The document archive's services among the console's: its FHIR API, access point and own server; none without it. */
+export function archiveServices(services: Readonly<Record<string, string>>): string[] {
+  if (!services[ARCHIVE_NODE]) return [];
+  return [ARCHIVE_NODE, `ap:${ARCHIVE_NODE}`, `node:${ARCHIVE_NODE}`].filter((s) => services[s]);
+}
+
+/**
+ * The nodes of the network from the console's services, for the health page and the sampler alike: the central
+ * node, the archive's when there is one, then each organisation's.
+ */
+export function consoleNodes(services: Readonly<Record<string, string>>): ConsoleNode[] {
+  const archive = archiveServices(services);
+  return [
+    { key: 'central', services: centralServices(services), organisation: false },
+    ...(archive.length > 0 ? [{ key: ARCHIVE_NODE, services: archive, organisation: false }] : []),
+    ...[...organisationKeys({ services })].map(([key]) => ({
+      key,
+      services: organisationServices(services, key),
+      organisation: true,
+    })),
+  ];
+}
+
 /**
  * The services whose `/metrics` make a node's counters: every one but the SMP's read API, which is plain HTTP
  * (where no token can be bound to a certificate, so its `/metrics` is served to no one).
  */
-export function meteredServices(node: ConsoleNode): string[] {
+export function meteredServices(node: Pick<ConsoleNode, 'services'>): string[] {
   return node.services.filter((s) => s !== 'smp');
 }
 
@@ -50,7 +76,7 @@ export function countersOf(texts: readonly string[]): Counters {
 export interface MetricsSamplerOptions {
   readings: ConsoleReadings;
   /** The nodes to read, each round. */
-  nodes: () => readonly ConsoleNode[];
+  nodes: () => readonly Pick<ConsoleNode, 'key' | 'services'>[];
   /**
    * A service's `/metrics` text; throws when the service does not answer it (down, refusing, not 2xx). `signal`
    * aborts when the read takes longer than the round's limit or the sampler stops: a server that takes the

@@ -46,6 +46,10 @@ const SERVICES = {
   'msh:municipality': 'https://msh-m.test',
   'msh:gp': 'https://msh-g.test',
   'node:gp': 'https://node-g.test',
+  // The document archive's node: the network's, no organisation's.
+  archive: 'https://archive.test',
+  'ap:archive': 'https://ap-archive.test',
+  'node:archive': 'https://node-archive.test',
 };
 
 const searchset = (resources: unknown[]) => ({
@@ -303,6 +307,87 @@ describe('the console data routes', () => {
     const item = await get('/api/inbox/gp/item-1');
     assert.equal(item.status, 403);
     assert.deepEqual(calls, []);
+  });
+
+  it('the health page: the operator sees the central node and the archive’s, an organisation’s user its own node only', async () => {
+    const metrics = (text: string) => () =>
+      new Response(text, { status: 200, headers: { 'content-type': 'text/plain' } });
+    answers.set('archive /health', json({ status: 'ok' }));
+    answers.set('ap:archive /health', json({ status: 'ok' }));
+    answers.set(
+      'node:archive /health',
+      json({ status: 'unavailable', reason: 'the database does not answer' }, 503),
+    );
+    answers.set('node:gp /health', json({ status: 'ok' }));
+    answers.set(
+      'archive /metrics',
+      metrics(
+        'ehmi_http_requests_total{method="GET",route="/DocumentReference",status="500",service="archive"} 3',
+      ),
+    );
+    answers.set('ap:archive /metrics', metrics('ehmi_http_requests_total{status="200",service="ap"} 5'));
+    answers.set(
+      'node:archive /metrics',
+      metrics('ehmi_queue_jobs{queue="archive.ingest",status="dead",service="node"} 2'),
+    );
+    answers.set('node:gp /metrics', metrics('ehmi_http_requests_total{status="200",service="node"} 1'));
+    type Health = {
+      nodes: {
+        key: string;
+        roles: string[];
+        services: { name: string; state: string }[];
+        queues: { queue: string; dead: number }[];
+        failures: number;
+        database: { state: string; reason?: string };
+      }[];
+      series: { nodes: { key: string }[] };
+    };
+    user = OPERATOR;
+    calls.length = 0;
+    const page = await get('/api/health');
+    assert.equal(page.status, 200, JSON.stringify(page.body));
+    const health = page.body as unknown as Health;
+    assert.deepEqual(
+      health.nodes.map((n) => n.key),
+      ['central', 'archive', 'municipality', 'gp'],
+    );
+    const archive = health.nodes.find((n) => n.key === 'archive')!;
+    assert.deepEqual(archive.roles, ['Archive', 'AP']);
+    assert.deepEqual(
+      archive.services.map((s) => [s.name, s.state]),
+      [
+        ['archive', 'ok'],
+        ['ap:archive', 'ok'],
+        ['node:archive', 'unavailable'],
+      ],
+    );
+    assert.deepEqual(archive.database, { state: 'unavailable', reason: 'the database does not answer' });
+    assert.equal(archive.failures, 3);
+    assert.deepEqual(
+      archive.queues.map((q) => [q.queue, q.dead]),
+      [['archive.ingest', 2]],
+    );
+    assert.deepEqual(
+      health.series.nodes.map((n) => n.key),
+      ['central', 'archive', 'municipality', 'gp'],
+    );
+
+    // The gp's support user: its own node, and none of the archive's services is asked anything.
+    user = GP_SUPPORT;
+    calls.length = 0;
+    const own = (await get('/api/health')).body as unknown as Health;
+    assert.deepEqual(
+      own.nodes.map((n) => n.key),
+      ['gp'],
+    );
+    assert.deepEqual(
+      own.series.nodes.map((n) => n.key),
+      ['gp'],
+    );
+    assert.deepEqual(
+      calls.filter((c) => c.includes('archive')),
+      [],
+    );
   });
 
   it('an organisation the console does not know: 404', async () => {

@@ -1,13 +1,13 @@
 import { EhmiError } from '@ehmi/errors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Series, seriesOf } from '../readings.ts';
-import { centralServices, organisationServices } from '../sampler.ts';
+import { consoleNodes, meteredServices } from '../sampler.ts';
 import type { ConsoleApiDeps } from '../session.ts';
 import { type MetricSample, parseMetrics, sum } from './metrics-text.ts';
 import { seesNetwork, visibleOrganisations } from './organisations.ts';
 import { readRegisters } from './registers.ts';
 
-const ROLE_OF: Record<string, string> = { msh: 'MSH', ap: 'AP', node: 'node' };
+const ROLE_OF: Record<string, string> = { msh: 'MSH', ap: 'AP', node: 'node', archive: 'Archive' };
 
 async function probe(request: FastifyRequest, service: string) {
   try {
@@ -37,30 +37,26 @@ async function metricsOf(request: FastifyRequest, service: string): Promise<Metr
  * Each node's health: its services' `/health`, its own server's `/metrics` (queue depths by status, failed
  * answers), the access points' certificates from EER, all read as the signed-in person; and the charts of the last
  * hour from the console's own readings (`console_readings`, taken by its sampler whether anyone looks or not). The
- * network operator sees the central node and every organisation's; an organisation's user its own node.
+ * network operator sees the central node, the document archive's and every organisation's; an organisation's user
+ * its own node.
  */
 export function registerHealthRoutes(app: FastifyInstance, deps: ConsoleApiDeps): void {
   app.get('/health', async (request) => {
-    const orgs = await visibleOrganisations(request, deps);
-    const nodes: { key: string; name: string; services: string[] }[] = orgs.map((o) => ({
-      key: o.key,
-      name: o.name,
-      services: organisationServices(deps.services, o.key),
-    }));
-    if (seesNetwork(request.consoleUser)) {
-      nodes.unshift({
-        key: 'central',
-        name: 'central',
-        services: centralServices(deps.services),
-      });
-    }
+    const names = new Map((await visibleOrganisations(request, deps)).map((o) => [o.key, o.name]));
+    const network = seesNetwork(request.consoleUser);
+    // The central node's and the archive's are the network's: the operator's to see, no organisation's user's.
+    const nodes = consoleNodes(deps.services).flatMap((n) => {
+      if (!n.organisation) return network ? [{ ...n, name: n.key }] : [];
+      const name = names.get(n.key);
+      return name === undefined ? [] : [{ ...n, name }];
+    });
     const answers = await Promise.all(
       nodes.map(async (n) => {
         // Each server of a node has its own registry: the node's own server counts the queues, the MSH, AP and
         // central servers their requests. The SMP's read API is plain HTTP, where no token can be bound.
         const [services, readings] = await Promise.all([
           Promise.all(n.services.map((s) => probe(request, s))),
-          Promise.all(n.services.filter((s) => s !== 'smp').map((s) => metricsOf(request, s))),
+          Promise.all(meteredServices(n).map((s) => metricsOf(request, s))),
         ]);
         const read = readings.filter((r): r is MetricSample[] => typeof r !== 'string');
         const metrics =

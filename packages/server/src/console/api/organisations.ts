@@ -16,12 +16,22 @@ export interface ConsoleOrganisation {
 const GLN_SYSTEMS = new Set(['https://www.gs1.org/gln', 'http://www.gs1.org/gln', 'urn:oid:1.3.88']);
 const SOR_SYSTEM = 'urn:oid:1.2.208.176.1.1';
 
-/** The organisations named by the console's services (`msh:<key>`, `ap:<key>`, `node:<key>`), central excluded. */
+/**
+ * The document archive's node among the console's services: its FHIR API is the service `archive`, its access point
+ * and its own server `ap:archive` and `node:archive`. It is a node of the network, no organisation's.
+ */
+export const ARCHIVE_NODE = 'archive';
+
+/**
+ * The organisations named by the console's services (`msh:<key>`, `ap:<key>`, `node:<key>`), the central node
+ * excluded, and the archive's node when the console knows the archive.
+ */
 export function organisationKeys(deps: Pick<ConsoleApiDeps, 'services'>): Map<string, string[]> {
   const keys = new Map<string, string[]>();
+  const archive = deps.services[ARCHIVE_NODE] !== undefined;
   for (const name of Object.keys(deps.services)) {
     const m = /^(msh|ap|node):(.+)$/.exec(name);
-    if (!m || m[2] === 'central') continue;
+    if (!m || m[2] === 'central' || (archive && m[2] === ARCHIVE_NODE)) continue;
     const list = keys.get(m[2] as string) ?? [];
     list.push(m[1] as string);
     keys.set(m[2] as string, list);
