@@ -37,8 +37,7 @@ describe('MSH: the audit records of its API name the patient', () => {
     b.ap.peers.set(A, a.msh.backend);
   });
   after(async () => {
-    await stopNode(a);
-    await stopNode(b);
+    await stopNode(a, b);
     await removeDir(pki.dir);
   });
 

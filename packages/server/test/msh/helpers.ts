@@ -277,12 +277,19 @@ export async function startNode(
   return { msh: role, audit: audit.log, ap, test, ctx, fetch: clientFetch(pki, cred), url: role.url };
 }
 
-export async function stopNode(node: Node | undefined): Promise<void> {
-  if (!node) return;
-  await node.ap.idle();
-  await node.msh.close();
-  await node.audit.close();
-  await node.test.cleanup();
+/**
+ * Stop nodes that may send to one another: first none sends any more and what is on its way has arrived (a delivery
+ * into a stopped node would write into a folder being removed), then each closes.
+ */
+export async function stopNode(...nodes: (Node | undefined)[]): Promise<void> {
+  const running = nodes.filter((n): n is Node => n !== undefined);
+  for (const node of running) node.ap.peers.clear();
+  await Promise.all(running.map((node) => node.ap.idle()));
+  for (const node of running) {
+    await node.msh.close();
+    await node.audit.close();
+    await node.test.cleanup();
+  }
 }
 
 export async function removeDir(dir: string): Promise<void> {

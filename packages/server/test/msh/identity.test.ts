@@ -43,8 +43,7 @@ for (const engine of engines()) {
       b.ap.peers.set(A, a.msh.backend);
     });
     after(async () => {
-      await stopNode(a);
-      await stopNode(b);
+      await stopNode(a, b);
       await removeDir(pki.dir);
     });
 

@@ -84,8 +84,7 @@ for (const engine of engines()) {
     });
 
     after(async () => {
-      await stopNode(a);
-      await stopNode(b);
+      await stopNode(a, b);
       await eds?.close();
       await edsStore?.cleanup();
     });

@@ -170,8 +170,7 @@ for (const engine of engines()) {
       a.ap.peers.set(ARCHIVE, { deliver: async () => {}, outcome: async () => {} });
     });
     after(async () => {
-      await stopNode(a);
-      await stopNode(b);
+      await stopNode(a, b);
       assert.deepEqual(a?.ap.errors ?? [], []);
       assert.deepEqual(b?.ap.errors ?? [], []);
     });

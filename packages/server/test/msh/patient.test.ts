@@ -81,13 +81,7 @@ for (const engine of engines()) {
       ackId = ((await ack.json()) as { id: string }).id;
     });
     after(async () => {
-      // Neither sends to the other any more, and what is on its way has arrived, before either stops: a delivery
-      // into a stopped node writes into a folder being removed.
-      a?.ap.peers.clear();
-      b?.ap.peers.clear();
-      await Promise.all([a?.ap.idle(), b?.ap.idle()]);
-      await stopNode(a);
-      await stopNode(b);
+      await stopNode(a, b);
       await removeDir(pki.dir);
     });
 

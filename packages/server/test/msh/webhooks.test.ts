@@ -178,8 +178,7 @@ for (const engine of engines()) {
       b.ap.peers.set(`0088:${ORG_A.gln}`, a.msh.backend);
     });
     after(async () => {
-      await stopNode(a);
-      await stopNode(b);
+      await stopNode(a, b);
       await receiver.close();
     });
 
