@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The benchmarks.
 //   npm run bench                    the summary: the machine, the crypto floor first (same run), then the end-to-end
-//                                    figures, the validator and EDS (when packages/server/bench/eds.bench.ts exists),
+//                                    figures, the validator and EDS (packages/server/bench/eds.bench.ts),
 //                                    each beside its target, and the ratio of end-to-end throughput to the floor;
 //   npm run bench -- --quick         the same in under three minutes (fewer messages, a 200 MB large payload);
 //   npm run bench -- --json          only one JSON object on stdout (every log line goes to stderr);
@@ -356,24 +356,18 @@ report.validator = {
 if (report.validator.messagesPerSecond === null)
   report.validator.messagesPerSecondReason = validatorPart.error ?? validatorPart.failure ?? 'not measured';
 
-// 4. EDS: the hook. packages/server/bench/eds.bench.ts, when it exists, writes an object of figures (each a number,
-// or null with `<field>Reason`) to EHMI_BENCH_RESULT; it is reported as `eds` unchanged.
-const edsFile = 'packages/server/bench/eds.bench.ts';
-if (existsSync(join(root, edsFile))) {
-  const edsPart = await part(
-    'eds',
-    edsFile,
-    { EHMI_BENCH_QUICK: quick ? '1' : '' },
-    quick ? 60_000 : 600_000,
-  );
-  if (edsPart.error || edsPart.failure) harnessErrors.push(`eds: ${edsPart.error ?? edsPart.failure}`);
-  report.eds = edsPart.result
-    ? { ...edsPart.result, loadAverage: edsPart.loadAverage }
-    : { reason: edsPart.error, loadAverage: edsPart.loadAverage };
-} else {
-  report.eds = null;
-  report.edsReason = `${edsFile} does not exist yet`;
-}
+// 4. EDS: packages/server/bench/eds.bench.ts writes an object of figures (each a number, or null with
+// `<field>Reason`) to EHMI_BENCH_RESULT; it is reported as `eds` unchanged.
+const edsPart = await part(
+  'eds',
+  'packages/server/bench/eds.bench.ts',
+  { EHMI_BENCH_QUICK: quick ? '1' : '' },
+  quick ? 60_000 : 600_000,
+);
+if (edsPart.error || edsPart.failure) harnessErrors.push(`eds: ${edsPart.error ?? edsPart.failure}`);
+report.eds = edsPart.result
+  ? { ...edsPart.result, loadAverage: edsPart.loadAverage }
+  : { reason: edsPart.error, loadAverage: edsPart.loadAverage };
 
 // Targets (never a test: a missed target is reported, the exit code stays 0).
 const large = report.endToEnd.large;
