@@ -75,6 +75,7 @@ for (const engine of engines()) {
             action: [
               op('search', {
                 accept: 'json',
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: a TestScript variable, which the engine substitutes
                 params: '?date=ge${from}&ehmiMessageType=${type}',
                 responseId: 'found',
               }),
@@ -84,6 +85,7 @@ for (const engine of engines()) {
               check({ resource: 'Bundle' }),
               check({ headerField: 'Content-Type', operator: 'contains', value: 'fhir+json' }),
               check({
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: a TestScript variable, which the engine substitutes
                 expression: "Bundle.entry.resource.where(recorded = '${recorded}').count()",
                 value: '1',
               }),
