@@ -366,7 +366,8 @@ describe('local network: plan and network.json', () => {
       'https://127.0.0.1:30001':
         'system/Organization.rs system/Endpoint.rs system/Device.rs system/Organization.cruds system/Endpoint.cruds system/Device.cruds ehmi/metrics.read',
       'https://127.0.0.1:30002': 'system/Organization.rs eas/patient-gp.r eas/index.write ehmi/metrics.read',
-      'https://127.0.0.1:30005': 'system/AuditEvent.c system/AuditEvent.rs system/AuditEvent.crs ehmi/metrics.read',
+      'https://127.0.0.1:30005':
+        'system/AuditEvent.c system/AuditEvent.rs system/AuditEvent.crs ehmi/metrics.read',
       // The SMP's admin API: HTTPS on the last port of the span.
       'https://127.0.0.1:30049': 'smp/publication.write ehmi/metrics.read',
       'https://127.0.0.1:30000': metrics,
