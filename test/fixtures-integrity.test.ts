@@ -32,10 +32,11 @@ function digests(dir: string, prefix = '', out = new Map<string, string>()): Map
 }
 
 /**
- * The notes of the fixtures added here (payloads of other standards; the MedCom XDS DocumentReference profiles),
+ * The notes of the fixtures added here (payloads of other standards; the MedCom XDS DocumentReference profiles; the
+ * MedCom EDS TestScripts),
  * and the files they name with their SHA-256 (`| path | … | sha256 |`).
  */
-const ADDED_NOTES = ['SOURCES-payloads.md', 'SOURCES-xds-documents.md'];
+const ADDED_NOTES = ['SOURCES-payloads.md', 'SOURCES-xds-documents.md', 'SOURCES-eds-testscripts.md'];
 function addedFixtures(note?: string): Map<string, string> {
   const added = new Map<string, string>();
   for (const name of note ? [note] : ADDED_NOTES) {

@@ -51,9 +51,11 @@ export const EAS_ADMIN_SCOPES = ['eas/index.write'];
 export const SMP_ADMIN_SCOPES = ['smp/publication.write'];
 /**
  * EDS (docs/specs/security.md: `EDS system/AuditEvent.crs`): registering a delivery status event and reading them
- * (the server's `EDS_CREATE_SCOPE` and `EDS_READ_SCOPE`, written out here so that this module does not load it).
+ * (the server's `EDS_CREATE_SCOPE` and `EDS_READ_SCOPE`, written out here so that this module does not load it),
+ * and EHMI's own scope for both (`EDS_ALL_SCOPE`), which a client written to EHMI's security specification asks
+ * for and EDS takes.
  */
-export const EDS_SCOPES = ['system/AuditEvent.c', 'system/AuditEvent.rs'];
+export const EDS_SCOPES = ['system/AuditEvent.c', 'system/AuditEvent.rs', 'system/AuditEvent.crs'];
 /**
  * The document archive's FHIR API (the server's `ARCHIVE_READ_SCOPE` and `ARCHIVE_BINARY_SCOPE`, written out here so
  * that this module does not load the server): searching and reading DocumentReferences, reading the documents.

@@ -300,7 +300,7 @@ describe('local network: plan and network.json', () => {
       node: 'https://127.0.0.1:30015',
       clientId: 'gp-eua',
       scope:
-        'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/webhooks.read msh/webhooks.write msh/messages.resend system/Organization.rs system/Endpoint.rs system/Device.rs eas/patient-gp.r system/AuditEvent.c system/AuditEvent.rs',
+        'msh/messages.write msh/messages.read msh/inbox.read msh/inbox.write msh/webhooks.read msh/webhooks.write msh/messages.resend system/Organization.rs system/Endpoint.rs system/Device.rs eas/patient-gp.r system/AuditEvent.c system/AuditEvent.rs system/AuditEvent.crs',
       tls: { cert: join(dir, 'pki', 'gp', 'tls-client.pem'), key: join(dir, 'pki', 'gp', 'tls-client.key') },
       certificates: {
         as4: { cert: join(dir, 'pki', 'gp', 'as4.pem'), key: join(dir, 'pki', 'gp', 'as4.key') },
@@ -318,7 +318,7 @@ describe('local network: plan and network.json', () => {
       name: 'operator',
       clientId: 'operator',
       scope:
-        'msh/messages.read msh/inbox.read msh/webhooks.read msh/messages.resend system/Organization.rs system/Endpoint.rs system/Device.rs system/AuditEvent.c system/AuditEvent.rs ehmi/metrics.read ehmi/audit.read',
+        'msh/messages.read msh/inbox.read msh/webhooks.read msh/messages.resend system/Organization.rs system/Endpoint.rs system/Device.rs system/AuditEvent.c system/AuditEvent.rs system/AuditEvent.crs ehmi/metrics.read ehmi/audit.read',
       tls: {
         cert: join(dir, 'pki', 'operator', 'tls-client.pem'),
         key: join(dir, 'pki', 'operator', 'tls-client.key'),
@@ -366,7 +366,8 @@ describe('local network: plan and network.json', () => {
       'https://127.0.0.1:30001':
         'system/Organization.rs system/Endpoint.rs system/Device.rs system/Organization.cruds system/Endpoint.cruds system/Device.cruds ehmi/metrics.read',
       'https://127.0.0.1:30002': 'system/Organization.rs eas/patient-gp.r eas/index.write ehmi/metrics.read',
-      'https://127.0.0.1:30005': 'system/AuditEvent.c system/AuditEvent.rs ehmi/metrics.read',
+      'https://127.0.0.1:30005':
+        'system/AuditEvent.c system/AuditEvent.rs system/AuditEvent.crs ehmi/metrics.read',
       // The SMP's admin API: HTTPS on the last port of the span.
       'https://127.0.0.1:30049': 'smp/publication.write ehmi/metrics.read',
       'https://127.0.0.1:30000': metrics,

@@ -429,8 +429,9 @@ export interface RequireAccessTokenOptions {
 /**
  * An `onRequest` (or `preHandler`) hook for a resource server (FAPI 2.0 §5.3.3): the request must carry an access
  * token in `Authorization: Bearer` (never in the query string), valid for this server, bound to the client
- * certificate of the request (`clientCertificateOf`) and granting one of the scopes the request needs. Its claims are then
- * `request.access`. Refusals follow RFC 6750 §3.1, with an OperationOutcome body:
+ * certificate of the request (`clientCertificateOf`) and granting one of the scopes the request needs. The claims of a
+ * valid token are `request.access`, also when the request is then refused for its scope (so that the audit log names
+ * the client). Refusals follow RFC 6750 §3.1, with an OperationOutcome body:
  *
  * - no token: 401 and `WWW-Authenticate: Bearer` without an error code (§3.1: a request that lacks any
  *   authentication information);
@@ -468,6 +469,9 @@ export function requireAccessToken(
       // The certificate presented on this connection, or the one a trusted proxy forwarded (never the proxy's own).
       const leaf = clientCertificateOf(request.raw).path[0];
       const claims = await verifier.verify(token, leaf?.raw);
+      // A valid token says who asks, also when what it grants does not suffice: the audit log records the refusal
+      // as that client's (BALP: the requesting agent), not as an unauthenticated caller's.
+      request.access = claims;
       if (needed.length > 0 && !needed.some((s) => claims.scopes.has(s))) {
         throw insufficientScopeError(
           needed,
@@ -480,7 +484,6 @@ export function requireAccessToken(
           'the access token is restricted to one patient, and this service cannot limit what it serves to one patient',
         );
       }
-      request.access = claims;
     } catch (err) {
       challengeFor(reply, err);
       throw err;

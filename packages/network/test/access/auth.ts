@@ -20,7 +20,7 @@ const EER_READ = 'system/Organization.rs system/Endpoint.rs system/Device.rs';
 const EER_WRITE = 'system/Organization.cruds system/Endpoint.cruds system/Device.cruds';
 const EAS = 'system/Organization.rs';
 const EAS_PATIENT = 'eas/patient-gp.r';
-const EDS = 'system/AuditEvent.c system/AuditEvent.rs';
+const EDS = 'system/AuditEvent.c system/AuditEvent.rs system/AuditEvent.crs';
 /** The document archive's reads (the network runs one). */
 const ARCHIVE = 'system/DocumentReference.rs system/Binary.r';
 

@@ -179,6 +179,8 @@ describe('resource server: certificate-bound access tokens (FAPI 2.0 §5.3.3, RF
       /^Bearer error="insufficient_scope", error_description="[^"]+", scope="system\/Device.rs system\/Endpoint.cruds"$/,
     );
     assert.equal(codeOf(answer.body), 'EHMI_FORBIDDEN');
+    // The token was valid: the refusal is the client's, and the audit log names it (request.access).
+    assert.deepEqual(rs.answered.at(-1), { url: '/Device', status: 403, clientId: 'msh-gp' });
   });
 
   it('the issuer issues its access tokens with typ at+jwt (RFC 9068 §2.1)', () => {

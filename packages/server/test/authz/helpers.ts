@@ -18,6 +18,8 @@ export const ROUTE_SCOPES: Record<string, string | readonly string[] | undefined
 export interface TestResourceServer {
   app: FastifyInstance;
   url: string;
+  /** Every answer, with the client the request was from as the node's audit log sees it (`request.access`). */
+  answered: { url: string; status: number; clientId: string | undefined }[];
   verifier: AccessTokenVerifier;
   close(): Promise<void>;
 }
@@ -49,6 +51,10 @@ export async function startResourceServer(
       ...hook,
     }),
   );
+  const answered: TestResourceServer['answered'] = [];
+  app.addHook('onResponse', async (request, reply) => {
+    answered.push({ url: request.url, status: reply.statusCode, clientId: request.access?.clientId });
+  });
   const answer = async (request: import('fastify').FastifyRequest) => {
     const access = request.access!;
     return {
@@ -63,6 +69,7 @@ export async function startResourceServer(
   return {
     app,
     url,
+    answered,
     verifier,
     async close() {
       await app.close();
