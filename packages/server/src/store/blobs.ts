@@ -385,7 +385,7 @@ export class BlobStore {
       writable,
       open: () => {
         if (!ref) throw new Error('the blob was read before it was written');
-        return kept ? Readable.from(kept) : createReadStream(tmp);
+        return kept ? Readable.from(kept) : createReadStream(tmp, { highWaterMark: READ_CHUNK_BYTES });
       },
       place: async () => {
         if (!ref) throw new EhmiError('EHMI_INTERNAL', 'a blob was placed before it was written');
@@ -416,7 +416,8 @@ export class BlobStore {
                   else throw err;
                 }),
           );
-          if (across) return await this.put(kept ? kept[0]! : createReadStream(tmp));
+          if (across)
+            return await this.put(kept ? kept[0]! : createReadStream(tmp, { highWaterMark: READ_CHUNK_BYTES }));
         } catch (err) {
           throw storageError(err, 'storing a blob');
         }
@@ -504,7 +505,7 @@ export class BlobStore {
         } else done();
       },
     });
-    const file = createReadStream(path);
+    const file = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
     file.on('error', (err: NodeJS.ErrnoException) => {
       check.destroy(
         err.code === 'ENOENT'
@@ -548,6 +549,13 @@ export class BlobStore {
 
 /** Octets a writer's Writable queues while its file takes a write (written together by the next write). */
 const QUEUED_BYTES = 1024 * 1024;
+
+/**
+ * Octets per read of a blob file. fs streams read 64 KB by default: a large payload then costs a read, a Buffer and a
+ * pass through every stream after it (hash, gzip, cipher, TLS) per 64 KB; 256 KB reads take about half the CPU per MB
+ * (DESIGN-NOTES.md "The large payload: …"), and a stream holds one such chunk at a time.
+ */
+const READ_CHUNK_BYTES = 256 * 1024;
 
 /** Blobs remembered as made durable by this process (a set of hashes: about 100 bytes each). */
 const DURABLE_REMEMBERED = 4096;
