@@ -223,12 +223,17 @@ export async function decompressAttachment(
       )
     : undefined;
   try {
-    await readThrough(attachment, counter ? [createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }), counter] : [], target.writable, {
-      ...options,
-      onChunk: (n) => {
-        read += n;
+    await readThrough(
+      attachment,
+      counter ? [createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }), counter] : [],
+      target.writable,
+      {
+        ...options,
+        onChunk: (n) => {
+          read += n;
+        },
       },
-    });
+    );
   } catch (err) {
     if (err instanceof EhmiError) throw err;
     if (!isZlibError(err)) {

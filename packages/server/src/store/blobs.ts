@@ -438,7 +438,9 @@ export class BlobStore {
                 }),
           );
           if (across)
-            return await this.put(kept ? kept[0]! : createReadStream(tmp, { highWaterMark: READ_CHUNK_BYTES }));
+            return await this.put(
+              kept ? kept[0]! : createReadStream(tmp, { highWaterMark: READ_CHUNK_BYTES }),
+            );
         } catch (err) {
           throw storageError(err, 'storing a blob');
         }
@@ -574,7 +576,7 @@ const QUEUED_BYTES = 1024 * 1024;
 /**
  * Octets per read of a blob file. fs streams read 64 KB by default: a large payload then costs a read, a Buffer and a
  * pass through every stream after it (hash, gzip, cipher, TLS) per 64 KB; 256 KB reads take about half the CPU per MB
- * (DESIGN-NOTES.md "The large payload: …"), and a stream holds one such chunk at a time.
+ * (DESIGN-NOTES.md "The large payload: bigger chunks, …"), and a stream holds one such chunk at a time.
  */
 const READ_CHUNK_BYTES = 256 * 1024;
 
