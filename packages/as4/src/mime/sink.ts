@@ -57,6 +57,11 @@ export interface TempFileSinkOptions {
 
 /** Octets a part's Writable queues while its file takes a write (written together by the next write). */
 const QUEUED_BYTES = 1024 * 1024;
+/**
+ * Octets per read of a part's file (fs streams read 64 KB by default): fewer reads, Buffers and passes through the
+ * decryption, digest and gunzip streams per MB of a large part.
+ */
+const READ_CHUNK_BYTES = 256 * 1024;
 
 /**
  * A storage error of the receiver (a full disk, an I/O error, a folder that is gone): EHMI_STORE_UNAVAILABLE (HTTP
@@ -198,7 +203,7 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
           if (disposed) throw new Error('the attachment sink was disposed');
           if (held) return Readable.from(held);
           const out = new PassThrough();
-          const input = createReadStream(path);
+          const input = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
           input.on('error', (err) => out.destroy(storageFailure(err, 'reading a temporary file')));
           return input.pipe(out);
         },
