@@ -476,6 +476,9 @@ async function commit(
   });
   const receipt = await text(writeAs4Message(signed.xml, []).body);
   const now = rc.now();
+  // Held before the commit, so the hand-over job, which exists once it commits, finds it (a commit that fails leaves
+  // an entry nothing takes: bounded, and named by content).
+  if (read?.held) rc.held?.hold(messageId, read.held);
   const result = await stored('the commit', () =>
     commitTransaction(rx, rc, { receipt, blob, now, test, facts }),
   );
@@ -487,7 +490,6 @@ async function commit(
       { messageId, sender: originalSender(um)?.value, test, size: blob?.size },
       'AS4 message committed',
     );
-    if (read?.held) rc.held?.hold(messageId, read.held);
     if (!test) rc.onCommitted();
   }
   return result.receipt;
