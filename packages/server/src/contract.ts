@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { EdsMessageFacts } from '@ehmi/sbdh';
+import type { EdsMessageFacts, LoadedEnvelope } from '@ehmi/sbdh';
 import { afterCommit } from './store/db.ts';
 import type { AnyDb } from './store/types.ts';
 
@@ -160,6 +160,11 @@ export interface InboundEnvelope {
   documentType: string;
   receivedAt: number;
   envelope: ByteSource;
+  /**
+   * The envelope's octets and the document parsed from them, when the AP of this process read them at its commit
+   * (`ap/held.ts`): an MSH in the same process uses them instead of reading and parsing `envelope` again.
+   */
+  read?: { bytes: Buffer; loaded: LoadedEnvelope };
 }
 
 /** What became of a submission at the AP (reception awareness, eDelivery AS4 1.15 §3.3). */

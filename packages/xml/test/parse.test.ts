@@ -184,6 +184,22 @@ describe('parseXml strictness beyond the DOM parser', () => {
     );
   });
 
+  it('without positions: nodes carry none, the document is the same, an error still says where', () => {
+    const text = '<r xmlns="urn:x">\n  <a b="1">t</a>\n</r>';
+    const plain = parseXml(text, { locator: false });
+    const a = childElement(rootElement(plain), 'urn:x', 'a') as unknown as { lineNumber?: number };
+    assert.equal(a.lineNumber, undefined);
+    const located = childElement(rootElement(parseXml(text)), 'urn:x', 'a') as unknown as {
+      lineNumber?: number;
+    };
+    assert.equal(located.lineNumber, 2);
+    assert.equal(excC14n(rootElement(plain)), excC14n(rootElement(parseXml(text))));
+    assert.throws(
+      () => parseXml('<r>\n<a></r>', { source: 'x.xml', locator: false }),
+      /x\.xml is not well-formed XML at line 2/,
+    );
+  });
+
   it('decodes bytes in the encoding the XML declaration names', () => {
     const latin1 = Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><r>\xe6</r>', 'latin1');
     assert.equal(parseXml(latin1).documentElement?.textContent, 'æ');

@@ -49,7 +49,12 @@ export interface ParseEnvelopeOptions {
  * const messaging = parseMessaging(env.messaging);
  */
 export function parseEnvelope(xml: string | Uint8Array, options: ParseEnvelopeOptions = {}): As4Envelope {
-  const document = parseXml(xml, { maxBytes: options.maxBytes ?? 4 * 1024 * 1024, source: 'SOAP envelope' });
+  // No node positions: nothing reads them from a SOAP envelope (an error still names its line).
+  const document = parseXml(xml, {
+    maxBytes: options.maxBytes ?? 4 * 1024 * 1024,
+    source: 'SOAP envelope',
+    locator: false,
+  });
   return checkEnvelope(document);
 }
 

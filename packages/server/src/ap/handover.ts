@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { alongside, type MshBackend } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import type { Job, JobContext } from '../store/index.ts';
+import type { HeldEnvelopes } from './held.ts';
 import type { ApStore } from './tables.ts';
 
 /**
@@ -15,6 +16,7 @@ export function deliverHandler(
   logger: Logger,
   now: () => number,
   eds?: DeliveryStatusReporter,
+  held?: HeldEnvelopes,
 ) {
   return async (job: Job<{ messageId: string }>, { complete }: JobContext): Promise<void> => {
     const row = await store.db
@@ -50,6 +52,8 @@ export function deliverHandler(
         documentType: row.document_type,
         receivedAt: row.received_at,
         envelope: { size: blob.size, hash: blob.hash, open: () => store.blobs.open(blob) },
+        // Read and parsed at the commit, in this process: the MSH takes it as it is (`held.ts`).
+        read: held?.take(row.message_id, blob.hash),
       },
       part,
     );

@@ -25,6 +25,7 @@ import { FreshLookups } from './discovery.ts';
 import { configuredDiscovery } from './discovery-config.ts';
 import { EVIDENCE_OPENAPI_COMPONENTS, registerEvidenceRoutes } from './evidence-api.ts';
 import { deliverHandler, outcomeHandler } from './handover.ts';
+import { HeldEnvelopes } from './held.ts';
 import type { SigningCredential } from './message.ts';
 import { ping, pings } from './ping.ts';
 import { registerReceiveRoute } from './receive.ts';
@@ -285,7 +286,10 @@ export async function createAccessPoint(
   });
   // This instance's own folder for the temporary files of received messages; what a crash left is removed here.
   const temp = await openInstanceTempDir(join(config.dataDir, 'tmp', 'as4'), { logger });
+  // Received envelopes the commit read whole, for the hand-over to take (`held.ts`).
+  const held = new HeldEnvelopes();
   registerReceiveRoute(app, {
+    held,
     count: (result) => received.inc({ result }),
     store,
     queue: handoverQueue,
@@ -366,7 +370,7 @@ export async function createAccessPoint(
   deliverWorker = new Worker(
     handoverQueue,
     QUEUES.deliver,
-    deliverHandler(store, deps.backend, logger, now, eds),
+    deliverHandler(store, deps.backend, logger, now, eds, held),
     {
       concurrency: ap.send.concurrency,
       pollIntervalMs,
@@ -408,10 +412,14 @@ export async function createAccessPoint(
       }
       // A repeated submit (the MSH's job again after a crash) is found by the insert below, which keeps the first
       // AS4 MessageId; no look-up before it, since nearly every submit is a first.
-      // The MSH's envelope is a blob of the node's store already: named again, not copied (content-addressed).
+      // The MSH's envelope is a blob of the node's store already: named again, not copied (content-addressed). One
+      // this store just made durable (the MSH of this process wrote it) is not looked for twice: `noteBlob` in the
+      // transaction below checks its file, and stores it again should it be gone.
       const envelope = submission.envelope;
       const known =
-        envelope.hash !== undefined && envelope.size !== undefined && (await store.blobs.has(envelope.hash))
+        envelope.hash !== undefined &&
+        envelope.size !== undefined &&
+        (store.blobs.madeDurable(envelope.hash) || (await store.blobs.has(envelope.hash)))
           ? { hash: envelope.hash, size: envelope.size }
           : undefined;
       const blob = known ?? (await store.blobs.put(envelope.open()));

@@ -30,18 +30,19 @@ import {
   oneLineName,
   type RevocationChecker,
 } from '@ehmi/pki';
-import type { EdsMessageFacts } from '@ehmi/sbdh';
+import { type EdsMessageFacts, type EhmiEnvelope, type LoadedEnvelope, loadEnvelope } from '@ehmi/sbdh';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { ReceiverDiscovery } from '../contract.ts';
-import { readSbdhHeader } from '../delivery-status/header.ts';
+import { readSbdhHeader, sbdhHeaderOf } from '../delivery-status/header.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
 import { type BlobStore, type BlobWriter, type JobQueue, noteBlob } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
 import { type FreshLookups, normaliseParticipant, participantOfProperty } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
+import { HELD_ENVELOPE_BYTES, type HeldEnvelope, type HeldEnvelopes } from './held.ts';
 import { GLN_PARTY_TYPE, type SigningCredential } from './message.ts';
 import type { ApStore } from './tables.ts';
 
@@ -75,6 +76,8 @@ export interface ReceiveContext {
   limits: Partial<As4Limits>;
   /** EDS reporting: 04.1 (09.1, 14.1, 19.1) with the commit. */
   eds?: DeliveryStatusReporter;
+  /** Where envelopes read whole for their EDS facts wait for their hand-over to the MSH (`held.ts`). */
+  held?: HeldEnvelopes;
   /**
    * This instance's folder for attachment bodies while a message is processed (on the data disk, not a RAM-backed
    * /tmp; `temp.ts`). Each message's files are removed when it is done.
@@ -463,17 +466,19 @@ async function commit(
         const written = payloads.writerOf(rx.payloads[0]!.contentId);
         return written ? written.place() : rc.store.blobs.put(rx.payloads[0]!.open());
       });
-  // The SBDH's facts for EDS, read from its header once (the payload is not read), from the copy just written.
-  // Reporting never stands in the way of a reception: a header that cannot be read reports nothing.
-  const header =
-    blob && rc.eds?.enabled ? await readSbdhHeader(rx.payloads[0]!.open()).catch(() => undefined) : undefined;
-  const facts = header && rc.eds ? rc.eds.factsOf(header) : undefined;
+  // The SBDH's facts for EDS, from the copy just written. Reporting never stands in the way of a reception: a
+  // header that cannot be read reports nothing.
+  const read = blob && rc.eds?.enabled ? await readEnvelope(rx, blob, rc).catch(() => undefined) : undefined;
+  const facts = read?.header && rc.eds ? rc.eds.factsOf(read.header) : undefined;
   const signed = await signReceipt(rx.receipt, {
     privateKey: rc.signing.privateKey,
     certificate: rc.signing.chain,
   });
   const receipt = await text(writeAs4Message(signed.xml, []).body);
   const now = rc.now();
+  // Held before the commit, so the hand-over job, which exists once it commits, finds it (a commit that fails leaves
+  // an entry nothing takes: bounded, and named by content).
+  if (read?.held) rc.held?.hold(messageId, read.held);
   const result = await stored('the commit', () =>
     commitTransaction(rx, rc, { receipt, blob, now, test, facts }),
   );
@@ -488,6 +493,31 @@ async function commit(
     if (!test) rc.onCommitted();
   }
   return result.receipt;
+}
+
+/**
+ * The received envelope's header, for its EDS facts. A small envelope (the usual case) is read whole from the copy
+ * just written and parsed once: held for the MSH of this process (`held.ts`), which then neither reads nor parses it
+ * again. A large one, or one whose payload is not well-formed, gives its header only (the payload is not read).
+ */
+async function readEnvelope(
+  rx: ReceivedUserMessage,
+  blob: { hash: string; size: number },
+  rc: ReceiveContext,
+): Promise<{ header: EhmiEnvelope | undefined; held?: HeldEnvelope }> {
+  if (!rc.held || blob.size > HELD_ENVELOPE_BYTES)
+    return { header: await readSbdhHeader(rx.payloads[0]!.open()) };
+  const chunks: Buffer[] = [];
+  for await (const chunk of rx.payloads[0]!.open())
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  let loaded: LoadedEnvelope;
+  try {
+    loaded = loadEnvelope(bytes, 'the received envelope');
+  } catch {
+    return { header: sbdhHeaderOf(bytes.toString('utf8')) };
+  }
+  return { header: loaded.envelope, held: { hash: blob.hash, bytes, loaded } };
 }
 
 /** The commit's one transaction: the row with the signed receipt, the evidence, the hand-over job. */

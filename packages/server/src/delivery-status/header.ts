@@ -27,7 +27,19 @@ export async function readSbdhHeader(stream: Readable): Promise<EhmiEnvelope | u
   } finally {
     stream.destroy();
   }
-  if (end < 0) return undefined;
+  return end < 0 ? undefined : headerOf(text, end);
+}
+
+/**
+ * {@link readSbdhHeader} of an envelope whose text is in memory: the header is parsed, the payload after it is not.
+ * For a reader that needs no more than the header of a large envelope (a 10 KB envelope's payload is most of it).
+ */
+export function sbdhHeaderOf(text: string): EhmiEnvelope | undefined {
+  const end = headerEnd(text);
+  return end < 0 ? undefined : headerOf(text, end);
+}
+
+function headerOf(text: string, end: number): EhmiEnvelope | undefined {
   const root = /<([A-Za-z_][\w.-]*:)?StandardBusinessDocument[\s>]/.exec(text);
   if (!root) return undefined;
   const xml = `${text.slice(0, end)}</${root[1] ?? ''}StandardBusinessDocument>`;

@@ -484,6 +484,15 @@ export class BlobStore {
   }
 
   /**
+   * Whether this store made the blob durable recently (written or placed by this process, not deleted by it since):
+   * no file-system call. False says nothing; a collection by another process is not seen, so a row that names the
+   * blob still checks its file in its transaction (`noteBlob`).
+   */
+  madeDurable(hash: string): boolean {
+    return this.#durable.has(hash);
+  }
+
+  /**
    * Whether the blob's file is there, without leaving the thread: for use inside a transaction, where waiting on
    * the thread pool would keep SQLite's write lock while another connection of this process spins on it.
    */

@@ -66,9 +66,11 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope, part?: Al
   // Its size known (a blob of the AP's store): an envelope over the limit is not read into memory first.
   if (inbound.envelope.size !== undefined && inbound.envelope.size > limit)
     return ignore(core, inbound, tooLarge(limit));
+  // Read and parsed by the AP of this process already (its EDS facts): taken as they are.
+  const read = inbound.read && inbound.read.bytes.byteLength <= limit ? inbound.read : undefined;
   let bytes: Buffer;
   try {
-    bytes = await readAll(inbound.envelope.open(), limit);
+    bytes = read?.bytes ?? (await readAll(inbound.envelope.open(), limit));
   } catch (err) {
     if (err instanceof EhmiError && err.code === 'EHMI_TOO_LARGE') return ignore(core, inbound, err.message);
     throw err;
@@ -77,7 +79,7 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope, part?: Al
   let loaded: LoadedEnvelope | undefined;
   let parsed: ParsedEnvelope | undefined;
   try {
-    loaded = loadEnvelope(bytes, 'the received envelope');
+    loaded = read?.loaded ?? loadEnvelope(bytes, 'the received envelope');
     parsed = parsedEnvelope(loaded);
   } catch {
     // Read again below by validate(), which says what is wrong.

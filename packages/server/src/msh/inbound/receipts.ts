@@ -8,6 +8,7 @@ import {
   receiptEnvelope,
 } from '@ehmi/sbdh';
 import { type Alongside, type InboundEnvelope, runAlongside } from '../../contract.ts';
+import { sbdhHeaderOf } from '../../delivery-status/header.ts';
 import { type MshCore, putBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
 import { addSubmission, type BuiltEnvelope, builtEnvelope } from '../envelopes.ts';
@@ -109,7 +110,9 @@ export async function receiveReceipt(
   const sub = originalId ? await findSubmission(core.store.db, originalId) : undefined;
   if (!sub)
     return ignore(core, inbound, `EnvelopeReceipt for an unknown envelope ${originalId ?? '(none named)'}`);
-  const original = parse(await core.store.blobs.read(sub.envelope_hash));
+  // What the receipt is checked against is the original's header: its payload is not parsed.
+  const bytes = await core.store.blobs.read(sub.envelope_hash);
+  const original = sbdhHeaderOf(bytes.toString('utf8')) ?? parse(bytes);
   // Only the party the envelope went to may receipt it: the sender its access point authenticated is that party.
   if (original.receiver.value.toLowerCase() !== inbound.sender.toLowerCase()) {
     return ignore(
