@@ -40,7 +40,8 @@ export interface WorkerOptions {
   /**
    * Jobs enqueued due now in this process while every slot runs one, that the worker takes anyway: written claimed
    * under its lease like a job handed over, held in memory and started as slots free up, so none needs a claim of
-   * its own. Beyond this many (default 4 × `concurrency`) a job is written ready and claimed as before. 0 holds none.
+   * its own. Beyond this many (default 4 × `concurrency`) a job is written ready and claimed as before. Under a backlog
+   * a claim also takes up to this many beyond the free slots, held the same way. 0 holds none.
    */
   hold?: number;
   /**
@@ -423,7 +424,10 @@ export class Worker<P = unknown> {
             this.#logger?.warn({ err, queue: this.#name }, 'dead-lettering expired jobs failed');
           }
         }
-        const want = batch ? batch.size : free;
+        // Under a backlog a claim takes, beside a job for each free slot, as many as the worker may hold: they wait
+        // here under their lease and start as slots free up, so one claim (one commit) serves many jobs.
+        const room = this.#concurrency + this.#hold - this.#running.size - this.#reserved - this.#held.length;
+        const want = batch ? batch.size : Math.max(free, room);
         try {
           claimed = await this.#queue.claim<P>(this.#name, this.id, want);
           // All it asked for: more may be due.
@@ -436,7 +440,10 @@ export class Worker<P = unknown> {
       if (batch) {
         if (claimed.length > 0) this.#track(this.#executeBatch(batch, claimed));
       } else {
-        for (const job of claimed) this.#track(this.#execute(job));
+        for (const job of claimed) {
+          if (this.#running.size < this.#concurrency) this.#track(this.#execute(job));
+          else this.#held.push(job);
+        }
       }
       if (claimed.length === 0 && this.#running.size === 0 && this.#idleWaiters.length > 0) {
         await this.#settleIdle();

@@ -838,6 +838,32 @@ for (const engine of engines()) {
       }
     });
 
+    it('under a backlog, one claim takes a job for each free slot and as many as the worker holds', {
+      timeout: 20_000,
+    }, async () => {
+      const queue = new CountingQueue(t.store, base);
+      const name = q();
+      // Queued before any worker: written ready, for a claim.
+      for (let i = 0; i < 5; i++) await queue.enqueue(t.store.db, { queue: name, payload: `job ${i}` });
+      const seen: string[] = [];
+      const worker = new Worker<string>(queue, name, async (job) => void seen.push(job.payload), {
+        pollIntervalMs: HOUR,
+        concurrency: 1,
+        hold: 3,
+      });
+      const claims = queue.claims;
+      worker.start();
+      try {
+        await worker.idle({ drained: true });
+        assert.deepEqual([...seen].sort(), ['job 0', 'job 1', 'job 2', 'job 3', 'job 4']);
+        // The first claim takes four (one slot, three held), the second the last one, a third finds nothing.
+        assert.ok(queue.claims - claims <= 3, `${queue.claims - claims} claims for five jobs`);
+        assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 5, dead: 0 });
+      } finally {
+        await worker.stop();
+      }
+    });
+
     it('gives back the jobs it holds when it stops before it could run them', {
       timeout: 20_000,
     }, async () => {
