@@ -350,6 +350,7 @@ export async function createAccessPoint(
     onOutcome: () => {
       eds.wake();
     },
+    backend: deps.backend,
     eds,
     closing: closing.signal,
     count: (result) => attempts.inc({ result }),
