@@ -184,6 +184,11 @@ export interface OutboundOutcome {
  * record of the hand-over, committed with the MSH's (see {@link Alongside}).
  */
 export interface MshBackend {
+  /**
+   * The database handle the MSH commits to, when it runs in this process: an AP on the same one may leave things to
+   * the MSH that only make sense in one commit with it (the outcome of a send, told in the send's own commit).
+   */
+  readonly db?: unknown;
   deliver(inbound: InboundEnvelope, part?: Alongside): Promise<void>;
   outcome(outcome: OutboundOutcome, part?: Alongside): Promise<void>;
 }

@@ -546,12 +546,11 @@ async function finish(
     }
     return true;
   };
-  let told = false;
-  if (sc.backend) {
-    // The MSH records the outcome and commits this state with it (its transaction runs `record` first): one commit
-    // instead of this one and the outcome job's. A backend on another store tells the MSH before this state commits
-    // (a repeat after a crash tells it again: `outcome` is idempotent). If the MSH cannot take it now, the state
-    // commits below with the outcome job, as it would without a backend.
+  // Where the MSH shares the store, it records the outcome and commits this state with it (its transaction runs
+  // `record` first): one commit instead of this one and the outcome job's. If it cannot take it now (it throws), the
+  // state commits below with the outcome job, as for an MSH on another store, which learns the outcome only after
+  // the AP's state committed.
+  if (sc.backend?.db !== undefined && sc.backend.db === sc.store.db) {
     let recorded = false;
     const part = alongside(sc.store.db, async (trx) => {
       recorded = await record(trx as never, true);
@@ -573,7 +572,6 @@ async function finish(
         },
         part,
       );
-      told = true;
     } catch (err) {
       if (err === notPending) return;
       sc.logger.warn(
@@ -586,7 +584,7 @@ async function finish(
       return;
     }
   }
-  const committed = await sc.store.transaction((trx) => record(trx, told));
+  const committed = await sc.store.transaction((trx) => record(trx, false));
   if (committed) sc.onOutcome();
 }
 
