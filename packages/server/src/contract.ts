@@ -185,10 +185,11 @@ export interface OutboundOutcome {
  */
 export interface MshBackend {
   /**
-   * The database handle the MSH commits to, when it runs in this process: an AP on the same one may leave things to
-   * the MSH that only make sense in one commit with it (the outcome of a send, told in the send's own commit).
+   * Whether `outcome` commits to the database handle `db` and runs its `part` there: an AP on that store then tells
+   * the outcome of a send in the send's own commit. A method, so that the node's stand-in for a role created later
+   * (`ServiceRegistry.late`) passes it on. Absent: false.
    */
-  readonly db?: unknown;
+  sharesStore?(db: unknown): boolean;
   deliver(inbound: InboundEnvelope, part?: Alongside): Promise<void>;
   outcome(outcome: OutboundOutcome, part?: Alongside): Promise<void>;
 }

@@ -550,7 +550,7 @@ async function finish(
   // `record` first): one commit instead of this one and the outcome job's. If it cannot take it now (it throws), the
   // state commits below with the outcome job, as for an MSH on another store, which learns the outcome only after
   // the AP's state committed.
-  if (sc.backend?.db !== undefined && sc.backend.db === sc.store.db) {
+  if (sc.backend?.sharesStore?.(sc.store.db) === true) {
     let recorded = false;
     const part = alongside(sc.store.db, async (trx) => {
       recorded = await record(trx as never, true);

@@ -245,7 +245,7 @@ export async function createMsh(
   }
 
   const backend: MshBackend = {
-    db: core.store.db,
+    sharesStore: (db) => db === core.store.db,
     deliver: (inbound, part) => deliver(core, inbound, part),
     outcome: (outcome, part) => recordOutcome(core, outcome, part),
   };

@@ -256,11 +256,12 @@ for (const engine of engines()) {
     it('an MSH on the AP’s store is told the outcome in the commit that ends the send; one that fails then gets it by the outcome job', async () => {
       /** A recording MSH on A's own store: it commits the AP's part with its record, as the real MSH does. */
       class SharingBackend extends RecordingBackend {
-        readonly db: unknown;
         failures = 0;
         constructor(readonly store: Store<NodeTables>) {
           super();
-          this.db = store.db;
+        }
+        sharesStore(db: unknown): boolean {
+          return db === this.store.db;
         }
         override async outcome(outcome: OutboundOutcome, part?: Alongside): Promise<void> {
           await this.store.transaction(async (trx) => {
