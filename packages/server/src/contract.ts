@@ -189,6 +189,12 @@ export interface OutboundOutcome {
  * record of the hand-over, committed with the MSH's (see {@link Alongside}).
  */
 export interface MshBackend {
+  /**
+   * Whether `outcome` commits to the database handle `db` and runs its `part` there: an AP on that store then tells
+   * the outcome of a send in the send's own commit. A method, so that the node's stand-in for a role created later
+   * (`ServiceRegistry.late`) passes it on. Absent: false.
+   */
+  sharesStore?(db: unknown): boolean;
   deliver(inbound: InboundEnvelope, part?: Alongside): Promise<void>;
   outcome(outcome: OutboundOutcome, part?: Alongside): Promise<void>;
 }

@@ -105,8 +105,9 @@ function retryWindowMs(send: ApConfig['send']): number {
 /**
  * The access point role (ehmiAP): `POST /as4` receives AS4 messages from other access points (verify, decrypt,
  * decompress, duplicate check, durable commit, signed receipt), `gateway.submit` queues envelopes from the MSH, and
- * workers send them (`ap.send`, reception awareness), hand received envelopes to the MSH (`ap.deliver`) and report
- * outcomes (`ap.outcome`). eDelivery AS4 1.15 (default) or 2.0 (config `ap.profile`).
+ * workers send them (`ap.send`, reception awareness; the MSH is told the outcome with the send's end, in one commit
+ * when it shares the store), hand received envelopes to the MSH (`ap.deliver`) and report outcomes the MSH could not
+ * take then (`ap.outcome`). eDelivery AS4 1.15 (default) or 2.0 (config `ap.profile`).
  *
  * @example
  * const ap = await createAccessPoint(ctx, { backend: msh.backend });
@@ -354,6 +355,7 @@ export async function createAccessPoint(
     onOutcome: () => {
       eds.wake();
     },
+    backend: deps.backend,
     eds,
     closing: closing.signal,
     count: (result) => attempts.inc({ result }),

@@ -14,7 +14,13 @@ import { checkCertificatePurpose, checkCertificateTrust, type RevocationChecker 
 import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
-import type { ByteSource, DiscoveredEndpoint, ReceiverDiscovery } from '../contract.ts';
+import {
+  alongside,
+  type ByteSource,
+  type DiscoveredEndpoint,
+  type MshBackend,
+  type ReceiverDiscovery,
+} from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
 import type { Job, JobContext, JobQueue } from '../store/index.ts';
@@ -60,6 +66,11 @@ export interface SendContext {
   serviceType: string;
   profile: As4ProfileId;
   onOutcome: () => void;
+  /**
+   * The MSH told of each final state: in the transaction that records it when both share the store (one commit for
+   * the send's end and the MSH's record), else by the `ap.outcome` job. Without it, always by the job.
+   */
+  backend?: MshBackend;
   /** Aborted when the role closes: a send in flight stops and is retried after the restart. */
   closing?: AbortSignal;
   /** Counts attempts by result: `sent`, `retry`, `failed`. */
@@ -485,7 +496,8 @@ async function finish(
 ): Promise<void> {
   const now = sc.now();
   const evidence = result.evidence;
-  const committed = await sc.store.transaction(async (trx) => {
+  // The final state; with `told`, the MSH has the outcome (in this transaction, or before it), so no outcome job.
+  const record = async (trx: Parameters<typeof recordEvidence>[0], told: boolean): Promise<boolean> => {
     const updated = await trx
       .updateTable('ap_outbound')
       .set({
@@ -495,6 +507,7 @@ async function finish(
         reason: result.reason?.slice(0, 4000) ?? null,
         last_error: result.lastError?.slice(0, 4000) ?? null,
         ...(result.endpointUrl ? { endpoint_url: result.endpointUrl } : {}),
+        ...(told ? { outcome_at: now } : {}),
         finished_at: now,
         updated_at: now,
       })
@@ -514,10 +527,12 @@ async function finish(
         at: now,
       });
     }
-    await sc.handoverQueue.enqueue(trx, {
-      queue: QUEUES.outcome,
-      payload: { submissionId: row.submission_id },
-    });
+    if (!told) {
+      await sc.handoverQueue.enqueue(trx, {
+        queue: QUEUES.outcome,
+        payload: { submissionId: row.submission_id },
+      });
+    }
     // 03.2: sent over AS4 (the receiving AP's receipt verified), or failed for good.
     if (sc.eds?.enabled && row.eds_facts) {
       await sc.eds.report(trx, {
@@ -530,9 +545,51 @@ async function finish(
       });
     }
     return true;
-  });
+  };
+  // Where the MSH shares the store, it records the outcome and commits this state with it (its transaction runs
+  // `record` first): one commit instead of this one and the outcome job's. If it cannot take it now (it throws), the
+  // state commits below with the outcome job, as for an MSH on another store, which learns the outcome only after
+  // the AP's state committed.
+  if (sc.backend?.sharesStore?.(sc.store.db) === true) {
+    let recorded = false;
+    const part = alongside(sc.store.db, async (trx) => {
+      recorded = await record(trx as never, true);
+      // No longer pending (finished meanwhile): nothing to tell, nothing to commit.
+      if (!recorded) throw notPending;
+    });
+    try {
+      await sc.backend.outcome(
+        {
+          submissionId: row.submission_id,
+          as4MessageId: row.as4_message_id,
+          status: result.status,
+          at: now,
+          ...(result.ebmsCode ? { ebmsCode: result.ebmsCode } : {}),
+          ...(result.reason ? { reason: result.reason.slice(0, 4000) } : {}),
+          ...((result.endpointUrl ?? row.endpoint_url)
+            ? { endpointUrl: result.endpointUrl ?? row.endpoint_url! }
+            : {}),
+        },
+        part,
+      );
+    } catch (err) {
+      if (err === notPending) return;
+      sc.logger.warn(
+        { err, submissionId: row.submission_id },
+        'the MSH did not take the outcome with the send; it is queued for it',
+      );
+    }
+    if (part.committed()) {
+      if (recorded) sc.onOutcome();
+      return;
+    }
+  }
+  const committed = await sc.store.transaction((trx) => record(trx, false));
   if (committed) sc.onOutcome();
 }
+
+/** Thrown inside the MSH's transaction when the outbound row was finished meanwhile: it rolls back. */
+const notPending = new Error('the outbound message is no longer pending');
 
 /**
  * A pending message whose send job is gone (dead-lettered after its worker died on the last attempt) would wait

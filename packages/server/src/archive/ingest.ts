@@ -220,5 +220,7 @@ export function archiveBackend(o: ArchiveIngestOptions): MshBackend {
       }
     },
     async outcome(): Promise<void> {},
+    // The archive records no outcome: an AP's send ends in a commit of its own.
+    sharesStore: () => false,
   };
 }

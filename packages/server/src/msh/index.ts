@@ -245,6 +245,7 @@ export async function createMsh(
   }
 
   const backend: MshBackend = {
+    sharesStore: (db) => db === core.store.db,
     deliver: (inbound, part) => deliver(core, inbound, part),
     outcome: (outcome, part) => recordOutcome(core, outcome, part),
   };

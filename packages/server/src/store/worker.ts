@@ -38,6 +38,13 @@ export interface WorkerOptions {
   /** Jobs run at once by this worker. */
   concurrency?: number;
   /**
+   * Jobs enqueued due now in this process while every slot runs one, that the worker takes anyway: written claimed
+   * under its lease like a job handed over, held in memory and started as slots free up, so none needs a claim of
+   * its own. Beyond this many (default 4 × `concurrency`) a job is written ready and claimed as before. Under a backlog
+   * a claim also takes up to this many beyond the free slots, held the same way. 0 holds none.
+   */
+  hold?: number;
+  /**
    * The longest an idle worker waits before it looks for due jobs again: a safety net. Jobs enqueued (once their
    * transaction commits) or set to retry in this process wake the worker at once or at their time, and an idle
    * worker sleeps only until the earliest waiting job or held lease falls due; so polling only finds what other
@@ -92,6 +99,7 @@ export class Worker<P = unknown> {
   readonly #name: string;
   readonly #handler: JobHandler<P> | BatchJobHandler<P>;
   readonly #concurrency: number;
+  readonly #hold: number;
   readonly #pollMs: number;
   readonly #logger: Logger | undefined;
   readonly #isPermanent: (error: unknown) => boolean;
@@ -106,6 +114,12 @@ export class Worker<P = unknown> {
   #withdraw: (() => void) | undefined;
   /** Slots promised to jobs enqueued in this process whose transaction has not ended yet. */
   #reserved = 0;
+  /**
+   * Jobs handed over while every slot was busy, oldest first: written claimed by this worker (see `hold`), started as
+   * slots free up; given back (ready, the try not counted) if the worker stops first.
+   */
+  readonly #held: Job<P>[] = [];
+  readonly #givingBack = new Set<Promise<void>>();
   /**
    * Whether a job of the queue may be due that this worker has not claimed: set by a signal, a timer, a poll, a
    * claim that took all it asked for; cleared by a claim. A worker that finished a job claims again only when set.
@@ -133,6 +147,7 @@ export class Worker<P = unknown> {
     this.#name = name;
     this.#handler = handler;
     this.#concurrency = options.concurrency ?? 1;
+    this.#hold = options.hold ?? 4 * this.#concurrency;
     this.#pollMs = options.pollIntervalMs ?? 5000;
     this.#logger = options.logger;
     this.#isPermanent = options.isPermanent ?? isPermanentFailure;
@@ -172,7 +187,10 @@ export class Worker<P = unknown> {
   }
 
   #reserve(): LocalSlot | undefined {
-    if (this.#stopped || this.#running.size + this.#reserved >= this.#concurrency) return undefined;
+    if (this.#stopped) return undefined;
+    // A free slot, or room among the held jobs: the job runs when a slot frees up, without a claim.
+    if (this.#running.size + this.#reserved + this.#held.length >= this.#concurrency + this.#hold)
+      return undefined;
     this.#reserved++;
     let open = true;
     const close = (): boolean => {
@@ -192,32 +210,11 @@ export class Worker<P = unknown> {
           if (!close()) return;
           if (this.#stopped) {
             // Stopped between the enqueue and its commit: give the job back for any worker to claim.
-            this.#queue
-              .release(job)
-              .catch((err) =>
-                this.#logger?.warn({ err, jobId: job.id }, 'could not give back a job handed over'),
-              );
+            this.#giveBack(job);
             return;
           }
-          // The lease was counted from the enqueue: after a long transaction, renew it before the job starts (the
-          // heartbeat's first beat comes a third of a lease later). Lost already: the claim path takes the job.
-          const left = job.leaseUntil - this.#queue.options.now();
-          if (left >= (this.#queue.options.leaseMs * 2) / 3) {
-            this.#track(this.#execute(job as Job<P>));
-          } else {
-            this.#track(
-              this.#queue.extendLease(job).then(
-                (held) => {
-                  if (held) return this.#execute(job as Job<P>);
-                  this.wake();
-                },
-                (err) => {
-                  this.#logger?.warn({ err, jobId: job.id }, 'lease renewal of a job handed over failed');
-                  this.wake();
-                },
-              ),
-            );
-          }
+          if (this.#running.size < this.#concurrency) this.#start(job as Job<P>);
+          else this.#held.push(job as Job<P>);
           this.#nudge();
         });
       },
@@ -230,9 +227,58 @@ export class Worker<P = unknown> {
   #track(run: Promise<void>): void {
     const p = run.finally(() => {
       this.#running.delete(p);
+      this.#startHeld();
       this.#nudge();
     });
     this.#running.add(p);
+  }
+
+  /** Start held jobs in the slots that are free, oldest first. */
+  #startHeld(): void {
+    while (!this.#stopped && this.#held.length > 0 && this.#running.size < this.#concurrency) {
+      this.#start(this.#held.shift()!);
+    }
+  }
+
+  /**
+   * Run a job handed over (at once or after it was held). Its lease was counted from the enqueue: after a long
+   * transaction or a wait, it is renewed before the job starts (the heartbeat's first beat comes a third of a lease
+   * later). Lost already: the claim path takes the job, as its next try.
+   */
+  #start(job: Job<P>): void {
+    const left = job.leaseUntil - this.#queue.options.now();
+    if (left >= (this.#queue.options.leaseMs * 2) / 3) {
+      this.#track(this.#execute(job));
+      return;
+    }
+    this.#track(
+      this.#queue.extendLease(job).then(
+        (held) => {
+          if (held) return this.#execute(job);
+          this.wake();
+        },
+        (err) => {
+          this.#logger?.warn({ err, jobId: job.id }, 'lease renewal of a job handed over failed');
+          this.wake();
+        },
+      ),
+    );
+  }
+
+  /**
+   * Give back a job handed over that this worker will not run: ready again, its try not counted. `stop()` waits for
+   * the give-backs under way.
+   */
+  #giveBack(job: Job): Promise<void> {
+    const p: Promise<void> = this.#queue
+      .release(job)
+      .then(
+        () => {},
+        (err) => this.#logger?.warn({ err, jobId: job.id }, 'could not give back a job handed over'),
+      )
+      .finally(() => this.#givingBack.delete(p));
+    this.#givingBack.add(p);
+    return p;
   }
 
   /**
@@ -267,7 +313,9 @@ export class Worker<P = unknown> {
     this.#dueAt = undefined;
     this.wake();
     await this.#loop;
-    await Promise.allSettled([...this.#running]);
+    // Held jobs never started: ready again for any worker (here after a restart, or another instance).
+    await Promise.all(this.#held.splice(0).map((job) => this.#giveBack(job)));
+    await Promise.allSettled([...this.#running, ...this.#givingBack]);
     if (this.#idleWaiters.length > 0) {
       const state = await this.#stoppedState();
       for (const w of this.#idleWaiters.splice(0)) w.resolve(state);
@@ -316,13 +364,27 @@ export class Worker<P = unknown> {
       this.#sweepDue = true;
       this.#wakeAt(this.#queue.options.now() + 10);
     }
-    if (backlog.running > 0 && this.#running.size === 0 && this.#reserved === 0 && !this.#stopped) {
+    if (
+      backlog.running > 0 &&
+      this.#running.size === 0 &&
+      this.#reserved === 0 &&
+      this.#held.length === 0 &&
+      !this.#stopped
+    ) {
       // Running under another worker's lease (another instance's): nothing here tells when it ends, so look again
       // shortly, only while someone waits for idle (reads only, no claim).
       clearTimeout(this.#idleTimer);
       this.#idleTimer = setTimeout(() => this.#nudge(), 25);
     }
-    if (backlog.running > 0 || backlog.due > 0 || this.#running.size > 0 || this.#reserved > 0) return;
+    if (
+      backlog.running > 0 ||
+      backlog.due > 0 ||
+      this.#running.size > 0 ||
+      this.#reserved > 0 ||
+      this.#held.length > 0
+    ) {
+      return;
+    }
     const state: IdleState = { next: backlog.next };
     for (const w of [...this.#idleWaiters]) {
       if (w.drained && state.next !== undefined) continue;
@@ -362,7 +424,10 @@ export class Worker<P = unknown> {
             this.#logger?.warn({ err, queue: this.#name }, 'dead-lettering expired jobs failed');
           }
         }
-        const want = batch ? batch.size : free;
+        // Under a backlog a claim takes, beside a job for each free slot, as many as the worker may hold: they wait
+        // here under their lease and start as slots free up, so one claim (one commit) serves many jobs.
+        const room = this.#concurrency + this.#hold - this.#running.size - this.#reserved - this.#held.length;
+        const want = batch ? batch.size : Math.max(free, room);
         try {
           claimed = await this.#queue.claim<P>(this.#name, this.id, want);
           // All it asked for: more may be due.
@@ -375,7 +440,10 @@ export class Worker<P = unknown> {
       if (batch) {
         if (claimed.length > 0) this.#track(this.#executeBatch(batch, claimed));
       } else {
-        for (const job of claimed) this.#track(this.#execute(job));
+        for (const job of claimed) {
+          if (this.#running.size < this.#concurrency) this.#track(this.#execute(job));
+          else this.#held.push(job);
+        }
       }
       if (claimed.length === 0 && this.#running.size === 0 && this.#idleWaiters.length > 0) {
         await this.#settleIdle();

@@ -24,7 +24,14 @@ import { type Credential, issueCertificate } from '@ehmi/pki';
 import { Agent } from 'undici';
 import { type AccessPoint, buildOutboundMessage } from '../../src/ap/index.ts';
 import { PARTICIPANT_SCHEME, sendingPMode } from '../../src/ap/message.ts';
-import type { ByteSource, DiscoveredEndpoint, ReceiverDiscovery } from '../../src/contract.ts';
+import {
+  type Alongside,
+  type ByteSource,
+  type DiscoveredEndpoint,
+  type OutboundOutcome,
+  type ReceiverDiscovery,
+  runAlongside,
+} from '../../src/contract.ts';
 import type { ConfigInput } from '../../src/role-list.ts';
 import { type NodeTables, openNodeStore } from '../../src/role-list.ts';
 import type { Store } from '../../src/store/index.ts';
@@ -245,6 +252,56 @@ for (const engine of engines()) {
       cleanups.push(() => client.close());
       return { b, store, backend, client };
     }
+
+    it('an MSH on the AP’s store is told the outcome in the commit that ends the send; one that fails then gets it by the outcome job', async () => {
+      /** A recording MSH on A's own store: it commits the AP's part with its record, as the real MSH does. */
+      class SharingBackend extends RecordingBackend {
+        failures = 0;
+        constructor(readonly store: Store<NodeTables>) {
+          super();
+        }
+        sharesStore(db: unknown): boolean {
+          return db === this.store.db;
+        }
+        override async outcome(outcome: OutboundOutcome, part?: Alongside): Promise<void> {
+          await this.store.transaction(async (trx) => {
+            await runAlongside(part, this.store.db, trx, undefined);
+            if (this.failures > 0) {
+              this.failures--;
+              throw new Error('the MSH cannot take it now (test)');
+            }
+          });
+          this.outcomes.push(outcome);
+        }
+      }
+      const storeB = await openStoreFor();
+      const b = await startB(storeB, new RecordingBackend());
+      const storeA = await openStoreFor();
+      const backendA = new SharingBackend(storeA.store);
+      const a = await startA(storeA, backendA, { ap: sendTo(b.as4Url) });
+      const outcomeJobs = () =>
+        storeA.store.db.selectFrom('jobs').select(['status']).where('queue', '=', 'ap.outcome').execute();
+      const first = await submit(a, bytes(envelope('told in the send’s commit')));
+      const told = await waitFor('outcome', () => backendA.outcomes[0]);
+      assert.deepEqual([told.as4MessageId, told.status], [first.as4MessageId, 'sent']);
+      const row = await storeA.store.db
+        .selectFrom('ap_outbound')
+        .selectAll()
+        .where('submission_id', '=', first.submissionId)
+        .executeTakeFirstOrThrow();
+      assert.equal(row.status, 'sent');
+      assert.notEqual(row.outcome_at, null, 'noted told, in the same commit');
+      assert.notEqual(row.receipt, null);
+      assert.deepEqual(await outcomeJobs(), [], 'no outcome job');
+      // The MSH fails once: the send's end commits on its own with the outcome job, which tells it after.
+      backendA.failures = 1;
+      const second = await submit(a, bytes(envelope('told by the job')));
+      const later = await waitFor('second outcome', () => backendA.outcomes[1]);
+      assert.deepEqual([later.as4MessageId, later.status], [second.as4MessageId, 'sent']);
+      await a.idle({ drained: true });
+      assert.deepEqual(await outcomeJobs(), [{ status: 'done' }]);
+      assert.equal(backendA.outcomes.length, 2, 'each outcome told once');
+    });
 
     it('a message goes A→B: B’s MSH gets the exact envelope bytes, A’s MSH gets outcome sent (sync signed receipt)', async () => {
       const { a, backendA, backendB, storeA, storeB } = await pair();

@@ -39,6 +39,20 @@ for (const engine of engines()) {
       const sent = await submit(pair);
       assert.equal(sent.status, 202);
       const receipted = await reaches(pair, 'municipality', sent.body.id, 'receipted');
+      // The MSH and its AP share the store: the MSH took the send's outcome in the commit that ended the send, so no
+      // outcome job was queued on either node (the envelope, and the EnvelopeReceipt back), and the row notes it.
+      for (const node of ['municipality', 'gp'] as const) {
+        const db = pair.nodes[node]!.store.db;
+        // gp's send of the EnvelopeReceipt ends once municipality's AP receipt is back: it may end a little later.
+        await eventually(`the sends of ${node} told to its MSH`, async () => {
+          const rows = await db.selectFrom('ap_outbound').select(['status', 'outcome_at']).execute();
+          return rows.length > 0 && rows.every((r) => r.status === 'sent' && r.outcome_at !== null)
+            ? true
+            : undefined;
+        });
+        const jobs = await db.selectFrom('jobs').select('id').where('queue', '=', 'ap.outcome').execute();
+        assert.deepEqual(jobs, [], `no ap.outcome job on ${node}`);
+      }
       const codes = receipted.events.map((e) => e.code);
       assert.ok(codes.includes('10.1'), `EnvelopeReceipt event in ${codes.join(' ')}`);
       assert.ok(

@@ -738,7 +738,8 @@ for (const engine of engines()) {
           seen.push(job.payload);
           if (job.payload === 'first') await gate;
         },
-        { pollIntervalMs: HOUR, concurrency: 1 },
+        // Holds no job beyond its slot (the test below holds some).
+        { pollIntervalMs: HOUR, concurrency: 1, hold: 0 },
       );
       worker.start();
       try {
@@ -763,6 +764,154 @@ for (const engine of engines()) {
         await worker.idle({ drained: true });
         assert.deepEqual(seen, ['first', 'second']);
         assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 2, dead: 0 });
+      } finally {
+        open();
+        await worker.stop();
+      }
+    });
+
+    it('holds jobs enqueued while every slot is busy, claimed by the worker, and runs them in order with no claim', {
+      timeout: 20_000,
+    }, async () => {
+      const queue = new CountingQueue(t.store, base);
+      const name = q();
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const seen: Job<string>[] = [];
+      const worker = new Worker<string>(
+        queue,
+        name,
+        async (job) => {
+          seen.push(job);
+          if (job.payload === 'first') await gate;
+        },
+        { pollIntervalMs: HOUR, concurrency: 1, hold: 2 },
+      );
+      worker.start();
+      try {
+        await worker.idle();
+        const claims = queue.claims;
+        await t.store.transaction((trx) => queue.enqueue(trx, { queue: name, payload: 'first' }));
+        await until(() => seen.length === 1, 'the first job to run');
+        // The slot is busy: two are held (written claimed by the worker, under its lease), the third is queued ready.
+        const held = await t.store.transaction(async (trx) => [
+          await queue.enqueue(trx, { queue: name, payload: 'second' }),
+          await queue.enqueue(trx, { queue: name, payload: 'third' }),
+        ]);
+        const ready = await queue.enqueue(t.store.db, { queue: name, payload: 'fourth' });
+        for (const id of held) {
+          const row = await queue.get(id);
+          assert.deepEqual([row?.status, row?.locked_by, row?.attempts], ['running', worker.id, 1]);
+        }
+        assert.equal(
+          (await queue.get(ready))?.status,
+          'ready',
+          'beyond what the worker holds: queued for a claim',
+        );
+        // No other worker (another instance on PostgreSQL) takes a held job while its lease holds.
+        const other = await new JobQueue(t.store, base).claim(name, 'another instance', 10);
+        assert.deepEqual(
+          other.map((j) => j.payload),
+          ['fourth'],
+        );
+        await new JobQueue(t.store, base).release(other[0]!);
+        assert.equal(seen.length, 1, 'held, not run, while the slot is busy');
+        open();
+        await worker.idle({ drained: true });
+        assert.deepEqual(
+          seen.map((j) => [j.payload, j.attempt]),
+          [
+            ['first', 1],
+            ['second', 1],
+            ['third', 1],
+            ['fourth', 1],
+          ],
+        );
+        assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 4, dead: 0 });
+        assert.ok(
+          queue.claims - claims <= 2,
+          `the held jobs needed no claim (${queue.claims - claims} claims)`,
+        );
+      } finally {
+        open();
+        await worker.stop();
+      }
+    });
+
+    it('under a backlog, one claim takes a job for each free slot and as many as the worker holds', {
+      timeout: 20_000,
+    }, async () => {
+      const queue = new CountingQueue(t.store, base);
+      const name = q();
+      // Queued before any worker: written ready, for a claim.
+      for (let i = 0; i < 5; i++) await queue.enqueue(t.store.db, { queue: name, payload: `job ${i}` });
+      const seen: string[] = [];
+      const worker = new Worker<string>(queue, name, async (job) => void seen.push(job.payload), {
+        pollIntervalMs: HOUR,
+        concurrency: 1,
+        hold: 3,
+      });
+      const claims = queue.claims;
+      worker.start();
+      try {
+        await worker.idle({ drained: true });
+        assert.deepEqual([...seen].sort(), ['job 0', 'job 1', 'job 2', 'job 3', 'job 4']);
+        // The first claim takes four (one slot, three held), the second the last one, a third finds nothing.
+        assert.ok(queue.claims - claims <= 3, `${queue.claims - claims} claims for five jobs`);
+        assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 5, dead: 0 });
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('gives back the jobs it holds when it stops before it could run them', {
+      timeout: 20_000,
+    }, async () => {
+      const queue = new JobQueue(t.store, base);
+      const name = q();
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const worker = new Worker<string>(
+        queue,
+        name,
+        async () => {
+          started();
+          await gate;
+        },
+        { pollIntervalMs: HOUR, concurrency: 1, hold: 1 },
+      );
+      worker.start();
+      try {
+        await worker.idle();
+        const first = await t.store.transaction((trx) =>
+          queue.enqueue(trx, { queue: name, payload: 'first' }),
+        );
+        await running;
+        const second = await t.store.transaction((trx) =>
+          queue.enqueue(trx, { queue: name, payload: 'second' }),
+        );
+        await until(
+          async () => (await queue.get(second))?.locked_by === worker.id,
+          'the second job to be held',
+        );
+        const stopping = worker.stop();
+        open();
+        await stopping;
+        assert.equal((await queue.get(first))?.status, 'done');
+        await until(
+          async () => (await queue.get(second))?.status === 'ready',
+          'the held job to be given back',
+        );
+        const row = await queue.get(second);
+        assert.deepEqual(
+          [row?.status, row?.attempts, row?.lease_token],
+          ['ready', 0, null],
+          'given back, its try not counted',
+        );
+        const [job] = await queue.claim(name, 'next');
+        assert.deepEqual([job?.id, job?.attempt], [second, 1]);
       } finally {
         open();
         await worker.stop();
