@@ -4,7 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EhmiError } from '@ehmi/errors';
 import { sql } from 'kysely';
 import { openNodeStore } from '../../src/role-list.ts';
-import { type Job, JobQueue, type QueueOptions, Worker, writePending } from '../../src/store/index.ts';
+import {
+  type Job,
+  JobQueue,
+  type QueueOptions,
+  Worker,
+  type WorkerOptions,
+  writePending,
+} from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 import { spawnWorker } from '../helpers/spawn.ts';
 
@@ -674,11 +681,8 @@ for (const engine of engines()) {
       assert.fail(`timed out waiting for ${what}`);
     }
 
-    it('hands a job due now to a local worker with a free slot, claimed in its enqueueing transaction: no claim', {
-      timeout: 20_000,
-    }, async () => {
-      const queue = new CountingQueue(t.store, base);
-      const name = q();
+    /** A worker that records each job it runs and holds the one whose payload is `gateAt` until `open()`. */
+    function gatedWorker(queue: JobQueue, name: string, gateAt: string, options: WorkerOptions) {
       let open!: () => void;
       const gate = new Promise<void>((resolve) => (open = resolve));
       const seen: Job<string>[] = [];
@@ -687,10 +691,19 @@ for (const engine of engines()) {
         name,
         async (job) => {
           seen.push(job);
-          if (job.payload === 'handed') await gate;
+          if (job.payload === gateAt) await gate;
         },
-        { pollIntervalMs: HOUR, concurrency: 2 },
+        { pollIntervalMs: HOUR, ...options },
       );
+      return { worker, seen, open };
+    }
+
+    it('hands a job due now to a local worker with a free slot, claimed in its enqueueing transaction: no claim', {
+      timeout: 20_000,
+    }, async () => {
+      const queue = new CountingQueue(t.store, base);
+      const name = q();
+      const { worker, seen, open } = gatedWorker(queue, name, 'handed', { concurrency: 2 });
       worker.start();
       try {
         await worker.idle();
@@ -728,19 +741,8 @@ for (const engine of engines()) {
     }, async () => {
       const queue = new CountingQueue(t.store, base);
       const name = q();
-      let open!: () => void;
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      const seen: string[] = [];
-      const worker = new Worker<string>(
-        queue,
-        name,
-        async (job) => {
-          seen.push(job.payload);
-          if (job.payload === 'first') await gate;
-        },
-        // Holds no job beyond its slot (the test below holds some).
-        { pollIntervalMs: HOUR, concurrency: 1, hold: 0 },
-      );
+      // Holds no job beyond its slot (the test below holds some).
+      const { worker, seen, open } = gatedWorker(queue, name, 'first', { concurrency: 1, hold: 0 });
       worker.start();
       try {
         await worker.idle();
@@ -762,7 +764,10 @@ for (const engine of engines()) {
         assert.equal((await queue.get(first))?.status, 'running');
         open();
         await worker.idle({ drained: true });
-        assert.deepEqual(seen, ['first', 'second']);
+        assert.deepEqual(
+          seen.map((j) => j.payload),
+          ['first', 'second'],
+        );
         assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 2, dead: 0 });
       } finally {
         open();
@@ -775,18 +780,7 @@ for (const engine of engines()) {
     }, async () => {
       const queue = new CountingQueue(t.store, base);
       const name = q();
-      let open!: () => void;
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      const seen: Job<string>[] = [];
-      const worker = new Worker<string>(
-        queue,
-        name,
-        async (job) => {
-          seen.push(job);
-          if (job.payload === 'first') await gate;
-        },
-        { pollIntervalMs: HOUR, concurrency: 1, hold: 2 },
-      );
+      const { worker, seen, open } = gatedWorker(queue, name, 'first', { concurrency: 1, hold: 2 });
       worker.start();
       try {
         await worker.idle();
