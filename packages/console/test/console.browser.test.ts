@@ -185,6 +185,8 @@ describe('the console in a browser', { skip, timeout: 480_000 }, () => {
     // Wait until the receiving side took it: the EnvelopeReceipt is back at the sender's MSH (10.1).
     await reached(id, '10.1');
     await page.locator('[data-testid="step-10.1"][data-state="success"]').waitFor({ timeout: 120_000 });
+    // Each station reports to EDS on its own (a job each): the sender's 10.1 may be there before the receiving AP's
+    // 04.1, so each step is waited for.
     for (const code of [
       '01.1',
       '02.1',
@@ -198,8 +200,9 @@ describe('the console in a browser', { skip, timeout: 480_000 }, () => {
       '07.1',
       '10.1',
     ]) {
-      const step = page.getByTestId(`step-${code}`);
-      assert.equal(await step.getAttribute('data-state'), 'success', code);
+      await reached(id, code);
+      const step = page.locator(`[data-testid="step-${code}"][data-state="success"]`);
+      await step.waitFor({ timeout: 120_000 });
       const station = await step.getAttribute('data-station');
       assert.ok(station && /\/(EUA|MSH|AP)$/.test(station), `${code} is drawn at its station (${station})`);
     }
