@@ -2,7 +2,7 @@ import { EhmiError } from '@ehmi/errors';
 import type { ByteLease } from '../budget.ts';
 import { parseMessaging } from '../ebms/parse.ts';
 import { type As4Limits, resolveLimits } from '../limits.ts';
-import { readMimeMessage } from '../mime/parse.ts';
+import { type MimeMessage, readMimeMessage } from '../mime/parse.ts';
 import { type AttachmentSink, tempFileSink } from '../mime/sink.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import type { Messaging } from '../model/messaging.ts';
@@ -65,16 +65,8 @@ export async function parseAs4Message(
     sink,
     ...(options.envelopeLease ? { envelopeLease: options.envelopeLease } : {}),
   });
-  let messageId: string | undefined;
   try {
-    const envelope = parseEnvelope(mime.envelope, { maxBytes: limits.maxEnvelopeBytes });
-    const messaging = parseMessaging(envelope.messaging);
-    if (messaging.kind === 'user') {
-      messageId = messaging.userMessage.messageInfo.messageId;
-      checkPayloadReferences(messaging.userMessage, mime.attachments, envelope.body);
-    } else if (mime.attachments.length > 0) {
-      throw new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'a signal message carries MIME attachments');
-    }
+    const { envelope, messaging } = interpretMime(mime, limits);
     return {
       envelope,
       messaging,
@@ -85,6 +77,34 @@ export async function parseAs4Message(
     };
   } catch (err) {
     await sink.dispose().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * The steps of {@link parseAs4Message} after the MIME read: the SOAP envelope with the hardening checks, eb:Messaging
+ * into the model, PayloadInfo against the MIME parts. Frees nothing on failure (the caller owns the sink); a failure
+ * after the header was read carries the MessageId (`withMessageId`).
+ *
+ * @example
+ * const { envelope, messaging } = interpretMime(await readMimeMessage(body, { contentType, sink }), limits);
+ */
+export function interpretMime(
+  mime: MimeMessage,
+  limits: As4Limits,
+): { envelope: As4Envelope; messaging: Messaging } {
+  let messageId: string | undefined;
+  try {
+    const envelope = parseEnvelope(mime.envelope, { maxBytes: limits.maxEnvelopeBytes });
+    const messaging = parseMessaging(envelope.messaging);
+    if (messaging.kind === 'user') {
+      messageId = messaging.userMessage.messageInfo.messageId;
+      checkPayloadReferences(messaging.userMessage, mime.attachments, envelope.body);
+    } else if (mime.attachments.length > 0) {
+      throw new EhmiError('EHMI_AS4_MIME_INCONSISTENCY', 'a signal message carries MIME attachments');
+    }
+    return { envelope, messaging };
+  } catch (err) {
     throw withMessageId(err, messageId);
   }
 }

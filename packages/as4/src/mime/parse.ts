@@ -30,6 +30,13 @@ export interface ReadMimeOptions {
    * the pool between them. The caller releases it when the message is done.
    */
   envelopeLease?: ByteLease;
+  /**
+   * Called once, while the body still streams, when the root part is whole and an attachment has `afterBytes` octets
+   * in the sink: with the envelope and the attachments begun so far (each still growing; their `open()` follows the
+   * part as it arrives when the sink allows it). The caller may start on the message then; what it finds holds only
+   * if the read succeeds with no more attachments than it was given.
+   */
+  early?: { afterBytes: number; start(message: MimeMessage): void };
 }
 
 /**
@@ -75,7 +82,7 @@ export async function readMimeMessage(
   }
   const start = media.parameters.start === undefined ? undefined : stripAngles(media.parameters.start);
   const sink = options.sink ?? tempFileSink();
-  return readMultipart(body, boundary, start, limits, sink, options.envelopeLease);
+  return readMultipart(body, boundary, start, limits, sink, options.envelopeLease, options.early);
 }
 
 interface PartState {
@@ -98,7 +105,9 @@ async function readMultipart(
   limits: As4Limits,
   sink: AttachmentSink,
   envelopeLease: ByteLease | undefined,
+  early: ReadMimeOptions['early'],
 ): Promise<MimeMessage> {
+  let earlyStarted = early === undefined;
   let failure: EhmiError | undefined;
   let done = false;
   let rootSeen = false;
@@ -235,6 +244,10 @@ async function readMultipart(
     }
     if (attachment) attachment.size = state.size;
     if (!state.target!.writable.write(chunk)) drain ??= drained(state.target!.writable);
+    if (!earlyStarted && envelope !== undefined && state.size >= early!.afterBytes) {
+      earlyStarted = true;
+      early!.start({ envelope, envelopeHeaders, attachments: [...attachments] });
+    }
   };
 
   try {

@@ -19,7 +19,10 @@ export interface PartDescriptor {
 /** Where an attachment body goes while it streams in, and how it is read back. */
 export interface SinkTarget {
   writable: Writable;
-  /** A fresh stream over everything written, callable once `writable` has finished, and again any time after. */
+  /**
+   * A fresh stream over everything written, callable any time: before `writable` has finished, a sink may follow the
+   * part as it arrives (the default sink does; its stream then fails if the part is never finished).
+   */
   open(): Readable;
 }
 
@@ -109,6 +112,27 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
       // The file is opened when the part outgrows memory (open is asynchronous; `create` is not).
       let opening: Promise<FileHandle> | undefined;
       let closed = false;
+      // What a reader of the part while it is still arriving follows (`follow`): the octets in the file so far, whether
+      // the part is whole, why it never will be, and a wake-up for each change.
+      let written = 0;
+      let ended = false;
+      let broken: Error | undefined;
+      let change: { promise: Promise<void>; wake: () => void } | undefined;
+      const changed = (): Promise<void> => {
+        if (!change) {
+          let wake!: () => void;
+          const promise = new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          change = { promise, wake };
+        }
+        return change.promise;
+      };
+      const notify = () => {
+        const c = change;
+        change = undefined;
+        c?.wake();
+      };
       const file = (): Promise<FileHandle> => {
         if (!opening) {
           files.add(path);
@@ -158,8 +182,45 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
         }
         if (toFile.length === 0) return;
         const f = await file();
-        await writeAll(f, toFile.length === 1 ? toFile[0]! : Buffer.concat(toFile));
+        const buf = toFile.length === 1 ? toFile[0]! : Buffer.concat(toFile);
+        await writeAll(f, buf);
+        written += buf.length;
+        notify();
       };
+      /**
+       * The part as it arrives, for a reader that starts before it is whole (the receive pipeline decrypting while the
+       * body streams): the file's octets up to what was written, then a wait for the next write, until the part ends
+       * (or stays in memory: then all of it at its end). A part that will never be whole (the write failed, the
+       * message was refused) ends the reader with a storage error, never as a shorter part.
+       */
+      async function* follow(): AsyncGenerator<Buffer> {
+        let position = 0;
+        let reader: FileHandle | undefined;
+        try {
+          for (;;) {
+            if (broken) throw broken;
+            if (held === undefined && position < written) {
+              reader ??= await open(path, 'r');
+              const n = Math.min(READ_CHUNK_BYTES, written - position);
+              const buf = Buffer.allocUnsafe(n);
+              const { bytesRead } = await reader.read(buf, 0, n, position);
+              if (bytesRead === 0) throw Object.assign(new Error('the file is shorter than written'), { code: 'EIO' });
+              position += bytesRead;
+              yield bytesRead === n ? buf : buf.subarray(0, bytesRead);
+              continue;
+            }
+            if (ended) {
+              if (held) yield* held;
+              return;
+            }
+            await changed();
+          }
+        } catch (err) {
+          throw storageFailure(err, 'reading a temporary file');
+        } finally {
+          await reader?.close().catch(() => {});
+        }
+      }
       const writable: Writable = new Writable({
         highWaterMark: QUEUED_BYTES,
         write(chunk: Buffer, _enc, cb) {
@@ -176,6 +237,9 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
         },
         async final(cb) {
           if (held && held.length > 1) held = [Buffer.concat(held)];
+          // Every write has completed: a reader following the part has all of it.
+          ended = true;
+          notify();
           if (!opening) return cb();
           try {
             const f = await opening;
@@ -187,6 +251,10 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
           }
         },
         destroy(err, cb) {
+          if (!ended || err) {
+            broken ??= err ?? new Error('the part was not received whole');
+            notify();
+          }
           if (!opening || closed) return cb(err);
           closed = true;
           // Also when the open is still in flight: the handle is closed once it is there.
@@ -201,6 +269,7 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
         writable,
         open: () => {
           if (disposed) throw new Error('the attachment sink was disposed');
+          if (!writable.writableFinished) return Readable.from(follow(), { objectMode: false });
           if (held) return Readable.from(held);
           const out = new PassThrough();
           const input = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });

@@ -1,8 +1,12 @@
 import { EhmiError } from '@ehmi/errors';
 import type { ReceiveBudgets } from '../budget.ts';
 import { type As4Limits, resolveLimits } from '../limits.ts';
-import { type ParsedAs4Message, parseAs4Message, withMessageId } from '../message/parse.ts';
-import type { AttachmentSink } from '../mime/sink.ts';
+import type { ByteLease } from '../budget.ts';
+import { interpretMime, type ParsedAs4Message, withMessageId } from '../message/parse.ts';
+import { type MimeMessage, readMimeMessage } from '../mime/parse.ts';
+import { type AttachmentSink, tempFileSink } from '../mime/sink.ts';
+import type { Messaging } from '../model/messaging.ts';
+import type { As4Envelope } from '../soap/envelope.ts';
 import type { As4Attachment } from '../model/attachment.ts';
 import type { SignalMessage } from '../model/signal-message.ts';
 import type { UserMessage } from '../model/user-message.ts';
@@ -44,6 +48,13 @@ export interface ReceiveOptions {
    * takes from them as it goes and gives everything back when disposed (or when it fails).
    */
   budgets?: ReceiveBudgets;
+  /**
+   * Octets of an attachment after which the steps start while the body still streams ({@link OVERLAP_AFTER_BYTES};
+   * 0 or Infinity: only once the body is whole). The steps then read each part as it arrives; what they find is
+   * taken only when the body is read whole with no attachment after those they saw and nothing failed, else the
+   * steps run again on the whole message, so that the answer is always that of the steps in order.
+   */
+  overlapAfterBytes?: number;
 }
 
 /** A UserMessage that passed every receive step: ready for duplicate detection, commit, then the receipt. */
@@ -102,32 +113,142 @@ export async function receiveAs4Message(
 ): Promise<ReceivedUserMessage | ReceivedSignals> {
   const limits = resolveLimits(options.limits);
   const envelopeLease = options.budgets?.envelopes?.lease();
-  const decompressedLease = options.budgets?.decompressed?.lease();
-  const releaseLeases = async () => {
+  const sink = options.sink ?? tempFileSink();
+  const payloadSink = options.payloadSink ?? sink;
+  const overlapAfter = options.overlapAfterBytes ?? OVERLAP_AFTER_BYTES;
+  /** What frees each run's decrypted copies (a hook may keep them apart from the message's sink). */
+  const plainDisposers: (() => Promise<void>)[] = [];
+  /** The run started while the body streamed, on the attachments begun by then. */
+  let early: { attachments: number; run: Promise<Settled>; lease: ByteLease | undefined } | undefined;
+  const run = (mime: MimeMessage, lease: ByteLease | undefined): Promise<Settled> =>
+    processMessage(mime, { options, limits, sink, payloadSink, lease, plainDisposers }).then(
+      (ok) => ({ ok }),
+      (err: unknown) => ({ err }),
+    );
+  let mime: MimeMessage;
+  try {
+    mime = await readMimeMessage(body, {
+      contentType: options.contentType,
+      limits,
+      sink,
+      ...(envelopeLease ? { envelopeLease } : {}),
+      ...(overlapAfter > 0 && Number.isFinite(overlapAfter)
+        ? {
+            early: {
+              afterBytes: overlapAfter,
+              start: (m: MimeMessage) => {
+                const lease = options.budgets?.decompressed?.lease();
+                early = { attachments: m.attachments.length, run: run(m, lease), lease };
+              },
+            },
+          }
+        : {}),
+    });
+  } catch (err) {
+    // The body's failure comes first, as it would have without the early run (whose streams ended with it).
+    if (early) await early.run;
+    early?.lease?.release();
+    envelopeLease?.release();
+    throw err;
+  }
+  let decompressedLease: ByteLease | undefined;
+  let outcome: Settled | undefined;
+  if (early) {
+    const settled = await early.run;
+    // Taken only when it saw the message whole: no attachment came after it began. A failure is found again on the
+    // whole message below, so that its answer is exactly the one the steps give in order (a body that failed outranks
+    // it, a stricter bound met only because the part was still arriving does not count).
+    if ('ok' in settled && early.attachments === mime.attachments.length) {
+      outcome = settled;
+      decompressedLease = early.lease;
+    } else early.lease?.release();
+  }
+  if (!outcome) {
+    decompressedLease = options.budgets?.decompressed?.lease();
+    outcome = await run(mime, decompressedLease);
+  }
+  // The leases go back after the files are removed: the pools count what is held, on disk or in memory.
+  const dispose = async () => {
+    await Promise.all(
+      [sink.dispose(), ...plainDisposers.map((d) => d()), options.payloadSink?.dispose()].map((d) => d?.catch(() => {})),
+    );
     envelopeLease?.release();
     decompressedLease?.release();
   };
-  let message: ParsedAs4Message;
-  try {
-    message = await parseAs4Message(body, {
-      contentType: options.contentType,
-      limits,
-      ...(options.sink ? { sink: options.sink } : {}),
-      ...(envelopeLease ? { envelopeLease } : {}),
-    });
-  } catch (err) {
-    await releaseLeases();
-    throw err;
+  if ('err' in outcome) {
+    await dispose();
+    throw outcome.err;
   }
-  // The leases go back after the files are removed: the pools count what is held, on disk or in memory.
-  const disposers: (() => Promise<void>)[] = [() => message.dispose().finally(releaseLeases)];
-  const dispose = async () => {
-    await Promise.all(disposers.map((d) => d().catch(() => {})));
+  const done = outcome.ok;
+  const message: ParsedAs4Message = {
+    envelope: done.envelope,
+    messaging: done.messaging,
+    soapPart: mime.envelope,
+    attachments: mime.attachments,
+    sink,
+    dispose: () => sink.dispose(),
   };
-  if (message.messaging.kind === 'signal') {
-    return { kind: 'signal', message, signalMessages: message.messaging.signalMessages, dispose };
+  if (done.messaging.kind === 'signal') {
+    return { kind: 'signal', message, signalMessages: done.messaging.signalMessages, dispose };
   }
-  const userMessage = message.messaging.userMessage;
+  const userMessage = done.messaging.userMessage;
+  const receipt = buildReceipt({
+    refToMessageId: userMessage.messageInfo.messageId,
+    references: done.verified!.references,
+    ...(options.clock ? { timestamp: options.clock() } : {}),
+  });
+  return {
+    kind: 'user',
+    message,
+    userMessage,
+    pmode: done.pmode!,
+    verified: done.verified!,
+    payloads: done.payloads!,
+    receipt,
+    dispose,
+  };
+}
+
+/**
+ * Octets of an attachment received before the pipeline starts on the message while the rest of the body streams in
+ * (a large payload is then decrypted, digested, decompressed and stored as it arrives, not read back after).
+ */
+export const OVERLAP_AFTER_BYTES = 1024 * 1024;
+
+/** What {@link processMessage} found: the steps' results, or why the message is refused. */
+type Settled = { ok: Processed } | { err: unknown };
+
+interface Processed {
+  envelope: As4Envelope;
+  messaging: Messaging;
+  pmode?: PMode;
+  verified?: VerifyResult;
+  payloads?: As4Attachment[];
+}
+
+/**
+ * The steps after the MIME read, on a message as far as it has been read: envelope and header, payload references,
+ * P-Mode, signature, decryption, then one pass over each payload (decrypted as read, its signed digest taken,
+ * decompressed into the payload sink). Frees nothing: the caller decides what is kept (its payload sink's files are
+ * removed with the message, also those of a run it does not take).
+ */
+async function processMessage(
+  mime: MimeMessage,
+  ctx: {
+    options: ReceiveOptions;
+    limits: As4Limits;
+    sink: AttachmentSink;
+    payloadSink: AttachmentSink;
+    lease: ByteLease | undefined;
+    /** Where the decryption's dispose goes, called with the message's. */
+    plainDisposers: (() => Promise<void>)[];
+  },
+): Promise<Processed> {
+  const { options, limits, sink } = ctx;
+  const { envelope, messaging } = interpretMime(mime, limits);
+  if (messaging.kind === 'signal') return { envelope, messaging };
+  const userMessage = messaging.userMessage;
+  const attachments = mime.attachments;
   try {
     const pmode = await options.selectPMode(userMessage);
     if (!pmode) {
@@ -138,48 +259,25 @@ export async function receiveAs4Message(
         },
       });
     }
-    checkPMode(userMessage, message.envelope, pmode);
+    checkPMode(userMessage, envelope, pmode);
     const verify =
       options.clock && !options.verify.clock ? { ...options.verify, clock: options.clock } : options.verify;
-    const verified = await verifySignatureStep(message.envelope, message.attachments, pmode, verify);
+    const verified = await verifySignatureStep(envelope, attachments, pmode, verify);
     // One pass over each payload: decrypted as read (when the hook does so), its signed digest taken, decompressed
     // into the sink. The digests that cannot ride along (XML-typed parts, attachments that are not payloads) are
     // checked after, in passes of their own.
-    const plain = await decryptStep(
-      message.envelope,
-      message.attachments,
-      verified,
-      pmode,
-      options.decrypt,
-      message.sink,
-      false,
-    );
-    if (plain.dispose) disposers.push(plain.dispose);
+    const plain = await decryptStep(envelope, attachments, verified, pmode, options.decrypt, sink, false);
+    if (plain.dispose) ctx.plainDisposers.push(plain.dispose);
     const deferred = verified.references.some((r) => r.target === 'attachment' && !r.digestVerified);
-    const payloadSink = options.payloadSink ?? message.sink;
-    if (options.payloadSink) disposers.push(() => options.payloadSink!.dispose());
-    const payloads = await decompressStep(
-      userMessage,
-      plain.attachments,
-      payloadSink,
-      limits,
-      decompressedLease,
-      {
-        ...(deferred ? { digests: streamedAttachmentDigests(verified, plain.attachments) } : {}),
-        ...(plain.decryptOnRead ? { copy: new Set(plain.decryptOnRead) } : {}),
-      },
-    );
+    const payloads = await decompressStep(userMessage, plain.attachments, ctx.payloadSink, limits, ctx.lease, {
+      ...(deferred ? { digests: streamedAttachmentDigests(verified, plain.attachments) } : {}),
+      ...(plain.decryptOnRead ? { copy: new Set(plain.decryptOnRead) } : {}),
+    });
     if (verified.references.some((r) => r.target === 'attachment' && !r.digestVerified)) {
       await verifyAttachmentReferences(verified, plain.attachments);
     }
-    const receipt = buildReceipt({
-      refToMessageId: userMessage.messageInfo.messageId,
-      references: verified.references,
-      ...(options.clock ? { timestamp: options.clock() } : {}),
-    });
-    return { kind: 'user', message, userMessage, pmode, verified, payloads, receipt, dispose };
+    return { envelope, messaging, pmode, verified, payloads };
   } catch (err) {
-    await dispose().catch(() => {});
     throw withMessageId(err, userMessage.messageInfo.messageId);
   }
 }

@@ -398,6 +398,9 @@ function blobSink(
   memory: ReceiveContext['partsInMemory'],
 ): AttachmentSink & { writerOf(contentId: string): BlobWriter | undefined } {
   const writers = new Map<string, BlobWriter>();
+  // Every writer made, also one replaced: the pipeline may write a payload twice (a run begun while the body streamed,
+  // not taken), and each one's file goes with the message.
+  const made: BlobWriter[] = [];
   // A small payload is also kept in memory until the message is done (from the pool of small parts): written in one
   // write, renamed into place, and its SBDH header read from memory.
   const lease = memory?.budget.lease();
@@ -406,11 +409,13 @@ function blobSink(
       // In the instance's own folder (plaintext with personal data): a crash leaves it where the next start sweeps.
       const writer = blobs.writer({ dir, ...(lease ? { memory: { lease, bytes: memory!.partBytes } } : {}) });
       writers.set(part.contentId, writer);
+      made.push(writer);
       return { writable: writer.writable, open: () => writer.open() };
     },
     writerOf: (contentId) => writers.get(contentId),
     async dispose() {
-      await Promise.all([...writers.values()].map((w) => w.discard()));
+      await Promise.all(made.map((w) => w.discard()));
+      made.length = 0;
       writers.clear();
       lease?.release();
     },
