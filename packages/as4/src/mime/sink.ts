@@ -4,6 +4,7 @@ import { type FileHandle, open, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { EhmiError } from '@ehmi/errors';
 import type { ByteBudget } from '../budget.ts';
 
@@ -204,7 +205,8 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
               const n = Math.min(READ_CHUNK_BYTES, written - position);
               const buf = Buffer.allocUnsafe(n);
               const { bytesRead } = await reader.read(buf, 0, n, position);
-              if (bytesRead === 0) throw Object.assign(new Error('the file is shorter than written'), { code: 'EIO' });
+              if (bytesRead === 0)
+                throw Object.assign(new Error('the file is shorter than written'), { code: 'EIO' });
               position += bytesRead;
               yield bytesRead === n ? buf : buf.subarray(0, bytesRead);
               continue;
@@ -305,7 +307,20 @@ export function memorySink(): AttachmentSink {
           cb();
         },
       });
-      return { writable, open: () => Readable.from(chunks.length === 0 ? [] : [Buffer.concat(chunks)]) };
+      const whole = () => (chunks.length === 0 ? [] : [Buffer.concat(chunks)]);
+      return {
+        writable,
+        // A part still arriving is given whole once it has ended (or fails if it never does).
+        open: () =>
+          writable.writableFinished
+            ? Readable.from(whole())
+            : Readable.from(
+                (async function* () {
+                  await finished(writable);
+                  yield* whole();
+                })(),
+              ),
+      };
     },
     async dispose() {},
   };

@@ -1,17 +1,16 @@
 import { EhmiError } from '@ehmi/errors';
-import type { ReceiveBudgets } from '../budget.ts';
+import type { ByteLease, ReceiveBudgets } from '../budget.ts';
 import { type As4Limits, resolveLimits } from '../limits.ts';
-import type { ByteLease } from '../budget.ts';
 import { interpretMime, type ParsedAs4Message, withMessageId } from '../message/parse.ts';
 import { type MimeMessage, readMimeMessage } from '../mime/parse.ts';
 import { type AttachmentSink, tempFileSink } from '../mime/sink.ts';
-import type { Messaging } from '../model/messaging.ts';
-import type { As4Envelope } from '../soap/envelope.ts';
 import type { As4Attachment } from '../model/attachment.ts';
+import type { Messaging } from '../model/messaging.ts';
 import type { SignalMessage } from '../model/signal-message.ts';
 import type { UserMessage } from '../model/user-message.ts';
 import type { PMode } from '../pmode/pmode.ts';
 import { type BuiltReceipt, buildReceipt } from '../receipt/build.ts';
+import type { As4Envelope } from '../soap/envelope.ts';
 import {
   streamedAttachmentDigests,
   type VerifyOptions,
@@ -170,7 +169,9 @@ export async function receiveAs4Message(
   // The leases go back after the files are removed: the pools count what is held, on disk or in memory.
   const dispose = async () => {
     await Promise.all(
-      [sink.dispose(), ...plainDisposers.map((d) => d()), options.payloadSink?.dispose()].map((d) => d?.catch(() => {})),
+      [sink.dispose(), ...plainDisposers.map((d) => d()), options.payloadSink?.dispose()].map((d) =>
+        d?.catch(() => {}),
+      ),
     );
     envelopeLease?.release();
     decompressedLease?.release();
@@ -269,10 +270,17 @@ async function processMessage(
     const plain = await decryptStep(envelope, attachments, verified, pmode, options.decrypt, sink, false);
     if (plain.dispose) ctx.plainDisposers.push(plain.dispose);
     const deferred = verified.references.some((r) => r.target === 'attachment' && !r.digestVerified);
-    const payloads = await decompressStep(userMessage, plain.attachments, ctx.payloadSink, limits, ctx.lease, {
-      ...(deferred ? { digests: streamedAttachmentDigests(verified, plain.attachments) } : {}),
-      ...(plain.decryptOnRead ? { copy: new Set(plain.decryptOnRead) } : {}),
-    });
+    const payloads = await decompressStep(
+      userMessage,
+      plain.attachments,
+      ctx.payloadSink,
+      limits,
+      ctx.lease,
+      {
+        ...(deferred ? { digests: streamedAttachmentDigests(verified, plain.attachments) } : {}),
+        ...(plain.decryptOnRead ? { copy: new Set(plain.decryptOnRead) } : {}),
+      },
+    );
     if (verified.references.some((r) => r.target === 'attachment' && !r.digestVerified)) {
       await verifyAttachmentReferences(verified, plain.attachments);
     }

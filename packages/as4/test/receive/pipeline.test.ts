@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { createPrivateKey } from 'node:crypto';
+import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
 import { describe, it } from 'node:test';
 import {
   type As4Attachment,
@@ -16,6 +19,7 @@ import {
   type ReceiveOptions,
   receiveAs4Message,
   signReceipt,
+  tempFileSink,
   verifyReceipt,
   writeAs4Message,
 } from '../../src/index.ts';
@@ -348,5 +352,147 @@ describe('receive pipeline: algorithm policy from the P-Mode', () => {
     const sent = await send();
     const p2: PMode = { ...sent.pmode, profile: 'edelivery-as4-2.0' };
     assert.equal(await ebmsCodeOf(() => receive(sent, { selectPMode: () => p2 })), 'EBMS:0103');
+  });
+});
+
+describe('receive pipeline: a large part decrypted while the body still streams', () => {
+  const MiB = 1024 * 1024;
+  const big = (id: string, octets: Buffer): As4Attachment => ({
+    contentId: id,
+    headers: { 'content-type': 'application/octet-stream' },
+    open: () => Readable.from([octets]),
+    size: octets.length,
+  });
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+  /**
+   * Receives `body` in 64 KiB reads whose last one is held back until the receiver has decrypted `before` octets
+   * of plaintext: a pipeline that waited for the whole body would never get there (the test times out). Payloads
+   * and the message's parts go to files in a folder of their own, which must be empty once the message is done.
+   */
+  async function receiveStreamed(
+    sent: Awaited<ReturnType<typeof send>>,
+    body: Buffer,
+    before: number,
+  ): Promise<{
+    result: Promise<Awaited<ReturnType<typeof receiveAs4Message>>>;
+    decrypts: () => number;
+    dir: string;
+  }> {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-as4-overlap-'));
+    let decrypts = 0;
+    let plaintext = 0;
+    let reached!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const tapped: DecryptAttachments = async (env, atts, sink) => {
+      decrypts++;
+      const out = await decryptAttachments(env.document, atts, { privateKey: key, sink, onRead: true });
+      return {
+        ...out,
+        attachments: out.attachments.map((a) => ({
+          ...a,
+          open: () => {
+            const counted = new Transform({
+              transform(c: Buffer, _enc, cb) {
+                plaintext += c.length;
+                if (plaintext >= before) reached();
+                cb(null, c);
+              },
+            });
+            const plain = a.open();
+            plain.once('error', (err) => counted.destroy(err));
+            return plain.pipe(counted);
+          },
+        })),
+      };
+    };
+    async function* streamed() {
+      const step = 64 * 1024;
+      for (let at = 0; at < body.length; at += step) {
+        if (before > 0 && at + step >= body.length) await gate;
+        yield body.subarray(at, at + step);
+      }
+    }
+    const result = receiveAs4Message(
+      streamed(),
+      receiveOptions(sent, {
+        sink: tempFileSink({ dir }),
+        payloadSink: tempFileSink({ dir }),
+        decrypt: tapped,
+      }),
+    );
+    return { result, decrypts: () => decrypts, dir };
+  }
+
+  it('decrypts, digests, decompresses and stores the part as it arrives; the run is taken as it is', {
+    timeout: 60_000,
+  }, async () => {
+    const octets = randomBytes(3 * MiB);
+    const sent = await send({ encrypt: true, attachments: [big('large@ehmi.test', octets)] });
+    const { result, decrypts, dir } = await receiveStreamed(sent, sent.body, 256 * 1024);
+    try {
+      const rx = await result;
+      assert.equal(rx.kind, 'user');
+      if (rx.kind !== 'user') return;
+      assert.equal(sha(await collect(rx.payloads[0]!.open())), sha(octets));
+      assert.equal(rx.payloads[0]!.size, octets.length);
+      assert.equal(decrypts(), 1);
+      await rx.dispose();
+      assert.deepEqual(await readdir(dir), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('EBMS:0102 when the last octet of the part (its GCM tag) is changed, and nothing is kept', {
+    timeout: 60_000,
+  }, async () => {
+    const octets = randomBytes(3 * MiB);
+    const sent = await send({ encrypt: true, attachments: [big('large@ehmi.test', octets)] });
+    const body = Buffer.from(sent.body);
+    // The part's last octet is the one before the CRLF of the closing delimiter.
+    const close = body.lastIndexOf(Buffer.from('\r\n--'));
+    body[close - 1]! ^= 0x01;
+    const { result, decrypts, dir } = await receiveStreamed(sent, body, 256 * 1024);
+    try {
+      assert.equal(await ebmsCodeOf(() => result), 'EBMS:0102');
+      await assert.rejects(result, /GCM tag/);
+      // The run begun while the body streamed failed; the answer is that of the steps run again on the whole body.
+      assert.equal(decrypts(), 2);
+      assert.deepEqual(await readdir(dir), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an attachment after those the early run saw: the steps run again on the whole message', {
+    timeout: 60_000,
+  }, async () => {
+    const octets = randomBytes(3 * MiB);
+    const sent = await send({
+      encrypt: true,
+      attachments: [big('large@ehmi.test', octets), payload('small@ehmi.test')],
+    });
+    // The run begun at the large part's first MiB sees one of the two parts PayloadInfo names (EBMS:0011 there):
+    // not taken; the message is whole and good.
+    const { result, decrypts, dir } = await receiveStreamed(sent, sent.body, 0);
+    try {
+      const rx = await result;
+      assert.equal(rx.kind, 'user');
+      if (rx.kind !== 'user') return;
+      assert.equal(rx.payloads.length, 2);
+      assert.equal(sha(await collect(rx.payloads[0]!.open())), sha(octets));
+      assert.equal(
+        (await collect(rx.payloads[1]!.open())).toString(),
+        '<Bundle xmlns="http://hl7.org/fhir"/>',
+      );
+      assert.equal(decrypts(), 1);
+      await rx.dispose();
+      assert.deepEqual(await readdir(dir), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
