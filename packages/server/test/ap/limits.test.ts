@@ -259,6 +259,39 @@ describe('access point: bounded resources and storage faults', () => {
     }
   });
 
+  it('a large part whose last octet (its AES-GCM tag) was changed is EBMS:0102: nothing stored, its files removed', async () => {
+    const { b, client, store, backend } = await receiver();
+    // 4 MiB that gzip cannot make smaller: decrypted, digested and stored while the body still arrives.
+    const random = randomBytes(4 * 1024 * 1024);
+    const m = await message({ size: random.length, open: () => Readable.from([random]) });
+    const body = Buffer.from(m.body);
+    // The part's last octet is the one before the CRLF of the closing delimiter.
+    const close = body.lastIndexOf(Buffer.from('\r\n--'));
+    body[close - 1]! ^= 0x01;
+    const r = await post(client, b.as4Url, m.contentType, body);
+    assert.equal(ebmsCodeIn(r.body), 'EBMS:0102');
+    assert.equal(r.status, 400);
+    assert.match(r.body, /GCM tag/);
+    assert.deepEqual(await b.idle({ drained: true }), { next: undefined });
+    assert.equal(backend.calls.length, 0);
+    assert.equal((await store.store.db.selectFrom('ap_received').selectAll().execute()).length, 0);
+    assert.equal((await store.store.db.selectFrom('blobs').selectAll().execute()).length, 0);
+    assert.deepEqual(await readdir(join(store.dataDir, 'blobs', 'tmp')), [], 'the plaintext is removed');
+    const stored = await readdir(join(store.dataDir, 'blobs', 'sha256'), {
+      recursive: true,
+      withFileTypes: true,
+    });
+    assert.deepEqual(
+      stored.filter((e) => e.isFile()).map((e) => e.name),
+      [],
+      'nothing stored',
+    );
+    const tmp = join(store.dataDir, 'tmp', 'as4');
+    for (const instance of await readdir(tmp)) {
+      assert.deepEqual(await readdir(join(tmp, instance)), ['owner.json'], 'the message’s files are removed');
+    }
+  });
+
   it('a disk that fails while receiving (temporary files, then the blob store) is EBMS:0004 with a 5xx; the sender retries and the message arrives once', async () => {
     const storeA = await openStore();
     const storeB = await openStore();
