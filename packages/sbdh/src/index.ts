@@ -78,8 +78,10 @@ export {
   correlateReceipt,
   type ParsedReceipt,
   parseReceipt,
+  type ReceiptKeys,
   type ReceiptReference,
   readReceipt,
+  receiptKeysOf,
 } from './receipt/parse-receipt.ts';
 export {
   type ReceiptOptions,
@@ -94,6 +96,7 @@ export {
   type Signal,
   signalXml,
 } from './receipt/signal.ts';
+export { validateBuilt } from './validate/built.ts';
 export { type EnvelopeKind, isGln, kindOf } from './validate/rules.ts';
 export { type ValidateInput, type ValidationResult, validate, validateMany } from './validate/validate.ts';
 export { type WrapOptions, type WrapResult, wrap, wrapMessage } from './wrap.ts';

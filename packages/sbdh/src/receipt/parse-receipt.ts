@@ -93,40 +93,72 @@ export function readReceipt(
 }
 
 /**
- * Does a receipt answer this envelope? Every ORIGINAL* value present must equal the original's; at least one of
- * ORIGINALENVELOPEIDENTIFIER and ORIGINALMESSAGEIDENTIFIER must be present; the parties must be swapped.
+ * What {@link correlateReceipt} compares of the envelope a receipt answers: its InstanceIdentifier, Standard,
+ * TypeVersion, MESSAGEIDENTIFIER and MESSAGEENVELOPEIDENTIFIER scopes and its parties' identifiers. Small enough to
+ * be kept with an envelope when it is sent, so that its receipt is checked without reading the envelope again.
+ */
+export interface ReceiptKeys {
+  envelopeIdentifier: string;
+  standard: string;
+  version: string;
+  messageIdentifier?: string;
+  messageEnvelopeIdentifier?: string;
+  sender: string;
+  receiver: string;
+}
+
+/**
+ * The {@link ReceiptKeys} of an envelope.
+ *
+ * @example
+ * receiptKeysOf(wrapped.envelope).envelopeIdentifier; // its DocumentIdentification/InstanceIdentifier
+ */
+export function receiptKeysOf(
+  envelope: Pick<EhmiEnvelope, 'sender' | 'receiver' | 'documentIdentification' | 'scopes'>,
+): ReceiptKeys {
+  const od = envelope.documentIdentification;
+  const keys: ReceiptKeys = {
+    envelopeIdentifier: od.instanceIdentifier,
+    standard: od.standard,
+    version: od.typeVersion,
+    sender: envelope.sender.value,
+    receiver: envelope.receiver.value,
+  };
+  const messageIdentifier = scopeValue(envelope, 'MESSAGEIDENTIFIER');
+  const messageEnvelopeIdentifier = scopeValue(envelope, 'MESSAGEENVELOPEIDENTIFIER');
+  if (messageIdentifier !== undefined) keys.messageIdentifier = messageIdentifier;
+  if (messageEnvelopeIdentifier !== undefined) keys.messageEnvelopeIdentifier = messageEnvelopeIdentifier;
+  return keys;
+}
+
+/**
+ * Does a receipt answer this envelope (or the {@link ReceiptKeys} kept of it)? Every ORIGINAL* value present must
+ * equal the original's; at least one of ORIGINALENVELOPEIDENTIFIER and ORIGINALMESSAGEIDENTIFIER must be present; the
+ * parties must be swapped.
  *
  * @example
  * correlateReceipt(parseReceipt(receiptXml), sentEnvelope).matches; // true when it answers sentEnvelope
  */
 export function correlateReceipt(
   receipt: Pick<ParsedReceipt, 'original' | 'envelope'>,
-  original: EhmiEnvelope,
+  original: EhmiEnvelope | ReceiptKeys,
 ): Correlation {
+  const o = 'documentIdentification' in original ? receiptKeysOf(original) : original;
   const mismatches: string[] = [];
-  const od = original.documentIdentification;
   const check = (name: string, got: string | undefined, want: string | undefined): void => {
     if (got !== undefined && got !== want) mismatches.push(`${name}: '${got}' ≠ '${want ?? ''}'`);
   };
   const r = receipt.original;
-  check('ORIGINALENVELOPEIDENTIFIER', r.envelopeIdentifier, od.instanceIdentifier);
-  check('ORIGINALMESSAGEIDENTIFIER', r.messageIdentifier, scopeValue(original, 'MESSAGEIDENTIFIER'));
-  check(
-    'ORIGINALMESSAGEENVELOPEIDENTIFIER',
-    r.messageEnvelopeIdentifier,
-    scopeValue(original, 'MESSAGEENVELOPEIDENTIFIER'),
-  );
-  check('ORIGINALMESSAGESTANDARD', r.standard, od.standard);
-  check('ORIGINALMESSAGEVERSION', r.version, od.typeVersion);
-  check(
-    'RequestingDocumentInstanceIdentifier',
-    r.requestingDocumentInstanceIdentifier,
-    od.instanceIdentifier,
-  );
+  check('ORIGINALENVELOPEIDENTIFIER', r.envelopeIdentifier, o.envelopeIdentifier);
+  check('ORIGINALMESSAGEIDENTIFIER', r.messageIdentifier, o.messageIdentifier);
+  check('ORIGINALMESSAGEENVELOPEIDENTIFIER', r.messageEnvelopeIdentifier, o.messageEnvelopeIdentifier);
+  check('ORIGINALMESSAGESTANDARD', r.standard, o.standard);
+  check('ORIGINALMESSAGEVERSION', r.version, o.version);
+  check('RequestingDocumentInstanceIdentifier', r.requestingDocumentInstanceIdentifier, o.envelopeIdentifier);
   if (r.envelopeIdentifier === undefined && r.messageIdentifier === undefined) {
     mismatches.push('the receipt has neither ORIGINALENVELOPEIDENTIFIER nor ORIGINALMESSAGEIDENTIFIER');
   }
-  check('Sender', receipt.envelope.sender.value, original.receiver.value);
-  check('Receiver', receipt.envelope.receiver.value, original.sender.value);
+  check('Sender', receipt.envelope.sender.value, o.receiver);
+  check('Receiver', receipt.envelope.receiver.value, o.sender);
   return { matches: mismatches.length === 0, mismatches };
 }

@@ -34,6 +34,33 @@ export function acceptsIgSchema(doc: Document): boolean {
 const XML_DECLARATION =
   /^version=(["'])1\.0\1(?:\s+encoding=(["'])(?:UTF-8|utf-8)\2)?(?:\s+standalone=(["'])(?:yes|no)\3)?\s*$/;
 
+// The schema set's enumerations and fixed values (also read by built.ts, which checks a model against them).
+export const STANDARDS = [
+  'homecareobservation-message',
+  'acknowledgement-message',
+  'ehmisbdh-acknowledgement',
+];
+export const SCOPE_IDENTIFIERS = ['dk-medcom-messaging', 'dk-medcom-DocumentReference'];
+export const BUSINESS_SERVICE_NAMES = [
+  'EHMI-ReceiptAcknowledgement-Request',
+  'EHMI-ReceiptAcknowledgement-Response',
+];
+const fixed = (value: string) => (v: string) => v === value;
+// ServiceTransaction, an empty complex type: no content at all (not even whitespace), these attributes.
+export const SERVICE_TRANSACTION: Record<string, (value: string) => boolean> = {
+  TypeOfServiceTransaction: (v) =>
+    v === 'RequestingServiceTransaction' || v === 'RespondingServiceTransaction',
+  IsNonRepudiationRequired: fixed('false'),
+  IsAuthenticationRequired: fixed('false'),
+  IsNonRepudiationOfReceiptRequired: fixed('false'),
+  IsIntelligibleCheckRequired: fixed('false'),
+  IsApplicationErrorResponseRequested: fixed('false'),
+  TimeToAcknowledgeReceipt: fixed('600000'),
+  TimeToAcknowledgeAcceptance: fixed('0'),
+  TimeToPerform: fixed('0'),
+  Recurrence: fixed('0'),
+};
+
 type Check = (el: Element) => boolean;
 
 /** One particle of an `xs:sequence`: an element (or a choice of names, a substitution group) with its occurrences. */
@@ -77,10 +104,7 @@ const partnerIdentification: Check = (el) =>
 const documentIdentification: Check = (el) =>
   noAttributes(el) &&
   sequence(el, [
-    one(
-      'Standard',
-      enumeration(['homecareobservation-message', 'acknowledgement-message', 'ehmisbdh-acknowledgement']),
-    ),
+    one('Standard', enumeration(STANDARDS)),
     one('TypeVersion', string),
     one('InstanceIdentifier', string),
     one('Type', string),
@@ -97,7 +121,7 @@ const scope: Check = (el) =>
   sequence(el, [
     one('Type', enumeration(SCOPE_TYPES)),
     one('InstanceIdentifier', string),
-    one('Identifier', enumeration(['dk-medcom-messaging', 'dk-medcom-DocumentReference'])),
+    one('Identifier', enumeration(SCOPE_IDENTIFIERS)),
     // ScopeInformation (abstract) by its substitution group.
     {
       ns: NS.sbdh,
@@ -119,34 +143,15 @@ const correlation: Check = (el) =>
 const businessService: Check = (el) =>
   noAttributes(el) &&
   sequence(el, [
-    one(
-      'BusinessServiceName',
-      enumeration(['EHMI-ReceiptAcknowledgement-Request', 'EHMI-ReceiptAcknowledgement-Response']),
-    ),
+    one('BusinessServiceName', enumeration(BUSINESS_SERVICE_NAMES)),
     one('ServiceTransaction', serviceTransaction),
   ]);
 
-const fixed = (value: string) => (v: string) => v === value;
-
 // An empty complex type: no content at all (not even whitespace), the attributes below.
-const serviceTransaction: Check = (el) =>
-  el.firstChild === null &&
-  attributes(el, {
-    TypeOfServiceTransaction: (v) =>
-      v === 'RequestingServiceTransaction' || v === 'RespondingServiceTransaction',
-    IsNonRepudiationRequired: fixed('false'),
-    IsAuthenticationRequired: fixed('false'),
-    IsNonRepudiationOfReceiptRequired: fixed('false'),
-    IsIntelligibleCheckRequired: fixed('false'),
-    IsApplicationErrorResponseRequested: fixed('false'),
-    TimeToAcknowledgeReceipt: fixed('600000'),
-    TimeToAcknowledgeAcceptance: fixed('0'),
-    TimeToPerform: fixed('0'),
-    Recurrence: fixed('0'),
-  });
+const serviceTransaction: Check = (el) => el.firstChild === null && attributes(el, SERVICE_TRANSACTION);
 
-const MIME_TYPES = ['application/xml', 'application/fhir+json', 'application/fhir+xml'];
-const ENCODINGS = ['UTF-8', 'ISO-8859-1'];
+export const MIME_TYPES = ['application/xml', 'application/fhir+json', 'application/fhir+xml'];
+export const ENCODINGS = ['UTF-8', 'ISO-8859-1'];
 
 const binaryContent: Check = (el) => {
   if (!el.hasAttribute('mimeType')) return false;
@@ -256,7 +261,12 @@ const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})
 
 function dateTime(el: Element): boolean {
   const value = noAttributes(el) ? text(el) : undefined;
-  const m = value === undefined ? null : DATE_TIME.exec(value);
+  return value !== undefined && plainDateTime(value);
+}
+
+/** An xs:dateTime value the schema set accepts as it stands (stricter, as {@link acceptsIgSchema} is). */
+export function plainDateTime(value: string): boolean {
+  const m = DATE_TIME.exec(value);
   if (!m) return false;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
     number,
@@ -284,7 +294,7 @@ function daysIn(year: number, month: number): number {
 // xs:base64Binary, stricter: line breaks (and spaces) only between characters, canonical padding bits. Canonical
 // base64 is exactly the text Node writes for the bytes it decodes, so a round trip decides (a regular expression
 // over the whole BinaryContent cost several times more).
-function base64(value: string): boolean {
+export function base64(value: string): boolean {
   const clean =
     value.includes('\n') || value.includes(' ') || value.includes('\r')
       ? value.replace(BASE64_SPACE, '')

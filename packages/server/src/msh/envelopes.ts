@@ -1,5 +1,12 @@
 import { EhmiError } from '@ehmi/errors';
-import { type EhmiEnvelope, payloadOf, scopeValue, serializeEnvelope } from '@ehmi/sbdh';
+import {
+  type EhmiEnvelope,
+  payloadOf,
+  type ReceiptKeys,
+  receiptKeysOf,
+  scopeValue,
+  serializeEnvelope,
+} from '@ehmi/sbdh';
 import { QUEUES } from '../path.ts';
 import type { Db, MshCore } from './core.ts';
 import { factsJson } from './delivery-status.ts';
@@ -69,10 +76,32 @@ export async function addSubmission(
       // Its AP reports 03.x/08.x/13.x/18.x with these. An archive copy's are its own delivery's, pointing to the
       // message it copies (`edsFactsOf`: ehmiOrigMessage), so they stay out of the message's journey.
       eds_facts: factsJson(core, built.envelope),
+      receipt_keys: receiptKeysJson(built.envelope),
     })
     .execute();
   if (!held) await queueDispatch(core, trx, id);
   return id;
+}
+
+/** What a submission keeps of its envelope for its EnvelopeReceipt's check: the keys its row does not hold. */
+function receiptKeysJson(envelope: EhmiEnvelope): string {
+  const { envelopeIdentifier: _id, sender: _s, receiver: _r, ...rest } = receiptKeysOf(envelope);
+  return JSON.stringify(rest);
+}
+
+/** The {@link ReceiptKeys} a submission kept (undefined for a row from before they were kept). */
+export function receiptKeysOfRow(row: {
+  id: string;
+  sender: string;
+  receiver: string;
+  receipt_keys: string | null;
+}): ReceiptKeys | undefined {
+  if (!row.receipt_keys) return undefined;
+  const rest = JSON.parse(row.receipt_keys) as Omit<
+    ReceiptKeys,
+    'envelopeIdentifier' | 'sender' | 'receiver'
+  >;
+  return { ...rest, envelopeIdentifier: row.id, sender: row.sender, receiver: row.receiver };
 }
 
 /** The `msh.dispatch` job of a submission, in the caller's transaction. */

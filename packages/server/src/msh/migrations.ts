@@ -257,4 +257,16 @@ export const mshMigrations: Record<string, Migration> = {
       await db.schema.alterTable('msh_inbox').dropColumn('acknowledged_by').execute();
     },
   },
+  /**
+   * What an envelope's EnvelopeReceipt is checked against (`ReceiptKeys` beyond the row's id and parties), kept
+   * when the envelope is submitted: the receipt is correlated without reading and parsing the envelope again.
+   */
+  '0036_msh_submission_receipt_keys': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('msh_submissions').addColumn('receipt_keys', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('msh_submissions').dropColumn('receipt_keys').execute();
+    },
+  },
 };

@@ -77,6 +77,12 @@ export interface MshSubmissionsTable {
    * and its AP report them without reading the envelope again. Null when the node reports to no EDS.
    */
   eds_facts: string | null;
+  /**
+   * What its EnvelopeReceipt is compared with (`receiptKeysOf`'s Standard, TypeVersion, MESSAGEIDENTIFIER and
+   * MESSAGEENVELOPEIDENTIFIER as JSON; the id and parties are the row's). Null on a row from before it was kept: the
+   * envelope is read again.
+   */
+  receipt_keys: string | null;
 }
 
 /** The timeline of a sent message: EDS steps (ehmi-core §1.2). */

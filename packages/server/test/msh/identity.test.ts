@@ -110,6 +110,74 @@ for (const engine of engines()) {
       );
     });
 
+    it('an EnvelopeReceipt is checked against the keys kept with the envelope, or the envelope itself for a row without them', async () => {
+      // Before a receipt reaches A, `change` alters what A kept of the envelope it answers.
+      let change: (id: string) => Promise<void> = async () => {};
+      const real = a.msh.backend;
+      b.ap.peers.set(
+        A,
+        new Proxy(real, {
+          get: (target, key) =>
+            key === 'deliver'
+              ? async (inbound: Parameters<typeof real.deliver>[0]) => {
+                  if (inbound.documentType === RECEIPT_DOCUMENT_ID) {
+                    const row = await a.test.store.db
+                      .selectFrom('msh_submissions')
+                      .select('id')
+                      .where('purpose', '=', 'message')
+                      .orderBy('created_at', 'desc')
+                      .executeTakeFirstOrThrow();
+                    await change(row.id);
+                  }
+                  return target.deliver(inbound);
+                }
+              : Reflect.get(target, key),
+        }),
+      );
+      try {
+        // Keys that do not match the receipt: it is ignored, so they, not the envelope, are what it is checked against.
+        change = async (id) => {
+          const row = await a.test.store.db
+            .selectFrom('msh_submissions')
+            .select('receipt_keys')
+            .where('id', '=', id)
+            .executeTakeFirstOrThrow();
+          const keys = JSON.parse(row.receipt_keys!) as Record<string, string>;
+          assert.ok(keys.messageIdentifier && keys.standard && keys.version, row.receipt_keys!);
+          await a.test.store.db
+            .updateTable('msh_submissions')
+            .set({ receipt_keys: JSON.stringify({ ...keys, messageIdentifier: 'another-message' }) })
+            .where('id', '=', id)
+            .execute();
+        };
+        const wrong = await submit(a);
+        await until('the receipt ignored', async () => {
+          const rows = await a.test.store.db
+            .selectFrom('msh_received')
+            .selectAll()
+            .where('outcome', '=', 'ignored')
+            .where('detail', 'like', '%ORIGINALMESSAGEIDENTIFIER%another-message%')
+            .execute();
+          return rows.length > 0 ? rows : undefined;
+        });
+        assert.equal((await message(a, wrong)).status, 'sent');
+        // A row from before the keys were kept: the envelope is read again, and its receipt taken.
+        change = async (id) => {
+          await a.test.store.db
+            .updateTable('msh_submissions')
+            .set({ receipt_keys: null })
+            .where('id', '=', id)
+            .execute();
+        };
+        const old = await submit(a);
+        await until('receipted', async () =>
+          (await message(a, old)).status === 'receipted' ? true : undefined,
+        );
+      } finally {
+        b.ap.peers.set(A, real);
+      }
+    });
+
     it('a client certificate not meant for TLS clients is refused with 401', async () => {
       const serverOnly = await issueCertificate(pki.ca, {
         subject: 'CN=server only, O=EHMI test, C=DK',

@@ -6,12 +6,13 @@ import {
   type ReceiptExceptionCategory,
   readReceipt,
   receiptEnvelope,
+  receiptKeysOf,
 } from '@ehmi/sbdh';
 import { type Alongside, type InboundEnvelope, runAlongside } from '../../contract.ts';
 import { sbdhHeaderOf } from '../../delivery-status/header.ts';
 import { type MshCore, putBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
-import { addSubmission, type BuiltEnvelope, builtEnvelope } from '../envelopes.ts';
+import { addSubmission, type BuiltEnvelope, builtEnvelope, receiptKeysOfRow } from '../envelopes.ts';
 import { transition } from '../lifecycle.ts';
 import { claimReceived, clearReceiptDue, findSubmission } from '../repository.ts';
 
@@ -110,15 +111,15 @@ export async function receiveReceipt(
   const sub = originalId ? await findSubmission(core.store.db, originalId) : undefined;
   if (!sub)
     return ignore(core, inbound, `EnvelopeReceipt for an unknown envelope ${originalId ?? '(none named)'}`);
-  // What the receipt is checked against is the original's header: its payload is not parsed.
-  const bytes = await core.store.blobs.read(sub.envelope_hash);
-  const original = sbdhHeaderOf(bytes.toString('utf8')) ?? parse(bytes);
+  // What the receipt is checked against: the keys kept when the envelope was submitted; for a row from before they
+  // were kept, the original's header (its payload is not parsed).
+  const original = receiptKeysOfRow(sub) ?? receiptKeysOf(await originalHeader(core, sub.envelope_hash));
   // Only the party the envelope went to may receipt it: the sender its access point authenticated is that party.
-  if (original.receiver.value.toLowerCase() !== inbound.sender.toLowerCase()) {
+  if (original.receiver.toLowerCase() !== inbound.sender.toLowerCase()) {
     return ignore(
       core,
       inbound,
-      `EnvelopeReceipt for envelope ${sub.id} comes from ${inbound.sender}, not from its receiver ${original.receiver.value}`,
+      `EnvelopeReceipt for envelope ${sub.id} comes from ${inbound.sender}, not from its receiver ${original.receiver}`,
     );
   }
   const correlation = correlateReceipt(receipt, original);
@@ -171,4 +172,10 @@ export async function receiveReceipt(
   });
   // Once committed: the envelope's submit → EnvelopeReceipt time (its first receipt only).
   if (receipted) core.observeReceipt?.(Math.max(0, now - sub.created_at) / 1000);
+}
+
+/** The header of an envelope we sent, read from its blob. */
+async function originalHeader(core: MshCore, hash: string): Promise<EhmiEnvelope> {
+  const bytes = await core.store.blobs.read(hash);
+  return sbdhHeaderOf(bytes.toString('utf8')) ?? parse(bytes);
 }

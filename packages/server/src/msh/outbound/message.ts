@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
+import { validateBuilt } from '@ehmi/sbdh';
 import { type Db, type MshCore, noteMshBlob, writeBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
 import { validateEnvelope } from '../envelope-check.ts';
@@ -86,9 +87,14 @@ export async function commitMessage(
   core.wake();
 }
 
-/** ehmiSBDH XSD + IG rules on an envelope we built; a failure is the submitted content's fault (422). */
-export async function checkEnvelope(xml: string): Promise<void> {
-  const result = await validateEnvelope(xml, 'the ehmiSBDH envelope');
+/**
+ * ehmiSBDH XSD + IG rules on an envelope we built; a failure is the submitted content's fault (422). Checked on its
+ * model when that is plainly valid (`validateBuilt`: the same result, without parsing the text just written), else
+ * on its text.
+ */
+export async function checkEnvelope(built: BuiltEnvelope): Promise<void> {
+  const result =
+    validateBuilt(built.envelope) ?? (await validateEnvelope(built.xml, 'the ehmiSBDH envelope'));
   if (!result.valid) {
     const first = result.errors[0]!;
     throw new EhmiError(

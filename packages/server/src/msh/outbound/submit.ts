@@ -102,7 +102,7 @@ export async function submitFhir(
       { expression: ['MessageHeader.id'], details: { id: sameHeader.id } },
     );
   }
-  await checkEnvelope(wrapped.xml);
+  await checkEnvelope(wrapped);
   await checkReceiver(core, wrapped.envelope, 'MessageHeader.destination.receiver');
 
   let archive: BuiltEnvelope | undefined;
@@ -252,7 +252,7 @@ export async function submitPayload(
     ...(mime && kindParam !== 'fhir' && mime !== 'application/octet-stream' ? { mimeType: mime } : {}),
   });
   const built = builtEnvelope(envelope);
-  await checkEnvelope(built.xml);
+  await checkEnvelope(built);
   await checkReceiver(core, envelope, 'receiver');
   const row = newMessage(core, {
     kind: 'payload',
