@@ -227,7 +227,8 @@ export function recordCalls(app: FastifyInstance, service: string, audit: Server
     done.add(request);
     return auditRecordOf(request, status, { node, service, now: log.now(), ...(detail ? { detail } : {}) });
   };
-  const writeFirst = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+  app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    if (!request.auditNote?.minlog) return payload;
     const r = record(request, reply.statusCode);
     if (!r) return payload;
     try {
@@ -255,21 +256,11 @@ export function recordCalls(app: FastifyInstance, service: string, audit: Server
         ),
       );
     }
-  };
-  // Callback hooks: most calls need no promise (only a person-specific lookup waits for its record).
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (!request.auditNote?.minlog) return done(null, payload);
-    writeFirst(request, reply, payload).then(
-      (answer) => done(null, answer),
-      (err: unknown) => done(err as Error),
-    );
   });
-  app.addHook('onResponse', (request, reply, done) => {
-    if (reply.statusCode !== 200 || request.routeOptions.url !== '/health') {
-      const r = record(request, reply.statusCode);
-      if (r) log.add(r);
-    }
-    done();
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode === 200 && request.routeOptions.url === '/health') return;
+    const r = record(request, reply.statusCode);
+    if (r) log.add(r);
   });
   app.addHook('onRequestAbort', async (request) => {
     const r = record(request, 499, 'the client closed the connection before the answer');

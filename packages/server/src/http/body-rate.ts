@@ -25,11 +25,11 @@ const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nCo
  */
 export function watchBodyRate(app: FastifyInstance, rate: { windowMs: number; minBytes: number }): void {
   const watched = new Map<IncomingMessage, Watched>();
-  app.addHook('onRequest', (request, reply, done) => {
+  app.addHook('onRequest', async (request, reply) => {
     const raw = request.raw;
     const hasBody =
       raw.headers['transfer-encoding'] !== undefined || Number(raw.headers['content-length']) > 0;
-    if (!hasBody || raw.complete) return done();
+    if (!hasBody || raw.complete) return;
     const socket = raw.socket;
     watched.set(raw, { socket, response: reply.raw, bytesRead: socket.bytesRead, fresh: true });
     raw.once('end', () => {
@@ -37,7 +37,6 @@ export function watchBodyRate(app: FastifyInstance, rate: { windowMs: number; mi
       if (!socket.destroyed) socket.setTimeout(0);
     });
     raw.once('close', () => watched.delete(raw));
-    done();
   });
   const timer = setInterval(() => {
     for (const [raw, w] of watched) {

@@ -180,10 +180,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     forceClose.unref();
   });
   app.addHook('onClose', async () => clearTimeout(forceClose));
-  // The server's own hooks run on every request: callback hooks, which fastify calls without a promise of their own.
-  app.addHook('onRequest', (request, reply, done) => {
+  app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
-    done();
   });
   if (options.audit) recordCalls(app, options.service, options.audit);
   // Who is asking, by certificate: the one presented, or the one a trusted proxy forwards (checked against the
@@ -191,9 +189,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   // forwarded certificate from anyone else is refused on every server, whatever the route.
   const proxies = options.tls?.requestCert ? options.tls.proxies : undefined;
   const anchors = proxies && proxies.certificates.length > 0 ? certificatesOfPem(options.tls?.ca ?? []) : [];
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', async (request) => {
     resolveClientCertificate(request.raw, { proxies, anchors });
-    done();
   });
   // No answer leaves before the commits it may report are durable: an MSH's 201, an AP's AS4 receipt, any write
   // (docs/architecture.md "Durability"). The last onSend hook of the server's own, after the audit log's (which may
@@ -230,11 +227,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     registers: [registry],
   });
   app.decorate('metrics', registry);
-  app.addHook('onResponse', (request, reply, done) => {
+  app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ method: request.method, route, status: String(reply.statusCode) });
     duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-    done();
   });
 
   app.setErrorHandler((error: FastifyError | EhmiError, request, reply) => {
