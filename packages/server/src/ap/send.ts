@@ -230,11 +230,17 @@ async function attempt(
   let contentType: string;
   let body: Buffer;
   try {
+    // A message whose payload is held in memory anyway goes as one buffer: undici then writes the request's head
+    // and body in one TLS write with a Content-Length, not a chunked write per MIME part (four writes a message).
+    const requestBody =
+      row.blob_size <= PAYLOAD_READ_ONCE_BYTES
+        ? Buffer.concat((await message.body.toArray()) as Buffer[])
+        : message.body;
     const response = await request(endpoint.endpointUrl, {
       method: 'POST',
       dispatcher: sc.dispatcher,
       headers: { 'content-type': message.contentType },
-      body: message.body,
+      body: requestBody,
       signal: AbortSignal.any([signal, AbortSignal.timeout(sc.timeoutMs)]),
       headersTimeout: sc.timeoutMs,
       bodyTimeout: sc.timeoutMs,

@@ -16,6 +16,19 @@ export interface StoredEvent {
   resource: Json;
 }
 
+/** Object keys as JSON strings, kept: the events' keys are a few dozen names, quoted once each. */
+const quotedKeys = new Map<string, string>();
+const QUOTED_KEYS_KEPT = 4096;
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < QUOTED_KEYS_KEPT) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
+
 /** JSON text with every object's keys in order: the same event gives the same text however it was written. */
 function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
@@ -30,8 +43,14 @@ function canonical(value: unknown): string {
     return `${out}]`;
   }
   const object = value as Json;
-  // Code-unit order, as the sort of the key strings gives it.
-  const keys = Object.keys(object).sort();
+  // Code-unit order, as the sort of the key strings gives it; most objects come in that order already.
+  const keys = Object.keys(object);
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      keys.sort();
+      break;
+    }
+  }
   let out = '{';
   let first = true;
   for (const k of keys) {
@@ -39,7 +58,7 @@ function canonical(value: unknown): string {
     if (v === undefined) continue;
     if (!first) out += ',';
     first = false;
-    out += `${JSON.stringify(k)}:${canonical(v)}`;
+    out += `${quotedKey(k)}:${canonical(v)}`;
   }
   return `${out}}`;
 }

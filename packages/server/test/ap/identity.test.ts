@@ -232,6 +232,10 @@ for (const engine of engines()) {
       assert.equal(devOutcome.status, 'failed');
       assert.equal(devOutcome.ebmsCode, 'EBMS:0301');
       assert.match(devOutcome.reason ?? '', /HTTP 503 without an AS4 signal/);
+      // A small message goes as one buffer, with its length: not chunked part by part.
+      const sent = server.requests.at(-1)!;
+      assert.equal(sent.headers['transfer-encoding'], undefined);
+      assert.match(String(sent.headers['content-length']), /^[1-9][0-9]*$/);
       assert.equal(server.requests.length, 1, 'the http endpoint got the message');
       assert.equal(server.requests[0]?.method, 'POST');
       assert.equal(server.requests[0]?.url, '/as4');
