@@ -12,6 +12,7 @@ import {
   markSubmitted,
   releaseHeld,
 } from '../repository.ts';
+import type { MshSubmissionsTable } from '../tables.ts';
 
 /**
  * The `msh.dispatch` job: hand one envelope to the access point (ehmi-core §1.2 step 2 → 3). The AP's submit is
@@ -23,7 +24,10 @@ export async function dispatchJob(
   job: Job<DispatchPayload>,
   context?: Pick<JobContext, 'complete'>,
 ): Promise<void> {
-  const sub = await findSubmission(core.store.db, job.payload.submissionId);
+  // The row its transaction just wrote, handed with the job (its first try, in this process), or read.
+  const sub =
+    (job.local as MshSubmissionsTable | undefined) ??
+    (await findSubmission(core.store.db, job.payload.submissionId));
   if (!sub || sub.status === 'held') return;
   const at = core.now();
   const tracked =
