@@ -120,14 +120,15 @@ export async function recordOutcome(
   let released = false;
   await core.store.transaction(async (trx) => {
     await runAlongside(part, core.store.db, trx, undefined);
-    const sub = await findSubmission(trx, outcome.submissionId);
+    const now = core.now();
+    const sub = await finishSubmission(trx, outcome, now);
     if (!sub) {
-      core.logger.warn({ submissionId: outcome.submissionId }, 'outcome for an unknown submission ignored');
+      // Final before (a repeated outcome: nothing changes), or unknown.
+      if (!(await findSubmission(trx, outcome.submissionId))) {
+        core.logger.warn({ submissionId: outcome.submissionId }, 'outcome for an unknown submission ignored');
+      }
       return;
     }
-    if (sub.status === 'sent' || sub.status === 'failed') return;
-    const now = core.now();
-    await finishSubmission(trx, outcome, now);
     if (!sub.message_id) return;
     if (sub.purpose === 'archive') {
       core.logger.info({ messageId: sub.message_id, status: outcome.status }, 'archive copy outcome');
