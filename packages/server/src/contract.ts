@@ -109,6 +109,17 @@ export interface AccessPointGateway {
    */
   submit(submission: OutboundSubmission, part?: Alongside<SubmissionAccepted>): Promise<SubmissionAccepted>;
   /**
+   * Whether `submitIn` writes to the database handle `db` (the AP's store is that one). Absent: false.
+   */
+  sharesStore?(db: unknown): boolean;
+  /**
+   * `submit` in the caller's own transaction `trx` on the shared store (only where `sharesStore` said so): the AP's
+   * record and its send job commit with whatever the caller commits there, one commit for the envelope's acceptance
+   * and its hand-over. The envelope must be a blob of that store (`hash` and `size`), noted by the caller in `trx`.
+   * Throws what `submit` throws; the caller's transaction then rolls back.
+   */
+  submitIn?(trx: AnyDb, submission: OutboundSubmission): Promise<SubmissionAccepted>;
+  /**
    * Whether the receiver can be sent `documentType` in `process`, by the same discovery (and cache) the AP sends
    * with, so the MSH can refuse a message no AP could deliver before it accepts it. `registered: false` only for a
    * definite answer (the SMP says the participant or its document type is not registered, or the identifier is

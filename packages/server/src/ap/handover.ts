@@ -1,9 +1,10 @@
+import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { alongside, type MshBackend } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import type { Job, JobContext } from '../store/index.ts';
 import type { HeldEnvelopes } from './held.ts';
-import type { ApStore } from './tables.ts';
+import type { ApReceivedTable, ApStore } from './tables.ts';
 
 /**
  * The `ap.deliver` job: hand a committed envelope to the MSH (ehmi-core §1.2 step 4: the receiving AP forwards the
@@ -19,11 +20,14 @@ export function deliverHandler(
   held?: HeldEnvelopes,
 ) {
   return async (job: Job<{ messageId: string }>, { complete }: JobContext): Promise<void> => {
-    const row = await store.db
-      .selectFrom('ap_received')
-      .selectAll()
-      .where('message_id', '=', job.payload.messageId)
-      .executeTakeFirst();
+    // The row the reception just wrote, handed with the job (its first try, in this process), or read.
+    const row =
+      (job.local as Selectable<ApReceivedTable> | undefined) ??
+      (await store.db
+        .selectFrom('ap_received')
+        .selectAll()
+        .where('message_id', '=', job.payload.messageId)
+        .executeTakeFirst());
     if (row?.status !== 'received' || row.blob_hash === null) return;
     const blob = { hash: row.blob_hash, size: row.blob_size ?? 0 };
     const facts = eds?.enabled && row.eds_facts ? JSON.parse(row.eds_facts) : undefined;

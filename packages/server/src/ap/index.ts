@@ -18,7 +18,7 @@ import { createHttpServer, listen, nodeAgent, timeoutsOf } from '../http/index.t
 import { metricsAccess } from '../metrics-access.ts';
 import { QUEUES } from '../path.ts';
 import { organisationOf, type Role, type RoleContext, readPem } from '../roles.ts';
-import { earliestNext, type IdleState, JobQueue, noteBlob, Worker } from '../store/index.ts';
+import { afterCommit, earliestNext, type IdleState, JobQueue, noteBlob, Worker } from '../store/index.ts';
 import { requireClientCertificate } from '../trust.ts';
 import type { ApConfig } from './config.ts';
 import { FreshLookups } from './discovery.ts';
@@ -407,11 +407,7 @@ export async function createAccessPoint(
       submission: OutboundSubmission,
       part?: Alongside<SubmissionAccepted>,
     ): Promise<SubmissionAccepted> {
-      for (const key of ['submissionId', 'sender', 'receiver', 'documentType', 'process'] as const) {
-        if (typeof submission[key] !== 'string' || submission[key].trim() === '') {
-          throw new EhmiError('EHMI_VALIDATION_FAILED', `submit: ${key} is required`);
-        }
-      }
+      checkSubmission(submission);
       // A repeated submit (the MSH's job again after a crash) is found by the insert below, which keeps the first
       // AS4 MessageId; no look-up before it, since nearly every submit is a first.
       // The MSH's envelope is a blob of the node's store already: named again, not copied (content-addressed). One
@@ -425,76 +421,108 @@ export async function createAccessPoint(
           ? { hash: envelope.hash, size: envelope.size }
           : undefined;
       const blob = known ?? (await store.blobs.put(envelope.open()));
-      // docs/architecture.md "Durability": the AS4 MessageId is fixed here and never changes across retries.
-      // RFC 2822 msg-id with a UUID (eDelivery AS4 1.15 §2.2.3.2 RECOMMENDED).
-      const as4MessageId = `${randomUUID()}@${organisation.gln}.ehmi`;
-      const at = now();
       const accepted = await store.transaction(async (trx) => {
         await noteBlob(trx, store, blob, () => envelope.open());
-        const inserted = await trx
-          .insertInto('ap_outbound')
-          .values({
-            submission_id: submission.submissionId,
-            as4_message_id: as4MessageId,
-            status: 'pending',
-            sender: submission.sender,
-            receiver: submission.receiver,
-            document_type: submission.documentType,
-            process: submission.process,
-            tracking_identifier: submission.trackingIdentifier ?? null,
-            blob_hash: blob.hash,
-            blob_size: blob.size,
-            attempts: 0,
-            sent_references: '[]',
-            endpoint_url: null,
-            receipt: null,
-            ebms_code: null,
-            reason: null,
-            last_error: null,
-            created_at: at,
-            updated_at: at,
-            finished_at: null,
-            outcome_at: null,
-            eds_facts: eds.enabled && submission.eds ? JSON.stringify(submission.eds) : null,
-          })
-          .onConflict((oc) => oc.column('submission_id').doNothing())
-          .returning('submission_id')
-          .executeTakeFirst();
-        if (!inserted) {
-          const row = await trx
-            .selectFrom('ap_outbound')
-            .select(['submission_id', 'as4_message_id'])
-            .where('submission_id', '=', submission.submissionId)
-            .executeTakeFirstOrThrow();
-          const taken = { submissionId: row.submission_id, as4MessageId: row.as4_message_id };
-          await runAlongside(part, store.db, trx, taken);
-          return { ...taken, fresh: false };
-        }
-        await sendQueue.enqueue(trx, {
-          id: sendJobId(submission.submissionId),
-          queue: QUEUES.send,
-          payload: { submissionId: submission.submissionId },
-        });
-        // 03.1 (08.1, 13.1, 18.1): the AP took the envelope over.
-        if (submission.eds) {
-          await eds.report(trx, {
-            station: 'AP',
-            side: 'origin',
-            subtype: 'msg-received',
-            facts: submission.eds,
-            at,
-          });
-        }
-        // The MSH's record of the hand-over, in this same commit.
-        await runAlongside(part, store.db, trx, { submissionId: submission.submissionId, as4MessageId });
-        return { submissionId: submission.submissionId, as4MessageId, fresh: true };
+        return accept(trx, submission, blob, part);
       });
-      if (accepted.fresh) {
-        eds.wake();
+      return { submissionId: accepted.submissionId, as4MessageId: accepted.as4MessageId };
+    },
+    sharesStore: (db) => db === store.db,
+    async submitIn(trx, submission): Promise<SubmissionAccepted> {
+      checkSubmission(submission);
+      const { hash, size } = submission.envelope;
+      if (hash === undefined || size === undefined) {
+        throw new EhmiError('EHMI_INTERNAL', 'submitIn: the envelope must be a blob of the shared store');
       }
+      const accepted = await accept(trx as never, submission, { hash, size });
       return { submissionId: accepted.submissionId, as4MessageId: accepted.as4MessageId };
     },
   };
+
+  function checkSubmission(submission: OutboundSubmission): void {
+    for (const key of ['submissionId', 'sender', 'receiver', 'documentType', 'process'] as const) {
+      if (typeof submission[key] !== 'string' || submission[key].trim() === '') {
+        throw new EhmiError('EHMI_VALIDATION_FAILED', `submit: ${key} is required`);
+      }
+    }
+  }
+
+  /**
+   * The AP's record of a submission in `trx`, whose caller has noted its blob there: the outbound row, its send job
+   * (handed the row, so that it does not read it back), 03.1, and the MSH's `part`. A repeated submission keeps its
+   * first AS4 MessageId and adds nothing.
+   */
+  async function accept(
+    trx: Parameters<Parameters<typeof store.transaction>[0]>[0],
+    submission: OutboundSubmission,
+    blob: { hash: string; size: number },
+    part?: Alongside<SubmissionAccepted>,
+  ): Promise<SubmissionAccepted & { fresh: boolean }> {
+    // docs/architecture.md "Durability": the AS4 MessageId is fixed here and never changes across retries.
+    // RFC 2822 msg-id with a UUID (eDelivery AS4 1.15 §2.2.3.2 RECOMMENDED).
+    const as4MessageId = `${randomUUID()}@${organisation.gln}.ehmi`;
+    const at = now();
+    const row = {
+      submission_id: submission.submissionId,
+      as4_message_id: as4MessageId,
+      status: 'pending' as const,
+      sender: submission.sender,
+      receiver: submission.receiver,
+      document_type: submission.documentType,
+      process: submission.process,
+      tracking_identifier: submission.trackingIdentifier ?? null,
+      blob_hash: blob.hash,
+      blob_size: blob.size,
+      attempts: 0,
+      sent_references: '[]',
+      endpoint_url: null,
+      receipt: null,
+      ebms_code: null,
+      reason: null,
+      last_error: null,
+      created_at: at,
+      updated_at: at,
+      finished_at: null,
+      outcome_at: null,
+      eds_facts: eds.enabled && submission.eds ? JSON.stringify(submission.eds) : null,
+    };
+    const inserted = await trx
+      .insertInto('ap_outbound')
+      .values(row)
+      .onConflict((oc) => oc.column('submission_id').doNothing())
+      .returning('submission_id')
+      .executeTakeFirst();
+    if (!inserted) {
+      const earlier = await trx
+        .selectFrom('ap_outbound')
+        .select(['submission_id', 'as4_message_id'])
+        .where('submission_id', '=', submission.submissionId)
+        .executeTakeFirstOrThrow();
+      const taken = { submissionId: earlier.submission_id, as4MessageId: earlier.as4_message_id };
+      await runAlongside(part, store.db, trx, taken);
+      return { ...taken, fresh: false };
+    }
+    await sendQueue.enqueue(trx, {
+      id: sendJobId(submission.submissionId),
+      queue: QUEUES.send,
+      payload: { submissionId: submission.submissionId },
+      local: row,
+    });
+    // 03.1 (08.1, 13.1, 18.1): the AP took the envelope over.
+    if (submission.eds) {
+      await eds.report(trx, {
+        station: 'AP',
+        side: 'origin',
+        subtype: 'msg-received',
+        facts: submission.eds,
+        at,
+      });
+    }
+    if (!afterCommit(trx, () => eds.wake())) eds.wake();
+    // The MSH's record of the hand-over, in this same commit.
+    await runAlongside(part, store.db, trx, { submissionId: submission.submissionId, as4MessageId });
+    return { submissionId: submission.submissionId, as4MessageId, fresh: true };
+  }
 
   const sweep = async (at = now()) => {
     const { evidence, ...purged } = await sweepRetention(store, {

@@ -44,7 +44,7 @@ import { type FreshLookups, normaliseParticipant, participantOfProperty } from '
 import { recordEvidence } from './evidence.ts';
 import { HELD_ENVELOPE_BYTES, type HeldEnvelope, type HeldEnvelopes } from './held.ts';
 import { GLN_PARTY_TYPE, type SigningCredential } from './message.ts';
-import type { ApStore } from './tables.ts';
+import type { ApReceivedTable, ApStore } from './tables.ts';
 
 export interface ReceiveContext {
   store: ApStore;
@@ -543,23 +543,24 @@ async function commitTransaction(
   return rc.store.transaction(async (trx) => {
     // The payload's blob row in the same commit as the row that names it.
     if (blob) await noteBlob(trx, rc.store, blob, () => rx.payloads[0]!.open());
+    const row: ApReceivedTable = {
+      message_id: messageId,
+      status: test ? 'test' : 'received',
+      sender: participantOfProperty(originalSender(um)) ?? '',
+      receiver: participantOfProperty(finalRecipient(um)) ?? '',
+      process: um.collaborationInfo.service.value,
+      document_type: um.collaborationInfo.action,
+      conversation_id: um.collaborationInfo.conversationId,
+      blob_hash: blob?.hash ?? null,
+      blob_size: blob?.size ?? null,
+      receipt,
+      received_at: now,
+      delivered_at: null,
+      eds_facts: facts ? JSON.stringify(facts) : null,
+    };
     const inserted = await trx
       .insertInto('ap_received')
-      .values({
-        message_id: messageId,
-        status: test ? 'test' : 'received',
-        sender: participantOfProperty(originalSender(um)) ?? '',
-        receiver: participantOfProperty(finalRecipient(um)) ?? '',
-        process: um.collaborationInfo.service.value,
-        document_type: um.collaborationInfo.action,
-        conversation_id: um.collaborationInfo.conversationId,
-        blob_hash: blob?.hash ?? null,
-        blob_size: blob?.size ?? null,
-        receipt,
-        received_at: now,
-        delivered_at: null,
-        eds_facts: facts ? JSON.stringify(facts) : null,
-      })
+      .values(row)
       .onConflict((oc) => oc.column('message_id').doNothing())
       .returning('message_id')
       .executeTakeFirst();
@@ -582,7 +583,8 @@ async function commitTransaction(
       at: now,
     });
     // eDelivery AS4 1.15 §2.2.3.2: the test service is answered and never delivered to the consumer.
-    if (!test) await rc.queue.enqueue(trx, { queue: QUEUES.deliver, payload: { messageId } });
+    // The hand-over job is handed the row (its first try, in this process), so that it does not read it back.
+    if (!test) await rc.queue.enqueue(trx, { queue: QUEUES.deliver, payload: { messageId }, local: row });
     // 04.1 (09.1, 14.1, 19.1): received over AS4, committed, receipted.
     if (facts && rc.eds) {
       await rc.eds.report(trx, {

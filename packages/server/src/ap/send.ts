@@ -103,11 +103,14 @@ type Outbound = Selectable<ApOutboundTable>;
  */
 export function sendHandler(sc: SendContext) {
   return async (job: Job<{ submissionId: string }>, { signal, complete }: JobContext): Promise<void> => {
-    const row = await sc.store.db
-      .selectFrom('ap_outbound')
-      .selectAll()
-      .where('submission_id', '=', job.payload.submissionId)
-      .executeTakeFirst();
+    // The row its submission just wrote, handed with the job (its first try, in this process), or read.
+    const row =
+      (job.local as Outbound | undefined) ??
+      (await sc.store.db
+        .selectFrom('ap_outbound')
+        .selectAll()
+        .where('submission_id', '=', job.payload.submissionId)
+        .executeTakeFirst());
     if (row?.status !== 'pending') return; // done before (a repeated job): idempotent
     const abort = sc.closing ? AbortSignal.any([signal, sc.closing]) : signal;
     try {

@@ -9,9 +9,9 @@ import type { MshInboxTable, MshMessagesTable } from './tables.ts';
  * once the acknowledgement arrived (16.1).
  */
 
-/** The facts of an envelope to keep with it (JSON), or null when the node reports to no EDS. */
-export function factsJson(core: MshCore, envelope: EhmiEnvelope): string | null {
-  return core.eds.enabled ? JSON.stringify(core.eds.factsOf(envelope)) : null;
+/** The facts of an envelope to keep with it, or null when the node reports to no EDS. */
+export function factsKept(core: MshCore, envelope: EhmiEnvelope): EdsMessageFacts | null {
+  return core.eds.enabled ? core.eds.factsOf(envelope) : null;
 }
 
 /** The facts of an envelope for a step reported now, or null when the node reports to no EDS. */

@@ -9,8 +9,9 @@ import {
 } from '@ehmi/sbdh';
 import { QUEUES } from '../path.ts';
 import type { Db, MshCore } from './core.ts';
-import { factsJson } from './delivery-status.ts';
+import { factsKept } from './delivery-status.ts';
 import { type FhirFormat, formatOfMime, readFhir } from './fhir-body.ts';
+import { transition } from './lifecycle.ts';
 import type { MshSubmissionsTable } from './tables.ts';
 
 /** The job of the `msh.dispatch` queue: one submission to hand to the access point. */
@@ -44,8 +45,11 @@ export function routing(envelope: EhmiEnvelope) {
 }
 
 /**
- * Add a submission (one envelope for the AP, its id the SBDH InstanceIdentifier) and, unless it is held, its
- * dispatch job, in the caller's transaction.
+ * Add a submission (one envelope for the AP, its id the SBDH InstanceIdentifier) in the caller's transaction, and
+ * unless it is held hand it over: to an AP on the same store in this same transaction (`submitIn`: the AP's record,
+ * its send job, and the hand-over's 02.2 and 03.1 commit with the caller's rows, and no `msh.dispatch` job is
+ * written), else by its dispatch job. An archive copy and an envelope the AP would refuse (a routing field missing)
+ * go by the job, whose failure path records why.
  */
 export async function addSubmission(
   core: MshCore,
@@ -58,28 +62,70 @@ export async function addSubmission(
 ): Promise<string> {
   const now = core.now();
   const id = envelopeIdOf(built.envelope);
+  const route = routing(built.envelope);
+  // Its AP reports 03.x/08.x/13.x/18.x with these. An archive copy's are its own delivery's, pointing to the
+  // message it copies (`edsFactsOf`: ehmiOrigMessage), so they stay out of the message's journey.
+  const facts = factsKept(core, built.envelope);
+  const row = {
+    id,
+    message_id: messageId,
+    purpose,
+    status: held ? ('held' as const) : ('queued' as const),
+    ...route,
+    envelope_hash: blob.hash,
+    envelope_size: blob.size,
+    as4_message_id: null as string | null,
+    ebms_code: null,
+    reason: null,
+    created_at: now,
+    updated_at: now,
+    eds_facts: facts ? JSON.stringify(facts) : null,
+    receipt_keys: receiptKeysJson(built.envelope),
+  };
+  const ap = core.accessPoint;
+  const direct =
+    !held &&
+    purpose !== 'archive' &&
+    ap.submitIn !== undefined &&
+    ap.sharesStore?.(core.store.db) === true &&
+    route.document_type !== '' &&
+    route.process !== '';
+  if (!direct) {
+    await trx.insertInto('msh_submissions').values(row).execute();
+    if (!held) await queueDispatch(core, trx, id, row);
+    return id;
+  }
+  const accepted = await ap.submitIn!(trx, {
+    submissionId: id,
+    sender: route.sender,
+    receiver: route.receiver,
+    documentType: route.document_type,
+    process: route.process,
+    envelope: { size: blob.size, hash: blob.hash, open: () => core.store.blobs.open(blob) },
+    ...(messageId ? { trackingIdentifier: messageId } : {}),
+    ...(facts ? { eds: facts } : {}),
+  });
   await trx
     .insertInto('msh_submissions')
-    .values({
-      id,
-      message_id: messageId,
-      purpose,
-      status: held ? 'held' : 'queued',
-      ...routing(built.envelope),
-      envelope_hash: blob.hash,
-      envelope_size: blob.size,
-      as4_message_id: null,
-      ebms_code: null,
-      reason: null,
-      created_at: now,
-      updated_at: now,
-      // Its AP reports 03.x/08.x/13.x/18.x with these. An archive copy's are its own delivery's, pointing to the
-      // message it copies (`edsFactsOf`: ehmiOrigMessage), so they stay out of the message's journey.
-      eds_facts: factsJson(core, built.envelope),
-      receipt_keys: receiptKeysJson(built.envelope),
-    })
+    .values({ ...row, status: 'submitted', as4_message_id: accepted.as4MessageId })
     .execute();
-  if (!held) await queueDispatch(core, trx, id);
+  // The hand-over's steps of the message (02.2, 03.1), as the dispatch job records them.
+  if (messageId && purpose === 'message') {
+    const tracked = { id: messageId, envelopeId: id };
+    const handedOver = await transition(trx, tracked, 'handedOver', {
+      detail: `envelope ${id}`,
+      time: now,
+      report: { eds: core.eds, facts },
+      webhooks: core.webhooks,
+      firstForEnvelope: true,
+    });
+    if (handedOver) {
+      await transition(trx, tracked, 'takenOver', {
+        detail: `AS4 MessageId ${accepted.as4MessageId}`,
+        time: now,
+      });
+    }
+  }
   return id;
 }
 
@@ -104,11 +150,20 @@ export function receiptKeysOfRow(row: {
   return { ...rest, envelopeIdentifier: row.id, sender: row.sender, receiver: row.receiver };
 }
 
-/** The `msh.dispatch` job of a submission, in the caller's transaction. */
-export async function queueDispatch(core: MshCore, trx: Db, submissionId: string): Promise<void> {
+/**
+ * The `msh.dispatch` job of a submission, in the caller's transaction. `row`: the submission the caller just wrote,
+ * handed to the job so that it does not read it back.
+ */
+export async function queueDispatch(
+  core: MshCore,
+  trx: Db,
+  submissionId: string,
+  row?: MshSubmissionsTable,
+): Promise<void> {
   await core.queue.enqueue(trx, {
     queue: QUEUES.dispatch,
     payload: { submissionId } satisfies DispatchPayload,
+    ...(row ? { local: row } : {}),
   });
 }
 

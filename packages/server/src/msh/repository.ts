@@ -157,9 +157,12 @@ export async function failSubmission(trx: Db, id: string, reason: string, now: n
     .execute();
 }
 
-/** The AP's final word on a submission (`ap.outcome`). */
-export async function finishSubmission(trx: Db, outcome: OutboundOutcome, now: number): Promise<void> {
-  await trx
+/**
+ * The AP's final word on a submission (`sent` / `failed`), unless it had one already: the submission's message and
+ * purpose when this call recorded it, undefined when it was final before or is unknown (one statement, no read).
+ */
+export async function finishSubmission(trx: Db, outcome: OutboundOutcome, now: number) {
+  return trx
     .updateTable('msh_submissions')
     .set({
       status: outcome.status,
@@ -169,7 +172,9 @@ export async function finishSubmission(trx: Db, outcome: OutboundOutcome, now: n
       updated_at: now,
     })
     .where('id', '=', outcome.submissionId)
-    .execute();
+    .where('status', 'not in', ['sent', 'failed'])
+    .returning(['id', 'message_id', 'purpose'])
+    .executeTakeFirst();
 }
 
 /** Queue a message's held archive copies (the caller adds their dispatch jobs); returns their ids. */

@@ -21,6 +21,7 @@ export {
 } from './blobs.ts';
 export {
   type AnyStore,
+  afterCommit,
   beforeCommit,
   type Engine,
   insertAtCommit,

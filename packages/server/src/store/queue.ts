@@ -27,6 +27,11 @@ export interface EnqueueOptions {
   maxAttempts?: number;
   /** Caller-chosen id, e.g. to make enqueueing idempotent; a UUID when absent. */
   id?: string;
+  /**
+   * What the enqueuing transaction knows that the job would read back (the row it just wrote): never stored, handed
+   * to a worker of this process with the job only when the job is written claimed by it ({@link Job.local}).
+   */
+  local?: unknown;
 }
 
 /** A job held by a worker under a lease. */
@@ -41,6 +46,12 @@ export interface Job<P = unknown> {
   leaseUntil: number;
   createdAt: number;
   lastError: string | null;
+  /**
+   * {@link EnqueueOptions.local}, on the job's first try when it was handed to this worker by the transaction that
+   * enqueued it, under the lease it was written with (no other worker can have run it since that commit). Absent for a
+   * claimed job (a retry, a restart, another instance): the handler reads what it needs.
+   */
+  local?: unknown;
 }
 
 export type JobStatus = JobsTable['status'];
@@ -189,6 +200,7 @@ export class JobQueue {
         leaseUntil: lease.until,
         createdAt: now,
         lastError: null,
+        ...(job.local === undefined ? {} : { local: job.local }),
       };
       if (!afterCommit(trx, () => slot.take(taken))) slot.take(taken);
       return id;

@@ -52,6 +52,24 @@ for (const engine of engines()) {
         });
         const jobs = await db.selectFrom('jobs').select('id').where('queue', '=', 'ap.outcome').execute();
         assert.deepEqual(jobs, [], `no ap.outcome job on ${node}`);
+        // Nor a dispatch job: the AP took each envelope in the transaction that added it (the message, and the
+        // EnvelopeReceipt back), and each submission is recorded handed over with the AS4 MessageId the AP gave it.
+        const dispatches = await db
+          .selectFrom('jobs')
+          .select('id')
+          .where('queue', '=', 'msh.dispatch')
+          .execute();
+        assert.deepEqual(dispatches, [], `no msh.dispatch job on ${node}`);
+        const subs = await db.selectFrom('msh_submissions').select(['id', 'as4_message_id']).execute();
+        const outbound = await db
+          .selectFrom('ap_outbound')
+          .select(['submission_id', 'as4_message_id'])
+          .execute();
+        assert.ok(subs.length > 0, `submissions on ${node}`);
+        for (const sub of subs) {
+          const row = outbound.find((o) => o.submission_id === sub.id);
+          assert.equal(sub.as4_message_id, row?.as4_message_id, `submission ${sub.id} on ${node}`);
+        }
       }
       const codes = receipted.events.map((e) => e.code);
       assert.ok(codes.includes('10.1'), `EnvelopeReceipt event in ${codes.join(' ')}`);

@@ -736,7 +736,7 @@ for (const engine of engines()) {
       }
     });
 
-    it('frees the slot of a job whose transaction rolled back, and queues a job for a full worker as ready', {
+    it('frees the slot of a job whose transaction rolled back, and queues a job for a full worker as ready (without what its transaction knew)', {
       timeout: 20_000,
     }, async () => {
       const queue = new CountingQueue(t.store, base);
@@ -754,12 +754,17 @@ for (const engine of engines()) {
           }),
           /caller fails/,
         );
+        // What the enqueuing transaction knows goes along with a job handed over (never stored).
         const first = await t.store.transaction((trx) =>
-          queue.enqueue(trx, { queue: name, payload: 'first' }),
+          queue.enqueue(trx, { queue: name, payload: 'first', local: { row: 'first' } }),
         );
         await until(() => seen.length === 1, 'the first job to run');
         assert.equal(queue.claims, claims, 'handed over: the rolled-back job had freed the slot');
-        const second = await queue.enqueue(t.store.db, { queue: name, payload: 'second' });
+        const second = await queue.enqueue(t.store.db, {
+          queue: name,
+          payload: 'second',
+          local: { row: 'second' },
+        });
         assert.equal((await queue.get(second))?.status, 'ready', 'the worker is full: queued for a claim');
         assert.equal((await queue.get(first))?.status, 'running');
         open();
@@ -767,6 +772,11 @@ for (const engine of engines()) {
         assert.deepEqual(
           seen.map((j) => j.payload),
           ['first', 'second'],
+        );
+        // The claimed one carries nothing: its handler reads what it needs.
+        assert.deepEqual(
+          seen.map((j) => j.local),
+          [{ row: 'first' }, undefined],
         );
         assert.deepEqual(await queue.counts(name), { ready: 0, running: 0, done: 2, dead: 0 });
       } finally {

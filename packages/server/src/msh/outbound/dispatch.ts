@@ -12,6 +12,7 @@ import {
   markSubmitted,
   releaseHeld,
 } from '../repository.ts';
+import type { MshSubmissionsTable } from '../tables.ts';
 
 /**
  * The `msh.dispatch` job: hand one envelope to the access point (ehmi-core §1.2 step 2 → 3). The AP's submit is
@@ -23,7 +24,10 @@ export async function dispatchJob(
   job: Job<DispatchPayload>,
   context?: Pick<JobContext, 'complete'>,
 ): Promise<void> {
-  const sub = await findSubmission(core.store.db, job.payload.submissionId);
+  // The row its transaction just wrote, handed with the job (its first try, in this process), or read.
+  const sub =
+    (job.local as MshSubmissionsTable | undefined) ??
+    (await findSubmission(core.store.db, job.payload.submissionId));
   if (!sub || sub.status === 'held') return;
   const at = core.now();
   const tracked =
@@ -116,14 +120,15 @@ export async function recordOutcome(
   let released = false;
   await core.store.transaction(async (trx) => {
     await runAlongside(part, core.store.db, trx, undefined);
-    const sub = await findSubmission(trx, outcome.submissionId);
+    const now = core.now();
+    const sub = await finishSubmission(trx, outcome, now);
     if (!sub) {
-      core.logger.warn({ submissionId: outcome.submissionId }, 'outcome for an unknown submission ignored');
+      // Final before (a repeated outcome: nothing changes), or unknown.
+      if (!(await findSubmission(trx, outcome.submissionId))) {
+        core.logger.warn({ submissionId: outcome.submissionId }, 'outcome for an unknown submission ignored');
+      }
       return;
     }
-    if (sub.status === 'sent' || sub.status === 'failed') return;
-    const now = core.now();
-    await finishSubmission(trx, outcome, now);
     if (!sub.message_id) return;
     if (sub.purpose === 'archive') {
       core.logger.info({ messageId: sub.message_id, status: outcome.status }, 'archive copy outcome');
