@@ -21,7 +21,7 @@ import { BlobStore } from './blobs.ts';
 import type { WalBarrier } from './durability.ts';
 import { migrateToLatest } from './migrations.ts';
 import { sqliteConnection } from './sqlite.ts';
-import type { CoreTables } from './types.ts';
+import type { AnyDb, CoreTables } from './types.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -376,6 +376,8 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
       cause: err,
     });
   }
+  // Small blobs in their rows from here on (the `content` column exists once migrated).
+  blobs.useDatabase(db as AnyDb);
   return {
     engine,
     db,
