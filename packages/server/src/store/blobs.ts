@@ -220,6 +220,7 @@ export class BlobStore {
           size: buf.byteLength,
         };
         await this.writeRow(this.#db, buf, ref, options.now);
+        this.#placed(ref.hash);
         return ref;
       }
       // Content in memory is hashed first: when the store holds it already (the envelope the access point received
