@@ -96,6 +96,7 @@ export class BlobStore {
   readonly dir: string;
   /** The database whose `blobs` rows keep small blobs; none: every blob is a file. */
   #db: AnyDb | undefined;
+  #turn: (<R>(fn: () => Promise<R>) => Promise<R>) | undefined;
   /** Storage faults to inject (tests, the fault suite); none in production. */
   faults: StorageFaults | undefined;
   #probe: { at: number; result: Promise<void> } | undefined;
@@ -111,9 +112,14 @@ export class BlobStore {
     this.dir = dir;
   }
 
-  /** Keep blobs up to {@link ROW_BLOB_BYTES} in the `blobs` rows of `db` (the store's own handle, not a transaction). */
-  useDatabase(db: AnyDb): void {
+  /**
+   * Keep blobs up to {@link ROW_BLOB_BYTES} in the `blobs` rows of `db` (the store's own handle, not a transaction).
+   * `turn`: runs a write of a row outside a transaction in its turn with the store's transactions (SQLite, when
+   * the process has the file open more than once: `SqliteWriters` in `db.ts`).
+   */
+  useDatabase(db: AnyDb, turn?: <R>(fn: () => Promise<R>) => Promise<R>): void {
     this.#db = db;
+    this.#turn = turn;
   }
 
   /** Whether a blob of `size` octets is kept in its row (written so by `put`; one stored earlier may be a file). */
@@ -133,16 +139,18 @@ export class BlobStore {
       const buf = Buffer.isBuffer(content)
         ? content
         : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-      await coreDb(db)
-        .insertInto('blobs')
-        .values({ hash: ref.hash, size: ref.size, created_at: now, content: buf })
-        .onConflict((oc) =>
-          oc.column('hash').doUpdateSet({
-            created_at: now,
-            content: sql`coalesce(blobs.content, excluded.content)`,
-          }),
-        )
-        .execute();
+      const write = () =>
+        coreDb(db)
+          .insertInto('blobs')
+          .values({ hash: ref.hash, size: ref.size, created_at: now, content: buf })
+          .onConflict((oc) =>
+            oc.column('hash').doUpdateSet({
+              created_at: now,
+              content: sql`coalesce(blobs.content, excluded.content)`,
+            }),
+          )
+          .execute();
+      await (this.#turn && db === this.#db ? this.#turn(write) : write());
     } catch (err) {
       throw storageError(err, 'storing a blob');
     }
