@@ -4,6 +4,7 @@ import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } fro
 import { dirname, join } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
+import { sql } from 'kysely';
 import { afterRollback } from './db.ts';
 import { type AnyDb, coreDb } from './types.ts';
 
@@ -31,7 +32,17 @@ export interface BlobRef {
 export interface PutOptions {
   /** Refuse (EHMI_TOO_LARGE) and discard the blob once it grows past this many bytes. */
   maxBytes?: number;
+  /** The time a blob kept in its row is noted as written (`blobs.created_at`); now by default. */
+  now?: number;
 }
+
+/**
+ * Blobs up to this size are kept in their `blobs` row (its `content`), larger ones as files: a small part's row is
+ * made durable by the commits that follow it (SQLite's WAL in order, PostgreSQL's synchronous commit) at the cost
+ * of one statement, where a file costs a temporary file, a write, an fsync, a rename, a folder fsync and, to read
+ * it, an open, a read and a close (DESIGN-NOTES.md "Small blobs in the database row, files only for large ones").
+ */
+export const ROW_BLOB_BYTES = 64 * 1024;
 
 const HASH = /^sha256:([0-9a-f]{64})$/;
 
@@ -75,12 +86,17 @@ function storageError(err: unknown, doing: string): EhmiError {
 const PROBE_CACHE_MS = 5_000;
 
 /**
- * Content-addressed files on disk. Writes stream through a SHA-256 hash into a temporary file, which is fsynced and
- * renamed into place (and the folder fsynced) before `put` resolves: a row that points to a blob is committed only
- * after the blob is durable. Reads check the hash and size as they stream.
+ * Content-addressed blobs: small ones (up to {@link ROW_BLOB_BYTES}) in their `blobs` row once the store has a
+ * database ({@link BlobStore.useDatabase}), the others as files on disk. A row is written in its own commit before
+ * `put` resolves; a file streams through a SHA-256 hash into a temporary file, which is fsynced and renamed into
+ * place (and the folder fsynced) before `put` resolves: a row that points to a blob is committed only after the
+ * blob is durable. Reads check the hash and size (as they stream, for a file).
  */
 export class BlobStore {
   readonly dir: string;
+  /** The database whose `blobs` rows keep small blobs; none: every blob is a file. */
+  #db: AnyDb | undefined;
+  #turn: (<R>(fn: () => Promise<R>) => Promise<R>) | undefined;
   /** Storage faults to inject (tests, the fault suite); none in production. */
   faults: StorageFaults | undefined;
   #probe: { at: number; result: Promise<void> } | undefined;
@@ -94,6 +110,66 @@ export class BlobStore {
 
   constructor(dir: string) {
     this.dir = dir;
+  }
+
+  /**
+   * Keep blobs up to {@link ROW_BLOB_BYTES} in the `blobs` rows of `db` (the store's own handle, not a transaction).
+   * `turn`: runs a write of a row outside a transaction in its turn with the store's transactions (SQLite, when
+   * the process has the file open more than once: `SqliteWriters` in `db.ts`).
+   */
+  useDatabase(db: AnyDb, turn?: <R>(fn: () => Promise<R>) => Promise<R>): void {
+    this.#db = db;
+    this.#turn = turn;
+  }
+
+  /** Whether a blob of `size` octets is kept in its row (written so by `put`; one stored earlier may be a file). */
+  inRow(size: number): boolean {
+    return this.#db !== undefined && size <= ROW_BLOB_BYTES;
+  }
+
+  /**
+   * Write a small blob's row with its content, in `db` (the store's handle: its own commit; or the transaction that
+   * names it): created, or its `created_at` refreshed and its content kept (same hash, same content). Durable with
+   * the commits after it: SQLite replays its WAL in order up to the last whole commit, and its barrier syncs the WAL
+   * before anything leaves the process; PostgreSQL commits it synchronously.
+   */
+  async writeRow(db: AnyDb, content: Uint8Array, ref: BlobRef, now = Date.now()): Promise<void> {
+    try {
+      this.faults?.beforeWrite('blobs', `row:${ref.hash}`, ref.size);
+      const buf = Buffer.isBuffer(content)
+        ? content
+        : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+      const write = () =>
+        coreDb(db)
+          .insertInto('blobs')
+          .values({ hash: ref.hash, size: ref.size, created_at: now, content: buf })
+          .onConflict((oc) =>
+            oc.column('hash').doUpdateSet({
+              created_at: now,
+              content: sql`coalesce(blobs.content, excluded.content)`,
+            }),
+          )
+          .execute();
+      await (this.#turn && db === this.#db ? this.#turn(write) : write());
+    } catch (err) {
+      throw storageError(err, 'storing a blob');
+    }
+  }
+
+  /** A small blob's content from its row, hash- and size-checked; undefined when no row holds it. */
+  async #fromRow(hashText: string, expectedSize: number | undefined): Promise<Buffer | undefined> {
+    if (!this.#db) return undefined;
+    const row = await coreDb(this.#db)
+      .selectFrom('blobs')
+      .select('content')
+      .where('hash', '=', hashText)
+      .executeTakeFirst();
+    if (!row?.content) return undefined;
+    const content = Buffer.isBuffer(row.content)
+      ? row.content
+      : Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength);
+    checkContent(content, hashText, expectedSize);
+    return content;
   }
 
   /**
@@ -141,10 +217,55 @@ export class BlobStore {
     options: PutOptions = {},
   ): Promise<BlobRef> {
     if (typeof source === 'string' || source instanceof Uint8Array) {
+      const buf = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
+      if (
+        this.#db &&
+        this.inRow(buf.byteLength) &&
+        !(options.maxBytes !== undefined && buf.byteLength > options.maxBytes)
+      ) {
+        const ref: BlobRef = {
+          hash: `sha256:${createHash('sha256').update(buf).digest('hex')}`,
+          size: buf.byteLength,
+        };
+        await this.writeRow(this.#db, buf, ref, options.now);
+        this.#placed(ref.hash);
+        return ref;
+      }
       // Content in memory is hashed first: when the store holds it already (the envelope the access point received
       // is the one its MSH keeps; the receipt the MSH built is the one its AP sends), nothing is written again.
-      const known = await this.#stored(source, options);
+      const known = await this.#stored(buf, options);
       if (known) return known;
+      source = buf;
+    } else if (this.#db) {
+      // A stream: its first octets gathered in memory; one that ends within ROW_BLOB_BYTES goes to a row.
+      const it = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+      const head: Buffer[] = [];
+      let gathered = 0;
+      let ended = false;
+      for (;;) {
+        const next = await it.next();
+        if (next.done) {
+          ended = true;
+          break;
+        }
+        const chunk = Buffer.from(next.value as Uint8Array);
+        head.push(chunk);
+        gathered += chunk.byteLength;
+        if (gathered > ROW_BLOB_BYTES) break;
+      }
+      if (ended) return this.put(Buffer.concat(head, gathered), options);
+      source = (async function* () {
+        try {
+          yield* head;
+          for (;;) {
+            const next = await it.next();
+            if (next.done) return;
+            yield next.value as Uint8Array;
+          }
+        } finally {
+          await it.return?.();
+        }
+      })();
     }
     const tmp = join(this.dir, 'tmp', randomUUID());
     const hash = createHash('sha256');
@@ -376,6 +497,13 @@ export class BlobStore {
       },
       final: (cb) => {
         (async () => {
+          if (kept && this.inRow(size)) {
+            // Small and in memory: placed in a row, no temporary file written.
+            kept = [Buffer.concat(kept)];
+            closed = true;
+            ref = { hash: `sha256:${hash.digest('hex')}`, size };
+            return;
+          }
           const f = await file();
           if (kept) {
             kept = [Buffer.concat(kept)];
@@ -411,8 +539,8 @@ export class BlobStore {
       place: async () => {
         if (!ref) throw new EhmiError('EHMI_INTERNAL', 'a blob was placed before it was written');
         const placed = ref;
-        // Placed before and collected since: the copy in memory is stored again.
-        if (renamed) return await this.put(kept![0]!);
+        // Placed before and collected since: the copy in memory is stored again. Small: in its row.
+        if (renamed || (kept && opening === undefined)) return await this.put(kept![0]!);
         const target = this.path(placed.hash);
         try {
           let across = false;
@@ -501,6 +629,14 @@ export class BlobStore {
   }
 
   async has(hash: string): Promise<boolean> {
+    if (this.#db) {
+      const row = await coreDb(this.#db)
+        .selectFrom('blobs')
+        .select(sql<number>`case when content is null then 0 else 1 end`.as('stored'))
+        .where('hash', '=', hash)
+        .executeTakeFirst();
+      if (row && Number(row.stored) === 1) return true;
+    }
     try {
       await stat(this.path(hash));
       return true;
@@ -516,6 +652,23 @@ export class BlobStore {
   open(ref: BlobRef | string): Readable {
     const hashText = typeof ref === 'string' ? ref : ref.hash;
     const expectedSize = typeof ref === 'string' ? undefined : ref.size;
+    if (this.#db && (expectedSize === undefined || expectedSize <= ROW_BLOB_BYTES)) {
+      // Its row first (a small blob), else its file (a large one, or one stored as a file).
+      this.path(hashText);
+      const store = this;
+      return Readable.from(
+        (async function* () {
+          const content = await store.#fromRow(hashText, expectedSize);
+          if (content) yield content;
+          else yield* store.#openFile(hashText, expectedSize);
+        })(),
+        { objectMode: false },
+      );
+    }
+    return this.#openFile(hashText, expectedSize);
+  }
+
+  #openFile(hashText: string, expectedSize: number | undefined): Readable {
     const path = this.path(hashText);
     const hash = createHash('sha256');
     let size = 0;
@@ -552,6 +705,14 @@ export class BlobStore {
   async read(ref: BlobRef | string, maxBytes = 64 * 1024 * 1024): Promise<Buffer> {
     const hashText = typeof ref === 'string' ? ref : ref.hash;
     const path = this.path(hashText);
+    if (this.#db && (typeof ref === 'string' || ref.size <= ROW_BLOB_BYTES)) {
+      const inRow = await this.#fromRow(hashText, typeof ref === 'string' ? undefined : ref.size);
+      if (inRow) {
+        if (inRow.byteLength > maxBytes)
+          throw new EhmiError('EHMI_TOO_LARGE', `blob is larger than ${maxBytes} bytes`);
+        return inRow;
+      }
+    }
     let content: Buffer;
     try {
       // One octet more than expected tells a longer file (corrupt, or over the limit).
@@ -563,13 +724,7 @@ export class BlobStore {
     }
     if (content.byteLength > maxBytes)
       throw new EhmiError('EHMI_TOO_LARGE', `blob is larger than ${maxBytes} bytes`);
-    const actual = `sha256:${createHash('sha256').update(content).digest('hex')}`;
-    if (actual !== hashText || (typeof ref !== 'string' && content.byteLength !== ref.size)) {
-      throw new EhmiError(
-        'EHMI_BLOB_CORRUPT',
-        `blob ${hashText} is corrupt on disk (read ${actual}, ${content.byteLength} bytes)`,
-      );
-    }
+    checkContent(content, hashText, typeof ref === 'string' ? undefined : ref.size);
     return content;
   }
 
@@ -594,6 +749,35 @@ const WRITE_BATCH_BYTES = 256 * 1024;
 
 /** Blobs remembered as made durable by this process (a set of hashes: about 100 bytes each). */
 const DURABLE_REMEMBERED = 4096;
+
+/** Fails with EHMI_BLOB_CORRUPT when `content` is not the blob `hashText` (of `size` octets, when known). */
+function checkContent(content: Buffer, hashText: string, size: number | undefined): void {
+  const actual = `sha256:${createHash('sha256').update(content).digest('hex')}`;
+  if (actual !== hashText || (size !== undefined && content.byteLength !== size)) {
+    throw new EhmiError(
+      'EHMI_BLOB_CORRUPT',
+      `blob ${hashText} is corrupt in the store (read ${actual}, ${content.byteLength} bytes)`,
+    );
+  }
+}
+
+/** The whole content of a source of at most `limit` octets, in memory. */
+async function gather(
+  source: Readable | AsyncIterable<Uint8Array> | Uint8Array | string,
+  limit: number,
+): Promise<Buffer> {
+  if (typeof source === 'string') return Buffer.from(source, 'utf8');
+  if (source instanceof Uint8Array) return Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of source as AsyncIterable<Uint8Array>) {
+    const buf = Buffer.from(chunk as Uint8Array);
+    total += buf.byteLength;
+    if (total > limit) throw new EhmiError('EHMI_TOO_LARGE', `content is larger than ${limit} bytes`);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks, total);
+}
 
 /** Removes a file; one already gone is fine. */
 async function removeFile(path: string): Promise<void> {
@@ -672,6 +856,33 @@ export async function noteBlob(
   source: BlobSource,
   now = Date.now(),
 ): Promise<void> {
+  if (store.blobs.inRow(ref.size)) {
+    // Its row refreshed; it says whether it holds the content. A collection that took the row after the put (and
+    // its grace period) is answered by writing the content again in this transaction: the commit that names the
+    // blob carries it. A blob of this size stored as a file (before rows, or a writer's file) has a row without
+    // content and its file.
+    const row = await coreDb(trx)
+      .insertInto('blobs')
+      .values({ hash: ref.hash, size: ref.size, created_at: now })
+      .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: now }))
+      .returning(sql<number>`case when content is null then 0 else 1 end`.as('stored'))
+      .executeTakeFirst();
+    afterRollback(trx, () => recordBlob(store.db, ref, now));
+    if (Number(row?.stored) === 1 || store.blobs.hasNow(ref.hash)) return;
+    const content = await gather(typeof source === 'function' ? source() : source, ROW_BLOB_BYTES);
+    const again: BlobRef = {
+      hash: `sha256:${createHash('sha256').update(content).digest('hex')}`,
+      size: content.byteLength,
+    };
+    if (again.hash !== ref.hash || again.size !== ref.size) {
+      throw new EhmiError(
+        'EHMI_BLOB_CORRUPT',
+        `blob ${ref.hash} was collected, and its source now reads ${again.hash}`,
+      );
+    }
+    await store.blobs.writeRow(trx, content, ref, now);
+    return;
+  }
   await recordBlob(trx, ref, now);
   afterRollback(trx, () => recordBlob(store.db, ref, now));
   if (store.blobs.hasNow(ref.hash)) return;
@@ -706,6 +917,8 @@ export async function storeBlob(
   for (let attempt = 0; ; attempt++) {
     const content = typeof source === 'function' ? source() : source;
     const ref = await store.blobs.put(content, options);
+    // A small blob's put wrote its row, content and time: noted, and nothing a collection could have taken since.
+    if (store.blobs.inRow(ref.size)) return ref;
     await recordBlob(store.db, ref, options.now ?? Date.now());
     if ((await store.blobs.has(ref.hash)) || attempt >= 2) return ref;
   }

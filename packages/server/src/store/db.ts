@@ -21,7 +21,7 @@ import { BlobStore } from './blobs.ts';
 import type { WalBarrier } from './durability.ts';
 import { migrateToLatest } from './migrations.ts';
 import { sqliteConnection } from './sqlite.ts';
-import type { CoreTables } from './types.ts';
+import type { AnyDb, CoreTables } from './types.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -40,6 +40,26 @@ export interface StoreOptions {
    */
   migrations?: Readonly<Record<string, Migration>>;
 }
+
+/**
+ * The writers of one SQLite file in this process, taking turns when more than one store of the process has it open
+ * (tests run two instances on one file). better-sqlite3 waits for SQLite's write lock synchronously (the busy
+ * timeout), on the event loop: a write on one connection while another connection of the same process is inside a
+ * transaction would wait out its timeout, since that transaction cannot go on meanwhile. The store's transactions
+ * and the blob store's own row writes go through `run`; with one store on the file (a node) it takes no turn.
+ */
+class SqliteWriters {
+  opened = 0;
+  #tail: Promise<unknown> = Promise.resolve();
+  run<R>(fn: () => Promise<R>): Promise<R> {
+    if (this.opened < 2) return fn();
+    const turn = this.#tail.then(fn);
+    this.#tail = turn.catch(() => {});
+    return turn;
+  }
+}
+
+const sqliteFiles = new Map<string, SqliteWriters>();
 
 /**
  * A database handle of the node: the tables, the blob store, and a transaction helper. `T` types the tables the
@@ -332,6 +352,14 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
   let engine: Engine;
   let jobNotices: PostgresJobNotices | undefined;
   let wal: WalBarrier | undefined;
+  let writers: SqliteWriters | undefined;
+  let sqliteFile: string | undefined;
+  const forget = () => {
+    if (!writers || !sqliteFile) return;
+    writers.opened--;
+    if (writers.opened === 0) sqliteFiles.delete(sqliteFile);
+    writers = undefined;
+  };
   try {
     if (options.databaseUrl) {
       engine = 'postgres';
@@ -356,6 +384,10 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
       const connection = sqliteConnection(file, options.busyTimeoutMs ?? 5000);
       wal = connection.barrier;
       db = new Kysely<T>({ dialect: connection.dialect });
+      writers = sqliteFiles.get(file) ?? new SqliteWriters();
+      sqliteFiles.set(file, writers);
+      writers.opened++;
+      sqliteFile = file;
     }
   } catch (err) {
     if (err instanceof EhmiError) throw err;
@@ -370,39 +402,45 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
       options.migrations,
     );
   } catch (err) {
+    forget();
     await wal?.close().catch(() => {});
     await db.destroy();
     throw new EhmiError('EHMI_STORE_UNAVAILABLE', `cannot migrate the database: ${(err as Error).message}`, {
       cause: err,
     });
   }
+  // Run `fn` in one transaction, with the hooks of `beforeCommit`, `afterCommit`, `afterRollback`, `insertAtCommit`.
+  const transaction = async <R>(fn: (trx: Transaction<T>) => Promise<R>): Promise<R> => {
+    const hooks: TransactionHooks = { beforeCommit: [], committed: [], rolledBack: [], inserts: new Map() };
+    let result: Awaited<ReturnType<typeof fn>>;
+    try {
+      result = await db.transaction().execute(async (trx) => {
+        commitHooks.set(trx, hooks);
+        const value = await fn(trx);
+        // In order, each once; a hook may add another (it runs too). A hook that fails rolls the transaction back.
+        // The rows left for the commit go last, so that rows the hooks add join them in one statement.
+        for (let i = 0; ; ) {
+          if (i < hooks.beforeCommit.length) await hooks.beforeCommit[i++]!();
+          else if (hooks.inserts.size > 0) await writeInserts(trx as Transaction<unknown>, hooks);
+          else break;
+        }
+        return value;
+      });
+    } catch (err) {
+      for (const hook of hooks.rolledBack) await hook().catch(() => {});
+      throw err;
+    }
+    for (const hook of hooks.committed) hook();
+    return result;
+  };
+  // Small blobs in their rows from here on (the `content` column exists once migrated).
+  const turns = writers;
+  blobs.useDatabase(db as AnyDb, turns ? (fn) => turns.run(fn) : undefined);
   return {
     engine,
     db,
     blobs,
-    transaction: async (fn) => {
-      const hooks: TransactionHooks = { beforeCommit: [], committed: [], rolledBack: [], inserts: new Map() };
-      let result: Awaited<ReturnType<typeof fn>>;
-      try {
-        result = await db.transaction().execute(async (trx) => {
-          commitHooks.set(trx, hooks);
-          const value = await fn(trx);
-          // In order, each once; a hook may add another (it runs too). A hook that fails rolls the transaction back.
-          // The rows left for the commit go last, so that rows the hooks add join them in one statement.
-          for (let i = 0; ; ) {
-            if (i < hooks.beforeCommit.length) await hooks.beforeCommit[i++]!();
-            else if (hooks.inserts.size > 0) await writeInserts(trx as Transaction<unknown>, hooks);
-            else break;
-          }
-          return value;
-        });
-      } catch (err) {
-        for (const hook of hooks.rolledBack) await hook().catch(() => {});
-        throw err;
-      }
-      for (const hook of hooks.committed) hook();
-      return result;
-    },
+    transaction: (fn) => (turns ? turns.run(() => transaction(fn)) : transaction(fn)),
     ping: async () => {
       try {
         await sql`select 1`.execute(db);
@@ -421,6 +459,7 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
     },
     durable: wal ? () => (wal as WalBarrier).durable() : () => Promise.resolve(),
     close: async () => {
+      forget();
       await jobNotices?.close();
       try {
         await wal?.close();

@@ -14,6 +14,7 @@ export {
   diskFull,
   noteBlob,
   type PutOptions,
+  ROW_BLOB_BYTES,
   recordBlob,
   type StorageArea,
   type StorageFaults,

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely';
 
 // One set of migrations for both engines: only types that mean the same on SQLite and PostgreSQL
 // (text, integer, bigint), and no engine-specific defaults. Never edit a published migration; add one.
@@ -66,6 +66,20 @@ const migrations: Record<string, Migration> = {
     },
     async down(db: Kysely<unknown>) {
       await db.schema.dropIndex('jobs_dead').execute();
+    },
+  },
+  // Small blobs kept in their row (`BlobStore`, ROW_BLOB_BYTES): the content, null for a blob kept as a file. The
+  // one column whose type differs by engine (SQLite's BLOB, PostgreSQL's bytea: both take and give a Buffer).
+  '0037_blobs_content': {
+    async up(db: Kysely<unknown>) {
+      const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+      await db.schema
+        .alterTable('blobs')
+        .addColumn('content', sql.raw(postgres ? 'bytea' : 'blob'))
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('blobs').dropColumn('content').execute();
     },
   },
 };

@@ -24,6 +24,8 @@ export interface BlobsTable {
   hash: string;
   size: number;
   created_at: number;
+  /** The content of a blob kept in its row (up to `ROW_BLOB_BYTES`); null for one kept as a file. */
+  content: Uint8Array | null;
 }
 
 export interface CoreTables {

@@ -3,7 +3,14 @@ import { readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { collectBlobGarbage, noteBlob, storeBlob, sweepUnnamedBlobs } from '../../src/store/index.ts';
+import { openNodeStore } from '../../src/role-list.ts';
+import {
+  BlobStore,
+  collectBlobGarbage,
+  noteBlob,
+  storeBlob,
+  sweepUnnamedBlobs,
+} from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
 const HOUR = 3_600_000;
@@ -95,14 +102,75 @@ for (const engine of engines()) {
       assert.equal(await t.store.blobs.has(ref.hash), true);
     });
 
+    it('a small blob is kept in its row, collected with it when no row names it, kept when one does', async () => {
+      const now = Date.now();
+      await named('nothing');
+      const orphan = await storeBlob(t.store, 'a receipt whose message crashed', { now: now - 2 * HOUR });
+      const kept = await storeBlob(t.store, 'a receipt of a message', { now: now - 2 * HOUR });
+      await named(kept.hash);
+      for (const ref of [orphan, kept]) {
+        const rows = await t.store.db
+          .selectFrom('blobs')
+          .select('content')
+          .where('hash', '=', ref.hash)
+          .execute();
+        assert.ok(rows[0]?.content, 'in its row');
+      }
+      assert.equal(await collect(now), 1);
+      assert.equal(await t.store.blobs.has(orphan.hash), false);
+      assert.deepEqual(
+        await t.store.db.selectFrom('blobs').select('hash').where('hash', '=', orphan.hash).execute(),
+        [],
+      );
+      assert.equal((await t.store.blobs.read(kept)).toString(), 'a receipt of a message');
+    });
+
+    it('a crash between a small put and the commit naming it leaves no reference and a row the collector takes', async () => {
+      const now = Date.now();
+      await named('nothing');
+      // The put committed its row; the transaction that would name it never commits (the process died in it).
+      const ref = await t.store.blobs.put('put, then the process died', { now: now - 2 * HOUR });
+      await assert.rejects(
+        t.store.transaction(async (trx) => {
+          await sql`insert into gc_test_refs (hash) values (${ref.hash})`.execute(trx);
+          throw new Error('killed before the commit');
+        }),
+        /killed before the commit/,
+      );
+      const refs = await sql<{
+        hash: string;
+      }>`select hash from gc_test_refs where hash = ${ref.hash}`.execute(t.store.db);
+      assert.deepEqual(refs.rows, [], 'no dangling reference');
+      assert.equal(await t.store.blobs.has(ref.hash), true);
+      assert.equal(await collect(now), 1);
+      assert.equal(await t.store.blobs.has(ref.hash), false);
+    });
+
+    it('a small blob named by a commit is read by another opening of the same store', async () => {
+      const ref = await t.store.blobs.put('a message accepted');
+      await t.store.transaction(async (trx) => {
+        await noteBlob(trx, t.store, ref, 'a message accepted');
+        await sql`insert into gc_test_refs (hash) values (${ref.hash})`.execute(trx);
+      });
+      const other = await openNodeStore({ ...t.connection, busyTimeoutMs: 5000, poolSize: 2 });
+      try {
+        assert.equal((await other.blobs.read(ref)).toString(), 'a message accepted');
+      } finally {
+        await other.close();
+      }
+    });
+
     it('a write racing the collector finds the file gone and stores it again', async () => {
       const now = Date.now();
-      const ref = await storeBlob(t.store, 'raced', { now: now - 2 * HOUR });
+      // A file (over the rows' threshold): a small blob's put refreshes its row itself, so no collection can come
+      // between its put and its note.
+      const raced = 'raced'.repeat(20_000);
+      const ref = await storeBlob(t.store, raced, { now: now - 2 * HOUR });
       // The collector removed row and file between the writer's put and its note: storeBlob sees it and puts again.
       let puts = 0;
       const source = () => {
         puts++;
-        return 'raced';
+        return raced;
       };
       const original = t.store.blobs.put.bind(t.store.blobs);
       t.store.blobs.put = async (content, options) => {
@@ -118,15 +186,17 @@ for (const engine of engines()) {
       }
       assert.equal(puts, 2);
       assert.equal(await t.store.blobs.has(ref.hash), true);
-      assert.equal((await t.store.blobs.read(ref)).toString(), 'raced');
+      assert.equal((await t.store.blobs.read(ref)).toString(), raced);
     });
 
     describe('the sweep of files no row notes', () => {
       const sweep = (now: number, options: { limit?: number; from?: string } = {}) =>
         sweepUnnamedBlobs(t.store, { graceMs: HOUR, now, references, ...options });
       // A file put and never noted: the process stopped before the transaction that would have named it committed.
+      // The same folder without a database: the sweep is of files (a small blob's row is the collector's).
+      const files = () => new BlobStore(t.store.blobs.dir);
       const leftByCrash = async (content: string, modifiedAt: number) => {
-        const ref = await t.store.blobs.put(content);
+        const ref = await files().put(content);
         await utimes(t.store.blobs.path(ref.hash), modifiedAt / 1000, modifiedAt / 1000);
         return ref;
       };
@@ -136,7 +206,11 @@ for (const engine of engines()) {
         await named('nothing');
         const orphan = await leftByCrash('put, then the process crashed', now - 2 * HOUR);
         const fresh = await leftByCrash('its transaction may still be running', now - 1000);
-        const noted = await storeBlob(t.store, 'noted, the row collector decides', { now });
+        const noted = await storeBlob(
+          { db: t.store.db, blobs: files() },
+          'noted, the row collector decides',
+          { now },
+        );
         await utimes(t.store.blobs.path(noted.hash), (now - 2 * HOUR) / 1000, (now - 2 * HOUR) / 1000);
         const namedOnly = await leftByCrash('named by a column, no blobs row', now - 2 * HOUR);
         await named(namedOnly.hash);

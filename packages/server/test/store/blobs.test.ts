@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
-import { recordBlob } from '../../src/store/index.ts';
+import { BlobStore, ROW_BLOB_BYTES, recordBlob } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
 const isCode = (code: string) => (err: unknown) => err instanceof EhmiError && err.code === code;
@@ -15,8 +15,11 @@ const [sqlite] = engines();
 
 describe('blob store', () => {
   let t: TestStore;
+  /** The same folder without a database: every blob a file (the file mechanics below). */
+  let files: BlobStore;
   before(async () => {
     t = await sqlite!.open();
+    files = new BlobStore(t.store.blobs.dir);
   });
   after(async () => {
     await t?.cleanup();
@@ -53,46 +56,44 @@ describe('blob store', () => {
   });
 
   it('writes content it holds already no second time, and content damaged on disk again', async () => {
-    const ref = await t.store.blobs.put('held once');
-    const path = t.store.blobs.path(ref.hash);
+    const ref = await files.put('held once');
+    const path = files.path(ref.hash);
     const before = (await stat(path)).ino;
-    assert.deepEqual(await t.store.blobs.put('held once'), ref);
+    assert.deepEqual(await files.put('held once'), ref);
     assert.equal((await stat(path)).ino, before);
     await writeFile(path, 'HELD ONCE');
-    assert.deepEqual(await t.store.blobs.put(Buffer.from('held once')), ref);
-    assert.equal((await t.store.blobs.read(ref)).toString(), 'held once');
+    assert.deepEqual(await files.put(Buffer.from('held once')), ref);
+    assert.equal((await files.read(ref)).toString(), 'held once');
   });
 
   it('makes its fan-out folders once, and again when one was removed meanwhile', async () => {
-    assert.equal((await readdir(join(t.store.blobs.dir, 'sha256'))).length, 256);
-    const ref = await t.store.blobs.put('its folder goes');
-    await t.store.blobs.delete(ref.hash);
-    await rm(dirname(t.store.blobs.path(ref.hash)), { recursive: true });
-    assert.deepEqual(await t.store.blobs.put('its folder goes'), ref);
-    assert.equal((await t.store.blobs.read(ref)).toString(), 'its folder goes');
-    const w = t.store.blobs.writer();
+    assert.equal((await readdir(join(files.dir, 'sha256'))).length, 256);
+    const ref = await files.put('its folder goes');
+    await files.delete(ref.hash);
+    await rm(dirname(files.path(ref.hash)), { recursive: true });
+    assert.deepEqual(await files.put('its folder goes'), ref);
+    assert.equal((await files.read(ref)).toString(), 'its folder goes');
+    const w = files.writer();
     w.writable.end('placed after its folder went');
     await new Promise((resolve) => w.writable.once('finish', resolve));
     const target = dirname(
-      t.store.blobs.path(
-        `sha256:${createHash('sha256').update('placed after its folder went').digest('hex')}`,
-      ),
+      files.path(`sha256:${createHash('sha256').update('placed after its folder went').digest('hex')}`),
     );
     await rm(target, { recursive: true, force: true });
     const placed = await w.place();
     await w.discard();
-    assert.equal((await t.store.blobs.read(placed)).toString(), 'placed after its folder went');
+    assert.equal((await files.read(placed)).toString(), 'placed after its folder went');
   });
 
   it('fails a read whose bytes on disk no longer match the hash', async () => {
-    const ref = await t.store.blobs.put('original content');
-    await writeFile(t.store.blobs.path(ref.hash), 'tampered content');
-    await assert.rejects(t.store.blobs.read(ref), isCode('EHMI_BLOB_CORRUPT'));
+    const ref = await files.put('original content');
+    await writeFile(files.path(ref.hash), 'tampered content');
+    await assert.rejects(files.read(ref), isCode('EHMI_BLOB_CORRUPT'));
   });
 
   it('refuses content over the size limit and leaves no file behind', async () => {
-    await assert.rejects(t.store.blobs.put('x'.repeat(101), { maxBytes: 100 }), isCode('EHMI_TOO_LARGE'));
-    assert.deepEqual(await readdir(join(t.store.blobs.dir, 'tmp')), []);
+    await assert.rejects(files.put('x'.repeat(101), { maxBytes: 100 }), isCode('EHMI_TOO_LARGE'));
+    assert.deepEqual(await readdir(join(files.dir, 'tmp')), []);
   });
 
   it('reports a missing blob as not found', async () => {
@@ -113,7 +114,7 @@ describe('blob store', () => {
 
   it('a writer with memory gathers small content, writes it once, renames it into place and reads it back', async () => {
     let writes = 0;
-    t.store.blobs.faults = {
+    files.faults = {
       beforeWrite: (area) => {
         if (area === 'blobs') writes++;
       },
@@ -125,30 +126,26 @@ describe('blob store', () => {
           taken += octets;
         },
       };
-      const w = t.store.blobs.writer({ memory: { lease, bytes: 1024 } });
+      const w = files.writer({ memory: { lease, bytes: 1024 } });
       for (const part of ['gathered ', 'in ', 'memory']) w.writable.write(part);
       w.writable.end();
       await new Promise((resolve) => w.writable.once('finish', resolve));
       assert.equal(writes, 1, 'one write');
       assert.equal(taken, 'gathered in memory'.length);
       const placed = await w.place();
-      assert.equal((await t.store.blobs.read(placed)).toString(), 'gathered in memory');
-      assert.deepEqual(await readdir(join(t.store.blobs.dir, 'tmp')), [], 'renamed: no temporary file left');
+      assert.equal((await files.read(placed)).toString(), 'gathered in memory');
+      assert.deepEqual(await readdir(join(files.dir, 'tmp')), [], 'renamed: no temporary file left');
       let read = '';
       for await (const c of w.open()) read += c;
       assert.equal(read, 'gathered in memory', 'read from memory after placing');
       // Collected since: placed again from memory.
-      await t.store.blobs.delete(placed.hash);
+      await files.delete(placed.hash);
       assert.deepEqual(await w.place(), placed);
-      assert.equal((await t.store.blobs.read(placed)).toString(), 'gathered in memory');
+      assert.equal((await files.read(placed)).toString(), 'gathered in memory');
       await w.discard();
-      assert.equal(
-        (await t.store.blobs.read(placed)).toString(),
-        'gathered in memory',
-        'discard keeps the blob',
-      );
+      assert.equal((await files.read(placed)).toString(), 'gathered in memory', 'discard keeps the blob');
     } finally {
-      t.store.blobs.faults = undefined;
+      files.faults = undefined;
     }
   });
 
@@ -162,20 +159,125 @@ describe('blob store', () => {
           if (refuse) throw new Error('the pool is empty');
         },
       };
-      const w = t.store.blobs.writer({ memory: { lease, bytes } });
+      const w = files.writer({ memory: { lease, bytes } });
       w.writable.write('sixteen octets..');
       w.writable.end('!');
       await new Promise((resolve) => w.writable.once('finish', resolve));
       const placed = await w.place();
-      assert.equal((await t.store.blobs.read(placed)).toString(), 'sixteen octets..!');
-      assert.equal(
-        (await readdir(join(t.store.blobs.dir, 'tmp'))).length,
-        1,
-        'linked: the temporary file stays',
-      );
+      assert.equal((await files.read(placed)).toString(), 'sixteen octets..!');
+      assert.equal((await readdir(join(files.dir, 'tmp'))).length, 1, 'linked: the temporary file stays');
       await w.discard();
-      assert.deepEqual(await readdir(join(t.store.blobs.dir, 'tmp')), []);
-      await t.store.blobs.delete(placed.hash);
+      assert.deepEqual(await readdir(join(files.dir, 'tmp')), []);
+      await files.delete(placed.hash);
     }
   });
 });
+
+for (const engine of engines()) {
+  describe(`small blobs in their rows on ${engine.name}`, { skip: engine.skip }, () => {
+    let t: TestStore;
+    before(async () => {
+      t = await engine.open();
+    });
+    after(async () => {
+      await t?.cleanup();
+    });
+    const row = (hash: string) =>
+      t.store.db.selectFrom('blobs').select(['size', 'content']).where('hash', '=', hash).execute();
+
+    it('keeps a small blob in its row, no file, and a large one as a file; reads both back checked', async () => {
+      const small = await t.store.blobs.put('a small envelope');
+      const rows = await row(small.hash);
+      assert.equal(rows.length, 1);
+      assert.equal(Buffer.from(rows[0]!.content!).toString(), 'a small envelope');
+      assert.equal(await t.store.blobs.has(small.hash), true);
+      await assert.rejects(stat(t.store.blobs.path(small.hash)), { code: 'ENOENT' });
+      assert.equal((await t.store.blobs.read(small)).toString(), 'a small envelope');
+      assert.equal((await t.store.blobs.read(small.hash)).toString(), 'a small envelope');
+      let streamed = '';
+      for await (const c of t.store.blobs.open(small)) streamed += c;
+      assert.equal(streamed, 'a small envelope');
+      // A stream that ends within the threshold goes to a row too; one octet over it, to a file.
+      const edge = Buffer.alloc(ROW_BLOB_BYTES, 1);
+      const inRow = await t.store.blobs.put(Readable.from([edge.subarray(0, 1000), edge.subarray(1000)]));
+      assert.equal(inRow.size, ROW_BLOB_BYTES);
+      assert.ok((await row(inRow.hash))[0]?.content);
+      const over = Buffer.alloc(ROW_BLOB_BYTES + 1, 2);
+      const large = await t.store.blobs.put(Readable.from([over.subarray(0, 4096), over.subarray(4096)]));
+      assert.equal((await stat(t.store.blobs.path(large.hash))).size, ROW_BLOB_BYTES + 1);
+      assert.deepEqual(await t.store.blobs.read(large), over);
+      assert.deepEqual(await t.store.blobs.read(inRow), edge);
+    });
+
+    it('stores the same content in one row, and refreshes its time', async () => {
+      const a = await t.store.blobs.put('the same receipt', { now: 1000 });
+      const b = await t.store.blobs.put(Buffer.from('the same receipt'), { now: 2000 });
+      assert.deepEqual(a, b);
+      const rows = await t.store.db
+        .selectFrom('blobs')
+        .select('created_at')
+        .where('hash', '=', a.hash)
+        .execute();
+      assert.deepEqual(
+        rows.map((r) => Number(r.created_at)),
+        [2000],
+      );
+    });
+
+    it('fails a read whose row content no longer matches the hash, streamed or whole', async () => {
+      const ref = await t.store.blobs.put('original row content');
+      await t.store.db
+        .updateTable('blobs')
+        .set({ content: Buffer.from('tampered row content') })
+        .where('hash', '=', ref.hash)
+        .execute();
+      await assert.rejects(t.store.blobs.read(ref), isCode('EHMI_BLOB_CORRUPT'));
+      await assert.rejects(
+        (async () => {
+          for await (const _ of t.store.blobs.open(ref));
+        })(),
+        isCode('EHMI_BLOB_CORRUPT'),
+      );
+    });
+
+    it('reads a small blob stored as a file before rows (its row without content)', async () => {
+      const files = new BlobStore(t.store.blobs.dir);
+      const ref = await files.put('stored as a file');
+      await recordBlob(t.store.db, ref);
+      assert.equal((await t.store.blobs.read(ref)).toString(), 'stored as a file');
+      assert.equal(await t.store.blobs.has(ref.hash), true);
+    });
+
+    it('a writer with memory places small content in a row without a temporary file', async () => {
+      const w = t.store.blobs.writer({ memory: { lease: { take: () => {} }, bytes: 1024 } });
+      w.writable.end('received payload');
+      await new Promise((resolve) => w.writable.once('finish', resolve));
+      assert.deepEqual(await readdir(join(t.store.blobs.dir, 'tmp')), [], 'no temporary file');
+      const placed = await w.place();
+      assert.equal(Buffer.from((await row(placed.hash))[0]!.content!).toString(), 'received payload');
+      await assert.rejects(stat(t.store.blobs.path(placed.hash)), { code: 'ENOENT' });
+      let read = '';
+      for await (const c of w.open()) read += c;
+      assert.equal(read, 'received payload');
+      await w.discard();
+      assert.equal((await t.store.blobs.read(placed)).toString(), 'received payload');
+    });
+
+    it('a full disk fails a row write as it fails a file write', async () => {
+      t.store.blobs.faults = {
+        beforeWrite: () => {
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        },
+      };
+      try {
+        await assert.rejects(t.store.blobs.put('refused'), isCode('EHMI_STORE_UNAVAILABLE'));
+      } finally {
+        t.store.blobs.faults = undefined;
+      }
+      assert.equal(
+        await t.store.blobs.has(`sha256:${createHash('sha256').update('refused').digest('hex')}`),
+        false,
+      );
+    });
+  });
+}
