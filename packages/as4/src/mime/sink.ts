@@ -105,6 +105,9 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
   let counter = 0;
   return {
     create() {
+      // A sink disposed is done: a part begun after (a run still going when the message was refused) would leave a
+      // file nobody removes.
+      if (disposed) throw new Error('the attachment sink was disposed');
       // A counter, not part.index: several steps (MIME, decryption, decompression) may share one sink.
       const path = join(base, `${prefix}-${++counter}`);
       /** The part while in memory; undefined once it went to a file. */
@@ -136,6 +139,7 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
       };
       const file = (): Promise<FileHandle> => {
         if (!opening) {
+          if (disposed) return Promise.reject(new Error('the attachment sink was disposed'));
           files.add(path);
           opening = open(path, 'wx', 0o600);
         }
@@ -282,8 +286,9 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
     },
     async dispose() {
       disposed = true;
+      // The names are kept: a second dispose (once a run still going has settled) removes a file whose open was in
+      // flight during the first.
       const made = [...files];
-      files.clear();
       // The memory goes back once nothing can read it; the files are removed (one never made is no error).
       lease?.release();
       await Promise.all(made.map((f) => unlink(f).catch(() => {})));

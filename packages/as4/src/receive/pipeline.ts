@@ -124,6 +124,13 @@ export async function receiveAs4Message(
       (ok) => ({ ok }),
       (err: unknown) => ({ err }),
     );
+  /** Removes every file of the message: its sink's, each run's decrypted copies, the payload sink's. */
+  const removeAll = () =>
+    Promise.all(
+      [sink.dispose(), ...plainDisposers.map((d) => d()), options.payloadSink?.dispose()].map((d) =>
+        d?.catch(() => {}),
+      ),
+    );
   let mime: MimeMessage;
   try {
     mime = await readMimeMessage(body, {
@@ -144,37 +151,36 @@ export async function receiveAs4Message(
         : {}),
     });
   } catch (err) {
-    // The body's failure comes first, as it would have without the early run (whose streams ended with it).
+    // The body's failure comes first, as it would have without the early run (whose streams ended with it). Once
+    // that run has settled, everything it made is removed (the sink refuses new files once disposed).
     if (early) await early.run;
-    early?.lease?.release();
+    await removeAll();
     envelopeLease?.release();
+    early?.lease?.release();
     throw err;
   }
-  let decompressedLease: ByteLease | undefined;
+  /** The decompression leases of the runs made: given back only when their files are gone. */
+  const decompressedLeases: (ByteLease | undefined)[] = [];
   let outcome: Settled | undefined;
   if (early) {
     const settled = await early.run;
+    decompressedLeases.push(early.lease);
     // Taken only when it saw the message whole: no attachment came after it began. A failure is found again on the
     // whole message below, so that its answer is exactly the one the steps give in order (a body that failed outranks
-    // it, a stricter bound met only because the part was still arriving does not count).
-    if ('ok' in settled && early.attachments === mime.attachments.length) {
-      outcome = settled;
-      decompressedLease = early.lease;
-    } else early.lease?.release();
+    // it, a stricter bound met only because the part was still arriving does not count). A run not taken keeps its
+    // share of the pool until its files are removed with the message's.
+    if ('ok' in settled && early.attachments === mime.attachments.length) outcome = settled;
   }
   if (!outcome) {
-    decompressedLease = options.budgets?.decompressed?.lease();
-    outcome = await run(mime, decompressedLease);
+    const lease = options.budgets?.decompressed?.lease();
+    decompressedLeases.push(lease);
+    outcome = await run(mime, lease);
   }
   // The leases go back after the files are removed: the pools count what is held, on disk or in memory.
   const dispose = async () => {
-    await Promise.all(
-      [sink.dispose(), ...plainDisposers.map((d) => d()), options.payloadSink?.dispose()].map((d) =>
-        d?.catch(() => {}),
-      ),
-    );
+    await removeAll();
     envelopeLease?.release();
-    decompressedLease?.release();
+    for (const lease of decompressedLeases) lease?.release();
   };
   if ('err' in outcome) {
     await dispose();

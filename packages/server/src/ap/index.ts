@@ -18,7 +18,15 @@ import { createHttpServer, listen, nodeAgent, timeoutsOf } from '../http/index.t
 import { metricsAccess } from '../metrics-access.ts';
 import { QUEUES } from '../path.ts';
 import { organisationOf, type Role, type RoleContext, readPem } from '../roles.ts';
-import { afterCommit, earliestNext, type IdleState, JobQueue, noteBlob, Worker } from '../store/index.ts';
+import {
+  afterCommit,
+  type BlobSource,
+  earliestNext,
+  type IdleState,
+  JobQueue,
+  noteBlob,
+  Worker,
+} from '../store/index.ts';
 import { requireClientCertificate } from '../trust.ts';
 import type { ApConfig } from './config.ts';
 import { FreshLookups } from './discovery.ts';
@@ -421,8 +429,14 @@ export async function createAccessPoint(
           ? { hash: envelope.hash, size: envelope.size }
           : undefined;
       const blob = known ?? (await store.blobs.put(envelope.open()));
+      // Should `noteBlob` find a small blob's content gone, it writes it again from the source. The envelope's
+      // `open` may read this store, whose rows a read inside the transaction would wait for (SQLite: one connection,
+      // held by the transaction): the content of a small envelope is read before.
+      const source: BlobSource = store.blobs.inRow(blob.size)
+        ? await store.blobs.read(blob)
+        : () => envelope.open();
       const accepted = await store.transaction(async (trx) => {
-        await noteBlob(trx, store, blob, () => envelope.open());
+        await noteBlob(trx, store, blob, source);
         return accept(trx, submission, blob, part);
       });
       return { submissionId: accepted.submissionId, as4MessageId: accepted.as4MessageId };

@@ -88,8 +88,9 @@ export async function addSubmission(
     purpose !== 'archive' &&
     ap.submitIn !== undefined &&
     ap.sharesStore?.(core.store.db) === true &&
-    route.document_type !== '' &&
-    route.process !== '';
+    // What the AP refuses (`checkSubmission`: a value empty once trimmed) goes by the dispatch job, where that
+    // refusal fails the one submission rather than the caller's whole transaction.
+    [route.sender, route.receiver, route.document_type, route.process].every((v) => v.trim() !== '');
   if (!direct) {
     await trx.insertInto('msh_submissions').values(row).execute();
     if (!held) await queueDispatch(core, trx, id, row);

@@ -79,6 +79,15 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
     async down(db: Kysely<unknown>) {
+      // The column holds the only copy of every small blob: dropping it while one is there would lose messages.
+      const held = await sql<{
+        n: number;
+      }>`select count(*) as n from blobs where content is not null`.execute(db);
+      if (Number(held.rows[0]?.n ?? 0) > 0) {
+        throw new Error(
+          'blobs.content holds small blobs (their only copy): this migration cannot be undone without losing them',
+        );
+      }
       await db.schema.alterTable('blobs').dropColumn('content').execute();
     },
   },
