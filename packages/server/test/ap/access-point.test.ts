@@ -332,6 +332,33 @@ for (const engine of engines()) {
       assert.equal(backendA.outcomes.length, 1);
     });
 
+    it('a small envelope of the AP’s store whose row lost its content: submit fails at once (no wait on the store), nothing is queued; an intact one goes', {
+      // Reading the store inside the AP's own transaction waited for ever on SQLite (one connection): a hang fails here.
+      timeout: 20_000,
+    }, async () => {
+      const { a, backendA, storeA } = await pair();
+      const blobs = storeA.store.blobs;
+      /** The envelope as the MSH hands it over: a blob of the shared store, named by hash, opened from the store. */
+      const stored = async (content: string): Promise<ByteSource> => {
+        const ref = await blobs.put(content);
+        assert.ok(blobs.inRow(ref.size), 'a small blob, kept in its row');
+        return { ...ref, open: () => blobs.open(ref) };
+      };
+      const lost = await stored(envelope('its row lost its content'));
+      await storeA.store.db.updateTable('blobs').set({ content: null }).where('hash', '=', lost.hash!).execute();
+      await assert.rejects(
+        submit(a, lost, { submissionId: 'lost' }),
+        (err: unknown) => err instanceof EhmiError && err.code === 'EHMI_BLOB_NOT_FOUND',
+      );
+      assert.deepEqual(await storeA.store.db.selectFrom('ap_outbound').select('submission_id').execute(), []);
+      assert.deepEqual(await storeA.store.db.selectFrom('jobs').select('queue').execute(), []);
+      const intact = await stored(envelope('intact'));
+      const accepted = await submit(a, intact, { submissionId: 'intact' });
+      const outcome = await waitFor('outcome', () => backendA.outcomes.find((o) => o.submissionId === 'intact'));
+      assert.deepEqual([outcome.as4MessageId, outcome.status], [accepted.as4MessageId, 'sent']);
+      assert.equal(backendA.outcomes.length, 1);
+    });
+
     it('reception awareness: the receiver is down for a while; retries back off exponentially (on the AP’s clock) and the message arrives with the same MessageId once it is up', async () => {
       const port = await freePort();
       const url = `https://127.0.0.1:${port}/as4`;
