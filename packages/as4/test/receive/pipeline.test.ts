@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { describe, it } from 'node:test';
+import { ByteBudget } from '../../src/budget.ts';
 import {
   type As4Attachment,
   buildErrorSignal,
@@ -374,6 +375,7 @@ describe('receive pipeline: a large part decrypted while the body still streams'
     sent: Awaited<ReturnType<typeof send>>,
     body: Buffer,
     before: number,
+    extra: Partial<ReceiveOptions> & { cut?: () => void } = {},
   ): Promise<{
     result: Promise<Awaited<ReturnType<typeof receiveAs4Message>>>;
     decrypts: () => number;
@@ -411,7 +413,11 @@ describe('receive pipeline: a large part decrypted while the body still streams'
     async function* streamed() {
       const step = 64 * 1024;
       for (let at = 0; at < body.length; at += step) {
-        if (before > 0 && at + step >= body.length) await gate;
+        if (before > 0 && at + step >= body.length) {
+          await gate;
+          // The connection fails before the last read: the early run has begun, and made its files.
+          extra.cut?.();
+        }
         yield body.subarray(at, at + step);
       }
     }
@@ -421,6 +427,7 @@ describe('receive pipeline: a large part decrypted while the body still streams'
         sink: tempFileSink({ dir }),
         payloadSink: tempFileSink({ dir }),
         decrypt: tapped,
+        ...extra,
       }),
     );
     return { result, decrypts: () => decrypts, dir };
@@ -462,6 +469,34 @@ describe('receive pipeline: a large part decrypted while the body still streams'
       // The run begun while the body streamed failed; the answer is that of the steps run again on the whole body.
       assert.equal(decrypts(), 2);
       assert.deepEqual(await readdir(dir), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a body that fails after the early run began: the body’s error, no file left, the decompressed pool all given back', {
+    timeout: 60_000,
+  }, async () => {
+    const octets = randomBytes(3 * MiB);
+    const sent = await send({ encrypt: true, attachments: [big('large@ehmi.test', octets)] });
+    const decompressed = new ByteBudget(64 * MiB, 'decompressed payloads');
+    let heldAtCut = -1;
+    const { result, decrypts, dir } = await receiveStreamed(sent, sent.body, 256 * 1024, {
+      budgets: { decompressed },
+      cut: () => {
+        heldAtCut = decompressed.used;
+        throw new Error('the connection was reset (test)');
+      },
+    });
+    try {
+      await assert.rejects(
+        result,
+        (err: Error) => (err.cause as Error | undefined)?.message === 'the connection was reset (test)',
+      );
+      assert.equal(decrypts(), 1, 'the early run had begun');
+      assert.ok(heldAtCut > 0, `the early run held decompressed octets when the body failed (${heldAtCut})`);
+      assert.deepEqual(await readdir(dir), [], 'every file of the message and its early run removed');
+      assert.equal(decompressed.used, 0, 'the decompressed pool given back');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
