@@ -375,7 +375,7 @@ describe('receive pipeline: a large part decrypted while the body still streams'
     sent: Awaited<ReturnType<typeof send>>,
     body: Buffer,
     before: number,
-    extra: Partial<ReceiveOptions> & { cut?: () => void } = {},
+    extra: Partial<ReceiveOptions> & { cut?: () => Promise<void> } = {},
   ): Promise<{
     result: Promise<Awaited<ReturnType<typeof receiveAs4Message>>>;
     decrypts: () => number;
@@ -416,7 +416,7 @@ describe('receive pipeline: a large part decrypted while the body still streams'
         if (before > 0 && at + step >= body.length) {
           await gate;
           // The connection fails before the last read: the early run has begun, and made its files.
-          extra.cut?.();
+          await extra.cut?.();
         }
         yield body.subarray(at, at + step);
       }
@@ -479,11 +479,31 @@ describe('receive pipeline: a large part decrypted while the body still streams'
   }, async () => {
     const octets = randomBytes(3 * MiB);
     const sent = await send({ encrypt: true, attachments: [big('large@ehmi.test', octets)] });
-    const decompressed = new ByteBudget(64 * MiB, 'decompressed payloads');
+    let taken!: () => void;
+    const decompressing = new Promise<void>((resolve) => {
+      taken = resolve;
+    });
+    /** The pool, telling when the early run first takes from it (it has decompressed octets out). */
+    const decompressed = new (class extends ByteBudget {
+      override lease() {
+        const lease = super.lease();
+        return {
+          take: (octets: number) => {
+            lease.take(octets);
+            taken();
+          },
+          get held() {
+            return lease.held;
+          },
+          release: () => lease.release(),
+        };
+      }
+    })(64 * MiB, 'decompressed payloads');
     let heldAtCut = -1;
     const { result, decrypts, dir } = await receiveStreamed(sent, sent.body, 256 * 1024, {
       budgets: { decompressed },
-      cut: () => {
+      cut: async () => {
+        await decompressing;
         heldAtCut = decompressed.used;
         throw new Error('the connection was reset (test)');
       },
