@@ -93,6 +93,9 @@ const migrations: Record<string, Migration> = {
   },
 };
 
+/** The store's own migrations (not the roles'), for the tests of a migration's `down`. */
+export const storeMigrations: Readonly<Record<string, Migration>> = migrations;
+
 class InCodeProvider implements MigrationProvider {
   readonly #roles: Readonly<Record<string, Migration>>;
   constructor(roles: Readonly<Record<string, Migration>>) {

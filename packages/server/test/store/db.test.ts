@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { openNodeStore } from '../../src/role-list.ts';
 import { beforeCommit, insertAtCommit, writePending } from '../../src/store/index.ts';
+import { storeMigrations } from '../../src/store/migrations.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
 for (const engine of engines()) {
@@ -34,6 +35,32 @@ for (const engine of engines()) {
         assert.equal(rows[0]?.created_at, 1, 'bigint columns come back as numbers');
       } finally {
         await again.close();
+      }
+    });
+
+    it('0037_blobs_content down: refused while a row holds a small blob (its only copy), the column dropped when none does', async () => {
+      const own = await engine.open();
+      try {
+        const db = own.store.db as unknown as Kysely<unknown>;
+        const migration = storeMigrations['0037_blobs_content']!;
+        const hasColumn = () =>
+          sql`select content from blobs`.execute(db).then(
+            () => true,
+            () => false,
+          );
+        const ref = await own.store.blobs.put('a small blob, kept in its row');
+        assert.ok(own.store.blobs.inRow(ref.size));
+        await assert.rejects(migration.down!(db), /blobs\.content holds small blobs/);
+        assert.ok(await hasColumn(), 'the column kept');
+        assert.equal((await own.store.blobs.read(ref)).toString(), 'a small blob, kept in its row');
+        // A row without content (a blob kept as a file) does not stop it.
+        await own.store.db.updateTable('blobs').set({ content: null }).execute();
+        await migration.down!(db);
+        assert.equal(await hasColumn(), false, 'the column dropped');
+        await migration.up(db);
+        assert.ok(await hasColumn(), 'and made again by up');
+      } finally {
+        await own.cleanup();
       }
     });
 
