@@ -345,7 +345,11 @@ for (const engine of engines()) {
         return { ...ref, open: () => blobs.open(ref) };
       };
       const lost = await stored(envelope('its row lost its content'));
-      await storeA.store.db.updateTable('blobs').set({ content: null }).where('hash', '=', lost.hash!).execute();
+      await storeA.store.db
+        .updateTable('blobs')
+        .set({ content: null })
+        .where('hash', '=', lost.hash!)
+        .execute();
       await assert.rejects(
         submit(a, lost, { submissionId: 'lost' }),
         (err: unknown) => err instanceof EhmiError && err.code === 'EHMI_BLOB_NOT_FOUND',
@@ -354,7 +358,9 @@ for (const engine of engines()) {
       assert.deepEqual(await storeA.store.db.selectFrom('jobs').select('queue').execute(), []);
       const intact = await stored(envelope('intact'));
       const accepted = await submit(a, intact, { submissionId: 'intact' });
-      const outcome = await waitFor('outcome', () => backendA.outcomes.find((o) => o.submissionId === 'intact'));
+      const outcome = await waitFor('outcome', () =>
+        backendA.outcomes.find((o) => o.submissionId === 'intact'),
+      );
       assert.deepEqual([outcome.as4MessageId, outcome.status], [accepted.as4MessageId, 'sent']);
       assert.equal(backendA.outcomes.length, 1);
     });
