@@ -244,19 +244,7 @@ describe('access point: bounded resources and storage faults', () => {
       [],
       'the decompressed octets are removed',
     );
-    const stored = await readdir(join(store.dataDir, 'blobs', 'sha256'), {
-      recursive: true,
-      withFileTypes: true,
-    });
-    assert.deepEqual(
-      stored.filter((e) => e.isFile()).map((e) => e.name),
-      [],
-      'nothing stored',
-    );
-    const tmp = join(store.dataDir, 'tmp', 'as4');
-    for (const instance of await readdir(tmp)) {
-      assert.deepEqual(await readdir(join(tmp, instance)), ['owner.json'], 'the message’s files are removed');
-    }
+    await assertNoFilesLeft(store.dataDir);
   });
 
   it('a large part whose last octet (its AES-GCM tag) was changed is EBMS:0102: nothing stored, its files removed', async () => {
@@ -277,19 +265,7 @@ describe('access point: bounded resources and storage faults', () => {
     assert.equal((await store.store.db.selectFrom('ap_received').selectAll().execute()).length, 0);
     assert.equal((await store.store.db.selectFrom('blobs').selectAll().execute()).length, 0);
     assert.deepEqual(await readdir(join(store.dataDir, 'blobs', 'tmp')), [], 'the plaintext is removed');
-    const stored = await readdir(join(store.dataDir, 'blobs', 'sha256'), {
-      recursive: true,
-      withFileTypes: true,
-    });
-    assert.deepEqual(
-      stored.filter((e) => e.isFile()).map((e) => e.name),
-      [],
-      'nothing stored',
-    );
-    const tmp = join(store.dataDir, 'tmp', 'as4');
-    for (const instance of await readdir(tmp)) {
-      assert.deepEqual(await readdir(join(tmp, instance)), ['owner.json'], 'the message’s files are removed');
-    }
+    await assertNoFilesLeft(store.dataDir);
   });
 
   it('a disk that fails while receiving (temporary files, then the blob store) is EBMS:0004 with a 5xx; the sender retries and the message arrives once', async () => {
@@ -431,3 +407,17 @@ describe('access point: bounded resources and storage faults', () => {
     assert.deepEqual((await readdir(root)).sort(), ['elsewhere', 'live'], 'its own folder goes at close');
   });
 });
+
+/** No blob file stored, and no file of a message left in the AP's instance folders (each keeps its owner.json). */
+async function assertNoFilesLeft(dataDir: string): Promise<void> {
+  const stored = await readdir(join(dataDir, 'blobs', 'sha256'), { recursive: true, withFileTypes: true });
+  assert.deepEqual(
+    stored.filter((e) => e.isFile()).map((e) => e.name),
+    [],
+    'nothing stored',
+  );
+  const tmp = join(dataDir, 'tmp', 'as4');
+  for (const instance of await readdir(tmp)) {
+    assert.deepEqual(await readdir(join(tmp, instance)), ['owner.json'], 'the message’s files are removed');
+  }
+}
