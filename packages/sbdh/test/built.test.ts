@@ -17,13 +17,9 @@ import {
   wrapForArchive,
 } from '../src/index.ts';
 import { schemaSet } from '../src/validate/schemas.ts';
-import { ACK, HCO, SBDH } from './fixtures.ts';
+import { exampleBundles, SBDH } from './fixtures.ts';
 
-const bundles = [HCO, ACK].flatMap((dir) =>
-  readdirSync(dir)
-    .filter((f) => f.startsWith('Bundle-') && f.endsWith('.json'))
-    .map((f) => join(dir, f)),
-);
+const bundles = exampleBundles();
 
 const built: { name: string; envelope: EhmiEnvelope }[] = [];
 for (const file of bundles) {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,15 @@ export const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.
 export const HCO = join(FIXTURES, 'fhir/examples/medcom-homecareobservation-1.2.1');
 export const ACK = join(FIXTURES, 'fhir/examples/medcom-acknowledgement-2.0.3');
 export const SBDH = join(FIXTURES, 'ehmi-sbdh');
+
+/** MedCom's example Bundles (JSON) of the HomeCareObservation and Acknowledgement packages: the messages we wrap. */
+export function exampleBundles(): string[] {
+  return [HCO, ACK].flatMap((dir) =>
+    readdirSync(dir)
+      .filter((f) => f.startsWith('Bundle-') && f.endsWith('.json'))
+      .map((f) => join(dir, f)),
+  );
+}
 
 export function fixture(...parts: string[]): Buffer {
   return readFileSync(join(FIXTURES, ...parts));

@@ -16,16 +16,9 @@ import {
 } from '../src/index.ts';
 import { schemaSet } from '../src/validate/schemas.ts';
 import { acceptsIgSchema } from '../src/validate/xsd-compiled.ts';
-import { ACK, HCO, SBDH } from './fixtures.ts';
+import { exampleBundles, SBDH } from './fixtures.ts';
 
-const bundles = [
-  ...readdirSync(HCO)
-    .filter((f) => f.startsWith('Bundle-') && f.endsWith('.json'))
-    .map((f) => join(HCO, f)),
-  ...readdirSync(ACK)
-    .filter((f) => f.startsWith('Bundle-') && f.endsWith('.json'))
-    .map((f) => join(ACK, f)),
-];
+const bundles = exampleBundles();
 
 const built: { name: string; xml: string }[] = [];
 for (const file of bundles) {
