@@ -19,7 +19,28 @@ import type { Json } from '../conformance/types.ts';
  * variable. The answer is used only when it is `true`: a rule that fails (or cannot be decided here) is evaluated by
  * fhirpath.js, which words the finding, so the findings are those of the expressions themselves.
  */
-export type CertainTest = (value: Json, base: string) => boolean;
+export type CertainTest = (
+  value: Json,
+  base: string,
+  host?: CertainHost,
+  holder?: Json | undefined,
+) => boolean;
+
+/**
+ * The validator's answers to `resolve()`, `conformsTo()` and `memberOf()`, the same ones FHIRPath gets (the
+ * invariant host, with the resource that holds the value). Without one, expressions using them are not decided.
+ */
+export interface CertainHost {
+  /** The resource a reference names, inside the Bundle or the holder (undefined: not found). */
+  resolve(reference: string, holder: Json | undefined): Json | undefined;
+  conformsTo(resource: Json, url: string): boolean;
+  /** true/false, or a string naming what is missing. */
+  memberOf(value: unknown, valueSet: string): boolean | string;
+}
+
+// Evaluation is synchronous; conformsTo() validates another resource, whose own tests set and restore these.
+let current: CertainHost | undefined;
+let currentHolder: Json | undefined;
 
 /** Compiles the expression once (undefined when it uses anything outside the subset). */
 export function certainTest(expression: string): CertainTest | undefined {
@@ -31,9 +52,18 @@ export function certainTest(expression: string): CertainTest | undefined {
   }
   const ev = compile(ast, true);
   if (!ev) return undefined;
-  return (value, base) => {
-    const r = ev([value], base);
-    return Array.isArray(r) && r.length === 1 && r[0] === true;
+  return (value, base, host, holder) => {
+    const outer = current;
+    const outerHolder = currentHolder;
+    current = host;
+    currentHolder = holder;
+    try {
+      const r = ev([value], base);
+      return Array.isArray(r) && r.length === 1 && r[0] === true;
+    } finally {
+      current = outer;
+      currentHolder = outerHolder;
+    }
   };
 }
 
@@ -264,6 +294,18 @@ function compile(n: AstNode, onFocus: boolean): Ev | undefined {
       }
       return fn ? invoke(fn, input) : undefined;
     }
+    case 'IndexerExpression': {
+      // `entry[0]`: the item at a literal index, or nothing.
+      const [a, b] = k;
+      const index = b ? literalValue(b.children?.[0])?.value : undefined;
+      const input = k.length === 2 && a ? compile(a, onFocus) : undefined;
+      if (!input || typeof index !== 'number') return undefined;
+      return (focus, base) => {
+        const r = input(focus, base);
+        if (!Array.isArray(r)) return UNKNOWN;
+        return index < r.length ? [r[index]] : [];
+      };
+    }
     case 'AndExpression':
     case 'OrExpression':
     case 'ImpliesExpression':
@@ -418,6 +460,23 @@ function ownFunction({ name, args }: { name: string; args: AstNode[] }): Own | u
         return (r) => (r.length === 0 ? [false] : SOME);
       case 'first':
         return (r) => r.slice(0, 1);
+      case 'resolve':
+        // A reference (a string, or a Reference's `reference`) the host finds; one it cannot is left to FHIRPath,
+        // which reports the invariant as not decidable.
+        return (r) => {
+          const host = current;
+          if (!host) return UNKNOWN;
+          const out: unknown[] = [];
+          for (const item of r) {
+            const ref = typeof item === 'string' ? item : isObject(item) ? item.reference : undefined;
+            if (isObject(item) && item._reference !== undefined) return UNKNOWN;
+            if (typeof ref !== 'string') continue;
+            const target = host.resolve(ref, currentHolder);
+            if (!isObject(target)) return UNKNOWN;
+            out.push(target);
+          }
+          return out;
+        };
       default:
         return undefined;
     }
@@ -453,6 +512,26 @@ function ownFunction({ name, args }: { name: string; args: AstNode[] }): Own | u
         if (t === type) out.push(item);
       }
       return name === 'is' ? [out.length === 1] : out;
+    };
+  }
+  if (name === 'conformsTo' || name === 'memberOf') {
+    const url = arg.type === 'TermExpression' ? literalValue(arg.children?.[0])?.value : undefined;
+    if (typeof url !== 'string') return undefined;
+    return (r) => {
+      const host = current;
+      if (!host) return UNKNOWN;
+      const out: unknown[] = [];
+      for (const item of r) {
+        if (name === 'conformsTo') {
+          if (resourceTypeOf(item) === undefined) return UNKNOWN;
+          out.push(host.conformsTo(item as Json, url));
+        } else {
+          const m = host.memberOf(item, url);
+          if (typeof m !== 'boolean') return UNKNOWN;
+          out.push(m);
+        }
+      }
+      return out;
     };
   }
   if (name === 'extension') {

@@ -333,10 +333,11 @@ export function liveConstraints(constraints: readonly Constraint[]): readonly Co
  * shapes `certain.ts` decides (R4 dom-2/4/5 `contained.….empty()` when nothing is contained, org-1, the dk-core
  * identifier and unit rules …) when their answer is certainly true.
  */
-function trivially(p: Prepared, value: unknown, t: InvariantTarget): boolean {
+function trivially(p: Prepared, value: unknown, t: InvariantTarget, host: InvariantHost): boolean {
   if (!isObject(value)) return false;
   if (p.holds) return p.holds(value, t);
-  return p.certain?.(value, t.base) === true;
+  if (!p.certain) return false;
+  return p.certain(value, t.base, host, t.resource);
 }
 
 /** Outcomes of value-only expressions on primitive values: `base \0 expression \0 type:value`. */
@@ -376,7 +377,7 @@ export function checkInvariants(
   for (const c of constraints) {
     const p = prepare(c);
     if (p.skip) continue;
-    const holds = trivially(p, t.value, t);
+    const holds = trivially(p, t.value, t, host);
     if (holds && !shortcutCheck) continue;
     const expr = primitive ? primitiveExpression(c.expression as string) : (c.expression as string);
     const fnKey = `${primitive ? 'p' : 'o'}${t.base}`;

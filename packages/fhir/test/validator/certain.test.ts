@@ -199,3 +199,55 @@ test('on every fixture example and tampered copy, FHIRPath agrees with each shor
   }
   assert.deepEqual(disagreements, []);
 });
+
+// resolve(), conformsTo() and memberOf() are decided only with the validator's answers (a host), and only when
+// every answer is plain: a reference found, a boolean from the terminology.
+const bundle: J = {
+  resourceType: 'Bundle',
+  type: 'message',
+  entry: [
+    { fullUrl: 'urn:a', resource: { resourceType: 'MessageHeader', id: 'h' } },
+    { fullUrl: 'urn:b', resource: { resourceType: 'Practitioner', id: 'p', name: [{ family: 'N' }] } },
+  ],
+};
+const entries = bundle.entry as { fullUrl: string; resource: J }[];
+const host = (over: Partial<Record<'found' | 'conforms' | 'member', unknown>> = {}) => ({
+  resolve: (ref: string) =>
+    over.found === false ? undefined : entries.find((e) => e.fullUrl === ref)?.resource,
+  conformsTo: (r: J, url: string) =>
+    (over.conforms ?? (r.resourceType === 'MessageHeader' && url === 'u')) as boolean,
+  memberOf: () => (over.member ?? true) as boolean | string,
+});
+
+const HOSTED: [string, string, J, ReturnType<typeof host> | undefined, boolean][] = [
+  ['Reference', 'reference.resolve().name.exists()', { reference: 'urn:b' }, host(), true],
+  ['Reference', 'reference.resolve().name.exists()', { reference: 'urn:b' }, undefined, false],
+  ['Reference', 'reference.resolve().name.exists()', { reference: 'urn:b' }, host({ found: false }), false],
+  ['Reference', 'reference.resolve().name.exists()', { reference: 'urn:b', _reference: {} }, host(), false],
+  ['Reference', 'reference.resolve().telecom.exists()', { reference: 'urn:b' }, host(), false],
+  ['Bundle', "entry[0].resource.conformsTo('u')", bundle, host(), true],
+  ['Bundle', "entry[1].resource.conformsTo('u')", bundle, host(), false],
+  ['Bundle', "entry[5].resource.conformsTo('u').not()", bundle, host(), false],
+  ['Bundle', "entry[0].resource.conformsTo('u')", bundle, host({ conforms: false }), false],
+  ['Bundle', "entry.resource.ofType(Practitioner).all(name.memberOf('v'))", bundle, host(), true],
+  [
+    'Bundle',
+    "entry.resource.ofType(Practitioner).all(name.memberOf('v'))",
+    bundle,
+    host({ member: 'no expansion' }),
+    false,
+  ],
+  [
+    'Bundle',
+    "entry.resource.ofType(Practitioner).all(name.memberOf('v'))",
+    bundle,
+    host({ member: false }),
+    false,
+  ],
+];
+
+for (const [base, expression, value, h, expected] of HOSTED) {
+  test(`${base} with ${h ? 'a host' : 'no host'}: ${expression} ${expected ? 'certainly holds' : 'is left to FHIRPath'}`, () => {
+    assert.equal(certainTest(expression)?.(value, base, h, value) ?? false, expected);
+  });
+}
