@@ -166,7 +166,11 @@ async function startHaproxy(
     ...listeners.flatMap((l) => [
       `listen ${l.name}`,
       `  bind 127.0.0.1:${l.port}`,
-      '  balance roundrobin',
+      // Each new connection to the instance holding the fewest: the sending AP keeps its connections alive and
+      // sends on the first free one (undici's pool), so the connections opened first carry most exchanges, and
+      // they should alternate between instances. Round robin counts connections handed out, not live ones: once
+      // some closed (idle) and others reopened, the live ones may sit mostly on one instance.
+      '  balance leastconn',
       ...l.backends.map((p, i) => `  server i${i} 127.0.0.1:${p} check inter 500 fall 2 rise 2`),
     ]),
     '',

@@ -50,14 +50,15 @@ export async function putBlob(
 
 /**
  * Store a blob the MSH wrote, its file only (durable when this resolves): the transaction that names it notes it
- * first thing ({@link noteMshBlob}), one commit instead of two. For a transaction that may commit without naming it,
- * use {@link putBlob}.
+ * first thing ({@link noteMshBlob}), one commit instead of two. A small one on PostgreSQL is only hashed here and
+ * written by that transaction (`namedInTransaction`): call {@link noteMshBlob} with the same content. For a
+ * transaction that may commit without naming it, use {@link putBlob}.
  */
 export async function writeBlob(
   core: MshCore,
   content: string | Uint8Array,
 ): Promise<{ hash: string; size: number }> {
-  return core.store.blobs.put(content);
+  return core.store.blobs.put(content, { namedInTransaction: true });
 }
 
 /**

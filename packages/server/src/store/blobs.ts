@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
 import { sql } from 'kysely';
-import { afterRollback } from './db.ts';
+import { afterCommit, afterRollback } from './db.ts';
 import { type AnyDb, coreDb } from './types.ts';
 
 /** A blob being written: {@link BlobStore.writer}. */
@@ -34,6 +34,13 @@ export interface PutOptions {
   maxBytes?: number;
   /** The time a blob kept in its row is noted as written (`blobs.created_at`); now by default. */
   now?: number;
+  /**
+   * The caller names this content (in memory) in a transaction that notes it with the same content first thing
+   * (`noteBlob`). Where the store writes a small blob's row in that transaction ({@link BlobStore.rowsAtNaming}:
+   * PostgreSQL), `put` only hashes it and writes nothing: the row and its content come with the commit that names
+   * them, one statement and one commit fewer per blob. Elsewhere, and for content kept as a file, no change.
+   */
+  namedInTransaction?: boolean;
 }
 
 /**
@@ -97,6 +104,7 @@ export class BlobStore {
   /** The database whose `blobs` rows keep small blobs; none: every blob is a file. */
   #db: AnyDb | undefined;
   #turn: (<R>(fn: () => Promise<R>) => Promise<R>) | undefined;
+  #rowsAtNaming = false;
   /** Storage faults to inject (tests, the fault suite); none in production. */
   faults: StorageFaults | undefined;
   #probe: { at: number; result: Promise<void> } | undefined;
@@ -115,11 +123,32 @@ export class BlobStore {
   /**
    * Keep blobs up to {@link ROW_BLOB_BYTES} in the `blobs` rows of `db` (the store's own handle, not a transaction).
    * `turn`: runs a write of a row outside a transaction in its turn with the store's transactions (SQLite, when
-   * the process has the file open more than once: `SqliteWriters` in `db.ts`).
+   * the process has the file open more than once: `SqliteWriters` in `db.ts`). `rowsAtNaming`: see
+   * {@link BlobStore.rowsAtNaming}.
    */
-  useDatabase(db: AnyDb, turn?: <R>(fn: () => Promise<R>) => Promise<R>): void {
+  useDatabase(
+    db: AnyDb,
+    turn?: <R>(fn: () => Promise<R>) => Promise<R>,
+    options: { rowsAtNaming?: boolean } = {},
+  ): void {
     this.#db = db;
     this.#turn = turn;
+    this.#rowsAtNaming = options.rowsAtNaming ?? false;
+  }
+
+  /**
+   * Whether a small blob put with `namedInTransaction` is written by the transaction that names it rather than in
+   * a commit of its own before it. PostgreSQL: yes, each commit of its own is a synchronous WAL flush the message
+   * waits for, and the naming transaction writes the row anyway. SQLite: no, its own commit costs no fsync
+   * (`synchronous=NORMAL`, the WAL barrier) and keeps the naming transaction, which holds the one write lock, short.
+   */
+  get rowsAtNaming(): boolean {
+    return this.#db !== undefined && this.#rowsAtNaming;
+  }
+
+  /** Notes that a small blob's row and content were committed by this process (see `madeDurable`). */
+  committed(hash: string): void {
+    this.#placed(hash);
   }
 
   /** Whether a blob of `size` octets is kept in its row (written so by `put`; one stored earlier may be a file). */
@@ -227,6 +256,8 @@ export class BlobStore {
           hash: `sha256:${createHash('sha256').update(buf).digest('hex')}`,
           size: buf.byteLength,
         };
+        // Written by the transaction that names it (`noteBlob`, with this content): nothing to do now.
+        if (options.namedInTransaction && this.#rowsAtNaming) return ref;
         await this.writeRow(this.#db, buf, ref, options.now);
         this.#placed(ref.hash);
         return ref;
@@ -856,6 +887,23 @@ export async function noteBlob(
   source: BlobSource,
   now = Date.now(),
 ): Promise<void> {
+  if (store.blobs.inRow(ref.size) && store.blobs.rowsAtNaming && typeof source !== 'function') {
+    // The content is at hand: the row is written with it here, in the commit that names it (a `put` with
+    // `namedInTransaction` wrote nothing), or, when the row holds it already, its time refreshed and its content
+    // kept. One statement; the content is checked against the ref first, so no row holds what its hash does not say.
+    const content = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
+    checkContent(
+      Buffer.isBuffer(content)
+        ? content
+        : Buffer.from(content.buffer, content.byteOffset, content.byteLength),
+      ref.hash,
+      ref.size,
+    );
+    await store.blobs.writeRow(trx, content, ref, now);
+    afterRollback(trx, () => recordBlob(store.db, ref, now));
+    afterCommit(trx, () => store.blobs.committed(ref.hash));
+    return;
+  }
   if (store.blobs.inRow(ref.size)) {
     // Its row refreshed; it says whether it holds the content. A collection that took the row after the put (and
     // its grace period) is answered by writing the content again in this transaction: the commit that names the

@@ -435,7 +435,10 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
   };
   // Small blobs in their rows from here on (the `content` column exists once migrated).
   const turns = writers;
-  blobs.useDatabase(db as AnyDb, turns ? (fn) => turns.run(fn) : undefined);
+  // PostgreSQL: a small blob named by a transaction is written by it, not in a synchronous commit of its own.
+  blobs.useDatabase(db as AnyDb, turns ? (fn) => turns.run(fn) : undefined, {
+    rowsAtNaming: engine === 'postgres',
+  });
   return {
     engine,
     db,

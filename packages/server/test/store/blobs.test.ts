@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
-import { BlobStore, ROW_BLOB_BYTES, recordBlob } from '../../src/store/index.ts';
+import { BlobStore, noteBlob, ROW_BLOB_BYTES, recordBlob } from '../../src/store/index.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
 const isCode = (code: string) => (err: unknown) => err instanceof EhmiError && err.code === code;
@@ -261,6 +261,66 @@ for (const engine of engines()) {
       assert.equal(read, 'received payload');
       await w.discard();
       assert.equal((await t.store.blobs.read(placed)).toString(), 'received payload');
+    });
+
+    it('a put named in its transaction is written by that commit on PostgreSQL, at once on SQLite', async () => {
+      const content = `named by its transaction on ${engine.name}`;
+      const ref = await t.store.blobs.put(content, { namedInTransaction: true });
+      // PostgreSQL: only hashed, no commit of its own; SQLite: its row written now, as any put.
+      assert.equal((await row(ref.hash)).length, engine.name === 'postgres' ? 0 : 1);
+      assert.equal(t.store.blobs.rowsAtNaming, engine.name === 'postgres');
+      await t.store.transaction(async (trx) => {
+        await noteBlob(trx, t.store, ref, content);
+      });
+      assert.equal(Buffer.from((await row(ref.hash))[0]!.content!).toString(), content);
+      assert.equal((await t.store.blobs.read(ref)).toString(), content);
+      assert.equal(t.store.blobs.madeDurable(ref.hash), true);
+    });
+
+    it('a put named in a transaction that rolls back leaves no content, and a row the collector may take', async () => {
+      const content = `rolled back on ${engine.name}`;
+      const ref = await t.store.blobs.put(content, { namedInTransaction: true });
+      await assert.rejects(
+        t.store.transaction(async (trx) => {
+          await noteBlob(trx, t.store, ref, content);
+          throw new Error('refused after the note');
+        }),
+        /refused after the note/,
+      );
+      const rows = await row(ref.hash);
+      assert.equal(rows.length, 1, 'noted after the rollback, for the collector');
+      if (engine.name === 'postgres') {
+        assert.equal(rows[0]!.content, null);
+        assert.equal(await t.store.blobs.has(ref.hash), false);
+      }
+    });
+
+    it('a note whose content is not the blob it names fails, and its transaction writes nothing', async () => {
+      // Where the note writes the content (PostgreSQL); SQLite's put wrote it already, and its note writes none.
+      if (engine.name !== 'postgres') return;
+      const ref = await t.store.blobs.put('the content put', { namedInTransaction: true });
+      await assert.rejects(
+        t.store.transaction(async (trx) => {
+          await noteBlob(trx, t.store, ref, 'other content');
+          await trx.insertInto('blobs').values({ hash: 'sha256:marker', size: 0, created_at: 0 }).execute();
+        }),
+        isCode('EHMI_BLOB_CORRUPT'),
+      );
+      assert.equal((await row('sha256:marker')).length, 0);
+    });
+
+    it('a note of content its row holds already keeps it and refreshes the time', async () => {
+      const ref = await t.store.blobs.put('held already', { now: 1000 });
+      await t.store.transaction(async (trx) => {
+        await noteBlob(trx, t.store, ref, 'held already', 5000);
+      });
+      const rows = await t.store.db
+        .selectFrom('blobs')
+        .select(['created_at', 'content'])
+        .where('hash', '=', ref.hash)
+        .execute();
+      assert.equal(Number(rows[0]!.created_at), 5000);
+      assert.equal(Buffer.from(rows[0]!.content!).toString(), 'held already');
     });
 
     it('a full disk fails a row write as it fails a file write', async () => {
