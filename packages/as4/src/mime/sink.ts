@@ -65,7 +65,7 @@ const QUEUED_BYTES = 1024 * 1024;
  * Octets of a part's last writes kept in memory for a reader following it while it arrives (taken from the pool of
  * parts in memory; without room there, the reader reads the file).
  */
-const FOLLOW_WINDOW_BYTES = 4 * 1024 * 1024;
+const FOLLOW_WINDOW_BYTES = 2 * 1024 * 1024;
 /**
  * Octets per read of a part's file (fs streams read 64 KB by default): fewer reads, Buffers and passes through the
  * decryption, digest and gunzip streams per MB of a large part.
