@@ -106,6 +106,8 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
   let disposed = false;
   /** Files made (or being made), removed by `dispose`. */
   const files = new Set<string>();
+  /** The windows of readers following a part (each a lease of the pool), given back by `dispose` at the latest. */
+  const windows = new Set<ByteLease>();
   const prefix = `ehmi-as4-${randomUUID()}`;
   let counter = 0;
   return {
@@ -231,6 +233,7 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
           try {
             mine.take(FOLLOW_WINDOW_BYTES);
             window = mine;
+            windows.add(mine);
           } catch {
             mine.release();
             mine = undefined;
@@ -269,6 +272,7 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
             window = undefined;
             recent = [];
             recentBytes = 0;
+            windows.delete(mine);
             mine.release();
           }
           await reader?.close().catch(() => {});
@@ -338,6 +342,9 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
       const made = [...files];
       // The memory goes back once nothing can read it; the files are removed (one never made is no error).
       lease?.release();
+      // A reader abandoned without being ended or destroyed gives its window back here.
+      for (const w of windows) w.release();
+      windows.clear();
       await Promise.all(made.map((f) => unlink(f).catch(() => {})));
     },
   };

@@ -62,6 +62,25 @@ describe('tempFileSink: a reader following a part as it arrives', () => {
     }
   });
 
+  it('gives a window back when the sink is disposed, also one whose reader was abandoned', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
+    try {
+      const budget = new ByteBudget(32 * MiB, 'attachment parts held in memory');
+      const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
+      const target = sink.create({ contentId: 'p1@x', headers: {}, index: 1 });
+      await write(target.writable, randomBytes(64 * 1024));
+      const reader = (target.open() as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      await readOctets(reader, 1, []);
+      assert.ok(budget.used >= 2 * MiB);
+      // Neither ended nor destroyed: the reader is left waiting for the rest.
+      await sink.dispose();
+      assert.equal(budget.used, 0);
+      target.writable.destroy();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads the file when the pool has no room for a window', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
     try {
