@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { EhmiError } from '@ehmi/errors';
-import type { ByteBudget } from '../budget.ts';
+import type { ByteBudget, ByteLease } from '../budget.ts';
 
 /** What the MIME parser knows about an attachment part when it starts receiving its body. */
 export interface PartDescriptor {
@@ -62,6 +62,11 @@ export interface TempFileSinkOptions {
 /** Octets a part's Writable queues while its file takes a write (written together by the next write). */
 const QUEUED_BYTES = 1024 * 1024;
 /**
+ * Octets of a part's last writes kept in memory for a reader following it while it arrives (taken from the pool of
+ * parts in memory; without room there, the reader reads the file).
+ */
+const FOLLOW_WINDOW_BYTES = 2 * 1024 * 1024;
+/**
  * Octets per read of a part's file (fs streams read 64 KB by default): fewer reads, Buffers and passes through the
  * decryption, digest and gunzip streams per MB of a large part.
  */
@@ -101,6 +106,8 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
   let disposed = false;
   /** Files made (or being made), removed by `dispose`. */
   const files = new Set<string>();
+  /** The windows of readers following a part (each a lease of the pool), given back by `dispose` at the latest. */
+  const windows = new Set<ByteLease>();
   const prefix = `ehmi-as4-${randomUUID()}`;
   let counter = 0;
   return {
@@ -119,6 +126,11 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
       // What a reader of the part while it is still arriving follows (`follow`): the octets in the file so far, whether
       // the part is whole, why it never will be, and a wake-up for each change.
       let written = 0;
+      // The last writes, kept while a reader follows the part and the pool gives them room: that reader takes them from
+      // memory instead of reading back from the file what was just written (the early run keeps up with the body).
+      let recent: { start: number; buf: Buffer }[] = [];
+      let recentBytes = 0;
+      let window: ByteLease | undefined;
       let ended = false;
       let broken: Error | undefined;
       let change: { promise: Promise<void>; wake: () => void } | undefined;
@@ -189,8 +201,21 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
         const f = await file();
         const buf = toFile.length === 1 ? toFile[0]! : Buffer.concat(toFile);
         await writeAll(f, buf);
+        if (window && buf.length <= FOLLOW_WINDOW_BYTES) {
+          // The oldest go first; a lone chunk is copied (the parser's may be a view of a buffer it reuses).
+          while (recentBytes + buf.length > FOLLOW_WINDOW_BYTES) recentBytes -= recent.shift()!.buf.length;
+          recent.push({ start: written, buf: toFile.length === 1 ? Buffer.from(buf) : buf });
+          recentBytes += buf.length;
+        }
         written += buf.length;
         notify();
+      };
+      /** The octets from `position` on that the window still holds, or undefined (then the file has them). */
+      const fromWindow = (position: number): Buffer | undefined => {
+        for (const r of recent)
+          if (position >= r.start && position < r.start + r.buf.length)
+            return r.buf.subarray(position - r.start);
+        return undefined;
       };
       /**
        * The part as it arrives, for a reader that starts before it is whole (the receive pipeline decrypting while the
@@ -201,10 +226,29 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
       async function* follow(): AsyncGenerator<Buffer> {
         let position = 0;
         let reader: FileHandle | undefined;
+        // One reader at a time keeps a window, if the pool of parts in memory has room for it (else the file serves).
+        let mine: ByteLease | undefined;
+        if (!window && options.memory) {
+          mine = options.memory.budget.lease();
+          try {
+            mine.take(FOLLOW_WINDOW_BYTES);
+            window = mine;
+            windows.add(mine);
+          } catch {
+            mine.release();
+            mine = undefined;
+          }
+        }
         try {
           for (;;) {
             if (broken) throw broken;
             if (held === undefined && position < written) {
+              const kept = fromWindow(position);
+              if (kept) {
+                position += kept.length;
+                yield kept;
+                continue;
+              }
               reader ??= await open(path, 'r');
               const n = Math.min(READ_CHUNK_BYTES, written - position);
               const buf = Buffer.allocUnsafe(n);
@@ -224,6 +268,13 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
         } catch (err) {
           throw storageFailure(err, 'reading a temporary file');
         } finally {
+          if (mine) {
+            window = undefined;
+            recent = [];
+            recentBytes = 0;
+            windows.delete(mine);
+            mine.release();
+          }
           await reader?.close().catch(() => {});
         }
       }
@@ -291,6 +342,9 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
       const made = [...files];
       // The memory goes back once nothing can read it; the files are removed (one never made is no error).
       lease?.release();
+      // A reader abandoned without being ended or destroyed gives its window back here.
+      for (const w of windows) w.release();
+      windows.clear();
       await Promise.all(made.map((f) => unlink(f).catch(() => {})));
     },
   };

@@ -178,7 +178,9 @@ export const apConfigSchema = z
         /**
          * Most octets of attachment parts (as received: encrypted) held in memory across the messages in progress.
          * A part up to `maxPartBytesInMemory` stays in memory, never touching the disk before its blob is written;
-         * a larger one, or one the pool cannot take, goes to a temporary file.
+         * a larger one, or one the pool cannot take, goes to a temporary file. A large part read while it still
+         * arrives also takes a 2 MiB window of its last writes from this pool, when there is room (else it is read
+         * back from its file).
          */
         maxBufferedPartBytes: z
           .number()
