@@ -17,7 +17,7 @@ export const edsMigrations: Record<string, Migration> = {
         .addColumn('last_updated', 'bigint', (c) => c.notNull())
         .addColumn('content', 'text', (c) => c.notNull())
         .execute();
-      // The logical id (a random UUID the server assigns, unique by construction). A search finds ids in
+      // The logical id (a UUID the server assigns, unique by construction; time-ordered since repository.ts `eventId`). A search finds ids in
       // eds_search, then counts, filters and sorts them by this index alone, never reading the rows (an event's JSON
       // is kilobytes; a page of a search by organisation sorts hundreds of them). Not a unique index on purpose:
       // with one, SQLite looks ids up through it and reads the rows for the sort keys.

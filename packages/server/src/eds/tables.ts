@@ -11,7 +11,7 @@ export interface EdsEventsTable {
    * same event again (a retry after a timeout) finds the stored one instead of storing it twice.
    */
   digest: string;
-  /** Server-assigned logical id (a random UUID). */
+  /** Server-assigned logical id (a time-ordered UUID, version 7: repository.ts `eventId`). */
   id: string;
   /** `AuditEvent.recorded` as epoch milliseconds (the `date` search parameter, `_sort=date`). */
   recorded: number;
