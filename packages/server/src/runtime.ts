@@ -8,7 +8,7 @@
  * more often: 4 MiB costs about 9–20 % more CPU per small message than 8 MiB (DESIGN-NOTES.md "The hot path's CPU:
  * the young generation"), but a node whose AP carries a large payload needs the room: every 256 KB chunk of it (file
  * read, gzip's stored blocks, cipher, TLS) is a Buffer freed only when a scavenge collects its handle (V8 forces one
- * once about 32 MiB of them are young), and with 8 MiB a 200 MB send peaked at 222–251 MiB against 208–231 with 4
+ * once about 32 MiB of them are young), and with 8 MiB a 200 MB send peaked at 222–251 MiB against 197–231 with 4
  * (DESIGN-NOTES.md "The large payload's memory: glibc's heap, the young generation per role"): an organisation's
  * node keeps 4 MiB, under the 256 MiB a 1 GB transfer may take (docs/architecture.md "Limits"). The central node
  * carries no large payload (EDS, registers, the authorization server) and runs in a process of its own under
