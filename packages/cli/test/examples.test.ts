@@ -85,9 +85,12 @@ describe('examples/', () => {
     assert.equal(config.authorization?.issuer, 'https://auth.ehmi.example');
     assert.deepEqual(config.msh.clientTrustAnchors, ['/etc/ehmi/trust/network-root-ca.pem']);
     assert.equal(config.ap.discovery.smp?.zone, 'sml.ehmi.example');
-    // The systemd unit starts that configuration with the node's V8 flags, as bin/ehmi.js's #! line does.
-    const { NODE_V8_FLAGS } = await import('@ehmi/server');
+    // The systemd unit starts that configuration with an organisation node's V8 flags and environment, as
+    // bin/ehmi.js's #! line does.
+    const { NODE_ENVIRONMENT, NODE_V8_FLAGS } = await import('@ehmi/server');
     const unit = readFileSync(join(ROOT, 'examples/operations/ehmi-node.service'), 'utf8');
+    for (const [name, value] of Object.entries(NODE_ENVIRONMENT))
+      assert.ok(unit.split('\n').includes(`Environment=${name}=${value}`), name);
     assert.match(
       unit,
       new RegExp(

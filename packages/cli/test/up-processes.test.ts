@@ -74,6 +74,19 @@ describe('ehmi up --network FILE --processes', () => {
       assert.ok(alive(pid), `pid ${pid} runs`);
       assert.notEqual(pid, up.child.pid);
     }
+    // Each process starts with its role's V8 flags (the central node's own young generation) and the node's
+    // environment (Linux shows both in /proc).
+    if (process.platform === 'linux') {
+      const { CENTRAL_NODE_V8_FLAGS, NODE_ENVIRONMENT, NODE_V8_FLAGS } = await import('@ehmi/server');
+      for (const [name, pid] of Object.entries(pids)) {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        const flags = name === 'central' ? CENTRAL_NODE_V8_FLAGS : NODE_V8_FLAGS;
+        assert.deepEqual(argv.slice(1, 1 + flags.length), [...flags], `${name}: ${argv.join(' ')}`);
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+        for (const [k, v] of Object.entries(NODE_ENVIRONMENT))
+          assert.ok(environ.includes(`${k}=${v}`), `${name} has ${k}=${v}`);
+      }
+    }
     // network.json names the organisations of the file, with their titles; the organisations' nodes listen.
     const manifest = JSON.parse(readFileSync(join(data, 'network.json'), 'utf8')) as {
       services: Record<string, string>;

@@ -35,7 +35,7 @@ import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { publishedDocumentTypes } from '@ehmi/network';
 import pg from 'pg';
-import { NODE_V8_FLAGS } from '../src/runtime.ts';
+import { NODE_V8_FLAGS, nodeEnvironment } from '../src/runtime.ts';
 import {
   type BenchNetwork,
   benchEua,
@@ -399,7 +399,7 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
         const child = track(
           spawn(process.execPath, [...NODE_V8_FLAGS, ...profileFlags(), LARGE_SENDER], {
             env: {
-              ...process.env,
+              ...nodeEnvironment(process.env),
               EHMI_TEST_NODE_CONFIG: JSON.stringify(net.plan.organisations[0]!.config),
               EHMI_BENCH_LARGE_FILE: file,
               EHMI_BENCH_LARGE_SENDER: `0088:${eua.from.gln}`,

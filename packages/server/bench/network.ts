@@ -28,7 +28,7 @@ import {
 import pg from 'pg';
 import pino from 'pino';
 import type { Config } from '../src/role-list.ts';
-import { NODE_V8_FLAGS } from '../src/runtime.ts';
+import { CENTRAL_NODE_V8_FLAGS, NODE_V8_FLAGS, nodeEnvironment } from '../src/runtime.ts';
 import { instanceConfig } from '../test/e2e/instances.ts';
 import { startTcpBalancer } from '../test/e2e/tcp-balancer.ts';
 import { freePortBase } from '../test/helpers/ports.ts';
@@ -56,16 +56,20 @@ const NODE_SCRIPT = fileURLToPath(new URL('../test/e2e/node-launch.mjs', import.
 export function spawnNode(
   config: unknown,
   name: string,
-  options: { profileFolder?: boolean } = {},
+  options: { profileFolder?: boolean; central?: boolean } = {},
 ): Promise<ChildProcess> {
   const profile = process.env.EHMI_BENCH_PROFILE_DIR;
   const dir = profile && options.profileFolder ? join(profile, name) : profile;
   const flags = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   const child = track(
-    spawn(process.execPath, [...NODE_V8_FLAGS, ...flags, NODE_SCRIPT], {
-      env: { ...process.env, EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }),
+    spawn(
+      process.execPath,
+      [...(options.central ? CENTRAL_NODE_V8_FLAGS : NODE_V8_FLAGS), ...flags, NODE_SCRIPT],
+      {
+        env: { ...nodeEnvironment(process.env), EHMI_TEST_NODE_CONFIG: JSON.stringify(config) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    ),
   );
   if (profile) console.error(`profile: ${name} is process ${child.pid}`);
   return new Promise((resolve, reject) => {
@@ -344,11 +348,11 @@ export async function openBenchNetwork(options: {
   const name = (role: string, organisation: string) =>
     options.upNames ? organisation : `${options.label}-${role}`;
   const receiverName = (i: number) => `${name('receiver', receiverPlan!.spec.name)}${n > 1 ? i : ''}`;
-  const start = (config: unknown, processName: string) =>
-    spawnNode(config, processName, { profileFolder: options.upNames === true });
+  const start = (config: unknown, processName: string, central = false) =>
+    spawnNode(config, processName, { profileFolder: options.upNames === true, central });
   let central: ChildProcess;
   try {
-    central = await start(plan.central.config, name('central', 'central'));
+    central = await start(plan.central.config, name('central', 'central'), true);
   } catch (err) {
     await balancer?.close();
     await crl.close();

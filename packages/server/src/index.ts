@@ -71,7 +71,7 @@ export {
   ROLES,
 } from './role-list.ts';
 export { defineRole, type NodeServices, type Role, type RoleContext, type RoleModule } from './roles.ts';
-export { NODE_V8_FLAGS } from './runtime.ts';
+export { CENTRAL_NODE_V8_FLAGS, NODE_ENVIRONMENT, NODE_V8_FLAGS, nodeEnvironment } from './runtime.ts';
 export { createSmpRole, SMP_ADMIN_SCOPE, type SmpRole } from './smp/index.ts';
 export { type Engine, JobQueue, openStore, type Store, type StoreOptions, storeView } from './store/index.ts';
 export { TokenClient, type TokenClientOptions, type TokenRequest } from './token-client.ts';

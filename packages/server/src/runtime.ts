@@ -1,18 +1,48 @@
 /**
- * The V8 flags a node's process starts with: `npm start` and `bin/ehmi.js` (its `#!` line) carry them, the
- * benchmarks start their node processes with them, and a test keeps those three equal to this list.
+ * How a node's process starts: its V8 flags and the environment node gets. `npm start` and `bin/ehmi.js` (its `#!`
+ * line) carry an organisation node's, `ehmi up --processes` and the benchmarks start each node's process with its
+ * role's, and tests keep them equal to these lists.
  *
- * `--max-semi-space-size=4` (MiB): V8's young generation is two semi-spaces that grow to 16 MiB each under a high
- * allocation rate (Node 20), and their pages stay resident once touched: 32 MiB of a node's ~190 MiB start RSS held
- * for garbage that is mostly dead at the next scavenge. A large payload makes that worse: every 64 KB chunk (file
- * read, cipher, gzip, TLS output) is a Buffer whose memory outside the heap is freed only when a scavenge collects
- * its handle, so with a 32 MiB nursery tens of MiB of dead chunks pile up between two scavenges. A 4 MiB semi-space
- * scavenges eight times as often, each as cheap (what survives a chunk's pipeline is small), and keeps a node
- * process under the 256 MiB a 1 GB transfer may take (docs/architecture.md "Limits"). 8 MiB was measured: about 9 %
- * less CPU per small message, but a 200 MB transfer's peak rose to 240–248 MiB, above the 256 MB (244 MiB) the
- * large-payload target allows (DESIGN-NOTES.md "The hot path's CPU: the young generation, the bench's own polling").
+ * The young generation (`--max-semi-space-size`, MiB): V8's nursery is two semi-spaces that grow to 16 MiB each
+ * under a high allocation rate (Node 20), and their pages stay resident once touched. A small nursery scavenges
+ * more often: 4 MiB costs about 9–20 % more CPU per small message than 8 MiB (DESIGN-NOTES.md "The hot path's CPU:
+ * the young generation"), but a node whose AP carries a large payload needs the room: every 256 KB chunk of it (file
+ * read, gzip's stored blocks, cipher, TLS) is a Buffer freed only when a scavenge collects its handle (V8 forces one
+ * once about 32 MiB of them are young), and with 8 MiB a 200 MB send peaked at 222–251 MiB against 197–231 with 4
+ * (DESIGN-NOTES.md "The large payload's memory: glibc's heap, the young generation per role"): an organisation's
+ * node keeps 4 MiB, under the 256 MiB a 1 GB transfer may take (docs/architecture.md "Limits"). The central node
+ * carries no large payload (EDS, registers, the authorization server) and runs in a process of its own under
+ * `ehmi up --processes`: 16 MiB, V8's own maximum.
  *
  * @example
- * spawn(process.execPath, [...NODE_V8_FLAGS, script]);
+ * spawn(process.execPath, [...NODE_V8_FLAGS, script], { env: nodeEnvironment(process.env) });
  */
 export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
+/** The central node's V8 flags ({@link NODE_V8_FLAGS} are an organisation's, whose AP may carry a large payload). */
+export const CENTRAL_NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+
+/**
+ * The environment every node's process starts with. `glibc.malloc.mmap_threshold=131072`: an allocation of 128 KiB
+ * or more (a large payload's chunks) is a mapping of its own, unmapped when freed. Without it glibc maps such chunks
+ * only until it first frees one, then raises its threshold (up to 32 MiB) and serves them from its heap, which keeps
+ * the freed memory: 60–75 MiB of heap on a 200 MB send, against 8–17 MiB in a node without a large payload. Smaller
+ * allocations are as before. Other C libraries (musl, macOS) ignore the variable.
+ */
+export const NODE_ENVIRONMENT: Readonly<Record<string, string>> = {
+  GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=131072',
+};
+
+/**
+ * `env` with {@link NODE_ENVIRONMENT} added: tunables already in `env.GLIBC_TUNABLES` are kept, except one setting
+ * the same tunable, which ours replaces.
+ *
+ * @example
+ * spawn(process.execPath, [...NODE_V8_FLAGS, script], { env: nodeEnvironment(process.env) });
+ */
+export function nodeEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const ours = NODE_ENVIRONMENT.GLIBC_TUNABLES!.split(':');
+  const names = new Set(ours.map((t) => t.split('=')[0]));
+  const kept = (env.GLIBC_TUNABLES ?? '').split(':').filter((t) => t !== '' && !names.has(t.split('=')[0]));
+  return { ...env, ...NODE_ENVIRONMENT, GLIBC_TUNABLES: [...kept, ...ours].join(':') };
+}

@@ -49,11 +49,20 @@ function forward(stream: NodeJS.ReadableStream, to: NodeJS.WritableStream, name:
   );
 }
 
-/** `ehmi up ARGS --only NAME` in a process of its own, with the node's V8 flags (`NODE_V8_FLAGS` of @ehmi/server). */
-function startPart(name: string, args: readonly string[], v8Flags: readonly string[], ctx: CliContext): Part {
+/**
+ * `ehmi up ARGS --only NAME` in a process of its own, with its role's V8 flags and the node's environment
+ * (`NODE_V8_FLAGS` or `CENTRAL_NODE_V8_FLAGS`, `nodeEnvironment` of @ehmi/server).
+ */
+function startPart(
+  name: string,
+  args: readonly string[],
+  v8Flags: readonly string[],
+  env: NodeJS.ProcessEnv,
+  ctx: CliContext,
+): Part {
   const child = spawn(process.execPath, [...v8Flags, BIN, 'up', ...args, '--only', name], {
     cwd: ctx.cwd,
-    env: ctx.env,
+    env,
     // Its own process group: a terminal's Ctrl-C reaches the parent alone, which stops the parts in order. The IPC
     // channel carries "ready", and its end tells the child that the parent is gone.
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -104,7 +113,8 @@ export async function superviseNetwork(
   print: (net: Omit<StartedNetwork, 'consoleOperator'>) => void,
 ): Promise<void> {
   const network = await import('@ehmi/network');
-  const { NODE_V8_FLAGS } = await import('@ehmi/server');
+  const { CENTRAL_NODE_V8_FLAGS, NODE_V8_FLAGS, nodeEnvironment } = await import('@ehmi/server');
+  const env = nodeEnvironment(ctx.env);
   const undo = network.noteNetworkDataDir(options);
   const parts: Part[] = [];
   let stopRequested = false;
@@ -134,11 +144,11 @@ export async function superviseNetwork(
       ]);
       if (outcome === 'stop') throw new EhmiError('EHMI_UNAVAILABLE', 'stopped while starting');
     };
-    parts.push(startPart(CENTRAL, childArgs, NODE_V8_FLAGS, ctx));
+    parts.push(startPart(CENTRAL, childArgs, CENTRAL_NODE_V8_FLAGS, env, ctx));
     await waitReady(parts);
     // The organisations and the document archive, each a participant with its own node.
     const organisations = [...plan.organisations, ...(plan.archive ? [plan.archive] : [])].map((o) =>
-      startPart(o.spec.name, childArgs, NODE_V8_FLAGS, ctx),
+      startPart(o.spec.name, childArgs, NODE_V8_FLAGS, env, ctx),
     );
     parts.push(...organisations);
     await waitReady(organisations);
