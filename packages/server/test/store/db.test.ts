@@ -140,16 +140,16 @@ for (const engine of engines()) {
       const ran: string[] = [];
       const gathered: string[] = [];
       const results = await t.store.transaction(async (trx) => {
-        insertAtCommit(trx, 'blobs', row('a', 1));
+        insertAtCommit(trx, 'blobs', row('p', 1));
         afterCommit(trx, () => ran.push('committed before'));
         gathered.push('before');
         const failed = await savepoint(trx, async () => {
-          await trx.insertInto('blobs').values(row('b', 2)).execute();
-          insertAtCommit(trx, 'blobs', row('c', 3));
+          await trx.insertInto('blobs').values(row('q', 2)).execute();
+          insertAtCommit(trx, 'blobs', row('r', 3));
           // Rows kept before the savepoint, written early inside it: rolled back with it, kept for the commit again.
           await writePending(trx);
           beforeCommit(trx, async () => {
-            await trx.insertInto('blobs').values(row('d', 4)).execute();
+            await trx.insertInto('blobs').values(row('s', 4)).execute();
           });
           afterCommit(trx, () => ran.push('committed inside'));
           afterRollback(trx, async () => {
@@ -160,7 +160,7 @@ for (const engine of engines()) {
           throw new Error('refused (test)');
         });
         const kept = await savepoint(trx, async () => {
-          await trx.insertInto('blobs').values(row('e', 5)).execute();
+          await trx.insertInto('blobs').values(row('t', 5)).execute();
           afterCommit(trx, () => ran.push('committed kept'));
           return 'kept';
         });
@@ -173,7 +173,7 @@ for (const engine of engines()) {
         await t.store.db
           .selectFrom('blobs')
           .select('size')
-          .where('hash', 'in', ['a', 'b', 'c', 'd', 'e'].map(hash))
+          .where('hash', 'in', ['p', 'q', 'r', 's', 't'].map(hash))
           .orderBy('size')
           .execute()
       ).map((r) => r.size);
