@@ -491,7 +491,8 @@ async function commit(
   });
   const receipt = await text(writeAs4Message(signed.xml, []).body);
   const now = rc.now();
-  const prepared = handOver ? await prepareHandOver(rx, rc, blob!, read?.held, now) : undefined;
+  // Only an envelope read whole here (small): a large one's checks would hold the AS4 answer, and its memory.
+  const prepared = handOver && read?.held ? await prepareHandOver(rx, rc, blob!, read.held, now) : undefined;
   // Held before the commit, so the hand-over job, which exists once it commits, finds it (a commit that fails leaves
   // an entry nothing takes: bounded, and named by content).
   if (read?.held) rc.held?.hold(messageId, read.held);
@@ -547,7 +548,7 @@ async function prepareHandOver(
   rx: ReceivedUserMessage,
   rc: ReceiveContext,
   blob: { hash: string; size: number },
-  held: HeldEnvelope | undefined,
+  held: HeldEnvelope,
   now: number,
 ): Promise<PreparedDelivery | undefined> {
   const um = rx.userMessage;
@@ -560,7 +561,7 @@ async function prepareHandOver(
       documentType: um.collaborationInfo.action,
       receivedAt: now,
       envelope: { size: blob.size, hash: blob.hash, open: () => rc.store.blobs.open(blob) },
-      ...(held ? { read: held } : {}),
+      read: held,
     });
   } catch (err) {
     rc.logger.info(

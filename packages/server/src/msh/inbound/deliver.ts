@@ -76,6 +76,9 @@ export async function prepareDelivery(
   core: MshCore,
   inbound: InboundEnvelope,
 ): Promise<PreparedDelivery | undefined> {
+  // An EnvelopeReceipt (the sending node's usual reception) is the job's: known from the AP's copy, no look-up.
+  if (inbound.read && inbound.read.loaded.envelope?.documentIdentification?.standard === RECEIPT_STANDARD)
+    return undefined;
   const p = await plan(core, inbound, undefined);
   if (p.kind === 'other') return undefined;
   const verdict = await checkDuplicate(core, p.env, p.info);
