@@ -207,7 +207,26 @@ export interface MshBackend {
    */
   sharesStore?(db: unknown): boolean;
   deliver(inbound: InboundEnvelope, part?: Alongside): Promise<void>;
+  /**
+   * Where the MSH shares the AP's store (`sharesStore`): its acceptance of a received envelope prepared before the
+   * AP's reception commits (read, validated, checked for duplicates, its EnvelopeReceipt built and its blobs put), to
+   * be taken in that same commit ({@link PreparedDelivery}). Undefined when it is not taken that way (anything but a
+   * new message: a receipt, an acknowledgement, a duplicate, a refusal): the AP hands the envelope over by its job,
+   * to `deliver`, as before. Writes nothing the AP's commit depends on.
+   */
+  prepareDelivery?(inbound: InboundEnvelope): Promise<PreparedDelivery | undefined>;
   outcome(outcome: OutboundOutcome, part?: Alongside): Promise<void>;
+}
+
+/** A received envelope's acceptance by the MSH, prepared, to be taken in the AP's reception commit. */
+export interface PreparedDelivery {
+  /**
+   * Take the envelope in the AP's reception transaction `trx` on the shared store (under a savepoint of the AP's):
+   * the MSH's record of the AS4 MessageId, the inbox item, its EnvelopeReceipt's submission, its EDS steps. Throws
+   * when it cannot take it after all (another delivery of the same message or of its duplicate keys came first, the
+   * store): the AP then rolls back to its savepoint and hands the envelope over by its job (`deliver`).
+   */
+  take(trx: AnyDb): Promise<void>;
 }
 
 /** Where to send a document type to a participant (the SMP lookup; ehmi-core §1.2 step 3). */

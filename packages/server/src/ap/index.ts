@@ -299,6 +299,7 @@ export async function createAccessPoint(
   const held = new HeldEnvelopes();
   registerReceiveRoute(app, {
     held,
+    backend: deps.backend,
     count: (result) => received.inc({ result }),
     store,
     queue: handoverQueue,

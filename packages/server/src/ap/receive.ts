@@ -34,11 +34,11 @@ import { type EdsMessageFacts, type EhmiEnvelope, type LoadedEnvelope, loadEnvel
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
-import type { ReceiverDiscovery } from '../contract.ts';
+import type { MshBackend, PreparedDelivery, ReceiverDiscovery } from '../contract.ts';
 import { readSbdhHeader, sbdhHeaderOf } from '../delivery-status/header.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { QUEUES } from '../path.ts';
-import { type BlobStore, type BlobWriter, type JobQueue, noteBlob } from '../store/index.ts';
+import { type BlobStore, type BlobWriter, type JobQueue, noteBlob, savepoint } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
 import { type FreshLookups, normaliseParticipant, participantOfProperty } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
@@ -94,6 +94,11 @@ export interface ReceiveContext {
   maxConcurrent: number;
   /** Seconds in the Retry-After of a 503. */
   retryAfterSeconds: number;
+  /**
+   * The MSH the envelopes are handed to: where it shares this store (`sharesStore`), it takes a new message in the
+   * reception's own commit (`prepareDelivery`); else, or when it does not, the hand-over job delivers it.
+   */
+  backend?: MshBackend;
   /** Called after a delivery job committed, so the local worker starts at once. */
   onCommitted: () => void;
   /** Counts answers: `receipt`, `duplicate`, `test`, `signal`, or the ebMS error code. */
@@ -471,22 +476,31 @@ async function commit(
         const written = payloads.writerOf(rx.payloads[0]!.contentId);
         return written ? written.place() : rc.store.blobs.put(rx.payloads[0]!.open());
       });
+  // An MSH on this store takes the message in the reception's commit (below), from the copy read here.
+  const handOver = blob !== undefined && rc.backend?.sharesStore?.(rc.store.db) === true;
   // The SBDH's facts for EDS, from the copy just written. Reporting never stands in the way of a reception: a
   // header that cannot be read reports nothing.
-  const read = blob && rc.eds?.enabled ? await readEnvelope(rx, blob, rc).catch(() => undefined) : undefined;
-  const facts = read?.header && rc.eds ? rc.eds.factsOf(read.header) : undefined;
+  const read =
+    blob && (rc.eds?.enabled || handOver)
+      ? await readEnvelope(rx, blob, rc).catch(() => undefined)
+      : undefined;
+  const facts = read?.header && rc.eds?.enabled ? rc.eds.factsOf(read.header) : undefined;
   const signed = await signReceipt(rx.receipt, {
     privateKey: rc.signing.privateKey,
     certificate: rc.signing.chain,
   });
   const receipt = await text(writeAs4Message(signed.xml, []).body);
   const now = rc.now();
+  // Only an envelope read whole here (small): a large one's checks would hold the AS4 answer, and its memory.
+  const prepared = handOver && read?.held ? await prepareHandOver(rx, rc, blob!, read.held, now) : undefined;
   // Held before the commit, so the hand-over job, which exists once it commits, finds it (a commit that fails leaves
   // an entry nothing takes: bounded, and named by content).
   if (read?.held) rc.held?.hold(messageId, read.held);
   const result = await stored('the commit', () =>
-    commitTransaction(rx, rc, { receipt, blob, now, test, facts }),
+    commitTransaction(rx, rc, { receipt, blob, now, test, facts, prepared }),
   );
+  // Taken by the MSH in the commit: nothing left for the hand-over job.
+  if (result.handedOver && blob) rc.held?.take(messageId, blob.hash);
   rc.count?.(result.duplicate ? 'duplicate' : test ? 'test' : 'receipt');
   if (result.duplicate) {
     rc.logger.info({ messageId }, 'AS4 duplicate (concurrent): the original receipt is returned');
@@ -525,7 +539,43 @@ async function readEnvelope(
   return { header: loaded.envelope, held: { hash: blob.hash, bytes, loaded } };
 }
 
-/** The commit's one transaction: the row with the signed receipt, the evidence, the hand-over job. */
+/**
+ * The MSH's acceptance of the envelope, prepared for the reception's commit (`MshBackend.prepareDelivery`), when the
+ * MSH shares this store. Undefined, and the hand-over job delivers it, when the MSH does not take it that way or its
+ * preparation fails: the reception never fails for the MSH.
+ */
+async function prepareHandOver(
+  rx: ReceivedUserMessage,
+  rc: ReceiveContext,
+  blob: { hash: string; size: number },
+  held: HeldEnvelope,
+  now: number,
+): Promise<PreparedDelivery | undefined> {
+  const um = rx.userMessage;
+  try {
+    return await rc.backend!.prepareDelivery!({
+      as4MessageId: um.messageInfo.messageId,
+      sender: participantOfProperty(originalSender(um)) ?? '',
+      receiver: participantOfProperty(finalRecipient(um)) ?? '',
+      process: um.collaborationInfo.service.value,
+      documentType: um.collaborationInfo.action,
+      receivedAt: now,
+      envelope: { size: blob.size, hash: blob.hash, open: () => rc.store.blobs.open(blob) },
+      read: held,
+    });
+  } catch (err) {
+    rc.logger.info(
+      { messageId: um.messageInfo.messageId, err: (err as Error).message },
+      'the MSH did not prepare the message in the reception: handed over by the job',
+    );
+    return undefined;
+  }
+}
+
+/**
+ * The commit's one transaction: the row with the signed receipt, the evidence, and the hand-over: the MSH's own
+ * acceptance (`prepared`, under a savepoint: if it fails, only its part is rolled back) or else the hand-over job.
+ */
 async function commitTransaction(
   rx: ReceivedUserMessage,
   rc: ReceiveContext,
@@ -535,11 +585,12 @@ async function commitTransaction(
     now: number;
     test: boolean;
     facts: EdsMessageFacts | undefined;
+    prepared: PreparedDelivery | undefined;
   },
-): Promise<{ duplicate: boolean; receipt: string }> {
+): Promise<{ duplicate: boolean; receipt: string; handedOver?: boolean }> {
   const um = rx.userMessage;
   const messageId = um.messageInfo.messageId;
-  const { receipt, blob, now, test, facts } = c;
+  const { receipt, blob, now, test, facts, prepared } = c;
   return rc.store.transaction(async (trx) => {
     // The payload's blob row in the same commit as the row that names it.
     if (blob) await noteBlob(trx, rc.store, blob, () => rx.payloads[0]!.open());
@@ -582,9 +633,6 @@ async function commitTransaction(
       bytes: rx.message.soapPart,
       at: now,
     });
-    // eDelivery AS4 1.15 §2.2.3.2: the test service is answered and never delivered to the consumer.
-    // The hand-over job is handed the row (its first try, in this process), so that it does not read it back.
-    if (!test) await rc.queue.enqueue(trx, { queue: QUEUES.deliver, payload: { messageId }, local: row });
     // 04.1 (09.1, 14.1, 19.1): received over AS4, committed, receipted.
     if (facts && rc.eds) {
       await rc.eds.report(trx, {
@@ -595,7 +643,40 @@ async function commitTransaction(
         at: now,
       });
     }
-    return { duplicate: false, receipt };
+    // eDelivery AS4 1.15 §2.2.3.2: the test service is answered and never delivered to the consumer.
+    if (test) return { duplicate: false, receipt };
+    // The MSH on this store takes it in this commit: delivered as it commits, no hand-over job. If the MSH cannot
+    // (another delivery came first, its store failed), its part is rolled back and the job hands it over.
+    const taken =
+      prepared !== undefined &&
+      (await savepoint(trx, async () => {
+        await trx
+          .updateTable('ap_received')
+          .set({ status: 'delivered', delivered_at: now })
+          .where('message_id', '=', messageId)
+          .execute();
+        // 04.2 (09.2, 14.2, 19.2): handed to the MSH, which commits it with this.
+        if (facts && rc.eds) {
+          await rc.eds.report(trx, {
+            station: 'AP',
+            side: 'destination',
+            subtype: 'msg-sent',
+            facts,
+            at: now,
+          });
+        }
+        await prepared.take(trx);
+      }).then((r) => {
+        if (!r.ok)
+          rc.logger.info(
+            { messageId, err: (r.error as Error).message },
+            'the MSH did not take the message in the reception: handed over by the job',
+          );
+        return r.ok;
+      }));
+    // The hand-over job is handed the row (its first try, in this process), so that it does not read it back.
+    if (!taken) await rc.queue.enqueue(trx, { queue: QUEUES.deliver, payload: { messageId }, local: row });
+    return { duplicate: false, receipt, handedOver: taken };
   });
 }
 

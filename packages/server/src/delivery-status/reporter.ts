@@ -14,7 +14,7 @@ import {
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/index.ts';
 import { QUEUES } from '../path.ts';
-import { type AnyDb, beforeCommit, type JobQueue } from '../store/index.ts';
+import { type AnyDb, beforeCommit, type JobQueue, onSavepointRollback } from '../store/index.ts';
 
 /** One report: the finished AuditEvent of a step, POSTed as it is on every attempt. */
 export interface Report {
@@ -169,6 +169,7 @@ export class DeliveryStatusReporter {
     const gathered = this.#gathered.get(trx);
     if (gathered) {
       gathered.push({ code, event });
+      onSavepointRollback(trx, () => gathered.pop());
       return;
     }
     const reports: Report[] = [{ code, event }];
@@ -177,8 +178,11 @@ export class DeliveryStatusReporter {
       this.#gathered.delete(trx);
       return this.#enqueue(trx, reports);
     };
-    if (beforeCommit(trx, written)) this.#gathered.set(trx, reports);
-    else await this.#enqueue(trx, reports);
+    if (beforeCommit(trx, written)) {
+      this.#gathered.set(trx, reports);
+      // A savepoint rolled back drops the hook: the next report starts the list again.
+      onSavepointRollback(trx, () => this.#gathered.delete(trx));
+    } else await this.#enqueue(trx, reports);
   }
 
   async #enqueue(trx: AnyDb, reports: Report[]): Promise<void> {

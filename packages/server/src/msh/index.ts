@@ -14,7 +14,7 @@ import { MSH_SCOPE, requireMshAccess } from './access.ts';
 import type { MshConfig } from './config.ts';
 import { inboxItem, type MshCore, partyOf } from './core.ts';
 import type { DispatchPayload } from './envelopes.ts';
-import { deliver } from './inbound/deliver.ts';
+import { deliver, prepareDelivery } from './inbound/deliver.ts';
 import { dispatchJob, recordOutcome } from './outbound/dispatch.ts';
 import { inboxSince } from './repository.ts';
 import { registerRoutes, TOKEN_OPEN_PATHS } from './routes.ts';
@@ -247,6 +247,7 @@ export async function createMsh(
   const backend: MshBackend = {
     sharesStore: (db) => db === core.store.db,
     deliver: (inbound, part) => deliver(core, inbound, part),
+    prepareDelivery: (inbound) => prepareDelivery(core, inbound),
     outcome: (outcome, part) => recordOutcome(core, outcome, part),
   };
   let timer: NodeJS.Timeout | undefined;

@@ -411,7 +411,13 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
   }
   // Run `fn` in one transaction, with the hooks of `beforeCommit`, `afterCommit`, `afterRollback`, `insertAtCommit`.
   const transaction = async <R>(fn: (trx: Transaction<T>) => Promise<R>): Promise<R> => {
-    const hooks: TransactionHooks = { beforeCommit: [], committed: [], rolledBack: [], inserts: new Map() };
+    const hooks: TransactionHooks = {
+      beforeCommit: [],
+      committed: [],
+      rolledBack: [],
+      undo: [],
+      inserts: new Map(),
+    };
     let result: Awaited<ReturnType<typeof fn>>;
     try {
       result = await db.transaction().execute(async (trx) => {
@@ -479,6 +485,8 @@ interface TransactionHooks {
   beforeCommit: (() => Promise<unknown>)[];
   committed: (() => void)[];
   rolledBack: (() => Promise<unknown>)[];
+  /** What to undo in memory when a {@link savepoint} is rolled back ({@link onSavepointRollback}). */
+  undo: (() => void)[];
   /** Rows to insert before the commit, by table, columns and RETURNING expression ({@link insertAtCommit}). */
   inserts: Map<string, PendingInsert>;
 }
@@ -576,6 +584,60 @@ export function afterRollback(trx: unknown, fn: () => Promise<unknown>): boolean
   if (!hooks) return false;
   hooks.rolledBack.push(fn);
   return true;
+}
+
+let savepoints = 0;
+
+/**
+ * Undo `fn`'s in-memory counterpart of a write when a {@link savepoint} around it is rolled back (state a transaction
+ * keeps beside its hooks, e.g. reports gathered for one job at its commit); the latest first. Nothing for anything
+ * but a transaction opened by {@link Store.transaction}, where no savepoint can be.
+ */
+export function onSavepointRollback(trx: unknown, fn: () => void): void {
+  const hooks = typeof trx === 'object' && trx !== null ? commitHooks.get(trx) : undefined;
+  hooks?.undo.push(fn);
+}
+
+/**
+ * Run `fn` in `trx` (a transaction opened by {@link Store.transaction}) under a savepoint. When `fn` throws, what it
+ * wrote is rolled back to the savepoint and the transaction goes on: the rows it left for the commit and the commit
+ * hooks it added are dropped (the rows it wrote early with {@link writePending}, rolled back too, wait for the commit
+ * again), and its rollback hooks run once the transaction has ended, however it ends (they may use the plain handle,
+ * which a transaction on SQLite's one connection holds until then). Resolves to `fn`'s result, or to its error.
+ */
+export async function savepoint<R>(
+  trx: AnyDb,
+  fn: () => Promise<R>,
+): Promise<{ ok: true; value: R } | { ok: false; error: unknown }> {
+  const hooks = commitHooks.get(trx);
+  if (!hooks) throw new EhmiError('EHMI_INTERNAL', 'savepoint: not a transaction of the store');
+  const name = sql.raw(`ehmi_sp_${++savepoints}`);
+  const before = {
+    beforeCommit: hooks.beforeCommit.length,
+    committed: hooks.committed.length,
+    rolledBack: hooks.rolledBack.length,
+    undo: hooks.undo.length,
+    inserts: new Map([...hooks.inserts].map(([k, g]) => [k, { ...g, rows: [...g.rows] }])),
+  };
+  await sql`savepoint ${name}`.execute(trx);
+  try {
+    const value = await fn();
+    await sql`release savepoint ${name}`.execute(trx);
+    return { ok: true, value };
+  } catch (error) {
+    await sql`rollback to savepoint ${name}`.execute(trx);
+    await sql`release savepoint ${name}`.execute(trx);
+    for (const fn of hooks.undo.splice(before.undo).reverse()) fn();
+    const undo = hooks.rolledBack.splice(before.rolledBack);
+    hooks.beforeCommit.length = before.beforeCommit;
+    hooks.committed.length = before.committed;
+    hooks.inserts = before.inserts;
+    for (const hook of undo) {
+      hooks.rolledBack.push(hook);
+      hooks.committed.push(() => void hook().catch(() => {}));
+    }
+    return { ok: false, error };
+  }
 }
 
 /** A store typed with any tables: what the store's own API (queue, blob collector) takes. */

@@ -27,9 +27,11 @@ export {
   type Engine,
   insertAtCommit,
   isUniqueViolation,
+  onSavepointRollback,
   openStore,
   type Store,
   type StoreOptions,
+  savepoint,
   storeView,
   writePending,
 } from './db.ts';

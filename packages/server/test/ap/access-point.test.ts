@@ -28,7 +28,9 @@ import {
   type Alongside,
   type ByteSource,
   type DiscoveredEndpoint,
+  type InboundEnvelope,
   type OutboundOutcome,
+  type PreparedDelivery,
   type ReceiverDiscovery,
   runAlongside,
 } from '../../src/contract.ts';
@@ -301,6 +303,90 @@ for (const engine of engines()) {
       await a.idle({ drained: true });
       assert.deepEqual(await outcomeJobs(), [{ status: 'done' }]);
       assert.equal(backendA.outcomes.length, 2, 'each outcome told once');
+    });
+
+    it('an MSH on the receiving AP’s store takes a message in the reception’s commit; one that fails there gets it by the hand-over job', async () => {
+      /** A recording MSH on B's own store that takes what it is given in the AP's commit, writing a marker row there. */
+      class TakingBackend extends RecordingBackend {
+        readonly taken: string[] = [];
+        failures = 0;
+        constructor(readonly store: Store<NodeTables>) {
+          super();
+        }
+        sharesStore(db: unknown): boolean {
+          return db === this.store.db;
+        }
+        async prepareDelivery(inbound: InboundEnvelope): Promise<PreparedDelivery> {
+          const marker = `sha256:marker-${inbound.as4MessageId}`;
+          return {
+            take: async (trx) => {
+              await trx.insertInto('blobs').values({ hash: marker, size: 0, created_at: 0 }).execute();
+              if (this.failures > 0) {
+                this.failures--;
+                throw new Error('the MSH cannot take it now (test)');
+              }
+              this.taken.push(inbound.as4MessageId);
+            },
+          };
+        }
+      }
+      const storeB = await openStoreFor();
+      const backendB = new TakingBackend(storeB.store);
+      const b = await startB(storeB, backendB);
+      const storeA = await openStoreFor();
+      const a = await startA(storeA, new RecordingBackend(), { ap: sendTo(b.as4Url) });
+      const received = (id: string) =>
+        storeB.store.db
+          .selectFrom('ap_received')
+          .select(['status', 'delivered_at'])
+          .where('message_id', '=', id)
+          .executeTakeFirst();
+      const marker = (id: string) =>
+        storeB.store.db
+          .selectFrom('blobs')
+          .select('hash')
+          .where('hash', '=', `sha256:marker-${id}`)
+          .execute();
+      const deliverJobs = () =>
+        storeB.store.db.selectFrom('jobs').select(['status']).where('queue', '=', 'ap.deliver').execute();
+      const sentRow = async (id: string) => {
+        const row = await waitFor('sent', async () => {
+          const r = await storeA.store.db
+            .selectFrom('ap_outbound')
+            .selectAll()
+            .where('as4_message_id', '=', id)
+            .executeTakeFirst();
+          return r?.status === 'sent' ? r : undefined;
+        });
+        return row;
+      };
+      const first = await submit(a, bytes(envelope('taken in the reception')));
+      // The AS4 receipt comes back once B committed: by then the MSH has it, the row is delivered, no job.
+      assert.match((await sentRow(first.as4MessageId)).receipt ?? '', /Receipt/);
+      assert.deepEqual(backendB.taken, [first.as4MessageId]);
+      assert.equal((await received(first.as4MessageId))?.status, 'delivered');
+      assert.equal(
+        (await marker(first.as4MessageId)).length,
+        1,
+        'the MSH’s write committed with the reception',
+      );
+      assert.deepEqual(await deliverJobs(), [], 'no hand-over job');
+      assert.equal(backendB.calls.length, 0, 'deliver not called');
+      // The MSH fails in the commit: its part is rolled back, the reception commits and is receipted as ever, and the
+      // hand-over job delivers the message.
+      backendB.failures = 1;
+      const second = await submit(a, bytes(envelope('handed over by the job')));
+      assert.match((await sentRow(second.as4MessageId)).receipt ?? '', /Receipt/);
+      const got = await waitFor('delivery by the job', () => backendB.delivered.get(second.as4MessageId));
+      assert.equal(got.bytes?.toString('utf8'), envelope('handed over by the job'));
+      await waitFor('delivered row', async () =>
+        (await received(second.as4MessageId))?.status === 'delivered' ? true : undefined,
+      );
+      assert.deepEqual(await marker(second.as4MessageId), [], 'the MSH’s part rolled back');
+      assert.deepEqual(backendB.taken, [first.as4MessageId]);
+      await b.idle({ drained: true });
+      assert.deepEqual(await deliverJobs(), [{ status: 'done' }]);
+      assert.equal(backendB.calls.length, 1, 'delivered once');
     });
 
     it('a message goes A→B: B’s MSH gets the exact envelope bytes, A’s MSH gets outcome sent (sync signed receipt)', async () => {

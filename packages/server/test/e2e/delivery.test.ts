@@ -71,6 +71,17 @@ for (const engine of engines()) {
           assert.equal(sub.as4_message_id, row?.as4_message_id, `submission ${sub.id} on ${node}`);
         }
       }
+      // The receiving MSH took the message in its AP's reception commit: no hand-over job on gp, the row delivered.
+      const gpDb = pair.nodes.gp!.store.db;
+      assert.deepEqual(
+        await gpDb.selectFrom('jobs').select('id').where('queue', '=', 'ap.deliver').execute(),
+        [],
+        'no ap.deliver job on gp',
+      );
+      assert.deepEqual(
+        (await gpDb.selectFrom('ap_received').select('status').execute()).map((r) => r.status),
+        ['delivered'],
+      );
       const codes = receipted.events.map((e) => e.code);
       assert.ok(codes.includes('10.1'), `EnvelopeReceipt event in ${codes.join(' ')}`);
       assert.ok(

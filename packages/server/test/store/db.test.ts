@@ -3,7 +3,15 @@ import { after, before, describe, it } from 'node:test';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { openNodeStore } from '../../src/role-list.ts';
-import { beforeCommit, insertAtCommit, writePending } from '../../src/store/index.ts';
+import { afterRollback } from '../../src/store/db.ts';
+import {
+  afterCommit,
+  beforeCommit,
+  insertAtCommit,
+  onSavepointRollback,
+  savepoint,
+  writePending,
+} from '../../src/store/index.ts';
 import { storeMigrations } from '../../src/store/migrations.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
@@ -124,6 +132,59 @@ for (const engine of engines()) {
         false,
         'not on the plain handle',
       );
+    });
+
+    it('a savepoint rolled back undoes its writes, its rows kept for the commit, its hooks and what it noted in memory; the transaction goes on', async () => {
+      const hash = (c: string) => `sha256:${c.repeat(64)}`;
+      const row = (c: string, size: number) => ({ hash: hash(c), size, created_at: 1 });
+      const ran: string[] = [];
+      const gathered: string[] = [];
+      const results = await t.store.transaction(async (trx) => {
+        insertAtCommit(trx, 'blobs', row('p', 1));
+        afterCommit(trx, () => ran.push('committed before'));
+        gathered.push('before');
+        const failed = await savepoint(trx, async () => {
+          await trx.insertInto('blobs').values(row('q', 2)).execute();
+          insertAtCommit(trx, 'blobs', row('r', 3));
+          // Rows kept before the savepoint, written early inside it: rolled back with it, kept for the commit again.
+          await writePending(trx);
+          beforeCommit(trx, async () => {
+            await trx.insertInto('blobs').values(row('s', 4)).execute();
+          });
+          afterCommit(trx, () => ran.push('committed inside'));
+          afterRollback(trx, async () => {
+            ran.push('rolled back inside');
+          });
+          gathered.push('inside');
+          onSavepointRollback(trx, () => gathered.pop());
+          throw new Error('refused (test)');
+        });
+        const kept = await savepoint(trx, async () => {
+          await trx.insertInto('blobs').values(row('t', 5)).execute();
+          afterCommit(trx, () => ran.push('committed kept'));
+          return 'kept';
+        });
+        return [failed, kept] as const;
+      });
+      assert.equal(results[0].ok, false);
+      assert.match(String(!results[0].ok && (results[0].error as Error).message), /refused/);
+      assert.deepEqual(results[1], { ok: true, value: 'kept' });
+      const sizes = (
+        await t.store.db
+          .selectFrom('blobs')
+          .select('size')
+          .where('hash', 'in', ['p', 'q', 'r', 's', 't'].map(hash))
+          .orderBy('size')
+          .execute()
+      ).map((r) => r.size);
+      assert.deepEqual(
+        sizes,
+        [1, 5],
+        'the row kept before it and the later savepoint’s, none of the rolled back one',
+      );
+      // Its rollback hooks run once the transaction ended (committed here); its commit hooks do not.
+      assert.deepEqual(ran, ['committed before', 'rolled back inside', 'committed kept']);
+      assert.deepEqual(gathered, ['before']);
     });
 
     it('writes the rows kept for the commit in one INSERT, after the before-commit hooks, and none on a rollback', async () => {

@@ -13,7 +13,8 @@ import {
   readMessageFacts,
   scopeValue,
 } from '@ehmi/sbdh';
-import { type Alongside, type InboundEnvelope, runAlongside } from '../../contract.ts';
+import { type Alongside, type InboundEnvelope, type PreparedDelivery, runAlongside } from '../../contract.ts';
+import { type AnyDb, afterCommit } from '../../store/index.ts';
 import { inboxItem, type MshCore, noteMshBlob, patientCprOf, writeBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
 import { validateEnvelope } from '../envelope-check.ts';
@@ -61,18 +62,67 @@ async function readAll(stream: Readable, limit: number): Promise<Buffer> {
  * MessageId: the AP may deliver again after a crash.
  */
 export async function deliver(core: MshCore, inbound: InboundEnvelope, part?: Alongside): Promise<void> {
-  if (await wasReceived(core.store.db, inbound.as4MessageId)) return;
+  const p = await plan(core, inbound, part);
+  if (p.kind === 'other') return p.run();
+  return receiveMessage(core, inbound, p.bytes, p.env, p.info, p.patientCpr, part);
+}
+
+/**
+ * `MshBackend.prepareDelivery`: a new clinical message prepared to be taken in the receiving AP's commit on this
+ * store (its blobs put, its row built; nothing the commit depends on written). Anything else (a receipt, an
+ * acknowledgement, a duplicate, a refusal, one delivered already) is undefined: the AP's hand-over job delivers it.
+ */
+export async function prepareDelivery(
+  core: MshCore,
+  inbound: InboundEnvelope,
+): Promise<PreparedDelivery | undefined> {
+  // An EnvelopeReceipt (the sending node's usual reception) is the job's: known from the AP's copy, no look-up.
+  if (inbound.read && inbound.read.loaded.envelope?.documentIdentification?.standard === RECEIPT_STANDARD)
+    return undefined;
+  const p = await plan(core, inbound, undefined);
+  if (p.kind === 'other') return undefined;
+  const verdict = await checkDuplicate(core, p.env, p.info);
+  if (verdict.kind !== 'new') return undefined;
+  const staged = await stageNew(core, inbound, p.bytes, p.env, p.info, p.patientCpr, verdict.keys, true);
+  return {
+    async take(trx) {
+      await staged.take(trx);
+      if (!afterCommit(trx, staged.after)) staged.after();
+    },
+  };
+}
+
+/** What a delivery comes to: a message for the inbox (new or a duplicate), or anything else, to run. */
+type Plan =
+  | {
+      kind: 'message';
+      bytes: Buffer;
+      env: EhmiEnvelope;
+      info: MessageKeys;
+      patientCpr: string | null;
+    }
+  | { kind: 'other'; run: () => Promise<void> };
+
+const done = async (): Promise<void> => {};
+
+/** Read and check the envelope (nothing written): what `deliver` does with it. */
+async function plan(core: MshCore, inbound: InboundEnvelope, part?: Alongside): Promise<Plan> {
+  const other = (run: () => Promise<void>): Plan => ({ kind: 'other', run });
+  if (await wasReceived(core.store.db, inbound.as4MessageId)) return other(done);
   const limit = core.config.maxInboundEnvelopeBytes;
   // Its size known (a blob of the AP's store): an envelope over the limit is not read into memory first.
   if (inbound.envelope.size !== undefined && inbound.envelope.size > limit)
-    return ignore(core, inbound, tooLarge(limit));
+    return other(() => ignore(core, inbound, tooLarge(limit)));
   // Read and parsed by the AP of this process already (its EDS facts): taken as they are.
   const read = inbound.read && inbound.read.bytes.byteLength <= limit ? inbound.read : undefined;
   let bytes: Buffer;
   try {
     bytes = read?.bytes ?? (await readAll(inbound.envelope.open(), limit));
   } catch (err) {
-    if (err instanceof EhmiError && err.code === 'EHMI_TOO_LARGE') return ignore(core, inbound, err.message);
+    if (err instanceof EhmiError && err.code === 'EHMI_TOO_LARGE') {
+      const reason = err.message;
+      return other(() => ignore(core, inbound, reason));
+    }
     throw err;
   }
   // Read once: the envelope, its validation and a receipt's reading share this document.
@@ -85,8 +135,10 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope, part?: Al
     // Read again below by validate(), which says what is wrong.
   }
   // ehmiSBDH IG: "An ehmiSBDH EnvelopeReceipt is never acknowledged": read leniently, never answered.
-  if (parsed?.documentIdentification.standard === RECEIPT_STANDARD)
-    return receiveReceipt(core, inbound, parsed, part);
+  if (parsed?.documentIdentification.standard === RECEIPT_STANDARD) {
+    const receipt = parsed;
+    return other(() => receiveReceipt(core, inbound, receipt, part));
+  }
 
   const check = await validateEnvelope(bytes, 'the received envelope', loaded);
   const env = parsed ?? check.envelope;
@@ -94,27 +146,33 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope, part?: Al
     const first = check.errors[0];
     const reason = first ? `${first.element}: ${first.message}` : 'the envelope is not a valid ehmiSBDH';
     // "Legible means that it has passed structure/schema validity check" (ehmiSBDH EnvelopeReceipt).
-    return answerException(core, inbound, env, 'Syntax', `the envelope is not legible: ${reason}`);
+    return other(() =>
+      answerException(core, inbound, env, 'Syntax', `the envelope is not legible: ${reason}`),
+    );
   }
-  if (!env) return ignore(core, inbound, 'no envelope');
+  if (!env) return other(() => ignore(core, inbound, 'no envelope'));
   // The access point bound the AS4 originalSender to the certificate that signed the message (the register's);
   // the envelope's Sender is who the message claims to come from, and must be that same participant.
   if (env.sender.value.toLowerCase() !== inbound.sender.toLowerCase()) {
-    return answerException(
-      core,
-      inbound,
-      env,
-      'Authorization',
-      `the envelope's Sender ${env.sender.value} is not ${inbound.sender}, the sender its access point authenticated`,
+    return other(() =>
+      answerException(
+        core,
+        inbound,
+        env,
+        'Authorization',
+        `the envelope's Sender ${env.sender.value} is not ${inbound.sender}, the sender its access point authenticated`,
+      ),
     );
   }
   if (env.receiver.value.toLowerCase() !== core.party.toLowerCase()) {
-    return answerException(
-      core,
-      inbound,
-      env,
-      'Authorization',
-      `the envelope is addressed to ${env.receiver.value}, not to ${core.party}`,
+    return other(() =>
+      answerException(
+        core,
+        inbound,
+        env,
+        'Authorization',
+        `the envelope is addressed to ${env.receiver.value}, not to ${core.party}`,
+      ),
     );
   }
 
@@ -124,18 +182,17 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope, part?: Al
     // patient is the envelope's PATIENTID, the sender's word, not read from the payload: none is noted.
     const mh = scopeValue(env, 'MESSAGEIDENTIFIER');
     const bundle = scopeValue(env, 'MESSAGEENVELOPEIDENTIFIER');
-    return receiveMessage(
-      core,
-      inbound,
+    return {
+      kind: 'message',
       bytes,
       env,
-      {
+      info: {
         ...(mh ? { mh } : {}),
         ...(bundle ? { bundle } : {}),
         type: env.documentIdentification.standard,
       },
-      null,
-    );
+      patientCpr: null,
+    };
   }
   let resource: Record<string, unknown>;
   let facts: MedComMessageFacts;
@@ -143,24 +200,24 @@ export async function deliver(core: MshCore, inbound: InboundEnvelope, part?: Al
     resource = readFhir(payloadOf(env), format);
     facts = readMessageFacts(resource);
   } catch (err) {
-    return answerException(
-      core,
-      inbound,
-      env,
-      'Syntax',
-      `the payload is not a readable MedCom message: ${(err as Error).message}`,
+    return other(() =>
+      answerException(
+        core,
+        inbound,
+        env,
+        'Syntax',
+        `the payload is not a readable MedCom message: ${(err as Error).message}`,
+      ),
     );
   }
-  if (facts.eventCode === FHIR_ACK) return receiveAcknowledgement(core, inbound, env, facts);
-  return receiveMessage(
-    core,
-    inbound,
+  if (facts.eventCode === FHIR_ACK) return other(() => receiveAcknowledgement(core, inbound, env, facts));
+  return {
+    kind: 'message',
     bytes,
     env,
-    { mh: facts.messageHeaderId, bundle: facts.bundleId, type: facts.eventCode, resource },
-    patientCprOf(facts),
-    part,
-  );
+    info: { mh: facts.messageHeaderId, bundle: facts.bundleId, type: facts.eventCode, resource },
+    patientCpr: patientCprOf(facts),
+  };
 }
 
 /** A clinical message: new → the inbox; a duplicate → answered as the first was; a reused key → ReceiptException. */
@@ -199,10 +256,46 @@ async function deliverNew(
   keys: string[],
   part?: Alongside,
 ): Promise<'done' | 'race'> {
+  const staged = await stageNew(core, inbound, bytes, env, info, patientCpr, keys);
+  try {
+    await core.store.transaction(async (trx) => {
+      // The access point's record of the hand-over, in this same commit.
+      await runAlongside(part, core.store.db, trx, undefined);
+      await staged.take(trx);
+    });
+  } catch (err) {
+    if (err instanceof AlreadyReceived) return 'done';
+    if (err instanceof DuplicateRace) return 'race';
+    throw err;
+  }
+  staged.after();
+  return 'done';
+}
+
+/**
+ * A new message's inbox item made ready: its EnvelopeReceipt built, its blobs put (files or rows, before the
+ * transaction that names them), its row. `take` writes it in a transaction (throws {@link AlreadyReceived} or
+ * {@link DuplicateRace} when another delivery came first); `after` is for once that committed.
+ */
+async function stageNew(
+  core: MshCore,
+  inbound: InboundEnvelope,
+  bytes: Buffer,
+  env: EhmiEnvelope,
+  info: MessageKeys,
+  patientCpr: string | null,
+  keys: string[],
+  inReception = false,
+): Promise<{ take(trx: AnyDb): Promise<void>; after(): void }> {
   const receipt = receiptFor(env);
   // Files only (the envelope's is the access point's, stored already): their rows commit with the inbox row.
   const receiptBlob = await writeBlob(core, receipt.xml);
-  const envBlob = await writeBlob(core, bytes);
+  // Taken in the AP's reception commit on this store: the envelope is the blob that commit notes and names.
+  const envInStore =
+    inReception && inbound.envelope.hash !== undefined && inbound.envelope.size !== undefined;
+  const envBlob = envInStore
+    ? { hash: inbound.envelope.hash!, size: inbound.envelope.size! }
+    : await writeBlob(core, bytes);
   const now = core.now();
   const id = randomUUID();
   const facts = factsNow(core, env);
@@ -231,12 +324,10 @@ async function deliverNew(
     eds_facts: facts ? JSON.stringify(facts) : null,
     eua_taken_at: null,
   };
-  try {
-    await core.store.transaction(async (trx) => {
-      // The access point's record of the hand-over, in this same commit.
-      await runAlongside(part, core.store.db, trx, undefined);
+  return {
+    async take(trx) {
       await noteMshBlob(core, trx, receiptBlob, receipt.xml);
-      await noteMshBlob(core, trx, envBlob, bytes);
+      if (!envInStore) await noteMshBlob(core, trx, envBlob, bytes);
       if (!(await claimReceived(trx, inbound.as4MessageId, 'inbox', id, null, now)))
         throw new AlreadyReceived();
       if (!(await noteDuplicateKeys(trx, keys, id, now))) throw new DuplicateRace();
@@ -272,17 +363,14 @@ async function deliverNew(
           at: now,
         });
       }
-    });
-  } catch (err) {
-    if (err instanceof AlreadyReceived) return 'done';
-    if (err instanceof DuplicateRace) return 'race';
-    throw err;
-  }
-  core.wake();
-  core.logger.info(
-    { inboxId: id, messageHeaderId: info.mh, sender: row.sender },
-    'message delivered to the inbox',
-  );
-  core.hub.publish({ id, receivedAt: now, patientCpr, json: inboxItem(row) });
-  return 'done';
+    },
+    after() {
+      core.wake();
+      core.logger.info(
+        { inboxId: id, messageHeaderId: info.mh, sender: row.sender },
+        'message delivered to the inbox',
+      );
+      core.hub.publish({ id, receivedAt: now, patientCpr, json: inboxItem(row) });
+    },
+  };
 }
