@@ -50,7 +50,7 @@ describe("the node's V8 flags and environment", () => {
         }),
       );
     assert.equal(youngGeneration(NODE_V8_FLAGS), 8 * MiB);
-    assert.equal(youngGeneration(CENTRAL_NODE_V8_FLAGS), 32 * MiB);
+    assert.equal(youngGeneration(CENTRAL_NODE_V8_FLAGS), 16 * MiB);
   });
 
   it('glibc takes the environment: a freed 256 KiB Buffer is returned, not kept in its heap', () => {
