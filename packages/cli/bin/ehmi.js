@@ -1,4 +1,4 @@
-#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 node --max-semi-space-size=4
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:${GLIBC_TUNABLES} node --max-semi-space-size=4
 // The #! line carries an organisation node's environment and V8 flags (packages/server/src/runtime.ts:
 // NODE_ENVIRONMENT, NODE_V8_FLAGS, and why).
 // The `ehmi` command. Runs the TypeScript sources through tsx, so the CLI needs no build step: the @ehmi/* libraries

@@ -35,15 +35,18 @@ export const NODE_ENVIRONMENT: Readonly<Record<string, string>> = {
 };
 
 /**
- * `env` with {@link NODE_ENVIRONMENT} added: tunables already in `env.GLIBC_TUNABLES` are kept, except one setting
- * the same tunable, which ours replaces.
+ * `env` with {@link NODE_ENVIRONMENT} added: tunables already in `env.GLIBC_TUNABLES` are kept, after ours, so that
+ * an operator's own setting of the same tunable wins (glibc takes the last of a name; `npm start` and the `#!` line
+ * do the same).
  *
  * @example
  * spawn(process.execPath, [...NODE_V8_FLAGS, script], { env: nodeEnvironment(process.env) });
  */
 export function nodeEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const ours = NODE_ENVIRONMENT.GLIBC_TUNABLES!.split(':');
-  const names = new Set(ours.map((t) => t.split('=')[0]));
-  const kept = (env.GLIBC_TUNABLES ?? '').split(':').filter((t) => t !== '' && !names.has(t.split('=')[0]));
-  return { ...env, ...NODE_ENVIRONMENT, GLIBC_TUNABLES: [...kept, ...ours].join(':') };
+  const theirs = (env.GLIBC_TUNABLES ?? '').split(':').filter((t) => t !== '');
+  return {
+    ...env,
+    ...NODE_ENVIRONMENT,
+    GLIBC_TUNABLES: [NODE_ENVIRONMENT.GLIBC_TUNABLES!, ...theirs].join(':'),
+  };
 }

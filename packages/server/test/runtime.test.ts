@@ -18,26 +18,54 @@ describe("the node's V8 flags and environment", () => {
     const node = words.indexOf('node');
     const script = words.indexOf('packages/cli/bin/ehmi.js');
     assert.ok(script > node && node > 0, pkg.scripts.start);
-    assert.deepEqual(words.slice(words.indexOf('env') + 1, node), assignments);
+    // The caller's own tunables follow ours: glibc takes the last setting of a name.
+    assert.deepEqual(words.slice(words.indexOf('env') + 1, node), [`${assignments[0]}:$GLIBC_TUNABLES`]);
     assert.deepEqual(words.slice(node + 1, script), [...NODE_V8_FLAGS]);
   });
 
   it("bin/ehmi.js's #! line gives node the environment and every organisation flag", () => {
     const first = readFileSync(new URL('packages/cli/bin/ehmi.js', ROOT), 'utf8').split('\n')[0]!;
-    assert.equal(first, `#!/usr/bin/env -S ${assignments.join(' ')} node ${NODE_V8_FLAGS.join(' ')}`);
+    assert.equal(
+      first,
+      `#!/usr/bin/env -S ${assignments[0]}:\${GLIBC_TUNABLES} node ${NODE_V8_FLAGS.join(' ')}`,
+    );
   });
 
-  it("the environment keeps a caller's other glibc tunables and replaces its own", () => {
+  it("the #! line keeps an operator's glibc tunables, after ours (env -S expands them)", () => {
+    const first = readFileSync(new URL('packages/cli/bin/ehmi.js', ROOT), 'utf8').split('\n')[0]!;
+    // What the kernel runs for the #! line: env, its one argument, then the script's own arguments.
+    const run = (tunables: string | undefined) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
+      if (tunables === undefined) delete env.GLIBC_TUNABLES;
+      else env.GLIBC_TUNABLES = tunables;
+      return execFileSync(
+        '/usr/bin/env',
+        [first.slice('#!/usr/bin/env '.length), '-e', 'process.stdout.write(process.env.GLIBC_TUNABLES)'],
+        { encoding: 'utf8', env },
+      );
+    };
+    if (process.platform !== 'linux') return; // env -S and glibc: the Linux deployments'
+    assert.equal(run(undefined), `${NODE_ENVIRONMENT.GLIBC_TUNABLES}:`);
+    assert.equal(
+      run('glibc.malloc.arena_max=2'),
+      `${NODE_ENVIRONMENT.GLIBC_TUNABLES}:glibc.malloc.arena_max=2`,
+    );
+  });
+
+  it("the environment keeps a caller's glibc tunables after ours, so that theirs win", () => {
     assert.equal(nodeEnvironment({}).GLIBC_TUNABLES, NODE_ENVIRONMENT.GLIBC_TUNABLES);
     const env = nodeEnvironment({
       PATH: '/bin',
       GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=999999',
     });
     assert.equal(env.PATH, '/bin');
-    assert.equal(env.GLIBC_TUNABLES, `glibc.malloc.arena_max=2:${NODE_ENVIRONMENT.GLIBC_TUNABLES}`);
+    assert.equal(
+      env.GLIBC_TUNABLES,
+      `${NODE_ENVIRONMENT.GLIBC_TUNABLES}:glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=999999`,
+    );
   });
 
-  it("node takes them: an organisation's young generation stays at 8 MiB, the central node's grows to 32", () => {
+  it("node takes them: an organisation's young generation stays at 8 MiB, the central node's grows to 16", () => {
     // Garbage with survivors: what makes V8 grow its semi-spaces to their maximum.
     const churn =
       'let k = []; for (let i = 0; i < 6e6; i++) { k.push({ i }); if (k.length > 6e5) k = []; }' +

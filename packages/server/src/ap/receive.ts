@@ -477,7 +477,12 @@ async function commit(
         return written ? written.place() : rc.store.blobs.put(rx.payloads[0]!.open());
       });
   // An MSH on this store takes the message in the reception's commit (below), from the copy read here.
-  const handOver = blob !== undefined && rc.backend?.sharesStore?.(rc.store.db) === true;
+  // Only an envelope held whole in memory is prepared (`readEnvelope`): a larger one goes by the hand-over job.
+  const handOver =
+    blob !== undefined &&
+    blob.size <= HELD_ENVELOPE_BYTES &&
+    rc.backend?.prepareDelivery !== undefined &&
+    rc.backend.sharesStore?.(rc.store.db) === true;
   // The SBDH's facts for EDS, from the copy just written. Reporting never stands in the way of a reception: a
   // header that cannot be read reports nothing.
   const read =
