@@ -353,7 +353,12 @@ async function readThrough(
  * truncated or corrupt stream: the same verdicts and errors), and `cap` applies the same bounds with the same errors.
  * A part the bounds would let grow past {@link ONE_CALL_PLAIN_BYTES} goes through `stages` after all.
  */
-async function gunzipHeld(held: Buffer[], cap: SizeCap, stages: () => Transform[], out: Writable): Promise<void> {
+async function gunzipHeld(
+  held: Buffer[],
+  cap: SizeCap,
+  stages: () => Transform[],
+  out: Writable,
+): Promise<void> {
   const allowed = cap.allowance();
   let plain: Buffer;
   try {
@@ -413,7 +418,10 @@ class SizeCap extends Transform {
         details: { limit, max, ratio, contentId: this.contentId },
       });
     if (size > max) {
-      return bomb('maxDecompressedBytes', `attachment ${this.contentId} decompresses to more than ${max} octets`);
+      return bomb(
+        'maxDecompressedBytes',
+        `attachment ${this.contentId} decompresses to more than ${max} octets`,
+      );
     }
     if (size > free && size > ratio * compressed()) {
       return bomb(
