@@ -334,7 +334,8 @@ async function readThrough(
       if (head && !ready) await Promise.race([once(head, 'drain').catch(() => {}), settled]);
     }
   } catch (err) {
-    head?.destroy();
+    // Held chunks have no stages yet: `out` is given up on directly.
+    (head ?? out)?.destroy();
     await settled;
     // The part itself could not be read: its own failure (EBMS:0102 from a decryption as read), or our storage.
     throw err instanceof EhmiError ? err : storageFailure(err, `reading attachment ${attachment.contentId}`);

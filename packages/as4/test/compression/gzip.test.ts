@@ -512,6 +512,36 @@ describe('decompressAttachment: a small part in one call and the stream give the
     });
   }
 
+  it('a part that cannot be read to its end leaves its sink part given up, held or streamed', async () => {
+    for (const oneCallBytes of [undefined, 0]) {
+      const writable = new Writable({ write: (_c, _e, cb) => cb() });
+      const sink: AttachmentSink = {
+        create: () => ({ writable, open: () => Readable.from([]) }),
+        dispose: async () => {},
+      };
+      const gz = gzipSync(xml);
+      const broken: As4Attachment = {
+        contentId: 'p1@x',
+        headers: {},
+        open: () =>
+          Readable.from(
+            (async function* () {
+              yield gz.subarray(0, 100);
+              throw Object.assign(new Error('EIO'), { code: 'EIO' });
+            })(),
+          ),
+      };
+      await assert.rejects(
+        decompressAttachment(broken, gzPart, {
+          sink,
+          ...(oneCallBytes === undefined ? {} : { oneCallBytes }),
+        }),
+        { code: 'EHMI_STORE_UNAVAILABLE' },
+      );
+      assert.ok(writable.destroyed && !writable.writableFinished, `oneCallBytes ${oneCallBytes}`);
+    }
+  });
+
   it('a held part reaches the sink in one write; a larger one streams, and both give the same octets', async () => {
     const big = Buffer.concat(Array.from({ length: 20 }, () => xml));
     const writes: number[] = [];
