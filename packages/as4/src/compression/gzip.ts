@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { EhmiError } from '@ehmi/errors';
 import type { ByteLease } from '../budget.ts';
 import { type As4Limits, DEFAULT_AS4_LIMITS } from '../limits.ts';
@@ -19,6 +19,18 @@ export const GZIP = 'application/gzip';
  * payload sink's hash and its file write; 64 KB chunks make a quarter as many passes per MB of a large payload.
  */
 const GUNZIP_CHUNK_BYTES = 64 * 1024;
+/**
+ * A compressed part up to this many octets (a whole MedCom message, an EnvelopeReceipt, a receipt) is held as it is
+ * read and gunzipped in one synchronous call: a gunzip stream's setup, its callbacks and the pipeline through the size
+ * cap cost several times the inflate itself at this size (DESIGN-NOTES 2026-12-07, "A small part's gzip in one
+ * synchronous call"). A larger part goes through the stream as it is read.
+ */
+const ONE_CALL_COMPRESSED_BYTES = 64 * 1024;
+/**
+ * The most octets one call may give (the event loop waits for it, and the output is whole in memory); a held part
+ * that the bounds would let decompress to more goes through the stream after all.
+ */
+const ONE_CALL_PLAIN_BYTES = 1024 * 1024;
 
 /** RFC 2978 §2.3 `mime-charset`: the characters a charset name may use (no spaces, `;`, quotes or controls). */
 const CHARSET_NAME = /^[A-Za-z0-9!#$%&'+\-^_`{}~]+$/;
@@ -166,6 +178,11 @@ export interface DecompressOptions
   copy?: boolean;
   /** Called when the part has been read to its end without a failure of its own, also when decompressing fails. */
   onReadWhole?: () => void;
+  /**
+   * A compressed part up to this many octets is gunzipped in one synchronous call rather than streamed (default
+   * 64 KiB); 0 streams every part. The bounds and their errors are the same either way.
+   */
+  oneCallBytes?: number;
 }
 
 /**
@@ -196,7 +213,7 @@ export async function decompressAttachment(
     if (charset && type && parseMediaType(type).parameters.charset === undefined)
       headers = { ...attachment.headers, 'content-type': `${type}; charset=${charset}` };
     if (!options.copy) {
-      if (options.observe) await readThrough(attachment, [], undefined, options);
+      if (options.observe) await readThrough(attachment, () => [], undefined, options);
       return headers === attachment.headers ? attachment : { ...attachment, headers };
     }
   } else {
@@ -222,18 +239,17 @@ export async function decompressAttachment(
         attachment.contentId,
       )
     : undefined;
+  const stages = (): Transform[] =>
+    counter ? [createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }), counter] : [];
   try {
-    await readThrough(
-      attachment,
-      counter ? [createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }), counter] : [],
-      target.writable,
-      {
-        ...options,
-        onChunk: (n) => {
-          read += n;
-        },
+    const held = await readThrough(attachment, stages, target.writable, {
+      ...options,
+      holdBytes: counter ? (options.oneCallBytes ?? ONE_CALL_COMPRESSED_BYTES) : 0,
+      onChunk: (n) => {
+        read += n;
       },
-    );
+    });
+    if (held && counter) await gunzipHeld(held, counter, stages, target.writable);
   } catch (err) {
     if (err instanceof EhmiError) throw err;
     if (!isZlibError(err)) {
@@ -264,45 +280,109 @@ export async function decompressAttachment(
  * Reads the part once, giving each chunk to `observe` and writing it through `stages` into `out` (when given).
  * The part is read to its end even after the stages or `out` failed, so that `observe` sees every octet and a part
  * that fails only at its end (decrypted as it is read: the AES-GCM tag) reports that failure, which comes first;
- * then `onReadWhole` is called and the stages' failure is thrown.
+ * then `onReadWhole` is called and the stages' failure is thrown. With `holdBytes`, the chunks are held instead while
+ * they add up to no more than that, and returned when the part ends within it (nothing written); the stages are
+ * made only when the part outgrows it.
  */
 async function readThrough(
   attachment: As4Attachment,
-  stages: Transform[],
+  stages: () => Transform[],
   out: Writable | undefined,
-  options: Pick<DecompressOptions, 'observe' | 'onReadWhole'> & { onChunk?: (octets: number) => void },
-): Promise<void> {
-  const head: Writable | undefined = stages[0] ?? out;
+  options: Pick<DecompressOptions, 'observe' | 'onReadWhole'> & {
+    onChunk?: (octets: number) => void;
+    holdBytes?: number;
+  },
+): Promise<Buffer[] | undefined> {
   let failure: unknown;
   let failed = false;
-  const settled: Promise<void> | undefined = out
-    ? (stages.length > 0 ? pipeline([...stages, out]) : finished(out)).then(
-        () => {},
-        (err) => {
-          failed = true;
-          failure = err;
-        },
-      )
-    : undefined;
+  const start = (): { head: Writable | undefined; settled: Promise<void> | undefined } => {
+    const made = stages();
+    return {
+      head: made[0] ?? out,
+      settled: out
+        ? (made.length > 0 ? pipeline([...made, out]) : finished(out)).then(
+            () => {},
+            (err) => {
+              failed = true;
+              failure = err;
+            },
+          )
+        : undefined,
+    };
+  };
+  const holdBytes = options.holdBytes ?? 0;
+  let held: Buffer[] | undefined = holdBytes > 0 ? [] : undefined;
+  let heldBytes = 0;
+  let { head, settled } = held ? { head: undefined, settled: undefined } : start();
   try {
     for await (const chunk of attachment.open()) {
       const buf = chunk as Buffer;
       options.onChunk?.(buf.length);
       options.observe?.(buf);
-      if (head && !failed && !head.destroyed && !head.write(buf)) {
-        await Promise.race([once(head, 'drain').catch(() => {}), settled]);
+      let chunks = [buf];
+      if (held) {
+        held.push(buf);
+        heldBytes += buf.length;
+        if (heldBytes <= holdBytes) continue;
+        // Too large to hold: the stream from here on, beginning with what was held.
+        ({ head, settled } = start());
+        chunks = held;
+        held = undefined;
       }
+      let ready = true;
+      for (const c of chunks) if (head && !failed && !head.destroyed) ready = head.write(c);
+      if (head && !ready) await Promise.race([once(head, 'drain').catch(() => {}), settled]);
     }
   } catch (err) {
-    head?.destroy();
+    // Held chunks have no stages yet: `out` is given up on directly.
+    (head ?? out)?.destroy();
     await settled;
     // The part itself could not be read: its own failure (EBMS:0102 from a decryption as read), or our storage.
     throw err instanceof EhmiError ? err : storageFailure(err, `reading attachment ${attachment.contentId}`);
   }
   options.onReadWhole?.();
+  if (held) return held;
   if (head && !failed) head.end();
   await settled;
   if (failed) throw failure;
+  return undefined;
+}
+
+/**
+ * Gunzips a part read whole ({@link readThrough}'s held chunks) in one call bounded by what `cap` allows, and writes
+ * the result into `out`. zlib judges the octets as the gunzip stream does (concatenated members, trailing octets, a
+ * truncated or corrupt stream: the same verdicts and errors), and `cap` applies the same bounds with the same errors.
+ * A part the bounds would let grow past {@link ONE_CALL_PLAIN_BYTES} goes through `stages` after all.
+ */
+async function gunzipHeld(
+  held: Buffer[],
+  cap: SizeCap,
+  stages: () => Transform[],
+  out: Writable,
+): Promise<void> {
+  const allowed = cap.allowance();
+  let plain: Buffer;
+  try {
+    plain = gunzipSync(held.length === 1 ? held[0]! : Buffer.concat(held), {
+      maxOutputLength: Math.min(allowed, ONE_CALL_PLAIN_BYTES) + 1,
+    });
+  } catch (err) {
+    const tooLarge = (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE';
+    if (tooLarge && allowed > ONE_CALL_PLAIN_BYTES) {
+      await pipeline([Readable.from(held), ...stages(), out]);
+      return;
+    }
+    out.destroy();
+    // Beyond a bound: the error the size cap gives for one octet past it.
+    throw tooLarge ? cap.admit(allowed + 1) : err;
+  }
+  const refused = cap.admit(plain.length);
+  if (refused) {
+    out.destroy();
+    throw refused;
+  }
+  out.end(plain);
+  await finished(out);
 }
 
 interface SizeBounds {
@@ -326,35 +406,42 @@ class SizeCap extends Transform {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    const refused = this.admit(chunk.length);
+    if (refused) cb(refused);
+    else cb(null, chunk);
+  }
+  /** Counts `octets` more and takes them from the lease, or gives the error that refuses them (nothing counted). */
+  admit(octets: number): Error | undefined {
     const { max, ratio, free, compressed, lease } = this.bounds;
-    const size = this.size + chunk.length;
+    const size = this.size + octets;
     const bomb = (limit: string, message: string) =>
       new EhmiError('EHMI_AS4_DECOMPRESSION_FAILURE', message, {
         details: { limit, max, ratio, contentId: this.contentId },
       });
     if (size > max) {
-      cb(
-        bomb('maxDecompressedBytes', `attachment ${this.contentId} decompresses to more than ${max} octets`),
+      return bomb(
+        'maxDecompressedBytes',
+        `attachment ${this.contentId} decompresses to more than ${max} octets`,
       );
-      return;
     }
     if (size > free && size > ratio * compressed()) {
-      cb(
-        bomb(
-          'maxDecompressionRatio',
-          `attachment ${this.contentId} decompresses to more than ${ratio} times its compressed size of ${compressed()} octets`,
-        ),
+      return bomb(
+        'maxDecompressionRatio',
+        `attachment ${this.contentId} decompresses to more than ${ratio} times its compressed size of ${compressed()} octets`,
       );
-      return;
     }
     try {
-      lease?.take(chunk.length);
+      lease?.take(octets);
     } catch (err) {
-      cb(err as Error);
-      return;
+      return err as Error;
     }
     this.size = size;
-    cb(null, chunk);
+    return undefined;
+  }
+  /** The most octets {@link admit} would let through now by the bounds (the lease aside). */
+  allowance(): number {
+    const { max, ratio, free, compressed } = this.bounds;
+    return Math.max(0, Math.min(max, Math.max(free, Math.floor(ratio * compressed()))) - this.size);
   }
 }
 

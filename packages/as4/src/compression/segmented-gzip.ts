@@ -86,18 +86,25 @@ export async function segmentCoding(segment: Buffer): Promise<SegmentCoding> {
   return ratio >= STORE_ABOVE ? 'stored' : ratio >= HUFFMAN_ABOVE ? 'huffman' : 'deflate';
 }
 
-/** A segment this small (a whole MedCom message) is deflated without a probe: one deflate costs less than two. */
+/**
+ * A segment this small (a whole MedCom message) is deflated without a probe (one deflate costs less than two), and on
+ * this thread, as the probe is: for 64 KiB at level 6 the thread pool's round trip and stream object cost about as
+ * much CPU as the deflate itself (DESIGN-NOTES 2026-12-07, "A small part's gzip in one synchronous call").
+ */
 const UNPROBED_BYTES = 64 * 1024;
 
 async function encodeSegment(segment: Buffer, level: number): Promise<Buffer> {
-  const coding = segment.length <= UNPROBED_BYTES ? 'deflate' : await segmentCoding(segment);
+  const small = segment.length <= UNPROBED_BYTES;
+  const coding = small ? 'deflate' : await segmentCoding(segment);
   if (coding !== 'stored') {
-    const out = await deflateRaw(segment, {
+    const options: zlib.ZlibOptions = {
       level: coding === 'huffman' ? 1 : level,
       ...(coding === 'huffman' ? { strategy: zlib.constants.Z_HUFFMAN_ONLY } : {}),
       // Non-final blocks ending on a byte boundary (an empty stored block), so the next segment can follow.
       finishFlush: zlib.constants.Z_SYNC_FLUSH,
-    });
+    };
+    // The same deflate either way (same octets out); a large segment goes to the thread pool, off the event loop.
+    const out = small ? zlib.deflateRawSync(segment, options) : await deflateRaw(segment, options);
     // The probe misjudged the rest of the segment: storing it is smaller.
     if (out.length < storedLength(segment.length)) return out;
   }

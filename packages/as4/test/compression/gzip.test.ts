@@ -8,6 +8,7 @@ import { ByteBudget } from '../../src/budget.ts';
 import {
   checkCompressionProperties,
   compressAttachment,
+  type DecompressOptions,
   decompressAttachment,
   GZIP,
   partCharacterSet,
@@ -370,5 +371,200 @@ describe('decompressAttachment: the ratio bound (decompression bombs)', () => {
     );
     const bound = Math.max(10 * 1024 * 1024, 100 * gz.length);
     assert.ok(counting.written() <= bound, `${counting.written()} octets written, bound ${bound}`);
+  });
+});
+
+describe('decompressAttachment: a small part in one call and the stream give the same verdict', () => {
+  const xml = Buffer.from(
+    Array.from(
+      { length: 400 },
+      (_, i) => `<Observation id="o${i}"><value>${i * 7}</value></Observation>\n`,
+    ).join(''),
+  );
+  const spent = () => {
+    const pool = new ByteBudget(64 * 1024, 'decompressed payloads');
+    pool.lease().take(60 * 1024);
+    return pool.lease();
+  };
+  const failingSink = (): AttachmentSink => ({
+    create: () => ({
+      writable: new Writable({
+        write: (_c, _e, cb) =>
+          cb(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })),
+      }),
+      open: () => Readable.from([]),
+    }),
+    dispose: async () => {},
+  });
+  const zeros = gzipSync(Buffer.alloc(100_000));
+  const crc = gzipSync(xml);
+  crc.writeUInt8(crc.readUInt8(crc.length - 6) ^ 0xff, crc.length - 6);
+  const cases: {
+    name: string;
+    gz: Buffer;
+    options?: Partial<DecompressOptions>;
+    sink?: () => AttachmentSink;
+    expect: string;
+  }[] = [
+    { name: 'a 16 KB XML part', gz: gzipSync(xml), expect: `ok ${xml.length}` },
+    {
+      name: 'two gzip members',
+      gz: Buffer.concat([gzipSync(xml), gzipSync(xml)]),
+      expect: `ok ${2 * xml.length}`,
+    },
+    {
+      name: 'zero octets after the member',
+      gz: Buffer.concat([gzipSync(xml), Buffer.alloc(8)]),
+      expect: `ok ${xml.length}`,
+    },
+    {
+      name: 'other octets after the member',
+      gz: Buffer.concat([gzipSync(xml), Buffer.from('xyz')]),
+      expect: 'EBMS:0303',
+    },
+    {
+      name: 'a member header cut short after the member',
+      gz: Buffer.concat([gzipSync(xml), Buffer.from([0x1f])]),
+      expect: 'EBMS:0303',
+    },
+    { name: 'a truncated stream', gz: gzipSync(xml).subarray(0, 100), expect: 'EBMS:0303' },
+    { name: 'a wrong CRC', gz: crc, expect: 'EBMS:0303' },
+    { name: 'not gzip at all', gz: Buffer.from('plain'), expect: 'EBMS:0303' },
+    { name: 'an empty part', gz: Buffer.alloc(0), expect: 'EBMS:0303' },
+    {
+      name: 'exactly maxDecompressedBytes',
+      gz: gzipSync(Buffer.alloc(1000)),
+      options: { maxDecompressedBytes: 1000 },
+      expect: 'ok 1000',
+    },
+    {
+      name: 'one octet over maxDecompressedBytes',
+      gz: gzipSync(Buffer.alloc(1001)),
+      options: { maxDecompressedBytes: 1000 },
+      expect: 'EBMS:0303 maxDecompressedBytes',
+    },
+    {
+      name: 'exactly the ratio',
+      gz: zeros,
+      options: {
+        maxDecompressionRatio: Math.ceil(100_000 / zeros.length),
+        decompressionRatioFreeBytes: 1000,
+      },
+      expect: 'ok 100000',
+    },
+    {
+      name: 'one ratio step less',
+      gz: zeros,
+      options: {
+        maxDecompressionRatio: Math.ceil(100_000 / zeros.length) - 1,
+        decompressionRatioFreeBytes: 1000,
+      },
+      expect: 'EBMS:0303 maxDecompressionRatio',
+    },
+    // 64 MiB of zeros in about 64 KB: small enough to be held, stopped at the default ratio.
+    {
+      name: 'a small bomb',
+      gz: gzipSync(Buffer.alloc(63 * 1024 * 1024)),
+      expect: 'EBMS:0303 maxDecompressionRatio',
+    },
+    // Held, but the bounds allow more than one call gives: the stream after all.
+    {
+      name: '4 MiB out of a small part',
+      gz: gzipSync(Buffer.alloc(4 * 1024 * 1024)),
+      expect: `ok ${4 * 1024 * 1024}`,
+    },
+    {
+      name: "the receiver's pool spent",
+      gz: gzipSync(randomBytes(20_000)),
+      options: { lease: spent() },
+      expect: 'EHMI_UNAVAILABLE',
+    },
+    { name: 'the sink failing', gz: gzipSync(xml), sink: failingSink, expect: 'EHMI_STORE_UNAVAILABLE' },
+  ];
+  async function verdict(c: (typeof cases)[number], oneCallBytes: number | undefined): Promise<string> {
+    const sink = c.sink?.() ?? memorySink();
+    // In 4 KB chunks, as a part is read: held chunk by chunk.
+    const chunks = Array.from({ length: Math.ceil(c.gz.length / 4096) }, (_, i) =>
+      c.gz.subarray(i * 4096, (i + 1) * 4096),
+    );
+    const part: As4Attachment = { contentId: 'p1@x', headers: {}, open: () => Readable.from(chunks) };
+    try {
+      const out = await decompressAttachment(part, gzPart, {
+        sink,
+        ...c.options,
+        ...(oneCallBytes === undefined ? {} : { oneCallBytes }),
+        ...(c.options?.lease && oneCallBytes === 0 ? { lease: spent() } : {}),
+      });
+      const plain = await collect(out.open());
+      assert.equal(plain.length, out.size);
+      return `ok ${out.size}`;
+    } catch (err) {
+      const e = err as EhmiError;
+      if (e.code === 'EHMI_AS4_DECOMPRESSION_FAILURE')
+        return [e.ebmsCode, e.details.limit].filter(Boolean).join(' ');
+      return e.code;
+    }
+  }
+  for (const c of cases) {
+    it(c.name, async () => {
+      assert.equal(await verdict(c, undefined), c.expect, 'in one call');
+      assert.equal(await verdict(c, 0), c.expect, 'streamed');
+    });
+  }
+
+  it('a part that cannot be read to its end leaves its sink part given up, held or streamed', async () => {
+    for (const oneCallBytes of [undefined, 0]) {
+      const writable = new Writable({ write: (_c, _e, cb) => cb() });
+      const sink: AttachmentSink = {
+        create: () => ({ writable, open: () => Readable.from([]) }),
+        dispose: async () => {},
+      };
+      const gz = gzipSync(xml);
+      const broken: As4Attachment = {
+        contentId: 'p1@x',
+        headers: {},
+        open: () =>
+          Readable.from(
+            (async function* () {
+              yield gz.subarray(0, 100);
+              throw Object.assign(new Error('EIO'), { code: 'EIO' });
+            })(),
+          ),
+      };
+      await assert.rejects(
+        decompressAttachment(broken, gzPart, {
+          sink,
+          ...(oneCallBytes === undefined ? {} : { oneCallBytes }),
+        }),
+        { code: 'EHMI_STORE_UNAVAILABLE' },
+      );
+      assert.ok(writable.destroyed && !writable.writableFinished, `oneCallBytes ${oneCallBytes}`);
+    }
+  });
+
+  it('a held part reaches the sink in one write; a larger one streams, and both give the same octets', async () => {
+    const big = Buffer.concat(Array.from({ length: 20 }, () => xml));
+    const writes: number[] = [];
+    const sink: AttachmentSink = {
+      create: () => {
+        const inner = memorySink().create({ contentId: 'p1@x', headers: {}, index: 0 });
+        const writable = new Writable({
+          write(c: Buffer, e, cb) {
+            writes.push(c.length);
+            inner.writable.write(c, e, cb);
+          },
+          final: (cb) => inner.writable.end(cb),
+        });
+        return { writable, open: () => inner.open() };
+      },
+      dispose: async () => {},
+    };
+    const held = await decompressAttachment(attachment(gzipSync(big)), gzPart, { sink });
+    assert.deepEqual(writes, [big.length]);
+    assert.deepEqual(await collect(held.open()), big);
+    writes.length = 0;
+    const streamed = await decompressAttachment(attachment(gzipSync(big)), gzPart, { sink, oneCallBytes: 0 });
+    assert.ok(writes.length > 1, `${writes.length} writes`);
+    assert.deepEqual(await collect(streamed.open()), big);
   });
 });

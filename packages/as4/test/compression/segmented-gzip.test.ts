@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { gunzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { constants, deflateRaw, gunzipSync } from 'node:zlib';
 import { SEGMENT_BYTES, segmentCoding, segmentedGzip } from '../../src/compression/segmented-gzip.ts';
 
 async function gzipOf(data: Buffer, chunkSize: number): Promise<Buffer> {
@@ -45,6 +46,15 @@ describe('segmentedGzip', () => {
     const whole = await gzipOf(mixed, mixed.length);
     assert.ok(whole.equals(await gzipOf(mixed, 65_536)));
     assert.ok(whole.equals(await gzipOf(mixed, 1_000)));
+  });
+
+  it('writes a small part as the thread-pool deflate did: the same octets, however it is deflated', async () => {
+    for (const data of [text.subarray(0, 10_000), text.subarray(0, 64 * 1024)]) {
+      const deflated = await promisify(deflateRaw)(data, { level: 6, finishFlush: constants.Z_SYNC_FLUSH });
+      const gz = await gzipOf(data, 4096);
+      assert.ok(gz.subarray(10, 10 + deflated.length).equals(deflated));
+      assert.equal(gz.length, 10 + deflated.length + 5 + 8);
+    }
   });
 
   it('stores incompressible segments, Huffman-codes base64 and deflates text', async () => {
