@@ -240,7 +240,12 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
       const remember = (buf: Buffer, lone: boolean) => {
         if (buf.length >= FOLLOW_SLAB_BYTES) {
           makeRoom(buf.length);
-          recent.push({ start: written, buf: lone ? Buffer.from(buf) : buf, length: buf.length, slab: false });
+          recent.push({
+            start: written,
+            buf: lone ? Buffer.from(buf) : buf,
+            length: buf.length,
+            slab: false,
+          });
           recentBytes += buf.length;
           return;
         }
@@ -249,7 +254,12 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
           let last = recent[recent.length - 1];
           if (!last?.slab || last.length === last.buf.length) {
             makeRoom(FOLLOW_SLAB_BYTES);
-            last = { start: written + copied, buf: Buffer.allocUnsafe(FOLLOW_SLAB_BYTES), length: 0, slab: true };
+            last = {
+              start: written + copied,
+              buf: Buffer.allocUnsafe(FOLLOW_SLAB_BYTES),
+              length: 0,
+              slab: true,
+            };
             recent.push(last);
             recentBytes += FOLLOW_SLAB_BYTES;
           }

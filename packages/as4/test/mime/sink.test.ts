@@ -88,7 +88,7 @@ describe('tempFileSink: a reader following a part as it arrives', () => {
       assert.ok(bytes <= 2 * MiB, `the window is charged ${bytes} octets`);
       // What the reader has not read yet comes from memory: the file is emptied.
       await truncate(join(dir, file!), 0);
-      reused[0] ^= 0xff;
+      reused.fill(trickled[trickled.length - 1]! ^ 0xff);
       target.writable.end();
       await readOctets(reader, Number.POSITIVE_INFINITY, got);
       assert.ok(Buffer.concat(got).equals(Buffer.concat([first, trickled])), 'every octet, in order');
