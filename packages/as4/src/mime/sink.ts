@@ -42,6 +42,15 @@ export interface AttachmentSink {
   dispose(): Promise<void>;
 }
 
+/** A part of {@link tempFileSink}. */
+export interface TempFileSinkTarget extends SinkTarget {
+  /**
+   * The follow window of the part now (for tests): its entries and the octets they are charged (at most
+   * FOLLOW_WINDOW_BYTES, 2 MiB); both 0 while no reader follows the part.
+   */
+  readonly followWindow: { entries: number; bytes: number };
+}
+
 /** Options of {@link tempFileSink}. */
 export interface TempFileSinkOptions {
   /** The folder the sink's files go in (each a name of its own, no folder per message); default `os.tmpdir()`. */
@@ -66,6 +75,12 @@ const QUEUED_BYTES = 1024 * 1024;
  * parts in memory; without room there, the reader reads the file).
  */
 const FOLLOW_WINDOW_BYTES = 2 * 1024 * 1024;
+/**
+ * Octets of the window's own buffers, into which writes smaller than this are copied together (a part trickled in
+ * one-octet writes makes one entry per 64 KiB, not one per write); a larger write is an entry of its own. Each entry is
+ * charged at least this against the window, so it holds at most FOLLOW_WINDOW_BYTES / FOLLOW_SLAB_BYTES entries.
+ */
+const FOLLOW_SLAB_BYTES = 64 * 1024;
 /**
  * Octets per read of a part's file (fs streams read 64 KB by default): fewer reads, Buffers and passes through the
  * decryption, digest and gunzip streams per MB of a large part.
@@ -128,7 +143,9 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
       let written = 0;
       // The last writes, kept while a reader follows the part and the pool gives them room: that reader takes them from
       // memory instead of reading back from the file what was just written (the early run keeps up with the body).
-      let recent: { start: number; buf: Buffer }[] = [];
+      // Oldest first, by position; `length` octets of `buf` hold the part from `start` (a slab of the window's own is
+      // filled by later small writes). `recentBytes`: what the entries are charged (a slab its whole size).
+      let recent: { start: number; buf: Buffer; length: number; slab: boolean }[] = [];
       let recentBytes = 0;
       let window: ByteLease | undefined;
       let ended = false;
@@ -201,20 +218,68 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
         const f = await file();
         const buf = toFile.length === 1 ? toFile[0]! : Buffer.concat(toFile);
         await writeAll(f, buf);
-        if (window && buf.length <= FOLLOW_WINDOW_BYTES) {
-          // The oldest go first; a lone chunk is copied (the parser's may be a view of a buffer it reuses).
-          while (recentBytes + buf.length > FOLLOW_WINDOW_BYTES) recentBytes -= recent.shift()!.buf.length;
-          recent.push({ start: written, buf: toFile.length === 1 ? Buffer.from(buf) : buf });
-          recentBytes += buf.length;
-        }
+        if (window && buf.length <= FOLLOW_WINDOW_BYTES) remember(buf, toFile.length === 1);
         written += buf.length;
         notify();
       };
+      /** Makes room for `octets` more in the window: the oldest entries go first. */
+      const makeRoom = (octets: number) => {
+        let drop = 0;
+        while (recentBytes + octets > FOLLOW_WINDOW_BYTES && drop < recent.length) {
+          const r = recent[drop++]!;
+          recentBytes -= r.slab ? r.buf.length : r.length;
+        }
+        if (drop > 0) recent.splice(0, drop);
+      };
+      /**
+       * Keeps `buf` (the octets written at `written`) in the window: a small write copied into the window's last slab
+       * (a new one when that is full), a large one an entry of its own, copied when `lone` (the parser's chunk may be a
+       * view of a buffer it reuses; a concatenation is the sink's own). What a reader was given is never written over:
+       * a slab is only appended to, and dropped, not reused, once old.
+       */
+      const remember = (buf: Buffer, lone: boolean) => {
+        if (buf.length >= FOLLOW_SLAB_BYTES) {
+          makeRoom(buf.length);
+          recent.push({
+            start: written,
+            buf: lone ? Buffer.from(buf) : buf,
+            length: buf.length,
+            slab: false,
+          });
+          recentBytes += buf.length;
+          return;
+        }
+        let copied = 0;
+        while (copied < buf.length) {
+          let last = recent[recent.length - 1];
+          if (!last?.slab || last.length === last.buf.length) {
+            makeRoom(FOLLOW_SLAB_BYTES);
+            last = {
+              start: written + copied,
+              buf: Buffer.allocUnsafe(FOLLOW_SLAB_BYTES),
+              length: 0,
+              slab: true,
+            };
+            recent.push(last);
+            recentBytes += FOLLOW_SLAB_BYTES;
+          }
+          const n = buf.copy(last.buf, last.length, copied);
+          last.length += n;
+          copied += n;
+        }
+      };
       /** The octets from `position` on that the window still holds, or undefined (then the file has them). */
       const fromWindow = (position: number): Buffer | undefined => {
-        for (const r of recent)
-          if (position >= r.start && position < r.start + r.buf.length)
-            return r.buf.subarray(position - r.start);
+        // A binary search by position (the entries are in its order): O(log n) per read, n at most 32.
+        let lo = 0;
+        let hi = recent.length - 1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >>> 1;
+          const r = recent[mid]!;
+          if (position < r.start) hi = mid - 1;
+          else if (position >= r.start + r.length) lo = mid + 1;
+          else return r.buf.subarray(position - r.start, r.length);
+        }
         return undefined;
       };
       /**
@@ -322,8 +387,11 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
           cb(err);
         },
       });
-      return {
+      const target: TempFileSinkTarget = {
         writable,
+        get followWindow() {
+          return { entries: recent.length, bytes: recentBytes };
+        },
         open: () => {
           if (disposed) throw new Error('the attachment sink was disposed');
           if (!writable.writableFinished) return Readable.from(follow(), { objectMode: false });
@@ -334,6 +402,7 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
           return input.pipe(out);
         },
       };
+      return target;
     },
     async dispose() {
       disposed = true;

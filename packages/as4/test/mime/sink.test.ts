@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { ByteBudget } from '../../src/budget.ts';
-import { tempFileSink } from '../../src/mime/sink.ts';
+import { type TempFileSinkTarget, tempFileSink } from '../../src/mime/sink.ts';
 
 const MiB = 1024 * 1024;
 
@@ -57,6 +57,76 @@ describe('tempFileSink: a reader following a part as it arrives', () => {
       assert.ok(Buffer.concat(got).equals(Buffer.concat(expected)), 'every octet, in order, as written');
       await sink.dispose();
       assert.equal(budget.used, 0, 'the pool gets the window back');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a part trickled in one-octet writes in a few window entries, read back in order from memory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
+    try {
+      const budget = new ByteBudget(32 * MiB, 'attachment parts held in memory');
+      const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
+      const target = sink.create({ contentId: 'p1@x', headers: {}, index: 1 }) as TempFileSinkTarget;
+      const first = randomBytes(64 * 1024);
+      await write(target.writable, first);
+      const reader = (target.open() as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      const got: Buffer[] = [];
+      await readOctets(reader, first.length, got);
+      const [file] = await readdir(dir);
+      // 10,000 writes of one octet each (each its own write, as TLS records of one octet each would come), the reader
+      // taking what came every 997 writes: it reads part of an entry that later writes then add to.
+      const trickled = randomBytes(10_000);
+      const reused = Buffer.alloc(1);
+      for (let i = 0; i < trickled.length; i++) {
+        reused[0] = trickled[i]!;
+        await write(target.writable, reused);
+        if (i % 997 === 996) await readOctets(reader, 997, got);
+      }
+      const { entries, bytes } = target.followWindow;
+      assert.equal(entries, 1, 'one entry per 64 KiB of small writes, not one per write');
+      assert.ok(bytes <= 2 * MiB, `the window is charged ${bytes} octets`);
+      // What the reader has not read yet comes from memory: the file is emptied.
+      await truncate(join(dir, file!), 0);
+      reused.fill(trickled[trickled.length - 1]! ^ 0xff);
+      target.writable.end();
+      await readOctets(reader, Number.POSITIVE_INFINITY, got);
+      assert.ok(Buffer.concat(got).equals(Buffer.concat([first, trickled])), 'every octet, in order');
+      assert.deepEqual(target.followWindow, { entries: 0, bytes: 0 }, 'the window is emptied at the end');
+      await sink.dispose();
+      assert.equal(budget.used, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bounds the window’s entries and octets under writes of every size, the oldest read back from the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
+    try {
+      const budget = new ByteBudget(32 * MiB, 'attachment parts held in memory');
+      const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
+      const target = sink.create({ contentId: 'p1@x', headers: {}, index: 1 }) as TempFileSinkTarget;
+      const reader = (target.open() as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      const expected: Buffer[] = [];
+      const sizes = [300 * 1024, 1, 1, 7, 100 * 1024, 50 * 1024, 40 * 1024, 3, 500 * 1024, 64 * 1024 - 1];
+      // Four rounds, the reader not reading meanwhile: past 2 MiB, the oldest writes leave the window.
+      let most = 0;
+      for (let round = 0; round < 4; round++)
+        for (const size of sizes) {
+          const chunk = randomBytes(size);
+          expected.push(chunk);
+          await write(target.writable, chunk);
+          const { entries, bytes } = target.followWindow;
+          assert.ok(bytes <= 2 * MiB, `the window is charged ${bytes} octets`);
+          most = Math.max(most, entries);
+        }
+      assert.ok(most <= 32, `at most 2 MiB / 64 KiB entries, ${most} seen`);
+      target.writable.end();
+      const got: Buffer[] = [];
+      await readOctets(reader, Number.POSITIVE_INFINITY, got);
+      assert.ok(Buffer.concat(got).equals(Buffer.concat(expected)), 'every octet, in order');
+      await sink.dispose();
+      assert.equal(budget.used, 0);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

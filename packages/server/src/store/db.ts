@@ -416,6 +416,7 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
       committed: [],
       rolledBack: [],
       undo: [],
+      settling: [],
       inserts: new Map(),
     };
     let result: Awaited<ReturnType<typeof fn>>;
@@ -437,6 +438,8 @@ export async function openStore<T = CoreTables>(options: StoreOptions): Promise<
       throw err;
     }
     for (const hook of hooks.committed) hook();
+    // The rollback hooks of savepoints rolled back have settled before the transaction (and its turn) ends.
+    await Promise.all(hooks.settling);
     return result;
   };
   // Small blobs in their rows from here on (the `content` column exists once migrated).
@@ -487,6 +490,8 @@ interface TransactionHooks {
   rolledBack: (() => Promise<unknown>)[];
   /** What to undo in memory when a {@link savepoint} is rolled back ({@link onSavepointRollback}). */
   undo: (() => void)[];
+  /** The rollback hooks of {@link savepoint}s rolled back, started after the commit, awaited before it resolves. */
+  settling: Promise<unknown>[];
   /** Rows to insert before the commit, by table, columns and RETURNING expression ({@link insertAtCommit}). */
   inserts: Map<string, PendingInsert>;
 }
@@ -586,7 +591,12 @@ export function afterRollback(trx: unknown, fn: () => Promise<unknown>): boolean
   return true;
 }
 
-let savepoints = 0;
+/**
+ * One name for every savepoint: nested ones with the same name are fine (ROLLBACK TO and RELEASE act on the latest
+ * of that name, on SQLite and PostgreSQL alike), and one SQL text each keeps the prepared statements of the SQLite
+ * connection (`CachedStatements`, least recently used out) from filling with one-off names.
+ */
+const SAVEPOINT = sql.raw('ehmi_sp');
 
 /**
  * Undo `fn`'s in-memory counterpart of a write when a {@link savepoint} around it is rolled back (state a transaction
@@ -603,7 +613,7 @@ export function onSavepointRollback(trx: unknown, fn: () => void): void {
  * wrote is rolled back to the savepoint and the transaction goes on: the rows it left for the commit and the commit
  * hooks it added are dropped (the rows it wrote early with {@link writePending}, rolled back too, wait for the commit
  * again), and its rollback hooks run once the transaction has ended, however it ends (they may use the plain handle,
- * which a transaction on SQLite's one connection holds until then). Resolves to `fn`'s result, or to its error.
+ * which a transaction on SQLite's one connection holds until then), settled before the transaction resolves. Resolves to `fn`'s result, or to its error.
  */
 export async function savepoint<R>(
   trx: AnyDb,
@@ -611,7 +621,7 @@ export async function savepoint<R>(
 ): Promise<{ ok: true; value: R } | { ok: false; error: unknown }> {
   const hooks = commitHooks.get(trx);
   if (!hooks) throw new EhmiError('EHMI_INTERNAL', 'savepoint: not a transaction of the store');
-  const name = sql.raw(`ehmi_sp_${++savepoints}`);
+  const name = SAVEPOINT;
   const before = {
     beforeCommit: hooks.beforeCommit.length,
     committed: hooks.committed.length,
@@ -632,9 +642,13 @@ export async function savepoint<R>(
     hooks.beforeCommit.length = before.beforeCommit;
     hooks.committed.length = before.committed;
     hooks.inserts = before.inserts;
+    // Run on a commit too, started in their place among the commit hooks and awaited before the transaction ends
+    // (within the SQLite writer's turn, as on a rollback).
     for (const hook of undo) {
       hooks.rolledBack.push(hook);
-      hooks.committed.push(() => void hook().catch(() => {}));
+      hooks.committed.push(() => {
+        hooks.settling.push(hook().catch(() => {}));
+      });
     }
     return { ok: false, error };
   }

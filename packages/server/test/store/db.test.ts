@@ -187,6 +187,73 @@ for (const engine of engines()) {
       assert.deepEqual(gathered, ['before']);
     });
 
+    it('savepoints nest under one name: an inner one rolled back keeps the outer one’s writes, an outer one rolled back undoes both; each statement is one SQL text', async () => {
+      const hash = (c: string) => `sha256:${c.repeat(64)}`;
+      const row = (c: string, size: number) => ({ hash: hash(c), size, created_at: 1 });
+      const texts = new Set<string>();
+      await t.store.transaction(async (trx) => {
+        // What the savepoints send, seen on the transaction's executor (the one `sql…execute(trx)` goes through).
+        const executor = trx.getExecutor();
+        const run = executor.executeQuery.bind(executor);
+        Object.assign(executor, {
+          executeQuery: (q: Parameters<typeof run>[0]) => {
+            if (/^\s*(savepoint|release|rollback to)\b/i.test(q.sql)) texts.add(q.sql);
+            return run(q);
+          },
+        });
+        const outer = await savepoint(trx, async () => {
+          await trx.insertInto('blobs').values(row('u', 11)).execute();
+          const inner = await savepoint(trx, async () => {
+            await trx.insertInto('blobs').values(row('v', 12)).execute();
+            throw new Error('inner refused (test)');
+          });
+          assert.equal(inner.ok, false);
+          const kept = await savepoint(trx, async () => {
+            await trx.insertInto('blobs').values(row('w', 13)).execute();
+          });
+          assert.equal(kept.ok, true);
+        });
+        assert.equal(outer.ok, true);
+        const undone = await savepoint(trx, async () => {
+          await trx.insertInto('blobs').values(row('x', 14)).execute();
+          const inner = await savepoint(trx, async () => {
+            await trx.insertInto('blobs').values(row('y', 15)).execute();
+          });
+          assert.equal(inner.ok, true);
+          throw new Error('outer refused (test)');
+        });
+        assert.equal(undone.ok, false);
+      });
+      const sizes = (
+        await t.store.db
+          .selectFrom('blobs')
+          .select('size')
+          .where('hash', 'in', ['u', 'v', 'w', 'x', 'y'].map(hash))
+          .orderBy('size')
+          .execute()
+      ).map((r) => r.size);
+      assert.deepEqual(sizes, [11, 13]);
+      // Five savepoints, one text each for savepoint, release and rollback to: no one-off statements per savepoint.
+      assert.equal(texts.size, 3, [...texts].join(' | '));
+    });
+
+    it('the rollback hooks of a savepoint rolled back in a transaction that commits have run when the transaction resolves', async () => {
+      const hash = (c: string) => `sha256:${c.repeat(64)}`;
+      const ran: string[] = [];
+      await t.store.transaction(async (trx) => {
+        await savepoint(trx, async () => {
+          afterRollback(trx, async () => {
+            // Statements on the plain handle (the transaction is gone), as the blob store's hooks do.
+            await t.store.db.selectFrom('blobs').select('hash').where('hash', '=', hash('z')).execute();
+            await t.store.db.selectFrom('blobs').select('hash').where('hash', '=', hash('z')).execute();
+            ran.push('rolled back');
+          });
+          throw new Error('refused (test)');
+        });
+      });
+      assert.deepEqual(ran, ['rolled back']);
+    });
+
     it('writes the rows kept for the commit in one INSERT, after the before-commit hooks, and none on a rollback', async () => {
       const hash = (c: string) => `sha256:${c.repeat(64)}`;
       const seen = (trx: typeof t.store.db, c: string) =>
