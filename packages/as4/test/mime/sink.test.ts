@@ -26,13 +26,30 @@ async function readOctets(it: AsyncIterator<Buffer>, octets: number, into: Buffe
   }
 }
 
+/** A sink on a fresh folder (removed after `fn`) whose parts over 4 KiB go to files, a pool of `poolBytes`, its first part. */
+async function withPart(
+  poolBytes: number,
+  fn: (s: {
+    dir: string;
+    budget: ByteBudget;
+    sink: ReturnType<typeof tempFileSink>;
+    target: TempFileSinkTarget;
+  }) => Promise<void>,
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
+  try {
+    const budget = new ByteBudget(poolBytes, 'attachment parts held in memory');
+    const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
+    const target = sink.create({ contentId: 'p1@x', headers: {}, index: 1 }) as TempFileSinkTarget;
+    await fn({ dir, budget, sink, target });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('tempFileSink: a reader following a part as it arrives', () => {
-  it('takes the last writes from memory, in order, even from a writer that reuses its buffer', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
-    try {
-      const budget = new ByteBudget(32 * MiB, 'attachment parts held in memory');
-      const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
-      const target = sink.create({ contentId: 'p1@x', headers: {}, index: 1 });
+  it('takes the last writes from memory, in order, even from a writer that reuses its buffer', () =>
+    withPart(32 * MiB, async ({ dir, budget, sink, target }) => {
       const first = randomBytes(64 * 1024);
       await write(target.writable, first);
       const reader = (target.open() as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -57,17 +74,10 @@ describe('tempFileSink: a reader following a part as it arrives', () => {
       assert.ok(Buffer.concat(got).equals(Buffer.concat(expected)), 'every octet, in order, as written');
       await sink.dispose();
       assert.equal(budget.used, 0, 'the pool gets the window back');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('keeps a part trickled in one-octet writes in a few window entries, read back in order from memory', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
-    try {
-      const budget = new ByteBudget(32 * MiB, 'attachment parts held in memory');
-      const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
-      const target = sink.create({ contentId: 'p1@x', headers: {}, index: 1 }) as TempFileSinkTarget;
+  it('keeps a part trickled in one-octet writes in a few window entries, read back in order from memory', () =>
+    withPart(32 * MiB, async ({ dir, budget, sink, target }) => {
       const first = randomBytes(64 * 1024);
       await write(target.writable, first);
       const reader = (target.open() as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -95,17 +105,10 @@ describe('tempFileSink: a reader following a part as it arrives', () => {
       assert.deepEqual(target.followWindow, { entries: 0, bytes: 0 }, 'the window is emptied at the end');
       await sink.dispose();
       assert.equal(budget.used, 0);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('bounds the window’s entries and octets under writes of every size, the oldest read back from the file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
-    try {
-      const budget = new ByteBudget(32 * MiB, 'attachment parts held in memory');
-      const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
-      const target = sink.create({ contentId: 'p1@x', headers: {}, index: 1 }) as TempFileSinkTarget;
+  it('bounds the window’s entries and octets under writes of every size, the oldest read back from the file', () =>
+    withPart(32 * MiB, async ({ budget, sink, target }) => {
       const reader = (target.open() as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       const expected: Buffer[] = [];
       const sizes = [300 * 1024, 1, 1, 7, 100 * 1024, 50 * 1024, 40 * 1024, 3, 500 * 1024, 64 * 1024 - 1];
@@ -127,17 +130,10 @@ describe('tempFileSink: a reader following a part as it arrives', () => {
       assert.ok(Buffer.concat(got).equals(Buffer.concat(expected)), 'every octet, in order');
       await sink.dispose();
       assert.equal(budget.used, 0);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('gives a window back when the sink is disposed, also one whose reader was abandoned', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
-    try {
-      const budget = new ByteBudget(32 * MiB, 'attachment parts held in memory');
-      const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
-      const target = sink.create({ contentId: 'p1@x', headers: {}, index: 1 });
+  it('gives a window back when the sink is disposed, also one whose reader was abandoned', () =>
+    withPart(32 * MiB, async ({ budget, sink, target }) => {
       await write(target.writable, randomBytes(64 * 1024));
       const reader = (target.open() as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       await readOctets(reader, 1, []);
@@ -146,17 +142,10 @@ describe('tempFileSink: a reader following a part as it arrives', () => {
       await sink.dispose();
       assert.equal(budget.used, 0);
       target.writable.destroy();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('reads the file when the pool has no room for a window', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
-    try {
-      const budget = new ByteBudget(MiB, 'attachment parts held in memory');
-      const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
-      const target = sink.create({ contentId: 'p1@x', headers: {}, index: 1 });
+  it('reads the file when the pool has no room for a window', () =>
+    withPart(MiB, async ({ dir, budget, sink, target }) => {
       const reader = (target.open() as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       const expected: Buffer[] = [];
       const got: Buffer[] = [];
@@ -172,8 +161,5 @@ describe('tempFileSink: a reader following a part as it arrives', () => {
       assert.ok(Buffer.concat(got).equals(Buffer.concat(expected)));
       await sink.dispose();
       assert.deepEqual(await readdir(dir), []);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
