@@ -49,6 +49,8 @@ export interface TempFileSinkTarget extends SinkTarget {
    * FOLLOW_WINDOW_BYTES, 2 MiB); both 0 while no reader follows the part.
    */
   readonly followWindow: { entries: number; bytes: number };
+  /** The part held in memory now (for tests): its buffers and octets; undefined once it went to a file. */
+  readonly inMemory: { entries: number; bytes: number } | undefined;
 }
 
 /** Options of {@link tempFileSink}. */
@@ -86,6 +88,13 @@ const FOLLOW_SLAB_BYTES = 64 * 1024;
  * decryption, digest and gunzip streams per MB of a large part.
  */
 const READ_CHUNK_BYTES = 256 * 1024;
+/**
+ * A part held in memory copies writes smaller than this into buffers of its own of this size, filled in turn (a part
+ * trickled in one-octet writes makes one buffer per 4 KiB, not one object per write); a larger write is a buffer of its
+ * own. A buffer left partly filled by a larger write after it is cut to what it holds, so a part keeps at most one
+ * buffer's spare room beyond the octets it is charged.
+ */
+const HELD_SLAB_BYTES = 4 * 1024;
 
 /**
  * A storage error of the receiver (a full disk, an I/O error, a folder that is gone): EHMI_STORE_UNAVAILABLE (HTTP
@@ -135,6 +144,9 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
       /** The part while in memory; undefined once it went to a file. */
       let held: Buffer[] | undefined = [];
       let heldBytes = 0;
+      /** The buffer small writes are copied into: `held`'s last entry is its first `slabFill` octets. */
+      let slab: Buffer | undefined;
+      let slabFill = 0;
       // The file is opened when the part outgrows memory (open is asynchronous; `create` is not).
       let opening: Promise<FileHandle> | undefined;
       let closed = false;
@@ -202,15 +214,31 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
         const toFile: Buffer[] = [];
         for (const chunk of chunks) {
           if (held && keep(chunk.length)) {
+            heldBytes += chunk.length;
+            if (chunk.length < HELD_SLAB_BYTES) {
+              if (!slab || slabFill + chunk.length > slab.length) {
+                slab = Buffer.allocUnsafe(HELD_SLAB_BYTES);
+                slabFill = 0;
+                held.push(slab.subarray(0, 0));
+              }
+              chunk.copy(slab, slabFill);
+              slabFill += chunk.length;
+              held[held.length - 1] = slab.subarray(0, slabFill);
+              continue;
+            }
+            // A slab left partly filled is cut to what it holds: nothing is appended to it after this write.
+            if (slab && slabFill < slab.length)
+              held[held.length - 1] = Buffer.from(slab.subarray(0, slabFill));
+            slab = undefined;
             // A copy: the parser's chunk may be a view of a buffer it reuses.
             held.push(Buffer.from(chunk));
-            heldBytes += chunk.length;
             continue;
           }
           if (held) {
             // The part outgrew memory: what it held goes first (its share of the pool is kept until `dispose`).
             toFile.push(...held);
             held = undefined;
+            slab = undefined;
           }
           toFile.push(chunk);
         }
@@ -359,6 +387,7 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
         },
         async final(cb) {
           if (held && held.length > 1) held = [Buffer.concat(held)];
+          slab = undefined;
           // Every write has completed: a reader following the part has all of it.
           ended = true;
           notify();
@@ -391,6 +420,9 @@ export function tempFileSink(options: TempFileSinkOptions = {}): AttachmentSink 
         writable,
         get followWindow() {
           return { entries: recent.length, bytes: recentBytes };
+        },
+        get inMemory() {
+          return held ? { entries: held.length, bytes: heldBytes } : undefined;
         },
         open: () => {
           if (disposed) throw new Error('the attachment sink was disposed');

@@ -4,6 +4,7 @@ import { mkdtemp, readdir, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { ByteBudget } from '../../src/budget.ts';
 import { type TempFileSinkTarget, tempFileSink } from '../../src/mime/sink.ts';
@@ -26,7 +27,7 @@ async function readOctets(it: AsyncIterator<Buffer>, octets: number, into: Buffe
   }
 }
 
-/** A sink on a fresh folder (removed after `fn`) whose parts over 4 KiB go to files, a pool of `poolBytes`, its first part. */
+/** A sink on a fresh folder (removed after `fn`) whose parts over `partBytes` go to files, a pool of `poolBytes`, its first part. */
 async function withPart(
   poolBytes: number,
   fn: (s: {
@@ -35,11 +36,12 @@ async function withPart(
     sink: ReturnType<typeof tempFileSink>;
     target: TempFileSinkTarget;
   }) => Promise<void>,
+  partBytes = 4096,
 ): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ehmi-sink-'));
   try {
     const budget = new ByteBudget(poolBytes, 'attachment parts held in memory');
-    const sink = tempFileSink({ dir, memory: { budget, partBytes: 4096 } });
+    const sink = tempFileSink({ dir, memory: { budget, partBytes } });
     const target = sink.create({ contentId: 'p1@x', headers: {}, index: 1 }) as TempFileSinkTarget;
     await fn({ dir, budget, sink, target });
   } finally {
@@ -162,4 +164,36 @@ describe('tempFileSink: a reader following a part as it arrives', () => {
       await sink.dispose();
       assert.deepEqual(await readdir(dir), []);
     }));
+});
+
+describe('tempFileSink: a small part held in memory', () => {
+  it('gathers small writes into a few buffers, in order, and a larger write between them keeps its place', () =>
+    withPart(
+      32 * MiB,
+      async ({ dir, sink, target }) => {
+        const expected: Buffer[] = [];
+        const put = async (chunk: Buffer) => {
+          expected.push(Buffer.from(chunk));
+          await write(target.writable, chunk);
+        };
+        // A writer that reuses one buffer, one octet at a time: what is held is a copy.
+        const reused = Buffer.alloc(1);
+        for (let i = 0; i < 10_000; i++) {
+          reused[0] = i & 0xff;
+          await put(reused);
+        }
+        assert.deepEqual(target.inMemory, { entries: 3, bytes: 10_000 }, 'one buffer per 4 KiB of octets');
+        await put(randomBytes(5000));
+        for (let i = 0; i < 3; i++) await put(randomBytes(7));
+        assert.deepEqual(target.inMemory, { entries: 5, bytes: 15_021 });
+        target.writable.end();
+        await finished(target.writable);
+        assert.deepEqual(await readdir(dir), [], 'nothing went to a file');
+        const got: Buffer[] = [];
+        for await (const c of target.open()) got.push(c as Buffer);
+        assert.ok(Buffer.concat(got).equals(Buffer.concat(expected)), 'every octet, in order');
+        await sink.dispose();
+      },
+      64 * 1024,
+    ));
 });
