@@ -49,15 +49,21 @@ async function withPart(
   }
 }
 
+/** 64 KiB written to `target` (so it is a file in `dir`), a reader following it that has read them, and the file's name. */
+async function followed(target: TempFileSinkTarget, dir: string) {
+  const first = randomBytes(64 * 1024);
+  await write(target.writable, first);
+  const reader = (target.open() as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const got: Buffer[] = [];
+  await readOctets(reader, first.length, got);
+  const [file] = await readdir(dir);
+  return { first, reader, got, file };
+}
+
 describe('tempFileSink: a reader following a part as it arrives', () => {
   it('takes the last writes from memory, in order, even from a writer that reuses its buffer', () =>
     withPart(32 * MiB, async ({ dir, budget, sink, target }) => {
-      const first = randomBytes(64 * 1024);
-      await write(target.writable, first);
-      const reader = (target.open() as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-      const got: Buffer[] = [];
-      await readOctets(reader, first.length, got);
-      const [file] = await readdir(dir);
+      const { first, reader, got, file } = await followed(target, dir);
       const reused = Buffer.alloc(256 * 1024);
       const expected: Buffer[] = [first];
       // 1.5 MiB: within the window (2 MiB), which the reader, not reading meanwhile, does not fall behind.
@@ -80,12 +86,7 @@ describe('tempFileSink: a reader following a part as it arrives', () => {
 
   it('keeps a part trickled in one-octet writes in a few window entries, read back in order from memory', () =>
     withPart(32 * MiB, async ({ dir, budget, sink, target }) => {
-      const first = randomBytes(64 * 1024);
-      await write(target.writable, first);
-      const reader = (target.open() as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-      const got: Buffer[] = [];
-      await readOctets(reader, first.length, got);
-      const [file] = await readdir(dir);
+      const { first, reader, got, file } = await followed(target, dir);
       // 10,000 writes of one octet each (each its own write, as TLS records of one octet each would come), the reader
       // taking what came every 997 writes: it reads part of an entry that later writes then add to.
       const trickled = randomBytes(10_000);
