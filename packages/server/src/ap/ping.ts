@@ -76,7 +76,7 @@ export async function ping(pc: PingContext, receiver: string): Promise<PingResul
       response = {
         status: res.statusCode,
         contentType: String(res.headers['content-type'] ?? ''),
-        body: await readLimited(res.body, MAX_RESPONSE_BYTES),
+        body: await readLimited(res.body, MAX_RESPONSE_BYTES, res.headers['content-length']),
       };
     } catch (err) {
       message.body.destroy();

@@ -250,7 +250,7 @@ async function attempt(
     });
     status = response.statusCode;
     contentType = String(response.headers['content-type'] ?? '');
-    body = await readLimited(response.body, MAX_RESPONSE_BYTES);
+    body = await readLimited(response.body, MAX_RESPONSE_BYTES, response.headers['content-length']);
   } catch (err) {
     message.body.destroy();
     throw new AttemptFailed(
@@ -327,21 +327,50 @@ async function freshEndpoint(sc: SendContext, row: Outbound): Promise<Discovered
   }
 }
 
-export async function readLimited(
-  body: AsyncIterable<Uint8Array> & { destroy?: () => void },
-  max: number,
-): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > max) {
-      body.destroy?.();
-      throw new Error(`the response is larger than ${max} bytes`);
-    }
-    chunks.push(Buffer.from(chunk));
+/**
+ * An HTTP answer's body, at most `max` octets, as one Buffer. Read by its `data` events, not by async iteration (a
+ * promise per chunk), and the chunks kept as they come (undici hands over a Buffer of its own for each, which it
+ * does not reuse): one copy, by the final concatenation, or none when the body came in one chunk. A body that
+ * declares a length past `max` is refused before it is read; one that grows past it while read is destroyed and
+ * refused.
+ *
+ * @example
+ * const body = await readLimited(response.body, MAX_RESPONSE_BYTES, response.headers['content-length']);
+ */
+export function readLimited(body: Readable, max: number, declared?: unknown): Promise<Buffer> {
+  const tooLarge = () => new Error(`the response is larger than ${max} bytes`);
+  if (typeof declared === 'string' && Number(declared) > max) {
+    body.destroy();
+    return Promise.reject(tooLarge());
   }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    body.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.byteLength;
+      if (size > max) {
+        fail(tooLarge());
+        body.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.once('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    body.once('error', fail);
+    // Destroyed without an error (an abort that names none): the body did not end.
+    body.once('close', () => fail(new Error('the response ended before its body did')));
+  });
 }
 
 /** A verified receipt as evidence: the response body exactly as received and its signer's chain. */

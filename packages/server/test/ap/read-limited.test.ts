@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { request } from 'undici';
+import { readLimited } from '../../src/ap/send.ts';
+
+describe('readLimited (an AS4 answer read whole, bounded)', () => {
+  it('gives the chunks of a body as one Buffer, in order', async () => {
+    const body = Readable.from([Buffer.from('ab'), Buffer.from('cde'), Buffer.from('f')], {
+      objectMode: false,
+    });
+    assert.equal((await readLimited(body, 6)).toString(), 'abcdef');
+  });
+
+  it('gives an empty body as an empty Buffer', async () => {
+    const body = Readable.from([], { objectMode: false });
+    assert.equal((await readLimited(body, 6)).length, 0);
+  });
+
+  it('refuses a body that grows past the bound, and destroys it', async () => {
+    const body = Readable.from([Buffer.from('abcd'), Buffer.from('efg')], { objectMode: false });
+    await assert.rejects(readLimited(body, 6), /larger than 6 bytes/);
+    assert.equal(body.destroyed, true);
+  });
+
+  it('refuses a body whose declared length is past the bound before reading it', async () => {
+    let read = false;
+    const body = new Readable({
+      read() {
+        read = true;
+        this.push(null);
+      },
+    });
+    await assert.rejects(readLimited(body, 6, '7'), /larger than 6 bytes/);
+    assert.equal(read, false);
+    assert.equal(body.destroyed, true);
+  });
+
+  it('rejects a body that fails or is destroyed before its end', async () => {
+    const failing = new Readable({ read() {} });
+    const failed = readLimited(failing, 100);
+    failing.push(Buffer.from('ab'));
+    failing.destroy(new Error('connection reset'));
+    await assert.rejects(failed, /connection reset/);
+    const cut = new Readable({ read() {} });
+    const ended = readLimited(cut, 100);
+    cut.push(Buffer.from('ab'));
+    cut.destroy();
+    await assert.rejects(ended, /ended before its body/);
+  });
+
+  it("reads undici's answer body over HTTP, in several chunks and at the bound", async () => {
+    const server = createServer((_req, res) => {
+      res.write('x'.repeat(5000));
+      setImmediate(() => res.end('y'.repeat(5000)));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const ok = await request(url);
+      const body = await readLimited(ok.body, 10_000, ok.headers['content-length']);
+      assert.equal(body.length, 10_000);
+      assert.equal(body.toString(), 'x'.repeat(5000) + 'y'.repeat(5000));
+      const over = await request(url);
+      await assert.rejects(readLimited(over.body, 9_999), /larger than 9999 bytes/);
+    } finally {
+      server.close();
+    }
+  });
+});
