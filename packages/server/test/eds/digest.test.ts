@@ -44,9 +44,9 @@ describe('EDS event digest', () => {
     for (const n of [2, 5, 31, 32, 33, 200]) {
       const keys = names(n);
       // Each key's value depends on the key only: half of them objects of their own, with keys out of order.
-      const valueOf = (k: string, i: number) => (i % 2 === 0 ? { [k]: i, a: true } : k);
+      const valueFor = (k: string, i: number) => (i % 2 === 0 ? { [k]: i, a: true } : k);
       const build = (order: string[]) =>
-        Object.fromEntries(order.map((k) => [k, valueOf(k, keys.indexOf(k))]));
+        Object.fromEntries(order.map((k) => [k, valueFor(k, keys.indexOf(k))]));
       const reversed = build([...keys].reverse());
       const shuffled = build(
         keys
