@@ -185,6 +185,29 @@ describe('wrap: MedCom FHIR message → ehmiSBDH (ehmiSBDH IG "If the MedCom Mes
     assert.deepEqual(payloadOf(parse(wrapped.xml)), bytes);
   });
 
+  it('reads a JSON message with its JSON form given as from the bytes alone, however long its leading whitespace', async () => {
+    const stamp = { instanceIdentifier: 'a1b2c3d4-0000-4000-8000-000000000001', now: NOW };
+    const json = readFileSync(join(HCO, 'Bundle-401cbc36-db1e-4fe0-bf90-6df331dde179.json'));
+    const resource = JSON.parse(json.toString('utf8')) as Record<string, unknown>;
+    // Whitespace past the first KiB read, one of them a no-break space (two octets) cut by that KiB's end; a byte
+    // order mark first.
+    for (const lead of [
+      Buffer.from(' '.repeat(2000)),
+      Buffer.concat([Buffer.from(' '.repeat(1023)), Buffer.from('\u00a0\n', 'utf8')]),
+      Buffer.from('\ufeff\n  ', 'utf8'),
+    ]) {
+      const bytes = Buffer.concat([lead, json]);
+      const given = await wrapMessage(bytes, { ...stamp, resource });
+      assert.equal(given.envelope.binaryContent.mimeType, 'application/fhir+json');
+      // The no-break space is whitespace to FHIR's first-character test, not to JSON.parse: alone, it is refused.
+      if (!lead.includes(0xa0)) assert.equal(given.xml, (await wrapMessage(bytes, stamp)).xml);
+    }
+    // Not JSON past the first KiB: refused as from the bytes alone.
+    const notJson = Buffer.concat([Buffer.from(' '.repeat(1500)), Buffer.from('hello')]);
+    await assert.rejects(wrapMessage(notJson, { ...stamp, resource }), /neither FHIR JSON nor FHIR XML/);
+    await assert.rejects(wrapMessage(notJson, stamp), /neither FHIR JSON nor FHIR XML/);
+  });
+
   it('wraps FHIR XML with mimeType application/fhir+xml', async () => {
     const xml = readFileSync(join(SBDH, 'examples/ehmiMessage_401cbc36_HCO_bundle.xml'));
     const env = parse(await wrap(xml));

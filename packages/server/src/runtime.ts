@@ -10,7 +10,9 @@
  * read, gzip's stored blocks, cipher, TLS) is a Buffer freed only when a scavenge collects its handle (V8 forces one
  * once about 32 MiB of them are young), and with 8 MiB a 200 MB send peaked at 222–251 MiB against 197–231 with 4
  * (DESIGN-NOTES.md "The large payload's memory: glibc's heap, the young generation per role"): an organisation's
- * node keeps 4 MiB, under the 256 MiB a 1 GB transfer may take (docs/architecture.md "Limits"). The central node
+ * node keeps 4 MiB, under the 256 MiB a 1 GB transfer may take (docs/architecture.md "Limits"). There is no point
+ * between: V8 (Node 20) takes the size up to a power of two, so 5, 6 or 7 run as 8 (DESIGN-NOTES.md "Allocations per
+ * message and the collector"). The central node
  * carries no large payload (EDS, registers, the authorization server) and runs in a process of its own under
  * `ehmi up --processes`: 8 MiB, which keeps nearly all of 16 MiB's saving; with 16 MiB its process peaked at 253 MiB
  * in the bench (EDS, SQLite's cache, the authorization server), too close to the 256 MiB every process keeps under.

@@ -72,6 +72,28 @@ function declare(el: Element, scope: Map<string, string>): boolean {
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+// What `walk` lists for one element at a time: its visibly used prefixes and their URIs, its attributes (no
+// namespace declarations) and the positions of the declarations it outputs. Only the first entries, as counted by
+// the element's walk, are its own.
+const prefixes: string[] = [];
+const uris: string[] = [];
+const attributes: (Attr | undefined)[] = [];
+const declarations: number[] = [];
+
+const listed = (prefix: string, np: number): boolean => {
+  for (let i = 0; i < np; i++) if (prefixes[i] === prefix) return true;
+  return false;
+};
+const byPrefix = (a: number, b: number): number => cmp(prefixes[a]!, prefixes[b]!);
+const byAttribute = (a: Attr | undefined, b: Attr | undefined): number =>
+  cmp(a!.namespaceURI ?? '', b!.namespaceURI ?? '') || cmp(a!.localName ?? a!.name, b!.localName ?? b!.name);
+
+/** Whether the first `n` entries of `list` are in `order` already (then they need no sort, nor its work array). */
+function inOrder<T>(list: readonly T[], n: number, order: (a: T, b: T) => number): boolean {
+  for (let i = 1; i < n; i++) if (order(list[i - 1]!, list[i]!) > 0) return false;
+  return true;
+}
+
 function walk(
   el: Element,
   parentScope: Map<string, string>,
@@ -85,57 +107,64 @@ function walk(
     scope = new Map(parentScope);
     declare(el, scope);
   }
-  // Visibly utilised prefixes (few per element: plain arrays beat Maps here).
-  const nsPrefixes: string[] = [el.prefix ?? ''];
-  const nsUris: string[] = [el.namespaceURI ?? ''];
+  // Visibly utilised prefixes (few per element). The lists are the walk's own, filled from the start for each
+  // element and read before its children are walked: no arrays per element for the collector to sweep (an array
+  // emptied by `length = 0` gives its storage back, so they are counted instead). Sorted only when out of order.
+  let np = 0;
+  prefixes[np] = el.prefix ?? '';
+  uris[np++] = el.namespaceURI ?? '';
   const list = el.attributes as unknown as ArrayLike<Attr>;
-  const attrs: Attr[] = [];
+  let na = 0;
   for (let i = 0; i < list.length; i++) {
     const a = list[i]!;
     if (a.namespaceURI === XMLNS_NS) continue;
     const prefix = a.prefix;
-    if (prefix && prefix !== 'xml' && !nsPrefixes.includes(prefix)) {
-      nsPrefixes.push(prefix);
-      nsUris.push(a.namespaceURI ?? '');
+    if (prefix && prefix !== 'xml' && !listed(prefix, np)) {
+      prefixes[np] = prefix;
+      uris[np++] = a.namespaceURI ?? '';
     }
-    attrs.push(a);
+    attributes[na++] = a;
   }
   for (const p of inclusive) {
-    if (!nsPrefixes.includes(p) && scope.has(p)) {
-      nsPrefixes.push(p);
-      nsUris.push(scope.get(p)!);
+    if (!listed(p, np) && scope.has(p)) {
+      prefixes[np] = p;
+      uris[np++] = scope.get(p)!;
     }
   }
-  const decls: number[] = [];
-  for (let i = 0; i < nsPrefixes.length; i++) {
-    const prefix = nsPrefixes[i]!;
-    const uri = nsUris[i]!;
+  let nd = 0;
+  for (let i = 0; i < np; i++) {
+    const prefix = prefixes[i]!;
+    const uri = uris[i]!;
     if (prefix !== '' && uri === '') continue;
     const current = parentRendered.get(prefix);
     if (current === uri || (current === undefined && prefix === '' && uri === '')) continue;
-    decls.push(i);
+    declarations[nd++] = i;
   }
   const name = el.prefix ? `${el.prefix}:${el.localName}` : (el.localName ?? el.nodeName);
   let head = `<${name}`;
   let rendered = parentRendered;
-  if (decls.length > 0) {
+  if (nd > 0) {
     rendered = new Map(parentRendered);
-    if (decls.length > 1) decls.sort((a, b) => cmp(nsPrefixes[a]!, nsPrefixes[b]!));
-    for (const i of decls) {
-      const prefix = nsPrefixes[i]!;
-      rendered.set(prefix, nsUris[i]!);
-      head += `${prefix === '' ? ' xmlns="' : ` xmlns:${prefix}="`}${canonicalAttr(nsUris[i]!)}"`;
+    const decls = inOrder(declarations, nd, byPrefix)
+      ? declarations
+      : declarations.slice(0, nd).sort(byPrefix);
+    for (let k = 0; k < nd; k++) {
+      const i = decls[k]!;
+      const prefix = prefixes[i]!;
+      rendered.set(prefix, uris[i]!);
+      head += `${prefix === '' ? ' xmlns="' : ` xmlns:${prefix}="`}${canonicalAttr(uris[i]!)}"`;
     }
   }
-  if (attrs.length > 0) {
-    if (attrs.length > 1) {
-      attrs.sort(
-        (a, b) =>
-          cmp(a.namespaceURI ?? '', b.namespaceURI ?? '') ||
-          cmp(a.localName ?? a.name, b.localName ?? b.name),
-      );
+  if (na > 0) {
+    const attrs = inOrder(attributes, na, byAttribute)
+      ? attributes
+      : attributes.slice(0, na).sort(byAttribute);
+    for (let k = 0; k < na; k++) {
+      const a = attrs[k]!;
+      head += ` ${a.name}="${canonicalAttr(a.value)}"`;
     }
-    for (const a of attrs) head += ` ${a.name}="${canonicalAttr(a.value)}"`;
+    // No node of this document is held once the walk is done.
+    attributes.fill(undefined, 0, na);
   }
   out.push(`${head}>`);
   for (let n: Node | null = el.firstChild; n; n = n.nextSibling) {

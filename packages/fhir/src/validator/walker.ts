@@ -460,7 +460,13 @@ export class Run {
       } else if (same.more) same.more.push({ key: name, type: match.type });
       else same.more = [{ key: name, type: match.type }];
     }
-    if (present.length > 1) present.sort((a, b) => a.index - b.index);
+    // JSON objects usually follow definition order: sorted only when they do not (a sort allocates its work array).
+    for (let i = 1; i < present.length; i++) {
+      if (present[i - 1]!.index > present[i]!.index) {
+        present.sort((a, b) => a.index - b.index);
+        break;
+      }
+    }
     // In definition order: each child with values, and each without that has a minimum or required slice (the
     // other children without values have nothing to check).
     const required = requiredOf(children);

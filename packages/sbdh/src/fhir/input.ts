@@ -19,6 +19,26 @@ export interface FhirMessageInput {
 
 export type MessageSource = string | Uint8Array | Record<string, unknown>;
 
+/** Octets of a message's start decoded to find its first character, when its text is not needed whole. */
+const HEAD_OCTETS = 1024;
+
+/**
+ * The first character of the bytes' text other than whitespace (a byte order mark dropped), as the whole text
+ * decoded would give it: a head of them decoded, whose last characters may be cut, is read only short of them.
+ */
+function firstCharacter(bytes: Buffer, encoding: string): string | undefined {
+  if (bytes.length > HEAD_OCTETS) {
+    let head = decodeText(bytes.subarray(0, HEAD_OCTETS), encoding);
+    if (head.charCodeAt(0) === 0xfeff) head = head.slice(1);
+    const m = FIRST_NON_WHITESPACE.exec(head);
+    // An octet sequence cut at the head's end decodes to up to three replacement characters.
+    if (m && m.index < head.length - 3) return m[0];
+  }
+  let text = decodeText(bytes, encoding);
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return FIRST_NON_WHITESPACE.exec(text)?.[0];
+}
+
 /**
  * Read a MedCom FHIR message given as JSON or XML text/bytes, or as a parsed JSON object.
  * XML goes through {@link fhirXmlToJson}; bad input gives a specific error (malformed JSON/XML, DOCTYPE, namespace).
@@ -51,6 +71,9 @@ export async function readFhirMessage(
   )
     ? 'ISO-8859-1'
     : 'UTF-8';
+  // Given the JSON form, a JSON message's text is not needed past its first character: read from its first octets.
+  if (resource && firstCharacter(bytes, encoding) === '{')
+    return { format: 'json', mimeType: 'application/fhir+json', bytes, resource, encoding: 'UTF-8' };
   let text = decodeText(bytes, encoding);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const first = FIRST_NON_WHITESPACE.exec(text)?.[0];

@@ -1,5 +1,6 @@
 import type { Document, Element, Node } from '@ehmi/xml';
 import { NS, SCOPE_TYPES } from '../constants.ts';
+import { isCanonicalBase64 } from '../parse/base64.ts';
 
 /**
  * The IG's XSD set (resources/xsd, entry ehmiStandardBusinessDocumentHeader.xsd) written out as code, to spare the
@@ -299,7 +300,7 @@ export function base64(value: string): boolean {
     value.includes('\n') || value.includes(' ') || value.includes('\r')
       ? value.replace(BASE64_SPACE, '')
       : value;
-  return clean.length % 4 === 0 && Buffer.from(clean, 'base64').toString('base64') === clean;
+  return clean.length % 4 === 0 && isCanonicalBase64(clean);
 }
 
 const BASE64_SPACE = /[ \r\n]/g;

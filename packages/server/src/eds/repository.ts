@@ -29,6 +29,9 @@ function quotedKey(key: string): string {
   return quoted;
 }
 
+/** Objects with more keys than this are sorted by `sort`, not by insertion. */
+const INSERTION_SORTED_KEYS = 32;
+
 /** JSON text with every object's keys in order: the same event gives the same text however it was written. */
 function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
@@ -43,14 +46,23 @@ function canonical(value: unknown): string {
     return `${out}]`;
   }
   const object = value as Json;
-  // Code-unit order, as the sort of the key strings gives it; most objects come in that order already.
+  // Code-unit order, as the sort of the key strings gives it; most objects come in that order already. An event's
+  // objects have a few keys each: sorted in place by insertion (`sort` copies them into a work array first, the
+  // largest allocation of the central node's ingest); an object with many keys by `sort`, which never takes
+  // quadratic time.
   const keys = Object.keys(object);
-  for (let i = 1; i < keys.length; i++) {
-    if (keys[i - 1]! > keys[i]!) {
-      keys.sort();
-      break;
+  if (keys.length > INSERTION_SORTED_KEYS) keys.sort();
+  else
+    for (let i = 1; i < keys.length; i++) {
+      const key = keys[i]!;
+      let j = i - 1;
+      if (keys[j]! <= key) continue;
+      while (j >= 0 && keys[j]! > key) {
+        keys[j + 1] = keys[j]!;
+        j--;
+      }
+      keys[j + 1] = key;
     }
-  }
   let out = '{';
   let first = true;
   for (const k of keys) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { eventDigest } from '../../src/eds/repository.ts';
 import { edsFixture } from './helpers.ts';
@@ -26,5 +27,36 @@ describe('EDS event digest', () => {
     assert.equal(eventDigest(odd), '54c7abbe06d47b2e95e0c2ff419c1acc1867fe7073871346b96ff6d51bffb652');
     const reordered = { id: '2', a: { B: -0, é: 'x', c: true, d: 1.5e300 }, b: odd.b };
     assert.equal(eventDigest(reordered), eventDigest(odd));
+  });
+
+  it('orders the keys of small and large objects alike, in whatever order they come', () => {
+    // Keys that code-unit order and a locale's order sort differently, each object in reverse and shuffled order.
+    const names = (n: number) =>
+      Array.from({ length: n }, (_, i) => `${i % 3 === 0 ? 'K' : 'k'}${i}é${n - i}`);
+    const sorted = (keys: string[]) => [...keys].sort();
+    // The text the digest hashes, by its definition: keys in code-unit order at every depth.
+    const reference = (v: unknown): string =>
+      v === null || typeof v !== 'object'
+        ? JSON.stringify(v)
+        : `{${sorted(Object.keys(v))
+            .map((k) => `${JSON.stringify(k)}:${reference((v as Record<string, unknown>)[k])}`)
+            .join(',')}}`;
+    for (const n of [2, 5, 31, 32, 33, 200]) {
+      const keys = names(n);
+      // Each key's value depends on the key only: half of them objects of their own, with keys out of order.
+      const valueFor = (k: string, i: number) => (i % 2 === 0 ? { [k]: i, a: true } : k);
+      const build = (order: string[]) =>
+        Object.fromEntries(order.map((k) => [k, valueFor(k, keys.indexOf(k))]));
+      const reversed = build([...keys].reverse());
+      const shuffled = build(
+        keys
+          .map((k, i) => [k, (i * 7919) % n] as const)
+          .sort((x, y) => x[1] - y[1])
+          .map(([k]) => k),
+      );
+      const expected = createHash('sha256').update(reference(reversed)).digest('hex');
+      assert.equal(eventDigest(reversed), expected, `${n} keys reversed`);
+      assert.equal(eventDigest(shuffled), expected, `${n} keys shuffled`);
+    }
   });
 });
