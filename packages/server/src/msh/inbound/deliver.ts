@@ -62,7 +62,7 @@ async function readAll(stream: Readable, limit: number): Promise<Buffer> {
  * MessageId: the AP may deliver again after a crash.
  */
 export async function deliver(core: MshCore, inbound: InboundEnvelope, part?: Alongside): Promise<void> {
-  const p = await plan(core, inbound, part);
+  const p = await plan(core, inbound);
   if (p.kind === 'other') return p.run();
   if (p.kind === 'receipt') return receiveReceipt(core, inbound, p.envelope, part);
   return receiveMessage(core, inbound, p, part);
@@ -78,7 +78,7 @@ export async function prepareDelivery(
   core: MshCore,
   inbound: InboundEnvelope,
 ): Promise<PreparedDelivery | undefined> {
-  const p = await plan(core, inbound, undefined);
+  const p = await plan(core, inbound);
   if (p.kind === 'other') return undefined;
   const staged =
     p.kind === 'receipt'
@@ -150,7 +150,7 @@ type Plan =
 const done = async (): Promise<void> => {};
 
 /** Read and check the envelope (nothing written): what `deliver` does with it. */
-async function plan(core: MshCore, inbound: InboundEnvelope, part?: Alongside): Promise<Plan> {
+async function plan(core: MshCore, inbound: InboundEnvelope): Promise<Plan> {
   const other = (run: () => Promise<void>): Plan => ({ kind: 'other', run });
   if (await wasReceived(core.store.db, inbound.as4MessageId)) return other(done);
   const limit = core.config.maxInboundEnvelopeBytes;
