@@ -209,10 +209,11 @@ export interface MshBackend {
   deliver(inbound: InboundEnvelope, part?: Alongside): Promise<void>;
   /**
    * Where the MSH shares the AP's store (`sharesStore`): its acceptance of a received envelope prepared before the
-   * AP's reception commits (read, validated, checked for duplicates, its EnvelopeReceipt built and its blobs put), to
-   * be taken in that same commit ({@link PreparedDelivery}). Undefined when it is not taken that way (anything but a
-   * new message: a receipt, an acknowledgement, a duplicate, a refusal): the AP hands the envelope over by its job,
-   * to `deliver`, as before. Writes nothing the AP's commit depends on.
+   * AP's reception commits, to be taken in that same commit ({@link PreparedDelivery}): a new message (read,
+   * validated, checked for duplicates, its EnvelopeReceipt built and its blobs put) or an EnvelopeReceipt for an
+   * envelope we sent (read, correlated with the submission it answers and checked to come from its receiver).
+   * Undefined when it is not taken that way (an acknowledgement, a duplicate, a refusal, a receipt that is ignored):
+   * the AP hands the envelope over by its job, to `deliver`, as before. Writes nothing the AP's commit depends on.
    */
   prepareDelivery?(inbound: InboundEnvelope): Promise<PreparedDelivery | undefined>;
   outcome(outcome: OutboundOutcome, part?: Alongside): Promise<void>;
@@ -222,7 +223,8 @@ export interface MshBackend {
 export interface PreparedDelivery {
   /**
    * Take the envelope in the AP's reception transaction `trx` on the shared store (under a savepoint of the AP's):
-   * the MSH's record of the AS4 MessageId, the inbox item, its EnvelopeReceipt's submission, its EDS steps. Throws
+   * the MSH's record of the AS4 MessageId and then the inbox item, its EnvelopeReceipt's submission and its EDS
+   * steps, or for an EnvelopeReceipt the answered message's step 10.1 (its state, events, EDS, webhooks). Throws
    * when it cannot take it after all (another delivery of the same message or of its duplicate keys came first, the
    * store): the AP then rolls back to its savepoint and hands the envelope over by its job (`deliver`).
    */

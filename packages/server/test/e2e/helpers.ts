@@ -69,7 +69,11 @@ export interface Pair {
   cleanup(): Promise<void>;
 }
 
-export async function makePair(engine: Engine, base: ConfigInput = FAST): Promise<Pair> {
+/**
+ * Two organisations' nodes of a planned network (none started yet). `organisations` plans more of the local network's
+ * organisations (their certificates issued, in every node's static map), for tests that act as a third party.
+ */
+export async function makePair(engine: Engine, base: ConfigInput = FAST, organisations = 2): Promise<Pair> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-e2e-'));
   const logger = pino({ level: (process.env.EHMI_TEST_LOG_LEVEL as 'warn') ?? 'silent' });
   const schema = `e2e_${randomBytes(4).toString('hex')}`;
@@ -77,7 +81,7 @@ export async function makePair(engine: Engine, base: ConfigInput = FAST): Promis
     dataDir,
     portBase: await freePortBase(),
     logger,
-    organisations: LOCAL_ORGANISATIONS.slice(0, 2),
+    organisations: LOCAL_ORGANISATIONS.slice(0, organisations),
     ...(engine.databaseUrl ? { databaseUrl: engine.databaseUrl } : {}),
     base: { ...base, database: { schema } },
   });

@@ -24,7 +24,7 @@ import { claimReceived, noteDuplicateKeys, wasReceived } from '../repository.ts'
 import { inboxReceivedData } from '../webhooks/events.ts';
 import { receiveAcknowledgement } from './acknowledgements.ts';
 import { checkDuplicate, deliverDuplicate, type MessageKeys } from './duplicates.ts';
-import { answerException, ignore, receiptFor, receiveReceipt } from './receipts.ts';
+import { answerException, ignore, receiptFor, receiveReceipt, stageReceipt } from './receipts.ts';
 
 const FHIR_ACK = 'acknowledgement-message';
 
@@ -62,28 +62,29 @@ async function readAll(stream: Readable, limit: number): Promise<Buffer> {
  * MessageId: the AP may deliver again after a crash.
  */
 export async function deliver(core: MshCore, inbound: InboundEnvelope, part?: Alongside): Promise<void> {
-  const p = await plan(core, inbound, part);
+  const p = await plan(core, inbound);
   if (p.kind === 'other') return p.run();
-  return receiveMessage(core, inbound, p.bytes, p.env, p.info, p.patientCpr, part);
+  if (p.kind === 'receipt') return receiveReceipt(core, inbound, p.envelope, part);
+  return receiveMessage(core, inbound, p, part);
 }
 
 /**
- * `MshBackend.prepareDelivery`: a new clinical message prepared to be taken in the receiving AP's commit on this
- * store (its blobs put, its row built; nothing the commit depends on written). Anything else (a receipt, an
- * acknowledgement, a duplicate, a refusal, one delivered already) is undefined: the AP's hand-over job delivers it.
+ * `MshBackend.prepareDelivery`: a new clinical message, or an EnvelopeReceipt that answers an envelope we sent,
+ * prepared to be taken in the receiving AP's commit on this store (read and checked as `deliver` does, blobs put,
+ * rows built; nothing the commit depends on written). Anything else (an acknowledgement, a duplicate, a refusal, a
+ * receipt `receiveReceipt` ignores, one delivered already) is undefined: the AP's hand-over job delivers it.
  */
 export async function prepareDelivery(
   core: MshCore,
   inbound: InboundEnvelope,
 ): Promise<PreparedDelivery | undefined> {
-  // An EnvelopeReceipt (the sending node's usual reception) is the job's: known from the AP's copy, no look-up.
-  if (inbound.read && inbound.read.loaded.envelope?.documentIdentification?.standard === RECEIPT_STANDARD)
-    return undefined;
-  const p = await plan(core, inbound, undefined);
+  const p = await plan(core, inbound);
   if (p.kind === 'other') return undefined;
-  const verdict = await checkDuplicate(core, p.env, p.info);
-  if (verdict.kind !== 'new') return undefined;
-  const staged = await stageNew(core, inbound, p.bytes, p.env, p.info, p.patientCpr, verdict.keys, true);
+  const staged =
+    p.kind === 'receipt'
+      ? await prepareReceipt(core, inbound, p.envelope)
+      : await prepareNew(core, inbound, p);
+  if (!staged) return undefined;
   return {
     async take(trx) {
       await staged.take(trx);
@@ -92,21 +93,64 @@ export async function prepareDelivery(
   };
 }
 
-/** What a delivery comes to: a message for the inbox (new or a duplicate), or anything else, to run. */
+/** A new message's take for the AP's commit; undefined for a duplicate or a refusal (the job's). */
+async function prepareNew(
+  core: MshCore,
+  inbound: InboundEnvelope,
+  read: ReadMessage,
+): Promise<{ take(trx: AnyDb): Promise<void>; after(): void } | undefined> {
+  const verdict = await checkDuplicate(core, read.env, read.info);
+  if (verdict.kind !== 'new') return undefined;
+  return stageNew(core, { ...read, inbound, keys: verdict.keys }, true);
+}
+
+/**
+ * An EnvelopeReceipt's take for the AP's commit; undefined when `receiveReceipt` would ignore it (the job ignores
+ * it as before). Its AS4 MessageId taken meanwhile throws, and the job finds it delivered.
+ */
+async function prepareReceipt(
+  core: MshCore,
+  inbound: InboundEnvelope,
+  envelope: ParsedEnvelope,
+): Promise<{ take(trx: AnyDb): Promise<void>; after(): void } | undefined> {
+  const staged = await stageReceipt(core, inbound, envelope);
+  if (staged.kind === 'ignore') return undefined;
+  return {
+    async take(trx) {
+      if (!(await staged.take(trx))) throw new AlreadyReceived();
+    },
+    after: staged.after,
+  };
+}
+
+/** A clinical message as `plan` read it: its envelope's octets and model, its keys, its patient. */
+interface ReadMessage {
+  bytes: Buffer;
+  env: EhmiEnvelope;
+  info: MessageKeys;
+  patientCpr: string | null;
+}
+
+/** A new message as `deliverNew` and `stageNew` take it: read, received by `inbound`, new under `keys`. */
+interface NewMessage extends ReadMessage {
+  inbound: InboundEnvelope;
+  /** Its duplicate keys (`checkDuplicate`'s verdict). */
+  keys: string[];
+}
+
+/**
+ * What a delivery comes to: a message for the inbox (new or a duplicate), an EnvelopeReceipt for an envelope we
+ * sent, or anything else, to run.
+ */
 type Plan =
-  | {
-      kind: 'message';
-      bytes: Buffer;
-      env: EhmiEnvelope;
-      info: MessageKeys;
-      patientCpr: string | null;
-    }
+  | ({ kind: 'message' } & ReadMessage)
+  | { kind: 'receipt'; envelope: ParsedEnvelope }
   | { kind: 'other'; run: () => Promise<void> };
 
 const done = async (): Promise<void> => {};
 
 /** Read and check the envelope (nothing written): what `deliver` does with it. */
-async function plan(core: MshCore, inbound: InboundEnvelope, part?: Alongside): Promise<Plan> {
+async function plan(core: MshCore, inbound: InboundEnvelope): Promise<Plan> {
   const other = (run: () => Promise<void>): Plan => ({ kind: 'other', run });
   if (await wasReceived(core.store.db, inbound.as4MessageId)) return other(done);
   const limit = core.config.maxInboundEnvelopeBytes;
@@ -135,10 +179,8 @@ async function plan(core: MshCore, inbound: InboundEnvelope, part?: Alongside): 
     // Read again below by validate(), which says what is wrong.
   }
   // ehmiSBDH IG: "An ehmiSBDH EnvelopeReceipt is never acknowledged": read leniently, never answered.
-  if (parsed?.documentIdentification.standard === RECEIPT_STANDARD) {
-    const receipt = parsed;
-    return other(() => receiveReceipt(core, inbound, receipt, part));
-  }
+  if (parsed?.documentIdentification.standard === RECEIPT_STANDARD)
+    return { kind: 'receipt', envelope: parsed };
 
   const check = await validateEnvelope(bytes, 'the received envelope', loaded);
   const env = parsed ?? check.envelope;
@@ -224,17 +266,14 @@ async function plan(core: MshCore, inbound: InboundEnvelope, part?: Alongside): 
 async function receiveMessage(
   core: MshCore,
   inbound: InboundEnvelope,
-  bytes: Buffer,
-  env: EhmiEnvelope,
-  info: MessageKeys,
-  patientCpr: string | null,
+  read: ReadMessage,
   part?: Alongside,
 ): Promise<void> {
+  const { env, info } = read;
   for (let attempt = 0; attempt < 5; attempt++) {
     const verdict = await checkDuplicate(core, env, info);
     if (verdict.kind === 'new') {
-      if ((await deliverNew(core, inbound, bytes, env, info, patientCpr, verdict.keys, part)) === 'race')
-        continue;
+      if ((await deliverNew(core, { ...read, inbound, keys: verdict.keys }, part)) === 'race') continue;
       return;
     }
     if (verdict.kind === 'duplicate') {
@@ -246,17 +285,8 @@ async function receiveMessage(
 }
 
 /** Into the inbox, with its duplicate keys and its EnvelopeReceipt, in one transaction. */
-async function deliverNew(
-  core: MshCore,
-  inbound: InboundEnvelope,
-  bytes: Buffer,
-  env: EhmiEnvelope,
-  info: MessageKeys,
-  patientCpr: string | null,
-  keys: string[],
-  part?: Alongside,
-): Promise<'done' | 'race'> {
-  const staged = await stageNew(core, inbound, bytes, env, info, patientCpr, keys);
+async function deliverNew(core: MshCore, m: NewMessage, part?: Alongside): Promise<'done' | 'race'> {
+  const staged = await stageNew(core, m);
   try {
     await core.store.transaction(async (trx) => {
       // The access point's record of the hand-over, in this same commit.
@@ -279,14 +309,10 @@ async function deliverNew(
  */
 async function stageNew(
   core: MshCore,
-  inbound: InboundEnvelope,
-  bytes: Buffer,
-  env: EhmiEnvelope,
-  info: MessageKeys,
-  patientCpr: string | null,
-  keys: string[],
+  m: NewMessage,
   inReception = false,
 ): Promise<{ take(trx: AnyDb): Promise<void>; after(): void }> {
+  const { inbound, bytes, env, info, patientCpr, keys } = m;
   const receipt = receiptFor(env);
   // Files only (the envelope's is the access point's, stored already): their rows commit with the inbox row.
   const receiptBlob = await writeBlob(core, receipt.xml);

@@ -10,7 +10,7 @@ import {
 } from '@ehmi/sbdh';
 import { type Alongside, type InboundEnvelope, runAlongside } from '../../contract.ts';
 import { sbdhHeaderOf } from '../../delivery-status/header.ts';
-import { type MshCore, putBlob } from '../core.ts';
+import { type Db, type MshCore, putBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
 import { addSubmission, type BuiltEnvelope, builtEnvelope, receiptKeysOfRow } from '../envelopes.ts';
 import { transition } from '../lifecycle.ts';
@@ -100,78 +100,104 @@ export async function receiveReceipt(
   envelope: ParsedEnvelope,
   part?: Alongside,
 ): Promise<void> {
+  const staged = await stageReceipt(core, inbound, envelope);
+  if (staged.kind === 'ignore') return ignore(core, inbound, staged.why);
+  await core.store.transaction(async (trx) => {
+    // The access point's record of the hand-over, in this same commit.
+    await runAlongside(part, core.store.db, trx, undefined);
+    await staged.take(trx);
+  });
+  staged.after();
+}
+
+/**
+ * An EnvelopeReceipt read and checked against the envelope it answers (nothing written): either ignored (`why`), or
+ * ready to be taken in a transaction. `take` resolves false when the AS4 MessageId was taken already (nothing
+ * written then); `after` is for once the transaction committed.
+ */
+export type StagedReceipt =
+  | { kind: 'ignore'; why: string }
+  | { kind: 'take'; take(trx: Db): Promise<boolean>; after(): void };
+
+/** What `receiveReceipt` reads and checks before its transaction: also the receiving AP's commit's preparation. */
+export async function stageReceipt(
+  core: MshCore,
+  inbound: InboundEnvelope,
+  envelope: ParsedEnvelope,
+): Promise<StagedReceipt> {
+  const ignored = (why: string): StagedReceipt => ({ kind: 'ignore', why });
   let receipt: ReturnType<typeof readReceipt>;
   try {
     receipt = readReceipt(envelope);
   } catch (err) {
-    return ignore(core, inbound, `unreadable EnvelopeReceipt: ${(err as Error).message}`);
+    return ignored(`unreadable EnvelopeReceipt: ${(err as Error).message}`);
   }
   const originalId =
     receipt.original.envelopeIdentifier ?? receipt.original.requestingDocumentInstanceIdentifier;
   const sub = originalId ? await findSubmission(core.store.db, originalId) : undefined;
-  if (!sub)
-    return ignore(core, inbound, `EnvelopeReceipt for an unknown envelope ${originalId ?? '(none named)'}`);
+  if (!sub) return ignored(`EnvelopeReceipt for an unknown envelope ${originalId ?? '(none named)'}`);
   // What the receipt is checked against: the keys kept when the envelope was submitted; for a row from before they
   // were kept, the original's header (its payload is not parsed).
   const original = receiptKeysOfRow(sub) ?? receiptKeysOf(await originalHeader(core, sub.envelope_hash));
   // Only the party the envelope went to may receipt it: the sender its access point authenticated is that party.
   if (original.receiver.toLowerCase() !== inbound.sender.toLowerCase()) {
-    return ignore(
-      core,
-      inbound,
+    return ignored(
       `EnvelopeReceipt for envelope ${sub.id} comes from ${inbound.sender}, not from its receiver ${original.receiver}`,
     );
   }
   const correlation = correlateReceipt(receipt, original);
   if (!correlation.matches) {
-    return ignore(
-      core,
-      inbound,
+    return ignored(
       `EnvelopeReceipt does not answer envelope ${sub.id}: ${correlation.mismatches.join('; ')}`,
     );
   }
   const now = core.now();
   const report = { eds: core.eds, facts: factsNow(core, receipt.envelope) };
   let receipted = false;
-  await core.store.transaction(async (trx) => {
-    // The access point's record of the hand-over, in this same commit.
-    await runAlongside(part, core.store.db, trx, undefined);
-    const detail = `envelope ${sub.id}`;
-    if (!(await claimReceived(trx, inbound.as4MessageId, 'receipt', null, `answers ${detail}`, now))) return;
-    if (!sub.message_id || sub.purpose !== 'message') return;
-    const message = { id: sub.message_id, envelopeId: sub.id };
-    let recorded: boolean;
-    if (receipt.kind === 'ReceiptAcknowledgement') {
-      recorded = await transition(trx, message, 'envelopeReceipt', {
-        detail,
-        time: now,
-        report,
-        webhooks: core.webhooks,
-      });
-      if (recorded) await clearReceiptDue(trx, sub.message_id, sub.id);
-      receipted = recorded;
-    } else {
-      const ex = receipt.exception;
-      const reason = `ReceiptException${ex ? ` (${ex.category}): ${ex.reason}` : ''}`;
-      recorded = await transition(trx, message, 'envelopeReceipt', {
-        outcome: 'failure',
-        detail: `${detail}: ${reason}`,
-        time: now,
-        set: { failure_reason: reason, failure_ebms: null, receipt_due: null },
-        report,
-        webhooks: core.webhooks,
-      });
-    }
-    if (!recorded) {
-      // "The sender likewise ignores duplicate receipts and logs" (ehmi-core §6.1).
-      core.logger.info(
-        { messageId: sub.message_id, envelopeId: sub.id },
-        'duplicate EnvelopeReceipt ignored',
-      );
-    }
-  });
-  // Once committed: the envelope's submit → EnvelopeReceipt time (its first receipt only).
-  if (receipted) core.observeReceipt?.(Math.max(0, now - sub.created_at) / 1000);
+  return {
+    kind: 'take',
+    async take(trx) {
+      const detail = `envelope ${sub.id}`;
+      if (!(await claimReceived(trx, inbound.as4MessageId, 'receipt', null, `answers ${detail}`, now)))
+        return false;
+      if (!sub.message_id || sub.purpose !== 'message') return true;
+      const message = { id: sub.message_id, envelopeId: sub.id };
+      let recorded: boolean;
+      if (receipt.kind === 'ReceiptAcknowledgement') {
+        recorded = await transition(trx, message, 'envelopeReceipt', {
+          detail,
+          time: now,
+          report,
+          webhooks: core.webhooks,
+        });
+        if (recorded) await clearReceiptDue(trx, sub.message_id, sub.id);
+        receipted = recorded;
+      } else {
+        const ex = receipt.exception;
+        const reason = `ReceiptException${ex ? ` (${ex.category}): ${ex.reason}` : ''}`;
+        recorded = await transition(trx, message, 'envelopeReceipt', {
+          outcome: 'failure',
+          detail: `${detail}: ${reason}`,
+          time: now,
+          set: { failure_reason: reason, failure_ebms: null, receipt_due: null },
+          report,
+          webhooks: core.webhooks,
+        });
+      }
+      if (!recorded) {
+        // "The sender likewise ignores duplicate receipts and logs" (ehmi-core §6.1).
+        core.logger.info(
+          { messageId: sub.message_id, envelopeId: sub.id },
+          'duplicate EnvelopeReceipt ignored',
+        );
+      }
+      return true;
+    },
+    after() {
+      // Once committed: the envelope's submit → EnvelopeReceipt time (its first receipt only).
+      if (receipted) core.observeReceipt?.(Math.max(0, now - sub.created_at) / 1000);
+    },
+  };
 }
 
 /** The header of an envelope we sent, read from its blob. */
