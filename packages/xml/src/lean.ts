@@ -103,7 +103,7 @@ const XML = NAMESPACE.XML;
 /**
  * The events of xmldom's own SAX reader (the one `parseXml` uses, so the same well-formedness verdicts) made into
  * a lean tree instead of a DOM. It gives up (throws) on every warning or error the parser reports and on anything
- * the DOM builder would treat specially: a DOCTYPE, CDATA, a prefix without a namespace or a reserved one, two
+ * the DOM builder would treat specially: a DOCTYPE, a prefix without a namespace or a reserved one, two
  * attributes with the same namespace and local name (the DOM keeps the last), text after the root element.
  */
 class LeanHandler {
@@ -170,7 +170,12 @@ class LeanHandler {
       this.doc!.append(new LeanNode(3, '#text', text));
       return;
     }
-    // Adjacent runs are one text node, as the DOM's `normalize()` at the end of a parse leaves them.
+    // A CDATA section is a node of its own; adjacent text runs are one text node, as the DOM's `normalize()` at the
+    // end of a parse leaves them.
+    if (this.cdata) {
+      parent.append(new LeanNode(4, '#cdata-section', text));
+      return;
+    }
     const last = parent.lastChild;
     if (last && last.nodeType === 3) last.nodeValue += text;
     else parent.append(new LeanNode(3, '#text', text));
@@ -185,13 +190,16 @@ class LeanHandler {
     if (!this.currentElement && this.ended) throw new Unusual();
     (this.currentElement ?? this.doc!).append(new LeanNode(7, target, data));
   }
+  cdata = false;
   startCDATA(): void {
-    throw new Unusual();
+    this.cdata = true;
   }
   startDTD(): void {
     throw new Unusual();
   }
-  endCDATA(): void {}
+  endCDATA(): void {
+    this.cdata = false;
+  }
   endDTD(): void {}
   startPrefixMapping(): void {}
   endPrefixMapping(): void {}
