@@ -104,13 +104,18 @@ const XML = NAMESPACE.XML;
  * The events of xmldom's own SAX reader (the one `parseXml` uses, so the same well-formedness verdicts) made into
  * a lean tree instead of a DOM. It gives up (throws) on every warning or error the parser reports and on anything
  * the DOM builder would treat specially: a DOCTYPE, a prefix without a namespace or a reserved one, two
- * attributes with the same namespace and local name (the DOM keeps the last), text after the root element.
+ * attributes with the same namespace and local name (the DOM keeps the last), a second root, anything but whitespace
+ * after the root element.
  */
 class LeanHandler {
   readonly mimeType = MIME_TYPE.XML_APPLICATION;
   readonly locator = undefined;
   doc: LeanDocument | undefined;
   currentElement: LeanNode | undefined;
+  /** The root element has ended. */
+  ended = false;
+  /** Inside a CDATA section. */
+  cdata = false;
   startDocument(): void {
     this.doc = new LeanDocument();
   }
@@ -157,10 +162,9 @@ class LeanHandler {
     const parent = this.currentElement?.parentNode;
     this.currentElement = parent && parent !== this.doc ? parent : undefined;
     if (!parent) throw new Unusual();
-    // After the root: nothing but whitespace (not reported), comments and processing instructions may follow.
+    // After the root only whitespace, which the parser does not report, is read; anything else there gives up.
     if (parent === this.doc) this.ended = true;
   }
-  ended = false;
   characters(chars: string, start: number, length: number): void {
     const text = chars.slice(start, start + length);
     if (!text) return;
@@ -190,7 +194,6 @@ class LeanHandler {
     if (!this.currentElement && this.ended) throw new Unusual();
     (this.currentElement ?? this.doc!).append(new LeanNode(7, target, data));
   }
-  cdata = false;
   startCDATA(): void {
     this.cdata = true;
   }
