@@ -66,9 +66,12 @@ export {
   scopeValue,
 } from './model.ts';
 export {
+  type DomLoadedEnvelope,
   type LoadedEnvelope,
   loadEnvelope,
+  loadPlainEnvelope,
   type ParsedEnvelope,
+  type PlainLoadedEnvelope,
   parse,
   parsedEnvelope,
   payloadOf,

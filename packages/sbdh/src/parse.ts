@@ -1,10 +1,18 @@
 import { EhmiError } from '@ehmi/errors';
-import { type Document, type Element, parseXml, rootElement } from '@ehmi/xml';
+import {
+  type Document,
+  type Element,
+  type LeanDocument,
+  parseXml,
+  parseXmlLean,
+  rootElement,
+} from '@ehmi/xml';
 import { NS } from './constants.ts';
 import type { EhmiEnvelope, EnvelopeIssue } from './model.ts';
 import { decodeBase64 } from './parse/base64.ts';
-import { normalizeVariants } from './parse/normalize.ts';
+import { allElements, normalizeVariants, readAsTrimmed } from './parse/normalize.ts';
 import { readEnvelope } from './parse/read.ts';
+import { acceptsIgSchema } from './validate/xsd-compiled.ts';
 
 /** An envelope read in lenient mode, with the accepted variants named as warnings. */
 export interface ParsedEnvelope extends EhmiEnvelope {
@@ -12,9 +20,23 @@ export interface ParsedEnvelope extends EhmiEnvelope {
 }
 
 /** The loaded document before any rule: shared by {@link parse} and `validate`. */
-export interface LoadedEnvelope {
+export type LoadedEnvelope = DomLoadedEnvelope | PlainLoadedEnvelope;
+
+/** An envelope read into a DOM ({@link loadEnvelope}). */
+export interface DomLoadedEnvelope {
   doc: Document;
   root: Element;
+  envelope: EhmiEnvelope;
+  warnings: EnvelopeIssue[];
+  errors: EnvelopeIssue[];
+}
+
+/**
+ * An envelope {@link loadPlainEnvelope} read without a DOM: only ever one the IG's XSD set plainly accepts (so
+ * `validate` runs no XSD check on it), with no variant read leniently and nothing missing.
+ */
+export interface PlainLoadedEnvelope {
+  schemaValid: true;
   envelope: EhmiEnvelope;
   warnings: EnvelopeIssue[];
   errors: EnvelopeIssue[];
@@ -25,7 +47,7 @@ export interface LoadedEnvelope {
  * `EHMI_XML_SCHEMA_INVALID` for an SBD root in the wrong namespace, and `EHMI_INPUT_UNREADABLE` when the root is
  * not a StandardBusinessDocument at all.
  */
-export function loadEnvelope(xml: string | Uint8Array, source = 'the envelope'): LoadedEnvelope {
+export function loadEnvelope(xml: string | Uint8Array, source = 'the envelope'): DomLoadedEnvelope {
   let doc: Document;
   try {
     doc = parseXml(xml, { source });
@@ -71,6 +93,42 @@ export function loadEnvelope(xml: string | Uint8Array, source = 'the envelope'):
     });
   }
   return { doc, root, envelope, warnings, errors };
+}
+
+/**
+ * {@link loadEnvelope} for an envelope that is most likely plain (a received one: what an MSH builds), without a
+ * DOM when it can be: one pass of the XML parser's SAX reader into a lean tree (`parseXmlLean`), the IG schema as
+ * code (`acceptsIgSchema`) and the reader (`readEnvelope`) on that tree. The result stands only when the schema set
+ * plainly accepts the document, no variant is read leniently (no warning), nothing required is missing and the
+ * BinaryContent is not empty; the model is then the one {@link loadEnvelope} reads. Anything else, including every
+ * document the parser reports anything about, is read by {@link loadEnvelope}, which gives the same errors as
+ * before. Kept equal to {@link loadEnvelope} and xmllint by test/plain.test.ts.
+ *
+ * @example
+ * const loaded = loadPlainEnvelope(bytes, 'the received envelope');
+ * const check = (await validateMany([{ xml: bytes, loaded }]))[0]; // no XSD run when `schemaValid`
+ */
+export function loadPlainEnvelope(xml: string | Uint8Array, source = 'the envelope'): LoadedEnvelope {
+  let lean: LeanDocument | undefined;
+  try {
+    lean = parseXmlLean(xml, { source });
+  } catch {
+    // The checks before parsing refused it: loadEnvelope throws the same error.
+  }
+  const plain = lean && plainEnvelope(lean);
+  return plain ?? loadEnvelope(xml, source);
+}
+
+function plainEnvelope(lean: LeanDocument): PlainLoadedEnvelope | undefined {
+  // The schema as code and the reader read only what a lean node has (LeanNode: the DOM's reading properties).
+  const doc = lean as unknown as Document;
+  if (!acceptsIgSchema(doc)) return undefined;
+  const root = rootElement(doc);
+  for (const el of allElements(root)) if (readAsTrimmed(el)) return undefined;
+  const { envelope, errors } = readEnvelope(root);
+  // The schema's base64 check is stricter than decodeBase64 but for the empty text, which loadEnvelope refuses.
+  if (errors.length > 0 || envelope.binaryContent.base64 === '') return undefined;
+  return { schemaValid: true, envelope, warnings: [], errors: [] };
 }
 
 /**

@@ -32,6 +32,23 @@ const DOCTYPE = /<!DOCTYPE/i;
  */
 export function parseXml(input: string | Uint8Array, options: ParseXmlOptions = {}): Document {
   const source = options.source ?? 'XML document';
+  const text = checkedText(input, options);
+  if (options.locator !== false) return build(text, source, true);
+  try {
+    return build(text, source, false);
+  } catch {
+    // Read again, with positions, for the error to say where (it throws as it did).
+    return build(text, source, true);
+  }
+}
+
+/**
+ * The checks {@link parseXml} makes before parsing, shared with the DOM-less reader (lean.ts): the size limit, the
+ * bytes decoded by the document's own encoding, a BOM dropped, any DOCTYPE refused, forbidden characters and bare
+ * `&` refused. The text to parse, or the same `EhmiError` {@link parseXml} throws.
+ */
+export function checkedText(input: string | Uint8Array, options: ParseXmlOptions = {}): string {
+  const source = options.source ?? 'XML document';
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_XML_BYTES;
   const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
   if (size > maxBytes) {
@@ -46,13 +63,7 @@ export function parseXml(input: string | Uint8Array, options: ParseXmlOptions = 
   }
   if (!NON_WHITESPACE.test(text)) throw new EhmiError('EHMI_XML_MALFORMED', `${source} is empty`);
   checkCharacters(text, source);
-  if (options.locator !== false) return build(text, source, true);
-  try {
-    return build(text, source, false);
-  } catch {
-    // Read again, with positions, for the error to say where (it throws as it did).
-    return build(text, source, true);
-  }
+  return text;
 }
 
 function build(text: string, source: string, locator: boolean): Document {

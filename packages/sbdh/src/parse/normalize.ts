@@ -23,25 +23,10 @@ export function normalizeVariants(doc: Document): EnvelopeIssue[] {
   const root = doc.documentElement;
   if (!root) return warnings;
 
-  // Values that the XSD types as enumerations, fixed values, booleans or dateTimes do not tolerate the pretty-printed
-  // whitespace of the IG's examples ("invalid only because dateTime values are pretty-printed", §2.9).
-  const TRIMMED = new Set([
-    'HeaderVersion',
-    'Standard',
-    'Type',
-    'MultipleType',
-    'CreationDateAndTime',
-    'Identifier',
-    'RequestingDocumentCreationDateTime',
-    'ExpectedResponseDateTime',
-    'BusinessServiceName',
-  ]);
   for (const el of allElements(root)) {
-    if (el.namespaceURI !== NS.sbdh || !TRIMMED.has(el.localName ?? '')) continue;
-    if (childElements(el).length > 0) continue;
+    if (!readAsTrimmed(el)) continue;
     const text = el.textContent ?? '';
     const trimmed = text.trim();
-    if (text === trimmed || trimmed === '') continue;
     setText(el, trimmed, text);
     warn(
       'variant-whitespace',
@@ -141,7 +126,33 @@ export function normalizeVariants(doc: Document): EnvelopeIssue[] {
   return warnings;
 }
 
-function allElements(root: Element): Element[] {
+// Values that the XSD types as enumerations, fixed values, booleans or dateTimes do not tolerate the pretty-printed
+// whitespace of the IG's examples ("invalid only because dateTime values are pretty-printed", §2.9).
+const TRIMMED = new Set([
+  'HeaderVersion',
+  'Standard',
+  'Type',
+  'MultipleType',
+  'CreationDateAndTime',
+  'Identifier',
+  'RequestingDocumentCreationDateTime',
+  'ExpectedResponseDateTime',
+  'BusinessServiceName',
+]);
+
+/**
+ * Whether lenient mode reads this element's value trimmed (the `variant-whitespace` warning): a leaf of the SBDH
+ * namespace with one of the typed names above whose text has surrounding whitespace around a non-empty value.
+ */
+export function readAsTrimmed(el: Element): boolean {
+  if (el.namespaceURI !== NS.sbdh || !TRIMMED.has(el.localName ?? '')) return false;
+  if (childElements(el).length > 0) return false;
+  const text = el.textContent ?? '';
+  const trimmed = text.trim();
+  return text !== trimmed && trimmed !== '';
+}
+
+export function allElements(root: Element): Element[] {
   const out: Element[] = [];
   const walk = (el: Element): void => {
     out.push(el);

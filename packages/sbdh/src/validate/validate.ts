@@ -2,7 +2,7 @@ import { asEhmiError, type EhmiError, type EhmiErrorCode } from '@ehmi/errors';
 import { serializeXml, validateXsd, type XsdIssue } from '@ehmi/xml';
 import { type EnvelopeProfile, NS, SCHEMA_NAMES } from '../constants.ts';
 import type { EhmiEnvelope, EnvelopeIssue } from '../model.ts';
-import { type LoadedEnvelope, loadEnvelope } from '../parse.ts';
+import { type DomLoadedEnvelope, type LoadedEnvelope, loadEnvelope } from '../parse.ts';
 import { readSignal } from '../receipt/signal.ts';
 import { checkRules, type EnvelopeKind, kindOf } from './rules.ts';
 import { schemaSet } from './schemas.ts';
@@ -86,9 +86,10 @@ export async function validateMany(inputs: readonly ValidateInput[]): Promise<Va
   const xsdResults = new Map<number, XsdIssue[]>();
   for (const profile of ['ehmi', 'gs1'] as const) {
     const batch = loaded.flatMap((l, i) => {
-      if (!('doc' in l) || l.errors.length > 0 || l.envelope.profile !== profile) return [];
-      // The envelopes the IG's XSD plainly accepts need no xmllint run (xsd-compiled.ts); xmllint words the rest.
-      if (profile === 'ehmi' && acceptsIgSchema(l.doc)) {
+      if ('valid' in l || l.errors.length > 0 || l.envelope.profile !== profile) return [];
+      // The envelopes the IG's XSD plainly accepts need no xmllint run (xsd-compiled.ts; loadPlainEnvelope decided
+      // it while reading); xmllint words the rest.
+      if (profile === 'ehmi' && ('schemaValid' in l || acceptsIgSchema(l.doc))) {
         xsdResults.set(i, []);
         return [];
       }
@@ -96,14 +97,14 @@ export async function validateMany(inputs: readonly ValidateInput[]): Promise<Va
     });
     if (batch.length === 0) continue;
     const results = await validateXsd(
-      batch.map((i) => serializeXml((loaded[i] as LoadedEnvelope).doc)),
+      batch.map((i) => serializeXml((loaded[i] as DomLoadedEnvelope).doc)),
       await schemaSet(profile),
     );
     for (const [k, i] of batch.entries()) xsdResults.set(i, results[k]!.issues);
   }
 
   return loaded.map((l, i) => {
-    if (!('doc' in l)) return l;
+    if ('valid' in l) return l;
     const profile = l.envelope.profile;
     const errors: EnvelopeIssue[] = [...l.errors];
     const warnings: EnvelopeIssue[] = [...l.warnings];

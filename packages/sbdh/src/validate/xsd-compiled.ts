@@ -247,7 +247,11 @@ function attributes(
   const attrs = el.attributes;
   for (let i = 0; i < attrs.length; i++) {
     const a = attrs.item(i)!;
-    if (a.namespaceURI === XMLNS) continue;
+    if (a.namespaceURI === XMLNS) {
+      // `xmlns:p=""` is not allowed (Namespaces in XML 1.0 §3); xmllint refuses it, xmldom keeps it.
+      if (a.name !== 'xmlns' && a.value === '') return false;
+      continue;
+    }
     if (hints && a.namespaceURI === XSI && a.localName === 'schemaLocation' && SCHEMA_LOCATION.test(a.value))
       continue;
     if (a.namespaceURI) return false;

@@ -30,7 +30,7 @@ import {
   oneLineName,
   type RevocationChecker,
 } from '@ehmi/pki';
-import { type EdsMessageFacts, type EhmiEnvelope, type LoadedEnvelope, loadEnvelope } from '@ehmi/sbdh';
+import { type EdsMessageFacts, type EhmiEnvelope, type LoadedEnvelope, loadPlainEnvelope } from '@ehmi/sbdh';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
@@ -537,7 +537,7 @@ async function readEnvelope(
   const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   let loaded: LoadedEnvelope;
   try {
-    loaded = loadEnvelope(bytes, 'the received envelope');
+    loaded = loadPlainEnvelope(bytes, 'the received envelope');
   } catch {
     return { header: sbdhHeaderOf(bytes.toString('utf8')) };
   }

@@ -4,7 +4,7 @@ import { EhmiError } from '@ehmi/errors';
 import {
   type EhmiEnvelope,
   type LoadedEnvelope,
-  loadEnvelope,
+  loadPlainEnvelope,
   type MedComMessageFacts,
   type ParsedEnvelope,
   parsedEnvelope,
@@ -173,7 +173,7 @@ async function plan(core: MshCore, inbound: InboundEnvelope): Promise<Plan> {
   let loaded: LoadedEnvelope | undefined;
   let parsed: ParsedEnvelope | undefined;
   try {
-    loaded = read?.loaded ?? loadEnvelope(bytes, 'the received envelope');
+    loaded = read?.loaded ?? loadPlainEnvelope(bytes, 'the received envelope');
     parsed = parsedEnvelope(loaded);
   } catch {
     // Read again below by validate(), which says what is wrong.
