@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import type { EdsMessageFacts } from '@ehmi/sbdh';
-import type { Updateable } from 'kysely';
+import { sql, type Updateable } from 'kysely';
 import type { DeliveryStatusReporter, StepTaken } from '../delivery-status/index.ts';
 import { insertAtCommit, writePending } from '../store/index.ts';
 import type { Db } from './core.ts';
@@ -278,12 +278,16 @@ export async function transition(
 async function recorded(trx: Db, messageId: string, code: string, envelopeId: string): Promise<boolean> {
   // The transaction's own events, kept for its commit, are written first so that the look-up sees them.
   await writePending(trx);
+  // The prefix compared as a prefix, not by LIKE: SQLite re-prepares a statement whose LIKE pattern is a bound value
+  // each time that value changes (it may plan the LIKE as a range), a parse and plan per look-up; and an id holding
+  // `%` or `_` would be a wildcard there. Both engines' `substr` counts characters (code points), as here.
+  const prefix = `envelope ${envelopeId}`;
   const row = await trx
     .selectFrom('msh_events')
     .select('id')
     .where('message_id', '=', messageId)
     .where('code', '=', code)
-    .where('detail', 'like', `envelope ${envelopeId}%`)
+    .where(sql`substr(detail, 1, ${[...prefix].length})`, '=', prefix)
     .executeTakeFirst();
   return row !== undefined;
 }

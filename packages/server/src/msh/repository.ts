@@ -96,6 +96,28 @@ export function findBySubmitKey(db: Db, key: string) {
   return db.selectFrom('msh_messages').selectAll().where('submit_key', '=', key).executeTakeFirst();
 }
 
+/**
+ * A FHIR submission's two look-ups in one statement: the message first submitted with this submit key
+ * (`<Bundle.id>|<MessageHeader.id>`, an identical resubmission) and a MedCom message sent with this MessageHeader.id
+ * (another Bundle.id: a conflict). Each is `undefined` when no row matches.
+ */
+export async function findSubmitted(db: Db, key: string, messageHeaderId: string) {
+  const rows = await db
+    .selectFrom('msh_messages')
+    .selectAll()
+    .where((eb) =>
+      eb.or([
+        eb('submit_key', '=', key),
+        eb.and([eb('message_header_id', '=', messageHeaderId), eb('kind', '=', 'fhir')]),
+      ]),
+    )
+    .execute();
+  return {
+    bySubmitKey: rows.find((r) => r.submit_key === key),
+    byHeader: rows.find((r) => r.message_header_id === messageHeaderId && r.kind === 'fhir'),
+  };
+}
+
 /** A MedCom message sent with this MessageHeader.id, to `receiver` when given. */
 export function findFhirMessageByHeader(db: Db, messageHeaderId: string, receiver?: string) {
   let query = db

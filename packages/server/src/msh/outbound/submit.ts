@@ -11,7 +11,7 @@ import { isUniqueViolation, type MshCore, patientCprOf } from '../core.ts';
 import { type DocumentFamily, messageDefinition } from '../document-types.ts';
 import { type BuiltEnvelope, builtEnvelope } from '../envelopes.ts';
 import { type FhirFormat, ProfileValidationError, profileErrors, readFhir } from '../fhir-body.ts';
-import { findBySubmitKey, findFhirMessageByHeader, type PatientRestriction } from '../repository.ts';
+import { findBySubmitKey, findSubmitted, type PatientRestriction } from '../repository.ts';
 import type { MshMessagesTable } from '../tables.ts';
 import { checkEnvelope, commitMessage, newMessage } from './message.ts';
 import { checkReceiver } from './receiver-check.ts';
@@ -63,9 +63,14 @@ export async function submitFhir(
   const header = (resource.entry as { resource?: Record<string, unknown> }[] | undefined)?.[0]?.resource;
   const key = `${String(resource.id)}|${String(header?.id)}`;
   const db = core.store.db;
-  // "An identical resubmission → 200 with the earlier object": nothing is validated or sent again.
-  const earlier =
-    typeof resource.id === 'string' && typeof header?.id === 'string' && (await findBySubmitKey(db, key));
+  // "An identical resubmission → 200 with the earlier object": nothing is validated or sent again. The same
+  // statement finds a message sent with this MessageHeader.id (another Bundle.id), refused below once the message
+  // is known valid and this MSH's to send, as before. Without both ids the message is refused by `wrapMessage`.
+  const submitted =
+    typeof resource.id === 'string' && typeof header?.id === 'string'
+      ? await findSubmitted(db, key, header.id)
+      : undefined;
+  const earlier = submitted?.bySubmitKey;
   if (earlier) {
     // The earlier one is answered only to a token that may see it.
     if (patient !== undefined) checkPatient(earlier.patient_cpr, patient);
@@ -93,7 +98,8 @@ export async function submitFhir(
       { expression: ['MessageHeader.sender'] },
     );
   }
-  const sameHeader = await findFhirMessageByHeader(db, facts.messageHeaderId);
+  // `facts.messageHeaderId` is the `header.id` looked up above (the same entry's id; `wrapMessage` read it).
+  const sameHeader = submitted?.byHeader;
   if (sameHeader) {
     // MR8.R: the receiver would drop it as a duplicate. Resending is explicit (EUA API 5).
     throw new EhmiError(
