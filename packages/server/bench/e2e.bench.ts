@@ -186,7 +186,12 @@ interface DatabaseCounts {
   commits: number;
   rollbacks: number;
   statements: number | undefined;
+  /** EHMI_BENCH_PG_TOP: calls by statement text (pg_stat_statements), to rank what a phase ran per message. */
+  byStatement?: Map<string, number>;
 }
+
+/** EHMI_BENCH_PG_TOP=n: each PostgreSQL phase also prints its n statements with most calls per message. */
+const PG_TOP = Number(process.env.EHMI_BENCH_PG_TOP ?? 0);
 
 /**
  * The database's commit and statement counters. A backend reports its counters at most once a second while busy
@@ -208,7 +213,19 @@ async function databaseCounts(url: string): Promise<DatabaseCounts> {
     } catch {
       statements = undefined;
     }
-    return { commits: Number(db.rows[0].commits), rollbacks: Number(db.rows[0].rollbacks), statements };
+    let byStatement: Map<string, number> | undefined;
+    if (PG_TOP > 0 && statements !== undefined) {
+      const rows = await client.query(
+        'select query, sum(calls)::float8 as n from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database()) group by query',
+      );
+      byStatement = new Map(rows.rows.map((r: { query: string; n: number }) => [r.query, Number(r.n)]));
+    }
+    return {
+      commits: Number(db.rows[0].commits),
+      rollbacks: Number(db.rows[0].rollbacks),
+      statements,
+      ...(byStatement ? { byStatement } : {}),
+    };
   } finally {
     await client.end();
   }
@@ -217,6 +234,18 @@ async function databaseCounts(url: string): Promise<DatabaseCounts> {
 const STATS_IDLE_MS = 11_000;
 
 function databaseWork(before: DatabaseCounts, after: DatabaseCounts, n: number): DatabaseWork {
+  if (before.byStatement && after.byStatement) {
+    const ranked = [...after.byStatement]
+      .map(([query, calls]) => [query, (calls - (before.byStatement!.get(query) ?? 0)) / n] as const)
+      .filter(([, perMessage]) => perMessage > 0)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, PG_TOP);
+    for (const [query, perMessage] of ranked) {
+      console.log(
+        `  ${perMessage.toFixed(2).padStart(6)} per message  ${query.replace(/\s+/g, ' ').slice(0, 160)}`,
+      );
+    }
+  }
   return {
     commitsPerMessage: (after.commits - before.commits) / n,
     rollbacksPerMessage: (after.rollbacks - before.rollbacks) / n,

@@ -101,7 +101,8 @@ export interface Store<T = CoreTables> {
 export interface JobNotices {
   notify(trx: Kysely<unknown> | Transaction<unknown>, queue: string): Promise<void>;
   /**
-   * For the RETURNING clause of an INSERT into `jobs`: the notice of each row written `ready`, naming the row's queue
+   * For the RETURNING clause of an INSERT into `jobs`: the notice of each row written `ready` for any worker (not
+   * named in `locked_by` for a worker of the enqueuing process that claims it at once), naming the row's queue
    * (one statement may write jobs of several queues; PostgreSQL sends a notice once per transaction however often it
    * is raised).
    */
@@ -131,7 +132,7 @@ class PostgresJobNotices implements JobNotices {
   }
 
   noticeOfReadyRow(): RawBuilder<unknown> {
-    return sql`case when "status" = 'ready' then pg_notify(${JOB_CHANNEL}, ${`${this.#schema}\t${this.#self}\t`} || "queue") end`;
+    return sql`case when "status" = 'ready' and "locked_by" is null then pg_notify(${JOB_CHANNEL}, ${`${this.#schema}\t${this.#self}\t`} || "queue") end`;
   }
 
   listen(fn: (queue: string | undefined) => void): () => void {
@@ -565,6 +566,11 @@ export function beforeCommit(trx: unknown, fn: () => Promise<unknown>): boolean 
   if (!hooks) return false;
   hooks.beforeCommit.push(fn);
   return true;
+}
+
+/** Whether `trx` is a transaction opened by {@link Store.transaction} (its commit and rollback hooks run). */
+export function hasCommitHooks(trx: unknown): boolean {
+  return typeof trx === 'object' && trx !== null && commitHooks.has(trx);
 }
 
 /**

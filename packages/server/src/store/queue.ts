@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
-import { type AnyStore, afterCommit, afterRollback, insertAtCommit, type Store, storeView } from './db.ts';
+import {
+  type AnyStore,
+  afterCommit,
+  afterRollback,
+  hasCommitHooks,
+  insertAtCommit,
+  type Store,
+  storeView,
+} from './db.ts';
 import { type AnyDb, type CoreTables, coreDb, type JobsTable } from './types.ts';
 
 export interface QueueOptions {
@@ -81,10 +89,21 @@ export type JobSignal = (queue: string, runAt: number) => void;
 
 export const ANY_QUEUE = '*';
 
-/** A worker of this process that takes jobs straight from the transaction that enqueues them. */
+/**
+ * A worker of this process: it takes jobs straight from the transaction that enqueues them, and claims at once the
+ * jobs it is told of.
+ */
 export interface LocalTaker {
-  /** A slot for one job, held until the job is taken or released; undefined when the worker has none free. */
+  /**
+   * A slot for one job, held until the job is taken or released; undefined when the worker has none free (or takes
+   * no job handed over: a batch handler).
+   */
   reserve(): LocalSlot | undefined;
+  /**
+   * This worker's id when it claims a job of its queue it is told of without waiting: a job due now, when a slot is
+   * free; a job due later, whenever it runs (it wakes at the job's time). Undefined otherwise.
+   */
+  claimsAtOnce(dueNow: boolean): string | undefined;
 }
 
 /** One reserved slot of a {@link LocalTaker}. */
@@ -159,6 +178,10 @@ export class JobQueue {
     const maxAttempts = job.maxAttempts ?? this.options.maxAttempts;
     const slot = runAt <= now ? this.#reserve(trx, job.queue) : undefined;
     const lease = slot && { token: randomUUID(), until: slot.now() + slot.leaseMs };
+    // A job written ready that a worker of this process will claim as soon as the commit tells it: named by that
+    // worker in `locked_by` and no notice to the other instances (their claims would find nothing, or race this
+    // one). A claim anywhere still takes it (a poll of another instance, after this process died).
+    const claimer = slot ? undefined : this.#localClaimer(trx, job.queue, runAt <= now);
     const row = {
       id,
       queue: job.queue,
@@ -169,14 +192,15 @@ export class JobQueue {
       run_at: runAt,
       lease_until: lease ? lease.until : null,
       lease_token: lease ? lease.token : null,
-      locked_by: slot ? slot.workerId : null,
+      locked_by: slot ? slot.workerId : (claimer ?? null),
       last_error: null,
       created_at: now,
       updated_at: now,
       finished_at: null,
     };
     // Other instances on a shared PostgreSQL database hear of a job written ready when the transaction commits, by
-    // a notice the insert itself sends (no round trip of its own); a job written claimed is this process's.
+    // a notice the insert itself sends (no round trip of its own); a job written claimed, or ready for a local
+    // worker that claims it at once, is this process's.
     const notices = this.store.jobNotices;
     const returning = notices && { key: 'notice', expression: notices.noticeOfReadyRow() };
     try {
@@ -246,6 +270,20 @@ export class JobQueue {
         return undefined;
       }
       return slot;
+    }
+    return undefined;
+  }
+
+  /**
+   * A local worker of `queue` that claims the job at once when the commit signals it (see
+   * {@link LocalTaker.claimsAtOnce}); only where that signal follows the commit: a transaction opened by
+   * {@link Store.transaction} or the plain handle.
+   */
+  #localClaimer(trx: AnyDb, queue: string, dueNow: boolean): string | undefined {
+    if (trx.isTransaction && !hasCommitHooks(trx)) return undefined;
+    for (const taker of takers.get(this.store.db)?.get(queue) ?? []) {
+      const id = taker.claimsAtOnce(dueNow);
+      if (id !== undefined) return id;
     }
     return undefined;
   }

@@ -162,10 +162,13 @@ export class Worker<P = unknown> {
       if (queue === this.#name || queue === ANY_QUEUE) this.#wakeAt(runAt);
     });
     // A job handler takes jobs enqueued in this process straight from their transaction; a batch handler claims,
-    // so that one claim takes what is due together.
-    if (typeof this.#handler === 'function') {
-      this.#withdraw = this.#queue.offer(this.#name, { reserve: () => this.#reserve() });
-    }
+    // so that one claim takes what is due together. Either claims at once the jobs it is told of while a slot is
+    // free: those need no notice to other instances.
+    const takesJobs = typeof this.#handler === 'function';
+    this.#withdraw = this.#queue.offer(this.#name, {
+      reserve: () => (takesJobs ? this.#reserve() : undefined),
+      claimsAtOnce: (dueNow) => this.#claimsAtOnce(dueNow),
+    });
     this.#mayBeDue = true;
     this.#sweepDue = true;
     this.#loop = this.#run();
@@ -184,6 +187,13 @@ export class Worker<P = unknown> {
   #nudge(): void {
     this.#woken = true;
     this.#wakeUp?.();
+  }
+
+  #claimsAtOnce(dueNow: boolean): string | undefined {
+    if (this.#stopped) return undefined;
+    // Told of a job due later, the worker wakes at its time; of one due now, it claims when a slot is free.
+    if (!dueNow || this.#running.size + this.#reserved < this.#concurrency) return this.id;
+    return undefined;
   }
 
   #reserve(): LocalSlot | undefined {

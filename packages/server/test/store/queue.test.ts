@@ -1021,5 +1021,81 @@ for (const engine of engines()) {
         await other.close();
       }
     });
+
+    it('sends other instances no notice of a ready job a worker of its own process claims at once; other ready jobs are noticed', {
+      timeout: 20_000,
+      skip: engine.name === 'sqlite' ? 'one SQLite database has one instance' : undefined,
+    }, async () => {
+      // The other instance runs a batch worker (it claims, never takes a job handed over) of `name`, idle.
+      const other = await openNodeStore({ ...t.connection, busyTimeoutMs: 5000, poolSize: 2 });
+      const otherQueue = new JobQueue(other, base);
+      const name = q();
+      const unworked = q();
+      const batches: string[][] = [];
+      let batchRan: () => void = () => {};
+      const worker = new Worker<string>(
+        otherQueue,
+        name,
+        {
+          size: 10,
+          run: async (jobs) => {
+            batches.push(jobs.map((j) => j.payload));
+            batchRan();
+            return jobs.map(() => undefined);
+          },
+        },
+        { pollIntervalMs: HOUR },
+      );
+      const heard: (string | undefined)[] = [];
+      let heardUnworked: () => void = () => {};
+      const unlisten = t.store.jobNotices!.listen((queue) => {
+        heard.push(queue);
+        if (queue === unworked) heardUnworked();
+      });
+      worker.start();
+      try {
+        await worker.idle();
+        // Due now, while the worker has a free slot: written ready, naming that worker, and claimed by it.
+        const ran = new Promise<void>((resolve) => (batchRan = resolve));
+        const id = await other.transaction((trx) =>
+          otherQueue.enqueue(trx, { queue: name, payload: 'mine' }),
+        );
+        assert.equal((await otherQueue.get(id))?.locked_by, worker.id);
+        await ran;
+        assert.deepEqual(batches, [['mine']]);
+        // Due later: the worker wakes at its time, so no notice either.
+        const later = await other.transaction((trx) =>
+          otherQueue.enqueue(trx, { queue: name, payload: 'later', runAt: Date.now() + HOUR }),
+        );
+        assert.equal((await otherQueue.get(later))?.locked_by, worker.id);
+        // A queue without a worker there: noticed. Notices arrive in commit order, so once this one is heard, one
+        // of the jobs above would have been too.
+        const noticed = new Promise<void>((resolve) => (heardUnworked = resolve));
+        const loose = await other.transaction((trx) =>
+          otherQueue.enqueue(trx, { queue: unworked, payload: 'anyone' }),
+        );
+        await noticed;
+        assert.equal((await otherQueue.get(loose))?.locked_by, null);
+        assert.deepEqual(
+          heard.filter((queue) => queue !== undefined),
+          [unworked],
+        );
+        // Named for a worker, a ready job is still any worker's to claim (after its process died, say).
+        const taken = await new JobQueue(t.store, base).claim(name, 'this instance', 10);
+        assert.deepEqual(taken, []);
+        const late = await new JobQueue(t.store, { ...base, now: () => Date.now() + 2 * HOUR }).claim(
+          name,
+          'this instance',
+        );
+        assert.deepEqual(
+          late.map((j) => j.payload),
+          ['later'],
+        );
+      } finally {
+        unlisten();
+        await worker.stop();
+        await other.close();
+      }
+    });
   });
 }
