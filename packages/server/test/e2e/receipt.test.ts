@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { parse, RECEIPT_DOCUMENT_ID, receiptEnvelope } from '@ehmi/sbdh';
+import pino from 'pino';
 import { Agent, request } from 'undici';
 import { buildOutboundMessage } from '../../src/ap/message.ts';
 import type { InboundEnvelope } from '../../src/contract.ts';
@@ -34,12 +35,18 @@ for (const engine of engines()) {
     let pair: Pair;
     let proxy: ApProxy;
     let eds: EdsDouble;
+    /** What the nodes logged at info and above (their messages and fields), to count a log line. */
+    const logged: { msg: string; org?: string; messageId?: string }[] = [];
     const participant = (org: string) =>
       `0088:${pair.plan.organisations.find((o) => o.spec.name === org)!.spec.gln}`;
 
     before(async () => {
       // The hospital is planned (its certificates issued and published) but not started: the third party.
-      pair = await makePair(engine, undefined, 3);
+      const logger = pino(
+        { level: 'info' },
+        { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) },
+      );
+      pair = await makePair(engine, undefined, 3, logger);
       // Every station reports its steps to an EDS stand-in (the central node's TLS certificate).
       const central = pair.plan.pki.central.tlsServer;
       eds = await startEdsDouble({
@@ -79,9 +86,13 @@ for (const engine of engines()) {
         .execute();
 
     /** An AS4 message carrying `xml` to municipality's AP, signed by `from`'s AP with its own key; AS4-receipted. */
-    const postAs4 = async (from: string, xml: string, process: string): Promise<string> => {
+    const postAs4 = async (
+      from: string,
+      xml: string,
+      process: string,
+      messageId = `${randomUUID()}@${from}.test.ehmi`,
+    ): Promise<string> => {
       const pki = pair.plan.pki.organisations;
-      const messageId = `${randomUUID()}@${from}.test.ehmi`;
       const msg = await buildOutboundMessage({
         messageId,
         timestamp: new Date(),
@@ -240,6 +251,20 @@ for (const engine of engines()) {
       await reaches(pair, 'municipality', sent.body.id, 'receipted');
       assert.equal((await deliverJobs('municipality')).length, jobsBefore + 1, 'no hand-over job for it');
     });
+    /** gp's EnvelopeReceipt for municipality's envelope `envelopeId`, as gp sent it. */
+    const gpReceipt = async (envelopeId: string): Promise<string> => {
+      const gp = pair.nodes.gp!;
+      for (const r of await gp.store.db
+        .selectFrom('msh_submissions')
+        .select('envelope_hash')
+        .where('purpose', '=', 'receipt')
+        .execute()) {
+        const text = (await gp.store.blobs.read(r.envelope_hash)).toString('utf8');
+        if (text.includes(envelopeId)) return text;
+      }
+      throw new Error(`gp's EnvelopeReceipt for ${envelopeId} not found`);
+    };
+
     /** Municipality's records of an AS4 message it received: the MSH's note, the AP's row. */
     const received = async (as4Id: string) => {
       const db = pair.nodes.municipality!.store.db;
@@ -306,18 +331,7 @@ for (const engine of engines()) {
       const sent = await submit(pair);
       await reaches(pair, 'municipality', sent.body.id, 'receipted');
       const { sub, outbound } = await sentEnvelope(sent.body.id);
-      // gp's EnvelopeReceipt for it, as gp sent it.
-      const gp = pair.nodes.gp!;
-      let xml: string | undefined;
-      for (const r of await gp.store.db
-        .selectFrom('msh_submissions')
-        .select('envelope_hash')
-        .where('purpose', '=', 'receipt')
-        .execute()) {
-        const text = (await gp.store.blobs.read(r.envelope_hash)).toString('utf8');
-        if (text.includes(sub.id)) xml = text;
-      }
-      assert.ok(xml, 'gp’s EnvelopeReceipt found');
+      const xml = await gpReceipt(sub.id);
       // Its first reception's reports are queued in the commit that receipted it (before `receipted` shows).
       const first = await status(pair, 'municipality', sent.body.id);
       const reports = await edsCodes();
@@ -382,6 +396,53 @@ for (const engine of engines()) {
       } finally {
         proxy.mode = 'forward';
       }
+    });
+    it('a duplicate EnvelopeReceipt whose part of the reception is rolled back after the MSH took it: noted once by the job, logged once', async () => {
+      const sent = await submit(pair);
+      await reaches(pair, 'municipality', sent.body.id, 'receipted');
+      const { sub, outbound } = await sentEnvelope(sent.body.id);
+      const xml = await gpReceipt(sub.id);
+      const backend = pair.nodes.municipality!.msh!.backend;
+      const prepare = backend.prepareDelivery!;
+      const again = `${randomUUID()}@gp.test.ehmi`;
+      const failed: string[] = [];
+      // The reception's part fails after the MSH's take (its savepoint rolled back): the job delivers it.
+      backend.prepareDelivery = async (inbound: InboundEnvelope) => {
+        const prepared = await prepare(inbound);
+        if (!prepared || inbound.as4MessageId !== again) return prepared;
+        failed.push(inbound.as4MessageId);
+        return {
+          async take(trx) {
+            await prepared.take(trx);
+            throw new Error('the reception’s part failed after the MSH’s');
+          },
+        };
+      };
+      const first = await status(pair, 'municipality', sent.body.id);
+      const jobsBefore = (await deliverJobs('municipality')).length;
+      try {
+        await postAs4('gp', xml, outbound.process, again);
+        await eventually('the hand-over job done', async () => {
+          const jobs = await deliverJobs('municipality');
+          return jobs.length === jobsBefore + 1 && jobs.every((j) => j.status === 'done') ? true : undefined;
+        });
+      } finally {
+        backend.prepareDelivery = prepare;
+      }
+      assert.deepEqual(failed, [again]);
+      const r = await received(again);
+      assert.deepEqual(
+        r.noted.map((n) => n.outcome),
+        ['receipt'],
+      );
+      assert.equal(r.ap, 'delivered');
+      assert.deepEqual((await status(pair, 'municipality', sent.body.id)).events, first.events);
+      // "The sender likewise ignores duplicate receipts and logs" (ehmi-core §6.1): once, for what committed.
+      assert.equal(
+        logged.filter((l) => l.msg === 'duplicate EnvelopeReceipt ignored' && l.messageId === sent.body.id)
+          .length,
+        1,
+      );
     });
   });
 }
