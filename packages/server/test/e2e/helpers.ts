@@ -71,11 +71,16 @@ export interface Pair {
 
 /**
  * Two organisations' nodes of a planned network (none started yet). `organisations` plans more of the local network's
- * organisations (their certificates issued, in every node's static map), for tests that act as a third party.
+ * organisations (their certificates issued, in every node's static map), for tests that act as a third party;
+ * `logger` is the nodes' (tests that read what was logged).
  */
-export async function makePair(engine: Engine, base: ConfigInput = FAST, organisations = 2): Promise<Pair> {
+export async function makePair(
+  engine: Engine,
+  base: ConfigInput = FAST,
+  organisations = 2,
+  logger: Logger = pino({ level: (process.env.EHMI_TEST_LOG_LEVEL as 'warn') ?? 'silent' }),
+): Promise<Pair> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ehmi-e2e-'));
-  const logger = pino({ level: (process.env.EHMI_TEST_LOG_LEVEL as 'warn') ?? 'silent' });
   const schema = `e2e_${randomBytes(4).toString('hex')}`;
   const plan = await planNetwork({
     dataDir,

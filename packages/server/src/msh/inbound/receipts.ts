@@ -154,6 +154,7 @@ export async function stageReceipt(
   const now = core.now();
   const report = { eds: core.eds, facts: factsNow(core, receipt.envelope) };
   let receipted = false;
+  let duplicate = false;
   return {
     kind: 'take',
     async take(trx) {
@@ -184,18 +185,20 @@ export async function stageReceipt(
           webhooks: core.webhooks,
         });
       }
-      if (!recorded) {
-        // "The sender likewise ignores duplicate receipts and logs" (ehmi-core §6.1).
-        core.logger.info(
-          { messageId: sub.message_id, envelopeId: sub.id },
-          'duplicate EnvelopeReceipt ignored',
-        );
-      }
+      duplicate = !recorded;
       return true;
     },
     after() {
       // Once committed: the envelope's submit → EnvelopeReceipt time (its first receipt only).
       if (receipted) core.observeReceipt?.(Math.max(0, now - sub.created_at) / 1000);
+      // "The sender likewise ignores duplicate receipts and logs" (ehmi-core §6.1): once, for the take that committed
+      // (one rolled back with the AP's savepoint is taken again by the hand-over job).
+      if (duplicate) {
+        core.logger.info(
+          { messageId: sub.message_id, envelopeId: sub.id },
+          'duplicate EnvelopeReceipt ignored',
+        );
+      }
     },
   };
 }
