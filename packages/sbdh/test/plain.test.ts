@@ -64,6 +64,20 @@ const READING: [string, RegExp, Replacement][] = [
   ['a line separator in a value', /<TypeVersion>([^<]*)</, '<TypeVersion>$1\u2028x<'],
   ['a replacement character in a value', /<TypeVersion>([^<]*)</, '<TypeVersion>$1\ufffd<'],
   ['a control character', /<TypeVersion>([^<]*)</, '<TypeVersion>$1\u0001<'],
+  ['a reference to character 0', /<TypeVersion>([^<]*)</, '<TypeVersion>$1&#0;<'],
+  ['a reference to a surrogate', /<TypeVersion>([^<]*)</, '<TypeVersion>$1&#xD800;<'],
+  ['a reference to U+FFFE', /<TypeVersion>([^<]*)</, '<TypeVersion>$1&#xFFFE;<'],
+  ['a reference beyond Unicode', /<TypeVersion>([^<]*)</, '<TypeVersion>$1&#x110000;<'],
+  ['"]]>" in a value', /<TypeVersion>([^<]*)</, '<TypeVersion>$1]]><'],
+  ['U+0080 in a start tag', /<HeaderVersion>/, '<HeaderVersion\u0080>'],
+  ['the prefix xml bound elsewhere', /<Sender>/, '<Sender xmlns:xml="urn:x">'],
+  [
+    'a prefix bound to the XML namespace',
+    /<Sender>/,
+    '<Sender xmlns:p="http://www.w3.org/XML/1998/namespace">',
+  ],
+  ['the prefix xmlns declared', /<Sender>/, '<Sender xmlns:xmlns="urn:x">'],
+  ['a prefix bound to the xmlns namespace', /<Sender>/, '<Sender xmlns:p="http://www.w3.org/2000/xmlns/">'],
   ['an unclosed element', /<\/Sender>/, ''],
   ['mismatched end tag', /<\/Sender>/, '</Sendr>'],
   ['a self-closed root', /^[\s\S]*$/, '<StandardBusinessDocument xmlns="http://www.medcom.dk/ehmi/sbdh"/>'],
@@ -181,6 +195,28 @@ describe('loadPlainEnvelope: a received envelope read without a DOM', () => {
       `${corpus.length} documents, ${plain} read without a DOM, ${plainTexts.length} of them checked by xmllint`,
     );
     assert.ok(plain >= built.length * 3, `only ${plain} read without a DOM`);
+  });
+
+  it('refuses, with either reader, what xmllint refuses as not well-formed though xmldom reads it', () => {
+    const names = [
+      'a reference to character 0',
+      'a reference to a surrogate',
+      'a reference to U+FFFE',
+      'a reference beyond Unicode',
+      '"]]>" in a value',
+      'U+0080 in a start tag',
+      'the prefix xml bound elsewhere',
+      'a prefix bound to the XML namespace',
+      'the prefix xmlns declared',
+      'a prefix bound to the xmlns namespace',
+    ];
+    for (const name of names) {
+      const [, re, by] = READING.find(([n]) => n === name)!;
+      const xml = built[0]!.xml.replace(re, by as string);
+      assert.notEqual(xml, built[0]!.xml, name);
+      assert.throws(() => loadPlainEnvelope(xml), { code: 'EHMI_XML_MALFORMED' }, name);
+      assert.throws(() => loadEnvelope(xml), { code: 'EHMI_XML_MALFORMED' }, name);
+    }
   });
 
   it('refuses a DOCTYPE, an oversized document and a bad encoding before any parse, as parseXml does', () => {

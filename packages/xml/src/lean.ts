@@ -1,5 +1,5 @@
 import { DOMParser, MIME_TYPE, NAMESPACE } from '@xmldom/xmldom';
-import { checkedText, type ParseXmlOptions } from './parse.ts';
+import { checkedText, type ParseXmlOptions, reservedNamespaceDeclaration } from './parse.ts';
 
 /**
  * A read-only node of a lean tree: the part of the DOM a reader walks (`nodeType`, `nodeName`, `nodeValue`,
@@ -204,7 +204,9 @@ class LeanHandler {
     this.cdata = false;
   }
   endDTD(): void {}
-  startPrefixMapping(): void {}
+  startPrefixMapping(prefix: string, uri: string): void {
+    if (reservedNamespaceDeclaration(prefix, uri)) throw new Unusual();
+  }
   endPrefixMapping(): void {}
   ignorableWhitespace(): void {}
   skippedEntity(): void {

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { EhmiError } from '@ehmi/errors';
-import { DOMParser, type Document, MIME_TYPE, XMLSerializer } from '@xmldom/xmldom';
+import { DOMParser, type Document, MIME_TYPE, NAMESPACE, XMLSerializer } from '@xmldom/xmldom';
 import { memoizeXmldomGrammar } from './xmldom-grammar.ts';
 
 memoizeXmldomGrammar();
@@ -70,6 +71,7 @@ function build(text: string, source: string, locator: boolean): Document {
   let first: EhmiError | undefined;
   const parser = new DOMParser({
     locator,
+    domHandler: CheckedDomHandler,
     onError: (level, message, context) => {
       const at = locate(context);
       first ??= new EhmiError(
@@ -109,10 +111,9 @@ function locate(context: unknown): string {
 const FORBIDDEN_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 // XML 1.0 §4.1: `&` starts an entity or character reference; anything else is not well-formed (xmldom keeps it as
 // text). Inside CDATA sections, comments and processing instructions `&` is literal. Each `&` is tested where it
-// stands; the literal sections are located only when one is not a reference (a reference holds no `<`, so one that
-// starts outside a section lies wholly outside it), so a document is not copied to be checked.
-const LITERAL_SECTIONS = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
-const REFERENCE = /&(?:[A-Za-z_:][\w.:-]*|#[0-9]+|#x[0-9A-Fa-f]+);/y;
+// stands; where it lies is found only when one is not a reference, or a character reference to no XML character, so a
+// document is not copied to be checked.
+const REFERENCE = /&(?:[A-Za-z_:][\w.:-]*|#([0-9]+)|#x([0-9A-Fa-f]+));/y;
 const NON_WHITESPACE = /\S/;
 
 function checkCharacters(text: string, source: string): void {
@@ -120,46 +121,177 @@ function checkCharacters(text: string, source: string): void {
   if (bad) {
     throw new EhmiError(
       'EHMI_XML_MALFORMED',
-      `${source} is not well-formed XML: character U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at offset ${bad.index} is not allowed in XML`,
+      `${source} is not well-formed XML: character U+${hex(bad[0].charCodeAt(0))} at offset ${bad.index} is not allowed in XML`,
     );
   }
-  const amp = bareAmpersand(text);
-  if (amp >= 0) {
-    throw new EhmiError(
-      'EHMI_XML_MALFORMED',
-      `${source} is not well-formed XML: "&" at offset ${amp} does not start an entity or character reference`,
-    );
-  }
+  const wrong = badReference(text) ?? textCdataEnd(text) ?? c1InTag(text);
+  if (wrong) throw new EhmiError('EHMI_XML_MALFORMED', `${source} is not well-formed XML: ${wrong}`);
 }
 
-/** The offset of the first `&` outside a literal section that starts no reference, or -1. */
-function bareAmpersand(text: string): number {
-  let sections: number[] | undefined;
+function hex(code: number): string {
+  return code.toString(16).toUpperCase().padStart(4, '0');
+}
+
+/**
+ * The first `&` outside a literal section that starts no reference, or starts a character reference to a code point
+ * that is no XML character (XML 1.0 §2.2 Char, §4.1 "Well-formedness constraint: Legal Character"; xmldom decodes
+ * `&#0;` or `&#xD800;` as it stands): what is wrong, or undefined.
+ */
+function badReference(text: string): string | undefined {
+  let where: ((at: number) => Place) | undefined;
   for (let at = text.indexOf('&'); at >= 0; at = text.indexOf('&', at + 1)) {
     REFERENCE.lastIndex = at;
-    if (REFERENCE.test(text)) continue;
-    sections ??= literalSections(text);
-    if (!inside(sections, at)) return at;
+    const ref = REFERENCE.exec(text);
+    if (ref && ref[1] === undefined && ref[2] === undefined) continue;
+    const code = ref ? Number.parseInt(ref[1] ?? ref[2]!, ref[1] === undefined ? 16 : 10) : -1;
+    if (ref && isXmlChar(code)) continue;
+    where ??= places(text);
+    if (where(at) === 'literal') continue;
+    return ref
+      ? `the character reference "${ref[0]}" at offset ${at} is to no XML character`
+      : `"&" at offset ${at} does not start an entity or character reference`;
   }
-  return -1;
+  return undefined;
 }
 
-/** Start and end offsets of the CDATA sections, comments and processing instructions, in order. */
-function literalSections(text: string): number[] {
-  const out: number[] = [];
-  LITERAL_SECTIONS.lastIndex = 0;
-  for (let m = LITERAL_SECTIONS.exec(text); m; m = LITERAL_SECTIONS.exec(text)) {
-    out.push(m.index, m.index + m[0].length);
-  }
-  return out;
+/** XML 1.0 §2.2: Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]. */
+function isXmlChar(code: number): boolean {
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
 }
 
-function inside(sections: readonly number[], at: number): boolean {
-  for (let i = 0; i < sections.length; i += 2) {
-    if (at < sections[i]!) return false;
-    if (at < sections[i + 1]!) return true;
+/** XML 1.0 §2.4: `]]>` in character data (not ending a CDATA section, not in an attribute value) is not well-formed. */
+function textCdataEnd(text: string): string | undefined {
+  let where: ((at: number) => Place) | undefined;
+  for (let at = text.indexOf(']]>'); at >= 0; at = text.indexOf(']]>', at + 1)) {
+    where ??= places(text);
+    if (where(at) === 'content') return `"]]>" at offset ${at} is in character data`;
   }
-  return false;
+  return undefined;
+}
+
+/**
+ * U+0080 in a tag outside its attribute values: no name or whitespace character (XML 1.0 §2.3), but xmldom reads it
+ * as a space, so `<a\u0080b="1">` would be an element with an attribute.
+ */
+function c1InTag(text: string): string | undefined {
+  let where: ((at: number) => Place) | undefined;
+  for (let at = text.indexOf('\u0080'); at >= 0; at = text.indexOf('\u0080', at + 1)) {
+    where ??= places(text);
+    if (where(at) === 'tag') return `character U+0080 at offset ${at} is not allowed in a tag`;
+  }
+  return undefined;
+}
+
+/** Where an offset lies: in character data, in a tag outside its attribute values, in an attribute value, or in a
+ * comment, CDATA section or processing instruction (where `&`, `]]>`… are literal). */
+type Place = 'content' | 'tag' | 'value' | 'literal';
+
+/**
+ * Where offsets of `text` lie, asked in increasing order: the text is read once from its start, by the native
+ * searches, as far as the last offset asked (only documents with something to check are read so).
+ */
+function places(text: string): (at: number) => Place {
+  let end = 0;
+  let place: Place = 'content';
+  /** What the text at `end` is (content, or inside a tag, or inside a value quoted with `quote`). */
+  let state: 'content' | 'tag' | 'value' = 'content';
+  let quote = '"';
+  /** The `<` that opens a tag, not one that ends it. */
+  let opening = 0;
+  const next = (): void => {
+    const from = end;
+    if (state !== 'content') {
+      // A tag ends at `>`, a value at its quote (both kept with it); a `<` in either is not well-formed and is read as
+      // where content starts again (so a literal section after it is one still).
+      const stops = state === 'tag' ? TAG_STOP : quote === '"' ? DOUBLE_QUOTED_STOP : SINGLE_QUOTED_STOP;
+      stops.lastIndex = from + opening;
+      opening = 0;
+      const stop = stops.exec(text);
+      place = state;
+      if (!stop || stop[0] === '<') {
+        end = stop ? stop.index : text.length;
+        state = 'content';
+      } else {
+        end = stop.index + 1;
+        if (stop[0] === '>') state = 'content';
+        else if (state === 'value') state = 'tag';
+        else {
+          state = 'value';
+          quote = stop[0];
+        }
+      }
+      if (end > from) return;
+    }
+    const lt = text.indexOf('<', end);
+    if (lt !== end) {
+      end = lt < 0 ? text.length : lt;
+      place = 'content';
+      return;
+    }
+    for (const [open, close] of LITERAL) {
+      if (!text.startsWith(open, end)) continue;
+      const at = text.indexOf(close, end + open.length);
+      // Never closed: not a literal section (the parser says what is wrong), read as a tag.
+      if (at < 0) break;
+      end = at + close.length;
+      place = 'literal';
+      return;
+    }
+    state = 'tag';
+    opening = 1;
+    next();
+  };
+  return (at) => {
+    while (end <= at && end < text.length) next();
+    return place;
+  };
+}
+
+const TAG_STOP = /["'<>]/g;
+const DOUBLE_QUOTED_STOP = /["<]/g;
+const SINGLE_QUOTED_STOP = /['<]/g;
+const LITERAL: [string, string][] = [
+  ['<!--', '-->'],
+  ['<![CDATA[', ']]>'],
+  ['<?', '?>'],
+];
+
+/**
+ * Namespaces in XML 1.0 §3: what is wrong with declaring `prefix` (empty for the default namespace) as `uri`, or
+ * undefined. The prefix `xml` is bound to the XML namespace only, no other prefix (nor the default) to it, the
+ * prefix `xmlns` is never declared and nothing is bound to its namespace. xmldom keeps each of these.
+ */
+export function reservedNamespaceDeclaration(prefix: string, uri: string): string | undefined {
+  const name = prefix === '' ? 'the default namespace' : `the prefix "${prefix}"`;
+  if (prefix === 'xmlns') return 'the prefix "xmlns" must not be declared';
+  if (prefix === 'xml')
+    return uri === NAMESPACE.XML ? undefined : `the prefix "xml" must not be bound to "${uri}"`;
+  if (uri === NAMESPACE.XML) return `${name} must not be bound to the XML namespace`;
+  if (uri === NAMESPACE.XMLNS) return `${name} must not be bound to the xmlns namespace`;
+  return undefined;
+}
+
+/**
+ * xmldom's own DOM builder (the one `DOMParser` uses when given none; exported by its module, not by its types),
+ * refusing the reserved namespace declarations: the parser reports what the builder throws as an error.
+ */
+const XmldomDomHandler = (
+  createRequire(import.meta.url)('@xmldom/xmldom/lib/dom-parser.js') as {
+    __DOMHandler: new (options: unknown) => object;
+  }
+).__DOMHandler;
+class CheckedDomHandler extends XmldomDomHandler {
+  startPrefixMapping(prefix: string, uri: string): void {
+    const wrong = reservedNamespaceDeclaration(prefix, uri);
+    if (wrong) throw new Error(wrong);
+  }
 }
 
 const DECLARED_ENCODING = /^<\?xml[^>]*\sencoding\s*=\s*["']([A-Za-z][\w.-]*)["']/;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
-import { childElement, excC14n, parseXml, rootElement } from '../src/index.ts';
+import { childElement, excC14n, parseXml, parseXmlLean, rootElement } from '../src/index.ts';
 
 function code(fn: () => unknown): string | undefined {
   try {
@@ -171,6 +171,97 @@ describe('parseXml strictness beyond the DOM parser', () => {
       }
       assert.equal(found, expected, text);
     }
+  });
+
+  it('refuses a character reference to no XML character, in text and in attribute values', () => {
+    for (const ref of [
+      '&#0;',
+      '&#x0;',
+      '&#8;',
+      '&#xD800;',
+      '&#xDFFF;',
+      '&#xFFFE;',
+      '&#xFFFF;',
+      '&#x110000;',
+      '&#99999999;',
+    ]) {
+      for (const doc of [`<r>a${ref}</r>`, `<r a="${ref}"/>`]) {
+        assert.throws(
+          () => parseXml(doc),
+          { code: 'EHMI_XML_MALFORMED', message: /is to no XML character/ },
+          doc,
+        );
+        assert.throws(() => parseXmlLean(doc), { code: 'EHMI_XML_MALFORMED' }, doc);
+      }
+    }
+    // The edges of XML's characters, and the same references where they are literal.
+    const ok = parseXml('<r a="&#9;">&#xA;&#xD;&#x20;&#xD7FF;&#xE000;&#xFFFD;&#x10000;&#x10FFFF;</r>');
+    assert.equal(ok.documentElement?.textContent, '\n\r \ud7ff\ue000\ufffd\u{10000}\u{10ffff}');
+    assert.equal(
+      parseXml('<r><![CDATA[&#0;]]><!-- &#0; --><?p &#0;?></r>').documentElement?.textContent,
+      '&#0;',
+    );
+  });
+
+  it('refuses "]]>" in character data, and reads it in CDATA, comments, processing instructions and values', () => {
+    for (const doc of ['<r>a]]>b</r>', '<r><a/>]]></r>', '<r a="1">]]></r>', '<r a=">">]]></r>']) {
+      assert.throws(
+        () => parseXml(doc),
+        { code: 'EHMI_XML_MALFORMED', message: /"\]\]>" at offset \d+ is in character data/ },
+        doc,
+      );
+      assert.throws(() => parseXmlLean(doc), { code: 'EHMI_XML_MALFORMED' }, doc);
+    }
+    const doc = parseXml('<r a="]]>" b=\'"]]>\'><![CDATA[x]]><!-- ]]> --><?p ]]>?>]]&gt;</r>');
+    assert.equal(doc.documentElement?.getAttribute('a'), ']]>');
+    assert.equal(doc.documentElement?.getAttribute('b'), '"]]>');
+    assert.equal(doc.documentElement?.textContent, 'x]]>');
+  });
+
+  it('refuses U+0080 in a tag (xmldom reads it as a space), and reads it in text and values', () => {
+    for (const doc of [
+      '<r\u0080a="1"/>',
+      '<r a="1"\u0080b="2"/>',
+      '<r a="1"\u0080/>',
+      "<r a='1'\u0080>x</r>",
+    ]) {
+      assert.throws(
+        () => parseXml(doc),
+        { code: 'EHMI_XML_MALFORMED', message: /U\+0080 at offset \d+ is not allowed in a tag/ },
+        doc,
+      );
+      assert.throws(() => parseXmlLean(doc), { code: 'EHMI_XML_MALFORMED' }, doc);
+    }
+    const doc = parseXml('<r a="\u0080">\u0080<!--\u0080--></r>');
+    assert.equal(doc.documentElement?.getAttribute('a'), '\u0080');
+    assert.equal(doc.documentElement?.textContent, '\u0080');
+  });
+
+  it('refuses the namespace declarations Namespaces in XML 1.0 §3 reserves', () => {
+    const XML = 'http://www.w3.org/XML/1998/namespace';
+    const XMLNS = 'http://www.w3.org/2000/xmlns/';
+    for (const [declaration, wrong] of [
+      ['xmlns:xml="urn:x"', 'the prefix "xml" must not be bound to "urn:x"'],
+      [`xmlns:p="${XML}"`, 'the prefix "p" must not be bound to the XML namespace'],
+      [`xmlns="${XML}"`, 'the default namespace must not be bound to the XML namespace'],
+      ['xmlns:xmlns="urn:x"', 'the prefix "xmlns" must not be declared'],
+      [`xmlns:xmlns="${XMLNS}"`, 'the prefix "xmlns" must not be declared'],
+      [`xmlns:p="${XMLNS}"`, 'the prefix "p" must not be bound to the xmlns namespace'],
+      [`xmlns="${XMLNS}"`, 'the default namespace must not be bound to the xmlns namespace'],
+    ]) {
+      for (const doc of [`<r ${declaration}/>`, `<r><a ${declaration}>x</a></r>`]) {
+        assert.throws(
+          () => parseXml(doc),
+          { code: 'EHMI_XML_MALFORMED', message: new RegExp(`: ${wrong}`) },
+          doc,
+        );
+        assert.throws(() => parseXml(doc, { locator: false }), { code: 'EHMI_XML_MALFORMED' }, doc);
+        assert.equal(parseXmlLean(doc), undefined, doc);
+      }
+    }
+    // The prefix xml bound to its own namespace may be declared.
+    const doc = parseXml(`<r xmlns:xml="${XML}" xml:lang="da"/>`);
+    assert.equal(doc.documentElement?.getAttributeNS(XML, 'lang'), 'da');
   });
 
   it('refuses control characters XML 1.0 does not allow, naming the code point', () => {

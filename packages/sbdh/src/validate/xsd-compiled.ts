@@ -1,5 +1,12 @@
 import type { Document, Element, Node } from '@ehmi/xml';
-import { NS, SCOPE_TYPES } from '../constants.ts';
+import {
+  BUSINESS_SERVICE_REQUEST,
+  BUSINESS_SERVICE_RESPONSE,
+  SCOPE_IDENTIFIERS as IG_SCOPE_IDENTIFIERS,
+  IG_STANDARDS,
+  NS,
+  SCOPE_TYPES,
+} from '../constants.ts';
 import { isCanonicalBase64 } from '../parse/base64.ts';
 
 /**
@@ -35,16 +42,13 @@ export function acceptsIgSchema(doc: Document): boolean {
 const XML_DECLARATION =
   /^version=(["'])1\.0\1(?:\s+encoding=(["'])(?:UTF-8|utf-8)\2)?(?:\s+standalone=(["'])(?:yes|no)\3)?\s*$/;
 
-// The schema set's enumerations and fixed values (also read by built.ts, which checks a model against them).
-export const STANDARDS = [
-  'homecareobservation-message',
-  'acknowledgement-message',
-  'ehmisbdh-acknowledgement',
-];
-export const SCOPE_IDENTIFIERS = ['dk-medcom-messaging', 'dk-medcom-DocumentReference'];
-export const BUSINESS_SERVICE_NAMES = [
-  'EHMI-ReceiptAcknowledgement-Request',
-  'EHMI-ReceiptAcknowledgement-Response',
+// The schema set's enumerations and fixed values (also read by built.ts, which checks a model against them), as
+// constants.ts names them; typed as plain lists of strings, for a value read from a document to be looked up.
+export const STANDARDS: readonly string[] = IG_STANDARDS;
+export const SCOPE_IDENTIFIERS: readonly string[] = IG_SCOPE_IDENTIFIERS;
+export const BUSINESS_SERVICE_NAMES: readonly string[] = [
+  BUSINESS_SERVICE_REQUEST,
+  BUSINESS_SERVICE_RESPONSE,
 ];
 const fixed = (value: string) => (v: string) => v === value;
 // ServiceTransaction, an empty complex type: no content at all (not even whitespace), these attributes.

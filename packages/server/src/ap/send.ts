@@ -339,10 +339,6 @@ async function freshEndpoint(sc: SendContext, row: Outbound): Promise<Discovered
  */
 export function readLimited(body: Readable, max: number, declared?: unknown): Promise<Buffer> {
   const tooLarge = () => new Error(`the response is larger than ${max} bytes`);
-  if (typeof declared === 'string' && Number(declared) > max) {
-    body.destroy();
-    return Promise.reject(tooLarge());
-  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -352,24 +348,33 @@ export function readLimited(body: Readable, max: number, declared?: unknown): Pr
       settled = true;
       reject(err);
     };
-    body.on('data', (chunk: Buffer) => {
+    // The 'error' listener first: a body destroyed here (undici's emits an abort error then) is never left with an
+    // error nobody listens for.
+    body.once('error', fail);
+    // Destroyed without an error (an abort that names none): the body did not end.
+    body.once('close', () => fail(new Error('the response ended before its body did')));
+    if (typeof declared === 'string' && Number(declared) > max) {
+      fail(tooLarge());
+      body.destroy();
+      return;
+    }
+    body.on('data', (chunk: Buffer | string) => {
       if (settled) return;
-      size += chunk.byteLength;
+      // Buffers from a body as undici and Node give it; a text chunk (a body with an encoding set) as its bytes.
+      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      size += bytes.byteLength;
       if (size > max) {
         fail(tooLarge());
         body.destroy();
         return;
       }
-      chunks.push(chunk);
+      chunks.push(bytes);
     });
     body.once('end', () => {
       if (settled) return;
       settled = true;
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
-    body.once('error', fail);
-    // Destroyed without an error (an abort that names none): the body did not end.
-    body.once('close', () => fail(new Error('the response ended before its body did')));
   });
 }
 
