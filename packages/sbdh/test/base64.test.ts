@@ -28,6 +28,15 @@ describe('canonical base64: the texts found canonical lately are kept', () => {
     }
   });
 
+  it("ignores XML's whitespace in the text and refuses any other space character", () => {
+    const bytes = randomBytes(60);
+    const text = bytes.toString('base64');
+    const lines = `${text.slice(0, 40)}\r\n\t${text.slice(40, 60)} ${text.slice(60)}\n`;
+    assert.deepEqual(decodeBase64(lines), bytes);
+    for (const space of ['\u00a0', '\u2028', '\u000b', '\u000c', '\u3000'])
+      assert.equal(decodeBase64(`${text.slice(0, 40)}${space}${text.slice(40)}`), undefined, JSON.stringify(space));
+  });
+
   it('only the last few short texts are kept: texts beyond them, and a text too long to keep, take the round trip', (t) => {
     const texts = Array.from({ length: 6 }, () => randomBytes(300).toString('base64'));
     const long = randomBytes(300_000).toString('base64');

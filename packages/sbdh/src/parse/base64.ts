@@ -1,4 +1,7 @@
-/** Strict base64 (RFC 4648 §4, whitespace ignored): the bytes, or undefined when the text does not decode. */
+/**
+ * Strict base64 (RFC 4648 §4), XML's whitespace ignored (space, tab, CR, LF: what xs:base64Binary's `collapse` takes
+ * out; any other space character is refused): the bytes, or undefined when the text does not decode.
+ */
 export function decodeBase64(text: string): Buffer | undefined {
   const clean = WHITESPACE.test(text) ? text.replace(WHITESPACES, '') : text;
   if (clean === '' || clean.length % 4 !== 0) return undefined;
@@ -36,5 +39,5 @@ const CANONICAL_KEPT = 4;
 /** Longer texts are not kept (four of them would be memory a node holds for nothing between messages). */
 const CANONICAL_KEPT_CHARS = 256 * 1024;
 
-const WHITESPACE = /\s/;
-const WHITESPACES = /\s+/g;
+const WHITESPACE = /[ \t\r\n]/;
+const WHITESPACES = /[ \t\r\n]+/g;

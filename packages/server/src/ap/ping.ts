@@ -5,17 +5,11 @@ import { EBMS_URI } from '@ehmi/as4';
 import { EhmiError, isEhmiError } from '@ehmi/errors';
 import { request } from 'undici';
 import type { DiscoveredEndpoint, PingRecord, PingResult } from '../contract.ts';
+import { readLimited } from '../http/read-limited.ts';
 import { endpointCertificate } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
 import { buildOutboundMessage } from './message.ts';
-import {
-  AttemptFailed,
-  checkEndpoint,
-  interpret,
-  MAX_RESPONSE_BYTES,
-  readLimited,
-  type SendContext,
-} from './send.ts';
+import { AttemptFailed, checkEndpoint, interpret, MAX_RESPONSE_BYTES, type SendContext } from './send.ts';
 
 /** The test message's one payload: a few octets of XML (the test service's content is not looked at). */
 const PING_PAYLOAD = Buffer.from('<?xml version="1.0" encoding="UTF-8"?><ping xmlns="urn:ehmi:ap:ping"/>\n');
@@ -76,7 +70,7 @@ export async function ping(pc: PingContext, receiver: string): Promise<PingResul
       response = {
         status: res.statusCode,
         contentType: String(res.headers['content-type'] ?? ''),
-        body: await readLimited(res.body, MAX_RESPONSE_BYTES, res.headers['content-length']),
+        body: await readLimited(res.body, MAX_RESPONSE_BYTES, { declared: res.headers['content-length'] }),
       };
     } catch (err) {
       message.body.destroy();

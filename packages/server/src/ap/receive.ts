@@ -37,6 +37,7 @@ import { Gauge } from 'prom-client';
 import type { MshBackend, PreparedDelivery, ReceiverDiscovery } from '../contract.ts';
 import { readSbdhHeader, sbdhHeaderOf } from '../delivery-status/header.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
+import { readLimited } from '../http/read-limited.ts';
 import { QUEUES } from '../path.ts';
 import { type BlobStore, type BlobWriter, type JobQueue, noteBlob, savepoint } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
@@ -531,10 +532,7 @@ async function readEnvelope(
 ): Promise<{ header: EhmiEnvelope | undefined; held?: HeldEnvelope }> {
   if (!rc.held || blob.size > HELD_ENVELOPE_BYTES)
     return { header: await readSbdhHeader(rx.payloads[0]!.open()) };
-  const chunks: Buffer[] = [];
-  for await (const chunk of rx.payloads[0]!.open())
-    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
-  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  const bytes = await readLimited(rx.payloads[0]!.open(), HELD_ENVELOPE_BYTES);
   let loaded: LoadedEnvelope;
   try {
     loaded = loadPlainEnvelope(bytes, 'the received envelope');

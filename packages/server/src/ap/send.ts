@@ -22,6 +22,7 @@ import {
   type ReceiverDiscovery,
 } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
+import { readLimited } from '../http/read-limited.ts';
 import { QUEUES } from '../path.ts';
 import type { Job, JobContext, JobQueue } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
@@ -250,7 +251,9 @@ async function attempt(
     });
     status = response.statusCode;
     contentType = String(response.headers['content-type'] ?? '');
-    body = await readLimited(response.body, MAX_RESPONSE_BYTES, response.headers['content-length']);
+    body = await readLimited(response.body, MAX_RESPONSE_BYTES, {
+      declared: response.headers['content-length'],
+    });
   } catch (err) {
     message.body.destroy();
     throw new AttemptFailed(
@@ -325,57 +328,6 @@ async function freshEndpoint(sc: SendContext, row: Outbound): Promise<Discovered
     );
     return undefined;
   }
-}
-
-/**
- * An HTTP answer's body, at most `max` octets, as one Buffer. Read by its `data` events, not by async iteration (a
- * promise per chunk), and the chunks kept as they come (undici hands over a Buffer of its own for each, which it
- * does not reuse): one copy, by the final concatenation, or none when the body came in one chunk. A body that
- * declares a length past `max` is refused before it is read; one that grows past it while read is destroyed and
- * refused.
- *
- * @example
- * const body = await readLimited(response.body, MAX_RESPONSE_BYTES, response.headers['content-length']);
- */
-export function readLimited(body: Readable, max: number, declared?: unknown): Promise<Buffer> {
-  const tooLarge = () => new Error(`the response is larger than ${max} bytes`);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      reject(err);
-    };
-    // The 'error' listener first: a body destroyed here (undici's emits an abort error then) is never left with an
-    // error nobody listens for.
-    body.once('error', fail);
-    // Destroyed without an error (an abort that names none): the body did not end.
-    body.once('close', () => fail(new Error('the response ended before its body did')));
-    if (typeof declared === 'string' && Number(declared) > max) {
-      fail(tooLarge());
-      body.destroy();
-      return;
-    }
-    body.on('data', (chunk: Buffer | string) => {
-      if (settled) return;
-      // Buffers from a body as undici and Node give it; a text chunk (a body with an encoding set) as its bytes.
-      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-      size += bytes.byteLength;
-      if (size > max) {
-        fail(tooLarge());
-        body.destroy();
-        return;
-      }
-      chunks.push(bytes);
-    });
-    body.once('end', () => {
-      if (settled) return;
-      settled = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    });
-  });
 }
 
 /** A verified receipt as evidence: the response body exactly as received and its signer's chain. */

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
 import { type EhmiEnvelope, payloadOf, scopeValue, validate } from '@ehmi/sbdh';
 import type { Logger } from 'pino';
 import { type Alongside, type InboundEnvelope, type MshBackend, runAlongside } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/reporter.ts';
+import { readLimited } from '../http/read-limited.ts';
 import { type AnyDb, noteBlob } from '../store/index.ts';
 import { type DocumentFacts, readDocumentReference } from './document.ts';
 import { insertDocument, wasArchived } from './repository.ts';
@@ -27,22 +27,12 @@ export interface ArchiveIngestOptions {
   onRefused?: () => void;
 }
 
-async function readAll(stream: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    size += buf.byteLength;
-    if (size > limit) {
-      stream.destroy();
-      throw new EhmiError(
-        'EHMI_TOO_LARGE',
-        `the copy is larger than ${limit} bytes (archive.maxEnvelopeBytes)`,
-      );
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
+/** The copy's envelope, at most `limit` octets. */
+function readEnvelope(inbound: InboundEnvelope, limit: number): Promise<Buffer> {
+  return readLimited(inbound.envelope.open(), limit, {
+    tooLarge: () =>
+      new EhmiError('EHMI_TOO_LARGE', `the copy is larger than ${limit} bytes (archive.maxEnvelopeBytes)`),
+  });
 }
 
 /** What the archive keeps of a valid copy. */
@@ -148,7 +138,7 @@ export function archiveBackend(o: ArchiveIngestOptions): MshBackend {
       if (await wasArchived(o.store.db, inbound.as4MessageId)) return;
       let copy: Copy;
       try {
-        const bytes = await readAll(inbound.envelope.open(), o.maxEnvelopeBytes);
+        const bytes = await readEnvelope(inbound, o.maxEnvelopeBytes);
         copy = await checkCopy(bytes, o.participant);
       } catch (err) {
         if (!(err instanceof EhmiError) || err.transient || err.code === 'EHMI_INTERNAL') throw err;
@@ -157,7 +147,7 @@ export function archiveBackend(o: ArchiveIngestOptions): MshBackend {
           'archive copy refused',
         );
         o.onRefused?.();
-        const envelope = await validate(await readAll(inbound.envelope.open(), o.maxEnvelopeBytes))
+        const envelope = await validate(await readEnvelope(inbound, o.maxEnvelopeBytes))
           .then((r) => r.envelope)
           .catch(() => undefined);
         await o.store.transaction(async (trx) => {

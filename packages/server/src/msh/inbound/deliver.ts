@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
 import {
   type EhmiEnvelope,
@@ -14,6 +13,7 @@ import {
   scopeValue,
 } from '@ehmi/sbdh';
 import { type Alongside, type InboundEnvelope, type PreparedDelivery, runAlongside } from '../../contract.ts';
+import { readLimited } from '../../http/read-limited.ts';
 import { type AnyDb, afterCommit } from '../../store/index.ts';
 import { inboxItem, type MshCore, noteMshBlob, patientCprOf, writeBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
@@ -35,21 +35,6 @@ class DuplicateRace extends Error {}
 
 const tooLarge = (limit: number) =>
   `the envelope is larger than ${limit} bytes (msh.maxInboundEnvelopeBytes)`;
-
-async function readAll(stream: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    size += buf.byteLength;
-    if (size > limit) {
-      stream.destroy();
-      throw new EhmiError('EHMI_TOO_LARGE', tooLarge(limit));
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
-}
 
 /**
  * `MshBackend.deliver` (ehmi-core §1.2 step 5): read and validate the envelope, then one of
@@ -161,7 +146,11 @@ async function plan(core: MshCore, inbound: InboundEnvelope): Promise<Plan> {
   const read = inbound.read && inbound.read.bytes.byteLength <= limit ? inbound.read : undefined;
   let bytes: Buffer;
   try {
-    bytes = read?.bytes ?? (await readAll(inbound.envelope.open(), limit));
+    bytes =
+      read?.bytes ??
+      (await readLimited(inbound.envelope.open(), limit, {
+        tooLarge: () => new EhmiError('EHMI_TOO_LARGE', tooLarge(limit)),
+      }));
   } catch (err) {
     if (err instanceof EhmiError && err.code === 'EHMI_TOO_LARGE') {
       const reason = err.message;

@@ -4,10 +4,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { EhmiError } from '@ehmi/errors';
 import { request } from 'undici';
-import { readLimited } from '../../src/ap/send.ts';
+import { readLimited } from '../../src/http/read-limited.ts';
 
-describe('readLimited (an AS4 answer read whole, bounded)', () => {
+describe('readLimited (a body read whole, bounded)', () => {
   it('gives the chunks of a body as one Buffer, in order', async () => {
     const body = Readable.from([Buffer.from('ab'), Buffer.from('cde'), Buffer.from('f')], {
       objectMode: false,
@@ -34,7 +35,7 @@ describe('readLimited (an AS4 answer read whole, bounded)', () => {
         this.push(null);
       },
     });
-    await assert.rejects(readLimited(body, 6, '7'), /larger than 6 bytes/);
+    await assert.rejects(readLimited(body, 6, { declared: '7' }), /larger than 6 bytes/);
     assert.equal(read, false);
     assert.equal(body.destroyed, true);
   });
@@ -49,7 +50,7 @@ describe('readLimited (an AS4 answer read whole, bounded)', () => {
     const ended = readLimited(cut, 100);
     cut.push(Buffer.from('ab'));
     cut.destroy();
-    await assert.rejects(ended, /ended before its body/);
+    await assert.rejects(ended, /ended before its end/);
   });
 
   it("reads undici's answer body over HTTP, in several chunks and at the bound", async () => {
@@ -62,7 +63,7 @@ describe('readLimited (an AS4 answer read whole, bounded)', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     try {
       const ok = await request(url);
-      const body = await readLimited(ok.body, 10_000, ok.headers['content-length']);
+      const body = await readLimited(ok.body, 10_000, { declared: ok.headers['content-length'] });
       assert.equal(body.length, 10_000);
       assert.equal(body.toString(), 'x'.repeat(5000) + 'y'.repeat(5000));
       const over = await request(url);
@@ -88,7 +89,7 @@ describe('readLimited (an AS4 answer read whole, bounded)', () => {
       const over = await request(url);
       assert.equal(over.headers['content-length'], '100');
       await assert.rejects(
-        readLimited(over.body, 10, over.headers['content-length']),
+        readLimited(over.body, 10, { declared: over.headers['content-length'] }),
         /larger than 10 bytes/,
       );
       // undici's body emits its abort error, then closes: by then the error has met a listener or been thrown.
@@ -109,5 +110,15 @@ describe('readLimited (an AS4 answer read whole, bounded)', () => {
     const over = Readable.from(['ab', 'cæø'], { objectMode: false });
     over.setEncoding('utf8');
     await assert.rejects(readLimited(over, 5), /larger than 5 bytes/);
+  });
+
+  it("refuses with the caller's error when given one", async () => {
+    const body = Readable.from([Buffer.from('abcd'), Buffer.from('efg')], { objectMode: false });
+    const refused = readLimited(body, 6, { tooLarge: () => new EhmiError('EHMI_TOO_LARGE', 'over six') });
+    await assert.rejects(
+      refused,
+      (err: unknown) => err instanceof EhmiError && err.code === 'EHMI_TOO_LARGE',
+    );
+    assert.equal(body.destroyed, true);
   });
 });
