@@ -34,7 +34,11 @@ describe('canonical base64: the texts found canonical lately are kept', () => {
     const lines = `${text.slice(0, 40)}\r\n\t${text.slice(40, 60)} ${text.slice(60)}\n`;
     assert.deepEqual(decodeBase64(lines), bytes);
     for (const space of ['\u00a0', '\u2028', '\u000b', '\u000c', '\u3000'])
-      assert.equal(decodeBase64(`${text.slice(0, 40)}${space}${text.slice(40)}`), undefined, JSON.stringify(space));
+      assert.equal(
+        decodeBase64(`${text.slice(0, 40)}${space}${text.slice(40)}`),
+        undefined,
+        JSON.stringify(space),
+      );
   });
 
   it('only the last few short texts are kept: texts beyond them, and a text too long to keep, take the round trip', (t) => {

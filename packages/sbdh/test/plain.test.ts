@@ -70,6 +70,8 @@ const READING: [string, RegExp, Replacement][] = [
   ['a reference beyond Unicode', /<TypeVersion>([^<]*)</, '<TypeVersion>$1&#x110000;<'],
   ['"]]>" in a value', /<TypeVersion>([^<]*)</, '<TypeVersion>$1]]><'],
   ['U+0080 in a start tag', /<HeaderVersion>/, '<HeaderVersion\u0080>'],
+  ['U+0085 in a start tag', /<HeaderVersion>/, '<HeaderVersion\u0085>'],
+  ['U+037E in an end tag', /<\/HeaderVersion>/, '</HeaderVersion\u037e>'],
   ['the prefix xml bound elsewhere', /<Sender>/, '<Sender xmlns:xml="urn:x">'],
   [
     'a prefix bound to the XML namespace',
@@ -205,6 +207,8 @@ describe('loadPlainEnvelope: a received envelope read without a DOM', () => {
       'a reference beyond Unicode',
       '"]]>" in a value',
       'U+0080 in a start tag',
+      'U+0085 in a start tag',
+      'U+037E in an end tag',
       'the prefix xml bound elsewhere',
       'a prefix bound to the XML namespace',
       'the prefix xmlns declared',

@@ -1,5 +1,5 @@
 import { DOMParser, MIME_TYPE, NAMESPACE } from '@xmldom/xmldom';
-import { checkedText, type ParseXmlOptions, reservedNamespaceDeclaration } from './parse.ts';
+import { checkedText, type ParseXmlOptions, reservedNamespaceDeclaration, xml10LineEnds } from './parse.ts';
 
 /**
  * A read-only node of a lean tree: the part of the DOM a reader walks (`nodeType`, `nodeName`, `nodeValue`,
@@ -246,6 +246,7 @@ export function parseXmlLean(
   const parser = new DOMParser({
     locator: false,
     domHandler: LeanHandler,
+    normalizeLineEndings: xml10LineEnds,
     onError: () => {
       throw new Unusual();
     },

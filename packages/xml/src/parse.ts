@@ -72,6 +72,7 @@ function build(text: string, source: string, locator: boolean): Document {
   const parser = new DOMParser({
     locator,
     domHandler: CheckedDomHandler,
+    normalizeLineEndings: xml10LineEnds,
     onError: (level, message, context) => {
       const at = locate(context);
       first ??= new EhmiError(
@@ -124,7 +125,7 @@ function checkCharacters(text: string, source: string): void {
       `${source} is not well-formed XML: character U+${hex(bad[0].charCodeAt(0))} at offset ${bad.index} is not allowed in XML`,
     );
   }
-  const wrong = badReference(text) ?? textCdataEnd(text) ?? c1InTag(text);
+  const wrong = badReference(text) ?? textCdataEnd(text) ?? misreadInTag(text);
   if (wrong) throw new EhmiError('EHMI_XML_MALFORMED', `${source} is not well-formed XML: ${wrong}`);
 }
 
@@ -177,17 +178,23 @@ function textCdataEnd(text: string): string | undefined {
 }
 
 /**
- * U+0080 in a tag outside its attribute values: no name or whitespace character (XML 1.0 §2.3), but xmldom reads it
- * as a space, so `<a\u0080b="1">` would be an element with an attribute.
+ * Characters xmldom misreads in a tag outside its attribute values, none of them a name or whitespace character there
+ * (XML 1.0 §2.3): U+0080, U+0085, U+2028 and U+2029, which it reads as spaces (so `<a\u0085b="1">` would be an
+ * element with an attribute), and U+037E, which it takes as a name character. Allowed in text and values.
  */
-function c1InTag(text: string): string | undefined {
+function misreadInTag(text: string): string | undefined {
   let where: ((at: number) => Place) | undefined;
-  for (let at = text.indexOf('\u0080'); at >= 0; at = text.indexOf('\u0080', at + 1)) {
+  MISREAD_IN_TAG.lastIndex = 0;
+  for (let m = MISREAD_IN_TAG.exec(text); m; m = MISREAD_IN_TAG.exec(text)) {
     where ??= places(text);
-    if (where(at) === 'tag') return `character U+0080 at offset ${at} is not allowed in a tag`;
+    if (where(m.index) === 'tag') {
+      const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+      return `character U+${code} at offset ${m.index} is not allowed in a tag`;
+    }
   }
   return undefined;
 }
+const MISREAD_IN_TAG = /[\u0080\u0085\u037e\u2028\u2029]/g;
 
 /** Where an offset lies: in character data, in a tag outside its attribute values, in an attribute value, or in a
  * comment, CDATA section or processing instruction (where `&`, `]]>`… are literal). */
@@ -293,6 +300,16 @@ class CheckedDomHandler extends XmldomDomHandler {
     if (wrong) throw new Error(wrong);
   }
 }
+
+/**
+ * XML 1.0 §2.11: CR LF and a lone CR are read as LF, and nothing else. xmldom's default follows XML 1.1, which also
+ * reads U+0085, U+2028 and U+2029 as line ends: a value or text holding one would differ from what every XML 1.0
+ * reader (libxml2, Santuario) gives, and so would its canonical form and digest.
+ */
+export function xml10LineEnds(text: string): string {
+  return text.includes('\r') ? text.replace(CR_LF_OR_CR, '\n') : text;
+}
+const CR_LF_OR_CR = /\r\n?/g;
 
 const DECLARED_ENCODING = /^<\?xml[^>]*\sencoding\s*=\s*["']([A-Za-z][\w.-]*)["']/;
 

@@ -218,23 +218,40 @@ describe('parseXml strictness beyond the DOM parser', () => {
     assert.equal(doc.documentElement?.textContent, 'x]]>');
   });
 
-  it('refuses U+0080 in a tag (xmldom reads it as a space), and reads it in text and values', () => {
-    for (const doc of [
-      '<r\u0080a="1"/>',
-      '<r a="1"\u0080b="2"/>',
-      '<r a="1"\u0080/>',
-      "<r a='1'\u0080>x</r>",
+  it('refuses in a tag the characters xmldom reads as spaces or name characters, and reads them in text and values', () => {
+    for (const [ch, code] of [
+      ['\u0080', '0080'],
+      ['\u0085', '0085'],
+      ['\u2028', '2028'],
+      ['\u2029', '2029'],
+      ['\u037e', '037E'],
     ]) {
-      assert.throws(
-        () => parseXml(doc),
-        { code: 'EHMI_XML_MALFORMED', message: /U\+0080 at offset \d+ is not allowed in a tag/ },
-        doc,
-      );
-      assert.throws(() => parseXmlLean(doc), { code: 'EHMI_XML_MALFORMED' }, doc);
+      for (const doc of [
+        `<r${ch}a="1"/>`,
+        `<r a="1"${ch}b="2"/>`,
+        `<r a="1"${ch}/>`,
+        `<r a='1'${ch}>x</r>`,
+        `<r${ch}/>`,
+        `<r a${ch}="1"/>`,
+        `<r>x</r${ch}>`,
+      ]) {
+        const message = new RegExp(`U\\+${code} at offset \\d+ is not allowed in a tag`);
+        assert.throws(() => parseXml(doc), { code: 'EHMI_XML_MALFORMED', message }, JSON.stringify(doc));
+        assert.throws(() => parseXmlLean(doc), { code: 'EHMI_XML_MALFORMED' }, JSON.stringify(doc));
+      }
+      const doc = parseXml(`<r a="${ch}">${ch}<!--${ch}--></r>`);
+      assert.equal(doc.documentElement?.getAttribute('a'), ch);
+      assert.equal(doc.documentElement?.textContent, ch);
     }
-    const doc = parseXml('<r a="\u0080">\u0080<!--\u0080--></r>');
-    assert.equal(doc.documentElement?.getAttribute('a'), '\u0080');
-    assert.equal(doc.documentElement?.textContent, '\u0080');
+  });
+
+  it('reads line ends as XML 1.0 does: CR LF and CR as LF, U+0085, U+2028 and U+2029 as themselves', () => {
+    const xml = '<r a="x\u0085y\u2028z\u2029">x\u0085y\u2028z\u2029\r\nw\rv</r>';
+    for (const doc of [parseXml(xml), parseXmlLean(xml)!]) {
+      const r = doc.documentElement!;
+      assert.equal(r.getAttribute('a'), 'x\u0085y\u2028z\u2029');
+      assert.equal(r.firstChild?.nodeValue, 'x\u0085y\u2028z\u2029\nw\nv');
+    }
   });
 
   it('refuses the namespace declarations Namespaces in XML 1.0 §3 reserves', () => {
