@@ -13,6 +13,29 @@ export interface ValidationResult {
   /** The profile(s) the event was checked against. */
   profiles: string[];
   outcome: OperationOutcome;
+  /** A conforming event's shape (`shapeOf`), when it has one: the repository takes its digest from it. */
+  shape?: EventShape;
+}
+
+/**
+ * Where a varying value stood in an event (`shapeOf`): the `index`-th of the shape's values. Written as one mark
+ * by `JSON.stringify` (the shape's key); the digest's canonical JSON writes its position (`eventDigest`).
+ */
+export class Varying {
+  constructor(readonly index: number) {}
+  toJSON(): string {
+    return VARYING;
+  }
+}
+
+/**
+ * An event's shape: `key` its JSON with each varying value as one mark, `values` those values (`recorded` first,
+ * then each entity's identifier value in order), `marked` the event with each of them a `Varying`.
+ */
+export interface EventShape {
+  key: string;
+  values: readonly string[];
+  marked: Record<string, unknown>;
 }
 
 const bare = (p: string) => p.split('|')[0]!;
@@ -32,7 +55,7 @@ const VARYING = '\u0000';
  * against the profiles), and `dom-3` reads `reference`, `canonical`, `uri` and `url` descendants, not `string` or
  * `instant` ones. So two events of one shape conform alike when both have valid values there.
  */
-function shapeOf(event: Record<string, unknown>): { key: string; values: string[] } | undefined {
+function shapeOf(event: Record<string, unknown>): EventShape | undefined {
   const recorded = event.recorded;
   if (typeof recorded !== 'string' || '_recorded' in event) return undefined;
   const values = [recorded];
@@ -45,14 +68,16 @@ function shapeOf(event: Record<string, unknown>): { key: string; values: string[
       const id = identifier as Record<string, unknown>;
       if (!('value' in id) && !('_value' in id)) return e;
       if (typeof id.value !== 'string' || '_value' in id) throw NOT_PLAIN;
+      const value = new Varying(values.length);
       values.push(id.value);
       return {
         ...(e as object),
-        what: { ...(what as object), identifier: { ...id, value: VARYING } },
+        what: { ...(what as object), identifier: { ...id, value } },
       };
     });
   }
-  return { key: JSON.stringify({ ...event, recorded: VARYING, entity }), values };
+  const marked = { ...event, recorded: new Varying(0), entity };
+  return { key: JSON.stringify(marked), values, marked };
 }
 
 const NOT_PLAIN = new Error('not a plain value');
@@ -132,6 +157,7 @@ export class EdsValidator {
       return {
         ok: true,
         profiles,
+        shape,
         outcome: {
           resourceType: 'OperationOutcome',
           issue: [{ severity: 'information', code: 'informational', diagnostics: 'No issues detected' }],
@@ -163,6 +189,7 @@ export class EdsValidator {
         const oldest = this.#conforming.keys().next().value;
         if (oldest !== undefined) this.#conforming.delete(oldest);
       }
+      return { ok, profiles, outcome, shape };
     }
     return { ok, profiles, outcome };
   }

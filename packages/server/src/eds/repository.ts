@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { CompiledQuery, type Kysely, PostgresAdapter } from 'kysely';
 import { isUniqueViolation } from '../store/index.ts';
 import type { Viewer } from './access.ts';
+import { type EventShape, Varying } from './profiles.ts';
 import { visibleTo } from './search.ts';
 import { indexEntries } from './search-params.ts';
 import type { EdsStore, EdsTables } from './tables.ts';
@@ -32,9 +33,14 @@ function quotedKey(key: string): string {
 /** Objects with more keys than this are sorted by `sort`, not by insertion. */
 const INSERTION_SORTED_KEYS = 32;
 
-/** JSON text with every object's keys in order: the same event gives the same text however it was written. */
+/**
+ * JSON text with every object's keys in order: the same event gives the same text however it was written. A
+ * `Varying` (a shape's mark, never in a parsed body) is written as its index between two U+0000, which JSON text
+ * never holds raw (`JSON.stringify` escapes every control character): `digestTemplate` splits there.
+ */
 function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (value instanceof Varying) return `\0${value.index}\0`;
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) {
@@ -79,9 +85,42 @@ function canonical(value: unknown): string {
  * The identity of an event: SHA-256 of its canonical content without `id` and `meta` (what the server assigns, and
  * the profile claim, which does not change what happened). A station's retry of a POST sends the same content.
  */
-export function eventDigest(event: Json): string {
+export function eventDigest(event: Json, shape?: EventShape): string {
+  if (shape) return shapedDigest(shape);
   const { id: _id, meta: _meta, ...content } = event;
   return createHash('sha256').update(canonical(content)).digest('hex');
+}
+
+/**
+ * The canonical text of a shape's events, split at its varying values: text, a value's index, text, … Events of one
+ * shape have one JSON text but for those values (`shapeOf`), so one canonical text but for them: each is a string,
+ * whose canonical text is its JSON. Kept by the shape's key, at most `TEMPLATES_KEPT` (the oldest out first).
+ */
+const templates = new Map<string, string[]>();
+const TEMPLATES_KEPT = 1_000;
+
+function digestTemplate(shape: EventShape): string[] {
+  let parts = templates.get(shape.key);
+  if (parts === undefined) {
+    const { id: _id, meta: _meta, ...content } = shape.marked;
+    parts = canonical(content).split('\0');
+    templates.set(shape.key, parts);
+    if (templates.size > TEMPLATES_KEPT) {
+      const oldest = templates.keys().next().value;
+      if (oldest !== undefined) templates.delete(oldest);
+    }
+  }
+  return parts;
+}
+
+/** `eventDigest` of an event of `shape`: the same text, its values written into the shape's template. */
+function shapedDigest(shape: EventShape): string {
+  const parts = digestTemplate(shape);
+  let text = parts[0]!;
+  for (let i = 1; i < parts.length; i += 2) {
+    text += JSON.stringify(shape.values[Number(parts[i])]) + parts[i + 1]!;
+  }
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /**
@@ -92,12 +131,12 @@ export function eventDigest(event: Json): string {
  * the WAL, and with random (version 4) ids that was most of the ingest's commit.
  */
 export function eventId(now: number): string {
-  const b = randomBytes(16);
-  b.writeUIntBE(Math.max(0, Math.min(now, 2 ** 48 - 1)), 0, 6);
-  b[6] = (b[6]! & 0x0f) | 0x70;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  // The random bits from a version 4 UUID (node keeps a pool of random bytes for these, where a `randomBytes` call
+  // per id was a synchronous call into OpenSSL): its time fields become the time, its version 4 a 7.
+  const t = Math.trunc(Math.max(0, Math.min(now, 2 ** 48 - 1)))
+    .toString(16)
+    .padStart(12, '0');
+  return `${t.slice(0, 8)}-${t.slice(8)}-7${randomUUID().slice(15)}`;
 }
 
 /** The row and index rows of one event, ready to insert (also the bench's bulk seeding). */
@@ -105,6 +144,7 @@ export function eventRows(
   event: Json,
   now: number,
   id: string = eventId(now),
+  shape?: EventShape,
 ): {
   event: EdsTables['eds_events'];
   search: EdsTables['eds_search'][];
@@ -122,7 +162,7 @@ export function eventRows(
   return {
     event: {
       id,
-      digest: eventDigest(event),
+      digest: eventDigest(event, shape),
       recorded: Number.isFinite(recorded) ? recorded : 0,
       outcome: String(event.outcome ?? ''),
       last_updated: now,
@@ -216,23 +256,31 @@ export class EdsRepository {
 
   /**
    * Store a validated event. The same event again (same digest) is not stored twice: the stored one is returned
-   * with `created` false, also when two posts of it race (in one group, or on two instances).
+   * with `created` false, also when two posts of it race (in one group, or on two instances). `shape`, the
+   * validator's shape of this very event (`ValidationResult.shape`), gives its digest without a canonical pass.
    */
-  create(event: Json): Promise<{ stored: StoredEvent; created: boolean }> {
-    return this.#enqueue(event, undefined);
+  create(event: Json, shape?: EventShape): Promise<{ stored: StoredEvent; created: boolean }> {
+    return this.#enqueue(event, shape, undefined);
   }
 
   /**
    * Store validated events of one batch: all of them in one transaction (with whatever else is waiting), each
    * answered as `create` answers it (a repeat, or two equal events in the batch, is stored once).
    */
-  createMany(events: Json[]): Promise<{ stored: StoredEvent; created: boolean }[]> {
+  createMany(
+    events: Json[],
+    shapes: readonly (EventShape | undefined)[] = [],
+  ): Promise<{ stored: StoredEvent; created: boolean }[]> {
     const batch = {};
-    return Promise.all(events.map((e) => this.#enqueue(e, batch)));
+    return Promise.all(events.map((e, i) => this.#enqueue(e, shapes[i], batch)));
   }
 
-  #enqueue(event: Json, batch: object | undefined): Promise<{ stored: StoredEvent; created: boolean }> {
-    const rows = eventRows(event, this.#now());
+  #enqueue(
+    event: Json,
+    shape: EventShape | undefined,
+    batch: object | undefined,
+  ): Promise<{ stored: StoredEvent; created: boolean }> {
+    const rows = eventRows(event, this.#now(), undefined, shape);
     return new Promise((resolve, reject) => {
       this.#pending.push({ rows, resolve, reject, ...(batch ? { batch } : {}) });
       if (!this.#flushing) {

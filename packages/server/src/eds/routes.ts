@@ -14,7 +14,7 @@ import {
 import { FHIR_JSON } from '../http/index.ts';
 import { registrationRefusal, type Viewer } from './access.ts';
 import { capabilityStatement } from './capability.ts';
-import type { EdsValidator } from './profiles.ts';
+import type { EdsValidator, EventShape } from './profiles.ts';
 import type { EdsRepository, Json, StoredEvent } from './repository.ts';
 import { parseSearch, runSearch } from './search.ts';
 import { agentOtherIds, agentSor, agentsOf, entityIdentifiers } from './search-params.ts';
@@ -178,8 +178,11 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     return send(request, reply, status, minimal ? undefined : e.resource);
   };
 
-  /** Refuses an event `viewer` may not register (403) or that fails its EDS profile (422, nothing stored). */
-  const admit = (viewer: Viewer, event: Json): void => {
+  /**
+   * Refuses an event `viewer` may not register (403) or that fails its EDS profile (422, nothing stored); else its
+   * shape, when it has one (the repository's digest of it).
+   */
+  const admit = (viewer: Viewer, event: Json): EventShape | undefined => {
     const refusal = registrationRefusal(viewer, event, partiesOf(event));
     if (refusal) throw new EhmiError('EHMI_FORBIDDEN', refusal);
     const result = o.validator.validate(event);
@@ -190,6 +193,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
         { details: { outcome: result.outcome } },
       );
     }
+    return result.shape;
   };
 
   /** Conditional create (R4 http.html §3.1.0.8): no match → undefined (create); one → it; several → 412. */
@@ -273,7 +277,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       const patients = new Set<string>();
       // Each entry: its answer, or the event to store (validated before the transaction).
       const answers: (Json | undefined)[] = [];
-      const toStore: { index: number; event: Json }[] = [];
+      const toStore: { index: number; event: Json; shape: EventShape | undefined }[] = [];
       for (const [index, raw] of entries.entries()) {
         try {
           const entry = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Json) : {};
@@ -298,11 +302,11 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
           }
           const patient = patientOf(resource);
           if (patient) patients.add(patient);
-          admit(viewer, resource);
+          const shape = admit(viewer, resource);
           const match =
             typeof req.ifNoneExist === 'string' ? await conditionalMatch(req.ifNoneExist, viewer) : undefined;
           if (match) answers[index] = entryAnswer(200, match);
-          else toStore.push({ index, event: resource });
+          else toStore.push({ index, event: resource, shape });
         } catch (error) {
           answers[index] = entryError(request, error);
         }
@@ -312,7 +316,13 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
         resource: 'AuditEvent',
         ...(patients.size > 0 ? { patient: [...patients].join(',') } : {}),
       });
-      const results = toStore.length > 0 ? await o.repository.createMany(toStore.map((t) => t.event)) : [];
+      const results =
+        toStore.length > 0
+          ? await o.repository.createMany(
+              toStore.map((t) => t.event),
+              toStore.map((t) => t.shape),
+            )
+          : [];
       const minimal = prefersMinimal(request);
       results.forEach(({ stored, created }, i) => {
         if (created) o.onCreated?.();
@@ -356,11 +366,11 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       const viewer = o.viewer(request);
       const patient = patientOf(event);
       noteAudit(request, { operation: 'create', resource: 'AuditEvent', ...(patient ? { patient } : {}) });
-      admit(viewer, event);
+      const shape = admit(viewer, event);
       const condition = request.headers['if-none-exist'];
       const match = typeof condition === 'string' ? await conditionalMatch(condition, viewer) : undefined;
       if (match) return answerStored(request, reply, match, 200);
-      const { stored, created } = await o.repository.create(event);
+      const { stored, created } = await o.repository.create(event, shape);
       noteAudit(request, { resource: `AuditEvent/${stored.id}` });
       if (created) o.onCreated?.();
       return answerStored(request, reply, stored, created ? 201 : 200);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { EdsValidator } from '../../src/eds/profiles.ts';
 import { eventDigest } from '../../src/eds/repository.ts';
 import { edsFixture } from './helpers.ts';
 
@@ -58,5 +59,35 @@ describe('EDS event digest', () => {
       assert.equal(eventDigest(reversed), expected, `${n} keys reversed`);
       assert.equal(eventDigest(shuffled), expected, `${n} keys shuffled`);
     }
+  });
+
+  it('is the same text when taken from the event’s shape, whatever the values hold', () => {
+    const validator = new EdsValidator();
+    const sample = edsFixture('AuditEvent-EDS-PDS-06.1.json');
+    // Characters JSON escapes, a raw U+0000 (the template's own separator), a lone surrogate, digits alone.
+    const values = ['"quoted" \\ back', 'nul \u0000 0 \u00001\u0000', 'lone \ud800 ø ✓', '0', '1', ''];
+    // Another member holding a U+0000 with digits, as the template writes a position.
+    const texts = ['plain', '\u00000\u0000', '\u0000'];
+    let shaped = 0;
+    for (const text of texts) {
+      for (const value of values) {
+        type Entity = {
+          type?: { code?: string };
+          what?: { identifier?: { value?: string } };
+          description?: string;
+        };
+        const event = structuredClone(sample) as Record<string, unknown> & { entity: Entity[] };
+        event.recorded = `2026-12-08T02:0${values.indexOf(value)}:00Z`;
+        for (const e of event.entity)
+          if (e.what?.identifier) e.what.identifier.value = `${value}-${e.type?.code}`;
+        event.entity[0]!.description = text;
+        const result = validator.validate(event);
+        assert.equal(result.ok, true, JSON.stringify(result.outcome));
+        if (!result.shape) continue;
+        shaped++;
+        assert.equal(eventDigest(event, result.shape), eventDigest(event), `${text} / ${value}`);
+      }
+    }
+    assert.equal(shaped, texts.length * values.length);
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { shippedValidator } from '@ehmi/fhir';
 import { BASIC_PROFILE, EdsValidator, PATIENT_PROFILE } from '../../src/eds/profiles.ts';
+import { eventDigest } from '../../src/eds/repository.ts';
 import { edsSamples, type Json } from './helpers.ts';
 
 type Element = Json & { id: string; path: string };
@@ -90,6 +91,7 @@ describe('EDS profile check: an event of a shape that conformed has only its tim
     ];
     let compared = 0;
     let refused = 0;
+    let shaped = 0;
     const samples = edsSamples();
     for (const { name, event } of samples) {
       // Learn the sample's shape first (when it conforms), then vary its values.
@@ -98,14 +100,20 @@ describe('EDS profile check: an event of a shape that conformed has only its tim
         for (const id of ids) {
           const varied = withValues(event, time, id);
           const expected = new EdsValidator().validate(varied).ok;
-          assert.equal(cached.validate(varied).ok, expected, `${name} recorded ${JSON.stringify(time)}`);
+          const result = cached.validate(varied);
+          assert.equal(result.ok, expected, `${name} recorded ${JSON.stringify(time)}`);
+          // A conforming event's shape gives its digest: the same as the event's own canonical text.
+          if (result.shape) {
+            assert.equal(eventDigest(varied, result.shape), eventDigest(varied), `${name} digest`);
+            shaped++;
+          }
           compared++;
           // Refused, or a value the shapes never vouch for (`#…`): checked in full.
           if (!expected || time === '#station' || id('') === '#station') refused++;
         }
       }
     }
-    assert.ok(compared > 1000 && refused < compared);
+    assert.ok(compared > 1000 && refused < compared && shaped > 100, `${shaped} digests by shape`);
     // Only each sample itself and those variations were checked in full.
     assert.ok(cached.fullValidations <= samples.length + refused, `${cached.fullValidations} full checks`);
   });
