@@ -80,7 +80,12 @@ export function warmUpProfileValidation(): void {
     buildHomeCareObservationMessage(
       {
         sender: { sor: '1144561000016002', gln: '5790000123117', name: 'Pleje og Rehabilitering' },
-        receiver: { sor: '52581000016005', gln: '5790000127092', ydernummer: '061654', requesterInitials: 'OKM' },
+        receiver: {
+          sor: '52581000016005',
+          gln: '5790000127092',
+          ydernummer: '061654',
+          requesterInitials: 'OKM',
+        },
         patient: { cpr: '2509479989', family: 'Elmer', given: ['Bruno'] },
         practitioner: { given: ['Mia'], family: 'Nielsen', phone: '+45 05577668' },
         observations: [
