@@ -215,6 +215,7 @@ function endToEnd(r) {
     ratioToFloor: null,
     p99Ms: s?.p99Ms ?? null,
     p50Ms: s?.p50Ms ?? null,
+    ...(s?.firstAfterStartMs !== undefined ? { firstAfterStartMs: s.firstAfterStartMs } : {}),
     offeredPerSecond: s?.offeredPerSecond ?? 50,
     cpuMsPerMessage: round(s?.cpuMsPerMessage ?? null),
     centralCpuMsPerMessage: round(s?.centralCpuMsPerMessage ?? null),

@@ -8,7 +8,8 @@
 //      back); CPU per message of the two organisation nodes, and of the central node apart;
 //   2. a large incompressible payload through the AP gateway (sending AP → receiving AP, stored there): time and
 //      peak RSS of both processes;
-//   3. latency at a fixed offered load (RATE messages/s for SECONDS, open loop): submit → EnvelopeReceipt (10.1).
+//   3. latency at a fixed offered load (RATE messages/s for SECONDS, open loop): submit → EnvelopeReceipt (10.1), on
+//      nodes restarted and warmed up; the first message after their start is measured apart.
 // SQLite always; PostgreSQL as well when DATABASE_URL is set, and then the receiving organisation also as two
 // instances on one PostgreSQL schema and one data folder behind a load balancer on loopback (haproxy when installed,
 // else the bench's TCP balancer; EHMI_BENCH_BALANCER=tcp chooses it): throughput with the work each instance took,
@@ -121,6 +122,8 @@ export interface EndToEndResult {
     p99Ms: number | null;
     p99MsReason?: string;
     maxMs: number | null;
+    /** Submit → EnvelopeReceipt of the first message after both nodes started (before the latency phase's warm-up). */
+    firstAfterStartMs?: number | null;
     /** At the offered load: submissions the sending MSH did not take, and the p99 of those it took. */
     notTaken?: number;
     p99MsOfTaken?: number | null;
@@ -493,10 +496,28 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
       save();
       return result;
     }
-    // The nodes as the throughput phase had them, for the latency phase.
+    // The nodes as the throughput phase had them, for the latency phase: restarted, then warmed up as before the
+    // throughput phase (TLS sessions, tokens, SMP look-ups, JIT), so that its percentiles are of running nodes. What
+    // the first message after a start takes (every cache empty) is its own figure, not a latency sample.
     await net.stopReceivers();
     await net.startReceivers();
     await net.startSender();
+    try {
+      const at = Date.now();
+      const { id } = await eua.submit();
+      await allReceipted(eua, [id]);
+      const res = await client.call('municipality', 'GET', `/messages/${id}`);
+      const events = (res.json as { events: { code: string; time: string }[] }).events;
+      const receipt = events.find((e) => e.code === '10.1');
+      result.small.firstAfterStartMs = receipt ? Date.parse(receipt.time) - at : null;
+      console.log(
+        `${label.padEnd(9)} first message after a start of both nodes (submit → EnvelopeReceipt back): ${result.small.firstAfterStartMs} ms`,
+      );
+      await eua.warmUp();
+    } catch (err) {
+      result.small.firstAfterStartMs = null;
+      console.error(`${label} first message after a start failed`, err);
+    }
 
     // 3. latency at a fixed offered load (open loop: one submission every 1/RATE s, whatever the answers), last: under
     // a deadline it is the phase cut short

@@ -14,6 +14,7 @@ import { MSH_SCOPE, requireMshAccess } from './access.ts';
 import type { MshConfig } from './config.ts';
 import { inboxItem, type MshCore, partyOf } from './core.ts';
 import type { DispatchPayload } from './envelopes.ts';
+import { warmUpProfileValidation } from './fhir-body.ts';
 import { deliver, prepareDelivery } from './inbound/deliver.ts';
 import { dispatchJob, recordOutcome } from './outbound/dispatch.ts';
 import { inboxSince } from './repository.ts';
@@ -273,6 +274,7 @@ export async function createMsh(
     idle: (options) => dispatcher.idle(options),
     webhooksIdle: (options) => webhookWorker.idle(options),
     async start() {
+      warmUpProfileValidation();
       const listenUrl = await listen(app, { host: mshConfig.host, port: mshConfig.port, https: !!tls });
       const publicUrl = mshConfig.publicUrl?.replace(/\/+$/, '');
       url = publicUrl ?? listenUrl;
