@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { EhmiError } from '@ehmi/errors';
+import { parseXmlLean } from '@ehmi/xml';
 import {
   correlateReceipt,
   parse,
@@ -189,5 +190,39 @@ describe('parseReceipt: correlation by the ORIGINAL* scopes', () => {
       () => parseReceipt(original.xml),
       (e: unknown) => e instanceof EhmiError && e.code === 'EHMI_VALIDATION_FAILED',
     );
+  });
+});
+
+describe('readSignal: the lean tree and the DOM read a signal alike', () => {
+  const example = parse(
+    readFileSync(join(SBDH, 'examples/ehmiSBDH_9a6ff822_ReceiptAcknowledgement_full.xml')),
+  );
+  const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
+  const signals: [string, string][] = [
+    ['a built ReceiptAcknowledgement', text(payloadOf(parse(ack)))],
+    ['a built Exception', text(payloadOf(parse(exc)))],
+    ['the IG example (an element the schema does not know)', text(payloadOf(example))],
+    [
+      'a signal missing its required elements, out of order',
+      `<bpssignal:Exception xmlns:bpssignal="http://docs.oasis-open.org/ebxml-bp/ebbp-signals-2.0"><bpssignal:ThisMessageDateTime>x</bpssignal:ThisMessageDateTime><bpssignal:OriginalMessageIdentifier> a &amp; b </bpssignal:OriginalMessageIdentifier><bpssignal:ExceptionType><bpssignal:ReceiptException>Other</bpssignal:ReceiptException></bpssignal:ExceptionType></bpssignal:Exception>`,
+    ],
+    ['another root', '<x:Other xmlns:x="urn:x"/>'],
+  ];
+  for (const [name, xml] of signals) {
+    it(`reads ${name} as the DOM does`, () => {
+      // The signal as sent reads over the lean tree; a comment after its root makes the lean reader give up, so
+      // the same signal with one is read over the DOM.
+      assert.ok(parseXmlLean(xml), 'the lean reader takes the signal as sent');
+      const dom = `${xml}<!-- after the root -->`;
+      assert.equal(parseXmlLean(dom), undefined, 'the lean reader leaves the variant to the DOM');
+      assert.deepEqual(readSignal(Buffer.from(xml)), readSignal(Buffer.from(dom)));
+    });
+  }
+
+  it('reports a signal that is not well-formed as before', () => {
+    const { signal, issues } = readSignal(Buffer.from('<bpssignal:ReceiptAcknowledgement'));
+    assert.equal(signal, undefined);
+    assert.equal(issues.length, 1);
+    assert.match(issues[0]!.message, /^the embedded signal is not well-formed XML: /);
   });
 });

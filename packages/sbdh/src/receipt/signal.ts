@@ -1,5 +1,13 @@
-import type { Element } from '@ehmi/xml';
-import { childElement, childElements, escapeAttr, escapeText, parseXml, rootElement } from '@ehmi/xml';
+import type { Document, Element } from '@ehmi/xml';
+import {
+  childElement,
+  childElements,
+  escapeAttr,
+  escapeText,
+  parseXml,
+  parseXmlLean,
+  rootElement,
+} from '@ehmi/xml';
 import { QUOTES } from '../build/serialize.ts';
 import { NS } from '../constants.ts';
 import type { EnvelopeIssue } from '../model.ts';
@@ -87,7 +95,11 @@ export function readSignal(bytes: Uint8Array, where = 'BinaryContent'): SignalCh
   };
   let root: Element;
   try {
-    root = rootElement(parseXml(bytes, { source: 'the receipt signal' }));
+    // Only read: the lean tree (LeanNode has the DOM's reading properties this reader uses) when the parser reports
+    // nothing and the tree holds it as the DOM would; else the DOM, whose parse says what is wrong.
+    const source = 'the receipt signal';
+    const lean = parseXmlLean(bytes, { source }) as unknown as Document | undefined;
+    root = rootElement(lean ?? parseXml(bytes, { source }));
   } catch (err) {
     issue('error', 'bpssignal', `the embedded signal is not well-formed XML: ${(err as Error).message}`);
     return { issues };
