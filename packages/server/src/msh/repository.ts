@@ -329,13 +329,18 @@ export async function claimReceived(
   detail: string | null,
   now: number,
 ): Promise<boolean> {
-  const r = await trx
-    .insertInto('msh_received')
-    .values({ as4_message_id: as4MessageId, outcome, inbox_id: inboxId, detail, received_at: now })
-    .onConflict((oc) => oc.column('as4_message_id').doNothing())
-    .executeTakeFirst();
-  return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+  const values = { as4_message_id: as4MessageId, outcome, inbox_id: inboxId, detail, received_at: now };
+  return (await CLAIM_RECEIVED.affected(trx, values)) === 1;
 }
+
+const CLAIM_RECEIVED = fixedStatement(
+  ['as4_message_id', 'outcome', 'inbox_id', 'detail', 'received_at'],
+  (db, p) =>
+    (db as Db)
+      .insertInto('msh_received')
+      .values(p)
+      .onConflict((oc) => oc.column('as4_message_id').doNothing()),
+);
 
 /** A new inbox item's duplicate keys, in its transaction; false when one was inserted meanwhile (a race). */
 export async function noteDuplicateKeys(

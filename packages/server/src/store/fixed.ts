@@ -54,7 +54,7 @@ export function fixedStatement<P extends string, R = unknown>(
     compiled.set(adapter, c);
     return c;
   };
-  const run = (db: AnyDb, values: Readonly<Record<P, unknown>>): Promise<QueryResult<R>> => {
+  const run = async (db: AnyDb, values: Readonly<Record<P, unknown>>): Promise<QueryResult<R>> => {
     const c = compile(db);
     const parameters = c.params.map((x) => ('name' in x ? values[x.name as P] : x.constant));
     return db.executeQuery<R>(CompiledQuery.raw(c.sql, parameters));
