@@ -43,6 +43,7 @@ import { QUEUES } from '../path.ts';
 import {
   type BlobStore,
   type BlobWriter,
+  columnsOf,
   fixedStatement,
   type JobQueue,
   noteBlob,
@@ -460,6 +461,33 @@ async function stored<R>(doing: string, step: () => Promise<R>): Promise<R> {
  * receptions (two instances on one PostgreSQL) one inserts, the other finds the row and returns its receipt
  * (eDelivery AS4 1.15 §3.3 DuplicateDetection: a duplicate is receipted again, not delivered again).
  */
+const RECEIVED_COLUMNS = columnsOf<ApReceivedTable>()([
+  'message_id',
+  'status',
+  'sender',
+  'receiver',
+  'process',
+  'document_type',
+  'conversation_id',
+  'blob_hash',
+  'blob_size',
+  'receipt',
+  'received_at',
+  'delivered_at',
+  'eds_facts',
+]);
+
+/** A received message's row, unless it is there already (a duplicate), built once (store/fixed.ts). */
+const INSERT_RECEIVED = fixedStatement<(typeof RECEIVED_COLUMNS)[number], { message_id: string }>(
+  RECEIVED_COLUMNS,
+  (db, p) =>
+    (db as Kysely<ApTables>)
+      .insertInto('ap_received')
+      .values(p)
+      .onConflict((oc) => oc.column('message_id').doNothing())
+      .returning('message_id'),
+);
+
 /** The receipt of a message received before (the duplicate check), built once (store/fixed.ts). */
 const RECEIPT_OF = fixedStatement<'messageId', { receipt: string }>(['messageId'], (db, p) =>
   (db as Kysely<ApTables>).selectFrom('ap_received').select('receipt').where('message_id', '=', p.messageId),
@@ -623,12 +651,7 @@ async function commitTransaction(
       delivered_at: null,
       eds_facts: facts ? JSON.stringify(facts) : null,
     };
-    const inserted = await trx
-      .insertInto('ap_received')
-      .values(row)
-      .onConflict((oc) => oc.column('message_id').doNothing())
-      .returning('message_id')
-      .executeTakeFirst();
+    const inserted = await INSERT_RECEIVED.first(trx, row);
     if (!inserted) {
       const row = await trx
         .selectFrom('ap_received')

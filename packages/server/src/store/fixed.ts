@@ -107,3 +107,14 @@ export async function insertRows<R extends object>(
   for (const row of rows) for (const c of columns) parameters.push(row[c]);
   await db.executeQuery(CompiledQuery.raw(insertText(table, columns, rows.length, postgres), parameters));
 }
+
+/**
+ * The columns of a table's row type `T`, each named once: fails to compile when one is missing (a fixed INSERT of
+ * whole rows would leave its value out). `columnsOf<Table>()(['a', 'b'])`.
+ */
+export function columnsOf<T>() {
+  return <const C extends readonly (keyof T & string)[]>(
+    columns: C &
+      ([Exclude<keyof T, C[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, C[number]> }),
+  ): C => columns;
+}
