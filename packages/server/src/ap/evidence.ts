@@ -1,6 +1,7 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import { oneLineName } from '@ehmi/pki';
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import { fixedStatement } from '../store/fixed.ts';
 import type { ApEvidenceTable, ApStore, ApTables } from './tables.ts';
 
 /**
@@ -36,24 +37,42 @@ export interface EvidenceItem {
 /** Adds the evidence row in the caller's transaction; an existing one for the same MessageId and kind stays. */
 export async function recordEvidence(trx: Transaction<ApTables>, item: EvidenceItem): Promise<void> {
   const signer = item.chain[0]!;
-  await trx
-    .insertInto('ap_evidence')
-    .values({
-      message_id: item.messageId,
-      kind: item.kind,
-      direction: item.direction,
-      counterpart: item.counterpart,
-      signer_subject: oneLineName(signer.subject),
-      signer_serial: signer.serialNumber,
-      certificate_chain: pemChain(item.chain),
-      content: Buffer.from(item.bytes).toString('base64'),
-      size: item.bytes.byteLength,
-      sha256: createHash('sha256').update(item.bytes).digest('hex'),
-      received_at: item.at,
-    })
-    .onConflict((oc) => oc.columns(['message_id', 'kind']).doNothing())
-    .execute();
+  await RECORD_EVIDENCE.run(trx, {
+    message_id: item.messageId,
+    kind: item.kind,
+    direction: item.direction,
+    counterpart: item.counterpart,
+    signer_subject: oneLineName(signer.subject),
+    signer_serial: signer.serialNumber,
+    certificate_chain: pemChain(item.chain),
+    content: Buffer.from(item.bytes).toString('base64'),
+    size: item.bytes.byteLength,
+    sha256: createHash('sha256').update(item.bytes).digest('hex'),
+    received_at: item.at,
+  });
 }
+
+const EVIDENCE_COLUMNS = [
+  'message_id',
+  'kind',
+  'direction',
+  'counterpart',
+  'signer_subject',
+  'signer_serial',
+  'certificate_chain',
+  'content',
+  'size',
+  'sha256',
+  'received_at',
+] as const;
+
+/** The evidence row's INSERT, built once (store/fixed.ts). */
+const RECORD_EVIDENCE = fixedStatement(EVIDENCE_COLUMNS, (db, p) =>
+  (db as Kysely<ApTables>)
+    .insertInto('ap_evidence')
+    .values(p)
+    .onConflict((oc) => oc.columns(['message_id', 'kind']).doNothing()),
+);
 
 /** The evidence rows of one AS4 MessageId, in kind order. */
 export async function listEvidence(db: ApStore['db'], messageId: string) {

@@ -2,6 +2,7 @@ import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { type As4ProfileId, ByteBudget, resolveLimits } from '@ehmi/as4';
 import { EhmiError, isEhmiError } from '@ehmi/errors';
+import type { Kysely } from 'kysely';
 import { Counter } from 'prom-client';
 import {
   type AccessPointGateway,
@@ -21,7 +22,9 @@ import { organisationOf, type Role, type RoleContext, readPem } from '../roles.t
 import {
   afterCommit,
   type BlobSource,
+  columnsOf,
   earliestNext,
+  fixedStatement,
   type IdleState,
   JobQueue,
   noteBlob,
@@ -39,8 +42,44 @@ import { ping, pings } from './ping.ts';
 import { registerReceiveRoute } from './receive.ts';
 import { sweepRetention } from './retention.ts';
 import { failOrphans, type SendContext, sendHandler, sendJobId } from './send.ts';
-import type { ApTables } from './tables.ts';
+import type { ApOutboundTable, ApTables } from './tables.ts';
 import { openInstanceTempDir } from './temp.ts';
+
+const OUTBOUND_COLUMNS = columnsOf<ApOutboundTable>()([
+  'submission_id',
+  'as4_message_id',
+  'status',
+  'sender',
+  'receiver',
+  'document_type',
+  'process',
+  'tracking_identifier',
+  'blob_hash',
+  'blob_size',
+  'attempts',
+  'sent_references',
+  'endpoint_url',
+  'receipt',
+  'ebms_code',
+  'reason',
+  'last_error',
+  'created_at',
+  'updated_at',
+  'finished_at',
+  'outcome_at',
+  'eds_facts',
+]);
+
+/** A submission's outbound row, unless it has one (a job run twice), built once (store/fixed.ts). */
+const INSERT_OUTBOUND = fixedStatement<(typeof OUTBOUND_COLUMNS)[number], { submission_id: string }>(
+  OUTBOUND_COLUMNS,
+  (db, p) =>
+    (db as Kysely<ApTables>)
+      .insertInto('ap_outbound')
+      .values(p)
+      .onConflict((oc) => oc.column('submission_id').doNothing())
+      .returning('submission_id'),
+);
 
 export * from '../contract.ts';
 export { normaliseParticipant, staticDiscovery } from './discovery.ts';
@@ -500,13 +539,8 @@ export async function createAccessPoint(
       finished_at: null,
       outcome_at: null,
       eds_facts: eds.enabled && submission.eds ? JSON.stringify(submission.eds) : null,
-    };
-    const inserted = await trx
-      .insertInto('ap_outbound')
-      .values(row)
-      .onConflict((oc) => oc.column('submission_id').doNothing())
-      .returning('submission_id')
-      .executeTakeFirst();
+    } satisfies Record<(typeof OUTBOUND_COLUMNS)[number], unknown>;
+    const inserted = await INSERT_OUTBOUND.first(trx, row);
     if (!inserted) {
       const earlier = await trx
         .selectFrom('ap_outbound')

@@ -32,6 +32,7 @@ import {
 } from '@ehmi/pki';
 import { type EdsMessageFacts, type EhmiEnvelope, type LoadedEnvelope, loadPlainEnvelope } from '@ehmi/sbdh';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { MshBackend, PreparedDelivery, ReceiverDiscovery } from '../contract.ts';
@@ -39,13 +40,21 @@ import { readSbdhHeader, sbdhHeaderOf } from '../delivery-status/header.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { readLimited } from '../http/read-limited.ts';
 import { QUEUES } from '../path.ts';
-import { type BlobStore, type BlobWriter, type JobQueue, noteBlob, savepoint } from '../store/index.ts';
+import {
+  type BlobStore,
+  type BlobWriter,
+  columnsOf,
+  fixedStatement,
+  type JobQueue,
+  noteBlob,
+  savepoint,
+} from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
 import { type FreshLookups, normaliseParticipant, participantOfProperty } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
 import { HELD_ENVELOPE_BYTES, type HeldEnvelope, type HeldEnvelopes } from './held.ts';
 import { GLN_PARTY_TYPE, type SigningCredential } from './message.ts';
-import type { ApReceivedTable, ApStore } from './tables.ts';
+import type { ApReceivedTable, ApStore, ApTables } from './tables.ts';
 
 export interface ReceiveContext {
   store: ApStore;
@@ -452,6 +461,38 @@ async function stored<R>(doing: string, step: () => Promise<R>): Promise<R> {
  * receptions (two instances on one PostgreSQL) one inserts, the other finds the row and returns its receipt
  * (eDelivery AS4 1.15 §3.3 DuplicateDetection: a duplicate is receipted again, not delivered again).
  */
+const RECEIVED_COLUMNS = columnsOf<ApReceivedTable>()([
+  'message_id',
+  'status',
+  'sender',
+  'receiver',
+  'process',
+  'document_type',
+  'conversation_id',
+  'blob_hash',
+  'blob_size',
+  'receipt',
+  'received_at',
+  'delivered_at',
+  'eds_facts',
+]);
+
+/** A received message's row, unless it is there already (a duplicate), built once (store/fixed.ts). */
+const INSERT_RECEIVED = fixedStatement<(typeof RECEIVED_COLUMNS)[number], { message_id: string }>(
+  RECEIVED_COLUMNS,
+  (db, p) =>
+    (db as Kysely<ApTables>)
+      .insertInto('ap_received')
+      .values(p)
+      .onConflict((oc) => oc.column('message_id').doNothing())
+      .returning('message_id'),
+);
+
+/** The receipt of a message received before (the duplicate check), built once (store/fixed.ts). */
+const RECEIPT_OF = fixedStatement<'messageId', { receipt: string }>(['messageId'], (db, p) =>
+  (db as Kysely<ApTables>).selectFrom('ap_received').select('receipt').where('message_id', '=', p.messageId),
+);
+
 async function commit(
   rx: ReceivedUserMessage,
   rc: ReceiveContext,
@@ -460,9 +501,7 @@ async function commit(
   const um = rx.userMessage;
   const messageId = um.messageInfo.messageId;
   const db = rc.store.db;
-  const earlier = await stored('the duplicate check', () =>
-    db.selectFrom('ap_received').select('receipt').where('message_id', '=', messageId).executeTakeFirst(),
-  );
+  const earlier = await stored('the duplicate check', () => RECEIPT_OF.first(db, { messageId }));
   if (earlier) {
     rc.logger.info({ messageId }, 'AS4 duplicate: the original receipt is returned, nothing delivered again');
     rc.count?.('duplicate');
@@ -612,12 +651,7 @@ async function commitTransaction(
       delivered_at: null,
       eds_facts: facts ? JSON.stringify(facts) : null,
     };
-    const inserted = await trx
-      .insertInto('ap_received')
-      .values(row)
-      .onConflict((oc) => oc.column('message_id').doNothing())
-      .returning('message_id')
-      .executeTakeFirst();
+    const inserted = await INSERT_RECEIVED.first(trx, row);
     if (!inserted) {
       const row = await trx
         .selectFrom('ap_received')

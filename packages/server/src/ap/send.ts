@@ -11,7 +11,7 @@ import {
 } from '@ehmi/as4';
 import { EhmiError } from '@ehmi/errors';
 import { checkCertificatePurpose, checkCertificateTrust, type RevocationChecker } from '@ehmi/pki';
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import {
@@ -24,12 +24,13 @@ import {
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { readLimited } from '../http/read-limited.ts';
 import { QUEUES } from '../path.ts';
+import { fixedStatement } from '../store/fixed.ts';
 import type { Job, JobContext, JobQueue } from '../store/index.ts';
 import { checkNotRevoked } from '../trust.ts';
 import { endpointCertificate, type FreshLookups, normaliseParticipant } from './discovery.ts';
 import { recordEvidence } from './evidence.ts';
 import { buildOutboundMessage, type SigningCredential } from './message.ts';
-import type { ApOutboundTable, ApStore } from './tables.ts';
+import type { ApOutboundTable, ApStore, ApTables } from './tables.ts';
 
 /** The job id of a submission's send job: one per submission, so a sweep can find it. */
 export const sendJobId = (submissionId: string) => `${QUEUES.send}:${submissionId}`;
@@ -168,6 +169,14 @@ export function sendHandler(sc: SendContext) {
 /** Payloads up to this size are read from the blob store once per attempt and held in memory while it lasts. */
 const PAYLOAD_READ_ONCE_BYTES = 256 * 1024;
 
+/** A send attempt noted before its POST (the references a later receipt must match), built once (store/fixed.ts). */
+const NOTE_ATTEMPT = fixedStatement(['attempts', 'references', 'endpoint', 'now', 'submission'], (db, p) =>
+  (db as Kysely<ApTables>)
+    .updateTable('ap_outbound')
+    .set({ attempts: p.attempts, sent_references: p.references, endpoint_url: p.endpoint, updated_at: p.now })
+    .where('submission_id', '=', p.submission),
+);
+
 /**
  * The payload of an attempt. It is read twice (the signature's digest, then the HTTP body): a small one is read once
  * into memory (one open and read, its hash checked), a large one streamed from the blob store each time, never
@@ -219,16 +228,13 @@ async function attempt(
   // Recorded before the POST: a receipt for this transmission, returned later for a duplicate, must still match.
   const earlier = JSON.parse(row.sent_references) as MessagePartReference[][];
   const all = [...earlier, message.references];
-  await sc.store.db
-    .updateTable('ap_outbound')
-    .set({
-      attempts: row.attempts + 1,
-      sent_references: JSON.stringify(all.slice(-32)),
-      endpoint_url: endpoint.endpointUrl,
-      updated_at: sc.now(),
-    })
-    .where('submission_id', '=', row.submission_id)
-    .execute();
+  await NOTE_ATTEMPT.run(sc.store.db, {
+    attempts: row.attempts + 1,
+    references: JSON.stringify(all.slice(-32)),
+    endpoint: endpoint.endpointUrl,
+    now: sc.now(),
+    submission: row.submission_id,
+  });
 
   let status: number;
   let contentType: string;

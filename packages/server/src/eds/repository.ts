@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { CompiledQuery, type Kysely, PostgresAdapter } from 'kysely';
-import { isUniqueViolation } from '../store/index.ts';
+import type { Kysely } from 'kysely';
+import { insertRows, isUniqueViolation } from '../store/index.ts';
 import type { Viewer } from './access.ts';
 import { type EventShape, Varying } from './profiles.ts';
 import { visibleTo } from './search.ts';
@@ -173,43 +173,18 @@ export function eventRows(
   };
 }
 
-/** The SQL of an INSERT of `count` rows into `table`, by engine (placeholders `?` on SQLite, `$n` on PostgreSQL). */
-const insertTexts = new Map<string, string>();
-
-function insertText(table: string, columns: readonly string[], count: number, postgres: boolean): string {
-  const key = `${postgres ? 'pg' : 'sqlite'} ${table} ${count}`;
-  let text = insertTexts.get(key);
-  if (text === undefined) {
-    const tuples: string[] = [];
-    for (let r = 0; r < count; r++) {
-      const marks = columns.map((_, c) => (postgres ? `$${r * columns.length + c + 1}` : '?'));
-      tuples.push(`(${marks.join(', ')})`);
-    }
-    text = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')}`;
-    insertTexts.set(key, text);
-  }
-  return text;
-}
-
 /**
- * Insert rows in slices of at most `slice` (far below either engine's limit on bound parameters), each slice one
- * statement whose SQL is written once per row count and engine: the ingest writes about a dozen rows per event, and
- * Kysely's building and compiling of each value was a sixth of the central node's CPU for them.
+ * Insert rows in slices of at most `slice`, each slice one statement whose SQL is written once per row count and
+ * engine (the store's `insertRows`): the ingest writes about a dozen rows per event.
  */
-async function insertRows<T extends keyof EdsTables & string>(
+async function insertSlices<T extends keyof EdsTables & string>(
   db: Kysely<EdsTables>,
   table: T,
   columns: readonly (keyof EdsTables[T] & string)[],
   rows: readonly EdsTables[T][],
   slice: number,
 ): Promise<void> {
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
-  for (let i = 0; i < rows.length; i += slice) {
-    const part = rows.slice(i, i + slice);
-    const parameters: unknown[] = [];
-    for (const row of part) for (const c of columns) parameters.push(row[c]);
-    await db.executeQuery(CompiledQuery.raw(insertText(table, columns, part.length, postgres), parameters));
-  }
+  for (let i = 0; i < rows.length; i += slice) await insertRows(db, table, columns, rows.slice(i, i + slice));
 }
 
 const EVENT_COLUMNS = ['digest', 'id', 'recorded', 'outcome', 'last_updated', 'content'] as const;
@@ -217,12 +192,12 @@ const SEARCH_COLUMNS = ['event_id', 'param', 'value', 'raw'] as const;
 
 /** Insert rows of eds_search (a dozen an event). */
 export function insertSearchRows(db: Kysely<EdsTables>, rows: EdsTables['eds_search'][]): Promise<void> {
-  return insertRows(db, 'eds_search', SEARCH_COLUMNS, rows, 200);
+  return insertSlices(db, 'eds_search', SEARCH_COLUMNS, rows, 200);
 }
 
 /** Insert rows of eds_events. */
 function insertEventRows(db: Kysely<EdsTables>, rows: EdsTables['eds_events'][]): Promise<void> {
-  return insertRows(db, 'eds_events', EVENT_COLUMNS, rows, 100);
+  return insertSlices(db, 'eds_events', EVENT_COLUMNS, rows, 100);
 }
 
 interface Pending {

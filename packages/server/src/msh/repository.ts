@@ -1,6 +1,8 @@
+import type { Selectable } from 'kysely';
 import type { OutboundOutcome } from '../contract.ts';
+import { fixedStatement } from '../store/fixed.ts';
 import type { Db } from './core.ts';
-import type { MessageStatus, NeedsAction } from './tables.ts';
+import type { MessageStatus, MshTables, NeedsAction } from './tables.ts';
 
 /**
  * The MSH's reads and plain writes of its own tables, named for what they answer (docs/architecture.md "Style":
@@ -101,17 +103,22 @@ export function findBySubmitKey(db: Db, key: string) {
  * (`<Bundle.id>|<MessageHeader.id>`, an identical resubmission) and a MedCom message sent with this MessageHeader.id
  * (another Bundle.id: a conflict). Each is `undefined` when no row matches.
  */
+const FIND_SUBMITTED = fixedStatement<'key' | 'header', Selectable<MshTables['msh_messages']>>(
+  ['key', 'header'],
+  (db, p) =>
+    (db as Db)
+      .selectFrom('msh_messages')
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb('submit_key', '=', p.key),
+          eb.and([eb('message_header_id', '=', p.header), eb('kind', '=', 'fhir')]),
+        ]),
+      ),
+);
+
 export async function findSubmitted(db: Db, key: string, messageHeaderId: string) {
-  const rows = await db
-    .selectFrom('msh_messages')
-    .selectAll()
-    .where((eb) =>
-      eb.or([
-        eb('submit_key', '=', key),
-        eb.and([eb('message_header_id', '=', messageHeaderId), eb('kind', '=', 'fhir')]),
-      ]),
-    )
-    .execute();
+  const { rows } = await FIND_SUBMITTED.run(db, { key, header: messageHeaderId });
   return {
     bySubmitKey: rows.find((r) => r.submit_key === key),
     byHeader: rows.find((r) => r.message_header_id === messageHeaderId && r.kind === 'fhir'),
@@ -141,8 +148,12 @@ export async function clearReceiptDue(trx: Db, messageId: string, envelopeId: st
 
 /** An envelope handed (or to be handed) to the AP, by its SBDH InstanceIdentifier. */
 export function findSubmission(db: Db, id: string) {
-  return db.selectFrom('msh_submissions').selectAll().where('id', '=', id).executeTakeFirst();
+  return FIND_SUBMISSION.first(db, { id });
 }
+
+const FIND_SUBMISSION = fixedStatement<'id', Selectable<MshTables['msh_submissions']>>(['id'], (db, p) =>
+  (db as Db).selectFrom('msh_submissions').selectAll().where('id', '=', p.id),
+);
 
 /**
  * The AP took a submission: its AS4 MessageId, kept from the first hand-over if the job ran twice. True when this
@@ -184,20 +195,27 @@ export async function failSubmission(trx: Db, id: string, reason: string, now: n
  * purpose when this call recorded it, undefined when it was final before or is unknown (one statement, no read).
  */
 export async function finishSubmission(trx: Db, outcome: OutboundOutcome, now: number) {
-  return trx
-    .updateTable('msh_submissions')
-    .set({
-      status: outcome.status,
-      as4_message_id: outcome.as4MessageId,
-      ebms_code: outcome.ebmsCode ?? null,
-      reason: outcome.reason ?? null,
-      updated_at: now,
-    })
-    .where('id', '=', outcome.submissionId)
-    .where('status', 'not in', ['sent', 'failed'])
-    .returning(['id', 'message_id', 'purpose'])
-    .executeTakeFirst();
+  return FINISH_SUBMISSION.first(trx, {
+    status: outcome.status,
+    as4: outcome.as4MessageId,
+    code: outcome.ebmsCode ?? null,
+    reason: outcome.reason ?? null,
+    now,
+    id: outcome.submissionId,
+  });
 }
+
+const FINISH_SUBMISSION = fixedStatement<
+  'status' | 'as4' | 'code' | 'reason' | 'now' | 'id',
+  Pick<Selectable<MshTables['msh_submissions']>, 'id' | 'message_id' | 'purpose'>
+>(['status', 'as4', 'code', 'reason', 'now', 'id'], (db, p) =>
+  (db as Db)
+    .updateTable('msh_submissions')
+    .set({ status: p.status, as4_message_id: p.as4, ebms_code: p.code, reason: p.reason, updated_at: p.now })
+    .where('id', '=', p.id)
+    .where('status', 'not in', ['sent', 'failed'])
+    .returning(['id', 'message_id', 'purpose']),
+);
 
 /** Queue a message's held archive copies (the caller adds their dispatch jobs); returns their ids. */
 export async function releaseHeld(trx: Db, messageId: string, now: number): Promise<string[]> {
@@ -295,13 +313,12 @@ export async function noteAcknowledgement(
 
 /** Whether a delivery with this AS4 MessageId was handled already. */
 export async function wasReceived(db: Db, as4MessageId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('msh_received')
-    .select('as4_message_id')
-    .where('as4_message_id', '=', as4MessageId)
-    .executeTakeFirst();
-  return row !== undefined;
+  return (await WAS_RECEIVED.first(db, { id: as4MessageId })) !== undefined;
 }
+
+const WAS_RECEIVED = fixedStatement(['id'], (db, p) =>
+  (db as Db).selectFrom('msh_received').select('as4_message_id').where('as4_message_id', '=', p.id),
+);
 
 /** Note a delivery's AS4 MessageId and what became of it, in its transaction; false when it was there already. */
 export async function claimReceived(
@@ -312,13 +329,18 @@ export async function claimReceived(
   detail: string | null,
   now: number,
 ): Promise<boolean> {
-  const r = await trx
-    .insertInto('msh_received')
-    .values({ as4_message_id: as4MessageId, outcome, inbox_id: inboxId, detail, received_at: now })
-    .onConflict((oc) => oc.column('as4_message_id').doNothing())
-    .executeTakeFirst();
-  return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+  const values = { as4_message_id: as4MessageId, outcome, inbox_id: inboxId, detail, received_at: now };
+  return (await CLAIM_RECEIVED.affected(trx, values)) === 1;
 }
+
+const CLAIM_RECEIVED = fixedStatement(
+  ['as4_message_id', 'outcome', 'inbox_id', 'detail', 'received_at'],
+  (db, p) =>
+    (db as Db)
+      .insertInto('msh_received')
+      .values(p)
+      .onConflict((oc) => oc.column('as4_message_id').doNothing()),
+);
 
 /** A new inbox item's duplicate keys, in its transaction; false when one was inserted meanwhile (a race). */
 export async function noteDuplicateKeys(

@@ -6,6 +6,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { EhmiError } from '@ehmi/errors';
 import { sql } from 'kysely';
 import { afterCommit, afterRollback } from './db.ts';
+import { fixedStatement } from './fixed.ts';
 import { type AnyDb, coreDb } from './types.ts';
 
 /** A blob being written: {@link BlobStore.writer}. */
@@ -168,17 +169,7 @@ export class BlobStore {
       const buf = Buffer.isBuffer(content)
         ? content
         : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-      const write = () =>
-        coreDb(db)
-          .insertInto('blobs')
-          .values({ hash: ref.hash, size: ref.size, created_at: now, content: buf })
-          .onConflict((oc) =>
-            oc.column('hash').doUpdateSet({
-              created_at: now,
-              content: sql`coalesce(blobs.content, excluded.content)`,
-            }),
-          )
-          .execute();
+      const write = () => WRITE_ROW.run(db, { hash: ref.hash, size: ref.size, now, content: buf });
       await (this.#turn && db === this.#db ? this.#turn(write) : write());
     } catch (err) {
       throw storageError(err, 'storing a blob');
@@ -188,11 +179,7 @@ export class BlobStore {
   /** A small blob's content from its row, hash- and size-checked; undefined when no row holds it. */
   async #fromRow(hashText: string, expectedSize: number | undefined): Promise<Buffer | undefined> {
     if (!this.#db) return undefined;
-    const row = await coreDb(this.#db)
-      .selectFrom('blobs')
-      .select('content')
-      .where('hash', '=', hashText)
-      .executeTakeFirst();
+    const row = await CONTENT_OF.first(this.#db, { hash: hashText });
     if (!row?.content) return undefined;
     const content = Buffer.isBuffer(row.content)
       ? row.content
@@ -896,17 +883,43 @@ function fsyncDir(dir: string): Promise<void> {
   });
 }
 
+// The blob rows' statements on the message path, built once (store/fixed.ts).
+const WRITE_ROW = fixedStatement(['hash', 'size', 'now', 'content'], (db, p) =>
+  coreDb(db)
+    .insertInto('blobs')
+    .values({ hash: p.hash, size: p.size, created_at: p.now, content: p.content })
+    .onConflict((oc) =>
+      oc
+        .column('hash')
+        .doUpdateSet({ created_at: p.now, content: sql`coalesce(blobs.content, excluded.content)` }),
+    ),
+);
+const CONTENT_OF = fixedStatement<'hash', { content: Uint8Array | null }>(['hash'], (db, p) =>
+  coreDb(db).selectFrom('blobs').select('content').where('hash', '=', p.hash),
+);
+const RECORD_BLOB = fixedStatement(['hash', 'size', 'now'], (db, p) =>
+  coreDb(db)
+    .insertInto('blobs')
+    .values({ hash: p.hash, size: p.size, created_at: p.now })
+    .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: p.now })),
+);
+const NOTE_BLOB = fixedStatement<'hash' | 'size' | 'now', { stored: number }>(
+  ['hash', 'size', 'now'],
+  (db, p) =>
+    coreDb(db)
+      .insertInto('blobs')
+      .values({ hash: p.hash, size: p.size, created_at: p.now })
+      .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: p.now }))
+      .returning(sql<number>`case when content is null then 0 else 1 end`.as('stored')),
+);
+
 /**
  * Note a blob write in the `blobs` table: creates its row, or refreshes `created_at` (the time of the latest write
  * of this content) when the content was stored before. Idempotent. Use {@link storeBlob}, which calls it at the
  * right moment; calling it again inside the transaction that names the blob is harmless.
  */
 export async function recordBlob(db: AnyDb, ref: BlobRef, now = Date.now()): Promise<void> {
-  await coreDb(db)
-    .insertInto('blobs')
-    .values({ hash: ref.hash, size: ref.size, created_at: now })
-    .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: now }))
-    .execute();
+  await RECORD_BLOB.run(db, { hash: ref.hash, size: ref.size, now });
 }
 
 /**
@@ -946,12 +959,7 @@ export async function noteBlob(
     // its grace period) is answered by writing the content again in this transaction: the commit that names the
     // blob carries it. A blob of this size stored as a file (before rows, or a writer's file) has a row without
     // content and its file.
-    const row = await coreDb(trx)
-      .insertInto('blobs')
-      .values({ hash: ref.hash, size: ref.size, created_at: now })
-      .onConflict((oc) => oc.column('hash').doUpdateSet({ created_at: now }))
-      .returning(sql<number>`case when content is null then 0 else 1 end`.as('stored'))
-      .executeTakeFirst();
+    const row = await NOTE_BLOB.first(trx, { hash: ref.hash, size: ref.size, now });
     afterRollback(trx, () => recordBlob(store.db, ref, now));
     if (Number(row?.stored) === 1 || store.blobs.hasNow(ref.hash)) return;
     const content = await gather(typeof source === 'function' ? source() : source, ROW_BLOB_BYTES);

@@ -19,6 +19,7 @@ import {
 import pg from 'pg';
 import { BlobStore } from './blobs.ts';
 import type { WalBarrier } from './durability.ts';
+import { insertRows } from './fixed.ts';
 import { migrateToLatest } from './migrations.ts';
 import { sqliteConnection } from './sqlite.ts';
 import type { AnyDb, CoreTables } from './types.ts';
@@ -511,13 +512,27 @@ const commitHooks = new WeakMap<object, TransactionHooks>();
  */
 const INSERT_ROWS = 200;
 
+/** A value any driver binds as it is: not undefined, not an expression of Kysely's. */
+function boundAsIs(v: unknown): boolean {
+  return v === null || (typeof v !== 'undefined' && typeof v !== 'object') || v instanceof Uint8Array;
+}
+
 async function writeInserts(trx: Transaction<unknown>, hooks: TransactionHooks): Promise<void> {
   const groups = [...hooks.inserts.values()];
   hooks.inserts.clear();
   const anyTrx = trx as Transaction<Record<string, Record<string, unknown>>>;
   for (const g of groups) {
+    // Without RETURNING and with a plain value for every column (Kysely leaves out a column that is undefined and
+    // writes an expression into the SQL), the SQL written once per row count (`insertRows`); else Kysely builds it.
+    const columns = Object.keys(g.rows[0]!);
+    const plain = !g.returning && g.rows.every((r) => columns.every((c) => boundAsIs(r[c])));
     for (let i = 0; i < g.rows.length; i += INSERT_ROWS) {
-      const insert = anyTrx.insertInto(g.table).values(g.rows.slice(i, i + INSERT_ROWS));
+      const part = g.rows.slice(i, i + INSERT_ROWS);
+      if (plain) {
+        await insertRows(trx, g.table, columns, part);
+        continue;
+      }
+      const insert = anyTrx.insertInto(g.table).values(part);
       await (g.returning ? insert.returning(g.returning.as('r')) : insert).execute();
     }
   }

@@ -10,6 +10,7 @@ import {
   type Store,
   storeView,
 } from './db.ts';
+import { fixedStatement } from './fixed.ts';
 import { type AnyDb, type CoreTables, coreDb, type JobsTable } from './types.ts';
 
 export interface QueueOptions {
@@ -125,6 +126,16 @@ const takers = new WeakMap<object, Map<string, Set<LocalTaker>>>();
 // The listeners of each store (by its database handle), so that every JobQueue on one store in this process tells
 // the workers of all of them.
 const listeners = new WeakMap<object, Set<JobSignal>>();
+
+/** A job done under its lease (built once, store/fixed.ts). */
+const COMPLETE = fixedStatement(['now', 'id', 'token'], (db, p) =>
+  coreDb(db)
+    .updateTable('jobs')
+    .set({ status: 'done', lease_token: null, lease_until: null, finished_at: p.now, updated_at: p.now })
+    .where('id', '=', p.id)
+    .where('lease_token', '=', p.token)
+    .where('status', '=', 'running'),
+);
 
 /** The condition of the partial index `jobs_due`, word for word (a bound parameter would not match it). */
 const live = sql<boolean>`status in ('ready', 'running')`;
@@ -458,14 +469,8 @@ export class JobQueue {
    */
   async complete(job: Job, trx: AnyDb = this.store.db): Promise<void> {
     const now = this.options.now();
-    const result = await coreDb(trx)
-      .updateTable('jobs')
-      .set({ status: 'done', lease_token: null, lease_until: null, finished_at: now, updated_at: now })
-      .where('id', '=', job.id)
-      .where('lease_token', '=', job.leaseToken)
-      .where('status', '=', 'running')
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) !== 1) throw leaseLost(job);
+    if ((await COMPLETE.affected(trx, { now, id: job.id, token: job.leaseToken })) !== 1)
+      throw leaseLost(job);
   }
 
   /**
