@@ -32,6 +32,13 @@ const ONE_CALL_COMPRESSED_BYTES = 64 * 1024;
  */
 const ONE_CALL_PLAIN_BYTES = 1024 * 1024;
 
+/**
+ * A compressed part of at most this many octets (a whole MedCom message, an EnvelopeReceipt) is kept in memory once
+ * it has been gzipped, and later reads give the kept octets; a larger part is gzipped again on each read, as it
+ * streams (DESIGN-NOTES 2026-12-08, "A small part gzipped once per message").
+ */
+const KEPT_COMPRESSED_BYTES = 64 * 1024;
+
 /** RFC 2978 §2.3 `mime-charset`: the characters a charset name may use (no spaces, `;`, quotes or controls). */
 const CHARSET_NAME = /^[A-Za-z0-9!#$%&'+\-^_`{}~]+$/;
 
@@ -91,7 +98,8 @@ export function partCharacterSet(part: PartInfo): string | undefined {
  * then encrypt). The gzip stream is written in segments, each stored, Huffman-coded or deflated at `level` after
  * a look at its start ({@link segmentedGzip}): incompressible octets (a PDF, an image, encrypted data) cost a copy,
  * not a deflate pass that gains nothing. The result is re-readable: each `open()` gzips the source again, and the
- * same input gives the same octets, so the digest taken at signing time matches what is sent.
+ * same input gives the same octets, so the digest taken at signing time matches what is sent; a part that gzips to
+ * at most 64 KiB is gzipped once, by the first read to its end, and its octets are kept for the later reads.
  * The compressed part's Content-Type is `application/gzip`, the type phase4 gives it (`WSS4JAttachment` takes the
  * compression mode's MIME type): the signature digests it as octets (SwA Profile 1.1 §5.4.2 canonicalises only XML
  * and text types), and the encryptor writes it as `xenc:EncryptedData/@MimeType`, the type before encryption.
@@ -117,8 +125,24 @@ export function compressAttachment(
     contentId: source.contentId,
     // The compressed part is gzip data; its type before compression travels in the MimeType part property.
     headers: { ...source.headers, 'content-type': GZIP },
-    open: () => Readable.from(segmentedGzip(source.open(), level)),
+    open: () => Readable.from(kept ? [kept] : keepSmall(segmentedGzip(source.open(), level))),
   };
+  // The first read that gzips the whole part into at most KEPT_COMPRESSED_BYTES keeps the octets: signing digests
+  // the part and every attempt sends it, and each would otherwise gzip it again (the same octets, so the same digest).
+  let kept: Buffer | undefined;
+  async function* keepSmall(gz: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    let chunks: Buffer[] | undefined = [];
+    let size = 0;
+    for await (const chunk of gz) {
+      if (chunks) {
+        size += chunk.length;
+        if (size <= KEPT_COMPRESSED_BYTES) chunks.push(chunk);
+        else chunks = undefined;
+      }
+      yield chunk;
+    }
+    if (chunks) kept ??= Buffer.concat(chunks, size);
+  }
   return { attachment, partProperties };
 }
 

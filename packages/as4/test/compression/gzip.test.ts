@@ -97,6 +97,37 @@ describe('compressAttachment', () => {
     const { attachment: gz } = compressAttachment(attachment(Buffer.alloc(100_000, 7)), { mimeType: 'x/y' });
     assert.deepEqual(await collect(gz.open()), await collect(gz.open()));
   });
+
+  it('gzips a small part once, when first read to its end, and a large one on every read', async () => {
+    const counted = (bytes: Buffer) => {
+      let opened = 0;
+      const source: As4Attachment = {
+        contentId: 'p1@x',
+        headers: {},
+        open: () => {
+          opened++;
+          return Readable.from([bytes]);
+        },
+      };
+      return { source, opened: () => opened };
+    };
+    const small = counted(randomBytes(20_000));
+    const { attachment: gz } = compressAttachment(small.source, { mimeType: 'x/y' });
+    // A read given up on keeps nothing.
+    for await (const _ of gz.open()) break;
+    const first = await collect(gz.open());
+    assert.equal(small.opened(), 2);
+    assert.deepEqual(await collect(gz.open()), first);
+    assert.deepEqual(await collect(gz.open()), first);
+    assert.equal(small.opened(), 2);
+    assert.deepEqual(gunzipSync(first), await collect(small.source.open()));
+
+    // Random octets do not shrink: 100,000 of them gzip to more than the 64 KiB kept.
+    const large = counted(randomBytes(100_000));
+    const { attachment: big } = compressAttachment(large.source, { mimeType: 'x/y' });
+    assert.deepEqual(await collect(big.open()), await collect(big.open()));
+    assert.equal(large.opened(), 2);
+  });
 });
 
 describe('decompressAttachment', () => {
