@@ -247,6 +247,13 @@ function endToEnd(r) {
       : null,
     megabytesPerSecond: round(l?.megabytesPerSecond ?? null),
     seconds: round(l?.seconds ?? null),
+    // CPU per MB by process, and the receiver's split into its main thread and its other threads (GC, file I/O).
+    cpuMsPerMBByProcess: l?.cpuMsPerMBByProcess
+      ? Object.fromEntries(Object.entries(l.cpuMsPerMBByProcess).map(([k, v]) => [k, round(v)]))
+      : null,
+    receiverThreads: l?.receiverThreads
+      ? Object.fromEntries(Object.entries(l.receiverThreads).map(([k, v]) => [k, round(v)]))
+      : null,
     path: 'sending AP → HTTPS → receiving AP, stored in its blob store; each node in a fresh process of its own',
   };
   if (large.peakRssMB === null) large.peakRssMBReason = why(l, 'peakRssMB');
