@@ -63,6 +63,14 @@ export function checkedText(input: string | Uint8Array, options: ParseXmlOptions
     throw new EhmiError('EHMI_XML_DOCTYPE_FORBIDDEN', `${source} contains a DOCTYPE, which is not allowed`);
   }
   if (!NON_WHITESPACE.test(text)) throw new EhmiError('EHMI_XML_MALFORMED', `${source} is empty`);
+  // Read as XML 1.0 (its line ends and characters): a document declaring another version is refused, not misread.
+  const version = text.startsWith('<?xml') ? XML_VERSION.exec(text)?.[2] : undefined;
+  if (version !== undefined && version !== '1.0') {
+    throw new EhmiError(
+      'EHMI_XML_MALFORMED',
+      `${source} declares XML version "${version}"; only XML 1.0 is read`,
+    );
+  }
   checkCharacters(text, source);
   return text;
 }
@@ -310,6 +318,8 @@ export function xml10LineEnds(text: string): string {
   return text.includes('\r') ? text.replace(CR_LF_OR_CR, '\n') : text;
 }
 const CR_LF_OR_CR = /\r\n?/g;
+
+const XML_VERSION = /^<\?xml\s+version\s*=\s*(["'])([^"']*)\1/;
 
 const DECLARED_ENCODING = /^<\?xml[^>]*\sencoding\s*=\s*["']([A-Za-z][\w.-]*)["']/;
 

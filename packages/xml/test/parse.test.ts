@@ -245,6 +245,23 @@ describe('parseXml strictness beyond the DOM parser', () => {
     }
   });
 
+  it('refuses a document declaring an XML version other than 1.0, with either reader', () => {
+    for (const doc of [
+      '<?xml version="1.1"?><r/>',
+      "<?xml version='1.1' encoding='UTF-8'?><r/>",
+      '<?xml version="2.0"?><r/>',
+    ]) {
+      assert.throws(
+        () => parseXml(doc),
+        { code: 'EHMI_XML_MALFORMED', message: /only XML 1.0 is read/ },
+        doc,
+      );
+      assert.throws(() => parseXmlLean(doc), { code: 'EHMI_XML_MALFORMED' }, doc);
+    }
+    assert.equal(parseXml('<?xml version="1.0" encoding="UTF-8"?><r/>').documentElement?.nodeName, 'r');
+    assert.equal(parseXml("<?xml version='1.0'?><r/>").documentElement?.nodeName, 'r');
+  });
+
   it('reads line ends as XML 1.0 does: CR LF and CR as LF, U+0085, U+2028 and U+2029 as themselves', () => {
     const xml = '<r a="x\u0085y\u2028z\u2029">x\u0085y\u2028z\u2029\r\nw\rv</r>';
     for (const doc of [parseXml(xml), parseXmlLean(xml)!]) {

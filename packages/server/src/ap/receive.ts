@@ -571,7 +571,9 @@ async function readEnvelope(
 ): Promise<{ header: EhmiEnvelope | undefined; held?: HeldEnvelope }> {
   if (!rc.held || blob.size > HELD_ENVELOPE_BYTES)
     return { header: await readSbdhHeader(rx.payloads[0]!.open()) };
-  const bytes = await readLimited(rx.payloads[0]!.open(), HELD_ENVELOPE_BYTES);
+  const bytes = await readLimited(rx.payloads[0]!.open(), HELD_ENVELOPE_BYTES, {
+    tooLarge: () => new Error(`the received envelope is larger than ${HELD_ENVELOPE_BYTES} bytes`),
+  });
   let loaded: LoadedEnvelope;
   try {
     loaded = loadPlainEnvelope(bytes, 'the received envelope');

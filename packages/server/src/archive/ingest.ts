@@ -147,7 +147,9 @@ export function archiveBackend(o: ArchiveIngestOptions): MshBackend {
           'archive copy refused',
         );
         o.onRefused?.();
-        const envelope = await validate(await readEnvelope(inbound, o.maxEnvelopeBytes))
+        // Read again for the EDS step's facts: one too large, or not valid, is reported without them.
+        const envelope = await readEnvelope(inbound, o.maxEnvelopeBytes)
+          .then(validate)
           .then((r) => r.envelope)
           .catch(() => undefined);
         await o.store.transaction(async (trx) => {

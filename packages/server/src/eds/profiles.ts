@@ -42,6 +42,12 @@ const bare = (p: string) => p.split('|')[0]!;
 
 /** Event shapes remembered as conforming, at most (the least recently used out first). */
 const SHAPES_KEPT = 1_000;
+/**
+ * A shape whose key is longer is neither remembered nor handed on (its event is validated and digested in full): a
+ * station's real events are about 3 KB, and the shapes kept here and the repository's digest templates, one of each
+ * per shape, stay under 2 × 1,000 × 16 Ki characters whatever events of up to the body limit a station sends.
+ */
+export const SHAPE_KEPT_CHARS = 16 * 1024;
 
 /** Stands for a varying value in an event's shape. */
 const VARYING = '\u0000';
@@ -150,7 +156,8 @@ export class EdsValidator {
   validate(event: Record<string, unknown>): ValidationResult {
     const { profiles, others } = this.profilesFor(event);
     const meta = { ...((event.meta as Record<string, unknown> | undefined) ?? {}), profile: profiles };
-    const shape = others.length === 0 ? shapeOrNone({ ...event, meta }) : undefined;
+    const found = others.length === 0 ? shapeOrNone({ ...event, meta }) : undefined;
+    const shape = found && found.key.length <= SHAPE_KEPT_CHARS ? found : undefined;
     if (shape && this.#conforming.has(shape.key) && valuesValid(shape.values)) {
       this.#conforming.delete(shape.key);
       this.#conforming.set(shape.key, true);

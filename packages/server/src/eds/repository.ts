@@ -133,7 +133,7 @@ function shapedDigest(shape: EventShape): string {
 export function eventId(now: number): string {
   // The random bits from a version 4 UUID (node keeps a pool of random bytes for these, where a `randomBytes` call
   // per id was a synchronous call into OpenSSL): its time fields become the time, its version 4 a 7.
-  const t = Math.trunc(Math.max(0, Math.min(now, 2 ** 48 - 1)))
+  const t = Math.trunc(Number.isFinite(now) ? Math.max(0, Math.min(now, 2 ** 48 - 1)) : 0)
     .toString(16)
     .padStart(12, '0');
   return `${t.slice(0, 8)}-${t.slice(8)}-7${randomUUID().slice(15)}`;

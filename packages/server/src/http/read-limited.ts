@@ -30,6 +30,11 @@ export function readLimited(
     body.once('error', fail);
     // Destroyed without an error (an abort that names none): the body did not end.
     body.once('close', () => fail(new Error('the body ended before its end')));
+    // A body destroyed or read to its end before the call emits nothing more: refused now, not waited on.
+    if (body.destroyed || body.readableEnded) {
+      fail(new Error('the body was closed or read before it was read here'));
+      return;
+    }
     if (typeof options.declared === 'string' && Number(options.declared) > max) {
       fail(tooLarge());
       body.destroy();

@@ -274,7 +274,7 @@ export async function createMsh(
     idle: (options) => dispatcher.idle(options),
     webhooksIdle: (options) => webhookWorker.idle(options),
     async start() {
-      warmUpProfileValidation();
+      if (mshConfig.validateProfiles) warmUpProfileValidation();
       const listenUrl = await listen(app, { host: mshConfig.host, port: mshConfig.port, https: !!tls });
       const publicUrl = mshConfig.publicUrl?.replace(/\/+$/, '');
       url = publicUrl ?? listenUrl;

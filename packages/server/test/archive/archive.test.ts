@@ -119,7 +119,12 @@ for (const engine of engines()) {
           insecure: true,
           dataDir: ts.dataDir,
           organisation: { name: 'archive', gln: ARCHIVE_GLN, sor: '1' },
-          archive: { enabled: true, port: 0, search: { defaultCount: 50, maxCount: 100 } },
+          archive: {
+            enabled: true,
+            port: 0,
+            search: { defaultCount: 50, maxCount: 100 },
+            maxEnvelopeBytes: 1_000_000,
+          },
         },
       });
       const queue = new JobQueue(ts.store, {
@@ -231,6 +236,19 @@ for (const engine of engines()) {
       await role.backend.deliver(once);
       await role.backend.deliver(once);
       assert.equal((await search('patient:identifier=0202020202')).total, 1);
+    });
+
+    it('refuses, without failing the delivery, a copy over archive.maxEnvelopeBytes', async () => {
+      const before = (await search('_count=0')).total;
+      const copy = await copyOf(HCO_A, '0404040404');
+      const padded = copy.xml.replace(
+        '</StandardBusinessDocument>',
+        `<!--${'x'.repeat(1_000_000)}--></StandardBusinessDocument>`,
+      );
+      assert.ok(padded.length > 1_000_000);
+      const unsized = inbound(padded);
+      await role.backend.deliver({ ...unsized, envelope: { ...unsized.envelope, size: undefined } });
+      assert.equal((await search('_count=0')).total, before);
     });
 
     it('refuses, without failing the delivery, a copy without XDS-METADATA, one for another participant, one whose document is not the one described, one breaking the XDS profile', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { shippedValidator } from '@ehmi/fhir';
-import { BASIC_PROFILE, EdsValidator, PATIENT_PROFILE } from '../../src/eds/profiles.ts';
+import { BASIC_PROFILE, EdsValidator, PATIENT_PROFILE, SHAPE_KEPT_CHARS } from '../../src/eds/profiles.ts';
 import { eventDigest } from '../../src/eds/repository.ts';
 import { edsSamples, type Json } from './helpers.ts';
 
@@ -116,6 +116,26 @@ describe('EDS profile check: an event of a shape that conformed has only its tim
     assert.ok(compared > 1000 && refused < compared && shaped > 100, `${shaped} digests by shape`);
     // Only each sample itself and those variations were checked in full.
     assert.ok(cached.fullValidations <= samples.length + refused, `${cached.fullValidations} full checks`);
+  });
+
+  it('a shape longer than SHAPE_KEPT_CHARS is neither remembered nor handed on: such events are checked in full', () => {
+    const v = new EdsValidator();
+    const [sample] = edsSamples().filter((s) => s.name.includes('PDS'));
+    assert.ok(sample);
+    const at = (s: number) => new Date(Date.UTC(2026, 11, 7, 1, 0, s)).toISOString();
+    const long = (s: number) => {
+      const event = withValues(sample.event, at(s), (c) => `l-${s}-${c}`) as {
+        entity: Record<string, unknown>[];
+      };
+      event.entity[0] = { ...event.entity[0], description: 'x'.repeat(SHAPE_KEPT_CHARS) };
+      return event;
+    };
+    for (const s of [1, 2, 3]) {
+      const result = v.validate(long(s));
+      assert.equal(result.ok, true);
+      assert.equal(result.shape, undefined);
+    }
+    assert.equal(v.fullValidations, 3);
   });
 
   it('a second event of a conforming shape is not checked in full; a failing one or another shape always is', () => {

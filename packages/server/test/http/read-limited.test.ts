@@ -121,4 +121,13 @@ describe('readLimited (a body read whole, bounded)', () => {
     );
     assert.equal(body.destroyed, true);
   });
+
+  it('refuses a body destroyed or read to its end before the call, instead of waiting for it', async () => {
+    const destroyed = Readable.from([Buffer.from('ab')], { objectMode: false });
+    destroyed.destroy();
+    await assert.rejects(readLimited(destroyed, 10), /closed or read before/);
+    const ended = Readable.from([Buffer.from('ab')], { objectMode: false });
+    await readLimited(ended, 10);
+    await assert.rejects(readLimited(ended, 10), /closed or read before/);
+  });
 });
