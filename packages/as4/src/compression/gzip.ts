@@ -125,7 +125,8 @@ export function compressAttachment(
     contentId: source.contentId,
     // The compressed part is gzip data; its type before compression travels in the MimeType part property.
     headers: { ...source.headers, 'content-type': GZIP },
-    open: () => Readable.from(kept ? [kept] : keepSmall(segmentedGzip(source.open(), level))),
+    // A copy for each later read: a reader that changed its chunk in place would otherwise change every later read's.
+    open: () => Readable.from(kept ? [Buffer.from(kept)] : keepSmall(segmentedGzip(source.open(), level))),
   };
   // The first read that gzips the whole part into at most KEPT_COMPRESSED_BYTES keeps the octets: signing digests
   // the part and every attempt sends it, and each would otherwise gzip it again (the same octets, so the same digest).

@@ -453,14 +453,6 @@ async function stored<R>(doing: string, step: () => Promise<R>): Promise<R> {
   }
 }
 
-/**
- * Duplicate check, durable commit, signed receipt (docs/architecture.md "Durability": the receipt is sent only
- * after the commit). The commit keeps the message's signed SOAP part as evidence (`evidence.ts`); a duplicate adds
- * none.
- * The duplicate check is the primary key on the MessageId inside the commit's transaction: of two concurrent
- * receptions (two instances on one PostgreSQL) one inserts, the other finds the row and returns its receipt
- * (eDelivery AS4 1.15 §3.3 DuplicateDetection: a duplicate is receipted again, not delivered again).
- */
 const RECEIVED_COLUMNS = columnsOf<ApReceivedTable>()([
   'message_id',
   'status',
@@ -493,6 +485,14 @@ const RECEIPT_OF = fixedStatement<'messageId', { receipt: string }>(['messageId'
   (db as Kysely<ApTables>).selectFrom('ap_received').select('receipt').where('message_id', '=', p.messageId),
 );
 
+/**
+ * Duplicate check, durable commit, signed receipt (docs/architecture.md "Durability": the receipt is sent only
+ * after the commit). The commit keeps the message's signed SOAP part as evidence (`evidence.ts`); a duplicate adds
+ * none.
+ * The duplicate check is the primary key on the MessageId inside the commit's transaction: of two concurrent
+ * receptions (two instances on one PostgreSQL) one inserts, the other finds the row and returns its receipt
+ * (eDelivery AS4 1.15 §3.3 DuplicateDetection: a duplicate is receipted again, not delivered again).
+ */
 async function commit(
   rx: ReceivedUserMessage,
   rc: ReceiveContext,

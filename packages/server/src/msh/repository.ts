@@ -98,11 +98,6 @@ export function findBySubmitKey(db: Db, key: string) {
   return db.selectFrom('msh_messages').selectAll().where('submit_key', '=', key).executeTakeFirst();
 }
 
-/**
- * A FHIR submission's two look-ups in one statement: the message first submitted with this submit key
- * (`<Bundle.id>|<MessageHeader.id>`, an identical resubmission) and a MedCom message sent with this MessageHeader.id
- * (another Bundle.id: a conflict). Each is `undefined` when no row matches.
- */
 const FIND_SUBMITTED = fixedStatement<'key' | 'header', Selectable<MshTables['msh_messages']>>(
   ['key', 'header'],
   (db, p) =>
@@ -117,6 +112,11 @@ const FIND_SUBMITTED = fixedStatement<'key' | 'header', Selectable<MshTables['ms
       ),
 );
 
+/**
+ * A FHIR submission's two look-ups in one statement: the message first submitted with this submit key
+ * (`<Bundle.id>|<MessageHeader.id>`, an identical resubmission) and a MedCom message sent with this MessageHeader.id
+ * (another Bundle.id: a conflict). Each is `undefined` when no row matches.
+ */
 export async function findSubmitted(db: Db, key: string, messageHeaderId: string) {
   const { rows } = await FIND_SUBMITTED.run(db, { key, header: messageHeaderId });
   return {

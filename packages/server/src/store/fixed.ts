@@ -9,8 +9,8 @@ import type { AnyDb } from './types.ts';
  *
  * `build` writes the query with a placeholder for each value (`p.name`); it is called once per dialect (SQLite or
  * PostgreSQL), so it must not read anything else that varies (a constant such as a status name may be written as
- * itself). Every placeholder must end up as a bound parameter, never in the SQL text: building fails otherwise, as
- * it does for a name never used. Values are always bound by the driver, as Kysely binds them.
+ * itself). Every placeholder must end up as a bound parameter, as it is, never in the SQL text nor changed (`'%' + p.x`):
+ * building fails otherwise, as it does for a name never used. Values are always bound by the driver, as Kysely binds them.
  */
 export interface FixedStatement<P extends string, R> {
   /** Run with `values` in `db` (the store's handle or a transaction of it). */
@@ -43,9 +43,14 @@ export function fixedStatement<P extends string, R = unknown>(
     const p = Object.fromEntries(names.map((n) => [n, `${MARK}${n}`])) as Record<P, string>;
     const query = build(db, p).compile();
     if (query.sql.includes(MARK)) throw fixedError(query.sql, 'a placeholder was written into the SQL text');
-    const params = query.parameters.map((v) =>
-      typeof v === 'string' && v.startsWith(MARK) ? { name: v.slice(MARK.length) } : { constant: v },
-    );
+    const params = query.parameters.map((v) => {
+      if (typeof v !== 'string' || !v.includes(MARK)) return { constant: v };
+      // A placeholder the build changed (`'%' + p.x`, `p.x + '%'`) would be bound as that text forever.
+      const name = v.slice(MARK.length);
+      if (!v.startsWith(MARK) || !(names as readonly string[]).includes(name))
+        throw fixedError(query.sql, `a placeholder was changed by the build (${JSON.stringify(v)})`);
+      return { name };
+    });
     for (const n of names) {
       if (!params.some((x) => 'name' in x && x.name === n))
         throw fixedError(query.sql, `"${n}" is not bound`);

@@ -52,7 +52,7 @@ for (const engine of engines()) {
       assert.equal((await db.selectFrom('blobs').select('hash').execute()).length, 2);
     });
 
-    it('refuses a build that writes a placeholder into the SQL text or leaves one unbound', async () => {
+    it('refuses a build that writes a placeholder into the SQL text, changes one, or leaves one unbound', async () => {
       const inText = fixedStatement(['hash'], (d, p) =>
         (d as Kysely<CoreTables>).selectFrom('blobs').select('size').where(sql.ref(p.hash), '=', 1),
       );
@@ -61,6 +61,17 @@ for (const engine of engines()) {
         (d as Kysely<CoreTables>).selectFrom('blobs').select('size').where('hash', '=', p.hash),
       );
       await assert.rejects(unused.run(db, { hash: 'h', size: 1 }), /"size" is not bound/);
+      // A placeholder changed by the build, even when it is also bound as it is elsewhere.
+      for (const changed of [(h: string) => `%${h}`, (h: string) => `${h}%`]) {
+        const like = fixedStatement(['hash'], (d, p) =>
+          (d as Kysely<CoreTables>)
+            .selectFrom('blobs')
+            .select('size')
+            .where('hash', 'like', changed(p.hash))
+            .where('hash', '!=', p.hash),
+        );
+        await assert.rejects(like.run(db, { hash: 'zzz' }), /placeholder was changed by the build/);
+      }
     });
 
     it('insertRows writes each row with its values, null included', async () => {
