@@ -20,6 +20,7 @@ import { encryptAttachments } from '../src/wss/encrypt.ts';
 import { signEnvelope } from '../src/wss/sign.ts';
 import { verifyEnvelope } from '../src/wss/verify.ts';
 import { AS4_FIXTURES } from '../test/helpers.ts';
+import { rate } from './rate.ts';
 
 const key = createPrivateKey(readFileSync(`${AS4_FIXTURES}keys/phase4-ph-as4.key.pem`));
 const cert = readFileSync(`${AS4_FIXTURES}keys/phase4-ph-as4.cert.pem`, 'utf8');
@@ -67,32 +68,6 @@ const receiptXml = Buffer.from(
   ).xml,
 );
 
-function rate(label: string, seconds: number, fn: () => unknown): void {
-  for (let i = 0; i < 50; i++) fn();
-  let n = 0;
-  const cpu0 = process.cpuUsage();
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000) {
-    fn();
-    n++;
-  }
-  const cpu = process.cpuUsage(cpu0);
-  console.log(`${label.padEnd(64)} ${((cpu.user + cpu.system) / 1000 / n).toFixed(3).padStart(7)} ms cpu/op`);
-}
-
-async function rateAsync(label: string, seconds: number, fn: () => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < 20; i++) await fn();
-  let n = 0;
-  const cpu0 = process.cpuUsage();
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000) {
-    await fn();
-    n++;
-  }
-  const cpu = process.cpuUsage(cpu0);
-  console.log(`${label.padEnd(64)} ${((cpu.user + cpu.system) / 1000 / n).toFixed(3).padStart(7)} ms cpu/op`);
-}
-
 /** Heap a retained tree holds (needs --expose-gc): 200 trees kept, the heap before and after, per tree. */
 function retained(label: string, make: () => unknown): void {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -125,11 +100,11 @@ if (!(globalThis as { gc?: unknown }).gc)
   console.log('(heap figures need --expose-gc --max-semi-space-size=128)');
 console.log(`UserMessage envelope (signed, encrypted): ${xml.length} bytes; node ${process.version}`);
 const secs = Number(process.env.EHMI_BENCH_SECONDS ?? 2);
-rate('parseXml (xmldom DOM, no locator)', secs, () => parseXml(xml, { locator: false }));
-rate('parseEnvelope (xmldom DOM + SOAP/ebMS structure checks)', secs, () => parseEnvelope(xml));
-rate('parseXmlLean (xmldom SAX, lean tree)', secs, () => parseXmlLean(xml, { source: 'bench' }));
+await rate('parseXml (xmldom DOM, no locator)', secs, () => parseXml(xml, { locator: false }));
+await rate('parseEnvelope (xmldom DOM + SOAP/ebMS structure checks)', secs, () => parseEnvelope(xml));
+await rate('parseXmlLean (xmldom SAX, lean tree)', secs, () => parseXmlLean(xml, { source: 'bench' }));
 const env = parseEnvelope(xml);
-await rateAsync('verifyEnvelope over the DOM (RSA-2048, digests deferred)', secs, () =>
+await rate('verifyEnvelope over the DOM (RSA-2048, digests deferred)', secs, () =>
   verifyEnvelope(env.document, sent, { trust: () => true, deferAttachmentDigests: true }),
 );
 retained('retained: xmldom DOM', () => parseXml(xml, { locator: false }));
@@ -137,9 +112,9 @@ retained('retained: lean tree', () => parseXmlLean(xml, { source: 'bench' }));
 allocated('allocated: parseEnvelope', () => parseEnvelope(xml));
 allocated('allocated: parseXmlLean', () => parseXmlLean(xml, { source: 'bench' }));
 console.log(`signed Receipt envelope: ${receiptXml.length} bytes`);
-rate('parseEnvelope (Receipt)', secs, () => parseEnvelope(receiptXml));
-rate('parseXmlLean (Receipt)', secs, () => parseXmlLean(receiptXml, { source: 'bench' }));
-await rateAsync('verifyReceipt over the DOM (RSA-2048)', secs, () =>
+await rate('parseEnvelope (Receipt)', secs, () => parseEnvelope(receiptXml));
+await rate('parseXmlLean (Receipt)', secs, () => parseXmlLean(receiptXml, { source: 'bench' }));
+await rate('verifyReceipt over the DOM (RSA-2048)', secs, () =>
   verifyReceipt(receiptXml, { messageId: 'm@bench', references: verified.references }, { trust: () => true }),
 );
 retained('retained: xmldom DOM (Receipt)', () => parseXml(receiptXml, { locator: false }));

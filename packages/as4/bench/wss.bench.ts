@@ -11,6 +11,7 @@ import { encryptAttachments } from '../src/wss/encrypt.ts';
 import { signEnvelope } from '../src/wss/sign.ts';
 import { verifyEnvelope } from '../src/wss/verify.ts';
 import { memoryAttachment, readAll, type TestParty, testPki, trustRoot } from '../test/wss/helpers.ts';
+import { rate } from './rate.ts';
 
 const pki = await testPki();
 const trust = trustRoot(pki.root);
@@ -25,27 +26,6 @@ function envelope(bytes: number): string {
     '<eb:UserMessage><eb:MessageInfo><eb:Timestamp>2026-11-26T00:00:00Z</eb:Timestamp><eb:MessageId>m@bench</eb:MessageId>' +
     '</eb:MessageInfo></eb:UserMessage></eb:Messaging></S12:Header>' +
     `<S12:Body>${body}</S12:Body></S12:Envelope>`
-  );
-}
-
-/**
- * Runs `fn` for `seconds` and prints wall-clock operations per second and the process CPU time per operation
- * (user + system). On a shared, loaded machine the CPU figure is the steadier one: ops/s ≈ 1000 / cpu-ms per core.
- */
-async function rate(label: string, seconds: number, fn: () => Promise<void>): Promise<void> {
-  for (let i = 0; i < 5; i++) await fn(); // warm-up
-  let n = 0;
-  const cpu0 = process.cpuUsage();
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000) {
-    await fn();
-    n++;
-  }
-  const elapsed = (performance.now() - start) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const cpuMs = (cpu.user + cpu.system) / 1000 / n;
-  console.log(
-    `${label.padEnd(84)} ${(n / elapsed).toFixed(1).padStart(8)} /s wall  ${cpuMs.toFixed(2).padStart(7)} ms cpu/op  (${(1000 / cpuMs).toFixed(0)} /s per core)`,
   );
 }
 
