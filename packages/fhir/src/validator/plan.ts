@@ -37,7 +37,12 @@ const NONE: readonly Constraint[] = [];
 
 /** The node's plan, made on first use. */
 export function planOf(node: ElementNode): NodePlan {
-  return (node.plan ??= makePlan(node));
+  let plan = node.plan;
+  if (plan === undefined) {
+    plan = makePlan(node);
+    node.plan = plan;
+  }
+  return plan;
 }
 
 function makePlan(node: ElementNode): NodePlan {
