@@ -23,6 +23,11 @@ export interface NodePlan {
   readonly fixedOrPattern: FixedOrPattern | undefined;
   /** The constraints the walk evaluates on each value (`liveConstraints`); empty for most elements. */
   readonly constraints: readonly Constraint[];
+  /**
+   * The element's path for extension contexts: its base path, or the element it is defined by reference to
+   * (`QuestionnaireResponse.item.answer.item` → `QuestionnaireResponse.item`).
+   */
+  readonly hostPath: string;
 }
 
 const FHIR_TYPE_EXT = 'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type';
@@ -64,5 +69,6 @@ function makePlan(node: ElementNode): NodePlan {
           : undefined,
     fixedOrPattern: fixedOrPattern(def),
     constraints: def.constraint ? liveConstraints(def.constraint) : NONE,
+    hostPath: def.contentReference?.replace(/^.*#/, '') ?? def.base?.path ?? def.path,
   };
 }

@@ -359,17 +359,14 @@ export class Run {
   }
 
   #hostOf(type: string, node: ElementNode, expression: string, env: Env, url?: unknown): ExtensionHost {
-    // An element defined by reference (`QuestionnaireResponse.item.answer.item` → `#QuestionnaireResponse.item`)
-    // is that element for extension contexts.
-    const ref = node.def.contentReference?.replace(/^.*#/, '');
-    const host: ExtensionHost = {
+    // One shape for every host (url set or not).
+    return {
       type,
-      path: ref ?? node.def.base?.path ?? node.def.path,
+      path: planOf(node).hostPath,
       expression,
       resourceType: typeof env.resource.resourceType === 'string' ? env.resource.resourceType : undefined,
+      url: typeof url === 'string' ? url : undefined,
     };
-    if (typeof url === 'string') host.url = url;
-    return host;
   }
 
   /** Validates the properties of a JSON object against the child definitions. @internal */
