@@ -1,3 +1,4 @@
+import type { NodePlan } from '../validator/plan.ts';
 import type { ElementDefinition, StructureDefinition } from './types.ts';
 
 /**
@@ -15,6 +16,8 @@ export interface ElementNode {
   readonly slices: ElementNode[];
   /** The slicing entry this node is a slice of. */
   parentSlicing?: ElementNode;
+  /** What the validator's walk reads of the element for each value, made on first use (`validator/plan.ts`). */
+  plan: NodePlan | undefined;
 }
 
 const trees = new WeakMap<StructureDefinition, ElementNode>();
@@ -47,7 +50,7 @@ export function elementTree(sd: StructureDefinition): ElementNode {
     const last = segs[segs.length - 1] ?? '';
     const colon = last.indexOf(':');
     const name = colon < 0 ? last : last.slice(0, colon);
-    const node: ElementNode = { def, sd, name, id, children: [], slices: [] };
+    const node: ElementNode = { def, sd, name, id, children: [], slices: [], plan: undefined };
     byId.set(id, node);
     if (segs.length === 1 && colon < 0) {
       root ??= node;
@@ -68,7 +71,15 @@ export function elementTree(sd: StructureDefinition): ElementNode {
       byId.get(parentId)?.children.push(node);
     }
   }
-  root ??= { def: { path: sd.type }, sd, name: sd.type, id: sd.type, children: [], slices: [] };
+  root ??= {
+    def: { path: sd.type },
+    sd,
+    name: sd.type,
+    id: sd.type,
+    children: [],
+    slices: [],
+    plan: undefined,
+  };
   trees.set(sd, root);
   return root;
 }

@@ -1,38 +1,10 @@
 import type { ElementNode } from '../conformance/tree.ts';
 import type { Issue } from './issues.ts';
-
-/** What the checks below read of an element definition, worked out once per element. */
-interface Bounds {
-  min: number;
-  /** Infinity for `*`. */
-  max: number;
-  /** The base definition lets the element repeat (its JSON form is an array). */
-  repeats: boolean;
-  /** Below the root (`Patient.name`, not `Patient`). */
-  nested: boolean;
-}
-
-const bounds = new WeakMap<ElementNode, Bounds>();
-
-function boundsOf(node: ElementNode): Bounds {
-  let b = bounds.get(node);
-  if (!b) {
-    const max = node.def.max ?? '*';
-    const baseMax = node.def.base?.max ?? node.def.max ?? '1';
-    b = {
-      min: node.def.min ?? 0,
-      max: max === '*' ? Number.POSITIVE_INFINITY : Number(max),
-      repeats: baseMax !== '1' && baseMax !== '0',
-      nested: node.def.path.includes('.'),
-    };
-    bounds.set(node, b);
-  }
-  return b;
-}
+import { planOf } from './plan.ts';
 
 /** Whether `count` values are within the element's min and max (no issue to report). */
 export function cardinalityHolds(count: number, node: ElementNode): boolean {
-  const b = boundsOf(node);
+  const b = planOf(node);
   return count >= b.min && count <= b.max;
 }
 
@@ -82,7 +54,7 @@ export function shapeIssue(
   node: ElementNode,
   expression: string,
 ): Issue | undefined {
-  const { repeats, nested } = boundsOf(node);
+  const { repeats, nested } = planOf(node);
   const isArray = Array.isArray(value) || Array.isArray(ext);
   if (repeats && !isArray && nested) {
     return {

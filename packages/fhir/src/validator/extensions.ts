@@ -13,7 +13,7 @@ export interface ExtensionHost {
   /** The resource the element belongs to. */
   resourceType: string | undefined;
   /** The url of the extension when the host is itself an extension (a complex extension's parts). */
-  url?: string;
+  url?: string | undefined;
 }
 
 // R4 4.0.1's own snapshots (copied by the IG Publisher and SUSHI into every profile) put structuredefinition-fhir-type

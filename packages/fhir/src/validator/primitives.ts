@@ -132,6 +132,25 @@ export function typeOfChoiceSuffix(suffix: string): string {
 const ACTIVE =
   /<\s*(script|object|applet|embed|iframe|form|input|button|frame|frameset|link|meta|style)\b|\son\w+\s*=|javascript:/i;
 
+/**
+ * Whether the markup has a character outside its tags that is not white space (what is left when every `<…>` is
+ * removed and the rest trimmed is not empty; an entity counts as text, and so does a `<` that no `>` closes). Read
+ * up to the first such character, with no copy of the text.
+ */
+function hasText(div: string): boolean {
+  for (let i = 0; i < div.length; i++) {
+    const c = div.charCodeAt(i);
+    if (c === 60) {
+      // '<': the tag runs to the next '>'; with none, the '<' and the rest are text.
+      const close = div.indexOf('>', i + 1);
+      if (close < 0) return true;
+      i = close;
+    } else if (c > 32 && c < 127) return true;
+    else if (c !== 32 && (c < 9 || c > 13) && !/\s/.test(div.charAt(i))) return true;
+  }
+  return false;
+}
+
 /** Problems with a Narrative.div value (txt-1: XHTML div without active content; txt-2: some content). */
 export function checkNarrativeDiv(div: string): string | undefined {
   if (!/^\s*<div[\s>]/.test(div) || !/xmlns\s*=\s*["']http:\/\/www\.w3\.org\/1999\/xhtml["']/.test(div)) {
@@ -139,11 +158,7 @@ export function checkNarrativeDiv(div: string): string | undefined {
   }
   if (ACTIVE.test(div))
     return 'txt-1: the narrative must not contain scripts, forms, event handlers or other active content';
-  const text = div
-    .replace(/<[^>]*>/g, '')
-    .replace(/&[a-z#0-9]+;/gi, 'x')
-    .trim();
-  if (text === '' && !/<img\b/i.test(div))
+  if (!hasText(div) && !/<img\b/i.test(div))
     return 'txt-2: the narrative must have some non-whitespace content';
   return undefined;
 }

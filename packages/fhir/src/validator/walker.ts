@@ -4,15 +4,11 @@ import type { Json, TypeRef } from '../conformance/types.ts';
 import { checkBinding } from './bindings.ts';
 import { cardinalityHolds, cardinalityIssues, shapeIssue } from './cardinality.ts';
 import { type ExtensionHost, extensionChildren } from './extensions.ts';
-import { describeExpected, fixedOrPattern, satisfies } from './fixed-pattern.ts';
+import { describeExpected, satisfies } from './fixed-pattern.ts';
 import { invariantHost, referenceCheck, sliceHost } from './hosts.ts';
-import {
-  checkContainedReferenced,
-  checkInvariants,
-  type InvariantHost,
-  liveConstraints,
-} from './invariants.ts';
+import { checkContainedReferenced, checkInvariants, type InvariantHost } from './invariants.ts';
 import type { Issue } from './issues.ts';
+import { planOf, typeCode } from './plan.ts';
 import { checkNarrativeDiv, checkPrimitive, isPrimitiveType } from './primitives.ts';
 import {
   type BundleIndex,
@@ -31,13 +27,7 @@ export interface Env {
   bundle: BundleIndex | undefined;
 }
 
-const FHIR_TYPE_EXT = 'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type';
-
-/** The FHIR type code of a type reference (`id` for the System.String-typed `Resource.id`). */
-export function typeCode(t: TypeRef): string {
-  const ext = t.extension?.find((e) => e.url === FHIR_TYPE_EXT)?.valueUrl;
-  return typeof ext === 'string' ? ext : t.code;
-}
+export { typeCode } from './plan.ts';
 
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -79,7 +69,7 @@ function requiredOf(children: readonly ElementNode[]): number[] {
   if (!out) {
     out = [];
     for (const [i, c] of children.entries()) {
-      if ((c.slices.length > 0 && hasRequiredSlice(c)) || !cardinalityHolds(0, c)) out.push(i);
+      if ((c.slices.length > 0 && planOf(c).requiredSlice) || !cardinalityHolds(0, c)) out.push(i);
     }
     requiredLists.set(children, out);
   }
@@ -138,34 +128,6 @@ function at(v: unknown, i: number): unknown {
 function isEmptyObject(obj: Json): boolean {
   for (const _ in obj) return false;
   return true;
-}
-
-const defaultTypes = new WeakMap<ElementNode, string | null>();
-/** The type of an element's values when its JSON name does not say it (undefined for a choice). */
-function defaultType(node: ElementNode): string | undefined {
-  let t = defaultTypes.get(node);
-  if (t === undefined) {
-    // R4 4.0.1 types Resource.id as System.String/"string"; its definition says id (the HL7 validator agrees).
-    t =
-      node.def.base?.path === 'Resource.id'
-        ? 'id'
-        : node.def.type?.length === 1
-          ? typeCode(node.def.type[0] as TypeRef)
-          : null;
-    defaultTypes.set(node, t);
-  }
-  return t ?? undefined;
-}
-
-/** Whether any slice of a sliced element has a minimum above 0 (found once per element). */
-const requiredSlices = new WeakMap<ElementNode, boolean>();
-function hasRequiredSlice(entry: ElementNode): boolean {
-  let r = requiredSlices.get(entry);
-  if (r === undefined) {
-    r = entry.slices.some((s) => (s.def.min ?? 0) > 0);
-    requiredSlices.set(entry, r);
-  }
-  return r;
 }
 
 /** Copies of a resource's issues (a cached result is shared, and the caller may tag issues with its own profile). */
@@ -397,17 +359,14 @@ export class Run {
   }
 
   #hostOf(type: string, node: ElementNode, expression: string, env: Env, url?: unknown): ExtensionHost {
-    // An element defined by reference (`QuestionnaireResponse.item.answer.item` → `#QuestionnaireResponse.item`)
-    // is that element for extension contexts.
-    const ref = node.def.contentReference?.replace(/^.*#/, '');
-    const host: ExtensionHost = {
+    // One shape for every host (url set or not).
+    return {
       type,
-      path: ref ?? node.def.base?.path ?? node.def.path,
+      path: planOf(node).hostPath,
       expression,
       resourceType: typeof env.resource.resourceType === 'string' ? env.resource.resourceType : undefined,
+      url: typeof url === 'string' ? url : undefined,
     };
-    if (typeof url === 'string') host.url = url;
-    return host;
   }
 
   /** Validates the properties of a JSON object against the child definitions. @internal */
@@ -487,7 +446,7 @@ export class Run {
         child = children[nextRequired as number] as ElementNode;
       }
       // No value for this child: only its minimum (and required slices, below) can be broken.
-      if (given === undefined && (child.slices.length === 0 || !hasRequiredSlice(child))) {
+      if (given === undefined && (child.slices.length === 0 || !planOf(child).requiredSlice)) {
         if (!cardinalityHolds(0, child)) out.push(...cardinalityIssues(0, child, expression));
         continue;
       }
@@ -511,7 +470,7 @@ export class Run {
         count += Math.max(lengthOf(values), lengthOf(exts));
       }
       if (!cardinalityHolds(count, child)) out.push(...cardinalityIssues(count, child, expression));
-      const sliced = child.slices.length > 0 && count + (hasRequiredSlice(child) ? 1 : 0) > 0;
+      const sliced = child.slices.length > 0 && count + (planOf(child).requiredSlice ? 1 : 0) > 0;
       const items: { item: Typed; ext: unknown; expression: string }[] | undefined = sliced ? [] : undefined;
       for (const { key, type } of keys) {
         const keyExpression = `${expression}.${key}`;
@@ -519,7 +478,7 @@ export class Run {
         const exts = companions ? obj[`_${key}`] : undefined;
         const repeating = Array.isArray(values) || Array.isArray(exts);
         const n = Math.max(lengthOf(values), lengthOf(exts));
-        const itemType = type ?? defaultType(child);
+        const itemType = type ?? planOf(child).defaultType;
         for (let i = 0; i < n; i++) {
           const item: Typed = { value: at(values, i) ?? undefined, type: itemType };
           const ext = at(exts, i) ?? undefined;
@@ -687,7 +646,8 @@ export class Run {
   checks(item: Typed, node: ElementNode, expression: string, env: Env, out: Issue[]): void {
     const { value, type } = item;
     if (value === undefined) return;
-    const fp = fixedOrPattern(node.def);
+    const plan = planOf(node);
+    const fp = plan.fixedOrPattern;
     if (fp && !satisfies(value, fp)) {
       out.push({
         severity: 'error',
@@ -698,8 +658,8 @@ export class Run {
     }
     if (type && node.def.binding)
       out.push(...checkBinding(value, type, node.def, this.terminology, expression));
-    const constraints = node.def.constraint ? liveConstraints(node.def.constraint) : undefined;
-    if (constraints?.length) {
+    const constraints = plan.constraints;
+    if (constraints.length > 0) {
       const base =
         !type || type === 'BackboneElement' || type === 'Element'
           ? (node.def.base?.path ?? node.def.path)
