@@ -14,6 +14,7 @@ import { checkCertificatePurpose, checkCertificateTrust, type RevocationChecker 
 import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
+import { linkSignal } from '../abort.ts';
 import {
   alongside,
   type ByteSource,
@@ -114,7 +115,8 @@ export function sendHandler(sc: SendContext) {
         .where('submission_id', '=', job.payload.submissionId)
         .executeTakeFirst());
     if (row?.status !== 'pending') return; // done before (a repeated job): idempotent
-    const abort = sc.closing ? AbortSignal.any([signal, sc.closing]) : signal;
+    const linked = sc.closing ? linkSignal(signal, sc.closing) : undefined;
+    const abort = linked?.signal ?? signal;
     try {
       const receipt = await attempt(sc, row, abort);
       await finish(
@@ -162,6 +164,8 @@ export function sendHandler(sc: SendContext) {
         .execute();
       sc.count?.('retry');
       throw failure;
+    } finally {
+      linked?.unlink();
     }
   };
 }

@@ -2,6 +2,7 @@
 // interval, whether anyone looks or not, with a token of the console's own client (never a person's).
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import { linkSignal } from '../abort.ts';
 import { parseMetrics, sum } from './api/metrics-text.ts';
 import { ARCHIVE_NODE, organisationKeys } from './api/organisations.ts';
 import type { ConsoleReadings, Counters } from './readings.ts';
@@ -124,10 +125,10 @@ export class MetricsSampler extends EventEmitter<{ sampled: [SampleRound] }> {
     const now = this.#o.now ?? Date.now;
     const at = now();
     // A read may take the interval (at most 10 s), then that node's reading is a gap.
-    const signal = AbortSignal.any([
-      this.#round.signal,
+    const { signal, unlink } = linkSignal(
       AbortSignal.timeout(Math.min(this.#o.intervalMs, 10_000)),
-    ]);
+      this.#round.signal,
+    );
     const nodes = await Promise.all(
       this.#o.nodes().map(async (node) => {
         const services = meteredServices(node);
@@ -153,7 +154,7 @@ export class MetricsSampler extends EventEmitter<{ sampled: [SampleRound] }> {
           return { key: node.key, ok: false, reason };
         }
       }),
-    );
+    ).finally(unlink);
     const purged = await this.#o.readings.purge(at - this.#o.retentionMs);
     const round = { at, nodes, purged };
     this.emit('sampled', round);

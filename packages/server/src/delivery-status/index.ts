@@ -2,6 +2,7 @@ import { EhmiError } from '@ehmi/errors';
 import type { EdsSearch } from '@ehmi/sbdh';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
+import { linkSignal } from '../abort.ts';
 import type { NodeConfig } from '../config/index.ts';
 import { nodeAgent } from '../http/index.ts';
 import { QUEUES } from '../path.ts';
@@ -161,7 +162,14 @@ export function createDeliveryStatus(
     QUEUES.edsReport,
     {
       size: post.size,
-      run: (jobs, { signal }) => post.run(jobs, { signal: AbortSignal.any([signal, closing.signal]) }),
+      run: async (jobs, { signal }) => {
+        const linked = linkSignal(signal, closing.signal);
+        try {
+          return await post.run(jobs, { signal: linked.signal });
+        } finally {
+          linked.unlink();
+        }
+      },
     },
     {
       concurrency: cfg.concurrency,

@@ -1,5 +1,6 @@
 import { EhmiError } from '@ehmi/errors';
 import { Counter, Histogram } from 'prom-client';
+import { linkSignal } from '../abort.ts';
 import { AccessTokenVerifier, accessTokenVerifierOptions } from '../authz.ts';
 import type { AccessPointGateway, MshBackend } from '../contract.ts';
 import { noReporter } from '../delivery-status/index.ts';
@@ -200,20 +201,26 @@ export async function createMsh(
   const webhookWorker = new Worker<WebhookJob>(
     queue,
     QUEUES.webhook,
-    (job, context) =>
-      sendWebhook(
-        {
-          store,
-          agent: webhookAgent,
-          allowPrivateTargets: hooks.allowPrivateTargets,
-          tryTimeoutMs: hooks.connectTimeoutMs + hooks.responseTimeoutMs,
-          logger: log,
-          now: () => Date.now(),
-          counter: webhookCounter,
-        },
-        job,
-        { complete: context.complete, signal: AbortSignal.any([context.signal, closingWebhooks.signal]) },
-      ),
+    async (job, context) => {
+      const { signal, unlink } = linkSignal(context.signal, closingWebhooks.signal);
+      try {
+        await sendWebhook(
+          {
+            store,
+            agent: webhookAgent,
+            allowPrivateTargets: hooks.allowPrivateTargets,
+            tryTimeoutMs: hooks.connectTimeoutMs + hooks.responseTimeoutMs,
+            logger: log,
+            now: () => Date.now(),
+            counter: webhookCounter,
+          },
+          job,
+          { complete: context.complete, signal },
+        );
+      } finally {
+        unlink();
+      }
+    },
     {
       concurrency: hooks.concurrency,
       pollIntervalMs: config.queue.pollIntervalMs,
