@@ -1,7 +1,7 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, childElements, type Element, textOf } from '@ehmi/xml';
-import { emptyElement, textElement } from '../lib/xml-text.ts';
+import { attrs, emptyElement, text, textElement } from '../lib/xml-text.ts';
 import {
   decodePkiPath,
   encodePkiPath,
@@ -32,13 +32,44 @@ export function binarySecurityTokenXml(
   valueType: BstValueType,
 ): { xml: string; id: string } {
   const id = newId('X509');
-  const der = valueType === 'X509v3' ? chainSignerFirst[0]!.raw : encodePkiPath(chainSignerFirst);
-  const xml = textElement('wsse:BinarySecurityToken', der.toString('base64'), {
-    EncodingType: TOKEN.base64Binary,
-    ValueType: valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1,
-    'wsu:Id': id,
-  });
+  const xml =
+    `<wsse:BinarySecurityToken${attrs({
+      EncodingType: TOKEN.base64Binary,
+      ValueType: valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1,
+      'wsu:Id': id,
+    })}>` +
+    tokenText(chainSignerFirst, valueType) +
+    '</wsse:BinarySecurityToken>';
   return { xml, id };
+}
+
+/** The token's content last written for a signer's certificate: the chain it was written for, and the text. */
+const tokenTexts = new WeakMap<
+  X509Certificate,
+  { chain: readonly X509Certificate[]; valueType: BstValueType; text: string }
+>();
+
+/**
+ * The BinarySecurityToken's content (the certificate's or the path's DER in base64, escaped as text) for a chain:
+ * written once per signer and chain, as the same certificates always give the same octets (a node signs every
+ * message and receipt with one chain; the path's DER, its base64 and the character check were about 15 µs each
+ * time). A chain of other objects, or another value type, is written anew.
+ */
+function tokenText(chain: readonly X509Certificate[], valueType: BstValueType): string {
+  const signer = chain[0]!;
+  const held = tokenTexts.get(signer);
+  if (
+    held &&
+    held.valueType === valueType &&
+    held.chain.length === chain.length &&
+    held.chain.every((c, i) => c === chain[i])
+  ) {
+    return held.text;
+  }
+  const der = valueType === 'X509v3' ? signer.raw : encodePkiPath(chain);
+  const content = text(der.toString('base64'));
+  tokenTexts.set(signer, { chain: [...chain], valueType, text: content });
+  return content;
 }
 
 /**

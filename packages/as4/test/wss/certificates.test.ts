@@ -2,8 +2,15 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { issuerSerialOf, matchesIssuerSerial } from '../../src/wss/certificates.ts';
+import {
+  decodePkiPath,
+  encodePkiPath,
+  issuerSerialOf,
+  matchesIssuerSerial,
+} from '../../src/wss/certificates.ts';
+import { binarySecurityTokenXml } from '../../src/wss/token.ts';
 import { AS4_FIXTURES } from '../helpers.ts';
+import { testPki } from './helpers.ts';
 
 const red = new X509Certificate(readFileSync(`${AS4_FIXTURES}keys/domibus-red_gw.cert.pem`));
 
@@ -25,5 +32,34 @@ describe('X509IssuerSerial matching', () => {
     const hex = `2.5.4.6=${ber(0x13, 'BE')},2.5.4.10=${ber(0x0c, 'eDelivery')},2.5.4.3=${ber(0x0c, 'red_gw')}`;
     assert.ok(matchesIssuerSerial(red, hex, serialNumber));
     assert.ok(!matchesIssuerSerial(red, `2.5.4.6=${ber(0x13, 'DK')},O=eDelivery,CN=red_gw`, serialNumber));
+  });
+});
+
+describe('BinarySecurityToken text', () => {
+  const content = (xml: string) =>
+    /^<wsse:BinarySecurityToken [^>]*>([^<]*)<\/wsse:BinarySecurityToken>$/.exec(xml)?.[1];
+
+  it('carries the path or the certificate of the chain it is given, also when written again', async () => {
+    const pki = await testPki();
+    for (let i = 0; i < 2; i++) {
+      for (const party of [pki.rsa, pki.ed25519]) {
+        const path = binarySecurityTokenXml(party.chain, 'X509PKIPathv1');
+        assert.equal(content(path.xml), encodePkiPath(party.chain).toString('base64'));
+        assert.ok(path.xml.includes(`wsu:Id="${path.id}"`));
+        const single = binarySecurityTokenXml(party.chain, 'X509v3');
+        assert.equal(content(single.xml), party.certificate.raw.toString('base64'));
+        assert.notEqual(single.id, path.id);
+      }
+    }
+    // The same signer in another chain (here: without its issuer, as other objects) gets its own text.
+    const alone = binarySecurityTokenXml([pki.rsa.certificate], 'X509PKIPathv1');
+    assert.equal(content(alone.xml), encodePkiPath([pki.rsa.certificate]).toString('base64'));
+    const copied = pki.rsa.chain.map((c) => new X509Certificate(c.raw));
+    const other = binarySecurityTokenXml([pki.rsa.certificate, copied[1]!], 'X509PKIPathv1');
+    assert.equal(content(other.xml), encodePkiPath(pki.rsa.chain).toString('base64'));
+    assert.deepEqual(
+      decodePkiPath(Buffer.from(content(other.xml)!, 'base64')).map((c) => c.fingerprint256),
+      [pki.rsa.chain[1]!.fingerprint256, pki.rsa.certificate.fingerprint256],
+    );
   });
 });
