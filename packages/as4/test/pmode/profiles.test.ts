@@ -74,7 +74,10 @@ describe('createPMode', () => {
     const profiles = [
       [{ ...base }, EDELIVERY_AS4_115_SECURITY],
       [{ ...base, profile: 'edelivery-as4-2.0' as const }, EDELIVERY_AS4_20_SECURITY],
-      [{ ...base, profile: 'edelivery-as4-2.0' as const, curve: 'nist' as const }, EDELIVERY_AS4_20_NIST_SECURITY],
+      [
+        { ...base, profile: 'edelivery-as4-2.0' as const, curve: 'nist' as const },
+        EDELIVERY_AS4_20_NIST_SECURITY,
+      ],
     ] as const;
     for (const [input, profile] of profiles) {
       const before = structuredClone(profile);
@@ -87,7 +90,8 @@ describe('createPMode', () => {
       ];
       const shared = new Set(objects(profile));
       for (const o of objects(s)) assert.ok(!shared.has(o), 'an object shared with the profile');
-      for (const o of objects(s)) for (const k of Object.keys(o)) (o as Record<string, unknown>)[k] = 'changed';
+      for (const o of objects(s))
+        for (const k of Object.keys(o)) (o as Record<string, unknown>)[k] = 'changed';
       assert.deepEqual(profile, before);
       assert.deepEqual(createPMode(input).leg.security, before);
     }
