@@ -120,15 +120,43 @@ function decodeBst(bst: Element): X509Certificate[] {
   if (encoding && encoding !== TOKEN.base64Binary) {
     throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', `unsupported token encoding ${encoding}`);
   }
-  const der = Buffer.from((bst.textContent ?? '').replace(/\s+/g, ''), 'base64');
-  const valueType = bst.getAttribute('ValueType');
-  if (valueType === TOKEN.x509PkiPathV1) return decodePkiPath(der).reverse();
-  if (valueType === TOKEN.x509v3 || !valueType) return [toCertificate(der)];
-  throw new EhmiError(
-    'EHMI_AS4_FAILED_AUTHENTICATION',
-    `unsupported BinarySecurityToken ValueType ${valueType}`,
-  );
+  const content = bst.textContent ?? '';
+  const valueType = bst.getAttribute('ValueType') ?? '';
+  // The token's text and value type are the key: equal keys are equal octets, read the same way.
+  const key = `${valueType} ${content}`;
+  const held = decodedTokens.get(key);
+  if (held) {
+    decodedTokens.delete(key);
+    decodedTokens.set(key, held);
+    return [...held];
+  }
+  const der = Buffer.from(content.replace(/\s+/g, ''), 'base64');
+  let chain: X509Certificate[];
+  if (valueType === TOKEN.x509PkiPathV1) chain = decodePkiPath(der).reverse();
+  else if (valueType === TOKEN.x509v3 || !valueType) chain = [toCertificate(der)];
+  else {
+    throw new EhmiError(
+      'EHMI_AS4_FAILED_AUTHENTICATION',
+      `unsupported BinarySecurityToken ValueType ${valueType}`,
+    );
+  }
+  if (key.length <= MAX_DECODED_TOKEN_CHARS) {
+    if (decodedTokens.size >= MAX_DECODED_TOKENS) decodedTokens.delete(decodedTokens.keys().next().value!);
+    decodedTokens.set(key, chain);
+  }
+  return [...chain];
 }
+
+/**
+ * The certificates of the tokens read most recently, by the token's value type and exact text, least recently used
+ * out first. A partner's AP sends the same token with every message and receipt; its base64, the path's DER and the
+ * certificates' cache keys were worked out again each time (about 10 µs). Only the reading is kept: whether a
+ * certificate is trusted, valid, meant for AS4 and not revoked is decided by each message's checks, as before.
+ */
+const MAX_DECODED_TOKENS = 100;
+/** A longer token (a path of a few certificates is 3–6 KB) is read each time: the cache holds at most 1.6 MB. */
+const MAX_DECODED_TOKEN_CHARS = 16 * 1024;
+const decodedTokens = new Map<string, readonly X509Certificate[]>();
 
 /** Every certificate carried in BinarySecurityTokens of the Security header (candidates for SKI/IssuerSerial). */
 function headerCertificates(security: Element): X509Certificate[][] {
