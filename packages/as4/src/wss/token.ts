@@ -1,7 +1,7 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import { EhmiError } from '@ehmi/errors';
 import { childElement, childElements, type Element, textOf } from '@ehmi/xml';
-import { emptyElement, textElement } from '../lib/xml-text.ts';
+import { attrs, emptyElement, text, textElement } from '../lib/xml-text.ts';
 import {
   decodePkiPath,
   encodePkiPath,
@@ -32,13 +32,44 @@ export function binarySecurityTokenXml(
   valueType: BstValueType,
 ): { xml: string; id: string } {
   const id = newId('X509');
-  const der = valueType === 'X509v3' ? chainSignerFirst[0]!.raw : encodePkiPath(chainSignerFirst);
-  const xml = textElement('wsse:BinarySecurityToken', der.toString('base64'), {
-    EncodingType: TOKEN.base64Binary,
-    ValueType: valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1,
-    'wsu:Id': id,
-  });
+  const xml =
+    `<wsse:BinarySecurityToken${attrs({
+      EncodingType: TOKEN.base64Binary,
+      ValueType: valueType === 'X509v3' ? TOKEN.x509v3 : TOKEN.x509PkiPathV1,
+      'wsu:Id': id,
+    })}>` +
+    tokenText(chainSignerFirst, valueType) +
+    '</wsse:BinarySecurityToken>';
   return { xml, id };
+}
+
+/** The token's content last written for a signer's certificate: the chain it was written for, and the text. */
+const tokenTexts = new WeakMap<
+  X509Certificate,
+  { chain: readonly X509Certificate[]; valueType: BstValueType; text: string }
+>();
+
+/**
+ * The BinarySecurityToken's content (the certificate's or the path's DER in base64, escaped as text) for a chain:
+ * written once per signer and chain, as the same certificates always give the same octets (a node signs every
+ * message and receipt with one chain; the path's DER, its base64 and the character check were about 15 µs each
+ * time). A chain of other objects, or another value type, is written anew.
+ */
+function tokenText(chain: readonly X509Certificate[], valueType: BstValueType): string {
+  const signer = chain[0]!;
+  const held = tokenTexts.get(signer);
+  if (
+    held &&
+    held.valueType === valueType &&
+    held.chain.length === chain.length &&
+    held.chain.every((c, i) => c === chain[i])
+  ) {
+    return held.text;
+  }
+  const der = valueType === 'X509v3' ? signer.raw : encodePkiPath(chain);
+  const content = text(der.toString('base64'));
+  tokenTexts.set(signer, { chain: [...chain], valueType, text: content });
+  return content;
 }
 
 /**
@@ -89,15 +120,43 @@ function decodeBst(bst: Element): X509Certificate[] {
   if (encoding && encoding !== TOKEN.base64Binary) {
     throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', `unsupported token encoding ${encoding}`);
   }
-  const der = Buffer.from((bst.textContent ?? '').replace(/\s+/g, ''), 'base64');
-  const valueType = bst.getAttribute('ValueType');
-  if (valueType === TOKEN.x509PkiPathV1) return decodePkiPath(der).reverse();
-  if (valueType === TOKEN.x509v3 || !valueType) return [toCertificate(der)];
-  throw new EhmiError(
-    'EHMI_AS4_FAILED_AUTHENTICATION',
-    `unsupported BinarySecurityToken ValueType ${valueType}`,
-  );
+  const content = bst.textContent ?? '';
+  const valueType = bst.getAttribute('ValueType') ?? '';
+  // The token's text and value type are the key: equal keys are equal octets, read the same way.
+  const key = `${valueType} ${content}`;
+  const held = decodedTokens.get(key);
+  if (held) {
+    decodedTokens.delete(key);
+    decodedTokens.set(key, held);
+    return [...held];
+  }
+  const der = Buffer.from(content.replace(/\s+/g, ''), 'base64');
+  let chain: X509Certificate[];
+  if (valueType === TOKEN.x509PkiPathV1) chain = decodePkiPath(der).reverse();
+  else if (valueType === TOKEN.x509v3 || !valueType) chain = [toCertificate(der)];
+  else {
+    throw new EhmiError(
+      'EHMI_AS4_FAILED_AUTHENTICATION',
+      `unsupported BinarySecurityToken ValueType ${valueType}`,
+    );
+  }
+  if (key.length <= MAX_DECODED_TOKEN_CHARS) {
+    if (decodedTokens.size >= MAX_DECODED_TOKENS) decodedTokens.delete(decodedTokens.keys().next().value!);
+    decodedTokens.set(key, chain);
+  }
+  return [...chain];
 }
+
+/**
+ * The certificates of the tokens read most recently, by the token's value type and exact text, least recently used
+ * out first. A partner's AP sends the same token with every message and receipt; its base64, the path's DER and the
+ * certificates' cache keys were worked out again each time (about 10 µs). Only the reading is kept: whether a
+ * certificate is trusted, valid, meant for AS4 and not revoked is decided by each message's checks, as before.
+ */
+const MAX_DECODED_TOKENS = 100;
+/** A longer token (a path of a few certificates is 3–6 KB) is read each time: the cache holds at most 1.6 MB. */
+const MAX_DECODED_TOKEN_CHARS = 16 * 1024;
+const decodedTokens = new Map<string, readonly X509Certificate[]>();
 
 /** Every certificate carried in BinarySecurityTokens of the Security header (candidates for SKI/IssuerSerial). */
 function headerCertificates(security: Element): X509Certificate[][] {

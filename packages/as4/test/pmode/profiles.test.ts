@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ALGORITHMS, createPMode, securityProfileOf } from '../../src/pmode/profiles.ts';
+import {
+  ALGORITHMS,
+  createPMode,
+  EDELIVERY_AS4_20_NIST_SECURITY,
+  EDELIVERY_AS4_20_SECURITY,
+  EDELIVERY_AS4_115_SECURITY,
+  securityProfileOf,
+} from '../../src/pmode/profiles.ts';
 
 const base = { id: 'p', service: { value: 'urn:s' }, action: 'urn:a' };
 
@@ -61,6 +68,33 @@ describe('createPMode', () => {
     const a = createPMode(base);
     a.leg.security.x509.encryption.required = false;
     assert.equal(createPMode(base).leg.security.x509.encryption.required, true);
+  });
+
+  it("copies every level of its profile's security parameters, equal to the profile's", () => {
+    const profiles = [
+      [{ ...base }, EDELIVERY_AS4_115_SECURITY],
+      [{ ...base, profile: 'edelivery-as4-2.0' as const }, EDELIVERY_AS4_20_SECURITY],
+      [
+        { ...base, profile: 'edelivery-as4-2.0' as const, curve: 'nist' as const },
+        EDELIVERY_AS4_20_NIST_SECURITY,
+      ],
+    ] as const;
+    for (const [input, profile] of profiles) {
+      const before = structuredClone(profile);
+      const s = createPMode(input).leg.security;
+      assert.deepEqual(s, profile);
+      // Every object in the copy is its own: a change anywhere in one P-Mode reaches neither the profile nor another.
+      const objects = (o: object): object[] => [
+        o,
+        ...Object.values(o).flatMap((v) => (v !== null && typeof v === 'object' ? objects(v) : [])),
+      ];
+      const shared = new Set(objects(profile));
+      for (const o of objects(s)) assert.ok(!shared.has(o), 'an object shared with the profile');
+      for (const o of objects(s))
+        for (const k of Object.keys(o)) (o as Record<string, unknown>)[k] = 'changed';
+      assert.deepEqual(profile, before);
+      assert.deepEqual(createPMode(input).leg.security, before);
+    }
   });
 
   it('refuses a P-Mode without Service or Action (eDelivery AS4 1.15 Table 1)', () => {
