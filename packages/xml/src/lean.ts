@@ -1,5 +1,11 @@
 import { DOMParser, MIME_TYPE, NAMESPACE } from '@xmldom/xmldom';
-import { checkedText, type ParseXmlOptions, reservedNamespaceDeclaration, xml10LineEnds } from './parse.ts';
+import {
+  checkedText,
+  misreadPiTarget,
+  type ParseXmlOptions,
+  reservedNamespaceDeclaration,
+  xml10LineEnds,
+} from './parse.ts';
 
 /**
  * A read-only node of a lean tree: the part of the DOM a reader walks (`nodeType`, `nodeName`, `nodeValue`,
@@ -191,7 +197,7 @@ class LeanHandler {
     );
   }
   processingInstruction(target: string, data: string): void {
-    if (!this.currentElement && this.ended) throw new Unusual();
+    if ((!this.currentElement && this.ended) || misreadPiTarget(target)) throw new Unusual();
     (this.currentElement ?? this.doc!).append(new LeanNode(7, target, data));
   }
   startCDATA(): void {

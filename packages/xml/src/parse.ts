@@ -303,11 +303,46 @@ const XmldomDomHandler = (
   }
 ).__DOMHandler;
 class CheckedDomHandler extends XmldomDomHandler {
+  declare currentElement: { nodeType: number } | null | undefined;
   startPrefixMapping(prefix: string, uri: string): void {
     const wrong = reservedNamespaceDeclaration(prefix, uri);
     if (wrong) throw new Error(wrong);
   }
+  endElement(namespaceURI: string, localName: string, qName: string): void {
+    const wrong = endTagWithoutElement(this.currentElement, qName);
+    if (wrong) throw new Error(wrong);
+    (XmldomDomHandler.prototype as CheckedDomHandler).endElement.call(this, namespaceURI, localName, qName);
+  }
+  processingInstruction(target: string, data: string): void {
+    const wrong = misreadPiTarget(target);
+    if (wrong) throw new Error(wrong);
+    (XmldomDomHandler.prototype as CheckedDomHandler).processingInstruction.call(this, target, data);
+  }
 }
+
+/**
+ * XML 1.0 §3 (element match): an end tag closes the open element. xmldom's reader passes an end tag after the root
+ * element has ended (`<r/></r>`) to its builder with the document as the open node, and keeps the document: what is
+ * wrong, or undefined.
+ */
+export function endTagWithoutElement(
+  open: { nodeType: number } | null | undefined,
+  qName: string,
+): string | undefined {
+  return open && open.nodeType === 1 ? undefined : `the end tag "${qName}" closes no open element`;
+}
+
+/**
+ * XML 1.0 §2.6: a processing instruction's target is a Name. xmldom takes U+037E (and the characters it reads as
+ * spaces in a tag) as name characters there: what is wrong, or undefined.
+ */
+export function misreadPiTarget(target: string): string | undefined {
+  const m = MISREAD_IN_PI_TARGET.exec(target);
+  return m
+    ? `character U+${hex(m[0].charCodeAt(0))} is not allowed in a processing instruction's target`
+    : undefined;
+}
+const MISREAD_IN_PI_TARGET = /[\u0080\u0085\u037e\u2028\u2029]/;
 
 /**
  * XML 1.0 §2.11: CR LF and a lone CR are read as LF, and nothing else. xmldom's default follows XML 1.1, which also

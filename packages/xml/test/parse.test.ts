@@ -245,6 +245,29 @@ describe('parseXml strictness beyond the DOM parser', () => {
     }
   });
 
+  it('refuses an end tag that closes no open element, and U+037E in a processing instruction target, with either reader', () => {
+    for (const [doc, wrong] of [
+      ['<r/></r>', 'the end tag "r" closes no open element'],
+      ['<r><a/></r></r>', 'the end tag "r" closes no open element'],
+      ['<?a\u037eb x?><r/>', "U\\+037E is not allowed in a processing instruction's target"],
+      ['<r><?a\u037e?></r>', "U\\+037E is not allowed in a processing instruction's target"],
+    ] as const) {
+      for (const locator of [true, false]) {
+        assert.throws(
+          () => parseXml(doc, { locator }),
+          { code: 'EHMI_XML_MALFORMED', message: new RegExp(wrong) },
+          JSON.stringify(doc),
+        );
+      }
+      assert.equal(parseXmlLean(doc), undefined, JSON.stringify(doc));
+    }
+    // Read as before: a processing instruction with a plain target, U+037E in its data, nested end tags.
+    for (const doc of ['<?a b\u037e?><r/>', '<r><?a b?></r>', '<r><a><b/></a></r>']) {
+      assert.ok(parseXml(doc).documentElement, doc);
+      assert.ok(parseXmlLean(doc)?.documentElement, doc);
+    }
+  });
+
   it('refuses a document declaring an XML version other than 1.0, with either reader', () => {
     for (const doc of [
       '<?xml version="1.1"?><r/>',
