@@ -36,8 +36,60 @@ export function compareVersions(a: string | undefined, b: string | undefined): n
  * c.add(structureDefinition);
  * c.structureDefinition('http://medcomfhir.dk/ig/messaging/StructureDefinition/medcom-messaging-message');
  */
+/**
+ * What the index knows of a resource without its body: enough to find it by URL and version, and the few fields
+ * that callers scanning every resource filter on (a StructureDefinition's `type` and `derivation`, a CodeSystem's
+ * `valueSet`), so that a scan does not read every body.
+ */
+export interface ResourceSummary {
+  resourceType: string;
+  url: string;
+  version?: string;
+  type?: string;
+  derivation?: string;
+  valueSet?: string;
+}
+
+/** The summary of a resource body (see {@link ResourceSummary}). */
+export function summaryOf(resource: CanonicalResource): ResourceSummary {
+  const r = resource as Json;
+  const s: ResourceSummary = { resourceType: resource.resourceType, url: resource.url };
+  if (typeof r.version === 'string') s.version = r.version;
+  if (typeof r.type === 'string') s.type = r.type;
+  if (typeof r.derivation === 'string') s.derivation = r.derivation;
+  if (typeof r.valueSet === 'string') s.valueSet = r.valueSet;
+  return s;
+}
+
+interface Entry {
+  summary: ResourceSummary;
+  /** The body, once added or read. */
+  resource?: CanonicalResource;
+  /** Reads the body (a resource added with {@link Conformance.addLazily} and not read yet). */
+  read?: () => CanonicalResource;
+}
+
+function bodyOf(e: Entry): CanonicalResource {
+  if (e.resource === undefined) {
+    e.resource = (e.read as () => CanonicalResource)();
+    e.read = undefined;
+  }
+  return e.resource;
+}
+
+/**
+ * An index of conformance resources by canonical URL and version (FHIR R4 §2.1.0.8 "canonical references":
+ * `url|version` picks a version, a bare `url` the latest loaded one). A resource may be added with its body or
+ * lazily (its summary and a function reading the body, on first resolution): the shipped resources are 13 MB of
+ * JSON of which one message type's validation reads well under a tenth.
+ *
+ * @example
+ * const c = new Conformance();
+ * c.add(structureDefinition);
+ * c.structureDefinition('http://medcomfhir.dk/ig/messaging/StructureDefinition/medcom-messaging-message');
+ */
 export class Conformance {
-  readonly #byUrl = new Map<string, CanonicalResource[]>();
+  readonly #byUrl = new Map<string, Entry[]>();
   readonly #byType = new Map<string, StructureDefinition>();
   #messageProfiles: Map<string, string> | undefined;
   readonly #problems = new WeakMap<StructureDefinition, string>();
@@ -53,19 +105,44 @@ export class Conformance {
     const url = resource.url;
     if (typeof url !== 'string' || typeof resource.resourceType !== 'string') return false;
     const r = resource as CanonicalResource;
-    const list = this.#byUrl.get(url) ?? [];
-    if (list.some((x) => x.version === r.version && x.resourceType === r.resourceType)) return false;
-    list.push(r);
-    list.sort((a, b) => compareVersions(b.version, a.version));
-    this.#byUrl.set(url, list);
+    return this.#index({ summary: summaryOf(r), resource: r });
+  }
+
+  /**
+   * Adds a resource by its summary; `read` returns its body the first time it is resolved (and must return one
+   * with the summary's `resourceType`, `url` and `version`). Returns whether it was indexed.
+   */
+  addLazily(summary: ResourceSummary, read: () => CanonicalResource): boolean {
+    return this.#index({ summary, read });
+  }
+
+  #index(entry: Entry): boolean {
+    const s = entry.summary;
+    const list = this.#byUrl.get(s.url) ?? [];
+    if (list.some((x) => x.summary.version === s.version && x.summary.resourceType === s.resourceType))
+      return false;
+    list.push(entry);
+    list.sort((a, b) => compareVersions(b.summary.version, a.summary.version));
+    this.#byUrl.set(s.url, list);
     this.#messageProfiles = undefined;
     this.#generation++;
     return true;
   }
 
-  /** Every indexed resource (latest version of each URL first). */
+  /** Every indexed resource (latest version of each URL first); reads every body not read yet. */
   *all(): Iterable<CanonicalResource> {
-    for (const list of this.#byUrl.values()) yield* list;
+    for (const list of this.#byUrl.values()) for (const e of list) yield bodyOf(e);
+  }
+
+  /** What the index knows of every resource, without reading a body (latest version of each URL first). */
+  *summaries(): Iterable<ResourceSummary> {
+    for (const list of this.#byUrl.values()) for (const e of list) yield e.summary;
+  }
+
+  /** The body of a resource {@link summaries} gave (read now if it was not yet). */
+  bodyOf(summary: ResourceSummary): CanonicalResource | undefined {
+    const e = this.#byUrl.get(summary.url)?.find((x) => x.summary === summary);
+    return e && bodyOf(e);
   }
 
   /** Looks up `url` or `url|version` (FHIR R4 canonical). */
@@ -75,12 +152,14 @@ export class Conformance {
     const version = bar < 0 ? undefined : canonical.slice(bar + 1);
     const list = this.#byUrl.get(url);
     if (!list) return undefined;
-    const typed = resourceType ? list.filter((r) => r.resourceType === resourceType) : list;
-    if (version === undefined) return typed[0];
+    const typed = resourceType ? list.filter((e) => e.summary.resourceType === resourceType) : list;
     // A version given as `1.2` also matches `1.2.x` (FHIR R4 "partial versions" habit of the IG Publisher).
-    return (
-      typed.find((r) => r.version === version) ?? typed.find((r) => r.version?.startsWith(`${version}.`))
-    );
+    const found =
+      version === undefined
+        ? typed[0]
+        : (typed.find((e) => e.summary.version === version) ??
+          typed.find((e) => e.summary.version?.startsWith(`${version}.`)));
+    return found && bodyOf(found);
   }
 
   /**

@@ -52,10 +52,11 @@ export function messageProfiles(conformance: Conformance): Map<string, string> {
   if (cached) return cached;
   const headers = new Map<string, EventCoding>();
   const bundles: StructureDefinition[] = [];
-  for (const r of conformance.all()) {
-    if (r.resourceType !== 'StructureDefinition') continue;
-    const sd = r as StructureDefinition;
-    if (sd.derivation !== 'constraint') continue;
+  for (const s of conformance.summaries()) {
+    if (s.resourceType !== 'StructureDefinition' || s.derivation !== 'constraint') continue;
+    if (s.type !== 'MessageHeader' && s.type !== 'Bundle') continue;
+    const sd = conformance.bodyOf(s) as StructureDefinition | undefined;
+    if (!sd) continue;
     if (sd.type === 'MessageHeader') {
       const ev = pinnedEvent(sd);
       if (ev && !headers.has(sd.url)) headers.set(sd.url, ev);

@@ -106,7 +106,7 @@ export class Terminology {
     // The implicit value set of a CodeSystem (R4 codesystem.html: CodeSystem.valueSet = "all codes").
     if (!this.#implicit) {
       this.#implicit = new Map();
-      for (const r of this.#conformance.all()) {
+      for (const r of this.#conformance.summaries()) {
         if (
           r.resourceType === 'CodeSystem' &&
           typeof r.valueSet === 'string' &&

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isEhmiError } from '@ehmi/errors';
+import { EHMI_DIR, MEDCOM_DIR, R4_DIR } from '../../src/conformance/load.ts';
+import type { Json } from '../../src/conformance/types.ts';
 import { compareVersions, loadConformance, shippedConformance } from '../../src/index.ts';
 import { FIXTURES } from '../validator/corpus.ts';
 
@@ -66,4 +70,86 @@ test('compareVersions orders numeric parts numerically', () => {
   assert.ok(compareVersions('4.0.1', '4.0.0') > 0);
   assert.ok(compareVersions('2.10.0', '2.9.0') > 0);
   assert.ok(compareVersions('1.0.0', '1.0.0-trial-use') < 0);
+});
+
+test("a Bundle file's entries read when resolved equal the file's parsed entries, whatever their strings hold", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ehmi-conformance-'));
+  try {
+    const tricky = 'quote " backslash \\ brackets }]{[ "entry":[ æøå 😀 \\"';
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      meta: { tag: [{ code: '"entry":[{' }] },
+      entry: [
+        {
+          fullUrl: 'urn:x:1',
+          resource: {
+            resourceType: 'CodeSystem',
+            url: 'http://example.org/cs',
+            version: '1.0.0',
+            content: 'complete',
+            concept: [{ code: 'a', display: tricky }],
+          },
+        },
+        { resource: { resourceType: 'Patient', id: 'not-conformance' } },
+        {
+          resource: {
+            resourceType: 'ValueSet',
+            url: 'http://example.org/vs',
+            compose: { include: [{ system: 'http://example.org/cs' }] },
+          },
+        },
+      ],
+    };
+    writeFileSync(join(dir, 'bundle.json'), JSON.stringify(bundle, null, 1));
+    const c = loadConformance([dir], { r4: false });
+    assert.deepEqual(
+      [...c.summaries()].map((s) => `${s.resourceType} ${s.url}`),
+      ['CodeSystem http://example.org/cs', 'ValueSet http://example.org/vs'],
+    );
+    assert.deepEqual(c.codeSystem('http://example.org/cs'), bundle.entry[0]!.resource);
+    assert.deepEqual(c.valueSet('http://example.org/vs'), bundle.entry[2]!.resource);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('every shipped resource read when resolved equals the one parsed from its whole file', () => {
+  const c = shippedConformance();
+  let n = 0;
+  for (const dir of [R4_DIR, MEDCOM_DIR, EHMI_DIR]) {
+    for (const name of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+      const whole = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { entry: { resource: Json }[] };
+      for (const { resource } of whole.entry) {
+        const canonical =
+          resource.version === undefined ? resource.url : `${resource.url}|${resource.version}`;
+        const got = c.resolve(canonical as string, resource.resourceType as string);
+        assert.deepEqual(got, resource, `${name}: ${resource.url}`);
+        n++;
+      }
+    }
+  }
+  assert.equal(n, [...c.summaries()].length);
+});
+
+test('a Bundle file changed after it was indexed is refused when a resource is read, not misread', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ehmi-conformance-'));
+  try {
+    const file = join(dir, 'bundle.json');
+    const cs = (url: string) => ({ resourceType: 'CodeSystem', url, content: 'complete', concept: [] });
+    const bundle = (...urls: string[]) => ({
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: urls.map((u) => ({ resource: cs(u) })),
+    });
+    writeFileSync(file, JSON.stringify(bundle('http://example.org/a', 'http://example.org/b')));
+    const c = loadConformance([dir], { r4: false });
+    writeFileSync(file, JSON.stringify(bundle('http://example.org/bb', 'http://example.org/a')));
+    assert.throws(
+      () => c.codeSystem('http://example.org/b'),
+      (e: unknown) => isEhmiError(e) && e.code === 'EHMI_INPUT_UNREADABLE' && e.message.includes(file),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
