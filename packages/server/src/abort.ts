@@ -1,4 +1,7 @@
-import { setMaxListeners } from 'node:events';
+import { getMaxListeners, setMaxListeners } from 'node:events';
+
+/** Operations that may be in flight on one long-lived signal before Node warns of a listener leak. */
+const MAX_IN_FLIGHT = 10_000;
 
 /** The signal of one operation that also ends when a long-lived signal aborts; `unlink()` once the operation ended. */
 export interface LinkedSignal {
@@ -24,8 +27,9 @@ export function linkSignal(signal: AbortSignal, closing: AbortSignal): LinkedSig
     return { signal: AbortSignal.any([signal, own.signal]), unlink: () => {} };
   }
   const onClose = () => own.abort(closing.reason);
-  // One listener per operation in flight (a send, a webhook, a batch): no limit, each removed when its operation ends.
-  setMaxListeners(0, closing);
+  // One listener per operation in flight (a send, a webhook, a batch), each removed when its operation ends: far more
+  // than Node's default of 10 may be in flight, but a number that keeps growing is a missed unlink, and still warned.
+  if (getMaxListeners(closing) < MAX_IN_FLIGHT) setMaxListeners(MAX_IN_FLIGHT, closing);
   closing.addEventListener('abort', onClose, { once: true });
   return {
     signal: AbortSignal.any([signal, own.signal]),

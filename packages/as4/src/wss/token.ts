@@ -120,27 +120,26 @@ function decodeBst(bst: Element): X509Certificate[] {
   if (encoding && encoding !== TOKEN.base64Binary) {
     throw new EhmiError('EHMI_AS4_FAILED_AUTHENTICATION', `unsupported token encoding ${encoding}`);
   }
-  const content = bst.textContent ?? '';
   const valueType = bst.getAttribute('ValueType') ?? '';
-  // The token's text and value type are the key: equal keys are equal octets, read the same way.
-  const key = `${valueType} ${content}`;
+  const pkiPath = valueType === TOKEN.x509PkiPathV1;
+  if (!pkiPath && valueType !== TOKEN.x509v3 && valueType !== '') {
+    throw new EhmiError(
+      'EHMI_AS4_FAILED_AUTHENTICATION',
+      `unsupported BinarySecurityToken ValueType ${valueType}`,
+    );
+  }
+  const der = Buffer.from((bst.textContent ?? '').replace(/\s+/g, ''), 'base64');
+  // The key is the octets, written into a string of its own: a slice of the parsed text would keep the whole
+  // envelope it was cut from alive as long as the entry, and the same octets differently wrapped are one token.
+  const key = `${pkiPath ? 'p' : 'c'}${der.toString('latin1')}`;
   const held = decodedTokens.get(key);
   if (held) {
     decodedTokens.delete(key);
     decodedTokens.set(key, held);
     return [...held];
   }
-  const der = Buffer.from(content.replace(/\s+/g, ''), 'base64');
-  let chain: X509Certificate[];
-  if (valueType === TOKEN.x509PkiPathV1) chain = decodePkiPath(der).reverse();
-  else if (valueType === TOKEN.x509v3 || !valueType) chain = [toCertificate(der)];
-  else {
-    throw new EhmiError(
-      'EHMI_AS4_FAILED_AUTHENTICATION',
-      `unsupported BinarySecurityToken ValueType ${valueType}`,
-    );
-  }
-  if (key.length <= MAX_DECODED_TOKEN_CHARS) {
+  const chain = pkiPath ? decodePkiPath(der).reverse() : [toCertificate(der)];
+  if (der.length <= MAX_DECODED_TOKEN_BYTES) {
     if (decodedTokens.size >= MAX_DECODED_TOKENS) decodedTokens.delete(decodedTokens.keys().next().value!);
     decodedTokens.set(key, chain);
   }
@@ -148,14 +147,14 @@ function decodeBst(bst: Element): X509Certificate[] {
 }
 
 /**
- * The certificates of the tokens read most recently, by the token's value type and exact text, least recently used
+ * The certificates of the tokens read most recently, by the token's kind (a path or one certificate) and its octets, least recently used
  * out first. A partner's AP sends the same token with every message and receipt; its base64, the path's DER and the
  * certificates' cache keys were worked out again each time (about 10 µs). Only the reading is kept: whether a
  * certificate is trusted, valid, meant for AS4 and not revoked is decided by each message's checks, as before.
  */
 const MAX_DECODED_TOKENS = 100;
-/** A longer token (a path of a few certificates is 3–6 KB) is read each time: the cache holds at most 1.6 MB. */
-const MAX_DECODED_TOKEN_CHARS = 16 * 1024;
+/** A longer token (a path of a few certificates is 2–5 KB of DER) is read each time: the keys hold at most 1.2 MB. */
+const MAX_DECODED_TOKEN_BYTES = 12 * 1024;
 const decodedTokens = new Map<string, readonly X509Certificate[]>();
 
 /** Every certificate carried in BinarySecurityTokens of the Security header (candidates for SKI/IssuerSerial). */

@@ -105,4 +105,33 @@ describe('BinarySecurityToken read', () => {
       });
     }
   });
+
+  it('refuses an unsupported value type also when its attribute and text spell a token read before', async () => {
+    const pki = await testPki();
+    const base64 = encodePkiPath(pki.rsa.chain).toString('base64');
+    const head = base64.slice(0, 40);
+    const tail = base64.slice(40);
+    // An honest path token with its base64 wrapped by a space after 40 characters, read (and kept) first.
+    const honest = binarySecurityTokenXml(pki.rsa.chain, 'X509PKIPathv1').xml.replace(
+      base64,
+      `${head} ${tail}`,
+    );
+    assert.equal(resolve(honest).chain.length, 2);
+    // The value type's attribute carries the path's URI, a space and the first 40 characters; the text the rest.
+    const forged = honest
+      .replace(`ValueType="${TOKEN.x509PkiPathV1}"`, `ValueType="${TOKEN.x509PkiPathV1} ${head}"`)
+      .replace(`${head} ${tail}`, tail);
+    assert.throws(() => resolve(forged), { code: 'EHMI_AS4_FAILED_AUTHENTICATION', message: /ValueType/ });
+  });
+
+  it('reads the same octets wrapped differently as the same certificates', async () => {
+    const pki = await testPki();
+    const base64 = encodePkiPath(pki.rsa.chain).toString('base64');
+    const token = binarySecurityTokenXml(pki.rsa.chain, 'X509PKIPathv1').xml;
+    const wrapped = token.replace(base64, base64.replace(/(.{64})/g, '$1\n'));
+    assert.deepEqual(
+      resolve(wrapped).chain.map((c) => c.fingerprint256),
+      pki.rsa.chain.map((c) => c.fingerprint256),
+    );
+  });
 });

@@ -129,32 +129,42 @@ export class MetricsSampler extends EventEmitter<{ sampled: [SampleRound] }> {
       AbortSignal.timeout(Math.min(this.#o.intervalMs, 10_000)),
       this.#round.signal,
     );
-    const nodes = await Promise.all(
-      this.#o.nodes().map(async (node) => {
-        const services = meteredServices(node);
-        try {
-          if (services.length === 0) throw new Error('no service of the node serves /metrics');
-          const counters = countersOf(await Promise.all(services.map((s) => this.#o.read(s, signal))));
-          await this.#o.readings.add(node.key, { at, counters });
-          if (this.#down.delete(node.key) && this.#read.has(node.key)) {
-            this.#o.logger.info({ node: node.key }, 'node metrics read again');
+    let nodes: SampleRound['nodes'];
+    try {
+      // Every read settles before the round's signal is let go, so that stop() aborts each one still running.
+      const settled = await Promise.allSettled(
+        this.#o.nodes().map(async (node) => {
+          const services = meteredServices(node);
+          try {
+            if (services.length === 0) throw new Error('no service of the node serves /metrics');
+            const counters = countersOf(await Promise.all(services.map((s) => this.#o.read(s, signal))));
+            await this.#o.readings.add(node.key, { at, counters });
+            if (this.#down.delete(node.key) && this.#read.has(node.key)) {
+              this.#o.logger.info({ node: node.key }, 'node metrics read again');
+            }
+            this.#read.add(node.key);
+            return { key: node.key, ok: true };
+          } catch (err) {
+            const reason = (err as Error).message;
+            await this.#o.readings.add(node.key, { at, counters: null });
+            if (!this.#down.has(node.key)) {
+              this.#down.add(node.key);
+              // A node not read yet is most likely starting after the console (`ehmi up` starts the central node
+              // first): said quietly; a node that answered before and no longer does is worth a warning.
+              const level = this.#read.has(node.key) ? 'warn' : 'debug';
+              this.#o.logger[level]({ node: node.key, reason }, 'node metrics not read: a gap in its charts');
+            }
+            return { key: node.key, ok: false, reason };
           }
-          this.#read.add(node.key);
-          return { key: node.key, ok: true };
-        } catch (err) {
-          const reason = (err as Error).message;
-          await this.#o.readings.add(node.key, { at, counters: null });
-          if (!this.#down.has(node.key)) {
-            this.#down.add(node.key);
-            // A node not read yet is most likely starting after the console (`ehmi up` starts the central node
-            // first): said quietly; a node that answered before and no longer does is worth a warning.
-            const level = this.#read.has(node.key) ? 'warn' : 'debug';
-            this.#o.logger[level]({ node: node.key, reason }, 'node metrics not read: a gap in its charts');
-          }
-          return { key: node.key, ok: false, reason };
-        }
-      }),
-    ).finally(unlink);
+        }),
+      );
+      nodes = settled.map((s) => {
+        if (s.status === 'rejected') throw s.reason;
+        return s.value;
+      });
+    } finally {
+      unlink();
+    }
     const purged = await this.#o.readings.purge(at - this.#o.retentionMs);
     const round = { at, nodes, purged };
     this.emit('sampled', round);

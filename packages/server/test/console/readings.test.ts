@@ -206,6 +206,56 @@ for (const engine of engines()) {
   });
 }
 
+describe('the console sampler when storing a reading fails', () => {
+  it("stopping still aborts another node's read in flight after one node's gap could not be stored", async () => {
+    let aFailed!: () => void;
+    const aFailedNow = new Promise<void>((resolve) => {
+      aFailed = resolve;
+    });
+    let bAborted!: (reason: unknown) => void;
+    const bReason = new Promise<unknown>((resolve) => {
+      bAborted = resolve;
+    });
+    const s = new MetricsSampler({
+      readings: {
+        add: async (key: string) => {
+          if (key === 'a') {
+            aFailed();
+            throw new Error('the database is down');
+          }
+        },
+        purge: async () => 0,
+      } as unknown as ConsoleReadings,
+      nodes: () => [
+        { key: 'a', services: ['msh:a'] },
+        { key: 'b', services: ['msh:b'] },
+      ],
+      // a refuses at once; b never answers until its signal aborts.
+      read: (service, signal) =>
+        new Promise<string>((_, reject) => {
+          if (service === 'msh:a') return reject(new Error('a refuses'));
+          signal.addEventListener(
+            'abort',
+            () => {
+              bAborted(signal.reason);
+              reject(signal.reason);
+            },
+            { once: true },
+          );
+        }),
+      intervalMs: 60_000,
+      retentionMs: 60 * MINUTE,
+      logger,
+    });
+    s.start();
+    await aFailedNow;
+    // The failed store has gone through the round's promises (microtasks) before the next turn of the loop.
+    await new Promise(setImmediate);
+    await s.stop();
+    assert.match(((await bReason) as Error).message, /stopping/);
+  });
+});
+
 describe('the console role: sampling needs its own client', () => {
   it('a console configured to sample without a client id refuses to start, saying what to set', async () => {
     const config = consoleConfigSchema.parse({ enabled: true, issuer: 'https://auth.example' });
