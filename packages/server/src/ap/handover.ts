@@ -4,6 +4,7 @@ import { alongside, type MshBackend } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
 import { fixedStatement, type Job, type JobContext } from '../store/index.ts';
 import type { HeldEnvelopes } from './held.ts';
+import { OUTBOUND_ROW } from './send.ts';
 import type { ApReceivedTable, ApStore, ApTables } from './tables.ts';
 
 /**
@@ -65,11 +66,7 @@ export function deliverHandler(
 /** The `ap.outcome` job: tell the MSH what became of a submission (`sent` / `failed`), once it is final. */
 export function outcomeHandler(store: ApStore, backend: MshBackend, now: () => number) {
   return async (job: Job<{ submissionId: string }>, { complete }: JobContext): Promise<void> => {
-    const row = await store.db
-      .selectFrom('ap_outbound')
-      .selectAll()
-      .where('submission_id', '=', job.payload.submissionId)
-      .executeTakeFirst();
+    const row = await OUTBOUND_ROW.first(store.db, { submission: job.payload.submissionId });
     if (!row || row.status === 'pending' || row.outcome_at !== null) return;
     // Told, and the job done: committed with the MSH's own record when both share the store, else on its own.
     const told = async (trx: Parameters<typeof complete>[0]): Promise<void> => {

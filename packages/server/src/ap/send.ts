@@ -108,11 +108,7 @@ export function sendHandler(sc: SendContext) {
     // The row its submission just wrote, handed with the job (its first try, in this process), or read.
     const row =
       (job.local as Outbound | undefined) ??
-      (await sc.store.db
-        .selectFrom('ap_outbound')
-        .selectAll()
-        .where('submission_id', '=', job.payload.submissionId)
-        .executeTakeFirst());
+      (await OUTBOUND_ROW.first(sc.store.db, { submission: job.payload.submissionId }));
     if (row?.status !== 'pending') return; // done before (a repeated job): idempotent
     const abort = sc.closing ? AbortSignal.any([signal, sc.closing]) : signal;
     try {
@@ -175,6 +171,11 @@ const NOTE_ATTEMPT = fixedStatement(['attempts', 'references', 'endpoint', 'now'
     .updateTable('ap_outbound')
     .set({ attempts: p.attempts, sent_references: p.references, endpoint_url: p.endpoint, updated_at: p.now })
     .where('submission_id', '=', p.submission),
+);
+
+/** A submission's outbound row, built once (store/fixed.ts). */
+export const OUTBOUND_ROW = fixedStatement<'submission', Outbound>(['submission'], (db, p) =>
+  (db as Kysely<ApTables>).selectFrom('ap_outbound').selectAll().where('submission_id', '=', p.submission),
 );
 
 /**
