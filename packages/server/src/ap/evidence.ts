@@ -1,7 +1,7 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import { oneLineName } from '@ehmi/pki';
 import type { Kysely, Transaction } from 'kysely';
-import { fixedStatement } from '../store/fixed.ts';
+import { columnsOf, fixedStatement } from '../store/fixed.ts';
 import type { ApEvidenceTable, ApStore, ApTables } from './tables.ts';
 
 /**
@@ -52,7 +52,7 @@ export async function recordEvidence(trx: Transaction<ApTables>, item: EvidenceI
   });
 }
 
-const EVIDENCE_COLUMNS = [
+const EVIDENCE_COLUMNS = columnsOf<ApEvidenceTable>()([
   'message_id',
   'kind',
   'direction',
@@ -64,7 +64,7 @@ const EVIDENCE_COLUMNS = [
   'size',
   'sha256',
   'received_at',
-] as const;
+]);
 
 /** The evidence row's INSERT, built once (store/fixed.ts). */
 const RECORD_EVIDENCE = fixedStatement(EVIDENCE_COLUMNS, (db, p) =>

@@ -1,10 +1,11 @@
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import { alongside, type MshBackend } from '../contract.ts';
 import type { DeliveryStatusReporter } from '../delivery-status/index.ts';
-import type { Job, JobContext } from '../store/index.ts';
+import { fixedStatement, type Job, type JobContext } from '../store/index.ts';
 import type { HeldEnvelopes } from './held.ts';
-import type { ApReceivedTable, ApStore } from './tables.ts';
+import { OUTBOUND_ROW } from './send.ts';
+import type { ApReceivedTable, ApStore, ApTables } from './tables.ts';
 
 /**
  * The `ap.deliver` job: hand a committed envelope to the MSH (ehmi-core §1.2 step 4: the receiving AP forwards the
@@ -34,15 +35,10 @@ export function deliverHandler(
     // Delivered, and the job done: committed with the MSH's own record when both share the store, else on its own.
     const delivered = async (trx: Parameters<typeof complete>[0]): Promise<void> => {
       const at = now();
-      const marked = await trx
-        .updateTable('ap_received')
-        .set({ status: 'delivered', delivered_at: at })
-        .where('message_id', '=', row.message_id)
-        .where('status', '=', 'received')
-        .executeTakeFirst();
+      const marked = await HAND_OVER.affected(trx, { at, messageId: row.message_id });
       await complete(trx);
       // 04.2 (09.2, 14.2, 19.2): handed to the MSH, which committed it.
-      if (facts && Number(marked.numUpdatedRows) === 1) {
+      if (facts && marked === 1) {
         await eds!.report(trx, { station: 'AP', side: 'destination', subtype: 'msg-sent', facts, at });
       }
     };
@@ -70,11 +66,7 @@ export function deliverHandler(
 /** The `ap.outcome` job: tell the MSH what became of a submission (`sent` / `failed`), once it is final. */
 export function outcomeHandler(store: ApStore, backend: MshBackend, now: () => number) {
   return async (job: Job<{ submissionId: string }>, { complete }: JobContext): Promise<void> => {
-    const row = await store.db
-      .selectFrom('ap_outbound')
-      .selectAll()
-      .where('submission_id', '=', job.payload.submissionId)
-      .executeTakeFirst();
+    const row = await OUTBOUND_ROW.first(store.db, { submission: job.payload.submissionId });
     if (!row || row.status === 'pending' || row.outcome_at !== null) return;
     // Told, and the job done: committed with the MSH's own record when both share the store, else on its own.
     const told = async (trx: Parameters<typeof complete>[0]): Promise<void> => {
@@ -101,3 +93,12 @@ export function outcomeHandler(store: ApStore, backend: MshBackend, now: () => n
     if (!part.committed()) await store.transaction(told);
   };
 }
+
+/** A received message marked handed over, unless it was already, built once (store/fixed.ts). */
+const HAND_OVER = fixedStatement(['at', 'messageId'], (db, p) =>
+  (db as Kysely<ApTables>)
+    .updateTable('ap_received')
+    .set({ status: 'delivered', delivered_at: p.at })
+    .where('message_id', '=', p.messageId)
+    .where('status', '=', 'received'),
+);

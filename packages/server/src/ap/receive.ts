@@ -480,6 +480,14 @@ const INSERT_RECEIVED = fixedStatement<(typeof RECEIVED_COLUMNS)[number], { mess
       .returning('message_id'),
 );
 
+/** A received message handed to the MSH in the reception's own commit, built once (store/fixed.ts). */
+const MARK_DELIVERED = fixedStatement(['now', 'messageId'], (db, p) =>
+  (db as Kysely<ApTables>)
+    .updateTable('ap_received')
+    .set({ status: 'delivered', delivered_at: p.now })
+    .where('message_id', '=', p.messageId),
+);
+
 /** The receipt of a message received before (the duplicate check), built once (store/fixed.ts). */
 const RECEIPT_OF = fixedStatement<'messageId', { receipt: string }>(['messageId'], (db, p) =>
   (db as Kysely<ApTables>).selectFrom('ap_received').select('receipt').where('message_id', '=', p.messageId),
@@ -689,11 +697,7 @@ async function commitTransaction(
     const taken =
       prepared !== undefined &&
       (await savepoint(trx, async () => {
-        await trx
-          .updateTable('ap_received')
-          .set({ status: 'delivered', delivered_at: now })
-          .where('message_id', '=', messageId)
-          .execute();
+        await MARK_DELIVERED.run(trx, { now, messageId });
         // 04.2 (09.2, 14.2, 19.2): handed to the MSH, which commits it with this.
         if (facts && rc.eds) {
           await rc.eds.report(trx, {

@@ -11,7 +11,7 @@ import {
 } from '@ehmi/as4';
 import { EhmiError } from '@ehmi/errors';
 import { checkCertificatePurpose, checkCertificateTrust, type RevocationChecker } from '@ehmi/pki';
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import { linkSignal } from '../abort.ts';
@@ -109,11 +109,7 @@ export function sendHandler(sc: SendContext) {
     // The row its submission just wrote, handed with the job (its first try, in this process), or read.
     const row =
       (job.local as Outbound | undefined) ??
-      (await sc.store.db
-        .selectFrom('ap_outbound')
-        .selectAll()
-        .where('submission_id', '=', job.payload.submissionId)
-        .executeTakeFirst());
+      (await OUTBOUND_ROW.first(sc.store.db, { submission: job.payload.submissionId }));
     if (row?.status !== 'pending') return; // done before (a repeated job): idempotent
     const linked = sc.closing ? linkSignal(signal, sc.closing) : undefined;
     const abort = linked?.signal ?? signal;
@@ -179,6 +175,35 @@ const NOTE_ATTEMPT = fixedStatement(['attempts', 'references', 'endpoint', 'now'
     .updateTable('ap_outbound')
     .set({ attempts: p.attempts, sent_references: p.references, endpoint_url: p.endpoint, updated_at: p.now })
     .where('submission_id', '=', p.submission),
+);
+
+/** A submission's outbound row, built once (store/fixed.ts). */
+export const OUTBOUND_ROW = fixedStatement<'submission', Outbound>(['submission'], (db, p) =>
+  (db as Kysely<ApTables>).selectFrom('ap_outbound').selectAll().where('submission_id', '=', p.submission),
+);
+
+/**
+ * A pending send's final state, built once (store/fixed.ts): the endpoint is kept when the attempt learnt none, and
+ * `outcome_at` set only when the MSH has the outcome in the same transaction (null leaves it unset).
+ */
+const RECORD_OUTCOME = fixedStatement(
+  ['status', 'receipt', 'ebmsCode', 'reason', 'lastError', 'endpoint', 'outcomeAt', 'now', 'submission'],
+  (db, p) =>
+    (db as Kysely<ApTables>)
+      .updateTable('ap_outbound')
+      .set({
+        status: p.status,
+        receipt: p.receipt,
+        ebms_code: p.ebmsCode,
+        reason: p.reason,
+        last_error: p.lastError,
+        endpoint_url: sql<string>`coalesce(${p.endpoint}, endpoint_url)`,
+        outcome_at: sql<number>`coalesce(${p.outcomeAt}, outcome_at)`,
+        finished_at: p.now,
+        updated_at: p.now,
+      })
+      .where('submission_id', '=', p.submission)
+      .where('status', '=', 'pending'),
 );
 
 /**
@@ -503,23 +528,18 @@ async function finish(
   const evidence = result.evidence;
   // The final state; with `told`, the MSH has the outcome (in this transaction, or before it), so no outcome job.
   const record = async (trx: Parameters<typeof recordEvidence>[0], told: boolean): Promise<boolean> => {
-    const updated = await trx
-      .updateTable('ap_outbound')
-      .set({
-        status: result.status,
-        receipt: result.receipt ?? null,
-        ebms_code: result.ebmsCode ?? null,
-        reason: result.reason?.slice(0, 4000) ?? null,
-        last_error: result.lastError?.slice(0, 4000) ?? null,
-        ...(result.endpointUrl ? { endpoint_url: result.endpointUrl } : {}),
-        ...(told ? { outcome_at: now } : {}),
-        finished_at: now,
-        updated_at: now,
-      })
-      .where('submission_id', '=', row.submission_id)
-      .where('status', '=', 'pending')
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) !== 1) return false;
+    const updated = await RECORD_OUTCOME.affected(trx, {
+      status: result.status,
+      receipt: result.receipt ?? null,
+      ebmsCode: result.ebmsCode ?? null,
+      reason: result.reason?.slice(0, 4000) ?? null,
+      lastError: result.lastError?.slice(0, 4000) ?? null,
+      endpoint: result.endpointUrl || null,
+      outcomeAt: told ? now : null,
+      now,
+      submission: row.submission_id,
+    });
+    if (updated !== 1) return false;
     await complete?.(trx);
     if (evidence) {
       await recordEvidence(trx, {

@@ -8,6 +8,7 @@ import {
   serializeEnvelope,
 } from '@ehmi/sbdh';
 import { QUEUES } from '../path.ts';
+import { insertRow } from '../store/index.ts';
 import type { Db, MshCore } from './core.ts';
 import { factsKept } from './delivery-status.ts';
 import { type FhirFormat, formatOfMime, readFhir } from './fhir-body.ts';
@@ -92,7 +93,7 @@ export async function addSubmission(
     // refusal fails the one submission rather than the caller's whole transaction.
     [route.sender, route.receiver, route.document_type, route.process].every((v) => v.trim() !== '');
   if (!direct) {
-    await trx.insertInto('msh_submissions').values(row).execute();
+    await insertRow(trx, 'msh_submissions', row);
     if (!held) await queueDispatch(core, trx, id, row);
     return id;
   }
@@ -106,10 +107,11 @@ export async function addSubmission(
     ...(messageId ? { trackingIdentifier: messageId } : {}),
     ...(facts ? { eds: facts } : {}),
   });
-  await trx
-    .insertInto('msh_submissions')
-    .values({ ...row, status: 'submitted', as4_message_id: accepted.as4MessageId })
-    .execute();
+  await insertRow(trx, 'msh_submissions', {
+    ...row,
+    status: 'submitted',
+    as4_message_id: accepted.as4MessageId,
+  });
   // The hand-over's steps of the message (02.2, 03.1), as the dispatch job records them.
   if (messageId && purpose === 'message') {
     const tracked = { id: messageId, envelopeId: id };

@@ -3,7 +3,13 @@ import { EhmiError } from '@ehmi/errors';
 import type { EdsMessageFacts } from '@ehmi/sbdh';
 import { sql, type Updateable } from 'kysely';
 import type { DeliveryStatusReporter, StepTaken } from '../delivery-status/index.ts';
-import { insertAtCommit, writePending } from '../store/index.ts';
+import {
+  type FixedStatement,
+  fixedStatement,
+  insertAtCommit,
+  insertRow,
+  writePending,
+} from '../store/index.ts';
 import type { Db } from './core.ts';
 import type { TimelineStep } from './steps.ts';
 import type { MessageStatus, MshEventsTable, MshMessagesTable, NeedsAction } from './tables.ts';
@@ -205,34 +211,18 @@ export async function transition(
   }
   let moved = true;
   if (move) {
-    let update = trx
-      .updateTable('msh_messages')
-      .set({
-        ...input.set,
-        ...(move.status ? { status: move.status } : {}),
-        ...(move.needsAction !== undefined ? { needs_action: move.needsAction } : {}),
-        updated_at: input.now ?? input.time,
-      })
-      .where('id', '=', message.id)
-      .where('status', 'in', move.from);
-    if (move.latestEnvelope) update = update.where('envelope_id', '=', message.envelopeId!);
-    if (move.unacknowledged) update = update.where('ack_code', 'is', null);
-    if (input.resends !== undefined) update = update.where('resends', '=', input.resends);
-    const marks = move.markFrom;
-    if (marks) {
-      update = update.where((eb) =>
-        eb.or(marks.map((m) => (m === null ? eb('needs_action', 'is', null) : eb('needs_action', '=', m)))),
-      );
-    }
-    moved = Number((await update.executeTakeFirst()).numUpdatedRows) === 1;
-    if (move.clears) {
-      await trx
-        .updateTable('msh_messages')
-        .set({ needs_action: null })
-        .where('id', '=', message.id)
-        .where('needs_action', '=', move.clears)
-        .execute();
-    }
+    const set = input.set ?? {};
+    const values: Record<string, unknown> = {
+      now: input.now ?? input.time,
+      id: message.id,
+      envelope: message.envelopeId,
+      resends: input.resends,
+    };
+    for (const [k, v] of Object.entries(set)) if (v !== undefined) values[`set_${k}`] = v;
+    moved =
+      (await moveStatement(name, outcome, move, set, input.resends !== undefined).affected(trx, values)) ===
+      1;
+    if (move.clears) await CLEAR_MARK.run(trx, { id: message.id, mark: move.clears });
   }
   if (step.onlyIfMoved && !moved) return false;
   const event = {
@@ -274,6 +264,85 @@ export async function transition(
   return true;
 }
 
+/**
+ * The conditional update of a step's move, built once per shape (store/fixed.ts): the step and its outcome fix the
+ * status, the mark and the conditions, so only the columns of `set` and whether `resends` is compared vary. A value
+ * of `set` that is itself SQL (not a plain value) is built afresh each time, as Kysely would.
+ */
+const moves = new Map<string, FixedStatement<string, unknown>>();
+
+function moveStatement(
+  name: LifecycleStep,
+  outcome: string,
+  move: Move,
+  set: Updateable<MshMessagesTable>,
+  resends: boolean,
+): FixedStatement<string, unknown> {
+  // Columns the move writes itself take precedence over `set`, as in the object spread below.
+  const columns = Object.keys(set).filter(
+    (k) =>
+      set[k as keyof typeof set] !== undefined &&
+      k !== 'updated_at' &&
+      !(k === 'status' && move.status) &&
+      !(k === 'needs_action' && move.needsAction !== undefined),
+  );
+  const plain = columns.every((k) => isPlain(set[k as keyof typeof set]));
+  const key = `${name} ${outcome} ${resends} ${columns.join(',')}`;
+  let statement = plain ? moves.get(key) : undefined;
+  if (statement) return statement;
+  const names = ['now', 'id', ...(plain ? columns.map((k) => `set_${k}`) : [])];
+  if (move.latestEnvelope) names.push('envelope');
+  if (resends) names.push('resends');
+  statement = fixedStatement(names, (db, p) => {
+    let update = (db as Db)
+      .updateTable('msh_messages')
+      .set({
+        ...Object.fromEntries(columns.map((k) => [k, plain ? p[`set_${k}`] : set[k as keyof typeof set]])),
+        ...(move.status ? { status: move.status } : {}),
+        ...(move.needsAction !== undefined ? { needs_action: move.needsAction } : {}),
+        updated_at: p.now,
+      })
+      .where('id', '=', p.id)
+      .where('status', 'in', move.from);
+    if (move.latestEnvelope) update = update.where('envelope_id', '=', p.envelope);
+    if (move.unacknowledged) update = update.where('ack_code', 'is', null);
+    if (resends) update = update.where('resends', '=', p.resends);
+    const marks = move.markFrom;
+    if (marks) {
+      update = update.where((eb) =>
+        eb.or(marks.map((m) => (m === null ? eb('needs_action', 'is', null) : eb('needs_action', '=', m)))),
+      );
+    }
+    return update;
+  });
+  if (plain) moves.set(key, statement);
+  return statement;
+}
+
+/** A value bound as it is (not an expression of Kysely's). */
+function isPlain(v: unknown): boolean {
+  return v === null || typeof v !== 'object' || v instanceof Uint8Array || v instanceof Date;
+}
+
+/** A mark removed whether or not the status moved (`Move.clears`), built once (store/fixed.ts). */
+const CLEAR_MARK = fixedStatement(['id', 'mark'], (db, p) =>
+  (db as Db)
+    .updateTable('msh_messages')
+    .set({ needs_action: null })
+    .where('id', '=', p.id)
+    .where('needs_action', '=', p.mark),
+);
+
+/** The timeline look-up of `recorded`, built once (store/fixed.ts). */
+const RECORDED = fixedStatement(['id', 'code', 'length', 'prefix'], (db, p) =>
+  (db as Db)
+    .selectFrom('msh_events')
+    .select('id')
+    .where('message_id', '=', p.id)
+    .where('code', '=', p.code)
+    .where(sql`substr(detail, 1, ${p.length})`, '=', p.prefix),
+);
+
 /** An event of this step naming this envelope (details begin `envelope <id>`) is on the timeline already. */
 async function recorded(trx: Db, messageId: string, code: string, envelopeId: string): Promise<boolean> {
   // The transaction's own events, kept for its commit, are written first so that the look-up sees them.
@@ -282,13 +351,7 @@ async function recorded(trx: Db, messageId: string, code: string, envelopeId: st
   // each time that value changes (it may plan the LIKE as a range), a parse and plan per look-up; and an id holding
   // `%` or `_` would be a wildcard there. Both engines' `substr` counts characters (code points), as here.
   const prefix = `envelope ${envelopeId}`;
-  const row = await trx
-    .selectFrom('msh_events')
-    .select('id')
-    .where('message_id', '=', messageId)
-    .where('code', '=', code)
-    .where(sql`substr(detail, 1, ${[...prefix].length})`, '=', prefix)
-    .executeTakeFirst();
+  const row = await RECORDED.first(trx, { id: messageId, code, length: [...prefix].length, prefix });
   return row !== undefined;
 }
 
@@ -298,9 +361,6 @@ export async function createMessage(
   row: MshMessagesTable,
   submitted: { detail: string; time: number; report?: StepReport },
 ): Promise<void> {
-  await trx
-    .insertInto('msh_messages')
-    .values({ ...row, status: LIFECYCLE.submitted.creates })
-    .execute();
+  await insertRow(trx, 'msh_messages', { ...row, status: LIFECYCLE.submitted.creates });
   await transition(trx, row, 'submitted', submitted);
 }

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { OutboundOutcome } from '../contract.ts';
-import { fixedStatement } from '../store/fixed.ts';
+import { type FixedStatement, fixedStatement } from '../store/fixed.ts';
 import type { Db } from './core.ts';
 import type { MessageStatus, MshTables, NeedsAction } from './tables.ts';
 
@@ -138,13 +138,17 @@ export function findFhirMessageByHeader(db: Db, messageHeaderId: string, receive
 
 /** Its receipt arrived: the receipt deadline of that envelope is gone (a resend sets its own). */
 export async function clearReceiptDue(trx: Db, messageId: string, envelopeId: string): Promise<void> {
-  await trx
+  await CLEAR_RECEIPT_DUE.run(trx, { id: messageId, envelope: envelopeId });
+}
+
+/** `clearReceiptDue`'s update, built once (store/fixed.ts). */
+const CLEAR_RECEIPT_DUE = fixedStatement(['id', 'envelope'], (db, p) =>
+  (db as Db)
     .updateTable('msh_messages')
     .set({ receipt_due: null })
-    .where('id', '=', messageId)
-    .where('envelope_id', '=', envelopeId)
-    .execute();
-}
+    .where('id', '=', p.id)
+    .where('envelope_id', '=', p.envelope),
+);
 
 /** An envelope handed (or to be handed) to the AP, by its SBDH InstanceIdentifier. */
 export function findSubmission(db: Db, id: string) {
@@ -217,15 +221,19 @@ const FINISH_SUBMISSION = fixedStatement<
     .returning(['id', 'message_id', 'purpose']),
 );
 
-/** Queue a message's held archive copies (the caller adds their dispatch jobs); returns their ids. */
-export async function releaseHeld(trx: Db, messageId: string, now: number): Promise<string[]> {
-  const held = await trx
+/** A message's held archive copies, built once (store/fixed.ts). */
+const HELD_COPIES = fixedStatement<'message', { id: string }>(['message'], (db, p) =>
+  (db as Db)
     .selectFrom('msh_submissions')
     .select('id')
-    .where('message_id', '=', messageId)
+    .where('message_id', '=', p.message)
     .where('purpose', '=', 'archive')
-    .where('status', '=', 'held')
-    .execute();
+    .where('status', '=', 'held'),
+);
+
+/** Queue a message's held archive copies (the caller adds their dispatch jobs); returns their ids. */
+export async function releaseHeld(trx: Db, messageId: string, now: number): Promise<string[]> {
+  const held = (await HELD_COPIES.run(trx, { message: messageId })).rows;
   for (const h of held) {
     await trx
       .updateTable('msh_submissions')
@@ -352,15 +360,52 @@ export async function noteDuplicateKeys(
   const distinct = [...new Set(keys)];
   if (distinct.length === 0) return true;
   // One statement for all of them (on PostgreSQL one round trip): every key inserted, or a race.
-  const r = await trx
-    .insertInto('msh_dedup')
-    .values(distinct.map((key) => ({ key, inbox_id: inboxId, created_at: now })))
-    .onConflict((oc) => oc.column('key').doNothing())
-    .executeTakeFirst();
-  return Number(r.numInsertedOrUpdatedRows ?? 0) === distinct.length;
+  const values: Record<string, unknown> = { inbox: inboxId, now };
+  distinct.forEach((key, i) => {
+    values[`k${i}`] = key;
+  });
+  return (await dedupStatements(distinct.length).note.affected(trx, values)) === distinct.length;
 }
 
 /** The duplicate keys of these that were seen before, each with its inbox item. */
-export function seenKeys(db: Db, keys: string[]) {
-  return db.selectFrom('msh_dedup').selectAll().where('key', 'in', keys).execute();
+export async function seenKeys(db: Db, keys: string[]): Promise<Selectable<MshTables['msh_dedup']>[]> {
+  if (keys.length === 0) return [];
+  const values: Record<string, unknown> = {};
+  keys.forEach((key, i) => {
+    values[`k${i}`] = key;
+  });
+  return (await dedupStatements(keys.length).seen.run(db, values)).rows;
+}
+
+/** The duplicate keys' look-up and insert for `count` keys, built once per count (store/fixed.ts). */
+const dedupByCount = new Map<
+  number,
+  { seen: FixedStatement<string, Selectable<MshTables['msh_dedup']>>; note: FixedStatement<string, unknown> }
+>();
+
+function dedupStatements(count: number) {
+  let s = dedupByCount.get(count);
+  if (s) return s;
+  const keys = Array.from({ length: count }, (_, i) => `k${i}`);
+  s = {
+    seen: fixedStatement<string, Selectable<MshTables['msh_dedup']>>(keys, (db, p) =>
+      (db as Db)
+        .selectFrom('msh_dedup')
+        .selectAll()
+        .where(
+          'key',
+          'in',
+          keys.map((k) => p[k]),
+        ),
+    ),
+    note: fixedStatement([...keys, 'inbox', 'now'], (db, p) =>
+      (db as Db)
+        .insertInto('msh_dedup')
+        .values(keys.map((k) => ({ key: p[k], inbox_id: p.inbox, created_at: p.now })))
+        .onConflict((oc) => oc.column('key').doNothing()),
+    ),
+  };
+  // An item has a handful of keys; a count seen once is not kept.
+  if (count <= 16) dedupByCount.set(count, s);
+  return s;
 }

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EhmiError } from '@ehmi/errors';
 import {
+  CompiledQuery,
   type DatabaseIntrospector,
   type DatabaseMetadataOptions,
   type DialectAdapter,
@@ -617,7 +618,11 @@ export function afterRollback(trx: unknown, fn: () => Promise<unknown>): boolean
  * of that name, on SQLite and PostgreSQL alike), and one SQL text each keeps the prepared statements of the SQLite
  * connection (`CachedStatements`, least recently used out) from filling with one-off names.
  */
-const SAVEPOINT = sql.raw('ehmi_sp');
+const SAVEPOINT = {
+  open: CompiledQuery.raw('savepoint ehmi_sp'),
+  release: CompiledQuery.raw('release savepoint ehmi_sp'),
+  rollback: CompiledQuery.raw('rollback to savepoint ehmi_sp'),
+};
 
 /**
  * Undo `fn`'s in-memory counterpart of a write when a {@link savepoint} around it is rolled back (state a transaction
@@ -642,7 +647,6 @@ export async function savepoint<R>(
 ): Promise<{ ok: true; value: R } | { ok: false; error: unknown }> {
   const hooks = commitHooks.get(trx);
   if (!hooks) throw new EhmiError('EHMI_INTERNAL', 'savepoint: not a transaction of the store');
-  const name = SAVEPOINT;
   const before = {
     beforeCommit: hooks.beforeCommit.length,
     committed: hooks.committed.length,
@@ -650,14 +654,15 @@ export async function savepoint<R>(
     undo: hooks.undo.length,
     inserts: new Map([...hooks.inserts].map(([k, g]) => [k, { ...g, rows: [...g.rows] }])),
   };
-  await sql`savepoint ${name}`.execute(trx);
+  // Written once, not compiled per use (store/fixed.ts).
+  await trx.executeQuery(SAVEPOINT.open);
   try {
     const value = await fn();
-    await sql`release savepoint ${name}`.execute(trx);
+    await trx.executeQuery(SAVEPOINT.release);
     return { ok: true, value };
   } catch (error) {
-    await sql`rollback to savepoint ${name}`.execute(trx);
-    await sql`release savepoint ${name}`.execute(trx);
+    await trx.executeQuery(SAVEPOINT.rollback);
+    await trx.executeQuery(SAVEPOINT.release);
     for (const fn of hooks.undo.splice(before.undo).reverse()) fn();
     const undo = hooks.rolledBack.splice(before.rolledBack);
     hooks.beforeCommit.length = before.beforeCommit;

@@ -114,6 +114,17 @@ export async function insertRows<R extends object>(
 }
 
 /**
+ * Insert one row into `table` as Kysely's `insertInto(table).values(row)` would (a column whose value is undefined is
+ * left out), with the SQL written once per table, column list and engine ({@link insertRows}): for the whole rows the
+ * message path inserts (a message, a submission, an inbox item), where building and compiling them was most of the
+ * statement's cost.
+ */
+export async function insertRow<R extends object>(db: AnyDb, table: string, row: R): Promise<void> {
+  const columns = (Object.keys(row) as (keyof R & string)[]).filter((c) => row[c] !== undefined);
+  await insertRows(db, table, columns, [row]);
+}
+
+/**
  * The columns of a table's row type `T`, each named once: fails to compile when one is missing (a fixed INSERT of
  * whole rows would leave its value out). `columnsOf<Table>()(['a', 'b'])`.
  */

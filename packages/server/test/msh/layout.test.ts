@@ -34,7 +34,8 @@ describe('the path of a message reads in one place (docs/architecture.md "The pa
     for (const { name, text } of sources) {
       if (name === 'lifecycle.ts') continue;
       assert.doesNotMatch(text, /insertInto\('msh_events'\)/, `${name} writes a timeline event`);
-      for (const update of text.match(/updateTable\('msh_messages'\)[\s\S]*?\.execute/g) ?? []) {
+      // To its run, or to the end of a statement built once (store/fixed.ts), which has none.
+      for (const update of text.match(/updateTable\('msh_messages'\)[\s\S]*?(\.execute|\);\n)/g) ?? []) {
         assert.doesNotMatch(update, /\bstatus\b/, `${name} changes a message's status`);
       }
     }

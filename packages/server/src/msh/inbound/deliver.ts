@@ -14,7 +14,7 @@ import {
 } from '@ehmi/sbdh';
 import { type Alongside, type InboundEnvelope, type PreparedDelivery, runAlongside } from '../../contract.ts';
 import { readLimited } from '../../http/read-limited.ts';
-import { type AnyDb, afterCommit } from '../../store/index.ts';
+import { type AnyDb, afterCommit, insertRow } from '../../store/index.ts';
 import { inboxItem, type MshCore, noteMshBlob, patientCprOf, writeBlob } from '../core.ts';
 import { factsNow } from '../delivery-status.ts';
 import { validateEnvelope } from '../envelope-check.ts';
@@ -346,7 +346,7 @@ async function stageNew(
       if (!(await claimReceived(trx, inbound.as4MessageId, 'inbox', id, null, now)))
         throw new AlreadyReceived();
       if (!(await noteDuplicateKeys(trx, keys, id, now))) throw new DuplicateRace();
-      await trx.insertInto('msh_inbox').values(row).execute();
+      await insertRow(trx, 'msh_inbox', row);
       // Push delivery: the EUA's webhooks hear of the item with the commit that puts it in the inbox.
       await core.webhooks.emit(trx, 'inbox.received', now, () =>
         inboxReceivedData(core.webhooks.base(), row),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { QUEUES } from '../../path.ts';
-import type { JobQueue } from '../../store/index.ts';
+import { fixedStatement, type JobQueue } from '../../store/index.ts';
 import type { Db } from '../core.ts';
 import type { MshInboxTable, MshMessagesTable } from '../tables.ts';
 
@@ -35,6 +35,11 @@ export interface WebhookJob {
   deliveryId: string;
 }
 
+/** The webhooks that are not disabled, with the events each wants; built once (store/fixed.ts). */
+const ACTIVE_HOOKS = fixedStatement<never, { id: string; events: string }>([], (db) =>
+  (db as Db).selectFrom('msh_webhooks').select(['id', 'events']).where('disabled_at', 'is', null),
+);
+
 /**
  * Turns the MSH's events into webhook deliveries, in the transaction of the event: one delivery row and one
  * `msh.webhook` job per webhook that wants the event, so that the event and its deliveries commit together (and a
@@ -64,13 +69,9 @@ export function webhookEmitter(deps: {
   return {
     base: deps.base,
     async emit(trx, type, at, data) {
-      const hooks = (
-        await trx
-          .selectFrom('msh_webhooks')
-          .select(['id', 'events'])
-          .where('disabled_at', 'is', null)
-          .execute()
-      ).filter((h) => (JSON.parse(h.events) as string[]).includes(type));
+      const hooks = (await ACTIVE_HOOKS.run(trx, {})).rows.filter((h) =>
+        (JSON.parse(h.events) as string[]).includes(type),
+      );
       if (hooks.length === 0) return 0;
       const payload: WebhookPayload = { type, timestamp: new Date(at).toISOString(), data: await data() };
       const body = JSON.stringify(payload);
