@@ -222,6 +222,14 @@ function endToEnd(r) {
     acceptedPerSecond: round(s?.acceptedPerSecond ?? null, 2),
     ...(s?.notTaken !== undefined ? { notTakenAtOfferedLoad: s.notTaken, p99MsOfTaken: s.p99MsOfTaken } : {}),
     n: s?.n ?? null,
+    // The burst before the measured one, on nodes just started (V8 still compiling the message path).
+    firstBurst: s?.firstBurst
+      ? {
+          n: s.firstBurst.n,
+          messagesPerSecond: round(s.firstBurst.messagesPerSecond, 2),
+          cpuMsPerMessage: round(s.firstBurst.cpuMsPerMessage),
+        }
+      : null,
     cpuMsPerMessageByProcess: roundEach(s?.cpuMsPerMessageByProcess),
     database: databaseWork(s?.database),
   };
@@ -446,6 +454,11 @@ const line = (field, value, unit = '') => {
   );
 };
 say(`endToEnd.small.messagesPerSecond      ${report.endToEnd.small.messagesPerSecond ?? 'null'}`);
+const fb = report.endToEnd.small.firstBurst;
+if (fb)
+  say(
+    `endToEnd.small.firstBurst             ${fb.messagesPerSecond} messages/s, ${fb.cpuMsPerMessage} ms CPU per message (${fb.n} messages on nodes just started, before the measured burst)`,
+  );
 line('endToEnd.small.ratioToFloor', report.endToEnd.small.ratioToFloor);
 line('endToEnd.small.p99Ms', report.endToEnd.small.p99Ms, ' ms');
 line('endToEnd.small.cpuMsPerMessage', report.endToEnd.small.cpuMsPerMessage, ' ms');

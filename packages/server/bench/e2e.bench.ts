@@ -3,7 +3,7 @@
 // MSH + access point with its own durable store, every node in its own process; SMP discovery, access tokens, EDS
 // reporting and the audit log on. 10 KB MedCom messages (signed, encrypted AS4 over HTTPS).
 //   0. idle: after a few warm-up messages, the CPU each node uses per second while nothing happens;
-//   1. throughput: N messages submitted at the sending MSH's EUA API (HTTPS, mTLS, access token) by C concurrent
+//   1. throughput: a first burst of EHMI_BENCH_WARM_N messages (reported apart), then N messages submitted at the sending MSH's EUA API (HTTPS, mTLS, access token) by C concurrent
 //      clients, until every one is `receipted` (the receiver committed it to its inbox and its EnvelopeReceipt came
 //      back); CPU per message of the two organisation nodes, and of the central node apart;
 //   2. a large incompressible payload through the AP gateway (sending AP → receiving AP, stored there): time and
@@ -15,7 +15,7 @@
 // else the bench's TCP balancer; EHMI_BENCH_BALANCER=tcp chooses it): throughput with the work each instance took,
 // then one instance killed (SIGKILL) in the middle of a run, and every message must end receipted, once in the inbox.
 // EHMI_BENCH_ENGINES (a comma list of sqlite, postgres, two-instances; default all that DATABASE_URL allows). Knobs:
-// EHMI_BENCH_N (200), EHMI_BENCH_CONCURRENCY (16), EHMI_BENCH_RATE (2.5), EHMI_BENCH_SECONDS (20),
+// EHMI_BENCH_N (200), EHMI_BENCH_WARM_N (N, a first burst before the measured one), EHMI_BENCH_CONCURRENCY (16), EHMI_BENCH_RATE (2.5), EHMI_BENCH_SECONDS (20),
 // EHMI_BENCH_LARGE_MB (100, 0 skips), EHMI_BENCH_IDLE_SECONDS (10, 0 skips). With EHMI_BENCH_RESULT the figures are
 // also written there as JSON (scripts/bench.mjs reads them; a phase that failed is null with its reason).
 import { spawn } from 'node:child_process';
@@ -49,6 +49,10 @@ import {
 } from './network.ts';
 
 const N = Number(process.env.EHMI_BENCH_N ?? 200);
+// Before the throughput phase, a first burst of this many messages at the same concurrency (0 skips): a node runs
+// for months, and its CPU per message is the one after V8 has compiled the message path, its caches are filled and
+// the plans of its FHIR profiles made. The first burst's own figures are reported as `small.firstBurst`.
+const WARM_N = Number(process.env.EHMI_BENCH_WARM_N ?? N);
 const CONCURRENCY = Number(process.env.EHMI_BENCH_CONCURRENCY ?? 16);
 // Denmark's MedCom traffic averages about 2.5 messages a second (docs/architecture.md "Scale").
 const RATE = Number(process.env.EHMI_BENCH_RATE ?? 2.5);
@@ -115,6 +119,8 @@ export interface EndToEndResult {
     centralCpuMsPerMessage: number | null;
     /** CPU per message of each process (sender, receiver, central). */
     cpuMsPerMessageByProcess?: Record<string, number>;
+    /** The first burst after the nodes' start and warm-up messages, before the measured one (null: skipped). */
+    firstBurst?: FirstBurst | null;
     /** PostgreSQL: commits and statements per message on the database, every node together. */
     database?: DatabaseWork;
     offeredPerSecond: number;
@@ -242,6 +248,29 @@ async function databaseCounts(url: string): Promise<DatabaseCounts> {
 
 const STATS_IDLE_MS = 11_000;
 
+/** The first burst's figures: messages, receipted per second, CPU per message of the organisation nodes. */
+export interface FirstBurst {
+  n: number;
+  messagesPerSecond: number;
+  cpuMsPerMessage: number;
+}
+
+/**
+ * The first burst before the measured one (EHMI_BENCH_WARM_N messages, at the bench's concurrency): what the nodes
+ * cost while V8 still compiles the message path, reported beside the measured burst; null when skipped.
+ */
+async function firstBurst(eua: ReturnType<typeof euaOf>, pids: number[]): Promise<FirstBurst | null> {
+  if (WARM_N <= 0) return null;
+  const cpu0 = sumCpu(pids);
+  const t0 = performance.now();
+  await allReceipted(
+    eua,
+    (await eua.burst(WARM_N)).map((s) => s.id),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return { n: WARM_N, messagesPerSecond: WARM_N / seconds, cpuMsPerMessage: (sumCpu(pids) - cpu0) / WARM_N };
+}
+
 function databaseWork(before: DatabaseCounts, after: DatabaseCounts, n: number): DatabaseWork {
   if (before.byStatement && after.byStatement) {
     const ranked = [...after.byStatement]
@@ -361,6 +390,12 @@ async function run(label: string, databaseUrl: string | undefined): Promise<EndT
     try {
       const pids = orgPids(net);
       const named = { sender: net.sender!.pid!, receiver: net.receivers[0]!.pid!, central: net.central.pid! };
+      const first = await firstBurst(eua, pids);
+      result.small.firstBurst = first;
+      if (first)
+        console.log(
+          `${label.padEnd(9)} first burst: ${first.n} × 10 KB, ${CONCURRENCY} clients: end to end (receipted) ${first.messagesPerSecond.toFixed(1)} messages/s; CPU ${first.cpuMsPerMessage.toFixed(0)} ms per message (both nodes); the measured burst follows`,
+        );
       let db0: DatabaseCounts | undefined;
       if (databaseUrl) {
         await sleep(STATS_IDLE_MS);
@@ -647,6 +682,7 @@ async function runTwoInstances(
     // 1. throughput, with the work each instance took.
     try {
       const pids = orgPids(net);
+      await firstBurst(eua, pids);
       const named = {
         sender: net.sender!.pid!,
         ...Object.fromEntries(net.receivers.map((r, i) => [`receiver${i + 1}`, r.pid!])),
