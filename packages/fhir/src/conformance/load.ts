@@ -1,5 +1,5 @@
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EhmiError } from '@ehmi/errors';
 import { Conformance, type ResourceSummary, summaryOf } from './conformance.ts';
@@ -122,25 +122,73 @@ function entrySpans(b: Buffer): [number, number][] | undefined {
   return spans.length > 0 ? spans : undefined;
 }
 
-/** Reads bytes [start, end) of `file`: a resource's body, read when it is first resolved. */
-function readSpan(file: string, start: number, end: number): string {
+/** A file's identity when it was indexed: a span is read from it only while it is still that file. */
+interface FileState {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+const sameState = (a: FileState, b: FileState): boolean =>
+  a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
+/**
+ * Bytes [start, end) of `file` as text, or undefined when the file is no longer the one indexed (replaced, edited,
+ * shorter) or cannot be read.
+ */
+function readSpan(file: string, state: FileState, start: number, end: number): string | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(file, 'r');
+    const st = fstatSync(fd);
+    if (!sameState(state, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs })) return undefined;
     const buf = Buffer.allocUnsafe(end - start);
     let got = 0;
     while (got < buf.length) {
       const n = readSync(fd, buf, got, buf.length - got, start + got);
-      if (n === 0) break;
+      if (n === 0) return undefined;
       got += n;
     }
-    if (got !== buf.length) throw new Error('the file is shorter than when it was indexed');
     return buf.toString('utf8');
-  } catch (cause) {
-    throw unreadable(file, cause);
+  } catch {
+    return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+const sameResource = (r: Json | undefined, s: ResourceSummary): boolean =>
+  r !== undefined &&
+  r.resourceType === s.resourceType &&
+  r.url === s.url &&
+  summaryOf(r as CanonicalResource).version === s.version;
+
+/**
+ * The body of a Bundle entry indexed at `span`: read from the file while it is the file indexed; else (the file
+ * replaced or edited since, e.g. by an upgrade in place) the file read again whole and the resource of the same
+ * type, URL and version taken from it. A resource that is no longer there is the node's fault, not the caller's:
+ * EHMI_INTERNAL, with the file named in the server's log only.
+ */
+function readEntry(file: string, state: FileState, span: [number, number], summary: ResourceSummary): Json {
+  const text = readSpan(file, state, span[0], span[1]);
+  if (text !== undefined) {
+    try {
+      const r = (JSON.parse(text) as { resource?: Json }).resource;
+      if (sameResource(r, summary)) return r as Json;
+    } catch {
+      // read again whole, below
+    }
+  }
+  try {
+    const json = JSON.parse(readFileSync(file, 'utf8')) as Json;
+    for (const r of resourcesIn(json)) if (sameResource(r, summary)) return r;
+  } catch {
+    // refused below
+  }
+  throw new EhmiError(
+    'EHMI_INTERNAL',
+    `The conformance resource ${summary.url} is no longer in ${file}, where it was when the node started`,
+  );
 }
 
 interface Found {
@@ -149,40 +197,54 @@ interface Found {
   resource?: Json;
   /** Where the body is: a Bundle entry's span, re-read on first resolution. */
   span?: [number, number];
+  /** The file as it was when the span was found. */
+  state?: FileState;
 }
 
-/** The conformance resources of one JSON file: a Bundle's entries by their spans, anything else whole. */
+/**
+ * The conformance resources of one JSON file. The file is parsed whole, as JSON decides (a broken file is refused
+ * here, at load); a Bundle's entries are then kept as their spans in the file, when the spans found are exactly its
+ * entries, one to one, else whole.
+ */
 function resourcesOfFile(file: string): { found: Found[]; packageVersion?: string } {
   let bytes: Buffer;
+  let state: FileState;
+  let fd: number | undefined;
   try {
-    bytes = readFileSync(file);
+    // The state and the bytes of one open file: an edit after this is seen by the state at a later read.
+    fd = openSync(file, 'r');
+    const st = fstatSync(fd);
+    state = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+    bytes = readFileSync(fd);
   } catch (cause) {
     throw unreadable(file, cause);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   const found: Found[] = [];
   const whole = (json: Json) => {
     for (const r of resourcesIn(json))
       if (typeof r.url === 'string') found.push({ summary: summaryOf(r as CanonicalResource), resource: r });
   };
-  const spans = bytes[0] === 0x7b ? entrySpans(bytes) : undefined;
-  if (spans === undefined) {
-    const json = parse(bytes.toString('utf8'), file);
-    if (typeof json !== 'object' || json === null) return { found };
-    if (basename(file) === 'package.json')
-      return typeof json.version === 'string' ? { found, packageVersion: json.version } : { found };
-    whole(json);
-  } else {
-    for (const span of spans) {
-      const entry = parse(bytes.toString('utf8', span[0], span[1]), file) as { resource?: Json };
-      const r = entry.resource;
-      if (!r) continue;
+  const json = parse(bytes.toString('utf8'), file);
+  if (typeof json !== 'object' || json === null) return { found };
+  if (basename(file) === 'package.json')
+    return typeof json.version === 'string' ? { found, packageVersion: json.version } : { found };
+  const entries =
+    json.resourceType === 'Bundle' && Array.isArray(json.entry) ? (json.entry as Json[]) : undefined;
+  const spans = entries && bytes[0] === 0x7b && bytes.length === state.size ? entrySpans(bytes) : undefined;
+  if (!entries || !spans || spans.length !== entries.length) whole(json);
+  else {
+    for (let i = 0; i < entries.length; i++) {
+      const r = (entries[i] as { resource?: Json } | null)?.resource;
+      if (!r || typeof r !== 'object') continue;
       if (r.resourceType === 'Bundle') whole(r);
       else if (
         typeof r.resourceType === 'string' &&
         CONFORMANCE_TYPES.has(r.resourceType) &&
         typeof r.url === 'string'
       )
-        found.push({ summary: summaryOf(r as CanonicalResource), span });
+        found.push({ summary: summaryOf(r as CanonicalResource), span: spans[i], state });
     }
   }
   let packageVersion: string | undefined;
@@ -197,13 +259,16 @@ function resourcesOfFile(file: string): { found: Found[]; packageVersion?: strin
  * Resources without a `version` take their package's: the ImplementationGuide or `package.json` in the same
  * folder (SUSHI leaves `StructureDefinition.version` unset; the IG Publisher fills it from the IG). A Bundle's
  * entries are indexed by their place in the file and read when first resolved, so that what validation never
- * asks for is not kept in memory; a file changed since it was indexed is refused then (EHMI_INPUT_UNREADABLE).
+ * asks for is not kept in memory. A file replaced or edited since is read again whole then, and the resource of the
+ * same type, URL and version taken from it; one no longer there is EHMI_INTERNAL.
  *
  * @example
  * const c = loadConformance([]);
  * addFromPath(c, './profiles/my-ig'); // number of resources added
  */
 export function addFromPath(into: Conformance, path: string): number {
+  // Absolute: a body is read when first resolved, whatever the working directory is then.
+  path = resolve(path);
   const byDir = new Map<string, { file: string; found: Found }[]>();
   const packageVersion = new Map<string, string>();
   for (const file of jsonFiles(path)) {
@@ -227,19 +292,10 @@ export function addFromPath(into: Conformance, path: string): number {
         if (into.add(withVersion(found.resource))) n++;
         continue;
       }
-      const [start, end] = found.span as [number, number];
-      const read = (): CanonicalResource => {
-        const entry = parse(readSpan(file, start, end), file) as { resource?: Json };
-        const r = entry.resource;
-        if (
-          !r ||
-          r.resourceType !== found.summary.resourceType ||
-          r.url !== found.summary.url ||
-          r.version !== own
-        )
-          throw unreadable(file, new Error(`${found.summary.url} is not where it was: the file changed`));
-        return withVersion(r) as CanonicalResource;
-      };
+      const span = found.span as [number, number];
+      const state = found.state as FileState;
+      const read = (): CanonicalResource =>
+        withVersion(readEntry(file, state, span, found.summary)) as CanonicalResource;
       if (into.addLazily(summary, read)) n++;
     }
   }

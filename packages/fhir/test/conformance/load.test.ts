@@ -132,24 +132,118 @@ test('every shipped resource read when resolved equals the one parsed from its w
   assert.equal(n, [...c.summaries()].length);
 });
 
-test('a Bundle file changed after it was indexed is refused when a resource is read, not misread', () => {
+test('a Bundle file edited or replaced after it was indexed is read again whole; a resource gone is EHMI_INTERNAL', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ehmi-conformance-'));
+  try {
+    const file = join(dir, 'bundle.json');
+    const cs = (url: string, code = 'x') => ({
+      resourceType: 'CodeSystem',
+      url,
+      content: 'complete',
+      concept: [{ code }],
+    });
+    const bundle = (...resources: object[]) => ({
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: resources.map((resource) => ({ resource })),
+    });
+    const A = 'http://example.org/a';
+    const B = 'http://example.org/b';
+    const C = 'http://example.org/c';
+    writeFileSync(file, JSON.stringify(bundle(cs(A), cs(B), cs(C))));
+    const c = loadConformance([dir], { r4: false });
+    // Edited in place: the entries moved, b's code changed; each is found again by its type, URL and version.
+    writeFileSync(file, JSON.stringify(bundle(cs('http://example.org/bb'), cs(B, 'y'), cs(A))));
+    assert.deepEqual(c.codeSystem(A), cs(A));
+    assert.deepEqual(c.codeSystem(B), cs(B, 'y'));
+    // Gone from the file: the node's fault, not the caller's.
+    assert.throws(
+      () => c.codeSystem(C),
+      (e: unknown) => isEhmiError(e) && e.code === 'EHMI_INTERNAL' && e.message.includes(C),
+    );
+    // Replaced by another file of the same octets (an upgrade in place): read as before.
+    writeFileSync(file, JSON.stringify(bundle(cs(A), cs(B), cs(C))));
+    const d = loadConformance([dir], { r4: false });
+    rmSync(file);
+    writeFileSync(file, JSON.stringify(bundle(cs(A), cs(B), cs(C))));
+    assert.deepEqual(d.codeSystem(C), cs(C));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a broken or odd file is read as JSON reads it: refused at load, or its resources as JSON.parse gives them', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ehmi-conformance-'));
   try {
     const file = join(dir, 'bundle.json');
     const cs = (url: string) => ({ resourceType: 'CodeSystem', url, content: 'complete', concept: [] });
-    const bundle = (...urls: string[]) => ({
-      resourceType: 'Bundle',
-      type: 'collection',
-      entry: urls.map((u) => ({ resource: cs(u) })),
-    });
-    writeFileSync(file, JSON.stringify(bundle('http://example.org/a', 'http://example.org/b')));
-    const c = loadConformance([dir], { r4: false });
-    writeFileSync(file, JSON.stringify(bundle('http://example.org/bb', 'http://example.org/a')));
-    assert.throws(
-      () => c.codeSystem('http://example.org/b'),
-      (e: unknown) => isEhmiError(e) && e.code === 'EHMI_INPUT_UNREADABLE' && e.message.includes(file),
+    const entries = `[{"resource":${JSON.stringify(cs('http://example.org/a'))}}]`;
+    for (const broken of [
+      `{"resourceType":"Bundle","entry":[{"resource":${JSON.stringify(cs('http://example.org/a'))}},`,
+      `{"resourceType":"Bundle","entry":${entries}} trailing`,
+      `{"resourceType":"Bundle","entry":[{"resource":${JSON.stringify(cs('http://example.org/a'))}} junk ]}`,
+    ]) {
+      writeFileSync(file, broken);
+      assert.throws(
+        () => loadConformance([dir], { r4: false }),
+        (e: unknown) => isEhmiError(e) && e.code === 'EHMI_INPUT_UNREADABLE',
+        broken,
+      );
+    }
+    // Two "entry" keys: JSON.parse keeps the last.
+    writeFileSync(
+      file,
+      `{"resourceType":"Bundle","entry":${entries},"entry":[{"resource":${JSON.stringify(cs('http://example.org/b'))}}]}`,
     );
+    let c = loadConformance([dir], { r4: false });
+    assert.deepEqual(
+      [...c.summaries()].map((s) => s.url),
+      ['http://example.org/b'],
+    );
+    assert.deepEqual(c.codeSystem('http://example.org/b'), cs('http://example.org/b'));
+    // Not a Bundle: its entries are not resources of the file.
+    writeFileSync(file, `{"resourceType":"Parameters","entry":${entries}}`);
+    assert.deepEqual([...loadConformance([dir], { r4: false }).summaries()], []);
+    // A version that is not a string: resolved by its URL, as before.
+    writeFileSync(
+      file,
+      JSON.stringify({
+        resourceType: 'Bundle',
+        entry: [{ resource: { ...cs('http://example.org/n'), version: 1 } }],
+      }),
+    );
+    c = loadConformance([dir], { r4: false });
+    assert.equal(c.codeSystem('http://example.org/n')?.version, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a relative conformance folder is read from where it was when loaded, whatever the working directory later', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ehmi-conformance-'));
+  const other = mkdtempSync(join(tmpdir(), 'ehmi-conformance-'));
+  const cwd = process.cwd();
+  try {
+    const cs = (display: string) => ({
+      resourceType: 'CodeSystem',
+      url: 'http://example.org/a',
+      content: 'complete',
+      concept: [{ code: 'a', display }],
+    });
+    const bundle = (display: string) =>
+      JSON.stringify({
+        resourceType: 'Bundle',
+        entry: [{ resource: cs(display) }, { resource: cs(display) }],
+      });
+    writeFileSync(join(dir, 'bundle.json'), bundle('from the loaded folder'));
+    writeFileSync(join(other, 'bundle.json'), bundle('from another folder'));
+    process.chdir(dir);
+    const c = loadConformance(['.'], { r4: false });
+    process.chdir(other);
+    assert.equal(c.codeSystem('http://example.org/a')?.concept?.[0]?.display, 'from the loaded folder');
+  } finally {
+    process.chdir(cwd);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(other, { recursive: true, force: true });
   }
 });

@@ -20,7 +20,7 @@ import {
 import pg from 'pg';
 import { BlobStore } from './blobs.ts';
 import type { WalBarrier } from './durability.ts';
-import { insertRows } from './fixed.ts';
+import { boundAsIs, insertRows } from './fixed.ts';
 import { migrateToLatest } from './migrations.ts';
 import { sqliteConnection } from './sqlite.ts';
 import type { AnyDb, CoreTables } from './types.ts';
@@ -512,11 +512,6 @@ const commitHooks = new WeakMap<object, TransactionHooks>();
  * SQLite 32,766) for the tables that use it (up to 14 columns).
  */
 const INSERT_ROWS = 200;
-
-/** A value any driver binds as it is: not undefined, not an expression of Kysely's. */
-function boundAsIs(v: unknown): boolean {
-  return v === null || (typeof v !== 'undefined' && typeof v !== 'object') || v instanceof Uint8Array;
-}
 
 async function writeInserts(trx: Transaction<unknown>, hooks: TransactionHooks): Promise<void> {
   const groups = [...hooks.inserts.values()];

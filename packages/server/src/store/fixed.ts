@@ -13,7 +13,11 @@ import type { AnyDb } from './types.ts';
  * building fails otherwise, as it does for a name never used. Values are always bound by the driver, as Kysely binds them.
  */
 export interface FixedStatement<P extends string, R> {
-  /** Run with `values` in `db` (the store's handle or a transaction of it). */
+  /**
+   * Run with `values` in `db`: the store's handle or a transaction of it, never one made by `withSchema` or
+   * `withPlugin` (the SQL is kept per dialect's adapter, which such a handle shares; the store sets its schema by
+   * the connection's search_path).
+   */
   run(db: AnyDb, values: Readonly<Record<P, unknown>>): Promise<QueryResult<R>>;
   /** The first row, or undefined. */
   first(db: AnyDb, values: Readonly<Record<P, unknown>>): Promise<R | undefined>;
@@ -75,6 +79,18 @@ function fixedError(sql: string, why: string): EhmiError {
   return new EhmiError('EHMI_INTERNAL', `fixed statement: ${why}: ${sql}`);
 }
 
+/** A value any driver binds as it is: not undefined, not an expression of Kysely's, not a function. */
+export function boundAsIs(v: unknown): boolean {
+  return (
+    v === null ||
+    (typeof v !== 'undefined' && typeof v !== 'object' && typeof v !== 'function') ||
+    v instanceof Uint8Array
+  );
+}
+
+/** A table's or column's name as the store's migrations write them: written into the SQL as it is. */
+const PLAIN_NAME = /^[a-z_][a-z0-9_]*$/;
+
 /** The SQL of an INSERT of `count` rows into `table`, by engine (placeholders `?` on SQLite, `$n` on PostgreSQL). */
 const insertTexts = new Map<string, string>();
 
@@ -82,6 +98,8 @@ function insertText(table: string, columns: readonly string[], count: number, po
   const key = `${postgres ? 'pg' : 'sqlite'} ${table} ${columns.join(',')} ${count}`;
   let text = insertTexts.get(key);
   if (text === undefined) {
+    for (const name of [table, ...columns])
+      if (!PLAIN_NAME.test(name)) throw fixedError(name, 'a table or column name that is not plain');
     const tuples: string[] = [];
     for (let r = 0; r < count; r++) {
       const marks = columns.map((_, c) => (postgres ? `$${r * columns.length + c + 1}` : '?'));
@@ -121,6 +139,8 @@ export async function insertRows<R extends object>(
  */
 export async function insertRow<R extends object>(db: AnyDb, table: string, row: R): Promise<void> {
   const columns = (Object.keys(row) as (keyof R & string)[]).filter((c) => row[c] !== undefined);
+  for (const c of columns)
+    if (!boundAsIs(row[c])) throw fixedError(table, `the value of ${c} is not one a driver binds as it is`);
   await insertRows(db, table, columns, [row]);
 }
 

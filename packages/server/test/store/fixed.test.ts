@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Kysely, sql } from 'kysely';
-import { fixedStatement, insertRows } from '../../src/store/index.ts';
+import { fixedStatement, insertRow, insertRows } from '../../src/store/index.ts';
 import type { CoreTables } from '../../src/store/types.ts';
 import { engines, type TestStore } from '../helpers/engines.ts';
 
@@ -101,6 +101,27 @@ for (const engine of engines()) {
           [hash('a'), 1, 7, null],
           [hash('b'), 2, 8, 'xy'],
         ],
+      );
+    });
+
+    it('insertRow refuses a value no driver binds as it is, and a name that is not plain, writing nothing', async () => {
+      const refused = { code: 'EHMI_INTERNAL' };
+      await assert.rejects(
+        insertRow(db, 'blobs', { hash: hash('c'), size: sql`1`, created_at: 1, content: null }),
+        refused,
+      );
+      await assert.rejects(
+        insertRow(db, 'blobs', { hash: hash('c'), size: () => 1, created_at: 1, content: null }),
+        refused,
+      );
+      await assert.rejects(
+        insertRow(db, 'blobs', { hash: hash('c'), size: 1, created_at: 1, 'content") values (1); --': null }),
+        refused,
+      );
+      await assert.rejects(insertRows(db, 'blobs"; --', ['hash'], [{ hash: hash('c') }]), refused);
+      assert.equal(
+        (await db.selectFrom('blobs').select('hash').where('hash', '=', hash('c')).execute()).length,
+        0,
       );
     });
   });
