@@ -68,25 +68,33 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 
+/** Where a top-level `"entry"` array is in JSON text: its brackets, its object elements, how many such keys. */
+interface EntryLayout {
+  open: number;
+  close: number;
+  spans: [number, number][];
+  keys: number;
+}
+
 /**
- * The byte spans of the elements of a top-level `"entry"` array in JSON text, or undefined when the text has
- * none (a single resource). Only strings and brackets are tracked: the text is parsed as JSON span by span
- * afterwards, so malformed text is still refused there. UTF-8's multi-byte sequences never contain the ASCII
- * bytes looked for.
+ * The layout of the top-level `"entry"` array in JSON text, or undefined when there is none. Only strings and
+ * brackets are tracked (UTF-8's multi-byte sequences never contain the ASCII bytes looked for); what lies between
+ * is checked by {@link bundleEntries}.
  */
-function entrySpans(b: Buffer): [number, number][] | undefined {
+function entryLayout(b: Buffer): EntryLayout | undefined {
   const spans: [number, number][] = [];
   let depth = 0;
   let inEntry = false;
-  let entryDepth = 0;
+  let open = -1;
+  let close = -1;
+  let keys = 0;
   let start = -1;
-  let keyStart = -1;
   let lastString = '';
   let key = '';
   for (let i = 0; i < b.length; i++) {
     const c = b[i] as number;
     if (c === QUOTE) {
-      const open = i;
+      const from = i;
       i++;
       for (;;) {
         i = b.indexOf(QUOTE, i);
@@ -96,30 +104,74 @@ function entrySpans(b: Buffer): [number, number][] | undefined {
         if (slashes % 2 === 0) break;
         i++;
       }
-      if (depth === 1) {
-        keyStart = open;
-        lastString = b.toString('latin1', open + 1, i);
-      }
+      if (depth === 1) lastString = b.toString('latin1', from + 1, i);
     } else if (c === COLON) {
-      if (depth === 1 && keyStart >= 0) key = lastString;
+      if (depth === 1) {
+        key = lastString;
+        if (key === 'entry') keys++;
+      }
     } else if (c === 0x7b || c === 0x5b) {
       // { or [
       depth++;
-      if (c === 0x5b && depth === 2 && key === 'entry') {
+      if (c === 0x5b && depth === 2 && key === 'entry' && open < 0) {
         inEntry = true;
-        entryDepth = depth;
-      } else if (inEntry && depth === entryDepth + 1 && c === 0x7b) start = i;
+        open = i;
+      } else if (inEntry && depth === 3 && c === 0x7b) start = i;
     } else if (c === 0x7d || c === 0x5d) {
       // } or ]
-      if (inEntry && depth === entryDepth + 1 && c === 0x7d && start >= 0) {
+      if (inEntry && depth === 3 && c === 0x7d && start >= 0) {
         spans.push([start, i + 1]);
         start = -1;
       }
-      if (inEntry && depth === entryDepth && c === 0x5d) inEntry = false;
+      if (inEntry && depth === 2 && c === 0x5d) {
+        inEntry = false;
+        close = i;
+      }
       depth--;
     }
   }
-  return spans.length > 0 ? spans : undefined;
+  return open >= 0 && close > open ? { open, close, spans, keys } : undefined;
+}
+
+const isJsonSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/**
+ * A Bundle file's root (its entry array empty) and its entries, each parsed on its own, exactly as JSON.parse of
+ * the whole text would give them; undefined when anything is unusual (no entry, two `entry` keys, an element that
+ * is not an object, anything but commas and white space between the elements, not a Bundle, text JSON refuses),
+ * and the file is then parsed whole. So a file is never held whole as objects when its entries can be had one by
+ * one: at load that would be the node's peak of memory (13 MB of JSON are ~50 MB of objects).
+ */
+function bundleEntries(
+  b: Buffer,
+  file: string,
+): { root: Json; entries: Json[]; spans: [number, number][] } | undefined {
+  const layout = b[0] === 0x7b ? entryLayout(b) : undefined;
+  if (layout?.keys !== 1 || layout.spans.length === 0) return undefined;
+  let at = layout.open + 1;
+  for (let k = 0; k <= layout.spans.length; k++) {
+    const end = k < layout.spans.length ? (layout.spans[k] as [number, number])[0] : layout.close;
+    let commas = 0;
+    for (; at < end; at++) {
+      const c = b[at];
+      if (c === 0x2c) commas++;
+      else if (!isJsonSpace(c)) return undefined;
+    }
+    if (commas !== (k === 0 || k === layout.spans.length ? 0 : 1)) return undefined;
+    if (k < layout.spans.length) at = (layout.spans[k] as [number, number])[1];
+  }
+  let root: Json;
+  try {
+    root = JSON.parse(
+      `${b.toString('utf8', 0, layout.open)}[]${b.toString('utf8', layout.close + 1)}`,
+    ) as Json;
+  } catch {
+    return undefined;
+  }
+  if (root?.resourceType !== 'Bundle' || !Array.isArray(root.entry) || root.entry.length !== 0)
+    return undefined;
+  const entries = layout.spans.map(([from, to]) => parse(b.toString('utf8', from, to), file));
+  return { root, entries, spans: layout.spans };
 }
 
 /** A file's identity when it was indexed: a span is read from it only while it is still that file. */
@@ -226,17 +278,12 @@ function resourcesOfFile(file: string): { found: Found[]; packageVersion?: strin
     for (const r of resourcesIn(json))
       if (typeof r.url === 'string') found.push({ summary: summaryOf(r as CanonicalResource), resource: r });
   };
-  const json = parse(bytes.toString('utf8'), file);
-  if (typeof json !== 'object' || json === null) return { found };
-  if (basename(file) === 'package.json')
-    return typeof json.version === 'string' ? { found, packageVersion: json.version } : { found };
-  const entries =
-    json.resourceType === 'Bundle' && Array.isArray(json.entry) ? (json.entry as Json[]) : undefined;
-  const spans = entries && bytes[0] === 0x7b && bytes.length === state.size ? entrySpans(bytes) : undefined;
-  if (!entries || !spans || spans.length !== entries.length) whole(json);
-  else {
+  const lean = basename(file) === 'package.json' ? undefined : bundleEntries(bytes, file);
+  if (lean) {
+    const { entries } = lean;
+    // A root's entry of another kind than an object was refused by bundleEntries: each is an object here.
     for (let i = 0; i < entries.length; i++) {
-      const r = (entries[i] as { resource?: Json } | null)?.resource;
+      const r = (entries[i] as { resource?: Json }).resource;
       if (!r || typeof r !== 'object') continue;
       if (r.resourceType === 'Bundle') whole(r);
       else if (
@@ -244,8 +291,18 @@ function resourcesOfFile(file: string): { found: Found[]; packageVersion?: strin
         CONFORMANCE_TYPES.has(r.resourceType) &&
         typeof r.url === 'string'
       )
-        found.push({ summary: summaryOf(r as CanonicalResource), span: spans[i], state });
+        found.push({
+          summary: summaryOf(r as CanonicalResource),
+          span: lean.spans[i] as [number, number],
+          state,
+        });
     }
+  } else {
+    const json = parse(bytes.toString('utf8'), file);
+    if (typeof json !== 'object' || json === null) return { found };
+    if (basename(file) === 'package.json')
+      return typeof json.version === 'string' ? { found, packageVersion: json.version } : { found };
+    whole(json);
   }
   let packageVersion: string | undefined;
   for (const f of found)
