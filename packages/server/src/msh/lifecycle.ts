@@ -4,6 +4,7 @@ import type { EdsMessageFacts } from '@ehmi/sbdh';
 import { sql, type Updateable } from 'kysely';
 import type { DeliveryStatusReporter, StepTaken } from '../delivery-status/index.ts';
 import {
+  boundAsIs,
   type FixedStatement,
   fixedStatement,
   insertAtCommit,
@@ -286,7 +287,7 @@ function moveStatement(
       !(k === 'status' && move.status) &&
       !(k === 'needs_action' && move.needsAction !== undefined),
   );
-  const plain = columns.every((k) => isPlain(set[k as keyof typeof set]));
+  const plain = columns.every((k) => boundAsIs(set[k as keyof typeof set]));
   const key = `${name} ${outcome} ${resends} ${columns.join(',')}`;
   let statement = plain ? moves.get(key) : undefined;
   if (statement) return statement;
@@ -317,11 +318,6 @@ function moveStatement(
   });
   if (plain) moves.set(key, statement);
   return statement;
-}
-
-/** A value bound as it is (not an expression of Kysely's). */
-function isPlain(v: unknown): boolean {
-  return v === null || typeof v !== 'object' || v instanceof Uint8Array || v instanceof Date;
 }
 
 /** A mark removed whether or not the status moved (`Move.clears`), built once (store/fixed.ts). */

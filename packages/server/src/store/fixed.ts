@@ -79,12 +79,16 @@ function fixedError(sql: string, why: string): EhmiError {
   return new EhmiError('EHMI_INTERNAL', `fixed statement: ${why}: ${sql}`);
 }
 
-/** A value any driver binds as it is: not undefined, not an expression of Kysely's, not a function. */
+/**
+ * A value Kysely binds as it is, as a parameter: not undefined (left out), not an expression of Kysely's (written
+ * into the SQL), not a function (an expression factory). A Date is bound as it is by Kysely too.
+ */
 export function boundAsIs(v: unknown): boolean {
   return (
     v === null ||
     (typeof v !== 'undefined' && typeof v !== 'object' && typeof v !== 'function') ||
-    v instanceof Uint8Array
+    v instanceof Uint8Array ||
+    v instanceof Date
   );
 }
 

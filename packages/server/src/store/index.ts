@@ -41,7 +41,14 @@ export {
   WalBarrier,
   type WalFaults,
 } from './durability.ts';
-export { columnsOf, type FixedStatement, fixedStatement, insertRow, insertRows } from './fixed.ts';
+export {
+  boundAsIs,
+  columnsOf,
+  type FixedStatement,
+  fixedStatement,
+  insertRow,
+  insertRows,
+} from './fixed.ts';
 export { migrateToLatest } from './migrations.ts';
 export {
   backoffDelay,
